@@ -1,0 +1,136 @@
+#include "cli/app.h"
+
+#include <string>
+#include <vector>
+
+#include "cli/machines_cmd.h"
+#include "cli/table.h"
+#include "common/core/time.h"
+
+#ifndef AUTOVIBE_VERSION
+#define AUTOVIBE_VERSION "dev"
+#endif
+
+namespace autovibe::cli {
+namespace {
+
+void PrintError(std::ostream& err, const CliError& error) {
+  err << "autovibe: " << error.message << '\n';
+}
+
+// Subcommand help lists only the subcommand's own options; point at the global ones.
+void AddGlobalOptionsFooter(CLI::App& app) {
+  for (CLI::App* sub : app.get_subcommands({})) {
+    sub->footer(
+        "Global options (anywhere on the line): --controller URL, --token T, --json; "
+        "see autovibe --help");
+    AddGlobalOptionsFooter(*sub);
+  }
+}
+
+// The deepest command named on the line: for "autovibe machines", the `machines` app.
+const CLI::App* SelectedCommand(const CLI::App* app) {
+  while (!app->get_subcommands().empty()) app = app->get_subcommands().front();
+  return app;
+}
+
+std::string CommandPath(const CLI::App* app) {
+  std::string path = app->get_name();
+  for (const CLI::App* p = app->get_parent(); p != nullptr; p = p->get_parent()) {
+    path = p->get_name() + " " + path;
+  }
+  return path;
+}
+
+// CLI11's "A subcommand is required" does not say which; name the choices and the word that
+// did not match one.
+std::string FailureMessage(const CLI::App* app, const CLI::Error& e) {
+  std::string what = e.what();
+  const CLI::App* at = SelectedCommand(app);
+  const auto verbs = at->get_subcommands([](const CLI::App*) { return true; });
+  if (e.get_name() == "RequiredError" && !verbs.empty()) {
+    std::vector<std::string> names;
+    for (const CLI::App* verb : verbs) names.push_back(verb->get_name());
+    const std::string choices = " (one of: " + Join(names, ", ") + ")";
+    const auto extras = app->remaining(true);
+    if (extras.empty()) {
+      what = "missing command after \"" + CommandPath(at) + "\"" + choices;
+    } else if (extras.front().starts_with("-")) {
+      what = "unknown option \"" + extras.front() + "\"";
+    } else {
+      what = "unknown command \"" + extras.front() + "\"" +
+             (at->get_parent() ? " after \"" + CommandPath(at) + "\"" : "") + choices;
+    }
+  }
+  return "autovibe: " + what + "\nRun with --help for more information.\n";
+}
+
+}  // namespace
+
+std::unique_ptr<CLI::App> BuildApp(Invocation& inv) {
+  auto app = std::make_unique<CLI::App>(
+      "autovibe: the command-line client of the autovibe controller", "autovibe");
+  // Set before any subcommand is added, so that every subcommand inherits it: an option a
+  // subcommand does not know is handed to its parent, which makes global options positionless.
+  app->fallthrough();
+  app->failure_message(FailureMessage);
+  app->require_subcommand(1);
+  app->set_version_flag("--version", AUTOVIBE_VERSION);
+
+  GlobalOptions& o = inv.options;
+  app->add_option("--controller", o.controller,
+                  "Controller URL; else $AUTOVIBE_CONTROLLER, else " +
+                      std::string(kDefaultControllerUrl))
+      ->type_name("URL");
+  app->add_option("--token", o.token,
+                  "API token; else $AUTOVIBE_TOKEN, else the first line of the file named by "
+                  "$AUTOVIBE_TOKEN_FILE, else of " +
+                      std::string(kDefaultTokenFile) + " if readable")
+      ->type_name("T");
+  app->add_flag("--json", o.json, "Print the API's JSON instead of a table");
+
+  AddMachineCommands(*app, inv);
+
+  AddGlobalOptionsFooter(*app);
+  return app;
+}
+
+std::optional<int> ParseCommandLine(CLI::App& app, int argc, const char* const* argv,
+                                    std::ostream& out, std::ostream& err) {
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    const int code = app.exit(e, out, err);
+    return code == 0 ? 0 : kExitUsage;
+  }
+  return std::nullopt;
+}
+
+int RunCommand(const Invocation& inv, const Client& client, int64_t now_ms, std::ostream& out,
+               std::ostream& err) {
+  if (!inv.action) {
+    // Every leaf command sets an action; reaching here means a noun forgot to.
+    PrintError(err, CliError{kExitUsage, "no command given; see autovibe --help"});
+    return kExitUsage;
+  }
+  CommandContext ctx{client, inv.options, out, now_ms};
+  CliStatus status = inv.action(ctx);
+  out.flush();
+  if (!status) {
+    PrintError(err, status.error());
+    return status.error().exit_code;
+  }
+  return 0;
+}
+
+int Run(const Invocation& inv, std::ostream& out, std::ostream& err) {
+  auto endpoint = ResolveEndpoint(inv.options, ProcessEnv);
+  if (!endpoint) {
+    PrintError(err, endpoint.error());
+    return endpoint.error().exit_code;
+  }
+  Client client(std::move(*endpoint));
+  return RunCommand(inv, client, SystemClock().NowMs(), out, err);
+}
+
+}  // namespace autovibe::cli

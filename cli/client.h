@@ -1,0 +1,66 @@
+// Talking to the controller's HTTP API: where it is, which token to send, and turning its
+// answers (or its absence) into JSON or a CliError with the right exit code.
+#pragma once
+
+#include <boost/json/value.hpp>
+
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "cli/command.h"
+#include "common/http/client.h"
+
+namespace autovibe::cli {
+
+inline constexpr std::string_view kDefaultControllerUrl = "http://127.0.0.1:8080";
+inline constexpr std::string_view kDefaultTokenFile = "/var/lib/autovibe/controller/admin.token";
+
+// Looks up an environment variable; nullopt when unset. Production uses std::getenv.
+using EnvLookup = std::function<std::optional<std::string>(const char* name)>;
+std::optional<std::string> ProcessEnv(const char* name);
+
+// Where the controller is and how to authenticate to it.
+struct Endpoint {
+  std::string url;    // without a trailing '/'
+  std::string token;  // empty: send no Authorization header
+};
+
+// URL: --controller, else $AUTOVIBE_CONTROLLER, else kDefaultControllerUrl.
+// Token: --token, else $AUTOVIBE_TOKEN, else the first line of the file named by
+// $AUTOVIBE_TOKEN_FILE (an error if it cannot be read), else of `default_token_file` if it can
+// be read, else none. Empty values count as unset.
+CliResult<Endpoint> ResolveEndpoint(const GlobalOptions& options, const EnvLookup& env,
+                                    const std::string& default_token_file =
+                                        std::string(kDefaultTokenFile));
+
+// Sends one HTTP request; SendHttp in production, a fake in tests.
+using Transport = std::function<Result<HttpReply>(const HttpCall&)>;
+
+class Client {
+ public:
+  explicit Client(Endpoint endpoint, Transport transport = SendHttp);
+
+  // Calls `method path` (path starts with "/v1/...") and returns the parsed JSON body (null for
+  // an empty 2xx body). Errors carry the exit code and message of the CLI's contract:
+  // unreachable (2), 401 (3), 404 (4), any other non-2xx or a body that is not JSON (1).
+  CliResult<boost::json::value> Call(std::string_view method, std::string_view path,
+                                     std::string body = {}) const;
+
+  const Endpoint& endpoint() const { return endpoint_; }
+
+ private:
+  Endpoint endpoint_;
+  Transport transport_;
+};
+
+// The pieces of Client::Call, exposed for tests.
+CliError ErrorFromTransport(const std::string& url, const Error& error);
+// `request` ("GET /v1/machines/m-1") names what was not found when the body does not say.
+CliError ErrorFromReply(const HttpReply& reply, std::string_view request);
+
+// Percent-encodes one path segment: "a b/c" -> "a%20b%2Fc".
+std::string PathSegment(std::string_view text);
+
+}  // namespace autovibe::cli

@@ -1,0 +1,165 @@
+#include "cli/table.h"
+
+#include <algorithm>
+#include <array>
+#include <charconv>
+#include <chrono>
+#include <cstdio>
+
+namespace autovibe::cli {
+namespace {
+
+void PrintRow(std::ostream& out, const std::vector<std::string>& cells,
+              const std::vector<size_t>& widths) {
+  std::string line;
+  for (size_t i = 0; i < cells.size(); ++i) {
+    line += cells[i];
+    if (i + 1 < cells.size()) line.append(widths[i] - DisplayWidth(cells[i]) + 2, ' ');
+  }
+  // Empty trailing cells would leave blanks at the end of the line.
+  line.erase(line.find_last_not_of(' ') + 1);
+  out << line << '\n';
+}
+
+// Reads exactly `digits` decimal digits at `pos`, advancing it.
+std::optional<int> ReadDigits(std::string_view text, size_t& pos, size_t digits) {
+  if (pos + digits > text.size()) return std::nullopt;
+  int value = 0;
+  auto [end, ec] = std::from_chars(text.data() + pos, text.data() + pos + digits, value);
+  if (ec != std::errc() || end != text.data() + pos + digits) return std::nullopt;
+  pos += digits;
+  return value;
+}
+
+bool Expect(std::string_view text, size_t& pos, std::string_view one_of) {
+  if (pos >= text.size() || one_of.find(text[pos]) == std::string_view::npos) return false;
+  ++pos;
+  return true;
+}
+
+}  // namespace
+
+Table::Table(std::vector<std::string> headers) : headers_(std::move(headers)) {}
+
+void Table::AddRow(std::vector<std::string> cells) {
+  cells.resize(headers_.size());
+  rows_.push_back(std::move(cells));
+}
+
+void Table::Print(std::ostream& out) const {
+  std::vector<size_t> widths(headers_.size());
+  for (size_t i = 0; i < headers_.size(); ++i) widths[i] = DisplayWidth(headers_[i]);
+  for (const auto& row : rows_) {
+    for (size_t i = 0; i < row.size(); ++i) widths[i] = std::max(widths[i], DisplayWidth(row[i]));
+  }
+  PrintRow(out, headers_, widths);
+  for (const auto& row : rows_) PrintRow(out, row, widths);
+}
+
+void PrintKeyValues(std::ostream& out, const KeyValues& lines) {
+  size_t width = 0;
+  for (const auto& [key, value] : lines) width = std::max(width, DisplayWidth(key));
+  for (const auto& [key, value] : lines) {
+    out << key << ':';
+    if (!value.empty()) out << std::string(width - DisplayWidth(key) + 1, ' ') << value;
+    out << '\n';
+  }
+}
+
+size_t DisplayWidth(std::string_view text) {
+  // Continuation bytes look like 10xxxxxx; every other byte starts a code point.
+  return static_cast<size_t>(std::count_if(text.begin(), text.end(), [](char c) {
+    return (static_cast<unsigned char>(c) & 0xC0) != 0x80;
+  }));
+}
+
+std::string FormatBytes(uint64_t bytes) {
+  static constexpr std::array<char, 6> kUnits = {'K', 'M', 'G', 'T', 'P', 'E'};
+  if (bytes < 1024) return std::to_string(bytes) + "B";
+  double value = static_cast<double>(bytes);
+  size_t unit = 0;
+  value /= 1024;
+  while (value >= 1024 && unit + 1 < kUnits.size()) {
+    value /= 1024;
+    ++unit;
+  }
+  char buf[32];
+  // Three significant digits at most: "1.5K", "23.4G", "512M".
+  if (value < 99.95) {
+    std::snprintf(buf, sizeof buf, "%.1f%c", value, kUnits[unit]);
+  } else {
+    std::snprintf(buf, sizeof buf, "%.0f%c", value, kUnits[unit]);
+  }
+  return buf;
+}
+
+std::string FormatAgo(int64_t then_ms, int64_t now_ms) {
+  if (then_ms <= 0) return "-";
+  const int64_t secs = std::max<int64_t>(0, now_ms - then_ms) / 1000;
+  if (secs < 60) return std::to_string(secs) + "s ago";
+  if (secs < 60 * 60) return std::to_string(secs / 60) + "m ago";
+  if (secs < 24 * 60 * 60) return std::to_string(secs / 3600) + "h ago";
+  return std::to_string(secs / 86400) + "d ago";
+}
+
+std::optional<int64_t> ParseRfc3339(std::string_view text) {
+  size_t pos = 0;
+  auto year = ReadDigits(text, pos, 4);
+  if (!year || !Expect(text, pos, "-")) return std::nullopt;
+  auto month = ReadDigits(text, pos, 2);
+  if (!month || !Expect(text, pos, "-")) return std::nullopt;
+  auto day = ReadDigits(text, pos, 2);
+  if (!day || !Expect(text, pos, "Tt ")) return std::nullopt;
+  auto hour = ReadDigits(text, pos, 2);
+  if (!hour || !Expect(text, pos, ":")) return std::nullopt;
+  auto minute = ReadDigits(text, pos, 2);
+  if (!minute || !Expect(text, pos, ":")) return std::nullopt;
+  auto second = ReadDigits(text, pos, 2);
+  if (!second) return std::nullopt;
+
+  int64_t millis = 0;
+  if (pos < text.size() && text[pos] == '.') {
+    ++pos;
+    int64_t scale = 100;
+    const size_t first = pos;
+    while (pos < text.size() && text[pos] >= '0' && text[pos] <= '9') {
+      millis += (text[pos] - '0') * scale;
+      scale /= 10;
+      ++pos;
+    }
+    if (pos == first) return std::nullopt;
+  }
+
+  int64_t offset_minutes = 0;
+  if (pos < text.size() && (text[pos] == '+' || text[pos] == '-')) {
+    const int sign = text[pos++] == '-' ? -1 : 1;
+    auto off_h = ReadDigits(text, pos, 2);
+    if (!off_h || !Expect(text, pos, ":")) return std::nullopt;
+    auto off_m = ReadDigits(text, pos, 2);
+    if (!off_m || *off_h > 23 || *off_m > 59) return std::nullopt;
+    offset_minutes = sign * (*off_h * 60 + *off_m);
+  } else if (!Expect(text, pos, "Zz")) {
+    return std::nullopt;
+  }
+  if (pos != text.size()) return std::nullopt;
+
+  using namespace std::chrono;
+  const year_month_day date{std::chrono::year{*year}, std::chrono::month{unsigned(*month)},
+                            std::chrono::day{unsigned(*day)}};
+  // 60 seconds is a leap second; count it as the next second's start.
+  if (!date.ok() || *hour > 23 || *minute > 59 || *second > 60) return std::nullopt;
+  const auto since_epoch = sys_days{date}.time_since_epoch() + hours{*hour} + minutes{*minute} +
+                           seconds{*second} - minutes{offset_minutes};
+  return duration_cast<milliseconds>(since_epoch).count() + millis;
+}
+
+std::string Join(const std::vector<std::string>& items, std::string_view separator) {
+  std::string out;
+  for (size_t i = 0; i < items.size(); ++i) {
+    if (i > 0) out += separator;
+    out += items[i];
+  }
+  return out;
+}
+
+}  // namespace autovibe::cli

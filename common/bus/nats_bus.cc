@@ -1,0 +1,316 @@
+// Bus on NATS.c. The connection reconnects forever with capped exponential backoff; NATS.c
+// re-creates subscriptions after a reconnect by itself.
+#include <nats/nats.h>
+#include <spdlog/spdlog.h>
+
+#include <atomic>
+#include <random>
+#include <thread>
+
+#include "common/bus/bus.h"
+
+namespace autovibe {
+namespace {
+
+Error NatsError(std::string_view what, natsStatus s) {
+  std::string code = "unavailable";
+  if (s == NATS_TIMEOUT) code = "timeout";
+  if (s == NATS_NO_RESPONDERS) code = "no_responders";
+  if (s == NATS_NOT_FOUND) code = "not_found";
+  return MakeError(code, std::string(what) + ": " + natsStatus_GetText(s));
+}
+
+int64_t Nanos(Duration d) { return std::chrono::duration_cast<std::chrono::nanoseconds>(d).count(); }
+
+// State shared by a subscription and NATS.c's delivery thread. Deleted by the on-complete
+// callback, which NATS.c runs after the last delivery, so the handler never outlives it.
+struct SubState {
+  std::string what;
+  size_t max_bytes;
+  Bus::Handler handler;
+  BusStats* stats;
+  std::atomic<bool> active{true};
+};
+
+void OnMessage(natsConnection*, natsSubscription*, natsMsg* msg, void* closure) {
+  auto* st = static_cast<SubState*>(closure);
+  const int len = natsMsg_GetDataLength(msg);
+  if (st->active.load(std::memory_order_acquire)) {
+    if (static_cast<size_t>(len) > st->max_bytes) {
+      st->stats->Reject(st->what, "oversized", natsMsg_GetSubject(msg), static_cast<size_t>(len));
+    } else {
+      const char* reply = natsMsg_GetReply(msg);
+      BusMessage m{natsMsg_GetSubject(msg), reply ? reply : "",
+                   std::string(natsMsg_GetData(msg), static_cast<size_t>(len))};
+      st->handler(std::move(m));
+    }
+  }
+  natsMsg_Destroy(msg);
+}
+
+void OnSubComplete(void* closure) { delete static_cast<SubState*>(closure); }
+
+class NatsSubscription final : public Subscription {
+ public:
+  NatsSubscription(natsSubscription* sub, SubState* st) : sub_(sub), st_(st) {}
+  ~NatsSubscription() override {
+    st_->active.store(false, std::memory_order_release);
+    natsSubscription_Unsubscribe(sub_);
+    natsSubscription_Destroy(sub_);
+  }
+
+ private:
+  natsSubscription* sub_;
+  SubState* st_;  // owned by NATS.c's on-complete callback
+};
+
+// A durable pull consumer served by one fetch thread.
+class StreamConsumer final : public Subscription {
+ public:
+  StreamConsumer(natsSubscription* sub, std::string what, size_t max_bytes,
+                 Bus::StreamHandler handler, BusStats* stats)
+      : sub_(sub), what_(std::move(what)), max_bytes_(max_bytes), handler_(std::move(handler)),
+        stats_(stats) {
+    thread_ = std::thread([this] { Run(); });
+  }
+  ~StreamConsumer() override {
+    stop_.store(true);
+    thread_.join();
+    natsSubscription_Destroy(sub_);
+  }
+
+ private:
+  void Run() {
+    while (!stop_.load()) {
+      natsMsgList list{};
+      // A short fetch wait bounds how long a stop takes.
+      natsStatus s = natsSubscription_Fetch(&list, sub_, 64, 500, nullptr);
+      if (s == NATS_TIMEOUT) continue;
+      if (s != NATS_OK) {
+        // Disconnected or the server restarting: back off briefly and try again.
+        std::this_thread::sleep_for(std::chrono::milliseconds(200));
+        continue;
+      }
+      for (int i = 0; i < list.Count; ++i) {
+        natsMsg* raw = list.Msgs[i];
+        list.Msgs[i] = nullptr;  // ownership moves to `msg`
+        std::shared_ptr<natsMsg> msg(raw, natsMsg_Destroy);
+        const int len = natsMsg_GetDataLength(raw);
+        if (static_cast<size_t>(len) > max_bytes_) {
+          stats_->Reject(what_, "oversized", natsMsg_GetSubject(raw), static_cast<size_t>(len));
+          natsMsg_Term(raw, nullptr);  // never redeliver what we will never accept
+          continue;
+        }
+        BusMessage m{natsMsg_GetSubject(raw), "",
+                     std::string(natsMsg_GetData(raw), static_cast<size_t>(len))};
+        handler_(std::move(m), [msg] { natsMsg_Ack(msg.get(), nullptr); });
+      }
+      natsMsgList_Destroy(&list);
+    }
+  }
+
+  natsSubscription* sub_;
+  std::string what_;
+  size_t max_bytes_;
+  Bus::StreamHandler handler_;
+  BusStats* stats_;
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+};
+
+class NatsBus final : public Bus {
+ public:
+  explicit NatsBus(BusOptions options) : options_(std::move(options)) {}
+
+  ~NatsBus() override {
+    if (js_ != nullptr) jsCtx_Destroy(js_);
+    if (nc_ != nullptr) {
+      natsConnection_Close(nc_);
+      natsConnection_Destroy(nc_);
+    }
+  }
+
+  Result<void> Connect() {
+    natsOptions* opts = nullptr;
+    natsStatus s = natsOptions_Create(&opts);
+    if (s != NATS_OK) return NatsError("nats options", s);
+    std::unique_ptr<natsOptions, decltype(&natsOptions_Destroy)> guard(opts, natsOptions_Destroy);
+    if ((s = natsOptions_SetURL(opts, options_.url.c_str())) != NATS_OK) {
+      return MakeError("bad_config", "bad NATS url \"" + options_.url + "\": " +
+                                         natsStatus_GetText(s));
+    }
+    if (!options_.name.empty()) natsOptions_SetName(opts, options_.name.c_str());
+    if (!options_.user.empty()) {
+      natsOptions_SetUserInfo(opts, options_.user.c_str(), options_.password.c_str());
+    }
+    natsOptions_SetSendAsap(opts, true);  // request/reply at ~0.2 ms instead of ~1 ms
+    natsOptions_SetMaxReconnect(opts, -1);
+    natsOptions_SetCustomReconnectDelay(opts, &NatsBus::ReconnectDelay, nullptr);
+    natsOptions_SetReconnectBufSize(opts, 8 * 1024 * 1024);
+    natsOptions_SetRetryOnFailedConnect(opts, true, &NatsBus::OnConnected, this);
+    natsOptions_SetReconnectedCB(opts, &NatsBus::OnConnected, this);
+    natsOptions_SetDisconnectedCB(opts, &NatsBus::OnDisconnected, this);
+    natsOptions_SetErrorHandler(opts, &NatsBus::OnAsyncError, this);
+    s = natsConnection_Connect(&nc_, opts);
+    if (s == NATS_OK) {
+      connected_ = true;
+      spdlog::info("bus connected url={}", options_.url);
+      if (options_.on_connected) options_.on_connected();
+    } else if (s == NATS_NOT_YET_CONNECTED) {
+      spdlog::warn("bus not connected yet, retrying in the background url={}", options_.url);
+    } else {
+      return NatsError("connect to " + options_.url, s);
+    }
+    jsOptions jo;
+    jsOptions_Init(&jo);
+    jo.Wait = 5000;
+    if ((s = natsConnection_JetStream(&js_, nc_, &jo)) != NATS_OK) {
+      return NatsError("jetstream context", s);
+    }
+    return {};
+  }
+
+  // Bus
+  Result<void> Publish(std::string_view subject, std::string_view data) override {
+    natsStatus s = natsConnection_Publish(nc_, std::string(subject).c_str(), data.data(),
+                                          static_cast<int>(data.size()));
+    if (s != NATS_OK) return NatsError("publish " + std::string(subject), s);
+    return {};
+  }
+
+  Result<std::unique_ptr<Subscription>> Subscribe(std::string subject, std::string what,
+                                                  size_t max_bytes, Handler handler) override {
+    auto* st = new SubState{std::move(what), max_bytes, std::move(handler), &stats_};
+    natsSubscription* sub = nullptr;
+    natsStatus s = natsConnection_Subscribe(&sub, nc_, subject.c_str(), &OnMessage, st);
+    if (s != NATS_OK) {
+      delete st;
+      return NatsError("subscribe " + subject, s);
+    }
+    natsSubscription_SetOnCompleteCB(sub, &OnSubComplete, st);
+    // Generous pending limits: a burst of heartbeats must queue, not be dropped as slow.
+    natsSubscription_SetPendingLimits(sub, 1'000'000, 512 * 1024 * 1024);
+    return std::unique_ptr<Subscription>(new NatsSubscription(sub, st));
+  }
+
+  Result<std::string> Request(std::string_view subject, std::string_view data,
+                              Duration timeout) override {
+    natsMsg* reply = nullptr;
+    natsStatus s = natsConnection_Request(&reply, nc_, std::string(subject).c_str(), data.data(),
+                                          static_cast<int>(data.size()), timeout.count());
+    if (s != NATS_OK) return NatsError("request " + std::string(subject), s);
+    std::string out(natsMsg_GetData(reply), static_cast<size_t>(natsMsg_GetDataLength(reply)));
+    natsMsg_Destroy(reply);
+    return out;
+  }
+
+  Result<void> EnsureStream(const StreamConfig& config) override {
+    jsStreamInfo* si = nullptr;
+    jsErrCode jerr = static_cast<jsErrCode>(0);
+    natsStatus s = js_GetStreamInfo(&si, js_, config.name.c_str(), nullptr, &jerr);
+    if (s == NATS_OK) {
+      jsStreamInfo_Destroy(si);
+      return {};
+    }
+    if (s != NATS_NOT_FOUND) return NatsError("stream info " + config.name, s);
+    jsStreamConfig cfg;
+    jsStreamConfig_Init(&cfg);
+    cfg.Name = config.name.c_str();
+    std::vector<const char*> subjects;
+    for (const auto& subj : config.subjects) subjects.push_back(subj.c_str());
+    cfg.Subjects = subjects.data();
+    cfg.SubjectsLen = static_cast<int>(subjects.size());
+    cfg.Storage = js_FileStorage;
+    cfg.Duplicates = Nanos(config.duplicate_window);
+    cfg.MaxAge = Nanos(config.max_age);
+    s = js_AddStream(&si, js_, &cfg, nullptr, &jerr);
+    if (s != NATS_OK) return NatsError("add stream " + config.name, s);
+    jsStreamInfo_Destroy(si);
+    spdlog::info("bus stream created name={}", config.name);
+    return {};
+  }
+
+  Result<PublishAck> StreamPublish(std::string_view subject, std::string_view data,
+                                   std::string_view msg_id, Duration timeout) override {
+    jsPubOptions po;
+    jsPubOptions_Init(&po);
+    const std::string id(msg_id);
+    po.MsgId = id.c_str();
+    po.MaxWait = timeout.count();
+    jsPubAck* ack = nullptr;
+    jsErrCode jerr = static_cast<jsErrCode>(0);
+    natsStatus s = js_Publish(&ack, js_, std::string(subject).c_str(), data.data(),
+                              static_cast<int>(data.size()), &po, &jerr);
+    if (s != NATS_OK) return NatsError("stream publish " + std::string(subject), s);
+    PublishAck out{ack->Sequence, ack->Duplicate};
+    jsPubAck_Destroy(ack);
+    return out;
+  }
+
+  Result<std::unique_ptr<Subscription>> ConsumeStream(std::string stream, std::string durable,
+                                                      std::string filter_subject,
+                                                      size_t max_bytes,
+                                                      StreamHandler handler) override {
+    jsSubOptions so;
+    jsSubOptions_Init(&so);
+    so.Stream = stream.c_str();
+    so.Config.AckPolicy = js_AckExplicit;
+    so.Config.DeliverPolicy = js_DeliverAll;
+    so.Config.AckWait = Nanos(std::chrono::seconds(30));
+    natsSubscription* sub = nullptr;
+    jsErrCode jerr = static_cast<jsErrCode>(0);
+    natsStatus s = js_PullSubscribe(&sub, js_, filter_subject.c_str(), durable.c_str(), nullptr,
+                                    &so, &jerr);
+    if (s != NATS_OK) return NatsError("consume " + stream + "/" + durable, s);
+    return std::unique_ptr<Subscription>(
+        new StreamConsumer(sub, durable, max_bytes, std::move(handler), &stats_));
+  }
+
+  bool Connected() const override { return connected_.load(); }
+
+  BusStats& Stats() override { return stats_; }
+
+ private:
+  static int64_t ReconnectDelay(natsConnection*, int attempts, void*) {
+    // 100 ms doubling to a 2 s cap, plus up to 25% jitter so a fleet does not reconnect in step.
+    int64_t base = std::min<int64_t>(2000, int64_t{100} << std::min(attempts, 5));
+    thread_local std::minstd_rand rng(std::random_device{}());
+    return base + static_cast<int64_t>(rng() % (base / 4 + 1));
+  }
+
+  static void OnConnected(natsConnection*, void* closure) {
+    auto* self = static_cast<NatsBus*>(closure);
+    self->connected_ = true;
+    spdlog::info("bus connected url={}", self->options_.url);
+    if (self->options_.on_connected) self->options_.on_connected();
+  }
+
+  static void OnDisconnected(natsConnection*, void* closure) {
+    auto* self = static_cast<NatsBus*>(closure);
+    if (!self->connected_.exchange(false)) return;
+    spdlog::warn("bus disconnected url={}", self->options_.url);
+    if (self->options_.on_disconnected) self->options_.on_disconnected();
+  }
+
+  static void OnAsyncError(natsConnection*, natsSubscription*, natsStatus err, void*) {
+    spdlog::warn("bus async error: {}", natsStatus_GetText(err));
+  }
+
+  BusOptions options_;
+  natsConnection* nc_ = nullptr;
+  jsCtx* js_ = nullptr;
+  std::atomic<bool> connected_{false};
+  BusStats stats_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<Bus>> ConnectNats(BusOptions options) {
+  auto bus = std::make_unique<NatsBus>(std::move(options));
+  if (auto r = bus->Connect(); !r) return r.error();
+  return std::unique_ptr<Bus>(std::move(bus));
+}
+
+void ShutdownNatsLibrary() { nats_CloseAndWait(2000); }
+
+}  // namespace autovibe

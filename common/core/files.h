@@ -1,0 +1,19 @@
+// Small file helpers with errors as values.
+#pragma once
+
+#include <string>
+#include <sys/types.h>
+
+#include "common/core/result.h"
+
+namespace autovibe {
+
+Result<std::string> ReadFile(const std::string& path);
+
+// Writes `content` to `path` atomically (temp file + rename) with the given mode.
+Result<void> WriteFileAtomic(const std::string& path, const std::string& content, mode_t mode);
+
+// Creates `path` and its parents (like mkdir -p) with the given mode for new directories.
+Result<void> MakeDirs(const std::string& path, mode_t mode = 0755);
+
+}  // namespace autovibe

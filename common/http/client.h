@@ -1,0 +1,29 @@
+// A blocking HTTP/1.1 client for the CLI and tests (http:// URLs).
+#pragma once
+
+#include <chrono>
+#include <string>
+
+#include "common/core/result.h"
+
+namespace autovibe {
+
+struct HttpReply {
+  int status = 0;
+  std::string content_type;
+  std::string body;
+};
+
+struct HttpCall {
+  std::string method = "GET";
+  std::string url;  // "http://127.0.0.1:8080/v1/machines"
+  std::string bearer_token;
+  std::string body;
+  std::string content_type = "application/json";
+  std::chrono::milliseconds timeout{10'000};
+};
+
+// Error codes: "bad_url", "unreachable" (connection refused, DNS, timeout), "io".
+Result<HttpReply> SendHttp(const HttpCall& call);
+
+}  // namespace autovibe

@@ -1,0 +1,195 @@
+#include "common/http/server.h"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/url/parse.hpp>
+#include <spdlog/spdlog.h>
+
+#include <charconv>
+
+namespace autovibe {
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = asio::ip::tcp;
+constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
+
+// Fills the path and query of `req` from its target. Returns false on a malformed target.
+bool SplitTarget(HttpRequest& req) {
+  auto parsed = boost::urls::parse_origin_form(req.target);
+  if (!parsed) return false;
+  req.path = std::string(parsed->path());
+  for (auto param : parsed->params()) {
+    req.query[std::string(param.key)] = std::string(param.value);
+  }
+  return true;
+}
+
+http::response<http::string_body> ToBeast(HttpResponse r, unsigned version, bool keep_alive) {
+  http::response<http::string_body> res{static_cast<http::status>(r.status), version};
+  res.set(http::field::server, "autovibe");
+  res.set(http::field::content_type, r.content_type);
+  for (auto& [k, v] : r.headers) res.set(k, v);
+  res.keep_alive(keep_alive);
+  res.body() = std::move(r.body);
+  res.prepare_payload();
+  return res;
+}
+
+class Server final : public HttpServer, public std::enable_shared_from_this<Server> {
+ public:
+  Server(asio::io_context& ioc, HttpServerOptions options, Handler handler)
+      : acceptor_(ioc), options_(std::move(options)), handler_(std::move(handler)) {}
+
+  Result<void> Bind() {
+    boost::system::error_code ec;
+    auto addr = asio::ip::make_address(options_.host, ec);
+    if (ec) return MakeError("bad_config", "bad listen address " + options_.host);
+    tcp::endpoint ep(addr, options_.port);
+    acceptor_.open(ep.protocol(), ec);
+    if (!ec) acceptor_.set_option(asio::socket_base::reuse_address(true), ec);
+    if (!ec) acceptor_.bind(ep, ec);
+    if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
+    if (ec) {
+      return MakeError("unavailable", "cannot listen on " + options_.host + ":" +
+                                          std::to_string(options_.port) + ": " + ec.message());
+    }
+    port_ = acceptor_.local_endpoint().port();
+    return {};
+  }
+
+  void StartAccepting(std::shared_ptr<bool> alive) {
+    alive_ = std::move(alive);
+    asio::co_spawn(acceptor_.get_executor(), Accept(), asio::detached);
+  }
+
+  uint16_t port() const override { return port_; }
+
+  void Stop() override {
+    boost::system::error_code ec;
+    acceptor_.close(ec);
+    *alive_ = false;
+  }
+
+ private:
+  asio::awaitable<void> Accept() {
+    while (acceptor_.is_open()) {
+      auto [ec, socket] = co_await acceptor_.async_accept(kTuple);
+      if (ec) {
+        if (ec == asio::error::operation_aborted || !acceptor_.is_open()) co_return;
+        continue;  // e.g. EMFILE; keep serving the connections we have
+      }
+      asio::co_spawn(acceptor_.get_executor(), Session(beast::tcp_stream(std::move(socket))),
+                     asio::detached);
+    }
+  }
+
+  asio::awaitable<void> Session(beast::tcp_stream stream) {
+    beast::flat_buffer buffer;
+    // Keep what the handler needs alive for this session, even if the server object goes.
+    auto alive = alive_;
+    Handler handler = handler_;
+    for (;;) {
+      http::request_parser<http::string_body> parser;
+      parser.body_limit(options_.max_body_bytes);
+      parser.header_limit(static_cast<uint32_t>(options_.max_header_bytes));
+      stream.expires_after(options_.idle_timeout);
+      auto [ec, n] = co_await http::async_read(stream, buffer, parser, kTuple);
+      if (ec == http::error::end_of_stream || ec == asio::error::eof ||
+          ec == asio::error::operation_aborted || ec == beast::error::timeout ||
+          ec == asio::error::connection_reset) {
+        break;
+      }
+      HttpResponse out;
+      bool keep_alive = false;
+      unsigned version = 11;
+      if (ec == http::error::body_limit) {
+        out = JsonError(413, "too_large", "request body exceeds " +
+                                              std::to_string(options_.max_body_bytes) + " bytes");
+      } else if (ec == http::error::header_limit) {
+        out = JsonError(431, "too_large", "request headers too large");
+      } else if (ec) {
+        out = JsonError(400, "bad_request", "malformed HTTP request: " + ec.message());
+      } else {
+        auto& msg = parser.get();
+        version = msg.version();
+        keep_alive = msg.keep_alive();
+        HttpRequest req;
+        req.method = std::string(msg.method_string());
+        req.target = std::string(msg.target());
+        req.authorization = std::string(msg[http::field::authorization]);
+        req.content_type = std::string(msg[http::field::content_type]);
+        req.body = std::move(msg.body());
+        if (!SplitTarget(req)) {
+          out = JsonError(400, "bad_request", "malformed request target");
+        } else if (!*alive) {
+          out = JsonError(503, "unavailable", "server is stopping");
+          keep_alive = false;
+        } else {
+          out = handler(req);
+        }
+      }
+      auto res = ToBeast(std::move(out), version, keep_alive);
+      auto [wec, wn] = co_await http::async_write(stream, res, kTuple);
+      if (wec || !keep_alive) break;
+    }
+    boost::system::error_code ignored;
+    stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
+  }
+
+  tcp::acceptor acceptor_;
+  HttpServerOptions options_;
+  Handler handler_;
+  uint16_t port_ = 0;
+  std::shared_ptr<bool> alive_;
+};
+
+// Owns the Server through a shared_ptr so coroutines can outlive the handle safely.
+class ServerHandle final : public HttpServer {
+ public:
+  explicit ServerHandle(std::shared_ptr<Server> s) : s_(std::move(s)) {}
+  ~ServerHandle() override { s_->Stop(); }
+  uint16_t port() const override { return s_->port(); }
+  void Stop() override { s_->Stop(); }
+
+ private:
+  std::shared_ptr<Server> s_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<HttpServer>> StartHttpServer(asio::io_context& ioc,
+                                                    HttpServerOptions options,
+                                                    HttpServer::Handler handler) {
+  auto server = std::make_shared<Server>(ioc, std::move(options), std::move(handler));
+  if (auto r = server->Bind(); !r) return r.error();
+  server->StartAccepting(std::make_shared<bool>(true));
+  return std::unique_ptr<HttpServer>(new ServerHandle(server));
+}
+
+Result<std::pair<std::string, uint16_t>> ParseHostPort(std::string_view text) {
+  auto colon = text.rfind(':');
+  if (colon == std::string_view::npos || colon == 0) {
+    return MakeError("bad_config", "expected HOST:PORT, got \"" + std::string(text) + "\"");
+  }
+  std::string_view host = text.substr(0, colon);
+  std::string_view port_text = text.substr(colon + 1);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+  }
+  unsigned port = 0;
+  auto [p, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
+  if (ec != std::errc() || p != port_text.data() + port_text.size() || port > 65535) {
+    return MakeError("bad_config", "bad port in \"" + std::string(text) + "\"");
+  }
+  return std::pair<std::string, uint16_t>{std::string(host), static_cast<uint16_t>(port)};
+}
+
+}  // namespace autovibe

@@ -1,0 +1,152 @@
+#include "controller/api/api.h"
+
+#include <boost/json.hpp>
+#include <fmt/format.h>
+#include <openssl/crypto.h>
+#include <spdlog/spdlog.h>
+
+#include "controller/api/machine_json.h"
+
+namespace autovibe {
+namespace {
+
+HttpResponse Json(int status, const boost::json::value& v) {
+  HttpResponse r;
+  r.status = status;
+  r.body = boost::json::serialize(v) + "\n";
+  return r;
+}
+
+std::vector<std::string_view> Segments(std::string_view path) {
+  std::vector<std::string_view> out;
+  while (!path.empty()) {
+    if (path.front() == '/') {
+      path.remove_prefix(1);
+      continue;
+    }
+    auto slash = path.find('/');
+    out.push_back(path.substr(0, slash));
+    if (slash == std::string_view::npos) break;
+    path.remove_prefix(slash);
+  }
+  return out;
+}
+
+HttpResponse MethodNotAllowed(std::string_view allowed) {
+  auto r = JsonError(405, "method_not_allowed", "use " + std::string(allowed));
+  r.headers.emplace_back("Allow", std::string(allowed));
+  return r;
+}
+
+}  // namespace
+
+HttpResponse Api::Handle(const HttpRequest& req) {
+  std::string route = "other";
+  HttpResponse res;
+  try {
+    res = Route(req, route);
+  } catch (const std::exception& e) {
+    // A bug, not bad input: answer 500 and keep serving.
+    spdlog::error("api handler failed route={} error={}", route, e.what());
+    res = JsonError(500, "internal", "internal error");
+  }
+  ++metrics_.requests[{route, res.status}];
+  return res;
+}
+
+bool Api::Authorized(const HttpRequest& req) const {
+  constexpr std::string_view kBearer = "Bearer ";
+  std::string_view h = req.authorization;
+  if (!h.starts_with(kBearer)) return false;
+  std::string_view token = h.substr(kBearer.size());
+  const std::string& want = deps_.admin_token;
+  return !want.empty() && token.size() == want.size() &&
+         CRYPTO_memcmp(token.data(), want.data(), want.size()) == 0;
+}
+
+HttpResponse Api::Route(const HttpRequest& req, std::string& route) {
+  auto seg = Segments(req.path);
+  if (seg.size() == 1 && seg[0] == "healthz") {
+    route = "/healthz";
+    if (req.method != "GET" && req.method != "HEAD") return MethodNotAllowed("GET");
+    return Json(200, {{"status", "ok"}});
+  }
+  if (seg.size() == 1 && seg[0] == "metrics") {
+    route = "/metrics";
+    if (req.method != "GET") return MethodNotAllowed("GET");
+    return Metrics();
+  }
+  if (seg.empty() || seg[0] != "v1") return JsonError(404, "not_found", "no such endpoint");
+  if (!Authorized(req)) {
+    route = "unauthorized";
+    auto r = JsonError(401, "unauthorized",
+                       req.authorization.empty() ? "missing bearer token"
+                                                 : "invalid bearer token");
+    r.headers.emplace_back("WWW-Authenticate", "Bearer");
+    return r;
+  }
+  if (seg.size() == 2 && seg[1] == "machines") {
+    route = "/v1/machines";
+    if (req.method != "GET") return MethodNotAllowed("GET");
+    boost::json::array list;
+    for (const MachineRecord* m : deps_.fleet->List()) list.push_back(MachineToJson(*m));
+    return Json(200, {{"machines", std::move(list)}});
+  }
+  if (seg.size() == 3 && seg[1] == "machines") {
+    route = "/v1/machines/{id}";
+    if (req.method != "GET") return MethodNotAllowed("GET");
+    const MachineRecord* m = deps_.fleet->Find(seg[2]);
+    if (m == nullptr) {
+      return JsonError(404, "not_found", "no machine with id " + std::string(seg[2]).substr(0, 80));
+    }
+    return Json(200, MachineToJson(*m));
+  }
+  return JsonError(404, "not_found", "no such endpoint");
+}
+
+HttpResponse Api::Metrics() const {
+  std::string out;
+  out += "# HELP autovibe_machines Machines by state.\n# TYPE autovibe_machines gauge\n";
+  std::map<MachineState, int> by_state;
+  for (const MachineRecord* m : deps_.fleet->List()) ++by_state[m->state];
+  for (MachineState s : kAllMachineStates) {
+    out += fmt::format("autovibe_machines{{state=\"{}\"}} {}\n", ToString(s), by_state[s]);
+  }
+  const FleetCounters& c = deps_.fleet->counters();
+  out += "# HELP autovibe_heartbeats_received_total Heartbeats applied.\n"
+         "# TYPE autovibe_heartbeats_received_total counter\n";
+  out += fmt::format("autovibe_heartbeats_received_total {}\n", c.heartbeats);
+  out += "# TYPE autovibe_heartbeats_unknown_total counter\n";
+  out += fmt::format("autovibe_heartbeats_unknown_total {}\n", c.heartbeats_unknown);
+  out += "# TYPE autovibe_registrations_total counter\n";
+  out += fmt::format("autovibe_registrations_total {}\n", c.registrations);
+  out += "# HELP autovibe_bus_messages_rejected_total Bus messages dropped, by kind and reason.\n"
+         "# TYPE autovibe_bus_messages_rejected_total counter\n";
+  if (deps_.bus_stats != nullptr) {
+    for (const auto& [key, n] : deps_.bus_stats->Rejected()) {
+      out += fmt::format("autovibe_bus_messages_rejected_total{{what=\"{}\",reason=\"{}\"}} {}\n",
+                         key.first, key.second, n);
+    }
+  }
+  for (const auto& [what, n] : c.invalid) {
+    out += fmt::format("autovibe_bus_messages_rejected_total{{what=\"{}\",reason=\"invalid\"}} {}\n",
+                       what, n);
+  }
+  if (deps_.heartbeat_lag != nullptr) {
+    out += "# HELP autovibe_heartbeat_lag_seconds From an agent sending a heartbeat to the "
+           "controller applying it.\n# TYPE autovibe_heartbeat_lag_seconds histogram\n";
+    deps_.heartbeat_lag->Render("autovibe_heartbeat_lag_seconds", out);
+  }
+  out += "# HELP autovibe_api_requests_total API requests by route and status.\n"
+         "# TYPE autovibe_api_requests_total counter\n";
+  for (const auto& [key, n] : metrics_.requests) {
+    out += fmt::format("autovibe_api_requests_total{{route=\"{}\",status=\"{}\"}} {}\n", key.first,
+                       key.second, n);
+  }
+  HttpResponse r;
+  r.content_type = "text/plain; version=0.0.4";
+  r.body = std::move(out);
+  return r;
+}
+
+}  // namespace autovibe

@@ -1,0 +1,39 @@
+// The controller's HTTP API: routing, authentication, JSON. Owner-thread only.
+#pragma once
+
+#include <functional>
+#include <string>
+
+#include "common/bus/bus_stats.h"
+#include "common/http/http.h"
+#include "controller/api/metrics.h"
+#include "controller/fleet/fleet.h"
+
+namespace autovibe {
+
+struct ApiDeps {
+  const Fleet* fleet = nullptr;
+  BusStats* bus_stats = nullptr;                   // may be null
+  const LatencyHistogram* heartbeat_lag = nullptr;  // may be null
+  std::string admin_token;
+};
+
+class Api {
+ public:
+  explicit Api(ApiDeps deps) : deps_(std::move(deps)) {}
+
+  // Never throws; every failure is a JSON error response.
+  HttpResponse Handle(const HttpRequest& req);
+
+  const ApiMetrics& metrics() const { return metrics_; }
+
+ private:
+  HttpResponse Route(const HttpRequest& req, std::string& route);
+  bool Authorized(const HttpRequest& req) const;
+  HttpResponse Metrics() const;
+
+  ApiDeps deps_;
+  ApiMetrics metrics_;
+};
+
+}  // namespace autovibe

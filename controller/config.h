@@ -1,0 +1,39 @@
+// Controller settings: TOML file first, then command-line flags on top.
+#pragma once
+
+#include <string>
+
+#include "common/core/duration.h"
+#include "common/core/result.h"
+
+namespace autovibe {
+
+struct ControllerConfig {
+  std::string data_dir = "/var/lib/autovibe/controller";
+  std::string nats_url = "nats://127.0.0.1:4222";
+  std::string nats_user;
+  std::string nats_password;
+  std::string listen = "127.0.0.1:8080";
+  Duration heartbeat_interval = std::chrono::seconds(2);
+  Duration heartbeat_ttl = std::chrono::seconds(10);
+  std::string subject_prefix = "av";
+  std::string log_level = "info";
+};
+
+// Reads a TOML config. Keys: data_dir, nats, nats_user, nats_password, listen,
+// heartbeat_interval, heartbeat_ttl, subject_prefix, log_level. Unknown keys are an error, so
+// a typo does not silently fall back to a default.
+Result<void> LoadControllerConfigToml(std::string_view toml_text, ControllerConfig& config);
+
+// Checks values that parse but make no sense (ttl not above the interval, bad prefix, ...).
+Result<void> ValidateControllerConfig(const ControllerConfig& config);
+
+// Parses argv (flags override the file given by --config). Returns the exit code when the
+// program should stop right away (--help, a usage error), after printing.
+struct ParsedArgs {
+  ControllerConfig config;
+  int exit_code = -1;  // -1: run
+};
+ParsedArgs ParseControllerArgs(int argc, char** argv);
+
+}  // namespace autovibe

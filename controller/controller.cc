@@ -1,0 +1,221 @@
+#include "controller/controller.h"
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <spdlog/spdlog.h>
+
+#include "autovibe/v1/command.pb.h"
+#include "autovibe/v1/event.pb.h"
+#include "common/bus/bus.h"
+#include "common/core/files.h"
+#include "common/core/ids.h"
+#include "common/http/server.h"
+#include "controller/admin_token.h"
+#include "controller/api/api.h"
+#include "controller/fleet/fleet.h"
+#include "controller/store/store.h"
+
+namespace autovibe {
+namespace {
+
+namespace asio = boost::asio;
+
+constexpr size_t kMaxControlMessage = 64 * 1024;
+constexpr auto kFlushEvery = std::chrono::seconds(2);
+
+class ControllerImpl final : public Controller {
+ public:
+  explicit ControllerImpl(ControllerConfig config)
+      : config_(std::move(config)),
+        signals_(ioc_, SIGTERM, SIGINT),
+        liveness_timer_(ioc_),
+        flush_timer_(ioc_) {}
+
+  ~ControllerImpl() override {
+    // Subscriptions first (no more callbacks), then the bus, then what callbacks touched.
+    subs_.clear();
+    bus_.reset();
+  }
+
+  Result<void> Init() {
+    if (auto r = MakeDirs(config_.data_dir, 0700); !r) return r.error();
+    auto store = OpenSqliteStore(config_.data_dir + "/controller.db");
+    if (!store) return store.error();
+    store_ = std::move(*store);
+    auto token = LoadOrCreateAdminToken(config_.data_dir);
+    if (!token) return token.error();
+    fleet_ = std::make_unique<Fleet>(
+        *store_, clock_,
+        FleetOptions{config_.heartbeat_interval, config_.heartbeat_ttl, config_.subject_prefix});
+    if (auto r = fleet_->Load(); !r) return r.error();
+
+    auto hp = ParseHostPort(config_.listen);
+    if (!hp) return hp.error();
+    BusOptions bo;
+    bo.url = config_.nats_url;
+    bo.name = "autovibe-controller";
+    bo.user = config_.nats_user;
+    bo.password = config_.nats_password;
+    auto bus = ConnectNats(std::move(bo));
+    if (!bus) return bus.error();
+    bus_ = std::move(*bus);
+
+    api_ = std::make_unique<Api>(ApiDeps{fleet_.get(), &bus_->Stats(), &heartbeat_lag_, *token});
+    HttpServerOptions ho;
+    ho.host = hp->first;
+    ho.port = hp->second;
+    auto server = StartHttpServer(ioc_, ho, [this](const HttpRequest& r) { return api_->Handle(r); });
+    if (!server) return server.error();
+    http_ = std::move(*server);
+
+    if (auto r = Subscribe(); !r) return r.error();
+    spdlog::info("controller listening api=http://{}:{} nats={} data_dir={}", ho.host,
+                 http_->port(), config_.nats_url, config_.data_dir);
+    return {};
+  }
+
+  int Run() override {
+    signals_.async_wait([this](boost::system::error_code ec, int sig) {
+      if (!ec) {
+        spdlog::info("controller stopping on signal {}", sig);
+        Shutdown();
+      }
+    });
+    ScheduleLiveness();
+    ScheduleFlush();
+    ioc_.run();
+    return 0;
+  }
+
+  void Stop() override { asio::post(ioc_, [this] { Shutdown(); }); }
+
+ private:
+  Result<void> Subscribe() {
+    const std::string& p = config_.subject_prefix;
+    auto reg = bus_->Subscribe(p + ".register", "register", kMaxControlMessage,
+                               [this](BusMessage m) {
+                                 asio::post(ioc_, [this, m = std::move(m)] { OnRegister(m); });
+                               });
+    if (!reg) return reg.error();
+    subs_.push_back(std::move(*reg));
+    auto hb = bus_->Subscribe(p + ".hb.*", "heartbeat", kMaxControlMessage, [this](BusMessage m) {
+      asio::post(ioc_, [this, m = std::move(m)] { OnHeartbeat(m); });
+    });
+    if (!hb) return hb.error();
+    subs_.push_back(std::move(*hb));
+    return {};
+  }
+
+  void OnRegister(const BusMessage& m) {
+    auto req = DecodeOrReject<v1::RegisterRequest>(*bus_, m, "register");
+    v1::RegisterReply reply;
+    if (!req) {
+      reply.set_error("register request is not a valid RegisterRequest message");
+    } else {
+      reply = fleet_->Register(*req);
+    }
+    if (m.reply.empty()) return;  // nobody waits for the answer
+    if (auto r = bus_->Publish(m.reply, reply.SerializeAsString()); !r) {
+      spdlog::warn("controller cannot answer register: {}", r.error().message);
+    }
+  }
+
+  void OnHeartbeat(const BusMessage& m) {
+    auto hb = DecodeOrReject<v1::Heartbeat>(*bus_, m, "heartbeat");
+    if (!hb) return;
+    // The subject names the machine; a heartbeat for another machine is not accepted.
+    const std::string expected = config_.subject_prefix + ".hb." + hb->machine_id();
+    if (m.subject != expected) {
+      bus_->Stats().Reject("heartbeat", "subject_mismatch", m.subject, m.data.size());
+      return;
+    }
+    switch (fleet_->Heartbeat(*hb)) {
+      case HeartbeatOutcome::kApplied:
+        if (hb->sent_at_unix_ns() > 0) {
+          heartbeat_lag_.Observe(static_cast<double>(UnixNowNs() - hb->sent_at_unix_ns()) / 1e9);
+        }
+        break;
+      case HeartbeatOutcome::kUnknownMachine:
+        AskToRegister(hb->machine_id());
+        break;
+      case HeartbeatOutcome::kInvalid:
+        break;
+    }
+  }
+
+  // An agent the controller does not know (or has marked lost) is told to register again.
+  // Rate-limited per machine so a stale agent heartbeating fast cannot make us flood it.
+  void AskToRegister(const std::string& machine_id) {
+    const int64_t now = clock_.NowMs();
+    int64_t& last = reregister_asked_[machine_id];
+    if (now - last < 1000) return;
+    last = now;
+    if (reregister_asked_.size() > 100'000) reregister_asked_.clear();
+    v1::Command cmd;
+    cmd.set_command_id(NewId("c"));
+    cmd.mutable_reregister();
+    bus_->Publish(config_.subject_prefix + ".cmd." + machine_id, cmd.SerializeAsString());
+  }
+
+  void ScheduleLiveness() {
+    // Check often enough that "lost" is declared within ttl + a small fraction of it.
+    auto every = std::max<Duration>(std::chrono::milliseconds(50), config_.heartbeat_ttl / 20);
+    liveness_timer_.expires_after(std::min<Duration>(every, std::chrono::milliseconds(250)));
+    liveness_timer_.async_wait([this](boost::system::error_code ec) {
+      if (ec || stopping_) return;
+      fleet_->CheckLiveness();
+      ScheduleLiveness();
+    });
+  }
+
+  void ScheduleFlush() {
+    flush_timer_.expires_after(kFlushEvery);
+    flush_timer_.async_wait([this](boost::system::error_code ec) {
+      if (ec || stopping_) return;
+      if (auto r = fleet_->Flush(); !r) spdlog::error("controller flush: {}", r.error().message);
+      ScheduleFlush();
+    });
+  }
+
+  void Shutdown() {
+    if (stopping_) return;
+    stopping_ = true;
+    if (http_) http_->Stop();
+    liveness_timer_.cancel();
+    flush_timer_.cancel();
+    signals_.cancel();
+    subs_.clear();
+    if (fleet_) {
+      if (auto r = fleet_->Flush(); !r) spdlog::error("controller flush: {}", r.error().message);
+    }
+    ioc_.stop();
+  }
+
+  ControllerConfig config_;
+  asio::io_context ioc_{1};
+  asio::signal_set signals_;
+  asio::steady_timer liveness_timer_;
+  asio::steady_timer flush_timer_;
+  SystemClock clock_;
+  std::unique_ptr<Store> store_;
+  std::unique_ptr<Fleet> fleet_;
+  std::unique_ptr<Bus> bus_;
+  std::vector<std::unique_ptr<Subscription>> subs_;
+  std::unique_ptr<Api> api_;
+  std::unique_ptr<HttpServer> http_;
+  LatencyHistogram heartbeat_lag_;
+  std::unordered_map<std::string, int64_t> reregister_asked_;
+  bool stopping_ = false;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<Controller>> CreateController(const ControllerConfig& config) {
+  auto c = std::make_unique<ControllerImpl>(config);
+  if (auto r = c->Init(); !r) return r.error();
+  return std::unique_ptr<Controller>(std::move(c));
+}
+
+}  // namespace autovibe

@@ -1,0 +1,244 @@
+#include "controller/fleet/fleet.h"
+
+#include <boost/json.hpp>
+#include <spdlog/spdlog.h>
+
+#include "common/core/ids.h"
+
+namespace autovibe {
+namespace {
+
+constexpr size_t kMaxLabels = 64;
+constexpr size_t kMaxLabelBytes = 256;
+constexpr size_t kMaxTools = 32;
+constexpr size_t kMaxShortString = 64;
+
+bool ValidLabelKey(std::string_view k) {
+  if (k.empty() || k.size() > kMaxShortString) return false;
+  for (char c : k) {
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-' || c == '.' ||
+          c == '/')) {
+      return false;
+    }
+  }
+  return true;
+}
+
+MachineResources FromProto(const v1::Resources& r) {
+  return {r.cpu_cores(),        r.mem_total_bytes(), r.mem_used_bytes(),
+          r.disk_total_bytes(), r.disk_free_bytes(), r.load1()};
+}
+
+// Returns an empty string when the request is acceptable, else why not.
+std::string CheckRegister(const v1::RegisterRequest& req) {
+  if (!ValidMachineName(req.name())) {
+    return "invalid machine name \"" + req.name().substr(0, 80) +
+           "\": use 1-63 letters, digits, '.', '_' or '-'";
+  }
+  if (req.labels_size() > static_cast<int>(kMaxLabels)) return "too many labels";
+  for (const auto& [k, v] : req.labels()) {
+    if (!ValidLabelKey(k)) return "invalid label key \"" + k.substr(0, 80) + "\"";
+    if (v.size() > kMaxLabelBytes) return "label " + k + " is too long";
+  }
+  if (req.tools_size() > static_cast<int>(kMaxTools)) return "too many tools";
+  for (const auto& t : req.tools()) {
+    if (!ValidLabelKey(t)) return "invalid tool name \"" + t.substr(0, 80) + "\"";
+  }
+  if (req.agent_version().size() > kMaxShortString || req.backend().size() > kMaxShortString) {
+    return "agent version or backend too long";
+  }
+  return "";
+}
+
+}  // namespace
+
+bool ValidMachineName(std::string_view name) {
+  if (name.empty() || name.size() > 63) return false;
+  if (!std::isalnum(static_cast<unsigned char>(name[0]))) return false;
+  for (char c : name) {
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-')) {
+      return false;
+    }
+  }
+  return true;
+}
+
+Fleet::Fleet(Store& store, const Clock& clock, FleetOptions options)
+    : store_(store), clock_(clock), options_(std::move(options)) {}
+
+Result<void> Fleet::Load() {
+  auto loaded = store_.LoadMachines();
+  if (!loaded) return loaded.error();
+  const int64_t deadline = clock_.NowMs() + options_.heartbeat_ttl.count();
+  for (auto& m : *loaded) {
+    auto e = std::make_unique<Entry>();
+    e->record = std::move(m);
+    e->deadline_ms = deadline;
+    by_id_[e->record.id] = e.get();
+    by_name_[e->record.name] = e.get();
+    machines_.push_back(std::move(e));
+  }
+  spdlog::info("fleet loaded machines={}", machines_.size());
+  return {};
+}
+
+v1::RegisterReply Fleet::Refuse(std::string_view reason, std::string message) {
+  ++counters_.invalid[std::string(reason)];
+  spdlog::warn("fleet registration refused: {}", message);
+  v1::RegisterReply reply;
+  reply.set_error(std::move(message));
+  return reply;
+}
+
+v1::RegisterReply Fleet::Register(const v1::RegisterRequest& req) {
+  if (std::string why = CheckRegister(req); !why.empty()) return Refuse("register", why);
+  const int64_t now = clock_.NowMs();
+  const bool running = req.running_task_ids_size() > 0;
+  Entry* e = nullptr;
+  bool known = false;
+  if (auto it = by_name_.find(req.name()); it != by_name_.end()) {
+    e = it->second;
+    known = true;
+    if (!StateOnRegister(e->record.state, running)) {
+      return Refuse("register", "machine " + e->record.name + " (" + e->record.id + ") is " +
+                                    std::string(ToString(e->record.state)) +
+                                    " and cannot register again under that name");
+    }
+  }
+  MachineRecord next = known ? e->record : MachineRecord{};
+  if (!known) {
+    next.id = NewId("m");
+    next.name = req.name();
+    next.created_at_ms = now;
+  }
+  next.backend = req.backend().empty() ? next.backend : req.backend();
+  next.labels = {req.labels().begin(), req.labels().end()};
+  next.tools = {req.tools().begin(), req.tools().end()};
+  next.resources = FromProto(req.resources());
+  next.agent_version = req.agent_version();
+  next.last_heartbeat_at_ms = now;
+  next.registered_at_ms = now;
+  const MachineState prev = next.state;
+  next.state = known ? *StateOnRegister(prev, running) : (running ? MachineState::kBusy
+                                                                  : MachineState::kReady);
+  if (auto r = store_.SaveMachine(next); !r) {
+    spdlog::error("fleet cannot save machine {}: {}", next.name, r.error().message);
+    v1::RegisterReply reply;
+    reply.set_error("controller cannot store the machine right now; retry");
+    return reply;
+  }
+  if (!known) {
+    auto owned = std::make_unique<Entry>();
+    e = owned.get();
+    machines_.push_back(std::move(owned));
+    by_id_[next.id] = e;
+    by_name_[next.name] = e;
+  }
+  e->record = std::move(next);
+  e->deadline_ms = now + options_.heartbeat_ttl.count();
+  e->dirty = false;
+  ++counters_.registrations;
+  boost::json::object detail{{"name", e->record.name},
+                             {"from", known ? ToString(prev) : "new"},
+                             {"to", ToString(e->record.state)},
+                             {"agent_version", e->record.agent_version}};
+  Record(known ? "machine.reregistered" : "machine.registered", e->record.id,
+         boost::json::serialize(detail));
+  spdlog::info("fleet machine {} id={} name={} state={}", known ? "re-registered" : "registered",
+               e->record.id, e->record.name, ToString(e->record.state));
+  v1::RegisterReply reply;
+  reply.set_machine_id(e->record.id);
+  reply.set_heartbeat_interval_ms(static_cast<uint32_t>(options_.heartbeat_interval.count()));
+  reply.mutable_settings()->set_subject_prefix(options_.subject_prefix);
+  return reply;
+}
+
+HeartbeatOutcome Fleet::Heartbeat(const v1::Heartbeat& hb) {
+  if (hb.machine_id().empty() || hb.machine_id().size() > kMaxShortString) {
+    ++counters_.invalid["heartbeat"];
+    return HeartbeatOutcome::kInvalid;
+  }
+  auto it = by_id_.find(hb.machine_id());
+  if (it == by_id_.end() || !ExpectsHeartbeats(it->second->record.state)) {
+    // Unknown, lost, terminated: the agent must register first, so its state is re-decided.
+    ++counters_.heartbeats_unknown;
+    return HeartbeatOutcome::kUnknownMachine;
+  }
+  Entry& e = *it->second;
+  const int64_t now = clock_.NowMs();
+  ++counters_.heartbeats;
+  e.record.resources = FromProto(hb.resources());
+  e.record.last_heartbeat_at_ms = now;
+  e.deadline_ms = now + options_.heartbeat_ttl.count();
+  e.dirty = true;
+  if (e.record.state == MachineState::kBooting) {
+    SetState(e, MachineState::kReady, "first heartbeat");
+  }
+  return HeartbeatOutcome::kApplied;
+}
+
+int Fleet::CheckLiveness() {
+  const int64_t now = clock_.NowMs();
+  int marked = 0;
+  for (auto& e : machines_) {
+    if (!ExpectsHeartbeats(e->record.state) || now <= e->deadline_ms) continue;
+    if (SetState(*e, MachineState::kLost, "no heartbeat within ttl")) {
+      ++counters_.lost;
+      ++marked;
+    }
+  }
+  return marked;
+}
+
+Result<void> Fleet::Flush() {
+  std::vector<const MachineRecord*> dirty;
+  for (auto& e : machines_) {
+    if (e->dirty) dirty.push_back(&e->record);
+  }
+  if (auto r = store_.SaveHeartbeats(dirty); !r) return r.error();
+  for (auto& e : machines_) e->dirty = false;
+  return {};
+}
+
+std::vector<const MachineRecord*> Fleet::List() const {
+  std::vector<const MachineRecord*> out;
+  out.reserve(machines_.size());
+  for (const auto& e : machines_) out.push_back(&e->record);
+  return out;
+}
+
+const MachineRecord* Fleet::Find(std::string_view id) const {
+  auto it = by_id_.find(std::string(id));
+  return it == by_id_.end() ? nullptr : &it->second->record;
+}
+
+Result<void> Fleet::SetState(Entry& e, MachineState to, std::string_view why) {
+  const MachineState from = e.record.state;
+  if (!CanTransition(from, to)) {
+    return MakeError("conflict", "machine " + e.record.id + " cannot go from " +
+                                     std::string(ToString(from)) + " to " +
+                                     std::string(ToString(to)));
+  }
+  MachineRecord next = e.record;
+  next.state = to;
+  if (auto r = store_.SaveMachine(next); !r) {
+    spdlog::error("fleet cannot save machine {}: {}", next.id, r.error().message);
+    return r.error();
+  }
+  e.record.state = to;
+  e.dirty = false;
+  boost::json::object detail{{"from", ToString(from)}, {"to", ToString(to)}, {"why", why}};
+  Record("machine." + std::string(ToString(to)), e.record.id, boost::json::serialize(detail));
+  spdlog::info("fleet machine state id={} name={} {} -> {} ({})", e.record.id, e.record.name,
+               ToString(from), ToString(to), why);
+  return {};
+}
+
+void Fleet::Record(std::string_view kind, const std::string& machine_id, std::string detail_json) {
+  StoredEvent ev{0, clock_.NowMs(), std::string(kind), machine_id, std::move(detail_json)};
+  if (auto r = store_.AppendEvent(ev); !r) {
+    spdlog::error("fleet cannot record event {}: {}", kind, r.error().message);
+  }
+}
+
+}  // namespace autovibe

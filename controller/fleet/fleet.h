@@ -1,0 +1,94 @@
+// The machine registry: who is in the fleet, in what state, with what resources.
+//
+// Not thread-safe: one owner thread calls every method. Decisions that change a machine's
+// state are written to the store and recorded as events before the call returns; heartbeat
+// fields are kept in memory and written in batches by Flush().
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "autovibe/v1/machine.pb.h"
+#include "common/core/duration.h"
+#include "common/core/result.h"
+#include "common/core/time.h"
+#include "controller/store/store.h"
+
+namespace autovibe {
+
+struct FleetOptions {
+  Duration heartbeat_interval = std::chrono::seconds(2);
+  Duration heartbeat_ttl = std::chrono::seconds(10);
+  std::string subject_prefix = "av";
+};
+
+struct FleetCounters {
+  uint64_t registrations = 0;
+  uint64_t heartbeats = 0;
+  uint64_t heartbeats_unknown = 0;  // from machines the fleet does not know (or lost)
+  uint64_t lost = 0;
+  // Messages that decoded but made no sense: reason -> count.
+  std::map<std::string, uint64_t> invalid;
+};
+
+enum class HeartbeatOutcome {
+  kApplied,
+  kInvalid,
+  kUnknownMachine,  // the agent should register (again)
+};
+
+class Fleet {
+ public:
+  Fleet(Store& store, const Clock& clock, FleetOptions options);
+
+  // Loads the machines from the store. Machines that were alive get a fresh heartbeat
+  // deadline from now, so a controller restart does not declare the fleet lost.
+  Result<void> Load();
+
+  // Handles av.register. The reply carries an error (and changes nothing) for invalid input.
+  v1::RegisterReply Register(const v1::RegisterRequest& req);
+
+  HeartbeatOutcome Heartbeat(const v1::Heartbeat& hb);
+
+  // Marks machines whose heartbeat is overdue as lost. Returns how many were marked.
+  int CheckLiveness();
+
+  // Writes heartbeat fields changed since the last flush.
+  Result<void> Flush();
+
+  // Machines in registration order.
+  std::vector<const MachineRecord*> List() const;
+  const MachineRecord* Find(std::string_view id) const;
+
+  const FleetCounters& counters() const { return counters_; }
+  const FleetOptions& options() const { return options_; }
+
+ private:
+  struct Entry {
+    MachineRecord record;
+    int64_t deadline_ms = 0;  // lost when now passes this
+    bool dirty = false;
+  };
+
+  Result<void> SetState(Entry& e, MachineState to, std::string_view why);
+  void Record(std::string_view kind, const std::string& machine_id, std::string detail_json);
+  v1::RegisterReply Refuse(std::string_view reason, std::string message);
+
+  Store& store_;
+  const Clock& clock_;
+  FleetOptions options_;
+  std::vector<std::unique_ptr<Entry>> machines_;  // registration order
+  std::unordered_map<std::string, Entry*> by_id_;
+  std::unordered_map<std::string, Entry*> by_name_;
+  FleetCounters counters_;
+};
+
+// Checks a machine name: 1-63 of [A-Za-z0-9._-], starting with a letter or digit.
+bool ValidMachineName(std::string_view name);
+
+}  // namespace autovibe

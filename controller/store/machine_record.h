@@ -1,0 +1,36 @@
+// A machine as the controller knows and stores it.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "controller/fleet/machine_state.h"
+
+namespace autovibe {
+
+struct MachineResources {
+  uint32_t cpu_cores = 0;
+  uint64_t mem_total_bytes = 0;
+  uint64_t mem_used_bytes = 0;
+  uint64_t disk_total_bytes = 0;
+  uint64_t disk_free_bytes = 0;
+  double load1 = 0;
+};
+
+struct MachineRecord {
+  std::string id;
+  std::string name;
+  std::string backend = "manual";
+  MachineState state = MachineState::kReady;
+  std::map<std::string, std::string> labels;
+  std::vector<std::string> tools;
+  MachineResources resources;
+  std::string agent_version;
+  int64_t last_heartbeat_at_ms = 0;
+  int64_t registered_at_ms = 0;
+  int64_t created_at_ms = 0;
+};
+
+}  // namespace autovibe

@@ -1,0 +1,112 @@
+#include "controller/store/migrations.h"
+
+#include <string>
+
+namespace autovibe {
+namespace {
+
+constexpr Migration kMigrations[] = {
+    {1, "machines and events", R"sql(
+CREATE TABLE machines (
+  id               TEXT PRIMARY KEY,
+  name             TEXT NOT NULL UNIQUE,
+  backend          TEXT NOT NULL DEFAULT 'manual',
+  state            TEXT NOT NULL,
+  labels_json      TEXT NOT NULL DEFAULT '{}',
+  tools_json       TEXT NOT NULL DEFAULT '[]',
+  cpu_cores        INTEGER NOT NULL DEFAULT 0,
+  mem_total_bytes  INTEGER NOT NULL DEFAULT 0,
+  mem_used_bytes   INTEGER NOT NULL DEFAULT 0,
+  disk_total_bytes INTEGER NOT NULL DEFAULT 0,
+  disk_free_bytes  INTEGER NOT NULL DEFAULT 0,
+  load1            REAL NOT NULL DEFAULT 0,
+  agent_version    TEXT NOT NULL DEFAULT '',
+  last_heartbeat_at INTEGER NOT NULL DEFAULT 0,
+  registered_at    INTEGER NOT NULL DEFAULT 0,
+  created_at       INTEGER NOT NULL
+);
+CREATE TABLE events (
+  seq        INTEGER PRIMARY KEY AUTOINCREMENT,
+  at         INTEGER NOT NULL,
+  kind       TEXT NOT NULL,
+  machine_id TEXT REFERENCES machines(id) ON DELETE CASCADE,
+  detail     TEXT NOT NULL DEFAULT '{}'
+);
+CREATE INDEX events_machine ON events(machine_id, seq);
+)sql"},
+    {2, "agent events applied once", R"sql(
+CREATE TABLE applied_agent_events (
+  event_id   TEXT PRIMARY KEY,
+  applied_at INTEGER NOT NULL
+);
+)sql"},
+};
+
+Error SqlError(sqlite3* db, const std::string& what) {
+  return MakeError("store", what + ": " + sqlite3_errmsg(db));
+}
+
+Result<void> Exec(sqlite3* db, const std::string& sql, const std::string& what) {
+  char* err = nullptr;
+  if (sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &err) != SQLITE_OK) {
+    std::string msg = err ? err : "unknown error";
+    sqlite3_free(err);
+    return MakeError("store", what + ": " + msg);
+  }
+  return {};
+}
+
+}  // namespace
+
+std::span<const Migration> AllMigrations() { return kMigrations; }
+
+Result<int> SchemaVersion(sqlite3* db) {
+  if (auto r = Exec(db,
+                    "CREATE TABLE IF NOT EXISTS schema_migrations ("
+                    " version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)",
+                    "create schema_migrations");
+      !r) {
+    return r.error();
+  }
+  sqlite3_stmt* st = nullptr;
+  if (sqlite3_prepare_v2(db, "SELECT COALESCE(MAX(version), 0) FROM schema_migrations", -1, &st,
+                         nullptr) != SQLITE_OK) {
+    return SqlError(db, "read schema version");
+  }
+  int version = 0;
+  if (sqlite3_step(st) == SQLITE_ROW) version = sqlite3_column_int(st, 0);
+  sqlite3_finalize(st);
+  return version;
+}
+
+Result<int> Migrate(sqlite3* db, std::span<const Migration> migrations) {
+  auto current = SchemaVersion(db);
+  if (!current) return current.error();
+  int latest = migrations.empty() ? 0 : migrations.back().version;
+  if (*current > latest) {
+    return MakeError("store", "database schema version " + std::to_string(*current) +
+                                  " is newer than this controller knows (" +
+                                  std::to_string(latest) + "); upgrade the controller");
+  }
+  for (const Migration& m : migrations) {
+    if (m.version <= *current) continue;
+    const std::string what = "migration " + std::to_string(m.version) + " (" + m.name + ")";
+    if (auto r = Exec(db, "BEGIN IMMEDIATE", what); !r) return r.error();
+    auto r = Exec(db, m.sql, what);
+    if (r) {
+      r = Exec(db,
+               "INSERT INTO schema_migrations(version, name, applied_at) VALUES (" +
+                   std::to_string(m.version) + ", '" + m.name + "', strftime('%s','now'))",
+               what);
+    }
+    if (!r) {
+      Exec(db, "ROLLBACK", what);
+      return r.error();
+    }
+    if (auto c = Exec(db, "COMMIT", what); !c) return c.error();
+    *current = m.version;
+  }
+  return *current;
+}
+
+}  // namespace autovibe

@@ -1,0 +1,260 @@
+#include <boost/json.hpp>
+#include <sqlite3.h>
+
+#include "controller/store/migrations.h"
+#include "controller/store/store.h"
+
+namespace autovibe {
+namespace {
+
+namespace json = boost::json;
+
+// A prepared statement that finalizes itself.
+class Stmt {
+ public:
+  Stmt(sqlite3* db, const char* sql) : db_(db) {
+    ok_ = sqlite3_prepare_v2(db, sql, -1, &st_, nullptr) == SQLITE_OK;
+  }
+  ~Stmt() { sqlite3_finalize(st_); }
+  Stmt(const Stmt&) = delete;
+  Stmt& operator=(const Stmt&) = delete;
+
+  bool ok() const { return ok_; }
+  void Bind(int i, std::string_view v) {
+    sqlite3_bind_text(st_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
+  }
+  void Bind(int i, int64_t v) { sqlite3_bind_int64(st_, i, v); }
+  void Bind(int i, double v) { sqlite3_bind_double(st_, i, v); }
+  void BindNull(int i) { sqlite3_bind_null(st_, i); }
+  int Step() { return sqlite3_step(st_); }
+  void Reset() {
+    sqlite3_reset(st_);
+    sqlite3_clear_bindings(st_);
+  }
+  std::string Text(int i) {
+    auto* p = reinterpret_cast<const char*>(sqlite3_column_text(st_, i));
+    return p ? std::string(p, static_cast<size_t>(sqlite3_column_bytes(st_, i))) : "";
+  }
+  int64_t Int(int i) { return sqlite3_column_int64(st_, i); }
+  double Real(int i) { return sqlite3_column_double(st_, i); }
+
+ private:
+  sqlite3* db_;
+  sqlite3_stmt* st_ = nullptr;
+  bool ok_ = false;
+};
+
+std::string LabelsJson(const std::map<std::string, std::string>& labels) {
+  json::object o;
+  for (const auto& [k, v] : labels) o[k] = v;
+  return json::serialize(o);
+}
+
+std::string ToolsJson(const std::vector<std::string>& tools) {
+  json::array a;
+  for (const auto& t : tools) a.emplace_back(t);
+  return json::serialize(a);
+}
+
+// Stored JSON is written by us; if it was damaged by hand, fall back to empty, never crash.
+std::map<std::string, std::string> ParseLabels(const std::string& text) {
+  std::map<std::string, std::string> out;
+  boost::system::error_code ec;
+  json::value v = json::parse(text, ec);
+  if (ec || !v.is_object()) return out;
+  for (const auto& [k, val] : v.as_object()) {
+    if (val.is_string()) out[std::string(k)] = std::string(val.as_string());
+  }
+  return out;
+}
+
+std::vector<std::string> ParseTools(const std::string& text) {
+  std::vector<std::string> out;
+  boost::system::error_code ec;
+  json::value v = json::parse(text, ec);
+  if (ec || !v.is_array()) return out;
+  for (const auto& t : v.as_array()) {
+    if (t.is_string()) out.emplace_back(t.as_string());
+  }
+  return out;
+}
+
+class SqliteStore final : public Store {
+ public:
+  explicit SqliteStore(sqlite3* db) : db_(db) {}
+  ~SqliteStore() override { sqlite3_close_v2(db_); }
+
+  Result<void> Init() {
+    // WAL lets readers (backups, the CLI's sqlite3) run beside the controller; NORMAL sync is
+    // durable across process crashes, which is what kill -9 tests.
+    for (const char* pragma : {"PRAGMA journal_mode=WAL", "PRAGMA synchronous=NORMAL",
+                               "PRAGMA foreign_keys=ON", "PRAGMA busy_timeout=5000"}) {
+      if (sqlite3_exec(db_, pragma, nullptr, nullptr, nullptr) != SQLITE_OK) {
+        return Fail(pragma);
+      }
+    }
+    auto v = Migrate(db_);
+    if (!v) return v.error();
+    return {};
+  }
+
+  // Store
+  Result<std::vector<MachineRecord>> LoadMachines() override {
+    Stmt st(db_,
+            "SELECT id, name, backend, state, labels_json, tools_json, cpu_cores, mem_total_bytes,"
+            " mem_used_bytes, disk_total_bytes, disk_free_bytes, load1, agent_version,"
+            " last_heartbeat_at, registered_at, created_at FROM machines ORDER BY created_at, id");
+    if (!st.ok()) return Fail("load machines");
+    std::vector<MachineRecord> out;
+    int rc;
+    while ((rc = st.Step()) == SQLITE_ROW) {
+      MachineRecord m;
+      m.id = st.Text(0);
+      m.name = st.Text(1);
+      m.backend = st.Text(2);
+      m.state = ParseMachineState(st.Text(3)).value_or(MachineState::kLost);
+      m.labels = ParseLabels(st.Text(4));
+      m.tools = ParseTools(st.Text(5));
+      m.resources.cpu_cores = static_cast<uint32_t>(st.Int(6));
+      m.resources.mem_total_bytes = static_cast<uint64_t>(st.Int(7));
+      m.resources.mem_used_bytes = static_cast<uint64_t>(st.Int(8));
+      m.resources.disk_total_bytes = static_cast<uint64_t>(st.Int(9));
+      m.resources.disk_free_bytes = static_cast<uint64_t>(st.Int(10));
+      m.resources.load1 = st.Real(11);
+      m.agent_version = st.Text(12);
+      m.last_heartbeat_at_ms = st.Int(13);
+      m.registered_at_ms = st.Int(14);
+      m.created_at_ms = st.Int(15);
+      out.push_back(std::move(m));
+    }
+    if (rc != SQLITE_DONE) return Fail("load machines");
+    return out;
+  }
+
+  Result<void> SaveMachine(const MachineRecord& m) override {
+    Stmt st(db_,
+            "INSERT INTO machines(id, name, backend, state, labels_json, tools_json, cpu_cores,"
+            " mem_total_bytes, mem_used_bytes, disk_total_bytes, disk_free_bytes, load1,"
+            " agent_version, last_heartbeat_at, registered_at, created_at)"
+            " VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16)"
+            " ON CONFLICT(id) DO UPDATE SET name=?2, backend=?3, state=?4, labels_json=?5,"
+            " tools_json=?6, cpu_cores=?7, mem_total_bytes=?8, mem_used_bytes=?9,"
+            " disk_total_bytes=?10, disk_free_bytes=?11, load1=?12, agent_version=?13,"
+            " last_heartbeat_at=?14, registered_at=?15");
+    if (!st.ok()) return Fail("save machine");
+    st.Bind(1, m.id);
+    st.Bind(2, m.name);
+    st.Bind(3, m.backend);
+    st.Bind(4, ToString(m.state));
+    st.Bind(5, LabelsJson(m.labels));
+    st.Bind(6, ToolsJson(m.tools));
+    BindResources(st, 7, m.resources);
+    st.Bind(13, m.agent_version);
+    st.Bind(14, m.last_heartbeat_at_ms);
+    st.Bind(15, m.registered_at_ms);
+    st.Bind(16, m.created_at_ms);
+    if (st.Step() != SQLITE_DONE) return Fail("save machine " + m.id);
+    return {};
+  }
+
+  Result<void> SaveHeartbeats(const std::vector<const MachineRecord*>& machines) override {
+    if (machines.empty()) return {};
+    if (sqlite3_exec(db_, "BEGIN", nullptr, nullptr, nullptr) != SQLITE_OK) return Fail("begin");
+    Stmt st(db_,
+            "UPDATE machines SET cpu_cores=?7, mem_total_bytes=?8, mem_used_bytes=?9,"
+            " disk_total_bytes=?10, disk_free_bytes=?11, load1=?12, last_heartbeat_at=?2"
+            " WHERE id=?1");
+    bool ok = st.ok();
+    for (const MachineRecord* m : machines) {
+      if (!ok) break;
+      st.Bind(1, m->id);
+      st.Bind(2, m->last_heartbeat_at_ms);
+      BindResources(st, 7, m->resources);
+      ok = st.Step() == SQLITE_DONE;
+      st.Reset();
+    }
+    if (!ok) {
+      Error e = MakeError("store", std::string("save heartbeats: ") + sqlite3_errmsg(db_));
+      sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+      return e;
+    }
+    if (sqlite3_exec(db_, "COMMIT", nullptr, nullptr, nullptr) != SQLITE_OK) return Fail("commit");
+    return {};
+  }
+
+  Result<void> AppendEvent(const StoredEvent& e) override {
+    Stmt st(db_, "INSERT INTO events(at, kind, machine_id, detail) VALUES (?1, ?2, ?3, ?4)");
+    if (!st.ok()) return Fail("append event");
+    st.Bind(1, e.at_ms);
+    st.Bind(2, e.kind);
+    if (e.machine_id.empty()) {
+      st.BindNull(3);
+    } else {
+      st.Bind(3, e.machine_id);
+    }
+    st.Bind(4, e.detail_json.empty() ? std::string_view("{}") : std::string_view(e.detail_json));
+    if (st.Step() != SQLITE_DONE) return Fail("append event " + e.kind);
+    return {};
+  }
+
+  Result<std::vector<StoredEvent>> MachineEvents(std::string_view machine_id) override {
+    Stmt st(db_,
+            "SELECT seq, at, kind, machine_id, detail FROM events WHERE machine_id = ?1"
+            " ORDER BY seq");
+    if (!st.ok()) return Fail("machine events");
+    st.Bind(1, machine_id);
+    std::vector<StoredEvent> out;
+    while (st.Step() == SQLITE_ROW) {
+      out.push_back({st.Int(0), st.Int(1), st.Text(2), st.Text(3), st.Text(4)});
+    }
+    return out;
+  }
+
+  Result<bool> MarkAgentEventApplied(std::string_view event_id, int64_t at_ms) override {
+    Stmt st(db_,
+            "INSERT INTO applied_agent_events(event_id, applied_at) VALUES (?1, ?2)"
+            " ON CONFLICT(event_id) DO NOTHING");
+    if (!st.ok()) return Fail("mark event");
+    st.Bind(1, event_id);
+    st.Bind(2, at_ms);
+    if (st.Step() != SQLITE_DONE) return Fail("mark event");
+    return sqlite3_changes(db_) == 1;
+  }
+
+  Result<int> SchemaVersion() override { return autovibe::SchemaVersion(db_); }
+
+ private:
+  static void BindResources(Stmt& st, int first, const MachineResources& r) {
+    st.Bind(first, static_cast<int64_t>(r.cpu_cores));
+    st.Bind(first + 1, static_cast<int64_t>(r.mem_total_bytes));
+    st.Bind(first + 2, static_cast<int64_t>(r.mem_used_bytes));
+    st.Bind(first + 3, static_cast<int64_t>(r.disk_total_bytes));
+    st.Bind(first + 4, static_cast<int64_t>(r.disk_free_bytes));
+    st.Bind(first + 5, r.load1);
+  }
+
+  Error Fail(const std::string& what) {
+    return MakeError("store", what + ": " + sqlite3_errmsg(db_));
+  }
+
+  sqlite3* db_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<Store>> OpenSqliteStore(const std::string& path) {
+  sqlite3* db = nullptr;
+  int rc = sqlite3_open_v2(path.c_str(), &db,
+                           SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                           nullptr);
+  if (rc != SQLITE_OK) {
+    std::string msg = db ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
+    sqlite3_close_v2(db);
+    return MakeError("store", "cannot open database " + path + ": " + msg);
+  }
+  auto store = std::make_unique<SqliteStore>(db);
+  if (auto r = store->Init(); !r) return r.error();
+  return std::unique_ptr<Store>(std::move(store));
+}
+
+}  // namespace autovibe

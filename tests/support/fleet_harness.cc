@@ -1,0 +1,103 @@
+#include "tests/support/fleet_harness.h"
+
+#include <boost/json.hpp>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+
+namespace autovibe::testing {
+
+std::string BinPath(const std::string& name) { return std::string(AV_BIN_DIR) + "/" + name; }
+
+ControllerProcess::ControllerProcess(const std::string& data_dir, const std::string& nats_url,
+                                     std::vector<std::string> extra_args, uint16_t port)
+    : data_dir_(data_dir), nats_url_(nats_url), extra_args_(std::move(extra_args)),
+      port_(port ? port : FreePort()) {
+  Start();
+}
+
+void ControllerProcess::Start() {
+  std::vector<std::string> argv = {BinPath("autovibe-controller"),
+                                   "--data-dir", data_dir_,
+                                   "--nats", nats_url_,
+                                   "--listen", "127.0.0.1:" + std::to_string(port_)};
+  argv.insert(argv.end(), extra_args_.begin(), extra_args_.end());
+  std::filesystem::create_directories(data_dir_);
+  proc_ = ChildProcess(argv, data_dir_ + "/../controller-" + std::to_string(port_) + ".log");
+  bool up = WaitUntil(
+      [this] {
+        auto r = SendHttp({.url = base_url() + "/healthz", .timeout = std::chrono::seconds(1)});
+        return r && r->status == 200;
+      },
+      std::chrono::seconds(15));
+  if (!up) throw std::runtime_error("controller did not come up; log:\n" + proc_.Log());
+  std::ifstream in(data_dir_ + "/admin.token");
+  std::getline(in, token_);
+}
+
+Result<HttpReply> ControllerProcess::Call(const std::string& method, const std::string& path,
+                                          std::optional<std::string> token,
+                                          const std::string& body) {
+  HttpCall call;
+  call.method = method;
+  call.url = base_url() + path;
+  call.bearer_token = token.value_or(token_);
+  call.body = body;
+  call.timeout = std::chrono::seconds(5);
+  return SendHttp(call);
+}
+
+boost::json::value ControllerProcess::GetJson(const std::string& path) {
+  auto r = Call("GET", path);
+  if (!r) throw std::runtime_error("GET " + path + ": " + r.error().message);
+  if (r->status != 200) {
+    throw std::runtime_error("GET " + path + ": status " + std::to_string(r->status) + " " +
+                             r->body);
+  }
+  return boost::json::parse(r->body);
+}
+
+boost::json::array ControllerProcess::Machines() {
+  auto r = Call("GET", "/v1/machines");
+  if (!r || r->status != 200) return {};
+  return boost::json::parse(r->body).at("machines").as_array();
+}
+
+std::optional<boost::json::object> ControllerProcess::MachineByName(const std::string& name) {
+  for (auto& m : Machines()) {
+    if (m.at("name").as_string() == name) return m.as_object();
+  }
+  return std::nullopt;
+}
+
+double ControllerProcess::Metric(const std::string& series) {
+  auto r = Call("GET", "/metrics");
+  if (!r || r->status != 200) return -1;
+  std::istringstream in(r->body);
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.size() > series.size() && line.compare(0, series.size(), series) == 0 &&
+        line[series.size()] == ' ') {
+      return std::stod(line.substr(series.size() + 1));
+    }
+  }
+  return -1;
+}
+
+AgentProcess::AgentProcess(const std::string& name, const std::string& data_dir,
+                           const std::string& nats_url, std::vector<std::string> extra_args)
+    : name_(name), data_dir_(data_dir), nats_url_(nats_url), extra_args_(std::move(extra_args)) {
+  Start();
+}
+
+void AgentProcess::Start() {
+  std::vector<std::string> argv = {BinPath("autovibe-agent"), "--name", name_, "--data-dir",
+                                   data_dir_, "--nats", nats_url_};
+  argv.insert(argv.end(), extra_args_.begin(), extra_args_.end());
+  std::filesystem::create_directories(data_dir_);
+  proc_ = ChildProcess(argv, data_dir_ + ".log");
+}
+
+}  // namespace autovibe::testing

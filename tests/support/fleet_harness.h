@@ -1,0 +1,69 @@
+// Test support: real controller and agent processes built from this tree.
+#pragma once
+
+#include <boost/json/value.hpp>
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/http/client.h"
+#include "tests/support/process.h"
+
+namespace autovibe::testing {
+
+std::string BinPath(const std::string& name);  // build/bin/<name>
+
+class ControllerProcess {
+ public:
+  // Starts autovibe-controller on a free port (or `port` when given) and waits for /healthz.
+  ControllerProcess(const std::string& data_dir, const std::string& nats_url,
+                    std::vector<std::string> extra_args = {}, uint16_t port = 0);
+  void Start();
+  void Kill() { proc_.Kill(); }
+  ChildProcess& process() { return proc_; }
+
+  std::string base_url() const { return "http://127.0.0.1:" + std::to_string(port_); }
+  uint16_t port() const { return port_; }
+  const std::string& token() const { return token_; }
+
+  // GET/POST with the admin token (or `token` when given).
+  Result<HttpReply> Call(const std::string& method, const std::string& path,
+                         std::optional<std::string> token = std::nullopt,
+                         const std::string& body = "");
+  // GET path and parse the JSON body; throws on failure (for use inside REQUIRE).
+  boost::json::value GetJson(const std::string& path);
+  // The machines list, or an empty array if the API did not answer.
+  boost::json::array Machines();
+  // The first machine with this name, if any.
+  std::optional<boost::json::object> MachineByName(const std::string& name);
+  // The value of one metric line, e.g. `autovibe_machines{state="ready"}`; -1 if absent.
+  double Metric(const std::string& series);
+
+ private:
+  std::string data_dir_;
+  std::string nats_url_;
+  std::vector<std::string> extra_args_;
+  uint16_t port_;
+  std::string token_;
+  ChildProcess proc_;
+};
+
+class AgentProcess {
+ public:
+  AgentProcess(const std::string& name, const std::string& data_dir, const std::string& nats_url,
+               std::vector<std::string> extra_args = {});
+  void Start();
+  void Kill() { proc_.Kill(); }
+  ChildProcess& process() { return proc_; }
+  const std::string& name() const { return name_; }
+
+ private:
+  std::string name_;
+  std::string data_dir_;
+  std::string nats_url_;
+  std::vector<std::string> extra_args_;
+  ChildProcess proc_;
+};
+
+}  // namespace autovibe::testing

@@ -1,0 +1,64 @@
+// Test support: child processes, free ports, temp dirs and polling with a deadline.
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace autovibe::testing {
+
+// A child process whose stdout and stderr go to a log file. Killed (SIGKILL) when this object
+// is destroyed, and by the kernel if the test runner dies first.
+class ChildProcess {
+ public:
+  ChildProcess() = default;
+  ChildProcess(std::vector<std::string> argv, std::string log_path);
+  ChildProcess(ChildProcess&& other) noexcept;
+  ChildProcess& operator=(ChildProcess&& other) noexcept;
+  ~ChildProcess();
+
+  pid_t pid() const { return pid_; }
+  bool Running();
+  void Signal(int sig);
+  // Waits for the process to exit; returns its exit code (128+signal if killed), -1 on timeout.
+  int Wait(std::chrono::milliseconds timeout);
+  // SIGKILL and reap.
+  void Kill();
+  const std::string& log_path() const { return log_path_; }
+  std::string Log() const;
+
+ private:
+  pid_t pid_ = -1;
+  int status_ = -1;
+  std::string log_path_;
+};
+
+// A TCP port on 127.0.0.1 that was free a moment ago.
+uint16_t FreePort();
+
+// A fresh directory under $TMPDIR (or /tmp), removed by the destructor.
+class TempDir {
+ public:
+  explicit TempDir(const std::string& prefix = "autovibe-test");
+  ~TempDir();
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const std::string& path() const { return path_; }
+  std::string operator/(const std::string& name) const { return path_ + "/" + name; }
+
+ private:
+  std::string path_;
+};
+
+// Polls `done` every `every` until it returns true or `deadline` passes. No sleeps as sync:
+// this is the one place a test waits, and it always has a deadline.
+bool WaitUntil(const std::function<bool()>& done, std::chrono::milliseconds deadline,
+               std::chrono::milliseconds every = std::chrono::milliseconds(20));
+
+// True if something accepts TCP connections on 127.0.0.1:port.
+bool PortOpen(uint16_t port);
+
+}  // namespace autovibe::testing

@@ -1,0 +1,259 @@
+#include "worker-agent/agent.h"
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <spdlog/spdlog.h>
+
+#include "autovibe/v1/command.pb.h"
+#include "autovibe/v1/machine.pb.h"
+#include "common/bus/bus.h"
+#include "common/core/files.h"
+#include "common/core/time.h"
+#include "worker-agent/host/resources.h"
+#include "worker-agent/host/tools.h"
+
+namespace autovibe {
+namespace {
+
+namespace asio = boost::asio;
+
+constexpr auto kRegisterTimeout = std::chrono::seconds(2);
+constexpr auto kMaxRegisterBackoff = std::chrono::seconds(5);
+constexpr size_t kMaxCommand = 1 << 20;
+
+void FillResources(const host::ResourceSample& s, v1::Resources& r) {
+  r.set_cpu_cores(s.cpu_cores);
+  r.set_mem_total_bytes(s.mem_total_bytes);
+  r.set_mem_used_bytes(s.mem_used_bytes);
+  r.set_disk_total_bytes(s.disk_total_bytes);
+  r.set_disk_free_bytes(s.disk_free_bytes);
+  r.set_load1(s.load1);
+}
+
+class AgentImpl final : public Agent {
+ public:
+  explicit AgentImpl(AgentConfig config)
+      : config_(std::move(config)),
+        signals_(ioc_, SIGTERM, SIGINT),
+        heartbeat_timer_(ioc_),
+        retry_timer_(ioc_) {}
+
+  ~AgentImpl() override {
+    cmd_sub_.reset();
+    blocking_.join();
+    bus_.reset();
+  }
+
+  Result<void> Init() {
+    if (auto r = MakeDirs(config_.data_dir, 0700); !r) return r.error();
+    if (auto id = ReadFile(config_.data_dir + "/machine_id"); id && !id->empty()) {
+      machine_id_ = *id;
+    }
+    tools_ = host::FindTools();
+    BusOptions bo;
+    bo.url = config_.nats_url;
+    bo.name = "autovibe-agent " + config_.name;
+    bo.user = config_.nats_user;
+    bo.password = config_.nats_password;
+    // After any (re)connection, register again: the controller may have restarted or have
+    // marked us lost while we were cut off.
+    bo.on_connected = [this] { asio::post(ioc_, [this] { Register(); }); };
+    auto bus = ConnectNats(std::move(bo));
+    if (!bus) return bus.error();
+    bus_ = std::move(*bus);
+    spdlog::info("agent starting name={} data_dir={} tools={}", config_.name, config_.data_dir,
+                 fmt::join(tools_, ","));
+    return {};
+  }
+
+  int Run() override {
+    signals_.async_wait([this](boost::system::error_code ec, int sig) {
+      if (!ec) {
+        spdlog::info("agent stopping on signal {}", sig);
+        Shutdown();
+      }
+    });
+    // The first registration is started by the bus's on_connected callback.
+    ioc_.run();
+    return 0;
+  }
+
+  void Stop() override { asio::post(ioc_, [this] { Shutdown(); }); }
+
+ private:
+  std::string Subject(std::string_view kind) const {
+    return config_.subject_prefix + "." + std::string(kind);
+  }
+
+  // Starts a registration unless one is in flight; one requested meanwhile runs after it.
+  void Register() {
+    if (stopping_) return;
+    if (registering_) {
+      register_again_ = true;
+      return;
+    }
+    registering_ = true;
+    register_again_ = false;
+    v1::RegisterRequest req;
+    req.set_name(config_.name);
+    req.set_agent_version(AUTOVIBE_VERSION);
+    req.set_backend(config_.backend);
+    req.set_machine_id(machine_id_);
+    for (const auto& [k, v] : config_.labels) (*req.mutable_labels())[k] = v;
+    for (const auto& t : tools_) req.add_tools(t);
+    if (auto s = host::SampleResources(config_.data_dir); s) {
+      FillResources(*s, *req.mutable_resources());
+    }
+    asio::post(blocking_, [this, data = req.SerializeAsString()] {
+      auto reply = bus_->Request(Subject("register"), data, kRegisterTimeout);
+      asio::post(ioc_, [this, reply = std::move(reply)] { OnRegisterReply(reply); });
+    });
+  }
+
+  void OnRegisterReply(const Result<std::string>& raw) {
+    registering_ = false;
+    if (stopping_) return;
+    v1::RegisterReply reply;
+    std::string problem;
+    if (!raw) {
+      problem = raw.error().message;
+    } else if (!reply.ParseFromString(*raw)) {
+      problem = "controller sent an undecodable reply";
+    } else if (!reply.error().empty()) {
+      problem = "controller refused registration: " + reply.error();
+    } else if (reply.machine_id().empty()) {
+      problem = "controller sent no machine id";
+    }
+    if (!problem.empty()) {
+      RetryRegister(problem);
+      return;
+    }
+    register_backoff_ = std::chrono::milliseconds(250);
+    const bool changed = reply.machine_id() != machine_id_ || !cmd_sub_;
+    machine_id_ = reply.machine_id();
+    interval_ = std::chrono::milliseconds(std::max<uint32_t>(reply.heartbeat_interval_ms(), 10));
+    if (changed) {
+      if (auto r = WriteFileAtomic(config_.data_dir + "/machine_id", machine_id_, 0600); !r) {
+        spdlog::warn("agent cannot remember machine id: {}", r.error().message);
+      }
+      SubscribeCommands();
+    }
+    spdlog::info("agent registered machine_id={} heartbeat_interval={}ms", machine_id_,
+                 interval_.count());
+    ScheduleHeartbeat(std::chrono::milliseconds(0));
+    if (register_again_) Register();
+  }
+
+  void RetryRegister(const std::string& problem) {
+    spdlog::warn("agent registration failed, retrying in {}ms: {}", register_backoff_.count(),
+                  problem);
+    retry_timer_.expires_after(register_backoff_);
+    register_backoff_ = std::min<Duration>(register_backoff_ * 2, kMaxRegisterBackoff);
+    retry_timer_.async_wait([this](boost::system::error_code ec) {
+      if (!ec) Register();
+    });
+  }
+
+  void SubscribeCommands() {
+    cmd_sub_.reset();
+    auto sub = bus_->Subscribe(Subject("cmd." + machine_id_), "command", kMaxCommand,
+                               [this](BusMessage m) {
+                                 asio::post(ioc_, [this, m = std::move(m)] { OnCommand(m); });
+                               });
+    if (!sub) {
+      spdlog::error("agent cannot subscribe to commands: {}", sub.error().message);
+      return;
+    }
+    cmd_sub_ = std::move(*sub);
+  }
+
+  void OnCommand(const BusMessage& m) {
+    auto cmd = DecodeOrReject<v1::Command>(*bus_, m, "command");
+    v1::CommandReply reply;
+    if (!cmd) {
+      reply.set_error("undecodable command");
+    } else {
+      reply.set_command_id(cmd->command_id());
+      reply.set_ok(true);
+      switch (cmd->kind_case()) {
+        case v1::Command::kReregister:
+          spdlog::info("agent asked to register again");
+          Register();
+          break;
+        case v1::Command::kShutdown:
+          spdlog::info("agent shutting down on command");
+          asio::post(ioc_, [this] { Shutdown(); });
+          break;
+        default:
+          reply.set_ok(false);
+          reply.set_error("command not supported by this agent");
+      }
+    }
+    if (!m.reply.empty()) bus_->Publish(m.reply, reply.SerializeAsString());
+  }
+
+  void ScheduleHeartbeat(Duration after) {
+    heartbeat_timer_.expires_after(after);
+    heartbeat_timer_.async_wait([this](boost::system::error_code ec) {
+      if (ec || stopping_) return;
+      SendHeartbeat();
+      ScheduleHeartbeat(interval_);
+    });
+  }
+
+  void SendHeartbeat() {
+    v1::Heartbeat hb;
+    hb.set_machine_id(machine_id_);
+    hb.set_sequence(++sequence_);
+    if (auto s = host::SampleResources(config_.data_dir); s) {
+      FillResources(*s, *hb.mutable_resources());
+    } else {
+      spdlog::warn("agent cannot sample resources: {}", s.error().message);
+    }
+    hb.set_sent_at_unix_ns(UnixNowNs());
+    // While disconnected NATS.c buffers; a failure here is logged and the next beat retries.
+    if (auto r = bus_->Publish(Subject("hb." + machine_id_), hb.SerializeAsString()); !r) {
+      spdlog::debug("agent heartbeat not sent: {}", r.error().message);
+    }
+  }
+
+  void Shutdown() {
+    if (stopping_) return;
+    stopping_ = true;
+    heartbeat_timer_.cancel();
+    retry_timer_.cancel();
+    signals_.cancel();
+    cmd_sub_.reset();
+    ioc_.stop();
+  }
+
+  AgentConfig config_;
+  asio::io_context ioc_{1};
+  asio::thread_pool blocking_{1};
+  asio::signal_set signals_;
+  asio::steady_timer heartbeat_timer_;
+  asio::steady_timer retry_timer_;
+  std::unique_ptr<Bus> bus_;
+  std::unique_ptr<Subscription> cmd_sub_;
+  std::vector<std::string> tools_;
+  std::string machine_id_;
+  Duration interval_ = std::chrono::seconds(2);
+  Duration register_backoff_ = std::chrono::milliseconds(250);
+  uint64_t sequence_ = 0;
+  bool registering_ = false;
+  bool register_again_ = false;
+  bool stopping_ = false;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<Agent>> CreateAgent(const AgentConfig& config) {
+  auto a = std::make_unique<AgentImpl>(config);
+  if (auto r = a->Init(); !r) return r.error();
+  return std::unique_ptr<Agent>(std::move(a));
+}
+
+}  // namespace autovibe
