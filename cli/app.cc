@@ -34,12 +34,11 @@ const CLI::App* SelectedCommand(const CLI::App* app) {
   return app;
 }
 
+// "autovibe machines" for the `machines` app.
 std::string CommandPath(const CLI::App* app) {
-  std::string path = app->get_name();
-  for (const CLI::App* p = app->get_parent(); p != nullptr; p = p->get_parent()) {
-    path = p->get_name() + " " + path;
-  }
-  return path;
+  std::vector<std::string> names;
+  for (const CLI::App* p = app; p != nullptr; p = p->get_parent()) names.push_back(p->get_name());
+  return Join({names.rbegin(), names.rend()}, " ");
 }
 
 // CLI11's "A subcommand is required" does not say which; name the choices and the word that
@@ -50,6 +49,7 @@ std::string FailureMessage(const CLI::App* app, const CLI::Error& e) {
   const auto verbs = at->get_subcommands([](const CLI::App*) { return true; });
   if (e.get_name() == "RequiredError" && !verbs.empty()) {
     std::vector<std::string> names;
+    names.reserve(verbs.size());
     for (const CLI::App* verb : verbs) names.push_back(verb->get_name());
     const std::string choices = " (one of: " + Join(names, ", ") + ")";
     const auto extras = app->remaining(true);
@@ -78,9 +78,9 @@ std::unique_ptr<CLI::App> BuildApp(Invocation& inv) {
   app->set_version_flag("--version", AUTOVIBE_VERSION);
 
   GlobalOptions& o = inv.options;
-  app->add_option("--controller", o.controller,
-                  "Controller URL; else $AUTOVIBE_CONTROLLER, else " +
-                      std::string(kDefaultControllerUrl))
+  app->add_option(
+         "--controller", o.controller,
+         "Controller URL; else $AUTOVIBE_CONTROLLER, else " + std::string(kDefaultControllerUrl))
       ->type_name("URL");
   app->add_option("--token", o.token,
                   "API token; else $AUTOVIBE_TOKEN, else the first line of the file named by "

@@ -3,7 +3,6 @@
 #include <boost/json/parse.hpp>
 #include <boost/url/encode.hpp>
 #include <boost/url/rfc/unreserved_chars.hpp>
-
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -98,7 +97,8 @@ CliResult<Endpoint> ResolveEndpoint(const GlobalOptions& options, const EnvLooku
   if (std::string file = NonEmpty(env("AUTOVIBE_TOKEN_FILE")); !file.empty()) {
     auto token = ReadTokenFile(file, why);
     if (!token) {
-      return CliError{kExitUsage, "cannot read the token file named by AUTOVIBE_TOKEN_FILE: " + why};
+      return CliError{kExitUsage,
+                      "cannot read the token file named by AUTOVIBE_TOKEN_FILE: " + why};
     }
     out.token = std::move(*token);
   } else if (auto token = ReadTokenFile(default_token_file, why)) {
@@ -158,8 +158,9 @@ CliError ErrorFromReply(const HttpReply& reply, std::string_view request) {
                                            "; set --token or AUTOVIBE_TOKEN"};
   }
   if (reply.status == 404) {
-    return CliError{kExitNotFound, api && !api->message.empty() ? message
-                                                             : "not found (404): " + std::string(request)};
+    return CliError{kExitNotFound, api && !api->message.empty()
+                                       ? message
+                                       : "not found (404): " + std::string(request)};
   }
   const std::string code = api && !api->code.empty() ? " " + api->code : "";
   return CliError{kExitFailure, status + code + ": " + message};

@@ -3,7 +3,6 @@
 #pragma once
 
 #include <boost/json/value.hpp>
-
 #include <functional>
 #include <optional>
 #include <string>
@@ -31,9 +30,9 @@ struct Endpoint {
 // Token: --token, else $AUTOVIBE_TOKEN, else the first line of the file named by
 // $AUTOVIBE_TOKEN_FILE (an error if it cannot be read), else of `default_token_file` if it can
 // be read, else none. Empty values count as unset.
-CliResult<Endpoint> ResolveEndpoint(const GlobalOptions& options, const EnvLookup& env,
-                                    const std::string& default_token_file =
-                                        std::string(kDefaultTokenFile));
+CliResult<Endpoint> ResolveEndpoint(
+    const GlobalOptions& options, const EnvLookup& env,
+    const std::string& default_token_file = std::string(kDefaultTokenFile));
 
 // Sends one HTTP request; SendHttp in production, a fake in tests.
 using Transport = std::function<Result<HttpReply>(const HttpCall&)>;

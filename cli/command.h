@@ -3,7 +3,6 @@
 #pragma once
 
 #include <boost/system/result.hpp>
-
 #include <cstdint>
 #include <functional>
 #include <ostream>

@@ -1,7 +1,6 @@
 #include "cli/json_output.h"
 
 #include <boost/json/serialize.hpp>
-
 #include <charconv>
 #include <cmath>
 #include <vector>
@@ -75,7 +74,8 @@ std::string FormatLabels(const json::value& labels) {
   const auto* obj = labels.if_object();
   if (obj == nullptr) return FormatScalar(labels);
   std::vector<std::string> parts;
-  for (const auto& kv : *obj) parts.push_back(std::string(kv.key()) + "=" + FormatScalar(kv.value()));
+  for (const auto& kv : *obj)
+    parts.push_back(std::string(kv.key()) + "=" + FormatScalar(kv.value()));
   return Join(parts);
 }
 

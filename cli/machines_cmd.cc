@@ -1,7 +1,6 @@
 #include "cli/machines_cmd.h"
 
 #include <CLI/CLI.hpp>
-
 #include <cstdio>
 #include <memory>
 #include <optional>
@@ -16,7 +15,7 @@ namespace {
 
 constexpr const char* kNone = "-";
 
-std::string OrNone(std::string text) { return text.empty() ? kNone : text; }
+std::string OrNone(std::string text) { return text.empty() ? std::string(kNone) : std::move(text); }
 
 std::optional<uint64_t> Bytes(const json::object& resources, std::string_view key) {
   auto n = NumberField(resources, key);
@@ -61,16 +60,16 @@ std::string Timestamp(const json::object& machine, std::string_view key, int64_t
   return ms ? text + " (" + FormatAgo(*ms, now_ms) + ")" : text;
 }
 
-std::string Field(const json::object& obj, std::string_view key, std::string (*format)(const json::value&)) {
+std::string Field(const json::object& obj, std::string_view key,
+                  std::string (*format)(const json::value&)) {
   const auto* v = obj.if_contains(key);
   return v ? OrNone(format(*v)) : kNone;
 }
 
 CliResult<json::object> AsObject(const json::value& body, std::string_view request) {
   if (!body.is_object()) {
-    return CliError{kExitFailure,
-                    "unexpected answer from the controller to " + std::string(request) +
-                        ": not a JSON object"};
+    return CliError{kExitFailure, "unexpected answer from the controller to " +
+                                      std::string(request) + ": not a JSON object"};
   }
   return body.get_object();
 }
@@ -103,8 +102,8 @@ CliStatus ListMachines(CommandContext& ctx) {
     PrintJson(ctx.out, *body);
     return {};
   }
-  const json::value* machines = body->is_object() ? body->get_object().if_contains("machines")
-                                                  : nullptr;
+  const json::value* machines =
+      body->is_object() ? body->get_object().if_contains("machines") : nullptr;
   if (machines == nullptr || !machines->is_array()) {
     return CliError{kExitFailure,
                     "unexpected answer from the controller to GET /v1/machines: no \"machines\" "
@@ -167,18 +166,19 @@ KeyValues MachineDetails(const json::object& m, int64_t now_ms) {
   };
   // Fields this CLI does not know yet (a newer controller) still show, under their API names.
   static const std::set<std::string_view> kKnown = {
-      "id",    "name",          "state",         "backend",           "labels",
-      "tools", "resources",     "agent_version", "last_heartbeat_at", "registered_at"};
-  static const std::set<std::string_view> kKnownResources = {
-      "cpu_cores", "mem_total_bytes", "mem_used_bytes", "disk_total_bytes", "disk_free_bytes",
-      "load1"};
+      "id",    "name",      "state",         "backend",           "labels",
+      "tools", "resources", "agent_version", "last_heartbeat_at", "registered_at"};
+  static const std::set<std::string_view> kKnownResources = {"cpu_cores",       "mem_total_bytes",
+                                                             "mem_used_bytes",  "disk_total_bytes",
+                                                             "disk_free_bytes", "load1"};
   for (const auto& kv : r) {
     if (!kKnownResources.count(kv.key())) {
       lines.emplace_back("resources." + std::string(kv.key()), OrNone(FormatScalar(kv.value())));
     }
   }
   for (const auto& kv : m) {
-    if (!kKnown.count(kv.key())) lines.emplace_back(std::string(kv.key()), OrNone(FormatScalar(kv.value())));
+    if (!kKnown.count(kv.key()))
+      lines.emplace_back(std::string(kv.key()), OrNone(FormatScalar(kv.value())));
   }
   return lines;
 }

@@ -95,11 +95,13 @@ std::string FormatBytes(uint64_t bytes) {
 
 std::string FormatAgo(int64_t then_ms, int64_t now_ms) {
   if (then_ms <= 0) return "-";
+  constexpr int64_t kMinute = 60, kHour = 60 * kMinute, kDay = 24 * kHour;
   const int64_t secs = std::max<int64_t>(0, now_ms - then_ms) / 1000;
-  if (secs < 60) return std::to_string(secs) + "s ago";
-  if (secs < 60 * 60) return std::to_string(secs / 60) + "m ago";
-  if (secs < 24 * 60 * 60) return std::to_string(secs / 3600) + "h ago";
-  return std::to_string(secs / 86400) + "d ago";
+  if (secs < kMinute) return std::to_string(secs) + "s ago";
+  if (secs < kHour) return std::to_string(secs / kMinute) + "m ago";
+  // Hours up to two days: "30h ago" says more than "1d ago".
+  if (secs < 2 * kDay) return std::to_string(secs / kHour) + "h ago";
+  return std::to_string(secs / kDay) + "d ago";
 }
 
 std::optional<int64_t> ParseRfc3339(std::string_view text) {
@@ -137,7 +139,7 @@ std::optional<int64_t> ParseRfc3339(std::string_view text) {
     if (!off_h || !Expect(text, pos, ":")) return std::nullopt;
     auto off_m = ReadDigits(text, pos, 2);
     if (!off_m || *off_h > 23 || *off_m > 59) return std::nullopt;
-    offset_minutes = sign * (*off_h * 60 + *off_m);
+    offset_minutes = int64_t{sign} * (int64_t{*off_h} * 60 + *off_m);
   } else if (!Expect(text, pos, "Zz")) {
     return std::nullopt;
   }

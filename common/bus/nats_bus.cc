@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 
 #include <atomic>
+#include <mutex>
 #include <random>
 #include <thread>
 
@@ -118,15 +119,30 @@ class StreamConsumer final : public Subscription {
   std::thread thread_;
 };
 
+// What NATS.c's connection callbacks touch. NATS.c may run them after natsConnection_Close
+// returns, so this outlives the bus and is deleted by the closed callback, the last one.
+struct ConnState {
+  BusOptions options;
+  std::mutex mu;        // held while a user callback runs, so none runs after the bus is gone
+  bool active = true;   // guarded by mu
+  std::atomic<bool> connected{false};
+};
+
 class NatsBus final : public Bus {
  public:
-  explicit NatsBus(BusOptions options) : options_(std::move(options)) {}
+  explicit NatsBus(BusOptions options) : st_(new ConnState{std::move(options)}) {}
 
   ~NatsBus() override {
+    {
+      std::lock_guard lock(st_->mu);
+      st_->active = false;
+    }
     if (js_ != nullptr) jsCtx_Destroy(js_);
     if (nc_ != nullptr) {
       natsConnection_Close(nc_);
       natsConnection_Destroy(nc_);
+    } else {
+      delete st_;  // never connected: no callback will come
     }
   }
 
@@ -135,31 +151,30 @@ class NatsBus final : public Bus {
     natsStatus s = natsOptions_Create(&opts);
     if (s != NATS_OK) return NatsError("nats options", s);
     std::unique_ptr<natsOptions, decltype(&natsOptions_Destroy)> guard(opts, natsOptions_Destroy);
-    if ((s = natsOptions_SetURL(opts, options_.url.c_str())) != NATS_OK) {
-      return MakeError("bad_config", "bad NATS url \"" + options_.url + "\": " +
+    if ((s = natsOptions_SetURL(opts, st_->options.url.c_str())) != NATS_OK) {
+      return MakeError("bad_config", "bad NATS url \"" + st_->options.url + "\": " +
                                          natsStatus_GetText(s));
     }
-    if (!options_.name.empty()) natsOptions_SetName(opts, options_.name.c_str());
-    if (!options_.user.empty()) {
-      natsOptions_SetUserInfo(opts, options_.user.c_str(), options_.password.c_str());
+    if (!st_->options.name.empty()) natsOptions_SetName(opts, st_->options.name.c_str());
+    if (!st_->options.user.empty()) {
+      natsOptions_SetUserInfo(opts, st_->options.user.c_str(), st_->options.password.c_str());
     }
     natsOptions_SetSendAsap(opts, true);  // request/reply at ~0.2 ms instead of ~1 ms
     natsOptions_SetMaxReconnect(opts, -1);
     natsOptions_SetCustomReconnectDelay(opts, &NatsBus::ReconnectDelay, nullptr);
     natsOptions_SetReconnectBufSize(opts, 8 * 1024 * 1024);
-    natsOptions_SetRetryOnFailedConnect(opts, true, &NatsBus::OnConnected, this);
-    natsOptions_SetReconnectedCB(opts, &NatsBus::OnConnected, this);
-    natsOptions_SetDisconnectedCB(opts, &NatsBus::OnDisconnected, this);
-    natsOptions_SetErrorHandler(opts, &NatsBus::OnAsyncError, this);
+    natsOptions_SetRetryOnFailedConnect(opts, true, &NatsBus::OnConnected, st_);
+    natsOptions_SetReconnectedCB(opts, &NatsBus::OnConnected, st_);
+    natsOptions_SetDisconnectedCB(opts, &NatsBus::OnDisconnected, st_);
+    natsOptions_SetClosedCB(opts, &NatsBus::OnClosed, st_);
+    natsOptions_SetErrorHandler(opts, &NatsBus::OnAsyncError, nullptr);
     s = natsConnection_Connect(&nc_, opts);
     if (s == NATS_OK) {
-      connected_ = true;
-      spdlog::info("bus connected url={}", options_.url);
-      if (options_.on_connected) options_.on_connected();
+      OnConnected(nc_, st_);
     } else if (s == NATS_NOT_YET_CONNECTED) {
-      spdlog::warn("bus not connected yet, retrying in the background url={}", options_.url);
+      spdlog::warn("bus not connected yet, retrying in the background url={}", st_->options.url);
     } else {
-      return NatsError("connect to " + options_.url, s);
+      return NatsError("connect to " + st_->options.url, s);
     }
     jsOptions jo;
     jsOptions_Init(&jo);
@@ -190,6 +205,9 @@ class NatsBus final : public Bus {
     natsSubscription_SetOnCompleteCB(sub, &OnSubComplete, st);
     // Generous pending limits: a burst of heartbeats must queue, not be dropped as slow.
     natsSubscription_SetPendingLimits(sub, 1'000'000, 512 * 1024 * 1024);
+    // Round-trip to the server so the interest is registered when Subscribe returns; while
+    // disconnected this fails fast and NATS.c re-subscribes on reconnect.
+    natsConnection_FlushTimeout(nc_, 2000);
     return std::unique_ptr<Subscription>(new NatsSubscription(sub, st));
   }
 
@@ -266,7 +284,7 @@ class NatsBus final : public Bus {
         new StreamConsumer(sub, durable, max_bytes, std::move(handler), &stats_));
   }
 
-  bool Connected() const override { return connected_.load(); }
+  bool Connected() const override { return st_->connected.load(); }
 
   BusStats& Stats() override { return stats_; }
 
@@ -279,27 +297,31 @@ class NatsBus final : public Bus {
   }
 
   static void OnConnected(natsConnection*, void* closure) {
-    auto* self = static_cast<NatsBus*>(closure);
-    self->connected_ = true;
-    spdlog::info("bus connected url={}", self->options_.url);
-    if (self->options_.on_connected) self->options_.on_connected();
+    auto* st = static_cast<ConnState*>(closure);
+    std::lock_guard lock(st->mu);
+    if (!st->active) return;
+    st->connected = true;
+    spdlog::info("bus connected url={}", st->options.url);
+    if (st->options.on_connected) st->options.on_connected();
   }
 
   static void OnDisconnected(natsConnection*, void* closure) {
-    auto* self = static_cast<NatsBus*>(closure);
-    if (!self->connected_.exchange(false)) return;
-    spdlog::warn("bus disconnected url={}", self->options_.url);
-    if (self->options_.on_disconnected) self->options_.on_disconnected();
+    auto* st = static_cast<ConnState*>(closure);
+    std::lock_guard lock(st->mu);
+    if (!st->connected.exchange(false) || !st->active) return;
+    spdlog::warn("bus disconnected url={}", st->options.url);
+    if (st->options.on_disconnected) st->options.on_disconnected();
   }
+
+  static void OnClosed(natsConnection*, void* closure) { delete static_cast<ConnState*>(closure); }
 
   static void OnAsyncError(natsConnection*, natsSubscription*, natsStatus err, void*) {
     spdlog::warn("bus async error: {}", natsStatus_GetText(err));
   }
 
-  BusOptions options_;
+  ConnState* st_;  // see ConnState
   natsConnection* nc_ = nullptr;
   jsCtx* js_ = nullptr;
-  std::atomic<bool> connected_{false};
   BusStats stats_;
 };
 

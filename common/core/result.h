@@ -3,6 +3,7 @@
 
 #include <boost/system/result.hpp>
 
+#include <ostream>
 #include <string>
 #include <utility>
 
@@ -23,6 +24,10 @@ using Result = boost::system::result<T, Error>;
 
 inline Error MakeError(std::string code, std::string message) {
   return Error{std::move(code), std::move(message)};
+}
+
+inline std::ostream& operator<<(std::ostream& os, const Error& e) {
+  return os << e.code << ": " << e.message;
 }
 
 // Called by Result<T>::value() on an error; found by argument-dependent lookup.

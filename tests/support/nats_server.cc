@@ -1,5 +1,6 @@
 #include "tests/support/nats_server.h"
 
+#include <filesystem>
 #include <fstream>
 #include <stdexcept>
 
@@ -7,6 +8,7 @@ namespace autovibe::testing {
 
 NatsServer::NatsServer(const std::string& dir, const std::string& extra_config)
     : dir_(dir), config_path_(dir + "/nats.conf"), port_(FreePort()) {
+  std::filesystem::create_directories(dir_);
   std::ofstream conf(config_path_);
   conf << "listen: 127.0.0.1:" << port_ << "\n"
        << "jetstream { store_dir: \"" << dir_ << "/js\" }\n"

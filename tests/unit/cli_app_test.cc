@@ -1,6 +1,5 @@
 // The command line: global options anywhere, usage errors, help.
 #include <catch2/catch.hpp>
-
 #include <sstream>
 #include <string>
 #include <vector>

@@ -1,8 +1,7 @@
 // Finding the controller and its token, and turning replies into JSON or exit codes.
-#include <catch2/catch.hpp>
-
 #include <unistd.h>
 
+#include <catch2/catch.hpp>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -50,7 +49,9 @@ struct FakeTransport {
   }
 };
 
-HttpReply Reply(int status, std::string body) { return HttpReply{status, "application/json", body}; }
+HttpReply Reply(int status, std::string body) {
+  return HttpReply{status, "application/json", body};
+}
 
 }  // namespace
 
@@ -68,8 +69,7 @@ TEST_CASE("cli client: the controller URL comes from the flag, else the env, els
         "http://flag:2");
 }
 
-TEST_CASE("cli client: the token comes from the flag, env, token file, local controller",
-          "[cli]") {
+TEST_CASE("cli client: the token comes from the flag, env, token file, local controller", "[cli]") {
   TempDir dir;
   const std::string env_file = dir.Write("env.token", "  from-env-file \nsecond line\n");
   const std::string local_file = dir.Write("admin.token", "from-local\n");
@@ -80,9 +80,9 @@ TEST_CASE("cli client: the token comes from the flag, env, token file, local con
   CHECK(ResolveEndpoint(flags, FakeEnv({}), local_file)->token == "from-local");
   CHECK(ResolveEndpoint(flags, FakeEnv({{"AUTOVIBE_TOKEN_FILE", env_file}}), local_file)->token ==
         "from-env-file");
-  CHECK(ResolveEndpoint(flags,
-                        FakeEnv({{"AUTOVIBE_TOKEN", "from-env"}, {"AUTOVIBE_TOKEN_FILE", env_file}}),
-                        local_file)
+  CHECK(ResolveEndpoint(
+            flags, FakeEnv({{"AUTOVIBE_TOKEN", "from-env"}, {"AUTOVIBE_TOKEN_FILE", env_file}}),
+            local_file)
             ->token == "from-env");
   flags.token = "from-flag";
   CHECK(ResolveEndpoint(flags, FakeEnv({{"AUTOVIBE_TOKEN", "from-env"}}), local_file)->token ==

@@ -1,8 +1,6 @@
 // `autovibe machines ...` from the command line to the printed output, against a fake transport.
-#include <catch2/catch.hpp>
-
 #include <boost/json/parse.hpp>
-
+#include <catch2/catch.hpp>
 #include <sstream>
 #include <string>
 #include <vector>

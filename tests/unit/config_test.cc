@@ -1,0 +1,97 @@
+#include <catch2/catch.hpp>
+
+#include "controller/config.h"
+#include "worker-agent/agent_config.h"
+
+using namespace autovibe;
+using namespace std::chrono_literals;
+
+TEST_CASE("controller config reads TOML and validates it") {
+  ControllerConfig c;
+  REQUIRE(LoadControllerConfigToml(R"(
+data_dir = "/srv/av"
+nats = "nats://10.0.0.1:4222"
+listen = "0.0.0.0:9090"
+heartbeat_interval = "500ms"
+heartbeat_ttl = "5s"
+
+[[pool]]
+name = "local"
+backend = "local"
+)", c));
+  CHECK(c.data_dir == "/srv/av");
+  CHECK(c.nats_url == "nats://10.0.0.1:4222");
+  CHECK(c.listen == "0.0.0.0:9090");
+  CHECK(c.heartbeat_interval == 500ms);
+  CHECK(c.heartbeat_ttl == 5s);
+  CHECK(ValidateControllerConfig(c));
+}
+
+TEST_CASE("controller config refuses typos, wrong types, bad durations and bad TOML") {
+  for (const char* bad : {"heartbeat_intervl = \"2s\"", "listen = 8080", "heartbeat_ttl = \"10\"",
+                          "data_dir = ", "[unclosed"}) {
+    ControllerConfig c;
+    INFO(bad);
+    auto r = LoadControllerConfigToml(bad, c);
+    REQUIRE_FALSE(r);
+    CHECK(r.error().code == "bad_config");
+  }
+}
+
+TEST_CASE("a ttl not longer than the interval is refused") {
+  ControllerConfig c;
+  c.heartbeat_interval = 2s;
+  c.heartbeat_ttl = 2s;
+  auto r = ValidateControllerConfig(c);
+  REQUIRE_FALSE(r);
+  CHECK(r.error().message.find("heartbeat_ttl") != std::string::npos);
+  c.heartbeat_ttl = 3s;
+  CHECK(ValidateControllerConfig(c));
+  c.subject_prefix = "a.b";
+  CHECK_FALSE(ValidateControllerConfig(c));
+}
+
+TEST_CASE("controller flags override the config file") {
+  std::vector<std::string> args = {"autovibe-controller", "--data-dir", "/tmp/x",
+                                   "--heartbeat-ttl", "3s", "--heartbeat-interval", "1s"};
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  auto parsed = ParseControllerArgs(static_cast<int>(argv.size()), argv.data());
+  REQUIRE(parsed.exit_code == -1);
+  CHECK(parsed.config.data_dir == "/tmp/x");
+  CHECK(parsed.config.heartbeat_ttl == 3s);
+}
+
+TEST_CASE("agent config reads labels and upstreams; flags add labels") {
+  AgentConfig c;
+  REQUIRE(LoadAgentConfigToml(R"(
+name = "w1"
+[labels]
+pool = "gpu"
+[upstreams]
+anthropic = "mock"
+)", c));
+  CHECK(c.name == "w1");
+  CHECK(c.labels.at("pool") == "gpu");
+  CHECK(c.upstreams.at("anthropic") == "mock");
+  AgentConfig bad;
+  CHECK_FALSE(LoadAgentConfigToml("[labels]\npool = 3\n", bad));
+  CHECK_FALSE(LoadAgentConfigToml("nmae = \"x\"\n", bad));
+
+  std::vector<std::string> args = {"autovibe-agent", "--name", "w2", "--label", "zone=a",
+                                   "--label", "tier=b", "--upstream", "openai=mock"};
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  auto parsed = ParseAgentArgs(static_cast<int>(argv.size()), argv.data());
+  REQUIRE(parsed.exit_code == -1);
+  CHECK(parsed.config.name == "w2");
+  CHECK(parsed.config.labels.size() == 2);
+  CHECK(parsed.config.upstreams.at("openai") == "mock");
+}
+
+TEST_CASE("key=value flags need a key and an equals sign") {
+  CHECK(ParseKeyValue("a=b")->second == "b");
+  CHECK(ParseKeyValue("a=")->second == "");
+  CHECK_FALSE(ParseKeyValue("=b").has_value());
+  CHECK_FALSE(ParseKeyValue("ab").has_value());
+}

@@ -1,0 +1,136 @@
+#include <catch2/catch.hpp>
+
+#include "controller/fleet/fleet.h"
+#include "tests/support/process.h"
+
+using namespace autovibe;
+using autovibe::testing::TempDir;
+
+namespace {
+
+class ManualClock final : public Clock {
+ public:
+  int64_t NowMs() const override { return now; }
+  int64_t now = 1'700'000'000'000;
+};
+
+v1::RegisterRequest Req(const std::string& name) {
+  v1::RegisterRequest r;
+  r.set_name(name);
+  r.set_agent_version("0.1.0");
+  r.add_tools("shell");
+  (*r.mutable_labels())["pool"] = "local";
+  r.mutable_resources()->set_cpu_cores(4);
+  r.mutable_resources()->set_mem_total_bytes(8ull << 30);
+  return r;
+}
+
+v1::Heartbeat Beat(const std::string& id, double load) {
+  v1::Heartbeat hb;
+  hb.set_machine_id(id);
+  hb.mutable_resources()->set_load1(load);
+  return hb;
+}
+
+struct Fixture {
+  TempDir dir;
+  std::unique_ptr<Store> store = *OpenSqliteStore(dir / "c.db");
+  ManualClock clock;
+  FleetOptions opts{std::chrono::seconds(1), std::chrono::seconds(5), "av"};
+  std::unique_ptr<Fleet> fleet = std::make_unique<Fleet>(*store, clock, opts);
+
+  void Restart() {
+    fleet = std::make_unique<Fleet>(*store, clock, opts);
+    REQUIRE(fleet->Load());
+  }
+};
+
+}  // namespace
+
+TEST_CASE("a registered machine is ready, stored, and gets the heartbeat interval") {
+  Fixture f;
+  auto reply = f.fleet->Register(Req("alpha"));
+  REQUIRE(reply.error().empty());
+  CHECK(reply.heartbeat_interval_ms() == 1000);
+  const MachineRecord* m = f.fleet->Find(reply.machine_id());
+  REQUIRE(m != nullptr);
+  CHECK(m->state == MachineState::kReady);
+  CHECK(m->labels.at("pool") == "local");
+  CHECK(m->resources.cpu_cores == 4);
+  CHECK((*f.store->LoadMachines()).size() == 1);
+  CHECK((*f.store->MachineEvents(m->id)).front().kind == "machine.registered");
+}
+
+TEST_CASE("no heartbeat within the ttl makes a machine lost; coming back keeps its id") {
+  Fixture f;
+  const std::string id = f.fleet->Register(Req("alpha")).machine_id();
+  f.clock.now += 4000;
+  REQUIRE(f.fleet->Heartbeat(Beat(id, 0.5)) == HeartbeatOutcome::kApplied);
+  f.clock.now += 5000;  // exactly at the deadline: not yet lost
+  CHECK(f.fleet->CheckLiveness() == 0);
+  f.clock.now += 1;
+  CHECK(f.fleet->CheckLiveness() == 1);
+  CHECK(f.fleet->Find(id)->state == MachineState::kLost);
+  // A lost machine's heartbeats are not applied: it must register again.
+  CHECK(f.fleet->Heartbeat(Beat(id, 0.5)) == HeartbeatOutcome::kUnknownMachine);
+  auto again = f.fleet->Register(Req("alpha"));
+  CHECK(again.machine_id() == id);
+  CHECK(f.fleet->Find(id)->state == MachineState::kReady);
+  auto events = *f.store->MachineEvents(id);
+  REQUIRE(events.size() == 3);
+  CHECK(events[1].kind == "machine.lost");
+  CHECK(events[2].kind == "machine.reregistered");
+}
+
+TEST_CASE("a restarted controller keeps machines and gives them a fresh deadline") {
+  Fixture f;
+  const std::string id = f.fleet->Register(Req("alpha")).machine_id();
+  REQUIRE(f.fleet->Heartbeat(Beat(id, 1.25)) == HeartbeatOutcome::kApplied);
+  REQUIRE(f.fleet->Flush());
+  f.clock.now += 60'000;  // the controller was down for a minute
+  f.Restart();
+  const MachineRecord* m = f.fleet->Find(id);
+  REQUIRE(m != nullptr);
+  CHECK(m->state == MachineState::kReady);
+  CHECK(m->resources.load1 == Approx(1.25));
+  CHECK(f.fleet->CheckLiveness() == 0);
+  f.clock.now += 5001;
+  CHECK(f.fleet->CheckLiveness() == 1);
+}
+
+TEST_CASE("invalid registrations are refused and change nothing") {
+  Fixture f;
+  auto bad_name = Req("../etc");
+  auto empty_name = Req("");
+  auto long_name = Req(std::string(64, 'a'));
+  auto bad_label = Req("ok");
+  (*bad_label.mutable_labels())["has space"] = "x";
+  auto many_tools = Req("ok2");
+  for (int i = 0; i < 40; ++i) many_tools.add_tools("t" + std::to_string(i));
+  for (auto* r : {&bad_name, &empty_name, &long_name, &bad_label, &many_tools}) {
+    auto reply = f.fleet->Register(*r);
+    CHECK_FALSE(reply.error().empty());
+    CHECK(reply.machine_id().empty());
+  }
+  CHECK(f.fleet->List().empty());
+  CHECK((*f.store->LoadMachines()).empty());
+  CHECK(f.fleet->counters().invalid.at("register") == 5);
+}
+
+TEST_CASE("heartbeats for unknown or malformed machine ids change nothing") {
+  Fixture f;
+  const std::string id = f.fleet->Register(Req("alpha")).machine_id();
+  CHECK(f.fleet->Heartbeat(Beat("m-000000000000", 9)) == HeartbeatOutcome::kUnknownMachine);
+  CHECK(f.fleet->Heartbeat(Beat("", 9)) == HeartbeatOutcome::kInvalid);
+  CHECK(f.fleet->Heartbeat(Beat(std::string(1000, 'x'), 9)) == HeartbeatOutcome::kInvalid);
+  CHECK(f.fleet->Find(id)->resources.load1 == 0);
+  CHECK(f.fleet->List().size() == 1);
+}
+
+TEST_CASE("machine names are checked") {
+  CHECK(ValidMachineName("worker-01.lab_a"));
+  CHECK_FALSE(ValidMachineName("-lead"));
+  CHECK_FALSE(ValidMachineName("a/b"));
+  CHECK_FALSE(ValidMachineName("a b"));
+  CHECK_FALSE(ValidMachineName(""));
+}
