@@ -1,5 +1,6 @@
 #include "cli/app.h"
 
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -97,8 +98,17 @@ std::unique_ptr<CLI::App> BuildApp(Invocation& inv) {
 
 std::optional<int> ParseCommandLine(CLI::App& app, int argc, const char* const* argv,
                                     std::ostream& out, std::ostream& err) {
+  std::vector<std::string> args;
+  if (argc > 1) args.assign(argv + 1, argv + argc);
+  return ParseCommandLine(app, std::move(args), out, err);
+}
+
+std::optional<int> ParseCommandLine(CLI::App& app, std::vector<std::string> args, std::ostream& out,
+                                    std::ostream& err) {
+  // CLI11 takes a vector of arguments last-first.
+  std::reverse(args.begin(), args.end());
   try {
-    app.parse(argc, argv);
+    app.parse(args);
   } catch (const CLI::ParseError& e) {
     const int code = app.exit(e, out, err);
     return code == 0 ? 0 : kExitUsage;

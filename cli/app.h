@@ -6,6 +6,8 @@
 #include <memory>
 #include <optional>
 #include <ostream>
+#include <string>
+#include <vector>
 
 #include "cli/client.h"
 #include "cli/command.h"
@@ -21,6 +23,9 @@ std::unique_ptr<CLI::App> BuildApp(Invocation& inv);
 // message goes to `err`). Returns nullopt when a command is ready to run.
 std::optional<int> ParseCommandLine(CLI::App& app, int argc, const char* const* argv,
                                     std::ostream& out, std::ostream& err);
+// The same for the words after the program name: {"machines", "list", "--json"}.
+std::optional<int> ParseCommandLine(CLI::App& app, std::vector<std::string> args, std::ostream& out,
+                                    std::ostream& err);
 
 // Runs the parsed command with `client`; an error is printed to `err` as one line
 // "autovibe: ..." and its exit code returned.

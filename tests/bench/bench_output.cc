@@ -2,7 +2,6 @@
 
 #include <boost/json/serialize.hpp>
 #include <boost/json/string.hpp>
-
 #include <cmath>
 #include <cstdio>
 #include <limits>

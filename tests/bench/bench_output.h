@@ -1,13 +1,13 @@
 // Benchmark output: one JSON object per line on stdout (figures), progress on stderr.
 #pragma once
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <cstdint>
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <fmt/format.h>
 
 namespace autovibe::bench {
 

@@ -9,7 +9,6 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
-
 #include <chrono>
 #include <cmath>
 #include <thread>
@@ -58,8 +57,8 @@ struct Snapshot {
 };
 
 struct Window {
-  double hb_per_s, lag_p50_ms, lag_p99_ms, controller_cpu, controller_rss_mb, nats_cpu,
-      bench_cpu, host_busy_cores, other_busy_cores, publish_per_s, unknown_per_s, lost_machines;
+  double hb_per_s, lag_p50_ms, lag_p99_ms, controller_cpu, controller_rss_mb, nats_cpu, bench_cpu,
+      host_busy_cores, other_busy_cores, publish_per_s, unknown_per_s, lost_machines;
 };
 
 struct Step {
@@ -166,10 +165,11 @@ class HeartbeatBench {
       }
       step.windows.push_back(Measure(*start, *end, fleet));
       const Window& m = step.windows.back();
-      Progress("  window {}: applied {:.0f}/s lag p50 {:.2f} ms p99 {:.2f} ms controller cpu "
-               "{:.2f} rss {:.1f} MB | published {:.0f}/s host busy {:.2f} cores ({:.2f} by others)",
-               w + 1, m.hb_per_s, m.lag_p50_ms, m.lag_p99_ms, m.controller_cpu,
-               m.controller_rss_mb, m.publish_per_s, m.host_busy_cores, m.other_busy_cores);
+      Progress(
+          "  window {}: applied {:.0f}/s lag p50 {:.2f} ms p99 {:.2f} ms controller cpu "
+          "{:.2f} rss {:.1f} MB | published {:.0f}/s host busy {:.2f} cores ({:.2f} by others)",
+          w + 1, m.hb_per_s, m.lag_p50_ms, m.lag_p99_ms, m.controller_cpu, m.controller_rss_mb,
+          m.publish_per_s, m.host_busy_cores, m.other_busy_cores);
     }
     return step;
   }
@@ -279,8 +279,7 @@ int main(int argc, char** argv) {
   app.add_option("--warmup", options.warmup_s, "seconds of load before measuring a step");
   app.add_option("--window", options.window_s, "seconds per measurement window");
   app.add_option("--windows", options.windows, "measurement windows per step (median)");
-  app.add_option("--register-threads", options.register_threads,
-                 "registration requests in flight");
+  app.add_option("--register-threads", options.register_threads, "registration requests in flight");
   CLI11_PARSE(app, argc, argv);
   autovibe::InitLogging("heartbeat_bench", "warn");  // stdout is for figures only
   try {

@@ -100,14 +100,15 @@ void SimFleet::StopHeartbeats() {
 
 void SimFleet::PublishLoop(Duration interval) {
   using Clock = std::chrono::steady_clock;
-  const int64_t interval_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(interval).count();
+  const int64_t interval_ns =
+      std::chrono::duration_cast<std::chrono::nanoseconds>(interval).count();
   std::vector<uint64_t> sequence(machine_ids_.size(), 0);
   v1::Heartbeat hb;
   FillResources(*hb.mutable_resources());
   std::string payload;
   size_t n = 0;
-  size_t cursor = 0;   // the machine whose heartbeat is next
-  int64_t sent = 0;    // heartbeats sent since `start`
+  size_t cursor = 0;  // the machine whose heartbeat is next
+  int64_t sent = 0;   // heartbeats sent since `start`
   auto start = Clock::now();
   while (!stop_.load(std::memory_order_relaxed)) {
     const size_t active = active_.load(std::memory_order_acquire);
@@ -137,10 +138,9 @@ void SimFleet::PublishLoop(Duration interval) {
         if (++cursor == n) cursor = 0;
       }
     }
-    const auto next_due =
-        n == 0 ? now + std::chrono::milliseconds(10)
-               : start + std::chrono::nanoseconds(static_cast<int64_t>(
-                             static_cast<__int128>(sent + 1) * interval_ns / n));
+    const auto next_due = n == 0 ? now + std::chrono::milliseconds(10)
+                                 : start + std::chrono::nanoseconds(static_cast<int64_t>(
+                                               static_cast<__int128>(sent + 1) * interval_ns / n));
     std::this_thread::sleep_until(std::max(next_due, Clock::now() + kMinPacingSleep));
   }
 }

@@ -16,15 +16,12 @@ struct Parsed {
   std::string err;
 };
 
-// Parses `autovibe <args...>` the way main() does.
+// Parses `autovibe <args...>`.
 Parsed Parse(std::vector<std::string> args) {
   Parsed p;
   auto app = BuildApp(p.inv);
-  args.insert(args.begin(), "autovibe");
-  std::vector<const char*> argv;
-  for (const auto& a : args) argv.push_back(a.c_str());
   std::ostringstream out, err;
-  p.exit_code = ParseCommandLine(*app, static_cast<int>(argv.size()), argv.data(), out, err);
+  p.exit_code = ParseCommandLine(*app, std::move(args), out, err);
   p.out = out.str();
   p.err = err.str();
   return p;

@@ -50,7 +50,7 @@ struct FakeTransport {
 };
 
 HttpReply Reply(int status, std::string body) {
-  return HttpReply{status, "application/json", body};
+  return HttpReply{status, "application/json", std::move(body)};
 }
 
 }  // namespace

@@ -39,11 +39,8 @@ Outcome RunCli(std::vector<std::string> args, HttpReply reply) {
   Outcome o;
   Invocation inv;
   auto app = BuildApp(inv);
-  args.insert(args.begin(), "autovibe");
-  std::vector<const char*> argv;
-  for (const auto& a : args) argv.push_back(a.c_str());
   std::ostringstream out, err;
-  REQUIRE_FALSE(ParseCommandLine(*app, static_cast<int>(argv.size()), argv.data(), out, err));
+  REQUIRE_FALSE(ParseCommandLine(*app, std::move(args), out, err));
   Client client(Endpoint{"http://ctl:8080", "tok"}, [&](const HttpCall& call) -> Result<HttpReply> {
     o.calls.push_back(call);
     return reply;

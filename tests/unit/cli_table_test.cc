@@ -71,13 +71,14 @@ TEST_CASE("cli format: bytes in binary units", "[cli]") {
 
 TEST_CASE("cli format: ages", "[cli]") {
   const int64_t now = 1'800'000'000'000;
+  constexpr int64_t kHour = 3'600'000, kDay = 24 * kHour;
   CHECK(FormatAgo(now, now) == "0s ago");
   CHECK(FormatAgo(now - 1'500, now) == "1s ago");
   CHECK(FormatAgo(now - 59'999, now) == "59s ago");
   CHECK(FormatAgo(now - 60'000, now) == "1m ago");
-  CHECK(FormatAgo(now - 3 * 3'600'000 - 5, now) == "3h ago");
-  CHECK(FormatAgo(now - 47 * 3'600'000, now) == "47h ago");
-  CHECK(FormatAgo(now - 3 * 86'400'000, now) == "3d ago");
+  CHECK(FormatAgo(now - 3 * kHour - 5, now) == "3h ago");
+  CHECK(FormatAgo(now - 47 * kHour, now) == "47h ago");
+  CHECK(FormatAgo(now - 3 * kDay, now) == "3d ago");
   CHECK(FormatAgo(now + 5'000, now) == "0s ago");  // clock skew
   CHECK(FormatAgo(0, now) == "-");
 }

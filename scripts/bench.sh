@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# Runs the benchmarks: ./scripts/bench.sh [heartbeats|agent]... (no name: both).
+# Figures go to stdout as JSON lines (one object per line); progress goes to stderr.
+# Extra options for one bench: HEARTBEAT_BENCH_ARGS="--steps 1000,5000" or
+# AGENT_BENCH_ARGS="--runs 5". BUILD_DIR picks the build tree (default: build).
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+BUILD_DIR="${BUILD_DIR:-$ROOT/build}"
+
+usage() {
+  echo "usage: $0 [heartbeats|agent]..." >&2
+  exit 2
+}
+
+benches=("$@")
+if [ "${#benches[@]}" -eq 0 ]; then benches=(heartbeats agent); fi
+targets=()
+for b in "${benches[@]}"; do
+  case "$b" in
+    heartbeats) targets+=(heartbeat_bench) ;;
+    agent) targets+=(agent_bench) ;;
+    -h | --help) usage ;;
+    *) echo "bench: unknown benchmark '$b'" >&2; usage ;;
+  esac
+done
+
+for b in "${benches[@]}"; do
+  if [ "$b" = agent ] && [ ! -x /usr/bin/prometheus-node-exporter ]; then
+    if [ "$(id -u)" -eq 0 ]; then
+      echo "bench: installing prometheus-node-exporter (the reference host agent)" >&2
+      DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
+        prometheus-node-exporter >&2
+    else
+      echo "bench: prometheus-node-exporter is missing; run scripts/install-deps.sh" >&2
+      exit 1
+    fi
+  fi
+done
+
+if [ ! -f "$BUILD_DIR/build.ninja" ]; then
+  echo "bench: configuring $BUILD_DIR" >&2
+  cmake -S "$ROOT" -B "$BUILD_DIR" -G Ninja >&2
+fi
+echo "bench: building ${targets[*]}" >&2
+# The bench targets depend on the daemons they start, so those are rebuilt too.
+cmake --build "$BUILD_DIR" --target "${targets[@]}" >&2
+
+status=0
+for b in "${benches[@]}"; do
+  case "$b" in
+    heartbeats)
+      # shellcheck disable=SC2086  # word splitting of the extra options is intended
+      "$BUILD_DIR/bin/heartbeat_bench" ${HEARTBEAT_BENCH_ARGS:-} || status=1
+      ;;
+    agent)
+      # shellcheck disable=SC2086
+      "$BUILD_DIR/bin/agent_bench" ${AGENT_BENCH_ARGS:-} || status=1
+      ;;
+  esac
+done
+exit "$status"

@@ -1,0 +1,279 @@
+// agent_bench: the footprint of an idle autovibe-agent next to prometheus-node-exporter, the
+// reference host agent, measured side by side in the same runs.
+//
+// Each run starts a real nats-server, autovibe-controller (default 2 s heartbeats), one
+// autovibe-agent and one prometheus-node-exporter (default collectors, scraped every 15 s the
+// way Prometheus would). After a settle period both processes are sampled over a window: RSS
+// every second (mean), time on CPU (nanosecond schedstat), threads. Medians over the runs go
+// to stdout as JSON lines; the agent's memory breakdown by mapping goes to stderr.
+// Run it with ./scripts/bench.sh agent.
+#include <CLI/CLI.hpp>
+#include <chrono>
+#include <condition_variable>
+#include <cstdio>
+#include <filesystem>
+#include <mutex>
+#include <thread>
+
+#include "common/core/log.h"
+#include "common/http/client.h"
+#include "tests/bench/bench_output.h"
+#include "tests/bench/proc_stats.h"
+#include "tests/bench/smaps_report.h"
+#include "tests/support/fleet_harness.h"
+#include "tests/support/nats_server.h"
+#include "tests/support/process.h"
+
+namespace autovibe::bench {
+namespace {
+
+using SteadyClock = std::chrono::steady_clock;
+using namespace std::chrono_literals;
+
+constexpr double kTargetRssMb = 10;
+constexpr double kTargetCpuPct = 0.5;
+constexpr const char* kAgentName = "bench-agent";
+
+struct Options {
+  int runs = 3;
+  int settle_s = 5;
+  int window_s = 30;
+  int scrape_every_s = 15;
+  std::string node_exporter = "/usr/bin/prometheus-node-exporter";
+};
+
+// One process's figures in one run.
+struct Footprint {
+  double rss_mb = 0;       // mean of per-second samples over the window
+  double rss_peak_mb = 0;  // largest sample
+  double rss_anon_mb = 0;  // at the end of the window
+  double pss_mb = 0;       // at the end of the window
+  double cpu_pct = 0;      // of one core, over the window
+  double threads = 0;      // at the end of the window
+};
+
+// Tracks one process over a measurement window.
+class Sampler {
+ public:
+  explicit Sampler(pid_t pid) : pid_(pid), cpu_start_(OnCpuSeconds(pid).value_or(0)) {}
+
+  void SampleRss() {
+    const double mb = static_cast<double>(StatusKb(pid_, "VmRSS").value_or(0)) / 1024;
+    rss_sum_ += mb;
+    rss_peak_ = std::max(rss_peak_, mb);
+    ++samples_;
+  }
+
+  Footprint Finish(double window_s) const {
+    Footprint f;
+    f.rss_mb = samples_ > 0 ? rss_sum_ / samples_ : 0;
+    f.rss_peak_mb = rss_peak_;
+    f.rss_anon_mb = static_cast<double>(StatusKb(pid_, "RssAnon").value_or(0)) / 1024;
+    f.pss_mb = static_cast<double>(RollupKb(pid_, "Pss").value_or(0)) / 1024;
+    f.cpu_pct = (OnCpuSeconds(pid_).value_or(0) - cpu_start_) / window_s * 100;
+    f.threads = ThreadCount(pid_).value_or(0);
+    return f;
+  }
+
+ private:
+  pid_t pid_;
+  double cpu_start_;
+  double rss_sum_ = 0;
+  double rss_peak_ = 0;
+  int samples_ = 0;
+};
+
+// Scrapes node-exporter's /metrics every `every`, starting now, until destroyed.
+class Scraper {
+ public:
+  Scraper(std::string url, std::chrono::seconds every) : url_(std::move(url)), every_(every) {
+    thread_ = std::thread([this] { Loop(); });
+  }
+  ~Scraper() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      stop_ = true;
+    }
+    cv_.notify_all();
+    thread_.join();
+  }
+  // Scrapes that started in [from, to).
+  int ScrapesBetween(SteadyClock::time_point from, SteadyClock::time_point to) {
+    std::lock_guard<std::mutex> lock(mu_);
+    return static_cast<int>(
+        std::count_if(times_.begin(), times_.end(), [&](auto t) { return t >= from && t < to; }));
+  }
+  int failures() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return failures_;
+  }
+
+ private:
+  void Loop() {
+    auto next = SteadyClock::now();
+    std::unique_lock<std::mutex> lock(mu_);
+    while (!stop_) {
+      times_.push_back(SteadyClock::now());
+      lock.unlock();
+      HttpCall call;
+      call.url = url_;
+      call.timeout = 10s;
+      auto reply = SendHttp(call);
+      lock.lock();
+      if (!reply || reply->status != 200) ++failures_;
+      next += every_;
+      cv_.wait_until(lock, next, [this] { return stop_; });
+    }
+  }
+
+  std::string url_;
+  std::chrono::seconds every_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stop_ = false;
+  std::vector<SteadyClock::time_point> times_;
+  int failures_ = 0;
+  std::thread thread_;
+};
+
+struct RunResult {
+  Footprint agent;
+  Footprint node_exporter;
+  int scrapes_in_window = 0;
+};
+
+RunResult RunOnce(const Options& o, int run) {
+  testing::TempDir dir("autovibe-bench-agent");
+  std::filesystem::create_directories(dir / "nats");
+  testing::NatsServer nats(dir / "nats");
+  testing::ControllerProcess controller(dir / "controller", nats.url());
+  testing::AgentProcess agent(kAgentName, dir / "agent", nats.url());
+  const uint16_t ne_port = testing::FreePort();
+  testing::ChildProcess node_exporter(
+      {o.node_exporter, "--web.listen-address=127.0.0.1:" + std::to_string(ne_port)},
+      dir / "node-exporter.log");
+  const bool ready = testing::WaitUntil(
+      [&] {
+        auto m = controller.MachineByName(kAgentName);
+        return m && m->at("state").as_string() == "ready";
+      },
+      20s, 50ms);
+  if (!ready) throw std::runtime_error("agent did not register; log:\n" + agent.process().Log());
+  if (!testing::WaitUntil([&] { return testing::PortOpen(ne_port); }, 20s)) {
+    throw std::runtime_error("node-exporter did not start; log:\n" + node_exporter.Log());
+  }
+  Scraper scraper("http://127.0.0.1:" + std::to_string(ne_port) + "/metrics",
+                  std::chrono::seconds(o.scrape_every_s));
+  Progress("run {}: agent pid {}, node-exporter pid {}; settling {} s, then measuring {} s", run,
+           agent.process().pid(), node_exporter.pid(), o.settle_s, o.window_s);
+  std::this_thread::sleep_for(std::chrono::seconds(o.settle_s));
+
+  const auto start = SteadyClock::now();
+  Sampler agent_sampler(agent.process().pid());
+  Sampler ne_sampler(node_exporter.pid());
+  for (int s = 1; s <= o.window_s; ++s) {
+    std::this_thread::sleep_until(start + std::chrono::seconds(s));
+    agent_sampler.SampleRss();
+    ne_sampler.SampleRss();
+  }
+  const auto end = SteadyClock::now();
+  const double secs = std::chrono::duration<double>(end - start).count();
+  RunResult r{agent_sampler.Finish(secs), ne_sampler.Finish(secs),
+              scraper.ScrapesBetween(start, end)};
+  if (!agent.process().Running() || !node_exporter.Running()) {
+    throw std::runtime_error("a measured process exited during the window");
+  }
+  if (scraper.failures() > 0)
+    Progress("warning: {} node-exporter scrapes failed", scraper.failures());
+  Progress(
+      "run {}: agent rss {:.2f} MB cpu {:.3f}% | node-exporter rss {:.2f} MB cpu {:.3f}% "
+      "({} scrapes in window)",
+      run, r.agent.rss_mb, r.agent.cpu_pct, r.node_exporter.rss_mb, r.node_exporter.cpu_pct,
+      r.scrapes_in_window);
+  if (run == 1) {
+    std::fputs(MemoryReport(agent.process().pid(), "autovibe-agent").c_str(), stderr);
+    std::fputs(("autovibe-agent " + ThreadReport(agent.process().pid())).c_str(), stderr);
+    std::fputs(MemoryReport(node_exporter.pid(), "prometheus-node-exporter", 8).c_str(), stderr);
+  }
+  return r;
+}
+
+double MedianOf(const std::vector<RunResult>& runs, Footprint RunResult::*who,
+                double Footprint::*field) {
+  std::vector<double> v;
+  for (const auto& r : runs) v.push_back(r.*who.*field);
+  return Median(v);
+}
+
+void PrintProcess(const std::vector<RunResult>& runs, const Options& o, const char* process,
+                  Footprint RunResult::*who) {
+  JsonLine line;
+  line.Str("bench", "agent")
+      .Str("process", process)
+      .Num("rss_mb", MedianOf(runs, who, &Footprint::rss_mb), 2)
+      .Num("cpu_pct_of_core", MedianOf(runs, who, &Footprint::cpu_pct), 3)
+      .Num("threads", MedianOf(runs, who, &Footprint::threads), 0)
+      .Int("runs", static_cast<int64_t>(runs.size()))
+      .Num("rss_peak_mb", MedianOf(runs, who, &Footprint::rss_peak_mb), 2)
+      .Num("rss_anon_mb", MedianOf(runs, who, &Footprint::rss_anon_mb), 2)
+      .Num("pss_mb", MedianOf(runs, who, &Footprint::pss_mb), 2)
+      .Int("window_s", o.window_s);
+  if (who == &RunResult::node_exporter) {
+    std::vector<double> scrapes;
+    for (const auto& r : runs) scrapes.push_back(r.scrapes_in_window);
+    line.Int("scrape_interval_s", o.scrape_every_s).Num("scrapes_per_window", Median(scrapes), 1);
+  } else {
+    line.Str("activity", "heartbeat every 2 s (controller default)");
+  }
+  line.Print();
+}
+
+int Run(const Options& o) {
+  if (!std::filesystem::exists(o.node_exporter)) {
+    Progress(
+        "{} is missing: apt-get install -y --no-install-recommends "
+        "prometheus-node-exporter (scripts/install-deps.sh lists it)",
+        o.node_exporter);
+    return 2;
+  }
+  std::vector<RunResult> runs;
+  for (int i = 1; i <= o.runs; ++i) runs.push_back(RunOnce(o, i));
+  PrintProcess(runs, o, "autovibe-agent", &RunResult::agent);
+  PrintProcess(runs, o, "prometheus-node-exporter", &RunResult::node_exporter);
+  const double agent_rss = MedianOf(runs, &RunResult::agent, &Footprint::rss_mb);
+  const double agent_cpu = MedianOf(runs, &RunResult::agent, &Footprint::cpu_pct);
+  const double ne_rss = MedianOf(runs, &RunResult::node_exporter, &Footprint::rss_mb);
+  const double ne_cpu = MedianOf(runs, &RunResult::node_exporter, &Footprint::cpu_pct);
+  JsonLine()
+      .Str("bench", "agent")
+      .Num("target_rss_mb", kTargetRssMb, 1)
+      .Num("target_cpu_pct", kTargetCpuPct, 2)
+      .Bool("target_met", agent_rss < kTargetRssMb && agent_cpu < kTargetCpuPct)
+      .Num("rss_ratio_vs_node_exporter", agent_rss / ne_rss, 3)
+      .Num("cpu_ratio_vs_node_exporter", agent_cpu / ne_cpu, 3)
+      .Num("agent_rss_mb", agent_rss, 2)
+      .Num("agent_cpu_pct", agent_cpu, 3)
+      .Print();
+  return 0;
+}
+
+}  // namespace
+}  // namespace autovibe::bench
+
+int main(int argc, char** argv) {
+  autovibe::bench::Options options;
+  CLI::App app{"Idle footprint of autovibe-agent vs prometheus-node-exporter (JSON lines)"};
+  app.add_option("--runs", options.runs, "independent runs (median)");
+  app.add_option("--settle", options.settle_s, "seconds after start before measuring");
+  app.add_option("--window", options.window_s, "seconds measured per run");
+  app.add_option("--scrape-every", options.scrape_every_s, "node-exporter scrape interval, s");
+  app.add_option("--node-exporter", options.node_exporter, "node-exporter binary");
+  CLI11_PARSE(app, argc, argv);
+  autovibe::InitLogging("agent_bench", "warn");  // stdout is for figures only
+  try {
+    return autovibe::bench::Run(options);
+  } catch (const std::exception& e) {
+    autovibe::bench::Progress("agent bench failed: {}", e.what());
+    return 1;
+  }
+}
