@@ -2,6 +2,9 @@
 // restarts, and ignores garbage.
 #include <catch2/catch.hpp>
 #include <signal.h>
+#include <sys/stat.h>
+
+#include <filesystem>
 
 #include <boost/json.hpp>
 
@@ -130,4 +133,37 @@ TEST_CASE("agents and controller survive a nats-server restart") {
   CHECK(controller.MachineByName("steady")->at("id").as_string() == id);
   double beats = controller.Metric("autovibe_heartbeats_received_total");
   REQUIRE(WaitUntil([&] { return controller.Metric("autovibe_heartbeats_received_total") > beats + 2; }, 10s));
+}
+
+TEST_CASE("a controller that lost its database gets its agents back by itself") {
+  TempDir dir;
+  NatsServer nats(dir / "nats");
+  auto controller = std::make_unique<ControllerProcess>(dir / "controller", nats.url(), kFastHeartbeats);
+  AgentProcess a("phoenix", dir / "phoenix", nats.url());
+  REQUIRE(WaitUntil([&] { return AllReady(*controller, {"phoenix"}); }, 15s));
+  controller->process().Signal(SIGKILL);
+  REQUIRE(controller->process().Wait(5s) >= 0);
+  std::filesystem::remove_all(dir / "controller");
+  controller = std::make_unique<ControllerProcess>(dir / "controller-new", nats.url(), kFastHeartbeats);
+  // The agent's heartbeats name an id the new controller never saw; it is asked to register.
+  REQUIRE(WaitUntil([&] { return AllReady(*controller, {"phoenix"}); }, 10s));
+}
+
+TEST_CASE("the controller writes a private admin token and both daemons stop cleanly on SIGTERM") {
+  TempDir dir;
+  NatsServer nats(dir / "nats");
+  ControllerProcess controller(dir / "controller", nats.url(), kFastHeartbeats);
+  AgentProcess a("polite", dir / "polite", nats.url());
+  REQUIRE(WaitUntil([&] { return AllReady(controller, {"polite"}); }, 15s));
+
+  struct stat st {};
+  REQUIRE(stat((dir / "controller/admin.token").c_str(), &st) == 0);
+  CHECK((st.st_mode & 0777) == 0600);
+  CHECK(controller.token().size() >= 32);
+
+  a.process().Signal(SIGTERM);
+  CHECK(a.process().Wait(5s) == 0);
+  controller.process().Signal(SIGTERM);
+  CHECK(controller.process().Wait(5s) == 0);
+  CHECK(controller.process().Log().find("controller stopped") != std::string::npos);
 }

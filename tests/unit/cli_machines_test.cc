@@ -40,7 +40,8 @@ Outcome RunCli(std::vector<std::string> args, HttpReply reply) {
   Invocation inv;
   auto app = BuildApp(inv);
   std::ostringstream out, err;
-  REQUIRE_FALSE(ParseCommandLine(*app, std::move(args), out, err));
+  const auto usage_exit = ParseCommandLine(*app, std::move(args), out, err);
+  REQUIRE_FALSE(usage_exit.has_value());
   Client client(Endpoint{"http://ctl:8080", "tok"}, [&](const HttpCall& call) -> Result<HttpReply> {
     o.calls.push_back(call);
     return reply;
