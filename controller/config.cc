@@ -1,60 +1,28 @@
 #include "controller/config.h"
 
 #include <CLI/CLI.hpp>
-#include <toml++/toml.h>
 
 #include <iostream>
 #include <set>
 
-#include "common/core/files.h"
+#include "common/core/config_file.h"
 
 namespace autovibe {
-namespace {
-
-Result<void> SetString(const toml::node& n, std::string_view key, std::string& out) {
-  auto v = n.value<std::string>();
-  if (!v) return MakeError("bad_config", std::string(key) + " must be a string");
-  out = *v;
-  return {};
-}
-
-Result<void> SetDuration(const toml::node& n, std::string_view key, Duration& out) {
-  auto v = n.value<std::string>();
-  if (!v) return MakeError("bad_config", std::string(key) + " must be a duration string like \"2s\"");
-  auto d = ParseDuration(*v);
-  if (!d) return MakeError("bad_config", std::string(key) + ": " + d.error().message);
-  out = *d;
-  return {};
-}
-
-}  // namespace
 
 Result<void> LoadControllerConfigToml(std::string_view toml_text, ControllerConfig& c) {
-  toml::table tbl;
-  try {
-    tbl = toml::parse(toml_text);
-  } catch (const toml::parse_error& e) {
-    return MakeError("bad_config", std::string("config is not valid TOML: ") +
-                                       std::string(e.description()) + " at line " +
-                                       std::to_string(e.source().begin.line));
-  }
-  for (auto& [key, node] : tbl) {
-    const std::string_view k = key.str();
-    Result<void> r;
-    if (k == "data_dir") r = SetString(node, k, c.data_dir);
-    else if (k == "nats") r = SetString(node, k, c.nats_url);
-    else if (k == "nats_user") r = SetString(node, k, c.nats_user);
-    else if (k == "nats_password") r = SetString(node, k, c.nats_password);
-    else if (k == "listen") r = SetString(node, k, c.listen);
-    else if (k == "subject_prefix") r = SetString(node, k, c.subject_prefix);
-    else if (k == "log_level") r = SetString(node, k, c.log_level);
-    else if (k == "heartbeat_interval") r = SetDuration(node, k, c.heartbeat_interval);
-    else if (k == "heartbeat_ttl") r = SetDuration(node, k, c.heartbeat_ttl);
-    else if (k == "pool") continue;  // provisioned pools: read by the provisioners
-    else r = MakeError("bad_config", "unknown config key \"" + std::string(k) + "\"");
-    if (!r) return r;
-  }
-  return {};
+  return ForEachTomlKey(toml_text, [&c](std::string_view k, const toml::node& node) -> Result<void> {
+    if (k == "data_dir") return TomlString(node, k, c.data_dir);
+    if (k == "nats") return TomlString(node, k, c.nats_url);
+    if (k == "nats_user") return TomlString(node, k, c.nats_user);
+    if (k == "nats_password") return TomlString(node, k, c.nats_password);
+    if (k == "listen") return TomlString(node, k, c.listen);
+    if (k == "subject_prefix") return TomlString(node, k, c.subject_prefix);
+    if (k == "log_level") return TomlString(node, k, c.log_level);
+    if (k == "heartbeat_interval") return TomlDuration(node, k, c.heartbeat_interval);
+    if (k == "heartbeat_ttl") return TomlDuration(node, k, c.heartbeat_ttl);
+    if (k == "pool") return {};  // provisioned pools: read by the provisioners
+    return UnknownKey(k);
+  });
 }
 
 Result<void> ValidateControllerConfig(const ControllerConfig& c) {
@@ -105,19 +73,18 @@ ParsedArgs ParseControllerArgs(int argc, char** argv) {
     return out;
   };
   if (!config_file.empty()) {
-    auto text = ReadFile(config_file);
-    if (!text) return fail(text.error());
-    if (auto r = LoadControllerConfigToml(*text, c); !r) {
-      return fail(MakeError("bad_config", config_file + ": " + r.error().message));
-    }
+    auto r = LoadConfigFile(config_file, [&c](std::string_view text) {
+      return LoadControllerConfigToml(text, c);
+    });
+    if (!r) return fail(r.error());
   }
-  if (!data_dir.empty()) c.data_dir = data_dir;
-  if (!nats.empty()) c.nats_url = nats;
-  if (!user.empty()) c.nats_user = user;
-  if (!password.empty()) c.nats_password = password;
-  if (!listen.empty()) c.listen = listen;
-  if (!prefix.empty()) c.subject_prefix = prefix;
-  if (!level.empty()) c.log_level = level;
+  Override(c.data_dir, data_dir);
+  Override(c.nats_url, nats);
+  Override(c.nats_user, user);
+  Override(c.nats_password, password);
+  Override(c.listen, listen);
+  Override(c.subject_prefix, prefix);
+  Override(c.log_level, level);
   for (auto [text, target] : {std::pair{&interval, &c.heartbeat_interval}, {&ttl, &c.heartbeat_ttl}}) {
     if (text->empty()) continue;
     auto d = ParseDuration(*text);

@@ -1,37 +1,14 @@
 #include "worker-agent/agent_config.h"
 
 #include <CLI/CLI.hpp>
-#include <toml++/toml.h>
 #include <unistd.h>
 
 #include <iostream>
 
-#include "common/core/files.h"
+#include "common/core/config_file.h"
 
 namespace autovibe {
 namespace {
-
-Result<void> SetString(const toml::node& n, std::string_view key, std::string& out) {
-  auto v = n.value<std::string>();
-  if (!v) return MakeError("bad_config", std::string(key) + " must be a string");
-  out = *v;
-  return {};
-}
-
-Result<void> SetTable(const toml::node& n, std::string_view key,
-                      std::map<std::string, std::string>& out) {
-  const toml::table* t = n.as_table();
-  if (t == nullptr) return MakeError("bad_config", std::string(key) + " must be a table");
-  for (auto& [k, v] : *t) {
-    auto s = v.value<std::string>();
-    if (!s) {
-      return MakeError("bad_config",
-                       std::string(key) + "." + std::string(k.str()) + " must be a string");
-    }
-    out[std::string(k.str())] = *s;
-  }
-  return {};
-}
 
 std::string HostName() {
   char buf[256] = {};
@@ -42,31 +19,19 @@ std::string HostName() {
 }  // namespace
 
 Result<void> LoadAgentConfigToml(std::string_view toml_text, AgentConfig& c) {
-  toml::table tbl;
-  try {
-    tbl = toml::parse(toml_text);
-  } catch (const toml::parse_error& e) {
-    return MakeError("bad_config", std::string("config is not valid TOML: ") +
-                                       std::string(e.description()) + " at line " +
-                                       std::to_string(e.source().begin.line));
-  }
-  for (auto& [key, node] : tbl) {
-    const std::string_view k = key.str();
-    Result<void> r;
-    if (k == "nats") r = SetString(node, k, c.nats_url);
-    else if (k == "nats_user") r = SetString(node, k, c.nats_user);
-    else if (k == "nats_password") r = SetString(node, k, c.nats_password);
-    else if (k == "name") r = SetString(node, k, c.name);
-    else if (k == "data_dir") r = SetString(node, k, c.data_dir);
-    else if (k == "backend") r = SetString(node, k, c.backend);
-    else if (k == "subject_prefix") r = SetString(node, k, c.subject_prefix);
-    else if (k == "log_level") r = SetString(node, k, c.log_level);
-    else if (k == "labels") r = SetTable(node, k, c.labels);
-    else if (k == "upstreams") r = SetTable(node, k, c.upstreams);
-    else r = MakeError("bad_config", "unknown config key \"" + std::string(k) + "\"");
-    if (!r) return r;
-  }
-  return {};
+  return ForEachTomlKey(toml_text, [&c](std::string_view k, const toml::node& node) -> Result<void> {
+    if (k == "nats") return TomlString(node, k, c.nats_url);
+    if (k == "nats_user") return TomlString(node, k, c.nats_user);
+    if (k == "nats_password") return TomlString(node, k, c.nats_password);
+    if (k == "name") return TomlString(node, k, c.name);
+    if (k == "data_dir") return TomlString(node, k, c.data_dir);
+    if (k == "backend") return TomlString(node, k, c.backend);
+    if (k == "subject_prefix") return TomlString(node, k, c.subject_prefix);
+    if (k == "log_level") return TomlString(node, k, c.log_level);
+    if (k == "labels") return TomlStringTable(node, k, c.labels);
+    if (k == "upstreams") return TomlStringTable(node, k, c.upstreams);
+    return UnknownKey(k);
+  });
 }
 
 Result<std::pair<std::string, std::string>> ParseKeyValue(std::string_view text) {
@@ -107,20 +72,18 @@ ParsedAgentArgs ParseAgentArgs(int argc, char** argv) {
     return out;
   };
   if (!config_file.empty()) {
-    auto text = ReadFile(config_file);
-    if (!text) return fail(text.error());
-    if (auto r = LoadAgentConfigToml(*text, c); !r) {
-      return fail(MakeError("bad_config", config_file + ": " + r.error().message));
-    }
+    auto r = LoadConfigFile(config_file,
+                            [&c](std::string_view text) { return LoadAgentConfigToml(text, c); });
+    if (!r) return fail(r.error());
   }
-  if (!nats.empty()) c.nats_url = nats;
-  if (!user.empty()) c.nats_user = user;
-  if (!password.empty()) c.nats_password = password;
-  if (!name.empty()) c.name = name;
-  if (!data_dir.empty()) c.data_dir = data_dir;
-  if (!backend.empty()) c.backend = backend;
-  if (!prefix.empty()) c.subject_prefix = prefix;
-  if (!level.empty()) c.log_level = level;
+  Override(c.nats_url, nats);
+  Override(c.nats_user, user);
+  Override(c.nats_password, password);
+  Override(c.name, name);
+  Override(c.data_dir, data_dir);
+  Override(c.backend, backend);
+  Override(c.subject_prefix, prefix);
+  Override(c.log_level, level);
   for (const auto& l : labels) {
     auto kv = ParseKeyValue(l);
     if (!kv) return fail(kv.error());

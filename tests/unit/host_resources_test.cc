@@ -11,6 +11,7 @@
 #include <random>
 #include <string>
 
+#include "tests/support/process.h"
 #include "worker-agent/host/resources.h"
 
 namespace autovibe::host {
@@ -21,25 +22,16 @@ namespace fs = std::filesystem;
 // A fresh directory under the system temp dir, removed with everything in it.
 class ScratchDir {
  public:
-  ScratchDir() {
-    std::string pattern = (fs::temp_directory_path() / "av_host_resources_XXXXXX").string();
-    REQUIRE(mkdtemp(pattern.data()) != nullptr);
-    path_ = pattern;
-  }
-  ~ScratchDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  const fs::path& path() const { return path_; }
+  fs::path path() const { return dir_.path(); }
 
   std::string Write(const std::string& name, const std::string& content) const {
-    const fs::path file = path_ / name;
+    const fs::path file = path() / name;
     std::ofstream(file) << content;
     return file.string();
   }
 
  private:
-  fs::path path_;
+  testing::TempDir dir_{"av-host-resources"};
 };
 
 constexpr const char* kRealLookingMeminfo =

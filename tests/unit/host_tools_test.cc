@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "tests/support/process.h"
 #include "worker-agent/host/tools.h"
 
 namespace autovibe::host {
@@ -19,26 +20,19 @@ using Names = std::vector<std::string>;
 // A fresh directory to stand in for one PATH entry, removed with everything in it.
 class BinDir {
  public:
-  BinDir() {
-    std::string pattern = (fs::temp_directory_path() / "av_host_tools_XXXXXX").string();
-    REQUIRE(mkdtemp(pattern.data()) != nullptr);
-    path_ = pattern;
-  }
-  ~BinDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  std::string str() const { return path_.string(); }
+  std::string str() const { return dir_.path(); }
 
   void AddFile(const std::string& name, mode_t mode) const {
-    const fs::path file = path_ / name;
+    const fs::path file = fs::path(str()) / name;
     std::ofstream(file) << "#!/bin/sh\nexit 0\n";
     REQUIRE(chmod(file.c_str(), mode) == 0);
   }
-  void AddDir(const std::string& name) const { REQUIRE(fs::create_directory(path_ / name)); }
+  void AddDir(const std::string& name) const {
+    REQUIRE(fs::create_directory(fs::path(str()) / name));
+  }
 
  private:
-  fs::path path_;
+  testing::TempDir dir_{"av-host-tools"};
 };
 
 TEST_CASE("FindTools reports only executable regular files", "[host]") {
