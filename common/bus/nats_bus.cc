@@ -122,6 +122,7 @@ class StreamConsumer final : public Subscription {
 // What NATS.c's connection callbacks touch. NATS.c may run them after natsConnection_Close
 // returns, so this outlives the bus and is deleted by the closed callback, the last one.
 struct ConnState {
+  explicit ConnState(BusOptions o) : options(std::move(o)) {}
   BusOptions options;
   std::mutex mu;        // held while a user callback runs, so none runs after the bus is gone
   bool active = true;   // guarded by mu
@@ -130,7 +131,7 @@ struct ConnState {
 
 class NatsBus final : public Bus {
  public:
-  explicit NatsBus(BusOptions options) : st_(new ConnState{std::move(options)}) {}
+  explicit NatsBus(BusOptions options) : st_(new ConnState(std::move(options))) {}
 
   ~NatsBus() override {
     {

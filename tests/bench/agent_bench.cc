@@ -8,6 +8,7 @@
 // to stdout as JSON lines; the agent's memory breakdown by mapping goes to stderr.
 // Run it with ./scripts/bench.sh agent.
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
@@ -201,6 +202,7 @@ RunResult RunOnce(const Options& o, int run) {
 double MedianOf(const std::vector<RunResult>& runs, Footprint RunResult::*who,
                 double Footprint::*field) {
   std::vector<double> v;
+  v.reserve(runs.size());
   for (const auto& r : runs) v.push_back(r.*who.*field);
   return Median(v);
 }
@@ -220,6 +222,7 @@ void PrintProcess(const std::vector<RunResult>& runs, const Options& o, const ch
       .Int("window_s", o.window_s);
   if (who == &RunResult::node_exporter) {
     std::vector<double> scrapes;
+    scrapes.reserve(runs.size());
     for (const auto& r : runs) scrapes.push_back(r.scrapes_in_window);
     line.Int("scrape_interval_s", o.scrape_every_s).Num("scrapes_per_window", Median(scrapes), 1);
   } else {

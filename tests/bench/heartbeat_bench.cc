@@ -9,8 +9,13 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <optional>
 #include <thread>
 
 #include "common/bus/bus.h"
@@ -56,9 +61,15 @@ struct Snapshot {
   uint64_t published = 0;
 };
 
+// Figures of one measurement window; rates per second, CPU in cores.
 struct Window {
-  double hb_per_s, lag_p50_ms, lag_p99_ms, controller_cpu, controller_rss_mb, nats_cpu, bench_cpu,
-      host_busy_cores, other_busy_cores, publish_per_s, unknown_per_s, lost_machines;
+  double hb_per_s;  // heartbeats the controller applied
+  double lag_p50_ms, lag_p99_ms;
+  double controller_cpu, controller_rss_mb;
+  double nats_cpu, bench_cpu, host_busy_cores, other_busy_cores;
+  double publish_per_s;  // heartbeats this load generator sent
+  double unknown_per_s, lost_machines;
+  double healthz_max_ms;  // slowest /healthz answer: how long the owner thread was blocked
 };
 
 struct Step {
@@ -83,10 +94,64 @@ struct Step {
   }
 };
 
+// Asks the controller's /healthz every few milliseconds. The API runs on the same owner
+// thread as heartbeat handling, so a slow answer means that thread was busy with something
+// else: this shows stalls directly, where the lag histogram only shows their effect.
+class StallProbe {
+ public:
+  explicit StallProbe(std::string url) : url_(std::move(url)) {
+    thread_ = std::thread([this] { Loop(); });
+  }
+  ~StallProbe() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      stop_ = true;
+    }
+    cv_.notify_all();
+    thread_.join();
+  }
+  // The slowest answer to a probe sent in [from, to), in ms; NaN if none answered.
+  double MaxBetween(SteadyClock::time_point from, SteadyClock::time_point to) {
+    std::lock_guard<std::mutex> lock(mu_);
+    double worst = NAN;
+    for (const auto& [at, ms] : samples_) {
+      if (at >= from && at < to && !(ms <= worst)) worst = ms;
+    }
+    return worst;
+  }
+
+ private:
+  static constexpr auto kEvery = std::chrono::milliseconds(20);
+
+  void Loop() {
+    std::unique_lock<std::mutex> lock(mu_);
+    while (!stop_) {
+      lock.unlock();
+      HttpCall call;
+      call.url = url_;
+      call.timeout = std::chrono::seconds(10);
+      const auto sent = SteadyClock::now();
+      const bool ok = SendHttp(call).has_value();
+      const double ms =
+          std::chrono::duration<double, std::milli>(SteadyClock::now() - sent).count();
+      lock.lock();
+      if (ok) samples_.emplace_back(sent, ms);
+      cv_.wait_for(lock, kEvery, [this] { return stop_; });
+    }
+  }
+
+  std::string url_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stop_ = false;
+  std::vector<std::pair<SteadyClock::time_point, double>> samples_;
+  std::thread thread_;
+};
+
 class HeartbeatBench {
  public:
-  HeartbeatBench(Options options, const std::string& dir)
-      : options_(std::move(options)), dir_(dir) {}
+  HeartbeatBench(Options options, std::string dir)
+      : options_(std::move(options)), dir_(std::move(dir)) {}
 
   int Run() {
     StartServers();
@@ -129,6 +194,7 @@ class HeartbeatBench {
         std::vector<std::string>{"--heartbeat-interval", "1s", "--heartbeat-ttl", "10s"});
     Progress("nats-server pid {} at {}, controller pid {} at {}", nats_.pid(), nats_url_,
              controller_->process().pid(), controller_->base_url());
+    probe_ = std::make_unique<StallProbe>(controller_->base_url() + "/healthz");
   }
 
   Step RunStep(SimFleet& fleet, size_t n) {
@@ -163,13 +229,14 @@ class HeartbeatBench {
         step.error = "controller /metrics did not answer";
         return step;
       }
-      step.windows.push_back(Measure(*start, *end, fleet));
+      step.windows.push_back(Measure(*start, *end));
       const Window& m = step.windows.back();
       Progress(
-          "  window {}: applied {:.0f}/s lag p50 {:.2f} ms p99 {:.2f} ms controller cpu "
-          "{:.2f} rss {:.1f} MB | published {:.0f}/s host busy {:.2f} cores ({:.2f} by others)",
+          "  window {}: applied {:.0f}/s lag p50 {:.2f} ms p99 {:.2f} ms, controller cpu "
+          "{:.2f} rss {:.1f} MB, healthz max {:.0f} ms | published {:.0f}/s, host busy "
+          "{:.2f} cores ({:.2f} by others)",
           w + 1, m.hb_per_s, m.lag_p50_ms, m.lag_p99_ms, m.controller_cpu, m.controller_rss_mb,
-          m.publish_per_s, m.host_busy_cores, m.other_busy_cores);
+          m.healthz_max_ms, m.publish_per_s, m.host_busy_cores, m.other_busy_cores);
     }
     return step;
   }
@@ -192,7 +259,7 @@ class HeartbeatBench {
     return s;
   }
 
-  Window Measure(const Snapshot& a, const Snapshot& b, const SimFleet& fleet) const {
+  Window Measure(const Snapshot& a, const Snapshot& b) {
     const double secs = std::chrono::duration<double>(b.at - a.at).count();
     auto rate = [&](std::string_view series) {
       return (PromValue(b.metrics, series).value_or(0) - PromValue(a.metrics, series).value_or(0)) /
@@ -215,6 +282,7 @@ class HeartbeatBench {
     w.publish_per_s = static_cast<double>(b.published - a.published) / secs;
     w.unknown_per_s = rate("autovibe_heartbeats_unknown_total");
     w.lost_machines = PromValue(b.metrics, "autovibe_machines{state=\"lost\"}").value_or(0);
+    w.healthz_max_ms = probe_->MaxBetween(a.at, b.at);
     return w;
   }
 
@@ -236,6 +304,7 @@ class HeartbeatBench {
         .Num("other_busy_cores", s.MedianOf(&Window::other_busy_cores), 3)
         .Num("unknown_hb_per_s", s.MedianOf(&Window::unknown_per_s), 1)
         .Num("lost_machines", s.MedianOf(&Window::lost_machines), 0)
+        .Num("healthz_max_ms", s.MedianOf(&Window::healthz_max_ms), 1)
         .Num("register_per_s", s.register_per_s, 0)
         .Int("windows", static_cast<int64_t>(s.windows.size()))
         .Int("window_s", options_.window_s)
@@ -266,6 +335,7 @@ class HeartbeatBench {
   std::string nats_url_;
   ChildProcess nats_;
   std::unique_ptr<ControllerProcess> controller_;
+  std::unique_ptr<StallProbe> probe_;  // stops before the controller does
   std::optional<Step> best_;
 };
 

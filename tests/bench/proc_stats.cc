@@ -86,7 +86,7 @@ std::optional<HostCpu> ReadHostCpu() {
   std::vector<double> t;
   for (double v; t.size() < 8 && in >> v;) t.push_back(v);
   if (t.size() < 8) return std::nullopt;
-  const double tick = static_cast<double>(sysconf(_SC_CLK_TCK));
+  const auto tick = static_cast<double>(sysconf(_SC_CLK_TCK));
   double total = 0;
   for (double v : t) total += v;
   const double idle = t[3] + t[4];

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <mutex>
+#include <optional>
 
 #include "autovibe/v1/machine.pb.h"
 #include "common/core/time.h"

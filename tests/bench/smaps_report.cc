@@ -39,7 +39,9 @@ std::vector<Mapping> ReadSmaps(pid_t pid) {
       if (dash == std::string::npos) continue;
       m.start = std::stoull(first.substr(0, dash), nullptr, 16);
       m.end = std::stoull(first.substr(dash + 1), nullptr, 16);
-      std::string offset, dev, inode;
+      std::string offset;
+      std::string dev;
+      std::string inode;
       ls >> m.perms >> offset >> dev >> inode;
       std::getline(ls >> std::ws, m.path);
       out.push_back(std::move(m));
