@@ -80,6 +80,7 @@ class Server final : public HttpServer, public std::enable_shared_from_this<Serv
 
  private:
   asio::awaitable<void> Accept() {
+    auto self = shared_from_this();  // the frame keeps the server alive
     while (acceptor_.is_open()) {
       auto [ec, socket] = co_await acceptor_.async_accept(kTuple);
       if (ec) {
@@ -92,8 +93,8 @@ class Server final : public HttpServer, public std::enable_shared_from_this<Serv
   }
 
   asio::awaitable<void> Session(beast::tcp_stream stream) {
+    auto self = shared_from_this();  // the frame keeps the server alive
     beast::flat_buffer buffer;
-    // Keep what the handler needs alive for this session, even if the server object goes.
     auto alive = alive_;
     Handler handler = handler_;
     for (;;) {

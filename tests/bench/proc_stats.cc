@@ -77,20 +77,29 @@ std::optional<int64_t> RollupKb(pid_t pid, std::string_view field) {
   return KeyValue(ProcPath(pid, "smaps_rollup"), field);
 }
 
-std::optional<HostCpu> ReadHostCpu() {
-  std::ifstream in("/proc/stat");
-  std::string cpu;
-  in >> cpu;
-  if (cpu != "cpu") return std::nullopt;
-  // user nice system idle iowait irq softirq steal (guest time is already inside user).
-  std::vector<double> t;
-  for (double v; t.size() < 8 && in >> v;) t.push_back(v);
-  if (t.size() < 8) return std::nullopt;
-  const auto tick = static_cast<double>(sysconf(_SC_CLK_TCK));
+std::map<pid_t, double> CpuSecondsByProcess() {
+  std::map<pid_t, double> out;
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator("/proc", ec)) {
+    const std::string name = entry.path().filename().string();
+    if (name.empty() || name.find_first_not_of("0123456789") != std::string::npos) continue;
+    const auto pid = static_cast<pid_t>(std::stol(name));
+    if (auto cpu = CpuSeconds(pid)) out[pid] = *cpu;
+  }
+  return out;
+}
+
+double CpuSecondsBetween(const std::map<pid_t, double>& before,
+                         const std::map<pid_t, double>& after, const std::set<pid_t>& except) {
   double total = 0;
-  for (double v : t) total += v;
-  const double idle = t[3] + t[4];
-  return HostCpu{(total - idle) / tick, total / tick};
+  for (const auto& [pid, cpu] : after) {
+    if (except.contains(pid)) continue;
+    auto it = before.find(pid);
+    // New since `before` (or a reused pid): all of its time falls in between.
+    const double start = it != before.end() && it->second <= cpu ? it->second : 0;
+    total += cpu - start;
+  }
+  return total;
 }
 
 }  // namespace autovibe::bench

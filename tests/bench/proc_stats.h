@@ -4,7 +4,9 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 
@@ -27,12 +29,15 @@ std::optional<int> ThreadCount(pid_t pid);
 // A "Name:   N kB" field of /proc/PID/smaps_rollup (Rss, Pss, Pss_Anon, ...), in kB.
 std::optional<int64_t> RollupKb(pid_t pid, std::string_view field);
 
-// Busy and total time of the whole host from /proc/stat, in seconds of CPU.
-struct HostCpu {
-  double busy = 0;
-  double total = 0;
-};
-std::optional<HostCpu> ReadHostCpu();
+// CpuSeconds() of every process alive now, by pid. The difference of two such maps is a
+// lower bound of the CPU everything on the host used in between (processes that ended in
+// between are missed). /proc/stat would be simpler, but its idle time is not trustworthy in
+// this VM (it showed less busy time than the benchmark's own processes used).
+std::map<pid_t, double> CpuSecondsByProcess();
+
+// CPU seconds used between two CpuSecondsByProcess() maps by processes not in `except`.
+double CpuSecondsBetween(const std::map<pid_t, double>& before,
+                         const std::map<pid_t, double>& after, const std::set<pid_t>& except);
 
 // The whole content of a small file ("" if it cannot be read).
 std::string ReadSmallFile(const std::string& path);

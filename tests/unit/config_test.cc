@@ -1,6 +1,8 @@
 #include <catch2/catch.hpp>
 
+#include "common/core/config_file.h"
 #include "controller/config.h"
+#include "tests/support/catch_result.h"
 #include "worker-agent/agent_config.h"
 
 using namespace autovibe;
@@ -94,4 +96,21 @@ TEST_CASE("key=value flags need a key and an equals sign") {
   CHECK(ParseKeyValue("a=")->second == "");
   CHECK_FALSE(ParseKeyValue("=b").has_value());
   CHECK_FALSE(ParseKeyValue("ab").has_value());
+}
+
+TEST_CASE("the shipped example configs load and validate") {
+  const std::string dir = std::string(AV_SOURCE_DIR) + "/templates/config/";
+  ControllerConfig c;
+  auto rc = LoadConfigFile(dir + "controller.toml",
+                           [&c](std::string_view t) { return LoadControllerConfigToml(t, c); });
+  REQUIRE(rc);
+  CHECK(ValidateControllerConfig(c));
+  CHECK(c.heartbeat_ttl == 10s);
+  AgentConfig a;
+  auto ra = LoadConfigFile(dir + "agent.toml",
+                           [&a](std::string_view t) { return LoadAgentConfigToml(t, a); });
+  REQUIRE(ra);
+  CHECK(a.name == "worker-1");
+  CHECK(a.labels.at("zone") == "lab-a");
+  CHECK(a.upstreams.size() == 2);
 }
