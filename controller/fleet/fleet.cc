@@ -190,14 +190,28 @@ int Fleet::CheckLiveness() {
   return marked;
 }
 
-Result<void> Fleet::Flush() {
-  std::vector<const MachineRecord*> dirty;
-  for (auto& e : machines_) {
-    if (e->dirty) dirty.push_back(&e->record);
+Result<bool> Fleet::FlushSome(size_t max_rows) {
+  std::vector<Entry*> batch;
+  size_t i = flush_cursor_;
+  for (; i < machines_.size() && batch.size() < max_rows; ++i) {
+    if (machines_[i]->dirty) batch.push_back(machines_[i].get());
   }
-  if (auto r = store_.SaveHeartbeats(dirty); !r) return r.error();
-  for (auto& e : machines_) e->dirty = false;
-  return {};
+  std::vector<const MachineRecord*> rows;
+  rows.reserve(batch.size());
+  for (Entry* e : batch) rows.push_back(&e->record);
+  if (auto r = store_.SaveHeartbeats(rows); !r) return r.error();
+  for (Entry* e : batch) e->dirty = false;
+  const bool done = i >= machines_.size();
+  flush_cursor_ = done ? 0 : i;
+  return done;
+}
+
+Result<void> Fleet::Flush() {
+  for (;;) {
+    auto done = FlushSome(machines_.size() + 1);
+    if (!done) return done.error();
+    if (*done) return {};
+  }
 }
 
 std::vector<const MachineRecord*> Fleet::List() const {

@@ -58,7 +58,11 @@ class Fleet {
   // Marks machines whose heartbeat is overdue as lost. Returns how many were marked.
   int CheckLiveness();
 
-  // Writes heartbeat fields changed since the last flush.
+  // Writes heartbeat fields changed since they were last written: at most `max_rows` rows
+  // per call, resuming where the previous call stopped, so the owner thread never stalls on
+  // one big transaction. Returns true once every changed row is written.
+  Result<bool> FlushSome(size_t max_rows);
+  // Writes every changed row.
   Result<void> Flush();
 
   // Machines in registration order.
@@ -86,6 +90,7 @@ class Fleet {
   std::unordered_map<std::string, Entry*> by_id_;
   std::unordered_map<std::string, Entry*> by_name_;
   FleetCounters counters_;
+  size_t flush_cursor_ = 0;  // index into machines_ where FlushSome resumes
 };
 
 // Checks a machine name: 1-63 of [A-Za-z0-9._-], starting with a letter or digit.

@@ -134,3 +134,22 @@ TEST_CASE("machine names are checked") {
   CHECK_FALSE(ValidMachineName("a b"));
   CHECK_FALSE(ValidMachineName(""));
 }
+
+TEST_CASE("heartbeats are written in slices that together cover every changed machine") {
+  Fixture f;
+  std::vector<std::string> ids;
+  for (int i = 0; i < 25; ++i) ids.push_back(f.fleet->Register(Req("m" + std::to_string(i))).machine_id());
+  for (size_t i = 0; i < ids.size(); ++i) {
+    if (i % 2 == 0) REQUIRE(f.fleet->Heartbeat(Beat(ids[i], 1.0 + i)) == HeartbeatOutcome::kApplied);
+  }
+  // 13 changed rows, 5 per slice: three slices, the last one says it is done.
+  CHECK(*f.fleet->FlushSome(5) == false);
+  CHECK(*f.fleet->FlushSome(5) == false);
+  CHECK(*f.fleet->FlushSome(5) == true);
+  auto stored = *f.store->LoadMachines();
+  int written = 0;
+  for (const auto& m : stored) written += m.resources.load1 > 0;
+  CHECK(written == 13);
+  // Nothing left: one call is enough.
+  CHECK(*f.fleet->FlushSome(5) == true);
+}
