@@ -30,13 +30,18 @@ struct SubState {
   size_t max_bytes;
   Bus::Handler handler;
   BusStats* stats;
-  std::atomic<bool> active{true};
+  // Held while the handler runs; the subscription's destructor takes it to clear `active`,
+  // so once the destructor returns no handler is running or will run. Recursive so that a
+  // handler may drop its own subscription.
+  std::recursive_mutex mu;
+  bool active = true;
 };
 
 void OnMessage(natsConnection*, natsSubscription*, natsMsg* msg, void* closure) {
   auto* st = static_cast<SubState*>(closure);
   const int len = natsMsg_GetDataLength(msg);
-  if (st->active.load(std::memory_order_acquire)) {
+  std::lock_guard lock(st->mu);
+  if (st->active) {
     if (static_cast<size_t>(len) > st->max_bytes) {
       st->stats->Reject(st->what, "oversized", natsMsg_GetSubject(msg), static_cast<size_t>(len));
     } else {
@@ -55,7 +60,10 @@ class NatsSubscription final : public Subscription {
  public:
   NatsSubscription(natsSubscription* sub, SubState* st) : sub_(sub), st_(st) {}
   ~NatsSubscription() override {
-    st_->active.store(false, std::memory_order_release);
+    {
+      std::lock_guard lock(st_->mu);
+      st_->active = false;
+    }
     natsSubscription_Unsubscribe(sub_);
     natsSubscription_Destroy(sub_);
   }
@@ -196,7 +204,7 @@ class NatsBus final : public Bus {
 
   Result<std::unique_ptr<Subscription>> Subscribe(std::string subject, std::string what,
                                                   size_t max_bytes, Handler handler) override {
-    auto* st = new SubState{std::move(what), max_bytes, std::move(handler), &stats_};
+    auto* st = new SubState{std::move(what), max_bytes, std::move(handler), &stats_, {}, true};
     natsSubscription* sub = nullptr;
     natsStatus s = natsConnection_Subscribe(&sub, nc_, subject.c_str(), &OnMessage, st);
     if (s != NATS_OK) {

@@ -1,6 +1,8 @@
 #include "controller/fleet/fleet.h"
 
 #include <boost/json.hpp>
+
+#include <cmath>
 #include <spdlog/spdlog.h>
 
 #include "common/core/ids.h"
@@ -18,6 +20,27 @@ bool ValidLabelKey(std::string_view k) {
   for (char c : k) {
     if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-' || c == '.' ||
           c == '/')) {
+      return false;
+    }
+  }
+  return true;
+}
+
+// Resource figures come from agents: anything not finite, negative or absurd is refused so it
+// can never reach the API's JSON or the database.
+bool ValidResources(const v1::Resources& r) {
+  constexpr uint64_t kMaxBytes = uint64_t{1} << 60;  // an exbibyte
+  return r.cpu_cores() <= 1'000'000 && r.mem_total_bytes() <= kMaxBytes &&
+         r.mem_used_bytes() <= kMaxBytes && r.disk_total_bytes() <= kMaxBytes &&
+         r.disk_free_bytes() <= kMaxBytes && std::isfinite(r.load1()) && r.load1() >= 0 &&
+         r.load1() <= 1e6;
+}
+
+// What an agent that kept its id across a controller's loss of state may reclaim.
+bool ValidMachineId(std::string_view id) {
+  if (id.size() != 14 || !id.starts_with("m-")) return false;
+  for (char c : id.substr(2)) {
+    if (!std::isxdigit(static_cast<unsigned char>(c)) || std::isupper(static_cast<unsigned char>(c))) {
       return false;
     }
   }
@@ -47,6 +70,8 @@ std::string CheckRegister(const v1::RegisterRequest& req) {
   if (req.agent_version().size() > kMaxShortString || req.backend().size() > kMaxShortString) {
     return "agent version or backend too long";
   }
+  if (!ValidResources(req.resources())) return "resource figures out of range";
+  if (!req.machine_id().empty() && !ValidMachineId(req.machine_id())) return "malformed machine id";
   return "";
 }
 
@@ -104,10 +129,20 @@ v1::RegisterReply Fleet::Register(const v1::RegisterRequest& req) {
                                     std::string(ToString(e->record.state)) +
                                     " and cannot register again under that name");
     }
+    // Two live agents must not share one machine: a second agent with the same name (a
+    // cloned VM, a copy on the same host) is refused until the first one goes quiet.
+    if (ExpectsHeartbeats(e->record.state) && req.machine_id() != e->record.id &&
+        now <= e->deadline_ms) {
+      return Refuse("register", "machine name " + e->record.name + " is in use by live machine " +
+                                    e->record.id + "; give this agent another --name");
+    }
   }
   MachineRecord next = known ? e->record : MachineRecord{};
   if (!known) {
-    next.id = NewId("m");
+    // An agent that remembers an id the controller no longer knows (its database was lost)
+    // gets that id back, so logs and dashboards keep making sense.
+    const bool reclaim = !req.machine_id().empty() && !by_id_.count(req.machine_id());
+    next.id = reclaim ? req.machine_id() : NewId("m");
     next.name = req.name();
     next.created_at_ms = now;
   }
@@ -137,6 +172,7 @@ v1::RegisterReply Fleet::Register(const v1::RegisterRequest& req) {
   e->record = std::move(next);
   e->deadline_ms = now + options_.heartbeat_ttl.count();
   e->dirty = false;
+  e->last_sequence = 0;  // a (re)started agent counts its heartbeats from 1 again
   ++counters_.registrations;
   boost::json::object detail{{"name", e->record.name},
                              {"from", known ? ToString(prev) : "new"},
@@ -165,6 +201,16 @@ HeartbeatOutcome Fleet::Heartbeat(const v1::Heartbeat& hb) {
     return HeartbeatOutcome::kUnknownMachine;
   }
   Entry& e = *it->second;
+  if (!ValidResources(hb.resources())) {
+    ++counters_.invalid["heartbeat"];
+    return HeartbeatOutcome::kInvalid;
+  }
+  // Heartbeats buffered through a disconnect may arrive after newer ones: keep the newest.
+  if (hb.sequence() != 0 && hb.sequence() <= e.last_sequence) {
+    ++counters_.heartbeats_stale;
+    return HeartbeatOutcome::kApplied;
+  }
+  e.last_sequence = hb.sequence();
   const int64_t now = clock_.NowMs();
   ++counters_.heartbeats;
   e.record.resources = FromProto(hb.resources());

@@ -31,6 +31,7 @@ struct FleetCounters {
   uint64_t registrations = 0;
   uint64_t heartbeats = 0;
   uint64_t heartbeats_unknown = 0;  // from machines the fleet does not know (or lost)
+  uint64_t heartbeats_stale = 0;    // older than one already applied
   uint64_t lost = 0;
   // Messages that decoded but made no sense: reason -> count.
   std::map<std::string, uint64_t> invalid;
@@ -76,6 +77,7 @@ class Fleet {
   struct Entry {
     MachineRecord record;
     int64_t deadline_ms = 0;  // lost when now passes this
+    uint64_t last_sequence = 0;
     bool dirty = false;
   };
 

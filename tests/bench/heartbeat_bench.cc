@@ -43,7 +43,7 @@ constexpr double kNomadHeartbeatsPerSecond = 50;
 constexpr auto kHeartbeatInterval = std::chrono::seconds(1);
 
 struct Options {
-  std::vector<size_t> steps = {1000, 2000, 5000, 10000, 15000, 20000, 30000};
+  std::vector<size_t> steps = {1000, 5000, 10000, 20000, 40000, 60000};
   int warmup_s = 5;
   int window_s = 10;
   int windows = 3;

@@ -90,7 +90,7 @@ TEST_CASE("bus drops oversized messages with a counter, and keeps going") {
   CHECK(rejected.at({"sized", "oversized"}) == 1);
 }
 
-TEST_CASE("stream publish stores a message id once; a durable consumer resumes where it left") {
+TEST_CASE("stream publish stores a message id once and a durable consumer resumes where it left") {
   TempDir dir;
   NatsServer nats(dir / "nats");
   auto bus = Connect(nats.url());

@@ -64,7 +64,7 @@ TEST_CASE("controller flags override the config file") {
   CHECK(parsed.config.heartbeat_ttl == 3s);
 }
 
-TEST_CASE("agent config reads labels and upstreams; flags add labels") {
+TEST_CASE("agent config reads labels and upstreams, and flags add labels") {
   AgentConfig c;
   REQUIRE(LoadAgentConfigToml(R"(
 name = "w1"

@@ -1,5 +1,8 @@
 #include <catch2/catch.hpp>
 
+#include <cmath>
+#include <limits>
+
 #include "controller/fleet/fleet.h"
 #include "tests/support/process.h"
 
@@ -61,7 +64,7 @@ TEST_CASE("a registered machine is ready, stored, and gets the heartbeat interva
   CHECK((*f.store->MachineEvents(m->id)).front().kind == "machine.registered");
 }
 
-TEST_CASE("no heartbeat within the ttl makes a machine lost; coming back keeps its id") {
+TEST_CASE("no heartbeat within the ttl makes a machine lost, and coming back keeps its id") {
   Fixture f;
   const std::string id = f.fleet->Register(Req("alpha")).machine_id();
   f.clock.now += 4000;
@@ -152,4 +155,61 @@ TEST_CASE("heartbeats are written in slices that together cover every changed ma
   CHECK(written == 13);
   // Nothing left: one call is enough.
   CHECK(*f.fleet->FlushSome(5) == true);
+}
+
+TEST_CASE("resource figures that are not finite or out of range are refused") {
+  Fixture f;
+  const std::string id = f.fleet->Register(Req("alpha")).machine_id();
+  for (double load : {std::nan(""), std::numeric_limits<double>::infinity(), -1.0, 1e9}) {
+    CHECK(f.fleet->Heartbeat(Beat(id, load)) == HeartbeatOutcome::kInvalid);
+  }
+  auto huge = Beat(id, 1);
+  huge.mutable_resources()->set_mem_total_bytes(~uint64_t{0});
+  CHECK(f.fleet->Heartbeat(huge) == HeartbeatOutcome::kInvalid);
+  CHECK(f.fleet->Find(id)->resources.load1 == 0);
+  REQUIRE(f.fleet->Flush());
+  auto nan_register = Req("beta");
+  nan_register.mutable_resources()->set_load1(std::nan(""));
+  CHECK_FALSE(f.fleet->Register(nan_register).error().empty());
+  CHECK(f.fleet->List().size() == 1);
+}
+
+TEST_CASE("a second live agent under a taken name is refused and the first keeps its machine") {
+  Fixture f;
+  auto first = Req("twin");
+  const std::string id = f.fleet->Register(first).machine_id();
+  auto clone = Req("twin");  // another data dir: it does not know the id
+  auto refused = f.fleet->Register(clone);
+  CHECK(refused.error().find("in use") != std::string::npos);
+  clone.set_machine_id("m-0123456789ab");
+  CHECK_FALSE(f.fleet->Register(clone).error().empty());
+  // The first agent re-registering with its own id is fine.
+  first.set_machine_id(id);
+  CHECK(f.fleet->Register(first).machine_id() == id);
+  // Once the first one has gone quiet past the ttl, the name is free again.
+  f.clock.now += 6000;
+  CHECK(f.fleet->Register(Req("twin")).machine_id() == id);
+}
+
+TEST_CASE("an agent keeps its id when the controller lost its database") {
+  Fixture f;
+  auto req = Req("phoenix");
+  req.set_machine_id("m-00aa11bb22cc");
+  CHECK(f.fleet->Register(req).machine_id() == "m-00aa11bb22cc");
+  auto bad = Req("other");
+  bad.set_machine_id("m-../../etc");
+  CHECK_FALSE(f.fleet->Register(bad).error().empty());
+}
+
+TEST_CASE("a heartbeat older than one already applied does not overwrite it") {
+  Fixture f;
+  const std::string id = f.fleet->Register(Req("alpha")).machine_id();
+  auto newer = Beat(id, 2.0);
+  newer.set_sequence(5);
+  auto older = Beat(id, 1.0);
+  older.set_sequence(4);
+  REQUIRE(f.fleet->Heartbeat(newer) == HeartbeatOutcome::kApplied);
+  REQUIRE(f.fleet->Heartbeat(older) == HeartbeatOutcome::kApplied);
+  CHECK(f.fleet->Find(id)->resources.load1 == 2.0);
+  CHECK(f.fleet->counters().heartbeats_stale == 1);
 }
