@@ -15,7 +15,7 @@ class Client;
 // Exit codes, the same for every command.
 inline constexpr int kExitFailure = 1;      // the controller refused the request, bad answer, ...
 inline constexpr int kExitUsage = 2;        // bad command line
-inline constexpr int kExitUnreachable = 2;  // no controller at the URL
+inline constexpr int kExitUnreachable = 5;  // no controller at the URL
 inline constexpr int kExitUnauthorized = 3;
 inline constexpr int kExitNotFound = 4;
 

@@ -3,9 +3,9 @@
 #include <CLI/CLI.hpp>
 
 #include <iostream>
-#include <set>
 
 #include "common/core/config_file.h"
+#include "common/core/names.h"
 
 namespace autovibe {
 
@@ -35,11 +35,10 @@ Result<void> ValidateControllerConfig(const ControllerConfig& c) {
                                        ") must be longer than heartbeat_interval (" +
                                        FormatDuration(c.heartbeat_interval) + ")");
   }
-  if (c.subject_prefix.empty() || c.subject_prefix.find_first_of(" .*>\t") != std::string::npos) {
+  if (!ValidSubjectToken(c.subject_prefix)) {
     return MakeError("bad_config", "subject_prefix must be one NATS token (no '.', '*', '>')");
   }
-  static const std::set<std::string> kLevels = {"trace", "debug", "info", "warn", "error"};
-  if (!kLevels.count(c.log_level)) {
+  if (!ValidLogLevel(c.log_level)) {
     return MakeError("bad_config", "log_level must be one of trace, debug, info, warn, error");
   }
   return {};

@@ -16,10 +16,10 @@ PACKAGES=(
   # servers the tests and the quickstart start by hand
   nats-server
   # tools the tests and scripts use
-  curl python3 procps
-  # reference host agent for ./scripts/bench.sh agent
-  prometheus-node-exporter
+  curl python3 procps clang-format
 )
+# prometheus-node-exporter, the reference in ./scripts/bench.sh agent, is installed by that
+# script: its package starts a daemon on 0.0.0.0:9100 on hosts with systemd.
 
 missing=()
 for p in "${PACKAGES[@]}"; do
@@ -38,5 +38,5 @@ if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 echo "install-deps: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -q
-# --no-install-recommends keeps the machine lean; node-exporter must not start a daemon.
+# --no-install-recommends keeps the machine lean.
 $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"

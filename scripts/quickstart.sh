@@ -11,6 +11,19 @@ BIN=$REPO/build/bin
 
 say() { printf '\033[1m==> %s\033[0m\n' "$*"; }
 
+# True if PID runs the program we started under that name: a pid file left from before a
+# reboot may name an unrelated process by now, and this script often runs as root.
+ours() { # name, pid
+  local exe
+  exe=$(readlink "/proc/$2/exe" 2>/dev/null) || return 1
+  exe=${exe% (deleted)}  # a rebuild replaced the binary while it ran
+  case "$1" in
+    nats) [ "$(basename "$exe")" = nats-server ] ;;
+    controller) [ "$exe" = "$BIN/autovibe-controller" ] ;;
+    *) [ "$exe" = "$BIN/autovibe-agent" ] ;;
+  esac
+}
+
 stop_fleet() {
   local stopped=0
   # Agents first, then the controller, then the bus they talk over.
@@ -19,7 +32,7 @@ stop_fleet() {
     [ -f "$pidfile" ] || continue
     local pid
     pid=$(cat "$pidfile")
-    if kill -0 "$pid" 2>/dev/null; then
+    if ours "$name" "$pid"; then
       kill -TERM "$pid"
       for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
       kill -0 "$pid" 2>/dev/null && kill -KILL "$pid"

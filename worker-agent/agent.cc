@@ -76,7 +76,9 @@ class AgentImpl final : public Agent {
         Shutdown();
       }
     });
-    // The first registration is started by the bus's on_connected callback.
+    // Also started by the bus's on_connected callback; if the bus is not up yet this one
+    // fails and retries with backoff, logging each attempt, until it is.
+    asio::post(ioc_, [this] { Register(); });
     ioc_.run();
     return 0;
   }

@@ -6,6 +6,7 @@
 #include <iostream>
 
 #include "common/core/config_file.h"
+#include "common/core/names.h"
 
 namespace autovibe {
 namespace {
@@ -40,6 +41,21 @@ Result<std::pair<std::string, std::string>> ParseKeyValue(std::string_view text)
     return MakeError("bad_config", "expected key=value, got \"" + std::string(text) + "\"");
   }
   return std::pair{std::string(text.substr(0, eq)), std::string(text.substr(eq + 1))};
+}
+
+Result<void> ValidateAgentConfig(const AgentConfig& c) {
+  if (!ValidMachineName(c.name)) {
+    return MakeError("bad_config", "invalid name \"" + c.name +
+                                       "\": use 1-63 letters, digits, '.', '_' or '-' (--name)");
+  }
+  if (!ValidSubjectToken(c.subject_prefix)) {
+    return MakeError("bad_config", "subject_prefix must be one NATS token (no '.', '*', '>')");
+  }
+  if (!ValidLogLevel(c.log_level)) {
+    return MakeError("bad_config", "log_level must be one of trace, debug, info, warn, error");
+  }
+  if (c.data_dir.empty()) return MakeError("bad_config", "data_dir must not be empty");
+  return {};
 }
 
 ParsedAgentArgs ParseAgentArgs(int argc, char** argv) {
@@ -95,6 +111,7 @@ ParsedAgentArgs ParseAgentArgs(int argc, char** argv) {
     c.upstreams[kv->first] = kv->second;
   }
   if (c.name.empty()) c.name = HostName();
+  if (auto r = ValidateAgentConfig(c); !r) return fail(r.error());
   return out;
 }
 

@@ -28,6 +28,9 @@ Result<void> LoadAgentConfigToml(std::string_view toml_text, AgentConfig& config
 // "k=v" -> (k, v); fails on a missing '=' or an empty key.
 Result<std::pair<std::string, std::string>> ParseKeyValue(std::string_view text);
 
+// Checks values that parse but make no sense: the name, the subject prefix, the log level.
+Result<void> ValidateAgentConfig(const AgentConfig& config);
+
 struct ParsedAgentArgs {
   AgentConfig config;
   int exit_code = -1;  // -1: run

@@ -4,6 +4,7 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
@@ -32,14 +33,16 @@ bool SplitTarget(HttpRequest& req) {
   return true;
 }
 
-http::response<http::string_body> ToBeast(HttpResponse r, unsigned version, bool keep_alive) {
+// A HEAD answer carries the GET answer's headers, Content-Length included, and no body.
+http::response<http::string_body> ToBeast(HttpResponse r, unsigned version, bool keep_alive,
+                                          bool head) {
   http::response<http::string_body> res{static_cast<http::status>(r.status), version};
   res.set(http::field::server, "autovibe");
   res.set(http::field::content_type, r.content_type);
   for (auto& [k, v] : r.headers) res.set(k, v);
   res.keep_alive(keep_alive);
-  res.body() = std::move(r.body);
-  res.prepare_payload();
+  res.content_length(r.body.size());
+  if (!head) res.body() = std::move(r.body);
   return res;
 }
 
@@ -85,7 +88,12 @@ class Server final : public HttpServer, public std::enable_shared_from_this<Serv
       auto [ec, socket] = co_await acceptor_.async_accept(kTuple);
       if (ec) {
         if (ec == asio::error::operation_aborted || !acceptor_.is_open()) co_return;
-        continue;  // e.g. EMFILE; keep serving the connections we have
+        // Out of file descriptors (or similar): pause instead of spinning on the owner
+        // thread, and keep serving the connections we have.
+        spdlog::warn("http accept failed: {}", ec.message());
+        asio::steady_timer pause(acceptor_.get_executor(), std::chrono::milliseconds(100));
+        co_await pause.async_wait(kTuple);
+        continue;
       }
       asio::co_spawn(acceptor_.get_executor(), Session(beast::tcp_stream(std::move(socket))),
                      asio::detached);
@@ -110,6 +118,7 @@ class Server final : public HttpServer, public std::enable_shared_from_this<Serv
       }
       HttpResponse out;
       bool keep_alive = false;
+      bool head = false;
       unsigned version = 11;
       if (ec == http::error::body_limit) {
         out = JsonError(413, "too_large", "request body exceeds " +
@@ -122,6 +131,7 @@ class Server final : public HttpServer, public std::enable_shared_from_this<Serv
         auto& msg = parser.get();
         version = msg.version();
         keep_alive = msg.keep_alive();
+        head = msg.method() == http::verb::head;
         HttpRequest req;
         req.method = std::string(msg.method_string());
         req.target = std::string(msg.target());
@@ -137,8 +147,11 @@ class Server final : public HttpServer, public std::enable_shared_from_this<Serv
           out = handler(req);
         }
       }
-      auto res = ToBeast(std::move(out), version, keep_alive);
-      auto [wec, wn] = co_await http::async_write(stream, res, kTuple);
+      auto res = ToBeast(std::move(out), version, keep_alive, head);
+      http::serializer<false, http::string_body> sr{res};
+      if (head) sr.split(true);
+      auto [wec, wn] = head ? co_await http::async_write_header(stream, sr, kTuple)
+                            : co_await http::async_write(stream, sr, kTuple);
       if (wec || !keep_alive) break;
     }
     boost::system::error_code ignored;

@@ -77,17 +77,6 @@ std::string CheckRegister(const v1::RegisterRequest& req) {
 
 }  // namespace
 
-bool ValidMachineName(std::string_view name) {
-  if (name.empty() || name.size() > 63) return false;
-  if (!std::isalnum(static_cast<unsigned char>(name[0]))) return false;
-  for (char c : name) {
-    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-')) {
-      return false;
-    }
-  }
-  return true;
-}
-
 Fleet::Fleet(Store& store, const Clock& clock, FleetOptions options)
     : store_(store), clock_(clock), options_(std::move(options)) {}
 

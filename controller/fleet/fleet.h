@@ -15,6 +15,7 @@
 
 #include "autovibe/v1/machine.pb.h"
 #include "common/core/duration.h"
+#include "common/core/names.h"
 #include "common/core/result.h"
 #include "common/core/time.h"
 #include "controller/store/store.h"
@@ -94,8 +95,5 @@ class Fleet {
   FleetCounters counters_;
   size_t flush_cursor_ = 0;  // index into machines_ where FlushSome resumes
 };
-
-// Checks a machine name: 1-63 of [A-Za-z0-9._-], starting with a letter or digit.
-bool ValidMachineName(std::string_view name);
 
 }  // namespace autovibe

@@ -3,6 +3,8 @@
 #include "common/core/config_file.h"
 #include "controller/config.h"
 #include "tests/support/catch_result.h"
+
+#include <functional>
 #include "worker-agent/agent_config.h"
 
 using namespace autovibe;
@@ -113,4 +115,20 @@ TEST_CASE("the shipped example configs load and validate") {
   CHECK(a.name == "worker-1");
   CHECK(a.labels.at("zone") == "lab-a");
   CHECK(a.upstreams.size() == 2);
+}
+
+TEST_CASE("agent settings that make no sense are refused before anything starts") {
+  AgentConfig c;
+  c.name = "worker-1";
+  CHECK(ValidateAgentConfig(c));
+  for (auto mutate : std::vector<std::function<void(AgentConfig&)>>{
+           [](AgentConfig& a) { a.name = "bad name"; },
+           [](AgentConfig& a) { a.name = std::string(64, 'w'); },
+           [](AgentConfig& a) { a.subject_prefix = "a.b"; },
+           [](AgentConfig& a) { a.log_level = "debgu"; },
+           [](AgentConfig& a) { a.data_dir = ""; }}) {
+    AgentConfig bad = c;
+    mutate(bad);
+    CHECK_FALSE(ValidateAgentConfig(bad));
+  }
 }
