@@ -26,7 +26,8 @@ Result<std::string> LoadOrCreateAdminToken(const std::string& data_dir) {
   while (!token.empty() && (token.back() == '\n' || token.back() == '\r' || token.back() == ' ')) {
     token.pop_back();
   }
-  if (token.size() < 16) return MakeError("bad_config", path + " holds no usable token (too short)");
+  if (token.size() < 16)
+    return MakeError("bad_config", path + " holds no usable token (too short)");
   return token;
 }
 

@@ -1,7 +1,6 @@
 #include "controller/config.h"
 
 #include <CLI/CLI.hpp>
-
 #include <iostream>
 
 #include "common/core/config_file.h"
@@ -10,19 +9,22 @@
 namespace autovibe {
 
 Result<void> LoadControllerConfigToml(std::string_view toml_text, ControllerConfig& c) {
-  return ForEachTomlKey(toml_text, [&c](std::string_view k, const toml::node& node) -> Result<void> {
-    if (k == "data_dir") return TomlString(node, k, c.data_dir);
-    if (k == "nats") return TomlString(node, k, c.nats_url);
-    if (k == "nats_user") return TomlString(node, k, c.nats_user);
-    if (k == "nats_password") return TomlString(node, k, c.nats_password);
-    if (k == "listen") return TomlString(node, k, c.listen);
-    if (k == "subject_prefix") return TomlString(node, k, c.subject_prefix);
-    if (k == "log_level") return TomlString(node, k, c.log_level);
-    if (k == "heartbeat_interval") return TomlDuration(node, k, c.heartbeat_interval);
-    if (k == "heartbeat_ttl") return TomlDuration(node, k, c.heartbeat_ttl);
-    if (k == "pool") return {};  // provisioned pools: read by the provisioners
-    return UnknownKey(k);
-  });
+  return ForEachTomlKey(toml_text,
+                        [&c](std::string_view k, const toml::node& node) -> Result<void> {
+                          if (k == "data_dir") return TomlString(node, k, c.data_dir);
+                          if (k == "nats") return TomlString(node, k, c.nats_url);
+                          if (k == "nats_user") return TomlString(node, k, c.nats_user);
+                          if (k == "nats_password") return TomlString(node, k, c.nats_password);
+                          if (k == "listen") return TomlString(node, k, c.listen);
+                          if (k == "subject_prefix") return TomlString(node, k, c.subject_prefix);
+                          if (k == "log_level") return TomlString(node, k, c.log_level);
+                          if (k == "heartbeat_interval")
+                            return TomlDuration(node, k, c.heartbeat_interval);
+                          if (k == "heartbeat_ttl") return TomlDuration(node, k, c.heartbeat_ttl);
+                          if (k == "pool")
+                            return {};  // provisioned pools: read by the provisioners
+                          return UnknownKey(k);
+                        });
 }
 
 Result<void> ValidateControllerConfig(const ControllerConfig& c) {
@@ -50,7 +52,8 @@ ParsedArgs ParseControllerArgs(int argc, char** argv) {
   CLI::App app{"autovibe-controller: schedules coding tasks across the fleet and holds budgets"};
   std::string config_file, data_dir, nats, listen, interval, ttl, prefix, level, user, password;
   app.add_option("--config", config_file, "TOML config file; flags override it");
-  app.add_option("--data-dir", data_dir, "state directory (database, admin.token) [" + c.data_dir + "]");
+  app.add_option("--data-dir", data_dir,
+                 "state directory (database, admin.token) [" + c.data_dir + "]");
   app.add_option("--nats", nats, "NATS server URL [" + c.nats_url + "]");
   app.add_option("--nats-user", user, "NATS user name");
   app.add_option("--nats-password", password, "NATS password");
@@ -72,9 +75,8 @@ ParsedArgs ParseControllerArgs(int argc, char** argv) {
     return out;
   };
   if (!config_file.empty()) {
-    auto r = LoadConfigFile(config_file, [&c](std::string_view text) {
-      return LoadControllerConfigToml(text, c);
-    });
+    auto r = LoadConfigFile(
+        config_file, [&c](std::string_view text) { return LoadControllerConfigToml(text, c); });
     if (!r) return fail(r.error());
   }
   Override(c.data_dir, data_dir);
@@ -84,7 +86,8 @@ ParsedArgs ParseControllerArgs(int argc, char** argv) {
   Override(c.listen, listen);
   Override(c.subject_prefix, prefix);
   Override(c.log_level, level);
-  for (auto [text, target] : {std::pair{&interval, &c.heartbeat_interval}, {&ttl, &c.heartbeat_ttl}}) {
+  for (auto [text, target] :
+       {std::pair{&interval, &c.heartbeat_interval}, {&ttl, &c.heartbeat_ttl}}) {
     if (text->empty()) continue;
     auto d = ParseDuration(*text);
     if (!d) return fail(d.error());

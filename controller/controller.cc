@@ -1,10 +1,11 @@
 #include "controller/controller.h"
 
+#include <spdlog/spdlog.h>
+
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <spdlog/spdlog.h>
 
 #include "autovibe/v1/command.pb.h"
 #include "autovibe/v1/event.pb.h"
@@ -68,7 +69,8 @@ class ControllerImpl final : public Controller {
     HttpServerOptions ho;
     ho.host = hp->first;
     ho.port = hp->second;
-    auto server = StartHttpServer(ioc_, ho, [this](const HttpRequest& r) { return api_->Handle(r); });
+    auto server =
+        StartHttpServer(ioc_, ho, [this](const HttpRequest& r) { return api_->Handle(r); });
     if (!server) return server.error();
     http_ = std::move(*server);
 
@@ -91,15 +93,16 @@ class ControllerImpl final : public Controller {
     return 0;
   }
 
-  void Stop() override { asio::post(ioc_, [this] { Shutdown(); }); }
+  void Stop() override {
+    asio::post(ioc_, [this] { Shutdown(); });
+  }
 
  private:
   Result<void> Subscribe() {
     const std::string& p = config_.subject_prefix;
-    auto reg = bus_->Subscribe(p + ".register", "register", kMaxControlMessage,
-                               [this](BusMessage m) {
-                                 asio::post(ioc_, [this, m = std::move(m)] { OnRegister(m); });
-                               });
+    auto reg = bus_->Subscribe(
+        p + ".register", "register", kMaxControlMessage,
+        [this](BusMessage m) { asio::post(ioc_, [this, m = std::move(m)] { OnRegister(m); }); });
     if (!reg) return reg.error();
     subs_.push_back(std::move(*reg));
     auto hb = bus_->Subscribe(p + ".hb.*", "heartbeat", kMaxControlMessage, [this](BusMessage m) {

@@ -1,11 +1,12 @@
 #include "worker-agent/agent.h"
 
+#include <spdlog/spdlog.h>
+
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/thread_pool.hpp>
-#include <spdlog/spdlog.h>
 
 #include "autovibe/v1/command.pb.h"
 #include "autovibe/v1/machine.pb.h"
@@ -83,7 +84,9 @@ class AgentImpl final : public Agent {
     return 0;
   }
 
-  void Stop() override { asio::post(ioc_, [this] { Shutdown(); }); }
+  void Stop() override {
+    asio::post(ioc_, [this] { Shutdown(); });
+  }
 
  private:
   std::string Subject(std::string_view kind) const {
@@ -151,7 +154,7 @@ class AgentImpl final : public Agent {
 
   void RetryRegister(const std::string& problem) {
     spdlog::warn("agent registration failed, retrying in {}ms: {}", register_backoff_.count(),
-                  problem);
+                 problem);
     retry_timer_.expires_after(register_backoff_);
     register_backoff_ = std::min<Duration>(register_backoff_ * 2, kMaxRegisterBackoff);
     retry_timer_.async_wait([this](boost::system::error_code ec) {
@@ -161,10 +164,9 @@ class AgentImpl final : public Agent {
 
   void SubscribeCommands() {
     cmd_sub_.reset();
-    auto sub = bus_->Subscribe(Subject("cmd." + machine_id_), "command", kMaxCommand,
-                               [this](BusMessage m) {
-                                 asio::post(ioc_, [this, m = std::move(m)] { OnCommand(m); });
-                               });
+    auto sub = bus_->Subscribe(
+        Subject("cmd." + machine_id_), "command", kMaxCommand,
+        [this](BusMessage m) { asio::post(ioc_, [this, m = std::move(m)] { OnCommand(m); }); });
     if (!sub) {
       spdlog::error("agent cannot subscribe to commands: {}", sub.error().message);
       return;

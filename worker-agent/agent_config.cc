@@ -1,8 +1,8 @@
 #include "worker-agent/agent_config.h"
 
-#include <CLI/CLI.hpp>
 #include <unistd.h>
 
+#include <CLI/CLI.hpp>
 #include <iostream>
 
 #include "common/core/config_file.h"
@@ -20,19 +20,20 @@ std::string HostName() {
 }  // namespace
 
 Result<void> LoadAgentConfigToml(std::string_view toml_text, AgentConfig& c) {
-  return ForEachTomlKey(toml_text, [&c](std::string_view k, const toml::node& node) -> Result<void> {
-    if (k == "nats") return TomlString(node, k, c.nats_url);
-    if (k == "nats_user") return TomlString(node, k, c.nats_user);
-    if (k == "nats_password") return TomlString(node, k, c.nats_password);
-    if (k == "name") return TomlString(node, k, c.name);
-    if (k == "data_dir") return TomlString(node, k, c.data_dir);
-    if (k == "backend") return TomlString(node, k, c.backend);
-    if (k == "subject_prefix") return TomlString(node, k, c.subject_prefix);
-    if (k == "log_level") return TomlString(node, k, c.log_level);
-    if (k == "labels") return TomlStringTable(node, k, c.labels);
-    if (k == "upstreams") return TomlStringTable(node, k, c.upstreams);
-    return UnknownKey(k);
-  });
+  return ForEachTomlKey(toml_text,
+                        [&c](std::string_view k, const toml::node& node) -> Result<void> {
+                          if (k == "nats") return TomlString(node, k, c.nats_url);
+                          if (k == "nats_user") return TomlString(node, k, c.nats_user);
+                          if (k == "nats_password") return TomlString(node, k, c.nats_password);
+                          if (k == "name") return TomlString(node, k, c.name);
+                          if (k == "data_dir") return TomlString(node, k, c.data_dir);
+                          if (k == "backend") return TomlString(node, k, c.backend);
+                          if (k == "subject_prefix") return TomlString(node, k, c.subject_prefix);
+                          if (k == "log_level") return TomlString(node, k, c.log_level);
+                          if (k == "labels") return TomlStringTable(node, k, c.labels);
+                          if (k == "upstreams") return TomlStringTable(node, k, c.upstreams);
+                          return UnknownKey(k);
+                        });
 }
 
 Result<std::pair<std::string, std::string>> ParseKeyValue(std::string_view text) {
@@ -71,7 +72,8 @@ ParsedAgentArgs ParseAgentArgs(int argc, char** argv) {
   app.add_option("--name", name, "machine name [host name]");
   app.add_option("--data-dir", data_dir, "state directory [" + c.data_dir + "]");
   app.add_option("--label", labels, "label k=v (repeatable)");
-  app.add_option("--upstream", upstreams, "LLM upstream provider=URL or provider=mock (repeatable)");
+  app.add_option("--upstream", upstreams,
+                 "LLM upstream provider=URL or provider=mock (repeatable)");
   app.add_option("--backend", backend, "how this machine was made (set by provisioners) [manual]");
   app.add_option("--subject-prefix", prefix, "bus subject prefix [av]");
   app.add_option("--log-level", level, "trace|debug|info|warn|error [info]");

@@ -34,7 +34,7 @@ class Subscription {
 };
 
 struct StreamConfig {
-  std::string name;                  // e.g. "AV_EVENTS"
+  std::string name;                   // e.g. "AV_EVENTS"
   std::vector<std::string> subjects;  // e.g. {"av.evt.>"}
   Duration duplicate_window = std::chrono::minutes(2);
   Duration max_age = std::chrono::hours(24 * 7);

@@ -21,7 +21,9 @@ Error NatsError(std::string_view what, natsStatus s) {
   return MakeError(code, std::string(what) + ": " + natsStatus_GetText(s));
 }
 
-int64_t Nanos(Duration d) { return std::chrono::duration_cast<std::chrono::nanoseconds>(d).count(); }
+int64_t Nanos(Duration d) {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(d).count();
+}
 
 // State shared by a subscription and NATS.c's delivery thread. Deleted by the on-complete
 // callback, which NATS.c runs after the last delivery, so the handler never outlives it.
@@ -78,7 +80,10 @@ class StreamConsumer final : public Subscription {
  public:
   StreamConsumer(natsSubscription* sub, std::string what, size_t max_bytes,
                  Bus::StreamHandler handler, BusStats* stats)
-      : sub_(sub), what_(std::move(what)), max_bytes_(max_bytes), handler_(std::move(handler)),
+      : sub_(sub),
+        what_(std::move(what)),
+        max_bytes_(max_bytes),
+        handler_(std::move(handler)),
         stats_(stats) {
     thread_ = std::thread([this] { Run(); });
   }
@@ -132,8 +137,8 @@ class StreamConsumer final : public Subscription {
 struct ConnState {
   explicit ConnState(BusOptions o) : options(std::move(o)) {}
   BusOptions options;
-  std::mutex mu;        // held while a user callback runs, so none runs after the bus is gone
-  bool active = true;   // guarded by mu
+  std::mutex mu;       // held while a user callback runs, so none runs after the bus is gone
+  bool active = true;  // guarded by mu
   std::atomic<bool> connected{false};
 };
 
@@ -161,8 +166,8 @@ class NatsBus final : public Bus {
     if (s != NATS_OK) return NatsError("nats options", s);
     std::unique_ptr<natsOptions, decltype(&natsOptions_Destroy)> guard(opts, natsOptions_Destroy);
     if ((s = natsOptions_SetURL(opts, st_->options.url.c_str())) != NATS_OK) {
-      return MakeError("bad_config", "bad NATS url \"" + st_->options.url + "\": " +
-                                         natsStatus_GetText(s));
+      return MakeError("bad_config",
+                       "bad NATS url \"" + st_->options.url + "\": " + natsStatus_GetText(s));
     }
     if (!st_->options.name.empty()) natsOptions_SetName(opts, st_->options.name.c_str());
     if (!st_->options.user.empty()) {
@@ -275,8 +280,7 @@ class NatsBus final : public Bus {
   }
 
   Result<std::unique_ptr<Subscription>> ConsumeStream(std::string stream, std::string durable,
-                                                      std::string filter_subject,
-                                                      size_t max_bytes,
+                                                      std::string filter_subject, size_t max_bytes,
                                                       StreamHandler handler) override {
     jsSubOptions so;
     jsSubOptions_Init(&so);
@@ -286,8 +290,8 @@ class NatsBus final : public Bus {
     so.Config.AckWait = Nanos(std::chrono::seconds(30));
     natsSubscription* sub = nullptr;
     jsErrCode jerr = static_cast<jsErrCode>(0);
-    natsStatus s = js_PullSubscribe(&sub, js_, filter_subject.c_str(), durable.c_str(), nullptr,
-                                    &so, &jerr);
+    natsStatus s =
+        js_PullSubscribe(&sub, js_, filter_subject.c_str(), durable.c_str(), nullptr, &so, &jerr);
     if (s != NATS_OK) return NatsError("consume " + stream + "/" + durable, s);
     return std::unique_ptr<Subscription>(
         new StreamConsumer(sub, durable, max_bytes, std::move(handler), &stats_));

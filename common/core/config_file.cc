@@ -11,8 +11,8 @@ Result<void> ForEachTomlKey(
   try {
     tbl = toml::parse(toml_text);
   } catch (const toml::parse_error& e) {
-    return MakeError("bad_config", "not valid TOML: " + std::string(e.description()) +
-                                       " at line " + std::to_string(e.source().begin.line));
+    return MakeError("bad_config", "not valid TOML: " + std::string(e.description()) + " at line " +
+                                       std::to_string(e.source().begin.line));
   }
   for (auto& [key, node] : tbl) {
     if (auto r = on_key(key.str(), node); !r) return r;

@@ -1,8 +1,9 @@
 // Small file helpers with errors as values.
 #pragma once
 
-#include <string>
 #include <sys/types.h>
+
+#include <string>
 
 #include "common/core/result.h"
 

@@ -1,4 +1,5 @@
-// Structured log lines on stderr: `2026-11-22T01:02:03.456Z info fleet machine registered id=m-.. name=..`.
+// Structured log lines on stderr: `2026-11-22T01:02:03.456Z info fleet machine registered id=m-..
+// name=..`.
 #pragma once
 
 #include <spdlog/spdlog.h>

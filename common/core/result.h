@@ -2,7 +2,6 @@
 #pragma once
 
 #include <boost/system/result.hpp>
-
 #include <ostream>
 #include <string>
 #include <utility>

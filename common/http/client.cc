@@ -34,14 +34,16 @@ Result<HttpReply> SendHttp(const HttpCall& call) {
   stream.expires_after(call.timeout);
   const std::string where = host + ":" + port;
   // Beast's timeouts only apply to async operations, so drive them with run().
-  stream.async_connect(endpoints, [&](boost::system::error_code e, const tcp::endpoint&) { ec = e; });
+  stream.async_connect(endpoints,
+                       [&](boost::system::error_code e, const tcp::endpoint&) { ec = e; });
   ioc.run();
   if (ec) return MakeError("unreachable", "cannot connect to " + where + ": " + ec.message());
 
   http::request<http::string_body> req{http::string_to_verb(call.method), target, 11};
   req.set(http::field::host, host);
   req.set(http::field::user_agent, "autovibe-cli");
-  if (!call.bearer_token.empty()) req.set(http::field::authorization, "Bearer " + call.bearer_token);
+  if (!call.bearer_token.empty())
+    req.set(http::field::authorization, "Bearer " + call.bearer_token);
   if (!call.body.empty()) {
     req.set(http::field::content_type, call.content_type);
     req.body() = call.body;
@@ -55,7 +57,8 @@ Result<HttpReply> SendHttp(const HttpCall& call) {
   http::async_write(stream, req, [&](boost::system::error_code e, size_t) {
     ec = e;
     if (ec) return;
-    http::async_read(stream, buffer, parser, [&](boost::system::error_code e2, size_t) { ec = e2; });
+    http::async_read(stream, buffer, parser,
+                     [&](boost::system::error_code e2, size_t) { ec = e2; });
   });
   ioc.run();
   if (ec == beast::error::timeout) {

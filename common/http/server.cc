@@ -1,5 +1,7 @@
 #include "common/http/server.h"
 
+#include <spdlog/spdlog.h>
+
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -9,8 +11,6 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/url/parse.hpp>
-#include <spdlog/spdlog.h>
-
 #include <charconv>
 
 namespace autovibe {
@@ -121,8 +121,9 @@ class Server final : public HttpServer, public std::enable_shared_from_this<Serv
       bool head = false;
       unsigned version = 11;
       if (ec == http::error::body_limit) {
-        out = JsonError(413, "too_large", "request body exceeds " +
-                                              std::to_string(options_.max_body_bytes) + " bytes");
+        out =
+            JsonError(413, "too_large",
+                      "request body exceeds " + std::to_string(options_.max_body_bytes) + " bytes");
       } else if (ec == http::error::header_limit) {
         out = JsonError(431, "too_large", "request headers too large");
       } else if (ec) {

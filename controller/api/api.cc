@@ -1,9 +1,10 @@
 #include "controller/api/api.h"
 
-#include <boost/json.hpp>
 #include <fmt/format.h>
 #include <openssl/crypto.h>
 #include <spdlog/spdlog.h>
+
+#include <boost/json.hpp>
 
 #include "controller/api/machine_json.h"
 
@@ -80,8 +81,7 @@ HttpResponse Api::Route(const HttpRequest& req, std::string& route) {
   if (!Authorized(req)) {
     route = "unauthorized";
     auto r = JsonError(401, "unauthorized",
-                       req.authorization.empty() ? "missing bearer token"
-                                                 : "invalid bearer token");
+                       req.authorization.empty() ? "missing bearer token" : "invalid bearer token");
     r.headers.emplace_back("WWW-Authenticate", "Bearer");
     return r;
   }
@@ -113,15 +113,17 @@ HttpResponse Api::Metrics() const {
     out += fmt::format("autovibe_machines{{state=\"{}\"}} {}\n", ToString(s), by_state[s]);
   }
   const FleetCounters& c = deps_.fleet->counters();
-  out += "# HELP autovibe_heartbeats_received_total Heartbeats applied.\n"
-         "# TYPE autovibe_heartbeats_received_total counter\n";
+  out +=
+      "# HELP autovibe_heartbeats_received_total Heartbeats applied.\n"
+      "# TYPE autovibe_heartbeats_received_total counter\n";
   out += fmt::format("autovibe_heartbeats_received_total {}\n", c.heartbeats);
   out += "# TYPE autovibe_heartbeats_unknown_total counter\n";
   out += fmt::format("autovibe_heartbeats_unknown_total {}\n", c.heartbeats_unknown);
   out += "# TYPE autovibe_registrations_total counter\n";
   out += fmt::format("autovibe_registrations_total {}\n", c.registrations);
-  out += "# HELP autovibe_bus_messages_rejected_total Bus messages dropped, by kind and reason.\n"
-         "# TYPE autovibe_bus_messages_rejected_total counter\n";
+  out +=
+      "# HELP autovibe_bus_messages_rejected_total Bus messages dropped, by kind and reason.\n"
+      "# TYPE autovibe_bus_messages_rejected_total counter\n";
   if (deps_.bus_stats != nullptr) {
     for (const auto& [key, n] : deps_.bus_stats->Rejected()) {
       out += fmt::format("autovibe_bus_messages_rejected_total{{what=\"{}\",reason=\"{}\"}} {}\n",
@@ -129,16 +131,18 @@ HttpResponse Api::Metrics() const {
     }
   }
   for (const auto& [what, n] : c.invalid) {
-    out += fmt::format("autovibe_bus_messages_rejected_total{{what=\"{}\",reason=\"invalid\"}} {}\n",
-                       what, n);
+    out += fmt::format(
+        "autovibe_bus_messages_rejected_total{{what=\"{}\",reason=\"invalid\"}} {}\n", what, n);
   }
   if (deps_.heartbeat_lag != nullptr) {
-    out += "# HELP autovibe_heartbeat_lag_seconds From an agent sending a heartbeat to the "
-           "controller applying it.\n# TYPE autovibe_heartbeat_lag_seconds histogram\n";
+    out +=
+        "# HELP autovibe_heartbeat_lag_seconds From an agent sending a heartbeat to the "
+        "controller applying it.\n# TYPE autovibe_heartbeat_lag_seconds histogram\n";
     deps_.heartbeat_lag->Render("autovibe_heartbeat_lag_seconds", out);
   }
-  out += "# HELP autovibe_api_requests_total API requests by route and status.\n"
-         "# TYPE autovibe_api_requests_total counter\n";
+  out +=
+      "# HELP autovibe_api_requests_total API requests by route and status.\n"
+      "# TYPE autovibe_api_requests_total counter\n";
   for (const auto& [key, n] : metrics_.requests) {
     out += fmt::format("autovibe_api_requests_total{{route=\"{}\",status=\"{}\"}} {}\n", key.first,
                        key.second, n);

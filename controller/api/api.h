@@ -13,7 +13,7 @@ namespace autovibe {
 
 struct ApiDeps {
   const Fleet* fleet = nullptr;
-  BusStats* bus_stats = nullptr;                   // may be null
+  BusStats* bus_stats = nullptr;                    // may be null
   const LatencyHistogram* heartbeat_lag = nullptr;  // may be null
   std::string admin_token;
 };

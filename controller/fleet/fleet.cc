@@ -1,9 +1,9 @@
 #include "controller/fleet/fleet.h"
 
-#include <boost/json.hpp>
-
-#include <cmath>
 #include <spdlog/spdlog.h>
+
+#include <boost/json.hpp>
+#include <cmath>
 
 #include "common/core/ids.h"
 
@@ -40,7 +40,8 @@ bool ValidResources(const v1::Resources& r) {
 bool ValidMachineId(std::string_view id) {
   if (id.size() != 14 || !id.starts_with("m-")) return false;
   for (char c : id.substr(2)) {
-    if (!std::isxdigit(static_cast<unsigned char>(c)) || std::isupper(static_cast<unsigned char>(c))) {
+    if (!std::isxdigit(static_cast<unsigned char>(c)) ||
+        std::isupper(static_cast<unsigned char>(c))) {
       return false;
     }
   }
@@ -143,8 +144,8 @@ v1::RegisterReply Fleet::Register(const v1::RegisterRequest& req) {
   next.last_heartbeat_at_ms = now;
   next.registered_at_ms = now;
   const MachineState prev = next.state;
-  next.state = known ? *StateOnRegister(prev, running) : (running ? MachineState::kBusy
-                                                                  : MachineState::kReady);
+  next.state = known ? *StateOnRegister(prev, running)
+                     : (running ? MachineState::kBusy : MachineState::kReady);
   if (auto r = store_.SaveMachine(next); !r) {
     spdlog::error("fleet cannot save machine {}: {}", next.name, r.error().message);
     v1::RegisterReply reply;

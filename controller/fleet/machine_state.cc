@@ -4,14 +4,22 @@ namespace autovibe {
 
 std::string_view ToString(MachineState s) {
   switch (s) {
-    case MachineState::kProvisioning: return "provisioning";
-    case MachineState::kBooting: return "booting";
-    case MachineState::kReady: return "ready";
-    case MachineState::kBusy: return "busy";
-    case MachineState::kDraining: return "draining";
-    case MachineState::kTerminated: return "terminated";
-    case MachineState::kLost: return "lost";
-    case MachineState::kFailed: return "failed";
+    case MachineState::kProvisioning:
+      return "provisioning";
+    case MachineState::kBooting:
+      return "booting";
+    case MachineState::kReady:
+      return "ready";
+    case MachineState::kBusy:
+      return "busy";
+    case MachineState::kDraining:
+      return "draining";
+    case MachineState::kTerminated:
+      return "terminated";
+    case MachineState::kLost:
+      return "lost";
+    case MachineState::kFailed:
+      return "failed";
   }
   return "unknown";
 }
@@ -28,15 +36,22 @@ bool CanTransition(MachineState from, MachineState to) {
   if (from == to) return false;
   if (to == S::kTerminated) return from != S::kTerminated;
   switch (from) {
-    case S::kProvisioning: return to == S::kBooting || to == S::kFailed;
-    case S::kBooting: return to == S::kReady || to == S::kBusy || to == S::kFailed || to == S::kLost;
-    case S::kReady: return to == S::kBusy || to == S::kDraining || to == S::kLost;
-    case S::kBusy: return to == S::kReady || to == S::kDraining || to == S::kLost;
-    case S::kDraining: return to == S::kLost;
+    case S::kProvisioning:
+      return to == S::kBooting || to == S::kFailed;
+    case S::kBooting:
+      return to == S::kReady || to == S::kBusy || to == S::kFailed || to == S::kLost;
+    case S::kReady:
+      return to == S::kBusy || to == S::kDraining || to == S::kLost;
+    case S::kBusy:
+      return to == S::kReady || to == S::kDraining || to == S::kLost;
+    case S::kDraining:
+      return to == S::kLost;
     // A lost machine that comes back re-registers; one that was draining keeps draining.
-    case S::kLost: return to == S::kReady || to == S::kBusy || to == S::kDraining;
+    case S::kLost:
+      return to == S::kReady || to == S::kBusy || to == S::kDraining;
     case S::kTerminated:
-    case S::kFailed: return false;
+    case S::kFailed:
+      return false;
   }
   return false;
 }
@@ -45,9 +60,12 @@ std::optional<MachineState> StateOnRegister(MachineState from, bool running_task
   using S = MachineState;
   switch (from) {
     case S::kTerminated:
-    case S::kFailed: return std::nullopt;
-    case S::kDraining: return S::kDraining;
-    default: return running_tasks ? S::kBusy : S::kReady;
+    case S::kFailed:
+      return std::nullopt;
+    case S::kDraining:
+      return S::kDraining;
+    default:
+      return running_tasks ? S::kBusy : S::kReady;
   }
 }
 

@@ -18,8 +18,8 @@ enum class MachineState {
 };
 
 inline constexpr MachineState kAllMachineStates[] = {
-    MachineState::kProvisioning, MachineState::kBooting,    MachineState::kReady,
-    MachineState::kBusy,         MachineState::kDraining,   MachineState::kTerminated,
+    MachineState::kProvisioning, MachineState::kBooting,  MachineState::kReady,
+    MachineState::kBusy,         MachineState::kDraining, MachineState::kTerminated,
     MachineState::kLost,         MachineState::kFailed};
 
 std::string_view ToString(MachineState s);

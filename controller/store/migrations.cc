@@ -61,10 +61,11 @@ Result<void> Exec(sqlite3* db, const std::string& sql, const std::string& what) 
 std::span<const Migration> AllMigrations() { return kMigrations; }
 
 Result<int> SchemaVersion(sqlite3* db) {
-  if (auto r = Exec(db,
-                    "CREATE TABLE IF NOT EXISTS schema_migrations ("
-                    " version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)",
-                    "create schema_migrations");
+  if (auto r =
+          Exec(db,
+               "CREATE TABLE IF NOT EXISTS schema_migrations ("
+               " version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)",
+               "create schema_migrations");
       !r) {
     return r.error();
   }

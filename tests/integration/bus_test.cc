@@ -1,12 +1,12 @@
 // The NATS bus against a real nats-server: publish/subscribe, request with a deadline,
 // JetStream with message ids and a durable consumer, and dropping of oversized messages.
-#include <catch2/catch.hpp>
+#include "common/bus/bus.h"
 
 #include <atomic>
+#include <catch2/catch.hpp>
 #include <mutex>
 #include <set>
 
-#include "common/bus/bus.h"
 #include "tests/support/catch_result.h"
 #include "tests/support/nats_server.h"
 
@@ -40,9 +40,8 @@ TEST_CASE("bus publishes, subscribes and answers requests within a deadline") {
     got.push_back(m.data);
   });
   REQUIRE(sub);
-  auto echo = b->Subscribe("t.echo", "test", 1024, [&](BusMessage m) {
-    b->Publish(m.reply, "echo:" + m.data);
-  });
+  auto echo = b->Subscribe("t.echo", "test", 1024,
+                           [&](BusMessage m) { b->Publish(m.reply, "echo:" + m.data); });
   REQUIRE(echo);
 
   // A subscription is live once a request through the same server round-trips.
@@ -50,7 +49,12 @@ TEST_CASE("bus publishes, subscribes and answers requests within a deadline") {
   REQUIRE(reply);
   CHECK(*reply == "echo:ping");
   REQUIRE(a->Publish("t.hello", "one"));
-  REQUIRE(WaitUntil([&] { std::lock_guard l(mu); return got.size() == 1; }, 5s));
+  REQUIRE(WaitUntil(
+      [&] {
+        std::lock_guard l(mu);
+        return got.size() == 1;
+      },
+      5s));
   CHECK(got[0] == "one");
 
   // Nobody answers: a clear error, fast.
@@ -119,7 +123,12 @@ TEST_CASE("stream publish stores a message id once and a durable consumer resume
                                          ack();
                                        });
     REQUIRE(consumer);
-    REQUIRE(WaitUntil([&] { std::lock_guard l(mu); return seen.size() == 2; }, 10s));
+    REQUIRE(WaitUntil(
+        [&] {
+          std::lock_guard l(mu);
+          return seen.size() == 2;
+        },
+        10s));
   }
   CHECK(seen == std::vector<std::string>{"e1", "e2"});
 
@@ -135,9 +144,19 @@ TEST_CASE("stream publish stores a message id once and a durable consumer resume
                                         ack();
                                       });
   REQUIRE(consumer);
-  REQUIRE(WaitUntil([&] { std::lock_guard l(mu); return seen.size() >= 3; }, 10s));
+  REQUIRE(WaitUntil(
+      [&] {
+        std::lock_guard l(mu);
+        return seen.size() >= 3;
+      },
+      10s));
   REQUIRE(bus2->StreamPublish("tev.m2", "e4", "id-4", 5s));
-  REQUIRE(WaitUntil([&] { std::lock_guard l(mu); return seen.size() >= 4; }, 10s));
+  REQUIRE(WaitUntil(
+      [&] {
+        std::lock_guard l(mu);
+        return seen.size() >= 4;
+      },
+      10s));
   std::lock_guard l(mu);
   CHECK(seen == std::vector<std::string>{"e1", "e2", "e3", "e4"});
 }

@@ -1,7 +1,6 @@
 // The real autovibe binary against a real controller: what a user types, what a script reads.
-#include <catch2/catch.hpp>
-
 #include <boost/json.hpp>
+#include <catch2/catch.hpp>
 
 #include "tests/support/fleet_harness.h"
 #include "tests/support/nats_server.h"
@@ -48,7 +47,8 @@ TEST_CASE("the CLI lists and shows machines, in tables and JSON, with global opt
   auto parsed = boost::json::parse(json.output);
   CHECK(parsed.at("machines").at(0).at("id").as_string() == id);
 
-  auto show = RunCli(dir, {"--json", "machines", "show", id, "--controller", url, "--token", token});
+  auto show =
+      RunCli(dir, {"--json", "machines", "show", id, "--controller", url, "--token", token});
   REQUIRE(show.exit_code == 0);
   CHECK(boost::json::parse(show.output).at("name").as_string() == "cli-worker");
 }

@@ -1,12 +1,11 @@
 // A real nats-server, controller and agents: the fleet sees itself, survives crashes and
 // restarts, and ignores garbage.
-#include <catch2/catch.hpp>
 #include <signal.h>
 #include <sys/stat.h>
 
-#include <filesystem>
-
 #include <boost/json.hpp>
+#include <catch2/catch.hpp>
+#include <filesystem>
 
 #include "tests/support/fleet_harness.h"
 #include "tests/support/nats_server.h"
@@ -37,7 +36,8 @@ TEST_CASE("two agents become ready with their real resources") {
   TempDir dir;
   NatsServer nats(dir / "nats");
   ControllerProcess controller(dir / "controller", nats.url(), kFastHeartbeats);
-  AgentProcess a("alpha", dir / "alpha", nats.url(), {"--label", "pool=local", "--label", "gpu=no"});
+  AgentProcess a("alpha", dir / "alpha", nats.url(),
+                 {"--label", "pool=local", "--label", "gpu=no"});
   AgentProcess b("beta", dir / "beta", nats.url());
 
   REQUIRE(WaitUntil([&] { return AllReady(controller, {"alpha", "beta"}); }, 15s));
@@ -47,7 +47,8 @@ TEST_CASE("two agents become ready with their real resources") {
   CHECK(res.at("cpu_cores").to_number<int64_t>() >= 1);
   CHECK(res.at("mem_total_bytes").to_number<int64_t>() > (int64_t{64} << 20));
   CHECK(res.at("mem_used_bytes").to_number<int64_t>() > 0);
-  CHECK(res.at("disk_total_bytes").to_number<int64_t>() >= res.at("disk_free_bytes").to_number<int64_t>());
+  CHECK(res.at("disk_total_bytes").to_number<int64_t>() >=
+        res.at("disk_free_bytes").to_number<int64_t>());
   CHECK(res.at("disk_free_bytes").to_number<int64_t>() > 0);
   CHECK(alpha.at("labels").at("pool").as_string() == "local");
   CHECK(alpha.at("labels").at("gpu").as_string() == "no");
@@ -64,7 +65,8 @@ TEST_CASE("two agents become ready with their real resources") {
   CHECK(one.at("name").as_string() == "alpha");
 
   // Heartbeats keep arriving, and the metrics say so.
-  REQUIRE(WaitUntil([&] { return controller.Metric("autovibe_heartbeats_received_total") >= 4; }, 10s));
+  REQUIRE(
+      WaitUntil([&] { return controller.Metric("autovibe_heartbeats_received_total") >= 4; }, 10s));
   CHECK(controller.Metric("autovibe_machines{state=\"ready\"}") == 2);
 }
 
@@ -93,7 +95,8 @@ TEST_CASE("an agent killed with SIGKILL is lost within the ttl plus one second")
 TEST_CASE("a controller killed and restarted keeps every machine and ids") {
   TempDir dir;
   NatsServer nats(dir / "nats");
-  auto controller = std::make_unique<ControllerProcess>(dir / "controller", nats.url(), kFastHeartbeats);
+  auto controller =
+      std::make_unique<ControllerProcess>(dir / "controller", nats.url(), kFastHeartbeats);
   const uint16_t port = controller->port();
   AgentProcess live("live", dir / "live", nats.url());
   AgentProcess gone("gone", dir / "gone", nats.url());
@@ -104,7 +107,8 @@ TEST_CASE("a controller killed and restarted keeps every machine and ids") {
   controller->process().Signal(SIGKILL);
   REQUIRE(controller->process().Wait(5s) >= 0);
   gone.Kill();
-  controller = std::make_unique<ControllerProcess>(dir / "controller", nats.url(), kFastHeartbeats, port);
+  controller =
+      std::make_unique<ControllerProcess>(dir / "controller", nats.url(), kFastHeartbeats, port);
 
   // Both machines are still known, with the same ids.
   auto machines = controller->Machines();
@@ -132,19 +136,22 @@ TEST_CASE("agents and controller survive a nats-server restart") {
   REQUIRE(WaitUntil([&] { return StateOf(controller, "steady") == "ready"; }, 15s));
   CHECK(controller.MachineByName("steady")->at("id").as_string() == id);
   double beats = controller.Metric("autovibe_heartbeats_received_total");
-  REQUIRE(WaitUntil([&] { return controller.Metric("autovibe_heartbeats_received_total") > beats + 2; }, 10s));
+  REQUIRE(WaitUntil(
+      [&] { return controller.Metric("autovibe_heartbeats_received_total") > beats + 2; }, 10s));
 }
 
 TEST_CASE("a controller that lost its database gets its agents back by itself") {
   TempDir dir;
   NatsServer nats(dir / "nats");
-  auto controller = std::make_unique<ControllerProcess>(dir / "controller", nats.url(), kFastHeartbeats);
+  auto controller =
+      std::make_unique<ControllerProcess>(dir / "controller", nats.url(), kFastHeartbeats);
   AgentProcess a("phoenix", dir / "phoenix", nats.url());
   REQUIRE(WaitUntil([&] { return AllReady(*controller, {"phoenix"}); }, 15s));
   controller->process().Signal(SIGKILL);
   REQUIRE(controller->process().Wait(5s) >= 0);
   std::filesystem::remove_all(dir / "controller");
-  controller = std::make_unique<ControllerProcess>(dir / "controller-new", nats.url(), kFastHeartbeats);
+  controller =
+      std::make_unique<ControllerProcess>(dir / "controller-new", nats.url(), kFastHeartbeats);
   // The agent's heartbeats name an id the new controller never saw; it is asked to register.
   REQUIRE(WaitUntil([&] { return AllReady(*controller, {"phoenix"}); }, 10s));
 }

@@ -1,18 +1,17 @@
 // Garbage on the bus and on the API changes nothing and crashes nothing.
-#include <catch2/catch.hpp>
-
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <boost/json.hpp>
+#include <catch2/catch.hpp>
 #include <random>
 
 #include "autovibe/v1/machine.pb.h"
 #include "common/bus/bus.h"
-#include "tests/support/fleet_harness.h"
 #include "tests/support/catch_result.h"
+#include "tests/support/fleet_harness.h"
 #include "tests/support/nats_server.h"
 
 using namespace autovibe;
@@ -56,8 +55,11 @@ TEST_CASE("garbage on av.register and av.hb.* changes nothing") {
   ControllerProcess controller(dir / "controller", nats.url());
   AgentProcess agent("honest", dir / "honest", nats.url());
   REQUIRE(WaitUntil([&] { return controller.MachineByName("honest").has_value(); }, 15s));
-  const std::string before = boost::json::serialize(controller.GetJson("/v1/machines/" +
-      std::string(controller.MachineByName("honest")->at("id").as_string())).at("labels"));
+  const std::string before = boost::json::serialize(
+      controller
+          .GetJson("/v1/machines/" +
+                   std::string(controller.MachineByName("honest")->at("id").as_string()))
+          .at("labels"));
 
   auto bus = ConnectNats({.url = nats.url()});
   REQUIRE(bus);
@@ -89,10 +91,16 @@ TEST_CASE("garbage on av.register and av.hb.* changes nothing") {
   CHECK(rr.error().find("invalid machine name") != std::string::npos);
 
   // The rejections are counted; the fleet is exactly as it was.
-  REQUIRE(WaitUntil([&] {
-    return controller.Metric("autovibe_bus_messages_rejected_total{what=\"heartbeat\",reason=\"oversized\"}") == 1 &&
-           controller.Metric("autovibe_bus_messages_rejected_total{what=\"heartbeat\",reason=\"subject_mismatch\"}") >= 1;
-  }, 10s));
+  REQUIRE(WaitUntil(
+      [&] {
+        return controller.Metric(
+                   "autovibe_bus_messages_rejected_total{what=\"heartbeat\",reason="
+                   "\"oversized\"}") == 1 &&
+               controller.Metric(
+                   "autovibe_bus_messages_rejected_total{what=\"heartbeat\",reason=\"subject_"
+                   "mismatch\"}") >= 1;
+      },
+      10s));
   auto machines = controller.Machines();
   REQUIRE(machines.size() == 1);
   CHECK(machines[0].at("name").as_string() == "honest");
@@ -120,10 +128,12 @@ TEST_CASE("the API answers 401 without a valid token and survives malformed requ
       "GARBAGE\r\n\r\n",
       "GET /v1/machines HTTP/1.1\r\nHost: x\r\nContent-Length: -5\r\n\r\n",
       "GET /v1/machines HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999999\r\n\r\n",
-      "POST /v1/machines HTTP/1.1\r\nHost: x\r\nContent-Length: 3000000\r\n\r\n" + std::string(3000000, 'x'),
+      "POST /v1/machines HTTP/1.1\r\nHost: x\r\nContent-Length: 3000000\r\n\r\n" +
+          std::string(3000000, 'x'),
       "GET /v1/machines/%00%ff/../../etc/passwd HTTP/1.1\r\nHost: x\r\n\r\n",
       "GET /" + std::string(100000, 'a') + " HTTP/1.1\r\nHost: x\r\n\r\n",
-      "GET /v1/machines HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + std::string(20000, 'z') + "\r\n\r\n",
+      "GET /v1/machines HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + std::string(20000, 'z') +
+          "\r\n\r\n",
       "GET http://evil/v1/machines HTTP/1.1\r\nHost: x\r\n\r\n",
       std::string("\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03", 11),
       RandomBytes(rng, 5000),

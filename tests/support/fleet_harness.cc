@@ -1,7 +1,6 @@
 #include "tests/support/fleet_harness.h"
 
 #include <boost/json.hpp>
-
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -13,16 +12,17 @@ std::string BinPath(const std::string& name) { return std::string(AV_BIN_DIR) + 
 
 ControllerProcess::ControllerProcess(const std::string& data_dir, const std::string& nats_url,
                                      std::vector<std::string> extra_args, uint16_t port)
-    : data_dir_(data_dir), nats_url_(nats_url), extra_args_(std::move(extra_args)),
+    : data_dir_(data_dir),
+      nats_url_(nats_url),
+      extra_args_(std::move(extra_args)),
       port_(port ? port : FreePort()) {
   Start();
 }
 
 void ControllerProcess::Start() {
-  std::vector<std::string> argv = {BinPath("autovibe-controller"),
-                                   "--data-dir", data_dir_,
-                                   "--nats", nats_url_,
-                                   "--listen", "127.0.0.1:" + std::to_string(port_)};
+  std::vector<std::string> argv = {
+      BinPath("autovibe-controller"),      "--data-dir", data_dir_, "--nats", nats_url_, "--listen",
+      "127.0.0.1:" + std::to_string(port_)};
   argv.insert(argv.end(), extra_args_.begin(), extra_args_.end());
   std::filesystem::create_directories(data_dir_);
   proc_ = ChildProcess(argv, data_dir_ + "/../controller-" + std::to_string(port_) + ".log");
@@ -93,8 +93,8 @@ AgentProcess::AgentProcess(const std::string& name, const std::string& data_dir,
 }
 
 void AgentProcess::Start() {
-  std::vector<std::string> argv = {BinPath("autovibe-agent"), "--name", name_, "--data-dir",
-                                   data_dir_, "--nats", nats_url_};
+  std::vector<std::string> argv = {
+      BinPath("autovibe-agent"), "--name", name_, "--data-dir", data_dir_, "--nats", nats_url_};
   argv.insert(argv.end(), extra_args_.begin(), extra_args_.end());
   std::filesystem::create_directories(data_dir_);
   proc_ = ChildProcess(argv, data_dir_ + ".log");

@@ -78,7 +78,8 @@ void ChildProcess::Signal(int sig) {
 }
 
 int ChildProcess::Wait(std::chrono::milliseconds timeout) {
-  if (pid_ > 0 && !WaitUntil([this] { return !Running(); }, timeout, std::chrono::milliseconds(5))) {
+  if (pid_ > 0 &&
+      !WaitUntil([this] { return !Running(); }, timeout, std::chrono::milliseconds(5))) {
     return -1;
   }
   if (WIFEXITED(status_)) return WEXITSTATUS(status_);

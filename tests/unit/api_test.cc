@@ -1,8 +1,8 @@
-#include <catch2/catch.hpp>
+#include "controller/api/api.h"
 
 #include <boost/json.hpp>
+#include <catch2/catch.hpp>
 
-#include "controller/api/api.h"
 #include "tests/support/process.h"
 
 using namespace autovibe;
@@ -17,7 +17,8 @@ struct Fixture {
   Fleet fleet{*store, clock, FleetOptions{}};
   Api api{ApiDeps{&fleet, nullptr, nullptr, "secret-token-0123456789"}};
 
-  HttpResponse Get(const std::string& path, const std::string& auth = "Bearer secret-token-0123456789",
+  HttpResponse Get(const std::string& path,
+                   const std::string& auth = "Bearer secret-token-0123456789",
                    const std::string& method = "GET") {
     HttpRequest r;
     r.method = method;

@@ -1,10 +1,10 @@
+#include "controller/config.h"
+
 #include <catch2/catch.hpp>
+#include <functional>
 
 #include "common/core/config_file.h"
-#include "controller/config.h"
 #include "tests/support/catch_result.h"
-
-#include <functional>
 #include "worker-agent/agent_config.h"
 
 using namespace autovibe;
@@ -22,7 +22,8 @@ heartbeat_ttl = "5s"
 [[pool]]
 name = "local"
 backend = "local"
-)", c));
+)",
+                                   c));
   CHECK(c.data_dir == "/srv/av");
   CHECK(c.nats_url == "nats://10.0.0.1:4222");
   CHECK(c.listen == "0.0.0.0:9090");
@@ -56,8 +57,9 @@ TEST_CASE("a ttl not longer than the interval is refused") {
 }
 
 TEST_CASE("controller flags override the config file") {
-  std::vector<std::string> args = {"autovibe-controller", "--data-dir", "/tmp/x",
-                                   "--heartbeat-ttl", "3s", "--heartbeat-interval", "1s"};
+  std::vector<std::string> args = {
+      "autovibe-controller",  "--data-dir", "/tmp/x", "--heartbeat-ttl", "3s",
+      "--heartbeat-interval", "1s"};
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
   auto parsed = ParseControllerArgs(static_cast<int>(argv.size()), argv.data());
@@ -74,7 +76,8 @@ name = "w1"
 pool = "gpu"
 [upstreams]
 anthropic = "mock"
-)", c));
+)",
+                              c));
   CHECK(c.name == "w1");
   CHECK(c.labels.at("pool") == "gpu");
   CHECK(c.upstreams.at("anthropic") == "mock");
@@ -82,8 +85,8 @@ anthropic = "mock"
   CHECK_FALSE(LoadAgentConfigToml("[labels]\npool = 3\n", bad));
   CHECK_FALSE(LoadAgentConfigToml("nmae = \"x\"\n", bad));
 
-  std::vector<std::string> args = {"autovibe-agent", "--name", "w2", "--label", "zone=a",
-                                   "--label", "tier=b", "--upstream", "openai=mock"};
+  std::vector<std::string> args = {"autovibe-agent", "--name", "w2",         "--label",    "zone=a",
+                                   "--label",        "tier=b", "--upstream", "openai=mock"};
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
   auto parsed = ParseAgentArgs(static_cast<int>(argv.size()), argv.data());

@@ -1,6 +1,6 @@
-#include <catch2/catch.hpp>
-
 #include "common/core/duration.h"
+
+#include <catch2/catch.hpp>
 
 using autovibe::FormatDuration;
 using autovibe::ParseDuration;

@@ -1,9 +1,9 @@
-#include <catch2/catch.hpp>
+#include "controller/fleet/fleet.h"
 
+#include <catch2/catch.hpp>
 #include <cmath>
 #include <limits>
 
-#include "controller/fleet/fleet.h"
 #include "tests/support/process.h"
 
 using namespace autovibe;
@@ -141,9 +141,11 @@ TEST_CASE("machine names are checked") {
 TEST_CASE("heartbeats are written in slices that together cover every changed machine") {
   Fixture f;
   std::vector<std::string> ids;
-  for (int i = 0; i < 25; ++i) ids.push_back(f.fleet->Register(Req("m" + std::to_string(i))).machine_id());
+  for (int i = 0; i < 25; ++i)
+    ids.push_back(f.fleet->Register(Req("m" + std::to_string(i))).machine_id());
   for (size_t i = 0; i < ids.size(); ++i) {
-    if (i % 2 == 0) REQUIRE(f.fleet->Heartbeat(Beat(ids[i], 1.0 + i)) == HeartbeatOutcome::kApplied);
+    if (i % 2 == 0)
+      REQUIRE(f.fleet->Heartbeat(Beat(ids[i], 1.0 + i)) == HeartbeatOutcome::kApplied);
   }
   // 13 changed rows, 5 per slice: three slices, the last one says it is done.
   CHECK(*f.fleet->FlushSome(5) == false);

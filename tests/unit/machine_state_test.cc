@@ -1,6 +1,6 @@
-#include <catch2/catch.hpp>
-
 #include "controller/fleet/machine_state.h"
+
+#include <catch2/catch.hpp>
 
 using namespace autovibe;
 using S = MachineState;

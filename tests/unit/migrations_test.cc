@@ -1,7 +1,9 @@
-#include <catch2/catch.hpp>
+#include "controller/store/migrations.h"
+
 #include <sqlite3.h>
 
-#include "controller/store/migrations.h"
+#include <catch2/catch.hpp>
+
 #include "controller/store/store.h"
 #include "tests/support/process.h"
 
@@ -30,11 +32,13 @@ TEST_CASE("a fresh database migrates to the latest version, once") {
   Db db(dir / "c.db");
   const int latest = AllMigrations().back().version;
   REQUIRE(*Migrate(db.db) == latest);
-  CHECK(db.Count("SELECT COUNT(*) FROM schema_migrations") == static_cast<int>(AllMigrations().size()));
+  CHECK(db.Count("SELECT COUNT(*) FROM schema_migrations") ==
+        static_cast<int>(AllMigrations().size()));
   CHECK(db.Count("SELECT COUNT(*) FROM machines") == 0);
   // Running again changes nothing.
   REQUIRE(*Migrate(db.db) == latest);
-  CHECK(db.Count("SELECT COUNT(*) FROM schema_migrations") == static_cast<int>(AllMigrations().size()));
+  CHECK(db.Count("SELECT COUNT(*) FROM schema_migrations") ==
+        static_cast<int>(AllMigrations().size()));
 }
 
 TEST_CASE("an older database migrates forward keeping its rows") {
@@ -42,9 +46,10 @@ TEST_CASE("an older database migrates forward keeping its rows") {
   Db db(dir / "c.db");
   auto first = AllMigrations().subspan(0, 1);
   REQUIRE(*Migrate(db.db, first) == 1);
-  REQUIRE(sqlite3_exec(db.db,
-                       "INSERT INTO machines(id, name, state, created_at) VALUES ('m-1','a','ready',1)",
-                       nullptr, nullptr, nullptr) == SQLITE_OK);
+  REQUIRE(
+      sqlite3_exec(db.db,
+                   "INSERT INTO machines(id, name, state, created_at) VALUES ('m-1','a','ready',1)",
+                   nullptr, nullptr, nullptr) == SQLITE_OK);
   REQUIRE(*Migrate(db.db) == AllMigrations().back().version);
   CHECK(db.Count("SELECT COUNT(*) FROM machines WHERE name = 'a'") == 1);
 }
@@ -63,8 +68,9 @@ TEST_CASE("a database from a newer controller is refused, untouched") {
 TEST_CASE("a failing migration rolls back and leaves the version as it was") {
   TempDir dir;
   Db db(dir / "c.db");
-  static const Migration broken[] = {{1, "ok", "CREATE TABLE t1(x INTEGER);"},
-                                     {2, "broken", "CREATE TABLE t2(x INTEGER); SELECT nope FROM nowhere;"}};
+  static const Migration broken[] = {
+      {1, "ok", "CREATE TABLE t1(x INTEGER);"},
+      {2, "broken", "CREATE TABLE t2(x INTEGER); SELECT nope FROM nowhere;"}};
   auto r = Migrate(db.db, broken);
   REQUIRE_FALSE(r);
   CHECK(*SchemaVersion(db.db) == 1);
