@@ -1,9 +1,7 @@
 #include "controller/config.h"
 
-#include <CLI/CLI.hpp>
-#include <iostream>
-
 #include "common/core/config_file.h"
+#include "common/core/flags.h"
 #include "common/core/names.h"
 
 namespace autovibe {
@@ -63,22 +61,17 @@ ParsedArgs ParseControllerArgs(int argc, char** argv) {
   app.add_option("--subject-prefix", prefix, "bus subject prefix [av]");
   app.add_option("--log-level", level, "trace|debug|info|warn|error [info]");
   app.set_version_flag("--version", AUTOVIBE_VERSION);
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    out.exit_code = app.exit(e);
+  if (auto code = ParseFlags(app, argc, argv)) {
+    out.exit_code = *code;
     return out;
   }
   auto fail = [&](const Error& e) {
-    std::cerr << "autovibe-controller: " << e.message << "\n";
-    out.exit_code = 2;
+    out.exit_code = ReportConfigError("autovibe-controller", e);
     return out;
   };
-  if (!config_file.empty()) {
-    auto r = LoadConfigFile(
-        config_file, [&c](std::string_view text) { return LoadControllerConfigToml(text, c); });
-    if (!r) return fail(r.error());
-  }
+  auto loaded = LoadConfigFlag(
+      config_file, [&c](std::string_view text) { return LoadControllerConfigToml(text, c); });
+  if (!loaded) return fail(loaded.error());
   Override(c.data_dir, data_dir);
   Override(c.nats_url, nats);
   Override(c.nats_user, user);

@@ -77,9 +77,11 @@ class AgentImpl final : public Agent {
         Shutdown();
       }
     });
-    // Also started by the bus's on_connected callback; if the bus is not up yet this one
-    // fails and retries with backoff, logging each attempt, until it is.
-    asio::post(ioc_, [this] { Register(); });
+    // Registration starts from the bus's on_connected callback. If the bus is not up yet,
+    // start one anyway: it fails and retries with backoff, logging each attempt, until it is.
+    asio::post(ioc_, [this] {
+      if (!bus_->Connected()) Register();
+    });
     ioc_.run();
     return 0;
   }

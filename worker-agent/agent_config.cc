@@ -2,10 +2,8 @@
 
 #include <unistd.h>
 
-#include <CLI/CLI.hpp>
-#include <iostream>
-
 #include "common/core/config_file.h"
+#include "common/core/flags.h"
 #include "common/core/names.h"
 
 namespace autovibe {
@@ -78,22 +76,17 @@ ParsedAgentArgs ParseAgentArgs(int argc, char** argv) {
   app.add_option("--subject-prefix", prefix, "bus subject prefix [av]");
   app.add_option("--log-level", level, "trace|debug|info|warn|error [info]");
   app.set_version_flag("--version", AUTOVIBE_VERSION);
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    out.exit_code = app.exit(e);
+  if (auto code = ParseFlags(app, argc, argv)) {
+    out.exit_code = *code;
     return out;
   }
   auto fail = [&](const Error& e) {
-    std::cerr << "autovibe-agent: " << e.message << "\n";
-    out.exit_code = 2;
+    out.exit_code = ReportConfigError("autovibe-agent", e);
     return out;
   };
-  if (!config_file.empty()) {
-    auto r = LoadConfigFile(config_file,
-                            [&c](std::string_view text) { return LoadAgentConfigToml(text, c); });
-    if (!r) return fail(r.error());
-  }
+  auto loaded = LoadConfigFlag(
+      config_file, [&c](std::string_view text) { return LoadAgentConfigToml(text, c); });
+  if (!loaded) return fail(loaded.error());
   Override(c.nats_url, nats);
   Override(c.nats_user, user);
   Override(c.nats_password, password);

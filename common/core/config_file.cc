@@ -1,6 +1,9 @@
 #include "common/core/config_file.h"
 
+#include <iostream>
+
 #include "common/core/files.h"
+#include "common/core/flags.h"
 
 namespace autovibe {
 
@@ -63,6 +66,11 @@ Result<void> TomlStringTable(const toml::node& n, std::string_view key,
 
 Error UnknownKey(std::string_view key) {
   return MakeError("bad_config", "unknown config key \"" + std::string(key) + "\"");
+}
+
+int ReportConfigError(std::string_view program, const Error& e) {
+  std::cerr << program << ": " << e.message << "\n";
+  return 2;
 }
 
 }  // namespace autovibe
