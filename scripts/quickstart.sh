@@ -5,7 +5,7 @@
 #   ./scripts/quickstart.sh --stop   stop the fleet
 set -euo pipefail
 cd "$(dirname "$0")/.."
-REPO=$(pwd)
+REPO=$(pwd -P)  # physical, to compare with /proc/PID/exe
 RUN=${AUTOVIBE_RUN_DIR:-$REPO/.run}
 BIN=$REPO/build/bin
 

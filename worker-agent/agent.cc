@@ -139,6 +139,7 @@ class AgentImpl final : public Agent {
       return;
     }
     register_backoff_ = std::chrono::milliseconds(250);
+    retry_timer_.cancel();  // a retry queued while the bus came up would register twice
     const bool changed = reply.machine_id() != machine_id_ || !cmd_sub_;
     machine_id_ = reply.machine_id();
     interval_ = std::chrono::milliseconds(std::max<uint32_t>(reply.heartbeat_interval_ms(), 10));

@@ -213,6 +213,11 @@ HeartbeatOutcome Fleet::Heartbeat(const v1::Heartbeat& hb) {
   return HeartbeatOutcome::kApplied;
 }
 
+void Fleet::RefreshDeadlines() {
+  const int64_t deadline = clock_.NowMs() + options_.heartbeat_ttl.count();
+  for (auto& e : machines_) e->deadline_ms = std::max(e->deadline_ms, deadline);
+}
+
 int Fleet::CheckLiveness() {
   const int64_t now = clock_.NowMs();
   int marked = 0;

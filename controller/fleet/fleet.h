@@ -57,6 +57,10 @@ class Fleet {
 
   HeartbeatOutcome Heartbeat(const v1::Heartbeat& hb);
 
+  // Gives every machine a fresh deadline of now + ttl: after the controller was cut off from
+  // the bus, silence says nothing about the machines.
+  void RefreshDeadlines();
+
   // Marks machines whose heartbeat is overdue as lost. Returns how many were marked.
   int CheckLiveness();
 
