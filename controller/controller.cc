@@ -61,9 +61,6 @@ class ControllerImpl final : public Controller {
     bo.name = "autovibe-controller";
     bo.user = config_.nats_user;
     bo.password = config_.nats_password;
-    // A controller cut off from the bus hears no heartbeats; that says nothing about the
-    // machines, so their deadlines restart when the bus is back.
-    bo.on_connected = [this] { asio::post(ioc_, [this] { fleet_->RefreshDeadlines(); }); };
     auto bus = ConnectNats(std::move(bo));
     if (!bus) return bus.error();
     bus_ = std::move(*bus);
@@ -173,6 +170,8 @@ class ControllerImpl final : public Controller {
     liveness_timer_.expires_after(std::min<Duration>(every, std::chrono::milliseconds(250)));
     liveness_timer_.async_wait([this](boost::system::error_code ec) {
       if (ec || stopping_) return;
+      // Cut off from the bus the controller hears no heartbeats, which says nothing about
+      // the machines: their deadlines keep moving until the bus is back.
       if (bus_->Connected()) {
         fleet_->CheckLiveness();
       } else {

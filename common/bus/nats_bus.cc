@@ -219,9 +219,10 @@ class NatsBus final : public Bus {
     natsSubscription_SetOnCompleteCB(sub, &OnSubComplete, st);
     // Generous pending limits: a burst of heartbeats must queue, not be dropped as slow.
     natsSubscription_SetPendingLimits(sub, 1'000'000, 512 * 1024 * 1024);
-    // Round-trip to the server so the interest is registered when Subscribe returns; while
-    // disconnected this fails fast and NATS.c re-subscribes on reconnect.
-    natsConnection_FlushTimeout(nc_, 2000);
+    // Round-trip to the server so the interest is registered when Subscribe returns. While
+    // disconnected there is no one to ask (a flush would wait out its timeout); NATS.c
+    // re-subscribes on reconnect.
+    if (st_->connected) natsConnection_FlushTimeout(nc_, 2000);
     return std::unique_ptr<Subscription>(new NatsSubscription(sub, st));
   }
 

@@ -57,8 +57,8 @@ class Fleet {
 
   HeartbeatOutcome Heartbeat(const v1::Heartbeat& hb);
 
-  // Gives every machine a fresh deadline of now + ttl: after the controller was cut off from
-  // the bus, silence says nothing about the machines.
+  // Gives every machine a deadline of at least now + ttl (while the controller is cut off
+  // from the bus, silence says nothing about the machines).
   void RefreshDeadlines();
 
   // Marks machines whose heartbeat is overdue as lost. Returns how many were marked.

@@ -10,7 +10,6 @@
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <chrono>
-#include <condition_variable>
 #include <cstdio>
 #include <filesystem>
 #include <mutex>
@@ -19,6 +18,7 @@
 #include "common/core/log.h"
 #include "common/http/client.h"
 #include "tests/bench/bench_output.h"
+#include "tests/bench/http_poller.h"
 #include "tests/bench/proc_stats.h"
 #include "tests/bench/smaps_report.h"
 #include "tests/support/fleet_harness.h"
@@ -84,59 +84,6 @@ class Sampler {
   int samples_ = 0;
 };
 
-// Scrapes node-exporter's /metrics every `every`, starting now, until destroyed.
-class Scraper {
- public:
-  Scraper(std::string url, std::chrono::seconds every) : url_(std::move(url)), every_(every) {
-    thread_ = std::thread([this] { Loop(); });
-  }
-  ~Scraper() {
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      stop_ = true;
-    }
-    cv_.notify_all();
-    thread_.join();
-  }
-  // Scrapes that started in [from, to).
-  int ScrapesBetween(SteadyClock::time_point from, SteadyClock::time_point to) {
-    std::lock_guard<std::mutex> lock(mu_);
-    return static_cast<int>(
-        std::count_if(times_.begin(), times_.end(), [&](auto t) { return t >= from && t < to; }));
-  }
-  int failures() {
-    std::lock_guard<std::mutex> lock(mu_);
-    return failures_;
-  }
-
- private:
-  void Loop() {
-    auto next = SteadyClock::now();
-    std::unique_lock<std::mutex> lock(mu_);
-    while (!stop_) {
-      times_.push_back(SteadyClock::now());
-      lock.unlock();
-      HttpCall call;
-      call.url = url_;
-      call.timeout = 10s;
-      auto reply = SendHttp(call);
-      lock.lock();
-      if (!reply || reply->status != 200) ++failures_;
-      next += every_;
-      cv_.wait_until(lock, next, [this] { return stop_; });
-    }
-  }
-
-  std::string url_;
-  std::chrono::seconds every_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool stop_ = false;
-  std::vector<SteadyClock::time_point> times_;
-  int failures_ = 0;
-  std::thread thread_;
-};
-
 struct RunResult {
   Footprint agent;
   Footprint node_exporter;
@@ -163,8 +110,9 @@ RunResult RunOnce(const Options& o, int run) {
   if (!testing::WaitUntil([&] { return testing::PortOpen(ne_port); }, 20s)) {
     throw std::runtime_error("node-exporter did not start; log:\n" + node_exporter.Log());
   }
-  Scraper scraper("http://127.0.0.1:" + std::to_string(ne_port) + "/metrics",
-                  std::chrono::seconds(o.scrape_every_s));
+  // Scraped as Prometheus would scrape it.
+  bench::HttpPoller scraper("http://127.0.0.1:" + std::to_string(ne_port) + "/metrics",
+                            std::chrono::seconds(o.scrape_every_s));
   Progress("run {}: agent pid {}, node-exporter pid {}; settling {} s, then measuring {} s", run,
            agent.process().pid(), node_exporter.pid(), o.settle_s, o.window_s);
   std::this_thread::sleep_for(std::chrono::seconds(o.settle_s));
@@ -180,7 +128,7 @@ RunResult RunOnce(const Options& o, int run) {
   const auto end = SteadyClock::now();
   const double secs = std::chrono::duration<double>(end - start).count();
   RunResult r{agent_sampler.Finish(secs), ne_sampler.Finish(secs),
-              scraper.ScrapesBetween(start, end)};
+              scraper.CountBetween(start, end)};
   if (!agent.process().Running() || !node_exporter.Running()) {
     throw std::runtime_error("a measured process exited during the window");
   }

@@ -12,7 +12,6 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
-#include <condition_variable>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -22,6 +21,7 @@
 #include "common/core/log.h"
 #include "common/http/client.h"
 #include "tests/bench/bench_output.h"
+#include "tests/bench/http_poller.h"
 #include "tests/bench/proc_stats.h"
 #include "tests/bench/prom_text.h"
 #include "tests/bench/sim_fleet.h"
@@ -95,60 +95,6 @@ struct Step {
   }
 };
 
-// Asks the controller's /healthz every few milliseconds. The API runs on the same owner
-// thread as heartbeat handling, so a slow answer means that thread was busy with something
-// else: this shows stalls directly, where the lag histogram only shows their effect.
-class StallProbe {
- public:
-  explicit StallProbe(std::string url) : url_(std::move(url)) {
-    thread_ = std::thread([this] { Loop(); });
-  }
-  ~StallProbe() {
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      stop_ = true;
-    }
-    cv_.notify_all();
-    thread_.join();
-  }
-  // The slowest answer to a probe sent in [from, to), in ms; NaN if none answered.
-  double MaxBetween(SteadyClock::time_point from, SteadyClock::time_point to) {
-    std::lock_guard<std::mutex> lock(mu_);
-    double worst = NAN;
-    for (const auto& [at, ms] : samples_) {
-      if (at >= from && at < to && !(ms <= worst)) worst = ms;
-    }
-    return worst;
-  }
-
- private:
-  static constexpr auto kEvery = std::chrono::milliseconds(20);
-
-  void Loop() {
-    std::unique_lock<std::mutex> lock(mu_);
-    while (!stop_) {
-      lock.unlock();
-      HttpCall call;
-      call.url = url_;
-      call.timeout = std::chrono::seconds(10);
-      const auto sent = SteadyClock::now();
-      const bool ok = SendHttp(call).has_value();
-      const double ms =
-          std::chrono::duration<double, std::milli>(SteadyClock::now() - sent).count();
-      lock.lock();
-      if (ok) samples_.emplace_back(sent, ms);
-      cv_.wait_for(lock, kEvery, [this] { return stop_; });
-    }
-  }
-
-  std::string url_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool stop_ = false;
-  std::vector<std::pair<SteadyClock::time_point, double>> samples_;
-  std::thread thread_;
-};
-
 class HeartbeatBench {
  public:
   HeartbeatBench(Options options, std::string dir)
@@ -195,7 +141,10 @@ class HeartbeatBench {
         std::vector<std::string>{"--heartbeat-interval", "1s", "--heartbeat-ttl", "10s"});
     Progress("nats-server pid {} at {}, controller pid {} at {}", nats_.pid(), nats_url_,
              controller_->process().pid(), controller_->base_url());
-    probe_ = std::make_unique<StallProbe>(controller_->base_url() + "/healthz");
+    // /healthz is answered on the owner thread that also handles heartbeats, so a slow answer
+    // shows that thread was busy: stalls directly, where the lag histogram shows their effect.
+    probe_ = std::make_unique<bench::HttpPoller>(controller_->base_url() + "/healthz",
+                                                 std::chrono::milliseconds(20));
   }
 
   Step RunStep(SimFleet& fleet, size_t n) {
@@ -284,7 +233,7 @@ class HeartbeatBench {
     w.publish_per_s = static_cast<double>(b.published - a.published) / secs;
     w.unknown_per_s = rate("autovibe_heartbeats_unknown_total");
     w.lost_machines = PromValue(b.metrics, "autovibe_machines{state=\"lost\"}").value_or(0);
-    w.healthz_max_ms = probe_->MaxBetween(a.at, b.at);
+    w.healthz_max_ms = probe_->MaxMsBetween(a.at, b.at);
     return w;
   }
 
@@ -338,7 +287,7 @@ class HeartbeatBench {
   std::string nats_url_;
   ChildProcess nats_;
   std::unique_ptr<ControllerProcess> controller_;
-  std::unique_ptr<StallProbe> probe_;  // stops before the controller does
+  std::unique_ptr<bench::HttpPoller> probe_;  // stops before the controller does
   std::optional<Step> best_;
 };
 

@@ -5,7 +5,6 @@
 #include <atomic>
 #include <catch2/catch.hpp>
 #include <mutex>
-#include <set>
 
 #include "tests/support/catch_result.h"
 #include "tests/support/nats_server.h"
@@ -24,6 +23,34 @@ std::unique_ptr<Bus> Connect(const std::string& url, std::function<void()> on_co
   REQUIRE(bus);
   return std::move(*bus);
 }
+
+// Collects what a stream consumer delivers, acking each message.
+class StreamLog {
+ public:
+  Bus::StreamHandler Handler() {
+    return [this](BusMessage m, std::function<void()> ack) {
+      std::lock_guard l(mu_);
+      seen_.push_back(m.data);
+      ack();
+    };
+  }
+  bool WaitFor(size_t n) {
+    return WaitUntil(
+        [&] {
+          std::lock_guard l(mu_);
+          return seen_.size() >= n;
+        },
+        10s);
+  }
+  std::vector<std::string> seen() {
+    std::lock_guard l(mu_);
+    return seen_;
+  }
+
+ private:
+  std::mutex mu_;
+  std::vector<std::string> seen_;
+};
 
 }  // namespace
 
@@ -113,52 +140,27 @@ TEST_CASE("stream publish stores a message id once and a durable consumer resume
   CHECK(again->duplicate);
   REQUIRE(bus->StreamPublish("tev.m1", "e2", "id-2", 2s));
 
-  std::mutex mu;
-  std::vector<std::string> seen;
+  StreamLog log;
   {
-    auto consumer = bus->ConsumeStream("T_EVENTS", "ctl", "tev.>", 1024,
-                                       [&](BusMessage m, std::function<void()> ack) {
-                                         std::lock_guard l(mu);
-                                         seen.push_back(m.data);
-                                         ack();
-                                       });
+    auto consumer = bus->ConsumeStream("T_EVENTS", "ctl", "tev.>", 1024, log.Handler());
     REQUIRE(consumer);
-    REQUIRE(WaitUntil(
-        [&] {
-          std::lock_guard l(mu);
-          return seen.size() == 2;
-        },
-        10s));
+    REQUIRE(log.WaitFor(2));
   }
-  CHECK(seen == std::vector<std::string>{"e1", "e2"});
+  CHECK(log.seen() == std::vector<std::string>{"e1", "e2"});
 
   // Published while nobody consumed, and across a server restart: delivered once, in order.
+  // The restart is a clean stop, as in production; acks are then on disk.
   REQUIRE(bus->StreamPublish("tev.m2", "e3", "id-3", 2s));
-  nats.Restart();
+  nats.Stop();
+  nats.Start();
   auto bus2 = Connect(nats.url());
   REQUIRE(WaitUntil([&] { return bus2->Connected(); }, 10s));
-  auto consumer = bus2->ConsumeStream("T_EVENTS", "ctl", "tev.>", 1024,
-                                      [&](BusMessage m, std::function<void()> ack) {
-                                        std::lock_guard l(mu);
-                                        seen.push_back(m.data);
-                                        ack();
-                                      });
+  auto consumer = bus2->ConsumeStream("T_EVENTS", "ctl", "tev.>", 1024, log.Handler());
   REQUIRE(consumer);
-  REQUIRE(WaitUntil(
-      [&] {
-        std::lock_guard l(mu);
-        return seen.size() >= 3;
-      },
-      10s));
+  REQUIRE(log.WaitFor(3));
   REQUIRE(bus2->StreamPublish("tev.m2", "e4", "id-4", 5s));
-  REQUIRE(WaitUntil(
-      [&] {
-        std::lock_guard l(mu);
-        return seen.size() >= 4;
-      },
-      10s));
-  std::lock_guard l(mu);
-  CHECK(seen == std::vector<std::string>{"e1", "e2", "e3", "e4"});
+  REQUIRE(log.WaitFor(4));
+  CHECK(log.seen() == std::vector<std::string>{"e1", "e2", "e3", "e4"});
 }
 
 TEST_CASE("a bus started before its server connects when the server comes up") {

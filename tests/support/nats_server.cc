@@ -1,5 +1,7 @@
 #include "tests/support/nats_server.h"
 
+#include <signal.h>
+
 #include <filesystem>
 #include <fstream>
 #include <stdexcept>
@@ -15,6 +17,11 @@ NatsServer::NatsServer(const std::string& dir, const std::string& extra_config)
        << extra_config << "\n";
   conf.close();
   Start();
+}
+
+void NatsServer::Stop() {
+  proc_.Signal(SIGTERM);
+  if (proc_.Wait(std::chrono::seconds(10)) < 0) proc_.Kill();
 }
 
 void NatsServer::Start() {

@@ -18,12 +18,10 @@ class NatsServer {
   std::string url() const { return "nats://127.0.0.1:" + std::to_string(port_); }
   uint16_t port() const { return port_; }
   void Kill() { proc_.Kill(); }
+  // SIGTERM and wait: a clean shutdown that flushes JetStream state.
+  void Stop();
   // Same port and storage: what a restart in production looks like.
   void Start();
-  void Restart() {
-    Kill();
-    Start();
-  }
 
  private:
   std::string dir_;
