@@ -6,6 +6,7 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/thread_pool.hpp>
 
 #include "autovibe/v1/command.pb.h"
 #include "autovibe/v1/event.pb.h"
@@ -15,8 +16,13 @@
 #include "common/http/server.h"
 #include "controller/admin_token.h"
 #include "controller/api/api.h"
+#include "controller/api/task_followers.h"
+#include "controller/api/tasks_api.h"
 #include "controller/fleet/fleet.h"
 #include "controller/store/store.h"
+#include "controller/task_dispatch.h"
+#include "controller/tasks/task_book.h"
+#include "controller/write_batch.h"
 
 namespace autovibe {
 namespace {
@@ -27,6 +33,7 @@ constexpr size_t kMaxControlMessage = 64 * 1024;
 constexpr auto kFlushEvery = std::chrono::seconds(2);
 // Rows per flush step: about 5 ms of SQLite work, so heartbeats queued meanwhile wait no more.
 constexpr size_t kFlushRowsPerStep = 1000;
+constexpr auto kTickEvery = std::chrono::seconds(1);
 
 class ControllerImpl final : public Controller {
  public:
@@ -34,11 +41,15 @@ class ControllerImpl final : public Controller {
       : config_(std::move(config)),
         signals_(ioc_, SIGTERM, SIGINT),
         liveness_timer_(ioc_),
-        flush_timer_(ioc_) {}
+        flush_timer_(ioc_),
+        tick_timer_(ioc_) {}
 
   ~ControllerImpl() override {
-    // Subscriptions first (no more callbacks), then the bus, then what callbacks touched.
+    // Subscriptions first (no more callbacks), then the workers that use the bus, then the
+    // bus, then what callbacks touched.
     subs_.clear();
+    if (dispatch_) dispatch_->Stop();
+    blocking_.join();
     bus_.reset();
   }
 
@@ -53,6 +64,8 @@ class ControllerImpl final : public Controller {
         *store_, clock_,
         FleetOptions{config_.heartbeat_interval, config_.heartbeat_ttl, config_.subject_prefix});
     if (auto r = fleet_->Load(); !r) return r.error();
+    batch_ = std::make_unique<WriteBatch>(*store_, ioc_);
+    followers_ = std::make_unique<TaskFollowers>(fleet_.get());
 
     auto hp = ParseHostPort(config_.listen);
     if (!hp) return hp.error();
@@ -61,11 +74,24 @@ class ControllerImpl final : public Controller {
     bo.name = "autovibe-controller";
     bo.user = config_.nats_user;
     bo.password = config_.nats_password;
+    // The events stream is set up (or found) and consumed once the bus is there.
+    bo.on_connected = [this] { asio::post(ioc_, [this] { dispatch_->StartEventConsumer(); }); };
     auto bus = ConnectNats(std::move(bo));
     if (!bus) return bus.error();
     bus_ = std::move(*bus);
+    dispatch_ = std::make_unique<TaskDispatch>(
+        TaskDispatchDeps{&ioc_, bus_.get(), batch_.get(), fleet_.get(), store_.get(),
+                         followers_.get(), &blocking_, config_.subject_prefix});
+    tasks_ = std::make_unique<TaskBook>(*store_, clock_, *dispatch_, TaskBookOptions{});
+    dispatch_->Attach(tasks_.get());
+    for (const MachineRecord* m : fleet_->List()) dispatch_->SyncMachine(*m);
+    if (auto r = tasks_->Load(); !r) return r.error();
 
-    api_ = std::make_unique<Api>(ApiDeps{fleet_.get(), &bus_->Stats(), &heartbeat_lag_, *token});
+    tasks_api_ = std::make_unique<TasksApi>(
+        TasksApiDeps{tasks_.get(), fleet_.get(), followers_.get(), [this] { batch_->Commit(); },
+                     [this] { dispatch_->RequestSchedule(); }});
+    api_ = std::make_unique<Api>(ApiDeps{fleet_.get(), &bus_->Stats(), &heartbeat_lag_, *token,
+                                         tasks_api_.get(), tasks_.get()});
     HttpServerOptions ho;
     ho.host = hp->first;
     ho.port = hp->second;
@@ -89,6 +115,8 @@ class ControllerImpl final : public Controller {
     });
     ScheduleLiveness();
     ScheduleFlush();
+    ScheduleTick();
+    dispatch_->RequestSchedule();
     ioc_.run();
     return 0;
   }
@@ -119,7 +147,19 @@ class ControllerImpl final : public Controller {
     if (!req) {
       reply.set_error("register request is not a valid RegisterRequest message");
     } else {
-      reply = fleet_->Register(*req);
+      batch_->Open();
+      RegisterOutcome outcome;
+      reply = fleet_->Register(*req, &outcome);
+      if (outcome.accepted) {
+        const MachineRecord& rec = *fleet_->Find(reply.machine_id());
+        dispatch_->SyncMachine(rec);
+        if (outcome.agent_restarted) {
+          tasks_->MachineGone(rec.id, "the agent on machine " + rec.name + " restarted");
+        }
+        tasks_->ReportedRunning(rec.id,
+                                {req->running_task_ids().begin(), req->running_task_ids().end()});
+        dispatch_->RequestSchedule();
+      }
     }
     if (m.reply.empty()) return;  // nobody waits for the answer
     if (auto r = bus_->Publish(m.reply, reply.SerializeAsString()); !r) {
@@ -138,6 +178,11 @@ class ControllerImpl final : public Controller {
     }
     switch (fleet_->Heartbeat(*hb)) {
       case HeartbeatOutcome::kApplied:
+        if (hb->running_task_ids_size() > 0) {
+          batch_->Open();
+          tasks_->ReportedRunning(hb->machine_id(),
+                                  {hb->running_task_ids().begin(), hb->running_task_ids().end()});
+        }
         if (hb->sent_at_unix_ns() > 0) {
           heartbeat_lag_.Observe(static_cast<double>(UnixNowNs() - hb->sent_at_unix_ns()) / 1e9);
         }
@@ -173,7 +218,15 @@ class ControllerImpl final : public Controller {
       // Cut off from the bus the controller hears no heartbeats, which says nothing about
       // the machines: their deadlines keep moving until the bus is back.
       if (bus_->Connected()) {
-        fleet_->CheckLiveness();
+        auto lost = fleet_->CheckLiveness();
+        if (!lost.empty()) batch_->Open();
+        for (const std::string& id : lost) {
+          const MachineRecord& rec = *fleet_->Find(id);
+          dispatch_->SyncMachine(rec);
+          tasks_->MachineGone(id, "machine " + rec.name + " was lost (no heartbeat within " +
+                                      std::to_string(config_.heartbeat_ttl.count()) + " ms)");
+        }
+        if (!lost.empty()) dispatch_->RequestSchedule();
       } else {
         fleet_->RefreshDeadlines();
       }
@@ -207,6 +260,9 @@ class ControllerImpl final : public Controller {
     if (http_) http_->Stop();
     liveness_timer_.cancel();
     flush_timer_.cancel();
+    tick_timer_.cancel();
+    if (dispatch_) dispatch_->Stop();
+    if (batch_) batch_->Commit();
     signals_.cancel();
     subs_.clear();
     if (fleet_) {
@@ -215,16 +271,37 @@ class ControllerImpl final : public Controller {
     ioc_.stop();
   }
 
+  // Once a second: assignments nobody confirmed go back to the queue, and a scheduling pass
+  // runs in case a change slipped past the triggers.
+  void ScheduleTick() {
+    tick_timer_.expires_after(kTickEvery);
+    tick_timer_.async_wait([this](boost::system::error_code ec) {
+      if (ec || stopping_) return;
+      batch_->Open();
+      tasks_->CheckAssignDeadlines();
+      dispatch_->RequestSchedule();
+      ScheduleTick();
+    });
+  }
+
   ControllerConfig config_;
   asio::io_context ioc_{1};
+  // Blocking bus work (assignments, stream setup) runs here and posts results back.
+  asio::thread_pool blocking_{4};
   asio::signal_set signals_;
   asio::steady_timer liveness_timer_;
   asio::steady_timer flush_timer_;
+  asio::steady_timer tick_timer_;
   SystemClock clock_;
   std::unique_ptr<Store> store_;
   std::unique_ptr<Fleet> fleet_;
   std::unique_ptr<Bus> bus_;
   std::vector<std::unique_ptr<Subscription>> subs_;
+  std::unique_ptr<WriteBatch> batch_;
+  std::unique_ptr<TaskBook> tasks_;
+  std::unique_ptr<TaskFollowers> followers_;
+  std::unique_ptr<TasksApi> tasks_api_;
+  std::unique_ptr<TaskDispatch> dispatch_;
   std::unique_ptr<Api> api_;
   std::unique_ptr<HttpServer> http_;
   LatencyHistogram heartbeat_lag_;

@@ -20,6 +20,7 @@ ours() { # name, pid
   case "$1" in
     nats) [ "$(basename "$exe")" = nats-server ] ;;
     controller) [ "$exe" = "$BIN/autovibe-controller" ] ;;
+    fake-anthropic) [ "$exe" = "$BIN/fake-anthropic" ] ;;
     *) [ "$exe" = "$BIN/autovibe-agent" ] ;;
   esac
 }
@@ -27,7 +28,7 @@ ours() { # name, pid
 stop_fleet() {
   local stopped=0
   # Agents first, then the controller, then the bus they talk over.
-  for name in agent-2 agent-1 controller nats; do
+  for name in agent-2 agent-1 controller fake-anthropic nats; do
     local pidfile=$RUN/pids/$name.pid
     [ -f "$pidfile" ] || continue
     local pid
@@ -79,7 +80,7 @@ say "Installing Debian packages (skipped when present)"
 
 say "Building"
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-cmake --build build --target autovibe-controller autovibe-agent autovibe
+cmake --build build --target autovibe-controller autovibe-agent autovibe fake-anthropic
 
 mkdir -p "$RUN/pids" "$RUN/logs"
 stop_fleet >/dev/null
@@ -103,10 +104,20 @@ start controller "$BIN/autovibe-controller" --data-dir "$RUN/controller" --nats 
   --listen "127.0.0.1:$API_PORT"
 wait_for "controller start" 15 curl -sf "$API_URL/healthz"
 
+# Claude Code needs an Anthropic API. The demo uses a local stand-in that answers like the
+# real one (it scripts one file write, then a summary), so nothing is spent. To use the real
+# API, start the agents with ANTHROPIC_API_KEY set and without --upstream.
+FAKE_PORT=$(free_port)
+say "Starting a stand-in Anthropic API on 127.0.0.1:$FAKE_PORT (demo only)"
+start fake-anthropic "$BIN/fake-anthropic" --listen "127.0.0.1:$FAKE_PORT" \
+  --write-file HELLO.md --content "Hello from Claude Code, run by autovibe."
+wait_for "stand-in API start" 10 bash -c "exec 3<>/dev/tcp/127.0.0.1/$FAKE_PORT"
+
 say "Starting two agents"
 for i in 1 2; do
-  start "agent-$i" "$BIN/autovibe-agent" --name "agent-$i" --data-dir "$RUN/agent-$i" \
-    --nats "$NATS_URL" --label pool=local --label "slot=$i"
+  ANTHROPIC_API_KEY=demo-key start "agent-$i" "$BIN/autovibe-agent" --name "agent-$i" \
+    --data-dir "$RUN/agent-$i" --nats "$NATS_URL" --label pool=local --label "slot=$i" \
+    --upstream "anthropic=http://127.0.0.1:$FAKE_PORT"
 done
 
 cat > "$RUN/env.sh" <<ENV
@@ -126,12 +137,41 @@ wait_for "two ready machines" 30 bash -c "[ \"\$($(declare -f ready_count); BIN=
 say "Your fleet"
 "$BIN/autovibe" machines list
 
+say "Creating project demo"
+"$BIN/autovibe" project show demo >/dev/null 2>&1 || "$BIN/autovibe" project create demo
+
+say "Running a shell task and waiting for it"
+SHELL_TASK=$("$BIN/autovibe" task submit --project demo --tool shell -- \
+  sh -c 'echo "hello from $AUTOVIBE_TASK_ID on $(hostname)"; ls -la; echo done')
+"$BIN/autovibe" task logs "$SHELL_TASK" -f
+"$BIN/autovibe" task show "$SHELL_TASK"
+
+if "$BIN/autovibe" --json machines list | grep -q '"claude-code"'; then
+  say "Running Claude Code (against the stand-in API) and following it live"
+  CLAUDE_TASK=$("$BIN/autovibe" task submit --project demo --tool claude-code --max-turns 5 \
+    --prompt "Create HELLO.md with a greeting.")
+  "$BIN/autovibe" task logs "$CLAUDE_TASK" -f | tail -n 3
+  "$BIN/autovibe" task show "$CLAUDE_TASK"
+  CLAUDE_MACHINE=$("$BIN/autovibe" --json task show "$CLAUDE_TASK" | python3 -c \
+    'import json,sys; print(json.load(sys.stdin)["machine_name"])')
+  echo "The file Claude Code wrote: $RUN/$CLAUDE_MACHINE/workspaces/$CLAUDE_TASK/HELLO.md"
+else
+  echo "(claude not found on PATH: skipping the Claude Code demo; ./scripts/install-deps.sh installs it)"
+fi
+
+say "Tasks"
+"$BIN/autovibe" task list
+
 echo
 echo "The fleet is running (state and logs in $RUN)."
 hint() { printf '  %-44s # %s\n' "$1" "$2"; }
 hint "source $RUN/env.sh" "CLI on PATH, pointed at this controller"
 hint "autovibe machines list" "the table above; add --json for scripts"
 hint "autovibe machines show MACHINE_ID" "one machine in detail"
+hint "autovibe task submit --project demo --tool shell --wait -- make test" "run a command on the fleet"
+hint "autovibe task submit --project demo --tool claude-code --prompt '...' --wait" "run Claude Code"
+hint "autovibe task logs TASK_ID -f" "follow a task's output live"
+hint "autovibe task cancel TASK_ID" "stop a task (its whole process tree)"
 hint "curl $API_URL/metrics" "Prometheus metrics"
 hint "tail -f $RUN/logs/*.log" "what the daemons say"
 hint "./scripts/quickstart.sh --stop" "stop the fleet"

@@ -1,7 +1,10 @@
 // Plain HTTP request and response values shared by the server and the client.
 #pragma once
 
+#include <chrono>
+#include <functional>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -17,11 +20,30 @@ struct HttpRequest {
   std::string body;
 };
 
+// A response body written over time, such as Server-Sent Events. Used on the server's
+// io_context thread only.
+class HttpBodyStream {
+ public:
+  virtual ~HttpBodyStream() = default;
+  // Queues `data` for the client. Returns false once the client has gone: stop writing.
+  virtual bool Write(std::string data) = 0;
+  // Ends the response; the connection closes once everything queued is sent.
+  virtual void Close() = 0;
+  virtual bool open() const = 0;
+};
+
 struct HttpResponse {
   int status = 200;
   std::string content_type = "application/json";
   std::string body;
   std::vector<std::pair<std::string, std::string>> headers;
+  // When set, `body` is ignored: the server sends the headers, then calls this with the stream
+  // the body is written to, and closes the connection when the stream is closed.
+  std::function<void(std::shared_ptr<HttpBodyStream>)> on_stream;
+  // Written when the stream has been silent this long, so idle clients and proxies keep the
+  // connection and a client that has gone is noticed (for SSE: ":\n\n").
+  std::string keepalive;
+  std::chrono::milliseconds keepalive_every{15'000};
 };
 
 // {"error":{"code":..,"message":..}} with the given status.

@@ -8,10 +8,12 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/url/parse.hpp>
 #include <charconv>
+#include <deque>
 
 namespace autovibe {
 namespace {
@@ -45,6 +47,32 @@ http::response<http::string_body> ToBeast(HttpResponse r, unsigned version, bool
   if (!head) res.body() = std::move(r.body);
   return res;
 }
+
+// The body of a streamed response: a queue the owner thread fills and the session drains.
+class BodyStream final : public HttpBodyStream {
+ public:
+  explicit BodyStream(const asio::any_io_executor& ex) : wake_(ex) {
+    wake_.expires_at(asio::steady_timer::time_point::max());
+  }
+
+  bool Write(std::string data) override {
+    if (closed_ || gone_) return false;
+    queue_.push_back(std::move(data));
+    wake_.cancel();
+    return true;
+  }
+  void Close() override {
+    closed_ = true;
+    wake_.cancel();
+  }
+  bool open() const override { return !closed_ && !gone_; }
+
+  // Session side.
+  std::deque<std::string> queue_;
+  asio::steady_timer wake_;
+  bool closed_ = false;
+  bool gone_ = false;
+};
 
 class Server final : public HttpServer, public std::enable_shared_from_this<Server> {
  public:
@@ -148,6 +176,10 @@ class Server final : public HttpServer, public std::enable_shared_from_this<Serv
           out = handler(req);
         }
       }
+      if (out.on_stream && !head) {
+        co_await Stream(stream, std::move(out), version);
+        break;
+      }
       auto res = ToBeast(std::move(out), version, keep_alive, head);
       http::serializer<false, http::string_body> sr{res};
       if (head) sr.split(true);
@@ -157,6 +189,39 @@ class Server final : public HttpServer, public std::enable_shared_from_this<Serv
     }
     boost::system::error_code ignored;
     stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
+  }
+
+  // Sends the headers, hands the body stream to the handler's callback, then writes what it
+  // queues until it closes or the client goes. The connection closes at the end (no length).
+  asio::awaitable<void> Stream(beast::tcp_stream& stream, HttpResponse out, unsigned version) {
+    http::response<http::empty_body> head{static_cast<http::status>(out.status), version};
+    head.set(http::field::server, "autovibe");
+    head.set(http::field::content_type, out.content_type);
+    head.set(http::field::cache_control, "no-cache");
+    for (auto& [k, v] : out.headers) head.set(k, v);
+    head.keep_alive(false);
+    stream.expires_after(std::chrono::seconds(30));
+    http::response_serializer<http::empty_body> sr{head};
+    auto [hec, hn] = co_await http::async_write_header(stream, sr, kTuple);
+    if (hec) co_return;
+    auto body = std::make_shared<BodyStream>(stream.get_executor());
+    out.on_stream(body);
+    while (true) {
+      if (!body->queue_.empty()) {
+        std::string chunk = std::move(body->queue_.front());
+        body->queue_.pop_front();
+        stream.expires_after(std::chrono::seconds(30));
+        auto [wec, wn] = co_await asio::async_write(stream, asio::buffer(chunk), kTuple);
+        if (wec) break;
+        continue;
+      }
+      if (body->closed_) break;
+      body->wake_.expires_after(out.keepalive_every);
+      auto [tec] = co_await body->wake_.async_wait(kTuple);
+      // Woken by Write/Close (operation_aborted) or silent for keepalive_every.
+      if (!tec && !out.keepalive.empty()) body->queue_.push_back(out.keepalive);
+    }
+    body->gone_ = true;
   }
 
   tcp::acceptor acceptor_;

@@ -7,39 +7,9 @@
 #include <boost/json.hpp>
 
 #include "controller/api/machine_json.h"
+#include "controller/api/responses.h"
 
 namespace autovibe {
-namespace {
-
-HttpResponse Json(int status, const boost::json::value& v) {
-  HttpResponse r;
-  r.status = status;
-  r.body = boost::json::serialize(v) + "\n";
-  return r;
-}
-
-std::vector<std::string_view> Segments(std::string_view path) {
-  std::vector<std::string_view> out;
-  while (!path.empty()) {
-    if (path.front() == '/') {
-      path.remove_prefix(1);
-      continue;
-    }
-    auto slash = path.find('/');
-    out.push_back(path.substr(0, slash));
-    if (slash == std::string_view::npos) break;
-    path.remove_prefix(slash);
-  }
-  return out;
-}
-
-HttpResponse MethodNotAllowed(std::string_view allowed) {
-  auto r = JsonError(405, "method_not_allowed", "use " + std::string(allowed));
-  r.headers.emplace_back("Allow", std::string(allowed));
-  return r;
-}
-
-}  // namespace
 
 HttpResponse Api::Handle(const HttpRequest& req) {
   std::string route = "other";
@@ -66,11 +36,11 @@ bool Api::Authorized(const HttpRequest& req) const {
 }
 
 HttpResponse Api::Route(const HttpRequest& req, std::string& route) {
-  auto seg = Segments(req.path);
+  auto seg = PathSegments(req.path);
   if (seg.size() == 1 && seg[0] == "healthz") {
     route = "/healthz";
     if (req.method != "GET" && req.method != "HEAD") return MethodNotAllowed("GET");
-    return Json(200, {{"status", "ok"}});
+    return JsonResponse(200, {{"status", "ok"}});
   }
   if (seg.size() == 1 && seg[0] == "metrics") {
     route = "/metrics";
@@ -85,12 +55,16 @@ HttpResponse Api::Route(const HttpRequest& req, std::string& route) {
     r.headers.emplace_back("WWW-Authenticate", "Bearer");
     return r;
   }
+  if (deps_.tasks_api != nullptr && seg.size() >= 2 &&
+      (seg[1] == "projects" || seg[1] == "tasks")) {
+    return deps_.tasks_api->Route(req, seg, route);
+  }
   if (seg.size() == 2 && seg[1] == "machines") {
     route = "/v1/machines";
     if (req.method != "GET") return MethodNotAllowed("GET");
     boost::json::array list;
     for (const MachineRecord* m : deps_.fleet->List()) list.push_back(MachineToJson(*m));
-    return Json(200, {{"machines", std::move(list)}});
+    return JsonResponse(200, {{"machines", std::move(list)}});
   }
   if (seg.size() == 3 && seg[1] == "machines") {
     route = "/v1/machines/{id}";
@@ -99,10 +73,35 @@ HttpResponse Api::Route(const HttpRequest& req, std::string& route) {
     if (m == nullptr) {
       return JsonError(404, "not_found", "no machine with id " + std::string(seg[2]).substr(0, 80));
     }
-    return Json(200, MachineToJson(*m));
+    return JsonResponse(200, MachineToJson(*m));
   }
   return JsonError(404, "not_found", "no such endpoint");
 }
+
+namespace {
+
+void RenderTaskMetrics(const TaskBook& book, std::string& out) {
+  std::map<TaskState, int> by_state;
+  for (const ProjectRecord* p : book.Projects()) {
+    for (const auto& [s, n] : book.Counts(p->name)) by_state[s] += n;
+  }
+  out += "# HELP autovibe_tasks Tasks by state.\n# TYPE autovibe_tasks gauge\n";
+  for (TaskState s : kAllTaskStates) {
+    out += fmt::format("autovibe_tasks{{state=\"{}\"}} {}\n", ToString(s), by_state[s]);
+  }
+  const TaskCounters& c = book.counters();
+  out += "# HELP autovibe_task_placements_total Tasks placed on machines.\n";
+  out += "# TYPE autovibe_task_placements_total counter\n";
+  out += fmt::format("autovibe_task_placements_total {}\n", c.placements);
+  out += "# TYPE autovibe_tasks_submitted_total counter\n";
+  out += fmt::format("autovibe_tasks_submitted_total {}\n", c.submitted);
+  out += "# TYPE autovibe_tasks_requeued_total counter\n";
+  out += fmt::format("autovibe_tasks_requeued_total {}\n", c.requeued);
+  out += "# TYPE autovibe_task_stale_cancels_total counter\n";
+  out += fmt::format("autovibe_task_stale_cancels_total {}\n", c.stale_cancels);
+}
+
+}  // namespace
 
 HttpResponse Api::Metrics() const {
   std::string out;
@@ -134,6 +133,7 @@ HttpResponse Api::Metrics() const {
     out += fmt::format(
         "autovibe_bus_messages_rejected_total{{what=\"{}\",reason=\"invalid\"}} {}\n", what, n);
   }
+  if (deps_.tasks != nullptr) RenderTaskMetrics(*deps_.tasks, out);
   if (deps_.heartbeat_lag != nullptr) {
     out +=
         "# HELP autovibe_heartbeat_lag_seconds From an agent sending a heartbeat to the "

@@ -72,6 +72,8 @@ std::string CheckRegister(const v1::RegisterRequest& req) {
     return "agent version or backend too long";
   }
   if (!ValidResources(req.resources())) return "resource figures out of range";
+  if (req.instance_id().size() > kMaxShortString) return "instance id too long";
+  if (req.task_slots() > 1024) return "task_slots must be at most 1024";
   if (!req.machine_id().empty() && !ValidMachineId(req.machine_id())) return "malformed machine id";
   return "";
 }
@@ -105,7 +107,7 @@ v1::RegisterReply Fleet::Refuse(std::string_view reason, std::string message) {
   return reply;
 }
 
-v1::RegisterReply Fleet::Register(const v1::RegisterRequest& req) {
+v1::RegisterReply Fleet::Register(const v1::RegisterRequest& req, RegisterOutcome* outcome) {
   if (std::string why = CheckRegister(req); !why.empty()) return Refuse("register", why);
   const int64_t now = clock_.NowMs();
   const bool running = req.running_task_ids_size() > 0;
@@ -141,6 +143,9 @@ v1::RegisterReply Fleet::Register(const v1::RegisterRequest& req) {
   next.tools = {req.tools().begin(), req.tools().end()};
   next.resources = FromProto(req.resources());
   next.agent_version = req.agent_version();
+  const bool restarted = known && next.instance_id != req.instance_id();
+  next.instance_id = req.instance_id();
+  next.task_slots = req.task_slots();
   next.last_heartbeat_at_ms = now;
   next.registered_at_ms = now;
   const MachineState prev = next.state;
@@ -172,6 +177,7 @@ v1::RegisterReply Fleet::Register(const v1::RegisterRequest& req) {
          boost::json::serialize(detail));
   spdlog::info("fleet machine {} id={} name={} state={}", known ? "re-registered" : "registered",
                e->record.id, e->record.name, ToString(e->record.state));
+  if (outcome != nullptr) *outcome = {true, restarted};
   v1::RegisterReply reply;
   reply.set_machine_id(e->record.id);
   reply.set_heartbeat_interval_ms(static_cast<uint32_t>(options_.heartbeat_interval.count()));
@@ -218,17 +224,25 @@ void Fleet::RefreshDeadlines() {
   for (auto& e : machines_) e->deadline_ms = std::max(e->deadline_ms, deadline);
 }
 
-int Fleet::CheckLiveness() {
+std::vector<std::string> Fleet::CheckLiveness() {
   const int64_t now = clock_.NowMs();
-  int marked = 0;
+  std::vector<std::string> marked;
   for (auto& e : machines_) {
     if (!ExpectsHeartbeats(e->record.state) || now <= e->deadline_ms) continue;
     if (SetState(*e, MachineState::kLost, "no heartbeat within ttl")) {
       ++counters_.lost;
-      ++marked;
+      marked.push_back(e->record.id);
     }
   }
   return marked;
+}
+
+void Fleet::SetBusy(std::string_view id, bool busy) {
+  auto it = by_id_.find(std::string(id));
+  if (it == by_id_.end()) return;
+  MachineState& s = it->second->record.state;
+  if (busy && s == MachineState::kReady) s = MachineState::kBusy;
+  if (!busy && s == MachineState::kBusy) s = MachineState::kReady;
 }
 
 Result<bool> Fleet::FlushSome(size_t max_rows) {

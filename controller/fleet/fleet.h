@@ -38,6 +38,13 @@ struct FleetCounters {
   std::map<std::string, uint64_t> invalid;
 };
 
+// What a registration meant beyond its reply.
+struct RegisterOutcome {
+  bool accepted = false;
+  // A known machine registered from a new agent process: whatever its old process ran is gone.
+  bool agent_restarted = false;
+};
+
 enum class HeartbeatOutcome {
   kApplied,
   kInvalid,
@@ -53,7 +60,7 @@ class Fleet {
   Result<void> Load();
 
   // Handles av.register. The reply carries an error (and changes nothing) for invalid input.
-  v1::RegisterReply Register(const v1::RegisterRequest& req);
+  v1::RegisterReply Register(const v1::RegisterRequest& req, RegisterOutcome* outcome = nullptr);
 
   HeartbeatOutcome Heartbeat(const v1::Heartbeat& hb);
 
@@ -61,8 +68,12 @@ class Fleet {
   // from the bus, silence says nothing about the machines).
   void RefreshDeadlines();
 
-  // Marks machines whose heartbeat is overdue as lost. Returns how many were marked.
-  int CheckLiveness();
+  // Marks machines whose heartbeat is overdue as lost. Returns their ids.
+  std::vector<std::string> CheckLiveness();
+
+  // Ready <-> busy, as the scheduler fills and frees the machine's task slots. In memory only:
+  // after a restart it is worked out again from the tasks.
+  void SetBusy(std::string_view id, bool busy);
 
   // Writes heartbeat fields changed since they were last written: at most `max_rows` rows
   // per call, resuming where the previous call stopped, so the owner thread never stalls on

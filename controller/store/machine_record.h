@@ -31,6 +31,8 @@ struct MachineRecord {
   int64_t last_heartbeat_at_ms = 0;
   int64_t registered_at_ms = 0;
   int64_t created_at_ms = 0;
+  std::string instance_id;  // the agent process that registered last
+  uint32_t task_slots = 0;  // 0: the controller's default
 };
 
 }  // namespace autovibe

@@ -40,6 +40,44 @@ CREATE TABLE applied_agent_events (
   applied_at INTEGER NOT NULL
 );
 )sql"},
+    {3, "projects, tasks and task logs", R"sql(
+CREATE TABLE projects (
+  name       TEXT PRIMARY KEY,
+  created_at INTEGER NOT NULL
+);
+CREATE TABLE tasks (
+  id             TEXT PRIMARY KEY,
+  seq            INTEGER NOT NULL UNIQUE,
+  project        TEXT NOT NULL REFERENCES projects(name),
+  spec_json      TEXT NOT NULL,
+  state          TEXT NOT NULL,
+  machine_id     TEXT NOT NULL DEFAULT '',
+  attempts       INTEGER NOT NULL DEFAULT 0,
+  exit_code      INTEGER,
+  signal         INTEGER NOT NULL DEFAULT 0,
+  reason         TEXT NOT NULL DEFAULT '',
+  report_json    TEXT NOT NULL DEFAULT '{}',
+  last_log       TEXT NOT NULL DEFAULT '',
+  created_at     INTEGER NOT NULL,
+  assigned_at    INTEGER NOT NULL DEFAULT 0,
+  started_at     INTEGER NOT NULL DEFAULT 0,
+  finished_at    INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX tasks_project ON tasks(project, seq);
+CREATE TABLE task_logs (
+  task_id TEXT NOT NULL REFERENCES tasks(id) ON DELETE CASCADE,
+  seq     INTEGER NOT NULL,
+  attempt INTEGER NOT NULL,
+  stream  TEXT NOT NULL,
+  data    BLOB NOT NULL,
+  at      INTEGER NOT NULL,
+  PRIMARY KEY (task_id, seq)
+) WITHOUT ROWID;
+ALTER TABLE events ADD COLUMN task_id TEXT;
+ALTER TABLE machines ADD COLUMN instance_id TEXT NOT NULL DEFAULT '';
+ALTER TABLE machines ADD COLUMN task_slots INTEGER NOT NULL DEFAULT 0;
+CREATE INDEX events_task ON events(task_id, seq) WHERE task_id IS NOT NULL;
+)sql"},
 };
 
 Error SqlError(sqlite3* db, const std::string& what) {

@@ -3,47 +3,14 @@
 #include <boost/json.hpp>
 
 #include "controller/store/migrations.h"
+#include "controller/store/sqlite_stmt.h"
+#include "controller/store/sqlite_task_store.h"
 #include "controller/store/store.h"
 
 namespace autovibe {
 namespace {
 
 namespace json = boost::json;
-
-// A prepared statement that finalizes itself.
-class Stmt {
- public:
-  Stmt(sqlite3* db, const char* sql) : db_(db) {
-    ok_ = sqlite3_prepare_v2(db, sql, -1, &st_, nullptr) == SQLITE_OK;
-  }
-  ~Stmt() { sqlite3_finalize(st_); }
-  Stmt(const Stmt&) = delete;
-  Stmt& operator=(const Stmt&) = delete;
-
-  bool ok() const { return ok_; }
-  void Bind(int i, std::string_view v) {
-    sqlite3_bind_text(st_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
-  }
-  void Bind(int i, int64_t v) { sqlite3_bind_int64(st_, i, v); }
-  void Bind(int i, double v) { sqlite3_bind_double(st_, i, v); }
-  void BindNull(int i) { sqlite3_bind_null(st_, i); }
-  int Step() { return sqlite3_step(st_); }
-  void Reset() {
-    sqlite3_reset(st_);
-    sqlite3_clear_bindings(st_);
-  }
-  std::string Text(int i) {
-    auto* p = reinterpret_cast<const char*>(sqlite3_column_text(st_, i));
-    return p ? std::string(p, static_cast<size_t>(sqlite3_column_bytes(st_, i))) : "";
-  }
-  int64_t Int(int i) { return sqlite3_column_int64(st_, i); }
-  double Real(int i) { return sqlite3_column_double(st_, i); }
-
- private:
-  sqlite3* db_;
-  sqlite3_stmt* st_ = nullptr;
-  bool ok_ = false;
-};
 
 std::string LabelsJson(const std::map<std::string, std::string>& labels) {
   json::object o;
@@ -82,8 +49,11 @@ std::vector<std::string> ParseTools(const std::string& text) {
 
 class SqliteStore final : public Store {
  public:
-  explicit SqliteStore(sqlite3* db) : db_(db) {}
-  ~SqliteStore() override { sqlite3_close_v2(db_); }
+  explicit SqliteStore(sqlite3* db) : db_(db), tasks_(NewSqliteTaskStore(db)) {}
+  ~SqliteStore() override {
+    tasks_.reset();  // its cached statements go before the connection
+    sqlite3_close_v2(db_);
+  }
 
   Result<void> Init() {
     // WAL lets readers (backups, the CLI's sqlite3) run beside the controller; NORMAL sync is
@@ -104,7 +74,8 @@ class SqliteStore final : public Store {
     Stmt st(db_,
             "SELECT id, name, backend, state, labels_json, tools_json, cpu_cores, mem_total_bytes,"
             " mem_used_bytes, disk_total_bytes, disk_free_bytes, load1, agent_version,"
-            " last_heartbeat_at, registered_at, created_at FROM machines ORDER BY created_at, id");
+            " last_heartbeat_at, registered_at, created_at, instance_id, task_slots FROM machines"
+            " ORDER BY created_at, id");
     if (!st.ok()) return Fail("load machines");
     std::vector<MachineRecord> out;
     int rc;
@@ -126,6 +97,8 @@ class SqliteStore final : public Store {
       m.last_heartbeat_at_ms = st.Int(13);
       m.registered_at_ms = st.Int(14);
       m.created_at_ms = st.Int(15);
+      m.instance_id = st.Text(16);
+      m.task_slots = static_cast<uint32_t>(st.Int(17));
       out.push_back(std::move(m));
     }
     if (rc != SQLITE_DONE) return Fail("load machines");
@@ -136,12 +109,12 @@ class SqliteStore final : public Store {
     Stmt st(db_,
             "INSERT INTO machines(id, name, backend, state, labels_json, tools_json, cpu_cores,"
             " mem_total_bytes, mem_used_bytes, disk_total_bytes, disk_free_bytes, load1,"
-            " agent_version, last_heartbeat_at, registered_at, created_at)"
-            " VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16)"
+            " agent_version, last_heartbeat_at, registered_at, created_at, instance_id, task_slots)"
+            " VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18)"
             " ON CONFLICT(id) DO UPDATE SET name=?2, backend=?3, state=?4, labels_json=?5,"
             " tools_json=?6, cpu_cores=?7, mem_total_bytes=?8, mem_used_bytes=?9,"
             " disk_total_bytes=?10, disk_free_bytes=?11, load1=?12, agent_version=?13,"
-            " last_heartbeat_at=?14, registered_at=?15");
+            " last_heartbeat_at=?14, registered_at=?15, instance_id=?17, task_slots=?18");
     if (!st.ok()) return Fail("save machine");
     st.Bind(1, m.id);
     st.Bind(2, m.name);
@@ -154,13 +127,18 @@ class SqliteStore final : public Store {
     st.Bind(14, m.last_heartbeat_at_ms);
     st.Bind(15, m.registered_at_ms);
     st.Bind(16, m.created_at_ms);
+    st.Bind(17, m.instance_id);
+    st.Bind(18, static_cast<int64_t>(m.task_slots));
     if (st.Step() != SQLITE_DONE) return Fail("save machine " + m.id);
     return {};
   }
 
   Result<void> SaveHeartbeats(const std::vector<const MachineRecord*>& machines) override {
     if (machines.empty()) return {};
-    if (sqlite3_exec(db_, "BEGIN", nullptr, nullptr, nullptr) != SQLITE_OK) return Fail("begin");
+    const bool own_txn = !in_txn_;
+    if (own_txn && sqlite3_exec(db_, "BEGIN", nullptr, nullptr, nullptr) != SQLITE_OK) {
+      return Fail("begin");
+    }
     Stmt st(db_,
             "UPDATE machines SET cpu_cores=?7, mem_total_bytes=?8, mem_used_bytes=?9,"
             " disk_total_bytes=?10, disk_free_bytes=?11, load1=?12, last_heartbeat_at=?2"
@@ -176,16 +154,23 @@ class SqliteStore final : public Store {
     }
     if (!ok) {
       Error e = MakeError("store", std::string("save heartbeats: ") + sqlite3_errmsg(db_));
-      sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+      if (own_txn) sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
       return e;
     }
-    if (sqlite3_exec(db_, "COMMIT", nullptr, nullptr, nullptr) != SQLITE_OK) return Fail("commit");
+    if (own_txn && sqlite3_exec(db_, "COMMIT", nullptr, nullptr, nullptr) != SQLITE_OK) {
+      return Fail("commit");
+    }
     return {};
   }
 
   Result<void> AppendEvent(const StoredEvent& e) override {
-    Stmt st(db_, "INSERT INTO events(at, kind, machine_id, detail) VALUES (?1, ?2, ?3, ?4)");
+    if (!append_event_) {
+      append_event_ = std::make_unique<Stmt>(
+          db_, "INSERT INTO events(at, kind, machine_id, detail, task_id) VALUES (?1,?2,?3,?4,?5)");
+    }
+    Stmt& st = *append_event_;
     if (!st.ok()) return Fail("append event");
+    st.Reset();
     st.Bind(1, e.at_ms);
     st.Bind(2, e.kind);
     if (e.machine_id.empty()) {
@@ -194,6 +179,11 @@ class SqliteStore final : public Store {
       st.Bind(3, e.machine_id);
     }
     st.Bind(4, e.detail_json.empty() ? std::string_view("{}") : std::string_view(e.detail_json));
+    if (e.task_id.empty()) {
+      st.BindNull(5);
+    } else {
+      st.Bind(5, e.task_id);
+    }
     if (st.Step() != SQLITE_DONE) return Fail("append event " + e.kind);
     return {};
   }
@@ -224,6 +214,28 @@ class SqliteStore final : public Store {
 
   Result<int> SchemaVersion() override { return autovibe::SchemaVersion(db_); }
 
+  TaskStore& tasks() override { return *tasks_; }
+
+  Result<void> Begin() override {
+    if (in_txn_) return {};
+    if (sqlite3_exec(db_, "BEGIN", nullptr, nullptr, nullptr) != SQLITE_OK) return Fail("begin");
+    in_txn_ = true;
+    return {};
+  }
+
+  Result<void> Commit() override {
+    if (!in_txn_) return {};
+    in_txn_ = false;
+    if (sqlite3_exec(db_, "COMMIT", nullptr, nullptr, nullptr) != SQLITE_OK) {
+      Error e = Fail("commit");
+      sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+      return e;
+    }
+    return {};
+  }
+
+  bool InTransaction() const override { return in_txn_; }
+
  private:
   static void BindResources(Stmt& st, int first, const MachineResources& r) {
     st.Bind(first, static_cast<int64_t>(r.cpu_cores));
@@ -239,6 +251,9 @@ class SqliteStore final : public Store {
   }
 
   sqlite3* db_;
+  std::unique_ptr<TaskStore> tasks_;
+  std::unique_ptr<Stmt> append_event_;
+  bool in_txn_ = false;
 };
 
 }  // namespace

@@ -8,6 +8,7 @@
 
 #include "common/core/result.h"
 #include "controller/store/machine_record.h"
+#include "controller/tasks/task_record.h"
 
 namespace autovibe {
 
@@ -17,6 +18,30 @@ struct StoredEvent {
   std::string kind;  // "machine.registered", "machine.lost", ...
   std::string machine_id;
   std::string detail_json;
+  std::string task_id;
+};
+
+// Projects, tasks and their output.
+class TaskStore {
+ public:
+  virtual ~TaskStore() = default;
+
+  virtual Result<std::vector<ProjectRecord>> LoadProjects() = 0;
+  // Fails with code "conflict" when a project of that name exists.
+  virtual Result<void> InsertProject(const ProjectRecord& p) = 0;
+
+  // Every task, in submission order.
+  virtual Result<std::vector<TaskRecord>> LoadTasks() = 0;
+  // Inserts or replaces the task with this id.
+  virtual Result<void> SaveTask(const TaskRecord& t) = 0;
+
+  virtual Result<void> AppendTaskLog(std::string_view task_id, const TaskLogChunk& chunk) = 0;
+  // Chunks with seq > after_seq, in order, at most `limit`.
+  virtual Result<std::vector<TaskLogChunk>> TaskLogs(std::string_view task_id, int64_t after_seq,
+                                                     size_t limit) = 0;
+  // The highest log seq of every task that has logs.
+  virtual Result<std::vector<std::pair<std::string, int64_t>>> LastLogSeqs() = 0;
+  virtual Result<std::vector<StoredEvent>> TaskEvents(std::string_view task_id) = 0;
 };
 
 class Store {
@@ -36,6 +61,14 @@ class Store {
   virtual Result<bool> MarkAgentEventApplied(std::string_view event_id, int64_t at_ms) = 0;
 
   virtual Result<int> SchemaVersion() = 0;
+
+  virtual TaskStore& tasks() = 0;
+
+  // Groups the writes that follow into one transaction until Commit(). Writes outside
+  // Begin/Commit commit one by one. Not nested: Begin while open does nothing.
+  virtual Result<void> Begin() = 0;
+  virtual Result<void> Commit() = 0;
+  virtual bool InTransaction() const = 0;
 };
 
 // Opens (creating if needed) the SQLite database at `path`: WAL, foreign keys on, migrated to

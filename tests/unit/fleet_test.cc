@@ -70,9 +70,9 @@ TEST_CASE("no heartbeat within the ttl makes a machine lost, and coming back kee
   f.clock.now += 4000;
   REQUIRE(f.fleet->Heartbeat(Beat(id, 0.5)) == HeartbeatOutcome::kApplied);
   f.clock.now += 5000;  // exactly at the deadline: not yet lost
-  CHECK(f.fleet->CheckLiveness() == 0);
+  CHECK(f.fleet->CheckLiveness().empty());
   f.clock.now += 1;
-  CHECK(f.fleet->CheckLiveness() == 1);
+  CHECK(f.fleet->CheckLiveness().size() == 1);
   CHECK(f.fleet->Find(id)->state == MachineState::kLost);
   // A lost machine's heartbeats are not applied: it must register again.
   CHECK(f.fleet->Heartbeat(Beat(id, 0.5)) == HeartbeatOutcome::kUnknownMachine);
@@ -96,9 +96,9 @@ TEST_CASE("a restarted controller keeps machines and gives them a fresh deadline
   REQUIRE(m != nullptr);
   CHECK(m->state == MachineState::kReady);
   CHECK(m->resources.load1 == Approx(1.25));
-  CHECK(f.fleet->CheckLiveness() == 0);
+  CHECK(f.fleet->CheckLiveness().empty());
   f.clock.now += 5001;
-  CHECK(f.fleet->CheckLiveness() == 1);
+  CHECK(f.fleet->CheckLiveness().size() == 1);
 }
 
 TEST_CASE("invalid registrations are refused and change nothing") {

@@ -1,0 +1,51 @@
+#include "controller/api/responses.h"
+
+#include <boost/json.hpp>
+
+namespace autovibe {
+
+HttpResponse JsonResponse(int status, const boost::json::value& v) {
+  HttpResponse r;
+  r.status = status;
+  r.body = boost::json::serialize(v) + "\n";
+  return r;
+}
+
+HttpResponse MethodNotAllowed(std::string_view allowed) {
+  auto r = JsonError(405, "method_not_allowed", "use " + std::string(allowed));
+  r.headers.emplace_back("Allow", std::string(allowed));
+  return r;
+}
+
+std::vector<std::string_view> PathSegments(std::string_view path) {
+  std::vector<std::string_view> out;
+  while (!path.empty()) {
+    if (path.front() == '/') {
+      path.remove_prefix(1);
+      continue;
+    }
+    auto slash = path.find('/');
+    out.push_back(path.substr(0, slash));
+    if (slash == std::string_view::npos) break;
+    path.remove_prefix(slash);
+  }
+  return out;
+}
+
+HttpResponse ErrorResponse(const Error& e) {
+  int status = 500;
+  if (e.code == "not_found") status = 404;
+  if (e.code == "conflict") status = 409;
+  if (e.code == "bad_request") status = 400;
+  return JsonError(status, status == 500 ? "internal" : e.code, e.message);
+}
+
+Result<boost::json::object> ParseJsonObject(const HttpRequest& req) {
+  boost::system::error_code ec;
+  boost::json::value v = boost::json::parse(req.body, ec);
+  if (ec) return MakeError("bad_request", "request body is not valid JSON: " + ec.message());
+  if (!v.is_object()) return MakeError("bad_request", "request body must be a JSON object");
+  return std::move(v.as_object());
+}
+
+}  // namespace autovibe

@@ -1,0 +1,188 @@
+#include "controller/api/tasks_api.h"
+
+#include <boost/json.hpp>
+#include <charconv>
+
+#include "controller/api/responses.h"
+#include "controller/api/task_api_json.h"
+#include "controller/tasks/task_json.h"
+
+namespace autovibe {
+namespace {
+
+namespace json = boost::json;
+
+constexpr size_t kDefaultListLimit = 1000;
+constexpr size_t kMaxListLimit = 100'000;
+constexpr size_t kLogPage = 1000;
+
+std::string Short(std::string_view s) { return std::string(s.substr(0, 80)); }
+
+// A non-negative integer query parameter; `fallback` when absent.
+Result<int64_t> QueryInt(const HttpRequest& req, const std::string& key, int64_t fallback) {
+  auto it = req.query.find(key);
+  if (it == req.query.end() || it->second.empty()) return fallback;
+  int64_t n = 0;
+  const std::string& v = it->second;
+  auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+  if (ec != std::errc() || p != v.data() + v.size() || n < 0) {
+    return MakeError("bad_request", "query parameter " + key + " must be a whole number");
+  }
+  return n;
+}
+
+bool QueryFlag(const HttpRequest& req, const std::string& key) {
+  auto it = req.query.find(key);
+  return it != req.query.end() && (it->second == "1" || it->second == "true");
+}
+
+}  // namespace
+
+HttpResponse TasksApi::Route(const HttpRequest& req, const std::vector<std::string_view>& seg,
+                             std::string& route) {
+  return seg[1] == "projects" ? Projects(req, seg, route) : Tasks(req, seg, route);
+}
+
+HttpResponse TasksApi::Projects(const HttpRequest& req, const std::vector<std::string_view>& seg,
+                                std::string& route) {
+  TaskBook& book = *deps_.tasks;
+  if (seg.size() == 2) {
+    route = "/v1/projects";
+    if (req.method == "GET") {
+      json::array list;
+      for (const ProjectRecord* p : book.Projects()) {
+        list.push_back(ProjectToJson(*p, book.Counts(p->name)));
+      }
+      return JsonResponse(200, {{"projects", std::move(list)}});
+    }
+    if (req.method != "POST") return MethodNotAllowed("GET, POST");
+    auto body = ParseJsonObject(req);
+    if (!body) return ErrorResponse(body.error());
+    const json::value* name = body->if_contains("name");
+    if (name == nullptr || !name->is_string()) {
+      return JsonError(400, "bad_request", "\"name\" (a string) is required");
+    }
+    auto p = book.CreateProject(std::string(name->as_string()));
+    if (!p) return ErrorResponse(p.error());
+    deps_.commit();
+    return JsonResponse(201, ProjectToJson(**p, {}));
+  }
+  if (seg.size() == 3) {
+    route = "/v1/projects/{name}";
+    if (req.method != "GET") return MethodNotAllowed("GET");
+    const ProjectRecord* p = book.FindProject(seg[2]);
+    if (p == nullptr) return JsonError(404, "not_found", "no project named " + Short(seg[2]));
+    return JsonResponse(200, ProjectToJson(*p, book.Counts(p->name)));
+  }
+  return JsonError(404, "not_found", "no such endpoint");
+}
+
+HttpResponse TasksApi::Tasks(const HttpRequest& req, const std::vector<std::string_view>& seg,
+                             std::string& route) {
+  if (seg.size() == 2) {
+    route = "/v1/tasks";
+    if (req.method == "GET") return ListTasks(req);
+    if (req.method == "POST") return Submit(req);
+    return MethodNotAllowed("GET, POST");
+  }
+  if (seg.size() < 3 || seg.size() > 4) return JsonError(404, "not_found", "no such endpoint");
+  const std::string_view verb = seg.size() == 4 ? seg[3] : "";
+  route = verb.empty() ? "/v1/tasks/{id}" : "/v1/tasks/{id}/" + std::string(verb);
+  if (verb != "" && verb != "cancel" && verb != "logs") {
+    route = "other";
+    return JsonError(404, "not_found", "no such endpoint");
+  }
+  const TaskRecord* t = deps_.tasks->Find(seg[2]);
+  if (t == nullptr) return JsonError(404, "not_found", "no task with id " + Short(seg[2]));
+  if (verb == "cancel") {
+    if (req.method != "POST") return MethodNotAllowed("POST");
+    auto r = deps_.tasks->Cancel(t->id, "cancelled by the user");
+    if (!r) return ErrorResponse(r.error());
+    deps_.commit();
+    return JsonResponse(200, TaskToJson(**r, deps_.fleet));
+  }
+  if (req.method != "GET") return MethodNotAllowed("GET");
+  if (verb == "logs") return Logs(req, *t);
+  return JsonResponse(200, TaskToJson(*t, deps_.fleet));
+}
+
+HttpResponse TasksApi::Submit(const HttpRequest& req) {
+  auto body = ParseJsonObject(req);
+  if (!body) return ErrorResponse(body.error());
+  const json::value* project = body->if_contains("project");
+  if (project == nullptr || !project->is_string() || project->as_string().empty()) {
+    return JsonError(400, "bad_request", "\"project\" (a project name) is required");
+  }
+  auto spec = TaskSpecFromJson(*body);
+  if (!spec) return ErrorResponse(spec.error());
+  auto t = deps_.tasks->Submit(std::string(project->as_string()), std::move(*spec));
+  if (!t) return ErrorResponse(t.error());
+  deps_.commit();
+  deps_.schedule();
+  return JsonResponse(201, TaskToJson(**t, deps_.fleet));
+}
+
+HttpResponse TasksApi::ListTasks(const HttpRequest& req) {
+  std::optional<TaskState> state;
+  if (auto it = req.query.find("state"); it != req.query.end() && !it->second.empty()) {
+    state = ParseTaskState(it->second);
+    if (!state) return JsonError(400, "bad_request", "unknown task state " + Short(it->second));
+  }
+  std::string project;
+  if (auto it = req.query.find("project"); it != req.query.end()) project = it->second;
+  auto limit = QueryInt(req, "limit", kDefaultListLimit);
+  if (!limit) return ErrorResponse(limit.error());
+  json::array list;
+  const size_t n = std::min<size_t>(static_cast<size_t>(*limit), kMaxListLimit);
+  for (const TaskRecord* t : deps_.tasks->List(project, state, n)) {
+    list.push_back(TaskToJson(*t, deps_.fleet));
+  }
+  return JsonResponse(200, {{"tasks", std::move(list)}});
+}
+
+HttpResponse TasksApi::Logs(const HttpRequest& req, const TaskRecord& t) {
+  auto after = QueryInt(req, "after", 0);
+  if (!after) return ErrorResponse(after.error());
+  if (!QueryFlag(req, "follow")) {
+    auto chunks = deps_.tasks->Logs(t.id, *after, kLogPage);
+    if (!chunks) return ErrorResponse(chunks.error());
+    json::array list;
+    int64_t next = *after;
+    for (const auto& c : *chunks) {
+      list.push_back(LogChunkToJson(c));
+      next = c.seq;
+    }
+    const bool more = chunks->size() == kLogPage;
+    return JsonResponse(200, {{"task_id", t.id},
+                              {"state", ToString(t.state)},
+                              {"chunks", std::move(list)},
+                              {"next_after", next},
+                              {"done", IsFinal(t.state) && !more}});
+  }
+  HttpResponse r;
+  r.content_type = "text/event-stream";
+  r.keepalive = ":\n\n";
+  // Runs on the owner thread once the headers are out: the backlog, then live events, with
+  // nothing in between that could slip past.
+  r.on_stream = [this, id = t.id, after = *after](std::shared_ptr<HttpBodyStream> stream) {
+    const TaskRecord* task = deps_.tasks->Find(id);
+    if (task == nullptr) {
+      stream->Close();
+      return;
+    }
+    int64_t from = after;
+    for (;;) {
+      auto chunks = deps_.tasks->Logs(id, from, kLogPage);
+      if (!chunks || chunks->empty()) break;
+      for (const auto& c : *chunks) {
+        stream->Write(TaskFollowers::Event("log", json::serialize(LogChunkToJson(c))));
+        from = c.seq;
+      }
+      if (chunks->size() < kLogPage) break;
+    }
+    deps_.followers->Follow(*task, std::move(stream));
+  };
+  return r;
+}
+
+}  // namespace autovibe

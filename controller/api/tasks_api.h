@@ -1,0 +1,47 @@
+// The API's project and task routes: /v1/projects..., /v1/tasks... Owner-thread only.
+#pragma once
+
+#include <functional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/http/http.h"
+#include "controller/api/task_followers.h"
+#include "controller/fleet/fleet.h"
+#include "controller/tasks/task_book.h"
+
+namespace autovibe {
+
+struct TasksApiDeps {
+  TaskBook* tasks = nullptr;
+  const Fleet* fleet = nullptr;
+  TaskFollowers* followers = nullptr;
+  // Makes the writes so far durable; called before a write is acknowledged to the client.
+  std::function<void()> commit;
+  // Asks for a scheduling pass soon (after a submit).
+  std::function<void()> schedule;
+};
+
+class TasksApi {
+ public:
+  explicit TasksApi(TasksApiDeps deps) : deps_(std::move(deps)) {}
+
+  // Handles the request if its path is one of ours (seg[1] is "projects" or "tasks"), setting
+  // `route` for metrics.
+  HttpResponse Route(const HttpRequest& req, const std::vector<std::string_view>& seg,
+                     std::string& route);
+
+ private:
+  HttpResponse Projects(const HttpRequest& req, const std::vector<std::string_view>& seg,
+                        std::string& route);
+  HttpResponse Tasks(const HttpRequest& req, const std::vector<std::string_view>& seg,
+                     std::string& route);
+  HttpResponse Submit(const HttpRequest& req);
+  HttpResponse ListTasks(const HttpRequest& req);
+  HttpResponse Logs(const HttpRequest& req, const TaskRecord& t);
+
+  TasksApiDeps deps_;
+};
+
+}  // namespace autovibe

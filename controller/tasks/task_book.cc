@@ -1,0 +1,273 @@
+#include "controller/tasks/task_book.h"
+
+#include <spdlog/spdlog.h>
+
+#include <boost/json.hpp>
+
+#include "common/core/ids.h"
+#include "controller/tasks/task_book_entry.h"
+
+namespace autovibe {
+namespace {
+
+namespace json = boost::json;
+
+bool ValidProjectName(std::string_view n) {
+  if (n.empty() || n.size() > 63) return false;
+  if (!std::isalnum(static_cast<unsigned char>(n[0]))) return false;
+  for (char c : n) {
+    const bool ok =
+        (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-';
+    if (!ok) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+SchedulerTask ToSchedulerTask(const TaskRecord& t) {
+  return {t.id, t.project, t.seq, t.spec.priority, t.spec.tool, t.spec.labels};
+}
+
+TaskBook::TaskBook(Store& store, const Clock& clock, TaskEffects& effects, TaskBookOptions options)
+    : store_(store), clock_(clock), effects_(effects), options_(options) {}
+
+TaskBook::~TaskBook() = default;
+
+Result<void> TaskBook::Load() {
+  auto projects = store_.tasks().LoadProjects();
+  if (!projects) return projects.error();
+  for (auto& p : *projects) {
+    auto owned = std::make_unique<ProjectRecord>(std::move(p));
+    projects_by_name_[owned->name] = owned.get();
+    projects_.push_back(std::move(owned));
+  }
+  auto tasks = store_.tasks().LoadTasks();
+  if (!tasks) return tasks.error();
+  auto seqs = store_.tasks().LastLogSeqs();
+  if (!seqs) return seqs.error();
+  for (auto& t : *tasks) {
+    auto e = std::make_unique<Entry>();
+    e->record = std::move(t);
+    next_seq_ = std::max(next_seq_, e->record.seq + 1);
+    by_id_[e->record.id] = e.get();
+    ++counts_[e->record.project][e->record.state];
+    for (const auto& dep : e->record.spec.depends_on) dependents_[dep].push_back(e.get());
+    tasks_.push_back(std::move(e));
+  }
+  for (const auto& [id, seq] : *seqs) {
+    if (Entry* e = Get(id)) e->last_log_seq = seq;
+  }
+  const int64_t deadline = clock_.NowMs() + options_.assign_timeout.count();
+  for (auto& e : tasks_) {
+    TaskRecord& t = e->record;
+    if (t.state == TaskState::kQueued) scheduler_.Enqueue(ToSchedulerTask(t));
+    if (IsPlaced(t.state)) scheduler_.Hold(t.machine_id, t.id);
+    // An assignment whose answer the restart lost: the agent's heartbeat confirms it, or the
+    // deadline sends it back to the queue.
+    if (t.state == TaskState::kAssigned) assign_deadlines_[t.id] = deadline;
+  }
+  spdlog::info("tasks loaded projects={} tasks={} queued={}", projects_.size(), tasks_.size(),
+               scheduler_.queued());
+  return {};
+}
+
+Result<const ProjectRecord*> TaskBook::CreateProject(const std::string& name) {
+  if (!ValidProjectName(name)) {
+    return MakeError("bad_request", "invalid project name \"" + name.substr(0, 80) +
+                                        "\": use 1-63 of a-z, 0-9, '.', '_' or '-'");
+  }
+  if (projects_by_name_.count(name)) {
+    return MakeError("conflict", "a project named " + name + " exists");
+  }
+  ProjectRecord p{name, clock_.NowMs()};
+  if (auto r = store_.tasks().InsertProject(p); !r) return r.error();
+  auto owned = std::make_unique<ProjectRecord>(p);
+  ProjectRecord* out = owned.get();
+  projects_by_name_[name] = out;
+  projects_.push_back(std::move(owned));
+  StoredEvent ev{
+      0, p.created_at_ms, "project.created", "", json::serialize(json::object{{"project", name}}),
+      ""};
+  if (auto r = store_.AppendEvent(ev); !r) spdlog::error("tasks: {}", r.error().message);
+  return out;
+}
+
+const ProjectRecord* TaskBook::FindProject(std::string_view name) const {
+  auto it = projects_by_name_.find(std::string(name));
+  return it == projects_by_name_.end() ? nullptr : it->second;
+}
+
+std::vector<const ProjectRecord*> TaskBook::Projects() const {
+  std::vector<const ProjectRecord*> out;
+  for (const auto& p : projects_) out.push_back(p.get());
+  return out;
+}
+
+std::map<TaskState, int> TaskBook::Counts(std::string_view project) const {
+  auto it = counts_.find(std::string(project));
+  return it == counts_.end() ? std::map<TaskState, int>{} : it->second;
+}
+
+Result<const TaskRecord*> TaskBook::Submit(const std::string& project, TaskSpec spec) {
+  if (!FindProject(project)) {
+    return MakeError("not_found", "no project named " + project.substr(0, 80) +
+                                      "; create it with: autovibe project create NAME");
+  }
+  std::vector<Entry*> deps;
+  for (const auto& d : spec.depends_on) {
+    Entry* dep = Get(d);
+    if (dep == nullptr) return MakeError("bad_request", "depends_on names unknown task " + d);
+    deps.push_back(dep);
+  }
+  if (spec.timeout_s == 0) spec.timeout_s = options_.default_timeout_s;
+  auto owned = std::make_unique<Entry>();
+  Entry& e = *owned;
+  TaskRecord& t = e.record;
+  t.id = NewId("t");
+  t.project = project;
+  t.seq = next_seq_++;
+  t.spec = std::move(spec);
+  t.created_at_ms = clock_.NowMs();
+  t.state = TaskState::kBlocked;
+  by_id_[t.id] = &e;
+  tasks_.push_back(std::move(owned));
+  ++counts_[project][t.state];
+  for (Entry* dep : deps) dependents_[dep->record.id].push_back(&e);
+  ++counters_.submitted;
+  Record(e, "task.submitted",
+         json::serialize(json::object{{"tool", t.spec.tool}, {"priority", t.spec.priority}}));
+  // Decide at once what the dependencies allow: run, wait, or fail.
+  const Entry* failed_dep = nullptr;
+  bool waiting = false;
+  for (Entry* dep : deps) {
+    if (dep->record.state == TaskState::kSucceeded) continue;
+    if (IsFinal(dep->record.state)) {
+      failed_dep = dep;
+      break;
+    }
+    waiting = true;
+  }
+  if (failed_dep != nullptr) {
+    Finish(e, TaskState::kFailed,
+           "dependency " + failed_dep->record.id + " " +
+               std::string(ToString(failed_dep->record.state)));
+  } else if (!waiting) {
+    Enqueue(e);
+  } else {
+    Save(e);
+    effects_.TaskChanged(t);
+  }
+  return &e.record;
+}
+
+Result<const TaskRecord*> TaskBook::Cancel(std::string_view id, const std::string& reason) {
+  Entry* e = Get(id);
+  if (e == nullptr)
+    return MakeError("not_found", "no task with id " + std::string(id).substr(0, 80));
+  TaskRecord& t = e->record;
+  if (IsFinal(t.state)) {
+    return MakeError("conflict", "task " + t.id + " already " + std::string(ToString(t.state)));
+  }
+  // A placed task keeps its slot until the agent reports the tool gone (or the machine is).
+  if (IsPlaced(t.state)) effects_.CancelTask(t.machine_id, t.id, reason);
+  scheduler_.Dequeue(t.id);
+  assign_deadlines_.erase(t.id);
+  Finish(*e, TaskState::kCancelled, reason);
+  return &e->record;
+}
+
+const TaskRecord* TaskBook::Find(std::string_view id) const {
+  auto it = by_id_.find(std::string(id));
+  return it == by_id_.end() ? nullptr : &it->second->record;
+}
+
+TaskBook::Entry* TaskBook::Get(std::string_view id) {
+  auto it = by_id_.find(std::string(id));
+  return it == by_id_.end() ? nullptr : it->second;
+}
+
+std::vector<const TaskRecord*> TaskBook::List(std::string_view project,
+                                              std::optional<TaskState> state, size_t limit) const {
+  std::vector<const TaskRecord*> out;
+  for (auto it = tasks_.rbegin(); it != tasks_.rend() && out.size() < limit; ++it) {
+    const TaskRecord& t = (*it)->record;
+    if (!project.empty() && t.project != project) continue;
+    if (state && t.state != *state) continue;
+    out.push_back(&t);
+  }
+  std::reverse(out.begin(), out.end());
+  return out;
+}
+
+Result<std::vector<TaskLogChunk>> TaskBook::Logs(std::string_view id, int64_t after_seq,
+                                                 size_t limit) {
+  if (!Find(id)) return MakeError("not_found", "no task with id " + std::string(id).substr(0, 80));
+  return store_.tasks().TaskLogs(id, after_seq, limit);
+}
+
+void TaskBook::Save(Entry& e) {
+  if (auto r = store_.tasks().SaveTask(e.record); !r) {
+    spdlog::error("tasks cannot save {}: {}", e.record.id, r.error().message);
+  }
+}
+
+void TaskBook::SetState(Entry& e, TaskState to) {
+  auto& counts = counts_[e.record.project];
+  --counts[e.record.state];
+  ++counts[to];
+  e.record.state = to;
+}
+
+void TaskBook::Record(const Entry& e, std::string_view kind, const std::string& detail_json) {
+  StoredEvent ev{0, clock_.NowMs(), std::string(kind), "", detail_json, e.record.id};
+  if (auto r = store_.AppendEvent(ev); !r) {
+    spdlog::error("tasks cannot record {}: {}", kind, r.error().message);
+  }
+}
+
+void TaskBook::Enqueue(Entry& e) {
+  SetState(e, TaskState::kQueued);
+  e.record.machine_id.clear();
+  Save(e);
+  scheduler_.Enqueue(ToSchedulerTask(e.record));
+  effects_.TaskChanged(e.record);
+}
+
+void TaskBook::Finish(Entry& e, TaskState to, std::string reason) {
+  TaskRecord& t = e.record;
+  SetState(e, to);
+  t.reason = std::move(reason);
+  t.finished_at_ms = clock_.NowMs();
+  ++counters_.finished[std::string(ToString(to))];
+  Save(e);
+  json::object detail{{"reason", t.reason}, {"attempts", t.attempts}};
+  if (t.exit_code) detail["exit_code"] = *t.exit_code;
+  if (!t.machine_id.empty()) detail["machine_id"] = t.machine_id;
+  Record(e, "task." + std::string(ToString(to)), json::serialize(detail));
+  spdlog::info("task {} {} attempts={} {}", t.id, ToString(to), t.attempts, t.reason);
+  effects_.TaskChanged(t);
+  ResolveDependents(e);
+}
+
+// A task ended: tasks waiting on it may run now, or fail with it.
+void TaskBook::ResolveDependents(const Entry& done) {
+  auto it = dependents_.find(done.record.id);
+  if (it == dependents_.end()) return;
+  for (Entry* d : it->second) {
+    if (d->record.state != TaskState::kBlocked) continue;
+    if (done.record.state != TaskState::kSucceeded) {
+      Finish(*d, TaskState::kFailed,
+             "dependency " + done.record.id + " " + std::string(ToString(done.record.state)));
+      continue;
+    }
+    bool all = true;
+    for (const auto& dep : d->record.spec.depends_on) {
+      const TaskRecord* r = Find(dep);
+      all = all && r != nullptr && r->state == TaskState::kSucceeded;
+    }
+    if (all) Enqueue(*d);
+  }
+}
+
+}  // namespace autovibe

@@ -1,0 +1,146 @@
+// Projects and tasks: every task's state, its dependencies, its output, and where it runs.
+//
+// Not thread-safe: the owner thread calls every method. Every change is written to the store
+// (inside the caller's open transaction, if any) and recorded as an event before the call
+// returns; what must happen outside (commands to agents, live followers) goes to TaskEffects.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "autovibe/v1/event.pb.h"
+#include "common/core/duration.h"
+#include "common/core/result.h"
+#include "common/core/time.h"
+#include "controller/scheduler/scheduler.h"
+#include "controller/store/store.h"
+#include "controller/tasks/task_record.h"
+
+namespace autovibe {
+
+// What the task book needs done outside itself.
+class TaskEffects {
+ public:
+  virtual ~TaskEffects() = default;
+  // Send RunTask for the task's current attempt to t.machine_id.
+  virtual void RunTask(const TaskRecord& t) = 0;
+  // Ask a machine to stop a task it runs.
+  virtual void CancelTask(const std::string& machine_id, const std::string& task_id,
+                          const std::string& reason) = 0;
+  // The task's state or fields changed.
+  virtual void TaskChanged(const TaskRecord& t) = 0;
+  virtual void TaskLogged(const TaskRecord& t, const TaskLogChunk& chunk) = 0;
+  // Every task slot of the machine is taken (busy) or one is free again.
+  virtual void MachineBusy(const std::string& machine_id, bool busy) = 0;
+};
+
+struct TaskBookOptions {
+  uint32_t default_timeout_s = 3600;
+  uint32_t default_slots = 1;  // tasks per machine when its agent does not say
+  // How long an assignment may stay unconfirmed after a controller restart before it goes
+  // back to the queue.
+  Duration assign_timeout = std::chrono::seconds(20);
+};
+
+struct TaskCounters {
+  uint64_t submitted = 0;
+  uint64_t placements = 0;
+  uint64_t requeued = 0;
+  uint64_t stale_cancels = 0;
+  std::map<std::string, uint64_t> finished;  // by final state
+};
+
+class TaskBook {
+ public:
+  TaskBook(Store& store, const Clock& clock, TaskEffects& effects, TaskBookOptions options);
+  ~TaskBook();
+
+  // Loads projects and tasks. Call after the machines are known (MachineUpdated), so tasks
+  // placed before a restart hold their slots again.
+  Result<void> Load();
+
+  // --- projects
+  // Names: 1-63 of [a-z0-9._-], starting with a letter or digit. Codes: bad_request, conflict.
+  Result<const ProjectRecord*> CreateProject(const std::string& name);
+  const ProjectRecord* FindProject(std::string_view name) const;
+  std::vector<const ProjectRecord*> Projects() const;
+  std::map<TaskState, int> Counts(std::string_view project) const;
+
+  // --- tasks
+  // Codes: not_found (no such project), bad_request (an unknown dependency).
+  Result<const TaskRecord*> Submit(const std::string& project, TaskSpec spec);
+  // Codes: not_found, conflict (already final).
+  Result<const TaskRecord*> Cancel(std::string_view id, const std::string& reason);
+  const TaskRecord* Find(std::string_view id) const;
+  // Tasks of a project (empty: all) in a state (nullopt: any): the last `limit`, in
+  // submission order.
+  std::vector<const TaskRecord*> List(std::string_view project, std::optional<TaskState> state,
+                                      size_t limit) const;
+  Result<std::vector<TaskLogChunk>> Logs(std::string_view id, int64_t after_seq, size_t limit);
+
+  // --- machines
+  // A machine registered, changed state or settings.
+  void MachineUpdated(const std::string& id, const std::vector<std::string>& tools,
+                      const std::map<std::string, std::string>& labels, uint32_t slots,
+                      bool accepting);
+  // The machine's tasks are gone (lost, agent restarted or stopping): retry them elsewhere.
+  void MachineGone(const std::string& machine_id, const std::string& why);
+  // What an agent says it runs (heartbeat, registration): confirms assignments and cancels
+  // copies that should not run there.
+  void ReportedRunning(const std::string& machine_id, const std::vector<std::string>& task_ids);
+
+  // --- scheduling
+  // Places up to `max` queued tasks; returns how many.
+  size_t Schedule(size_t max);
+  bool HasQueued() const { return scheduler_.queued() > 0; }
+  // The agent's answer to RunTask. `error_code` "bad_task" fails the task; any other error
+  // (or no answer) puts it back in the queue.
+  void AssignAnswered(const std::string& task_id, uint32_t attempt, const std::string& machine_id,
+                      bool ok, const std::string& error_code, const std::string& error);
+  // Requeues assignments left unconfirmed past the assign timeout (after a restart).
+  void CheckAssignDeadlines();
+
+  // --- agent events (already deduplicated by event id)
+  void ApplyAgentEvent(const v1::AgentEvent& e);
+
+  const TaskCounters& counters() const { return counters_; }
+  const Scheduler& scheduler() const { return scheduler_; }
+
+ private:
+  struct Entry;
+
+  Entry* Get(std::string_view id);
+  void Save(Entry& e);
+  void SetState(Entry& e, TaskState to);
+  void Record(const Entry& e, std::string_view kind, const std::string& detail_json);
+  void Enqueue(Entry& e);
+  void Finish(Entry& e, TaskState to, std::string reason);
+  void Requeue(Entry& e, const std::string& why);
+  void Unhold(Entry& e);
+  void ResolveDependents(const Entry& e);
+  void ApplyStarted(const std::string& machine_id, const v1::TaskStarted& s);
+  void ApplyLog(const std::string& machine_id, int64_t at_ms, const v1::TaskLog& l);
+  void ApplyFinished(const std::string& machine_id, const v1::TaskFinished& f);
+  Entry* Matching(const std::string& machine_id, const std::string& task_id, uint32_t attempt);
+
+  Store& store_;
+  const Clock& clock_;
+  TaskEffects& effects_;
+  TaskBookOptions options_;
+  Scheduler scheduler_;
+  std::vector<std::unique_ptr<ProjectRecord>> projects_;
+  std::unordered_map<std::string, ProjectRecord*> projects_by_name_;
+  std::map<std::string, std::map<TaskState, int>> counts_;  // project -> state -> tasks
+  std::vector<std::unique_ptr<Entry>> tasks_;               // submission order
+  std::unordered_map<std::string, Entry*> by_id_;
+  std::unordered_map<std::string, std::vector<Entry*>> dependents_;
+  std::unordered_map<std::string, int64_t> assign_deadlines_;  // task id -> ms
+  int64_t next_seq_ = 1;
+  TaskCounters counters_;
+};
+
+}  // namespace autovibe

@@ -1,0 +1,32 @@
+// Task specs and reports to and from JSON: the API's input, and how they are stored.
+#pragma once
+
+#include <boost/json/object.hpp>
+#include <boost/json/value.hpp>
+
+#include "common/core/result.h"
+#include "controller/tasks/task_record.h"
+
+namespace autovibe {
+
+inline constexpr uint32_t kMaxTaskTimeoutS = 7 * 24 * 3600;
+inline constexpr uint32_t kMaxTaskAttempts = 10;
+
+// The tools a task may name.
+bool KnownTool(std::string_view tool);
+
+// Parses the task fields of a submission (everything but "project"). Errors have code
+// "bad_request" and say which field is wrong; unknown fields are refused.
+Result<TaskSpec> TaskSpecFromJson(const boost::json::object& o);
+boost::json::object TaskSpecToJson(const TaskSpec& spec);
+
+boost::json::object TaskReportToJson(const TaskReport& r);
+TaskReport TaskReportFromJson(const boost::json::value& v);
+
+// "1.234567": micro-dollars as a decimal string, never a float.
+std::string FormatUsd(int64_t micros);
+
+// Text fit for a JSON string: invalid UTF-8 sequences become U+FFFD.
+std::string ValidUtf8(std::string_view bytes);
+
+}  // namespace autovibe

@@ -1,0 +1,259 @@
+// The running side of TaskBook: placement, agents' answers and events, machines coming and
+// going.
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <boost/json.hpp>
+
+#include "controller/tasks/task_book.h"
+#include "controller/tasks/task_book_entry.h"
+#include "controller/tasks/task_json.h"
+
+namespace autovibe {
+namespace {
+
+namespace json = boost::json;
+
+constexpr size_t kLastLogMax = 200;
+
+std::string_view StreamName(v1::LogStream s) {
+  switch (s) {
+    case v1::LOG_STREAM_STDERR:
+      return "stderr";
+    case v1::LOG_STREAM_AGENT:
+      return "agent";
+    default:
+      return "stdout";
+  }
+}
+
+// The last non-empty line of a chunk, for progress displays.
+std::string LastLine(std::string_view data) {
+  while (!data.empty() && (data.back() == '\n' || data.back() == '\r' || data.back() == ' ')) {
+    data.remove_suffix(1);
+  }
+  auto nl = data.find_last_of('\n');
+  if (nl != std::string_view::npos) data.remove_prefix(nl + 1);
+  if (data.size() > kLastLogMax) data = data.substr(0, kLastLogMax);
+  return ValidUtf8(data);
+}
+
+}  // namespace
+
+void TaskBook::MachineUpdated(const std::string& id, const std::vector<std::string>& tools,
+                              const std::map<std::string, std::string>& labels, uint32_t slots,
+                              bool accepting) {
+  scheduler_.UpsertMachine(
+      {id, tools, labels, slots == 0 ? options_.default_slots : slots, accepting});
+  effects_.MachineBusy(id, scheduler_.Full(id));
+}
+
+void TaskBook::MachineGone(const std::string& machine_id, const std::string& why) {
+  for (const std::string& task_id : scheduler_.Held(machine_id)) {
+    Entry* e = Get(task_id);
+    scheduler_.Release(machine_id, task_id);
+    if (e == nullptr || e->record.machine_id != machine_id) continue;
+    if (IsPlaced(e->record.state)) Requeue(*e, why);
+  }
+  effects_.MachineBusy(machine_id, scheduler_.Full(machine_id));
+}
+
+void TaskBook::Requeue(Entry& e, const std::string& why) {
+  TaskRecord& t = e.record;
+  assign_deadlines_.erase(t.id);
+  if (t.attempts >= t.spec.max_attempts) {
+    Finish(e, TaskState::kFailed,
+           fmt::format("{} during attempt {} of {}; no attempts left", why, t.attempts,
+                       t.spec.max_attempts));
+    return;
+  }
+  ++counters_.requeued;
+  t.reason =
+      fmt::format("{}; retrying (attempt {} of {} next)", why, t.attempts + 1, t.spec.max_attempts);
+  Record(e, "task.requeued",
+         json::serialize(
+             json::object{{"why", why}, {"machine_id", t.machine_id}, {"attempts", t.attempts}}));
+  spdlog::info("task {} requeued: {}", t.id, t.reason);
+  Enqueue(e);
+}
+
+void TaskBook::ReportedRunning(const std::string& machine_id,
+                               const std::vector<std::string>& task_ids) {
+  for (const std::string& id : task_ids) {
+    Entry* e = Get(id);
+    if (e != nullptr && e->record.machine_id == machine_id) {
+      if (e->record.state == TaskState::kAssigned) {
+        // The agent runs it: the assignment's answer was lost (or is still on its way).
+        assign_deadlines_.erase(id);
+        SetState(*e, TaskState::kRunning);
+        if (e->record.started_at_ms == 0) e->record.started_at_ms = clock_.NowMs();
+        Save(*e);
+        effects_.TaskChanged(e->record);
+        continue;
+      }
+      if (e->record.state == TaskState::kRunning) continue;
+    }
+    // Not this machine's to run (requeued after it was lost, cancelled, finished, unknown):
+    // one task never has two live copies.
+    ++counters_.stale_cancels;
+    effects_.CancelTask(machine_id, id, "this copy is stale: the task runs elsewhere or ended");
+  }
+}
+
+size_t TaskBook::Schedule(size_t max) {
+  auto placements = scheduler_.Place(max);
+  const int64_t now = clock_.NowMs();
+  for (const Placement& p : placements) {
+    Entry* e = Get(p.task_id);
+    if (e == nullptr || e->record.state != TaskState::kQueued) {
+      scheduler_.Release(p.machine_id, p.task_id);
+      continue;
+    }
+    TaskRecord& t = e->record;
+    SetState(*e, TaskState::kAssigned);
+    t.machine_id = p.machine_id;
+    ++t.attempts;
+    t.assigned_at_ms = now;
+    t.exit_code.reset();
+    t.signal = 0;
+    Save(*e);
+    Record(*e, "task.assigned",
+           json::serialize(json::object{{"machine_id", p.machine_id}, {"attempt", t.attempts}}));
+    ++counters_.placements;
+    effects_.TaskChanged(t);
+    effects_.RunTask(t);
+    if (scheduler_.Full(p.machine_id)) effects_.MachineBusy(p.machine_id, true);
+  }
+  return placements.size();
+}
+
+void TaskBook::AssignAnswered(const std::string& task_id, uint32_t attempt,
+                              const std::string& machine_id, bool ok, const std::string& error_code,
+                              const std::string& error) {
+  Entry* e = Matching(machine_id, task_id, attempt);
+  if (e == nullptr) return;  // moved on meanwhile (cancelled, requeued, ...)
+  TaskRecord& t = e->record;
+  if (ok) {
+    assign_deadlines_.erase(task_id);
+    if (t.state == TaskState::kAssigned) {
+      SetState(*e, TaskState::kRunning);
+      t.started_at_ms = clock_.NowMs();
+      Save(*e);
+      effects_.TaskChanged(t);
+    }
+    return;
+  }
+  if (!IsPlaced(t.state)) return;
+  Unhold(*e);
+  if (error_code == "bad_task") {
+    Finish(*e, TaskState::kFailed, "machine " + machine_id + " cannot run it: " + error);
+    return;
+  }
+  // Not started: this try does not count.
+  --t.attempts;
+  Requeue(*e, "machine " + machine_id + " did not take the task (" + error + ")");
+}
+
+void TaskBook::CheckAssignDeadlines() {
+  if (assign_deadlines_.empty()) return;
+  const int64_t now = clock_.NowMs();
+  std::vector<std::string> overdue;
+  for (const auto& [id, deadline] : assign_deadlines_) {
+    if (now > deadline) overdue.push_back(id);
+  }
+  for (const auto& id : overdue) {
+    assign_deadlines_.erase(id);
+    Entry* e = Get(id);
+    if (e == nullptr || e->record.state != TaskState::kAssigned) continue;
+    Unhold(*e);
+    --e->record.attempts;
+    Requeue(*e, "machine " + e->record.machine_id + " never confirmed the assignment");
+  }
+}
+
+void TaskBook::Unhold(Entry& e) {
+  scheduler_.Release(e.record.machine_id, e.record.id);
+  effects_.MachineBusy(e.record.machine_id, scheduler_.Full(e.record.machine_id));
+}
+
+TaskBook::Entry* TaskBook::Matching(const std::string& machine_id, const std::string& task_id,
+                                    uint32_t attempt) {
+  Entry* e = Get(task_id);
+  if (e == nullptr || e->record.machine_id != machine_id || e->record.attempts != attempt) {
+    return nullptr;
+  }
+  return e;
+}
+
+void TaskBook::ApplyAgentEvent(const v1::AgentEvent& ev) {
+  switch (ev.kind_case()) {
+    case v1::AgentEvent::kTaskStarted:
+      ApplyStarted(ev.machine_id(), ev.task_started());
+      break;
+    case v1::AgentEvent::kTaskLog:
+      ApplyLog(ev.machine_id(), ev.at_unix_ns() / 1'000'000, ev.task_log());
+      break;
+    case v1::AgentEvent::kTaskFinished:
+      ApplyFinished(ev.machine_id(), ev.task_finished());
+      break;
+    case v1::AgentEvent::kAgentStopping:
+      MachineGone(ev.machine_id(), "the agent on machine " + ev.machine_id() + " stopped");
+      break;
+    default:
+      break;
+  }
+}
+
+void TaskBook::ApplyStarted(const std::string& machine_id, const v1::TaskStarted& s) {
+  Entry* e = Matching(machine_id, s.task_id(), s.attempt());
+  if (e == nullptr || e->record.state != TaskState::kAssigned) return;
+  assign_deadlines_.erase(s.task_id());
+  SetState(*e, TaskState::kRunning);
+  e->record.started_at_ms = clock_.NowMs();
+  Save(*e);
+  effects_.TaskChanged(e->record);
+}
+
+void TaskBook::ApplyLog(const std::string& machine_id, int64_t at_ms, const v1::TaskLog& l) {
+  Entry* e = Matching(machine_id, l.task_id(), l.attempt());
+  if (e == nullptr || l.data().empty()) return;
+  TaskLogChunk c{e->last_log_seq + 1, l.attempt(), std::string(StreamName(l.stream())), l.data(),
+                 at_ms > 0 ? at_ms : clock_.NowMs()};
+  if (auto r = store_.tasks().AppendTaskLog(e->record.id, c); !r) {
+    spdlog::error("tasks cannot store log of {}: {}", e->record.id, r.error().message);
+    return;
+  }
+  e->last_log_seq = c.seq;
+  if (std::string line = LastLine(c.data); !line.empty()) e->record.last_log = std::move(line);
+  effects_.TaskLogged(e->record, c);
+}
+
+void TaskBook::ApplyFinished(const std::string& machine_id, const v1::TaskFinished& f) {
+  Entry* e = Matching(machine_id, f.task_id(), f.attempt());
+  if (e == nullptr) return;
+  TaskRecord& t = e->record;
+  const bool placed = IsPlaced(t.state);
+  Unhold(*e);
+  t.exit_code = f.exit_code();
+  t.signal = f.signal();
+  const auto& r = f.report();
+  t.report = {r.turns(), r.session_id(), r.reported_cost_micros(), r.result_subtype()};
+  if (!placed) {  // cancelled by the user meanwhile: keep its state, note how it ended
+    Save(*e);
+    effects_.TaskChanged(t);
+    return;
+  }
+  switch (f.outcome()) {
+    case v1::TASK_OUTCOME_SUCCEEDED:
+      Finish(*e, TaskState::kSucceeded, "");
+      break;
+    case v1::TASK_OUTCOME_CANCELLED:
+      Finish(*e, TaskState::kCancelled,
+             f.reason().empty() ? "cancelled on the machine" : f.reason());
+      break;
+    default:
+      Finish(*e, TaskState::kFailed, f.reason().empty() ? "the tool failed" : f.reason());
+  }
+}
+
+}  // namespace autovibe

@@ -1,0 +1,90 @@
+// A task as the controller knows and stores it (DESIGN.md, "States").
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace autovibe {
+
+enum class TaskState {
+  kQueued,
+  kBlocked,  // waiting for its dependencies
+  kAssigned,
+  kRunning,
+  kPaused,
+  kSucceeded,
+  kFailed,
+  kCancelled,
+};
+
+inline constexpr TaskState kAllTaskStates[] = {
+    TaskState::kQueued, TaskState::kBlocked,   TaskState::kAssigned, TaskState::kRunning,
+    TaskState::kPaused, TaskState::kSucceeded, TaskState::kFailed,   TaskState::kCancelled};
+
+std::string_view ToString(TaskState s);
+std::optional<TaskState> ParseTaskState(std::string_view text);
+bool IsFinal(TaskState s);
+// Assigned or running: the task holds a slot on its machine.
+bool IsPlaced(TaskState s);
+
+// What the user asked for; never changes after submission.
+struct TaskSpec {
+  std::string tool;
+  std::string prompt;
+  std::vector<std::string> command;
+  std::map<std::string, std::string> env;
+  std::map<std::string, std::string> options;  // model, max_turns
+  std::map<std::string, std::string> labels;   // a machine must carry all of them
+  std::vector<std::string> depends_on;
+  int32_t priority = 0;  // higher runs first
+  uint32_t timeout_s = 0;
+  uint32_t max_attempts = 3;
+  std::string from_checkpoint;
+};
+
+// What the tool said about its own run.
+struct TaskReport {
+  uint32_t turns = 0;
+  std::string session_id;
+  int64_t reported_cost_micros = 0;
+  std::string result_subtype;
+};
+
+struct TaskRecord {
+  std::string id;
+  std::string project;
+  int64_t seq = 0;  // submission order
+  TaskSpec spec;
+  TaskState state = TaskState::kQueued;
+  std::string machine_id;  // where the current attempt runs (or ran)
+  uint32_t attempts = 0;
+  std::optional<int32_t> exit_code;
+  int32_t signal = 0;
+  std::string reason;
+  TaskReport report;
+  std::string last_log;
+  int64_t created_at_ms = 0;
+  int64_t assigned_at_ms = 0;
+  int64_t started_at_ms = 0;
+  int64_t finished_at_ms = 0;
+};
+
+struct ProjectRecord {
+  std::string name;
+  int64_t created_at_ms = 0;
+};
+
+// One piece of a task's output as kept by the controller; `seq` runs over all attempts.
+struct TaskLogChunk {
+  int64_t seq = 0;
+  uint32_t attempt = 0;
+  std::string stream;  // stdout, stderr, agent
+  std::string data;
+  int64_t at_ms = 0;
+};
+
+}  // namespace autovibe

@@ -1,0 +1,46 @@
+#include "controller/write_batch.h"
+
+#include <spdlog/spdlog.h>
+
+#include <boost/asio/post.hpp>
+
+namespace autovibe {
+
+void WriteBatch::Open() {
+  if (!store_.InTransaction()) {
+    if (auto r = store_.Begin(); !r) {
+      spdlog::error("controller cannot begin a transaction: {}", r.error().message);
+      return;
+    }
+  }
+  if (!commit_queued_) {
+    commit_queued_ = true;
+    boost::asio::post(ioc_, [this] { Commit(); });
+  }
+}
+
+void WriteBatch::AfterCommit(std::function<void()> fn) {
+  if (!store_.InTransaction()) {
+    fn();
+    return;
+  }
+  after_.push_back(std::move(fn));
+}
+
+void WriteBatch::Commit() {
+  commit_queued_ = false;
+  if (store_.InTransaction()) {
+    if (auto r = store_.Commit(); !r) {
+      // The writes are lost; unacknowledged events come again and are applied then.
+      spdlog::error("controller commit failed: {}", r.error().message);
+      after_.clear();
+      return;
+    }
+    ++commits_;
+  }
+  auto after = std::move(after_);
+  after_.clear();
+  for (auto& fn : after) fn();
+}
+
+}  // namespace autovibe

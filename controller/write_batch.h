@@ -1,0 +1,37 @@
+// Groups the controller's writes into few transactions. Work on the owner thread opens the
+// batch; it commits once the handlers queued at that moment have run, so under load one
+// commit covers many events, and when idle a write commits at once. What may only happen
+// after the writes are durable (acknowledging JetStream, sending commands) waits for it.
+// Owner-thread only.
+#pragma once
+
+#include <boost/asio/io_context.hpp>
+#include <functional>
+#include <vector>
+
+#include "controller/store/store.h"
+
+namespace autovibe {
+
+class WriteBatch {
+ public:
+  WriteBatch(Store& store, boost::asio::io_context& ioc) : store_(store), ioc_(ioc) {}
+
+  // Opens a transaction unless one is open, and queues its commit.
+  void Open();
+  // Runs `fn` after the open transaction commits (at once when none is open).
+  void AfterCommit(std::function<void()> fn);
+  // Commits now and runs what waited for it.
+  void Commit();
+
+  uint64_t commits() const { return commits_; }
+
+ private:
+  Store& store_;
+  boost::asio::io_context& ioc_;
+  std::vector<std::function<void()>> after_;
+  bool commit_queued_ = false;
+  uint64_t commits_ = 0;
+};
+
+}  // namespace autovibe

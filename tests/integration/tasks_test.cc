@@ -1,0 +1,278 @@
+// Tasks end to end: a real nats-server, controller and agents running real shell tools.
+#include <signal.h>
+
+#include <boost/json.hpp>
+#include <catch2/catch.hpp>
+#include <filesystem>
+#include <fstream>
+#include <set>
+
+#include "tests/support/catch_result.h"
+#include "tests/support/fleet_harness.h"
+#include "tests/support/nats_server.h"
+#include "tests/support/task_client.h"
+
+using namespace autovibe::testing;
+using namespace std::chrono_literals;
+namespace json = boost::json;
+
+namespace {
+
+const std::vector<std::string> kFast = {"--heartbeat-interval", "200ms", "--heartbeat-ttl", "2s"};
+
+bool Ready(ControllerProcess& c, const std::vector<std::string>& names) {
+  for (const auto& n : names) {
+    auto m = c.MachineByName(n);
+    if (!m || m->at("state").as_string() != "ready") return false;
+  }
+  return true;
+}
+
+// A fleet of `agents` agents on one nats-server and controller, with project "demo".
+struct Fleet {
+  TempDir dir;
+  NatsServer nats{dir / "nats"};
+  ControllerProcess controller{dir / "controller", nats.url(), kFast};
+  std::vector<std::unique_ptr<AgentProcess>> agents;
+  TaskClient tasks{controller};
+
+  explicit Fleet(int n) {
+    std::vector<std::string> names;
+    for (int i = 1; i <= n; ++i) {
+      names.push_back("agent-" + std::to_string(i));
+      agents.push_back(
+          std::make_unique<AgentProcess>(names.back(), dir / names.back(), nats.url()));
+    }
+    REQUIRE(WaitUntil([&] { return Ready(controller, names); }, 15s));
+    tasks.CreateProject("demo");
+  }
+
+  // A shell loop that records its pid, then waits for `gate` to exist; prints `done`.
+  std::vector<std::string> GatedTask(const std::string& gate, const std::string& pid_file) {
+    return {"sh", "-c",
+            "echo $$ >> " + pid_file + "; echo started; while [ ! -e " + gate +
+                " ]; do sleep 0.02; done; echo done"};
+  }
+
+  AgentProcess& AgentNamed(const std::string& name) {
+    for (auto& a : agents) {
+      if (a->name() == name) return *a;
+    }
+    FAIL("no agent " << name);
+    return *agents[0];
+  }
+};
+
+std::vector<pid_t> ReadPids(const std::string& path) {
+  std::ifstream in(path);
+  std::vector<pid_t> out;
+  pid_t p;
+  while (in >> p) out.push_back(p);
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("twenty shell tasks over two agents all succeed with the right output") {
+  Fleet f(2);
+  std::vector<std::string> ids;
+  for (int i = 0; i < 20; ++i) {
+    ids.push_back(
+        f.tasks.SubmitShell("demo", {"sh", "-c",
+                                     "echo out-" + std::to_string(i) + "; echo err-" +
+                                         std::to_string(i) + " >&2; echo $AUTOVIBE_TASK_ID"}));
+  }
+  std::set<std::string> machines;
+  for (int i = 0; i < 20; ++i) {
+    REQUIRE(f.tasks.WaitState(ids[i], "succeeded"));
+    auto t = f.tasks.Task(ids[i]);
+    CHECK(t.at("exit_code").as_int64() == 0);
+    CHECK(t.at("attempts").as_int64() == 1);
+    machines.insert(std::string(t.at("machine_name").as_string()));
+    const std::string logs = f.tasks.Logs(ids[i]);
+    CHECK_THAT(logs, Catch::Contains("out-" + std::to_string(i) + "\n"));
+    CHECK_THAT(logs, Catch::Contains("err-" + std::to_string(i) + "\n"));
+    CHECK_THAT(logs, Catch::Contains(ids[i]));
+  }
+  CHECK(machines == std::set<std::string>{"agent-1", "agent-2"});
+  auto project = f.controller.GetJson("/v1/projects/demo");
+  CHECK(project.at("tasks").at("succeeded").as_int64() == 20);
+}
+
+TEST_CASE("higher priority runs first once a slot frees") {
+  Fleet f(1);
+  const std::string gate = f.dir / "gate";
+  const std::string blocker = f.tasks.SubmitShell("demo", f.GatedTask(gate, f.dir / "pids"));
+  REQUIRE(f.tasks.WaitState(blocker, "running"));
+  const std::string low = f.tasks.SubmitShell("demo", {"true"}, {{"priority", 1}});
+  const std::string high = f.tasks.SubmitShell("demo", {"true"}, {{"priority", 10}});
+  CHECK(f.tasks.State(low) == "queued");
+  std::ofstream(gate).put('x');
+  REQUIRE(f.tasks.WaitState(low, "succeeded"));
+  REQUIRE(f.tasks.WaitState(high, "succeeded"));
+  // One slot: the high-priority task, submitted last, started first.
+  CHECK(f.tasks.Task(high).at("started_at").as_string() <=
+        f.tasks.Task(low).at("assigned_at").as_string());
+}
+
+TEST_CASE("a dependency chain runs in order, and a failure fails what waits on it") {
+  Fleet f(2);
+  const std::string a = f.tasks.SubmitShell("demo", {"sh", "-c", "echo a > " + f.dir / "a"});
+  const std::string b = f.tasks.SubmitShell(
+      "demo", {"sh", "-c", "test -e " + f.dir / "a" + " && echo b > " + f.dir / "b"},
+      {{"depends_on", json::array{a}}});
+  const std::string c =
+      f.tasks.SubmitShell("demo", {"test", "-e", f.dir / "b"}, {{"depends_on", json::array{b}}});
+  REQUIRE(f.tasks.WaitState(c, "succeeded"));
+  CHECK(f.tasks.State(a) == "succeeded");
+  CHECK(f.tasks.State(b) == "succeeded");
+
+  const std::string bad = f.tasks.SubmitShell("demo", {"sh", "-c", "exit 7"});
+  const std::string after =
+      f.tasks.SubmitShell("demo", {"true"}, {{"depends_on", json::array{bad}}});
+  const std::string after_after =
+      f.tasks.SubmitShell("demo", {"true"}, {{"depends_on", json::array{after}}});
+  REQUIRE(f.tasks.WaitState(bad, "failed"));
+  CHECK(f.tasks.Task(bad).at("exit_code").as_int64() == 7);
+  REQUIRE(f.tasks.WaitState(after_after, "failed"));
+  CHECK(f.tasks.Task(after).at("reason").as_string() == "dependency " + bad + " failed");
+  CHECK(f.tasks.Task(after).at("attempts").as_int64() == 0);
+}
+
+TEST_CASE("cancel kills the whole process tree within the grace period") {
+  Fleet f(1);
+  const std::string pids = f.dir / "pids";
+  // A tool that ignores SIGTERM and leaves a background child: only SIGKILL ends it.
+  const std::string id = f.tasks.SubmitShell(
+      "demo", {"sh", "-c", "trap '' TERM; sleep 1000 & echo $$ > " + pids + "; wait"});
+  REQUIRE(f.tasks.WaitState(id, "running"));
+  REQUIRE(WaitUntil([&] { return ReadPids(pids).size() == 1; }, 10s));
+  const pid_t pgid = ProcessGroupOf(ReadPids(pids)[0]);
+  REQUIRE(pgid > 0);
+  REQUIRE(GroupAlive(pgid));
+  const auto start = std::chrono::steady_clock::now();
+  CHECK(f.tasks.Cancel(id) == 200);
+  CHECK(f.tasks.State(id) == "cancelled");
+  // Default grace is 5 s; everything in the group is gone within it (plus a margin).
+  REQUIRE(WaitUntil([&] { return !GroupAlive(pgid); }, 8s));
+  CHECK(std::chrono::steady_clock::now() - start < 7s);
+  CHECK(f.tasks.Cancel(id) == 409);
+  // The agent reports the tool gone, which frees the machine for the next task.
+  const std::string next = f.tasks.SubmitShell("demo", {"true"});
+  REQUIRE(f.tasks.WaitState(next, "succeeded", 15s));
+  CHECK_THAT(std::string(f.tasks.Task(id).at("reason").as_string()), Catch::Contains("cancelled"));
+}
+
+TEST_CASE("a task over its timeout is stopped and fails with the reason") {
+  Fleet f(1);
+  const std::string id = f.tasks.SubmitShell("demo", {"sleep", "1000"}, {{"timeout_s", 1}});
+  REQUIRE(f.tasks.WaitState(id, "failed", 20s));
+  auto t = f.tasks.Task(id);
+  CHECK_THAT(std::string(t.at("reason").as_string()), Catch::Contains("timed out"));
+  CHECK(t.at("attempts").as_int64() == 1);
+}
+
+TEST_CASE("an agent killed mid-task: the task finishes elsewhere, no tool is left behind") {
+  Fleet f(2);
+  const std::string gate = f.dir / "gate";
+  const std::string pids = f.dir / "pids";
+  const std::string id = f.tasks.SubmitShell("demo", f.GatedTask(gate, pids));
+  REQUIRE(f.tasks.WaitState(id, "running"));
+  REQUIRE(WaitUntil([&] { return ReadPids(pids).size() == 1; }, 10s));
+  const pid_t first_tool = ReadPids(pids)[0];
+  const std::string victim(f.tasks.Task(id).at("machine_name").as_string());
+  f.AgentNamed(victim).Kill();
+  // The agent's tools die with it.
+  REQUIRE(WaitUntil([&] { return !ProcessAlive(first_tool); }, 5s));
+  // After the ttl the machine is lost and the task runs on the other agent.
+  REQUIRE(WaitUntil([&] { return ReadPids(pids).size() == 2; }, 15s));
+  auto t = f.tasks.Task(id);
+  CHECK(t.at("machine_name").as_string() != victim);
+  CHECK(t.at("attempts").as_int64() == 2);
+  std::ofstream(gate).put('x');
+  REQUIRE(f.tasks.WaitState(id, "succeeded"));
+  CHECK(f.tasks.Task(id).at("attempts").as_int64() == 2);
+}
+
+TEST_CASE("a controller killed mid-task: the task ends right once it is back") {
+  Fleet f(1);
+  const std::string gate = f.dir / "gate";
+  const std::string id = f.tasks.SubmitShell("demo", f.GatedTask(gate, f.dir / "pids"));
+  REQUIRE(f.tasks.WaitState(id, "running"));
+  f.controller.Kill();
+  // The task finishes while the controller is down; its events wait in JetStream.
+  std::ofstream(gate).put('x');
+  f.controller.Start();
+  REQUIRE(f.tasks.WaitState(id, "succeeded"));
+  auto t = f.tasks.Task(id);
+  CHECK(t.at("attempts").as_int64() == 1);
+  const std::string logs = f.tasks.Logs(id);
+  // Applied once: each line appears exactly once.
+  CHECK(logs == "started\ndone\n");
+}
+
+TEST_CASE("a lost agent that comes back still running a task has its stale copy cancelled") {
+  Fleet f(2);
+  const std::string gate = f.dir / "gate";
+  const std::string pids = f.dir / "pids";
+  const std::string id = f.tasks.SubmitShell("demo", f.GatedTask(gate, pids));
+  REQUIRE(f.tasks.WaitState(id, "running"));
+  REQUIRE(WaitUntil([&] { return ReadPids(pids).size() == 1; }, 10s));
+  const pid_t first_tool = ReadPids(pids)[0];
+  const std::string frozen(f.tasks.Task(id).at("machine_name").as_string());
+  // A frozen agent looks like a network partition: its tool keeps running meanwhile.
+  f.AgentNamed(frozen).process().Signal(SIGSTOP);
+  REQUIRE(WaitUntil([&] { return ReadPids(pids).size() == 2; }, 15s));
+  CHECK(ProcessAlive(first_tool));
+  f.AgentNamed(frozen).process().Signal(SIGCONT);
+  // Back, it reports the old copy; the controller has it stopped.
+  REQUIRE(WaitUntil([&] { return !ProcessAlive(first_tool); }, 15s));
+  std::ofstream(gate).put('x');
+  REQUIRE(f.tasks.WaitState(id, "succeeded"));
+  CHECK(f.tasks.Task(id).at("machine_name").as_string() != frozen);
+}
+
+TEST_CASE("bad task submissions get clear errors and change nothing") {
+  Fleet f(1);
+  auto post = [&](const std::string& body) {
+    return f.controller.Call("POST", "/v1/tasks", std::nullopt, body);
+  };
+  struct Case {
+    std::string body;
+    int status;
+    std::string says;
+  };
+  const std::vector<Case> cases = {
+      {"{not json", 400, "not valid JSON"},
+      {"[]", 400, "JSON object"},
+      {R"({"tool":"shell","command":["true"]})", 400, "project"},
+      {R"({"project":"nope","tool":"shell","command":["true"]})", 404, "no project"},
+      {R"({"project":"demo","tool":"vim","command":["true"]})", 400, "unknown tool"},
+      {R"({"project":"demo","tool":"shell"})", 400, "command"},
+      {R"({"project":"demo","tool":"claude-code"})", 400, "prompt"},
+      {R"({"project":"demo","tool":"shell","command":["true"],"priority":"high"})", 400,
+       "priority"},
+      {R"({"project":"demo","tool":"shell","command":["true"],"timeout_s":-1})", 400, "timeout_s"},
+      {R"({"project":"demo","tool":"shell","command":["true"],"depends_on":["t-000000000000"]})",
+       400, "unknown task"},
+      {R"({"project":"demo","tool":"shell","command":["true"],"env":{"AUTOVIBE_TASK_ID":"x"}})",
+       400, "AUTOVIBE_TASK_ID"},
+      {R"({"project":"demo","tool":"shell","command":["true"],"colour":"red"})", 400,
+       "unknown field"},
+  };
+  for (const auto& c : cases) {
+    INFO(c.body);
+    auto r = post(c.body);
+    REQUIRE(r);
+    CHECK(r->status == c.status);
+    CHECK_THAT(r->body, Catch::Contains(c.says));
+  }
+  auto list = f.controller.GetJson("/v1/tasks");
+  CHECK(list.at("tasks").as_array().empty());
+  auto p = f.controller.Call("POST", "/v1/projects", std::nullopt, R"({"name":"Bad Name"})");
+  REQUIRE(p);
+  CHECK(p->status == 400);
+  auto dup = f.controller.Call("POST", "/v1/projects", std::nullopt, R"({"name":"demo"})");
+  REQUIRE(dup);
+  CHECK(dup->status == 409);
+}

@@ -1,0 +1,198 @@
+#include "controller/tasks/task_book.h"
+
+#include <catch2/catch.hpp>
+
+#include "tests/support/process.h"
+
+using namespace autovibe;
+using autovibe::testing::TempDir;
+
+namespace {
+
+class ManualClock final : public Clock {
+ public:
+  int64_t NowMs() const override { return now; }
+  int64_t now = 1'700'000'000'000;
+};
+
+struct Effects final : TaskEffects {
+  std::vector<std::pair<std::string, std::string>> runs;  // machine, task
+  std::vector<std::pair<std::string, std::string>> cancels;
+  void RunTask(const TaskRecord& t) override { runs.emplace_back(t.machine_id, t.id); }
+  void CancelTask(const std::string& m, const std::string& t, const std::string&) override {
+    cancels.emplace_back(m, t);
+  }
+  void TaskChanged(const TaskRecord&) override {}
+  void TaskLogged(const TaskRecord&, const TaskLogChunk&) override {}
+  void MachineBusy(const std::string&, bool) override {}
+};
+
+TaskSpec Shell(std::vector<std::string> deps = {}) {
+  TaskSpec s;
+  s.tool = "shell";
+  s.command = {"true"};
+  s.depends_on = std::move(deps);
+  return s;
+}
+
+v1::AgentEvent Finished(const std::string& machine, const std::string& task, uint32_t attempt,
+                        v1::TaskOutcome outcome, int exit_code = 0) {
+  v1::AgentEvent e;
+  e.set_event_id("e-" + task + std::to_string(attempt));
+  e.set_machine_id(machine);
+  auto* f = e.mutable_task_finished();
+  f->set_task_id(task);
+  f->set_attempt(attempt);
+  f->set_outcome(outcome);
+  f->set_exit_code(exit_code);
+  if (outcome != v1::TASK_OUTCOME_SUCCEEDED)
+    f->set_reason("exit code " + std::to_string(exit_code));
+  return e;
+}
+
+struct Fixture {
+  TempDir dir;
+  std::unique_ptr<Store> store = *OpenSqliteStore(dir / "c.db");
+  ManualClock clock;
+  Effects fx;
+  std::unique_ptr<TaskBook> book = std::make_unique<TaskBook>(*store, clock, fx, TaskBookOptions{});
+
+  Fixture() { REQUIRE(book->CreateProject("demo")); }
+  std::string Submit(TaskSpec spec) {
+    auto t = book->Submit("demo", std::move(spec));
+    REQUIRE(t);
+    return (*t)->id;
+  }
+  TaskState State(const std::string& id) { return book->Find(id)->state; }
+  void Restart() {
+    book = std::make_unique<TaskBook>(*store, clock, fx, TaskBookOptions{});
+    book->MachineUpdated("m1", {"shell"}, {}, 1, true);
+    book->MachineUpdated("m2", {"shell"}, {}, 1, true);
+    REQUIRE(book->Load());
+  }
+};
+
+}  // namespace
+
+TEST_CASE("a task runs, succeeds, and survives a restart", "[task_book]") {
+  Fixture f;
+  f.book->MachineUpdated("m1", {"shell"}, {}, 1, true);
+  const std::string id = f.Submit(Shell());
+  CHECK(f.State(id) == TaskState::kQueued);
+  CHECK(f.book->Schedule(10) == 1);
+  CHECK(f.State(id) == TaskState::kAssigned);
+  REQUIRE(f.fx.runs.size() == 1);
+  CHECK(f.fx.runs[0] == std::make_pair(std::string("m1"), id));
+  f.book->AssignAnswered(id, 1, "m1", true, "", "");
+  CHECK(f.State(id) == TaskState::kRunning);
+  f.book->ApplyAgentEvent(Finished("m1", id, 1, v1::TASK_OUTCOME_SUCCEEDED));
+  CHECK(f.State(id) == TaskState::kSucceeded);
+  CHECK(f.book->Find(id)->exit_code == 0);
+  f.Restart();
+  CHECK(f.State(id) == TaskState::kSucceeded);
+  CHECK(f.book->Counts("demo").at(TaskState::kSucceeded) == 1);
+  auto events = f.store->tasks().TaskEvents(id);
+  REQUIRE(events);
+  std::vector<std::string> kinds;
+  for (const auto& e : *events) kinds.push_back(e.kind);
+  CHECK(kinds == std::vector<std::string>{"task.submitted", "task.assigned", "task.succeeded"});
+}
+
+TEST_CASE("dependencies block, release and fail", "[task_book]") {
+  Fixture f;
+  f.book->MachineUpdated("m1", {"shell"}, {}, 1, true);
+  const std::string a = f.Submit(Shell());
+  const std::string b = f.Submit(Shell({a}));
+  const std::string c = f.Submit(Shell({b}));
+  CHECK(f.State(b) == TaskState::kBlocked);
+  f.book->Schedule(10);
+  f.book->ApplyAgentEvent(Finished("m1", a, 1, v1::TASK_OUTCOME_SUCCEEDED));
+  CHECK(f.State(b) == TaskState::kQueued);
+  f.book->Schedule(10);
+  f.book->ApplyAgentEvent(Finished("m1", b, 1, v1::TASK_OUTCOME_FAILED, 2));
+  CHECK(f.State(b) == TaskState::kFailed);
+  CHECK(f.State(c) == TaskState::kFailed);
+  CHECK(f.book->Find(c)->reason == "dependency " + b + " failed");
+  // A task submitted after its dependency failed fails at once.
+  const std::string d = f.Submit(Shell({b}));
+  CHECK(f.State(d) == TaskState::kFailed);
+  CHECK_FALSE(f.book->Submit("demo", Shell({"t-nope"})));
+}
+
+TEST_CASE("a lost machine's task runs elsewhere; the stale copy is cancelled", "[task_book]") {
+  Fixture f;
+  f.book->MachineUpdated("m1", {"shell"}, {}, 1, true);
+  f.book->MachineUpdated("m2", {"shell"}, {}, 1, true);
+  const std::string id = f.Submit(Shell());
+  f.book->Schedule(10);
+  const std::string first = f.book->Find(id)->machine_id;
+  const std::string other = first == "m1" ? "m2" : "m1";
+  f.book->AssignAnswered(id, 1, first, true, "", "");
+  f.book->MachineUpdated(first, {"shell"}, {}, 1, false);
+  f.book->MachineGone(first, "machine lost");
+  CHECK(f.State(id) == TaskState::kQueued);
+  f.book->Schedule(10);
+  CHECK(f.book->Find(id)->machine_id == other);
+  CHECK(f.book->Find(id)->attempts == 2);
+  // The lost machine comes back still running attempt 1: it is told to stop.
+  f.book->ReportedRunning(first, {id});
+  REQUIRE(f.fx.cancels.size() == 1);
+  CHECK(f.fx.cancels[0] == std::make_pair(first, id));
+  // Its late finish does not count.
+  f.book->ApplyAgentEvent(Finished(first, id, 1, v1::TASK_OUTCOME_SUCCEEDED));
+  CHECK(f.State(id) == TaskState::kAssigned);
+}
+
+TEST_CASE("attempts run out; unacknowledged assignments do not count", "[task_book]") {
+  Fixture f;
+  f.book->MachineUpdated("m1", {"shell"}, {}, 1, true);
+  TaskSpec spec = Shell();
+  spec.max_attempts = 2;
+  const std::string id = f.Submit(spec);
+  f.book->Schedule(10);
+  f.book->AssignAnswered(id, 1, "m1", false, "busy", "busy");
+  CHECK(f.State(id) == TaskState::kQueued);
+  CHECK(f.book->Find(id)->attempts == 0);
+  for (int i = 0; i < 2; ++i) {
+    f.book->Schedule(10);
+    f.book->MachineGone("m1", "machine lost");
+  }
+  CHECK(f.State(id) == TaskState::kFailed);
+  CHECK_THAT(f.book->Find(id)->reason, Catch::Contains("no attempts left"));
+  const std::string bad = f.Submit(Shell());
+  f.book->Schedule(10);
+  f.book->AssignAnswered(bad, 1, "m1", false, "bad_task", "tool binary sh not found");
+  CHECK(f.State(bad) == TaskState::kFailed);
+}
+
+TEST_CASE("cancel is final and tells the machine", "[task_book]") {
+  Fixture f;
+  f.book->MachineUpdated("m1", {"shell"}, {}, 1, true);
+  const std::string running = f.Submit(Shell());
+  const std::string waiting = f.Submit(Shell());
+  f.book->Schedule(10);
+  REQUIRE(f.book->Cancel(waiting, "by user"));
+  CHECK(f.State(waiting) == TaskState::kCancelled);
+  REQUIRE(f.book->Cancel(running, "by user"));
+  CHECK(f.fx.cancels.size() == 1);
+  CHECK_FALSE(f.book->Cancel(running, "again"));
+  // The slot is free only once the machine reports the tool gone.
+  CHECK(f.book->scheduler().Full("m1"));
+  f.book->ApplyAgentEvent(Finished("m1", running, 1, v1::TASK_OUTCOME_CANCELLED, -1));
+  CHECK(f.State(running) == TaskState::kCancelled);
+  CHECK_FALSE(f.book->scheduler().Full("m1"));
+}
+
+TEST_CASE("an assignment unconfirmed after a restart goes back to the queue", "[task_book]") {
+  Fixture f;
+  f.book->MachineUpdated("m1", {"shell"}, {}, 1, true);
+  const std::string id = f.Submit(Shell());
+  f.book->Schedule(10);
+  f.Restart();
+  CHECK(f.State(id) == TaskState::kAssigned);
+  f.book->CheckAssignDeadlines();
+  CHECK(f.State(id) == TaskState::kAssigned);
+  f.clock.now += 60'000;
+  f.book->CheckAssignDeadlines();
+  CHECK(f.State(id) == TaskState::kQueued);
+}

@@ -1,0 +1,75 @@
+// Supervises one tool process: its own process group, a clean environment, resource limits,
+// a timeout, cancel with a grace period, and output read without ever blocking the agent.
+//
+// Runs on the caller's io_context; every method and callback is on that thread.
+#pragma once
+
+#include <sys/types.h>
+
+#include <boost/asio/io_context.hpp>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/core/duration.h"
+#include "common/core/result.h"
+
+namespace autovibe {
+
+// Limits applied to the tool with setrlimit before exec. 0 leaves a limit as inherited.
+struct ResourceLimits {
+  uint64_t address_space_bytes = 0;  // RLIMIT_AS
+  uint64_t cpu_seconds = 0;          // RLIMIT_CPU
+  uint64_t file_size_bytes = 0;      // RLIMIT_FSIZE
+  uint64_t open_files = 4096;        // RLIMIT_NOFILE
+  uint64_t processes = 0;            // RLIMIT_NPROC
+  bool no_core_dumps = true;         // RLIMIT_CORE = 0
+};
+
+struct ToolProcessOptions {
+  std::vector<std::string> argv;             // argv[0] is looked up in env's PATH
+  std::map<std::string, std::string> env;    // the whole environment; nothing is inherited
+  std::string cwd;                           // must exist
+  Duration timeout{0};                       // 0: none
+  Duration grace = std::chrono::seconds(5);  // SIGTERM to the group, then SIGKILL
+  ResourceLimits limits;
+  size_t max_output_bytes = 16 << 20;  // beyond this output is read and dropped
+};
+
+enum class OutputStream { kStdout, kStderr };
+
+struct ToolExit {
+  int exit_code = -1;  // -1 when killed by a signal
+  int signal = 0;
+  bool timed_out = false;
+  bool cancelled = false;
+  uint64_t output_bytes_dropped = 0;
+  Duration wall{0};
+};
+
+class ToolProcess {
+ public:
+  using OutputHandler = std::function<void(OutputStream, std::string_view)>;
+  using ExitHandler = std::function<void(const ToolExit&)>;
+
+  virtual ~ToolProcess() = default;
+
+  virtual pid_t pid() const = 0;
+  // SIGTERM to the whole process group; SIGKILL to it after the grace period. Idempotent.
+  virtual void Cancel() = 0;
+};
+
+// Starts the tool. `on_output` gets raw chunks as they are read (at most max_output_bytes in
+// total); `on_exit` is called once, after the tool exited, every process left in its group
+// was killed and all output was delivered. Destroying the ToolProcess before that kills the
+// group with SIGKILL and calls nothing more. If the agent dies, the tool's group is killed.
+Result<std::unique_ptr<ToolProcess>> StartToolProcess(boost::asio::io_context& ioc,
+                                                      ToolProcessOptions options,
+                                                      ToolProcess::OutputHandler on_output,
+                                                      ToolProcess::ExitHandler on_exit);
+
+}  // namespace autovibe
