@@ -5,7 +5,9 @@
 #include <vector>
 
 #include "cli/machines_cmd.h"
+#include "cli/project_cmd.h"
 #include "cli/table.h"
+#include "cli/task_cmd.h"
 #include "common/core/time.h"
 
 #ifndef AUTOVIBE_VERSION
@@ -15,8 +17,10 @@
 namespace autovibe::cli {
 namespace {
 
+// An error without a message has been reported already (`task submit --wait` shows the
+// task's outcome and ends with its exit code).
 void PrintError(std::ostream& err, const CliError& error) {
-  err << "autovibe: " << error.message << '\n';
+  if (!error.message.empty()) err << "autovibe: " << error.message << '\n';
 }
 
 // Subcommand help lists only the subcommand's own options; point at the global ones.
@@ -91,6 +95,8 @@ std::unique_ptr<CLI::App> BuildApp(Invocation& inv) {
   app->add_flag("--json", o.json, "Print the API's JSON instead of a table");
 
   AddMachineCommands(*app, inv);
+  AddProjectCommands(*app, inv);
+  AddTaskCommands(*app, inv);
 
   AddGlobalOptionsFooter(*app);
   return app;

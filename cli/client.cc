@@ -1,6 +1,7 @@
 #include "cli/client.h"
 
 #include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
 #include <boost/url/encode.hpp>
 #include <boost/url/rfc/unreserved_chars.hpp>
 #include <cerrno>
@@ -108,16 +109,50 @@ CliResult<Endpoint> ResolveEndpoint(const GlobalOptions& options, const EnvLooku
   return out;
 }
 
-Client::Client(Endpoint endpoint, Transport transport)
-    : endpoint_(std::move(endpoint)), transport_(std::move(transport)) {}
+Result<SseReply> StreamEventsWithDefaults(const HttpCall& call, const SseHandler& on_event) {
+  return StreamEvents(call, on_event);
+}
 
-CliResult<json::value> Client::Call(std::string_view method, std::string_view path,
-                                    std::string body) const {
+Client::Client(Endpoint endpoint, Transport transport, EventTransport events)
+    : endpoint_(std::move(endpoint)),
+      transport_(std::move(transport)),
+      events_(std::move(events)) {}
+
+HttpCall Client::MakeCall(std::string_view method, std::string_view path, std::string body) const {
   HttpCall call;
   call.method = std::string(method);
   call.url = endpoint_.url + std::string(path);
   call.bearer_token = endpoint_.token;
   call.body = std::move(body);
+  return call;
+}
+
+CliResult<json::value> Client::Post(std::string_view path, const json::value& body) const {
+  return Call("POST", path, json::serialize(body));
+}
+
+CliStatus Client::Follow(std::string_view path, const SseHandler& on_event) const {
+  const HttpCall call = MakeCall("GET", path, {});
+  auto reply = events_(call, on_event);
+  if (!reply) return ErrorFromTransport(endpoint_.url, reply.error());
+  if (reply->is_stream()) return {};
+  if (reply->status == 200) {
+    // Following again would get the same answer, forever: this is no event stream.
+    return CliError{kExitFailure, "the controller at " + endpoint_.url + " answered GET " +
+                                      std::string(path) + " with \"" + reply->content_type +
+                                      "\", not an event stream: " + Excerpt(reply->body)};
+  }
+  CliError error = ErrorFromReply(HttpReply{reply->status, reply->content_type, reply->body},
+                                  "GET " + std::string(path));
+  if (reply->status == 502 || reply->status == 503 || reply->status == 504) {
+    error.exit_code = kExitUnreachable;
+  }
+  return error;
+}
+
+CliResult<json::value> Client::Call(std::string_view method, std::string_view path,
+                                    std::string body) const {
+  const HttpCall call = MakeCall(method, path, std::move(body));
   auto reply = transport_(call);
   if (!reply) return ErrorFromTransport(endpoint_.url, reply.error());
   if (reply->status < 200 || reply->status > 299) {

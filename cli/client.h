@@ -10,6 +10,7 @@
 
 #include "cli/command.h"
 #include "common/http/client.h"
+#include "common/http/sse_client.h"
 
 namespace autovibe::cli {
 
@@ -36,22 +37,37 @@ CliResult<Endpoint> ResolveEndpoint(
 
 // Sends one HTTP request; SendHttp in production, a fake in tests.
 using Transport = std::function<Result<HttpReply>(const HttpCall&)>;
+// Follows an event stream; StreamEvents in production, a fake in tests.
+using EventTransport = std::function<Result<SseReply>(const HttpCall&, const SseHandler&)>;
+Result<SseReply> StreamEventsWithDefaults(const HttpCall& call, const SseHandler& on_event);
 
 class Client {
  public:
-  explicit Client(Endpoint endpoint, Transport transport = SendHttp);
+  explicit Client(Endpoint endpoint, Transport transport = SendHttp,
+                  EventTransport events = StreamEventsWithDefaults);
 
   // Calls `method path` (path starts with "/v1/...") and returns the parsed JSON body (null for
   // an empty 2xx body). Errors carry the exit code and message of the CLI's contract:
   // unreachable (2), 401 (3), 404 (4), any other non-2xx or a body that is not JSON (1).
   CliResult<boost::json::value> Call(std::string_view method, std::string_view path,
                                      std::string body = {}) const;
+  // Call with `body` serialized as the JSON request body.
+  CliResult<boost::json::value> Post(std::string_view path, const boost::json::value& body) const;
+
+  // Follows the event stream at `path`, handing each event to `on_event`, until the controller
+  // ends it or `on_event` returns false. Errors as for Call, except that a controller that is
+  // restarting (502, 503, 504) counts as unreachable (5), like a dropped connection, and an
+  // answer that is not an event stream is an error (1).
+  CliStatus Follow(std::string_view path, const SseHandler& on_event) const;
 
   const Endpoint& endpoint() const { return endpoint_; }
 
  private:
+  HttpCall MakeCall(std::string_view method, std::string_view path, std::string body) const;
+
   Endpoint endpoint_;
   Transport transport_;
+  EventTransport events_;
 };
 
 // The pieces of Client::Call, exposed for tests.

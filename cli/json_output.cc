@@ -1,10 +1,12 @@
 #include "cli/json_output.h"
 
+#include <algorithm>
 #include <boost/json/serialize.hpp>
 #include <charconv>
 #include <cmath>
 #include <vector>
 
+#include "cli/client.h"
 #include "cli/table.h"
 
 namespace autovibe::cli {
@@ -64,6 +66,15 @@ std::optional<double> NumberField(const json::object& obj, std::string_view key)
   return v->to_number<double>();
 }
 
+std::optional<int64_t> IntField(const json::object& obj, std::string_view key) {
+  const auto* v = obj.if_contains(key);
+  if (v == nullptr || !v->is_number()) return std::nullopt;
+  boost::system::error_code ec;
+  const auto n = v->to_number<int64_t>(ec);
+  if (ec) return std::nullopt;
+  return n;
+}
+
 const json::object& ObjectField(const json::object& obj, std::string_view key) {
   static const json::object kEmpty;
   const auto* v = obj.if_contains(key);
@@ -92,6 +103,83 @@ std::string FormatScalar(const json::value& value) {
   if (value.is_null()) return "";
   if (value.is_object() || value.is_array()) return json::serialize(value);
   return SerializeScalar(value);
+}
+
+std::string OrDash(std::string text) { return text.empty() ? std::string("-") : std::move(text); }
+
+std::string TimestampField(const json::object& obj, std::string_view key, int64_t now_ms) {
+  const std::string text = StringField(obj, key);
+  const auto ms = ParseRfc3339(text);
+  return ms ? text + " (" + FormatAgo(*ms, now_ms) + ")" : OrDash(text);
+}
+
+std::string AgeField(const json::object& obj, std::string_view key, int64_t now_ms) {
+  const auto ms = ParseRfc3339(StringField(obj, key));
+  return ms ? FormatAge(*ms, now_ms) : "-";
+}
+
+void AppendOtherFields(KeyValues& lines, const json::object& obj,
+                       std::initializer_list<std::string_view> known, std::string_view prefix) {
+  for (const auto& kv : obj) {
+    if (std::find(known.begin(), known.end(), kv.key()) != known.end()) continue;
+    lines.emplace_back(std::string(prefix) + std::string(kv.key()),
+                       OrDash(FormatScalar(kv.value())));
+  }
+}
+
+CliResult<const json::object*> ExpectObject(const json::value& body, std::string_view request) {
+  if (!body.is_object()) {
+    return CliError{kExitFailure, "unexpected answer from the controller to " +
+                                      std::string(request) + ": not a JSON object"};
+  }
+  return &body.get_object();
+}
+
+CliStatus PrintObjectAnswer(CommandContext& ctx, const json::value& body, std::string_view request,
+                            const ObjectPrinter& human) {
+  if (ctx.options.json) {
+    PrintJson(ctx.out, body);
+    return {};
+  }
+  auto obj = ExpectObject(body, request);
+  if (!obj) return obj.error();
+  human(**obj);
+  return {};
+}
+
+CliStatus CallAndPrint(CommandContext& ctx, std::string_view method, const std::string& path,
+                       const ObjectPrinter& human) {
+  auto body = ctx.client.Call(method, path);
+  if (!body) return body.error();
+  return PrintObjectAnswer(ctx, *body, std::string(method) + " " + path, human);
+}
+
+CliStatus GetAndPrintList(CommandContext& ctx, const std::string& path, std::string_view key,
+                          std::string_view none, const ListPrinter& table) {
+  auto body = ctx.client.Call("GET", path);
+  if (!body) return body.error();
+  if (ctx.options.json) {
+    PrintJson(ctx.out, *body);
+    return {};
+  }
+  const json::value* items = body->is_object() ? body->get_object().if_contains(key) : nullptr;
+  if (items == nullptr || !items->is_array()) {
+    return CliError{kExitFailure, "unexpected answer from the controller to GET " + path +
+                                      ": no \"" + std::string(key) + "\" list"};
+  }
+  if (items->get_array().empty()) {
+    ctx.out << none << '\n';
+  } else {
+    table(items->get_array());
+  }
+  return {};
+}
+
+CliStatus PrintCreated(CommandContext& ctx, const json::value& body, std::string_view request,
+                       std::string_view id_key) {
+  return PrintObjectAnswer(ctx, body, request, [&](const json::object& obj) {
+    ctx.out << OrDash(StringField(obj, id_key)) << '\n';
+  });
 }
 
 }  // namespace autovibe::cli

@@ -94,14 +94,43 @@ std::string FormatBytes(uint64_t bytes) {
 }
 
 std::string FormatAgo(int64_t then_ms, int64_t now_ms) {
+  const std::string age = FormatAge(then_ms, now_ms);
+  return age == "-" ? age : age + " ago";
+}
+
+std::string FormatAge(int64_t then_ms, int64_t now_ms) {
   if (then_ms <= 0) return "-";
   constexpr int64_t kMinute = 60, kHour = 60 * kMinute, kDay = 24 * kHour;
   const int64_t secs = std::max<int64_t>(0, now_ms - then_ms) / 1000;
-  if (secs < kMinute) return std::to_string(secs) + "s ago";
-  if (secs < kHour) return std::to_string(secs / kMinute) + "m ago";
-  // Hours up to two days: "30h ago" says more than "1d ago".
-  if (secs < 2 * kDay) return std::to_string(secs / kHour) + "h ago";
-  return std::to_string(secs / kDay) + "d ago";
+  if (secs < kMinute) return std::to_string(secs) + "s";
+  if (secs < kHour) return std::to_string(secs / kMinute) + "m";
+  // Hours up to two days: "30h" says more than "1d".
+  if (secs < 2 * kDay) return std::to_string(secs / kHour) + "h";
+  return std::to_string(secs / kDay) + "d";
+}
+
+std::string FormatElapsed(int64_t ms) {
+  const int64_t secs = std::max<int64_t>(0, ms) / 1000;
+  const int64_t h = secs / 3600, m = secs / 60 % 60, s = secs % 60;
+  if (h > 0) return std::to_string(h) + "h" + std::to_string(m) + "m";
+  if (m > 0) return std::to_string(m) + "m" + std::to_string(s) + "s";
+  return std::to_string(s) + "s";
+}
+
+std::string Truncate(std::string_view text, size_t width) {
+  if (DisplayWidth(text) <= width) return std::string(text);
+  constexpr std::string_view kEllipsis = "...";
+  const size_t keep = width > kEllipsis.size() ? width - kEllipsis.size() : 0;
+  // Cut before the first byte of code point number `keep`, never inside one.
+  size_t points = 0, pos = 0;
+  for (; pos < text.size(); ++pos) {
+    const bool starts_point = (static_cast<unsigned char>(text[pos]) & 0xC0) != 0x80;
+    if (starts_point && points++ == keep) break;
+  }
+  std::string kept(text.substr(0, pos));
+  // "a long..." reads better than "a long ...".
+  while (!kept.empty() && kept.back() == ' ') kept.pop_back();
+  return kept + std::string(kEllipsis.substr(0, width - keep));
 }
 
 std::optional<int64_t> ParseRfc3339(std::string_view text) {

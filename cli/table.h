@@ -42,6 +42,16 @@ std::string FormatBytes(uint64_t bytes);
 // How long ago `then_ms` was at `now_ms` (Unix ms): "0s ago", "42s ago", "5m ago", "3h ago",
 // "2d ago". Times in the future (clock skew) read "0s ago"; an unknown time (0) reads "-".
 std::string FormatAgo(int64_t then_ms, int64_t now_ms);
+// The same without " ago", for AGE columns: "42s", "5m", "3h", "2d".
+std::string FormatAge(int64_t then_ms, int64_t now_ms);
+
+// A span of time to the second, as a clock would count it: "0s", "42s", "1m12s", "2h3m"
+// (hours drop the seconds). Negative spans read "0s".
+std::string FormatElapsed(int64_t ms);
+
+// `text` cut to at most `width` code points, ending in "..." when cut (blanks before the
+// "..." are dropped).
+std::string Truncate(std::string_view text, size_t width);
 
 // Parses RFC 3339 ("2026-11-22T01:39:42.123Z", "2026-11-22T03:39:42+02:00") into Unix ms.
 // Returns nullopt for anything else, including "".

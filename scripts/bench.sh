@@ -1,25 +1,27 @@
 #!/usr/bin/env bash
-# Runs the benchmarks: ./scripts/bench.sh [heartbeats|agent]... (no name: both).
+# Runs the benchmarks: ./scripts/bench.sh [heartbeats|agent|scheduler]... (no name: all).
 # Figures go to stdout as JSON lines (one object per line); progress goes to stderr.
-# Extra options for one bench: HEARTBEAT_BENCH_ARGS="--steps 1000,5000" or
-# AGENT_BENCH_ARGS="--runs 5". BUILD_DIR picks the build tree (default: build).
+# Extra options for one bench: HEARTBEAT_BENCH_ARGS="--steps 1000,5000",
+# AGENT_BENCH_ARGS="--runs 5" or SCHEDULER_BENCH_ARGS="--tasks 10000 --machines 100 --runs 1".
+# BUILD_DIR picks the build tree (default: build).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 BUILD_DIR="${BUILD_DIR:-$ROOT/build}"
 
 usage() {
-  echo "usage: $0 [heartbeats|agent]..." >&2
+  echo "usage: $0 [heartbeats|agent|scheduler]..." >&2
   exit 2
 }
 
 benches=("$@")
-if [ "${#benches[@]}" -eq 0 ]; then benches=(heartbeats agent); fi
+if [ "${#benches[@]}" -eq 0 ]; then benches=(heartbeats agent scheduler); fi
 targets=()
 for b in "${benches[@]}"; do
   case "$b" in
     heartbeats) targets+=(heartbeat_bench) ;;
     agent) targets+=(agent_bench) ;;
+    scheduler) targets+=(scheduler_bench) ;;
     -h | --help) usage ;;
     *) echo "bench: unknown benchmark '$b'" >&2; usage ;;
   esac
@@ -56,6 +58,10 @@ for b in "${benches[@]}"; do
     agent)
       # shellcheck disable=SC2086
       "$BUILD_DIR/bin/agent_bench" ${AGENT_BENCH_ARGS:-} || status=1
+      ;;
+    scheduler)
+      # shellcheck disable=SC2086
+      "$BUILD_DIR/bin/scheduler_bench" ${SCHEDULER_BENCH_ARGS:-} || status=1
       ;;
   esac
 done

@@ -1,7 +1,6 @@
 #!/usr/bin/env bash
-# Installs the Debian 12 packages autovibe needs to build, test and run.
-# Safe to run any number of times: apt-get skips what is already installed,
-# and nothing is fetched when every package is present.
+# Installs the Debian 12 packages autovibe needs to build, test and run, and the Claude Code
+# CLI from npm. Safe to run any number of times: nothing is fetched when everything is present.
 set -euo pipefail
 
 PACKAGES=(
@@ -21,6 +20,15 @@ PACKAGES=(
 # prometheus-node-exporter, the reference in ./scripts/bench.sh agent, is installed by that
 # script: its package starts a daemon on 0.0.0.0:9100 on hosts with systemd.
 
+# Coding tools come from npm (the Claude Code CLI ships a native binary inside its package);
+# Debian's nodejs and npm are installed only where no node is present at all.
+if ! command -v npm >/dev/null 2>&1; then
+  PACKAGES+=(nodejs npm)
+fi
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+
 missing=()
 for p in "${PACKAGES[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
@@ -30,13 +38,23 @@ done
 
 if [ "${#missing[@]}" -eq 0 ]; then
   echo "install-deps: all ${#PACKAGES[@]} packages present"
-  exit 0
+else
+  echo "install-deps: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -q
+  # --no-install-recommends keeps the machine lean.
+  $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
 fi
 
-SUDO=""
-if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
-echo "install-deps: installing ${missing[*]}"
-export DEBIAN_FRONTEND=noninteractive
-$SUDO apt-get update -q
-# --no-install-recommends keeps the machine lean.
-$SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
+# The Claude Code CLI: the claude-code tool, and what tests/integration/claude_code_cli_test.cc
+# runs for real. The test fails without it.
+if command -v claude >/dev/null 2>&1; then
+  echo "install-deps: claude present ($(claude --version 2>/dev/null | head -n 1))"
+else
+  echo "install-deps: installing the Claude Code CLI (npm @anthropic-ai/claude-code)"
+  $SUDO npm install -g --no-fund --no-audit --loglevel=error @anthropic-ai/claude-code
+  claude --version >/dev/null || {
+    echo "install-deps: claude was installed but does not run" >&2
+    exit 1
+  }
+fi

@@ -9,12 +9,16 @@
 #include <boost/asio/thread_pool.hpp>
 
 #include "autovibe/v1/command.pb.h"
+#include "autovibe/v1/event.pb.h"
 #include "autovibe/v1/machine.pb.h"
 #include "common/bus/bus.h"
 #include "common/core/files.h"
+#include "common/core/ids.h"
 #include "common/core/time.h"
 #include "worker-agent/host/resources.h"
 #include "worker-agent/host/tools.h"
+#include "worker-agent/runner/event_outbox.h"
+#include "worker-agent/runner/task_manager.h"
 
 namespace autovibe {
 namespace {
@@ -24,6 +28,10 @@ namespace asio = boost::asio;
 constexpr auto kRegisterTimeout = std::chrono::seconds(2);
 constexpr auto kMaxRegisterBackoff = std::chrono::seconds(5);
 constexpr size_t kMaxCommand = 1 << 20;
+// On shutdown: how long cancelled tools get to exit (then SIGKILL), and how long the events
+// saying so get to reach JetStream. Together well inside a service manager's stop timeout.
+constexpr auto kStopTasksWait = std::chrono::seconds(1);
+constexpr auto kStopFlushWait = std::chrono::seconds(2);
 
 void FillResources(const host::ResourceSample& s, v1::Resources& r) {
   r.set_cpu_cores(s.cpu_cores);
@@ -40,11 +48,14 @@ class AgentImpl final : public Agent {
       : config_(std::move(config)),
         signals_(ioc_, SIGTERM, SIGINT),
         heartbeat_timer_(ioc_),
-        retry_timer_(ioc_) {}
+        retry_timer_(ioc_),
+        stop_timer_(ioc_) {}
 
   ~AgentImpl() override {
     cmd_sub_.reset();
+    tasks_.reset();  // kills any tool still running
     blocking_.join();
+    outbox_.reset();
     bus_.reset();
   }
 
@@ -60,11 +71,19 @@ class AgentImpl final : public Agent {
     bo.user = config_.nats_user;
     bo.password = config_.nats_password;
     // After any (re)connection, register again: the controller may have restarted or have
-    // marked us lost while we were cut off.
-    bo.on_connected = [this] { asio::post(ioc_, [this] { Register(); }); };
+    // marked us lost while we were cut off. Queued events go out at once, not after backoff.
+    bo.on_connected = [this] {
+      asio::post(ioc_, [this] {
+        outbox_->Wake();
+        Register();
+      });
+    };
     auto bus = ConnectNats(std::move(bo));
     if (!bus) return bus.error();
     bus_ = std::move(*bus);
+    outbox_ = std::make_unique<EventOutbox>(
+        *bus_, EventOutboxOptions{.subject_prefix = config_.subject_prefix});
+    tasks_ = std::make_unique<TaskManager>(ioc_, *outbox_, TaskOptions());
     spdlog::info("agent starting name={} data_dir={} tools={}", config_.name, config_.data_dir,
                  fmt::join(tools_, ","));
     return {};
@@ -74,7 +93,7 @@ class AgentImpl final : public Agent {
     signals_.async_wait([this](boost::system::error_code ec, int sig) {
       if (!ec) {
         spdlog::info("agent stopping on signal {}", sig);
-        Shutdown();
+        Shutdown("signal " + std::to_string(sig));
       }
     });
     // Registration starts from the bus's on_connected callback. If the bus is not up yet,
@@ -83,14 +102,30 @@ class AgentImpl final : public Agent {
       if (!bus_->Connected()) Register();
     });
     ioc_.run();
+    // The owner thread is done; blocking here is what is left to do.
+    if (!outbox_->Flush(kStopFlushWait)) {
+      spdlog::warn("agent stopped with {} events not delivered", outbox_->Pending());
+    }
     return 0;
   }
 
   void Stop() override {
-    asio::post(ioc_, [this] { Shutdown(); });
+    asio::post(ioc_, [this] { Shutdown("stopped"); });
   }
 
  private:
+  TaskManagerOptions TaskOptions() const {
+    TaskManagerOptions o;
+    o.data_dir = config_.data_dir;
+    o.slots = config_.task_slots;
+    o.default_grace = config_.task_grace;
+    o.limits = config_.task_limits;
+    o.max_output_bytes = config_.max_output_bytes;
+    o.upstreams = config_.upstreams;
+    o.agent_env = AgentEnvironment::FromProcess();
+    return o;
+  }
+
   std::string Subject(std::string_view kind) const {
     return config_.subject_prefix + "." + std::string(kind);
   }
@@ -109,6 +144,9 @@ class AgentImpl final : public Agent {
     req.set_agent_version(AUTOVIBE_VERSION);
     req.set_backend(config_.backend);
     req.set_machine_id(machine_id_);
+    req.set_instance_id(instance_id_);
+    req.set_task_slots(config_.task_slots);
+    for (const auto& id : tasks_->RunningTaskIds()) req.add_running_task_ids(id);
     for (const auto& [k, v] : config_.labels) (*req.mutable_labels())[k] = v;
     for (const auto& t : tools_) req.add_tools(t);
     if (auto s = host::SampleResources(config_.data_dir); s) {
@@ -142,6 +180,7 @@ class AgentImpl final : public Agent {
     retry_timer_.cancel();  // a retry queued while the bus came up would register twice
     const bool changed = reply.machine_id() != machine_id_ || !cmd_sub_;
     machine_id_ = reply.machine_id();
+    outbox_->SetMachineId(machine_id_);
     interval_ = std::chrono::milliseconds(std::max<uint32_t>(reply.heartbeat_interval_ms(), 10));
     if (changed) {
       if (auto r = WriteFileAtomic(config_.data_dir + "/machine_id", machine_id_, 0600); !r) {
@@ -152,6 +191,12 @@ class AgentImpl final : public Agent {
     spdlog::info("agent registered machine_id={} heartbeat_interval={}ms", machine_id_,
                  interval_.count());
     ScheduleHeartbeat(std::chrono::milliseconds(0));
+    if (!announced_) {
+      announced_ = true;
+      v1::AgentEvent e;
+      e.mutable_agent_started()->set_agent_version(AUTOVIBE_VERSION);
+      outbox_->Add(std::move(e));
+    }
     if (register_again_) Register();
   }
 
@@ -184,22 +229,39 @@ class AgentImpl final : public Agent {
       reply.set_error("undecodable command");
     } else {
       reply.set_command_id(cmd->command_id());
-      reply.set_ok(true);
-      switch (cmd->kind_case()) {
-        case v1::Command::kReregister:
-          spdlog::info("agent asked to register again");
-          Register();
-          break;
-        case v1::Command::kShutdown:
-          spdlog::info("agent shutting down on command");
-          asio::post(ioc_, [this] { Shutdown(); });
-          break;
-        default:
-          reply.set_ok(false);
-          reply.set_error("command not supported by this agent");
+      auto r = Execute(*cmd);
+      reply.set_ok(r.has_value());
+      if (!r) {
+        reply.set_error(r.error().message);
+        reply.set_error_code(r.error().code);
       }
     }
     if (!m.reply.empty()) bus_->Publish(m.reply, reply.SerializeAsString());
+  }
+
+  // Runs one command; RunTask returns once the tool started or could not.
+  Result<void> Execute(const v1::Command& cmd) {
+    switch (cmd.kind_case()) {
+      case v1::Command::kReregister:
+        spdlog::info("agent asked to register again");
+        Register();
+        return {};
+      case v1::Command::kShutdown:
+        spdlog::info("agent shutting down on command");
+        asio::post(ioc_, [this] { Shutdown("shutdown command"); });
+        return {};
+      case v1::Command::kDrain:
+        spdlog::info("agent draining: no new tasks, running ones go on");
+        tasks_->SetDraining(true);
+        return {};
+      case v1::Command::kRunTask:
+        return tasks_->Run(cmd.run_task());
+      case v1::Command::kCancelTask:
+        tasks_->Cancel(cmd.cancel_task().task_id(), cmd.cancel_task().reason());
+        return {};
+      default:
+        return MakeError("unsupported", "command not supported by this agent");
+    }
   }
 
   void ScheduleHeartbeat(Duration after) {
@@ -221,20 +283,34 @@ class AgentImpl final : public Agent {
       spdlog::warn("agent cannot sample resources: {}", s.error().message);
     }
     hb.set_sent_at_unix_ns(UnixNowNs());
+    for (const auto& id : tasks_->RunningTaskIds()) hb.add_running_task_ids(id);
     // While disconnected NATS.c buffers; a failure here is logged and the next beat retries.
     if (auto r = bus_->Publish(Subject("hb." + machine_id_), hb.SerializeAsString()); !r) {
       spdlog::debug("agent heartbeat not sent: {}", r.error().message);
     }
   }
 
-  void Shutdown() {
+  // Tells the controller first (it requeues what ran here), then cancels the tools and gives
+  // them a moment before killing them; Run() flushes the events on the way out.
+  void Shutdown(const std::string& why) {
     if (stopping_) return;
     stopping_ = true;
     heartbeat_timer_.cancel();
     retry_timer_.cancel();
     signals_.cancel();
     cmd_sub_.reset();
-    ioc_.stop();
+    if (!machine_id_.empty()) {
+      v1::AgentEvent e;
+      e.mutable_agent_stopping()->set_reason(why);
+      outbox_->Add(std::move(e));
+    }
+    tasks_->Stop("the agent is stopping (" + why + ")", [this] { ioc_.stop(); });
+    stop_timer_.expires_after(kStopTasksWait);
+    stop_timer_.async_wait([this](boost::system::error_code ec) {
+      if (ec) return;
+      tasks_->KillAll();
+      ioc_.stop();
+    });
   }
 
   AgentConfig config_;
@@ -243,15 +319,20 @@ class AgentImpl final : public Agent {
   asio::signal_set signals_;
   asio::steady_timer heartbeat_timer_;
   asio::steady_timer retry_timer_;
+  asio::steady_timer stop_timer_;
   std::unique_ptr<Bus> bus_;
+  std::unique_ptr<EventOutbox> outbox_;  // after bus_: gone before it
+  std::unique_ptr<TaskManager> tasks_;   // after outbox_: gone before it
   std::unique_ptr<Subscription> cmd_sub_;
   std::vector<std::string> tools_;
   std::string machine_id_;
+  const std::string instance_id_ = NewId("i");  // tells the controller this process restarted
   Duration interval_ = std::chrono::seconds(2);
   Duration register_backoff_ = std::chrono::milliseconds(250);
   uint64_t sequence_ = 0;
   bool registering_ = false;
   bool register_again_ = false;
+  bool announced_ = false;  // AgentStarted sent
   bool stopping_ = false;
 };
 

@@ -1,6 +1,8 @@
-// The agent process: registers this machine with the controller, heartbeats, and answers
-// commands. All state lives on one owner thread (an io_context); bus callbacks post to it and
-// blocking bus requests run on a one-thread pool that posts results back.
+// The agent process: registers this machine with the controller, heartbeats, answers commands
+// and runs tasks (runner/task_manager.h), whose events reach the controller through the
+// outbox (runner/event_outbox.h). All state lives on one owner thread (an io_context); bus
+// callbacks post to it and blocking bus requests run on a one-thread pool that posts results
+// back; the outbox publishes from its own thread.
 #pragma once
 
 #include <memory>

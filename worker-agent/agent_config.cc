@@ -2,6 +2,9 @@
 
 #include <unistd.h>
 
+#include <algorithm>
+#include <climits>
+
 #include "common/core/config_file.h"
 #include "common/core/flags.h"
 #include "common/core/names.h"
@@ -13,6 +16,51 @@ std::string HostName() {
   char buf[256] = {};
   if (gethostname(buf, sizeof buf - 1) != 0 || buf[0] == '\0') return "agent";
   return buf;
+}
+
+Result<void> TomlCount(const toml::node& n, std::string_view key, uint64_t& out) {
+  auto v = n.value_exact<int64_t>();
+  if (!v || *v < 0) {
+    return MakeError("bad_config", std::string(key) + " must be a non-negative integer");
+  }
+  out = static_cast<uint64_t>(*v);
+  return {};
+}
+
+Result<void> TomlSlots(const toml::node& n, std::string_view key, uint32_t& out) {
+  uint64_t v = 0;
+  if (auto r = TomlCount(n, key, v); !r) return r;
+  // Out of range values are refused by ValidateAgentConfig; keep them visible, not wrapped.
+  out = static_cast<uint32_t>(std::min<uint64_t>(v, UINT32_MAX));
+  return {};
+}
+
+Result<void> TomlLimits(const toml::node& n, std::string_view key, ResourceLimits& l) {
+  const toml::table* t = n.as_table();
+  if (t == nullptr) return MakeError("bad_config", std::string(key) + " must be a table");
+  for (auto& [k, v] : *t) {
+    const std::string name = std::string(key) + "." + std::string(k.str());
+    Result<void> r;
+    if (k == "address_space_bytes") {
+      r = TomlCount(v, name, l.address_space_bytes);
+    } else if (k == "cpu_seconds") {
+      r = TomlCount(v, name, l.cpu_seconds);
+    } else if (k == "file_size_bytes") {
+      r = TomlCount(v, name, l.file_size_bytes);
+    } else if (k == "open_files") {
+      r = TomlCount(v, name, l.open_files);
+    } else if (k == "processes") {
+      r = TomlCount(v, name, l.processes);
+    } else if (k == "core_dumps") {
+      auto b = v.value_exact<bool>();
+      if (!b) return MakeError("bad_config", name + " must be true or false");
+      l.no_core_dumps = !*b;
+    } else {
+      return UnknownKey(name);
+    }
+    if (!r) return r;
+  }
+  return {};
 }
 
 }  // namespace
@@ -30,6 +78,12 @@ Result<void> LoadAgentConfigToml(std::string_view toml_text, AgentConfig& c) {
                           if (k == "log_level") return TomlString(node, k, c.log_level);
                           if (k == "labels") return TomlStringTable(node, k, c.labels);
                           if (k == "upstreams") return TomlStringTable(node, k, c.upstreams);
+                          if (k == "task_slots") return TomlSlots(node, k, c.task_slots);
+                          if (k == "max_output_bytes") {
+                            return TomlCount(node, k, c.max_output_bytes);
+                          }
+                          if (k == "task_grace") return TomlDuration(node, k, c.task_grace);
+                          if (k == "task_limits") return TomlLimits(node, k, c.task_limits);
                           return UnknownKey(k);
                         });
 }
@@ -54,6 +108,31 @@ Result<void> ValidateAgentConfig(const AgentConfig& c) {
     return MakeError("bad_config", "log_level must be one of trace, debug, info, warn, error");
   }
   if (c.data_dir.empty()) return MakeError("bad_config", "data_dir must not be empty");
+  return ValidateTaskSettings(c);
+}
+
+Result<void> ValidateTaskSettings(const AgentConfig& c) {
+  // The controller refuses more than 1024 slots at registration; say so here, at start.
+  if (c.task_slots < 1 || c.task_slots > 1024) {
+    return MakeError("bad_config", "task_slots must be 1-1024 (--task-slots)");
+  }
+  if (c.max_output_bytes < 4096 || c.max_output_bytes > (uint64_t{1} << 32)) {
+    return MakeError("bad_config", "max_output_bytes must be between 4096 and 4294967296");
+  }
+  if (c.task_grace < std::chrono::milliseconds(100) || c.task_grace > std::chrono::minutes(10)) {
+    return MakeError("bad_config", "task_grace must be between 100ms and 10m (--task-grace)");
+  }
+  const ResourceLimits& l = c.task_limits;
+  // Below these no coding tool (node, python, git) even starts; 0 keeps the agent's limit.
+  if (l.address_space_bytes != 0 && l.address_space_bytes < (uint64_t{256} << 20)) {
+    return MakeError("bad_config", "task_limits.address_space_bytes must be 0 or at least 256 MiB");
+  }
+  if (l.open_files != 0 && l.open_files < 64) {
+    return MakeError("bad_config", "task_limits.open_files must be 0 or at least 64");
+  }
+  if (l.processes != 0 && l.processes < 16) {
+    return MakeError("bad_config", "task_limits.processes must be 0 or at least 16");
+  }
   return {};
 }
 
@@ -63,6 +142,8 @@ ParsedAgentArgs ParseAgentArgs(int argc, char** argv) {
   CLI::App app{"autovibe-agent: reports this machine to the controller and runs coding tasks"};
   std::string config_file, nats, name, data_dir, backend, prefix, level, user, password;
   std::vector<std::string> labels, upstreams;
+  uint32_t task_slots = 0;
+  std::string task_grace;
   app.add_option("--config", config_file, "TOML config file; flags override it");
   app.add_option("--nats", nats, "NATS server URL [" + c.nats_url + "]");
   app.add_option("--nats-user", user, "NATS user name");
@@ -75,6 +156,10 @@ ParsedAgentArgs ParseAgentArgs(int argc, char** argv) {
   app.add_option("--backend", backend, "how this machine was made (set by provisioners) [manual]");
   app.add_option("--subject-prefix", prefix, "bus subject prefix [av]");
   app.add_option("--log-level", level, "trace|debug|info|warn|error [info]");
+  CLI::Option* slots_flag =
+      app.add_option("--task-slots", task_slots, "tasks this machine runs at once [1]");
+  app.add_option("--task-grace", task_grace,
+                 "SIGTERM to SIGKILL of a cancelled task that gives no grace of its own [5s]");
   app.set_version_flag("--version", AUTOVIBE_VERSION);
   if (auto code = ParseFlags(app, argc, argv)) {
     out.exit_code = *code;
@@ -95,6 +180,12 @@ ParsedAgentArgs ParseAgentArgs(int argc, char** argv) {
   Override(c.backend, backend);
   Override(c.subject_prefix, prefix);
   Override(c.log_level, level);
+  if (slots_flag->count() > 0) c.task_slots = task_slots;
+  if (!task_grace.empty()) {
+    auto d = ParseDuration(task_grace);
+    if (!d) return fail(MakeError("bad_config", "--task-grace: " + d.error().message));
+    c.task_grace = *d;
+  }
   for (const auto& l : labels) {
     auto kv = ParseKeyValue(l);
     if (!kv) return fail(kv.error());

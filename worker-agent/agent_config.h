@@ -4,7 +4,9 @@
 #include <map>
 #include <string>
 
+#include "common/core/duration.h"
 #include "common/core/result.h"
+#include "worker-agent/runner/tool_process.h"
 
 namespace autovibe {
 
@@ -19,17 +21,27 @@ struct AgentConfig {
   std::map<std::string, std::string> upstreams;  // provider -> URL or "mock"
   std::string subject_prefix = "av";
   std::string log_level = "info";
+  // Tasks.
+  uint32_t task_slots = 1;                        // tasks this machine runs at once
+  uint64_t max_output_bytes = 16 << 20;           // per task; output beyond is read and dropped
+  Duration task_grace = std::chrono::seconds(5);  // SIGTERM -> SIGKILL unless the task says
+  ResourceLimits task_limits;                     // applied to every tool (setrlimit)
 };
 
 // Keys: nats, nats_user, nats_password, name, data_dir, backend, subject_prefix, log_level,
-// [labels] table, [upstreams] table. Unknown keys are an error.
+// task_slots, max_output_bytes, task_grace, [labels] table, [upstreams] table, [task_limits]
+// table (address_space_bytes, cpu_seconds, file_size_bytes, open_files, processes: integers,
+// 0 keeps the agent's own limit; core_dumps: bool). Unknown keys are an error.
 Result<void> LoadAgentConfigToml(std::string_view toml_text, AgentConfig& config);
 
 // "k=v" -> (k, v); fails on a missing '=' or an empty key.
 Result<std::pair<std::string, std::string>> ParseKeyValue(std::string_view text);
 
-// Checks values that parse but make no sense: the name, the subject prefix, the log level.
+// Checks values that parse but make no sense: the name, the subject prefix, the log level, the
+// task slots, output cap, grace period and limits.
 Result<void> ValidateAgentConfig(const AgentConfig& config);
+// The task part of ValidateAgentConfig.
+Result<void> ValidateTaskSettings(const AgentConfig& config);
 
 struct ParsedAgentArgs {
   AgentConfig config;

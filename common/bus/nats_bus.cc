@@ -288,7 +288,9 @@ class NatsBus final : public Bus {
     so.Stream = stream.c_str();
     so.Config.AckPolicy = js_AckExplicit;
     so.Config.DeliverPolicy = js_DeliverAll;
-    so.Config.AckWait = Nanos(std::chrono::seconds(30));
+    // Short enough that events a crashed consumer held come again soon after its restart;
+    // handlers dedupe by event id, so an early redelivery costs nothing but work.
+    so.Config.AckWait = Nanos(std::chrono::seconds(10));
     natsSubscription* sub = nullptr;
     jsErrCode jerr = static_cast<jsErrCode>(0);
     natsStatus s =

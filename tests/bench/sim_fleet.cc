@@ -7,6 +7,7 @@
 #include <optional>
 
 #include "autovibe/v1/machine.pb.h"
+#include "common/core/ids.h"
 #include "common/core/time.h"
 
 namespace autovibe::bench {
@@ -29,8 +30,13 @@ void FillResources(v1::Resources& r) {
 
 }  // namespace
 
-SimFleet::SimFleet(Bus& bus, std::string subject_prefix, size_t capacity)
-    : bus_(bus), prefix_(std::move(subject_prefix)), machine_ids_(capacity), subjects_(capacity) {}
+SimFleet::SimFleet(Bus& bus, std::string subject_prefix, size_t capacity, SimMachineSpec spec)
+    : bus_(bus),
+      prefix_(std::move(subject_prefix)),
+      spec_(std::move(spec)),
+      instance_prefix_(NewId("sim")),
+      machine_ids_(capacity),
+      subjects_(capacity) {}
 
 SimFleet::~SimFleet() { StopHeartbeats(); }
 
@@ -39,7 +45,11 @@ Result<void> SimFleet::RegisterOne(size_t index) {
   req.set_name(fmt::format("sim-{:05d}", index + 1));
   req.set_agent_version("bench");
   req.set_backend("manual");
-  (*req.mutable_labels())["bench"] = "heartbeats";
+  (*req.mutable_labels())["bench"] = spec_.bench;
+  for (const auto& tool : spec_.tools) req.add_tools(tool);
+  req.set_task_slots(spec_.task_slots);
+  // Stable across retries of this registration: a retry is the same agent process.
+  req.set_instance_id(fmt::format("{}-{}", instance_prefix_, index));
   FillResources(*req.mutable_resources());
   const std::string data = req.SerializeAsString();
   Error last = MakeError("internal", "no attempt made");

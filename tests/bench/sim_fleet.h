@@ -14,10 +14,17 @@
 
 namespace autovibe::bench {
 
+// What every simulated machine says about itself when it registers.
+struct SimMachineSpec {
+  std::vector<std::string> tools;    // none: the machine can run no task
+  uint32_t task_slots = 0;           // 0: the controller's default
+  std::string bench = "heartbeats";  // the value of the `bench` label
+};
+
 class SimFleet {
  public:
   // Room for up to `capacity` machines named `sim-00001`, `sim-00002`, ...
-  SimFleet(Bus& bus, std::string subject_prefix, size_t capacity);
+  SimFleet(Bus& bus, std::string subject_prefix, size_t capacity, SimMachineSpec spec = {});
   ~SimFleet();
   SimFleet(const SimFleet&) = delete;
   SimFleet& operator=(const SimFleet&) = delete;
@@ -46,6 +53,8 @@ class SimFleet {
 
   Bus& bus_;
   std::string prefix_;
+  SimMachineSpec spec_;
+  std::string instance_prefix_;  // one per SimFleet: instance ids are `<prefix>-<index>`
   // Slot i belongs to machine i. A slot is written once, before SetActive() makes it
   // visible to the publisher thread (release/acquire on active_).
   std::vector<std::string> machine_ids_;

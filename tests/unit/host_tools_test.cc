@@ -40,7 +40,15 @@ TEST_CASE("FindTools reports only executable regular files", "[host]") {
   bin.AddFile("claude", 0755);
   bin.AddFile("aider", 0644);
   bin.AddDir("codex");
-  CHECK(FindTools(bin.str()) == Names{"claude", "shell"});
+  CHECK(FindTools(bin.str()) == Names{"claude-code", "shell"});
+}
+
+TEST_CASE("FindTools names tools as tasks do, not by their binaries", "[host]") {
+  BinDir bin;
+  bin.AddFile("claude-code", 0755);  // not the binary of any tool
+  CHECK(FindTools(bin.str()) == Names{"shell"});
+  bin.AddFile("claude", 0755);
+  CHECK(FindTools(bin.str()) == Names{"claude-code", "shell"});
 }
 
 TEST_CASE("FindTools with an empty PATH has only the shell", "[host]") {
@@ -56,7 +64,7 @@ TEST_CASE("FindTools searches every PATH entry and sorts without duplicates", "[
   second.AddFile("aider", 0755);
   second.AddFile("claude", 0755);
   const std::string path = "/nonexistent-dir::" + first.str() + ":" + second.str() + ":";
-  CHECK(FindTools(path) == Names{"aider", "claude", "codex", "shell"});
+  CHECK(FindTools(path) == Names{"aider", "claude-code", "codex", "shell"});
 }
 
 TEST_CASE("FindTools follows symlinks to executables only", "[host]") {
@@ -66,7 +74,7 @@ TEST_CASE("FindTools follows symlinks to executables only", "[host]") {
   fs::create_symlink(fs::path(bin.str()) / "real-claude", fs::path(bin.str()) / "claude");
   fs::create_symlink(fs::path(bin.str()) / "real-aider", fs::path(bin.str()) / "aider");
   fs::create_symlink(fs::path(bin.str()) / "missing", fs::path(bin.str()) / "codex");
-  CHECK(FindTools(bin.str()) == Names{"claude", "shell"});
+  CHECK(FindTools(bin.str()) == Names{"claude-code", "shell"});
 }
 
 TEST_CASE("FindTools ignores relative PATH entries", "[host]") {

@@ -2,6 +2,7 @@
 
 #include <catch2/catch.hpp>
 
+#include "tests/support/catch_result.h"
 #include "tests/support/process.h"
 
 using namespace autovibe;

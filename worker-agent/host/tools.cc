@@ -10,7 +10,18 @@
 namespace autovibe::host {
 namespace {
 
-constexpr std::array<std::string_view, 3> kToolBinaries = {"claude", "aider", "codex"};
+struct ToolBinary {
+  std::string_view tool;    // the name tasks use
+  std::string_view binary;  // what must be on PATH
+};
+
+// The same pairs as the adapters' name() and binary() (worker-agent/tools); host/ stays free of
+// protobuf, so it keeps its own copy.
+constexpr std::array<ToolBinary, 3> kToolBinaries = {{
+    {"claude-code", "claude"},
+    {"aider", "aider"},
+    {"codex", "codex"},
+}};
 constexpr std::string_view kShell = "shell";
 
 // access(X_OK) rather than mode bits, so the answer matches what exec will allow this user.
@@ -29,9 +40,9 @@ std::vector<std::string> FindTools(std::string_view path_env) {
     // Empty and relative entries name the current directory, which for a task is its
     // workspace, not where the agent looked: a tool found there may be gone when the task runs.
     if (!dir.empty() && dir.front() == '/') {
-      for (std::string_view binary : kToolBinaries) {
-        std::string path = std::string(dir) + "/" + std::string(binary);
-        if (IsExecutableFile(path)) tools.emplace_back(binary);
+      for (const ToolBinary& t : kToolBinaries) {
+        std::string path = std::string(dir) + "/" + std::string(t.binary);
+        if (IsExecutableFile(path)) tools.emplace_back(t.tool);
       }
     }
     if (colon == std::string_view::npos) break;

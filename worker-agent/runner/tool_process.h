@@ -2,6 +2,12 @@
 // a timeout, cancel with a grace period, and output read without ever blocking the agent.
 //
 // Runs on the caller's io_context; every method and callback is on that thread.
+//
+// The tool is started by a small "keeper" process forked from the agent (tool_keeper.h): it
+// is the tool's parent and a child subreaper, so it can kill the tool's group and anything
+// that left it (setsid, double fork) when the tool ends, is cancelled, or the agent dies —
+// kill -9 included. What still escapes: processes started outside the tool's process tree
+// (through a daemon such as systemd, at or dockerd).
 #pragma once
 
 #include <sys/types.h>
@@ -43,12 +49,12 @@ struct ToolProcessOptions {
 enum class OutputStream { kStdout, kStderr };
 
 struct ToolExit {
-  int exit_code = -1;  // -1 when killed by a signal
-  int signal = 0;
+  int exit_code = -1;  // the tool's exit code; -1 when killed by a signal
+  int signal = 0;      // the signal that killed it (SIGKILL when that is all that is known)
   bool timed_out = false;
   bool cancelled = false;
-  uint64_t output_bytes_dropped = 0;
-  Duration wall{0};
+  uint64_t output_bytes_dropped = 0;  // read past max_output_bytes and thrown away
+  Duration wall{0};                   // from StartToolProcess to the tool's exit
 };
 
 class ToolProcess {
@@ -58,15 +64,24 @@ class ToolProcess {
 
   virtual ~ToolProcess() = default;
 
+  // The tool's pid, which is also its process group id.
   virtual pid_t pid() const = 0;
-  // SIGTERM to the whole process group; SIGKILL to it after the grace period. Idempotent.
+  // SIGTERM to the whole process group; SIGKILL to it after the grace period. Idempotent; a
+  // timeout does the same. The exit then says cancelled (or timed_out), whichever came first.
   virtual void Cancel() = 0;
 };
 
 // Starts the tool. `on_output` gets raw chunks as they are read (at most max_output_bytes in
-// total); `on_exit` is called once, after the tool exited, every process left in its group
-// was killed and all output was delivered. Destroying the ToolProcess before that kills the
-// group with SIGKILL and calls nothing more. If the agent dies, the tool's group is killed.
+// total); `on_exit` is called once, after the tool exited, every process it left behind was
+// killed and all output was delivered (a pipe still held open by something outside the tool's
+// tree is given up on after a second). Destroying the ToolProcess before that kills the group
+// with SIGKILL and calls nothing more; either callback may destroy it. If the agent dies, the
+// tool's group is killed.
+//
+// Blocks the calling thread until the tool has been exec'd (milliseconds). A tool that cannot
+// start is an error, never an on_exit: "bad_task" (empty or malformed command or environment,
+// a file the kernel cannot execute), "not_found" (binary not on the environment's PATH, or no
+// working directory), "unavailable" (out of processes or descriptors, limits refused).
 Result<std::unique_ptr<ToolProcess>> StartToolProcess(boost::asio::io_context& ioc,
                                                       ToolProcessOptions options,
                                                       ToolProcess::OutputHandler on_output,

@@ -1,0 +1,105 @@
+#include "cli/project_cmd.h"
+
+#include <CLI/CLI.hpp>
+#include <algorithm>
+#include <array>
+#include <cctype>
+
+#include "cli/client.h"
+#include "cli/json_output.h"
+#include "cli/verbs.h"
+
+namespace autovibe::cli {
+namespace json = boost::json;
+namespace {
+
+// Task states in the order a task lives through them.
+constexpr std::array<std::string_view, 8> kTaskStates = {
+    "queued", "blocked", "assigned", "running", "paused", "succeeded", "failed", "cancelled"};
+
+std::string Count(const json::object& counts, std::string_view state) {
+  const auto n = IntField(counts, state);
+  return n ? std::to_string(*n) : "-";
+}
+
+std::string Upper(std::string_view text) {
+  std::string out(text);
+  for (char& c : out) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  return out;
+}
+
+}  // namespace
+
+void AddProjectCommands(CLI::App& app, Invocation& inv) {
+  CLI::App* project = app.add_subcommand("project", "Projects: named groups of tasks");
+  project->require_subcommand(1);
+  AddVerbWithArgument(*project, inv, "create", "Create a project; prints its name", "NAME",
+                      "Project name", CreateProject);
+  AddVerb(*project, inv, "list", "List projects with their tasks by state", ListProjects);
+  AddVerbWithArgument(*project, inv, "show", "Show every field of one project", "NAME",
+                      "Project name", ShowProject);
+}
+
+CliStatus CreateProject(CommandContext& ctx, const std::string& name) {
+  auto body = ctx.client.Post("/v1/projects", json::object{{"name", name}});
+  if (!body) return body.error();
+  return PrintCreated(ctx, *body, "POST /v1/projects", "name");
+}
+
+CliStatus ListProjects(CommandContext& ctx) {
+  return GetAndPrintList(
+      ctx, "/v1/projects", "projects", "no projects",
+      [&](const json::array& projects) { PrintProjectTable(ctx.out, projects, ctx.now_ms); });
+}
+
+CliStatus ShowProject(CommandContext& ctx, const std::string& name) {
+  return CallAndPrint(ctx, "GET", "/v1/projects/" + PathSegment(name),
+                      [&](const json::object& project) {
+                        PrintKeyValues(ctx.out, ProjectDetails(project, ctx.now_ms));
+                      });
+}
+
+void PrintProjectTable(std::ostream& out, const json::array& projects, int64_t now_ms) {
+  std::vector<std::string> headers = {"NAME"};
+  for (std::string_view state : kTaskStates) headers.push_back(Upper(state));
+  headers.push_back("CREATED");
+  Table table(std::move(headers));
+  for (const auto& item : projects) {
+    if (!item.is_object()) continue;
+    const json::object& p = item.get_object();
+    const json::object& counts = ObjectField(p, "tasks");
+    std::vector<std::string> row = {OrDash(StringField(p, "name"))};
+    for (std::string_view state : kTaskStates) row.push_back(Count(counts, state));
+    row.push_back(AgeField(p, "created_at", now_ms));
+    table.AddRow(std::move(row));
+  }
+  table.Print(out);
+}
+
+KeyValues ProjectDetails(const json::object& p, int64_t now_ms) {
+  KeyValues lines = {
+      {"name", OrDash(StringField(p, "name"))},
+      {"created", TimestampField(p, "created_at", now_ms)},
+      {"tasks", FormatTaskCounts(ObjectField(p, "tasks"))},
+  };
+  AppendOtherFields(lines, p, {"name", "created_at", "tasks"});
+  return lines;
+}
+
+std::string FormatTaskCounts(const json::object& counts) {
+  std::vector<std::string> parts;
+  for (std::string_view state : kTaskStates) {
+    if (const auto n = IntField(counts, state); n && *n != 0) {
+      parts.push_back(std::to_string(*n) + " " + std::string(state));
+    }
+  }
+  // States this CLI does not know yet still count.
+  for (const auto& kv : counts) {
+    const bool known =
+        std::find(kTaskStates.begin(), kTaskStates.end(), kv.key()) != kTaskStates.end();
+    if (!known) parts.push_back(FormatScalar(kv.value()) + " " + std::string(kv.key()));
+  }
+  return parts.empty() ? "none" : Join(parts, ", ");
+}
+
+}  // namespace autovibe::cli

@@ -1,0 +1,34 @@
+// `autovibe project ...`: projects, which group tasks and carry budgets.
+#pragma once
+
+#include <boost/json/array.hpp>
+#include <boost/json/object.hpp>
+#include <cstdint>
+#include <ostream>
+#include <string>
+
+#include "cli/command.h"
+#include "cli/table.h"
+
+namespace CLI {
+class App;
+}
+
+namespace autovibe::cli {
+
+// Adds the `project` noun and its verbs to `app`; parsing one of them fills `inv`.
+void AddProjectCommands(CLI::App& app, Invocation& inv);
+
+// The verbs, runnable on any context.
+CliStatus CreateProject(CommandContext& ctx, const std::string& name);
+CliStatus ListProjects(CommandContext& ctx);
+CliStatus ShowProject(CommandContext& ctx, const std::string& name);
+
+// Human output for project objects of the API (missing fields print as "-").
+void PrintProjectTable(std::ostream& out, const boost::json::array& projects, int64_t now_ms);
+KeyValues ProjectDetails(const boost::json::object& project, int64_t now_ms);
+
+// "1 queued, 2 running, 5 succeeded" from a project's task counts; "none" when all are zero.
+std::string FormatTaskCounts(const boost::json::object& counts);
+
+}  // namespace autovibe::cli

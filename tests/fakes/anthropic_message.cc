@@ -1,0 +1,122 @@
+#include "tests/fakes/anthropic_message.h"
+
+#include <boost/json/serialize.hpp>
+#include <boost/json/value.hpp>
+#include <string_view>
+
+namespace autovibe::testing {
+namespace {
+
+namespace json = boost::json;
+
+// Deltas of at most this many bytes, so a client must put the pieces back together.
+constexpr size_t kDeltaBytes = 16;
+
+json::object UsageJson(const AnthropicUsage& u, bool start) {
+  return {{"input_tokens", u.input_tokens},
+          {"cache_creation_input_tokens", u.cache_creation_input_tokens},
+          {"cache_read_input_tokens", u.cache_read_input_tokens},
+          {"output_tokens", start ? std::min<int64_t>(u.output_tokens, 1) : u.output_tokens},
+          {"service_tier", "standard"}};
+}
+
+json::object BlockJson(const AnthropicBlock& b, bool empty) {
+  if (b.type == "text") return {{"type", "text"}, {"text", empty ? "" : b.text}};
+  return {{"type", "tool_use"},
+          {"id", b.tool_id},
+          {"name", b.tool_name},
+          {"input", empty ? json::object() : b.input}};
+}
+
+void AppendEvent(std::string& out, std::string_view event, const json::object& data) {
+  out += "event: ";
+  out += event;
+  out += "\ndata: ";
+  out += json::serialize(data);
+  out += "\n\n";
+}
+
+// Pieces of at most kDeltaBytes, never cutting a UTF-8 character.
+std::vector<std::string> Pieces(std::string_view text) {
+  std::vector<std::string> out;
+  while (!text.empty()) {
+    size_t n = std::min(kDeltaBytes, text.size());
+    while (n < text.size() && n > 1 && (static_cast<unsigned char>(text[n]) & 0xC0) == 0x80) --n;
+    out.emplace_back(text.substr(0, n));
+    text.remove_prefix(n);
+  }
+  return out;
+}
+
+json::object Delta(size_t index, const AnthropicBlock& b, const std::string& piece) {
+  json::object delta = b.type == "text"
+                           ? json::object{{"type", "text_delta"}, {"text", piece}}
+                           : json::object{{"type", "input_json_delta"}, {"partial_json", piece}};
+  return {{"type", "content_block_delta"}, {"index", index}, {"delta", std::move(delta)}};
+}
+
+json::object MessageJson(const AnthropicMessage& m, bool start) {
+  json::array content;
+  if (!start) {
+    for (const AnthropicBlock& b : m.content) content.push_back(BlockJson(b, false));
+  }
+  return {{"id", m.id},
+          {"type", "message"},
+          {"role", "assistant"},
+          {"model", m.model},
+          {"content", std::move(content)},
+          {"stop_reason", start ? json::value(nullptr) : json::value(m.stop_reason)},
+          {"stop_sequence", nullptr},
+          {"usage", UsageJson(m.usage, start)}};
+}
+
+}  // namespace
+
+AnthropicBlock AnthropicBlock::Text(std::string text) {
+  AnthropicBlock b;
+  b.type = "text";
+  b.text = std::move(text);
+  return b;
+}
+
+AnthropicBlock AnthropicBlock::ToolUse(std::string id, std::string name,
+                                       boost::json::object input) {
+  AnthropicBlock b;
+  b.type = "tool_use";
+  b.tool_id = std::move(id);
+  b.tool_name = std::move(name);
+  b.input = std::move(input);
+  return b;
+}
+
+std::string ToSse(const AnthropicMessage& m) {
+  std::string out;
+  AppendEvent(out, "message_start", {{"type", "message_start"}, {"message", MessageJson(m, true)}});
+  AppendEvent(out, "ping", {{"type", "ping"}});
+  for (size_t i = 0; i < m.content.size(); ++i) {
+    const AnthropicBlock& b = m.content[i];
+    AppendEvent(
+        out, "content_block_start",
+        {{"type", "content_block_start"}, {"index", i}, {"content_block", BlockJson(b, true)}});
+    const std::string whole = b.type == "text" ? b.text : json::serialize(b.input);
+    for (const std::string& piece : Pieces(whole)) {
+      AppendEvent(out, "content_block_delta", Delta(i, b, piece));
+    }
+    AppendEvent(out, "content_block_stop", {{"type", "content_block_stop"}, {"index", i}});
+  }
+  AppendEvent(out, "message_delta",
+              {{"type", "message_delta"},
+               {"delta", {{"stop_reason", m.stop_reason}, {"stop_sequence", nullptr}}},
+               {"usage", {{"output_tokens", m.usage.output_tokens}}}});
+  AppendEvent(out, "message_stop", {{"type", "message_stop"}});
+  return out;
+}
+
+std::string ToJson(const AnthropicMessage& m) { return json::serialize(MessageJson(m, false)); }
+
+std::string ErrorJson(const std::string& type, const std::string& message) {
+  return json::serialize(
+      json::object{{"type", "error"}, {"error", {{"type", type}, {"message", message}}}});
+}
+
+}  // namespace autovibe::testing

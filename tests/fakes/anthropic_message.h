@@ -1,0 +1,46 @@
+// One Anthropic Messages API answer, written out the way the real API sends it: a streamed SSE
+// body (message_start, content_block_start/delta/stop, message_delta, message_stop) or, when the
+// request did not ask for a stream, one JSON message. For tests only (see fake_anthropic.h).
+#pragma once
+
+#include <boost/json/object.hpp>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace autovibe::testing {
+
+struct AnthropicUsage {
+  int64_t input_tokens = 0;
+  int64_t cache_creation_input_tokens = 0;
+  int64_t cache_read_input_tokens = 0;
+  int64_t output_tokens = 0;
+};
+
+struct AnthropicBlock {
+  static AnthropicBlock Text(std::string text);
+  static AnthropicBlock ToolUse(std::string id, std::string name, boost::json::object input);
+
+  std::string type;  // "text" or "tool_use"
+  std::string text;
+  std::string tool_id;
+  std::string tool_name;
+  boost::json::object input;
+};
+
+struct AnthropicMessage {
+  std::string id;  // "msg_..."
+  std::string model;
+  std::vector<AnthropicBlock> content;
+  std::string stop_reason = "end_turn";  // "tool_use" when the last block calls a tool
+  AnthropicUsage usage;
+};
+
+// The whole SSE body of a streamed answer; text and tool input arrive in several deltas.
+std::string ToSse(const AnthropicMessage& message);
+// The JSON body of a non-streamed answer.
+std::string ToJson(const AnthropicMessage& message);
+// {"type":"error","error":{"type":..,"message":..}}
+std::string ErrorJson(const std::string& type, const std::string& message);
+
+}  // namespace autovibe::testing

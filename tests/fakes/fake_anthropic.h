@@ -1,0 +1,81 @@
+// A fake Anthropic Messages API, for tests and the quickstart only: the real provider cannot be
+// reached from here, and a test must not spend money. It answers like the real one where a
+// client can tell: `HEAD /` and `GET /` with 200, `POST /v1/messages` (any query, e.g.
+// `?beta=true`) with a streamed SSE answer or a JSON message when "stream" is false, with
+// `usage` figures, `POST /v1/messages/count_tokens`, and Anthropic-shaped errors (400
+// invalid_request_error for a body that is not JSON with "model" and "messages").
+//
+// Its script plays one coding-agent task: a request that offers the agent's file-writing tool
+// ("Write", or any tool taking file_path and content) is answered with a call of that tool; once
+// the conversation carries the tool's result, the answer is a final text. Anything else (an
+// agent's side calls: titles, quota checks, ...) gets a short text, so a client never hangs.
+//
+// Runs on its own thread with its own io_context. Public methods are thread-safe.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "common/core/result.h"
+#include "common/http/http.h"
+
+namespace autovibe::testing {
+
+struct FakeAnthropicScript {
+  // The file the agent is asked to write; a relative name is joined to the working directory
+  // the agent states in its system prompt. Empty: never call a tool, always answer final_text.
+  std::string write_file = "hello.txt";
+  std::string content = "hello from autovibe\n";
+  std::string final_text = "I wrote the file.";
+  std::string side_text = "OK";  // the answer to unscripted requests
+};
+
+// One request the fake received, and what it answered.
+struct FakeAnthropicRequest {
+  std::string method;
+  std::string target;  // as sent, with the query
+  std::string path;
+  std::string body;
+  std::string model;  // "" unless a messages request
+  bool stream = false;
+  // "root", "tool_use", "final_text", "side_text", "count_tokens", "error", "not_found"
+  std::string answer;
+  std::string written_path;  // for "tool_use": the file_path the fake asked for
+};
+
+class FakeAnthropic {
+ public:
+  explicit FakeAnthropic(FakeAnthropicScript script = {});
+  ~FakeAnthropic();
+  FakeAnthropic(const FakeAnthropic&) = delete;
+  FakeAnthropic& operator=(const FakeAnthropic&) = delete;
+
+  // Listens on host:port (port 0: a free one) and starts answering. Call once.
+  Result<void> Start(const std::string& host = "127.0.0.1", uint16_t port = 0);
+  // "http://127.0.0.1:PORT" (what ANTHROPIC_BASE_URL takes). Valid after Start().
+  std::string url() const;
+  uint16_t port() const { return port_; }
+
+  std::vector<FakeAnthropicRequest> requests() const;
+  // How many requests got the given answer ("tool_use", "final_text", ...).
+  size_t CountAnswers(const std::string& answer) const;
+
+ private:
+  struct Server;
+  // Runs on the server thread.
+  HttpResponse Answer(const HttpRequest& req, uint64_t seq, FakeAnthropicRequest& rec) const;
+
+  FakeAnthropicScript script_;
+  std::string host_;
+  uint16_t port_ = 0;
+  std::unique_ptr<Server> server_;
+  std::thread thread_;
+  mutable std::mutex mu_;
+  std::vector<FakeAnthropicRequest> requests_;  // guarded by mu_
+};
+
+}  // namespace autovibe::testing

@@ -1,0 +1,309 @@
+// The agent's task manager running real shell tools; the events it sends are captured by a Bus
+// double behind the real outbox (fake_event_bus.h).
+#include "worker-agent/runner/task_manager.h"
+
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <boost/asio/executor_work_guard.hpp>
+#include <catch2/catch.hpp>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <optional>
+
+#include "tests/support/catch_result.h"
+#include "tests/support/process.h"
+#include "tests/unit/fake_event_bus.h"
+
+namespace autovibe {
+namespace {
+
+using namespace std::chrono_literals;
+using testing::FakeEventBus;
+using testing::TempDir;
+
+constexpr const char* kAgentKey = "sk-agent-anthropic";
+
+// True when the test's main thread, which forks the keepers, has no child left (zombies
+// included). Also true where the kernel does not list children.
+bool NoChildren() {
+  std::ifstream f("/proc/self/task/" + std::to_string(getpid()) + "/children");
+  std::string pid;
+  return !(f >> pid);
+}
+
+class Fixture {
+ public:
+  explicit Fixture(uint32_t slots = 1, size_t max_output_bytes = 16 << 20) {
+    outbox.SetMachineId("m-1");
+    TaskManagerOptions o;
+    o.data_dir = dir.path();
+    o.slots = slots;
+    o.default_grace = 500ms;
+    o.max_output_bytes = max_output_bytes;
+    o.upstreams = {{"anthropic", "http://127.0.0.1:9/"}, {"openai", "mock"}};
+    o.agent_env = {"/usr/bin:/bin", dir / "home", kAgentKey, ""};
+    o.logs.flush_delay = 20ms;
+    tasks = std::make_unique<TaskManager>(ioc, outbox, std::move(o));
+  }
+
+  // Killed tools' keepers are reaped by handlers on the io_context: run it until they are,
+  // so no zombie outlives this test (later tests count the keepers they leave).
+  ~Fixture() {
+    tasks.reset();
+    RunUntil(NoChildren, 3s);
+  }
+
+  // Runs the io_context until `done` holds; false at the deadline.
+  bool RunUntil(const std::function<bool()>& done, std::chrono::milliseconds deadline = 5s) {
+    const auto end = std::chrono::steady_clock::now() + deadline;
+    while (!done()) {
+      if (std::chrono::steady_clock::now() > end) return false;
+      ioc.run_one_for(10ms);
+    }
+    return true;
+  }
+
+  std::vector<v1::AgentEvent> EventsOf(const std::string& task) const {
+    std::vector<v1::AgentEvent> out;
+    for (const auto& p : bus.Events()) {
+      const v1::AgentEvent& e = p.event;
+      if ((e.has_task_started() && e.task_started().task_id() == task) ||
+          (e.has_task_log() && e.task_log().task_id() == task) ||
+          (e.has_task_finished() && e.task_finished().task_id() == task)) {
+        out.push_back(e);
+      }
+    }
+    return out;
+  }
+
+  std::optional<v1::TaskFinished> FinishedOf(const std::string& task, uint32_t attempt = 1) {
+    for (const auto& e : EventsOf(task)) {
+      if (e.has_task_finished() && e.task_finished().attempt() == attempt) {
+        return e.task_finished();
+      }
+    }
+    return std::nullopt;
+  }
+
+  v1::TaskFinished WaitFinished(const std::string& task, uint32_t attempt = 1) {
+    REQUIRE(RunUntil([&] { return FinishedOf(task, attempt).has_value(); }));
+    return *FinishedOf(task, attempt);
+  }
+
+  std::string Output(const std::string& task, v1::LogStream stream) const {
+    std::string out;
+    for (const auto& e : EventsOf(task)) {
+      if (e.has_task_log() && e.task_log().stream() == stream) out += e.task_log().data();
+    }
+    return out;
+  }
+
+  size_t StartedCount(const std::string& task) const {
+    size_t n = 0;
+    for (const auto& e : EventsOf(task)) n += e.has_task_started() ? 1 : 0;
+    return n;
+  }
+
+  TempDir dir{"av-task-manager"};
+  boost::asio::io_context ioc;
+  // Keeps run_one_for waiting for the outbox thread when no handler is due.
+  boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work{ioc.get_executor()};
+  FakeEventBus bus;
+  EventOutbox outbox{bus, EventOutboxOptions{.min_backoff = 5ms, .max_backoff = 20ms}};
+  std::unique_ptr<TaskManager> tasks;
+};
+
+v1::RunTask Shell(const std::string& id, std::vector<std::string> argv, uint32_t attempt = 1) {
+  v1::RunTask t;
+  t.set_task_id(id);
+  t.set_project("demo");
+  t.set_tool("shell");
+  t.set_attempt(attempt);
+  for (auto& a : argv) t.add_command(std::move(a));
+  return t;
+}
+
+bool ProcessGone(pid_t pid) { return kill(pid, 0) != 0 && errno == ESRCH; }
+
+}  // namespace
+
+TEST_CASE("a shell task reports started, its output per stream, then how it ended") {
+  Fixture fx;
+  REQUIRE(fx.tasks->Run(Shell("t-1", {"sh", "-c", "echo out; echo err >&2; exit 3"})));
+  CHECK(fx.tasks->RunningTaskIds() == std::vector<std::string>{"t-1"});
+  const v1::TaskFinished f = fx.WaitFinished("t-1");
+  CHECK(f.outcome() == v1::TASK_OUTCOME_FAILED);
+  CHECK(f.exit_code() == 3);
+  CHECK(f.signal() == 0);
+  CHECK(f.reason() == "exit code 3");
+  CHECK(f.attempt() == 1);
+  CHECK(f.output_bytes_dropped() == 0);
+  CHECK(fx.tasks->RunningTaskIds().empty());
+
+  const auto events = fx.EventsOf("t-1");
+  REQUIRE(events.size() >= 4);
+  CHECK(events.front().has_task_started());
+  CHECK(events.front().task_started().pid() > 0);
+  CHECK(events.back().has_task_finished());
+  uint64_t seq = 0;
+  for (size_t i = 1; i + 1 < events.size(); ++i) {
+    REQUIRE(events[i].has_task_log());
+    CHECK(events[i].task_log().seq() == ++seq);  // counted from 1, no gaps
+    CHECK(events[i].task_log().attempt() == 1);
+  }
+  CHECK(fx.Output("t-1", v1::LOG_STREAM_STDOUT) == "out\n");
+  CHECK(fx.Output("t-1", v1::LOG_STREAM_STDERR) == "err\n");
+  CHECK(fx.Output("t-1", v1::LOG_STREAM_AGENT).empty());
+}
+
+TEST_CASE("a task's tool sees its workspace and a clean environment") {
+  Fixture fx;
+  ::setenv("AUTOVIBE_TEST_AGENT_ONLY", "leaked", 1);
+  v1::RunTask t =
+      Shell("t-env", {"sh", "-c",
+                      "pwd; echo \"$AUTOVIBE_TASK_ID|$AUTOVIBE_PROJECT|$FOO|$LANG|$TERM|$HOME\"; "
+                      "echo \"$ANTHROPIC_BASE_URL|$ANTHROPIC_API_KEY|$OPENAI_BASE_URL|"
+                      "$AUTOVIBE_TEST_AGENT_ONLY\""});
+  (*t.mutable_env())["FOO"] = "bar";
+  (*t.mutable_env())["AUTOVIBE_TASK_ID"] = "not-mine";  // the agent's value wins
+  REQUIRE(fx.tasks->Run(t));
+  CHECK(fx.WaitFinished("t-env").outcome() == v1::TASK_OUTCOME_SUCCEEDED);
+  ::unsetenv("AUTOVIBE_TEST_AGENT_ONLY");
+  const std::string workspace = std::filesystem::canonical(fx.dir / "workspaces/t-env");
+  // Until the metering proxy exists the tool gets the agent's upstream URL and key (DESIGN.md's
+  // proxy token comes with the proxy); "mock" leaves the URL unset; nothing else is inherited.
+  CHECK(fx.Output("t-env", v1::LOG_STREAM_STDOUT) == workspace + "\nt-env|demo|bar|C.UTF-8|dumb|" +
+                                                         fx.dir / "home" + "\nhttp://127.0.0.1:9|" +
+                                                         kAgentKey + "||\n");
+  struct stat st {};
+  REQUIRE(::stat(workspace.c_str(), &st) == 0);
+  CHECK((st.st_mode & 0777) == 0700);
+}
+
+TEST_CASE("cancel stops the tool's whole group and reports CANCELLED with the reason") {
+  Fixture fx;
+  REQUIRE(fx.tasks->Run(Shell("t-c", {"sh", "-c", "sleep 1000 & echo $!; wait"})));
+  REQUIRE(fx.RunUntil([&] { return !fx.Output("t-c", v1::LOG_STREAM_STDOUT).empty(); }));
+  const pid_t sleeper = std::atoi(fx.Output("t-c", v1::LOG_STREAM_STDOUT).c_str());
+  REQUIRE(sleeper > 0);
+  CHECK_FALSE(ProcessGone(sleeper));
+  fx.tasks->Cancel("t-c", "user asked");
+  fx.tasks->Cancel("t-c", "again");        // idempotent
+  fx.tasks->Cancel("t-nope", "whatever");  // not here: nothing to do
+  const v1::TaskFinished f = fx.WaitFinished("t-c");
+  CHECK(f.outcome() == v1::TASK_OUTCOME_CANCELLED);
+  CHECK(f.reason() == "cancelled: user asked");
+  CHECK(fx.Output("t-c", v1::LOG_STREAM_AGENT) == "cancelled: user asked");
+  CHECK(fx.RunUntil([&] { return ProcessGone(sleeper); }, 2s));
+  CHECK(fx.tasks->RunningTaskIds().empty());
+}
+
+TEST_CASE("a task over its timeout is stopped and reported TIMED_OUT") {
+  Fixture fx;
+  v1::RunTask t = Shell("t-slow", {"sleep", "1000"});
+  t.set_timeout_ms(200);
+  REQUIRE(fx.tasks->Run(t));
+  const v1::TaskFinished f = fx.WaitFinished("t-slow");
+  CHECK(f.outcome() == v1::TASK_OUTCOME_TIMED_OUT);
+  CHECK(f.reason() == "timed out after 200ms");
+  CHECK(f.signal() == SIGTERM);
+  CHECK(f.duration_ms() >= 200);
+  CHECK(fx.Output("t-slow", v1::LOG_STREAM_AGENT) == "timed out after 200ms");
+}
+
+TEST_CASE("output is sent in bounded chunks and cut at the agent's cap with a note") {
+  Fixture fx(1, 40000);
+  REQUIRE(fx.tasks->Run(Shell("t-big", {"sh", "-c", "head -c 100000 /dev/zero | tr '\\0' x"})));
+  const v1::TaskFinished f = fx.WaitFinished("t-big");
+  CHECK(f.outcome() == v1::TASK_OUTCOME_SUCCEEDED);
+  CHECK(f.output_bytes_dropped() == 60000);
+  CHECK(fx.Output("t-big", v1::LOG_STREAM_STDOUT) == std::string(40000, 'x'));
+  CHECK(fx.Output("t-big", v1::LOG_STREAM_AGENT) ==
+        "output truncated: 60000 bytes dropped (over the agent's max_output_bytes)");
+  for (const auto& e : fx.EventsOf("t-big")) {
+    if (e.has_task_log()) CHECK(e.task_log().data().size() <= (32u << 10));
+  }
+}
+
+TEST_CASE("RunTask is idempotent, respects slots and draining, and a newer attempt wins") {
+  Fixture fx;
+  REQUIRE(fx.tasks->Run(Shell("t-1", {"sleep", "1000"})));
+  CHECK(fx.tasks->Run(Shell("t-1", {"sleep", "1000"})));  // the same attempt: already runs
+  auto busy = fx.tasks->Run(Shell("t-2", {"true"}));
+  REQUIRE_FALSE(busy);
+  CHECK(busy.error().code == "busy");
+  auto stale = fx.tasks->Run(Shell("t-1", {"true"}, 0));
+  REQUIRE_FALSE(stale);
+  CHECK(stale.error().code == "unavailable");
+
+  // Attempt 2 replaces attempt 1 in the same slot; attempt 1 is reported cancelled.
+  REQUIRE(fx.tasks->Run(Shell("t-1", {"sh", "-c", "echo second"}, 2)));
+  const v1::TaskFinished first = fx.WaitFinished("t-1", 1);
+  CHECK(first.outcome() == v1::TASK_OUTCOME_CANCELLED);
+  CHECK(first.reason() == "cancelled: superseded by attempt 2");
+  CHECK(fx.WaitFinished("t-1", 2).outcome() == v1::TASK_OUTCOME_SUCCEEDED);
+  CHECK(fx.StartedCount("t-1") == 2);
+  // A repeat of a finished attempt (its reply was lost) does not run it again.
+  CHECK(fx.tasks->Run(Shell("t-1", {"sh", "-c", "echo second"}, 2)));
+  CHECK(fx.tasks->RunningTaskIds().empty());
+  CHECK(fx.StartedCount("t-1") == 2);
+
+  fx.tasks->SetDraining(true);
+  auto draining = fx.tasks->Run(Shell("t-3", {"true"}));
+  REQUIRE_FALSE(draining);
+  CHECK(draining.error().code == "draining");
+}
+
+TEST_CASE("tasks that can never run are refused as bad_task and change nothing") {
+  Fixture fx;
+  const std::vector<v1::RunTask> bad = {
+      Shell("../etc", {"true"}),
+      Shell("..", {"true"}),
+      Shell("", {"true"}),
+      Shell("a/b", {"true"}),
+      Shell(std::string(65, 'a'), {"true"}),
+      Shell("t-nocmd", {}),
+      Shell("t-missing", {"no-such-binary-for-autovibe"}),
+      [] {
+        v1::RunTask t = Shell("t-vim", {"true"});
+        t.set_tool("vim");
+        return t;
+      }(),
+  };
+  for (const auto& t : bad) {
+    INFO(t.task_id() << " " << t.tool());
+    auto r = fx.tasks->Run(t);
+    REQUIRE_FALSE(r);
+    CHECK(r.error().code == "bad_task");
+    CHECK_FALSE(r.error().message.empty());
+  }
+  CHECK(fx.tasks->Run(Shell("t-vim", {"true"})));  // the slot is still free
+  fx.WaitFinished("t-vim");
+  CHECK(fx.bus.Events().size() == fx.EventsOf("t-vim").size());  // nothing about the others
+}
+
+TEST_CASE("stopping cancels every task, then kills what ignores SIGTERM") {
+  Fixture fx(2);
+  REQUIRE(fx.tasks->Run(Shell("t-a", {"sleep", "1000"})));
+  v1::RunTask stubborn = Shell("t-b", {"sh", "-c", "trap '' TERM; echo up; while :; do :; done"});
+  stubborn.set_grace_ms(60000);
+  REQUIRE(fx.tasks->Run(stubborn));
+  REQUIRE(fx.RunUntil([&] { return !fx.Output("t-b", v1::LOG_STREAM_STDOUT).empty(); }));
+  bool stopped = false;
+  fx.tasks->Stop("the agent is stopping", [&] { stopped = true; });
+  auto refused = fx.tasks->Run(Shell("t-c", {"true"}));
+  REQUIRE_FALSE(refused);
+  CHECK(refused.error().code == "unavailable");
+  CHECK(fx.WaitFinished("t-a").reason() == "cancelled: the agent is stopping");
+  CHECK_FALSE(stopped);
+  fx.tasks->KillAll();
+  const v1::TaskFinished b = fx.WaitFinished("t-b");
+  CHECK(b.outcome() == v1::TASK_OUTCOME_CANCELLED);
+  CHECK(b.signal() == SIGKILL);
+  CHECK(fx.RunUntil([&] { return stopped; }));
+}
+
+}  // namespace autovibe

@@ -1,0 +1,100 @@
+#include "worker-agent/runner/task_env.h"
+
+#include <algorithm>
+#include <cstdlib>
+
+#include "common/core/files.h"
+
+namespace autovibe {
+namespace {
+
+constexpr size_t kMaxTaskId = 64;
+constexpr const char* kFallbackPath = "/usr/local/bin:/usr/bin:/bin";
+
+std::string Env(const char* name) {
+  const char* v = std::getenv(name);
+  return v != nullptr ? v : "";
+}
+
+std::string TrimSlashes(std::string url) {
+  while (!url.empty() && url.back() == '/') url.pop_back();
+  return url;
+}
+
+bool EndsWith(std::string_view s, std::string_view suffix) {
+  return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix;
+}
+
+// The URL an upstream setting gives, or "" for the tool's default (unset) and for "mock",
+// which only the metering proxy can serve.
+std::string UpstreamUrl(const std::map<std::string, std::string>& upstreams,
+                        const std::string& provider) {
+  auto it = upstreams.find(provider);
+  if (it == upstreams.end() || it->second == "mock") return "";
+  return TrimSlashes(it->second);
+}
+
+}  // namespace
+
+AgentEnvironment AgentEnvironment::FromProcess() {
+  AgentEnvironment e;
+  e.path = Env("PATH");
+  e.home = Env("HOME");
+  e.anthropic_api_key = Env("ANTHROPIC_API_KEY");
+  e.openai_api_key = Env("OPENAI_API_KEY");
+  return e;
+}
+
+tools::ProviderAccess ProviderAccessFor(const std::map<std::string, std::string>& upstreams,
+                                        const AgentEnvironment& agent) {
+  tools::ProviderAccess access;
+  // Anthropic SDKs add "/v1/messages" themselves; OpenAI SDKs want the "/v1" in the base URL.
+  access.anthropic_base_url = UpstreamUrl(upstreams, "anthropic");
+  if (EndsWith(access.anthropic_base_url, "/v1")) {
+    access.anthropic_base_url.resize(access.anthropic_base_url.size() - 3);
+  }
+  access.openai_base_url = UpstreamUrl(upstreams, "openai");
+  if (!access.openai_base_url.empty() && !EndsWith(access.openai_base_url, "/v1")) {
+    access.openai_base_url += "/v1";
+  }
+  access.anthropic_api_key = agent.anthropic_api_key;
+  access.openai_api_key = agent.openai_api_key;
+  return access;
+}
+
+std::map<std::string, std::string> TaskEnvironment(
+    const v1::RunTask& task, const AgentEnvironment& agent,
+    const std::map<std::string, std::string>& adapter_env) {
+  std::map<std::string, std::string> env = {
+      {"PATH", agent.path.empty() ? kFallbackPath : agent.path},
+      {"LANG", "C.UTF-8"},
+      {"TERM", "dumb"},
+  };
+  if (!agent.home.empty()) env["HOME"] = agent.home;
+  for (const auto& [k, v] : task.env()) env[k] = v;
+  for (const auto& [k, v] : adapter_env) env[k] = v;
+  env["AUTOVIBE_TASK_ID"] = task.task_id();
+  env["AUTOVIBE_PROJECT"] = task.project();
+  return env;
+}
+
+bool ValidTaskId(std::string_view id) {
+  if (id.empty() || id.size() > kMaxTaskId || id.find("..") != std::string_view::npos ||
+      id == ".") {
+    return false;
+  }
+  return std::all_of(id.begin(), id.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+           c == '_' || c == '-';
+  });
+}
+
+Result<std::string> PrepareWorkspace(const std::string& data_dir, const std::string& task_id) {
+  const std::string root = data_dir + "/workspaces";
+  if (auto r = MakeDirs(root, 0700); !r) return r.error();
+  const std::string dir = root + "/" + task_id;
+  if (auto r = MakeDirs(dir, 0700); !r) return r.error();
+  return dir;
+}
+
+}  // namespace autovibe

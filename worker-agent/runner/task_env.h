@@ -1,0 +1,44 @@
+// What a task's tool sees (DESIGN.md, "What a task's tool sees"): its workspace as working
+// directory and an environment built from scratch, never the agent's own.
+#pragma once
+
+#include <map>
+#include <string>
+#include <string_view>
+
+#include "autovibe/v1/command.pb.h"
+#include "common/core/result.h"
+#include "worker-agent/tools/adapter.h"
+
+namespace autovibe {
+
+// What the agent passes on from its own environment. Read once at start; tests make their own.
+struct AgentEnvironment {
+  std::string path;  // PATH for finding the tools
+  std::string home;  // HOME: coding tools keep settings there and need it writable
+  std::string anthropic_api_key;
+  std::string openai_api_key;
+
+  static AgentEnvironment FromProcess();
+};
+
+// Where the tool's LLM calls go. Until the metering proxy exists: the agent's --upstream URLs
+// (an upstream of "mock" leaves the URL unset) and the agent's own keys.
+tools::ProviderAccess ProviderAccessFor(const std::map<std::string, std::string>& upstreams,
+                                        const AgentEnvironment& agent);
+
+// The tool's whole environment, later entries winning: a minimal base (PATH, HOME, LANG, TERM),
+// the task's env, the adapter's env (so a task cannot point its tool past the agent), then
+// AUTOVIBE_TASK_ID and AUTOVIBE_PROJECT.
+std::map<std::string, std::string> TaskEnvironment(
+    const v1::RunTask& task, const AgentEnvironment& agent,
+    const std::map<std::string, std::string>& adapter_env);
+
+// A task id that is safe as a directory name: 1-64 of [A-Za-z0-9._-], without "..".
+bool ValidTaskId(std::string_view id);
+
+// Creates `<data_dir>/workspaces/<task_id>` (mode 0700) if missing and returns its path. The
+// id must be valid (ValidTaskId).
+Result<std::string> PrepareWorkspace(const std::string& data_dir, const std::string& task_id);
+
+}  // namespace autovibe

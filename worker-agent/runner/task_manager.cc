@@ -1,0 +1,238 @@
+#include "worker-agent/runner/task_manager.h"
+
+#include <signal.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <boost/asio/post.hpp>
+
+#include "worker-agent/tools/adapter.h"
+
+namespace autovibe {
+namespace {
+
+using SteadyClock = std::chrono::steady_clock;
+
+// Enough to recognise a RunTask repeated because its reply was lost.
+constexpr size_t kRememberEnded = 256;
+
+uint64_t MillisSince(SteadyClock::time_point start) {
+  return static_cast<uint64_t>(
+      std::chrono::duration_cast<std::chrono::milliseconds>(SteadyClock::now() - start).count());
+}
+
+}  // namespace
+
+struct TaskManager::Attempt {
+  std::string task_id;
+  uint32_t attempt = 0;
+  Duration timeout{0};
+  SteadyClock::time_point started = SteadyClock::now();
+  std::string cancel_reason;  // set once cancelled
+  std::unique_ptr<tools::ToolRun> run;
+  std::unique_ptr<LogBatcher> logs;
+  // Last, so it dies first: once it is gone no output or exit callback can reach the rest.
+  std::unique_ptr<ToolProcess> process;
+};
+
+TaskManager::TaskManager(boost::asio::io_context& ioc, EventOutbox& outbox,
+                         TaskManagerOptions options)
+    : ioc_(ioc),
+      outbox_(outbox),
+      options_(std::move(options)),
+      access_(ProviderAccessFor(options_.upstreams, options_.agent_env)) {}
+
+TaskManager::~TaskManager() = default;
+
+Result<void> TaskManager::Run(const v1::RunTask& task) {
+  const std::string& id = task.task_id();
+  if (stopping_) return MakeError("unavailable", "the agent is stopping");
+  if (!ValidTaskId(id)) {
+    return MakeError("bad_task", "task id \"" + id.substr(0, 80) +
+                                     "\" is not 1-64 of letters, digits, '.', '_', '-'");
+  }
+  auto it = running_.find(id);
+  Attempt* old = it != running_.end() ? it->second.get() : nullptr;
+  if (old != nullptr && old->attempt == task.attempt()) return {};
+  if (old != nullptr && old->attempt > task.attempt()) {
+    return MakeError("unavailable", "attempt " + std::to_string(old->attempt) + " of task " + id +
+                                        " already runs here");
+  }
+  if (RanHere(id, task.attempt())) return {};
+  if (draining_) return MakeError("draining", "the machine is draining: it takes no new tasks");
+  if (old == nullptr && running_.size() >= options_.slots) {
+    return MakeError("busy", "all " + std::to_string(options_.slots) + " task slots are in use");
+  }
+  const tools::ToolAdapter* adapter = tools::FindAdapter(task.tool());
+  if (adapter == nullptr) {
+    return MakeError("bad_task", "unknown tool \"" + task.tool().substr(0, 80) + "\"");
+  }
+  auto launch = adapter->Prepare(task, access_);
+  if (!launch) return MakeError("bad_task", launch.error().message);
+  auto workspace = PrepareWorkspace(options_.data_dir, id);
+  if (!workspace) return MakeError("unavailable", workspace.error().message);
+  // One workspace, one tool: the old copy is gone before the new one starts.
+  if (old != nullptr) Abort(*old, "superseded by attempt " + std::to_string(task.attempt()));
+  return Start(task, *workspace, std::move(*launch));
+}
+
+Result<void> TaskManager::Start(const v1::RunTask& task, const std::string& workspace,
+                                tools::ToolLaunch launch) {
+  auto a = std::make_unique<Attempt>();
+  a->task_id = task.task_id();
+  a->attempt = task.attempt();
+  a->timeout = Duration(task.timeout_ms());
+  a->run = std::move(launch.run);
+  a->logs = std::make_unique<LogBatcher>(ioc_, a->task_id, a->attempt, options_.logs,
+                                         [this](v1::TaskLog log) {
+                                           v1::AgentEvent e;
+                                           *e.mutable_task_log() = std::move(log);
+                                           return outbox_.Add(std::move(e));
+                                         });
+
+  ToolProcessOptions po;
+  po.env = TaskEnvironment(task, options_.agent_env, launch.env);
+  po.argv = std::move(launch.argv);
+  po.cwd = workspace;
+  po.timeout = a->timeout;
+  po.grace = task.grace_ms() > 0 ? Duration(task.grace_ms()) : options_.default_grace;
+  po.limits = options_.limits;
+  po.max_output_bytes = options_.max_output_bytes;
+  const std::string binary = po.argv.empty() ? "" : po.argv[0];
+
+  Attempt* raw = a.get();
+  auto process = StartToolProcess(
+      ioc_, std::move(po),
+      [raw](OutputStream stream, std::string_view data) {
+        if (stream == OutputStream::kStdout) raw->run->OnStdout(data);
+        raw->logs->Append(stream, data);
+      },
+      [this, raw](const ToolExit& exit) { OnExit(raw, exit); });
+  if (!process) {
+    const Error& e = process.error();
+    spdlog::warn("task {} attempt {} did not start: {}", a->task_id, a->attempt, e.message);
+    // Out of processes or descriptors passes; anything else is the task's own doing.
+    return MakeError(e.code == "unavailable" ? "unavailable" : "bad_task",
+                     "cannot start " + binary + ": " + e.message);
+  }
+  a->process = std::move(*process);
+  spdlog::info("task {} attempt {} started tool={} pid={}", a->task_id, a->attempt, task.tool(),
+               a->process->pid());
+  v1::AgentEvent e;
+  auto* started = e.mutable_task_started();
+  started->set_task_id(a->task_id);
+  started->set_attempt(a->attempt);
+  started->set_pid(a->process->pid());
+  Emit(std::move(e));
+  running_[a->task_id] = std::move(a);
+  return {};
+}
+
+void TaskManager::Cancel(const std::string& task_id, const std::string& reason) {
+  auto it = running_.find(task_id);
+  if (it == running_.end()) return;
+  Attempt& a = *it->second;
+  if (!a.cancel_reason.empty()) return;
+  a.cancel_reason = reason.empty() ? "cancelled by the controller" : reason;
+  spdlog::info("task {} attempt {} cancelled: {}", a.task_id, a.attempt, a.cancel_reason);
+  a.logs->Note("cancelled: " + a.cancel_reason);
+  a.process->Cancel();
+}
+
+void TaskManager::OnExit(Attempt* a, const ToolExit& exit) {
+  a->logs->Finish();
+  if (exit.output_bytes_dropped > 0) {
+    a->logs->Note("output truncated: " + std::to_string(exit.output_bytes_dropped) +
+                  " bytes dropped (over the agent's max_output_bytes)");
+  }
+  v1::TaskFinished f;
+  if (exit.cancelled) {
+    f.set_outcome(v1::TASK_OUTCOME_CANCELLED);
+    f.set_reason("cancelled: " + a->cancel_reason);
+  } else if (exit.timed_out) {
+    f.set_outcome(v1::TASK_OUTCOME_TIMED_OUT);
+    f.set_reason("timed out after " + FormatDuration(a->timeout));
+    a->logs->Note(f.reason());
+  } else {
+    tools::ToolVerdict verdict = a->run->Finish(exit.exit_code, exit.signal);
+    f.set_outcome(verdict.outcome);
+    f.set_reason(std::move(verdict.reason));
+    *f.mutable_report() = std::move(verdict.report);
+  }
+  f.set_exit_code(exit.exit_code);
+  f.set_signal(exit.signal);
+  f.set_duration_ms(static_cast<uint64_t>(exit.wall.count()));
+  f.set_output_bytes_dropped(exit.output_bytes_dropped);
+  Finished(*a, std::move(f));
+}
+
+void TaskManager::Abort(Attempt& a, const std::string& reason) {
+  a.process.reset();  // SIGKILL to the whole group, through its keeper
+  if (a.cancel_reason.empty()) {
+    a.cancel_reason = reason;
+    a.logs->Note("cancelled: " + reason);
+  }
+  a.logs->Finish();
+  v1::TaskFinished f;
+  f.set_outcome(v1::TASK_OUTCOME_CANCELLED);
+  f.set_reason("cancelled: " + a.cancel_reason);
+  f.set_exit_code(-1);
+  f.set_signal(SIGKILL);
+  f.set_duration_ms(MillisSince(a.started));
+  Finished(a, std::move(f));
+}
+
+// Sends TaskFinished after the attempt's last TaskLog and forgets the attempt.
+void TaskManager::Finished(Attempt& a, v1::TaskFinished f) {
+  f.set_task_id(a.task_id);
+  f.set_attempt(a.attempt);
+  f.set_output_bytes_dropped(f.output_bytes_dropped() + a.logs->dropped_bytes());
+  spdlog::info("task {} attempt {} finished outcome={} exit_code={} signal={} {}", a.task_id,
+               a.attempt, v1::TaskOutcome_Name(f.outcome()), f.exit_code(), f.signal(), f.reason());
+  v1::AgentEvent e;
+  *e.mutable_task_finished() = std::move(f);
+  Emit(std::move(e));
+  ended_.emplace_back(a.task_id, a.attempt);
+  if (ended_.size() > kRememberEnded) ended_.pop_front();
+  const std::string id = a.task_id;
+  running_.erase(id);  // `a` is gone from here on
+  if (stopping_ && running_.empty()) NotifyStopped();
+}
+
+void TaskManager::NotifyStopped() {
+  if (on_stopped_) boost::asio::post(ioc_, std::exchange(on_stopped_, nullptr));
+}
+
+void TaskManager::Stop(const std::string& reason, std::function<void()> done) {
+  stopping_ = true;
+  stop_reason_ = reason;
+  on_stopped_ = std::move(done);
+  if (running_.empty()) {
+    NotifyStopped();
+    return;
+  }
+  for (const auto& [id, a] : running_) Cancel(id, reason);
+}
+
+void TaskManager::KillAll() {
+  while (!running_.empty()) {
+    Abort(*running_.begin()->second, stop_reason_.empty() ? "the agent stopped" : stop_reason_);
+  }
+}
+
+std::vector<std::string> TaskManager::RunningTaskIds() const {
+  std::vector<std::string> ids;
+  ids.reserve(running_.size());
+  for (const auto& [id, a] : running_) ids.push_back(id);
+  return ids;
+}
+
+void TaskManager::Emit(v1::AgentEvent event) {
+  if (!outbox_.Add(std::move(event))) spdlog::error("agent event lost: no machine id yet");
+}
+
+bool TaskManager::RanHere(const std::string& task_id, uint32_t attempt) const {
+  return std::find(ended_.begin(), ended_.end(), std::pair{task_id, attempt}) != ended_.end();
+}
+
+}  // namespace autovibe

@@ -1,0 +1,101 @@
+// The tasks this agent runs: starts each attempt's tool in its workspace, turns its output and
+// exit into events (TaskStarted, TaskLog..., TaskFinished, in that order, through the outbox),
+// and cancels, refuses or supersedes attempts as the controller asks.
+//
+// Runs on the agent's io_context; every method is for that thread.
+#pragma once
+
+#include <boost/asio/io_context.hpp>
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "autovibe/v1/command.pb.h"
+#include "autovibe/v1/event.pb.h"
+#include "common/core/duration.h"
+#include "common/core/result.h"
+#include "worker-agent/runner/event_outbox.h"
+#include "worker-agent/runner/log_batcher.h"
+#include "worker-agent/runner/task_env.h"
+#include "worker-agent/runner/tool_process.h"
+
+namespace autovibe {
+
+struct TaskManagerOptions {
+  std::string data_dir;  // workspaces live in <data_dir>/workspaces/<task id>
+  uint32_t slots = 1;    // tasks at once
+  Duration default_grace = std::chrono::seconds(5);
+  ResourceLimits limits;
+  size_t max_output_bytes = 16 << 20;
+  std::map<std::string, std::string> upstreams;  // AgentConfig::upstreams
+  AgentEnvironment agent_env;
+  LogBatcherOptions logs;
+};
+
+class TaskManager {
+ public:
+  // `outbox` must outlive the manager.
+  TaskManager(boost::asio::io_context& ioc, EventOutbox& outbox, TaskManagerOptions options);
+  // Kills every tool still running (SIGKILL to its process group) and reports nothing more.
+  ~TaskManager();
+  TaskManager(const TaskManager&) = delete;
+  TaskManager& operator=(const TaskManager&) = delete;
+
+  // Starts one attempt of a task and returns once its tool runs or could not start. Ok also
+  // when this attempt already runs or ran here (the command is idempotent). A newer attempt of
+  // a task running here replaces the old copy, which is killed and reported cancelled. Error
+  // codes (CommandReply.error_code): "bad_task" (it can never run: bad id, unknown tool, what
+  // the adapter refused, a command that cannot be executed), "draining", "busy" (all slots
+  // used), "unavailable" (the agent is stopping, or cannot make the workspace or a process).
+  Result<void> Run(const v1::RunTask& task);
+
+  // SIGTERM to the task's tool, SIGKILL after its grace period; it ends as CANCELLED with
+  // "cancelled: <reason>". A task not running here is ignored (cancel is idempotent).
+  void Cancel(const std::string& task_id, const std::string& reason);
+
+  // While draining, new tasks are refused and running ones go on.
+  void SetDraining(bool draining) { draining_ = draining; }
+  bool draining() const { return draining_; }
+
+  // For the agent's shutdown: refuses new tasks and cancels the running ones with `reason`.
+  // `done` runs (posted) once no task runs any more.
+  void Stop(const std::string& reason, std::function<void()> done);
+  // Kills what still runs at once and reports each as cancelled with the stop reason.
+  void KillAll();
+
+  std::vector<std::string> RunningTaskIds() const;
+  size_t running() const { return running_.size(); }
+
+ private:
+  struct Attempt;
+
+  Result<void> Start(const v1::RunTask& task, const std::string& workspace,
+                     tools::ToolLaunch launch);
+  void OnExit(Attempt* a, const ToolExit& exit);
+  // Kills the tool at once (superseded, or the agent stops) and reports it cancelled.
+  void Abort(Attempt& a, const std::string& reason);
+  void Finished(Attempt& a, v1::TaskFinished finished);
+  void NotifyStopped();
+  void Emit(v1::AgentEvent event);
+  bool RanHere(const std::string& task_id, uint32_t attempt) const;
+
+  boost::asio::io_context& ioc_;
+  EventOutbox& outbox_;
+  const TaskManagerOptions options_;
+  const tools::ProviderAccess access_;
+  std::map<std::string, std::unique_ptr<Attempt>> running_;  // by task id
+  // Attempts that ended here lately: a repeated RunTask for one of them must not run it again.
+  std::deque<std::pair<std::string, uint32_t>> ended_;
+  bool draining_ = false;
+  bool stopping_ = false;
+  std::string stop_reason_;
+  std::function<void()> on_stopped_;
+};
+
+}  // namespace autovibe
