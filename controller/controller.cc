@@ -74,6 +74,8 @@ class ControllerImpl final : public Controller {
     bo.name = "autovibe-controller";
     bo.user = config_.nats_user;
     bo.password = config_.nats_password;
+    // The controller publishes thousands of commands and acks a second from its owner thread.
+    bo.write_at_once = false;
     // The events stream is set up (or found) and consumed once the bus is there.
     bo.on_connected = [this] { asio::post(ioc_, [this] { dispatch_->StartEventConsumer(); }); };
     auto bus = ConnectNats(std::move(bo));

@@ -59,29 +59,35 @@ void TaskDispatch::RunTask(const TaskRecord& t) {
   // that is running somewhere.
   d_.batch->AfterCommit([this, machine = t.machine_id, task = t.id, attempt = t.attempts,
                          data = cmd.SerializeAsString()] {
-    asio::post(*d_.blocking, [this, machine, task, attempt, data] {
-      auto raw = d_.bus->Request(Subject("cmd." + machine), data, kAssignTimeout);
-      asio::post(*d_.ioc, [this, machine, task, attempt, raw = std::move(raw)] {
-        if (stopped_) return;
-        v1::CommandReply reply;
-        bool ok = false;
-        std::string code;
-        std::string error;
-        if (!raw) {
-          error = raw.error().code == "no_responders" ? "no agent listening" : raw.error().message;
-        } else if (!reply.ParseFromString(*raw)) {
-          error = "undecodable reply";
-        } else {
-          ok = reply.ok();
-          code = reply.error_code();
-          error = reply.error();
-        }
-        d_.batch->Open();
-        tasks_->AssignAnswered(task, attempt, machine, ok, code, error);
-        RequestSchedule();
-      });
-    });
+    d_.bus->RequestAsync(Subject("cmd." + machine), data, kAssignTimeout,
+                         [this, machine, task, attempt](Result<std::string> raw) {
+                           asio::post(*d_.ioc,
+                                      [this, machine, task, attempt, raw = std::move(raw)] {
+                                        if (stopped_) return;
+                                        AssignAnswered(machine, task, attempt, raw);
+                                      });
+                         });
   });
+}
+
+void TaskDispatch::AssignAnswered(const std::string& machine, const std::string& task,
+                                  uint32_t attempt, const Result<std::string>& raw) {
+  v1::CommandReply reply;
+  bool ok = false;
+  std::string code;
+  std::string error;
+  if (!raw) {
+    error = raw.error().code == "no_responders" ? "no agent listening" : raw.error().message;
+  } else if (!reply.ParseFromString(*raw)) {
+    error = "undecodable reply";
+  } else {
+    ok = reply.ok();
+    code = reply.error_code();
+    error = reply.error();
+  }
+  d_.batch->Open();
+  tasks_->AssignAnswered(task, attempt, machine, ok, code, error);
+  RequestSchedule();
 }
 
 void TaskDispatch::CancelTask(const std::string& machine_id, const std::string& task_id,
@@ -165,8 +171,20 @@ void TaskDispatch::OnAgentEvent(const BusMessage& m, const std::function<void()>
     spdlog::error("controller cannot record event {}: {}", ev->event_id(), fresh.error().message);
     return;  // not acked: it comes again
   }
-  if (*fresh) tasks_->ApplyAgentEvent(*ev);
+  if (*fresh && (!ev->has_agent_stopping() || AgentStopped(*ev))) tasks_->ApplyAgentEvent(*ev);
   d_.batch->AfterCommit(ack);
+}
+
+bool TaskDispatch::AgentStopped(const v1::AgentEvent& ev) {
+  const std::string why = "the agent stopped: " + ev.agent_stopping().reason();
+  if (!d_.fleet->AgentStopped(ev.machine_id(), ev.at_unix_ns() / 1'000'000, why)) {
+    // Stale (the agent registered again since) or a machine we do not know: nothing it held
+    // is affected by this notice.
+    return d_.fleet->Find(ev.machine_id()) == nullptr;
+  }
+  // No new task may land on a machine whose agent is gone, until it registers again.
+  SyncMachine(*d_.fleet->Find(ev.machine_id()));
+  return true;
 }
 
 void TaskDispatch::Stop() {

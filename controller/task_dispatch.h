@@ -1,5 +1,5 @@
 // Carries the task book's decisions out over the bus and feeds it what agents report:
-// assignments (request/reply on <prefix>.cmd.<m>, on worker threads), cancels, the agents'
+// assignments (request/reply on <prefix>.cmd.<m>, never blocking), cancels, the agents'
 // event stream (JetStream AV_EVENTS, applied once per event id), and scheduling passes.
 // Owner-thread only, except where noted.
 #pragma once
@@ -9,6 +9,7 @@
 #include <memory>
 #include <string>
 
+#include "autovibe/v1/event.pb.h"
 #include "common/bus/bus.h"
 #include "controller/api/task_followers.h"
 #include "controller/fleet/fleet.h"
@@ -53,7 +54,11 @@ class TaskDispatch final : public TaskEffects {
 
  private:
   void SchedulePass();
+  void AssignAnswered(const std::string& machine, const std::string& task, uint32_t attempt,
+                      const Result<std::string>& raw);
   void OnAgentEvent(const BusMessage& m, const std::function<void()>& ack);
+  // Marks the machine of an AgentStopping event lost; false when the event is stale.
+  bool AgentStopped(const v1::AgentEvent& ev);
   std::string Subject(const std::string& kind) const { return d_.subject_prefix + "." + kind; }
 
   TaskDispatchDeps d_;

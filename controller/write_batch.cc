@@ -2,8 +2,6 @@
 
 #include <spdlog/spdlog.h>
 
-#include <boost/asio/post.hpp>
-
 namespace autovibe {
 
 void WriteBatch::Open() {
@@ -15,7 +13,10 @@ void WriteBatch::Open() {
   }
   if (!commit_queued_) {
     commit_queued_ = true;
-    boost::asio::post(ioc_, [this] { Commit(); });
+    timer_.expires_after(window_);
+    timer_.async_wait([this](const boost::system::error_code& ec) {
+      if (!ec) Commit();
+    });
   }
 }
 
@@ -28,6 +29,7 @@ void WriteBatch::AfterCommit(std::function<void()> fn) {
 }
 
 void WriteBatch::Commit() {
+  if (commit_queued_) timer_.cancel();
   commit_queued_ = false;
   if (store_.InTransaction()) {
     if (auto r = store_.Commit(); !r) {

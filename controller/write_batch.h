@@ -1,11 +1,13 @@
 // Groups the controller's writes into few transactions. Work on the owner thread opens the
-// batch; it commits once the handlers queued at that moment have run, so under load one
-// commit covers many events, and when idle a write commits at once. What may only happen
+// batch; it commits `window` later (group commit), so under load one commit covers many
+// events and placements, and an idle write waits at most `window`. What may only happen
 // after the writes are durable (acknowledging JetStream, sending commands) waits for it.
 // Owner-thread only.
 #pragma once
 
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <chrono>
 #include <functional>
 #include <vector>
 
@@ -15,7 +17,9 @@ namespace autovibe {
 
 class WriteBatch {
  public:
-  WriteBatch(Store& store, boost::asio::io_context& ioc) : store_(store), ioc_(ioc) {}
+  WriteBatch(Store& store, boost::asio::io_context& ioc,
+             std::chrono::microseconds window = std::chrono::milliseconds(5))
+      : store_(store), timer_(ioc), window_(window) {}
 
   // Opens a transaction unless one is open, and queues its commit.
   void Open();
@@ -28,7 +32,8 @@ class WriteBatch {
 
  private:
   Store& store_;
-  boost::asio::io_context& ioc_;
+  boost::asio::steady_timer timer_;
+  std::chrono::microseconds window_;
   std::vector<std::function<void()>> after_;
   bool commit_queued_ = false;
   uint64_t commits_ = 0;

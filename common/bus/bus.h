@@ -68,6 +68,13 @@ class Bus {
   virtual Result<std::string> Request(std::string_view subject, std::string_view data,
                                       Duration timeout) = 0;
 
+  // Sends `data` expecting one reply, without blocking: `done` runs once, on a bus thread (or
+  // before this returns when the send fails at once), with the reply or the errors of Request.
+  // Safe to call from an owner thread. Not called after the bus is destroyed.
+  using ReplyHandler = std::function<void(Result<std::string>)>;
+  virtual void RequestAsync(std::string_view subject, std::string_view data, Duration timeout,
+                            ReplyHandler done) = 0;
+
   // JetStream. Creates the stream if missing (file storage); leaves an existing one alone.
   virtual Result<void> EnsureStream(const StreamConfig& config) = 0;
   // Publishes with a message id and waits for the stream's acknowledgement; a message id
@@ -98,6 +105,10 @@ struct BusOptions {
   // server was down at start.
   std::function<void()> on_connected;
   std::function<void()> on_disconnected;
+  // true: every publish is written at once (a request round-trips in ~0.2 ms). false: a
+  // library thread writes publishes in batches, which costs the publisher far fewer system
+  // calls under load and adds well under a millisecond.
+  bool write_at_once = true;
 };
 
 // Connects to NATS. If the server is not reachable yet the bus keeps trying in the

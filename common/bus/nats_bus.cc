@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "common/bus/bus.h"
+#include "common/bus/nats_replies.h"
 
 namespace autovibe {
 namespace {
@@ -98,7 +99,7 @@ class StreamConsumer final : public Subscription {
     while (!stop_.load()) {
       natsMsgList list{};
       // A short fetch wait bounds how long a stop takes.
-      natsStatus s = natsSubscription_Fetch(&list, sub_, 64, 500, nullptr);
+      natsStatus s = natsSubscription_Fetch(&list, sub_, 256, 500, nullptr);
       if (s == NATS_TIMEOUT) continue;
       if (s != NATS_OK) {
         // Disconnected or the server restarting: back off briefly and try again.
@@ -147,6 +148,7 @@ class NatsBus final : public Bus {
   explicit NatsBus(BusOptions options) : st_(new ConnState(std::move(options))) {}
 
   ~NatsBus() override {
+    replies_.reset();
     {
       std::lock_guard lock(st_->mu);
       st_->active = false;
@@ -173,7 +175,7 @@ class NatsBus final : public Bus {
     if (!st_->options.user.empty()) {
       natsOptions_SetUserInfo(opts, st_->options.user.c_str(), st_->options.password.c_str());
     }
-    natsOptions_SetSendAsap(opts, true);  // request/reply at ~0.2 ms instead of ~1 ms
+    natsOptions_SetSendAsap(opts, st_->options.write_at_once);
     natsOptions_SetMaxReconnect(opts, -1);
     natsOptions_SetCustomReconnectDelay(opts, &NatsBus::ReconnectDelay, nullptr);
     natsOptions_SetReconnectBufSize(opts, 8 * 1024 * 1024);
@@ -196,6 +198,9 @@ class NatsBus final : public Bus {
     if ((s = natsConnection_JetStream(&js_, nc_, &jo)) != NATS_OK) {
       return NatsError("jetstream context", s);
     }
+    auto replies = NatsReplies::Start(nc_);
+    if (!replies) return replies.error();
+    replies_ = std::move(*replies);
     return {};
   }
 
@@ -235,6 +240,11 @@ class NatsBus final : public Bus {
     std::string out(natsMsg_GetData(reply), static_cast<size_t>(natsMsg_GetDataLength(reply)));
     natsMsg_Destroy(reply);
     return out;
+  }
+
+  void RequestAsync(std::string_view subject, std::string_view data, Duration timeout,
+                    ReplyHandler done) override {
+    replies_->Send(subject, data, timeout, std::move(done));
   }
 
   Result<void> EnsureStream(const StreamConfig& config) override {
@@ -291,6 +301,7 @@ class NatsBus final : public Bus {
     // Short enough that events a crashed consumer held come again soon after its restart;
     // handlers dedupe by event id, so an early redelivery costs nothing but work.
     so.Config.AckWait = Nanos(std::chrono::seconds(10));
+    so.Config.MaxAckPending = 20000;
     natsSubscription* sub = nullptr;
     jsErrCode jerr = static_cast<jsErrCode>(0);
     natsStatus s =
@@ -338,6 +349,7 @@ class NatsBus final : public Bus {
   ConnState* st_;  // see ConnState
   natsConnection* nc_ = nullptr;
   jsCtx* js_ = nullptr;
+  std::unique_ptr<NatsReplies> replies_;
   BusStats stats_;
 };
 

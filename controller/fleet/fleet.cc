@@ -237,6 +237,16 @@ std::vector<std::string> Fleet::CheckLiveness() {
   return marked;
 }
 
+bool Fleet::AgentStopped(std::string_view id, int64_t at_ms, std::string_view why) {
+  auto it = by_id_.find(std::string(id));
+  if (it == by_id_.end()) return false;
+  Entry& e = *it->second;
+  if (!ExpectsHeartbeats(e.record.state) || at_ms < e.record.registered_at_ms) return false;
+  if (!SetState(e, MachineState::kLost, why)) return false;
+  ++counters_.lost;
+  return true;
+}
+
 void Fleet::SetBusy(std::string_view id, bool busy) {
   auto it = by_id_.find(std::string(id));
   if (it == by_id_.end()) return;

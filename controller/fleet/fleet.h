@@ -71,6 +71,11 @@ class Fleet {
   // Marks machines whose heartbeat is overdue as lost. Returns their ids.
   std::vector<std::string> CheckLiveness();
 
+  // The agent said it is stopping, at `at_ms` by its clock: the machine is lost now rather
+  // than a heartbeat ttl later. False when the machine is unknown, already not expecting
+  // heartbeats, or registered again after `at_ms` (the notice is stale).
+  bool AgentStopped(std::string_view id, int64_t at_ms, std::string_view why);
+
   // Ready <-> busy, as the scheduler fills and frees the machine's task slots. In memory only:
   // after a restart it is worked out again from the tasks.
   void SetBusy(std::string_view id, bool busy);

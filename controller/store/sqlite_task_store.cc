@@ -17,6 +17,27 @@ std::string ReportJson(const TaskReport& r) {
                                       {"result_subtype", r.result_subtype}});
 }
 
+// Binds ?1..?12: the id and what changes over a task's life.
+void BindTaskState(Stmt& st, const TaskRecord& t) {
+  st.Reset();
+  st.Bind(1, t.id);
+  st.Bind(2, ToString(t.state));
+  st.Bind(3, t.machine_id);
+  st.Bind(4, static_cast<int64_t>(t.attempts));
+  if (t.exit_code) {
+    st.Bind(5, static_cast<int64_t>(*t.exit_code));
+  } else {
+    st.BindNull(5);
+  }
+  st.Bind(6, static_cast<int64_t>(t.signal));
+  st.Bind(7, t.reason);
+  st.Bind(8, ReportJson(t.report));
+  st.Bind(9, t.last_log);
+  st.Bind(10, t.assigned_at_ms);
+  st.Bind(11, t.started_at_ms);
+  st.Bind(12, t.finished_at_ms);
+}
+
 class SqliteTaskStore final : public TaskStore {
  public:
   explicit SqliteTaskStore(sqlite3* db) : db_(db) {}
@@ -56,40 +77,31 @@ class SqliteTaskStore final : public TaskStore {
     return out;
   }
 
+  // Most saves are state changes of a known task: an UPDATE that leaves the spec (written once,
+  // never changed) alone; only a task the store does not have yet is inserted whole.
   Result<void> SaveTask(const TaskRecord& t) override {
-    if (!save_) {
-      save_ = std::make_unique<Stmt>(
+    if (!update_) {
+      update_ = std::make_unique<Stmt>(
           db_,
-          "INSERT INTO tasks(id, seq, project, spec_json, state, machine_id, attempts, exit_code,"
-          " signal, reason, report_json, last_log, created_at, assigned_at, started_at,"
-          " finished_at) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16)"
-          " ON CONFLICT(id) DO UPDATE SET state=?5, machine_id=?6, attempts=?7, exit_code=?8,"
-          " signal=?9, reason=?10, report_json=?11, last_log=?12, assigned_at=?14,"
-          " started_at=?15, finished_at=?16");
+          "UPDATE tasks SET state=?2, machine_id=?3, attempts=?4, exit_code=?5, signal=?6,"
+          " reason=?7, report_json=?8, last_log=?9, assigned_at=?10, started_at=?11,"
+          " finished_at=?12 WHERE id=?1");
+      insert_ = std::make_unique<Stmt>(
+          db_,
+          "INSERT INTO tasks(id, state, machine_id, attempts, exit_code, signal, reason,"
+          " report_json, last_log, assigned_at, started_at, finished_at, seq, project, spec_json,"
+          " created_at) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16)");
     }
-    Stmt& st = *save_;
-    if (!st.ok()) return Fail("save task");
-    st.Reset();
-    st.Bind(1, t.id);
-    st.Bind(2, t.seq);
-    st.Bind(3, t.project);
-    st.Bind(4, json::serialize(TaskSpecToJson(t.spec)));
-    st.Bind(5, ToString(t.state));
-    st.Bind(6, t.machine_id);
-    st.Bind(7, static_cast<int64_t>(t.attempts));
-    if (t.exit_code) {
-      st.Bind(8, static_cast<int64_t>(*t.exit_code));
-    } else {
-      st.BindNull(8);
-    }
-    st.Bind(9, static_cast<int64_t>(t.signal));
-    st.Bind(10, t.reason);
-    st.Bind(11, ReportJson(t.report));
-    st.Bind(12, t.last_log);
-    st.Bind(13, t.created_at_ms);
-    st.Bind(14, t.assigned_at_ms);
-    st.Bind(15, t.started_at_ms);
-    st.Bind(16, t.finished_at_ms);
+    if (!update_->ok() || !insert_->ok()) return Fail("save task");
+    BindTaskState(*update_, t);
+    if (update_->Step() != SQLITE_DONE) return Fail("save task " + t.id);
+    if (sqlite3_changes(db_) == 1) return {};
+    Stmt& st = *insert_;
+    BindTaskState(st, t);
+    st.Bind(13, t.seq);
+    st.Bind(14, t.project);
+    st.Bind(15, json::serialize(TaskSpecToJson(t.spec)));
+    st.Bind(16, t.created_at_ms);
     if (st.Step() != SQLITE_DONE) return Fail("save task " + t.id);
     return {};
   }
@@ -190,7 +202,8 @@ class SqliteTaskStore final : public TaskStore {
   }
 
   sqlite3* db_;
-  std::unique_ptr<Stmt> save_;
+  std::unique_ptr<Stmt> update_;
+  std::unique_ptr<Stmt> insert_;
   std::unique_ptr<Stmt> append_log_;
 };
 

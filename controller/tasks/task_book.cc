@@ -245,7 +245,9 @@ void TaskBook::Finish(Entry& e, TaskState to, std::string reason) {
   if (t.exit_code) detail["exit_code"] = *t.exit_code;
   if (!t.machine_id.empty()) detail["machine_id"] = t.machine_id;
   Record(e, "task." + std::string(ToString(to)), json::serialize(detail));
-  spdlog::info("task {} {} attempts={} {}", t.id, ToString(to), t.attempts, t.reason);
+  // Thousands of tasks may succeed a second; what went wrong is what an operator reads.
+  spdlog::log(to == TaskState::kSucceeded ? spdlog::level::debug : spdlog::level::info,
+              "task {} {} attempts={} {}", t.id, ToString(to), t.attempts, t.reason);
   effects_.TaskChanged(t);
   ResolveDependents(e);
 }

@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <catch2/catch.hpp>
+#include <map>
 #include <mutex>
 
 #include "tests/support/catch_result.h"
@@ -108,6 +109,69 @@ TEST_CASE("bus publishes, subscribes and answers requests within a deadline") {
   REQUIRE(WaitUntil([&] { return witness.load() == 1; }, 5s));
   std::lock_guard l(mu);
   CHECK(got.size() == 1);
+}
+
+TEST_CASE("async requests answer many at once, each exactly once, without blocking") {
+  TempDir dir;
+  NatsServer nats(dir / "nats");
+  auto a = Connect(nats.url());
+  auto b = Connect(nats.url());
+  auto echo = b->Subscribe("t.echo", "test", 1024,
+                           [&](BusMessage m) { b->Publish(m.reply, "echo:" + m.data); });
+  REQUIRE(echo);
+  auto mute = b->Subscribe("t.mute", "test", 1024, [](BusMessage) {});
+  REQUIRE(mute);
+  REQUIRE(a->Request("t.echo", "warm", 2s));
+
+  std::mutex mu;
+  std::map<std::string, std::vector<std::string>> answers;  // request -> what came back
+  auto record = [&](std::string key) {
+    return [&, key](Result<std::string> r) {
+      std::lock_guard l(mu);
+      answers[key].push_back(r ? *r : "error:" + r.error().code);
+    };
+  };
+  constexpr int kMany = 2000;
+  for (int i = 0; i < kMany; ++i) {
+    a->RequestAsync("t.echo", std::to_string(i), 5s, record(std::to_string(i)));
+  }
+  a->RequestAsync("t.nobody", "x", 5s, record("nobody"));
+  const auto start = std::chrono::steady_clock::now();
+  a->RequestAsync("t.mute", "x", 300ms, record("mute"));
+  REQUIRE(WaitUntil(
+      [&] {
+        std::lock_guard l(mu);
+        return answers.size() == kMany + 2;
+      },
+      10s));
+  const auto waited = std::chrono::steady_clock::now() - start;
+  std::lock_guard l(mu);
+  for (int i = 0; i < kMany; ++i) {
+    REQUIRE(answers[std::to_string(i)] == std::vector<std::string>{"echo:" + std::to_string(i)});
+  }
+  CHECK(answers["nobody"] == std::vector<std::string>{"error:no_responders"});
+  CHECK(answers["mute"] == std::vector<std::string>{"error:timeout"});
+  CHECK(waited >= 300ms);
+  CHECK(waited < 3s);
+}
+
+TEST_CASE("an async request pending when its bus goes away is never answered") {
+  TempDir dir;
+  NatsServer nats(dir / "nats");
+  auto b = Connect(nats.url());
+  auto mute = b->Subscribe("t.mute", "test", 1024, [](BusMessage) {});
+  REQUIRE(mute);
+  std::atomic<int> called{0};
+  {
+    auto a = Connect(nats.url());
+    a->RequestAsync("t.mute", "x", 200ms, [&](Result<std::string>) { ++called; });
+  }
+  // Had the callback survived the bus, the deadline would have fired it by now.
+  auto probe = Connect(nats.url());
+  std::atomic<int> probed{0};
+  probe->RequestAsync("t.mute", "y", 400ms, [&](Result<std::string>) { ++probed; });
+  REQUIRE(WaitUntil([&] { return probed.load() == 1; }, 5s));
+  CHECK(called.load() == 0);
 }
 
 TEST_CASE("bus drops oversized messages with a counter, and keeps going") {

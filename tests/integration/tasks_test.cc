@@ -194,6 +194,29 @@ TEST_CASE("an agent killed mid-task: the task finishes elsewhere, no tool is lef
   CHECK(f.tasks.Task(id).at("attempts").as_int64() == 2);
 }
 
+TEST_CASE("an agent stopped mid-task: its machine is lost at once, the task runs elsewhere") {
+  Fleet f(2);
+  const std::string gate = f.dir / "gate";
+  const std::string pids = f.dir / "pids";
+  const std::string id = f.tasks.SubmitShell("demo", f.GatedTask(gate, pids));
+  REQUIRE(f.tasks.WaitState(id, "running"));
+  REQUIRE(WaitUntil([&] { return ReadPids(pids).size() == 1; }, 10s));
+  const std::string stopped(f.tasks.Task(id).at("machine_name").as_string());
+  // SIGTERM: the agent stops its tools and says so before it exits.
+  f.AgentNamed(stopped).process().Signal(SIGTERM);
+  REQUIRE(WaitUntil([&] { return ReadPids(pids).size() == 2; }, 15s));
+  auto m = f.controller.MachineByName(stopped);
+  REQUIRE(m);
+  CHECK(m->at("state").as_string() == "lost");
+  // It went to the machine still there, on its second attempt: none wasted on the stopped one.
+  auto t = f.tasks.Task(id);
+  CHECK(t.at("machine_name").as_string() != stopped);
+  CHECK(t.at("attempts").as_int64() == 2);
+  std::ofstream(gate).put('x');
+  REQUIRE(f.tasks.WaitState(id, "succeeded"));
+  CHECK(f.tasks.Task(id).at("attempts").as_int64() == 2);
+}
+
 TEST_CASE("a controller killed mid-task: the task ends right once it is back") {
   Fleet f(1);
   const std::string gate = f.dir / "gate";

@@ -75,7 +75,7 @@ TEST_CASE("agent task settings that make no sense are refused") {
   }
 }
 
-TEST_CASE("--task-slots and --task-grace override the file") {
+TEST_CASE("the flags --task-slots and --task-grace override the file") {
   auto parsed = Parse({"--name", "w1", "--task-slots", "3", "--task-grace", "750ms"});
   REQUIRE(parsed.exit_code == -1);
   CHECK(parsed.config.task_slots == 3);

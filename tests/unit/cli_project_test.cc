@@ -60,7 +60,7 @@ TEST_CASE("cli project list: a table of projects and their tasks by state", "[cl
         "2d\n");
 }
 
-TEST_CASE("cli project list: says so when there are none; --json is the API's", "[cli]") {
+TEST_CASE("cli project list: says so when there are none, --json is the API's", "[cli]") {
   FakeController ctl;
   ctl.On("GET /v1/projects", JsonReply(200, R"({"projects":[]})"));
   CHECK(RunCli(ctl, {"project", "list"}).out == "no projects\n");
@@ -89,7 +89,7 @@ TEST_CASE("cli project show: new fields and states still show", "[cli]") {
   CHECK(FormatTaskCounts({}) == "none");
 }
 
-TEST_CASE("cli project show: an unknown project exits 4; the name is one path segment", "[cli]") {
+TEST_CASE("cli project show: an unknown project exits 4, the name is one path segment", "[cli]") {
   FakeController ctl;
   Outcome o = RunCli(ctl, {"project", "show", "a/b"});
   CHECK(o.exit_code == 4);

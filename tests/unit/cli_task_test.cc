@@ -181,7 +181,7 @@ TEST_CASE("cli task submit: a timeout rounds up to whole seconds", "[cli]") {
 
 // --- list, show, cancel ---
 
-TEST_CASE("cli task list: an aligned table; filters are sent encoded", "[cli]") {
+TEST_CASE("cli task list: an aligned table, filters are sent encoded", "[cli]") {
   json::object queued = Task("queued");
   queued["id"] = "t-2";
   queued["tool"] = "claude-code";
@@ -246,7 +246,7 @@ TEST_CASE("cli task show: every field as key: value lines", "[cli]") {
         "last log:      hi\n");
 }
 
-TEST_CASE("cli task show: a prompt shows as the prompt; new fields still show", "[cli]") {
+TEST_CASE("cli task show: a prompt shows as the prompt, new fields still show", "[cli]") {
   json::object t = Task();
   t["prompt"] = "fix\nit";
   t["zone"] = "eu";
@@ -265,7 +265,7 @@ TEST_CASE("cli task show: an unknown task exits 4", "[cli]") {
   CHECK(o.err == "autovibe: no task t-9\n");
 }
 
-TEST_CASE("cli task cancel: prints the id and state; a finished task is a conflict", "[cli]") {
+TEST_CASE("cli task cancel: prints the id and state, a finished task is a conflict", "[cli]") {
   FakeController ctl;
   ctl.On("POST /v1/tasks/t-0123456789ab/cancel", JsonReply(200, TaskJson("cancelled")));
   Outcome o = RunCli(ctl, {"task", "cancel", "t-0123456789ab"});

@@ -52,6 +52,9 @@ class FakeEventBus final : public Bus {
   Result<std::string> Request(std::string_view, std::string_view, Duration) override {
     return MakeError("unsupported", "not in this fake");
   }
+  void RequestAsync(std::string_view, std::string_view, Duration, ReplyHandler done) override {
+    done(MakeError("unsupported", "not in this fake"));
+  }
   Result<void> EnsureStream(const StreamConfig& config) override {
     std::lock_guard lock(mu_);
     ++ensured_;

@@ -114,7 +114,7 @@ TEST_CASE("sse parser: events in pieces of any size, any line ending", "[sse]") 
   }
 }
 
-TEST_CASE("sse parser: an unfinished event is not dispatched; a BOM is skipped", "[sse]") {
+TEST_CASE("sse parser: an unfinished event is not dispatched, a BOM is skipped", "[sse]") {
   auto events = ParseAll(
       "\xEF\xBB\xBF"
       "data: a\n\ndata: b\n",
@@ -264,7 +264,7 @@ TEST_CASE("sse client: a silent stream ends after the idle timeout", "[sse]") {
   CHECK_THAT(r.error().message, Catch::Contains("no data from 127.0.0.1:"));
 }
 
-TEST_CASE("sse client: no server is unreachable; a bad URL is bad_url", "[sse]") {
+TEST_CASE("sse client: no server is unreachable, a bad URL is bad_url", "[sse]") {
   // Bind a port, then close it: nothing listens there any more.
   asio::io_context ioc;
   tcp::acceptor probe(ioc, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));

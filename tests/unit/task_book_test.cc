@@ -120,7 +120,7 @@ TEST_CASE("dependencies block, release and fail", "[task_book]") {
   CHECK_FALSE(f.book->Submit("demo", Shell({"t-nope"})));
 }
 
-TEST_CASE("a lost machine's task runs elsewhere; the stale copy is cancelled", "[task_book]") {
+TEST_CASE("a lost machine's task runs elsewhere, the stale copy is cancelled", "[task_book]") {
   Fixture f;
   f.book->MachineUpdated("m1", {"shell"}, {}, 1, true);
   f.book->MachineUpdated("m2", {"shell"}, {}, 1, true);
@@ -144,7 +144,7 @@ TEST_CASE("a lost machine's task runs elsewhere; the stale copy is cancelled", "
   CHECK(f.State(id) == TaskState::kAssigned);
 }
 
-TEST_CASE("attempts run out; unacknowledged assignments do not count", "[task_book]") {
+TEST_CASE("attempts run out, unacknowledged assignments do not count", "[task_book]") {
   Fixture f;
   f.book->MachineUpdated("m1", {"shell"}, {}, 1, true);
   TaskSpec spec = Shell();

@@ -132,7 +132,7 @@ TEST_CASE("claude-code runs print mode with a stream-json transcript, unattended
   CHECK(no_access->env.count("ANTHROPIC_API_KEY") == 0);
 }
 
-TEST_CASE("claude-code passes model and max_turns; a prompt like a flag stays the prompt",
+TEST_CASE("claude-code passes model and max_turns, a prompt like a flag stays the prompt",
           "[tools]") {
   auto launch = Prepare(CodingTask("claude-code", "--help me",
                                    {{"model", "claude-sonnet-4-5"}, {"max_turns", "12"}}));

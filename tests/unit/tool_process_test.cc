@@ -144,7 +144,7 @@ pid_t ReadPid(const std::string& path) {
   return pid;
 }
 
-TEST_CASE("output arrives on its own stream; exit codes and signals are reported",
+TEST_CASE("output arrives on its own stream, exit codes and signals are reported",
           "[tool_process]") {
   Fixture fx;
   SECTION("exit 0") {
@@ -287,7 +287,7 @@ long RssKiB() {
   return -1;
 }
 
-TEST_CASE("output past the cap is read and dropped; a flood starves nothing", "[tool_process]") {
+TEST_CASE("output past the cap is read and dropped, a flood starves nothing", "[tool_process]") {
   Fixture fx;
   SECTION("the cap is exact") {
     auto options = fx.Options({"printf", "0123456789"});
