@@ -87,14 +87,25 @@ double ControllerProcess::Metric(const std::string& series) {
 }
 
 AgentProcess::AgentProcess(const std::string& name, const std::string& data_dir,
-                           const std::string& nats_url, std::vector<std::string> extra_args)
-    : name_(name), data_dir_(data_dir), nats_url_(nats_url), extra_args_(std::move(extra_args)) {
+                           const std::string& nats_url, std::vector<std::string> extra_args,
+                           std::map<std::string, std::string> env)
+    : name_(name),
+      data_dir_(data_dir),
+      nats_url_(nats_url),
+      extra_args_(std::move(extra_args)),
+      env_(std::move(env)) {
   Start();
 }
 
 void AgentProcess::Start() {
-  std::vector<std::string> argv = {
-      BinPath("autovibe-agent"), "--name", name_, "--data-dir", data_dir_, "--nats", nats_url_};
+  std::vector<std::string> argv;
+  if (!env_.empty()) {
+    // env(1) sets the variables and execs the agent: same pid, so signals reach the agent.
+    argv.push_back("/usr/bin/env");
+    for (const auto& [k, v] : env_) argv.push_back(k + "=" + v);
+  }
+  argv.insert(argv.end(), {BinPath("autovibe-agent"), "--name", name_, "--data-dir", data_dir_,
+                           "--nats", nats_url_});
   argv.insert(argv.end(), extra_args_.begin(), extra_args_.end());
   std::filesystem::create_directories(data_dir_);
   proc_ = ChildProcess(argv, data_dir_ + ".log");

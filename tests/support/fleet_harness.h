@@ -2,6 +2,7 @@
 #pragma once
 
 #include <boost/json/value.hpp>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -50,8 +51,10 @@ class ControllerProcess {
 
 class AgentProcess {
  public:
+  // `env` is added to the agent's environment (e.g. HOME, provider keys).
   AgentProcess(const std::string& name, const std::string& data_dir, const std::string& nats_url,
-               std::vector<std::string> extra_args = {});
+               std::vector<std::string> extra_args = {},
+               std::map<std::string, std::string> env = {});
   void Start();
   void Kill() { proc_.Kill(); }
   ChildProcess& process() { return proc_; }
@@ -62,6 +65,7 @@ class AgentProcess {
   std::string data_dir_;
   std::string nats_url_;
   std::vector<std::string> extra_args_;
+  std::map<std::string, std::string> env_;
   ChildProcess proc_;
 };
 
