@@ -49,6 +49,16 @@ std::string IntOrNone(const json::object& obj, std::string_view key) {
   return n ? std::to_string(*n) : "-";
 }
 
+// What the tool said it cost, in dollars; "-" for tools that report nothing (shell).
+std::string ReportedCost(const json::object& report) {
+  const std::string usd = StringField(report, "reported_cost_usd");
+  if (usd.empty() || (usd.find_first_not_of("0.") == std::string::npos &&
+                      StringField(report, "result_subtype").empty())) {
+    return "-";
+  }
+  return "$" + usd;
+}
+
 std::string Timeout(const json::object& t) {
   const auto secs = IntField(t, "timeout_s");
   return secs && *secs > 0 ? FormatDuration(std::chrono::seconds(*secs)) : "-";
@@ -146,9 +156,10 @@ KeyValues TaskDetails(const json::object& t, int64_t now_ms) {
       {"exit code", IntOrNone(t, "exit_code")},
       {"turns", IntOrNone(report, "turns")},
       {"session", OrDash(StringField(report, "session_id"))},
-      {"reported cost", OrDash(StringField(report, "reported_cost_usd"))},
+      {"reported cost", ReportedCost(report)},
       {"result", OrDash(StringField(report, "result_subtype"))},
       {"created", TimestampField(t, "created_at", now_ms)},
+      {"assigned", TimestampField(t, "assigned_at", now_ms)},
       {"started", TimestampField(t, "started_at", now_ms)},
       {"finished", TimestampField(t, "finished_at", now_ms)},
       {"last log", OrDash(StringField(t, "last_log"))},
@@ -157,10 +168,10 @@ KeyValues TaskDetails(const json::object& t, int64_t now_ms) {
                     "report.");
   AppendOtherFields(
       lines, t,
-      {"id",        "project",    "tool",         "state",       "reason",       "prompt",
-       "command",   "priority",   "depends_on",   "labels",      "env",          "options",
-       "timeout_s", "attempts",   "max_attempts", "machine_id",  "machine_name", "exit_code",
-       "report",    "created_at", "started_at",   "finished_at", "last_log"});
+      {"id",        "project",    "tool",         "state",      "reason",       "prompt",
+       "command",   "priority",   "depends_on",   "labels",     "env",          "options",
+       "timeout_s", "attempts",   "max_attempts", "machine_id", "machine_name", "exit_code",
+       "report",    "created_at", "assigned_at",  "started_at", "finished_at",  "last_log"});
   return lines;
 }
 

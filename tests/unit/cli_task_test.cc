@@ -25,7 +25,8 @@ json::object Task(std::string state = "running") {
     "labels":{"team":"core"},"env":{},"options":{},"timeout_s":1800,"max_attempts":3,
     "attempts":1,"machine_id":"m-1","machine_name":"agent-1","exit_code":null,"reason":"",
     "report":{"turns":0,"session_id":"","reported_cost_usd":"0.000000","result_subtype":""},
-    "created_at":"2026-11-22T01:38:42.123Z","started_at":"2026-11-22T01:38:50.000Z",
+    "created_at":"2026-11-22T01:38:42.123Z","assigned_at":"2026-11-22T01:38:49.000Z",
+    "started_at":"2026-11-22T01:38:50.000Z",
     "finished_at":null,"last_log":"hi"})")
                .as_object();
   t["state"] = state;
@@ -238,9 +239,10 @@ TEST_CASE("cli task show: every field as key: value lines", "[cli]") {
         "exit code:     -\n"
         "turns:         0\n"
         "session:       -\n"
-        "reported cost: 0.000000\n"
+        "reported cost: -\n"
         "result:        -\n"
         "created:       2026-11-22T01:38:42.123Z (1m ago)\n"
+        "assigned:      2026-11-22T01:38:49.000Z (53s ago)\n"
         "started:       2026-11-22T01:38:50.000Z (52s ago)\n"
         "finished:      -\n"
         "last log:      hi\n");
