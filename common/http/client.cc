@@ -7,6 +7,8 @@
 #include <boost/beast/http.hpp>
 #include <boost/url/parse.hpp>
 
+#include "common/http/client_request.h"
+
 namespace autovibe {
 
 namespace asio = boost::asio;
@@ -39,16 +41,7 @@ Result<HttpReply> SendHttp(const HttpCall& call) {
   ioc.run();
   if (ec) return MakeError("unreachable", "cannot connect to " + where + ": " + ec.message());
 
-  http::request<http::string_body> req{http::string_to_verb(call.method), target, 11};
-  req.set(http::field::host, host);
-  req.set(http::field::user_agent, "autovibe-cli");
-  if (!call.bearer_token.empty())
-    req.set(http::field::authorization, "Bearer " + call.bearer_token);
-  if (!call.body.empty()) {
-    req.set(http::field::content_type, call.content_type);
-    req.body() = call.body;
-  }
-  req.prepare_payload();
+  auto req = MakeClientRequest(call, target, host);
 
   beast::flat_buffer buffer;
   http::response_parser<http::string_body> parser;

@@ -9,6 +9,8 @@
 #include <boost/url/parse.hpp>
 #include <cctype>
 
+#include "common/http/client_request.h"
+
 namespace autovibe {
 
 namespace asio = boost::asio;
@@ -132,18 +134,9 @@ class EventConnection {
 
   // Sends the request and reads the response headers.
   Result<void> Request(const HttpCall& call) {
-    http::request<http::string_body> req{http::string_to_verb(call.method), target_.resource, 11};
-    req.set(http::field::host, target_.host);
-    req.set(http::field::user_agent, "autovibe-cli");
+    auto req = MakeClientRequest(call, target_.resource, target_.host);
     req.set(http::field::accept, "text/event-stream");
     req.set(http::field::cache_control, "no-cache");
-    if (!call.bearer_token.empty())
-      req.set(http::field::authorization, "Bearer " + call.bearer_token);
-    if (!call.body.empty()) {
-      req.set(http::field::content_type, call.content_type);
-      req.body() = call.body;
-    }
-    req.prepare_payload();
     stream_.expires_after(call.timeout);
     error_code ec = Run([&](auto done) { http::async_write(stream_, req, done); });
     if (!ec) ec = Run([&](auto done) { http::async_read_header(stream_, buffer_, parser_, done); });

@@ -5,6 +5,7 @@
 #include <catch2/catch.hpp>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <set>
 
 #include "tests/support/catch_result.h"
@@ -172,49 +173,52 @@ TEST_CASE("a task over its timeout is stopped and fails with the reason") {
   CHECK(t.at("attempts").as_int64() == 1);
 }
 
-TEST_CASE("an agent killed mid-task: the task finishes elsewhere, no tool is left behind") {
-  Fleet f(2);
+// Runs a gated task, takes its agent down with `take_down`, and checks that the task runs
+// again on the other agent, on its second attempt, and succeeds there. Returns the machine
+// name it was taken from.
+std::string TaskSurvivesItsAgent(Fleet& f, const std::function<void(AgentProcess&)>& take_down,
+                                 pid_t* first_tool = nullptr) {
   const std::string gate = f.dir / "gate";
   const std::string pids = f.dir / "pids";
   const std::string id = f.tasks.SubmitShell("demo", f.GatedTask(gate, pids));
   REQUIRE(f.tasks.WaitState(id, "running"));
   REQUIRE(WaitUntil([&] { return ReadPids(pids).size() == 1; }, 10s));
-  const pid_t first_tool = ReadPids(pids)[0];
+  if (first_tool != nullptr) *first_tool = ReadPids(pids)[0];
   const std::string victim(f.tasks.Task(id).at("machine_name").as_string());
-  f.AgentNamed(victim).Kill();
-  // The agent's tools die with it.
-  REQUIRE(WaitUntil([&] { return !ProcessAlive(first_tool); }, 5s));
-  // After the ttl the machine is lost and the task runs on the other agent.
+  take_down(f.AgentNamed(victim));
   REQUIRE(WaitUntil([&] { return ReadPids(pids).size() == 2; }, 15s));
   auto t = f.tasks.Task(id);
   CHECK(t.at("machine_name").as_string() != victim);
+  // No attempt wasted on the machine that went away.
   CHECK(t.at("attempts").as_int64() == 2);
   std::ofstream(gate).put('x');
   REQUIRE(f.tasks.WaitState(id, "succeeded"));
   CHECK(f.tasks.Task(id).at("attempts").as_int64() == 2);
+  return victim;
+}
+
+TEST_CASE("an agent killed mid-task: the task finishes elsewhere, no tool is left behind") {
+  Fleet f(2);
+  pid_t first_tool = 0;
+  TaskSurvivesItsAgent(
+      f,
+      [&](AgentProcess& agent) {
+        agent.Kill();
+        // The agent's tools die with it.
+        REQUIRE(WaitUntil([&] { return !ProcessAlive(first_tool); }, 5s));
+      },
+      &first_tool);
 }
 
 TEST_CASE("an agent stopped mid-task: its machine is lost at once, the task runs elsewhere") {
   Fleet f(2);
-  const std::string gate = f.dir / "gate";
-  const std::string pids = f.dir / "pids";
-  const std::string id = f.tasks.SubmitShell("demo", f.GatedTask(gate, pids));
-  REQUIRE(f.tasks.WaitState(id, "running"));
-  REQUIRE(WaitUntil([&] { return ReadPids(pids).size() == 1; }, 10s));
-  const std::string stopped(f.tasks.Task(id).at("machine_name").as_string());
-  // SIGTERM: the agent stops its tools and says so before it exits.
-  f.AgentNamed(stopped).process().Signal(SIGTERM);
-  REQUIRE(WaitUntil([&] { return ReadPids(pids).size() == 2; }, 15s));
+  // SIGTERM: the agent stops its tools and says so before it exits; its machine is lost
+  // without waiting for the heartbeat ttl.
+  const std::string stopped =
+      TaskSurvivesItsAgent(f, [](AgentProcess& agent) { agent.process().Signal(SIGTERM); });
   auto m = f.controller.MachineByName(stopped);
   REQUIRE(m);
   CHECK(m->at("state").as_string() == "lost");
-  // It went to the machine still there, on its second attempt: none wasted on the stopped one.
-  auto t = f.tasks.Task(id);
-  CHECK(t.at("machine_name").as_string() != stopped);
-  CHECK(t.at("attempts").as_int64() == 2);
-  std::ofstream(gate).put('x');
-  REQUIRE(f.tasks.WaitState(id, "succeeded"));
-  CHECK(f.tasks.Task(id).at("attempts").as_int64() == 2);
 }
 
 TEST_CASE("a controller killed mid-task: the task ends right once it is back") {
