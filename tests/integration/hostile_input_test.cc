@@ -6,13 +6,18 @@
 
 #include <boost/json.hpp>
 #include <catch2/catch.hpp>
+#include <filesystem>
+#include <fstream>
 #include <random>
 
+#include "autovibe/v1/command.pb.h"
+#include "autovibe/v1/event.pb.h"
 #include "autovibe/v1/machine.pb.h"
 #include "common/bus/bus.h"
 #include "tests/support/catch_result.h"
 #include "tests/support/fleet_harness.h"
 #include "tests/support/nats_server.h"
+#include "tests/support/task_client.h"
 
 using namespace autovibe;
 using namespace autovibe::testing;
@@ -151,4 +156,114 @@ TEST_CASE("the API answers 401 without a valid token and survives malformed requ
   auto health = controller.Call("GET", "/healthz", "");
   REQUIRE(health);
   CHECK(health->status == 200);
+}
+
+TEST_CASE("garbage and forged agent events change no task") {
+  TempDir dir;
+  NatsServer nats(dir / "nats");
+  ControllerProcess controller(dir / "controller", nats.url());
+  AgentProcess agent("honest", dir / "honest", nats.url());
+  REQUIRE(WaitUntil([&] { return controller.MachineByName("honest").has_value(); }, 15s));
+  const std::string honest(controller.MachineByName("honest")->at("id").as_string());
+  TaskClient tasks(controller);
+  tasks.CreateProject("demo");
+  const std::string gate = dir / "gate";
+  const std::string id = tasks.SubmitShell(
+      "demo", {"sh", "-c", "echo started; while [ ! -e " + gate + " ]; do sleep 0.02; done"});
+  REQUIRE(tasks.WaitState(id, "running"));
+  REQUIRE(WaitUntil([&] { return tasks.Logs(id) == "started\n"; }, 10s));
+
+  auto bus = ConnectNats({.url = nats.url()});
+  REQUIRE(bus);
+  auto finished = [&](const std::string& machine, const std::string& event_id) {
+    v1::AgentEvent ev;
+    ev.set_event_id(event_id);
+    ev.set_machine_id(machine);
+    ev.set_at_unix_ns(1);
+    ev.mutable_task_finished()->set_task_id(id);
+    ev.mutable_task_finished()->set_attempt(1);
+    ev.mutable_task_finished()->set_outcome(v1::TASK_OUTCOME_FAILED);
+    ev.mutable_task_finished()->set_exit_code(66);
+    return ev.SerializeAsString();
+  };
+  // Not protobuf at all; the honest machine's finish sent on another machine's subject; one
+  // without an event id; and a machine that does not hold the task claiming it ended.
+  REQUIRE((*bus)->StreamPublish("av.evt." + honest, "\xff\x01 not an event", "junk-1", 2s));
+  REQUIRE((*bus)->StreamPublish("av.evt.m-intruder", finished(honest, "forged-1"), "forged-1", 2s));
+  REQUIRE((*bus)->StreamPublish("av.evt." + honest, finished(honest, ""), "no-id-1", 2s));
+  REQUIRE((*bus)->StreamPublish("av.evt.m-intruder", finished("m-intruder", "forged-2"), "forged-2",
+                                2s));
+  // The stream is consumed in order: once this one is counted, the claim above was handled.
+  REQUIRE((*bus)->StreamPublish("av.evt." + honest, "\xff\x02 marker", "junk-2", 2s));
+  auto rejected = [&](const std::string& reason) {
+    return controller.Metric("autovibe_bus_messages_rejected_total{what=\"agent_event\",reason=\"" +
+                             reason + "\"}");
+  };
+  REQUIRE(WaitUntil(
+      [&] {
+        return rejected("undecodable") == 2 && rejected("subject_mismatch") == 1 &&
+               rejected("no_event_id") == 1;
+      },
+      10s));
+  CHECK(tasks.State(id) == "running");
+  CHECK(tasks.Logs(id) == "started\n");
+  std::ofstream(gate).put('x');
+  REQUIRE(tasks.WaitState(id, "succeeded"));
+  auto t = tasks.Task(id);
+  CHECK(t.at("exit_code").as_int64() == 0);
+  CHECK(t.at("machine_id").as_string() == honest);
+  CHECK(controller.process().Running());
+}
+
+TEST_CASE("garbage and hostile commands to an agent are answered with errors and run nothing") {
+  TempDir dir;
+  NatsServer nats(dir / "nats");
+  ControllerProcess controller(dir / "controller", nats.url());
+  AgentProcess agent("target", dir / "target", nats.url());
+  REQUIRE(WaitUntil([&] { return controller.MachineByName("target").has_value(); }, 15s));
+  const std::string subject =
+      "av.cmd." + std::string(controller.MachineByName("target")->at("id").as_string());
+  auto bus = ConnectNats({.url = nats.url()});
+  REQUIRE(bus);
+  auto ask = [&](const std::string& data) {
+    auto raw = (*bus)->Request(subject, data, 5s);
+    REQUIRE(raw);
+    v1::CommandReply reply;
+    REQUIRE(reply.ParseFromString(*raw));
+    return reply;
+  };
+
+  v1::CommandReply junk = ask("\xff\xfe definitely not a command");
+  CHECK_FALSE(junk.ok());
+  CHECK(junk.error() == "undecodable command");
+
+  const std::string escape = dir / "escaped";
+  for (const std::string& task_id :
+       std::vector<std::string>{"../../escape", "/abs", "", std::string(200, 'x')}) {
+    v1::Command cmd;
+    cmd.set_command_id("c-hostile");
+    v1::RunTask* run = cmd.mutable_run_task();
+    run->set_task_id(task_id);
+    run->set_project("demo");
+    run->set_tool("shell");
+    run->add_command("touch");
+    run->add_command(escape);
+    run->set_attempt(1);
+    v1::CommandReply reply = ask(cmd.SerializeAsString());
+    INFO("task id: " << task_id);
+    CHECK_FALSE(reply.ok());
+    CHECK(reply.error_code() == "bad_task");
+  }
+  // Oversized: dropped and counted by the agent, which answers nothing.
+  CHECK_FALSE((*bus)->Request(subject, std::string(2 << 20, 'A'), 500ms));
+  CHECK_FALSE(std::filesystem::exists(escape));
+  CHECK(!std::filesystem::exists(dir / "escape"));
+  CHECK(agent.process().Running());
+
+  // The agent still runs real work.
+  TaskClient tasks(controller);
+  tasks.CreateProject("demo");
+  const std::string id = tasks.SubmitShell("demo", {"echo", "still here"});
+  REQUIRE(tasks.WaitState(id, "succeeded"));
+  CHECK(tasks.Logs(id) == "still here\n");
 }
