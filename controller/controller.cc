@@ -280,7 +280,7 @@ class ControllerImpl final : public Controller {
     tick_timer_.async_wait([this](boost::system::error_code ec) {
       if (ec || stopping_) return;
       batch_->Open();
-      tasks_->CheckAssignDeadlines();
+      tasks_->Tick();
       dispatch_->RequestSchedule();
       ScheduleTick();
     });

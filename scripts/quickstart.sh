@@ -140,11 +140,23 @@ say "Your fleet"
 say "Creating project demo"
 "$BIN/autovibe" project show demo >/dev/null 2>&1 || "$BIN/autovibe" project create demo
 
+# The demo is only a demo if it worked: a task that did not succeed stops the quickstart.
+check_succeeded() {
+  local state
+  state=$("$BIN/autovibe" --json task show "$1" | python3 -c \
+    'import json,sys; print(json.load(sys.stdin)["state"])')
+  if [ "$state" != succeeded ]; then
+    echo "quickstart: task $1 ended $state (logs: $RUN/logs)" >&2
+    exit 1
+  fi
+}
+
 say "Running a shell task and waiting for it"
 SHELL_TASK=$("$BIN/autovibe" task submit --project demo --tool shell -- \
   sh -c 'echo "hello from $AUTOVIBE_TASK_ID on $(hostname)"; ls -la; echo done')
 "$BIN/autovibe" task logs "$SHELL_TASK" -f
 "$BIN/autovibe" task show "$SHELL_TASK"
+check_succeeded "$SHELL_TASK"
 
 if "$BIN/autovibe" --json machines list | grep -q '"claude-code"'; then
   say "Running Claude Code (against the stand-in API) and following it live"
@@ -152,6 +164,7 @@ if "$BIN/autovibe" --json machines list | grep -q '"claude-code"'; then
     --prompt "Create HELLO.md with a greeting.")
   "$BIN/autovibe" task logs "$CLAUDE_TASK" -f | tail -n 3
   "$BIN/autovibe" task show "$CLAUDE_TASK"
+  check_succeeded "$CLAUDE_TASK"
   CLAUDE_MACHINE=$("$BIN/autovibe" --json task show "$CLAUDE_TASK" | python3 -c \
     'import json,sys; print(json.load(sys.stdin)["machine_name"])')
   echo "The file Claude Code wrote: $RUN/$CLAUDE_MACHINE/workspaces/$CLAUDE_TASK/HELLO.md"

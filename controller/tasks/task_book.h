@@ -103,6 +103,8 @@ class TaskBook {
                       bool ok, const std::string& error_code, const std::string& error);
   // Requeues assignments left unconfirmed past the assign timeout (after a restart).
   void CheckAssignDeadlines();
+  // Once a second: the above, and machines whose refusal cool-down ended take tasks again.
+  void Tick();
 
   // --- agent events (already deduplicated by event id)
   void ApplyAgentEvent(const v1::AgentEvent& e);
@@ -126,6 +128,12 @@ class TaskBook {
   void ApplyLog(const std::string& machine_id, int64_t at_ms, const v1::TaskLog& l);
   void ApplyFinished(const std::string& machine_id, const v1::TaskFinished& f);
   Entry* Matching(const std::string& machine_id, const std::string& task_id, uint32_t attempt);
+  // A machine that refused (or never answered) an assignment takes no task for a while, 1 s
+  // doubling to 30 s while it keeps refusing, so a broken agent cannot spin the scheduler.
+  void CoolDown(const std::string& machine_id);
+  void Acknowledged(const std::string& machine_id);
+  void EndCooldowns();
+  void UpsertMachine(const std::string& machine_id);
 
   Store& store_;
   const Clock& clock_;
@@ -139,6 +147,12 @@ class TaskBook {
   std::unordered_map<std::string, Entry*> by_id_;
   std::unordered_map<std::string, std::vector<Entry*>> dependents_;
   std::unordered_map<std::string, int64_t> assign_deadlines_;  // task id -> ms
+  struct Cooldown {
+    int64_t until_ms = 0;  // 0: over
+    int64_t backoff_ms = 0;
+  };
+  std::unordered_map<std::string, SchedulerMachine> machines_;  // as last reported
+  std::unordered_map<std::string, Cooldown> cooldowns_;         // machine id -> cool-down
   int64_t next_seq_ = 1;
   TaskCounters counters_;
 };

@@ -89,6 +89,10 @@ Result<void> CheckSpec(const TaskSpec& s) {
   for (const auto& [k, v] : s.env) {
     if (!ValidEnvName(k)) return Bad("\"env\" has a bad variable name \"" + k.substr(0, 64) + "\"");
     if (k.starts_with("AUTOVIBE_")) return Bad("\"env\" may not set " + k + ": autovibe sets it");
+    // Where a tool's LLM calls go, and on whose key, is the agent's to say (and meter).
+    if (k.starts_with("ANTHROPIC_") || k.starts_with("OPENAI_")) {
+      return Bad("\"env\" may not set " + k + ": the agent sets provider URLs and keys");
+    }
   }
   if (auto it = s.options.find("max_turns"); it != s.options.end()) {
     int64_t n = 0;

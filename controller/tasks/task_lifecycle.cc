@@ -43,12 +43,12 @@ std::string LastLine(std::string_view data) {
 void TaskBook::MachineUpdated(const std::string& id, const std::vector<std::string>& tools,
                               const std::map<std::string, std::string>& labels, uint32_t slots,
                               bool accepting) {
-  scheduler_.UpsertMachine(
-      {id, tools, labels, slots == 0 ? options_.default_slots : slots, accepting});
-  effects_.MachineBusy(id, scheduler_.Full(id));
+  machines_[id] = {id, tools, labels, slots == 0 ? options_.default_slots : slots, accepting};
+  UpsertMachine(id);
 }
 
 void TaskBook::MachineGone(const std::string& machine_id, const std::string& why) {
+  cooldowns_.erase(machine_id);  // whatever comes back is a new start
   for (const std::string& task_id : scheduler_.Held(machine_id)) {
     Entry* e = Get(task_id);
     scheduler_.Release(machine_id, task_id);
@@ -134,6 +134,7 @@ void TaskBook::AssignAnswered(const std::string& task_id, uint32_t attempt,
   if (e == nullptr) return;  // moved on meanwhile (cancelled, requeued, ...)
   TaskRecord& t = e->record;
   if (ok) {
+    Acknowledged(machine_id);
     assign_deadlines_.erase(task_id);
     if (t.state == TaskState::kAssigned) {
       SetState(*e, TaskState::kRunning);
@@ -143,14 +144,16 @@ void TaskBook::AssignAnswered(const std::string& task_id, uint32_t attempt,
     }
     return;
   }
-  if (!IsPlaced(t.state)) return;
+  // Cancelled while assigned: the agent never took it, so nothing will free its slot later.
   Unhold(*e);
+  if (!IsPlaced(t.state)) return;
   if (error_code == "bad_task") {
     Finish(*e, TaskState::kFailed, "machine " + machine_id + " cannot run it: " + error);
     return;
   }
-  // Not started: this try does not count.
+  // Not started: this try does not count, but the machine rests before it gets another.
   --t.attempts;
+  CoolDown(machine_id);
   Requeue(*e, "machine " + machine_id + " did not take the task (" + error + ")");
 }
 
@@ -164,9 +167,12 @@ void TaskBook::CheckAssignDeadlines() {
   for (const auto& id : overdue) {
     assign_deadlines_.erase(id);
     Entry* e = Get(id);
-    if (e == nullptr || e->record.state != TaskState::kAssigned) continue;
+    if (e == nullptr) continue;
+    // Still held, or cancelled meanwhile with no agent that will ever say it ended.
     Unhold(*e);
+    if (e->record.state != TaskState::kAssigned) continue;
     --e->record.attempts;
+    CoolDown(e->record.machine_id);
     Requeue(*e, "machine " + e->record.machine_id + " never confirmed the assignment");
   }
 }

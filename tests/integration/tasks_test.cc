@@ -64,6 +64,19 @@ struct Fleet {
   }
 };
 
+// `item` n times, comma-separated.
+std::string Repeat(const std::string& item, int n) {
+  std::string out;
+  for (int i = 0; i < n; ++i) out += (i ? "," : "") + item;
+  return out;
+}
+
+std::string ManyEnv(int n) {
+  std::string out;
+  for (int i = 0; i < n; ++i) out += (i ? ",\"V" : "\"V") + std::to_string(i) + "\":\"x\"";
+  return out;
+}
+
 std::vector<pid_t> ReadPids(const std::string& path) {
   std::ifstream in(path);
   std::vector<pid_t> out;
@@ -286,6 +299,25 @@ TEST_CASE("bad task submissions get clear errors and change nothing") {
        400, "AUTOVIBE_TASK_ID"},
       {R"({"project":"demo","tool":"shell","command":["true"],"colour":"red"})", 400,
        "unknown field"},
+      {R"({"project":"demo","tool":"shell","command":["true"],"env":{"ANTHROPIC_BASE_URL":"x"}})",
+       400, "provider URLs and keys"},
+      {R"({"project":"demo","tool":"shell","command":["true"],"env":{"BAD NAME":"x"}})", 400,
+       "bad variable name"},
+      {R"({"project":"demo","tool":"shell","command":["true"],"env":{"":"x"}})", 400, "empty key"},
+      {R"({"project":"demo","tool":"claude-code","prompt":"p","options":{"max_turns":"0"}})", 400,
+       "max_turns"},
+      {R"({"project":"demo","tool":"claude-code","prompt":"p","from_checkpoint":"c-1"})", 400,
+       "not supported yet"},
+      {R"({"project":"demo","tool":"claude-code","prompt":")" + std::string(300 << 10, 'p') +
+           R"("})",
+       400, "longer than 256 KiB"},
+      {R"({"project":"demo","tool":"shell","command":[)" + Repeat(R"("a")", 1025) + "]}", 400,
+       "command"},
+      {R"({"project":"demo","tool":"shell","command":["true"],"depends_on":[)" +
+           Repeat(R"("t-000000000000")", 1001) + "]}",
+       400, "depends_on"},
+      {R"({"project":"demo","tool":"shell","command":["true"],"env":{)" + ManyEnv(257) + "}}", 400,
+       "more than 256 entries"},
   };
   for (const auto& c : cases) {
     INFO(c.body);
@@ -296,6 +328,18 @@ TEST_CASE("bad task submissions get clear errors and change nothing") {
   }
   auto list = f.controller.GetJson("/v1/tasks");
   CHECK(list.at("tasks").as_array().empty());
+  // Malformed queries: 400 with what is wrong.
+  const std::string real = f.tasks.SubmitShell("demo", {"true"});
+  for (const std::string& target :
+       {std::string("/v1/tasks?limit=abc"), std::string("/v1/tasks?limit=-1"),
+        std::string("/v1/tasks?state=sleeping"), "/v1/tasks/" + real + "/logs?after=x",
+        "/v1/tasks/" + real + "/logs?after=-5&follow=1"}) {
+    INFO(target);
+    auto r = f.controller.Call("GET", target, std::nullopt);
+    REQUIRE(r);
+    CHECK(r->status == 400);
+    CHECK(json::parse(r->body).at("error").at("code").as_string() == "bad_request");
+  }
   auto p = f.controller.Call("POST", "/v1/projects", std::nullopt, R"({"name":"Bad Name"})");
   REQUIRE(p);
   CHECK(p->status == 400);

@@ -154,6 +154,8 @@ TEST_CASE("attempts run out, unacknowledged assignments do not count", "[task_bo
   f.book->AssignAnswered(id, 1, "m1", false, "busy", "busy");
   CHECK(f.State(id) == TaskState::kQueued);
   CHECK(f.book->Find(id)->attempts == 0);
+  f.clock.now += 1000;  // the refusing machine rests first
+  f.book->Tick();
   for (int i = 0; i < 2; ++i) {
     f.book->Schedule(10);
     f.book->MachineGone("m1", "machine lost");
@@ -196,4 +198,59 @@ TEST_CASE("an assignment unconfirmed after a restart goes back to the queue", "[
   f.clock.now += 60'000;
   f.book->CheckAssignDeadlines();
   CHECK(f.State(id) == TaskState::kQueued);
+}
+
+TEST_CASE("a machine that refuses assignments rests, longer each time, not in a loop",
+          "[task_book]") {
+  Fixture f;
+  f.book->MachineUpdated("m1", {"shell"}, {}, 1, true);
+  const std::string id = f.Submit(Shell());
+  REQUIRE(f.book->Schedule(10) == 1);
+  f.book->AssignAnswered(id, 1, "m1", false, "unavailable", "disk full");
+  CHECK(f.State(id) == TaskState::kQueued);
+  CHECK(f.book->Find(id)->attempts == 0);
+  // Resting: nothing is placed however often the scheduler runs.
+  CHECK(f.book->Schedule(10) == 0);
+  f.clock.now += 999;
+  f.book->Tick();
+  CHECK(f.book->Schedule(10) == 0);
+  f.clock.now += 1;
+  f.book->Tick();
+  REQUIRE(f.book->Schedule(10) == 1);
+  // Refused again: twice as long (2 s).
+  f.book->AssignAnswered(id, 1, "m1", false, "unavailable", "disk full");
+  f.clock.now += 1999;
+  f.book->Tick();
+  CHECK(f.book->Schedule(10) == 0);
+  f.clock.now += 1;
+  f.book->Tick();
+  REQUIRE(f.book->Schedule(10) == 1);
+  // Taking a task ends the backoff; the next refusal rests 1 s again.
+  f.book->AssignAnswered(id, 1, "m1", true, "", "");
+  CHECK(f.State(id) == TaskState::kRunning);
+  f.book->ApplyAgentEvent(Finished("m1", id, 1, v1::TASK_OUTCOME_SUCCEEDED));
+  const std::string next = f.Submit(Shell());
+  REQUIRE(f.book->Schedule(10) == 1);
+  f.book->AssignAnswered(next, 1, "m1", false, "busy", "still stopping an old copy");
+  f.clock.now += 1000;
+  f.book->Tick();
+  CHECK(f.book->Schedule(10) == 1);
+  // Every try was a placement on m1, one per rest: 5 in all.
+  CHECK(f.fx.runs.size() == 5);
+}
+
+TEST_CASE("a task cancelled while assigned frees its slot when the assignment fails",
+          "[task_book]") {
+  Fixture f;
+  f.book->MachineUpdated("m1", {"shell"}, {}, 1, true);
+  const std::string first = f.Submit(Shell());
+  const std::string second = f.Submit(Shell());
+  REQUIRE(f.book->Schedule(10) == 1);
+  REQUIRE(f.book->Cancel(first, "by the user"));
+  CHECK(f.State(first) == TaskState::kCancelled);
+  CHECK(f.book->Schedule(10) == 0);  // the agent may still be starting it
+  f.book->AssignAnswered(first, 1, "m1", false, "", "no agent listening");
+  REQUIRE(f.book->Schedule(10) == 1);
+  CHECK(f.fx.runs.back() == std::make_pair(std::string("m1"), second));
+  CHECK(f.State(first) == TaskState::kCancelled);
 }

@@ -44,7 +44,7 @@ class Fixture {
     o.default_grace = 500ms;
     o.max_output_bytes = max_output_bytes;
     o.upstreams = {{"anthropic", "http://127.0.0.1:9/"}, {"openai", "mock"}};
-    o.agent_env = {"/usr/bin:/bin", dir / "home", kAgentKey, ""};
+    o.agent_env = {"/usr/bin:/bin", dir / "home", kAgentKey, "sk-agent-openai"};
     o.logs.flush_delay = 20ms;
     tasks = std::make_unique<TaskManager>(ioc, outbox, std::move(o));
   }
@@ -166,7 +166,7 @@ TEST_CASE("a task's tool sees its workspace and a clean environment") {
       Shell("t-env", {"sh", "-c",
                       "pwd; echo \"$AUTOVIBE_TASK_ID|$AUTOVIBE_PROJECT|$FOO|$LANG|$TERM|$HOME\"; "
                       "echo \"$ANTHROPIC_BASE_URL|$ANTHROPIC_API_KEY|$OPENAI_BASE_URL|"
-                      "$AUTOVIBE_TEST_AGENT_ONLY\""});
+                      "$OPENAI_API_KEY|$AUTOVIBE_TEST_AGENT_ONLY\""});
   (*t.mutable_env())["FOO"] = "bar";
   (*t.mutable_env())["AUTOVIBE_TASK_ID"] = "not-mine";  // the agent's value wins
   REQUIRE(fx.tasks->Run(t));
@@ -174,10 +174,11 @@ TEST_CASE("a task's tool sees its workspace and a clean environment") {
   ::unsetenv("AUTOVIBE_TEST_AGENT_ONLY");
   const std::string workspace = std::filesystem::canonical(fx.dir / "workspaces/t-env");
   // Until the metering proxy exists the tool gets the agent's upstream URL and key (DESIGN.md's
-  // proxy token comes with the proxy); "mock" leaves the URL unset; nothing else is inherited.
+  // proxy token comes with the proxy); "mock" (which only the proxy can serve) leaves URL and
+  // key unset, so no real provider is paid; nothing else is inherited.
   CHECK(fx.Output("t-env", v1::LOG_STREAM_STDOUT) == workspace + "\nt-env|demo|bar|C.UTF-8|dumb|" +
                                                          fx.dir / "home" + "\nhttp://127.0.0.1:9|" +
-                                                         kAgentKey + "||\n");
+                                                         kAgentKey + "|||\n");
   struct stat st {};
   REQUIRE(::stat(workspace.c_str(), &st) == 0);
   CHECK((st.st_mode & 0777) == 0700);

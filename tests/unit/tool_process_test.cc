@@ -292,11 +292,14 @@ TEST_CASE("output past the cap is read and dropped, a flood starves nothing", "[
   SECTION("the cap is exact") {
     auto options = fx.Options({"printf", "0123456789"});
     options.max_output_bytes = 4;
+    std::string dropped;
+    options.on_dropped_output = [&](OutputStream, std::string_view d) { dropped += d; };
     auto tool = fx.Start(options);
     REQUIRE(tool);
     REQUIRE(fx.RunToExit());
     CHECK(fx.seen.out == "0123");
     CHECK(fx.seen.exit->output_bytes_dropped == 6);
+    CHECK(dropped == "456789");  // a transcript parser still sees the end
   }
   SECTION("yes for a second") {
     auto options = fx.Options({"yes"});

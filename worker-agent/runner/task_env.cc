@@ -57,8 +57,14 @@ tools::ProviderAccess ProviderAccessFor(const std::map<std::string, std::string>
   if (!access.openai_base_url.empty() && !EndsWith(access.openai_base_url, "/v1")) {
     access.openai_base_url += "/v1";
   }
-  access.anthropic_api_key = agent.anthropic_api_key;
-  access.openai_api_key = agent.openai_api_key;
+  // "mock" means: spend nothing. Until the metering proxy can answer for it, the tool gets no
+  // key either, so it cannot reach the real provider on the agent's account.
+  auto is_mock = [&](const char* provider) {
+    auto it = upstreams.find(provider);
+    return it != upstreams.end() && it->second == "mock";
+  };
+  if (!is_mock("anthropic")) access.anthropic_api_key = agent.anthropic_api_key;
+  if (!is_mock("openai")) access.openai_api_key = agent.openai_api_key;
   return access;
 }
 

@@ -101,6 +101,10 @@ Result<void> TaskManager::Start(const v1::RunTask& task, const std::string& work
   const std::string binary = po.argv.empty() ? "" : po.argv[0];
 
   Attempt* raw = a.get();
+  // The adapter reads the whole transcript (its result line comes last), logs or not.
+  po.on_dropped_output = [raw](OutputStream stream, std::string_view data) {
+    if (stream == OutputStream::kStdout) raw->run->OnStdout(data);
+  };
   auto process = StartToolProcess(
       ioc_, std::move(po),
       [raw](OutputStream stream, std::string_view data) {

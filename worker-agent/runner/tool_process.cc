@@ -42,6 +42,7 @@ class ToolRun : public std::enable_shared_from_this<ToolRun> {
         timeout_(options.timeout),
         grace_(options.grace),
         on_output_(std::move(on_output)),
+        on_dropped_(options.on_dropped_output),
         on_exit_(std::move(on_exit)),
         keeper_(spawned.keeper),
         tool_(spawned.tool),
@@ -130,9 +131,10 @@ class ToolRun : public std::enable_shared_from_this<ToolRun> {
     const size_t kept = std::min(room, data.size());
     delivered_ += kept;
     exit_.output_bytes_dropped += data.size() - kept;
-    if (kept == 0 || abandoned_ || !on_output_) return;
+    if (abandoned_) return;
     in_callback_ = true;
-    on_output_(which, data.substr(0, kept));
+    if (kept > 0 && on_output_) on_output_(which, data.substr(0, kept));
+    if (kept < data.size() && !abandoned_ && on_dropped_) on_dropped_(which, data.substr(kept));
     in_callback_ = false;
     if (abandoned_) DropCallbacks();
   }
@@ -223,6 +225,7 @@ class ToolRun : public std::enable_shared_from_this<ToolRun> {
 
   void DropCallbacks() {
     on_output_ = nullptr;
+    on_dropped_ = nullptr;
     on_exit_ = nullptr;
   }
 
@@ -230,6 +233,7 @@ class ToolRun : public std::enable_shared_from_this<ToolRun> {
   const Duration timeout_;
   const Duration grace_;
   ToolProcess::OutputHandler on_output_;
+  ToolProcess::OutputHandler on_dropped_;
   ToolProcess::ExitHandler on_exit_;
   const pid_t keeper_;
   const pid_t tool_;

@@ -36,6 +36,8 @@ struct ResourceLimits {
   bool no_core_dumps = true;         // RLIMIT_CORE = 0
 };
 
+enum class OutputStream { kStdout, kStderr };
+
 struct ToolProcessOptions {
   std::vector<std::string> argv;             // argv[0] is looked up in env's PATH
   std::map<std::string, std::string> env;    // the whole environment; nothing is inherited
@@ -44,9 +46,10 @@ struct ToolProcessOptions {
   Duration grace = std::chrono::seconds(5);  // SIGTERM to the group, then SIGKILL
   ResourceLimits limits;
   size_t max_output_bytes = 16 << 20;  // beyond this output is read and dropped
+  // Sees what is dropped past max_output_bytes (e.g. a parser that must read a transcript to
+  // its end); must not keep it.
+  std::function<void(OutputStream, std::string_view)> on_dropped_output;
 };
-
-enum class OutputStream { kStdout, kStderr };
 
 struct ToolExit {
   int exit_code = -1;  // the tool's exit code; -1 when killed by a signal

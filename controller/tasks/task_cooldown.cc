@@ -1,0 +1,53 @@
+// Machines that refuse assignments rest for a while (see TaskBook::CoolDown).
+#include <algorithm>
+
+#include "controller/tasks/task_book.h"
+
+namespace autovibe {
+namespace {
+
+constexpr int64_t kFirstCooldownMs = 1000;
+constexpr int64_t kMaxCooldownMs = 30'000;
+
+}  // namespace
+
+void TaskBook::Tick() {
+  CheckAssignDeadlines();
+  EndCooldowns();
+}
+
+void TaskBook::UpsertMachine(const std::string& machine_id) {
+  auto it = machines_.find(machine_id);
+  if (it == machines_.end()) return;
+  SchedulerMachine m = it->second;
+  auto c = cooldowns_.find(machine_id);
+  if (c != cooldowns_.end() && c->second.until_ms != 0) m.accepting = false;
+  scheduler_.UpsertMachine(m);
+  effects_.MachineBusy(machine_id, scheduler_.Full(machine_id));
+}
+
+void TaskBook::CoolDown(const std::string& machine_id) {
+  Cooldown& c = cooldowns_[machine_id];
+  c.backoff_ms = std::clamp(c.backoff_ms * 2, kFirstCooldownMs, kMaxCooldownMs);
+  c.until_ms = clock_.NowMs() + c.backoff_ms;
+  UpsertMachine(machine_id);
+}
+
+void TaskBook::Acknowledged(const std::string& machine_id) {
+  auto c = cooldowns_.find(machine_id);
+  if (c == cooldowns_.end()) return;
+  const bool resting = c->second.until_ms != 0;
+  cooldowns_.erase(c);
+  if (resting) UpsertMachine(machine_id);
+}
+
+void TaskBook::EndCooldowns() {
+  const int64_t now = clock_.NowMs();
+  for (auto& [id, c] : cooldowns_) {
+    if (c.until_ms == 0 || now < c.until_ms) continue;
+    c.until_ms = 0;  // the backoff stays until the machine takes a task
+    UpsertMachine(id);
+  }
+}
+
+}  // namespace autovibe
