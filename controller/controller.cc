@@ -263,8 +263,10 @@ class ControllerImpl final : public Controller {
     liveness_timer_.cancel();
     flush_timer_.cancel();
     tick_timer_.cancel();
-    if (dispatch_) dispatch_->Stop();
+    // Commit first: what waits for the commit (acks of consumed events, commands) still has
+    // its subscription and bus.
     if (batch_) batch_->Commit();
+    if (dispatch_) dispatch_->Stop();
     signals_.cancel();
     subs_.clear();
     if (fleet_) {

@@ -91,6 +91,12 @@ class StreamConsumer final : public Subscription {
   ~StreamConsumer() override {
     stop_.store(true);
     thread_.join();
+    {
+      // An ack called after this is a no-op (the message comes again), never a use of the
+      // destroyed subscription.
+      std::lock_guard lock(gate_->mu);
+      gate_->open = false;
+    }
     natsSubscription_Destroy(sub_);
   }
 
@@ -118,7 +124,10 @@ class StreamConsumer final : public Subscription {
         }
         BusMessage m{natsMsg_GetSubject(raw), "",
                      std::string(natsMsg_GetData(raw), static_cast<size_t>(len))};
-        handler_(std::move(m), [msg] { natsMsg_Ack(msg.get(), nullptr); });
+        handler_(std::move(m), [msg, gate = gate_] {
+          std::lock_guard lock(gate->mu);
+          if (gate->open) natsMsg_Ack(msg.get(), nullptr);
+        });
       }
       natsMsgList_Destroy(&list);
     }
@@ -129,6 +138,11 @@ class StreamConsumer final : public Subscription {
   size_t max_bytes_;
   Bus::StreamHandler handler_;
   BusStats* stats_;
+  struct AckGate {
+    std::mutex mu;
+    bool open = true;
+  };
+  std::shared_ptr<AckGate> gate_ = std::make_shared<AckGate>();
   std::atomic<bool> stop_{false};
   std::thread thread_;
 };
