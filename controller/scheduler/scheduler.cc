@@ -5,9 +5,11 @@
 namespace autovibe {
 namespace {
 
-// How far into one project's queue to look for a task some free machine can take, before the
-// project yields its turn; bounds the cost of tasks nothing can run right now.
+// How far into a project's queue a pass looks for a task some free machine fits: at most this
+// many distinct kinds of task (tool and labels), and at most kScanLimit tasks in all, so a
+// block of tasks no machine can take holds back the rest only when it is very long.
 constexpr size_t kScanDepth = 64;
+constexpr size_t kScanLimit = 10'000;
 
 bool Fits(const SchedulerTask& t, const std::vector<std::string>& tools,
           const std::map<std::string, std::string>& labels) {
@@ -154,15 +156,22 @@ Scheduler::MachineEntry* Scheduler::FindFreeMachine(const SchedulerTask& t) {
 bool Scheduler::PlaceFromProject(Level& level, const std::string& project,
                                  std::vector<Placement>& out) {
   auto& q = level.projects[project];
+  // Kinds (tool, labels) no free machine takes, in this pass. Copies: erasing from the deque
+  // moves its elements.
+  std::vector<std::pair<std::string, std::map<std::string, std::string>>> unfit;
   size_t scanned = 0;
-  for (auto it = q.begin(); it != q.end() && scanned < kScanDepth;) {
+  for (auto it = q.begin(); it != q.end() && unfit.size() < kScanDepth && scanned < kScanLimit;) {
     if (!queued_.count(it->id)) {  // dequeued since: drop lazily
       it = q.erase(it);
       continue;
     }
     ++scanned;
-    MachineEntry* m = FindFreeMachine(*it);
+    const bool known_unfit = std::any_of(unfit.begin(), unfit.end(), [&](const auto& u) {
+      return u.first == it->tool && u.second == it->labels;
+    });
+    MachineEntry* m = known_unfit ? nullptr : FindFreeMachine(*it);
     if (m == nullptr) {
+      if (!known_unfit) unfit.emplace_back(it->tool, it->labels);
       ++it;
       continue;
     }

@@ -85,3 +85,17 @@ TEST_CASE("slots, draining machines and dequeued tasks", "[scheduler]") {
   CHECK(s.Place(10).empty());
   CHECK(s.queued() == 1);
 }
+
+TEST_CASE("a long run of tasks no machine takes does not hold back the project's others",
+          "[scheduler]") {
+  Scheduler s;
+  s.UpsertMachine({"plain", {"shell"}, {}, 1, true});
+  for (int i = 0; i < 5000; ++i) {
+    SchedulerTask gpu = Task("gpu" + std::to_string(i), "p", i);
+    gpu.labels = {{"gpu", "yes"}};
+    s.Enqueue(gpu);
+  }
+  s.Enqueue(Task("plain-task", "p", 5000));
+  CHECK(Ids(s.Place(10)) == std::vector<std::string>{"plain-task"});
+  CHECK(s.queued() == 5000);
+}
