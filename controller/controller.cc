@@ -290,8 +290,8 @@ class ControllerImpl final : public Controller {
 
   ControllerConfig config_;
   asio::io_context ioc_{1};
-  // Blocking bus work (assignments, stream setup) runs here and posts results back.
-  asio::thread_pool blocking_{4};
+  // Blocking bus work (setting up the events stream) runs here and posts results back.
+  asio::thread_pool blocking_{1};
   asio::signal_set signals_;
   asio::steady_timer liveness_timer_;
   asio::steady_timer flush_timer_;

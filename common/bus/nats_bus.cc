@@ -315,6 +315,8 @@ class NatsBus final : public Bus {
     // Short enough that events a crashed consumer held come again soon after its restart;
     // handlers dedupe by event id, so an early redelivery costs nothing but work.
     so.Config.AckWait = Nanos(std::chrono::seconds(10));
+    // Acks follow the consumer's commit, a few ms later: a busy fleet's events must not stall
+    // behind the server's default of 1,000 unacknowledged messages.
     so.Config.MaxAckPending = 20000;
     natsSubscription* sub = nullptr;
     jsErrCode jerr = static_cast<jsErrCode>(0);

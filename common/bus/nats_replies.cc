@@ -134,9 +134,4 @@ void NatsReplies::ExpireLoop() {
   }
 }
 
-size_t NatsReplies::PendingForTest() {
-  std::lock_guard lock(table_->mu);
-  return table_->pending.size();
-}
-
 }  // namespace autovibe

@@ -34,8 +34,6 @@ class NatsReplies {
   // itself fails, `done` runs before Send returns.
   void Send(std::string_view subject, std::string_view data, Duration timeout, Callback done);
 
-  size_t PendingForTest();
-
  private:
   using Clock = std::chrono::steady_clock;
   struct Pending {

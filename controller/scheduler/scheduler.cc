@@ -43,8 +43,9 @@ struct Scheduler::MachineEntry {
   Group* group = nullptr;
   uint32_t slots = 1;
   bool accepting = true;
+  bool resting = false;
   std::unordered_set<std::string> held;
-  bool HasFree() const { return accepting && held.size() < slots; }
+  bool HasFree() const { return accepting && !resting && held.size() < slots; }
 };
 
 struct Scheduler::Level {
@@ -83,6 +84,13 @@ void Scheduler::UpsertMachine(const SchedulerMachine& in) {
   entry->slots = std::max<uint32_t>(in.slots, 1);
   entry->accepting = in.accepting;
   UpdateFree(*entry);
+}
+
+void Scheduler::SetResting(const std::string& id, bool resting) {
+  auto it = machines_.find(id);
+  if (it == machines_.end()) return;
+  it->second->resting = resting;
+  UpdateFree(*it->second);
 }
 
 void Scheduler::RemoveMachine(const std::string& id) {

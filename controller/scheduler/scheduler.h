@@ -49,6 +49,8 @@ class Scheduler {
   // Adds or updates a machine; its held tasks are kept.
   void UpsertMachine(const SchedulerMachine& m);
   void RemoveMachine(const std::string& id);
+  // A resting machine takes no new task, whatever UpsertMachine says, until it is resumed.
+  void SetResting(const std::string& id, bool resting);
 
   // A task waiting to be placed. Enqueueing a task already queued does nothing.
   void Enqueue(const SchedulerTask& t);

@@ -32,11 +32,6 @@ WalCheckpointer::~WalCheckpointer() {
   sqlite3_close_v2(db_);
 }
 
-uint64_t WalCheckpointer::checkpoints() const {
-  std::lock_guard lock(mu_);
-  return checkpoints_;
-}
-
 void WalCheckpointer::Run() {
   std::unique_lock lock(mu_);
   while (!wake_.wait_for(lock, interval_, [this] { return stop_; })) {
@@ -49,7 +44,6 @@ void WalCheckpointer::Run() {
       spdlog::warn("controller store checkpoint failed: {}", sqlite3_errmsg(db_));
     }
     lock.lock();
-    ++checkpoints_;
   }
 }
 

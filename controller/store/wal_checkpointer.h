@@ -23,15 +23,13 @@ class WalCheckpointer {
                                                         std::chrono::milliseconds interval);
   ~WalCheckpointer();
 
-  uint64_t checkpoints() const;
-
  private:
   WalCheckpointer(sqlite3* db, std::chrono::milliseconds interval);
   void Run();
 
   sqlite3* db_;
   std::chrono::milliseconds interval_;
-  mutable std::mutex mu_;
+  std::mutex mu_;
   std::condition_variable wake_;
   bool stop_ = false;         // guarded by mu_
   uint64_t checkpoints_ = 0;  // guarded by mu_

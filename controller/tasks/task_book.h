@@ -133,7 +133,7 @@ class TaskBook {
   void CoolDown(const std::string& machine_id);
   void Acknowledged(const std::string& machine_id);
   void EndCooldowns();
-  void UpsertMachine(const std::string& machine_id);
+  void Rest(const std::string& machine_id, bool resting);
 
   Store& store_;
   const Clock& clock_;
@@ -151,8 +151,7 @@ class TaskBook {
     int64_t until_ms = 0;  // 0: over
     int64_t backoff_ms = 0;
   };
-  std::unordered_map<std::string, SchedulerMachine> machines_;  // as last reported
-  std::unordered_map<std::string, Cooldown> cooldowns_;         // machine id -> cool-down
+  std::unordered_map<std::string, Cooldown> cooldowns_;  // machine id -> cool-down
   int64_t next_seq_ = 1;
   TaskCounters counters_;
 };

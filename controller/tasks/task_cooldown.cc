@@ -16,13 +16,8 @@ void TaskBook::Tick() {
   EndCooldowns();
 }
 
-void TaskBook::UpsertMachine(const std::string& machine_id) {
-  auto it = machines_.find(machine_id);
-  if (it == machines_.end()) return;
-  SchedulerMachine m = it->second;
-  auto c = cooldowns_.find(machine_id);
-  if (c != cooldowns_.end() && c->second.until_ms != 0) m.accepting = false;
-  scheduler_.UpsertMachine(m);
+void TaskBook::Rest(const std::string& machine_id, bool resting) {
+  scheduler_.SetResting(machine_id, resting);
   effects_.MachineBusy(machine_id, scheduler_.Full(machine_id));
 }
 
@@ -30,7 +25,7 @@ void TaskBook::CoolDown(const std::string& machine_id) {
   Cooldown& c = cooldowns_[machine_id];
   c.backoff_ms = std::clamp(c.backoff_ms * 2, kFirstCooldownMs, kMaxCooldownMs);
   c.until_ms = clock_.NowMs() + c.backoff_ms;
-  UpsertMachine(machine_id);
+  Rest(machine_id, true);
 }
 
 void TaskBook::Acknowledged(const std::string& machine_id) {
@@ -38,7 +33,7 @@ void TaskBook::Acknowledged(const std::string& machine_id) {
   if (c == cooldowns_.end()) return;
   const bool resting = c->second.until_ms != 0;
   cooldowns_.erase(c);
-  if (resting) UpsertMachine(machine_id);
+  if (resting) Rest(machine_id, false);
 }
 
 void TaskBook::EndCooldowns() {
@@ -46,7 +41,7 @@ void TaskBook::EndCooldowns() {
   for (auto& [id, c] : cooldowns_) {
     if (c.until_ms == 0 || now < c.until_ms) continue;
     c.until_ms = 0;  // the backoff stays until the machine takes a task
-    UpsertMachine(id);
+    Rest(id, false);
   }
 }
 

@@ -43,12 +43,13 @@ std::string LastLine(std::string_view data) {
 void TaskBook::MachineUpdated(const std::string& id, const std::vector<std::string>& tools,
                               const std::map<std::string, std::string>& labels, uint32_t slots,
                               bool accepting) {
-  machines_[id] = {id, tools, labels, slots == 0 ? options_.default_slots : slots, accepting};
-  UpsertMachine(id);
+  scheduler_.UpsertMachine(
+      {id, tools, labels, slots == 0 ? options_.default_slots : slots, accepting});
+  effects_.MachineBusy(id, scheduler_.Full(id));
 }
 
 void TaskBook::MachineGone(const std::string& machine_id, const std::string& why) {
-  cooldowns_.erase(machine_id);  // whatever comes back is a new start
+  if (cooldowns_.erase(machine_id) > 0) Rest(machine_id, false);  // what comes back starts anew
   for (const std::string& task_id : scheduler_.Held(machine_id)) {
     Entry* e = Get(task_id);
     scheduler_.Release(machine_id, task_id);

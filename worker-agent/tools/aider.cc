@@ -10,24 +10,23 @@ class AiderAdapterImpl final : public ToolAdapter {
   std::string_view binary() const override { return "aider"; }
 
   Result<ToolLaunch> Prepare(const v1::RunTask& task, const ProviderAccess& access) const override {
-    if (auto r = CheckOptionNames(name(), task, {"model"}); !r) return r.error();
-    auto prompt = RequirePrompt(name(), task);
-    if (!prompt) return prompt.error();
-    auto model = ModelOption(name(), task);
-    if (!model) return model.error();
+    auto read = ReadPromptTask(name(), task, {"model"});
+    if (!read) return read.error();
+    const std::string& prompt = read->prompt;
+    const std::optional<std::string>& model = read->model;
 
     ToolLaunch launch;
     // "--message=TEXT" rather than two words: argparse would take a prompt starting with '-'
     // for an option. Nobody answers questions, so --yes-always; the agent's checkpoints, not
     // aider's commits, record the work.
     launch.argv = {"aider",
-                   "--message=" + *prompt,
+                   "--message=" + prompt,
                    "--yes-always",
                    "--no-auto-commits",
                    "--no-check-update",
                    "--no-analytics",
                    "--no-pretty"};
-    if (*model) launch.argv.push_back("--model=" + **model);
+    if (model) launch.argv.push_back("--model=" + *model);
     launch.env = ProviderEnv(access);
     // aider reaches OpenAI-compatible servers through litellm, which reads OPENAI_API_BASE.
     if (!access.openai_base_url.empty()) launch.env["OPENAI_API_BASE"] = access.openai_base_url;

@@ -37,6 +37,15 @@ Result<std::string> RequirePrompt(std::string_view tool, const v1::RunTask& task
 // (letters, digits and . _ - : / @, not starting with '-').
 Result<std::optional<std::string>> ModelOption(std::string_view tool, const v1::RunTask& task);
 
+// What a prompt-driven tool (claude-code, aider, codex) reads from every task: only `allowed`
+// options (which include "model"), a prompt that is not blank, and the model if set.
+struct PromptTask {
+  std::string prompt;
+  std::optional<std::string> model;
+};
+Result<PromptTask> ReadPromptTask(std::string_view tool, const v1::RunTask& task,
+                                  std::initializer_list<std::string_view> allowed);
+
 // A positive integer option such as "max_turns", if set.
 Result<std::optional<uint32_t>> PositiveIntOption(std::string_view tool, const v1::RunTask& task,
                                                   const std::string& name);

@@ -86,11 +86,10 @@ class ClaudeCodeAdapterImpl final : public ToolAdapter {
   std::string_view binary() const override { return "claude"; }
 
   Result<ToolLaunch> Prepare(const v1::RunTask& task, const ProviderAccess& access) const override {
-    if (auto r = CheckOptionNames(kTool, task, {"model", "max_turns"}); !r) return r.error();
-    auto prompt = RequirePrompt(kTool, task);
-    if (!prompt) return prompt.error();
-    auto model = ModelOption(kTool, task);
-    if (!model) return model.error();
+    auto read = ReadPromptTask(kTool, task, {"model", "max_turns"});
+    if (!read) return read.error();
+    const std::string& prompt = read->prompt;
+    const std::optional<std::string>& model = read->model;
     auto max_turns = PositiveIntOption(kTool, task, "max_turns");
     if (!max_turns) return max_turns.error();
 
@@ -100,9 +99,9 @@ class ClaudeCodeAdapterImpl final : public ToolAdapter {
                    "stream-json", "--verbose", "--dangerously-skip-permissions"};
     if (*max_turns)
       launch.argv.insert(launch.argv.end(), {"--max-turns", std::to_string(**max_turns)});
-    if (*model) launch.argv.insert(launch.argv.end(), {"--model", **model});
+    if (model) launch.argv.insert(launch.argv.end(), {"--model", *model});
     // After "--" a prompt starting with '-' stays the prompt.
-    launch.argv.insert(launch.argv.end(), {"--", *prompt});
+    launch.argv.insert(launch.argv.end(), {"--", prompt});
 
     launch.env = ProviderEnv(access);
     // As root, claude refuses --dangerously-skip-permissions unless told it runs in a sandbox.

@@ -48,6 +48,16 @@ Result<std::string> RequirePrompt(std::string_view tool, const v1::RunTask& task
   return task.prompt();
 }
 
+Result<PromptTask> ReadPromptTask(std::string_view tool, const v1::RunTask& task,
+                                  std::initializer_list<std::string_view> allowed) {
+  if (auto r = CheckOptionNames(tool, task, allowed); !r) return r.error();
+  auto prompt = RequirePrompt(tool, task);
+  if (!prompt) return prompt.error();
+  auto model = ModelOption(tool, task);
+  if (!model) return model.error();
+  return PromptTask{std::move(*prompt), std::move(*model)};
+}
+
 Result<std::optional<std::string>> ModelOption(std::string_view tool, const v1::RunTask& task) {
   auto it = task.options().find("model");
   if (it == task.options().end()) return std::optional<std::string>();
