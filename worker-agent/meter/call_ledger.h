@@ -1,0 +1,54 @@
+// The seam between the metering proxy (proxy.h) and the agent's budget keeping (the lease
+// book): which task a proxy token belongs to, reserving a call's worst-case cost before it is
+// forwarded, and settling what it really cost once it ended.
+//
+// Every method is called on the meter's thread (the io_context the proxy runs on), and every
+// callback runs there too.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "autovibe/v1/budget.pb.h"
+#include "common/budget/amounts.h"
+#include "common/core/result.h"
+
+namespace autovibe::meter {
+
+// The task behind a proxy token.
+struct MeteredTask {
+  std::string task_id;
+  uint32_t attempt = 0;
+  std::string project;
+};
+
+class CallLedger {
+ public:
+  virtual ~CallLedger() = default;
+
+  // The task whose tool holds `token` while it runs; nullopt for any other string (the proxy
+  // answers 401).
+  virtual std::optional<MeteredTask> TaskForToken(std::string_view token) = 0;
+
+  // Holds back `worst` (the most the call can cost: usd, tokens and one api call) from the
+  // task's budget before the call is forwarded. `done` gets a reservation id, or an error:
+  //  - "budget_exhausted": a budget (or the task's max_usd) cannot cover the call; the message
+  //    says which, in words a user understands. The proxy answers 429 and does not retry.
+  //  - "unavailable": the controller could not be asked (cut off) and the lease holds too
+  //    little. The proxy answers 503.
+  //  - "not_found": the task ended meanwhile. The proxy answers 401.
+  // `done` may run before Reserve returns (the lease held enough) or later (a top-up).
+  virtual void Reserve(const MeteredTask& task, const Amounts& worst,
+                       std::function<void(Result<uint64_t>)> done) = 0;
+
+  // The call ended. `record` carries the real figures (kind "llm", tokens by kind,
+  // cost_micros, status, ...); the ledger fills in the ids, sends it to the controller and
+  // gives back to the lease what was held beyond it. A record that costs more than was held
+  // is still recorded in full.
+  virtual void Settle(uint64_t reservation, v1::UsageRecord record) = 0;
+};
+
+}  // namespace autovibe::meter

@@ -1,0 +1,70 @@
+// The agent's metering proxy (DESIGN.md, "Metering proxy"): one loopback HTTP listener for
+// every task's tool. It checks the task's token, prices the request's worst case and reserves
+// it (CallLedger), forwards to the real provider (or answers from the mock), streams the
+// answer back unbuffered while reading its usage, and settles the real cost.
+//
+// Routes: Anthropic POST /v1/messages (any query, e.g. ?beta=true; streaming SSE and JSON),
+// OpenAI POST /v1/chat/completions and POST /v1/responses (streaming and not). Anything else
+// is answered 404 without reaching the provider; HEAD / and GET / answer 200 (clients probe).
+//
+// Runs on the io_context it is given (the meter's thread); not thread-safe.
+#pragma once
+
+#include <boost/asio/io_context.hpp>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+
+#include "common/core/result.h"
+#include "worker-agent/meter/call_ledger.h"
+#include "worker-agent/meter/prices.h"
+
+namespace autovibe::meter {
+
+// Where one provider's calls go.
+struct UpstreamSettings {
+  // "https://api.anthropic.com", "http://127.0.0.1:9000", ... or "mock".
+  std::string url;
+  std::string api_key;  // the real key: sent upstream, never shown to a tool or a log
+  std::string ca_file;  // extra CA bundle for https (tests); empty: the system's
+};
+
+// What the mock upstream answers: a short text and these usage figures.
+struct MockSettings {
+  std::string text = "This is a canned reply from the autovibe mock upstream.";
+  int64_t input_tokens = 100;
+  int64_t output_tokens = 20;
+  int64_t cache_write_tokens = 0;
+  int64_t cache_read_tokens = 0;
+};
+
+struct ProxyOptions {
+  std::string host = "127.0.0.1";
+  uint16_t port = 0;  // 0: a free port
+  std::map<std::string, UpstreamSettings> upstreams;  // "anthropic", "openai"
+  MockSettings mock;
+  // Per task; 0: no limit. Over the limit a call gets 429 rate_limit_error with retry-after.
+  uint32_t requests_per_minute = 0;
+  uint64_t tokens_per_minute = 0;
+  size_t max_request_bytes = 32 << 20;
+  std::chrono::seconds upstream_timeout{600};  // the whole answer
+};
+
+class MeteringProxy {
+ public:
+  virtual ~MeteringProxy() = default;
+  virtual uint16_t port() const = 0;
+  // "http://127.0.0.1:PORT": what ANTHROPIC_BASE_URL gets ("/v1" appended for OpenAI).
+  virtual std::string url() const = 0;
+  // Stops accepting; calls in flight finish.
+  virtual void Stop() = 0;
+};
+
+// `ledger` and `prices` must outlive the proxy. Fails when the port cannot be bound or an
+// upstream URL is malformed.
+Result<std::unique_ptr<MeteringProxy>> StartMeteringProxy(boost::asio::io_context& ioc,
+                                                          ProxyOptions options, CallLedger& ledger,
+                                                          const PriceTable& prices);
+
+}  // namespace autovibe::meter
