@@ -26,7 +26,11 @@ bool Accepting(MachineState s) { return s == MachineState::kReady || s == Machin
 }  // namespace
 
 void TaskDispatch::SyncMachine(const MachineRecord& m) {
-  tasks_->MachineUpdated(m.id, m.tools, m.labels, m.task_slots, Accepting(m.state));
+  // Every machine carries its own id as a label, so a paused task can be pinned to the
+  // machine that holds its workspace.
+  auto labels = m.labels;
+  labels["autovibe.machine"] = m.id;
+  tasks_->MachineUpdated(m.id, m.tools, labels, m.task_slots, Accepting(m.state));
 }
 
 void TaskDispatch::RequestSchedule() {
@@ -55,6 +59,11 @@ void TaskDispatch::RunTask(const TaskRecord& t) {
   for (const auto& [k, v] : t.spec.options) (*run->mutable_options())[k] = v;
   run->set_timeout_ms(t.spec.timeout_s * 1000u);
   run->set_attempt(t.attempts);
+  run->set_max_usd_micros(t.spec.max_usd_micros);
+  if (!t.resume_machine.empty() && t.resume_machine == t.machine_id) {
+    run->set_resume(true);
+    run->set_resume_session(t.report.session_id);
+  }
   // The decision is durable before the agent hears of it: a restart never forgets a task
   // that is running somewhere.
   d_.batch->AfterCommit([this, machine = t.machine_id, task = t.id, attempt = t.attempts,
@@ -102,6 +111,21 @@ void TaskDispatch::CancelTask(const std::string& machine_id, const std::string& 
       [this, subject = Subject("cmd." + machine_id), data = cmd.SerializeAsString()] {
         if (auto r = d_.bus->Publish(subject, data); !r) {
           spdlog::warn("controller cannot send cancel: {}", r.error().message);
+        }
+      });
+}
+
+void TaskDispatch::PauseTask(const std::string& machine_id, const std::string& task_id,
+                             const std::string& reason) {
+  v1::Command cmd;
+  cmd.set_command_id(NewId("c"));
+  cmd.mutable_pause_task()->set_task_id(task_id);
+  cmd.mutable_pause_task()->set_reason(reason);
+  // Like a cancel: a copy that keeps running shows up in the next heartbeat and is stopped.
+  d_.batch->AfterCommit(
+      [this, subject = Subject("cmd." + machine_id), data = cmd.SerializeAsString()] {
+        if (auto r = d_.bus->Publish(subject, data); !r) {
+          spdlog::warn("controller cannot send pause: {}", r.error().message);
         }
       });
 }

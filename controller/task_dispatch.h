@@ -48,6 +48,8 @@ class TaskDispatch final : public TaskEffects {
   void RunTask(const TaskRecord& t) override;
   void CancelTask(const std::string& machine_id, const std::string& task_id,
                   const std::string& reason) override;
+  void PauseTask(const std::string& machine_id, const std::string& task_id,
+                 const std::string& reason) override;
   void TaskChanged(const TaskRecord& t) override;
   void TaskLogged(const TaskRecord& t, const TaskLogChunk& chunk) override;
   void MachineBusy(const std::string& machine_id, bool busy) override;

@@ -20,7 +20,6 @@ ours() { # name, pid
   case "$1" in
     nats) [ "$(basename "$exe")" = nats-server ] ;;
     controller) [ "$exe" = "$BIN/autovibe-controller" ] ;;
-    fake-anthropic) [ "$exe" = "$BIN/fake-anthropic" ] ;;
     *) [ "$exe" = "$BIN/autovibe-agent" ] ;;
   esac
 }
@@ -28,7 +27,7 @@ ours() { # name, pid
 stop_fleet() {
   local stopped=0
   # Agents first, then the controller, then the bus they talk over.
-  for name in agent-2 agent-1 controller fake-anthropic nats; do
+  for name in agent-2 agent-1 controller nats; do
     local pidfile=$RUN/pids/$name.pid
     [ -f "$pidfile" ] || continue
     local pid
@@ -80,7 +79,7 @@ say "Installing Debian packages (skipped when present)"
 
 say "Building"
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-cmake --build build --target autovibe-controller autovibe-agent autovibe fake-anthropic
+cmake --build build --target autovibe-controller autovibe-agent autovibe
 
 mkdir -p "$RUN/pids" "$RUN/logs"
 stop_fleet >/dev/null
@@ -104,20 +103,23 @@ start controller "$BIN/autovibe-controller" --data-dir "$RUN/controller" --nats 
   --listen "127.0.0.1:$API_PORT"
 wait_for "controller start" 15 curl -sf "$API_URL/healthz"
 
-# Claude Code needs an Anthropic API. The demo uses a local stand-in that answers like the
-# real one (it scripts one file write, then a summary), so nothing is spent. To use the real
-# API, start the agents with ANTHROPIC_API_KEY set and without --upstream.
-FAKE_PORT=$(free_port)
-say "Starting a stand-in Anthropic API on 127.0.0.1:$FAKE_PORT (demo only)"
-start fake-anthropic "$BIN/fake-anthropic" --listen "127.0.0.1:$FAKE_PORT" \
-  --write-file HELLO.md --content "Hello from Claude Code, run by autovibe."
-wait_for "stand-in API start" 10 bash -c "exec 3<>/dev/tcp/127.0.0.1/$FAKE_PORT"
+# Every LLM call a task makes goes through its agent's metering proxy. With ANTHROPIC_API_KEY
+# in the environment the proxy forwards to the real API (and the key stays in the agent);
+# without it the proxy's mock upstream answers with a canned reply and priced usage, so the
+# demo spends nothing.
+if [ -n "${ANTHROPIC_API_KEY:-}" ]; then
+  UPSTREAM=https://api.anthropic.com
+  UPSTREAM_WHAT="the real Anthropic API (ANTHROPIC_API_KEY is set)"
+else
+  UPSTREAM=mock
+  UPSTREAM_WHAT="the proxy's mock upstream (set ANTHROPIC_API_KEY to use the real API)"
+fi
 
 say "Starting two agents"
 for i in 1 2; do
-  ANTHROPIC_API_KEY=demo-key start "agent-$i" "$BIN/autovibe-agent" --name "agent-$i" \
+  start "agent-$i" "$BIN/autovibe-agent" --name "agent-$i" \
     --data-dir "$RUN/agent-$i" --nats "$NATS_URL" --label pool=local --label "slot=$i" \
-    --upstream "anthropic=http://127.0.0.1:$FAKE_PORT"
+    --upstream "anthropic=$UPSTREAM" --upstream openai=mock
 done
 
 cat > "$RUN/env.sh" <<ENV
@@ -137,8 +139,9 @@ wait_for "two ready machines" 30 bash -c "[ \"\$($(declare -f ready_count); BIN=
 say "Your fleet"
 "$BIN/autovibe" machines list
 
-say "Creating project demo"
+say "Creating project demo with a hard budget of \$1.00"
 "$BIN/autovibe" project show demo >/dev/null 2>&1 || "$BIN/autovibe" project create demo
+"$BIN/autovibe" budget set demo --usd 1.00 --alert-at 75,90 --on-exhaust pause
 
 # The demo is only a demo if it worked: a task that did not succeed stops the quickstart.
 check_succeeded() {
@@ -159,7 +162,7 @@ SHELL_TASK=$("$BIN/autovibe" task submit --project demo --tool shell -- \
 check_succeeded "$SHELL_TASK"
 
 if "$BIN/autovibe" --json machines list | grep -q '"claude-code"'; then
-  say "Running Claude Code (against the stand-in API) and following it live"
+  say "Running Claude Code through the metering proxy ($UPSTREAM_WHAT)"
   CLAUDE_TASK=$("$BIN/autovibe" task submit --project demo --tool claude-code --max-turns 5 \
     --prompt "Create HELLO.md with a greeting.")
   "$BIN/autovibe" task logs "$CLAUDE_TASK" -f | tail -n 3
@@ -167,13 +170,20 @@ if "$BIN/autovibe" --json machines list | grep -q '"claude-code"'; then
   check_succeeded "$CLAUDE_TASK"
   CLAUDE_MACHINE=$("$BIN/autovibe" --json task show "$CLAUDE_TASK" | python3 -c \
     'import json,sys; print(json.load(sys.stdin)["machine_name"])')
-  echo "The file Claude Code wrote: $RUN/$CLAUDE_MACHINE/workspaces/$CLAUDE_TASK/HELLO.md"
+  echo "Its workspace: $RUN/$CLAUDE_MACHINE/workspaces/$CLAUDE_TASK"
 else
   echo "(claude not found on PATH: skipping the Claude Code demo; ./scripts/install-deps.sh installs it)"
 fi
 
 say "Tasks"
 "$BIN/autovibe" task list
+
+# Usage records reach the controller through JetStream; give the last ones a moment.
+wait_for "usage recorded" 10 bash -c "\"$BIN/autovibe\" --json usage --project demo | grep -q '\"calls\": *[1-9]'"
+say "What project demo spent, by model (every call metered at the proxy)"
+"$BIN/autovibe" usage --project demo --by model
+say "Its budget"
+"$BIN/autovibe" budget show demo
 
 echo
 echo "The fleet is running (state and logs in $RUN)."
@@ -185,6 +195,9 @@ hint "autovibe task submit --project demo --tool shell --wait -- make test" "run
 hint "autovibe task submit --project demo --tool claude-code --prompt '...' --wait" "run Claude Code"
 hint "autovibe task logs TASK_ID -f" "follow a task's output live"
 hint "autovibe task cancel TASK_ID" "stop a task (its whole process tree)"
+hint "autovibe budget set demo --usd 5 --period day" "a hard daily spending cap"
+hint "autovibe usage --by task" "what each task spent"
+hint "autovibe project stop demo" "emergency stop: every task of the project"
 hint "curl $API_URL/metrics" "Prometheus metrics"
 hint "tail -f $RUN/logs/*.log" "what the daemons say"
 hint "./scripts/quickstart.sh --stop" "stop the fleet"

@@ -17,6 +17,7 @@
 #include "common/core/time.h"
 #include "worker-agent/host/resources.h"
 #include "worker-agent/host/tools.h"
+#include "worker-agent/meter/meter_service.h"
 #include "worker-agent/runner/event_outbox.h"
 #include "worker-agent/runner/task_manager.h"
 
@@ -32,6 +33,19 @@ constexpr size_t kMaxCommand = 1 << 20;
 // saying so get to reach JetStream. Together well inside a service manager's stop timeout.
 constexpr auto kStopTasksWait = std::chrono::seconds(1);
 constexpr auto kStopFlushWait = std::chrono::seconds(2);
+// Where LLM calls go when the config names no upstream for a provider.
+constexpr const char* kDefaultUpstreams[][2] = {{"anthropic", "https://api.anthropic.com"},
+                                                {"openai", "https://api.openai.com"}};
+
+// A provider key from its file (trimmed), else from the agent's environment.
+Result<std::string> ProviderKey(const std::string& file, const std::string& from_env) {
+  if (file.empty()) return from_env;
+  auto text = ReadFile(file);
+  if (!text) return MakeError("bad_config", "cannot read key file " + file);
+  std::string key = *text;
+  while (!key.empty() && std::isspace(static_cast<unsigned char>(key.back()))) key.pop_back();
+  return key;
+}
 
 void FillResources(const host::ResourceSample& s, v1::Resources& r) {
   r.set_cpu_cores(s.cpu_cores);
@@ -54,6 +68,7 @@ class AgentImpl final : public Agent {
   ~AgentImpl() override {
     cmd_sub_.reset();
     tasks_.reset();  // kills any tool still running
+    meter_.reset();
     blocking_.join();
     outbox_.reset();
     bus_.reset();
@@ -83,6 +98,7 @@ class AgentImpl final : public Agent {
     bus_ = std::move(*bus);
     outbox_ = std::make_unique<EventOutbox>(
         *bus_, EventOutboxOptions{.subject_prefix = config_.subject_prefix});
+    if (auto r = StartMeter(); !r) return r.error();
     tasks_ = std::make_unique<TaskManager>(ioc_, *outbox_, TaskOptions());
     spdlog::info("agent starting name={} data_dir={} tools={}", config_.name, config_.data_dir,
                  fmt::join(tools_, ","));
@@ -114,6 +130,70 @@ class AgentImpl final : public Agent {
   }
 
  private:
+  // The metering proxy and the budget leases, on a thread of their own.
+  Result<void> StartMeter() {
+    const meter::MeterConfig& mc = config_.meter;
+    if (!mc.prices_file.empty()) {
+      auto text = ReadFile(mc.prices_file);
+      if (!text) return MakeError("bad_config", "cannot read price table " + mc.prices_file);
+      auto parsed = meter::PriceTable::Parse(*text);
+      if (!parsed) return MakeError("bad_config", mc.prices_file + ": " + parsed.error().message);
+      prices_ = std::move(*parsed);
+    } else {
+      prices_ = meter::PriceTable::BuiltIn();
+    }
+    meter::MeterServiceOptions mo;
+    mo.subject_prefix = config_.subject_prefix;
+    auto listen = meter::SplitListen(mc.listen);
+    mo.proxy.host = listen->first;
+    mo.proxy.port = listen->second;
+    const AgentEnvironment env = AgentEnvironment::FromProcess();
+    for (const auto& [provider, fallback] : kDefaultUpstreams) {
+      auto it = config_.upstreams.find(provider);
+      meter::UpstreamSettings u;
+      u.url = meter::UpstreamBase(it != config_.upstreams.end() ? it->second : fallback);
+      u.ca_file = mc.ca_file;
+      const bool anthropic = std::string_view(provider) == "anthropic";
+      auto key = ProviderKey(anthropic ? mc.anthropic_key_file : mc.openai_key_file,
+                             anthropic ? env.anthropic_api_key : env.openai_api_key);
+      if (!key) return key.error();
+      u.api_key = std::move(*key);
+      mo.proxy.upstreams[provider] = std::move(u);
+    }
+    mo.proxy.mock = {mc.mock_text, mc.mock_input_tokens, mc.mock_output_tokens,
+                     mc.mock_cache_write_tokens, mc.mock_cache_read_tokens};
+    mo.proxy.requests_per_minute = mc.requests_per_minute;
+    mo.proxy.tokens_per_minute = mc.tokens_per_minute;
+    auto m = meter::MeterService::Start(
+        *bus_, *outbox_, prices_, std::move(mo), [this](const meter::Exhaustion& e) {
+          asio::post(ioc_, [this, e] { OnBudgetExhausted(e); });
+        });
+    if (!m) return m.error();
+    meter_ = std::move(*m);
+    spdlog::info("agent metering proxy listening url={} anthropic={} openai={}", meter_->url(),
+                 config_.upstreams.count("anthropic") ? config_.upstreams.at("anthropic")
+                                                      : kDefaultUpstreams[0][1],
+                 config_.upstreams.count("openai") ? config_.upstreams.at("openai")
+                                                   : kDefaultUpstreams[1][1]);
+    return {};
+  }
+
+  // A budget refused one of the task's calls: the tool gets a moment to show the error the
+  // proxy answered, then stops (paused, workspace kept; or cancelled, as the budget says).
+  // The controller stops the project's other tasks.
+  void OnBudgetExhausted(const meter::Exhaustion& e) {
+    spdlog::warn("task {} {}: {}", e.task_id, e.pause ? "pausing" : "stopping", e.message);
+    auto timer = std::make_shared<asio::steady_timer>(ioc_, config_.meter.stop_delay);
+    timer->async_wait([this, timer, e](boost::system::error_code ec) {
+      if (ec || stopping_) return;
+      if (e.pause) {
+        tasks_->Pause(e.task_id, e.message);
+      } else {
+        tasks_->Cancel(e.task_id, e.message);
+      }
+    });
+  }
+
   TaskManagerOptions TaskOptions() const {
     TaskManagerOptions o;
     o.data_dir = config_.data_dir;
@@ -121,8 +201,8 @@ class AgentImpl final : public Agent {
     o.default_grace = config_.task_grace;
     o.limits = config_.task_limits;
     o.max_output_bytes = config_.max_output_bytes;
-    o.upstreams = config_.upstreams;
     o.agent_env = AgentEnvironment::FromProcess();
+    o.meter = meter_.get();
     return o;
   }
 
@@ -181,6 +261,7 @@ class AgentImpl final : public Agent {
     const bool changed = reply.machine_id() != machine_id_ || !cmd_sub_;
     machine_id_ = reply.machine_id();
     outbox_->SetMachineId(machine_id_);
+    meter_->SetMachineId(machine_id_);
     interval_ = std::chrono::milliseconds(std::max<uint32_t>(reply.heartbeat_interval_ms(), 10));
     if (changed) {
       if (auto r = WriteFileAtomic(config_.data_dir + "/machine_id", machine_id_, 0600); !r) {
@@ -259,6 +340,9 @@ class AgentImpl final : public Agent {
       case v1::Command::kCancelTask:
         tasks_->Cancel(cmd.cancel_task().task_id(), cmd.cancel_task().reason());
         return {};
+      case v1::Command::kPauseTask:
+        tasks_->Pause(cmd.pause_task().task_id(), cmd.pause_task().reason());
+        return {};
       default:
         return MakeError("unsupported", "command not supported by this agent");
     }
@@ -322,7 +406,9 @@ class AgentImpl final : public Agent {
   asio::steady_timer stop_timer_;
   std::unique_ptr<Bus> bus_;
   std::unique_ptr<EventOutbox> outbox_;  // after bus_: gone before it
-  std::unique_ptr<TaskManager> tasks_;   // after outbox_: gone before it
+  meter::PriceTable prices_;
+  std::unique_ptr<meter::MeterService> meter_;  // after outbox_: gone before it
+  std::unique_ptr<TaskManager> tasks_;           // after meter_: gone before it
   std::unique_ptr<Subscription> cmd_sub_;
   std::vector<std::string> tools_;
   std::string machine_id_;

@@ -84,6 +84,7 @@ Result<void> LoadAgentConfigToml(std::string_view toml_text, AgentConfig& c) {
                           }
                           if (k == "task_grace") return TomlDuration(node, k, c.task_grace);
                           if (k == "task_limits") return TomlLimits(node, k, c.task_limits);
+                          if (k == "meter") return meter::TomlMeterConfig(node, c.meter);
                           return UnknownKey(k);
                         });
 }
@@ -108,6 +109,7 @@ Result<void> ValidateAgentConfig(const AgentConfig& c) {
     return MakeError("bad_config", "log_level must be one of trace, debug, info, warn, error");
   }
   if (c.data_dir.empty()) return MakeError("bad_config", "data_dir must not be empty");
+  if (auto r = meter::ValidateMeterConfig(c.meter, c.upstreams); !r) return r;
   return ValidateTaskSettings(c);
 }
 
@@ -143,7 +145,7 @@ ParsedAgentArgs ParseAgentArgs(int argc, char** argv) {
   std::string config_file, nats, name, data_dir, backend, prefix, level, user, password;
   std::vector<std::string> labels, upstreams;
   uint32_t task_slots = 0;
-  std::string task_grace;
+  std::string task_grace, proxy_listen, prices;
   app.add_option("--config", config_file, "TOML config file; flags override it");
   app.add_option("--nats", nats, "NATS server URL [" + c.nats_url + "]");
   app.add_option("--nats-user", user, "NATS user name");
@@ -153,6 +155,9 @@ ParsedAgentArgs ParseAgentArgs(int argc, char** argv) {
   app.add_option("--label", labels, "label k=v (repeatable)");
   app.add_option("--upstream", upstreams,
                  "LLM upstream provider=URL or provider=mock (repeatable)");
+  app.add_option("--proxy-listen", proxy_listen,
+                 "metering proxy address HOST:PORT [" + c.meter.listen + "]");
+  app.add_option("--prices", prices, "model price table (TOML) [built in]");
   app.add_option("--backend", backend, "how this machine was made (set by provisioners) [manual]");
   app.add_option("--subject-prefix", prefix, "bus subject prefix [av]");
   app.add_option("--log-level", level, "trace|debug|info|warn|error [info]");
@@ -180,6 +185,8 @@ ParsedAgentArgs ParseAgentArgs(int argc, char** argv) {
   Override(c.backend, backend);
   Override(c.subject_prefix, prefix);
   Override(c.log_level, level);
+  Override(c.meter.listen, proxy_listen);
+  Override(c.meter.prices_file, prices);
   if (slots_flag->count() > 0) c.task_slots = task_slots;
   if (!task_grace.empty()) {
     auto d = ParseDuration(task_grace);

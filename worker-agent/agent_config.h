@@ -6,6 +6,7 @@
 
 #include "common/core/duration.h"
 #include "common/core/result.h"
+#include "worker-agent/meter/meter_config.h"
 #include "worker-agent/runner/tool_process.h"
 
 namespace autovibe {
@@ -26,12 +27,15 @@ struct AgentConfig {
   uint64_t max_output_bytes = 16 << 20;           // per task; output beyond is read and dropped
   Duration task_grace = std::chrono::seconds(5);  // SIGTERM -> SIGKILL unless the task says
   ResourceLimits task_limits;                     // applied to every tool (setrlimit)
+  // The metering proxy: where it listens, prices, keys, per-task rate limits, the mock.
+  meter::MeterConfig meter;
 };
 
 // Keys: nats, nats_user, nats_password, name, data_dir, backend, subject_prefix, log_level,
 // task_slots, max_output_bytes, task_grace, [labels] table, [upstreams] table, [task_limits]
 // table (address_space_bytes, cpu_seconds, file_size_bytes, open_files, processes: integers,
-// 0 keeps the agent's own limit; core_dumps: bool). Unknown keys are an error.
+// 0 keeps the agent's own limit; core_dumps: bool), [meter] table (meter_config.h). Unknown
+// keys are an error.
 Result<void> LoadAgentConfigToml(std::string_view toml_text, AgentConfig& config);
 
 // "k=v" -> (k, v); fails on a missing '=' or an empty key.

@@ -29,7 +29,10 @@ json::object ProjectToJson(const ProjectRecord& p, const std::map<TaskState, int
     auto it = counts.find(s);
     tasks[ToString(s)] = it == counts.end() ? 0 : it->second;
   }
-  return {{"name", p.name}, {"created_at", FormatRfc3339(p.created_at_ms)}, {"tasks", tasks}};
+  return {{"name", p.name},
+          {"created_at", FormatRfc3339(p.created_at_ms)},
+          {"stopped", p.stopped},
+          {"tasks", tasks}};
 }
 
 json::object TaskToJson(const TaskRecord& t, const Fleet* fleet) {

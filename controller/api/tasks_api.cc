@@ -51,7 +51,7 @@ HttpResponse TasksApi::Projects(const HttpRequest& req, const std::vector<std::s
     if (req.method == "GET") {
       json::array list;
       for (const ProjectRecord* p : book.Projects()) {
-        list.push_back(ProjectToJson(*p, book.Counts(p->name)));
+        list.push_back(ProjectJson(*p));
       }
       return JsonResponse(200, {{"projects", std::move(list)}});
     }
@@ -65,16 +65,38 @@ HttpResponse TasksApi::Projects(const HttpRequest& req, const std::vector<std::s
     auto p = book.CreateProject(std::string(name->as_string()));
     if (!p) return ErrorResponse(p.error());
     deps_.commit();
-    return JsonResponse(201, ProjectToJson(**p, {}));
+    return JsonResponse(201, ProjectJson(**p));
   }
   if (seg.size() == 3) {
     route = "/v1/projects/{name}";
     if (req.method != "GET") return MethodNotAllowed("GET");
     const ProjectRecord* p = book.FindProject(seg[2]);
     if (p == nullptr) return JsonError(404, "not_found", "no project named " + Short(seg[2]));
-    return JsonResponse(200, ProjectToJson(*p, book.Counts(p->name)));
+    return JsonResponse(200, ProjectJson(*p));
+  }
+  if (seg.size() == 4 && (seg[3] == "stop" || seg[3] == "resume")) {
+    route = "/v1/projects/{name}/" + std::string(seg[3]);
+    if (req.method != "POST") return MethodNotAllowed("POST");
+    auto counts = seg[3] == "stop" ? book.StopProject(seg[2], "stopped by the user")
+                                   : book.ResumeProject(seg[2]);
+    if (!counts) return ErrorResponse(counts.error());
+    deps_.commit();
+    deps_.schedule();
+    json::object o = ProjectJson(*book.FindProject(seg[2]));
+    o["paused_tasks"] = counts->paused;
+    o["held_tasks"] = counts->held;
+    o["resumed_tasks"] = counts->released;
+    return JsonResponse(200, std::move(o));
   }
   return JsonError(404, "not_found", "no such endpoint");
+}
+
+json::object TasksApi::ProjectJson(const ProjectRecord& p) const {
+  json::object o = ProjectToJson(p, deps_.tasks->Counts(p.name));
+  const std::string hold = deps_.tasks->HoldReason(p.name);
+  o["held"] = !hold.empty();
+  o["hold_reason"] = hold;
+  return o;
 }
 
 HttpResponse TasksApi::Tasks(const HttpRequest& req, const std::vector<std::string_view>& seg,

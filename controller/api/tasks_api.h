@@ -1,6 +1,7 @@
 // The API's project and task routes: /v1/projects..., /v1/tasks... Owner-thread only.
 #pragma once
 
+#include <boost/json/object.hpp>
 #include <functional>
 #include <string>
 #include <string_view>
@@ -37,6 +38,7 @@ class TasksApi {
                         std::string& route);
   HttpResponse Tasks(const HttpRequest& req, const std::vector<std::string_view>& seg,
                      std::string& route);
+  boost::json::object ProjectJson(const ProjectRecord& p) const;
   HttpResponse Submit(const HttpRequest& req);
   HttpResponse ListTasks(const HttpRequest& req);
   HttpResponse Logs(const HttpRequest& req, const TaskRecord& t);

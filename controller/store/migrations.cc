@@ -78,6 +78,9 @@ ALTER TABLE machines ADD COLUMN instance_id TEXT NOT NULL DEFAULT '';
 ALTER TABLE machines ADD COLUMN task_slots INTEGER NOT NULL DEFAULT 0;
 CREATE INDEX events_task ON events(task_id, seq) WHERE task_id IS NOT NULL;
 )sql"},
+    {5, "project emergency stop", R"sql(
+ALTER TABLE projects ADD COLUMN stopped INTEGER NOT NULL DEFAULT 0;
+)sql"},
 };
 
 Error SqlError(sqlite3* db, const std::string& what) {

@@ -44,11 +44,20 @@ class SqliteTaskStore final : public TaskStore {
 
   // TaskStore
   Result<std::vector<ProjectRecord>> LoadProjects() override {
-    Stmt st(db_, "SELECT name, created_at FROM projects ORDER BY created_at, name");
+    Stmt st(db_, "SELECT name, created_at, stopped FROM projects ORDER BY created_at, name");
     if (!st.ok()) return Fail("load projects");
     std::vector<ProjectRecord> out;
-    while (st.Step() == SQLITE_ROW) out.push_back({st.Text(0), st.Int(1)});
+    while (st.Step() == SQLITE_ROW) out.push_back({st.Text(0), st.Int(1), st.Int(2) != 0});
     return out;
+  }
+
+  Result<void> SetProjectStopped(std::string_view name, bool stopped) override {
+    Stmt st(db_, "UPDATE projects SET stopped = ?2 WHERE name = ?1");
+    if (!st.ok()) return Fail("stop project");
+    st.Bind(1, name);
+    st.Bind(2, static_cast<int64_t>(stopped ? 1 : 0));
+    if (st.Step() != SQLITE_DONE) return Fail("stop project " + std::string(name));
+    return {};
   }
 
   Result<void> InsertProject(const ProjectRecord& p) override {

@@ -29,6 +29,7 @@ class TaskStore {
   virtual Result<std::vector<ProjectRecord>> LoadProjects() = 0;
   // Fails with code "conflict" when a project of that name exists.
   virtual Result<void> InsertProject(const ProjectRecord& p) = 0;
+  virtual Result<void> SetProjectStopped(std::string_view name, bool stopped) = 0;
 
   // Every task, in submission order.
   virtual Result<std::vector<TaskRecord>> LoadTasks() = 0;

@@ -25,10 +25,6 @@ bool ValidProjectName(std::string_view n) {
 
 }  // namespace
 
-SchedulerTask ToSchedulerTask(const TaskRecord& t) {
-  return {t.id, t.project, t.seq, t.spec.priority, t.spec.tool, t.spec.labels};
-}
-
 TaskBook::TaskBook(Store& store, const Clock& clock, TaskEffects& effects, TaskBookOptions options)
     : store_(store), clock_(clock), effects_(effects), options_(options) {}
 
@@ -227,6 +223,7 @@ void TaskBook::Record(const Entry& e, std::string_view kind, const std::string& 
 }
 
 void TaskBook::Enqueue(Entry& e) {
+  if (HoldIfProjectHeld(e)) return;
   SetState(e, TaskState::kQueued);
   e.record.machine_id.clear();
   Save(e);
@@ -238,6 +235,7 @@ void TaskBook::Finish(Entry& e, TaskState to, std::string reason) {
   TaskRecord& t = e.record;
   SetState(e, to);
   t.reason = std::move(reason);
+  t.resume_machine.clear();
   t.finished_at_ms = clock_.NowMs();
   ++counters_.finished[std::string(ToString(to))];
   Save(e);

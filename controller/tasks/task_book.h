@@ -31,6 +31,9 @@ class TaskEffects {
   // Ask a machine to stop a task it runs.
   virtual void CancelTask(const std::string& machine_id, const std::string& task_id,
                           const std::string& reason) = 0;
+  // Ask a machine to stop a task's tool but keep its workspace (the task is paused).
+  virtual void PauseTask(const std::string& machine_id, const std::string& task_id,
+                         const std::string& reason) = 0;
   // The task's state or fields changed.
   virtual void TaskChanged(const TaskRecord& t) = 0;
   virtual void TaskLogged(const TaskRecord& t, const TaskLogChunk& chunk) = 0;
@@ -44,6 +47,14 @@ struct TaskBookOptions {
   // How long an assignment may stay unconfirmed after a controller restart before it goes
   // back to the queue.
   Duration assign_timeout = std::chrono::seconds(20);
+};
+
+// What a stop, a resume or a budget decision did to a project's tasks.
+struct HoldCounts {
+  int paused = 0;     // running tasks whose tools were stopped, workspaces kept
+  int cancelled = 0;  // running tasks cancelled (budget action "stop")
+  int held = 0;       // queued tasks held back
+  int released = 0;   // paused or held tasks sent back to the queue
 };
 
 struct TaskCounters {
@@ -81,6 +92,24 @@ class TaskBook {
   std::vector<const TaskRecord*> List(std::string_view project, std::optional<TaskState> state,
                                       size_t limit) const;
   Result<std::vector<TaskLogChunk>> Logs(std::string_view id, int64_t after_seq, size_t limit);
+
+  // --- holds: a project stopped by a user, or a budget used up (task_hold.cc). While a
+  // project is held its queued and newly runnable tasks wait as "paused" instead of running.
+  // Stops every running task of the project (paused: tool stopped, workspace kept) and holds
+  // its queued ones. Codes: not_found.
+  Result<HoldCounts> StopProject(std::string_view name, const std::string& reason);
+  // Lifts the stop; the tasks go back to the queue unless a budget still holds them.
+  Result<HoldCounts> ResumeProject(std::string_view name);
+  // A budget of the project is used up: running tasks are paused (or cancelled when `pause` is
+  // false) and queued ones held, until BudgetReplenished.
+  HoldCounts BudgetExhausted(const std::string& project, const std::string& message, bool pause);
+  HoldCounts BudgetReplenished(const std::string& project);
+  // The task reached its own max_usd: it is cancelled.
+  void TaskCapReached(const std::string& task_id, const std::string& message);
+  // Why the project's tasks wait ("" when they do not): the stop, else the budget.
+  std::string HoldReason(std::string_view project) const;
+  // Paused tasks of the project in total.
+  int Paused(std::string_view project) const;
 
   // --- machines
   // A machine registered, changed state or settings.
@@ -120,6 +149,12 @@ class TaskBook {
   void SetState(Entry& e, TaskState to);
   void Record(const Entry& e, std::string_view kind, const std::string& detail_json);
   void Enqueue(Entry& e);
+  // Holds back a queued task of a held project (paused, no machine). False when not held.
+  bool HoldIfProjectHeld(Entry& e);
+  // Pauses (or cancels) the running tasks of a project and holds its queued ones.
+  HoldCounts HoldProject(const std::string& project, const std::string& reason, bool pause);
+  HoldCounts ReleaseProject(const std::string& project);
+  void ApplyPaused(Entry& e, const v1::TaskFinished& f);
   void Finish(Entry& e, TaskState to, std::string reason);
   void Requeue(Entry& e, const std::string& why);
   void Unhold(Entry& e);
@@ -142,6 +177,7 @@ class TaskBook {
   Scheduler scheduler_;
   std::vector<std::unique_ptr<ProjectRecord>> projects_;
   std::unordered_map<std::string, ProjectRecord*> projects_by_name_;
+  std::unordered_map<std::string, std::string> budget_holds_;  // project -> why
   std::map<std::string, std::map<TaskState, int>> counts_;  // project -> state -> tasks
   std::vector<std::unique_ptr<Entry>> tasks_;               // submission order
   std::unordered_map<std::string, Entry*> by_id_;

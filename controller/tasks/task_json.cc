@@ -1,5 +1,7 @@
 #include "controller/tasks/task_json.h"
 
+#include "common/budget/amounts.h"
+
 #include <fmt/format.h>
 
 #include <array>
@@ -145,6 +147,13 @@ Result<TaskSpec> TaskSpecFromJson(const json::object& o) {
       auto n = Integer(v, k, 1, kMaxTaskAttempts);
       if (!n) return n.error();
       s.max_attempts = static_cast<uint32_t>(*n);
+    } else if (k == "max_usd") {
+      // Dollars as a string ("0.50") or a number; 0 or absent: no cap of its own.
+      auto micros = v.is_string()   ? ParseUsd(v.as_string())
+                    : v.is_number() ? ParseUsd(json::serialize(v))
+                                    : Result<int64_t>(MakeError("bad_request", ""));
+      if (!micros) return Bad("\"max_usd\" must be an amount of dollars such as \"0.50\"");
+      s.max_usd_micros = *micros;
     } else {
       return Bad(fmt::format("unknown field \"{}\"", k.substr(0, 64)));
     }
@@ -174,6 +183,7 @@ json::object TaskSpecToJson(const TaskSpec& s) {
   o["priority"] = s.priority;
   o["timeout_s"] = s.timeout_s;
   o["max_attempts"] = s.max_attempts;
+  if (s.max_usd_micros > 0) o["max_usd"] = FormatUsd(s.max_usd_micros);
   return o;
 }
 
@@ -197,12 +207,6 @@ TaskReport TaskReportFromJson(const json::value& v) {
     r.result_subtype = p->as_string();
   }
   return r;
-}
-
-std::string FormatUsd(int64_t micros) {
-  const char* sign = micros < 0 ? "-" : "";
-  const uint64_t m = micros < 0 ? 0 - static_cast<uint64_t>(micros) : static_cast<uint64_t>(micros);
-  return fmt::format("{}{}.{:06}", sign, m / 1'000'000, m % 1'000'000);
 }
 
 std::string ValidUtf8(std::string_view in) {

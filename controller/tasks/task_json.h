@@ -1,6 +1,8 @@
 // Task specs and reports to and from JSON: the API's input, and how they are stored.
 #pragma once
 
+#include "common/budget/amounts.h"  // FormatUsd
+
 #include <boost/json/object.hpp>
 #include <boost/json/value.hpp>
 
@@ -23,8 +25,6 @@ boost::json::object TaskSpecToJson(const TaskSpec& spec);
 boost::json::object TaskReportToJson(const TaskReport& r);
 TaskReport TaskReportFromJson(const boost::json::value& v);
 
-// "1.234567": micro-dollars as a decimal string, never a float.
-std::string FormatUsd(int64_t micros);
 
 // Text fit for a JSON string: invalid UTF-8 sequences become U+FFFD.
 std::string ValidUtf8(std::string_view bytes);

@@ -69,6 +69,7 @@ void TaskBook::Requeue(Entry& e, const std::string& why) {
     return;
   }
   ++counters_.requeued;
+  t.resume_machine.clear();  // its workspace went with the machine
   t.reason =
       fmt::format("{}; retrying (attempt {} of {} next)", why, t.attempts + 1, t.spec.max_attempts);
   Record(e, "task.requeued",
@@ -244,13 +245,22 @@ void TaskBook::ApplyFinished(const std::string& machine_id, const v1::TaskFinish
   t.exit_code = f.exit_code();
   t.signal = f.signal();
   const auto& r = f.report();
-  t.report = {r.turns(), r.session_id(), r.reported_cost_micros(), r.result_subtype()};
-  if (!placed) {  // cancelled by the user meanwhile: keep its state, note how it ended
+  // A paused run keeps the session of the run before it if it reported none of its own.
+  const std::string session = r.session_id().empty() ? t.report.session_id : r.session_id();
+  t.report = {r.turns(), session, r.reported_cost_micros(), r.result_subtype()};
+  const bool stopped_here = f.outcome() == v1::TASK_OUTCOME_PAUSED ||
+                            f.outcome() == v1::TASK_OUTCOME_CANCELLED;
+  // Paused or cancelled by the controller meanwhile: keep that state, note how it ended. (A
+  // tool that ended on its own before a pause reached it ends as it did.)
+  if (!placed && (t.state != TaskState::kPaused || stopped_here)) {
     Save(*e);
     effects_.TaskChanged(t);
     return;
   }
   switch (f.outcome()) {
+    case v1::TASK_OUTCOME_PAUSED:
+      ApplyPaused(*e, f);
+      break;
     case v1::TASK_OUTCOME_SUCCEEDED:
       Finish(*e, TaskState::kSucceeded, "");
       break;

@@ -44,6 +44,7 @@ struct TaskSpec {
   uint32_t timeout_s = 0;
   uint32_t max_attempts = 3;
   std::string from_checkpoint;
+  int64_t max_usd_micros = 0;  // the task's own spending cap; 0: only the project's budgets
 };
 
 // What the tool said about its own run.
@@ -71,11 +72,15 @@ struct TaskRecord {
   int64_t assigned_at_ms = 0;
   int64_t started_at_ms = 0;
   int64_t finished_at_ms = 0;
+  // Set while a paused task waits to continue on the machine that holds its workspace (kept in
+  // memory only: after a controller restart it starts afresh wherever it fits).
+  std::string resume_machine;
 };
 
 struct ProjectRecord {
   std::string name;
   int64_t created_at_ms = 0;
+  bool stopped = false;  // emergency stop: nothing runs until resumed
 };
 
 // One piece of a task's output as kept by the controller; `seq` runs over all attempts.

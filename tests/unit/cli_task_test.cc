@@ -24,7 +24,7 @@ json::object Task(std::string state = "running") {
     "command":["sh","-c","echo hi && sleep 1"],"state":"running","priority":0,"depends_on":[],
     "labels":{"team":"core"},"env":{},"options":{},"timeout_s":1800,"max_attempts":3,
     "attempts":1,"machine_id":"m-1","machine_name":"agent-1","exit_code":null,"reason":"",
-    "report":{"turns":0,"session_id":"","reported_cost_usd":"0.000000","result_subtype":""},
+    "report":{"turns":0,"session_id":"","reported_cost_usd":"0.00","result_subtype":""},
     "created_at":"2026-11-22T01:38:42.123Z","assigned_at":"2026-11-22T01:38:49.000Z",
     "started_at":"2026-11-22T01:38:50.000Z",
     "finished_at":null,"last_log":"hi"})")

@@ -20,8 +20,12 @@ struct Effects final : TaskEffects {
   std::vector<std::pair<std::string, std::string>> runs;  // machine, task
   std::vector<std::pair<std::string, std::string>> cancels;
   void RunTask(const TaskRecord& t) override { runs.emplace_back(t.machine_id, t.id); }
+  std::vector<std::pair<std::string, std::string>> pauses;
   void CancelTask(const std::string& m, const std::string& t, const std::string&) override {
     cancels.emplace_back(m, t);
+  }
+  void PauseTask(const std::string& m, const std::string& t, const std::string&) override {
+    pauses.emplace_back(m, t);
   }
   void TaskChanged(const TaskRecord&) override {}
   void TaskLogged(const TaskRecord&, const TaskLogChunk&) override {}
@@ -253,4 +257,81 @@ TEST_CASE("a task cancelled while assigned frees its slot when the assignment fa
   REQUIRE(f.book->Schedule(10) == 1);
   CHECK(f.fx.runs.back() == std::make_pair(std::string("m1"), second));
   CHECK(f.State(first) == TaskState::kCancelled);
+}
+
+TEST_CASE("a stopped project pauses its running tasks and holds the rest until resumed",
+          "[task_book]") {
+  Fixture f;
+  f.book->MachineUpdated("m1", {"shell"}, {{"autovibe.machine", "m1"}}, 1, true);
+  const std::string running = f.Submit(Shell());
+  const std::string queued = f.Submit(Shell());
+  f.book->Schedule(10);
+  f.book->AssignAnswered(running, 1, "m1", true, "", "");
+  REQUIRE(f.State(running) == TaskState::kRunning);
+  REQUIRE(f.State(queued) == TaskState::kQueued);
+
+  auto stopped = f.book->StopProject("demo", "stopped by the user");
+  REQUIRE(stopped);
+  CHECK(stopped->paused == 1);
+  CHECK(stopped->held == 1);
+  CHECK(f.State(running) == TaskState::kPaused);
+  CHECK(f.State(queued) == TaskState::kPaused);
+  CHECK(f.fx.pauses == std::vector<std::pair<std::string, std::string>>{{"m1", running}});
+  CHECK(f.book->HoldReason("demo") == "project demo is stopped");
+  // A task submitted meanwhile waits too; the agent's report keeps the pause.
+  const std::string later = f.Submit(Shell());
+  CHECK(f.State(later) == TaskState::kPaused);
+  auto paused = Finished("m1", running, 1, v1::TASK_OUTCOME_PAUSED);
+  paused.mutable_task_finished()->mutable_report()->set_session_id("s-1");
+  f.book->ApplyAgentEvent(paused);
+  CHECK(f.State(running) == TaskState::kPaused);
+  CHECK(f.book->Find(running)->report.session_id == "s-1");
+  CHECK(f.book->Schedule(10) == 0);
+
+  f.Restart();  // the stop survives a restart
+  CHECK(f.book->HoldReason("demo") == "project demo is stopped");
+  f.book->MachineUpdated("m1", {"shell"}, {{"autovibe.machine", "m1"}}, 1, true);
+  auto resumed = f.book->ResumeProject("demo");
+  REQUIRE(resumed);
+  CHECK(resumed->released == 3);
+  CHECK(f.State(running) == TaskState::kQueued);
+  CHECK(f.book->Find(running)->resume_machine == "m1");
+  CHECK(f.book->Schedule(10) == 2);  // the paused one back on m1, one held one on m2
+  CHECK(f.book->Find(running)->machine_id == "m1");
+  CHECK(f.book->Find(running)->attempts == 2);
+  CHECK_FALSE(f.book->StopProject("nope", "x"));
+}
+
+TEST_CASE("an exhausted budget holds a project until it is replenished", "[task_book]") {
+  Fixture f;
+  f.book->MachineUpdated("m1", {"shell"}, {}, 2, true);
+  const std::string a = f.Submit(Shell());
+  const std::string b = f.Submit(Shell());
+  f.book->Schedule(10);
+  auto counts = f.book->BudgetExhausted("demo", "budget usd (total) is exhausted", false);
+  CHECK(counts.cancelled == 2);
+  CHECK(f.State(a) == TaskState::kCancelled);
+  CHECK(f.book->Find(a)->reason == "budget usd (total) is exhausted");
+  const std::string c = f.Submit(Shell());
+  CHECK(f.State(c) == TaskState::kPaused);
+  // A stop does not lift with the budget; the budget does not lift a stop.
+  REQUIRE(f.book->StopProject("demo", "stopped by the user"));
+  CHECK(f.book->BudgetReplenished("demo").released == 0);
+  CHECK(f.State(c) == TaskState::kPaused);
+  auto resumed = f.book->ResumeProject("demo");
+  REQUIRE(resumed);
+  CHECK(resumed->released == 1);
+  CHECK(f.State(c) == TaskState::kQueued);
+  CHECK(f.book->HoldReason("demo").empty());
+}
+
+TEST_CASE("a tool that ended before its pause arrived ends as it did", "[task_book]") {
+  Fixture f;
+  f.book->MachineUpdated("m1", {"shell"}, {}, 1, true);
+  const std::string id = f.Submit(Shell());
+  f.book->Schedule(10);
+  f.book->AssignAnswered(id, 1, "m1", true, "", "");
+  REQUIRE(f.book->StopProject("demo", "stopped by the user"));
+  f.book->ApplyAgentEvent(Finished("m1", id, 1, v1::TASK_OUTCOME_SUCCEEDED));
+  CHECK(f.State(id) == TaskState::kSucceeded);
 }

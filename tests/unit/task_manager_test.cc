@@ -34,6 +34,17 @@ bool NoChildren() {
   return !(f >> pid);
 }
 
+// Stands in for the agent's metering proxy: remembers which tokens are live.
+class FakeMeter final : public TaskMeter {
+ public:
+  std::string url() const override { return "http://127.0.0.1:9"; }
+  void TaskStarted(const v1::RunTask& task, const std::string& token) override {
+    tokens[task.task_id()] = token;
+  }
+  void TaskEnded(const std::string& task_id) override { tokens.erase(task_id); }
+  std::map<std::string, std::string> tokens;  // live ones, by task
+};
+
 class Fixture {
  public:
   explicit Fixture(uint32_t slots = 1, size_t max_output_bytes = 16 << 20) {
@@ -43,7 +54,7 @@ class Fixture {
     o.slots = slots;
     o.default_grace = 500ms;
     o.max_output_bytes = max_output_bytes;
-    o.upstreams = {{"anthropic", "http://127.0.0.1:9/"}, {"openai", "mock"}};
+    o.meter = &meter;
     o.agent_env = {"/usr/bin:/bin", dir / "home", kAgentKey, "sk-agent-openai"};
     o.logs.flush_delay = 20ms;
     tasks = std::make_unique<TaskManager>(ioc, outbox, std::move(o));
@@ -107,6 +118,7 @@ class Fixture {
     return n;
   }
 
+  FakeMeter meter;
   TempDir dir{"av-task-manager"};
   boost::asio::io_context ioc;
   // Keeps run_one_for waiting for the outbox thread when no handler is due.
@@ -170,15 +182,19 @@ TEST_CASE("a task's tool sees its workspace and a clean environment") {
   (*t.mutable_env())["FOO"] = "bar";
   (*t.mutable_env())["AUTOVIBE_TASK_ID"] = "not-mine";  // the agent's value wins
   REQUIRE(fx.tasks->Run(t));
+  REQUIRE(fx.meter.tokens.count("t-env") == 1);
+  const std::string token = fx.meter.tokens["t-env"];
+  CHECK(token.size() >= 32);
   CHECK(fx.WaitFinished("t-env").outcome() == v1::TASK_OUTCOME_SUCCEEDED);
+  CHECK(fx.meter.tokens.count("t-env") == 0);  // refused once the tool is gone
   ::unsetenv("AUTOVIBE_TEST_AGENT_ONLY");
   const std::string workspace = std::filesystem::canonical(fx.dir / "workspaces/t-env");
-  // Until the metering proxy exists the tool gets the agent's upstream URL and key (DESIGN.md's
-  // proxy token comes with the proxy); "mock" (which only the proxy can serve) leaves URL and
-  // key unset, so no real provider is paid; nothing else is inherited.
-  CHECK(fx.Output("t-env", v1::LOG_STREAM_STDOUT) == workspace + "\nt-env|demo|bar|C.UTF-8|dumb|" +
-                                                         fx.dir / "home" + "\nhttp://127.0.0.1:9|" +
-                                                         kAgentKey + "|||\n");
+  // The tool reaches the providers only through the metering proxy, with its own token: the
+  // agent's real keys never reach it, and nothing else is inherited.
+  CHECK(fx.Output("t-env", v1::LOG_STREAM_STDOUT) ==
+        workspace + "\nt-env|demo|bar|C.UTF-8|dumb|" + fx.dir / "home" +
+            "\nhttp://127.0.0.1:9|" + token + "|http://127.0.0.1:9/v1|" + token + "|\n");
+  CHECK(fx.Output("t-env", v1::LOG_STREAM_STDOUT).find(kAgentKey) == std::string::npos);
   struct stat st {};
   REQUIRE(::stat(workspace.c_str(), &st) == 0);
   CHECK((st.st_mode & 0777) == 0700);
@@ -305,6 +321,23 @@ TEST_CASE("stopping cancels every task, then kills what ignores SIGTERM") {
   CHECK(b.outcome() == v1::TASK_OUTCOME_CANCELLED);
   CHECK(b.signal() == SIGKILL);
   CHECK(fx.RunUntil([&] { return stopped; }));
+}
+
+TEST_CASE("pause stops the tool, keeps the workspace and reports PAUSED") {
+  Fixture fx;
+  REQUIRE(fx.tasks->Run(Shell("t-pause", {"sh", "-c", "echo work > kept.txt; exec sleep 30"})));
+  REQUIRE(fx.RunUntil([&] { return std::filesystem::exists(fx.dir / "workspaces/t-pause/kept.txt"); }));
+  fx.tasks->Pause("t-pause", "budget usd (total) of project demo is exhausted");
+  const v1::TaskFinished f = fx.WaitFinished("t-pause");
+  CHECK(f.outcome() == v1::TASK_OUTCOME_PAUSED);
+  CHECK(f.reason() == "paused: budget usd (total) of project demo is exhausted");
+  CHECK(std::filesystem::exists(fx.dir / "workspaces/t-pause/kept.txt"));
+  // The resumed run is a new attempt in the same workspace.
+  v1::RunTask again = Shell("t-pause", {"cat", "kept.txt"}, 2);
+  again.set_resume(true);
+  REQUIRE(fx.tasks->Run(again));
+  CHECK(fx.WaitFinished("t-pause", 2).outcome() == v1::TASK_OUTCOME_SUCCEEDED);
+  CHECK(fx.Output("t-pause", v1::LOG_STREAM_STDOUT).find("work") != std::string::npos);
 }
 
 }  // namespace autovibe

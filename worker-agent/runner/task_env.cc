@@ -16,24 +16,6 @@ std::string Env(const char* name) {
   return v != nullptr ? v : "";
 }
 
-std::string TrimSlashes(std::string url) {
-  while (!url.empty() && url.back() == '/') url.pop_back();
-  return url;
-}
-
-bool EndsWith(std::string_view s, std::string_view suffix) {
-  return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix;
-}
-
-// The URL an upstream setting gives, or "" for the tool's default (unset) and for "mock",
-// which only the metering proxy can serve.
-std::string UpstreamUrl(const std::map<std::string, std::string>& upstreams,
-                        const std::string& provider) {
-  auto it = upstreams.find(provider);
-  if (it == upstreams.end() || it->second == "mock") return "";
-  return TrimSlashes(it->second);
-}
-
 }  // namespace
 
 AgentEnvironment AgentEnvironment::FromProcess() {
@@ -43,29 +25,6 @@ AgentEnvironment AgentEnvironment::FromProcess() {
   e.anthropic_api_key = Env("ANTHROPIC_API_KEY");
   e.openai_api_key = Env("OPENAI_API_KEY");
   return e;
-}
-
-tools::ProviderAccess ProviderAccessFor(const std::map<std::string, std::string>& upstreams,
-                                        const AgentEnvironment& agent) {
-  tools::ProviderAccess access;
-  // Anthropic SDKs add "/v1/messages" themselves; OpenAI SDKs want the "/v1" in the base URL.
-  access.anthropic_base_url = UpstreamUrl(upstreams, "anthropic");
-  if (EndsWith(access.anthropic_base_url, "/v1")) {
-    access.anthropic_base_url.resize(access.anthropic_base_url.size() - 3);
-  }
-  access.openai_base_url = UpstreamUrl(upstreams, "openai");
-  if (!access.openai_base_url.empty() && !EndsWith(access.openai_base_url, "/v1")) {
-    access.openai_base_url += "/v1";
-  }
-  // "mock" means: spend nothing. Until the metering proxy can answer for it, the tool gets no
-  // key either, so it cannot reach the real provider on the agent's account.
-  auto is_mock = [&](const char* provider) {
-    auto it = upstreams.find(provider);
-    return it != upstreams.end() && it->second == "mock";
-  };
-  if (!is_mock("anthropic")) access.anthropic_api_key = agent.anthropic_api_key;
-  if (!is_mock("openai")) access.openai_api_key = agent.openai_api_key;
-  return access;
 }
 
 std::map<std::string, std::string> TaskEnvironment(

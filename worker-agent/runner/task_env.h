@@ -22,11 +22,6 @@ struct AgentEnvironment {
   static AgentEnvironment FromProcess();
 };
 
-// Where the tool's LLM calls go. Until the metering proxy exists: the agent's --upstream URLs
-// (an upstream of "mock" leaves the URL unset) and the agent's own keys.
-tools::ProviderAccess ProviderAccessFor(const std::map<std::string, std::string>& upstreams,
-                                        const AgentEnvironment& agent);
-
 // The tool's whole environment, later entries winning: a minimal base (PATH, HOME, LANG, TERM),
 // the task's env, the adapter's env (so a task cannot point its tool past the agent), then
 // AUTOVIBE_TASK_ID and AUTOVIBE_PROJECT.

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <boost/asio/post.hpp>
 
+#include "common/core/ids.h"
 #include "worker-agent/tools/adapter.h"
 
 namespace autovibe {
@@ -29,6 +30,7 @@ struct TaskManager::Attempt {
   Duration timeout{0};
   SteadyClock::time_point started = SteadyClock::now();
   std::string cancel_reason;  // set once cancelled
+  bool pause = false;         // the cancel is a pause: the workspace is kept for a resume
   std::unique_ptr<tools::ToolRun> run;
   std::unique_ptr<LogBatcher> logs;
   // Last, so it dies first: once it is gone no output or exit callback can reach the rest.
@@ -39,8 +41,7 @@ TaskManager::TaskManager(boost::asio::io_context& ioc, EventOutbox& outbox,
                          TaskManagerOptions options)
     : ioc_(ioc),
       outbox_(outbox),
-      options_(std::move(options)),
-      access_(ProviderAccessFor(options_.upstreams, options_.agent_env)) {}
+      options_(std::move(options)) {}
 
 TaskManager::~TaskManager() = default;
 
@@ -67,17 +68,24 @@ Result<void> TaskManager::Run(const v1::RunTask& task) {
   if (adapter == nullptr) {
     return MakeError("bad_task", "unknown tool \"" + task.tool().substr(0, 80) + "\"");
   }
-  auto launch = adapter->Prepare(task, access_);
+  // The tool reaches the providers only through the metering proxy, with its own token.
+  tools::ProviderAccess access;
+  const std::string token = NewSecret(24);
+  if (options_.meter != nullptr) {
+    const std::string url = options_.meter->url();
+    access = {url, token, url + "/v1", token};
+  }
+  auto launch = adapter->Prepare(task, access);
   if (!launch) return MakeError("bad_task", launch.error().message);
   auto workspace = PrepareWorkspace(options_.data_dir, id);
   if (!workspace) return MakeError("unavailable", workspace.error().message);
   // One workspace, one tool: the old copy is gone before the new one starts.
   if (old != nullptr) Abort(*old, "superseded by attempt " + std::to_string(task.attempt()));
-  return Start(task, *workspace, std::move(*launch));
+  return Start(task, *workspace, std::move(*launch), token);
 }
 
 Result<void> TaskManager::Start(const v1::RunTask& task, const std::string& workspace,
-                                tools::ToolLaunch launch) {
+                                tools::ToolLaunch launch, const std::string& token) {
   auto a = std::make_unique<Attempt>();
   a->task_id = task.task_id();
   a->attempt = task.attempt();
@@ -100,6 +108,8 @@ Result<void> TaskManager::Start(const v1::RunTask& task, const std::string& work
   po.max_output_bytes = options_.max_output_bytes;
   const std::string binary = po.argv.empty() ? "" : po.argv[0];
 
+  // Known to the proxy before the tool can make its first call.
+  if (options_.meter != nullptr) options_.meter->TaskStarted(task, token);
   Attempt* raw = a.get();
   // The adapter reads the whole transcript (its result line comes last), logs or not.
   po.on_dropped_output = [raw](OutputStream stream, std::string_view data) {
@@ -115,6 +125,7 @@ Result<void> TaskManager::Start(const v1::RunTask& task, const std::string& work
   if (!process) {
     const Error& e = process.error();
     spdlog::warn("task {} attempt {} did not start: {}", a->task_id, a->attempt, e.message);
+    if (options_.meter != nullptr) options_.meter->TaskEnded(a->task_id);
     // Out of processes or descriptors passes; anything else is the task's own doing.
     return MakeError(e.code == "unavailable" ? "unavailable" : "bad_task",
                      "cannot start " + binary + ": " + e.message);
@@ -143,6 +154,18 @@ void TaskManager::Cancel(const std::string& task_id, const std::string& reason) 
   a.process->Cancel();
 }
 
+void TaskManager::Pause(const std::string& task_id, const std::string& reason) {
+  auto it = running_.find(task_id);
+  if (it == running_.end()) return;
+  Attempt& a = *it->second;
+  if (!a.cancel_reason.empty()) return;
+  a.pause = true;
+  a.cancel_reason = reason.empty() ? "paused by the controller" : reason;
+  spdlog::info("task {} attempt {} paused: {}", a.task_id, a.attempt, a.cancel_reason);
+  a.logs->Note("paused: " + a.cancel_reason);
+  a.process->Cancel();
+}
+
 void TaskManager::OnExit(Attempt* a, const ToolExit& exit) {
   a->logs->Finish();
   if (exit.output_bytes_dropped > 0) {
@@ -150,7 +173,11 @@ void TaskManager::OnExit(Attempt* a, const ToolExit& exit) {
                   " bytes dropped (over the agent's max_output_bytes)");
   }
   v1::TaskFinished f;
-  if (exit.cancelled) {
+  if (exit.cancelled && a->pause) {
+    f.set_outcome(v1::TASK_OUTCOME_PAUSED);
+    f.set_reason("paused: " + a->cancel_reason);
+    *f.mutable_report() = a->run->Report();
+  } else if (exit.cancelled) {
     f.set_outcome(v1::TASK_OUTCOME_CANCELLED);
     f.set_reason("cancelled: " + a->cancel_reason);
   } else if (exit.timed_out) {
@@ -191,6 +218,7 @@ void TaskManager::Finished(Attempt& a, v1::TaskFinished f) {
   f.set_task_id(a.task_id);
   f.set_attempt(a.attempt);
   f.set_output_bytes_dropped(f.output_bytes_dropped() + a.logs->dropped_bytes());
+  if (options_.meter != nullptr) options_.meter->TaskEnded(a.task_id);
   spdlog::info("task {} attempt {} finished outcome={} exit_code={} signal={} {}", a.task_id,
                a.attempt, v1::TaskOutcome_Name(f.outcome()), f.exit_code(), f.signal(), f.reason());
   v1::AgentEvent e;

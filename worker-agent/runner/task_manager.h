@@ -23,6 +23,7 @@
 #include "worker-agent/runner/event_outbox.h"
 #include "worker-agent/runner/log_batcher.h"
 #include "worker-agent/runner/task_env.h"
+#include "worker-agent/runner/task_meter.h"
 #include "worker-agent/runner/tool_process.h"
 
 namespace autovibe {
@@ -33,7 +34,8 @@ struct TaskManagerOptions {
   Duration default_grace = std::chrono::seconds(5);
   ResourceLimits limits;
   size_t max_output_bytes = 16 << 20;
-  std::map<std::string, std::string> upstreams;  // AgentConfig::upstreams
+  // Where tools' LLM calls go. Null: tools get no provider URL or key at all.
+  TaskMeter* meter = nullptr;
   AgentEnvironment agent_env;
   LogBatcherOptions logs;
 };
@@ -59,6 +61,11 @@ class TaskManager {
   // "cancelled: <reason>". A task not running here is ignored (cancel is idempotent).
   void Cancel(const std::string& task_id, const std::string& reason);
 
+  // Like Cancel, but the task ends as PAUSED with "paused: <reason>" and what the tool reported
+  // of itself so far (its session, to resume); its workspace stays for a later RunTask with
+  // `resume`. A task not running here is ignored.
+  void Pause(const std::string& task_id, const std::string& reason);
+
   // While draining, new tasks are refused and running ones go on.
   void SetDraining(bool draining) { draining_ = draining; }
   bool draining() const { return draining_; }
@@ -76,7 +83,7 @@ class TaskManager {
   struct Attempt;
 
   Result<void> Start(const v1::RunTask& task, const std::string& workspace,
-                     tools::ToolLaunch launch);
+                     tools::ToolLaunch launch, const std::string& token);
   void OnExit(Attempt* a, const ToolExit& exit);
   // Kills the tool at once (superseded, or the agent stops) and reports it cancelled.
   void Abort(Attempt& a, const std::string& reason);
@@ -88,7 +95,6 @@ class TaskManager {
   boost::asio::io_context& ioc_;
   EventOutbox& outbox_;
   const TaskManagerOptions options_;
-  const tools::ProviderAccess access_;
   std::map<std::string, std::unique_ptr<Attempt>> running_;  // by task id
   // Attempts that ended here lately: a repeated RunTask for one of them must not run it again.
   std::deque<std::pair<std::string, uint32_t>> ended_;

@@ -14,9 +14,8 @@
 
 namespace autovibe::tools {
 
-// Where the tool's LLM calls go, and with which key. Until the metering proxy exists these are
-// the agent's --upstream URLs and the agent's own keys; later, the proxy and a task token.
-// Every adapter passes these on as ANTHROPIC_BASE_URL / ANTHROPIC_API_KEY / OPENAI_BASE_URL /
+// Where the tool's LLM calls go, and with which key: the agent's metering proxy and the task's
+// own proxy token, never a real provider key. Every adapter passes these on as ANTHROPIC_BASE_URL / ANTHROPIC_API_KEY / OPENAI_BASE_URL /
 // OPENAI_API_KEY (plus the names its tool reads, e.g. aider's OPENAI_API_BASE).
 struct ProviderAccess {
   std::string anthropic_base_url;  // empty: the tool's default. Without "/v1": "http://h:p"
@@ -38,6 +37,9 @@ class ToolRun {
   virtual ~ToolRun() = default;
   // Raw stdout bytes as they arrive (lines may be split across calls).
   virtual void OnStdout(std::string_view data) {}
+  // What the run has shown of itself so far (the session to resume, turns), for a run that is
+  // stopped before it ends on its own.
+  virtual v1::ToolReport Report() const { return {}; }
   // Called once the process ended normally (not cancelled or timed out) with its exit code
   // (-1 and `signal` when a signal killed it).
   virtual ToolVerdict Finish(int exit_code, int signal) = 0;

@@ -10,6 +10,9 @@ namespace {
 
 constexpr std::string_view kTool = "claude-code";
 constexpr size_t kMaxQuotedBytes = 300;
+constexpr std::string_view kResumePrompt =
+    "You were stopped part way (your budget ran out or your project was stopped) and may go on "
+    "now. Continue the task from where you stopped. The task was: ";
 
 // At most kMaxQuotedBytes of `text`, cut on a UTF-8 character boundary, on one line.
 std::string Quote(std::string_view text) {
@@ -49,6 +52,13 @@ class ClaudeCodeRun final : public ToolRun {
   explicit ClaudeCodeRun(std::optional<uint32_t> max_turns) : max_turns_(max_turns) {}
 
   void OnStdout(std::string_view data) override { transcript_.OnStdout(data); }
+
+  v1::ToolReport Report() const override {
+    v1::ToolReport report;
+    report.set_session_id(transcript_.session_id());
+    report.set_turns(transcript_.assistant_turns());
+    return report;
+  }
 
   ToolVerdict Finish(int exit_code, int signal) override {
     transcript_.Finish();
@@ -100,8 +110,12 @@ class ClaudeCodeAdapterImpl final : public ToolAdapter {
     if (*max_turns)
       launch.argv.insert(launch.argv.end(), {"--max-turns", std::to_string(**max_turns)});
     if (model) launch.argv.insert(launch.argv.end(), {"--model", *model});
+    // A paused task continues its conversation in the same workspace.
+    const bool resume = task.resume() && !task.resume_session().empty();
+    if (resume) launch.argv.insert(launch.argv.end(), {"--resume", task.resume_session()});
     // After "--" a prompt starting with '-' stays the prompt.
-    launch.argv.insert(launch.argv.end(), {"--", prompt});
+    launch.argv.insert(launch.argv.end(),
+                       {"--", resume ? std::string(kResumePrompt) + prompt : prompt});
 
     launch.env = ProviderEnv(access);
     // As root, claude refuses --dangerously-skip-permissions unless told it runs in a sandbox.

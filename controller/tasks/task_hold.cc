@@ -1,0 +1,180 @@
+// Holds on a project's tasks: the emergency stop, and budgets used up. A held project runs
+// nothing: its running tasks are paused (tool stopped, workspace kept on the machine) or
+// cancelled, its queued tasks wait as paused, and when the hold lifts each paused task goes back
+// to the queue, pinned to the machine that holds its workspace so it continues there.
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <boost/json.hpp>
+
+#include "controller/tasks/task_book.h"
+#include "controller/tasks/task_book_entry.h"
+
+namespace autovibe {
+namespace {
+
+namespace json = boost::json;
+
+// The label every machine carries with its own id (TaskDispatch::SyncMachine), so a task can be
+// pinned to one machine.
+constexpr const char* kMachineLabel = "autovibe.machine";
+
+}  // namespace
+
+std::string TaskBook::HoldReason(std::string_view project) const {
+  const ProjectRecord* p = FindProject(project);
+  if (p != nullptr && p->stopped) return "project " + p->name + " is stopped";
+  auto it = budget_holds_.find(std::string(project));
+  return it == budget_holds_.end() ? "" : it->second;
+}
+
+int TaskBook::Paused(std::string_view project) const {
+  auto it = counts_.find(std::string(project));
+  if (it == counts_.end()) return 0;
+  auto c = it->second.find(TaskState::kPaused);
+  return c == it->second.end() ? 0 : c->second;
+}
+
+Result<HoldCounts> TaskBook::StopProject(std::string_view name, const std::string& reason) {
+  auto it = projects_by_name_.find(std::string(name));
+  if (it == projects_by_name_.end()) {
+    return MakeError("not_found", "no project named " + std::string(name).substr(0, 80));
+  }
+  ProjectRecord& p = *it->second;
+  if (!p.stopped) {
+    p.stopped = true;
+    if (auto r = store_.tasks().SetProjectStopped(p.name, true); !r) return r.error();
+    StoredEvent ev{0, clock_.NowMs(), "project.stopped", "",
+                   json::serialize(json::object{{"project", p.name}, {"reason", reason}}), ""};
+    if (auto r = store_.AppendEvent(ev); !r) spdlog::error("tasks: {}", r.error().message);
+    spdlog::warn("project {} stopped: {}", p.name, reason);
+  }
+  // Also when already stopped: a task that slipped through (an assignment answered late) stops.
+  return HoldProject(p.name, reason, /*pause=*/true);
+}
+
+Result<HoldCounts> TaskBook::ResumeProject(std::string_view name) {
+  auto it = projects_by_name_.find(std::string(name));
+  if (it == projects_by_name_.end()) {
+    return MakeError("not_found", "no project named " + std::string(name).substr(0, 80));
+  }
+  ProjectRecord& p = *it->second;
+  if (p.stopped) {
+    p.stopped = false;
+    if (auto r = store_.tasks().SetProjectStopped(p.name, false); !r) return r.error();
+    StoredEvent ev{0, clock_.NowMs(), "project.resumed", "",
+                   json::serialize(json::object{{"project", p.name}}), ""};
+    if (auto r = store_.AppendEvent(ev); !r) spdlog::error("tasks: {}", r.error().message);
+    spdlog::info("project {} resumed", p.name);
+  }
+  if (budget_holds_.count(p.name) > 0) return HoldCounts{};  // the budget still holds it
+  return ReleaseProject(p.name);
+}
+
+HoldCounts TaskBook::BudgetExhausted(const std::string& project, const std::string& message,
+                                     bool pause) {
+  budget_holds_[project] = message;
+  return HoldProject(project, message, pause);
+}
+
+HoldCounts TaskBook::BudgetReplenished(const std::string& project) {
+  if (budget_holds_.erase(project) == 0) return {};
+  const ProjectRecord* p = FindProject(project);
+  if (p != nullptr && p->stopped) return {};
+  return ReleaseProject(project);
+}
+
+void TaskBook::TaskCapReached(const std::string& task_id, const std::string& message) {
+  Entry* e = Get(task_id);
+  if (e == nullptr || IsFinal(e->record.state)) return;
+  if (auto r = Cancel(task_id, message); !r) spdlog::warn("tasks: {}", r.error().message);
+}
+
+HoldCounts TaskBook::HoldProject(const std::string& project, const std::string& reason,
+                                 bool pause) {
+  HoldCounts counts;
+  for (auto& owned : tasks_) {
+    Entry& e = *owned;
+    TaskRecord& t = e.record;
+    if (t.project != project) continue;
+    if (IsPlaced(t.state)) {
+      assign_deadlines_.erase(t.id);
+      if (!pause) {
+        effects_.CancelTask(t.machine_id, t.id, reason);
+        Finish(e, TaskState::kCancelled, reason);
+        ++counts.cancelled;
+        continue;
+      }
+      // The slot stays taken until the agent reports the tool gone (ApplyFinished).
+      effects_.PauseTask(t.machine_id, t.id, reason);
+      SetState(e, TaskState::kPaused);
+      t.reason = "paused: " + reason;
+      Save(e);
+      Record(e, "task.paused",
+             json::serialize(json::object{{"reason", reason}, {"machine_id", t.machine_id}}));
+      effects_.TaskChanged(t);
+      ++counts.paused;
+    } else if (t.state == TaskState::kQueued) {
+      scheduler_.Dequeue(t.id);
+      if (HoldIfProjectHeld(e)) ++counts.held;
+    }
+  }
+  return counts;
+}
+
+bool TaskBook::HoldIfProjectHeld(Entry& e) {
+  std::string why = HoldReason(e.record.project);
+  if (why.empty()) return false;
+  TaskRecord& t = e.record;
+  SetState(e, TaskState::kPaused);
+  t.machine_id.clear();
+  t.resume_machine.clear();
+  t.reason = "held: " + why;
+  Save(e);
+  effects_.TaskChanged(t);
+  return true;
+}
+
+HoldCounts TaskBook::ReleaseProject(const std::string& project) {
+  HoldCounts counts;
+  for (auto& owned : tasks_) {
+    Entry& e = *owned;
+    TaskRecord& t = e.record;
+    if (t.project != project || t.state != TaskState::kPaused) continue;
+    // A paused task continues where its workspace is, if that machine still takes work.
+    t.resume_machine.clear();
+    if (!t.machine_id.empty() && t.attempts > 0) {
+      if (scheduler_.AnyMachineFits(t.spec.tool, {{kMachineLabel, t.machine_id}})) {
+        t.resume_machine = t.machine_id;
+      } else {
+        spdlog::info("task {}: machine {} holding its workspace is gone; it starts afresh", t.id,
+                     t.machine_id);
+      }
+    }
+    Record(e, "task.resumed",
+           json::serialize(json::object{{"machine_id", t.resume_machine}}));
+    Enqueue(e);
+    ++counts.released;
+  }
+  return counts;
+}
+
+void TaskBook::ApplyPaused(Entry& e, const v1::TaskFinished& f) {
+  TaskRecord& t = e.record;
+  if (t.state != TaskState::kPaused) {
+    SetState(e, TaskState::kPaused);
+    Record(e, "task.paused",
+           json::serialize(json::object{{"reason", f.reason()}, {"machine_id", t.machine_id}}));
+  }
+  t.reason = f.reason().empty() ? "paused on the machine" : f.reason();
+  Save(e);
+  effects_.TaskChanged(t);
+}
+
+SchedulerTask ToSchedulerTask(const TaskRecord& t) {
+  SchedulerTask s{t.id, t.project, t.seq, t.spec.priority, t.spec.tool, t.spec.labels};
+  if (!t.resume_machine.empty()) s.labels[kMachineLabel] = t.resume_machine;
+  return s;
+}
+
+}  // namespace autovibe

@@ -1,0 +1,54 @@
+// The agent's meter: a thread of its own that runs the metering proxy and the lease book, so
+// tools' LLM calls never wait behind the agent's other work. Lease requests go to the
+// controller over <prefix>.lease.<m>; usage records leave through the agent's event outbox.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "common/bus/bus.h"
+#include "common/core/duration.h"
+#include "common/core/result.h"
+#include "worker-agent/meter/lease_book.h"
+#include "worker-agent/meter/prices.h"
+#include "worker-agent/meter/proxy.h"
+#include "worker-agent/runner/event_outbox.h"
+#include "worker-agent/runner/task_meter.h"
+
+namespace autovibe::meter {
+
+struct MeterServiceOptions {
+  ProxyOptions proxy;
+  LeaseBookOptions leases;
+  std::string subject_prefix = "av";
+  Duration lease_timeout = std::chrono::seconds(2);
+};
+
+class MeterService final : public TaskMeter {
+ public:
+  // Binds the proxy and starts the meter thread. `bus`, `outbox` and `prices` must outlive the
+  // service. `on_exhausted` runs on the meter thread: hand it over to the agent's own.
+  static Result<std::unique_ptr<MeterService>> Start(Bus& bus, EventOutbox& outbox,
+                                                     const PriceTable& prices,
+                                                     MeterServiceOptions options,
+                                                     LeaseBook::OnExhausted on_exhausted);
+  // Stops the proxy and the thread; calls in flight are cut off.
+  ~MeterService() override;
+
+  // The machine whose lease subject is used. Thread-safe.
+  void SetMachineId(const std::string& machine_id);
+
+  // TaskMeter (thread-safe)
+  std::string url() const override { return url_; }
+  void TaskStarted(const v1::RunTask& task, const std::string& token) override;
+  void TaskEnded(const std::string& task_id) override;
+
+ private:
+  struct Impl;
+  explicit MeterService(std::unique_ptr<Impl> impl);
+
+  std::unique_ptr<Impl> impl_;
+  std::string url_;
+};
+
+}  // namespace autovibe::meter

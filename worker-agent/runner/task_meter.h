@@ -1,0 +1,24 @@
+// The metering proxy as the task runner sees it (DESIGN.md, "What a task's tool sees"): where a
+// tool's LLM calls go, and the per-task token they must carry. Implemented by the agent's
+// meter (worker-agent/meter/meter_service.h); tests bring their own.
+#pragma once
+
+#include <string>
+
+#include "autovibe/v1/command.pb.h"
+
+namespace autovibe {
+
+class TaskMeter {
+ public:
+  virtual ~TaskMeter() = default;
+  // "http://127.0.0.1:PORT", the proxy's address.
+  virtual std::string url() const = 0;
+  // A task's tool is about to start with `token` as its API key: calls carrying it are metered
+  // and budgeted as this task's from now on. Thread-safe.
+  virtual void TaskStarted(const v1::RunTask& task, const std::string& token) = 0;
+  // The tool is gone: its token is refused from now on. Thread-safe.
+  virtual void TaskEnded(const std::string& task_id) = 0;
+};
+
+}  // namespace autovibe
