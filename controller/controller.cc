@@ -17,7 +17,12 @@
 #include "controller/admin_token.h"
 #include "controller/api/api.h"
 #include "controller/api/task_followers.h"
+#include "controller/api/budgets_api.h"
 #include "controller/api/tasks_api.h"
+#include "controller/budget_bridge.h"
+#include "controller/budgets/alerts.h"
+#include "controller/budgets/budget_book.h"
+#include "controller/budgets/lease_service.h"
 #include "controller/fleet/fleet.h"
 #include "controller/store/store.h"
 #include "controller/task_dispatch.h"
@@ -48,6 +53,7 @@ class ControllerImpl final : public Controller {
     // Subscriptions first (no more callbacks), then the workers that use the bus, then the
     // bus, then what callbacks touched.
     subs_.clear();
+    if (leases_) leases_->Stop();
     if (dispatch_) dispatch_->Stop();
     blocking_.join();
     bus_.reset();
@@ -88,12 +94,17 @@ class ControllerImpl final : public Controller {
     dispatch_->Attach(tasks_.get());
     for (const MachineRecord* m : fleet_->List()) dispatch_->SyncMachine(*m);
     if (auto r = tasks_->Load(); !r) return r.error();
+    if (auto r = StartBudgets(); !r) return r.error();
 
     tasks_api_ = std::make_unique<TasksApi>(
         TasksApiDeps{tasks_.get(), fleet_.get(), followers_.get(), [this] { batch_->Commit(); },
                      [this] { dispatch_->RequestSchedule(); }});
+    budgets_api_ = std::make_unique<BudgetsApi>(BudgetsApiDeps{
+        budgets_.get(),
+        [this](std::string_view name) { return tasks_->FindProject(name) != nullptr; },
+        [this] { batch_->Commit(); }});
     api_ = std::make_unique<Api>(ApiDeps{fleet_.get(), &bus_->Stats(), &heartbeat_lag_, *token,
-                                         tasks_api_.get(), tasks_.get()});
+                                         tasks_api_.get(), tasks_.get(), budgets_api_.get()});
     HttpServerOptions ho;
     ho.host = hp->first;
     ho.port = hp->second;
@@ -140,6 +151,39 @@ class ControllerImpl final : public Controller {
     });
     if (!hb) return hb.error();
     subs_.push_back(std::move(*hb));
+    return leases_->Start();
+  }
+
+  // Budgets, leases and the usage ledger. Projects whose budget ran out before a restart stay
+  // held.
+  Result<void> StartBudgets() {
+    bridge_ = std::make_unique<BudgetBridge>(*tasks_, [this] { dispatch_->RequestSchedule(); });
+    if (!config_.alert_webhook.empty()) {
+      webhook_ = std::make_unique<WebhookAlertSink>(WebhookOptions{
+          .url = config_.alert_webhook,
+          .after_commit = [this](std::function<void()> send) {
+            batch_->AfterCommit(std::move(send));
+          }});
+    }
+    alert_log_ = std::make_unique<LogAlertSink>(webhook_.get());
+    budgets_ = std::make_unique<BudgetBook>(store_->budgets(), clock_, *bridge_, *bridge_,
+                                            *alert_log_,
+                                            BudgetBookOptions{.lease_ttl = config_.lease_ttl});
+    if (auto r = budgets_->Load(); !r) return r.error();
+    for (const ProjectRecord* p : tasks_->Projects()) {
+      if (auto e = budgets_->ExhaustedBy(p->name)) {
+        tasks_->BudgetExhausted(p->name, e->reason, e->pause);
+      }
+    }
+    dispatch_->OnUsage([this](const v1::AgentEvent& ev) {
+      if (auto r = budgets_->ApplyUsage(ev.machine_id(), clock_.NowMs(), ev.usage(),
+                                        ev.event_id());
+          !r) {
+        spdlog::error("controller cannot record usage {}: {}", ev.event_id(), r.error().message);
+      }
+    });
+    leases_ = std::make_unique<LeaseService>(LeaseServiceDeps{
+        &ioc_, bus_.get(), batch_.get(), budgets_.get(), config_.subject_prefix});
     return {};
   }
 
@@ -157,6 +201,7 @@ class ControllerImpl final : public Controller {
         dispatch_->SyncMachine(rec);
         if (outcome.agent_restarted) {
           tasks_->MachineGone(rec.id, "the agent on machine " + rec.name + " restarted");
+          budgets_->MachineRestarted(rec.id);
         }
         tasks_->ReportedRunning(rec.id,
                                 {req->running_task_ids().begin(), req->running_task_ids().end()});
@@ -266,6 +311,7 @@ class ControllerImpl final : public Controller {
     // Commit first: what waits for the commit (acks of consumed events, commands) still has
     // its subscription and bus.
     if (batch_) batch_->Commit();
+    if (leases_) leases_->Stop();
     if (dispatch_) dispatch_->Stop();
     signals_.cancel();
     subs_.clear();
@@ -283,6 +329,7 @@ class ControllerImpl final : public Controller {
       if (ec || stopping_) return;
       batch_->Open();
       tasks_->Tick();
+      budgets_->Tick();
       dispatch_->RequestSchedule();
       ScheduleTick();
     });
@@ -303,6 +350,12 @@ class ControllerImpl final : public Controller {
   std::vector<std::unique_ptr<Subscription>> subs_;
   std::unique_ptr<WriteBatch> batch_;
   std::unique_ptr<TaskBook> tasks_;
+  std::unique_ptr<BudgetBridge> bridge_;
+  std::unique_ptr<WebhookAlertSink> webhook_;
+  std::unique_ptr<LogAlertSink> alert_log_;
+  std::unique_ptr<BudgetBook> budgets_;
+  std::unique_ptr<LeaseService> leases_;
+  std::unique_ptr<BudgetsApi> budgets_api_;
   std::unique_ptr<TaskFollowers> followers_;
   std::unique_ptr<TasksApi> tasks_api_;
   std::unique_ptr<TaskDispatch> dispatch_;

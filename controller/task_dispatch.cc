@@ -195,7 +195,11 @@ void TaskDispatch::OnAgentEvent(const BusMessage& m, const std::function<void()>
     spdlog::error("controller cannot record event {}: {}", ev->event_id(), fresh.error().message);
     return;  // not acked: it comes again
   }
-  if (*fresh && (!ev->has_agent_stopping() || AgentStopped(*ev))) tasks_->ApplyAgentEvent(*ev);
+  if (*fresh && ev->has_usage()) {
+    if (on_usage_) on_usage_(*ev);
+  } else if (*fresh && (!ev->has_agent_stopping() || AgentStopped(*ev))) {
+    tasks_->ApplyAgentEvent(*ev);
+  }
   d_.batch->AfterCommit(ack);
 }
 

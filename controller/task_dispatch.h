@@ -34,6 +34,10 @@ class TaskDispatch final : public TaskEffects {
   explicit TaskDispatch(TaskDispatchDeps deps) : d_(std::move(deps)) {}
 
   void Attach(TaskBook* tasks) { tasks_ = tasks; }
+  // Where usage records from the agents' event stream go (the budget book), once per event id.
+  void OnUsage(std::function<void(const v1::AgentEvent&)> on_usage) {
+    on_usage_ = std::move(on_usage);
+  }
 
   // Tells the task book what the fleet says about a machine (tools, labels, slots, state).
   void SyncMachine(const MachineRecord& m);
@@ -65,6 +69,7 @@ class TaskDispatch final : public TaskEffects {
 
   TaskDispatchDeps d_;
   TaskBook* tasks_ = nullptr;
+  std::function<void(const v1::AgentEvent&)> on_usage_;
   std::unique_ptr<Subscription> events_sub_;
   bool events_starting_ = false;
   bool schedule_queued_ = false;

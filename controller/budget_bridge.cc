@@ -1,0 +1,38 @@
+#include "controller/budget_bridge.h"
+
+#include <spdlog/spdlog.h>
+
+namespace autovibe {
+
+std::optional<LeaseTaskInfo> BudgetBridge::TaskForLease(std::string_view task_id) const {
+  const TaskRecord* t = tasks_.Find(task_id);
+  if (t == nullptr) return std::nullopt;
+  const ProjectRecord* p = tasks_.FindProject(t->project);
+  return LeaseTaskInfo{.project = t->project,
+                       .machine_id = t->machine_id,
+                       .attempt = t->attempts,
+                       .placed = IsPlaced(t->state),
+                       .max_usd_micros = t->spec.max_usd_micros,
+                       .project_stopped = p != nullptr && p->stopped};
+}
+
+void BudgetBridge::BudgetExhausted(const std::string& project, const std::string& resource,
+                                   const std::string& message, bool pause) {
+  HoldCounts c = tasks_.BudgetExhausted(project, message, pause);
+  spdlog::warn("project {} budget {} exhausted: {} paused, {} cancelled, {} held", project,
+               resource, c.paused, c.cancelled, c.held);
+}
+
+void BudgetBridge::BudgetReplenished(const std::string& project) {
+  HoldCounts c = tasks_.BudgetReplenished(project);
+  if (c.released > 0) {
+    spdlog::info("project {} budget replenished: {} tasks go on", project, c.released);
+    schedule_();
+  }
+}
+
+void BudgetBridge::TaskCapReached(const std::string& task_id, const std::string& message) {
+  tasks_.TaskCapReached(task_id, message);
+}
+
+}  // namespace autovibe

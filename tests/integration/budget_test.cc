@@ -1,0 +1,336 @@
+// Metering and hard budgets through the whole fleet: real nats-server, controller and agent
+// processes; tools (shell scripts with curl, and the real Claude Code CLI) call the agent's
+// metering proxy, which forwards to fake Anthropic and OpenAI upstreams (tests/fakes) that
+// stream and report usage like the real ones and keep their own tally.
+#include <boost/json.hpp>
+#include <catch2/catch.hpp>
+#include <filesystem>
+#include <fstream>
+#include <mutex>
+#include <sstream>
+
+#include "tests/fakes/fake_anthropic.h"
+#include "tests/fakes/fake_openai.h"
+#include "tests/support/catch_result.h"
+#include "tests/support/fleet_harness.h"
+#include "tests/support/nats_server.h"
+#include "tests/support/task_client.h"
+#include "worker-agent/meter/prices.h"
+
+using namespace autovibe;
+using namespace autovibe::testing;
+using namespace std::chrono_literals;
+namespace json = boost::json;
+
+namespace {
+
+constexpr const char* kAnthropicKey = "sk-ant-REAL-do-not-leak-0001";
+constexpr const char* kOpenAiKey = "sk-openai-REAL-do-not-leak-0002";
+constexpr const char* kModel = "claude-sonnet-4-5";
+
+std::string ReadAll(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+// A webhook receiver: counts what the controller posts.
+class Webhook {
+ public:
+  Webhook() {
+    REQUIRE(server_.Start("127.0.0.1", 0, [this](const HttpRequest& req) {
+      std::lock_guard lock(mu_);
+      bodies_.push_back(req.body);
+      return HttpResponse{.status = 200, .body = "ok"};
+    }));
+  }
+  std::string url() const { return server_.url() + "/hook"; }
+  std::vector<json::object> Posts() const {
+    std::lock_guard lock(mu_);
+    std::vector<json::object> out;
+    for (const auto& b : bodies_) out.push_back(json::parse(b).as_object());
+    return out;
+  }
+
+ private:
+  mutable std::mutex mu_;
+  std::vector<std::string> bodies_;
+  FakeServerThread server_;
+};
+
+struct MeteredFleet {
+  FakeAnthropic anthropic;
+  FakeOpenAI openai;
+  Webhook webhook;
+  TempDir dir;
+  NatsServer nats{dir / "nats"};
+  std::unique_ptr<ControllerProcess> controller;
+  std::unique_ptr<AgentProcess> agent;
+  std::unique_ptr<TaskClient> tasks;
+
+  explicit MeteredFleet(FakeAnthropicScript script = {}, std::string lease_ttl = "30s")
+      : anthropic(WithKey(std::move(script))), openai(FakeOpenAIOptions{.api_key = kOpenAiKey}) {
+    REQUIRE(anthropic.Start());
+    REQUIRE(openai.Start());
+    std::filesystem::create_directories(dir / "home");
+    std::ofstream(dir / "controller.toml") << "lease_ttl = \"" << lease_ttl << "\"\n"
+                                            << "alert_webhook = \"" << webhook.url() << "\"\n";
+    controller = std::make_unique<ControllerProcess>(
+        dir / "controller", nats.url(),
+        std::vector<std::string>{"--config", dir / "controller.toml"});
+    tasks = std::make_unique<TaskClient>(*controller);
+    agent = std::make_unique<AgentProcess>(
+        "agent-1", dir / "agent-1", nats.url(),
+        std::vector<std::string>{"--upstream", "anthropic=" + anthropic.url(), "--upstream",
+                                 "openai=" + openai.url() + "/v1", "--task-slots", "4"},
+        std::map<std::string, std::string>{{"HOME", dir / "home"},
+                                           {"ANTHROPIC_API_KEY", kAnthropicKey},
+                                           {"OPENAI_API_KEY", kOpenAiKey}});
+    REQUIRE(WaitUntil(
+        [&] {
+          auto m = controller->MachineByName("agent-1");
+          return m && m->at("state").as_string() == "ready";
+        },
+        15s));
+    tasks->CreateProject("demo");
+  }
+
+  static FakeAnthropicScript WithKey(FakeAnthropicScript s) {
+    s.api_key = kAnthropicKey;
+    return s;
+  }
+
+  void SetBudgets(json::array budgets) {
+    auto r = controller->Call("PUT", "/v1/projects/demo/budgets", std::nullopt,
+                              json::serialize(json::object{{"budgets", std::move(budgets)}}));
+    REQUIRE(r);
+    INFO(r->body);
+    REQUIRE(r->status == 200);
+  }
+
+  json::object Usage() { return controller->GetJson("/v1/projects/demo/usage").as_object(); }
+  json::object Totals(const std::string& query = "") {
+    auto rows = controller->GetJson("/v1/usage?project=demo" + query).at("rows").as_array();
+    return rows.empty() ? json::object{} : rows[0].as_object();
+  }
+  int64_t LedgerCalls() {
+    auto t = Totals();
+    return t.empty() ? 0 : t.at("calls").to_number<int64_t>();
+  }
+  // The budget row of `resource` in the project's usage.
+  json::object BudgetRow(const std::string& resource) {
+    for (const auto& b : Usage().at("budgets").as_array()) {
+      if (b.at("resource").as_string() == resource) return b.as_object();
+    }
+    return {};
+  }
+};
+
+// A shell script that calls the proxy with curl (what any tool, curl included, sees).
+std::string AnthropicCall(bool stream, int max_tokens = 64) {
+  return std::string("curl -sS -N \"$ANTHROPIC_BASE_URL/v1/messages?beta=true\" ") +
+         "-H \"x-api-key: $ANTHROPIC_API_KEY\" -H 'anthropic-version: 2023-06-01' " +
+         "-H 'content-type: application/json' -d '{\"model\":\"" + kModel +
+         "\",\"max_tokens\":" + std::to_string(max_tokens) + ",\"stream\":" +
+         (stream ? "true" : "false") + ",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}'";
+}
+
+std::string OpenAiCall(const std::string& route, bool stream) {
+  const std::string body =
+      route == "chat/completions"
+          ? std::string("{\"model\":\"gpt-4.1-mini\",\"stream\":") + (stream ? "true" : "false") +
+                ",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}"
+          : std::string("{\"model\":\"gpt-4.1-mini\",\"stream\":") + (stream ? "true" : "false") +
+                ",\"input\":\"hi\"}";
+  return "curl -sS -N \"$OPENAI_BASE_URL/" + route +
+         "\" -H \"Authorization: Bearer $OPENAI_API_KEY\" -H 'content-type: application/json' "
+         "-d '" +
+         body + "'";
+}
+
+// Cost of a provider tally at the built-in price of one model, as the proxy prices it.
+int64_t CostOf(const UsageTally& t, const std::string& model) {
+  auto price = meter::PriceTable::BuiltIn().Find(model);
+  REQUIRE(price);
+  return meter::PriceTable::Cost(
+      *price, {t.input_tokens, t.output_tokens, t.cache_write_tokens, t.cache_read_tokens});
+}
+
+}  // namespace
+
+TEST_CASE("every call through the proxy is in the ledger to the token and no real key leaks",
+          "[budget]") {
+  MeteredFleet f;
+  const std::string script = "set -e; env; " + AnthropicCall(true) + "; " +
+                             AnthropicCall(false) + "; " + OpenAiCall("chat/completions", true) +
+                             "; " + OpenAiCall("chat/completions", false) + "; " +
+                             OpenAiCall("responses", true) + "; " + OpenAiCall("responses", false);
+  const std::string id = f.tasks->SubmitShell("demo", {"sh", "-c", script});
+  REQUIRE(f.tasks->WaitState(id, "succeeded", 30s));
+  // Usage records travel through JetStream: poll until all six calls are in.
+  REQUIRE(WaitUntil([&] { return f.LedgerCalls() == 6; }, 10s));
+
+  const UsageTally a = f.anthropic.Tally();
+  const UsageTally o = f.openai.Tally();
+  CHECK(a.calls == 2);
+  CHECK(o.calls == 4);
+  const json::object total = f.Totals();
+  CHECK(total.at("input_tokens").to_number<int64_t>() == a.input_tokens + o.input_tokens);
+  CHECK(total.at("output_tokens").to_number<int64_t>() == a.output_tokens + o.output_tokens);
+  CHECK(total.at("cache_write_tokens").to_number<int64_t>() ==
+        a.cache_write_tokens + o.cache_write_tokens);
+  CHECK(total.at("cache_read_tokens").to_number<int64_t>() ==
+        a.cache_read_tokens + o.cache_read_tokens);
+  const int64_t cost = CostOf(a, kModel) + CostOf(o, "gpt-4.1-mini");
+  CHECK(*ParseUsd(std::string(total.at("usd").as_string())) == cost);
+  // By model: one row per model.
+  auto by_model = f.controller->GetJson("/v1/usage?project=demo&group_by=model");
+  CHECK(by_model.at("rows").as_array().size() == 2);
+
+  // The providers saw the real keys; the tool, its log, the API and the agent's log never did.
+  for (const auto& r : f.anthropic.requests()) {
+    if (r.answer != "root") CHECK(r.x_api_key == kAnthropicKey);
+  }
+  const std::string logs = f.tasks->Logs(id);
+  CHECK_THAT(logs, Catch::Contains("ANTHROPIC_API_KEY="));
+  CHECK_THAT(logs, !Catch::Contains(kAnthropicKey) && !Catch::Contains(kOpenAiKey));
+  for (const std::string path :
+       {"/v1/tasks/" + id, "/v1/tasks/" + id + "/logs", std::string("/v1/usage?group_by=task"),
+        std::string("/v1/projects/demo/usage")}) {
+    auto r = f.controller->Call("GET", path);
+    REQUIRE(r);
+    CHECK_THAT(r->body, !Catch::Contains(kAnthropicKey) && !Catch::Contains(kOpenAiKey));
+  }
+  CHECK_THAT(f.agent->process().Log(),
+             !Catch::Contains(kAnthropicKey) && !Catch::Contains(kOpenAiKey));
+}
+
+TEST_CASE("a call without the task's token is refused and reaches no provider", "[budget]") {
+  MeteredFleet f;
+  const std::string id = f.tasks->SubmitShell(
+      "demo", {"sh", "-c",
+               "curl -s -o /dev/null -w '%{http_code}\\n' \"$ANTHROPIC_BASE_URL/v1/messages\" "
+               "-H 'x-api-key: stolen' -d '{}'"});
+  REQUIRE(f.tasks->WaitState(id, "succeeded", 30s));
+  CHECK_THAT(f.tasks->Logs(id), Catch::Contains("401"));
+  CHECK(f.anthropic.Tally().calls == 0);
+}
+
+TEST_CASE("64 concurrent callers against a tiny cap never spend past it", "[budget]") {
+  MeteredFleet f;
+  f.SetBudgets({{{"resource", "usd"}, {"limit", "0.05"}, {"on_exhaust", "stop"}}});
+  // 64 callers at once, 2,000 calls in all, until the budget says no.
+  const std::string id = f.tasks->SubmitShell(
+      "demo", {"sh", "-c",
+               "seq 1 2000 | xargs -P 64 -I{} sh -c '" + AnthropicCall(true) +
+                   " >/dev/null 2>&1' ; echo done"});
+  REQUIRE(f.tasks->WaitState(id, "cancelled", 60s));
+  CHECK_THAT(std::string(f.tasks->Task(id).at("reason").as_string()),
+             Catch::Contains("budget usd"));
+  // Once the records are in: the ledger equals the provider's tally, and stays within $0.05.
+  REQUIRE(WaitUntil([&] { return f.LedgerCalls() == f.anthropic.Tally().calls; }, 10s));
+  const UsageTally a = f.anthropic.Tally();
+  CHECK(a.calls > 0);
+  CHECK(a.calls < 2000);
+  CHECK(CostOf(a, kModel) <= 50'000);
+  const json::object row = f.BudgetRow("usd");
+  CHECK(*ParseUsd(std::string(row.at("spent").as_string())) == CostOf(a, kModel));
+  CHECK(*ParseUsd(std::string(row.at("spent").as_string())) <= 50'000);
+  CHECK(row.at("exhausted").as_bool());
+}
+
+TEST_CASE("a paused task continues in its workspace when the limit is raised", "[budget]") {
+  MeteredFleet f;
+  f.SetBudgets({{{"resource", "api_calls"}, {"limit", 3}, {"on_exhaust", "pause"}}});
+  // Writes a file, then calls until refused; on the resumed run the file is still there.
+  const std::string id = f.tasks->SubmitShell(
+      "demo", {"sh", "-c",
+               "if [ -f first-run ]; then echo resumed-with-workspace; exit 0; fi; "
+               "touch first-run; while " +
+                   AnthropicCall(false) +
+                   " | grep -q '\"type\":\"message\"'; do :; done; echo refused; sleep 30"});
+  REQUIRE(f.tasks->WaitState(id, "paused", 30s));
+  CHECK_THAT(std::string(f.tasks->Task(id).at("reason").as_string()),
+             Catch::Contains("budget api_calls"));
+  CHECK(f.anthropic.Tally().calls == 3);
+  f.SetBudgets({{{"resource", "api_calls"}, {"limit", 10}, {"on_exhaust", "pause"}}});
+  REQUIRE(f.tasks->WaitState(id, "succeeded", 30s));
+  const json::object t = f.tasks->Task(id);
+  CHECK(t.at("attempts").as_int64() == 2);
+  CHECK_THAT(f.tasks->Logs(id), Catch::Contains("resumed-with-workspace"));
+}
+
+TEST_CASE("each budget alert fires once and reaches the webhook", "[budget]") {
+  MeteredFleet f;
+  f.SetBudgets({{{"resource", "api_calls"},
+                 {"limit", 4},
+                 {"alert_at", json::array{50, 75}},
+                 {"on_exhaust", "stop"}}});
+  const std::string id = f.tasks->SubmitShell(
+      "demo", {"sh", "-c", "for i in 1 2 3 4 5 6; do " + AnthropicCall(false) + "; done"});
+  REQUIRE(f.tasks->WaitState(id, "cancelled", 30s));
+  REQUIRE(WaitUntil([&] { return f.webhook.Posts().size() >= 3; }, 10s));
+  std::vector<int64_t> thresholds;
+  for (const auto& p : f.webhook.Posts()) {
+    thresholds.push_back(p.at("threshold").to_number<int64_t>());
+    CHECK_THAT(std::string(p.at("text").as_string()), Catch::Contains("demo"));
+  }
+  std::sort(thresholds.begin(), thresholds.end());
+  CHECK(thresholds == std::vector<int64_t>{50, 75, 100});
+  auto alerts = f.controller->GetJson("/v1/alerts?project=demo").at("alerts").as_array();
+  CHECK(alerts.size() == 3);
+}
+
+TEST_CASE("project stop halts every task at once and resume releases them", "[budget]") {
+  MeteredFleet f;
+  std::vector<std::string> ids;
+  for (int i = 0; i < 6; ++i) {  // 4 slots: 4 run, 2 wait
+    ids.push_back(f.tasks->SubmitShell("demo", {"sh", "-c", "echo $$ > pid; exec sleep 600"}));
+  }
+  REQUIRE(WaitUntil(
+      [&] {
+        int running = 0;
+        for (const auto& id : ids) running += f.tasks->State(id) == "running";
+        return running == 4;
+      },
+      20s));
+  std::vector<pid_t> pids;
+  for (const auto& id : ids) {
+    if (f.tasks->State(id) != "running") continue;
+    const std::string pidfile = f.dir / "agent-1/workspaces/" + id + "/pid";
+    REQUIRE(WaitUntil([&] { return !ReadAll(pidfile).empty(); }, 5s));
+    pids.push_back(std::stoi(ReadAll(pidfile)));
+  }
+  auto r = f.controller->Call("POST", "/v1/projects/demo/stop");
+  REQUIRE(r);
+  REQUIRE(r->status == 200);
+  const json::object stopped = json::parse(r->body).as_object();
+  CHECK(stopped.at("paused_tasks").as_int64() == 4);
+  CHECK(stopped.at("held_tasks").as_int64() == 2);
+  CHECK(WaitUntil(
+      [&] {
+        for (pid_t p : pids) {
+          if (ProcessAlive(p)) return false;
+        }
+        return true;
+      },
+      5s));
+  for (const auto& id : ids) CHECK(f.tasks->WaitState(id, "paused", 10s));
+  // New work waits too.
+  const std::string later = f.tasks->SubmitShell("demo", {"true"});
+  CHECK(f.tasks->WaitState(later, "paused", 10s));
+
+  r = f.controller->Call("POST", "/v1/projects/demo/resume");
+  REQUIRE(r);
+  REQUIRE(r->status == 200);
+  CHECK(json::parse(r->body).at("resumed_tasks").as_int64() == 7);
+  CHECK(f.tasks->WaitState(later, "succeeded", 20s));
+  CHECK(WaitUntil(
+      [&] {
+        int running = 0;
+        for (const auto& id : ids) running += f.tasks->State(id) == "running";
+        return running == 4;
+      },
+      20s));
+}
