@@ -180,7 +180,7 @@ json::object TaskSpecToJson(const TaskSpec& s) {
 json::object TaskReportToJson(const TaskReport& r) {
   return {{"turns", r.turns},
           {"session_id", r.session_id},
-          {"reported_cost_usd", FormatUsd(r.reported_cost_micros)},
+          {"reported_cost_usd", FormatUsdSixDecimals(r.reported_cost_micros)},
           {"result_subtype", r.result_subtype}};
 }
 
@@ -199,7 +199,7 @@ TaskReport TaskReportFromJson(const json::value& v) {
   return r;
 }
 
-std::string FormatUsd(int64_t micros) {
+std::string FormatUsdSixDecimals(int64_t micros) {
   const char* sign = micros < 0 ? "-" : "";
   const uint64_t m = micros < 0 ? 0 - static_cast<uint64_t>(micros) : static_cast<uint64_t>(micros);
   return fmt::format("{}{}.{:06}", sign, m / 1'000'000, m % 1'000'000);

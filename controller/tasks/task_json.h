@@ -24,7 +24,7 @@ boost::json::object TaskReportToJson(const TaskReport& r);
 TaskReport TaskReportFromJson(const boost::json::value& v);
 
 // "1.234567": micro-dollars as a decimal string, never a float.
-std::string FormatUsd(int64_t micros);
+std::string FormatUsdSixDecimals(int64_t micros);
 
 // Text fit for a JSON string: invalid UTF-8 sequences become U+FFFD.
 std::string ValidUtf8(std::string_view bytes);
