@@ -3,6 +3,7 @@
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <array>
+#include <cmath>
 #include <memory>
 #include <optional>
 #include <vector>
@@ -51,20 +52,29 @@ CliResult<std::string> SinceTime(const std::string& text, int64_t now_ms) {
   return FormatRfc3339(std::max<int64_t>(now_ms - d->count(), 1));
 }
 
+bool IsTime(const Column& c) {
+  return c.resource == "task_seconds" || c.resource == "machine_seconds";
+}
+
+// One figure in whole units: micro-dollars, milliseconds (seconds may be fractional) or a
+// count; nullopt when it cannot be read.
+std::optional<int64_t> Units(const Column& c, const json::value* v) {
+  if (c.resource == "usd") return UsdMicros(v);
+  if (!v->is_number()) return std::nullopt;
+  if (IsTime(c)) return std::llround(v->to_number<double>() * 1000);
+  boost::system::error_code ec;
+  const auto n = v->to_number<int64_t>(ec);
+  if (ec) return std::nullopt;
+  return n;
+}
+
 // Adds up one column over the rows; nullopt when a row's figure cannot be read.
 std::optional<int64_t> ColumnTotal(const json::array& rows, const Column& c) {
   int64_t sum = 0;
   for (const json::value& row : rows) {
     const json::value* v = row.is_object() ? row.get_object().if_contains(c.field) : nullptr;
     if (v == nullptr || v->is_null()) continue;
-    std::optional<int64_t> n;
-    if (c.resource == "usd") {
-      n = UsdMicros(v);
-    } else if (v->is_number()) {
-      boost::system::error_code ec;
-      n = v->to_number<int64_t>(ec);
-      if (ec) n.reset();
-    }
+    const std::optional<int64_t> n = Units(c, v);
     if (!n) return std::nullopt;
     sum += *n;
   }
@@ -73,6 +83,7 @@ std::optional<int64_t> ColumnTotal(const json::array& rows, const Column& c) {
 
 std::string FormatTotal(const Column& c, const std::optional<int64_t>& sum) {
   if (!sum) return "-";
+  if (IsTime(c)) return FormatElapsed(*sum);
   const json::value v = c.resource == "usd" ? json::value(FormatUsd(*sum)) : json::value(*sum);
   return FormatAmount(c.resource, &v);
 }
@@ -123,7 +134,9 @@ CliStatus ShowUsage(CommandContext& ctx, const UsageFlags& f) {
 }
 
 void PrintUsageTable(std::ostream& out, const json::object& usage) {
-  const std::string group_by = StringField(usage, "group_by");
+  // The controller names an ungrouped answer "none" (or leaves it out).
+  std::string group_by = StringField(usage, "group_by");
+  if (group_by == "none") group_by.clear();
   const json::value* rows_value = usage.if_contains("rows");
   const json::array empty;
   const json::array& rows =

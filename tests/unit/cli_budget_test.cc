@@ -46,7 +46,7 @@ const char* kModelUsage = R"({"group_by":"model","rows":[
    "cache_write_tokens":2000,"cache_read_tokens":40000,"tokens":43500,"usd":"0.321",
    "task_seconds":0,"machine_seconds":0},
   {"key":"gpt-4.1","calls":12,"input_tokens":800,"output_tokens":200,"cache_write_tokens":0,
-   "cache_read_tokens":0,"tokens":1000,"usd":"0.099","task_seconds":0,"machine_seconds":0}]})";
+   "cache_read_tokens":0,"tokens":1000,"usd":"0.099","task_seconds":59.6,"machine_seconds":0.5}]})";
 
 json::value Parse(const std::string& text) { return json::parse(text); }
 
@@ -203,7 +203,7 @@ TEST_CASE("cli budget: amounts as people read them", "[cli]") {
 
 TEST_CASE("cli usage: one total row when not grouped", "[cli]") {
   FakeController ctl;
-  ctl.On("GET /v1/usage", JsonReply(200, R"({"rows":[{"key":"total","calls":3,
+  ctl.On("GET /v1/usage", JsonReply(200, R"({"group_by":"none","rows":[{"key":"total","calls":3,
     "input_tokens":10,"output_tokens":20,"cache_write_tokens":0,"cache_read_tokens":0,
     "tokens":30,"usd":"0.01","task_seconds":90,"machine_seconds":3600}]})"));
   Outcome o = RunCli(ctl, {"usage"});
@@ -231,9 +231,9 @@ TEST_CASE("cli usage --by: grouped rows and their total", "[cli]") {
         "claude-sonnet-4-5  30     1000   500     2000         40000       43500   $0.321  "
         "0s         0s\n"
         "gpt-4.1            12     800    200     0            0           1000    $0.099  "
-        "0s         0s\n"
+        "59s        0s\n"
         "total              42     1800   700     2000         40000       44500   $0.42   "
-        "0s         0s\n");
+        "59s        0s\n");
 
   o = RunCli(ctl, {"--json", "usage", "--by", "model", "--project", "demo", "--since", "24h"});
   CHECK(Parse(o.out) == Parse(kModelUsage));
