@@ -4,10 +4,12 @@
 #include <string>
 #include <vector>
 
+#include "cli/budget_cmd.h"
 #include "cli/machines_cmd.h"
 #include "cli/project_cmd.h"
 #include "cli/table.h"
 #include "cli/task_cmd.h"
+#include "cli/usage_cmd.h"
 #include "common/core/time.h"
 
 #ifndef AUTOVIBE_VERSION
@@ -97,6 +99,8 @@ std::unique_ptr<CLI::App> BuildApp(Invocation& inv) {
   AddMachineCommands(*app, inv);
   AddProjectCommands(*app, inv);
   AddTaskCommands(*app, inv);
+  AddBudgetCommands(*app, inv);
+  AddUsageCommand(*app, inv);
 
   AddGlobalOptionsFooter(*app);
   return app;

@@ -3,7 +3,8 @@
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <array>
-#include <cctype>
+#include <initializer_list>
+#include <vector>
 
 #include "cli/client.h"
 #include "cli/json_output.h"
@@ -22,10 +23,40 @@ std::string Count(const json::object& counts, std::string_view state) {
   return n ? std::to_string(*n) : "-";
 }
 
-std::string Upper(std::string_view text) {
-  std::string out(text);
-  for (char& c : out) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-  return out;
+// A count of tasks a stop or resume reports: its field, what the tasks are, what befell them.
+struct TaskCount {
+  std::string_view field;
+  std::string_view noun;
+  std::string_view verb;
+};
+
+// "stopped project demo: 3 running tasks paused, 1 queued task held".
+std::string Summary(std::string_view done, const json::object& project, const std::string& name,
+                    std::initializer_list<TaskCount> counts) {
+  const std::string answered = StringField(project, "name");
+  std::string line = std::string(done) + " project " + (answered.empty() ? name : answered);
+  std::vector<std::string> parts;
+  for (const TaskCount& c : counts) {
+    if (const auto n = IntField(project, c.field)) {
+      parts.push_back(std::to_string(*n) + " " + std::string(c.noun) + (*n == 1 ? " " : "s ") +
+                      std::string(c.verb));
+    }
+  }
+  if (!parts.empty()) line += ": " + Join(parts, ", ");
+  return line;
+}
+
+using SummaryOf = std::string (*)(const json::object& project, const std::string& name);
+
+// POST /v1/projects/{name}/{action}; prints the answer's JSON with --json, else `summary`.
+CliStatus PostAndSummarize(CommandContext& ctx, const std::string& name, std::string_view action,
+                           SummaryOf summary) {
+  const std::string path = "/v1/projects/" + PathSegment(name) + "/" + std::string(action);
+  auto body = ctx.client.Post(path, json::object());
+  if (!body) return body.error();
+  return PrintObjectAnswer(ctx, *body, "POST " + path, [&](const json::object& project) {
+    ctx.out << summary(project, name) << '\n';
+  });
 }
 
 }  // namespace
@@ -38,6 +69,13 @@ void AddProjectCommands(CLI::App& app, Invocation& inv) {
   AddVerb(*project, inv, "list", "List projects with their tasks by state", ListProjects);
   AddVerbWithArgument(*project, inv, "show", "Show every field of one project", "NAME",
                       "Project name", ShowProject);
+  AddVerbWithArgument(*project, inv, "stop",
+                      "Emergency stop: pause the project's running tasks and hold its queued "
+                      "ones until resumed",
+                      "NAME", "Project name", StopProject);
+  AddVerbWithArgument(*project, inv, "resume",
+                      "Resume a stopped project: its paused and held tasks go on", "NAME",
+                      "Project name", ResumeProject);
 }
 
 CliStatus CreateProject(CommandContext& ctx, const std::string& name) {
@@ -57,6 +95,24 @@ CliStatus ShowProject(CommandContext& ctx, const std::string& name) {
                       [&](const json::object& project) {
                         PrintKeyValues(ctx.out, ProjectDetails(project, ctx.now_ms));
                       });
+}
+
+CliStatus StopProject(CommandContext& ctx, const std::string& name) {
+  return PostAndSummarize(ctx, name, "stop", StopSummary);
+}
+
+CliStatus ResumeProject(CommandContext& ctx, const std::string& name) {
+  return PostAndSummarize(ctx, name, "resume", ResumeSummary);
+}
+
+std::string StopSummary(const json::object& project, const std::string& name) {
+  return Summary(
+      "stopped", project, name,
+      {{"paused_tasks", "running task", "paused"}, {"held_tasks", "queued task", "held"}});
+}
+
+std::string ResumeSummary(const json::object& project, const std::string& name) {
+  return Summary("resumed", project, name, {{"resumed_tasks", "task", "resumed"}});
 }
 
 void PrintProjectTable(std::ostream& out, const json::array& projects, int64_t now_ms) {

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cctype>
 #include <charconv>
 #include <chrono>
 #include <cstdio>
@@ -182,6 +183,12 @@ std::optional<int64_t> ParseRfc3339(std::string_view text) {
   const auto since_epoch = sys_days{date}.time_since_epoch() + hours{*hour} + minutes{*minute} +
                            seconds{*second} - minutes{offset_minutes};
   return duration_cast<milliseconds>(since_epoch).count() + millis;
+}
+
+std::string Upper(std::string_view text) {
+  std::string out(text);
+  for (char& c : out) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  return out;
 }
 
 std::string Join(const std::vector<std::string>& items, std::string_view separator) {

@@ -57,6 +57,9 @@ std::string Truncate(std::string_view text, size_t width);
 // Returns nullopt for anything else, including "".
 std::optional<int64_t> ParseRfc3339(std::string_view text);
 
+// ASCII letters upper-cased, for headers: "running" -> "RUNNING".
+std::string Upper(std::string_view text);
+
 // Joins items with `separator`: {"a", "b"} -> "a,b".
 std::string Join(const std::vector<std::string>& items, std::string_view separator = ",");
 

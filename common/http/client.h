@@ -3,6 +3,8 @@
 
 #include <chrono>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "common/core/result.h"
 
@@ -21,6 +23,8 @@ struct HttpCall {
   std::string body;
   std::string content_type = "application/json";
   std::chrono::milliseconds timeout{10'000};
+  // More request headers, e.g. {"x-api-key", "..."}; they replace ones of the same name.
+  std::vector<std::pair<std::string, std::string>> headers;
 };
 
 // Error codes: "bad_url", "unreachable" (connection refused, DNS, timeout), "io".

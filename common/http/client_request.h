@@ -18,6 +18,7 @@ inline boost::beast::http::request<boost::beast::http::string_body> MakeClientRe
   if (!call.bearer_token.empty()) {
     req.set(http::field::authorization, "Bearer " + call.bearer_token);
   }
+  for (const auto& [name, value] : call.headers) req.set(name, value);
   if (!call.body.empty()) {
     req.set(http::field::content_type, call.content_type);
     req.body() = call.body;

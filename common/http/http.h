@@ -6,6 +6,8 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <string_view>
+#include <utility>
 #include <vector>
 
 namespace autovibe {
@@ -18,7 +20,12 @@ struct HttpRequest {
   std::string authorization;  // the Authorization header, if any
   std::string content_type;
   std::string body;
+  // Every header as sent, names in lower case ("x-api-key"), in order.
+  std::vector<std::pair<std::string, std::string>> headers;
 };
+
+// The value of the request's header `lower_case_name`; "" when it has none.
+std::string_view HeaderValue(const HttpRequest& req, std::string_view lower_case_name);
 
 // A response body written over time, such as Server-Sent Events. Used on the server's
 // io_context thread only.

@@ -12,6 +12,7 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/url/parse.hpp>
+#include <cctype>
 #include <charconv>
 #include <deque>
 
@@ -33,6 +34,12 @@ bool SplitTarget(HttpRequest& req) {
     req.query[std::string(param.key)] = std::string(param.value);
   }
   return true;
+}
+
+std::string LowerCase(std::string_view text) {
+  std::string out(text);
+  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
 }
 
 // A HEAD answer carries the GET answer's headers, Content-Length included, and no body.
@@ -166,6 +173,9 @@ class Server final : public HttpServer, public std::enable_shared_from_this<Serv
         req.target = std::string(msg.target());
         req.authorization = std::string(msg[http::field::authorization]);
         req.content_type = std::string(msg[http::field::content_type]);
+        for (const auto& field : msg) {
+          req.headers.emplace_back(LowerCase(field.name_string()), field.value());
+        }
         req.body = std::move(msg.body());
         if (!SplitTarget(req)) {
           out = JsonError(400, "bad_request", "malformed request target");
@@ -252,6 +262,13 @@ Result<std::unique_ptr<HttpServer>> StartHttpServer(asio::io_context& ioc,
   if (auto r = server->Bind(); !r) return r.error();
   server->StartAccepting(std::make_shared<bool>(true));
   return std::unique_ptr<HttpServer>(new ServerHandle(server));
+}
+
+std::string_view HeaderValue(const HttpRequest& req, std::string_view lower_case_name) {
+  for (const auto& [name, value] : req.headers) {
+    if (name == lower_case_name) return value;
+  }
+  return {};
 }
 
 Result<std::pair<std::string, uint16_t>> ParseHostPort(std::string_view text) {

@@ -4,6 +4,8 @@
 #include <boost/json/value.hpp>
 #include <string_view>
 
+#include "tests/fakes/fake_provider.h"
+
 namespace autovibe::testing {
 namespace {
 
@@ -34,18 +36,6 @@ void AppendEvent(std::string& out, std::string_view event, const json::object& d
   out += "\ndata: ";
   out += json::serialize(data);
   out += "\n\n";
-}
-
-// Pieces of at most kDeltaBytes, never cutting a UTF-8 character.
-std::vector<std::string> Pieces(std::string_view text) {
-  std::vector<std::string> out;
-  while (!text.empty()) {
-    size_t n = std::min(kDeltaBytes, text.size());
-    while (n < text.size() && n > 1 && (static_cast<unsigned char>(text[n]) & 0xC0) == 0x80) --n;
-    out.emplace_back(text.substr(0, n));
-    text.remove_prefix(n);
-  }
-  return out;
 }
 
 json::object Delta(size_t index, const AnthropicBlock& b, const std::string& piece) {
@@ -89,26 +79,33 @@ AnthropicBlock AnthropicBlock::ToolUse(std::string id, std::string name,
   return b;
 }
 
-std::string ToSse(const AnthropicMessage& m) {
-  std::string out;
-  AppendEvent(out, "message_start", {{"type", "message_start"}, {"message", MessageJson(m, true)}});
-  AppendEvent(out, "ping", {{"type", "ping"}});
+std::vector<std::string> ToSseEvents(const AnthropicMessage& m) {
+  std::vector<std::string> out;
+  auto add = [&](std::string_view event, const json::object& data) {
+    out.emplace_back();
+    AppendEvent(out.back(), event, data);
+  };
+  add("message_start", {{"type", "message_start"}, {"message", MessageJson(m, true)}});
+  add("ping", {{"type", "ping"}});
   for (size_t i = 0; i < m.content.size(); ++i) {
     const AnthropicBlock& b = m.content[i];
-    AppendEvent(
-        out, "content_block_start",
+    add("content_block_start",
         {{"type", "content_block_start"}, {"index", i}, {"content_block", BlockJson(b, true)}});
     const std::string whole = b.type == "text" ? b.text : json::serialize(b.input);
-    for (const std::string& piece : Pieces(whole)) {
-      AppendEvent(out, "content_block_delta", Delta(i, b, piece));
-    }
-    AppendEvent(out, "content_block_stop", {{"type", "content_block_stop"}, {"index", i}});
+    for (const std::string& piece : SplitText(whole, kDeltaBytes))
+      add("content_block_delta", Delta(i, b, piece));
+    add("content_block_stop", {{"type", "content_block_stop"}, {"index", i}});
   }
-  AppendEvent(out, "message_delta",
-              {{"type", "message_delta"},
-               {"delta", {{"stop_reason", m.stop_reason}, {"stop_sequence", nullptr}}},
-               {"usage", {{"output_tokens", m.usage.output_tokens}}}});
-  AppendEvent(out, "message_stop", {{"type", "message_stop"}});
+  add("message_delta", {{"type", "message_delta"},
+                        {"delta", {{"stop_reason", m.stop_reason}, {"stop_sequence", nullptr}}},
+                        {"usage", {{"output_tokens", m.usage.output_tokens}}}});
+  add("message_stop", {{"type", "message_stop"}});
+  return out;
+}
+
+std::string ToSse(const AnthropicMessage& m) {
+  std::string out;
+  for (const std::string& event : ToSseEvents(m)) out += event;
   return out;
 }
 

@@ -36,7 +36,11 @@ struct AnthropicMessage {
   AnthropicUsage usage;
 };
 
-// The whole SSE body of a streamed answer; text and tool input arrive in several deltas.
+// The events of a streamed answer, each "event: ...\ndata: {...}\n\n"; text and tool input
+// arrive in several deltas. message_start carries the input and cache figures with
+// output_tokens 1; message_delta the final output_tokens.
+std::vector<std::string> ToSseEvents(const AnthropicMessage& message);
+// The whole SSE body of a streamed answer: the events joined.
 std::string ToSse(const AnthropicMessage& message);
 // The JSON body of a non-streamed answer.
 std::string ToJson(const AnthropicMessage& message);

@@ -95,10 +95,6 @@ AnthropicUsage Usage(std::string_view body, bool follow_up, const std::string& o
 
 }  // namespace
 
-int64_t EstimateTokens(size_t bytes) {
-  return std::max<int64_t>(1, static_cast<int64_t>(bytes / 4));
-}
-
 ScriptedAnswer AnswerMessages(const FakeAnthropicScript& script, const json::object& request,
                               std::string_view body, uint64_t seq) {
   ScriptedAnswer a;

@@ -9,6 +9,7 @@
 
 #include "tests/fakes/anthropic_message.h"
 #include "tests/fakes/fake_anthropic.h"
+#include "tests/fakes/fake_provider.h"
 
 namespace autovibe::testing {
 
@@ -19,11 +20,9 @@ struct ScriptedAnswer {
 };
 
 // `request` is the parsed POST /v1/messages `body` with "model" and "messages"; the usage
-// figures are estimated from the body's size; `seq` makes ids unique.
+// figures are estimated from the body's size (EstimateTokens) and the answer's; `seq` makes ids
+// unique. The script's usage override and the request's max_tokens are not applied here.
 ScriptedAnswer AnswerMessages(const FakeAnthropicScript& script, const boost::json::object& request,
                               std::string_view body, uint64_t seq);
-
-// Roughly four bytes a token, at least one.
-int64_t EstimateTokens(size_t bytes);
 
 }  // namespace autovibe::testing

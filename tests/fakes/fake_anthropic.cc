@@ -1,21 +1,17 @@
 #include "tests/fakes/fake_anthropic.h"
 
 #include <algorithm>
-#include <boost/asio/executor_work_guard.hpp>
-#include <boost/asio/io_context.hpp>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
 #include <optional>
 
-#include "common/http/server.h"
 #include "tests/fakes/anthropic_message.h"
 #include "tests/fakes/anthropic_script.h"
 
 namespace autovibe::testing {
 namespace {
 
-namespace asio = boost::asio;
 namespace json = boost::json;
 
 HttpResponse AnthropicError(int status, const std::string& type, const std::string& message) {
@@ -25,8 +21,61 @@ HttpResponse AnthropicError(int status, const std::string& type, const std::stri
   return res;
 }
 
-// Parses a messages (or count_tokens) body; an error response when it is not one.
-std::optional<HttpResponse> ParseMessagesBody(const std::string& body, json::object& out) {
+constexpr std::string_view kBearer = "Bearer ";
+
+bool IsMessagesAnswer(std::string_view answer) {
+  return answer == "tool_use" || answer == "final_text" || answer == "side_text";
+}
+
+// A 401 when a key is required and the request does not carry it (as x-api-key, or as a
+// bearer token, which the real API takes for OAuth).
+std::optional<HttpResponse> CheckKey(const std::string& required, const FakeAnthropicRequest& rec) {
+  if (required.empty()) return std::nullopt;
+  std::string_view key = rec.x_api_key;
+  if (key.empty() && rec.authorization.starts_with(kBearer)) {
+    key = std::string_view(rec.authorization).substr(kBearer.size());
+  }
+  if (key.empty()) {
+    return AnthropicError(401, "authentication_error", "x-api-key header is required");
+  }
+  if (key != required) return AnthropicError(401, "authentication_error", "invalid x-api-key");
+  return std::nullopt;
+}
+
+// The request's max_tokens; nullopt when it is missing or not a positive integer.
+std::optional<int64_t> MaxTokens(const json::object& request) {
+  const json::value* v = request.if_contains("max_tokens");
+  if (v == nullptr || !(v->is_int64() || v->is_uint64())) return std::nullopt;
+  boost::system::error_code ec;
+  const auto n = v->to_number<int64_t>(ec);
+  if (ec || n < 1) return std::nullopt;
+  return n;
+}
+
+// The script's figures over the derived ones, the output capped at max_tokens as the real API
+// caps it; written into `message` and returned.
+TokenUsage ApplyUsage(const UsageOverride& override, const json::object& request,
+                      AnthropicMessage& message) {
+  AnthropicUsage& u = message.usage;
+  TokenUsage usage = override.Apply({.input = u.input_tokens,
+                                     .output = u.output_tokens,
+                                     .cache_write = u.cache_creation_input_tokens,
+                                     .cache_read = u.cache_read_input_tokens});
+  if (const auto max = MaxTokens(request); max && usage.output > *max) {
+    usage.output = *max;
+    message.stop_reason = "max_tokens";
+  }
+  u = {.input_tokens = usage.input,
+       .cache_creation_input_tokens = usage.cache_write,
+       .cache_read_input_tokens = usage.cache_read,
+       .output_tokens = usage.output};
+  return usage;
+}
+
+// Parses a messages (or count_tokens) body; an error response when it is not one. A messages
+// request must say max_tokens, a count_tokens one need not.
+std::optional<HttpResponse> ParseMessagesBody(const std::string& body, bool needs_max_tokens,
+                                              json::object& out) {
   boost::system::error_code ec;
   json::value v = json::parse(body, ec);
   if (ec || !v.is_object()) {
@@ -41,56 +90,47 @@ std::optional<HttpResponse> ParseMessagesBody(const std::string& body, json::obj
   if (messages == nullptr || !messages->is_array()) {
     return AnthropicError(400, "invalid_request_error", "messages: Field required");
   }
+  if (needs_max_tokens && !MaxTokens(out)) {
+    return AnthropicError(400, "invalid_request_error",
+                          out.contains("max_tokens")
+                              ? "max_tokens: Input should be a positive integer"
+                              : "max_tokens: Field required");
+  }
   return std::nullopt;
 }
 
 }  // namespace
 
-struct FakeAnthropic::Server {
-  asio::io_context ioc;
-  asio::executor_work_guard<asio::io_context::executor_type> work = asio::make_work_guard(ioc);
-  std::unique_ptr<HttpServer> http;
-  uint64_t seq = 0;  // only touched on the server thread
-};
-
 FakeAnthropic::FakeAnthropic(FakeAnthropicScript script) : script_(std::move(script)) {}
 
-FakeAnthropic::~FakeAnthropic() {
-  if (!server_) return;
-  // Once the thread is gone, nothing else touches the server: it closes on this thread.
-  server_->ioc.stop();
-  thread_.join();
-}
+FakeAnthropic::~FakeAnthropic() = default;
 
 Result<void> FakeAnthropic::Start(const std::string& host, uint16_t port) {
-  auto server = std::make_unique<Server>();
-  HttpServerOptions options;
-  options.host = host;
-  options.port = port;
-  options.max_body_bytes = 64 << 20;  // an agent's prompt with its tool schemas is large
-  Server* s = server.get();
-  auto http = StartHttpServer(s->ioc, options, [this, s](const HttpRequest& req) {
-    FakeAnthropicRequest rec{req.method, req.target, req.path, req.body};
-    HttpResponse res = Answer(req, ++s->seq, rec);
-    res.headers.emplace_back("request-id", "req_fake" + std::to_string(s->seq));
-    std::lock_guard<std::mutex> lock(mu_);
-    requests_.push_back(std::move(rec));
+  return server_.Start(host, port, [this](const HttpRequest& req) { return Handle(req); });
+}
+
+HttpResponse FakeAnthropic::Handle(const HttpRequest& req) {
+  if (req.method == "GET" && req.path == kTallyPath) {
+    HttpResponse res;
+    res.body = Tally().ToJson();
     return res;
-  });
-  if (!http) return http.error();
-  s->http = std::move(*http);
-  host_ = host;
-  port_ = s->http->port();
-  server_ = std::move(server);
-  thread_ = std::thread([s] { s->ioc.run(); });
-  return {};
+  }
+  FakeAnthropicRequest rec{req.method, req.target, req.path, req.body};
+  rec.x_api_key = HeaderValue(req, "x-api-key");
+  rec.authorization = req.authorization;
+  const uint64_t seq = ++seq_;
+  HttpResponse res = Answer(req, seq, rec);
+  res.headers.emplace_back("request-id", "req_fake" + std::to_string(seq));
+  std::lock_guard<std::mutex> lock(mu_);
+  if (IsMessagesAnswer(rec.answer)) tally_.Add(rec.usage);
+  requests_.push_back(std::move(rec));
+  return res;
 }
 
 HttpResponse FakeAnthropic::Answer(const HttpRequest& req, uint64_t seq,
-                                   FakeAnthropicRequest& rec) const {
-  // Only Authorization is visible here, not x-api-key; a malformed one is refused as the real
-  // API would.
-  if (!req.authorization.empty() && req.authorization.rfind("Bearer ", 0) != 0) {
+                                   FakeAnthropicRequest& rec) {
+  // A malformed Authorization is refused as the real API would.
+  if (!req.authorization.empty() && !req.authorization.starts_with(kBearer)) {
     rec.answer = "error";
     return AnthropicError(401, "authentication_error", "invalid x-api-key");
   }
@@ -101,13 +141,17 @@ HttpResponse FakeAnthropic::Answer(const HttpRequest& req, uint64_t seq,
     res.body = "ok";
     return res;
   }
+  if (auto refused = CheckKey(script_.api_key, rec)) {
+    rec.answer = "error";
+    return *refused;
+  }
   const bool count = req.path == "/v1/messages/count_tokens";
   if (req.method != "POST" || (req.path != "/v1/messages" && !count)) {
     rec.answer = "not_found";
     return AnthropicError(404, "not_found_error", "Not found: " + req.method + " " + req.path);
   }
   json::object body;
-  if (auto error = ParseMessagesBody(req.body, body)) {
+  if (auto error = ParseMessagesBody(req.body, !count, body)) {
     rec.answer = "error";
     return *error;
   }
@@ -123,17 +167,16 @@ HttpResponse FakeAnthropic::Answer(const HttpRequest& req, uint64_t seq,
   ScriptedAnswer answer = AnswerMessages(script_, body, req.body, seq);
   rec.answer = answer.kind;
   rec.written_path = answer.written_path;
+  rec.usage = ApplyUsage(script_.usage, body, answer.message);
   if (rec.stream) {
     res.content_type = "text/event-stream";
     res.headers.emplace_back("cache-control", "no-cache");
-    res.body = ToSse(answer.message);
+    SetPacedBody(res, ToSseEvents(answer.message), script_.pacing, server_.io_context());
   } else {
-    res.body = ToJson(answer.message);
+    SetPacedBody(res, {ToJson(answer.message)}, script_.pacing, server_.io_context());
   }
   return res;
 }
-
-std::string FakeAnthropic::url() const { return "http://" + host_ + ":" + std::to_string(port_); }
 
 std::vector<FakeAnthropicRequest> FakeAnthropic::requests() const {
   std::lock_guard<std::mutex> lock(mu_);
@@ -144,6 +187,11 @@ size_t FakeAnthropic::CountAnswers(const std::string& answer) const {
   std::lock_guard<std::mutex> lock(mu_);
   return std::count_if(requests_.begin(), requests_.end(),
                        [&](const FakeAnthropicRequest& r) { return r.answer == answer; });
+}
+
+UsageTally FakeAnthropic::Tally() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return tally_;
 }
 
 }  // namespace autovibe::testing

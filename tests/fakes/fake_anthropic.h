@@ -3,7 +3,9 @@
 // client can tell: `HEAD /` and `GET /` with 200, `POST /v1/messages` (any query, e.g.
 // `?beta=true`) with a streamed SSE answer or a JSON message when "stream" is false, with
 // `usage` figures, `POST /v1/messages/count_tokens`, and Anthropic-shaped errors (400
-// invalid_request_error for a body that is not JSON with "model" and "messages").
+// invalid_request_error for a body that is not JSON with "model" and "messages", 401
+// authentication_error for a wrong key). `GET /__tally` answers the tally of what it reported
+// (UsageTally::ToJson), for tests in other processes; it is not recorded as a request.
 //
 // Its script plays one coding-agent task: a request that offers the agent's file-writing tool
 // ("Write", or any tool taking file_path and content) is answered with a call of that tool; once
@@ -14,14 +16,13 @@
 #pragma once
 
 #include <cstdint>
-#include <memory>
 #include <mutex>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "common/core/result.h"
 #include "common/http/http.h"
+#include "tests/fakes/fake_provider.h"
 
 namespace autovibe::testing {
 
@@ -32,6 +33,16 @@ struct FakeAnthropicScript {
   std::string content = "hello from autovibe\n";
   std::string final_text = "I wrote the file.";
   std::string side_text = "OK";  // the answer to unscripted requests
+
+  // Non-empty: the only key accepted (x-api-key, or Authorization: Bearer); else 401. Empty:
+  // any key or none (Claude Code and the quickstart send a made-up one).
+  std::string api_key;
+  // The usage figures of every answer; unset ones are derived from the request: input from
+  // its size (about four bytes a token; most of it from the prompt cache when the request marks
+  // cache breakpoints: written on a first turn, read on a follow-up), output from the answer's.
+  // A request's max_tokens caps the output figure (stop_reason "max_tokens") either way.
+  UsageOverride usage;
+  AnswerPacing pacing;
 };
 
 // One request the fake received, and what it answered.
@@ -42,9 +53,12 @@ struct FakeAnthropicRequest {
   std::string body;
   std::string model;  // "" unless a messages request
   bool stream = false;
+  std::string x_api_key;      // the x-api-key header, as sent
+  std::string authorization;  // the Authorization header, as sent
   // "root", "tool_use", "final_text", "side_text", "count_tokens", "error", "not_found"
   std::string answer;
   std::string written_path;  // for "tool_use": the file_path the fake asked for
+  TokenUsage usage;          // what the answer reported (messages answers only)
 };
 
 class FakeAnthropic {
@@ -57,25 +71,26 @@ class FakeAnthropic {
   // Listens on host:port (port 0: a free one) and starts answering. Call once.
   Result<void> Start(const std::string& host = "127.0.0.1", uint16_t port = 0);
   // "http://127.0.0.1:PORT" (what ANTHROPIC_BASE_URL takes). Valid after Start().
-  std::string url() const;
-  uint16_t port() const { return port_; }
+  std::string url() const { return server_.url(); }
+  uint16_t port() const { return server_.port(); }
 
   std::vector<FakeAnthropicRequest> requests() const;
   // How many requests got the given answer ("tool_use", "final_text", ...).
   size_t CountAnswers(const std::string& answer) const;
+  // The usage of every messages answer so far (not count_tokens), and how many there were.
+  UsageTally Tally() const;
 
  private:
-  struct Server;
-  // Runs on the server thread.
-  HttpResponse Answer(const HttpRequest& req, uint64_t seq, FakeAnthropicRequest& rec) const;
+  // Run on the server thread.
+  HttpResponse Handle(const HttpRequest& req);
+  HttpResponse Answer(const HttpRequest& req, uint64_t seq, FakeAnthropicRequest& rec);
 
-  FakeAnthropicScript script_;
-  std::string host_;
-  uint16_t port_ = 0;
-  std::unique_ptr<Server> server_;
-  std::thread thread_;
+  const FakeAnthropicScript script_;
+  uint64_t seq_ = 0;  // only touched on the server thread
   mutable std::mutex mu_;
   std::vector<FakeAnthropicRequest> requests_;  // guarded by mu_
+  UsageTally tally_;                            // guarded by mu_
+  FakeServerThread server_;  // last: stopped before the members its handler uses go
 };
 
 }  // namespace autovibe::testing

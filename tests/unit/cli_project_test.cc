@@ -100,7 +100,7 @@ TEST_CASE("cli project: usage errors exit 2 and name the choices", "[cli]") {
   FakeController ctl;
   Outcome o = RunCli(ctl, {"project"});
   CHECK(o.exit_code == 2);
-  CHECK_THAT(o.err, Catch::Contains("(one of: create, list, show)"));
+  CHECK_THAT(o.err, Catch::Contains("(one of: create, list, show, stop, resume)"));
   o = RunCli(ctl, {"project", "create"});
   CHECK(o.exit_code == 2);
   CHECK_THAT(o.err, Catch::Contains("NAME is required"));

@@ -1,0 +1,127 @@
+#include "tests/fakes/fake_provider.h"
+
+#include <algorithm>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/json/serialize.hpp>
+#include <boost/json/value.hpp>
+
+namespace autovibe::testing {
+namespace {
+
+namespace asio = boost::asio;
+namespace json = boost::json;
+
+// Writes the pieces of a paced body, one per timer tick, on the server's thread.
+class PacedWriter : public std::enable_shared_from_this<PacedWriter> {
+ public:
+  PacedWriter(asio::io_context& ioc, std::shared_ptr<HttpBodyStream> out,
+              std::vector<std::string> pieces, std::chrono::milliseconds event_delay)
+      : timer_(ioc), out_(std::move(out)), pieces_(std::move(pieces)), event_delay_(event_delay) {}
+
+  void WriteAfter(std::chrono::milliseconds delay) {
+    timer_.expires_after(delay);
+    timer_.async_wait([self = shared_from_this()](boost::system::error_code ec) {
+      if (!ec) self->WriteNext();
+    });
+  }
+
+ private:
+  void WriteNext() {
+    if (next_ == pieces_.size()) {
+      out_->Close();
+      return;
+    }
+    if (!out_->Write(std::move(pieces_[next_++]))) return;  // the client has gone
+    WriteAfter(next_ == pieces_.size() ? std::chrono::milliseconds(0) : event_delay_);
+  }
+
+  asio::steady_timer timer_;
+  std::shared_ptr<HttpBodyStream> out_;
+  std::vector<std::string> pieces_;
+  std::chrono::milliseconds event_delay_;
+  size_t next_ = 0;
+};
+
+}  // namespace
+
+TokenUsage UsageOverride::Apply(TokenUsage derived) const {
+  if (input_tokens) derived.input = *input_tokens;
+  if (output_tokens) derived.output = *output_tokens;
+  if (cache_write_tokens) derived.cache_write = *cache_write_tokens;
+  if (cache_read_tokens) derived.cache_read = *cache_read_tokens;
+  return derived;
+}
+
+void UsageTally::Add(const TokenUsage& usage) {
+  ++calls;
+  input_tokens += usage.input;
+  output_tokens += usage.output;
+  cache_write_tokens += usage.cache_write;
+  cache_read_tokens += usage.cache_read;
+}
+
+std::string UsageTally::ToJson() const {
+  return json::serialize(json::object{{"calls", calls},
+                                      {"input_tokens", input_tokens},
+                                      {"output_tokens", output_tokens},
+                                      {"cache_write_tokens", cache_write_tokens},
+                                      {"cache_read_tokens", cache_read_tokens}});
+}
+
+int64_t EstimateTokens(size_t bytes) {
+  return std::max<int64_t>(1, static_cast<int64_t>(bytes / 4));
+}
+
+std::vector<std::string> SplitText(std::string_view text, size_t max_bytes) {
+  std::vector<std::string> out;
+  while (!text.empty()) {
+    size_t n = std::min(std::max<size_t>(max_bytes, 1), text.size());
+    while (n < text.size() && n > 1 && (static_cast<unsigned char>(text[n]) & 0xC0) == 0x80) --n;
+    out.emplace_back(text.substr(0, n));
+    text.remove_prefix(n);
+  }
+  return out;
+}
+
+FakeServerThread::~FakeServerThread() {
+  if (!thread_.joinable()) return;
+  ioc_.stop();
+  thread_.join();
+}
+
+Result<void> FakeServerThread::Start(const std::string& host, uint16_t port,
+                                     HttpServer::Handler handler) {
+  HttpServerOptions options;
+  options.host = host;
+  options.port = port;
+  options.max_body_bytes = 64 << 20;  // an agent's prompt with its tool schemas is large
+  auto http = StartHttpServer(ioc_, options, std::move(handler));
+  if (!http) return http.error();
+  http_ = std::move(*http);
+  host_ = host;
+  port_ = http_->port();
+  thread_ = std::thread([this] { ioc_.run(); });
+  return {};
+}
+
+std::string FakeServerThread::url() const {
+  const bool v6 = host_.find(':') != std::string::npos;
+  return "http://" + (v6 ? "[" + host_ + "]" : host_) + ":" + std::to_string(port_);
+}
+
+void SetPacedBody(HttpResponse& res, std::vector<std::string> pieces, const AnswerPacing& pacing,
+                  asio::io_context& ioc) {
+  if (pacing.immediate()) {
+    res.body.clear();
+    for (const std::string& piece : pieces) res.body += piece;
+    return;
+  }
+  res.on_stream = [&ioc, pieces = std::move(pieces),
+                   pacing](std::shared_ptr<HttpBodyStream> out) mutable {
+    auto writer =
+        std::make_shared<PacedWriter>(ioc, std::move(out), std::move(pieces), pacing.event_delay);
+    writer->WriteAfter(pacing.answer_delay);
+  };
+}
+
+}  // namespace autovibe::testing
