@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# Runs the benchmarks: ./scripts/bench.sh [heartbeats|agent|scheduler]... (no name: all).
+# Runs the benchmarks: ./scripts/bench.sh [heartbeats|agent|scheduler|meter|budget]... (no name:
+# all).
 # Figures go to stdout as JSON lines (one object per line); progress goes to stderr.
 # Extra options for one bench: HEARTBEAT_BENCH_ARGS="--steps 1000,5000",
-# AGENT_BENCH_ARGS="--runs 5" or SCHEDULER_BENCH_ARGS="--tasks 10000 --machines 100 --runs 1".
+# AGENT_BENCH_ARGS="--runs 5", SCHEDULER_BENCH_ARGS="--tasks 10000 --machines 100 --runs 1",
+# METER_BENCH_ARGS="--runs 3 --streams 1,64" or BUDGET_BENCH_ARGS="--trials 50".
 # BUILD_DIR picks the build tree (default: build).
 set -euo pipefail
 
@@ -10,18 +12,20 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 BUILD_DIR="${BUILD_DIR:-$ROOT/build}"
 
 usage() {
-  echo "usage: $0 [heartbeats|agent|scheduler]..." >&2
+  echo "usage: $0 [heartbeats|agent|scheduler|meter|budget]..." >&2
   exit 2
 }
 
 benches=("$@")
-if [ "${#benches[@]}" -eq 0 ]; then benches=(heartbeats agent scheduler); fi
+if [ "${#benches[@]}" -eq 0 ]; then benches=(heartbeats agent scheduler meter budget); fi
 targets=()
 for b in "${benches[@]}"; do
   case "$b" in
     heartbeats) targets+=(heartbeat_bench) ;;
     agent) targets+=(agent_bench) ;;
     scheduler) targets+=(scheduler_bench) ;;
+    meter) targets+=(meter_bench) ;;
+    budget) targets+=(budget_bench) ;;
     -h | --help) usage ;;
     *) echo "bench: unknown benchmark '$b'" >&2; usage ;;
   esac
@@ -62,6 +66,14 @@ for b in "${benches[@]}"; do
     scheduler)
       # shellcheck disable=SC2086
       "$BUILD_DIR/bin/scheduler_bench" ${SCHEDULER_BENCH_ARGS:-} || status=1
+      ;;
+    meter)
+      # shellcheck disable=SC2086
+      "$BUILD_DIR/bin/meter_bench" ${METER_BENCH_ARGS:-} || status=1
+      ;;
+    budget)
+      # shellcheck disable=SC2086
+      "$BUILD_DIR/bin/budget_bench" ${BUDGET_BENCH_ARGS:-} || status=1
       ;;
   esac
 done
