@@ -153,8 +153,11 @@ Result<void> BudgetBook::SetBudgets(const std::string& project, std::vector<Budg
     next.push_back(std::move(s));
   }
   SortByResourceAndPeriod(next);
-  p.budgets = std::move(next);
-  if (auto r = SaveBudgets(project, p); !r) return r;
+  std::swap(p.budgets, next);
+  if (auto r = SaveBudgets(project, p); !r) {
+    p.budgets = std::move(next);  // as it was: the store did not take the new set
+    return r;
+  }
   CheckThresholds(project, p);
   const bool exhausted = AnyExhausted(p);
   spdlog::info("budgets of project {} set: {} budgets{}", project, p.budgets.size(),

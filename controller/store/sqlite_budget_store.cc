@@ -91,30 +91,14 @@ class SqliteBudgetStore final : public BudgetStore {
 
   Result<void> SaveBudgets(std::string_view project,
                            const std::vector<StoredBudget>& budgets) override {
-    Stmt del(db_, "DELETE FROM budgets WHERE project = ?1");
-    if (!del.ok()) return Fail("save budgets");
-    del.Bind(1, project);
-    if (del.Step() != SQLITE_DONE) return Fail("save budgets");
-    Stmt ins(db_,
-             "INSERT INTO budgets(project, resource, period, limit_amount, alert_at, on_exhaust,"
-             " exhausted_period_start) VALUES (?1,?2,?3,?4,?5,?6,?7)");
-    if (!ins.ok()) return Fail("save budgets");
-    for (const StoredBudget& b : budgets) {
-      ins.Reset();
-      ins.Bind(1, project);
-      ins.Bind(2, ToString(b.budget.resource));
-      ins.Bind(3, ToString(b.budget.period));
-      ins.Bind(4, b.budget.limit);
-      ins.Bind(5, ThresholdsJson(b.budget.alert_at));
-      ins.Bind(6, OnExhaust(b.budget));
-      if (b.exhausted_period_start_ms) {
-        ins.Bind(7, *b.exhausted_period_start_ms);
-      } else {
-        ins.BindNull(7);
-      }
-      if (ins.Step() != SQLITE_DONE) return Fail("save budgets of " + std::string(project));
+    // All or nothing, also inside the caller's transaction.
+    if (sqlite3_exec(db_, "SAVEPOINT save_budgets", nullptr, nullptr, nullptr) != SQLITE_OK) {
+      return Fail("save budgets");
     }
-    return {};
+    auto r = ReplaceBudgets(project, budgets);
+    if (!r) sqlite3_exec(db_, "ROLLBACK TO save_budgets", nullptr, nullptr, nullptr);
+    sqlite3_exec(db_, "RELEASE save_budgets", nullptr, nullptr, nullptr);
+    return r;
   }
 
   Result<bool> InsertUsage(const UsageRow& u) override {
@@ -356,6 +340,33 @@ class SqliteBudgetStore final : public BudgetStore {
   }
 
  private:
+  Result<void> ReplaceBudgets(std::string_view project, const std::vector<StoredBudget>& budgets) {
+    Stmt del(db_, "DELETE FROM budgets WHERE project = ?1");
+    if (!del.ok()) return Fail("save budgets");
+    del.Bind(1, project);
+    if (del.Step() != SQLITE_DONE) return Fail("save budgets");
+    Stmt ins(db_,
+             "INSERT INTO budgets(project, resource, period, limit_amount, alert_at, on_exhaust,"
+             " exhausted_period_start) VALUES (?1,?2,?3,?4,?5,?6,?7)");
+    if (!ins.ok()) return Fail("save budgets");
+    for (const StoredBudget& b : budgets) {
+      ins.Reset();
+      ins.Bind(1, project);
+      ins.Bind(2, ToString(b.budget.resource));
+      ins.Bind(3, ToString(b.budget.period));
+      ins.Bind(4, b.budget.limit);
+      ins.Bind(5, ThresholdsJson(b.budget.alert_at));
+      ins.Bind(6, OnExhaust(b.budget));
+      if (b.exhausted_period_start_ms) {
+        ins.Bind(7, *b.exhausted_period_start_ms);
+      } else {
+        ins.BindNull(7);
+      }
+      if (ins.Step() != SQLITE_DONE) return Fail("save budgets of " + std::string(project));
+    }
+    return {};
+  }
+
   // The statements of the hot paths (a lease request, a usage record) are prepared once.
   Stmt& Cached(std::unique_ptr<Stmt>& slot, const std::string& sql) {
     if (!slot) slot = std::make_unique<Stmt>(db_, sql.c_str());

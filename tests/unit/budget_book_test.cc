@@ -531,6 +531,22 @@ TEST_CASE("bad budgets are refused and change nothing", "[budget]") {
   CHECK(f.book->Budgets("demo") == before);
 }
 
+TEST_CASE("budgets the store refuses change nothing, inside a batch too", "[budget]") {
+  BudgetFixture f;
+  REQUIRE(f.store->Begin());
+  REQUIRE(f.SetUsd(Usd(3.00)));
+  // No such project in the store: the foreign key refuses the rows.
+  auto r = f.SetUsd(Usd(1.00), BudgetPeriod::kTotal, {75, 90}, "ghost");
+  REQUIRE_FALSE(r);
+  CHECK(r.error().code == "store");
+  CHECK(f.book->Budgets("ghost").empty());
+  REQUIRE(f.store->Commit());
+  f.Reload();
+  REQUIRE(f.book->Budgets("demo").size() == 1);
+  CHECK(f.book->Budgets("demo")[0].limit == Usd(3.00));
+  CHECK(f.book->Budgets("ghost").empty());
+}
+
 TEST_CASE("usage queries group by model, machine, task and day", "[budget]") {
   BudgetFixture f;
   f.Place("t1", "m1", "demo");
