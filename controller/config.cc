@@ -1,5 +1,7 @@
 #include "controller/config.h"
 
+#include <boost/url/parse.hpp>
+
 #include "common/core/config_file.h"
 #include "common/core/flags.h"
 #include "common/core/names.h"
@@ -19,6 +21,8 @@ Result<void> LoadControllerConfigToml(std::string_view toml_text, ControllerConf
                           if (k == "heartbeat_interval")
                             return TomlDuration(node, k, c.heartbeat_interval);
                           if (k == "heartbeat_ttl") return TomlDuration(node, k, c.heartbeat_ttl);
+                          if (k == "lease_ttl") return TomlDuration(node, k, c.lease_ttl);
+                          if (k == "alert_webhook") return TomlString(node, k, c.alert_webhook);
                           if (k == "pool")
                             return {};  // provisioned pools: read by the provisioners
                           return UnknownKey(k);
@@ -38,6 +42,16 @@ Result<void> ValidateControllerConfig(const ControllerConfig& c) {
   if (!ValidSubjectToken(c.subject_prefix)) {
     return MakeError("bad_config", "subject_prefix must be one NATS token (no '.', '*', '>')");
   }
+  if (c.lease_ttl < std::chrono::seconds(1) || c.lease_ttl > std::chrono::hours(1)) {
+    return MakeError("bad_config", "lease_ttl must be between 1s and 1h");
+  }
+  if (!c.alert_webhook.empty()) {
+    auto url = boost::urls::parse_absolute_uri(c.alert_webhook);
+    if (!url || (url->scheme() != "http" && url->scheme() != "https") || url->host().empty()) {
+      return MakeError("bad_config", "alert_webhook must be an http:// (or https://) URL, got \"" +
+                                         c.alert_webhook + "\"");
+    }
+  }
   if (!ValidLogLevel(c.log_level)) {
     return MakeError("bad_config", "log_level must be one of trace, debug, info, warn, error");
   }
@@ -48,7 +62,8 @@ ParsedArgs ParseControllerArgs(int argc, char** argv) {
   ParsedArgs out;
   ControllerConfig& c = out.config;
   CLI::App app{"autovibe-controller: schedules coding tasks across the fleet and holds budgets"};
-  std::string config_file, data_dir, nats, listen, interval, ttl, prefix, level, user, password;
+  std::string config_file, data_dir, nats, listen, interval, ttl, prefix, level, user, password,
+      lease_ttl, webhook;
   app.add_option("--config", config_file, "TOML config file; flags override it");
   app.add_option("--data-dir", data_dir,
                  "state directory (database, admin.token) [" + c.data_dir + "]");
@@ -60,6 +75,11 @@ ParsedArgs ParseControllerArgs(int argc, char** argv) {
   app.add_option("--heartbeat-ttl", ttl, "a machine without heartbeat this long is lost [10s]");
   app.add_option("--subject-prefix", prefix, "bus subject prefix [av]");
   app.add_option("--log-level", level, "trace|debug|info|warn|error [info]");
+  app.add_option("--lease-ttl", lease_ttl,
+                 "how long a budget lease lets an agent spend before it renews [30s]");
+  app.add_option("--alert-webhook", webhook,
+                 "URL that budget alerts are POSTed to as Slack-compatible JSON (http:// only "
+                 "for now) [none]");
   app.set_version_flag("--version", AUTOVIBE_VERSION);
   if (auto code = ParseFlags(app, argc, argv)) {
     out.exit_code = *code;
@@ -79,8 +99,10 @@ ParsedArgs ParseControllerArgs(int argc, char** argv) {
   Override(c.listen, listen);
   Override(c.subject_prefix, prefix);
   Override(c.log_level, level);
-  for (auto [text, target] :
-       {std::pair{&interval, &c.heartbeat_interval}, {&ttl, &c.heartbeat_ttl}}) {
+  Override(c.alert_webhook, webhook);
+  for (auto [text, target] : {std::pair{&interval, &c.heartbeat_interval},
+                              {&ttl, &c.heartbeat_ttl},
+                              {&lease_ttl, &c.lease_ttl}}) {
     if (text->empty()) continue;
     auto d = ParseDuration(*text);
     if (!d) return fail(d.error());

@@ -18,11 +18,15 @@ struct ControllerConfig {
   Duration heartbeat_ttl = std::chrono::seconds(10);
   std::string subject_prefix = "av";
   std::string log_level = "info";
+  // How long a budget lease reply lets an agent spend before it must renew.
+  Duration lease_ttl = std::chrono::seconds(30);
+  // Budget alerts are posted here (Slack-compatible JSON) when set; http:// only for now.
+  std::string alert_webhook;
 };
 
 // Reads a TOML config. Keys: data_dir, nats, nats_user, nats_password, listen,
-// heartbeat_interval, heartbeat_ttl, subject_prefix, log_level. Unknown keys are an error, so
-// a typo does not silently fall back to a default.
+// heartbeat_interval, heartbeat_ttl, subject_prefix, log_level, lease_ttl, alert_webhook. Unknown
+// keys are an error, so a typo does not silently fall back to a default.
 Result<void> LoadControllerConfigToml(std::string_view toml_text, ControllerConfig& config);
 
 // Checks values that parse but make no sense (ttl not above the interval, bad prefix, ...).

@@ -55,6 +55,9 @@ HttpResponse Api::Route(const HttpRequest& req, std::string& route) {
     r.headers.emplace_back("WWW-Authenticate", "Bearer");
     return r;
   }
+  if (deps_.budgets_api != nullptr && BudgetsApi::Handles(seg)) {
+    return deps_.budgets_api->Route(req, seg, route);
+  }
   if (deps_.tasks_api != nullptr && seg.size() >= 2 &&
       (seg[1] == "projects" || seg[1] == "tasks")) {
     return deps_.tasks_api->Route(req, seg, route);

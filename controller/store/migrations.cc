@@ -78,6 +78,82 @@ ALTER TABLE machines ADD COLUMN instance_id TEXT NOT NULL DEFAULT '';
 ALTER TABLE machines ADD COLUMN task_slots INTEGER NOT NULL DEFAULT 0;
 CREATE INDEX events_task ON events(task_id, seq) WHERE task_id IS NOT NULL;
 )sql"},
+    {4, "budgets, usage records, leases and alerts", R"sql(
+CREATE TABLE budgets (
+  project      TEXT NOT NULL REFERENCES projects(name),
+  resource     TEXT NOT NULL,
+  period       TEXT NOT NULL,
+  limit_amount INTEGER NOT NULL,
+  alert_at     TEXT NOT NULL DEFAULT '[75,90]',
+  on_exhaust   TEXT NOT NULL DEFAULT 'pause',
+  exhausted_period_start INTEGER,
+  PRIMARY KEY (project, resource, period)
+) WITHOUT ROWID;
+CREATE TABLE usage_records (
+  event_id           TEXT PRIMARY KEY,
+  at_ms              INTEGER NOT NULL,
+  project            TEXT NOT NULL,
+  task_id            TEXT NOT NULL DEFAULT '',
+  attempt            INTEGER NOT NULL DEFAULT 0,
+  machine_id         TEXT NOT NULL DEFAULT '',
+  lease_id           TEXT NOT NULL DEFAULT '',
+  kind               TEXT NOT NULL DEFAULT '',
+  provider           TEXT NOT NULL DEFAULT '',
+  model              TEXT NOT NULL DEFAULT '',
+  route              TEXT NOT NULL DEFAULT '',
+  input_tokens       INTEGER NOT NULL DEFAULT 0,
+  output_tokens      INTEGER NOT NULL DEFAULT 0,
+  cache_write_tokens INTEGER NOT NULL DEFAULT 0,
+  cache_read_tokens  INTEGER NOT NULL DEFAULT 0,
+  cost_micros        INTEGER NOT NULL DEFAULT 0,
+  task_ms            INTEGER NOT NULL DEFAULT 0,
+  machine_ms         INTEGER NOT NULL DEFAULT 0,
+  latency_us         INTEGER NOT NULL DEFAULT 0,
+  http_status        INTEGER NOT NULL DEFAULT 0,
+  status             TEXT NOT NULL DEFAULT '',
+  estimated          INTEGER NOT NULL DEFAULT 0,
+  api_calls          INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX usage_records_project ON usage_records(project, at_ms);
+CREATE INDEX usage_records_task ON usage_records(task_id);
+CREATE TABLE leases (
+  id                 TEXT PRIMARY KEY,
+  project            TEXT NOT NULL,
+  task_id            TEXT NOT NULL,
+  attempt            INTEGER NOT NULL,
+  machine_id         TEXT NOT NULL,
+  granted_usd_micros INTEGER NOT NULL DEFAULT 0,
+  granted_tokens     INTEGER NOT NULL DEFAULT 0,
+  granted_api_calls  INTEGER NOT NULL DEFAULT 0,
+  granted_task_ms    INTEGER NOT NULL DEFAULT 0,
+  granted_machine_ms INTEGER NOT NULL DEFAULT 0,
+  settled_usd_micros INTEGER NOT NULL DEFAULT 0,
+  settled_tokens     INTEGER NOT NULL DEFAULT 0,
+  settled_api_calls  INTEGER NOT NULL DEFAULT 0,
+  settled_task_ms    INTEGER NOT NULL DEFAULT 0,
+  settled_machine_ms INTEGER NOT NULL DEFAULT 0,
+  final_usd_micros   INTEGER NOT NULL DEFAULT 0,
+  final_tokens       INTEGER NOT NULL DEFAULT 0,
+  final_api_calls    INTEGER NOT NULL DEFAULT 0,
+  final_task_ms      INTEGER NOT NULL DEFAULT 0,
+  final_machine_ms   INTEGER NOT NULL DEFAULT 0,
+  closed             INTEGER NOT NULL DEFAULT 0,
+  expires_at_ms      INTEGER NOT NULL DEFAULT 0,
+  created_at_ms      INTEGER NOT NULL
+);
+CREATE TABLE alerts (
+  project         TEXT NOT NULL,
+  resource        TEXT NOT NULL,
+  period          TEXT NOT NULL,
+  period_start_ms INTEGER NOT NULL,
+  threshold       INTEGER NOT NULL,
+  spent           INTEGER NOT NULL,
+  limit_amount    INTEGER NOT NULL,
+  at_ms           INTEGER NOT NULL,
+  PRIMARY KEY (project, resource, period, period_start_ms, threshold)
+) WITHOUT ROWID;
+CREATE INDEX alerts_at ON alerts(at_ms);
+)sql"},
     {5, "project emergency stop", R"sql(
 ALTER TABLE projects ADD COLUMN stopped INTEGER NOT NULL DEFAULT 0;
 )sql"},

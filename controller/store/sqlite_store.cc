@@ -3,6 +3,7 @@
 #include <boost/json.hpp>
 
 #include "controller/store/migrations.h"
+#include "controller/store/sqlite_budget_store.h"
 #include "controller/store/sqlite_stmt.h"
 #include "controller/store/sqlite_task_store.h"
 #include "controller/store/store.h"
@@ -50,12 +51,14 @@ std::vector<std::string> ParseTools(const std::string& text) {
 
 class SqliteStore final : public Store {
  public:
-  explicit SqliteStore(sqlite3* db) : db_(db), tasks_(NewSqliteTaskStore(db)) {}
+  explicit SqliteStore(sqlite3* db)
+      : db_(db), tasks_(NewSqliteTaskStore(db)), budgets_(NewSqliteBudgetStore(db)) {}
   ~SqliteStore() override {
     checkpointer_.reset();
     append_event_.reset();
     mark_applied_.reset();
     tasks_.reset();  // its cached statements go before the connection
+    budgets_.reset();
     sqlite3_close_v2(db_);
   }
 
@@ -230,6 +233,7 @@ class SqliteStore final : public Store {
   Result<int> SchemaVersion() override { return autovibe::SchemaVersion(db_); }
 
   TaskStore& tasks() override { return *tasks_; }
+  BudgetStore& budgets() override { return *budgets_; }
 
   Result<void> Begin() override {
     if (in_txn_) return {};
@@ -267,6 +271,7 @@ class SqliteStore final : public Store {
 
   sqlite3* db_;
   std::unique_ptr<TaskStore> tasks_;
+  std::unique_ptr<BudgetStore> budgets_;
   std::unique_ptr<Stmt> append_event_;
   std::unique_ptr<Stmt> mark_applied_;
   std::unique_ptr<WalCheckpointer> checkpointer_;

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "common/core/result.h"
+#include "controller/budgets/budget_store.h"
 #include "controller/store/machine_record.h"
 #include "controller/tasks/task_record.h"
 
@@ -64,6 +65,7 @@ class Store {
   virtual Result<int> SchemaVersion() = 0;
 
   virtual TaskStore& tasks() = 0;
+  virtual BudgetStore& budgets() = 0;
 
   // Groups the writes that follow into one transaction until Commit(). Writes outside
   // Begin/Commit commit one by one. Not nested: Begin while open does nothing.

@@ -45,11 +45,11 @@ class UsageSink {
 
 struct LeaseBookOptions {
   // Asked for beyond what is needed now, so the next calls find the lease full enough.
-  Amounts chunk{.usd_micros = 20'000,  // $0.02
-                .tokens = 20'000,
-                .api_calls = 10,
-                .task_ms = 30'000,
-                .machine_ms = 30'000};
+  Amounts chunk{.usd_micros = 50'000,  // $0.05
+                .tokens = 100'000,
+                .api_calls = 100,
+                .task_ms = 60'000,
+                .machine_ms = 60'000};
   // Tool and machine time are charged this often, and a time record is sent at least this
   // often while a task runs (and when it ends).
   Duration time_tick = std::chrono::seconds(1);

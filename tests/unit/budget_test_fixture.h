@@ -1,0 +1,172 @@
+// Shared by the budget tests: a BudgetBook on a real SQLite store in a temporary directory,
+// with a manual clock and recording fakes for the task book, the effects and the alert sink.
+#pragma once
+
+#include <catch2/catch.hpp>
+#include <map>
+#include <memory>
+#include <string>
+#include <tuple>
+#include <vector>
+
+#include "controller/budgets/budget_book.h"
+#include "controller/store/store.h"
+#include "tests/support/catch_result.h"
+#include "tests/support/process.h"
+
+namespace autovibe::testing {
+
+// Monday 2026-11-30 12:00:00 UTC.
+inline constexpr int64_t kMonday1200 = 1'796'040'000'000;
+inline constexpr int64_t kDayMs = 86'400'000;
+
+inline int64_t Usd(double dollars) { return static_cast<int64_t>(dollars * 1'000'000 + 0.5); }
+
+class ManualClock final : public Clock {
+ public:
+  int64_t NowMs() const override { return now; }
+  int64_t now = kMonday1200;
+};
+
+struct FakeTasks final : TaskLookup {
+  std::map<std::string, LeaseTaskInfo, std::less<>> tasks;
+  std::optional<LeaseTaskInfo> TaskForLease(std::string_view id) const override {
+    auto it = tasks.find(id);
+    if (it == tasks.end()) return std::nullopt;
+    return it->second;
+  }
+};
+
+struct FakeEffects final : BudgetEffects {
+  struct Exhausted {
+    std::string project, resource, message;
+    bool pause;
+  };
+  std::vector<Exhausted> exhausted;
+  std::vector<std::string> replenished;
+  std::vector<std::pair<std::string, std::string>> capped;  // task, message
+  void BudgetExhausted(const std::string& project, const std::string& resource,
+                       const std::string& message, bool pause) override {
+    exhausted.push_back({project, resource, message, pause});
+  }
+  void BudgetReplenished(const std::string& project) override { replenished.push_back(project); }
+  void TaskCapReached(const std::string& task, const std::string& message) override {
+    capped.emplace_back(task, message);
+  }
+};
+
+struct FakeAlerts final : AlertSink {
+  std::vector<BudgetAlert> alerts;
+  void Alert(const BudgetAlert& a) override { alerts.push_back(a); }
+};
+
+struct BudgetFixture {
+  TempDir dir;
+  std::unique_ptr<Store> store = *OpenSqliteStore(dir / "c.db");
+  ManualClock clock;
+  FakeTasks tasks;
+  FakeEffects fx;
+  FakeAlerts sink;
+  BudgetBookOptions options;
+  std::unique_ptr<BudgetBook> book;
+  int next_event = 1;
+
+  BudgetFixture() {
+    AddProject("demo");
+    Reload();
+  }
+
+  void AddProject(const std::string& name) {
+    REQUIRE(store->tasks().InsertProject({name, clock.now}));
+  }
+
+  // A new book loaded from the store, as after a controller restart.
+  void Reload() {
+    book = std::make_unique<BudgetBook>(store->budgets(), clock, tasks, fx, sink, options);
+    REQUIRE(book->Load());
+  }
+
+  void Place(const std::string& task, const std::string& machine, const std::string& project,
+             int64_t max_usd = 0, uint32_t attempt = 1) {
+    tasks.tasks[task] = LeaseTaskInfo{project, machine, attempt, true, max_usd, false};
+  }
+
+  Result<void> SetUsd(int64_t limit, BudgetPeriod period = BudgetPeriod::kTotal,
+                      std::vector<int> alert_at = {75, 90}, const std::string& project = "demo") {
+    Budget b;
+    b.resource = BudgetResource::kUsd;
+    b.period = period;
+    b.limit = limit;
+    b.alert_at = std::move(alert_at);
+    return book->SetBudgets(project, {b});
+  }
+
+  static v1::LeaseRequest Request(const std::string& machine, const std::string& lease,
+                                  const std::string& task, int64_t need_usd, int64_t want_usd,
+                                  const std::string& project = "demo") {
+    v1::LeaseRequest r;
+    r.set_machine_id(machine);
+    r.set_lease_id(lease);
+    r.set_task_id(task);
+    r.set_attempt(1);
+    r.set_project(project);
+    r.mutable_need_total()->set_usd_micros(need_usd);
+    r.mutable_want_total()->set_usd_micros(want_usd);
+    return r;
+  }
+
+  v1::LeaseReply Ask(const std::string& machine, const std::string& lease, const std::string& task,
+                     int64_t need_usd, int64_t want_usd, const std::string& project = "demo") {
+    return book->Grant(machine, Request(machine, lease, task, need_usd, want_usd, project));
+  }
+
+  v1::LeaseReply Close(const std::string& machine, const std::string& lease,
+                       const std::string& task, int64_t consumed_usd,
+                       const std::string& project = "demo") {
+    v1::LeaseRequest r = Request(machine, lease, task, 0, 0, project);
+    r.set_close(true);
+    r.mutable_consumed()->set_usd_micros(consumed_usd);
+    return book->Grant(machine, r);
+  }
+
+  static v1::UsageRecord Llm(const std::string& lease, const std::string& task, int64_t cost,
+                             const std::string& model = "claude-sonnet",
+                             const std::string& project = "demo") {
+    v1::UsageRecord u;
+    u.set_task_id(task);
+    u.set_attempt(1);
+    u.set_project(project);
+    u.set_lease_id(lease);
+    u.set_kind("llm");
+    u.set_provider("anthropic");
+    u.set_model(model);
+    u.set_route("/v1/messages");
+    u.set_input_tokens(100);
+    u.set_output_tokens(20);
+    u.set_cost_micros(cost);
+    u.set_status("ok");
+    return u;
+  }
+
+  // Applies a usage record with a fresh event id; returns the id.
+  std::string Spend(const std::string& machine, const std::string& lease, const std::string& task,
+                    int64_t cost, const std::string& model = "claude-sonnet") {
+    const std::string id = "ev-" + std::to_string(next_event++);
+    REQUIRE(book->ApplyUsage(machine, clock.now, Llm(lease, task, cost, model), id));
+    return id;
+  }
+
+  const BudgetUsage& UsdUsage(BudgetPeriod period = BudgetPeriod::kTotal) {
+    auto u = book->Usage("demo");
+    REQUIRE(u);
+    last_usage = std::move(*u);
+    for (const BudgetUsage& b : last_usage.budgets) {
+      if (b.budget.resource == BudgetResource::kUsd && b.budget.period == period) return b;
+    }
+    FAIL("no usd budget");
+    return last_usage.budgets.front();
+  }
+  ProjectUsage last_usage;
+};
+
+}  // namespace autovibe::testing
