@@ -188,8 +188,10 @@ class BudgetBook {
   bool Fit(const Lease& l, const LeaseTaskInfo& info, const Amounts& need, Amounts want,
            Amounts& add, v1::LeaseReply& reply);
   v1::LeaseReply Close(const std::string& machine_id, const v1::LeaseRequest& req, Lease* l);
+  // `exhausted`: the budget really is used up (the task pauses or stops); else it is only held
+  // by other running calls for now.
   void Deny(v1::LeaseReply& reply, const std::string& resource, const std::string& message,
-            bool pause);
+            bool pause, bool exhausted);
   // Alerts for thresholds the period's spend crossed; marks budgets spent to their limit.
   void CheckThresholds(const std::string& project, ProjectState& p);
   void MarkExhausted(const std::string& project, ProjectState& p, BudgetState& b,

@@ -89,8 +89,9 @@ Result<void> BudgetBook::Account(Lease& l, const Amounts& before) {
 }
 
 void BudgetBook::Deny(v1::LeaseReply& reply, const std::string& resource,
-                      const std::string& message, bool pause) {
+                      const std::string& message, bool pause, bool exhausted) {
   reply.set_ok(false);
+  reply.set_exhausted(exhausted);
   reply.set_denied_resource(resource);
   reply.set_message(message);
   reply.set_on_exhaust(pause ? "pause" : "stop");
@@ -149,7 +150,7 @@ v1::LeaseReply BudgetBook::Grant(const std::string& machine_id, const v1::LeaseR
     Deny(reply, "project stopped",
          fmt::format("project {} is stopped; resume it with: autovibe project resume {}",
                      l->project, l->project),
-         true);
+         true, false);
   } else if (Amounts add; Fit(*l, *info, need, want, add, reply)) {
     l->granted += add;
     reply.set_ok(true);
@@ -172,7 +173,7 @@ bool BudgetBook::Fit(const Lease& l, const LeaseTaskInfo& info, const Amounts& n
                       HumanAmount(BudgetResource::kUsd, info.max_usd_micros),
                       HumanAmount(BudgetResource::kUsd, task.spent_usd),
                       HumanAmount(BudgetResource::kUsd, task.reserved_usd));
-      Deny(reply, "task max_usd", message, false);
+      Deny(reply, "task max_usd", message, false, true);
       if (!task.cap_reported) {
         task.cap_reported = true;
         spdlog::warn("{}", message);
@@ -211,7 +212,8 @@ bool BudgetBook::Fit(const Lease& l, const LeaseTaskInfo& info, const Amounts& n
   const BudgetState& first = *short_of.front();
   const BudgetResource r = first.budget.resource;
   Deny(reply, std::string(ToString(r)),
-       NoRoomMessage(l.project, first, p.outstanding[r], first.exhausted), first.budget.pause);
+       NoRoomMessage(l.project, first, p.outstanding[r], first.exhausted), first.budget.pause,
+       first.exhausted);
   return false;
 }
 
