@@ -11,6 +11,7 @@
 #pragma once
 
 #include <boost/asio/io_context.hpp>
+#include <chrono>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -42,7 +43,9 @@ struct MockSettings {
 struct ProxyOptions {
   std::string host = "127.0.0.1";
   uint16_t port = 0;  // 0: a free port
-  std::map<std::string, UpstreamSettings> upstreams;  // "anthropic", "openai"
+  // "anthropic", "openai" (any other key is refused). A provider with no entry has its calls
+  // answered 502, without reaching anything.
+  std::map<std::string, UpstreamSettings> upstreams;
   MockSettings mock;
   // Per task; 0: no limit. Over the limit a call gets 429 rate_limit_error with retry-after.
   uint32_t requests_per_minute = 0;
@@ -61,8 +64,10 @@ class MeteringProxy {
   virtual void Stop() = 0;
 };
 
-// `ledger` and `prices` must outlive the proxy. Fails when the port cannot be bound or an
-// upstream URL is malformed.
+// `ledger` and `prices` must outlive the proxy, and the io_context too when it still holds
+// calls in flight: a call torn down with the io_context is settled then. Fails with
+// "bad_config" when an upstream URL is malformed or its ca_file cannot be loaded, and with
+// "unavailable" when the port cannot be bound.
 Result<std::unique_ptr<MeteringProxy>> StartMeteringProxy(boost::asio::io_context& ioc,
                                                           ProxyOptions options, CallLedger& ledger,
                                                           const PriceTable& prices);

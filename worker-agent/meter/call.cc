@@ -1,0 +1,189 @@
+#include "worker-agent/meter/call.h"
+
+#include <spdlog/spdlog.h>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <optional>
+
+#include "worker-agent/meter/errors.h"
+#include "worker-agent/meter/forward.h"
+#include "worker-agent/meter/request.h"
+#include "worker-agent/meter/settle.h"
+
+namespace autovibe::meter {
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using Clock = std::chrono::steady_clock;
+using Request = http::request<http::string_body>;
+constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
+
+// The ledger's answer to a Reserve, which may come at once (the lease held enough) or later
+// (after a top-up from the controller).
+struct PendingReservation {
+  explicit PendingReservation(const asio::any_io_executor& ex) : wake(ex) {}
+  std::optional<Result<uint64_t>> result;
+  asio::steady_timer wake;
+  bool abandoned = false;  // the call is gone (the proxy is shutting down)
+};
+
+asio::awaitable<Result<uint64_t>> Reserve(CallLedger& ledger, const MeteredTask& task,
+                                          const Amounts& worst) {
+  auto pending = std::make_shared<PendingReservation>(co_await asio::this_coro::executor);
+  ledger.Reserve(task, worst, [pending, &ledger](Result<uint64_t> r) {
+    if (pending->abandoned) {
+      // Nobody will use it: give it back at once, charging nothing.
+      if (r) {
+        v1::UsageRecord record;
+        record.set_kind("llm");
+        record.set_status("client_gone");
+        ledger.Settle(*r, std::move(record));
+      }
+      return;
+    }
+    pending->result = std::move(r);
+    pending->wake.cancel();
+  });
+  if (!pending->result) {
+    struct Abandon {
+      PendingReservation& p;
+      ~Abandon() { p.abandoned = !p.result; }
+    } abandon{*pending};
+    pending->wake.expires_at(Clock::time_point::max());
+    co_await pending->wake.async_wait(kTuple);
+  }
+  co_return std::move(*pending->result);
+}
+
+// Settles the reservation exactly once: with what the call did, or, should the call be torn
+// down half-way (the proxy's io_context destroyed), as a tool that went away.
+class Settlement {
+ public:
+  Settlement(const CallEnv& env, uint64_t reservation, const CallPlan& plan,
+             RateLimiter::Ticket ticket, Clock::time_point received)
+      : env_(env),
+        reservation_(reservation),
+        plan_(plan),
+        ticket_(std::move(ticket)),
+        received_(received) {}
+  ~Settlement() {
+    if (!settled_) Settle(Forwarded{.client_gone = true});
+  }
+
+  const v1::UsageRecord& Settle(const Forwarded& how) {
+    auto latency = std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - received_);
+    record_ = MakeUsageRecord(plan_, how, env_.prices, latency.count());
+    settled_ = true;
+    env_.limiter.Correct(ticket_, record_.input_tokens() + record_.output_tokens() +
+                                      record_.cache_write_tokens() + record_.cache_read_tokens());
+    env_.ledger.Settle(reservation_, record_);
+    return record_;
+  }
+
+ private:
+  const CallEnv& env_;
+  uint64_t reservation_;
+  const CallPlan& plan_;
+  RateLimiter::Ticket ticket_;
+  Clock::time_point received_;
+  bool settled_ = false;
+  v1::UsageRecord record_;
+};
+
+std::string Autovibe(std::string_view message) { return "autovibe: " + std::string(message); }
+
+// The answer to a refused reservation.
+ErrorAnswer ReservationRefused(Shape shape, const Error& e) {
+  if (e.code == "budget_exhausted") {
+    return MakeErrorAnswer(shape, Refusal::kBudgetExhausted, Autovibe(e.message));
+  }
+  if (e.code == "not_found") {
+    return MakeErrorAnswer(shape, Refusal::kUnauthorized, Autovibe("the task has ended"));
+  }
+  return MakeErrorAnswer(shape, Refusal::kUnavailable, Autovibe(e.message), 1);
+}
+
+}  // namespace
+
+std::string_view ProxyToken(const Request& r) {
+  if (auto it = r.find("x-api-key"); it != r.end() && !it->value().empty()) return it->value();
+  std::string_view auth = r[http::field::authorization];
+  if (auth.size() > 7 && beast::iequals(auth.substr(0, 7), "bearer ")) {
+    auth.remove_prefix(7);
+    while (!auth.empty() && auth.front() == ' ') auth.remove_prefix(1);
+    while (!auth.empty() && auth.back() == ' ') auth.remove_suffix(1);
+    return auth;
+  }
+  return {};
+}
+
+asio::awaitable<void> RunCall(const CallEnv& env, Api api, Request& request, ToolReply& reply,
+                              asio::ip::tcp::socket& tool_socket, Clock::time_point received,
+                              Clock::time_point deadline) {
+  Shape shape = api == Api::kMessages ? Shape::kAnthropic : Shape::kOpenAi;
+  std::string_view token = ProxyToken(request);
+  std::optional<MeteredTask> task;
+  if (!token.empty()) task = env.ledger.TaskForToken(token);
+  if (!task) {
+    co_await reply.SendError(
+        MakeErrorAnswer(shape, Refusal::kUnauthorized,
+                        Autovibe("invalid API key: use the proxy key your task was given")));
+    co_return;
+  }
+  std::string_view provider_name = ProviderOf(api);
+  if (env.provider == nullptr) {
+    co_await reply.SendError(MakeErrorAnswer(
+        shape, Refusal::kNoUpstream,
+        Autovibe("no upstream is set for " + std::string(provider_name) + " on this agent")));
+    co_return;
+  }
+  auto plan = PlanCall(api, std::move(request.body()), env.prices);
+  if (!plan) {
+    Refusal why =
+        plan.error().code == "unknown_model" ? Refusal::kUnknownModel : Refusal::kBadRequest;
+    co_await reply.SendError(MakeErrorAnswer(shape, why, Autovibe(plan.error().message)));
+    co_return;
+  }
+  auto admitted = env.limiter.Admit(task->task_id, plan->worst.tokens, Clock::now());
+  if (!admitted.ticket) {
+    co_await reply.SendError(
+        MakeErrorAnswer(shape, Refusal::kRateLimited,
+                        Autovibe("the task's rate limit is reached; retry in " +
+                                 std::to_string(admitted.retry_after.count()) + " s"),
+                        static_cast<int>(admitted.retry_after.count())));
+    co_return;
+  }
+  auto reservation = co_await Reserve(env.ledger, *task, plan->worst);
+  if (!reservation) {
+    co_await reply.SendError(ReservationRefused(shape, reservation.error()));
+    co_return;
+  }
+  Settlement settlement(env, *reservation, *plan, *admitted.ticket, received);
+
+  Forwarded how;
+  if (env.provider->mock) {
+    how = co_await SendMock(MockReply(*plan, env.mock, env.serial), api, reply);
+  } else {
+    auto upstream_request = UpstreamRequest(request, api, env.provider->pool->url(),
+                                            env.provider->api_key, std::move(plan->body));
+    how =
+        co_await Forward(*env.provider->pool, upstream_request, api, reply, tool_socket, deadline);
+    if (how.http_status == 0 && !how.client_gone) {
+      spdlog::warn("meter: {} upstream unreachable: {}", provider_name, how.error);
+      if (!reply.begun()) {
+        co_await reply.SendError(MakeErrorAnswer(shape, Refusal::kNoUpstream, Autovibe(how.error)));
+      }
+    }
+  }
+  const v1::UsageRecord& r = settlement.Settle(how);
+  spdlog::debug("meter: task={} model={} status={} http={} cost_micros={} latency_us={}",
+                task->task_id, r.model(), r.status(), r.http_status(), r.cost_micros(),
+                r.latency_us());
+}
+
+}  // namespace autovibe::meter

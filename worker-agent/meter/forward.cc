@@ -1,0 +1,208 @@
+#include "worker-agent/meter/forward.h"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/http/buffer_body.hpp>
+#include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/write.hpp>
+#include <boost/beast/ssl/ssl_stream.hpp>
+
+namespace autovibe::meter {
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using Clock = std::chrono::steady_clock;
+using Request = http::request<http::string_body>;
+constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
+
+bool StartsWithNoCase(std::string_view s, std::string_view prefix) {
+  return s.size() >= prefix.size() && beast::iequals(s.substr(0, prefix.size()), prefix);
+}
+
+bool IsEventStream(std::string_view content_type) {
+  return StartsWithNoCase(content_type, "text/event-stream");
+}
+
+// One attempt on one connection. `retryable` is set when it failed before any byte of an
+// answer came, so the request may go again on another connection.
+template <class Stream>
+asio::awaitable<void> Exchange(Stream& stream, UpstreamConnection& conn, const Request& request,
+                               Api api, ToolReply& reply, asio::ip::tcp::socket& tool_socket,
+                               Clock::time_point deadline, Forwarded& out, bool& retryable,
+                               bool& keep) {
+  conn.tcp().expires_at(deadline);
+  auto [wec, wn] = co_await http::async_write(stream, request, kTuple);
+  if (wec) {
+    out.error = "sending the request failed: " + wec.message();
+    retryable = true;
+    co_return;
+  }
+  http::response_parser<http::buffer_body> parser;
+  parser.body_limit(boost::none);
+  parser.header_limit(64 << 10);
+  // From here the tool may hang up: then stop at once, which closing the connection does.
+  HangupWatch watch(tool_socket, [&conn] { conn.Close(); });
+  auto [hec, hn] = co_await http::async_read_header(stream, conn.buffer, parser, kTuple);
+  if (hec) {
+    out.client_gone = watch.gone();
+    out.error = "no answer: " + hec.message();
+    retryable = !out.client_gone && !parser.got_some();
+    co_return;
+  }
+  auto& res = parser.get();
+  out.http_status = res.result_int();
+  bool event_stream = IsEventStream(res[http::field::content_type]);
+  UsageReader usage(api, event_stream);
+  std::optional<uint64_t> length;
+  if (!parser.chunked() && parser.content_length()) length = *parser.content_length();
+  if (parser.is_done()) length = 0;  // an answer without a body (204)
+  reply.Begin(out.http_status, AnswerFields(res), length);
+  // A stream's head goes out at once, unless its first bytes are at hand to go with it; a
+  // JSON answer's goes with its first piece (one write to the tool, not two: a tool can do
+  // nothing with the head of a JSON answer alone).
+  if (event_stream && conn.buffer.size() == 0 && !parser.is_done() && !co_await reply.Flush()) {
+    out.client_gone = true;
+    co_return;
+  }
+  char piece[16 << 10];
+  bool done = parser.is_done();
+  if (done && !co_await reply.End()) out.client_gone = true;  // an answer without a body
+  while (!done) {
+    res.body().data = piece;
+    res.body().size = sizeof piece;
+    auto [rec, rn] = co_await http::async_read_some(stream, conn.buffer, parser, kTuple);
+    if (rec == http::error::need_buffer) rec = {};
+    std::string_view bytes(piece, sizeof piece - res.body().size);
+    usage.Feed(bytes);
+    done = !rec && parser.is_done();
+    // The last piece and the end of the answer go in one write.
+    bool sent;
+    if (done) {
+      sent = co_await reply.End(bytes);
+    } else {
+      sent = co_await reply.Write(bytes);
+    }
+    if (!sent) {
+      out.client_gone = true;
+      break;
+    }
+    if (rec) {
+      out.client_gone = watch.gone();
+      out.error = "the answer broke off: " + rec.message();
+      break;
+    }
+  }
+  out.usage = usage.Finish();
+  out.complete = done && !out.client_gone;
+  keep = out.complete && res.keep_alive();
+}
+
+}  // namespace
+
+asio::awaitable<Forwarded> Forward(UpstreamPool& pool, const Request& request, Api api,
+                                   ToolReply& reply, asio::ip::tcp::socket& tool_socket,
+                                   Clock::time_point deadline) {
+  for (int attempt = 0;; ++attempt) {
+    std::unique_ptr<UpstreamConnection> conn = attempt == 0 ? pool.TakeIdle() : nullptr;
+    if (!conn) {
+      auto fresh = co_await pool.Connect(deadline);
+      if (!fresh) co_return Forwarded{.error = fresh.error().message};
+      conn = std::move(*fresh);
+    }
+    Forwarded out;
+    bool retryable = false, keep = false;
+    co_await std::visit(
+        [&](auto& stream) {
+          return Exchange(stream, *conn, request, api, reply, tool_socket, deadline, out, retryable,
+                          keep);
+        },
+        conn->stream);
+    // A pooled connection the server had closed meanwhile: that is no answer of its.
+    if (retryable && conn->reused && attempt == 0) continue;
+    if (keep) {
+      conn->tcp().expires_never();
+      pool.GiveBack(std::move(conn));
+    }
+    co_return out;
+  }
+}
+
+asio::awaitable<Forwarded> SendMock(const MockAnswer& answer, Api api, ToolReply& reply) {
+  Forwarded out;
+  out.http_status = 200;
+  bool stream = IsEventStream(answer.content_type);
+  UsageReader usage(api, stream);
+  http::fields fields;
+  fields.set(http::field::content_type, answer.content_type);
+  std::optional<uint64_t> length;
+  if (!stream) {
+    length = 0;
+    for (const auto& p : answer.pieces) *length += p.size();
+  }
+  reply.Begin(200, fields, length);
+  bool ok = true;
+  for (size_t i = 0; ok && i < answer.pieces.size(); ++i) {
+    usage.Feed(answer.pieces[i]);
+    if (i + 1 < answer.pieces.size()) {
+      ok = co_await reply.Write(answer.pieces[i]);
+    } else {
+      ok = co_await reply.End(answer.pieces[i]);
+    }
+  }
+  if (ok && answer.pieces.empty()) ok = co_await reply.End();
+  out.complete = ok;
+  out.client_gone = !ok;
+  out.usage = usage.Finish();
+  co_return out;
+}
+
+Request UpstreamRequest(const Request& from_tool, Api api, const UpstreamUrl& url,
+                        const std::string& api_key, std::string body) {
+  std::string_view target = from_tool.target();
+  size_t q = target.find('?');
+  std::string upstream_target = url.prefix + std::string(RouteOf(api));
+  if (q != std::string_view::npos) upstream_target += target.substr(q);
+
+  Request req{http::verb::post, upstream_target, 11};
+  req.set(http::field::host, url.host_header());
+  static constexpr std::string_view kCopied[] = {
+      "anthropic-version",   "anthropic-beta", "content-type", "accept",
+      "openai-organization", "openai-project", "openai-beta",  "user-agent"};
+  for (std::string_view name : kCopied) {
+    auto it = from_tool.find(name);
+    if (it != from_tool.end()) req.set(name, it->value());
+  }
+  if (req.find(http::field::content_type) == req.end()) {
+    req.set(http::field::content_type, "application/json");
+  }
+  // Without it a server may compress the answer, and its usage could not be read.
+  req.set(http::field::accept_encoding, "identity");
+  if (api == Api::kMessages) {
+    req.set("x-api-key", api_key);
+  } else {
+    req.set(http::field::authorization, "Bearer " + api_key);
+  }
+  req.keep_alive(true);
+  req.body() = std::move(body);
+  req.prepare_payload();
+  return req;
+}
+
+http::fields AnswerFields(const http::fields& upstream) {
+  http::fields out;
+  for (const auto& f : upstream) {
+    std::string_view name = f.name_string();
+    bool pass = beast::iequals(name, "content-type") || beast::iequals(name, "cache-control") ||
+                beast::iequals(name, "request-id") || beast::iequals(name, "x-request-id") ||
+                beast::iequals(name, "retry-after") || beast::iequals(name, "x-should-retry") ||
+                StartsWithNoCase(name, "anthropic-") || StartsWithNoCase(name, "openai-") ||
+                StartsWithNoCase(name, "x-ratelimit-");
+    if (pass) out.insert(name, f.value());
+  }
+  return out;
+}
+
+}  // namespace autovibe::meter

@@ -1,0 +1,126 @@
+#include "worker-agent/meter/meter_service.h"
+
+#include <spdlog/spdlog.h>
+
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <thread>
+
+namespace autovibe::meter {
+namespace {
+
+namespace asio = boost::asio;
+
+// Lease requests over the bus, answered on the meter's thread.
+class BusLeaseChannel final : public LeaseChannel {
+ public:
+  BusLeaseChannel(asio::io_context& ioc, Bus& bus, std::string prefix, Duration timeout)
+      : ioc_(ioc), bus_(bus), prefix_(std::move(prefix)), timeout_(timeout) {}
+
+  void SetMachineId(std::string id) { machine_id_ = std::move(id); }
+
+  void Ask(const v1::LeaseRequest& request,
+           std::function<void(Result<v1::LeaseReply>)> done) override {
+    if (machine_id_.empty()) {
+      asio::post(ioc_, [done = std::move(done)] {
+        done(MakeError("unavailable", "the agent has not registered with the controller yet"));
+      });
+      return;
+    }
+    v1::LeaseRequest req = request;
+    req.set_machine_id(machine_id_);
+    bus_.RequestAsync(prefix_ + ".lease." + machine_id_, req.SerializeAsString(), timeout_,
+                      [this, done = std::move(done)](Result<std::string> raw) mutable {
+                        asio::post(ioc_, [raw = std::move(raw), done = std::move(done)] {
+                          if (!raw) {
+                            done(raw.error());
+                            return;
+                          }
+                          v1::LeaseReply reply;
+                          if (!reply.ParseFromString(*raw)) {
+                            done(MakeError("unavailable", "undecodable lease reply"));
+                            return;
+                          }
+                          done(std::move(reply));
+                        });
+                      });
+  }
+
+ private:
+  asio::io_context& ioc_;
+  Bus& bus_;
+  const std::string prefix_;
+  const Duration timeout_;
+  std::string machine_id_;
+};
+
+class OutboxUsageSink final : public UsageSink {
+ public:
+  explicit OutboxUsageSink(EventOutbox& outbox) : outbox_(outbox) {}
+  void Record(v1::UsageRecord record) override {
+    v1::AgentEvent e;
+    *e.mutable_usage() = std::move(record);
+    if (!outbox_.Add(std::move(e))) spdlog::error("meter: usage record lost: no machine id yet");
+  }
+
+ private:
+  EventOutbox& outbox_;
+};
+
+}  // namespace
+
+struct MeterService::Impl {
+  Impl(Bus& bus, EventOutbox& outbox, const MeterServiceOptions& o,
+       LeaseBook::OnExhausted on_exhausted)
+      : channel(ioc, bus, o.subject_prefix, o.lease_timeout),
+        sink(outbox),
+        book(ioc, channel, sink, o.leases, std::move(on_exhausted)) {}
+
+  asio::io_context ioc{1};
+  asio::executor_work_guard<asio::io_context::executor_type> work{ioc.get_executor()};
+  BusLeaseChannel channel;
+  OutboxUsageSink sink;
+  LeaseBook book;
+  std::unique_ptr<MeteringProxy> proxy;  // before the thread: started, then served there
+  std::thread thread;
+};
+
+Result<std::unique_ptr<MeterService>> MeterService::Start(Bus& bus, EventOutbox& outbox,
+                                                          const PriceTable& prices,
+                                                          MeterServiceOptions options,
+                                                          LeaseBook::OnExhausted on_exhausted) {
+  auto impl = std::make_unique<Impl>(bus, outbox, options, std::move(on_exhausted));
+  auto proxy = StartMeteringProxy(impl->ioc, options.proxy, impl->book, prices);
+  if (!proxy) return proxy.error();
+  impl->proxy = std::move(*proxy);
+  Impl* raw = impl.get();
+  impl->thread = std::thread([raw] { raw->ioc.run(); });
+  return std::unique_ptr<MeterService>(new MeterService(std::move(impl)));
+}
+
+MeterService::MeterService(std::unique_ptr<Impl> impl)
+    : impl_(std::move(impl)), url_(impl_->proxy->url()) {}
+
+MeterService::~MeterService() {
+  asio::post(impl_->ioc, [impl = impl_.get()] {
+    impl->proxy->Stop();
+    impl->ioc.stop();
+  });
+  impl_->thread.join();
+}
+
+void MeterService::SetMachineId(const std::string& machine_id) {
+  asio::post(impl_->ioc, [impl = impl_.get(), machine_id] { impl->channel.SetMachineId(machine_id); });
+}
+
+void MeterService::TaskStarted(const v1::RunTask& task, const std::string& token) {
+  MeteredTask t{task.task_id(), task.attempt(), task.project()};
+  asio::post(impl_->ioc, [impl = impl_.get(), t, token] { impl->book.TaskStarted(t, token); });
+}
+
+void MeterService::TaskEnded(const std::string& task_id) {
+  asio::post(impl_->ioc, [impl = impl_.get(), task_id] { impl->book.TaskEnded(task_id); });
+}
+
+}  // namespace autovibe::meter

@@ -1,0 +1,294 @@
+#include "worker-agent/meter/proxy.h"
+
+#include <spdlog/spdlog.h>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/string_body.hpp>
+#include <unordered_set>
+
+#include "worker-agent/meter/call.h"
+#include "worker-agent/meter/errors.h"
+
+namespace autovibe::meter {
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = asio::ip::tcp;
+using Clock = std::chrono::steady_clock;
+using Request = http::request<http::string_body>;
+constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
+
+// How long a tool's idle keep-alive connection is kept, and how long it may take to send a
+// request once it has begun.
+constexpr std::chrono::seconds kIdleTimeout{120};
+constexpr std::chrono::seconds kRequestTimeout{60};
+constexpr uint32_t kMaxHeaderBytes = 64 << 10;
+constexpr size_t kReadBuffer = 64 << 10;
+
+// Which provider's error shape suits a request that reached no route.
+Shape GuessShape(const http::request_header<>& h) {
+  bool anthropic = h.find("anthropic-version") != h.end() || h.find("x-api-key") != h.end() ||
+                   h.target().starts_with("/v1/messages");
+  return anthropic ? Shape::kAnthropic : Shape::kOpenAi;
+}
+
+std::string_view PathOf(std::string_view target) { return target.substr(0, target.find('?')); }
+
+class Proxy final : public std::enable_shared_from_this<Proxy> {
+ public:
+  Proxy(asio::io_context& ioc, ProxyOptions options, CallLedger& ledger, const PriceTable& prices)
+      : acceptor_(ioc),
+        options_(std::move(options)),
+        ledger_(ledger),
+        prices_(prices),
+        limiter_(options_.requests_per_minute, options_.tokens_per_minute) {}
+
+  Result<void> SetUpProviders(asio::any_io_executor ex) {
+    for (const auto& [name, settings] : options_.upstreams) {
+      if (name != "anthropic" && name != "openai") {
+        return MakeError("bad_config",
+                         "unknown upstream \"" + name + "\" (expected anthropic or openai)");
+      }
+      Provider p;
+      p.api_key = settings.api_key;
+      p.mock = settings.url == "mock";
+      if (!p.mock) {
+        auto url = ParseUpstreamUrl(settings.url);
+        if (!url) return url.error();
+        auto pool = UpstreamPool::Create(ex, *url, settings.ca_file);
+        if (!pool) return pool.error();
+        p.pool = std::move(*pool);
+      }
+      providers_.emplace(name, std::move(p));
+    }
+    return {};
+  }
+
+  Result<void> Bind() {
+    boost::system::error_code ec;
+    auto addr = asio::ip::make_address(options_.host, ec);
+    if (ec) return MakeError("bad_config", "bad proxy listen address " + options_.host);
+    tcp::endpoint ep(addr, options_.port);
+    acceptor_.open(ep.protocol(), ec);
+    if (!ec) acceptor_.set_option(asio::socket_base::reuse_address(true), ec);
+    if (!ec) acceptor_.bind(ep, ec);
+    if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
+    if (ec) {
+      return MakeError("unavailable", "metering proxy cannot listen on " + options_.host + ":" +
+                                          std::to_string(options_.port) + ": " + ec.message());
+    }
+    port_ = acceptor_.local_endpoint().port();
+    return {};
+  }
+
+  void Start() { asio::co_spawn(acceptor_.get_executor(), Accept(), asio::detached); }
+
+  void Stop() {
+    alive_ = false;
+    boost::system::error_code ec;
+    acceptor_.close(ec);
+    // Connections waiting for a request close now; the others after their answer.
+    for (beast::tcp_stream* s : idle_) s->socket().close(ec);
+  }
+
+  uint16_t port() const { return port_; }
+  const std::string& host() const { return options_.host; }
+
+ private:
+  asio::awaitable<void> Accept() {
+    auto self = shared_from_this();
+    while (acceptor_.is_open()) {
+      auto [ec, socket] = co_await acceptor_.async_accept(kTuple);
+      if (ec) {
+        if (ec == asio::error::operation_aborted || !acceptor_.is_open()) co_return;
+        spdlog::warn("meter: accept failed: {}", ec.message());
+        asio::steady_timer pause(acceptor_.get_executor(), std::chrono::milliseconds(100));
+        co_await pause.async_wait(kTuple);
+        continue;
+      }
+      asio::co_spawn(acceptor_.get_executor(), Session(std::move(socket)), asio::detached);
+    }
+  }
+
+  // While a connection waits for a tool's next request, Stop() may close it.
+  struct IdleMark {
+    std::unordered_set<beast::tcp_stream*>& set;
+    beast::tcp_stream* stream;
+    IdleMark(std::unordered_set<beast::tcp_stream*>& s, beast::tcp_stream* st)
+        : set(s), stream(st) {
+      set.insert(stream);
+    }
+    ~IdleMark() { set.erase(stream); }
+  };
+
+  asio::awaitable<void> Session(tcp::socket socket) {
+    auto self = shared_from_this();
+    boost::system::error_code ignored;
+    socket.set_option(tcp::no_delay(true), ignored);
+    beast::tcp_stream stream(std::move(socket));
+    // Beast reads as much as the buffer's free capacity (at least 512 bytes): room for
+    // large requests to arrive in few reads.
+    beast::flat_buffer buffer;
+    buffer.reserve(kReadBuffer);
+    while (alive_) {
+      http::request_parser<http::string_body> parser;
+      parser.header_limit(kMaxHeaderBytes);
+      parser.body_limit(options_.max_request_bytes);
+      boost::system::error_code ec;
+      {
+        IdleMark idle(idle_, &stream);
+        stream.expires_after(kIdleTimeout);
+        std::tie(ec, std::ignore) =
+            co_await http::async_read_header(stream, buffer, parser, kTuple);
+      }
+      if (ec) {
+        if (!buffer.size() && !parser.got_some()) break;  // closed, idle or stopped
+        // The head names a body over the limit, or is itself too large; or is not HTTP.
+        // (The message is made before co_await: GCC 12 destroys a temporary made in a
+        // conditional inside a co_await expression twice.)
+        bool too_large = ec == http::error::body_limit || ec == http::error::header_limit;
+        std::string message =
+            too_large ? TooLarge() : "autovibe: malformed HTTP request: " + ec.message();
+        co_await Refuse(stream, 11, Shape::kAnthropic,
+                        too_large ? Refusal::kTooLarge : Refusal::kBadRequest, std::move(message));
+        break;
+      }
+      if (!co_await ReadBody(stream, buffer, parser)) break;
+      Request& request = parser.get();
+      if (!co_await Answer(stream, request)) break;
+    }
+    stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
+  }
+
+  // Reads the body after the head: refuses one too large before it is sent when its length
+  // is announced, and lets a client waiting on "Expect: 100-continue" go on.
+  asio::awaitable<bool> ReadBody(beast::tcp_stream& stream, beast::flat_buffer& buffer,
+                                 http::request_parser<http::string_body>& parser) {
+    Shape shape = GuessShape(parser.get());
+    unsigned version = parser.get().version();
+    auto length = parser.content_length();
+    if (length && *length > options_.max_request_bytes) {
+      co_await Refuse(stream, version, shape, Refusal::kTooLarge, TooLarge());
+      co_return false;
+    }
+    stream.expires_after(kRequestTimeout);
+    if (beast::iequals(parser.get()[http::field::expect], "100-continue")) {
+      static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+      auto [ec, n] = co_await asio::async_write(stream, asio::buffer(kContinue), kTuple);
+      if (ec) co_return false;
+    }
+    auto [ec, n] = co_await http::async_read(stream, buffer, parser, kTuple);
+    if (ec == http::error::body_limit) {
+      co_await Refuse(stream, version, shape, Refusal::kTooLarge, TooLarge());
+      co_return false;
+    }
+    if (ec) {
+      co_await Refuse(stream, version, shape, Refusal::kBadRequest,
+                      "autovibe: malformed HTTP request: " + ec.message());
+      co_return false;
+    }
+    co_return true;
+  }
+
+  std::string TooLarge() const {
+    return "autovibe: the request exceeds " + std::to_string(options_.max_request_bytes) +
+           " bytes of body or " + std::to_string(kMaxHeaderBytes) + " bytes of headers";
+  }
+
+  // A refusal that ends the connection. What the tool still sends is read and dropped for a
+  // moment: closing with unread bytes would reset the connection and could lose the answer.
+  asio::awaitable<void> Refuse(beast::tcp_stream& stream, unsigned version, Shape shape,
+                               Refusal why, std::string message) {
+    ToolReply reply(stream, version, false, false, Clock::now() + std::chrono::seconds(10));
+    if (!co_await reply.SendError(MakeErrorAnswer(shape, why, message))) co_return;
+    boost::system::error_code ec;
+    stream.socket().shutdown(tcp::socket::shutdown_send, ec);
+    stream.expires_after(std::chrono::seconds(2));
+    char sink[4096];
+    while (!ec) {
+      std::tie(ec, std::ignore) = co_await stream.async_read_some(asio::buffer(sink), kTuple);
+    }
+  }
+
+  // Answers one request. Returns whether the connection can carry the next one.
+  asio::awaitable<bool> Answer(beast::tcp_stream& stream, Request& request) {
+    auto received = Clock::now();
+    auto deadline = received + options_.upstream_timeout;
+    http::verb method = request.method();
+    ToolReply reply(stream, request.version(), request.keep_alive() && alive_,
+                    method == http::verb::head, deadline);
+    std::string_view path = PathOf(request.target());
+    auto api = ApiForPath(path);
+    if (path == "/" && (method == http::verb::get || method == http::verb::head)) {
+      http::fields fields;
+      fields.set(http::field::content_type, "application/json");
+      co_await reply.Send(200, fields, "{}");
+    } else if (api && method == http::verb::post) {
+      auto it = providers_.find(std::string(ProviderOf(*api)));
+      CallEnv env{
+          ledger_, prices_, limiter_, options_.mock, it == providers_.end() ? nullptr : &it->second,
+          ++calls_};
+      co_await RunCall(env, *api, request, reply, stream.socket(), received, deadline);
+    } else {
+      co_await reply.SendError(MakeErrorAnswer(
+          GuessShape(request), Refusal::kNotFound,
+          "autovibe: no route " + std::string(request.method_string()) + " " + std::string(path) +
+              " (the proxy serves POST /v1/messages, /v1/chat/completions, /v1/responses)"));
+    }
+    co_return reply.reusable() && alive_;
+  }
+
+  tcp::acceptor acceptor_;
+  ProxyOptions options_;
+  CallLedger& ledger_;
+  const PriceTable& prices_;
+  RateLimiter limiter_;
+  std::map<std::string, Provider, std::less<>> providers_;
+  std::unordered_set<beast::tcp_stream*> idle_;
+  uint16_t port_ = 0;
+  uint64_t calls_ = 0;
+  bool alive_ = true;
+};
+
+// Owns the proxy through a shared_ptr, so its coroutines can outlive the handle.
+class ProxyHandle final : public MeteringProxy {
+ public:
+  explicit ProxyHandle(std::shared_ptr<Proxy> p) : p_(std::move(p)) {}
+  ~ProxyHandle() override { p_->Stop(); }
+  uint16_t port() const override { return p_->port(); }
+  std::string url() const override {
+    const std::string& h = p_->host();
+    std::string host = h.find(':') != std::string::npos ? "[" + h + "]" : h;
+    return "http://" + host + ":" + std::to_string(p_->port());
+  }
+  void Stop() override { p_->Stop(); }
+
+ private:
+  std::shared_ptr<Proxy> p_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<MeteringProxy>> StartMeteringProxy(asio::io_context& ioc,
+                                                          ProxyOptions options, CallLedger& ledger,
+                                                          const PriceTable& prices) {
+  auto proxy = std::make_shared<Proxy>(ioc, std::move(options), ledger, prices);
+  if (auto r = proxy->SetUpProviders(ioc.get_executor()); !r) return r.error();
+  if (auto r = proxy->Bind(); !r) return r.error();
+  proxy->Start();
+  return std::unique_ptr<MeteringProxy>(new ProxyHandle(std::move(proxy)));
+}
+
+}  // namespace autovibe::meter
