@@ -189,7 +189,7 @@ const std::string kResponsesStream =
     R"(data: {"type":"response.completed","sequence_number":9,"response":{"id":"resp_1","object":"response","status":"completed","model":"o4-mini-2025-04-16","output":[{"type":"message","id":"msg_1","status":"completed","role":"assistant","content":[{"type":"output_text","text":"Hi","annotations":[]}]}],"usage":{"input_tokens":5000,"input_tokens_details":{"cached_tokens":4096},"output_tokens":1200,"output_tokens_details":{"reasoning_tokens":1024},"total_tokens":6200}}})"
     "\n\n";
 
-TEST_CASE("usage: an OpenAI response, whole and streamed", "[meter]") {
+TEST_CASE("usage: an OpenAI response whole and streamed", "[meter]") {
   SeenUsage u = ReadEveryWay(Api::kResponses, false, kResponsesJson);
   CHECK(u.has_usage);
   CHECK(u.model == "gpt-4.1-2025-04-14");
@@ -205,7 +205,7 @@ TEST_CASE("usage: an OpenAI response, whole and streamed", "[meter]") {
   CHECK(s.tokens.output == 1200);  // reasoning tokens are part of the output
 }
 
-TEST_CASE("usage: answers without usage, or not JSON, have none", "[meter]") {
+TEST_CASE("usage: answers without usage or not JSON have none", "[meter]") {
   CHECK_FALSE(UsageFromJson(Api::kMessages, "").has_usage);
   CHECK_FALSE(UsageFromJson(Api::kMessages, "not json").has_usage);
   CHECK_FALSE(UsageFromJson(Api::kMessages, "[1,2]").has_usage);
