@@ -153,6 +153,7 @@ HoldCounts TaskBook::ReleaseProject(const std::string& project) {
     }
     Record(e, "task.resumed",
            json::serialize(json::object{{"machine_id", t.resume_machine}}));
+    t.reason.clear();
     Enqueue(e);
     ++counts.released;
   }

@@ -10,6 +10,7 @@
 // Run it with ./scripts/bench.sh budget.
 #include <CLI/CLI.hpp>
 #include <atomic>
+#include <fstream>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core.hpp>
@@ -17,10 +18,10 @@
 #include <boost/url/parse.hpp>
 #include <thread>
 
+#include "common/budget/amounts.h"
 #include "common/core/log.h"
 #include "tests/bench/bench_output.h"
 #include "tests/bench/metered_fleet.h"
-#include "tests/support/task_client.h"
 #include "worker-agent/meter/prices.h"
 
 namespace autovibe::bench {
@@ -78,8 +79,17 @@ double Percentile(std::vector<double> v, double p) {
   return v[std::min(v.size() - 1, static_cast<size_t>(p / 100.0 * v.size()))];
 }
 
+// Whether process `pid` exists and is not a zombie.
+bool Alive(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string line;
+  if (!std::getline(in, line)) return false;
+  const auto close = line.rfind(')');
+  return close != std::string::npos && close + 2 < line.size() && line[close + 2] != 'Z';
+}
+
 bool AllGone(const std::vector<pid_t>& pids) {
-  return std::none_of(pids.begin(), pids.end(), [](pid_t p) { return testing::ProcessAlive(p); });
+  return std::none_of(pids.begin(), pids.end(), Alive);
 }
 
 // Milliseconds from `start` until every pid is gone; negative after 10 s.
