@@ -16,8 +16,8 @@
 #include "common/http/server.h"
 #include "controller/admin_token.h"
 #include "controller/api/api.h"
-#include "controller/api/task_followers.h"
 #include "controller/api/budgets_api.h"
+#include "controller/api/task_followers.h"
 #include "controller/api/tasks_api.h"
 #include "controller/budget_bridge.h"
 #include "controller/budgets/alerts.h"
@@ -160,15 +160,14 @@ class ControllerImpl final : public Controller {
     bridge_ = std::make_unique<BudgetBridge>(*tasks_, [this] { dispatch_->RequestSchedule(); });
     if (!config_.alert_webhook.empty()) {
       webhook_ = std::make_unique<WebhookAlertSink>(WebhookOptions{
-          .url = config_.alert_webhook,
-          .after_commit = [this](std::function<void()> send) {
+          .url = config_.alert_webhook, .after_commit = [this](std::function<void()> send) {
             batch_->AfterCommit(std::move(send));
           }});
     }
     alert_log_ = std::make_unique<LogAlertSink>(webhook_.get());
-    budgets_ = std::make_unique<BudgetBook>(store_->budgets(), clock_, *bridge_, *bridge_,
-                                            *alert_log_,
-                                            BudgetBookOptions{.lease_ttl = config_.lease_ttl});
+    budgets_ =
+        std::make_unique<BudgetBook>(store_->budgets(), clock_, *bridge_, *bridge_, *alert_log_,
+                                     BudgetBookOptions{.lease_ttl = config_.lease_ttl});
     if (auto r = budgets_->Load(); !r) return r.error();
     for (const ProjectRecord* p : tasks_->Projects()) {
       if (auto e = budgets_->ExhaustedBy(p->name)) {
@@ -176,14 +175,13 @@ class ControllerImpl final : public Controller {
       }
     }
     dispatch_->OnUsage([this](const v1::AgentEvent& ev) {
-      if (auto r = budgets_->ApplyUsage(ev.machine_id(), clock_.NowMs(), ev.usage(),
-                                        ev.event_id());
+      if (auto r = budgets_->ApplyUsage(ev.machine_id(), clock_.NowMs(), ev.usage(), ev.event_id());
           !r) {
         spdlog::error("controller cannot record usage {}: {}", ev.event_id(), r.error().message);
       }
     });
-    leases_ = std::make_unique<LeaseService>(LeaseServiceDeps{
-        &ioc_, bus_.get(), batch_.get(), budgets_.get(), config_.subject_prefix});
+    leases_ = std::make_unique<LeaseService>(
+        LeaseServiceDeps{&ioc_, bus_.get(), batch_.get(), budgets_.get(), config_.subject_prefix});
     return {};
   }
 
@@ -209,9 +207,13 @@ class ControllerImpl final : public Controller {
       }
     }
     if (m.reply.empty()) return;  // nobody waits for the answer
-    if (auto r = bus_->Publish(m.reply, reply.SerializeAsString()); !r) {
-      spdlog::warn("controller cannot answer register: {}", r.error().message);
-    }
+    // Answered once the registration is durable: a controller killed right after still knows
+    // the machine when it comes back.
+    batch_->AfterCommit([this, to = m.reply, data = reply.SerializeAsString()] {
+      if (auto r = bus_->Publish(to, data); !r) {
+        spdlog::warn("controller cannot answer register: {}", r.error().message);
+      }
+    });
   }
 
   void OnHeartbeat(const BusMessage& m) {

@@ -100,11 +100,12 @@ void TaskDispatch::AssignAnswered(const std::string& machine, const std::string&
 }
 
 void TaskDispatch::CancelTask(const std::string& machine_id, const std::string& task_id,
-                              const std::string& reason) {
+                              const std::string& reason, Duration delay) {
   v1::Command cmd;
   cmd.set_command_id(NewId("c"));
   cmd.mutable_cancel_task()->set_task_id(task_id);
   cmd.mutable_cancel_task()->set_reason(reason);
+  cmd.mutable_cancel_task()->set_delay_ms(static_cast<uint32_t>(delay.count()));
   // Fire and forget: a copy that keeps running shows up in the next heartbeat and is
   // cancelled again.
   d_.batch->AfterCommit(
@@ -116,11 +117,12 @@ void TaskDispatch::CancelTask(const std::string& machine_id, const std::string& 
 }
 
 void TaskDispatch::PauseTask(const std::string& machine_id, const std::string& task_id,
-                             const std::string& reason) {
+                             const std::string& reason, Duration delay) {
   v1::Command cmd;
   cmd.set_command_id(NewId("c"));
   cmd.mutable_pause_task()->set_task_id(task_id);
   cmd.mutable_pause_task()->set_reason(reason);
+  cmd.mutable_pause_task()->set_delay_ms(static_cast<uint32_t>(delay.count()));
   // Like a cancel: a copy that keeps running shows up in the next heartbeat and is stopped.
   d_.batch->AfterCommit(
       [this, subject = Subject("cmd." + machine_id), data = cmd.SerializeAsString()] {

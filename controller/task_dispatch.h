@@ -51,9 +51,9 @@ class TaskDispatch final : public TaskEffects {
   // TaskEffects
   void RunTask(const TaskRecord& t) override;
   void CancelTask(const std::string& machine_id, const std::string& task_id,
-                  const std::string& reason) override;
+                  const std::string& reason, Duration delay) override;
   void PauseTask(const std::string& machine_id, const std::string& task_id,
-                 const std::string& reason) override;
+                 const std::string& reason, Duration delay) override;
   void TaskChanged(const TaskRecord& t) override;
   void TaskLogged(const TaskRecord& t, const TaskLogChunk& chunk) override;
   void MachineBusy(const std::string& machine_id, bool busy) override;

@@ -164,10 +164,10 @@ class AgentImpl final : public Agent {
                      mc.mock_cache_write_tokens, mc.mock_cache_read_tokens};
     mo.proxy.requests_per_minute = mc.requests_per_minute;
     mo.proxy.tokens_per_minute = mc.tokens_per_minute;
-    auto m = meter::MeterService::Start(
-        *bus_, *outbox_, prices_, std::move(mo), [this](const meter::Exhaustion& e) {
-          asio::post(ioc_, [this, e] { OnBudgetExhausted(e); });
-        });
+    auto m = meter::MeterService::Start(*bus_, *outbox_, prices_, std::move(mo),
+                                        [this](const meter::Exhaustion& e) {
+                                          asio::post(ioc_, [this, e] { OnBudgetExhausted(e); });
+                                        });
     if (!m) return m.error();
     meter_ = std::move(*m);
     spdlog::info("agent metering proxy listening url={} anthropic={} openai={}", meter_->url(),
@@ -183,16 +183,16 @@ class AgentImpl final : public Agent {
   // The controller stops the project's other tasks.
   void OnBudgetExhausted(const meter::Exhaustion& e) {
     spdlog::warn("task {} {}: {}", e.task_id, e.pause ? "pausing" : "stopping", e.message);
-    auto timer = std::make_shared<asio::steady_timer>(ioc_, config_.meter.stop_delay);
-    timer->async_wait([this, timer, e](boost::system::error_code ec) {
-      if (ec || stopping_) return;
-      if (e.pause) {
-        tasks_->Pause(e.task_id, e.message);
-      } else {
-        tasks_->Cancel(e.task_id, e.message);
-      }
-    });
+    if (stopping_) return;
+    if (e.pause) {
+      tasks_->Pause(e.task_id, e.message, config_.meter.stop_delay);
+    } else {
+      tasks_->Cancel(e.task_id, e.message, config_.meter.stop_delay);
+    }
   }
+
+  // What a command asks for, within reason (a stop is never put off past 10 s).
+  static Duration StopDelay(uint32_t ms) { return Duration(std::min<uint32_t>(ms, 10'000)); }
 
   TaskManagerOptions TaskOptions() const {
     TaskManagerOptions o;
@@ -338,10 +338,12 @@ class AgentImpl final : public Agent {
       case v1::Command::kRunTask:
         return tasks_->Run(cmd.run_task());
       case v1::Command::kCancelTask:
-        tasks_->Cancel(cmd.cancel_task().task_id(), cmd.cancel_task().reason());
+        tasks_->Cancel(cmd.cancel_task().task_id(), cmd.cancel_task().reason(),
+                       StopDelay(cmd.cancel_task().delay_ms()));
         return {};
       case v1::Command::kPauseTask:
-        tasks_->Pause(cmd.pause_task().task_id(), cmd.pause_task().reason());
+        tasks_->Pause(cmd.pause_task().task_id(), cmd.pause_task().reason(),
+                      StopDelay(cmd.pause_task().delay_ms()));
         return {};
       default:
         return MakeError("unsupported", "command not supported by this agent");
@@ -408,7 +410,7 @@ class AgentImpl final : public Agent {
   std::unique_ptr<EventOutbox> outbox_;  // after bus_: gone before it
   meter::PriceTable prices_;
   std::unique_ptr<meter::MeterService> meter_;  // after outbox_: gone before it
-  std::unique_ptr<TaskManager> tasks_;           // after meter_: gone before it
+  std::unique_ptr<TaskManager> tasks_;          // after meter_: gone before it
   std::unique_ptr<Subscription> cmd_sub_;
   std::vector<std::string> tools_;
   std::string machine_id_;

@@ -97,8 +97,8 @@ Result<int64_t> ParseUsd(std::string_view text) {
   if (whole.empty() && frac.empty()) return bad();
   if (dot != std::string_view::npos && frac.empty()) return bad();
   if (frac.size() > 6) {
-    return MakeError("bad_request", "at most 6 decimals (micro-dollars) in \"" +
-                                        std::string(text) + "\"");
+    return MakeError("bad_request",
+                     "at most 6 decimals (micro-dollars) in \"" + std::string(text) + "\"");
   }
   auto digits = [](std::string_view s) {
     return std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });

@@ -121,7 +121,16 @@ v1::LeaseReply BudgetBook::Grant(const std::string& machine_id, const v1::LeaseR
     return refuse(fmt::format("task {} belongs to project {}, not {}", req.task_id(), info->project,
                               req.project()));
   }
-  if (!info->placed || info->machine_id != machine_id || info->attempt != req.attempt()) {
+  const bool this_attempt = info->machine_id == machine_id && info->attempt == req.attempt();
+  if (!info->placed && this_attempt) {
+    // Held because a budget ran out (the pause is on its way): say so, so the call that asked
+    // gets the budget's 429 and the tool can show it.
+    if (auto e = ExhaustedBy(info->project)) {
+      Deny(reply, std::string(ToString(e->resource)), e->reason, e->pause, true);
+      return reply;
+    }
+  }
+  if (!info->placed || !this_attempt) {
     return refuse(fmt::format("task {} attempt {} is not running on machine {}", req.task_id(),
                               req.attempt(), machine_id));
   }

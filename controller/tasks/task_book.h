@@ -28,12 +28,13 @@ class TaskEffects {
   virtual ~TaskEffects() = default;
   // Send RunTask for the task's current attempt to t.machine_id.
   virtual void RunTask(const TaskRecord& t) = 0;
-  // Ask a machine to stop a task it runs.
+  // Ask a machine to stop a task it runs, `delay` from now (a budget stop lets the tool show
+  // the error its last call got first).
   virtual void CancelTask(const std::string& machine_id, const std::string& task_id,
-                          const std::string& reason) = 0;
+                          const std::string& reason, Duration delay = Duration(0)) = 0;
   // Ask a machine to stop a task's tool but keep its workspace (the task is paused).
   virtual void PauseTask(const std::string& machine_id, const std::string& task_id,
-                         const std::string& reason) = 0;
+                         const std::string& reason, Duration delay = Duration(0)) = 0;
   // The task's state or fields changed.
   virtual void TaskChanged(const TaskRecord& t) = 0;
   virtual void TaskLogged(const TaskRecord& t, const TaskLogChunk& chunk) = 0;
@@ -152,7 +153,8 @@ class TaskBook {
   // Holds back a queued task of a held project (paused, no machine). False when not held.
   bool HoldIfProjectHeld(Entry& e);
   // Pauses (or cancels) the running tasks of a project and holds its queued ones.
-  HoldCounts HoldProject(const std::string& project, const std::string& reason, bool pause);
+  HoldCounts HoldProject(const std::string& project, const std::string& reason, bool pause,
+                         Duration delay);
   HoldCounts ReleaseProject(const std::string& project);
   void ApplyPaused(Entry& e, const v1::TaskFinished& f);
   void Finish(Entry& e, TaskState to, std::string reason);
@@ -178,8 +180,8 @@ class TaskBook {
   std::vector<std::unique_ptr<ProjectRecord>> projects_;
   std::unordered_map<std::string, ProjectRecord*> projects_by_name_;
   std::unordered_map<std::string, std::string> budget_holds_;  // project -> why
-  std::map<std::string, std::map<TaskState, int>> counts_;  // project -> state -> tasks
-  std::vector<std::unique_ptr<Entry>> tasks_;               // submission order
+  std::map<std::string, std::map<TaskState, int>> counts_;     // project -> state -> tasks
+  std::vector<std::unique_ptr<Entry>> tasks_;                  // submission order
   std::unordered_map<std::string, Entry*> by_id_;
   std::unordered_map<std::string, std::vector<Entry*>> dependents_;
   std::unordered_map<std::string, int64_t> assign_deadlines_;  // task id -> ms

@@ -18,6 +18,9 @@ namespace json = boost::json;
 // The label every machine carries with its own id (TaskDispatch::SyncMachine), so a task can be
 // pinned to one machine.
 constexpr const char* kMachineLabel = "autovibe.machine";
+// A tool stopped by its budget gets this long to show the error its last call got (Claude Code
+// prints it and exits within milliseconds); an emergency stop is immediate.
+constexpr Duration kBudgetStopDelay = std::chrono::milliseconds(100);
 
 }  // namespace
 
@@ -44,13 +47,17 @@ Result<HoldCounts> TaskBook::StopProject(std::string_view name, const std::strin
   if (!p.stopped) {
     p.stopped = true;
     if (auto r = store_.tasks().SetProjectStopped(p.name, true); !r) return r.error();
-    StoredEvent ev{0, clock_.NowMs(), "project.stopped", "",
-                   json::serialize(json::object{{"project", p.name}, {"reason", reason}}), ""};
+    StoredEvent ev{0,
+                   clock_.NowMs(),
+                   "project.stopped",
+                   "",
+                   json::serialize(json::object{{"project", p.name}, {"reason", reason}}),
+                   ""};
     if (auto r = store_.AppendEvent(ev); !r) spdlog::error("tasks: {}", r.error().message);
     spdlog::warn("project {} stopped: {}", p.name, reason);
   }
   // Also when already stopped: a task that slipped through (an assignment answered late) stops.
-  return HoldProject(p.name, reason, /*pause=*/true);
+  return HoldProject(p.name, reason, /*pause=*/true, Duration(0));
 }
 
 Result<HoldCounts> TaskBook::ResumeProject(std::string_view name) {
@@ -62,8 +69,12 @@ Result<HoldCounts> TaskBook::ResumeProject(std::string_view name) {
   if (p.stopped) {
     p.stopped = false;
     if (auto r = store_.tasks().SetProjectStopped(p.name, false); !r) return r.error();
-    StoredEvent ev{0, clock_.NowMs(), "project.resumed", "",
-                   json::serialize(json::object{{"project", p.name}}), ""};
+    StoredEvent ev{0,
+                   clock_.NowMs(),
+                   "project.resumed",
+                   "",
+                   json::serialize(json::object{{"project", p.name}}),
+                   ""};
     if (auto r = store_.AppendEvent(ev); !r) spdlog::error("tasks: {}", r.error().message);
     spdlog::info("project {} resumed", p.name);
   }
@@ -74,7 +85,7 @@ Result<HoldCounts> TaskBook::ResumeProject(std::string_view name) {
 HoldCounts TaskBook::BudgetExhausted(const std::string& project, const std::string& message,
                                      bool pause) {
   budget_holds_[project] = message;
-  return HoldProject(project, message, pause);
+  return HoldProject(project, message, pause, kBudgetStopDelay);
 }
 
 HoldCounts TaskBook::BudgetReplenished(const std::string& project) {
@@ -90,8 +101,8 @@ void TaskBook::TaskCapReached(const std::string& task_id, const std::string& mes
   if (auto r = Cancel(task_id, message); !r) spdlog::warn("tasks: {}", r.error().message);
 }
 
-HoldCounts TaskBook::HoldProject(const std::string& project, const std::string& reason,
-                                 bool pause) {
+HoldCounts TaskBook::HoldProject(const std::string& project, const std::string& reason, bool pause,
+                                 Duration delay) {
   HoldCounts counts;
   for (auto& owned : tasks_) {
     Entry& e = *owned;
@@ -100,13 +111,13 @@ HoldCounts TaskBook::HoldProject(const std::string& project, const std::string& 
     if (IsPlaced(t.state)) {
       assign_deadlines_.erase(t.id);
       if (!pause) {
-        effects_.CancelTask(t.machine_id, t.id, reason);
+        effects_.CancelTask(t.machine_id, t.id, reason, delay);
         Finish(e, TaskState::kCancelled, reason);
         ++counts.cancelled;
         continue;
       }
       // The slot stays taken until the agent reports the tool gone (ApplyFinished).
-      effects_.PauseTask(t.machine_id, t.id, reason);
+      effects_.PauseTask(t.machine_id, t.id, reason, delay);
       SetState(e, TaskState::kPaused);
       t.reason = "paused: " + reason;
       Save(e);
@@ -151,8 +162,7 @@ HoldCounts TaskBook::ReleaseProject(const std::string& project) {
                      t.machine_id);
       }
     }
-    Record(e, "task.resumed",
-           json::serialize(json::object{{"machine_id", t.resume_machine}}));
+    Record(e, "task.resumed", json::serialize(json::object{{"machine_id", t.resume_machine}}));
     t.reason.clear();
     Enqueue(e);
     ++counts.released;

@@ -1,12 +1,12 @@
 #include "controller/tasks/task_json.h"
 
-#include "common/budget/amounts.h"
-
 #include <fmt/format.h>
 
 #include <array>
 #include <boost/json.hpp>
 #include <charconv>
+
+#include "common/budget/amounts.h"
 
 namespace autovibe {
 namespace {

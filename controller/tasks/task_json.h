@@ -1,11 +1,10 @@
 // Task specs and reports to and from JSON: the API's input, and how they are stored.
 #pragma once
 
-#include "common/budget/amounts.h"  // FormatUsd
-
 #include <boost/json/object.hpp>
 #include <boost/json/value.hpp>
 
+#include "common/budget/amounts.h"  // FormatUsd
 #include "common/core/result.h"
 #include "controller/tasks/task_record.h"
 
@@ -24,7 +23,6 @@ boost::json::object TaskSpecToJson(const TaskSpec& spec);
 
 boost::json::object TaskReportToJson(const TaskReport& r);
 TaskReport TaskReportFromJson(const boost::json::value& v);
-
 
 // Text fit for a JSON string: invalid UTF-8 sequences become U+FFFD.
 std::string ValidUtf8(std::string_view bytes);

@@ -94,6 +94,14 @@ void TaskBook::ReportedRunning(const std::string& machine_id,
         continue;
       }
       if (e->record.state == TaskState::kRunning) continue;
+      if (e->record.state == TaskState::kPaused) {
+        // Still stopping: ask again (pause is idempotent) rather than cancel, which would
+        // lose what the tool reports of itself for the resume.
+        std::string_view why = e->record.reason;
+        if (why.starts_with("paused: ")) why.remove_prefix(8);
+        effects_.PauseTask(machine_id, id, std::string(why));
+        continue;
+      }
     }
     // Not this machine's to run (requeued after it was lost, cancelled, finished, unknown):
     // one task never has two live copies.
@@ -248,8 +256,8 @@ void TaskBook::ApplyFinished(const std::string& machine_id, const v1::TaskFinish
   // A paused run keeps the session of the run before it if it reported none of its own.
   const std::string session = r.session_id().empty() ? t.report.session_id : r.session_id();
   t.report = {r.turns(), session, r.reported_cost_micros(), r.result_subtype()};
-  const bool stopped_here = f.outcome() == v1::TASK_OUTCOME_PAUSED ||
-                            f.outcome() == v1::TASK_OUTCOME_CANCELLED;
+  const bool stopped_here =
+      f.outcome() == v1::TASK_OUTCOME_PAUSED || f.outcome() == v1::TASK_OUTCOME_CANCELLED;
   // Paused or cancelled by the controller meanwhile: keep that state, note how it ended. (A
   // tool that ended on its own before a pause reached it ends as it did.)
   if (!placed && (t.state != TaskState::kPaused || stopped_here)) {

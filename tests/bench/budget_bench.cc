@@ -10,12 +10,12 @@
 // Run it with ./scripts/bench.sh budget.
 #include <CLI/CLI.hpp>
 #include <atomic>
-#include <fstream>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/url/parse.hpp>
+#include <fstream>
 #include <thread>
 
 #include "common/budget/amounts.h"
@@ -37,9 +37,8 @@ using namespace std::chrono_literals;
 constexpr int64_t kCapMicros = 1'000'000;
 constexpr double kTargetStopP99Ms = 250;
 constexpr const char* kModel = "claude-sonnet-4-5";
-constexpr const char* kBody =
-    R"({"model":"claude-sonnet-4-5","max_tokens":64,"stream":true,)"
-    R"("messages":[{"role":"user","content":"hi"}]})";
+constexpr const char* kBody = R"({"model":"claude-sonnet-4-5","max_tokens":64,"stream":true,)"
+                              R"("messages":[{"role":"user","content":"hi"}]})";
 
 struct Options {
   int runs = 3;
@@ -124,8 +123,9 @@ int Overshoot(MeteredFleet& fleet, const Options& o) {
   for (int run = 0; run < o.runs; ++run) {
     const std::string project = "cap-" + std::to_string(run);
     if (!fleet.CreateProject(project) ||
-        !fleet.SetBudgets(project, json::array{json::object{
-                                       {"resource", "usd"}, {"limit", "1.00"}, {"on_exhaust", "stop"}}})) {
+        !fleet.SetBudgets(project,
+                          json::array{json::object{
+                              {"resource", "usd"}, {"limit", "1.00"}, {"on_exhaust", "stop"}}})) {
       Progress("cannot set up project {}", project);
       return 1;
     }
@@ -161,10 +161,10 @@ int Overshoot(MeteredFleet& fleet, const Options& o) {
     const int64_t over = std::max(spent, upstream_cost) - kCapMicros;
     worst = std::max(worst, over);
     overs.push_back(static_cast<double>(over));
-    Progress("run {}: {} calls answered ({} in the ledger), spent ${} by the ledger, ${} by the "
-             "upstream's tally, {} clients refused",
-             run + 1, used.calls, calls, FormatUsd(spent), FormatUsd(upstream_cost),
-             refused.load());
+    Progress(
+        "run {}: {} calls answered ({} in the ledger), spent ${} by the ledger, ${} by the "
+        "upstream's tally, {} clients refused",
+        run + 1, used.calls, calls, FormatUsd(spent), FormatUsd(upstream_cost), refused.load());
     JsonLine()
         .Str("bench", "budget_overshoot_run")
         .Int("run", run + 1)
@@ -233,7 +233,8 @@ int StopLatency(MeteredFleet& fleet, const Options& o) {
              exhaust_ms.back(), stop_ms.back());
   }
   int result = 0;
-  for (const auto& [what, v] : {std::pair{"exhausted", exhaust_ms}, std::pair{"project_stop", stop_ms}}) {
+  for (const auto& [what, v] :
+       {std::pair{"exhausted", exhaust_ms}, std::pair{"project_stop", stop_ms}}) {
     const bool failed = std::any_of(v.begin(), v.end(), [](double x) { return x < 0; });
     const double p99 = Percentile(v, 99);
     const bool met = !failed && p99 < kTargetStopP99Ms;

@@ -70,11 +70,12 @@ bool MeteredFleet::SetBudgets(const std::string& project, json::array budgets) {
 
 std::optional<std::pair<std::string, ToolCredentials>> MeteredFleet::HoldTask(
     const std::string& project, std::chrono::milliseconds deadline) {
-  json::object body{{"project", project},
-                    {"tool", "shell"},
-                    {"command", json::array{"sh", "-c",
-                                            "echo \"$ANTHROPIC_BASE_URL $ANTHROPIC_API_KEY $$\" "
-                                            "> creds.tmp && mv creds.tmp creds && exec sleep 3600"}}};
+  json::object body{
+      {"project", project},
+      {"tool", "shell"},
+      {"command", json::array{"sh", "-c",
+                              "echo \"$ANTHROPIC_BASE_URL $ANTHROPIC_API_KEY $$\" "
+                              "> creds.tmp && mv creds.tmp creds && exec sleep 3600"}}};
   auto t = Call("POST", "/v1/tasks", body);
   if (!t) return std::nullopt;
   const std::string id(t->at("id").as_string());

@@ -10,13 +10,13 @@
 #include <set>
 #include <sstream>
 
+#include "common/budget/amounts.h"
 #include "tests/fakes/fake_anthropic.h"
 #include "tests/fakes/fake_openai.h"
 #include "tests/support/catch_result.h"
 #include "tests/support/fleet_harness.h"
 #include "tests/support/nats_server.h"
 #include "tests/support/task_client.h"
-#include "common/budget/amounts.h"
 #include "worker-agent/meter/prices.h"
 
 using namespace autovibe;
@@ -77,7 +77,7 @@ struct MeteredFleet {
     REQUIRE(openai.Start());
     std::filesystem::create_directories(dir / "home");
     std::ofstream(dir / "controller.toml") << "lease_ttl = \"" << lease_ttl << "\"\n"
-                                            << "alert_webhook = \"" << webhook.url() << "\"\n";
+                                           << "alert_webhook = \"" << webhook.url() << "\"\n";
     controller = std::make_unique<ControllerProcess>(
         dir / "controller", nats.url(),
         std::vector<std::string>{"--config", dir / "controller.toml"});
@@ -135,17 +135,18 @@ std::string AnthropicCall(bool stream, int max_tokens = 64) {
   return std::string("curl -sS -N \"$ANTHROPIC_BASE_URL/v1/messages?beta=true\" ") +
          "-H \"x-api-key: $ANTHROPIC_API_KEY\" -H 'anthropic-version: 2023-06-01' " +
          "-H 'content-type: application/json' -d '{\"model\":\"" + kModel +
-         "\",\"max_tokens\":" + std::to_string(max_tokens) + ",\"stream\":" +
-         (stream ? "true" : "false") + ",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}'";
+         "\",\"max_tokens\":" + std::to_string(max_tokens) +
+         ",\"stream\":" + (stream ? "true" : "false") +
+         ",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}'";
 }
 
 std::string OpenAiCall(const std::string& route, bool stream) {
-  const std::string body =
-      route == "chat/completions"
-          ? std::string("{\"model\":\"gpt-4.1-mini\",\"stream\":") + (stream ? "true" : "false") +
-                ",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}"
-          : std::string("{\"model\":\"gpt-4.1-mini\",\"stream\":") + (stream ? "true" : "false") +
-                ",\"input\":\"hi\"}";
+  const std::string body = route == "chat/completions"
+                               ? std::string("{\"model\":\"gpt-4.1-mini\",\"stream\":") +
+                                     (stream ? "true" : "false") +
+                                     ",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}"
+                               : std::string("{\"model\":\"gpt-4.1-mini\",\"stream\":") +
+                                     (stream ? "true" : "false") + ",\"input\":\"hi\"}";
   return "curl -sS -N \"$OPENAI_BASE_URL/" + route +
          "\" -H \"Authorization: Bearer $OPENAI_API_KEY\" -H 'content-type: application/json' "
          "-d '" +
@@ -172,9 +173,9 @@ int64_t CostOf(const std::vector<Request>& requests) {
 TEST_CASE("every call through the proxy is in the ledger to the token and no real key leaks",
           "[budget]") {
   MeteredFleet f;
-  const std::string script = "set -e; env; " + AnthropicCall(true) + "; " +
-                             AnthropicCall(false) + "; " + OpenAiCall("chat/completions", true) +
-                             "; " + OpenAiCall("chat/completions", false) + "; " +
+  const std::string script = "set -e; env; " + AnthropicCall(true) + "; " + AnthropicCall(false) +
+                             "; " + OpenAiCall("chat/completions", true) + "; " +
+                             OpenAiCall("chat/completions", false) + "; " +
                              OpenAiCall("responses", true) + "; " + OpenAiCall("responses", false);
   const std::string id = f.tasks->SubmitShell("demo", {"sh", "-c", script});
   REQUIRE(f.tasks->WaitState(id, "succeeded", 30s));
@@ -198,7 +199,8 @@ TEST_CASE("every call through the proxy is in the ledger to the token and no rea
   auto by_model = f.controller->GetJson("/v1/usage?project=demo&group_by=model");
   std::set<std::string> models;
   for (const auto& row : by_model.at("rows").as_array()) {
-    if (row.at("calls").to_number<int64_t>() > 0) models.insert(std::string(row.at("key").as_string()));
+    if (row.at("calls").to_number<int64_t>() > 0)
+      models.insert(std::string(row.at("key").as_string()));
   }
   CHECK(models == std::set<std::string>{kModel, "gpt-4.1-mini"});
 
@@ -236,7 +238,8 @@ TEST_CASE("64 concurrent callers against a tiny cap never spend past it", "[budg
   f.SetBudgets({{{"resource", "usd"}, {"limit", "0.05"}, {"on_exhaust", "stop"}}});
   // 64 callers at once, 2,000 calls in all, until the budget says no.
   const std::string id = f.tasks->SubmitShell(
-      "demo", {"sh", "-c", "seq 1 2000 | xargs -P 64 -I{} sh -c \"$CALL >/dev/null 2>&1\"; echo done"},
+      "demo",
+      {"sh", "-c", "seq 1 2000 | xargs -P 64 -I{} sh -c \"$CALL >/dev/null 2>&1\"; echo done"},
       {{"env", {{"CALL", AnthropicCall(true)}}}});
   REQUIRE(f.tasks->WaitState(id, "cancelled", 60s));
   CHECK_THAT(std::string(f.tasks->Task(id).at("reason").as_string()),
@@ -348,4 +351,48 @@ TEST_CASE("project stop halts every task at once and resume releases them", "[bu
       20s));
   CHECK(f.tasks->State(later) == "queued");  // released, waiting for a slot
   CHECK(f.tasks->Task(later).at("reason").as_string() == "");
+}
+
+TEST_CASE("claude-code shows the budget's 429 and pauses, then resumes its session when raised",
+          "[budget][claude]") {
+  MeteredFleet f(FakeAnthropicScript{.write_file = "hello.txt",
+                                     .content = "hello from a metered fleet\n",
+                                     .final_text = "Created hello.txt."});
+  // One call fits: the next one finds the budget used up.
+  f.SetBudgets({{{"resource", "api_calls"}, {"limit", 1}, {"on_exhaust", "pause"}}});
+  const std::string id = f.tasks->Submit({{"project", "demo"},
+                                          {"tool", "claude-code"},
+                                          {"prompt", "Create hello.txt saying hello."},
+                                          {"options", {{"max_turns", "5"}}},
+                                          {"timeout_s", 120}});
+  REQUIRE(f.tasks->WaitState(id, "paused", 90s));
+  // The CLI itself reports the proxy's answer (which budget ran out) before it is stopped; its
+  // output follows the pause through the event stream.
+  std::string logs;
+  CHECK(WaitUntil(
+      [&] {
+        logs = f.tasks->Logs(id);
+        return logs.find("\"type\":\"result\"") != std::string::npos;
+      },
+      10s));
+  INFO("logs:\n" << logs);
+  CHECK_THAT(logs, Catch::Contains("429") && Catch::Contains("budget api_calls"));
+  CHECK_THAT(std::string(f.tasks->Task(id).at("reason").as_string()),
+             Catch::Contains("budget api_calls"));
+  // The agent's report of the stopped run (its session) follows the pause.
+  std::string session;
+  CHECK(WaitUntil(
+      [&] {
+        session = f.tasks->Task(id).at("report").at("session_id").as_string();
+        return session.size() >= 8;
+      },
+      10s));
+
+  f.SetBudgets({{{"resource", "api_calls"}, {"limit", 50}, {"on_exhaust", "pause"}}});
+  REQUIRE(f.tasks->WaitState(id, "succeeded", 90s));
+  CHECK(f.tasks->Task(id).at("attempts").as_int64() == 2);
+  CHECK(ReadAll(f.dir / "agent-1/workspaces/" + id + "/hello.txt") ==
+        "hello from a metered fleet\n");
+  // The second run continued the first one's conversation.
+  CHECK_THAT(f.tasks->Logs(id), Catch::Contains("\"session_id\":\"" + session + "\""));
 }

@@ -1,10 +1,10 @@
 // The agent's lease book against a controller double that grants from one limit the way the
 // controller does (spent + outstanding never above it) and answers asynchronously.
-#include "worker-agent/meter/lease_book.h"
-
 #include <boost/asio/post.hpp>
 #include <catch2/catch.hpp>
 #include <random>
+
+#include "worker-agent/meter/lease_book.h"
 
 namespace autovibe::meter {
 namespace {
@@ -18,8 +18,7 @@ class FakeController final : public LeaseChannel {
  public:
   FakeController(asio::io_context& ioc, int64_t limit_micros) : ioc_(ioc), limit_(limit_micros) {}
 
-  void Ask(const v1::LeaseRequest& req,
-           std::function<void(Result<v1::LeaseReply>)> done) override {
+  void Ask(const v1::LeaseRequest& req, std::function<void(Result<v1::LeaseReply>)> done) override {
     ++asks;
     asio::post(ioc_, [this, req, done = std::move(done)] {
       if (unreachable) {
@@ -234,8 +233,7 @@ TEST_CASE("a controller out of reach fails calls the lease cannot cover", "[mete
   CHECK(f.exhausted.empty());
 }
 
-TEST_CASE("an ended task refuses its token and closes its lease once calls settle",
-          "[meter]") {
+TEST_CASE("an ended task refuses its token and closes its lease once calls settle", "[meter]") {
   Fixture f(1'000'000);
   f.book->TaskStarted(kTask, "tok");
   auto id = f.ReserveNow(kTask, 50'000);

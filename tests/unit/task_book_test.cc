@@ -21,10 +21,12 @@ struct Effects final : TaskEffects {
   std::vector<std::pair<std::string, std::string>> cancels;
   void RunTask(const TaskRecord& t) override { runs.emplace_back(t.machine_id, t.id); }
   std::vector<std::pair<std::string, std::string>> pauses;
-  void CancelTask(const std::string& m, const std::string& t, const std::string&) override {
+  void CancelTask(const std::string& m, const std::string& t, const std::string&,
+                  Duration) override {
     cancels.emplace_back(m, t);
   }
-  void PauseTask(const std::string& m, const std::string& t, const std::string&) override {
+  void PauseTask(const std::string& m, const std::string& t, const std::string&,
+                 Duration) override {
     pauses.emplace_back(m, t);
   }
   void TaskChanged(const TaskRecord&) override {}

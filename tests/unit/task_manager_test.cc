@@ -192,8 +192,8 @@ TEST_CASE("a task's tool sees its workspace and a clean environment") {
   // The tool reaches the providers only through the metering proxy, with its own token: the
   // agent's real keys never reach it, and nothing else is inherited.
   CHECK(fx.Output("t-env", v1::LOG_STREAM_STDOUT) ==
-        workspace + "\nt-env|demo|bar|C.UTF-8|dumb|" + fx.dir / "home" +
-            "\nhttp://127.0.0.1:9|" + token + "|http://127.0.0.1:9/v1|" + token + "|\n");
+        workspace + "\nt-env|demo|bar|C.UTF-8|dumb|" + fx.dir / "home" + "\nhttp://127.0.0.1:9|" +
+            token + "|http://127.0.0.1:9/v1|" + token + "|\n");
   CHECK(fx.Output("t-env", v1::LOG_STREAM_STDOUT).find(kAgentKey) == std::string::npos);
   struct stat st {};
   REQUIRE(::stat(workspace.c_str(), &st) == 0);
@@ -326,7 +326,8 @@ TEST_CASE("stopping cancels every task, then kills what ignores SIGTERM") {
 TEST_CASE("pause stops the tool, keeps the workspace and reports PAUSED") {
   Fixture fx;
   REQUIRE(fx.tasks->Run(Shell("t-pause", {"sh", "-c", "echo work > kept.txt; exec sleep 30"})));
-  REQUIRE(fx.RunUntil([&] { return std::filesystem::exists(fx.dir / "workspaces/t-pause/kept.txt"); }));
+  REQUIRE(
+      fx.RunUntil([&] { return std::filesystem::exists(fx.dir / "workspaces/t-pause/kept.txt"); }));
   fx.tasks->Pause("t-pause", "budget usd (total) of project demo is exhausted");
   const v1::TaskFinished f = fx.WaitFinished("t-pause");
   CHECK(f.outcome() == v1::TASK_OUTCOME_PAUSED);

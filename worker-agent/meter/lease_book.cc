@@ -37,7 +37,7 @@ struct LeaseBook::TaskLease {
   Amounts held;      // by calls in flight
   Amounts queued;    // by calls waiting for a top-up
   std::deque<Waiter> waiters;
-  int64_t pending_time_ms = 0;  // tool time charged, not yet in a record
+  int64_t pending_time_ms = 0;        // tool time charged, not yet in a record
   SteadyClock::time_point expires{};  // epoch: nothing granted yet
   Duration ttl{0};
   SteadyClock::time_point last_ask{};
@@ -259,8 +259,8 @@ void LeaseBook::OnReply(const std::string& lease_id, bool close,
   } else if (!reply->error().empty()) {
     spdlog::warn("meter: controller refused lease {} of task {}: {}", lease_id, t.task.task_id,
                  reply->error());
-    FailWaiters(t, MakeError("unavailable", "the controller refused the budget lease: " +
-                                                reply->error()));
+    FailWaiters(
+        t, MakeError("unavailable", "the controller refused the budget lease: " + reply->error()));
   } else {
     if (reply->ttl_ms() > 0) t.ttl = std::chrono::milliseconds(reply->ttl_ms());
     t.granted = Amounts::Max(t.granted, Amounts::FromProto(reply->granted_total()));
@@ -275,8 +275,8 @@ void LeaseBook::OnReply(const std::string& lease_id, bool close,
                                  reply->on_exhaust() != "stop"});
       }
     } else if (!reply->ok()) {
-      FailWaiters(t, MakeError("unavailable", reply->message() +
-                                                  " (held by other running calls; retry shortly)"));
+      FailWaiters(t, MakeError("unavailable",
+                               reply->message() + " (held by other running calls; retry shortly)"));
     } else {
       ServeWaiters(t);
     }

@@ -1,7 +1,8 @@
 #include "worker-agent/meter/meter_config.h"
 
-#include "common/core/config_file.h"
 #include <charconv>
+
+#include "common/core/config_file.h"
 
 namespace autovibe::meter {
 namespace {

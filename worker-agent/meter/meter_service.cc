@@ -111,7 +111,8 @@ MeterService::~MeterService() {
 }
 
 void MeterService::SetMachineId(const std::string& machine_id) {
-  asio::post(impl_->ioc, [impl = impl_.get(), machine_id] { impl->channel.SetMachineId(machine_id); });
+  asio::post(impl_->ioc,
+             [impl = impl_.get(), machine_id] { impl->channel.SetMachineId(machine_id); });
 }
 
 void MeterService::TaskStarted(const v1::RunTask& task, const std::string& token) {

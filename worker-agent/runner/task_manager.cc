@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
 
 #include "common/core/ids.h"
 #include "worker-agent/tools/adapter.h"
@@ -31,6 +32,7 @@ struct TaskManager::Attempt {
   SteadyClock::time_point started = SteadyClock::now();
   std::string cancel_reason;  // set once cancelled
   bool pause = false;         // the cancel is a pause: the workspace is kept for a resume
+  std::unique_ptr<boost::asio::steady_timer> stop_timer;  // a stop asked for later
   std::unique_ptr<tools::ToolRun> run;
   std::unique_ptr<LogBatcher> logs;
   // Last, so it dies first: once it is gone no output or exit callback can reach the rest.
@@ -39,9 +41,7 @@ struct TaskManager::Attempt {
 
 TaskManager::TaskManager(boost::asio::io_context& ioc, EventOutbox& outbox,
                          TaskManagerOptions options)
-    : ioc_(ioc),
-      outbox_(outbox),
-      options_(std::move(options)) {}
+    : ioc_(ioc), outbox_(outbox), options_(std::move(options)) {}
 
 TaskManager::~TaskManager() = default;
 
@@ -143,26 +143,36 @@ Result<void> TaskManager::Start(const v1::RunTask& task, const std::string& work
   return {};
 }
 
-void TaskManager::Cancel(const std::string& task_id, const std::string& reason) {
-  auto it = running_.find(task_id);
-  if (it == running_.end()) return;
-  Attempt& a = *it->second;
-  if (!a.cancel_reason.empty()) return;
-  a.cancel_reason = reason.empty() ? "cancelled by the controller" : reason;
-  spdlog::info("task {} attempt {} cancelled: {}", a.task_id, a.attempt, a.cancel_reason);
-  a.logs->Note("cancelled: " + a.cancel_reason);
-  a.process->Cancel();
+void TaskManager::Cancel(const std::string& task_id, const std::string& reason, Duration delay) {
+  StopTool(task_id, reason.empty() ? "cancelled by the controller" : reason, false, delay);
 }
 
-void TaskManager::Pause(const std::string& task_id, const std::string& reason) {
+void TaskManager::Pause(const std::string& task_id, const std::string& reason, Duration delay) {
+  StopTool(task_id, reason.empty() ? "paused by the controller" : reason, true, delay);
+}
+
+void TaskManager::StopTool(const std::string& task_id, const std::string& reason, bool pause,
+                           Duration delay) {
   auto it = running_.find(task_id);
   if (it == running_.end()) return;
   Attempt& a = *it->second;
-  if (!a.cancel_reason.empty()) return;
-  a.pause = true;
-  a.cancel_reason = reason.empty() ? "paused by the controller" : reason;
-  spdlog::info("task {} attempt {} paused: {}", a.task_id, a.attempt, a.cancel_reason);
-  a.logs->Note("paused: " + a.cancel_reason);
+  if (!a.cancel_reason.empty()) return;  // stopping already
+  if (delay.count() > 0) {
+    if (a.stop_timer) return;  // the first delayed stop stands; an immediate one overtakes it
+    a.stop_timer = std::make_unique<boost::asio::steady_timer>(ioc_, delay);
+    a.stop_timer->async_wait(
+        [this, task_id, attempt = a.attempt, reason, pause](boost::system::error_code ec) {
+          auto it = running_.find(task_id);
+          if (ec || it == running_.end() || it->second->attempt != attempt) return;
+          StopTool(task_id, reason, pause, Duration(0));
+        });
+    return;
+  }
+  a.pause = pause;
+  a.cancel_reason = reason;
+  const char* what = pause ? "paused" : "cancelled";
+  spdlog::info("task {} attempt {} {}: {}", a.task_id, a.attempt, what, a.cancel_reason);
+  a.logs->Note(std::string(what) + ": " + a.cancel_reason);
   a.process->Cancel();
 }
 

@@ -57,14 +57,15 @@ class TaskManager {
   // used), "unavailable" (the agent is stopping, or cannot make the workspace or a process).
   Result<void> Run(const v1::RunTask& task);
 
-  // SIGTERM to the task's tool, SIGKILL after its grace period; it ends as CANCELLED with
-  // "cancelled: <reason>". A task not running here is ignored (cancel is idempotent).
-  void Cancel(const std::string& task_id, const std::string& reason);
+  // SIGTERM to the task's tool (`delay` from now), SIGKILL after its grace period; it ends as
+  // CANCELLED with "cancelled: <reason>". A task not running here is ignored (cancel is
+  // idempotent); an immediate stop overtakes a delayed one.
+  void Cancel(const std::string& task_id, const std::string& reason, Duration delay = Duration(0));
 
   // Like Cancel, but the task ends as PAUSED with "paused: <reason>" and what the tool reported
   // of itself so far (its session, to resume); its workspace stays for a later RunTask with
   // `resume`. A task not running here is ignored.
-  void Pause(const std::string& task_id, const std::string& reason);
+  void Pause(const std::string& task_id, const std::string& reason, Duration delay = Duration(0));
 
   // While draining, new tasks are refused and running ones go on.
   void SetDraining(bool draining) { draining_ = draining; }
@@ -84,6 +85,7 @@ class TaskManager {
 
   Result<void> Start(const v1::RunTask& task, const std::string& workspace,
                      tools::ToolLaunch launch, const std::string& token);
+  void StopTool(const std::string& task_id, const std::string& reason, bool pause, Duration delay);
   void OnExit(Attempt* a, const ToolExit& exit);
   // Kills the tool at once (superseded, or the agent stops) and reports it cancelled.
   void Abort(Attempt& a, const std::string& reason);

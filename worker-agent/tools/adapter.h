@@ -15,8 +15,9 @@
 namespace autovibe::tools {
 
 // Where the tool's LLM calls go, and with which key: the agent's metering proxy and the task's
-// own proxy token, never a real provider key. Every adapter passes these on as ANTHROPIC_BASE_URL / ANTHROPIC_API_KEY / OPENAI_BASE_URL /
-// OPENAI_API_KEY (plus the names its tool reads, e.g. aider's OPENAI_API_BASE).
+// own proxy token, never a real provider key. Every adapter passes these on as ANTHROPIC_BASE_URL /
+// ANTHROPIC_API_KEY / OPENAI_BASE_URL / OPENAI_API_KEY (plus the names its tool reads, e.g. aider's
+// OPENAI_API_BASE).
 struct ProviderAccess {
   std::string anthropic_base_url;  // empty: the tool's default. Without "/v1": "http://h:p"
   std::string anthropic_api_key;
