@@ -2,6 +2,9 @@
 // processes; tools (shell scripts with curl, and the real Claude Code CLI) call the agent's
 // metering proxy, which forwards to fake Anthropic and OpenAI upstreams (tests/fakes) that
 // stream and report usage like the real ones and keep their own tally.
+#include <signal.h>
+#include <sqlite3.h>
+
 #include <boost/json.hpp>
 #include <catch2/catch.hpp>
 #include <filesystem>
@@ -395,4 +398,50 @@ TEST_CASE("claude-code shows the budget's 429 and pauses, then resumes its sessi
         "hello from a metered fleet\n");
   // The second run continued the first one's conversation.
   CHECK_THAT(f.tasks->Logs(id), Catch::Contains("\"session_id\":\"" + session + "\""));
+}
+
+TEST_CASE("with the controller killed a task spends only what its lease holds", "[budget]") {
+  MeteredFleet f({}, "2s");
+  const std::string id = f.tasks->SubmitShell(
+      "demo",
+      {"sh", "-c", "while true; do " + AnthropicCall(false) + " >/dev/null; sleep 0.05; done"});
+  REQUIRE(WaitUntil([&] { return f.LedgerCalls() >= 3; }, 20s));
+  f.controller->process().Signal(SIGKILL);
+  REQUIRE(f.controller->process().Wait(5s) >= 0);
+  // Cut off from the controller the agent cannot renew the lease: within its 2 s the calls
+  // stop reaching the provider (the proxy answers 503), though the tool keeps trying.
+  int64_t last = -1;
+  auto stable_since = std::chrono::steady_clock::now();
+  const bool stopped = WaitUntil(
+      [&] {
+        const int64_t now = f.anthropic.Tally().calls;
+        if (now != last) {
+          last = now;
+          stable_since = std::chrono::steady_clock::now();
+        }
+        return std::chrono::steady_clock::now() - stable_since > 3s;
+      },
+      20s, 100ms);
+  REQUIRE(stopped);
+  // What was spent stays within what the controller had granted (as its database holds it).
+  sqlite3* db = nullptr;
+  REQUIRE(sqlite3_open_v2((f.dir / "controller/controller.db").c_str(), &db, SQLITE_OPEN_READONLY,
+                          nullptr) == SQLITE_OK);
+  sqlite3_stmt* st = nullptr;
+  REQUIRE(sqlite3_prepare_v2(db,
+                             "SELECT COALESCE(SUM(granted_usd_micros), 0), "
+                             "COALESCE(SUM(granted_api_calls), 0) FROM leases WHERE task_id = ?1",
+                             -1, &st, nullptr) == SQLITE_OK);
+  sqlite3_bind_text(st, 1, id.c_str(), -1, SQLITE_TRANSIENT);
+  REQUIRE(sqlite3_step(st) == SQLITE_ROW);
+  const int64_t granted_usd = sqlite3_column_int64(st, 0);
+  const int64_t granted_calls = sqlite3_column_int64(st, 1);
+  sqlite3_finalize(st);
+  sqlite3_close(db);
+  const int64_t spent = CostOf(f.anthropic.requests());
+  INFO("spent " << spent << " of granted " << granted_usd << "; calls " << last << " of "
+                << granted_calls);
+  CHECK(spent > 0);
+  CHECK(spent <= granted_usd);
+  CHECK(last <= granted_calls);
 }
