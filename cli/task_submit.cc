@@ -7,6 +7,7 @@
 #include "cli/client.h"
 #include "cli/json_output.h"
 #include "cli/task_wait.h"
+#include "common/budget/amounts.h"
 #include "common/core/duration.h"
 
 namespace autovibe::cli {
@@ -105,6 +106,14 @@ CliResult<json::object> SubmitRequest(const SubmitFlags& f) {
     body["timeout_s"] = *secs;
   }
   if (f.max_attempts) body["max_attempts"] = *f.max_attempts;
+  if (!f.max_usd.empty()) {
+    auto micros = ParseUsd(f.max_usd);
+    if (!micros || *micros <= 0) {
+      return Usage("--max-usd: expected a positive amount of dollars such as 0.50, got \"" +
+                   f.max_usd + "\"");
+    }
+    body["max_usd"] = FormatUsd(*micros);
+  }
   if (!f.from_checkpoint.empty()) body["from_checkpoint"] = f.from_checkpoint;
   return body;
 }
@@ -129,6 +138,9 @@ void AddSubmitCommand(CLI::App& task, Invocation& inv) {
   submit->add_option("--model", f->model, "Model the agent uses");
   submit->add_option("--max-turns", f->max_turns, "Most agent turns");
   submit->add_option("--max-attempts", f->max_attempts, "Most tries, retries included");
+  submit->add_option(
+      "--max-usd", f->max_usd,
+      "The task's own spending cap in dollars (0.50); the project's budgets apply too");
   submit->add_option("--timeout", f->timeout, "Longest run per attempt: 90s, 30m, 1h")
       ->type_name("DURATION");
   submit->add_option("--from-checkpoint", f->from_checkpoint, "Start from this checkpoint")

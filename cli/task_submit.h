@@ -30,6 +30,7 @@ struct SubmitFlags {
   std::optional<int64_t> max_turns;
   std::optional<int64_t> max_attempts;
   std::string timeout;  // "30m"
+  std::string max_usd;  // "0.50": the task's own spending cap
   std::string from_checkpoint;
   bool wait = false;
 };

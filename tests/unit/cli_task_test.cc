@@ -108,6 +108,8 @@ TEST_CASE("cli task submit: every flag lands in the request", "[cli]") {
                            "2",
                            "--timeout",
                            "30m",
+                           "--max-usd",
+                           "0.5",
                            "--from-checkpoint",
                            "cp-9"});
   REQUIRE(o.exit_code == 0);
@@ -117,7 +119,7 @@ TEST_CASE("cli task submit: every flag lands in the request", "[cli]") {
     "project":"demo","tool":"claude-code","prompt":"fix the build","priority":5,
     "depends_on":["t-1","t-2"],"labels":{"team":"core","ticket":"A-1=b"},"env":{"DEBUG":"1"},
     "options":{"model":"opus","max_turns":"7"},"timeout_s":1800,"max_attempts":2,
-    "from_checkpoint":"cp-9"})"));
+    "max_usd":"0.50","from_checkpoint":"cp-9"})"));
 }
 
 TEST_CASE("cli task submit: the words after -- are the command, global options included", "[cli]") {
@@ -161,6 +163,8 @@ TEST_CASE("cli task submit: flags that make no valid task are usage errors", "[c
       {Submit({"--max-attempts", "0", "--", "ls"}), "--max-attempts: must be at least 1, got 0"},
       {Submit({"--max-turns", "-1", "--", "ls"}), "--max-turns: must be at least 1"},
       {Submit({"--priority", "high", "--", "ls"}), "--priority"},
+      {Submit({"--max-usd", "0", "--", "ls"}), "--max-usd: expected a positive amount"},
+      {Submit({"--max-usd", "1.2345678", "--", "ls"}), "--max-usd: expected a positive amount"},
       {{"task", "submit", "--tool", "shell", "--", "ls"}, "--project is required"},
   };
   for (const auto& c : cases) {
