@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Starts a local autovibe fleet: nats-server (JetStream), the controller (SQLite) and two
 # agents, all on loopback, with their state and logs under .run/ (or $AUTOVIBE_RUN_DIR).
-#   ./scripts/quickstart.sh          install, build, start (restarts a running fleet)
+#   ./scripts/quickstart.sh          install, build, start afresh (stops a running fleet)
 #   ./scripts/quickstart.sh --stop   stop the fleet
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -83,6 +83,9 @@ cmake --build build --target autovibe-controller autovibe-agent autovibe
 
 mkdir -p "$RUN/pids" "$RUN/logs"
 stop_fleet >/dev/null
+# Every run starts afresh: the demo project's budget and tasks from a run before would
+# otherwise still be there.
+rm -rf "$RUN/nats" "$RUN/controller" "$RUN"/agent-*
 
 NATS_PORT=$(free_port)
 if port_free 8080; then API_PORT=8080; else API_PORT=$(free_port); fi
@@ -157,15 +160,18 @@ check_succeeded() {
 say "Running a shell task and waiting for it"
 SHELL_TASK=$("$BIN/autovibe" task submit --project demo --tool shell -- \
   sh -c 'echo "hello from $AUTOVIBE_TASK_ID on $(hostname)"; ls -la; echo done')
-"$BIN/autovibe" task logs "$SHELL_TASK" -f
+timeout 120 "$BIN/autovibe" task logs "$SHELL_TASK" -f || true
 "$BIN/autovibe" task show "$SHELL_TASK"
 check_succeeded "$SHELL_TASK"
 
 if "$BIN/autovibe" --json machines list | grep -q '"claude-code"'; then
   say "Running Claude Code through the metering proxy ($UPSTREAM_WHAT)"
+  # A call is admitted only if its worst case (request bytes as input tokens, plus max_tokens
+  # of output) fits the budget: Claude Code's first call to Opus could cost up to ~$4, so the
+  # demo runs on Haiku, whose worst case (~$0.30) leaves room in $1.00.
   CLAUDE_TASK=$("$BIN/autovibe" task submit --project demo --tool claude-code --max-turns 5 \
-    --prompt "Create HELLO.md with a greeting.")
-  "$BIN/autovibe" task logs "$CLAUDE_TASK" -f | tail -n 3
+    --model claude-haiku-4-5 --prompt "Create HELLO.md with a greeting.")
+  (timeout 180 "$BIN/autovibe" task logs "$CLAUDE_TASK" -f || true) | tail -n 3
   "$BIN/autovibe" task show "$CLAUDE_TASK"
   check_succeeded "$CLAUDE_TASK"
   CLAUDE_MACHINE=$("$BIN/autovibe" --json task show "$CLAUDE_TASK" | python3 -c \

@@ -256,16 +256,23 @@ void BudgetBook::RecordAlert(const std::string& project, BudgetState& b, int thr
 }
 
 std::string BudgetBook::NoRoomMessage(const std::string& project, const BudgetState& b,
-                                      int64_t reserved, bool exhausted) const {
+                                      int64_t reserved, bool exhausted, int64_t need) const {
   const BudgetResource r = b.budget.resource;
   std::string raise = fmt::format("autovibe budget set {} {} N", project, CliFlag(r));
   if (b.budget.period != BudgetPeriod::kTotal) {
     raise += fmt::format(" --period {}", ToString(b.budget.period));
   }
-  return fmt::format(
-      "{} of project {} {}: spent {} + reserved {} of {}; raise it with: {}", BudgetName(b.budget),
-      project, exhausted ? "is exhausted" : "has no room left now (running tasks hold it)",
-      HumanAmount(r, b.spent), HumanAmount(r, reserved), HumanAmount(r, b.budget.limit), raise);
+  // A call is admitted only if its worst case fits: say how much that was, or a budget with
+  // money left looks broken.
+  const std::string asked =
+      need > 0 ? fmt::format(", and the next call needs up to {} more (its worst case)",
+                             HumanAmount(r, need))
+               : "";
+  return fmt::format("{} of project {} {}: spent {} + reserved {} of {}{}; raise it with: {}",
+                     BudgetName(b.budget), project,
+                     exhausted ? "is exhausted" : "has no room left now (running tasks hold it)",
+                     HumanAmount(r, b.spent), HumanAmount(r, reserved),
+                     HumanAmount(r, b.budget.limit), asked, raise);
 }
 
 Result<ProjectUsage> BudgetBook::Usage(const std::string& project) {

@@ -197,8 +197,9 @@ class BudgetBook {
   void MarkExhausted(const std::string& project, ProjectState& p, BudgetState& b,
                      const std::string& message);
   void RecordAlert(const std::string& project, BudgetState& b, int threshold);
+  // `need`: what the refused request asked for beyond its lease (0: not a request).
   std::string NoRoomMessage(const std::string& project, const BudgetState& b, int64_t reserved,
-                            bool exhausted) const;
+                            bool exhausted, int64_t need = 0) const;
   void CloseLeasesOf(const std::string& machine_id, bool forget);
 
   BudgetStore& store_;

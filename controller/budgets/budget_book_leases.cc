@@ -215,14 +215,15 @@ bool BudgetBook::Fit(const Lease& l, const LeaseTaskInfo& info, const Amounts& n
     // budget with money left exhausted, and would miss the common case of one task whose
     // own reservation is spent but not yet settled.)
     if (!b->exhausted && b->budget.limit - b->spent - own[r] < need[r]) {
-      MarkExhausted(l.project, p, *b, NoRoomMessage(l.project, *b, p.outstanding[r], true));
+      MarkExhausted(l.project, p, *b,
+                    NoRoomMessage(l.project, *b, p.outstanding[r], true, need[r]));
     }
   }
   const BudgetState& first = *short_of.front();
   const BudgetResource r = first.budget.resource;
   Deny(reply, std::string(ToString(r)),
-       NoRoomMessage(l.project, first, p.outstanding[r], first.exhausted), first.budget.pause,
-       first.exhausted);
+       NoRoomMessage(l.project, first, p.outstanding[r], first.exhausted, need[r]),
+       first.budget.pause, first.exhausted);
   return false;
 }
 

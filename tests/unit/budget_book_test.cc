@@ -39,7 +39,9 @@ TEST_CASE("a lease is granted up to the limit and denied past it with a clear me
   CHECK(denied.granted_total().usd_micros() == 0);
   CHECK(denied.message() ==
         "budget usd (total) of project demo is exhausted: spent $0.98 + reserved $0.01 of "
-        "$1.00; raise it with: autovibe budget set demo --usd N");
+        "$1.00, and the next call needs up to $0.05 more (its worst case); raise it with: "
+        "autovibe budget set demo --usd N");
+  CHECK(denied.exhausted());
   // What fits is still granted.
   auto small = f.Ask("m2", "l2", "t2", Usd(0.01), Usd(0.10));
   CHECK(small.ok());
