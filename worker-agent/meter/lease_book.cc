@@ -58,6 +58,7 @@ LeaseBook::LeaseBook(boost::asio::io_context& ioc, LeaseChannel& channel, UsageS
       options_(std::move(options)),
       on_exhausted_(std::move(on_exhausted)),
       tick_timer_(ioc) {
+  for (BudgetResource r : kAllBudgetResources) low_water_[r] = options_.chunk[r] / 2;
   ScheduleTick();
 }
 
@@ -146,9 +147,7 @@ void LeaseBook::Reserve(const MeteredTask& task, const Amounts& worst,
   if (t->waiters.empty() && worst.FitsIn(Available(*t))) {
     done(Hold(*t, worst));
     // Running low: top up ahead, so the next calls find the lease full enough.
-    Amounts half_chunk = options_.chunk;
-    for (BudgetResource r : kAllBudgetResources) half_chunk[r] /= 2;
-    if (!half_chunk.FitsIn(Available(*t)) && !t->asking) Ask(*t, false);
+    if (!low_water_.FitsIn(Available(*t)) && !t->asking) Ask(*t, false);
     return;
   }
   t->waiters.push_back(Waiter{worst, std::move(done)});

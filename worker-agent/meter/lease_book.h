@@ -126,6 +126,7 @@ class LeaseBook final : public CallLedger {
   UsageSink& sink_;
   const LeaseBookOptions options_;
   OnExhausted on_exhausted_;
+  Amounts low_water_;  // half a chunk: below it a lease is topped up ahead of need
   boost::asio::steady_timer tick_timer_;
   // By lease id; a task's lease lives on after its tool ended, until it is closed.
   std::map<std::string, std::unique_ptr<TaskLease>> leases_;
