@@ -225,6 +225,14 @@ TEST_CASE("garbage and hostile commands to an agent are answered with errors and
       "av.cmd." + std::string(controller.MachineByName("target")->at("id").as_string());
   auto bus = ConnectNats({.url = nats.url()});
   REQUIRE(bus);
+  // The agent listens for commands once its registration is answered (after the controller
+  // committed it), which may be a moment after the controller lists the machine.
+  REQUIRE(WaitUntil(
+      [&] {
+        auto r = (*bus)->Request(subject, "", 1s);
+        return r || r.error().code != "no_responders";
+      },
+      10s));
   auto ask = [&](const std::string& data) {
     auto raw = (*bus)->Request(subject, data, 5s);
     REQUIRE(raw);
