@@ -103,14 +103,7 @@ TEST_CASE("a controller killed and restarted keeps every machine and ids") {
   REQUIRE(WaitUntil([&] { return AllReady(*controller, {"live", "gone"}); }, 15s));
   std::string live_id(controller->MachineByName("live")->at("id").as_string());
   std::string gone_id(controller->MachineByName("gone")->at("id").as_string());
-  // An agent keeps its machine id once the controller answered it, after the registration
-  // was committed: from then on a kill -9 cannot lose it.
-  REQUIRE(WaitUntil(
-      [&] {
-        return std::filesystem::exists(dir / "live/machine_id") &&
-               std::filesystem::exists(dir / "gone/machine_id");
-      },
-      5s));
+  REQUIRE(WaitUntil([&] { return live.HoldsMachineId() && gone.HoldsMachineId(); }, 5s));
 
   controller->process().Signal(SIGKILL);
   REQUIRE(controller->process().Wait(5s) >= 0);
@@ -157,6 +150,7 @@ TEST_CASE("a controller that lost its database gets its agents back by itself") 
   AgentProcess a("phoenix", dir / "phoenix", nats.url());
   REQUIRE(WaitUntil([&] { return AllReady(*controller, {"phoenix"}); }, 15s));
   const std::string phoenix_id(controller->MachineByName("phoenix")->at("id").as_string());
+  REQUIRE(WaitUntil([&] { return a.HoldsMachineId(); }, 5s));
   controller->process().Signal(SIGKILL);
   REQUIRE(controller->process().Wait(5s) >= 0);
   std::filesystem::remove_all(dir / "controller");

@@ -97,6 +97,10 @@ AgentProcess::AgentProcess(const std::string& name, const std::string& data_dir,
   Start();
 }
 
+bool AgentProcess::HoldsMachineId() const {
+  return std::filesystem::exists(std::filesystem::path(data_dir_) / "machine_id");
+}
+
 void AgentProcess::Start() {
   std::vector<std::string> argv;
   if (!env_.empty()) {

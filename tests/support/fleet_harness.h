@@ -59,6 +59,9 @@ class AgentProcess {
   void Kill() { proc_.Kill(); }
   ChildProcess& process() { return proc_; }
   const std::string& name() const { return name_; }
+  // The agent keeps its machine id once the controller answered its registration, after
+  // committing it: from then on a controller killed with -9 cannot lose the machine.
+  bool HoldsMachineId() const;
 
  private:
   std::string name_;
