@@ -4,7 +4,7 @@
 # Figures go to stdout as JSON lines (one object per line); progress goes to stderr.
 # Extra options for one bench: HEARTBEAT_BENCH_ARGS="--steps 1000,5000",
 # AGENT_BENCH_ARGS="--runs 5", SCHEDULER_BENCH_ARGS="--tasks 10000 --machines 100 --runs 1",
-# METER_BENCH_ARGS="--runs 3 --streams 1,64" or BUDGET_BENCH_ARGS="--trials 50".
+# METER_BENCH_ARGS="--runs 3 --scenarios single,model" or BUDGET_BENCH_ARGS="--trials 50".
 # BUILD_DIR picks the build tree (default: build).
 set -euo pipefail
 

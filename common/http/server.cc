@@ -55,6 +55,17 @@ http::response<http::string_body> ToBeast(HttpResponse r, unsigned version, bool
   return res;
 }
 
+// `data` as one chunk of a chunked body, followed by the body's end when `last`.
+std::string ChunkFrame(std::string_view data, bool last) {
+  char size[20];
+  auto [end, ec] = std::to_chars(size, size + sizeof size, data.size(), 16);
+  std::string out(size, end);
+  out += "\r\n";
+  out += data;
+  out += last ? "\r\n0\r\n\r\n" : "\r\n";
+  return out;
+}
+
 // The body of a streamed response: a queue the owner thread fills and the session drains.
 class BodyStream final : public HttpBodyStream {
  public:
@@ -130,6 +141,9 @@ class Server final : public HttpServer, public std::enable_shared_from_this<Serv
         co_await pause.async_wait(kTuple);
         continue;
       }
+      // Answers and stream events go out as written, not held back for the peer's ACK.
+      boost::system::error_code ignored;
+      socket.set_option(tcp::no_delay(true), ignored);
       asio::co_spawn(acceptor_.get_executor(), Session(beast::tcp_stream(std::move(socket))),
                      asio::detached);
     }
@@ -187,8 +201,8 @@ class Server final : public HttpServer, public std::enable_shared_from_this<Serv
         }
       }
       if (out.on_stream && !head) {
-        co_await Stream(stream, std::move(out), version);
-        break;
+        if (!co_await Stream(stream, std::move(out), version, keep_alive)) break;
+        continue;
       }
       auto res = ToBeast(std::move(out), version, keep_alive, head);
       http::serializer<false, http::string_body> sr{res};
@@ -202,36 +216,59 @@ class Server final : public HttpServer, public std::enable_shared_from_this<Serv
   }
 
   // Sends the headers, hands the body stream to the handler's callback, then writes what it
-  // queues until it closes or the client goes. The connection closes at the end (no length).
-  asio::awaitable<void> Stream(beast::tcp_stream& stream, HttpResponse out, unsigned version) {
+  // queues until it closes or the client goes. HTTP/1.1 bodies are chunked, so the connection
+  // can carry the next request (as real SSE APIs do); an HTTP/1.0 body ends with the
+  // connection. Returns whether the connection can carry the next request.
+  asio::awaitable<bool> Stream(beast::tcp_stream& stream, HttpResponse out, unsigned version,
+                               bool keep_alive) {
+    const bool chunked = version >= 11;
     http::response<http::empty_body> head{static_cast<http::status>(out.status), version};
     head.set(http::field::server, "autovibe");
     head.set(http::field::content_type, out.content_type);
     head.set(http::field::cache_control, "no-cache");
     for (auto& [k, v] : out.headers) head.set(k, v);
-    head.keep_alive(false);
+    head.chunked(chunked);
+    head.keep_alive(chunked && keep_alive);
     stream.expires_after(std::chrono::seconds(30));
     http::response_serializer<http::empty_body> sr{head};
     auto [hec, hn] = co_await http::async_write_header(stream, sr, kTuple);
-    if (hec) co_return;
+    if (hec) co_return false;
     auto body = std::make_shared<BodyStream>(stream.get_executor());
     out.on_stream(body);
+    bool ended = false;
     while (true) {
       if (!body->queue_.empty()) {
         std::string chunk = std::move(body->queue_.front());
         body->queue_.pop_front();
+        if (chunk.empty()) continue;  // an empty chunk would end a chunked body
         stream.expires_after(std::chrono::seconds(30));
+        // The last piece and the end of the body go in one write.
+        if (chunked) {
+          ended = body->closed_ && body->queue_.empty();
+          chunk = ChunkFrame(chunk, ended);
+        }
         auto [wec, wn] = co_await asio::async_write(stream, asio::buffer(chunk), kTuple);
-        if (wec) break;
+        if (wec) {
+          ended = false;
+          break;
+        }
+        if (ended) break;
         continue;
       }
-      if (body->closed_) break;
+      if (body->closed_) {
+        if (chunked) {
+          auto [wec, wn] = co_await asio::async_write(stream, http::make_chunk_last(), kTuple);
+          ended = !wec;
+        }
+        break;
+      }
       body->wake_.expires_after(out.keepalive_every);
       auto [tec] = co_await body->wake_.async_wait(kTuple);
       // Woken by Write/Close (operation_aborted) or silent for keepalive_every.
       if (!tec && !out.keepalive.empty()) body->queue_.push_back(out.keepalive);
     }
     body->gone_ = true;
+    co_return chunked&& keep_alive&& ended&&* alive_;
   }
 
   tcp::acceptor acceptor_;

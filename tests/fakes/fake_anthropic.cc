@@ -103,6 +103,16 @@ std::optional<HttpResponse> ParseMessagesBody(const std::string& body, bool need
 
 FakeAnthropic::FakeAnthropic(FakeAnthropicScript script) : script_(std::move(script)) {}
 
+void FakeAnthropic::SetPacing(AnswerPacing pacing) {
+  std::lock_guard<std::mutex> lock(mu_);
+  script_.pacing = pacing;
+}
+
+void FakeAnthropic::SetSideText(std::string text) {
+  std::lock_guard<std::mutex> lock(mu_);
+  script_.side_text = std::move(text);
+}
+
 FakeAnthropic::~FakeAnthropic() = default;
 
 Result<void> FakeAnthropic::Start(const std::string& host, uint16_t port) {
@@ -164,18 +174,54 @@ HttpResponse FakeAnthropic::Answer(const HttpRequest& req, uint64_t seq,
   }
   const json::value* stream = body.if_contains("stream");
   rec.stream = stream != nullptr && stream->is_bool() && stream->get_bool();
-  ScriptedAnswer answer = AnswerMessages(script_, body, req.body, seq);
+  FakeAnthropicScript script;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    script = script_;
+  }
+  ScriptedAnswer answer = AnswerMessages(script, body, req.body, seq);
   rec.answer = answer.kind;
   rec.written_path = answer.written_path;
-  rec.usage = ApplyUsage(script_.usage, body, answer.message);
+  rec.usage = ApplyUsage(script.usage, body, answer.message);
+  std::function<void()> on_end;
+  if (auto timing = Timing(body)) {
+    on_end = [this, timing] {
+      std::lock_guard<std::mutex> lock(mu_);
+      timing->answered = std::chrono::steady_clock::now();
+    };
+  }
   if (rec.stream) {
     res.content_type = "text/event-stream";
     res.headers.emplace_back("cache-control", "no-cache");
-    SetPacedBody(res, ToSseEvents(answer.message), script_.pacing, server_.io_context());
+    SetPacedBody(res, ToSseEvents(answer.message), script.pacing, server_.io_context(),
+                 std::move(on_end));
   } else {
-    SetPacedBody(res, {ToJson(answer.message)}, script_.pacing, server_.io_context());
+    SetPacedBody(res, {ToJson(answer.message)}, script.pacing, server_.io_context(),
+                 std::move(on_end));
   }
   return res;
+}
+
+std::shared_ptr<AnswerTiming> FakeAnthropic::Timing(const json::object& request) {
+  const json::value* metadata = request.if_contains("metadata");
+  const json::value* user =
+      metadata && metadata->is_object() ? metadata->get_object().if_contains("user_id") : nullptr;
+  if (user == nullptr || !user->is_string()) return nullptr;
+  auto timing = std::make_shared<AnswerTiming>();
+  timing->user_id = std::string(user->get_string());
+  timing->received = std::chrono::steady_clock::now();
+  std::lock_guard<std::mutex> lock(mu_);
+  timings_.push_back(timing);
+  return timing;
+}
+
+std::vector<AnswerTiming> FakeAnthropic::TakeTimings() {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<AnswerTiming> out;
+  out.reserve(timings_.size());
+  for (const auto& t : timings_) out.push_back(*t);
+  timings_.clear();
+  return out;
 }
 
 std::vector<FakeAnthropicRequest> FakeAnthropic::requests() const {

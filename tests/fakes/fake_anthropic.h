@@ -15,7 +15,10 @@
 // Runs on its own thread with its own io_context. Public methods are thread-safe.
 #pragma once
 
+#include <boost/json/object.hpp>
+#include <chrono>
 #include <cstdint>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <vector>
@@ -61,6 +64,14 @@ struct FakeAnthropicRequest {
   TokenUsage usage;          // what the answer reported (messages answers only)
 };
 
+// When a messages request that named itself (metadata.user_id) came in, and when its whole
+// answer was handed to the server: what the fake itself spent on it, pacing included.
+struct AnswerTiming {
+  std::string user_id;
+  std::chrono::steady_clock::time_point received;
+  std::chrono::steady_clock::time_point answered;  // epoch: not yet
+};
+
 class FakeAnthropic {
  public:
   explicit FakeAnthropic(FakeAnthropicScript script = {});
@@ -79,17 +90,27 @@ class FakeAnthropic {
   size_t CountAnswers(const std::string& answer) const;
   // The usage of every messages answer so far (not count_tokens), and how many there were.
   UsageTally Tally() const;
+  // How slowly the answers from now on come, and the text of unscripted ones; until called, the
+  // script's.
+  void SetPacing(AnswerPacing pacing);
+  void SetSideText(std::string text);
+  // The timings of the requests that named themselves since the last call, and forgets them
+  // (benchmarks subtract the fake's own time from what a client measured).
+  std::vector<AnswerTiming> TakeTimings();
 
  private:
   // Run on the server thread.
   HttpResponse Handle(const HttpRequest& req);
   HttpResponse Answer(const HttpRequest& req, uint64_t seq, FakeAnthropicRequest& rec);
+  // A timing for a request that names itself (metadata.user_id), started now; else null.
+  std::shared_ptr<AnswerTiming> Timing(const boost::json::object& request);
 
-  const FakeAnthropicScript script_;
-  uint64_t seq_ = 0;  // only touched on the server thread
+  FakeAnthropicScript script_;  // pacing and side_text guarded by mu_, the rest constant
+  uint64_t seq_ = 0;            // only touched on the server thread
   mutable std::mutex mu_;
-  std::vector<FakeAnthropicRequest> requests_;  // guarded by mu_
-  UsageTally tally_;                            // guarded by mu_
+  std::vector<FakeAnthropicRequest> requests_;          // guarded by mu_
+  UsageTally tally_;                                    // guarded by mu_
+  std::vector<std::shared_ptr<AnswerTiming>> timings_;  // guarded by mu_
   FakeServerThread server_;  // last: stopped before the members its handler uses go
 };
 

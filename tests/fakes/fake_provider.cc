@@ -15,8 +15,13 @@ namespace json = boost::json;
 class PacedWriter : public std::enable_shared_from_this<PacedWriter> {
  public:
   PacedWriter(asio::io_context& ioc, std::shared_ptr<HttpBodyStream> out,
-              std::vector<std::string> pieces, std::chrono::milliseconds event_delay)
-      : timer_(ioc), out_(std::move(out)), pieces_(std::move(pieces)), event_delay_(event_delay) {}
+              std::vector<std::string> pieces, std::chrono::milliseconds event_delay,
+              std::function<void()> on_end)
+      : timer_(ioc),
+        out_(std::move(out)),
+        pieces_(std::move(pieces)),
+        event_delay_(event_delay),
+        on_end_(std::move(on_end)) {}
 
   void WriteAfter(std::chrono::milliseconds delay) {
     timer_.expires_after(delay);
@@ -29,16 +34,24 @@ class PacedWriter : public std::enable_shared_from_this<PacedWriter> {
   void WriteNext() {
     if (next_ == pieces_.size()) {
       out_->Close();
+      if (on_end_) on_end_();
       return;
     }
     if (!out_->Write(std::move(pieces_[next_++]))) return;  // the client has gone
-    WriteAfter(next_ == pieces_.size() ? std::chrono::milliseconds(0) : event_delay_);
+    if (next_ == pieces_.size()) {
+      // The end goes with the last piece, as one write.
+      out_->Close();
+      if (on_end_) on_end_();
+      return;
+    }
+    WriteAfter(event_delay_);
   }
 
   asio::steady_timer timer_;
   std::shared_ptr<HttpBodyStream> out_;
   std::vector<std::string> pieces_;
   std::chrono::milliseconds event_delay_;
+  std::function<void()> on_end_;
   size_t next_ = 0;
 };
 
@@ -110,16 +123,17 @@ std::string FakeServerThread::url() const {
 }
 
 void SetPacedBody(HttpResponse& res, std::vector<std::string> pieces, const AnswerPacing& pacing,
-                  asio::io_context& ioc) {
+                  asio::io_context& ioc, std::function<void()> on_end) {
   if (pacing.immediate()) {
     res.body.clear();
     for (const std::string& piece : pieces) res.body += piece;
+    if (on_end) on_end();
     return;
   }
-  res.on_stream = [&ioc, pieces = std::move(pieces),
-                   pacing](std::shared_ptr<HttpBodyStream> out) mutable {
-    auto writer =
-        std::make_shared<PacedWriter>(ioc, std::move(out), std::move(pieces), pacing.event_delay);
+  res.on_stream = [&ioc, pieces = std::move(pieces), pacing,
+                   on_end = std::move(on_end)](std::shared_ptr<HttpBodyStream> out) mutable {
+    auto writer = std::make_shared<PacedWriter>(ioc, std::move(out), std::move(pieces),
+                                                pacing.event_delay, std::move(on_end));
     writer->WriteAfter(pacing.answer_delay);
   };
 }

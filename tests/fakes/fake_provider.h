@@ -7,6 +7,7 @@
 #include <boost/asio/io_context.hpp>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -47,7 +48,7 @@ struct UsageOverride {
 };
 
 // How slowly a fake answers, to play a slow model; zero: at once. With a delay the body is
-// written over time and the connection closes after it (no Content-Length); the status and
+// written over time (chunked; over HTTP/1.0 the connection closes after it); the status and
 // headers go out at once.
 struct AnswerPacing {
   std::chrono::milliseconds answer_delay{0};  // before the first byte of the body
@@ -110,8 +111,9 @@ class FakeServerThread {
 
 // Sets `res.body` to the pieces joined, or, when `pacing` asks for delays, writes them one by
 // one on `ioc`'s thread (the server's): the first after answer_delay, each next one after
-// event_delay. Stops early when the client goes.
+// event_delay. Stops early when the client goes. `on_end` (if set) runs once the whole body is
+// handed to the server: at once for an immediate answer, on `ioc`'s thread for a paced one.
 void SetPacedBody(HttpResponse& res, std::vector<std::string> pieces, const AnswerPacing& pacing,
-                  boost::asio::io_context& ioc);
+                  boost::asio::io_context& ioc, std::function<void()> on_end = {});
 
 }  // namespace autovibe::testing

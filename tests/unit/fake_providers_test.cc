@@ -1,5 +1,10 @@
 // The fake LLM providers answer as the real APIs do where a client can tell (JSON and SSE
 // shapes, usage figures, errors), and their tally is the sum of what they reported.
+#include <boost/asio/connect.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <catch2/catch.hpp>
@@ -237,6 +242,54 @@ TEST_CASE("FakeAnthropic: a slow model streams its events over time", "[fakes]")
   CHECK(std::chrono::steady_clock::now() - plain_start >= 50ms);
   CHECK(Object(plain.body).at("type") == "message");
   CHECK(fake.Tally().calls == 2);
+}
+
+TEST_CASE("FakeAnthropic: a slow stream is chunked and keeps the connection, and is timed",
+          "[fakes]") {
+  namespace asio = boost::asio;
+  namespace beast = boost::beast;
+  namespace http = beast::http;
+  FakeAnthropic fake({.pacing = {.answer_delay = 20ms, .event_delay = 5ms}});
+  REQUIRE(fake.Start());
+  fake.SetSideText("A longer answer that takes several deltas to stream out.");
+  asio::io_context ioc;
+  beast::tcp_stream stream(ioc);
+  stream.connect(asio::ip::tcp::endpoint(asio::ip::address_v4::loopback(), fake.port()));
+  beast::flat_buffer buffer;
+  auto call = [&](const std::string& id, unsigned version) {
+    http::request<http::string_body> req{http::verb::post, "/v1/messages", version};
+    req.set(http::field::host, "127.0.0.1");
+    req.set(http::field::content_type, "application/json");
+    req.body() = kAsk + R"(,"stream":true,"metadata":{"user_id":")" + id + R"("}})";
+    req.keep_alive(version >= 11);
+    req.prepare_payload();
+    http::write(stream, req);
+    http::response<http::string_body> res;
+    http::read(stream, buffer, res);
+    return res;
+  };
+  // Two answers over one connection, as over the real API.
+  for (const std::string id : {"call-1", "call-2"}) {
+    auto res = call(id, 11);
+    CHECK(res.result_int() == 200);
+    CHECK(res.chunked());
+    CHECK(res.keep_alive());
+    const AnthropicStream s = ReadAnthropicStream(res.body());
+    CHECK(s.text == "A longer answer that takes several deltas to stream out.");
+    CHECK(s.names.back() == "message_stop");
+  }
+  const std::vector<AnswerTiming> timings = fake.TakeTimings();
+  REQUIRE(timings.size() == 2);
+  CHECK(timings[0].user_id == "call-1");
+  CHECK(timings[1].user_id == "call-2");
+  for (const AnswerTiming& t : timings) CHECK(t.answered - t.received >= 20ms + 5 * 5ms);
+  CHECK(fake.TakeTimings().empty());
+  // HTTP/1.0 has no chunks: the answer ends with the connection.
+  auto old = call("call-3", 10);
+  CHECK(old.result_int() == 200);
+  CHECK_FALSE(old.chunked());
+  CHECK_FALSE(old.keep_alive());
+  CHECK(ReadAnthropicStream(old.body()).names.back() == "message_stop");
 }
 
 // OpenAI

@@ -26,16 +26,35 @@ Amounts Actual(const v1::UsageRecord& r) {
   return a;
 }
 
+// `a` scaled by num/den, each resource rounded up.
+Amounts Scaled(const Amounts& a, int64_t num, int64_t den) {
+  Amounts out;
+  for (BudgetResource r : kAllBudgetResources) {
+    if (a[r] > 0)
+      out[r] = static_cast<int64_t>((static_cast<__int128>(a[r]) * num + den - 1) / den);
+  }
+  return out;
+}
+
+Amounts Half(const Amounts& a) {
+  Amounts out;
+  for (BudgetResource r : kAllBudgetResources) out[r] = a[r] / 2;
+  return out;
+}
+
 }  // namespace
 
 struct LeaseBook::TaskLease {
   MeteredTask task;
   std::string token;
   std::string lease_id;
-  Amounts granted;   // by the controller, in total
-  Amounts recorded;  // in usage records sent: what the controller hears as consumed
-  Amounts held;      // by calls in flight
-  Amounts queued;    // by calls waiting for a top-up
+  Amounts granted;    // by the controller, in total
+  Amounts recorded;   // in usage records sent: what the controller hears as consumed
+  Amounts held;       // by calls in flight
+  Amounts queued;     // by calls waiting for a top-up
+  Amounts low_water;  // below it the lease is topped up ahead of need: half the last extra
+  Amounts pace_mark;  // `recorded` when the pace was last measured, and when
+  SteadyClock::time_point pace_since = SteadyClock::now();
   std::deque<Waiter> waiters;
   int64_t pending_time_ms = 0;        // tool time charged, not yet in a record
   SteadyClock::time_point expires{};  // epoch: nothing granted yet
@@ -58,7 +77,6 @@ LeaseBook::LeaseBook(boost::asio::io_context& ioc, LeaseChannel& channel, UsageS
       options_(std::move(options)),
       on_exhausted_(std::move(on_exhausted)),
       tick_timer_(ioc) {
-  for (BudgetResource r : kAllBudgetResources) low_water_[r] = options_.chunk[r] / 2;
   ScheduleTick();
 }
 
@@ -74,6 +92,7 @@ void LeaseBook::TaskStarted(const MeteredTask& task, const std::string& token) {
   t->token = token;
   t->lease_id = NewId("l");
   t->ttl = options_.default_ttl;
+  t->low_water = Half(options_.chunk);
   tasks_[task.task_id] = t.get();
   tokens_[token] = t.get();
   TaskLease& lease = *t;
@@ -147,7 +166,7 @@ void LeaseBook::Reserve(const MeteredTask& task, const Amounts& worst,
   if (t->waiters.empty() && worst.FitsIn(Available(*t))) {
     done(Hold(*t, worst));
     // Running low: top up ahead, so the next calls find the lease full enough.
-    if (!low_water_.FitsIn(Available(*t)) && !t->asking) Ask(*t, false);
+    if (!t->low_water.FitsIn(Available(*t)) && !t->asking) Ask(*t, false);
     return;
   }
   t->waiters.push_back(Waiter{worst, std::move(done)});
@@ -226,7 +245,7 @@ void LeaseBook::Ask(TaskLease& t, bool close) {
     const int64_t ahead = 2 * Ms(options_.time_tick);
     need.task_ms += t.pending_time_ms + ahead;
     need.machine_ms += t.pending_time_ms + ahead;
-    Amounts want = Amounts::Max(need + options_.chunk, t.granted);
+    Amounts want = Amounts::Max(need + Extra(t), t.granted);
     *req.mutable_need_total() = need.ToProto();
     *req.mutable_want_total() = want.ToProto();
   }
@@ -238,6 +257,27 @@ void LeaseBook::Ask(TaskLease& t, bool close) {
     if (alive.expired()) return;
     OnReply(id, close, reply);
   });
+}
+
+Amounts LeaseBook::Extra(TaskLease& t) {
+  const auto now = SteadyClock::now();
+  const int64_t elapsed_us =
+      std::chrono::duration_cast<std::chrono::microseconds>(now - t.pace_since).count();
+  const int64_t horizon_us =
+      std::chrono::duration_cast<std::chrono::microseconds>(options_.chunk_horizon).count();
+  Amounts extra = Amounts::Max(options_.chunk, t.held + t.queued);
+  // Measured over at least a tenth of the horizon, so one burst is not taken for a pace.
+  // Time is not paced: it passes at one second a second and is asked for ahead by the tick
+  // (its records come in 15 s lumps, which would read as a burst).
+  if (elapsed_us > 0 && elapsed_us * 10 >= horizon_us) {
+    Amounts pace = Scaled(t.recorded - t.pace_mark, horizon_us, elapsed_us);
+    pace.task_ms = pace.machine_ms = 0;
+    extra = Amounts::Max(extra, pace);
+    t.pace_mark = t.recorded;
+    t.pace_since = now;
+  }
+  t.low_water = Half(extra);
+  return extra;
 }
 
 void LeaseBook::OnReply(const std::string& lease_id, bool close,

@@ -44,12 +44,18 @@ class UsageSink {
 };
 
 struct LeaseBookOptions {
-  // Asked for beyond what is needed now, so the next calls find the lease full enough.
+  // Asked for beyond what is needed now, so the next calls find the lease full enough: at
+  // least this much, and more for a busy task (see chunk_horizon).
   Amounts chunk{.usd_micros = 50'000,  // $0.05
                 .tokens = 100'000,
                 .api_calls = 100,
                 .task_ms = 60'000,
                 .machine_ms = 60'000};
+  // A busy task is asked for what it spent over this long at its recent rate, or what its
+  // calls in flight hold, when that is more than `chunk`: at a thousand calls a second it asks
+  // the controller a few times a second, not ten times. The controller never grants past the
+  // budget, so a larger ask only holds more of what is left ahead for this task.
+  Duration chunk_horizon = std::chrono::seconds(1);
   // Tool and machine time are charged this often, and a time record is sent at least this
   // often while a task runs (and when it ends).
   Duration time_tick = std::chrono::seconds(1);
@@ -112,6 +118,8 @@ class LeaseBook final : public CallLedger {
   // Serves queued calls in order while the lease covers them; asks for more when it cannot.
   void ServeWaiters(TaskLease& t);
   void Ask(TaskLease& t, bool close);
+  // What to ask for beyond the need: the chunk, grown with the task's pace.
+  Amounts Extra(TaskLease& t);
   void OnReply(const std::string& lease_id, bool close, const Result<v1::LeaseReply>& reply);
   void FailWaiters(TaskLease& t, const Error& error);
   void ChargeTime(TaskLease& t, bool final);
@@ -126,7 +134,6 @@ class LeaseBook final : public CallLedger {
   UsageSink& sink_;
   const LeaseBookOptions options_;
   OnExhausted on_exhausted_;
-  Amounts low_water_;  // half a chunk: below it a lease is topped up ahead of need
   boost::asio::steady_timer tick_timer_;
   // By lease id; a task's lease lives on after its tool ended, until it is closed.
   std::map<std::string, std::unique_ptr<TaskLease>> leases_;
