@@ -192,7 +192,13 @@ class AgentImpl final : public Agent {
   }
 
   // What a command asks for, within reason (a stop is never put off past 10 s).
-  static Duration StopDelay(uint32_t ms) { return Duration(std::min<uint32_t>(ms, 10'000)); }
+  // A stop asked for later (the controller's budget stops) gives the tool at least the
+  // agent's own stop_delay to show the refusal, as a stop from the meter does; a stop asked
+  // for now (a user's cancel, an emergency stop) stays immediate.
+  Duration StopDelay(uint32_t ms) const {
+    if (ms == 0) return Duration(0);
+    return std::max(Duration(std::min<uint32_t>(ms, 10'000)), config_.meter.stop_delay);
+  }
 
   TaskManagerOptions TaskOptions() const {
     TaskManagerOptions o;

@@ -74,7 +74,9 @@ struct MeteredFleet {
   std::unique_ptr<AgentProcess> agent;
   std::unique_ptr<TaskClient> tasks;
 
-  explicit MeteredFleet(FakeAnthropicScript script = {}, std::string lease_ttl = "30s")
+  // `stop_delay`: how long a tool stopped for its budget may take to show the refusal.
+  explicit MeteredFleet(FakeAnthropicScript script = {}, std::string lease_ttl = "30s",
+                        std::string stop_delay = "100ms")
       : anthropic(WithKey(std::move(script))), openai(FakeOpenAIOptions{.api_key = kOpenAiKey}) {
     REQUIRE(anthropic.Start());
     REQUIRE(openai.Start());
@@ -85,9 +87,11 @@ struct MeteredFleet {
         dir / "controller", nats.url(),
         std::vector<std::string>{"--config", dir / "controller.toml"});
     tasks = std::make_unique<TaskClient>(*controller);
+    std::ofstream(dir / "agent.toml") << "[meter]\nstop_delay = \"" << stop_delay << "\"\n";
     agent = std::make_unique<AgentProcess>(
         "agent-1", dir / "agent-1", nats.url(),
-        std::vector<std::string>{"--upstream", "anthropic=" + anthropic.url(), "--upstream",
+        std::vector<std::string>{"--config", dir / "agent.toml", "--upstream",
+                                 "anthropic=" + anthropic.url(), "--upstream",
                                  "openai=" + openai.url() + "/v1", "--task-slots", "4"},
         std::map<std::string, std::string>{{"HOME", dir / "home"},
                                            {"ANTHROPIC_API_KEY", kAnthropicKey},
@@ -358,9 +362,12 @@ TEST_CASE("project stop halts every task at once and resume releases them", "[bu
 
 TEST_CASE("claude-code shows the budget's 429 and pauses, then resumes its session when raised",
           "[budget][claude]") {
+  // The CLI gets up to 5 s to show the refusal and exit by itself (it does at once when the
+  // machine is idle; a loaded CI machine may take longer than the default 100 ms).
   MeteredFleet f(FakeAnthropicScript{.write_file = "hello.txt",
                                      .content = "hello from a metered fleet\n",
-                                     .final_text = "Created hello.txt."});
+                                     .final_text = "Created hello.txt."},
+                 "30s", "5s");
   // One call fits: the next one finds the budget used up.
   f.SetBudgets({{{"resource", "api_calls"}, {"limit", 1}, {"on_exhaust", "pause"}}});
   const std::string id = f.tasks->Submit({{"project", "demo"},

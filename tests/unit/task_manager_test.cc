@@ -341,4 +341,22 @@ TEST_CASE("pause stops the tool, keeps the workspace and reports PAUSED") {
   CHECK(fx.Output("t-pause", v1::LOG_STREAM_STDOUT).find("work") != std::string::npos);
 }
 
+TEST_CASE("a tool that exits by itself while a delayed stop is pending ends as that stop") {
+  Fixture fx;
+  // The tool shows the refusal and exits with an error, as Claude Code does after a 429.
+  REQUIRE(fx.tasks->Run(Shell(
+      "t-quits",
+      {"sh", "-c", "touch up; while [ ! -e go ]; do sleep 0.01; done; echo refused >&2; exit 1"})));
+  const std::filesystem::path workspace = fx.dir / "workspaces/t-quits";
+  REQUIRE(fx.RunUntil([&] { return std::filesystem::exists(workspace / "up"); }));
+  fx.tasks->Pause("t-quits", "budget usd (total) of project demo is exhausted", 30s);
+  const auto asked = std::chrono::steady_clock::now();
+  std::ofstream(workspace / "go") << "";
+  const v1::TaskFinished f = fx.WaitFinished("t-quits");
+  CHECK(std::chrono::steady_clock::now() - asked < 10s);  // not the 30 s of the delay
+  CHECK(f.outcome() == v1::TASK_OUTCOME_PAUSED);
+  CHECK(f.reason() == "paused: budget usd (total) of project demo is exhausted");
+  CHECK(f.exit_code() == 1);
+}
+
 }  // namespace autovibe

@@ -33,6 +33,9 @@ struct TaskManager::Attempt {
   std::string cancel_reason;  // set once cancelled
   bool pause = false;         // the cancel is a pause: the workspace is kept for a resume
   std::unique_ptr<boost::asio::steady_timer> stop_timer;  // a stop asked for later
+  // What that stop will say; should the tool exit before it, its exit is that stop.
+  std::string pending_reason;
+  bool pending_pause = false;
   std::unique_ptr<tools::ToolRun> run;
   std::unique_ptr<LogBatcher> logs;
   // Last, so it dies first: once it is gone no output or exit callback can reach the rest.
@@ -159,6 +162,8 @@ void TaskManager::StopTool(const std::string& task_id, const std::string& reason
   if (!a.cancel_reason.empty()) return;  // stopping already
   if (delay.count() > 0) {
     if (a.stop_timer) return;  // the first delayed stop stands; an immediate one overtakes it
+    a.pending_reason = reason;
+    a.pending_pause = pause;
     a.stop_timer = std::make_unique<boost::asio::steady_timer>(ioc_, delay);
     a.stop_timer->async_wait(
         [this, task_id, attempt = a.attempt, reason, pause](boost::system::error_code ec) {
@@ -183,11 +188,19 @@ void TaskManager::OnExit(Attempt* a, const ToolExit& exit) {
                   " bytes dropped (over the agent's max_output_bytes)");
   }
   v1::TaskFinished f;
-  if (exit.cancelled && a->pause) {
+  // A tool that exits on its own while a stop is on its way (e.g. Claude Code after showing
+  // the budget's 429) ends as that stop says.
+  const bool stopped = exit.cancelled || !a->pending_reason.empty();
+  if (!exit.cancelled && stopped) {
+    a->pause = a->pending_pause;
+    a->cancel_reason = a->pending_reason;
+    a->logs->Note(std::string(a->pause ? "paused" : "cancelled") + ": " + a->cancel_reason);
+  }
+  if (stopped && a->pause) {
     f.set_outcome(v1::TASK_OUTCOME_PAUSED);
     f.set_reason("paused: " + a->cancel_reason);
     *f.mutable_report() = a->run->Report();
-  } else if (exit.cancelled) {
+  } else if (stopped) {
     f.set_outcome(v1::TASK_OUTCOME_CANCELLED);
     f.set_reason("cancelled: " + a->cancel_reason);
   } else if (exit.timed_out) {
