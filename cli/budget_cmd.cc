@@ -13,6 +13,7 @@
 #include "cli/table.h"
 #include "cli/verbs.h"
 #include "common/budget/amounts.h"
+#include "common/core/time.h"
 
 namespace autovibe::cli {
 namespace json = boost::json;
@@ -98,7 +99,7 @@ std::string Exhausts(const json::object& b, int64_t now_ms) {
     return outcome.empty() ? "EXHAUSTED" : "EXHAUSTED (" + outcome + ")";
   }
   const std::string forecast = StringField(b, "forecast_exhausted_at");
-  const auto at = ParseRfc3339(forecast);
+  const auto at = ParseRfc3339Ms(forecast);
   if (!at) return OrDash(forecast);
   return *at <= now_ms ? "now" : "in " + FormatElapsed(*at - now_ms);
 }

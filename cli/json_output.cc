@@ -8,6 +8,7 @@
 
 #include "cli/client.h"
 #include "cli/table.h"
+#include "common/core/time.h"
 
 namespace autovibe::cli {
 namespace json = boost::json;
@@ -109,12 +110,12 @@ std::string OrDash(std::string text) { return text.empty() ? std::string("-") : 
 
 std::string TimestampField(const json::object& obj, std::string_view key, int64_t now_ms) {
   const std::string text = StringField(obj, key);
-  const auto ms = ParseRfc3339(text);
+  const auto ms = ParseRfc3339Ms(text);
   return ms ? text + " (" + FormatAgo(*ms, now_ms) + ")" : OrDash(text);
 }
 
 std::string AgeField(const json::object& obj, std::string_view key, int64_t now_ms) {
-  const auto ms = ParseRfc3339(StringField(obj, key));
+  const auto ms = ParseRfc3339Ms(StringField(obj, key));
   return ms ? FormatAge(*ms, now_ms) : "-";
 }
 

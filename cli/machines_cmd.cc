@@ -8,6 +8,7 @@
 
 #include "cli/client.h"
 #include "cli/json_output.h"
+#include "common/core/time.h"
 
 namespace autovibe::cli {
 namespace json = boost::json;
@@ -48,7 +49,7 @@ std::string Pair(const std::optional<uint64_t>& a, const std::optional<uint64_t>
 }
 
 std::string Age(const json::object& machine, std::string_view key, int64_t now_ms) {
-  auto ms = ParseRfc3339(StringField(machine, key));
+  auto ms = ParseRfc3339Ms(StringField(machine, key));
   return ms ? FormatAgo(*ms, now_ms) : kNone;
 }
 
@@ -56,7 +57,7 @@ std::string Age(const json::object& machine, std::string_view key, int64_t now_m
 std::string Timestamp(const json::object& machine, std::string_view key, int64_t now_ms) {
   const std::string text = StringField(machine, key);
   if (text.empty()) return kNone;
-  auto ms = ParseRfc3339(text);
+  auto ms = ParseRfc3339Ms(text);
   return ms ? text + " (" + FormatAgo(*ms, now_ms) + ")" : text;
 }
 

@@ -22,22 +22,6 @@ void PrintRow(std::ostream& out, const std::vector<std::string>& cells,
   out << line << '\n';
 }
 
-// Reads exactly `digits` decimal digits at `pos`, advancing it.
-std::optional<int> ReadDigits(std::string_view text, size_t& pos, size_t digits) {
-  if (pos + digits > text.size()) return std::nullopt;
-  int value = 0;
-  auto [end, ec] = std::from_chars(text.data() + pos, text.data() + pos + digits, value);
-  if (ec != std::errc() || end != text.data() + pos + digits) return std::nullopt;
-  pos += digits;
-  return value;
-}
-
-bool Expect(std::string_view text, size_t& pos, std::string_view one_of) {
-  if (pos >= text.size() || one_of.find(text[pos]) == std::string_view::npos) return false;
-  ++pos;
-  return true;
-}
-
 }  // namespace
 
 Table::Table(std::vector<std::string> headers) : headers_(std::move(headers)) {}
@@ -132,57 +116,6 @@ std::string Truncate(std::string_view text, size_t width) {
   // "a long..." reads better than "a long ...".
   while (!kept.empty() && kept.back() == ' ') kept.pop_back();
   return kept + std::string(kEllipsis.substr(0, width - keep));
-}
-
-std::optional<int64_t> ParseRfc3339(std::string_view text) {
-  size_t pos = 0;
-  auto year = ReadDigits(text, pos, 4);
-  if (!year || !Expect(text, pos, "-")) return std::nullopt;
-  auto month = ReadDigits(text, pos, 2);
-  if (!month || !Expect(text, pos, "-")) return std::nullopt;
-  auto day = ReadDigits(text, pos, 2);
-  if (!day || !Expect(text, pos, "Tt ")) return std::nullopt;
-  auto hour = ReadDigits(text, pos, 2);
-  if (!hour || !Expect(text, pos, ":")) return std::nullopt;
-  auto minute = ReadDigits(text, pos, 2);
-  if (!minute || !Expect(text, pos, ":")) return std::nullopt;
-  auto second = ReadDigits(text, pos, 2);
-  if (!second) return std::nullopt;
-
-  int64_t millis = 0;
-  if (pos < text.size() && text[pos] == '.') {
-    ++pos;
-    int64_t scale = 100;
-    const size_t first = pos;
-    while (pos < text.size() && text[pos] >= '0' && text[pos] <= '9') {
-      millis += (text[pos] - '0') * scale;
-      scale /= 10;
-      ++pos;
-    }
-    if (pos == first) return std::nullopt;
-  }
-
-  int64_t offset_minutes = 0;
-  if (pos < text.size() && (text[pos] == '+' || text[pos] == '-')) {
-    const int sign = text[pos++] == '-' ? -1 : 1;
-    auto off_h = ReadDigits(text, pos, 2);
-    if (!off_h || !Expect(text, pos, ":")) return std::nullopt;
-    auto off_m = ReadDigits(text, pos, 2);
-    if (!off_m || *off_h > 23 || *off_m > 59) return std::nullopt;
-    offset_minutes = int64_t{sign} * (int64_t{*off_h} * 60 + *off_m);
-  } else if (!Expect(text, pos, "Zz")) {
-    return std::nullopt;
-  }
-  if (pos != text.size()) return std::nullopt;
-
-  using namespace std::chrono;
-  const year_month_day date{std::chrono::year{*year}, std::chrono::month{unsigned(*month)},
-                            std::chrono::day{unsigned(*day)}};
-  // 60 seconds is a leap second; count it as the next second's start.
-  if (!date.ok() || *hour > 23 || *minute > 59 || *second > 60) return std::nullopt;
-  const auto since_epoch = sys_days{date}.time_since_epoch() + hours{*hour} + minutes{*minute} +
-                           seconds{*second} - minutes{offset_minutes};
-  return duration_cast<milliseconds>(since_epoch).count() + millis;
 }
 
 std::string Upper(std::string_view text) {

@@ -53,10 +53,6 @@ std::string FormatElapsed(int64_t ms);
 // "..." are dropped).
 std::string Truncate(std::string_view text, size_t width);
 
-// Parses RFC 3339 ("2026-11-22T01:39:42.123Z", "2026-11-22T03:39:42+02:00") into Unix ms.
-// Returns nullopt for anything else, including "".
-std::optional<int64_t> ParseRfc3339(std::string_view text);
-
 // ASCII letters upper-cased, for headers: "running" -> "RUNNING".
 std::string Upper(std::string_view text);
 

@@ -40,11 +40,12 @@ constexpr std::array<Column, 9> kColumns = {{
 
 // --since as an RFC 3339 time: as given, or `now_ms` less a duration.
 CliResult<std::string> SinceTime(const std::string& text, int64_t now_ms) {
-  if (ParseRfc3339(text)) return CliResult<std::string>(boost::system::in_place_value, text);
+  if (ParseRfc3339Ms(text, DateAlone::kMidnightUtc))
+    return CliResult<std::string>(boost::system::in_place_value, text);
   auto d = ParseDuration(text);
   if (!d || d->count() <= 0) {
     return CliError{kExitUsage,
-                    "--since: expected a time like 2026-11-21T00:00:00Z or a "
+                    "--since: expected a time like 2026-11-21T00:00:00Z (or a date) or a "
                     "duration back from now like 24h or 30m, got \"" +
                         text + "\""};
   }

@@ -3,7 +3,9 @@
 
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string>
+#include <string_view>
 
 namespace autovibe {
 
@@ -24,5 +26,13 @@ int64_t UnixNowNs();
 
 // RFC 3339 UTC with milliseconds: "2026-11-22T01:39:42.123Z". 0 gives "".
 std::string FormatRfc3339(int64_t unix_ms);
+
+// Whether a date alone ("2026-11-30") is read as a time: midnight UTC.
+enum class DateAlone { kRefused, kMidnightUtc };
+
+// "2026-11-30T12:00:00Z", "2026-11-30T12:00:00.250+01:00" (any fraction; 'T', 't' or a space
+// between date and time) -> Unix ms; nullopt for anything else, an impossible date included.
+std::optional<int64_t> ParseRfc3339Ms(std::string_view text,
+                                      DateAlone date_alone = DateAlone::kRefused);
 
 }  // namespace autovibe

@@ -2,6 +2,7 @@
 
 #include <boost/json.hpp>
 
+#include "common/core/time.h"
 #include "controller/api/budget_json.h"
 #include "controller/api/responses.h"
 #include "controller/budgets/periods.h"
@@ -83,7 +84,7 @@ HttpResponse BudgetsApi::UsageBy(const HttpRequest& req) {
   q.project = Query(req, "project");
   if (!q.project.empty() && !deps_.project_exists(q.project)) return NoProject(q.project);
   if (const std::string since = Query(req, "since"); !since.empty()) {
-    auto ms = ParseRfc3339Ms(since);
+    auto ms = ParseRfc3339Ms(since, DateAlone::kMidnightUtc);
     if (!ms) {
       return JsonError(
           400, "bad_request",

@@ -22,8 +22,4 @@ int64_t PeriodEndMs(BudgetPeriod p, int64_t start_ms);
 // "2026-11-30" (UTC).
 std::string UtcDate(int64_t unix_ms);
 
-// "2026-11-30T12:00:00Z", "2026-11-30T12:00:00.250+01:00" or a date "2026-11-30" (midnight
-// UTC) -> Unix ms.
-std::optional<int64_t> ParseRfc3339Ms(std::string_view text);
-
 }  // namespace autovibe

@@ -42,6 +42,7 @@
 
 #include "common/bus/bus.h"
 #include "common/core/log.h"
+#include "common/core/time.h"
 #include "common/http/client.h"
 #include "tests/bench/bench_output.h"
 #include "tests/bench/proc_stats.h"
@@ -88,19 +89,6 @@ double Quantile(std::vector<double> v, double q) {
   std::sort(v.begin(), v.end());
   const auto rank = static_cast<size_t>(std::ceil(q * static_cast<double>(v.size())));
   return v[std::clamp<size_t>(rank, 1, v.size()) - 1];
-}
-
-// "2026-11-22T01:39:42.123Z" -> Unix ms; nullopt if it is not in that shape.
-std::optional<int64_t> ParseRfc3339Ms(std::string_view s) {
-  std::tm tm{};
-  int ms = 0;
-  if (std::sscanf(std::string(s).c_str(), "%d-%d-%dT%d:%d:%d.%dZ", &tm.tm_year, &tm.tm_mon,
-                  &tm.tm_mday, &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &ms) != 7) {
-    return std::nullopt;
-  }
-  tm.tm_year -= 1900;
-  tm.tm_mon -= 1;
-  return static_cast<int64_t>(timegm(&tm)) * 1000 + ms;
 }
 
 // CPU seconds of each thread of `pid` (utime + stime of /proc/PID/task/TID/stat), by tid,

@@ -4,6 +4,7 @@
 #include <mutex>
 #include <thread>
 
+#include "common/core/time.h"
 #include "common/http/server.h"
 #include "controller/budgets/alerts.h"
 #include "controller/budgets/lease.h"
@@ -17,7 +18,7 @@ using namespace autovibe::testing;
 namespace {
 
 int64_t At(const char* rfc3339) {
-  auto ms = ParseRfc3339Ms(rfc3339);
+  auto ms = ParseRfc3339Ms(rfc3339, DateAlone::kMidnightUtc);
   REQUIRE(ms);
   return *ms;
 }
@@ -44,7 +45,8 @@ TEST_CASE("RFC 3339 times parse with offsets and fractions", "[budget]") {
   CHECK(ParseRfc3339Ms("2026-11-30T12:00:00Z") == kMonday1200);
   CHECK(ParseRfc3339Ms("2026-11-30T13:30:00+01:30") == kMonday1200);
   CHECK(ParseRfc3339Ms("2026-11-30T12:00:00.250Z") == kMonday1200 + 250);
-  CHECK(ParseRfc3339Ms("2026-11-30") == kMonday1200 - 12 * 3'600'000);
+  CHECK(ParseRfc3339Ms("2026-11-30", DateAlone::kMidnightUtc) == kMonday1200 - 12 * 3'600'000);
+  CHECK_FALSE(ParseRfc3339Ms("2026-11-30"));
   for (const char* bad :
        {"", "yesterday", "2026-11-31", "2026-11-30T25:00:00Z", "2026-11-30T12:00:00",
         "2026-11-30T12:00:00Zjunk", "2026-11-30T12:00Z", "2026-11-30T12:00:00.Z"}) {

@@ -2,6 +2,7 @@
 #include <sstream>
 
 #include "cli/table.h"
+#include "common/core/time.h"
 
 namespace autovibe::cli {
 namespace {
@@ -84,18 +85,19 @@ TEST_CASE("cli format: ages", "[cli]") {
 }
 
 TEST_CASE("cli format: RFC 3339 timestamps", "[cli]") {
-  CHECK(ParseRfc3339("1970-01-01T00:00:00Z") == 0);
-  CHECK(ParseRfc3339("2026-11-22T01:39:42.123Z") == 1795311582123);
-  CHECK(ParseRfc3339("2026-11-22T01:39:42Z") == 1795311582000);
-  CHECK(ParseRfc3339("2026-11-22T01:39:42.1Z") == 1795311582100);
-  CHECK(ParseRfc3339("2026-11-22T03:39:42.123+02:00") == 1795311582123);
-  CHECK(ParseRfc3339("2026-11-21T23:39:42.123-02:00") == 1795311582123);
-  CHECK_FALSE(ParseRfc3339(""));
-  CHECK_FALSE(ParseRfc3339("2026-11-22"));
-  CHECK_FALSE(ParseRfc3339("2026-11-22T01:39:42"));  // no zone
-  CHECK_FALSE(ParseRfc3339("2026-02-30T01:39:42Z"));
-  CHECK_FALSE(ParseRfc3339("2026-11-22T01:39:42.Z"));
-  CHECK_FALSE(ParseRfc3339("2026-11-22T01:39:42Zjunk"));
+  CHECK(ParseRfc3339Ms("1970-01-01T00:00:00Z") == 0);
+  CHECK(ParseRfc3339Ms("2026-11-22T01:39:42.123Z") == 1795311582123);
+  CHECK(ParseRfc3339Ms("2026-11-22T01:39:42Z") == 1795311582000);
+  CHECK(ParseRfc3339Ms("2026-11-22T01:39:42.1Z") == 1795311582100);
+  CHECK(ParseRfc3339Ms("2026-11-22T03:39:42.123+02:00") == 1795311582123);
+  CHECK(ParseRfc3339Ms("2026-11-21T23:39:42.123-02:00") == 1795311582123);
+  CHECK_FALSE(ParseRfc3339Ms(""));
+  CHECK_FALSE(ParseRfc3339Ms("2026-11-22"));
+  CHECK(ParseRfc3339Ms("2026-11-22", DateAlone::kMidnightUtc) == 1795305600000);
+  CHECK_FALSE(ParseRfc3339Ms("2026-11-22T01:39:42"));  // no zone
+  CHECK_FALSE(ParseRfc3339Ms("2026-02-30T01:39:42Z"));
+  CHECK_FALSE(ParseRfc3339Ms("2026-11-22T01:39:42.Z"));
+  CHECK_FALSE(ParseRfc3339Ms("2026-11-22T01:39:42Zjunk"));
 }
 
 TEST_CASE("cli format: join", "[cli]") {

@@ -8,6 +8,7 @@
 #include <limits>
 #include <optional>
 
+#include "common/budget/amounts.h"
 #include "worker-agent/meter/builtin_prices.h"
 
 namespace autovibe::meter {
@@ -15,27 +16,6 @@ namespace {
 
 Error BadEntry(std::string_view where, std::string_view why) {
   return MakeError("bad_config", "prices: " + std::string(where) + ": " + std::string(why));
-}
-
-// "3", "0.075" -> 3000000, 75000: at most six decimals, no sign or exponent.
-// (common/budget's ParseUsd reads the same, but linking amounts.cc into the test binary
-// collides with controller/tasks/task_json.cc's own FormatUsd for now.)
-std::optional<int64_t> DecimalMicros(std::string_view text) {
-  size_t dot = text.find('.');
-  std::string_view whole = text.substr(0, dot);
-  std::string_view frac = dot == std::string_view::npos ? "" : text.substr(dot + 1);
-  if (whole.empty() || whole.size() > 12 || frac.size() > 6) return std::nullopt;
-  int64_t micros = 0;
-  for (char c : whole) {
-    if (c < '0' || c > '9') return std::nullopt;
-    micros = micros * 10 + (c - '0');
-  }
-  for (size_t i = 0; i < 6; ++i) {
-    char c = i < frac.size() ? frac[i] : '0';
-    if (c < '0' || c > '9') return std::nullopt;
-    micros = micros * 10 + (c - '0');
-  }
-  return micros;
 }
 
 // A price as written (3, 3.0, 0.075) -> micro-dollars per million tokens. A TOML float is
@@ -54,7 +34,7 @@ Result<int64_t> ParsePrice(const toml::node& node, std::string_view where) {
   char text[400];
   auto [end, ec] = std::to_chars(text, text + sizeof text, f->get(), std::chars_format::fixed);
   std::string_view written(text, ec == std::errc() ? end - text : 0);
-  auto micros = DecimalMicros(written);
+  auto micros = ParseUsd(written);
   if (!micros) {
     return BadEntry(
         where, "must be a price from 0 up with at most six decimals, not " + std::string(written));
