@@ -45,6 +45,16 @@ struct Fleet {
           std::make_unique<AgentProcess>(names.back(), dir / names.back(), nats.url()));
     }
     REQUIRE(WaitUntil([&] { return Ready(controller, names); }, 15s));
+    // An agent takes commands once its registration is answered, a moment after the
+    // controller lists it ready: before that a task placed on it goes elsewhere.
+    REQUIRE(WaitUntil(
+        [&] {
+          for (const auto& a : agents) {
+            if (!a->HoldsMachineId()) return false;
+          }
+          return true;
+        },
+        5s));
     tasks.CreateProject("demo");
   }
 
