@@ -268,7 +268,8 @@ class Server final : public HttpServer, public std::enable_shared_from_this<Serv
       if (!tec && !out.keepalive.empty()) body->queue_.push_back(out.keepalive);
     }
     body->gone_ = true;
-    co_return chunked&& keep_alive&& ended&&* alive_;
+    const bool reusable = chunked && keep_alive && ended && *alive_;
+    co_return reusable;
   }
 
   tcp::acceptor acceptor_;

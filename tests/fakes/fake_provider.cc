@@ -32,19 +32,14 @@ class PacedWriter : public std::enable_shared_from_this<PacedWriter> {
 
  private:
   void WriteNext() {
-    if (next_ == pieces_.size()) {
-      out_->Close();
-      if (on_end_) on_end_();
+    if (next_ < pieces_.size() && !out_->Write(std::move(pieces_[next_++]))) return;  // gone
+    if (next_ < pieces_.size()) {
+      WriteAfter(event_delay_);
       return;
     }
-    if (!out_->Write(std::move(pieces_[next_++]))) return;  // the client has gone
-    if (next_ == pieces_.size()) {
-      // The end goes with the last piece, as one write.
-      out_->Close();
-      if (on_end_) on_end_();
-      return;
-    }
-    WriteAfter(event_delay_);
+    // The end goes with the last piece, as one write.
+    out_->Close();
+    if (on_end_) on_end_();
   }
 
   asio::steady_timer timer_;
