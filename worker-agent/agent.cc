@@ -119,6 +119,7 @@ class AgentImpl final : public Agent {
     });
     ioc_.run();
     // The owner thread is done; blocking here is what is left to do.
+    if (meter_) meter_->HandOverUsage();
     if (!outbox_->Flush(kStopFlushWait)) {
       spdlog::warn("agent stopped with {} events not delivered", outbox_->Pending());
     }

@@ -32,6 +32,8 @@
 // The target (p50 < 0.3 ms and p99 < 2 ms added) is judged on single and model; rate1000 and
 // saturating report it too. LiteLLM documents 3.25 ms added.
 // Run it with ./scripts/bench.sh meter.
+#include <unistd.h>
+
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <boost/asio/connect.hpp>
@@ -114,9 +116,13 @@ class Connection {
     port_ = std::string(url->port());
   }
 
-  // Milliseconds from the first byte sent to the last byte read; negative on failure.
-  double Call(const std::string& body) {
-    if (!stream_.socket().is_open() && !Connect()) return -1;
+  struct Sent {
+    double ms = -1;  // from the first byte sent to the last byte read; negative on failure
+    SteadyClock::time_point start, end;
+  };
+
+  Sent Call(const std::string& body) {
+    if (!stream_.socket().is_open() && !Connect()) return {};
     http::request<http::string_body> req{http::verb::post, "/v1/messages?beta=true", 11};
     req.set(http::field::host, host_);
     req.set("x-api-key", key_);
@@ -132,10 +138,10 @@ class Connection {
     const auto end = SteadyClock::now();
     if (ec || res.result_int() != 200) {
       stream_.socket().close(ec);
-      return -1;
+      return {};
     }
     if (!res.keep_alive()) stream_.socket().close(ec);
-    return std::chrono::duration<double, std::milli>(end - start).count();
+    return {std::chrono::duration<double, std::milli>(end - start).count(), start, end};
   }
 
  private:
@@ -158,6 +164,25 @@ class Connection {
   std::string key_;
 };
 
+// The bare relay in a process of its own, as the agent's proxy is (meter_bench --serve-relay):
+// a thread of the bench's own process would be woken on the CPU of the thread that wakes it,
+// which no proxy in another process is.
+class RelayProcess {
+ public:
+  RelayProcess(uint16_t upstream_port, const std::string& dir)
+      : child_({"/proc/self/exe", "--serve-relay", std::to_string(upstream_port)},
+               dir + "/relay.log") {
+    testing::WaitUntil([&] { return child_.Log().find('\n') != std::string::npos; },
+                       std::chrono::seconds(10));
+    url_ = child_.Log().substr(0, child_.Log().find('\n'));
+  }
+  const std::string& url() const { return url_; }
+
+ private:
+  testing::ChildProcess child_;
+  std::string url_;
+};
+
 double Percentile(std::vector<double> v, double p) {
   if (v.empty()) return NAN;
   std::sort(v.begin(), v.end());
@@ -170,6 +195,9 @@ struct Load {
   // Each call's latency less the upstream's own time on it (from its request in to its whole
   // answer handed out, pacing included): what the path to and from the upstream added.
   std::vector<double> overheads;
+  // The same, split: from the call's first byte sent to the upstream holding the request, and
+  // from the upstream's last byte handed out to the call's last byte read.
+  std::vector<double> to_upstream, from_upstream;
   int failures = 0;
   double seconds = 0;  // wall time of the measured calls
 };
@@ -188,7 +216,7 @@ Load RunLoad(testing::FakeAnthropic& upstream, const std::string& url, const std
              int streams, int calls, int warmup, std::chrono::microseconds stagger) {
   struct Timed {
     std::string id;
-    double ms;
+    Connection::Sent call;
   };
   std::vector<std::vector<Timed>> per(streams);
   std::vector<int> failed(streams, 0);
@@ -204,12 +232,12 @@ Load RunLoad(testing::FakeAnthropic& upstream, const std::string& url, const std
         std::this_thread::sleep_for(s * stagger);
         for (int i = 0; i < count; ++i) {
           std::string id = fmt::format("{}-{}-{}", keep ? "m" : "w", s, i);
-          const double ms = connections[s]->Call(CallBody(id));
+          Connection::Sent call = connections[s]->Call(CallBody(id));
           if (!keep) continue;
-          if (ms < 0) {
+          if (call.ms < 0) {
             ++failed[s];
           } else {
-            per[s].push_back({std::move(id), ms});
+            per[s].push_back({std::move(id), call});
           }
         }
       });
@@ -222,15 +250,22 @@ Load RunLoad(testing::FakeAnthropic& upstream, const std::string& url, const std
   run(each, true);
   Load out;
   out.seconds = std::chrono::duration<double>(SteadyClock::now() - start).count();
-  std::unordered_map<std::string, double> spent;
-  for (const auto& t : upstream.TakeTimings()) {
+  std::unordered_map<std::string, testing::AnswerTiming> spent;
+  for (auto& t : upstream.TakeTimings()) {
     if (t.answered == SteadyClock::time_point{}) continue;
-    spent[t.user_id] = std::chrono::duration<double, std::milli>(t.answered - t.received).count();
+    spent[t.user_id] = t;
   }
+  auto ms = [](SteadyClock::duration d) {
+    return std::chrono::duration<double, std::milli>(d).count();
+  };
   for (auto& v : per) {
     for (const Timed& t : v) {
-      out.latencies.push_back(t.ms);
-      if (auto it = spent.find(t.id); it != spent.end()) out.overheads.push_back(t.ms - it->second);
+      out.latencies.push_back(t.call.ms);
+      auto it = spent.find(t.id);
+      if (it == spent.end()) continue;
+      out.overheads.push_back(t.call.ms - ms(it->second.answered - it->second.received));
+      out.to_upstream.push_back(ms(it->second.received - t.call.start));
+      out.from_upstream.push_back(ms(t.call.end - it->second.answered));
     }
   }
   for (int f : failed) out.failures += f;
@@ -242,7 +277,7 @@ Load RunLoad(testing::FakeAnthropic& upstream, const std::string& url, const std
 // One scenario: direct and proxied blocks alternating over the runs; prints its figures.
 // Returns whether it met the target (always true for a scenario not judged).
 bool Measure(const Options& o, const Scenario& sc, MeteredFleet& fleet,
-             const ToolCredentials& creds, const TcpRelay& relay, int64_t& proxied) {
+             const ToolCredentials& creds, const std::string& relay_url, int64_t& proxied) {
   fleet.upstream().SetPacing(sc.pacing);
   fleet.upstream().SetSideText(sc.answer_bytes > 0 ? AnswerText(sc.answer_bytes)
                                                    : testing::FakeAnthropicScript{}.side_text);
@@ -255,7 +290,7 @@ bool Measure(const Options& o, const Scenario& sc, MeteredFleet& fleet,
   enum Mode { kDirect, kRelay, kProxy };
   static constexpr const char* kModeNames[] = {"direct", "relay", "proxy"};
   struct Figures {
-    std::vector<double> p50, p99, out50, out99, rate;
+    std::vector<double> p50, p99, out50, out99, to50, from50, rate;
   } fig[3];
   int failures = 0;
   for (int run = 0; run < o.runs; ++run) {
@@ -263,7 +298,7 @@ bool Measure(const Options& o, const Scenario& sc, MeteredFleet& fleet,
     for (int k = 0; k < 3; ++k) {
       const Mode m = static_cast<Mode>((run + k) % 3);
       const std::string url = m == kDirect  ? fleet.upstream().url()
-                              : m == kRelay ? relay.url()
+                              : m == kRelay ? relay_url
                                             : creds.base_url;
       Load load = RunLoad(fleet.upstream(), url, m == kProxy ? creds.token : "sk-bench-real-key",
                           sc.streams, sc.calls, o.warmup, stagger);
@@ -281,14 +316,17 @@ bool Measure(const Options& o, const Scenario& sc, MeteredFleet& fleet,
       fig[m].p99.push_back(Percentile(load.latencies, 99));
       fig[m].out50.push_back(Percentile(load.overheads, 50));
       fig[m].out99.push_back(Percentile(load.overheads, 99));
+      fig[m].to50.push_back(Percentile(load.to_upstream, 50));
+      fig[m].from50.push_back(Percentile(load.from_upstream, 50));
       fig[m].rate.push_back(load.latencies.size() / load.seconds);
     }
     std::string line;
     for (int m = 0; m < 3; ++m) {
       line += fmt::format(
-          " {} p50={:.3f} p99={:.3f} ms (outside the upstream {:.3f}/{:.3f}, {:.0f}/s);",
+          " {} p50={:.3f} p99={:.3f} ms (outside the upstream {:.3f}/{:.3f}, p50 to {:.3f} "
+          "from {:.3f}; {:.0f}/s);",
           kModeNames[m], fig[m].p50.back(), fig[m].p99.back(), fig[m].out50.back(),
-          fig[m].out99.back(), fig[m].rate.back());
+          fig[m].out99.back(), fig[m].to50.back(), fig[m].from50.back(), fig[m].rate.back());
     }
     Progress("{} streams={} run={}:{}", sc.name, sc.streams, run + 1, line);
   }
@@ -360,11 +398,12 @@ int Run(const Options& o) {
     Progress("the token-holding task did not start");
     return 1;
   }
-  const TcpRelay relay(fleet.upstream().port());
+  testing::TempDir dir("av-bench-relay");
+  RelayProcess relay(fleet.upstream().port(), dir.path());
   int64_t proxied = 0;  // calls sent through the proxy so far
   int status = 0;
   for (const Scenario& sc : scenarios) {
-    if (!Measure(o, sc, fleet, held->second, relay, proxied)) status = 1;
+    if (!Measure(o, sc, fleet, held->second, relay.url(), proxied)) status = 1;
   }
   // Every proxied call is in the ledger once its record arrives: a sanity check on the run.
   const auto tally = fleet.upstream().Tally();
@@ -386,7 +425,15 @@ int main(int argc, char** argv) {
   app.add_option("--rate-calls", o.rate_calls, "calls per mode per run: rate1000");
   app.add_option("--warmup", o.warmup, "warm-up calls per mode per run");
   app.add_option("--scenarios", o.scenarios, "single, model, rate1000, saturating")->delimiter(',');
+  uint16_t serve_relay = 0;
+  app.add_option("--serve-relay", serve_relay, "(internal) run only the bare relay to this port");
   CLI11_PARSE(app, argc, argv);
   autovibe::InitLogging("meter_bench", "warn");  // stdout is for figures only
+  if (serve_relay != 0) {
+    autovibe::bench::TcpRelay relay(serve_relay);
+    std::printf("%s\n", relay.url().c_str());
+    std::fflush(stdout);
+    for (;;) ::pause();  // until killed
+  }
   return autovibe::bench::Run(o);
 }

@@ -26,6 +26,24 @@ bool IsEventStream(std::string_view content_type) {
   return StartsWithNoCase(content_type, "text/event-stream");
 }
 
+// Parses what was received and not parsed yet (a read stops after one chunk: the next one,
+// or the end of the answer, is often in the buffer), so it goes to the tool in the same write.
+// A read would only hand it back through the event loop, behind every other call's, and the
+// tool would be woken twice.
+template <class Parser>
+boost::system::error_code ParseReceived(beast::flat_buffer& buffer, Parser& parser) {
+  auto& body = parser.get().body();
+  while (!parser.is_done() && buffer.size() > 0 && body.size > 0) {
+    boost::system::error_code ec;
+    size_t used = parser.put(buffer.data(), ec);
+    buffer.consume(used);
+    if (ec == http::error::need_more || ec == http::error::need_buffer) return {};
+    if (ec) return ec;
+    if (used == 0) break;
+  }
+  return {};
+}
+
 // One attempt on one connection. `retryable` is set when it failed before any byte of an
 // answer came, so the request may go again on another connection.
 template <class Stream>
@@ -73,8 +91,14 @@ asio::awaitable<void> Exchange(Stream& stream, UpstreamConnection& conn, const R
   while (!done) {
     res.body().data = piece;
     res.body().size = sizeof piece;
-    auto [rec, rn] = co_await http::async_read_some(stream, conn.buffer, parser, kTuple);
-    if (rec == http::error::need_buffer) rec = {};
+    // Bytes at hand are parsed at once; only with none is there a read.
+    auto rec = ParseReceived(conn.buffer, parser);
+    if (!rec && !parser.is_done() && res.body().size == sizeof piece) {
+      std::tie(rec, std::ignore) =
+          co_await http::async_read_some(stream, conn.buffer, parser, kTuple);
+      if (rec == http::error::need_buffer) rec = {};
+      if (!rec) rec = ParseReceived(conn.buffer, parser);
+    }
     std::string_view bytes(piece, sizeof piece - res.body().size);
     usage.Feed(bytes);
     done = !rec && parser.is_done();

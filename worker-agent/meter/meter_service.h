@@ -38,6 +38,10 @@ class MeterService final : public TaskMeter {
   // The machine whose lease subject is used. Thread-safe.
   void SetMachineId(const std::string& machine_id);
 
+  // Hands the usage records held back for a moment (see OutboxUsageSink) to the outbox now,
+  // and returns once they are there: before the outbox is flushed at stop. Thread-safe.
+  void HandOverUsage();
+
   // TaskMeter (thread-safe)
   std::string url() const override { return url_; }
   void TaskStarted(const v1::RunTask& task, const std::string& token) override;

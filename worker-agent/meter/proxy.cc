@@ -189,7 +189,18 @@ class Proxy final : public std::enable_shared_from_this<Proxy> {
       auto [ec, n] = co_await asio::async_write(stream, asio::buffer(kContinue), kTuple);
       if (ec) co_return false;
     }
-    auto [ec, n] = co_await http::async_read(stream, buffer, parser, kTuple);
+    // A body received with the head is parsed at once: a read would hand it back through the
+    // event loop, behind every other call's.
+    boost::system::error_code ec;
+    while (!parser.is_done() && buffer.size() > 0 && !ec) {
+      size_t used = parser.put(buffer.data(), ec);
+      buffer.consume(used);
+      if (ec == http::error::need_more) ec = {};
+      if (used == 0) break;
+    }
+    if (!ec && !parser.is_done()) {
+      std::tie(ec, std::ignore) = co_await http::async_read(stream, buffer, parser, kTuple);
+    }
     if (ec == http::error::body_limit) {
       co_await Refuse(stream, version, shape, Refusal::kTooLarge, TooLarge());
       co_return false;
