@@ -16,6 +16,8 @@ PACKAGES=(
   nats-server
   # tools the tests and scripts use
   curl python3 procps clang-format
+  # references of ./scripts/bench.sh checkpoint
+  restic
 )
 # prometheus-node-exporter, the reference in ./scripts/bench.sh agent, is installed by that
 # script: its package starts a daemon on 0.0.0.0:9100 on hosts with systemd.

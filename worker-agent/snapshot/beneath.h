@@ -1,0 +1,20 @@
+// Opening paths inside a workspace without ever leaving it: every lookup is resolved beneath
+// a directory we hold open, and no symbolic link is followed on the way (openat2).
+#pragma once
+
+#include <fcntl.h>
+
+#include <string>
+
+namespace autovibe::snapshot {
+
+// openat2(root, relative, flags, mode) with RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS. Returns
+// the descriptor, or -1 with errno set (ELOOP/EXDEV when the path would leave `root` or go
+// through a symbolic link).
+int OpenBeneath(int root, const std::string& relative, int flags, mode_t mode = 0);
+
+// Whether `relative`, following symbolic links, stays beneath `root`. A path that resolves
+// nowhere (a dangling link, a loop) cannot lead out, and counts as beneath.
+bool ResolvesBeneath(int root, const std::string& relative);
+
+}  // namespace autovibe::snapshot

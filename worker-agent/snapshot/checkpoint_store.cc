@@ -1,0 +1,173 @@
+#include "worker-agent/snapshot/checkpoint_store.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <filesystem>
+
+#include "common/core/files.h"
+#include "common/core/ids.h"
+
+namespace autovibe::snapshot {
+namespace {
+
+namespace fs = std::filesystem;
+
+int64_t NowUnixMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// Checkpoint ids are ours ("cp-" and hex); anything else never names a file.
+bool WellFormedId(const std::string& id) {
+  return id.size() > 3 && id.size() <= 64 && id.starts_with("cp-") &&
+         std::all_of(id.begin() + 3, id.end(),
+                     [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });
+}
+
+}  // namespace
+
+Result<std::unique_ptr<CheckpointStore>> CheckpointStore::Open(const std::string& dir,
+                                                               CheckpointOptions options) {
+  std::unique_ptr<CheckpointStore> s(new CheckpointStore(dir, options));
+  for (const char* sub : {"/checkpoints", "/statcache"}) {
+    if (auto r = MakeDirs(dir + sub, 0700); !r) return r.error();
+  }
+  auto store = ChunkStore::Open(dir, options.store);
+  if (!store) return store.error();
+  s->store_ = std::move(*store);
+  if (auto r = s->Load(); !r) return r.error();
+  return s;
+}
+
+Result<void> CheckpointStore::Load() {
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(dir_ + "/checkpoints", ec)) {
+    if (e.path().extension() != ".pb") continue;
+    auto bytes = ReadFile(e.path());
+    v1::CheckpointManifest m;
+    if (!bytes || !m.ParseFromString(*bytes) || !WellFormedId(m.id())) continue;
+    manifests_[m.id()] = std::move(m);
+  }
+  if (auto bytes = ReadFile(dir_ + "/heads"); bytes) heads_.ParseFromString(*bytes);
+  return {};
+}
+
+Result<void> CheckpointStore::SaveManifest(const v1::CheckpointManifest& m) {
+  return WriteFileAtomic(dir_ + "/checkpoints/" + m.id() + ".pb", m.SerializeAsString(), 0600);
+}
+
+Result<void> CheckpointStore::SaveHeads() {
+  return WriteFileAtomic(dir_ + "/heads", heads_.SerializeAsString(), 0600);
+}
+
+std::string CheckpointStore::CachePath(const std::string& workspace) const {
+  return dir_ + "/statcache/" + Sha256(workspace).hex().substr(0, 32);
+}
+
+StatCache& CheckpointStore::CacheFor(const std::string& workspace) {
+  auto it = caches_.find(workspace);
+  if (it == caches_.end()) {
+    it = caches_.emplace(workspace, StatCache::Load(CachePath(workspace))).first;
+  }
+  return it->second;
+}
+
+std::string CheckpointStore::Head(const std::string& workspace) const {
+  auto it = heads_.by_workspace().find(workspace);
+  return it == heads_.by_workspace().end() ? std::string() : it->second;
+}
+
+Result<CreateResult> CheckpointStore::Create(const CreateRequest& request) {
+  std::string workspace = fs::path(request.workspace).lexically_normal().string();
+  int root = ::open(workspace.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (root < 0) {
+    return MakeError("not_found",
+                     "cannot open workspace " + workspace + ": " + std::strerror(errno));
+  }
+  StatCache& cache = CacheFor(workspace);
+  auto created = CreateCheckpoint(*store_, root, cache, options_.create);
+  ::close(root);
+  if (!created) return created.error();
+
+  CreateResult out;
+  out.files_read = created->files_read;
+  out.skipped = std::move(created->skipped);
+  std::string parent = Head(workspace);
+  auto head = manifests_.find(parent);
+  if (request.only_if_changed && head != manifests_.end() &&
+      head->second.root() == created->root.view() &&
+      head->second.root_mode() == created->root_mode) {
+    out.manifest = head->second;
+    return out;
+  }
+  v1::CheckpointManifest& m = out.manifest;
+  m.set_id(NewId("cp"));
+  if (head != manifests_.end()) m.set_parent(parent);
+  m.set_root(std::string(created->root.view()));
+  m.set_root_mode(created->root_mode);
+  m.set_created_unix_ms(NowUnixMs());
+  m.set_trigger(request.trigger);
+  m.set_task_id(request.task_id);
+  m.set_machine_id(request.machine_id);
+  m.set_label(request.label);
+  m.set_workspace(workspace);
+  m.set_file_count(created->file_count);
+  m.set_total_bytes(created->total_bytes);
+  m.set_stored_bytes(created->stored_bytes);
+  if (auto r = SaveManifest(m); !r) return r.error();
+  (*heads_.mutable_by_workspace())[workspace] = m.id();
+  if (auto r = SaveHeads(); !r) return r.error();
+  // A lost cache costs a re-read, never a wrong checkpoint: written after the manifest.
+  (void)cache.Save(CachePath(workspace));
+  manifests_[m.id()] = m;
+  out.created = true;
+  return out;
+}
+
+Result<v1::CheckpointManifest> CheckpointStore::Get(const std::string& id) const {
+  auto it = manifests_.find(id);
+  if (it == manifests_.end()) return MakeError("not_found", "no checkpoint " + id);
+  return it->second;
+}
+
+std::vector<v1::CheckpointManifest> CheckpointStore::List() const {
+  std::vector<v1::CheckpointManifest> out;
+  for (const auto& [id, m] : manifests_) out.push_back(m);
+  std::stable_sort(out.begin(), out.end(), [](const auto& a, const auto& b) {
+    return a.created_unix_ms() < b.created_unix_ms();
+  });
+  return out;
+}
+
+Result<Restored> CheckpointStore::Restore(const std::string& id, const std::string& target,
+                                          bool replace) {
+  auto m = Get(id);
+  if (!m) return m.error();
+  auto root = HashFromBytes(m->root());
+  if (!root) return MakeError("corrupt", "checkpoint " + id + " names no well-formed root");
+  std::string workspace = fs::path(target).lexically_normal().string();
+  std::error_code ec;
+  if (replace && fs::is_directory(workspace, ec)) {
+    // What the restore replaces is kept first, so it can be had back.
+    CreateRequest before{.workspace = workspace,
+                         .trigger = "before_restore",
+                         .label = "before restoring " + id,
+                         .only_if_changed = true};
+    if (auto r = Create(before); !r) return r.error();
+  }
+  auto restored =
+      RestoreTree(*store_, *root, m->root_mode(), workspace,
+                  RestoreOptions{.replace = replace, .threads = options_.create.threads});
+  if (!restored) return restored;
+  (*heads_.mutable_by_workspace())[workspace] = id;
+  if (auto r = SaveHeads(); !r) return r.error();
+  return restored;
+}
+
+}  // namespace autovibe::snapshot

@@ -1,0 +1,117 @@
+// The agent's workspace checkpoints: content-addressed chunks (chunk_store.h), one manifest
+// per checkpoint naming its root tree and its parent, so checkpoints form a tree.
+//
+// Layout under `dir`: packs/ and index (the chunks), checkpoints/<id>.pb (manifests), heads
+// (the checkpoint each workspace stands on), statcache/<workspace key> (stat caches).
+//
+// Not thread-safe: one owner (the agent's disk thread) calls it; it uses threads of its own
+// for reading, hashing and compressing files.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "autovibe/v1/checkpoint.pb.h"
+#include "common/core/result.h"
+#include "worker-agent/snapshot/chunk_store.h"
+#include "worker-agent/snapshot/create.h"
+#include "worker-agent/snapshot/restore.h"
+#include "worker-agent/snapshot/stat_cache.h"
+
+namespace autovibe::snapshot {
+
+struct CheckpointOptions {
+  StoreOptions store;
+  CreateOptions create;
+};
+
+struct CreateRequest {
+  std::string workspace;
+  std::string trigger = "manual";  // manual | auto | task_end | before_restore
+  std::string task_id;
+  std::string machine_id;
+  std::string label;
+  // When the workspace is as its head checkpoint left it, take none (automatic triggers).
+  bool only_if_changed = false;
+};
+
+struct CreateResult {
+  v1::CheckpointManifest manifest;  // the new one, or the head when nothing changed
+  bool created = false;
+  uint64_t files_read = 0;  // the rest came from the stat cache
+  std::vector<std::string> skipped;
+};
+
+struct Change {
+  enum Kind { kAdded, kRemoved, kChanged };
+  Kind kind;
+  std::string path;
+};
+
+struct VerifyReport {
+  uint64_t chunks = 0;
+  uint64_t bytes = 0;
+  std::vector<std::string> problems;  // "path: chunk H is corrupt: why"
+};
+
+struct Retention {
+  size_t keep_auto = 20;    // the newest automatic checkpoints of each workspace
+  int keep_daily_days = 7;  // and the newest one of each of the last D days (UTC)
+};
+
+struct PruneReport {
+  std::vector<std::string> removed;
+  uint64_t freed_bytes = 0;
+};
+
+class CheckpointStore {
+ public:
+  static Result<std::unique_ptr<CheckpointStore>> Open(const std::string& dir,
+                                                       CheckpointOptions options);
+
+  Result<CreateResult> Create(const CreateRequest& request);
+  Result<v1::CheckpointManifest> Get(const std::string& id) const;
+  // Oldest first.
+  std::vector<v1::CheckpointManifest> List() const;
+  // The checkpoint `workspace` stands on (its next one's parent); empty when none.
+  std::string Head(const std::string& workspace) const;
+
+  // Writes checkpoint `id` to `target`. `replace` lets it take the place of an existing
+  // directory (in place: the workspace then stands on `id`).
+  Result<Restored> Restore(const std::string& id, const std::string& target, bool replace);
+  // What changed from checkpoint `from` to `to`, sorted by path.
+  Result<std::vector<Change>> Diff(const std::string& from, const std::string& to) const;
+  // Re-reads and re-hashes every chunk of the checkpoint.
+  Result<VerifyReport> Verify(const std::string& id) const;
+  // Removes one checkpoint (its children then hang from its parent) and the chunks no other
+  // checkpoint holds. Refused for a pinned one (a task runs from it) or a workspace's head.
+  Result<PruneReport> Delete(const std::string& id, const std::set<std::string>& pinned);
+  // Keeps manual checkpoints, heads, pinned ones, and automatic ones as `retention` says;
+  // removes the rest and collects their chunks.
+  Result<PruneReport> Prune(const Retention& retention, const std::set<std::string>& pinned,
+                            int64_t now_unix_ms);
+
+  ChunkStore& chunks() { return *store_; }
+
+ private:
+  CheckpointStore(std::string dir, CheckpointOptions options)
+      : dir_(std::move(dir)), options_(options) {}
+  Result<void> Load();
+  Result<void> SaveManifest(const v1::CheckpointManifest& m);
+  Result<void> SaveHeads();
+  StatCache& CacheFor(const std::string& workspace);
+  std::string CachePath(const std::string& workspace) const;
+  Result<PruneReport> Remove(const std::set<std::string>& ids);
+
+  std::string dir_;
+  CheckpointOptions options_;
+  std::unique_ptr<ChunkStore> store_;
+  std::map<std::string, v1::CheckpointManifest> manifests_;
+  v1::CheckpointHeads heads_;
+  std::map<std::string, StatCache> caches_;
+};
+
+}  // namespace autovibe::snapshot

@@ -1,0 +1,109 @@
+// ChunkStore::Collect: dropping chunks no checkpoint holds any more.
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <map>
+
+#include "common/core/files.h"
+#include "worker-agent/snapshot/chunk_store.h"
+
+namespace autovibe::snapshot {
+namespace {
+
+namespace fs = std::filesystem;
+
+// A pack is rewritten when less than this share of it is still held.
+constexpr double kRewriteBelow = 0.75;
+
+struct BlockInfo {
+  uint32_t bytes = 0;
+  bool live = false;
+};
+
+Error Io(const std::string& what, const std::string& path) {
+  return MakeError("io", what + " " + path + ": " + std::strerror(errno));
+}
+
+}  // namespace
+
+Result<uint64_t> ChunkStore::Collect(const std::unordered_set<Hash, HashKey>& live) {
+  std::lock_guard lock(mu_);
+  // The pack being appended to is closed, so it is judged like the others.
+  if (pack_size_ > 0) {
+    if (auto r = OpenPack(pack_number_ + 1); !r) return r.error();
+  }
+  // pack -> block offset -> block
+  std::map<uint32_t, std::map<uint64_t, BlockInfo>> packs;
+  for (const auto& [hash, at] : index_) {
+    BlockInfo& b = packs[at.pack][at.block_offset];
+    b.bytes = at.block_bytes;
+    b.live |= live.contains(hash);
+  }
+  uint64_t freed = 0;
+  std::map<std::pair<uint32_t, uint64_t>, std::pair<uint32_t, uint64_t>> moved;
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(dir_ + "/packs", ec)) {
+    unsigned n = 0;
+    if (std::sscanf(e.path().filename().c_str(), "%08u.pack", &n) != 1) continue;
+    if (n == pack_number_) continue;  // the new one, which the live blocks go to
+    uint64_t size = e.file_size(ec);
+    uint64_t held = 0;
+    for (const auto& [offset, b] : packs[n]) held += b.live ? b.bytes : 0;
+    if (held > 0 && static_cast<double>(held) >= kRewriteBelow * static_cast<double>(size)) {
+      continue;
+    }
+    if (held > 0) {
+      // Its live blocks go, as they are, to the end of the current pack.
+      int in = ::open(e.path().c_str(), O_RDONLY | O_CLOEXEC);
+      if (in < 0) return Io("cannot open", e.path());
+      std::string block;
+      for (const auto& [offset, b] : packs[n]) {
+        if (!b.live) continue;
+        block.resize(b.bytes);
+        ssize_t r = ::pread(in, block.data(), b.bytes, static_cast<off_t>(offset));
+        if (r != static_cast<ssize_t>(b.bytes) ||
+            ::pwrite(pack_fd_, block.data(), b.bytes, static_cast<off_t>(pack_size_)) !=
+                static_cast<ssize_t>(b.bytes)) {
+          ::close(in);
+          return Io("cannot move a block of", e.path());
+        }
+        moved[{n, offset}] = {pack_number_, pack_size_};
+        pack_size_ += b.bytes;
+      }
+      ::close(in);
+      if (options_.sync && ::fdatasync(pack_fd_) != 0)
+        return Io("cannot sync", PackPath(pack_number_));
+    }
+    if (auto fd = read_fds_.find(n); fd != read_fds_.end()) {
+      ::close(fd->second);
+      read_fds_.erase(fd);
+    }
+    freed += size;
+    if (::unlink(e.path().c_str()) != 0) return Io("cannot remove", e.path());
+    freed -= held;
+    for (auto& [hash, at] : index_) {
+      if (at.pack != n) continue;
+      auto m = moved.find({n, at.block_offset});
+      if (m != moved.end()) {
+        at.pack = m->second.first;
+        at.block_offset = m->second.second;
+      }
+    }
+    std::erase_if(index_, [n](const auto& kv) { return kv.second.pack == n; });
+  }
+  // The index is written anew, in one step.
+  std::string records;
+  records.reserve(index_.size() * 64);
+  for (const auto& [hash, at] : index_) AppendRecord(records, hash, at);
+  std::string path = dir_ + "/index";
+  if (auto r = WriteFileAtomic(path, records, 0600); !r) return r.error();
+  ::close(index_fd_);
+  index_fd_ = ::open(path.c_str(), O_RDWR | O_APPEND | O_CLOEXEC);
+  if (index_fd_ < 0) return Io("cannot open", path);
+  return freed;
+}
+
+}  // namespace autovibe::snapshot

@@ -1,0 +1,172 @@
+#include "worker-agent/snapshot/create.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <mutex>
+#include <thread>
+
+#include "worker-agent/snapshot/beneath.h"
+#include "worker-agent/snapshot/chunk_file.h"
+#include "worker-agent/snapshot/scan.h"
+
+namespace autovibe::snapshot {
+namespace {
+
+int64_t NowNs() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// Reads the files the stat cache could not vouch for, on several threads.
+class FileReaders {
+ public:
+  FileReaders(int root_fd, ChunkStore& store, Scan& scan, unsigned threads)
+      : root_fd_(root_fd), store_(store), scan_(scan), threads_(threads) {}
+
+  Result<uint64_t> Run() {
+    std::vector<std::jthread> pool;
+    unsigned n = std::min<unsigned>(threads_, static_cast<unsigned>(scan_.jobs.size() / 8 + 1));
+    for (unsigned i = 1; i < n; ++i) pool.emplace_back([this] { Work(); });
+    Work();
+    pool.clear();  // joins
+    if (error_) return *error_;
+    return added_.load();
+  }
+
+ private:
+  void Work() {
+    ChunkStore::Writer writer(store_);
+    std::string buffer;
+    for (size_t i = next_++; i < scan_.jobs.size() && !failed_; i = next_++) {
+      FileJob& job = scan_.jobs[i];
+      int fd = OpenBeneath(root_fd_, job.path, O_RDONLY | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK);
+      if (fd < 0) {
+        Gone(job, std::strerror(errno));
+        continue;
+      }
+      auto chunks = ChunkFile(fd, writer, buffer);
+      struct stat after {};
+      bool changed = ::fstat(fd, &after) != 0 || !FileStat::From(after).SameFile(job.entry->stat);
+      ::close(fd);
+      if (!chunks) {
+        if (chunks.error().code == "io" && !changed) return Fail(chunks.error());
+        Gone(job, chunks.error().message);
+        continue;
+      }
+      job.entry->chunks = std::move(*chunks);
+      // Written to while read: what was read is kept, but it is read again next time.
+      if (changed) job.entry->stat.ctime_ns = -1;
+    }
+    auto last = writer.Finish();
+    if (!last) return Fail(last.error());
+    added_ += writer.added_bytes();
+  }
+
+  // A file removed (or replaced by something else) between the walk and the read.
+  void Gone(FileJob& job, const std::string& why) {
+    job.entry->job = -2;
+    std::lock_guard lock(mu_);
+    scan_.skipped.push_back(job.path + ": " + why);
+  }
+
+  void Fail(const Error& e) {
+    std::lock_guard lock(mu_);
+    if (!error_) error_ = e;
+    failed_ = true;
+  }
+
+  int root_fd_;
+  ChunkStore& store_;
+  Scan& scan_;
+  unsigned threads_;
+  std::atomic<size_t> next_{0};
+  std::atomic<uint64_t> added_{0};
+  std::atomic<bool> failed_{false};
+  std::mutex mu_;
+  std::optional<Error> error_;
+};
+
+struct TreeWriter {
+  ChunkStore::Writer& writer;
+  StatCache& next_cache;
+  int64_t racy_after_ns;
+
+  Result<Hash> Store(ScannedDir& dir, const std::string& path) {
+    v1::Tree tree;
+    for (auto& e : dir.entries) {
+      if (e.job == -2) continue;  // gone
+      std::string child = path.empty() ? e.name : path + "/" + e.name;
+      auto* out = tree.add_entries();
+      out->set_name(e.name);
+      out->set_kind(e.kind);
+      out->set_mode(e.stat.mode & 07777);
+      out->set_mtime_ns(e.stat.mtime_ns);
+      switch (e.kind) {
+        case v1::TreeEntry::DIRECTORY: {
+          auto sub = Store(*e.dir, child);
+          if (!sub) return sub;
+          out->set_tree(std::string(sub->view()));
+          break;
+        }
+        case v1::TreeEntry::SYMLINK:
+          out->set_target(e.target);
+          break;
+        default: {
+          uint64_t size = 0;
+          for (const auto& c : e.chunks) size += c.size();
+          out->set_size(size);
+          *out->mutable_chunks() = {e.chunks.begin(), e.chunks.end()};
+          bool racy = e.stat.ctime_ns < 0 || e.stat.ctime_ns >= racy_after_ns ||
+                      e.stat.mtime_ns >= racy_after_ns || size != e.stat.size;
+          if (!racy) next_cache.Put(std::move(child), CachedFile{e.stat, std::move(e.chunks)});
+          break;
+        }
+      }
+    }
+    std::string bytes = tree.SerializeAsString();
+    Hash h = Sha256(bytes);
+    auto put = writer.Put(h, {reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()});
+    if (!put) return put.error();
+    return h;
+  }
+};
+
+}  // namespace
+
+Result<Created> CreateCheckpoint(ChunkStore& store, int root_fd, StatCache& cache,
+                                 const CreateOptions& options) {
+  int64_t started_ns = NowNs();
+  auto scan = ScanWorkspace(root_fd, cache, store);
+  if (!scan) return scan.error();
+  FileReaders readers(root_fd, store, *scan, options.threads);
+  auto added = readers.Run();
+  if (!added) return added.error();
+
+  StatCache next;
+  ChunkStore::Writer writer(store);
+  TreeWriter trees{writer, next, started_ns - options.racy_window.count()};
+  auto root = trees.Store(scan->root, "");
+  if (!root) return root.error();
+  auto last = writer.Finish();
+  if (!last) return last.error();
+  if (auto r = store.Sync(); !r) return r.error();
+  cache = std::move(next);
+
+  Created out;
+  out.root = *root;
+  out.root_mode = scan->root.stat.mode & 07777;
+  out.file_count = scan->file_count;
+  out.total_bytes = scan->total_bytes;
+  out.stored_bytes = *added + writer.added_bytes();
+  out.files_read = scan->jobs.size();
+  out.skipped = std::move(scan->skipped);
+  return out;
+}
+
+}  // namespace autovibe::snapshot

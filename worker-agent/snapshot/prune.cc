@@ -1,0 +1,114 @@
+// CheckpointStore: removing checkpoints (one, or as retention says) and their chunks.
+#include <unistd.h>
+
+#include <algorithm>
+
+#include "worker-agent/snapshot/checkpoint_store.h"
+#include "worker-agent/snapshot/tree.h"
+
+namespace autovibe::snapshot {
+namespace {
+
+constexpr int64_t kDayMs = 86'400'000;
+
+// Adds every chunk and tree under `tree_hash` to `live`; a tree seen before is not walked
+// again (checkpoints share most of theirs).
+Result<void> MarkLive(const ChunkStore& store, const std::string& tree_hash,
+                      std::unordered_set<Hash, HashKey>& live) {
+  auto h = HashFromBytes(tree_hash);
+  if (!h || !live.insert(*h).second) return {};
+  auto tree = LoadTree(store, tree_hash, "");
+  if (!tree) return tree.error();
+  for (const auto& e : tree->entries()) {
+    if (e.kind() == v1::TreeEntry::DIRECTORY) {
+      if (auto r = MarkLive(store, e.tree(), live); !r) return r;
+    } else {
+      for (const auto& c : e.chunks()) live.insert(*HashFromBytes(c.hash()));
+    }
+  }
+  return {};
+}
+
+bool Automatic(const v1::CheckpointManifest& m) { return m.trigger() != "manual"; }
+
+}  // namespace
+
+Result<PruneReport> CheckpointStore::Delete(const std::string& id,
+                                            const std::set<std::string>& pinned) {
+  auto m = Get(id);
+  if (!m) return m.error();
+  if (pinned.contains(id)) {
+    return MakeError("conflict", "checkpoint " + id + " is in use by a task");
+  }
+  if (Head(m->workspace()) == id) {
+    return MakeError("conflict", "checkpoint " + id + " is what workspace " + m->workspace() +
+                                     " stands on (its next checkpoint's parent)");
+  }
+  return Remove({id});
+}
+
+Result<PruneReport> CheckpointStore::Prune(const Retention& retention,
+                                           const std::set<std::string>& pinned,
+                                           int64_t now_unix_ms) {
+  // Per workspace, automatic ones newest first.
+  std::map<std::string, std::vector<const v1::CheckpointManifest*>> by_workspace;
+  for (const auto& [id, m] : manifests_) {
+    if (Automatic(m)) by_workspace[m.workspace()].push_back(&m);
+  }
+  std::set<std::string> doomed;
+  for (auto& [workspace, list] : by_workspace) {
+    std::sort(list.begin(), list.end(), [](const auto* a, const auto* b) {
+      return a->created_unix_ms() > b->created_unix_ms();
+    });
+    std::set<int64_t> days_kept;
+    for (size_t i = 0; i < list.size(); ++i) {
+      const auto& m = *list[i];
+      int64_t day = m.created_unix_ms() / kDayMs;
+      bool recent_day = day > now_unix_ms / kDayMs - retention.keep_daily_days;
+      bool first_of_day = recent_day && days_kept.insert(day).second;
+      bool keep = i < retention.keep_auto || first_of_day || pinned.contains(m.id()) ||
+                  Head(workspace) == m.id();
+      if (!keep) doomed.insert(m.id());
+    }
+  }
+  if (doomed.empty()) return PruneReport{};
+  return Remove(doomed);
+}
+
+Result<PruneReport> CheckpointStore::Remove(const std::set<std::string>& ids) {
+  // Children of a removed checkpoint hang from its nearest kept ancestor.
+  auto kept_ancestor = [&](std::string parent) {
+    while (ids.contains(parent)) {
+      auto it = manifests_.find(parent);
+      parent = it == manifests_.end() ? "" : it->second.parent();
+    }
+    return parent;
+  };
+  for (auto& [id, m] : manifests_) {
+    if (ids.contains(id) || !ids.contains(m.parent())) continue;
+    m.set_parent(kept_ancestor(m.parent()));
+    if (auto r = SaveManifest(m); !r) return r.error();
+  }
+  PruneReport report;
+  for (const auto& id : ids) {
+    ::unlink((dir_ + "/checkpoints/" + id + ".pb").c_str());
+    manifests_.erase(id);
+    report.removed.push_back(id);
+  }
+  std::unordered_set<Hash, HashKey> live;
+  for (const auto& [id, m] : manifests_) {
+    if (auto r = MarkLive(*store_, m.root(), live); !r) {
+      // A tree that cannot be read: collecting now could drop what it holds.
+      return MakeError(r.error().code,
+                       "checkpoints removed, chunks not collected: " + r.error().message);
+    }
+  }
+  // What the stat caches vouch for stays too: the next checkpoint takes it without reading.
+  for (const auto& [workspace, cache] : caches_) cache.MarkLive(live);
+  auto freed = store_->Collect(live);
+  if (!freed) return freed.error();
+  report.freed_bytes = *freed;
+  return report;
+}
+
+}  // namespace autovibe::snapshot

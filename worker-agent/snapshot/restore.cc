@@ -1,0 +1,331 @@
+#include "worker-agent/snapshot/restore.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "worker-agent/snapshot/beneath.h"
+#include "worker-agent/snapshot/tree.h"
+
+namespace autovibe::snapshot {
+namespace {
+
+namespace fs = std::filesystem;
+
+Error Io(const std::string& what, const std::string& path) {
+  return MakeError(
+      "io", what + " " + (path.empty() ? std::string(".") : path) + ": " + std::strerror(errno));
+}
+
+struct Times {
+  int64_t mtime_ns = 0;
+  timespec spec[2]{};
+  explicit Times(int64_t ns) : mtime_ns(ns) {
+    spec[0].tv_nsec = UTIME_OMIT;
+    spec[1].tv_sec = ns / 1'000'000'000;
+    spec[1].tv_nsec = ns % 1'000'000'000;
+    if (spec[1].tv_nsec < 0) {
+      spec[1].tv_nsec += 1'000'000'000;
+      --spec[1].tv_sec;
+    }
+  }
+};
+
+struct FileOut {
+  std::string path;
+  uint32_t mode = 0;
+  int64_t mtime_ns = 0;
+  bool whole = false;  // one chunk: created and written in one go
+};
+
+struct Piece {
+  size_t file;
+  uint64_t offset;
+};
+
+struct NeededChunk {
+  Hash hash;
+  ChunkLocation at;
+  std::vector<Piece> pieces;
+};
+
+struct Block {
+  uint32_t pack;
+  uint64_t offset;
+  uint32_t bytes;
+  std::vector<size_t> chunks;  // into Plan::chunks
+};
+
+struct Plan {
+  std::vector<FileOut> files;
+  std::vector<NeededChunk> chunks;
+  std::unordered_map<Hash, size_t, HashKey> chunk_index;
+  std::vector<std::tuple<std::string, uint32_t, int64_t>> dirs;  // in creation order
+  std::vector<std::tuple<std::string, std::string, int64_t>> links;
+  Restored counts;
+};
+
+// Builds the directories and the plan of what goes where; creates files of several chunks
+// (sized) and empty ones.
+class Planner {
+ public:
+  Planner(const ChunkStore& store, int root) : store_(store), root_(root) {}
+
+  Result<void> Dir(std::string_view tree_hash, const std::string& path) {
+    auto tree = LoadTree(store_, tree_hash, path);
+    if (!tree) return tree.error();
+    for (const auto& e : tree->entries()) {
+      std::string child = JoinPath(path, e.name());
+      Times t(e.mtime_ns());
+      if (e.kind() == v1::TreeEntry::DIRECTORY) {
+        if (::mkdirat(root_, child.c_str(), 0700) != 0) return Io("cannot create", child);
+        plan_.dirs.emplace_back(child, e.mode() & 07777, e.mtime_ns());
+        ++plan_.counts.directories;
+        if (auto r = Dir(e.tree(), child); !r) return r;
+      } else if (e.kind() == v1::TreeEntry::SYMLINK) {
+        plan_.links.emplace_back(child, e.target(), e.mtime_ns());
+        ++plan_.counts.symlinks;
+      } else if (auto r = File(e, std::move(child)); !r) {
+        return r;
+      }
+    }
+    return {};
+  }
+
+  Plan& plan() { return plan_; }
+
+ private:
+  Result<void> File(const v1::TreeEntry& e, std::string path) {
+    size_t index = plan_.files.size();
+    bool whole = e.chunks_size() == 1;
+    uint64_t size = 0;
+    for (const auto& c : e.chunks()) {
+      auto h = *HashFromBytes(c.hash());  // checked by LoadTree
+      auto [it, added] = plan_.chunk_index.try_emplace(h, plan_.chunks.size());
+      if (added) {
+        auto at = store_.Find(h);
+        if (!at) {
+          return MakeError("corrupt",
+                           "file " + path + ": chunk " + h.hex() + " is missing from the store");
+        }
+        plan_.chunks.push_back(NeededChunk{h, *at, {}});
+      }
+      plan_.chunks[it->second].pieces.push_back(Piece{index, size});
+      size += c.size();
+    }
+    if (!whole) {
+      int fd = OpenBeneath(root_, path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0600);
+      if (fd < 0) return Io("cannot create", path);
+      bool sized = ::ftruncate(fd, static_cast<off_t>(size)) == 0;
+      ::close(fd);
+      if (!sized) return Io("cannot size", path);
+    }
+    plan_.files.push_back(FileOut{std::move(path), e.mode() & 07777, e.mtime_ns(), whole});
+    ++plan_.counts.files;
+    plan_.counts.bytes += size;
+    return {};
+  }
+
+  const ChunkStore& store_;
+  int root_;
+  Plan plan_;
+};
+
+// Decompresses each block once and writes its chunks where they belong, on several threads.
+class Writers {
+ public:
+  Writers(const ChunkStore& store, int root, Plan& plan) : store_(store), root_(root), plan_(plan) {
+    std::map<std::pair<uint32_t, uint64_t>, size_t> by_block;
+    for (size_t i = 0; i < plan.chunks.size(); ++i) {
+      const auto& at = plan.chunks[i].at;
+      auto [it, added] = by_block.try_emplace({at.pack, at.block_offset}, blocks_.size());
+      if (added) blocks_.push_back(Block{at.pack, at.block_offset, at.block_bytes, {}});
+      blocks_[it->second].chunks.push_back(i);
+    }
+  }
+
+  Result<void> Run(unsigned threads) {
+    std::vector<std::jthread> pool;
+    unsigned n = std::min<unsigned>(threads, static_cast<unsigned>(blocks_.size() / 2 + 1));
+    for (unsigned i = 1; i < n; ++i) pool.emplace_back([this] { Work(); });
+    Work();
+    pool.clear();
+    if (error_) return *error_;
+    return {};
+  }
+
+ private:
+  void Work() {
+    for (size_t b = next_++; b < blocks_.size() && !failed_; b = next_++) {
+      const Block& block = blocks_[b];
+      auto raw = store_.ReadBlock(block.pack, block.offset, block.bytes);
+      for (size_t c : block.chunks) {
+        const NeededChunk& chunk = plan_.chunks[c];
+        const FileOut& first = plan_.files[chunk.pieces.front().file];
+        if (!raw) return Fail(Corrupt(first, chunk, raw.error().message));
+        if (size_t{chunk.at.offset} + chunk.at.size > raw->size()) {
+          return Fail(Corrupt(first, chunk, "it lies outside its block"));
+        }
+        std::string_view bytes(raw->data() + chunk.at.offset, chunk.at.size);
+        if (Sha256(bytes) != chunk.hash) {
+          return Fail(Corrupt(first, chunk, "its bytes do not match its hash"));
+        }
+        for (const Piece& p : chunk.pieces) {
+          if (auto r = Write(plan_.files[p.file], p.offset, bytes); !r) return Fail(r.error());
+        }
+      }
+    }
+  }
+
+  static Error Corrupt(const FileOut& file, const NeededChunk& chunk, const std::string& why) {
+    return MakeError("corrupt",
+                     "file " + file.path + ": chunk " + chunk.hash.hex() + " is corrupt: " + why);
+  }
+
+  Result<void> Write(const FileOut& f, uint64_t offset, std::string_view bytes) {
+    int flags = f.whole ? O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW : O_WRONLY | O_NOFOLLOW;
+    int fd = OpenBeneath(root_, f.path, flags, 0600);
+    if (fd < 0) return Io("cannot open", f.path);
+    bool ok = true;
+    while (ok && !bytes.empty()) {
+      ssize_t w = ::pwrite(fd, bytes.data(), bytes.size(), static_cast<off_t>(offset));
+      if (w < 0 && errno == EINTR) continue;
+      ok = w > 0;
+      if (ok) {
+        bytes.remove_prefix(static_cast<size_t>(w));
+        offset += static_cast<uint64_t>(w);
+      }
+    }
+    if (ok && f.whole) {
+      Times t(f.mtime_ns);
+      ok = ::fchmod(fd, f.mode) == 0 && ::futimens(fd, t.spec) == 0;
+    }
+    int saved = errno;
+    ::close(fd);
+    errno = saved;
+    if (!ok) return Io("cannot write", f.path);
+    return {};
+  }
+
+  void Fail(const Error& e) {
+    std::lock_guard lock(mu_);
+    if (!error_) error_ = e;
+    failed_ = true;
+  }
+
+  const ChunkStore& store_;
+  int root_;
+  Plan& plan_;
+  std::vector<Block> blocks_;
+  std::atomic<size_t> next_{0};
+  std::atomic<bool> failed_{false};
+  std::mutex mu_;
+  std::optional<Error> error_;
+};
+
+// Modes and times once every byte is in; symbolic links last, checked to resolve inside.
+Result<void> Finish(int root, const Plan& plan, uint32_t root_mode) {
+  for (const auto& f : plan.files) {
+    if (f.whole) continue;
+    Times t(f.mtime_ns);
+    if (::fchmodat(root, f.path.c_str(), f.mode, 0) != 0 ||
+        ::utimensat(root, f.path.c_str(), t.spec, AT_SYMLINK_NOFOLLOW) != 0) {
+      return Io("cannot set the mode or time of", f.path);
+    }
+  }
+  for (const auto& [path, target, mtime] : plan.links) {
+    if (::symlinkat(target.c_str(), root, path.c_str()) != 0) return Io("cannot create", path);
+    Times t(mtime);
+    ::utimensat(root, path.c_str(), t.spec, AT_SYMLINK_NOFOLLOW);
+  }
+  // Read as a path each stays inside (tree.cc); through other links it might still not.
+  for (const auto& [path, target, mtime] : plan.links) {
+    if (!ResolvesBeneath(root, path)) {
+      return MakeError("hostile_manifest", "checkpoint refused: " + path +
+                                               ": a symbolic link that leads outside the "
+                                               "workspace through other links");
+    }
+  }
+  for (auto it = plan.dirs.rbegin(); it != plan.dirs.rend(); ++it) {
+    const auto& [path, mode, mtime] = *it;
+    Times t(mtime);
+    if (::fchmodat(root, path.c_str(), mode, 0) != 0 ||
+        ::utimensat(root, path.c_str(), t.spec, AT_SYMLINK_NOFOLLOW) != 0) {
+      return Io("cannot set the mode or time of", path);
+    }
+  }
+  if (::fchmod(root, root_mode) != 0) return Io("cannot set the mode of", "");
+  return {};
+}
+
+Result<Restored> Fill(const ChunkStore& store, const Hash& root_hash, uint32_t root_mode, int root,
+                      const RestoreOptions& options) {
+  Planner planner(store, root);
+  if (auto r = planner.Dir(root_hash.view(), ""); !r) return r.error();
+  Plan& plan = planner.plan();
+  Writers writers(store, root, plan);
+  if (auto r = writers.Run(options.threads); !r) return r.error();
+  if (auto r = Finish(root, plan, root_mode); !r) return r.error();
+  return plan.counts;
+}
+
+}  // namespace
+
+Result<Restored> RestoreTree(const ChunkStore& store, const Hash& root_hash, uint32_t root_mode,
+                             const std::string& target, const RestoreOptions& options) {
+  fs::path dest = fs::path(target).lexically_normal();
+  if (dest.filename().empty()) dest = dest.parent_path();
+  std::error_code ec;
+  bool exists = fs::symlink_status(dest, ec).type() != fs::file_type::not_found;
+  if (exists && !options.replace) {
+    return MakeError("conflict", target + " already exists: restore into a new directory");
+  }
+  if (exists && !fs::is_directory(fs::symlink_status(dest, ec))) {
+    return MakeError("conflict", target + " is not a directory");
+  }
+  // Beside the target, so the swap is a rename on one file system.
+  std::string pattern = (dest.parent_path() / ("." + dest.filename().string() + ".restore-XXXXXX"));
+  if (::mkdtemp(pattern.data()) == nullptr) return Io("cannot create", pattern);
+  const std::string fresh = pattern;
+  int root = ::open(fresh.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (root < 0) {
+    Error e = Io("cannot open", fresh);
+    fs::remove_all(fresh, ec);
+    return e;
+  }
+  auto filled = Fill(store, root_hash, root_mode, root, options);
+  ::close(root);
+  if (!filled) {
+    fs::remove_all(fresh, ec);
+    return filled.error();
+  }
+  if (!exists) {
+    if (::rename(fresh.c_str(), dest.c_str()) != 0) {
+      Error e = Io("cannot move the restored tree to", dest.string());
+      fs::remove_all(fresh, ec);
+      return e;
+    }
+    return filled;
+  }
+  // Swapped in one step: at no moment is the workspace half old, half new.
+  if (::renameat2(AT_FDCWD, fresh.c_str(), AT_FDCWD, dest.c_str(), RENAME_EXCHANGE) != 0) {
+    Error e = Io("cannot swap the restored tree in at", dest.string());
+    fs::remove_all(fresh, ec);
+    return e;
+  }
+  fs::remove_all(fresh, ec);  // now the old workspace
+  return filled;
+}
+
+}  // namespace autovibe::snapshot
