@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# Runs the benchmarks: ./scripts/bench.sh [heartbeats|agent|scheduler|meter|budget]... (no name:
-# all).
+# Runs the benchmarks: ./scripts/bench.sh [heartbeats|agent|scheduler|meter|budget|checkpoint]...
+# (no name: all).
 # Figures go to stdout as JSON lines (one object per line); progress goes to stderr.
 # Extra options for one bench: HEARTBEAT_BENCH_ARGS="--steps 1000,5000",
 # AGENT_BENCH_ARGS="--runs 5", SCHEDULER_BENCH_ARGS="--tasks 10000 --machines 100 --runs 1",
-# METER_BENCH_ARGS="--runs 3 --scenarios single,model" or BUDGET_BENCH_ARGS="--trials 50".
+# METER_BENCH_ARGS="--runs 3 --scenarios single,model", BUDGET_BENCH_ARGS="--trials 50" or
+# CHECKPOINT_BENCH_ARGS="--runs 5 --source /usr/include".
 # BUILD_DIR picks the build tree (default: build).
 set -euo pipefail
 
@@ -12,12 +13,12 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 BUILD_DIR="${BUILD_DIR:-$ROOT/build}"
 
 usage() {
-  echo "usage: $0 [heartbeats|agent|scheduler|meter|budget]..." >&2
+  echo "usage: $0 [heartbeats|agent|scheduler|meter|budget|checkpoint]..." >&2
   exit 2
 }
 
 benches=("$@")
-if [ "${#benches[@]}" -eq 0 ]; then benches=(heartbeats agent scheduler meter budget); fi
+if [ "${#benches[@]}" -eq 0 ]; then benches=(heartbeats agent scheduler meter budget checkpoint); fi
 targets=()
 for b in "${benches[@]}"; do
   case "$b" in
@@ -26,6 +27,7 @@ for b in "${benches[@]}"; do
     scheduler) targets+=(scheduler_bench) ;;
     meter) targets+=(meter_bench) ;;
     budget) targets+=(budget_bench) ;;
+    checkpoint) targets+=(checkpoint_bench) ;;
     -h | --help) usage ;;
     *) echo "bench: unknown benchmark '$b'" >&2; usage ;;
   esac
@@ -74,6 +76,10 @@ for b in "${benches[@]}"; do
     budget)
       # shellcheck disable=SC2086
       "$BUILD_DIR/bin/budget_bench" ${BUDGET_BENCH_ARGS:-} || status=1
+      ;;
+    checkpoint)
+      # shellcheck disable=SC2086
+      "$BUILD_DIR/bin/checkpoint_bench" ${CHECKPOINT_BENCH_ARGS:-} || status=1
       ;;
   esac
 done

@@ -67,19 +67,24 @@ TEST_CASE("checkpoint: unchanged files are not read again; a changed one is") {
   CHECK(third.files_read == 1);
   CHECK(third.manifest.root() != first.manifest.root());
 
-  // The cache survives the store being opened again (an agent restart).
+  // The cache survives the store being closed and opened again (an agent restart).
+  f.store.reset();
   f.store = f.Open();
   CHECK(f.Take().files_read == 0);
 }
 
-TEST_CASE("checkpoint: a file changed just before a checkpoint is read again next time") {
+TEST_CASE("checkpoint: a file rewritten at once, at the same size, is read again") {
   Fixture f;
   f.racy_window = std::chrono::hours(1);  // everything here is "just changed"
   f.store = f.Open();
-  Write(f.ws + "/hot", "edited a moment ago");
-  CHECK(f.Take().files_read == 1);
-  // Same size, same second: only reading it again would tell.
-  CHECK(f.Take().files_read == 1);
+  Write(f.ws + "/hot", "aaaa");
+  f.Take();
+  // Same size, likely the same timestamp tick: its stat alone would not tell.
+  Write(f.ws + "/hot", "bbbb");
+  auto cp = f.Take();
+  CHECK(cp.files_read == 1);
+  REQUIRE(f.store->Restore(cp.manifest.id(), f.tmp / "copy", false));
+  CHECK(*ReadFile(f.tmp / "copy/hot") == "bbbb");
 }
 
 TEST_CASE(
@@ -182,6 +187,64 @@ TEST_CASE("checkpoint: checkpoints form a tree; restore in place branches from t
   auto same = f.Take("auto", true);
   CHECK_FALSE(same.created);
   CHECK(same.manifest.id() == cp4.manifest.id());
+}
+
+}  // namespace
+}  // namespace autovibe::snapshot
+
+namespace autovibe::snapshot {
+namespace {
+
+using namespace testing;
+
+// The root a checkpoint of `ws` gets from a store that never saw it: a full walk.
+std::string FreshRoot(const Fixture& f, const std::string& ws, const std::string& name) {
+  CheckpointOptions o;
+  auto other = CheckpointStore::Open(f.tmp / name, o);
+  REQUIRE(other);
+  auto r = (*other)->Create(CreateRequest{.workspace = ws});
+  REQUIRE(r);
+  CHECK(r->full_walk);
+  return r->manifest.root();
+}
+
+TEST_CASE("checkpoint: after the first, only what changed is walked, with the same result") {
+  Fixture f;
+  for (int d = 0; d < 5; ++d) {
+    for (int i = 0; i < 5; ++i) {
+      Write(f.ws + "/d" + std::to_string(d) + "/sub/f" + std::to_string(i),
+            "v1 " + std::to_string(i));
+    }
+  }
+  fs::create_symlink("d0/sub/f0", f.ws + "/link");
+  auto first = f.Take();
+  CHECK(first.files_read == 25);
+
+  int step = 0;
+  auto check = [&](const std::string& what) {
+    INFO(what);
+    auto cp = f.Take();
+    CHECK(cp.created);
+    CHECK(cp.files_read <= 5);  // a renamed directory's files are read again
+    CHECK(cp.manifest.root() == FreshRoot(f, f.ws, "fresh" + std::to_string(++step)));
+  };
+  Write(f.ws + "/d1/sub/f2", "v2 longer");
+  check("a file edited");
+  Write(f.ws + "/d2/new/deeper/file", "new");
+  check("a file in new directories");
+  fs::remove_all(f.ws + "/d3");
+  check("a directory removed");
+  fs::rename(f.ws + "/d4", f.ws + "/d4-renamed");
+  check("a directory renamed");
+  ::chmod((f.ws + "/d0/sub/f1").c_str(), 0600);
+  check("a mode changed");
+  fs::remove(f.ws + "/link");
+  fs::create_symlink("d1/sub/f2", f.ws + "/link");
+  check("a link pointed elsewhere");
+  // Nothing changed: nothing is walked but the root's way down to nothing.
+  auto idle = f.Take();
+  CHECK_FALSE(idle.full_walk);
+  CHECK(idle.files_read == 0);
 }
 
 }  // namespace

@@ -11,6 +11,7 @@
 
 #include "common/core/files.h"
 #include "common/core/ids.h"
+#include "worker-agent/snapshot/tree.h"
 
 namespace autovibe::snapshot {
 namespace {
@@ -45,6 +46,8 @@ Result<std::unique_ptr<CheckpointStore>> CheckpointStore::Open(const std::string
   return s;
 }
 
+CheckpointStore::~CheckpointStore() { SaveCaches(); }
+
 Result<void> CheckpointStore::Load() {
   std::error_code ec;
   for (const auto& e : fs::directory_iterator(dir_ + "/checkpoints", ec)) {
@@ -70,12 +73,20 @@ std::string CheckpointStore::CachePath(const std::string& workspace) const {
   return dir_ + "/statcache/" + Sha256(workspace).hex().substr(0, 32);
 }
 
-StatCache& CheckpointStore::CacheFor(const std::string& workspace) {
-  auto it = caches_.find(workspace);
-  if (it == caches_.end()) {
-    it = caches_.emplace(workspace, StatCache::Load(CachePath(workspace))).first;
+WorkspaceState& CheckpointStore::StateFor(const std::string& workspace) {
+  auto it = states_.find(workspace);
+  if (it == states_.end()) {
+    it = states_.emplace(workspace, WorkspaceState{}).first;
+    it->second.cache = StatCache::Load(CachePath(workspace));
   }
   return it->second;
+}
+
+void CheckpointStore::SaveCaches() {
+  for (auto& [workspace, state] : states_) {
+    if (!state.last) continue;
+    (void)StatCacheOf(*state.last).Save(CachePath(workspace));
+  }
 }
 
 std::string CheckpointStore::Head(const std::string& workspace) const {
@@ -90,13 +101,14 @@ Result<CreateResult> CheckpointStore::Create(const CreateRequest& request) {
     return MakeError("not_found",
                      "cannot open workspace " + workspace + ": " + std::strerror(errno));
   }
-  StatCache& cache = CacheFor(workspace);
-  auto created = CreateCheckpoint(*store_, root, cache, options_.create);
+  WorkspaceState& state = StateFor(workspace);
+  auto created = CreateCheckpoint(*store_, root, state, options_.create);
   ::close(root);
   if (!created) return created.error();
 
   CreateResult out;
   out.files_read = created->files_read;
+  out.full_walk = created->full_walk;
   out.skipped = std::move(created->skipped);
   std::string parent = Head(workspace);
   auto head = manifests_.find(parent);
@@ -123,8 +135,9 @@ Result<CreateResult> CheckpointStore::Create(const CreateRequest& request) {
   if (auto r = SaveManifest(m); !r) return r.error();
   (*heads_.mutable_by_workspace())[workspace] = m.id();
   if (auto r = SaveHeads(); !r) return r.error();
-  // A lost cache costs a re-read, never a wrong checkpoint: written after the manifest.
-  (void)cache.Save(CachePath(workspace));
+  // A lost cache costs a re-read, never a wrong checkpoint: written after the manifest, and
+  // only after a full walk (after the others, the last walk in memory is the cache).
+  if (created->full_walk) (void)state.cache.Save(CachePath(workspace));
   manifests_[m.id()] = m;
   out.created = true;
   return out;
@@ -165,6 +178,8 @@ Result<Restored> CheckpointStore::Restore(const std::string& id, const std::stri
       RestoreTree(*store_, *root, m->root_mode(), workspace,
                   RestoreOptions{.replace = replace, .threads = options_.create.threads});
   if (!restored) return restored;
+  // Another directory is there now: its next checkpoint walks it all.
+  states_.erase(workspace);
   (*heads_.mutable_by_workspace())[workspace] = id;
   if (auto r = SaveHeads(); !r) return r.error();
   return restored;

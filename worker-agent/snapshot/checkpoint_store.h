@@ -41,7 +41,8 @@ struct CreateRequest {
 struct CreateResult {
   v1::CheckpointManifest manifest;  // the new one, or the head when nothing changed
   bool created = false;
-  uint64_t files_read = 0;  // the rest came from the stat cache
+  uint64_t files_read = 0;  // the rest came from the stat cache or the last walk
+  bool full_walk = true;    // the whole tree was walked, not only what inotify saw change
   std::vector<std::string> skipped;
 };
 
@@ -71,6 +72,8 @@ class CheckpointStore {
  public:
   static Result<std::unique_ptr<CheckpointStore>> Open(const std::string& dir,
                                                        CheckpointOptions options);
+  // Saves the stat caches (SaveCaches).
+  ~CheckpointStore();
 
   Result<CreateResult> Create(const CreateRequest& request);
   Result<v1::CheckpointManifest> Get(const std::string& id) const;
@@ -96,13 +99,17 @@ class CheckpointStore {
 
   ChunkStore& chunks() { return *store_; }
 
+  // Writes each workspace's stat cache as the last walk left it (at stop: the next start then
+  // reads only what changed meanwhile).
+  void SaveCaches();
+
  private:
   CheckpointStore(std::string dir, CheckpointOptions options)
       : dir_(std::move(dir)), options_(options) {}
   Result<void> Load();
   Result<void> SaveManifest(const v1::CheckpointManifest& m);
   Result<void> SaveHeads();
-  StatCache& CacheFor(const std::string& workspace);
+  WorkspaceState& StateFor(const std::string& workspace);
   std::string CachePath(const std::string& workspace) const;
   Result<PruneReport> Remove(const std::set<std::string>& ids);
 
@@ -111,7 +118,7 @@ class CheckpointStore {
   std::unique_ptr<ChunkStore> store_;
   std::map<std::string, v1::CheckpointManifest> manifests_;
   v1::CheckpointHeads heads_;
-  std::map<std::string, StatCache> caches_;
+  std::map<std::string, WorkspaceState> states_;
 };
 
 }  // namespace autovibe::snapshot

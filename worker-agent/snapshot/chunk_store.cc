@@ -302,8 +302,21 @@ Result<std::string> ChunkStore::ReadBlock(uint32_t pack, uint64_t block_offset,
 Result<std::string> ChunkStore::Get(const Hash& hash) const {
   auto loc = Find(hash);
   if (!loc) return MakeError("not_found", "chunk " + hash.hex() + " is not in the store");
-  auto block = ReadBlock(loc->pack, loc->block_offset, loc->block_bytes);
-  if (!block) return block.error();
+  std::shared_ptr<const std::string> block;
+  {
+    std::lock_guard lock(mu_);
+    for (const auto& b : recent_) {
+      if (b.pack == loc->pack && b.offset == loc->block_offset) block = b.raw;
+    }
+  }
+  if (!block) {
+    auto read = ReadBlock(loc->pack, loc->block_offset, loc->block_bytes);
+    if (!read) return read.error();
+    block = std::make_shared<const std::string>(std::move(*read));
+    std::lock_guard lock(mu_);
+    if (recent_.size() >= kRecentBlocks) recent_.erase(recent_.begin());
+    recent_.push_back(CachedBlock{loc->pack, loc->block_offset, block});
+  }
   if (size_t{loc->offset} + loc->size > block->size()) {
     return MakeError("corrupt", "chunk " + hash.hex() + " lies outside its block");
   }

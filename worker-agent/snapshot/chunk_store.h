@@ -71,7 +71,9 @@ class ChunkStore {
 
   bool Has(const Hash& hash) const;
   std::optional<ChunkLocation> Find(const Hash& hash) const;
-  // A chunk's bytes, checked against its hash ("corrupt" when they differ).
+  // A chunk's bytes, checked against its hash ("corrupt" when they differ). The last few
+  // blocks read this way stay decompressed: trees are read one after another, and many
+  // share a block.
   Result<std::string> Get(const Hash& hash) const;
   // A whole block, decompressed (restore reads each block once).
   Result<std::string> ReadBlock(uint32_t pack, uint64_t block_offset, uint32_t block_bytes) const;
@@ -110,6 +112,13 @@ class ChunkStore {
   uint64_t pack_size_ = 0;
   bool dirty_ = false;
   mutable std::unordered_map<uint32_t, int> read_fds_;
+  struct CachedBlock {
+    uint32_t pack;
+    uint64_t offset;
+    std::shared_ptr<const std::string> raw;
+  };
+  mutable std::vector<CachedBlock> recent_;  // newest last
+  static constexpr size_t kRecentBlocks = 8;
 };
 
 }  // namespace autovibe::snapshot

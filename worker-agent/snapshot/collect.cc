@@ -94,6 +94,7 @@ Result<uint64_t> ChunkStore::Collect(const std::unordered_set<Hash, HashKey>& li
     }
     std::erase_if(index_, [n](const auto& kv) { return kv.second.pack == n; });
   }
+  recent_.clear();  // blocks have moved
   // The index is written anew, in one step.
   std::string records;
   records.reserve(index_.size() * 64);

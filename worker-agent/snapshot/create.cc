@@ -13,6 +13,7 @@
 #include "worker-agent/snapshot/beneath.h"
 #include "worker-agent/snapshot/chunk_file.h"
 #include "worker-agent/snapshot/scan.h"
+#include "worker-agent/snapshot/tree.h"
 
 namespace autovibe::snapshot {
 namespace {
@@ -45,6 +46,7 @@ class FileReaders {
     std::string buffer;
     for (size_t i = next_++; i < scan_.jobs.size() && !failed_; i = next_++) {
       FileJob& job = scan_.jobs[i];
+      ScannedEntry& entry = job.entry();
       int fd = OpenBeneath(root_fd_, job.path, O_RDONLY | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK);
       if (fd < 0) {
         Gone(job, std::strerror(errno));
@@ -52,16 +54,16 @@ class FileReaders {
       }
       auto chunks = ChunkFile(fd, writer, buffer);
       struct stat after {};
-      bool changed = ::fstat(fd, &after) != 0 || !FileStat::From(after).SameFile(job.entry->stat);
+      bool changed = ::fstat(fd, &after) != 0 || !FileStat::From(after).SameFile(entry.stat);
       ::close(fd);
       if (!chunks) {
         if (chunks.error().code == "io" && !changed) return Fail(chunks.error());
         Gone(job, chunks.error().message);
         continue;
       }
-      job.entry->chunks = std::move(*chunks);
+      entry.chunks = std::move(*chunks);
       // Written to while read: what was read is kept, but it is read again next time.
-      if (changed) job.entry->stat.ctime_ns = -1;
+      if (changed) entry.stat.ctime_ns = -1;
     }
     auto last = writer.Finish();
     if (!last) return Fail(last.error());
@@ -70,7 +72,7 @@ class FileReaders {
 
   // A file removed (or replaced by something else) between the walk and the read.
   void Gone(FileJob& job, const std::string& why) {
-    job.entry->job = -2;
+    job.entry().gone = true;
     std::lock_guard lock(mu_);
     scan_.skipped.push_back(job.path + ": " + why);
   }
@@ -94,24 +96,38 @@ class FileReaders {
 
 struct TreeWriter {
   ChunkStore::Writer& writer;
-  StatCache& next_cache;
+  StatCache* next_cache;  // filled on a full walk
   int64_t racy_after_ns;
 
+  // A file changed this recently is not trusted by its stat next time.
+  void MarkRacy(ScannedEntry& e) const {
+    if (e.stat.ctime_ns >= racy_after_ns || e.stat.mtime_ns >= racy_after_ns) {
+      e.stat.ctime_ns = -1;
+    }
+  }
+
   Result<Hash> Store(ScannedDir& dir, const std::string& path) {
+    if (dir.tree) return *dir.tree;  // nothing under it changed
     v1::Tree tree;
+    dir.files = 0;
+    dir.bytes = 0;
     for (auto& e : dir.entries) {
-      if (e.job == -2) continue;  // gone
-      std::string child = path.empty() ? e.name : path + "/" + e.name;
+      if (e.gone) continue;
+      std::string child = JoinPath(path, e.name);
       auto* out = tree.add_entries();
       out->set_name(e.name);
       out->set_kind(e.kind);
-      out->set_mode(e.stat.mode & 07777);
-      out->set_mtime_ns(e.stat.mtime_ns);
+      // A directory's own stat is as fresh as its last read; its entry's may be older.
+      const FileStat& st = e.dir ? e.dir->stat : e.stat;
+      out->set_mode(st.mode & 07777);
+      out->set_mtime_ns(st.mtime_ns);
       switch (e.kind) {
         case v1::TreeEntry::DIRECTORY: {
           auto sub = Store(*e.dir, child);
           if (!sub) return sub;
           out->set_tree(std::string(sub->view()));
+          dir.files += e.dir->files;
+          dir.bytes += e.dir->bytes;
           break;
         }
         case v1::TreeEntry::SYMLINK:
@@ -122,9 +138,13 @@ struct TreeWriter {
           for (const auto& c : e.chunks) size += c.size();
           out->set_size(size);
           *out->mutable_chunks() = {e.chunks.begin(), e.chunks.end()};
-          bool racy = e.stat.ctime_ns < 0 || e.stat.ctime_ns >= racy_after_ns ||
-                      e.stat.mtime_ns >= racy_after_ns || size != e.stat.size;
-          if (!racy) next_cache.Put(std::move(child), CachedFile{e.stat, std::move(e.chunks)});
+          ++dir.files;
+          dir.bytes += size;
+          if (size != e.stat.size) e.stat.ctime_ns = -1;  // it changed while read
+          MarkRacy(e);
+          if (next_cache != nullptr && e.stat.ctime_ns >= 0) {
+            next_cache->Put(std::move(child), CachedFile{e.stat, e.chunks});
+          }
           break;
         }
       }
@@ -133,16 +153,34 @@ struct TreeWriter {
     Hash h = Sha256(bytes);
     auto put = writer.Put(h, {reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()});
     if (!put) return put.error();
+    dir.tree = h;
     return h;
   }
 };
 
+// The walk: only what changed when the last one is there and inotify kept up; else all.
+Result<Scan> Walk(int root_fd, WorkspaceState& state, const ChunkStore& store) {
+  if (state.last && state.watch && !state.watch->broken()) {
+    auto changes = state.watch->Take();
+    if (!changes.everything) {
+      auto scan =
+          RescanWorkspace(root_fd, std::move(state.last), changes, store, state.watch.get());
+      if (scan) return scan;
+    }
+  }
+  // The last walk knows more than the cache from disk.
+  if (state.last) state.cache = StatCacheOf(*state.last);
+  state.last.reset();
+  state.watch = WorkspaceWatch::Start();  // a fresh one: no stale descriptors
+  return ScanWorkspace(root_fd, state.cache, store, state.watch.get());
+}
+
 }  // namespace
 
-Result<Created> CreateCheckpoint(ChunkStore& store, int root_fd, StatCache& cache,
+Result<Created> CreateCheckpoint(ChunkStore& store, int root_fd, WorkspaceState& state,
                                  const CreateOptions& options) {
   int64_t started_ns = NowNs();
-  auto scan = ScanWorkspace(root_fd, cache, store);
+  auto scan = Walk(root_fd, state, store);
   if (!scan) return scan.error();
   FileReaders readers(root_fd, store, *scan, options.threads);
   auto added = readers.Run();
@@ -150,22 +188,24 @@ Result<Created> CreateCheckpoint(ChunkStore& store, int root_fd, StatCache& cach
 
   StatCache next;
   ChunkStore::Writer writer(store);
-  TreeWriter trees{writer, next, started_ns - options.racy_window.count()};
-  auto root = trees.Store(scan->root, "");
+  TreeWriter trees{writer, scan->full ? &next : nullptr, started_ns - options.racy_window.count()};
+  auto root = trees.Store(*scan->root, "");
   if (!root) return root.error();
   auto last = writer.Finish();
   if (!last) return last.error();
   if (auto r = store.Sync(); !r) return r.error();
-  cache = std::move(next);
+  if (scan->full) state.cache = std::move(next);
 
   Created out;
   out.root = *root;
-  out.root_mode = scan->root.stat.mode & 07777;
-  out.file_count = scan->file_count;
-  out.total_bytes = scan->total_bytes;
+  out.root_mode = scan->root->stat.mode & 07777;
+  out.file_count = scan->root->files;
+  out.total_bytes = scan->root->bytes;
   out.stored_bytes = *added + writer.added_bytes();
   out.files_read = scan->jobs.size();
+  out.full_walk = scan->full;
   out.skipped = std::move(scan->skipped);
+  state.last = std::move(scan->root);
   return out;
 }
 

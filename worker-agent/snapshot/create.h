@@ -8,6 +8,7 @@
 #include "common/core/result.h"
 #include "worker-agent/snapshot/chunk_store.h"
 #include "worker-agent/snapshot/hash.h"
+#include "worker-agent/snapshot/scan.h"
 #include "worker-agent/snapshot/stat_cache.h"
 
 namespace autovibe::snapshot {
@@ -20,20 +21,29 @@ struct CreateOptions {
   std::chrono::nanoseconds racy_window = std::chrono::milliseconds(50);
 };
 
+// What the store keeps of a workspace between its checkpoints.
+struct WorkspaceState {
+  StatCache cache;                        // from disk: vouches for files after a restart
+  std::unique_ptr<ScannedDir> last;       // the last walk, trees included
+  std::unique_ptr<WorkspaceWatch> watch;  // what changed since
+};
+
 struct Created {
   Hash root;  // the workspace's root tree
   uint32_t root_mode = 0;
   uint64_t file_count = 0;
   uint64_t total_bytes = 0;
   uint64_t stored_bytes = 0;  // compressed bytes added to the store
-  uint64_t files_read = 0;    // the rest came from the stat cache
+  uint64_t files_read = 0;    // the rest came from the stat cache or the last walk
+  bool full_walk = true;      // the whole tree was walked (not only what changed)
   std::vector<std::string> skipped;
 };
 
 // Stores the workspace open at `root_fd` (read only; symbolic links are stored, never
-// followed). `cache` is used and then replaced by what this checkpoint learnt. Everything
+// followed). After a first walk, only directories inotify saw change are walked again.
+// `state` is used and updated; its stat cache is replaced after a full walk. Everything
 // written is durable (ChunkStore::Sync) when this returns.
-Result<Created> CreateCheckpoint(ChunkStore& store, int root_fd, StatCache& cache,
+Result<Created> CreateCheckpoint(ChunkStore& store, int root_fd, WorkspaceState& state,
                                  const CreateOptions& options);
 
 }  // namespace autovibe::snapshot

@@ -103,8 +103,16 @@ Result<PruneReport> CheckpointStore::Remove(const std::set<std::string>& ids) {
                        "checkpoints removed, chunks not collected: " + r.error().message);
     }
   }
-  // What the stat caches vouch for stays too: the next checkpoint takes it without reading.
-  for (const auto& [workspace, cache] : caches_) cache.MarkLive(live);
+  // What the stat caches and the last walks vouch for stays too: the next checkpoint takes
+  // it without reading.
+  for (const auto& [workspace, state] : states_) {
+    state.cache.MarkLive(live);
+    if (state.last && state.last->tree) {
+      if (auto r = MarkLive(*store_, std::string(state.last->tree->view()), live); !r) {
+        return r.error();
+      }
+    }
+  }
   auto freed = store_->Collect(live);
   if (!freed) return freed.error();
   report.freed_bytes = *freed;

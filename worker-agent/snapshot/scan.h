@@ -1,10 +1,11 @@
 // Walking a workspace for a checkpoint: what is there, and which files must be read because
-// the stat cache cannot vouch for them.
+// neither the stat cache nor the previous walk can vouch for them.
 #pragma once
 
 #include <sys/types.h>
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -12,6 +13,7 @@
 #include "common/core/result.h"
 #include "worker-agent/snapshot/chunk_store.h"
 #include "worker-agent/snapshot/stat_cache.h"
+#include "worker-agent/snapshot/watch.h"
 
 namespace autovibe::snapshot {
 
@@ -22,35 +24,50 @@ struct ScannedEntry {
   std::string name;
   v1::TreeEntry::Kind kind = v1::TreeEntry::FILE;
   FileStat stat;
-  std::unique_ptr<ScannedDir> dir;  // DIRECTORY
-  std::string target;               // SYMLINK
-  // FILE: its chunks when the stat cache vouched for it; otherwise `job` indexes the files
-  // to read.
-  std::vector<v1::ChunkRef> chunks;
-  int job = -1;
+  std::unique_ptr<ScannedDir> dir;   // DIRECTORY
+  std::string target;                // SYMLINK
+  std::vector<v1::ChunkRef> chunks;  // FILE, once known
+  bool gone = false;                 // FILE: vanished before it could be read
 };
 
 struct ScannedDir {
   FileStat stat;
   std::vector<ScannedEntry> entries;  // sorted by name
+  // Known while nothing under the directory changed since its tree was stored.
+  std::optional<Hash> tree;
+  uint64_t files = 0;  // under it, as of `tree`
+  uint64_t bytes = 0;
 };
 
-// A file the stat cache could not vouch for.
+// A file to read: entry `index` of `dir`.
 struct FileJob {
   std::string path;  // relative to the workspace
-  ScannedEntry* entry = nullptr;
+  ScannedDir* dir = nullptr;
+  size_t index = 0;
+  ScannedEntry& entry() const { return dir->entries[index]; }
 };
 
 struct Scan {
-  ScannedDir root;
+  std::unique_ptr<ScannedDir> root;
   std::vector<FileJob> jobs;
   std::vector<std::string> skipped;  // sockets, devices, unreadable entries: "path: why"
-  uint64_t file_count = 0;
-  uint64_t total_bytes = 0;
+  bool full = true;                  // the whole tree was walked
 };
 
-// Walks the workspace open at `root_fd`. A file matching `cache` (same inode, size, mtime and
-// ctime) takes its chunks from there, if `store` still holds them all.
-Result<Scan> ScanWorkspace(int root_fd, const StatCache& cache, const ChunkStore& store);
+// Walks the whole workspace open at `root_fd`. A file matching `cache` (same inode, size,
+// mtime and ctime) takes its chunks from there, if `store` still holds them all. Each
+// directory is added to `watch` (when given) before it is read.
+Result<Scan> ScanWorkspace(int root_fd, const StatCache& cache, const ChunkStore& store,
+                           WorkspaceWatch* watch);
+
+// Walks only what changed since `previous` was taken: the directories in `changed` (re-read;
+// their files compared with what `previous` holds) and new directories below them. The rest
+// of `previous` is taken over as it is, trees included.
+Result<Scan> RescanWorkspace(int root_fd, std::unique_ptr<ScannedDir> previous,
+                             const WorkspaceWatch::Changes& changed, const ChunkStore& store,
+                             WorkspaceWatch* watch);
+
+// What a walk knows of its files, as a stat cache (files changed too recently left out).
+StatCache StatCacheOf(const ScannedDir& root);
 
 }  // namespace autovibe::snapshot
