@@ -27,7 +27,8 @@ Result<std::string> ReadFile(const std::string& path) {
   return ss.str();
 }
 
-Result<void> WriteFileAtomic(const std::string& path, const std::string& content, mode_t mode) {
+Result<void> WriteFileAtomic(const std::string& path, const std::string& content, mode_t mode,
+                             bool sync) {
   const std::string tmp = path + ".tmp." + std::to_string(getpid());
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
   if (fd < 0) return Errno("cannot create", tmp);
@@ -47,7 +48,7 @@ Result<void> WriteFileAtomic(const std::string& path, const std::string& content
     p += n;
     left -= static_cast<size_t>(n);
   }
-  if (::fsync(fd) != 0 || ::close(fd) != 0) {
+  if ((sync && ::fsync(fd) != 0) || ::close(fd) != 0) {
     Error e = Errno("cannot sync", tmp);
     ::unlink(tmp.c_str());
     return e;

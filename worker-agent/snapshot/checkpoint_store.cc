@@ -65,8 +65,10 @@ Result<void> CheckpointStore::SaveManifest(const v1::CheckpointManifest& m) {
   return WriteFileAtomic(dir_ + "/checkpoints/" + m.id() + ".pb", m.SerializeAsString(), 0600);
 }
 
+// Not synced: lost in a crash of the machine, a workspace's next checkpoint would only hang
+// from the one before (every checkpoint itself is durable).
 Result<void> CheckpointStore::SaveHeads() {
-  return WriteFileAtomic(dir_ + "/heads", heads_.SerializeAsString(), 0600);
+  return WriteFileAtomic(dir_ + "/heads", heads_.SerializeAsString(), 0600, false);
 }
 
 std::string CheckpointStore::CachePath(const std::string& workspace) const {

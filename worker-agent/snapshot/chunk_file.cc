@@ -7,11 +7,13 @@
 
 namespace autovibe::snapshot {
 
-Result<std::vector<v1::ChunkRef>> ChunkFile(int fd, ChunkStore::Writer& writer, std::string& buffer,
+Result<std::vector<v1::ChunkRef>> ChunkFile(int fd, uint64_t expected_size,
+                                            ChunkStore::Writer& writer, std::string& buffer,
                                             const ChunkSizes& sizes) {
   std::vector<v1::ChunkRef> chunks;
   if (buffer.size() < sizes.max) buffer.resize(sizes.max);
   size_t held = 0;
+  uint64_t total = 0;
   bool eof = false;
   while (!eof || held > 0) {
     // Fill the buffer: a cut is only decided with a whole maximum chunk, or the file's end,
@@ -20,8 +22,10 @@ Result<std::vector<v1::ChunkRef>> ChunkFile(int fd, ChunkStore::Writer& writer, 
       ssize_t n = ::read(fd, buffer.data() + held, sizes.max - held);
       if (n < 0 && errno == EINTR) continue;
       if (n < 0) return MakeError("io", std::string("cannot read: ") + std::strerror(errno));
-      if (n == 0) eof = true;
       held += static_cast<size_t>(n);
+      total += static_cast<uint64_t>(n);
+      // Its whole size read: no second read only to be told the end.
+      if (n == 0 || total >= expected_size) eof = true;
     }
     if (held == 0) break;
     auto data = std::span(reinterpret_cast<const uint8_t*>(buffer.data()), held);

@@ -6,8 +6,11 @@
 #include <atomic>
 #include <cerrno>
 #include <chrono>
+#include <condition_variable>
 #include <cstring>
+#include <deque>
 #include <mutex>
+#include <optional>
 #include <thread>
 
 #include "worker-agent/snapshot/beneath.h"
@@ -24,73 +27,116 @@ int64_t NowNs() {
       .count();
 }
 
-// Reads the files the stat cache could not vouch for, on several threads.
-class FileReaders {
+// Reads the files the walk could not vouch for, on threads of their own, from the moment the
+// walk finds them until it is over (then the walking thread helps).
+class FileReaders final : public JobSink {
  public:
-  FileReaders(int root_fd, ChunkStore& store, Scan& scan, unsigned threads)
-      : root_fd_(root_fd), store_(store), scan_(scan), threads_(threads) {}
+  FileReaders(int root_fd, ChunkStore& store, unsigned threads) : root_fd_(root_fd), store_(store) {
+    for (unsigned i = 0; i < threads; ++i) pool_.emplace_back([this] { Work(); });
+  }
+  ~FileReaders() override { Finish(); }
 
-  Result<uint64_t> Run() {
-    std::vector<std::jthread> pool;
-    unsigned n = std::min<unsigned>(threads_, static_cast<unsigned>(scan_.jobs.size() / 8 + 1));
-    for (unsigned i = 1; i < n; ++i) pool.emplace_back([this] { Work(); });
-    Work();
-    pool.clear();  // joins
+  void Add(FileJob job) override {
+    {
+      std::lock_guard lock(mu_);
+      if (job.fd >= 0) ++open_files_;
+      queue_.push_back(std::move(job));
+    }
+    more_.notify_one();
+  }
+
+  bool TakesOpenFile() const override { return open_files_ < kMaxOpenFiles; }
+
+  // Once the walk is over: reads what is left, waits for the threads. Returns the compressed
+  // bytes added to the store; files that vanished meanwhile are added to `skipped`.
+  Result<uint64_t> Finish(std::vector<std::string>* skipped = nullptr) {
+    {
+      std::lock_guard lock(mu_);
+      walked_ = true;
+    }
+    more_.notify_all();
+    if (!pool_.empty()) Work();
+    pool_.clear();  // joins
+    std::lock_guard lock(mu_);
+    for (auto& job : queue_) {  // left by a failure
+      if (job.fd >= 0) ::close(job.fd);
+    }
+    queue_.clear();
+    if (skipped != nullptr) skipped->insert(skipped->end(), gone_.begin(), gone_.end());
     if (error_) return *error_;
-    return added_.load();
+    return added_;
   }
 
  private:
+  std::optional<FileJob> Next() {
+    std::unique_lock lock(mu_);
+    more_.wait(lock, [this] { return !queue_.empty() || walked_ || error_; });
+    if (queue_.empty() || error_) return std::nullopt;
+    FileJob job = std::move(queue_.front());
+    queue_.pop_front();
+    if (job.fd >= 0) --open_files_;
+    return job;
+  }
+
   void Work() {
     ChunkStore::Writer writer(store_);
     std::string buffer;
-    for (size_t i = next_++; i < scan_.jobs.size() && !failed_; i = next_++) {
-      FileJob& job = scan_.jobs[i];
-      ScannedEntry& entry = job.entry();
-      int fd = OpenBeneath(root_fd_, job.path, O_RDONLY | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK);
-      if (fd < 0) {
-        Gone(job, std::strerror(errno));
-        continue;
-      }
-      auto chunks = ChunkFile(fd, writer, buffer);
-      struct stat after {};
-      bool changed = ::fstat(fd, &after) != 0 || !FileStat::From(after).SameFile(entry.stat);
-      ::close(fd);
-      if (!chunks) {
-        if (chunks.error().code == "io" && !changed) return Fail(chunks.error());
-        Gone(job, chunks.error().message);
-        continue;
-      }
-      entry.chunks = std::move(*chunks);
-      // Written to while read: what was read is kept, but it is read again next time.
-      if (changed) entry.stat.ctime_ns = -1;
+    while (auto job = Next()) {
+      if (auto r = Read(*job, writer, buffer); !r) return Fail(r.error());
     }
     auto last = writer.Finish();
-    if (!last) return Fail(last.error());
+    std::lock_guard lock(mu_);
+    if (!last && !error_) error_ = last.error();
     added_ += writer.added_bytes();
   }
 
+  Result<void> Read(FileJob& job, ChunkStore::Writer& writer, std::string& buffer) {
+    ScannedEntry& entry = job.entry();
+    int fd = job.fd >= 0
+                 ? job.fd
+                 : OpenBeneath(root_fd_, job.path, O_RDONLY | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK);
+    if (fd < 0) return Gone(job, std::strerror(errno));
+    auto chunks = ChunkFile(fd, entry.stat.size, writer, buffer);
+    struct stat after {};
+    bool changed = ::fstat(fd, &after) != 0 || !FileStat::From(after).SameFile(entry.stat);
+    ::close(fd);
+    if (!chunks) {
+      if (chunks.error().code == "io" && !changed) return chunks.error();
+      return Gone(job, chunks.error().message);
+    }
+    entry.chunks = std::move(*chunks);
+    // Written to while read: what was read is kept, but it is read again next time.
+    if (changed) entry.stat.ctime_ns = -1;
+    return {};
+  }
+
   // A file removed (or replaced by something else) between the walk and the read.
-  void Gone(FileJob& job, const std::string& why) {
+  Result<void> Gone(FileJob& job, const std::string& why) {
     job.entry().gone = true;
     std::lock_guard lock(mu_);
-    scan_.skipped.push_back(job.path + ": " + why);
+    gone_.push_back(job.path + ": " + why);
+    return {};
   }
 
   void Fail(const Error& e) {
-    std::lock_guard lock(mu_);
-    if (!error_) error_ = e;
-    failed_ = true;
+    {
+      std::lock_guard lock(mu_);
+      if (!error_) error_ = e;
+    }
+    more_.notify_all();
   }
 
   int root_fd_;
   ChunkStore& store_;
-  Scan& scan_;
-  unsigned threads_;
-  std::atomic<size_t> next_{0};
-  std::atomic<uint64_t> added_{0};
-  std::atomic<bool> failed_{false};
+  std::vector<std::jthread> pool_;
   std::mutex mu_;
+  std::condition_variable more_;
+  std::deque<FileJob> queue_;
+  static constexpr int kMaxOpenFiles = 256;
+  std::atomic<int> open_files_{0};
+  bool walked_ = false;
+  uint64_t added_ = 0;
+  std::vector<std::string> gone_;
   std::optional<Error> error_;
 };
 
@@ -159,12 +205,12 @@ struct TreeWriter {
 };
 
 // The walk: only what changed when the last one is there and inotify kept up; else all.
-Result<Scan> Walk(int root_fd, WorkspaceState& state, const ChunkStore& store) {
+Result<Scan> Walk(int root_fd, WorkspaceState& state, const ChunkStore& store, JobSink& sink) {
   if (state.last && state.watch && !state.watch->broken()) {
     auto changes = state.watch->Take();
     if (!changes.everything) {
       auto scan =
-          RescanWorkspace(root_fd, std::move(state.last), changes, store, state.watch.get());
+          RescanWorkspace(root_fd, std::move(state.last), changes, store, state.watch.get(), sink);
       if (scan) return scan;
     }
   }
@@ -172,7 +218,7 @@ Result<Scan> Walk(int root_fd, WorkspaceState& state, const ChunkStore& store) {
   if (state.last) state.cache = StatCacheOf(*state.last);
   state.last.reset();
   state.watch = WorkspaceWatch::Start();  // a fresh one: no stale descriptors
-  return ScanWorkspace(root_fd, state.cache, store, state.watch.get());
+  return ScanWorkspace(root_fd, state.cache, store, state.watch.get(), sink);
 }
 
 }  // namespace
@@ -180,11 +226,15 @@ Result<Scan> Walk(int root_fd, WorkspaceState& state, const ChunkStore& store) {
 Result<Created> CreateCheckpoint(ChunkStore& store, int root_fd, WorkspaceState& state,
                                  const CreateOptions& options) {
   int64_t started_ns = NowNs();
-  auto scan = Walk(root_fd, state, store);
+  FileReaders readers(root_fd, store, options.threads);
+  auto scan = Walk(root_fd, state, store, readers);
+  auto added = readers.Finish(scan ? &scan->skipped : nullptr);
   if (!scan) return scan.error();
-  FileReaders readers(root_fd, store, *scan, options.threads);
-  auto added = readers.Run();
   if (!added) return added.error();
+  if (scan->incomplete) {
+    state.last.reset();  // the next walk is a full one
+    return CreateCheckpoint(store, root_fd, state, options);
+  }
 
   StatCache next;
   ChunkStore::Writer writer(store);
@@ -202,7 +252,7 @@ Result<Created> CreateCheckpoint(ChunkStore& store, int root_fd, WorkspaceState&
   out.file_count = scan->root->files;
   out.total_bytes = scan->root->bytes;
   out.stored_bytes = *added + writer.added_bytes();
-  out.files_read = scan->jobs.size();
+  out.files_read = scan->files_to_read;
   out.full_walk = scan->full;
   out.skipped = std::move(scan->skipped);
   state.last = std::move(scan->root);

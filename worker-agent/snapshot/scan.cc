@@ -18,8 +18,14 @@ namespace {
 class Walker {
  public:
   Walker(int root, const StatCache* cache, const ChunkStore& store, WorkspaceWatch* watch,
-         const WorkspaceWatch::Changes* changed, Scan& scan)
-      : root_(root), cache_(cache), store_(store), watch_(watch), changed_(changed), scan_(scan) {
+         const WorkspaceWatch::Changes* changed, JobSink& sink, Scan& scan)
+      : root_(root),
+        cache_(cache),
+        store_(store),
+        watch_(watch),
+        changed_(changed),
+        sink_(sink),
+        scan_(scan) {
     if (changed_ == nullptr) return;
     // Every directory on the way to a changed one is visited (its tree changes too).
     for (const auto& d : changed_->dirs) {
@@ -75,20 +81,27 @@ class Walker {
       dir.entries.push_back(std::move(e));
       must_read.push_back(read);
     }
-    ::closedir(d);
     std::vector<size_t> order(dir.entries.size());
     for (size_t i = 0; i < order.size(); ++i) order[i] = i;
     std::sort(order.begin(), order.end(),
               [&](size_t a, size_t b) { return dir.entries[a].name < dir.entries[b].name; });
     std::vector<ScannedEntry> sorted;
     sorted.reserve(order.size());
-    for (size_t i : order) {
-      if (must_read[i]) {
-        scan_.jobs.push_back(FileJob{JoinPath(path, dir.entries[i].name), &dir, sorted.size()});
-      }
-      sorted.push_back(std::move(dir.entries[i]));
-    }
+    for (size_t i : order) sorted.push_back(std::move(dir.entries[i]));
     dir.entries = std::move(sorted);
+    // The entries stay where they are from here on: their files can be read meanwhile. Opened
+    // here, beside their directory, each is one lookup, not a walk from the root.
+    for (size_t k = 0; k < order.size(); ++k) {
+      if (!must_read[order[k]]) continue;
+      ++scan_.files_to_read;
+      const std::string& name = dir.entries[k].name;
+      int file = sink_.TakesOpenFile()
+                     ? ::openat(::dirfd(d), name.c_str(),
+                                O_RDONLY | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK | O_CLOEXEC)
+                     : -1;
+      sink_.Add(FileJob{JoinPath(path, name), &dir, k, file});
+    }
+    ::closedir(d);
   }
 
   // Visits `dir` (the previous walk's, at `path`): re-read when it changed, else only the
@@ -97,7 +110,12 @@ class Walker {
     if (changed_->dirs.contains(path)) {
       int fd = path.empty() ? ::openat(root_, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)
                             : OpenBeneath(root_, path, O_RDONLY | O_DIRECTORY);
-      if (fd < 0) return MakeError("io", "cannot open " + path + ": " + std::strerror(errno));
+      if (fd < 0) {
+        // Left as it was; the caller walks everything instead. (Failing here would drop
+        // directories whose files are being read.)
+        scan_.incomplete = true;
+        return {};
+      }
       auto fresh = std::make_unique<ScannedDir>();
       Read(fd, path, *fresh, dir.get());
       dir = std::move(fresh);
@@ -184,6 +202,7 @@ class Walker {
   const ChunkStore& store_;
   WorkspaceWatch* watch_;
   const WorkspaceWatch::Changes* changed_;
+  JobSink& sink_;
   Scan& scan_;
   std::unordered_set<std::string> on_path_;
 };
@@ -208,7 +227,7 @@ StatCache StatCacheOf(const ScannedDir& root) {
 }
 
 Result<Scan> ScanWorkspace(int root_fd, const StatCache& cache, const ChunkStore& store,
-                           WorkspaceWatch* watch) {
+                           WorkspaceWatch* watch, JobSink& sink) {
   Scan scan;
   scan.root = std::make_unique<ScannedDir>();
   // A descriptor of its own, so reading the directory moves no offset the caller shares.
@@ -217,18 +236,18 @@ Result<Scan> ScanWorkspace(int root_fd, const StatCache& cache, const ChunkStore
     return MakeError("io", std::string("cannot open the workspace: ") + std::strerror(errno));
   }
   if (watch != nullptr) watch->Add(fd, "");
-  Walker w(root_fd, &cache, store, watch, nullptr, scan);
+  Walker w(root_fd, &cache, store, watch, nullptr, sink, scan);
   w.Read(fd, "", *scan.root, nullptr);
   return scan;
 }
 
 Result<Scan> RescanWorkspace(int root_fd, std::unique_ptr<ScannedDir> previous,
                              const WorkspaceWatch::Changes& changed, const ChunkStore& store,
-                             WorkspaceWatch* watch) {
+                             WorkspaceWatch* watch, JobSink& sink) {
   Scan scan;
   scan.full = false;
   scan.root = std::move(previous);
-  Walker w(root_fd, nullptr, store, watch, &changed, scan);
+  Walker w(root_fd, nullptr, store, watch, &changed, sink, scan);
   if (auto r = w.Refresh("", scan.root); !r) return r.error();
   return scan;
 }

@@ -44,28 +44,40 @@ struct FileJob {
   std::string path;  // relative to the workspace
   ScannedDir* dir = nullptr;
   size_t index = 0;
+  int fd = -1;  // opened by the walk (relative to its directory), or to be opened by path
   ScannedEntry& entry() const { return dir->entries[index]; }
+};
+
+// Takes each file to read as soon as the walk finds it; the walk goes on meanwhile. Called
+// on the walking thread.
+class JobSink {
+ public:
+  virtual ~JobSink() = default;
+  virtual void Add(FileJob job) = 0;
+  // Whether a job may come with its file open (the sink holds few open files).
+  virtual bool TakesOpenFile() const = 0;
 };
 
 struct Scan {
   std::unique_ptr<ScannedDir> root;
-  std::vector<FileJob> jobs;
+  uint64_t files_to_read = 0;        // handed to the sink
   std::vector<std::string> skipped;  // sockets, devices, unreadable entries: "path: why"
   bool full = true;                  // the whole tree was walked
+  bool incomplete = false;           // a changed directory could not be read again
 };
 
 // Walks the whole workspace open at `root_fd`. A file matching `cache` (same inode, size,
 // mtime and ctime) takes its chunks from there, if `store` still holds them all. Each
 // directory is added to `watch` (when given) before it is read.
 Result<Scan> ScanWorkspace(int root_fd, const StatCache& cache, const ChunkStore& store,
-                           WorkspaceWatch* watch);
+                           WorkspaceWatch* watch, JobSink& sink);
 
 // Walks only what changed since `previous` was taken: the directories in `changed` (re-read;
 // their files compared with what `previous` holds) and new directories below them. The rest
 // of `previous` is taken over as it is, trees included.
 Result<Scan> RescanWorkspace(int root_fd, std::unique_ptr<ScannedDir> previous,
                              const WorkspaceWatch::Changes& changed, const ChunkStore& store,
-                             WorkspaceWatch* watch);
+                             WorkspaceWatch* watch, JobSink& sink);
 
 // What a walk knows of its files, as a stat cache (files changed too recently left out).
 StatCache StatCacheOf(const ScannedDir& root);

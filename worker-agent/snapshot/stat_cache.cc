@@ -32,7 +32,7 @@ Result<void> StatCache::Save(const std::string& path) const {
     e->set_ctime_ns(f.stat.ctime_ns);
     for (const auto& c : f.chunks) *e->add_chunks() = c;
   }
-  return WriteFileAtomic(path, out.SerializeAsString(), 0600);
+  return WriteFileAtomic(path, out.SerializeAsString(), 0600, false);  // a cache: not synced
 }
 
 StatCache StatCache::Load(const std::string& path) {
