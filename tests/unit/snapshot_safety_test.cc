@@ -157,8 +157,12 @@ TEST_CASE("checkpoint: retention keeps what it should and collects the rest") {
   uint64_t before = f.store->chunks().disk_bytes();
 
   // A head cannot be deleted, nor a pinned one.
-  CHECK(f.store->Delete(autos.back(), {}).error().code == "conflict");
-  CHECK(f.store->Delete(autos[1], {autos[1]}).error().code == "conflict");
+  auto head = f.store->Delete(autos.back(), {});
+  REQUIRE_FALSE(head);
+  CHECK(head.error().code == "conflict");
+  auto pinned = f.store->Delete(autos[1], {autos[1]});
+  REQUIRE_FALSE(pinned);
+  CHECK(pinned.error().code == "conflict");
 
   int64_t tomorrow = manual.manifest.created_unix_ms() + day;
   auto pruned =
@@ -184,6 +188,63 @@ TEST_CASE("checkpoint: retention keeps what it should and collects the rest") {
   REQUIRE(daily);
   CHECK(daily->removed.size() == 2);  // autos[5] is the day's newest (and the head)
   REQUIRE(f.store->List().size() == 2);
+}
+
+}  // namespace
+}  // namespace autovibe::snapshot
+
+namespace autovibe::snapshot {
+namespace {
+
+using namespace testing;
+
+TEST_CASE("checkpoint: links that go up inside the workspace survive pruning") {
+  Fixture f;
+  Write(f.ws + "/x/bin/tool", "#!/bin/sh\n", 0755);
+  fs::create_directories(f.ws + "/node_modules/.bin");
+  fs::create_symlink("../../x/bin/tool", f.ws + "/node_modules/.bin/tool");
+  f.Take("auto");
+  Write(f.ws + "/x/other", "more");
+  f.Take("auto");
+  auto pruned = f.store->Prune(Retention{.keep_auto = 1, .keep_daily_days = 0}, {},
+                               f.store->List().back().created_unix_ms() + 86'400'000);
+  REQUIRE(pruned);
+  CHECK(pruned->removed.size() == 1);
+}
+
+TEST_CASE("checkpoint: a link out of the workspace is left out and reported, so it restores") {
+  Fixture f;
+  Write(f.ws + "/a", "kept");
+  fs::create_symlink("/usr/bin/env", f.ws + "/abs");
+  fs::create_symlink("../outside", f.ws + "/up");
+  auto cp = f.Take();
+  CHECK(cp.skipped.size() == 2);
+  REQUIRE(f.store->Restore(cp.manifest.id(), f.tmp / "copy", false));
+  CHECK(*ReadFile(f.tmp / "copy/a") == "kept");
+  CHECK_FALSE(fs::is_symlink(f.tmp / "copy/abs"));
+}
+
+TEST_CASE("checkpoint: no set-user-id bit comes back from a checkpoint") {
+  Fixture f;
+  Write(f.ws + "/tool", "x", 04755);
+  auto cp = f.Take();
+  REQUIRE(f.store->Restore(cp.manifest.id(), f.tmp / "copy", false));
+  struct stat st {};
+  REQUIRE(::stat((f.tmp / "copy/tool").c_str(), &st) == 0);
+  CHECK((st.st_mode & 07777) == 0755);
+}
+
+TEST_CASE("checkpoint: with no reader threads the walking thread reads the files") {
+  autovibe::testing::TempDir tmp("av-snap");
+  Write(tmp / "ws/f", "content");
+  CheckpointOptions o;
+  o.create.threads = 0;
+  auto store = CheckpointStore::Open(tmp / "store", o);
+  REQUIRE(store);
+  auto cp = (*store)->Create(CreateRequest{.workspace = tmp / "ws"});
+  REQUIRE(cp);
+  REQUIRE((*store)->Restore(cp->manifest.id(), tmp / "copy", false));
+  CHECK(*ReadFile(tmp / "copy/f") == "content");
 }
 
 }  // namespace

@@ -249,3 +249,26 @@ TEST_CASE("checkpoint: after the first, only what changed is walked, with the sa
 
 }  // namespace
 }  // namespace autovibe::snapshot
+
+namespace autovibe::snapshot {
+namespace {
+
+using namespace testing;
+
+TEST_CASE("checkpoint: a directory removed and made again is watched anew") {
+  Fixture f;
+  Write(f.ws + "/d/f", "one");
+  f.Take();
+  fs::remove_all(f.ws + "/d");
+  Write(f.ws + "/d/f", "two");
+  auto second = f.Take();
+  CHECK(second.manifest.root() == FreshRoot(f, f.ws, "fresh-a"));
+  // Only the new directory's watch can see this.
+  Write(f.ws + "/d/f", "three, longer");
+  auto third = f.Take();
+  CHECK_FALSE(third.full_walk);
+  CHECK(third.manifest.root() == FreshRoot(f, f.ws, "fresh-b"));
+}
+
+}  // namespace
+}  // namespace autovibe::snapshot

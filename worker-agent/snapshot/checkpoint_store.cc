@@ -24,6 +24,14 @@ int64_t NowUnixMs() {
       .count();
 }
 
+// One name per directory: absolute, normal, no trailing slash ("ws", "./ws" and "ws/" are one).
+std::string WorkspaceName(const std::string& path) {
+  std::error_code ec;
+  std::string out = fs::absolute(path, ec).lexically_normal().string();
+  while (out.size() > 1 && out.back() == '/') out.pop_back();
+  return out;
+}
+
 // Checkpoint ids are ours ("cp-" and hex); anything else never names a file.
 bool WellFormedId(const std::string& id) {
   return id.size() > 3 && id.size() <= 64 && id.starts_with("cp-") &&
@@ -92,12 +100,12 @@ void CheckpointStore::SaveCaches() {
 }
 
 std::string CheckpointStore::Head(const std::string& workspace) const {
-  auto it = heads_.by_workspace().find(workspace);
+  auto it = heads_.by_workspace().find(WorkspaceName(workspace));
   return it == heads_.by_workspace().end() ? std::string() : it->second;
 }
 
 Result<CreateResult> CheckpointStore::Create(const CreateRequest& request) {
-  std::string workspace = fs::path(request.workspace).lexically_normal().string();
+  std::string workspace = WorkspaceName(request.workspace);
   int root = ::open(workspace.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (root < 0) {
     return MakeError("not_found",
@@ -166,7 +174,7 @@ Result<Restored> CheckpointStore::Restore(const std::string& id, const std::stri
   if (!m) return m.error();
   auto root = HashFromBytes(m->root());
   if (!root) return MakeError("corrupt", "checkpoint " + id + " names no well-formed root");
-  std::string workspace = fs::path(target).lexically_normal().string();
+  std::string workspace = WorkspaceName(target);
   std::error_code ec;
   if (replace && fs::is_directory(workspace, ec)) {
     // What the restore replaces is kept first, so it can be had back.

@@ -86,7 +86,7 @@ ChunkStore::Writer::Writer(ChunkStore& store) : store_(store) {
 }
 
 ChunkStore::Writer::~Writer() {
-  (void)Finish();
+  (void)Finish();  // a failure gives the claims back
   ZSTD_freeCCtx(static_cast<ZSTD_CCtx*>(cctx_));
 }
 
@@ -95,7 +95,10 @@ Result<uint64_t> ChunkStore::Writer::Put(const Hash& hash, std::span<const uint8
   if (!store_.Claim(hash)) return uint64_t{0};
   if (!raw_.empty() && raw_.size() + bytes.size() > store_.options_.block_bytes) {
     auto r = WriteBlock();
-    if (!r) return r;
+    if (!r) {
+      store_.Release({{hash, 0}});
+      return r;
+    }
   }
   raw_.append(reinterpret_cast<const char*>(bytes.data()), bytes.size());
   chunks_.emplace_back(hash, static_cast<uint32_t>(bytes.size()));
@@ -114,6 +117,9 @@ Result<uint64_t> ChunkStore::Writer::WriteBlock() {
   size_t n = ZSTD_compress2(static_cast<ZSTD_CCtx*>(cctx_), frame_.data() + header,
                             frame_.size() - header, raw_.data(), raw_.size());
   if (ZSTD_isError(n)) {
+    store_.Release(chunks_);
+    raw_.clear();
+    chunks_.clear();
     return MakeError("io", std::string("zstd could not compress a block: ") + ZSTD_getErrorName(n));
   }
   std::string head;
@@ -129,6 +135,7 @@ Result<uint64_t> ChunkStore::Writer::WriteBlock() {
   std::memcpy(frame_.data(), head.data(), header);
   frame_.resize(header + n);
   auto r = store_.Append(frame_, chunks_);
+  if (!r) store_.Release(chunks_);  // not stored: the next checkpoint stores them
   raw_.clear();
   chunks_.clear();
   if (!r) return r.error();
@@ -183,6 +190,7 @@ Result<void> ChunkStore::LoadIndex() {
     std::memcpy(h.bytes.data(), rec.hash, 32);
     index_[h] = ChunkLocation{rec.pack, rec.block_offset, rec.block_bytes, rec.offset, rec.size};
   }
+  index_bytes_ = whole;
   // A torn record at the end is cut off, so the next ones line up.
   if (whole != static_cast<size_t>(st.st_size) && ::ftruncate(index_fd_, whole) != 0) {
     return Io("cannot repair", path);
@@ -217,6 +225,11 @@ void ChunkStore::AppendRecord(std::string& out, const Hash& hash, const ChunkLoc
   out.append(reinterpret_cast<const char*>(&rec), sizeof rec);
 }
 
+void ChunkStore::Release(const std::vector<std::pair<Hash, uint32_t>>& chunks) {
+  std::lock_guard lock(mu_);
+  for (const auto& [hash, size] : chunks) claimed_.erase(hash);
+}
+
 bool ChunkStore::Claim(const Hash& hash) {
   std::lock_guard lock(mu_);
   if (index_.contains(hash)) return false;
@@ -236,17 +249,27 @@ Result<void> ChunkStore::Append(const std::string& block,
   pack_size_ += block.size();
   std::string records;
   records.reserve(chunks.size() * kRecordBytes);
+  std::vector<ChunkLocation> locations;
   uint32_t offset = 0;
   for (const auto& [hash, size] : chunks) {
-    ChunkLocation loc{pack_number_, at, static_cast<uint32_t>(block.size()), offset, size};
-    AppendRecord(records, hash, loc);
-    index_[hash] = loc;
-    claimed_.erase(hash);
+    locations.push_back({pack_number_, at, static_cast<uint32_t>(block.size()), offset, size});
+    AppendRecord(records, hash, locations.back());
     offset += size;
   }
   dirty_ = true;
   if (!WriteAll(index_fd_, records.data(), records.size(), -1)) {
-    return Io("cannot write", dir_ + "/index");
+    // A record cut short would shift every later one: the index goes back to its last whole
+    // record, and the block counts as not stored.
+    Error e = Io("cannot write", dir_ + "/index");
+    if (::ftruncate(index_fd_, static_cast<off_t>(index_bytes_)) != 0) {
+      e.message += " (and cannot cut it back: reopen the store)";
+    }
+    return e;
+  }
+  index_bytes_ += records.size();
+  for (size_t i = 0; i < chunks.size(); ++i) {
+    index_[chunks[i].first] = locations[i];
+    claimed_.erase(chunks[i].first);
   }
   return {};
 }

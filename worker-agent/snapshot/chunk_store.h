@@ -94,6 +94,8 @@ class ChunkStore {
   Result<void> LoadIndex();
   // Claims `hash` for a writer: false when the store has it or another writer is adding it.
   bool Claim(const Hash& hash);
+  // Gives claims back unwritten (the block could not be written): another writer may add them.
+  void Release(const std::vector<std::pair<Hash, uint32_t>>& chunks);
   // Appends a finished block; registers its chunks.
   Result<void> Append(const std::string& header_and_frame,
                       const std::vector<std::pair<Hash, uint32_t>>& chunks);
@@ -107,6 +109,7 @@ class ChunkStore {
   std::unordered_map<Hash, ChunkLocation, HashKey> index_;
   std::unordered_set<Hash, HashKey> claimed_;
   int index_fd_ = -1;
+  uint64_t index_bytes_ = 0;  // what the index file holds, all whole records
   int pack_fd_ = -1;
   uint32_t pack_number_ = 0;
   uint64_t pack_size_ = 0;

@@ -6,6 +6,7 @@
 #include <cstring>
 #include <filesystem>
 #include <map>
+#include <set>
 
 #include "common/core/files.h"
 #include "worker-agent/snapshot/chunk_store.h"
@@ -42,21 +43,25 @@ Result<uint64_t> ChunkStore::Collect(const std::unordered_set<Hash, HashKey>& li
     b.bytes = at.block_bytes;
     b.live |= live.contains(hash);
   }
+  // Live blocks of packs mostly dead are copied, as they are, to the new pack; the index is
+  // written anew; only then do the old packs go. A crash in between leaves the old index and
+  // packs whole (and some copies nobody names, collected next time).
   uint64_t freed = 0;
   std::map<std::pair<uint32_t, uint64_t>, std::pair<uint32_t, uint64_t>> moved;
+  std::vector<std::pair<uint32_t, fs::path>> doomed;
   std::error_code ec;
   for (const auto& e : fs::directory_iterator(dir_ + "/packs", ec)) {
     unsigned n = 0;
     if (std::sscanf(e.path().filename().c_str(), "%08u.pack", &n) != 1) continue;
     if (n == pack_number_) continue;  // the new one, which the live blocks go to
     uint64_t size = e.file_size(ec);
+    if (ec) return MakeError("io", "cannot size " + e.path().string() + ": " + ec.message());
     uint64_t held = 0;
     for (const auto& [offset, b] : packs[n]) held += b.live ? b.bytes : 0;
     if (held > 0 && static_cast<double>(held) >= kRewriteBelow * static_cast<double>(size)) {
       continue;
     }
     if (held > 0) {
-      // Its live blocks go, as they are, to the end of the current pack.
       int in = ::open(e.path().c_str(), O_RDONLY | O_CLOEXEC);
       if (in < 0) return Io("cannot open", e.path());
       std::string block;
@@ -74,36 +79,46 @@ Result<uint64_t> ChunkStore::Collect(const std::unordered_set<Hash, HashKey>& li
         pack_size_ += b.bytes;
       }
       ::close(in);
-      if (options_.sync && ::fdatasync(pack_fd_) != 0)
-        return Io("cannot sync", PackPath(pack_number_));
     }
-    if (auto fd = read_fds_.find(n); fd != read_fds_.end()) {
-      ::close(fd->second);
-      read_fds_.erase(fd);
-    }
-    freed += size;
-    if (::unlink(e.path().c_str()) != 0) return Io("cannot remove", e.path());
-    freed -= held;
-    for (auto& [hash, at] : index_) {
-      if (at.pack != n) continue;
-      auto m = moved.find({n, at.block_offset});
-      if (m != moved.end()) {
-        at.pack = m->second.first;
-        at.block_offset = m->second.second;
-      }
-    }
-    std::erase_if(index_, [n](const auto& kv) { return kv.second.pack == n; });
+    freed += size - held;
+    doomed.emplace_back(n, e.path());
   }
-  recent_.clear();  // blocks have moved
-  // The index is written anew, in one step.
+  if (ec) return MakeError("io", "cannot list " + dir_ + "/packs: " + ec.message());
+  if (doomed.empty()) return uint64_t{0};
+  if (options_.sync && ::fdatasync(pack_fd_) != 0) return Io("cannot sync", PackPath(pack_number_));
+
+  std::unordered_map<Hash, ChunkLocation, HashKey> next;
+  std::set<uint32_t> gone;
+  for (const auto& [n, path] : doomed) gone.insert(n);
+  for (const auto& [hash, at] : index_) {
+    if (!gone.contains(at.pack)) {
+      next.emplace(hash, at);
+    } else if (auto m = moved.find({at.pack, at.block_offset}); m != moved.end()) {
+      ChunkLocation to = at;
+      to.pack = m->second.first;
+      to.block_offset = m->second.second;
+      next.emplace(hash, to);
+    }
+  }
   std::string records;
-  records.reserve(index_.size() * 64);
-  for (const auto& [hash, at] : index_) AppendRecord(records, hash, at);
+  records.reserve(next.size() * 64);
+  for (const auto& [hash, at] : next) AppendRecord(records, hash, at);
   std::string path = dir_ + "/index";
   if (auto r = WriteFileAtomic(path, records, 0600); !r) return r.error();
   ::close(index_fd_);
   index_fd_ = ::open(path.c_str(), O_RDWR | O_APPEND | O_CLOEXEC);
   if (index_fd_ < 0) return Io("cannot open", path);
+  index_bytes_ = records.size();
+  index_ = std::move(next);
+  recent_.clear();  // blocks have moved
+
+  for (const auto& [n, pack] : doomed) {
+    if (auto fd = read_fds_.find(n); fd != read_fds_.end()) {
+      ::close(fd->second);
+      read_fds_.erase(fd);
+    }
+    ::unlink(pack.c_str());  // a pack left behind is only space: nothing names it
+  }
   return freed;
 }
 

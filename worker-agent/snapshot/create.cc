@@ -55,7 +55,7 @@ class FileReaders final : public JobSink {
       walked_ = true;
     }
     more_.notify_all();
-    if (!pool_.empty()) Work();
+    Work();         // the walking thread helps (and is the only reader with no threads)
     pool_.clear();  // joins
     std::lock_guard lock(mu_);
     for (auto& job : queue_) {  // left by a failure

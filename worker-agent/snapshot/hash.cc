@@ -3,14 +3,24 @@
 #include <openssl/evp.h>
 
 #include <boost/algorithm/hex.hpp>
+#include <cstdio>
+#include <cstdlib>
 #include <iterator>
 
 namespace autovibe::snapshot {
 namespace {
 
 // Fetched once: EVP_sha256() would look the implementation up on every call.
+// Without SHA-256 every chunk would hash alike and be "stored once": no running on.
 const EVP_MD* Sha256Md() {
-  static EVP_MD* md = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+  static EVP_MD* md = [] {
+    EVP_MD* m = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+    if (m == nullptr) {
+      std::fputs("autovibe: OpenSSL offers no SHA-256\n", stderr);
+      std::abort();
+    }
+    return m;
+  }();
   return md;
 }
 
@@ -25,7 +35,11 @@ std::string Hash::hex() const {
 Hash Sha256(std::span<const uint8_t> data) {
   Hash h;
   unsigned int len = 0;
-  EVP_Digest(data.data(), data.size(), h.bytes.data(), &len, Sha256Md(), nullptr);
+  if (EVP_Digest(data.data(), data.size(), h.bytes.data(), &len, Sha256Md(), nullptr) != 1 ||
+      len != h.bytes.size()) {
+    std::fputs("autovibe: SHA-256 failed\n", stderr);
+    std::abort();
+  }
   return h;
 }
 

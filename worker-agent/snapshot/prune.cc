@@ -12,18 +12,25 @@ namespace {
 constexpr int64_t kDayMs = 86'400'000;
 
 // Adds every chunk and tree under `tree_hash` to `live`; a tree seen before is not walked
-// again (checkpoints share most of theirs).
+// again (checkpoints share most of theirs). Only the hashes matter here: the trees are not
+// judged as a restore would judge them.
 Result<void> MarkLive(const ChunkStore& store, const std::string& tree_hash,
                       std::unordered_set<Hash, HashKey>& live) {
   auto h = HashFromBytes(tree_hash);
   if (!h || !live.insert(*h).second) return {};
-  auto tree = LoadTree(store, tree_hash, "");
-  if (!tree) return tree.error();
-  for (const auto& e : tree->entries()) {
+  auto bytes = store.Get(*h);
+  if (!bytes) return bytes.error();
+  v1::Tree tree;
+  if (!tree.ParseFromString(*bytes)) {
+    return MakeError("corrupt", "tree " + h->hex() + " does not parse");
+  }
+  for (const auto& e : tree.entries()) {
     if (e.kind() == v1::TreeEntry::DIRECTORY) {
       if (auto r = MarkLive(store, e.tree(), live); !r) return r;
     } else {
-      for (const auto& c : e.chunks()) live.insert(*HashFromBytes(c.hash()));
+      for (const auto& c : e.chunks()) {
+        if (auto ch = HashFromBytes(c.hash())) live.insert(*ch);
+      }
     }
   }
   return {};
@@ -76,6 +83,25 @@ Result<PruneReport> CheckpointStore::Prune(const Retention& retention,
 }
 
 Result<PruneReport> CheckpointStore::Remove(const std::set<std::string>& ids) {
+  // What stays is known before anything goes: a tree that cannot be read stops it all.
+  std::unordered_set<Hash, HashKey> live;
+  for (const auto& [id, m] : manifests_) {
+    if (ids.contains(id)) continue;
+    if (auto r = MarkLive(*store_, m.root(), live); !r) {
+      return MakeError(r.error().code,
+                       "nothing removed: checkpoint " + id + ": " + r.error().message);
+    }
+  }
+  // What the stat caches and the last walks vouch for stays too: the next checkpoint takes
+  // it without reading.
+  for (const auto& [workspace, state] : states_) {
+    state.cache.MarkLive(live);
+    if (state.last && state.last->tree) {
+      if (auto r = MarkLive(*store_, std::string(state.last->tree->view()), live); !r) {
+        return r.error();
+      }
+    }
+  }
   // Children of a removed checkpoint hang from its nearest kept ancestor.
   auto kept_ancestor = [&](std::string parent) {
     while (ids.contains(parent)) {
@@ -94,24 +120,6 @@ Result<PruneReport> CheckpointStore::Remove(const std::set<std::string>& ids) {
     ::unlink((dir_ + "/checkpoints/" + id + ".pb").c_str());
     manifests_.erase(id);
     report.removed.push_back(id);
-  }
-  std::unordered_set<Hash, HashKey> live;
-  for (const auto& [id, m] : manifests_) {
-    if (auto r = MarkLive(*store_, m.root(), live); !r) {
-      // A tree that cannot be read: collecting now could drop what it holds.
-      return MakeError(r.error().code,
-                       "checkpoints removed, chunks not collected: " + r.error().message);
-    }
-  }
-  // What the stat caches and the last walks vouch for stays too: the next checkpoint takes
-  // it without reading.
-  for (const auto& [workspace, state] : states_) {
-    state.cache.MarkLive(live);
-    if (state.last && state.last->tree) {
-      if (auto r = MarkLive(*store_, std::string(state.last->tree->view()), live); !r) {
-        return r.error();
-      }
-    }
   }
   auto freed = store_->Collect(live);
   if (!freed) return freed.error();

@@ -23,6 +23,11 @@ namespace {
 
 namespace fs = std::filesystem;
 
+// The agent runs as root: no file comes back set-user-id or set-group-id (whoever made the
+// checkpoint), only permission bits and, on directories, the sticky bit.
+constexpr uint32_t kFileModes = 0777;
+constexpr uint32_t kDirModes = 01777;
+
 Error Io(const std::string& what, const std::string& path) {
   return MakeError(
       "io", what + " " + (path.empty() ? std::string(".") : path) + ": " + std::strerror(errno));
@@ -90,7 +95,7 @@ class Planner {
       Times t(e.mtime_ns());
       if (e.kind() == v1::TreeEntry::DIRECTORY) {
         if (::mkdirat(root_, child.c_str(), 0700) != 0) return Io("cannot create", child);
-        plan_.dirs.emplace_back(child, e.mode() & 07777, e.mtime_ns());
+        plan_.dirs.emplace_back(child, e.mode() & kDirModes, e.mtime_ns());
         ++plan_.counts.directories;
         if (auto r = Dir(e.tree(), child); !r) return r;
       } else if (e.kind() == v1::TreeEntry::SYMLINK) {
@@ -121,6 +126,12 @@ class Planner {
         }
         plan_.chunks.push_back(NeededChunk{h, *at, {}});
       }
+      if (plan_.chunks[it->second].at.size != c.size()) {
+        return MakeError("corrupt", "file " + path + ": chunk " + h.hex() + " is " +
+                                        std::to_string(plan_.chunks[it->second].at.size) +
+                                        " bytes in the store, " + std::to_string(c.size()) +
+                                        " in the checkpoint");
+      }
       plan_.chunks[it->second].pieces.push_back(Piece{index, size});
       size += c.size();
     }
@@ -131,7 +142,7 @@ class Planner {
       ::close(fd);
       if (!sized) return Io("cannot size", path);
     }
-    plan_.files.push_back(FileOut{std::move(path), e.mode() & 07777, e.mtime_ns(), whole});
+    plan_.files.push_back(FileOut{std::move(path), e.mode() & kFileModes, e.mtime_ns(), whole});
     ++plan_.counts.files;
     plan_.counts.bytes += size;
     return {};
@@ -265,7 +276,7 @@ Result<void> Finish(int root, const Plan& plan, uint32_t root_mode) {
       return Io("cannot set the mode or time of", path);
     }
   }
-  if (::fchmod(root, root_mode) != 0) return Io("cannot set the mode of", "");
+  if (::fchmod(root, root_mode & kDirModes) != 0) return Io("cannot set the mode of", "");
   return {};
 }
 

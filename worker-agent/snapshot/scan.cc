@@ -116,8 +116,14 @@ class Walker {
         scan_.incomplete = true;
         return {};
       }
+      // Watched again: the same directory keeps its watch, one made anew at this place gets
+      // one before it is read.
+      if (watch_ != nullptr) watch_->Add(fd, path);
       auto fresh = std::make_unique<ScannedDir>();
-      Read(fd, path, *fresh, dir.get());
+      struct stat self {};
+      bool same =
+          ::fstat(fd, &self) == 0 && self.st_dev == dir->stat.dev && self.st_ino == dir->stat.ino;
+      Read(fd, path, *fresh, same ? dir.get() : nullptr);
       dir = std::move(fresh);
       return {};
     }
@@ -161,7 +167,10 @@ class Walker {
   }
 
   bool Dir(int parent, ScannedEntry& e, ScannedEntry* before, const std::string& path) {
-    if (before != nullptr && before->dir) {
+    // The same directory, not another one made at the same place since (which is not
+    // watched yet, and holds other things).
+    if (before != nullptr && before->dir && before->dir->stat.dev == e.stat.dev &&
+        before->dir->stat.ino == e.stat.ino) {
       e.dir = std::move(before->dir);
       e.dir->stat = e.stat;
       if (changed_ != nullptr && !Refresh(path, e.dir)) e.dir.reset();
@@ -189,6 +198,12 @@ class Walker {
       return false;
     }
     target.resize(static_cast<size_t>(n));
+    // A link out of the workspace would make the checkpoint one a restore refuses.
+    int depth = static_cast<int>(std::count(path.begin(), path.end(), '/'));
+    if (!TargetStaysInside(target, depth) || !ResolvesBeneath(root_, path)) {
+      Skip(path, "a symbolic link out of the workspace (to " + target + ") is not kept");
+      return false;
+    }
     e.target = std::move(target);
     return true;
   }
