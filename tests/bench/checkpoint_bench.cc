@@ -156,6 +156,19 @@ void OneRun(const Options& o, const std::string& ws, const std::vector<std::stri
     std::exit(1);
   }
   fig.files_read_incremental = second->files_read;
+  // Fast is worth nothing if wrong: the incremental read exactly the changed files, and a
+  // store that never saw the workspace walks it all to the same root.
+  {
+    auto fresh = snapshot::CheckpointStore::Open(tmp / "fresh", options);
+    auto full =
+        fresh ? (*fresh)->Create({.workspace = ws}) : Result<snapshot::CreateResult>(fresh.error());
+    if (!full || full->manifest.root() != second->manifest.root() ||
+        second->files_read != changed.size()) {
+      Progress("the incremental checkpoint differs from a full walk (read {} files)",
+               second->files_read);
+      std::exit(1);
+    }
+  }
   Settle();
   fig.git_incremental.push_back(Timed(git + " add -A && " + git + " commit -q -m second"));
   Settle();

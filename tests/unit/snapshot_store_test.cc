@@ -50,7 +50,7 @@ TEST_CASE("checkpoint: a workspace comes back bit for bit, modes, links and odd 
   ::chmod((f.tmp / "copy/locked").c_str(), 0755);
 }
 
-TEST_CASE("checkpoint: unchanged files are not read again; a changed one is") {
+TEST_CASE("checkpoint: unchanged files are not read again, a changed one is") {
   Fixture f;
   for (int i = 0; i < 50; ++i)
     Write(f.ws + "/f" + std::to_string(i), "content " + std::to_string(i));
@@ -145,7 +145,7 @@ TEST_CASE("checkpoint: cuts depend only on the bytes and stay within the sizes")
   CHECK(same + 2 >= cuts.size());
 }
 
-TEST_CASE("checkpoint: checkpoints form a tree; restore in place branches from the past") {
+TEST_CASE("checkpoint: checkpoints form a tree, and restore in place branches from the past") {
   Fixture f;
   Write(f.ws + "/keep", "same");
   Write(f.ws + "/edit", "v1");
