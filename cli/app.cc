@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "cli/budget_cmd.h"
+#include "cli/checkpoint_cmd.h"
 #include "cli/machines_cmd.h"
 #include "cli/project_cmd.h"
 #include "cli/table.h"
@@ -100,6 +101,7 @@ std::unique_ptr<CLI::App> BuildApp(Invocation& inv) {
   AddProjectCommands(*app, inv);
   AddTaskCommands(*app, inv);
   AddBudgetCommands(*app, inv);
+  AddCheckpointCommands(*app, inv);
   AddUsageCommand(*app, inv);
 
   AddGlobalOptionsFooter(*app);

@@ -104,16 +104,6 @@ std::string Exhausts(const json::object& b, int64_t now_ms) {
   return *at <= now_ms ? "now" : "in " + FormatElapsed(*at - now_ms);
 }
 
-// The `budgets` list of an answer; an error when there is none.
-CliResult<const json::array*> BudgetList(const json::value& body, const std::string& request) {
-  const json::value* list = body.is_object() ? body.get_object().if_contains("budgets") : nullptr;
-  if (list == nullptr || !list->is_array()) {
-    return CliError{kExitFailure, "unexpected answer from the controller to " + request +
-                                      ": no \"budgets\" list"};
-  }
-  return &list->get_array();
-}
-
 std::string BudgetsPath(const std::string& project) {
   return "/v1/projects/" + PathSegment(project) + "/budgets";
 }
@@ -225,7 +215,7 @@ CliStatus SetBudgets(CommandContext& ctx, const std::string& project, const json
   const std::string path = BudgetsPath(project);
   auto current = ctx.client.Call("GET", path);
   if (!current) return current.error();
-  auto list = BudgetList(*current, "GET " + path);
+  auto list = ExpectList(*current, "budgets", "GET " + path);
   if (!list) return list.error();
   const json::object request{{"budgets", MergeBudgets(**list, changes)}};
   auto answer = ctx.client.Call("PUT", path, json::serialize(request));
@@ -236,7 +226,7 @@ CliStatus SetBudgets(CommandContext& ctx, const std::string& project, const json
     PrintJson(ctx.out, shown);
     return {};
   }
-  auto budgets = BudgetList(shown, "PUT " + path);
+  auto budgets = ExpectList(shown, "budgets", "PUT " + path);
   if (!budgets) return budgets.error();
   PrintBudgetTable(ctx.out, **budgets);
   return {};

@@ -136,6 +136,17 @@ CliResult<const json::object*> ExpectObject(const json::value& body, std::string
   return &body.get_object();
 }
 
+CliResult<const json::array*> ExpectList(const json::value& body, std::string_view key,
+                                         std::string_view request) {
+  const json::value* list = body.is_object() ? body.get_object().if_contains(key) : nullptr;
+  if (list == nullptr || !list->is_array()) {
+    return CliError{kExitFailure, "unexpected answer from the controller to " +
+                                      std::string(request) + ": no \"" + std::string(key) +
+                                      "\" list"};
+  }
+  return &list->get_array();
+}
+
 CliStatus PrintObjectAnswer(CommandContext& ctx, const json::value& body, std::string_view request,
                             const ObjectPrinter& human) {
   if (ctx.options.json) {
@@ -145,6 +156,18 @@ CliStatus PrintObjectAnswer(CommandContext& ctx, const json::value& body, std::s
   auto obj = ExpectObject(body, request);
   if (!obj) return obj.error();
   human(**obj);
+  return {};
+}
+
+CliStatus PrintListAnswer(CommandContext& ctx, const json::value& body, std::string_view key,
+                          std::string_view request, const ListPrinter& human) {
+  if (ctx.options.json) {
+    PrintJson(ctx.out, body);
+    return {};
+  }
+  auto list = ExpectList(body, key, request);
+  if (!list) return list.error();
+  human(**list);
   return {};
 }
 
@@ -159,21 +182,13 @@ CliStatus GetAndPrintList(CommandContext& ctx, const std::string& path, std::str
                           std::string_view none, const ListPrinter& table) {
   auto body = ctx.client.Call("GET", path);
   if (!body) return body.error();
-  if (ctx.options.json) {
-    PrintJson(ctx.out, *body);
-    return {};
-  }
-  const json::value* items = body->is_object() ? body->get_object().if_contains(key) : nullptr;
-  if (items == nullptr || !items->is_array()) {
-    return CliError{kExitFailure, "unexpected answer from the controller to GET " + path +
-                                      ": no \"" + std::string(key) + "\" list"};
-  }
-  if (items->get_array().empty()) {
-    ctx.out << none << '\n';
-  } else {
-    table(items->get_array());
-  }
-  return {};
+  return PrintListAnswer(ctx, *body, key, "GET " + path, [&](const json::array& items) {
+    if (items.empty()) {
+      ctx.out << none << '\n';
+    } else {
+      table(items);
+    }
+  });
 }
 
 CliStatus PrintCreated(CommandContext& ctx, const json::value& body, std::string_view request,

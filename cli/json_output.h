@@ -54,10 +54,20 @@ void AppendOtherFields(KeyValues& lines, const boost::json::object& obj,
 CliResult<const boost::json::object*> ExpectObject(const boost::json::value& body,
                                                    std::string_view request);
 
+// The list `key` of the answer to `request` ({"<key>":[...]}), or an error saying there is none.
+CliResult<const boost::json::array*> ExpectList(const boost::json::value& body,
+                                                std::string_view key, std::string_view request);
+
 // Prints an answer that is one object: its JSON with --json, else `human(object)`.
 using ObjectPrinter = std::function<void(const boost::json::object&)>;
 CliStatus PrintObjectAnswer(CommandContext& ctx, const boost::json::value& body,
                             std::string_view request, const ObjectPrinter& human);
+
+// Prints an answer that holds a list {"<key>":[...]}: its JSON with --json, else
+// `human(list)`.
+using ListPrinter = std::function<void(const boost::json::array&)>;
+CliStatus PrintListAnswer(CommandContext& ctx, const boost::json::value& body, std::string_view key,
+                          std::string_view request, const ListPrinter& human);
 
 // Calls `method path` and prints the answer like PrintObjectAnswer.
 CliStatus CallAndPrint(CommandContext& ctx, std::string_view method, const std::string& path,
@@ -65,7 +75,6 @@ CliStatus CallAndPrint(CommandContext& ctx, std::string_view method, const std::
 
 // GETs a list {"<key>":[...]} and prints it: its JSON with --json, else `none` ("no tasks")
 // for an empty list or `table(items)`.
-using ListPrinter = std::function<void(const boost::json::array&)>;
 CliStatus GetAndPrintList(CommandContext& ctx, const std::string& path, std::string_view key,
                           std::string_view none, const ListPrinter& table);
 

@@ -17,12 +17,14 @@
 #include "controller/admin_token.h"
 #include "controller/api/api.h"
 #include "controller/api/budgets_api.h"
+#include "controller/api/checkpoints_api.h"
 #include "controller/api/task_followers.h"
 #include "controller/api/tasks_api.h"
 #include "controller/budget_bridge.h"
 #include "controller/budgets/alerts.h"
 #include "controller/budgets/budget_book.h"
 #include "controller/budgets/lease_service.h"
+#include "controller/checkpoints/checkpoint_service.h"
 #include "controller/fleet/fleet.h"
 #include "controller/store/store.h"
 #include "controller/task_dispatch.h"
@@ -55,6 +57,7 @@ class ControllerImpl final : public Controller {
     subs_.clear();
     if (leases_) leases_->Stop();
     if (dispatch_) dispatch_->Stop();
+    if (checkpoints_) checkpoints_->Stop();
     blocking_.join();
     bus_.reset();
   }
@@ -92,19 +95,27 @@ class ControllerImpl final : public Controller {
                          followers_.get(), &blocking_, config_.subject_prefix});
     tasks_ = std::make_unique<TaskBook>(*store_, clock_, *dispatch_, TaskBookOptions{});
     dispatch_->Attach(tasks_.get());
+    checkpoints_ = std::make_unique<CheckpointService>(CheckpointServiceDeps{
+        &ioc_, bus_.get(), batch_.get(), fleet_.get(), store_.get(), config_.subject_prefix});
+    if (auto r = checkpoints_->Load(); !r) return r.error();
+    dispatch_->AttachCheckpoints(checkpoints_.get());
     for (const MachineRecord* m : fleet_->List()) dispatch_->SyncMachine(*m);
     if (auto r = tasks_->Load(); !r) return r.error();
     if (auto r = StartBudgets(); !r) return r.error();
 
     tasks_api_ = std::make_unique<TasksApi>(
         TasksApiDeps{tasks_.get(), fleet_.get(), followers_.get(), [this] { batch_->Commit(); },
-                     [this] { dispatch_->RequestSchedule(); }});
+                     [this] { dispatch_->RequestSchedule(); },
+                     [this](std::string_view id) { return checkpoints_->Find(id) != nullptr; }});
     budgets_api_ = std::make_unique<BudgetsApi>(BudgetsApiDeps{
         budgets_.get(),
         [this](std::string_view name) { return tasks_->FindProject(name) != nullptr; },
         [this] { batch_->Commit(); }});
+    checkpoints_api_ =
+        std::make_unique<CheckpointsApi>(CheckpointsApiDeps{checkpoints_.get(), fleet_.get()});
     api_ = std::make_unique<Api>(ApiDeps{fleet_.get(), &bus_->Stats(), &heartbeat_lag_, *token,
-                                         tasks_api_.get(), tasks_.get(), budgets_api_.get()});
+                                         tasks_api_.get(), tasks_.get(), budgets_api_.get(),
+                                         checkpoints_api_.get()});
     HttpServerOptions ho;
     ho.host = hp->first;
     ho.port = hp->second;
@@ -315,6 +326,7 @@ class ControllerImpl final : public Controller {
     if (batch_) batch_->Commit();
     if (leases_) leases_->Stop();
     if (dispatch_) dispatch_->Stop();
+    if (checkpoints_) checkpoints_->Stop();
     signals_.cancel();
     subs_.clear();
     if (fleet_) {
@@ -361,6 +373,8 @@ class ControllerImpl final : public Controller {
   std::unique_ptr<TaskFollowers> followers_;
   std::unique_ptr<TasksApi> tasks_api_;
   std::unique_ptr<TaskDispatch> dispatch_;
+  std::unique_ptr<CheckpointService> checkpoints_;
+  std::unique_ptr<CheckpointsApi> checkpoints_api_;
   std::unique_ptr<Api> api_;
   std::unique_ptr<HttpServer> http_;
   LatencyHistogram heartbeat_lag_;

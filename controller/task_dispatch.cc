@@ -16,6 +16,8 @@ namespace asio = boost::asio;
 
 constexpr size_t kPlacementsPerStep = 256;
 constexpr auto kAssignTimeout = std::chrono::seconds(5);
+// A task seeded from a checkpoint starts once its workspace is written.
+constexpr auto kSeedTimeout = std::chrono::seconds(120);
 // Agent events carry log chunks of up to 64 KiB; this leaves room for the envelope.
 constexpr size_t kMaxAgentEvent = 1 << 20;
 constexpr const char* kEventsStream = "AV_EVENTS";
@@ -64,19 +66,38 @@ void TaskDispatch::RunTask(const TaskRecord& t) {
     run->set_resume(true);
     run->set_resume_session(t.report.session_id);
   }
+  // A task continued elsewhere, or submitted from a checkpoint, starts from it: the checkpoint
+  // is brought onto the machine first (only the objects it lacks travel).
+  std::string from =
+      checkpoints_ != nullptr && !run->resume() ? checkpoints_->StartingPoint(t) : "";
+  if (!from.empty()) run->set_from_checkpoint(from);
   // The decision is durable before the agent hears of it: a restart never forgets a task
   // that is running somewhere.
-  d_.batch->AfterCommit([this, machine = t.machine_id, task = t.id, attempt = t.attempts,
+  d_.batch->AfterCommit([this, machine = t.machine_id, task = t.id, attempt = t.attempts, from,
                          data = cmd.SerializeAsString()] {
-    d_.bus->RequestAsync(Subject("cmd." + machine), data, kAssignTimeout,
-                         [this, machine, task, attempt](Result<std::string> raw) {
-                           asio::post(*d_.ioc,
-                                      [this, machine, task, attempt, raw = std::move(raw)] {
-                                        if (stopped_) return;
-                                        AssignAnswered(machine, task, attempt, raw);
-                                      });
+    if (from.empty()) return SendRunTask(machine, task, attempt, data, kAssignTimeout);
+    checkpoints_->Branch(from, machine,
+                         [this, machine, task, attempt, from, data](Result<BranchOutcome> r) {
+                           if (stopped_) return;
+                           if (r) return SendRunTask(machine, task, attempt, data, kSeedTimeout);
+                           v1::CommandReply reply;
+                           reply.set_error_code("unavailable");
+                           reply.set_error("cannot bring checkpoint " + from +
+                                           " onto the machine: " + r.error().message);
+                           AssignAnswered(machine, task, attempt, reply.SerializeAsString());
                          });
   });
+}
+
+void TaskDispatch::SendRunTask(const std::string& machine, const std::string& task,
+                               uint32_t attempt, const std::string& data, Duration timeout) {
+  d_.bus->RequestAsync(Subject("cmd." + machine), data, timeout,
+                       [this, machine, task, attempt](Result<std::string> raw) {
+                         asio::post(*d_.ioc, [this, machine, task, attempt, raw = std::move(raw)] {
+                           if (stopped_) return;
+                           AssignAnswered(machine, task, attempt, raw);
+                         });
+                       });
 }
 
 void TaskDispatch::AssignAnswered(const std::string& machine, const std::string& task,
@@ -199,6 +220,8 @@ void TaskDispatch::OnAgentEvent(const BusMessage& m, const std::function<void()>
   }
   if (*fresh && ev->has_usage()) {
     if (on_usage_) on_usage_(*ev);
+  } else if (*fresh && (ev->has_checkpoint_created() || ev->has_checkpoints_removed())) {
+    if (checkpoints_ != nullptr) checkpoints_->ApplyEvent(*ev);
   } else if (*fresh && (!ev->has_agent_stopping() || AgentStopped(*ev))) {
     tasks_->ApplyAgentEvent(*ev);
   }

@@ -12,6 +12,7 @@
 #include "autovibe/v1/event.pb.h"
 #include "common/bus/bus.h"
 #include "controller/api/task_followers.h"
+#include "controller/checkpoints/checkpoint_service.h"
 #include "controller/fleet/fleet.h"
 #include "controller/tasks/task_book.h"
 #include "controller/write_batch.h"
@@ -34,6 +35,9 @@ class TaskDispatch final : public TaskEffects {
   explicit TaskDispatch(TaskDispatchDeps deps) : d_(std::move(deps)) {}
 
   void Attach(TaskBook* tasks) { tasks_ = tasks; }
+  // Tasks that start from a checkpoint get it onto their machine first; checkpoint events go
+  // to its catalogue.
+  void AttachCheckpoints(CheckpointService* checkpoints) { checkpoints_ = checkpoints; }
   // Where usage records from the agents' event stream go (the budget book), once per event id.
   void OnUsage(std::function<void(const v1::AgentEvent&)> on_usage) {
     on_usage_ = std::move(on_usage);
@@ -68,7 +72,10 @@ class TaskDispatch final : public TaskEffects {
   std::string Subject(const std::string& kind) const { return d_.subject_prefix + "." + kind; }
 
   TaskDispatchDeps d_;
+  void SendRunTask(const std::string& machine, const std::string& task, uint32_t attempt,
+                   const std::string& data, Duration timeout);
   TaskBook* tasks_ = nullptr;
+  CheckpointService* checkpoints_ = nullptr;
   std::function<void(const v1::AgentEvent&)> on_usage_;
   std::unique_ptr<Subscription> events_sub_;
   bool events_starting_ = false;

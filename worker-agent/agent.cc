@@ -15,6 +15,7 @@
 #include "common/core/files.h"
 #include "common/core/ids.h"
 #include "common/core/time.h"
+#include "worker-agent/checkpoint_keeper.h"
 #include "worker-agent/host/resources.h"
 #include "worker-agent/host/tools.h"
 #include "worker-agent/meter/meter_service.h"
@@ -67,7 +68,8 @@ class AgentImpl final : public Agent {
 
   ~AgentImpl() override {
     cmd_sub_.reset();
-    tasks_.reset();  // kills any tool still running
+    checkpoints_.reset();  // waits for the disk thread's current work
+    tasks_.reset();        // kills any tool still running
     meter_.reset();
     blocking_.join();
     outbox_.reset();
@@ -100,6 +102,11 @@ class AgentImpl final : public Agent {
         *bus_, EventOutboxOptions{.subject_prefix = config_.subject_prefix});
     if (auto r = StartMeter(); !r) return r.error();
     tasks_ = std::make_unique<TaskManager>(ioc_, *outbox_, TaskOptions());
+    auto keeper = CheckpointKeeper::Open(
+        ioc_, *outbox_, *tasks_,
+        CheckpointKeeperOptions{.data_dir = config_.data_dir, .settings = config_.checkpoints});
+    if (!keeper) return keeper.error();
+    checkpoints_ = std::move(*keeper);
     spdlog::info("agent starting name={} data_dir={} tools={}", config_.name, config_.data_dir,
                  fmt::join(tools_, ","));
     return {};
@@ -163,6 +170,11 @@ class AgentImpl final : public Agent {
     }
     mo.proxy.mock = {mc.mock_text, mc.mock_input_tokens, mc.mock_output_tokens,
                      mc.mock_cache_write_tokens, mc.mock_cache_read_tokens};
+    mo.on_responses = [this](std::vector<std::string> tasks) {
+      asio::post(ioc_, [this, tasks = std::move(tasks)] {
+        if (checkpoints_) checkpoints_->LlmResponded(tasks);
+      });
+    };
     mo.proxy.requests_per_minute = mc.requests_per_minute;
     mo.proxy.tokens_per_minute = mc.tokens_per_minute;
     auto m = meter::MeterService::Start(*bus_, *outbox_, prices_, std::move(mo),
@@ -210,6 +222,9 @@ class AgentImpl final : public Agent {
     o.max_output_bytes = config_.max_output_bytes;
     o.agent_env = AgentEnvironment::FromProcess();
     o.meter = meter_.get();
+    o.on_ended = [this](const std::string& task_id, uint32_t attempt) {
+      if (checkpoints_) checkpoints_->TaskEnded(task_id, attempt);
+    };
     return o;
   }
 
@@ -269,6 +284,7 @@ class AgentImpl final : public Agent {
     machine_id_ = reply.machine_id();
     outbox_->SetMachineId(machine_id_);
     meter_->SetMachineId(machine_id_);
+    checkpoints_->SetMachineId(machine_id_);
     interval_ = std::chrono::milliseconds(std::max<uint32_t>(reply.heartbeat_interval_ms(), 10));
     if (changed) {
       if (auto r = WriteFileAtomic(config_.data_dir + "/machine_id", machine_id_, 0600); !r) {
@@ -312,19 +328,52 @@ class AgentImpl final : public Agent {
 
   void OnCommand(const BusMessage& m) {
     auto cmd = DecodeOrReject<v1::Command>(*bus_, m, "command");
+    auto send = [this, to = m.reply](const v1::CommandReply& reply) {
+      if (!to.empty()) bus_->Publish(to, reply.SerializeAsString());
+    };
     v1::CommandReply reply;
     if (!cmd) {
       reply.set_error("undecodable command");
-    } else {
-      reply.set_command_id(cmd->command_id());
-      auto r = Execute(*cmd);
-      reply.set_ok(r.has_value());
-      if (!r) {
-        reply.set_error(r.error().message);
-        reply.set_error_code(r.error().code);
-      }
+      send(reply);
+      return;
     }
-    if (!m.reply.empty()) bus_->Publish(m.reply, reply.SerializeAsString());
+    if (CheckpointKeeper::Handles(*cmd)) {
+      if (stopping_) {
+        reply.set_command_id(cmd->command_id());
+        reply.set_error("the agent is stopping");
+        reply.set_error_code("unavailable");
+        send(reply);
+        return;
+      }
+      checkpoints_->Execute(*cmd, send);
+      return;
+    }
+    if (cmd->has_run_task() && NeedsSeed(cmd->run_task())) {
+      // The workspace is written from the checkpoint first; then the tool starts.
+      checkpoints_->Seed(cmd->run_task(), [this, cmd = *cmd, send](Result<void> seeded) {
+        Result<void> r = seeded ? Execute(cmd) : seeded;
+        send(Reply(cmd, r));
+      });
+      return;
+    }
+    send(Reply(*cmd, Execute(*cmd)));
+  }
+
+  static v1::CommandReply Reply(const v1::Command& cmd, const Result<void>& r) {
+    v1::CommandReply reply;
+    reply.set_command_id(cmd.command_id());
+    reply.set_ok(r.has_value());
+    if (!r) {
+      reply.set_error(r.error().message);
+      reply.set_error_code(r.error().code == "not_found" ? "unavailable" : r.error().code);
+    }
+    return reply;
+  }
+
+  // A task to start from a checkpoint, unless this attempt already runs here.
+  bool NeedsSeed(const v1::RunTask& t) const {
+    if (t.from_checkpoint().empty() || stopping_ || tasks_->draining()) return false;
+    return !(tasks_->Running(t.task_id()) && tasks_->AttemptOf(t.task_id()) >= t.attempt());
   }
 
   // Runs one command; RunTask returns once the tool started or could not.
@@ -416,8 +465,9 @@ class AgentImpl final : public Agent {
   std::unique_ptr<Bus> bus_;
   std::unique_ptr<EventOutbox> outbox_;  // after bus_: gone before it
   meter::PriceTable prices_;
-  std::unique_ptr<meter::MeterService> meter_;  // after outbox_: gone before it
-  std::unique_ptr<TaskManager> tasks_;          // after meter_: gone before it
+  std::unique_ptr<meter::MeterService> meter_;     // after outbox_: gone before it
+  std::unique_ptr<TaskManager> tasks_;             // after meter_: gone before it
+  std::unique_ptr<CheckpointKeeper> checkpoints_;  // after tasks_: gone before it
   std::unique_ptr<Subscription> cmd_sub_;
   std::vector<std::string> tools_;
   std::string machine_id_;

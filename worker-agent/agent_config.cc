@@ -63,6 +63,32 @@ Result<void> TomlLimits(const toml::node& n, std::string_view key, ResourceLimit
   return {};
 }
 
+Result<void> TomlCheckpoints(const toml::node& n, CheckpointSettings& c) {
+  const toml::table* t = n.as_table();
+  if (t == nullptr) return MakeError("bad_config", "checkpoints must be a table");
+  for (auto& [k, v] : *t) {
+    const std::string name = "checkpoints." + std::string(k.str());
+    Result<void> r;
+    if (k == "auto_every") {
+      r = TomlDuration(v, name, c.auto_every);
+    } else if (k == "prune_every") {
+      r = TomlDuration(v, name, c.prune_every);
+    } else if (k == "at_task_end") {
+      auto b = v.value_exact<bool>();
+      if (!b) return MakeError("bad_config", name + " must be true or false");
+      c.at_task_end = *b;
+    } else if (k == "keep_auto") {
+      r = TomlSlots(v, name, c.keep_auto);
+    } else if (k == "keep_days") {
+      r = TomlSlots(v, name, c.keep_days);
+    } else {
+      return UnknownKey(name);
+    }
+    if (!r) return r;
+  }
+  return {};
+}
+
 }  // namespace
 
 Result<void> LoadAgentConfigToml(std::string_view toml_text, AgentConfig& c) {
@@ -85,6 +111,7 @@ Result<void> LoadAgentConfigToml(std::string_view toml_text, AgentConfig& c) {
                           if (k == "task_grace") return TomlDuration(node, k, c.task_grace);
                           if (k == "task_limits") return TomlLimits(node, k, c.task_limits);
                           if (k == "meter") return meter::TomlMeterConfig(node, c.meter);
+                          if (k == "checkpoints") return TomlCheckpoints(node, c.checkpoints);
                           return UnknownKey(k);
                         });
 }
@@ -124,6 +151,9 @@ Result<void> ValidateTaskSettings(const AgentConfig& c) {
   if (c.task_grace < std::chrono::milliseconds(100) || c.task_grace > std::chrono::minutes(10)) {
     return MakeError("bad_config", "task_grace must be between 100ms and 10m (--task-grace)");
   }
+  if (c.checkpoints.auto_every.count() < 0 || c.checkpoints.prune_every.count() <= 0) {
+    return MakeError("bad_config", "checkpoints.auto_every must be 0 or more, prune_every more");
+  }
   const ResourceLimits& l = c.task_limits;
   // Below these no coding tool (node, python, git) even starts; 0 keeps the agent's limit.
   if (l.address_space_bytes != 0 && l.address_space_bytes < (uint64_t{256} << 20)) {
@@ -145,7 +175,7 @@ ParsedAgentArgs ParseAgentArgs(int argc, char** argv) {
   std::string config_file, nats, name, data_dir, backend, prefix, level, user, password;
   std::vector<std::string> labels, upstreams;
   uint32_t task_slots = 0;
-  std::string task_grace, proxy_listen, prices;
+  std::string task_grace, proxy_listen, prices, checkpoint_every;
   app.add_option("--config", config_file, "TOML config file; flags override it");
   app.add_option("--nats", nats, "NATS server URL [" + c.nats_url + "]");
   app.add_option("--nats-user", user, "NATS user name");
@@ -165,6 +195,9 @@ ParsedAgentArgs ParseAgentArgs(int argc, char** argv) {
       app.add_option("--task-slots", task_slots, "tasks this machine runs at once [1]");
   app.add_option("--task-grace", task_grace,
                  "SIGTERM to SIGKILL of a cancelled task that gives no grace of its own [5s]");
+  app.add_option("--checkpoint-every", checkpoint_every,
+                 "at most one automatic workspace checkpoint per task this often, after LLM "
+                 "responses; 0 for none [30s]");
   app.set_version_flag("--version", AUTOVIBE_VERSION);
   if (auto code = ParseFlags(app, argc, argv)) {
     out.exit_code = *code;
@@ -192,6 +225,11 @@ ParsedAgentArgs ParseAgentArgs(int argc, char** argv) {
     auto d = ParseDuration(task_grace);
     if (!d) return fail(MakeError("bad_config", "--task-grace: " + d.error().message));
     c.task_grace = *d;
+  }
+  if (!checkpoint_every.empty()) {
+    auto d = ParseDuration(checkpoint_every);
+    if (!d) return fail(MakeError("bad_config", "--checkpoint-every: " + d.error().message));
+    c.checkpoints.auto_every = *d;
   }
   for (const auto& l : labels) {
     auto kv = ParseKeyValue(l);

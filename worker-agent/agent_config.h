@@ -11,6 +11,21 @@
 
 namespace autovibe {
 
+// Workspace checkpoints ([checkpoints] table).
+struct CheckpointSettings {
+  // After an LLM response, at most one checkpoint this often per task (only when the
+  // workspace changed). 0: none after responses.
+  Duration auto_every = std::chrono::seconds(30);
+  bool at_task_end = true;
+  // Retention: manual checkpoints stay; of the automatic ones (auto, task_end,
+  // before_restore) the newest keep_auto of each workspace and the newest of each of the
+  // last keep_days days.
+  uint32_t keep_auto = 20;
+  uint32_t keep_days = 7;
+  // Retention runs after automatic checkpoints, at most this often.
+  Duration prune_every = std::chrono::minutes(5);
+};
+
 struct AgentConfig {
   std::string nats_url = "nats://127.0.0.1:4222";
   std::string nats_user;
@@ -29,12 +44,14 @@ struct AgentConfig {
   ResourceLimits task_limits;                     // applied to every tool (setrlimit)
   // The metering proxy: where it listens, prices, keys, per-task rate limits, the mock.
   meter::MeterConfig meter;
+  CheckpointSettings checkpoints;
 };
 
 // Keys: nats, nats_user, nats_password, name, data_dir, backend, subject_prefix, log_level,
 // task_slots, max_output_bytes, task_grace, [labels] table, [upstreams] table, [task_limits]
 // table (address_space_bytes, cpu_seconds, file_size_bytes, open_files, processes: integers,
-// 0 keeps the agent's own limit; core_dumps: bool), [meter] table (meter_config.h). Unknown
+// 0 keeps the agent's own limit; core_dumps: bool), [meter] table (meter_config.h),
+// [checkpoints] table (auto_every, at_task_end, keep_auto, keep_days, prune_every). Unknown
 // keys are an error.
 Result<void> LoadAgentConfigToml(std::string_view toml_text, AgentConfig& config);
 

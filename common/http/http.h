@@ -51,6 +51,10 @@ struct HttpResponse {
   // connection and a client that has gone is noticed (for SSE: ":\n\n").
   std::string keepalive;
   std::chrono::milliseconds keepalive_every{15'000};
+  // When set, the answer comes later (it waits on other machines): the server calls this with
+  // a function to give the response to, once, on the server's io_context thread. The rest of
+  // this response is ignored.
+  std::function<void(std::function<void(HttpResponse)>)> later;
 };
 
 // {"error":{"code":..,"message":..}} with the given status.

@@ -15,6 +15,7 @@
 #include <cctype>
 #include <charconv>
 #include <deque>
+#include <optional>
 
 namespace autovibe {
 namespace {
@@ -198,6 +199,7 @@ class Server final : public HttpServer, public std::enable_shared_from_this<Serv
           keep_alive = false;
         } else {
           out = handler(req);
+          if (out.later) out = co_await Later(stream, std::move(out.later));
         }
       }
       if (out.on_stream && !head) {
@@ -213,6 +215,31 @@ class Server final : public HttpServer, public std::enable_shared_from_this<Serv
     }
     boost::system::error_code ignored;
     stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
+  }
+
+  // Waits for a response the handler gives later (or the client to go, or the idle timeout).
+  asio::awaitable<HttpResponse> Later(
+      beast::tcp_stream& stream, std::function<void(std::function<void(HttpResponse)>)> later) {
+    struct Pending {
+      explicit Pending(const asio::any_io_executor& ex) : wake(ex) {}
+      asio::steady_timer wake;
+      std::optional<HttpResponse> response;
+    };
+    auto pending = std::make_shared<Pending>(stream.get_executor());
+    later([pending](HttpResponse r) {
+      if (pending->response) return;
+      pending->response = std::move(r);
+      pending->wake.cancel();
+    });
+    const auto deadline = std::chrono::steady_clock::now() + options_.later_timeout;
+    while (!pending->response && std::chrono::steady_clock::now() < deadline) {
+      pending->wake.expires_at(deadline);
+      co_await pending->wake.async_wait(kTuple);
+    }
+    if (!pending->response) {
+      co_return JsonError(504, "timeout", "no answer in time; the operation may still finish");
+    }
+    co_return std::move(*pending->response);
   }
 
   // Sends the headers, hands the body stream to the handler's callback, then writes what it

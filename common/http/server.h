@@ -21,6 +21,8 @@ struct HttpServerOptions {
   size_t max_body_bytes = 1 << 20;
   size_t max_header_bytes = 16 << 10;
   std::chrono::seconds idle_timeout{60};
+  // How long a response given later (HttpResponse::later) may take: then 504.
+  std::chrono::seconds later_timeout{600};
 };
 
 class HttpServer {

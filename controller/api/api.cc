@@ -21,6 +21,16 @@ HttpResponse Api::Handle(const HttpRequest& req) {
     spdlog::error("api handler failed route={} error={}", route, e.what());
     res = JsonError(500, "internal", "internal error");
   }
+  if (res.later) {
+    // Counted once answered.
+    res.later = [this, route, later = std::move(res.later)](auto respond) {
+      later([this, route, respond](HttpResponse r) {
+        ++metrics_.requests[{route, r.status}];
+        respond(std::move(r));
+      });
+    };
+    return res;
+  }
   ++metrics_.requests[{route, res.status}];
   return res;
 }
@@ -57,6 +67,9 @@ HttpResponse Api::Route(const HttpRequest& req, std::string& route) {
   }
   if (deps_.budgets_api != nullptr && BudgetsApi::Handles(seg)) {
     return deps_.budgets_api->Route(req, seg, route);
+  }
+  if (deps_.checkpoints_api != nullptr && CheckpointsApi::Handles(seg)) {
+    return deps_.checkpoints_api->Route(req, seg, route);
   }
   if (deps_.tasks_api != nullptr && seg.size() >= 2 &&
       (seg[1] == "projects" || seg[1] == "tasks")) {

@@ -7,6 +7,7 @@
 #include "common/bus/bus_stats.h"
 #include "common/http/http.h"
 #include "controller/api/budgets_api.h"
+#include "controller/api/checkpoints_api.h"
 #include "controller/api/metrics.h"
 #include "controller/api/tasks_api.h"
 #include "controller/fleet/fleet.h"
@@ -18,9 +19,10 @@ struct ApiDeps {
   BusStats* bus_stats = nullptr;                    // may be null
   const LatencyHistogram* heartbeat_lag = nullptr;  // may be null
   std::string admin_token;
-  TasksApi* tasks_api = nullptr;      // may be null
-  const TaskBook* tasks = nullptr;    // for metrics; may be null
-  BudgetsApi* budgets_api = nullptr;  // may be null
+  TasksApi* tasks_api = nullptr;              // may be null
+  const TaskBook* tasks = nullptr;            // for metrics; may be null
+  BudgetsApi* budgets_api = nullptr;          // may be null
+  CheckpointsApi* checkpoints_api = nullptr;  // may be null
 };
 
 class Api {

@@ -37,7 +37,10 @@ HttpResponse ErrorResponse(const Error& e) {
   if (e.code == "not_found") status = 404;
   if (e.code == "conflict") status = 409;
   if (e.code == "bad_request") status = 400;
-  return JsonError(status, status == 500 ? "internal" : e.code, e.message);
+  if (e.code == "unavailable") status = 503;
+  // A machine's own failures (a corrupt chunk, a hostile manifest) are told as they are.
+  const bool told = e.code == "corrupt" || e.code == "hostile_manifest" || e.code == "incomplete";
+  return JsonError(status, status == 500 && !told ? "internal" : e.code, e.message);
 }
 
 Result<boost::json::object> ParseJsonObject(const HttpRequest& req) {

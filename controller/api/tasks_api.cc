@@ -137,6 +137,10 @@ HttpResponse TasksApi::Submit(const HttpRequest& req) {
   }
   auto spec = TaskSpecFromJson(*body);
   if (!spec) return ErrorResponse(spec.error());
+  if (!spec->from_checkpoint.empty() &&
+      !(deps_.checkpoint_known && deps_.checkpoint_known(spec->from_checkpoint))) {
+    return JsonError(404, "not_found", "no checkpoint " + spec->from_checkpoint);
+  }
   auto t = deps_.tasks->Submit(std::string(project->as_string()), std::move(*spec));
   if (!t) return ErrorResponse(t.error());
   deps_.commit();

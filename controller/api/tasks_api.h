@@ -22,6 +22,8 @@ struct TasksApiDeps {
   std::function<void()> commit;
   // Asks for a scheduling pass soon (after a submit).
   std::function<void()> schedule;
+  // Whether the catalogue knows a checkpoint (for "from_checkpoint"); null: none known.
+  std::function<bool(std::string_view)> checkpoint_known;
 };
 
 class TasksApi {

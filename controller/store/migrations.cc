@@ -157,6 +157,25 @@ CREATE INDEX alerts_at ON alerts(at_ms);
     {5, "project emergency stop", R"sql(
 ALTER TABLE projects ADD COLUMN stopped INTEGER NOT NULL DEFAULT 0;
 )sql"},
+    {6, "checkpoint catalogue", R"sql(
+CREATE TABLE checkpoints (
+  id            TEXT PRIMARY KEY,
+  machine_id    TEXT NOT NULL,
+  task_id       TEXT NOT NULL DEFAULT '',
+  attempt       INTEGER NOT NULL DEFAULT 0,
+  parent        TEXT NOT NULL DEFAULT '',
+  trigger_kind  TEXT NOT NULL,
+  label         TEXT NOT NULL DEFAULT '',
+  workspace     TEXT NOT NULL DEFAULT '',
+  files         INTEGER NOT NULL DEFAULT 0,
+  bytes         INTEGER NOT NULL DEFAULT 0,
+  stored_bytes  INTEGER NOT NULL DEFAULT 0,
+  created_at    INTEGER NOT NULL,
+  verified_at   INTEGER NOT NULL DEFAULT 0,
+  copies_json   TEXT NOT NULL DEFAULT '[]'
+);
+CREATE INDEX checkpoints_task ON checkpoints(task_id, created_at);
+)sql"},
 };
 
 Error SqlError(sqlite3* db, const std::string& what) {

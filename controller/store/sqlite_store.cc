@@ -52,13 +52,17 @@ std::vector<std::string> ParseTools(const std::string& text) {
 class SqliteStore final : public Store {
  public:
   explicit SqliteStore(sqlite3* db)
-      : db_(db), tasks_(NewSqliteTaskStore(db)), budgets_(NewSqliteBudgetStore(db)) {}
+      : db_(db),
+        tasks_(NewSqliteTaskStore(db)),
+        budgets_(NewSqliteBudgetStore(db)),
+        checkpoints_(NewSqliteCheckpointStore(db)) {}
   ~SqliteStore() override {
     checkpointer_.reset();
     append_event_.reset();
     mark_applied_.reset();
     tasks_.reset();  // its cached statements go before the connection
     budgets_.reset();
+    checkpoints_.reset();
     sqlite3_close_v2(db_);
   }
 
@@ -234,6 +238,7 @@ class SqliteStore final : public Store {
 
   TaskStore& tasks() override { return *tasks_; }
   BudgetStore& budgets() override { return *budgets_; }
+  CheckpointCatalogueStore& checkpoints() override { return *checkpoints_; }
 
   Result<void> Begin() override {
     if (in_txn_) return {};
@@ -272,6 +277,7 @@ class SqliteStore final : public Store {
   sqlite3* db_;
   std::unique_ptr<TaskStore> tasks_;
   std::unique_ptr<BudgetStore> budgets_;
+  std::unique_ptr<CheckpointCatalogueStore> checkpoints_;
   std::unique_ptr<Stmt> append_event_;
   std::unique_ptr<Stmt> mark_applied_;
   std::unique_ptr<WalCheckpointer> checkpointer_;

@@ -11,5 +11,7 @@ namespace autovibe {
 
 // `db` must outlive the returned store.
 std::unique_ptr<TaskStore> NewSqliteTaskStore(sqlite3* db);
+// The checkpoint catalogue (sqlite_checkpoint_store.cc), on the same connection.
+std::unique_ptr<CheckpointCatalogueStore> NewSqliteCheckpointStore(sqlite3* db);
 
 }  // namespace autovibe

@@ -8,6 +8,7 @@
 
 #include "common/core/result.h"
 #include "controller/budgets/budget_store.h"
+#include "controller/checkpoints/checkpoint_record.h"
 #include "controller/store/machine_record.h"
 #include "controller/tasks/task_record.h"
 
@@ -46,6 +47,17 @@ class TaskStore {
   virtual Result<std::vector<StoredEvent>> TaskEvents(std::string_view task_id) = 0;
 };
 
+// The checkpoint catalogue.
+class CheckpointCatalogueStore {
+ public:
+  virtual ~CheckpointCatalogueStore() = default;
+  // Oldest first.
+  virtual Result<std::vector<CheckpointRecord>> LoadCheckpoints() = 0;
+  // Inserts or replaces the checkpoint with this id.
+  virtual Result<void> SaveCheckpoint(const CheckpointRecord& c) = 0;
+  virtual Result<void> DeleteCheckpoint(std::string_view id) = 0;
+};
+
 class Store {
  public:
   virtual ~Store() = default;
@@ -66,6 +78,7 @@ class Store {
 
   virtual TaskStore& tasks() = 0;
   virtual BudgetStore& budgets() = 0;
+  virtual CheckpointCatalogueStore& checkpoints() = 0;
 
   // Groups the writes that follow into one transaction until Commit(). Writes outside
   // Begin/Commit commit one by one. Not nested: Begin while open does nothing.

@@ -103,8 +103,10 @@ Result<void> CheckSpec(const TaskSpec& s) {
       return Bad("\"options.max_turns\" must be a whole number from 1 to 10000");
     }
   }
-  if (!s.from_checkpoint.empty()) {
-    return Bad("\"from_checkpoint\" is not supported yet: checkpoints arrive in a later release");
+  if (!s.from_checkpoint.empty() &&
+      (s.from_checkpoint.size() > 64 || !s.from_checkpoint.starts_with("cp-") ||
+       s.from_checkpoint.find_first_not_of("0123456789abcdef", 3) != std::string::npos)) {
+    return Bad("\"from_checkpoint\" is not a checkpoint id (cp-...)");
   }
   return {};
 }

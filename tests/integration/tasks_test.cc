@@ -317,7 +317,9 @@ TEST_CASE("bad task submissions get clear errors and change nothing") {
       {R"({"project":"demo","tool":"claude-code","prompt":"p","options":{"max_turns":"0"}})", 400,
        "max_turns"},
       {R"({"project":"demo","tool":"claude-code","prompt":"p","from_checkpoint":"c-1"})", 400,
-       "not supported yet"},
+       "not a checkpoint id"},
+      {R"({"project":"demo","tool":"claude-code","prompt":"p","from_checkpoint":"cp-9a"})", 404,
+       "no checkpoint cp-9a"},
       {R"({"project":"demo","tool":"claude-code","prompt":")" + std::string(300 << 10, 'p') +
            R"("})",
        400, "longer than 256 KiB"},

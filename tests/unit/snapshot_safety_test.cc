@@ -156,10 +156,7 @@ TEST_CASE("checkpoint: retention keeps what it should and collects the rest") {
   }
   uint64_t before = f.store->chunks().disk_bytes();
 
-  // A head cannot be deleted, nor a pinned one.
-  auto head = f.store->Delete(autos.back(), {});
-  REQUIRE_FALSE(head);
-  CHECK(head.error().code == "conflict");
+  // A pinned one cannot be deleted.
   auto pinned = f.store->Delete(autos[1], {autos[1]});
   REQUIRE_FALSE(pinned);
   CHECK(pinned.error().code == "conflict");
@@ -188,6 +185,14 @@ TEST_CASE("checkpoint: retention keeps what it should and collects the rest") {
   REQUIRE(daily);
   CHECK(daily->removed.size() == 2);  // autos[5] is the day's newest (and the head)
   REQUIRE(f.store->List().size() == 2);
+
+  // Deleting the head: the workspace stands on its parent, whose chunks stay.
+  REQUIRE(f.store->Delete(autos[5], {}));
+  CHECK(f.store->Head(f.ws) == manual.manifest.id());
+  auto report = f.store->Verify(manual.manifest.id());
+  REQUIRE(report);
+  CHECK(report->problems.empty());
+  CHECK(f.Take("auto").manifest.parent() == manual.manifest.id());
 }
 
 }  // namespace

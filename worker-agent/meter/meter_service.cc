@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
@@ -65,11 +66,22 @@ class OutboxUsageSink final : public UsageSink {
  public:
   static constexpr std::chrono::milliseconds kLinger{2};
 
-  OutboxUsageSink(asio::io_context& ioc, EventOutbox& outbox) : timer_(ioc), outbox_(outbox) {}
+  OutboxUsageSink(asio::io_context& ioc, EventOutbox& outbox,
+                  std::function<void(std::vector<std::string>)> on_responses)
+      : timer_(ioc), outbox_(outbox), on_responses_(std::move(on_responses)) {}
   ~OutboxUsageSink() override { Hand(); }
 
   void Hand() {
     timer_.cancel();
+    if (on_responses_ && !pending_.empty()) {
+      std::vector<std::string> tasks;
+      for (const auto& r : pending_) {
+        if (std::find(tasks.begin(), tasks.end(), r.task_id()) == tasks.end()) {
+          tasks.push_back(r.task_id());
+        }
+      }
+      on_responses_(std::move(tasks));
+    }
     for (auto& r : pending_) {
       v1::AgentEvent e;
       *e.mutable_usage() = std::move(r);
@@ -90,6 +102,7 @@ class OutboxUsageSink final : public UsageSink {
  private:
   asio::steady_timer timer_;
   EventOutbox& outbox_;
+  std::function<void(std::vector<std::string>)> on_responses_;
   std::vector<v1::UsageRecord> pending_;
 };
 
@@ -99,7 +112,7 @@ struct MeterService::Impl {
   Impl(Bus& bus, EventOutbox& outbox, const MeterServiceOptions& o,
        LeaseBook::OnExhausted on_exhausted)
       : channel(ioc, bus, o.subject_prefix, o.lease_timeout),
-        sink(ioc, outbox),
+        sink(ioc, outbox, o.on_responses),
         book(ioc, channel, sink, o.leases, std::move(on_exhausted)) {}
 
   asio::io_context ioc{1};

@@ -3,8 +3,10 @@
 // controller over <prefix>.lease.<m>; usage records leave through the agent's event outbox.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "common/bus/bus.h"
 #include "common/core/duration.h"
@@ -22,6 +24,9 @@ struct MeterServiceOptions {
   LeaseBookOptions leases;
   std::string subject_prefix = "av";
   Duration lease_timeout = std::chrono::seconds(2);
+  // Runs on the meter thread, a moment after calls are answered, with their tasks (the agent
+  // checkpoints workspaces after LLM responses). Hand it over to the agent's own thread.
+  std::function<void(std::vector<std::string> task_ids)> on_responses;
 };
 
 class MeterService final : public TaskMeter {

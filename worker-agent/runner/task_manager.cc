@@ -250,8 +250,26 @@ void TaskManager::Finished(Attempt& a, v1::TaskFinished f) {
   ended_.emplace_back(a.task_id, a.attempt);
   if (ended_.size() > kRememberEnded) ended_.pop_front();
   const std::string id = a.task_id;
+  const uint32_t attempt = a.attempt;
   running_.erase(id);  // `a` is gone from here on
+  if (!stopping_ && options_.on_ended) options_.on_ended(id, attempt);
+  auto [first, last] = when_ended_.equal_range(id);
+  for (auto it = first; it != last; ++it) boost::asio::post(ioc_, std::move(it->second));
+  when_ended_.erase(first, last);
   if (stopping_ && running_.empty()) NotifyStopped();
+}
+
+void TaskManager::WhenEnded(const std::string& task_id, std::function<void()> then) {
+  if (!running_.contains(task_id)) {
+    boost::asio::post(ioc_, std::move(then));
+    return;
+  }
+  when_ended_.emplace(task_id, std::move(then));
+}
+
+uint32_t TaskManager::AttemptOf(const std::string& task_id) const {
+  auto it = running_.find(task_id);
+  return it == running_.end() ? 0 : it->second->attempt;
 }
 
 void TaskManager::NotifyStopped() {

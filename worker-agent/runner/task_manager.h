@@ -38,6 +38,9 @@ struct TaskManagerOptions {
   TaskMeter* meter = nullptr;
   AgentEnvironment agent_env;
   LogBatcherOptions logs;
+  // Runs (on the owner thread) after each attempt's TaskFinished is sent, except when the
+  // agent stops: the agent checkpoints the workspace then.
+  std::function<void(const std::string& task_id, uint32_t attempt)> on_ended;
 };
 
 class TaskManager {
@@ -77,6 +80,12 @@ class TaskManager {
   // Kills what still runs at once and reports each as cancelled with the stop reason.
   void KillAll();
 
+  // Runs `then` (posted) once the task no longer runs here: at once when it does not.
+  void WhenEnded(const std::string& task_id, std::function<void()> then);
+  bool Running(const std::string& task_id) const { return running_.contains(task_id); }
+  // The attempt of the task running here; 0 when none.
+  uint32_t AttemptOf(const std::string& task_id) const;
+
   std::vector<std::string> RunningTaskIds() const;
   size_t running() const { return running_.size(); }
 
@@ -104,6 +113,7 @@ class TaskManager {
   bool stopping_ = false;
   std::string stop_reason_;
   std::function<void()> on_stopped_;
+  std::multimap<std::string, std::function<void()>> when_ended_;
 };
 
 }  // namespace autovibe

@@ -11,6 +11,7 @@
 
 #include "common/core/files.h"
 #include "common/core/ids.h"
+#include "worker-agent/snapshot/transfer.h"
 #include "worker-agent/snapshot/tree.h"
 
 namespace autovibe::snapshot {
@@ -170,29 +171,71 @@ std::vector<v1::CheckpointManifest> CheckpointStore::List() const {
 
 Result<Restored> CheckpointStore::Restore(const std::string& id, const std::string& target,
                                           bool replace) {
+  auto r = Restore(RestoreRequest{.id = id, .target = target, .replace = replace});
+  if (!r) return r.error();
+  return r->restored;
+}
+
+Result<RestoreResult> CheckpointStore::Restore(const RestoreRequest& request) {
+  const std::string& id = request.id;
   auto m = Get(id);
   if (!m) return m.error();
   auto root = HashFromBytes(m->root());
   if (!root) return MakeError("corrupt", "checkpoint " + id + " names no well-formed root");
-  std::string workspace = WorkspaceName(target);
+  std::string workspace = WorkspaceName(request.target);
+  RestoreResult out;
   std::error_code ec;
-  if (replace && fs::is_directory(workspace, ec)) {
+  if (request.replace && fs::is_directory(workspace, ec)) {
     // What the restore replaces is kept first, so it can be had back.
     CreateRequest before{.workspace = workspace,
                          .trigger = "before_restore",
+                         .task_id = request.task_id,
+                         .machine_id = request.machine_id,
                          .label = "before restoring " + id,
                          .only_if_changed = true};
-    if (auto r = Create(before); !r) return r.error();
+    auto taken = Create(before);
+    if (!taken) return taken.error();
+    if (taken->created) out.before = taken->manifest;
   }
   auto restored =
       RestoreTree(*store_, *root, m->root_mode(), workspace,
-                  RestoreOptions{.replace = replace, .threads = options_.create.threads});
-  if (!restored) return restored;
+                  RestoreOptions{.replace = request.replace, .threads = options_.create.threads});
+  if (!restored) return restored.error();
+  out.restored = *restored;
   // Another directory is there now: its next checkpoint walks it all.
   states_.erase(workspace);
   (*heads_.mutable_by_workspace())[workspace] = id;
   if (auto r = SaveHeads(); !r) return r.error();
-  return restored;
+  return out;
+}
+
+Result<v1::CheckpointManifest> CheckpointStore::Import(const v1::CheckpointManifest& manifest) {
+  if (!WellFormedId(manifest.id())) {
+    return MakeError("bad_request", "not a checkpoint id: \"" + manifest.id().substr(0, 80) + "\"");
+  }
+  if (auto it = manifests_.find(manifest.id()); it != manifests_.end()) return it->second;
+  if (!HashFromBytes(manifest.root())) {
+    return MakeError("hostile_manifest", "checkpoint " + manifest.id() + " names no root");
+  }
+  auto objects = ObjectsOf(*store_, manifest.root());
+  if (!objects) {
+    // A tree not there yet means objects are still to come.
+    const std::string& code = objects.error().code;
+    return MakeError(code == "not_found" ? "incomplete" : code,
+                     "cannot import " + manifest.id() + ": " + objects.error().message);
+  }
+  auto missing = MissingFrom(*store_, *objects);
+  if (!missing.empty()) {
+    return MakeError("incomplete", "cannot import " + manifest.id() + ": " +
+                                       std::to_string(missing.size()) + " of its " +
+                                       std::to_string(objects->size()) +
+                                       " objects are missing (first " + missing[0].hex() + ")");
+  }
+  if (auto r = store_->Sync(); !r) return r.error();
+  v1::CheckpointManifest m = manifest;
+  if (auto r = SaveManifest(m); !r) return r.error();
+  manifests_[m.id()] = m;
+  return m;
 }
 
 }  // namespace autovibe::snapshot

@@ -10,6 +10,7 @@
 
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -44,6 +45,21 @@ struct CreateResult {
   uint64_t files_read = 0;  // the rest came from the stat cache or the last walk
   bool full_walk = true;    // the whole tree was walked, not only what inotify saw change
   std::vector<std::string> skipped;
+};
+
+struct RestoreRequest {
+  std::string id;
+  std::string target;
+  // Take the place of an existing directory (in place: the workspace then stands on `id`).
+  bool replace = false;
+  // Recorded in the before_restore checkpoint of what is replaced.
+  std::string task_id;
+  std::string machine_id;
+};
+
+struct RestoreResult {
+  Restored restored;
+  std::optional<v1::CheckpointManifest> before;  // taken of what was replaced, if it changed
 };
 
 struct Change {
@@ -85,12 +101,17 @@ class CheckpointStore {
   // Writes checkpoint `id` to `target`. `replace` lets it take the place of an existing
   // directory (in place: the workspace then stands on `id`).
   Result<Restored> Restore(const std::string& id, const std::string& target, bool replace);
+  Result<RestoreResult> Restore(const RestoreRequest& request);
+  // Takes a checkpoint made elsewhere (snapshot/transfer.h brought its objects): refused,
+  // naming what is missing, unless every tree and chunk it holds is here. Idempotent.
+  Result<v1::CheckpointManifest> Import(const v1::CheckpointManifest& manifest);
   // What changed from checkpoint `from` to `to`, sorted by path.
   Result<std::vector<Change>> Diff(const std::string& from, const std::string& to) const;
   // Re-reads and re-hashes every chunk of the checkpoint.
   Result<VerifyReport> Verify(const std::string& id) const;
-  // Removes one checkpoint (its children then hang from its parent) and the chunks no other
-  // checkpoint holds. Refused for a pinned one (a task runs from it) or a workspace's head.
+  // Removes one checkpoint (its children then hang from its parent; a workspace standing on
+  // it stands on its parent) and the chunks no other checkpoint holds. Refused for a pinned
+  // one (a task runs from it).
   Result<PruneReport> Delete(const std::string& id, const std::set<std::string>& pinned);
   // Keeps manual checkpoints, heads, pinned ones, and automatic ones as `retention` says;
   // removes the rest and collects their chunks.

@@ -359,11 +359,6 @@ Result<void> ChunkStore::Sync() {
   return {};
 }
 
-size_t ChunkStore::chunk_count() const {
-  std::lock_guard lock(mu_);
-  return index_.size();
-}
-
 uint64_t ChunkStore::disk_bytes() const {
   uint64_t total = 0;
   std::error_code ec;

@@ -85,7 +85,6 @@ class ChunkStore {
   // rewritten with their live blocks. Returns the bytes freed.
   Result<uint64_t> Collect(const std::unordered_set<Hash, HashKey>& live);
 
-  size_t chunk_count() const;
   uint64_t disk_bytes() const;
   const std::string& dir() const { return dir_; }
 

@@ -47,11 +47,19 @@ Result<PruneReport> CheckpointStore::Delete(const std::string& id,
   if (pinned.contains(id)) {
     return MakeError("conflict", "checkpoint " + id + " is in use by a task");
   }
-  if (Head(m->workspace()) == id) {
-    return MakeError("conflict", "checkpoint " + id + " is what workspace " + m->workspace() +
-                                     " stands on (its next checkpoint's parent)");
+  auto removed = Remove({id});
+  if (!removed) return removed;
+  // The workspace stood on it: its next checkpoint hangs from the one before.
+  auto& heads = *heads_.mutable_by_workspace();
+  if (auto it = heads.find(m->workspace()); it != heads.end() && it->second == id) {
+    if (m->parent().empty() || !manifests_.contains(m->parent())) {
+      heads.erase(it);
+    } else {
+      it->second = m->parent();
+    }
+    if (auto r = SaveHeads(); !r) return r.error();
   }
-  return Remove({id});
+  return removed;
 }
 
 Result<PruneReport> CheckpointStore::Prune(const Retention& retention,

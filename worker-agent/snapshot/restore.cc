@@ -34,9 +34,8 @@ Error Io(const std::string& what, const std::string& path) {
 }
 
 struct Times {
-  int64_t mtime_ns = 0;
   timespec spec[2]{};
-  explicit Times(int64_t ns) : mtime_ns(ns) {
+  explicit Times(int64_t ns) {
     spec[0].tv_nsec = UTIME_OMIT;
     spec[1].tv_sec = ns / 1'000'000'000;
     spec[1].tv_nsec = ns % 1'000'000'000;

@@ -1,0 +1,286 @@
+#include "controller/api/checkpoints_api.h"
+
+#include <boost/json.hpp>
+
+#include "common/core/time.h"
+#include "controller/api/responses.h"
+
+namespace autovibe {
+namespace {
+
+namespace json = boost::json;
+
+constexpr size_t kMaxText = 200;
+
+json::object CheckpointToJson(const CheckpointRecord& c, const Fleet& fleet) {
+  json::array copies;
+  for (const auto& m : c.copies) copies.emplace_back(m);
+  const MachineRecord* m = fleet.Find(c.machine_id);
+  json::object o{{"id", c.id},
+                 {"machine_id", c.machine_id},
+                 {"machine", m != nullptr ? m->name : std::string()},
+                 {"task_id", c.task_id},
+                 {"attempt", c.attempt},
+                 {"parent", c.parent},
+                 {"trigger", c.trigger},
+                 {"label", c.label},
+                 {"files", c.files},
+                 {"bytes", c.bytes},
+                 {"stored_bytes", c.stored_bytes},
+                 {"created_at", FormatRfc3339(c.created_at_ms)},
+                 {"workspace", c.workspace},
+                 {"copies", std::move(copies)}};
+  if (c.verified_at_ms > 0) {
+    o["verified_at"] = FormatRfc3339(c.verified_at_ms);
+  } else {
+    o["verified_at"] = nullptr;
+  }
+  return o;
+}
+
+const char* ChangeKind(v1::CheckpointChange::Kind k) {
+  switch (k) {
+    case v1::CheckpointChange::ADDED:
+      return "added";
+    case v1::CheckpointChange::REMOVED:
+      return "removed";
+    default:
+      return "changed";
+  }
+}
+
+// An optional string field of a JSON body; an error when it is there but not a short string.
+Result<std::string> OptionalText(const json::object& body, std::string_view key) {
+  const json::value* v = body.if_contains(key);
+  if (v == nullptr || v->is_null()) return std::string();
+  if (!v->is_string() || v->as_string().size() > kMaxText) {
+    return MakeError("bad_request", "\"" + std::string(key) + "\" must be a string of at most " +
+                                        std::to_string(kMaxText) + " characters");
+  }
+  return std::string(v->as_string());
+}
+
+// A body that may be empty (no fields at all), else a JSON object with only `allowed` keys.
+Result<json::object> OptionalBody(const HttpRequest& req,
+                                  std::initializer_list<std::string_view> allowed) {
+  if (req.body.empty()) return json::object();
+  auto body = ParseJsonObject(req);
+  if (!body) return body.error();
+  for (const auto& [k, v] : *body) {
+    if (std::find(allowed.begin(), allowed.end(), std::string_view(k)) == allowed.end()) {
+      return MakeError("bad_request", "unknown field \"" + std::string(k).substr(0, 40) + "\"");
+    }
+  }
+  return body;
+}
+
+std::string Short(std::string_view s) { return std::string(s.substr(0, 80)); }
+
+}  // namespace
+
+bool CheckpointsApi::Handles(const std::vector<std::string_view>& seg) {
+  if (seg.size() >= 2 && seg[1] == "checkpoints") return true;
+  return seg.size() == 4 && seg[1] == "machines" && seg[3] == "checkpoints";
+}
+
+const MachineRecord* CheckpointsApi::Machine(std::string_view id_or_name) const {
+  if (const MachineRecord* m = deps_.fleet->Find(id_or_name)) return m;
+  for (const MachineRecord* m : deps_.fleet->List()) {
+    if (m->name == id_or_name) return m;
+  }
+  return nullptr;
+}
+
+HttpResponse CheckpointsApi::Route(const HttpRequest& req, const std::vector<std::string_view>& seg,
+                                   std::string& route) {
+  if (seg[1] == "machines") {
+    route = "/v1/machines/{id}/checkpoints";
+    if (req.method != "POST") return MethodNotAllowed("POST");
+    return Create(req, seg[2]);
+  }
+  if (seg.size() == 2) {
+    route = "/v1/checkpoints";
+    if (req.method != "GET") return MethodNotAllowed("GET");
+    return List(req);
+  }
+  if (seg.size() == 3) {
+    route = "/v1/checkpoints/{id}";
+    if (req.method == "GET") return Show(seg[2]);
+    if (req.method == "DELETE") return Delete(seg[2]);
+    return MethodNotAllowed("GET, DELETE");
+  }
+  if (seg.size() == 4 && seg[3] == "diff") {
+    route = "/v1/checkpoints/{id}/diff";
+    if (req.method != "GET") return MethodNotAllowed("GET");
+    return Diff(req, seg[2]);
+  }
+  if (seg.size() == 4 && seg[3] == "verify") {
+    route = "/v1/checkpoints/{id}/verify";
+    if (req.method != "POST") return MethodNotAllowed("POST");
+    return Verify(seg[2]);
+  }
+  if (seg.size() == 4 && (seg[3] == "restore" || seg[3] == "branch")) {
+    route = "/v1/checkpoints/{id}/" + std::string(seg[3]);
+    if (req.method != "POST") return MethodNotAllowed("POST");
+    return seg[3] == "restore" ? Restore(req, seg[2]) : Branch(req, seg[2]);
+  }
+  return JsonError(404, "not_found", "no such endpoint");
+}
+
+HttpResponse CheckpointsApi::List(const HttpRequest& req) {
+  CheckpointFilter f;
+  if (auto it = req.query.find("machine"); it != req.query.end() && !it->second.empty()) {
+    const MachineRecord* m = Machine(it->second);
+    if (m == nullptr) return JsonError(404, "not_found", "no machine " + Short(it->second));
+    f.machine_id = m->id;
+  }
+  if (auto it = req.query.find("task"); it != req.query.end()) f.task_id = it->second;
+  json::array list;
+  for (const CheckpointRecord* c : deps_.checkpoints->List(f)) {
+    list.push_back(CheckpointToJson(*c, *deps_.fleet));
+  }
+  return JsonResponse(200, {{"checkpoints", std::move(list)}});
+}
+
+HttpResponse CheckpointsApi::Show(std::string_view id) {
+  const CheckpointRecord* c = deps_.checkpoints->Find(id);
+  if (c == nullptr) return JsonError(404, "not_found", "no checkpoint " + Short(id));
+  json::object o = CheckpointToJson(*c, *deps_.fleet);
+  json::array children;
+  for (const auto& child : deps_.checkpoints->Children(id)) children.emplace_back(child);
+  o["children"] = std::move(children);
+  return JsonResponse(200, o);
+}
+
+HttpResponse CheckpointsApi::Create(const HttpRequest& req, std::string_view machine) {
+  const MachineRecord* m = Machine(machine);
+  if (m == nullptr) return JsonError(404, "not_found", "no machine " + Short(machine));
+  auto body = OptionalBody(req, {"task", "label", "kind"});
+  if (!body) return ErrorResponse(body.error());
+  auto task = OptionalText(*body, "task");
+  if (!task) return ErrorResponse(task.error());
+  auto label = OptionalText(*body, "label");
+  if (!label) return ErrorResponse(label.error());
+  auto kind = OptionalText(*body, "kind");
+  if (!kind) return ErrorResponse(kind.error());
+  if (!kind->empty() && *kind != "workspace") {
+    return JsonError(400, "bad_request",
+                     "\"kind\" must be \"workspace\" (machine snapshots come with provisioners)");
+  }
+  HttpResponse r;
+  r.later = [this, id = m->id, task = *task, label = *label](auto respond) {
+    deps_.checkpoints->Create(id, task, label,
+                              [this, respond](Result<std::vector<CheckpointRecord>> made) {
+                                if (!made) return respond(ErrorResponse(made.error()));
+                                json::array list;
+                                for (const auto& c : *made) {
+                                  list.push_back(CheckpointToJson(c, *deps_.fleet));
+                                }
+                                respond(JsonResponse(201, {{"checkpoints", std::move(list)}}));
+                              });
+  };
+  return r;
+}
+
+HttpResponse CheckpointsApi::Diff(const HttpRequest& req, std::string_view id) {
+  auto to = req.query.find("to");
+  if (to == req.query.end() || to->second.empty()) {
+    return JsonError(400, "bad_request", "say which checkpoint to compare with: ?to=ID");
+  }
+  HttpResponse r;
+  r.later = [this, from = std::string(id), to = to->second](auto respond) {
+    deps_.checkpoints->Diff(
+        from, to, [from, to, respond](Result<std::vector<v1::CheckpointChange>> changes) {
+          if (!changes) return respond(ErrorResponse(changes.error()));
+          json::array list;
+          for (const auto& c : *changes) {
+            list.push_back(json::object{{"kind", ChangeKind(c.kind())}, {"path", c.path()}});
+          }
+          respond(JsonResponse(200, {{"from", from}, {"to", to}, {"changes", std::move(list)}}));
+        });
+  };
+  return r;
+}
+
+HttpResponse CheckpointsApi::Restore(const HttpRequest& req, std::string_view id) {
+  if (deps_.checkpoints->Find(id) == nullptr) {
+    return JsonError(404, "not_found", "no checkpoint " + Short(id));
+  }
+  auto body = OptionalBody(req, {"task"});
+  if (!body) return ErrorResponse(body.error());
+  auto task = OptionalText(*body, "task");
+  if (!task) return ErrorResponse(task.error());
+  HttpResponse r;
+  r.later = [this, id = std::string(id), task = *task](auto respond) {
+    deps_.checkpoints->Restore(id, task, [this, respond](Result<RestoreOutcome> done) {
+      if (!done) return respond(ErrorResponse(done.error()));
+      json::object o{{"restored", done->checkpoint_id},
+                     {"task_id", done->task_id},
+                     {"machine_id", done->machine_id}};
+      if (done->before) {
+        o["before"] = CheckpointToJson(*done->before, *deps_.fleet);
+      } else {
+        o["before"] = nullptr;
+      }
+      respond(JsonResponse(200, o));
+    });
+  };
+  return r;
+}
+
+HttpResponse CheckpointsApi::Branch(const HttpRequest& req, std::string_view id) {
+  if (deps_.checkpoints->Find(id) == nullptr) {
+    return JsonError(404, "not_found", "no checkpoint " + Short(id));
+  }
+  auto body = OptionalBody(req, {"to"});
+  if (!body) return ErrorResponse(body.error());
+  auto to = OptionalText(*body, "to");
+  if (!to) return ErrorResponse(to.error());
+  if (to->empty()) return JsonError(400, "bad_request", "\"to\" (a machine) is required");
+  const MachineRecord* m = Machine(*to);
+  if (m == nullptr) return JsonError(404, "not_found", "no machine " + Short(*to));
+  HttpResponse r;
+  r.later = [this, id = std::string(id), machine = m->id](auto respond) {
+    deps_.checkpoints->Branch(id, machine, [this, respond](Result<BranchOutcome> done) {
+      if (!done) return respond(ErrorResponse(done.error()));
+      respond(JsonResponse(200, {{"checkpoint", CheckpointToJson(done->checkpoint, *deps_.fleet)},
+                                 {"machine_id", done->machine_id},
+                                 {"objects", done->transfer.objects},
+                                 {"sent_objects", done->transfer.sent_objects},
+                                 {"sent_bytes", done->transfer.sent_bytes}}));
+    });
+  };
+  return r;
+}
+
+HttpResponse CheckpointsApi::Verify(std::string_view id) {
+  if (deps_.checkpoints->Find(id) == nullptr) {
+    return JsonError(404, "not_found", "no checkpoint " + Short(id));
+  }
+  HttpResponse r;
+  r.later = [this, id = std::string(id)](auto respond) {
+    deps_.checkpoints->Verify(id, [this, respond](Result<CheckpointRecord> done) {
+      if (!done) return respond(ErrorResponse(done.error()));
+      respond(JsonResponse(200, CheckpointToJson(*done, *deps_.fleet)));
+    });
+  };
+  return r;
+}
+
+HttpResponse CheckpointsApi::Delete(std::string_view id) {
+  if (deps_.checkpoints->Find(id) == nullptr) {
+    return JsonError(404, "not_found", "no checkpoint " + Short(id));
+  }
+  HttpResponse r;
+  r.later = [this, id = std::string(id)](auto respond) {
+    deps_.checkpoints->Delete(id, [id, respond](Result<std::vector<std::string>> removed) {
+      if (!removed) return respond(ErrorResponse(removed.error()));
+      json::array list;
+      for (const auto& r : *removed) list.emplace_back(r);
+      respond(JsonResponse(200, {{"deleted", id}, {"removed", std::move(list)}}));
+    });
+  };
+  return r;
+}
+
+}  // namespace autovibe

@@ -1,0 +1,47 @@
+// The checkpoint endpoints: GET /v1/checkpoints, POST /v1/machines/{id}/checkpoints,
+// GET /v1/checkpoints/{id}, GET /v1/checkpoints/{id}/diff?to=ID,
+// POST /v1/checkpoints/{id}/restore, POST /v1/checkpoints/{id}/branch,
+// POST /v1/checkpoints/{id}/verify,
+// DELETE /v1/checkpoints/{id}. What needs an agent answers later (HttpResponse::later).
+// Owner-thread only.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/http/http.h"
+#include "controller/checkpoints/checkpoint_service.h"
+#include "controller/fleet/fleet.h"
+
+namespace autovibe {
+
+struct CheckpointsApiDeps {
+  CheckpointService* checkpoints = nullptr;
+  const Fleet* fleet = nullptr;
+};
+
+class CheckpointsApi {
+ public:
+  explicit CheckpointsApi(CheckpointsApiDeps deps) : deps_(deps) {}
+
+  static bool Handles(const std::vector<std::string_view>& seg);
+  HttpResponse Route(const HttpRequest& req, const std::vector<std::string_view>& seg,
+                     std::string& route);
+
+ private:
+  HttpResponse List(const HttpRequest& req);
+  HttpResponse Create(const HttpRequest& req, std::string_view machine);
+  HttpResponse Show(std::string_view id);
+  HttpResponse Diff(const HttpRequest& req, std::string_view id);
+  HttpResponse Restore(const HttpRequest& req, std::string_view id);
+  HttpResponse Branch(const HttpRequest& req, std::string_view id);
+  HttpResponse Delete(std::string_view id);
+  HttpResponse Verify(std::string_view id);
+  // A machine by id or name; null when none.
+  const MachineRecord* Machine(std::string_view id_or_name) const;
+
+  CheckpointsApiDeps deps_;
+};
+
+}  // namespace autovibe

@@ -1,0 +1,28 @@
+// One checkpoint in the controller's catalogue: what an agent reported when it took it, and
+// the machines whose stores hold a copy.
+#pragma once
+
+#include <cstdint>
+#include <set>
+#include <string>
+
+namespace autovibe {
+
+struct CheckpointRecord {
+  std::string id;
+  std::string machine_id;  // where it was taken
+  std::string task_id;
+  uint32_t attempt = 0;
+  std::string parent;
+  std::string trigger;  // manual | auto | task_end | before_restore
+  std::string label;
+  std::string workspace;
+  uint64_t files = 0;
+  uint64_t bytes = 0;
+  uint64_t stored_bytes = 0;
+  int64_t created_at_ms = 0;
+  int64_t verified_at_ms = 0;  // 0: never
+  std::set<std::string> copies;  // machines whose checkpoint store holds it
+};
+
+}  // namespace autovibe

@@ -1,0 +1,362 @@
+#include "controller/checkpoints/checkpoint_service.h"
+
+#include <spdlog/spdlog.h>
+
+#include <boost/asio/post.hpp>
+
+#include "common/core/ids.h"
+#include "common/core/time.h"
+
+namespace autovibe {
+namespace {
+
+namespace asio = boost::asio;
+
+// Taking or restoring a checkpoint reads or writes a whole workspace.
+constexpr auto kDiskCommandTimeout = std::chrono::seconds(120);
+constexpr auto kQuickCommandTimeout = std::chrono::seconds(30);
+
+}  // namespace
+
+CheckpointService::CheckpointService(CheckpointServiceDeps deps) : d_(std::move(deps)) {}
+
+CheckpointService::~CheckpointService() { Stop(); }
+
+void CheckpointService::Stop() {
+  *alive_ = false;
+  *cancelled_ = true;
+  transfers_.stop();
+  transfers_.join();
+}
+
+Result<void> CheckpointService::Load() {
+  auto rows = d_.store->checkpoints().LoadCheckpoints();
+  if (!rows) return rows.error();
+  for (auto& c : *rows) {
+    std::string id = c.id;
+    catalogue_.emplace(std::move(id), std::move(c));
+  }
+  return {};
+}
+
+void CheckpointService::Save(const CheckpointRecord& c) {
+  d_.batch->Open();
+  if (auto r = d_.store->checkpoints().SaveCheckpoint(c); !r) {
+    spdlog::error("controller cannot save checkpoint {}: {}", c.id, r.error().message);
+  }
+}
+
+CheckpointRecord& CheckpointService::Record(const v1::CheckpointManifest& m,
+                                            const std::string& machine_id, uint32_t attempt) {
+  auto [it, fresh] = catalogue_.try_emplace(m.id());
+  CheckpointRecord& c = it->second;
+  if (fresh) {
+    c.id = m.id();
+    c.machine_id = m.machine_id().empty() ? machine_id : m.machine_id();
+    c.task_id = m.task_id();
+    c.attempt = attempt;
+    c.parent = m.parent();
+    c.trigger = m.trigger();
+    c.label = m.label();
+    c.workspace = m.workspace();
+    c.files = m.file_count();
+    c.bytes = m.total_bytes();
+    c.stored_bytes = m.stored_bytes();
+    c.created_at_ms = m.created_unix_ms();
+  }
+  c.copies.insert(machine_id);
+  Save(c);
+  return c;
+}
+
+void CheckpointService::ApplyEvent(const v1::AgentEvent& ev) {
+  if (ev.has_checkpoint_created()) {
+    const auto& m = ev.checkpoint_created().manifest();
+    if (m.id().empty()) return;
+    Record(m, ev.machine_id(), ev.checkpoint_created().attempt());
+    return;
+  }
+  if (!ev.has_checkpoints_removed()) return;
+  for (const auto& id : ev.checkpoints_removed().checkpoint_ids()) {
+    auto it = catalogue_.find(id);
+    if (it == catalogue_.end()) continue;
+    it->second.copies.erase(ev.machine_id());
+    if (!it->second.copies.empty()) {
+      Save(it->second);
+      continue;
+    }
+    d_.batch->Open();
+    if (auto r = d_.store->checkpoints().DeleteCheckpoint(id); !r) {
+      spdlog::error("controller cannot delete checkpoint {}: {}", id, r.error().message);
+    }
+    catalogue_.erase(it);
+  }
+}
+
+std::vector<const CheckpointRecord*> CheckpointService::List(const CheckpointFilter& f) const {
+  std::vector<const CheckpointRecord*> out;
+  for (const auto& [id, c] : catalogue_) {
+    if (!f.machine_id.empty() && c.machine_id != f.machine_id && !c.copies.contains(f.machine_id)) {
+      continue;
+    }
+    if (!f.task_id.empty() && c.task_id != f.task_id) continue;
+    out.push_back(&c);
+  }
+  std::stable_sort(out.begin(), out.end(), [](const auto* a, const auto* b) {
+    return a->created_at_ms < b->created_at_ms;
+  });
+  return out;
+}
+
+const CheckpointRecord* CheckpointService::Find(std::string_view id) const {
+  auto it = catalogue_.find(id);
+  return it == catalogue_.end() ? nullptr : &it->second;
+}
+
+std::vector<std::string> CheckpointService::Children(std::string_view id) const {
+  std::vector<std::string> out;
+  for (const auto& [cid, c] : catalogue_) {
+    if (c.parent == id) out.push_back(cid);
+  }
+  return out;
+}
+
+const CheckpointRecord* CheckpointService::LatestOf(std::string_view task_id) const {
+  const CheckpointRecord* best = nullptr;
+  for (const auto& [id, c] : catalogue_) {
+    if (c.task_id != task_id || c.trigger == "before_restore") continue;
+    if (best == nullptr || c.created_at_ms >= best->created_at_ms) best = &c;
+  }
+  return best;
+}
+
+bool CheckpointService::Reachable(const std::string& machine_id) const {
+  const MachineRecord* m = d_.fleet->Find(machine_id);
+  return m != nullptr && (m->state == MachineState::kReady || m->state == MachineState::kBusy ||
+                          m->state == MachineState::kDraining);
+}
+
+std::vector<std::string> CheckpointService::ReachableCopies(const CheckpointRecord& c) const {
+  std::vector<std::string> out;
+  for (const auto& m : c.copies) {
+    if (Reachable(m)) out.push_back(m);
+  }
+  return out;
+}
+
+std::string CheckpointService::StartingPoint(const TaskRecord& t) const {
+  if (t.attempts > 1) {
+    const CheckpointRecord* latest = LatestOf(t.id);
+    if (latest != nullptr && !ReachableCopies(*latest).empty()) return latest->id;
+  }
+  return t.spec.from_checkpoint;
+}
+
+void CheckpointService::Ask(const std::string& machine_id, v1::Command cmd, Duration timeout,
+                            Done<v1::CommandReply> done) {
+  if (!Reachable(machine_id)) {
+    const MachineRecord* m = d_.fleet->Find(machine_id);
+    done(MakeError("unavailable",
+                   m == nullptr ? "no machine " + machine_id
+                                : "machine " + m->name + " is " + std::string(ToString(m->state))));
+    return;
+  }
+  cmd.set_command_id(NewId("c"));
+  d_.bus->RequestAsync(
+      d_.subject_prefix + ".cmd." + machine_id, cmd.SerializeAsString(), timeout,
+      [ioc = d_.ioc, alive = alive_, machine_id, done = std::move(done)](Result<std::string> raw) {
+        asio::post(*ioc, [alive, machine_id, done, raw = std::move(raw)] {
+          if (!*alive) return;
+          if (!raw) {
+            return done(MakeError("unavailable", "machine " + machine_id +
+                                                     " did not answer: " + raw.error().message));
+          }
+          v1::CommandReply reply;
+          if (!reply.ParseFromString(*raw)) {
+            return done(MakeError("unavailable", "undecodable reply from " + machine_id));
+          }
+          if (!reply.ok()) {
+            return done(MakeError(reply.error_code().empty() ? "failed" : reply.error_code(),
+                                  reply.error()));
+          }
+          done(std::move(reply));
+        });
+      });
+}
+
+void CheckpointService::Create(const std::string& machine_id, const std::string& task_id,
+                               const std::string& label,
+                               Done<std::vector<CheckpointRecord>> done) {
+  v1::Command cmd;
+  cmd.mutable_checkpoint_now()->set_task_id(task_id);
+  cmd.mutable_checkpoint_now()->set_label(label);
+  Ask(machine_id, std::move(cmd), kDiskCommandTimeout,
+      [this, machine_id, done](Result<v1::CommandReply> reply) {
+        if (!reply) return done(reply.error());
+        std::vector<CheckpointRecord> out;
+        // Also reported as events; recorded here so the answer and the catalogue agree.
+        for (const auto& m : reply->checkpoints()) out.push_back(Record(m, machine_id, 0));
+        done(std::move(out));
+      });
+}
+
+void CheckpointService::Restore(const std::string& id, const std::string& task_id,
+                                Done<RestoreOutcome> done) {
+  const CheckpointRecord* c = Find(id);
+  if (c == nullptr) return done(MakeError("not_found", "no checkpoint " + id));
+  const std::string task = task_id.empty() ? c->task_id : task_id;
+  if (task.empty()) {
+    return done(MakeError("bad_request", "checkpoint " + id + " belongs to no task: name one"));
+  }
+  // In place: on the machine that holds the task's workspace, which is where the task ran
+  // last; the checkpoint must be there (else branch it there first).
+  std::string machine = c->machine_id;
+  if (const CheckpointRecord* latest = LatestOf(task)) machine = latest->machine_id;
+  if (!c->copies.contains(machine)) {
+    return done(MakeError("conflict", "checkpoint " + id + " is not on machine " + machine +
+                                          ", where task " + task + "'s workspace is: branch it "
+                                          "there first"));
+  }
+  v1::Command cmd;
+  cmd.mutable_restore_checkpoint()->set_checkpoint_id(id);
+  cmd.mutable_restore_checkpoint()->set_task_id(task);
+  Ask(machine, std::move(cmd), kDiskCommandTimeout,
+      [this, id, task, machine, done](Result<v1::CommandReply> reply) {
+        if (!reply) return done(reply.error());
+        RestoreOutcome out{.checkpoint_id = id, .task_id = task, .machine_id = machine};
+        for (const auto& m : reply->checkpoints()) out.before = Record(m, machine, 0);
+        done(std::move(out));
+      });
+}
+
+void CheckpointService::Diff(const std::string& from, const std::string& to,
+                             Done<std::vector<v1::CheckpointChange>> done) {
+  const CheckpointRecord* a = Find(from);
+  const CheckpointRecord* b = Find(to);
+  if (a == nullptr || b == nullptr) {
+    return done(MakeError("not_found", "no checkpoint " + (a == nullptr ? from : to)));
+  }
+  std::string machine;
+  for (const auto& m : ReachableCopies(*a)) {
+    if (b->copies.contains(m)) machine = m;
+  }
+  if (machine.empty()) {
+    return done(MakeError("conflict", "no reachable machine holds both " + from + " and " + to +
+                                          ": branch one onto the other's machine first"));
+  }
+  v1::Command cmd;
+  cmd.mutable_diff_checkpoints()->set_from(from);
+  cmd.mutable_diff_checkpoints()->set_to(to);
+  Ask(machine, std::move(cmd), kQuickCommandTimeout, [done](Result<v1::CommandReply> reply) {
+    if (!reply) return done(reply.error());
+    done(std::vector<v1::CheckpointChange>(reply->changes().begin(), reply->changes().end()));
+  });
+}
+
+void CheckpointService::Delete(const std::string& id, Done<std::vector<std::string>> done) {
+  const CheckpointRecord* c = Find(id);
+  if (c == nullptr) return done(MakeError("not_found", "no checkpoint " + id));
+  auto copies = ReachableCopies(*c);
+  if (copies.size() != c->copies.size()) {
+    return done(MakeError("conflict", "a machine holding checkpoint " + id +
+                                          " cannot be reached now; try again later"));
+  }
+  DeleteCopies(id, std::move(copies), 0, std::move(done));
+}
+
+// Deletes the checkpoint from copies[i..] one after another, then from the catalogue.
+void CheckpointService::DeleteCopies(const std::string& id, std::vector<std::string> copies,
+                                     size_t i, Done<std::vector<std::string>> done) {
+  if (i == copies.size()) {
+    if (auto it = catalogue_.find(id); it != catalogue_.end()) {
+      d_.batch->Open();
+      if (auto r = d_.store->checkpoints().DeleteCheckpoint(id); !r) return done(r.error());
+      catalogue_.erase(it);
+    }
+    return done(std::vector<std::string>{id});
+  }
+  v1::Command cmd;
+  cmd.mutable_delete_checkpoint()->set_checkpoint_id(id);
+  const std::string machine = copies[i];
+  Ask(machine, std::move(cmd), kQuickCommandTimeout,
+      [this, id, copies = std::move(copies), i, done = std::move(done)](
+          Result<v1::CommandReply> reply) mutable {
+        if (!reply && reply.error().code != "not_found") return done(reply.error());
+        if (auto it = catalogue_.find(id); it != catalogue_.end()) {
+          it->second.copies.erase(copies[i]);
+          Save(it->second);
+        }
+        DeleteCopies(id, std::move(copies), i + 1, std::move(done));
+      });
+}
+
+void CheckpointService::Verify(const std::string& id, Done<CheckpointRecord> done) {
+  const CheckpointRecord* c = Find(id);
+  if (c == nullptr) return done(MakeError("not_found", "no checkpoint " + id));
+  auto copies = ReachableCopies(*c);
+  if (copies.empty()) {
+    return done(MakeError("unavailable", "no machine holding checkpoint " + id +
+                                             " can be reached now"));
+  }
+  v1::Command cmd;
+  cmd.mutable_verify_checkpoint()->set_checkpoint_id(id);
+  Ask(copies.front(), std::move(cmd), kDiskCommandTimeout,
+      [this, id, done](Result<v1::CommandReply> reply) {
+        if (!reply) return done(reply.error());
+        auto it = catalogue_.find(id);
+        if (it == catalogue_.end()) return done(MakeError("not_found", "no checkpoint " + id));
+        it->second.verified_at_ms = UnixNowNs() / 1'000'000;
+        Save(it->second);
+        done(it->second);
+      });
+}
+
+void CheckpointService::Branch(const std::string& id, const std::string& machine_id,
+                               Done<BranchOutcome> done) {
+  const CheckpointRecord* c = Find(id);
+  if (c == nullptr) return done(MakeError("not_found", "no checkpoint " + id));
+  if (!Reachable(machine_id)) {
+    return done(MakeError("unavailable", "machine " + machine_id + " cannot be reached now"));
+  }
+  if (c->copies.contains(machine_id)) {
+    return done(BranchOutcome{.checkpoint = *c, .machine_id = machine_id});
+  }
+  auto sources = ReachableCopies(*c);
+  if (sources.empty()) {
+    return done(MakeError("unavailable", "no machine holding checkpoint " + id +
+                                             " can be reached now"));
+  }
+  auto key = std::make_pair(id, machine_id);
+  auto [it, first] = branching_.try_emplace(key);
+  it->second.push_back(std::move(done));
+  if (!first) return;
+  TransferRequest r{.checkpoint_id = id,
+                    .from_machine = sources.front(),
+                    .to_machine = machine_id,
+                    .subject_prefix = d_.subject_prefix,
+                    .cancelled = cancelled_};
+  spdlog::info("checkpoint {} branching from machine {} onto {}", id, r.from_machine, machine_id);
+  asio::post(transfers_, [this, r, key, bus = d_.bus, ioc = d_.ioc, alive = alive_] {
+    auto report = TransferCheckpoint(*bus, r);
+    asio::post(*ioc, [this, r, key, alive, report = std::move(report)]() {
+      if (!*alive) return;
+      auto waiting = std::move(branching_[key]);
+      branching_.erase(key);
+      if (!report) {
+        spdlog::warn("checkpoint {} could not branch onto {}: {}", r.checkpoint_id, r.to_machine,
+                     report.error().message);
+        for (auto& w : waiting) w(report.error());
+        return;
+      }
+      spdlog::info("checkpoint {} is on machine {}: sent {} of {} objects, {} bytes",
+                   r.checkpoint_id, r.to_machine, report->sent_objects, report->objects,
+                   report->sent_bytes);
+      CheckpointRecord& c = Record(report->manifest, r.to_machine, 0);
+      for (auto& w : waiting) {
+        w(BranchOutcome{.checkpoint = c, .machine_id = r.to_machine, .transfer = *report});
+      }
+    });
+  });
+}
+
+}  // namespace autovibe

@@ -1,0 +1,115 @@
+// The controller's side of workspace checkpoints: the catalogue (every checkpoint the agents
+// reported, with the machines holding a copy), and what users ask of checkpoints, carried
+// out over the agents' command subjects: take one now, restore, diff, delete, and branch
+// (copy a checkpoint onto another machine, moving only the objects it lacks; see
+// checkpoint_transfer.h). Also seeds tasks that start from a checkpoint.
+//
+// Owner-thread only; bus replies and transfers come back to the owner thread.
+#pragma once
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "autovibe/v1/command.pb.h"
+#include "autovibe/v1/event.pb.h"
+#include "common/bus/bus.h"
+#include "controller/checkpoints/checkpoint_record.h"
+#include "controller/checkpoints/checkpoint_transfer.h"
+#include "controller/fleet/fleet.h"
+#include "controller/store/store.h"
+#include "controller/tasks/task_record.h"
+#include "controller/write_batch.h"
+
+namespace autovibe {
+
+struct CheckpointServiceDeps {
+  boost::asio::io_context* ioc = nullptr;
+  Bus* bus = nullptr;
+  WriteBatch* batch = nullptr;
+  Fleet* fleet = nullptr;
+  Store* store = nullptr;
+  std::string subject_prefix = "av";
+};
+
+struct CheckpointFilter {
+  std::string machine_id;
+  std::string task_id;
+};
+
+struct RestoreOutcome {
+  std::string checkpoint_id;
+  std::string task_id;
+  std::string machine_id;
+  std::optional<CheckpointRecord> before;
+};
+
+struct BranchOutcome {
+  CheckpointRecord checkpoint;
+  std::string machine_id;
+  TransferReport transfer;
+};
+
+class CheckpointService {
+ public:
+  template <class T>
+  using Done = std::function<void(Result<T>)>;
+
+  explicit CheckpointService(CheckpointServiceDeps deps);
+  ~CheckpointService();
+
+  Result<void> Load();
+  void Stop();
+
+  // Applies a CheckpointCreated or CheckpointsRemoved event (once per event id: the caller
+  // sees to that).
+  void ApplyEvent(const v1::AgentEvent& ev);
+
+  std::vector<const CheckpointRecord*> List(const CheckpointFilter& filter) const;
+  const CheckpointRecord* Find(std::string_view id) const;
+  std::vector<std::string> Children(std::string_view id) const;
+  // The newest checkpoint of a task, or null.
+  const CheckpointRecord* LatestOf(std::string_view task_id) const;
+  // Machines whose agents can answer now (ready, busy or draining) holding a copy.
+  std::vector<std::string> ReachableCopies(const CheckpointRecord& c) const;
+
+  void Create(const std::string& machine_id, const std::string& task_id, const std::string& label,
+              Done<std::vector<CheckpointRecord>> done);
+  void Restore(const std::string& id, const std::string& task_id, Done<RestoreOutcome> done);
+  void Diff(const std::string& from, const std::string& to,
+            Done<std::vector<v1::CheckpointChange>> done);
+  void Delete(const std::string& id, Done<std::vector<std::string>> done);
+  // Has a machine holding it re-hash every chunk; records when it last passed.
+  void Verify(const std::string& id, Done<CheckpointRecord> done);
+  // Makes checkpoint `id` present on `machine_id` (nothing moves when it is there already).
+  void Branch(const std::string& id, const std::string& machine_id, Done<BranchOutcome> done);
+
+  // Where a task (attempt) should start from: a requeued task from its newest checkpoint
+  // still reachable somewhere, else the checkpoint it was submitted with; "" for none.
+  std::string StartingPoint(const TaskRecord& t) const;
+
+ private:
+  // Sends a command to a machine; `done` gets the reply when it says ok, else its error.
+  void Ask(const std::string& machine_id, v1::Command cmd, Duration timeout,
+           Done<v1::CommandReply> done);
+  CheckpointRecord& Record(const v1::CheckpointManifest& m, const std::string& machine_id,
+                           uint32_t attempt);
+  void Save(const CheckpointRecord& c);
+  bool Reachable(const std::string& machine_id) const;
+  void DeleteCopies(const std::string& id, std::vector<std::string> copies, size_t i,
+                    Done<std::vector<std::string>> done);
+
+  CheckpointServiceDeps d_;
+  std::map<std::string, CheckpointRecord, std::less<>> catalogue_;
+  // Branches in flight, by (checkpoint, machine): later askers wait for the first.
+  std::map<std::pair<std::string, std::string>, std::vector<Done<BranchOutcome>>> branching_;
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+  std::shared_ptr<std::atomic<bool>> cancelled_ = std::make_shared<std::atomic<bool>>(false);
+  boost::asio::thread_pool transfers_{1};  // last: joined first
+};
+
+}  // namespace autovibe

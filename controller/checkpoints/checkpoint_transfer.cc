@@ -1,0 +1,113 @@
+#include "controller/checkpoints/checkpoint_transfer.h"
+
+#include "autovibe/v1/command.pb.h"
+#include "common/core/ids.h"
+
+namespace autovibe {
+namespace {
+
+constexpr uint32_t kPage = 20'000;      // hashes per ListObjects page
+constexpr size_t kFetchHashes = 2'000;  // hashes per FetchObjects (the reply holds fewer)
+constexpr uint32_t kPartBytes = 512 << 10;
+
+class Channel {
+ public:
+  Channel(Bus& bus, const TransferRequest& r) : bus_(bus), r_(r) {}
+
+  Result<v1::CommandReply> Ask(const std::string& machine, v1::Command cmd) {
+    if (r_.cancelled && r_.cancelled->load()) {
+      return MakeError("unavailable", "the controller is stopping");
+    }
+    cmd.set_command_id(NewId("c"));
+    auto raw = bus_.Request(r_.subject_prefix + ".cmd." + machine, cmd.SerializeAsString(),
+                            r_.timeout);
+    if (!raw) {
+      return MakeError("unavailable",
+                       "machine " + machine + " did not answer: " + raw.error().message);
+    }
+    v1::CommandReply reply;
+    if (!reply.ParseFromString(*raw)) {
+      return MakeError("unavailable", "machine " + machine + " sent an undecodable reply");
+    }
+    if (!reply.ok()) {
+      return MakeError(reply.error_code().empty() ? "failed" : reply.error_code(),
+                       "machine " + machine + ": " + reply.error());
+    }
+    return reply;
+  }
+
+ private:
+  Bus& bus_;
+  const TransferRequest& r_;
+};
+
+}  // namespace
+
+Result<TransferReport> TransferCheckpoint(Bus& bus, const TransferRequest& request) {
+  Channel ch(bus, request);
+  TransferReport report;
+  uint64_t offset = 0;
+  uint64_t total = 0;
+  do {
+    v1::Command list;
+    list.mutable_list_objects()->set_checkpoint_id(request.checkpoint_id);
+    list.mutable_list_objects()->set_offset(offset);
+    list.mutable_list_objects()->set_limit(kPage);
+    auto page = ch.Ask(request.from_machine, std::move(list));
+    if (!page) return page.error();
+    const v1::ObjectPage& objects = page->objects();
+    if (offset == 0) report.manifest = objects.manifest();
+    total = objects.total();
+    if (objects.hashes_size() == 0 && offset < total) {
+      return MakeError("failed", "machine " + request.from_machine + " listed no objects");
+    }
+    offset += static_cast<uint64_t>(objects.hashes_size());
+
+    v1::Command ask;
+    *ask.mutable_missing_objects()->mutable_hashes() = objects.hashes();
+    auto missing_reply = ch.Ask(request.to_machine, std::move(ask));
+    if (!missing_reply) return missing_reply.error();
+    const auto& missing = missing_reply->missing();
+
+    int next = 0;          // the first object not wholly sent
+    uint64_t within = 0;  // how much of it was
+    while (next < missing.size()) {
+      v1::Command fetch;
+      auto* f = fetch.mutable_fetch_objects();
+      for (int i = next; i < missing.size() && f->hashes_size() < static_cast<int>(kFetchHashes);
+           ++i) {
+        f->add_hashes(missing[i]);
+      }
+      f->set_offset(within);
+      f->set_max_bytes(kPartBytes);
+      auto fetched = ch.Ask(request.from_machine, std::move(fetch));
+      if (!fetched) return fetched.error();
+      const int n = fetched->parts_size();
+      if (n == 0) return MakeError("failed", "machine " + request.from_machine + " sent nothing");
+      const v1::ObjectPart& last = fetched->parts(n - 1);
+      const uint64_t end = last.offset() + last.data().size();
+      for (const auto& p : fetched->parts()) {
+        report.sent_bytes += p.data().size();
+        if (p.offset() + p.data().size() == p.total()) ++report.sent_objects;
+      }
+      v1::Command put;
+      *put.mutable_put_objects()->mutable_parts() = std::move(*fetched->mutable_parts());
+      if (auto r = ch.Ask(request.to_machine, std::move(put)); !r) return r.error();
+      if (end >= last.total()) {
+        next += n;
+        within = 0;
+      } else {
+        next += n - 1;
+        within = end;
+      }
+    }
+  } while (offset < total);
+  report.objects = total;
+
+  v1::Command import;
+  *import.mutable_import_checkpoint()->mutable_manifest() = report.manifest;
+  if (auto r = ch.Ask(request.to_machine, std::move(import)); !r) return r.error();
+  return report;
+}
+
+}  // namespace autovibe

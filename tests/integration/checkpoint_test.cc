@@ -1,0 +1,289 @@
+// Workspace checkpoints through the whole fleet: a real nats-server, controller and two agent
+// processes. Tools are shell scripts that call the (fake) Anthropic API through the agent's
+// metering proxy with curl; the agents checkpoint after LLM responses and at task end, the
+// controller keeps the catalogue, restores in place, and branches checkpoints from one agent's
+// store to the other's over the bus.
+#include <boost/json.hpp>
+#include <catch2/catch.hpp>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "tests/fakes/fake_anthropic.h"
+#include "tests/support/catch_result.h"
+#include "tests/support/fleet_harness.h"
+#include "tests/support/nats_server.h"
+#include "tests/support/task_client.h"
+
+using namespace autovibe;
+using namespace autovibe::testing;
+using namespace std::chrono_literals;
+namespace json = boost::json;
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr const char* kKey = "sk-ant-checkpoint-test";
+
+std::string ReadAll(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+// One LLM call through the proxy, as any tool makes it.
+const std::string kLlmCall =
+    "curl -sS -o /dev/null \"$ANTHROPIC_BASE_URL/v1/messages\" -H \"x-api-key: "
+    "$ANTHROPIC_API_KEY\" -H 'anthropic-version: 2023-06-01' -H 'content-type: "
+    "application/json' -d '{\"model\":\"claude-sonnet-4-5\",\"max_tokens\":32,"
+    "\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}'";
+
+// Waits (at most 10 s) until this agent's store holds N checkpoints: the tool goes on only
+// once the checkpoint after its last LLM call is taken.
+std::string WaitForCheckpoints(int n) {
+  return "i=0; until [ \"$(ls ../../checkpoints/checkpoints | wc -l)\" -ge " + std::to_string(n) +
+         " ]; do i=$((i+1)); [ $i -gt 200 ] && exit 7; sleep 0.05; done";
+}
+
+struct CheckpointFleet {
+  FakeAnthropic anthropic{FakeAnthropicScript{.api_key = kKey}};
+  TempDir dir;
+  NatsServer nats{dir / "nats"};
+  std::unique_ptr<ControllerProcess> controller;
+  std::unique_ptr<TaskClient> tasks;
+  std::vector<std::unique_ptr<AgentProcess>> agents;
+  std::map<std::string, std::string> ids;  // machine name -> id
+
+  CheckpointFleet() {
+    REQUIRE(anthropic.Start());
+    controller = std::make_unique<ControllerProcess>(dir / "controller", nats.url());
+    tasks = std::make_unique<TaskClient>(*controller);
+    for (const std::string name : {"agent-1", "agent-2"}) {
+      agents.push_back(std::make_unique<AgentProcess>(
+          name, dir / name, nats.url(),
+          std::vector<std::string>{"--label", "box=" + name, "--upstream",
+                                   "anthropic=" + anthropic.url(), "--checkpoint-every", "200ms"},
+          std::map<std::string, std::string>{{"ANTHROPIC_API_KEY", kKey}}));
+    }
+    REQUIRE(WaitUntil(
+        [&] {
+          for (const std::string name : {"agent-1", "agent-2"}) {
+            auto m = controller->MachineByName(name);
+            if (!m || m->at("state").as_string() != "ready") return false;
+            ids[name] = std::string(m->at("id").as_string());
+          }
+          return true;
+        },
+        15s));
+    tasks->CreateProject("demo");
+  }
+
+  fs::path Workspace(const std::string& agent, const std::string& task) const {
+    return fs::path(dir / agent) / "workspaces" / task;
+  }
+
+  std::string Run(const std::string& agent, const std::string& script,
+                  std::string from_checkpoint = "") {
+    json::object extra{{"labels", json::object{{"box", agent}}}};
+    if (!from_checkpoint.empty()) extra["from_checkpoint"] = from_checkpoint;
+    return tasks->SubmitShell("demo", {"sh", "-c", script}, std::move(extra));
+  }
+
+  json::array CheckpointsOf(const std::string& task) {
+    return controller->GetJson("/v1/checkpoints?task=" + task).at("checkpoints").as_array();
+  }
+
+  json::object Post(const std::string& path, const std::string& body, int want) {
+    auto r = controller->Call("POST", path, std::nullopt, body);
+    REQUIRE(r);
+    INFO(path << " -> " << r->status << " " << r->body);
+    REQUIRE(r->status == want);
+    return json::parse(r->body).as_object();
+  }
+};
+
+std::string Str(const json::value& v) { return std::string(v.as_string()); }
+
+}  // namespace
+
+TEST_CASE(
+    "a task's workspace is checkpointed after LLM responses and at its end, restored and "
+    "branched onto another agent",
+    "[checkpoint]") {
+  CheckpointFleet f;
+  const std::string script =
+      "set -e; echo one > notes.txt; mkdir -p src; echo 'int main(){}' > "
+      "src/main.c; " +
+      kLlmCall + "; " + WaitForCheckpoints(1) + "; echo two > notes.txt; rm src/main.c; " +
+      kLlmCall + "; " + WaitForCheckpoints(2) + "; echo three > notes.txt";
+  const std::string a = f.Run("agent-1", script);
+  REQUIRE(f.tasks->WaitState(a, "succeeded", 30s));
+
+  // Two after the LLM calls, one at the end; each hangs from the one before.
+  json::array cps;
+  REQUIRE(WaitUntil([&] { return (cps = f.CheckpointsOf(a)).size() == 3; }, 10s));
+  INFO(json::serialize(cps));
+  const json::object& first = cps[0].as_object();
+  const json::object& second = cps[1].as_object();
+  const json::object& last = cps[2].as_object();
+  CHECK(Str(first.at("trigger")) == "auto");
+  CHECK(Str(second.at("trigger")) == "auto");
+  CHECK(Str(last.at("trigger")) == "task_end");
+  CHECK(Str(second.at("parent")) == Str(first.at("id")));
+  CHECK(Str(last.at("parent")) == Str(second.at("id")));
+  CHECK(Str(first.at("machine_id")) == f.ids["agent-1"]);
+  CHECK(first.at("files").to_number<int64_t>() == 2);
+  CHECK(second.at("files").to_number<int64_t>() == 1);
+  const std::string cp1 = Str(first.at("id"));
+  const std::string cp2 = Str(second.at("id"));
+  const std::string cp3 = Str(last.at("id"));
+
+  // What changed from the first to the last.
+  json::value diff = f.controller->GetJson("/v1/checkpoints/" + cp1 + "/diff?to=" + cp3);
+  INFO(json::serialize(diff));
+  const json::array& changes = diff.at("changes").as_array();
+  REQUIRE(changes.size() == 2);
+  CHECK(Str(changes[0].at("path")) == "notes.txt");
+  CHECK(Str(changes[0].at("kind")) == "changed");
+  CHECK(Str(changes[1].at("path")) == "src/main.c");
+  CHECK(Str(changes[1].at("kind")) == "removed");
+
+  // Restore in place brings the first state back; the workspace as it was (the task_end
+  // checkpoint) needs no new checkpoint.
+  const fs::path ws = f.Workspace("agent-1", a);
+  REQUIRE(ReadAll(ws / "notes.txt") == "three\n");
+  json::object restored = f.Post("/v1/checkpoints/" + cp1 + "/restore", "", 200);
+  CHECK(restored.at("before").is_null());
+  CHECK(ReadAll(ws / "notes.txt") == "one\n");
+  CHECK(ReadAll(ws / "src/main.c") == "int main(){}\n");
+  // Work done after a checkpoint is itself kept before a restore replaces it.
+  std::ofstream(ws / "notes.txt") << "edited by hand\n";
+  restored = f.Post("/v1/checkpoints/" + cp2 + "/restore", R"({"task":")" + a + R"("})", 200);
+  REQUIRE(restored.at("before").is_object());
+  CHECK(Str(restored.at("before").at("trigger")) == "before_restore");
+  CHECK(ReadAll(ws / "notes.txt") == "two\n");
+  CHECK(!fs::exists(ws / "src/main.c"));
+
+  // Branch onto the other agent: objects travel once; a second branch moves nothing.
+  json::object branch = f.Post("/v1/checkpoints/" + cp1 + "/branch", R"({"to":"agent-2"})", 200);
+  CHECK(branch.at("sent_objects").to_number<int64_t>() > 0);
+  CHECK(branch.at("sent_objects").to_number<int64_t>() <=
+        branch.at("objects").to_number<int64_t>());
+  const json::array& copies = branch.at("checkpoint").at("copies").as_array();
+  CHECK(std::find(copies.begin(), copies.end(), json::value(f.ids["agent-2"])) != copies.end());
+  branch = f.Post("/v1/checkpoints/" + cp1 + "/branch", R"({"to":"agent-2"})", 200);
+  CHECK(branch.at("sent_objects").to_number<int64_t>() == 0);
+  // Every chunk re-read and re-hashed; the catalogue says when.
+  CHECK(f.controller->GetJson("/v1/checkpoints/" + cp1).at("verified_at").is_null());
+  json::object verified = f.Post("/v1/checkpoints/" + cp1 + "/verify", "", 200);
+  CHECK(verified.at("verified_at").is_string());
+
+  // A new task on the other agent starts from the branched checkpoint...
+  const std::string b = f.Run("agent-2", "cat notes.txt; ls src", cp1);
+  REQUIRE(f.tasks->WaitState(b, "succeeded", 30s));
+  CHECK(Str(f.tasks->Task(b).at("machine_id")) == f.ids["agent-2"]);
+  CHECK(f.tasks->Logs(b).find("one\nmain.c") != std::string::npos);
+  // ...and from one that is not there yet: it is brought over first (only what agent-2 lacks).
+  const std::string c = f.Run("agent-2", "cat notes.txt", cp3);
+  REQUIRE(f.tasks->WaitState(c, "succeeded", 30s));
+  CHECK(f.tasks->Logs(c).find("three") != std::string::npos);
+  json::value shown = f.controller->GetJson("/v1/checkpoints/" + cp3);
+  CHECK(shown.at("copies").as_array().size() == 2);
+}
+
+TEST_CASE("a checkpoint taken on command, restore pausing a running tool, and bad requests",
+          "[checkpoint]") {
+  CheckpointFleet f;
+  // A tool that keeps working until told otherwise.
+  const std::string a = f.Run("agent-1", "echo draft > plan.md; while :; do sleep 0.1; done");
+  REQUIRE(f.tasks->WaitState(a, "running", 15s));
+  REQUIRE(WaitUntil([&] { return fs::exists(f.Workspace("agent-1", a) / "plan.md"); }, 10s));
+
+  json::object made = f.Post("/v1/machines/agent-1/checkpoints", R"({"label":"by hand"})", 201);
+  REQUIRE(made.at("checkpoints").as_array().size() == 1);
+  const json::object cp = made.at("checkpoints").at(0).as_object();
+  CHECK(Str(cp.at("trigger")) == "manual");
+  CHECK(Str(cp.at("label")) == "by hand");
+  CHECK(Str(cp.at("task_id")) == a);
+  const std::string id = Str(cp.at("id"));
+
+  std::ofstream(f.Workspace("agent-1", a) / "plan.md") << "ruined\n";
+  json::object restored = f.Post("/v1/checkpoints/" + id + "/restore", "", 200);
+  // The tool was stopped first (paused, its workspace kept) and the workspace is back.
+  CHECK(f.tasks->WaitState(a, "paused", 10s));
+  CHECK(ReadAll(f.Workspace("agent-1", a) / "plan.md") == "draft\n");
+  // The ruined state was kept when the tool stopped (task_end), so the restore needed no
+  // before_restore checkpoint of its own.
+  CHECK(restored.at("before").is_null());
+  json::array cps = f.CheckpointsOf(a);
+  REQUIRE(cps.size() == 2);
+  CHECK(Str(cps[1].at("trigger")) == "task_end");
+  CHECK(Str(cps[1].at("parent")) == id);
+
+  // Bad input: clear errors, nothing changes.
+  const size_t before =
+      f.controller->GetJson("/v1/checkpoints").at("checkpoints").as_array().size();
+  struct Bad {
+    std::string method, path, body;
+    int status;
+    std::string says;
+  };
+  for (const Bad& bad : std::vector<Bad>{
+           {"GET", "/v1/checkpoints/cp-0000", "", 404, "no checkpoint"},
+           {"POST", "/v1/checkpoints/" + id + "/branch", "{}", 400, "(a machine) is required"},
+           {"POST", "/v1/checkpoints/" + id + "/branch", R"({"to":"nowhere"})", 404, "no machine"},
+           {"POST", "/v1/checkpoints/" + id + "/restore", "{not json", 400, "not valid JSON"},
+           {"POST", "/v1/checkpoints/" + id + "/restore", R"({"task":7})", 400, "must be a string"},
+           {"POST", "/v1/checkpoints/" + id + "/restore", R"({"colour":"red"})", 400, "unknown"},
+           {"GET", "/v1/checkpoints/" + id + "/diff", "", 400, "?to="},
+           {"POST", "/v1/machines/nowhere/checkpoints", "", 404, "no machine"},
+           {"POST", "/v1/machines/agent-2/checkpoints", "", 404, "no task runs"},
+           {"POST", "/v1/machines/agent-1/checkpoints", R"({"task":"../../etc"})", 400,
+            "not a task id"},
+           {"PUT", "/v1/checkpoints/" + id, "", 405, ""},
+       }) {
+    auto r = f.controller->Call(bad.method, bad.path, std::nullopt, bad.body);
+    REQUIRE(r);
+    INFO(bad.method << " " << bad.path << " " << bad.body << " -> " << r->status << " " << r->body);
+    CHECK(r->status == bad.status);
+    CHECK(r->body.find(bad.says) != std::string::npos);
+  }
+  CHECK(f.controller->GetJson("/v1/checkpoints").at("checkpoints").as_array().size() == before);
+
+  // Delete: gone from the agent's store and the catalogue.
+  auto del = f.controller->Call("DELETE", "/v1/checkpoints/" + id);
+  REQUIRE(del);
+  INFO(del->body);
+  CHECK(del->status == 200);
+  CHECK(f.controller->Call("GET", "/v1/checkpoints/" + id)->status == 404);
+  CHECK(!fs::exists(fs::path(f.dir / "agent-1") / "checkpoints" / "checkpoints" / (id + ".pb")));
+}
+
+TEST_CASE("a task requeued after its agent died resumes from its newest checkpoint",
+          "[checkpoint]") {
+  CheckpointFleet f;
+  const std::string script =
+      "if [ -f progress.txt ]; then echo \"resumed at $(cat progress.txt)\"; exit 0; fi; "
+      "echo step1 > progress.txt; " +
+      kLlmCall + "; " + WaitForCheckpoints(1) +
+      "; echo step2 > progress.txt; touch started; while :; do sleep 0.1; done";
+  const std::string a = f.Run("agent-1", script);
+  const fs::path ws = f.Workspace("agent-1", a);
+  REQUIRE(WaitUntil([&] { return fs::exists(ws / "started"); }, 20s));
+
+  // The agent dies with the tool; it comes back (as under systemd) and the controller
+  // requeues the task, which starts again from the checkpoint after step 1.
+  f.agents[0]->Kill();
+  f.agents[0]->Start();
+  REQUIRE(f.tasks->WaitState(a, "succeeded", 30s));
+  json::object t = f.tasks->Task(a);
+  CHECK(t.at("attempts").to_number<int64_t>() == 2);
+  CHECK(f.tasks->Logs(a).find("resumed at step1") != std::string::npos);
+  // What the dead attempt left after that checkpoint was kept before it was replaced.
+  bool kept = false;
+  for (const auto& cp : f.CheckpointsOf(a)) {
+    if (cp.at("trigger").as_string() == "before_restore") kept = true;
+  }
+  CHECK(kept);
+}

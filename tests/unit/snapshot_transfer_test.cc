@@ -1,0 +1,130 @@
+// Moving checkpoints between two stores (worker-agent/snapshot/transfer.h): only missing
+// objects travel, everything arrives checked, and bad parts change nothing.
+#include "tests/unit/snapshot_fixture.h"
+#include "worker-agent/snapshot/transfer.h"
+
+namespace autovibe::snapshot {
+namespace {
+
+using namespace testing;
+
+// Copies `id` from `from` to `to` the way the controller drives it, with small parts.
+struct Moved {
+  size_t objects = 0;
+  size_t sent = 0;
+};
+
+Moved Move(CheckpointStore& from, CheckpointStore& to, const std::string& id,
+           size_t part_bytes = 100'000) {
+  auto m = from.Get(id);
+  REQUIRE(m);
+  auto objects = ObjectsOf(from.chunks(), m->root());
+  REQUIRE(objects);
+  auto missing = MissingFrom(to.chunks(), *objects);
+  PartSender sender;
+  PartReceiver receiver;
+  size_t next = 0;
+  uint64_t within = 0;
+  while (next < missing.size()) {
+    std::span<const Hash> rest(missing.data() + next, missing.size() - next);
+    auto parts = sender.Fetch(from.chunks(), rest, within, part_bytes);
+    REQUIRE(parts);
+    REQUIRE(!parts->empty());
+    const Part last = parts->back();
+    const size_t n = parts->size();
+    REQUIRE(receiver.Put(to.chunks(), std::move(*parts)));
+    if (last.offset + last.data.size() == last.total) {
+      next += n;
+      within = 0;
+    } else {
+      next += n - 1;
+      within = last.offset + last.data.size();
+    }
+  }
+  CHECK(receiver.pending() == 0);
+  REQUIRE(to.Import(*m));
+  return {objects->size(), missing.size()};
+}
+
+TEST_CASE("checkpoint: a checkpoint moves to another store with only the objects it lacks") {
+  Fixture a;
+  Fixture b;
+  Write(a.ws + "/big.bin", Random(3 << 20, 1));  // several chunks, each in several parts
+  Write(a.ws + "/src/main.c", "int main() { return 0; }\n");
+  Write(a.ws + "/empty", "");
+  auto first = a.Take();
+  Moved moved = Move(*a.store, *b.store, first.manifest.id());
+  CHECK(moved.sent == moved.objects);
+  auto restored = b.store->Restore(first.manifest.id(), b.tmp / "copy", false);
+  REQUIRE(restored);
+  CHECK(Describe(b.tmp / "copy") == Describe(a.ws));
+
+  // A later checkpoint: only what changed travels.
+  Write(a.ws + "/src/main.c", "int main() { return 1; }\n");
+  auto second = a.Take();
+  moved = Move(*a.store, *b.store, second.manifest.id());
+  CHECK(moved.sent == 3);  // the file's chunk, the src tree and the root tree
+  auto again = b.store->Get(second.manifest.id());
+  REQUIRE(again);
+  CHECK(again->parent() == first.manifest.id());
+  auto verified = b.store->Verify(second.manifest.id());
+  REQUIRE(verified);
+  CHECK(verified->problems.empty());
+  // Moving it again moves nothing and imports idempotently.
+  CHECK(Move(*a.store, *b.store, second.manifest.id()).sent == 0);
+}
+
+TEST_CASE("checkpoint: bad parts and incomplete imports are refused and change nothing") {
+  Fixture a;
+  Fixture b;
+  Write(a.ws + "/f", Random(200 << 10, 3));
+  auto cp = a.Take();
+  auto m = a.store->Get(cp.manifest.id());
+  REQUIRE(m);
+  auto objects = ObjectsOf(a.store->chunks(), m->root());
+  REQUIRE(objects);
+  PartSender sender;
+  auto parts = sender.Fetch(a.store->chunks(), *objects, 0, 1 << 20);
+  REQUIRE(parts);
+  REQUIRE(parts->size() == objects->size());
+
+  // The manifest before its objects: refused, naming what is missing.
+  auto early = b.store->Import(*m);
+  REQUIRE_FALSE(early);
+  CHECK(early.error().code == "incomplete");
+  CHECK(b.store->List().empty());
+
+  PartReceiver receiver;
+  // A part whose bytes are not its object's.
+  std::vector<Part> forged{parts->at(0)};
+  forged[0].hash = parts->at(1).hash;
+  auto r = receiver.Put(b.store->chunks(), forged);
+  REQUIRE_FALSE(r);
+  CHECK_FALSE(b.store->chunks().Has(parts->at(1).hash));
+  // Garbage that is not zstd.
+  std::vector<Part> garbage{Part{parts->at(0).hash, 0, 5, "hello"}};
+  CHECK_FALSE(receiver.Put(b.store->chunks(), garbage));
+  // A part out of order (offset past what arrived), and one claiming an enormous object.
+  std::vector<Part> skipped{Part{parts->at(0).hash, 10, 20, "0123456789"}};
+  CHECK_FALSE(receiver.Put(b.store->chunks(), skipped));
+  std::vector<Part> huge{Part{parts->at(0).hash, 0, PartReceiver::kMaxObject + 1, "x"}};
+  CHECK_FALSE(receiver.Put(b.store->chunks(), huge));
+  CHECK(receiver.pending() == 0);
+  CHECK(MissingFrom(b.store->chunks(), *objects).size() == objects->size());
+
+  // Malformed manifests: an id that could name a file elsewhere, a root that is no hash.
+  v1::CheckpointManifest bad = *m;
+  bad.set_id("../../etc/passwd");
+  CHECK(b.store->Import(bad).error().code == "bad_request");
+  bad = *m;
+  bad.set_root("short");
+  CHECK(b.store->Import(bad).error().code == "hostile_manifest");
+
+  // The real parts then go in, and the import works.
+  REQUIRE(receiver.Put(b.store->chunks(), *parts));
+  REQUIRE(b.store->Import(*m));
+  CHECK(b.store->List().size() == 1);
+}
+
+}  // namespace
+}  // namespace autovibe::snapshot

@@ -1,0 +1,98 @@
+// The agent's side of workspace checkpoints: owns the checkpoint store (worker-agent/snapshot/)
+// on a disk thread of its own, takes checkpoints when they are due (after LLM responses,
+// debounced; at task end; before a restore; on command), answers the controller's checkpoint
+// commands, and reports each new or removed checkpoint as an event.
+//
+// Its methods are for the agent's owner thread; work on the store runs on the disk thread,
+// one piece at a time, and its results come back to the owner thread.
+#pragma once
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+
+#include "autovibe/v1/command.pb.h"
+#include "common/core/duration.h"
+#include "common/core/result.h"
+#include "worker-agent/agent_config.h"
+#include "worker-agent/runner/event_outbox.h"
+#include "worker-agent/runner/task_manager.h"
+#include "worker-agent/snapshot/checkpoint_store.h"
+#include "worker-agent/snapshot/transfer.h"
+
+namespace autovibe {
+
+struct CheckpointKeeperOptions {
+  std::string data_dir;  // store in <data_dir>/checkpoints; workspaces/<task id>
+  CheckpointSettings settings;
+  snapshot::CheckpointOptions store;
+};
+
+class CheckpointKeeper {
+ public:
+  using Reply = std::function<void(v1::CommandReply)>;
+
+  // Opens the store (on the disk thread). `outbox` and `tasks` must outlive the keeper.
+  static Result<std::unique_ptr<CheckpointKeeper>> Open(boost::asio::io_context& ioc,
+                                                        EventOutbox& outbox, TaskManager& tasks,
+                                                        CheckpointKeeperOptions options);
+  // Waits for the disk thread's current piece of work; what is queued behind it is dropped.
+  ~CheckpointKeeper();
+
+  void SetMachineId(const std::string& id) { machine_id_ = id; }
+
+  static bool Handles(const v1::Command& cmd);
+  // Runs a checkpoint command; `reply` gets the answer (its ok, error and results).
+  void Execute(const v1::Command& cmd, Reply reply);
+
+  // Before a task with `from_checkpoint` starts: writes that checkpoint into its workspace.
+  void Seed(const v1::RunTask& task, std::function<void(Result<void>)> done);
+
+  // The metering proxy answered calls of these tasks.
+  void LlmResponded(const std::vector<std::string>& task_ids);
+  // An attempt ended (TaskFinished sent).
+  void TaskEnded(const std::string& task_id, uint32_t attempt);
+
+ private:
+  // What only the disk thread touches.
+  struct Disk {
+    std::unique_ptr<snapshot::CheckpointStore> store;
+    snapshot::PartSender sender;
+    snapshot::PartReceiver receiver;
+    std::string listed_id;  // the checkpoint whose objects were listed last
+    std::vector<snapshot::Hash> listed;
+  };
+  struct AutoState {
+    std::chrono::steady_clock::time_point last{};
+    std::unique_ptr<boost::asio::steady_timer> timer;
+  };
+
+  CheckpointKeeper(boost::asio::io_context& ioc, EventOutbox& outbox, TaskManager& tasks,
+                   CheckpointKeeperOptions options);
+  // Runs `work(disk)` on the disk thread, then `done(result)` on the owner thread.
+  template <class Work, class Done>
+  void OnDisk(Work work, Done done);
+  void TakeAuto(const std::string& task_id);
+  void Took(const Result<snapshot::CreateResult>& r, const std::string& task_id, uint32_t attempt);
+  void Emit(const v1::CheckpointManifest& m, uint32_t attempt);
+  void MaybePrune();
+  void Restore(const v1::Command& cmd, Reply reply);
+  std::string Workspace(const std::string& task_id) const;
+
+  boost::asio::io_context& ioc_;
+  EventOutbox& outbox_;
+  TaskManager& tasks_;
+  const CheckpointKeeperOptions options_;
+  std::string machine_id_;
+  std::map<std::string, AutoState> auto_;  // by task id
+  std::chrono::steady_clock::time_point last_prune_{};
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+  std::shared_ptr<Disk> disk_ = std::make_shared<Disk>();
+  boost::asio::thread_pool pool_{1};  // the disk thread; last, so joined first
+};
+
+}  // namespace autovibe
