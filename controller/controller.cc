@@ -41,6 +41,8 @@ constexpr auto kFlushEvery = std::chrono::seconds(2);
 // Rows per flush step: about 5 ms of SQLite work, so heartbeats queued meanwhile wait no more.
 constexpr size_t kFlushRowsPerStep = 1000;
 constexpr auto kTickEvery = std::chrono::seconds(1);
+// How often agents hear which of their checkpoints tasks depend on, in ticks.
+constexpr uint64_t kPinEveryTicks = 30;
 
 class ControllerImpl final : public Controller {
  public:
@@ -96,7 +98,14 @@ class ControllerImpl final : public Controller {
     tasks_ = std::make_unique<TaskBook>(*store_, clock_, *dispatch_, TaskBookOptions{});
     dispatch_->Attach(tasks_.get());
     checkpoints_ = std::make_unique<CheckpointService>(CheckpointServiceDeps{
-        &ioc_, bus_.get(), batch_.get(), fleet_.get(), store_.get(), config_.subject_prefix});
+        &ioc_, bus_.get(), batch_.get(), fleet_.get(), store_.get(), config_.subject_prefix,
+        [this] {
+          std::vector<const TaskRecord*> out;
+          for (const TaskRecord* t : tasks_->List("", std::nullopt, SIZE_MAX)) {
+            if (!IsFinal(t->state)) out.push_back(t);
+          }
+          return out;
+        }});
     if (auto r = checkpoints_->Load(); !r) return r.error();
     dispatch_->AttachCheckpoints(checkpoints_.get());
     for (const MachineRecord* m : fleet_->List()) dispatch_->SyncMachine(*m);
@@ -344,6 +353,7 @@ class ControllerImpl final : public Controller {
       batch_->Open();
       tasks_->Tick();
       budgets_->Tick();
+      if (ticks_++ % kPinEveryTicks == 0) checkpoints_->SyncPins();
       dispatch_->RequestSchedule();
       ScheduleTick();
     });
@@ -379,6 +389,7 @@ class ControllerImpl final : public Controller {
   std::unique_ptr<HttpServer> http_;
   LatencyHistogram heartbeat_lag_;
   std::unordered_map<std::string, int64_t> reregister_asked_;
+  uint64_t ticks_ = 0;
   bool stopping_ = false;
 };
 

@@ -159,7 +159,7 @@ check_succeeded() {
 
 say "Running a shell task and waiting for it"
 SHELL_TASK=$("$BIN/autovibe" task submit --project demo --tool shell -- \
-  sh -c 'echo "hello from $AUTOVIBE_TASK_ID on $(hostname)"; ls -la; echo done')
+  sh -c 'echo "hello from $AUTOVIBE_TASK_ID on $(hostname)" | tee hello.txt; ls -la; echo done')
 timeout 120 "$BIN/autovibe" task logs "$SHELL_TASK" -f || true
 "$BIN/autovibe" task show "$SHELL_TASK"
 check_succeeded "$SHELL_TASK"
@@ -180,6 +180,17 @@ if "$BIN/autovibe" --json machines list | grep -q '"claude-code"'; then
 else
   echo "(claude not found on PATH: skipping the Claude Code demo; ./scripts/install-deps.sh installs it)"
 fi
+
+say "Workspace checkpoints (taken after LLM responses, at task end, on demand)"
+wait_for "checkpoint recorded" 10 bash -c "\"$BIN/autovibe\" --json checkpoint list --task $SHELL_TASK | grep -q '\"cp-'"
+"$BIN/autovibe" checkpoint list
+CP=$("$BIN/autovibe" --json checkpoint list --task "$SHELL_TASK" | python3 -c \
+  'import json,sys; print(json.load(sys.stdin)["checkpoints"][-1]["id"])')
+say "A new task starting from checkpoint $CP (its files reach the task's machine first)"
+FROM_TASK=$("$BIN/autovibe" task submit --project demo --tool shell --from-checkpoint "$CP" -- \
+  sh -c 'echo "this workspace holds:"; cat hello.txt')
+timeout 60 "$BIN/autovibe" task logs "$FROM_TASK" -f || true
+check_succeeded "$FROM_TASK"
 
 say "Tasks"
 "$BIN/autovibe" task list
@@ -204,6 +215,10 @@ hint "autovibe task cancel TASK_ID" "stop a task (its whole process tree)"
 hint "autovibe budget set demo --usd 5 --period day" "a hard daily spending cap"
 hint "autovibe usage --by task" "what each task spent"
 hint "autovibe project stop demo" "emergency stop: every task of the project"
+hint "autovibe checkpoint list --task TASK_ID" "a task's checkpoints (a tree: each names its parent)"
+hint "autovibe checkpoint diff CP1 CP2" "what changed between two checkpoints"
+hint "autovibe checkpoint restore CP" "put a task's workspace back as it was"
+hint "autovibe checkpoint branch CP --to MACHINE" "copy a checkpoint to another machine"
 hint "curl $API_URL/metrics" "Prometheus metrics"
 hint "tail -f $RUN/logs/*.log" "what the daemons say"
 hint "./scripts/quickstart.sh --stop" "stop the fleet"

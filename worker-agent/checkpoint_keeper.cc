@@ -123,6 +123,7 @@ bool CheckpointKeeper::Handles(const v1::Command& cmd) {
     case v1::Command::kPutObjects:
     case v1::Command::kImportCheckpoint:
     case v1::Command::kVerifyCheckpoint:
+    case v1::Command::kPinCheckpoints:
       return true;
     default:
       return false;
@@ -194,8 +195,8 @@ void CheckpointKeeper::Execute(const v1::Command& cmd, Reply reply) {
              });
       return;
     case v1::Command::kDeleteCheckpoint:
-      OnDisk([id = cmd.delete_checkpoint().checkpoint_id()](
-                 Disk& d) { return d.store->Delete(id, {}); },
+      OnDisk([id = cmd.delete_checkpoint().checkpoint_id(),
+              pinned = pinned_](Disk& d) { return d.store->Delete(id, pinned); },
              [this, cmd, reply](Result<snapshot::PruneReport> r) {
                if (!r) return reply(Answer(cmd, r.error()));
                v1::CommandReply answer = Answer(cmd, {});
@@ -299,6 +300,16 @@ void CheckpointKeeper::Execute(const v1::Command& cmd, Reply reply) {
                reply(std::move(answer));
              });
       return;
+    case v1::Command::kPinCheckpoints: {
+      const auto& ids = cmd.pin_checkpoints().checkpoint_ids();
+      if (ids.size() > kMaxHashesPerCommand) {
+        reply(Answer(cmd, MakeError("bad_request", "too many checkpoints to pin")));
+        return;
+      }
+      pinned_ = {ids.begin(), ids.end()};
+      reply(Answer(cmd, {}));
+      return;
+    }
     case v1::Command::kVerifyCheckpoint:
       OnDisk(
           [id = cmd.verify_checkpoint().checkpoint_id()](Disk& d) -> Result<void> {
@@ -450,10 +461,10 @@ void CheckpointKeeper::MaybePrune() {
     return;
   }
   last_prune_ = now;
-  OnDisk([retention = snapshot::Retention{.keep_auto = options_.settings.keep_auto,
-                                          .keep_daily_days =
-                                              static_cast<int>(options_.settings.keep_days)}](
-             Disk& d) { return d.store->Prune(retention, {}, NowUnixMs()); },
+  OnDisk([retention =
+              snapshot::Retention{.keep_auto = options_.settings.keep_auto,
+                                  .keep_daily_days = static_cast<int>(options_.settings.keep_days)},
+          pinned = pinned_](Disk& d) { return d.store->Prune(retention, pinned, NowUnixMs()); },
          [this](Result<snapshot::PruneReport> r) {
            if (!r) {
              spdlog::warn("checkpoint retention failed: {}", r.error().message);

@@ -13,6 +13,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 
 #include "autovibe/v1/command.pb.h"
@@ -89,6 +90,7 @@ class CheckpointKeeper {
   const CheckpointKeeperOptions options_;
   std::string machine_id_;
   std::map<std::string, AutoState> auto_;  // by task id
+  std::set<std::string> pinned_;           // what tasks depend on (PinCheckpoints)
   std::chrono::steady_clock::time_point last_prune_{};
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
   std::shared_ptr<Disk> disk_ = std::make_shared<Disk>();

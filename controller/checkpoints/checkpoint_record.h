@@ -21,7 +21,7 @@ struct CheckpointRecord {
   uint64_t bytes = 0;
   uint64_t stored_bytes = 0;
   int64_t created_at_ms = 0;
-  int64_t verified_at_ms = 0;  // 0: never
+  int64_t verified_at_ms = 0;    // 0: never
   std::set<std::string> copies;  // machines whose checkpoint store holds it
 };
 

@@ -152,6 +152,48 @@ std::string CheckpointService::StartingPoint(const TaskRecord& t) const {
   return t.spec.from_checkpoint;
 }
 
+std::set<std::string> CheckpointService::Needed() const {
+  std::set<std::string> out;
+  if (!d_.unfinished_tasks) return out;
+  std::map<std::string_view, const CheckpointRecord*> latest;  // by unfinished task
+  for (const TaskRecord* t : d_.unfinished_tasks()) {
+    if (!t->spec.from_checkpoint.empty()) out.insert(t->spec.from_checkpoint);
+    latest.emplace(t->id, nullptr);
+  }
+  // One pass over the catalogue, as LatestOf would do per task.
+  for (const auto& [id, c] : catalogue_) {
+    auto it = latest.find(c.task_id);
+    if (it == latest.end() || c.trigger == "before_restore") continue;
+    if (it->second == nullptr || c.created_at_ms >= it->second->created_at_ms) it->second = &c;
+  }
+  for (const auto& [task, c] : latest) {
+    if (c != nullptr) out.insert(c->id);
+  }
+  return out;
+}
+
+void CheckpointService::SyncPins() {
+  std::map<std::string, std::vector<std::string>> by_machine;
+  for (const MachineRecord* m : d_.fleet->List()) {
+    if (Reachable(m->id)) by_machine[m->id];
+  }
+  for (const auto& id : Needed()) {
+    const CheckpointRecord* c = Find(id);
+    if (c == nullptr) continue;
+    for (const auto& m : c->copies) {
+      if (auto it = by_machine.find(m); it != by_machine.end()) it->second.push_back(id);
+    }
+  }
+  for (const auto& [machine, ids] : by_machine) {
+    v1::Command cmd;
+    cmd.set_command_id(NewId("c"));
+    for (const auto& id : ids) cmd.mutable_pin_checkpoints()->add_checkpoint_ids(id);
+    if (ids.empty()) cmd.mutable_pin_checkpoints();
+    // Fire and forget: sent again on the next round.
+    (void)d_.bus->Publish(d_.subject_prefix + ".cmd." + machine, cmd.SerializeAsString());
+  }
+}
+
 void CheckpointService::Ask(const std::string& machine_id, v1::Command cmd, Duration timeout,
                             Done<v1::CommandReply> done) {
   if (!Reachable(machine_id)) {
@@ -185,8 +227,7 @@ void CheckpointService::Ask(const std::string& machine_id, v1::Command cmd, Dura
 }
 
 void CheckpointService::Create(const std::string& machine_id, const std::string& task_id,
-                               const std::string& label,
-                               Done<std::vector<CheckpointRecord>> done) {
+                               const std::string& label, Done<std::vector<CheckpointRecord>> done) {
   v1::Command cmd;
   cmd.mutable_checkpoint_now()->set_task_id(task_id);
   cmd.mutable_checkpoint_now()->set_label(label);
@@ -214,7 +255,8 @@ void CheckpointService::Restore(const std::string& id, const std::string& task_i
   if (const CheckpointRecord* latest = LatestOf(task)) machine = latest->machine_id;
   if (!c->copies.contains(machine)) {
     return done(MakeError("conflict", "checkpoint " + id + " is not on machine " + machine +
-                                          ", where task " + task + "'s workspace is: branch it "
+                                          ", where task " + task +
+                                          "'s workspace is: branch it "
                                           "there first"));
   }
   v1::Command cmd;
@@ -256,6 +298,12 @@ void CheckpointService::Diff(const std::string& from, const std::string& to,
 void CheckpointService::Delete(const std::string& id, Done<std::vector<std::string>> done) {
   const CheckpointRecord* c = Find(id);
   if (c == nullptr) return done(MakeError("not_found", "no checkpoint " + id));
+  if (Needed().contains(id)) {
+    return done(MakeError("conflict",
+                          "a task that has not finished starts or resumes from "
+                          "checkpoint " +
+                              id));
+  }
   auto copies = ReachableCopies(*c);
   if (copies.size() != c->copies.size()) {
     return done(MakeError("conflict", "a machine holding checkpoint " + id +
@@ -279,8 +327,8 @@ void CheckpointService::DeleteCopies(const std::string& id, std::vector<std::str
   cmd.mutable_delete_checkpoint()->set_checkpoint_id(id);
   const std::string machine = copies[i];
   Ask(machine, std::move(cmd), kQuickCommandTimeout,
-      [this, id, copies = std::move(copies), i, done = std::move(done)](
-          Result<v1::CommandReply> reply) mutable {
+      [this, id, copies = std::move(copies), i,
+       done = std::move(done)](Result<v1::CommandReply> reply) mutable {
         if (!reply && reply.error().code != "not_found") return done(reply.error());
         if (auto it = catalogue_.find(id); it != catalogue_.end()) {
           it->second.copies.erase(copies[i]);
@@ -295,8 +343,8 @@ void CheckpointService::Verify(const std::string& id, Done<CheckpointRecord> don
   if (c == nullptr) return done(MakeError("not_found", "no checkpoint " + id));
   auto copies = ReachableCopies(*c);
   if (copies.empty()) {
-    return done(MakeError("unavailable", "no machine holding checkpoint " + id +
-                                             " can be reached now"));
+    return done(
+        MakeError("unavailable", "no machine holding checkpoint " + id + " can be reached now"));
   }
   v1::Command cmd;
   cmd.mutable_verify_checkpoint()->set_checkpoint_id(id);
@@ -323,8 +371,8 @@ void CheckpointService::Branch(const std::string& id, const std::string& machine
   }
   auto sources = ReachableCopies(*c);
   if (sources.empty()) {
-    return done(MakeError("unavailable", "no machine holding checkpoint " + id +
-                                             " can be reached now"));
+    return done(
+        MakeError("unavailable", "no machine holding checkpoint " + id + " can be reached now"));
   }
   auto key = std::make_pair(id, machine_id);
   auto [it, first] = branching_.try_emplace(key);

@@ -12,6 +12,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -34,6 +35,8 @@ struct CheckpointServiceDeps {
   Fleet* fleet = nullptr;
   Store* store = nullptr;
   std::string subject_prefix = "av";
+  // The tasks not yet final, from which StartingPoint-like needs are computed.
+  std::function<std::vector<const TaskRecord*>()> unfinished_tasks;
 };
 
 struct CheckpointFilter {
@@ -91,6 +94,11 @@ class CheckpointService {
   // Where a task (attempt) should start from: a requeued task from its newest checkpoint
   // still reachable somewhere, else the checkpoint it was submitted with; "" for none.
   std::string StartingPoint(const TaskRecord& t) const;
+  // Checkpoints unfinished tasks depend on: the one each was submitted with and its newest.
+  std::set<std::string> Needed() const;
+  // Tells every reachable agent which of its checkpoints tasks depend on (PinCheckpoints):
+  // its retention leaves them alone.
+  void SyncPins();
 
  private:
   // Sends a command to a machine; `done` gets the reply when it says ok, else its error.

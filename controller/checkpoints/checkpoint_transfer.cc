@@ -19,8 +19,8 @@ class Channel {
       return MakeError("unavailable", "the controller is stopping");
     }
     cmd.set_command_id(NewId("c"));
-    auto raw = bus_.Request(r_.subject_prefix + ".cmd." + machine, cmd.SerializeAsString(),
-                            r_.timeout);
+    auto raw =
+        bus_.Request(r_.subject_prefix + ".cmd." + machine, cmd.SerializeAsString(), r_.timeout);
     if (!raw) {
       return MakeError("unavailable",
                        "machine " + machine + " did not answer: " + raw.error().message);
@@ -69,7 +69,7 @@ Result<TransferReport> TransferCheckpoint(Bus& bus, const TransferRequest& reque
     if (!missing_reply) return missing_reply.error();
     const auto& missing = missing_reply->missing();
 
-    int next = 0;          // the first object not wholly sent
+    int next = 0;         // the first object not wholly sent
     uint64_t within = 0;  // how much of it was
     while (next < missing.size()) {
       v1::Command fetch;

@@ -251,6 +251,15 @@ TEST_CASE("a checkpoint taken on command, restore pausing a running tool, and ba
   }
   CHECK(f.controller->GetJson("/v1/checkpoints").at("checkpoints").as_array().size() == before);
 
+  // A task that has yet to start from a checkpoint keeps it from being deleted.
+  f.Post("/v1/projects/demo/stop", "", 200);
+  const std::string waiting = f.Run("agent-2", "true", id);
+  auto refused = f.controller->Call("DELETE", "/v1/checkpoints/" + id);
+  REQUIRE(refused);
+  CHECK(refused->status == 409);
+  CHECK(refused->body.find("starts or resumes from") != std::string::npos);
+  CHECK(f.tasks->Cancel(waiting) == 200);
+
   // Delete: gone from the agent's store and the catalogue.
   auto del = f.controller->Call("DELETE", "/v1/checkpoints/" + id);
   REQUIRE(del);
