@@ -105,6 +105,10 @@ class ControllerImpl final : public Controller {
             if (!IsFinal(t->state)) out.push_back(t);
           }
           return out;
+        },
+        [this](std::string_view id) {
+          const TaskRecord* t = tasks_->Find(id);
+          return t == nullptr ? std::string() : t->machine_id;
         }});
     if (auto r = checkpoints_->Load(); !r) return r.error();
     dispatch_->AttachCheckpoints(checkpoints_.get());

@@ -76,16 +76,18 @@ void TaskDispatch::RunTask(const TaskRecord& t) {
   d_.batch->AfterCommit([this, machine = t.machine_id, task = t.id, attempt = t.attempts, from,
                          data = cmd.SerializeAsString()] {
     if (from.empty()) return SendRunTask(machine, task, attempt, data, kAssignTimeout);
-    checkpoints_->Branch(from, machine,
-                         [this, machine, task, attempt, from, data](Result<BranchOutcome> r) {
-                           if (stopped_) return;
-                           if (r) return SendRunTask(machine, task, attempt, data, kSeedTimeout);
-                           v1::CommandReply reply;
-                           reply.set_error_code("unavailable");
-                           reply.set_error("cannot bring checkpoint " + from +
-                                           " onto the machine: " + r.error().message);
-                           AssignAnswered(machine, task, attempt, reply.SerializeAsString());
-                         });
+    checkpoints_->Branch(
+        from, machine, [this, machine, task, attempt, from, data](Result<BranchOutcome> r) {
+          if (stopped_) return;
+          if (r) return SendRunTask(machine, task, attempt, data, kSeedTimeout);
+          v1::CommandReply reply;
+          // A checkpoint nobody has any more fails the task; one on a
+          // machine that cannot answer now waits.
+          reply.set_error_code(r.error().code == "not_found" ? "bad_task" : "unavailable");
+          reply.set_error("cannot bring checkpoint " + from +
+                          " onto the machine: " + r.error().message);
+          AssignAnswered(machine, task, attempt, reply.SerializeAsString());
+        });
   });
 }
 

@@ -329,7 +329,15 @@ class AgentImpl final : public Agent {
   void OnCommand(const BusMessage& m) {
     auto cmd = DecodeOrReject<v1::Command>(*bus_, m, "command");
     auto send = [this, to = m.reply](const v1::CommandReply& reply) {
-      if (!to.empty()) bus_->Publish(to, reply.SerializeAsString());
+      if (to.empty()) return;
+      if (auto r = bus_->Publish(to, reply.SerializeAsString()); !r) {
+        // Too large for the bus, most likely: the controller hears why instead of a timeout.
+        v1::CommandReply short_reply;
+        short_reply.set_command_id(reply.command_id());
+        short_reply.set_error("the answer could not be sent: " + r.error().message);
+        short_reply.set_error_code("too_large");
+        bus_->Publish(to, short_reply.SerializeAsString());
+      }
     };
     v1::CommandReply reply;
     if (!cmd) {
@@ -349,11 +357,25 @@ class AgentImpl final : public Agent {
       return;
     }
     if (cmd->has_run_task() && NeedsSeed(cmd->run_task())) {
-      // The workspace is written from the checkpoint first; then the tool starts.
-      checkpoints_->Seed(cmd->run_task(), [this, cmd = *cmd, send](Result<void> seeded) {
-        Result<void> r = seeded ? Execute(cmd) : seeded;
-        send(Reply(cmd, r));
-      });
+      // The workspace is written from the checkpoint first; then the tool starts. An older
+      // attempt still running here is stopped before its workspace is replaced.
+      const v1::RunTask& run = cmd->run_task();
+      auto seed = [this, cmd = *cmd, send] {
+        checkpoints_->Seed(cmd.run_task(), [this, cmd, send](Result<void> seeded) {
+          Result<void> r = seeded ? Execute(cmd) : seeded;
+          send(Reply(cmd, r));
+        });
+      };
+      if (tasks_->Running(run.task_id())) {
+        tasks_->Cancel(run.task_id(), "superseded by attempt " + std::to_string(run.attempt()));
+        tasks_->WhenEnded(run.task_id(), std::move(seed));
+      } else {
+        seed();
+      }
+      return;
+    }
+    if (cmd->has_run_task() && checkpoints_->Busy(cmd->run_task().task_id())) {
+      send(Reply(*cmd, MakeError("busy", "the task's workspace is being restored")));
       return;
     }
     send(Reply(*cmd, Execute(*cmd)));

@@ -4,6 +4,7 @@
 
 #include <boost/asio/post.hpp>
 #include <filesystem>
+#include <optional>
 
 #include "worker-agent/runner/task_env.h"
 
@@ -17,6 +18,7 @@ constexpr uint32_t kMaxPage = 20'000;              // hashes per ListObjects pag
 constexpr uint32_t kDefaultPartBytes = 512 << 10;  // per FetchObjects reply
 constexpr uint32_t kMaxPartBytes = 768 << 10;      // well inside NATS's 1 MB default
 constexpr int kMaxHashesPerCommand = 50'000;
+constexpr size_t kMaxChanges = 10'000;  // per DiffCheckpoints reply
 
 int64_t NowUnixMs() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -164,15 +166,19 @@ void CheckpointKeeper::Execute(const v1::Command& cmd, Reply reply) {
             return out;
           },
           [this, cmd, reply, attempts](std::vector<Result<snapshot::CreateResult>> results) {
+            // Every checkpoint taken is reported; the answer fails only when none was.
             v1::CommandReply answer = Answer(cmd, {});
+            std::optional<Error> failed;
             for (size_t i = 0; i < results.size(); ++i) {
               if (!results[i]) {
-                answer = Answer(cmd, results[i].error());
-                break;
+                spdlog::warn("checkpoint on command failed: {}", results[i].error().message);
+                failed = results[i].error();
+                continue;
               }
               Emit(results[i]->manifest, attempts[i]);
               *answer.add_checkpoints() = results[i]->manifest;
             }
+            if (failed && answer.checkpoints_size() == 0) answer = Answer(cmd, *failed);
             reply(std::move(answer));
           });
       return;
@@ -186,6 +192,9 @@ void CheckpointKeeper::Execute(const v1::Command& cmd, Reply reply) {
              [cmd, reply](Result<std::vector<snapshot::Change>> changes) {
                if (!changes) return reply(Answer(cmd, changes.error()));
                v1::CommandReply answer = Answer(cmd, {});
+               answer.set_changes_total(changes->size());
+               // A reply must fit a bus message: the first kMaxChanges, and how many in all.
+               if (changes->size() > kMaxChanges) changes->resize(kMaxChanges);
                for (const auto& c : *changes) {
                  auto* out = answer.add_changes();
                  out->set_kind(ChangeKind(c.kind));
@@ -343,6 +352,12 @@ void CheckpointKeeper::Restore(const v1::Command& cmd, Reply reply) {
                                                           " belongs to no task: name the task to "
                                                           "restore it into")));
            }
+           if (busy_.contains(task)) {
+             return reply(
+                 Answer(cmd, MakeError("busy", "task " + task + "'s workspace is being restored")));
+           }
+           // No tool of the task may start until the workspace is back (Busy()).
+           busy_.insert(task);
            if (tasks_.Running(task)) {
              tasks_.Pause(task, "restoring checkpoint " + m->id());
            }
@@ -356,6 +371,7 @@ void CheckpointKeeper::Restore(const v1::Command& cmd, Reply reply) {
                    return d.store->Restore(r);
                  },
                  [this, cmd, reply, task](Result<snapshot::RestoreResult> done) {
+                   busy_.erase(task);
                    if (!done) return reply(Answer(cmd, done.error()));
                    v1::CommandReply answer = Answer(cmd, {});
                    if (done->before) {
@@ -374,6 +390,10 @@ void CheckpointKeeper::Restore(const v1::Command& cmd, Reply reply) {
 void CheckpointKeeper::Seed(const v1::RunTask& task, std::function<void(Result<void>)> done) {
   if (task.from_checkpoint().empty()) return done({});
   if (!ValidTaskId(task.task_id())) return done(MakeError("bad_task", "not a task id"));
+  if (busy_.contains(task.task_id()) || tasks_.Running(task.task_id())) {
+    return done(MakeError("busy", "task " + task.task_id() + "'s workspace is in use"));
+  }
+  busy_.insert(task.task_id());
   snapshot::RestoreRequest r{.id = task.from_checkpoint(),
                              .target = Workspace(task.task_id()),
                              .task_id = task.task_id(),
@@ -385,8 +405,9 @@ void CheckpointKeeper::Seed(const v1::RunTask& task, std::function<void(Result<v
         r.replace = std::filesystem::exists(r.target, ec);
         return d.store->Restore(r);
       },
-      [this, done = std::move(done),
-       attempt = task.attempt()](Result<snapshot::RestoreResult> restored) {
+      [this, done = std::move(done), attempt = task.attempt(),
+       id = task.task_id()](Result<snapshot::RestoreResult> restored) {
+        busy_.erase(id);
         if (!restored) return done(restored.error());
         if (restored->before) Emit(*restored->before, attempt);
         done({});

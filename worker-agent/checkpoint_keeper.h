@@ -53,6 +53,9 @@ class CheckpointKeeper {
   // Before a task with `from_checkpoint` starts: writes that checkpoint into its workspace.
   void Seed(const v1::RunTask& task, std::function<void(Result<void>)> done);
 
+  // Whether a restore or seed is writing the task's workspace: its tool may not start.
+  bool Busy(const std::string& task_id) const { return busy_.contains(task_id); }
+
   // The metering proxy answered calls of these tasks.
   void LlmResponded(const std::vector<std::string>& task_ids);
   // An attempt ended (TaskFinished sent).
@@ -91,6 +94,7 @@ class CheckpointKeeper {
   std::string machine_id_;
   std::map<std::string, AutoState> auto_;  // by task id
   std::set<std::string> pinned_;           // what tasks depend on (PinCheckpoints)
+  std::set<std::string> busy_;             // tasks whose workspace a restore is writing
   std::chrono::steady_clock::time_point last_prune_{};
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
   std::shared_ptr<Disk> disk_ = std::make_shared<Disk>();

@@ -199,7 +199,10 @@ class Server final : public HttpServer, public std::enable_shared_from_this<Serv
           keep_alive = false;
         } else {
           out = handler(req);
-          if (out.later) out = co_await Later(stream, std::move(out.later));
+          if (out.later) {
+            out = co_await Later(stream, std::move(out.later));
+            stream.expires_after(options_.idle_timeout);  // for writing the answer
+          }
         }
       }
       if (out.on_stream && !head) {
@@ -217,7 +220,7 @@ class Server final : public HttpServer, public std::enable_shared_from_this<Serv
     stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
   }
 
-  // Waits for a response the handler gives later (or the client to go, or the idle timeout).
+  // Waits for a response the handler gives later, at most later_timeout (then 504).
   asio::awaitable<HttpResponse> Later(
       beast::tcp_stream& stream, std::function<void(std::function<void(HttpResponse)>)> later) {
     struct Pending {

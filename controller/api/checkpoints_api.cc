@@ -190,13 +190,20 @@ HttpResponse CheckpointsApi::Diff(const HttpRequest& req, std::string_view id) {
   HttpResponse r;
   r.later = [this, from = std::string(id), to = to->second](auto respond) {
     deps_.checkpoints->Diff(
-        from, to, [from, to, respond](Result<std::vector<v1::CheckpointChange>> changes) {
+        from, to,
+        [from, to,
+         respond](Result<std::pair<std::vector<v1::CheckpointChange>, uint64_t>> changes) {
           if (!changes) return respond(ErrorResponse(changes.error()));
           json::array list;
-          for (const auto& c : *changes) {
+          for (const auto& c : changes->first) {
             list.push_back(json::object{{"kind", ChangeKind(c.kind())}, {"path", c.path()}});
           }
-          respond(JsonResponse(200, {{"from", from}, {"to", to}, {"changes", std::move(list)}}));
+          const bool truncated = changes->second > list.size();
+          respond(JsonResponse(200, {{"from", from},
+                                     {"to", to},
+                                     {"changes", std::move(list)},
+                                     {"total", changes->second},
+                                     {"truncated", truncated}}));
         });
   };
   return r;

@@ -17,6 +17,7 @@ struct CheckpointRecord {
   std::string trigger;  // manual | auto | task_end | before_restore
   std::string label;
   std::string workspace;
+  std::string root;  // hex SHA-256 of its root tree: every copy must have the same
   uint64_t files = 0;
   uint64_t bytes = 0;
   uint64_t stored_bytes = 0;

@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <boost/algorithm/hex.hpp>
 #include <boost/asio/post.hpp>
 
 #include "common/core/ids.h"
@@ -46,10 +47,31 @@ void CheckpointService::Save(const CheckpointRecord& c) {
   }
 }
 
-CheckpointRecord& CheckpointService::Record(const v1::CheckpointManifest& m,
-                                            const std::string& machine_id, uint32_t attempt) {
+CheckpointRecord* CheckpointService::Record(const v1::CheckpointManifest& m,
+                                            const std::string& machine_id, uint32_t attempt,
+                                            bool taken) {
+  const std::string root = boost::algorithm::hex_lower(m.root());
+  auto refuse = [&](const std::string& why) -> CheckpointRecord* {
+    spdlog::warn("controller refuses checkpoint {} from machine {}: {}", m.id(), machine_id, why);
+    return nullptr;
+  };
+  if (m.id().empty() || root.empty()) return refuse("no id or root");
+  auto known = catalogue_.find(m.id());
+  if (known != catalogue_.end() && !known->second.root.empty() && known->second.root != root) {
+    return refuse("its root differs from the catalogue's");
+  }
+  if (known == catalogue_.end() && taken) {
+    if (m.machine_id() != machine_id) return refuse("it names machine " + m.machine_id());
+    const std::string runs_on =
+        m.task_id().empty() || !d_.task_machine ? "" : d_.task_machine(m.task_id());
+    if (!runs_on.empty() && runs_on != machine_id) {
+      return refuse("task " + m.task_id() + " runs on machine " + runs_on);
+    }
+  }
+  if (known == catalogue_.end() && !taken) return refuse("a copy of a checkpoint never taken");
   auto [it, fresh] = catalogue_.try_emplace(m.id());
   CheckpointRecord& c = it->second;
+  c.root = root;
   if (fresh) {
     c.id = m.id();
     c.machine_id = m.machine_id().empty() ? machine_id : m.machine_id();
@@ -66,14 +88,13 @@ CheckpointRecord& CheckpointService::Record(const v1::CheckpointManifest& m,
   }
   c.copies.insert(machine_id);
   Save(c);
-  return c;
+  return &c;
 }
 
 void CheckpointService::ApplyEvent(const v1::AgentEvent& ev) {
   if (ev.has_checkpoint_created()) {
-    const auto& m = ev.checkpoint_created().manifest();
-    if (m.id().empty()) return;
-    Record(m, ev.machine_id(), ev.checkpoint_created().attempt());
+    Record(ev.checkpoint_created().manifest(), ev.machine_id(), ev.checkpoint_created().attempt(),
+           true);
     return;
   }
   if (!ev.has_checkpoints_removed()) return;
@@ -146,8 +167,14 @@ std::vector<std::string> CheckpointService::ReachableCopies(const CheckpointReco
 
 std::string CheckpointService::StartingPoint(const TaskRecord& t) const {
   if (t.attempts > 1) {
-    const CheckpointRecord* latest = LatestOf(t.id);
-    if (latest != nullptr && !ReachableCopies(*latest).empty()) return latest->id;
+    // The newest one some machine that can answer still holds.
+    const CheckpointRecord* best = nullptr;
+    for (const auto& [id, c] : catalogue_) {
+      if (c.task_id != t.id || c.trigger == "before_restore") continue;
+      if (best != nullptr && c.created_at_ms < best->created_at_ms) continue;
+      if (!ReachableCopies(c).empty()) best = &c;
+    }
+    if (best != nullptr) return best->id;
   }
   return t.spec.from_checkpoint;
 }
@@ -236,7 +263,9 @@ void CheckpointService::Create(const std::string& machine_id, const std::string&
         if (!reply) return done(reply.error());
         std::vector<CheckpointRecord> out;
         // Also reported as events; recorded here so the answer and the catalogue agree.
-        for (const auto& m : reply->checkpoints()) out.push_back(Record(m, machine_id, 0));
+        for (const auto& m : reply->checkpoints()) {
+          if (const CheckpointRecord* c = Record(m, machine_id, 0, true)) out.push_back(*c);
+        }
         done(std::move(out));
       });
 }
@@ -249,10 +278,10 @@ void CheckpointService::Restore(const std::string& id, const std::string& task_i
   if (task.empty()) {
     return done(MakeError("bad_request", "checkpoint " + id + " belongs to no task: name one"));
   }
-  // In place: on the machine that holds the task's workspace, which is where the task ran
-  // last; the checkpoint must be there (else branch it there first).
-  std::string machine = c->machine_id;
-  if (const CheckpointRecord* latest = LatestOf(task)) machine = latest->machine_id;
+  // In place: on the machine that holds the task's workspace, where the task ran last; the
+  // checkpoint must be there (else branch it there first).
+  std::string machine = d_.task_machine ? d_.task_machine(task) : "";
+  if (machine.empty()) machine = c->machine_id;
   if (!c->copies.contains(machine)) {
     return done(MakeError("conflict", "checkpoint " + id + " is not on machine " + machine +
                                           ", where task " + task +
@@ -266,13 +295,15 @@ void CheckpointService::Restore(const std::string& id, const std::string& task_i
       [this, id, task, machine, done](Result<v1::CommandReply> reply) {
         if (!reply) return done(reply.error());
         RestoreOutcome out{.checkpoint_id = id, .task_id = task, .machine_id = machine};
-        for (const auto& m : reply->checkpoints()) out.before = Record(m, machine, 0);
+        for (const auto& m : reply->checkpoints()) {
+          if (const CheckpointRecord* c = Record(m, machine, 0, true)) out.before = *c;
+        }
         done(std::move(out));
       });
 }
 
 void CheckpointService::Diff(const std::string& from, const std::string& to,
-                             Done<std::vector<v1::CheckpointChange>> done) {
+                             Done<std::pair<std::vector<v1::CheckpointChange>, uint64_t>> done) {
   const CheckpointRecord* a = Find(from);
   const CheckpointRecord* b = Find(to);
   if (a == nullptr || b == nullptr) {
@@ -291,7 +322,9 @@ void CheckpointService::Diff(const std::string& from, const std::string& to,
   cmd.mutable_diff_checkpoints()->set_to(to);
   Ask(machine, std::move(cmd), kQuickCommandTimeout, [done](Result<v1::CommandReply> reply) {
     if (!reply) return done(reply.error());
-    done(std::vector<v1::CheckpointChange>(reply->changes().begin(), reply->changes().end()));
+    done(std::pair{
+        std::vector<v1::CheckpointChange>(reply->changes().begin(), reply->changes().end()),
+        std::max<uint64_t>(reply->changes_total(), reply->changes_size())});
   });
 }
 
@@ -304,8 +337,17 @@ void CheckpointService::Delete(const std::string& id, Done<std::vector<std::stri
                           "checkpoint " +
                               id));
   }
+  // Copies on machines that are gone for good go with the catalogue entry.
+  std::vector<std::string> gone;
+  for (const auto& m : c->copies) {
+    const MachineRecord* rec = d_.fleet->Find(m);
+    if (rec == nullptr || rec->state == MachineState::kTerminated ||
+        rec->state == MachineState::kFailed) {
+      gone.push_back(m);
+    }
+  }
   auto copies = ReachableCopies(*c);
-  if (copies.size() != c->copies.size()) {
+  if (copies.size() + gone.size() != c->copies.size()) {
     return done(MakeError("conflict", "a machine holding checkpoint " + id +
                                           " cannot be reached now; try again later"));
   }
@@ -381,6 +423,7 @@ void CheckpointService::Branch(const std::string& id, const std::string& machine
   TransferRequest r{.checkpoint_id = id,
                     .from_machine = sources.front(),
                     .to_machine = machine_id,
+                    .expected_root = c->root,
                     .subject_prefix = d_.subject_prefix,
                     .cancelled = cancelled_};
   spdlog::info("checkpoint {} branching from machine {} onto {}", id, r.from_machine, machine_id);
@@ -399,9 +442,14 @@ void CheckpointService::Branch(const std::string& id, const std::string& machine
       spdlog::info("checkpoint {} is on machine {}: sent {} of {} objects, {} bytes",
                    r.checkpoint_id, r.to_machine, report->sent_objects, report->objects,
                    report->sent_bytes);
-      CheckpointRecord& c = Record(report->manifest, r.to_machine, 0);
+      const CheckpointRecord* c = Record(report->manifest, r.to_machine, 0, false);
       for (auto& w : waiting) {
-        w(BranchOutcome{.checkpoint = c, .machine_id = r.to_machine, .transfer = *report});
+        if (c == nullptr) {
+          w(MakeError("conflict",
+                      "the copy of " + r.checkpoint_id + " differs from the catalogue's"));
+          continue;
+        }
+        w(BranchOutcome{.checkpoint = *c, .machine_id = r.to_machine, .transfer = *report});
       }
     });
   });

@@ -37,6 +37,8 @@ struct CheckpointServiceDeps {
   std::string subject_prefix = "av";
   // The tasks not yet final, from which StartingPoint-like needs are computed.
   std::function<std::vector<const TaskRecord*>()> unfinished_tasks;
+  // The machine a task runs or last ran on; "" when unknown.
+  std::function<std::string(std::string_view task_id)> task_machine;
 };
 
 struct CheckpointFilter {
@@ -83,8 +85,9 @@ class CheckpointService {
   void Create(const std::string& machine_id, const std::string& task_id, const std::string& label,
               Done<std::vector<CheckpointRecord>> done);
   void Restore(const std::string& id, const std::string& task_id, Done<RestoreOutcome> done);
+  // The changes (at most the first 10,000) and how many there are in all.
   void Diff(const std::string& from, const std::string& to,
-            Done<std::vector<v1::CheckpointChange>> done);
+            Done<std::pair<std::vector<v1::CheckpointChange>, uint64_t>> done);
   void Delete(const std::string& id, Done<std::vector<std::string>> done);
   // Has a machine holding it re-hash every chunk; records when it last passed.
   void Verify(const std::string& id, Done<CheckpointRecord> done);
@@ -104,8 +107,12 @@ class CheckpointService {
   // Sends a command to a machine; `done` gets the reply when it says ok, else its error.
   void Ask(const std::string& machine_id, v1::Command cmd, Duration timeout,
            Done<v1::CommandReply> done);
-  CheckpointRecord& Record(const v1::CheckpointManifest& m, const std::string& machine_id,
-                           uint32_t attempt);
+  // Adds a checkpoint, or a copy of one, to the catalogue. `taken` says machine_id took it
+  // (else it received it). Null, and nothing changes, when the report contradicts what is
+  // known: another root under a known id, a checkpoint of another machine, or of a task that
+  // machine does not run.
+  CheckpointRecord* Record(const v1::CheckpointManifest& m, const std::string& machine_id,
+                           uint32_t attempt, bool taken);
   void Save(const CheckpointRecord& c);
   bool Reachable(const std::string& machine_id) const;
   void DeleteCopies(const std::string& id, std::vector<std::string> copies, size_t i,

@@ -1,5 +1,7 @@
 #include "controller/checkpoints/checkpoint_transfer.h"
 
+#include <boost/algorithm/hex.hpp>
+
 #include "autovibe/v1/command.pb.h"
 #include "common/core/ids.h"
 
@@ -56,7 +58,15 @@ Result<TransferReport> TransferCheckpoint(Bus& bus, const TransferRequest& reque
     auto page = ch.Ask(request.from_machine, std::move(list));
     if (!page) return page.error();
     const v1::ObjectPage& objects = page->objects();
-    if (offset == 0) report.manifest = objects.manifest();
+    if (offset == 0) {
+      report.manifest = objects.manifest();
+      if (report.manifest.id() != request.checkpoint_id ||
+          (!request.expected_root.empty() &&
+           boost::algorithm::hex_lower(report.manifest.root()) != request.expected_root)) {
+        return MakeError("conflict", "machine " + request.from_machine + "'s copy of " +
+                                         request.checkpoint_id + " differs from the catalogue's");
+      }
+    }
     total = objects.total();
     if (objects.hashes_size() == 0 && offset < total) {
       return MakeError("failed", "machine " + request.from_machine + " listed no objects");
@@ -84,6 +94,17 @@ Result<TransferReport> TransferCheckpoint(Bus& bus, const TransferRequest& reque
       if (!fetched) return fetched.error();
       const int n = fetched->parts_size();
       if (n == 0) return MakeError("failed", "machine " + request.from_machine + " sent nothing");
+      // Parts in the order asked, each moving the transfer on.
+      for (int i = 0; i < n; ++i) {
+        const v1::ObjectPart& p = fetched->parts(i);
+        const uint64_t from = i == 0 ? within : 0;
+        if (next + i >= missing.size() || p.hash() != missing[next + i] || p.offset() != from ||
+            p.data().empty() || p.offset() + p.data().size() > p.total() ||
+            (i + 1 < n && p.offset() + p.data().size() != p.total())) {
+          return MakeError("failed",
+                           "machine " + request.from_machine + " sent parts out of order");
+        }
+      }
       const v1::ObjectPart& last = fetched->parts(n - 1);
       const uint64_t end = last.offset() + last.data().size();
       for (const auto& p : fetched->parts()) {

@@ -27,6 +27,7 @@ struct TransferRequest {
   std::string checkpoint_id;
   std::string from_machine;
   std::string to_machine;
+  std::string expected_root;  // hex, as the catalogue has it: the source's must be the same
   std::string subject_prefix = "av";
   Duration timeout = std::chrono::seconds(30);  // per command
   // Set (by another thread) to give up between two commands.

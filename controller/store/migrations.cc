@@ -176,6 +176,9 @@ CREATE TABLE checkpoints (
 );
 CREATE INDEX checkpoints_task ON checkpoints(task_id, created_at);
 )sql"},
+    {7, "checkpoint root trees", R"sql(
+ALTER TABLE checkpoints ADD COLUMN root TEXT NOT NULL DEFAULT '';
+)sql"},
 };
 
 Error SqlError(sqlite3* db, const std::string& what) {

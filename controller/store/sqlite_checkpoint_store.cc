@@ -31,10 +31,11 @@ class SqliteCheckpointStore final : public CheckpointCatalogueStore {
   explicit SqliteCheckpointStore(sqlite3* db) : db_(db) {}
 
   Result<std::vector<CheckpointRecord>> LoadCheckpoints() override {
-    Stmt st(db_,
-            "SELECT id, machine_id, task_id, attempt, parent, trigger_kind, label, workspace, "
-            "files, bytes, stored_bytes, created_at, verified_at, copies_json FROM checkpoints "
-            "ORDER BY created_at, id");
+    Stmt st(
+        db_,
+        "SELECT id, machine_id, task_id, attempt, parent, trigger_kind, label, workspace, "
+        "files, bytes, stored_bytes, created_at, verified_at, copies_json, root FROM checkpoints "
+        "ORDER BY created_at, id");
     if (!st.ok()) return Fail("load checkpoints");
     std::vector<CheckpointRecord> out;
     while (st.Step() == SQLITE_ROW) {
@@ -53,6 +54,7 @@ class SqliteCheckpointStore final : public CheckpointCatalogueStore {
       c.created_at_ms = st.Int(11);
       c.verified_at_ms = st.Int(12);
       c.copies = ParseCopies(st.Text(13));
+      c.root = st.Text(14);
       out.push_back(std::move(c));
     }
     return out;
@@ -64,7 +66,8 @@ class SqliteCheckpointStore final : public CheckpointCatalogueStore {
           db_,
           "INSERT OR REPLACE INTO checkpoints (id, machine_id, task_id, attempt, parent, "
           "trigger_kind, label, workspace, files, bytes, stored_bytes, created_at, verified_at, "
-          "copies_json) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)");
+          "copies_json, root) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, "
+          "?15)");
     }
     Stmt& st = *save_;
     if (!st.ok()) return Fail("save checkpoint");
@@ -83,6 +86,7 @@ class SqliteCheckpointStore final : public CheckpointCatalogueStore {
     st.Bind(12, c.created_at_ms);
     st.Bind(13, c.verified_at_ms);
     st.Bind(14, CopiesJson(c.copies));
+    st.Bind(15, c.root);
     if (st.Step() != SQLITE_DONE) return Fail("save checkpoint " + c.id);
     return {};
   }

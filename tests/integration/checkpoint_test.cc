@@ -55,9 +55,10 @@ struct CheckpointFleet {
   std::vector<std::unique_ptr<AgentProcess>> agents;
   std::map<std::string, std::string> ids;  // machine name -> id
 
-  CheckpointFleet() {
+  explicit CheckpointFleet(std::vector<std::string> controller_args = {}) {
     REQUIRE(anthropic.Start());
-    controller = std::make_unique<ControllerProcess>(dir / "controller", nats.url());
+    controller =
+        std::make_unique<ControllerProcess>(dir / "controller", nats.url(), controller_args);
     tasks = std::make_unique<TaskClient>(*controller);
     for (const std::string name : {"agent-1", "agent-2"}) {
       agents.push_back(std::make_unique<AgentProcess>(
@@ -83,9 +84,11 @@ struct CheckpointFleet {
     return fs::path(dir / agent) / "workspaces" / task;
   }
 
+  // On `agent`, or anywhere when it is empty.
   std::string Run(const std::string& agent, const std::string& script,
                   std::string from_checkpoint = "") {
-    json::object extra{{"labels", json::object{{"box", agent}}}};
+    json::object extra;
+    if (!agent.empty()) extra["labels"] = json::object{{"box", agent}};
     if (!from_checkpoint.empty()) extra["from_checkpoint"] = from_checkpoint;
     return tasks->SubmitShell("demo", {"sh", "-c", script}, std::move(extra));
   }
@@ -184,7 +187,12 @@ TEST_CASE(
   REQUIRE(f.tasks->WaitState(b, "succeeded", 30s));
   CHECK(Str(f.tasks->Task(b).at("machine_id")) == f.ids["agent-2"]);
   CHECK(f.tasks->Logs(b).find("one\nmain.c") != std::string::npos);
-  // ...and from one that is not there yet: it is brought over first (only what agent-2 lacks).
+  // Only what agent-2 lacks travels: the second and third share their (empty) src tree.
+  branch = f.Post("/v1/checkpoints/" + cp2 + "/branch", R"({"to":"agent-2"})", 200);
+  CHECK(branch.at("sent_objects") == branch.at("objects"));
+  branch = f.Post("/v1/checkpoints/" + cp3 + "/branch", R"({"to":"agent-2"})", 200);
+  CHECK(branch.at("sent_objects").to_number<int64_t>() ==
+        branch.at("objects").to_number<int64_t>() - 1);
   const std::string c = f.Run("agent-2", "cat notes.txt", cp3);
   REQUIRE(f.tasks->WaitState(c, "succeeded", 30s));
   CHECK(f.tasks->Logs(c).find("three") != std::string::npos);
@@ -295,4 +303,30 @@ TEST_CASE("a task requeued after its agent died resumes from its newest checkpoi
     if (cp.at("trigger").as_string() == "before_restore") kept = true;
   }
   CHECK(kept);
+}
+
+TEST_CASE("a task whose machine is lost resumes on another from its newest checkpoint there",
+          "[checkpoint]") {
+  CheckpointFleet f({"--heartbeat-interval", "200ms", "--heartbeat-ttl", "2s"});
+  const std::string script =
+      "if [ -f progress.txt ]; then echo \"resumed at $(cat progress.txt)\"; exit 0; fi; "
+      "echo step1 > progress.txt; " +
+      kLlmCall + "; " + WaitForCheckpoints(1) +
+      "; echo step2 > progress.txt; touch started; while :; do sleep 0.1; done";
+  const std::string a = f.Run("", script);
+  REQUIRE(f.tasks->WaitState(a, "running", 15s));
+  const std::string first = Str(f.tasks->Task(a).at("machine_id"));
+  const std::string first_name = first == f.ids["agent-1"] ? "agent-1" : "agent-2";
+  const std::string other_name = first_name == "agent-1" ? "agent-2" : "agent-1";
+  REQUIRE(WaitUntil([&] { return fs::exists(f.Workspace(first_name, a) / "started"); }, 20s));
+  json::array cps;
+  REQUIRE(WaitUntil([&] { return !(cps = f.CheckpointsOf(a)).empty(); }, 10s));
+  // A copy on the other machine (as a branch leaves it), then the first machine is gone.
+  f.Post("/v1/checkpoints/" + Str(cps.back().at("id")) + "/branch",
+         R"({"to":")" + other_name + R"("})", 200);
+  f.agents[first_name == "agent-1" ? 0 : 1]->Kill();
+  REQUIRE(f.tasks->WaitState(a, "succeeded", 30s));
+  json::object t = f.tasks->Task(a);
+  CHECK(Str(t.at("machine_id")) == f.ids[other_name]);
+  CHECK(f.tasks->Logs(a).find("resumed at step1") != std::string::npos);
 }

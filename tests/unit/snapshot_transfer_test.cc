@@ -12,6 +12,7 @@ using namespace testing;
 struct Moved {
   size_t objects = 0;
   size_t sent = 0;
+  size_t split = 0;  // objects that went in more than one part
 };
 
 Moved Move(CheckpointStore& from, CheckpointStore& to, const std::string& id,
@@ -25,6 +26,7 @@ Moved Move(CheckpointStore& from, CheckpointStore& to, const std::string& id,
   PartReceiver receiver;
   size_t next = 0;
   uint64_t within = 0;
+  size_t split = 0;
   while (next < missing.size()) {
     std::span<const Hash> rest(missing.data() + next, missing.size() - next);
     auto parts = sender.Fetch(from.chunks(), rest, within, part_bytes);
@@ -32,6 +34,9 @@ Moved Move(CheckpointStore& from, CheckpointStore& to, const std::string& id,
     REQUIRE(!parts->empty());
     const Part last = parts->back();
     const size_t n = parts->size();
+    for (const Part& p : *parts) {
+      if (p.offset > 0 && p.offset + p.data.size() == p.total) ++split;
+    }
     REQUIRE(receiver.Put(to.chunks(), std::move(*parts)));
     if (last.offset + last.data.size() == last.total) {
       next += n;
@@ -43,7 +48,7 @@ Moved Move(CheckpointStore& from, CheckpointStore& to, const std::string& id,
   }
   CHECK(receiver.pending() == 0);
   REQUIRE(to.Import(*m));
-  return {objects->size(), missing.size()};
+  return {objects->size(), missing.size(), split};
 }
 
 TEST_CASE("checkpoint: a checkpoint moves to another store with only the objects it lacks") {
@@ -55,6 +60,7 @@ TEST_CASE("checkpoint: a checkpoint moves to another store with only the objects
   auto first = a.Take();
   Moved moved = Move(*a.store, *b.store, first.manifest.id());
   CHECK(moved.sent == moved.objects);
+  CHECK(moved.split >= 2);  // big.bin's chunks (incompressible) are larger than a part
   auto restored = b.store->Restore(first.manifest.id(), b.tmp / "copy", false);
   REQUIRE(restored);
   CHECK(Describe(b.tmp / "copy") == Describe(a.ws));
@@ -120,7 +126,15 @@ TEST_CASE("checkpoint: bad parts and incomplete imports are refused and change n
   bad.set_root("short");
   CHECK(b.store->Import(bad).error().code == "hostile_manifest");
 
-  // The real parts then go in, and the import works.
+  // A transfer broken off mid-object and tried again from its start.
+  std::vector<Part> half{parts->at(0)};
+  half[0].data.resize(half[0].data.size() / 2);
+  REQUIRE(receiver.Put(b.store->chunks(), half));
+  CHECK(receiver.pending() == 1);
+
+  // The real parts then go in (twice over: duplicates change nothing), and the import works.
+  REQUIRE(receiver.Put(b.store->chunks(), *parts));
+  CHECK(receiver.pending() == 0);
   REQUIRE(receiver.Put(b.store->chunks(), *parts));
   REQUIRE(b.store->Import(*m));
   CHECK(b.store->List().size() == 1);

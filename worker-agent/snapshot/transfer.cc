@@ -15,7 +15,11 @@ class Lister {
  public:
   explicit Lister(const ChunkStore& store) : store_(store) {}
 
-  Result<void> Tree(std::string_view hash, const std::string& path) {
+  Result<void> Tree(std::string_view hash, const std::string& path, int depth) {
+    if (depth > kMaxDepth) {
+      return MakeError("hostile_manifest",
+                       path + ": more than " + std::to_string(kMaxDepth) + " directories deep");
+    }
     auto h = HashFromBytes(hash);
     if (!h) return MakeError("hostile_manifest", path + ": malformed tree hash");
     if (!seen_.insert(*h).second) return {};
@@ -24,7 +28,7 @@ class Lister {
     if (!tree) return tree.error();
     for (const auto& e : tree->entries()) {
       if (e.kind() == v1::TreeEntry::DIRECTORY) {
-        if (auto r = Tree(e.tree(), JoinPath(path, e.name())); !r) return r;
+        if (auto r = Tree(e.tree(), JoinPath(path, e.name()), depth + 1); !r) return r;
         continue;
       }
       for (const auto& c : e.chunks()) {
@@ -48,7 +52,7 @@ class Lister {
 
 Result<std::vector<Hash>> ObjectsOf(const ChunkStore& store, std::string_view root) {
   Lister lister(store);
-  if (auto r = lister.Tree(root, ""); !r) return r.error();
+  if (auto r = lister.Tree(root, "", 0); !r) return r.error();
   return lister.Take();
 }
 
@@ -114,30 +118,44 @@ Result<void> PartReceiver::Complete(ChunkStore::Writer& writer, const Hash& hash
   return {};
 }
 
+void PartReceiver::Drop(std::map<Hash, Pending>::iterator it) {
+  pending_bytes_ -= it->second.data.size();
+  pending_.erase(it);
+}
+
 Result<PutReport> PartReceiver::Put(ChunkStore& store, std::vector<Part> parts) {
   PutReport report;
   ChunkStore::Writer writer(store);
   std::optional<Error> failed;
+  const auto now = std::chrono::steady_clock::now();
+  for (auto it = pending_.begin(); it != pending_.end();) {
+    auto next = std::next(it);
+    if (now - it->second.last > kAbandoned) Drop(it);
+    it = next;
+  }
   for (Part& p : parts) {
-    if (store.Has(p.hash) && !pending_.contains(p.hash)) continue;  // sent twice
     auto it = pending_.find(p.hash);
-    const uint64_t have = it == pending_.end() ? 0 : it->second.size();
+    if (it == pending_.end() && store.Has(p.hash)) continue;  // sent twice
+    if (it != pending_.end() && p.offset == 0) {
+      Drop(it);  // started again
+      it = pending_.end();
+    }
+    const uint64_t have = it == pending_.end() ? 0 : it->second.data.size();
     if (p.total > kMaxObject || p.offset != have || p.offset + p.data.size() > p.total ||
         pending_bytes_ + p.data.size() > kMaxPending) {
-      if (it != pending_.end()) {
-        pending_bytes_ -= it->second.size();
-        pending_.erase(it);
-      }
+      if (it != pending_.end()) Drop(it);
       failed = MakeError("bad_request", "object " + p.hash.hex() + ": part at " +
                                             std::to_string(p.offset) + " of " +
                                             std::to_string(p.total) + " out of order or too large");
       continue;
     }
-    if (it == pending_.end()) it = pending_.emplace(p.hash, std::string()).first;
-    it->second += p.data;
+    if (it == pending_.end()) it = pending_.emplace(p.hash, Pending{}).first;
+    it->second.data += p.data;
+    it->second.last = now;
     pending_bytes_ += p.data.size();
-    if (it->second.size() < p.total) continue;
-    std::string data = std::move(it->second);
+    if (it->second.data.size() < p.total) continue;
+    std::string data = std::move(it->second.data);
+    it->second.data.clear();
     pending_bytes_ -= data.size();
     pending_.erase(it);
     if (auto r = Complete(writer, p.hash, data); !r) {

@@ -5,6 +5,7 @@
 // checks every object against its hash before storing it.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <map>
 #include <span>
@@ -18,7 +19,9 @@
 namespace autovibe::snapshot {
 
 // Every tree and chunk under the tree `root` (32 raw bytes), each once, trees before what
-// they hold. Trees are judged as a restore judges them.
+// they hold. Trees are judged as a restore judges them; more than kMaxDepth directories deep
+// is refused.
+inline constexpr int kMaxDepth = 1024;
 Result<std::vector<Hash>> ObjectsOf(const ChunkStore& store, std::string_view root);
 
 // Of `hashes`, those `store` lacks, in order.
@@ -54,18 +57,25 @@ struct PutReport {
 
 // The destination's side: gathers each object's parts in order, then decompresses it, checks
 // it against its hash and stores it. An object whose parts arrive out of order, or which is
-// too large, is refused and forgotten (the sender starts it again).
+// too large, is refused and forgotten; a part at offset 0 starts its object again (a transfer
+// tried anew), and objects left unfinished longer than kAbandoned are dropped.
 class PartReceiver {
  public:
   static constexpr uint64_t kMaxObject = 64ull << 20;    // compressed or not
   static constexpr uint64_t kMaxPending = 256ull << 20;  // all objects in flight
+  static constexpr std::chrono::minutes kAbandoned{10};
 
   Result<PutReport> Put(ChunkStore& store, std::vector<Part> parts);
   size_t pending() const { return pending_.size(); }
 
  private:
   Result<void> Complete(ChunkStore::Writer& writer, const Hash& hash, const std::string& data);
-  std::map<Hash, std::string> pending_;
+  struct Pending {
+    std::string data;
+    std::chrono::steady_clock::time_point last;
+  };
+  void Drop(std::map<Hash, Pending>::iterator it);
+  std::map<Hash, Pending> pending_;
   uint64_t pending_bytes_ = 0;
 };
 
