@@ -360,6 +360,12 @@ class AgentImpl final : public Agent {
       // The workspace is written from the checkpoint first; then the tool starts. An older
       // attempt still running here is stopped before its workspace is replaced.
       const v1::RunTask& run = cmd->run_task();
+      if (!tasks_->Running(run.task_id()) && tasks_->running() >= config_.task_slots) {
+        // Said before minutes of writing a workspace, not after.
+        send(Reply(*cmd, MakeError("busy", "all " + std::to_string(config_.task_slots) +
+                                               " task slots are in use")));
+        return;
+      }
       auto seed = [this, cmd = *cmd, send] {
         checkpoints_->Seed(cmd.run_task(), [this, cmd, send](Result<void> seeded) {
           Result<void> r = seeded ? Execute(cmd) : seeded;

@@ -72,11 +72,11 @@ CheckpointRecord* CheckpointService::Record(const v1::CheckpointManifest& m,
   auto [it, fresh] = catalogue_.try_emplace(m.id());
   CheckpointRecord& c = it->second;
   c.root = root;
+  if (c.attempt == 0) c.attempt = attempt;  // a reply may come before the event that has it
   if (fresh) {
     c.id = m.id();
     c.machine_id = m.machine_id().empty() ? machine_id : m.machine_id();
     c.task_id = m.task_id();
-    c.attempt = attempt;
     c.parent = m.parent();
     c.trigger = m.trigger();
     c.label = m.label();

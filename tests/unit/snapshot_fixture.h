@@ -64,6 +64,7 @@ struct Fixture {
   // Files written a moment ago are trusted by the stat cache (the test for the racy window
   // sets it back).
   std::chrono::nanoseconds racy_window{0};
+  unsigned full_walk_every = 20;
   std::unique_ptr<CheckpointStore> store = Open();
 
   Fixture() { fs::create_directories(ws); }
@@ -72,6 +73,7 @@ struct Fixture {
     CheckpointOptions o;
     o.store.block_bytes = 64 << 10;  // small blocks: several per test tree
     o.create.racy_window = racy_window;
+    o.create.full_walk_every = full_walk_every;
     auto s = CheckpointStore::Open(tmp / "store", o);
     REQUIRE(s);
     return std::move(*s);

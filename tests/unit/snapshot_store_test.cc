@@ -1,5 +1,9 @@
 // The checkpoint store: round trips, the stat cache, deduplication, chunking, the tree of
 // checkpoints. Real files in temp dirs.
+#include <fcntl.h>
+#include <sys/mman.h>
+
+#include <cstring>
 #include <catch2/catch.hpp>
 
 #include "tests/unit/snapshot_fixture.h"
@@ -268,6 +272,43 @@ TEST_CASE("checkpoint: a directory removed and made again is watched anew") {
   auto third = f.Take();
   CHECK_FALSE(third.full_walk);
   CHECK(third.manifest.root() == FreshRoot(f, f.ws, "fresh-b"));
+}
+
+}  // namespace
+}  // namespace autovibe::snapshot
+
+namespace autovibe::snapshot {
+namespace {
+
+using namespace testing;
+
+TEST_CASE("checkpoint: a full walk now and then sees what inotify does not report") {
+  Fixture f;
+  f.full_walk_every = 1;
+  f.store = f.Open();
+  const std::string path = f.ws + "/mapped";
+  Write(path, std::string(4096, 'a'));
+  // An old modification time: the write below surely changes it.
+  struct timespec old[2] = {{1'600'000'000, 0}, {1'600'000'000, 0}};
+  REQUIRE(::utimensat(AT_FDCWD, path.c_str(), old, 0) == 0);
+  CHECK(f.Take().full_walk);
+  // Written through a shared mapping: inotify reports no IN_MODIFY for that.
+  int fd = ::open(path.c_str(), O_RDWR | O_CLOEXEC);
+  REQUIRE(fd >= 0);
+  void* p = ::mmap(nullptr, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  REQUIRE(p != MAP_FAILED);
+  std::memset(p, 'b', 100);
+  REQUIRE(::msync(p, 4096, MS_SYNC) == 0);
+  ::munmap(p, 4096);
+  ::close(fd);
+  auto incremental = f.Take();
+  CHECK_FALSE(incremental.full_walk);
+  auto backstop = f.Take();
+  CHECK(backstop.full_walk);
+  CHECK(backstop.manifest.root() == FreshRoot(f, f.ws, "fresh"));
+  auto restored = f.store->Restore(backstop.manifest.id(), f.tmp / "copy", false);
+  REQUIRE(restored);
+  CHECK(ReadFile(f.tmp / "copy/mapped")->substr(0, 101) == std::string(100, 'b') + "a");
 }
 
 }  // namespace

@@ -205,8 +205,11 @@ struct TreeWriter {
 };
 
 // The walk: only what changed when the last one is there and inotify kept up; else all.
-Result<Scan> Walk(int root_fd, WorkspaceState& state, const ChunkStore& store, JobSink& sink) {
-  if (state.last && state.watch && !state.watch->broken()) {
+Result<Scan> Walk(int root_fd, WorkspaceState& state, const ChunkStore& store, JobSink& sink,
+                  const CreateOptions& options) {
+  const bool backstop_due =
+      options.full_walk_every > 0 && state.since_full_walk >= options.full_walk_every;
+  if (state.last && state.watch && !state.watch->broken() && !backstop_due) {
     auto changes = state.watch->Take();
     if (!changes.everything) {
       auto scan =
@@ -227,7 +230,7 @@ Result<Created> CreateCheckpoint(ChunkStore& store, int root_fd, WorkspaceState&
                                  const CreateOptions& options) {
   int64_t started_ns = NowNs();
   FileReaders readers(root_fd, store, options.threads);
-  auto scan = Walk(root_fd, state, store, readers);
+  auto scan = Walk(root_fd, state, store, readers, options);
   auto added = readers.Finish(scan ? &scan->skipped : nullptr);
   if (!scan) return scan.error();
   if (!added) return added.error();
@@ -254,6 +257,7 @@ Result<Created> CreateCheckpoint(ChunkStore& store, int root_fd, WorkspaceState&
   out.stored_bytes = *added + writer.added_bytes();
   out.files_read = scan->files_to_read;
   out.full_walk = scan->full;
+  state.since_full_walk = scan->full ? 0 : state.since_full_walk + 1;
   out.skipped = std::move(scan->skipped);
   state.last = std::move(scan->root);
   return out;

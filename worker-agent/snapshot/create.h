@@ -19,6 +19,11 @@ struct CreateOptions {
   // timestamp granularity without its stat showing it (the "racy git" problem): the stat
   // cache does not vouch for it next time.
   std::chrono::nanoseconds racy_window = std::chrono::milliseconds(50);
+  // After this many checkpoints that walked only what inotify reported, the next walks the
+  // whole tree (the stat cache still spares reading unchanged files): for changes inotify does
+  // not report, such as writes through a shared mapping or on network file systems. 0: only
+  // when inotify cannot be trusted.
+  unsigned full_walk_every = 20;
 };
 
 // What the store keeps of a workspace between its checkpoints.
@@ -26,6 +31,7 @@ struct WorkspaceState {
   StatCache cache;                        // from disk: vouches for files after a restart
   std::unique_ptr<ScannedDir> last;       // the last walk, trees included
   std::unique_ptr<WorkspaceWatch> watch;  // what changed since
+  unsigned since_full_walk = 0;           // checkpoints since the last full walk
 };
 
 struct Created {
