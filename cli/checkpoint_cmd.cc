@@ -16,6 +16,15 @@ namespace {
 
 std::string CheckpointPath(const std::string& id) { return "/v1/checkpoints/" + PathSegment(id); }
 
+// Runs `verb` with a client that waits as long as the controller does for its agents (a
+// restore writes a whole workspace; the controller answers 504 after 10 minutes).
+template <class Verb>
+CliStatus WaitingOnAgents(CommandContext& ctx, Verb verb) {
+  const Client patient = ctx.client.WithTimeout(std::chrono::minutes(11));
+  CommandContext waiting{patient, ctx.options, ctx.out, ctx.now_ms};
+  return verb(waiting);
+}
+
 std::string IntOrDash(const json::object& obj, std::string_view key) {
   const auto n = IntField(obj, key);
   return n ? std::to_string(*n) : "-";
@@ -142,6 +151,9 @@ void AddCheckpointCommands(CLI::App& app, Invocation& inv) {
   AddRestoreVerb(*checkpoint, inv);
   AddBranchVerb(*checkpoint, inv);
   AddDiffVerb(*checkpoint, inv);
+  AddVerbWithArgument(*checkpoint, inv, "verify",
+                      "Re-read every chunk of a checkpoint and check its hash", "CP",
+                      "Checkpoint id", VerifyCheckpoint);
   AddVerbWithArgument(*checkpoint, inv, "delete",
                       "Delete a checkpoint from every machine that holds it", "CP", "Checkpoint id",
                       DeleteCheckpoint);
@@ -159,13 +171,18 @@ CliStatus ListCheckpoints(CommandContext& ctx, const std::string& machine,
 
 CliStatus CreateCheckpoints(CommandContext& ctx, const std::string& machine,
                             const std::string& task, const std::string& label) {
-  const std::string path = "/v1/machines/" + PathSegment(machine) + "/checkpoints";
-  auto answer = ctx.client.Post(path, BodyOf({{"task", task}, {"label", label}}));
-  if (!answer) return answer.error();
-  return PrintListAnswer(ctx, *answer, "checkpoints", "POST " + path, [&](const json::array& made) {
-    for (const json::value& c : made) {
-      if (c.is_object()) ctx.out << OrDash(StringField(c.get_object(), "id")) << '\n';
-    }
+  return WaitingOnAgents(ctx, [&](CommandContext& ctx) -> CliStatus {
+    const std::string path = "/v1/machines/" + PathSegment(machine) + "/checkpoints";
+    auto answer = ctx.client.Post(path, BodyOf({{"task", task}, {"label", label}}));
+    if (!answer) return answer.error();
+    return PrintListAnswer(ctx, *answer, "checkpoints", "POST " + path,
+                           [&](const json::array& made) {
+                             for (const json::value& c : made) {
+                               if (c.is_object()) {
+                                 ctx.out << OrDash(StringField(c.get_object(), "id")) << '\n';
+                               }
+                             }
+                           });
   });
 }
 
@@ -176,28 +193,46 @@ CliStatus ShowCheckpoint(CommandContext& ctx, const std::string& id) {
 }
 
 CliStatus RestoreCheckpoint(CommandContext& ctx, const std::string& id, const std::string& task) {
-  return PostAndPrint(
-      ctx, CheckpointPath(id) + "/restore", BodyOf({{"task", task}}),
-      [&](const json::object& answer) { ctx.out << RestoreSummary(answer, id) << '\n'; });
+  return WaitingOnAgents(ctx, [&](CommandContext& ctx) {
+    return PostAndPrint(
+        ctx, CheckpointPath(id) + "/restore", BodyOf({{"task", task}}),
+        [&](const json::object& answer) { ctx.out << RestoreSummary(answer, id) << '\n'; });
+  });
 }
 
 CliStatus BranchCheckpoint(CommandContext& ctx, const std::string& id, const std::string& machine) {
-  return PostAndPrint(
-      ctx, CheckpointPath(id) + "/branch", BodyOf({{"to", machine}}),
-      [&](const json::object& answer) { ctx.out << BranchSummary(answer, id, machine) << '\n'; });
+  return WaitingOnAgents(ctx, [&](CommandContext& ctx) {
+    return PostAndPrint(
+        ctx, CheckpointPath(id) + "/branch", BodyOf({{"to", machine}}),
+        [&](const json::object& answer) { ctx.out << BranchSummary(answer, id, machine) << '\n'; });
+  });
+}
+
+CliStatus VerifyCheckpoint(CommandContext& ctx, const std::string& id) {
+  return WaitingOnAgents(ctx, [&](CommandContext& ctx) {
+    return PostAndPrint(ctx, CheckpointPath(id) + "/verify", json::object(),
+                        [&](const json::object& answer) {
+                          ctx.out << "checkpoint " << FieldOr(answer, "id", id)
+                                  << " verified: every chunk re-read and its hash checked\n";
+                        });
+  });
 }
 
 CliStatus DiffCheckpoints(CommandContext& ctx, const std::string& from, const std::string& to) {
-  const std::string path = CheckpointPath(from) + "/diff?to=" + PathSegment(to);
-  auto answer = ctx.client.Call("GET", path);
-  if (!answer) return answer.error();
-  return PrintListAnswer(ctx, *answer, "changes", "GET " + path,
-                         [&](const json::array& changes) { PrintChanges(ctx.out, changes); });
+  return WaitingOnAgents(ctx, [&](CommandContext& ctx) -> CliStatus {
+    const std::string path = CheckpointPath(from) + "/diff?to=" + PathSegment(to);
+    auto answer = ctx.client.Call("GET", path);
+    if (!answer) return answer.error();
+    return PrintListAnswer(ctx, *answer, "changes", "GET " + path,
+                           [&](const json::array& changes) { PrintChanges(ctx.out, changes); });
+  });
 }
 
 CliStatus DeleteCheckpoint(CommandContext& ctx, const std::string& id) {
-  return CallAndPrint(ctx, "DELETE", CheckpointPath(id), [&](const json::object& answer) {
-    ctx.out << "deleted " << FieldOr(answer, "deleted", id) << '\n';
+  return WaitingOnAgents(ctx, [&](CommandContext& ctx) {
+    return CallAndPrint(ctx, "DELETE", CheckpointPath(id), [&](const json::object& answer) {
+      ctx.out << "deleted " << FieldOr(answer, "deleted", id) << '\n';
+    });
   });
 }
 

@@ -33,6 +33,8 @@ CliStatus RestoreCheckpoint(CommandContext& ctx, const std::string& id, const st
 CliStatus BranchCheckpoint(CommandContext& ctx, const std::string& id, const std::string& machine);
 CliStatus DiffCheckpoints(CommandContext& ctx, const std::string& from, const std::string& to);
 CliStatus DeleteCheckpoint(CommandContext& ctx, const std::string& id);
+// Has a machine holding checkpoint `id` re-read and re-hash all of it.
+CliStatus VerifyCheckpoint(CommandContext& ctx, const std::string& id);
 
 // Human output for checkpoint objects of the API (missing fields print as "-").
 void PrintCheckpointTable(std::ostream& out, const boost::json::array& checkpoints);

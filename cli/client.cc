@@ -124,9 +124,7 @@ HttpCall Client::MakeCall(std::string_view method, std::string_view path, std::s
   call.url = endpoint_.url + std::string(path);
   call.bearer_token = endpoint_.token;
   call.body = std::move(body);
-  // Checkpoint calls wait on agents (a restore writes a whole workspace); the controller
-  // itself answers 504 after 10 minutes.
-  if (path.find("/checkpoints") != std::string_view::npos) call.timeout = std::chrono::minutes(11);
+  call.timeout = timeout_;
   return call;
 }
 

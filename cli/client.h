@@ -3,6 +3,7 @@
 #pragma once
 
 #include <boost/json/value.hpp>
+#include <chrono>
 #include <functional>
 #include <optional>
 #include <string>
@@ -62,12 +63,21 @@ class Client {
 
   const Endpoint& endpoint() const { return endpoint_; }
 
+  // The same client, waiting `timeout` for each answer (calls the controller answers only
+  // once agents did).
+  Client WithTimeout(std::chrono::milliseconds timeout) const {
+    Client c = *this;
+    c.timeout_ = timeout;
+    return c;
+  }
+
  private:
   HttpCall MakeCall(std::string_view method, std::string_view path, std::string body) const;
 
   Endpoint endpoint_;
   Transport transport_;
   EventTransport events_;
+  std::chrono::milliseconds timeout_ = HttpCall{}.timeout;
 };
 
 // The pieces of Client::Call, exposed for tests.

@@ -16,6 +16,7 @@
 #include "common/core/ids.h"
 #include "common/core/time.h"
 #include "worker-agent/checkpoint_keeper.h"
+#include "worker-agent/command_reply.h"
 #include "worker-agent/host/resources.h"
 #include "worker-agent/host/tools.h"
 #include "worker-agent/meter/meter_service.h"
@@ -339,20 +340,14 @@ class AgentImpl final : public Agent {
         bus_->Publish(to, short_reply.SerializeAsString());
       }
     };
-    v1::CommandReply reply;
     if (!cmd) {
+      v1::CommandReply reply;
       reply.set_error("undecodable command");
       send(reply);
       return;
     }
     if (CheckpointKeeper::Handles(*cmd)) {
-      if (stopping_) {
-        reply.set_command_id(cmd->command_id());
-        reply.set_error("the agent is stopping");
-        reply.set_error_code("unavailable");
-        send(reply);
-        return;
-      }
+      if (stopping_) return send(Reply(*cmd, MakeError("unavailable", "the agent is stopping")));
       checkpoints_->Execute(*cmd, send);
       return;
     }
@@ -387,15 +382,12 @@ class AgentImpl final : public Agent {
     send(Reply(*cmd, Execute(*cmd)));
   }
 
+  // A checkpoint a task should start from that is not here: try elsewhere or later.
   static v1::CommandReply Reply(const v1::Command& cmd, const Result<void>& r) {
-    v1::CommandReply reply;
-    reply.set_command_id(cmd.command_id());
-    reply.set_ok(r.has_value());
-    if (!r) {
-      reply.set_error(r.error().message);
-      reply.set_error_code(r.error().code == "not_found" ? "unavailable" : r.error().code);
+    if (!r && r.error().code == "not_found") {
+      return AnswerTo(cmd, MakeError("unavailable", r.error().message));
     }
-    return reply;
+    return AnswerTo(cmd, r);
   }
 
   // A task to start from a checkpoint, unless this attempt already runs here.

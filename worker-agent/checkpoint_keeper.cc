@@ -6,6 +6,9 @@
 #include <filesystem>
 #include <optional>
 
+#include "common/core/files.h"
+#include "common/core/time.h"
+#include "worker-agent/command_reply.h"
 #include "worker-agent/runner/task_env.h"
 
 namespace autovibe {
@@ -19,23 +22,6 @@ constexpr uint32_t kDefaultPartBytes = 512 << 10;  // per FetchObjects reply
 constexpr uint32_t kMaxPartBytes = 768 << 10;      // well inside NATS's 1 MB default
 constexpr int kMaxHashesPerCommand = 50'000;
 constexpr size_t kMaxChanges = 10'000;  // per DiffCheckpoints reply
-
-int64_t NowUnixMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
-v1::CommandReply Answer(const v1::Command& cmd, const Result<void>& r) {
-  v1::CommandReply reply;
-  reply.set_command_id(cmd.command_id());
-  reply.set_ok(r.has_value());
-  if (!r) {
-    reply.set_error(r.error().message);
-    reply.set_error_code(r.error().code);
-  }
-  return reply;
-}
 
 Result<std::vector<snapshot::Hash>> Hashes(
     const google::protobuf::RepeatedPtrField<std::string>& in) {
@@ -99,10 +85,6 @@ void CheckpointKeeper::OnDisk(Work work, Done done) {
   });
 }
 
-std::string CheckpointKeeper::Workspace(const std::string& task_id) const {
-  return options_.data_dir + "/workspaces/" + task_id;
-}
-
 void CheckpointKeeper::Emit(const v1::CheckpointManifest& m, uint32_t attempt) {
   spdlog::info("checkpoint {} of task {} trigger={} files={} bytes={} stored={}", m.id(),
                m.task_id(), m.trigger(), m.file_count(), m.total_bytes(), m.stored_bytes());
@@ -132,210 +114,185 @@ bool CheckpointKeeper::Handles(const v1::Command& cmd) {
   }
 }
 
+// The commands that only read or write the store, run on the disk thread.
+Result<v1::CommandReply> CheckpointKeeper::DiskCommand(Disk& d, const v1::Command& cmd) {
+  v1::CommandReply answer;
+  switch (cmd.kind_case()) {
+    case v1::Command::kDiffCheckpoints: {
+      auto changes = d.store->Diff(cmd.diff_checkpoints().from(), cmd.diff_checkpoints().to());
+      if (!changes) return changes.error();
+      answer.set_changes_total(changes->size());
+      // A reply must fit a bus message: the first kMaxChanges, and how many in all.
+      if (changes->size() > kMaxChanges) changes->resize(kMaxChanges);
+      for (const auto& c : *changes) {
+        auto* out = answer.add_changes();
+        out->set_kind(ChangeKind(c.kind));
+        out->set_path(c.path);
+      }
+      return answer;
+    }
+    case v1::Command::kListObjects: {
+      const auto& req = cmd.list_objects();
+      auto m = d.store->Get(req.checkpoint_id());
+      if (!m) return m.error();
+      if (d.listed_id != m->id()) {
+        auto objects = snapshot::ObjectsOf(d.store->chunks(), m->root());
+        if (!objects) return objects.error();
+        d.listed = std::move(*objects);
+        d.listed_id = m->id();
+      }
+      v1::ObjectPage& page = *answer.mutable_objects();
+      *page.mutable_manifest() = *m;
+      page.set_total(d.listed.size());
+      const uint32_t limit = req.limit() == 0 ? kMaxPage : std::min(req.limit(), kMaxPage);
+      for (uint64_t i = req.offset(); i < d.listed.size() && i < req.offset() + limit; ++i) {
+        page.add_hashes(std::string(d.listed[i].view()));
+      }
+      return answer;
+    }
+    case v1::Command::kMissingObjects: {
+      auto in = Hashes(cmd.missing_objects().hashes());
+      if (!in) return in.error();
+      for (const auto& h : snapshot::MissingFrom(d.store->chunks(), *in)) {
+        answer.add_missing(std::string(h.view()));
+      }
+      return answer;
+    }
+    case v1::Command::kFetchObjects: {
+      const auto& req = cmd.fetch_objects();
+      auto in = Hashes(req.hashes());
+      if (!in) return in.error();
+      const uint32_t max =
+          req.max_bytes() == 0 ? kDefaultPartBytes : std::min(req.max_bytes(), kMaxPartBytes);
+      auto parts = d.sender.Fetch(d.store->chunks(), *in, req.offset(), max);
+      if (!parts) return parts.error();
+      for (auto& p : *parts) {
+        auto* out = answer.add_parts();
+        out->set_hash(std::string(p.hash.view()));
+        out->set_offset(p.offset);
+        out->set_total(p.total);
+        out->set_data(std::move(p.data));
+      }
+      return answer;
+    }
+    case v1::Command::kPutObjects: {
+      std::vector<snapshot::Part> parts;
+      for (const auto& p : cmd.put_objects().parts()) {
+        auto h = snapshot::HashFromBytes(p.hash());
+        if (!h) return MakeError("bad_request", "a part's hash is not 32 bytes");
+        parts.push_back({*h, p.offset(), p.total(), p.data()});
+      }
+      if (auto r = d.receiver.Put(d.store->chunks(), std::move(parts)); !r) return r.error();
+      return answer;
+    }
+    case v1::Command::kImportCheckpoint: {
+      auto m = d.store->Import(cmd.import_checkpoint().manifest());
+      if (!m) return m.error();
+      *answer.add_checkpoints() = std::move(*m);
+      return answer;
+    }
+    case v1::Command::kVerifyCheckpoint: {
+      auto report = d.store->Verify(cmd.verify_checkpoint().checkpoint_id());
+      if (!report) return report.error();
+      if (report->problems.empty()) return answer;
+      std::string what = std::to_string(report->problems.size()) + " problems: ";
+      for (size_t i = 0; i < report->problems.size() && i < 5; ++i) {
+        what += (i > 0 ? "; " : "") + report->problems[i];
+      }
+      return MakeError("corrupt", what);
+    }
+    default:
+      return MakeError("unsupported", "not a checkpoint command");
+  }
+}
+
 void CheckpointKeeper::Execute(const v1::Command& cmd, Reply reply) {
   switch (cmd.kind_case()) {
-    case v1::Command::kCheckpointNow: {
-      const auto& now = cmd.checkpoint_now();
-      std::vector<std::string> ids;
-      if (now.task_id().empty()) {
-        ids = tasks_.RunningTaskIds();
-        if (ids.empty()) {
-          reply(Answer(cmd, MakeError("not_found", "no task runs on this machine: name one")));
-          return;
-        }
-      } else if (!ValidTaskId(now.task_id())) {
-        reply(Answer(cmd, MakeError("bad_request", "not a task id")));
-        return;
-      } else {
-        ids.push_back(now.task_id());
-      }
-      std::vector<snapshot::CreateRequest> requests;
-      std::vector<uint32_t> attempts;
-      for (const auto& id : ids) {
-        requests.push_back({.workspace = Workspace(id),
-                            .trigger = "manual",
-                            .task_id = id,
-                            .machine_id = machine_id_,
-                            .label = now.label().substr(0, 200)});
-        attempts.push_back(tasks_.AttemptOf(id));
-      }
-      OnDisk(
-          [requests](Disk& d) {
-            std::vector<Result<snapshot::CreateResult>> out;
-            for (const auto& r : requests) out.push_back(d.store->Create(r));
-            return out;
-          },
-          [this, cmd, reply, attempts](std::vector<Result<snapshot::CreateResult>> results) {
-            // Every checkpoint taken is reported; the answer fails only when none was.
-            v1::CommandReply answer = Answer(cmd, {});
-            std::optional<Error> failed;
-            for (size_t i = 0; i < results.size(); ++i) {
-              if (!results[i]) {
-                spdlog::warn("checkpoint on command failed: {}", results[i].error().message);
-                failed = results[i].error();
-                continue;
-              }
-              Emit(results[i]->manifest, attempts[i]);
-              *answer.add_checkpoints() = results[i]->manifest;
-            }
-            if (failed && answer.checkpoints_size() == 0) answer = Answer(cmd, *failed);
-            reply(std::move(answer));
-          });
+    case v1::Command::kCheckpointNow:
+      CheckpointNow(cmd, std::move(reply));
       return;
-    }
     case v1::Command::kRestoreCheckpoint:
       Restore(cmd, std::move(reply));
-      return;
-    case v1::Command::kDiffCheckpoints:
-      OnDisk([from = cmd.diff_checkpoints().from(),
-              to = cmd.diff_checkpoints().to()](Disk& d) { return d.store->Diff(from, to); },
-             [cmd, reply](Result<std::vector<snapshot::Change>> changes) {
-               if (!changes) return reply(Answer(cmd, changes.error()));
-               v1::CommandReply answer = Answer(cmd, {});
-               answer.set_changes_total(changes->size());
-               // A reply must fit a bus message: the first kMaxChanges, and how many in all.
-               if (changes->size() > kMaxChanges) changes->resize(kMaxChanges);
-               for (const auto& c : *changes) {
-                 auto* out = answer.add_changes();
-                 out->set_kind(ChangeKind(c.kind));
-                 out->set_path(c.path);
-               }
-               reply(std::move(answer));
-             });
       return;
     case v1::Command::kDeleteCheckpoint:
       OnDisk([id = cmd.delete_checkpoint().checkpoint_id(),
               pinned = pinned_](Disk& d) { return d.store->Delete(id, pinned); },
              [this, cmd, reply](Result<snapshot::PruneReport> r) {
-               if (!r) return reply(Answer(cmd, r.error()));
-               v1::CommandReply answer = Answer(cmd, {});
+               if (!r) return reply(AnswerTo(cmd, r.error()));
+               v1::CommandReply answer;
                v1::AgentEvent e;
                for (const auto& id : r->removed) {
                  answer.add_removed(id);
                  e.mutable_checkpoints_removed()->add_checkpoint_ids(id);
                }
                if (!r->removed.empty()) outbox_.Add(std::move(e));
-               reply(std::move(answer));
-             });
-      return;
-    case v1::Command::kListObjects:
-      OnDisk(
-          [req = cmd.list_objects()](Disk& d) -> Result<v1::ObjectPage> {
-            auto m = d.store->Get(req.checkpoint_id());
-            if (!m) return m.error();
-            if (d.listed_id != m->id()) {
-              auto objects = snapshot::ObjectsOf(d.store->chunks(), m->root());
-              if (!objects) return objects.error();
-              d.listed = std::move(*objects);
-              d.listed_id = m->id();
-            }
-            v1::ObjectPage page;
-            *page.mutable_manifest() = *m;
-            page.set_total(d.listed.size());
-            const uint32_t limit = req.limit() == 0 ? kMaxPage : std::min(req.limit(), kMaxPage);
-            for (uint64_t i = req.offset(); i < d.listed.size() && i < req.offset() + limit; ++i) {
-              page.add_hashes(std::string(d.listed[i].view()));
-            }
-            return page;
-          },
-          [cmd, reply](Result<v1::ObjectPage> page) {
-            if (!page) return reply(Answer(cmd, page.error()));
-            v1::CommandReply answer = Answer(cmd, {});
-            *answer.mutable_objects() = std::move(*page);
-            reply(std::move(answer));
-          });
-      return;
-    case v1::Command::kMissingObjects:
-      OnDisk(
-          [hashes = cmd.missing_objects().hashes()](Disk& d) -> Result<std::vector<std::string>> {
-            auto in = Hashes(hashes);
-            if (!in) return in.error();
-            std::vector<std::string> out;
-            for (const auto& h : snapshot::MissingFrom(d.store->chunks(), *in)) {
-              out.emplace_back(h.view());
-            }
-            return out;
-          },
-          [cmd, reply](Result<std::vector<std::string>> missing) {
-            if (!missing) return reply(Answer(cmd, missing.error()));
-            v1::CommandReply answer = Answer(cmd, {});
-            for (auto& h : *missing) answer.add_missing(std::move(h));
-            reply(std::move(answer));
-          });
-      return;
-    case v1::Command::kFetchObjects:
-      OnDisk(
-          [req = cmd.fetch_objects()](Disk& d) -> Result<std::vector<snapshot::Part>> {
-            auto in = Hashes(req.hashes());
-            if (!in) return in.error();
-            const uint32_t max =
-                req.max_bytes() == 0 ? kDefaultPartBytes : std::min(req.max_bytes(), kMaxPartBytes);
-            return d.sender.Fetch(d.store->chunks(), *in, req.offset(), max);
-          },
-          [cmd, reply](Result<std::vector<snapshot::Part>> parts) {
-            if (!parts) return reply(Answer(cmd, parts.error()));
-            v1::CommandReply answer = Answer(cmd, {});
-            for (auto& p : *parts) {
-              auto* out = answer.add_parts();
-              out->set_hash(std::string(p.hash.view()));
-              out->set_offset(p.offset);
-              out->set_total(p.total);
-              out->set_data(std::move(p.data));
-            }
-            reply(std::move(answer));
-          });
-      return;
-    case v1::Command::kPutObjects:
-      OnDisk(
-          [req = cmd.put_objects()](Disk& d) -> Result<snapshot::PutReport> {
-            std::vector<snapshot::Part> parts;
-            for (const auto& p : req.parts()) {
-              auto h = snapshot::HashFromBytes(p.hash());
-              if (!h) return MakeError("bad_request", "a part's hash is not 32 bytes");
-              parts.push_back({*h, p.offset(), p.total(), p.data()});
-            }
-            return d.receiver.Put(d.store->chunks(), std::move(parts));
-          },
-          [cmd, reply](Result<snapshot::PutReport> r) {
-            reply(Answer(cmd, r ? Result<void>{} : Result<void>(r.error())));
-          });
-      return;
-    case v1::Command::kImportCheckpoint:
-      OnDisk([m = cmd.import_checkpoint().manifest()](Disk& d) { return d.store->Import(m); },
-             [cmd, reply](Result<v1::CheckpointManifest> m) {
-               if (!m) return reply(Answer(cmd, m.error()));
-               v1::CommandReply answer = Answer(cmd, {});
-               *answer.add_checkpoints() = std::move(*m);
-               reply(std::move(answer));
+               reply(AnswerTo(cmd, std::move(answer)));
              });
       return;
     case v1::Command::kPinCheckpoints: {
       const auto& ids = cmd.pin_checkpoints().checkpoint_ids();
       if (ids.size() > kMaxHashesPerCommand) {
-        reply(Answer(cmd, MakeError("bad_request", "too many checkpoints to pin")));
+        reply(AnswerTo(cmd, MakeError("bad_request", "too many checkpoints to pin")));
         return;
       }
       pinned_ = {ids.begin(), ids.end()};
-      reply(Answer(cmd, {}));
+      reply(AnswerTo(cmd, Result<void>{}));
       return;
     }
-    case v1::Command::kVerifyCheckpoint:
-      OnDisk(
-          [id = cmd.verify_checkpoint().checkpoint_id()](Disk& d) -> Result<void> {
-            auto report = d.store->Verify(id);
-            if (!report) return report.error();
-            if (report->problems.empty()) return {};
-            std::string what = std::to_string(report->problems.size()) + " problems: ";
-            for (size_t i = 0; i < report->problems.size() && i < 5; ++i) {
-              what += (i > 0 ? "; " : "") + report->problems[i];
-            }
-            return MakeError("corrupt", what);
-          },
-          [cmd, reply](Result<void> r) { reply(Answer(cmd, r)); });
-      return;
     default:
-      reply(Answer(cmd, MakeError("unsupported", "not a checkpoint command")));
+      OnDisk([cmd](Disk& d) { return DiskCommand(d, cmd); },
+             [cmd, reply](Result<v1::CommandReply> r) { reply(AnswerTo(cmd, std::move(r))); });
   }
+}
+
+// Checkpoints the named task's workspace, or every running task's.
+void CheckpointKeeper::CheckpointNow(const v1::Command& cmd, Reply reply) {
+  const auto& now = cmd.checkpoint_now();
+  std::vector<std::string> ids;
+  if (now.task_id().empty()) {
+    ids = tasks_.RunningTaskIds();
+    if (ids.empty()) {
+      reply(AnswerTo(cmd, MakeError("not_found", "no task runs on this machine: name one")));
+      return;
+    }
+  } else if (!ValidTaskId(now.task_id())) {
+    reply(AnswerTo(cmd, MakeError("bad_request", "not a task id")));
+    return;
+  } else {
+    ids.push_back(now.task_id());
+  }
+  std::vector<snapshot::CreateRequest> requests;
+  std::vector<uint32_t> attempts;
+  for (const auto& id : ids) {
+    requests.push_back({.workspace = WorkspacePath(options_.data_dir, id),
+                        .trigger = "manual",
+                        .task_id = id,
+                        .machine_id = machine_id_,
+                        .label = now.label().substr(0, 200)});
+    attempts.push_back(tasks_.AttemptOf(id));
+  }
+  OnDisk(
+      [requests](Disk& d) {
+        std::vector<Result<snapshot::CreateResult>> out;
+        for (const auto& r : requests) out.push_back(d.store->Create(r));
+        return out;
+      },
+      [this, cmd, reply, attempts](std::vector<Result<snapshot::CreateResult>> results) {
+        // Every checkpoint taken is reported; the answer fails only when none was.
+        v1::CommandReply answer;
+        std::optional<Error> failed;
+        for (size_t i = 0; i < results.size(); ++i) {
+          if (!results[i]) {
+            spdlog::warn("checkpoint on command failed: {}", results[i].error().message);
+            failed = results[i].error();
+            continue;
+          }
+          Emit(results[i]->manifest, attempts[i]);
+          *answer.add_checkpoints() = results[i]->manifest;
+        }
+        if (failed && answer.checkpoints_size() == 0) return reply(AnswerTo(cmd, *failed));
+        reply(AnswerTo(cmd, std::move(answer)));
+      });
 }
 
 // Finds the checkpoint's task, pauses its tool if it runs, then restores in place.
@@ -343,46 +300,29 @@ void CheckpointKeeper::Restore(const v1::Command& cmd, Reply reply) {
   const auto& req = cmd.restore_checkpoint();
   OnDisk([id = req.checkpoint_id()](Disk& d) { return d.store->Get(id); },
          [this, cmd, reply](Result<v1::CheckpointManifest> m) {
-           if (!m) return reply(Answer(cmd, m.error()));
+           if (!m) return reply(AnswerTo(cmd, m.error()));
            std::string task = cmd.restore_checkpoint().task_id();
            if (task.empty()) task = m->task_id();
            if (!ValidTaskId(task)) {
              return reply(
-                 Answer(cmd, MakeError("bad_request", "checkpoint " + m->id() +
-                                                          " belongs to no task: name the task to "
-                                                          "restore it into")));
+                 AnswerTo(cmd, MakeError("bad_request", "checkpoint " + m->id() +
+                                                            " belongs to no task: name the task to "
+                                                            "restore it into")));
            }
            if (busy_.contains(task)) {
-             return reply(
-                 Answer(cmd, MakeError("busy", "task " + task + "'s workspace is being restored")));
+             return reply(AnswerTo(
+                 cmd, MakeError("busy", "task " + task + "'s workspace is being restored")));
            }
            // No tool of the task may start until the workspace is back (Busy()).
            busy_.insert(task);
-           if (tasks_.Running(task)) {
-             tasks_.Pause(task, "restoring checkpoint " + m->id());
-           }
+           if (tasks_.Running(task)) tasks_.Pause(task, "restoring checkpoint " + m->id());
            tasks_.WhenEnded(task, [this, cmd, reply, task, id = m->id()] {
-             snapshot::RestoreRequest r{
-                 .id = id, .target = Workspace(task), .task_id = task, .machine_id = machine_id_};
-             OnDisk(
-                 [r](Disk& d) mutable {
-                   std::error_code ec;
-                   r.replace = std::filesystem::exists(r.target, ec);
-                   return d.store->Restore(r);
-                 },
-                 [this, cmd, reply, task](Result<snapshot::RestoreResult> done) {
-                   busy_.erase(task);
-                   if (!done) return reply(Answer(cmd, done.error()));
-                   v1::CommandReply answer = Answer(cmd, {});
-                   if (done->before) {
-                     Emit(*done->before, 0);
-                     *answer.add_checkpoints() = *done->before;
-                   }
-                   spdlog::info("restored checkpoint {} into the workspace of task {} files={}",
-                                cmd.restore_checkpoint().checkpoint_id(), task,
-                                done->restored.files);
-                   reply(std::move(answer));
-                 });
+             RestoreWorkspace(id, task, 0, [cmd, reply](Result<snapshot::RestoreResult> done) {
+               if (!done) return reply(AnswerTo(cmd, done.error()));
+               v1::CommandReply answer;
+               if (done->before) *answer.add_checkpoints() = *done->before;
+               reply(AnswerTo(cmd, std::move(answer)));
+             });
            });
          });
 }
@@ -394,23 +334,36 @@ void CheckpointKeeper::Seed(const v1::RunTask& task, std::function<void(Result<v
     return done(MakeError("busy", "task " + task.task_id() + "'s workspace is in use"));
   }
   busy_.insert(task.task_id());
-  snapshot::RestoreRequest r{.id = task.from_checkpoint(),
-                             .target = Workspace(task.task_id()),
-                             .task_id = task.task_id(),
+  RestoreWorkspace(task.from_checkpoint(), task.task_id(), task.attempt(),
+                   [done = std::move(done)](Result<snapshot::RestoreResult> restored) {
+                     done(restored ? Result<void>{} : Result<void>(restored.error()));
+                   });
+}
+
+// Writes checkpoint `id` into the task's workspace (replacing what is there), reports the
+// before_restore checkpoint if one was taken, and frees the workspace (busy_).
+void CheckpointKeeper::RestoreWorkspace(const std::string& id, const std::string& task,
+                                        uint32_t attempt,
+                                        std::function<void(Result<snapshot::RestoreResult>)> done) {
+  snapshot::RestoreRequest r{.id = id,
+                             .target = WorkspacePath(options_.data_dir, task),
+                             .task_id = task,
                              .machine_id = machine_id_};
   OnDisk(
-      [r](Disk& d) mutable {
+      [r, data_dir = options_.data_dir](Disk& d) mutable -> Result<snapshot::RestoreResult> {
+        if (auto made = MakeDirs(WorkspacesDir(data_dir), 0700); !made) return made.error();
         std::error_code ec;
-        std::filesystem::create_directories(std::filesystem::path(r.target).parent_path(), ec);
         r.replace = std::filesystem::exists(r.target, ec);
         return d.store->Restore(r);
       },
-      [this, done = std::move(done), attempt = task.attempt(),
-       id = task.task_id()](Result<snapshot::RestoreResult> restored) {
-        busy_.erase(id);
-        if (!restored) return done(restored.error());
-        if (restored->before) Emit(*restored->before, attempt);
-        done({});
+      [this, id, task, attempt, done = std::move(done)](Result<snapshot::RestoreResult> restored) {
+        busy_.erase(task);
+        if (restored) {
+          if (restored->before) Emit(*restored->before, attempt);
+          spdlog::info("restored checkpoint {} into the workspace of task {} files={}", id, task,
+                       restored->restored.files);
+        }
+        done(std::move(restored));
       });
 }
 
@@ -435,7 +388,7 @@ void CheckpointKeeper::TakeAuto(const std::string& task_id) {
   it->second.timer.reset();
   if (!tasks_.Running(task_id)) return;
   it->second.last = SteadyClock::now();
-  snapshot::CreateRequest r{.workspace = Workspace(task_id),
+  snapshot::CreateRequest r{.workspace = WorkspacePath(options_.data_dir, task_id),
                             .trigger = "auto",
                             .task_id = task_id,
                             .machine_id = machine_id_,
@@ -449,7 +402,7 @@ void CheckpointKeeper::TaskEnded(const std::string& task_id, uint32_t attempt) {
   auto it = auto_.find(task_id);
   if (it != auto_.end()) auto_.erase(it);  // cancels a due automatic one: this one replaces it
   if (!options_.settings.at_task_end || !ValidTaskId(task_id)) return;
-  snapshot::CreateRequest r{.workspace = Workspace(task_id),
+  snapshot::CreateRequest r{.workspace = WorkspacePath(options_.data_dir, task_id),
                             .trigger = "task_end",
                             .task_id = task_id,
                             .machine_id = machine_id_,
@@ -485,7 +438,8 @@ void CheckpointKeeper::MaybePrune() {
   OnDisk([retention =
               snapshot::Retention{.keep_auto = options_.settings.keep_auto,
                                   .keep_daily_days = static_cast<int>(options_.settings.keep_days)},
-          pinned = pinned_](Disk& d) { return d.store->Prune(retention, pinned, NowUnixMs()); },
+          pinned = pinned_](
+             Disk& d) { return d.store->Prune(retention, pinned, SystemClock().NowMs()); },
          [this](Result<snapshot::PruneReport> r) {
            if (!r) {
              spdlog::warn("checkpoint retention failed: {}", r.error().message);

@@ -84,8 +84,11 @@ class CheckpointKeeper {
   void Took(const Result<snapshot::CreateResult>& r, const std::string& task_id, uint32_t attempt);
   void Emit(const v1::CheckpointManifest& m, uint32_t attempt);
   void MaybePrune();
+  void CheckpointNow(const v1::Command& cmd, Reply reply);
   void Restore(const v1::Command& cmd, Reply reply);
-  std::string Workspace(const std::string& task_id) const;
+  void RestoreWorkspace(const std::string& id, const std::string& task, uint32_t attempt,
+                        std::function<void(Result<snapshot::RestoreResult>)> done);
+  static Result<v1::CommandReply> DiskCommand(Disk& d, const v1::Command& cmd);
 
   boost::asio::io_context& ioc_;
   EventOutbox& outbox_;

@@ -142,15 +142,6 @@ std::vector<std::string> CheckpointService::Children(std::string_view id) const 
   return out;
 }
 
-const CheckpointRecord* CheckpointService::LatestOf(std::string_view task_id) const {
-  const CheckpointRecord* best = nullptr;
-  for (const auto& [id, c] : catalogue_) {
-    if (c.task_id != task_id || c.trigger == "before_restore") continue;
-    if (best == nullptr || c.created_at_ms >= best->created_at_ms) best = &c;
-  }
-  return best;
-}
-
 bool CheckpointService::Reachable(const std::string& machine_id) const {
   const MachineRecord* m = d_.fleet->Find(machine_id);
   return m != nullptr && (m->state == MachineState::kReady || m->state == MachineState::kBusy ||
@@ -165,16 +156,20 @@ std::vector<std::string> CheckpointService::ReachableCopies(const CheckpointReco
   return out;
 }
 
+std::map<std::string_view, const CheckpointRecord*> CheckpointService::NewestReachable(
+    std::map<std::string_view, const CheckpointRecord*> tasks) const {
+  for (const auto& [id, c] : catalogue_) {
+    auto it = tasks.find(c.task_id);
+    if (it == tasks.end() || c.trigger == "before_restore") continue;
+    if (it->second != nullptr && c.created_at_ms < it->second->created_at_ms) continue;
+    if (!ReachableCopies(c).empty()) it->second = &c;
+  }
+  return tasks;
+}
+
 std::string CheckpointService::StartingPoint(const TaskRecord& t) const {
   if (t.attempts > 1) {
-    // The newest one some machine that can answer still holds.
-    const CheckpointRecord* best = nullptr;
-    for (const auto& [id, c] : catalogue_) {
-      if (c.task_id != t.id || c.trigger == "before_restore") continue;
-      if (best != nullptr && c.created_at_ms < best->created_at_ms) continue;
-      if (!ReachableCopies(c).empty()) best = &c;
-    }
-    if (best != nullptr) return best->id;
+    if (const CheckpointRecord* c = NewestReachable({{t.id, nullptr}}).at(t.id)) return c->id;
   }
   return t.spec.from_checkpoint;
 }
@@ -182,18 +177,12 @@ std::string CheckpointService::StartingPoint(const TaskRecord& t) const {
 std::set<std::string> CheckpointService::Needed() const {
   std::set<std::string> out;
   if (!d_.unfinished_tasks) return out;
-  std::map<std::string_view, const CheckpointRecord*> latest;  // by unfinished task
+  std::map<std::string_view, const CheckpointRecord*> tasks;
   for (const TaskRecord* t : d_.unfinished_tasks()) {
     if (!t->spec.from_checkpoint.empty()) out.insert(t->spec.from_checkpoint);
-    latest.emplace(t->id, nullptr);
+    tasks.emplace(t->id, nullptr);
   }
-  // One pass over the catalogue, as LatestOf would do per task.
-  for (const auto& [id, c] : catalogue_) {
-    auto it = latest.find(c.task_id);
-    if (it == latest.end() || c.trigger == "before_restore") continue;
-    if (it->second == nullptr || c.created_at_ms >= it->second->created_at_ms) it->second = &c;
-  }
-  for (const auto& [task, c] : latest) {
+  for (const auto& [task, c] : NewestReachable(std::move(tasks))) {
     if (c != nullptr) out.insert(c->id);
   }
   return out;
@@ -235,20 +224,7 @@ void CheckpointService::Ask(const std::string& machine_id, v1::Command cmd, Dura
       d_.subject_prefix + ".cmd." + machine_id, cmd.SerializeAsString(), timeout,
       [ioc = d_.ioc, alive = alive_, machine_id, done = std::move(done)](Result<std::string> raw) {
         asio::post(*ioc, [alive, machine_id, done, raw = std::move(raw)] {
-          if (!*alive) return;
-          if (!raw) {
-            return done(MakeError("unavailable", "machine " + machine_id +
-                                                     " did not answer: " + raw.error().message));
-          }
-          v1::CommandReply reply;
-          if (!reply.ParseFromString(*raw)) {
-            return done(MakeError("unavailable", "undecodable reply from " + machine_id));
-          }
-          if (!reply.ok()) {
-            return done(MakeError(reply.error_code().empty() ? "failed" : reply.error_code(),
-                                  reply.error()));
-          }
-          done(std::move(reply));
+          if (*alive) done(ReadCommandReply(machine_id, raw));
         });
       });
 }

@@ -77,10 +77,6 @@ class CheckpointService {
   std::vector<const CheckpointRecord*> List(const CheckpointFilter& filter) const;
   const CheckpointRecord* Find(std::string_view id) const;
   std::vector<std::string> Children(std::string_view id) const;
-  // The newest checkpoint of a task, or null.
-  const CheckpointRecord* LatestOf(std::string_view task_id) const;
-  // Machines whose agents can answer now (ready, busy or draining) holding a copy.
-  std::vector<std::string> ReachableCopies(const CheckpointRecord& c) const;
 
   void Create(const std::string& machine_id, const std::string& task_id, const std::string& label,
               Done<std::vector<CheckpointRecord>> done);
@@ -97,7 +93,8 @@ class CheckpointService {
   // Where a task (attempt) should start from: a requeued task from its newest checkpoint
   // still reachable somewhere, else the checkpoint it was submitted with; "" for none.
   std::string StartingPoint(const TaskRecord& t) const;
-  // Checkpoints unfinished tasks depend on: the one each was submitted with and its newest.
+  // Checkpoints unfinished tasks depend on: the one each was submitted with, and the one each
+  // would resume from (as StartingPoint chooses).
   std::set<std::string> Needed() const;
   // Tells every reachable agent which of its checkpoints tasks depend on (PinCheckpoints):
   // its retention leaves them alone.
@@ -115,6 +112,12 @@ class CheckpointService {
                            uint32_t attempt, bool taken);
   void Save(const CheckpointRecord& c);
   bool Reachable(const std::string& machine_id) const;
+  // Machines whose agents can answer now (ready, busy or draining) holding a copy.
+  std::vector<std::string> ReachableCopies(const CheckpointRecord& c) const;
+  // For each of `tasks`, its newest checkpoint (before_restore ones aside) that a reachable
+  // machine holds; null when none. One pass over the catalogue.
+  std::map<std::string_view, const CheckpointRecord*> NewestReachable(
+      std::map<std::string_view, const CheckpointRecord*> tasks) const;
   void DeleteCopies(const std::string& id, std::vector<std::string> copies, size_t i,
                     Done<std::vector<std::string>> done);
 

@@ -21,21 +21,8 @@ class Channel {
       return MakeError("unavailable", "the controller is stopping");
     }
     cmd.set_command_id(NewId("c"));
-    auto raw =
-        bus_.Request(r_.subject_prefix + ".cmd." + machine, cmd.SerializeAsString(), r_.timeout);
-    if (!raw) {
-      return MakeError("unavailable",
-                       "machine " + machine + " did not answer: " + raw.error().message);
-    }
-    v1::CommandReply reply;
-    if (!reply.ParseFromString(*raw)) {
-      return MakeError("unavailable", "machine " + machine + " sent an undecodable reply");
-    }
-    if (!reply.ok()) {
-      return MakeError(reply.error_code().empty() ? "failed" : reply.error_code(),
-                       "machine " + machine + ": " + reply.error());
-    }
-    return reply;
+    return ReadCommandReply(machine, bus_.Request(r_.subject_prefix + ".cmd." + machine,
+                                                  cmd.SerializeAsString(), r_.timeout));
   }
 
  private:
@@ -44,6 +31,23 @@ class Channel {
 };
 
 }  // namespace
+
+Result<v1::CommandReply> ReadCommandReply(const std::string& machine,
+                                          const Result<std::string>& raw) {
+  if (!raw) {
+    return MakeError("unavailable",
+                     "machine " + machine + " did not answer: " + raw.error().message);
+  }
+  v1::CommandReply reply;
+  if (!reply.ParseFromString(*raw)) {
+    return MakeError("unavailable", "machine " + machine + " sent an undecodable reply");
+  }
+  if (!reply.ok()) {
+    return MakeError(reply.error_code().empty() ? "failed" : reply.error_code(),
+                     "machine " + machine + ": " + reply.error());
+  }
+  return reply;
+}
 
 Result<TransferReport> TransferCheckpoint(Bus& bus, const TransferRequest& request) {
   Channel ch(bus, request);

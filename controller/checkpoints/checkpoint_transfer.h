@@ -10,6 +10,7 @@
 #include <string>
 
 #include "autovibe/v1/checkpoint.pb.h"
+#include "autovibe/v1/command.pb.h"
 #include "common/bus/bus.h"
 #include "common/core/duration.h"
 #include "common/core/result.h"
@@ -35,5 +36,11 @@ struct TransferRequest {
 };
 
 Result<TransferReport> TransferCheckpoint(Bus& bus, const TransferRequest& request);
+
+// An agent's answer to a command (`raw`, as the bus request returned it): the reply when it
+// says ok; else why not ("unavailable" when the machine did not answer or sent nonsense, else
+// the code the agent gave).
+Result<v1::CommandReply> ReadCommandReply(const std::string& machine,
+                                          const Result<std::string>& raw);
 
 }  // namespace autovibe

@@ -63,6 +63,7 @@ TEST_CASE("cli checkpoint list: none, and --json is the API's wherever it stands
   Outcome o = RunCli(ctl, {"checkpoint", "list", "--json"});
   CHECK(json::parse(o.out) == json::parse(R"({"checkpoints":[]})"));
   CHECK(ctl.requests() == std::vector<std::string>{"GET /v1/checkpoints", "GET /v1/checkpoints"});
+  CHECK(ctl.timeouts()[0] == HttpCall{}.timeout);  // a listing waits on no agent
 }
 
 TEST_CASE("cli checkpoint list: an answer without the list is an error", "[cli]") {
@@ -171,6 +172,22 @@ TEST_CASE("cli checkpoint restore: where it went and what the workspace was", "[
         "the workspace as it was is checkpoint cp-3\n");
   REQUIRE(ctl.bodies().size() == 1);
   CHECK(json::parse(ctl.bodies()[0]) == json::parse(R"({"task":"t-9"})"));
+  // A restore writes a whole workspace: the CLI waits as long as the controller does.
+  CHECK(ctl.timeouts()[0] == std::chrono::minutes(11));
+}
+
+TEST_CASE("cli checkpoint verify: says it passed, or shows the machine's finding", "[cli]") {
+  FakeController ctl;
+  ctl.On("POST /v1/checkpoints/cp-1/verify", JsonReply(200, json::serialize(Manual())));
+  Outcome o = RunCli(ctl, {"checkpoint", "verify", "cp-1"});
+  CHECK(o.exit_code == 0);
+  CHECK(o.out == "checkpoint cp-1 verified: every chunk re-read and its hash checked\n");
+  CHECK(ctl.timeouts()[0] == std::chrono::minutes(11));
+  ctl.On("POST /v1/checkpoints/cp-1/verify",
+         ApiError(500, "corrupt", "machine m-1: 1 problems: a.txt: chunk 12ab is corrupt"));
+  o = RunCli(ctl, {"checkpoint", "verify", "cp-1"});
+  CHECK(o.exit_code == 1);
+  CHECK(o.err.find("a.txt: chunk 12ab is corrupt") != std::string::npos);
 }
 
 TEST_CASE("cli checkpoint restore: without --task and with nothing kept, one line", "[cli]") {
@@ -264,7 +281,8 @@ TEST_CASE("cli checkpoint: usage errors exit 2 and name the choices", "[cli]") {
   FakeController ctl;
   Outcome o = RunCli(ctl, {"checkpoint"});
   CHECK(o.exit_code == 2);
-  CHECK_THAT(o.err, Catch::Contains("(one of: list, create, show, restore, branch, diff, delete)"));
+  CHECK_THAT(o.err, Catch::Contains(
+                        "(one of: list, create, show, restore, branch, diff, verify, delete)"));
   o = RunCli(ctl, {"checkpoint", "create"});
   CHECK(o.exit_code == 2);
   CHECK_THAT(o.err, Catch::Contains("MACHINE is required"));

@@ -46,6 +46,8 @@ class FakeController {
   const std::vector<std::string>& requests() const { return requests_; }
   // The bodies of the requests, in the same order.
   const std::vector<std::string>& bodies() const { return bodies_; }
+  // How long the CLI would have waited for each answer.
+  const std::vector<std::chrono::milliseconds>& timeouts() const { return timeouts_; }
 
   Client MakeClient() {
     return Client(
@@ -62,6 +64,7 @@ class FakeController {
         call.method + " " + call.url.substr(std::string("http://ctl:8080").size());
     requests_.push_back(request);
     bodies_.push_back(call.body);
+    timeouts_.push_back(call.timeout);
     return request;
   }
 
@@ -90,6 +93,7 @@ class FakeController {
   std::deque<Stream> streams_;
   std::vector<std::string> requests_;
   std::vector<std::string> bodies_;
+  std::vector<std::chrono::milliseconds> timeouts_;
 };
 
 // A terminal with a clock that moves only when told to (or when the follower sleeps).

@@ -3,8 +3,8 @@
 #include <fcntl.h>
 #include <sys/mman.h>
 
-#include <cstring>
 #include <catch2/catch.hpp>
+#include <cstring>
 
 #include "tests/unit/snapshot_fixture.h"
 #include "worker-agent/snapshot/chunker.h"

@@ -54,10 +54,15 @@ bool ValidTaskId(std::string_view id) {
   });
 }
 
+std::string WorkspacesDir(const std::string& data_dir) { return data_dir + "/workspaces"; }
+
+std::string WorkspacePath(const std::string& data_dir, const std::string& task_id) {
+  return WorkspacesDir(data_dir) + "/" + task_id;
+}
+
 Result<std::string> PrepareWorkspace(const std::string& data_dir, const std::string& task_id) {
-  const std::string root = data_dir + "/workspaces";
-  if (auto r = MakeDirs(root, 0700); !r) return r.error();
-  const std::string dir = root + "/" + task_id;
+  if (auto r = MakeDirs(WorkspacesDir(data_dir), 0700); !r) return r.error();
+  const std::string dir = WorkspacePath(data_dir, task_id);
   if (auto r = MakeDirs(dir, 0700); !r) return r.error();
   return dir;
 }

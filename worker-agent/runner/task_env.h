@@ -32,8 +32,12 @@ std::map<std::string, std::string> TaskEnvironment(
 // A task id that is safe as a directory name: 1-64 of [A-Za-z0-9._-], without "..".
 bool ValidTaskId(std::string_view id);
 
-// Creates `<data_dir>/workspaces/<task_id>` (mode 0700) if missing and returns its path. The
-// id must be valid (ValidTaskId).
+// `<data_dir>/workspaces`, and `<data_dir>/workspaces/<task_id>`: where a task works.
+std::string WorkspacesDir(const std::string& data_dir);
+std::string WorkspacePath(const std::string& data_dir, const std::string& task_id);
+
+// Creates WorkspacePath (mode 0700) if missing and returns it. The id must be valid
+// (ValidTaskId).
 Result<std::string> PrepareWorkspace(const std::string& data_dir, const std::string& task_id);
 
 }  // namespace autovibe
