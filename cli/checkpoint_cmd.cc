@@ -92,12 +92,17 @@ void AddCreateVerb(CLI::App& checkpoint, Invocation& inv) {
   auto machine = std::make_shared<std::string>();
   auto task = std::make_shared<std::string>();
   auto label = std::make_shared<std::string>();
+  auto whole = std::make_shared<bool>(false);
   CLI::App* create =
       AddVerb(checkpoint, inv, "create",
-              "Checkpoint the workspaces of a machine's tasks now; prints the new ids",
-              [machine, task, label](CommandContext& ctx) {
-                return CreateCheckpoints(ctx, *machine, *task, *label);
+              "Checkpoint the workspaces of a machine's tasks now (or, with --machine, the whole "
+              "machine); prints the new ids",
+              [machine, task, label, whole](CommandContext& ctx) {
+                return CreateCheckpoints(ctx, *machine, *task, *label, *whole);
               });
+  create->add_flag("--machine", *whole,
+                   "A whole-machine checkpoint (docker, libvirt, proxmox pools); `machines "
+                   "spawn --from-checkpoint` starts new machines from it");
   create->add_option("MACHINE", *machine, "Machine id or name")->required();
   create->add_option("--task", *task, "Only this task's workspace")->type_name("T");
   create->add_option("--label", *label, "A label to find the checkpoint by")->type_name("L");
@@ -170,10 +175,13 @@ CliStatus ListCheckpoints(CommandContext& ctx, const std::string& machine,
 }
 
 CliStatus CreateCheckpoints(CommandContext& ctx, const std::string& machine,
-                            const std::string& task, const std::string& label) {
+                            const std::string& task, const std::string& label, bool whole_machine) {
   return WaitingOnAgents(ctx, [&](CommandContext& ctx) -> CliStatus {
     const std::string path = "/v1/machines/" + PathSegment(machine) + "/checkpoints";
-    auto answer = ctx.client.Post(path, BodyOf({{"task", task}, {"label", label}}));
+    auto answer = ctx.client.Post(
+        path, BodyOf({{"task", task},
+                      {"label", label},
+                      {"kind", whole_machine ? std::string("machine") : std::string()}}));
     if (!answer) return answer.error();
     return PrintListAnswer(ctx, *answer, "checkpoints", "POST " + path,
                            [&](const json::array& made) {

@@ -25,7 +25,8 @@ void AddCheckpointCommands(CLI::App& app, Invocation& inv);
 CliStatus ListCheckpoints(CommandContext& ctx, const std::string& machine, const std::string& task);
 // Takes checkpoints on `machine` now (of `task`, else of every task it runs); prints their ids.
 CliStatus CreateCheckpoints(CommandContext& ctx, const std::string& machine,
-                            const std::string& task, const std::string& label);
+                            const std::string& task, const std::string& label,
+                            bool whole_machine = false);
 CliStatus ShowCheckpoint(CommandContext& ctx, const std::string& id);
 // Restores checkpoint `id` into the workspace of `task` (empty: the checkpoint's own task).
 CliStatus RestoreCheckpoint(CommandContext& ctx, const std::string& id, const std::string& task);

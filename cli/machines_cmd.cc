@@ -5,9 +5,11 @@
 #include <memory>
 #include <optional>
 #include <set>
+#include <thread>
 
 #include "cli/client.h"
 #include "cli/json_output.h"
+#include "common/core/duration.h"
 #include "common/core/time.h"
 
 namespace autovibe::cli {
@@ -82,9 +84,11 @@ void AddMachineCommands(CLI::App& app, Invocation& inv) {
   machines->require_subcommand(1);
 
   CLI::App* list = machines->add_subcommand("list", "List machines with their state and resources");
-  list->callback([&inv] {
+  auto all = std::make_shared<bool>(false);
+  list->add_flag("--all", *all, "Terminated machines too");
+  list->callback([&inv, all] {
     inv.command = "machines list";
-    inv.action = ListMachines;
+    inv.action = [all](CommandContext& ctx) { return ListMachines(ctx, *all); };
   });
 
   CLI::App* show = machines->add_subcommand("show", "Show every field of one machine");
@@ -94,9 +98,134 @@ void AddMachineCommands(CLI::App& app, Invocation& inv) {
     inv.command = "machines show";
     inv.action = [id](CommandContext& ctx) { return ShowMachine(ctx, *id); };
   });
+
+  CLI::App* spawn = machines->add_subcommand("spawn", "Provision a new machine in a pool");
+  auto so = std::make_shared<SpawnOptions>();
+  spawn->add_option("--pool", so->pool, "Pool to grow (needed when the controller has several)");
+  spawn->add_option("--from-checkpoint", so->from_checkpoint,
+                    "Machine checkpoint to clone the new machine from");
+  spawn->add_flag("--wait", so->wait, "Wait until its agent is ready (or the spawn failed)");
+  spawn->add_option("--timeout", so->timeout, "How long --wait waits [5m]");
+  spawn->callback([&inv, so] {
+    inv.command = "machines spawn";
+    inv.action = [so](CommandContext& ctx) { return SpawnMachine(ctx, *so); };
+  });
+
+  for (auto [verb, help] : {std::pair{"drain",
+                                      "Take no new tasks; a pool machine is retired "
+                                      "once its tasks are done"},
+                            {"terminate",
+                             "Stop the machine now and remove it (its running tasks "
+                             "go back to the queue)"}}) {
+    CLI::App* sub = machines->add_subcommand(verb, help);
+    auto target = std::make_shared<std::string>();
+    sub->add_option("ID", *target, "Machine id or name")->required();
+    sub->callback([&inv, target, verb = std::string(verb)] {
+      inv.command = "machines " + verb;
+      inv.action = [target, verb](CommandContext& ctx) {
+        return verb == "drain" ? DrainMachine(ctx, *target) : TerminateMachine(ctx, *target);
+      };
+    });
+  }
+
+  CLI::App* pools = machines->add_subcommand("pools", "List the pools the controller provisions");
+  pools->callback([&inv] {
+    inv.command = "machines pools";
+    inv.action = ListPools;
+  });
 }
 
-CliStatus ListMachines(CommandContext& ctx) {
+CliStatus SpawnMachine(CommandContext& ctx, const SpawnOptions& o) {
+  json::object req;
+  if (!o.pool.empty()) req["pool"] = o.pool;
+  if (!o.from_checkpoint.empty()) req["from_checkpoint"] = o.from_checkpoint;
+  auto timeout = ParseDuration(o.timeout);
+  if (!timeout || timeout->count() <= 0) {
+    return CliError{kExitUsage, "--timeout: expected a duration like 90s or 5m"};
+  }
+  auto body = ctx.client.Post("/v1/machines", req);
+  if (!body) return body.error();
+  if (!o.wait) return PrintCreated(ctx, *body, "POST /v1/machines", "id");
+  auto machine = AsObject(*body, "POST /v1/machines");
+  if (!machine) return machine.error();
+  const std::string id = StringField(*machine, "id");
+  const auto deadline = std::chrono::steady_clock::now() + *timeout;
+  for (;;) {
+    auto now = ctx.client.Call("GET", "/v1/machines/" + PathSegment(id));
+    if (!now) return now.error();
+    auto m = AsObject(*now, "GET /v1/machines/" + id);
+    if (!m) return m.error();
+    const std::string state = StringField(*m, "state");
+    if (state == "ready" || state == "busy") {
+      if (ctx.options.json) {
+        PrintJson(ctx.out, *now);
+      } else {
+        ctx.out << id << "\n";
+      }
+      return {};
+    }
+    if (state == "failed" || state == "terminated") {
+      return CliError{kExitFailure, "machine " + StringField(*m, "name") + " (" + id + ") " +
+                                        state + "; the controller's events say why"};
+    }
+    if (std::chrono::steady_clock::now() >= deadline) {
+      return CliError{kExitFailure, "machine " + id + " is still " + state + " after " + o.timeout +
+                                        " (it keeps coming up)"};
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+}
+
+namespace {
+
+CliStatus MachineAction(CommandContext& ctx, const std::string& target, std::string_view method,
+                        std::string_view suffix, std::string_view what) {
+  const std::string path = "/v1/machines/" + PathSegment(target) + std::string(suffix);
+  auto body = ctx.client.Call(method, path);
+  if (!body) return body.error();
+  if (ctx.options.json) {
+    PrintJson(ctx.out, *body);
+    return {};
+  }
+  auto m = AsObject(*body, std::string(method) + " " + path);
+  if (!m) return m.error();
+  ctx.out << "machine " << StringField(*m, "name") << " (" << StringField(*m, "id") << ") " << what
+          << "; now " << StringField(*m, "state") << "\n";
+  return {};
+}
+
+}  // namespace
+
+CliStatus DrainMachine(CommandContext& ctx, const std::string& target) {
+  return MachineAction(ctx, target, "POST", "/drain", "draining");
+}
+
+CliStatus TerminateMachine(CommandContext& ctx, const std::string& target) {
+  return MachineAction(ctx, target, "DELETE", "", "terminating");
+}
+
+CliStatus ListPools(CommandContext& ctx) {
+  return GetAndPrintList(
+      ctx, "/v1/pools", "pools",
+      "no pools (add a [[pool]] to the "
+      "controller's config)",
+      [&ctx](const json::array& pools) {
+        Table table({"POOL", "BACKEND", "MACHINES", "STARTING", "MIN", "MAX", "IDLE TIMEOUT",
+                     "LABELS", "LAST ERROR"});
+        for (const auto& item : pools) {
+          if (!item.is_object()) continue;
+          const json::object& p = item.get_object();
+          table.AddRow({OrNone(StringField(p, "name")), OrNone(StringField(p, "backend")),
+                        Field(p, "machines", FormatScalar), Field(p, "starting", FormatScalar),
+                        Field(p, "min", FormatScalar), Field(p, "max", FormatScalar),
+                        OrNone(StringField(p, "idle_timeout")), Field(p, "labels", FormatLabels),
+                        OrNone(StringField(p, "last_error"))});
+        }
+        table.Print(ctx.out);
+      });
+}
+
+CliStatus ListMachines(CommandContext& ctx, bool all) {
   auto body = ctx.client.Call("GET", "/v1/machines");
   if (!body) return body.error();
   if (ctx.options.json) {
@@ -110,11 +239,23 @@ CliStatus ListMachines(CommandContext& ctx) {
                     "unexpected answer from the controller to GET /v1/machines: no \"machines\" "
                     "list"};
   }
-  if (machines->get_array().empty()) {
-    ctx.out << "no machines\n";
-    return {};
+  json::array shown;
+  size_t hidden = 0;
+  for (const auto& m : machines->get_array()) {
+    if (!all && m.is_object() && StringField(m.get_object(), "state") == "terminated") {
+      ++hidden;
+      continue;
+    }
+    shown.push_back(m);
   }
-  PrintMachineTable(ctx.out, machines->get_array(), ctx.now_ms);
+  if (shown.empty()) {
+    ctx.out << "no machines";
+  } else {
+    PrintMachineTable(ctx.out, shown, ctx.now_ms);
+  }
+  if (hidden > 0)
+    ctx.out << (shown.empty() ? " (" : "(") << hidden << " terminated; --all shows them)";
+  if (shown.empty() || hidden > 0) ctx.out << "\n";
   return {};
 }
 
@@ -165,10 +306,29 @@ KeyValues MachineDetails(const json::object& m, int64_t now_ms) {
       {"last heartbeat", Timestamp(m, "last_heartbeat_at", now_ms)},
       {"registered", Timestamp(m, "registered_at", now_ms)},
   };
+  // What only machines the controller made have.
+  for (auto [key, label] :
+       {std::pair{"pool", "pool"}, {"instance", "instance"}, {"spawned_from", "spawned from"}}) {
+    if (const std::string v = StringField(m, key); !v.empty()) lines.emplace_back(label, v);
+  }
+  if (!StringField(m, "pool").empty()) {
+    lines.emplace_back("created", Timestamp(m, "created_at", now_ms));
+  }
   // Fields this CLI does not know yet (a newer controller) still show, under their API names.
-  static const std::set<std::string_view> kKnown = {
-      "id",    "name",      "state",         "backend",           "labels",
-      "tools", "resources", "agent_version", "last_heartbeat_at", "registered_at"};
+  static const std::set<std::string_view> kKnown = {"id",
+                                                    "name",
+                                                    "state",
+                                                    "backend",
+                                                    "pool",
+                                                    "instance",
+                                                    "spawned_from",
+                                                    "labels",
+                                                    "tools",
+                                                    "resources",
+                                                    "agent_version",
+                                                    "last_heartbeat_at",
+                                                    "registered_at",
+                                                    "created_at"};
   static const std::set<std::string_view> kKnownResources = {"cpu_cores",       "mem_total_bytes",
                                                              "mem_used_bytes",  "disk_total_bytes",
                                                              "disk_free_bytes", "load1"};

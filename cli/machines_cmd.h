@@ -19,9 +19,21 @@ namespace autovibe::cli {
 // Adds the `machines` noun and its verbs to `app`; parsing one of them fills `inv`.
 void AddMachineCommands(CLI::App& app, Invocation& inv);
 
+struct SpawnOptions {
+  std::string pool;
+  std::string from_checkpoint;
+  bool wait = false;
+  std::string timeout = "5m";
+};
+
 // The verbs, runnable on any context.
-CliStatus ListMachines(CommandContext& ctx);
+// Terminated machines only with `all`.
+CliStatus ListMachines(CommandContext& ctx, bool all = false);
 CliStatus ShowMachine(CommandContext& ctx, const std::string& id);
+CliStatus SpawnMachine(CommandContext& ctx, const SpawnOptions& options);
+CliStatus DrainMachine(CommandContext& ctx, const std::string& id);
+CliStatus TerminateMachine(CommandContext& ctx, const std::string& id);
+CliStatus ListPools(CommandContext& ctx);
 
 // Human output for machine objects of the API (missing fields print as "-").
 void PrintMachineTable(std::ostream& out, const boost::json::array& machines, int64_t now_ms);

@@ -5,6 +5,7 @@
 #include "common/core/config_file.h"
 #include "common/core/flags.h"
 #include "common/core/names.h"
+#include "controller/machines/nats_auth.h"
 
 namespace autovibe {
 
@@ -23,8 +24,15 @@ Result<void> LoadControllerConfigToml(std::string_view toml_text, ControllerConf
                           if (k == "heartbeat_ttl") return TomlDuration(node, k, c.heartbeat_ttl);
                           if (k == "lease_ttl") return TomlDuration(node, k, c.lease_ttl);
                           if (k == "alert_webhook") return TomlString(node, k, c.alert_webhook);
-                          if (k == "pool")
-                            return {};  // provisioned pools: read by the provisioners
+                          if (k == "agent_nats") return TomlString(node, k, c.agent_nats_url);
+                          if (k == "nats_auth_file") return TomlString(node, k, c.nats_auth_file);
+                          if (k == "nats_pid_file") return TomlString(node, k, c.nats_pid_file);
+                          if (k == "pool") {
+                            auto pools = ParsePools(node);
+                            if (!pools) return pools.error();
+                            c.pools = std::move(*pools);
+                            return {};
+                          }
                           return UnknownKey(k);
                         });
 }
@@ -51,6 +59,12 @@ Result<void> ValidateControllerConfig(const ControllerConfig& c) {
       return MakeError("bad_config", "alert_webhook must be an http:// (or https://) URL, got \"" +
                                          c.alert_webhook + "\"");
     }
+  }
+  if (!c.nats_auth_file.empty()) {
+    NatsAuthOptions o{.auth_file = c.nats_auth_file,
+                      .controller_user = c.nats_user,
+                      .controller_password = c.nats_password};
+    if (auto r = ValidateNatsAuthOptions(o); !r) return r;
   }
   if (!ValidLogLevel(c.log_level)) {
     return MakeError("bad_config", "log_level must be one of trace, debug, info, warn, error");

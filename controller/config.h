@@ -2,9 +2,11 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "common/core/duration.h"
 #include "common/core/result.h"
+#include "controller/machines/pool_config.h"
 
 namespace autovibe {
 
@@ -22,10 +24,19 @@ struct ControllerConfig {
   Duration lease_ttl = std::chrono::seconds(30);
   // Budget alerts are posted here (Slack-compatible JSON) when set; http:// only for now.
   std::string alert_webhook;
+  // Machines the controller provisions itself ([[pool]] tables).
+  std::vector<PoolConfig> pools;
+  // The NATS URL the agents of provisioned machines connect to; empty: the controller's own.
+  std::string agent_nats_url;
+  // Per-machine bus credentials: the file of users the controller writes for nats-server to
+  // include, and the server's pid file (SIGHUP reloads it). Empty: agents get no credentials.
+  std::string nats_auth_file;
+  std::string nats_pid_file;
 };
 
 // Reads a TOML config. Keys: data_dir, nats, nats_user, nats_password, listen,
-// heartbeat_interval, heartbeat_ttl, subject_prefix, log_level, lease_ttl, alert_webhook. Unknown
+// heartbeat_interval, heartbeat_ttl, subject_prefix, log_level, lease_ttl, alert_webhook,
+// agent_nats, nats_auth_file, nats_pid_file, and the [[pool]] array (pool_config.h). Unknown
 // keys are an error, so a typo does not silently fall back to a default.
 Result<void> LoadControllerConfigToml(std::string_view toml_text, ControllerConfig& config);
 

@@ -7,6 +7,7 @@
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/thread_pool.hpp>
+#include <thread>
 
 #include "autovibe/v1/command.pb.h"
 #include "autovibe/v1/event.pb.h"
@@ -18,6 +19,7 @@
 #include "controller/api/api.h"
 #include "controller/api/budgets_api.h"
 #include "controller/api/checkpoints_api.h"
+#include "controller/api/machines_api.h"
 #include "controller/api/task_followers.h"
 #include "controller/api/tasks_api.h"
 #include "controller/budget_bridge.h"
@@ -26,6 +28,9 @@
 #include "controller/budgets/lease_service.h"
 #include "controller/checkpoints/checkpoint_service.h"
 #include "controller/fleet/fleet.h"
+#include "controller/machines/machine_manager.h"
+#include "controller/machines/nats_auth.h"
+#include "controller/provisioners/factory.h"
 #include "controller/store/store.h"
 #include "controller/task_dispatch.h"
 #include "controller/tasks/task_book.h"
@@ -57,6 +62,7 @@ class ControllerImpl final : public Controller {
     // Subscriptions first (no more callbacks), then the workers that use the bus, then the
     // bus, then what callbacks touched.
     subs_.clear();
+    if (machines_) machines_->Stop();
     if (leases_) leases_->Stop();
     if (dispatch_) dispatch_->Stop();
     if (checkpoints_) checkpoints_->Stop();
@@ -115,6 +121,7 @@ class ControllerImpl final : public Controller {
     for (const MachineRecord* m : fleet_->List()) dispatch_->SyncMachine(*m);
     if (auto r = tasks_->Load(); !r) return r.error();
     if (auto r = StartBudgets(); !r) return r.error();
+    if (auto r = StartMachines(); !r) return r.error();
 
     tasks_api_ = std::make_unique<TasksApi>(
         TasksApiDeps{tasks_.get(), fleet_.get(), followers_.get(), [this] { batch_->Commit(); },
@@ -124,11 +131,13 @@ class ControllerImpl final : public Controller {
         budgets_.get(),
         [this](std::string_view name) { return tasks_->FindProject(name) != nullptr; },
         [this] { batch_->Commit(); }});
-    checkpoints_api_ =
-        std::make_unique<CheckpointsApi>(CheckpointsApiDeps{checkpoints_.get(), fleet_.get()});
+    checkpoints_api_ = std::make_unique<CheckpointsApi>(
+        CheckpointsApiDeps{checkpoints_.get(), fleet_.get(), machines_.get()});
+    machines_api_ = std::make_unique<MachinesApi>(
+        MachinesApiDeps{fleet_.get(), machines_.get(), [this] { batch_->Commit(); }});
     api_ = std::make_unique<Api>(ApiDeps{fleet_.get(), &bus_->Stats(), &heartbeat_lag_, *token,
                                          tasks_api_.get(), tasks_.get(), budgets_api_.get(),
-                                         checkpoints_api_.get()});
+                                         checkpoints_api_.get(), machines_api_.get()});
     HttpServerOptions ho;
     ho.host = hp->first;
     ho.port = hp->second;
@@ -170,6 +179,13 @@ class ControllerImpl final : public Controller {
         [this](BusMessage m) { asio::post(ioc_, [this, m = std::move(m)] { OnRegister(m); }); });
     if (!reg) return reg.error();
     subs_.push_back(std::move(*reg));
+    // Machines that know their id register on a subject of their own: with per-machine bus
+    // credentials, the subject proves who is speaking.
+    auto own = bus_->Subscribe(
+        p + ".register.*", "register", kMaxControlMessage,
+        [this](BusMessage m) { asio::post(ioc_, [this, m = std::move(m)] { OnRegister(m); }); });
+    if (!own) return own.error();
+    subs_.push_back(std::move(*own));
     auto hb = bus_->Subscribe(p + ".hb.*", "heartbeat", kMaxControlMessage, [this](BusMessage m) {
       asio::post(ioc_, [this, m = std::move(m)] { OnHeartbeat(m); });
     });
@@ -209,11 +225,85 @@ class ControllerImpl final : public Controller {
     return {};
   }
 
+  // Pools of machines the controller makes and retires itself.
+  Result<void> StartMachines() {
+    std::map<std::string, std::unique_ptr<Provisioner>> provisioners;
+    const ProvisionerContext context{config_.data_dir, SelfDir() + "/autovibe-agent"};
+    for (const PoolConfig& p : config_.pools) {
+      auto made = MakeProvisioner(p, context);
+      if (!made) return made.error();
+      provisioners[p.name] = std::move(*made);
+    }
+    MachineManagerDeps d;
+    d.ioc = &ioc_;
+    d.fleet = fleet_.get();
+    d.store = store_.get();
+    d.bus = bus_.get();
+    d.clock = &clock_;
+    d.subject_prefix = config_.subject_prefix;
+    d.nats_url = config_.agent_nats_url.empty() ? config_.nats_url : config_.agent_nats_url;
+    d.open_batch = [this] { batch_->Open(); };
+    d.machine_changed = [this](const MachineRecord& m) {
+      dispatch_->SyncMachine(m);
+      dispatch_->RequestSchedule();
+    };
+    d.machine_gone = [this](const MachineRecord& m, const std::string& why) {
+      if (nats_auth_) nats_auth_->Forget(m.id);
+      dispatch_->SyncMachine(m);
+      tasks_->MachineGone(m.id, why);
+      budgets_->MachineForgotten(m.id);
+      dispatch_->RequestSchedule();
+    };
+    d.tasks_on = [this](const std::string& id) { return tasks_->scheduler().Held(id).size(); };
+    d.waiting_tasks = [this] {
+      std::vector<WaitingTask> out;
+      for (const TaskRecord* t : tasks_->List("", TaskState::kQueued, SIZE_MAX)) {
+        if (!tasks_->scheduler().IsQueued(t->id)) continue;
+        out.push_back({t->id, t->project, t->spec.tool, t->spec.labels});
+      }
+      return out;
+    };
+    d.may_spend = [this](const std::string& project) {
+      return !budgets_->Exhausted(project) &&
+             budgets_->HasRoom(project, BudgetResource::kMachineSeconds);
+    };
+    if (!config_.nats_auth_file.empty()) {
+      nats_auth_ = std::make_unique<NatsAuth>(
+          *store_, clock_,
+          NatsAuthOptions{config_.nats_auth_file, config_.nats_pid_file, config_.nats_user,
+                          config_.nats_password, config_.subject_prefix});
+      if (auto r = nats_auth_->Load(); !r) return r.error();
+      d.credentials = [this](const MachineRecord& m) { return nats_auth_->Mint(m.id); };
+      d.await_login = [](const AgentSettings& a) -> Result<void> {
+        // The server reloads its users a few milliseconds after the signal.
+        Result<void> r;
+        const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+        do {
+          r = CheckNatsLogin(a.nats_url, a.nats_user, a.nats_password,
+                             std::chrono::milliseconds(500));
+          if (r) return r;
+          std::this_thread::sleep_for(std::chrono::milliseconds(5));
+        } while (std::chrono::steady_clock::now() < deadline);
+        return MakeError("unavailable",
+                         "nats-server did not accept the machine's new "
+                         "credentials within 5s: " +
+                             r.error().message);
+      };
+    }
+    machines_ =
+        std::make_unique<MachineManager>(std::move(d), config_.pools, std::move(provisioners));
+    machines_->Load();
+    return {};
+  }
+
   void OnRegister(const BusMessage& m) {
     auto req = DecodeOrReject<v1::RegisterRequest>(*bus_, m, "register");
     v1::RegisterReply reply;
     if (!req) {
       reply.set_error("register request is not a valid RegisterRequest message");
+    } else if (std::string why = ImpersonationIn(m.subject, *req); !why.empty()) {
+      bus_->Stats().Reject("register", "subject_mismatch", m.subject, m.data.size());
+      reply.set_error(why);
     } else {
       batch_->Open();
       RegisterOutcome outcome;
@@ -221,6 +311,7 @@ class ControllerImpl final : public Controller {
       if (outcome.accepted) {
         const MachineRecord& rec = *fleet_->Find(reply.machine_id());
         dispatch_->SyncMachine(rec);
+        machines_->Registered(rec);
         if (outcome.agent_restarted) {
           tasks_->MachineGone(rec.id, "the agent on machine " + rec.name + " restarted");
           budgets_->MachineRestarted(rec.id);
@@ -238,6 +329,24 @@ class ControllerImpl final : public Controller {
         spdlog::warn("controller cannot answer register: {}", r.error().message);
       }
     });
+  }
+
+  // A registration on <prefix>.register.<m> speaks for machine m only: its id must be m, and
+  // neither m nor the name it gives may belong to another machine. Empty when it is fine.
+  std::string ImpersonationIn(const std::string& subject, const v1::RegisterRequest& req) const {
+    const std::string shared = config_.subject_prefix + ".register";
+    if (subject == shared) return "";
+    const std::string id = subject.substr(shared.size() + 1);
+    if (req.machine_id() != id) {
+      return "a registration on " + subject + " must carry machine id " + id;
+    }
+    const MachineRecord* by_id = fleet_->Find(id);
+    const MachineRecord* by_name = fleet_->FindByName(req.name());
+    if ((by_id != nullptr && by_id->name != req.name()) ||
+        (by_name != nullptr && by_name->id != id)) {
+      return "machine " + id + " cannot register under the name " + req.name().substr(0, 80);
+    }
+    return "";
   }
 
   void OnHeartbeat(const BusMessage& m) {
@@ -337,6 +446,7 @@ class ControllerImpl final : public Controller {
     // Commit first: what waits for the commit (acks of consumed events, commands) still has
     // its subscription and bus.
     if (batch_) batch_->Commit();
+    if (machines_) machines_->Stop();
     if (leases_) leases_->Stop();
     if (dispatch_) dispatch_->Stop();
     if (checkpoints_) checkpoints_->Stop();
@@ -358,6 +468,7 @@ class ControllerImpl final : public Controller {
       tasks_->Tick();
       budgets_->Tick();
       if (ticks_++ % kPinEveryTicks == 0) checkpoints_->SyncPins();
+      machines_->Tick();
       dispatch_->RequestSchedule();
       ScheduleTick();
     });
@@ -389,6 +500,9 @@ class ControllerImpl final : public Controller {
   std::unique_ptr<TaskDispatch> dispatch_;
   std::unique_ptr<CheckpointService> checkpoints_;
   std::unique_ptr<CheckpointsApi> checkpoints_api_;
+  std::unique_ptr<NatsAuth> nats_auth_;
+  std::unique_ptr<MachineManager> machines_;
+  std::unique_ptr<MachinesApi> machines_api_;
   std::unique_ptr<Api> api_;
   std::unique_ptr<HttpServer> http_;
   LatencyHistogram heartbeat_lag_;

@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
-# Runs the benchmarks: ./scripts/bench.sh [heartbeats|agent|scheduler|meter|budget|checkpoint]...
+# Runs the benchmarks: ./scripts/bench.sh [heartbeats|agent|scheduler|meter|budget|checkpoint|spawn]...
 # (no name: all).
 # Figures go to stdout as JSON lines (one object per line); progress goes to stderr.
 # Extra options for one bench: HEARTBEAT_BENCH_ARGS="--steps 1000,5000",
 # AGENT_BENCH_ARGS="--runs 5", SCHEDULER_BENCH_ARGS="--tasks 10000 --machines 100 --runs 1",
 # METER_BENCH_ARGS="--runs 3 --scenarios single,model", BUDGET_BENCH_ARGS="--trials 50" or
-# CHECKPOINT_BENCH_ARGS="--runs 5 --source /usr/include".
+# CHECKPOINT_BENCH_ARGS="--runs 5 --source /usr/include" or SPAWN_BENCH_ARGS="--spawns 50".
 # BUILD_DIR picks the build tree (default: build).
 set -euo pipefail
 
@@ -13,12 +13,12 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 BUILD_DIR="${BUILD_DIR:-$ROOT/build}"
 
 usage() {
-  echo "usage: $0 [heartbeats|agent|scheduler|meter|budget|checkpoint]..." >&2
+  echo "usage: $0 [heartbeats|agent|scheduler|meter|budget|checkpoint|spawn]..." >&2
   exit 2
 }
 
 benches=("$@")
-if [ "${#benches[@]}" -eq 0 ]; then benches=(heartbeats agent scheduler meter budget checkpoint); fi
+if [ "${#benches[@]}" -eq 0 ]; then benches=(heartbeats agent scheduler meter budget checkpoint spawn); fi
 targets=()
 for b in "${benches[@]}"; do
   case "$b" in
@@ -28,6 +28,7 @@ for b in "${benches[@]}"; do
     meter) targets+=(meter_bench) ;;
     budget) targets+=(budget_bench) ;;
     checkpoint) targets+=(checkpoint_bench) ;;
+    spawn) targets+=(spawn_bench) ;;
     -h | --help) usage ;;
     *) echo "bench: unknown benchmark '$b'" >&2; usage ;;
   esac
@@ -80,6 +81,10 @@ for b in "${benches[@]}"; do
     checkpoint)
       # shellcheck disable=SC2086
       "$BUILD_DIR/bin/checkpoint_bench" ${CHECKPOINT_BENCH_ARGS:-} || status=1
+      ;;
+    spawn)
+      # shellcheck disable=SC2086
+      "$BUILD_DIR/bin/spawn_bench" ${SPAWN_BENCH_ARGS:-} || status=1
       ;;
   esac
 done

@@ -14,6 +14,8 @@ PACKAGES=(
   catch2 libbenchmark-dev
   # servers the tests and the quickstart start by hand
   nats-server
+  # the docker backend: dockerd started by hand (tests), busybox for the agent's image
+  docker.io busybox-static
   # tools the tests and scripts use
   curl python3 procps clang-format
   # references of ./scripts/bench.sh checkpoint

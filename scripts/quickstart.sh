@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Starts a local autovibe fleet: nats-server (JetStream), the controller (SQLite) and two
-# agents, all on loopback, with their state and logs under .run/ (or $AUTOVIBE_RUN_DIR).
+# Starts a local autovibe fleet: nats-server (JetStream, authorization on), the controller
+# (SQLite) and a pool of local machines the controller spawns itself (an agent process each,
+# with its own bus user), all on loopback, with their state and logs under .run/ (or
+# $AUTOVIBE_RUN_DIR).
 #   ./scripts/quickstart.sh          install, build, start afresh (stops a running fleet)
 #   ./scripts/quickstart.sh --stop   stop the fleet
 set -euo pipefail
@@ -26,21 +28,36 @@ ours() { # name, pid
 
 stop_fleet() {
   local stopped=0
-  # Agents first, then the controller, then the bus they talk over.
-  for name in agent-2 agent-1 controller nats; do
-    local pidfile=$RUN/pids/$name.pid
-    [ -f "$pidfile" ] || continue
-    local pid
-    pid=$(cat "$pidfile")
-    if ours "$name" "$pid"; then
-      kill -TERM "$pid"
-      for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-      kill -0 "$pid" 2>/dev/null && kill -KILL "$pid"
-      stopped=$((stopped + 1))
-    fi
-    rm -f "$pidfile"
+  # The controller first (so it does not replace the machines that go), then the agents it
+  # spawned (each runs with --config $RUN/machines/NAME/agent.toml), then the bus.
+  stop_pidfile controller && stopped=$((stopped + 1))
+  local pids
+  pids=$(pgrep -f -- "--config $RUN/machines/" || true)
+  for pid in $pids; do
+    ours agent "$pid" || continue
+    kill -TERM "$pid" 2>/dev/null && stopped=$((stopped + 1))
+  done
+  for pid in $pids; do
+    for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -0 "$pid" 2>/dev/null && ours agent "$pid" && kill -KILL "$pid"
+  done
+  # Agents an older quickstart started itself.
+  for name in agent-2 agent-1 nats; do
+    stop_pidfile "$name" && stopped=$((stopped + 1))
   done
   echo "stopped $stopped process(es)"
+}
+
+stop_pidfile() { # name; true if it stopped a process
+  local name=$1 pidfile=$RUN/pids/$1.pid pid
+  [ -f "$pidfile" ] || return 1
+  pid=$(cat "$pidfile")
+  rm -f "$pidfile"
+  ours "$name" "$pid" || return 1
+  kill -TERM "$pid"
+  for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  kill -0 "$pid" 2>/dev/null && kill -KILL "$pid"
+  return 0
 }
 
 free_port() {
@@ -85,26 +102,31 @@ mkdir -p "$RUN/pids" "$RUN/logs"
 stop_fleet >/dev/null
 # Every run starts afresh: the demo project's budget and tasks from a run before would
 # otherwise still be there.
-rm -rf "$RUN/nats" "$RUN/controller" "$RUN"/agent-*
+rm -rf "$RUN/nats" "$RUN/controller" "$RUN"/agent-* "$RUN/machines"
 
 NATS_PORT=$(free_port)
 if port_free 8080; then API_PORT=8080; else API_PORT=$(free_port); fi
 NATS_URL=nats://127.0.0.1:$NATS_PORT
 API_URL=http://127.0.0.1:$API_PORT
 
+# The bus runs with authorization on: the controller has its own user, and writes a user
+# for every machine it spawns into nats-users.conf (allowed only that machine's subjects),
+# then tells nats-server to reload it.
+NATS_PASSWORD=$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')
+cat > "$RUN/nats-users.conf" <<CONF
+authorization { users = [ {user: "controller", password: "$NATS_PASSWORD"} ] }
+CONF
+chmod 600 "$RUN/nats-users.conf"
 cat > "$RUN/nats.conf" <<CONF
 listen: 127.0.0.1:$NATS_PORT
 jetstream { store_dir: "$RUN/nats" }
+pid_file: "$RUN/pids/nats-server.pid"
+include "nats-users.conf"
 CONF
 
 say "Starting nats-server on $NATS_URL"
 start nats nats-server -c "$RUN/nats.conf"
 wait_for "nats-server start" 10 bash -c "exec 3<>/dev/tcp/127.0.0.1/$NATS_PORT"
-
-say "Starting the controller on $API_URL"
-start controller "$BIN/autovibe-controller" --data-dir "$RUN/controller" --nats "$NATS_URL" \
-  --listen "127.0.0.1:$API_PORT"
-wait_for "controller start" 15 curl -sf "$API_URL/healthz"
 
 # Every LLM call a task makes goes through its agent's metering proxy. With ANTHROPIC_API_KEY
 # in the environment the proxy forwards to the real API (and the key stays in the agent);
@@ -118,13 +140,34 @@ else
   UPSTREAM_WHAT="the proxy's mock upstream (set ANTHROPIC_API_KEY to use the real API)"
 fi
 
-say "Starting two agents"
-for i in 1 2; do
-  start "agent-$i" "$BIN/autovibe-agent" --name "agent-$i" \
-    --data-dir "$RUN/agent-$i" --nats "$NATS_URL" --label pool=local --label "slot=$i" \
-    --upstream "anthropic=$UPSTREAM" --upstream openai=mock
-done
+# The controller provisions its own machines: a pool of local agent processes that never
+# shrinks below two.
+cat > "$RUN/controller.toml" <<CONF
+nats_user = "controller"
+nats_password = "$NATS_PASSWORD"
+nats_auth_file = "$RUN/nats-users.conf"
+nats_pid_file = "$RUN/pids/nats-server.pid"
 
+[[pool]]
+name = "local"
+backend = "local"
+min = 2
+max = 4
+idle_timeout = "30m"
+labels = { pool = "local" }
+[pool.local]
+machines_dir = "$RUN/machines"
+[pool.agent]
+upstreams = { anthropic = "$UPSTREAM", openai = "mock" }
+CONF
+chmod 600 "$RUN/controller.toml"
+
+say "Starting the controller on $API_URL"
+start controller "$BIN/autovibe-controller" --config "$RUN/controller.toml" \
+  --data-dir "$RUN/controller" --nats "$NATS_URL" --listen "127.0.0.1:$API_PORT"
+wait_for "controller start" 15 curl -sf "$API_URL/healthz"
+
+say "The controller spawns two local machines (pool \"local\", min 2)"
 cat > "$RUN/env.sh" <<ENV
 # source this file to point the autovibe CLI at the quickstart fleet
 export AUTOVIBE_CONTROLLER=$API_URL
@@ -176,7 +219,7 @@ if "$BIN/autovibe" --json machines list | grep -q '"claude-code"'; then
   check_succeeded "$CLAUDE_TASK"
   CLAUDE_MACHINE=$("$BIN/autovibe" --json task show "$CLAUDE_TASK" | python3 -c \
     'import json,sys; print(json.load(sys.stdin)["machine_name"])')
-  echo "Its workspace: $RUN/$CLAUDE_MACHINE/workspaces/$CLAUDE_TASK"
+  echo "Its workspace: $RUN/machines/$CLAUDE_MACHINE/data/workspaces/$CLAUDE_TASK"
 else
   echo "(claude not found on PATH: skipping the Claude Code demo; ./scripts/install-deps.sh installs it)"
 fi
@@ -208,6 +251,10 @@ hint() { printf '  %-44s # %s\n' "$1" "$2"; }
 hint "source $RUN/env.sh" "CLI on PATH, pointed at this controller"
 hint "autovibe machines list" "the table above; add --json for scripts"
 hint "autovibe machines show MACHINE_ID" "one machine in detail"
+hint "autovibe machines spawn --wait" "one more machine in the pool (max 4)"
+hint "autovibe machines drain MACHINE_ID" "no new tasks; retired once its tasks end"
+hint "autovibe machines terminate MACHINE_ID" "stop it now (its tasks go back to the queue)"
+hint "autovibe machines pools" "the pools the controller grows and shrinks"
 hint "autovibe task submit --project demo --tool shell --wait -- make test" "run a command on the fleet"
 hint "autovibe task submit --project demo --tool claude-code --prompt '...' --wait" "run Claude Code"
 hint "autovibe task logs TASK_ID -f" "follow a task's output live"

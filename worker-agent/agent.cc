@@ -82,12 +82,16 @@ class AgentImpl final : public Agent {
     if (auto id = ReadFile(config_.data_dir + "/machine_id"); id && !id->empty()) {
       machine_id_ = *id;
     }
+    if (!config_.machine_id.empty()) machine_id_ = config_.machine_id;
     tools_ = host::FindTools();
     BusOptions bo;
     bo.url = config_.nats_url;
     bo.name = "autovibe-agent " + config_.name;
     bo.user = config_.nats_user;
     bo.password = config_.nats_password;
+    // A machine that knows its id (a provisioner wrote it) reads replies on inboxes of its
+    // own, the only ones its bus credentials may let it read.
+    if (!machine_id_.empty()) bo.inbox_prefix = "_INBOX_" + machine_id_;
     // After any (re)connection, register again: the controller may have restarted or have
     // marked us lost while we were cut off. Queued events go out at once, not after backoff.
     bo.on_connected = [this] {
@@ -255,8 +259,12 @@ class AgentImpl final : public Agent {
     if (auto s = host::SampleResources(config_.data_dir); s) {
       FillResources(*s, *req.mutable_resources());
     }
-    asio::post(blocking_, [this, data = req.SerializeAsString()] {
-      auto reply = bus_->Request(Subject("register"), data, kRegisterTimeout);
+    // A machine with an id registers on a subject of its own (its bus credentials allow no
+    // other); a new one on the shared subject.
+    const std::string subject =
+        machine_id_.empty() ? Subject("register") : Subject("register." + machine_id_);
+    asio::post(blocking_, [this, subject, data = req.SerializeAsString()] {
+      auto reply = bus_->Request(subject, data, kRegisterTimeout);
       asio::post(ioc_, [this, reply = std::move(reply)] { OnRegisterReply(reply); });
     });
   }

@@ -100,6 +100,7 @@ Result<void> LoadAgentConfigToml(std::string_view toml_text, AgentConfig& c) {
                           if (k == "name") return TomlString(node, k, c.name);
                           if (k == "data_dir") return TomlString(node, k, c.data_dir);
                           if (k == "backend") return TomlString(node, k, c.backend);
+                          if (k == "machine_id") return TomlString(node, k, c.machine_id);
                           if (k == "subject_prefix") return TomlString(node, k, c.subject_prefix);
                           if (k == "log_level") return TomlString(node, k, c.log_level);
                           if (k == "labels") return TomlStringTable(node, k, c.labels);
@@ -125,6 +126,11 @@ Result<std::pair<std::string, std::string>> ParseKeyValue(std::string_view text)
 }
 
 Result<void> ValidateAgentConfig(const AgentConfig& c) {
+  if (!c.machine_id.empty() &&
+      (c.machine_id.size() != 14 || !c.machine_id.starts_with("m-") ||
+       c.machine_id.find_first_not_of("0123456789abcdef", 2) != std::string::npos)) {
+    return MakeError("bad_config", "machine_id must look like m-0123456789ab");
+  }
   if (!ValidMachineName(c.name)) {
     return MakeError("bad_config", "invalid name \"" + c.name +
                                        "\": use 1-63 letters, digits, '.', '_' or '-' (--name)");

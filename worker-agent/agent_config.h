@@ -33,6 +33,9 @@ struct AgentConfig {
   std::string name;  // defaults to the host name
   std::string data_dir = "/var/lib/autovibe/agent";
   std::string backend = "manual";  // set by the provisioner that started this agent
+  // The id the controller gave this machine (set by provisioners); overrides the one the
+  // agent remembers in its data dir (a machine cloned from another's disk remembers that one).
+  std::string machine_id;
   std::map<std::string, std::string> labels;
   std::map<std::string, std::string> upstreams;  // provider -> URL or "mock"
   std::string subject_prefix = "av";
@@ -47,7 +50,8 @@ struct AgentConfig {
   CheckpointSettings checkpoints;
 };
 
-// Keys: nats, nats_user, nats_password, name, data_dir, backend, subject_prefix, log_level,
+// Keys: nats, nats_user, nats_password, name, data_dir, backend, machine_id, subject_prefix,
+// log_level,
 // task_slots, max_output_bytes, task_grace, [labels] table, [upstreams] table, [task_limits]
 // table (address_space_bytes, cpu_seconds, file_size_bytes, open_files, processes: integers,
 // 0 keeps the agent's own limit; core_dumps: bool), [meter] table (meter_config.h),

@@ -109,12 +109,20 @@ struct BusOptions {
   // library thread writes publishes in batches, which costs the publisher far fewer system
   // calls under load and adds well under a millisecond.
   bool write_at_once = true;
+  // Replaces "_INBOX" in reply subjects, so bus permissions can give a machine its own
+  // inboxes only ("_INBOX_<machine id>"). Empty: the default.
+  std::string inbox_prefix;
 };
 
 // Connects to NATS. If the server is not reachable yet the bus keeps trying in the
 // background (exponential backoff up to 2 s, with jitter) and this still succeeds; it fails
 // only on bad options. Requests and publishes fail fast while disconnected.
 Result<std::unique_ptr<Bus>> ConnectNats(BusOptions options);
+
+// Connects once with these credentials and hangs up: whether the server accepts them now
+// (after a reload of its authorization, say). Errors: unavailable, and the server's refusal.
+Result<void> CheckNatsLogin(const std::string& url, const std::string& user,
+                            const std::string& password, Duration timeout);
 
 // Waits for NATS.c's library threads to end; call once at process exit, after every Bus is gone.
 void ShutdownNatsLibrary();

@@ -189,6 +189,12 @@ class NatsBus final : public Bus {
     if (!st_->options.user.empty()) {
       natsOptions_SetUserInfo(opts, st_->options.user.c_str(), st_->options.password.c_str());
     }
+    if (!st_->options.inbox_prefix.empty() &&
+        (s = natsOptions_SetCustomInboxPrefix(opts, st_->options.inbox_prefix.c_str())) !=
+            NATS_OK) {
+      return MakeError("bad_config", "bad inbox prefix \"" + st_->options.inbox_prefix +
+                                         "\": " + natsStatus_GetText(s));
+    }
     natsOptions_SetSendAsap(opts, st_->options.write_at_once);
     natsOptions_SetMaxReconnect(opts, -1);
     natsOptions_SetCustomReconnectDelay(opts, &NatsBus::ReconnectDelay, nullptr);
@@ -212,7 +218,7 @@ class NatsBus final : public Bus {
     if ((s = natsConnection_JetStream(&js_, nc_, &jo)) != NATS_OK) {
       return NatsError("jetstream context", s);
     }
-    auto replies = NatsReplies::Start(nc_);
+    auto replies = NatsReplies::Start(nc_, st_->options.inbox_prefix);
     if (!replies) return replies.error();
     replies_ = std::move(*replies);
     return {};
@@ -375,6 +381,23 @@ Result<std::unique_ptr<Bus>> ConnectNats(BusOptions options) {
   auto bus = std::make_unique<NatsBus>(std::move(options));
   if (auto r = bus->Connect(); !r) return r.error();
   return std::unique_ptr<Bus>(std::move(bus));
+}
+
+Result<void> CheckNatsLogin(const std::string& url, const std::string& user,
+                            const std::string& password, Duration timeout) {
+  natsOptions* opts = nullptr;
+  natsStatus s = natsOptions_Create(&opts);
+  if (s != NATS_OK) return NatsError("nats options", s);
+  std::unique_ptr<natsOptions, decltype(&natsOptions_Destroy)> guard(opts, natsOptions_Destroy);
+  natsOptions_SetURL(opts, url.c_str());
+  natsOptions_SetUserInfo(opts, user.c_str(), password.c_str());
+  natsOptions_SetAllowReconnect(opts, false);
+  natsOptions_SetTimeout(opts, static_cast<int64_t>(timeout.count()));
+  natsConnection* nc = nullptr;
+  s = natsConnection_Connect(&nc, opts);
+  if (nc != nullptr) natsConnection_Destroy(nc);
+  if (s != NATS_OK) return NatsError("log in to " + url + " as " + user, s);
+  return {};
 }
 
 void ShutdownNatsLibrary() { nats_CloseAndWait(2000); }

@@ -25,12 +25,15 @@ NatsReplies::Callback NatsReplies::Table::Take(uint64_t id) {
   return done;
 }
 
-Result<std::unique_ptr<NatsReplies>> NatsReplies::Start(natsConnection* nc) {
+Result<std::unique_ptr<NatsReplies>> NatsReplies::Start(natsConnection* nc,
+                                                        const std::string& inbox_prefix) {
   natsInbox* inbox = nullptr;
   natsStatus s = natsInbox_Create(&inbox);
   if (s != NATS_OK) return MakeError("unavailable", "inbox: " + std::string(natsStatus_GetText(s)));
   std::string prefix = std::string(inbox) + ".";
   natsInbox_Destroy(inbox);
+  // "_INBOX.<nuid>." -> "<custom prefix>.<nuid>.": a machine may only read its own inboxes.
+  if (!inbox_prefix.empty()) prefix = inbox_prefix + prefix.substr(prefix.find('.'));
   auto* table = new Table;
   natsSubscription* sub = nullptr;
   s = natsConnection_Subscribe(&sub, nc, (prefix + "*").c_str(), &NatsReplies::OnReply, table);

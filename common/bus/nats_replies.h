@@ -25,7 +25,9 @@ class NatsReplies {
   using Callback = std::function<void(Result<std::string>)>;
 
   // Subscribes to a fresh inbox on `nc`, which must outlive this object.
-  static Result<std::unique_ptr<NatsReplies>> Start(natsConnection* nc);
+  // `inbox_prefix` replaces "_INBOX" when not empty (BusOptions::inbox_prefix).
+  static Result<std::unique_ptr<NatsReplies>> Start(natsConnection* nc,
+                                                    const std::string& inbox_prefix);
   // Pending callbacks are dropped, never called, once this returns.
   ~NatsReplies();
 

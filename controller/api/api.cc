@@ -75,21 +75,8 @@ HttpResponse Api::Route(const HttpRequest& req, std::string& route) {
       (seg[1] == "projects" || seg[1] == "tasks")) {
     return deps_.tasks_api->Route(req, seg, route);
   }
-  if (seg.size() == 2 && seg[1] == "machines") {
-    route = "/v1/machines";
-    if (req.method != "GET") return MethodNotAllowed("GET");
-    boost::json::array list;
-    for (const MachineRecord* m : deps_.fleet->List()) list.push_back(MachineToJson(*m));
-    return JsonResponse(200, {{"machines", std::move(list)}});
-  }
-  if (seg.size() == 3 && seg[1] == "machines") {
-    route = "/v1/machines/{id}";
-    if (req.method != "GET") return MethodNotAllowed("GET");
-    const MachineRecord* m = deps_.fleet->Find(seg[2]);
-    if (m == nullptr) {
-      return JsonError(404, "not_found", "no machine with id " + std::string(seg[2]).substr(0, 80));
-    }
-    return JsonResponse(200, MachineToJson(*m));
+  if (deps_.machines_api != nullptr && MachinesApi::Handles(seg)) {
+    return deps_.machines_api->Route(req, seg, route);
   }
   return JsonError(404, "not_found", "no such endpoint");
 }

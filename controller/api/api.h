@@ -2,12 +2,14 @@
 #pragma once
 
 #include <functional>
+#include <memory>
 #include <string>
 
 #include "common/bus/bus_stats.h"
 #include "common/http/http.h"
 #include "controller/api/budgets_api.h"
 #include "controller/api/checkpoints_api.h"
+#include "controller/api/machines_api.h"
 #include "controller/api/metrics.h"
 #include "controller/api/tasks_api.h"
 #include "controller/fleet/fleet.h"
@@ -23,11 +25,17 @@ struct ApiDeps {
   const TaskBook* tasks = nullptr;            // for metrics; may be null
   BudgetsApi* budgets_api = nullptr;          // may be null
   CheckpointsApi* checkpoints_api = nullptr;  // may be null
+  MachinesApi* machines_api = nullptr;        // null: the fleet read-only, no provisioning
 };
 
 class Api {
  public:
-  explicit Api(ApiDeps deps) : deps_(std::move(deps)) {}
+  explicit Api(ApiDeps deps) : deps_(std::move(deps)) {
+    if (deps_.machines_api == nullptr) {
+      own_machines_ = std::make_unique<MachinesApi>(MachinesApiDeps{deps_.fleet, nullptr, [] {}});
+      deps_.machines_api = own_machines_.get();
+    }
+  }
 
   // Never throws; every failure is a JSON error response.
   HttpResponse Handle(const HttpRequest& req);
@@ -40,6 +48,7 @@ class Api {
   HttpResponse Metrics() const;
 
   ApiDeps deps_;
+  std::unique_ptr<MachinesApi> own_machines_;
   ApiMetrics metrics_;
 };
 

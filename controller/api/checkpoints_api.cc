@@ -10,8 +10,6 @@ namespace {
 
 namespace json = boost::json;
 
-constexpr size_t kMaxText = 200;
-
 json::object CheckpointToJson(const CheckpointRecord& c, const Fleet& fleet) {
   json::array copies;
   for (const auto& m : c.copies) copies.emplace_back(m);
@@ -38,6 +36,21 @@ json::object CheckpointToJson(const CheckpointRecord& c, const Fleet& fleet) {
   return o;
 }
 
+json::object MachineCheckpointToJson(const MachineCheckpointRecord& c, const Fleet& fleet) {
+  const MachineRecord* m = fleet.Find(c.machine_id);
+  return {{"id", c.id},
+          {"kind", "machine"},
+          {"machine_id", c.machine_id},
+          {"machine", m != nullptr ? m->name : std::string()},
+          {"pool", c.pool},
+          {"backend", c.backend},
+          {"ref", c.ref},
+          {"state", c.state},
+          {"error", c.error},
+          {"trigger", "manual"},
+          {"created_at", FormatRfc3339(c.created_at_ms)}};
+}
+
 const char* ChangeKind(v1::CheckpointChange::Kind k) {
   switch (k) {
     case v1::CheckpointChange::ADDED:
@@ -47,31 +60,6 @@ const char* ChangeKind(v1::CheckpointChange::Kind k) {
     default:
       return "changed";
   }
-}
-
-// An optional string field of a JSON body; an error when it is there but not a short string.
-Result<std::string> OptionalText(const json::object& body, std::string_view key) {
-  const json::value* v = body.if_contains(key);
-  if (v == nullptr || v->is_null()) return std::string();
-  if (!v->is_string() || v->as_string().size() > kMaxText) {
-    return MakeError("bad_request", "\"" + std::string(key) + "\" must be a string of at most " +
-                                        std::to_string(kMaxText) + " characters");
-  }
-  return std::string(v->as_string());
-}
-
-// A body that may be empty (no fields at all), else a JSON object with only `allowed` keys.
-Result<json::object> OptionalBody(const HttpRequest& req,
-                                  std::initializer_list<std::string_view> allowed) {
-  if (req.body.empty()) return json::object();
-  auto body = ParseJsonObject(req);
-  if (!body) return body.error();
-  for (const auto& [k, v] : *body) {
-    if (std::find(allowed.begin(), allowed.end(), std::string_view(k)) == allowed.end()) {
-      return MakeError("bad_request", "unknown field \"" + std::string(k).substr(0, 40) + "\"");
-    }
-  }
-  return body;
 }
 
 std::string Short(std::string_view s) { return std::string(s.substr(0, 80)); }
@@ -139,10 +127,41 @@ HttpResponse CheckpointsApi::List(const HttpRequest& req) {
   for (const CheckpointRecord* c : deps_.checkpoints->List(f)) {
     list.push_back(CheckpointToJson(*c, *deps_.fleet));
   }
+  // Machine checkpoints belong to no task.
+  if (deps_.machines != nullptr && f.task_id.empty()) {
+    for (const MachineCheckpointRecord* c : deps_.machines->Checkpoints(f.machine_id)) {
+      list.push_back(MachineCheckpointToJson(*c, *deps_.fleet));
+    }
+  }
   return JsonResponse(200, {{"checkpoints", std::move(list)}});
 }
 
+const MachineCheckpointRecord* CheckpointsApi::MachineCheckpoint(std::string_view id) const {
+  return deps_.machines == nullptr ? nullptr : deps_.machines->FindCheckpoint(id);
+}
+
+HttpResponse CheckpointsApi::CreateMachineCheckpoint(const MachineRecord& m) {
+  if (deps_.machines == nullptr) {
+    return JsonError(400, "bad_request",
+                     "this controller provisions no machines, so it takes no machine checkpoints");
+  }
+  HttpResponse r;
+  r.later = [this, id = m.id](auto respond) {
+    auto started = deps_.machines->CheckpointMachine(
+        id, [this, respond](Result<const MachineCheckpointRecord*> done) {
+          if (!done) return respond(ErrorResponse(done.error()));
+          respond(JsonResponse(
+              201, {{"checkpoints", json::array{MachineCheckpointToJson(**done, *deps_.fleet)}}}));
+        });
+    if (!started) respond(ErrorResponse(started.error()));
+  };
+  return r;
+}
+
 HttpResponse CheckpointsApi::Show(std::string_view id) {
+  if (const MachineCheckpointRecord* mc = MachineCheckpoint(id)) {
+    return JsonResponse(200, MachineCheckpointToJson(*mc, *deps_.fleet));
+  }
   const CheckpointRecord* c = deps_.checkpoints->Find(id);
   if (c == nullptr) return JsonError(404, "not_found", "no checkpoint " + Short(id));
   json::object o = CheckpointToJson(*c, *deps_.fleet);
@@ -163,9 +182,14 @@ HttpResponse CheckpointsApi::Create(const HttpRequest& req, std::string_view mac
   if (!label) return ErrorResponse(label.error());
   auto kind = OptionalText(*body, "kind");
   if (!kind) return ErrorResponse(kind.error());
+  if (*kind == "machine") {
+    if (!task->empty() || !label->empty()) {
+      return JsonError(400, "bad_request", "a machine checkpoint takes no task or label");
+    }
+    return CreateMachineCheckpoint(*m);
+  }
   if (!kind->empty() && *kind != "workspace") {
-    return JsonError(400, "bad_request",
-                     "\"kind\" must be \"workspace\" (machine snapshots come with provisioners)");
+    return JsonError(400, "bad_request", "\"kind\" must be \"workspace\" or \"machine\"");
   }
   HttpResponse r;
   r.later = [this, id = m->id, task = *task, label = *label](auto respond) {
@@ -275,6 +299,17 @@ HttpResponse CheckpointsApi::Verify(std::string_view id) {
 }
 
 HttpResponse CheckpointsApi::Delete(std::string_view id) {
+  if (MachineCheckpoint(id) != nullptr) {
+    HttpResponse r;
+    r.later = [this, id = std::string(id)](auto respond) {
+      auto started = deps_.machines->DeleteCheckpoint(id, [id, respond](Result<void> done) {
+        if (!done) return respond(ErrorResponse(done.error()));
+        respond(JsonResponse(200, {{"deleted", id}, {"removed", json::array{id}}}));
+      });
+      if (!started) respond(ErrorResponse(started.error()));
+    };
+    return r;
+  }
   if (deps_.checkpoints->Find(id) == nullptr) {
     return JsonError(404, "not_found", "no checkpoint " + Short(id));
   }

@@ -13,12 +13,14 @@
 #include "common/http/http.h"
 #include "controller/checkpoints/checkpoint_service.h"
 #include "controller/fleet/fleet.h"
+#include "controller/machines/machine_manager.h"
 
 namespace autovibe {
 
 struct CheckpointsApiDeps {
   CheckpointService* checkpoints = nullptr;
   const Fleet* fleet = nullptr;
+  MachineManager* machines = nullptr;  // may be null: no machine checkpoints
 };
 
 class CheckpointsApi {
@@ -38,6 +40,9 @@ class CheckpointsApi {
   HttpResponse Branch(const HttpRequest& req, std::string_view id);
   HttpResponse Delete(std::string_view id);
   HttpResponse Verify(std::string_view id);
+  // Whole-machine checkpoints (kind "machine"), kept by the machine manager.
+  HttpResponse CreateMachineCheckpoint(const MachineRecord& m);
+  const MachineCheckpointRecord* MachineCheckpoint(std::string_view id) const;
   // A machine by id or name; null when none.
   const MachineRecord* Machine(std::string_view id_or_name) const;
 

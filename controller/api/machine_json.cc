@@ -20,13 +20,17 @@ boost::json::object MachineToJson(const MachineRecord& m) {
   return {{"id", m.id},
           {"name", m.name},
           {"backend", m.backend},
+          {"pool", m.pool},
+          {"instance", m.instance},
+          {"spawned_from", m.spawned_from},
           {"state", ToString(m.state)},
           {"labels", std::move(labels)},
           {"tools", std::move(tools)},
           {"resources", std::move(resources)},
           {"agent_version", m.agent_version},
           {"last_heartbeat_at", FormatRfc3339(m.last_heartbeat_at_ms)},
-          {"registered_at", FormatRfc3339(m.registered_at_ms)}};
+          {"registered_at", FormatRfc3339(m.registered_at_ms)},
+          {"created_at", FormatRfc3339(m.created_at_ms)}};
 }
 
 }  // namespace autovibe

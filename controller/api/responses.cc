@@ -1,5 +1,6 @@
 #include "controller/api/responses.h"
 
+#include <algorithm>
 #include <boost/json.hpp>
 
 namespace autovibe {
@@ -49,6 +50,30 @@ Result<boost::json::object> ParseJsonObject(const HttpRequest& req) {
   if (ec) return MakeError("bad_request", "request body is not valid JSON: " + ec.message());
   if (!v.is_object()) return MakeError("bad_request", "request body must be a JSON object");
   return std::move(v.as_object());
+}
+
+Result<boost::json::object> OptionalBody(const HttpRequest& req,
+                                         std::initializer_list<std::string_view> allowed) {
+  if (req.body.empty()) return boost::json::object();
+  auto body = ParseJsonObject(req);
+  if (!body) return body.error();
+  for (const auto& [k, v] : *body) {
+    if (std::find(allowed.begin(), allowed.end(), std::string_view(k)) == allowed.end()) {
+      return MakeError("bad_request", "unknown field \"" + std::string(k).substr(0, 40) + "\"");
+    }
+  }
+  return body;
+}
+
+Result<std::string> OptionalText(const boost::json::object& body, std::string_view key) {
+  constexpr size_t kMaxText = 200;
+  const boost::json::value* v = body.if_contains(key);
+  if (v == nullptr || v->is_null()) return std::string();
+  if (!v->is_string() || v->as_string().size() > kMaxText) {
+    return MakeError("bad_request", "\"" + std::string(key) + "\" must be a string of at most " +
+                                        std::to_string(kMaxText) + " characters");
+  }
+  return std::string(v->as_string());
 }
 
 }  // namespace autovibe

@@ -1,7 +1,9 @@
 // Small helpers shared by the API's route files.
 #pragma once
 
+#include <boost/json/object.hpp>
 #include <boost/json/value.hpp>
+#include <initializer_list>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -20,5 +22,11 @@ std::vector<std::string_view> PathSegments(std::string_view path);
 HttpResponse ErrorResponse(const Error& e);
 // Parses a JSON object request body; on failure the 400 response to send.
 Result<boost::json::object> ParseJsonObject(const HttpRequest& req);
+// A body that may be empty (no fields at all), else a JSON object with only `allowed` keys.
+Result<boost::json::object> OptionalBody(const HttpRequest& req,
+                                         std::initializer_list<std::string_view> allowed);
+// An optional string field of a JSON body ("" when absent or null); an error when it is there
+// but not a string of at most 200 characters.
+Result<std::string> OptionalText(const boost::json::object& body, std::string_view key);
 
 }  // namespace autovibe

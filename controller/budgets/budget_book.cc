@@ -178,6 +178,16 @@ bool BudgetBook::Exhausted(std::string_view project) const {
   return ExhaustedBy(project).has_value();
 }
 
+bool BudgetBook::HasRoom(std::string_view project, BudgetResource resource) const {
+  const ProjectState* p = FindProject(project);
+  if (p == nullptr) return true;
+  for (const BudgetState& b : p->budgets) {
+    if (b.budget.resource != resource) continue;
+    if (b.exhausted || b.spent + p->outstanding[resource] >= b.budget.limit) return false;
+  }
+  return true;
+}
+
 std::optional<Exhaustion> BudgetBook::ExhaustedBy(std::string_view project) const {
   const ProjectState* p = FindProject(project);
   if (p == nullptr) return std::nullopt;

@@ -118,6 +118,9 @@ class BudgetBook {
   Result<void> SetBudgets(const std::string& project, std::vector<Budget> budgets);
   std::vector<Budget> Budgets(std::string_view project) const;
   bool Exhausted(std::string_view project) const;
+  // Whether every budget the project has on `resource` still has room (spend and what leases
+  // hold back below the limit). True when it has none on that resource.
+  bool HasRoom(std::string_view project, BudgetResource resource) const;
   // The first exhausted budget of the project, with a one-line reason.
   std::optional<Exhaustion> ExhaustedBy(std::string_view project) const;
 

@@ -138,7 +138,8 @@ v1::RegisterReply Fleet::Register(const v1::RegisterRequest& req, RegisterOutcom
     next.name = req.name();
     next.created_at_ms = now;
   }
-  next.backend = req.backend().empty() ? next.backend : req.backend();
+  // A provisioned machine keeps the backend that made it, whatever its agent was told.
+  if (next.pool.empty() && !req.backend().empty()) next.backend = req.backend();
   next.labels = {req.labels().begin(), req.labels().end()};
   next.tools = {req.tools().begin(), req.tools().end()};
   next.resources = FromProto(req.resources());
@@ -213,9 +214,6 @@ HeartbeatOutcome Fleet::Heartbeat(const v1::Heartbeat& hb) {
   e.record.last_heartbeat_at_ms = now;
   e.deadline_ms = now + options_.heartbeat_ttl.count();
   e.dirty = true;
-  if (e.record.state == MachineState::kBooting) {
-    SetState(e, MachineState::kReady, "first heartbeat");
-  }
   return HeartbeatOutcome::kApplied;
 }
 
@@ -289,6 +287,52 @@ std::vector<const MachineRecord*> Fleet::List() const {
 const MachineRecord* Fleet::Find(std::string_view id) const {
   auto it = by_id_.find(std::string(id));
   return it == by_id_.end() ? nullptr : &it->second->record;
+}
+
+const MachineRecord* Fleet::FindByName(std::string_view name) const {
+  auto it = by_name_.find(std::string(name));
+  return it == by_name_.end() ? nullptr : &it->second->record;
+}
+
+Result<const MachineRecord*> Fleet::AddProvisioned(MachineRecord m) {
+  if (!ValidMachineName(m.name)) return MakeError("bad_request", "invalid machine name " + m.name);
+  if (by_name_.count(m.name)) {
+    return MakeError("conflict", "a machine named " + m.name + " exists already");
+  }
+  const int64_t now = clock_.NowMs();
+  if (m.id.empty()) m.id = NewId("m");
+  m.state = MachineState::kProvisioning;
+  m.created_at_ms = now;
+  if (auto r = store_.SaveMachine(m); !r) return r.error();
+  auto owned = std::make_unique<Entry>();
+  Entry* e = owned.get();
+  e->record = std::move(m);
+  machines_.push_back(std::move(owned));
+  by_id_[e->record.id] = e;
+  by_name_[e->record.name] = e;
+  boost::json::object detail{
+      {"name", e->record.name}, {"pool", e->record.pool}, {"backend", e->record.backend}};
+  if (!e->record.spawned_from.empty()) detail["from_checkpoint"] = e->record.spawned_from;
+  Record("machine.provisioning", e->record.id, boost::json::serialize(detail));
+  spdlog::info("fleet machine provisioning id={} name={} pool={} backend={}", e->record.id,
+               e->record.name, e->record.pool, e->record.backend);
+  return &e->record;
+}
+
+Result<void> Fleet::Transition(std::string_view id, MachineState to, std::string_view why) {
+  auto it = by_id_.find(std::string(id));
+  if (it == by_id_.end()) return MakeError("not_found", "no machine with id " + std::string(id));
+  return SetState(*it->second, to, why);
+}
+
+Result<void> Fleet::SetInstance(std::string_view id, std::string instance) {
+  auto it = by_id_.find(std::string(id));
+  if (it == by_id_.end()) return MakeError("not_found", "no machine with id " + std::string(id));
+  MachineRecord next = it->second->record;
+  next.instance = std::move(instance);
+  if (auto r = store_.SaveMachine(next); !r) return r.error();
+  it->second->record.instance = std::move(next.instance);
+  return {};
 }
 
 Result<void> Fleet::SetState(Entry& e, MachineState to, std::string_view why) {

@@ -76,6 +76,17 @@ class Fleet {
   // heartbeats, or registered again after `at_ms` (the notice is stale).
   bool AgentStopped(std::string_view id, int64_t at_ms, std::string_view why);
 
+  // A machine the controller provisions itself joins the fleet in state provisioning, under
+  // a name no other machine has; its agent registers under that name once it runs. Codes:
+  // conflict (the name is taken), store.
+  Result<const MachineRecord*> AddProvisioned(MachineRecord m);
+  // Moves a machine to `to` (the transitions of machine_state.h), written down with `why`.
+  // Codes: not_found, conflict (not allowed from its state), store.
+  Result<void> Transition(std::string_view id, MachineState to, std::string_view why);
+  // The backend's handle on the machine's instance, once it exists.
+  Result<void> SetInstance(std::string_view id, std::string instance);
+  const MachineRecord* FindByName(std::string_view name) const;
+
   // Ready <-> busy, as the scheduler fills and frees the machine's task slots. In memory only:
   // after a restart it is worked out again from the tasks.
   void SetBusy(std::string_view id, bool busy);

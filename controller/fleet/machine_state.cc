@@ -70,8 +70,8 @@ std::optional<MachineState> StateOnRegister(MachineState from, bool running_task
 }
 
 bool ExpectsHeartbeats(MachineState s) {
-  return s == MachineState::kBooting || s == MachineState::kReady || s == MachineState::kBusy ||
-         s == MachineState::kDraining;
+  // A booting machine has no agent yet: its provisioner's boot deadline watches it instead.
+  return s == MachineState::kReady || s == MachineState::kBusy || s == MachineState::kDraining;
 }
 
 }  // namespace autovibe

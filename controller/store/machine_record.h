@@ -33,6 +33,23 @@ struct MachineRecord {
   int64_t created_at_ms = 0;
   std::string instance_id;  // the agent process that registered last
   uint32_t task_slots = 0;  // 0: the controller's default
+  // Machines the controller provisioned itself: the pool, and the backend's handle on the
+  // instance (a pid, a container id, a libvirt domain, a Proxmox vmid, a host).
+  std::string pool;
+  std::string instance;
+  std::string spawned_from;  // the machine checkpoint it was cloned from, if any
+};
+
+// A whole-machine checkpoint (a container image, a VM snapshot) its backend took.
+struct MachineCheckpointRecord {
+  std::string id;  // "cp-..."
+  std::string machine_id;
+  std::string pool;
+  std::string backend;
+  std::string ref;    // the backend's name for it (image, snapshot)
+  std::string state;  // "creating", "ready", "failed"
+  std::string error;
+  int64_t created_at_ms = 0;
 };
 
 }  // namespace autovibe

@@ -179,6 +179,26 @@ CREATE INDEX checkpoints_task ON checkpoints(task_id, created_at);
     {7, "checkpoint root trees", R"sql(
 ALTER TABLE checkpoints ADD COLUMN root TEXT NOT NULL DEFAULT '';
 )sql"},
+    {8, "provisioned machines and machine checkpoints", R"sql(
+ALTER TABLE machines ADD COLUMN pool TEXT NOT NULL DEFAULT '';
+ALTER TABLE machines ADD COLUMN instance TEXT NOT NULL DEFAULT '';
+ALTER TABLE machines ADD COLUMN spawned_from TEXT NOT NULL DEFAULT '';
+CREATE TABLE machine_checkpoints (
+  id          TEXT PRIMARY KEY,
+  machine_id  TEXT NOT NULL,
+  pool        TEXT NOT NULL,
+  backend     TEXT NOT NULL,
+  ref         TEXT NOT NULL,
+  state       TEXT NOT NULL,
+  error       TEXT NOT NULL DEFAULT '',
+  created_at  INTEGER NOT NULL
+);
+CREATE TABLE machine_credentials (
+  machine_id  TEXT PRIMARY KEY,
+  password    TEXT NOT NULL,
+  created_at  INTEGER NOT NULL
+);
+)sql"},
 };
 
 Error SqlError(sqlite3* db, const std::string& what) {

@@ -88,11 +88,13 @@ class SqliteStore final : public Store {
 
   // Store
   Result<std::vector<MachineRecord>> LoadMachines() override {
-    Stmt st(db_,
-            "SELECT id, name, backend, state, labels_json, tools_json, cpu_cores, mem_total_bytes,"
-            " mem_used_bytes, disk_total_bytes, disk_free_bytes, load1, agent_version,"
-            " last_heartbeat_at, registered_at, created_at, instance_id, task_slots FROM machines"
-            " ORDER BY created_at, id");
+    Stmt st(
+        db_,
+        "SELECT id, name, backend, state, labels_json, tools_json, cpu_cores, mem_total_bytes,"
+        " mem_used_bytes, disk_total_bytes, disk_free_bytes, load1, agent_version,"
+        " last_heartbeat_at, registered_at, created_at, instance_id, task_slots, pool, instance,"
+        " spawned_from FROM machines"
+        " ORDER BY created_at, id");
     if (!st.ok()) return Fail("load machines");
     std::vector<MachineRecord> out;
     int rc;
@@ -116,6 +118,9 @@ class SqliteStore final : public Store {
       m.created_at_ms = st.Int(15);
       m.instance_id = st.Text(16);
       m.task_slots = static_cast<uint32_t>(st.Int(17));
+      m.pool = st.Text(18);
+      m.instance = st.Text(19);
+      m.spawned_from = st.Text(20);
       out.push_back(std::move(m));
     }
     if (rc != SQLITE_DONE) return Fail("load machines");
@@ -126,12 +131,14 @@ class SqliteStore final : public Store {
     Stmt st(db_,
             "INSERT INTO machines(id, name, backend, state, labels_json, tools_json, cpu_cores,"
             " mem_total_bytes, mem_used_bytes, disk_total_bytes, disk_free_bytes, load1,"
-            " agent_version, last_heartbeat_at, registered_at, created_at, instance_id, task_slots)"
-            " VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18)"
+            " agent_version, last_heartbeat_at, registered_at, created_at, instance_id, task_slots,"
+            " pool, instance, spawned_from)"
+            " VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,?20,?21)"
             " ON CONFLICT(id) DO UPDATE SET name=?2, backend=?3, state=?4, labels_json=?5,"
             " tools_json=?6, cpu_cores=?7, mem_total_bytes=?8, mem_used_bytes=?9,"
             " disk_total_bytes=?10, disk_free_bytes=?11, load1=?12, agent_version=?13,"
-            " last_heartbeat_at=?14, registered_at=?15, instance_id=?17, task_slots=?18");
+            " last_heartbeat_at=?14, registered_at=?15, instance_id=?17, task_slots=?18, pool=?19,"
+            " instance=?20, spawned_from=?21");
     if (!st.ok()) return Fail("save machine");
     st.Bind(1, m.id);
     st.Bind(2, m.name);
@@ -146,7 +153,82 @@ class SqliteStore final : public Store {
     st.Bind(16, m.created_at_ms);
     st.Bind(17, m.instance_id);
     st.Bind(18, static_cast<int64_t>(m.task_slots));
+    st.Bind(19, m.pool);
+    st.Bind(20, m.instance);
+    st.Bind(21, m.spawned_from);
     if (st.Step() != SQLITE_DONE) return Fail("save machine " + m.id);
+    return {};
+  }
+
+  Result<std::vector<std::pair<std::string, std::string>>> LoadCredentials() override {
+    Stmt st(db_, "SELECT machine_id, password FROM machine_credentials ORDER BY machine_id");
+    if (!st.ok()) return Fail("load credentials");
+    std::vector<std::pair<std::string, std::string>> out;
+    int rc;
+    while ((rc = st.Step()) == SQLITE_ROW) out.emplace_back(st.Text(0), st.Text(1));
+    if (rc != SQLITE_DONE) return Fail("load credentials");
+    return out;
+  }
+
+  Result<void> SaveCredential(std::string_view machine_id, std::string_view password,
+                              int64_t at_ms) override {
+    Stmt st(db_,
+            "INSERT INTO machine_credentials(machine_id, password, created_at) VALUES (?1,?2,?3)"
+            " ON CONFLICT(machine_id) DO UPDATE SET password=?2, created_at=?3");
+    if (!st.ok()) return Fail("save credential");
+    st.Bind(1, std::string(machine_id));
+    st.Bind(2, std::string(password));
+    st.Bind(3, at_ms);
+    if (st.Step() != SQLITE_DONE) return Fail("save credential");
+    return {};
+  }
+
+  Result<void> DeleteCredential(std::string_view machine_id) override {
+    Stmt st(db_, "DELETE FROM machine_credentials WHERE machine_id = ?1");
+    if (!st.ok()) return Fail("delete credential");
+    st.Bind(1, std::string(machine_id));
+    if (st.Step() != SQLITE_DONE) return Fail("delete credential");
+    return {};
+  }
+
+  Result<std::vector<MachineCheckpointRecord>> LoadMachineCheckpoints() override {
+    Stmt st(db_,
+            "SELECT id, machine_id, pool, backend, ref, state, error, created_at"
+            " FROM machine_checkpoints ORDER BY created_at, id");
+    if (!st.ok()) return Fail("load machine checkpoints");
+    std::vector<MachineCheckpointRecord> out;
+    int rc;
+    while ((rc = st.Step()) == SQLITE_ROW) {
+      out.push_back({st.Text(0), st.Text(1), st.Text(2), st.Text(3), st.Text(4), st.Text(5),
+                     st.Text(6), st.Int(7)});
+    }
+    if (rc != SQLITE_DONE) return Fail("load machine checkpoints");
+    return out;
+  }
+
+  Result<void> SaveMachineCheckpoint(const MachineCheckpointRecord& c) override {
+    Stmt st(db_,
+            "INSERT INTO machine_checkpoints(id, machine_id, pool, backend, ref, state, error,"
+            " created_at) VALUES (?1,?2,?3,?4,?5,?6,?7,?8) ON CONFLICT(id) DO UPDATE SET"
+            " ref=?5, state=?6, error=?7");
+    if (!st.ok()) return Fail("save machine checkpoint");
+    st.Bind(1, c.id);
+    st.Bind(2, c.machine_id);
+    st.Bind(3, c.pool);
+    st.Bind(4, c.backend);
+    st.Bind(5, c.ref);
+    st.Bind(6, c.state);
+    st.Bind(7, c.error);
+    st.Bind(8, c.created_at_ms);
+    if (st.Step() != SQLITE_DONE) return Fail("save machine checkpoint " + c.id);
+    return {};
+  }
+
+  Result<void> DeleteMachineCheckpoint(std::string_view id) override {
+    Stmt st(db_, "DELETE FROM machine_checkpoints WHERE id = ?1");
+    if (!st.ok()) return Fail("delete machine checkpoint");
+    st.Bind(1, std::string(id));
+    if (st.Step() != SQLITE_DONE) return Fail("delete machine checkpoint");
     return {};
   }
 

@@ -68,6 +68,17 @@ class Store {
   // Writes the heartbeat fields (resources, last heartbeat) of many machines in one transaction.
   virtual Result<void> SaveHeartbeats(const std::vector<const MachineRecord*>& machines) = 0;
 
+  // Bus credentials of the machines the controller provisioned: (machine id, password).
+  virtual Result<std::vector<std::pair<std::string, std::string>>> LoadCredentials() = 0;
+  virtual Result<void> SaveCredential(std::string_view machine_id, std::string_view password,
+                                      int64_t at_ms) = 0;
+  virtual Result<void> DeleteCredential(std::string_view machine_id) = 0;
+
+  virtual Result<std::vector<MachineCheckpointRecord>> LoadMachineCheckpoints() = 0;
+  // Inserts or replaces the machine checkpoint with this id.
+  virtual Result<void> SaveMachineCheckpoint(const MachineCheckpointRecord& c) = 0;
+  virtual Result<void> DeleteMachineCheckpoint(std::string_view id) = 0;
+
   virtual Result<void> AppendEvent(const StoredEvent& e) = 0;
   virtual Result<std::vector<StoredEvent>> MachineEvents(std::string_view machine_id) = 0;
 

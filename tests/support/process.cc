@@ -150,4 +150,20 @@ bool WaitUntil(const std::function<bool()>& done, std::chrono::milliseconds dead
   }
 }
 
+KillOnExit::~KillOnExit() {
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator("/proc", ec)) {
+    const std::string name = entry.path().filename().string();
+    if (name.empty() || name.find_first_not_of("0123456789") != std::string::npos) continue;
+    std::ifstream in(entry.path() / "cmdline", std::ios::binary);
+    std::string arg;
+    while (std::getline(in, arg, '\0')) {
+      if (arg.rfind(dir_ + "/", 0) == 0) {
+        kill(static_cast<pid_t>(std::stol(name)), SIGKILL);
+        break;
+      }
+    }
+  }
+}
+
 }  // namespace autovibe::testing

@@ -61,4 +61,18 @@ bool WaitUntil(const std::function<bool()>& done, std::chrono::milliseconds dead
 // True if something accepts TCP connections on 127.0.0.1:port.
 bool PortOpen(uint16_t port);
 
+// Processes the test did not start itself (agents a controller spawned, detached from it) are
+// killed (SIGKILL) when this goes out of scope: every process with an argument under `dir`.
+// Declare it after the TempDir and the daemons, so it runs before the directory goes.
+class KillOnExit {
+ public:
+  explicit KillOnExit(std::string dir) : dir_(std::move(dir)) {}
+  ~KillOnExit();
+  KillOnExit(const KillOnExit&) = delete;
+  KillOnExit& operator=(const KillOnExit&) = delete;
+
+ private:
+  std::string dir_;
+};
+
 }  // namespace autovibe::testing

@@ -75,7 +75,9 @@ TEST_CASE("cli app: usage errors end with exit code 2 and one message", "[cli]")
   const std::vector<Case> cases = {
       {{}, "missing command after \"autovibe\" (one of: machines"},
       {{"frobnicate"}, "unknown command \"frobnicate\" (one of: machines"},
-      {{"machines"}, "missing command after \"autovibe machines\" (one of: list, show)"},
+      {{"machines"},
+       "missing command after \"autovibe machines\" (one of: list, show, spawn, drain, terminate, "
+       "pools)"},
       {{"machines", "lst"}, "unknown command \"lst\" after \"autovibe machines\""},
       {{"machines", "show"}, "ID is required"},
       {{"machines", "show", "a", "b"}, "not expected: b"},

@@ -1,0 +1,112 @@
+#include "controller/machines/nats_auth.h"
+
+#include <signal.h>
+#include <spdlog/spdlog.h>
+
+#include <cerrno>
+#include <charconv>
+#include <cstring>
+
+#include "common/core/files.h"
+#include "common/core/ids.h"
+
+namespace autovibe {
+namespace {
+
+bool PlainText(const std::string& s) {
+  for (char c : s) {
+    if (c == '"' || c == '\\' || c == '\n' || c == '\r' || static_cast<unsigned char>(c) < 0x20) {
+      return false;
+    }
+  }
+  return true;
+}
+
+}  // namespace
+
+Result<void> ValidateNatsAuthOptions(const NatsAuthOptions& o) {
+  if (o.controller_user.empty() || o.controller_password.empty()) {
+    return MakeError("bad_config",
+                     "nats_auth_file needs the controller's own nats_user and nats_password");
+  }
+  if (!PlainText(o.controller_user) || !PlainText(o.controller_password)) {
+    return MakeError("bad_config",
+                     "nats_user and nats_password may not contain quotes, backslashes or "
+                     "control characters when the controller writes the server's users");
+  }
+  if (o.controller_user.starts_with("m-")) {
+    return MakeError("bad_config", "nats_user may not start with \"m-\": machines use those");
+  }
+  return {};
+}
+
+NatsAuth::NatsAuth(Store& store, const Clock& clock, NatsAuthOptions options)
+    : store_(store), clock_(clock), options_(std::move(options)) {}
+
+Result<void> NatsAuth::Load() {
+  auto loaded = store_.LoadCredentials();
+  if (!loaded) return loaded.error();
+  passwords_.clear();
+  for (auto& [id, pw] : *loaded) passwords_[id] = std::move(pw);
+  return WriteAndReload();
+}
+
+Result<std::pair<std::string, std::string>> NatsAuth::Mint(const std::string& machine_id) {
+  std::string password = NewSecret(24);
+  if (auto r = store_.SaveCredential(machine_id, password, clock_.NowMs()); !r) return r.error();
+  passwords_[machine_id] = password;
+  if (auto r = WriteAndReload(); !r) return r.error();
+  return std::pair{machine_id, std::move(password)};
+}
+
+void NatsAuth::Forget(const std::string& machine_id) {
+  if (passwords_.erase(machine_id) == 0) return;
+  if (auto r = store_.DeleteCredential(machine_id); !r) {
+    spdlog::error("nats auth cannot forget {}: {}", machine_id, r.error().message);
+  }
+  if (auto r = WriteAndReload(); !r) {
+    spdlog::error("nats auth cannot remove the user of {}: {}", machine_id, r.error().message);
+  }
+}
+
+std::string NatsAuth::Render() const {
+  const std::string& p = options_.subject_prefix;
+  std::string out =
+      "# Written by autovibe-controller: one user per machine, each allowed only its own\n"
+      "# subjects. Changes by hand are overwritten.\n"
+      "authorization {\n  users = [\n";
+  out += "    {user: \"" + options_.controller_user + "\", password: \"" +
+         options_.controller_password + "\"}\n";
+  for (const auto& [id, pw] : passwords_) {
+    out += "    {user: \"" + id + "\", password: \"" + pw + "\", permissions: {\n";
+    out += "      publish: {allow: [\"" + p + ".register." + id + "\", \"" + p + ".hb." + id +
+           "\", \"" + p + ".evt." + id + "\", \"" + p + ".lease." + id +
+           "\", \"$JS.API.STREAM.INFO." + options_.events_stream + "\"]},\n";
+    out += "      subscribe: {allow: [\"" + p + ".cmd." + id + "\", \"_INBOX_" + id + ".>\"]},\n";
+    out += "      allow_responses: true\n    }}\n";
+  }
+  out += "  ]\n}\n";
+  return out;
+}
+
+Result<void> NatsAuth::WriteAndReload() {
+  if (auto r = WriteFileAtomic(options_.auth_file, Render(), 0600); !r) return r.error();
+  if (options_.pid_file.empty()) return {};
+  auto text = ReadFile(options_.pid_file);
+  if (!text)
+    return MakeError("unavailable", "cannot read nats-server's pid file " + options_.pid_file +
+                                        ": " + text.error().message);
+  pid_t pid = 0;
+  auto [end, ec] = std::from_chars(text->data(), text->data() + text->size(), pid);
+  if (ec != std::errc() || pid <= 0) {
+    return MakeError("unavailable",
+                     "nats-server's pid file " + options_.pid_file + " holds no pid");
+  }
+  if (kill(pid, SIGHUP) != 0) {
+    return MakeError("unavailable", "cannot make nats-server (pid " + std::to_string(pid) +
+                                        ") reload its users: " + std::strerror(errno));
+  }
+  return {};
+}
+
+}  // namespace autovibe

@@ -1,0 +1,29 @@
+// Starting a program that outlives its starter: the local backend's agents keep running when
+// the controller restarts, like machines do.
+#pragma once
+
+#include <sys/types.h>
+
+#include <string>
+#include <vector>
+
+#include "common/core/result.h"
+
+namespace autovibe {
+
+struct DetachedSpawn {
+  std::vector<std::string> argv;  // argv[0] is the program's path
+  std::string cwd;
+  std::string log_path;  // stdout and stderr, appended; stdin is /dev/null
+};
+
+// Starts the program in a session of its own, reparented to init (so it is never our zombie),
+// and waits until it has been exec'd. Returns its pid. Errors: not_found (no such program),
+// unavailable (fork, pipe or the log file failed), bad_request (empty argv).
+Result<pid_t> SpawnDetached(const DetachedSpawn& spawn);
+
+// Whether `pid` is alive and its command line contains `marker` as one whole argument (a pid
+// read back after a restart may belong to another program by now).
+bool ProcessHasArg(pid_t pid, const std::string& marker);
+
+}  // namespace autovibe

@@ -1,0 +1,89 @@
+#include "controller/provisioners/local_provisioner.h"
+
+#include <signal.h>
+#include <spdlog/spdlog.h>
+
+#include <charconv>
+#include <filesystem>
+#include <thread>
+
+#include "common/core/files.h"
+#include "controller/provisioners/agent_toml.h"
+#include "controller/provisioners/detached_process.h"
+
+namespace autovibe {
+namespace {
+
+namespace fs = std::filesystem;
+
+class LocalProvisioner final : public Provisioner {
+ public:
+  explicit LocalProvisioner(LocalBackendOptions options) : options_(std::move(options)) {}
+
+  std::string_view backend() const override { return "local"; }
+
+  Result<std::string> Create(const MachineLaunch& launch) override {
+    const std::string dir = DirOf(launch.name);
+    std::error_code ec;
+    if (fs::exists(dir, ec)) {
+      return MakeError("conflict", "the data dir " + dir + " of machine " + launch.name +
+                                       " exists already; remove it or pick another name");
+    }
+    auto made = Prepare(launch, dir);
+    if (made) {
+      auto pid = SpawnDetached({.argv = {options_.agent_binary, "--config", ConfigOf(dir)},
+                                .cwd = dir,
+                                .log_path = dir + "/agent.log"});
+      if (pid) return std::to_string(*pid);
+      made = pid.error();
+    }
+    fs::remove_all(dir, ec);
+    return made.error();
+  }
+
+  Result<void> Destroy(const std::string& name, const std::string& instance) override {
+    const std::string dir = DirOf(name);
+    pid_t pid = 0;
+    std::from_chars(instance.data(), instance.data() + instance.size(), pid);
+    // Only the agent we started: after a restart of the host the pid may be anyone's.
+    const std::string marker = ConfigOf(dir);
+    if (ProcessHasArg(pid, marker)) {
+      kill(pid, SIGTERM);
+      const auto deadline = std::chrono::steady_clock::now() + options_.stop_grace;
+      while (ProcessHasArg(pid, marker) && std::chrono::steady_clock::now() < deadline) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      }
+      if (ProcessHasArg(pid, marker)) {
+        spdlog::warn("local machine {} (pid {}) did not stop within {} ms; killing it", name, pid,
+                     options_.stop_grace.count());
+        kill(pid, SIGKILL);
+      }
+    }
+    std::error_code ec;
+    fs::remove_all(dir, ec);
+    if (ec) return MakeError("unavailable", "cannot remove " + dir + ": " + ec.message());
+    return {};
+  }
+
+ private:
+  std::string DirOf(const std::string& name) const { return options_.machines_dir + "/" + name; }
+  static std::string ConfigOf(const std::string& dir) { return dir + "/agent.toml"; }
+
+  Result<void> Prepare(const MachineLaunch& launch, const std::string& dir) {
+    if (auto r = MakeDirs(dir, 0700); !r) return r.error();
+    auto toml = RenderAgentToml(
+        launch, {.data_dir = dir + "/data", .backend = "local", .extra_toml = options_.agent_toml});
+    if (!toml) return toml.error();
+    return WriteFileAtomic(ConfigOf(dir), *toml, 0600, false);
+  }
+
+  LocalBackendOptions options_;
+};
+
+}  // namespace
+
+std::unique_ptr<Provisioner> MakeLocalProvisioner(LocalBackendOptions options) {
+  return std::make_unique<LocalProvisioner>(std::move(options));
+}
+
+}  // namespace autovibe
