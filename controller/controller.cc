@@ -228,7 +228,8 @@ class ControllerImpl final : public Controller {
   // Pools of machines the controller makes and retires itself.
   Result<void> StartMachines() {
     std::map<std::string, std::unique_ptr<Provisioner>> provisioners;
-    const ProvisionerContext context{config_.data_dir, SelfDir() + "/autovibe-agent"};
+    const ProvisionerContext context{config_.data_dir, SelfDir() + "/autovibe-agent",
+                                     DefaultTemplatesDir()};
     for (const PoolConfig& p : config_.pools) {
       auto made = MakeProvisioner(p, context);
       if (!made) return made.error();

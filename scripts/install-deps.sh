@@ -10,12 +10,14 @@ PACKAGES=(
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
   libnats-dev libprotobuf-dev protobuf-compiler
   libsqlite3-dev libssl-dev libzstd-dev
-  libspdlog-dev libcli11-dev libtomlplusplus-dev
+  libspdlog-dev libcli11-dev libtomlplusplus-dev libssh2-1-dev
   catch2 libbenchmark-dev
   # servers the tests and the quickstart start by hand
   nats-server
   # the docker backend: dockerd started by hand (tests), busybox for the agent's image
   docker.io busybox-static
+  # the ssh backend's tests adopt this machine through an sshd on a loopback port
+  openssh-server
   # tools the tests and scripts use
   curl python3 procps clang-format
   # references of ./scripts/bench.sh checkpoint

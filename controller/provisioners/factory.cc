@@ -2,10 +2,12 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 
 #include "controller/provisioners/docker_provisioner.h"
 #include "controller/provisioners/local_provisioner.h"
+#include "controller/provisioners/ssh_provisioner.h"
 
 namespace autovibe {
 namespace {
@@ -14,11 +16,13 @@ Error Bad(const PoolConfig& pool, const std::string& message) {
   return MakeError("bad_config", "pool " + pool.name + " [pool." + pool.backend + "]: " + message);
 }
 
-// Copies the string values of `table` into `out` by key; any other key is an error.
+// Copies the string values of `table` into `out` by key; any other key is an error, except
+// those in `others` (read by the caller).
 Result<void> ReadStrings(const PoolConfig& pool,
-                         std::initializer_list<std::pair<std::string_view, std::string*>> keys) {
+                         std::initializer_list<std::pair<std::string_view, std::string*>> keys,
+                         std::initializer_list<std::string_view> others = {}) {
   for (auto&& [k, v] : pool.backend_settings) {
-    bool known = false;
+    bool known = std::find(others.begin(), others.end(), k.str()) != others.end();
     for (auto& [name, out] : keys) {
       if (k.str() != name) continue;
       known = true;
@@ -37,6 +41,14 @@ std::string SlotsToml(const PoolConfig& pool) {
 }
 
 }  // namespace
+
+std::string DefaultTemplatesDir() {
+  // A build tree (build/bin/..) next to the sources, else an installed tree.
+  const std::string beside = SelfDir() + "/../../templates";
+  std::error_code ec;
+  if (std::filesystem::is_directory(beside, ec)) return beside;
+  return "/usr/share/autovibe/templates";
+}
 
 std::string SelfDir() {
   std::error_code ec;
@@ -74,6 +86,45 @@ Result<std::unique_ptr<Provisioner>> MakeProvisioner(const PoolConfig& pool,
     }
     o.agent_toml = SlotsToml(pool);
     return MakeDockerProvisioner(std::move(o));
+  }
+  if (pool.backend == "ssh") {
+    SshBackendOptions o;
+    o.agent_binary = context.agent_binary;
+    o.credentials.known_hosts = context.data_dir + "/ssh_known_hosts";
+    o.unit_template = context.templates_dir + "/systemd/autovibe-agent.service";
+    if (auto r = ReadStrings(pool,
+                             {{"private_key", &o.credentials.private_key},
+                              {"public_key", &o.credentials.public_key},
+                              {"known_hosts", &o.credentials.known_hosts},
+                              {"agent", &o.agent_binary},
+                              {"unit_template", &o.unit_template},
+                              {"install_dir", &o.install_dir},
+                              {"data_dir", &o.data_dir},
+                              {"unit_path", &o.unit_path}},
+                             {"hosts"});
+        !r) {
+      return r.error();
+    }
+    const toml::array* hosts = pool.backend_settings.get_as<toml::array>("hosts");
+    if (hosts == nullptr || hosts->empty()) {
+      return Bad(pool, "hosts must list the hosts to adopt, as user@host[:port]");
+    }
+    for (const toml::node& h : *hosts) {
+      auto s = h.value<std::string>();
+      if (!s) return Bad(pool, "hosts must be strings");
+      if (auto t = ParseSshTarget(*s); !t) return Bad(pool, t.error().message);
+      o.hosts.push_back(*s);
+    }
+    if (o.credentials.private_key.empty()) return Bad(pool, "private_key is required");
+    if (access(o.unit_template.c_str(), R_OK) != 0) {
+      return Bad(pool, "unit_template " + o.unit_template + " cannot be read");
+    }
+    if (pool.max > o.hosts.size()) {
+      return Bad(pool, "max (" + std::to_string(pool.max) + ") exceeds the " +
+                           std::to_string(o.hosts.size()) + " hosts listed");
+    }
+    o.agent_toml = SlotsToml(pool);
+    return MakeSshProvisioner(std::move(o));
   }
   return MakeError("unavailable", "pool " + pool.name + ": the " + pool.backend +
                                       " backend is not available in this build yet");

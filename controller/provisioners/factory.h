@@ -11,8 +11,9 @@
 namespace autovibe {
 
 struct ProvisionerContext {
-  std::string data_dir;      // the controller's
-  std::string agent_binary;  // autovibe-agent next to the controller, unless a pool says
+  std::string data_dir;       // the controller's
+  std::string agent_binary;   // autovibe-agent next to the controller, unless a pool says
+  std::string templates_dir;  // the repository's templates/ (DefaultTemplatesDir())
 };
 
 // Reads the pool's [pool.<backend>] table. Errors: bad_config (an unknown or bad key),
@@ -22,5 +23,7 @@ Result<std::unique_ptr<Provisioner>> MakeProvisioner(const PoolConfig& pool,
 
 // The directory of the running program (for its sibling binaries).
 std::string SelfDir();
+// templates/ of the source tree the running program was built in, else the installed one.
+std::string DefaultTemplatesDir();
 
 }  // namespace autovibe
