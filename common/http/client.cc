@@ -3,8 +3,10 @@
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
 #include <boost/url/parse.hpp>
 
 #include "common/http/client_request.h"
@@ -16,36 +18,18 @@ namespace beast = boost::beast;
 namespace http = beast::http;
 using tcp = asio::ip::tcp;
 
-Result<HttpReply> SendHttp(const HttpCall& call) {
-  auto url = boost::urls::parse_uri(call.url);
-  if (!url || url->scheme() != "http" || url->host().empty()) {
-    return MakeError("bad_url", "not an http:// URL: \"" + call.url + "\"");
-  }
-  const std::string host(url->host());
-  const std::string port = url->has_port() ? std::string(url->port()) : "80";
-  std::string target(url->encoded_resource());
-  if (target.empty()) target = "/";
+namespace {
 
-  asio::io_context ioc;
-  beast::tcp_stream stream(ioc);
-  tcp::resolver resolver(ioc);
-  boost::system::error_code ec;
-  auto endpoints = resolver.resolve(host, port, ec);
-  if (ec) return MakeError("unreachable", "cannot resolve " + host + ": " + ec.message());
-
-  stream.expires_after(call.timeout);
-  const std::string where = host + ":" + port;
-  // Beast's timeouts only apply to async operations, so drive them with run().
-  stream.async_connect(endpoints,
-                       [&](boost::system::error_code e, const tcp::endpoint&) { ec = e; });
-  ioc.run();
-  if (ec) return MakeError("unreachable", "cannot connect to " + where + ": " + ec.message());
-
+// Writes the request and reads the answer on a connected stream (plain or TLS).
+template <class Stream>
+Result<HttpReply> Exchange(asio::io_context& ioc, Stream& stream, const HttpCall& call,
+                           const std::string& target, const std::string& host,
+                           const std::string& where) {
   auto req = MakeClientRequest(call, target, host);
-
   beast::flat_buffer buffer;
   http::response_parser<http::string_body> parser;
   parser.body_limit(64 << 20);
+  boost::system::error_code ec;
   ioc.restart();
   http::async_write(stream, req, [&](boost::system::error_code e, size_t) {
     ec = e;
@@ -64,8 +48,69 @@ Result<HttpReply> SendHttp(const HttpCall& call) {
   out.status = res.result_int();
   out.content_type = std::string(res[http::field::content_type]);
   out.body = std::move(res.body());
-  stream.socket().shutdown(tcp::socket::shutdown_both, ec);
   return out;
+}
+
+}  // namespace
+
+Result<HttpReply> SendHttp(const HttpCall& call) {
+  auto url = boost::urls::parse_uri(call.url);
+  const bool tls = url && url->scheme() == "https";
+  if (!url || (url->scheme() != "http" && !tls) || url->host().empty()) {
+    return MakeError("bad_url", "not an http:// or https:// URL: \"" + call.url + "\"");
+  }
+  const std::string host(url->host());
+  const std::string port = url->has_port() ? std::string(url->port()) : (tls ? "443" : "80");
+  std::string target(url->encoded_resource());
+  if (target.empty()) target = "/";
+
+  asio::io_context ioc;
+  tcp::resolver resolver(ioc);
+  boost::system::error_code ec;
+  auto endpoints = resolver.resolve(host, port, ec);
+  if (ec) return MakeError("unreachable", "cannot resolve " + host + ": " + ec.message());
+  const std::string where = host + ":" + port;
+
+  auto connect = [&](beast::tcp_stream& stream) -> Result<void> {
+    stream.expires_after(call.timeout);
+    // Beast's timeouts only apply to async operations, so drive them with run().
+    stream.async_connect(endpoints,
+                         [&](boost::system::error_code e, const tcp::endpoint&) { ec = e; });
+    ioc.run();
+    if (ec) return MakeError("unreachable", "cannot connect to " + where + ": " + ec.message());
+    return {};
+  };
+  if (!tls) {
+    beast::tcp_stream stream(ioc);
+    if (auto r = connect(stream); !r) return r.error();
+    auto out = Exchange(ioc, stream, call, target, host, where);
+    stream.socket().shutdown(tcp::socket::shutdown_both, ec);
+    return out;
+  }
+  asio::ssl::context ctx(asio::ssl::context::tls_client);
+  if (call.verify_tls) {
+    ctx.set_verify_mode(asio::ssl::verify_peer);
+    if (call.ca_file.empty()) {
+      ctx.set_default_verify_paths(ec);
+    } else {
+      ctx.load_verify_file(call.ca_file, ec);
+    }
+    if (ec) return MakeError("tls", "cannot load CA certificates: " + ec.message());
+    ctx.set_verify_callback(asio::ssl::host_name_verification(host));
+  } else {
+    ctx.set_verify_mode(asio::ssl::verify_none);
+  }
+  beast::ssl_stream<beast::tcp_stream> stream(ioc, ctx);
+  if (!SSL_set_tlsext_host_name(stream.native_handle(), host.c_str())) {
+    return MakeError("tls", "cannot set the TLS server name " + host);
+  }
+  if (auto r = connect(beast::get_lowest_layer(stream)); !r) return r.error();
+  ioc.restart();
+  stream.async_handshake(asio::ssl::stream_base::client,
+                         [&](boost::system::error_code e) { ec = e; });
+  ioc.run();
+  if (ec) return MakeError("tls", "TLS with " + where + " failed: " + ec.message());
+  return Exchange(ioc, stream, call, target, host, where);
 }
 
 }  // namespace autovibe

@@ -1,4 +1,4 @@
-// A blocking HTTP/1.1 client for the CLI and tests (http:// URLs).
+// A blocking HTTP/1.1 client for the CLI, provisioners and tests (http:// and https:// URLs).
 #pragma once
 
 #include <chrono>
@@ -25,9 +25,14 @@ struct HttpCall {
   std::chrono::milliseconds timeout{10'000};
   // More request headers, e.g. {"x-api-key", "..."}; they replace ones of the same name.
   std::vector<std::pair<std::string, std::string>> headers;
+  // https: the server's certificate is checked against the system's CAs, or `ca_file` when
+  // set; `verify_tls` false skips the check (a self-signed Proxmox, say).
+  std::string ca_file;
+  bool verify_tls = true;
 };
 
-// Error codes: "bad_url", "unreachable" (connection refused, DNS, timeout), "io".
+// Error codes: "bad_url", "unreachable" (connection refused, DNS, timeout), "tls" (the
+// handshake or the certificate failed), "io".
 Result<HttpReply> SendHttp(const HttpCall& call);
 
 }  // namespace autovibe

@@ -5,8 +5,11 @@
 #include <algorithm>
 #include <filesystem>
 
+#include "common/core/duration.h"
+#include "common/core/files.h"
 #include "controller/provisioners/docker_provisioner.h"
 #include "controller/provisioners/local_provisioner.h"
+#include "controller/provisioners/proxmox_provisioner.h"
 #include "controller/provisioners/ssh_provisioner.h"
 
 namespace autovibe {
@@ -125,6 +128,53 @@ Result<std::unique_ptr<Provisioner>> MakeProvisioner(const PoolConfig& pool,
     }
     o.agent_toml = SlotsToml(pool);
     return MakeSshProvisioner(std::move(o));
+  }
+  if (pool.backend == "proxmox") {
+    ProxmoxBackendOptions o;
+    std::string token_file, task_timeout;
+    if (auto r = ReadStrings(pool,
+                             {{"url", &o.url},
+                              {"token", &o.token},
+                              {"token_file", &token_file},
+                              {"node", &o.node},
+                              {"storage", &o.storage},
+                              {"snippets_storage", &o.snippets_storage},
+                              {"snippets_dir", &o.snippets_dir},
+                              {"ca_file", &o.ca_file},
+                              {"task_timeout", &task_timeout}},
+                             {"template", "full_clone", "verify_tls"});
+        !r) {
+      return r.error();
+    }
+    const toml::node* tpl = pool.backend_settings.get("template");
+    if (tpl != nullptr && tpl->value<int64_t>()) {
+      o.template_vmid = std::to_string(*tpl->value<int64_t>());
+    } else if (tpl != nullptr && tpl->value<std::string>()) {
+      o.template_vmid = *tpl->value<std::string>();
+    }
+    if (o.template_vmid.empty()) return Bad(pool, "template (the VM id to clone) is required");
+    for (auto [key, out] :
+         {std::pair{"full_clone", &o.full_clone}, {"verify_tls", &o.verify_tls}}) {
+      if (const toml::node* n = pool.backend_settings.get(key)) {
+        auto b = n->value<bool>();
+        if (!b) return Bad(pool, std::string(key) + " must be true or false");
+        *out = *b;
+      }
+    }
+    if (!task_timeout.empty()) {
+      auto d = ParseDuration(task_timeout);
+      if (!d) return Bad(pool, "task_timeout: " + d.error().message);
+      o.task_timeout = std::chrono::duration_cast<std::chrono::milliseconds>(*d);
+    }
+    if (!token_file.empty()) {
+      auto t = ReadFile(token_file);
+      if (!t) return Bad(pool, "token_file: " + t.error().message);
+      o.token = t->substr(0, t->find_first_of("\r\n"));
+    }
+    if (o.url.empty() || o.token.empty())
+      return Bad(pool, "url and token (or token_file) are required");
+    o.agent_toml = SlotsToml(pool);
+    return MakeProxmoxProvisioner(std::move(o));
   }
   return MakeError("unavailable", "pool " + pool.name + ": the " + pool.backend +
                                       " backend is not available in this build yet");
