@@ -19,7 +19,7 @@ PACKAGES=(
   # the ssh backend's tests adopt this machine through an sshd on a loopback port
   openssh-server
   # tools the tests and scripts use
-  curl python3 procps clang-format
+  curl python3 procps clang-format openssl
   # references of ./scripts/bench.sh checkpoint
   restic
 )
