@@ -61,6 +61,11 @@ Result<void> ValidateControllerConfig(const ControllerConfig& c) {
     }
   }
   if (!c.nats_auth_file.empty()) {
+    if (c.nats_pid_file.empty()) {
+      return MakeError("bad_config",
+                       "nats_auth_file needs nats_pid_file: the controller makes nats-server "
+                       "reload its users through it");
+    }
     NatsAuthOptions o{.auth_file = c.nats_auth_file,
                       .controller_user = c.nats_user,
                       .controller_password = c.nats_password};

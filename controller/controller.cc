@@ -7,6 +7,7 @@
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/thread_pool.hpp>
+#include <filesystem>
 #include <thread>
 
 #include "autovibe/v1/command.pb.h"
@@ -228,7 +229,10 @@ class ControllerImpl final : public Controller {
   // Pools of machines the controller makes and retires itself.
   Result<void> StartMachines() {
     std::map<std::string, std::unique_ptr<Provisioner>> provisioners;
-    const ProvisionerContext context{config_.data_dir, SelfDir() + "/autovibe-agent",
+    // Agents, containers and hosts get paths that mean the same from anywhere.
+    std::error_code ec;
+    const std::string data_dir = std::filesystem::absolute(config_.data_dir, ec).string();
+    const ProvisionerContext context{data_dir, SelfDir() + "/autovibe-agent",
                                      DefaultTemplatesDir()};
     for (const PoolConfig& p : config_.pools) {
       auto made = MakeProvisioner(p, context);
@@ -305,6 +309,9 @@ class ControllerImpl final : public Controller {
     } else if (std::string why = ImpersonationIn(m.subject, *req); !why.empty()) {
       bus_->Stats().Reject("register", "subject_mismatch", m.subject, m.data.size());
       reply.set_error(why);
+    } else if (const MachineRecord* known = fleet_->FindByName(req->name());
+               known != nullptr && machines_->Terminating(known->id)) {
+      reply.set_error("machine " + known->name + " is being terminated");
     } else {
       batch_->Open();
       RegisterOutcome outcome;
@@ -323,6 +330,12 @@ class ControllerImpl final : public Controller {
       }
     }
     if (m.reply.empty()) return;  // nobody waits for the answer
+    // Answers go to inboxes only: the controller may publish anywhere, and a machine must not
+    // make it write into another machine's subjects.
+    if (!m.reply.starts_with("_INBOX")) {
+      bus_->Stats().Reject("register", "bad_reply_subject", m.subject, m.data.size());
+      return;
+    }
     // Answered once the registration is durable: a controller killed right after still knows
     // the machine when it comes back.
     batch_->AfterCommit([this, to = m.reply, data = reply.SerializeAsString()] {

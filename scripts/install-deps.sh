@@ -48,8 +48,29 @@ else
   echo "install-deps: installing ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive
   $SUDO apt-get update -q
+  # Packages such as docker.io and openssh-server start their daemons when installed; the
+  # tests start their own on loopback, so none is started here (policy-rc.d says no while
+  # apt runs, unless the machine has a policy of its own).
+  policy=""
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    policy=/usr/sbin/policy-rc.d
+    printf '#!/bin/sh\nexit 101\n' | $SUDO tee "$policy" >/dev/null
+    $SUDO chmod 755 "$policy"
+    trap '$SUDO rm -f "$policy"' EXIT
+  fi
   # --no-install-recommends keeps the machine lean.
   $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
+  if [ -n "$policy" ]; then $SUDO rm -f "$policy"; trap - EXIT; fi
+  # Nor at the next boot: they were installed for the tests, not to serve.
+  if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
+    for p in "${missing[@]}"; do
+      case "$p" in
+        docker.io) $SUDO systemctl disable --now docker.service docker.socket containerd.service \
+          >/dev/null 2>&1 || true ;;
+        openssh-server) $SUDO systemctl disable --now ssh.service >/dev/null 2>&1 || true ;;
+      esac
+    done
+  fi
 fi
 
 # The Claude Code CLI: the claude-code tool, and what tests/integration/claude_code_cli_test.cc

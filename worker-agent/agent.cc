@@ -89,9 +89,9 @@ class AgentImpl final : public Agent {
     bo.name = "autovibe-agent " + config_.name;
     bo.user = config_.nats_user;
     bo.password = config_.nats_password;
-    // A machine that knows its id (a provisioner wrote it) reads replies on inboxes of its
+    // A machine a provisioner made (its config names its id) reads replies on inboxes of its
     // own, the only ones its bus credentials may let it read.
-    if (!machine_id_.empty()) bo.inbox_prefix = "_INBOX_" + machine_id_;
+    if (!config_.machine_id.empty()) bo.inbox_prefix = "_INBOX_" + config_.machine_id;
     // After any (re)connection, register again: the controller may have restarted or have
     // marked us lost while we were cut off. Queued events go out at once, not after backoff.
     bo.on_connected = [this] {
@@ -259,10 +259,11 @@ class AgentImpl final : public Agent {
     if (auto s = host::SampleResources(config_.data_dir); s) {
       FillResources(*s, *req.mutable_resources());
     }
-    // A machine with an id registers on a subject of its own (its bus credentials allow no
-    // other); a new one on the shared subject.
-    const std::string subject =
-        machine_id_.empty() ? Subject("register") : Subject("register." + machine_id_);
+    // A provisioned machine registers on a subject of its own (its bus credentials allow no
+    // other); any other agent on the shared subject.
+    const std::string subject = config_.machine_id.empty()
+                                    ? Subject("register")
+                                    : Subject("register." + config_.machine_id);
     asio::post(blocking_, [this, subject, data = req.SerializeAsString()] {
       auto reply = bus_->Request(subject, data, kRegisterTimeout);
       asio::post(ioc_, [this, reply = std::move(reply)] { OnRegisterReply(reply); });

@@ -43,6 +43,12 @@ void LeaseService::Stop() {
 
 void LeaseService::Handle(const BusMessage& m) {
   if (stopped_) return;
+  // Answers go to inboxes only: a machine must not make the controller write into another
+  // machine's subjects (nothing is granted to such a request).
+  if (!m.reply.empty() && !m.reply.starts_with("_INBOX")) {
+    deps_.bus->Stats().Reject("lease", "bad_reply_subject", m.subject, m.data.size());
+    return;
+  }
   auto req = DecodeLeaseRequest(*deps_.bus, m, deps_.subject_prefix);
   if (!req) {
     v1::LeaseReply reply;

@@ -17,8 +17,10 @@ ScaleDecision DecideScaling(const std::vector<PoolView>& pools,
   std::vector<Room> rooms(pools.size());
   for (size_t i = 0; i < pools.size(); ++i) {
     rooms[i].live = static_cast<uint32_t>(pools[i].machines.size());
+    // Machines on their way take waiting tasks soon; an idle ready one that a scheduling pass
+    // left a task next to cannot run it (a tool it lacks): another of the same would not either.
     for (const PoolMachineView& m : pools[i].machines) {
-      if (m.starting) rooms[i].free_slots += pools[i].pool->task_slots;
+      if (m.starting || m.idle) rooms[i].free_slots += pools[i].pool->task_slots;
     }
   }
   std::map<std::string, bool> allowed;

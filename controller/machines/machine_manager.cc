@@ -369,12 +369,28 @@ void MachineManager::Destroyed(const std::string& id, const std::string& why, Re
   const MachineRecord* m = d_.fleet->Find(id);
   if (m == nullptr) return;
   if (!r) {
-    spdlog::error("machines cannot remove {} ({}): {}", m->name, id, r.error().message);
+    // Its instance may still run (and cost): try again later rather than forget it.
+    int64_t& backoff = destroy_backoff_ms_[id];
+    backoff = backoff == 0 ? kFirstBackoffMs : std::min(backoff * 2, kMaxBackoffMs);
+    destroy_retry_at_[id] = {d_.clock->NowMs() + backoff, why, then_terminate};
+    spdlog::error("machines cannot remove {} ({}), retrying in {} s: {}", m->name, id,
+                  backoff / 1000, r.error().message);
+    return;
+  }
+  destroy_backoff_ms_.erase(id);
+  // A Proxmox machine checkpoint is a snapshot of the VM itself: it went with the VM.
+  for (auto& c : checkpoints_) {
+    if (c->machine_id != id || c->backend != "proxmox" || c->state != "ready") continue;
+    c->state = "failed";
+    c->error = "the VM it was taken of was deleted";
+    d_.open_batch();
+    if (auto saved = d_.store->SaveMachineCheckpoint(*c); !saved) {
+      spdlog::error("machines: {}", saved.error().message);
+    }
   }
   if (!then_terminate || Gone(m->state)) return;
   d_.open_batch();
-  const std::string detail =
-      r ? why : why + " (its instance could not be removed: " + r.error().message + ")";
+  const std::string& detail = why;
   if (auto t = d_.fleet->Transition(id, MachineState::kTerminated, detail); !t) {
     spdlog::error("machines: {}", t.error().message);
     return;
@@ -547,6 +563,18 @@ void MachineManager::Tick() {
                 FormatDuration(p != nullptr ? p->config.boot_timeout : Duration(0)));
   }
   for (const std::string& id : drained) Terminate(id, "drained");
+  for (auto it = destroy_retry_at_.begin(); it != destroy_retry_at_.end();) {
+    const MachineRecord* m = d_.fleet->Find(it->first);
+    if (m == nullptr) {
+      it = destroy_retry_at_.erase(it);
+    } else if (now < it->second.at_ms || terminating_.count(it->first)) {
+      ++it;
+    } else {
+      const DestroyRetry retry = it->second;
+      it = destroy_retry_at_.erase(it);
+      Destroy(*m, retry.why, retry.then_terminate);
+    }
+  }
   for (const std::string& id : abandoned) {
     lost_since_.erase(id);
     Terminate(id, "lost for longer than its pool's boot_timeout");

@@ -145,6 +145,14 @@ class MachineManager {
   std::unordered_map<std::string, int64_t> boot_deadline_;  // machine -> ms
   std::unordered_map<std::string, int64_t> idle_since_;     // machine -> ms
   std::unordered_map<std::string, int64_t> lost_since_;     // machine -> ms
+  // Removals that failed, tried again later.
+  struct DestroyRetry {
+    int64_t at_ms = 0;
+    std::string why;
+    bool then_terminate = false;
+  };
+  std::map<std::string, DestroyRetry> destroy_retry_at_;
+  std::unordered_map<std::string, int64_t> destroy_backoff_ms_;
   std::set<std::string> terminating_;
   std::vector<std::unique_ptr<MachineCheckpointRecord>> checkpoints_;
   // Tasks that were waiting at the last tick: only those that outlived a scheduling pass

@@ -102,6 +102,12 @@ Result<void> NatsAuth::WriteAndReload() {
     return MakeError("unavailable",
                      "nats-server's pid file " + options_.pid_file + " holds no pid");
   }
+  // A stale pid file may name another program by now: SIGHUP would end it.
+  auto comm = ReadFile("/proc/" + std::to_string(pid) + "/comm");
+  if (!comm || comm->substr(0, comm->find('\n')) != "nats-server") {
+    return MakeError("unavailable", "pid " + std::to_string(pid) + " in " + options_.pid_file +
+                                        " is not nats-server");
+  }
   if (kill(pid, SIGHUP) != 0) {
     return MakeError("unavailable", "cannot make nats-server (pid " + std::to_string(pid) +
                                         ") reload its users: " + std::strerror(errno));

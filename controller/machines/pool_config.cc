@@ -30,8 +30,9 @@ Result<void> ParseOne(const toml::table& t, PoolConfig& p) {
   if (auto n = t.get("name"); n != nullptr) {
     if (auto r = TomlString(*n, "name", p.name); !r) return r;
   }
-  if (!ValidMachineName(p.name)) {
-    return Bad(p.name, "name must be 1-63 letters, digits, '.', '_' or '-'");
+  // Machines are named <pool>-<n>, and a machine name has at most 63 characters.
+  if (!ValidMachineName(p.name) || p.name.size() > 52) {
+    return Bad(p.name, "name must be 1-52 letters, digits, '.', '_' or '-'");
   }
   for (auto&& [key, node] : t) {
     const std::string_view k = key.str();

@@ -7,7 +7,9 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <charconv>
 #include <cstring>
+#include <filesystem>
 
 #include "common/core/files.h"
 
@@ -129,6 +131,18 @@ bool ProcessHasArg(pid_t pid, const std::string& marker) {
     start = end + 1;
   }
   return false;
+}
+
+pid_t FindProcessWithArg(const std::string& marker) {
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator("/proc", ec)) {
+    const std::string name = entry.path().filename().string();
+    pid_t pid = 0;
+    auto [end, err] = std::from_chars(name.data(), name.data() + name.size(), pid);
+    if (err != std::errc() || end != name.data() + name.size()) continue;
+    if (ProcessHasArg(pid, marker)) return pid;
+  }
+  return 0;
 }
 
 }  // namespace autovibe

@@ -26,4 +26,7 @@ Result<pid_t> SpawnDetached(const DetachedSpawn& spawn);
 // read back after a restart may belong to another program by now).
 bool ProcessHasArg(pid_t pid, const std::string& marker);
 
+// The first live process with `marker` as one whole argument; 0 when there is none.
+pid_t FindProcessWithArg(const std::string& marker);
+
 }  // namespace autovibe

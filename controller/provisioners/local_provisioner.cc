@@ -47,6 +47,8 @@ class LocalProvisioner final : public Provisioner {
     std::from_chars(instance.data(), instance.data() + instance.size(), pid);
     // Only the agent we started: after a restart of the host the pid may be anyone's.
     const std::string marker = ConfigOf(dir);
+    // The controller stopped before it learnt the pid: the agent started with this config.
+    if (instance.empty()) pid = FindProcessWithArg(marker);
     if (ProcessHasArg(pid, marker)) {
       kill(pid, SIGTERM);
       const auto deadline = std::chrono::steady_clock::now() + options_.stop_grace;

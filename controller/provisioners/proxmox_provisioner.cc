@@ -4,6 +4,7 @@
 #include <boost/url/encode.hpp>
 #include <boost/url/rfc/unreserved_chars.hpp>
 #include <filesystem>
+#include <mutex>
 #include <thread>
 
 #include "common/core/files.h"
@@ -53,6 +54,9 @@ class ProxmoxProvisioner final : public Provisioner {
   bool CanSnapshot() const override { return true; }
 
   Result<std::string> Create(const MachineLaunch& launch) override {
+    // /cluster/nextid reserves nothing: two spawns at once would get the same id, so the id
+    // is taken and the clone started one spawn at a time.
+    std::unique_lock clone_lock(clone_mu_);
     auto next = Call("GET", "/cluster/nextid");
     if (!next) return next.error();
     const std::string vmid = Text(*next);
@@ -75,8 +79,13 @@ class ProxmoxProvisioner final : public Provisioner {
                              {"snapname", snapname},
                              {"target", node == o_.node ? std::string() : o_.node},
                              {"storage", full ? o_.storage : std::string()}}));
-    if (!cloned) return cloned.error();
+    clone_lock.unlock();
     const std::string instance = o_.node + "/" + vmid;
+    if (!cloned) {
+      // A clone that failed or outlived our patience may still leave a VM behind.
+      Destroy(launch.name, instance);
+      return cloned.error();
+    }
     auto started = Configure(launch, vmid);
     if (!started) {
       Destroy(launch.name, instance);
@@ -88,7 +97,21 @@ class ProxmoxProvisioner final : public Provisioner {
   Result<void> Destroy(const std::string& name, const std::string& instance) override {
     std::error_code ec;
     std::filesystem::remove(SnippetPath(name), ec);
-    if (instance.empty()) return {};
+    if (instance.empty()) {
+      // The controller stopped before it learnt the VM's id: the VM of that name, if any.
+      auto vms = Call("GET", "/nodes/" + Encode(o_.node) + "/qemu");
+      if (!vms) return vms.error();
+      if (!vms->is_array()) return {};
+      for (const json::value& vm : vms->as_array()) {
+        const json::value* vm_name = vm.is_object() ? vm.as_object().if_contains("name") : nullptr;
+        if (vm_name == nullptr || Text(*vm_name) != name) continue;
+        const json::value* id = vm.as_object().if_contains("vmid");
+        if (id != nullptr) {
+          if (auto r = Destroy(name, o_.node + "/" + Text(*id)); !r) return r;
+        }
+      }
+      return {};
+    }
     auto ref = ParseRef(instance);
     if (!ref) return ref.error();
     auto status = Call("GET", Vm(ref->node, ref->vmid) + "/status/current");
@@ -219,6 +242,7 @@ class ProxmoxProvisioner final : public Provisioner {
   }
 
   ProxmoxBackendOptions o_;
+  std::mutex clone_mu_;
 };
 
 }  // namespace

@@ -27,14 +27,28 @@ class SshProvisioner final : public Provisioner {
       auto r = Adopt(host, launch);
       if (r) return host;
       Release(host);
-      if (r.error().code != "conflict") return r.error();
+      // A host that is down, refuses us or is taken: try the next one.
       last_error = r.error().message;
     }
-    return MakeError("conflict", "no free host to adopt: " + last_error);
+    return MakeError("conflict", "no host could be adopted; the last one said: " + last_error);
   }
 
   Result<void> Destroy(const std::string& name, const std::string& instance) override {
-    if (instance.empty()) return {};  // never adopted a host
+    if (instance.empty()) {
+      // The controller stopped before it learnt which host the machine got: any host whose
+      // marker names it.
+      for (const std::string& host : o_.hosts) {
+        if (auto r = DestroyOn(name, host); !r) {
+          spdlog::warn("ssh: cannot look for machine {} on {}: {}", name, host, r.error().message);
+        }
+      }
+      return {};
+    }
+    return DestroyOn(name, instance);
+  }
+
+ private:
+  Result<void> DestroyOn(const std::string& name, const std::string& instance) {
     auto target = ParseSshTarget(instance);
     if (!target) return target.error();
     auto ssh = SshSession::Open(*target, o_.credentials);
@@ -58,13 +72,16 @@ class SshProvisioner final : public Provisioner {
         "sleep 0.1; i=$((i+1)); done; [ -n \"$pid\" ] && kill -9 \"$pid\" 2>/dev/null; fi; "
         "rm -rf " +
         ShellQuote(o_.data_dir) + " " + ShellQuote(Dir());
-    auto r = (*ssh)->Exec(stop);
+    auto r = (*ssh)->Exec(stop + " && [ ! -e " + ShellQuote(Dir()) + " ]");
     if (!r) return r.error();
+    if (r->exit_status != 0) {
+      return MakeError("unavailable",
+                       "removing the agent from " + instance + " failed: " + r->output);
+    }
     Release(instance);
     return {};
   }
 
- private:
   std::string Dir() const { return o_.install_dir; }
 
   bool Claim(const std::string& host) {
@@ -85,9 +102,14 @@ class SshProvisioner final : public Provisioner {
     const std::string dir = Dir();
     // Claim the host on the host itself (mkdir is atomic), so two controllers, or one that
     // restarted, never put two agents there.
-    auto claimed = s.Exec("mkdir -p " + ShellQuote(dir + "/bin") + " && set -C && printf %s " +
-                          ShellQuote(launch.name) + " > " + ShellQuote(dir + "/" + kMarker));
+    auto claimed =
+        s.Exec("mkdir -p " + ShellQuote(dir + "/bin") + " || exit 3; set -C; printf %s " +
+               ShellQuote(launch.name) + " > " + ShellQuote(dir + "/" + kMarker));
     if (!claimed) return claimed.error();
+    if (claimed->exit_status == 3) {
+      return MakeError("unavailable",
+                       "cannot create " + dir + " on " + host + ": " + claimed->output);
+    }
     if (claimed->exit_status != 0) {
       return MakeError("conflict", host + " already holds a machine");
     }

@@ -143,6 +143,16 @@ HttpResponse FakeProxmox::Route(const HttpRequest& req,
         200, json::object{
                  {"upid", seg[3]}, {"status", "stopped"}, {"exitstatus", it->second.exitstatus}});
   }
+  if (seg.size() == 3 && seg[2] == "qemu" && req.method == "GET") {
+    json::array list;
+    for (const auto& [id, vm] : vms_) {
+      list.push_back(json::object{{"vmid", id},
+                                  {"name", vm.name},
+                                  {"status", vm.status},
+                                  {"template", vm.is_template ? 1 : 0}});
+    }
+    return Json(200, json::value(std::move(list)));
+  }
   if (seg.size() < 4 || seg[2] != "qemu") return Fail(501, "Method not implemented");
   const int vmid = ToInt(seg[3]);
   auto vm = vms_.find(vmid);

@@ -122,6 +122,13 @@ TEST_CASE("the proxmox backend clones, configures, snapshots and deletes VMs", "
   CHECK(pve.unauthorized() >= 1);
   REQUIRE(prov->Destroy("pve-1", *a));
   CHECK(pve.Vms().size() == 1);
+
+  // A controller that stopped before it learnt the VM's id still finds it by name.
+  auto lost = prov->Create(Launch("m-0000000000a6", "pve-6"));
+  REQUIRE(lost);
+  CHECK(pve.Vms().size() == 2);
+  REQUIRE(prov->Destroy("pve-6", ""));
+  CHECK(pve.Vms().size() == 1);
 }
 
 TEST_CASE("a proxmox machine whose agent never registers is failed and deleted", "[machines]") {

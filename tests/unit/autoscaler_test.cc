@@ -102,3 +102,13 @@ TEST_CASE("idle machines past the timeout are retired down to min") {
   d = DecideScaling({v}, Tasks(1), Anyone, 120'000);
   CHECK(d.retire.empty());
 }
+
+TEST_CASE("a task a ready idle machine of the pool did not take makes the pool no bigger") {
+  PoolConfig p = Pool("local", 0, 5);
+  // The scheduler left the task next to an idle machine (it lacks the tool, say): another
+  // machine of the same pool would not take it either.
+  PoolView v{&p, {{"m-1", false, true, 0}}, false};
+  auto d = DecideScaling({v}, Tasks(1), Anyone, 1'000);
+  CHECK(d.spawn.empty());
+  CHECK(d.retire.empty());
+}

@@ -104,7 +104,15 @@ TEST_CASE("the local backend starts an agent per machine and removes it on destr
   CHECK_FALSE(fs::exists(home));
   // Gone already: not an error.
   CHECK(prov->Destroy("local-1", *again));
+  // A controller that stopped before it learnt the pid still finds its agent.
   kill(pid, SIGKILL);
+  REQUIRE(WaitUntil([&] { return !ProcessAlive(pid); }, 5s));
+  auto third = prov->Create(launch);
+  REQUIRE(third);
+  const pid_t pid3 = std::stoi(*third);
+  REQUIRE(prov->Destroy("local-1", ""));
+  CHECK_FALSE(ProcessAlive(pid3));
+  CHECK_FALSE(fs::exists(home));
 }
 
 TEST_CASE("the local backend reports an agent it cannot start and leaves nothing behind") {

@@ -57,10 +57,12 @@ backend = "libvirt"
 }
 
 TEST_CASE("bad pools are refused with the pool and key named") {
-  const std::pair<const char*, const char*> bad[] = {
+  const std::pair<std::string, const char*> bad[] = {
       {"[[pool]]\nname = \"a\"\nbackend = \"aws\"\n", "backend must be one of"},
       {"[[pool]]\nbackend = \"local\"\n", "name must be"},
       {"[[pool]]\nname = \"a b\"\nbackend = \"local\"\n", "name must be"},
+      {"[[pool]]\nname = \"" + std::string(53, 'p') + "\"\nbackend = \"local\"\n",
+       "name must be 1-52"},
       {"[[pool]]\nname = \"a\"\nbackend = \"local\"\nmin = 3\nmax = 2\n", "min must not exceed"},
       {"[[pool]]\nname = \"a\"\nbackend = \"local\"\nmax = 0\n", "max must be at least 1"},
       {"[[pool]]\nname = \"a\"\nbackend = \"local\"\nmax = -1\n", "max must be a whole number"},
@@ -127,4 +129,23 @@ TEST_CASE("the agent config a provisioner writes names the machine and keeps poo
       RenderAgentToml(launch, {.data_dir = "/d", .backend = "local", .extra_toml = "= nope"});
   REQUIRE_FALSE(broken);
   CHECK(broken.error().code == "bad_config");
+}
+
+TEST_CASE("per-machine bus users need the controller's own user and nats-server's pid file") {
+  ControllerConfig c;
+  c.nats_auth_file = "/tmp/users.conf";
+  auto no_user = ValidateControllerConfig(c);
+  REQUIRE_FALSE(no_user);
+  CHECK_THAT(no_user.error().message, Catch::Contains("nats_pid_file"));
+  c.nats_pid_file = "/run/nats.pid";
+  auto still = ValidateControllerConfig(c);
+  REQUIRE_FALSE(still);
+  CHECK_THAT(still.error().message, Catch::Contains("nats_user and nats_password"));
+  c.nats_user = "controller";
+  c.nats_password = "with\"quote";
+  CHECK_FALSE(ValidateControllerConfig(c));
+  c.nats_password = "fine-secret";
+  CHECK(ValidateControllerConfig(c));
+  c.nats_user = "m-0123456789ab";
+  CHECK_FALSE(ValidateControllerConfig(c));
 }
