@@ -116,8 +116,6 @@ void MachineManager::Load() {
       Fail(*m, "the controller restarted while the machine was being created");
     } else if (m->state == MachineState::kBooting) {
       boot_deadline_[m->id] = now + Ms(p->config.boot_timeout);
-    } else if (m->state == MachineState::kDraining && d_.tasks_on(m->id) == 0) {
-      // Picked up by the next tick.
     }
   }
 }

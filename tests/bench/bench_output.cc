@@ -61,4 +61,10 @@ double Median(std::vector<double> values) {
   return (values[mid - 1] + values[mid]) / 2;
 }
 
+double Percentile(std::vector<double> values, double p) {
+  if (values.empty()) return std::numeric_limits<double>::quiet_NaN();
+  std::sort(values.begin(), values.end());
+  return values[std::min(values.size() - 1, static_cast<size_t>(p / 100.0 * values.size()))];
+}
+
 }  // namespace autovibe::bench

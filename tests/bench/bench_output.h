@@ -31,6 +31,8 @@ class JsonLine {
 
 // Median of the values (mean of the two middle ones for an even count); NaN when empty.
 double Median(std::vector<double> values);
+// The value at percentile `p` (0-100) by nearest rank; NaN when empty.
+double Percentile(std::vector<double> values, double p);
 
 // Human progress on stderr.
 template <class... Args>

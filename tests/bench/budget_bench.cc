@@ -72,12 +72,6 @@ int CallOnce(const ToolCredentials& c) {
   return ec ? 0 : res.result_int();
 }
 
-double Percentile(std::vector<double> v, double p) {
-  if (v.empty()) return NAN;
-  std::sort(v.begin(), v.end());
-  return v[std::min(v.size() - 1, static_cast<size_t>(p / 100.0 * v.size()))];
-}
-
 // Whether process `pid` exists and is not a zombie.
 bool Alive(pid_t pid) {
   std::ifstream in("/proc/" + std::to_string(pid) + "/stat");

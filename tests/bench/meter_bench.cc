@@ -183,13 +183,6 @@ class RelayProcess {
   std::string url_;
 };
 
-double Percentile(std::vector<double> v, double p) {
-  if (v.empty()) return NAN;
-  std::sort(v.begin(), v.end());
-  const size_t i = std::min(v.size() - 1, static_cast<size_t>(p / 100.0 * v.size()));
-  return v[i];
-}
-
 struct Load {
   std::vector<double> latencies;  // each call, first byte sent to last byte read
   // Each call's latency less the upstream's own time on it (from its request in to its whole

@@ -36,12 +36,6 @@ struct Options {
   std::vector<std::string> backends = {"local", "docker"};
 };
 
-double Percentile(std::vector<double> v, double p) {
-  if (v.empty()) return NAN;
-  std::sort(v.begin(), v.end());
-  return v[std::min(v.size() - 1, static_cast<size_t>(p / 100.0 * v.size()))];
-}
-
 json::object Machine(ControllerProcess& c, const std::string& id) {
   auto r = c.Call("GET", "/v1/machines/" + id);
   if (!r || r->status != 200) return {};

@@ -19,23 +19,12 @@ namespace json = boost::json;
 
 namespace {
 
-std::string Str(const json::object& o, std::string_view key) {
-  const json::value* v = o.if_contains(key);
-  return v != nullptr && v->is_string() ? std::string(v->as_string()) : std::string();
-}
-
-json::object Machine(ControllerProcess& c, const std::string& id) {
-  auto r = c.Call("GET", "/v1/machines/" + id);
-  if (!r || r->status != 200) return {};
-  return json::parse(r->body).as_object();
-}
-
 std::string Spawn(ControllerProcess& c, const std::string& body) {
   auto r = c.Call("POST", "/v1/machines", std::nullopt, body);
   REQUIRE(r);
   INFO(r->body);
   REQUIRE(r->status == 202);
-  return Str(json::parse(r->body).as_object(), "id");
+  return JsonString(json::parse(r->body).as_object(), "id");
 }
 
 int DockerStatus(const DockerDaemon& d, const std::string& target) {
@@ -66,10 +55,10 @@ TEST_CASE("docker machines run tasks, are checkpointed as images and cloned from
   ControllerProcess controller(dir / "controller", nats.url(), {"--config", config});
 
   const std::string a = Spawn(controller, R"({"pool":"boxes"})");
-  REQUIRE(WaitUntil([&] { return Str(Machine(controller, a), "state") == "ready"; }, 60s));
-  json::object ma = Machine(controller, a);
-  CHECK(Str(ma, "backend") == "docker");
-  const std::string container = Str(ma, "instance");
+  REQUIRE(WaitUntil([&] { return JsonString(controller.Machine(a), "state") == "ready"; }, 60s));
+  json::object ma = controller.Machine(a);
+  CHECK(JsonString(ma, "backend") == "docker");
+  const std::string container = JsonString(ma, "instance");
   CHECK(DockerStatus(docker, "/containers/" + container + "/json") == 200);
 
   // A task runs inside the container and leaves a file on its disk.
@@ -88,22 +77,22 @@ TEST_CASE("docker machines run tasks, are checkpointed as images and cloned from
   INFO(made->body);
   REQUIRE(made->status == 201);
   json::object cp = json::parse(made->body).at("checkpoints").at(0).as_object();
-  CHECK(Str(cp, "kind") == "machine");
-  CHECK(Str(cp, "state") == "ready");
-  const std::string cp_id = Str(cp, "id");
-  const std::string image = Str(cp, "ref");
+  CHECK(JsonString(cp, "kind") == "machine");
+  CHECK(JsonString(cp, "state") == "ready");
+  const std::string cp_id = JsonString(cp, "id");
+  const std::string image = JsonString(cp, "ref");
   CHECK(DockerStatus(docker, "/images/" + image + "/json") == 200);
   // Listed with the workspace checkpoints.
   auto listed = controller.GetJson("/v1/checkpoints?machine=" + a);
   bool found = false;
   for (const auto& c : listed.at("checkpoints").as_array())
-    found |= Str(c.as_object(), "id") == cp_id;
+    found |= JsonString(c.as_object(), "id") == cp_id;
   CHECK(found);
 
   // A new machine cloned from it has the first one's disk.
   const std::string b = Spawn(controller, R"({"from_checkpoint":")" + cp_id + R"("})");
-  REQUIRE(WaitUntil([&] { return Str(Machine(controller, b), "state") == "ready"; }, 60s));
-  CHECK(Str(Machine(controller, b), "spawned_from") == cp_id);
+  REQUIRE(WaitUntil([&] { return JsonString(controller.Machine(b), "state") == "ready"; }, 60s));
+  CHECK(JsonString(controller.Machine(b), "spawned_from") == cp_id);
   const std::string t2 = tasks.SubmitShell("demo", {"sh", "-c", "cat /root/marker"},
                                            {{"labels", {{"autovibe.machine", b}}}});
   REQUIRE(tasks.WaitState(t2, "succeeded", 60s));
@@ -111,9 +100,10 @@ TEST_CASE("docker machines run tasks, are checkpointed as images and cloned from
 
   // Terminated machines leave no container behind; the checkpoint's image goes on delete.
   for (const auto& id : {a, b}) {
-    const std::string c = Str(Machine(controller, id), "instance");
+    const std::string c = JsonString(controller.Machine(id), "instance");
     REQUIRE(controller.Call("DELETE", "/v1/machines/" + id));
-    REQUIRE(WaitUntil([&] { return Str(Machine(controller, id), "state") == "terminated"; }, 60s));
+    REQUIRE(WaitUntil([&] { return JsonString(controller.Machine(id), "state") == "terminated"; },
+                      60s));
     CHECK(DockerStatus(docker, "/containers/" + c + "/json") == 404);
   }
   auto deleted = controller.Call("DELETE", "/v1/checkpoints/" + cp_id);

@@ -26,17 +26,6 @@ namespace {
 constexpr const char* kControllerUser = "controller";
 constexpr const char* kControllerPassword = "controller-secret-42";
 
-std::string Str(const json::object& o, std::string_view key) {
-  const json::value* v = o.if_contains(key);
-  return v != nullptr && v->is_string() ? std::string(v->as_string()) : std::string();
-}
-
-std::string StateOf(ControllerProcess& c, const std::string& id) {
-  auto r = c.Call("GET", "/v1/machines/" + id);
-  if (!r || r->status != 200) return "";
-  return Str(json::parse(r->body).as_object(), "state");
-}
-
 struct Creds {
   std::string user, password;
 };
@@ -88,10 +77,10 @@ TEST_CASE("each machine gets bus credentials that speak only for itself", "[mach
     REQUIRE(r);
     INFO(r->body);
     REQUIRE(r->status == 202);
-    ids.push_back(Str(json::parse(r->body).as_object(), "id"));
+    ids.push_back(JsonString(json::parse(r->body).as_object(), "id"));
   }
   for (const auto& id : ids)
-    REQUIRE(WaitUntil([&] { return StateOf(controller, id) == "ready"; }, 20s));
+    REQUIRE(WaitUntil([&] { return controller.MachineState(id) == "ready"; }, 20s));
   const std::string a = ids[0], b = ids[1];
 
   // The agents work with their own users: a task runs, its events come through JetStream.
@@ -155,11 +144,11 @@ TEST_CASE("each machine gets bus credentials that speak only for itself", "[mach
   v1::RegisterReply reply;
   REQUIRE(reply.ParseFromString(*refused));
   CHECK(reply.error().find("cannot register under the name local-2") != std::string::npos);
-  CHECK(StateOf(controller, b) == "ready");
+  CHECK(controller.MachineState(b) == "ready");
 
   // A terminated machine's user is gone from the bus.
   REQUIRE(controller.Call("DELETE", "/v1/machines/" + b));
-  REQUIRE(WaitUntil([&] { return StateOf(controller, b) == "terminated"; }, 20s));
+  REQUIRE(WaitUntil([&] { return controller.MachineState(b) == "terminated"; }, 20s));
   REQUIRE(WaitUntil([&] { return !CheckNatsLogin(nats.url(), b, cb.password, 2s); }, 10s));
   CHECK(CheckNatsLogin(nats.url(), a, ca.password, 2s));
 }

@@ -54,25 +54,16 @@ json::object Object(const autovibe::Result<autovibe::HttpReply>& r) {
   return v.is_object() ? v.as_object() : json::object();
 }
 
-std::string Str(const json::object& o, std::string_view key) {
-  const json::value* v = o.if_contains(key);
-  return v != nullptr && v->is_string() ? std::string(v->as_string()) : std::string();
-}
-
-std::string StateOf(ControllerProcess& c, const std::string& id) {
-  return Str(Object(c.Call("GET", "/v1/machines/" + id)), "state");
-}
-
 pid_t PidOf(ControllerProcess& c, const std::string& id) {
   return static_cast<pid_t>(
-      std::stol(Str(Object(c.Call("GET", "/v1/machines/" + id)), "instance")));
+      std::stol(JsonString(Object(c.Call("GET", "/v1/machines/" + id)), "instance")));
 }
 
 // Machines of the pool that are not gone.
 int LiveMachines(ControllerProcess& c) {
   int n = 0;
   for (const auto& m : c.Machines()) {
-    const std::string state = Str(m.as_object(), "state");
+    const std::string state = JsonString(m.as_object(), "state");
     if (state != "terminated" && state != "failed") ++n;
   }
   return n;
@@ -83,7 +74,7 @@ std::string Spawn(ControllerProcess& c) {
   REQUIRE(r);
   INFO(r->body);
   REQUIRE(r->status == 202);
-  return Str(Object(r), "id");
+  return JsonString(Object(r), "id");
 }
 
 }  // namespace
@@ -98,14 +89,14 @@ TEST_CASE("a local pool spawns machines, drains and terminates them", "[machines
   REQUIRE(r);
   REQUIRE(r->status == 202);
   json::object first = Object(r);
-  CHECK(Str(first, "state") == "provisioning");
-  CHECK(Str(first, "pool") == "local");
-  CHECK(Str(first, "backend") == "local");
-  CHECK(Str(first, "name") == "local-1");
-  const std::string a = Str(first, "id");
+  CHECK(JsonString(first, "state") == "provisioning");
+  CHECK(JsonString(first, "pool") == "local");
+  CHECK(JsonString(first, "backend") == "local");
+  CHECK(JsonString(first, "name") == "local-1");
+  const std::string a = JsonString(first, "id");
   const std::string b = Spawn(controller);
-  REQUIRE(WaitUntil([&] { return StateOf(controller, a) == "ready"; }, 20s));
-  REQUIRE(WaitUntil([&] { return StateOf(controller, b) == "ready"; }, 20s));
+  REQUIRE(WaitUntil([&] { return controller.MachineState(a) == "ready"; }, 20s));
+  REQUIRE(WaitUntil([&] { return controller.MachineState(b) == "ready"; }, 20s));
 
   // Each machine is its own agent process with its own data dir, carrying the pool's labels.
   json::object ma = Object(controller.Call("GET", "/v1/machines/" + a));
@@ -136,7 +127,7 @@ TEST_CASE("a local pool spawns machines, drains and terminates them", "[machines
   auto drained = controller.Call("POST", "/v1/machines/" + a + "/drain");
   REQUIRE(drained);
   CHECK(drained->status == 202);
-  REQUIRE(WaitUntil([&] { return StateOf(controller, a) == "terminated"; }, 20s));
+  REQUIRE(WaitUntil([&] { return controller.MachineState(a) == "terminated"; }, 20s));
   CHECK_FALSE(ProcessAlive(pa));
   CHECK_FALSE(fs::exists(dir_a));
 
@@ -144,7 +135,7 @@ TEST_CASE("a local pool spawns machines, drains and terminates them", "[machines
   auto gone = controller.Call("DELETE", "/v1/machines/local-2");
   REQUIRE(gone);
   CHECK(gone->status == 202);
-  REQUIRE(WaitUntil([&] { return StateOf(controller, b) == "terminated"; }, 20s));
+  REQUIRE(WaitUntil([&] { return controller.MachineState(b) == "terminated"; }, 20s));
   CHECK_FALSE(ProcessAlive(pb));
   // Terminating again changes nothing; a terminated machine cannot be drained.
   auto again = controller.Call("DELETE", "/v1/machines/" + b);
@@ -156,8 +147,8 @@ TEST_CASE("a local pool spawns machines, drains and terminates them", "[machines
 
   // With both gone the pool has room again, and names are not reused.
   const std::string c = Spawn(controller);
-  CHECK(Str(Object(controller.Call("GET", "/v1/machines/" + c)), "name") == "local-3");
-  REQUIRE(WaitUntil([&] { return StateOf(controller, c) == "ready"; }, 20s));
+  CHECK(JsonString(Object(controller.Call("GET", "/v1/machines/" + c)), "name") == "local-3");
+  REQUIRE(WaitUntil([&] { return controller.MachineState(c) == "ready"; }, 20s));
 }
 
 TEST_CASE("bad machine requests get clear errors and change nothing", "[machines]") {
@@ -196,7 +187,7 @@ TEST_CASE("bad machine requests get clear errors and change nothing", "[machines
   CHECK(whole->status == 400);
   CHECK(whole->body.find("cannot take machine checkpoints") != std::string::npos);
   REQUIRE(controller.Call("DELETE", "/v1/machines/" + id));
-  REQUIRE(WaitUntil([&] { return StateOf(controller, id) == "terminated"; }, 20s));
+  REQUIRE(WaitUntil([&] { return controller.MachineState(id) == "terminated"; }, 20s));
   auto pools = controller.GetJson("/v1/pools");
   REQUIRE(pools.at("pools").as_array().size() == 1);
   CHECK(pools.at("pools").at(0).at("machines").to_number<int64_t>() == 0);
@@ -222,10 +213,10 @@ TEST_CASE("a machine whose agent never registers fails at its boot deadline and 
   ControllerProcess controller(dir / "controller", nats.url(),
                                Args(WriteConfig(dir, {.boot_timeout = "1s", .agent = mute})));
   const std::string id = Spawn(controller);
-  REQUIRE(WaitUntil([&] { return StateOf(controller, id) == "booting"; }, 10s));
+  REQUIRE(WaitUntil([&] { return controller.MachineState(id) == "booting"; }, 10s));
   const pid_t pid = PidOf(controller, id);
   CHECK(ProcessAlive(pid));
-  REQUIRE(WaitUntil([&] { return StateOf(controller, id) == "failed"; }, 10s));
+  REQUIRE(WaitUntil([&] { return controller.MachineState(id) == "failed"; }, 10s));
   REQUIRE(WaitUntil([&] { return !ProcessAlive(pid); }, 15s));
   CHECK(WaitUntil([&] { return !fs::exists(dir / "controller/machines/local-1"); }, 10s));
   // The pool says why, and waits before it tries again.
@@ -276,7 +267,7 @@ TEST_CASE("the autoscaler grows a pool for queued tasks within max and budget, t
   // Idle past 2s, both machines are retired (min is 0).
   REQUIRE(WaitUntil([&] { return LiveMachines(controller) == 0; }, 20s));
   for (const auto& m : controller.Machines()) {
-    CHECK(Str(m.as_object(), "state") == "terminated");
+    CHECK(JsonString(m.as_object(), "state") == "terminated");
   }
 }
 
@@ -291,17 +282,17 @@ TEST_CASE("local machines outlive a controller restart and are still managed", "
   REQUIRE(WaitUntil(
       [&] {
         auto ms = controller->Machines();
-        return ms.size() == 1 && Str(ms[0].as_object(), "state") == "ready";
+        return ms.size() == 1 && JsonString(ms[0].as_object(), "state") == "ready";
       },
       20s));
-  const std::string id = Str(controller->Machines()[0].as_object(), "id");
+  const std::string id = JsonString(controller->Machines()[0].as_object(), "id");
   const pid_t pid = PidOf(*controller, id);
   const uint16_t port = controller->port();
   controller->Kill();
   CHECK(ProcessAlive(pid));
   controller =
       std::make_unique<ControllerProcess>(dir / "controller", nats.url(), Args(config), port);
-  REQUIRE(WaitUntil([&] { return StateOf(*controller, id) == "ready"; }, 20s));
+  REQUIRE(WaitUntil([&] { return controller->MachineState(id) == "ready"; }, 20s));
   CHECK(controller->Machines().size() == 1);  // the same machine, no second one
   auto r = controller->Call("DELETE", "/v1/machines/" + id);
   REQUIRE(r);
@@ -310,7 +301,8 @@ TEST_CASE("local machines outlive a controller restart and are still managed", "
   REQUIRE(WaitUntil(
       [&] {
         for (const auto& m : controller->Machines()) {
-          if (Str(m.as_object(), "id") != id && Str(m.as_object(), "state") == "ready") {
+          if (JsonString(m.as_object(), "id") != id &&
+              JsonString(m.as_object(), "state") == "ready") {
             return true;
           }
         }
@@ -328,18 +320,19 @@ TEST_CASE("a pool machine that dies is given up and replaced", "[machines]") {
   REQUIRE(WaitUntil(
       [&] {
         auto ms = controller.Machines();
-        return ms.size() == 1 && Str(ms[0].as_object(), "state") == "ready";
+        return ms.size() == 1 && JsonString(ms[0].as_object(), "state") == "ready";
       },
       20s));
-  const std::string id = Str(controller.Machines()[0].as_object(), "id");
+  const std::string id = JsonString(controller.Machines()[0].as_object(), "id");
   kill(PidOf(controller, id), SIGKILL);
   // Lost after the heartbeat ttl, given up after the boot timeout, and replaced (max is 1, so
   // the replacement comes only once the dead one is terminated).
-  REQUIRE(WaitUntil([&] { return StateOf(controller, id) == "terminated"; }, 30s));
+  REQUIRE(WaitUntil([&] { return controller.MachineState(id) == "terminated"; }, 30s));
   REQUIRE(WaitUntil(
       [&] {
         for (const auto& m : controller.Machines()) {
-          if (Str(m.as_object(), "id") != id && Str(m.as_object(), "state") == "ready") {
+          if (JsonString(m.as_object(), "id") != id &&
+              JsonString(m.as_object(), "state") == "ready") {
             return true;
           }
         }

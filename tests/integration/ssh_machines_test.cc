@@ -21,20 +21,7 @@ using namespace std::chrono_literals;
 namespace fs = std::filesystem;
 namespace json = boost::json;
 
-namespace {
-
-std::string Str(const json::object& o, std::string_view key) {
-  const json::value* v = o.if_contains(key);
-  return v != nullptr && v->is_string() ? std::string(v->as_string()) : std::string();
-}
-
-json::object Machine(ControllerProcess& c, const std::string& id) {
-  auto r = c.Call("GET", "/v1/machines/" + id);
-  if (!r || r->status != 200) return {};
-  return json::parse(r->body).as_object();
-}
-
-}  // namespace
+namespace {}  // namespace
 
 TEST_CASE("an ssh pool adopts a host, runs tasks there and cleans it up", "[machines][ssh]") {
   if (!SshdAvailable()) {
@@ -61,11 +48,11 @@ TEST_CASE("an ssh pool adopts a host, runs tasks there and cleans it up", "[mach
   REQUIRE(r);
   INFO(r->body);
   REQUIRE(r->status == 202);
-  const std::string id = Str(json::parse(r->body).as_object(), "id");
-  REQUIRE(WaitUntil([&] { return Str(Machine(controller, id), "state") == "ready"; }, 60s));
-  json::object m = Machine(controller, id);
-  CHECK(Str(m, "backend") == "ssh");
-  CHECK(Str(m, "instance") == sshd.target());
+  const std::string id = JsonString(json::parse(r->body).as_object(), "id");
+  REQUIRE(WaitUntil([&] { return JsonString(controller.Machine(id), "state") == "ready"; }, 60s));
+  json::object m = controller.Machine(id);
+  CHECK(JsonString(m, "backend") == "ssh");
+  CHECK(JsonString(m, "instance") == sshd.target());
   // What was put on the host: the agent, its config (0600), the marker naming the machine.
   CHECK(fs::exists(host + "/opt/bin/autovibe-agent"));
   CHECK((fs::status(host + "/opt/agent.toml").permissions() & fs::perms::group_read) ==
@@ -84,7 +71,8 @@ TEST_CASE("an ssh pool adopts a host, runs tasks there and cleans it up", "[mach
   CHECK(tasks.Logs(t).find("adopted-over-ssh") != std::string::npos);
 
   REQUIRE(controller.Call("DELETE", "/v1/machines/" + id));
-  REQUIRE(WaitUntil([&] { return Str(Machine(controller, id), "state") == "terminated"; }, 30s));
+  REQUIRE(
+      WaitUntil([&] { return JsonString(controller.Machine(id), "state") == "terminated"; }, 30s));
   CHECK(WaitUntil([&] { return !ProcessAlive(pid); }, 10s));
   CHECK_FALSE(fs::exists(host + "/opt"));
   CHECK_FALSE(fs::exists(host + "/data"));

@@ -65,6 +65,22 @@ boost::json::array ControllerProcess::Machines() {
   return boost::json::parse(r->body).at("machines").as_array();
 }
 
+boost::json::object ControllerProcess::Machine(const std::string& id_or_name) {
+  auto r = Call("GET", "/v1/machines/" + id_or_name);
+  if (!r || r->status != 200) return {};
+  auto v = boost::json::parse(r->body);
+  return v.is_object() ? v.as_object() : boost::json::object();
+}
+
+std::string ControllerProcess::MachineState(const std::string& id_or_name) {
+  return JsonString(Machine(id_or_name), "state");
+}
+
+std::string JsonString(const boost::json::object& o, std::string_view key) {
+  const boost::json::value* v = o.if_contains(key);
+  return v != nullptr && v->is_string() ? std::string(v->as_string()) : std::string();
+}
+
 std::optional<boost::json::object> ControllerProcess::MachineByName(const std::string& name) {
   for (auto& m : Machines()) {
     if (m.at("name").as_string() == name) return m.as_object();

@@ -35,6 +35,10 @@ class ControllerProcess {
   boost::json::value GetJson(const std::string& path);
   // The machines list, or an empty array if the API did not answer.
   boost::json::array Machines();
+  // GET /v1/machines/{id_or_name}; an empty object if there is none (or no answer).
+  boost::json::object Machine(const std::string& id_or_name);
+  // Its state; "" if there is no such machine.
+  std::string MachineState(const std::string& id_or_name);
   // The first machine with this name, if any.
   std::optional<boost::json::object> MachineByName(const std::string& name);
   // The value of one metric line, e.g. `autovibe_machines{state="ready"}`; -1 if absent.
@@ -48,6 +52,9 @@ class ControllerProcess {
   std::string token_;
   ChildProcess proc_;
 };
+
+// A string field of a JSON object; "" when absent or not a string.
+std::string JsonString(const boost::json::object& o, std::string_view key);
 
 class AgentProcess {
  public:
