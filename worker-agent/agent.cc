@@ -202,11 +202,7 @@ class AgentImpl final : public Agent {
   void OnBudgetExhausted(const meter::Exhaustion& e) {
     spdlog::warn("task {} {}: {}", e.task_id, e.pause ? "pausing" : "stopping", e.message);
     if (stopping_) return;
-    if (e.pause) {
-      tasks_->Pause(e.task_id, e.message, config_.meter.stop_delay);
-    } else {
-      tasks_->Cancel(e.task_id, e.message, config_.meter.stop_delay);
-    }
+    tasks_->StopAfterRefusal(e.task_id, e.message, e.pause, config_.meter.stop_delay);
   }
 
   // What a command asks for, within reason (a stop is never put off past 10 s).

@@ -218,7 +218,7 @@ TEST_CASE("every call through the proxy is in the ledger to the token and no rea
   const std::string logs = f.tasks->Logs(id);
   CHECK_THAT(logs, Catch::Contains("ANTHROPIC_API_KEY="));
   CHECK_THAT(logs, !Catch::Contains(kAnthropicKey) && !Catch::Contains(kOpenAiKey));
-  for (const std::string path :
+  for (const std::string& path :
        {"/v1/tasks/" + id, "/v1/tasks/" + id + "/logs", std::string("/v1/usage?group_by=task"),
         std::string("/v1/projects/demo/usage")}) {
     auto r = f.controller->Call("GET", path);
@@ -362,9 +362,8 @@ TEST_CASE("project stop halts every task at once and resume releases them", "[bu
 
 TEST_CASE("claude-code shows the budget's 429 and pauses, then resumes its session when raised",
           "[budget][claude]") {
-  // The CLI gets up to 10 s (the most an agent allows) to show the refusal and exit by itself (it
-  // does at once when the machine is idle; on a loaded 2-core CI machine it once took more than 5
-  // s).
+  // The CLI gets up to 10 s (the most an agent allows) from its refused call to show the refusal
+  // and exit by itself (it does at once when the machine is idle).
   MeteredFleet f(FakeAnthropicScript{.write_file = "hello.txt",
                                      .content = "hello from a metered fleet\n",
                                      .final_text = "Created hello.txt."},
@@ -380,13 +379,14 @@ TEST_CASE("claude-code shows the budget's 429 and pauses, then resumes its sessi
   // The CLI itself reports the proxy's answer (which budget ran out) before it is stopped; its
   // output follows the pause through the event stream.
   std::string logs;
-  CHECK(WaitUntil(
+  const bool shown = WaitUntil(
       [&] {
         logs = f.tasks->Logs(id);
         return logs.find("\"type\":\"result\"") != std::string::npos;
       },
-      30s));
+      30s);
   INFO("logs:\n" << logs);
+  CHECK(shown);
   CHECK_THAT(logs, Catch::Contains("429") && Catch::Contains("budget api_calls"));
   CHECK_THAT(std::string(f.tasks->Task(id).at("reason").as_string()),
              Catch::Contains("budget api_calls"));

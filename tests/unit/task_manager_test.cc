@@ -359,4 +359,35 @@ TEST_CASE("a tool that exits by itself while a delayed stop is pending ends as t
   CHECK(f.exit_code() == 1);
 }
 
+TEST_CASE("a refused call restarts a delayed stop once, so the tool has its moment to show it") {
+  Fixture fx;
+  REQUIRE(fx.tasks->Run(Shell(
+      "t-late",
+      {"sh", "-c", "touch up; while [ ! -e go ]; do sleep 0.01; done; echo refused >&2; exit 1"})));
+  const std::filesystem::path workspace = fx.dir / "workspaces/t-late";
+  REQUIRE(fx.RunUntil([&] { return std::filesystem::exists(workspace / "up"); }));
+  // The controller saw the budget used up and asked for a stop 300 ms on; the tool's next call
+  // is refused only now, and the meter asks for its own delay from here.
+  fx.tasks->Pause("t-late", "budget api_calls (total) of project demo is exhausted", 300ms);
+  fx.tasks->StopAfterRefusal("t-late", "budget api_calls refused the call", true, 30s);
+  // A second refusal restarts nothing more (a tool retrying cannot put its stop off for ever).
+  fx.tasks->StopAfterRefusal("t-late", "budget api_calls refused the call", true, 60s);
+  // Well past the first 300 ms the tool still runs.
+  CHECK_FALSE(fx.RunUntil([&] { return fx.FinishedOf("t-late").has_value(); }, 1500ms));
+  std::ofstream(workspace / "go") << "";
+  const v1::TaskFinished f = fx.WaitFinished("t-late");
+  CHECK(f.outcome() == v1::TASK_OUTCOME_PAUSED);
+  CHECK(f.reason() == "paused: budget api_calls (total) of project demo is exhausted");
+  CHECK(f.exit_code() == 1);
+}
+
+TEST_CASE("a refused call with no stop on its way stops the tool after the delay") {
+  Fixture fx;
+  REQUIRE(fx.tasks->Run(Shell("t-refused", {"sleep", "30"})));
+  fx.tasks->StopAfterRefusal("t-refused", "budget tokens refused the call", false, 200ms);
+  const v1::TaskFinished f = fx.WaitFinished("t-refused");
+  CHECK(f.outcome() == v1::TASK_OUTCOME_CANCELLED);
+  CHECK(f.reason() == "cancelled: budget tokens refused the call");
+}
+
 }  // namespace autovibe

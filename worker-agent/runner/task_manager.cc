@@ -36,6 +36,7 @@ struct TaskManager::Attempt {
   // What that stop will say; should the tool exit before it, its exit is that stop.
   std::string pending_reason;
   bool pending_pause = false;
+  bool stop_rearmed = false;  // a refused call restarted the delayed stop (once)
   std::unique_ptr<tools::ToolRun> run;
   std::unique_ptr<LogBatcher> logs;
   // Last, so it dies first: once it is gone no output or exit callback can reach the rest.
@@ -154,6 +155,20 @@ void TaskManager::Pause(const std::string& task_id, const std::string& reason, D
   StopTool(task_id, reason.empty() ? "paused by the controller" : reason, true, delay);
 }
 
+void TaskManager::StopAfterRefusal(const std::string& task_id, const std::string& reason,
+                                   bool pause, Duration delay) {
+  auto it = running_.find(task_id);
+  if (it == running_.end()) return;
+  Attempt& a = *it->second;
+  if (a.cancel_reason.empty() && a.stop_timer && !a.stop_rearmed && delay.count() > 0) {
+    // The stop was asked for before the tool made the call now refused (the controller saw the
+    // budget used up first): its moment to show the refusal counts from now, once.
+    a.stop_rearmed = true;
+    a.stop_timer.reset();
+  }
+  StopTool(task_id, reason, pause, delay);
+}
+
 void TaskManager::StopTool(const std::string& task_id, const std::string& reason, bool pause,
                            Duration delay) {
   auto it = running_.find(task_id);
@@ -162,8 +177,10 @@ void TaskManager::StopTool(const std::string& task_id, const std::string& reason
   if (!a.cancel_reason.empty()) return;  // stopping already
   if (delay.count() > 0) {
     if (a.stop_timer) return;  // the first delayed stop stands; an immediate one overtakes it
-    a.pending_reason = reason;
-    a.pending_pause = pause;
+    if (a.pending_reason.empty()) {
+      a.pending_reason = reason;
+      a.pending_pause = pause;
+    }
     a.stop_timer = std::make_unique<boost::asio::steady_timer>(ioc_, delay);
     a.stop_timer->async_wait(
         [this, task_id, attempt = a.attempt, reason, pause](boost::system::error_code ec) {

@@ -70,6 +70,12 @@ class TaskManager {
   // `resume`. A task not running here is ignored.
   void Pause(const std::string& task_id, const std::string& reason, Duration delay = Duration(0));
 
+  // The meter refused one of the task's calls (its budget is used up): like Pause (or Cancel
+  // when `pause` is false) with `delay`, but a delayed stop already on its way is restarted
+  // once, so the tool gets `delay` from the refusal to show it. The first stop's reason stands.
+  void StopAfterRefusal(const std::string& task_id, const std::string& reason, bool pause,
+                        Duration delay);
+
   // While draining, new tasks are refused and running ones go on.
   void SetDraining(bool draining) { draining_ = draining; }
   bool draining() const { return draining_; }
