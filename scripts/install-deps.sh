@@ -10,12 +10,17 @@ PACKAGES=(
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
   libnats-dev libprotobuf-dev protobuf-compiler
   libsqlite3-dev libssl-dev libzstd-dev
-  libspdlog-dev libcli11-dev libtomlplusplus-dev libssh2-1-dev
+  libspdlog-dev libcli11-dev libtomlplusplus-dev libssh2-1-dev libvirt-dev
   catch2 libbenchmark-dev
   # servers the tests and the quickstart start by hand
   nats-server
   # the docker backend: dockerd started by hand (tests), busybox for the agent's image
   docker.io busybox-static
+  # the libvirt backend: qcow2 overlays and cloud-init seeds; the tests' real VMs run under a
+  # libvirtd started by hand (KVM where /dev/kvm exists, else qemu's emulator), booting a
+  # Debian kernel with the agent in its initrd
+  qemu-utils genisoimage libvirt-daemon libvirt-daemon-driver-qemu qemu-system-x86
+  linux-image-amd64 kmod
   # the ssh backend's tests adopt this machine through an sshd on a loopback port
   openssh-server
   # tools the tests and scripts use

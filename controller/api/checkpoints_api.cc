@@ -234,6 +234,7 @@ HttpResponse CheckpointsApi::Diff(const HttpRequest& req, std::string_view id) {
 }
 
 HttpResponse CheckpointsApi::Restore(const HttpRequest& req, std::string_view id) {
+  if (MachineCheckpoint(id) != nullptr) return RevertMachine(req, id);
   if (deps_.checkpoints->Find(id) == nullptr) {
     return JsonError(404, "not_found", "no checkpoint " + Short(id));
   }
@@ -255,6 +256,23 @@ HttpResponse CheckpointsApi::Restore(const HttpRequest& req, std::string_view id
       }
       respond(JsonResponse(200, o));
     });
+  };
+  return r;
+}
+
+// A machine checkpoint restores its whole machine (the backend reverts it).
+HttpResponse CheckpointsApi::RevertMachine(const HttpRequest& req, std::string_view id) {
+  auto body = OptionalBody(req, {});
+  if (!body) return ErrorResponse(body.error());
+  HttpResponse r;
+  r.later = [this, id = std::string(id)](auto respond) {
+    auto shared = std::make_shared<std::string>();
+    auto started = deps_.machines->RevertMachine(id, [id, shared, respond](Result<void> done) {
+      if (!done) return respond(ErrorResponse(done.error()));
+      respond(JsonResponse(200, {{"restored", id}, {"machine_id", *shared}, {"task_id", ""}}));
+    });
+    if (!started) return respond(ErrorResponse(started.error()));
+    *shared = (*started)->id;
   };
   return r;
 }

@@ -37,6 +37,7 @@ class CheckpointsApi {
   HttpResponse Show(std::string_view id);
   HttpResponse Diff(const HttpRequest& req, std::string_view id);
   HttpResponse Restore(const HttpRequest& req, std::string_view id);
+  HttpResponse RevertMachine(const HttpRequest& req, std::string_view id);
   HttpResponse Branch(const HttpRequest& req, std::string_view id);
   HttpResponse Delete(std::string_view id);
   HttpResponse Verify(std::string_view id);

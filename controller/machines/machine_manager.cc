@@ -495,13 +495,6 @@ Result<void> MachineManager::DeleteCheckpoint(const std::string& id,
   if (c->state == "creating") {
     return MakeError("conflict", "machine checkpoint " + id + " is still being taken");
   }
-  for (const MachineRecord* m : d_.fleet->List()) {
-    if (m->spawned_from == id && Live(*m) && (m->backend == "libvirt")) {
-      // A linked clone's disk sits on the snapshot it came from.
-      return MakeError("conflict",
-                       "machine " + m->name + " was cloned from " + id + " and still runs on it");
-    }
-  }
   const PoolState* p = Pool(c->pool);
   auto forget = [this, id, done](Result<void> r) {
     if (r) {
@@ -520,6 +513,37 @@ Result<void> MachineManager::DeleteCheckpoint(const std::string& id,
     asio::post(*d_.ioc, [r = std::move(r), forget]() mutable { forget(std::move(r)); });
   });
   return {};
+}
+
+Result<const MachineRecord*> MachineManager::RevertMachine(const std::string& checkpoint_id,
+                                                           std::function<void(Result<void>)> done) {
+  const MachineCheckpointRecord* c = FindCheckpoint(checkpoint_id);
+  if (c == nullptr) {
+    return MakeError("not_found", "no machine checkpoint " + checkpoint_id.substr(0, 80));
+  }
+  if (c->state != "ready") {
+    return MakeError("conflict", "machine checkpoint " + c->id + " is " + c->state);
+  }
+  const MachineRecord* m = d_.fleet->Find(c->machine_id);
+  if (m == nullptr || !Live(*m) || m->instance.empty() || terminating_.count(m->id)) {
+    return MakeError("conflict", "the machine checkpoint " + c->id +
+                                     " was taken of is gone: spawn a new machine from it");
+  }
+  const PoolState* p = Pool(m->pool);
+  if (p == nullptr || p->provisioner == nullptr || !p->provisioner->CanRevert()) {
+    return MakeError("bad_request", "machine " + m->name + " (" + m->backend +
+                                        ") cannot be reverted: only libvirt and proxmox "
+                                        "machines can; spawn a new machine from the checkpoint");
+  }
+  spdlog::info("machines reverting {} to machine checkpoint {}", m->name, c->id);
+  asio::post(work_, [this, prov = p->provisioner, name = m->name, instance = m->instance,
+                     ref = c->ref, done = std::move(done)] {
+    auto r = prov->Revert(name, instance, ref);
+    asio::post(*d_.ioc, [r = std::move(r), done]() mutable {
+      if (done) done(std::move(r));
+    });
+  });
+  return m;
 }
 
 void MachineManager::Changed(const std::string& id) {

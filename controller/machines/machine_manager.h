@@ -101,6 +101,13 @@ class MachineManager {
   // not_found, conflict (still being taken).
   Result<void> DeleteCheckpoint(const std::string& id, std::function<void(Result<void>)> done);
 
+  // Puts the machine a checkpoint was taken of back to it (backends that CanRevert): its disk
+  // becomes what it was and it boots again; its tasks are lost as with any restart. `done` runs
+  // on the owner thread. Codes: not_found, bad_request (the backend cannot), conflict (the
+  // checkpoint is not ready, or its machine is gone).
+  Result<const MachineRecord*> RevertMachine(const std::string& checkpoint_id,
+                                             std::function<void(Result<void>)> done);
+
   // The agent of a machine registered.
   void Registered(const MachineRecord& m);
   // Once a second: boot deadlines, drained machines, the autoscaler.

@@ -4,10 +4,12 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <tuple>
 
 #include "common/core/duration.h"
 #include "common/core/files.h"
 #include "controller/provisioners/docker_provisioner.h"
+#include "controller/provisioners/libvirt_provisioner.h"
 #include "controller/provisioners/local_provisioner.h"
 #include "controller/provisioners/proxmox_provisioner.h"
 #include "controller/provisioners/ssh_provisioner.h"
@@ -175,6 +177,46 @@ Result<std::unique_ptr<Provisioner>> MakeProvisioner(const PoolConfig& pool,
       return Bad(pool, "url and token (or token_file) are required");
     o.agent_toml = SlotsToml(pool);
     return MakeProxmoxProvisioner(std::move(o));
+  }
+  if (pool.backend == "libvirt") {
+    LibvirtBackendOptions o;
+    o.domain_template = context.templates_dir + "/libvirt/worker.xml";
+    o.images_dir = context.data_dir + "/libvirt";
+    if (auto r = ReadStrings(pool,
+                             {{"uri", &o.uri},
+                              {"template", &o.domain_template},
+                              {"base_image", &o.base_image},
+                              {"images_dir", &o.images_dir},
+                              {"domain_type", &o.domain_type},
+                              {"network", &o.network},
+                              {"kernel", &o.kernel},
+                              {"initrd", &o.initrd},
+                              {"cmdline", &o.cmdline}},
+                             {"memory_mib", "vcpus"});
+        !r) {
+      return r.error();
+    }
+    for (auto [key, out, most] :
+         {std::tuple{"memory_mib", &o.memory_mib, 1 << 20}, std::tuple{"vcpus", &o.vcpus, 256}}) {
+      if (const toml::node* n = pool.backend_settings.get(key)) {
+        auto v = n->value<int64_t>();
+        if (!v || *v < 1 || *v > most) {
+          return Bad(
+              pool, std::string(key) + " must be a whole number from 1 to " + std::to_string(most));
+        }
+        *out = static_cast<int>(*v);
+      }
+    }
+    if (o.base_image.empty()) return Bad(pool, "base_image (the qcow2 disk to clone) is required");
+    if (access(o.base_image.c_str(), R_OK) != 0) {
+      return Bad(pool, "base_image " + o.base_image + " cannot be read");
+    }
+    if (access(o.domain_template.c_str(), R_OK) != 0) {
+      return Bad(pool, "template " + o.domain_template + " cannot be read");
+    }
+    o.images_dir = std::filesystem::absolute(o.images_dir).lexically_normal().string();
+    o.agent_toml = SlotsToml(pool);
+    return MakeLibvirtProvisioner(std::move(o));
   }
   return MakeError("unavailable", "pool " + pool.name + ": the " + pool.backend +
                                       " backend is not available in this build yet");

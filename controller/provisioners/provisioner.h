@@ -61,6 +61,16 @@ class Provisioner {
     return MakeError("unsupported",
                      "the " + std::string(backend()) + " backend cannot take machine checkpoints");
   }
+  // Whether a machine can be put back on one of its checkpoints.
+  virtual bool CanRevert() const { return false; }
+  // Puts the machine back to checkpoint `ref` (from Snapshot of this machine): its disk is
+  // what it was then and it boots again; its agent comes back as the same machine.
+  virtual Result<void> Revert(const std::string& name, const std::string& instance,
+                              const std::string& ref) {
+    (void)name, (void)instance, (void)ref;
+    return MakeError("unsupported",
+                     "the " + std::string(backend()) + " backend cannot revert machines");
+  }
   virtual Result<void> DeleteSnapshot(const std::string& ref) {
     (void)ref;
     return MakeError("unsupported",
