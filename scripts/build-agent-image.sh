@@ -19,31 +19,12 @@ while [ $# -gt 0 ]; do
 done
 
 AGENT="$BUILD_DIR/bin/autovibe-agent"
-[ -x "$AGENT" ] || { echo "build-agent-image: $AGENT is missing; build first" >&2; exit 1; }
-BUSYBOX=/bin/busybox  # static, from busybox-static: it needs no library in the image
-[ -x "$BUSYBOX" ] || { echo "build-agent-image: busybox is missing (apt install busybox-static)" >&2; exit 1; }
+# shellcheck source=lib/agent-rootfs.sh
+. "$ROOT/scripts/lib/agent-rootfs.sh"
 
 rootfs=$(mktemp -d)
 trap 'rm -rf "$rootfs"' EXIT
-mkdir -p "$rootfs"/{bin,usr/local/bin,etc,tmp,root,var/lib/autovibe,etc/autovibe}
-chmod 1777 "$rootfs/tmp"
-# Without debug info: the image is a tenth of the size.
-strip -o "$rootfs/usr/local/bin/autovibe-agent" "$AGENT"
-# The agent's shared libraries, at the paths the dynamic loader looks in.
-ldd "$AGENT" | awk '/=> \// {print $3} /ld-linux/ && !/=>/ {print $1}' | while read -r lib; do
-  cp -L --parents "$lib" "$rootfs"
-done
-cp "$BUSYBOX" "$rootfs/bin/busybox"
-for applet in $("$rootfs/bin/busybox" --list); do
-  [ -e "$rootfs/bin/$applet" ] || ln -s busybox "$rootfs/bin/$applet"
-done
-echo 'root:x:0:0:root:/root:/bin/sh' > "$rootfs/etc/passwd"
-echo 'root:x:0:' > "$rootfs/etc/group"
-# TLS to real LLM providers needs the CA bundle.
-if [ -f /etc/ssl/certs/ca-certificates.crt ]; then
-  mkdir -p "$rootfs/etc/ssl/certs"
-  cp /etc/ssl/certs/ca-certificates.crt "$rootfs/etc/ssl/certs/"
-fi
+agent_rootfs "$rootfs"
 
 tar -C "$rootfs" -c . | docker --host "$HOST" import \
   --change 'ENV PATH=/usr/local/bin:/bin' \

@@ -1,6 +1,7 @@
 #include "worker-agent/checkpoint_keeper.h"
 
 #include <spdlog/spdlog.h>
+#include <unistd.h>
 
 #include <boost/asio/post.hpp>
 #include <filesystem>
@@ -108,6 +109,7 @@ bool CheckpointKeeper::Handles(const v1::Command& cmd) {
     case v1::Command::kImportCheckpoint:
     case v1::Command::kVerifyCheckpoint:
     case v1::Command::kPinCheckpoints:
+    case v1::Command::kSyncDisks:
       return true;
     default:
       return false;
@@ -118,6 +120,9 @@ bool CheckpointKeeper::Handles(const v1::Command& cmd) {
 Result<v1::CommandReply> CheckpointKeeper::DiskCommand(Disk& d, const v1::Command& cmd) {
   v1::CommandReply answer;
   switch (cmd.kind_case()) {
+    case v1::Command::kSyncDisks:
+      sync();
+      return answer;
     case v1::Command::kDiffCheckpoints: {
       auto changes = d.store->Diff(cmd.diff_checkpoints().from(), cmd.diff_checkpoints().to());
       if (!changes) return changes.error();

@@ -42,6 +42,7 @@ MachineManager::~MachineManager() { Stop(); }
 void MachineManager::Stop() {
   if (stopped_) return;
   stopped_ = true;
+  *alive_ = false;
   work_.stop();
   work_.join();
 }
@@ -437,13 +438,35 @@ Result<const MachineCheckpointRecord*> MachineManager::CheckpointMachine(
   const MachineCheckpointRecord* out = c.get();
   checkpoints_.push_back(std::move(c));
   spdlog::info("machines taking machine checkpoint {} of {}", out->id, m->name);
-  asio::post(work_, [this, prov = p->provisioner, id = out->id, name = m->name,
-                     instance = m->instance, done = std::move(done)] {
-    auto ref = prov->Snapshot(name, instance, id);
-    asio::post(*d_.ioc, [this, id, ref = std::move(ref), done]() mutable {
-      CheckpointTaken(id, std::move(ref), done);
+  auto snapshot = [this, prov = p->provisioner, id = out->id, name = m->name,
+                   instance = m->instance, done = std::move(done)] {
+    asio::post(work_, [this, prov, id, name, instance, done] {
+      auto ref = prov->Snapshot(name, instance, id);
+      asio::post(*d_.ioc, [this, id, ref = std::move(ref), done]() mutable {
+        CheckpointTaken(id, std::move(ref), done);
+      });
     });
-  });
+  };
+  if (m->state != MachineState::kReady && m->state != MachineState::kBusy &&
+      m->state != MachineState::kDraining) {
+    snapshot();
+    return out;
+  }
+  // What the machine holds in memory for its disks is written out first; an agent that does
+  // not answer in time gets a crash-consistent checkpoint (as after a power cut).
+  v1::Command sync;
+  sync.set_command_id(NewId("c"));
+  sync.mutable_sync_disks();
+  d_.bus->RequestAsync(
+      d_.subject_prefix + ".cmd." + m->id, sync.SerializeAsString(), std::chrono::seconds(30),
+      [ioc = d_.ioc, alive = alive_, name = m->name, snapshot](Result<std::string> raw) {
+        if (!raw) {
+          spdlog::warn("machines: {} did not sync its disks: {}", name, raw.error().message);
+        }
+        asio::post(*ioc, [alive, snapshot] {
+          if (*alive) snapshot();
+        });
+      });
   return out;
 }
 

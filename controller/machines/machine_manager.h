@@ -166,6 +166,8 @@ class MachineManager {
   // call for new machines.
   std::set<std::string> waiting_before_;
   bool stopped_ = false;
+  // Cleared by Stop: answers from the bus that arrive later are dropped.
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };
 
 }  // namespace autovibe

@@ -191,7 +191,8 @@ Result<std::unique_ptr<Provisioner>> MakeProvisioner(const PoolConfig& pool,
                               {"network", &o.network},
                               {"kernel", &o.kernel},
                               {"initrd", &o.initrd},
-                              {"cmdline", &o.cmdline}},
+                              {"cmdline", &o.cmdline},
+                              {"nats_url", &o.nats_url}},
                              {"memory_mib", "vcpus"});
         !r) {
       return r.error();

@@ -297,7 +297,8 @@ class LibvirtProvisioner final : public Provisioner {
     return {};
   }
 
-  Result<std::string> Make(const MachineLaunch& launch) {
+  Result<std::string> Make(MachineLaunch launch) {
+    if (!o_.nats_url.empty()) launch.agent.nats_url = o_.nats_url;
     const std::string dir = MachineDir(launch.name);
     if (auto r = MakeDirs(dir, 0700); !r) return r.error();
     std::string backing = o_.base_image;

@@ -33,6 +33,9 @@ struct LibvirtBackendOptions {
   std::string network = "user";
   // Direct kernel boot, when kernel is set (a small image with the agent in its initrd).
   std::string kernel, initrd, cmdline;
+  // The bus as the machines reach it, when not as the controller's agent_nats says (with the
+  // user-mode network the host is 10.0.2.2: "nats://10.0.2.2:4222").
+  std::string nats_url;
   std::string agent_toml;  // extra agent settings (AgentTomlOptions::extra_toml)
 };
 

@@ -19,14 +19,6 @@ namespace json = boost::json;
 
 namespace {
 
-std::string Spawn(ControllerProcess& c, const std::string& body) {
-  auto r = c.Call("POST", "/v1/machines", std::nullopt, body);
-  REQUIRE(r);
-  INFO(r->body);
-  REQUIRE(r->status == 202);
-  return JsonString(json::parse(r->body).as_object(), "id");
-}
-
 int DockerStatus(const DockerDaemon& d, const std::string& target) {
   auto r = DockerApi(d.socket()).Call("GET", target);
   return r ? r->status : 0;
@@ -54,7 +46,7 @@ TEST_CASE("docker machines run tasks, are checkpointed as images and cloned from
                            "[pool.agent]\nupstreams = { anthropic = \"mock\" }\n";
   ControllerProcess controller(dir / "controller", nats.url(), {"--config", config});
 
-  const std::string a = Spawn(controller, R"({"pool":"boxes"})");
+  const std::string a = controller.SpawnMachine(R"({"pool":"boxes"})");
   REQUIRE(WaitUntil([&] { return JsonString(controller.Machine(a), "state") == "ready"; }, 60s));
   json::object ma = controller.Machine(a);
   CHECK(JsonString(ma, "backend") == "docker");
@@ -90,7 +82,7 @@ TEST_CASE("docker machines run tasks, are checkpointed as images and cloned from
   CHECK(found);
 
   // A new machine cloned from it has the first one's disk.
-  const std::string b = Spawn(controller, R"({"from_checkpoint":")" + cp_id + R"("})");
+  const std::string b = controller.SpawnMachine(R"({"from_checkpoint":")" + cp_id + R"("})");
   REQUIRE(WaitUntil([&] { return JsonString(controller.Machine(b), "state") == "ready"; }, 60s));
   CHECK(JsonString(controller.Machine(b), "spawned_from") == cp_id);
   const std::string t2 = tasks.SubmitShell("demo", {"sh", "-c", "cat /root/marker"},

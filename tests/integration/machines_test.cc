@@ -69,14 +69,6 @@ int LiveMachines(ControllerProcess& c) {
   return n;
 }
 
-std::string Spawn(ControllerProcess& c) {
-  auto r = c.Call("POST", "/v1/machines", std::nullopt, R"({"pool":"local"})");
-  REQUIRE(r);
-  INFO(r->body);
-  REQUIRE(r->status == 202);
-  return JsonString(Object(r), "id");
-}
-
 }  // namespace
 
 TEST_CASE("a local pool spawns machines, drains and terminates them", "[machines]") {
@@ -94,7 +86,7 @@ TEST_CASE("a local pool spawns machines, drains and terminates them", "[machines
   CHECK(JsonString(first, "backend") == "local");
   CHECK(JsonString(first, "name") == "local-1");
   const std::string a = JsonString(first, "id");
-  const std::string b = Spawn(controller);
+  const std::string b = controller.SpawnMachine(R"({"pool":"local"})");
   REQUIRE(WaitUntil([&] { return controller.MachineState(a) == "ready"; }, 20s));
   REQUIRE(WaitUntil([&] { return controller.MachineState(b) == "ready"; }, 20s));
 
@@ -146,7 +138,7 @@ TEST_CASE("a local pool spawns machines, drains and terminates them", "[machines
   CHECK(drain_gone->status == 409);
 
   // With both gone the pool has room again, and names are not reused.
-  const std::string c = Spawn(controller);
+  const std::string c = controller.SpawnMachine(R"({"pool":"local"})");
   CHECK(JsonString(Object(controller.Call("GET", "/v1/machines/" + c)), "name") == "local-3");
   REQUIRE(WaitUntil([&] { return controller.MachineState(c) == "ready"; }, 20s));
 }
@@ -180,7 +172,7 @@ TEST_CASE("bad machine requests get clear errors and change nothing", "[machines
   }
   CHECK(controller.Machines().empty());
   // A local machine takes workspace checkpoints only.
-  const std::string id = Spawn(controller);
+  const std::string id = controller.SpawnMachine(R"({"pool":"local"})");
   auto whole = controller.Call("POST", "/v1/machines/" + id + "/checkpoints", std::nullopt,
                                R"({"kind":"machine"})");
   REQUIRE(whole);
@@ -212,7 +204,7 @@ TEST_CASE("a machine whose agent never registers fails at its boot deadline and 
   fs::permissions(mute, fs::perms::owner_all);
   ControllerProcess controller(dir / "controller", nats.url(),
                                Args(WriteConfig(dir, {.boot_timeout = "1s", .agent = mute})));
-  const std::string id = Spawn(controller);
+  const std::string id = controller.SpawnMachine(R"({"pool":"local"})");
   REQUIRE(WaitUntil([&] { return controller.MachineState(id) == "booting"; }, 10s));
   const pid_t pid = PidOf(controller, id);
   CHECK(ProcessAlive(pid));

@@ -65,6 +65,16 @@ boost::json::array ControllerProcess::Machines() {
   return boost::json::parse(r->body).at("machines").as_array();
 }
 
+std::string ControllerProcess::SpawnMachine(const std::string& body) {
+  auto r = Call("POST", "/v1/machines", std::nullopt, body);
+  if (!r) throw std::runtime_error("POST /v1/machines: " + r.error().message);
+  if (r->status != 202) {
+    throw std::runtime_error("POST /v1/machines answered " + std::to_string(r->status) + ": " +
+                             r->body);
+  }
+  return JsonString(boost::json::parse(r->body).as_object(), "id");
+}
+
 boost::json::object ControllerProcess::Machine(const std::string& id_or_name) {
   auto r = Call("GET", "/v1/machines/" + id_or_name);
   if (!r || r->status != 200) return {};

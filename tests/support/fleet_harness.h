@@ -33,6 +33,8 @@ class ControllerProcess {
                          const std::string& body = "");
   // GET path and parse the JSON body; throws on failure (for use inside REQUIRE).
   boost::json::value GetJson(const std::string& path);
+  // POST /v1/machines with `body`; returns the new machine's id (throws unless 202).
+  std::string SpawnMachine(const std::string& body);
   // The machines list, or an empty array if the API did not answer.
   boost::json::array Machines();
   // GET /v1/machines/{id_or_name}; an empty object if there is none (or no answer).

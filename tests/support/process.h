@@ -36,6 +36,9 @@ class ChildProcess {
   std::string log_path_;
 };
 
+// Whether something accepts connections on the unix socket at `path`.
+bool SocketAnswers(const std::string& path);
+
 // A TCP port on 127.0.0.1 that was free a moment ago.
 uint16_t FreePort();
 

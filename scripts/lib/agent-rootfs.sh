@@ -1,0 +1,29 @@
+# Sourced by the image scripts: fills a root file system with this tree's agent (stripped),
+# the shared libraries it links, busybox (busybox-static: a shell and the usual commands) and
+# the CA bundle. Needs AGENT (the agent binary) set.
+#   agent_rootfs DIR
+agent_rootfs() {
+  local rootfs=$1
+  local busybox=/bin/busybox  # static: it needs no library in the image
+  [ -x "$AGENT" ] || { echo "$0: $AGENT is missing; build first" >&2; return 1; }
+  [ -x "$busybox" ] || { echo "$0: busybox is missing (apt install busybox-static)" >&2; return 1; }
+  mkdir -p "$rootfs"/{bin,usr/local/bin,etc,tmp,root,var/lib/autovibe,etc/autovibe}
+  chmod 1777 "$rootfs/tmp"
+  # Without debug info: the image is a tenth of the size.
+  strip -o "$rootfs/usr/local/bin/autovibe-agent" "$AGENT"
+  # The agent's shared libraries, at the paths the dynamic loader looks in.
+  ldd "$AGENT" | awk '/=> \// {print $3} /ld-linux/ && !/=>/ {print $1}' | while read -r lib; do
+    cp -L --parents "$lib" "$rootfs"
+  done
+  cp "$busybox" "$rootfs/bin/busybox"
+  for applet in $("$rootfs/bin/busybox" --list); do
+    [ -e "$rootfs/bin/$applet" ] || ln -s busybox "$rootfs/bin/$applet"
+  done
+  echo 'root:x:0:0:root:/root:/bin/sh' > "$rootfs/etc/passwd"
+  echo 'root:x:0:' > "$rootfs/etc/group"
+  # TLS to real LLM providers needs the CA bundle.
+  if [ -f /etc/ssl/certs/ca-certificates.crt ]; then
+    mkdir -p "$rootfs/etc/ssl/certs"
+    cp /etc/ssl/certs/ca-certificates.crt "$rootfs/etc/ssl/certs/"
+  fi
+}
