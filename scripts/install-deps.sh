@@ -20,7 +20,7 @@ PACKAGES=(
   # libvirtd started by hand (KVM where /dev/kvm exists, else qemu's emulator), booting a
   # Debian kernel with the agent in its initrd
   qemu-utils genisoimage libvirt-daemon libvirt-daemon-driver-qemu qemu-system-x86
-  linux-image-amd64 kmod
+  linux-image-amd64 kmod cpio e2fsprogs
   # the ssh backend's tests adopt this machine through an sshd on a loopback port
   openssh-server
   # tools the tests and scripts use
@@ -75,6 +75,21 @@ else
         openssh-server) $SUDO systemctl disable --now ssh.service >/dev/null 2>&1 || true ;;
       esac
     done
+  fi
+fi
+
+# libvirt's qemu driver runs VMs as the libvirt-qemu user, which only the daemon's system
+# package (not installed here: it starts and enables daemons) creates. Machines' disks live in
+# the controller's data dir, so where there is no qemu.conf yet VMs run as root.
+if [ -x /usr/sbin/libvirtd ]; then
+  getent group libvirt-qemu >/dev/null || $SUDO groupadd --system libvirt-qemu
+  getent passwd libvirt-qemu >/dev/null ||
+    $SUDO useradd --system --gid libvirt-qemu --no-create-home --home-dir /var/lib/libvirt \
+      --shell /usr/sbin/nologin libvirt-qemu
+  if [ ! -e /etc/libvirt/qemu.conf ]; then
+    $SUDO mkdir -p /etc/libvirt
+    printf '# Written by autovibe scripts/install-deps.sh\nuser = "root"\ngroup = "root"\n' |
+      $SUDO tee /etc/libvirt/qemu.conf >/dev/null
   fi
 fi
 

@@ -315,10 +315,12 @@ class LibvirtProvisioner final : public Provisioner {
       if (!o_.initrd.empty()) boot += "<initrd>" + XmlEscape(o_.initrd) + "</initrd>";
       if (!o_.cmdline.empty()) boot += "<cmdline>" + XmlEscape(o_.cmdline) + "</cmdline>";
     }
+    // No network boot ROM: machines boot from their disk or kernel, and iPXE costs a second.
     const std::string network =
-        o_.network == "user" ? "<interface type='user'><model type='virtio'/></interface>"
-                             : "<interface type='network'><source network='" +
-                                   XmlEscape(o_.network) + "'/><model type='virtio'/></interface>";
+        o_.network == "user"
+            ? "<interface type='user'><model type='virtio'/><rom enabled='no'/></interface>"
+            : "<interface type='network'><source network='" + XmlEscape(o_.network) +
+                  "'/><model type='virtio'/><rom enabled='no'/></interface>";
     auto tpl = ReadFile(o_.domain_template);
     if (!tpl) return tpl.error();
     // Values are escaped by RenderDomainXml; the two fragments are spliced in afterwards.
