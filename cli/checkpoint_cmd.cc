@@ -114,7 +114,7 @@ void AddRestoreVerb(CLI::App& checkpoint, Invocation& inv) {
   CLI::App* restore =
       AddVerb(checkpoint, inv, "restore",
               "Put a task's workspace back as it was at a checkpoint (the workspace as it is is "
-              "checkpointed first)",
+              "checkpointed first); a machine checkpoint reverts its whole machine",
               [id, task](CommandContext& ctx) { return RestoreCheckpoint(ctx, *id, *task); });
   restore->add_option("CP", *id, "Checkpoint id")->required();
   restore->add_option("--task", *task, "The task whose workspace it goes into (default: its own)")
@@ -281,6 +281,10 @@ KeyValues CheckpointDetails(const json::object& c, int64_t now_ms) {
 }
 
 std::string RestoreSummary(const json::object& answer, const std::string& id) {
+  if (StringField(answer, "kind") == "machine") {
+    return "reverted machine " + OrDash(StringField(answer, "machine_id")) + " to checkpoint " +
+           FieldOr(answer, "restored", id) + ": it boots again from that disk";
+  }
   std::string text = "restored " + FieldOr(answer, "restored", id) + " into the workspace";
   if (const std::string task = StringField(answer, "task_id"); !task.empty()) {
     text += " of task " + task;

@@ -269,7 +269,7 @@ HttpResponse CheckpointsApi::RevertMachine(const HttpRequest& req, std::string_v
     auto shared = std::make_shared<std::string>();
     auto started = deps_.machines->RevertMachine(id, [id, shared, respond](Result<void> done) {
       if (!done) return respond(ErrorResponse(done.error()));
-      respond(JsonResponse(200, {{"restored", id}, {"machine_id", *shared}, {"task_id", ""}}));
+      respond(JsonResponse(200, {{"restored", id}, {"kind", "machine"}, {"machine_id", *shared}}));
     });
     if (!started) return respond(ErrorResponse(started.error()));
     *shared = (*started)->id;

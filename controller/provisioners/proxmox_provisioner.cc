@@ -137,6 +137,33 @@ class ProxmoxProvisioner final : public Provisioner {
     return ref->node + "/" + ref->vmid + "/" + snapshot;
   }
 
+  bool CanRevert() const override { return true; }
+
+  Result<void> Revert(const std::string& name, const std::string& instance,
+                      const std::string& text) override {
+    (void)name;
+    auto ref = ParseRef(text);
+    if (!ref) return ref.error();
+    auto vm = ParseRef(instance);
+    if (!vm) return vm.error();
+    if (vm->node != ref->node || vm->vmid != ref->vmid || ref->snapshot.empty()) {
+      return MakeError("bad_request",
+                       "checkpoint " + text + " is not a snapshot of VM " + instance);
+    }
+    const std::string path = Vm(ref->node, ref->vmid);
+    if (auto r = Task("POST", path + "/snapshot/" + Encode(ref->snapshot) + "/rollback", ""); !r) {
+      return r;
+    }
+    // The snapshot holds no RAM: the VM is stopped after the rollback, and boots again.
+    auto status = Call("GET", path + "/status/current");
+    if (!status) return status.error();
+    if (status->is_object() && status->as_object().contains("status") &&
+        status->at("status") == "running") {
+      return {};
+    }
+    return Task("POST", path + "/status/start", "");
+  }
+
   Result<void> DeleteSnapshot(const std::string& text) override {
     auto ref = ParseRef(text);
     if (!ref) return ref.error();

@@ -232,7 +232,13 @@ HttpResponse FakeProxmox::Route(const HttpRequest& req,
       return Json(200, task);
     }
     if (seg.size() == 7 && seg[6] == "rollback" && req.method == "POST") {
-      return Json(200, NewTask("qmrollback", vmid));
+      std::string task = NewTask("qmrollback", vmid);
+      if (tasks_[task].exitstatus == "OK") {
+        // A snapshot taken without its RAM (vmstate) leaves the VM stopped after a rollback.
+        vm->second.status = "stopped";
+        vm->second.rolled_back_to = snap;
+      }
+      return Json(200, task);
     }
   }
   return Fail(501, "Method '" + req.method + " /" + rest + "' not implemented");

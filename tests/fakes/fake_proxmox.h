@@ -24,6 +24,7 @@ struct FakeVm {
   std::set<std::string> snapshots;
   std::string cloned_from;  // "vmid" or "vmid@snapshot"
   bool full_clone = false;
+  std::string rolled_back_to;  // the last snapshot rolled back to
 };
 
 class FakeProxmox {

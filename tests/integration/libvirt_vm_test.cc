@@ -111,6 +111,7 @@ TEST_CASE("libvirt VMs boot, run tasks, are checkpointed, cloned and reverted",
   INFO(restored->body);
   REQUIRE(restored->status == 200);
   CHECK(JsonString(json::parse(restored->body).as_object(), "machine_id") == a);
+  CHECK(JsonString(json::parse(restored->body).as_object(), "kind") == "machine");
   // A task for it waits until its agent is back (the old one went with the old disk).
   CHECK_THAT(RunOn(tasks, a, "cat /var/lib/autovibe/marker", 150s), Catch::Contains("kept"));
 

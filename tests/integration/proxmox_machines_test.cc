@@ -92,6 +92,17 @@ TEST_CASE("the proxmox backend clones, configures, snapshots and deletes VMs", "
   CHECK(vms[101].full_clone);
   CHECK(vms[101].status == "running");
 
+  // Reverting the first VM rolls it back to its snapshot and starts it again; a snapshot of
+  // another VM is refused.
+  REQUIRE(prov->Revert("pve-1", *a, *snap));
+  vms = pve.Vms();
+  CHECK(vms[100].rolled_back_to == "cp-1a2b3c");
+  CHECK(vms[100].status == "running");
+  auto foreign = prov->Revert("pve-2", *b, *snap);
+  REQUIRE_FALSE(foreign);
+  CHECK(foreign.error().code == "bad_request");
+  CHECK(pve.Vms()[101].rolled_back_to.empty());
+
   // Destroy stops and deletes the VM and its snippet; gone already is fine.
   REQUIRE(prov->Destroy("pve-2", *b));
   CHECK_FALSE(pve.Vms().count(101));

@@ -201,6 +201,15 @@ TEST_CASE("cli checkpoint restore: without --task and with nothing kept, one lin
   CHECK(json::parse(ctl.bodies()[0]) == json::parse("{}"));
 }
 
+TEST_CASE("cli checkpoint restore: a machine checkpoint reverts its machine", "[cli]") {
+  FakeController ctl;
+  ctl.On("POST /v1/checkpoints/cp-9/restore",
+         JsonReply(200, R"({"restored":"cp-9","kind":"machine","machine_id":"m-7"})"));
+  Outcome o = RunCli(ctl, {"checkpoint", "restore", "cp-9"});
+  CHECK(o.exit_code == 0);
+  CHECK(o.out == "reverted machine m-7 to checkpoint cp-9: it boots again from that disk\n");
+}
+
 TEST_CASE("cli checkpoint restore: a refusal is shown as the controller gives it", "[cli]") {
   FakeController ctl;
   ctl.On("POST /v1/checkpoints/cp-1/restore",
