@@ -2,6 +2,7 @@
 
 #include <libvirt/libvirt.h>
 #include <libvirt/virterror.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cctype>
@@ -88,6 +89,11 @@ class LibvirtProvisioner final : public Provisioner {
 
   Result<std::string> Create(const MachineLaunch& launch) override {
     if (!SafeName(launch.name)) return MakeError("bad_request", "bad machine name " + launch.name);
+    // A domain of that name that is not ours to make (nor, on failure, to remove).
+    if (auto existing = Lookup(launch.name); existing || existing.error().code != "not_found") {
+      return existing ? MakeError("conflict", "libvirt already has a domain " + launch.name)
+                      : existing.error();
+    }
     auto made = Make(launch);
     if (!made) Destroy(launch.name, launch.name);
     return made;
@@ -134,6 +140,7 @@ class LibvirtProvisioner final : public Provisioner {
     if (!SafeName(domain_name) || !SafeName(snapshot)) {
       return MakeError("bad_request", "bad machine or checkpoint name");
     }
+    std::lock_guard disks(disks_mu_);  // one change of a disk chain at a time
     auto dom = Lookup(domain_name);
     if (!dom) return dom.error();
     const std::string dir = MachineDir(domain_name);
@@ -189,6 +196,7 @@ class LibvirtProvisioner final : public Provisioner {
     if (!SafeName(domain_name) || !SafeName(ref)) {
       return MakeError("bad_request", "bad machine name or checkpoint ref");
     }
+    std::lock_guard disks(disks_mu_);
     auto dom = Lookup(domain_name);
     if (!dom) return dom.error();
     const std::string dir = MachineDir(domain_name);
@@ -197,34 +205,49 @@ class LibvirtProvisioner final : public Provisioner {
     // A fresh overlay on (a link of) the checkpoint's disk, swapped in for the current one.
     const std::string tag = "revert-" + std::to_string(RevertCount(dir) + 1);
     const std::string base = dir + "/" + tag + "-base.qcow2";
-    if (auto r = LinkCheckpoint(ref, base); !r) return r;
     const std::string disk = dir + "/" + tag + ".qcow2";
-    if (auto r = Overlay(base, disk); !r) return r;
-    char* raw = virDomainGetXMLDesc(dom->get(), VIR_DOMAIN_XML_INACTIVE);
-    if (raw == nullptr) {
-      return MakeError("unavailable", "libvirt: cannot read " + domain_name + ": " + LastError());
-    }
-    std::string xml(raw);
-    free(raw);
-    if (!SetSystemDisk(xml, disk)) {
-      return MakeError("unavailable", "the definition of " + domain_name + " has no disk vda");
-    }
-    if (virDomainIsActive(dom->get()) == 1 && virDomainDestroy(dom->get()) != 0) {
-      return MakeError("unavailable", "libvirt: cannot stop " + domain_name + ": " + LastError());
-    }
-    Domain redefined(virDomainDefineXML(virDomainGetConnect(dom->get()), xml.c_str()));
-    if (redefined == nullptr) {
-      return MakeError("unavailable",
-                       "libvirt: cannot redefine " + domain_name + ": " + LastError());
+    auto swapped = SwapDisk(**dom, ref, base, disk);
+    if (!swapped) {
+      std::error_code ec;
+      fs::remove(disk, ec);
+      fs::remove(base, ec);
+      return swapped;
     }
     if (auto r = SetActiveDisk(dir, tag + ".qcow2"); !r) return r;
-    if (virDomainCreate(redefined.get()) != 0) {
+    // The disk it ran on is nobody's backing (a checkpoint's disk is linked, and kept).
+    struct stat st {};
+    const std::string old = dir + "/" + *active;
+    if (stat(old.c_str(), &st) == 0 && st.st_nlink == 1) unlink(old.c_str());
+    if (virDomainCreate(dom->get()) != 0) {
       return MakeError("unavailable", "libvirt: cannot start " + domain_name + ": " + LastError());
     }
     return {};
   }
 
  private:
+  // Stops the domain and defines it again on `disk`, a new overlay on `base`, a link of the
+  // checkpoint `ref`.
+  Result<void> SwapDisk(virDomain& dom, const std::string& ref, const std::string& base,
+                        const std::string& disk) {
+    if (auto r = LinkCheckpoint(ref, base); !r) return r;
+    if (auto r = Overlay(base, disk); !r) return r;
+    char* raw = virDomainGetXMLDesc(&dom, VIR_DOMAIN_XML_INACTIVE);
+    if (raw == nullptr) return MakeError("unavailable", "libvirt: " + LastError());
+    std::string xml(raw);
+    free(raw);
+    if (!SetSystemDisk(xml, disk)) {
+      return MakeError("unavailable", "the domain's definition has no disk vda");
+    }
+    if (virDomainIsActive(&dom) == 1 && virDomainDestroy(&dom) != 0) {
+      return MakeError("unavailable", "libvirt: cannot stop the domain: " + LastError());
+    }
+    Domain redefined(virDomainDefineXML(virDomainGetConnect(&dom), xml.c_str()));
+    if (redefined == nullptr) {
+      return MakeError("unavailable", "libvirt: cannot define the domain again: " + LastError());
+    }
+    return {};
+  }
+
   std::string MachineDir(const std::string& name) const {
     return o_.images_dir + "/machines/" + name;
   }
@@ -403,8 +426,9 @@ class LibvirtProvisioner final : public Provisioner {
   }
 
   const LibvirtBackendOptions o_;
-  std::mutex mu_;
+  std::mutex mu_;  // guards conn_
   virConnectPtr conn_ = nullptr;
+  std::mutex disks_mu_;  // checkpoints and reverts, one at a time
 };
 
 }  // namespace

@@ -168,6 +168,15 @@ TEST_CASE("libvirt machines: hostile names and a failed create change nothing",
   }
   CHECK_FALSE(fs::exists(f.o.images_dir + "/etc"));
 
+  // A name libvirt already has is refused, and the domain that has it is left alone.
+  REQUIRE(f.prov->Create(Launch("m-z", "vms-7")));
+  auto twice = f.prov->Create(Launch("m-w", "vms-7"));
+  REQUIRE_FALSE(twice);
+  CHECK(twice.error().code == "conflict");
+  CHECK_THAT(f.driver.Domain("vms-7"), Catch::StartsWith("running ") && Catch::Contains("m-z"));
+  CHECK(fs::exists(f.Machine("vms-7", "disk.qcow2")));
+  REQUIRE(f.prov->Destroy("vms-7", "vms-7"));
+
   // A base image that went away: qemu-img's error comes back and nothing is left.
   fs::remove(f.o.base_image);
   auto failed = f.prov->Create(Launch("m-y", "vms-8"));
