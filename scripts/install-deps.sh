@@ -21,6 +21,8 @@ PACKAGES=(
   # Debian kernel with the agent in its initrd
   qemu-utils genisoimage libvirt-daemon libvirt-daemon-driver-qemu qemu-system-x86
   linux-image-amd64 kmod cpio e2fsprogs
+  # cloud-init's schema check of templates/cloud-init (it is disabled on this host below)
+  cloud-init
   # the ssh backend's tests adopt this machine through an sshd on a loopback port
   openssh-server
   # tools the tests and scripts use
@@ -91,6 +93,11 @@ if [ -x /usr/sbin/libvirtd ]; then
     printf '# Written by autovibe scripts/install-deps.sh\nuser = "root"\ngroup = "root"\n' |
       $SUDO tee /etc/libvirt/qemu.conf >/dev/null
   fi
+fi
+
+# cloud-init is here for its schema check, not to configure this host at its next boot.
+if [ -d /etc/cloud ] && [ ! -e /etc/cloud/cloud-init.disabled ] && [ ! -e /var/lib/cloud/instance ]; then
+  $SUDO touch /etc/cloud/cloud-init.disabled
 fi
 
 # The Claude Code CLI: the claude-code tool, and what tests/integration/claude_code_cli_test.cc

@@ -176,6 +176,7 @@ Result<std::unique_ptr<Provisioner>> MakeProvisioner(const PoolConfig& pool,
     if (o.url.empty() || o.token.empty())
       return Bad(pool, "url and token (or token_file) are required");
     o.agent_toml = SlotsToml(pool);
+    o.templates_dir = context.templates_dir;
     return MakeProxmoxProvisioner(std::move(o));
   }
   if (pool.backend == "libvirt") {
@@ -217,6 +218,7 @@ Result<std::unique_ptr<Provisioner>> MakeProvisioner(const PoolConfig& pool,
     }
     o.images_dir = std::filesystem::absolute(o.images_dir).lexically_normal().string();
     o.agent_toml = SlotsToml(pool);
+    o.templates_dir = context.templates_dir;
     return MakeLibvirtProvisioner(std::move(o));
   }
   return MakeError("unavailable", "pool " + pool.name + ": the " + pool.backend +

@@ -12,7 +12,7 @@
 
 #include "common/core/files.h"
 #include "controller/provisioners/agent_toml.h"
-#include "controller/provisioners/proxmox_provisioner.h"
+#include "controller/provisioners/cloud_init.h"
 #include "controller/provisioners/run_program.h"
 
 namespace autovibe {
@@ -384,9 +384,9 @@ class LibvirtProvisioner final : public Provisioner {
     if (!toml) return toml.error();
     const std::string seed_dir = dir + "/seed";
     if (auto r = MakeDirs(seed_dir, 0700); !r) return r;
-    if (auto r = WriteFileAtomic(seed_dir + "/user-data", AgentUserData(*toml), 0600, false); !r) {
-      return r;
-    }
+    auto user_data = AgentUserData(o_.templates_dir, *toml);
+    if (!user_data) return user_data.error();
+    if (auto r = WriteFileAtomic(seed_dir + "/user-data", *user_data, 0600, false); !r) return r;
     const std::string meta =
         "instance-id: " + launch.machine_id + "\nlocal-hostname: " + launch.name + "\n";
     if (auto r = WriteFileAtomic(seed_dir + "/meta-data", meta, 0600, false); !r) return r;
@@ -435,27 +435,9 @@ class LibvirtProvisioner final : public Provisioner {
 
 Result<std::string> RenderDomainXml(const std::string& domain_template,
                                     const std::map<std::string, std::string>& values) {
-  std::string out;
-  size_t pos = 0;
-  for (;;) {
-    const size_t open = domain_template.find("{{", pos);
-    if (open == std::string::npos) break;
-    const size_t close = domain_template.find("}}", open);
-    if (close == std::string::npos) {
-      return MakeError("bad_config", "the domain template has an unclosed {{");
-    }
-    const std::string key = domain_template.substr(open + 2, close - open - 2);
-    auto it = values.find(key);
-    if (it == values.end()) {
-      return MakeError("bad_config", "the domain template names {{" + key.substr(0, 40) +
-                                         "}}, which has no value");
-    }
-    out += domain_template.substr(pos, open - pos);
-    out += XmlEscape(it->second);
-    pos = close + 2;
-  }
-  out += domain_template.substr(pos);
-  return out;
+  std::map<std::string, std::string> escaped;
+  for (const auto& [k, v] : values) escaped[k] = XmlEscape(v);
+  return FillTemplate(domain_template, escaped, "{{", "}}");
 }
 
 std::unique_ptr<Provisioner> MakeLibvirtProvisioner(LibvirtBackendOptions options) {

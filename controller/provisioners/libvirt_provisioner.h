@@ -36,7 +36,8 @@ struct LibvirtBackendOptions {
   // The bus as the machines reach it, when not as the controller's agent_nats says (with the
   // user-mode network the host is 10.0.2.2: "nats://10.0.2.2:4222").
   std::string nats_url;
-  std::string agent_toml;  // extra agent settings (AgentTomlOptions::extra_toml)
+  std::string agent_toml;     // extra agent settings (AgentTomlOptions::extra_toml)
+  std::string templates_dir;  // cloud-init/agent.yaml and systemd/autovibe-agent.service
 };
 
 std::unique_ptr<Provisioner> MakeLibvirtProvisioner(LibvirtBackendOptions options);

@@ -10,6 +10,7 @@
 #include "common/core/files.h"
 #include "common/http/client.h"
 #include "controller/provisioners/agent_toml.h"
+#include "controller/provisioners/cloud_init.h"
 
 namespace autovibe {
 namespace {
@@ -188,9 +189,9 @@ class ProxmoxProvisioner final : public Provisioner {
         launch,
         {.data_dir = "/var/lib/autovibe/agent", .backend = "proxmox", .extra_toml = o_.agent_toml});
     if (!toml) return toml.error();
-    if (auto r = WriteFileAtomic(SnippetPath(launch.name), AgentUserData(*toml), 0600); !r) {
-      return r;
-    }
+    auto user_data = AgentUserData(o_.templates_dir, *toml);
+    if (!user_data) return user_data.error();
+    if (auto r = WriteFileAtomic(SnippetPath(launch.name), *user_data, 0600); !r) return r;
     auto set = Task("POST", Vm(o_.node, vmid) + "/config",
                     Form({{"cicustom", "user=" + o_.snippets_storage + ":snippets/" +
                                            SnippetName(launch.name)}}));
@@ -273,26 +274,6 @@ class ProxmoxProvisioner final : public Provisioner {
 };
 
 }  // namespace
-
-std::string AgentUserData(const std::string& agent_toml) {
-  std::string indented;
-  size_t start = 0;
-  while (start < agent_toml.size()) {
-    size_t end = agent_toml.find('\n', start);
-    if (end == std::string::npos) end = agent_toml.size();
-    indented += "      " + agent_toml.substr(start, end - start) + "\n";
-    start = end + 1;
-  }
-  return "#cloud-config\n"
-         "# Written by the autovibe controller: the agent's settings for this machine.\n"
-         "write_files:\n"
-         "  - path: /etc/autovibe/agent.toml\n"
-         "    permissions: '0600'\n"
-         "    content: |\n" +
-         indented +
-         "runcmd:\n"
-         "  - [systemctl, enable, --now, autovibe-agent]\n";
-}
 
 std::unique_ptr<Provisioner> MakeProxmoxProvisioner(ProxmoxBackendOptions options) {
   return std::make_unique<ProxmoxProvisioner>(std::move(options));

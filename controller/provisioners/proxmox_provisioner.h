@@ -26,13 +26,10 @@ struct ProxmoxBackendOptions {
   bool verify_tls = true;
   std::chrono::milliseconds task_timeout{10 * 60'000};
   std::chrono::milliseconds poll_every{500};
-  std::string agent_toml;  // extra agent settings (AgentTomlOptions::extra_toml)
+  std::string agent_toml;     // extra agent settings (AgentTomlOptions::extra_toml)
+  std::string templates_dir;  // cloud-init/agent.yaml and systemd/autovibe-agent.service
 };
 
 std::unique_ptr<Provisioner> MakeProxmoxProvisioner(ProxmoxBackendOptions options);
-
-// The cloud-init user data that installs a machine's agent config and starts the agent
-// (already on the image): shared by the VM backends.
-std::string AgentUserData(const std::string& agent_toml);
 
 }  // namespace autovibe

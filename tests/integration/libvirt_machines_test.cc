@@ -13,6 +13,7 @@
 #include "controller/provisioners/run_program.h"
 #include "tests/support/catch_result.h"
 #include "tests/support/process.h"
+#include "tests/support/user_data.h"
 
 using namespace autovibe;
 using namespace autovibe::testing;
@@ -73,6 +74,7 @@ struct Fixture {
     o.base_image = dir / "base.qcow2";
     o.images_dir = dir / "images";
     o.domain_type = "test";
+    o.templates_dir = std::string(AV_SOURCE_DIR) + "/templates";
     Run({"qemu-img", "create", "-q", "-f", "qcow2", o.base_image, "64M"});
     prov = MakeLibvirtProvisioner(o);
   }
@@ -105,11 +107,14 @@ TEST_CASE("libvirt machines: a domain on an overlay with a NoCloud seed, destroy
              Catch::Contains("Volume id: cidata"));
   const std::string user_data =
       Run({"isoinfo", "-R", "-i", f.Machine("vms-1", "seed.iso"), "-x", "/user-data"});
-  CHECK_THAT(user_data, Catch::StartsWith("#cloud-config") &&
-                            Catch::Contains("path: /etc/autovibe/agent.toml") &&
-                            Catch::Contains("machine_id = 'm-a'") &&
-                            Catch::Contains("secret-m-a") &&
-                            Catch::Contains("nats://10.0.2.2:4222"));
+  CHECK_THAT(user_data, Catch::StartsWith("#cloud-config"));
+  CHECK_THAT(WrittenFile(user_data, "/etc/autovibe/agent.toml"),
+             Catch::Contains("machine_id = 'm-a'") && Catch::Contains("secret-m-a") &&
+                 Catch::Contains("nats://10.0.2.2:4222"));
+  // cloud-init itself accepts it (templates/cloud-init/agent.yaml, filled in).
+  WriteFileAtomic(f.dir / "user-data.yaml", user_data, 0600).value();
+  CHECK_THAT(Run({"cloud-init", "schema", "--config-file", f.dir / "user-data.yaml"}),
+             Catch::Contains("Valid"));
   CHECK_THAT(Run({"isoinfo", "-R", "-i", f.Machine("vms-1", "seed.iso"), "-x", "/meta-data"}),
              Catch::Contains("instance-id: m-a"));
 

@@ -13,6 +13,7 @@
 #include "tests/support/catch_result.h"
 #include "tests/support/fleet_harness.h"
 #include "tests/support/nats_server.h"
+#include "tests/support/user_data.h"
 
 using namespace autovibe;
 using namespace autovibe::testing;
@@ -35,6 +36,7 @@ ProxmoxBackendOptions Options(const FakeProxmox& pve, const std::string& snippet
   o.poll_every = 10ms;
   o.task_timeout = 10s;
   o.agent_toml = "task_slots = 1\n";
+  o.templates_dir = std::string(AV_SOURCE_DIR) + "/templates";
   return o;
 }
 
@@ -72,9 +74,12 @@ TEST_CASE("the proxmox backend clones, configures, snapshots and deletes VMs", "
   // The snippet is cloud-init user data carrying the agent's settings.
   const std::string snippet = ReadFile(dir / "autovibe-pve-1.yaml").value();
   CHECK(snippet.starts_with("#cloud-config\n"));
-  CHECK_THAT(snippet, Catch::Contains("path: /etc/autovibe/agent.toml"));
-  CHECK_THAT(snippet, Catch::Contains("m-0000000000a1"));
-  CHECK_THAT(snippet, Catch::Contains("nats://10.0.0.5:4222"));
+  CHECK_THAT(WrittenFile(snippet, "/etc/autovibe/agent.toml"),
+             Catch::Contains("machine_id = 'm-0000000000a1'"));
+  CHECK_THAT(WrittenFile(snippet, "/etc/systemd/system/autovibe-agent.service"),
+             Catch::Contains("ExecStart=/opt/autovibe/bin/autovibe-agent"));
+  CHECK_THAT(WrittenFile(snippet, "/etc/autovibe/agent.toml"),
+             Catch::Contains("nats://10.0.0.5:4222"));
   CHECK((fs::status(dir / "autovibe-pve-1.yaml").permissions() & fs::perms::others_read) ==
         fs::perms::none);
 

@@ -1,0 +1,55 @@
+#include "controller/provisioners/cloud_init.h"
+
+#include <openssl/evp.h>
+
+#include "common/core/files.h"
+
+namespace autovibe {
+
+Result<std::string> FillTemplate(const std::string& text,
+                                 const std::map<std::string, std::string>& values,
+                                 std::string_view open, std::string_view close) {
+  std::string out;
+  size_t pos = 0;
+  for (;;) {
+    const size_t start = text.find(open, pos);
+    if (start == std::string::npos) break;
+    const size_t end = text.find(close, start + open.size());
+    if (end == std::string::npos) {
+      return MakeError("bad_config", "the template has an unclosed " + std::string(open));
+    }
+    const std::string key = text.substr(start + open.size(), end - start - open.size());
+    auto it = values.find(key);
+    if (it == values.end()) {
+      return MakeError("bad_config", "the template names " + std::string(open) + key.substr(0, 40) +
+                                         std::string(close) + ", which has no value");
+    }
+    out += text.substr(pos, start - pos);
+    out += it->second;
+    pos = end + close.size();
+  }
+  out += text.substr(pos);
+  return out;
+}
+
+std::string Base64(const std::string& bytes) {
+  std::string out(4 * ((bytes.size() + 2) / 3) + 1, '\0');
+  const int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                                reinterpret_cast<const unsigned char*>(bytes.data()),
+                                static_cast<int>(bytes.size()));
+  out.resize(static_cast<size_t>(n));
+  return out;
+}
+
+Result<std::string> AgentUserData(const std::string& templates_dir, const std::string& agent_toml) {
+  auto tpl = ReadFile(templates_dir + "/cloud-init/agent.yaml");
+  if (!tpl) return tpl.error();
+  auto unit = ReadFile(templates_dir + "/systemd/autovibe-agent.service");
+  if (!unit) return unit.error();
+  return FillTemplate(*tpl, {{"agent_config_b64", Base64(agent_toml)},
+                             {"agent_unit_b64", Base64(*unit)},
+                             {"agent_url", ""},
+                             {"agent_sha256", ""}});
+}
+
+}  // namespace autovibe

@@ -1,0 +1,27 @@
+// The cloud-init user data of a worker VM, rendered from templates/cloud-init/agent.yaml: the
+// same template Terraform's modules render (templatefile), so every path installs a worker the
+// same way.
+#pragma once
+
+#include <map>
+#include <string>
+#include <string_view>
+
+#include "common/core/result.h"
+
+namespace autovibe {
+
+// `text` with each ${name} (or `open` name `close`) replaced by its value, as it is. Errors:
+// bad_config (a placeholder with no value, or an unclosed one).
+Result<std::string> FillTemplate(const std::string& text,
+                                 const std::map<std::string, std::string>& values,
+                                 std::string_view open = "${", std::string_view close = "}");
+
+// templates_dir/cloud-init/agent.yaml for an image that has the agent already: the agent's
+// config and templates_dir/systemd/autovibe-agent.service go in base64. Errors: not_found or
+// unavailable (a template cannot be read), bad_config.
+Result<std::string> AgentUserData(const std::string& templates_dir, const std::string& agent_toml);
+
+std::string Base64(const std::string& bytes);
+
+}  // namespace autovibe
