@@ -27,6 +27,18 @@ Result<void> LoadControllerConfigToml(std::string_view toml_text, ControllerConf
                           if (k == "agent_nats") return TomlString(node, k, c.agent_nats_url);
                           if (k == "nats_auth_file") return TomlString(node, k, c.nats_auth_file);
                           if (k == "nats_pid_file") return TomlString(node, k, c.nats_pid_file);
+                          if (k == "backup_every") return TomlDuration(node, k, c.backup_every);
+                          if (k == "backup_dir") return TomlString(node, k, c.backup_dir);
+                          if (k == "backup_keep") {
+                            auto n = node.value<int64_t>();
+                            if (!n || *n < 1 || *n > 10000) {
+                              return MakeError("bad_config",
+                                               "backup_keep must be a whole number from 1 to "
+                                               "10000");
+                            }
+                            c.backup_keep = static_cast<int>(*n);
+                            return {};
+                          }
                           if (k == "pool") {
                             auto pools = ParsePools(node);
                             if (!pools) return pools.error();
@@ -39,6 +51,9 @@ Result<void> LoadControllerConfigToml(std::string_view toml_text, ControllerConf
 
 Result<void> ValidateControllerConfig(const ControllerConfig& c) {
   if (c.data_dir.empty()) return MakeError("bad_config", "data_dir must not be empty");
+  if (c.backup_every.count() != 0 && c.backup_every < std::chrono::seconds(1)) {
+    return MakeError("bad_config", "backup_every must be at least 1s (or 0: no backups)");
+  }
   if (c.heartbeat_interval.count() < 10) {
     return MakeError("bad_config", "heartbeat_interval must be at least 10ms");
   }
@@ -100,6 +115,14 @@ ParsedArgs ParseControllerArgs(int argc, char** argv) {
                  "URL that budget alerts are POSTed to as Slack-compatible JSON (http:// only "
                  "for now) [none]");
   app.set_version_flag("--version", AUTOVIBE_VERSION);
+  CLI::App* backup = app.add_subcommand(
+      "backup", "Copy the controller's database to FILE, consistent while it runs");
+  backup->add_option("--to", out.file, "the backup file to write")->required();
+  CLI::App* restore = app.add_subcommand(
+      "restore", "Put a backup in place of the database (the controller must be stopped)");
+  restore->add_option("--from", out.file, "the backup file to read")->required();
+  for (CLI::App* sub : {backup, restore}) sub->fallthrough();
+  app.require_subcommand(0, 1);
   if (auto code = ParseFlags(app, argc, argv)) {
     out.exit_code = *code;
     return out;
@@ -128,6 +151,8 @@ ParsedArgs ParseControllerArgs(int argc, char** argv) {
     *target = *d;
   }
   if (auto r = ValidateControllerConfig(c); !r) return fail(r.error());
+  if (backup->parsed()) out.command = "backup";
+  if (restore->parsed()) out.command = "restore";
   return out;
 }
 

@@ -32,11 +32,17 @@ struct ControllerConfig {
   // include, and the server's pid file (SIGHUP reloads it). Empty: agents get no credentials.
   std::string nats_auth_file;
   std::string nats_pid_file;
+  // Scheduled backups of the database (store/backup.h): every `backup_every` (0: none) into
+  // `backup_dir` (default <data_dir>/backups), the newest `backup_keep` kept.
+  Duration backup_every = Duration(0);
+  std::string backup_dir;
+  int backup_keep = 7;
 };
 
 // Reads a TOML config. Keys: data_dir, nats, nats_user, nats_password, listen,
 // heartbeat_interval, heartbeat_ttl, subject_prefix, log_level, lease_ttl, alert_webhook,
-// agent_nats, nats_auth_file, nats_pid_file, and the [[pool]] array (pool_config.h). Unknown
+// agent_nats, nats_auth_file, nats_pid_file, backup_every, backup_dir, backup_keep, and the
+// [[pool]] array (pool_config.h). Unknown
 // keys are an error, so a typo does not silently fall back to a default.
 Result<void> LoadControllerConfigToml(std::string_view toml_text, ControllerConfig& config);
 
@@ -48,6 +54,9 @@ Result<void> ValidateControllerConfig(const ControllerConfig& config);
 struct ParsedArgs {
   ControllerConfig config;
   int exit_code = -1;  // -1: run
+  // "" (run the controller), "backup" or "restore", with the file to write or read.
+  std::string command;
+  std::string file;
 };
 ParsedArgs ParseControllerArgs(int argc, char** argv);
 

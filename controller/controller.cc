@@ -8,6 +8,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <filesystem>
+#include <optional>
 #include <thread>
 
 #include "autovibe/v1/command.pb.h"
@@ -32,6 +33,7 @@
 #include "controller/machines/machine_manager.h"
 #include "controller/machines/nats_auth.h"
 #include "controller/provisioners/factory.h"
+#include "controller/store/backup.h"
 #include "controller/store/store.h"
 #include "controller/task_dispatch.h"
 #include "controller/tasks/task_book.h"
@@ -57,7 +59,8 @@ class ControllerImpl final : public Controller {
         signals_(ioc_, SIGTERM, SIGINT),
         liveness_timer_(ioc_),
         flush_timer_(ioc_),
-        tick_timer_(ioc_) {}
+        tick_timer_(ioc_),
+        backup_timer_(ioc_) {}
 
   ~ControllerImpl() override {
     // Subscriptions first (no more callbacks), then the workers that use the bus, then the
@@ -73,6 +76,9 @@ class ControllerImpl final : public Controller {
 
   Result<void> Init() {
     if (auto r = MakeDirs(config_.data_dir, 0700); !r) return r.error();
+    auto lock = DataDirLock::Take(config_.data_dir);
+    if (!lock) return lock.error();
+    lock_.emplace(std::move(*lock));
     auto store = OpenSqliteStore(config_.data_dir + "/controller.db");
     if (!store) return store.error();
     store_ = std::move(*store);
@@ -163,6 +169,7 @@ class ControllerImpl final : public Controller {
     ScheduleLiveness();
     ScheduleFlush();
     ScheduleTick();
+    ScheduleBackup();
     dispatch_->RequestSchedule();
     ioc_.run();
     return 0;
@@ -457,6 +464,7 @@ class ControllerImpl final : public Controller {
     liveness_timer_.cancel();
     flush_timer_.cancel();
     tick_timer_.cancel();
+    backup_timer_.cancel();
     // Commit first: what waits for the commit (acks of consumed events, commands) still has
     // its subscription and bus.
     if (batch_) batch_->Commit();
@@ -488,7 +496,35 @@ class ControllerImpl final : public Controller {
     });
   }
 
+  // The database copied into backup_dir every backup_every (off the owner thread: the copy
+  // reads through a connection of its own), the oldest beyond backup_keep removed.
+  void ScheduleBackup() {
+    if (config_.backup_every.count() <= 0) return;
+    backup_timer_.expires_after(config_.backup_every);
+    backup_timer_.async_wait([this](boost::system::error_code ec) {
+      if (ec || stopping_) return;
+      const std::string dir =
+          config_.backup_dir.empty() ? config_.data_dir + "/backups" : config_.backup_dir;
+      asio::post(blocking_, [dir, db = config_.data_dir + "/controller.db",
+                             keep = config_.backup_keep, now = clock_.NowMs()] {
+        if (auto r = MakeDirs(dir, 0700); !r) {
+          spdlog::error("backup: {}", r.error().message);
+          return;
+        }
+        auto b = BackupDatabase(db, dir + "/" + BackupFileName(now));
+        if (!b) {
+          spdlog::error("backup failed: {}", b.error().message);
+          return;
+        }
+        spdlog::info("backup written path={} bytes={} pruned={}", b->path, b->bytes,
+                     PruneBackups(dir, keep));
+      });
+      ScheduleBackup();
+    });
+  }
+
   ControllerConfig config_;
+  std::optional<DataDirLock> lock_;  // held while this controller runs on its data dir
   asio::io_context ioc_{1};
   // Blocking bus work (setting up the events stream) runs here and posts results back.
   asio::thread_pool blocking_{1};
@@ -496,6 +532,7 @@ class ControllerImpl final : public Controller {
   asio::steady_timer liveness_timer_;
   asio::steady_timer flush_timer_;
   asio::steady_timer tick_timer_;
+  asio::steady_timer backup_timer_;
   SystemClock clock_;
   std::unique_ptr<Store> store_;
   std::unique_ptr<Fleet> fleet_;

@@ -21,8 +21,9 @@ PACKAGES=(
   # Debian kernel with the agent in its initrd
   qemu-utils genisoimage libvirt-daemon libvirt-daemon-driver-qemu qemu-system-x86
   linux-image-amd64 kmod cpio e2fsprogs
-  # cloud-init's schema check of templates/cloud-init (it is disabled on this host below)
-  cloud-init
+  # checks of the deployment files: cloud-init's schema (it is disabled on this host below),
+  # packer validate
+  cloud-init packer
   # the ssh backend's tests adopt this machine through an sshd on a loopback port
   openssh-server
   # tools the tests and scripts use

@@ -43,6 +43,23 @@ TEST_CASE("controller config refuses typos, wrong types, bad durations and bad T
   }
 }
 
+TEST_CASE("scheduled backups: every, dir and keep, within reason") {
+  ControllerConfig c;
+  REQUIRE(LoadControllerConfigToml(
+      "backup_every = \"24h\"\nbackup_dir = \"/srv/backups\"\nbackup_keep = 14\n", c));
+  CHECK(c.backup_every == 24h);
+  CHECK(c.backup_dir == "/srv/backups");
+  CHECK(c.backup_keep == 14);
+  CHECK(ValidateControllerConfig(c));
+  for (const char* bad : {"backup_keep = 0", "backup_keep = \"7\"", "backup_keep = 100000"}) {
+    INFO(bad);
+    ControllerConfig d;
+    CHECK_FALSE(LoadControllerConfigToml(bad, d));
+  }
+  c.backup_every = 100ms;
+  CHECK_FALSE(ValidateControllerConfig(c));
+}
+
 TEST_CASE("a ttl not longer than the interval is refused") {
   ControllerConfig c;
   c.heartbeat_interval = 2s;

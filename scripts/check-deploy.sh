@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# Checks the deployment files with the real tools: ./scripts/check-deploy.sh WHAT, WHAT one of
+#   cloud-init  cloud-init's schema check of templates/cloud-init/agent.yaml
+#   terraform   terraform fmt -check of terraform/ (providers cannot be downloaded here, so no
+#               init or validate of the fleet modules)
+#   terraform-user-data  the user data the modules render (terraform apply of the shared
+#               module, which needs no provider): cloud-init's schema, the agent config parses
+#   nomad       the Nomad job's HCL syntax and format (terraform fmt parses any HCL)
+#   packer      packer validate of packer/worker.pkr.hcl (placeholder secrets)
+# Exits 77 (ctest: skipped) when the tool is not installed and cannot be (terraform, which
+# Debian does not package).
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+need() {
+  command -v "$1" >/dev/null || { echo "check-deploy: $1 is missing (scripts/install-deps.sh)" >&2; exit 1; }
+}
+terraform_or_skip() {
+  command -v terraform >/dev/null || { echo "check-deploy: no terraform here; skipped" >&2; exit 77; }
+}
+case "${1:-}" in
+  cloud-init)
+    need cloud-init
+    cloud-init schema --config-file "$ROOT/templates/cloud-init/agent.yaml" ;;
+  terraform)
+    terraform_or_skip
+    terraform fmt -check -recursive -diff "$ROOT/terraform" ;;
+  terraform-user-data)
+    # The modules' user data, rendered by terraform itself (the module needs no provider), is
+    # what cloud-init accepts and carries an agent config that parses.
+    terraform_or_skip
+    need cloud-init
+    tmp=$(mktemp -d)
+    trap 'rm -rf "$tmp"' EXIT
+    module=$(realpath --relative-to="$tmp" "$ROOT/terraform/modules/agent-user-data")
+    cat > "$tmp/main.tf" <<TF
+module "ud" {
+  source              = "$module"
+  names               = ["w-1", "w-2"]
+  backend             = "libvirt"
+  controller_nats_url = "nats://10.0.0.2:4222"
+  nats_user           = "fleet"
+  nats_password       = "s3cret\"quoted"
+  labels              = { pool = "kvm", "gpu.kind" = "none" }
+}
+output "user_data" {
+  value     = module.ud.user_data
+  sensitive = true
+}
+TF
+    export TF_CLI_CONFIG_FILE=/dev/null TF_IN_AUTOMATION=1
+    (cd "$tmp" && terraform init -input=false -no-color >/dev/null &&
+      terraform apply -auto-approve -input=false -no-color >/dev/null &&
+      terraform output -json user_data > user_data.json)
+    python3 - "$tmp" <<'PY'
+import base64, json, sys, tomllib
+tmp = sys.argv[1]
+docs = json.load(open(f"{tmp}/user_data.json"))
+assert len(docs) == 2, docs
+for i, doc in enumerate(docs):
+    open(f"{tmp}/w{i}.yaml", "w").write(doc)
+    lines = doc.splitlines()
+    at = lines.index("  - path: /etc/autovibe/agent.toml")
+    content = next(l for l in lines[at:] if l.strip().startswith("content:"))
+    config = tomllib.loads(base64.b64decode(content.split()[-1]).decode())
+    assert config["name"] == f"w-{i + 1}", config
+    assert config["nats_password"] == 's3cret"quoted', config
+    assert config["labels"] == {"pool": "kvm", "gpu.kind": "none"}, config
+PY
+    for f in "$tmp"/w*.yaml; do cloud-init schema --config-file "$f"; done ;;
+  nomad)
+    terraform_or_skip
+    tmp=$(mktemp -d)
+    trap 'rm -rf "$tmp"' EXIT
+    cp "$ROOT/templates/nomad/autovibe-controller.nomad.hcl" "$tmp/job.tf"
+    terraform fmt -check -diff "$tmp/job.tf" ;;
+  packer)
+    need packer
+    cd "$ROOT/packer"
+    packer validate -var "debian_image_checksum=sha512:$(printf '0%.0s' $(seq 128))" \
+      -var proxmox_password=placeholder worker.pkr.hcl ;;
+  *)
+    echo "usage: $0 cloud-init|terraform|terraform-user-data|nomad|packer" >&2; exit 2 ;;
+esac

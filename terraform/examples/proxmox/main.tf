@@ -1,0 +1,38 @@
+# Two workers on a Proxmox VE cluster, cloned from template 9000 (packer/worker.pkr.hcl builds
+# one with the agent on it). terraform init && terraform apply
+terraform {
+  required_providers {
+    proxmox = {
+      source  = "bpg/proxmox"
+      version = ">= 0.60"
+    }
+  }
+}
+
+provider "proxmox" {
+  endpoint  = "https://pve.example:8006/"
+  api_token = var.proxmox_api_token # user@realm!tokenid=secret
+  insecure  = false
+  ssh {
+    agent    = true
+    username = "root" # uploading snippets goes over SSH
+  }
+}
+
+variable "proxmox_api_token" {
+  type      = string
+  sensitive = true
+}
+
+module "workers" {
+  source              = "../../modules/proxmox-fleet"
+  worker_count        = 2
+  node                = "pve1"
+  template_vm_id      = 9000
+  controller_nats_url = "nats://10.0.0.2:4222"
+  labels              = { pool = "pve", gpu = "none" }
+}
+
+output "workers" {
+  value = module.workers.workers
+}

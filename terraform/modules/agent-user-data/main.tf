@@ -1,0 +1,81 @@
+# The cloud-init user data of each worker: templates/cloud-init/agent.yaml (the template the
+# controller's own provisioners render) with the agent's config and systemd unit.
+terraform {
+  required_version = ">= 1.5"
+}
+
+variable "names" {
+  description = "The workers' names; their agents register under them."
+  type        = list(string)
+}
+
+variable "backend" {
+  description = "What the agents report as their machines' backend."
+  type        = string
+}
+
+variable "controller_nats_url" {
+  type = string
+}
+
+variable "nats_user" {
+  type    = string
+  default = ""
+}
+
+variable "nats_password" {
+  type      = string
+  default   = ""
+  sensitive = true
+}
+
+variable "labels" {
+  type    = map(string)
+  default = {}
+}
+
+variable "task_slots" {
+  type    = number
+  default = 1
+}
+
+variable "agent_url" {
+  type    = string
+  default = ""
+}
+
+variable "agent_sha256" {
+  type    = string
+  default = ""
+
+  validation {
+    condition     = var.agent_sha256 == "" || can(regex("^[0-9a-f]{64}$", var.agent_sha256))
+    error_message = "agent_sha256 is 64 lowercase hex digits."
+  }
+}
+
+locals {
+  unit = file("${path.module}/../../../templates/systemd/autovibe-agent.service")
+  agent_config = [for name in var.names : join("\n", compact([
+    "nats = ${jsonencode(var.controller_nats_url)}",
+    var.nats_user == "" ? "" : "nats_user = ${jsonencode(var.nats_user)}",
+    var.nats_password == "" ? "" : "nats_password = ${jsonencode(var.nats_password)}",
+    "name = ${jsonencode(name)}",
+    "backend = ${jsonencode(var.backend)}",
+    "data_dir = \"/var/lib/autovibe/agent\"",
+    "task_slots = ${var.task_slots}",
+    "labels = { ${join(", ", [for k, v in var.labels : "${jsonencode(k)} = ${jsonencode(v)}"])} }",
+  ]))]
+}
+
+output "user_data" {
+  description = "One cloud-config document per name, in order."
+  sensitive   = true
+  value = [for config in local.agent_config : templatefile(
+    "${path.module}/../../../templates/cloud-init/agent.yaml", {
+      agent_config_b64 = base64encode(config)
+      agent_unit_b64   = base64encode(local.unit)
+      agent_url        = var.agent_url
+      agent_sha256     = var.agent_sha256
+  })]
+}
