@@ -21,6 +21,8 @@ PACKAGES=(
   # Debian kernel with the agent in its initrd
   qemu-utils genisoimage libvirt-daemon libvirt-daemon-driver-qemu qemu-system-x86
   linux-image-amd64 kmod cpio e2fsprogs
+  # the Debian guest of the real-VM test (scripts/build-debian-image.sh)
+  mmdebstrap
   # checks of the deployment files: cloud-init's schema (it is disabled on this host below),
   # packer validate
   cloud-init packer

@@ -41,15 +41,32 @@ std::string Base64(const std::string& bytes) {
   return out;
 }
 
-Result<std::string> AgentUserData(const std::string& templates_dir, const std::string& agent_toml) {
+Result<void> ValidateAgentDownload(const AgentDownload& d) {
+  if (d.url.empty() && d.sha256.empty()) return {};
+  if (!(d.url.starts_with("http://") || d.url.starts_with("https://")) ||
+      d.url.find_first_of("'\" \t\r\n\\$`") != std::string::npos) {
+    return MakeError("bad_config",
+                     "agent_url must be an http:// or https:// URL without quotes, "
+                     "spaces or shell characters");
+  }
+  if (d.sha256.size() != 64 ||
+      d.sha256.find_first_not_of("0123456789abcdef") != std::string::npos) {
+    return MakeError("bad_config", "agent_sha256 must be the binary's SHA-256: 64 hex digits");
+  }
+  return {};
+}
+
+Result<std::string> AgentUserData(const std::string& templates_dir, const std::string& agent_toml,
+                                  const AgentDownload& download) {
+  if (auto r = ValidateAgentDownload(download); !r) return r.error();
   auto tpl = ReadFile(templates_dir + "/cloud-init/agent.yaml");
   if (!tpl) return tpl.error();
   auto unit = ReadFile(templates_dir + "/systemd/autovibe-agent.service");
   if (!unit) return unit.error();
   return FillTemplate(*tpl, {{"agent_config_b64", Base64(agent_toml)},
                              {"agent_unit_b64", Base64(*unit)},
-                             {"agent_url", ""},
-                             {"agent_sha256", ""}});
+                             {"agent_url", download.url},
+                             {"agent_sha256", download.sha256}});
 }
 
 }  // namespace autovibe

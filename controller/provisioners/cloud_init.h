@@ -17,10 +17,21 @@ Result<std::string> FillTemplate(const std::string& text,
                                  const std::map<std::string, std::string>& values,
                                  std::string_view open = "${", std::string_view close = "}");
 
-// templates_dir/cloud-init/agent.yaml for an image that has the agent already: the agent's
-// config and templates_dir/systemd/autovibe-agent.service go in base64. Errors: not_found or
-// unavailable (a template cannot be read), bad_config.
-Result<std::string> AgentUserData(const std::string& templates_dir, const std::string& agent_toml);
+// Where cloud-init fetches the agent binary from, for images without it; empty: the image
+// has it.
+struct AgentDownload {
+  std::string url;
+  std::string sha256;  // 64 hex digits, checked before the binary is installed
+};
+
+// templates_dir/cloud-init/agent.yaml: the agent's config and
+// templates_dir/systemd/autovibe-agent.service go in base64, and the download, if any. Errors:
+// not_found or unavailable (a template cannot be read), bad_config.
+Result<std::string> AgentUserData(const std::string& templates_dir, const std::string& agent_toml,
+                                  const AgentDownload& download = {});
+
+// Checks a download's url (http or https, no quotes or spaces) and sha256. Errors: bad_config.
+Result<void> ValidateAgentDownload(const AgentDownload& download);
 
 std::string Base64(const std::string& bytes);
 

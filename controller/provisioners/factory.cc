@@ -143,7 +143,9 @@ Result<std::unique_ptr<Provisioner>> MakeProvisioner(const PoolConfig& pool,
                               {"snippets_storage", &o.snippets_storage},
                               {"snippets_dir", &o.snippets_dir},
                               {"ca_file", &o.ca_file},
-                              {"task_timeout", &task_timeout}},
+                              {"task_timeout", &task_timeout},
+                              {"agent_url", &o.agent_download.url},
+                              {"agent_sha256", &o.agent_download.sha256}},
                              {"template", "full_clone", "verify_tls"});
         !r) {
       return r.error();
@@ -175,6 +177,7 @@ Result<std::unique_ptr<Provisioner>> MakeProvisioner(const PoolConfig& pool,
     }
     if (o.url.empty() || o.token.empty())
       return Bad(pool, "url and token (or token_file) are required");
+    if (auto r = ValidateAgentDownload(o.agent_download); !r) return Bad(pool, r.error().message);
     o.agent_toml = SlotsToml(pool);
     o.templates_dir = context.templates_dir;
     return MakeProxmoxProvisioner(std::move(o));
@@ -193,7 +196,9 @@ Result<std::unique_ptr<Provisioner>> MakeProvisioner(const PoolConfig& pool,
                               {"kernel", &o.kernel},
                               {"initrd", &o.initrd},
                               {"cmdline", &o.cmdline},
-                              {"nats_url", &o.nats_url}},
+                              {"nats_url", &o.nats_url},
+                              {"agent_url", &o.agent_download.url},
+                              {"agent_sha256", &o.agent_download.sha256}},
                              {"memory_mib", "vcpus"});
         !r) {
       return r.error();
@@ -217,6 +222,7 @@ Result<std::unique_ptr<Provisioner>> MakeProvisioner(const PoolConfig& pool,
       return Bad(pool, "template " + o.domain_template + " cannot be read");
     }
     o.images_dir = std::filesystem::absolute(o.images_dir).lexically_normal().string();
+    if (auto r = ValidateAgentDownload(o.agent_download); !r) return Bad(pool, r.error().message);
     o.agent_toml = SlotsToml(pool);
     o.templates_dir = context.templates_dir;
     return MakeLibvirtProvisioner(std::move(o));

@@ -16,6 +16,7 @@
 #include <memory>
 #include <string>
 
+#include "controller/provisioners/cloud_init.h"
 #include "controller/provisioners/provisioner.h"
 
 namespace autovibe {
@@ -38,6 +39,8 @@ struct LibvirtBackendOptions {
   std::string nats_url;
   std::string agent_toml;     // extra agent settings (AgentTomlOptions::extra_toml)
   std::string templates_dir;  // cloud-init/agent.yaml and systemd/autovibe-agent.service
+  // Where cloud-init fetches the agent from, for images without it (cloud_init.h).
+  AgentDownload agent_download;
 };
 
 std::unique_ptr<Provisioner> MakeLibvirtProvisioner(LibvirtBackendOptions options);

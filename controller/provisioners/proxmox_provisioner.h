@@ -9,6 +9,7 @@
 #include <memory>
 #include <string>
 
+#include "controller/provisioners/cloud_init.h"
 #include "controller/provisioners/provisioner.h"
 
 namespace autovibe {
@@ -28,6 +29,8 @@ struct ProxmoxBackendOptions {
   std::chrono::milliseconds poll_every{500};
   std::string agent_toml;     // extra agent settings (AgentTomlOptions::extra_toml)
   std::string templates_dir;  // cloud-init/agent.yaml and systemd/autovibe-agent.service
+  // Where cloud-init fetches the agent from, for images without it (cloud_init.h).
+  AgentDownload agent_download;
 };
 
 std::unique_ptr<Provisioner> MakeProxmoxProvisioner(ProxmoxBackendOptions options);
