@@ -27,8 +27,9 @@ job "autovibe-controller" {
     # The controller owns its SQLite file: never two at once.
     count = 1
 
-    # Cut off from the Nomad servers, it stops rather than run twice.
-    max_client_disconnect = "0s"
+    # Cut off from the Nomad servers, its client stops it (the servers then place it
+    # elsewhere): never two controllers at once.
+    stop_after_client_disconnect = "30s"
 
     update {
       max_parallel     = 1
