@@ -11,6 +11,8 @@
 # Debian does not package).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+# No user CLI config: nothing here needs one, and terraform warns when it is missing.
+export TF_CLI_CONFIG_FILE=/dev/null
 need() {
   command -v "$1" >/dev/null || { echo "check-deploy: $1 is missing (scripts/install-deps.sh)" >&2; exit 1; }
 }
@@ -47,7 +49,7 @@ output "user_data" {
   sensitive = true
 }
 TF
-    export TF_CLI_CONFIG_FILE=/dev/null TF_IN_AUTOMATION=1
+    export TF_IN_AUTOMATION=1
     (cd "$tmp" && terraform init -input=false -no-color >/dev/null &&
       terraform apply -auto-approve -input=false -no-color >/dev/null &&
       terraform output -json user_data > user_data.json)
