@@ -102,24 +102,20 @@ class LibvirtProvisioner final : public Provisioner {
   Result<void> Destroy(const std::string& name, const std::string& instance) override {
     const std::string domain_name = instance.empty() ? name : instance;
     if (!SafeName(domain_name)) return MakeError("bad_request", "bad domain name " + domain_name);
-    auto conn = Connection();
-    if (!conn) return conn.error();
-    Domain dom(virDomainLookupByName(*conn, domain_name.c_str()));
-    if (dom == nullptr && LastErrorCode() != VIR_ERR_NO_DOMAIN) {
-      return MakeError("unavailable",
-                       "libvirt: cannot look up " + domain_name + ": " + LastError());
-    }
-    if (dom != nullptr) {
-      if (virDomainIsActive(dom.get()) == 1 && virDomainDestroy(dom.get()) != 0 &&
+    auto found = Lookup(domain_name);
+    if (!found && found.error().code != "not_found") return found.error();
+    if (found) {
+      virDomainPtr dom = found->get();
+      if (virDomainIsActive(dom) == 1 && virDomainDestroy(dom) != 0 &&
           LastErrorCode() != VIR_ERR_OPERATION_INVALID) {
         return MakeError("unavailable", "libvirt: cannot stop " + domain_name + ": " + LastError());
       }
       const unsigned flags = VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA | VIR_DOMAIN_UNDEFINE_NVRAM |
                              VIR_DOMAIN_UNDEFINE_CHECKPOINTS_METADATA;
-      int undefined = virDomainUndefineFlags(dom.get(), flags);
+      int undefined = virDomainUndefineFlags(dom, flags);
       if (undefined != 0 && LastErrorCode() == VIR_ERR_INVALID_ARG) {
         // A driver without NVRAM or checkpoints (the test driver) refuses those flags.
-        undefined = virDomainUndefineFlags(dom.get(), VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA);
+        undefined = virDomainUndefineFlags(dom, VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA);
       }
       if (undefined != 0 && LastErrorCode() != VIR_ERR_NO_DOMAIN) {
         return MakeError("unavailable",
