@@ -92,17 +92,21 @@ void AddCreateVerb(CLI::App& checkpoint, Invocation& inv) {
   auto machine = std::make_shared<std::string>();
   auto task = std::make_shared<std::string>();
   auto label = std::make_shared<std::string>();
-  auto whole = std::make_shared<bool>(false);
+  auto kind = std::make_shared<std::string>("workspace");
   CLI::App* create =
       AddVerb(checkpoint, inv, "create",
-              "Checkpoint the workspaces of a machine's tasks now (or, with --machine, the whole "
-              "machine); prints the new ids",
-              [machine, task, label, whole](CommandContext& ctx) {
-                return CreateCheckpoints(ctx, *machine, *task, *label, *whole);
+              "Checkpoint the workspaces of a machine's tasks now (or, with --kind machine, the "
+              "whole machine); prints the new ids",
+              [machine, task, label, kind](CommandContext& ctx) {
+                return CreateCheckpoints(ctx, *machine, *task, *label, *kind == "machine");
               });
-  create->add_flag("--machine", *whole,
-                   "A whole-machine checkpoint (docker, libvirt, proxmox pools); `machines "
-                   "spawn --from-checkpoint` starts new machines from it");
+  create
+      ->add_option("--kind", *kind,
+                   "workspace: its tasks' workspaces [default]; machine: the whole machine "
+                   "(docker, libvirt, proxmox pools), which `machines spawn --from-checkpoint` "
+                   "starts new machines from")
+      ->type_name("KIND")
+      ->check(CLI::IsMember({"workspace", "machine"}));
   create->add_option("MACHINE", *machine, "Machine id or name")->required();
   create->add_option("--task", *task, "Only this task's workspace")->type_name("T");
   create->add_option("--label", *label, "A label to find the checkpoint by")->type_name("L");
@@ -130,7 +134,8 @@ void AddBranchVerb(CLI::App& checkpoint, Invocation& inv) {
               "from it there",
               [id, to](CommandContext& ctx) { return BranchCheckpoint(ctx, *id, *to); });
   branch->add_option("CP", *id, "Checkpoint id")->required();
-  branch->add_option("--to", *to, "Machine id or name")->type_name("MACHINE")->required();
+  branch->add_option("--to", *to, "Machine id or name [a ready machine that lacks it]")
+      ->type_name("MACHINE");
 }
 
 void AddDiffVerb(CLI::App& checkpoint, Invocation& inv) {
@@ -303,9 +308,9 @@ std::string BranchSummary(const json::object& answer, const std::string& id,
                           const std::string& machine) {
   const json::object& checkpoint = ObjectField(answer, "checkpoint");
   return "checkpoint " + FieldOr(checkpoint, "id", id) + " is on machine " +
-         FieldOr(answer, "machine_id", machine) + " (sent " + IntOrDash(answer, "sent_objects") +
-         " of " + IntOrDash(answer, "objects") + " objects, " + BytesOrDash(answer, "sent_bytes") +
-         ")";
+         FieldOr(answer, "machine_id", OrDash(machine)) + " (sent " +
+         IntOrDash(answer, "sent_objects") + " of " + IntOrDash(answer, "objects") + " objects, " +
+         BytesOrDash(answer, "sent_bytes") + ")";
 }
 
 void PrintChanges(std::ostream& out, const json::array& changes) {

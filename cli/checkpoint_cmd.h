@@ -30,7 +30,8 @@ CliStatus CreateCheckpoints(CommandContext& ctx, const std::string& machine,
 CliStatus ShowCheckpoint(CommandContext& ctx, const std::string& id);
 // Restores checkpoint `id` into the workspace of `task` (empty: the checkpoint's own task).
 CliStatus RestoreCheckpoint(CommandContext& ctx, const std::string& id, const std::string& task);
-// Copies checkpoint `id` onto `machine`, sending only the objects it lacks.
+// Copies checkpoint `id` onto `machine` (empty: the controller picks one that lacks it),
+// sending only the objects it lacks.
 CliStatus BranchCheckpoint(CommandContext& ctx, const std::string& id, const std::string& machine);
 CliStatus DiffCheckpoints(CommandContext& ctx, const std::string& from, const std::string& to);
 CliStatus DeleteCheckpoint(CommandContext& ctx, const std::string& id);

@@ -85,7 +85,7 @@ void AddListVerb(CLI::App& task, Invocation& inv) {
 }  // namespace
 
 void AddTaskCommands(CLI::App& app, Invocation& inv) {
-  CLI::App* task = app.add_subcommand("task", "Coding tasks: submit, watch, cancel");
+  CLI::App* task = app.add_subcommand("task", "Coding tasks: submit, watch, cancel, resume");
   task->require_subcommand(1);
   AddSubmitCommand(*task, inv);
   AddListVerb(*task, inv);
@@ -94,6 +94,10 @@ void AddTaskCommands(CLI::App& app, Invocation& inv) {
   AddLogsCommand(*task, inv);
   AddVerbWithArgument(*task, inv, "cancel", "Cancel a task that has not ended", "ID", "Task id",
                       CancelTask);
+  AddVerbWithArgument(*task, inv, "resume",
+                      "Queue a paused task again (after a checkpoint restore paused it); it goes "
+                      "on in its workspace",
+                      "ID", "Task id", ResumeTask);
 }
 
 CliStatus ListTasks(CommandContext& ctx, const std::string& project, const std::string& state) {
@@ -112,12 +116,25 @@ CliStatus ShowTask(CommandContext& ctx, const std::string& id) {
   });
 }
 
-CliStatus CancelTask(CommandContext& ctx, const std::string& id) {
-  return CallAndPrint(ctx, "POST", "/v1/tasks/" + PathSegment(id) + "/cancel",
+namespace {
+
+// POSTs to the task's `verb` and prints "ID STATE".
+CliStatus PostTaskVerb(CommandContext& ctx, const std::string& id, const std::string& verb) {
+  return CallAndPrint(ctx, "POST", "/v1/tasks/" + PathSegment(id) + "/" + verb,
                       [&](const json::object& task) {
                         ctx.out << OrDash(StringField(task, "id")) << ' '
                                 << OrDash(StringField(task, "state")) << '\n';
                       });
+}
+
+}  // namespace
+
+CliStatus CancelTask(CommandContext& ctx, const std::string& id) {
+  return PostTaskVerb(ctx, id, "cancel");
+}
+
+CliStatus ResumeTask(CommandContext& ctx, const std::string& id) {
+  return PostTaskVerb(ctx, id, "resume");
 }
 
 void PrintTaskTable(std::ostream& out, const json::array& tasks, int64_t now_ms) {

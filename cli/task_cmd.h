@@ -25,6 +25,8 @@ void AddTaskCommands(CLI::App& app, Invocation& inv);
 CliStatus ListTasks(CommandContext& ctx, const std::string& project, const std::string& state);
 CliStatus ShowTask(CommandContext& ctx, const std::string& id);
 CliStatus CancelTask(CommandContext& ctx, const std::string& id);
+// Queues a paused task again; prints "ID STATE".
+CliStatus ResumeTask(CommandContext& ctx, const std::string& id);
 
 // Human output for task objects of the API (missing fields print as "-").
 void PrintTaskTable(std::ostream& out, const boost::json::array& tasks, int64_t now_ms);

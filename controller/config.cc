@@ -1,6 +1,7 @@
 #include "controller/config.h"
 
 #include <boost/url/parse.hpp>
+#include <optional>
 
 #include "common/core/config_file.h"
 #include "common/core/flags.h"
@@ -8,6 +9,22 @@
 #include "controller/machines/nats_auth.h"
 
 namespace autovibe {
+namespace {
+
+constexpr int kMaxReplicas = 8;
+
+// A whole number from `lo` to `hi`.
+Result<void> TomlCount(const toml::node& node, std::string_view key, int lo, int hi, int& out) {
+  auto n = node.value<int64_t>();
+  if (!n || *n < lo || *n > hi) {
+    return MakeError("bad_config", std::string(key) + " must be a whole number from " +
+                                       std::to_string(lo) + " to " + std::to_string(hi));
+  }
+  out = static_cast<int>(*n);
+  return {};
+}
+
+}  // namespace
 
 Result<void> LoadControllerConfigToml(std::string_view toml_text, ControllerConfig& c) {
   return ForEachTomlKey(toml_text,
@@ -29,15 +46,10 @@ Result<void> LoadControllerConfigToml(std::string_view toml_text, ControllerConf
                           if (k == "nats_pid_file") return TomlString(node, k, c.nats_pid_file);
                           if (k == "backup_every") return TomlDuration(node, k, c.backup_every);
                           if (k == "backup_dir") return TomlString(node, k, c.backup_dir);
-                          if (k == "backup_keep") {
-                            auto n = node.value<int64_t>();
-                            if (!n || *n < 1 || *n > 10000) {
-                              return MakeError("bad_config",
-                                               "backup_keep must be a whole number from 1 to "
-                                               "10000");
-                            }
-                            c.backup_keep = static_cast<int>(*n);
-                            return {};
+                          if (k == "backup_keep")
+                            return TomlCount(node, k, 1, 10000, c.backup_keep);
+                          if (k == "checkpoint_replicas") {
+                            return TomlCount(node, k, 0, kMaxReplicas, c.checkpoint_replicas);
                           }
                           if (k == "pool") {
                             auto pools = ParsePools(node);
@@ -98,6 +110,7 @@ ParsedArgs ParseControllerArgs(int argc, char** argv) {
   CLI::App app{"autovibe-controller: schedules coding tasks across the fleet and holds budgets"};
   std::string config_file, data_dir, nats, listen, interval, ttl, prefix, level, user, password,
       lease_ttl, webhook;
+  std::optional<int> replicas;
   app.add_option("--config", config_file, "TOML config file; flags override it");
   app.add_option("--data-dir", data_dir,
                  "state directory (database, admin.token) [" + c.data_dir + "]");
@@ -114,6 +127,10 @@ ParsedArgs ParseControllerArgs(int argc, char** argv) {
   app.add_option("--alert-webhook", webhook,
                  "URL that budget alerts are POSTed to as Slack-compatible JSON (http:// only "
                  "for now) [none]");
+  app.add_option("--checkpoint-replicas", replicas,
+                 "copies of each task checkpoint kept on other machines, so a task whose "
+                 "machine is lost resumes elsewhere [1]")
+      ->check(CLI::Range(0, kMaxReplicas));
   app.set_version_flag("--version", AUTOVIBE_VERSION);
   CLI::App* backup = app.add_subcommand(
       "backup", "Copy the controller's database to FILE, consistent while it runs");
@@ -142,6 +159,7 @@ ParsedArgs ParseControllerArgs(int argc, char** argv) {
   Override(c.subject_prefix, prefix);
   Override(c.log_level, level);
   Override(c.alert_webhook, webhook);
+  if (replicas) c.checkpoint_replicas = *replicas;
   for (auto [text, target] : {std::pair{&interval, &c.heartbeat_interval},
                               {&ttl, &c.heartbeat_ttl},
                               {&lease_ttl, &c.lease_ttl}}) {

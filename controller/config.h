@@ -37,6 +37,9 @@ struct ControllerConfig {
   Duration backup_every = Duration(0);
   std::string backup_dir;
   int backup_keep = 7;
+  // Each task checkpoint is copied onto this many other machines as it is taken (only the
+  // objects they lack travel), so a task whose machine is lost resumes elsewhere. 0: none.
+  int checkpoint_replicas = 1;
 };
 
 // Reads a TOML config. Keys: data_dir, nats, nats_user, nats_password, listen,

@@ -112,6 +112,7 @@ class ControllerImpl final : public Controller {
     dispatch_->Attach(tasks_.get());
     checkpoints_ = std::make_unique<CheckpointService>(CheckpointServiceDeps{
         &ioc_, bus_.get(), batch_.get(), fleet_.get(), store_.get(), config_.subject_prefix,
+        config_.checkpoint_replicas,
         [this] {
           std::vector<const TaskRecord*> out;
           for (const TaskRecord* t : tasks_->List("", std::nullopt, SIZE_MAX)) {
@@ -333,7 +334,13 @@ class ControllerImpl final : public Controller {
         }
         tasks_->ReportedRunning(rec.id,
                                 {req->running_task_ids().begin(), req->running_task_ids().end()});
+        if (req->checkpoints_listed()) {
+          checkpoints_->Reconcile(
+              rec.id, {req->last_checkpoint_ids().begin(), req->last_checkpoint_ids().end()});
+        }
         dispatch_->RequestSchedule();
+        // The agent's retention waits for its first pins: it hears them now, not in 30 s.
+        batch_->AfterCommit([this] { checkpoints_->SyncPins(); });
       }
     }
     if (m.reply.empty()) return;  // nobody waits for the answer

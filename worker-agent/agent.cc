@@ -31,6 +31,9 @@ namespace asio = boost::asio;
 constexpr auto kRegisterTimeout = std::chrono::seconds(2);
 constexpr auto kMaxRegisterBackoff = std::chrono::seconds(5);
 constexpr size_t kMaxCommand = 1 << 20;
+// Checkpoint ids a registration lists at most: with the rest it stays well inside the
+// controller's 64 KiB limit for control messages.
+constexpr size_t kMaxListedCheckpoints = 2000;
 // On shutdown: how long cancelled tools get to exit (then SIGKILL), and how long the events
 // saying so get to reach JetStream. Together well inside a service manager's stop timeout.
 constexpr auto kStopTasksWait = std::chrono::seconds(1);
@@ -242,6 +245,15 @@ class AgentImpl final : public Agent {
     }
     registering_ = true;
     register_again_ = false;
+    // An agent that knows its id listens for commands before it registers: the controller
+    // takes it as ready the moment it answers, and may ask at once.
+    if (!machine_id_.empty() && !cmd_sub_ && bus_->Connected()) {
+      // What those commands report goes out under that id too.
+      outbox_->SetMachineId(machine_id_);
+      meter_->SetMachineId(machine_id_);
+      checkpoints_->SetMachineId(machine_id_);
+      SubscribeCommands();
+    }
     v1::RegisterRequest req;
     req.set_name(config_.name);
     req.set_agent_version(AUTOVIBE_VERSION);
@@ -250,6 +262,12 @@ class AgentImpl final : public Agent {
     req.set_instance_id(instance_id_);
     req.set_task_slots(config_.task_slots);
     for (const auto& id : tasks_->RunningTaskIds()) req.add_running_task_ids(id);
+    // What the checkpoint store holds, so the catalogue can forget copies that are gone;
+    // a store too large to list in one message is not listed.
+    if (checkpoints_ && checkpoints_->CheckpointIds().size() <= kMaxListedCheckpoints) {
+      for (const auto& id : checkpoints_->CheckpointIds()) req.add_last_checkpoint_ids(id);
+      req.set_checkpoints_listed(true);
+    }
     for (const auto& [k, v] : config_.labels) (*req.mutable_labels())[k] = v;
     for (const auto& t : tools_) req.add_tools(t);
     if (auto s = host::SampleResources(config_.data_dir); s) {

@@ -23,6 +23,8 @@ constexpr uint32_t kDefaultPartBytes = 512 << 10;  // per FetchObjects reply
 constexpr uint32_t kMaxPartBytes = 768 << 10;      // well inside NATS's 1 MB default
 constexpr int kMaxHashesPerCommand = 50'000;
 constexpr size_t kMaxChanges = 10'000;  // per DiffCheckpoints reply
+// How long retention waits for the controller to say which checkpoints tasks depend on.
+constexpr auto kPinsAwaited = std::chrono::minutes(5);
 
 Result<std::vector<snapshot::Hash>> Hashes(
     const google::protobuf::RepeatedPtrField<std::string>& in) {
@@ -61,6 +63,7 @@ Result<std::unique_ptr<CheckpointKeeper>> CheckpointKeeper::Open(asio::io_contex
   auto store = snapshot::CheckpointStore::Open(options.data_dir + "/checkpoints", options.store);
   if (!store) return store.error();
   std::unique_ptr<CheckpointKeeper> k(new CheckpointKeeper(ioc, outbox, tasks, std::move(options)));
+  for (const auto& m : (*store)->List()) k->ids_.insert(m.id());
   k->disk_->store = std::move(*store);
   return k;
 }
@@ -93,6 +96,7 @@ void CheckpointKeeper::Emit(const v1::CheckpointManifest& m, uint32_t attempt) {
   auto* c = e.mutable_checkpoint_created();
   *c->mutable_manifest() = m;
   c->set_attempt(attempt);
+  ids_.insert(m.id());
   if (!outbox_.Add(std::move(e))) spdlog::error("checkpoint event lost: no machine id yet");
 }
 
@@ -158,6 +162,8 @@ Result<v1::CommandReply> CheckpointKeeper::DiskCommand(Disk& d, const v1::Comman
     case v1::Command::kMissingObjects: {
       auto in = Hashes(cmd.missing_objects().hashes());
       if (!in) return in.error();
+      // An import of these follows: retention must not collect those here meanwhile.
+      d.store->Hold(*in);
       for (const auto& h : snapshot::MissingFrom(d.store->chunks(), *in)) {
         answer.add_missing(std::string(h.view()));
       }
@@ -230,6 +236,7 @@ void CheckpointKeeper::Execute(const v1::Command& cmd, Reply reply) {
                  answer.add_removed(id);
                  e.mutable_checkpoints_removed()->add_checkpoint_ids(id);
                }
+               Removed(r->removed);
                if (!r->removed.empty()) outbox_.Add(std::move(e));
                reply(AnswerTo(cmd, std::move(answer)));
              });
@@ -241,13 +248,23 @@ void CheckpointKeeper::Execute(const v1::Command& cmd, Reply reply) {
         return;
       }
       pinned_ = {ids.begin(), ids.end()};
+      pins_heard_ = true;
       reply(AnswerTo(cmd, Result<void>{}));
       return;
     }
     default:
       OnDisk([cmd](Disk& d) { return DiskCommand(d, cmd); },
-             [cmd, reply](Result<v1::CommandReply> r) { reply(AnswerTo(cmd, std::move(r))); });
+             [this, cmd, reply](Result<v1::CommandReply> r) {
+               if (r && cmd.has_import_checkpoint()) {
+                 for (const auto& m : r->checkpoints()) ids_.insert(m.id());
+               }
+               reply(AnswerTo(cmd, std::move(r)));
+             });
   }
+}
+
+void CheckpointKeeper::Removed(const std::vector<std::string>& ids) {
+  for (const auto& id : ids) ids_.erase(id);
 }
 
 // Checkpoints the named task's workspace, or every running task's.
@@ -354,21 +371,31 @@ void CheckpointKeeper::RestoreWorkspace(const std::string& id, const std::string
                              .target = WorkspacePath(options_.data_dir, task),
                              .task_id = task,
                              .machine_id = machine_id_};
+  // The before_restore checkpoint is reported even when the restore then fails.
+  struct Outcome {
+    std::optional<v1::CheckpointManifest> before;
+    Result<snapshot::RestoreResult> restored;
+  };
   OnDisk(
-      [r, data_dir = options_.data_dir](Disk& d) mutable -> Result<snapshot::RestoreResult> {
-        if (auto made = MakeDirs(WorkspacesDir(data_dir), 0700); !made) return made.error();
+      [r, data_dir = options_.data_dir](Disk& d) mutable {
+        if (auto made = MakeDirs(WorkspacesDir(data_dir), 0700); !made) {
+          return Outcome{std::nullopt, made.error()};
+        }
         std::error_code ec;
         r.replace = std::filesystem::exists(r.target, ec);
-        return d.store->Restore(r);
+        std::optional<v1::CheckpointManifest> before;
+        r.on_before = [&before](const v1::CheckpointManifest& m) { before = m; };
+        auto restored = d.store->Restore(r);
+        return Outcome{std::move(before), std::move(restored)};
       },
-      [this, id, task, attempt, done = std::move(done)](Result<snapshot::RestoreResult> restored) {
+      [this, id, task, attempt, done = std::move(done)](Outcome out) {
         busy_.erase(task);
-        if (restored) {
-          if (restored->before) Emit(*restored->before, attempt);
+        if (out.before) Emit(*out.before, attempt);
+        if (out.restored) {
           spdlog::info("restored checkpoint {} into the workspace of task {} files={}", id, task,
-                       restored->restored.files);
+                       out.restored->restored.files);
         }
-        done(std::move(restored));
+        done(std::move(out.restored));
       });
 }
 
@@ -435,6 +462,7 @@ void CheckpointKeeper::Took(const Result<snapshot::CreateResult>& r, const std::
 
 void CheckpointKeeper::MaybePrune() {
   const auto now = SteadyClock::now();
+  if (!pins_heard_ && now - opened_ < kPinsAwaited) return;
   if (last_prune_ != SteadyClock::time_point{} &&
       now - last_prune_ < options_.settings.prune_every) {
     return;
@@ -456,6 +484,7 @@ void CheckpointKeeper::MaybePrune() {
            v1::AgentEvent e;
            for (const auto& id : r->removed)
              e.mutable_checkpoints_removed()->add_checkpoint_ids(id);
+           Removed(r->removed);
            outbox_.Add(std::move(e));
          });
 }

@@ -56,6 +56,9 @@ class CheckpointKeeper {
   // Whether a restore or seed is writing the task's workspace: its tool may not start.
   bool Busy(const std::string& task_id) const { return busy_.contains(task_id); }
 
+  // Every checkpoint the store holds (for the controller's catalogue, at registration).
+  const std::set<std::string>& CheckpointIds() const { return ids_; }
+
   // The metering proxy answered calls of these tasks.
   void LlmResponded(const std::vector<std::string>& task_ids);
   // An attempt ended (TaskFinished sent).
@@ -97,7 +100,13 @@ class CheckpointKeeper {
   std::string machine_id_;
   std::map<std::string, AutoState> auto_;  // by task id
   std::set<std::string> pinned_;           // what tasks depend on (PinCheckpoints)
-  std::set<std::string> busy_;             // tasks whose workspace a restore is writing
+  // Retention waits for the controller's first pins (sent at registration and every 30 s),
+  // or, with no controller to send them, kPinsAwaited.
+  bool pins_heard_ = false;
+  const std::chrono::steady_clock::time_point opened_ = std::chrono::steady_clock::now();
+  std::set<std::string> busy_;  // tasks whose workspace a restore is writing
+  std::set<std::string> ids_;   // what the store holds, as its replies said
+  void Removed(const std::vector<std::string>& ids);
   std::chrono::steady_clock::time_point last_prune_{};
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
   std::shared_ptr<Disk> disk_ = std::make_shared<Disk>();

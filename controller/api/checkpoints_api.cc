@@ -285,11 +285,11 @@ HttpResponse CheckpointsApi::Branch(const HttpRequest& req, std::string_view id)
   if (!body) return ErrorResponse(body.error());
   auto to = OptionalText(*body, "to");
   if (!to) return ErrorResponse(to.error());
-  if (to->empty()) return JsonError(400, "bad_request", "\"to\" (a machine) is required");
-  const MachineRecord* m = Machine(*to);
-  if (m == nullptr) return JsonError(404, "not_found", "no machine " + Short(*to));
+  // No "to": a machine that lacks it is chosen.
+  const MachineRecord* m = to->empty() ? nullptr : Machine(*to);
+  if (!to->empty() && m == nullptr) return JsonError(404, "not_found", "no machine " + Short(*to));
   HttpResponse r;
-  r.later = [this, id = std::string(id), machine = m->id](auto respond) {
+  r.later = [this, id = std::string(id), machine = m == nullptr ? "" : m->id](auto respond) {
     deps_.checkpoints->Branch(id, machine, [this, respond](Result<BranchOutcome> done) {
       if (!done) return respond(ErrorResponse(done.error()));
       respond(JsonResponse(200, {{"checkpoint", CheckpointToJson(done->checkpoint, *deps_.fleet)},

@@ -110,7 +110,7 @@ HttpResponse TasksApi::Tasks(const HttpRequest& req, const std::vector<std::stri
   if (seg.size() < 3 || seg.size() > 4) return JsonError(404, "not_found", "no such endpoint");
   const std::string_view verb = seg.size() == 4 ? seg[3] : "";
   route = verb.empty() ? "/v1/tasks/{id}" : "/v1/tasks/{id}/" + std::string(verb);
-  if (verb != "" && verb != "cancel" && verb != "logs") {
+  if (verb != "" && verb != "cancel" && verb != "resume" && verb != "logs") {
     route = "other";
     return JsonError(404, "not_found", "no such endpoint");
   }
@@ -121,6 +121,14 @@ HttpResponse TasksApi::Tasks(const HttpRequest& req, const std::vector<std::stri
     auto r = deps_.tasks->Cancel(t->id, "cancelled by the user");
     if (!r) return ErrorResponse(r.error());
     deps_.commit();
+    return JsonResponse(200, TaskToJson(**r, deps_.fleet));
+  }
+  if (verb == "resume") {
+    if (req.method != "POST") return MethodNotAllowed("POST");
+    auto r = deps_.tasks->ResumeTask(t->id);
+    if (!r) return ErrorResponse(r.error());
+    deps_.commit();
+    deps_.schedule();
     return JsonResponse(200, TaskToJson(**r, deps_.fleet));
   }
   if (req.method != "GET") return MethodNotAllowed("GET");

@@ -93,8 +93,9 @@ CheckpointRecord* CheckpointService::Record(const v1::CheckpointManifest& m,
 
 void CheckpointService::ApplyEvent(const v1::AgentEvent& ev) {
   if (ev.has_checkpoint_created()) {
-    Record(ev.checkpoint_created().manifest(), ev.machine_id(), ev.checkpoint_created().attempt(),
-           true);
+    const CheckpointRecord* c = Record(ev.checkpoint_created().manifest(), ev.machine_id(),
+                                       ev.checkpoint_created().attempt(), true);
+    if (c != nullptr) Replicate(*c);
     return;
   }
   if (!ev.has_checkpoints_removed()) return;
@@ -106,12 +107,102 @@ void CheckpointService::ApplyEvent(const v1::AgentEvent& ev) {
       Save(it->second);
       continue;
     }
-    d_.batch->Open();
-    if (auto r = d_.store->checkpoints().DeleteCheckpoint(id); !r) {
-      spdlog::error("controller cannot delete checkpoint {}: {}", id, r.error().message);
-    }
-    catalogue_.erase(it);
+    Forget(id);
   }
+}
+
+void CheckpointService::Reconcile(const std::string& machine_id,
+                                  const std::set<std::string>& held) {
+  std::vector<std::string> gone;
+  for (auto& [id, c] : catalogue_) {
+    if (c.copies.contains(machine_id) && !held.contains(id)) gone.push_back(id);
+  }
+  if (gone.empty()) return;
+  spdlog::warn("machine {} no longer holds {} checkpoints the catalogue listed on it (first: {})",
+               machine_id, gone.size(), gone.front());
+  for (const auto& id : gone) {
+    CheckpointRecord& c = catalogue_.at(id);
+    c.copies.erase(machine_id);
+    if (c.copies.empty()) {
+      Forget(id);
+    } else {
+      Save(c);
+    }
+  }
+}
+
+void CheckpointService::Forget(const std::string& id) {
+  auto it = catalogue_.find(id);
+  if (it == catalogue_.end()) return;
+  const std::string parent = it->second.parent;
+  d_.batch->Open();
+  if (auto r = d_.store->checkpoints().DeleteCheckpoint(id); !r) {
+    spdlog::error("controller cannot delete checkpoint {}: {}", id, r.error().message);
+  }
+  catalogue_.erase(it);
+  // As the agents' stores do: a child of a removed checkpoint hangs from its parent.
+  for (auto& [cid, c] : catalogue_) {
+    if (c.parent != id) continue;
+    c.parent = parent;
+    Save(c);
+  }
+}
+
+void CheckpointService::Replicate(const CheckpointRecord& c) {
+  if (d_.replicas <= 0 || c.task_id.empty() || c.trigger == "before_restore") return;
+  auto [it, idle] = replicating_.try_emplace(c.task_id);
+  if (!idle) {
+    it->second = c.id;  // its turn comes when the copy in flight is done
+    return;
+  }
+  ReplicateNext(c.task_id, c.id);
+}
+
+void CheckpointService::ReplicateNext(const std::string& task_id, const std::string& id) {
+  const CheckpointRecord* c = Find(id);
+  const std::string target = c == nullptr ? "" : ReplicaTarget(*c);
+  if (target.empty()) {
+    replicating_.erase(task_id);
+    return;
+  }
+  replicating_[task_id].clear();
+  Branch(id, target, [this, task_id, id, target](Result<BranchOutcome> r) {
+    if (!r) {
+      spdlog::warn("checkpoint {} of task {} not copied onto machine {}: {}", id, task_id, target,
+                   r.error().message);
+    }
+    auto it = replicating_.find(task_id);
+    if (it == replicating_.end()) return;
+    // The newest that came meanwhile, else this one again: it may want more copies.
+    std::string next = it->second.empty() ? (r ? id : "") : it->second;
+    if (next.empty()) {
+      replicating_.erase(it);
+      return;
+    }
+    ReplicateNext(task_id, next);
+  });
+}
+
+std::string CheckpointService::MachineWithout(const CheckpointRecord& c) const {
+  const CheckpointRecord* parent = c.parent.empty() ? nullptr : Find(c.parent);
+  std::string best;
+  int best_score = -1;
+  for (const MachineRecord* m : d_.fleet->List()) {
+    if (m->state != MachineState::kReady && m->state != MachineState::kBusy) continue;
+    if (c.copies.contains(m->id)) continue;
+    const int score = (m->state == MachineState::kReady ? 2 : 0) +
+                      (parent != nullptr && parent->copies.contains(m->id) ? 1 : 0);
+    if (score > best_score) {
+      best = m->id;
+      best_score = score;
+    }
+  }
+  return best;
+}
+
+std::string CheckpointService::ReplicaTarget(const CheckpointRecord& c) const {
+  if (ReachableCopies(c).size() > static_cast<size_t>(d_.replicas)) return "";
+  return MachineWithout(c);
 }
 
 std::vector<const CheckpointRecord*> CheckpointService::List(const CheckpointFilter& f) const {
@@ -334,11 +425,7 @@ void CheckpointService::Delete(const std::string& id, Done<std::vector<std::stri
 void CheckpointService::DeleteCopies(const std::string& id, std::vector<std::string> copies,
                                      size_t i, Done<std::vector<std::string>> done) {
   if (i == copies.size()) {
-    if (auto it = catalogue_.find(id); it != catalogue_.end()) {
-      d_.batch->Open();
-      if (auto r = d_.store->checkpoints().DeleteCheckpoint(id); !r) return done(r.error());
-      catalogue_.erase(it);
-    }
+    Forget(id);
     return done(std::vector<std::string>{id});
   }
   v1::Command cmd;
@@ -381,6 +468,14 @@ void CheckpointService::Branch(const std::string& id, const std::string& machine
                                Done<BranchOutcome> done) {
   const CheckpointRecord* c = Find(id);
   if (c == nullptr) return done(MakeError("not_found", "no checkpoint " + id));
+  if (machine_id.empty()) {
+    const std::string other = MachineWithout(*c);
+    if (other.empty()) {
+      return done(MakeError("unavailable",
+                            "no ready machine lacks checkpoint " + id + ": name one with \"to\""));
+    }
+    return Branch(id, other, std::move(done));
+  }
   if (!Reachable(machine_id)) {
     return done(MakeError("unavailable", "machine " + machine_id + " cannot be reached now"));
   }
@@ -419,6 +514,12 @@ void CheckpointService::Branch(const std::string& id, const std::string& machine
                    r.checkpoint_id, r.to_machine, report->sent_objects, report->objects,
                    report->sent_bytes);
       const CheckpointRecord* c = Record(report->manifest, r.to_machine, 0, false);
+      if (c == nullptr && Find(r.checkpoint_id) == nullptr) {
+        // Deleted while it travelled: the new copy goes too.
+        v1::Command cmd;
+        cmd.mutable_delete_checkpoint()->set_checkpoint_id(r.checkpoint_id);
+        Ask(r.to_machine, std::move(cmd), kQuickCommandTimeout, [](Result<v1::CommandReply>) {});
+      }
       for (auto& w : waiting) {
         if (c == nullptr) {
           w(MakeError("conflict",

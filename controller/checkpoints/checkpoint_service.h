@@ -35,6 +35,8 @@ struct CheckpointServiceDeps {
   Fleet* fleet = nullptr;
   Store* store = nullptr;
   std::string subject_prefix = "av";
+  // Copies of each task checkpoint made on other machines as it is taken (Replicate).
+  int replicas = 0;
   // The tasks not yet final, from which StartingPoint-like needs are computed.
   std::function<std::vector<const TaskRecord*>()> unfinished_tasks;
   // The machine a task runs or last ran on; "" when unknown.
@@ -74,6 +76,10 @@ class CheckpointService {
   // sees to that).
   void ApplyEvent(const v1::AgentEvent& ev);
 
+  // A machine registered listing every checkpoint its store holds: copies the catalogue
+  // thought it had and it lacks are forgotten (its store was wiped, or lost with its disk).
+  void Reconcile(const std::string& machine_id, const std::set<std::string>& held);
+
   std::vector<const CheckpointRecord*> List(const CheckpointFilter& filter) const;
   const CheckpointRecord* Find(std::string_view id) const;
   std::vector<std::string> Children(std::string_view id) const;
@@ -87,7 +93,8 @@ class CheckpointService {
   void Delete(const std::string& id, Done<std::vector<std::string>> done);
   // Has a machine holding it re-hash every chunk; records when it last passed.
   void Verify(const std::string& id, Done<CheckpointRecord> done);
-  // Makes checkpoint `id` present on `machine_id` (nothing moves when it is there already).
+  // Makes checkpoint `id` present on `machine_id` (nothing moves when it is there already);
+  // an empty `machine_id` picks a machine that lacks it (MachineWithout).
   void Branch(const std::string& id, const std::string& machine_id, Done<BranchOutcome> done);
 
   // Where a task (attempt) should start from: a requeued task from its newest checkpoint
@@ -120,11 +127,25 @@ class CheckpointService {
       std::map<std::string_view, const CheckpointRecord*> tasks) const;
   void DeleteCopies(const std::string& id, std::vector<std::string> copies, size_t i,
                     Done<std::vector<std::string>> done);
+  // Drops a checkpoint no machine holds any more; its children hang from its parent.
+  void Forget(const std::string& id);
+  // Copies a task's new checkpoint onto other machines (d_.replicas in all), so the task can
+  // resume when its machine is lost. One copy per task at a time; while one runs, only the
+  // newest checkpoint that came meanwhile waits for its turn.
+  void Replicate(const CheckpointRecord& c);
+  void ReplicateNext(const std::string& task_id, const std::string& id);
+  // A machine that lacks `c` and can take it now: ready ones before busy ones, one holding
+  // its parent first (least travels); "" when there is none.
+  std::string MachineWithout(const CheckpointRecord& c) const;
+  // MachineWithout, or "" when `c` has its copies already.
+  std::string ReplicaTarget(const CheckpointRecord& c) const;
 
   CheckpointServiceDeps d_;
   std::map<std::string, CheckpointRecord, std::less<>> catalogue_;
   // Branches in flight, by (checkpoint, machine): later askers wait for the first.
   std::map<std::pair<std::string, std::string>, std::vector<Done<BranchOutcome>>> branching_;
+  // Tasks whose checkpoint is being replicated -> the newest that came meanwhile ("": none).
+  std::map<std::string, std::string> replicating_;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
   std::shared_ptr<std::atomic<bool>> cancelled_ = std::make_shared<std::atomic<bool>>(false);
   boost::asio::thread_pool transfers_{1};  // last: joined first

@@ -101,6 +101,9 @@ class TaskBook {
   Result<HoldCounts> StopProject(std::string_view name, const std::string& reason);
   // Lifts the stop; the tasks go back to the queue unless a budget still holds them.
   Result<HoldCounts> ResumeProject(std::string_view name);
+  // One paused task (a checkpoint restore paused it) goes back to the queue, to go on where
+  // its workspace is. Codes: not_found; conflict (not paused, or its project is held).
+  Result<const TaskRecord*> ResumeTask(std::string_view id);
   // A budget of the project is used up: running tasks are paused (or cancelled when `pause` is
   // false) and queued ones held, until BudgetReplenished.
   HoldCounts BudgetExhausted(const std::string& project, const std::string& message, bool pause);
@@ -156,6 +159,8 @@ class TaskBook {
   HoldCounts HoldProject(const std::string& project, const std::string& reason, bool pause,
                          Duration delay);
   HoldCounts ReleaseProject(const std::string& project);
+  // A paused task back to the queue, on the machine holding its workspace when it can.
+  void Release(Entry& e);
   void ApplyPaused(Entry& e, const v1::TaskFinished& f);
   void Finish(Entry& e, TaskState to, std::string reason);
   void Requeue(Entry& e, const std::string& why);

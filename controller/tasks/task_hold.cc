@@ -150,24 +150,45 @@ HoldCounts TaskBook::ReleaseProject(const std::string& project) {
   HoldCounts counts;
   for (auto& owned : tasks_) {
     Entry& e = *owned;
-    TaskRecord& t = e.record;
-    if (t.project != project || t.state != TaskState::kPaused) continue;
-    // A paused task continues where its workspace is, if that machine still takes work.
-    t.resume_machine.clear();
-    if (!t.machine_id.empty() && t.attempts > 0) {
-      if (scheduler_.AnyMachineFits(t.spec.tool, {{kMachineLabel, t.machine_id}})) {
-        t.resume_machine = t.machine_id;
-      } else {
-        spdlog::info("task {}: machine {} holding its workspace is gone; it starts afresh", t.id,
-                     t.machine_id);
-      }
-    }
-    Record(e, "task.resumed", json::serialize(json::object{{"machine_id", t.resume_machine}}));
-    t.reason.clear();
-    Enqueue(e);
+    if (e.record.project != project || e.record.state != TaskState::kPaused) continue;
+    Release(e);
     ++counts.released;
   }
   return counts;
+}
+
+Result<const TaskRecord*> TaskBook::ResumeTask(std::string_view id) {
+  Entry* e = Get(id);
+  if (e == nullptr) {
+    return MakeError("not_found", "no task with id " + std::string(id).substr(0, 80));
+  }
+  TaskRecord& t = e->record;
+  if (t.state != TaskState::kPaused) {
+    return MakeError("conflict",
+                     "task " + t.id + " is " + std::string(ToString(t.state)) + ", not paused");
+  }
+  if (std::string why = HoldReason(t.project); !why.empty()) {
+    return MakeError("conflict", "task " + t.id + " waits for its project: " + why);
+  }
+  Release(*e);
+  return &e->record;
+}
+
+void TaskBook::Release(Entry& e) {
+  TaskRecord& t = e.record;
+  // A paused task continues where its workspace is, if that machine still takes work.
+  t.resume_machine.clear();
+  if (!t.machine_id.empty() && t.attempts > 0) {
+    if (scheduler_.AnyMachineFits(t.spec.tool, {{kMachineLabel, t.machine_id}})) {
+      t.resume_machine = t.machine_id;
+    } else {
+      spdlog::info("task {}: machine {} holding its workspace is gone; it starts afresh", t.id,
+                   t.machine_id);
+    }
+  }
+  Record(e, "task.resumed", json::serialize(json::object{{"machine_id", t.resume_machine}}));
+  t.reason.clear();
+  Enqueue(e);
 }
 
 void TaskBook::ApplyPaused(Entry& e, const v1::TaskFinished& f) {

@@ -114,7 +114,8 @@ TEST_CASE(
     "a task's workspace is checkpointed after LLM responses and at its end, restored and "
     "branched onto another agent",
     "[checkpoint]") {
-  CheckpointFleet f;
+  // No replicas: the branches below are the only copies, so what travels can be counted.
+  CheckpointFleet f({"--checkpoint-replicas", "0"});
   const std::string script =
       "set -e; echo one > notes.txt; mkdir -p src; echo 'int main(){}' > "
       "src/main.c; " +
@@ -228,6 +229,32 @@ TEST_CASE("a checkpoint taken on command, restore pausing a running tool, and ba
   REQUIRE(cps.size() == 2);
   CHECK(Str(cps[1].at("trigger")) == "task_end");
   CHECK(Str(cps[1].at("parent")) == id);
+  const std::string child = Str(cps[1].at("id"));
+  // Both are copied onto the other agent as they are taken (one replica by default).
+  REQUIRE(WaitUntil(
+      [&] {
+        for (const auto& c : f.CheckpointsOf(a)) {
+          if (c.at("copies").as_array().size() != 2) return false;
+        }
+        return true;
+      },
+      20s));
+  CHECK(fs::exists(fs::path(f.dir / "agent-2") / "checkpoints" / "checkpoints" / (id + ".pb")));
+  // So no machine lacks it, and a branch that names none has nowhere to go.
+  auto nowhere =
+      f.controller->Call("POST", "/v1/checkpoints/" + id + "/branch", std::nullopt, "{}");
+  REQUIRE(nowhere);
+  CHECK(nowhere->status == 503);
+  CHECK(nowhere->body.find("no ready machine lacks") != std::string::npos);
+
+  // The paused task goes on, in the restored workspace, on its machine.
+  auto not_paused = f.controller->Call("POST", "/v1/tasks/" + f.Run("agent-2", "true") + "/resume");
+  REQUIRE(not_paused);
+  CHECK(not_paused->status == 409);
+  f.Post("/v1/tasks/" + a + "/resume", "", 200);
+  REQUIRE(f.tasks->WaitState(a, "running", 15s));
+  CHECK(Str(f.tasks->Task(a).at("machine_id")) == f.ids["agent-1"]);
+  CHECK(ReadAll(f.Workspace("agent-1", a) / "plan.md") == "draft\n");
 
   // Bad input: clear errors, nothing changes.
   const size_t before =
@@ -239,7 +266,7 @@ TEST_CASE("a checkpoint taken on command, restore pausing a running tool, and ba
   };
   for (const Bad& bad : std::vector<Bad>{
            {"GET", "/v1/checkpoints/cp-0000", "", 404, "no checkpoint"},
-           {"POST", "/v1/checkpoints/" + id + "/branch", "{}", 400, "(a machine) is required"},
+           {"POST", "/v1/checkpoints/" + id + "/branch", R"({"to":5})", 400, "must be a string"},
            {"POST", "/v1/checkpoints/" + id + "/branch", R"({"to":"nowhere"})", 404, "no machine"},
            {"POST", "/v1/checkpoints/" + id + "/restore", "{not json", 400, "not valid JSON"},
            {"POST", "/v1/checkpoints/" + id + "/restore", R"({"task":7})", 400, "must be a string"},
@@ -274,7 +301,11 @@ TEST_CASE("a checkpoint taken on command, restore pausing a running tool, and ba
   INFO(del->body);
   CHECK(del->status == 200);
   CHECK(f.controller->Call("GET", "/v1/checkpoints/" + id)->status == 404);
-  CHECK(!fs::exists(fs::path(f.dir / "agent-1") / "checkpoints" / "checkpoints" / (id + ".pb")));
+  for (const std::string agent : {"agent-1", "agent-2"}) {
+    CHECK(!fs::exists(fs::path(f.dir / agent) / "checkpoints" / "checkpoints" / (id + ".pb")));
+  }
+  // Its child now hangs from what it hung from (nothing), as in the agents' stores.
+  CHECK(Str(f.controller->GetJson("/v1/checkpoints/" + child).at("parent")) == "");
 }
 
 TEST_CASE("a task requeued after its agent died resumes from its newest checkpoint",
@@ -319,14 +350,58 @@ TEST_CASE("a task whose machine is lost resumes on another from its newest check
   const std::string first_name = first == f.ids["agent-1"] ? "agent-1" : "agent-2";
   const std::string other_name = first_name == "agent-1" ? "agent-2" : "agent-1";
   REQUIRE(WaitUntil([&] { return fs::exists(f.Workspace(first_name, a) / "started"); }, 20s));
-  json::array cps;
-  REQUIRE(WaitUntil([&] { return !(cps = f.CheckpointsOf(a)).empty(); }, 10s));
-  // A copy on the other machine (as a branch leaves it), then the first machine is gone.
-  f.Post("/v1/checkpoints/" + Str(cps.back().at("id")) + "/branch",
-         R"({"to":")" + other_name + R"("})", 200);
+  // The checkpoint is copied onto the other machine as it is taken (a replica), and then the
+  // first machine is gone with its store.
+  REQUIRE(WaitUntil(
+      [&] {
+        json::array cps = f.CheckpointsOf(a);
+        if (cps.empty()) return false;
+        const json::array& copies = cps.back().at("copies").as_array();
+        return std::find(copies.begin(), copies.end(), json::value(f.ids[other_name])) !=
+               copies.end();
+      },
+      20s));
   f.agents[first_name == "agent-1" ? 0 : 1]->Kill();
   REQUIRE(f.tasks->WaitState(a, "succeeded", 30s));
   json::object t = f.tasks->Task(a);
   CHECK(Str(t.at("machine_id")) == f.ids[other_name]);
   CHECK(f.tasks->Logs(a).find("resumed at step1") != std::string::npos);
+}
+
+TEST_CASE("a machine whose checkpoint store was wiped no longer counts as holding its copies",
+          "[checkpoint]") {
+  CheckpointFleet f;
+  const std::string a =
+      f.Run("agent-1", "echo kept > notes.txt; " + kLlmCall + "; " + WaitForCheckpoints(1));
+  REQUIRE(f.tasks->WaitState(a, "succeeded", 30s));
+  std::string id;
+  REQUIRE(WaitUntil(
+      [&] {
+        json::array cps = f.CheckpointsOf(a);
+        if (cps.empty() || cps.front().at("copies").as_array().size() != 2) return false;
+        id = Str(cps.front().at("id"));
+        return true;
+      },
+      20s));
+
+  // agent-2 comes back with an empty store: it registers listing what it holds (nothing).
+  f.agents[1]->Kill();
+  fs::remove_all(fs::path(f.dir / "agent-2") / "checkpoints");
+  f.agents[1]->Start();
+  json::value shown;
+  const bool forgotten = WaitUntil(
+      [&] {
+        shown = f.controller->GetJson("/v1/checkpoints/" + id);
+        const json::array& copies = shown.at("copies").as_array();
+        return copies.size() == 1 && copies[0] == json::value(f.ids["agent-1"]);
+      },
+      20s);
+  INFO(json::serialize(shown));
+  REQUIRE(forgotten);
+  // So a task started from it there gets it again, every object.
+  json::object branch = f.Post("/v1/checkpoints/" + id + "/branch", R"({"to":"agent-2"})", 200);
+  CHECK(branch.at("sent_objects") == branch.at("objects"));
+  const std::string b = f.Run("agent-2", "cat notes.txt", id);
+  REQUIRE(f.tasks->WaitState(b, "succeeded", 30s));
+  CHECK(f.tasks->Logs(b).find("kept") != std::string::npos);
 }

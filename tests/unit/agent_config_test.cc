@@ -75,6 +75,42 @@ TEST_CASE("agent task settings that make no sense are refused") {
   }
 }
 
+TEST_CASE("agent checkpoint settings: defaults, the [checkpoints] table, and refusals") {
+  AgentConfig c;
+  CHECK(c.checkpoints.auto_every == 30s);
+  CHECK(c.checkpoints.at_task_end);
+  CHECK(c.checkpoints.keep_auto == 20);
+  CHECK(c.checkpoints.keep_days == 7);
+  REQUIRE(LoadAgentConfigToml(R"(
+[checkpoints]
+auto_every = "10s"
+at_task_end = false
+keep_auto = 5
+keep_days = 2
+prune_every = "1m"
+)",
+                              c));
+  CHECK(c.checkpoints.auto_every == 10s);
+  CHECK_FALSE(c.checkpoints.at_task_end);
+  CHECK(c.checkpoints.keep_auto == 5);
+  CHECK(c.checkpoints.keep_days == 2);
+  CHECK(c.checkpoints.prune_every == 1min);
+  for (const char* bad : {"[checkpoints]\nkeep_auto = -1", "[checkpoints]\nat_task_end = \"yes\"",
+                          "[checkpoints]\nauto_every = \"soon\"",
+                          "[checkpoints]\nkeep_everything = true", "checkpoints = 5"}) {
+    INFO(bad);
+    AgentConfig d;
+    auto r = LoadAgentConfigToml(bad, d);
+    REQUIRE_FALSE(r);
+    CHECK(r.error().message.find("checkpoints") != std::string::npos);
+    CHECK(d.checkpoints.keep_auto == 20);
+  }
+  AgentConfig no_prune;
+  no_prune.name = "w1";
+  no_prune.checkpoints.prune_every = 0s;
+  CHECK_FALSE(ValidateAgentConfig(no_prune));
+}
+
 TEST_CASE("the flags --task-slots and --task-grace override the file") {
   auto parsed = Parse({"--name", "w1", "--task-slots", "3", "--task-grace", "750ms"});
   REQUIRE(parsed.exit_code == -1);

@@ -92,6 +92,20 @@ TEST_CASE("cli checkpoint create: posts what is given and prints each new id", "
   CHECK(json::parse(ctl.bodies()[1]) == json::parse(R"({"task":"t-1"})"));
 }
 
+TEST_CASE("cli checkpoint create --kind machine: a whole-machine checkpoint", "[cli]") {
+  FakeController ctl;
+  ctl.On("POST /v1/machines/worker-1/checkpoints", JsonReply(201, Checkpoints({Manual()})));
+  Outcome o = RunCli(ctl, {"checkpoint", "create", "worker-1", "--kind", "machine"});
+  CHECK(o.exit_code == 0);
+  REQUIRE(ctl.bodies().size() == 1);
+  CHECK(json::parse(ctl.bodies()[0]) == json::parse(R"({"kind":"machine"})"));
+  // Anything else is refused before a request goes out.
+  o = RunCli(ctl, {"checkpoint", "create", "worker-1", "--kind", "vm"});
+  CHECK(o.exit_code == 2);
+  CHECK_THAT(o.err, Catch::Contains("--kind"));
+  CHECK(ctl.bodies().size() == 1);
+}
+
 TEST_CASE("cli checkpoint create --json: the API's answer, the machine one path segment", "[cli]") {
   FakeController ctl;
   const std::string answer = Checkpoints({Manual()});
@@ -237,12 +251,19 @@ TEST_CASE("cli checkpoint branch: where it is now and what travelled", "[cli]") 
   CHECK(json::parse(ctl.bodies()[0]) == json::parse(R"({"to":"w2"})"));
 }
 
-TEST_CASE("cli checkpoint branch: --to is required", "[cli]") {
+TEST_CASE("cli checkpoint branch: without --to the controller picks the machine", "[cli]") {
   FakeController ctl;
+  ctl.On("POST /v1/checkpoints/cp-1/branch",
+         JsonReply(200, json::serialize(json::object{{"checkpoint", Manual()},
+                                                     {"machine_id", "m-3"},
+                                                     {"objects", 10},
+                                                     {"sent_objects", 10},
+                                                     {"sent_bytes", 2048}})));
   Outcome o = RunCli(ctl, {"checkpoint", "branch", "cp-1"});
-  CHECK(o.exit_code == 2);
-  CHECK_THAT(o.err, Catch::Contains("--to is required"));
-  CHECK(ctl.requests().empty());
+  CHECK(o.exit_code == 0);
+  CHECK(o.out == "checkpoint cp-1 is on machine m-3 (sent 10 of 10 objects, 2.0K)\n");
+  REQUIRE(ctl.bodies().size() == 1);
+  CHECK(json::parse(ctl.bodies()[0]) == json::parse("{}"));
 }
 
 TEST_CASE("cli checkpoint branch: fields the answer lacks are what was asked", "[cli]") {

@@ -60,6 +60,25 @@ TEST_CASE("scheduled backups: every, dir and keep, within reason") {
   CHECK_FALSE(ValidateControllerConfig(c));
 }
 
+TEST_CASE("checkpoint replicas: one by default, none to eight") {
+  ControllerConfig c;
+  CHECK(c.checkpoint_replicas == 1);
+  REQUIRE(LoadControllerConfigToml("checkpoint_replicas = 0\n", c));
+  CHECK(c.checkpoint_replicas == 0);
+  REQUIRE(LoadControllerConfigToml("checkpoint_replicas = 3\n", c));
+  CHECK(c.checkpoint_replicas == 3);
+  for (const char* bad : {"checkpoint_replicas = -1", "checkpoint_replicas = 9",
+                          "checkpoint_replicas = \"1\"", "checkpoint_replicas = 1.5"}) {
+    INFO(bad);
+    ControllerConfig d;
+    auto r = LoadControllerConfigToml(bad, d);
+    REQUIRE_FALSE(r);
+    CHECK(r.error().message.find("checkpoint_replicas must be a whole number") !=
+          std::string::npos);
+    CHECK(d.checkpoint_replicas == 1);
+  }
+}
+
 TEST_CASE("a ttl not longer than the interval is refused") {
   ControllerConfig c;
   c.heartbeat_interval = 2s;

@@ -169,6 +169,31 @@ TEST_CASE("checkpoint: checkpoints form a tree, and restore in place branches fr
                                                                  {Change::kRemoved, "gone"},
                                                                  {Change::kAdded, "new/file"}});
 
+  // Directories show as themselves ("dir/") when a restore would change them and no file
+  // in them says so: an empty one made or removed, a mode changed.
+  fs::create_directories(f.ws + "/empty/inner");
+  fs::permissions(f.ws + "/new", fs::perms::owner_all);
+  auto dirs = f.Take();
+  fs::remove(f.ws + "/empty/inner");
+  auto fewer = f.Take();
+  diff = f.store->Diff(cp2.manifest.id(), dirs.manifest.id());
+  REQUIRE(diff);
+  got.clear();
+  for (const auto& c : *diff) got.emplace_back(c.kind, c.path);
+  CHECK(got == std::vector<std::pair<Change::Kind, std::string>>{{Change::kAdded, "empty/inner/"},
+                                                                 {Change::kChanged, "new/"}});
+  diff = f.store->Diff(dirs.manifest.id(), fewer.manifest.id());
+  REQUIRE(diff);
+  got.clear();
+  for (const auto& c : *diff) got.emplace_back(c.kind, c.path);
+  CHECK(got ==
+        std::vector<std::pair<Change::Kind, std::string>>{{Change::kRemoved, "empty/inner/"}});
+  for (const auto* cp : {&fewer, &dirs}) REQUIRE(f.store->Delete(cp->manifest.id(), {}));
+  fs::remove_all(f.ws + "/empty");
+  fs::permissions(f.ws + "/new", fs::perms::owner_all | fs::perms::group_read |
+                                     fs::perms::group_exec | fs::perms::others_read |
+                                     fs::perms::others_exec);
+
   // Unsaved work is kept in a before_restore checkpoint, then cp1 comes back in place.
   Write(f.ws + "/edit", "v3 unsaved");
   auto restored = f.store->Restore(cp1.manifest.id(), f.ws, true);

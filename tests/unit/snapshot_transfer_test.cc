@@ -140,5 +140,58 @@ TEST_CASE("checkpoint: bad parts and incomplete imports are refused and change n
   CHECK(b.store->List().size() == 1);
 }
 
+TEST_CASE("checkpoint: objects a transfer asked about survive a delete before the import") {
+  Fixture a;
+  const std::string shared = Random(100 << 10, 5);
+  Write(a.ws + "/shared.bin", shared);
+  Write(a.ws + "/own.txt", "only a has this\n");
+  auto cp = a.Take();
+  auto m = a.store->Get(cp.manifest.id());
+  REQUIRE(m);
+  auto objects = ObjectsOf(a.store->chunks(), m->root());
+  REQUIRE(objects);
+
+  // A store whose only copy of shared.bin is in an older checkpoint (its workspace moved on),
+  // so it is not sent; that checkpoint is deleted while the transfer is under way.
+  struct Destination {
+    Fixture f;
+    std::string old_id;
+    explicit Destination(const std::string& shared) {
+      Write(f.ws + "/shared.bin", shared);
+      old_id = f.Take().manifest.id();
+      fs::remove(f.ws + "/shared.bin");
+      Write(f.ws + "/other.txt", "moved on\n");
+      f.Take();
+      // Opened again: no stat cache in memory still vouches for shared.bin's chunk.
+      f.store.reset();
+      f.store = f.Open();
+    }
+  };
+  auto transfer = [&](Destination& d, bool hold) {
+    auto missing = MissingFrom(d.f.store->chunks(), *objects);
+    REQUIRE(missing.size() < objects->size());  // shared.bin's chunk is there
+    if (hold) d.f.store->Hold(*objects);        // as the agent does when asked which it lacks
+    PartSender sender;
+    PartReceiver receiver;
+    auto parts = sender.Fetch(a.store->chunks(), missing, 0, 1 << 20);
+    REQUIRE(parts);
+    REQUIRE(receiver.Put(d.f.store->chunks(), std::move(*parts)));
+    REQUIRE(d.f.store->Delete(d.old_id, {}));
+    return d.f.store->Import(*m);
+  };
+
+  Destination held(shared);
+  REQUIRE(transfer(held, true));
+  auto restored = held.f.store->Restore(cp.manifest.id(), held.f.tmp / "copy", false);
+  REQUIRE(restored);
+  CHECK(*ReadFile(held.f.tmp / "copy/shared.bin") == shared);
+
+  // Without the hold, the delete collects the object and the import is refused.
+  Destination bare(shared);
+  auto refused = transfer(bare, false);
+  REQUIRE_FALSE(refused);
+  CHECK(refused.error().code == "incomplete");
+}
+
 }  // namespace
 }  // namespace autovibe::snapshot

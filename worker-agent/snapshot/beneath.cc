@@ -24,12 +24,19 @@ bool ResolvesBeneath(int root, const std::string& relative) {
   open_how how{};
   how.flags = O_PATH | O_CLOEXEC;
   how.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS;
-  long fd = ::syscall(SYS_openat2, root, relative.c_str(), &how, sizeof how);
-  if (fd >= 0) {
-    ::close(static_cast<int>(fd));
-    return true;
+  for (int tries = 0; tries < 100; ++tries) {
+    long fd = ::syscall(SYS_openat2, root, relative.c_str(), &how, sizeof how);
+    if (fd >= 0) {
+      ::close(static_cast<int>(fd));
+      return true;
+    }
+    // EAGAIN: a rename raced the lookup.
+    if (errno == EINTR || errno == EAGAIN) continue;
+    // Missing, a loop, or unreadable, but inside. Anything else (EXDEV: it leads out; ENOSYS
+    // or EPERM: no openat2 here to tell) is taken as leading out.
+    return errno == ENOENT || errno == ENOTDIR || errno == ELOOP || errno == EACCES;
   }
-  return errno != EXDEV;
+  return false;
 }
 
 }  // namespace autovibe::snapshot

@@ -14,7 +14,9 @@ namespace autovibe::snapshot {
 int OpenBeneath(int root, const std::string& relative, int flags, mode_t mode = 0);
 
 // Whether `relative`, following symbolic links, stays beneath `root`. A path that resolves
-// nowhere (a dangling link, a loop) cannot lead out, and counts as beneath.
+// nowhere (a dangling link, a loop) cannot lead out, and counts as beneath. Without openat2
+// (Linux before 5.6, or a seccomp profile that refuses it) nothing counts as beneath: links
+// are then refused rather than trusted.
 bool ResolvesBeneath(int root, const std::string& relative);
 
 }  // namespace autovibe::snapshot

@@ -195,7 +195,10 @@ Result<RestoreResult> CheckpointStore::Restore(const RestoreRequest& request) {
                          .only_if_changed = true};
     auto taken = Create(before);
     if (!taken) return taken.error();
-    if (taken->created) out.before = taken->manifest;
+    if (taken->created) {
+      out.before = taken->manifest;
+      if (request.on_before) request.on_before(*out.before);
+    }
   }
   auto restored =
       RestoreTree(*store_, *root, m->root_mode(), workspace,

@@ -8,11 +8,15 @@
 // for reading, hashing and compressing files.
 #pragma once
 
+#include <chrono>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
 #include <set>
+#include <span>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "autovibe/v1/checkpoint.pb.h"
@@ -55,6 +59,9 @@ struct RestoreRequest {
   // Recorded in the before_restore checkpoint of what is replaced.
   std::string task_id;
   std::string machine_id;
+  // Called with the before_restore checkpoint as soon as it is taken, even if the restore
+  // then fails (it is in the store either way).
+  std::function<void(const v1::CheckpointManifest&)> on_before;
 };
 
 struct RestoreResult {
@@ -118,6 +125,11 @@ class CheckpointStore {
   Result<PruneReport> Prune(const Retention& retention, const std::set<std::string>& pinned,
                             int64_t now_unix_ms);
 
+  // Keeps these objects through deletes and retention for kHeld: a transfer asked about them
+  // (present or not) and will import a checkpoint that uses them.
+  static constexpr std::chrono::minutes kHeld{10};
+  void Hold(std::span<const Hash> hashes);
+
   ChunkStore& chunks() { return *store_; }
 
   // Writes each workspace's stat cache as the last walk left it (at stop: the next start then
@@ -140,6 +152,7 @@ class CheckpointStore {
   std::map<std::string, v1::CheckpointManifest> manifests_;
   v1::CheckpointHeads heads_;
   std::map<std::string, WorkspaceState> states_;
+  std::unordered_map<Hash, std::chrono::steady_clock::time_point, HashKey> held_;  // Hold()
 };
 
 }  // namespace autovibe::snapshot

@@ -38,6 +38,10 @@ class Differ {
       if (!t) return t.error();
       b = std::move(*t);
     }
+    // An empty directory that came or went is a change of its own; one with entries shows
+    // through them.
+    if (from.empty() && b.entries_size() == 0) out_.push_back({Change::kAdded, path + "/"});
+    if (to.empty() && a.entries_size() == 0) out_.push_back({Change::kRemoved, path + "/"});
     int i = 0, j = 0;
     while (i < a.entries_size() || j < b.entries_size()) {
       const Entry* x = i < a.entries_size() ? &a.entries(i) : nullptr;
@@ -67,6 +71,9 @@ class Differ {
       // came as itself.
       if (x && !x_dir) out_.push_back({Change::kRemoved, path});
       if (y && !y_dir) out_.push_back({Change::kAdded, path});
+      if (x_dir && y_dir && x->mode() != y->mode()) {
+        out_.push_back({Change::kChanged, path + "/"});
+      }
       return Trees(x_dir ? x->tree() : "", y_dir ? y->tree() : "", path);
     }
     if (!x) {

@@ -40,6 +40,11 @@ bool Automatic(const v1::CheckpointManifest& m) { return m.trigger() != "manual"
 
 }  // namespace
 
+void CheckpointStore::Hold(std::span<const Hash> hashes) {
+  const auto now = std::chrono::steady_clock::now();
+  for (const auto& h : hashes) held_[h] = now;
+}
+
 Result<PruneReport> CheckpointStore::Delete(const std::string& id,
                                             const std::set<std::string>& pinned) {
   auto m = Get(id);
@@ -110,6 +115,10 @@ Result<PruneReport> CheckpointStore::Remove(const std::set<std::string>& ids) {
       }
     }
   }
+  // What transfers in flight will import.
+  const auto now = std::chrono::steady_clock::now();
+  std::erase_if(held_, [&](const auto& h) { return now - h.second > kHeld; });
+  for (const auto& [hash, since] : held_) live.insert(hash);
   // Children of a removed checkpoint hang from its nearest kept ancestor.
   auto kept_ancestor = [&](std::string parent) {
     while (ids.contains(parent)) {
