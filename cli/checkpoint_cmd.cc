@@ -93,13 +93,16 @@ void AddCreateVerb(CLI::App& checkpoint, Invocation& inv) {
   auto task = std::make_shared<std::string>();
   auto label = std::make_shared<std::string>();
   auto kind = std::make_shared<std::string>("workspace");
-  CLI::App* create =
-      AddVerb(checkpoint, inv, "create",
-              "Checkpoint the workspaces of a machine's tasks now (or, with --kind machine, the "
-              "whole machine); prints the new ids",
-              [machine, task, label, kind](CommandContext& ctx) {
-                return CreateCheckpoints(ctx, *machine, *task, *label, *kind == "machine");
-              });
+  auto old_switch = std::make_shared<bool>(false);
+  CLI::App* create = AddVerb(
+      checkpoint, inv, "create",
+      "Checkpoint the workspaces of a machine's tasks now (or, with --kind machine, the "
+      "whole machine); prints the new ids",
+      [machine, task, label, kind, old_switch](CommandContext& ctx) {
+        return CreateCheckpoints(ctx, *machine, *task, *label, *kind == "machine" || *old_switch);
+      });
+  // What --kind machine was called before; kept for scripts, not shown.
+  create->add_flag("--machine", *old_switch, "Same as --kind machine")->group("");
   create
       ->add_option("--kind", *kind,
                    "workspace: its tasks' workspaces [default]; machine: the whole machine "

@@ -134,7 +134,8 @@ class ControllerImpl final : public Controller {
     tasks_api_ = std::make_unique<TasksApi>(
         TasksApiDeps{tasks_.get(), fleet_.get(), followers_.get(), [this] { batch_->Commit(); },
                      [this] { dispatch_->RequestSchedule(); },
-                     [this](std::string_view id) { return checkpoints_->Find(id) != nullptr; }});
+                     [this](std::string_view id) { return checkpoints_->Find(id) != nullptr; },
+                     [this](std::string_view task) { return checkpoints_->Restoring(task); }});
     budgets_api_ = std::make_unique<BudgetsApi>(BudgetsApiDeps{
         budgets_.get(),
         [this](std::string_view name) { return tasks_->FindProject(name) != nullptr; },
@@ -312,6 +313,7 @@ class ControllerImpl final : public Controller {
   void OnRegister(const BusMessage& m) {
     auto req = DecodeOrReject<v1::RegisterRequest>(*bus_, m, "register");
     v1::RegisterReply reply;
+    std::string registered;  // the machine, when accepted
     if (!req) {
       reply.set_error("register request is not a valid RegisterRequest message");
     } else if (std::string why = ImpersonationIn(m.subject, *req); !why.empty()) {
@@ -334,21 +336,23 @@ class ControllerImpl final : public Controller {
         }
         tasks_->ReportedRunning(rec.id,
                                 {req->running_task_ids().begin(), req->running_task_ids().end()});
-        if (req->checkpoints_listed()) {
-          checkpoints_->Reconcile(
-              rec.id, {req->last_checkpoint_ids().begin(), req->last_checkpoint_ids().end()});
-        }
         dispatch_->RequestSchedule();
-        // The agent's retention waits for its first pins: it hears them now, not in 30 s.
-        batch_->AfterCommit([this] { checkpoints_->SyncPins(); });
+        registered = rec.id;
       }
     }
-    if (m.reply.empty()) return;  // nobody waits for the answer
+    // After its answer (AfterCommit keeps the order): the agent's retention waits for its
+    // first pins, and the catalogue learns which copies its store still has.
+    const auto after = [&] {
+      if (!registered.empty()) {
+        batch_->AfterCommit([this, id = registered] { checkpoints_->MachineRegistered(id); });
+      }
+    };
+    if (m.reply.empty()) return after();  // nobody waits for the answer
     // Answers go to inboxes only: the controller may publish anywhere, and a machine must not
     // make it write into another machine's subjects.
     if (!m.reply.starts_with("_INBOX")) {
       bus_->Stats().Reject("register", "bad_reply_subject", m.subject, m.data.size());
-      return;
+      return after();
     }
     // Answered once the registration is durable: a controller killed right after still knows
     // the machine when it comes back.
@@ -357,6 +361,7 @@ class ControllerImpl final : public Controller {
         spdlog::warn("controller cannot answer register: {}", r.error().message);
       }
     });
+    after();
   }
 
   // A registration on <prefix>.register.<m> speaks for machine m only: its id must be m, and

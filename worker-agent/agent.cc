@@ -31,9 +31,6 @@ namespace asio = boost::asio;
 constexpr auto kRegisterTimeout = std::chrono::seconds(2);
 constexpr auto kMaxRegisterBackoff = std::chrono::seconds(5);
 constexpr size_t kMaxCommand = 1 << 20;
-// Checkpoint ids a registration lists at most: with the rest it stays well inside the
-// controller's 64 KiB limit for control messages.
-constexpr size_t kMaxListedCheckpoints = 2000;
 // On shutdown: how long cancelled tools get to exit (then SIGKILL), and how long the events
 // saying so get to reach JetStream. Together well inside a service manager's stop timeout.
 constexpr auto kStopTasksWait = std::chrono::seconds(1);
@@ -262,12 +259,6 @@ class AgentImpl final : public Agent {
     req.set_instance_id(instance_id_);
     req.set_task_slots(config_.task_slots);
     for (const auto& id : tasks_->RunningTaskIds()) req.add_running_task_ids(id);
-    // What the checkpoint store holds, so the catalogue can forget copies that are gone;
-    // a store too large to list in one message is not listed.
-    if (checkpoints_ && checkpoints_->CheckpointIds().size() <= kMaxListedCheckpoints) {
-      for (const auto& id : checkpoints_->CheckpointIds()) req.add_last_checkpoint_ids(id);
-      req.set_checkpoints_listed(true);
-    }
     for (const auto& [k, v] : config_.labels) (*req.mutable_labels())[k] = v;
     for (const auto& t : tools_) req.add_tools(t);
     if (auto s = host::SampleResources(config_.data_dir); s) {
@@ -373,6 +364,11 @@ class AgentImpl final : public Agent {
       if (stopping_) return send(Reply(*cmd, MakeError("unavailable", "the agent is stopping")));
       checkpoints_->Execute(*cmd, send);
       return;
+    }
+    if (cmd->has_run_task() && !announced_) {
+      // Listening early (see Register) is for the controller's questions; work waits until
+      // the controller knows this process, so it cannot take the task for a lost one's.
+      return send(Reply(*cmd, MakeError("unavailable", "the agent has not registered yet")));
     }
     if (cmd->has_run_task() && NeedsSeed(cmd->run_task())) {
       // The workspace is written from the checkpoint first; then the tool starts. An older

@@ -23,6 +23,8 @@ constexpr uint32_t kDefaultPartBytes = 512 << 10;  // per FetchObjects reply
 constexpr uint32_t kMaxPartBytes = 768 << 10;      // well inside NATS's 1 MB default
 constexpr int kMaxHashesPerCommand = 50'000;
 constexpr size_t kMaxChanges = 10'000;  // per DiffCheckpoints reply
+// Checkpoint ids a ListCheckpoints reply holds at most (well inside a bus message).
+constexpr size_t kMaxListed = 20'000;
 // How long retention waits for the controller to say which checkpoints tasks depend on.
 constexpr auto kPinsAwaited = std::chrono::minutes(5);
 
@@ -114,6 +116,7 @@ bool CheckpointKeeper::Handles(const v1::Command& cmd) {
     case v1::Command::kVerifyCheckpoint:
     case v1::Command::kPinCheckpoints:
     case v1::Command::kSyncDisks:
+    case v1::Command::kListCheckpoints:
       return true;
     default:
       return false;
@@ -241,6 +244,18 @@ void CheckpointKeeper::Execute(const v1::Command& cmd, Reply reply) {
                reply(AnswerTo(cmd, std::move(answer)));
              });
       return;
+    case v1::Command::kListCheckpoints: {
+      // Every id a reply has room for: more than that and the list says nothing.
+      v1::CommandReply answer;
+      if (ids_.size() > kMaxListed) {
+        reply(AnswerTo(cmd, MakeError("too_large", std::to_string(ids_.size()) +
+                                                       " checkpoints: too many to list")));
+        return;
+      }
+      for (const auto& id : ids_) answer.add_checkpoint_ids(id);
+      reply(AnswerTo(cmd, std::move(answer)));
+      return;
+    }
     case v1::Command::kPinCheckpoints: {
       const auto& ids = cmd.pin_checkpoints().checkpoint_ids();
       if (ids.size() > kMaxHashesPerCommand) {
@@ -255,10 +270,13 @@ void CheckpointKeeper::Execute(const v1::Command& cmd, Reply reply) {
     default:
       OnDisk([cmd](Disk& d) { return DiskCommand(d, cmd); },
              [this, cmd, reply](Result<v1::CommandReply> r) {
-               if (r && cmd.has_import_checkpoint()) {
+               const bool imported = r && cmd.has_import_checkpoint();
+               if (imported) {
                  for (const auto& m : r->checkpoints()) ids_.insert(m.id());
                }
                reply(AnswerTo(cmd, std::move(r)));
+               // A machine that holds others' copies (replicas) prunes as they come in.
+               if (imported) MaybePrune();
              });
   }
 }

@@ -56,9 +56,6 @@ class CheckpointKeeper {
   // Whether a restore or seed is writing the task's workspace: its tool may not start.
   bool Busy(const std::string& task_id) const { return busy_.contains(task_id); }
 
-  // Every checkpoint the store holds (for the controller's catalogue, at registration).
-  const std::set<std::string>& CheckpointIds() const { return ids_; }
-
   // The metering proxy answered calls of these tasks.
   void LlmResponded(const std::vector<std::string>& task_ids);
   // An attempt ended (TaskFinished sent).

@@ -125,6 +125,11 @@ HttpResponse TasksApi::Tasks(const HttpRequest& req, const std::vector<std::stri
   }
   if (verb == "resume") {
     if (req.method != "POST") return MethodNotAllowed("POST");
+    if (deps_.restoring && deps_.restoring(t->id)) {
+      return JsonError(409, "conflict",
+                       "a checkpoint is being restored into task " + t->id +
+                           "'s workspace: resume it once the restore has answered");
+    }
     auto r = deps_.tasks->ResumeTask(t->id);
     if (!r) return ErrorResponse(r.error());
     deps_.commit();

@@ -24,6 +24,8 @@ struct TasksApiDeps {
   std::function<void()> schedule;
   // Whether the catalogue knows a checkpoint (for "from_checkpoint"); null: none known.
   std::function<bool(std::string_view)> checkpoint_known;
+  // Whether a checkpoint restore is writing a task's workspace; null: never.
+  std::function<bool(std::string_view)> restoring;
 };
 
 class TasksApi {

@@ -87,6 +87,7 @@ CheckpointRecord* CheckpointService::Record(const v1::CheckpointManifest& m,
     c.created_at_ms = m.created_unix_ms();
   }
   c.copies.insert(machine_id);
+  if (auto l = listing_.find(machine_id); l != listing_.end()) l->second.recorded.insert(c.id);
   Save(c);
   return &c;
 }
@@ -111,11 +112,38 @@ void CheckpointService::ApplyEvent(const v1::AgentEvent& ev) {
   }
 }
 
+void CheckpointService::MachineRegistered(const std::string& machine_id) {
+  SyncPins(machine_id);
+  // The agent answers with what its store holds when it answers, so every copy recorded
+  // before (a checkpoint it took, one it imported) is in the list.
+  v1::Command cmd;
+  cmd.mutable_list_checkpoints();
+  ++listing_[machine_id].awaited;
+  Ask(machine_id, std::move(cmd), kQuickCommandTimeout,
+      [this, machine_id](Result<v1::CommandReply> reply) {
+        Listing& l = listing_[machine_id];
+        if (!reply) {
+          spdlog::info("machine {} did not list its checkpoints: {}", machine_id,
+                       reply.error().message);
+        } else {
+          std::set<std::string> held(reply->checkpoint_ids().begin(),
+                                     reply->checkpoint_ids().end());
+          held.insert(l.recorded.begin(), l.recorded.end());
+          Reconcile(machine_id, held);
+        }
+        if (--l.awaited <= 0) listing_.erase(machine_id);
+      });
+}
+
 void CheckpointService::Reconcile(const std::string& machine_id,
                                   const std::set<std::string>& held) {
   std::vector<std::string> gone;
   for (auto& [id, c] : catalogue_) {
-    if (c.copies.contains(machine_id) && !held.contains(id)) gone.push_back(id);
+    // A copy in flight is recorded when it lands, after this list was made.
+    if (c.copies.contains(machine_id) && !held.contains(id) &&
+        !branching_.contains({id, machine_id})) {
+      gone.push_back(id);
+    }
   }
   if (gone.empty()) return;
   spdlog::warn("machine {} no longer holds {} checkpoints the catalogue listed on it (first: {})",
@@ -279,10 +307,10 @@ std::set<std::string> CheckpointService::Needed() const {
   return out;
 }
 
-void CheckpointService::SyncPins() {
+void CheckpointService::SyncPins(const std::string& machine_id) {
   std::map<std::string, std::vector<std::string>> by_machine;
   for (const MachineRecord* m : d_.fleet->List()) {
-    if (Reachable(m->id)) by_machine[m->id];
+    if (Reachable(m->id) && (machine_id.empty() || m->id == machine_id)) by_machine[m->id];
   }
   for (const auto& id : Needed()) {
     const CheckpointRecord* c = Find(id);
@@ -358,8 +386,10 @@ void CheckpointService::Restore(const std::string& id, const std::string& task_i
   v1::Command cmd;
   cmd.mutable_restore_checkpoint()->set_checkpoint_id(id);
   cmd.mutable_restore_checkpoint()->set_task_id(task);
+  restoring_.insert(task);
   Ask(machine, std::move(cmd), kDiskCommandTimeout,
       [this, id, task, machine, done](Result<v1::CommandReply> reply) {
+        restoring_.erase(restoring_.find(task));
         if (!reply) return done(reply.error());
         RestoreOutcome out{.checkpoint_id = id, .task_id = task, .machine_id = machine};
         for (const auto& m : reply->checkpoints()) {
@@ -471,8 +501,9 @@ void CheckpointService::Branch(const std::string& id, const std::string& machine
   if (machine_id.empty()) {
     const std::string other = MachineWithout(*c);
     if (other.empty()) {
-      return done(MakeError("unavailable",
-                            "no ready machine lacks checkpoint " + id + ": name one with \"to\""));
+      return done(MakeError(
+          "conflict",
+          "every machine that takes work (ready or busy) already holds checkpoint " + id));
     }
     return Branch(id, other, std::move(done));
   }
@@ -520,7 +551,13 @@ void CheckpointService::Branch(const std::string& id, const std::string& machine
         cmd.mutable_delete_checkpoint()->set_checkpoint_id(r.checkpoint_id);
         Ask(r.to_machine, std::move(cmd), kQuickCommandTimeout, [](Result<v1::CommandReply>) {});
       }
+      const bool deleted = c == nullptr && Find(r.checkpoint_id) == nullptr;
       for (auto& w : waiting) {
+        if (deleted) {
+          w(MakeError("not_found",
+                      "checkpoint " + r.checkpoint_id + " was deleted while it was being copied"));
+          continue;
+        }
         if (c == nullptr) {
           w(MakeError("conflict",
                       "the copy of " + r.checkpoint_id + " differs from the catalogue's"));

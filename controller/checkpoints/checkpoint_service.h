@@ -76,8 +76,11 @@ class CheckpointService {
   // sees to that).
   void ApplyEvent(const v1::AgentEvent& ev);
 
-  // A machine registered listing every checkpoint its store holds: copies the catalogue
-  // thought it had and it lacks are forgotten (its store was wiped, or lost with its disk).
+  // A machine (re)registered: it hears which of its checkpoints tasks depend on, and is asked
+  // which checkpoints its store holds (Reconcile).
+  void MachineRegistered(const std::string& machine_id);
+  // Copies the catalogue thought `machine_id` had and its store lacks (`held` is all it has)
+  // are forgotten: its store was wiped, or lost with its disk.
   void Reconcile(const std::string& machine_id, const std::set<std::string>& held);
 
   std::vector<const CheckpointRecord*> List(const CheckpointFilter& filter) const;
@@ -87,6 +90,8 @@ class CheckpointService {
   void Create(const std::string& machine_id, const std::string& task_id, const std::string& label,
               Done<std::vector<CheckpointRecord>> done);
   void Restore(const std::string& id, const std::string& task_id, Done<RestoreOutcome> done);
+  // Whether a restore into the task's workspace has yet to answer.
+  bool Restoring(std::string_view task_id) const { return restoring_.contains(task_id); }
   // The changes (at most the first 10,000) and how many there are in all.
   void Diff(const std::string& from, const std::string& to,
             Done<std::pair<std::vector<v1::CheckpointChange>, uint64_t>> done);
@@ -103,9 +108,9 @@ class CheckpointService {
   // Checkpoints unfinished tasks depend on: the one each was submitted with, and the one each
   // would resume from (as StartingPoint chooses).
   std::set<std::string> Needed() const;
-  // Tells every reachable agent which of its checkpoints tasks depend on (PinCheckpoints):
-  // its retention leaves them alone.
-  void SyncPins();
+  // Tells every reachable agent (or only `machine_id`) which of its checkpoints tasks depend
+  // on (PinCheckpoints): its retention leaves them alone.
+  void SyncPins(const std::string& machine_id = "");
 
  private:
   // Sends a command to a machine; `done` gets the reply when it says ok, else its error.
@@ -146,9 +151,20 @@ class CheckpointService {
   std::map<std::pair<std::string, std::string>, std::vector<Done<BranchOutcome>>> branching_;
   // Tasks whose checkpoint is being replicated -> the newest that came meanwhile ("": none).
   std::map<std::string, std::string> replicating_;
+  // Machines asked to list their checkpoints: how many lists are awaited, and the copies
+  // recorded on them since the first was asked for (a list may have been made before them).
+  struct Listing {
+    int awaited = 0;
+    std::set<std::string> recorded;
+  };
+  std::map<std::string, Listing> listing_;
+  std::multiset<std::string, std::less<>> restoring_;  // tasks, while their restore runs
+
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
   std::shared_ptr<std::atomic<bool>> cancelled_ = std::make_shared<std::atomic<bool>>(false);
-  boost::asio::thread_pool transfers_{1};  // last: joined first
+  // Transfers go one at a time: two into one store at once could interleave the parts of
+  // an object both send. Last: joined first.
+  boost::asio::thread_pool transfers_{1};
 };
 
 }  // namespace autovibe

@@ -244,16 +244,20 @@ TEST_CASE("a checkpoint taken on command, restore pausing a running tool, and ba
   auto nowhere =
       f.controller->Call("POST", "/v1/checkpoints/" + id + "/branch", std::nullopt, "{}");
   REQUIRE(nowhere);
-  CHECK(nowhere->status == 503);
-  CHECK(nowhere->body.find("no ready machine lacks") != std::string::npos);
+  CHECK(nowhere->status == 409);
+  CHECK(nowhere->body.find("already holds checkpoint") != std::string::npos);
 
   // The paused task goes on, in the restored workspace, on its machine.
   auto not_paused = f.controller->Call("POST", "/v1/tasks/" + f.Run("agent-2", "true") + "/resume");
   REQUIRE(not_paused);
   CHECK(not_paused->status == 409);
+  // A file put in by hand after the restore stays: the tool goes on in that workspace
+  // rather than one written afresh from a checkpoint.
+  std::ofstream(f.Workspace("agent-1", a) / "by-hand.txt") << "kept\n";
   f.Post("/v1/tasks/" + a + "/resume", "", 200);
   REQUIRE(f.tasks->WaitState(a, "running", 15s));
   CHECK(Str(f.tasks->Task(a).at("machine_id")) == f.ids["agent-1"]);
+  CHECK(ReadAll(f.Workspace("agent-1", a) / "by-hand.txt") == "kept\n");
   CHECK(ReadAll(f.Workspace("agent-1", a) / "plan.md") == "draft\n");
 
   // Bad input: clear errors, nothing changes.

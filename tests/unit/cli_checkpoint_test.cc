@@ -99,11 +99,16 @@ TEST_CASE("cli checkpoint create --kind machine: a whole-machine checkpoint", "[
   CHECK(o.exit_code == 0);
   REQUIRE(ctl.bodies().size() == 1);
   CHECK(json::parse(ctl.bodies()[0]) == json::parse(R"({"kind":"machine"})"));
+  // Its old spelling still works.
+  o = RunCli(ctl, {"checkpoint", "create", "worker-1", "--machine"});
+  CHECK(o.exit_code == 0);
+  REQUIRE(ctl.bodies().size() == 2);
+  CHECK(json::parse(ctl.bodies()[1]) == json::parse(R"({"kind":"machine"})"));
   // Anything else is refused before a request goes out.
   o = RunCli(ctl, {"checkpoint", "create", "worker-1", "--kind", "vm"});
   CHECK(o.exit_code == 2);
   CHECK_THAT(o.err, Catch::Contains("--kind"));
-  CHECK(ctl.bodies().size() == 1);
+  CHECK(ctl.bodies().size() == 2);
 }
 
 TEST_CASE("cli checkpoint create --json: the API's answer, the machine one path segment", "[cli]") {

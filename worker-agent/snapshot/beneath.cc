@@ -39,4 +39,13 @@ bool ResolvesBeneath(int root, const std::string& relative) {
   return false;
 }
 
+bool HaveOpenat2() {
+  open_how how{};
+  how.flags = O_PATH | O_CLOEXEC;
+  how.resolve = RESOLVE_BENEATH;
+  long fd = ::syscall(SYS_openat2, AT_FDCWD, ".", &how, sizeof how);
+  if (fd >= 0) ::close(static_cast<int>(fd));
+  return fd >= 0 || (errno != ENOSYS && errno != EPERM);
+}
+
 }  // namespace autovibe::snapshot

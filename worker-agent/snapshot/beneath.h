@@ -19,4 +19,8 @@ int OpenBeneath(int root, const std::string& relative, int flags, mode_t mode = 
 // are then refused rather than trusted.
 bool ResolvesBeneath(int root, const std::string& relative);
 
+// Whether this kernel (and the seccomp profile around us) lets us call openat2: Linux 5.6 or
+// later. Without it no workspace path can be opened safely.
+bool HaveOpenat2();
+
 }  // namespace autovibe::snapshot

@@ -11,6 +11,7 @@
 
 #include "common/core/files.h"
 #include "common/core/ids.h"
+#include "worker-agent/snapshot/beneath.h"
 #include "worker-agent/snapshot/transfer.h"
 #include "worker-agent/snapshot/tree.h"
 
@@ -44,6 +45,11 @@ bool WellFormedId(const std::string& id) {
 
 Result<std::unique_ptr<CheckpointStore>> CheckpointStore::Open(const std::string& dir,
                                                                CheckpointOptions options) {
+  if (!HaveOpenat2()) {
+    return MakeError("unsupported",
+                     "workspace checkpoints need openat2 (Linux 5.6 or later, and a seccomp "
+                     "profile that allows it); this system refuses it");
+  }
   std::unique_ptr<CheckpointStore> s(new CheckpointStore(dir, options));
   for (const char* sub : {"/checkpoints", "/statcache"}) {
     if (auto r = MakeDirs(dir + sub, 0700); !r) return r.error();

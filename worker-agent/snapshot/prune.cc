@@ -42,6 +42,7 @@ bool Automatic(const v1::CheckpointManifest& m) { return m.trigger() != "manual"
 
 void CheckpointStore::Hold(std::span<const Hash> hashes) {
   const auto now = std::chrono::steady_clock::now();
+  std::erase_if(held_, [&](const auto& h) { return now - h.second > kHeld; });
   for (const auto& h : hashes) held_[h] = now;
 }
 
