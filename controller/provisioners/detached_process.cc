@@ -119,18 +119,41 @@ Result<pid_t> SpawnDetached(const DetachedSpawn& spawn) {
   return child;
 }
 
-bool ProcessHasArg(pid_t pid, const std::string& marker) {
-  if (pid <= 0) return false;
-  auto cmdline = ReadFile("/proc/" + std::to_string(pid) + "/cmdline");
-  if (!cmdline) return false;
+namespace {
+
+// Whether a /proc/<pid>/cmdline holds `marker` as one whole argument.
+bool HasArg(std::string_view cmdline, const std::string& marker) {
   size_t start = 0;
-  while (start < cmdline->size()) {
-    size_t end = cmdline->find('\0', start);
-    if (end == std::string::npos) end = cmdline->size();
-    if (std::string_view(*cmdline).substr(start, end - start) == marker) return true;
+  while (start < cmdline.size()) {
+    size_t end = cmdline.find('\0', start);
+    if (end == std::string::npos) end = cmdline.size();
+    if (cmdline.substr(start, end - start) == marker) return true;
     start = end + 1;
   }
   return false;
+}
+
+}  // namespace
+
+bool ProcessHasArg(pid_t pid, const std::string& marker) {
+  if (pid <= 0) return false;
+  auto cmdline = ReadFile("/proc/" + std::to_string(pid) + "/cmdline");
+  return cmdline && HasArg(*cmdline, marker);
+}
+
+bool ProcessGone(pid_t pid, const std::string& marker) {
+  auto stat = ReadFile("/proc/" + std::to_string(pid) + "/stat");
+  if (!stat) return true;
+  // "pid (comm) S ...": the state follows the last ')'.
+  const size_t close = stat->rfind(')');
+  if (close == std::string::npos || close + 2 >= stat->size()) return true;
+  const char state = (*stat)[close + 2];
+  if (state == 'Z' || state == 'X') return true;
+  // On its way out a process shows no arguments yet is not gone; another one's means the pid
+  // was reaped and given to someone else.
+  // One read: a second could find the process already on its way out.
+  auto cmdline = ReadFile("/proc/" + std::to_string(pid) + "/cmdline");
+  return cmdline && !cmdline->empty() && !HasArg(*cmdline, marker);
 }
 
 pid_t FindProcessWithArg(const std::string& marker) {

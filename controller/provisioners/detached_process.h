@@ -26,6 +26,11 @@ Result<pid_t> SpawnDetached(const DetachedSpawn& spawn);
 // read back after a restart may belong to another program by now).
 bool ProcessHasArg(pid_t pid, const std::string& marker);
 
+// Whether the process `pid` with `marker` among its arguments has exited: no such pid, a
+// zombie nobody reaped yet, or the pid is another program's by now. A process on its way out
+// shows no arguments before it has exited; that is not gone yet.
+bool ProcessGone(pid_t pid, const std::string& marker);
+
 // The first live process with `marker` as one whole argument; 0 when there is none.
 pid_t FindProcessWithArg(const std::string& marker);
 

@@ -49,16 +49,25 @@ class LocalProvisioner final : public Provisioner {
     const std::string marker = ConfigOf(dir);
     // The controller stopped before it learnt the pid: the agent started with this config.
     if (instance.empty()) pid = FindProcessWithArg(marker);
-    if (ProcessHasArg(pid, marker)) {
-      kill(pid, SIGTERM);
-      const auto deadline = std::chrono::steady_clock::now() + options_.stop_grace;
-      while (ProcessHasArg(pid, marker) && std::chrono::steady_clock::now() < deadline) {
+    // Waits (at most `grace`) until the agent signalled has exited; whether it has.
+    auto gone_within = [&](std::chrono::milliseconds grace) {
+      const auto deadline = std::chrono::steady_clock::now() + grace;
+      while (!ProcessGone(pid, marker) && std::chrono::steady_clock::now() < deadline) {
         std::this_thread::sleep_for(std::chrono::milliseconds(20));
       }
-      if (ProcessHasArg(pid, marker)) {
+      return ProcessGone(pid, marker);
+    };
+    if (ProcessHasArg(pid, marker)) {
+      kill(pid, SIGTERM);
+      if (!gone_within(options_.stop_grace) && ProcessHasArg(pid, marker)) {
         spdlog::warn("local machine {} (pid {}) did not stop within {} ms; killing it", name, pid,
                      options_.stop_grace.count());
         kill(pid, SIGKILL);
+        // SIGKILL is not instant either: the machine is destroyed once its agent is gone.
+        if (!gone_within(std::chrono::seconds(5))) {
+          return MakeError("unavailable", "local machine " + name + " (pid " + std::to_string(pid) +
+                                              ") survived SIGKILL");
+        }
       }
     }
     std::error_code ec;
