@@ -245,10 +245,7 @@ class AgentImpl final : public Agent {
     // An agent that knows its id listens for commands before it registers: the controller
     // takes it as ready the moment it answers, and may ask at once.
     if (!machine_id_.empty() && !cmd_sub_ && bus_->Connected()) {
-      // What those commands report goes out under that id too.
-      outbox_->SetMachineId(machine_id_);
-      meter_->SetMachineId(machine_id_);
-      checkpoints_->SetMachineId(machine_id_);
+      UseMachineId();  // what those commands report goes out under that id too
       SubscribeCommands();
     }
     v1::RegisterRequest req;
@@ -297,9 +294,7 @@ class AgentImpl final : public Agent {
     retry_timer_.cancel();  // a retry queued while the bus came up would register twice
     const bool changed = reply.machine_id() != machine_id_ || !cmd_sub_;
     machine_id_ = reply.machine_id();
-    outbox_->SetMachineId(machine_id_);
-    meter_->SetMachineId(machine_id_);
-    checkpoints_->SetMachineId(machine_id_);
+    UseMachineId();
     interval_ = std::chrono::milliseconds(std::max<uint32_t>(reply.heartbeat_interval_ms(), 10));
     if (changed) {
       if (auto r = WriteFileAtomic(config_.data_dir + "/machine_id", machine_id_, 0600); !r) {
@@ -327,6 +322,13 @@ class AgentImpl final : public Agent {
     retry_timer_.async_wait([this](boost::system::error_code ec) {
       if (!ec) Register();
     });
+  }
+
+  // Events, usage records and checkpoints go out under machine_id_.
+  void UseMachineId() {
+    outbox_->SetMachineId(machine_id_);
+    meter_->SetMachineId(machine_id_);
+    checkpoints_->SetMachineId(machine_id_);
   }
 
   void SubscribeCommands() {

@@ -65,7 +65,6 @@ Result<std::unique_ptr<CheckpointKeeper>> CheckpointKeeper::Open(asio::io_contex
   auto store = snapshot::CheckpointStore::Open(options.data_dir + "/checkpoints", options.store);
   if (!store) return store.error();
   std::unique_ptr<CheckpointKeeper> k(new CheckpointKeeper(ioc, outbox, tasks, std::move(options)));
-  for (const auto& m : (*store)->List()) k->ids_.insert(m.id());
   k->disk_->store = std::move(*store);
   return k;
 }
@@ -98,7 +97,6 @@ void CheckpointKeeper::Emit(const v1::CheckpointManifest& m, uint32_t attempt) {
   auto* c = e.mutable_checkpoint_created();
   *c->mutable_manifest() = m;
   c->set_attempt(attempt);
-  ids_.insert(m.id());
   if (!outbox_.Add(std::move(e))) spdlog::error("checkpoint event lost: no machine id yet");
 }
 
@@ -199,6 +197,16 @@ Result<v1::CommandReply> CheckpointKeeper::DiskCommand(Disk& d, const v1::Comman
       if (auto r = d.receiver.Put(d.store->chunks(), std::move(parts)); !r) return r.error();
       return answer;
     }
+    case v1::Command::kListCheckpoints: {
+      // Read here, behind every checkpoint taken or imported before the question came.
+      const auto all = d.store->List();
+      if (all.size() > kMaxListed) {
+        return MakeError("too_large",
+                         std::to_string(all.size()) + " checkpoints: too many to list");
+      }
+      for (const auto& m : all) answer.add_checkpoint_ids(m.id());
+      return answer;
+    }
     case v1::Command::kImportCheckpoint: {
       auto m = d.store->Import(cmd.import_checkpoint().manifest());
       if (!m) return m.error();
@@ -239,23 +247,10 @@ void CheckpointKeeper::Execute(const v1::Command& cmd, Reply reply) {
                  answer.add_removed(id);
                  e.mutable_checkpoints_removed()->add_checkpoint_ids(id);
                }
-               Removed(r->removed);
                if (!r->removed.empty()) outbox_.Add(std::move(e));
                reply(AnswerTo(cmd, std::move(answer)));
              });
       return;
-    case v1::Command::kListCheckpoints: {
-      // Every id a reply has room for: more than that and the list says nothing.
-      v1::CommandReply answer;
-      if (ids_.size() > kMaxListed) {
-        reply(AnswerTo(cmd, MakeError("too_large", std::to_string(ids_.size()) +
-                                                       " checkpoints: too many to list")));
-        return;
-      }
-      for (const auto& id : ids_) answer.add_checkpoint_ids(id);
-      reply(AnswerTo(cmd, std::move(answer)));
-      return;
-    }
     case v1::Command::kPinCheckpoints: {
       const auto& ids = cmd.pin_checkpoints().checkpoint_ids();
       if (ids.size() > kMaxHashesPerCommand) {
@@ -271,18 +266,11 @@ void CheckpointKeeper::Execute(const v1::Command& cmd, Reply reply) {
       OnDisk([cmd](Disk& d) { return DiskCommand(d, cmd); },
              [this, cmd, reply](Result<v1::CommandReply> r) {
                const bool imported = r && cmd.has_import_checkpoint();
-               if (imported) {
-                 for (const auto& m : r->checkpoints()) ids_.insert(m.id());
-               }
                reply(AnswerTo(cmd, std::move(r)));
                // A machine that holds others' copies (replicas) prunes as they come in.
                if (imported) MaybePrune();
              });
   }
-}
-
-void CheckpointKeeper::Removed(const std::vector<std::string>& ids) {
-  for (const auto& id : ids) ids_.erase(id);
 }
 
 // Checkpoints the named task's workspace, or every running task's.
@@ -502,7 +490,6 @@ void CheckpointKeeper::MaybePrune() {
            v1::AgentEvent e;
            for (const auto& id : r->removed)
              e.mutable_checkpoints_removed()->add_checkpoint_ids(id);
-           Removed(r->removed);
            outbox_.Add(std::move(e));
          });
 }

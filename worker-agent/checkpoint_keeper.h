@@ -102,8 +102,6 @@ class CheckpointKeeper {
   bool pins_heard_ = false;
   const std::chrono::steady_clock::time_point opened_ = std::chrono::steady_clock::now();
   std::set<std::string> busy_;  // tasks whose workspace a restore is writing
-  std::set<std::string> ids_;   // what the store holds, as its replies said
-  void Removed(const std::vector<std::string>& ids);
   std::chrono::steady_clock::time_point last_prune_{};
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
   std::shared_ptr<Disk> disk_ = std::make_shared<Disk>();

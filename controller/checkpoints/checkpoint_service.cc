@@ -545,13 +545,13 @@ void CheckpointService::Branch(const std::string& id, const std::string& machine
                    r.checkpoint_id, r.to_machine, report->sent_objects, report->objects,
                    report->sent_bytes);
       const CheckpointRecord* c = Record(report->manifest, r.to_machine, 0, false);
-      if (c == nullptr && Find(r.checkpoint_id) == nullptr) {
+      const bool deleted = c == nullptr && Find(r.checkpoint_id) == nullptr;
+      if (deleted) {
         // Deleted while it travelled: the new copy goes too.
         v1::Command cmd;
         cmd.mutable_delete_checkpoint()->set_checkpoint_id(r.checkpoint_id);
         Ask(r.to_machine, std::move(cmd), kQuickCommandTimeout, [](Result<v1::CommandReply>) {});
       }
-      const bool deleted = c == nullptr && Find(r.checkpoint_id) == nullptr;
       for (auto& w : waiting) {
         if (deleted) {
           w(MakeError("not_found",

@@ -39,6 +39,15 @@ std::string Checkpoints(json::array list) {
   return json::serialize(json::object{{"checkpoints", std::move(list)}});
 }
 
+// A branch's answer: Manual() is on `machine`, `sent` of its 10 objects travelled.
+std::string BranchAnswer(const std::string& machine, int sent, int sent_bytes) {
+  return json::serialize(json::object{{"checkpoint", Manual()},
+                                      {"machine_id", machine},
+                                      {"objects", 10},
+                                      {"sent_objects", sent},
+                                      {"sent_bytes", sent_bytes}});
+}
+
 }  // namespace
 
 // --- list ---
@@ -243,12 +252,7 @@ TEST_CASE("cli checkpoint restore: a refusal is shown as the controller gives it
 
 TEST_CASE("cli checkpoint branch: where it is now and what travelled", "[cli]") {
   FakeController ctl;
-  ctl.On("POST /v1/checkpoints/cp-1/branch",
-         JsonReply(200, json::serialize(json::object{{"checkpoint", Manual()},
-                                                     {"machine_id", "m-2"},
-                                                     {"objects", 10},
-                                                     {"sent_objects", 3},
-                                                     {"sent_bytes", 1536}})));
+  ctl.On("POST /v1/checkpoints/cp-1/branch", JsonReply(200, BranchAnswer("m-2", 3, 1536)));
   Outcome o = RunCli(ctl, {"checkpoint", "branch", "cp-1", "--to", "w2"});
   CHECK(o.exit_code == 0);
   CHECK(o.out == "checkpoint cp-1 is on machine m-2 (sent 3 of 10 objects, 1.5K)\n");
@@ -258,12 +262,7 @@ TEST_CASE("cli checkpoint branch: where it is now and what travelled", "[cli]") 
 
 TEST_CASE("cli checkpoint branch: without --to the controller picks the machine", "[cli]") {
   FakeController ctl;
-  ctl.On("POST /v1/checkpoints/cp-1/branch",
-         JsonReply(200, json::serialize(json::object{{"checkpoint", Manual()},
-                                                     {"machine_id", "m-3"},
-                                                     {"objects", 10},
-                                                     {"sent_objects", 10},
-                                                     {"sent_bytes", 2048}})));
+  ctl.On("POST /v1/checkpoints/cp-1/branch", JsonReply(200, BranchAnswer("m-3", 10, 2048)));
   Outcome o = RunCli(ctl, {"checkpoint", "branch", "cp-1"});
   CHECK(o.exit_code == 0);
   CHECK(o.out == "checkpoint cp-1 is on machine m-3 (sent 10 of 10 objects, 2.0K)\n");
