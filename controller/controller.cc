@@ -340,28 +340,24 @@ class ControllerImpl final : public Controller {
         registered = rec.id;
       }
     }
-    // After its answer (AfterCommit keeps the order): the agent's retention waits for its
-    // first pins, and the catalogue learns which copies its store still has.
-    const auto after = [&] {
-      if (!registered.empty()) {
-        batch_->AfterCommit([this, id = registered] { checkpoints_->MachineRegistered(id); });
-      }
-    };
-    if (m.reply.empty()) return after();  // nobody waits for the answer
     // Answers go to inboxes only: the controller may publish anywhere, and a machine must not
     // make it write into another machine's subjects.
-    if (!m.reply.starts_with("_INBOX")) {
+    if (!m.reply.empty() && !m.reply.starts_with("_INBOX")) {
       bus_->Stats().Reject("register", "bad_reply_subject", m.subject, m.data.size());
-      return after();
+    } else if (!m.reply.empty()) {
+      // Answered once the registration is durable: a controller killed right after still
+      // knows the machine when it comes back.
+      batch_->AfterCommit([this, to = m.reply, data = reply.SerializeAsString()] {
+        if (auto r = bus_->Publish(to, data); !r) {
+          spdlog::warn("controller cannot answer register: {}", r.error().message);
+        }
+      });
     }
-    // Answered once the registration is durable: a controller killed right after still knows
-    // the machine when it comes back.
-    batch_->AfterCommit([this, to = m.reply, data = reply.SerializeAsString()] {
-      if (auto r = bus_->Publish(to, data); !r) {
-        spdlog::warn("controller cannot answer register: {}", r.error().message);
-      }
-    });
-    after();
+    // After its answer (AfterCommit keeps the order): the agent's retention waits for its
+    // first pins, and the catalogue learns which copies its store still has.
+    if (!registered.empty()) {
+      batch_->AfterCommit([this, id = registered] { checkpoints_->MachineRegistered(id); });
+    }
   }
 
   // A registration on <prefix>.register.<m> speaks for machine m only: its id must be m, and
