@@ -192,6 +192,7 @@ Result<std::unique_ptr<Provisioner>> MakeProvisioner(const PoolConfig& pool,
                               {"base_image", &o.base_image},
                               {"images_dir", &o.images_dir},
                               {"domain_type", &o.domain_type},
+                              {"probe_kernel", &o.probe_kernel},
                               {"network", &o.network},
                               {"kernel", &o.kernel},
                               {"initrd", &o.initrd},
@@ -213,6 +214,10 @@ Result<std::unique_ptr<Provisioner>> MakeProvisioner(const PoolConfig& pool,
         }
         *out = static_cast<int>(*v);
       }
+    }
+    if (o.domain_type != "auto" && o.domain_type != "kvm" && o.domain_type != "qemu" &&
+        o.domain_type != "test") {
+      return Bad(pool, "domain_type must be auto, kvm, qemu or test");
     }
     if (o.base_image.empty()) return Bad(pool, "base_image (the qcow2 disk to clone) is required");
     if (access(o.base_image.c_str(), R_OK) != 0) {

@@ -13,6 +13,7 @@
 #include "common/core/files.h"
 #include "controller/provisioners/agent_toml.h"
 #include "controller/provisioners/cloud_init.h"
+#include "controller/provisioners/kvm_probe.h"
 #include "controller/provisioners/run_program.h"
 
 namespace autovibe {
@@ -346,7 +347,7 @@ class LibvirtProvisioner final : public Provisioner {
     auto xml = RenderDomainXml(*tpl, {{"name", launch.name},
                                       {"machine_id", launch.machine_id},
                                       {"pool", launch.pool},
-                                      {"domain_type", o_.domain_type},
+                                      {"domain_type", DomainType()},
                                       {"memory_mib", std::to_string(o_.memory_mib)},
                                       {"vcpus", std::to_string(o_.vcpus)},
                                       {"disk", dir + "/disk.qcow2"},
@@ -397,6 +398,16 @@ class LibvirtProvisioner final : public Provisioner {
     return {};
   }
 
+  // The pool's domain type; "auto" is decided by a probe at the first machine, then kept.
+  std::string DomainType() {
+    if (o_.domain_type != "auto") return o_.domain_type;
+    std::lock_guard lock(probe_mu_);
+    if (chosen_type_.empty()) {
+      chosen_type_ = ChooseDomainType(o_.uri, o_.kernel.empty() ? o_.probe_kernel : o_.kernel);
+    }
+    return chosen_type_;
+  }
+
   Result<Domain> Lookup(const std::string& name) {
     auto conn = Connection();
     if (!conn) return conn.error();
@@ -425,6 +436,8 @@ class LibvirtProvisioner final : public Provisioner {
   std::mutex mu_;  // guards conn_
   virConnectPtr conn_ = nullptr;
   std::mutex disks_mu_;  // checkpoints and reverts, one at a time
+  std::mutex probe_mu_;  // guards chosen_type_: one probe, the first spawns wait for it
+  std::string chosen_type_;
 };
 
 }  // namespace

@@ -23,10 +23,15 @@ namespace autovibe {
 
 struct LibvirtBackendOptions {
   std::string uri = "qemu:///system";
-  std::string domain_template;      // the domain XML with {{placeholders}}
-  std::string base_image;           // the qcow2 every fresh machine's disk is an overlay on
-  std::string images_dir;           // machines/<name>/ (disk, seed, console log), checkpoints/
-  std::string domain_type = "kvm";  // "qemu" where there is no /dev/kvm; "test" for test://
+  std::string domain_template;  // the domain XML with {{placeholders}}
+  std::string base_image;       // the qcow2 every fresh machine's disk is an overlay on
+  std::string images_dir;       // machines/<name>/ (disk, seed, console log), checkpoints/
+  // "auto" (KVM when a probe guest boots through `uri`, see kvm_probe.h; else qemu's
+  // emulator), "kvm", "qemu", or "test" for test://.
+  std::string domain_type = "auto";
+  // The kernel the KVM probe boots (a path on the libvirt host): `kernel` when set, else this,
+  // else the newest /boot/vmlinuz-*.
+  std::string probe_kernel;
   int memory_mib = 1024;
   int vcpus = 1;
   // "user" (qemu's user-mode network: the guest reaches the host as 10.0.2.2) or the name of a

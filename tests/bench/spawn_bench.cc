@@ -136,9 +136,10 @@ int RunLibvirt(const Options& o, const TempDir& dir) {
     Progress("libvirt: libvirtd or qemu is not installed (scripts/install-deps.sh); skipped");
     return 0;
   }
-  const std::string kind = testing::Libvirtd::DomainType();
-  if (kind != "kvm") Progress("libvirt: no /dev/kvm here; the VMs are emulated (TCG)");
   testing::Libvirtd libvirtd(dir / "libvirt", "avbench");
+  std::string why;
+  const std::string kind = libvirtd.DomainType(&why);
+  if (kind != "kvm") Progress("libvirt: {}; the VMs are emulated (TCG)", why);
   testing::Libvirtd::BuildVmImage(dir / "image");
   NatsServer nats(dir / "nats-libvirt");
   const std::string config = dir / "libvirt.toml";

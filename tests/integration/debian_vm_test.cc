@@ -4,7 +4,8 @@
 // templates/cloud-init/agent.yaml. cloud-init fetches the agent from the host (checked by its
 // SHA-256), installs the systemd unit and starts it; the agent registers over the user-mode
 // network (the host side listens on loopback) and runs a shell task; a machine checkpoint is
-// cloned into a second VM; both are terminated. Without /dev/kvm it is skipped (emulated, a
+// cloned into a second VM; both are terminated. Where KVM guests do not boot (no /dev/kvm, or a
+// nested KVM whose guests hang; see kvm_probe.h) it is skipped (emulated, a
 // systemd boot takes minutes); AUTOVIBE_VM_TEST_EMULATED=1 runs it anyway.
 #include <boost/json.hpp>
 #include <catch2/catch.hpp>
@@ -43,15 +44,24 @@ std::string ImageCache() {
 
 TEST_CASE("a Debian VM installs its agent with cloud-init, runs a task and is cloned",
           "[.debian]") {
-  const bool emulated_ok = std::getenv("AUTOVIBE_VM_TEST_EMULATED") != nullptr;
-  if (Libvirtd::DomainType() != "kvm" && !emulated_ok) {
+  if (!LibvirtdAvailable()) {
     WARN(
-        "no /dev/kvm here: the Debian VM test is skipped (set AUTOVIBE_VM_TEST_EMULATED=1 to "
-        "run it emulated, which takes minutes)");
+        "libvirtd or qemu is not installed or we are not root: skipping "
+        "(scripts/install-deps.sh)");
     return;
   }
-  REQUIRE(LibvirtdAvailable());
   TempDir dir;
+  const std::string prefix = "avd" + std::to_string(getpid());
+  Libvirtd libvirtd(dir / "libvirt", prefix);
+  std::string why;
+  const std::string domain_type = libvirtd.DomainType(&why);
+  if (domain_type != "kvm" && std::getenv("AUTOVIBE_VM_TEST_EMULATED") == nullptr) {
+    WARN("KVM guests do not boot here (" << why
+                                         << "): the Debian VM test is skipped (set "
+                                            "AUTOVIBE_VM_TEST_EMULATED=1 to run it emulated, "
+                                            "which takes minutes)");
+    return;
+  }
   const std::string image = ImageCache();
   const auto built = std::chrono::steady_clock::now();
   INFO(Sh("BUILD_DIR=" + std::string(AV_BIN_DIR) + "/.. " + std::string(AV_SOURCE_DIR) +
@@ -69,14 +79,12 @@ TEST_CASE("a Debian VM installs its agent with cloud-init, runs a task and is cl
   ChildProcess http({"/usr/bin/python3", "-m", "http.server", "--bind", "127.0.0.1",
                      std::to_string(http_port), "--directory", dir / "www"},
                     dir / "http.log");
-  const std::string prefix = "avd" + std::to_string(getpid());
-  Libvirtd libvirtd(dir / "libvirt", prefix);
   NatsServer nats(dir / "nats");
   const std::string config = dir / "controller.toml";
   std::ofstream(config) << "[[pool]]\nname = \"" << prefix
                         << "\"\nbackend = \"libvirt\"\nmax = 2\nboot_timeout = \"600s\"\n"
                            "[pool.libvirt]\nuri = \""
-                        << libvirtd.uri() << "\"\ndomain_type = \"" << Libvirtd::DomainType()
+                        << libvirtd.uri() << "\"\ndomain_type = \"" << domain_type
                         << "\"\nbase_image = \"" << image << "/base.qcow2\"\nkernel = \"" << image
                         << "/vmlinuz\"\ninitrd = \"" << image
                         << "/initrd.img\"\ncmdline = \"root=/dev/vda rw console=ttyS0\"\n"
@@ -91,7 +99,7 @@ TEST_CASE("a Debian VM installs its agent with cloud-init, runs a task and is cl
     std::string all(std::istreambuf_iterator<char>(in), {});
     return all.size() > 6000 ? all.substr(all.size() - 6000) : all;
   };
-  const auto deadline = emulated_ok ? 600s : 240s;
+  const auto deadline = domain_type != "kvm" ? 600s : 240s;
 
   const auto spawned = std::chrono::steady_clock::now();
   const std::string a = controller.SpawnMachine("{}");

@@ -9,6 +9,7 @@
 #include <filesystem>
 
 #include "common/core/files.h"
+#include "controller/provisioners/kvm_probe.h"
 #include "controller/provisioners/libvirt_provisioner.h"
 #include "controller/provisioners/run_program.h"
 #include "tests/support/catch_result.h"
@@ -48,6 +49,20 @@ class TestDriver {
     std::string out = std::string(virDomainIsActive(d) == 1 ? "running " : "stopped ") + xml;
     free(xml);
     virDomainFree(d);
+    return out;
+  }
+  // The names of the domains (running or not) that start with `prefix`.
+  std::vector<std::string> Names(std::string_view prefix) {
+    std::vector<std::string> out;
+    virDomainPtr* all = nullptr;
+    const int n = virConnectListAllDomains(conn_, &all, 0);
+    for (int i = 0; i < n; ++i) {
+      if (std::string_view(virDomainGetName(all[i])).starts_with(prefix)) {
+        out.emplace_back(virDomainGetName(all[i]));
+      }
+      virDomainFree(all[i]);
+    }
+    free(all);
     return out;
   }
 
@@ -196,4 +211,23 @@ TEST_CASE("libvirt machines: hostile names and a failed create change nothing",
   auto xml = RenderDomainXml("<name>{{name}}</name>", {{"name", "a<b>&'\""}});
   REQUIRE(xml);
   CHECK(*xml == "<name>a&lt;b&gt;&amp;&apos;&quot;</name>");
+}
+
+TEST_CASE("libvirt: KVM is chosen only when a probe guest really boots", "[machines][libvirt]") {
+  // The test driver's guests never end: a guest that does not get through its boot in time is
+  // judged not to boot, and the probe leaves no domain behind.
+  TestDriver driver;
+  const KvmProbe hung =
+      ProbeKvm("test:///default", "/boot/no-such-kernel", std::chrono::milliseconds(300));
+  CHECK_FALSE(hung.boots);
+  CHECK_THAT(hung.detail, Catch::Contains("did not boot its kernel within 300ms"));
+  CHECK(driver.Names("autovibe-kvm-probe").empty());
+  const KvmProbe no_kernel = ProbeKvm("test:///default", "", std::chrono::seconds(1));
+  CHECK_FALSE(no_kernel.boots);
+  CHECK_THAT(no_kernel.detail, Catch::Contains("no kernel"));
+  const KvmProbe no_host = ProbeKvm("test:///no/such/driver/x", "/boot/k", std::chrono::seconds(1));
+  CHECK_FALSE(no_host.boots);
+  CHECK_THAT(no_host.detail, Catch::Contains("cannot connect"));
+  // libvirt's test driver takes domains of its own type; nothing is probed there.
+  CHECK(ChooseDomainType("test:///default", "") == "test");
 }

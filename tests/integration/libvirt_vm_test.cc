@@ -1,5 +1,5 @@
-// The libvirt backend with real VMs: a libvirtd the test starts, qemu:///system (KVM where
-// /dev/kvm exists, qemu's emulator elsewhere), the small VM image this tree builds
+// The libvirt backend with real VMs: a libvirtd the test starts, qemu:///system (KVM where a
+// probe guest really boots, qemu's emulator elsewhere), the small VM image this tree builds
 // (scripts/build-vm-image.sh). A machine boots, its agent joins the fleet from the NoCloud seed
 // over the user-mode network and runs a task; a machine checkpoint freezes its disk; a machine
 // cloned from it has the first one's files; the first machine reverted to it gets them back;
@@ -49,12 +49,13 @@ TEST_CASE("libvirt VMs boot, run tasks, are checkpointed, cloned and reverted",
   Libvirtd::BuildVmImage(dir / "image");
   NatsServer nats(dir / "nats");
   const std::string config = dir / "controller.toml";
-  // Emulated (no /dev/kvm) a boot takes tens of seconds; under KVM about one.
+  // The backend probes whether KVM guests boot here ("auto"); emulated a boot takes tens of
+  // seconds, under KVM about one.
   std::ofstream(config) << "[[pool]]\nname = \"" << prefix
                         << "\"\nbackend = \"libvirt\"\nmax = 2\nboot_timeout = \"150s\"\n"
                            "[pool.libvirt]\nuri = \""
-                        << libvirtd.uri() << "\"\ndomain_type = \"" << Libvirtd::DomainType()
-                        << "\"\nbase_image = \"" << dir / "image/base.qcow2"
+                        << libvirtd.uri() << "\"\ndomain_type = \"auto\"\nbase_image = \""
+                        << dir / "image/base.qcow2"
                         << "\"\nkernel = \"" << dir / "image/vmlinuz"
                         << "\"\ninitrd = \"" << dir / "image/initrd.img"
                         << "\"\ncmdline = \"console=ttyS0 panic=-1\"\nmemory_mib = 512\n"

@@ -1,6 +1,5 @@
 #include "tests/support/libvirtd.h"
 
-#include <fcntl.h>
 #include <libvirt/libvirt.h>
 #include <signal.h>
 #include <unistd.h>
@@ -8,6 +7,8 @@
 #include <filesystem>
 #include <fstream>
 #include <stdexcept>
+
+#include "controller/provisioners/kvm_probe.h"
 
 namespace autovibe::testing {
 
@@ -68,11 +69,13 @@ void Libvirtd::RemoveDomains() {
   virConnectClose(conn);
 }
 
-std::string Libvirtd::DomainType() {
-  const int fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
-  if (fd < 0) return "qemu";
-  close(fd);
-  return "kvm";
+std::string Libvirtd::DomainType(std::string* why) const {
+  // One probe per test process: a hung nested KVM costs its whole timeout each time.
+  static const KvmProbe probe = access("/dev/kvm", R_OK | W_OK) == 0
+                                    ? ProbeKvm(uri(), HostKernel(), std::chrono::seconds(20))
+                                    : KvmProbe{false, "there is no usable /dev/kvm"};
+  if (why != nullptr) *why = probe.detail;
+  return probe.boots ? "kvm" : "qemu";
 }
 
 void Libvirtd::BuildVmImage(const std::string& out) {

@@ -1,7 +1,8 @@
 // Test support: a libvirtd of the test's own, started by hand (its own config, socket dir, pid
 // file and log; virtlogd too when none answers), for real VMs through qemu:///system: KVM where
-// /dev/kvm exists, qemu's emulator elsewhere. The qemu driver's state dirs are the system's, so
-// the harness removes every domain whose name starts with the test's prefix when it stops.
+// a probe guest really boots (controller/provisioners/kvm_probe.h), qemu's emulator elsewhere. The
+// qemu driver's state dirs are the system's, so the harness removes every domain whose name starts
+// with the test's prefix when it stops.
 #pragma once
 
 #include <string>
@@ -20,8 +21,9 @@ class Libvirtd {
 
   // The URI the provisioner connects to.
   std::string uri() const { return "qemu:///system?socket=" + dir_ + "/run/libvirt-sock"; }
-  // "kvm" where /dev/kvm can be opened, else "qemu".
-  static std::string DomainType();
+  // "kvm" where a KVM guest really boots through this libvirtd (probed once per process),
+  // else "qemu"; `why` (when given) says what the probe saw.
+  std::string DomainType(std::string* why = nullptr) const;
   // Builds the small VM image (scripts/build-vm-image.sh) into `out`; throws on failure.
   static void BuildVmImage(const std::string& out);
 
