@@ -113,13 +113,9 @@ class ControllerImpl final : public Controller {
     checkpoints_ = std::make_unique<CheckpointService>(CheckpointServiceDeps{
         &ioc_, bus_.get(), batch_.get(), fleet_.get(), store_.get(), config_.subject_prefix,
         config_.checkpoint_replicas,
-        [this] {
-          std::vector<const TaskRecord*> out;
-          for (const TaskRecord* t : tasks_->List("", std::nullopt, SIZE_MAX)) {
-            if (!IsFinal(t->state)) out.push_back(t);
-          }
-          return out;
-        },
+        [this](std::string_view task) { return tasks_->Unfinished(task); },
+        [this] { return tasks_->StartingPoints(); },
+        [this](std::string_view checkpoint) { return tasks_->IsStartingPoint(checkpoint); },
         [this](std::string_view id) {
           const TaskRecord* t = tasks_->Find(id);
           return t == nullptr ? std::string() : t->machine_id;

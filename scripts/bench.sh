@@ -6,7 +6,9 @@
 # AGENT_BENCH_ARGS="--runs 5", SCHEDULER_BENCH_ARGS="--tasks 10000 --machines 100 --runs 1",
 # METER_BENCH_ARGS="--runs 3 --scenarios single,model", BUDGET_BENCH_ARGS="--trials 50" or
 # CHECKPOINT_BENCH_ARGS="--runs 5 --source /usr/include" or SPAWN_BENCH_ARGS="--spawns 50".
-# BUILD_DIR picks the build tree (default: build).
+# BUILD_DIR picks the build tree (default: build). Each bench's headline figures are then
+# compared with tests/bench/baseline.json: one more than 20% worse prints a REGRESSION line and
+# the script exits 1.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -55,37 +57,25 @@ echo "bench: building ${targets[*]}" >&2
 # The bench targets depend on the daemons they start, so those are rebuilt too.
 cmake --build "$BUILD_DIR" --target "${targets[@]}" >&2
 
+# Each bench's figures go to stdout as they come and to a file the guard then compares with
+# the committed baseline (tests/bench/baseline.json): a headline figure more than 20% worse
+# prints a REGRESSION line and makes this script fail.
+figures=$(mktemp)
+trap 'rm -f "$figures"' EXIT
 status=0
 for b in "${benches[@]}"; do
   case "$b" in
-    heartbeats)
-      # shellcheck disable=SC2086  # word splitting of the extra options is intended
-      "$BUILD_DIR/bin/heartbeat_bench" ${HEARTBEAT_BENCH_ARGS:-} || status=1
-      ;;
-    agent)
-      # shellcheck disable=SC2086
-      "$BUILD_DIR/bin/agent_bench" ${AGENT_BENCH_ARGS:-} || status=1
-      ;;
-    scheduler)
-      # shellcheck disable=SC2086
-      "$BUILD_DIR/bin/scheduler_bench" ${SCHEDULER_BENCH_ARGS:-} || status=1
-      ;;
-    meter)
-      # shellcheck disable=SC2086
-      "$BUILD_DIR/bin/meter_bench" ${METER_BENCH_ARGS:-} || status=1
-      ;;
-    budget)
-      # shellcheck disable=SC2086
-      "$BUILD_DIR/bin/budget_bench" ${BUDGET_BENCH_ARGS:-} || status=1
-      ;;
-    checkpoint)
-      # shellcheck disable=SC2086
-      "$BUILD_DIR/bin/checkpoint_bench" ${CHECKPOINT_BENCH_ARGS:-} || status=1
-      ;;
-    spawn)
-      # shellcheck disable=SC2086
-      "$BUILD_DIR/bin/spawn_bench" ${SPAWN_BENCH_ARGS:-} || status=1
-      ;;
+    heartbeats) bin=heartbeat_bench args=${HEARTBEAT_BENCH_ARGS:-} ;;
+    agent) bin=agent_bench args=${AGENT_BENCH_ARGS:-} ;;
+    scheduler) bin=scheduler_bench args=${SCHEDULER_BENCH_ARGS:-} ;;
+    meter) bin=meter_bench args=${METER_BENCH_ARGS:-} ;;
+    budget) bin=budget_bench args=${BUDGET_BENCH_ARGS:-} ;;
+    checkpoint) bin=checkpoint_bench args=${CHECKPOINT_BENCH_ARGS:-} ;;
+    spawn) bin=spawn_bench args=${SPAWN_BENCH_ARGS:-} ;;
   esac
+  # shellcheck disable=SC2086  # word splitting of the extra options is intended
+  "$BUILD_DIR/bin/$bin" $args | tee "$figures" || status=1
+  python3 "$ROOT/scripts/lib/bench_guard.py" "$ROOT/tests/bench/baseline.json" "$b" "$figures" ||
+    status=1
 done
 exit "$status"

@@ -35,9 +35,24 @@ Result<void> CheckpointService::Load() {
   if (!rows) return rows.error();
   for (auto& c : *rows) {
     std::string id = c.id;
+    if (!c.task_id.empty()) by_task_[c.task_id].insert(id);
+    for (const auto& m : c.copies) by_machine_[m].insert(id);
     catalogue_.emplace(std::move(id), std::move(c));
   }
   return {};
+}
+
+void CheckpointService::AddCopy(CheckpointRecord& c, const std::string& machine_id) {
+  c.copies.insert(machine_id);
+  by_machine_[machine_id].insert(c.id);
+}
+
+void CheckpointService::RemoveCopy(CheckpointRecord& c, const std::string& machine_id) {
+  c.copies.erase(machine_id);
+  if (auto it = by_machine_.find(machine_id); it != by_machine_.end()) {
+    it->second.erase(c.id);
+    if (it->second.empty()) by_machine_.erase(it);
+  }
 }
 
 void CheckpointService::Save(const CheckpointRecord& c) {
@@ -85,8 +100,9 @@ CheckpointRecord* CheckpointService::Record(const v1::CheckpointManifest& m,
     c.bytes = m.total_bytes();
     c.stored_bytes = m.stored_bytes();
     c.created_at_ms = m.created_unix_ms();
+    if (!c.task_id.empty()) by_task_[c.task_id].insert(c.id);
   }
-  c.copies.insert(machine_id);
+  AddCopy(c, machine_id);
   if (auto l = listing_.find(machine_id); l != listing_.end()) l->second.recorded.insert(c.id);
   Save(c);
   return &c;
@@ -103,7 +119,7 @@ void CheckpointService::ApplyEvent(const v1::AgentEvent& ev) {
   for (const auto& id : ev.checkpoints_removed().checkpoint_ids()) {
     auto it = catalogue_.find(id);
     if (it == catalogue_.end()) continue;
-    it->second.copies.erase(ev.machine_id());
+    RemoveCopy(it->second, ev.machine_id());
     if (!it->second.copies.empty()) {
       Save(it->second);
       continue;
@@ -138,19 +154,18 @@ void CheckpointService::MachineRegistered(const std::string& machine_id) {
 void CheckpointService::Reconcile(const std::string& machine_id,
                                   const std::set<std::string>& held) {
   std::vector<std::string> gone;
-  for (auto& [id, c] : catalogue_) {
+  auto on_machine = by_machine_.find(machine_id);
+  if (on_machine == by_machine_.end()) return;
+  for (const auto& id : on_machine->second) {
     // A copy in flight is recorded when it lands, after this list was made.
-    if (c.copies.contains(machine_id) && !held.contains(id) &&
-        !branching_.contains({id, machine_id})) {
-      gone.push_back(id);
-    }
+    if (!held.contains(id) && !branching_.contains({id, machine_id})) gone.push_back(id);
   }
   if (gone.empty()) return;
   spdlog::warn("machine {} no longer holds {} checkpoints the catalogue listed on it (first: {})",
                machine_id, gone.size(), gone.front());
   for (const auto& id : gone) {
     CheckpointRecord& c = catalogue_.at(id);
-    c.copies.erase(machine_id);
+    RemoveCopy(c, machine_id);
     if (c.copies.empty()) {
       Forget(id);
     } else {
@@ -163,6 +178,11 @@ void CheckpointService::Forget(const std::string& id) {
   auto it = catalogue_.find(id);
   if (it == catalogue_.end()) return;
   const std::string parent = it->second.parent;
+  for (const auto& m : std::set<std::string>(it->second.copies)) RemoveCopy(it->second, m);
+  if (auto t = by_task_.find(it->second.task_id); t != by_task_.end()) {
+    t->second.erase(id);
+    if (t->second.empty()) by_task_.erase(t);
+  }
   d_.batch->Open();
   if (auto r = d_.store->checkpoints().DeleteCheckpoint(id); !r) {
     spdlog::error("controller cannot delete checkpoint {}: {}", id, r.error().message);
@@ -275,48 +295,66 @@ std::vector<std::string> CheckpointService::ReachableCopies(const CheckpointReco
   return out;
 }
 
-std::map<std::string_view, const CheckpointRecord*> CheckpointService::NewestReachable(
-    std::map<std::string_view, const CheckpointRecord*> tasks) const {
-  for (const auto& [id, c] : catalogue_) {
-    auto it = tasks.find(c.task_id);
-    if (it == tasks.end() || c.trigger == "before_restore") continue;
-    if (it->second != nullptr && c.created_at_ms < it->second->created_at_ms) continue;
-    if (!ReachableCopies(c).empty()) it->second = &c;
+const CheckpointRecord* CheckpointService::NewestReachable(std::string_view task_id) const {
+  auto ids = by_task_.find(task_id);
+  if (ids == by_task_.end()) return nullptr;
+  const CheckpointRecord* newest = nullptr;
+  for (const auto& id : ids->second) {
+    const CheckpointRecord* c = Find(id);
+    if (c == nullptr || c->trigger == "before_restore") continue;
+    if (newest != nullptr && c->created_at_ms < newest->created_at_ms) continue;
+    if (!ReachableCopies(*c).empty()) newest = c;
   }
-  return tasks;
+  return newest;
 }
 
 std::string CheckpointService::StartingPoint(const TaskRecord& t) const {
   if (t.attempts > 1) {
-    if (const CheckpointRecord* c = NewestReachable({{t.id, nullptr}}).at(t.id)) return c->id;
+    if (const CheckpointRecord* c = NewestReachable(t.id)) return c->id;
   }
   return t.spec.from_checkpoint;
 }
 
 std::set<std::string> CheckpointService::Needed() const {
   std::set<std::string> out;
-  if (!d_.unfinished_tasks) return out;
-  std::map<std::string_view, const CheckpointRecord*> tasks;
-  for (const TaskRecord* t : d_.unfinished_tasks()) {
-    if (!t->spec.from_checkpoint.empty()) out.insert(t->spec.from_checkpoint);
-    tasks.emplace(t->id, nullptr);
+  if (d_.starting_points) {
+    for (auto& id : d_.starting_points()) out.insert(std::move(id));
   }
-  for (const auto& [task, c] : NewestReachable(std::move(tasks))) {
-    if (c != nullptr) out.insert(c->id);
+  // Only tasks that have checkpoints can resume from one.
+  for (const auto& [task, ids] : by_task_) {
+    if (!d_.task_unfinished || !d_.task_unfinished(task)) continue;
+    if (const CheckpointRecord* c = NewestReachable(task)) out.insert(c->id);
   }
   return out;
 }
 
+bool CheckpointService::IsNeeded(const CheckpointRecord& c) const {
+  if (d_.is_starting_point && d_.is_starting_point(c.id)) return true;
+  return !c.task_id.empty() && d_.task_unfinished && d_.task_unfinished(c.task_id) &&
+         NewestReachable(c.task_id) == &c;
+}
+
 void CheckpointService::SyncPins(const std::string& machine_id) {
   std::map<std::string, std::vector<std::string>> by_machine;
-  for (const MachineRecord* m : d_.fleet->List()) {
-    if (Reachable(m->id) && (machine_id.empty() || m->id == machine_id)) by_machine[m->id];
-  }
-  for (const auto& id : Needed()) {
-    const CheckpointRecord* c = Find(id);
-    if (c == nullptr) continue;
-    for (const auto& m : c->copies) {
-      if (auto it = by_machine.find(m); it != by_machine.end()) it->second.push_back(id);
+  if (!machine_id.empty()) {
+    // One machine (it registered): what it holds, not the whole catalogue or fleet.
+    if (!Reachable(machine_id)) return;
+    auto& pins = by_machine[machine_id];
+    if (auto held = by_machine_.find(machine_id); held != by_machine_.end()) {
+      for (const auto& id : held->second) {
+        if (const CheckpointRecord* c = Find(id); c != nullptr && IsNeeded(*c)) pins.push_back(id);
+      }
+    }
+  } else {
+    for (const MachineRecord* m : d_.fleet->List()) {
+      if (Reachable(m->id)) by_machine[m->id];
+    }
+    for (const auto& id : Needed()) {
+      const CheckpointRecord* c = Find(id);
+      if (c == nullptr) continue;
+      for (const auto& m : c->copies) {
+        if (auto it = by_machine.find(m); it != by_machine.end()) it->second.push_back(id);
+      }
     }
   }
   for (const auto& [machine, ids] : by_machine) {
@@ -428,7 +466,7 @@ void CheckpointService::Diff(const std::string& from, const std::string& to,
 void CheckpointService::Delete(const std::string& id, Done<std::vector<std::string>> done) {
   const CheckpointRecord* c = Find(id);
   if (c == nullptr) return done(MakeError("not_found", "no checkpoint " + id));
-  if (Needed().contains(id)) {
+  if (IsNeeded(*c)) {
     return done(MakeError("conflict",
                           "a task that has not finished starts or resumes from "
                           "checkpoint " +
@@ -466,7 +504,7 @@ void CheckpointService::DeleteCopies(const std::string& id, std::vector<std::str
        done = std::move(done)](Result<v1::CommandReply> reply) mutable {
         if (!reply && reply.error().code != "not_found") return done(reply.error());
         if (auto it = catalogue_.find(id); it != catalogue_.end()) {
-          it->second.copies.erase(copies[i]);
+          RemoveCopy(it->second, copies[i]);
           Save(it->second);
         }
         DeleteCopies(id, std::move(copies), i + 1, std::move(done));

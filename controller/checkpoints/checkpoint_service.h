@@ -14,6 +14,7 @@
 #include <memory>
 #include <set>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "autovibe/v1/command.pb.h"
@@ -37,8 +38,11 @@ struct CheckpointServiceDeps {
   std::string subject_prefix = "av";
   // Copies of each task checkpoint made on other machines as it is taken (Replicate).
   int replicas = 0;
-  // The tasks not yet final, from which StartingPoint-like needs are computed.
-  std::function<std::vector<const TaskRecord*>()> unfinished_tasks;
+  // Whether the task is known and not yet final (its checkpoints may still be resumed from).
+  std::function<bool(std::string_view task_id)> task_unfinished;
+  // The checkpoints unfinished tasks were submitted with (from_checkpoint), and whether one is.
+  std::function<std::vector<std::string>()> starting_points;
+  std::function<bool(std::string_view checkpoint_id)> is_starting_point;
   // The machine a task runs or last ran on; "" when unknown.
   std::function<std::string(std::string_view task_id)> task_machine;
 };
@@ -126,10 +130,14 @@ class CheckpointService {
   bool Reachable(const std::string& machine_id) const;
   // Machines whose agents can answer now (ready, busy or draining) holding a copy.
   std::vector<std::string> ReachableCopies(const CheckpointRecord& c) const;
-  // For each of `tasks`, its newest checkpoint (before_restore ones aside) that a reachable
-  // machine holds; null when none. One pass over the catalogue.
-  std::map<std::string_view, const CheckpointRecord*> NewestReachable(
-      std::map<std::string_view, const CheckpointRecord*> tasks) const;
+  // The task's newest checkpoint (before_restore ones aside) that a reachable machine holds;
+  // null when none. Looks at that task's checkpoints only.
+  const CheckpointRecord* NewestReachable(std::string_view task_id) const;
+  // Whether an unfinished task starts or would resume from the checkpoint (Needed() of one).
+  bool IsNeeded(const CheckpointRecord& c) const;
+  // The catalogue's indexes: a copy added to or removed from a machine.
+  void AddCopy(CheckpointRecord& c, const std::string& machine_id);
+  void RemoveCopy(CheckpointRecord& c, const std::string& machine_id);
   void DeleteCopies(const std::string& id, std::vector<std::string> copies, size_t i,
                     Done<std::vector<std::string>> done);
   // Drops a checkpoint no machine holds any more; its children hang from its parent.
@@ -147,6 +155,10 @@ class CheckpointService {
 
   CheckpointServiceDeps d_;
   std::map<std::string, CheckpointRecord, std::less<>> catalogue_;
+  // Indexes of the catalogue, so that what a registration or a task asks costs what that
+  // machine or task holds, not the size of the catalogue, the queue or the fleet.
+  std::map<std::string, std::set<std::string>, std::less<>> by_task_;  // task -> checkpoints
+  std::unordered_map<std::string, std::set<std::string>> by_machine_;  // machine -> copies
   // Branches in flight, by (checkpoint, machine): later askers wait for the first.
   std::map<std::pair<std::string, std::string>, std::vector<Done<BranchOutcome>>> branching_;
   // Tasks whose checkpoint is being replicated -> the newest that came meanwhile ("": none).

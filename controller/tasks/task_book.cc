@@ -48,6 +48,9 @@ Result<void> TaskBook::Load() {
     next_seq_ = std::max(next_seq_, e->record.seq + 1);
     by_id_[e->record.id] = e.get();
     ++counts_[e->record.project][e->record.state];
+    if (!IsFinal(e->record.state) && !e->record.spec.from_checkpoint.empty()) {
+      ++starting_points_[e->record.spec.from_checkpoint];
+    }
     for (const auto& dep : e->record.spec.depends_on) dependents_[dep].push_back(e.get());
     tasks_.push_back(std::move(e));
   }
@@ -129,6 +132,7 @@ Result<const TaskRecord*> TaskBook::Submit(const std::string& project, TaskSpec 
   by_id_[t.id] = &e;
   tasks_.push_back(std::move(owned));
   ++counts_[project][t.state];
+  if (!t.spec.from_checkpoint.empty()) ++starting_points_[t.spec.from_checkpoint];
   for (Entry* dep : deps) dependents_[dep->record.id].push_back(&e);
   ++counters_.submitted;
   Record(e, "task.submitted",
@@ -212,7 +216,26 @@ void TaskBook::SetState(Entry& e, TaskState to) {
   auto& counts = counts_[e.record.project];
   --counts[e.record.state];
   ++counts[to];
+  if (IsFinal(to) && !IsFinal(e.record.state) && !e.record.spec.from_checkpoint.empty()) {
+    auto it = starting_points_.find(e.record.spec.from_checkpoint);
+    if (it != starting_points_.end() && --it->second <= 0) starting_points_.erase(it);
+  }
   e.record.state = to;
+}
+
+bool TaskBook::Unfinished(std::string_view id) const {
+  auto it = by_id_.find(std::string(id));
+  return it != by_id_.end() && !IsFinal(it->second->record.state);
+}
+
+std::vector<std::string> TaskBook::StartingPoints() const {
+  std::vector<std::string> out;
+  for (const auto& [id, n] : starting_points_) out.push_back(id);
+  return out;
+}
+
+bool TaskBook::IsStartingPoint(std::string_view checkpoint_id) const {
+  return starting_points_.contains(checkpoint_id);
 }
 
 void TaskBook::Record(const Entry& e, std::string_view kind, const std::string& detail_json) {

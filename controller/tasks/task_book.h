@@ -142,6 +142,12 @@ class TaskBook {
   // --- agent events (already deduplicated by event id)
   void ApplyAgentEvent(const v1::AgentEvent& e);
 
+  // Whether the task is known and not final.
+  bool Unfinished(std::string_view id) const;
+  // The checkpoints unfinished tasks were submitted with, and whether one is among them.
+  std::vector<std::string> StartingPoints() const;
+  bool IsStartingPoint(std::string_view checkpoint_id) const;
+
   const TaskCounters& counters() const { return counters_; }
   const Scheduler& scheduler() const { return scheduler_; }
 
@@ -188,6 +194,8 @@ class TaskBook {
   std::map<std::string, std::map<TaskState, int>> counts_;     // project -> state -> tasks
   std::vector<std::unique_ptr<Entry>> tasks_;                  // submission order
   std::unordered_map<std::string, Entry*> by_id_;
+  // from_checkpoint of unfinished tasks -> how many (kept by SetState, Submit and Load).
+  std::map<std::string, int, std::less<>> starting_points_;
   std::unordered_map<std::string, std::vector<Entry*>> dependents_;
   std::unordered_map<std::string, int64_t> assign_deadlines_;  // task id -> ms
   struct Cooldown {
