@@ -27,7 +27,6 @@ void BudgetBridge::BudgetReplenished(const std::string& project) {
   HoldCounts c = tasks_.BudgetReplenished(project);
   if (c.released > 0) {
     spdlog::info("project {} budget replenished: {} tasks go on", project, c.released);
-    schedule_();
   }
 }
 

@@ -13,9 +13,7 @@ namespace autovibe {
 
 class BudgetBridge final : public TaskLookup, public BudgetEffects {
  public:
-  // `schedule` asks for a scheduling pass (tasks were released).
-  BudgetBridge(TaskBook& tasks, std::function<void()> schedule)
-      : tasks_(tasks), schedule_(std::move(schedule)) {}
+  explicit BudgetBridge(TaskBook& tasks) : tasks_(tasks) {}
 
   // TaskLookup
   std::optional<LeaseTaskInfo> TaskForLease(std::string_view task_id) const override;
@@ -28,7 +26,6 @@ class BudgetBridge final : public TaskLookup, public BudgetEffects {
 
  private:
   TaskBook& tasks_;
-  std::function<void()> schedule_;
 };
 
 }  // namespace autovibe

@@ -6,7 +6,7 @@
 
 #include "common/core/duration.h"
 #include "common/core/result.h"
-#include "controller/machines/pool_config.h"
+#include "controller/provisioners/pool_config.h"
 
 namespace autovibe {
 

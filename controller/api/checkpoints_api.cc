@@ -193,7 +193,7 @@ HttpResponse CheckpointsApi::Create(const HttpRequest& req, std::string_view mac
   }
   HttpResponse r;
   r.later = [this, id = m->id, task = *task, label = *label](auto respond) {
-    deps_.checkpoints->Create(id, task, label,
+    deps_.checkpoints->Create(id, task, label, *deps_.tasks,
                               [this, respond](Result<std::vector<CheckpointRecord>> made) {
                                 if (!made) return respond(ErrorResponse(made.error()));
                                 json::array list;
@@ -244,18 +244,19 @@ HttpResponse CheckpointsApi::Restore(const HttpRequest& req, std::string_view id
   if (!task) return ErrorResponse(task.error());
   HttpResponse r;
   r.later = [this, id = std::string(id), task = *task](auto respond) {
-    deps_.checkpoints->Restore(id, task, [this, respond](Result<RestoreOutcome> done) {
-      if (!done) return respond(ErrorResponse(done.error()));
-      json::object o{{"restored", done->checkpoint_id},
-                     {"task_id", done->task_id},
-                     {"machine_id", done->machine_id}};
-      if (done->before) {
-        o["before"] = CheckpointToJson(*done->before, *deps_.fleet);
-      } else {
-        o["before"] = nullptr;
-      }
-      respond(JsonResponse(200, o));
-    });
+    deps_.checkpoints->Restore(id, task, *deps_.tasks,
+                               [this, respond](Result<RestoreOutcome> done) {
+                                 if (!done) return respond(ErrorResponse(done.error()));
+                                 json::object o{{"restored", done->checkpoint_id},
+                                                {"task_id", done->task_id},
+                                                {"machine_id", done->machine_id}};
+                                 if (done->before) {
+                                   o["before"] = CheckpointToJson(*done->before, *deps_.fleet);
+                                 } else {
+                                   o["before"] = nullptr;
+                                 }
+                                 respond(JsonResponse(200, o));
+                               });
   };
   return r;
 }
@@ -333,12 +334,13 @@ HttpResponse CheckpointsApi::Delete(std::string_view id) {
   }
   HttpResponse r;
   r.later = [this, id = std::string(id)](auto respond) {
-    deps_.checkpoints->Delete(id, [id, respond](Result<std::vector<std::string>> removed) {
-      if (!removed) return respond(ErrorResponse(removed.error()));
-      json::array list;
-      for (const auto& r : *removed) list.emplace_back(r);
-      respond(JsonResponse(200, {{"deleted", id}, {"removed", std::move(list)}}));
-    });
+    deps_.checkpoints->Delete(
+        id, *deps_.tasks, [id, respond](Result<std::vector<std::string>> removed) {
+          if (!removed) return respond(ErrorResponse(removed.error()));
+          json::array list;
+          for (const auto& r : *removed) list.emplace_back(r);
+          respond(JsonResponse(200, {{"deleted", id}, {"removed", std::move(list)}}));
+        });
   };
   return r;
 }

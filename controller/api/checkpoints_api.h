@@ -21,6 +21,7 @@ struct CheckpointsApiDeps {
   CheckpointService* checkpoints = nullptr;
   const Fleet* fleet = nullptr;
   MachineManager* machines = nullptr;  // may be null: no machine checkpoints
+  const TaskFacts* tasks = nullptr;    // where tasks run, which are unfinished
 };
 
 class CheckpointsApi {

@@ -3,7 +3,7 @@
 
 #include <boost/json/object.hpp>
 
-#include "controller/store/machine_record.h"
+#include "controller/model/machine.h"
 
 namespace autovibe {
 

@@ -2,8 +2,9 @@
 
 #include <boost/json.hpp>
 
+#include "common/core/text.h"
 #include "common/core/time.h"
-#include "controller/tasks/task_json.h"
+#include "controller/api/task_spec_json.h"
 
 namespace autovibe {
 namespace {

@@ -5,7 +5,7 @@
 #include <map>
 
 #include "controller/fleet/fleet.h"
-#include "controller/tasks/task_record.h"
+#include "controller/model/task.h"
 
 namespace autovibe {
 

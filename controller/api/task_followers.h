@@ -9,7 +9,7 @@
 
 #include "common/http/http.h"
 #include "controller/fleet/fleet.h"
-#include "controller/tasks/task_record.h"
+#include "controller/model/task.h"
 
 namespace autovibe {
 

@@ -5,7 +5,7 @@
 
 #include "controller/api/responses.h"
 #include "controller/api/task_api_json.h"
-#include "controller/tasks/task_json.h"
+#include "controller/api/task_spec_json.h"
 
 namespace autovibe {
 namespace {
@@ -81,7 +81,6 @@ HttpResponse TasksApi::Projects(const HttpRequest& req, const std::vector<std::s
                                    : book.ResumeProject(seg[2]);
     if (!counts) return ErrorResponse(counts.error());
     deps_.commit();
-    deps_.schedule();
     json::object o = ProjectJson(*book.FindProject(seg[2]));
     o["paused_tasks"] = counts->paused;
     o["held_tasks"] = counts->held;
@@ -133,7 +132,6 @@ HttpResponse TasksApi::Tasks(const HttpRequest& req, const std::vector<std::stri
     auto r = deps_.tasks->ResumeTask(t->id);
     if (!r) return ErrorResponse(r.error());
     deps_.commit();
-    deps_.schedule();
     return JsonResponse(200, TaskToJson(**r, deps_.fleet));
   }
   if (req.method != "GET") return MethodNotAllowed("GET");
@@ -157,7 +155,6 @@ HttpResponse TasksApi::Submit(const HttpRequest& req) {
   auto t = deps_.tasks->Submit(std::string(project->as_string()), std::move(*spec));
   if (!t) return ErrorResponse(t.error());
   deps_.commit();
-  deps_.schedule();
   return JsonResponse(201, TaskToJson(**t, deps_.fleet));
 }
 

@@ -20,8 +20,6 @@ struct TasksApiDeps {
   TaskFollowers* followers = nullptr;
   // Makes the writes so far durable; called before a write is acknowledged to the client.
   std::function<void()> commit;
-  // Asks for a scheduling pass soon (after a submit).
-  std::function<void()> schedule;
   // Whether the catalogue knows a checkpoint (for "from_checkpoint"); null: none known.
   std::function<bool(std::string_view)> checkpoint_known;
   // Whether a checkpoint restore is writing a task's workspace; null: never.

@@ -11,7 +11,7 @@
 #include <string>
 #include <thread>
 
-#include "controller/budgets/budget_store.h"
+#include "controller/store/budget_store.h"
 
 namespace autovibe {
 

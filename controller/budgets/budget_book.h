@@ -29,9 +29,9 @@
 #include "common/core/result.h"
 #include "common/core/time.h"
 #include "controller/budgets/alerts.h"
-#include "controller/budgets/budget.h"
-#include "controller/budgets/budget_store.h"
 #include "controller/budgets/lease.h"
+#include "controller/model/budget.h"
+#include "controller/store/budget_store.h"
 
 namespace autovibe {
 
@@ -135,7 +135,7 @@ class BudgetBook {
   // --- spend (a UsageRecord agent event, already deduplicated by event id). `at_ms` places
   // it in a period: pass the controller's clock, so a late record is never charged to a
   // period that has closed. The insert is idempotent too.
-  Result<void> ApplyUsage(const std::string& machine_id, int64_t at_ms, const v1::UsageRecord& r,
+  Result<void> ApplyUsage(const std::string& machine_id, int64_t at_ms, const UsageReport& r,
                           const std::string& event_id);
 
   // Once a second: periods that ended start afresh (spend recomputed, alerts re-armed).

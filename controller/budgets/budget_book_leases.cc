@@ -22,30 +22,30 @@ Amounts Capped(const v1::Amounts& p) {
 }
 
 UsageRow RowOf(const std::string& event_id, int64_t at_ms, const std::string& machine_id,
-               const std::string& project, const v1::UsageRecord& r, const Amounts& a) {
+               const std::string& project, const UsageReport& r, const Amounts& a) {
   UsageRow u;
   u.event_id = event_id;
   u.at_ms = at_ms;
   u.project = project;
-  u.task_id = r.task_id();
-  u.attempt = r.attempt();
+  u.task_id = r.task_id;
+  u.attempt = r.attempt;
   u.machine_id = machine_id;
-  u.lease_id = r.lease_id();
-  u.kind = r.kind();
-  u.provider = r.provider();
-  u.model = r.model();
-  u.route = r.route();
-  u.input_tokens = std::max<int64_t>(0, r.input_tokens());
-  u.output_tokens = std::max<int64_t>(0, r.output_tokens());
-  u.cache_write_tokens = std::max<int64_t>(0, r.cache_write_tokens());
-  u.cache_read_tokens = std::max<int64_t>(0, r.cache_read_tokens());
+  u.lease_id = r.lease_id;
+  u.kind = r.kind;
+  u.provider = r.provider;
+  u.model = r.model;
+  u.route = r.route;
+  u.input_tokens = std::max<int64_t>(0, r.input_tokens);
+  u.output_tokens = std::max<int64_t>(0, r.output_tokens);
+  u.cache_write_tokens = std::max<int64_t>(0, r.cache_write_tokens);
+  u.cache_read_tokens = std::max<int64_t>(0, r.cache_read_tokens);
   u.cost_micros = a.usd_micros;
   u.task_ms = a.task_ms;
   u.machine_ms = a.machine_ms;
-  u.latency_us = r.latency_us();
-  u.http_status = r.http_status();
-  u.status = r.status();
-  u.estimated = r.estimated();
+  u.latency_us = r.latency_us;
+  u.http_status = r.http_status;
+  u.status = r.status;
+  u.estimated = r.estimated;
   u.api_calls = a.api_calls;
   return u;
 }
@@ -264,19 +264,19 @@ v1::LeaseReply BudgetBook::Close(const std::string& machine_id, const v1::LeaseR
 }
 
 Result<void> BudgetBook::ApplyUsage(const std::string& machine_id, int64_t at_ms,
-                                    const v1::UsageRecord& r, const std::string& event_id) {
+                                    const UsageReport& r, const std::string& event_id) {
   if (event_id.empty()) return MakeError("bad_request", "a usage record needs an event id");
   // Only the machine holding a lease settles it; spend is charged to the project of the
   // lease or the task, never to one the record merely names.
-  auto found = leases_.find(r.lease_id());
+  auto found = leases_.find(r.lease_id);
   Lease* l = found != leases_.end() && found->second.machine_id == machine_id &&
-                     found->second.task_id == r.task_id()
+                     found->second.task_id == r.task_id
                  ? &found->second
                  : nullptr;
   std::string project = l != nullptr ? l->project : "";
   if (project.empty()) {
-    auto info = tasks_.TaskForLease(r.task_id());
-    project = info ? info->project : r.project();
+    auto info = tasks_.TaskForLease(r.task_id);
+    project = info ? info->project : r.project;
   }
   const Amounts a = UsageAmounts(r);
   auto fresh = store_.InsertUsage(RowOf(event_id, at_ms, machine_id, project, r, a));
@@ -287,7 +287,7 @@ Result<void> BudgetBook::ApplyUsage(const std::string& machine_id, int64_t at_ms
   for (BudgetState& b : p.budgets) {
     if (at_ms >= b.period_start_ms) b.spent += a[b.budget.resource];
   }
-  if (auto t = task_spend_.find(r.task_id()); t != task_spend_.end()) {
+  if (auto t = task_spend_.find(r.task_id); t != task_spend_.end()) {
     t->second.spent_usd += a.usd_micros;
   }
   if (l != nullptr) {

@@ -7,7 +7,7 @@
 #include <string>
 #include <string_view>
 
-#include "controller/budgets/budget.h"
+#include "controller/model/budget.h"
 
 namespace autovibe {
 

@@ -2,7 +2,6 @@
 
 #include <spdlog/spdlog.h>
 
-#include <boost/algorithm/hex.hpp>
 #include <boost/asio/post.hpp>
 
 #include "common/core/ids.h"
@@ -62,44 +61,44 @@ void CheckpointService::Save(const CheckpointRecord& c) {
   }
 }
 
-CheckpointRecord* CheckpointService::Record(const v1::CheckpointManifest& m,
+CheckpointRecord* CheckpointService::Record(const CheckpointReport& m,
                                             const std::string& machine_id, uint32_t attempt,
-                                            bool taken) {
-  const std::string root = boost::algorithm::hex_lower(m.root());
+                                            const TaskFacts* tasks) {
+  const bool taken = tasks != nullptr;
+  const std::string& root = m.root;
   auto refuse = [&](const std::string& why) -> CheckpointRecord* {
-    spdlog::warn("controller refuses checkpoint {} from machine {}: {}", m.id(), machine_id, why);
+    spdlog::warn("controller refuses checkpoint {} from machine {}: {}", m.id, machine_id, why);
     return nullptr;
   };
-  if (m.id().empty() || root.empty()) return refuse("no id or root");
-  auto known = catalogue_.find(m.id());
+  if (m.id.empty() || root.empty()) return refuse("no id or root");
+  auto known = catalogue_.find(m.id);
   if (known != catalogue_.end() && !known->second.root.empty() && known->second.root != root) {
     return refuse("its root differs from the catalogue's");
   }
   if (known == catalogue_.end() && taken) {
-    if (m.machine_id() != machine_id) return refuse("it names machine " + m.machine_id());
-    const std::string runs_on =
-        m.task_id().empty() || !d_.task_machine ? "" : d_.task_machine(m.task_id());
+    if (m.machine_id != machine_id) return refuse("it names machine " + m.machine_id);
+    const std::string runs_on = m.task_id.empty() ? "" : tasks->MachineOf(m.task_id);
     if (!runs_on.empty() && runs_on != machine_id) {
-      return refuse("task " + m.task_id() + " runs on machine " + runs_on);
+      return refuse("task " + m.task_id + " runs on machine " + runs_on);
     }
   }
   if (known == catalogue_.end() && !taken) return refuse("a copy of a checkpoint never taken");
-  auto [it, fresh] = catalogue_.try_emplace(m.id());
+  auto [it, fresh] = catalogue_.try_emplace(m.id);
   CheckpointRecord& c = it->second;
   c.root = root;
   if (c.attempt == 0) c.attempt = attempt;  // a reply may come before the event that has it
   if (fresh) {
-    c.id = m.id();
-    c.machine_id = m.machine_id().empty() ? machine_id : m.machine_id();
-    c.task_id = m.task_id();
-    c.parent = m.parent();
-    c.trigger = m.trigger();
-    c.label = m.label();
-    c.workspace = m.workspace();
-    c.files = m.file_count();
-    c.bytes = m.total_bytes();
-    c.stored_bytes = m.stored_bytes();
-    c.created_at_ms = m.created_unix_ms();
+    c.id = m.id;
+    c.machine_id = m.machine_id.empty() ? machine_id : m.machine_id;
+    c.task_id = m.task_id;
+    c.parent = m.parent;
+    c.trigger = m.trigger;
+    c.label = m.label;
+    c.workspace = m.workspace;
+    c.files = m.files;
+    c.bytes = m.bytes;
+    c.stored_bytes = m.stored_bytes;
+    c.created_at_ms = m.created_at_ms;
     if (!c.task_id.empty()) by_task_[c.task_id].insert(c.id);
   }
   AddCopy(c, machine_id);
@@ -108,18 +107,18 @@ CheckpointRecord* CheckpointService::Record(const v1::CheckpointManifest& m,
   return &c;
 }
 
-void CheckpointService::ApplyEvent(const v1::AgentEvent& ev) {
-  if (ev.has_checkpoint_created()) {
-    const CheckpointRecord* c = Record(ev.checkpoint_created().manifest(), ev.machine_id(),
-                                       ev.checkpoint_created().attempt(), true);
-    if (c != nullptr) Replicate(*c);
-    return;
-  }
-  if (!ev.has_checkpoints_removed()) return;
-  for (const auto& id : ev.checkpoints_removed().checkpoint_ids()) {
+void CheckpointService::ApplyCreated(const std::string& machine_id,
+                                     const CheckpointCreatedEvent& ev, const TaskFacts& tasks) {
+  const CheckpointRecord* c = Record(ev.checkpoint, machine_id, ev.attempt, &tasks);
+  if (c != nullptr) Replicate(*c);
+}
+
+void CheckpointService::ApplyRemoved(const std::string& machine_id,
+                                     const CheckpointsRemovedEvent& ev) {
+  for (const auto& id : ev.checkpoint_ids) {
     auto it = catalogue_.find(id);
     if (it == catalogue_.end()) continue;
-    RemoveCopy(it->second, ev.machine_id());
+    RemoveCopy(it->second, machine_id);
     if (!it->second.copies.empty()) {
       Save(it->second);
       continue;
@@ -128,8 +127,8 @@ void CheckpointService::ApplyEvent(const v1::AgentEvent& ev) {
   }
 }
 
-void CheckpointService::MachineRegistered(const std::string& machine_id) {
-  SyncPins(machine_id);
+void CheckpointService::MachineRegistered(const std::string& machine_id, const TaskFacts& tasks) {
+  SyncPins(tasks, machine_id);
   // The agent answers with what its store holds when it answers, so every copy recorded
   // before (a checkpoint it took, one it imported) is in the list.
   v1::Command cmd;
@@ -315,26 +314,23 @@ std::string CheckpointService::StartingPoint(const TaskRecord& t) const {
   return t.spec.from_checkpoint;
 }
 
-std::set<std::string> CheckpointService::Needed() const {
+std::set<std::string> CheckpointService::Needed(const TaskFacts& tasks) const {
   std::set<std::string> out;
-  if (d_.starting_points) {
-    for (auto& id : d_.starting_points()) out.insert(std::move(id));
-  }
+  for (auto& id : tasks.StartingPoints()) out.insert(std::move(id));
   // Only tasks that have checkpoints can resume from one.
   for (const auto& [task, ids] : by_task_) {
-    if (!d_.task_unfinished || !d_.task_unfinished(task)) continue;
+    if (!tasks.Unfinished(task)) continue;
     if (const CheckpointRecord* c = NewestReachable(task)) out.insert(c->id);
   }
   return out;
 }
 
-bool CheckpointService::IsNeeded(const CheckpointRecord& c) const {
-  if (d_.is_starting_point && d_.is_starting_point(c.id)) return true;
-  return !c.task_id.empty() && d_.task_unfinished && d_.task_unfinished(c.task_id) &&
-         NewestReachable(c.task_id) == &c;
+bool CheckpointService::IsNeeded(const CheckpointRecord& c, const TaskFacts& tasks) const {
+  if (tasks.IsStartingPoint(c.id)) return true;
+  return !c.task_id.empty() && tasks.Unfinished(c.task_id) && NewestReachable(c.task_id) == &c;
 }
 
-void CheckpointService::SyncPins(const std::string& machine_id) {
+void CheckpointService::SyncPins(const TaskFacts& tasks, const std::string& machine_id) {
   std::map<std::string, std::vector<std::string>> by_machine;
   if (!machine_id.empty()) {
     // One machine (it registered): what it holds, not the whole catalogue or fleet.
@@ -342,14 +338,15 @@ void CheckpointService::SyncPins(const std::string& machine_id) {
     auto& pins = by_machine[machine_id];
     if (auto held = by_machine_.find(machine_id); held != by_machine_.end()) {
       for (const auto& id : held->second) {
-        if (const CheckpointRecord* c = Find(id); c != nullptr && IsNeeded(*c)) pins.push_back(id);
+        if (const CheckpointRecord* c = Find(id); c != nullptr && IsNeeded(*c, tasks))
+          pins.push_back(id);
       }
     }
   } else {
     for (const MachineRecord* m : d_.fleet->List()) {
       if (Reachable(m->id)) by_machine[m->id];
     }
-    for (const auto& id : Needed()) {
+    for (const auto& id : Needed(tasks)) {
       const CheckpointRecord* c = Find(id);
       if (c == nullptr) continue;
       for (const auto& m : c->copies) {
@@ -387,24 +384,27 @@ void CheckpointService::Ask(const std::string& machine_id, v1::Command cmd, Dura
 }
 
 void CheckpointService::Create(const std::string& machine_id, const std::string& task_id,
-                               const std::string& label, Done<std::vector<CheckpointRecord>> done) {
+                               const std::string& label, const TaskFacts& tasks,
+                               Done<std::vector<CheckpointRecord>> done) {
   v1::Command cmd;
   cmd.mutable_checkpoint_now()->set_task_id(task_id);
   cmd.mutable_checkpoint_now()->set_label(label);
   Ask(machine_id, std::move(cmd), kDiskCommandTimeout,
-      [this, machine_id, done](Result<v1::CommandReply> reply) {
+      [this, machine_id, tasks = &tasks, done](Result<v1::CommandReply> reply) {
         if (!reply) return done(reply.error());
         std::vector<CheckpointRecord> out;
         // Also reported as events; recorded here so the answer and the catalogue agree.
         for (const auto& m : reply->checkpoints()) {
-          if (const CheckpointRecord* c = Record(m, machine_id, 0, true)) out.push_back(*c);
+          if (const CheckpointRecord* c = Record(FromProto(m), machine_id, 0, tasks)) {
+            out.push_back(*c);
+          }
         }
         done(std::move(out));
       });
 }
 
 void CheckpointService::Restore(const std::string& id, const std::string& task_id,
-                                Done<RestoreOutcome> done) {
+                                const TaskFacts& tasks, Done<RestoreOutcome> done) {
   const CheckpointRecord* c = Find(id);
   if (c == nullptr) return done(MakeError("not_found", "no checkpoint " + id));
   const std::string task = task_id.empty() ? c->task_id : task_id;
@@ -413,7 +413,7 @@ void CheckpointService::Restore(const std::string& id, const std::string& task_i
   }
   // In place: on the machine that holds the task's workspace, where the task ran last; the
   // checkpoint must be there (else branch it there first).
-  std::string machine = d_.task_machine ? d_.task_machine(task) : "";
+  std::string machine = tasks.MachineOf(task);
   if (machine.empty()) machine = c->machine_id;
   if (!c->copies.contains(machine)) {
     return done(MakeError("conflict", "checkpoint " + id + " is not on machine " + machine +
@@ -426,12 +426,12 @@ void CheckpointService::Restore(const std::string& id, const std::string& task_i
   cmd.mutable_restore_checkpoint()->set_task_id(task);
   restoring_.insert(task);
   Ask(machine, std::move(cmd), kDiskCommandTimeout,
-      [this, id, task, machine, done](Result<v1::CommandReply> reply) {
+      [this, id, task, machine, tasks = &tasks, done](Result<v1::CommandReply> reply) {
         restoring_.erase(restoring_.find(task));
         if (!reply) return done(reply.error());
         RestoreOutcome out{.checkpoint_id = id, .task_id = task, .machine_id = machine};
         for (const auto& m : reply->checkpoints()) {
-          if (const CheckpointRecord* c = Record(m, machine, 0, true)) out.before = *c;
+          if (const CheckpointRecord* c = Record(FromProto(m), machine, 0, tasks)) out.before = *c;
         }
         done(std::move(out));
       });
@@ -463,10 +463,11 @@ void CheckpointService::Diff(const std::string& from, const std::string& to,
   });
 }
 
-void CheckpointService::Delete(const std::string& id, Done<std::vector<std::string>> done) {
+void CheckpointService::Delete(const std::string& id, const TaskFacts& tasks,
+                               Done<std::vector<std::string>> done) {
   const CheckpointRecord* c = Find(id);
   if (c == nullptr) return done(MakeError("not_found", "no checkpoint " + id));
-  if (IsNeeded(*c)) {
+  if (IsNeeded(*c, tasks)) {
     return done(MakeError("conflict",
                           "a task that has not finished starts or resumes from "
                           "checkpoint " +
@@ -582,7 +583,7 @@ void CheckpointService::Branch(const std::string& id, const std::string& machine
       spdlog::info("checkpoint {} is on machine {}: sent {} of {} objects, {} bytes",
                    r.checkpoint_id, r.to_machine, report->sent_objects, report->objects,
                    report->sent_bytes);
-      const CheckpointRecord* c = Record(report->manifest, r.to_machine, 0, false);
+      const CheckpointRecord* c = Record(FromProto(report->manifest), r.to_machine, 0, nullptr);
       const bool deleted = c == nullptr && Find(r.checkpoint_id) == nullptr;
       if (deleted) {
         // Deleted while it travelled: the new copy goes too.

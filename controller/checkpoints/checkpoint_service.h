@@ -18,14 +18,15 @@
 #include <vector>
 
 #include "autovibe/v1/command.pb.h"
-#include "autovibe/v1/event.pb.h"
 #include "common/bus/bus.h"
-#include "controller/checkpoints/checkpoint_record.h"
 #include "controller/checkpoints/checkpoint_transfer.h"
+#include "controller/checkpoints/task_facts.h"
 #include "controller/fleet/fleet.h"
+#include "controller/model/agent_event.h"
+#include "controller/model/checkpoint.h"
+#include "controller/model/task.h"
 #include "controller/store/store.h"
-#include "controller/tasks/task_record.h"
-#include "controller/write_batch.h"
+#include "controller/store/write_batch.h"
 
 namespace autovibe {
 
@@ -38,13 +39,6 @@ struct CheckpointServiceDeps {
   std::string subject_prefix = "av";
   // Copies of each task checkpoint made on other machines as it is taken (Replicate).
   int replicas = 0;
-  // Whether the task is known and not yet final (its checkpoints may still be resumed from).
-  std::function<bool(std::string_view task_id)> task_unfinished;
-  // The checkpoints unfinished tasks were submitted with (from_checkpoint), and whether one is.
-  std::function<std::vector<std::string>()> starting_points;
-  std::function<bool(std::string_view checkpoint_id)> is_starting_point;
-  // The machine a task runs or last ran on; "" when unknown.
-  std::function<std::string(std::string_view task_id)> task_machine;
 };
 
 struct CheckpointFilter {
@@ -76,13 +70,15 @@ class CheckpointService {
   Result<void> Load();
   void Stop();
 
-  // Applies a CheckpointCreated or CheckpointsRemoved event (once per event id: the caller
-  // sees to that).
-  void ApplyEvent(const v1::AgentEvent& ev);
+  // Applies a machine's CheckpointCreated or CheckpointsRemoved event (once per event id: the
+  // caller sees to that).
+  void ApplyCreated(const std::string& machine_id, const CheckpointCreatedEvent& ev,
+                    const TaskFacts& tasks);
+  void ApplyRemoved(const std::string& machine_id, const CheckpointsRemovedEvent& ev);
 
   // A machine (re)registered: it hears which of its checkpoints tasks depend on, and is asked
   // which checkpoints its store holds (Reconcile).
-  void MachineRegistered(const std::string& machine_id);
+  void MachineRegistered(const std::string& machine_id, const TaskFacts& tasks);
   // Copies the catalogue thought `machine_id` had and its store lacks (`held` is all it has)
   // are forgotten: its store was wiped, or lost with its disk.
   void Reconcile(const std::string& machine_id, const std::set<std::string>& held);
@@ -91,15 +87,17 @@ class CheckpointService {
   const CheckpointRecord* Find(std::string_view id) const;
   std::vector<std::string> Children(std::string_view id) const;
 
+  // `tasks` is asked now and when the answer comes, so it must outlive the call.
   void Create(const std::string& machine_id, const std::string& task_id, const std::string& label,
-              Done<std::vector<CheckpointRecord>> done);
-  void Restore(const std::string& id, const std::string& task_id, Done<RestoreOutcome> done);
+              const TaskFacts& tasks, Done<std::vector<CheckpointRecord>> done);
+  void Restore(const std::string& id, const std::string& task_id, const TaskFacts& tasks,
+               Done<RestoreOutcome> done);
   // Whether a restore into the task's workspace has yet to answer.
   bool Restoring(std::string_view task_id) const { return restoring_.contains(task_id); }
   // The changes (at most the first 10,000) and how many there are in all.
   void Diff(const std::string& from, const std::string& to,
             Done<std::pair<std::vector<v1::CheckpointChange>, uint64_t>> done);
-  void Delete(const std::string& id, Done<std::vector<std::string>> done);
+  void Delete(const std::string& id, const TaskFacts& tasks, Done<std::vector<std::string>> done);
   // Has a machine holding it re-hash every chunk; records when it last passed.
   void Verify(const std::string& id, Done<CheckpointRecord> done);
   // Makes checkpoint `id` present on `machine_id` (nothing moves when it is there already);
@@ -111,21 +109,21 @@ class CheckpointService {
   std::string StartingPoint(const TaskRecord& t) const;
   // Checkpoints unfinished tasks depend on: the one each was submitted with, and the one each
   // would resume from (as StartingPoint chooses).
-  std::set<std::string> Needed() const;
+  std::set<std::string> Needed(const TaskFacts& tasks) const;
   // Tells every reachable agent (or only `machine_id`) which of its checkpoints tasks depend
   // on (PinCheckpoints): its retention leaves them alone.
-  void SyncPins(const std::string& machine_id = "");
+  void SyncPins(const TaskFacts& tasks, const std::string& machine_id = "");
 
  private:
   // Sends a command to a machine; `done` gets the reply when it says ok, else its error.
   void Ask(const std::string& machine_id, v1::Command cmd, Duration timeout,
            Done<v1::CommandReply> done);
-  // Adds a checkpoint, or a copy of one, to the catalogue. `taken` says machine_id took it
-  // (else it received it). Null, and nothing changes, when the report contradicts what is
-  // known: another root under a known id, a checkpoint of another machine, or of a task that
-  // machine does not run.
-  CheckpointRecord* Record(const v1::CheckpointManifest& m, const std::string& machine_id,
-                           uint32_t attempt, bool taken);
+  // Adds a checkpoint, or a copy of one, to the catalogue. `tasks` (when machine_id took it)
+  // says where its task runs; null: machine_id received it. Null, and nothing changes, when
+  // the report contradicts what is known: another root under a known id, a checkpoint of
+  // another machine, or of a task that machine does not run.
+  CheckpointRecord* Record(const CheckpointReport& m, const std::string& machine_id,
+                           uint32_t attempt, const TaskFacts* tasks);
   void Save(const CheckpointRecord& c);
   bool Reachable(const std::string& machine_id) const;
   // Machines whose agents can answer now (ready, busy or draining) holding a copy.
@@ -134,7 +132,7 @@ class CheckpointService {
   // null when none. Looks at that task's checkpoints only.
   const CheckpointRecord* NewestReachable(std::string_view task_id) const;
   // Whether an unfinished task starts or would resume from the checkpoint (Needed() of one).
-  bool IsNeeded(const CheckpointRecord& c) const;
+  bool IsNeeded(const CheckpointRecord& c, const TaskFacts& tasks) const;
   // The catalogue's indexes: a copy added to or removed from a machine.
   void AddCopy(CheckpointRecord& c, const std::string& machine_id);
   void RemoveCopy(CheckpointRecord& c, const std::string& machine_id);

@@ -135,4 +135,19 @@ Result<TransferReport> TransferCheckpoint(Bus& bus, const TransferRequest& reque
   return report;
 }
 
+CheckpointReport FromProto(const v1::CheckpointManifest& m) {
+  return {.id = m.id(),
+          .machine_id = m.machine_id(),
+          .task_id = m.task_id(),
+          .parent = m.parent(),
+          .trigger = m.trigger(),
+          .label = m.label(),
+          .workspace = m.workspace(),
+          .root = boost::algorithm::hex_lower(m.root()),
+          .files = m.file_count(),
+          .bytes = m.total_bytes(),
+          .stored_bytes = m.stored_bytes(),
+          .created_at_ms = m.created_unix_ms()};
+}
+
 }  // namespace autovibe

@@ -14,6 +14,7 @@
 #include "common/bus/bus.h"
 #include "common/core/duration.h"
 #include "common/core/result.h"
+#include "controller/model/agent_event.h"
 
 namespace autovibe {
 
@@ -42,5 +43,8 @@ Result<TransferReport> TransferCheckpoint(Bus& bus, const TransferRequest& reque
 // the code the agent gave).
 Result<v1::CommandReply> ReadCommandReply(const std::string& machine,
                                           const Result<std::string>& raw);
+
+// A manifest's summary as the catalogue keeps it.
+CheckpointReport FromProto(const v1::CheckpointManifest& m);
 
 }  // namespace autovibe

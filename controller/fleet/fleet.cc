@@ -28,12 +28,11 @@ bool ValidLabelKey(std::string_view k) {
 
 // Resource figures come from agents: anything not finite, negative or absurd is refused so it
 // can never reach the API's JSON or the database.
-bool ValidResources(const v1::Resources& r) {
+bool ValidResources(const MachineResources& r) {
   constexpr uint64_t kMaxBytes = uint64_t{1} << 60;  // an exbibyte
-  return r.cpu_cores() <= 1'000'000 && r.mem_total_bytes() <= kMaxBytes &&
-         r.mem_used_bytes() <= kMaxBytes && r.disk_total_bytes() <= kMaxBytes &&
-         r.disk_free_bytes() <= kMaxBytes && std::isfinite(r.load1()) && r.load1() >= 0 &&
-         r.load1() <= 1e6;
+  return r.cpu_cores <= 1'000'000 && r.mem_total_bytes <= kMaxBytes &&
+         r.mem_used_bytes <= kMaxBytes && r.disk_total_bytes <= kMaxBytes &&
+         r.disk_free_bytes <= kMaxBytes && std::isfinite(r.load1) && r.load1 >= 0 && r.load1 <= 1e6;
 }
 
 // What an agent that kept its id across a controller's loss of state may reclaim.
@@ -48,33 +47,28 @@ bool ValidMachineId(std::string_view id) {
   return true;
 }
 
-MachineResources FromProto(const v1::Resources& r) {
-  return {r.cpu_cores(),        r.mem_total_bytes(), r.mem_used_bytes(),
-          r.disk_total_bytes(), r.disk_free_bytes(), r.load1()};
-}
-
 // Returns an empty string when the request is acceptable, else why not.
-std::string CheckRegister(const v1::RegisterRequest& req) {
-  if (!ValidMachineName(req.name())) {
-    return "invalid machine name \"" + req.name().substr(0, 80) +
+std::string CheckRegister(const MachineRegistration& req) {
+  if (!ValidMachineName(req.name)) {
+    return "invalid machine name \"" + req.name.substr(0, 80) +
            "\": use 1-63 letters, digits, '.', '_' or '-'";
   }
-  if (req.labels_size() > static_cast<int>(kMaxLabels)) return "too many labels";
-  for (const auto& [k, v] : req.labels()) {
+  if (req.labels.size() > kMaxLabels) return "too many labels";
+  for (const auto& [k, v] : req.labels) {
     if (!ValidLabelKey(k)) return "invalid label key \"" + k.substr(0, 80) + "\"";
     if (v.size() > kMaxLabelBytes) return "label " + k + " is too long";
   }
-  if (req.tools_size() > static_cast<int>(kMaxTools)) return "too many tools";
-  for (const auto& t : req.tools()) {
+  if (req.tools.size() > kMaxTools) return "too many tools";
+  for (const auto& t : req.tools) {
     if (!ValidLabelKey(t)) return "invalid tool name \"" + t.substr(0, 80) + "\"";
   }
-  if (req.agent_version().size() > kMaxShortString || req.backend().size() > kMaxShortString) {
+  if (req.agent_version.size() > kMaxShortString || req.backend.size() > kMaxShortString) {
     return "agent version or backend too long";
   }
-  if (!ValidResources(req.resources())) return "resource figures out of range";
-  if (req.instance_id().size() > kMaxShortString) return "instance id too long";
-  if (req.task_slots() > 1024) return "task_slots must be at most 1024";
-  if (!req.machine_id().empty() && !ValidMachineId(req.machine_id())) return "malformed machine id";
+  if (!ValidResources(req.resources)) return "resource figures out of range";
+  if (req.instance_id.size() > kMaxShortString) return "instance id too long";
+  if (req.task_slots > 1024) return "task_slots must be at most 1024";
+  if (!req.machine_id.empty() && !ValidMachineId(req.machine_id)) return "malformed machine id";
   return "";
 }
 
@@ -99,21 +93,19 @@ Result<void> Fleet::Load() {
   return {};
 }
 
-v1::RegisterReply Fleet::Refuse(std::string_view reason, std::string message) {
+RegisterOutcome Fleet::Refuse(std::string_view reason, std::string message) {
   ++counters_.invalid[std::string(reason)];
   spdlog::warn("fleet registration refused: {}", message);
-  v1::RegisterReply reply;
-  reply.set_error(std::move(message));
-  return reply;
+  return {.error = std::move(message)};
 }
 
-v1::RegisterReply Fleet::Register(const v1::RegisterRequest& req, RegisterOutcome* outcome) {
+RegisterOutcome Fleet::Register(const MachineRegistration& req) {
   if (std::string why = CheckRegister(req); !why.empty()) return Refuse("register", why);
   const int64_t now = clock_.NowMs();
-  const bool running = req.running_task_ids_size() > 0;
+  const bool running = !req.running_task_ids.empty();
   Entry* e = nullptr;
   bool known = false;
-  if (auto it = by_name_.find(req.name()); it != by_name_.end()) {
+  if (auto it = by_name_.find(req.name); it != by_name_.end()) {
     e = it->second;
     known = true;
     if (!StateOnRegister(e->record.state, running)) {
@@ -123,7 +115,7 @@ v1::RegisterReply Fleet::Register(const v1::RegisterRequest& req, RegisterOutcom
     }
     // Two live agents must not share one machine: a second agent with the same name (a
     // cloned VM, a copy on the same host) is refused until the first one goes quiet.
-    if (ExpectsHeartbeats(e->record.state) && req.machine_id() != e->record.id &&
+    if (ExpectsHeartbeats(e->record.state) && req.machine_id != e->record.id &&
         now <= e->deadline_ms) {
       return Refuse("register", "machine name " + e->record.name + " is in use by live machine " +
                                     e->record.id + "; give this agent another --name");
@@ -133,20 +125,20 @@ v1::RegisterReply Fleet::Register(const v1::RegisterRequest& req, RegisterOutcom
   if (!known) {
     // An agent that remembers an id the controller no longer knows (its database was lost)
     // gets that id back, so logs and dashboards keep making sense.
-    const bool reclaim = !req.machine_id().empty() && !by_id_.count(req.machine_id());
-    next.id = reclaim ? req.machine_id() : NewId("m");
-    next.name = req.name();
+    const bool reclaim = !req.machine_id.empty() && !by_id_.count(req.machine_id);
+    next.id = reclaim ? req.machine_id : NewId("m");
+    next.name = req.name;
     next.created_at_ms = now;
   }
   // A provisioned machine keeps the backend that made it, whatever its agent was told.
-  if (next.pool.empty() && !req.backend().empty()) next.backend = req.backend();
-  next.labels = {req.labels().begin(), req.labels().end()};
-  next.tools = {req.tools().begin(), req.tools().end()};
-  next.resources = FromProto(req.resources());
-  next.agent_version = req.agent_version();
-  const bool restarted = known && next.instance_id != req.instance_id();
-  next.instance_id = req.instance_id();
-  next.task_slots = req.task_slots();
+  if (next.pool.empty() && !req.backend.empty()) next.backend = req.backend;
+  next.labels = req.labels;
+  next.tools = req.tools;
+  next.resources = req.resources;
+  next.agent_version = req.agent_version;
+  const bool restarted = known && next.instance_id != req.instance_id;
+  next.instance_id = req.instance_id;
+  next.task_slots = req.task_slots;
   next.last_heartbeat_at_ms = now;
   next.registered_at_ms = now;
   const MachineState prev = next.state;
@@ -154,9 +146,7 @@ v1::RegisterReply Fleet::Register(const v1::RegisterRequest& req, RegisterOutcom
                      : (running ? MachineState::kBusy : MachineState::kReady);
   if (auto r = store_.SaveMachine(next); !r) {
     spdlog::error("fleet cannot save machine {}: {}", next.name, r.error().message);
-    v1::RegisterReply reply;
-    reply.set_error("controller cannot store the machine right now; retry");
-    return reply;
+    return {.error = "controller cannot store the machine right now; retry"};
   }
   if (!known) {
     auto owned = std::make_unique<Entry>();
@@ -178,39 +168,34 @@ v1::RegisterReply Fleet::Register(const v1::RegisterRequest& req, RegisterOutcom
          boost::json::serialize(detail));
   spdlog::info("fleet machine {} id={} name={} state={}", known ? "re-registered" : "registered",
                e->record.id, e->record.name, ToString(e->record.state));
-  if (outcome != nullptr) *outcome = {true, restarted};
-  v1::RegisterReply reply;
-  reply.set_machine_id(e->record.id);
-  reply.set_heartbeat_interval_ms(static_cast<uint32_t>(options_.heartbeat_interval.count()));
-  reply.mutable_settings()->set_subject_prefix(options_.subject_prefix);
-  return reply;
+  return {.accepted = true, .machine_id = e->record.id, .agent_restarted = restarted};
 }
 
-HeartbeatOutcome Fleet::Heartbeat(const v1::Heartbeat& hb) {
-  if (hb.machine_id().empty() || hb.machine_id().size() > kMaxShortString) {
+HeartbeatOutcome Fleet::Heartbeat(const HeartbeatReport& hb) {
+  if (hb.machine_id.empty() || hb.machine_id.size() > kMaxShortString) {
     ++counters_.invalid["heartbeat"];
     return HeartbeatOutcome::kInvalid;
   }
-  auto it = by_id_.find(hb.machine_id());
+  auto it = by_id_.find(hb.machine_id);
   if (it == by_id_.end() || !ExpectsHeartbeats(it->second->record.state)) {
     // Unknown, lost, terminated: the agent must register first, so its state is re-decided.
     ++counters_.heartbeats_unknown;
     return HeartbeatOutcome::kUnknownMachine;
   }
   Entry& e = *it->second;
-  if (!ValidResources(hb.resources())) {
+  if (!ValidResources(hb.resources)) {
     ++counters_.invalid["heartbeat"];
     return HeartbeatOutcome::kInvalid;
   }
   // Heartbeats buffered through a disconnect may arrive after newer ones: keep the newest.
-  if (hb.sequence() != 0 && hb.sequence() <= e.last_sequence) {
+  if (hb.sequence != 0 && hb.sequence <= e.last_sequence) {
     ++counters_.heartbeats_stale;
     return HeartbeatOutcome::kApplied;
   }
-  e.last_sequence = hb.sequence();
+  e.last_sequence = hb.sequence;
   const int64_t now = clock_.NowMs();
   ++counters_.heartbeats;
-  e.record.resources = FromProto(hb.resources());
+  e.record.resources = hb.resources;
   e.record.last_heartbeat_at_ms = now;
   e.deadline_ms = now + options_.heartbeat_ttl.count();
   e.dirty = true;

@@ -13,7 +13,6 @@
 #include <unordered_map>
 #include <vector>
 
-#include "autovibe/v1/machine.pb.h"
 #include "common/core/duration.h"
 #include "common/core/names.h"
 #include "common/core/result.h"
@@ -38,9 +37,11 @@ struct FleetCounters {
   std::map<std::string, uint64_t> invalid;
 };
 
-// What a registration meant beyond its reply.
+// What became of a registration.
 struct RegisterOutcome {
   bool accepted = false;
+  std::string machine_id;  // when accepted
+  std::string error;       // why not, in words the agent logs
   // A known machine registered from a new agent process: whatever its old process ran is gone.
   bool agent_restarted = false;
 };
@@ -59,10 +60,10 @@ class Fleet {
   // deadline from now, so a controller restart does not declare the fleet lost.
   Result<void> Load();
 
-  // Handles av.register. The reply carries an error (and changes nothing) for invalid input.
-  v1::RegisterReply Register(const v1::RegisterRequest& req, RegisterOutcome* outcome = nullptr);
+  // A registration; invalid input is refused with a reason and changes nothing.
+  RegisterOutcome Register(const MachineRegistration& req);
 
-  HeartbeatOutcome Heartbeat(const v1::Heartbeat& hb);
+  HeartbeatOutcome Heartbeat(const HeartbeatReport& hb);
 
   // Gives every machine a deadline of at least now + ttl (while the controller is cut off
   // from the bus, silence says nothing about the machines).
@@ -115,7 +116,7 @@ class Fleet {
 
   Result<void> SetState(Entry& e, MachineState to, std::string_view why);
   void Record(std::string_view kind, const std::string& machine_id, std::string detail_json);
-  v1::RegisterReply Refuse(std::string_view reason, std::string message);
+  RegisterOutcome Refuse(std::string_view reason, std::string message);
 
   Store& store_;
   const Clock& clock_;

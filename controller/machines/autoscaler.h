@@ -14,7 +14,7 @@
 #include <string>
 #include <vector>
 
-#include "controller/machines/pool_config.h"
+#include "controller/provisioners/pool_config.h"
 
 namespace autovibe {
 

@@ -241,7 +241,7 @@ void MachineManager::Created(const std::string& id, Result<std::string> instance
       if (auto r = d_.fleet->Transition(id, MachineState::kFailed, why); !r) {
         spdlog::error("machines: {}", r.error().message);
       }
-      d_.machine_gone(*d_.fleet->Find(id), why);
+      d_.listener->MachineDown(*d_.fleet->Find(id), MachineDownCause::kFailed, why);
     }
     return;
   }
@@ -288,7 +288,7 @@ void MachineManager::Fail(const MachineRecord& m, const std::string& why) {
     spdlog::error("machines: {}", r.error().message);
   }
   const MachineRecord& now = *d_.fleet->Find(id);
-  d_.machine_gone(now, why);
+  d_.listener->MachineDown(now, MachineDownCause::kFailed, why);
   boot_deadline_.erase(id);
   if (PoolState* p = Pool(now.pool)) SpawnFailed(*p, why);
   Destroy(now, why, false);
@@ -333,7 +333,7 @@ Result<const MachineRecord*> MachineManager::Terminate(const std::string& id,
     // Nobody here made it: its agent is told to stop, and the machine leaves the fleet.
     SendCommand(id, true);
     if (auto r = d_.fleet->Transition(id, MachineState::kTerminated, why); !r) return r.error();
-    d_.machine_gone(*d_.fleet->Find(id), why);
+    d_.listener->MachineDown(*d_.fleet->Find(id), MachineDownCause::kTerminated, why);
     return d_.fleet->Find(id);
   }
   terminating_.insert(id);
@@ -394,7 +394,7 @@ void MachineManager::Destroyed(const std::string& id, const std::string& why, Re
     spdlog::error("machines: {}", t.error().message);
     return;
   }
-  d_.machine_gone(*d_.fleet->Find(id), detail);
+  d_.listener->MachineDown(*d_.fleet->Find(id), MachineDownCause::kTerminated, detail);
 }
 
 void MachineManager::SendCommand(const std::string& machine_id, bool shutdown) {
@@ -570,7 +570,7 @@ Result<const MachineRecord*> MachineManager::RevertMachine(const std::string& ch
 }
 
 void MachineManager::Changed(const std::string& id) {
-  if (const MachineRecord* m = d_.fleet->Find(id)) d_.machine_changed(*m);
+  if (const MachineRecord* m = d_.fleet->Find(id)) d_.listener->MachineChanged(*m);
 }
 
 void MachineManager::Tick() {

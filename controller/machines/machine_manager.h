@@ -19,8 +19,9 @@
 #include "common/bus/bus.h"
 #include "common/core/time.h"
 #include "controller/fleet/fleet.h"
+#include "controller/fleet/machine_listener.h"
 #include "controller/machines/autoscaler.h"
-#include "controller/machines/pool_config.h"
+#include "controller/provisioners/pool_config.h"
 #include "controller/provisioners/provisioner.h"
 
 namespace autovibe {
@@ -35,10 +36,9 @@ struct MachineManagerDeps {
   std::string nats_url;  // what new agents connect to
   // Opens the controller's write batch before the fleet is changed.
   std::function<void()> open_batch;
-  // The fleet changed a machine's state: tell the scheduler.
-  std::function<void(const MachineRecord&)> machine_changed;
-  // The machine is gone for good (terminated, failed): its tasks go elsewhere.
-  std::function<void(const MachineRecord&, const std::string& why)> machine_gone;
+  // Told when the manager changes a machine's state, and when a machine is gone for good
+  // (terminated, failed): its tasks go elsewhere.
+  MachineListener* listener = nullptr;
   // Tasks the scheduler has placed on the machine.
   std::function<size_t(const std::string& machine_id)> tasks_on;
   // Queued tasks that no machine took.

@@ -6,7 +6,9 @@
 #include <cerrno>
 #include <charconv>
 #include <cstring>
+#include <thread>
 
+#include "common/bus/bus.h"
 #include "common/core/files.h"
 #include "common/core/ids.h"
 
@@ -70,7 +72,7 @@ void NatsAuth::Forget(const std::string& machine_id) {
 }
 
 std::string NatsAuth::Render() const {
-  const std::string& p = options_.subject_prefix;
+  const Subjects subjects(options_.subject_prefix);
   std::string out =
       "# Written by autovibe-controller: one user per machine, each allowed only its own\n"
       "# subjects. Changes by hand are overwritten.\n"
@@ -79,10 +81,11 @@ std::string NatsAuth::Render() const {
          options_.controller_password + "\"}\n";
   for (const auto& [id, pw] : passwords_) {
     out += "    {user: \"" + id + "\", password: \"" + pw + "\", permissions: {\n";
-    out += "      publish: {allow: [\"" + p + ".register." + id + "\", \"" + p + ".hb." + id +
-           "\", \"" + p + ".evt." + id + "\", \"" + p + ".lease." + id +
+    out += "      publish: {allow: [\"" + subjects.RegisterAs(id) + "\", \"" +
+           subjects.Heartbeat(id) + "\", \"" + subjects.Events(id) + "\", \"" + subjects.Lease(id) +
            "\", \"$JS.API.STREAM.INFO." + options_.events_stream + "\"]},\n";
-    out += "      subscribe: {allow: [\"" + p + ".cmd." + id + "\", \"_INBOX_" + id + ".>\"]},\n";
+    out += "      subscribe: {allow: [\"" + subjects.Command(id) + "\", \"" + subjects.Inbox(id) +
+           ".>\"]},\n";
     out += "      allow_responses: true\n    }}\n";
   }
   out += "  ]\n}\n";
@@ -113,6 +116,20 @@ Result<void> NatsAuth::WriteAndReload() {
                                         ") reload its users: " + std::strerror(errno));
   }
   return {};
+}
+
+Result<void> NatsAuth::AwaitLogin(const std::string& url, const std::string& user,
+                                  const std::string& password, Duration within) {
+  Result<void> r;
+  const auto deadline = std::chrono::steady_clock::now() + within;
+  do {
+    r = CheckNatsLogin(url, user, password, std::chrono::milliseconds(500));
+    if (r) return r;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  } while (std::chrono::steady_clock::now() < deadline);
+  return MakeError("unavailable",
+                   "nats-server did not accept the machine's new credentials within " +
+                       FormatDuration(within) + ": " + r.error().message);
 }
 
 }  // namespace autovibe

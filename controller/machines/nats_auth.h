@@ -11,6 +11,8 @@
 #include <string>
 #include <utility>
 
+#include "common/bus/subjects.h"
+#include "common/core/duration.h"
 #include "common/core/result.h"
 #include "common/core/time.h"
 #include "controller/store/store.h"
@@ -23,7 +25,7 @@ struct NatsAuthOptions {
   std::string controller_user;
   std::string controller_password;
   std::string subject_prefix = "av";
-  std::string events_stream = "AV_EVENTS";
+  std::string events_stream = std::string(kEventsStream);
 };
 
 class NatsAuth {
@@ -41,6 +43,12 @@ class NatsAuth {
 
   // The authorization block as written to the file.
   std::string Render() const;
+
+  // Blocks (on a provisioning thread) until nats-server accepts `user` at `url`, which it does
+  // a few milliseconds after a reload; gives up after `within`. Errors: unavailable.
+  static Result<void> AwaitLogin(const std::string& url, const std::string& user,
+                                 const std::string& password,
+                                 Duration within = std::chrono::seconds(5));
 
  private:
   Result<void> WriteAndReload();

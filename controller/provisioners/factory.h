@@ -5,7 +5,7 @@
 #include <string>
 
 #include "common/core/result.h"
-#include "controller/machines/pool_config.h"
+#include "controller/provisioners/pool_config.h"
 #include "controller/provisioners/provisioner.h"
 
 namespace autovibe {

@@ -5,7 +5,7 @@
 
 #include <memory>
 
-#include "controller/budgets/budget_store.h"
+#include "controller/store/budget_store.h"
 
 namespace autovibe {
 

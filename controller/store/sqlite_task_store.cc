@@ -3,19 +3,12 @@
 #include <boost/json.hpp>
 
 #include "controller/store/sqlite_stmt.h"
-#include "controller/tasks/task_json.h"
+#include "controller/store/task_codec.h"
 
 namespace autovibe {
 namespace {
 
 namespace json = boost::json;
-
-std::string ReportJson(const TaskReport& r) {
-  return json::serialize(json::object{{"turns", r.turns},
-                                      {"session_id", r.session_id},
-                                      {"cost_micros", r.reported_cost_micros},
-                                      {"result_subtype", r.result_subtype}});
-}
 
 // Binds ?1..?12: the id and what changes over a task's life.
 void BindTaskState(Stmt& st, const TaskRecord& t) {
@@ -31,7 +24,7 @@ void BindTaskState(Stmt& st, const TaskRecord& t) {
   }
   st.Bind(6, static_cast<int64_t>(t.signal));
   st.Bind(7, t.reason);
-  st.Bind(8, ReportJson(t.report));
+  st.Bind(8, EncodeTaskReport(t.report));
   st.Bind(9, t.last_log);
   st.Bind(10, t.assigned_at_ms);
   st.Bind(11, t.started_at_ms);
@@ -109,7 +102,7 @@ class SqliteTaskStore final : public TaskStore {
     BindTaskState(st, t);
     st.Bind(13, t.seq);
     st.Bind(14, t.project);
-    st.Bind(15, json::serialize(TaskSpecToJson(t.spec)));
+    st.Bind(15, EncodeTaskSpec(t.spec));
     st.Bind(16, t.created_at_ms);
     if (st.Step() != SQLITE_DONE) return Fail("save task " + t.id);
     return {};
@@ -179,10 +172,7 @@ class SqliteTaskStore final : public TaskStore {
     t.id = st.Text(0);
     t.seq = st.Int(1);
     t.project = st.Text(2);
-    boost::system::error_code ec;
-    json::value spec = json::parse(st.Text(3), ec);
-    auto parsed = !ec && spec.is_object() ? TaskSpecFromJson(spec.as_object())
-                                          : Result<TaskSpec>(MakeError("store", "not an object"));
+    auto parsed = DecodeTaskSpec(st.Text(3));
     if (parsed) {
       t.spec = std::move(*parsed);
     } else {
@@ -196,8 +186,7 @@ class SqliteTaskStore final : public TaskStore {
     if (!st.IsNull(7)) t.exit_code = static_cast<int32_t>(st.Int(7));
     t.signal = static_cast<int32_t>(st.Int(8));
     if (t.reason.empty()) t.reason = st.Text(9);
-    json::value report = json::parse(st.Text(10), ec);
-    if (!ec) t.report = TaskReportFromJson(report);
+    t.report = DecodeTaskReport(st.Text(10));
     t.last_log = st.Text(11);
     t.created_at_ms = st.Int(12);
     t.assigned_at_ms = st.Int(13);

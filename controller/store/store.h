@@ -7,21 +7,13 @@
 #include <vector>
 
 #include "common/core/result.h"
-#include "controller/budgets/budget_store.h"
-#include "controller/checkpoints/checkpoint_record.h"
-#include "controller/store/machine_record.h"
-#include "controller/tasks/task_record.h"
+#include "controller/model/checkpoint.h"
+#include "controller/model/event.h"
+#include "controller/model/machine.h"
+#include "controller/model/task.h"
+#include "controller/store/budget_store.h"
 
 namespace autovibe {
-
-struct StoredEvent {
-  int64_t seq = 0;
-  int64_t at_ms = 0;
-  std::string kind;  // "machine.registered", "machine.lost", ...
-  std::string machine_id;
-  std::string detail_json;
-  std::string task_id;
-};
 
 // Projects, tasks and their output.
 class TaskStore {

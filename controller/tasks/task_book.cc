@@ -25,8 +25,18 @@ bool ValidProjectName(std::string_view n) {
 
 }  // namespace
 
-TaskBook::TaskBook(Store& store, const Clock& clock, TaskEffects& effects, TaskBookOptions options)
-    : store_(store), clock_(clock), effects_(effects), options_(options) {}
+TaskBook::TaskBook(TaskBookDeps deps, TaskBookOptions options)
+    : store_(*deps.store),
+      clock_(*deps.clock),
+      commands_(*deps.commands),
+      observer_(*deps.observer),
+      batch_(deps.batch),
+      options_(options),
+      pump_(deps.ioc, [this](size_t max) -> size_t {
+        if (!HasQueued()) return 0;
+        if (batch_ != nullptr) batch_->Open();
+        return Schedule(max);
+      }) {}
 
 TaskBook::~TaskBook() = default;
 
@@ -156,7 +166,7 @@ Result<const TaskRecord*> TaskBook::Submit(const std::string& project, TaskSpec 
     Enqueue(e);
   } else {
     Save(e);
-    effects_.TaskChanged(t);
+    observer_.TaskChanged(t);
   }
   return &e.record;
 }
@@ -170,7 +180,7 @@ Result<const TaskRecord*> TaskBook::Cancel(std::string_view id, const std::strin
     return MakeError("conflict", "task " + t.id + " already " + std::string(ToString(t.state)));
   }
   // A placed task keeps its slot until the agent reports the tool gone (or the machine is).
-  if (IsPlaced(t.state)) effects_.CancelTask(t.machine_id, t.id, reason);
+  if (IsPlaced(t.state)) commands_.CancelTask(t.machine_id, t.id, reason);
   scheduler_.Dequeue(t.id);
   assign_deadlines_.erase(t.id);
   Finish(*e, TaskState::kCancelled, reason);
@@ -228,6 +238,11 @@ bool TaskBook::Unfinished(std::string_view id) const {
   return it != by_id_.end() && !IsFinal(it->second->record.state);
 }
 
+std::string TaskBook::MachineOf(std::string_view id) const {
+  auto it = by_id_.find(std::string(id));
+  return it == by_id_.end() ? "" : it->second->record.machine_id;
+}
+
 std::vector<std::string> TaskBook::StartingPoints() const {
   std::vector<std::string> out;
   for (const auto& [id, n] : starting_points_) out.push_back(id);
@@ -251,7 +266,8 @@ void TaskBook::Enqueue(Entry& e) {
   e.record.machine_id.clear();
   Save(e);
   scheduler_.Enqueue(ToSchedulerTask(e.record));
-  effects_.TaskChanged(e.record);
+  observer_.TaskChanged(e.record);
+  pump_.Request();
 }
 
 void TaskBook::Finish(Entry& e, TaskState to, std::string reason) {
@@ -269,7 +285,7 @@ void TaskBook::Finish(Entry& e, TaskState to, std::string reason) {
   // Thousands of tasks may succeed a second; what went wrong is what an operator reads.
   spdlog::log(to == TaskState::kSucceeded ? spdlog::level::debug : spdlog::level::info,
               "task {} {} attempts={} {}", t.id, ToString(to), t.attempts, t.reason);
-  effects_.TaskChanged(t);
+  observer_.TaskChanged(t);
   ResolveDependents(e);
 }
 

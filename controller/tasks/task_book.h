@@ -2,9 +2,12 @@
 //
 // Not thread-safe: the owner thread calls every method. Every change is written to the store
 // (inside the caller's open transaction, if any) and recorded as an event before the call
-// returns; what must happen outside (commands to agents, live followers) goes to TaskEffects.
+// returns; orders for agents go to TaskCommands, news to the TaskObserver. The book asks for
+// its own scheduling passes whenever a task or a slot becomes free (SchedulePump).
 #pragma once
 
+#include <boost/asio/io_context.hpp>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -12,22 +15,32 @@
 #include <unordered_map>
 #include <vector>
 
-#include "autovibe/v1/event.pb.h"
 #include "common/core/duration.h"
 #include "common/core/result.h"
 #include "common/core/time.h"
+#include "controller/model/agent_event.h"
+#include "controller/model/task.h"
 #include "controller/scheduler/scheduler.h"
 #include "controller/store/store.h"
-#include "controller/tasks/task_record.h"
+#include "controller/store/write_batch.h"
+#include "controller/tasks/schedule_pump.h"
 
 namespace autovibe {
 
-// What the task book needs done outside itself.
-class TaskEffects {
+// What an agent said to an assignment (or why no answer came).
+struct AssignAnswer {
+  bool ok = false;
+  std::string error_code;  // "bad_task": the machine can never run it
+  std::string error;
+};
+
+// Orders for the agents; agents/task_commands sends them over the bus.
+class TaskCommands {
  public:
-  virtual ~TaskEffects() = default;
-  // Send RunTask for the task's current attempt to t.machine_id.
-  virtual void RunTask(const TaskRecord& t) = 0;
+  virtual ~TaskCommands() = default;
+  // Start the task's current attempt on t.machine_id. `done` gets the agent's answer (or the
+  // failure to get one) once, on the owner thread, after the assignment is durable.
+  virtual void RunTask(const TaskRecord& t, std::function<void(AssignAnswer)> done) = 0;
   // Ask a machine to stop a task it runs, `delay` from now (a budget stop lets the tool show
   // the error its last call got first).
   virtual void CancelTask(const std::string& machine_id, const std::string& task_id,
@@ -35,11 +48,28 @@ class TaskEffects {
   // Ask a machine to stop a task's tool but keep its workspace (the task is paused).
   virtual void PauseTask(const std::string& machine_id, const std::string& task_id,
                          const std::string& reason, Duration delay = Duration(0)) = 0;
+};
+
+// Who is told what the task book did: live followers, the fleet's busy flags.
+class TaskObserver {
+ public:
+  virtual ~TaskObserver() = default;
   // The task's state or fields changed.
   virtual void TaskChanged(const TaskRecord& t) = 0;
   virtual void TaskLogged(const TaskRecord& t, const TaskLogChunk& chunk) = 0;
   // Every task slot of the machine is taken (busy) or one is free again.
   virtual void MachineBusy(const std::string& machine_id, bool busy) = 0;
+};
+
+struct TaskBookDeps {
+  Store* store = nullptr;
+  const Clock* clock = nullptr;
+  TaskCommands* commands = nullptr;
+  TaskObserver* observer = nullptr;
+  // Scheduling passes are posted here and run in the open write batch whenever something
+  // placeable changed (SchedulePump). Null: passes run only when Schedule() is called.
+  boost::asio::io_context* ioc = nullptr;
+  WriteBatch* batch = nullptr;
 };
 
 struct TaskBookOptions {
@@ -68,7 +98,7 @@ struct TaskCounters {
 
 class TaskBook {
  public:
-  TaskBook(Store& store, const Clock& clock, TaskEffects& effects, TaskBookOptions options);
+  TaskBook(TaskBookDeps deps, TaskBookOptions options);
   ~TaskBook();
 
   // Loads projects and tasks. Call after the machines are known (MachineUpdated), so tasks
@@ -129,9 +159,13 @@ class TaskBook {
   // --- scheduling
   // Places up to `max` queued tasks; returns how many.
   size_t Schedule(size_t max);
+  // Queues a scheduling pass (the tick does, in case a change slipped past the book).
+  void RequestSchedule() { pump_.Request(); }
+  // No pass runs after this.
+  void Stop() { pump_.Stop(); }
   bool HasQueued() const { return scheduler_.queued() > 0; }
-  // The agent's answer to RunTask. `error_code` "bad_task" fails the task; any other error
-  // (or no answer) puts it back in the queue.
+  // The agent's answer to RunTask (TaskCommands::RunTask's `done` lands here). `error_code`
+  // "bad_task" fails the task; any other error (or no answer) puts it back in the queue.
   void AssignAnswered(const std::string& task_id, uint32_t attempt, const std::string& machine_id,
                       bool ok, const std::string& error_code, const std::string& error);
   // Requeues assignments left unconfirmed past the assign timeout (after a restart).
@@ -139,11 +173,15 @@ class TaskBook {
   // Once a second: the above, and machines whose refusal cool-down ended take tasks again.
   void Tick();
 
-  // --- agent events (already deduplicated by event id)
-  void ApplyAgentEvent(const v1::AgentEvent& e);
+  // --- agent events (already deduplicated by event id), from `machine_id`
+  void ApplyStarted(const std::string& machine_id, const TaskStartedEvent& s);
+  void ApplyLog(const std::string& machine_id, int64_t at_ms, const TaskLogEvent& l);
+  void ApplyFinished(const std::string& machine_id, const TaskFinishedEvent& f);
 
   // Whether the task is known and not final.
   bool Unfinished(std::string_view id) const;
+  // The machine the task runs or last ran on; "" when unknown.
+  std::string MachineOf(std::string_view id) const;
   // The checkpoints unfinished tasks were submitted with, and whether one is among them.
   std::vector<std::string> StartingPoints() const;
   bool IsStartingPoint(std::string_view checkpoint_id) const;
@@ -167,14 +205,11 @@ class TaskBook {
   HoldCounts ReleaseProject(const std::string& project);
   // A paused task back to the queue, on the machine holding its workspace when it can.
   void Release(Entry& e);
-  void ApplyPaused(Entry& e, const v1::TaskFinished& f);
+  void ApplyPaused(Entry& e, const TaskFinishedEvent& f);
   void Finish(Entry& e, TaskState to, std::string reason);
   void Requeue(Entry& e, const std::string& why);
   void Unhold(Entry& e);
   void ResolveDependents(const Entry& e);
-  void ApplyStarted(const std::string& machine_id, const v1::TaskStarted& s);
-  void ApplyLog(const std::string& machine_id, int64_t at_ms, const v1::TaskLog& l);
-  void ApplyFinished(const std::string& machine_id, const v1::TaskFinished& f);
   Entry* Matching(const std::string& machine_id, const std::string& task_id, uint32_t attempt);
   // A machine that refused (or never answered) an assignment takes no task for a while, 1 s
   // doubling to 30 s while it keeps refusing, so a broken agent cannot spin the scheduler.
@@ -185,9 +220,12 @@ class TaskBook {
 
   Store& store_;
   const Clock& clock_;
-  TaskEffects& effects_;
+  TaskCommands& commands_;
+  TaskObserver& observer_;
+  WriteBatch* batch_;
   TaskBookOptions options_;
   Scheduler scheduler_;
+  SchedulePump pump_;
   std::vector<std::unique_ptr<ProjectRecord>> projects_;
   std::unordered_map<std::string, ProjectRecord*> projects_by_name_;
   std::unordered_map<std::string, std::string> budget_holds_;  // project -> why

@@ -18,7 +18,8 @@ void TaskBook::Tick() {
 
 void TaskBook::Rest(const std::string& machine_id, bool resting) {
   scheduler_.SetResting(machine_id, resting);
-  effects_.MachineBusy(machine_id, scheduler_.Full(machine_id));
+  observer_.MachineBusy(machine_id, scheduler_.Full(machine_id));
+  if (!resting) pump_.Request();
 }
 
 void TaskBook::CoolDown(const std::string& machine_id) {

@@ -111,19 +111,19 @@ HoldCounts TaskBook::HoldProject(const std::string& project, const std::string& 
     if (IsPlaced(t.state)) {
       assign_deadlines_.erase(t.id);
       if (!pause) {
-        effects_.CancelTask(t.machine_id, t.id, reason, delay);
+        commands_.CancelTask(t.machine_id, t.id, reason, delay);
         Finish(e, TaskState::kCancelled, reason);
         ++counts.cancelled;
         continue;
       }
       // The slot stays taken until the agent reports the tool gone (ApplyFinished).
-      effects_.PauseTask(t.machine_id, t.id, reason, delay);
+      commands_.PauseTask(t.machine_id, t.id, reason, delay);
       SetState(e, TaskState::kPaused);
       t.reason = "paused: " + reason;
       Save(e);
       Record(e, "task.paused",
              json::serialize(json::object{{"reason", reason}, {"machine_id", t.machine_id}}));
-      effects_.TaskChanged(t);
+      observer_.TaskChanged(t);
       ++counts.paused;
     } else if (t.state == TaskState::kQueued) {
       scheduler_.Dequeue(t.id);
@@ -142,7 +142,7 @@ bool TaskBook::HoldIfProjectHeld(Entry& e) {
   t.resume_machine.clear();
   t.reason = "held: " + why;
   Save(e);
-  effects_.TaskChanged(t);
+  observer_.TaskChanged(t);
   return true;
 }
 
@@ -191,16 +191,16 @@ void TaskBook::Release(Entry& e) {
   Enqueue(e);
 }
 
-void TaskBook::ApplyPaused(Entry& e, const v1::TaskFinished& f) {
+void TaskBook::ApplyPaused(Entry& e, const TaskFinishedEvent& f) {
   TaskRecord& t = e.record;
   if (t.state != TaskState::kPaused) {
     SetState(e, TaskState::kPaused);
     Record(e, "task.paused",
-           json::serialize(json::object{{"reason", f.reason()}, {"machine_id", t.machine_id}}));
+           json::serialize(json::object{{"reason", f.reason}, {"machine_id", t.machine_id}}));
   }
-  t.reason = f.reason().empty() ? "paused on the machine" : f.reason();
+  t.reason = f.reason.empty() ? "paused on the machine" : f.reason;
   Save(e);
-  effects_.TaskChanged(t);
+  observer_.TaskChanged(t);
 }
 
 SchedulerTask ToSchedulerTask(const TaskRecord& t) {

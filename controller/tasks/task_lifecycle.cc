@@ -5,9 +5,9 @@
 
 #include <boost/json.hpp>
 
+#include "common/core/text.h"
 #include "controller/tasks/task_book.h"
 #include "controller/tasks/task_book_entry.h"
-#include "controller/tasks/task_json.h"
 
 namespace autovibe {
 namespace {
@@ -15,17 +15,6 @@ namespace {
 namespace json = boost::json;
 
 constexpr size_t kLastLogMax = 200;
-
-std::string_view StreamName(v1::LogStream s) {
-  switch (s) {
-    case v1::LOG_STREAM_STDERR:
-      return "stderr";
-    case v1::LOG_STREAM_AGENT:
-      return "agent";
-    default:
-      return "stdout";
-  }
-}
 
 // The last non-empty line of a chunk, for progress displays.
 std::string LastLine(std::string_view data) {
@@ -45,7 +34,8 @@ void TaskBook::MachineUpdated(const std::string& id, const std::vector<std::stri
                               bool accepting) {
   scheduler_.UpsertMachine(
       {id, tools, labels, slots == 0 ? options_.default_slots : slots, accepting});
-  effects_.MachineBusy(id, scheduler_.Full(id));
+  observer_.MachineBusy(id, scheduler_.Full(id));
+  if (accepting) pump_.Request();
 }
 
 void TaskBook::MachineGone(const std::string& machine_id, const std::string& why) {
@@ -56,7 +46,7 @@ void TaskBook::MachineGone(const std::string& machine_id, const std::string& why
     if (e == nullptr || e->record.machine_id != machine_id) continue;
     if (IsPlaced(e->record.state)) Requeue(*e, why);
   }
-  effects_.MachineBusy(machine_id, scheduler_.Full(machine_id));
+  observer_.MachineBusy(machine_id, scheduler_.Full(machine_id));
 }
 
 void TaskBook::Requeue(Entry& e, const std::string& why) {
@@ -90,7 +80,7 @@ void TaskBook::ReportedRunning(const std::string& machine_id,
         SetState(*e, TaskState::kRunning);
         if (e->record.started_at_ms == 0) e->record.started_at_ms = clock_.NowMs();
         Save(*e);
-        effects_.TaskChanged(e->record);
+        observer_.TaskChanged(e->record);
         continue;
       }
       if (e->record.state == TaskState::kRunning) continue;
@@ -99,14 +89,14 @@ void TaskBook::ReportedRunning(const std::string& machine_id,
         // lose what the tool reports of itself for the resume.
         std::string_view why = e->record.reason;
         if (why.starts_with("paused: ")) why.remove_prefix(8);
-        effects_.PauseTask(machine_id, id, std::string(why));
+        commands_.PauseTask(machine_id, id, std::string(why));
         continue;
       }
     }
     // Not this machine's to run (requeued after it was lost, cancelled, finished, unknown):
     // one task never has two live copies.
     ++counters_.stale_cancels;
-    effects_.CancelTask(machine_id, id, "this copy is stale: the task runs elsewhere or ended");
+    commands_.CancelTask(machine_id, id, "this copy is stale: the task runs elsewhere or ended");
   }
 }
 
@@ -130,9 +120,13 @@ size_t TaskBook::Schedule(size_t max) {
     Record(*e, "task.assigned",
            json::serialize(json::object{{"machine_id", p.machine_id}, {"attempt", t.attempts}}));
     ++counters_.placements;
-    effects_.TaskChanged(t);
-    effects_.RunTask(t);
-    if (scheduler_.Full(p.machine_id)) effects_.MachineBusy(p.machine_id, true);
+    observer_.TaskChanged(t);
+    commands_.RunTask(
+        t, [this, task = t.id, attempt = t.attempts, machine = p.machine_id](AssignAnswer a) {
+          if (batch_ != nullptr) batch_->Open();
+          AssignAnswered(task, attempt, machine, a.ok, a.error_code, a.error);
+        });
+    if (scheduler_.Full(p.machine_id)) observer_.MachineBusy(p.machine_id, true);
   }
   return placements.size();
 }
@@ -150,7 +144,7 @@ void TaskBook::AssignAnswered(const std::string& task_id, uint32_t attempt,
       SetState(*e, TaskState::kRunning);
       t.started_at_ms = clock_.NowMs();
       Save(*e);
-      effects_.TaskChanged(t);
+      observer_.TaskChanged(t);
     }
     return;
   }
@@ -189,7 +183,8 @@ void TaskBook::CheckAssignDeadlines() {
 
 void TaskBook::Unhold(Entry& e) {
   scheduler_.Release(e.record.machine_id, e.record.id);
-  effects_.MachineBusy(e.record.machine_id, scheduler_.Full(e.record.machine_id));
+  observer_.MachineBusy(e.record.machine_id, scheduler_.Full(e.record.machine_id));
+  pump_.Request();  // a slot is free
 }
 
 TaskBook::Entry* TaskBook::Matching(const std::string& machine_id, const std::string& task_id,
@@ -201,39 +196,20 @@ TaskBook::Entry* TaskBook::Matching(const std::string& machine_id, const std::st
   return e;
 }
 
-void TaskBook::ApplyAgentEvent(const v1::AgentEvent& ev) {
-  switch (ev.kind_case()) {
-    case v1::AgentEvent::kTaskStarted:
-      ApplyStarted(ev.machine_id(), ev.task_started());
-      break;
-    case v1::AgentEvent::kTaskLog:
-      ApplyLog(ev.machine_id(), ev.at_unix_ns() / 1'000'000, ev.task_log());
-      break;
-    case v1::AgentEvent::kTaskFinished:
-      ApplyFinished(ev.machine_id(), ev.task_finished());
-      break;
-    case v1::AgentEvent::kAgentStopping:
-      MachineGone(ev.machine_id(), "the agent on machine " + ev.machine_id() + " stopped");
-      break;
-    default:
-      break;
-  }
-}
-
-void TaskBook::ApplyStarted(const std::string& machine_id, const v1::TaskStarted& s) {
-  Entry* e = Matching(machine_id, s.task_id(), s.attempt());
+void TaskBook::ApplyStarted(const std::string& machine_id, const TaskStartedEvent& s) {
+  Entry* e = Matching(machine_id, s.task_id, s.attempt);
   if (e == nullptr || e->record.state != TaskState::kAssigned) return;
-  assign_deadlines_.erase(s.task_id());
+  assign_deadlines_.erase(s.task_id);
   SetState(*e, TaskState::kRunning);
   e->record.started_at_ms = clock_.NowMs();
   Save(*e);
-  effects_.TaskChanged(e->record);
+  observer_.TaskChanged(e->record);
 }
 
-void TaskBook::ApplyLog(const std::string& machine_id, int64_t at_ms, const v1::TaskLog& l) {
-  Entry* e = Matching(machine_id, l.task_id(), l.attempt());
-  if (e == nullptr || l.data().empty()) return;
-  TaskLogChunk c{e->last_log_seq + 1, l.attempt(), std::string(StreamName(l.stream())), l.data(),
+void TaskBook::ApplyLog(const std::string& machine_id, int64_t at_ms, const TaskLogEvent& l) {
+  Entry* e = Matching(machine_id, l.task_id, l.attempt);
+  if (e == nullptr || l.data.empty()) return;
+  TaskLogChunk c{e->last_log_seq + 1, l.attempt, l.stream, l.data,
                  at_ms > 0 ? at_ms : clock_.NowMs()};
   if (auto r = store_.tasks().AppendTaskLog(e->record.id, c); !r) {
     spdlog::error("tasks cannot store log of {}: {}", e->record.id, r.error().message);
@@ -241,43 +217,43 @@ void TaskBook::ApplyLog(const std::string& machine_id, int64_t at_ms, const v1::
   }
   e->last_log_seq = c.seq;
   if (std::string line = LastLine(c.data); !line.empty()) e->record.last_log = std::move(line);
-  effects_.TaskLogged(e->record, c);
+  observer_.TaskLogged(e->record, c);
 }
 
-void TaskBook::ApplyFinished(const std::string& machine_id, const v1::TaskFinished& f) {
-  Entry* e = Matching(machine_id, f.task_id(), f.attempt());
+void TaskBook::ApplyFinished(const std::string& machine_id, const TaskFinishedEvent& f) {
+  Entry* e = Matching(machine_id, f.task_id, f.attempt);
   if (e == nullptr) return;
   TaskRecord& t = e->record;
   const bool placed = IsPlaced(t.state);
   Unhold(*e);
-  t.exit_code = f.exit_code();
-  t.signal = f.signal();
-  const auto& r = f.report();
+  t.exit_code = f.exit_code;
+  t.signal = f.signal;
   // A paused run keeps the session of the run before it if it reported none of its own.
-  const std::string session = r.session_id().empty() ? t.report.session_id : r.session_id();
-  t.report = {r.turns(), session, r.reported_cost_micros(), r.result_subtype()};
+  const std::string session =
+      f.report.session_id.empty() ? t.report.session_id : f.report.session_id;
+  t.report = f.report;
+  t.report.session_id = session;
   const bool stopped_here =
-      f.outcome() == v1::TASK_OUTCOME_PAUSED || f.outcome() == v1::TASK_OUTCOME_CANCELLED;
+      f.outcome == TaskOutcome::kPaused || f.outcome == TaskOutcome::kCancelled;
   // Paused or cancelled by the controller meanwhile: keep that state, note how it ended. (A
   // tool that ended on its own before a pause reached it ends as it did.)
   if (!placed && (t.state != TaskState::kPaused || stopped_here)) {
     Save(*e);
-    effects_.TaskChanged(t);
+    observer_.TaskChanged(t);
     return;
   }
-  switch (f.outcome()) {
-    case v1::TASK_OUTCOME_PAUSED:
+  switch (f.outcome) {
+    case TaskOutcome::kPaused:
       ApplyPaused(*e, f);
       break;
-    case v1::TASK_OUTCOME_SUCCEEDED:
+    case TaskOutcome::kSucceeded:
       Finish(*e, TaskState::kSucceeded, "");
       break;
-    case v1::TASK_OUTCOME_CANCELLED:
-      Finish(*e, TaskState::kCancelled,
-             f.reason().empty() ? "cancelled on the machine" : f.reason());
+    case TaskOutcome::kCancelled:
+      Finish(*e, TaskState::kCancelled, f.reason.empty() ? "cancelled on the machine" : f.reason);
       break;
     default:
-      Finish(*e, TaskState::kFailed, f.reason().empty() ? "the tool failed" : f.reason());
+      Finish(*e, TaskState::kFailed, f.reason.empty() ? "the tool failed" : f.reason);
   }
 }
 

@@ -51,11 +51,9 @@ TEST_CASE("the API wants the admin token, except for healthz and metrics") {
 
 TEST_CASE("machines list and show have the documented shape") {
   Fixture f;
-  v1::RegisterRequest req;
-  req.set_name("alpha");
-  req.add_tools("shell");
-  req.mutable_resources()->set_cpu_cores(2);
-  const std::string id = f.fleet.Register(req).machine_id();
+  MachineRegistration req{.name = "alpha", .tools = {"shell"}};
+  req.resources.cpu_cores = 2;
+  const std::string id = f.fleet.Register(req).machine_id;
   auto list = boost::json::parse(f.Get("/v1/machines").body);
   REQUIRE(list.at("machines").as_array().size() == 1);
   auto m = list.at("machines").at(0).as_object();

@@ -138,11 +138,11 @@ TEST_CASE("GET usage has the documented shape", "[budget]") {
   f.Place("t1", "m1", "demo");
   REQUIRE(f.Ask("m1", "l1", "t1", Usd(0.50), Usd(0.50)).ok());
   f.Spend("m1", "l1", "t1", Usd(0.42));
-  v1::UsageRecord time;
-  time.set_task_id("t1");
-  time.set_kind("time");
-  time.set_task_ms(1500);
-  time.set_machine_ms(2250);
+  UsageReport time;
+  time.task_id = "t1";
+  time.kind = "time";
+  time.task_ms = 1500;
+  time.machine_ms = 2250;
   REQUIRE(f.book->ApplyUsage("m1", f.clock.now, time, "time-1"));
 
   auto u = f.GetJson("/v1/projects/demo/usage");

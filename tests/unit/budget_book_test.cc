@@ -557,16 +557,16 @@ TEST_CASE("usage queries group by model, machine, task and day", "[budget]") {
   f.Spend("m1", "l1", "t1", Usd(0.20), "sonnet");
   f.clock.now += kDayMs;
   f.Spend("m2", "l2", "t2", Usd(0.40), "opus");
-  v1::UsageRecord time;
-  time.set_task_id("t2");
-  time.set_kind("time");
-  time.set_task_ms(1500);
-  time.set_machine_ms(2000);
+  UsageReport time;
+  time.task_id = "t2";
+  time.kind = "time";
+  time.task_ms = 1500;
+  time.machine_ms = 2000;
   REQUIRE(f.book->ApplyUsage("m2", f.clock.now, time, "time-1"));
-  v1::UsageRecord unreachable = BudgetFixture::Llm("l2", "t2", 0, "opus");
-  unreachable.set_status("unreachable");
-  unreachable.set_input_tokens(0);
-  unreachable.set_output_tokens(0);
+  UsageReport unreachable = BudgetFixture::Llm("l2", "t2", 0, "opus");
+  unreachable.status = "unreachable";
+  unreachable.input_tokens = 0;
+  unreachable.output_tokens = 0;
   REQUIRE(f.book->ApplyUsage("m2", f.clock.now, unreachable, "down-1"));
 
   auto by = [&](UsageGroupBy g, int64_t since = 0) {

@@ -1,6 +1,6 @@
 #include <catch2/catch.hpp>
 
-#include "controller/budgets/lease_service.h"
+#include "controller/agents/lease_service.h"
 #include "tests/unit/budget_test_fixture.h"
 
 using namespace autovibe;

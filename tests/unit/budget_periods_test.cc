@@ -56,21 +56,21 @@ TEST_CASE("RFC 3339 times parse with offsets and fractions", "[budget]") {
 }
 
 TEST_CASE("usage records count toward every resource", "[budget]") {
-  v1::UsageRecord r = BudgetFixture::Llm("l", "t", 1234);
-  r.set_cache_write_tokens(5);
-  r.set_cache_read_tokens(7);
+  UsageReport r = BudgetFixture::Llm("l", "t", 1234);
+  r.cache_write_tokens = 5;
+  r.cache_read_tokens = 7;
   Amounts a = UsageAmounts(r);
   CHECK(a.usd_micros == 1234);
   CHECK(a.tokens == 132);
   CHECK(a.api_calls == 1);
-  r.set_status("unreachable");
+  r.status = "unreachable";
   CHECK(UsageAmounts(r).api_calls == 0);
-  r.set_status("upstream_error");
+  r.status = "upstream_error";
   CHECK(UsageAmounts(r).api_calls == 1);
-  v1::UsageRecord time;
-  time.set_kind("time");
-  time.set_task_ms(10);
-  time.set_machine_ms(-5);
+  UsageReport time;
+  time.kind = "time";
+  time.task_ms = 10;
+  time.machine_ms = -5;
   CHECK(UsageAmounts(time) == Amounts{0, 0, 0, 10, 0});
 }
 

@@ -129,23 +129,21 @@ struct BudgetFixture {
     return book->Grant(machine, r);
   }
 
-  static v1::UsageRecord Llm(const std::string& lease, const std::string& task, int64_t cost,
-                             const std::string& model = "claude-sonnet",
-                             const std::string& project = "demo") {
-    v1::UsageRecord u;
-    u.set_task_id(task);
-    u.set_attempt(1);
-    u.set_project(project);
-    u.set_lease_id(lease);
-    u.set_kind("llm");
-    u.set_provider("anthropic");
-    u.set_model(model);
-    u.set_route("/v1/messages");
-    u.set_input_tokens(100);
-    u.set_output_tokens(20);
-    u.set_cost_micros(cost);
-    u.set_status("ok");
-    return u;
+  static UsageReport Llm(const std::string& lease, const std::string& task, int64_t cost,
+                         const std::string& model = "claude-sonnet",
+                         const std::string& project = "demo") {
+    return {.task_id = task,
+            .attempt = 1,
+            .project = project,
+            .lease_id = lease,
+            .kind = "llm",
+            .provider = "anthropic",
+            .model = model,
+            .route = "/v1/messages",
+            .input_tokens = 100,
+            .output_tokens = 20,
+            .cost_micros = cost,
+            .status = "ok"};
   }
 
   // Applies a usage record with a fresh event id; returns the id.

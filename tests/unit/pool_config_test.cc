@@ -1,4 +1,4 @@
-#include "controller/machines/pool_config.h"
+#include "controller/provisioners/pool_config.h"
 
 #include <catch2/catch.hpp>
 

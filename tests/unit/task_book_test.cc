@@ -16,10 +16,13 @@ class ManualClock final : public Clock {
   int64_t now = 1'700'000'000'000;
 };
 
-struct Effects final : TaskEffects {
+// What the book ordered and said, kept for the test to look at.
+struct Effects final : TaskCommands, TaskObserver {
   std::vector<std::pair<std::string, std::string>> runs;  // machine, task
   std::vector<std::pair<std::string, std::string>> cancels;
-  void RunTask(const TaskRecord& t) override { runs.emplace_back(t.machine_id, t.id); }
+  void RunTask(const TaskRecord& t, std::function<void(AssignAnswer)>) override {
+    runs.emplace_back(t.machine_id, t.id);
+  }
   std::vector<std::pair<std::string, std::string>> pauses;
   void CancelTask(const std::string& m, const std::string& t, const std::string&,
                   Duration) override {
@@ -42,19 +45,12 @@ TaskSpec Shell(std::vector<std::string> deps = {}) {
   return s;
 }
 
-v1::AgentEvent Finished(const std::string& machine, const std::string& task, uint32_t attempt,
-                        v1::TaskOutcome outcome, int exit_code = 0) {
-  v1::AgentEvent e;
-  e.set_event_id("e-" + task + std::to_string(attempt));
-  e.set_machine_id(machine);
-  auto* f = e.mutable_task_finished();
-  f->set_task_id(task);
-  f->set_attempt(attempt);
-  f->set_outcome(outcome);
-  f->set_exit_code(exit_code);
-  if (outcome != v1::TASK_OUTCOME_SUCCEEDED)
-    f->set_reason("exit code " + std::to_string(exit_code));
-  return e;
+TaskFinishedEvent Finished(const std::string& task, uint32_t attempt, TaskOutcome outcome,
+                           int exit_code = 0) {
+  TaskFinishedEvent f{.task_id = task, .attempt = attempt, .outcome = outcome};
+  f.exit_code = exit_code;
+  if (outcome != TaskOutcome::kSucceeded) f.reason = "exit code " + std::to_string(exit_code);
+  return f;
 }
 
 struct Fixture {
@@ -62,7 +58,8 @@ struct Fixture {
   std::unique_ptr<Store> store = *OpenSqliteStore(dir / "c.db");
   ManualClock clock;
   Effects fx;
-  std::unique_ptr<TaskBook> book = std::make_unique<TaskBook>(*store, clock, fx, TaskBookOptions{});
+  std::unique_ptr<TaskBook> book =
+      std::make_unique<TaskBook>(TaskBookDeps{store.get(), &clock, &fx, &fx}, TaskBookOptions{});
 
   Fixture() { REQUIRE(book->CreateProject("demo")); }
   std::string Submit(TaskSpec spec) {
@@ -72,7 +69,8 @@ struct Fixture {
   }
   TaskState State(const std::string& id) { return book->Find(id)->state; }
   void Restart() {
-    book = std::make_unique<TaskBook>(*store, clock, fx, TaskBookOptions{});
+    book =
+        std::make_unique<TaskBook>(TaskBookDeps{store.get(), &clock, &fx, &fx}, TaskBookOptions{});
     book->MachineUpdated("m1", {"shell"}, {}, 1, true);
     book->MachineUpdated("m2", {"shell"}, {}, 1, true);
     REQUIRE(book->Load());
@@ -92,7 +90,7 @@ TEST_CASE("a task runs, succeeds, and survives a restart", "[task_book]") {
   CHECK(f.fx.runs[0] == std::make_pair(std::string("m1"), id));
   f.book->AssignAnswered(id, 1, "m1", true, "", "");
   CHECK(f.State(id) == TaskState::kRunning);
-  f.book->ApplyAgentEvent(Finished("m1", id, 1, v1::TASK_OUTCOME_SUCCEEDED));
+  f.book->ApplyFinished("m1", Finished(id, 1, TaskOutcome::kSucceeded));
   CHECK(f.State(id) == TaskState::kSucceeded);
   CHECK(f.book->Find(id)->exit_code == 0);
   f.Restart();
@@ -113,10 +111,10 @@ TEST_CASE("dependencies block, release and fail", "[task_book]") {
   const std::string c = f.Submit(Shell({b}));
   CHECK(f.State(b) == TaskState::kBlocked);
   f.book->Schedule(10);
-  f.book->ApplyAgentEvent(Finished("m1", a, 1, v1::TASK_OUTCOME_SUCCEEDED));
+  f.book->ApplyFinished("m1", Finished(a, 1, TaskOutcome::kSucceeded));
   CHECK(f.State(b) == TaskState::kQueued);
   f.book->Schedule(10);
-  f.book->ApplyAgentEvent(Finished("m1", b, 1, v1::TASK_OUTCOME_FAILED, 2));
+  f.book->ApplyFinished("m1", Finished(b, 1, TaskOutcome::kFailed, 2));
   CHECK(f.State(b) == TaskState::kFailed);
   CHECK(f.State(c) == TaskState::kFailed);
   CHECK(f.book->Find(c)->reason == "dependency " + b + " failed");
@@ -146,7 +144,7 @@ TEST_CASE("a lost machine's task runs elsewhere, the stale copy is cancelled", "
   REQUIRE(f.fx.cancels.size() == 1);
   CHECK(f.fx.cancels[0] == std::make_pair(first, id));
   // Its late finish does not count.
-  f.book->ApplyAgentEvent(Finished(first, id, 1, v1::TASK_OUTCOME_SUCCEEDED));
+  f.book->ApplyFinished(first, Finished(id, 1, TaskOutcome::kSucceeded));
   CHECK(f.State(id) == TaskState::kAssigned);
 }
 
@@ -187,7 +185,7 @@ TEST_CASE("cancel is final and tells the machine", "[task_book]") {
   CHECK_FALSE(f.book->Cancel(running, "again"));
   // The slot is free only once the machine reports the tool gone.
   CHECK(f.book->scheduler().Full("m1"));
-  f.book->ApplyAgentEvent(Finished("m1", running, 1, v1::TASK_OUTCOME_CANCELLED, -1));
+  f.book->ApplyFinished("m1", Finished(running, 1, TaskOutcome::kCancelled, -1));
   CHECK(f.State(running) == TaskState::kCancelled);
   CHECK_FALSE(f.book->scheduler().Full("m1"));
 }
@@ -234,7 +232,7 @@ TEST_CASE("a machine that refuses assignments rests, longer each time, not in a 
   // Taking a task ends the backoff; the next refusal rests 1 s again.
   f.book->AssignAnswered(id, 1, "m1", true, "", "");
   CHECK(f.State(id) == TaskState::kRunning);
-  f.book->ApplyAgentEvent(Finished("m1", id, 1, v1::TASK_OUTCOME_SUCCEEDED));
+  f.book->ApplyFinished("m1", Finished(id, 1, TaskOutcome::kSucceeded));
   const std::string next = f.Submit(Shell());
   REQUIRE(f.book->Schedule(10) == 1);
   f.book->AssignAnswered(next, 1, "m1", false, "busy", "still stopping an old copy");
@@ -283,9 +281,9 @@ TEST_CASE("a stopped project pauses its running tasks and holds the rest until r
   // A task submitted meanwhile waits too; the agent's report keeps the pause.
   const std::string later = f.Submit(Shell());
   CHECK(f.State(later) == TaskState::kPaused);
-  auto paused = Finished("m1", running, 1, v1::TASK_OUTCOME_PAUSED);
-  paused.mutable_task_finished()->mutable_report()->set_session_id("s-1");
-  f.book->ApplyAgentEvent(paused);
+  auto paused = Finished(running, 1, TaskOutcome::kPaused);
+  paused.report.session_id = "s-1";
+  f.book->ApplyFinished("m1", paused);
   CHECK(f.State(running) == TaskState::kPaused);
   CHECK(f.book->Find(running)->report.session_id == "s-1");
   CHECK(f.book->Schedule(10) == 0);
@@ -334,6 +332,6 @@ TEST_CASE("a tool that ended before its pause arrived ends as it did", "[task_bo
   f.book->Schedule(10);
   f.book->AssignAnswered(id, 1, "m1", true, "", "");
   REQUIRE(f.book->StopProject("demo", "stopped by the user"));
-  f.book->ApplyAgentEvent(Finished("m1", id, 1, v1::TASK_OUTCOME_SUCCEEDED));
+  f.book->ApplyFinished("m1", Finished(id, 1, TaskOutcome::kSucceeded));
   CHECK(f.State(id) == TaskState::kSucceeded);
 }

@@ -1,4 +1,4 @@
-#include "controller/api/metrics.h"
+#include "common/core/histogram.h"
 
 #include <fmt/format.h>
 

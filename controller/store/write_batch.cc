@@ -1,4 +1,4 @@
-#include "controller/write_batch.h"
+#include "controller/store/write_batch.h"
 
 #include <spdlog/spdlog.h>
 

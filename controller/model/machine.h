@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "controller/fleet/machine_state.h"
+#include "controller/model/machine_state.h"
 
 namespace autovibe {
 
@@ -38,6 +38,29 @@ struct MachineRecord {
   std::string pool;
   std::string instance;
   std::string spawned_from;  // the machine checkpoint it was cloned from, if any
+};
+
+// What an agent says when it registers (DESIGN.md, "Bus protocol": av.register).
+struct MachineRegistration {
+  std::string name;
+  std::string machine_id;  // the id the agent held before, if any
+  std::string agent_version;
+  std::string backend;  // how the machine came to be: local, docker, libvirt, ...
+  std::map<std::string, std::string> labels;
+  std::vector<std::string> tools;
+  MachineResources resources;
+  std::vector<std::string> running_task_ids;
+  std::string instance_id;  // the agent process
+  uint32_t task_slots = 0;  // 0: the controller's default
+};
+
+// What an agent says in a heartbeat (av.hb.<m>).
+struct HeartbeatReport {
+  std::string machine_id;
+  uint64_t sequence = 0;
+  MachineResources resources;
+  std::vector<std::string> running_task_ids;
+  int64_t sent_at_unix_ns = 0;  // the agent's clock
 };
 
 // A whole-machine checkpoint (a container image, a VM snapshot) its backend took.

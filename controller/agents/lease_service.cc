@@ -1,4 +1,4 @@
-#include "controller/budgets/lease_service.h"
+#include "controller/agents/lease_service.h"
 
 #include <spdlog/spdlog.h>
 

@@ -1,4 +1,4 @@
-#include "controller/admin_token.h"
+#include "controller/api/admin_token.h"
 
 #include <spdlog/spdlog.h>
 #include <sys/stat.h>

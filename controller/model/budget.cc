@@ -1,4 +1,4 @@
-#include "controller/budgets/budget.h"
+#include "controller/model/budget.h"
 
 #include <fmt/format.h>
 

@@ -1,7 +1,7 @@
 #include <array>
 #include <utility>
 
-#include "controller/tasks/task_record.h"
+#include "controller/model/task.h"
 
 namespace autovibe {
 namespace {

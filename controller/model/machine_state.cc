@@ -1,4 +1,4 @@
-#include "controller/fleet/machine_state.h"
+#include "controller/model/machine_state.h"
 
 namespace autovibe {
 

@@ -1,4 +1,4 @@
-#include "controller/tasks/task_json.h"
+#include "controller/api/task_spec_json.h"
 
 #include <fmt/format.h>
 
@@ -7,6 +7,7 @@
 #include <charconv>
 
 #include "common/budget/amounts.h"
+#include "common/core/text.h"
 
 namespace autovibe {
 namespace {
@@ -194,48 +195,6 @@ json::object TaskReportToJson(const TaskReport& r) {
           {"session_id", r.session_id},
           {"reported_cost_usd", FormatUsd(r.reported_cost_micros)},
           {"result_subtype", r.result_subtype}};
-}
-
-TaskReport TaskReportFromJson(const json::value& v) {
-  TaskReport r;
-  if (!v.is_object()) return r;
-  const auto& o = v.as_object();
-  if (auto* p = o.if_contains("turns"); p && p->is_number()) r.turns = p->to_number<uint32_t>();
-  if (auto* p = o.if_contains("session_id"); p && p->is_string()) r.session_id = p->as_string();
-  if (auto* p = o.if_contains("cost_micros"); p && p->is_int64()) {
-    r.reported_cost_micros = p->as_int64();
-  }
-  if (auto* p = o.if_contains("result_subtype"); p && p->is_string()) {
-    r.result_subtype = p->as_string();
-  }
-  return r;
-}
-
-std::string ValidUtf8(std::string_view in) {
-  std::string out;
-  out.reserve(in.size());
-  size_t i = 0;
-  while (i < in.size()) {
-    const auto c = static_cast<unsigned char>(in[i]);
-    size_t len = c < 0x80           ? 1
-                 : (c >> 5) == 0x6  ? 2
-                 : (c >> 4) == 0xe  ? 3
-                 : (c >> 3) == 0x1e ? 4
-                                    : 0;
-    bool ok = len > 0 && i + len <= in.size();
-    for (size_t j = 1; ok && j < len; ++j) {
-      ok = (static_cast<unsigned char>(in[i + j]) & 0xc0) == 0x80;
-    }
-    if (ok && len == 2 && c < 0xc2) ok = false;  // overlong
-    if (ok) {
-      out.append(in.substr(i, len));
-      i += len;
-    } else {
-      out += "\xEF\xBF\xBD";
-      ++i;
-    }
-  }
-  return out;
 }
 
 }  // namespace autovibe

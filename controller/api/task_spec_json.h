@@ -1,4 +1,5 @@
-// Task specs and reports to and from JSON: the API's input, and how they are stored.
+// Task specs and reports as the API takes and shows them (the store keeps its own encoding,
+// store/task_codec.h).
 #pragma once
 
 #include <boost/json/object.hpp>
@@ -6,7 +7,7 @@
 
 #include "common/budget/amounts.h"  // FormatUsd
 #include "common/core/result.h"
-#include "controller/tasks/task_record.h"
+#include "controller/model/task.h"
 
 namespace autovibe {
 
@@ -22,9 +23,5 @@ Result<TaskSpec> TaskSpecFromJson(const boost::json::object& o);
 boost::json::object TaskSpecToJson(const TaskSpec& spec);
 
 boost::json::object TaskReportToJson(const TaskReport& r);
-TaskReport TaskReportFromJson(const boost::json::value& v);
-
-// Text fit for a JSON string: invalid UTF-8 sequences become U+FFFD.
-std::string ValidUtf8(std::string_view bytes);
 
 }  // namespace autovibe

@@ -12,7 +12,7 @@
 #include "common/bus/bus.h"
 #include "common/core/result.h"
 #include "controller/budgets/budget_book.h"
-#include "controller/write_batch.h"
+#include "controller/store/write_batch.h"
 
 namespace autovibe {
 

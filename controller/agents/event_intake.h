@@ -1,0 +1,62 @@
+// The one way agents' events enter the controller: it consumes the JetStream stream
+// (AV_EVENTS, durable consumer "controller"), refuses what a machine may not say (an event
+// for another machine, one with no id, an undecodable one), applies each event id once (the
+// store remembers the ids applied, in the same transaction as what they changed), and hands
+// each event to the handler routed for its kind. An event is acknowledged only once what it
+// changed is durable; one whose handler fails is not acknowledged, so it comes again.
+// Owner-thread only; the stream's callbacks post here.
+#pragma once
+
+#include <array>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "common/bus/bus.h"
+#include "common/core/result.h"
+#include "controller/model/agent_event.h"
+#include "controller/store/store.h"
+#include "controller/store/write_batch.h"
+
+namespace autovibe {
+
+struct EventIntakeDeps {
+  boost::asio::io_context* ioc = nullptr;
+  Bus* bus = nullptr;
+  WriteBatch* batch = nullptr;
+  Store* store = nullptr;
+  // Setting up the stream blocks: it runs here and posts its outcome back.
+  boost::asio::thread_pool* blocking = nullptr;
+  std::string subject_prefix = "av";
+};
+
+class EventIntake {
+ public:
+  // Applies one event (already deduplicated) in the open write batch. An error leaves the
+  // event unacknowledged: the stream delivers it again.
+  using Handler = std::function<Result<void>(const AgentEvent&)>;
+
+  explicit EventIntake(EventIntakeDeps deps) : d_(std::move(deps)) {}
+
+  // Events of `kind` go to `handler` (one per kind; events of a kind with none are dropped).
+  void Route(AgentEventKind kind, Handler handler);
+  // Creates the stream if needed and starts consuming it; idempotent (called at every
+  // (re)connection to the bus, and by the tick).
+  void Start();
+  // No event is handled after this returns.
+  void Stop();
+
+  // Handles one delivered message; `ack` acknowledges it (for tests, and the stream).
+  void Handle(const BusMessage& m, const std::function<void()>& ack);
+
+ private:
+  EventIntakeDeps d_;
+  std::array<Handler, 7> handlers_;
+  std::unique_ptr<Subscription> sub_;
+  bool starting_ = false;
+  bool stopped_ = false;
+};
+
+}  // namespace autovibe
