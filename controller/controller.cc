@@ -18,6 +18,7 @@
 #include "common/http/server.h"
 #include "controller/agents/event_intake.h"
 #include "controller/agents/lease_service.h"
+#include "controller/agents/machine_commands.h"
 #include "controller/agents/registration.h"
 #include "controller/agents/task_commands.h"
 #include "controller/api/admin_token.h"
@@ -206,6 +207,7 @@ class ControllerImpl final : public Controller {
 
   // Pools of machines the controller makes and retires itself.
   Result<void> MakeMachines() {
+    machine_agents_ = std::make_unique<NatsMachineAgents>(ioc_, *bus_, config_.subject_prefix);
     std::map<std::string, std::unique_ptr<Provisioner>> provisioners;
     // Agents, containers and hosts get paths that mean the same from anywhere.
     std::error_code ec;
@@ -221,7 +223,7 @@ class ControllerImpl final : public Controller {
     d.ioc = &ioc_;
     d.fleet = fleet_.get();
     d.store = store_.get();
-    d.bus = bus_.get();
+    d.agents = machine_agents_.get();
     d.clock = &clock_;
     d.subject_prefix = config_.subject_prefix;
     d.nats_url = config_.agent_nats_url.empty() ? config_.nats_url : config_.agent_nats_url;
@@ -384,6 +386,7 @@ class ControllerImpl final : public Controller {
   std::unique_ptr<BudgetBook> budgets_;
   std::unique_ptr<NatsAuth> nats_auth_;
   std::unique_ptr<MachineReactions> machine_reactions_;
+  std::unique_ptr<NatsMachineAgents> machine_agents_;
   std::unique_ptr<MachineManager> machines_;
   std::unique_ptr<Registration> registration_;
   std::unique_ptr<EventIntake> intake_;

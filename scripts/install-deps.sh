@@ -4,8 +4,8 @@
 set -euo pipefail
 
 PACKAGES=(
-  # toolchain
-  build-essential cmake ninja-build pkg-config git
+  # toolchain (ccache: rebuilds of unchanged files cost nothing)
+  build-essential cmake ninja-build pkg-config git ccache
   # libraries (see DESIGN.md, "Dependencies")
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
   libnats-dev libprotobuf-dev protobuf-compiler

@@ -74,22 +74,36 @@ void EventIntake::Handle(const BusMessage& m, const std::function<void()>& ack) 
     return;
   }
   d_.batch->Open();
-  auto fresh = d_.store->MarkAgentEventApplied(ev->event_id(), UnixNowNs() / 1'000'000);
-  if (!fresh) {
-    spdlog::error("controller cannot record event {}: {}", ev->event_id(), fresh.error().message);
-    return;  // not acked: it comes again
-  }
-  if (*fresh) {
-    if (auto event = FromProto(*ev)) {
-      if (const Handler& h = handlers_.at(static_cast<size_t>(event->kind()))) {
-        if (auto r = h(*event); !r) {
-          spdlog::error("controller cannot apply event {}: {}", event->event_id, r.error().message);
-          return;  // not acked: it comes again
-        }
-      }
-    }
+  if (auto applied = Apply(*ev); !applied) {
+    spdlog::error("controller cannot apply event {} from {}: {}", ev->event_id(), m.subject,
+                  applied.error().message);
+    return;  // not acked: it comes again, and is applied then
   }
   d_.batch->AfterCommit(ack);
+}
+
+Result<void> EventIntake::Apply(const v1::AgentEvent& ev) {
+  // One event's writes (its id among them) are undone together when applying it fails, so
+  // its redelivery is applied then; other work in the batch keeps its writes.
+  if (auto r = d_.store->Savepoint("event"); !r) return r;
+  auto fresh = d_.store->MarkAgentEventApplied(ev.event_id(), UnixNowNs() / 1'000'000);
+  Result<void> applied;
+  if (!fresh) {
+    applied = fresh.error();
+  } else if (*fresh) {
+    if (auto event = FromProto(ev)) {
+      if (const Handler& h = handlers_.at(static_cast<size_t>(event->kind()))) applied = h(*event);
+    }
+  }
+  if (!applied) {
+    if (auto r = d_.store->RollbackTo("event"); !r) {
+      spdlog::error("controller cannot undo event {}: {}", ev.event_id(), r.error().message);
+    }
+  }
+  if (auto r = d_.store->Release("event"); !r) {
+    spdlog::error("controller cannot release event {}: {}", ev.event_id(), r.error().message);
+  }
+  return applied;
 }
 
 }  // namespace autovibe

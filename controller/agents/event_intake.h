@@ -14,6 +14,7 @@
 #include <memory>
 #include <string>
 
+#include "autovibe/v1/event.pb.h"
 #include "common/bus/bus.h"
 #include "common/core/result.h"
 #include "controller/model/agent_event.h"
@@ -35,7 +36,8 @@ struct EventIntakeDeps {
 class EventIntake {
  public:
   // Applies one event (already deduplicated) in the open write batch. An error leaves the
-  // event unacknowledged: the stream delivers it again.
+  // event unacknowledged and undoes its writes, so the stream delivers it again and it is
+  // applied then; a handler that fails must leave what it keeps in memory as it found it.
   using Handler = std::function<Result<void>(const AgentEvent&)>;
 
   explicit EventIntake(EventIntakeDeps deps) : d_(std::move(deps)) {}
@@ -52,6 +54,8 @@ class EventIntake {
   void Handle(const BusMessage& m, const std::function<void()>& ack);
 
  private:
+  Result<void> Apply(const v1::AgentEvent& ev);
+
   EventIntakeDeps d_;
   std::array<Handler, 7> handlers_;
   std::unique_ptr<Subscription> sub_;

@@ -4,7 +4,6 @@
 
 #include <boost/asio/post.hpp>
 
-#include "autovibe/v1/command.pb.h"
 #include "common/core/ids.h"
 
 namespace autovibe {
@@ -398,17 +397,10 @@ void MachineManager::Destroyed(const std::string& id, const std::string& why, Re
 }
 
 void MachineManager::SendCommand(const std::string& machine_id, bool shutdown) {
-  v1::Command cmd;
-  cmd.set_command_id(NewId("c"));
   if (shutdown) {
-    cmd.mutable_shutdown();
+    d_.agents->Shutdown(machine_id);
   } else {
-    cmd.mutable_drain();
-  }
-  if (auto r = d_.bus->Publish(d_.subject_prefix + ".cmd." + machine_id, cmd.SerializeAsString());
-      !r) {
-    spdlog::warn("machines cannot tell {} to {}: {}", machine_id, shutdown ? "stop" : "drain",
-                 r.error().message);
+    d_.agents->Drain(machine_id);
   }
 }
 
@@ -454,19 +446,14 @@ Result<const MachineCheckpointRecord*> MachineManager::CheckpointMachine(
   }
   // What the machine holds in memory for its disks is written out first; an agent that does
   // not answer in time gets a crash-consistent checkpoint (as after a power cut).
-  v1::Command sync;
-  sync.set_command_id(NewId("c"));
-  sync.mutable_sync_disks();
-  d_.bus->RequestAsync(
-      d_.subject_prefix + ".cmd." + m->id, sync.SerializeAsString(), std::chrono::seconds(30),
-      [ioc = d_.ioc, alive = alive_, name = m->name, snapshot](Result<std::string> raw) {
-        if (!raw) {
-          spdlog::warn("machines: {} did not sync its disks: {}", name, raw.error().message);
-        }
-        asio::post(*ioc, [alive, snapshot] {
-          if (*alive) snapshot();
-        });
-      });
+  d_.agents->SyncDisks(m->id, std::chrono::seconds(30),
+                       [alive = alive_, name = m->name, snapshot](Result<void> synced) {
+                         if (!synced) {
+                           spdlog::warn("machines: {} did not sync its disks: {}", name,
+                                        synced.error().message);
+                         }
+                         if (*alive) snapshot();
+                       });
   return out;
 }
 

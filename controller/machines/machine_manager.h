@@ -16,11 +16,11 @@
 #include <unordered_map>
 #include <vector>
 
-#include "common/bus/bus.h"
 #include "common/core/time.h"
 #include "controller/fleet/fleet.h"
 #include "controller/fleet/machine_listener.h"
 #include "controller/machines/autoscaler.h"
+#include "controller/machines/machine_agents.h"
 #include "controller/provisioners/pool_config.h"
 #include "controller/provisioners/provisioner.h"
 
@@ -30,10 +30,10 @@ struct MachineManagerDeps {
   boost::asio::io_context* ioc = nullptr;
   Fleet* fleet = nullptr;
   Store* store = nullptr;
-  Bus* bus = nullptr;
+  MachineAgents* agents = nullptr;  // drain, shutdown and disk syncs, sent to the agents
   const Clock* clock = nullptr;
-  std::string subject_prefix = "av";
-  std::string nats_url;  // what new agents connect to
+  std::string nats_url;               // what new agents connect to
+  std::string subject_prefix = "av";  // what new agents are told
   // Opens the controller's write batch before the fleet is changed.
   std::function<void()> open_batch;
   // Told when the manager changes a machine's state, and when a machine is gone for good

@@ -342,7 +342,31 @@ class SqliteStore final : public Store {
 
   bool InTransaction() const override { return in_txn_; }
 
+  Result<void> Savepoint(std::string_view name) override {
+    return Exec("SAVEPOINT " + Identifier(name), "savepoint");
+  }
+  Result<void> RollbackTo(std::string_view name) override {
+    return Exec("ROLLBACK TO " + Identifier(name), "rollback to savepoint");
+  }
+  Result<void> Release(std::string_view name) override {
+    return Exec("RELEASE " + Identifier(name), "release savepoint");
+  }
+
  private:
+  // Savepoint names are ours, never input; quoted all the same.
+  static std::string Identifier(std::string_view name) {
+    std::string out = "\"";
+    for (char c : name) {
+      if (c == '"') out += '"';
+      out += c;
+    }
+    return out + "\"";
+  }
+  Result<void> Exec(const std::string& sql, const std::string& what) {
+    if (sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, nullptr) != SQLITE_OK) return Fail(what);
+    return {};
+  }
+
   static void BindResources(Stmt& st, int first, const MachineResources& r) {
     st.Bind(first, static_cast<int64_t>(r.cpu_cores));
     st.Bind(first + 1, static_cast<int64_t>(r.mem_total_bytes));

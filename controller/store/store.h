@@ -88,6 +88,13 @@ class Store {
   virtual Result<void> Begin() = 0;
   virtual Result<void> Commit() = 0;
   virtual bool InTransaction() const = 0;
+
+  // A point inside the open transaction that one operation's writes can be undone to, when
+  // the operation fails half-way, without undoing what other operations in the same
+  // transaction wrote. RollbackTo leaves the savepoint in place; Release ends it.
+  virtual Result<void> Savepoint(std::string_view name) = 0;
+  virtual Result<void> RollbackTo(std::string_view name) = 0;
+  virtual Result<void> Release(std::string_view name) = 0;
 };
 
 // Opens (creating if needed) the SQLite database at `path`: WAL, foreign keys on, migrated to
