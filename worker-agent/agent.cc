@@ -12,6 +12,7 @@
 #include "autovibe/v1/event.pb.h"
 #include "autovibe/v1/machine.pb.h"
 #include "common/bus/bus.h"
+#include "common/bus/subjects.h"
 #include "common/core/files.h"
 #include "common/core/ids.h"
 #include "common/core/time.h"
@@ -229,9 +230,7 @@ class AgentImpl final : public Agent {
     return o;
   }
 
-  std::string Subject(std::string_view kind) const {
-    return config_.subject_prefix + "." + std::string(kind);
-  }
+  Subjects subjects() const { return Subjects(config_.subject_prefix); }
 
   // Starts a registration unless one is in flight; one requested meanwhile runs after it.
   void Register() {
@@ -264,8 +263,8 @@ class AgentImpl final : public Agent {
     // A provisioned machine registers on a subject of its own (its bus credentials allow no
     // other); any other agent on the shared subject.
     const std::string subject = config_.machine_id.empty()
-                                    ? Subject("register")
-                                    : Subject("register." + config_.machine_id);
+                                    ? subjects().Register()
+                                    : subjects().RegisterAs(config_.machine_id);
     asio::post(blocking_, [this, subject, data = req.SerializeAsString()] {
       auto reply = bus_->Request(subject, data, kRegisterTimeout);
       asio::post(ioc_, [this, reply = std::move(reply)] { OnRegisterReply(reply); });
@@ -334,7 +333,7 @@ class AgentImpl final : public Agent {
   void SubscribeCommands() {
     cmd_sub_.reset();
     auto sub = bus_->Subscribe(
-        Subject("cmd." + machine_id_), "command", kMaxCommand,
+        subjects().Command(machine_id_), "command", kMaxCommand,
         [this](BusMessage m) { asio::post(ioc_, [this, m = std::move(m)] { OnCommand(m); }); });
     if (!sub) {
       spdlog::error("agent cannot subscribe to commands: {}", sub.error().message);
@@ -468,7 +467,7 @@ class AgentImpl final : public Agent {
     hb.set_sent_at_unix_ns(UnixNowNs());
     for (const auto& id : tasks_->RunningTaskIds()) hb.add_running_task_ids(id);
     // While disconnected NATS.c buffers; a failure here is logged and the next beat retries.
-    if (auto r = bus_->Publish(Subject("hb." + machine_id_), hb.SerializeAsString()); !r) {
+    if (auto r = bus_->Publish(subjects().Heartbeat(machine_id_), hb.SerializeAsString()); !r) {
       spdlog::debug("agent heartbeat not sent: {}", r.error().message);
     }
   }

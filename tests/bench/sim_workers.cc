@@ -24,7 +24,9 @@ SimWorkers::~SimWorkers() { Stop(); }
 Result<void> SimWorkers::Start() {
   // The controller creates the stream when it connects; creating it here too (same settings)
   // is harmless and means no event can be published before it exists.
-  if (auto r = bus_.EnsureStream(StreamConfig{"AV_EVENTS", {prefix_ + ".evt.>"}}); !r) {
+  if (auto r = bus_.EnsureStream(
+          StreamConfig{std::string(kEventsStream), {Subjects(prefix_).AllEvents()}});
+      !r) {
     return r.error();
   }
   {
@@ -155,7 +157,7 @@ void SimWorkers::PublishLoop() {
     done->set_outcome(v1::TASK_OUTCOME_SUCCEEDED);
     done->set_exit_code(0);
     ev.SerializeToString(&payload);
-    const std::string subject = prefix_ + ".evt." + f.machine_id;
+    const std::string subject = Subjects(prefix_).Events(f.machine_id);
     {
       // The slot is free from here on: the controller can only hear of the finish after
       // this, so a RunTask for this machine before this point means two tasks in one slot.

@@ -4,13 +4,12 @@
 
 #include <algorithm>
 
+#include "common/bus/subjects.h"
 #include "common/core/ids.h"
 #include "common/core/time.h"
 
 namespace autovibe {
 namespace {
-
-constexpr const char* kEventsStream = "AV_EVENTS";
 
 // Tool output is what may be dropped under memory pressure; everything else is state the
 // controller needs (a lost TaskFinished would leave a task running forever).
@@ -53,7 +52,7 @@ bool EventOutbox::Add(v1::AgentEvent event) {
   }
   if (event.event_id().empty()) event.set_event_id(NewId("e"));
   if (event.at_unix_ns() == 0) event.set_at_unix_ns(UnixNowNs());
-  Queued q{options_.subject_prefix + ".evt." + event.machine_id(), event.event_id(),
+  Queued q{Subjects(options_.subject_prefix).Events(event.machine_id()), event.event_id(),
            event.SerializeAsString(), DroppableBytes(event)};
   {
     std::lock_guard lock(mu_);
@@ -122,7 +121,9 @@ bool EventOutbox::PublishOne(const Queued& q) {
     // The controller creates the stream too; an agent without the rights to create it (NATS
     // permissions) still publishes into the controller's.
     if (ensure) {
-      if (auto r = bus_.EnsureStream({kEventsStream, {options_.subject_prefix + ".evt.>"}}); !r) {
+      if (auto r = bus_.EnsureStream(
+              {std::string(kEventsStream), {Subjects(options_.subject_prefix).AllEvents()}});
+          !r) {
         spdlog::debug("agent cannot ensure stream {}: {}", kEventsStream, r.error().message);
         std::lock_guard lock(mu_);
         stream_ready_ = false;
