@@ -184,7 +184,7 @@ class AgentImpl final : public Agent {
     mo.proxy.requests_per_minute = mc.requests_per_minute;
     mo.proxy.tokens_per_minute = mc.tokens_per_minute;
     auto m = meter::MeterService::Start(*bus_, *outbox_, prices_, std::move(mo),
-                                        [this](const meter::Exhaustion& e) {
+                                        [this](const meter::TaskOutOfBudget& e) {
                                           asio::post(ioc_, [this, e] { OnBudgetExhausted(e); });
                                         });
     if (!m) return m.error();
@@ -200,7 +200,7 @@ class AgentImpl final : public Agent {
   // A budget refused one of the task's calls: the tool gets a moment to show the error the
   // proxy answered, then stops (paused, workspace kept; or cancelled, as the budget says).
   // The controller stops the project's other tasks.
-  void OnBudgetExhausted(const meter::Exhaustion& e) {
+  void OnBudgetExhausted(const meter::TaskOutOfBudget& e) {
     spdlog::warn("task {} {}: {}", e.task_id, e.pause ? "pausing" : "stopping", e.message);
     if (stopping_) return;
     tasks_->StopAfterRefusal(e.task_id, e.message, e.pause, config_.meter.stop_delay);

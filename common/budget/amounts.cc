@@ -72,20 +72,6 @@ Amounts Amounts::Max(const Amounts& a, const Amounts& b) {
   return m;
 }
 
-v1::Amounts Amounts::ToProto() const {
-  v1::Amounts p;
-  p.set_usd_micros(usd_micros);
-  p.set_tokens(tokens);
-  p.set_api_calls(api_calls);
-  p.set_task_ms(task_ms);
-  p.set_machine_ms(machine_ms);
-  return p;
-}
-
-Amounts Amounts::FromProto(const v1::Amounts& p) {
-  return Amounts{p.usd_micros(), p.tokens(), p.api_calls(), p.task_ms(), p.machine_ms()};
-}
-
 Result<int64_t> ParseUsd(std::string_view text) {
   auto bad = [&] {
     return MakeError("bad_request", "expected an amount of dollars such as 5 or 0.25, got \"" +

@@ -7,7 +7,6 @@
 #include <string>
 #include <string_view>
 
-#include "autovibe/v1/budget.pb.h"
 #include "common/core/result.h"
 
 namespace autovibe {
@@ -42,9 +41,6 @@ struct Amounts {
   // Each figure the larger of the two.
   static Amounts Max(const Amounts& a, const Amounts& b);
   bool IsZero() const { return *this == Amounts{}; }
-
-  v1::Amounts ToProto() const;
-  static Amounts FromProto(const v1::Amounts& p);
 };
 
 // "5", "5.00", "0.000123" (at most 6 decimals, no sign, no exponent) -> micro-dollars.

@@ -4,15 +4,44 @@
 
 #include <boost/asio/post.hpp>
 
+#include "autovibe/v1/budget.pb.h"
+#include "common/wire/amounts.h"
+
 namespace autovibe {
 namespace {
 
 constexpr size_t kMaxLeaseMessage = size_t{16} * 1024;
 
+LeaseRequest RequestFromProto(const v1::LeaseRequest& p) {
+  return {.machine_id = p.machine_id(),
+          .lease_id = p.lease_id(),
+          .task_id = p.task_id(),
+          .attempt = p.attempt(),
+          .project = p.project(),
+          .need_total = FromProto(p.need_total()),
+          .want_total = FromProto(p.want_total()),
+          .close = p.close(),
+          .consumed = FromProto(p.consumed())};
+}
+
+v1::LeaseReply ReplyToProto(const LeaseReply& r) {
+  v1::LeaseReply p;
+  p.set_lease_id(r.lease_id);
+  p.set_ok(r.ok);
+  *p.mutable_granted_total() = ToProto(r.granted_total);
+  p.set_ttl_ms(r.ttl_ms);
+  p.set_denied_resource(r.denied_resource);
+  p.set_message(r.message);
+  p.set_on_exhaust(r.on_exhaust);
+  p.set_error(r.error);
+  p.set_exhausted(r.exhausted);
+  return p;
+}
+
 }  // namespace
 
-Result<v1::LeaseRequest> DecodeLeaseRequest(Bus& bus, const BusMessage& m,
-                                            std::string_view subject_prefix) {
+Result<LeaseRequest> DecodeLeaseRequest(Bus& bus, const BusMessage& m,
+                                        std::string_view subject_prefix) {
   auto req = DecodeOrReject<v1::LeaseRequest>(bus, m, "lease");
   if (!req) return MakeError("bad_request", "not a valid LeaseRequest message");
   // NATS permissions let an agent publish only on its own subjects: the subject, not the
@@ -23,7 +52,7 @@ Result<v1::LeaseRequest> DecodeLeaseRequest(Bus& bus, const BusMessage& m,
     return MakeError("bad_request", "machine_id \"" + req->machine_id().substr(0, 80) +
                                         "\" does not match the subject " + m.subject);
   }
-  return std::move(*req);
+  return RequestFromProto(*req);
 }
 
 Result<void> LeaseService::Start() {
@@ -51,20 +80,18 @@ void LeaseService::Handle(const BusMessage& m) {
   }
   auto req = DecodeLeaseRequest(*deps_.bus, m, deps_.subject_prefix);
   if (!req) {
-    v1::LeaseReply reply;
-    reply.set_error(req.error().message);
-    Reply(m.reply, reply);
+    Reply(m.reply, LeaseReply{.error = req.error().message});
     return;
   }
   deps_.batch->Open();
-  v1::LeaseReply reply = deps_.book->Grant(req->machine_id(), *req);
+  LeaseReply reply = deps_.book->Grant(req->machine_id, *req);
   if (m.reply.empty()) return;
   deps_.batch->AfterCommit([this, to = m.reply, reply = std::move(reply)] { Reply(to, reply); });
 }
 
-void LeaseService::Reply(const std::string& to, const v1::LeaseReply& reply) {
+void LeaseService::Reply(const std::string& to, const LeaseReply& reply) {
   if (to.empty()) return;  // nobody waits for the answer
-  if (auto r = deps_.bus->Publish(to, reply.SerializeAsString()); !r) {
+  if (auto r = deps_.bus->Publish(to, ReplyToProto(reply).SerializeAsString()); !r) {
     spdlog::warn("controller cannot answer a lease request: {}", r.error().message);
   }
 }

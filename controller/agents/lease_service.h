@@ -8,10 +8,10 @@
 #include <string>
 #include <string_view>
 
-#include "autovibe/v1/budget.pb.h"
 #include "common/bus/bus.h"
 #include "common/core/result.h"
 #include "controller/budgets/budget_book.h"
+#include "controller/model/lease.h"
 #include "controller/store/write_batch.h"
 
 namespace autovibe {
@@ -24,11 +24,12 @@ struct LeaseServiceDeps {
   std::string subject_prefix = "av";
 };
 
-// Decodes a lease message and checks that the subject names the machine the request speaks
-// for. Counts a rejected message in the bus stats ("lease": undecodable, subject_mismatch).
-// Code "bad_request" with a message for the reply's `error`.
-Result<v1::LeaseRequest> DecodeLeaseRequest(Bus& bus, const BusMessage& m,
-                                            std::string_view subject_prefix);
+// Decodes a lease message into the budget book's LeaseRequest and checks that the subject
+// names the machine the request speaks for. Counts a rejected message in the bus stats
+// ("lease": undecodable, subject_mismatch). Code "bad_request" with a message for the reply's
+// `error`.
+Result<LeaseRequest> DecodeLeaseRequest(Bus& bus, const BusMessage& m,
+                                        std::string_view subject_prefix);
 
 class LeaseService {
  public:
@@ -44,7 +45,7 @@ class LeaseService {
   void Handle(const BusMessage& m);
 
  private:
-  void Reply(const std::string& to, const v1::LeaseReply& reply);
+  void Reply(const std::string& to, const LeaseReply& reply);
 
   LeaseServiceDeps deps_;
   std::unique_ptr<Subscription> sub_;

@@ -188,12 +188,12 @@ bool BudgetBook::HasRoom(std::string_view project, BudgetResource resource) cons
   return true;
 }
 
-std::optional<Exhaustion> BudgetBook::ExhaustedBy(std::string_view project) const {
+std::optional<ExhaustedBudget> BudgetBook::ExhaustedBy(std::string_view project) const {
   const ProjectState* p = FindProject(project);
   if (p == nullptr) return std::nullopt;
   for (const BudgetState& b : p->budgets) {
     if (!b.exhausted) continue;
-    return Exhaustion{
+    return ExhaustedBudget{
         b.budget.resource, b.budget.period, b.budget.pause,
         NoRoomMessage(std::string(project), b, p->outstanding[b.budget.resource], true)};
   }

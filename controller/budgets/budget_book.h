@@ -5,7 +5,7 @@
 // Reserved() in lease.h). A lease is granted only what fits; spend arrives as usage records
 // and moves from a lease's reservation into the period's spend.
 //
-// Leases expire (LeaseReply.ttl_ms): an agent cut off from the controller stops spending when
+// Leases expire (LeaseReply::ttl_ms): an agent cut off from the controller stops spending when
 // its lease runs out. The controller does not release an expired lease, though: until its
 // records arrive the agent may well have spent all of it before it expired, and releasing it
 // would let the same money be granted twice. An open lease therefore holds its reservation
@@ -24,7 +24,6 @@
 #include <string_view>
 #include <vector>
 
-#include "autovibe/v1/budget.pb.h"
 #include "common/core/duration.h"
 #include "common/core/result.h"
 #include "common/core/time.h"
@@ -69,7 +68,7 @@ class BudgetEffects {
 };
 
 struct BudgetBookOptions {
-  // How long a lease reply lets the agent spend before it must renew (LeaseReply.ttl_ms).
+  // How long a lease reply lets the agent spend before it must renew (LeaseReply::ttl_ms).
   Duration lease_ttl = std::chrono::seconds(30);
   // Open leases one task may hold at once (one per attempt is the protocol; a few spare).
   int max_open_leases_per_task = 8;
@@ -94,7 +93,8 @@ struct ProjectUsage {
   Amounts totals;  // all time
 };
 
-struct Exhaustion {
+// A budget of a project that ran out, and what becomes of the project's tasks.
+struct ExhaustedBudget {
   BudgetResource resource = BudgetResource::kUsd;
   BudgetPeriod period = BudgetPeriod::kTotal;
   bool pause = true;
@@ -122,10 +122,10 @@ class BudgetBook {
   // hold back below the limit). True when it has none on that resource.
   bool HasRoom(std::string_view project, BudgetResource resource) const;
   // The first exhausted budget of the project, with a one-line reason.
-  std::optional<Exhaustion> ExhaustedBy(std::string_view project) const;
+  std::optional<ExhaustedBudget> ExhaustedBy(std::string_view project) const;
 
   // --- leases (av.lease.<m>); `machine_id` is the one the subject names
-  v1::LeaseReply Grant(const std::string& machine_id, const v1::LeaseRequest& req);
+  LeaseReply Grant(const std::string& machine_id, const LeaseRequest& req);
   // The machine's agent restarted: its tools are dead, so its open leases close with what
   // was settled so far (records still in its outbox count as spend when they come).
   void MachineRestarted(const std::string& machine_id);
@@ -182,19 +182,19 @@ class BudgetBook {
   Result<BudgetState> StartPeriod(const std::string& project, const Budget& b, int64_t start_ms);
   Result<void> SaveBudgets(const std::string& project, const ProjectState& p);
   // An open lease with nothing granted yet, counted for its task.
-  Lease& NewLease(const std::string& machine_id, const v1::LeaseRequest& req, TaskSpend& task);
+  Lease& NewLease(const std::string& machine_id, const LeaseRequest& req, TaskSpend& task);
   // After a lease changed from reserving `before`: moves the difference into the project's
   // outstanding and the task's reservation, then saves the lease or drops it when settled.
   Result<void> Account(Lease& l, const Amounts& before);
   // Whether the lease can grow by `need` within the task's cap and the project's budgets;
   // sets `add` (between need and want) or fills in the denial.
   bool Fit(const Lease& l, const LeaseTaskInfo& info, const Amounts& need, Amounts want,
-           Amounts& add, v1::LeaseReply& reply);
-  v1::LeaseReply Close(const std::string& machine_id, const v1::LeaseRequest& req, Lease* l);
+           Amounts& add, LeaseReply& reply);
+  LeaseReply Close(const std::string& machine_id, const LeaseRequest& req, Lease* l);
   // `exhausted`: the budget really is used up (the task pauses or stops); else it is only held
   // by other running calls for now.
-  void Deny(v1::LeaseReply& reply, const std::string& resource, const std::string& message,
-            bool pause, bool exhausted);
+  void Deny(LeaseReply& reply, const std::string& resource, const std::string& message, bool pause,
+            bool exhausted);
   // Alerts for thresholds the period's spend crossed; marks budgets spent to their limit.
   void CheckThresholds(const std::string& project, ProjectState& p);
   void MarkExhausted(const std::string& project, ProjectState& p, BudgetState& b,

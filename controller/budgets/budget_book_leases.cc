@@ -15,8 +15,7 @@ constexpr size_t kMaxLeaseId = 128;
 // thousands of leases cannot overflow whatever an agent asks for.
 constexpr int64_t kMaxLeaseFigure = 1'000'000'000'000'000;
 
-Amounts Capped(const v1::Amounts& p) {
-  Amounts a = Amounts::FromProto(p);
+Amounts Capped(Amounts a) {
   for (BudgetResource r : kAllBudgetResources) a[r] = std::clamp<int64_t>(a[r], 0, kMaxLeaseFigure);
   return a;
 }
@@ -62,13 +61,13 @@ Result<BudgetBook::TaskSpend*> BudgetBook::Task(const std::string& task_id) {
   return &task_spend_.emplace(task_id, t).first->second;
 }
 
-Lease& BudgetBook::NewLease(const std::string& machine_id, const v1::LeaseRequest& req,
+Lease& BudgetBook::NewLease(const std::string& machine_id, const LeaseRequest& req,
                             TaskSpend& task) {
   Lease fresh;
-  fresh.id = req.lease_id();
-  fresh.project = req.project();
-  fresh.task_id = req.task_id();
-  fresh.attempt = req.attempt();
+  fresh.id = req.lease_id;
+  fresh.project = req.project;
+  fresh.task_id = req.task_id;
+  fresh.attempt = req.attempt;
   fresh.machine_id = machine_id;
   fresh.created_at_ms = clock_.NowMs();
   ++task.leases;
@@ -88,40 +87,40 @@ Result<void> BudgetBook::Account(Lease& l, const Amounts& before) {
   return store_.DeleteLease(id);
 }
 
-void BudgetBook::Deny(v1::LeaseReply& reply, const std::string& resource,
-                      const std::string& message, bool pause, bool exhausted) {
-  reply.set_ok(false);
-  reply.set_exhausted(exhausted);
-  reply.set_denied_resource(resource);
-  reply.set_message(message);
-  reply.set_on_exhaust(pause ? "pause" : "stop");
+void BudgetBook::Deny(LeaseReply& reply, const std::string& resource, const std::string& message,
+                      bool pause, bool exhausted) {
+  reply.ok = false;
+  reply.exhausted = exhausted;
+  reply.denied_resource = resource;
+  reply.message = message;
+  reply.on_exhaust = pause ? "pause" : "stop";
 }
 
-v1::LeaseReply BudgetBook::Grant(const std::string& machine_id, const v1::LeaseRequest& req) {
-  v1::LeaseReply reply;
-  reply.set_lease_id(req.lease_id());
+LeaseReply BudgetBook::Grant(const std::string& machine_id, const LeaseRequest& req) {
+  LeaseReply reply;
+  reply.lease_id = req.lease_id;
   auto refuse = [&reply](std::string error) {
-    reply.set_error(std::move(error));
+    reply.error = std::move(error);
     return reply;
   };
-  if (req.lease_id().empty() || req.lease_id().size() > kMaxLeaseId) {
+  if (req.lease_id.empty() || req.lease_id.size() > kMaxLeaseId) {
     return refuse("lease_id must be 1 to 128 characters");
   }
-  if (req.task_id().empty()) return refuse("task_id is required");
-  auto found = leases_.find(req.lease_id());
+  if (req.task_id.empty()) return refuse("task_id is required");
+  auto found = leases_.find(req.lease_id);
   Lease* l = found == leases_.end() ? nullptr : &found->second;
-  if (l != nullptr && (l->machine_id != machine_id || l->task_id != req.task_id() ||
-                       l->attempt != req.attempt() || l->project != req.project())) {
-    return refuse("lease " + req.lease_id() + " belongs to another task attempt");
+  if (l != nullptr && (l->machine_id != machine_id || l->task_id != req.task_id ||
+                       l->attempt != req.attempt || l->project != req.project)) {
+    return refuse("lease " + req.lease_id + " belongs to another task attempt");
   }
-  if (req.close()) return Close(machine_id, req, l);
-  auto info = tasks_.TaskForLease(req.task_id());
-  if (!info) return refuse("unknown task " + req.task_id());
-  if (info->project != req.project()) {
-    return refuse(fmt::format("task {} belongs to project {}, not {}", req.task_id(), info->project,
-                              req.project()));
+  if (req.close) return Close(machine_id, req, l);
+  auto info = tasks_.TaskForLease(req.task_id);
+  if (!info) return refuse("unknown task " + req.task_id);
+  if (info->project != req.project) {
+    return refuse(fmt::format("task {} belongs to project {}, not {}", req.task_id, info->project,
+                              req.project));
   }
-  const bool this_attempt = info->machine_id == machine_id && info->attempt == req.attempt();
+  const bool this_attempt = info->machine_id == machine_id && info->attempt == req.attempt;
   if (!info->placed && this_attempt) {
     // Held because a budget ran out (the pause is on its way): say so, so the call that asked
     // gets the budget's 429 and the tool can show it.
@@ -131,25 +130,25 @@ v1::LeaseReply BudgetBook::Grant(const std::string& machine_id, const v1::LeaseR
     }
   }
   if (!info->placed || !this_attempt) {
-    return refuse(fmt::format("task {} attempt {} is not running on machine {}", req.task_id(),
-                              req.attempt(), machine_id));
+    return refuse(fmt::format("task {} attempt {} is not running on machine {}", req.task_id,
+                              req.attempt, machine_id));
   }
-  if (l != nullptr && l->closed) return refuse("lease " + req.lease_id() + " is closed");
-  auto task = Task(req.task_id());
+  if (l != nullptr && l->closed) return refuse("lease " + req.lease_id + " is closed");
+  auto task = Task(req.task_id);
   if (!task) return refuse("the controller cannot read its ledger: " + task.error().message);
   const int64_t now = clock_.NowMs();
   if (l == nullptr) {
     if ((*task)->open_leases >= options_.max_open_leases_per_task) {
-      return refuse("task " + req.task_id() + " holds too many open leases");
+      return refuse("task " + req.task_id + " holds too many open leases");
     }
     l = &NewLease(machine_id, req, **task);
   }
   // Past expiry the agent stops spending, but what it spent before may still be on its way:
   // an expired lease keeps its reservation until it is closed (or its machine restarts).
   l->expires_at_ms = now + options_.lease_ttl.count();
-  reply.set_ttl_ms(static_cast<uint32_t>(options_.lease_ttl.count()));
+  reply.ttl_ms = static_cast<uint32_t>(options_.lease_ttl.count());
   const Amounts before = Reserved(*l);
-  const Amounts need_total = Capped(req.need_total()), want_total = Capped(req.want_total());
+  const Amounts need_total = Capped(req.need_total), want_total = Capped(req.want_total);
   Amounts need, want;
   for (BudgetResource r : kAllBudgetResources) {
     need[r] = std::max<int64_t>(0, need_total[r] - l->granted[r]);
@@ -162,17 +161,17 @@ v1::LeaseReply BudgetBook::Grant(const std::string& machine_id, const v1::LeaseR
          true, false);
   } else if (Amounts add; Fit(*l, *info, need, want, add, reply)) {
     l->granted += add;
-    reply.set_ok(true);
+    reply.ok = true;
   }
-  *reply.mutable_granted_total() = l->granted.ToProto();
+  reply.granted_total = l->granted;
   if (auto r = Account(*l, before); !r) {
-    spdlog::error("lease {} not saved: {}", req.lease_id(), r.error().message);
+    spdlog::error("lease {} not saved: {}", req.lease_id, r.error().message);
   }
   return reply;
 }
 
 bool BudgetBook::Fit(const Lease& l, const LeaseTaskInfo& info, const Amounts& need, Amounts want,
-                     Amounts& add, v1::LeaseReply& reply) {
+                     Amounts& add, LeaseReply& reply) {
   TaskSpend& task = task_spend_.at(l.task_id);
   if (info.max_usd_micros > 0 && want.usd_micros > 0) {
     const int64_t room = info.max_usd_micros - task.spent_usd - task.reserved_usd;
@@ -227,27 +226,26 @@ bool BudgetBook::Fit(const Lease& l, const LeaseTaskInfo& info, const Amounts& n
   return false;
 }
 
-v1::LeaseReply BudgetBook::Close(const std::string& machine_id, const v1::LeaseRequest& req,
-                                 Lease* l) {
-  v1::LeaseReply reply;
-  reply.set_lease_id(req.lease_id());
+LeaseReply BudgetBook::Close(const std::string& machine_id, const LeaseRequest& req, Lease* l) {
+  LeaseReply reply;
+  reply.lease_id = req.lease_id;
   if (l == nullptr) {
     // A close for a lease never granted: records may still be on their way, so it is kept
     // (holding what it says it spent) until they arrive.
-    auto info = tasks_.TaskForLease(req.task_id());
-    if (!info || info->project != req.project() || info->machine_id != machine_id) {
-      reply.set_error("unknown task " + req.task_id() + " on machine " + machine_id);
+    auto info = tasks_.TaskForLease(req.task_id);
+    if (!info || info->project != req.project || info->machine_id != machine_id) {
+      reply.error = "unknown task " + req.task_id + " on machine " + machine_id;
       return reply;
     }
-    auto task = Task(req.task_id());
+    auto task = Task(req.task_id);
     if (!task) {
-      reply.set_error("the controller cannot read its ledger: " + task.error().message);
+      reply.error = "the controller cannot read its ledger: " + task.error().message;
       return reply;
     }
     l = &NewLease(machine_id, req, **task);
   }
   const Amounts before = Reserved(*l);
-  const Amounts consumed = Capped(req.consumed());
+  const Amounts consumed = Capped(req.consumed);
   if (!l->closed) {
     l->closed = true;
     l->final = consumed;
@@ -255,10 +253,10 @@ v1::LeaseReply BudgetBook::Close(const std::string& machine_id, const v1::LeaseR
   } else {
     l->final = Amounts::Max(l->final, consumed);  // cumulative: a retry changes nothing
   }
-  reply.set_ok(true);
-  *reply.mutable_granted_total() = l->granted.ToProto();
+  reply.ok = true;
+  reply.granted_total = l->granted;
   if (auto r = Account(*l, before); !r) {
-    spdlog::error("lease {} not saved: {}", req.lease_id(), r.error().message);
+    spdlog::error("lease {} not saved: {}", req.lease_id, r.error().message);
   }
   return reply;
 }

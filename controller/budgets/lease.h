@@ -18,9 +18,8 @@ Amounts Reserved(const Lease& l);
 // Closed, and every usage record it announced has arrived: it holds nothing and can go.
 bool FullySettled(const Lease& l);
 
-// What a usage record spends of every budget resource: usd = cost, tokens = all four kinds,
-// one api call per LLM call that reached the provider, task and machine time. Negative
-// figures (a broken agent) count as zero.
+// What a usage record spends of every budget resource: the rule the agent counts its leases
+// with too (SpentBy in common/budget/usage.h).
 Amounts UsageAmounts(const UsageReport& r);
 
 // Each figure at least zero.

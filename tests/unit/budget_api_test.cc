@@ -136,7 +136,7 @@ TEST_CASE("GET usage has the documented shape", "[budget]") {
   CHECK(idle.at("budgets").at(0).at("period_start").is_null());  // total
 
   f.Place("t1", "m1", "demo");
-  REQUIRE(f.Ask("m1", "l1", "t1", Usd(0.50), Usd(0.50)).ok());
+  REQUIRE(f.Ask("m1", "l1", "t1", Usd(0.50), Usd(0.50)).ok);
   f.Spend("m1", "l1", "t1", Usd(0.42));
   UsageReport time;
   time.task_id = "t1";
@@ -214,7 +214,7 @@ TEST_CASE("GET /v1/alerts lists recorded alerts", "[budget]") {
   ApiFixture f;
   REQUIRE(f.SetUsd(Usd(1.00)));
   f.Place("t1", "m1", "demo");
-  REQUIRE(f.Ask("m1", "l1", "t1", Usd(1.00), Usd(1.00)).ok());
+  REQUIRE(f.Ask("m1", "l1", "t1", Usd(1.00), Usd(1.00)).ok);
   f.Spend("m1", "l1", "t1", Usd(0.80));
   auto alerts = f.GetJson("/v1/alerts", {{"project", "demo"}});
   auto& list = alerts.at("alerts").as_array();

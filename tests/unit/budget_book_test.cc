@@ -15,45 +15,45 @@ TEST_CASE("a lease is granted up to the limit and denied past it with a clear me
   f.Place("t2", "m2", "demo");
 
   auto first = f.Ask("m1", "l1", "t1", Usd(0.30), Usd(0.50));
-  CHECK(first.ok());
-  CHECK(first.error().empty());
-  CHECK(first.granted_total().usd_micros() == Usd(0.50));
-  CHECK(first.ttl_ms() == 30'000);
+  CHECK(first.ok);
+  CHECK(first.error.empty());
+  CHECK(first.granted_total.usd_micros == Usd(0.50));
+  CHECK(first.ttl_ms == 30'000);
   // Asking for more than is left gets what is left, as long as the need fits.
   auto more = f.Ask("m1", "l1", "t1", Usd(0.90), Usd(1.50));
-  CHECK(more.ok());
-  CHECK(more.granted_total().usd_micros() == Usd(1.00));
+  CHECK(more.ok);
+  CHECK(more.granted_total.usd_micros == Usd(1.00));
   // The same request again changes nothing: every figure is cumulative.
   auto again = f.Ask("m1", "l1", "t1", Usd(0.90), Usd(1.00));
-  CHECK(again.ok());
-  CHECK(again.granted_total().usd_micros() == Usd(1.00));
+  CHECK(again.ok);
+  CHECK(again.granted_total.usd_micros == Usd(1.00));
   CHECK(f.book->Outstanding("demo").usd_micros == Usd(1.00));
 
   f.Spend("m1", "l1", "t1", Usd(0.98));
-  REQUIRE(f.Close("m1", "l1", "t1", Usd(0.99)).ok());
+  REQUIRE(f.Close("m1", "l1", "t1", Usd(0.99)).ok);
   auto denied = f.Ask("m2", "l2", "t2", Usd(0.05), Usd(0.10));
-  CHECK_FALSE(denied.ok());
-  CHECK(denied.error().empty());
-  CHECK(denied.denied_resource() == "usd");
-  CHECK(denied.on_exhaust() == "pause");
-  CHECK(denied.granted_total().usd_micros() == 0);
-  CHECK(denied.message() ==
+  CHECK_FALSE(denied.ok);
+  CHECK(denied.error.empty());
+  CHECK(denied.denied_resource == "usd");
+  CHECK(denied.on_exhaust == "pause");
+  CHECK(denied.granted_total.usd_micros == 0);
+  CHECK(denied.message ==
         "budget usd (total) of project demo is exhausted: spent $0.98 + reserved $0.01 of "
         "$1.00, and the next call needs up to $0.05 more (its worst case); raise it with: "
         "autovibe budget set demo --usd N");
-  CHECK(denied.exhausted());
+  CHECK(denied.exhausted);
   // What fits is still granted.
   auto small = f.Ask("m2", "l2", "t2", Usd(0.01), Usd(0.10));
-  CHECK(small.ok());
-  CHECK(small.granted_total().usd_micros() == Usd(0.01));
+  CHECK(small.ok);
+  CHECK(small.granted_total.usd_micros == Usd(0.01));
 }
 
 TEST_CASE("a project without budgets gets what it wants and records its spend", "[budget]") {
   BudgetFixture f;
   f.Place("t1", "m1", "demo");
   auto r = f.Ask("m1", "l1", "t1", Usd(1), Usd(5));
-  CHECK(r.ok());
-  CHECK(r.granted_total().usd_micros() == Usd(5));
+  CHECK(r.ok);
+  CHECK(r.granted_total.usd_micros == Usd(5));
   f.Spend("m1", "l1", "t1", Usd(2));
   auto u = f.book->Usage("demo");
   REQUIRE(u);
@@ -108,14 +108,14 @@ TEST_CASE("many interleaved leases never hold more than the limit", "[budget]") 
         if (a.closed) break;
         const int64_t need = a.consumed + pick(1, Usd(0.20));
         auto r = f.Ask(a.machine, a.lease, a.task, need, need + pick(0, Usd(0.50)));
-        REQUIRE(r.error().empty());
-        if (r.ok()) {
-          REQUIRE(r.granted_total().usd_micros() >= need);
+        REQUIRE(r.error.empty());
+        if (r.ok) {
+          REQUIRE(r.granted_total.usd_micros >= need);
           ++grants;
         } else {
           ++denials;
         }
-        a.granted = r.granted_total().usd_micros();
+        a.granted = r.granted_total.usd_micros;
         break;
       }
       case 2: {  // spend part of what the lease holds; the record travels on its own
@@ -137,7 +137,7 @@ TEST_CASE("many interleaved leases never hold more than the limit", "[budget]") 
       }
       case 4: {  // the task ends its lease; the next one starts a new lease
         if (a.closed) break;
-        REQUIRE(f.Close(a.machine, a.lease, a.task, a.consumed).ok());
+        REQUIRE(f.Close(a.machine, a.lease, a.task, a.consumed).ok);
         a.closed = true;
         if (a.leases < 5) {
           a.lease = a.task + "-l" + std::to_string(++a.leases);
@@ -167,7 +167,7 @@ TEST_CASE("many interleaved leases never hold more than the limit", "[budget]") 
   }
   int64_t consumed_total = 0;
   for (Agent& a : agents) {
-    if (!a.closed) REQUIRE(f.Close(a.machine, a.lease, a.task, a.consumed).ok());
+    if (!a.closed) REQUIRE(f.Close(a.machine, a.lease, a.task, a.consumed).ok);
   }
   for (const Pending& p : applied) consumed_total += p.cost;
   for (const Pending& p : pending) consumed_total += p.cost;
@@ -184,32 +184,32 @@ TEST_CASE("closing a lease releases the unused part only after its usage arrives
   REQUIRE(f.SetUsd(Usd(1.00)));
   f.Place("t1", "m1", "demo");
   f.Place("t2", "m2", "demo");
-  REQUIRE(f.Ask("m1", "l1", "t1", Usd(0.50), Usd(0.50)).ok());
+  REQUIRE(f.Ask("m1", "l1", "t1", Usd(0.50), Usd(0.50)).ok);
   // The agent spent 0.20; the record is still on its way when the close arrives.
   auto closed = f.Close("m1", "l1", "t1", Usd(0.20));
-  CHECK(closed.ok());
-  CHECK(closed.granted_total().usd_micros() == Usd(0.50));
+  CHECK(closed.ok);
+  CHECK(closed.granted_total.usd_micros == Usd(0.50));
   CHECK(f.book->Outstanding("demo").usd_micros == Usd(0.20));
-  CHECK_FALSE(f.Ask("m2", "l2", "t2", Usd(0.81), Usd(0.81)).ok());
+  CHECK_FALSE(f.Ask("m2", "l2", "t2", Usd(0.81), Usd(0.81)).ok);
   // A repeated close changes nothing.
-  CHECK(f.Close("m1", "l1", "t1", Usd(0.20)).ok());
+  CHECK(f.Close("m1", "l1", "t1", Usd(0.20)).ok);
   CHECK(f.book->Outstanding("demo").usd_micros == Usd(0.20));
   f.Spend("m1", "l1", "t1", Usd(0.20));
   CHECK(f.book->Outstanding("demo").usd_micros == 0);
   CHECK(f.book->FindLease("l1") == nullptr);  // fully settled: dropped
-  CHECK(f.Ask("m2", "l2", "t2", Usd(0.80), Usd(0.80)).ok());
+  CHECK(f.Ask("m2", "l2", "t2", Usd(0.80), Usd(0.80)).ok);
   // A request on a closed lease is an error, not a budget matter.
-  REQUIRE(f.Close("m2", "l2", "t2", Usd(0.05)).ok());
+  REQUIRE(f.Close("m2", "l2", "t2", Usd(0.05)).ok);
   auto reopened = f.Ask("m2", "l2", "t2", Usd(0.10), Usd(0.10));
-  CHECK_FALSE(reopened.ok());
-  CHECK_FALSE(reopened.error().empty());
+  CHECK_FALSE(reopened.ok);
+  CHECK_FALSE(reopened.error.empty());
 }
 
 TEST_CASE("a usage record applied twice changes nothing", "[budget]") {
   BudgetFixture f;
   REQUIRE(f.SetUsd(Usd(1.00)));
   f.Place("t1", "m1", "demo");
-  REQUIRE(f.Ask("m1", "l1", "t1", Usd(0.50), Usd(0.50)).ok());
+  REQUIRE(f.Ask("m1", "l1", "t1", Usd(0.50), Usd(0.50)).ok);
   const std::string ev = f.Spend("m1", "l1", "t1", Usd(0.30));
   REQUIRE(f.book->ApplyUsage("m1", f.clock.now, BudgetFixture::Llm("l1", "t1", Usd(0.30)), ev));
   CHECK(f.UsdUsage().spent == Usd(0.30));
@@ -227,7 +227,7 @@ TEST_CASE("a record cannot settle another machine's lease or charge another proj
   f.AddProject("other");
   REQUIRE(f.SetUsd(Usd(1.00)));
   f.Place("t1", "m1", "demo");
-  REQUIRE(f.Ask("m1", "l1", "t1", Usd(0.50), Usd(0.50)).ok());
+  REQUIRE(f.Ask("m1", "l1", "t1", Usd(0.50), Usd(0.50)).ok);
   // m2 names m1's lease and claims the spend belongs to "other".
   auto forged = BudgetFixture::Llm("l1", "t1", Usd(0.40), "m", "other");
   REQUIRE(f.book->ApplyUsage("m2", f.clock.now, forged, "forged-1"));
@@ -245,7 +245,7 @@ TEST_CASE("exhaustion fires once and raising the limit replenishes", "[budget]")
   BudgetFixture f;
   REQUIRE(f.SetUsd(Usd(1.00)));
   f.Place("t1", "m1", "demo");
-  REQUIRE(f.Ask("m1", "l1", "t1", Usd(1.00), Usd(1.00)).ok());
+  REQUIRE(f.Ask("m1", "l1", "t1", Usd(1.00), Usd(1.00)).ok);
   f.Spend("m1", "l1", "t1", Usd(1.00));
   REQUIRE(f.fx.exhausted.size() == 1);
   CHECK(f.fx.exhausted[0].project == "demo");
@@ -258,7 +258,7 @@ TEST_CASE("exhaustion fires once and raising the limit replenishes", "[budget]")
   CHECK(why->resource == BudgetResource::kUsd);
   CHECK(why->reason.find("budget usd (total) of project demo is exhausted") == 0);
   // Denied again and again: still one effect.
-  for (int i = 0; i < 3; ++i) CHECK_FALSE(f.Ask("m1", "l1", "t1", Usd(1.10), Usd(1.10)).ok());
+  for (int i = 0; i < 3; ++i) CHECK_FALSE(f.Ask("m1", "l1", "t1", Usd(1.10), Usd(1.10)).ok);
   CHECK(f.fx.exhausted.size() == 1);
   // The same limit again is no raise.
   REQUIRE(f.SetUsd(Usd(1.00)));
@@ -267,7 +267,7 @@ TEST_CASE("exhaustion fires once and raising the limit replenishes", "[budget]")
   REQUIRE(f.SetUsd(Usd(2.00)));
   CHECK(f.fx.replenished == std::vector<std::string>{"demo"});
   CHECK_FALSE(f.book->Exhausted("demo"));
-  CHECK(f.Ask("m1", "l1", "t1", Usd(1.10), Usd(1.10)).ok());
+  CHECK(f.Ask("m1", "l1", "t1", Usd(1.10), Usd(1.10)).ok);
   // Lowering a limit below the spend exhausts it at once, as a stop this time.
   Budget low{BudgetResource::kUsd, BudgetPeriod::kTotal, Usd(0.50), {75, 90}, false};
   REQUIRE(f.book->SetBudgets("demo", {low}));
@@ -280,19 +280,19 @@ TEST_CASE("a denial caused by other leases holding the budget is no exhaustion",
   REQUIRE(f.SetUsd(Usd(1.00)));
   f.Place("t1", "m1", "demo");
   f.Place("t2", "m2", "demo");
-  REQUIRE(f.Ask("m1", "l1", "t1", Usd(0.60), Usd(0.60)).ok());
-  REQUIRE(f.Ask("m2", "l2", "t2", Usd(0.30), Usd(0.30)).ok());
+  REQUIRE(f.Ask("m1", "l1", "t1", Usd(0.60), Usd(0.60)).ok);
+  REQUIRE(f.Ask("m2", "l2", "t2", Usd(0.30), Usd(0.30)).ok);
   // l2 holds 0.30 and needs 0.20 more; only 0.10 is free: denied, but l1 may give its 0.60
   // back, so the project is not exhausted.
   auto r = f.Ask("m2", "l2", "t2", Usd(0.50), Usd(0.50));
-  CHECK_FALSE(r.ok());
-  CHECK(r.message().find("has no room left now") != std::string::npos);
+  CHECK_FALSE(r.ok);
+  CHECK(r.message.find("has no room left now") != std::string::npos);
   CHECK(f.fx.exhausted.empty());
   CHECK_FALSE(f.book->Exhausted("demo"));
   // Even with l1's 0.60 back, 0.30 + 0.70 cannot hold 1.01: exhausted.
-  CHECK_FALSE(f.Ask("m2", "l2", "t2", Usd(0.70), Usd(0.70)).ok());
+  CHECK_FALSE(f.Ask("m2", "l2", "t2", Usd(0.70), Usd(0.70)).ok);
   CHECK(f.fx.exhausted.empty());
-  CHECK_FALSE(f.Ask("m2", "l2", "t2", Usd(1.01), Usd(1.01)).ok());
+  CHECK_FALSE(f.Ask("m2", "l2", "t2", Usd(1.01), Usd(1.01)).ok);
   CHECK(f.fx.exhausted.size() == 1);
 }
 
@@ -301,23 +301,23 @@ TEST_CASE("a task's own max_usd caps its leases across attempts", "[budget]") {
   REQUIRE(f.SetUsd(Usd(10.00)));
   f.Place("t1", "m1", "demo", Usd(0.50));
   auto r = f.Ask("m1", "l1", "t1", Usd(0.20), Usd(1.00));
-  CHECK(r.ok());
-  CHECK(r.granted_total().usd_micros() == Usd(0.50));  // the want is cut to the cap
+  CHECK(r.ok);
+  CHECK(r.granted_total.usd_micros == Usd(0.50));  // the want is cut to the cap
   f.Spend("m1", "l1", "t1", Usd(0.40));
-  REQUIRE(f.Close("m1", "l1", "t1", Usd(0.40)).ok());
+  REQUIRE(f.Close("m1", "l1", "t1", Usd(0.40)).ok);
   // The next attempt has 0.10 left of its cap.
   f.Place("t1", "m2", "demo", Usd(0.50), 2);
   auto next = f.book->Grant("m2", [] {
     auto q = BudgetFixture::Request("m2", "l1b", "t1", Usd(0.20), Usd(0.20));
-    q.set_attempt(2);
+    q.attempt = 2;
     return q;
   }());
-  CHECK_FALSE(next.ok());
-  CHECK(next.denied_resource() == "task max_usd");
-  CHECK(next.on_exhaust() == "stop");
+  CHECK_FALSE(next.ok);
+  CHECK(next.denied_resource == "task max_usd");
+  CHECK(next.on_exhaust == "stop");
   REQUIRE(f.fx.capped.size() == 1);
   CHECK(f.fx.capped[0].first == "t1");
-  CHECK(f.fx.capped[0].second == next.message());
+  CHECK(f.fx.capped[0].second == next.message);
   CHECK(f.fx.exhausted.empty());  // the project's budget is fine
 }
 
@@ -327,10 +327,10 @@ TEST_CASE("a stopped project is denied without effects", "[budget]") {
   f.Place("t1", "m1", "demo");
   f.tasks.tasks["t1"].project_stopped = true;
   auto r = f.Ask("m1", "l1", "t1", Usd(0.10), Usd(0.10));
-  CHECK_FALSE(r.ok());
-  CHECK(r.error().empty());
-  CHECK(r.denied_resource() == "project stopped");
-  CHECK(r.on_exhaust() == "pause");
+  CHECK_FALSE(r.ok);
+  CHECK(r.error.empty());
+  CHECK(r.denied_resource == "project stopped");
+  CHECK(r.on_exhaust == "pause");
   CHECK(f.fx.exhausted.empty());
   CHECK(f.fx.capped.empty());
   CHECK(f.book->Outstanding("demo").usd_micros == 0);
@@ -340,10 +340,10 @@ TEST_CASE("bad lease requests are errors and change nothing", "[budget]") {
   BudgetFixture f;
   REQUIRE(f.SetUsd(Usd(1.00)));
   f.Place("t1", "m1", "demo");
-  auto bad = [&](const v1::LeaseRequest& r, const std::string& machine = "m1") {
+  auto bad = [&](const LeaseRequest& r, const std::string& machine = "m1") {
     auto reply = f.book->Grant(machine, r);
-    CHECK_FALSE(reply.ok());
-    CHECK_FALSE(reply.error().empty());
+    CHECK_FALSE(reply.ok);
+    CHECK_FALSE(reply.error.empty());
   };
   bad(BudgetFixture::Request("m1", "", "t1", 1, 1));
   bad(BudgetFixture::Request("m1", std::string(129, 'x'), "t1", 1, 1));
@@ -351,13 +351,13 @@ TEST_CASE("bad lease requests are errors and change nothing", "[budget]") {
   bad(BudgetFixture::Request("m1", "l1", "t1", 1, 1, "other"));
   bad(BudgetFixture::Request("m2", "l1", "t1", 1, 1), "m2");  // not where the task runs
   auto old_attempt = BudgetFixture::Request("m1", "l1", "t1", 1, 1);
-  old_attempt.set_attempt(2);
+  old_attempt.attempt = 2;
   bad(old_attempt);
   f.tasks.tasks["t1"].placed = false;
   bad(BudgetFixture::Request("m1", "l1", "t1", 1, 1));
   CHECK(f.book->lease_count() == 0);
   f.tasks.tasks["t1"].placed = true;
-  REQUIRE(f.Ask("m1", "l1", "t1", 1, 1).ok());
+  REQUIRE(f.Ask("m1", "l1", "t1", 1, 1).ok);
   // Another task's attempt may not use (or close) this lease.
   f.Place("t2", "m1", "demo");
   bad(BudgetFixture::Request("m1", "l1", "t2", 5, 5));
@@ -368,7 +368,7 @@ TEST_CASE("a day budget starts afresh at midnight UTC and alerts again", "[budge
   BudgetFixture f;
   REQUIRE(f.SetUsd(Usd(1.00), BudgetPeriod::kDay, {50}));
   f.Place("t1", "m1", "demo");
-  REQUIRE(f.Ask("m1", "l1", "t1", Usd(1.00), Usd(1.00)).ok());
+  REQUIRE(f.Ask("m1", "l1", "t1", Usd(1.00), Usd(1.00)).ok);
   f.Spend("m1", "l1", "t1", Usd(0.60));
   REQUIRE(f.sink.alerts.size() == 1);
   CHECK(f.sink.alerts[0].threshold == 50);
@@ -376,7 +376,7 @@ TEST_CASE("a day budget starts afresh at midnight UTC and alerts again", "[budge
   f.Spend("m1", "l1", "t1", Usd(0.40));
   CHECK(f.book->Exhausted("demo"));
   CHECK(f.sink.alerts.size() == 2);  // 100: exhausted
-  REQUIRE(f.Close("m1", "l1", "t1", Usd(1.00)).ok());
+  REQUIRE(f.Close("m1", "l1", "t1", Usd(1.00)).ok);
 
   f.clock.now = kMonday1200 + 12 * 3'600'000 - 1;  // 23:59:59.999
   f.book->Tick();
@@ -388,7 +388,7 @@ TEST_CASE("a day budget starts afresh at midnight UTC and alerts again", "[budge
   const BudgetUsage& u = f.UsdUsage(BudgetPeriod::kDay);
   CHECK(u.spent == 0);
   CHECK(u.period_start_ms == kMonday1200 + 12 * 3'600'000);
-  REQUIRE(f.Ask("m1", "l2", "t1", Usd(0.60), Usd(0.60)).ok());
+  REQUIRE(f.Ask("m1", "l2", "t1", Usd(0.60), Usd(0.60)).ok);
   f.Spend("m1", "l2", "t1", Usd(0.60));
   REQUIRE(f.sink.alerts.size() == 3);
   CHECK(f.sink.alerts[2].threshold == 50);
@@ -403,7 +403,7 @@ TEST_CASE("a budget exhausted before a restart is replenished when its period en
   BudgetFixture f;
   REQUIRE(f.SetUsd(Usd(1.00), BudgetPeriod::kDay));
   f.Place("t1", "m1", "demo");
-  REQUIRE(f.Ask("m1", "l1", "t1", Usd(1.00), Usd(1.00)).ok());
+  REQUIRE(f.Ask("m1", "l1", "t1", Usd(1.00), Usd(1.00)).ok);
   f.Spend("m1", "l1", "t1", Usd(1.00));
   REQUIRE(f.book->Exhausted("demo"));
   f.Reload();
@@ -421,7 +421,7 @@ TEST_CASE("alerts fire once per threshold per period and survive a reload", "[bu
   BudgetFixture f;
   REQUIRE(f.SetUsd(Usd(1.00)));
   f.Place("t1", "m1", "demo");
-  REQUIRE(f.Ask("m1", "l1", "t1", Usd(1.00), Usd(1.00)).ok());
+  REQUIRE(f.Ask("m1", "l1", "t1", Usd(1.00), Usd(1.00)).ok);
   f.Spend("m1", "l1", "t1", Usd(0.80));
   REQUIRE(f.sink.alerts.size() == 1);
   const BudgetAlert& a = f.sink.alerts[0];
@@ -455,22 +455,22 @@ TEST_CASE("an expired lease keeps its reservation until closed or its machine re
   REQUIRE(f.SetUsd(Usd(1.00)));
   f.Place("t1", "m1", "demo");
   f.Place("t2", "m2", "demo");
-  REQUIRE(f.Ask("m1", "l1", "t1", Usd(0.60), Usd(0.60)).ok());
+  REQUIRE(f.Ask("m1", "l1", "t1", Usd(0.60), Usd(0.60)).ok);
   CHECK(f.book->FindLease("l1")->expires_at_ms == f.clock.now + 30'000);
   f.Spend("m1", "l1", "t1", Usd(0.10));
   f.clock.now += 10 * 60'000;
   f.book->Tick();
   // Cut off, the agent may have spent up to its grant before its lease ran out.
   CHECK(f.book->Outstanding("demo").usd_micros == Usd(0.50));
-  CHECK_FALSE(f.Ask("m2", "l2", "t2", Usd(0.50), Usd(0.50)).ok());
+  CHECK_FALSE(f.Ask("m2", "l2", "t2", Usd(0.50), Usd(0.50)).ok);
   f.book->MachineRestarted("m2");  // another machine: nothing changes
   CHECK(f.book->Outstanding("demo").usd_micros == Usd(0.50));
   f.book->MachineRestarted("m1");
   CHECK(f.book->Outstanding("demo").usd_micros == 0);
   CHECK(f.book->FindLease("l1") == nullptr);
-  CHECK(f.Ask("m2", "l2", "t2", Usd(0.50), Usd(0.90)).ok());
+  CHECK(f.Ask("m2", "l2", "t2", Usd(0.50), Usd(0.90)).ok);
   // A machine forgotten for good also releases closed leases still waiting for records.
-  REQUIRE(f.Close("m2", "l2", "t2", Usd(0.30)).ok());
+  REQUIRE(f.Close("m2", "l2", "t2", Usd(0.30)).ok);
   CHECK(f.book->Outstanding("demo").usd_micros == Usd(0.30));
   f.book->MachineRestarted("m2");
   CHECK(f.book->Outstanding("demo").usd_micros == Usd(0.30));  // its outbox still sends them
@@ -486,11 +486,11 @@ TEST_CASE("leases, spend and exhaustion survive a reload", "[budget]") {
   REQUIRE(f.book->SetBudgets("demo", {tokens, usd}));
   f.Place("t1", "m1", "demo");
   auto req = BudgetFixture::Request("m1", "l1", "t1", Usd(1), Usd(2));
-  req.mutable_need_total()->set_tokens(500);
-  req.mutable_want_total()->set_tokens(2000);
+  req.need_total.tokens = 500;
+  req.want_total.tokens = 2000;
   auto r = f.book->Grant("m1", req);
-  REQUIRE(r.ok());
-  CHECK(r.granted_total().tokens() == 1000);
+  REQUIRE(r.ok);
+  CHECK(r.granted_total.tokens == 1000);
   f.Spend("m1", "l1", "t1", Usd(0.50));  // 120 tokens
   const Amounts before = f.book->Outstanding("demo");
   CHECK(before.tokens == 880);
@@ -501,12 +501,12 @@ TEST_CASE("leases, spend and exhaustion survive a reload", "[budget]") {
   CHECK(f.book->FindLease("l1")->settled.usd_micros == Usd(0.50));
   CHECK(f.UsdUsage(BudgetPeriod::kWeek).spent == Usd(0.50));
   // Past the tokens limit: stop.
-  req.mutable_need_total()->set_tokens(1200);
+  req.need_total.tokens = 1200;
   auto denied = f.book->Grant("m1", req);
-  CHECK_FALSE(denied.ok());
-  CHECK(denied.denied_resource() == "tokens");
-  CHECK(denied.on_exhaust() == "stop");
-  CHECK(denied.message().find("--tokens N") != std::string::npos);
+  CHECK_FALSE(denied.ok);
+  CHECK(denied.denied_resource == "tokens");
+  CHECK(denied.on_exhaust == "stop");
+  CHECK(denied.message.find("--tokens N") != std::string::npos);
   REQUIRE(f.book->Exhausted("demo"));
   f.Reload();
   CHECK(f.book->Exhausted("demo"));
@@ -609,7 +609,7 @@ TEST_CASE("usage shows burn rate and a forecast of exhaustion", "[budget]") {
   REQUIRE(f.SetUsd(Usd(10.00)));
   f.Place("t1", "m1", "demo");
   CHECK_FALSE(f.UsdUsage().forecast_exhausted_at_ms.has_value());
-  REQUIRE(f.Ask("m1", "l1", "t1", Usd(3.00), Usd(3.00)).ok());
+  REQUIRE(f.Ask("m1", "l1", "t1", Usd(3.00), Usd(3.00)).ok);
   f.clock.now -= 2 * 3'600'000;
   f.Spend("m1", "l1", "t1", Usd(1.00));  // two hours ago: not in the last hour
   f.clock.now += 2 * 3'600'000;

@@ -1,5 +1,7 @@
 #include <catch2/catch.hpp>
 
+#include "autovibe/v1/budget.pb.h"
+#include "common/wire/amounts.h"
 #include "controller/agents/lease_service.h"
 #include "tests/unit/budget_test_fixture.h"
 
@@ -7,6 +9,21 @@ using namespace autovibe;
 using namespace autovibe::testing;
 
 namespace {
+
+// A request as an agent puts it on the wire.
+std::string Wire(const LeaseRequest& r) {
+  v1::LeaseRequest p;
+  p.set_machine_id(r.machine_id);
+  p.set_lease_id(r.lease_id);
+  p.set_task_id(r.task_id);
+  p.set_attempt(r.attempt);
+  p.set_project(r.project);
+  *p.mutable_need_total() = ToProto(r.need_total);
+  *p.mutable_want_total() = ToProto(r.want_total);
+  p.set_close(r.close);
+  *p.mutable_consumed() = ToProto(r.consumed);
+  return p.SerializeAsString();
+}
 
 // Stands in for our Bus seam (common/bus/bus.h), not for NATS: it keeps the lease handler and
 // records what is published. The integration tests run the bus against a real nats-server.
@@ -88,8 +105,7 @@ struct ServiceFixture : BudgetFixture {
 TEST_CASE("the lease service answers a grant only after it is committed", "[budget]") {
   ServiceFixture f;
   CHECK(f.bus.subscribed == "av.lease.*");
-  f.Deliver("av.lease.m1",
-            BudgetFixture::Request("m1", "l1", "t1", Usd(0.10), Usd(0.20)).SerializeAsString());
+  f.Deliver("av.lease.m1", Wire(BudgetFixture::Request("m1", "l1", "t1", Usd(0.10), Usd(0.20))));
   CHECK(f.bus.sent.empty());  // granted, but not yet durable
   CHECK(f.store->InTransaction());
   f.batch.Commit();
@@ -113,8 +129,7 @@ TEST_CASE("the lease service refuses junk and a machine speaking for another", "
   CHECK_FALSE(f.bus.LastReply().error().empty());
 
   // m2 publishes on its own subject a request that names m1.
-  f.Deliver("av.lease.m2",
-            BudgetFixture::Request("m1", "l1", "t1", Usd(0.10), Usd(0.10)).SerializeAsString());
+  f.Deliver("av.lease.m2", Wire(BudgetFixture::Request("m1", "l1", "t1", Usd(0.10), Usd(0.10))));
   REQUIRE(f.bus.sent.size() == 2);
   CHECK(f.bus.LastReply().error().find("does not match the subject") != std::string::npos);
   auto rejected = f.bus.Stats().Rejected();
@@ -127,28 +142,64 @@ TEST_CASE("the lease service refuses junk and a machine speaking for another", "
 TEST_CASE("decoding a lease request checks the subject against the machine", "[budget]") {
   FakeLeaseBus bus;
   auto req = BudgetFixture::Request("m1", "l1", "t1", 1, 1);
-  auto ok = DecodeLeaseRequest(bus, {"av.lease.m1", "", req.SerializeAsString()}, "av");
+  auto ok = DecodeLeaseRequest(bus, {"av.lease.m1", "", Wire(req)}, "av");
   REQUIRE(ok);
-  CHECK(ok->lease_id() == "l1");
-  CHECK_FALSE(DecodeLeaseRequest(bus, {"xy.lease.m1", "", req.SerializeAsString()}, "av"));
-  CHECK_FALSE(DecodeLeaseRequest(bus, {"av.lease.m1.x", "", req.SerializeAsString()}, "av"));
-  req.set_machine_id("");
-  auto anonymous = DecodeLeaseRequest(bus, {"av.lease.", "", req.SerializeAsString()}, "av");
+  CHECK(ok->machine_id == "m1");
+  CHECK(ok->lease_id == "l1");
+  CHECK(ok->task_id == "t1");
+  CHECK(ok->attempt == 1);
+  CHECK(ok->project == "demo");
+  CHECK(ok->need_total == req.need_total);
+  CHECK(ok->want_total == req.want_total);
+  CHECK_FALSE(ok->close);
+  // Every resource of every figure crosses, and a close with what was consumed.
+  LeaseRequest full = req;
+  full.need_total = {.usd_micros = 1, .tokens = 2, .api_calls = 3, .task_ms = 4, .machine_ms = 5};
+  full.want_total = {.usd_micros = 6, .tokens = 7, .api_calls = 8, .task_ms = 9, .machine_ms = 10};
+  full.close = true;
+  full.consumed = {
+      .usd_micros = 11, .tokens = 12, .api_calls = 13, .task_ms = 14, .machine_ms = 15};
+  auto closing = DecodeLeaseRequest(bus, {"av.lease.m1", "", Wire(full)}, "av");
+  REQUIRE(closing);
+  CHECK(closing->need_total == full.need_total);
+  CHECK(closing->want_total == full.want_total);
+  CHECK(closing->close);
+  CHECK(closing->consumed == full.consumed);
+  CHECK_FALSE(DecodeLeaseRequest(bus, {"xy.lease.m1", "", Wire(req)}, "av"));
+  CHECK_FALSE(DecodeLeaseRequest(bus, {"av.lease.m1.x", "", Wire(req)}, "av"));
+  req.machine_id = "";
+  auto anonymous = DecodeLeaseRequest(bus, {"av.lease.", "", Wire(req)}, "av");
   REQUIRE_FALSE(anonymous);
   CHECK(anonymous.error().code == "bad_request");
 }
 
 TEST_CASE("a bad request through the service is an error reply after the commit", "[budget]") {
   ServiceFixture f;
-  f.Deliver("av.lease.m1", BudgetFixture::Request("m1", "l1", "t-nope", 1, 1).SerializeAsString());
+  f.Deliver("av.lease.m1", Wire(BudgetFixture::Request("m1", "l1", "t-nope", 1, 1)));
   f.batch.Commit();
   REQUIRE(f.bus.sent.size() == 1);
   CHECK(f.bus.LastReply().error() == "unknown task t-nope");
   // A request nobody waits for is still applied, and answered to nobody.
-  f.bus.handler(BusMessage{"av.lease.m1", "",
-                           BudgetFixture::Request("m1", "l2", "t1", 5, 5).SerializeAsString()});
+  f.bus.handler(
+      BusMessage{"av.lease.m1", "", Wire(BudgetFixture::Request("m1", "l2", "t1", 5, 5))});
   f.Run();
   f.batch.Commit();
   CHECK(f.bus.sent.size() == 1);
   CHECK(f.book->FindLease("l2") != nullptr);
+}
+
+TEST_CASE("a denial reaches the agent with the budget, the message and what to do", "[budget]") {
+  ServiceFixture f;
+  f.Deliver("av.lease.m1", Wire(BudgetFixture::Request("m1", "l1", "t1", Usd(2.00), Usd(2.00))));
+  f.batch.Commit();
+  const v1::LeaseReply denied = f.bus.LastReply();
+  CHECK(denied.lease_id() == "l1");
+  CHECK_FALSE(denied.ok());
+  CHECK(denied.error().empty());
+  CHECK(denied.exhausted());
+  CHECK(denied.denied_resource() == "usd");
+  CHECK(denied.on_exhaust() == "pause");
+  CHECK(denied.message().find("budget usd (total) of project demo is exhausted") == 0);
+  CHECK(denied.ttl_ms() == 30'000);
+  CHECK(denied.granted_total().usd_micros() == 0);
 }

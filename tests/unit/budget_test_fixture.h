@@ -101,31 +101,28 @@ struct BudgetFixture {
     return book->SetBudgets(project, {b});
   }
 
-  static v1::LeaseRequest Request(const std::string& machine, const std::string& lease,
-                                  const std::string& task, int64_t need_usd, int64_t want_usd,
-                                  const std::string& project = "demo") {
-    v1::LeaseRequest r;
-    r.set_machine_id(machine);
-    r.set_lease_id(lease);
-    r.set_task_id(task);
-    r.set_attempt(1);
-    r.set_project(project);
-    r.mutable_need_total()->set_usd_micros(need_usd);
-    r.mutable_want_total()->set_usd_micros(want_usd);
-    return r;
+  static LeaseRequest Request(const std::string& machine, const std::string& lease,
+                              const std::string& task, int64_t need_usd, int64_t want_usd,
+                              const std::string& project = "demo") {
+    return {.machine_id = machine,
+            .lease_id = lease,
+            .task_id = task,
+            .attempt = 1,
+            .project = project,
+            .need_total = {.usd_micros = need_usd},
+            .want_total = {.usd_micros = want_usd}};
   }
 
-  v1::LeaseReply Ask(const std::string& machine, const std::string& lease, const std::string& task,
-                     int64_t need_usd, int64_t want_usd, const std::string& project = "demo") {
+  LeaseReply Ask(const std::string& machine, const std::string& lease, const std::string& task,
+                 int64_t need_usd, int64_t want_usd, const std::string& project = "demo") {
     return book->Grant(machine, Request(machine, lease, task, need_usd, want_usd, project));
   }
 
-  v1::LeaseReply Close(const std::string& machine, const std::string& lease,
-                       const std::string& task, int64_t consumed_usd,
-                       const std::string& project = "demo") {
-    v1::LeaseRequest r = Request(machine, lease, task, 0, 0, project);
-    r.set_close(true);
-    r.mutable_consumed()->set_usd_micros(consumed_usd);
+  LeaseReply Close(const std::string& machine, const std::string& lease, const std::string& task,
+                   int64_t consumed_usd, const std::string& project = "demo") {
+    LeaseRequest r = Request(machine, lease, task, 0, 0, project);
+    r.close = true;
+    r.consumed.usd_micros = consumed_usd;
     return book->Grant(machine, r);
   }
 

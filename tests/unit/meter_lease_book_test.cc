@@ -4,6 +4,7 @@
 #include <catch2/catch.hpp>
 #include <random>
 
+#include "common/wire/amounts.h"
 #include "worker-agent/meter/lease_book.h"
 
 namespace autovibe::meter {
@@ -84,7 +85,7 @@ class FakeController final : public LeaseChannel {
     Amounts g;
     g.usd_micros = l.granted;
     g.tokens = g.api_calls = g.task_ms = g.machine_ms = int64_t{1} << 40;  // unlimited
-    *rep.mutable_granted_total() = g.ToProto();
+    *rep.mutable_granted_total() = ToProto(g);
     max_seen = std::max(max_seen, spent + Outstanding());
     return rep;
   }
@@ -101,8 +102,9 @@ class Records final : public UsageSink {
 
 struct Fixture {
   explicit Fixture(int64_t limit) : controller(ioc, limit) {
-    book = std::make_unique<LeaseBook>(ioc, controller, sink, LeaseBookOptions{},
-                                       [this](const Exhaustion& e) { exhausted.push_back(e); });
+    book =
+        std::make_unique<LeaseBook>(ioc, controller, sink, LeaseBookOptions{},
+                                    [this](const TaskOutOfBudget& e) { exhausted.push_back(e); });
   }
 
   // Runs handlers until `done` or a deadline (never sleeps: the handlers are all queued).
@@ -138,7 +140,7 @@ struct Fixture {
   asio::io_context ioc;
   FakeController controller;
   Records sink;
-  std::vector<Exhaustion> exhausted;
+  std::vector<TaskOutOfBudget> exhausted;
   std::unique_ptr<LeaseBook> book;
 };
 

@@ -2,7 +2,9 @@
 
 #include <spdlog/spdlog.h>
 
+#include "common/budget/usage.h"
 #include "common/core/ids.h"
+#include "common/wire/amounts.h"
 
 namespace autovibe::meter {
 namespace {
@@ -14,16 +16,19 @@ int64_t Ms(D d) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(d).count();
 }
 
-// What a settled call takes from the lease: its cost, its tokens and, if it reached the
-// provider, one call.
+// What a record takes from the lease, by the rule the controller settles it with: the
+// `consumed` this book reports must match the controller's sum of the same records, or the
+// controller keeps the difference reserved.
 Amounts Actual(const v1::UsageRecord& r) {
-  Amounts a;
-  a.usd_micros = r.cost_micros();
-  a.tokens = r.input_tokens() + r.output_tokens() + r.cache_write_tokens() + r.cache_read_tokens();
-  a.api_calls = r.kind() == "llm" && r.status() != "unreachable" ? 1 : 0;
-  a.task_ms = r.task_ms();
-  a.machine_ms = r.machine_ms();
-  return a;
+  return SpentBy({.kind = r.kind(),
+                  .status = r.status(),
+                  .input_tokens = r.input_tokens(),
+                  .output_tokens = r.output_tokens(),
+                  .cache_write_tokens = r.cache_write_tokens(),
+                  .cache_read_tokens = r.cache_read_tokens(),
+                  .cost_micros = r.cost_micros(),
+                  .task_ms = r.task_ms(),
+                  .machine_ms = r.machine_ms()});
 }
 
 // `a` scaled by num/den, each resource rounded up.
@@ -237,7 +242,7 @@ void LeaseBook::Ask(TaskLease& t, bool close) {
   req.set_task_id(t.task.task_id);
   req.set_attempt(t.task.attempt);
   req.set_project(t.task.project);
-  *req.mutable_consumed() = t.recorded.ToProto();
+  *req.mutable_consumed() = ToProto(t.recorded);
   req.set_close(close);
   if (!close) {
     // The lease must cover what is spent, held and waiting, and the next stretch of time.
@@ -246,8 +251,8 @@ void LeaseBook::Ask(TaskLease& t, bool close) {
     need.task_ms += t.pending_time_ms + ahead;
     need.machine_ms += t.pending_time_ms + ahead;
     Amounts want = Amounts::Max(need + Extra(t), t.granted);
-    *req.mutable_need_total() = need.ToProto();
-    *req.mutable_want_total() = want.ToProto();
+    *req.mutable_need_total() = ToProto(need);
+    *req.mutable_want_total() = ToProto(want);
   }
   t.asking = true;
   t.ask_again = false;
@@ -302,7 +307,7 @@ void LeaseBook::OnReply(const std::string& lease_id, bool close,
         t, MakeError("unavailable", "the controller refused the budget lease: " + reply->error()));
   } else {
     if (reply->ttl_ms() > 0) t.ttl = std::chrono::milliseconds(reply->ttl_ms());
-    t.granted = Amounts::Max(t.granted, Amounts::FromProto(reply->granted_total()));
+    t.granted = Amounts::Max(t.granted, FromProto(reply->granted_total()));
     t.expires = SteadyClock::now() + t.ttl;
     if (!reply->ok() && reply->exhausted()) {
       const bool first = !t.exhausted;
@@ -310,8 +315,8 @@ void LeaseBook::OnReply(const std::string& lease_id, bool close,
       t.exhausted_message = reply->message();
       FailWaiters(t, MakeError("budget_exhausted", reply->message()));
       if (first && !t.ended && on_exhausted_) {
-        on_exhausted_(Exhaustion{t.task.task_id, t.task.attempt, reply->message(),
-                                 reply->on_exhaust() != "stop"});
+        on_exhausted_(TaskOutOfBudget{t.task.task_id, t.task.attempt, reply->message(),
+                                      reply->on_exhaust() != "stop"});
       }
     } else if (!reply->ok()) {
       FailWaiters(t, MakeError("unavailable",

@@ -67,8 +67,9 @@ struct LeaseBookOptions {
   Duration close_retry = std::chrono::seconds(2);
 };
 
-// Why a task may spend no more: what the controller said, and what to do with the task.
-struct Exhaustion {
+// A task whose budget (or its own max_usd) cannot cover its next call: what the controller
+// said, and whether the task pauses or stops.
+struct TaskOutOfBudget {
   std::string task_id;
   uint32_t attempt = 0;
   std::string message;  // "budget usd (total) of project demo is exhausted: ..."
@@ -77,7 +78,7 @@ struct Exhaustion {
 
 class LeaseBook final : public CallLedger {
  public:
-  using OnExhausted = std::function<void(const Exhaustion&)>;
+  using OnExhausted = std::function<void(const TaskOutOfBudget&)>;
 
   // `channel` and `sink` must outlive the book.
   LeaseBook(boost::asio::io_context& ioc, LeaseChannel& channel, UsageSink& sink,

@@ -1,0 +1,20 @@
+#include "common/budget/usage.h"
+
+#include <algorithm>
+
+namespace autovibe {
+
+Amounts SpentBy(const UsageFigures& u) {
+  auto counted = [](int64_t v) { return std::clamp<int64_t>(v, 0, kMaxUsageFigure); };
+  Amounts a;
+  a.usd_micros = counted(u.cost_micros);
+  a.tokens = counted(u.input_tokens) + counted(u.output_tokens) + counted(u.cache_write_tokens) +
+             counted(u.cache_read_tokens);
+  // An unreachable upstream answered nothing: the provider counted no request.
+  a.api_calls = u.kind == "llm" && u.status != "unreachable" ? 1 : 0;
+  a.task_ms = counted(u.task_ms);
+  a.machine_ms = counted(u.machine_ms);
+  return a;
+}
+
+}  // namespace autovibe
