@@ -16,6 +16,7 @@
 #include "common/bus/bus.h"
 #include "common/core/files.h"
 #include "common/http/server.h"
+#include "controller/agents/checkpoint_agents.h"
 #include "controller/agents/event_intake.h"
 #include "controller/agents/lease_service.h"
 #include "controller/agents/machine_commands.h"
@@ -143,9 +144,11 @@ class ControllerImpl final : public Controller {
   // Each part gets what it uses, made before it.
   Result<void> MakeParts() {
     const std::string& prefix = config_.subject_prefix;
+    checkpoint_agents_ =
+        std::make_unique<NatsCheckpointAgents>(CheckpointAgentsDeps{&ioc_, bus_.get(), prefix});
     checkpoints_ = std::make_unique<CheckpointService>(
-        CheckpointServiceDeps{&ioc_, bus_.get(), batch_.get(), fleet_.get(), store_.get(), prefix,
-                              config_.checkpoint_replicas});
+        CheckpointServiceDeps{&ioc_, checkpoint_agents_.get(), batch_.get(), fleet_.get(),
+                              store_.get(), config_.checkpoint_replicas});
     if (auto r = checkpoints_->Load(); !r) return r.error();
     task_commands_ = std::make_unique<NatsTaskCommands>(
         TaskCommandsDeps{&ioc_, bus_.get(), batch_.get(), checkpoints_.get(), prefix});
@@ -375,6 +378,7 @@ class ControllerImpl final : public Controller {
   std::unique_ptr<TaskFollowers> followers_;
   std::unique_ptr<ScheduledBackups> backups_;
   std::unique_ptr<Bus> bus_;
+  std::unique_ptr<NatsCheckpointAgents> checkpoint_agents_;  // outlives the service's transfers
   std::unique_ptr<CheckpointService> checkpoints_;
   std::unique_ptr<NatsTaskCommands> task_commands_;
   std::unique_ptr<TaskReactions> task_reactions_;

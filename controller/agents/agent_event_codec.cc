@@ -1,6 +1,6 @@
 #include "controller/agents/agent_event_codec.h"
 
-#include "controller/checkpoints/checkpoint_transfer.h"
+#include <boost/algorithm/hex.hpp>
 
 namespace autovibe {
 namespace {
@@ -39,6 +39,21 @@ MachineResources FromProto(const v1::Resources& r) {
 }
 
 }  // namespace
+
+CheckpointReport FromProto(const v1::CheckpointManifest& m) {
+  return {.id = m.id(),
+          .machine_id = m.machine_id(),
+          .task_id = m.task_id(),
+          .parent = m.parent(),
+          .trigger = m.trigger(),
+          .label = m.label(),
+          .workspace = m.workspace(),
+          .root = boost::algorithm::hex_lower(m.root()),
+          .files = m.file_count(),
+          .bytes = m.total_bytes(),
+          .stored_bytes = m.stored_bytes(),
+          .created_at_ms = m.created_unix_ms()};
+}
 
 MachineRegistration FromProto(const v1::RegisterRequest& r) {
   return {.name = r.name(),

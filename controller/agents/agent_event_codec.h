@@ -1,5 +1,5 @@
-// Agents' protobuf messages (events, registrations, heartbeats) turned into the controller's
-// own structs (model/), at the bus edge.
+// Agents' protobuf messages (events, registrations, heartbeats, checkpoint manifests) turned
+// into the controller's own structs (model/), at the bus edge.
 #pragma once
 
 #include <optional>
@@ -17,6 +17,8 @@ namespace autovibe {
 // Nothing for a kind the controller does not act on (AgentStarted, or one from a newer agent).
 std::optional<AgentEvent> FromProto(const v1::AgentEvent& ev);
 UsageReport FromProto(const v1::UsageRecord& r);
+// A manifest's summary as the catalogue keeps it (the root in hex).
+CheckpointReport FromProto(const v1::CheckpointManifest& m);
 MachineRegistration FromProto(const v1::RegisterRequest& r);
 HeartbeatReport FromProto(const v1::Heartbeat& hb);
 

@@ -51,15 +51,16 @@ json::object MachineCheckpointToJson(const MachineCheckpointRecord& c, const Fle
           {"created_at", FormatRfc3339(c.created_at_ms)}};
 }
 
-const char* ChangeKind(v1::CheckpointChange::Kind k) {
+const char* ChangeKind(CheckpointChange::Kind k) {
   switch (k) {
-    case v1::CheckpointChange::ADDED:
+    case CheckpointChange::Kind::kAdded:
       return "added";
-    case v1::CheckpointChange::REMOVED:
+    case CheckpointChange::Kind::kRemoved:
       return "removed";
-    default:
-      return "changed";
+    case CheckpointChange::Kind::kChanged:
+      break;
   }
+  return "changed";
 }
 
 std::string Short(std::string_view s) { return std::string(s.substr(0, 80)); }
@@ -213,22 +214,19 @@ HttpResponse CheckpointsApi::Diff(const HttpRequest& req, std::string_view id) {
   }
   HttpResponse r;
   r.later = [this, from = std::string(id), to = to->second](auto respond) {
-    deps_.checkpoints->Diff(
-        from, to,
-        [from, to,
-         respond](Result<std::pair<std::vector<v1::CheckpointChange>, uint64_t>> changes) {
-          if (!changes) return respond(ErrorResponse(changes.error()));
-          json::array list;
-          for (const auto& c : changes->first) {
-            list.push_back(json::object{{"kind", ChangeKind(c.kind())}, {"path", c.path()}});
-          }
-          const bool truncated = changes->second > list.size();
-          respond(JsonResponse(200, {{"from", from},
-                                     {"to", to},
-                                     {"changes", std::move(list)},
-                                     {"total", changes->second},
-                                     {"truncated", truncated}}));
-        });
+    deps_.checkpoints->Diff(from, to, [from, to, respond](Result<CheckpointDiff> diff) {
+      if (!diff) return respond(ErrorResponse(diff.error()));
+      json::array list;
+      for (const auto& c : diff->changes) {
+        list.push_back(json::object{{"kind", ChangeKind(c.kind)}, {"path", c.path}});
+      }
+      const bool truncated = diff->total > list.size();
+      respond(JsonResponse(200, {{"from", from},
+                                 {"to", to},
+                                 {"changes", std::move(list)},
+                                 {"total", diff->total},
+                                 {"truncated", truncated}}));
+    });
   };
   return r;
 }

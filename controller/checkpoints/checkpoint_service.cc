@@ -4,17 +4,12 @@
 
 #include <boost/asio/post.hpp>
 
-#include "common/core/ids.h"
 #include "common/core/time.h"
 
 namespace autovibe {
 namespace {
 
 namespace asio = boost::asio;
-
-// Taking or restoring a checkpoint reads or writes a whole workspace.
-constexpr auto kDiskCommandTimeout = std::chrono::seconds(120);
-constexpr auto kQuickCommandTimeout = std::chrono::seconds(30);
 
 }  // namespace
 
@@ -131,23 +126,20 @@ void CheckpointService::MachineRegistered(const std::string& machine_id, const T
   SyncPins(tasks, machine_id);
   // The agent answers with what its store holds when it answers, so every copy recorded
   // before (a checkpoint it took, one it imported) is in the list.
-  v1::Command cmd;
-  cmd.mutable_list_checkpoints();
   ++listing_[machine_id].awaited;
-  Ask(machine_id, std::move(cmd), kQuickCommandTimeout,
-      [this, machine_id](Result<v1::CommandReply> reply) {
-        Listing& l = listing_[machine_id];
-        if (!reply) {
-          spdlog::info("machine {} did not list its checkpoints: {}", machine_id,
-                       reply.error().message);
-        } else {
-          std::set<std::string> held(reply->checkpoint_ids().begin(),
-                                     reply->checkpoint_ids().end());
-          held.insert(l.recorded.begin(), l.recorded.end());
-          Reconcile(machine_id, held);
-        }
-        if (--l.awaited <= 0) listing_.erase(machine_id);
-      });
+  auto listed = [this, machine_id](Result<std::vector<std::string>> ids) {
+    Listing& l = listing_[machine_id];
+    if (!ids) {
+      spdlog::info("machine {} did not list its checkpoints: {}", machine_id, ids.error().message);
+    } else {
+      std::set<std::string> held(ids->begin(), ids->end());
+      held.insert(l.recorded.begin(), l.recorded.end());
+      Reconcile(machine_id, held);
+    }
+    if (--l.awaited <= 0) listing_.erase(machine_id);
+  };
+  if (auto e = Unreachable(machine_id)) return listed(*e);
+  d_.agents->ListHeld(machine_id, WhileAlive<std::vector<std::string>>(std::move(listed)));
 }
 
 void CheckpointService::Reconcile(const std::string& machine_id,
@@ -354,53 +346,33 @@ void CheckpointService::SyncPins(const TaskFacts& tasks, const std::string& mach
       }
     }
   }
-  for (const auto& [machine, ids] : by_machine) {
-    v1::Command cmd;
-    cmd.set_command_id(NewId("c"));
-    for (const auto& id : ids) cmd.mutable_pin_checkpoints()->add_checkpoint_ids(id);
-    if (ids.empty()) cmd.mutable_pin_checkpoints();
-    // Fire and forget: sent again on the next round.
-    (void)d_.bus->Publish(d_.subject_prefix + ".cmd." + machine, cmd.SerializeAsString());
-  }
+  // Fire and forget: sent again on the next round.
+  for (const auto& [machine, ids] : by_machine) d_.agents->Pin(machine, ids);
 }
 
-void CheckpointService::Ask(const std::string& machine_id, v1::Command cmd, Duration timeout,
-                            Done<v1::CommandReply> done) {
-  if (!Reachable(machine_id)) {
-    const MachineRecord* m = d_.fleet->Find(machine_id);
-    done(MakeError("unavailable",
+std::optional<Error> CheckpointService::Unreachable(const std::string& machine_id) const {
+  if (Reachable(machine_id)) return std::nullopt;
+  const MachineRecord* m = d_.fleet->Find(machine_id);
+  return MakeError("unavailable",
                    m == nullptr ? "no machine " + machine_id
-                                : "machine " + m->name + " is " + std::string(ToString(m->state))));
-    return;
-  }
-  cmd.set_command_id(NewId("c"));
-  d_.bus->RequestAsync(
-      d_.subject_prefix + ".cmd." + machine_id, cmd.SerializeAsString(), timeout,
-      [ioc = d_.ioc, alive = alive_, machine_id, done = std::move(done)](Result<std::string> raw) {
-        asio::post(*ioc, [alive, machine_id, done, raw = std::move(raw)] {
-          if (*alive) done(ReadCommandReply(machine_id, raw));
-        });
-      });
+                                : "machine " + m->name + " is " + std::string(ToString(m->state)));
 }
 
 void CheckpointService::Create(const std::string& machine_id, const std::string& task_id,
                                const std::string& label, const TaskFacts& tasks,
                                Done<std::vector<CheckpointRecord>> done) {
-  v1::Command cmd;
-  cmd.mutable_checkpoint_now()->set_task_id(task_id);
-  cmd.mutable_checkpoint_now()->set_label(label);
-  Ask(machine_id, std::move(cmd), kDiskCommandTimeout,
-      [this, machine_id, tasks = &tasks, done](Result<v1::CommandReply> reply) {
-        if (!reply) return done(reply.error());
-        std::vector<CheckpointRecord> out;
-        // Also reported as events; recorded here so the answer and the catalogue agree.
-        for (const auto& m : reply->checkpoints()) {
-          if (const CheckpointRecord* c = Record(FromProto(m), machine_id, 0, tasks)) {
-            out.push_back(*c);
-          }
-        }
-        done(std::move(out));
-      });
+  auto taken = [this, machine_id, tasks = &tasks, done](Result<std::vector<CheckpointReport>> r) {
+    if (!r) return done(r.error());
+    std::vector<CheckpointRecord> out;
+    // Also reported as events; recorded here so the answer and the catalogue agree.
+    for (const auto& m : *r) {
+      if (const CheckpointRecord* c = Record(m, machine_id, 0, tasks)) out.push_back(*c);
+    }
+    done(std::move(out));
+  };
+  if (auto e = Unreachable(machine_id)) return done(*e);
+  d_.agents->TakeCheckpoint(machine_id, task_id, label,
+                            WhileAlive<std::vector<CheckpointReport>>(std::move(taken)));
 }
 
 void CheckpointService::Restore(const std::string& id, const std::string& task_id,
@@ -421,24 +393,24 @@ void CheckpointService::Restore(const std::string& id, const std::string& task_i
                                           "'s workspace is: branch it "
                                           "there first"));
   }
-  v1::Command cmd;
-  cmd.mutable_restore_checkpoint()->set_checkpoint_id(id);
-  cmd.mutable_restore_checkpoint()->set_task_id(task);
+  if (auto e = Unreachable(machine)) return done(*e);
+  auto restored = [this, id, task, machine, tasks = &tasks,
+                   done](Result<std::vector<CheckpointReport>> r) {
+    restoring_.erase(restoring_.find(task));
+    if (!r) return done(r.error());
+    RestoreOutcome out{.checkpoint_id = id, .task_id = task, .machine_id = machine};
+    for (const auto& m : *r) {
+      if (const CheckpointRecord* c = Record(m, machine, 0, tasks)) out.before = *c;
+    }
+    done(std::move(out));
+  };
   restoring_.insert(task);
-  Ask(machine, std::move(cmd), kDiskCommandTimeout,
-      [this, id, task, machine, tasks = &tasks, done](Result<v1::CommandReply> reply) {
-        restoring_.erase(restoring_.find(task));
-        if (!reply) return done(reply.error());
-        RestoreOutcome out{.checkpoint_id = id, .task_id = task, .machine_id = machine};
-        for (const auto& m : reply->checkpoints()) {
-          if (const CheckpointRecord* c = Record(FromProto(m), machine, 0, tasks)) out.before = *c;
-        }
-        done(std::move(out));
-      });
+  d_.agents->Restore(machine, id, task,
+                     WhileAlive<std::vector<CheckpointReport>>(std::move(restored)));
 }
 
 void CheckpointService::Diff(const std::string& from, const std::string& to,
-                             Done<std::pair<std::vector<v1::CheckpointChange>, uint64_t>> done) {
+                             Done<CheckpointDiff> done) {
   const CheckpointRecord* a = Find(from);
   const CheckpointRecord* b = Find(to);
   if (a == nullptr || b == nullptr) {
@@ -452,15 +424,7 @@ void CheckpointService::Diff(const std::string& from, const std::string& to,
     return done(MakeError("conflict", "no reachable machine holds both " + from + " and " + to +
                                           ": branch one onto the other's machine first"));
   }
-  v1::Command cmd;
-  cmd.mutable_diff_checkpoints()->set_from(from);
-  cmd.mutable_diff_checkpoints()->set_to(to);
-  Ask(machine, std::move(cmd), kQuickCommandTimeout, [done](Result<v1::CommandReply> reply) {
-    if (!reply) return done(reply.error());
-    done(std::pair{
-        std::vector<v1::CheckpointChange>(reply->changes().begin(), reply->changes().end()),
-        std::max<uint64_t>(reply->changes_total(), reply->changes_size())});
-  });
+  d_.agents->Diff(machine, from, to, WhileAlive<CheckpointDiff>(std::move(done)));
 }
 
 void CheckpointService::Delete(const std::string& id, const TaskFacts& tasks,
@@ -497,19 +461,18 @@ void CheckpointService::DeleteCopies(const std::string& id, std::vector<std::str
     Forget(id);
     return done(std::vector<std::string>{id});
   }
-  v1::Command cmd;
-  cmd.mutable_delete_checkpoint()->set_checkpoint_id(id);
   const std::string machine = copies[i];
-  Ask(machine, std::move(cmd), kQuickCommandTimeout,
-      [this, id, copies = std::move(copies), i,
-       done = std::move(done)](Result<v1::CommandReply> reply) mutable {
-        if (!reply && reply.error().code != "not_found") return done(reply.error());
-        if (auto it = catalogue_.find(id); it != catalogue_.end()) {
-          RemoveCopy(it->second, copies[i]);
-          Save(it->second);
-        }
-        DeleteCopies(id, std::move(copies), i + 1, std::move(done));
-      });
+  auto deleted = [this, id, copies = std::move(copies), i,
+                  done = std::move(done)](Result<void> r) mutable {
+    if (!r && r.error().code != "not_found") return done(r.error());
+    if (auto it = catalogue_.find(id); it != catalogue_.end()) {
+      RemoveCopy(it->second, copies[i]);
+      Save(it->second);
+    }
+    DeleteCopies(id, std::move(copies), i + 1, std::move(done));
+  };
+  if (auto e = Unreachable(machine)) return deleted(*e);
+  d_.agents->Delete(machine, id, WhileAlive<void>(std::move(deleted)));
 }
 
 void CheckpointService::Verify(const std::string& id, Done<CheckpointRecord> done) {
@@ -520,17 +483,15 @@ void CheckpointService::Verify(const std::string& id, Done<CheckpointRecord> don
     return done(
         MakeError("unavailable", "no machine holding checkpoint " + id + " can be reached now"));
   }
-  v1::Command cmd;
-  cmd.mutable_verify_checkpoint()->set_checkpoint_id(id);
-  Ask(copies.front(), std::move(cmd), kDiskCommandTimeout,
-      [this, id, done](Result<v1::CommandReply> reply) {
-        if (!reply) return done(reply.error());
-        auto it = catalogue_.find(id);
-        if (it == catalogue_.end()) return done(MakeError("not_found", "no checkpoint " + id));
-        it->second.verified_at_ms = UnixNowNs() / 1'000'000;
-        Save(it->second);
-        done(it->second);
-      });
+  auto verified = [this, id, done](Result<void> r) {
+    if (!r) return done(r.error());
+    auto it = catalogue_.find(id);
+    if (it == catalogue_.end()) return done(MakeError("not_found", "no checkpoint " + id));
+    it->second.verified_at_ms = UnixNowNs() / 1'000'000;
+    Save(it->second);
+    done(it->second);
+  };
+  d_.agents->Verify(copies.front(), id, WhileAlive<void>(std::move(verified)));
 }
 
 void CheckpointService::Branch(const std::string& id, const std::string& machine_id,
@@ -565,11 +526,10 @@ void CheckpointService::Branch(const std::string& id, const std::string& machine
                     .from_machine = sources.front(),
                     .to_machine = machine_id,
                     .expected_root = c->root,
-                    .subject_prefix = d_.subject_prefix,
                     .cancelled = cancelled_};
   spdlog::info("checkpoint {} branching from machine {} onto {}", id, r.from_machine, machine_id);
-  asio::post(transfers_, [this, r, key, bus = d_.bus, ioc = d_.ioc, alive = alive_] {
-    auto report = TransferCheckpoint(*bus, r);
+  asio::post(transfers_, [this, r, key, agents = d_.agents, ioc = d_.ioc, alive = alive_] {
+    auto report = agents->Transfer(r);
     asio::post(*ioc, [this, r, key, alive, report = std::move(report)]() {
       if (!*alive) return;
       auto waiting = std::move(branching_[key]);
@@ -583,13 +543,11 @@ void CheckpointService::Branch(const std::string& id, const std::string& machine
       spdlog::info("checkpoint {} is on machine {}: sent {} of {} objects, {} bytes",
                    r.checkpoint_id, r.to_machine, report->sent_objects, report->objects,
                    report->sent_bytes);
-      const CheckpointRecord* c = Record(FromProto(report->manifest), r.to_machine, 0, nullptr);
+      const CheckpointRecord* c = Record(report->checkpoint, r.to_machine, 0, nullptr);
       const bool deleted = c == nullptr && Find(r.checkpoint_id) == nullptr;
-      if (deleted) {
+      if (deleted && !Unreachable(r.to_machine)) {
         // Deleted while it travelled: the new copy goes too.
-        v1::Command cmd;
-        cmd.mutable_delete_checkpoint()->set_checkpoint_id(r.checkpoint_id);
-        Ask(r.to_machine, std::move(cmd), kQuickCommandTimeout, [](Result<v1::CommandReply>) {});
+        d_.agents->Delete(r.to_machine, r.checkpoint_id, [](Result<void>) {});
       }
       for (auto& w : waiting) {
         if (deleted) {

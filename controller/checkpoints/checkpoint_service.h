@@ -1,25 +1,25 @@
 // The controller's side of workspace checkpoints: the catalogue (every checkpoint the agents
 // reported, with the machines holding a copy), and what users ask of checkpoints, carried
-// out over the agents' command subjects: take one now, restore, diff, delete, and branch
-// (copy a checkpoint onto another machine, moving only the objects it lacks; see
-// checkpoint_transfer.h). Also seeds tasks that start from a checkpoint.
+// out by the agents that hold them (CheckpointAgents): take one now, restore, diff, delete,
+// and branch (copy a checkpoint onto another machine, moving only the objects it lacks).
+// Also seeds tasks that start from a checkpoint.
 //
-// Owner-thread only; bus replies and transfers come back to the owner thread.
+// Owner-thread only; agents' answers and transfers come back to the owner thread.
 #pragma once
 
+#include <atomic>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <unordered_map>
 #include <vector>
 
-#include "autovibe/v1/command.pb.h"
-#include "common/bus/bus.h"
-#include "controller/checkpoints/checkpoint_transfer.h"
+#include "controller/checkpoints/checkpoint_agents.h"
 #include "controller/checkpoints/task_facts.h"
 #include "controller/fleet/fleet.h"
 #include "controller/model/agent_event.h"
@@ -32,11 +32,11 @@ namespace autovibe {
 
 struct CheckpointServiceDeps {
   boost::asio::io_context* ioc = nullptr;
-  Bus* bus = nullptr;
+  // Carries out what needs a checkpoint's store; outlives the service.
+  CheckpointAgents* agents = nullptr;
   WriteBatch* batch = nullptr;
   Fleet* fleet = nullptr;
   Store* store = nullptr;
-  std::string subject_prefix = "av";
   // Copies of each task checkpoint made on other machines as it is taken (Replicate).
   int replicas = 0;
 };
@@ -95,8 +95,7 @@ class CheckpointService {
   // Whether a restore into the task's workspace has yet to answer.
   bool Restoring(std::string_view task_id) const { return restoring_.contains(task_id); }
   // The changes (at most the first 10,000) and how many there are in all.
-  void Diff(const std::string& from, const std::string& to,
-            Done<std::pair<std::vector<v1::CheckpointChange>, uint64_t>> done);
+  void Diff(const std::string& from, const std::string& to, Done<CheckpointDiff> done);
   void Delete(const std::string& id, const TaskFacts& tasks, Done<std::vector<std::string>> done);
   // Has a machine holding it re-hash every chunk; records when it last passed.
   void Verify(const std::string& id, Done<CheckpointRecord> done);
@@ -115,9 +114,15 @@ class CheckpointService {
   void SyncPins(const TaskFacts& tasks, const std::string& machine_id = "");
 
  private:
-  // Sends a command to a machine; `done` gets the reply when it says ok, else its error.
-  void Ask(const std::string& machine_id, v1::Command cmd, Duration timeout,
-           Done<v1::CommandReply> done);
+  // Why the machine's agent cannot be asked now ("unavailable"); nothing when it can.
+  std::optional<Error> Unreachable(const std::string& machine_id) const;
+  // `done`, dropped once the service has stopped: no answer is acted on after Stop().
+  template <class T>
+  Done<T> WhileAlive(Done<T> done) const {
+    return [alive = alive_, done = std::move(done)](Result<T> r) {
+      if (*alive) done(std::move(r));
+    };
+  }
   // Adds a checkpoint, or a copy of one, to the catalogue. `tasks` (when machine_id took it)
   // says where its task runs; null: machine_id received it. Null, and nothing changes, when
   // the report contradicts what is known: another root under a known id, a checkpoint of

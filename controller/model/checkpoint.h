@@ -1,10 +1,11 @@
 // One checkpoint in the controller's catalogue: what an agent reported when it took it, and
-// the machines whose stores hold a copy.
+// the machines whose stores hold a copy; and what changed between two checkpoints.
 #pragma once
 
 #include <cstdint>
 #include <set>
 #include <string>
+#include <vector>
 
 namespace autovibe {
 
@@ -24,6 +25,20 @@ struct CheckpointRecord {
   int64_t created_at_ms = 0;
   int64_t verified_at_ms = 0;    // 0: never
   std::set<std::string> copies;  // machines whose checkpoint store holds it
+};
+
+// One path that differs between two checkpoints.
+struct CheckpointChange {
+  enum class Kind { kAdded, kRemoved, kChanged };
+  Kind kind = Kind::kChanged;
+  std::string path;  // relative to the workspace, as the agent's store has it (bytes)
+};
+
+// What changed from one checkpoint to another: the first changes (an agent sends at most
+// 10,000) and how many there are in all.
+struct CheckpointDiff {
+  std::vector<CheckpointChange> changes;
+  uint64_t total = 0;  // at least changes.size()
 };
 
 }  // namespace autovibe

@@ -1,9 +1,10 @@
-#include "controller/checkpoints/checkpoint_transfer.h"
+#include "controller/agents/checkpoint_transfer.h"
 
 #include <boost/algorithm/hex.hpp>
 
-#include "autovibe/v1/command.pb.h"
+#include "autovibe/v1/checkpoint.pb.h"
 #include "common/core/ids.h"
+#include "controller/agents/agent_event_codec.h"
 
 namespace autovibe {
 namespace {
@@ -14,20 +15,23 @@ constexpr uint32_t kPartBytes = 512 << 10;
 
 class Channel {
  public:
-  Channel(Bus& bus, const TransferRequest& r) : bus_(bus), r_(r) {}
+  Channel(Bus& bus, const Subjects& subjects, const TransferRequest& r, Duration timeout)
+      : bus_(bus), subjects_(subjects), r_(r), timeout_(timeout) {}
 
   Result<v1::CommandReply> Ask(const std::string& machine, v1::Command cmd) {
     if (r_.cancelled && r_.cancelled->load()) {
       return MakeError("unavailable", "the controller is stopping");
     }
     cmd.set_command_id(NewId("c"));
-    return ReadCommandReply(machine, bus_.Request(r_.subject_prefix + ".cmd." + machine,
-                                                  cmd.SerializeAsString(), r_.timeout));
+    return ReadCommandReply(
+        machine, bus_.Request(subjects_.Command(machine), cmd.SerializeAsString(), timeout_));
   }
 
  private:
   Bus& bus_;
+  const Subjects& subjects_;
   const TransferRequest& r_;
+  Duration timeout_;
 };
 
 }  // namespace
@@ -49,9 +53,12 @@ Result<v1::CommandReply> ReadCommandReply(const std::string& machine,
   return reply;
 }
 
-Result<TransferReport> TransferCheckpoint(Bus& bus, const TransferRequest& request) {
-  Channel ch(bus, request);
+Result<TransferReport> TransferCheckpoint(Bus& bus, const Subjects& subjects,
+                                          const TransferRequest& request, Duration timeout) {
+  Channel ch(bus, subjects, request, timeout);
   TransferReport report;
+  // The source's manifest, imported as it came.
+  v1::CheckpointManifest manifest;
   uint64_t offset = 0;
   uint64_t total = 0;
   do {
@@ -63,10 +70,10 @@ Result<TransferReport> TransferCheckpoint(Bus& bus, const TransferRequest& reque
     if (!page) return page.error();
     const v1::ObjectPage& objects = page->objects();
     if (offset == 0) {
-      report.manifest = objects.manifest();
-      if (report.manifest.id() != request.checkpoint_id ||
+      manifest = objects.manifest();
+      if (manifest.id() != request.checkpoint_id ||
           (!request.expected_root.empty() &&
-           boost::algorithm::hex_lower(report.manifest.root()) != request.expected_root)) {
+           boost::algorithm::hex_lower(manifest.root()) != request.expected_root)) {
         return MakeError("conflict", "machine " + request.from_machine + "'s copy of " +
                                          request.checkpoint_id + " differs from the catalogue's");
       }
@@ -130,24 +137,10 @@ Result<TransferReport> TransferCheckpoint(Bus& bus, const TransferRequest& reque
   report.objects = total;
 
   v1::Command import;
-  *import.mutable_import_checkpoint()->mutable_manifest() = report.manifest;
+  report.checkpoint = FromProto(manifest);
+  *import.mutable_import_checkpoint()->mutable_manifest() = std::move(manifest);
   if (auto r = ch.Ask(request.to_machine, std::move(import)); !r) return r.error();
   return report;
-}
-
-CheckpointReport FromProto(const v1::CheckpointManifest& m) {
-  return {.id = m.id(),
-          .machine_id = m.machine_id(),
-          .task_id = m.task_id(),
-          .parent = m.parent(),
-          .trigger = m.trigger(),
-          .label = m.label(),
-          .workspace = m.workspace(),
-          .root = boost::algorithm::hex_lower(m.root()),
-          .files = m.file_count(),
-          .bytes = m.total_bytes(),
-          .stored_bytes = m.stored_bytes(),
-          .created_at_ms = m.created_unix_ms()};
 }
 
 }  // namespace autovibe
