@@ -2,6 +2,7 @@
 
 #include <boost/asio/post.hpp>
 
+#include "autovibe/v1/command.pb.h"
 #include "common/core/ids.h"
 #include "controller/agents/agent_event_codec.h"
 #include "controller/agents/checkpoint_transfer.h"

@@ -8,12 +8,15 @@
 #include <string>
 #include <vector>
 
-#include "autovibe/v1/command.pb.h"
 #include "common/bus/bus.h"
 #include "common/bus/subjects.h"
 #include "controller/checkpoints/checkpoint_agents.h"
 
 namespace autovibe {
+namespace v1 {
+class Command;
+class CommandReply;
+}  // namespace v1
 
 struct CheckpointAgentsDeps {
   boost::asio::io_context* ioc = nullptr;  // the owner thread answers are posted to

@@ -14,7 +14,6 @@
 #include <memory>
 #include <string>
 
-#include "autovibe/v1/event.pb.h"
 #include "common/bus/bus.h"
 #include "common/core/result.h"
 #include "controller/model/agent_event.h"
@@ -22,6 +21,9 @@
 #include "controller/store/write_batch.h"
 
 namespace autovibe {
+namespace v1 {
+class AgentEvent;
+}  // namespace v1
 
 struct EventIntakeDeps {
   boost::asio::io_context* ioc = nullptr;
