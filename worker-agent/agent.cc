@@ -16,6 +16,7 @@
 #include "common/core/files.h"
 #include "common/core/ids.h"
 #include "common/core/time.h"
+#include "common/wire/resources.h"
 #include "worker-agent/checkpoint_keeper.h"
 #include "worker-agent/command_reply.h"
 #include "worker-agent/host/resources.h"
@@ -48,15 +49,6 @@ Result<std::string> ProviderKey(const std::string& file, const std::string& from
   std::string key = *text;
   while (!key.empty() && std::isspace(static_cast<unsigned char>(key.back()))) key.pop_back();
   return key;
-}
-
-void FillResources(const host::ResourceSample& s, v1::Resources& r) {
-  r.set_cpu_cores(s.cpu_cores);
-  r.set_mem_total_bytes(s.mem_total_bytes);
-  r.set_mem_used_bytes(s.mem_used_bytes);
-  r.set_disk_total_bytes(s.disk_total_bytes);
-  r.set_disk_free_bytes(s.disk_free_bytes);
-  r.set_load1(s.load1);
 }
 
 class AgentImpl final : public Agent {
@@ -258,7 +250,7 @@ class AgentImpl final : public Agent {
     for (const auto& [k, v] : config_.labels) (*req.mutable_labels())[k] = v;
     for (const auto& t : tools_) req.add_tools(t);
     if (auto s = host::SampleResources(config_.data_dir); s) {
-      FillResources(*s, *req.mutable_resources());
+      ToProto(*s, *req.mutable_resources());
     }
     // A provisioned machine registers on a subject of its own (its bus credentials allow no
     // other); any other agent on the shared subject.
@@ -460,7 +452,7 @@ class AgentImpl final : public Agent {
     hb.set_machine_id(machine_id_);
     hb.set_sequence(++sequence_);
     if (auto s = host::SampleResources(config_.data_dir); s) {
-      FillResources(*s, *hb.mutable_resources());
+      ToProto(*s, *hb.mutable_resources());
     } else {
       spdlog::warn("agent cannot sample resources: {}", s.error().message);
     }

@@ -2,6 +2,8 @@
 
 #include <boost/algorithm/hex.hpp>
 
+#include "common/wire/resources.h"
+
 namespace autovibe {
 namespace {
 
@@ -31,11 +33,6 @@ TaskOutcome OutcomeOf(v1::TaskOutcome o) {
     default:
       return TaskOutcome::kUnspecified;
   }
-}
-
-MachineResources FromProto(const v1::Resources& r) {
-  return {r.cpu_cores(),        r.mem_total_bytes(), r.mem_used_bytes(),
-          r.disk_total_bytes(), r.disk_free_bytes(), r.load1()};
 }
 
 }  // namespace

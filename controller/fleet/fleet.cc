@@ -28,7 +28,7 @@ bool ValidLabelKey(std::string_view k) {
 
 // Resource figures come from agents: anything not finite, negative or absurd is refused so it
 // can never reach the API's JSON or the database.
-bool ValidResources(const MachineResources& r) {
+bool ValidResources(const Resources& r) {
   constexpr uint64_t kMaxBytes = uint64_t{1} << 60;  // an exbibyte
   return r.cpu_cores <= 1'000'000 && r.mem_total_bytes <= kMaxBytes &&
          r.mem_used_bytes <= kMaxBytes && r.disk_total_bytes <= kMaxBytes &&

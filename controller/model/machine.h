@@ -6,18 +6,10 @@
 #include <string>
 #include <vector>
 
+#include "common/core/resources.h"
 #include "controller/model/machine_state.h"
 
 namespace autovibe {
-
-struct MachineResources {
-  uint32_t cpu_cores = 0;
-  uint64_t mem_total_bytes = 0;
-  uint64_t mem_used_bytes = 0;
-  uint64_t disk_total_bytes = 0;
-  uint64_t disk_free_bytes = 0;
-  double load1 = 0;
-};
 
 struct MachineRecord {
   std::string id;
@@ -26,7 +18,7 @@ struct MachineRecord {
   MachineState state = MachineState::kReady;
   std::map<std::string, std::string> labels;
   std::vector<std::string> tools;
-  MachineResources resources;
+  Resources resources;
   std::string agent_version;
   int64_t last_heartbeat_at_ms = 0;
   int64_t registered_at_ms = 0;
@@ -48,7 +40,7 @@ struct MachineRegistration {
   std::string backend;  // how the machine came to be: local, docker, libvirt, ...
   std::map<std::string, std::string> labels;
   std::vector<std::string> tools;
-  MachineResources resources;
+  Resources resources;
   std::vector<std::string> running_task_ids;
   std::string instance_id;  // the agent process
   uint32_t task_slots = 0;  // 0: the controller's default
@@ -58,7 +50,7 @@ struct MachineRegistration {
 struct HeartbeatReport {
   std::string machine_id;
   uint64_t sequence = 0;
-  MachineResources resources;
+  Resources resources;
   std::vector<std::string> running_task_ids;
   int64_t sent_at_unix_ns = 0;  // the agent's clock
 };

@@ -367,7 +367,7 @@ class SqliteStore final : public Store {
     return {};
   }
 
-  static void BindResources(Stmt& st, int first, const MachineResources& r) {
+  static void BindResources(Stmt& st, int first, const Resources& r) {
     st.Bind(first, static_cast<int64_t>(r.cpu_cores));
     st.Bind(first + 1, static_cast<int64_t>(r.mem_total_bytes));
     st.Bind(first + 2, static_cast<int64_t>(r.mem_used_bytes));

@@ -248,7 +248,7 @@ TEST_CASE("CpuCores follows a narrowed affinity mask", "[host]") {
 
 TEST_CASE("SampleResources fills every field consistently", "[host]") {
   ScratchDir dir;
-  Result<ResourceSample> sample = SampleResources(dir.path().string());
+  Result<Resources> sample = SampleResources(dir.path().string());
   REQUIRE(sample.has_value());
   CHECK(sample->cpu_cores == CpuCores());
 
@@ -271,7 +271,7 @@ TEST_CASE("SampleResources fills every field consistently", "[host]") {
 
 TEST_CASE("SampleResources fails when the data dir is missing", "[host]") {
   ScratchDir dir;
-  Result<ResourceSample> sample = SampleResources((dir.path() / "absent").string());
+  Result<Resources> sample = SampleResources((dir.path() / "absent").string());
   REQUIRE_FALSE(sample.has_value());
   CHECK(sample.error().code == "io");
 }

@@ -175,14 +175,14 @@ Result<DiskInfo> ReadDisk(const std::string& dir) {
   return DiskInfo{*total, *free};
 }
 
-Result<ResourceSample> SampleResources(const std::string& data_dir) {
+Result<Resources> SampleResources(const std::string& data_dir) {
   Result<MemInfo> mem = ReadMeminfo();
   if (!mem) return mem.error();
   Result<double> load1 = ReadLoad1();
   if (!load1) return load1.error();
   Result<DiskInfo> disk = ReadDisk(data_dir);
   if (!disk) return disk.error();
-  ResourceSample sample;
+  Resources sample;
   sample.cpu_cores = CpuCores();
   sample.mem_total_bytes = mem->total_bytes;
   // MemAvailable is the kernel's estimate; never let an odd reading wrap around.

@@ -9,6 +9,7 @@
 #include <string>
 #include <string_view>
 
+#include "common/core/resources.h"
 #include "common/core/result.h"
 
 namespace autovibe::host {
@@ -22,16 +23,6 @@ struct DiskInfo {
   uint64_t total_bytes = 0;
   // Space an unprivileged process may still use (excludes the root reserve).
   uint64_t free_bytes = 0;
-};
-
-// One sample of everything the agent reports about its host.
-struct ResourceSample {
-  uint32_t cpu_cores = 0;
-  uint64_t mem_total_bytes = 0;
-  uint64_t mem_used_bytes = 0;
-  uint64_t disk_total_bytes = 0;
-  uint64_t disk_free_bytes = 0;
-  double load1 = 0;
 };
 
 // Parses text in the /proc/meminfo format, using the MemTotal and MemAvailable lines (in kB).
@@ -58,6 +49,6 @@ Result<DiskInfo> ReadDisk(const std::string& dir);
 
 // Samples everything at once; the disk figures are those of the file system holding
 // `data_dir`. Fails with the first reading that fails.
-Result<ResourceSample> SampleResources(const std::string& data_dir);
+Result<Resources> SampleResources(const std::string& data_dir);
 
 }  // namespace autovibe::host
