@@ -18,20 +18,32 @@ std::optional<LeaseTaskInfo> BudgetBridge::TaskForLease(std::string_view task_id
 
 void BudgetBridge::BudgetExhausted(const std::string& project, const std::string& resource,
                                    const std::string& message, bool pause) {
-  HoldCounts c = tasks_.BudgetExhausted(project, message, pause);
+  auto c = tasks_.BudgetExhausted(project, message, pause);
+  if (!c) {
+    // The hold stands (leases are refused all the same); the tasks stay as the store has them.
+    spdlog::error("project {} budget {} exhausted, but its tasks could not be held: {}", project,
+                  resource, c.error().message);
+    return;
+  }
   spdlog::warn("project {} budget {} exhausted: {} paused, {} cancelled, {} held", project,
-               resource, c.paused, c.cancelled, c.held);
+               resource, c->paused, c->cancelled, c->held);
 }
 
 void BudgetBridge::BudgetReplenished(const std::string& project) {
-  HoldCounts c = tasks_.BudgetReplenished(project);
-  if (c.released > 0) {
-    spdlog::info("project {} budget replenished: {} tasks go on", project, c.released);
+  auto c = tasks_.BudgetReplenished(project);
+  if (!c) {
+    spdlog::error("project {} budget replenished, but its tasks could not be released: {}", project,
+                  c.error().message);
+  } else if (c->released > 0) {
+    spdlog::info("project {} budget replenished: {} tasks go on", project, c->released);
   }
 }
 
 void BudgetBridge::TaskCapReached(const std::string& task_id, const std::string& message) {
-  tasks_.TaskCapReached(task_id, message);
+  if (auto r = tasks_.TaskCapReached(task_id, message); !r) {
+    spdlog::error("task {} reached its cap but could not be cancelled: {}", task_id,
+                  r.error().message);
+  }
 }
 
 }  // namespace autovibe

@@ -85,7 +85,7 @@ class ControllerImpl final : public Controller {
     backups_->Start();
     tasks_->RequestSchedule();
     ioc_.run();
-    return 0;
+    return exit_code_;
   }
 
   void Stop() override {
@@ -109,7 +109,15 @@ class ControllerImpl final : public Controller {
         *store_, clock_,
         FleetOptions{config_.heartbeat_interval, config_.heartbeat_ttl, config_.subject_prefix});
     if (auto r = fleet_->Load(); !r) return r.error();
-    batch_ = std::make_unique<WriteBatch>(*store_, ioc_);
+    // A commit that fails leaves the parts ahead of the database: the controller stops (exit
+    // status 1) so that it starts again from what the database holds; agents send again what
+    // was not acknowledged, and clients got no answer for what was lost.
+    batch_ = std::make_unique<WriteBatch>(
+        *store_, ioc_, std::chrono::milliseconds(5), [this](const Error& e) {
+          spdlog::critical("controller cannot write its database ({}); stopping", e.message);
+          exit_code_ = 1;
+          asio::post(ioc_, [this] { Shutdown(); });
+        });
     followers_ = std::make_unique<TaskFollowers>(fleet_.get());
     backups_ = std::make_unique<ScheduledBackups>(
         ioc_, blocking_, clock_,
@@ -174,7 +182,9 @@ class ControllerImpl final : public Controller {
     // Projects whose budget ran out before a restart stay held.
     for (const ProjectRecord* p : tasks_->Projects()) {
       if (auto e = budgets_->ExhaustedBy(p->name)) {
-        tasks_->BudgetExhausted(p->name, e->reason, e->pause);
+        if (auto held = tasks_->BudgetExhausted(p->name, e->reason, e->pause); !held) {
+          return held.error();
+        }
       }
     }
     if (auto r = MakeMachines(); !r) return r;
@@ -259,17 +269,14 @@ class ControllerImpl final : public Controller {
 
   // Agents' events, each kind to the part that applies it.
   void RouteAgentEvents() {
-    intake_->Route(AgentEventKind::kTaskStarted, [this](const AgentEvent& e) -> Result<void> {
-      tasks_->ApplyStarted(e.machine_id, std::get<TaskStartedEvent>(e.what));
-      return {};
+    intake_->Route(AgentEventKind::kTaskStarted, [this](const AgentEvent& e) {
+      return tasks_->ApplyStarted(e.machine_id, std::get<TaskStartedEvent>(e.what));
     });
-    intake_->Route(AgentEventKind::kTaskLog, [this](const AgentEvent& e) -> Result<void> {
-      tasks_->ApplyLog(e.machine_id, e.at_ms, std::get<TaskLogEvent>(e.what));
-      return {};
+    intake_->Route(AgentEventKind::kTaskLog, [this](const AgentEvent& e) {
+      return tasks_->ApplyLog(e.machine_id, e.at_ms, std::get<TaskLogEvent>(e.what));
     });
-    intake_->Route(AgentEventKind::kTaskFinished, [this](const AgentEvent& e) -> Result<void> {
-      tasks_->ApplyFinished(e.machine_id, std::get<TaskFinishedEvent>(e.what));
-      return {};
+    intake_->Route(AgentEventKind::kTaskFinished, [this](const AgentEvent& e) {
+      return tasks_->ApplyFinished(e.machine_id, std::get<TaskFinishedEvent>(e.what));
     });
     // Charged at the controller's clock, so a late record never lands in a closed period.
     intake_->Route(AgentEventKind::kUsage, [this](const AgentEvent& e) {
@@ -293,18 +300,18 @@ class ControllerImpl final : public Controller {
   Result<void> ServeApi() {
     auto hp = ParseHostPort(config_.listen);
     if (!hp) return hp.error();
-    tasks_api_ = std::make_unique<TasksApi>(
-        TasksApiDeps{tasks_.get(), fleet_.get(), followers_.get(), [this] { batch_->Commit(); },
-                     [this](std::string_view id) { return checkpoints_->Find(id) != nullptr; },
-                     [this](std::string_view task) { return checkpoints_->Restoring(task); }});
+    tasks_api_ = std::make_unique<TasksApi>(TasksApiDeps{
+        tasks_.get(), fleet_.get(), followers_.get(), [this] { return batch_->Commit(); },
+        [this](std::string_view id) { return checkpoints_->Find(id) != nullptr; },
+        [this](std::string_view task) { return checkpoints_->Restoring(task); }});
     budgets_api_ = std::make_unique<BudgetsApi>(BudgetsApiDeps{
         budgets_.get(),
         [this](std::string_view name) { return tasks_->FindProject(name) != nullptr; },
-        [this] { batch_->Commit(); }});
+        [this] { return batch_->Commit(); }});
     checkpoints_api_ = std::make_unique<CheckpointsApi>(
         CheckpointsApiDeps{checkpoints_.get(), fleet_.get(), machines_.get(), task_facts_.get()});
     machines_api_ = std::make_unique<MachinesApi>(
-        MachinesApiDeps{fleet_.get(), machines_.get(), [this] { batch_->Commit(); }});
+        MachinesApiDeps{fleet_.get(), machines_.get(), [this] { return batch_->Commit(); }});
     api_ = std::make_unique<Api>(ApiDeps{fleet_.get(), &bus_->Stats(),
                                          &registration_->heartbeat_lag(), admin_token_,
                                          tasks_api_.get(), tasks_.get(), budgets_api_.get(),
@@ -329,7 +336,7 @@ class ControllerImpl final : public Controller {
     tick_timer_.async_wait([this](boost::system::error_code ec) {
       if (ec || stopping_) return;
       batch_->Open();
-      tasks_->Tick();
+      if (auto r = tasks_->Tick(); !r) spdlog::error("tasks tick: {}", r.error().message);
       budgets_->Tick();
       if (ticks_++ % kPinEveryTicks == 0) checkpoints_->SyncPins(*task_facts_);
       machines_->Tick();
@@ -357,7 +364,7 @@ class ControllerImpl final : public Controller {
     if (backups_) backups_->Stop();
     // Commit first: what waits for the commit (acks of consumed events, commands) still has
     // its subscription and bus.
-    if (batch_) batch_->Commit();
+    if (batch_) (void)batch_->Commit();
     StopParts();
     signals_.cancel();
     ioc_.stop();
@@ -402,6 +409,7 @@ class ControllerImpl final : public Controller {
   std::unique_ptr<Api> api_;
   std::unique_ptr<HttpServer> http_;
   uint64_t ticks_ = 0;
+  int exit_code_ = 0;
   bool stopping_ = false;
 };
 

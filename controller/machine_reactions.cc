@@ -1,9 +1,17 @@
 #include "controller/machine_reactions.h"
 
+#include <spdlog/spdlog.h>
+
 namespace autovibe {
 namespace {
 
 bool Accepting(MachineState s) { return s == MachineState::kReady || s == MachineState::kBusy; }
+
+// A reaction whose writes failed has been undone by the task book (which reloaded what the
+// store holds); the machine's next heartbeat or registration brings it up again.
+void Report(const Result<void>& r) {
+  if (!r) spdlog::error("tasks could not follow a machine's change: {}", r.error().message);
+}
 
 }  // namespace
 
@@ -12,13 +20,13 @@ void MachineReactions::Sync(const MachineRecord& m) {
   // machine that holds its workspace.
   auto labels = m.labels;
   labels["autovibe.machine"] = m.id;
-  d_.tasks->MachineUpdated(m.id, m.tools, labels, m.task_slots, Accepting(m.state));
+  Report(d_.tasks->MachineUpdated(m.id, m.tools, labels, m.task_slots, Accepting(m.state)));
 }
 
 void MachineReactions::MachineRegistered(const MachineRecord& m,
                                          const std::vector<std::string>& running) {
   Sync(m);
-  d_.tasks->ReportedRunning(m.id, running);
+  Report(d_.tasks->ReportedRunning(m.id, running));
   // After its answer (the caller queued it first, and AfterCommit keeps the order): the
   // agent's retention waits for its first pins, and the catalogue learns which copies its
   // store still has.
@@ -33,7 +41,7 @@ void MachineReactions::MachineDown(const MachineRecord& m, MachineDownCause caus
                                    const std::string& why) {
   // No new task lands there; what it ran is retried elsewhere (or resumes from a checkpoint).
   if (d_.fleet->Find(m.id) != nullptr) Sync(m);
-  d_.tasks->MachineGone(m.id, why);
+  Report(d_.tasks->MachineGone(m.id, why));
   switch (cause) {
     case MachineDownCause::kLost:
     case MachineDownCause::kAgentStopped:
@@ -54,7 +62,7 @@ void MachineReactions::MachineDown(const MachineRecord& m, MachineDownCause caus
 
 void MachineReactions::ReportedRunning(const std::string& machine_id,
                                        const std::vector<std::string>& task_ids) {
-  d_.tasks->ReportedRunning(machine_id, task_ids);
+  Report(d_.tasks->ReportedRunning(machine_id, task_ids));
 }
 
 }  // namespace autovibe

@@ -32,7 +32,8 @@ class Api {
  public:
   explicit Api(ApiDeps deps) : deps_(std::move(deps)) {
     if (deps_.machines_api == nullptr) {
-      own_machines_ = std::make_unique<MachinesApi>(MachinesApiDeps{deps_.fleet, nullptr, [] {}});
+      own_machines_ = std::make_unique<MachinesApi>(
+          MachinesApiDeps{deps_.fleet, nullptr, [] { return Result<void>(); }});
       deps_.machines_api = own_machines_.get();
     }
   }

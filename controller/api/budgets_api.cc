@@ -59,7 +59,7 @@ HttpResponse BudgetsApi::Budgets(const HttpRequest& req, const std::string& proj
   if (auto r = deps_.book->SetBudgets(project, std::move(*budgets)); !r) {
     return ErrorResponse(r.error());
   }
-  deps_.commit();
+  if (auto c = deps_.commit(); !c) return ErrorResponse(c.error());
   return JsonResponse(200, BudgetsToJson(project, deps_.book->Budgets(project)));
 }
 

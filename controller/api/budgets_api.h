@@ -18,7 +18,7 @@ struct BudgetsApiDeps {
   // Whether a project of that name exists (the task book's projects).
   std::function<bool(std::string_view)> project_exists;
   // Makes the writes so far durable; called before a change is acknowledged to the client.
-  std::function<void()> commit;
+  std::function<Result<void>()> commit;
 };
 
 class BudgetsApi {

@@ -60,7 +60,7 @@ HttpResponse MachinesApi::Route(const HttpRequest& req, const std::vector<std::s
   auto r = seg.size() == 4 ? d_.machines->Drain(m->id)
                            : d_.machines->Terminate(m->id, "terminated through the API");
   if (!r) return ErrorResponse(r.error());
-  d_.commit();
+  if (auto c = d_.commit(); !c) return ErrorResponse(c.error());
   return JsonResponse(202, MachineToJson(**r));
 }
 
@@ -81,7 +81,7 @@ HttpResponse MachinesApi::Spawn(const HttpRequest& req) {
                                     : "requested through the API from " + s.from_checkpoint;
   auto m = d_.machines->Spawn(s);
   if (!m) return ErrorResponse(m.error());
-  d_.commit();
+  if (auto c = d_.commit(); !c) return ErrorResponse(c.error());
   return JsonResponse(202, MachineToJson(**m));
 }
 

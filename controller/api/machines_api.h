@@ -16,7 +16,7 @@ struct MachinesApiDeps {
   const Fleet* fleet = nullptr;
   MachineManager* machines = nullptr;  // may be null: no provisioning
   // Commits the open write batch before answering.
-  std::function<void()> commit;
+  std::function<Result<void>()> commit;
 };
 
 class MachinesApi {

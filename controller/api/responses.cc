@@ -39,6 +39,8 @@ HttpResponse ErrorResponse(const Error& e) {
   if (e.code == "conflict") status = 409;
   if (e.code == "bad_request") status = 400;
   if (e.code == "unavailable") status = 503;
+  // The database refused a write (full, read-only): nothing changed; try again later.
+  if (e.code == "store") status = 503;
   // A machine's own failures (a corrupt chunk, a hostile manifest) are told as they are.
   const bool told = e.code == "corrupt" || e.code == "hostile_manifest" || e.code == "incomplete";
   return JsonError(status, status == 500 && !told ? "internal" : e.code, e.message);

@@ -64,7 +64,7 @@ HttpResponse TasksApi::Projects(const HttpRequest& req, const std::vector<std::s
     }
     auto p = book.CreateProject(std::string(name->as_string()));
     if (!p) return ErrorResponse(p.error());
-    deps_.commit();
+    if (auto c = deps_.commit(); !c) return ErrorResponse(c.error());
     return JsonResponse(201, ProjectJson(**p));
   }
   if (seg.size() == 3) {
@@ -80,7 +80,7 @@ HttpResponse TasksApi::Projects(const HttpRequest& req, const std::vector<std::s
     auto counts = seg[3] == "stop" ? book.StopProject(seg[2], "stopped by the user")
                                    : book.ResumeProject(seg[2]);
     if (!counts) return ErrorResponse(counts.error());
-    deps_.commit();
+    if (auto c = deps_.commit(); !c) return ErrorResponse(c.error());
     json::object o = ProjectJson(*book.FindProject(seg[2]));
     o["paused_tasks"] = counts->paused;
     o["held_tasks"] = counts->held;
@@ -119,7 +119,7 @@ HttpResponse TasksApi::Tasks(const HttpRequest& req, const std::vector<std::stri
     if (req.method != "POST") return MethodNotAllowed("POST");
     auto r = deps_.tasks->Cancel(t->id, "cancelled by the user");
     if (!r) return ErrorResponse(r.error());
-    deps_.commit();
+    if (auto c = deps_.commit(); !c) return ErrorResponse(c.error());
     return JsonResponse(200, TaskToJson(**r, deps_.fleet));
   }
   if (verb == "resume") {
@@ -131,7 +131,7 @@ HttpResponse TasksApi::Tasks(const HttpRequest& req, const std::vector<std::stri
     }
     auto r = deps_.tasks->ResumeTask(t->id);
     if (!r) return ErrorResponse(r.error());
-    deps_.commit();
+    if (auto c = deps_.commit(); !c) return ErrorResponse(c.error());
     return JsonResponse(200, TaskToJson(**r, deps_.fleet));
   }
   if (req.method != "GET") return MethodNotAllowed("GET");
@@ -154,7 +154,7 @@ HttpResponse TasksApi::Submit(const HttpRequest& req) {
   }
   auto t = deps_.tasks->Submit(std::string(project->as_string()), std::move(*spec));
   if (!t) return ErrorResponse(t.error());
-  deps_.commit();
+  if (auto c = deps_.commit(); !c) return ErrorResponse(c.error());
   return JsonResponse(201, TaskToJson(**t, deps_.fleet));
 }
 

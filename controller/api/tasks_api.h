@@ -19,7 +19,7 @@ struct TasksApiDeps {
   const Fleet* fleet = nullptr;
   TaskFollowers* followers = nullptr;
   // Makes the writes so far durable; called before a write is acknowledged to the client.
-  std::function<void()> commit;
+  std::function<Result<void>()> commit;
   // Whether the catalogue knows a checkpoint (for "from_checkpoint"); null: none known.
   std::function<bool(std::string_view)> checkpoint_known;
   // Whether a checkpoint restore is writing a task's workspace; null: never.

@@ -132,6 +132,21 @@ bool Scheduler::Full(const std::string& machine_id) const {
   return it == machines_.end() || it->second->held.size() >= it->second->slots;
 }
 
+void Scheduler::ForgetTasks() {
+  levels_.clear();
+  queued_.clear();
+  for (auto& [id, m] : machines_) {
+    m->held.clear();
+    UpdateFree(*m);
+  }
+}
+
+std::vector<std::string> Scheduler::MachineIds() const {
+  std::vector<std::string> out;
+  for (const auto& [id, m] : machines_) out.push_back(id);
+  return out;
+}
+
 bool Scheduler::AnyMachineFits(const std::string& tool,
                                const std::map<std::string, std::string>& labels) const {
   SchedulerTask t;

@@ -70,6 +70,10 @@ class Scheduler {
   // is dequeued and held on its machine.
   std::vector<Placement> Place(size_t max);
 
+  // Forgets every queued and held task (the task book reloads them); machines stay.
+  void ForgetTasks();
+  std::vector<std::string> MachineIds() const;
+
   // Whether any machine offers this tool with these labels (regardless of free slots).
   bool AnyMachineFits(const std::string& tool,
                       const std::map<std::string, std::string>& labels) const;

@@ -348,6 +348,9 @@ class SqliteStore final : public Store {
   Result<void> RollbackTo(std::string_view name) override {
     return Exec("ROLLBACK TO " + Identifier(name), "rollback to savepoint");
   }
+  Result<void> RefuseWritesForTest(bool refuse) override {
+    return Exec(refuse ? "PRAGMA query_only = ON" : "PRAGMA query_only = OFF", "query_only");
+  }
   Result<void> Release(std::string_view name) override {
     return Exec("RELEASE " + Identifier(name), "release savepoint");
   }

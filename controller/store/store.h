@@ -95,6 +95,10 @@ class Store {
   virtual Result<void> Savepoint(std::string_view name) = 0;
   virtual Result<void> RollbackTo(std::string_view name) = 0;
   virtual Result<void> Release(std::string_view name) = 0;
+
+  // From now on every write is refused (SQLite's query_only), as a full or read-only database
+  // would: for tests of what a failed write does.
+  virtual Result<void> RefuseWritesForTest(bool refuse) = 0;
 };
 
 // Opens (creating if needed) the SQLite database at `path`: WAL, foreign keys on, migrated to

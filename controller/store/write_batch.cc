@@ -15,7 +15,7 @@ void WriteBatch::Open() {
     commit_queued_ = true;
     timer_.expires_after(window_);
     timer_.async_wait([this](const boost::system::error_code& ec) {
-      if (!ec) Commit();
+      if (!ec) (void)Commit();
     });
   }
 }
@@ -28,7 +28,7 @@ void WriteBatch::AfterCommit(std::function<void()> fn) {
   after_.push_back(std::move(fn));
 }
 
-void WriteBatch::Commit() {
+Result<void> WriteBatch::Commit() {
   if (commit_queued_) timer_.cancel();
   commit_queued_ = false;
   if (store_.InTransaction()) {
@@ -36,13 +36,15 @@ void WriteBatch::Commit() {
       // The writes are lost; unacknowledged events come again and are applied then.
       spdlog::error("controller commit failed: {}", r.error().message);
       after_.clear();
-      return;
+      if (on_lost_) on_lost_(r.error());
+      return r.error();
     }
     ++commits_;
   }
   auto after = std::move(after_);
   after_.clear();
   for (auto& fn : after) fn();
+  return {};
 }
 
 }  // namespace autovibe

@@ -82,24 +82,29 @@ Result<void> TaskBook::Load() {
 }
 
 Result<const ProjectRecord*> TaskBook::CreateProject(const std::string& name) {
-  if (!ValidProjectName(name)) {
-    return MakeError("bad_request", "invalid project name \"" + name.substr(0, 80) +
-                                        "\": use 1-63 of a-z, 0-9, '.', '_' or '-'");
-  }
-  if (projects_by_name_.count(name)) {
-    return MakeError("conflict", "a project named " + name + " exists");
-  }
-  ProjectRecord p{name, clock_.NowMs()};
-  if (auto r = store_.tasks().InsertProject(p); !r) return r.error();
-  auto owned = std::make_unique<ProjectRecord>(p);
-  ProjectRecord* out = owned.get();
-  projects_by_name_[name] = out;
-  projects_.push_back(std::move(owned));
-  StoredEvent ev{
-      0, p.created_at_ms, "project.created", "", json::serialize(json::object{{"project", name}}),
-      ""};
-  if (auto r = store_.AppendEvent(ev); !r) spdlog::error("tasks: {}", r.error().message);
-  return out;
+  return Guarded([&]() -> Result<const ProjectRecord*> {
+    if (!ValidProjectName(name)) {
+      return MakeError("bad_request", "invalid project name \"" + name.substr(0, 80) +
+                                          "\": use 1-63 of a-z, 0-9, '.', '_' or '-'");
+    }
+    if (projects_by_name_.count(name)) {
+      return MakeError("conflict", "a project named " + name + " exists");
+    }
+    ProjectRecord p{name, clock_.NowMs()};
+    if (auto r = store_.tasks().InsertProject(p); !r) {
+      Fail(r.error());
+      return r.error();
+    }
+    auto owned = std::make_unique<ProjectRecord>(p);
+    ProjectRecord* out = owned.get();
+    projects_by_name_[name] = out;
+    projects_.push_back(std::move(owned));
+    StoredEvent ev{
+        0, p.created_at_ms, "project.created", "", json::serialize(json::object{{"project", name}}),
+        ""};
+    if (auto r = store_.AppendEvent(ev); !r) Fail(r.error());
+    return out;
+  });
 }
 
 const ProjectRecord* TaskBook::FindProject(std::string_view name) const {
@@ -119,72 +124,76 @@ std::map<TaskState, int> TaskBook::Counts(std::string_view project) const {
 }
 
 Result<const TaskRecord*> TaskBook::Submit(const std::string& project, TaskSpec spec) {
-  if (!FindProject(project)) {
-    return MakeError("not_found", "no project named " + project.substr(0, 80) +
-                                      "; create it with: autovibe project create NAME");
-  }
-  std::vector<Entry*> deps;
-  for (const auto& d : spec.depends_on) {
-    Entry* dep = Get(d);
-    if (dep == nullptr) return MakeError("bad_request", "depends_on names unknown task " + d);
-    deps.push_back(dep);
-  }
-  if (spec.timeout_s == 0) spec.timeout_s = options_.default_timeout_s;
-  auto owned = std::make_unique<Entry>();
-  Entry& e = *owned;
-  TaskRecord& t = e.record;
-  t.id = NewId("t");
-  t.project = project;
-  t.seq = next_seq_++;
-  t.spec = std::move(spec);
-  t.created_at_ms = clock_.NowMs();
-  t.state = TaskState::kBlocked;
-  by_id_[t.id] = &e;
-  tasks_.push_back(std::move(owned));
-  ++counts_[project][t.state];
-  if (!t.spec.from_checkpoint.empty()) ++starting_points_[t.spec.from_checkpoint];
-  for (Entry* dep : deps) dependents_[dep->record.id].push_back(&e);
-  ++counters_.submitted;
-  Record(e, "task.submitted",
-         json::serialize(json::object{{"tool", t.spec.tool}, {"priority", t.spec.priority}}));
-  // Decide at once what the dependencies allow: run, wait, or fail.
-  const Entry* failed_dep = nullptr;
-  bool waiting = false;
-  for (Entry* dep : deps) {
-    if (dep->record.state == TaskState::kSucceeded) continue;
-    if (IsFinal(dep->record.state)) {
-      failed_dep = dep;
-      break;
+  return Guarded([&]() -> Result<const TaskRecord*> {
+    if (!FindProject(project)) {
+      return MakeError("not_found", "no project named " + project.substr(0, 80) +
+                                        "; create it with: autovibe project create NAME");
     }
-    waiting = true;
-  }
-  if (failed_dep != nullptr) {
-    Finish(e, TaskState::kFailed,
-           "dependency " + failed_dep->record.id + " " +
-               std::string(ToString(failed_dep->record.state)));
-  } else if (!waiting) {
-    Enqueue(e);
-  } else {
-    Save(e);
-    observer_.TaskChanged(t);
-  }
-  return &e.record;
+    std::vector<Entry*> deps;
+    for (const auto& d : spec.depends_on) {
+      Entry* dep = Get(d);
+      if (dep == nullptr) return MakeError("bad_request", "depends_on names unknown task " + d);
+      deps.push_back(dep);
+    }
+    if (spec.timeout_s == 0) spec.timeout_s = options_.default_timeout_s;
+    auto owned = std::make_unique<Entry>();
+    Entry& e = *owned;
+    TaskRecord& t = e.record;
+    t.id = NewId("t");
+    t.project = project;
+    t.seq = next_seq_++;
+    t.spec = std::move(spec);
+    t.created_at_ms = clock_.NowMs();
+    t.state = TaskState::kBlocked;
+    by_id_[t.id] = &e;
+    tasks_.push_back(std::move(owned));
+    ++counts_[project][t.state];
+    if (!t.spec.from_checkpoint.empty()) ++starting_points_[t.spec.from_checkpoint];
+    for (Entry* dep : deps) dependents_[dep->record.id].push_back(&e);
+    ++counters_.submitted;
+    Record(e, "task.submitted",
+           json::serialize(json::object{{"tool", t.spec.tool}, {"priority", t.spec.priority}}));
+    // Decide at once what the dependencies allow: run, wait, or fail.
+    const Entry* failed_dep = nullptr;
+    bool waiting = false;
+    for (Entry* dep : deps) {
+      if (dep->record.state == TaskState::kSucceeded) continue;
+      if (IsFinal(dep->record.state)) {
+        failed_dep = dep;
+        break;
+      }
+      waiting = true;
+    }
+    if (failed_dep != nullptr) {
+      Finish(e, TaskState::kFailed,
+             "dependency " + failed_dep->record.id + " " +
+                 std::string(ToString(failed_dep->record.state)));
+    } else if (!waiting) {
+      Enqueue(e);
+    } else {
+      Save(e);
+      TellChanged(t);
+    }
+    return &e.record;
+  });
 }
 
 Result<const TaskRecord*> TaskBook::Cancel(std::string_view id, const std::string& reason) {
-  Entry* e = Get(id);
-  if (e == nullptr)
-    return MakeError("not_found", "no task with id " + std::string(id).substr(0, 80));
-  TaskRecord& t = e->record;
-  if (IsFinal(t.state)) {
-    return MakeError("conflict", "task " + t.id + " already " + std::string(ToString(t.state)));
-  }
-  // A placed task keeps its slot until the agent reports the tool gone (or the machine is).
-  if (IsPlaced(t.state)) commands_.CancelTask(t.machine_id, t.id, reason);
-  scheduler_.Dequeue(t.id);
-  assign_deadlines_.erase(t.id);
-  Finish(*e, TaskState::kCancelled, reason);
-  return &e->record;
+  return Guarded([&]() -> Result<const TaskRecord*> {
+    Entry* e = Get(id);
+    if (e == nullptr)
+      return MakeError("not_found", "no task with id " + std::string(id).substr(0, 80));
+    TaskRecord& t = e->record;
+    if (IsFinal(t.state)) {
+      return MakeError("conflict", "task " + t.id + " already " + std::string(ToString(t.state)));
+    }
+    // A placed task keeps its slot until the agent reports the tool gone (or the machine is).
+    if (IsPlaced(t.state)) OrderCancel(t.machine_id, t.id, reason);
+    scheduler_.Dequeue(t.id);
+    assign_deadlines_.erase(t.id);
+    Finish(*e, TaskState::kCancelled, reason);
+    return &e->record;
+  });
 }
 
 const TaskRecord* TaskBook::Find(std::string_view id) const {
@@ -219,6 +228,7 @@ Result<std::vector<TaskLogChunk>> TaskBook::Logs(std::string_view id, int64_t af
 void TaskBook::Save(Entry& e) {
   if (auto r = store_.tasks().SaveTask(e.record); !r) {
     spdlog::error("tasks cannot save {}: {}", e.record.id, r.error().message);
+    Fail(r.error());
   }
 }
 
@@ -257,6 +267,7 @@ void TaskBook::Record(const Entry& e, std::string_view kind, const std::string& 
   StoredEvent ev{0, clock_.NowMs(), std::string(kind), "", detail_json, e.record.id};
   if (auto r = store_.AppendEvent(ev); !r) {
     spdlog::error("tasks cannot record {}: {}", kind, r.error().message);
+    Fail(r.error());
   }
 }
 
@@ -266,7 +277,7 @@ void TaskBook::Enqueue(Entry& e) {
   e.record.machine_id.clear();
   Save(e);
   scheduler_.Enqueue(ToSchedulerTask(e.record));
-  observer_.TaskChanged(e.record);
+  TellChanged(e.record);
   pump_.Request();
 }
 
@@ -285,7 +296,7 @@ void TaskBook::Finish(Entry& e, TaskState to, std::string reason) {
   // Thousands of tasks may succeed a second; what went wrong is what an operator reads.
   spdlog::log(to == TaskState::kSucceeded ? spdlog::level::debug : spdlog::level::info,
               "task {} {} attempts={} {}", t.id, ToString(to), t.attempts, t.reason);
-  observer_.TaskChanged(t);
+  TellChanged(t);
   ResolveDependents(e);
 }
 

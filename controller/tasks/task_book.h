@@ -4,6 +4,11 @@
 // (inside the caller's open transaction, if any) and recorded as an event before the call
 // returns; orders for agents go to TaskCommands, news to the TaskObserver. The book asks for
 // its own scheduling passes whenever a task or a slot becomes free (SchedulePump).
+//
+// Each call from outside is one operation: when one of its writes fails, the operation fails
+// with the store's error, its writes are undone (to a savepoint, when a transaction is open),
+// the book reloads its tasks from the store, and nothing it would have ordered or told goes
+// out, so memory, the database and the agents agree.
 #pragma once
 
 #include <boost/asio/io_context.hpp>
@@ -136,10 +141,11 @@ class TaskBook {
   Result<const TaskRecord*> ResumeTask(std::string_view id);
   // A budget of the project is used up: running tasks are paused (or cancelled when `pause` is
   // false) and queued ones held, until BudgetReplenished.
-  HoldCounts BudgetExhausted(const std::string& project, const std::string& message, bool pause);
-  HoldCounts BudgetReplenished(const std::string& project);
+  Result<HoldCounts> BudgetExhausted(const std::string& project, const std::string& message,
+                                     bool pause);
+  Result<HoldCounts> BudgetReplenished(const std::string& project);
   // The task reached its own max_usd: it is cancelled.
-  void TaskCapReached(const std::string& task_id, const std::string& message);
+  Result<void> TaskCapReached(const std::string& task_id, const std::string& message);
   // Why the project's tasks wait ("" when they do not): the stop, else the budget.
   std::string HoldReason(std::string_view project) const;
   // Paused tasks of the project in total.
@@ -147,14 +153,15 @@ class TaskBook {
 
   // --- machines
   // A machine registered, changed state or settings.
-  void MachineUpdated(const std::string& id, const std::vector<std::string>& tools,
-                      const std::map<std::string, std::string>& labels, uint32_t slots,
-                      bool accepting);
+  Result<void> MachineUpdated(const std::string& id, const std::vector<std::string>& tools,
+                              const std::map<std::string, std::string>& labels, uint32_t slots,
+                              bool accepting);
   // The machine's tasks are gone (lost, agent restarted or stopping): retry them elsewhere.
-  void MachineGone(const std::string& machine_id, const std::string& why);
+  Result<void> MachineGone(const std::string& machine_id, const std::string& why);
   // What an agent says it runs (heartbeat, registration): confirms assignments and cancels
   // copies that should not run there.
-  void ReportedRunning(const std::string& machine_id, const std::vector<std::string>& task_ids);
+  Result<void> ReportedRunning(const std::string& machine_id,
+                               const std::vector<std::string>& task_ids);
 
   // --- scheduling
   // Places up to `max` queued tasks; returns how many.
@@ -166,17 +173,18 @@ class TaskBook {
   bool HasQueued() const { return scheduler_.queued() > 0; }
   // The agent's answer to RunTask (TaskCommands::RunTask's `done` lands here). `error_code`
   // "bad_task" fails the task; any other error (or no answer) puts it back in the queue.
-  void AssignAnswered(const std::string& task_id, uint32_t attempt, const std::string& machine_id,
-                      bool ok, const std::string& error_code, const std::string& error);
+  Result<void> AssignAnswered(const std::string& task_id, uint32_t attempt,
+                              const std::string& machine_id, bool ok, const std::string& error_code,
+                              const std::string& error);
   // Requeues assignments left unconfirmed past the assign timeout (after a restart).
-  void CheckAssignDeadlines();
+  Result<void> CheckAssignDeadlines();
   // Once a second: the above, and machines whose refusal cool-down ended take tasks again.
-  void Tick();
+  Result<void> Tick();
 
   // --- agent events (already deduplicated by event id), from `machine_id`
-  void ApplyStarted(const std::string& machine_id, const TaskStartedEvent& s);
-  void ApplyLog(const std::string& machine_id, int64_t at_ms, const TaskLogEvent& l);
-  void ApplyFinished(const std::string& machine_id, const TaskFinishedEvent& f);
+  Result<void> ApplyStarted(const std::string& machine_id, const TaskStartedEvent& s);
+  Result<void> ApplyLog(const std::string& machine_id, int64_t at_ms, const TaskLogEvent& l);
+  Result<void> ApplyFinished(const std::string& machine_id, const TaskFinishedEvent& f);
 
   // Whether the task is known and not final.
   bool Unfinished(std::string_view id) const;
@@ -191,6 +199,25 @@ class TaskBook {
 
  private:
   struct Entry;
+  class Op;
+
+  // Runs one operation (see above): what `body` returns, or the store's error.
+  template <class Body>
+  auto Guarded(Body&& body);
+  // A write of the operation failed: it fails (the first error is kept).
+  void Fail(const Error& e);
+  // Runs `effect` once the operation under way succeeds (at once outside one).
+  void Effect(std::function<void()> effect);
+  void TellChanged(const TaskRecord& t);
+  void TellLogged(const TaskRecord& t, const TaskLogChunk& chunk);
+  void TellBusy(const std::string& machine_id);
+  void OrderRun(const TaskRecord& t);
+  void OrderCancel(const std::string& machine_id, const std::string& task_id,
+                   const std::string& reason, Duration delay = Duration(0));
+  void OrderPause(const std::string& machine_id, const std::string& task_id,
+                  const std::string& reason, Duration delay = Duration(0));
+  // What the store holds replaces the book's tasks and projects (after a failed operation).
+  void Reload();
 
   Entry* Get(std::string_view id);
   void Save(Entry& e);
@@ -243,6 +270,12 @@ class TaskBook {
   std::unordered_map<std::string, Cooldown> cooldowns_;  // machine id -> cool-down
   int64_t next_seq_ = 1;
   TaskCounters counters_;
+  // The operation under way: how deep its calls are nested, its first failed write, whether
+  // it writes under a savepoint, and what it orders and tells once it succeeds.
+  int op_depth_ = 0;
+  std::optional<Error> op_error_;
+  bool op_savepoint_ = false;
+  std::vector<std::function<void()>> effects_;
 };
 
 }  // namespace autovibe

@@ -2,6 +2,7 @@
 #include <algorithm>
 
 #include "controller/tasks/task_book.h"
+#include "controller/tasks/task_book_entry.h"
 
 namespace autovibe {
 namespace {
@@ -11,14 +12,16 @@ constexpr int64_t kMaxCooldownMs = 30'000;
 
 }  // namespace
 
-void TaskBook::Tick() {
-  CheckAssignDeadlines();
-  EndCooldowns();
+Result<void> TaskBook::Tick() {
+  return Guarded([&]() -> void {
+    CheckAssignDeadlines();
+    EndCooldowns();
+  });
 }
 
 void TaskBook::Rest(const std::string& machine_id, bool resting) {
   scheduler_.SetResting(machine_id, resting);
-  observer_.MachineBusy(machine_id, scheduler_.Full(machine_id));
+  TellBusy(machine_id);
   if (!resting) pump_.Request();
 }
 

@@ -39,66 +39,82 @@ int TaskBook::Paused(std::string_view project) const {
 }
 
 Result<HoldCounts> TaskBook::StopProject(std::string_view name, const std::string& reason) {
-  auto it = projects_by_name_.find(std::string(name));
-  if (it == projects_by_name_.end()) {
-    return MakeError("not_found", "no project named " + std::string(name).substr(0, 80));
-  }
-  ProjectRecord& p = *it->second;
-  if (!p.stopped) {
-    p.stopped = true;
-    if (auto r = store_.tasks().SetProjectStopped(p.name, true); !r) return r.error();
-    StoredEvent ev{0,
-                   clock_.NowMs(),
-                   "project.stopped",
-                   "",
-                   json::serialize(json::object{{"project", p.name}, {"reason", reason}}),
-                   ""};
-    if (auto r = store_.AppendEvent(ev); !r) spdlog::error("tasks: {}", r.error().message);
-    spdlog::warn("project {} stopped: {}", p.name, reason);
-  }
-  // Also when already stopped: a task that slipped through (an assignment answered late) stops.
-  return HoldProject(p.name, reason, /*pause=*/true, Duration(0));
+  return Guarded([&]() -> Result<HoldCounts> {
+    auto it = projects_by_name_.find(std::string(name));
+    if (it == projects_by_name_.end()) {
+      return MakeError("not_found", "no project named " + std::string(name).substr(0, 80));
+    }
+    ProjectRecord& p = *it->second;
+    if (!p.stopped) {
+      p.stopped = true;
+      if (auto r = store_.tasks().SetProjectStopped(p.name, true); !r) {
+        Fail(r.error());
+        return r.error();
+      }
+      StoredEvent ev{0,
+                     clock_.NowMs(),
+                     "project.stopped",
+                     "",
+                     json::serialize(json::object{{"project", p.name}, {"reason", reason}}),
+                     ""};
+      if (auto r = store_.AppendEvent(ev); !r) Fail(r.error());
+      spdlog::warn("project {} stopped: {}", p.name, reason);
+    }
+    // Also when already stopped: a task that slipped through (an assignment answered late) stops.
+    return HoldProject(p.name, reason, /*pause=*/true, Duration(0));
+  });
 }
 
 Result<HoldCounts> TaskBook::ResumeProject(std::string_view name) {
-  auto it = projects_by_name_.find(std::string(name));
-  if (it == projects_by_name_.end()) {
-    return MakeError("not_found", "no project named " + std::string(name).substr(0, 80));
-  }
-  ProjectRecord& p = *it->second;
-  if (p.stopped) {
-    p.stopped = false;
-    if (auto r = store_.tasks().SetProjectStopped(p.name, false); !r) return r.error();
-    StoredEvent ev{0,
-                   clock_.NowMs(),
-                   "project.resumed",
-                   "",
-                   json::serialize(json::object{{"project", p.name}}),
-                   ""};
-    if (auto r = store_.AppendEvent(ev); !r) spdlog::error("tasks: {}", r.error().message);
-    spdlog::info("project {} resumed", p.name);
-  }
-  if (budget_holds_.count(p.name) > 0) return HoldCounts{};  // the budget still holds it
-  return ReleaseProject(p.name);
+  return Guarded([&]() -> Result<HoldCounts> {
+    auto it = projects_by_name_.find(std::string(name));
+    if (it == projects_by_name_.end()) {
+      return MakeError("not_found", "no project named " + std::string(name).substr(0, 80));
+    }
+    ProjectRecord& p = *it->second;
+    if (p.stopped) {
+      p.stopped = false;
+      if (auto r = store_.tasks().SetProjectStopped(p.name, false); !r) {
+        Fail(r.error());
+        return r.error();
+      }
+      StoredEvent ev{0,
+                     clock_.NowMs(),
+                     "project.resumed",
+                     "",
+                     json::serialize(json::object{{"project", p.name}}),
+                     ""};
+      if (auto r = store_.AppendEvent(ev); !r) Fail(r.error());
+      spdlog::info("project {} resumed", p.name);
+    }
+    if (budget_holds_.count(p.name) > 0) return HoldCounts{};  // the budget still holds it
+    return ReleaseProject(p.name);
+  });
 }
 
-HoldCounts TaskBook::BudgetExhausted(const std::string& project, const std::string& message,
-                                     bool pause) {
-  budget_holds_[project] = message;
-  return HoldProject(project, message, pause, kBudgetStopDelay);
+Result<HoldCounts> TaskBook::BudgetExhausted(const std::string& project, const std::string& message,
+                                             bool pause) {
+  return Guarded([&]() -> HoldCounts {
+    budget_holds_[project] = message;
+    return HoldProject(project, message, pause, kBudgetStopDelay);
+  });
 }
 
-HoldCounts TaskBook::BudgetReplenished(const std::string& project) {
-  if (budget_holds_.erase(project) == 0) return {};
-  const ProjectRecord* p = FindProject(project);
-  if (p != nullptr && p->stopped) return {};
-  return ReleaseProject(project);
+Result<HoldCounts> TaskBook::BudgetReplenished(const std::string& project) {
+  return Guarded([&]() -> HoldCounts {
+    if (budget_holds_.erase(project) == 0) return {};
+    const ProjectRecord* p = FindProject(project);
+    if (p != nullptr && p->stopped) return {};
+    return ReleaseProject(project);
+  });
 }
 
-void TaskBook::TaskCapReached(const std::string& task_id, const std::string& message) {
-  Entry* e = Get(task_id);
-  if (e == nullptr || IsFinal(e->record.state)) return;
-  if (auto r = Cancel(task_id, message); !r) spdlog::warn("tasks: {}", r.error().message);
+Result<void> TaskBook::TaskCapReached(const std::string& task_id, const std::string& message) {
+  return Guarded([&]() -> void {
+    Entry* e = Get(task_id);
+    if (e == nullptr || IsFinal(e->record.state)) return;
+    if (auto r = Cancel(task_id, message); !r) spdlog::warn("tasks: {}", r.error().message);
+  });
 }
 
 HoldCounts TaskBook::HoldProject(const std::string& project, const std::string& reason, bool pause,
@@ -111,19 +127,19 @@ HoldCounts TaskBook::HoldProject(const std::string& project, const std::string& 
     if (IsPlaced(t.state)) {
       assign_deadlines_.erase(t.id);
       if (!pause) {
-        commands_.CancelTask(t.machine_id, t.id, reason, delay);
+        OrderCancel(t.machine_id, t.id, reason, delay);
         Finish(e, TaskState::kCancelled, reason);
         ++counts.cancelled;
         continue;
       }
       // The slot stays taken until the agent reports the tool gone (ApplyFinished).
-      commands_.PauseTask(t.machine_id, t.id, reason, delay);
+      OrderPause(t.machine_id, t.id, reason, delay);
       SetState(e, TaskState::kPaused);
       t.reason = "paused: " + reason;
       Save(e);
       Record(e, "task.paused",
              json::serialize(json::object{{"reason", reason}, {"machine_id", t.machine_id}}));
-      observer_.TaskChanged(t);
+      TellChanged(t);
       ++counts.paused;
     } else if (t.state == TaskState::kQueued) {
       scheduler_.Dequeue(t.id);
@@ -142,7 +158,7 @@ bool TaskBook::HoldIfProjectHeld(Entry& e) {
   t.resume_machine.clear();
   t.reason = "held: " + why;
   Save(e);
-  observer_.TaskChanged(t);
+  TellChanged(t);
   return true;
 }
 
@@ -158,20 +174,22 @@ HoldCounts TaskBook::ReleaseProject(const std::string& project) {
 }
 
 Result<const TaskRecord*> TaskBook::ResumeTask(std::string_view id) {
-  Entry* e = Get(id);
-  if (e == nullptr) {
-    return MakeError("not_found", "no task with id " + std::string(id).substr(0, 80));
-  }
-  TaskRecord& t = e->record;
-  if (t.state != TaskState::kPaused) {
-    return MakeError("conflict",
-                     "task " + t.id + " is " + std::string(ToString(t.state)) + ", not paused");
-  }
-  if (std::string why = HoldReason(t.project); !why.empty()) {
-    return MakeError("conflict", "task " + t.id + " waits for its project: " + why);
-  }
-  Release(*e);
-  return &e->record;
+  return Guarded([&]() -> Result<const TaskRecord*> {
+    Entry* e = Get(id);
+    if (e == nullptr) {
+      return MakeError("not_found", "no task with id " + std::string(id).substr(0, 80));
+    }
+    TaskRecord& t = e->record;
+    if (t.state != TaskState::kPaused) {
+      return MakeError("conflict",
+                       "task " + t.id + " is " + std::string(ToString(t.state)) + ", not paused");
+    }
+    if (std::string why = HoldReason(t.project); !why.empty()) {
+      return MakeError("conflict", "task " + t.id + " waits for its project: " + why);
+    }
+    Release(*e);
+    return &e->record;
+  });
 }
 
 void TaskBook::Release(Entry& e) {
@@ -200,7 +218,7 @@ void TaskBook::ApplyPaused(Entry& e, const TaskFinishedEvent& f) {
   }
   t.reason = f.reason.empty() ? "paused on the machine" : f.reason;
   Save(e);
-  observer_.TaskChanged(t);
+  TellChanged(t);
 }
 
 SchedulerTask ToSchedulerTask(const TaskRecord& t) {

@@ -29,24 +29,28 @@ std::string LastLine(std::string_view data) {
 
 }  // namespace
 
-void TaskBook::MachineUpdated(const std::string& id, const std::vector<std::string>& tools,
-                              const std::map<std::string, std::string>& labels, uint32_t slots,
-                              bool accepting) {
-  scheduler_.UpsertMachine(
-      {id, tools, labels, slots == 0 ? options_.default_slots : slots, accepting});
-  observer_.MachineBusy(id, scheduler_.Full(id));
-  if (accepting) pump_.Request();
+Result<void> TaskBook::MachineUpdated(const std::string& id, const std::vector<std::string>& tools,
+                                      const std::map<std::string, std::string>& labels,
+                                      uint32_t slots, bool accepting) {
+  return Guarded([&]() -> void {
+    scheduler_.UpsertMachine(
+        {id, tools, labels, slots == 0 ? options_.default_slots : slots, accepting});
+    TellBusy(id);
+    if (accepting) pump_.Request();
+  });
 }
 
-void TaskBook::MachineGone(const std::string& machine_id, const std::string& why) {
-  if (cooldowns_.erase(machine_id) > 0) Rest(machine_id, false);  // what comes back starts anew
-  for (const std::string& task_id : scheduler_.Held(machine_id)) {
-    Entry* e = Get(task_id);
-    scheduler_.Release(machine_id, task_id);
-    if (e == nullptr || e->record.machine_id != machine_id) continue;
-    if (IsPlaced(e->record.state)) Requeue(*e, why);
-  }
-  observer_.MachineBusy(machine_id, scheduler_.Full(machine_id));
+Result<void> TaskBook::MachineGone(const std::string& machine_id, const std::string& why) {
+  return Guarded([&]() -> void {
+    if (cooldowns_.erase(machine_id) > 0) Rest(machine_id, false);  // what comes back starts anew
+    for (const std::string& task_id : scheduler_.Held(machine_id)) {
+      Entry* e = Get(task_id);
+      scheduler_.Release(machine_id, task_id);
+      if (e == nullptr || e->record.machine_id != machine_id) continue;
+      if (IsPlaced(e->record.state)) Requeue(*e, why);
+    }
+    TellBusy(machine_id);
+  });
 }
 
 void TaskBook::Requeue(Entry& e, const std::string& why) {
@@ -69,121 +73,126 @@ void TaskBook::Requeue(Entry& e, const std::string& why) {
   Enqueue(e);
 }
 
-void TaskBook::ReportedRunning(const std::string& machine_id,
-                               const std::vector<std::string>& task_ids) {
-  for (const std::string& id : task_ids) {
-    Entry* e = Get(id);
-    if (e != nullptr && e->record.machine_id == machine_id) {
-      if (e->record.state == TaskState::kAssigned) {
-        // The agent runs it: the assignment's answer was lost (or is still on its way).
-        assign_deadlines_.erase(id);
-        SetState(*e, TaskState::kRunning);
-        if (e->record.started_at_ms == 0) e->record.started_at_ms = clock_.NowMs();
-        Save(*e);
-        observer_.TaskChanged(e->record);
-        continue;
+Result<void> TaskBook::ReportedRunning(const std::string& machine_id,
+                                       const std::vector<std::string>& task_ids) {
+  return Guarded([&]() -> void {
+    for (const std::string& id : task_ids) {
+      Entry* e = Get(id);
+      if (e != nullptr && e->record.machine_id == machine_id) {
+        if (e->record.state == TaskState::kAssigned) {
+          // The agent runs it: the assignment's answer was lost (or is still on its way).
+          assign_deadlines_.erase(id);
+          SetState(*e, TaskState::kRunning);
+          if (e->record.started_at_ms == 0) e->record.started_at_ms = clock_.NowMs();
+          Save(*e);
+          TellChanged(e->record);
+          continue;
+        }
+        if (e->record.state == TaskState::kRunning) continue;
+        if (e->record.state == TaskState::kPaused) {
+          // Still stopping: ask again (pause is idempotent) rather than cancel, which would
+          // lose what the tool reports of itself for the resume.
+          std::string_view why = e->record.reason;
+          if (why.starts_with("paused: ")) why.remove_prefix(8);
+          OrderPause(machine_id, id, std::string(why));
+          continue;
+        }
       }
-      if (e->record.state == TaskState::kRunning) continue;
-      if (e->record.state == TaskState::kPaused) {
-        // Still stopping: ask again (pause is idempotent) rather than cancel, which would
-        // lose what the tool reports of itself for the resume.
-        std::string_view why = e->record.reason;
-        if (why.starts_with("paused: ")) why.remove_prefix(8);
-        commands_.PauseTask(machine_id, id, std::string(why));
-        continue;
-      }
+      // Not this machine's to run (requeued after it was lost, cancelled, finished, unknown):
+      // one task never has two live copies.
+      ++counters_.stale_cancels;
+      OrderCancel(machine_id, id, "this copy is stale: the task runs elsewhere or ended");
     }
-    // Not this machine's to run (requeued after it was lost, cancelled, finished, unknown):
-    // one task never has two live copies.
-    ++counters_.stale_cancels;
-    commands_.CancelTask(machine_id, id, "this copy is stale: the task runs elsewhere or ended");
-  }
+  });
 }
 
 size_t TaskBook::Schedule(size_t max) {
-  auto placements = scheduler_.Place(max);
-  const int64_t now = clock_.NowMs();
-  for (const Placement& p : placements) {
-    Entry* e = Get(p.task_id);
-    if (e == nullptr || e->record.state != TaskState::kQueued) {
-      scheduler_.Release(p.machine_id, p.task_id);
-      continue;
-    }
-    TaskRecord& t = e->record;
-    SetState(*e, TaskState::kAssigned);
-    t.machine_id = p.machine_id;
-    ++t.attempts;
-    t.assigned_at_ms = now;
-    t.exit_code.reset();
-    t.signal = 0;
-    Save(*e);
-    Record(*e, "task.assigned",
-           json::serialize(json::object{{"machine_id", p.machine_id}, {"attempt", t.attempts}}));
-    ++counters_.placements;
-    observer_.TaskChanged(t);
-    commands_.RunTask(
-        t, [this, task = t.id, attempt = t.attempts, machine = p.machine_id](AssignAnswer a) {
-          if (batch_ != nullptr) batch_->Open();
-          AssignAnswered(task, attempt, machine, a.ok, a.error_code, a.error);
-        });
-    if (scheduler_.Full(p.machine_id)) observer_.MachineBusy(p.machine_id, true);
-  }
-  return placements.size();
-}
-
-void TaskBook::AssignAnswered(const std::string& task_id, uint32_t attempt,
-                              const std::string& machine_id, bool ok, const std::string& error_code,
-                              const std::string& error) {
-  Entry* e = Matching(machine_id, task_id, attempt);
-  if (e == nullptr) return;  // moved on meanwhile (cancelled, requeued, ...)
-  TaskRecord& t = e->record;
-  if (ok) {
-    Acknowledged(machine_id);
-    assign_deadlines_.erase(task_id);
-    if (t.state == TaskState::kAssigned) {
-      SetState(*e, TaskState::kRunning);
-      t.started_at_ms = clock_.NowMs();
+  auto placed = Guarded([&]() -> size_t {
+    auto placements = scheduler_.Place(max);
+    const int64_t now = clock_.NowMs();
+    for (const Placement& p : placements) {
+      Entry* e = Get(p.task_id);
+      if (e == nullptr || e->record.state != TaskState::kQueued) {
+        scheduler_.Release(p.machine_id, p.task_id);
+        continue;
+      }
+      TaskRecord& t = e->record;
+      SetState(*e, TaskState::kAssigned);
+      t.machine_id = p.machine_id;
+      ++t.attempts;
+      t.assigned_at_ms = now;
+      t.exit_code.reset();
+      t.signal = 0;
       Save(*e);
-      observer_.TaskChanged(t);
+      Record(*e, "task.assigned",
+             json::serialize(json::object{{"machine_id", p.machine_id}, {"attempt", t.attempts}}));
+      ++counters_.placements;
+      TellChanged(t);
+      OrderRun(t);
+      if (scheduler_.Full(p.machine_id)) TellBusy(p.machine_id);
     }
-    return;
-  }
-  // Cancelled while assigned: the agent never took it, so nothing will free its slot later.
-  Unhold(*e);
-  if (!IsPlaced(t.state)) return;
-  if (error_code == "bad_task") {
-    Finish(*e, TaskState::kFailed, "machine " + machine_id + " cannot run it: " + error);
-    return;
-  }
-  // Not started: this try does not count, but the machine rests before it gets another.
-  --t.attempts;
-  CoolDown(machine_id);
-  Requeue(*e, "machine " + machine_id + " did not take the task (" + error + ")");
+    return placements.size();
+  });
+  return placed ? *placed : 0;
 }
 
-void TaskBook::CheckAssignDeadlines() {
-  if (assign_deadlines_.empty()) return;
-  const int64_t now = clock_.NowMs();
-  std::vector<std::string> overdue;
-  for (const auto& [id, deadline] : assign_deadlines_) {
-    if (now > deadline) overdue.push_back(id);
-  }
-  for (const auto& id : overdue) {
-    assign_deadlines_.erase(id);
-    Entry* e = Get(id);
-    if (e == nullptr) continue;
-    // Still held, or cancelled meanwhile with no agent that will ever say it ended.
+Result<void> TaskBook::AssignAnswered(const std::string& task_id, uint32_t attempt,
+                                      const std::string& machine_id, bool ok,
+                                      const std::string& error_code, const std::string& error) {
+  return Guarded([&]() -> void {
+    Entry* e = Matching(machine_id, task_id, attempt);
+    if (e == nullptr) return;  // moved on meanwhile (cancelled, requeued, ...)
+    TaskRecord& t = e->record;
+    if (ok) {
+      Acknowledged(machine_id);
+      assign_deadlines_.erase(task_id);
+      if (t.state == TaskState::kAssigned) {
+        SetState(*e, TaskState::kRunning);
+        t.started_at_ms = clock_.NowMs();
+        Save(*e);
+        TellChanged(t);
+      }
+      return;
+    }
+    // Cancelled while assigned: the agent never took it, so nothing will free its slot later.
     Unhold(*e);
-    if (e->record.state != TaskState::kAssigned) continue;
-    --e->record.attempts;
-    CoolDown(e->record.machine_id);
-    Requeue(*e, "machine " + e->record.machine_id + " never confirmed the assignment");
-  }
+    if (!IsPlaced(t.state)) return;
+    if (error_code == "bad_task") {
+      Finish(*e, TaskState::kFailed, "machine " + machine_id + " cannot run it: " + error);
+      return;
+    }
+    // Not started: this try does not count, but the machine rests before it gets another.
+    --t.attempts;
+    CoolDown(machine_id);
+    Requeue(*e, "machine " + machine_id + " did not take the task (" + error + ")");
+  });
+}
+
+Result<void> TaskBook::CheckAssignDeadlines() {
+  return Guarded([&]() -> void {
+    if (assign_deadlines_.empty()) return;
+    const int64_t now = clock_.NowMs();
+    std::vector<std::string> overdue;
+    for (const auto& [id, deadline] : assign_deadlines_) {
+      if (now > deadline) overdue.push_back(id);
+    }
+    for (const auto& id : overdue) {
+      assign_deadlines_.erase(id);
+      Entry* e = Get(id);
+      if (e == nullptr) continue;
+      // Still held, or cancelled meanwhile with no agent that will ever say it ended.
+      Unhold(*e);
+      if (e->record.state != TaskState::kAssigned) continue;
+      --e->record.attempts;
+      CoolDown(e->record.machine_id);
+      Requeue(*e, "machine " + e->record.machine_id + " never confirmed the assignment");
+    }
+  });
 }
 
 void TaskBook::Unhold(Entry& e) {
   scheduler_.Release(e.record.machine_id, e.record.id);
-  observer_.MachineBusy(e.record.machine_id, scheduler_.Full(e.record.machine_id));
+  TellBusy(e.record.machine_id);
   pump_.Request();  // a slot is free
 }
 
@@ -196,65 +205,73 @@ TaskBook::Entry* TaskBook::Matching(const std::string& machine_id, const std::st
   return e;
 }
 
-void TaskBook::ApplyStarted(const std::string& machine_id, const TaskStartedEvent& s) {
-  Entry* e = Matching(machine_id, s.task_id, s.attempt);
-  if (e == nullptr || e->record.state != TaskState::kAssigned) return;
-  assign_deadlines_.erase(s.task_id);
-  SetState(*e, TaskState::kRunning);
-  e->record.started_at_ms = clock_.NowMs();
-  Save(*e);
-  observer_.TaskChanged(e->record);
-}
-
-void TaskBook::ApplyLog(const std::string& machine_id, int64_t at_ms, const TaskLogEvent& l) {
-  Entry* e = Matching(machine_id, l.task_id, l.attempt);
-  if (e == nullptr || l.data.empty()) return;
-  TaskLogChunk c{e->last_log_seq + 1, l.attempt, l.stream, l.data,
-                 at_ms > 0 ? at_ms : clock_.NowMs()};
-  if (auto r = store_.tasks().AppendTaskLog(e->record.id, c); !r) {
-    spdlog::error("tasks cannot store log of {}: {}", e->record.id, r.error().message);
-    return;
-  }
-  e->last_log_seq = c.seq;
-  if (std::string line = LastLine(c.data); !line.empty()) e->record.last_log = std::move(line);
-  observer_.TaskLogged(e->record, c);
-}
-
-void TaskBook::ApplyFinished(const std::string& machine_id, const TaskFinishedEvent& f) {
-  Entry* e = Matching(machine_id, f.task_id, f.attempt);
-  if (e == nullptr) return;
-  TaskRecord& t = e->record;
-  const bool placed = IsPlaced(t.state);
-  Unhold(*e);
-  t.exit_code = f.exit_code;
-  t.signal = f.signal;
-  // A paused run keeps the session of the run before it if it reported none of its own.
-  const std::string session =
-      f.report.session_id.empty() ? t.report.session_id : f.report.session_id;
-  t.report = f.report;
-  t.report.session_id = session;
-  const bool stopped_here =
-      f.outcome == TaskOutcome::kPaused || f.outcome == TaskOutcome::kCancelled;
-  // Paused or cancelled by the controller meanwhile: keep that state, note how it ended. (A
-  // tool that ended on its own before a pause reached it ends as it did.)
-  if (!placed && (t.state != TaskState::kPaused || stopped_here)) {
+Result<void> TaskBook::ApplyStarted(const std::string& machine_id, const TaskStartedEvent& s) {
+  return Guarded([&]() -> void {
+    Entry* e = Matching(machine_id, s.task_id, s.attempt);
+    if (e == nullptr || e->record.state != TaskState::kAssigned) return;
+    assign_deadlines_.erase(s.task_id);
+    SetState(*e, TaskState::kRunning);
+    e->record.started_at_ms = clock_.NowMs();
     Save(*e);
-    observer_.TaskChanged(t);
-    return;
-  }
-  switch (f.outcome) {
-    case TaskOutcome::kPaused:
-      ApplyPaused(*e, f);
-      break;
-    case TaskOutcome::kSucceeded:
-      Finish(*e, TaskState::kSucceeded, "");
-      break;
-    case TaskOutcome::kCancelled:
-      Finish(*e, TaskState::kCancelled, f.reason.empty() ? "cancelled on the machine" : f.reason);
-      break;
-    default:
-      Finish(*e, TaskState::kFailed, f.reason.empty() ? "the tool failed" : f.reason);
-  }
+    TellChanged(e->record);
+  });
+}
+
+Result<void> TaskBook::ApplyLog(const std::string& machine_id, int64_t at_ms,
+                                const TaskLogEvent& l) {
+  return Guarded([&]() -> void {
+    Entry* e = Matching(machine_id, l.task_id, l.attempt);
+    if (e == nullptr || l.data.empty()) return;
+    TaskLogChunk c{e->last_log_seq + 1, l.attempt, l.stream, l.data,
+                   at_ms > 0 ? at_ms : clock_.NowMs()};
+    if (auto r = store_.tasks().AppendTaskLog(e->record.id, c); !r) {
+      spdlog::error("tasks cannot store log of {}: {}", e->record.id, r.error().message);
+      Fail(r.error());
+      return;
+    }
+    e->last_log_seq = c.seq;
+    if (std::string line = LastLine(c.data); !line.empty()) e->record.last_log = std::move(line);
+    TellLogged(e->record, c);
+  });
+}
+
+Result<void> TaskBook::ApplyFinished(const std::string& machine_id, const TaskFinishedEvent& f) {
+  return Guarded([&]() -> void {
+    Entry* e = Matching(machine_id, f.task_id, f.attempt);
+    if (e == nullptr) return;
+    TaskRecord& t = e->record;
+    const bool placed = IsPlaced(t.state);
+    Unhold(*e);
+    t.exit_code = f.exit_code;
+    t.signal = f.signal;
+    // A paused run keeps the session of the run before it if it reported none of its own.
+    const std::string session =
+        f.report.session_id.empty() ? t.report.session_id : f.report.session_id;
+    t.report = f.report;
+    t.report.session_id = session;
+    const bool stopped_here =
+        f.outcome == TaskOutcome::kPaused || f.outcome == TaskOutcome::kCancelled;
+    // Paused or cancelled by the controller meanwhile: keep that state, note how it ended. (A
+    // tool that ended on its own before a pause reached it ends as it did.)
+    if (!placed && (t.state != TaskState::kPaused || stopped_here)) {
+      Save(*e);
+      TellChanged(t);
+      return;
+    }
+    switch (f.outcome) {
+      case TaskOutcome::kPaused:
+        ApplyPaused(*e, f);
+        break;
+      case TaskOutcome::kSucceeded:
+        Finish(*e, TaskState::kSucceeded, "");
+        break;
+      case TaskOutcome::kCancelled:
+        Finish(*e, TaskState::kCancelled, f.reason.empty() ? "cancelled on the machine" : f.reason);
+        break;
+      default:
+        Finish(*e, TaskState::kFailed, f.reason.empty() ? "the tool failed" : f.reason);
+    }
+  });
 }
 
 }  // namespace autovibe

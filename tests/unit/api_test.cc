@@ -87,3 +87,65 @@ TEST_CASE("unknown routes, ids and methods get JSON errors and are counted") {
         std::string::npos);
   CHECK(metrics.find("autovibe_machines{state=\"ready\"} 0") != std::string::npos);
 }
+
+namespace {
+
+struct NoAgents final : TaskCommands, TaskObserver {
+  void RunTask(const TaskRecord&, std::function<void(AssignAnswer)>) override {}
+  void CancelTask(const std::string&, const std::string&, const std::string&, Duration) override {}
+  void PauseTask(const std::string&, const std::string&, const std::string&, Duration) override {}
+  void TaskChanged(const TaskRecord&) override {}
+  void TaskLogged(const TaskRecord&, const TaskLogChunk&) override {}
+  void MachineBusy(const std::string&, bool) override {}
+};
+
+// The task routes over a real task book, committing as the controller does.
+struct TasksFixture : Fixture {
+  NoAgents agents;
+  TaskBook book{TaskBookDeps{store.get(), &clock, &agents, &agents}, TaskBookOptions{}};
+  TaskFollowers followers{&fleet};
+  TasksApi tasks{TasksApiDeps{&book, &fleet, &followers, [this]() -> Result<void> {
+                                if (!store->InTransaction()) return {};
+                                return store->Commit();
+                              }}};
+  Api api{ApiDeps{&fleet, nullptr, nullptr, "secret-token-0123456789", &tasks, &book}};
+
+  HttpResponse Post(const std::string& path, const std::string& body) {
+    HttpRequest r;
+    r.method = "POST";
+    r.target = path;
+    r.path = path;
+    r.body = body;
+    r.authorization = "Bearer secret-token-0123456789";
+    return api.Handle(r);
+  }
+};
+
+}  // namespace
+
+TEST_CASE("a write the database refuses answers 503 and changes nothing") {
+  TasksFixture f;
+  REQUIRE(f.Post("/v1/projects", R"({"name":"demo"})").status == 201);
+  const std::string task = R"({"project":"demo","tool":"shell","command":["true"]})";
+  REQUIRE(f.Post("/v1/tasks", task).status == 201);
+  REQUIRE(f.store->RefuseWritesForTest(true));
+  auto refused = f.Post("/v1/tasks", task);
+  CHECK(refused.status == 503);
+  CHECK(ErrorCode(refused) == "store");
+  auto project = f.Post("/v1/projects", R"({"name":"other"})");
+  CHECK(project.status == 503);
+  REQUIRE(f.store->RefuseWritesForTest(false));
+  // What the API lists is what the database holds: one task, one project.
+  auto listed = boost::json::parse(f.api
+                                       .Handle({.method = "GET",
+                                                .target = "/v1/tasks",
+                                                .path = "/v1/tasks",
+                                                .authorization = "Bearer secret-token-0123456789"})
+                                       .body);
+  CHECK(listed.at("tasks").as_array().size() == 1);
+  TaskBook fresh{TaskBookDeps{f.store.get(), &f.clock, &f.agents, &f.agents}, TaskBookOptions{}};
+  REQUIRE(fresh.Load());
+  CHECK(fresh.List("", std::nullopt, 100).size() == 1);
+  CHECK(fresh.Projects().size() == 1);
+  CHECK(f.book.Projects().size() == 1);
+}

@@ -19,7 +19,10 @@ struct ApiFixture : BudgetFixture {
   int commits = 0;
   BudgetsApi budgets{BudgetsApiDeps{book.get(),
                                     [](std::string_view p) { return p == "demo" || p == "other"; },
-                                    [this] { ++commits; }}};
+                                    [this] {
+                                      ++commits;
+                                      return Result<void>();
+                                    }}};
   Api api{ApiDeps{&fleet, nullptr, nullptr, kToken, nullptr, nullptr, &budgets}};
 
   ApiFixture() { AddProject("other"); }

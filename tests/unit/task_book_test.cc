@@ -309,14 +309,15 @@ TEST_CASE("an exhausted budget holds a project until it is replenished", "[task_
   const std::string b = f.Submit(Shell());
   f.book->Schedule(10);
   auto counts = f.book->BudgetExhausted("demo", "budget usd (total) is exhausted", false);
-  CHECK(counts.cancelled == 2);
+  REQUIRE(counts);
+  CHECK(counts->cancelled == 2);
   CHECK(f.State(a) == TaskState::kCancelled);
   CHECK(f.book->Find(a)->reason == "budget usd (total) is exhausted");
   const std::string c = f.Submit(Shell());
   CHECK(f.State(c) == TaskState::kPaused);
   // A stop does not lift with the budget; the budget does not lift a stop.
   REQUIRE(f.book->StopProject("demo", "stopped by the user"));
-  CHECK(f.book->BudgetReplenished("demo").released == 0);
+  CHECK(f.book->BudgetReplenished("demo")->released == 0);
   CHECK(f.State(c) == TaskState::kPaused);
   auto resumed = f.book->ResumeProject("demo");
   REQUIRE(resumed);
@@ -334,4 +335,79 @@ TEST_CASE("a tool that ended before its pause arrived ends as it did", "[task_bo
   REQUIRE(f.book->StopProject("demo", "stopped by the user"));
   f.book->ApplyFinished("m1", Finished(id, 1, TaskOutcome::kSucceeded));
   CHECK(f.State(id) == TaskState::kSucceeded);
+}
+
+namespace {
+
+// What the book holds of every task, in a form two books can be compared by.
+std::vector<std::string> Snapshot(const TaskBook& book) {
+  std::vector<std::string> out;
+  for (const TaskRecord* t : book.List("", std::nullopt, SIZE_MAX)) {
+    out.push_back(t->id + " " + std::string(ToString(t->state)) + " " + t->machine_id + " " +
+                  std::to_string(t->attempts));
+  }
+  return out;
+}
+
+// A book loaded afresh from the same database: what the disk says.
+std::vector<std::string> OnDisk(Fixture& f) {
+  Effects quiet;
+  TaskBook fresh(TaskBookDeps{f.store.get(), &f.clock, &quiet, &quiet}, TaskBookOptions{});
+  fresh.MachineUpdated("m1", {"shell"}, {}, 1, true);
+  REQUIRE(fresh.Load());
+  return Snapshot(fresh);
+}
+
+}  // namespace
+
+TEST_CASE("a write the database refuses fails its operation, and memory and disk still agree",
+          "[task_book]") {
+  Fixture f;
+  // With a transaction open, as the controller's write batch keeps one.
+  REQUIRE(f.store->Begin());
+  f.book->MachineUpdated("m1", {"shell"}, {}, 1, true);
+  const std::string running = f.Submit(Shell());
+  REQUIRE(f.book->Schedule(10) == 1);
+  REQUIRE(f.book->AssignAnswered(running, 1, "m1", true, "", ""));
+  const std::string queued = f.Submit(Shell());
+  const auto before = Snapshot(*f.book);
+  const size_t orders = f.fx.runs.size();
+  REQUIRE(f.store->RefuseWritesForTest(true));
+
+  // A submission: refused with the store's error; the task is not there afterwards.
+  auto submitted = f.book->Submit("demo", Shell());
+  REQUIRE_FALSE(submitted);
+  CHECK(submitted.error().code == "store");
+  // The agent's report that the task finished: the event fails (and will come again).
+  auto finished = f.book->ApplyFinished("m1", Finished(running, 1, TaskOutcome::kSucceeded));
+  REQUIRE_FALSE(finished);
+  // A cancel, and a scheduling pass onto a freed machine: both fail; no order went out.
+  REQUIRE_FALSE(f.book->Cancel(queued, "by the user"));
+  f.book->MachineUpdated("m2", {"shell"}, {}, 1, true);
+  CHECK(f.book->Schedule(10) == 0);
+  CHECK(f.fx.runs.size() == orders);
+  CHECK(f.fx.cancels.empty());
+  CHECK(Snapshot(*f.book) == before);
+  REQUIRE(f.store->RefuseWritesForTest(false));
+  REQUIRE(f.store->Commit());
+  CHECK(OnDisk(f) == before);
+
+  // Once the database takes writes again, the same report is applied.
+  REQUIRE(f.book->ApplyFinished("m1", Finished(running, 1, TaskOutcome::kSucceeded)));
+  CHECK(f.State(running) == TaskState::kSucceeded);
+  CHECK(OnDisk(f) == Snapshot(*f.book));
+}
+
+TEST_CASE("without a transaction a refused write still leaves memory as the disk has it",
+          "[task_book]") {
+  Fixture f;
+  f.book->MachineUpdated("m1", {"shell"}, {}, 1, true);
+  const std::string a = f.Submit(Shell());
+  REQUIRE(f.store->RefuseWritesForTest(true));
+  CHECK_FALSE(f.book->Schedule(10) == 1);
+  REQUIRE(f.store->RefuseWritesForTest(false));
+  CHECK(f.State(a) == TaskState::kQueued);
+  CHECK(OnDisk(f) == Snapshot(*f.book));
+  CHECK(f.book->Schedule(10) == 1);
+  CHECK(f.State(a) == TaskState::kAssigned);
 }
