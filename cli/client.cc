@@ -173,12 +173,12 @@ CliResult<json::value> Client::Call(std::string_view method, std::string_view pa
 }
 
 CliError ErrorFromTransport(const std::string& url, const Error& error) {
-  if (error.code == "bad_url") {
+  if (error.code == ErrorCode::kBadUrl) {
     return CliError{kExitUsage, "the controller URL \"" + url +
                                     "\" is not an http:// URL; set --controller or "
                                     "AUTOVIBE_CONTROLLER"};
   }
-  // "unreachable" (refused, DNS, timeout) and "io" (the connection broke) look the same to a
+  // kUnavailable (refused, DNS, timeout) and kIo (the connection broke) look the same to a
   // user: there is no working controller at that URL.
   return CliError{kExitUnreachable,
                   "cannot reach the controller at " + url + ": " + error.message +

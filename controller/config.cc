@@ -17,8 +17,8 @@ constexpr int kMaxReplicas = 8;
 Result<void> TomlCount(const toml::node& node, std::string_view key, int lo, int hi, int& out) {
   auto n = node.value<int64_t>();
   if (!n || *n < lo || *n > hi) {
-    return MakeError("bad_config", std::string(key) + " must be a whole number from " +
-                                       std::to_string(lo) + " to " + std::to_string(hi));
+    return MakeError(ErrorCode::kBadConfig, std::string(key) + " must be a whole number from " +
+                                                std::to_string(lo) + " to " + std::to_string(hi));
   }
   out = static_cast<int>(*n);
   return {};
@@ -62,34 +62,36 @@ Result<void> LoadControllerConfigToml(std::string_view toml_text, ControllerConf
 }
 
 Result<void> ValidateControllerConfig(const ControllerConfig& c) {
-  if (c.data_dir.empty()) return MakeError("bad_config", "data_dir must not be empty");
+  if (c.data_dir.empty()) return MakeError(ErrorCode::kBadConfig, "data_dir must not be empty");
   if (c.backup_every.count() != 0 && c.backup_every < std::chrono::seconds(1)) {
-    return MakeError("bad_config", "backup_every must be at least 1s (or 0: no backups)");
+    return MakeError(ErrorCode::kBadConfig, "backup_every must be at least 1s (or 0: no backups)");
   }
   if (c.heartbeat_interval.count() < 10) {
-    return MakeError("bad_config", "heartbeat_interval must be at least 10ms");
+    return MakeError(ErrorCode::kBadConfig, "heartbeat_interval must be at least 10ms");
   }
   if (c.heartbeat_ttl <= c.heartbeat_interval) {
-    return MakeError("bad_config", "heartbeat_ttl (" + FormatDuration(c.heartbeat_ttl) +
-                                       ") must be longer than heartbeat_interval (" +
-                                       FormatDuration(c.heartbeat_interval) + ")");
+    return MakeError(ErrorCode::kBadConfig, "heartbeat_ttl (" + FormatDuration(c.heartbeat_ttl) +
+                                                ") must be longer than heartbeat_interval (" +
+                                                FormatDuration(c.heartbeat_interval) + ")");
   }
   if (!ValidSubjectToken(c.subject_prefix)) {
-    return MakeError("bad_config", "subject_prefix must be one NATS token (no '.', '*', '>')");
+    return MakeError(ErrorCode::kBadConfig,
+                     "subject_prefix must be one NATS token (no '.', '*', '>')");
   }
   if (c.lease_ttl < std::chrono::seconds(1) || c.lease_ttl > std::chrono::hours(1)) {
-    return MakeError("bad_config", "lease_ttl must be between 1s and 1h");
+    return MakeError(ErrorCode::kBadConfig, "lease_ttl must be between 1s and 1h");
   }
   if (!c.alert_webhook.empty()) {
     auto url = boost::urls::parse_absolute_uri(c.alert_webhook);
     if (!url || (url->scheme() != "http" && url->scheme() != "https") || url->host().empty()) {
-      return MakeError("bad_config", "alert_webhook must be an http:// (or https://) URL, got \"" +
-                                         c.alert_webhook + "\"");
+      return MakeError(
+          ErrorCode::kBadConfig,
+          "alert_webhook must be an http:// (or https://) URL, got \"" + c.alert_webhook + "\"");
     }
   }
   if (!c.nats_auth_file.empty()) {
     if (c.nats_pid_file.empty()) {
-      return MakeError("bad_config",
+      return MakeError(ErrorCode::kBadConfig,
                        "nats_auth_file needs nats_pid_file: the controller makes nats-server "
                        "reload its users through it");
     }
@@ -99,7 +101,8 @@ Result<void> ValidateControllerConfig(const ControllerConfig& c) {
     if (auto r = ValidateNatsAuthOptions(o); !r) return r;
   }
   if (!ValidLogLevel(c.log_level)) {
-    return MakeError("bad_config", "log_level must be one of trace, debug, info, warn, error");
+    return MakeError(ErrorCode::kBadConfig,
+                     "log_level must be one of trace, debug, info, warn, error");
   }
   return {};
 }

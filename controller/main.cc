@@ -14,7 +14,7 @@ namespace {
 int BackupOrRestore(const autovibe::ParsedArgs& args) {
   using namespace autovibe;
   const std::string db = args.config.data_dir + "/controller.db";
-  Result<BackupInfo> done = MakeError("bad_request", "nothing to do");
+  Result<BackupInfo> done = MakeError(ErrorCode::kBadRequest, "nothing to do");
   std::optional<DataDirLock> lock;
   if (args.command == "backup") {
     done = BackupDatabase(db, args.file);

@@ -45,7 +45,7 @@ constexpr const char* kDefaultUpstreams[][2] = {{"anthropic", "https://api.anthr
 Result<std::string> ProviderKey(const std::string& file, const std::string& from_env) {
   if (file.empty()) return from_env;
   auto text = ReadFile(file);
-  if (!text) return MakeError("bad_config", "cannot read key file " + file);
+  if (!text) return MakeError(ErrorCode::kBadConfig, "cannot read key file " + file);
   std::string key = *text;
   while (!key.empty() && std::isspace(static_cast<unsigned char>(key.back()))) key.pop_back();
   return key;
@@ -141,9 +141,11 @@ class AgentImpl final : public Agent {
     const meter::MeterConfig& mc = config_.meter;
     if (!mc.prices_file.empty()) {
       auto text = ReadFile(mc.prices_file);
-      if (!text) return MakeError("bad_config", "cannot read price table " + mc.prices_file);
+      if (!text)
+        return MakeError(ErrorCode::kBadConfig, "cannot read price table " + mc.prices_file);
       auto parsed = meter::PriceTable::Parse(*text);
-      if (!parsed) return MakeError("bad_config", mc.prices_file + ": " + parsed.error().message);
+      if (!parsed)
+        return MakeError(ErrorCode::kBadConfig, mc.prices_file + ": " + parsed.error().message);
       prices_ = std::move(*parsed);
     } else {
       prices_ = meter::PriceTable::BuiltIn();
@@ -354,14 +356,16 @@ class AgentImpl final : public Agent {
       return;
     }
     if (CheckpointKeeper::Handles(*cmd)) {
-      if (stopping_) return send(Reply(*cmd, MakeError("unavailable", "the agent is stopping")));
+      if (stopping_)
+        return send(Reply(*cmd, MakeError(ErrorCode::kUnavailable, "the agent is stopping")));
       checkpoints_->Execute(*cmd, send);
       return;
     }
     if (cmd->has_run_task() && !announced_) {
       // Listening early (see Register) is for the controller's questions; work waits until
       // the controller knows this process, so it cannot take the task for a lost one's.
-      return send(Reply(*cmd, MakeError("unavailable", "the agent has not registered yet")));
+      return send(
+          Reply(*cmd, MakeError(ErrorCode::kUnavailable, "the agent has not registered yet")));
     }
     if (cmd->has_run_task() && NeedsSeed(cmd->run_task())) {
       // The workspace is written from the checkpoint first; then the tool starts. An older
@@ -369,8 +373,8 @@ class AgentImpl final : public Agent {
       const v1::RunTask& run = cmd->run_task();
       if (!tasks_->Running(run.task_id()) && tasks_->running() >= config_.task_slots) {
         // Said before minutes of writing a workspace, not after.
-        send(Reply(*cmd, MakeError("busy", "all " + std::to_string(config_.task_slots) +
-                                               " task slots are in use")));
+        send(Reply(*cmd, MakeError(ErrorCode::kBusy, "all " + std::to_string(config_.task_slots) +
+                                                         " task slots are in use")));
         return;
       }
       auto seed = [this, cmd = *cmd, send] {
@@ -388,7 +392,7 @@ class AgentImpl final : public Agent {
       return;
     }
     if (cmd->has_run_task() && checkpoints_->Busy(cmd->run_task().task_id())) {
-      send(Reply(*cmd, MakeError("busy", "the task's workspace is being restored")));
+      send(Reply(*cmd, MakeError(ErrorCode::kBusy, "the task's workspace is being restored")));
       return;
     }
     send(Reply(*cmd, Execute(*cmd)));
@@ -396,8 +400,8 @@ class AgentImpl final : public Agent {
 
   // A checkpoint a task should start from that is not here: try elsewhere or later.
   static v1::CommandReply Reply(const v1::Command& cmd, const Result<void>& r) {
-    if (!r && r.error().code == "not_found") {
-      return AnswerTo(cmd, MakeError("unavailable", r.error().message));
+    if (!r && r.error().code == ErrorCode::kNotFound) {
+      return AnswerTo(cmd, MakeError(ErrorCode::kUnavailable, r.error().message));
     }
     return AnswerTo(cmd, r);
   }
@@ -434,7 +438,7 @@ class AgentImpl final : public Agent {
                       StopDelay(cmd.pause_task().delay_ms()));
         return {};
       default:
-        return MakeError("unsupported", "command not supported by this agent");
+        return MakeError(ErrorCode::kUnsupported, "command not supported by this agent");
     }
   }
 

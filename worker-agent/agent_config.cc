@@ -21,7 +21,7 @@ std::string HostName() {
 Result<void> TomlCount(const toml::node& n, std::string_view key, uint64_t& out) {
   auto v = n.value_exact<int64_t>();
   if (!v || *v < 0) {
-    return MakeError("bad_config", std::string(key) + " must be a non-negative integer");
+    return MakeError(ErrorCode::kBadConfig, std::string(key) + " must be a non-negative integer");
   }
   out = static_cast<uint64_t>(*v);
   return {};
@@ -37,7 +37,7 @@ Result<void> TomlSlots(const toml::node& n, std::string_view key, uint32_t& out)
 
 Result<void> TomlLimits(const toml::node& n, std::string_view key, ResourceLimits& l) {
   const toml::table* t = n.as_table();
-  if (t == nullptr) return MakeError("bad_config", std::string(key) + " must be a table");
+  if (t == nullptr) return MakeError(ErrorCode::kBadConfig, std::string(key) + " must be a table");
   for (auto& [k, v] : *t) {
     const std::string name = std::string(key) + "." + std::string(k.str());
     Result<void> r;
@@ -53,7 +53,7 @@ Result<void> TomlLimits(const toml::node& n, std::string_view key, ResourceLimit
       r = TomlCount(v, name, l.processes);
     } else if (k == "core_dumps") {
       auto b = v.value_exact<bool>();
-      if (!b) return MakeError("bad_config", name + " must be true or false");
+      if (!b) return MakeError(ErrorCode::kBadConfig, name + " must be true or false");
       l.no_core_dumps = !*b;
     } else {
       return UnknownKey(name);
@@ -65,7 +65,7 @@ Result<void> TomlLimits(const toml::node& n, std::string_view key, ResourceLimit
 
 Result<void> TomlCheckpoints(const toml::node& n, CheckpointSettings& c) {
   const toml::table* t = n.as_table();
-  if (t == nullptr) return MakeError("bad_config", "checkpoints must be a table");
+  if (t == nullptr) return MakeError(ErrorCode::kBadConfig, "checkpoints must be a table");
   for (auto& [k, v] : *t) {
     const std::string name = "checkpoints." + std::string(k.str());
     Result<void> r;
@@ -75,7 +75,7 @@ Result<void> TomlCheckpoints(const toml::node& n, CheckpointSettings& c) {
       r = TomlDuration(v, name, c.prune_every);
     } else if (k == "at_task_end") {
       auto b = v.value_exact<bool>();
-      if (!b) return MakeError("bad_config", name + " must be true or false");
+      if (!b) return MakeError(ErrorCode::kBadConfig, name + " must be true or false");
       c.at_task_end = *b;
     } else if (k == "keep_auto") {
       r = TomlSlots(v, name, c.keep_auto);
@@ -120,7 +120,8 @@ Result<void> LoadAgentConfigToml(std::string_view toml_text, AgentConfig& c) {
 Result<std::pair<std::string, std::string>> ParseKeyValue(std::string_view text) {
   auto eq = text.find('=');
   if (eq == std::string_view::npos || eq == 0) {
-    return MakeError("bad_config", "expected key=value, got \"" + std::string(text) + "\"");
+    return MakeError(ErrorCode::kBadConfig,
+                     "expected key=value, got \"" + std::string(text) + "\"");
   }
   return std::pair{std::string(text.substr(0, eq)), std::string(text.substr(eq + 1))};
 }
@@ -129,19 +130,22 @@ Result<void> ValidateAgentConfig(const AgentConfig& c) {
   if (!c.machine_id.empty() &&
       (c.machine_id.size() != 14 || !c.machine_id.starts_with("m-") ||
        c.machine_id.find_first_not_of("0123456789abcdef", 2) != std::string::npos)) {
-    return MakeError("bad_config", "machine_id must look like m-0123456789ab");
+    return MakeError(ErrorCode::kBadConfig, "machine_id must look like m-0123456789ab");
   }
   if (!ValidMachineName(c.name)) {
-    return MakeError("bad_config", "invalid name \"" + c.name +
-                                       "\": use 1-63 letters, digits, '.', '_' or '-' (--name)");
+    return MakeError(
+        ErrorCode::kBadConfig,
+        "invalid name \"" + c.name + "\": use 1-63 letters, digits, '.', '_' or '-' (--name)");
   }
   if (!ValidSubjectToken(c.subject_prefix)) {
-    return MakeError("bad_config", "subject_prefix must be one NATS token (no '.', '*', '>')");
+    return MakeError(ErrorCode::kBadConfig,
+                     "subject_prefix must be one NATS token (no '.', '*', '>')");
   }
   if (!ValidLogLevel(c.log_level)) {
-    return MakeError("bad_config", "log_level must be one of trace, debug, info, warn, error");
+    return MakeError(ErrorCode::kBadConfig,
+                     "log_level must be one of trace, debug, info, warn, error");
   }
-  if (c.data_dir.empty()) return MakeError("bad_config", "data_dir must not be empty");
+  if (c.data_dir.empty()) return MakeError(ErrorCode::kBadConfig, "data_dir must not be empty");
   if (auto r = meter::ValidateMeterConfig(c.meter, c.upstreams); !r) return r;
   return ValidateTaskSettings(c);
 }
@@ -149,27 +153,30 @@ Result<void> ValidateAgentConfig(const AgentConfig& c) {
 Result<void> ValidateTaskSettings(const AgentConfig& c) {
   // The controller refuses more than 1024 slots at registration; say so here, at start.
   if (c.task_slots < 1 || c.task_slots > 1024) {
-    return MakeError("bad_config", "task_slots must be 1-1024 (--task-slots)");
+    return MakeError(ErrorCode::kBadConfig, "task_slots must be 1-1024 (--task-slots)");
   }
   if (c.max_output_bytes < 4096 || c.max_output_bytes > (uint64_t{1} << 32)) {
-    return MakeError("bad_config", "max_output_bytes must be between 4096 and 4294967296");
+    return MakeError(ErrorCode::kBadConfig, "max_output_bytes must be between 4096 and 4294967296");
   }
   if (c.task_grace < std::chrono::milliseconds(100) || c.task_grace > std::chrono::minutes(10)) {
-    return MakeError("bad_config", "task_grace must be between 100ms and 10m (--task-grace)");
+    return MakeError(ErrorCode::kBadConfig,
+                     "task_grace must be between 100ms and 10m (--task-grace)");
   }
   if (c.checkpoints.auto_every.count() < 0 || c.checkpoints.prune_every.count() <= 0) {
-    return MakeError("bad_config", "checkpoints.auto_every must be 0 or more, prune_every more");
+    return MakeError(ErrorCode::kBadConfig,
+                     "checkpoints.auto_every must be 0 or more, prune_every more");
   }
   const ResourceLimits& l = c.task_limits;
   // Below these no coding tool (node, python, git) even starts; 0 keeps the agent's limit.
   if (l.address_space_bytes != 0 && l.address_space_bytes < (uint64_t{256} << 20)) {
-    return MakeError("bad_config", "task_limits.address_space_bytes must be 0 or at least 256 MiB");
+    return MakeError(ErrorCode::kBadConfig,
+                     "task_limits.address_space_bytes must be 0 or at least 256 MiB");
   }
   if (l.open_files != 0 && l.open_files < 64) {
-    return MakeError("bad_config", "task_limits.open_files must be 0 or at least 64");
+    return MakeError(ErrorCode::kBadConfig, "task_limits.open_files must be 0 or at least 64");
   }
   if (l.processes != 0 && l.processes < 16) {
-    return MakeError("bad_config", "task_limits.processes must be 0 or at least 16");
+    return MakeError(ErrorCode::kBadConfig, "task_limits.processes must be 0 or at least 16");
   }
   return {};
 }
@@ -229,12 +236,13 @@ ParsedAgentArgs ParseAgentArgs(int argc, char** argv) {
   if (slots_flag->count() > 0) c.task_slots = task_slots;
   if (!task_grace.empty()) {
     auto d = ParseDuration(task_grace);
-    if (!d) return fail(MakeError("bad_config", "--task-grace: " + d.error().message));
+    if (!d) return fail(MakeError(ErrorCode::kBadConfig, "--task-grace: " + d.error().message));
     c.task_grace = *d;
   }
   if (!checkpoint_every.empty()) {
     auto d = ParseDuration(checkpoint_every);
-    if (!d) return fail(MakeError("bad_config", "--checkpoint-every: " + d.error().message));
+    if (!d)
+      return fail(MakeError(ErrorCode::kBadConfig, "--checkpoint-every: " + d.error().message));
     c.checkpoints.auto_every = *d;
   }
   for (const auto& l : labels) {

@@ -31,14 +31,14 @@ constexpr auto kPinsAwaited = std::chrono::minutes(5);
 Result<std::vector<snapshot::Hash>> Hashes(
     const google::protobuf::RepeatedPtrField<std::string>& in) {
   if (in.size() > kMaxHashesPerCommand) {
-    return MakeError("bad_request", "more than " + std::to_string(kMaxHashesPerCommand) +
-                                        " hashes in one command");
+    return MakeError(ErrorCode::kBadRequest, "more than " + std::to_string(kMaxHashesPerCommand) +
+                                                 " hashes in one command");
   }
   std::vector<snapshot::Hash> out;
   out.reserve(in.size());
   for (const auto& raw : in) {
     auto h = snapshot::HashFromBytes(raw);
-    if (!h) return MakeError("bad_request", "a hash is not 32 bytes");
+    if (!h) return MakeError(ErrorCode::kBadRequest, "a hash is not 32 bytes");
     out.push_back(*h);
   }
   return out;
@@ -191,7 +191,7 @@ Result<v1::CommandReply> CheckpointKeeper::DiskCommand(Disk& d, const v1::Comman
       std::vector<snapshot::Part> parts;
       for (const auto& p : cmd.put_objects().parts()) {
         auto h = snapshot::HashFromBytes(p.hash());
-        if (!h) return MakeError("bad_request", "a part's hash is not 32 bytes");
+        if (!h) return MakeError(ErrorCode::kBadRequest, "a part's hash is not 32 bytes");
         parts.push_back({*h, p.offset(), p.total(), p.data()});
       }
       if (auto r = d.receiver.Put(d.store->chunks(), std::move(parts)); !r) return r.error();
@@ -201,7 +201,7 @@ Result<v1::CommandReply> CheckpointKeeper::DiskCommand(Disk& d, const v1::Comman
       // Read here, behind every checkpoint taken or imported before the question came.
       const auto all = d.store->List();
       if (all.size() > kMaxListed) {
-        return MakeError("too_large",
+        return MakeError(ErrorCode::kTooLarge,
                          std::to_string(all.size()) + " checkpoints: too many to list");
       }
       for (const auto& m : all) answer.add_checkpoint_ids(m.id());
@@ -221,10 +221,10 @@ Result<v1::CommandReply> CheckpointKeeper::DiskCommand(Disk& d, const v1::Comman
       for (size_t i = 0; i < report->problems.size() && i < 5; ++i) {
         what += (i > 0 ? "; " : "") + report->problems[i];
       }
-      return MakeError("corrupt", what);
+      return MakeError(ErrorCode::kCorrupt, what);
     }
     default:
-      return MakeError("unsupported", "not a checkpoint command");
+      return MakeError(ErrorCode::kUnsupported, "not a checkpoint command");
   }
 }
 
@@ -254,7 +254,7 @@ void CheckpointKeeper::Execute(const v1::Command& cmd, Reply reply) {
     case v1::Command::kPinCheckpoints: {
       const auto& ids = cmd.pin_checkpoints().checkpoint_ids();
       if (ids.size() > kMaxHashesPerCommand) {
-        reply(AnswerTo(cmd, MakeError("bad_request", "too many checkpoints to pin")));
+        reply(AnswerTo(cmd, MakeError(ErrorCode::kBadRequest, "too many checkpoints to pin")));
         return;
       }
       pinned_ = {ids.begin(), ids.end()};
@@ -280,11 +280,12 @@ void CheckpointKeeper::CheckpointNow(const v1::Command& cmd, Reply reply) {
   if (now.task_id().empty()) {
     ids = tasks_.RunningTaskIds();
     if (ids.empty()) {
-      reply(AnswerTo(cmd, MakeError("not_found", "no task runs on this machine: name one")));
+      reply(
+          AnswerTo(cmd, MakeError(ErrorCode::kNotFound, "no task runs on this machine: name one")));
       return;
     }
   } else if (!ValidTaskId(now.task_id())) {
-    reply(AnswerTo(cmd, MakeError("bad_request", "not a task id")));
+    reply(AnswerTo(cmd, MakeError(ErrorCode::kBadRequest, "not a task id")));
     return;
   } else {
     ids.push_back(now.task_id());
@@ -326,40 +327,41 @@ void CheckpointKeeper::CheckpointNow(const v1::Command& cmd, Reply reply) {
 // Finds the checkpoint's task, pauses its tool if it runs, then restores in place.
 void CheckpointKeeper::Restore(const v1::Command& cmd, Reply reply) {
   const auto& req = cmd.restore_checkpoint();
-  OnDisk([id = req.checkpoint_id()](Disk& d) { return d.store->Get(id); },
-         [this, cmd, reply](Result<v1::CheckpointManifest> m) {
-           if (!m) return reply(AnswerTo(cmd, m.error()));
-           std::string task = cmd.restore_checkpoint().task_id();
-           if (task.empty()) task = m->task_id();
-           if (!ValidTaskId(task)) {
-             return reply(
-                 AnswerTo(cmd, MakeError("bad_request", "checkpoint " + m->id() +
-                                                            " belongs to no task: name the task to "
-                                                            "restore it into")));
-           }
-           if (busy_.contains(task)) {
-             return reply(AnswerTo(
-                 cmd, MakeError("busy", "task " + task + "'s workspace is being restored")));
-           }
-           // No tool of the task may start until the workspace is back (Busy()).
-           busy_.insert(task);
-           if (tasks_.Running(task)) tasks_.Pause(task, "restoring checkpoint " + m->id());
-           tasks_.WhenEnded(task, [this, cmd, reply, task, id = m->id()] {
-             RestoreWorkspace(id, task, 0, [cmd, reply](Result<snapshot::RestoreResult> done) {
-               if (!done) return reply(AnswerTo(cmd, done.error()));
-               v1::CommandReply answer;
-               if (done->before) *answer.add_checkpoints() = *done->before;
-               reply(AnswerTo(cmd, std::move(answer)));
-             });
-           });
-         });
+  OnDisk(
+      [id = req.checkpoint_id()](Disk& d) { return d.store->Get(id); },
+      [this, cmd, reply](Result<v1::CheckpointManifest> m) {
+        if (!m) return reply(AnswerTo(cmd, m.error()));
+        std::string task = cmd.restore_checkpoint().task_id();
+        if (task.empty()) task = m->task_id();
+        if (!ValidTaskId(task)) {
+          return reply(AnswerTo(
+              cmd, MakeError(ErrorCode::kBadRequest, "checkpoint " + m->id() +
+                                                         " belongs to no task: name the task to "
+                                                         "restore it into")));
+        }
+        if (busy_.contains(task)) {
+          return reply(AnswerTo(
+              cmd, MakeError(ErrorCode::kBusy, "task " + task + "'s workspace is being restored")));
+        }
+        // No tool of the task may start until the workspace is back (Busy()).
+        busy_.insert(task);
+        if (tasks_.Running(task)) tasks_.Pause(task, "restoring checkpoint " + m->id());
+        tasks_.WhenEnded(task, [this, cmd, reply, task, id = m->id()] {
+          RestoreWorkspace(id, task, 0, [cmd, reply](Result<snapshot::RestoreResult> done) {
+            if (!done) return reply(AnswerTo(cmd, done.error()));
+            v1::CommandReply answer;
+            if (done->before) *answer.add_checkpoints() = *done->before;
+            reply(AnswerTo(cmd, std::move(answer)));
+          });
+        });
+      });
 }
 
 void CheckpointKeeper::Seed(const v1::RunTask& task, std::function<void(Result<void>)> done) {
   if (task.from_checkpoint().empty()) return done({});
-  if (!ValidTaskId(task.task_id())) return done(MakeError("bad_task", "not a task id"));
+  if (!ValidTaskId(task.task_id())) return done(MakeError(ErrorCode::kBadTask, "not a task id"));
   if (busy_.contains(task.task_id()) || tasks_.Running(task.task_id())) {
-    return done(MakeError("busy", "task " + task.task_id() + "'s workspace is in use"));
+    return done(MakeError(ErrorCode::kBusy, "task " + task.task_id() + "'s workspace is in use"));
   }
   busy_.insert(task.task_id());
   RestoreWorkspace(task.from_checkpoint(), task.task_id(), task.attempt(),

@@ -13,7 +13,7 @@ inline v1::CommandReply AnswerTo(const v1::Command& cmd, Result<v1::CommandReply
   reply.set_ok(r.has_value());
   if (!r) {
     reply.set_error(r.error().message);
-    reply.set_error_code(r.error().code);
+    reply.set_error_code(std::string(ErrorName(r.error().code)));
   }
   return reply;
 }

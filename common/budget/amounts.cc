@@ -74,8 +74,9 @@ Amounts Amounts::Max(const Amounts& a, const Amounts& b) {
 
 Result<int64_t> ParseUsd(std::string_view text) {
   auto bad = [&] {
-    return MakeError("bad_request", "expected an amount of dollars such as 5 or 0.25, got \"" +
-                                        std::string(text) + "\"");
+    return MakeError(
+        ErrorCode::kBadRequest,
+        "expected an amount of dollars such as 5 or 0.25, got \"" + std::string(text) + "\"");
   };
   const size_t dot = text.find('.');
   std::string_view whole = text.substr(0, dot);
@@ -83,7 +84,7 @@ Result<int64_t> ParseUsd(std::string_view text) {
   if (whole.empty() && frac.empty()) return bad();
   if (dot != std::string_view::npos && frac.empty()) return bad();
   if (frac.size() > 6) {
-    return MakeError("bad_request",
+    return MakeError(ErrorCode::kBadRequest,
                      "at most 6 decimals (micro-dollars) in \"" + std::string(text) + "\"");
   }
   auto digits = [](std::string_view s) {

@@ -15,10 +15,10 @@ namespace autovibe {
 namespace {
 
 Error NatsError(std::string_view what, natsStatus s) {
-  std::string code = "unavailable";
-  if (s == NATS_TIMEOUT) code = "timeout";
-  if (s == NATS_NO_RESPONDERS) code = "no_responders";
-  if (s == NATS_NOT_FOUND) code = "not_found";
+  ErrorCode code = ErrorCode::kUnavailable;
+  if (s == NATS_TIMEOUT) code = ErrorCode::kTimeout;
+  if (s == NATS_NO_RESPONDERS) code = ErrorCode::kNoResponders;
+  if (s == NATS_NOT_FOUND) code = ErrorCode::kNotFound;
   return MakeError(code, std::string(what) + ": " + natsStatus_GetText(s));
 }
 
@@ -182,7 +182,7 @@ class NatsBus final : public Bus {
     if (s != NATS_OK) return NatsError("nats options", s);
     std::unique_ptr<natsOptions, decltype(&natsOptions_Destroy)> guard(opts, natsOptions_Destroy);
     if ((s = natsOptions_SetURL(opts, st_->options.url.c_str())) != NATS_OK) {
-      return MakeError("bad_config",
+      return MakeError(ErrorCode::kBadConfig,
                        "bad NATS url \"" + st_->options.url + "\": " + natsStatus_GetText(s));
     }
     if (!st_->options.name.empty()) natsOptions_SetName(opts, st_->options.name.c_str());
@@ -192,8 +192,8 @@ class NatsBus final : public Bus {
     if (!st_->options.inbox_prefix.empty() &&
         (s = natsOptions_SetCustomInboxPrefix(opts, st_->options.inbox_prefix.c_str())) !=
             NATS_OK) {
-      return MakeError("bad_config", "bad inbox prefix \"" + st_->options.inbox_prefix +
-                                         "\": " + natsStatus_GetText(s));
+      return MakeError(ErrorCode::kBadConfig, "bad inbox prefix \"" + st_->options.inbox_prefix +
+                                                  "\": " + natsStatus_GetText(s));
     }
     natsOptions_SetSendAsap(opts, st_->options.write_at_once);
     natsOptions_SetMaxReconnect(opts, -1);

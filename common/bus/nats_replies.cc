@@ -9,8 +9,8 @@ namespace autovibe {
 namespace {
 
 Error RequestError(std::string_view subject, natsStatus s) {
-  std::string code = s == NATS_TIMEOUT ? "timeout" : "unavailable";
-  if (s == NATS_NO_RESPONDERS) code = "no_responders";
+  ErrorCode code = s == NATS_TIMEOUT ? ErrorCode::kTimeout : ErrorCode::kUnavailable;
+  if (s == NATS_NO_RESPONDERS) code = ErrorCode::kNoResponders;
   return MakeError(code, "request " + std::string(subject) + ": " + natsStatus_GetText(s));
 }
 
@@ -29,7 +29,8 @@ Result<std::unique_ptr<NatsReplies>> NatsReplies::Start(natsConnection* nc,
                                                         const std::string& inbox_prefix) {
   natsInbox* inbox = nullptr;
   natsStatus s = natsInbox_Create(&inbox);
-  if (s != NATS_OK) return MakeError("unavailable", "inbox: " + std::string(natsStatus_GetText(s)));
+  if (s != NATS_OK)
+    return MakeError(ErrorCode::kUnavailable, "inbox: " + std::string(natsStatus_GetText(s)));
   std::string prefix = std::string(inbox) + ".";
   natsInbox_Destroy(inbox);
   // "_INBOX.<nuid>." -> "<custom prefix>.<nuid>.": a machine may only read its own inboxes.
@@ -39,7 +40,7 @@ Result<std::unique_ptr<NatsReplies>> NatsReplies::Start(natsConnection* nc,
   s = natsConnection_Subscribe(&sub, nc, (prefix + "*").c_str(), &NatsReplies::OnReply, table);
   if (s != NATS_OK) {
     delete table;
-    return MakeError("unavailable", "reply inbox: " + std::string(natsStatus_GetText(s)));
+    return MakeError(ErrorCode::kUnavailable, "reply inbox: " + std::string(natsStatus_GetText(s)));
   }
   natsSubscription_SetOnCompleteCB(sub, &NatsReplies::OnComplete, table);
   // Replies to a burst of requests queue here; none may be dropped as a slow consumer.
@@ -104,7 +105,7 @@ void NatsReplies::OnReply(natsConnection*, natsSubscription*, natsMsg* msg, void
   }
   if (done) {
     if (natsMsg_IsNoResponders(msg)) {
-      done(MakeError("no_responders", "request: no responders available for request"));
+      done(MakeError(ErrorCode::kNoResponders, "request: no responders available for request"));
     } else {
       done(std::string(natsMsg_GetData(msg), static_cast<size_t>(natsMsg_GetDataLength(msg))));
     }
@@ -132,7 +133,7 @@ void NatsReplies::ExpireLoop() {
       expired.push_back(table_->Take(table_->deadlines.begin()->second));
     }
     lock.unlock();
-    for (auto& done : expired) done(MakeError("timeout", "request: timeout"));
+    for (auto& done : expired) done(MakeError(ErrorCode::kTimeout, "request: timeout"));
     lock.lock();
   }
 }

@@ -14,8 +14,9 @@ Result<void> ForEachTomlKey(
   try {
     tbl = toml::parse(toml_text);
   } catch (const toml::parse_error& e) {
-    return MakeError("bad_config", "not valid TOML: " + std::string(e.description()) + " at line " +
-                                       std::to_string(e.source().begin.line));
+    return MakeError(ErrorCode::kBadConfig, "not valid TOML: " + std::string(e.description()) +
+                                                " at line " +
+                                                std::to_string(e.source().begin.line));
   }
   for (auto& [key, node] : tbl) {
     if (auto r = on_key(key.str(), node); !r) return r;
@@ -27,13 +28,14 @@ Result<void> LoadConfigFile(const std::string& path,
                             const std::function<Result<void>(std::string_view text)>& load) {
   auto text = ReadFile(path);
   if (!text) return text.error();
-  if (auto r = load(*text); !r) return MakeError("bad_config", path + ": " + r.error().message);
+  if (auto r = load(*text); !r)
+    return MakeError(ErrorCode::kBadConfig, path + ": " + r.error().message);
   return {};
 }
 
 Result<void> TomlString(const toml::node& n, std::string_view key, std::string& out) {
   auto v = n.value<std::string>();
-  if (!v) return MakeError("bad_config", std::string(key) + " must be a string");
+  if (!v) return MakeError(ErrorCode::kBadConfig, std::string(key) + " must be a string");
   out = *v;
   return {};
 }
@@ -41,10 +43,11 @@ Result<void> TomlString(const toml::node& n, std::string_view key, std::string& 
 Result<void> TomlDuration(const toml::node& n, std::string_view key, Duration& out) {
   auto v = n.value<std::string>();
   if (!v) {
-    return MakeError("bad_config", std::string(key) + " must be a duration string like \"2s\"");
+    return MakeError(ErrorCode::kBadConfig,
+                     std::string(key) + " must be a duration string like \"2s\"");
   }
   auto d = ParseDuration(*v);
-  if (!d) return MakeError("bad_config", std::string(key) + ": " + d.error().message);
+  if (!d) return MakeError(ErrorCode::kBadConfig, std::string(key) + ": " + d.error().message);
   out = *d;
   return {};
 }
@@ -52,11 +55,11 @@ Result<void> TomlDuration(const toml::node& n, std::string_view key, Duration& o
 Result<void> TomlStringTable(const toml::node& n, std::string_view key,
                              std::map<std::string, std::string>& out) {
   const toml::table* t = n.as_table();
-  if (t == nullptr) return MakeError("bad_config", std::string(key) + " must be a table");
+  if (t == nullptr) return MakeError(ErrorCode::kBadConfig, std::string(key) + " must be a table");
   for (auto& [k, v] : *t) {
     auto s = v.value<std::string>();
     if (!s) {
-      return MakeError("bad_config",
+      return MakeError(ErrorCode::kBadConfig,
                        std::string(key) + "." + std::string(k.str()) + " must be a string");
     }
     out[std::string(k.str())] = *s;
@@ -65,7 +68,7 @@ Result<void> TomlStringTable(const toml::node& n, std::string_view key,
 }
 
 Error UnknownKey(std::string_view key) {
-  return MakeError("bad_config", "unknown config key \"" + std::string(key) + "\"");
+  return MakeError(ErrorCode::kBadConfig, "unknown config key \"" + std::string(key) + "\"");
 }
 
 int ReportConfigError(std::string_view program, const Error& e) {

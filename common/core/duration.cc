@@ -15,8 +15,9 @@ constexpr Unit kUnits[] = {
     {"ms", 1}, {"s", 1000}, {"m", 60'000}, {"h", 3'600'000}, {"d", 86'400'000}};
 
 Error Bad(std::string_view text, std::string_view why) {
-  return MakeError("bad_duration", "invalid duration \"" + std::string(text) + "\": " +
-                                       std::string(why) + " (write e.g. 500ms, 2s, 30m, 1h)");
+  return MakeError(ErrorCode::kBadRequest, "invalid duration \"" + std::string(text) +
+                                               "\": " + std::string(why) +
+                                               " (write e.g. 500ms, 2s, 30m, 1h)");
 }
 
 }  // namespace

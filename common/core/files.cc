@@ -14,7 +14,7 @@ namespace autovibe {
 namespace {
 
 Error Errno(const std::string& what, const std::string& path) {
-  return MakeError("io", what + " " + path + ": " + std::strerror(errno));
+  return MakeError(ErrorCode::kIo, what + " " + path + ": " + std::strerror(errno));
 }
 
 }  // namespace
@@ -64,7 +64,7 @@ Result<void> WriteFileAtomic(const std::string& path, const std::string& content
 Result<void> MakeDirs(const std::string& path, mode_t mode) {
   std::error_code ec;
   const bool created = std::filesystem::create_directories(path, ec);
-  if (ec) return MakeError("io", "cannot create directory " + path + ": " + ec.message());
+  if (ec) return MakeError(ErrorCode::kIo, "cannot create directory " + path + ": " + ec.message());
   // create_directories uses 0777 & ~umask; a new state directory must be exactly `mode`
   // (0700 for the ones holding tokens and databases). An existing one is left as it is.
   if (created && ::chmod(path.c_str(), mode) != 0) return Errno("cannot chmod", path);

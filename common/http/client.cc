@@ -39,10 +39,10 @@ Result<HttpReply> Exchange(asio::io_context& ioc, Stream& stream, const HttpCall
   });
   ioc.run();
   if (ec == beast::error::timeout) {
-    return MakeError("unreachable", "no answer from " + where + " within " +
-                                        std::to_string(call.timeout.count()) + " ms");
+    return MakeError(ErrorCode::kUnavailable, "no answer from " + where + " within " +
+                                                  std::to_string(call.timeout.count()) + " ms");
   }
-  if (ec) return MakeError("io", "talking to " + where + ": " + ec.message());
+  if (ec) return MakeError(ErrorCode::kIo, "talking to " + where + ": " + ec.message());
   auto& res = parser.get();
   HttpReply out;
   out.status = res.result_int();
@@ -57,7 +57,7 @@ Result<HttpReply> SendHttp(const HttpCall& call) {
   auto url = boost::urls::parse_uri(call.url);
   const bool tls = url && url->scheme() == "https";
   if (!url || (url->scheme() != "http" && !tls) || url->host().empty()) {
-    return MakeError("bad_url", "not an http:// or https:// URL: \"" + call.url + "\"");
+    return MakeError(ErrorCode::kBadUrl, "not an http:// or https:// URL: \"" + call.url + "\"");
   }
   const std::string host(url->host());
   const std::string port = url->has_port() ? std::string(url->port()) : (tls ? "443" : "80");
@@ -68,7 +68,7 @@ Result<HttpReply> SendHttp(const HttpCall& call) {
   tcp::resolver resolver(ioc);
   boost::system::error_code ec;
   auto endpoints = resolver.resolve(host, port, ec);
-  if (ec) return MakeError("unreachable", "cannot resolve " + host + ": " + ec.message());
+  if (ec) return MakeError(ErrorCode::kUnavailable, "cannot resolve " + host + ": " + ec.message());
   const std::string where = host + ":" + port;
 
   auto connect = [&](beast::tcp_stream& stream) -> Result<void> {
@@ -77,7 +77,8 @@ Result<HttpReply> SendHttp(const HttpCall& call) {
     stream.async_connect(endpoints,
                          [&](boost::system::error_code e, const tcp::endpoint&) { ec = e; });
     ioc.run();
-    if (ec) return MakeError("unreachable", "cannot connect to " + where + ": " + ec.message());
+    if (ec)
+      return MakeError(ErrorCode::kUnavailable, "cannot connect to " + where + ": " + ec.message());
     return {};
   };
   if (!tls) {
@@ -95,21 +96,21 @@ Result<HttpReply> SendHttp(const HttpCall& call) {
     } else {
       ctx.load_verify_file(call.ca_file, ec);
     }
-    if (ec) return MakeError("tls", "cannot load CA certificates: " + ec.message());
+    if (ec) return MakeError(ErrorCode::kTls, "cannot load CA certificates: " + ec.message());
     ctx.set_verify_callback(asio::ssl::host_name_verification(host));
   } else {
     ctx.set_verify_mode(asio::ssl::verify_none);
   }
   beast::ssl_stream<beast::tcp_stream> stream(ioc, ctx);
   if (!SSL_set_tlsext_host_name(stream.native_handle(), host.c_str())) {
-    return MakeError("tls", "cannot set the TLS server name " + host);
+    return MakeError(ErrorCode::kTls, "cannot set the TLS server name " + host);
   }
   if (auto r = connect(beast::get_lowest_layer(stream)); !r) return r.error();
   ioc.restart();
   stream.async_handshake(asio::ssl::stream_base::client,
                          [&](boost::system::error_code e) { ec = e; });
   ioc.run();
-  if (ec) return MakeError("tls", "TLS with " + where + " failed: " + ec.message());
+  if (ec) return MakeError(ErrorCode::kTls, "TLS with " + where + " failed: " + ec.message());
   return Exchange(ioc, stream, call, target, host, where);
 }
 

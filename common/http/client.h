@@ -31,7 +31,7 @@ struct HttpCall {
   bool verify_tls = true;
 };
 
-// Error codes: "bad_url", "unreachable" (connection refused, DNS, timeout), "tls" (the
+// Error codes: kBadUrl, kUnavailable (connection refused, DNS, timeout), kTls (the
 // handshake or the certificate failed), "io".
 Result<HttpReply> SendHttp(const HttpCall& call);
 

@@ -101,15 +101,16 @@ class Server final : public HttpServer, public std::enable_shared_from_this<Serv
   Result<void> Bind() {
     boost::system::error_code ec;
     auto addr = asio::ip::make_address(options_.host, ec);
-    if (ec) return MakeError("bad_config", "bad listen address " + options_.host);
+    if (ec) return MakeError(ErrorCode::kBadConfig, "bad listen address " + options_.host);
     tcp::endpoint ep(addr, options_.port);
     acceptor_.open(ep.protocol(), ec);
     if (!ec) acceptor_.set_option(asio::socket_base::reuse_address(true), ec);
     if (!ec) acceptor_.bind(ep, ec);
     if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
     if (ec) {
-      return MakeError("unavailable", "cannot listen on " + options_.host + ":" +
-                                          std::to_string(options_.port) + ": " + ec.message());
+      return MakeError(ErrorCode::kUnavailable, "cannot listen on " + options_.host + ":" +
+                                                    std::to_string(options_.port) + ": " +
+                                                    ec.message());
     }
     port_ = acceptor_.local_endpoint().port();
     return {};
@@ -342,7 +343,8 @@ std::string_view HeaderValue(const HttpRequest& req, std::string_view lower_case
 Result<std::pair<std::string, uint16_t>> ParseHostPort(std::string_view text) {
   auto colon = text.rfind(':');
   if (colon == std::string_view::npos || colon == 0) {
-    return MakeError("bad_config", "expected HOST:PORT, got \"" + std::string(text) + "\"");
+    return MakeError(ErrorCode::kBadConfig,
+                     "expected HOST:PORT, got \"" + std::string(text) + "\"");
   }
   std::string_view host = text.substr(0, colon);
   std::string_view port_text = text.substr(colon + 1);
@@ -352,7 +354,7 @@ Result<std::pair<std::string, uint16_t>> ParseHostPort(std::string_view text) {
   unsigned port = 0;
   auto [p, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
   if (ec != std::errc() || p != port_text.data() + port_text.size() || port > 65535) {
-    return MakeError("bad_config", "bad port in \"" + std::string(text) + "\"");
+    return MakeError(ErrorCode::kBadConfig, "bad port in \"" + std::string(text) + "\"");
   }
   return std::pair<std::string, uint16_t>{std::string(host), static_cast<uint16_t>(port)};
 }

@@ -98,7 +98,7 @@ struct Target {
 Result<Target> ParseTarget(const std::string& url_text) {
   auto url = boost::urls::parse_uri(url_text);
   if (!url || url->scheme() != "http" || url->host().empty()) {
-    return MakeError("bad_url", "not an http:// URL: \"" + url_text + "\"");
+    return MakeError(ErrorCode::kBadUrl, "not an http:// URL: \"" + url_text + "\"");
   }
   Target t{std::string(url->host()), url->has_port() ? std::string(url->port()) : "80",
            std::string(url->encoded_resource())};
@@ -125,10 +125,14 @@ class EventConnection {
     tcp::resolver resolver(ioc_);
     error_code ec;
     auto endpoints = resolver.resolve(target_.host, target_.port, ec);
-    if (ec) return MakeError("unreachable", "cannot resolve " + target_.host + ": " + ec.message());
+    if (ec)
+      return MakeError(ErrorCode::kUnavailable,
+                       "cannot resolve " + target_.host + ": " + ec.message());
     stream_.expires_after(timeout);
     ec = Run([&](auto done) { stream_.async_connect(endpoints, done); });
-    if (ec) return MakeError("unreachable", "cannot connect to " + where_ + ": " + ec.message());
+    if (ec)
+      return MakeError(ErrorCode::kUnavailable,
+                       "cannot connect to " + where_ + ": " + ec.message());
     return {};
   }
 
@@ -141,10 +145,10 @@ class EventConnection {
     error_code ec = Run([&](auto done) { http::async_write(stream_, req, done); });
     if (!ec) ec = Run([&](auto done) { http::async_read_header(stream_, buffer_, parser_, done); });
     if (ec == beast::error::timeout) {
-      return MakeError("unreachable", "no answer from " + where_ + " within " +
-                                          std::to_string(call.timeout.count()) + " ms");
+      return MakeError(ErrorCode::kUnavailable, "no answer from " + where_ + " within " +
+                                                    std::to_string(call.timeout.count()) + " ms");
     }
-    if (ec) return MakeError("io", "talking to " + where_ + ": " + ec.message());
+    if (ec) return MakeError(ErrorCode::kIo, "talking to " + where_ + ": " + ec.message());
     return {};
   }
 
@@ -165,10 +169,10 @@ class EventConnection {
       const size_t n = sizeof piece - parser_.get().body().size;
       if (n > 0 && !sink(std::string_view(piece, n))) return {};
       if (ec == beast::error::timeout) {
-        return MakeError("io", "no data from " + where_ + " for " +
-                                   std::to_string(idle_timeout.count()) + " ms");
+        return MakeError(ErrorCode::kIo, "no data from " + where_ + " for " +
+                                             std::to_string(idle_timeout.count()) + " ms");
       }
-      if (ec) return MakeError("io", "reading from " + where_ + ": " + ec.message());
+      if (ec) return MakeError(ErrorCode::kIo, "reading from " + where_ + ": " + ec.message());
     }
     return {};
   }
@@ -193,13 +197,13 @@ class EventConnection {
 
 // The {"error":{"code","message"}} of an error body, as far as it is there.
 Error ErrorFromBody(int status, std::string_view body) {
-  Error out("http_error", std::to_string(status) + ": " + std::string(body));
+  Error out(ErrorCode::kFailed, std::to_string(status) + ": " + std::string(body));
   error_code ec;
   auto v = boost::json::parse(body, ec);
   const auto* err = !ec && v.is_object() ? v.get_object().if_contains("error") : nullptr;
   if (err == nullptr || !err->is_object()) return out;
   if (const auto* c = err->get_object().if_contains("code"); c && c->is_string()) {
-    out.code = std::string(c->get_string());
+    if (auto code = ParseErrorCode(c->get_string())) out.code = *code;
   }
   if (const auto* m = err->get_object().if_contains("message"); m && m->is_string()) {
     out.message = std::to_string(status) + ": " + std::string(m->get_string());

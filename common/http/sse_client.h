@@ -59,7 +59,7 @@ struct SseReply {
 // and no event is delivered.
 // `call.timeout` bounds connecting and the response headers; `idle_timeout` bounds each wait
 // for more of the body, so it must exceed the server's keep-alive interval.
-// Error codes: "bad_url", "unreachable" (refused, DNS, timeout), "io" (the stream broke).
+// Error codes: kBadUrl, kUnavailable (refused, DNS, timeout), kIo (the stream broke).
 Result<SseReply> StreamEvents(const HttpCall& call, const SseHandler& on_event,
                               std::chrono::milliseconds idle_timeout = std::chrono::seconds(60));
 

@@ -20,7 +20,7 @@ class Channel {
 
   Result<v1::CommandReply> Ask(const std::string& machine, v1::Command cmd) {
     if (r_.cancelled && r_.cancelled->load()) {
-      return MakeError("unavailable", "the controller is stopping");
+      return MakeError(ErrorCode::kUnavailable, "the controller is stopping");
     }
     cmd.set_command_id(NewId("c"));
     return ReadCommandReply(
@@ -39,15 +39,16 @@ class Channel {
 Result<v1::CommandReply> ReadCommandReply(const std::string& machine,
                                           const Result<std::string>& raw) {
   if (!raw) {
-    return MakeError("unavailable",
+    return MakeError(ErrorCode::kUnavailable,
                      "machine " + machine + " did not answer: " + raw.error().message);
   }
   v1::CommandReply reply;
   if (!reply.ParseFromString(*raw)) {
-    return MakeError("unavailable", "machine " + machine + " sent an undecodable reply");
+    return MakeError(ErrorCode::kUnavailable, "machine " + machine + " sent an undecodable reply");
   }
   if (!reply.ok()) {
-    return MakeError(reply.error_code().empty() ? "failed" : reply.error_code(),
+    // The agent's own code, as it named it on the wire; one this version does not know fails.
+    return MakeError(ParseErrorCode(reply.error_code()).value_or(ErrorCode::kFailed),
                      "machine " + machine + ": " + reply.error());
   }
   return reply;
@@ -74,13 +75,15 @@ Result<TransferReport> TransferCheckpoint(Bus& bus, const Subjects& subjects,
       if (manifest.id() != request.checkpoint_id ||
           (!request.expected_root.empty() &&
            boost::algorithm::hex_lower(manifest.root()) != request.expected_root)) {
-        return MakeError("conflict", "machine " + request.from_machine + "'s copy of " +
-                                         request.checkpoint_id + " differs from the catalogue's");
+        return MakeError(ErrorCode::kConflict, "machine " + request.from_machine + "'s copy of " +
+                                                   request.checkpoint_id +
+                                                   " differs from the catalogue's");
       }
     }
     total = objects.total();
     if (objects.hashes_size() == 0 && offset < total) {
-      return MakeError("failed", "machine " + request.from_machine + " listed no objects");
+      return MakeError(ErrorCode::kFailed,
+                       "machine " + request.from_machine + " listed no objects");
     }
     offset += static_cast<uint64_t>(objects.hashes_size());
 
@@ -104,7 +107,8 @@ Result<TransferReport> TransferCheckpoint(Bus& bus, const Subjects& subjects,
       auto fetched = ch.Ask(request.from_machine, std::move(fetch));
       if (!fetched) return fetched.error();
       const int n = fetched->parts_size();
-      if (n == 0) return MakeError("failed", "machine " + request.from_machine + " sent nothing");
+      if (n == 0)
+        return MakeError(ErrorCode::kFailed, "machine " + request.from_machine + " sent nothing");
       // Parts in the order asked, each moving the transfer on.
       for (int i = 0; i < n; ++i) {
         const v1::ObjectPart& p = fetched->parts(i);
@@ -112,7 +116,7 @@ Result<TransferReport> TransferCheckpoint(Bus& bus, const Subjects& subjects,
         if (next + i >= missing.size() || p.hash() != missing[next + i] || p.offset() != from ||
             p.data().empty() || p.offset() + p.data().size() > p.total() ||
             (i + 1 < n && p.offset() + p.data().size() != p.total())) {
-          return MakeError("failed",
+          return MakeError(ErrorCode::kFailed,
                            "machine " + request.from_machine + " sent parts out of order");
         }
       }

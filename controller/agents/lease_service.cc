@@ -43,14 +43,14 @@ v1::LeaseReply ReplyToProto(const LeaseReply& r) {
 Result<LeaseRequest> DecodeLeaseRequest(Bus& bus, const BusMessage& m,
                                         std::string_view subject_prefix) {
   auto req = DecodeOrReject<v1::LeaseRequest>(bus, m, "lease");
-  if (!req) return MakeError("bad_request", "not a valid LeaseRequest message");
+  if (!req) return MakeError(ErrorCode::kBadRequest, "not a valid LeaseRequest message");
   // NATS permissions let an agent publish only on its own subjects: the subject, not the
   // payload, says which machine is asking.
   const std::string expected = std::string(subject_prefix) + ".lease." + req->machine_id();
   if (req->machine_id().empty() || m.subject != expected) {
     bus.Stats().Reject("lease", "subject_mismatch", m.subject, m.data.size());
-    return MakeError("bad_request", "machine_id \"" + req->machine_id().substr(0, 80) +
-                                        "\" does not match the subject " + m.subject);
+    return MakeError(ErrorCode::kBadRequest, "machine_id \"" + req->machine_id().substr(0, 80) +
+                                                 "\" does not match the subject " + m.subject);
   }
   return RequestFromProto(*req);
 }

@@ -21,12 +21,15 @@ AssignAnswer ReadAnswer(const Result<std::string>& raw) {
   AssignAnswer a;
   v1::CommandReply reply;
   if (!raw) {
-    a.error = raw.error().code == "no_responders" ? "no agent listening" : raw.error().message;
+    a.error_code = raw.error().code;
+    a.error =
+        raw.error().code == ErrorCode::kNoResponders ? "no agent listening" : raw.error().message;
   } else if (!reply.ParseFromString(*raw)) {
     a.error = "undecodable reply";
   } else {
     a.ok = reply.ok();
-    a.error_code = reply.error_code();
+    // Named on the wire by the agent; a name this version does not know just fails the try.
+    a.error_code = ParseErrorCode(reply.error_code()).value_or(ErrorCode::kFailed);
     a.error = reply.error();
   }
   return a;
@@ -69,7 +72,8 @@ void NatsTaskCommands::RunTask(const TaskRecord& t, std::function<void(AssignAns
           // A checkpoint nobody has any more fails the task; one on a
           // machine that cannot answer now waits.
           done({.ok = false,
-                .error_code = r.error().code == "not_found" ? "bad_task" : "unavailable",
+                .error_code = r.error().code == ErrorCode::kNotFound ? ErrorCode::kBadTask
+                                                                     : ErrorCode::kUnavailable,
                 .error =
                     "cannot bring checkpoint " + from + " onto the machine: " + r.error().message});
         });

@@ -18,7 +18,7 @@ Result<std::string> LoadOrCreateAdminToken(const std::string& data_dir) {
     return token;
   }
   if ((st.st_mode & 077) != 0) {
-    return MakeError("bad_config", path + " is readable by other users; chmod 600 it");
+    return MakeError(ErrorCode::kBadConfig, path + " is readable by other users; chmod 600 it");
   }
   auto text = ReadFile(path);
   if (!text) return text.error();
@@ -27,7 +27,7 @@ Result<std::string> LoadOrCreateAdminToken(const std::string& data_dir) {
     token.pop_back();
   }
   if (token.size() < 16)
-    return MakeError("bad_config", path + " holds no usable token (too short)");
+    return MakeError(ErrorCode::kBadConfig, path + " holds no usable token (too short)");
   return token;
 }
 

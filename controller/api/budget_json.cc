@@ -38,7 +38,7 @@ json::value TimeOrNull(std::optional<int64_t> ms) {
   return json::value(FormatRfc3339(*ms));
 }
 
-Error Bad(const std::string& message) { return MakeError("bad_request", message); }
+Error Bad(const std::string& message) { return MakeError(ErrorCode::kBadRequest, message); }
 
 // A JSON number that is a whole number, as int64.
 std::optional<int64_t> WholeNumber(const json::value& v) {

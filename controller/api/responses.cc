@@ -35,22 +35,26 @@ std::vector<std::string_view> PathSegments(std::string_view path) {
 
 HttpResponse ErrorResponse(const Error& e) {
   int status = 500;
-  if (e.code == "not_found") status = 404;
-  if (e.code == "conflict") status = 409;
-  if (e.code == "bad_request") status = 400;
-  if (e.code == "unavailable") status = 503;
+  if (e.code == ErrorCode::kNotFound) status = 404;
+  if (e.code == ErrorCode::kConflict) status = 409;
+  if (e.code == ErrorCode::kBadRequest) status = 400;
+  if (e.code == ErrorCode::kUnavailable) status = 503;
   // The database refused a write (full, read-only): nothing changed; try again later.
-  if (e.code == "store") status = 503;
+  if (e.code == ErrorCode::kStore) status = 503;
   // A machine's own failures (a corrupt chunk, a hostile manifest) are told as they are.
-  const bool told = e.code == "corrupt" || e.code == "hostile_manifest" || e.code == "incomplete";
-  return JsonError(status, status == 500 && !told ? "internal" : e.code, e.message);
+  const bool told = e.code == ErrorCode::kCorrupt || e.code == ErrorCode::kHostileManifest ||
+                    e.code == ErrorCode::kIncomplete;
+  return JsonError(status, ErrorName(status == 500 && !told ? ErrorCode::kInternal : e.code),
+                   e.message);
 }
 
 Result<boost::json::object> ParseJsonObject(const HttpRequest& req) {
   boost::system::error_code ec;
   boost::json::value v = boost::json::parse(req.body, ec);
-  if (ec) return MakeError("bad_request", "request body is not valid JSON: " + ec.message());
-  if (!v.is_object()) return MakeError("bad_request", "request body must be a JSON object");
+  if (ec)
+    return MakeError(ErrorCode::kBadRequest, "request body is not valid JSON: " + ec.message());
+  if (!v.is_object())
+    return MakeError(ErrorCode::kBadRequest, "request body must be a JSON object");
   return std::move(v.as_object());
 }
 
@@ -61,7 +65,8 @@ Result<boost::json::object> OptionalBody(const HttpRequest& req,
   if (!body) return body.error();
   for (const auto& [k, v] : *body) {
     if (std::find(allowed.begin(), allowed.end(), std::string_view(k)) == allowed.end()) {
-      return MakeError("bad_request", "unknown field \"" + std::string(k).substr(0, 40) + "\"");
+      return MakeError(ErrorCode::kBadRequest,
+                       "unknown field \"" + std::string(k).substr(0, 40) + "\"");
     }
   }
   return body;
@@ -72,8 +77,9 @@ Result<std::string> OptionalText(const boost::json::object& body, std::string_vi
   const boost::json::value* v = body.if_contains(key);
   if (v == nullptr || v->is_null()) return std::string();
   if (!v->is_string() || v->as_string().size() > kMaxText) {
-    return MakeError("bad_request", "\"" + std::string(key) + "\" must be a string of at most " +
-                                        std::to_string(kMaxText) + " characters");
+    return MakeError(ErrorCode::kBadRequest, "\"" + std::string(key) +
+                                                 "\" must be a string of at most " +
+                                                 std::to_string(kMaxText) + " characters");
   }
   return std::string(v->as_string());
 }

@@ -20,7 +20,7 @@ constexpr size_t kMaxArgs = 1024;
 constexpr size_t kMaxMapEntries = 256;
 constexpr size_t kMaxDeps = 1000;
 
-Error Bad(std::string message) { return MakeError("bad_request", std::move(message)); }
+Error Bad(std::string message) { return MakeError(ErrorCode::kBadRequest, std::move(message)); }
 
 bool ValidEnvName(std::string_view k) {
   if (k.empty() || k.size() > 128 || (k[0] >= '0' && k[0] <= '9')) return false;
@@ -154,7 +154,7 @@ Result<TaskSpec> TaskSpecFromJson(const json::object& o) {
       // Dollars as a string ("0.50") or a number; 0 or absent: no cap of its own.
       auto micros = v.is_string()   ? ParseUsd(v.as_string())
                     : v.is_number() ? ParseUsd(json::serialize(v))
-                                    : Result<int64_t>(MakeError("bad_request", ""));
+                                    : Result<int64_t>(MakeError(ErrorCode::kBadRequest, ""));
       if (!micros) return Bad("\"max_usd\" must be an amount of dollars such as \"0.50\"");
       s.max_usd_micros = *micros;
     } else {

@@ -26,7 +26,7 @@ Result<int64_t> QueryInt(const HttpRequest& req, const std::string& key, int64_t
   const std::string& v = it->second;
   auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
   if (ec != std::errc() || p != v.data() + v.size() || n < 0) {
-    return MakeError("bad_request", "query parameter " + key + " must be a whole number");
+    return MakeError(ErrorCode::kBadRequest, "query parameter " + key + " must be a whole number");
   }
   return n;
 }

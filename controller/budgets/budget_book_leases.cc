@@ -263,7 +263,8 @@ LeaseReply BudgetBook::Close(const std::string& machine_id, const LeaseRequest& 
 
 Result<void> BudgetBook::ApplyUsage(const std::string& machine_id, int64_t at_ms,
                                     const UsageReport& r, const std::string& event_id) {
-  if (event_id.empty()) return MakeError("bad_request", "a usage record needs an event id");
+  if (event_id.empty())
+    return MakeError(ErrorCode::kBadRequest, "a usage record needs an event id");
   // Only the machine holding a lease settles it; spend is charged to the project of the
   // lease or the task, never to one the record merely names.
   auto found = leases_.find(r.lease_id);

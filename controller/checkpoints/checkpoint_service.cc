@@ -353,7 +353,7 @@ void CheckpointService::SyncPins(const TaskFacts& tasks, const std::string& mach
 std::optional<Error> CheckpointService::Unreachable(const std::string& machine_id) const {
   if (Reachable(machine_id)) return std::nullopt;
   const MachineRecord* m = d_.fleet->Find(machine_id);
-  return MakeError("unavailable",
+  return MakeError(ErrorCode::kUnavailable,
                    m == nullptr ? "no machine " + machine_id
                                 : "machine " + m->name + " is " + std::string(ToString(m->state)));
 }
@@ -378,20 +378,21 @@ void CheckpointService::Create(const std::string& machine_id, const std::string&
 void CheckpointService::Restore(const std::string& id, const std::string& task_id,
                                 const TaskFacts& tasks, Done<RestoreOutcome> done) {
   const CheckpointRecord* c = Find(id);
-  if (c == nullptr) return done(MakeError("not_found", "no checkpoint " + id));
+  if (c == nullptr) return done(MakeError(ErrorCode::kNotFound, "no checkpoint " + id));
   const std::string task = task_id.empty() ? c->task_id : task_id;
   if (task.empty()) {
-    return done(MakeError("bad_request", "checkpoint " + id + " belongs to no task: name one"));
+    return done(
+        MakeError(ErrorCode::kBadRequest, "checkpoint " + id + " belongs to no task: name one"));
   }
   // In place: on the machine that holds the task's workspace, where the task ran last; the
   // checkpoint must be there (else branch it there first).
   std::string machine = tasks.MachineOf(task);
   if (machine.empty()) machine = c->machine_id;
   if (!c->copies.contains(machine)) {
-    return done(MakeError("conflict", "checkpoint " + id + " is not on machine " + machine +
-                                          ", where task " + task +
-                                          "'s workspace is: branch it "
-                                          "there first"));
+    return done(MakeError(ErrorCode::kConflict, "checkpoint " + id + " is not on machine " +
+                                                    machine + ", where task " + task +
+                                                    "'s workspace is: branch it "
+                                                    "there first"));
   }
   if (auto e = Unreachable(machine)) return done(*e);
   auto restored = [this, id, task, machine, tasks = &tasks,
@@ -414,15 +415,16 @@ void CheckpointService::Diff(const std::string& from, const std::string& to,
   const CheckpointRecord* a = Find(from);
   const CheckpointRecord* b = Find(to);
   if (a == nullptr || b == nullptr) {
-    return done(MakeError("not_found", "no checkpoint " + (a == nullptr ? from : to)));
+    return done(MakeError(ErrorCode::kNotFound, "no checkpoint " + (a == nullptr ? from : to)));
   }
   std::string machine;
   for (const auto& m : ReachableCopies(*a)) {
     if (b->copies.contains(m)) machine = m;
   }
   if (machine.empty()) {
-    return done(MakeError("conflict", "no reachable machine holds both " + from + " and " + to +
-                                          ": branch one onto the other's machine first"));
+    return done(MakeError(ErrorCode::kConflict, "no reachable machine holds both " + from +
+                                                    " and " + to +
+                                                    ": branch one onto the other's machine first"));
   }
   d_.agents->Diff(machine, from, to, WhileAlive<CheckpointDiff>(std::move(done)));
 }
@@ -430,9 +432,9 @@ void CheckpointService::Diff(const std::string& from, const std::string& to,
 void CheckpointService::Delete(const std::string& id, const TaskFacts& tasks,
                                Done<std::vector<std::string>> done) {
   const CheckpointRecord* c = Find(id);
-  if (c == nullptr) return done(MakeError("not_found", "no checkpoint " + id));
+  if (c == nullptr) return done(MakeError(ErrorCode::kNotFound, "no checkpoint " + id));
   if (IsNeeded(*c, tasks)) {
-    return done(MakeError("conflict",
+    return done(MakeError(ErrorCode::kConflict,
                           "a task that has not finished starts or resumes from "
                           "checkpoint " +
                               id));
@@ -448,8 +450,8 @@ void CheckpointService::Delete(const std::string& id, const TaskFacts& tasks,
   }
   auto copies = ReachableCopies(*c);
   if (copies.size() + gone.size() != c->copies.size()) {
-    return done(MakeError("conflict", "a machine holding checkpoint " + id +
-                                          " cannot be reached now; try again later"));
+    return done(MakeError(ErrorCode::kConflict, "a machine holding checkpoint " + id +
+                                                    " cannot be reached now; try again later"));
   }
   DeleteCopies(id, std::move(copies), 0, std::move(done));
 }
@@ -464,7 +466,7 @@ void CheckpointService::DeleteCopies(const std::string& id, std::vector<std::str
   const std::string machine = copies[i];
   auto deleted = [this, id, copies = std::move(copies), i,
                   done = std::move(done)](Result<void> r) mutable {
-    if (!r && r.error().code != "not_found") return done(r.error());
+    if (!r && r.error().code != ErrorCode::kNotFound) return done(r.error());
     if (auto it = catalogue_.find(id); it != catalogue_.end()) {
       RemoveCopy(it->second, copies[i]);
       Save(it->second);
@@ -477,16 +479,16 @@ void CheckpointService::DeleteCopies(const std::string& id, std::vector<std::str
 
 void CheckpointService::Verify(const std::string& id, Done<CheckpointRecord> done) {
   const CheckpointRecord* c = Find(id);
-  if (c == nullptr) return done(MakeError("not_found", "no checkpoint " + id));
+  if (c == nullptr) return done(MakeError(ErrorCode::kNotFound, "no checkpoint " + id));
   auto copies = ReachableCopies(*c);
   if (copies.empty()) {
-    return done(
-        MakeError("unavailable", "no machine holding checkpoint " + id + " can be reached now"));
+    return done(MakeError(ErrorCode::kUnavailable,
+                          "no machine holding checkpoint " + id + " can be reached now"));
   }
   auto verified = [this, id, done](Result<void> r) {
     if (!r) return done(r.error());
     auto it = catalogue_.find(id);
-    if (it == catalogue_.end()) return done(MakeError("not_found", "no checkpoint " + id));
+    if (it == catalogue_.end()) return done(MakeError(ErrorCode::kNotFound, "no checkpoint " + id));
     it->second.verified_at_ms = UnixNowNs() / 1'000'000;
     Save(it->second);
     done(it->second);
@@ -497,26 +499,27 @@ void CheckpointService::Verify(const std::string& id, Done<CheckpointRecord> don
 void CheckpointService::Branch(const std::string& id, const std::string& machine_id,
                                Done<BranchOutcome> done) {
   const CheckpointRecord* c = Find(id);
-  if (c == nullptr) return done(MakeError("not_found", "no checkpoint " + id));
+  if (c == nullptr) return done(MakeError(ErrorCode::kNotFound, "no checkpoint " + id));
   if (machine_id.empty()) {
     const std::string other = MachineWithout(*c);
     if (other.empty()) {
       return done(MakeError(
-          "conflict",
+          ErrorCode::kConflict,
           "every machine that takes work (ready or busy) already holds checkpoint " + id));
     }
     return Branch(id, other, std::move(done));
   }
   if (!Reachable(machine_id)) {
-    return done(MakeError("unavailable", "machine " + machine_id + " cannot be reached now"));
+    return done(
+        MakeError(ErrorCode::kUnavailable, "machine " + machine_id + " cannot be reached now"));
   }
   if (c->copies.contains(machine_id)) {
     return done(BranchOutcome{.checkpoint = *c, .machine_id = machine_id});
   }
   auto sources = ReachableCopies(*c);
   if (sources.empty()) {
-    return done(
-        MakeError("unavailable", "no machine holding checkpoint " + id + " can be reached now"));
+    return done(MakeError(ErrorCode::kUnavailable,
+                          "no machine holding checkpoint " + id + " can be reached now"));
   }
   auto key = std::make_pair(id, machine_id);
   auto [it, first] = branching_.try_emplace(key);
@@ -551,12 +554,12 @@ void CheckpointService::Branch(const std::string& id, const std::string& machine
       }
       for (auto& w : waiting) {
         if (deleted) {
-          w(MakeError("not_found",
+          w(MakeError(ErrorCode::kNotFound,
                       "checkpoint " + r.checkpoint_id + " was deleted while it was being copied"));
           continue;
         }
         if (c == nullptr) {
-          w(MakeError("conflict",
+          w(MakeError(ErrorCode::kConflict,
                       "the copy of " + r.checkpoint_id + " differs from the catalogue's"));
           continue;
         }

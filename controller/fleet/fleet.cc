@@ -280,9 +280,10 @@ const MachineRecord* Fleet::FindByName(std::string_view name) const {
 }
 
 Result<const MachineRecord*> Fleet::AddProvisioned(MachineRecord m) {
-  if (!ValidMachineName(m.name)) return MakeError("bad_request", "invalid machine name " + m.name);
+  if (!ValidMachineName(m.name))
+    return MakeError(ErrorCode::kBadRequest, "invalid machine name " + m.name);
   if (by_name_.count(m.name)) {
-    return MakeError("conflict", "a machine named " + m.name + " exists already");
+    return MakeError(ErrorCode::kConflict, "a machine named " + m.name + " exists already");
   }
   const int64_t now = clock_.NowMs();
   if (m.id.empty()) m.id = NewId("m");
@@ -306,13 +307,15 @@ Result<const MachineRecord*> Fleet::AddProvisioned(MachineRecord m) {
 
 Result<void> Fleet::Transition(std::string_view id, MachineState to, std::string_view why) {
   auto it = by_id_.find(std::string(id));
-  if (it == by_id_.end()) return MakeError("not_found", "no machine with id " + std::string(id));
+  if (it == by_id_.end())
+    return MakeError(ErrorCode::kNotFound, "no machine with id " + std::string(id));
   return SetState(*it->second, to, why);
 }
 
 Result<void> Fleet::SetInstance(std::string_view id, std::string instance) {
   auto it = by_id_.find(std::string(id));
-  if (it == by_id_.end()) return MakeError("not_found", "no machine with id " + std::string(id));
+  if (it == by_id_.end())
+    return MakeError(ErrorCode::kNotFound, "no machine with id " + std::string(id));
   MachineRecord next = it->second->record;
   next.instance = std::move(instance);
   if (auto r = store_.SaveMachine(next); !r) return r.error();
@@ -323,9 +326,9 @@ Result<void> Fleet::SetInstance(std::string_view id, std::string instance) {
 Result<void> Fleet::SetState(Entry& e, MachineState to, std::string_view why) {
   const MachineState from = e.record.state;
   if (!CanTransition(from, to)) {
-    return MakeError("conflict", "machine " + e.record.id + " cannot go from " +
-                                     std::string(ToString(from)) + " to " +
-                                     std::string(ToString(to)));
+    return MakeError(ErrorCode::kConflict, "machine " + e.record.id + " cannot go from " +
+                                               std::string(ToString(from)) + " to " +
+                                               std::string(ToString(to)));
   }
   MachineRecord next = e.record;
   next.state = to;

@@ -136,50 +136,56 @@ Result<const MachineRecord*> MachineManager::Spawn(const SpawnRequest& req) {
   if (!req.from_checkpoint.empty()) {
     from = FindCheckpoint(req.from_checkpoint);
     if (from == nullptr) {
-      return MakeError("not_found", "no machine checkpoint " + req.from_checkpoint.substr(0, 80) +
-                                        " (machines start from machine checkpoints, not "
-                                        "workspace ones)");
+      return MakeError(ErrorCode::kNotFound, "no machine checkpoint " +
+                                                 req.from_checkpoint.substr(0, 80) +
+                                                 " (machines start from machine checkpoints, not "
+                                                 "workspace ones)");
     }
     if (from->state != "ready") {
-      return MakeError("conflict", "machine checkpoint " + from->id + " is " + from->state);
+      return MakeError(ErrorCode::kConflict,
+                       "machine checkpoint " + from->id + " is " + from->state);
     }
     p = Pool(req.pool.empty() ? from->pool : req.pool);
     if (p == nullptr) {
-      return MakeError("not_found", "no pool named " + (req.pool.empty() ? from->pool : req.pool));
+      return MakeError(ErrorCode::kNotFound,
+                       "no pool named " + (req.pool.empty() ? from->pool : req.pool));
     }
     if (p->config.backend != from->backend) {
-      return MakeError("bad_request", "machine checkpoint " + from->id + " was taken by the " +
-                                          from->backend + " backend; pool " + p->config.name +
-                                          " uses " + p->config.backend);
+      return MakeError(ErrorCode::kBadRequest,
+                       "machine checkpoint " + from->id + " was taken by the " + from->backend +
+                           " backend; pool " + p->config.name + " uses " + p->config.backend);
     }
   } else if (!req.pool.empty()) {
     p = Pool(req.pool);
-    if (p == nullptr) return MakeError("not_found", "no pool named " + req.pool.substr(0, 80));
+    if (p == nullptr)
+      return MakeError(ErrorCode::kNotFound, "no pool named " + req.pool.substr(0, 80));
   } else {
     for (auto& candidate : pools_) {
       if (!req.backend.empty() && candidate->config.backend != req.backend) continue;
       if (p != nullptr && req.backend.empty()) {
-        return MakeError("bad_request", "the controller has several pools; say which (pool)");
+        return MakeError(ErrorCode::kBadRequest,
+                         "the controller has several pools; say which (pool)");
       }
       if (p == nullptr) p = candidate.get();
     }
     if (p == nullptr) {
-      return MakeError("not_found",
+      return MakeError(ErrorCode::kNotFound,
                        req.backend.empty()
                            ? "the controller has no pools: add a [[pool]] to its config"
                            : "no pool uses the " + req.backend.substr(0, 40) + " backend");
     }
   }
   if (p->provisioner == nullptr) {
-    return MakeError("unavailable", "pool " + p->config.name + " has no working provisioner");
+    return MakeError(ErrorCode::kUnavailable,
+                     "pool " + p->config.name + " has no working provisioner");
   }
   uint32_t live = 0;
   for (const MachineRecord* m : d_.fleet->List()) {
     if (m->pool == p->config.name && Live(*m)) ++live;
   }
   if (live >= p->config.max) {
-    return MakeError("conflict", "pool " + p->config.name + " is at its max of " +
-                                     std::to_string(p->config.max) + " machines");
+    return MakeError(ErrorCode::kConflict, "pool " + p->config.name + " is at its max of " +
+                                               std::to_string(p->config.max) + " machines");
   }
 
   MachineRecord rec;
@@ -295,11 +301,13 @@ void MachineManager::Fail(const MachineRecord& m, const std::string& why) {
 
 Result<const MachineRecord*> MachineManager::Drain(const std::string& id) {
   const MachineRecord* m = d_.fleet->Find(id);
-  if (m == nullptr) return MakeError("not_found", "no machine with id " + id.substr(0, 80));
+  if (m == nullptr)
+    return MakeError(ErrorCode::kNotFound, "no machine with id " + id.substr(0, 80));
   if (Gone(m->state) || terminating_.count(id)) {
-    return MakeError("conflict", "machine " + m->name + " is " +
-                                     (terminating_.count(id) ? std::string("being terminated")
-                                                             : std::string(ToString(m->state))));
+    return MakeError(ErrorCode::kConflict,
+                     "machine " + m->name + " is " +
+                         (terminating_.count(id) ? std::string("being terminated")
+                                                 : std::string(ToString(m->state))));
   }
   if (m->state == MachineState::kDraining) return m;
   if (Starting(m->state)) {
@@ -318,7 +326,8 @@ Result<const MachineRecord*> MachineManager::Drain(const std::string& id) {
 Result<const MachineRecord*> MachineManager::Terminate(const std::string& id,
                                                        const std::string& why) {
   const MachineRecord* m = d_.fleet->Find(id);
-  if (m == nullptr) return MakeError("not_found", "no machine with id " + id.substr(0, 80));
+  if (m == nullptr)
+    return MakeError(ErrorCode::kNotFound, "no machine with id " + id.substr(0, 80));
   if (Gone(m->state) || terminating_.count(id)) return m;
   d_.open_batch();
   if (m->state == MachineState::kReady || m->state == MachineState::kBusy ||
@@ -408,15 +417,18 @@ Result<const MachineCheckpointRecord*> MachineManager::CheckpointMachine(
     const std::string& id_or_name, CheckpointDone done) {
   const MachineRecord* m = d_.fleet->Find(id_or_name);
   if (m == nullptr) m = d_.fleet->FindByName(id_or_name);
-  if (m == nullptr) return MakeError("not_found", "no machine " + id_or_name.substr(0, 80));
+  if (m == nullptr)
+    return MakeError(ErrorCode::kNotFound, "no machine " + id_or_name.substr(0, 80));
   const PoolState* p = Pool(m->pool);
   if (p == nullptr || p->provisioner == nullptr || !p->provisioner->CanSnapshot()) {
-    return MakeError("bad_request", "machine " + m->name + " (" + m->backend +
-                                        ") cannot take machine checkpoints: only machines of "
-                                        "docker, libvirt and proxmox pools can");
+    return MakeError(ErrorCode::kBadRequest,
+                     "machine " + m->name + " (" + m->backend +
+                         ") cannot take machine checkpoints: only machines of "
+                         "docker, libvirt and proxmox pools can");
   }
   if (m->instance.empty() || Gone(m->state) || terminating_.count(m->id)) {
-    return MakeError("conflict", "machine " + m->name + " is " + std::string(ToString(m->state)));
+    return MakeError(ErrorCode::kConflict,
+                     "machine " + m->name + " is " + std::string(ToString(m->state)));
   }
   auto c = std::make_unique<MachineCheckpointRecord>();
   c->id = NewId("cp");
@@ -501,9 +513,10 @@ std::vector<const MachineCheckpointRecord*> MachineManager::Checkpoints(
 Result<void> MachineManager::DeleteCheckpoint(const std::string& id,
                                               std::function<void(Result<void>)> done) {
   const MachineCheckpointRecord* c = FindCheckpoint(id);
-  if (c == nullptr) return MakeError("not_found", "no machine checkpoint " + id.substr(0, 80));
+  if (c == nullptr)
+    return MakeError(ErrorCode::kNotFound, "no machine checkpoint " + id.substr(0, 80));
   if (c->state == "creating") {
-    return MakeError("conflict", "machine checkpoint " + id + " is still being taken");
+    return MakeError(ErrorCode::kConflict, "machine checkpoint " + id + " is still being taken");
   }
   const PoolState* p = Pool(c->pool);
   auto forget = [this, id, done](Result<void> r) {
@@ -529,21 +542,23 @@ Result<const MachineRecord*> MachineManager::RevertMachine(const std::string& ch
                                                            std::function<void(Result<void>)> done) {
   const MachineCheckpointRecord* c = FindCheckpoint(checkpoint_id);
   if (c == nullptr) {
-    return MakeError("not_found", "no machine checkpoint " + checkpoint_id.substr(0, 80));
+    return MakeError(ErrorCode::kNotFound, "no machine checkpoint " + checkpoint_id.substr(0, 80));
   }
   if (c->state != "ready") {
-    return MakeError("conflict", "machine checkpoint " + c->id + " is " + c->state);
+    return MakeError(ErrorCode::kConflict, "machine checkpoint " + c->id + " is " + c->state);
   }
   const MachineRecord* m = d_.fleet->Find(c->machine_id);
   if (m == nullptr || !Live(*m) || m->instance.empty() || terminating_.count(m->id)) {
-    return MakeError("conflict", "the machine checkpoint " + c->id +
-                                     " was taken of is gone: spawn a new machine from it");
+    return MakeError(
+        ErrorCode::kConflict,
+        "the machine checkpoint " + c->id + " was taken of is gone: spawn a new machine from it");
   }
   const PoolState* p = Pool(m->pool);
   if (p == nullptr || p->provisioner == nullptr || !p->provisioner->CanRevert()) {
-    return MakeError("bad_request", "machine " + m->name + " (" + m->backend +
-                                        ") cannot be reverted: only libvirt and proxmox "
-                                        "machines can; spawn a new machine from the checkpoint");
+    return MakeError(ErrorCode::kBadRequest,
+                     "machine " + m->name + " (" + m->backend +
+                         ") cannot be reverted: only libvirt and proxmox "
+                         "machines can; spawn a new machine from the checkpoint");
   }
   spdlog::info("machines reverting {} to machine checkpoint {}", m->name, c->id);
   asio::post(work_, [this, prov = p->provisioner, name = m->name, instance = m->instance,

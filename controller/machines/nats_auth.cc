@@ -28,16 +28,17 @@ bool PlainText(const std::string& s) {
 
 Result<void> ValidateNatsAuthOptions(const NatsAuthOptions& o) {
   if (o.controller_user.empty() || o.controller_password.empty()) {
-    return MakeError("bad_config",
+    return MakeError(ErrorCode::kBadConfig,
                      "nats_auth_file needs the controller's own nats_user and nats_password");
   }
   if (!PlainText(o.controller_user) || !PlainText(o.controller_password)) {
-    return MakeError("bad_config",
+    return MakeError(ErrorCode::kBadConfig,
                      "nats_user and nats_password may not contain quotes, backslashes or "
                      "control characters when the controller writes the server's users");
   }
   if (o.controller_user.starts_with("m-")) {
-    return MakeError("bad_config", "nats_user may not start with \"m-\": machines use those");
+    return MakeError(ErrorCode::kBadConfig,
+                     "nats_user may not start with \"m-\": machines use those");
   }
   return {};
 }
@@ -97,23 +98,24 @@ Result<void> NatsAuth::WriteAndReload() {
   if (options_.pid_file.empty()) return {};
   auto text = ReadFile(options_.pid_file);
   if (!text)
-    return MakeError("unavailable", "cannot read nats-server's pid file " + options_.pid_file +
-                                        ": " + text.error().message);
+    return MakeError(ErrorCode::kUnavailable, "cannot read nats-server's pid file " +
+                                                  options_.pid_file + ": " + text.error().message);
   pid_t pid = 0;
   auto [end, ec] = std::from_chars(text->data(), text->data() + text->size(), pid);
   if (ec != std::errc() || pid <= 0) {
-    return MakeError("unavailable",
+    return MakeError(ErrorCode::kUnavailable,
                      "nats-server's pid file " + options_.pid_file + " holds no pid");
   }
   // A stale pid file may name another program by now: SIGHUP would end it.
   auto comm = ReadFile("/proc/" + std::to_string(pid) + "/comm");
   if (!comm || comm->substr(0, comm->find('\n')) != "nats-server") {
-    return MakeError("unavailable", "pid " + std::to_string(pid) + " in " + options_.pid_file +
-                                        " is not nats-server");
+    return MakeError(ErrorCode::kUnavailable, "pid " + std::to_string(pid) + " in " +
+                                                  options_.pid_file + " is not nats-server");
   }
   if (kill(pid, SIGHUP) != 0) {
-    return MakeError("unavailable", "cannot make nats-server (pid " + std::to_string(pid) +
-                                        ") reload its users: " + std::strerror(errno));
+    return MakeError(ErrorCode::kUnavailable, "cannot make nats-server (pid " +
+                                                  std::to_string(pid) +
+                                                  ") reload its users: " + std::strerror(errno));
   }
   return {};
 }
@@ -127,7 +129,7 @@ Result<void> NatsAuth::AwaitLogin(const std::string& url, const std::string& use
     if (r) return r;
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   } while (std::chrono::steady_clock::now() < deadline);
-  return MakeError("unavailable",
+  return MakeError(ErrorCode::kUnavailable,
                    "nats-server did not accept the machine's new credentials within " +
                        FormatDuration(within) + ": " + r.error().message);
 }

@@ -51,17 +51,19 @@ Result<void> ValidateBudgets(const std::vector<Budget>& budgets) {
   std::set<std::pair<BudgetResource, BudgetPeriod>> seen;
   for (const Budget& b : budgets) {
     if (b.limit < 0 || b.limit > kMaxBudgetLimit) {
-      return MakeError("bad_request", BudgetName(b) + ": the limit must be between 0 and " +
-                                          PlainAmount(b.resource, kMaxBudgetLimit));
+      return MakeError(ErrorCode::kBadRequest, BudgetName(b) +
+                                                   ": the limit must be between 0 and " +
+                                                   PlainAmount(b.resource, kMaxBudgetLimit));
     }
     for (int t : b.alert_at) {
       if (t < 1 || t > kExhaustedThreshold) {
-        return MakeError("bad_request", BudgetName(b) + ": alert thresholds are percentages " +
-                                            "from 1 to 100, got " + std::to_string(t));
+        return MakeError(ErrorCode::kBadRequest, BudgetName(b) +
+                                                     ": alert thresholds are percentages " +
+                                                     "from 1 to 100, got " + std::to_string(t));
       }
     }
     if (!seen.insert({b.resource, b.period}).second) {
-      return MakeError("bad_request", BudgetName(b) + " is given twice");
+      return MakeError(ErrorCode::kBadRequest, BudgetName(b) + " is given twice");
     }
   }
   return {};

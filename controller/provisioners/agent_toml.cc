@@ -18,13 +18,14 @@ Result<std::string> RenderAgentToml(const MachineLaunch& launch, const AgentToml
   try {
     extra = toml::parse(options.extra_toml);
   } catch (const toml::parse_error& e) {
-    return MakeError("bad_config", "the pool's agent settings are not valid TOML: " +
-                                       std::string(e.description()));
+    return MakeError(ErrorCode::kBadConfig, "the pool's agent settings are not valid TOML: " +
+                                                std::string(e.description()));
   }
   for (std::string_view k : kOwnedKeys) {
     if (extra.contains(k)) {
-      return MakeError("bad_config", "the pool's agent settings may not set \"" + std::string(k) +
-                                         "\": the provisioner sets it for each machine");
+      return MakeError(ErrorCode::kBadConfig, "the pool's agent settings may not set \"" +
+                                                  std::string(k) +
+                                                  "\": the provisioner sets it for each machine");
     }
   }
   toml::table t;

@@ -16,13 +16,14 @@ Result<std::string> FillTemplate(const std::string& text,
     if (start == std::string::npos) break;
     const size_t end = text.find(close, start + open.size());
     if (end == std::string::npos) {
-      return MakeError("bad_config", "the template has an unclosed " + std::string(open));
+      return MakeError(ErrorCode::kBadConfig, "the template has an unclosed " + std::string(open));
     }
     const std::string key = text.substr(start + open.size(), end - start - open.size());
     auto it = values.find(key);
     if (it == values.end()) {
-      return MakeError("bad_config", "the template names " + std::string(open) + key.substr(0, 40) +
-                                         std::string(close) + ", which has no value");
+      return MakeError(ErrorCode::kBadConfig, "the template names " + std::string(open) +
+                                                  key.substr(0, 40) + std::string(close) +
+                                                  ", which has no value");
     }
     out += text.substr(pos, start - pos);
     out += it->second;
@@ -45,13 +46,14 @@ Result<void> ValidateAgentDownload(const AgentDownload& d) {
   if (d.url.empty() && d.sha256.empty()) return {};
   if (!(d.url.starts_with("http://") || d.url.starts_with("https://")) ||
       d.url.find_first_of("'\" \t\r\n\\$`") != std::string::npos) {
-    return MakeError("bad_config",
+    return MakeError(ErrorCode::kBadConfig,
                      "agent_url must be an http:// or https:// URL without quotes, "
                      "spaces or shell characters");
   }
   if (d.sha256.size() != 64 ||
       d.sha256.find_first_not_of("0123456789abcdef") != std::string::npos) {
-    return MakeError("bad_config", "agent_sha256 must be the binary's SHA-256: 64 hex digits");
+    return MakeError(ErrorCode::kBadConfig,
+                     "agent_sha256 must be the binary's SHA-256: 64 hex digits");
   }
   return {};
 }

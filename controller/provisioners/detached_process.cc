@@ -42,9 +42,9 @@ void WriteAll(int fd, const void* buf, size_t n) {
 }  // namespace
 
 Result<pid_t> SpawnDetached(const DetachedSpawn& spawn) {
-  if (spawn.argv.empty()) return MakeError("bad_request", "nothing to start");
+  if (spawn.argv.empty()) return MakeError(ErrorCode::kBadRequest, "nothing to start");
   if (access(spawn.argv[0].c_str(), X_OK) != 0) {
-    return MakeError("not_found",
+    return MakeError(ErrorCode::kNotFound,
                      "cannot run " + spawn.argv[0] + ": " + std::string(std::strerror(errno)));
   }
   // Everything the children need is prepared before fork: they only call async-signal-safe
@@ -54,7 +54,7 @@ Result<pid_t> SpawnDetached(const DetachedSpawn& spawn) {
   argv.push_back(nullptr);
   int log = open(spawn.log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
   if (log < 0) {
-    return MakeError("unavailable",
+    return MakeError(ErrorCode::kUnavailable,
                      "cannot open " + spawn.log_path + ": " + std::string(std::strerror(errno)));
   }
   int null_in = open("/dev/null", O_RDONLY | O_CLOEXEC);
@@ -63,7 +63,8 @@ Result<pid_t> SpawnDetached(const DetachedSpawn& spawn) {
     const int err = errno;
     close(log);
     if (null_in >= 0) close(null_in);
-    return MakeError("unavailable", "cannot start a process: " + std::string(std::strerror(err)));
+    return MakeError(ErrorCode::kUnavailable,
+                     "cannot start a process: " + std::string(std::strerror(err)));
   }
   // The pipe carries the grandchild's pid (from the middle child), then an errno if exec
   // fails; it reaches EOF when exec succeeds (close-on-exec) or everything died.
@@ -71,7 +72,7 @@ Result<pid_t> SpawnDetached(const DetachedSpawn& spawn) {
   if (middle < 0) {
     const int err = errno;
     close(log), close(null_in), close(p[0]), close(p[1]);
-    return MakeError("unavailable", "fork: " + std::string(std::strerror(err)));
+    return MakeError(ErrorCode::kUnavailable, "fork: " + std::string(std::strerror(err)));
   }
   if (middle == 0) {
     close(p[0]);
@@ -111,9 +112,9 @@ Result<pid_t> SpawnDetached(const DetachedSpawn& spawn) {
   int err = 0;
   const bool failed = ReadFull(p[0], &err, sizeof err) == sizeof err;
   close(p[0]);
-  if (!have_pid) return MakeError("unavailable", "could not start " + spawn.argv[0]);
+  if (!have_pid) return MakeError(ErrorCode::kUnavailable, "could not start " + spawn.argv[0]);
   if (failed) {
-    return MakeError("unavailable",
+    return MakeError(ErrorCode::kUnavailable,
                      "cannot run " + spawn.argv[0] + ": " + std::string(std::strerror(err)));
   }
   return child;

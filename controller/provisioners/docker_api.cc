@@ -31,7 +31,8 @@ Result<DockerReply> DockerApi::Call(std::string_view method, const std::string& 
   beast::error_code ec;
   stream.socket().connect(asio::local::stream_protocol::endpoint(socket_), ec);
   if (ec) {
-    return MakeError("unavailable", "no Docker daemon at " + socket_ + ": " + ec.message());
+    return MakeError(ErrorCode::kUnavailable,
+                     "no Docker daemon at " + socket_ + ": " + ec.message());
   }
   http::request<http::string_body> req{http::string_to_verb(method), target, 11};
   req.set(http::field::host, "docker");
@@ -60,8 +61,9 @@ Result<DockerReply> DockerApi::Call(std::string_view method, const std::string& 
   });
   ioc.run();
   if (!done || ec) {
-    return MakeError("unavailable", "Docker " + std::string(method) + " " + target + ": " +
-                                        (ec ? ec.message() : std::string("no answer")));
+    return MakeError(ErrorCode::kUnavailable, "Docker " + std::string(method) + " " + target +
+                                                  ": " +
+                                                  (ec ? ec.message() : std::string("no answer")));
   }
   return out;
 }

@@ -20,7 +20,7 @@ std::string ContainerName(const std::string& machine) { return "autovibe-" + mac
 
 Error Refused(const std::string& what, const DockerReply& r) {
   return MakeError(
-      r.status == 404 ? "not_found" : "unavailable",
+      r.status == 404 ? ErrorCode::kNotFound : ErrorCode::kUnavailable,
       what + ": Docker answered " + std::to_string(r.status) + ": " + DockerMessage(r));
 }
 
@@ -36,7 +36,7 @@ class DockerProvisioner final : public Provisioner {
     const std::string dir = options_.machines_dir + "/" + launch.name;
     std::error_code ec;
     if (fs::exists(dir, ec)) {
-      return MakeError("conflict",
+      return MakeError(ErrorCode::kConflict,
                        "the config dir " + dir + " of machine " + launch.name + " exists already");
     }
     auto made = Start(launch, dir);
@@ -111,7 +111,8 @@ class DockerProvisioner final : public Provisioner {
         id = std::string(i->as_string());
       }
     }
-    if (id.empty()) return MakeError("unavailable", "Docker created a container without an id");
+    if (id.empty())
+      return MakeError(ErrorCode::kUnavailable, "Docker created a container without an id");
     auto started = api_.Call("POST", "/containers/" + id + "/start");
     if (!started) return started.error();
     if (started->status != 204 && started->status != 304) {

@@ -18,7 +18,8 @@ namespace autovibe {
 namespace {
 
 Error Bad(const PoolConfig& pool, const std::string& message) {
-  return MakeError("bad_config", "pool " + pool.name + " [pool." + pool.backend + "]: " + message);
+  return MakeError(ErrorCode::kBadConfig,
+                   "pool " + pool.name + " [pool." + pool.backend + "]: " + message);
 }
 
 // Copies the string values of `table` into `out` by key; any other key is an error, except
@@ -232,8 +233,8 @@ Result<std::unique_ptr<Provisioner>> MakeProvisioner(const PoolConfig& pool,
     o.templates_dir = context.templates_dir;
     return MakeLibvirtProvisioner(std::move(o));
   }
-  return MakeError("unavailable", "pool " + pool.name + ": the " + pool.backend +
-                                      " backend is not available in this build yet");
+  return MakeError(ErrorCode::kUnavailable, "pool " + pool.name + ": the " + pool.backend +
+                                                " backend is not available in this build yet");
 }
 
 }  // namespace autovibe

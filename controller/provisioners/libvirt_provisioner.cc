@@ -89,11 +89,14 @@ class LibvirtProvisioner final : public Provisioner {
   bool CanSnapshot() const override { return true; }
 
   Result<std::string> Create(const MachineLaunch& launch) override {
-    if (!SafeName(launch.name)) return MakeError("bad_request", "bad machine name " + launch.name);
+    if (!SafeName(launch.name))
+      return MakeError(ErrorCode::kBadRequest, "bad machine name " + launch.name);
     // A domain of that name that is not ours to make (nor, on failure, to remove).
-    if (auto existing = Lookup(launch.name); existing || existing.error().code != "not_found") {
-      return existing ? MakeError("conflict", "libvirt already has a domain " + launch.name)
-                      : existing.error();
+    if (auto existing = Lookup(launch.name);
+        existing || existing.error().code != ErrorCode::kNotFound) {
+      return existing
+                 ? MakeError(ErrorCode::kConflict, "libvirt already has a domain " + launch.name)
+                 : existing.error();
     }
     auto made = Make(launch);
     if (!made) Destroy(launch.name, launch.name);
@@ -102,14 +105,16 @@ class LibvirtProvisioner final : public Provisioner {
 
   Result<void> Destroy(const std::string& name, const std::string& instance) override {
     const std::string domain_name = instance.empty() ? name : instance;
-    if (!SafeName(domain_name)) return MakeError("bad_request", "bad domain name " + domain_name);
+    if (!SafeName(domain_name))
+      return MakeError(ErrorCode::kBadRequest, "bad domain name " + domain_name);
     auto found = Lookup(domain_name);
-    if (!found && found.error().code != "not_found") return found.error();
+    if (!found && found.error().code != ErrorCode::kNotFound) return found.error();
     if (found) {
       virDomainPtr dom = found->get();
       if (virDomainIsActive(dom) == 1 && virDomainDestroy(dom) != 0 &&
           LastErrorCode() != VIR_ERR_OPERATION_INVALID) {
-        return MakeError("unavailable", "libvirt: cannot stop " + domain_name + ": " + LastError());
+        return MakeError(ErrorCode::kUnavailable,
+                         "libvirt: cannot stop " + domain_name + ": " + LastError());
       }
       const unsigned flags = VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA | VIR_DOMAIN_UNDEFINE_NVRAM |
                              VIR_DOMAIN_UNDEFINE_CHECKPOINTS_METADATA;
@@ -119,14 +124,14 @@ class LibvirtProvisioner final : public Provisioner {
         undefined = virDomainUndefineFlags(dom, VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA);
       }
       if (undefined != 0 && LastErrorCode() != VIR_ERR_NO_DOMAIN) {
-        return MakeError("unavailable",
+        return MakeError(ErrorCode::kUnavailable,
                          "libvirt: cannot undefine " + domain_name + ": " + LastError());
       }
     }
     std::error_code ec;
     fs::remove_all(MachineDir(domain_name), ec);
     if (ec)
-      return MakeError("unavailable",
+      return MakeError(ErrorCode::kUnavailable,
                        "cannot remove " + MachineDir(domain_name) + ": " + ec.message());
     return {};
   }
@@ -135,7 +140,7 @@ class LibvirtProvisioner final : public Provisioner {
                                const std::string& snapshot) override {
     const std::string domain_name = instance.empty() ? name : instance;
     if (!SafeName(domain_name) || !SafeName(snapshot)) {
-      return MakeError("bad_request", "bad machine or checkpoint name");
+      return MakeError(ErrorCode::kBadRequest, "bad machine or checkpoint name");
     }
     std::lock_guard disks(disks_mu_);  // one change of a disk chain at a time
     auto dom = Lookup(domain_name);
@@ -162,26 +167,27 @@ class LibvirtProvisioner final : public Provisioner {
     if (snap == nullptr) {
       std::error_code ec;
       fs::remove(next, ec);
-      return MakeError("unavailable",
+      return MakeError(ErrorCode::kUnavailable,
                        "libvirt: cannot snapshot " + domain_name + ": " + LastError());
     }
     virDomainSnapshotFree(snap);
     // The frozen disk is read-only from now on; the checkpoint is a second name for it.
     const std::string frozen = dir + "/" + *active;
     if (link(frozen.c_str(), CheckpointPath(snapshot).c_str()) != 0) {
-      return MakeError("unavailable", "cannot keep " + frozen + " as checkpoint " + snapshot +
-                                          ": " + std::strerror(errno));
+      return MakeError(ErrorCode::kUnavailable, "cannot keep " + frozen + " as checkpoint " +
+                                                    snapshot + ": " + std::strerror(errno));
     }
     if (auto r = SetActiveDisk(dir, "disk-" + snapshot + ".qcow2"); !r) return r.error();
     return snapshot;
   }
 
   Result<void> DeleteSnapshot(const std::string& ref) override {
-    if (!SafeName(ref)) return MakeError("bad_request", "bad checkpoint ref " + ref);
+    if (!SafeName(ref)) return MakeError(ErrorCode::kBadRequest, "bad checkpoint ref " + ref);
     std::error_code ec;
     fs::remove(CheckpointPath(ref), ec);
     if (ec)
-      return MakeError("unavailable", "cannot remove checkpoint " + ref + ": " + ec.message());
+      return MakeError(ErrorCode::kUnavailable,
+                       "cannot remove checkpoint " + ref + ": " + ec.message());
     return {};
   }
 
@@ -191,7 +197,7 @@ class LibvirtProvisioner final : public Provisioner {
                       const std::string& ref) override {
     const std::string domain_name = instance.empty() ? name : instance;
     if (!SafeName(domain_name) || !SafeName(ref)) {
-      return MakeError("bad_request", "bad machine name or checkpoint ref");
+      return MakeError(ErrorCode::kBadRequest, "bad machine name or checkpoint ref");
     }
     std::lock_guard disks(disks_mu_);
     auto dom = Lookup(domain_name);
@@ -216,7 +222,8 @@ class LibvirtProvisioner final : public Provisioner {
     const std::string old = dir + "/" + *active;
     if (stat(old.c_str(), &st) == 0 && st.st_nlink == 1) unlink(old.c_str());
     if (virDomainCreate(dom->get()) != 0) {
-      return MakeError("unavailable", "libvirt: cannot start " + domain_name + ": " + LastError());
+      return MakeError(ErrorCode::kUnavailable,
+                       "libvirt: cannot start " + domain_name + ": " + LastError());
     }
     return {};
   }
@@ -229,18 +236,19 @@ class LibvirtProvisioner final : public Provisioner {
     if (auto r = LinkCheckpoint(ref, base); !r) return r;
     if (auto r = Overlay(base, disk); !r) return r;
     char* raw = virDomainGetXMLDesc(&dom, VIR_DOMAIN_XML_INACTIVE);
-    if (raw == nullptr) return MakeError("unavailable", "libvirt: " + LastError());
+    if (raw == nullptr) return MakeError(ErrorCode::kUnavailable, "libvirt: " + LastError());
     std::string xml(raw);
     free(raw);
     if (!SetSystemDisk(xml, disk)) {
-      return MakeError("unavailable", "the domain's definition has no disk vda");
+      return MakeError(ErrorCode::kUnavailable, "the domain's definition has no disk vda");
     }
     if (virDomainIsActive(&dom) == 1 && virDomainDestroy(&dom) != 0) {
-      return MakeError("unavailable", "libvirt: cannot stop the domain: " + LastError());
+      return MakeError(ErrorCode::kUnavailable, "libvirt: cannot stop the domain: " + LastError());
     }
     Domain redefined(virDomainDefineXML(virDomainGetConnect(&dom), xml.c_str()));
     if (redefined == nullptr) {
-      return MakeError("unavailable", "libvirt: cannot define the domain again: " + LastError());
+      return MakeError(ErrorCode::kUnavailable,
+                       "libvirt: cannot define the domain again: " + LastError());
     }
     return {};
   }
@@ -301,10 +309,10 @@ class LibvirtProvisioner final : public Provisioner {
   }
 
   Result<void> LinkCheckpoint(const std::string& ref, const std::string& to) {
-    if (!SafeName(ref)) return MakeError("bad_request", "bad checkpoint ref " + ref);
+    if (!SafeName(ref)) return MakeError(ErrorCode::kBadRequest, "bad checkpoint ref " + ref);
     const std::string from = CheckpointPath(ref);
     if (link(from.c_str(), to.c_str()) != 0) {
-      return MakeError(errno == ENOENT ? "not_found" : "unavailable",
+      return MakeError(errno == ENOENT ? ErrorCode::kNotFound : ErrorCode::kUnavailable,
                        "cannot use checkpoint " + ref + ": " + std::strerror(errno));
     }
     return {};
@@ -364,10 +372,12 @@ class LibvirtProvisioner final : public Provisioner {
     if (!conn) return conn.error();
     Domain dom(virDomainDefineXML(*conn, xml->c_str()));
     if (dom == nullptr) {
-      return MakeError("unavailable", "libvirt: cannot define " + launch.name + ": " + LastError());
+      return MakeError(ErrorCode::kUnavailable,
+                       "libvirt: cannot define " + launch.name + ": " + LastError());
     }
     if (virDomainCreate(dom.get()) != 0) {
-      return MakeError("unavailable", "libvirt: cannot start " + launch.name + ": " + LastError());
+      return MakeError(ErrorCode::kUnavailable,
+                       "libvirt: cannot start " + launch.name + ": " + LastError());
     }
     return launch.name;
   }
@@ -394,7 +404,7 @@ class LibvirtProvisioner final : public Provisioner {
     fs::remove_all(seed_dir, ec);  // the ISO holds it; the plain copy is not kept
     // It holds the machine's bus password.
     fs::permissions(dir + "/seed.iso", fs::perms::owner_read | fs::perms::owner_write, ec);
-    if (ec) return MakeError("unavailable", "cannot protect the seed: " + ec.message());
+    if (ec) return MakeError(ErrorCode::kUnavailable, "cannot protect the seed: " + ec.message());
     return {};
   }
 
@@ -413,8 +423,9 @@ class LibvirtProvisioner final : public Provisioner {
     if (!conn) return conn.error();
     Domain dom(virDomainLookupByName(*conn, name.c_str()));
     if (dom == nullptr) {
-      return MakeError(LastErrorCode() == VIR_ERR_NO_DOMAIN ? "not_found" : "unavailable",
-                       "libvirt: no domain " + name + ": " + LastError());
+      return MakeError(
+          LastErrorCode() == VIR_ERR_NO_DOMAIN ? ErrorCode::kNotFound : ErrorCode::kUnavailable,
+          "libvirt: no domain " + name + ": " + LastError());
     }
     return dom;
   }
@@ -427,7 +438,8 @@ class LibvirtProvisioner final : public Provisioner {
     if (conn_ != nullptr) virConnectClose(conn_);
     conn_ = virConnectOpen(o_.uri.c_str());
     if (conn_ == nullptr) {
-      return MakeError("unavailable", "libvirt: cannot connect to " + o_.uri + ": " + LastError());
+      return MakeError(ErrorCode::kUnavailable,
+                       "libvirt: cannot connect to " + o_.uri + ": " + LastError());
     }
     return conn_;
   }

@@ -26,8 +26,8 @@ class LocalProvisioner final : public Provisioner {
     const std::string dir = DirOf(launch.name);
     std::error_code ec;
     if (fs::exists(dir, ec)) {
-      return MakeError("conflict", "the data dir " + dir + " of machine " + launch.name +
-                                       " exists already; remove it or pick another name");
+      return MakeError(ErrorCode::kConflict, "the data dir " + dir + " of machine " + launch.name +
+                                                 " exists already; remove it or pick another name");
     }
     auto made = Prepare(launch, dir);
     if (made) {
@@ -65,14 +65,14 @@ class LocalProvisioner final : public Provisioner {
         kill(pid, SIGKILL);
         // SIGKILL is not instant either: the machine is destroyed once its agent is gone.
         if (!gone_within(std::chrono::seconds(5))) {
-          return MakeError("unavailable", "local machine " + name + " (pid " + std::to_string(pid) +
-                                              ") survived SIGKILL");
+          return MakeError(ErrorCode::kUnavailable, "local machine " + name + " (pid " +
+                                                        std::to_string(pid) + ") survived SIGKILL");
         }
       }
     }
     std::error_code ec;
     fs::remove_all(dir, ec);
-    if (ec) return MakeError("unavailable", "cannot remove " + dir + ": " + ec.message());
+    if (ec) return MakeError(ErrorCode::kUnavailable, "cannot remove " + dir + ": " + ec.message());
     return {};
   }
 

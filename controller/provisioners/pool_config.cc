@@ -13,14 +13,14 @@ namespace {
 constexpr std::string_view kBackends[] = {"local", "docker", "libvirt", "proxmox", "ssh"};
 
 Error Bad(const std::string& pool, const std::string& message) {
-  return MakeError("bad_config",
+  return MakeError(ErrorCode::kBadConfig,
                    "pool " + (pool.empty() ? std::string("?") : pool) + ": " + message);
 }
 
 Result<uint32_t> Count(const toml::node& n, std::string_view key, uint32_t max) {
   auto v = n.value<int64_t>();
   if (!v || *v < 0 || *v > max) {
-    return MakeError("bad_config",
+    return MakeError(ErrorCode::kBadConfig,
                      std::string(key) + " must be a whole number from 0 to " + std::to_string(max));
   }
   return static_cast<uint32_t>(*v);
@@ -102,12 +102,13 @@ Result<void> ParseOne(const toml::table& t, PoolConfig& p) {
 
 Result<std::vector<PoolConfig>> ParsePools(const toml::node& pools) {
   const toml::array* a = pools.as_array();
-  if (a == nullptr) return MakeError("bad_config", "pool must be an array of tables ([[pool]])");
+  if (a == nullptr)
+    return MakeError(ErrorCode::kBadConfig, "pool must be an array of tables ([[pool]])");
   std::vector<PoolConfig> out;
   std::set<std::string> names;
   for (const toml::node& n : *a) {
     const toml::table* t = n.as_table();
-    if (t == nullptr) return MakeError("bad_config", "each [[pool]] must be a table");
+    if (t == nullptr) return MakeError(ErrorCode::kBadConfig, "each [[pool]] must be a table");
     PoolConfig p;
     if (auto r = ParseOne(*t, p); !r) return r.error();
     if (!names.insert(p.name).second) return Bad(p.name, "two pools have this name");

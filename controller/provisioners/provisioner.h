@@ -58,7 +58,7 @@ class Provisioner {
   virtual Result<std::string> Snapshot(const std::string& name, const std::string& instance,
                                        const std::string& snapshot) {
     (void)name, (void)instance, (void)snapshot;
-    return MakeError("unsupported",
+    return MakeError(ErrorCode::kUnsupported,
                      "the " + std::string(backend()) + " backend cannot take machine checkpoints");
   }
   // Whether a machine can be put back on one of its checkpoints.
@@ -68,12 +68,12 @@ class Provisioner {
   virtual Result<void> Revert(const std::string& name, const std::string& instance,
                               const std::string& ref) {
     (void)name, (void)instance, (void)ref;
-    return MakeError("unsupported",
+    return MakeError(ErrorCode::kUnsupported,
                      "the " + std::string(backend()) + " backend cannot revert machines");
   }
   virtual Result<void> DeleteSnapshot(const std::string& ref) {
     (void)ref;
-    return MakeError("unsupported",
+    return MakeError(ErrorCode::kUnsupported,
                      "the " + std::string(backend()) + " backend has no machine checkpoints");
   }
 };

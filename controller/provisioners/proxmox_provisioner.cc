@@ -38,12 +38,13 @@ struct Ref {
 Result<Ref> ParseRef(const std::string& text) {
   Ref r;
   const auto a = text.find('/');
-  if (a == std::string::npos) return MakeError("bad_request", "bad Proxmox ref " + text);
+  if (a == std::string::npos) return MakeError(ErrorCode::kBadRequest, "bad Proxmox ref " + text);
   r.node = text.substr(0, a);
   const auto b = text.find('/', a + 1);
   r.vmid = text.substr(a + 1, b == std::string::npos ? std::string::npos : b - a - 1);
   if (b != std::string::npos) r.snapshot = text.substr(b + 1);
-  if (r.node.empty() || r.vmid.empty()) return MakeError("bad_request", "bad Proxmox ref " + text);
+  if (r.node.empty() || r.vmid.empty())
+    return MakeError(ErrorCode::kBadRequest, "bad Proxmox ref " + text);
   return r;
 }
 
@@ -61,7 +62,7 @@ class ProxmoxProvisioner final : public Provisioner {
     auto next = Call("GET", "/cluster/nextid");
     if (!next) return next.error();
     const std::string vmid = Text(*next);
-    if (vmid.empty()) return MakeError("unavailable", "Proxmox gave no free VM id");
+    if (vmid.empty()) return MakeError(ErrorCode::kUnavailable, "Proxmox gave no free VM id");
     std::string source = o_.template_vmid, snapname;
     std::string node = o_.node;
     bool full = o_.full_clone;
@@ -116,13 +117,14 @@ class ProxmoxProvisioner final : public Provisioner {
     auto ref = ParseRef(instance);
     if (!ref) return ref.error();
     auto status = Call("GET", Vm(ref->node, ref->vmid) + "/status/current");
-    if (!status) return status.error().code == "not_found" ? Result<void>() : status.error();
+    if (!status)
+      return status.error().code == ErrorCode::kNotFound ? Result<void>() : status.error();
     if (status->is_object() && status->as_object().contains("status") &&
         status->at("status") == "running") {
       if (auto r = Task("POST", Vm(ref->node, ref->vmid) + "/status/stop", ""); !r) return r;
     }
     auto r = Task("DELETE", Vm(ref->node, ref->vmid) + "?purge=1&destroy-unreferenced-disks=1", "");
-    if (!r && r.error().code == "not_found") return {};
+    if (!r && r.error().code == ErrorCode::kNotFound) return {};
     return r;
   }
 
@@ -148,7 +150,7 @@ class ProxmoxProvisioner final : public Provisioner {
     auto vm = ParseRef(instance);
     if (!vm) return vm.error();
     if (vm->node != ref->node || vm->vmid != ref->vmid || ref->snapshot.empty()) {
-      return MakeError("bad_request",
+      return MakeError(ErrorCode::kBadRequest,
                        "checkpoint " + text + " is not a snapshot of VM " + instance);
     }
     const std::string path = Vm(ref->node, ref->vmid);
@@ -169,7 +171,7 @@ class ProxmoxProvisioner final : public Provisioner {
     auto ref = ParseRef(text);
     if (!ref) return ref.error();
     auto r = Task("DELETE", Vm(ref->node, ref->vmid) + "/snapshot/" + Encode(ref->snapshot), "");
-    if (!r && r.error().code == "not_found") return {};
+    if (!r && r.error().code == ErrorCode::kNotFound) return {};
     return r;
   }
 
@@ -219,11 +221,12 @@ class ProxmoxProvisioner final : public Provisioner {
     call.timeout = std::chrono::seconds(60);
     auto r = SendHttp(call);
     if (!r)
-      return MakeError("unavailable", "Proxmox " + method + " " + path + ": " + r.error().message);
+      return MakeError(ErrorCode::kUnavailable,
+                       "Proxmox " + method + " " + path + ": " + r.error().message);
     boost::system::error_code ec;
     json::value body = json::parse(r->body, ec);
     if (r->status == 401) {
-      return MakeError("unauthorized", "Proxmox refused the API token (401)");
+      return MakeError(ErrorCode::kUnauthorized, "Proxmox refused the API token (401)");
     }
     if (r->status < 200 || r->status >= 300) {
       std::string why = r->body.substr(0, 300);
@@ -234,10 +237,10 @@ class ProxmoxProvisioner final : public Provisioner {
       }
       const bool missing = r->status == 404 || why.find("does not exist") != std::string::npos;
       return MakeError(
-          missing ? "not_found" : "unavailable",
+          missing ? ErrorCode::kNotFound : ErrorCode::kUnavailable,
           "Proxmox " + method + " " + path + " answered " + std::to_string(r->status) + ": " + why);
     }
-    if (ec || !body.is_object()) return MakeError("unavailable", "Proxmox sent no JSON");
+    if (ec || !body.is_object()) return MakeError(ErrorCode::kUnavailable, "Proxmox sent no JSON");
     const json::value* data = body.as_object().if_contains("data");
     return data == nullptr ? json::value() : *data;
   }
@@ -257,13 +260,14 @@ class ProxmoxProvisioner final : public Provisioner {
         const json::value* exit = st->as_object().if_contains("exitstatus");
         const std::string how = exit != nullptr ? Text(*exit) : "";
         if (how == "OK") return {};
-        return MakeError(
-            how.find("does not exist") != std::string::npos ? "not_found" : "unavailable",
-            "Proxmox task " + method + " " + path + " failed: " + how);
+        return MakeError(how.find("does not exist") != std::string::npos ? ErrorCode::kNotFound
+                                                                         : ErrorCode::kUnavailable,
+                         "Proxmox task " + method + " " + path + " failed: " + how);
       }
       if (std::chrono::steady_clock::now() > deadline) {
-        return MakeError("unavailable", "Proxmox task " + upid + " still runs after " +
-                                            std::to_string(o_.task_timeout.count() / 1000) + " s");
+        return MakeError(ErrorCode::kUnavailable,
+                         "Proxmox task " + upid + " still runs after " +
+                             std::to_string(o_.task_timeout.count() / 1000) + " s");
       }
       std::this_thread::sleep_for(o_.poll_every);
     }

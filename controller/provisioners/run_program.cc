@@ -28,10 +28,10 @@ std::string LastLine(const std::string& out) {
 }  // namespace
 
 Result<std::string> RunProgram(const ProgramRun& run) {
-  if (run.argv.empty()) return MakeError("bad_request", "nothing to run");
+  if (run.argv.empty()) return MakeError(ErrorCode::kBadRequest, "nothing to run");
   int fds[2];
   if (pipe2(fds, O_CLOEXEC) != 0) {
-    return MakeError("unavailable", "pipe: " + std::string(std::strerror(errno)));
+    return MakeError(ErrorCode::kUnavailable, "pipe: " + std::string(std::strerror(errno)));
   }
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
@@ -47,7 +47,7 @@ Result<std::string> RunProgram(const ProgramRun& run) {
   close(fds[1]);
   if (err != 0) {
     close(fds[0]);
-    return MakeError(err == ENOENT ? "not_found" : "unavailable",
+    return MakeError(err == ENOENT ? ErrorCode::kNotFound : ErrorCode::kUnavailable,
                      "cannot run " + run.argv[0] + ": " + std::strerror(err));
   }
   std::string out;
@@ -78,16 +78,18 @@ Result<std::string> RunProgram(const ProgramRun& run) {
   }
   if (out.size() > kKeepOutput) out.erase(0, out.size() - kKeepOutput);
   if (timed_out) {
-    return MakeError("timed_out", run.argv[0] + " did not finish within " +
-                                      std::to_string(run.timeout.count() / 1000) + " s");
+    return MakeError(ErrorCode::kTimeout, run.argv[0] + " did not finish within " +
+                                              std::to_string(run.timeout.count() / 1000) + " s");
   }
   if (WIFSIGNALED(status)) {
-    return MakeError("failed", run.argv[0] + " was killed by signal " +
-                                   std::to_string(WTERMSIG(status)) + ": " + LastLine(out));
+    return MakeError(ErrorCode::kFailed, run.argv[0] + " was killed by signal " +
+                                             std::to_string(WTERMSIG(status)) + ": " +
+                                             LastLine(out));
   }
   if (WEXITSTATUS(status) != 0) {
-    return MakeError("failed", run.argv[0] + " exited with " + std::to_string(WEXITSTATUS(status)) +
-                                   ": " + LastLine(out));
+    return MakeError(
+        ErrorCode::kFailed,
+        run.argv[0] + " exited with " + std::to_string(WEXITSTATUS(status)) + ": " + LastLine(out));
   }
   return out;
 }

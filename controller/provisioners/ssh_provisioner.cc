@@ -30,7 +30,8 @@ class SshProvisioner final : public Provisioner {
       // A host that is down, refuses us or is taken: try the next one.
       last_error = r.error().message;
     }
-    return MakeError("conflict", "no host could be adopted; the last one said: " + last_error);
+    return MakeError(ErrorCode::kConflict,
+                     "no host could be adopted; the last one said: " + last_error);
   }
 
   Result<void> Destroy(const std::string& name, const std::string& instance) override {
@@ -75,7 +76,7 @@ class SshProvisioner final : public Provisioner {
     auto r = (*ssh)->Exec(stop + " && [ ! -e " + ShellQuote(Dir()) + " ]");
     if (!r) return r.error();
     if (r->exit_status != 0) {
-      return MakeError("unavailable",
+      return MakeError(ErrorCode::kUnavailable,
                        "removing the agent from " + instance + " failed: " + r->output);
     }
     Release(instance);
@@ -107,11 +108,11 @@ class SshProvisioner final : public Provisioner {
                ShellQuote(launch.name) + " > " + ShellQuote(dir + "/" + kMarker));
     if (!claimed) return claimed.error();
     if (claimed->exit_status == 3) {
-      return MakeError("unavailable",
+      return MakeError(ErrorCode::kUnavailable,
                        "cannot create " + dir + " on " + host + ": " + claimed->output);
     }
     if (claimed->exit_status != 0) {
-      return MakeError("conflict", host + " already holds a machine");
+      return MakeError(ErrorCode::kConflict, host + " already holds a machine");
     }
     auto installed = Install(s, launch);
     if (!installed) {
@@ -148,7 +149,8 @@ class SshProvisioner final : public Provisioner {
     auto r = s.Exec(start);
     if (!r) return r.error();
     if (r->exit_status != 0) {
-      return MakeError("unavailable", "starting the agent on the host failed: " + r->output);
+      return MakeError(ErrorCode::kUnavailable,
+                       "starting the agent on the host failed: " + r->output);
     }
     return {};
   }

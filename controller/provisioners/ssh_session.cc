@@ -81,14 +81,15 @@ Result<SshTarget> ParseSshTarget(const std::string& text) {
     const std::string p = rest.substr(colon + 1);
     auto [end, ec] = std::from_chars(p.data(), p.data() + p.size(), port);
     if (ec != std::errc() || end != p.data() + p.size() || port == 0 || port > 65535) {
-      return MakeError("bad_config", "bad port in ssh host \"" + text + "\"");
+      return MakeError(ErrorCode::kBadConfig, "bad port in ssh host \"" + text + "\"");
     }
     t.port = static_cast<uint16_t>(port);
     rest = rest.substr(0, colon);
   }
   t.host = rest;
   if (t.host.empty() || t.user.empty()) {
-    return MakeError("bad_config", "ssh host \"" + text + "\" must look like user@host[:port]");
+    return MakeError(ErrorCode::kBadConfig,
+                     "ssh host \"" + text + "\" must look like user@host[:port]");
   }
   return t;
 }
@@ -102,20 +103,20 @@ Result<std::unique_ptr<SshSession>> SshSession::Open(const SshTarget& t, const S
   auto st = std::make_unique<State>();
   std::string why;
   st->fd = Connect(t, timeout, why);
-  if (st->fd < 0) return MakeError("unavailable", "cannot reach " + t.str() + ": " + why);
+  if (st->fd < 0) return MakeError(ErrorCode::kUnavailable, "cannot reach " + t.str() + ": " + why);
   st->session = libssh2_session_init();
-  if (st->session == nullptr) return MakeError("unavailable", "libssh2 session failed");
+  if (st->session == nullptr) return MakeError(ErrorCode::kUnavailable, "libssh2 session failed");
   libssh2_session_set_blocking(st->session, 1);
   libssh2_session_set_timeout(st->session, static_cast<long>(timeout.count()));
   if (libssh2_session_handshake(st->session, st->fd) != 0) {
-    return MakeError("unavailable",
+    return MakeError(ErrorCode::kUnavailable,
                      "ssh handshake with " + t.str() + " failed: " + LastError(st->session));
   }
   // Host key: trust on first use, refuse a change.
   size_t key_len = 0;
   int key_type = 0;
   const char* key = libssh2_session_hostkey(st->session, &key_len, &key_type);
-  if (key == nullptr) return MakeError("unavailable", t.str() + " sent no host key");
+  if (key == nullptr) return MakeError(ErrorCode::kUnavailable, t.str() + " sent no host key");
   LIBSSH2_KNOWNHOSTS* known = libssh2_knownhost_init(st->session);
   std::unique_ptr<LIBSSH2_KNOWNHOSTS, decltype(&libssh2_knownhost_free)> guard(
       known, libssh2_knownhost_free);
@@ -125,10 +126,10 @@ Result<std::unique_ptr<SshSession>> SshSession::Open(const SshTarget& t, const S
   const int check =
       libssh2_knownhost_checkp(known, t.host.c_str(), t.port, key, key_len, type_mask, &found);
   if (check == LIBSSH2_KNOWNHOST_CHECK_MISMATCH) {
-    return MakeError("unauthorized", "the host key of " + t.str() +
-                                         " changed since it was "
-                                         "first seen (see " +
-                                         c.known_hosts + ")");
+    return MakeError(ErrorCode::kUnauthorized, "the host key of " + t.str() +
+                                                   " changed since it was "
+                                                   "first seen (see " +
+                                                   c.known_hosts + ")");
   }
   if (check != LIBSSH2_KNOWNHOST_CHECK_MATCH) {
     int key_bit = 0;
@@ -157,13 +158,13 @@ Result<std::unique_ptr<SshSession>> SshSession::Open(const SshTarget& t, const S
                            type_mask | key_bit, nullptr);
     if (libssh2_knownhost_writefile(known, c.known_hosts.c_str(), LIBSSH2_KNOWNHOST_FILE_OPENSSH) !=
         0) {
-      return MakeError("unavailable", "cannot write " + c.known_hosts);
+      return MakeError(ErrorCode::kUnavailable, "cannot write " + c.known_hosts);
     }
   }
   const std::string pub = c.public_key.empty() ? c.private_key + ".pub" : c.public_key;
   if (libssh2_userauth_publickey_fromfile(st->session, t.user.c_str(), pub.c_str(),
                                           c.private_key.c_str(), nullptr) != 0) {
-    return MakeError("unauthorized",
+    return MakeError(ErrorCode::kUnauthorized,
                      t.str() + " refused the key " + c.private_key + ": " + LastError(st->session));
   }
   return std::unique_ptr<SshSession>(new SshSession(std::move(st)));
@@ -172,18 +173,18 @@ Result<std::unique_ptr<SshSession>> SshSession::Open(const SshTarget& t, const S
 Result<ExecResult> SshSession::Exec(const std::string& command) {
   LIBSSH2_CHANNEL* ch = libssh2_channel_open_session(s_->session);
   if (ch == nullptr) {
-    return MakeError("unavailable", "ssh channel: " + LastError(s_->session));
+    return MakeError(ErrorCode::kUnavailable, "ssh channel: " + LastError(s_->session));
   }
   std::unique_ptr<LIBSSH2_CHANNEL, decltype(&libssh2_channel_free)> guard(ch, libssh2_channel_free);
   libssh2_channel_handle_extended_data2(ch, LIBSSH2_CHANNEL_EXTENDED_DATA_MERGE);
   if (libssh2_channel_exec(ch, command.c_str()) != 0) {
-    return MakeError("unavailable", "ssh exec: " + LastError(s_->session));
+    return MakeError(ErrorCode::kUnavailable, "ssh exec: " + LastError(s_->session));
   }
   ExecResult out;
   char buf[8192];
   for (;;) {
     ssize_t n = libssh2_channel_read(ch, buf, sizeof buf);
-    if (n < 0) return MakeError("unavailable", "ssh read: " + LastError(s_->session));
+    if (n < 0) return MakeError(ErrorCode::kUnavailable, "ssh read: " + LastError(s_->session));
     if (n == 0) break;
     if (out.output.size() < kMaxOutput) {
       out.output.append(buf,
@@ -199,13 +200,13 @@ Result<ExecResult> SshSession::Exec(const std::string& command) {
 Result<void> SshSession::WriteFrom(const std::string& remote_path, long mode,
                                    const std::function<Result<size_t>(char*, size_t)>& read) {
   LIBSSH2_SFTP* sftp = libssh2_sftp_init(s_->session);
-  if (sftp == nullptr) return MakeError("unavailable", "sftp: " + LastError(s_->session));
+  if (sftp == nullptr) return MakeError(ErrorCode::kUnavailable, "sftp: " + LastError(s_->session));
   std::unique_ptr<LIBSSH2_SFTP, decltype(&libssh2_sftp_shutdown)> sftp_guard(sftp,
                                                                              libssh2_sftp_shutdown);
   LIBSSH2_SFTP_HANDLE* h = libssh2_sftp_open(
       sftp, remote_path.c_str(), LIBSSH2_FXF_WRITE | LIBSSH2_FXF_CREAT | LIBSSH2_FXF_TRUNC, mode);
   if (h == nullptr) {
-    return MakeError("unavailable",
+    return MakeError(ErrorCode::kUnavailable,
                      "sftp cannot write " + remote_path + ": " + LastError(s_->session));
   }
   std::unique_ptr<LIBSSH2_SFTP_HANDLE, decltype(&libssh2_sftp_close_handle)> h_guard(
@@ -219,7 +220,7 @@ Result<void> SshSession::WriteFrom(const std::string& remote_path, long mode,
     while (off < *n) {
       ssize_t w = libssh2_sftp_write(h, buf + off, *n - off);
       if (w < 0) {
-        return MakeError("unavailable",
+        return MakeError(ErrorCode::kUnavailable,
                          "sftp write " + remote_path + ": " + LastError(s_->session));
       }
       off += static_cast<size_t>(w);
@@ -247,10 +248,10 @@ Result<void> SshSession::Write(const std::string& remote_path, const std::string
 Result<void> SshSession::Upload(const std::string& local_path, const std::string& remote_path,
                                 long mode) {
   std::ifstream in(local_path, std::ios::binary);
-  if (!in) return MakeError("not_found", "cannot read " + local_path);
+  if (!in) return MakeError(ErrorCode::kNotFound, "cannot read " + local_path);
   return WriteFrom(remote_path, mode, [&](char* buf, size_t cap) -> Result<size_t> {
     in.read(buf, static_cast<std::streamsize>(cap));
-    if (in.bad()) return MakeError("unavailable", "cannot read " + local_path);
+    if (in.bad()) return MakeError(ErrorCode::kUnavailable, "cannot read " + local_path);
     return static_cast<size_t>(in.gcount());
   });
 }

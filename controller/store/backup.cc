@@ -27,8 +27,8 @@ struct Db {
 Result<void> Open(Db& d, const std::string& path, int flags) {
   const int rc = sqlite3_open_v2(path.c_str(), &d.db, flags | SQLITE_OPEN_NOMUTEX, nullptr);
   if (rc != SQLITE_OK) {
-    return MakeError(
-        "store", "cannot open " + path + ": " + (d.db ? sqlite3_errmsg(d.db) : sqlite3_errstr(rc)));
+    return MakeError(ErrorCode::kStore, "cannot open " + path + ": " +
+                                            (d.db ? sqlite3_errmsg(d.db) : sqlite3_errstr(rc)));
   }
   sqlite3_busy_timeout(d.db, 5000);
   return {};
@@ -39,13 +39,15 @@ Result<void> Open(Db& d, const std::string& path, int flags) {
 // write would start the copy over).
 Result<void> Copy(sqlite3* src, sqlite3* dst) {
   sqlite3_backup* b = sqlite3_backup_init(dst, "main", src, "main");
-  if (b == nullptr) return MakeError("store", std::string("backup: ") + sqlite3_errmsg(dst));
+  if (b == nullptr)
+    return MakeError(ErrorCode::kStore, std::string("backup: ") + sqlite3_errmsg(dst));
   int rc;
   while ((rc = sqlite3_backup_step(b, -1)) == SQLITE_BUSY || rc == SQLITE_LOCKED) {
     sqlite3_sleep(10);
   }
   sqlite3_backup_finish(b);
-  if (rc != SQLITE_DONE) return MakeError("store", std::string("backup: ") + sqlite3_errstr(rc));
+  if (rc != SQLITE_DONE)
+    return MakeError(ErrorCode::kStore, std::string("backup: ") + sqlite3_errstr(rc));
   return {};
 }
 
@@ -54,7 +56,7 @@ Result<void> SyncFile(const std::string& path) {
   if (fd < 0 || fsync(fd) != 0) {
     const std::string e = std::strerror(errno);
     if (fd >= 0) close(fd);
-    return MakeError("unavailable", "cannot sync " + path + ": " + e);
+    return MakeError(ErrorCode::kUnavailable, "cannot sync " + path + ": " + e);
   }
   close(fd);
   return {};
@@ -72,17 +74,17 @@ Result<int> Check(sqlite3* db, const std::string& path) {
   }
   sqlite3_finalize(st);
   if (verdict != "ok") {
-    return MakeError("bad_request", path + " is not a whole SQLite database: " + verdict);
+    return MakeError(ErrorCode::kBadRequest, path + " is not a whole SQLite database: " + verdict);
   }
   auto version = SchemaVersion(db);
   if (!version || *version == 0) {
-    return MakeError("bad_request", path + " is not a backup of an autovibe controller");
+    return MakeError(ErrorCode::kBadRequest, path + " is not a backup of an autovibe controller");
   }
   const int known = AllMigrations().back().version;
   if (*version > known) {
-    return MakeError("bad_request", path + " comes from a newer controller (schema " +
-                                        std::to_string(*version) + ", this one knows " +
-                                        std::to_string(known) + ")");
+    return MakeError(ErrorCode::kBadRequest, path + " comes from a newer controller (schema " +
+                                                 std::to_string(*version) + ", this one knows " +
+                                                 std::to_string(known) + ")");
   }
   return *version;
 }
@@ -95,7 +97,7 @@ Result<BackupInfo> CopyTo(sqlite3* from, const std::string& to, int version) {
   {
     Db out;
     if (auto r = Open(out, tmp, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE); !r) {
-      return MakeError("unavailable", r.error().message);
+      return MakeError(ErrorCode::kUnavailable, r.error().message);
     }
     if (auto r = Copy(from, out.db); !r) {
       fs::remove(tmp, ec);
@@ -105,7 +107,7 @@ Result<BackupInfo> CopyTo(sqlite3* from, const std::string& to, int version) {
   if (auto r = SyncFile(tmp); !r) return r.error();
   fs::permissions(tmp, fs::perms::owner_read | fs::perms::owner_write, ec);
   fs::rename(tmp, to, ec);
-  if (ec) return MakeError("unavailable", "cannot write " + to + ": " + ec.message());
+  if (ec) return MakeError(ErrorCode::kUnavailable, "cannot write " + to + ": " + ec.message());
   BackupInfo info{.path = to, .schema_version = version};
   info.bytes = static_cast<int64_t>(fs::file_size(to, ec));
   return info;
@@ -116,7 +118,7 @@ Result<BackupInfo> CopyTo(sqlite3* from, const std::string& to, int version) {
 Result<BackupInfo> BackupDatabase(const std::string& db_path, const std::string& to) {
   std::error_code ec;
   if (!fs::is_regular_file(db_path, ec)) {
-    return MakeError("not_found", "no controller database at " + db_path);
+    return MakeError(ErrorCode::kNotFound, "no controller database at " + db_path);
   }
   Db src;
   if (auto r = Open(src, db_path, SQLITE_OPEN_READONLY); !r) return r.error();
@@ -127,10 +129,11 @@ Result<BackupInfo> BackupDatabase(const std::string& db_path, const std::string&
 
 Result<BackupInfo> RestoreDatabase(const std::string& from, const std::string& db_path) {
   std::error_code ec;
-  if (!fs::is_regular_file(from, ec)) return MakeError("not_found", "no backup at " + from);
+  if (!fs::is_regular_file(from, ec))
+    return MakeError(ErrorCode::kNotFound, "no backup at " + from);
   Db src;
   if (auto r = Open(src, from, SQLITE_OPEN_READONLY); !r) {
-    return MakeError("bad_request", r.error().message);
+    return MakeError(ErrorCode::kBadRequest, r.error().message);
   }
   auto version = Check(src.db, from);
   if (!version) return version.error();
@@ -171,16 +174,16 @@ Result<DataDirLock> DataDirLock::Take(const std::string& data_dir) {
   const std::string path = data_dir + "/controller.lock";
   const int fd = open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
   if (fd < 0) {
-    return MakeError("unavailable", "cannot open " + path + ": " + std::strerror(errno));
+    return MakeError(ErrorCode::kUnavailable, "cannot open " + path + ": " + std::strerror(errno));
   }
   if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
     const int e = errno;
     close(fd);
     if (e == EWOULDBLOCK) {
-      return MakeError("conflict", "a controller is running on " + data_dir + " (it holds " + path +
-                                       "): stop it first");
+      return MakeError(ErrorCode::kConflict, "a controller is running on " + data_dir +
+                                                 " (it holds " + path + "): stop it first");
     }
-    return MakeError("unavailable", "cannot lock " + path + ": " + std::strerror(e));
+    return MakeError(ErrorCode::kUnavailable, "cannot lock " + path + ": " + std::strerror(e));
   }
   return DataDirLock(fd);
 }

@@ -202,7 +202,7 @@ CREATE TABLE machine_credentials (
 };
 
 Error SqlError(sqlite3* db, const std::string& what) {
-  return MakeError("store", what + ": " + sqlite3_errmsg(db));
+  return MakeError(ErrorCode::kStore, what + ": " + sqlite3_errmsg(db));
 }
 
 Result<void> Exec(sqlite3* db, const std::string& sql, const std::string& what) {
@@ -210,7 +210,7 @@ Result<void> Exec(sqlite3* db, const std::string& sql, const std::string& what) 
   if (sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &err) != SQLITE_OK) {
     std::string msg = err ? err : "unknown error";
     sqlite3_free(err);
-    return MakeError("store", what + ": " + msg);
+    return MakeError(ErrorCode::kStore, what + ": " + msg);
   }
   return {};
 }
@@ -244,9 +244,9 @@ Result<int> Migrate(sqlite3* db, std::span<const Migration> migrations) {
   if (!current) return current.error();
   int latest = migrations.empty() ? 0 : migrations.back().version;
   if (*current > latest) {
-    return MakeError("store", "database schema version " + std::to_string(*current) +
-                                  " is newer than this controller knows (" +
-                                  std::to_string(latest) + "); upgrade the controller");
+    return MakeError(ErrorCode::kStore, "database schema version " + std::to_string(*current) +
+                                            " is newer than this controller knows (" +
+                                            std::to_string(latest) + "); upgrade the controller");
   }
   for (const Migration& m : migrations) {
     if (m.version <= *current) continue;

@@ -374,7 +374,7 @@ class SqliteBudgetStore final : public BudgetStore {
   }
 
   Error Fail(const std::string& what) {
-    return MakeError("store", what + ": " + sqlite3_errmsg(db_));
+    return MakeError(ErrorCode::kStore, what + ": " + sqlite3_errmsg(db_));
   }
 
   sqlite3* db_;

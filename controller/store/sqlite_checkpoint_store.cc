@@ -101,7 +101,7 @@ class SqliteCheckpointStore final : public CheckpointCatalogueStore {
 
  private:
   Error Fail(const std::string& what) {
-    return MakeError("store", what + ": " + sqlite3_errmsg(db_));
+    return MakeError(ErrorCode::kStore, what + ": " + sqlite3_errmsg(db_));
   }
 
   sqlite3* db_;

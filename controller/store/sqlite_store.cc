@@ -252,7 +252,8 @@ class SqliteStore final : public Store {
       st.Reset();
     }
     if (!ok) {
-      Error e = MakeError("store", std::string("save heartbeats: ") + sqlite3_errmsg(db_));
+      Error e =
+          MakeError(ErrorCode::kStore, std::string("save heartbeats: ") + sqlite3_errmsg(db_));
       if (own_txn) sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
       return e;
     }
@@ -380,7 +381,7 @@ class SqliteStore final : public Store {
   }
 
   Error Fail(const std::string& what) {
-    return MakeError("store", what + ": " + sqlite3_errmsg(db_));
+    return MakeError(ErrorCode::kStore, what + ": " + sqlite3_errmsg(db_));
   }
 
   sqlite3* db_;
@@ -402,7 +403,7 @@ Result<std::unique_ptr<Store>> OpenSqliteStore(const std::string& path) {
   if (rc != SQLITE_OK) {
     std::string msg = db ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
     sqlite3_close_v2(db);
-    return MakeError("store", "cannot open database " + path + ": " + msg);
+    return MakeError(ErrorCode::kStore, "cannot open database " + path + ": " + msg);
   }
   auto store = std::make_unique<SqliteStore>(db);
   if (auto r = store->Init(path); !r) return r.error();

@@ -60,7 +60,7 @@ class SqliteTaskStore final : public TaskStore {
     st.Bind(2, p.created_at_ms);
     int rc = st.Step();
     if (rc == SQLITE_CONSTRAINT) {
-      return MakeError("conflict", "a project named " + p.name + " exists");
+      return MakeError(ErrorCode::kConflict, "a project named " + p.name + " exists");
     }
     if (rc != SQLITE_DONE) return Fail("insert project " + p.name);
     return {};
@@ -196,7 +196,7 @@ class SqliteTaskStore final : public TaskStore {
   }
 
   Error Fail(const std::string& what) {
-    return MakeError("store", what + ": " + sqlite3_errmsg(db_));
+    return MakeError(ErrorCode::kStore, what + ": " + sqlite3_errmsg(db_));
   }
 
   sqlite3* db_;

@@ -11,7 +11,7 @@ namespace {
 namespace json = boost::json;
 
 Error Damaged(std::string_view what) {
-  return MakeError("store", "stored task spec: " + std::string(what));
+  return MakeError(ErrorCode::kStore, "stored task spec: " + std::string(what));
 }
 
 json::object EncodeMap(const std::map<std::string, std::string>& m) {

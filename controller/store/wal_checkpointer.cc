@@ -12,7 +12,8 @@ Result<std::unique_ptr<WalCheckpointer>> WalCheckpointer::Start(
   if (rc != SQLITE_OK) {
     std::string msg = db ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
     sqlite3_close_v2(db);
-    return MakeError("store", "cannot open database " + path + " for checkpoints: " + msg);
+    return MakeError(ErrorCode::kStore,
+                     "cannot open database " + path + " for checkpoints: " + msg);
   }
   return std::unique_ptr<WalCheckpointer>(new WalCheckpointer(db, interval));
 }

@@ -84,11 +84,11 @@ Result<void> TaskBook::Load() {
 Result<const ProjectRecord*> TaskBook::CreateProject(const std::string& name) {
   return Guarded([&]() -> Result<const ProjectRecord*> {
     if (!ValidProjectName(name)) {
-      return MakeError("bad_request", "invalid project name \"" + name.substr(0, 80) +
-                                          "\": use 1-63 of a-z, 0-9, '.', '_' or '-'");
+      return MakeError(ErrorCode::kBadRequest, "invalid project name \"" + name.substr(0, 80) +
+                                                   "\": use 1-63 of a-z, 0-9, '.', '_' or '-'");
     }
     if (projects_by_name_.count(name)) {
-      return MakeError("conflict", "a project named " + name + " exists");
+      return MakeError(ErrorCode::kConflict, "a project named " + name + " exists");
     }
     ProjectRecord p{name, clock_.NowMs()};
     if (auto r = store_.tasks().InsertProject(p); !r) {
@@ -126,13 +126,14 @@ std::map<TaskState, int> TaskBook::Counts(std::string_view project) const {
 Result<const TaskRecord*> TaskBook::Submit(const std::string& project, TaskSpec spec) {
   return Guarded([&]() -> Result<const TaskRecord*> {
     if (!FindProject(project)) {
-      return MakeError("not_found", "no project named " + project.substr(0, 80) +
-                                        "; create it with: autovibe project create NAME");
+      return MakeError(ErrorCode::kNotFound, "no project named " + project.substr(0, 80) +
+                                                 "; create it with: autovibe project create NAME");
     }
     std::vector<Entry*> deps;
     for (const auto& d : spec.depends_on) {
       Entry* dep = Get(d);
-      if (dep == nullptr) return MakeError("bad_request", "depends_on names unknown task " + d);
+      if (dep == nullptr)
+        return MakeError(ErrorCode::kBadRequest, "depends_on names unknown task " + d);
       deps.push_back(dep);
     }
     if (spec.timeout_s == 0) spec.timeout_s = options_.default_timeout_s;
@@ -182,10 +183,11 @@ Result<const TaskRecord*> TaskBook::Cancel(std::string_view id, const std::strin
   return Guarded([&]() -> Result<const TaskRecord*> {
     Entry* e = Get(id);
     if (e == nullptr)
-      return MakeError("not_found", "no task with id " + std::string(id).substr(0, 80));
+      return MakeError(ErrorCode::kNotFound, "no task with id " + std::string(id).substr(0, 80));
     TaskRecord& t = e->record;
     if (IsFinal(t.state)) {
-      return MakeError("conflict", "task " + t.id + " already " + std::string(ToString(t.state)));
+      return MakeError(ErrorCode::kConflict,
+                       "task " + t.id + " already " + std::string(ToString(t.state)));
     }
     // A placed task keeps its slot until the agent reports the tool gone (or the machine is).
     if (IsPlaced(t.state)) OrderCancel(t.machine_id, t.id, reason);
@@ -221,7 +223,8 @@ std::vector<const TaskRecord*> TaskBook::List(std::string_view project,
 
 Result<std::vector<TaskLogChunk>> TaskBook::Logs(std::string_view id, int64_t after_seq,
                                                  size_t limit) {
-  if (!Find(id)) return MakeError("not_found", "no task with id " + std::string(id).substr(0, 80));
+  if (!Find(id))
+    return MakeError(ErrorCode::kNotFound, "no task with id " + std::string(id).substr(0, 80));
   return store_.tasks().TaskLogs(id, after_seq, limit);
 }
 

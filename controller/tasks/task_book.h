@@ -35,7 +35,7 @@ namespace autovibe {
 // What an agent said to an assignment (or why no answer came).
 struct AssignAnswer {
   bool ok = false;
-  std::string error_code;  // "bad_task": the machine can never run it
+  ErrorCode error_code = ErrorCode::kFailed;  // kBadTask: the machine can never run it
   std::string error;
 };
 
@@ -171,11 +171,10 @@ class TaskBook {
   // No pass runs after this.
   void Stop() { pump_.Stop(); }
   bool HasQueued() const { return scheduler_.queued() > 0; }
-  // The agent's answer to RunTask (TaskCommands::RunTask's `done` lands here). `error_code`
-  // "bad_task" fails the task; any other error (or no answer) puts it back in the queue.
+  // The agent's answer to RunTask (TaskCommands::RunTask's `done` lands here). An error
+  // coded kBadTask fails the task; any other (or no answer) puts it back in the queue.
   Result<void> AssignAnswered(const std::string& task_id, uint32_t attempt,
-                              const std::string& machine_id, bool ok, const std::string& error_code,
-                              const std::string& error);
+                              const std::string& machine_id, const AssignAnswer& answer);
   // Requeues assignments left unconfirmed past the assign timeout (after a restart).
   Result<void> CheckAssignDeadlines();
   // Once a second: the above, and machines whose refusal cool-down ended take tasks again.

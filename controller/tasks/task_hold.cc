@@ -42,7 +42,7 @@ Result<HoldCounts> TaskBook::StopProject(std::string_view name, const std::strin
   return Guarded([&]() -> Result<HoldCounts> {
     auto it = projects_by_name_.find(std::string(name));
     if (it == projects_by_name_.end()) {
-      return MakeError("not_found", "no project named " + std::string(name).substr(0, 80));
+      return MakeError(ErrorCode::kNotFound, "no project named " + std::string(name).substr(0, 80));
     }
     ProjectRecord& p = *it->second;
     if (!p.stopped) {
@@ -69,7 +69,7 @@ Result<HoldCounts> TaskBook::ResumeProject(std::string_view name) {
   return Guarded([&]() -> Result<HoldCounts> {
     auto it = projects_by_name_.find(std::string(name));
     if (it == projects_by_name_.end()) {
-      return MakeError("not_found", "no project named " + std::string(name).substr(0, 80));
+      return MakeError(ErrorCode::kNotFound, "no project named " + std::string(name).substr(0, 80));
     }
     ProjectRecord& p = *it->second;
     if (p.stopped) {
@@ -177,15 +177,15 @@ Result<const TaskRecord*> TaskBook::ResumeTask(std::string_view id) {
   return Guarded([&]() -> Result<const TaskRecord*> {
     Entry* e = Get(id);
     if (e == nullptr) {
-      return MakeError("not_found", "no task with id " + std::string(id).substr(0, 80));
+      return MakeError(ErrorCode::kNotFound, "no task with id " + std::string(id).substr(0, 80));
     }
     TaskRecord& t = e->record;
     if (t.state != TaskState::kPaused) {
-      return MakeError("conflict",
+      return MakeError(ErrorCode::kConflict,
                        "task " + t.id + " is " + std::string(ToString(t.state)) + ", not paused");
     }
     if (std::string why = HoldReason(t.project); !why.empty()) {
-      return MakeError("conflict", "task " + t.id + " waits for its project: " + why);
+      return MakeError(ErrorCode::kConflict, "task " + t.id + " waits for its project: " + why);
     }
     Release(*e);
     return &e->record;

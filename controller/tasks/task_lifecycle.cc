@@ -137,13 +137,12 @@ size_t TaskBook::Schedule(size_t max) {
 }
 
 Result<void> TaskBook::AssignAnswered(const std::string& task_id, uint32_t attempt,
-                                      const std::string& machine_id, bool ok,
-                                      const std::string& error_code, const std::string& error) {
+                                      const std::string& machine_id, const AssignAnswer& answer) {
   return Guarded([&]() -> void {
     Entry* e = Matching(machine_id, task_id, attempt);
     if (e == nullptr) return;  // moved on meanwhile (cancelled, requeued, ...)
     TaskRecord& t = e->record;
-    if (ok) {
+    if (answer.ok) {
       Acknowledged(machine_id);
       assign_deadlines_.erase(task_id);
       if (t.state == TaskState::kAssigned) {
@@ -157,14 +156,14 @@ Result<void> TaskBook::AssignAnswered(const std::string& task_id, uint32_t attem
     // Cancelled while assigned: the agent never took it, so nothing will free its slot later.
     Unhold(*e);
     if (!IsPlaced(t.state)) return;
-    if (error_code == "bad_task") {
-      Finish(*e, TaskState::kFailed, "machine " + machine_id + " cannot run it: " + error);
+    if (answer.error_code == ErrorCode::kBadTask) {
+      Finish(*e, TaskState::kFailed, "machine " + machine_id + " cannot run it: " + answer.error);
       return;
     }
     // Not started: this try does not count, but the machine rests before it gets another.
     --t.attempts;
     CoolDown(machine_id);
-    Requeue(*e, "machine " + machine_id + " did not take the task (" + error + ")");
+    Requeue(*e, "machine " + machine_id + " did not take the task (" + answer.error + ")");
   });
 }
 

@@ -76,7 +76,7 @@ void TaskBook::OrderRun(const TaskRecord& t) {
     commands_.RunTask(
         t, [this, task = t.id, attempt = t.attempts, machine = t.machine_id](AssignAnswer a) {
           if (batch_ != nullptr) batch_->Open();
-          (void)AssignAnswered(task, attempt, machine, a.ok, a.error_code, a.error);
+          (void)AssignAnswered(task, attempt, machine, a);
         });
   });
 }

@@ -147,7 +147,7 @@ class ApiConnection {
       ioc_.run();
       if (ec) {
         stream_.reset();
-        return MakeError("unreachable", "connect: " + ec.message());
+        return MakeError(ErrorCode::kUnavailable, "connect: " + ec.message());
       }
     }
     http::request<http::string_body> req{method, target, 11};
@@ -173,7 +173,7 @@ class ApiConnection {
     ioc_.run();
     if (ec) {
       stream_.reset();
-      return MakeError("io", target + ": " + ec.message());
+      return MakeError(ErrorCode::kIo, target + ": " + ec.message());
     }
     auto& res = parser.get();
     HttpReply out;

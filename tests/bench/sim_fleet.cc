@@ -52,7 +52,7 @@ Result<void> SimFleet::RegisterOne(size_t index) {
   req.set_instance_id(fmt::format("{}-{}", instance_prefix_, index));
   FillResources(*req.mutable_resources());
   const std::string data = req.SerializeAsString();
-  Error last = MakeError("internal", "no attempt made");
+  Error last = MakeError(ErrorCode::kInternal, "no attempt made");
   for (int attempt = 0; attempt < kRegisterAttempts; ++attempt) {
     auto raw = bus_.Request(prefix_ + ".register", data, kRegisterTimeout);
     if (!raw) {

@@ -164,14 +164,14 @@ Result<void> FakeLlmUpstream::Start(const std::string& cert_file, const std::str
     server_->tls = std::make_shared<ssl::context>(ssl::context::tls_server);
     server_->tls->use_certificate_chain_file(cert_file, ec);
     if (!ec) server_->tls->use_private_key_file(key_file, ssl::context::pem, ec);
-    if (ec) return MakeError("bad_config", "fake upstream TLS: " + ec.message());
+    if (ec) return MakeError(ErrorCode::kBadConfig, "fake upstream TLS: " + ec.message());
     tls_ = true;
   }
   tcp::endpoint ep(asio::ip::make_address("127.0.0.1"), 0);
   server_->acceptor.open(ep.protocol(), ec);
   if (!ec) server_->acceptor.bind(ep, ec);
   if (!ec) server_->acceptor.listen(asio::socket_base::max_listen_connections, ec);
-  if (ec) return MakeError("unavailable", "fake upstream cannot listen: " + ec.message());
+  if (ec) return MakeError(ErrorCode::kUnavailable, "fake upstream cannot listen: " + ec.message());
   port_ = server_->acceptor.local_endpoint().port();
 
   Server* server = server_.get();

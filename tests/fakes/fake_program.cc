@@ -18,7 +18,7 @@ sigset_t StopSignals() {
 
 Result<std::chrono::milliseconds> Delay(std::string_view flag, const std::string& text) {
   auto d = ParseDuration(text);
-  if (!d) return MakeError("bad_config", std::string(flag) + ": " + d.error().message);
+  if (!d) return MakeError(ErrorCode::kBadConfig, std::string(flag) + ": " + d.error().message);
   return *d;
 }
 

@@ -230,7 +230,7 @@ TEST_CASE("garbage and hostile commands to an agent are answered with errors and
   REQUIRE(WaitUntil(
       [&] {
         auto r = (*bus)->Request(subject, "", 1s);
-        return r || r.error().code != "no_responders";
+        return r || r.error().code != ErrorCode::kNoResponders;
       },
       10s));
   auto ask = [&](const std::string& data) {

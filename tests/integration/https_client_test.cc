@@ -30,7 +30,7 @@ TEST_CASE("https calls check the server's certificate unless told not to") {
   call.url = url;
   auto untrusted = SendHttp(call);
   REQUIRE_FALSE(untrusted);
-  CHECK(untrusted.error().code == "tls");
+  CHECK(untrusted.error().code == ErrorCode::kTls);
 
   call.ca_file = cert;
   auto trusted = SendHttp(call);
@@ -49,5 +49,5 @@ TEST_CASE("https calls check the server's certificate unless told not to") {
   call.ca_file = cert;
   auto wrong_name = SendHttp(call);
   REQUIRE_FALSE(wrong_name);
-  CHECK(wrong_name.error().code == "tls");
+  CHECK(wrong_name.error().code == ErrorCode::kTls);
 }

@@ -144,7 +144,7 @@ TEST_CASE("libvirt machines: a domain on an overlay with a NoCloud seed, destroy
   // Nor can a machine be cloned from, or reverted to, a checkpoint that does not exist.
   auto gone = f.prov->Create(Launch("m-c", "vms-3", "cp-1"));
   REQUIRE_FALSE(gone);
-  CHECK(gone.error().code == "not_found");
+  CHECK(gone.error().code == ErrorCode::kNotFound);
   CHECK(f.driver.Domain("vms-3").empty());
   CHECK_FALSE(fs::exists(f.Machine("vms-3")));
   CHECK_FALSE(f.prov->Revert("vms-1", "vms-1", "cp-1"));
@@ -177,12 +177,12 @@ TEST_CASE("libvirt machines: hostile names and a failed create change nothing",
       continue;
     }
     REQUIRE_FALSE(clone);
-    CHECK(clone.error().code == "bad_request");
+    CHECK(clone.error().code == ErrorCode::kBadRequest);
     CHECK(f.driver.Domain("vms-9").empty());
     CHECK_FALSE(fs::exists(f.Machine("vms-9")));
     auto named = f.prov->Create(Launch("m-x", bad));
     REQUIRE_FALSE(named);
-    CHECK(named.error().code == "bad_request");
+    CHECK(named.error().code == ErrorCode::kBadRequest);
     CHECK_FALSE(f.prov->Snapshot("vms-9", "vms-9", bad));
     CHECK_FALSE(f.prov->DeleteSnapshot(bad));
   }
@@ -192,7 +192,7 @@ TEST_CASE("libvirt machines: hostile names and a failed create change nothing",
   REQUIRE(f.prov->Create(Launch("m-z", "vms-7")));
   auto twice = f.prov->Create(Launch("m-w", "vms-7"));
   REQUIRE_FALSE(twice);
-  CHECK(twice.error().code == "conflict");
+  CHECK(twice.error().code == ErrorCode::kConflict);
   CHECK_THAT(f.driver.Domain("vms-7"), Catch::StartsWith("running ") && Catch::Contains("m-z"));
   CHECK(fs::exists(f.Machine("vms-7", "disk.qcow2")));
   REQUIRE(f.prov->Destroy("vms-7", "vms-7"));

@@ -105,7 +105,7 @@ TEST_CASE("the proxmox backend clones, configures, snapshots and deletes VMs", "
   CHECK(vms[100].status == "running");
   auto foreign = prov->Revert("pve-2", *b, *snap);
   REQUIRE_FALSE(foreign);
-  CHECK(foreign.error().code == "bad_request");
+  CHECK(foreign.error().code == ErrorCode::kBadRequest);
   CHECK(pve.Vms()[101].rolled_back_to.empty());
 
   // Destroy stops and deletes the VM and its snippet; gone already is fine.
@@ -134,7 +134,7 @@ TEST_CASE("the proxmox backend clones, configures, snapshots and deletes VMs", "
   o.token = "root@pam!autovibe=wrong";
   auto refused = MakeProxmoxProvisioner(o)->Create(Launch("m-0000000000a5", "pve-5"));
   REQUIRE_FALSE(refused);
-  CHECK(refused.error().code == "unauthorized");
+  CHECK(refused.error().code == ErrorCode::kUnauthorized);
   CHECK(pve.unauthorized() >= 1);
   REQUIRE(prov->Destroy("pve-1", *a));
   CHECK(pve.Vms().size() == 1);

@@ -108,7 +108,7 @@ TEST_CASE("the ssh backend refuses a held host, a changed host key and a wrong k
   launch.name = "adopted-2";
   auto second = MakeSshProvisioner(o)->Create(launch);
   REQUIRE_FALSE(second);
-  CHECK(second.error().code == "conflict");
+  CHECK(second.error().code == ErrorCode::kConflict);
   CHECK(ReadFile(dir / "host/opt/machine").value() == "adopted-1");
   // Destroying a machine the host does not hold leaves the host alone.
   REQUIRE(MakeSshProvisioner(o)->Destroy("adopted-2", *first));
@@ -130,7 +130,7 @@ TEST_CASE("the ssh backend refuses a held host, a changed host key and a wrong k
     auto changed = SshSession::Open(*ParseSshTarget(impostor.target()),
                                     {sshd.private_key(), "", dir / "known_hosts2"});
     REQUIRE_FALSE(changed);
-    CHECK(changed.error().code == "unauthorized");
+    CHECK(changed.error().code == ErrorCode::kUnauthorized);
     CHECK_THAT(changed.error().message, Catch::Contains("host key"));
   }
   // A key the host does not accept.
@@ -138,10 +138,10 @@ TEST_CASE("the ssh backend refuses a held host, a changed host key and a wrong k
   REQUIRE(std::system(("ssh-keygen -q -N '' -t ed25519 -f " + (keys / "k")).c_str()) == 0);
   auto refused = SshSession::Open(*target, {keys / "k", "", dir / "known_hosts"});
   REQUIRE_FALSE(refused);
-  CHECK(refused.error().code == "unauthorized");
+  CHECK(refused.error().code == ErrorCode::kUnauthorized);
   // Nobody listening.
   auto nobody = SshSession::Open(*ParseSshTarget("root@127.0.0.1:" + std::to_string(FreePort())),
                                  {sshd.private_key(), "", dir / "known_hosts"}, 2s);
   REQUIRE_FALSE(nobody);
-  CHECK(nobody.error().code == "unavailable");
+  CHECK(nobody.error().code == ErrorCode::kUnavailable);
 }

@@ -11,7 +11,7 @@ template <class T>
 struct StringMaker<autovibe::Result<T>> {
   static std::string convert(const autovibe::Result<T>& r) {
     if (r) return "ok";
-    return "error " + r.error().code + ": " + r.error().message;
+    return "error " + std::string(autovibe::ErrorName(r.error().code)) + ": " + r.error().message;
   }
 };
 

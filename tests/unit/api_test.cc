@@ -29,7 +29,7 @@ struct Fixture {
   }
 };
 
-std::string ErrorCode(const HttpResponse& r) {
+std::string ErrorCodeOf(const HttpResponse& r) {
   return std::string(boost::json::parse(r.body).at("error").at("code").as_string());
 }
 
@@ -44,7 +44,7 @@ TEST_CASE("the API wants the admin token, except for healthz and metrics") {
     INFO(auth);
     auto r = f.Get("/v1/machines", auth);
     CHECK(r.status == 401);
-    CHECK(ErrorCode(r) == "unauthorized");
+    CHECK(ErrorCodeOf(r) == "unauthorized");
   }
   CHECK(f.Get("/v1/machines").status == 200);
 }
@@ -75,7 +75,7 @@ TEST_CASE("unknown routes, ids and methods get JSON errors and are counted") {
   Fixture f;
   auto missing = f.Get("/v1/machines/m-nope");
   CHECK(missing.status == 404);
-  CHECK(ErrorCode(missing) == "not_found");
+  CHECK(ErrorCodeOf(missing) == "not_found");
   CHECK(f.Get("/v1/nothing").status == 404);
   CHECK(f.Get("/").status == 404);
   auto wrong = f.Get("/v1/machines", "Bearer secret-token-0123456789", "PATCH");
@@ -131,7 +131,7 @@ TEST_CASE("a write the database refuses answers 503 and changes nothing") {
   REQUIRE(f.store->RefuseWritesForTest(true));
   auto refused = f.Post("/v1/tasks", task);
   CHECK(refused.status == 503);
-  CHECK(ErrorCode(refused) == "store");
+  CHECK(ErrorCodeOf(refused) == "store");
   auto project = f.Post("/v1/projects", R"({"name":"other"})");
   CHECK(project.status == 503);
   REQUIRE(f.store->RefuseWritesForTest(false));

@@ -46,7 +46,7 @@ struct ApiFixture : BudgetFixture {
   }
 };
 
-std::string ErrorCode(const HttpResponse& r) {
+std::string ErrorCodeOf(const HttpResponse& r) {
   return std::string(json::parse(r.body).at("error").at("code").as_string());
 }
 
@@ -116,13 +116,13 @@ TEST_CASE("PUT budgets with bad input answers 400 and changes nothing", "[budget
     INFO(body);
     auto r = f.Call("PUT", "/v1/projects/demo/budgets", body);
     CHECK(r.status == 400);
-    CHECK(ErrorCode(r) == "bad_request");
+    CHECK(ErrorCodeOf(r) == "bad_request");
     CHECK(f.book->Budgets("demo") == before);
   }
   CHECK(f.commits == 1);
   auto missing = f.Call("PUT", "/v1/projects/nope/budgets", R"({"budgets":[]})");
   CHECK(missing.status == 404);
-  CHECK(ErrorCode(missing) == "not_found");
+  CHECK(ErrorCodeOf(missing) == "not_found");
   CHECK(f.Call("GET", "/v1/projects/nope/usage").status == 404);
   CHECK(f.Call("POST", "/v1/projects/demo/budgets", "{}").status == 405);
   CHECK(f.Call("DELETE", "/v1/projects/demo/usage").status == 405);

@@ -526,7 +526,7 @@ TEST_CASE("bad budgets are refused and change nothing", "[budget]") {
            {ok, negative}, {ok, zero_threshold}, {big_threshold}, {ok, ok}}) {
     auto r = f.book->SetBudgets("demo", set);
     REQUIRE_FALSE(r);
-    CHECK(r.error().code == "bad_request");
+    CHECK(r.error().code == ErrorCode::kBadRequest);
     CHECK(f.book->Budgets("demo") == before);
   }
   f.Reload();
@@ -540,7 +540,7 @@ TEST_CASE("budgets the store refuses change nothing, inside a batch too", "[budg
   // No such project in the store: the foreign key refuses the rows.
   auto r = f.SetUsd(Usd(1.00), BudgetPeriod::kTotal, {75, 90}, "ghost");
   REQUIRE_FALSE(r);
-  CHECK(r.error().code == "store");
+  CHECK(r.error().code == ErrorCode::kStore);
   CHECK(f.book->Budgets("ghost").empty());
   REQUIRE(f.store->Commit());
   f.Reload();

@@ -48,19 +48,19 @@ class FakeLeaseBus final : public Bus {
     return std::make_unique<Subscription>();
   }
   Result<std::string> Request(std::string_view, std::string_view, Duration) override {
-    return MakeError("unsupported", "not in this fake");
+    return MakeError(ErrorCode::kUnsupported, "not in this fake");
   }
   void RequestAsync(std::string_view, std::string_view, Duration, ReplyHandler done) override {
-    done(MakeError("unsupported", "not in this fake"));
+    done(MakeError(ErrorCode::kUnsupported, "not in this fake"));
   }
   Result<void> EnsureStream(const StreamConfig&) override { return {}; }
   Result<PublishAck> StreamPublish(std::string_view, std::string_view, std::string_view,
                                    Duration) override {
-    return MakeError("unsupported", "not in this fake");
+    return MakeError(ErrorCode::kUnsupported, "not in this fake");
   }
   Result<std::unique_ptr<Subscription>> ConsumeStream(std::string, std::string, std::string, size_t,
                                                       StreamHandler) override {
-    return MakeError("unsupported", "not in this fake");
+    return MakeError(ErrorCode::kUnsupported, "not in this fake");
   }
   bool Connected() const override { return true; }
   BusStats& Stats() override { return stats_; }
@@ -170,7 +170,7 @@ TEST_CASE("decoding a lease request checks the subject against the machine", "[b
   req.machine_id = "";
   auto anonymous = DecodeLeaseRequest(bus, {"av.lease.", "", Wire(req)}, "av");
   REQUIRE_FALSE(anonymous);
-  CHECK(anonymous.error().code == "bad_request");
+  CHECK(anonymous.error().code == ErrorCode::kBadRequest);
 }
 
 TEST_CASE("a bad request through the service is an error reply after the commit", "[budget]") {

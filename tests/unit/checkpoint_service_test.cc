@@ -142,13 +142,13 @@ class StoreAgents final : public CheckpointAgents {
     auto& from = stores_[r.from_machine];
     auto it = from.find(r.checkpoint_id);
     if (it == from.end()) return Missing(r.checkpoint_id);
-    if (it->second.root != r.expected_root) return MakeError("conflict", "another root");
+    if (it->second.root != r.expected_root) return MakeError(ErrorCode::kConflict, "another root");
     const CheckpointReport c = it->second;
     transfer_waiting_ = true;
     cv_.wait(lock, [&] { return !hold_transfers_; });
     transfer_waiting_ = false;
     if (r.cancelled && r.cancelled->load()) {
-      return MakeError("unavailable", "the controller is stopping");
+      return MakeError(ErrorCode::kUnavailable, "the controller is stopping");
     }
     auto& to = stores_[r.to_machine];
     const bool had = to.contains(c.id);
@@ -161,7 +161,7 @@ class StoreAgents final : public CheckpointAgents {
 
  private:
   static Error Missing(const std::string& what) {
-    return MakeError("not_found", "no checkpoint " + what);
+    return MakeError(ErrorCode::kNotFound, "no checkpoint " + what);
   }
   template <class T>
   void Answer(Done<T> done, std::type_identity_t<Result<T>> r) {
@@ -368,7 +368,7 @@ TEST_CASE("checkpoint reports that contradict the catalogue are refused and chan
     f.agents.ReleaseTransfers();
     REQUIRE(f.RunUntil([&] { return branched.has_value(); }));
     REQUIRE_FALSE(*branched);
-    CHECK(branched->error().code == "not_found");
+    CHECK(branched->error().code == ErrorCode::kNotFound);
     CHECK(f.service->Find("cp-1") == nullptr);
     // The copy that landed went too: no store keeps what the catalogue forgot.
     CHECK_FALSE(f.agents.Holds(m2, "cp-1"));
@@ -469,7 +469,7 @@ TEST_CASE(
   for (const std::string id : {"cp-1", "cp-3"}) {
     auto refused = f.Delete(id);
     REQUIRE_FALSE(refused);
-    CHECK(refused.error().code == "conflict");
+    CHECK(refused.error().code == ErrorCode::kConflict);
     CHECK(f.service->Find(id) != nullptr);
     CHECK(f.agents.Holds(m1, id));
   }
@@ -555,5 +555,5 @@ TEST_CASE("a checkpoint taken on request is recorded as the agent reports it") {
   auto refused = f.Await<std::vector<CheckpointRecord>>(
       [&](auto done) { f.service->Create(m1, "t1", "", f.tasks, done); });
   REQUIRE_FALSE(refused);
-  CHECK(refused.error().code == "unavailable");
+  CHECK(refused.error().code == ErrorCode::kUnavailable);
 }

@@ -119,12 +119,12 @@ TEST_CASE("cli client: failures map to the documented exit codes and messages", 
     std::string message;
   };
   const std::vector<Case> cases = {
-      {MakeError("unreachable", "cannot connect to c:9: Connection refused"), 5,
+      {MakeError(ErrorCode::kUnavailable, "cannot connect to c:9: Connection refused"), 5,
        "cannot reach the controller at http://c:9: cannot connect to c:9: Connection refused (is "
        "it running? set --controller or AUTOVIBE_CONTROLLER)"},
-      {MakeError("io", "talking to c:9: end of stream"), 5,
+      {MakeError(ErrorCode::kIo, "talking to c:9: end of stream"), 5,
        "cannot reach the controller at http://c:9: talking to c:9: end of stream"},
-      {MakeError("bad_url", "not an http:// URL"), 2, "is not an http:// URL"},
+      {MakeError(ErrorCode::kBadUrl, "not an http:// URL"), 2, "is not an http:// URL"},
       {Reply(401, R"({"error":{"code":"unauthorized","message":"bad token"}})"), 3,
        "the controller refused the token (401): bad token; set --token or AUTOVIBE_TOKEN"},
       {Reply(404, R"({"error":{"code":"not_found","message":"no machine m-9"}})"), 4,

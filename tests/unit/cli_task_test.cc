@@ -338,7 +338,7 @@ TEST_CASE("cli task logs -f: follows to the end across a dropped connection", "[
   ctl.AddStream(
       {{Event("state", State("running", "agent-1")), Event("log", Chunk(1, "stdout", "one\n")),
         Event("log", Chunk(2, "stdout", "two\n"))},
-       MakeError("io", "reading from ctl:8080: end of stream")});
+       MakeError(ErrorCode::kIo, "reading from ctl:8080: end of stream")});
   ctl.AddStream({{Event("state", State("running", "agent-1")),
                   Event("log", Chunk(2, "stdout", "two\n")),  // sent again: shown once
                   Event("log", Chunk(3, "agent", "done")), Event("end", Finished("succeeded", 0))},
@@ -533,8 +533,10 @@ TEST_CASE("cli task submit --wait: survives the controller going away and coming
   ctl.AddStream(
       {{Event("state", State("running", "agent-1")), Event("log", Chunk(1, "stdout", "step 1\n"))},
        SseReply{200, "text/event-stream", ""}});  // closed without "end"
-  ctl.AddStream({{}, MakeError("unreachable", "cannot connect to ctl:8080: Connection refused")});
-  ctl.AddStream({{}, MakeError("unreachable", "cannot connect to ctl:8080: Connection refused")});
+  ctl.AddStream(
+      {{}, MakeError(ErrorCode::kUnavailable, "cannot connect to ctl:8080: Connection refused")});
+  ctl.AddStream(
+      {{}, MakeError(ErrorCode::kUnavailable, "cannot connect to ctl:8080: Connection refused")});
   ctl.AddStream(
       {{Event("state", State("running", "agent-1")), Event("end", Finished("succeeded", 0))}});
   FakeTerminal term;

@@ -39,7 +39,7 @@ TEST_CASE("controller config refuses typos, wrong types, bad durations and bad T
     INFO(bad);
     auto r = LoadControllerConfigToml(bad, c);
     REQUIRE_FALSE(r);
-    CHECK(r.error().code == "bad_config");
+    CHECK(r.error().code == ErrorCode::kBadConfig);
   }
 }
 

@@ -22,7 +22,7 @@ TEST_CASE("bad durations are refused with a message naming the input") {
     auto r = ParseDuration(bad);
     INFO(bad);
     REQUIRE_FALSE(r);
-    CHECK(r.error().code == "bad_duration");
+    CHECK(r.error().code == autovibe::ErrorCode::kBadRequest);
     CHECK(r.error().message.find(std::string("\"") + bad + "\"") != std::string::npos);
   }
 }

@@ -115,7 +115,7 @@ TEST_CASE("an event whose handler fails is not acknowledged, so it comes again",
   Fixture f;
   bool fail = true;
   f.intake.Route(AgentEventKind::kTaskFinished, [&](const AgentEvent& e) -> Result<void> {
-    if (fail) return MakeError("store", "disk full");
+    if (fail) return MakeError(ErrorCode::kStore, "disk full");
     f.applied.push_back("finished " + e.event_id);
     return {};
   });

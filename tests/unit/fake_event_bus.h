@@ -47,13 +47,13 @@ class FakeEventBus final : public Bus {
   Result<void> Publish(std::string_view, std::string_view) override { return {}; }
   Result<std::unique_ptr<Subscription>> Subscribe(std::string, std::string, size_t,
                                                   Handler) override {
-    return MakeError("unsupported", "not in this fake");
+    return MakeError(ErrorCode::kUnsupported, "not in this fake");
   }
   Result<std::string> Request(std::string_view, std::string_view, Duration) override {
-    return MakeError("unsupported", "not in this fake");
+    return MakeError(ErrorCode::kUnsupported, "not in this fake");
   }
   void RequestAsync(std::string_view, std::string_view, Duration, ReplyHandler done) override {
-    done(MakeError("unsupported", "not in this fake"));
+    done(MakeError(ErrorCode::kUnsupported, "not in this fake"));
   }
   Result<void> EnsureStream(const StreamConfig& config) override {
     std::lock_guard lock(mu_);
@@ -67,18 +67,18 @@ class FakeEventBus final : public Bus {
     ++attempts_;
     if (down_ || fail_next_ > 0) {
       if (fail_next_ > 0) --fail_next_;
-      return MakeError("unavailable", "fake JetStream is down");
+      return MakeError(ErrorCode::kUnavailable, "fake JetStream is down");
     }
     Published p{std::string(subject), std::string(msg_id), {}};
     if (!p.event.ParseFromString(std::string(data))) {
-      return MakeError("bad_request", "not an AgentEvent");
+      return MakeError(ErrorCode::kBadRequest, "not an AgentEvent");
     }
     published_.push_back(std::move(p));
     return PublishAck{published_.size(), false};
   }
   Result<std::unique_ptr<Subscription>> ConsumeStream(std::string, std::string, std::string, size_t,
                                                       StreamHandler) override {
-    return MakeError("unsupported", "not in this fake");
+    return MakeError(ErrorCode::kUnsupported, "not in this fake");
   }
   bool Connected() const override { return true; }
   BusStats& Stats() override { return stats_; }

@@ -67,7 +67,7 @@ TEST_CASE("ParseMeminfo does not take a longer key for the one asked", "[host]")
 TEST_CASE("ParseMeminfo fails when a field is missing", "[host]") {
   Result<MemInfo> no_available = ParseMeminfo("MemTotal: 100 kB\nMemFree: 50 kB\n");
   REQUIRE_FALSE(no_available.has_value());
-  CHECK(no_available.error().code == "bad_data");
+  CHECK(no_available.error().code == ErrorCode::kBadData);
   CHECK_THAT(no_available.error().message, Catch::Contains("MemAvailable"));
 
   Result<MemInfo> no_total = ParseMeminfo("MemFree: 50 kB\nMemAvailable: 50 kB\n");
@@ -89,7 +89,7 @@ TEST_CASE("ParseMeminfo rejects malformed values", "[host]") {
     INFO(text);
     Result<MemInfo> mem = ParseMeminfo(text);
     REQUIRE_FALSE(mem.has_value());
-    CHECK(mem.error().code == "bad_data");
+    CHECK(mem.error().code == ErrorCode::kBadData);
   }
 }
 
@@ -142,7 +142,7 @@ TEST_CASE("ParseLoadavg rejects garbage", "[host]") {
     INFO(text);
     Result<double> load = ParseLoadavg(text);
     REQUIRE_FALSE(load.has_value());
-    CHECK(load.error().code == "bad_data");
+    CHECK(load.error().code == ErrorCode::kBadData);
   }
 }
 
@@ -172,23 +172,23 @@ TEST_CASE("Reading a directory or an oversized file fails cleanly", "[host]") {
   ScratchDir dir;
   Result<MemInfo> from_dir = ReadMeminfo(dir.path().string());
   REQUIRE_FALSE(from_dir.has_value());
-  CHECK(from_dir.error().code == "io");
+  CHECK(from_dir.error().code == ErrorCode::kIo);
 
   // A valid first line followed by megabytes of padding: a bounded reader refuses it.
   const std::string huge = "1.00 0.50 0.25 1/2 3\n" + std::string(4 << 20, 'x');
   Result<double> load = ReadLoad1(dir.Write("huge", huge));
   REQUIRE_FALSE(load.has_value());
-  CHECK(load.error().code == "bad_data");
+  CHECK(load.error().code == ErrorCode::kBadData);
 }
 
 TEST_CASE("Reading a missing file is an io error", "[host]") {
   ScratchDir dir;
   Result<MemInfo> mem = ReadMeminfo((dir.path() / "absent").string());
   REQUIRE_FALSE(mem.has_value());
-  CHECK(mem.error().code == "io");
+  CHECK(mem.error().code == ErrorCode::kIo);
   Result<double> load = ReadLoad1((dir.path() / "absent").string());
   REQUIRE_FALSE(load.has_value());
-  CHECK(load.error().code == "io");
+  CHECK(load.error().code == ErrorCode::kIo);
 }
 
 TEST_CASE("ReadLoad1 on this host is a sane load", "[host]") {
@@ -219,7 +219,7 @@ TEST_CASE("ReadDisk on a missing dir is an io error", "[host]") {
   ScratchDir dir;
   Result<DiskInfo> disk = ReadDisk((dir.path() / "absent").string());
   REQUIRE_FALSE(disk.has_value());
-  CHECK(disk.error().code == "io");
+  CHECK(disk.error().code == ErrorCode::kIo);
   CHECK_THAT(disk.error().message, Catch::Contains("absent"));
 }
 
@@ -273,7 +273,7 @@ TEST_CASE("SampleResources fails when the data dir is missing", "[host]") {
   ScratchDir dir;
   Result<Resources> sample = SampleResources((dir.path() / "absent").string());
   REQUIRE_FALSE(sample.has_value());
-  CHECK(sample.error().code == "io");
+  CHECK(sample.error().code == ErrorCode::kIo);
 }
 
 }  // namespace

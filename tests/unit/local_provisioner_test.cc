@@ -50,10 +50,10 @@ TEST_CASE("a detached process runs in its own session, logs to its file, and is 
 
   auto missing = SpawnDetached({.argv = {dir / "no-such-program"}, .log_path = dir / "log"});
   REQUIRE_FALSE(missing);
-  CHECK(missing.error().code == "not_found");
+  CHECK(missing.error().code == ErrorCode::kNotFound);
   auto bad_cwd = SpawnDetached({.argv = {script}, .cwd = dir / "nope", .log_path = dir / "log"});
   REQUIRE_FALSE(bad_cwd);
-  CHECK(bad_cwd.error().code == "unavailable");
+  CHECK(bad_cwd.error().code == ErrorCode::kUnavailable);
   CHECK_FALSE(SpawnDetached({.argv = {}, .log_path = dir / "log"}));
 }
 
@@ -86,7 +86,7 @@ TEST_CASE("the local backend starts an agent per machine and removes it on destr
   // The same name twice is refused, and leaves the first machine alone.
   auto twice = prov->Create(launch);
   REQUIRE_FALSE(twice);
-  CHECK(twice.error().code == "conflict");
+  CHECK(twice.error().code == ErrorCode::kConflict);
   CHECK(ProcessAlive(pid));
 
   // A pid that is not this machine's agent is never signalled.
@@ -124,6 +124,6 @@ TEST_CASE("the local backend reports an agent it cannot start and leaves nothing
   launch.name = "local-1";
   auto r = prov->Create(launch);
   REQUIRE_FALSE(r);
-  CHECK(r.error().code == "not_found");
+  CHECK(r.error().code == ErrorCode::kNotFound);
   CHECK_FALSE(fs::exists(dir / "machines/local-1"));
 }

@@ -29,7 +29,7 @@ class TestProvisioner final : public Provisioner {
   Result<std::string> Create(const MachineLaunch& launch) override {
     std::lock_guard lock(mu);
     created.push_back(launch.name);
-    if (fail_creates) return MakeError("unavailable", "no room on the host");
+    if (fail_creates) return MakeError(ErrorCode::kUnavailable, "no room on the host");
     return "instance-of-" + launch.name;
   }
   Result<void> Destroy(const std::string& name, const std::string&) override {
@@ -147,7 +147,7 @@ TEST_CASE("a spawned machine is made by its pool's backend and ready once its ag
   REQUIRE(f.manager->Spawn({.pool = "local"}));
   auto third = f.manager->Spawn({.pool = "local"});
   REQUIRE_FALSE(third);
-  CHECK(third.error().code == "conflict");
+  CHECK(third.error().code == ErrorCode::kConflict);
 }
 
 TEST_CASE("a machine whose agent never registers fails, is removed, and its tasks go elsewhere",

@@ -23,7 +23,7 @@ class FakeController final : public LeaseChannel {
     ++asks;
     asio::post(ioc_, [this, req, done = std::move(done)] {
       if (unreachable) {
-        done(MakeError("timeout", "no reply"));
+        done(MakeError(ErrorCode::kTimeout, "no reply"));
         return;
       }
       done(Answer(req));
@@ -172,11 +172,11 @@ TEST_CASE("a call the budget cannot cover fails as exhausted and the task is rep
   f.SettleNow(*a, 25'000);
   auto b = f.ReserveNow(kTask, 10'000);
   REQUIRE_FALSE(b);
-  CHECK(b.error().code == "budget_exhausted");
+  CHECK(b.error().code == ErrorCode::kBudgetExhausted);
   CHECK(b.error().message.find("exhausted") != std::string::npos);
   auto c = f.ReserveNow(kTask, 1);
   REQUIRE_FALSE(c);
-  CHECK(c.error().code == "budget_exhausted");
+  CHECK(c.error().code == ErrorCode::kBudgetExhausted);
   REQUIRE(f.exhausted.size() == 1);
   CHECK(f.exhausted[0].task_id == "t-1");
   CHECK(f.exhausted[0].pause);
@@ -250,7 +250,7 @@ TEST_CASE("a controller out of reach fails calls the lease cannot cover", "[mete
   f.book->TaskStarted(kTask, "tok");
   auto r = f.ReserveNow(kTask, 1'000);
   REQUIRE_FALSE(r);
-  CHECK(r.error().code == "unavailable");
+  CHECK(r.error().code == ErrorCode::kUnavailable);
   CHECK(f.exhausted.empty());
 }
 
@@ -263,7 +263,7 @@ TEST_CASE("an ended task refuses its token and closes its lease once calls settl
   CHECK_FALSE(f.book->TaskForToken("tok"));
   auto later = f.ReserveNow(kTask, 1);
   REQUIRE_FALSE(later);
-  CHECK(later.error().code == "not_found");
+  CHECK(later.error().code == ErrorCode::kNotFound);
   f.ioc.restart();
   f.ioc.poll();  // what is queued runs; the close must still wait for the call
   CHECK(f.controller.closes == 0);

@@ -19,7 +19,7 @@ ModelPrice PriceOf(std::string_view toml, std::string_view model) {
 std::string ErrorOf(std::string_view toml) {
   auto table = PriceTable::Parse(toml);
   REQUIRE_FALSE(table);
-  CHECK(table.error().code == "bad_config");
+  CHECK(table.error().code == ErrorCode::kBadConfig);
   return table.error().message;
 }
 
@@ -93,7 +93,7 @@ output = 4
   for (std::string_view unknown : {"claude-sonnet", "gpt-4", "o3", ""}) {
     auto p = table->Find(unknown);
     REQUIRE_FALSE(p);
-    CHECK(p.error().code == "unknown_model");
+    CHECK(p.error().code == ErrorCode::kUnknownModel);
   }
   CHECK_THAT(table->Find("llama-3").error().message, Catch::Contains("llama-3"));
 }

@@ -92,9 +92,9 @@ class FakeLedger final : public CallLedger {
     settles_.emplace_back(reservation, std::move(record));
   }
 
-  void Refuse(std::string code, std::string message) {
+  void Refuse(ErrorCode code, std::string message) {
     std::lock_guard lock(mu_);
-    refusal_ = MakeError(std::move(code), std::move(message));
+    refusal_ = MakeError(code, std::move(message));
   }
   void HoldReservations() {
     std::lock_guard lock(mu_);
@@ -473,7 +473,8 @@ TEST_CASE("proxy: a refused reservation is answered 429 and says not to retry", 
   FakeLlmUpstream upstream([](const FakeLlmRequest&) { return JsonAnswer(kAnthropicJson); });
   REQUIRE(upstream.Start());
   ProxyUnderTest proxy(Options(upstream.url()));
-  proxy.ledger().Refuse("budget_exhausted", "project proj's usd budget (5.00 total) is spent");
+  proxy.ledger().Refuse(ErrorCode::kBudgetExhausted,
+                        "project proj's usd budget (5.00 total) is spent");
 
   auto anthropic = CallOnce(proxy.port(), Post("/v1/messages", kStreamBody, AnthropicAuth()));
   CHECK(anthropic.result_int() == 429);
@@ -491,13 +492,13 @@ TEST_CASE("proxy: a refused reservation is answered 429 and says not to retry", 
   CHECK(o.at("error").at("type") == "insufficient_quota");
   CHECK(o.at("error").at("code") == "insufficient_quota");
 
-  proxy.ledger().Refuse("unavailable", "the controller cannot be reached");
+  proxy.ledger().Refuse(ErrorCode::kUnavailable, "the controller cannot be reached");
   auto later = CallOnce(proxy.port(), Post("/v1/messages", kMessagesBody, AnthropicAuth()));
   CHECK(later.result_int() == 503);
   CHECK(later["retry-after"] == "1");
   CHECK(Json(later.body()).at("error").at("type") == "overloaded_error");
 
-  proxy.ledger().Refuse("not_found", "task ended");
+  proxy.ledger().Refuse(ErrorCode::kNotFound, "task ended");
   CHECK(CallOnce(proxy.port(), Post("/v1/messages", kMessagesBody, AnthropicAuth())).result_int() ==
         401);
 
@@ -845,7 +846,7 @@ TEST_CASE("proxy: malformed settings are refused at start", "[meter]") {
     INFO(url);
     auto r = StartMeteringProxy(ioc, Options(url), ledger, Prices());
     REQUIRE_FALSE(r);
-    CHECK(r.error().code == "bad_config");
+    CHECK(r.error().code == ErrorCode::kBadConfig);
   }
   ProxyOptions unknown;
   unknown.upstreams["gemini"] = {.url = "mock"};

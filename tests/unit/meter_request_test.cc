@@ -93,10 +93,10 @@ TEST_CASE("request: bad bodies are refused before anything is reserved", "[meter
         "{\"model\":\"claude-sonnet-4-5\",\"max_tokens\":\"100\"}",
         "{\"model\":\"claude-sonnet-4-5\",\"max_tokens\":1.5}"}) {
     INFO(body);
-    CHECK(PlanError(Api::kMessages, body).code == "invalid_request");
+    CHECK(PlanError(Api::kMessages, body).code == ErrorCode::kBadRequest);
   }
   Error unknown = PlanError(Api::kMessages, R"({"model":"claude-unknown-9","messages":[]})");
-  CHECK(unknown.code == "unknown_model");
+  CHECK(unknown.code == ErrorCode::kUnknownModel);
   CHECK_THAT(unknown.message,
              Catch::Contains("claude-unknown-9") && Catch::Contains("no price in prices.toml"));
 }

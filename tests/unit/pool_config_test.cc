@@ -81,7 +81,7 @@ TEST_CASE("bad pools are refused with the pool and key named") {
     auto r = Parse(text);
     INFO(text);
     REQUIRE_FALSE(r);
-    CHECK(r.error().code == "bad_config");
+    CHECK(r.error().code == ErrorCode::kBadConfig);
     CHECK_THAT(r.error().message, Catch::Contains(why));
   }
 }
@@ -128,7 +128,7 @@ TEST_CASE("the agent config a provisioner writes names the machine and keeps poo
   auto broken =
       RenderAgentToml(launch, {.data_dir = "/d", .backend = "local", .extra_toml = "= nope"});
   REQUIRE_FALSE(broken);
-  CHECK(broken.error().code == "bad_config");
+  CHECK(broken.error().code == ErrorCode::kBadConfig);
 }
 
 TEST_CASE("per-machine bus users need the controller's own user and nats-server's pid file") {

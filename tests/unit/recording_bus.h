@@ -54,7 +54,7 @@ class RecordingBus final : public Bus {
   Result<void> EnsureStream(const StreamConfig&) override { return {}; }
   Result<PublishAck> StreamPublish(std::string_view, std::string_view, std::string_view,
                                    Duration) override {
-    return MakeError("unsupported", "not in this double");
+    return MakeError(ErrorCode::kUnsupported, "not in this double");
   }
   Result<std::unique_ptr<Subscription>> ConsumeStream(std::string, std::string, std::string, size_t,
                                                       StreamHandler) override {
@@ -64,7 +64,7 @@ class RecordingBus final : public Bus {
   BusStats& Stats() override { return stats_; }
 
  private:
-  static Error NoResponders() { return MakeError("no_responders", "nobody answers here"); }
+  static Error NoResponders() { return MakeError(ErrorCode::kNoResponders, "nobody answers here"); }
 
   BusStats stats_;
 };

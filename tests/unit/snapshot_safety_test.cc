@@ -44,7 +44,7 @@ TEST_CASE("checkpoint: a corrupt chunk is named with its file, and the workspace
 
   auto restored = f.store->Restore(cp.manifest.id(), f.ws, true);
   REQUIRE_FALSE(restored);
-  CHECK(restored.error().code == "corrupt");
+  CHECK(restored.error().code == ErrorCode::kCorrupt);
   CHECK_THAT(restored.error().message, Catch::Contains("data.bin"));
   CHECK(Describe(f.ws) == before);
   // No half-restored directory is left beside it.
@@ -117,7 +117,7 @@ TEST_CASE("checkpoint: a hostile manifest is refused and nothing is written") {
       Hash root = PutTree(store, tree);
       auto r = RestoreTree(store, root, 0755, f.tmp / "target", RestoreOptions{});
       REQUIRE_FALSE(r);
-      CHECK(r.error().code == "hostile_manifest");
+      CHECK(r.error().code == ErrorCode::kHostileManifest);
       CHECK_FALSE(fs::exists(f.tmp / "target"));
       CHECK_FALSE(fs::exists(f.tmp / "outside"));
       size_t entries = 0;
@@ -159,7 +159,7 @@ TEST_CASE("checkpoint: retention keeps what it should and collects the rest") {
   // A pinned one cannot be deleted.
   auto pinned = f.store->Delete(autos[1], {autos[1]});
   REQUIRE_FALSE(pinned);
-  CHECK(pinned.error().code == "conflict");
+  CHECK(pinned.error().code == ErrorCode::kConflict);
 
   int64_t tomorrow = manual.manifest.created_unix_ms() + day;
   auto pruned =

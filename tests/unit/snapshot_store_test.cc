@@ -49,7 +49,7 @@ TEST_CASE("checkpoint: a workspace comes back bit for bit, modes, links and odd 
   // An existing directory is only replaced when asked.
   auto again = f.store->Restore(cp.manifest.id(), f.tmp / "copy", false);
   REQUIRE_FALSE(again);
-  CHECK(again.error().code == "conflict");
+  CHECK(again.error().code == ErrorCode::kConflict);
   ::chmod((f.ws + "/locked").c_str(), 0755);
   ::chmod((f.tmp / "copy/locked").c_str(), 0755);
 }

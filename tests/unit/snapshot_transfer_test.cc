@@ -97,7 +97,7 @@ TEST_CASE("checkpoint: bad parts and incomplete imports are refused and change n
   // The manifest before its objects: refused, naming what is missing.
   auto early = b.store->Import(*m);
   REQUIRE_FALSE(early);
-  CHECK(early.error().code == "incomplete");
+  CHECK(early.error().code == ErrorCode::kIncomplete);
   CHECK(b.store->List().empty());
 
   PartReceiver receiver;
@@ -121,10 +121,10 @@ TEST_CASE("checkpoint: bad parts and incomplete imports are refused and change n
   // Malformed manifests: an id that could name a file elsewhere, a root that is no hash.
   v1::CheckpointManifest bad = *m;
   bad.set_id("../../etc/passwd");
-  CHECK(b.store->Import(bad).error().code == "bad_request");
+  CHECK(b.store->Import(bad).error().code == ErrorCode::kBadRequest);
   bad = *m;
   bad.set_root("short");
-  CHECK(b.store->Import(bad).error().code == "hostile_manifest");
+  CHECK(b.store->Import(bad).error().code == ErrorCode::kHostileManifest);
 
   // A transfer broken off mid-object and tried again from its start.
   std::vector<Part> half{parts->at(0)};
@@ -190,7 +190,7 @@ TEST_CASE("checkpoint: objects a transfer asked about survive a delete before th
   Destination bare(shared);
   auto refused = transfer(bare, false);
   REQUIRE_FALSE(refused);
-  CHECK(refused.error().code == "incomplete");
+  CHECK(refused.error().code == ErrorCode::kIncomplete);
 }
 
 }  // namespace

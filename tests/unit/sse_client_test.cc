@@ -203,7 +203,7 @@ TEST_CASE("sse client: a non-200 answer is an error with the status and API mess
       return true;
     });
     REQUIRE_FALSE(r);
-    CHECK(r.error().code == "not_found");
+    CHECK(r.error().code == ErrorCode::kNotFound);
     CHECK(r.error().message == "404: no task t-9");
     CHECK_FALSE(called);
   }
@@ -248,7 +248,7 @@ TEST_CASE("sse client: a stream cut off mid-chunk is an io error", "[sse]") {
   int seen = 0;
   auto r = FollowEvents(Get(server.url("/")), [&](const SseEvent&) { return ++seen > 0; });
   REQUIRE_FALSE(r);
-  CHECK(r.error().code == "io");
+  CHECK(r.error().code == ErrorCode::kIo);
   CHECK(seen == 1);
 }
 
@@ -260,7 +260,7 @@ TEST_CASE("sse client: a silent stream ends after the idle timeout", "[sse]") {
   auto r = FollowEvents(
       Get(server.url("/")), [](const SseEvent&) { return true; }, 200ms);
   REQUIRE_FALSE(r);
-  CHECK(r.error().code == "io");
+  CHECK(r.error().code == ErrorCode::kIo);
   CHECK_THAT(r.error().message, Catch::Contains("no data from 127.0.0.1:"));
 }
 
@@ -273,10 +273,10 @@ TEST_CASE("sse client: no server is unreachable, a bad URL is bad_url", "[sse]")
   auto r = FollowEvents(Get("http://127.0.0.1:" + std::to_string(port) + "/"),
                         [](const SseEvent&) { return true; });
   REQUIRE_FALSE(r);
-  CHECK(r.error().code == "unreachable");
+  CHECK(r.error().code == ErrorCode::kUnavailable);
   auto bad = FollowEvents(Get("https://x/"), [](const SseEvent&) { return true; });
   REQUIRE_FALSE(bad);
-  CHECK(bad.error().code == "bad_url");
+  CHECK(bad.error().code == ErrorCode::kBadUrl);
 }
 
 }  // namespace autovibe

@@ -88,7 +88,7 @@ TEST_CASE("a task runs, succeeds, and survives a restart", "[task_book]") {
   CHECK(f.State(id) == TaskState::kAssigned);
   REQUIRE(f.fx.runs.size() == 1);
   CHECK(f.fx.runs[0] == std::make_pair(std::string("m1"), id));
-  f.book->AssignAnswered(id, 1, "m1", true, "", "");
+  f.book->AssignAnswered(id, 1, "m1", {.ok = true});
   CHECK(f.State(id) == TaskState::kRunning);
   f.book->ApplyFinished("m1", Finished(id, 1, TaskOutcome::kSucceeded));
   CHECK(f.State(id) == TaskState::kSucceeded);
@@ -132,7 +132,7 @@ TEST_CASE("a lost machine's task runs elsewhere, the stale copy is cancelled", "
   f.book->Schedule(10);
   const std::string first = f.book->Find(id)->machine_id;
   const std::string other = first == "m1" ? "m2" : "m1";
-  f.book->AssignAnswered(id, 1, first, true, "", "");
+  f.book->AssignAnswered(id, 1, first, {.ok = true});
   f.book->MachineUpdated(first, {"shell"}, {}, 1, false);
   f.book->MachineGone(first, "machine lost");
   CHECK(f.State(id) == TaskState::kQueued);
@@ -155,7 +155,8 @@ TEST_CASE("attempts run out, unacknowledged assignments do not count", "[task_bo
   spec.max_attempts = 2;
   const std::string id = f.Submit(spec);
   f.book->Schedule(10);
-  f.book->AssignAnswered(id, 1, "m1", false, "busy", "busy");
+  f.book->AssignAnswered(id, 1, "m1",
+                         {.ok = false, .error_code = ErrorCode::kBusy, .error = "busy"});
   CHECK(f.State(id) == TaskState::kQueued);
   CHECK(f.book->Find(id)->attempts == 0);
   f.clock.now += 1000;  // the refusing machine rests first
@@ -168,7 +169,9 @@ TEST_CASE("attempts run out, unacknowledged assignments do not count", "[task_bo
   CHECK_THAT(f.book->Find(id)->reason, Catch::Contains("no attempts left"));
   const std::string bad = f.Submit(Shell());
   f.book->Schedule(10);
-  f.book->AssignAnswered(bad, 1, "m1", false, "bad_task", "tool binary sh not found");
+  f.book->AssignAnswered(
+      bad, 1, "m1",
+      {.ok = false, .error_code = ErrorCode::kBadTask, .error = "tool binary sh not found"});
   CHECK(f.State(bad) == TaskState::kFailed);
 }
 
@@ -210,7 +213,8 @@ TEST_CASE("a machine that refuses assignments rests, longer each time, not in a 
   f.book->MachineUpdated("m1", {"shell"}, {}, 1, true);
   const std::string id = f.Submit(Shell());
   REQUIRE(f.book->Schedule(10) == 1);
-  f.book->AssignAnswered(id, 1, "m1", false, "unavailable", "disk full");
+  f.book->AssignAnswered(
+      id, 1, "m1", {.ok = false, .error_code = ErrorCode::kUnavailable, .error = "disk full"});
   CHECK(f.State(id) == TaskState::kQueued);
   CHECK(f.book->Find(id)->attempts == 0);
   // Resting: nothing is placed however often the scheduler runs.
@@ -222,7 +226,8 @@ TEST_CASE("a machine that refuses assignments rests, longer each time, not in a 
   f.book->Tick();
   REQUIRE(f.book->Schedule(10) == 1);
   // Refused again: twice as long (2 s).
-  f.book->AssignAnswered(id, 1, "m1", false, "unavailable", "disk full");
+  f.book->AssignAnswered(
+      id, 1, "m1", {.ok = false, .error_code = ErrorCode::kUnavailable, .error = "disk full"});
   f.clock.now += 1999;
   f.book->Tick();
   CHECK(f.book->Schedule(10) == 0);
@@ -230,12 +235,14 @@ TEST_CASE("a machine that refuses assignments rests, longer each time, not in a 
   f.book->Tick();
   REQUIRE(f.book->Schedule(10) == 1);
   // Taking a task ends the backoff; the next refusal rests 1 s again.
-  f.book->AssignAnswered(id, 1, "m1", true, "", "");
+  f.book->AssignAnswered(id, 1, "m1", {.ok = true});
   CHECK(f.State(id) == TaskState::kRunning);
   f.book->ApplyFinished("m1", Finished(id, 1, TaskOutcome::kSucceeded));
   const std::string next = f.Submit(Shell());
   REQUIRE(f.book->Schedule(10) == 1);
-  f.book->AssignAnswered(next, 1, "m1", false, "busy", "still stopping an old copy");
+  f.book->AssignAnswered(
+      next, 1, "m1",
+      {.ok = false, .error_code = ErrorCode::kBusy, .error = "still stopping an old copy"});
   f.clock.now += 1000;
   f.book->Tick();
   CHECK(f.book->Schedule(10) == 1);
@@ -253,7 +260,9 @@ TEST_CASE("a task cancelled while assigned frees its slot when the assignment fa
   REQUIRE(f.book->Cancel(first, "by the user"));
   CHECK(f.State(first) == TaskState::kCancelled);
   CHECK(f.book->Schedule(10) == 0);  // the agent may still be starting it
-  f.book->AssignAnswered(first, 1, "m1", false, "", "no agent listening");
+  f.book->AssignAnswered(
+      first, 1, "m1",
+      {.ok = false, .error_code = ErrorCode::kFailed, .error = "no agent listening"});
   REQUIRE(f.book->Schedule(10) == 1);
   CHECK(f.fx.runs.back() == std::make_pair(std::string("m1"), second));
   CHECK(f.State(first) == TaskState::kCancelled);
@@ -266,7 +275,7 @@ TEST_CASE("a stopped project pauses its running tasks and holds the rest until r
   const std::string running = f.Submit(Shell());
   const std::string queued = f.Submit(Shell());
   f.book->Schedule(10);
-  f.book->AssignAnswered(running, 1, "m1", true, "", "");
+  f.book->AssignAnswered(running, 1, "m1", {.ok = true});
   REQUIRE(f.State(running) == TaskState::kRunning);
   REQUIRE(f.State(queued) == TaskState::kQueued);
 
@@ -331,7 +340,7 @@ TEST_CASE("a tool that ended before its pause arrived ends as it did", "[task_bo
   f.book->MachineUpdated("m1", {"shell"}, {}, 1, true);
   const std::string id = f.Submit(Shell());
   f.book->Schedule(10);
-  f.book->AssignAnswered(id, 1, "m1", true, "", "");
+  f.book->AssignAnswered(id, 1, "m1", {.ok = true});
   REQUIRE(f.book->StopProject("demo", "stopped by the user"));
   f.book->ApplyFinished("m1", Finished(id, 1, TaskOutcome::kSucceeded));
   CHECK(f.State(id) == TaskState::kSucceeded);
@@ -368,7 +377,7 @@ TEST_CASE("a write the database refuses fails its operation, and memory and disk
   f.book->MachineUpdated("m1", {"shell"}, {}, 1, true);
   const std::string running = f.Submit(Shell());
   REQUIRE(f.book->Schedule(10) == 1);
-  REQUIRE(f.book->AssignAnswered(running, 1, "m1", true, "", ""));
+  REQUIRE(f.book->AssignAnswered(running, 1, "m1", {.ok = true}));
   const std::string queued = f.Submit(Shell());
   const auto before = Snapshot(*f.book);
   const size_t orders = f.fx.runs.size();
@@ -377,7 +386,7 @@ TEST_CASE("a write the database refuses fails its operation, and memory and disk
   // A submission: refused with the store's error; the task is not there afterwards.
   auto submitted = f.book->Submit("demo", Shell());
   REQUIRE_FALSE(submitted);
-  CHECK(submitted.error().code == "store");
+  CHECK(submitted.error().code == ErrorCode::kStore);
   // The agent's report that the task finished: the event fails (and will come again).
   auto finished = f.book->ApplyFinished("m1", Finished(running, 1, TaskOutcome::kSucceeded));
   REQUIRE_FALSE(finished);

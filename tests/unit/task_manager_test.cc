@@ -251,10 +251,10 @@ TEST_CASE("RunTask is idempotent, respects slots and draining, and a newer attem
   CHECK(fx.tasks->Run(Shell("t-1", {"sleep", "1000"})));  // the same attempt: already runs
   auto busy = fx.tasks->Run(Shell("t-2", {"true"}));
   REQUIRE_FALSE(busy);
-  CHECK(busy.error().code == "busy");
+  CHECK(busy.error().code == ErrorCode::kBusy);
   auto stale = fx.tasks->Run(Shell("t-1", {"true"}, 0));
   REQUIRE_FALSE(stale);
-  CHECK(stale.error().code == "unavailable");
+  CHECK(stale.error().code == ErrorCode::kUnavailable);
 
   // Attempt 2 replaces attempt 1 in the same slot; attempt 1 is reported cancelled.
   REQUIRE(fx.tasks->Run(Shell("t-1", {"sh", "-c", "echo second"}, 2)));
@@ -271,7 +271,7 @@ TEST_CASE("RunTask is idempotent, respects slots and draining, and a newer attem
   fx.tasks->SetDraining(true);
   auto draining = fx.tasks->Run(Shell("t-3", {"true"}));
   REQUIRE_FALSE(draining);
-  CHECK(draining.error().code == "draining");
+  CHECK(draining.error().code == ErrorCode::kDraining);
 }
 
 TEST_CASE("tasks that can never run are refused as bad_task and change nothing") {
@@ -294,7 +294,7 @@ TEST_CASE("tasks that can never run are refused as bad_task and change nothing")
     INFO(t.task_id() << " " << t.tool());
     auto r = fx.tasks->Run(t);
     REQUIRE_FALSE(r);
-    CHECK(r.error().code == "bad_task");
+    CHECK(r.error().code == ErrorCode::kBadTask);
     CHECK_FALSE(r.error().message.empty());
   }
   CHECK(fx.tasks->Run(Shell("t-vim", {"true"})));  // the slot is still free
@@ -313,7 +313,7 @@ TEST_CASE("stopping cancels every task, then kills what ignores SIGTERM") {
   fx.tasks->Stop("the agent is stopping", [&] { stopped = true; });
   auto refused = fx.tasks->Run(Shell("t-c", {"true"}));
   REQUIRE_FALSE(refused);
-  CHECK(refused.error().code == "unavailable");
+  CHECK(refused.error().code == ErrorCode::kUnavailable);
   CHECK(fx.WaitFinished("t-a").reason() == "cancelled: the agent is stopping");
   CHECK_FALSE(stopped);
   fx.tasks->KillAll();

@@ -44,7 +44,7 @@ Result<ToolLaunch> Prepare(const v1::RunTask& task, const ProviderAccess& access
 std::string BadTaskMessage(const v1::RunTask& task) {
   auto launch = Prepare(task);
   REQUIRE_FALSE(launch);
-  CHECK(launch.error().code == "bad_task");
+  CHECK(launch.error().code == ErrorCode::kBadTask);
   CHECK(launch.error().message.rfind(task.tool() + ": ", 0) == 0);
   return launch.error().message;
 }

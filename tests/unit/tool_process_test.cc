@@ -445,7 +445,7 @@ TEST_CASE("a tool that cannot start is a clear error", "[tool_process]") {
   SECTION("binary not on PATH") {
     auto tool = fx.Start(fx.Options({"no-such-tool-av", "--help"}));
     REQUIRE_FALSE(tool);
-    CHECK(tool.error().code == "not_found");
+    CHECK(tool.error().code == ErrorCode::kNotFound);
     CHECK_THAT(tool.error().message,
                Catch::Contains("tool binary no-such-tool-av not found on PATH"));
   }
@@ -454,14 +454,14 @@ TEST_CASE("a tool that cannot start is a clear error", "[tool_process]") {
     options.env.clear();
     auto tool = fx.Start(options);
     REQUIRE_FALSE(tool);
-    CHECK(tool.error().code == "not_found");
+    CHECK(tool.error().code == ErrorCode::kNotFound);
   }
   SECTION("working directory missing") {
     auto options = fx.Options({"sh"});
     options.cwd = fx.dir / "gone";
     auto tool = fx.Start(options);
     REQUIRE_FALSE(tool);
-    CHECK(tool.error().code == "not_found");
+    CHECK(tool.error().code == ErrorCode::kNotFound);
     CHECK_THAT(tool.error().message, Catch::Contains("working directory"));
   }
   SECTION("a file the kernel cannot execute") {
@@ -469,14 +469,14 @@ TEST_CASE("a tool that cannot start is a clear error", "[tool_process]") {
     REQUIRE(chmod((fx.dir / "garbage").c_str(), 0755) == 0);
     auto tool = fx.Start(fx.Options({"./garbage"}));
     REQUIRE_FALSE(tool);
-    CHECK(tool.error().code == "bad_task");
+    CHECK(tool.error().code == ErrorCode::kBadTask);
     CHECK_THAT(tool.error().message, Catch::Contains("exec failed"));
     CHECK(OurKeepers().empty());  // the failed start left no zombie behind
   }
   SECTION("an empty command") {
     auto tool = fx.Start(fx.Options({}));
     REQUIRE_FALSE(tool);
-    CHECK(tool.error().code == "bad_task");
+    CHECK(tool.error().code == ErrorCode::kBadTask);
   }
 }
 

@@ -21,7 +21,7 @@ constexpr std::string_view kWhitespace = " \t";
 constexpr size_t kMaxProcFileBytes = size_t{64} * 1024;
 
 Error IoError(const std::string& what, const std::string& path) {
-  return MakeError("io", what + " " + path + ": " + std::strerror(errno));
+  return MakeError(ErrorCode::kIo, what + " " + path + ": " + std::strerror(errno));
 }
 
 // /proc files report a size of 0, so read until end of file rather than trusting stat.
@@ -42,7 +42,7 @@ Result<std::string> ReadProcFile(const std::string& path) {
     text.append(buf, static_cast<size_t>(n));
     if (text.size() > kMaxProcFileBytes) {
       close(fd);
-      return MakeError("bad_data",
+      return MakeError(ErrorCode::kBadData,
                        path + " is larger than " + std::to_string(kMaxProcFileBytes) + " bytes");
     }
   }
@@ -78,8 +78,8 @@ std::optional<std::string_view> FindMeminfoValue(std::string_view text, std::str
 // Parses "<digits> kB" into bytes.
 Result<uint64_t> ParseKilobytes(std::string_view key, std::string_view value) {
   const auto bad = [&](const char* why) {
-    return MakeError("bad_data", "meminfo " + std::string(key) + " " + why + ": '" +
-                                     std::string(value.substr(0, 64)) + "'");
+    return MakeError(ErrorCode::kBadData, "meminfo " + std::string(key) + " " + why + ": '" +
+                                              std::string(value.substr(0, 64)) + "'");
   };
   uint64_t kb = 0;
   const char* end = value.data() + value.size();
@@ -94,14 +94,14 @@ Result<uint64_t> ParseKilobytes(std::string_view key, std::string_view value) {
 
 Result<uint64_t> MeminfoBytes(std::string_view text, std::string_view key) {
   const std::optional<std::string_view> value = FindMeminfoValue(text, key);
-  if (!value) return MakeError("bad_data", "meminfo has no " + std::string(key) + " line");
+  if (!value) return MakeError(ErrorCode::kBadData, "meminfo has no " + std::string(key) + " line");
   return ParseKilobytes(key, *value);
 }
 
 Result<uint64_t> CheckedProduct(uint64_t a, uint64_t b, const std::string& dir) {
   uint64_t product = 0;
   if (__builtin_mul_overflow(a, b, &product)) {
-    return MakeError("bad_data", "file system size of " + dir + " overflows 64 bits");
+    return MakeError(ErrorCode::kBadData, "file system size of " + dir + " overflows 64 bits");
   }
   return product;
 }
@@ -141,8 +141,8 @@ Result<double> ParseLoadavg(std::string_view text) {
   const char* end = field.data() + field.size();
   const auto [ptr, ec] = std::from_chars(field.data(), end, load);
   if (field.empty() || ec != std::errc() || ptr != end || !std::isfinite(load) || load < 0) {
-    return MakeError("bad_data", "loadavg does not start with a load: '" +
-                                     std::string(field.substr(0, 64)) + "'");
+    return MakeError(ErrorCode::kBadData, "loadavg does not start with a load: '" +
+                                              std::string(field.substr(0, 64)) + "'");
   }
   return load;
 }

@@ -99,10 +99,10 @@ std::string Autovibe(std::string_view message) { return "autovibe: " + std::stri
 
 // The answer to a refused reservation.
 ErrorAnswer ReservationRefused(Shape shape, const Error& e) {
-  if (e.code == "budget_exhausted") {
+  if (e.code == ErrorCode::kBudgetExhausted) {
     return MakeErrorAnswer(shape, Refusal::kBudgetExhausted, Autovibe(e.message));
   }
-  if (e.code == "not_found") {
+  if (e.code == ErrorCode::kNotFound) {
     return MakeErrorAnswer(shape, Refusal::kUnauthorized, Autovibe("the task has ended"));
   }
   return MakeErrorAnswer(shape, Refusal::kUnavailable, Autovibe(e.message), 1);
@@ -144,8 +144,8 @@ asio::awaitable<void> RunCall(const CallEnv& env, Api api, Request& request, Too
   }
   auto plan = PlanCall(api, std::move(request.body()), env.prices);
   if (!plan) {
-    Refusal why =
-        plan.error().code == "unknown_model" ? Refusal::kUnknownModel : Refusal::kBadRequest;
+    Refusal why = plan.error().code == ErrorCode::kUnknownModel ? Refusal::kUnknownModel
+                                                                : Refusal::kBadRequest;
     co_await reply.SendError(MakeErrorAnswer(shape, why, Autovibe(plan.error().message)));
     co_return;
   }

@@ -113,7 +113,7 @@ void LeaseBook::TaskEnded(const std::string& task_id) {
   tokens_.erase(t.token);
   t.ended = true;
   ChargeTime(t, /*final=*/true);
-  FailWaiters(t, MakeError("not_found", "the task has ended"));
+  FailWaiters(t, MakeError(ErrorCode::kNotFound, "the task has ended"));
   MaybeClose(t);
 }
 
@@ -161,11 +161,11 @@ void LeaseBook::Reserve(const MeteredTask& task, const Amounts& worst,
                         std::function<void(Result<uint64_t>)> done) {
   TaskLease* t = Find(task.task_id);
   if (t == nullptr || t->task.attempt != task.attempt) {
-    done(MakeError("not_found", "the task has ended"));
+    done(MakeError(ErrorCode::kNotFound, "the task has ended"));
     return;
   }
   if (t->exhausted) {
-    done(MakeError("budget_exhausted", t->exhausted_message));
+    done(MakeError(ErrorCode::kBudgetExhausted, t->exhausted_message));
     return;
   }
   if (t->waiters.empty() && worst.FitsIn(Available(*t))) {
@@ -298,13 +298,14 @@ void LeaseBook::OnReply(const std::string& lease_id, bool close,
     return;
   }
   if (!reply) {
-    FailWaiters(t, MakeError("unavailable", "cannot reach the controller for a budget lease: " +
-                                                reply.error().message));
+    FailWaiters(
+        t, MakeError(ErrorCode::kUnavailable,
+                     "cannot reach the controller for a budget lease: " + reply.error().message));
   } else if (!reply->error().empty()) {
     spdlog::warn("meter: controller refused lease {} of task {}: {}", lease_id, t.task.task_id,
                  reply->error());
-    FailWaiters(
-        t, MakeError("unavailable", "the controller refused the budget lease: " + reply->error()));
+    FailWaiters(t, MakeError(ErrorCode::kUnavailable,
+                             "the controller refused the budget lease: " + reply->error()));
   } else {
     if (reply->ttl_ms() > 0) t.ttl = std::chrono::milliseconds(reply->ttl_ms());
     t.granted = Amounts::Max(t.granted, FromProto(reply->granted_total()));
@@ -313,13 +314,13 @@ void LeaseBook::OnReply(const std::string& lease_id, bool close,
       const bool first = !t.exhausted;
       t.exhausted = true;
       t.exhausted_message = reply->message();
-      FailWaiters(t, MakeError("budget_exhausted", reply->message()));
+      FailWaiters(t, MakeError(ErrorCode::kBudgetExhausted, reply->message()));
       if (first && !t.ended && on_exhausted_) {
         on_exhausted_(TaskOutOfBudget{t.task.task_id, t.task.attempt, reply->message(),
                                       reply->on_exhaust() != "stop"});
       }
     } else if (!reply->ok()) {
-      FailWaiters(t, MakeError("unavailable",
+      FailWaiters(t, MakeError(ErrorCode::kUnavailable,
                                reply->message() + " (held by other running calls; retry shortly)"));
     } else {
       ServeWaiters(t);

@@ -9,14 +9,15 @@ namespace {
 
 Result<void> TomlInt(const toml::node& n, const std::string& key, int64_t& out) {
   auto v = n.value_exact<int64_t>();
-  if (!v || *v < 0) return MakeError("bad_config", key + " must be a non-negative integer");
+  if (!v || *v < 0)
+    return MakeError(ErrorCode::kBadConfig, key + " must be a non-negative integer");
   out = *v;
   return {};
 }
 
 Result<void> TomlMock(const toml::node& node, MeterConfig& c) {
   const toml::table* t = node.as_table();
-  if (t == nullptr) return MakeError("bad_config", "meter.mock must be a table");
+  if (t == nullptr) return MakeError(ErrorCode::kBadConfig, "meter.mock must be a table");
   for (auto& [k, v] : *t) {
     const std::string key = "meter.mock." + std::string(k.str());
     Result<void> r;
@@ -52,7 +53,7 @@ std::optional<std::pair<std::string, uint16_t>> SplitListen(std::string_view tex
 
 Result<void> TomlMeterConfig(const toml::node& node, MeterConfig& c) {
   const toml::table* t = node.as_table();
-  if (t == nullptr) return MakeError("bad_config", "meter must be a table");
+  if (t == nullptr) return MakeError(ErrorCode::kBadConfig, "meter must be a table");
   for (auto& [k, v] : *t) {
     const std::string key = "meter." + std::string(k.str());
     Result<void> r;
@@ -89,20 +90,21 @@ Result<void> ValidateMeterConfig(const MeterConfig& c,
                                  const std::map<std::string, std::string>& upstreams) {
   for (const auto& [provider, url] : upstreams) {
     if (provider != "anthropic" && provider != "openai") {
-      return MakeError("bad_config", "unknown upstream provider \"" + provider +
-                                         "\": use anthropic or openai (--upstream)");
+      return MakeError(ErrorCode::kBadConfig, "unknown upstream provider \"" + provider +
+                                                  "\": use anthropic or openai (--upstream)");
     }
     if (url != "mock" && !url.starts_with("http://") && !url.starts_with("https://")) {
-      return MakeError("bad_config", "upstream " + provider +
-                                         " must be an http:// or https:// URL, or mock (got \"" +
-                                         url + "\")");
+      return MakeError(ErrorCode::kBadConfig,
+                       "upstream " + provider +
+                           " must be an http:// or https:// URL, or mock (got \"" + url + "\")");
     }
   }
   if (!SplitListen(c.listen)) {
-    return MakeError("bad_config", "meter.listen must be HOST:PORT, got \"" + c.listen + "\"");
+    return MakeError(ErrorCode::kBadConfig,
+                     "meter.listen must be HOST:PORT, got \"" + c.listen + "\"");
   }
   if (c.stop_delay > std::chrono::seconds(10)) {
-    return MakeError("bad_config", "meter.stop_delay must be at most 10s");
+    return MakeError(ErrorCode::kBadConfig, "meter.stop_delay must be at most 10s");
   }
   return {};
 }

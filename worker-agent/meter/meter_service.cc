@@ -27,7 +27,8 @@ class BusLeaseChannel final : public LeaseChannel {
            std::function<void(Result<v1::LeaseReply>)> done) override {
     if (machine_id_.empty()) {
       asio::post(ioc_, [done = std::move(done)] {
-        done(MakeError("unavailable", "the agent has not registered with the controller yet"));
+        done(MakeError(ErrorCode::kUnavailable,
+                       "the agent has not registered with the controller yet"));
       });
       return;
     }
@@ -42,7 +43,7 @@ class BusLeaseChannel final : public LeaseChannel {
                           }
                           v1::LeaseReply reply;
                           if (!reply.ParseFromString(*raw)) {
-                            done(MakeError("unavailable", "undecodable lease reply"));
+                            done(MakeError(ErrorCode::kUnavailable, "undecodable lease reply"));
                             return;
                           }
                           done(std::move(reply));

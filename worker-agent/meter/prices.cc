@@ -15,7 +15,8 @@ namespace autovibe::meter {
 namespace {
 
 Error BadEntry(std::string_view where, std::string_view why) {
-  return MakeError("bad_config", "prices: " + std::string(where) + ": " + std::string(why));
+  return MakeError(ErrorCode::kBadConfig,
+                   "prices: " + std::string(where) + ": " + std::string(why));
 }
 
 // A price as written (3, 3.0, 0.075) -> micro-dollars per million tokens. A TOML float is
@@ -80,8 +81,9 @@ Result<PriceTable> PriceTable::Parse(std::string_view toml_text) {
   try {
     root = toml::parse(toml_text);
   } catch (const toml::parse_error& e) {
-    return MakeError("bad_config", "prices: not valid TOML: " + std::string(e.description()) +
-                                       " at line " + std::to_string(e.source().begin.line));
+    return MakeError(ErrorCode::kBadConfig,
+                     "prices: not valid TOML: " + std::string(e.description()) + " at line " +
+                         std::to_string(e.source().begin.line));
   }
   PriceTable table;
   for (auto& [key, node] : root) {
@@ -132,8 +134,9 @@ Result<ModelPrice> PriceTable::Find(std::string_view model) const {
     if (model.starts_with(name)) return it->second;
   }
   if (default_) return *default_;
-  return MakeError("unknown_model", "model \"" + std::string(model) +
-                                        "\" has no price in prices.toml (and no [default] is set)");
+  return MakeError(
+      ErrorCode::kUnknownModel,
+      "model \"" + std::string(model) + "\" has no price in prices.toml (and no [default] is set)");
 }
 
 int64_t PriceTable::Cost(const ModelPrice& price, const TokenCounts& tokens) {

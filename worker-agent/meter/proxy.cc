@@ -58,7 +58,7 @@ class Proxy final : public std::enable_shared_from_this<Proxy> {
   Result<void> SetUpProviders(asio::any_io_executor ex) {
     for (const auto& [name, settings] : options_.upstreams) {
       if (name != "anthropic" && name != "openai") {
-        return MakeError("bad_config",
+        return MakeError(ErrorCode::kBadConfig,
                          "unknown upstream \"" + name + "\" (expected anthropic or openai)");
       }
       Provider p;
@@ -79,15 +79,16 @@ class Proxy final : public std::enable_shared_from_this<Proxy> {
   Result<void> Bind() {
     boost::system::error_code ec;
     auto addr = asio::ip::make_address(options_.host, ec);
-    if (ec) return MakeError("bad_config", "bad proxy listen address " + options_.host);
+    if (ec) return MakeError(ErrorCode::kBadConfig, "bad proxy listen address " + options_.host);
     tcp::endpoint ep(addr, options_.port);
     acceptor_.open(ep.protocol(), ec);
     if (!ec) acceptor_.set_option(asio::socket_base::reuse_address(true), ec);
     if (!ec) acceptor_.bind(ep, ec);
     if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
     if (ec) {
-      return MakeError("unavailable", "metering proxy cannot listen on " + options_.host + ":" +
-                                          std::to_string(options_.port) + ": " + ec.message());
+      return MakeError(ErrorCode::kUnavailable, "metering proxy cannot listen on " + options_.host +
+                                                    ":" + std::to_string(options_.port) + ": " +
+                                                    ec.message());
     }
     port_ = acceptor_.local_endpoint().port();
     return {};

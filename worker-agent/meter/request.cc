@@ -149,8 +149,9 @@ Result<TopLevel> Scan(std::string_view body) {
   error_code ec;
   parser.write_some(false, body.data(), body.size(), ec);
   if (ec)
-    return MakeError("invalid_request", "the request body is not valid JSON: " + ec.message());
-  if (!top.is_object) return MakeError("invalid_request", "the request body must be a JSON object");
+    return MakeError(ErrorCode::kBadRequest, "the request body is not valid JSON: " + ec.message());
+  if (!top.is_object)
+    return MakeError(ErrorCode::kBadRequest, "the request body must be a JSON object");
   return top;
 }
 
@@ -165,7 +166,7 @@ Result<void> AskForUsage(const TopLevel& top, std::string& body) {
   error_code ec;
   json::value doc = json::parse(body, ec);
   if (ec || !doc.is_object())
-    return MakeError("invalid_request", "the request body is not valid JSON");
+    return MakeError(ErrorCode::kBadRequest, "the request body is not valid JSON");
   json::value& options = doc.as_object()["stream_options"];
   if (!options.is_object()) options = json::object();
   options.as_object()["include_usage"] = true;
@@ -190,14 +191,14 @@ Result<CallPlan> PlanCall(Api api, std::string body, const PriceTable& prices) {
   auto top = Scan(body);
   if (!top) return top.error();
   if (!top->model || top->model_not_string || top->model->empty()) {
-    return MakeError("invalid_request", "\"model\" must be a non-empty string");
+    return MakeError(ErrorCode::kBadRequest, "\"model\" must be a non-empty string");
   }
   Count limit = api == Api::kMessages                ? top->max_tokens
                 : api == Api::kResponses             ? top->max_output_tokens
                 : top->max_completion_tokens.present ? top->max_completion_tokens
                                                      : top->max_tokens;
   if (limit.present && !limit.valid) {
-    return MakeError("invalid_request", "the output token limit must be a positive integer");
+    return MakeError(ErrorCode::kBadRequest, "the output token limit must be a positive integer");
   }
   auto price = prices.Find(*top->model);
   if (!price) return price.error();

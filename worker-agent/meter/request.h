@@ -29,7 +29,7 @@ struct CallPlan {
   std::string body;
 };
 
-// Reads the request. Fails with "invalid_request" (the body is not a JSON object, "model" is
+// Reads the request. Fails with kBadRequest (the body is not a JSON object, "model" is
 // not a string, a max-token figure is not a positive integer) or "unknown_model" (no price).
 Result<CallPlan> PlanCall(Api api, std::string body, const PriceTable& prices);
 

@@ -20,8 +20,9 @@ using Clock = std::chrono::steady_clock;
 constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
 
 Error BadUrl(std::string_view url, std::string_view why) {
-  return MakeError("bad_config", "upstream URL \"" + std::string(url) + "\" " + std::string(why) +
-                                     " (expected http(s)://HOST[:PORT][/PREFIX] or mock)");
+  return MakeError(ErrorCode::kBadConfig, "upstream URL \"" + std::string(url) + "\" " +
+                                              std::string(why) +
+                                              " (expected http(s)://HOST[:PORT][/PREFIX] or mock)");
 }
 
 bool IsAddress(const std::string& host) {
@@ -118,7 +119,8 @@ Result<std::unique_ptr<UpstreamPool>> UpstreamPool::Create(asio::any_io_executor
     ec.clear();
     if (!ca_file.empty()) tls->load_verify_file(ca_file, ec);
     if (ec) {
-      return MakeError("bad_config", "cannot load CA file " + ca_file + ": " + ec.message());
+      return MakeError(ErrorCode::kBadConfig,
+                       "cannot load CA file " + ca_file + ": " + ec.message());
     }
   }
   return std::unique_ptr<UpstreamPool>(
@@ -156,12 +158,16 @@ asio::awaitable<Result<std::unique_ptr<UpstreamConnection>>> UpstreamPool::Conne
     Clock::time_point deadline) {
   std::string where = url_.host + ":" + url_.port;
   auto [rec, endpoints] = co_await resolver_.async_resolve(url_.host, url_.port, kTuple);
-  if (rec) co_return MakeError("unreachable", "cannot resolve " + url_.host + ": " + rec.message());
+  if (rec)
+    co_return MakeError(ErrorCode::kUnavailable,
+                        "cannot resolve " + url_.host + ": " + rec.message());
 
   beast::tcp_stream stream(ex_);
   stream.expires_at(std::min(deadline, Clock::now() + kConnectTimeout));
   auto [cec, ep] = co_await stream.async_connect(endpoints, kTuple);
-  if (cec) co_return MakeError("unreachable", "cannot connect to " + where + ": " + cec.message());
+  if (cec)
+    co_return MakeError(ErrorCode::kUnavailable,
+                        "cannot connect to " + where + ": " + cec.message());
   boost::system::error_code ignored;
   stream.socket().set_option(tcp::no_delay(true), ignored);
   if (!url_.tls) {
@@ -175,7 +181,8 @@ asio::awaitable<Result<std::unique_ptr<UpstreamConnection>>> UpstreamPool::Conne
   tls.set_verify_callback(ssl::host_name_verification(url_.host));
   auto [hec] = co_await tls.async_handshake(ssl::stream_base::client, kTuple);
   if (hec) {
-    co_return MakeError("unreachable", "TLS handshake with " + where + " failed: " + hec.message());
+    co_return MakeError(ErrorCode::kUnavailable,
+                        "TLS handshake with " + where + " failed: " + hec.message());
   }
   beast::get_lowest_layer(tls).expires_never();
   co_return std::make_unique<UpstreamConnection>(std::move(tls));

@@ -70,7 +70,7 @@ class UpstreamPool {
   // An idle connection (the most recently used), or null.
   std::unique_ptr<UpstreamConnection> TakeIdle();
   // A new connection: resolved, connected, TLS handshake done with the peer's certificate and
-  // name verified. Fails with "unreachable" saying why; `deadline` bounds it all.
+  // name verified. Fails with kUnavailable saying why; `deadline` bounds it all.
   boost::asio::awaitable<Result<std::unique_ptr<UpstreamConnection>>> Connect(
       std::chrono::steady_clock::time_point deadline);
   // A connection whose last answer was read to its end and that the server keeps open.

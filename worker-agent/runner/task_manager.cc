@@ -51,26 +51,28 @@ TaskManager::~TaskManager() = default;
 
 Result<void> TaskManager::Run(const v1::RunTask& task) {
   const std::string& id = task.task_id();
-  if (stopping_) return MakeError("unavailable", "the agent is stopping");
+  if (stopping_) return MakeError(ErrorCode::kUnavailable, "the agent is stopping");
   if (!ValidTaskId(id)) {
-    return MakeError("bad_task", "task id \"" + id.substr(0, 80) +
-                                     "\" is not 1-64 of letters, digits, '.', '_', '-'");
+    return MakeError(ErrorCode::kBadTask, "task id \"" + id.substr(0, 80) +
+                                              "\" is not 1-64 of letters, digits, '.', '_', '-'");
   }
   auto it = running_.find(id);
   Attempt* old = it != running_.end() ? it->second.get() : nullptr;
   if (old != nullptr && old->attempt == task.attempt()) return {};
   if (old != nullptr && old->attempt > task.attempt()) {
-    return MakeError("unavailable", "attempt " + std::to_string(old->attempt) + " of task " + id +
-                                        " already runs here");
+    return MakeError(ErrorCode::kUnavailable, "attempt " + std::to_string(old->attempt) +
+                                                  " of task " + id + " already runs here");
   }
   if (RanHere(id, task.attempt())) return {};
-  if (draining_) return MakeError("draining", "the machine is draining: it takes no new tasks");
+  if (draining_)
+    return MakeError(ErrorCode::kDraining, "the machine is draining: it takes no new tasks");
   if (old == nullptr && running_.size() >= options_.slots) {
-    return MakeError("busy", "all " + std::to_string(options_.slots) + " task slots are in use");
+    return MakeError(ErrorCode::kBusy,
+                     "all " + std::to_string(options_.slots) + " task slots are in use");
   }
   const tools::ToolAdapter* adapter = tools::FindAdapter(task.tool());
   if (adapter == nullptr) {
-    return MakeError("bad_task", "unknown tool \"" + task.tool().substr(0, 80) + "\"");
+    return MakeError(ErrorCode::kBadTask, "unknown tool \"" + task.tool().substr(0, 80) + "\"");
   }
   // The tool reaches the providers only through the metering proxy, with its own token.
   tools::ProviderAccess access;
@@ -80,9 +82,9 @@ Result<void> TaskManager::Run(const v1::RunTask& task) {
     access = {url, token, url + "/v1", token};
   }
   auto launch = adapter->Prepare(task, access);
-  if (!launch) return MakeError("bad_task", launch.error().message);
+  if (!launch) return MakeError(ErrorCode::kBadTask, launch.error().message);
   auto workspace = PrepareWorkspace(options_.data_dir, id);
-  if (!workspace) return MakeError("unavailable", workspace.error().message);
+  if (!workspace) return MakeError(ErrorCode::kUnavailable, workspace.error().message);
   // One workspace, one tool: the old copy is gone before the new one starts.
   if (old != nullptr) Abort(*old, "superseded by attempt " + std::to_string(task.attempt()));
   return Start(task, *workspace, std::move(*launch), token);
@@ -131,8 +133,9 @@ Result<void> TaskManager::Start(const v1::RunTask& task, const std::string& work
     spdlog::warn("task {} attempt {} did not start: {}", a->task_id, a->attempt, e.message);
     if (options_.meter != nullptr) options_.meter->TaskEnded(a->task_id);
     // Out of processes or descriptors passes; anything else is the task's own doing.
-    return MakeError(e.code == "unavailable" ? "unavailable" : "bad_task",
-                     "cannot start " + binary + ": " + e.message);
+    return MakeError(
+        e.code == ErrorCode::kUnavailable ? ErrorCode::kUnavailable : ErrorCode::kBadTask,
+        "cannot start " + binary + ": " + e.message);
   }
   a->process = std::move(*process);
   spdlog::info("task {} attempt {} started tool={} pid={}", a->task_id, a->attempt, task.tool(),

@@ -34,8 +34,8 @@ void UniqueFd::Reset() {
 
 namespace {
 
-Error SystemError(std::string code, const std::string& what, int err) {
-  return MakeError(std::move(code), what + ": " + std::strerror(err));
+Error SystemError(ErrorCode code, const std::string& what, int err) {
+  return MakeError(code, what + ": " + std::strerror(err));
 }
 
 // Close-on-exec, so a process another thread starts meanwhile does not keep our pipe ends
@@ -44,7 +44,7 @@ Result<UniqueFd> RaiseAboveStdio(int fd) {
   UniqueFd owned(fd);
   if (fd > 2) return owned;
   const int moved = fcntl(fd, F_DUPFD_CLOEXEC, 3);
-  if (moved < 0) return SystemError("unavailable", "cannot move a descriptor", errno);
+  if (moved < 0) return SystemError(ErrorCode::kUnavailable, "cannot move a descriptor", errno);
   return UniqueFd(moved);
 }
 
@@ -54,7 +54,8 @@ struct Pipe {
 
 Result<Pipe> MakePipe(bool nonblocking_read) {
   int fds[2];
-  if (pipe2(fds, O_CLOEXEC) != 0) return SystemError("unavailable", "cannot create a pipe", errno);
+  if (pipe2(fds, O_CLOEXEC) != 0)
+    return SystemError(ErrorCode::kUnavailable, "cannot create a pipe", errno);
   auto read_end = RaiseAboveStdio(fds[0]);
   auto write_end = RaiseAboveStdio(fds[1]);
   if (!read_end) return read_end.error();
@@ -71,18 +72,19 @@ bool IsExecutableFile(const std::string& path) {
 bool HasNul(const std::string& s) { return s.find('\0') != std::string::npos; }
 
 Result<void> CheckOptions(const ToolProcessOptions& o) {
-  if (o.argv.empty() || o.argv[0].empty()) return MakeError("bad_task", "the tool has no command");
+  if (o.argv.empty() || o.argv[0].empty())
+    return MakeError(ErrorCode::kBadTask, "the tool has no command");
   for (const auto& arg : o.argv) {
-    if (HasNul(arg)) return MakeError("bad_task", "a tool argument contains a NUL byte");
+    if (HasNul(arg)) return MakeError(ErrorCode::kBadTask, "a tool argument contains a NUL byte");
   }
   for (const auto& [key, value] : o.env) {
     if (key.empty() || key.find('=') != std::string::npos || HasNul(key) || HasNul(value)) {
-      return MakeError("bad_task", "bad environment variable name \"" + key + "\"");
+      return MakeError(ErrorCode::kBadTask, "bad environment variable name \"" + key + "\"");
     }
   }
   struct stat st {};
   if (o.cwd.empty() || HasNul(o.cwd) || stat(o.cwd.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
-    return MakeError("not_found", "working directory \"" + o.cwd + "\" does not exist");
+    return MakeError(ErrorCode::kNotFound, "working directory \"" + o.cwd + "\" does not exist");
   }
   return {};
 }
@@ -102,12 +104,12 @@ void AddLimits(KeeperPlan& plan, const ResourceLimits& l) {
 
 Error StartFailure(const std::string& binary, const StartReport& report) {
   const int err = report.value;
-  std::string code = "unavailable";
+  ErrorCode code = ErrorCode::kUnavailable;
   if (report.kind == kStageExec && (err == ENOEXEC || err == EACCES || err == E2BIG)) {
-    code = "bad_task";
+    code = ErrorCode::kBadTask;
   } else if ((report.kind == kStageExec || report.kind == kStageChdir) &&
              (err == ENOENT || err == ENOTDIR)) {
-    code = "not_found";
+    code = ErrorCode::kNotFound;
   }
   return MakeError(code, "cannot start tool " + binary + ": " + KeeperStageName(report.kind) +
                              " failed: " + std::strerror(err));
@@ -140,7 +142,8 @@ Result<pid_t> AwaitStart(int fd, pid_t keeper, const std::string& binary) {
   }
   if (tool <= 0) {
     ReapBlocking(keeper);
-    return MakeError("unavailable", "the keeper of tool " + binary + " exited before starting it");
+    return MakeError(ErrorCode::kUnavailable,
+                     "the keeper of tool " + binary + " exited before starting it");
   }
   return tool;
 }
@@ -153,7 +156,7 @@ Result<std::string> ResolveToolBinary(const std::string& name,
   if (name.find('/') != std::string::npos) {
     const std::string path = name[0] == '/' ? name : cwd + "/" + name;
     if (IsExecutableFile(path)) return path;
-    return MakeError("not_found", "tool binary " + name + " not found or not executable");
+    return MakeError(ErrorCode::kNotFound, "tool binary " + name + " not found or not executable");
   }
   const auto it = env.find("PATH");
   const std::string path_env = it == env.end() ? "" : it->second;
@@ -169,7 +172,7 @@ Result<std::string> ResolveToolBinary(const std::string& name,
     begin = end + 1;
   }
   return MakeError(
-      "not_found",
+      ErrorCode::kNotFound,
       "tool binary " + name + " not found on PATH (" +
           (it == env.end() ? "no PATH in the tool's environment" : "PATH=" + path_env) + ")");
 }
@@ -179,7 +182,8 @@ Result<SpawnedTool> SpawnTool(const ToolProcessOptions& options) {
   std::error_code ec;
   const std::string cwd = std::filesystem::absolute(options.cwd, ec).string();
   if (ec)
-    return MakeError("not_found", "working directory \"" + options.cwd + "\": " + ec.message());
+    return MakeError(ErrorCode::kNotFound,
+                     "working directory \"" + options.cwd + "\": " + ec.message());
   auto path = ResolveToolBinary(options.argv[0], options.env, cwd);
   if (!path) return path.error();
 
@@ -201,7 +205,7 @@ Result<SpawnedTool> SpawnTool(const ToolProcessOptions& options) {
   if (!start) return start.error();
   if (!status) return status.error();
   const int null_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-  if (null_fd < 0) return SystemError("unavailable", "cannot open /dev/null", errno);
+  if (null_fd < 0) return SystemError(ErrorCode::kUnavailable, "cannot open /dev/null", errno);
   auto dev_null = RaiseAboveStdio(null_fd);
   if (!dev_null) return dev_null.error();
 
@@ -227,7 +231,8 @@ Result<SpawnedTool> SpawnTool(const ToolProcessOptions& options) {
   if (keeper == 0) RunKeeper(plan);
   const int fork_errno = errno;
   pthread_sigmask(SIG_SETMASK, &previous, nullptr);
-  if (keeper < 0) return SystemError("unavailable", "cannot fork the tool's keeper", fork_errno);
+  if (keeper < 0)
+    return SystemError(ErrorCode::kUnavailable, "cannot fork the tool's keeper", fork_errno);
 
   // Only the child may hold the write ends, or EOF would never come.
   out->write.Reset();

@@ -46,7 +46,7 @@ bool WellFormedId(const std::string& id) {
 Result<std::unique_ptr<CheckpointStore>> CheckpointStore::Open(const std::string& dir,
                                                                CheckpointOptions options) {
   if (!HaveOpenat2()) {
-    return MakeError("unsupported",
+    return MakeError(ErrorCode::kUnsupported,
                      "workspace checkpoints need openat2 (Linux 5.6 or later, and a seccomp "
                      "profile that allows it); this system refuses it");
   }
@@ -115,7 +115,7 @@ Result<CreateResult> CheckpointStore::Create(const CreateRequest& request) {
   std::string workspace = WorkspaceName(request.workspace);
   int root = ::open(workspace.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (root < 0) {
-    return MakeError("not_found",
+    return MakeError(ErrorCode::kNotFound,
                      "cannot open workspace " + workspace + ": " + std::strerror(errno));
   }
   WorkspaceState& state = StateFor(workspace);
@@ -162,7 +162,7 @@ Result<CreateResult> CheckpointStore::Create(const CreateRequest& request) {
 
 Result<v1::CheckpointManifest> CheckpointStore::Get(const std::string& id) const {
   auto it = manifests_.find(id);
-  if (it == manifests_.end()) return MakeError("not_found", "no checkpoint " + id);
+  if (it == manifests_.end()) return MakeError(ErrorCode::kNotFound, "no checkpoint " + id);
   return it->second;
 }
 
@@ -187,7 +187,8 @@ Result<RestoreResult> CheckpointStore::Restore(const RestoreRequest& request) {
   auto m = Get(id);
   if (!m) return m.error();
   auto root = HashFromBytes(m->root());
-  if (!root) return MakeError("corrupt", "checkpoint " + id + " names no well-formed root");
+  if (!root)
+    return MakeError(ErrorCode::kCorrupt, "checkpoint " + id + " names no well-formed root");
   std::string workspace = WorkspaceName(request.target);
   RestoreResult out;
   std::error_code ec;
@@ -220,25 +221,26 @@ Result<RestoreResult> CheckpointStore::Restore(const RestoreRequest& request) {
 
 Result<v1::CheckpointManifest> CheckpointStore::Import(const v1::CheckpointManifest& manifest) {
   if (!WellFormedId(manifest.id())) {
-    return MakeError("bad_request", "not a checkpoint id: \"" + manifest.id().substr(0, 80) + "\"");
+    return MakeError(ErrorCode::kBadRequest,
+                     "not a checkpoint id: \"" + manifest.id().substr(0, 80) + "\"");
   }
   if (auto it = manifests_.find(manifest.id()); it != manifests_.end()) return it->second;
   if (!HashFromBytes(manifest.root())) {
-    return MakeError("hostile_manifest", "checkpoint " + manifest.id() + " names no root");
+    return MakeError(ErrorCode::kHostileManifest, "checkpoint " + manifest.id() + " names no root");
   }
   auto objects = ObjectsOf(*store_, manifest.root());
   if (!objects) {
     // A tree not there yet means objects are still to come.
-    const std::string& code = objects.error().code;
-    return MakeError(code == "not_found" ? "incomplete" : code,
+    const ErrorCode code = objects.error().code;
+    return MakeError(code == ErrorCode::kNotFound ? ErrorCode::kIncomplete : code,
                      "cannot import " + manifest.id() + ": " + objects.error().message);
   }
   auto missing = MissingFrom(*store_, *objects);
   if (!missing.empty()) {
-    return MakeError("incomplete", "cannot import " + manifest.id() + ": " +
-                                       std::to_string(missing.size()) + " of its " +
-                                       std::to_string(objects->size()) +
-                                       " objects are missing (first " + missing[0].hex() + ")");
+    return MakeError(ErrorCode::kIncomplete,
+                     "cannot import " + manifest.id() + ": " + std::to_string(missing.size()) +
+                         " of its " + std::to_string(objects->size()) +
+                         " objects are missing (first " + missing[0].hex() + ")");
   }
   if (auto r = store_->Sync(); !r) return r.error();
   v1::CheckpointManifest m = manifest;

@@ -21,7 +21,8 @@ Result<std::vector<v1::ChunkRef>> ChunkFile(int fd, uint64_t expected_size,
     while (!eof && held < sizes.max) {
       ssize_t n = ::read(fd, buffer.data() + held, sizes.max - held);
       if (n < 0 && errno == EINTR) continue;
-      if (n < 0) return MakeError("io", std::string("cannot read: ") + std::strerror(errno));
+      if (n < 0)
+        return MakeError(ErrorCode::kIo, std::string("cannot read: ") + std::strerror(errno));
       held += static_cast<size_t>(n);
       total += static_cast<uint64_t>(n);
       // Its whole size read: no second read only to be told the end.

@@ -35,7 +35,7 @@ struct IndexRecord {
 static_assert(sizeof(IndexRecord) == kRecordBytes);
 
 Error Io(const std::string& what, const std::string& path) {
-  return MakeError("io", what + " " + path + ": " + std::strerror(errno));
+  return MakeError(ErrorCode::kIo, what + " " + path + ": " + std::strerror(errno));
 }
 
 // Writes all of `data` at `offset` (or appends when offset is negative).
@@ -91,7 +91,7 @@ ChunkStore::Writer::~Writer() {
 }
 
 Result<uint64_t> ChunkStore::Writer::Put(const Hash& hash, std::span<const uint8_t> bytes) {
-  if (bytes.size() > UINT32_MAX / 2) return MakeError("too_large", "a chunk over 2 GiB");
+  if (bytes.size() > UINT32_MAX / 2) return MakeError(ErrorCode::kTooLarge, "a chunk over 2 GiB");
   if (!store_.Claim(hash)) return uint64_t{0};
   if (!raw_.empty() && raw_.size() + bytes.size() > store_.options_.block_bytes) {
     auto r = WriteBlock();
@@ -120,7 +120,8 @@ Result<uint64_t> ChunkStore::Writer::WriteBlock() {
     store_.Release(chunks_);
     raw_.clear();
     chunks_.clear();
-    return MakeError("io", std::string("zstd could not compress a block: ") + ZSTD_getErrorName(n));
+    return MakeError(ErrorCode::kIo,
+                     std::string("zstd could not compress a block: ") + ZSTD_getErrorName(n));
   }
   std::string head;
   head.reserve(header);
@@ -301,7 +302,7 @@ Result<std::string> ChunkStore::ReadBlock(uint32_t pack, uint64_t block_offset,
   }
   std::string block(block_bytes, '\0');
   auto corrupt = [&](const std::string& why) {
-    return MakeError("corrupt",
+    return MakeError(ErrorCode::kCorrupt,
                      "pack " + PackPath(pack) + " at " + std::to_string(block_offset) + ": " + why);
   };
   if (block_bytes < kBlockFixed || !ReadAll(fd, block.data(), block_bytes, block_offset)) {
@@ -324,7 +325,7 @@ Result<std::string> ChunkStore::ReadBlock(uint32_t pack, uint64_t block_offset,
 
 Result<std::string> ChunkStore::Get(const Hash& hash) const {
   auto loc = Find(hash);
-  if (!loc) return MakeError("not_found", "chunk " + hash.hex() + " is not in the store");
+  if (!loc) return MakeError(ErrorCode::kNotFound, "chunk " + hash.hex() + " is not in the store");
   std::shared_ptr<const std::string> block;
   {
     std::lock_guard lock(mu_);
@@ -341,11 +342,11 @@ Result<std::string> ChunkStore::Get(const Hash& hash) const {
     recent_.push_back(CachedBlock{loc->pack, loc->block_offset, block});
   }
   if (size_t{loc->offset} + loc->size > block->size()) {
-    return MakeError("corrupt", "chunk " + hash.hex() + " lies outside its block");
+    return MakeError(ErrorCode::kCorrupt, "chunk " + hash.hex() + " lies outside its block");
   }
   std::string bytes = block->substr(loc->offset, loc->size);
   if (Sha256(bytes) != hash) {
-    return MakeError("corrupt", "chunk " + hash.hex() + " does not match its hash");
+    return MakeError(ErrorCode::kCorrupt, "chunk " + hash.hex() + " does not match its hash");
   }
   return bytes;
 }

@@ -25,7 +25,7 @@ struct BlockInfo {
 };
 
 Error Io(const std::string& what, const std::string& path) {
-  return MakeError("io", what + " " + path + ": " + std::strerror(errno));
+  return MakeError(ErrorCode::kIo, what + " " + path + ": " + std::strerror(errno));
 }
 
 }  // namespace
@@ -55,7 +55,8 @@ Result<uint64_t> ChunkStore::Collect(const std::unordered_set<Hash, HashKey>& li
     if (std::sscanf(e.path().filename().c_str(), "%08u.pack", &n) != 1) continue;
     if (n == pack_number_) continue;  // the new one, which the live blocks go to
     uint64_t size = e.file_size(ec);
-    if (ec) return MakeError("io", "cannot size " + e.path().string() + ": " + ec.message());
+    if (ec)
+      return MakeError(ErrorCode::kIo, "cannot size " + e.path().string() + ": " + ec.message());
     uint64_t held = 0;
     for (const auto& [offset, b] : packs[n]) held += b.live ? b.bytes : 0;
     if (held > 0 && static_cast<double>(held) >= kRewriteBelow * static_cast<double>(size)) {
@@ -83,7 +84,7 @@ Result<uint64_t> ChunkStore::Collect(const std::unordered_set<Hash, HashKey>& li
     freed += size - held;
     doomed.emplace_back(n, e.path());
   }
-  if (ec) return MakeError("io", "cannot list " + dir_ + "/packs: " + ec.message());
+  if (ec) return MakeError(ErrorCode::kIo, "cannot list " + dir_ + "/packs: " + ec.message());
   if (doomed.empty()) return uint64_t{0};
   if (options_.sync && ::fdatasync(pack_fd_) != 0) return Io("cannot sync", PackPath(pack_number_));
 

@@ -101,7 +101,7 @@ class FileReaders final : public JobSink {
     bool changed = ::fstat(fd, &after) != 0 || !FileStat::From(after).SameFile(entry.stat);
     ::close(fd);
     if (!chunks) {
-      if (chunks.error().code == "io" && !changed) return chunks.error();
+      if (chunks.error().code == ErrorCode::kIo && !changed) return chunks.error();
       return Gone(job, chunks.error().message);
     }
     entry.chunks = std::move(*chunks);

@@ -97,7 +97,7 @@ Result<void> CollectChunks(const ChunkStore& store, const std::string& tree_hash
                            std::vector<std::string>& problems) {
   auto tree = LoadTree(store, tree_hash, path);
   if (!tree) {
-    if (tree.error().code == "hostile_manifest") return tree.error();
+    if (tree.error().code == ErrorCode::kHostileManifest) return tree.error();
     problems.push_back(tree.error().message);
     return {};
   }

@@ -22,7 +22,7 @@ Result<void> MarkLive(const ChunkStore& store, const std::string& tree_hash,
   if (!bytes) return bytes.error();
   v1::Tree tree;
   if (!tree.ParseFromString(*bytes)) {
-    return MakeError("corrupt", "tree " + h->hex() + " does not parse");
+    return MakeError(ErrorCode::kCorrupt, "tree " + h->hex() + " does not parse");
   }
   for (const auto& e : tree.entries()) {
     if (e.kind() == v1::TreeEntry::DIRECTORY) {
@@ -51,7 +51,7 @@ Result<PruneReport> CheckpointStore::Delete(const std::string& id,
   auto m = Get(id);
   if (!m) return m.error();
   if (pinned.contains(id)) {
-    return MakeError("conflict", "checkpoint " + id + " is in use by a task");
+    return MakeError(ErrorCode::kConflict, "checkpoint " + id + " is in use by a task");
   }
   auto removed = Remove({id});
   if (!removed) return removed;

@@ -29,8 +29,8 @@ constexpr uint32_t kFileModes = 0777;
 constexpr uint32_t kDirModes = 01777;
 
 Error Io(const std::string& what, const std::string& path) {
-  return MakeError(
-      "io", what + " " + (path.empty() ? std::string(".") : path) + ": " + std::strerror(errno));
+  return MakeError(ErrorCode::kIo, what + " " + (path.empty() ? std::string(".") : path) + ": " +
+                                       std::strerror(errno));
 }
 
 struct Times {
@@ -120,16 +120,16 @@ class Planner {
       if (added) {
         auto at = store_.Find(h);
         if (!at) {
-          return MakeError("corrupt",
+          return MakeError(ErrorCode::kCorrupt,
                            "file " + path + ": chunk " + h.hex() + " is missing from the store");
         }
         plan_.chunks.push_back(NeededChunk{h, *at, {}});
       }
       if (plan_.chunks[it->second].at.size != c.size()) {
-        return MakeError("corrupt", "file " + path + ": chunk " + h.hex() + " is " +
-                                        std::to_string(plan_.chunks[it->second].at.size) +
-                                        " bytes in the store, " + std::to_string(c.size()) +
-                                        " in the checkpoint");
+        return MakeError(ErrorCode::kCorrupt, "file " + path + ": chunk " + h.hex() + " is " +
+                                                  std::to_string(plan_.chunks[it->second].at.size) +
+                                                  " bytes in the store, " +
+                                                  std::to_string(c.size()) + " in the checkpoint");
       }
       plan_.chunks[it->second].pieces.push_back(Piece{index, size});
       size += c.size();
@@ -199,7 +199,7 @@ class Writers {
   }
 
   static Error Corrupt(const FileOut& file, const NeededChunk& chunk, const std::string& why) {
-    return MakeError("corrupt",
+    return MakeError(ErrorCode::kCorrupt,
                      "file " + file.path + ": chunk " + chunk.hash.hex() + " is corrupt: " + why);
   }
 
@@ -262,9 +262,9 @@ Result<void> Finish(int root, const Plan& plan, uint32_t root_mode) {
   // Read as a path each stays inside (tree.cc); through other links it might still not.
   for (const auto& [path, target, mtime] : plan.links) {
     if (!ResolvesBeneath(root, path)) {
-      return MakeError("hostile_manifest", "checkpoint refused: " + path +
-                                               ": a symbolic link that leads outside the "
-                                               "workspace through other links");
+      return MakeError(ErrorCode::kHostileManifest, "checkpoint refused: " + path +
+                                                        ": a symbolic link that leads outside the "
+                                                        "workspace through other links");
     }
   }
   for (auto it = plan.dirs.rbegin(); it != plan.dirs.rend(); ++it) {
@@ -299,10 +299,11 @@ Result<Restored> RestoreTree(const ChunkStore& store, const Hash& root_hash, uin
   std::error_code ec;
   bool exists = fs::symlink_status(dest, ec).type() != fs::file_type::not_found;
   if (exists && !options.replace) {
-    return MakeError("conflict", target + " already exists: restore into a new directory");
+    return MakeError(ErrorCode::kConflict,
+                     target + " already exists: restore into a new directory");
   }
   if (exists && !fs::is_directory(fs::symlink_status(dest, ec))) {
-    return MakeError("conflict", target + " is not a directory");
+    return MakeError(ErrorCode::kConflict, target + " is not a directory");
   }
   // Beside the target, so the swap is a rename on one file system.
   std::string pattern = (dest.parent_path() / ("." + dest.filename().string() + ".restore-XXXXXX"));

@@ -248,7 +248,8 @@ Result<Scan> ScanWorkspace(int root_fd, const StatCache& cache, const ChunkStore
   // A descriptor of its own, so reading the directory moves no offset the caller shares.
   int fd = ::openat(root_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (fd < 0) {
-    return MakeError("io", std::string("cannot open the workspace: ") + std::strerror(errno));
+    return MakeError(ErrorCode::kIo,
+                     std::string("cannot open the workspace: ") + std::strerror(errno));
   }
   if (watch != nullptr) watch->Add(fd, "");
   Walker w(root_fd, &cache, store, watch, nullptr, sink, scan);

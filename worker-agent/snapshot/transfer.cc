@@ -17,11 +17,11 @@ class Lister {
 
   Result<void> Tree(std::string_view hash, const std::string& path, int depth) {
     if (depth > kMaxDepth) {
-      return MakeError("hostile_manifest",
+      return MakeError(ErrorCode::kHostileManifest,
                        path + ": more than " + std::to_string(kMaxDepth) + " directories deep");
     }
     auto h = HashFromBytes(hash);
-    if (!h) return MakeError("hostile_manifest", path + ": malformed tree hash");
+    if (!h) return MakeError(ErrorCode::kHostileManifest, path + ": malformed tree hash");
     if (!seen_.insert(*h).second) return {};
     out_.push_back(*h);
     auto tree = LoadTree(store_, hash, path.empty() ? "." : path);
@@ -33,7 +33,8 @@ class Lister {
       }
       for (const auto& c : e.chunks()) {
         auto ch = HashFromBytes(c.hash());
-        if (!ch) return MakeError("hostile_manifest", JoinPath(path, e.name()) + ": bad chunk");
+        if (!ch)
+          return MakeError(ErrorCode::kHostileManifest, JoinPath(path, e.name()) + ": bad chunk");
         if (seen_.insert(*ch).second) out_.push_back(*ch);
       }
     }
@@ -70,7 +71,8 @@ Result<const std::string*> PartSender::Compressed(const ChunkStore& store, const
   if (!raw) return raw.error();
   std::string out(ZSTD_compressBound(raw->size()), '\0');
   size_t n = ZSTD_compress(out.data(), out.size(), raw->data(), raw->size(), kTransitLevel);
-  if (ZSTD_isError(n)) return MakeError("io", std::string("zstd: ") + ZSTD_getErrorName(n));
+  if (ZSTD_isError(n))
+    return MakeError(ErrorCode::kIo, std::string("zstd: ") + ZSTD_getErrorName(n));
   out.resize(n);
   last_ = std::move(out);
   last_hash_ = hash;
@@ -88,7 +90,7 @@ Result<std::vector<Part>> PartSender::Fetch(const ChunkStore& store, std::span<c
     const std::string& bytes = **data;
     uint64_t from = i == 0 ? offset : 0;
     if (from > bytes.size()) {
-      return MakeError("bad_request",
+      return MakeError(ErrorCode::kBadRequest,
                        "offset " + std::to_string(from) + " is past object " + hashes[i].hex());
     }
     size_t n = std::min<uint64_t>(budget, bytes.size() - from);
@@ -103,15 +105,15 @@ Result<void> PartReceiver::Complete(ChunkStore::Writer& writer, const Hash& hash
   const unsigned long long raw_size = ZSTD_getFrameContentSize(data.data(), data.size());
   if (raw_size == ZSTD_CONTENTSIZE_ERROR || raw_size == ZSTD_CONTENTSIZE_UNKNOWN ||
       raw_size > kMaxObject) {
-    return MakeError("bad_request", "object " + hash.hex() + " is not a sized zstd frame");
+    return MakeError(ErrorCode::kBadRequest, "object " + hash.hex() + " is not a sized zstd frame");
   }
   std::string raw(raw_size, '\0');
   size_t n = ZSTD_decompress(raw.data(), raw.size(), data.data(), data.size());
   if (ZSTD_isError(n) || n != raw_size) {
-    return MakeError("bad_request", "object " + hash.hex() + " does not decompress");
+    return MakeError(ErrorCode::kBadRequest, "object " + hash.hex() + " does not decompress");
   }
   if (Sha256(raw) != hash) {
-    return MakeError("corrupt", "object " + hash.hex() + " does not match its hash");
+    return MakeError(ErrorCode::kCorrupt, "object " + hash.hex() + " does not match its hash");
   }
   auto put = writer.Put(hash, {reinterpret_cast<const uint8_t*>(raw.data()), raw.size()});
   if (!put) return put.error();
@@ -144,9 +146,9 @@ Result<PutReport> PartReceiver::Put(ChunkStore& store, std::vector<Part> parts) 
     if (p.total > kMaxObject || p.offset != have || p.offset + p.data.size() > p.total ||
         pending_bytes_ + p.data.size() > kMaxPending) {
       if (it != pending_.end()) Drop(it);
-      failed = MakeError("bad_request", "object " + p.hash.hex() + ": part at " +
-                                            std::to_string(p.offset) + " of " +
-                                            std::to_string(p.total) + " out of order or too large");
+      failed = MakeError(ErrorCode::kBadRequest,
+                         "object " + p.hash.hex() + ": part at " + std::to_string(p.offset) +
+                             " of " + std::to_string(p.total) + " out of order or too large");
       continue;
     }
     if (it == pending_.end()) it = pending_.emplace(p.hash, Pending{}).first;

@@ -6,7 +6,7 @@ namespace autovibe::snapshot {
 namespace {
 
 Error Hostile(const std::string& path, const std::string& why) {
-  return MakeError("hostile_manifest",
+  return MakeError(ErrorCode::kHostileManifest,
                    "checkpoint refused: " + (path.empty() ? std::string(".") : path) + ": " + why);
 }
 

@@ -30,7 +30,7 @@ std::string Join(std::initializer_list<std::string_view> names) {
 }  // namespace
 
 Error BadTask(std::string_view tool, std::string_view message) {
-  return MakeError("bad_task", std::string(tool) + ": " + std::string(message));
+  return MakeError(ErrorCode::kBadTask, std::string(tool) + ": " + std::string(message));
 }
 
 Result<void> CheckOptionNames(std::string_view tool, const v1::RunTask& task,
