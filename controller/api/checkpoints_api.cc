@@ -63,8 +63,6 @@ const char* ChangeKind(CheckpointChange::Kind k) {
   return "changed";
 }
 
-std::string Short(std::string_view s) { return std::string(s.substr(0, 80)); }
-
 }  // namespace
 
 bool CheckpointsApi::Handles(const std::vector<std::string_view>& seg) {
@@ -120,7 +118,7 @@ HttpResponse CheckpointsApi::List(const HttpRequest& req) {
   CheckpointFilter f;
   if (auto it = req.query.find("machine"); it != req.query.end() && !it->second.empty()) {
     const MachineRecord* m = Machine(it->second);
-    if (m == nullptr) return JsonError(404, "not_found", "no machine " + Short(it->second));
+    if (m == nullptr) return JsonError(404, "not_found", "no machine " + Clipped(it->second));
     f.machine_id = m->id;
   }
   if (auto it = req.query.find("task"); it != req.query.end()) f.task_id = it->second;
@@ -164,7 +162,7 @@ HttpResponse CheckpointsApi::Show(std::string_view id) {
     return JsonResponse(200, MachineCheckpointToJson(*mc, *deps_.fleet));
   }
   const CheckpointRecord* c = deps_.checkpoints->Find(id);
-  if (c == nullptr) return JsonError(404, "not_found", "no checkpoint " + Short(id));
+  if (c == nullptr) return JsonError(404, "not_found", "no checkpoint " + Clipped(id));
   json::object o = CheckpointToJson(*c, *deps_.fleet);
   json::array children;
   for (const auto& child : deps_.checkpoints->Children(id)) children.emplace_back(child);
@@ -174,7 +172,7 @@ HttpResponse CheckpointsApi::Show(std::string_view id) {
 
 HttpResponse CheckpointsApi::Create(const HttpRequest& req, std::string_view machine) {
   const MachineRecord* m = Machine(machine);
-  if (m == nullptr) return JsonError(404, "not_found", "no machine " + Short(machine));
+  if (m == nullptr) return JsonError(404, "not_found", "no machine " + Clipped(machine));
   auto body = OptionalBody(req, {"task", "label", "kind"});
   if (!body) return ErrorResponse(body.error());
   auto task = OptionalText(*body, "task");
@@ -234,7 +232,7 @@ HttpResponse CheckpointsApi::Diff(const HttpRequest& req, std::string_view id) {
 HttpResponse CheckpointsApi::Restore(const HttpRequest& req, std::string_view id) {
   if (MachineCheckpoint(id) != nullptr) return RevertMachine(req, id);
   if (deps_.checkpoints->Find(id) == nullptr) {
-    return JsonError(404, "not_found", "no checkpoint " + Short(id));
+    return JsonError(404, "not_found", "no checkpoint " + Clipped(id));
   }
   auto body = OptionalBody(req, {"task"});
   if (!body) return ErrorResponse(body.error());
@@ -278,7 +276,7 @@ HttpResponse CheckpointsApi::RevertMachine(const HttpRequest& req, std::string_v
 
 HttpResponse CheckpointsApi::Branch(const HttpRequest& req, std::string_view id) {
   if (deps_.checkpoints->Find(id) == nullptr) {
-    return JsonError(404, "not_found", "no checkpoint " + Short(id));
+    return JsonError(404, "not_found", "no checkpoint " + Clipped(id));
   }
   auto body = OptionalBody(req, {"to"});
   if (!body) return ErrorResponse(body.error());
@@ -286,7 +284,8 @@ HttpResponse CheckpointsApi::Branch(const HttpRequest& req, std::string_view id)
   if (!to) return ErrorResponse(to.error());
   // No "to": a machine that lacks it is chosen.
   const MachineRecord* m = to->empty() ? nullptr : Machine(*to);
-  if (!to->empty() && m == nullptr) return JsonError(404, "not_found", "no machine " + Short(*to));
+  if (!to->empty() && m == nullptr)
+    return JsonError(404, "not_found", "no machine " + Clipped(*to));
   HttpResponse r;
   r.later = [this, id = std::string(id), machine = m == nullptr ? "" : m->id](auto respond) {
     deps_.checkpoints->Branch(id, machine, [this, respond](Result<BranchOutcome> done) {
@@ -303,7 +302,7 @@ HttpResponse CheckpointsApi::Branch(const HttpRequest& req, std::string_view id)
 
 HttpResponse CheckpointsApi::Verify(std::string_view id) {
   if (deps_.checkpoints->Find(id) == nullptr) {
-    return JsonError(404, "not_found", "no checkpoint " + Short(id));
+    return JsonError(404, "not_found", "no checkpoint " + Clipped(id));
   }
   HttpResponse r;
   r.later = [this, id = std::string(id)](auto respond) {
@@ -328,7 +327,7 @@ HttpResponse CheckpointsApi::Delete(std::string_view id) {
     return r;
   }
   if (deps_.checkpoints->Find(id) == nullptr) {
-    return JsonError(404, "not_found", "no checkpoint " + Short(id));
+    return JsonError(404, "not_found", "no checkpoint " + Clipped(id));
   }
   HttpResponse r;
   r.later = [this, id = std::string(id)](auto respond) {

@@ -11,8 +11,6 @@ namespace {
 
 namespace json = boost::json;
 
-std::string Short(std::string_view s) { return std::string(s.substr(0, 80)); }
-
 HttpResponse NoProvisioning() {
   return JsonError(404, "not_found",
                    "this controller provisions no machines: add a [[pool]] to its config");
@@ -54,7 +52,7 @@ HttpResponse MachinesApi::Route(const HttpRequest& req, const std::vector<std::s
     route = "/v1/machines/{id}";
     if (req.method != "GET" && req.method != "DELETE") return MethodNotAllowed("GET, DELETE");
   }
-  if (m == nullptr) return JsonError(404, "not_found", "no machine with id " + Short(seg[2]));
+  if (m == nullptr) return JsonError(404, "not_found", "no machine with id " + Clipped(seg[2]));
   if (req.method == "GET") return JsonResponse(200, MachineToJson(*m));
   if (d_.machines == nullptr) return NoProvisioning();
   auto r = seg.size() == 4 ? d_.machines->Drain(m->id)

@@ -20,6 +20,11 @@ std::vector<std::string_view> PathSegments(std::string_view path);
 // An Error as a JSON error response: not_found 404, conflict 409, bad_request 400,
 // unavailable 503, else 500.
 HttpResponse ErrorResponse(const Error& e);
+
+// At most `n` bytes of `s`: an id or name from a request, fit to repeat in an error.
+inline std::string Clipped(std::string_view s, size_t n = 80) {
+  return std::string(s.substr(0, n));
+}
 // Parses a JSON object request body; on failure the 400 response to send.
 Result<boost::json::object> ParseJsonObject(const HttpRequest& req);
 // A body that may be empty (no fields at all), else a JSON object with only `allowed` keys.

@@ -9,42 +9,18 @@
 #include <filesystem>
 #include <thread>
 
+#include "controller/provisioners/libvirt_util.h"
+
 namespace autovibe {
 namespace {
 
 namespace fs = std::filesystem;
 
-void IgnoreLibvirtError(void*, virErrorPtr) {}
-
-std::string LastError() {
-  const char* m = virGetLastErrorMessage();
-  return m == nullptr ? "unknown libvirt error" : m;
-}
-
-// Paths go into XML; the kernel path is ours or the pool's, but escape it all the same.
-std::string Escape(const std::string& s) {
-  std::string out;
-  for (char c : s) {
-    if (c == '&') {
-      out += "&amp;";
-    } else if (c == '<') {
-      out += "&lt;";
-    } else if (c == '>') {
-      out += "&gt;";
-    } else if (c == '\'') {
-      out += "&apos;";
-    } else {
-      out += c;
-    }
-  }
-  return out;
-}
-
 std::string ProbeXml(const std::string& name, const std::string& kernel) {
   return "<domain type='kvm'><name>" + name +
          "</name><memory unit='MiB'>128</memory><vcpu>1</vcpu>"
          "<os><type arch='x86_64' machine='pc'>hvm</type><kernel>" +
-         Escape(kernel) +
+         XmlEscape(kernel) +
          "</kernel><cmdline>console=ttyS0 panic=-1</cmdline></os>"
          "<on_poweroff>destroy</on_poweroff><on_reboot>destroy</on_reboot>"
          "<on_crash>destroy</on_crash><devices><memballoon model='none'/></devices></domain>";
@@ -53,10 +29,10 @@ std::string ProbeXml(const std::string& name, const std::string& kernel) {
 }  // namespace
 
 KvmProbe ProbeKvm(const std::string& uri, const std::string& kernel, Duration timeout) {
-  virSetErrorFunc(nullptr, IgnoreLibvirtError);
+  SilenceLibvirtErrors();
   if (kernel.empty()) return {false, "no kernel to boot a probe guest with"};
   virConnectPtr conn = virConnectOpen(uri.c_str());
-  if (conn == nullptr) return {false, "cannot connect to " + uri + ": " + LastError()};
+  if (conn == nullptr) return {false, "cannot connect to " + uri + ": " + LibvirtLastError()};
   static std::atomic<int> probes{0};
   const std::string name =
       "autovibe-kvm-probe-" + std::to_string(getpid()) + "-" + std::to_string(++probes);
@@ -65,14 +41,14 @@ KvmProbe ProbeKvm(const std::string& uri, const std::string& kernel, Duration ti
   // Defined, not transient: a shut-off domain keeps its state and the reason it stopped.
   virDomainPtr dom = virDomainDefineXML(conn, ProbeXml(name, kernel).c_str());
   if (dom == nullptr) {
-    out.detail = "cannot define a KVM guest: " + LastError();
+    out.detail = "cannot define a KVM guest: " + LibvirtLastError();
   } else if (virDomainCreate(dom) != 0) {
-    out.detail = "a KVM guest does not start: " + LastError();
+    out.detail = "a KVM guest does not start: " + LibvirtLastError();
   } else {
     for (;;) {
       int state = 0, reason = 0;
       if (virDomainGetState(dom, &state, &reason, 0) != 0) {
-        out.detail = "cannot read the probe guest's state: " + LastError();
+        out.detail = "cannot read the probe guest's state: " + LibvirtLastError();
         break;
       }
       const auto took =

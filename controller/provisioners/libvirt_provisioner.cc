@@ -14,50 +14,13 @@
 #include "controller/provisioners/agent_toml.h"
 #include "controller/provisioners/cloud_init.h"
 #include "controller/provisioners/kvm_probe.h"
+#include "controller/provisioners/libvirt_util.h"
 #include "controller/provisioners/run_program.h"
 
 namespace autovibe {
 namespace {
 
 namespace fs = std::filesystem;
-
-// libvirt prints every error to stderr unless told otherwise; ours are returned as values.
-void IgnoreLibvirtError(void*, virErrorPtr) {}
-
-std::string LastError() {
-  const char* m = virGetLastErrorMessage();
-  return m == nullptr ? "unknown libvirt error" : m;
-}
-int LastErrorCode() {
-  virErrorPtr e = virGetLastError();
-  return e == nullptr ? VIR_ERR_OK : e->code;
-}
-
-std::string XmlEscape(std::string_view s) {
-  std::string out;
-  for (char c : s) {
-    switch (c) {
-      case '&':
-        out += "&amp;";
-        break;
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '\'':
-        out += "&apos;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      default:
-        out += c;
-    }
-  }
-  return out;
-}
 
 // Checkpoint refs and machine names become file names: nothing but [A-Za-z0-9._-], no dot
 // first.
@@ -79,7 +42,7 @@ using Domain = std::unique_ptr<virDomain, DomainCloser>;
 class LibvirtProvisioner final : public Provisioner {
  public:
   explicit LibvirtProvisioner(LibvirtBackendOptions o) : o_(std::move(o)) {
-    virSetErrorFunc(nullptr, IgnoreLibvirtError);
+    SilenceLibvirtErrors();
   }
   ~LibvirtProvisioner() override {
     if (conn_ != nullptr) virConnectClose(conn_);
@@ -112,20 +75,20 @@ class LibvirtProvisioner final : public Provisioner {
     if (found) {
       virDomainPtr dom = found->get();
       if (virDomainIsActive(dom) == 1 && virDomainDestroy(dom) != 0 &&
-          LastErrorCode() != VIR_ERR_OPERATION_INVALID) {
+          LibvirtLastErrorCode() != VIR_ERR_OPERATION_INVALID) {
         return MakeError(ErrorCode::kUnavailable,
-                         "libvirt: cannot stop " + domain_name + ": " + LastError());
+                         "libvirt: cannot stop " + domain_name + ": " + LibvirtLastError());
       }
       const unsigned flags = VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA | VIR_DOMAIN_UNDEFINE_NVRAM |
                              VIR_DOMAIN_UNDEFINE_CHECKPOINTS_METADATA;
       int undefined = virDomainUndefineFlags(dom, flags);
-      if (undefined != 0 && LastErrorCode() == VIR_ERR_INVALID_ARG) {
+      if (undefined != 0 && LibvirtLastErrorCode() == VIR_ERR_INVALID_ARG) {
         // A driver without NVRAM or checkpoints (the test driver) refuses those flags.
         undefined = virDomainUndefineFlags(dom, VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA);
       }
-      if (undefined != 0 && LastErrorCode() != VIR_ERR_NO_DOMAIN) {
+      if (undefined != 0 && LibvirtLastErrorCode() != VIR_ERR_NO_DOMAIN) {
         return MakeError(ErrorCode::kUnavailable,
-                         "libvirt: cannot undefine " + domain_name + ": " + LastError());
+                         "libvirt: cannot undefine " + domain_name + ": " + LibvirtLastError());
       }
     }
     std::error_code ec;
@@ -168,7 +131,7 @@ class LibvirtProvisioner final : public Provisioner {
       std::error_code ec;
       fs::remove(next, ec);
       return MakeError(ErrorCode::kUnavailable,
-                       "libvirt: cannot snapshot " + domain_name + ": " + LastError());
+                       "libvirt: cannot snapshot " + domain_name + ": " + LibvirtLastError());
     }
     virDomainSnapshotFree(snap);
     // The frozen disk is read-only from now on; the checkpoint is a second name for it.
@@ -223,7 +186,7 @@ class LibvirtProvisioner final : public Provisioner {
     if (stat(old.c_str(), &st) == 0 && st.st_nlink == 1) unlink(old.c_str());
     if (virDomainCreate(dom->get()) != 0) {
       return MakeError(ErrorCode::kUnavailable,
-                       "libvirt: cannot start " + domain_name + ": " + LastError());
+                       "libvirt: cannot start " + domain_name + ": " + LibvirtLastError());
     }
     return {};
   }
@@ -236,19 +199,20 @@ class LibvirtProvisioner final : public Provisioner {
     if (auto r = LinkCheckpoint(ref, base); !r) return r;
     if (auto r = Overlay(base, disk); !r) return r;
     char* raw = virDomainGetXMLDesc(&dom, VIR_DOMAIN_XML_INACTIVE);
-    if (raw == nullptr) return MakeError(ErrorCode::kUnavailable, "libvirt: " + LastError());
+    if (raw == nullptr) return MakeError(ErrorCode::kUnavailable, "libvirt: " + LibvirtLastError());
     std::string xml(raw);
     free(raw);
     if (!SetSystemDisk(xml, disk)) {
       return MakeError(ErrorCode::kUnavailable, "the domain's definition has no disk vda");
     }
     if (virDomainIsActive(&dom) == 1 && virDomainDestroy(&dom) != 0) {
-      return MakeError(ErrorCode::kUnavailable, "libvirt: cannot stop the domain: " + LastError());
+      return MakeError(ErrorCode::kUnavailable,
+                       "libvirt: cannot stop the domain: " + LibvirtLastError());
     }
     Domain redefined(virDomainDefineXML(virDomainGetConnect(&dom), xml.c_str()));
     if (redefined == nullptr) {
       return MakeError(ErrorCode::kUnavailable,
-                       "libvirt: cannot define the domain again: " + LastError());
+                       "libvirt: cannot define the domain again: " + LibvirtLastError());
     }
     return {};
   }
@@ -373,11 +337,11 @@ class LibvirtProvisioner final : public Provisioner {
     Domain dom(virDomainDefineXML(*conn, xml->c_str()));
     if (dom == nullptr) {
       return MakeError(ErrorCode::kUnavailable,
-                       "libvirt: cannot define " + launch.name + ": " + LastError());
+                       "libvirt: cannot define " + launch.name + ": " + LibvirtLastError());
     }
     if (virDomainCreate(dom.get()) != 0) {
       return MakeError(ErrorCode::kUnavailable,
-                       "libvirt: cannot start " + launch.name + ": " + LastError());
+                       "libvirt: cannot start " + launch.name + ": " + LibvirtLastError());
     }
     return launch.name;
   }
@@ -423,9 +387,9 @@ class LibvirtProvisioner final : public Provisioner {
     if (!conn) return conn.error();
     Domain dom(virDomainLookupByName(*conn, name.c_str()));
     if (dom == nullptr) {
-      return MakeError(
-          LastErrorCode() == VIR_ERR_NO_DOMAIN ? ErrorCode::kNotFound : ErrorCode::kUnavailable,
-          "libvirt: no domain " + name + ": " + LastError());
+      return MakeError(LibvirtLastErrorCode() == VIR_ERR_NO_DOMAIN ? ErrorCode::kNotFound
+                                                                   : ErrorCode::kUnavailable,
+                       "libvirt: no domain " + name + ": " + LibvirtLastError());
     }
     return dom;
   }
@@ -439,7 +403,7 @@ class LibvirtProvisioner final : public Provisioner {
     conn_ = virConnectOpen(o_.uri.c_str());
     if (conn_ == nullptr) {
       return MakeError(ErrorCode::kUnavailable,
-                       "libvirt: cannot connect to " + o_.uri + ": " + LastError());
+                       "libvirt: cannot connect to " + o_.uri + ": " + LibvirtLastError());
     }
     return conn_;
   }
