@@ -1,17 +1,27 @@
 // agent_bench: the footprint of an idle autovibe-agent next to prometheus-node-exporter, the
 // reference host agent, measured side by side in the same runs.
 //
-// Each run starts a real nats-server, autovibe-controller (default 2 s heartbeats), one
-// autovibe-agent and one prometheus-node-exporter (default collectors, scraped every 15 s the
-// way Prometheus would). After a settle period both processes are sampled over a window: RSS
-// every second (mean), time on CPU (nanosecond schedstat), threads. Medians over the runs go
-// to stdout as JSON lines; the agent's memory breakdown by mapping goes to stderr.
+// The agent runs as ./scripts/quickstart.sh runs it: a real nats-server with authorization
+// on, autovibe-controller (default 2 s heartbeats) with a pool of local machines, and the
+// agent that controller spawns with the config it writes (the machine's own bus user, the
+// quickstart's mock upstreams). Each run measures it idle twice: from its start, and after
+// three tasks, as many as the quickstart's demo runs (shell tasks that each make one metered
+// LLM call and end with a checkpoint), since an agent keeps in memory what its work touched,
+// and some of it (a heap that grew) only from its second time on. Next to it runs one
+// prometheus-node-exporter (default collectors, scraped every 15 s the way Prometheus would).
+// After a settle period both processes are sampled over a window: RSS every second (mean),
+// time on CPU (nanosecond schedstat), threads. Medians over the runs go to stdout as JSON
+// lines; the agent's memory breakdown by mapping goes to stderr.
 // Run it with ./scripts/bench.sh agent.
+#include <signal.h>
+
 #include <CLI/CLI.hpp>
 #include <algorithm>
+#include <boost/json.hpp>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
 #include <mutex>
 #include <thread>
 
@@ -31,9 +41,20 @@ namespace {
 using SteadyClock = std::chrono::steady_clock;
 using namespace std::chrono_literals;
 
+namespace json = boost::json;
+
 constexpr double kTargetRssMb = 10;
 constexpr double kTargetCpuPct = 0.5;
-constexpr const char* kAgentName = "bench-agent";
+constexpr const char* kControllerUser = "controller";
+constexpr const char* kControllerPassword = "agent-bench-controller";
+constexpr int kTasks = 3;
+// The quickstart's shell task, and one LLM call through the agent's metering proxy (the mock
+// upstream answers) the way a coding tool makes it.
+constexpr const char* kTaskScript =
+    "echo \"hello from $AUTOVIBE_TASK_ID\" | tee hello.txt && "
+    "curl -sf \"$ANTHROPIC_BASE_URL/v1/messages\" -H \"x-api-key: $ANTHROPIC_API_KEY\" "
+    "-H 'content-type: application/json' -d '{\"model\": \"claude-haiku-4-5\", "
+    "\"max_tokens\": 100, \"messages\": [{\"role\": \"user\", \"content\": \"hi\"}]}'";
 
 struct Options {
   int runs = 3;
@@ -85,41 +106,24 @@ class Sampler {
 };
 
 struct RunResult {
-  Footprint agent;
+  Footprint agent;              // idle from its start
+  Footprint agent_after_tasks;  // idle again after kTasks tasks
   Footprint node_exporter;
   int scrapes_in_window = 0;
 };
 
-RunResult RunOnce(const Options& o, int run) {
-  testing::TempDir dir("autovibe-bench-agent");
-  std::filesystem::create_directories(dir / "nats");
-  testing::NatsServer nats(dir / "nats");
-  testing::ControllerProcess controller(dir / "controller", nats.url());
-  testing::AgentProcess agent(kAgentName, dir / "agent", nats.url());
-  const uint16_t ne_port = testing::FreePort();
-  testing::ChildProcess node_exporter(
-      {o.node_exporter, "--web.listen-address=127.0.0.1:" + std::to_string(ne_port)},
-      dir / "node-exporter.log");
-  const bool ready = testing::WaitUntil(
-      [&] {
-        auto m = controller.MachineByName(kAgentName);
-        return m && m->at("state").as_string() == "ready";
-      },
-      20s, 50ms);
-  if (!ready) throw std::runtime_error("agent did not register; log:\n" + agent.process().Log());
-  if (!testing::WaitUntil([&] { return testing::PortOpen(ne_port); }, 20s)) {
-    throw std::runtime_error("node-exporter did not start; log:\n" + node_exporter.Log());
-  }
-  // Scraped as Prometheus would scrape it.
-  bench::HttpPoller scraper("http://127.0.0.1:" + std::to_string(ne_port) + "/metrics",
-                            std::chrono::seconds(o.scrape_every_s));
-  Progress("run {}: agent pid {}, node-exporter pid {}; settling {} s, then measuring {} s", run,
-           agent.process().pid(), node_exporter.pid(), o.settle_s, o.window_s);
-  std::this_thread::sleep_for(std::chrono::seconds(o.settle_s));
+// Samples both processes over one window that starts after `settle_s`.
+struct Window {
+  Footprint agent;
+  Footprint node_exporter;
+  int scrapes = 0;
+};
 
+Window Measure(const Options& o, pid_t agent, pid_t node_exporter, HttpPoller& scraper) {
+  std::this_thread::sleep_for(std::chrono::seconds(o.settle_s));
   const auto start = SteadyClock::now();
-  Sampler agent_sampler(agent.process().pid());
-  Sampler ne_sampler(node_exporter.pid());
+  Sampler agent_sampler(agent);
+  Sampler ne_sampler(node_exporter);
   for (int s = 1; s <= o.window_s; ++s) {
     std::this_thread::sleep_until(start + std::chrono::seconds(s));
     agent_sampler.SampleRss();
@@ -127,21 +131,144 @@ RunResult RunOnce(const Options& o, int run) {
   }
   const auto end = SteadyClock::now();
   const double secs = std::chrono::duration<double>(end - start).count();
-  RunResult r{agent_sampler.Finish(secs), ne_sampler.Finish(secs),
-              scraper.CountBetween(start, end)};
-  if (!agent.process().Running() || !node_exporter.Running()) {
-    throw std::runtime_error("a measured process exited during the window");
+  return {agent_sampler.Finish(secs), ne_sampler.Finish(secs), scraper.CountBetween(start, end)};
+}
+
+// nats-server with authorization on and a controller with the quickstart's pool, as
+// ./scripts/quickstart.sh starts them; the controller spawns the agent.
+struct QuickstartFleet {
+  explicit QuickstartFleet(const testing::TempDir& dir)
+      : nats(Nats(dir)), controller(dir / "controller", nats.url(), {"--config", Config(dir)}) {}
+
+  static testing::NatsServer Nats(const testing::TempDir& dir) {
+    // nats-server resolves an include beside its own config file.
+    std::filesystem::create_directories(dir / "nats");
+    std::ofstream(dir / "nats/nats-users.conf")
+        << "authorization { users = [ {user: \"" << kControllerUser << "\", password: \""
+        << kControllerPassword << "\"} ] }\n";
+    return testing::NatsServer(
+        dir / "nats", "include \"nats-users.conf\"\npid_file: \"" + (dir / "nats.pid") + "\"\n");
+  }
+
+  static std::string Config(const testing::TempDir& dir) {
+    const std::string path = dir / "controller.toml";
+    std::ofstream(path)
+        << "nats_user = \"" << kControllerUser << "\"\nnats_password = \"" << kControllerPassword
+        << "\"\nnats_auth_file = \"" << (dir / "nats/nats-users.conf") << "\"\nnats_pid_file = \""
+        << (dir / "nats.pid")
+        << "\"\n[[pool]]\nname = \"local\"\nbackend = \"local\"\nmin = 1\n"
+           "max = 1\nidle_timeout = \"30m\"\nlabels = { pool = \"local\" }\n"
+           "[pool.agent]\nupstreams = { anthropic = \"mock\", openai = \"mock\" }\n";
+    return path;
+  }
+
+  // The pid of the pool's agent, once its machine is ready.
+  pid_t ReadyAgent() {
+    json::object machine;
+    const bool ready = testing::WaitUntil(
+        [&] {
+          json::array all = controller.Machines();
+          if (all.empty() || !all[0].is_object()) return false;
+          machine = all[0].as_object();
+          return testing::JsonString(machine, "state") == "ready";
+        },
+        30s, 50ms);
+    if (!ready) throw std::runtime_error("the pool's agent did not become ready");
+    // The local backend's instance is the agent's pid.
+    return static_cast<pid_t>(std::stol(testing::JsonString(machine, "instance")));
+  }
+
+  std::optional<json::value> Call(const std::string& method, const std::string& path,
+                                  const json::value& body = nullptr) {
+    auto r = controller.Call(method, path, std::nullopt,
+                             body.is_null() ? std::string() : json::serialize(body));
+    if (!r || r->status / 100 != 2) return std::nullopt;
+    boost::system::error_code ec;
+    json::value v = json::parse(r->body, ec);
+    if (ec) return std::nullopt;
+    return v;
+  }
+
+  // The quickstart's project and budget.
+  void CreateProject() {
+    if (!Call("POST", "/v1/projects", json::object{{"name", "demo"}}) ||
+        !Call("PUT", "/v1/projects/demo/budgets",
+              json::object{{"budgets",
+                            json::array{json::object{
+                                {"resource", "usd"}, {"limit", "1.00"}, {"period", "total"}}}}})) {
+      throw std::runtime_error("cannot create the project and its budget");
+    }
+  }
+
+  // One task (kTaskScript), until it succeeded and its checkpoint is recorded.
+  void RunTask() {
+    auto t = Call("POST", "/v1/tasks",
+                  json::object{{"project", "demo"},
+                               {"tool", "shell"},
+                               {"command", json::array{"sh", "-c", kTaskScript}}});
+    if (!t) throw std::runtime_error("cannot submit the task");
+    const std::string id(t->at("id").as_string());
+    std::string state;
+    testing::WaitUntil(
+        [&] {
+          auto task = Call("GET", "/v1/tasks/" + id);
+          state = task ? std::string(task->at("state").as_string()) : "";
+          return state == "succeeded" || state == "failed" || state == "cancelled";
+        },
+        60s, 50ms);
+    if (state != "succeeded") throw std::runtime_error("the task ended " + state);
+    const bool checkpointed = testing::WaitUntil(
+        [&] {
+          auto cps = Call("GET", "/v1/checkpoints?task=" + id);
+          return cps && !cps->at("checkpoints").as_array().empty();
+        },
+        30s, 50ms);
+    if (!checkpointed) throw std::runtime_error("the task's checkpoint was not recorded");
+  }
+
+  testing::NatsServer nats;
+  testing::ControllerProcess controller;
+};
+
+RunResult RunOnce(const Options& o, int run) {
+  testing::TempDir dir("autovibe-bench-agent");
+  testing::KillOnExit cleanup(dir.path());  // the agent the controller spawned
+  QuickstartFleet fleet(dir);
+  const uint16_t ne_port = testing::FreePort();
+  testing::ChildProcess node_exporter(
+      {o.node_exporter, "--web.listen-address=127.0.0.1:" + std::to_string(ne_port)},
+      dir / "node-exporter.log");
+  const pid_t agent = fleet.ReadyAgent();
+  if (!testing::WaitUntil([&] { return testing::PortOpen(ne_port); }, 20s)) {
+    throw std::runtime_error("node-exporter did not start; log:\n" + node_exporter.Log());
+  }
+  // Scraped as Prometheus would scrape it.
+  bench::HttpPoller scraper("http://127.0.0.1:" + std::to_string(ne_port) + "/metrics",
+                            std::chrono::seconds(o.scrape_every_s));
+  Progress("run {}: agent pid {}, node-exporter pid {}; settling {} s, then measuring {} s", run,
+           agent, node_exporter.pid(), o.settle_s, o.window_s);
+  const Window idle = Measure(o, agent, node_exporter.pid(), scraper);
+  if (run == 1) std::fputs(MemoryReport(agent, "autovibe-agent, idle").c_str(), stderr);
+  fleet.CreateProject();
+  for (int i = 0; i < kTasks; ++i) fleet.RunTask();
+  Progress("run {}: the agent ran {} tasks; settling {} s, then measuring {} s again", run, kTasks,
+           o.settle_s, o.window_s);
+  const Window after = Measure(o, agent, node_exporter.pid(), scraper);
+  RunResult r{idle.agent, after.agent, idle.node_exporter, idle.scrapes};
+  // Not a child of ours (the controller spawned it detached): no zombie to mistake for it.
+  if (::kill(agent, 0) != 0 || !node_exporter.Running()) {
+    throw std::runtime_error("a measured process exited during the run");
   }
   if (scraper.failures() > 0)
     Progress("warning: {} node-exporter scrapes failed", scraper.failures());
   Progress(
-      "run {}: agent rss {:.2f} MB cpu {:.3f}% | node-exporter rss {:.2f} MB cpu {:.3f}% "
-      "({} scrapes in window)",
-      run, r.agent.rss_mb, r.agent.cpu_pct, r.node_exporter.rss_mb, r.node_exporter.cpu_pct,
-      r.scrapes_in_window);
+      "run {}: agent rss {:.2f} MB, {:.2f} MB after the tasks, cpu {:.3f}% | node-exporter rss "
+      "{:.2f} MB cpu {:.3f}% ({} scrapes in window)",
+      run, r.agent.rss_mb, r.agent_after_tasks.rss_mb, r.agent.cpu_pct, r.node_exporter.rss_mb,
+      r.node_exporter.cpu_pct, r.scrapes_in_window);
   if (run == 1) {
-    std::fputs(MemoryReport(agent.process().pid(), "autovibe-agent").c_str(), stderr);
-    std::fputs(("autovibe-agent " + ThreadReport(agent.process().pid())).c_str(), stderr);
+    std::fputs(MemoryReport(agent, "autovibe-agent, idle after the tasks").c_str(), stderr);
+    std::fputs(("autovibe-agent " + ThreadReport(agent)).c_str(), stderr);
     std::fputs(MemoryReport(node_exporter.pid(), "prometheus-node-exporter", 8).c_str(), stderr);
   }
   return r;
@@ -156,7 +283,7 @@ double MedianOf(const std::vector<RunResult>& runs, Footprint RunResult::*who,
 }
 
 void PrintProcess(const std::vector<RunResult>& runs, const Options& o, const char* process,
-                  Footprint RunResult::*who) {
+                  Footprint RunResult::*who, const char* activity = nullptr) {
   JsonLine line;
   line.Str("bench", "agent")
       .Str("process", process)
@@ -174,7 +301,7 @@ void PrintProcess(const std::vector<RunResult>& runs, const Options& o, const ch
     for (const auto& r : runs) scrapes.push_back(r.scrapes_in_window);
     line.Int("scrape_interval_s", o.scrape_every_s).Num("scrapes_per_window", Median(scrapes), 1);
   } else {
-    line.Str("activity", "heartbeat every 2 s (controller default)");
+    line.Str("activity", activity);
   }
   line.Print();
 }
@@ -189,20 +316,27 @@ int Run(const Options& o) {
   }
   std::vector<RunResult> runs;
   for (int i = 1; i <= o.runs; ++i) runs.push_back(RunOnce(o, i));
-  PrintProcess(runs, o, "autovibe-agent", &RunResult::agent);
+  PrintProcess(runs, o, "autovibe-agent", &RunResult::agent,
+               "idle from its start; heartbeat every 2 s (controller default)");
+  PrintProcess(runs, o, "autovibe-agent", &RunResult::agent_after_tasks,
+               "idle after 3 tasks (each a metered call and a checkpoint); heartbeat every 2 s");
   PrintProcess(runs, o, "prometheus-node-exporter", &RunResult::node_exporter);
   const double agent_rss = MedianOf(runs, &RunResult::agent, &Footprint::rss_mb);
+  const double agent_after_rss = MedianOf(runs, &RunResult::agent_after_tasks, &Footprint::rss_mb);
   const double agent_cpu = MedianOf(runs, &RunResult::agent, &Footprint::cpu_pct);
   const double ne_rss = MedianOf(runs, &RunResult::node_exporter, &Footprint::rss_mb);
   const double ne_cpu = MedianOf(runs, &RunResult::node_exporter, &Footprint::cpu_pct);
+  // An agent idles under the target only if it still does once it has worked.
+  const double worst_rss = std::max(agent_rss, agent_after_rss);
   JsonLine()
       .Str("bench", "agent")
       .Num("target_rss_mb", kTargetRssMb, 1)
       .Num("target_cpu_pct", kTargetCpuPct, 2)
-      .Bool("target_met", agent_rss < kTargetRssMb && agent_cpu < kTargetCpuPct)
-      .Num("rss_ratio_vs_node_exporter", agent_rss / ne_rss, 3)
+      .Bool("target_met", worst_rss < kTargetRssMb && agent_cpu < kTargetCpuPct)
+      .Num("rss_ratio_vs_node_exporter", worst_rss / ne_rss, 3)
       .Num("cpu_ratio_vs_node_exporter", agent_cpu / ne_cpu, 3)
       .Num("agent_rss_mb", agent_rss, 2)
+      .Num("agent_rss_after_tasks_mb", agent_after_rss, 2)
       .Num("agent_cpu_pct", agent_cpu, 3)
       .Print();
   return 0;
@@ -216,7 +350,7 @@ int main(int argc, char** argv) {
   CLI::App app{"Idle footprint of autovibe-agent vs prometheus-node-exporter (JSON lines)"};
   app.add_option("--runs", options.runs, "independent runs (median)");
   app.add_option("--settle", options.settle_s, "seconds after start before measuring");
-  app.add_option("--window", options.window_s, "seconds measured per run");
+  app.add_option("--window", options.window_s, "seconds measured per window (two per run)");
   app.add_option("--scrape-every", options.scrape_every_s, "node-exporter scrape interval, s");
   app.add_option("--node-exporter", options.node_exporter, "node-exporter binary");
   CLI11_PARSE(app, argc, argv);

@@ -1,6 +1,8 @@
 // The metering proxy end to end, in-process: a tool's HTTP calls go through the proxy to a
 // fake provider (tests/fakes/fake_llm_upstream.h; the real ones cannot be reached from here),
 // or to the built-in mock, with a fake ledger standing in for the agent's lease book.
+#include <openssl/rand.h>
+
 #include <algorithm>
 #include <atomic>
 #include <boost/asio/as_tuple.hpp>
@@ -15,9 +17,11 @@
 #include <boost/json/parse.hpp>
 #include <catch2/catch.hpp>
 #include <cstdlib>
+#include <cstring>
 #include <mutex>
 #include <thread>
 
+#include "common/core/kernel_random.h"
 #include "tests/fakes/fake_llm_upstream.h"
 #include "tests/support/catch_result.h"
 #include "tests/support/process.h"
@@ -836,6 +840,27 @@ TEST_CASE("proxy: an https provider must show a certificate the proxy trusts", "
   auto bad = StartMeteringProxy(ioc, missing, ledger, Prices());
   REQUIRE_FALSE(bad);
   CHECK_THAT(bad.error().message, Catch::Contains("absent.pem"));
+}
+
+TEST_CASE("proxy: https works with OpenSSL's randomness from the kernel, as in the agent",
+          "[meter]") {
+  // The shipped agent makes this change at start (worker-agent/main.cc); from here on it holds
+  // for the rest of this test process too, which is as harmless there.
+  REQUIRE(UseKernelRandomInOpenSsl());
+  unsigned char a[32] = {}, b[32] = {};
+  REQUIRE(RAND_bytes(a, sizeof a) == 1);
+  REQUIRE(RAND_bytes(b, sizeof b) == 1);
+  CHECK(std::memcmp(a, b, sizeof a) != 0);
+
+  SelfSigned tls;
+  FakeLlmUpstream upstream([](const FakeLlmRequest&) { return JsonAnswer(kAnthropicJson); });
+  REQUIRE(upstream.Start(tls.cert, tls.key));
+  ProxyOptions options = Options(upstream.url());
+  options.upstreams["anthropic"].ca_file = tls.cert;
+  ProxyUnderTest proxy(options);
+  auto ok = CallOnce(proxy.port(), Post("/v1/messages", kMessagesBody, AnthropicAuth()));
+  CHECK(ok.result_int() == 200);
+  CHECK(ok.body() == kAnthropicJson);
 }
 
 TEST_CASE("proxy: malformed settings are refused at start", "[meter]") {

@@ -14,6 +14,15 @@ namespace {
 
 using namespace testing;
 
+TEST_CASE("checkpoint: chunks are named by their SHA-256") {
+  // Known answers (FIPS 180-2): empty, one block, and many blocks.
+  CHECK(Sha256(std::string_view()).hex() ==
+        "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+  CHECK(Sha256("abc").hex() == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+  CHECK(Sha256(std::string(1000000, 'a')).hex() ==
+        "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
+}
+
 TEST_CASE("checkpoint: a workspace comes back bit for bit, modes, links and odd names included") {
   Fixture f;
   Write(f.ws + "/src/main.cc", "int main() {}\n", 0644);

@@ -14,6 +14,7 @@
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/string_body.hpp>
+#include <map>
 #include <unordered_set>
 
 #include "worker-agent/meter/call.h"
@@ -56,6 +57,9 @@ class Proxy final : public std::enable_shared_from_this<Proxy> {
         limiter_(options_.requests_per_minute, options_.tokens_per_minute) {}
 
   Result<void> SetUpProviders(asio::any_io_executor ex) {
+    // One TLS context per CA file, whichever providers use it: each holds its own copy of
+    // the system's roots.
+    std::map<std::string, std::shared_ptr<TlsTrust>> trust;
     for (const auto& [name, settings] : options_.upstreams) {
       if (name != "anthropic" && name != "openai") {
         return MakeError(ErrorCode::kBadConfig,
@@ -67,9 +71,13 @@ class Proxy final : public std::enable_shared_from_this<Proxy> {
       if (!p.mock) {
         auto url = ParseUpstreamUrl(settings.url);
         if (!url) return url.error();
-        auto pool = UpstreamPool::Create(ex, *url, settings.ca_file);
-        if (!pool) return pool.error();
-        p.pool = std::move(*pool);
+        std::shared_ptr<TlsTrust>& tls = trust[settings.ca_file];
+        if (url->tls && !tls) {
+          auto made = TlsTrust::Create(settings.ca_file);
+          if (!made) return made.error();
+          tls = std::move(*made);
+        }
+        p.pool = std::make_unique<UpstreamPool>(ex, *url, tls);
       }
       providers_.emplace(name, std::move(p));
     }

@@ -106,29 +106,7 @@ void UpstreamConnection::Close() {
   tcp().socket().close(ignored);
 }
 
-Result<std::unique_ptr<UpstreamPool>> UpstreamPool::Create(asio::any_io_executor ex,
-                                                           UpstreamUrl url,
-                                                           const std::string& ca_file) {
-  std::unique_ptr<ssl::context> tls;
-  if (url.tls) {
-    tls = std::make_unique<ssl::context>(ssl::context::tls_client);
-    SSL_CTX_set_min_proto_version(tls->native_handle(), TLS1_2_VERSION);
-    tls->set_verify_mode(ssl::verify_peer);
-    boost::system::error_code ec;
-    tls->set_default_verify_paths(ec);  // no system store is no error: ca_file may do
-    ec.clear();
-    if (!ca_file.empty()) tls->load_verify_file(ca_file, ec);
-    if (ec) {
-      return MakeError(ErrorCode::kBadConfig,
-                       "cannot load CA file " + ca_file + ": " + ec.message());
-    }
-  }
-  return std::unique_ptr<UpstreamPool>(
-      new UpstreamPool(std::move(ex), std::move(url), std::move(tls)));
-}
-
-UpstreamPool::UpstreamPool(asio::any_io_executor ex, UpstreamUrl url,
-                           std::unique_ptr<ssl::context> tls)
+UpstreamPool::UpstreamPool(asio::any_io_executor ex, UpstreamUrl url, std::shared_ptr<TlsTrust> tls)
     : ex_(ex), url_(std::move(url)), tls_(std::move(tls)), resolver_(ex) {}
 
 std::unique_ptr<UpstreamConnection> UpstreamPool::TakeIdle() {
@@ -156,6 +134,12 @@ void UpstreamPool::GiveBack(std::unique_ptr<UpstreamConnection> conn) {
 
 asio::awaitable<Result<std::unique_ptr<UpstreamConnection>>> UpstreamPool::Connect(
     Clock::time_point deadline) {
+  ssl::context* context = nullptr;
+  if (url_.tls) {
+    auto made = tls_->Context();
+    if (!made) co_return made.error();
+    context = *made;
+  }
   std::string where = url_.host + ":" + url_.port;
   auto [rec, endpoints] = co_await resolver_.async_resolve(url_.host, url_.port, kTuple);
   if (rec)
@@ -175,7 +159,7 @@ asio::awaitable<Result<std::unique_ptr<UpstreamConnection>>> UpstreamPool::Conne
     co_return std::make_unique<UpstreamConnection>(std::move(stream));
   }
 
-  UpstreamConnection::Tls tls(std::move(stream), *tls_);
+  UpstreamConnection::Tls tls(std::move(stream), *context);
   // SNI takes a name, never an address.
   if (!IsAddress(url_.host)) SSL_set_tlsext_host_name(tls.native_handle(), url_.host.c_str());
   tls.set_verify_callback(ssl::host_name_verification(url_.host));

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "common/core/result.h"
+#include "worker-agent/meter/tls_trust.h"
 
 namespace autovibe::meter {
 
@@ -61,28 +62,26 @@ class UpstreamPool {
   static constexpr std::chrono::seconds kMaxIdleAge{30};
   static constexpr std::chrono::seconds kConnectTimeout{10};
 
-  // Fails with "bad_config" when `ca_file` cannot be loaded.
-  static Result<std::unique_ptr<UpstreamPool>> Create(boost::asio::any_io_executor ex,
-                                                      UpstreamUrl url, const std::string& ca_file);
+  // `tls`: what an https URL's certificate is checked against (pools may share it); unused,
+  // and may be null, for http.
+  UpstreamPool(boost::asio::any_io_executor ex, UpstreamUrl url, std::shared_ptr<TlsTrust> tls);
 
   const UpstreamUrl& url() const { return url_; }
 
   // An idle connection (the most recently used), or null.
   std::unique_ptr<UpstreamConnection> TakeIdle();
   // A new connection: resolved, connected, TLS handshake done with the peer's certificate and
-  // name verified. Fails with kUnavailable saying why; `deadline` bounds it all.
+  // name verified. Fails with kUnavailable saying why (or kBadConfig when the CA file
+  // cannot be loaded); `deadline` bounds it all.
   boost::asio::awaitable<Result<std::unique_ptr<UpstreamConnection>>> Connect(
       std::chrono::steady_clock::time_point deadline);
   // A connection whose last answer was read to its end and that the server keeps open.
   void GiveBack(std::unique_ptr<UpstreamConnection> conn);
 
  private:
-  UpstreamPool(boost::asio::any_io_executor ex, UpstreamUrl url,
-               std::unique_ptr<boost::asio::ssl::context> tls);
-
   boost::asio::any_io_executor ex_;
   UpstreamUrl url_;
-  std::unique_ptr<boost::asio::ssl::context> tls_;
+  std::shared_ptr<TlsTrust> tls_;
   boost::asio::ip::tcp::resolver resolver_;
   std::vector<std::unique_ptr<UpstreamConnection>> idle_;
 };

@@ -1,6 +1,6 @@
 #include "worker-agent/snapshot/hash.h"
 
-#include <openssl/evp.h>
+#include <openssl/sha.h>
 
 #include <boost/algorithm/hex.hpp>
 #include <cstdio>
@@ -8,23 +8,6 @@
 #include <iterator>
 
 namespace autovibe::snapshot {
-namespace {
-
-// Fetched once: EVP_sha256() would look the implementation up on every call.
-// Without SHA-256 every chunk would hash alike and be "stored once": no running on.
-const EVP_MD* Sha256Md() {
-  static EVP_MD* md = [] {
-    EVP_MD* m = EVP_MD_fetch(nullptr, "SHA256", nullptr);
-    if (m == nullptr) {
-      std::fputs("autovibe: OpenSSL offers no SHA-256\n", stderr);
-      std::abort();
-    }
-    return m;
-  }();
-  return md;
-}
-
-}  // namespace
 
 std::string Hash::hex() const {
   std::string out;
@@ -33,13 +16,21 @@ std::string Hash::hex() const {
 }
 
 Hash Sha256(std::span<const uint8_t> data) {
+  // OpenSSL's own SHA-256 functions, the same code EVP_Digest runs in the end, but without
+  // EVP's algorithm fetch: that starts OpenSSL's provider machinery, whose pages (about
+  // 1.7 MB) would stay in the agent's memory from its first checkpoint on. Deprecated since
+  // OpenSSL 3.0 in favour of EVP, still part of it.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+  SHA256_CTX ctx;
   Hash h;
-  unsigned int len = 0;
-  if (EVP_Digest(data.data(), data.size(), h.bytes.data(), &len, Sha256Md(), nullptr) != 1 ||
-      len != h.bytes.size()) {
+  // Without SHA-256 every chunk would hash alike and be "stored once": no running on.
+  if (SHA256_Init(&ctx) != 1 || SHA256_Update(&ctx, data.data(), data.size()) != 1 ||
+      SHA256_Final(h.bytes.data(), &ctx) != 1) {
     std::fputs("autovibe: SHA-256 failed\n", stderr);
     std::abort();
   }
+#pragma GCC diagnostic pop
   return h;
 }
 
