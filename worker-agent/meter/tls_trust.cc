@@ -27,7 +27,9 @@ Result<ssl::context*> TlsTrust::Context() {
   ctx->set_default_verify_paths(ec);  // no system store is no error: ca_file may do
   ec.clear();
   if (!ca_file_.empty()) ctx->load_verify_file(ca_file_, ec);
-  if (ec) return MakeError(ErrorCode::kBadConfig, "cannot load CA file " + ca_file_ + ": " + ec.message());
+  if (ec)
+    return MakeError(ErrorCode::kBadConfig,
+                     "cannot load CA file " + ca_file_ + ": " + ec.message());
   context_ = std::move(ctx);
   return context_.get();
 }
