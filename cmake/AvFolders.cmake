@@ -9,6 +9,16 @@
 # PROTOS (the bus edge) includes a generated protobuf header, or when the named folders form a
 # cycle. The folder tree is the architecture; this keeps it the one that is built.
 
+set(AV_UNITY_BATCH 8 CACHE STRING "files per compiled batch of a folder (0: one at a time)")
+
+# Batches `target`'s files (see AV_UNITY_BATCH). GCC then sees a folder's anonymous namespaces
+# as those of another file and would warn about each type using one (-Wsubobject-linkage).
+function(av_unity target)
+  set_target_properties(${target} PROPERTIES UNITY_BUILD ON
+                                             UNITY_BUILD_BATCH_SIZE ${AV_UNITY_BATCH})
+  target_compile_options(${target} PRIVATE -Wno-subobject-linkage)
+endfunction()
+
 function(av_folder)
   cmake_parse_arguments(A "PROTOS" "NAME;DIR" "DEPS;LIBS;EXCLUDE" ${ARGN})
   set(dir ${CMAKE_SOURCE_DIR}/${A_DIR})
@@ -20,6 +30,11 @@ function(av_folder)
   if(srcs)
     add_library(${A_NAME} STATIC ${srcs})
     target_link_libraries(${A_NAME} PUBLIC ${A_DEPS} ${A_LIBS})
+    # A folder's files are compiled in batches (AV_UNITY_BATCH, 0 for one file at a time):
+    # Asio, Beast and protobuf headers are parsed once per batch instead of once per file.
+    if(AV_UNITY_BATCH GREATER 0)
+      av_unity(${A_NAME})
+    endif()
   else()
     add_library(${A_NAME} INTERFACE)
     target_link_libraries(${A_NAME} INTERFACE ${A_DEPS} ${A_LIBS})

@@ -71,4 +71,9 @@ Result<void> MakeDirs(const std::string& path, mode_t mode) {
   return {};
 }
 
+Error IoError(const std::string& what, const std::string& path) {
+  return MakeError(ErrorCode::kIo, what + " " + (path.empty() ? std::string(".") : path) + ": " +
+                                       std::strerror(errno));
+}
+
 }  // namespace autovibe

@@ -20,4 +20,8 @@ Result<void> WriteFileAtomic(const std::string& path, const std::string& content
 // Creates `path` and its parents (like mkdir -p) with the given mode for new directories.
 Result<void> MakeDirs(const std::string& path, mode_t mode = 0755);
 
+// kIo: "<what> <path>: <strerror(errno)>", for a system call that just failed on `path` ("."
+// when empty).
+Error IoError(const std::string& what, const std::string& path);
+
 }  // namespace autovibe

@@ -17,6 +17,8 @@
 #include <deque>
 #include <optional>
 
+#include "common/core/awaitable.h"
+
 namespace autovibe {
 namespace {
 
@@ -24,7 +26,6 @@ namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
 using tcp = asio::ip::tcp;
-constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
 
 // Fills the path and query of `req` from its target. Returns false on a malformed target.
 bool SplitTarget(HttpRequest& req) {

@@ -5,6 +5,7 @@
 #include <boost/asio/post.hpp>
 
 #include "autovibe/v1/budget.pb.h"
+#include "common/bus/subjects.h"
 #include "common/wire/amounts.h"
 
 namespace autovibe {
@@ -46,7 +47,7 @@ Result<LeaseRequest> DecodeLeaseRequest(Bus& bus, const BusMessage& m,
   if (!req) return MakeError(ErrorCode::kBadRequest, "not a valid LeaseRequest message");
   // NATS permissions let an agent publish only on its own subjects: the subject, not the
   // payload, says which machine is asking.
-  const std::string expected = std::string(subject_prefix) + ".lease." + req->machine_id();
+  const std::string expected = Subjects(subject_prefix).Lease(req->machine_id());
   if (req->machine_id().empty() || m.subject != expected) {
     bus.Stats().Reject("lease", "subject_mismatch", m.subject, m.data.size());
     return MakeError(ErrorCode::kBadRequest, "machine_id \"" + req->machine_id().substr(0, 80) +
@@ -57,7 +58,7 @@ Result<LeaseRequest> DecodeLeaseRequest(Bus& bus, const BusMessage& m,
 
 Result<void> LeaseService::Start() {
   auto sub = deps_.bus->Subscribe(
-      deps_.subject_prefix + ".lease.*", "lease", kMaxLeaseMessage, [this](BusMessage m) {
+      Subjects(deps_.subject_prefix).AnyLease(), "lease", kMaxLeaseMessage, [this](BusMessage m) {
         boost::asio::post(*deps_.ioc, [this, m = std::move(m)] { Handle(m); });
       });
   if (!sub) return sub.error();

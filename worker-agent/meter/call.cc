@@ -8,6 +8,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <optional>
 
+#include "common/core/awaitable.h"
 #include "worker-agent/meter/errors.h"
 #include "worker-agent/meter/forward.h"
 #include "worker-agent/meter/request.h"
@@ -21,7 +22,6 @@ namespace beast = boost::beast;
 namespace http = beast::http;
 using Clock = std::chrono::steady_clock;
 using Request = http::request<http::string_body>;
-constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
 
 // The ledger's answer to a Reserve, which may come at once (the lease held enough) or later
 // (after a top-up from the controller).

@@ -8,6 +8,8 @@
 #include <boost/beast/http/write.hpp>
 #include <boost/beast/ssl/ssl_stream.hpp>
 
+#include "common/core/awaitable.h"
+
 namespace autovibe::meter {
 namespace {
 
@@ -16,7 +18,6 @@ namespace beast = boost::beast;
 namespace http = beast::http;
 using Clock = std::chrono::steady_clock;
 using Request = http::request<http::string_body>;
-constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
 
 bool StartsWithNoCase(std::string_view s, std::string_view prefix) {
   return s.size() >= prefix.size() && beast::iequals(s.substr(0, prefix.size()), prefix);

@@ -10,6 +10,8 @@
 #include <future>
 #include <thread>
 
+#include "common/bus/subjects.h"
+
 namespace autovibe::meter {
 namespace {
 
@@ -34,7 +36,7 @@ class BusLeaseChannel final : public LeaseChannel {
     }
     v1::LeaseRequest req = request;
     req.set_machine_id(machine_id_);
-    bus_.RequestAsync(prefix_ + ".lease." + machine_id_, req.SerializeAsString(), timeout_,
+    bus_.RequestAsync(Subjects(prefix_).Lease(machine_id_), req.SerializeAsString(), timeout_,
                       [this, done = std::move(done)](Result<std::string> raw) mutable {
                         asio::post(ioc_, [raw = std::move(raw), done = std::move(done)] {
                           if (!raw) {

@@ -17,6 +17,7 @@
 #include <map>
 #include <unordered_set>
 
+#include "common/core/awaitable.h"
 #include "worker-agent/meter/call.h"
 #include "worker-agent/meter/errors.h"
 
@@ -29,7 +30,6 @@ namespace http = beast::http;
 using tcp = asio::ip::tcp;
 using Clock = std::chrono::steady_clock;
 using Request = http::request<http::string_body>;
-constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
 
 // How long a tool's idle keep-alive connection is kept, and how long it may take to send a
 // request once it has begun.

@@ -9,13 +9,14 @@
 #include <boost/beast/http/status.hpp>
 #include <cstdio>
 
+#include "common/core/awaitable.h"
+
 namespace autovibe::meter {
 namespace {
 
 namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
-constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
 
 }  // namespace
 

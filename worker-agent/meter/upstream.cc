@@ -9,6 +9,8 @@
 #include <cctype>
 #include <charconv>
 
+#include "common/core/awaitable.h"
+
 namespace autovibe::meter {
 namespace {
 
@@ -17,7 +19,6 @@ namespace beast = boost::beast;
 namespace ssl = asio::ssl;
 using tcp = asio::ip::tcp;
 using Clock = std::chrono::steady_clock;
-constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
 
 Error BadUrl(std::string_view url, std::string_view why) {
   return MakeError(ErrorCode::kBadConfig, "upstream URL \"" + std::string(url) + "\" " +

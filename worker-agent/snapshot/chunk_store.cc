@@ -34,10 +34,6 @@ struct IndexRecord {
 };
 static_assert(sizeof(IndexRecord) == kRecordBytes);
 
-Error Io(const std::string& what, const std::string& path) {
-  return MakeError(ErrorCode::kIo, what + " " + path + ": " + std::strerror(errno));
-}
-
 // Writes all of `data` at `offset` (or appends when offset is negative).
 bool WriteAll(int fd, const char* data, size_t n, off_t offset) {
   while (n > 0) {
@@ -168,12 +164,12 @@ std::string ChunkStore::PackPath(uint32_t number) const {
 Result<void> ChunkStore::LoadIndex() {
   std::string path = dir_ + "/index";
   index_fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-  if (index_fd_ < 0) return Io("cannot open", path);
+  if (index_fd_ < 0) return IoError("cannot open", path);
   struct stat st {};
   ::fstat(index_fd_, &st);
   size_t whole = static_cast<size_t>(st.st_size) / kRecordBytes * kRecordBytes;
   std::string bytes(whole, '\0');
-  if (whole > 0 && !ReadAll(index_fd_, bytes.data(), whole, 0)) return Io("cannot read", path);
+  if (whole > 0 && !ReadAll(index_fd_, bytes.data(), whole, 0)) return IoError("cannot read", path);
   // Pack sizes, to drop records of blocks a crash cut short.
   std::map<uint32_t, uint64_t> pack_sizes;
   for (const auto& e : std::filesystem::directory_iterator(dir_ + "/packs")) {
@@ -194,7 +190,7 @@ Result<void> ChunkStore::LoadIndex() {
   index_bytes_ = whole;
   // A torn record at the end is cut off, so the next ones line up.
   if (whole != static_cast<size_t>(st.st_size) && ::ftruncate(index_fd_, whole) != 0) {
-    return Io("cannot repair", path);
+    return IoError("cannot repair", path);
   }
   return OpenPack(pack_number_ + 1);
 }
@@ -203,13 +199,13 @@ Result<void> ChunkStore::OpenPack(uint32_t number) {
   if (pack_fd_ >= 0) {
     // The pack being closed is made durable now: Sync() only knows the current one.
     if (dirty_ && options_.sync && ::fdatasync(pack_fd_) != 0) {
-      return Io("cannot sync", PackPath(pack_number_));
+      return IoError("cannot sync", PackPath(pack_number_));
     }
     ::close(pack_fd_);
   }
   std::string path = PackPath(number);
   pack_fd_ = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-  if (pack_fd_ < 0) return Io("cannot create", path);
+  if (pack_fd_ < 0) return IoError("cannot create", path);
   pack_number_ = number;
   pack_size_ = 0;
   return {};
@@ -245,7 +241,7 @@ Result<void> ChunkStore::Append(const std::string& block,
   }
   uint64_t at = pack_size_;
   if (!WriteAll(pack_fd_, block.data(), block.size(), static_cast<off_t>(at))) {
-    return Io("cannot write", PackPath(pack_number_));
+    return IoError("cannot write", PackPath(pack_number_));
   }
   pack_size_ += block.size();
   std::string records;
@@ -261,7 +257,7 @@ Result<void> ChunkStore::Append(const std::string& block,
   if (!WriteAll(index_fd_, records.data(), records.size(), -1)) {
     // A record cut short would shift every later one: the index goes back to its last whole
     // record, and the block counts as not stored.
-    Error e = Io("cannot write", dir_ + "/index");
+    Error e = IoError("cannot write", dir_ + "/index");
     if (::ftruncate(index_fd_, static_cast<off_t>(index_bytes_)) != 0) {
       e.message += " (and cannot cut it back: reopen the store)";
     }
@@ -295,7 +291,7 @@ Result<std::string> ChunkStore::ReadBlock(uint32_t pack, uint64_t block_offset,
     auto it = read_fds_.find(pack);
     if (it == read_fds_.end()) {
       int f = ::open(PackPath(pack).c_str(), O_RDONLY | O_CLOEXEC);
-      if (f < 0) return Io("cannot open", PackPath(pack));
+      if (f < 0) return IoError("cannot open", PackPath(pack));
       it = read_fds_.emplace(pack, f).first;
     }
     fd = it->second;
@@ -354,8 +350,8 @@ Result<std::string> ChunkStore::Get(const Hash& hash) const {
 Result<void> ChunkStore::Sync() {
   std::lock_guard lock(mu_);
   if (!dirty_ || !options_.sync) return {};
-  if (::fdatasync(pack_fd_) != 0) return Io("cannot sync", PackPath(pack_number_));
-  if (::fdatasync(index_fd_) != 0) return Io("cannot sync", dir_ + "/index");
+  if (::fdatasync(pack_fd_) != 0) return IoError("cannot sync", PackPath(pack_number_));
+  if (::fdatasync(index_fd_) != 0) return IoError("cannot sync", dir_ + "/index");
   dirty_ = false;
   return {};
 }

@@ -24,10 +24,6 @@ struct BlockInfo {
   bool live = false;
 };
 
-Error Io(const std::string& what, const std::string& path) {
-  return MakeError(ErrorCode::kIo, what + " " + path + ": " + std::strerror(errno));
-}
-
 }  // namespace
 
 Result<uint64_t> ChunkStore::Collect(const std::unordered_set<Hash, HashKey>& live) {
@@ -64,7 +60,7 @@ Result<uint64_t> ChunkStore::Collect(const std::unordered_set<Hash, HashKey>& li
     }
     if (held > 0) {
       int in = ::open(e.path().c_str(), O_RDONLY | O_CLOEXEC);
-      if (in < 0) return Io("cannot open", e.path());
+      if (in < 0) return IoError("cannot open", e.path());
       std::string block;
       for (const auto& [offset, b] : packs[n]) {
         if (!b.live) continue;
@@ -74,7 +70,7 @@ Result<uint64_t> ChunkStore::Collect(const std::unordered_set<Hash, HashKey>& li
             ::pwrite(pack_fd_, block.data(), b.bytes, static_cast<off_t>(pack_size_)) !=
                 static_cast<ssize_t>(b.bytes)) {
           ::close(in);
-          return Io("cannot move a block of", e.path());
+          return IoError("cannot move a block of", e.path());
         }
         moved[{n, offset}] = {pack_number_, pack_size_};
         pack_size_ += b.bytes;
@@ -86,7 +82,8 @@ Result<uint64_t> ChunkStore::Collect(const std::unordered_set<Hash, HashKey>& li
   }
   if (ec) return MakeError(ErrorCode::kIo, "cannot list " + dir_ + "/packs: " + ec.message());
   if (doomed.empty()) return uint64_t{0};
-  if (options_.sync && ::fdatasync(pack_fd_) != 0) return Io("cannot sync", PackPath(pack_number_));
+  if (options_.sync && ::fdatasync(pack_fd_) != 0)
+    return IoError("cannot sync", PackPath(pack_number_));
 
   std::unordered_map<Hash, ChunkLocation, HashKey> next;
   std::set<uint32_t> gone;
@@ -108,7 +105,7 @@ Result<uint64_t> ChunkStore::Collect(const std::unordered_set<Hash, HashKey>& li
   if (auto r = WriteFileAtomic(path, records, 0600); !r) return r.error();
   ::close(index_fd_);
   index_fd_ = ::open(path.c_str(), O_RDWR | O_APPEND | O_CLOEXEC);
-  if (index_fd_ < 0) return Io("cannot open", path);
+  if (index_fd_ < 0) return IoError("cannot open", path);
   index_bytes_ = records.size();
   index_ = std::move(next);
   recent_.clear();  // blocks have moved

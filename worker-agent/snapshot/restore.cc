@@ -15,6 +15,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "common/core/files.h"
 #include "worker-agent/snapshot/beneath.h"
 #include "worker-agent/snapshot/tree.h"
 
@@ -27,11 +28,6 @@ namespace fs = std::filesystem;
 // checkpoint), only permission bits and, on directories, the sticky bit.
 constexpr uint32_t kFileModes = 0777;
 constexpr uint32_t kDirModes = 01777;
-
-Error Io(const std::string& what, const std::string& path) {
-  return MakeError(ErrorCode::kIo, what + " " + (path.empty() ? std::string(".") : path) + ": " +
-                                       std::strerror(errno));
-}
 
 struct Times {
   timespec spec[2]{};
@@ -93,7 +89,7 @@ class Planner {
       std::string child = JoinPath(path, e.name());
       Times t(e.mtime_ns());
       if (e.kind() == v1::TreeEntry::DIRECTORY) {
-        if (::mkdirat(root_, child.c_str(), 0700) != 0) return Io("cannot create", child);
+        if (::mkdirat(root_, child.c_str(), 0700) != 0) return IoError("cannot create", child);
         plan_.dirs.emplace_back(child, e.mode() & kDirModes, e.mtime_ns());
         ++plan_.counts.directories;
         if (auto r = Dir(e.tree(), child); !r) return r;
@@ -136,10 +132,10 @@ class Planner {
     }
     if (!whole) {
       int fd = OpenBeneath(root_, path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0600);
-      if (fd < 0) return Io("cannot create", path);
+      if (fd < 0) return IoError("cannot create", path);
       bool sized = ::ftruncate(fd, static_cast<off_t>(size)) == 0;
       ::close(fd);
-      if (!sized) return Io("cannot size", path);
+      if (!sized) return IoError("cannot size", path);
     }
     plan_.files.push_back(FileOut{std::move(path), e.mode() & kFileModes, e.mtime_ns(), whole});
     ++plan_.counts.files;
@@ -206,7 +202,7 @@ class Writers {
   Result<void> Write(const FileOut& f, uint64_t offset, std::string_view bytes) {
     int flags = f.whole ? O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW : O_WRONLY | O_NOFOLLOW;
     int fd = OpenBeneath(root_, f.path, flags, 0600);
-    if (fd < 0) return Io("cannot open", f.path);
+    if (fd < 0) return IoError("cannot open", f.path);
     bool ok = true;
     while (ok && !bytes.empty()) {
       ssize_t w = ::pwrite(fd, bytes.data(), bytes.size(), static_cast<off_t>(offset));
@@ -224,7 +220,7 @@ class Writers {
     int saved = errno;
     ::close(fd);
     errno = saved;
-    if (!ok) return Io("cannot write", f.path);
+    if (!ok) return IoError("cannot write", f.path);
     return {};
   }
 
@@ -251,11 +247,11 @@ Result<void> Finish(int root, const Plan& plan, uint32_t root_mode) {
     Times t(f.mtime_ns);
     if (::fchmodat(root, f.path.c_str(), f.mode, 0) != 0 ||
         ::utimensat(root, f.path.c_str(), t.spec, AT_SYMLINK_NOFOLLOW) != 0) {
-      return Io("cannot set the mode or time of", f.path);
+      return IoError("cannot set the mode or time of", f.path);
     }
   }
   for (const auto& [path, target, mtime] : plan.links) {
-    if (::symlinkat(target.c_str(), root, path.c_str()) != 0) return Io("cannot create", path);
+    if (::symlinkat(target.c_str(), root, path.c_str()) != 0) return IoError("cannot create", path);
     Times t(mtime);
     ::utimensat(root, path.c_str(), t.spec, AT_SYMLINK_NOFOLLOW);
   }
@@ -272,10 +268,10 @@ Result<void> Finish(int root, const Plan& plan, uint32_t root_mode) {
     Times t(mtime);
     if (::fchmodat(root, path.c_str(), mode, 0) != 0 ||
         ::utimensat(root, path.c_str(), t.spec, AT_SYMLINK_NOFOLLOW) != 0) {
-      return Io("cannot set the mode or time of", path);
+      return IoError("cannot set the mode or time of", path);
     }
   }
-  if (::fchmod(root, root_mode & kDirModes) != 0) return Io("cannot set the mode of", "");
+  if (::fchmod(root, root_mode & kDirModes) != 0) return IoError("cannot set the mode of", "");
   return {};
 }
 
@@ -307,11 +303,11 @@ Result<Restored> RestoreTree(const ChunkStore& store, const Hash& root_hash, uin
   }
   // Beside the target, so the swap is a rename on one file system.
   std::string pattern = (dest.parent_path() / ("." + dest.filename().string() + ".restore-XXXXXX"));
-  if (::mkdtemp(pattern.data()) == nullptr) return Io("cannot create", pattern);
+  if (::mkdtemp(pattern.data()) == nullptr) return IoError("cannot create", pattern);
   const std::string fresh = pattern;
   int root = ::open(fresh.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
   if (root < 0) {
-    Error e = Io("cannot open", fresh);
+    Error e = IoError("cannot open", fresh);
     fs::remove_all(fresh, ec);
     return e;
   }
@@ -323,7 +319,7 @@ Result<Restored> RestoreTree(const ChunkStore& store, const Hash& root_hash, uin
   }
   if (!exists) {
     if (::rename(fresh.c_str(), dest.c_str()) != 0) {
-      Error e = Io("cannot move the restored tree to", dest.string());
+      Error e = IoError("cannot move the restored tree to", dest.string());
       fs::remove_all(fresh, ec);
       return e;
     }
@@ -331,7 +327,7 @@ Result<Restored> RestoreTree(const ChunkStore& store, const Hash& root_hash, uin
   }
   // Swapped in one step: at no moment is the workspace half old, half new.
   if (::renameat2(AT_FDCWD, fresh.c_str(), AT_FDCWD, dest.c_str(), RENAME_EXCHANGE) != 0) {
-    Error e = Io("cannot swap the restored tree in at", dest.string());
+    Error e = IoError("cannot swap the restored tree in at", dest.string());
     fs::remove_all(fresh, ec);
     return e;
   }
