@@ -1,7 +1,5 @@
 #include "common/http/server.h"
 
-#include <spdlog/spdlog.h>
-
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -18,6 +16,7 @@
 #include <optional>
 
 #include "common/core/awaitable.h"
+#include "common/http/listener.h"
 
 namespace autovibe {
 namespace {
@@ -96,62 +95,29 @@ class BodyStream final : public HttpBodyStream {
 
 class Server final : public HttpServer, public std::enable_shared_from_this<Server> {
  public:
-  Server(asio::io_context& ioc, HttpServerOptions options, Handler handler)
-      : acceptor_(ioc), options_(std::move(options)), handler_(std::move(handler)) {}
+  Server(HttpServerOptions options, Handler handler)
+      : options_(std::move(options)), handler_(std::move(handler)) {}
 
-  Result<void> Bind() {
-    boost::system::error_code ec;
-    auto addr = asio::ip::make_address(options_.host, ec);
-    if (ec) return MakeError(ErrorCode::kBadConfig, "bad listen address " + options_.host);
-    tcp::endpoint ep(addr, options_.port);
-    acceptor_.open(ep.protocol(), ec);
-    if (!ec) acceptor_.set_option(asio::socket_base::reuse_address(true), ec);
-    if (!ec) acceptor_.bind(ep, ec);
-    if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
-    if (ec) {
-      return MakeError(ErrorCode::kUnavailable, "cannot listen on " + options_.host + ":" +
-                                                    std::to_string(options_.port) + ": " +
-                                                    ec.message());
-    }
-    port_ = acceptor_.local_endpoint().port();
+  // Binds and starts accepting; each connection is a Session.
+  Result<void> Listen(asio::io_context& ioc) {
+    auto listener = StartTcpListener(
+        ioc, {options_.host, options_.port, "http "}, [self = shared_from_this()](tcp::socket s) {
+          auto ex = s.get_executor();
+          asio::co_spawn(ex, self->Session(beast::tcp_stream(std::move(s))), asio::detached);
+        });
+    if (!listener) return listener.error();
+    listener_ = std::move(*listener);
     return {};
   }
 
-  void StartAccepting(std::shared_ptr<bool> alive) {
-    alive_ = std::move(alive);
-    asio::co_spawn(acceptor_.get_executor(), Accept(), asio::detached);
-  }
-
-  uint16_t port() const override { return port_; }
+  uint16_t port() const override { return listener_->port(); }
 
   void Stop() override {
-    boost::system::error_code ec;
-    acceptor_.close(ec);
+    listener_->Stop();
     *alive_ = false;
   }
 
  private:
-  asio::awaitable<void> Accept() {
-    auto self = shared_from_this();  // the frame keeps the server alive
-    while (acceptor_.is_open()) {
-      auto [ec, socket] = co_await acceptor_.async_accept(kTuple);
-      if (ec) {
-        if (ec == asio::error::operation_aborted || !acceptor_.is_open()) co_return;
-        // Out of file descriptors (or similar): pause instead of spinning on the owner
-        // thread, and keep serving the connections we have.
-        spdlog::warn("http accept failed: {}", ec.message());
-        asio::steady_timer pause(acceptor_.get_executor(), std::chrono::milliseconds(100));
-        co_await pause.async_wait(kTuple);
-        continue;
-      }
-      // Answers and stream events go out as written, not held back for the peer's ACK.
-      boost::system::error_code ignored;
-      socket.set_option(tcp::no_delay(true), ignored);
-      asio::co_spawn(acceptor_.get_executor(), Session(beast::tcp_stream(std::move(socket))),
-                     asio::detached);
-    }
-  }
-
   asio::awaitable<void> Session(beast::tcp_stream stream) {
     auto self = shared_from_this();  // the frame keeps the server alive
     beast::flat_buffer buffer;
@@ -304,11 +270,10 @@ class Server final : public HttpServer, public std::enable_shared_from_this<Serv
     co_return reusable;
   }
 
-  tcp::acceptor acceptor_;
   HttpServerOptions options_;
   Handler handler_;
-  uint16_t port_ = 0;
-  std::shared_ptr<bool> alive_;
+  std::unique_ptr<TcpListener> listener_;
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };
 
 // Owns the Server through a shared_ptr so coroutines can outlive the handle safely.
@@ -328,9 +293,8 @@ class ServerHandle final : public HttpServer {
 Result<std::unique_ptr<HttpServer>> StartHttpServer(asio::io_context& ioc,
                                                     HttpServerOptions options,
                                                     HttpServer::Handler handler) {
-  auto server = std::make_shared<Server>(ioc, std::move(options), std::move(handler));
-  if (auto r = server->Bind(); !r) return r.error();
-  server->StartAccepting(std::make_shared<bool>(true));
+  auto server = std::make_shared<Server>(std::move(options), std::move(handler));
+  if (auto r = server->Listen(ioc); !r) return r.error();
   return std::unique_ptr<HttpServer>(new ServerHandle(server));
 }
 

@@ -881,5 +881,28 @@ TEST_CASE("proxy: malformed settings are refused at start", "[meter]") {
   CHECK((*ok)->url() == "http://127.0.0.1:" + std::to_string((*ok)->port()));
 }
 
+TEST_CASE("proxy: a listen address it cannot bind is refused at start in the proxy's words",
+          "[meter]") {
+  FakeLedger ledger;
+  asio::io_context ioc;
+  ProxyOptions named = Options("mock");
+  named.host = "localhost";
+  auto bad = StartMeteringProxy(ioc, named, ledger, Prices());
+  REQUIRE_FALSE(bad);
+  CHECK(bad.error().code == ErrorCode::kBadConfig);
+  CHECK(bad.error().message == "bad proxy listen address localhost");
+
+  auto first = StartMeteringProxy(ioc, Options("mock"), ledger, Prices());
+  REQUIRE(first);
+  ProxyOptions taken = Options("mock");
+  taken.port = (*first)->port();
+  auto second = StartMeteringProxy(ioc, taken, ledger, Prices());
+  REQUIRE_FALSE(second);
+  CHECK(second.error().code == ErrorCode::kUnavailable);
+  CHECK_THAT(second.error().message,
+             Catch::StartsWith(
+                 "metering proxy cannot listen on 127.0.0.1:" + std::to_string(taken.port) + ": "));
+}
+
 }  // namespace
 }  // namespace autovibe::meter

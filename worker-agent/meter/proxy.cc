@@ -1,12 +1,9 @@
 #include "worker-agent/meter/proxy.h"
 
-#include <spdlog/spdlog.h>
-
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
@@ -18,6 +15,7 @@
 #include <unordered_set>
 
 #include "common/core/awaitable.h"
+#include "common/http/listener.h"
 #include "worker-agent/meter/call.h"
 #include "worker-agent/meter/errors.h"
 
@@ -49,9 +47,8 @@ std::string_view PathOf(std::string_view target) { return target.substr(0, targe
 
 class Proxy final : public std::enable_shared_from_this<Proxy> {
  public:
-  Proxy(asio::io_context& ioc, ProxyOptions options, CallLedger& ledger, const PriceTable& prices)
-      : acceptor_(ioc),
-        options_(std::move(options)),
+  Proxy(ProxyOptions options, CallLedger& ledger, const PriceTable& prices)
+      : options_(std::move(options)),
         ledger_(ledger),
         prices_(prices),
         limiter_(options_.requests_per_minute, options_.tokens_per_minute) {}
@@ -84,53 +81,36 @@ class Proxy final : public std::enable_shared_from_this<Proxy> {
     return {};
   }
 
-  Result<void> Bind() {
-    boost::system::error_code ec;
-    auto addr = asio::ip::make_address(options_.host, ec);
-    if (ec) return MakeError(ErrorCode::kBadConfig, "bad proxy listen address " + options_.host);
-    tcp::endpoint ep(addr, options_.port);
-    acceptor_.open(ep.protocol(), ec);
-    if (!ec) acceptor_.set_option(asio::socket_base::reuse_address(true), ec);
-    if (!ec) acceptor_.bind(ep, ec);
-    if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
-    if (ec) {
-      return MakeError(ErrorCode::kUnavailable, "metering proxy cannot listen on " + options_.host +
-                                                    ":" + std::to_string(options_.port) + ": " +
-                                                    ec.message());
+  // Binds and starts accepting; each connection is a Session.
+  Result<void> Listen(asio::io_context& ioc) {
+    auto listener = StartTcpListener(
+        ioc, {options_.host, options_.port, "meter: "}, [self = shared_from_this()](tcp::socket s) {
+          auto ex = s.get_executor();
+          asio::co_spawn(ex, self->Session(std::move(s)), asio::detached);
+        });
+    if (!listener) {
+      // The proxy's own wording of the listener's errors.
+      const Error& e = listener.error();
+      return MakeError(e.code, e.code == ErrorCode::kBadConfig
+                                   ? "bad proxy listen address " + options_.host
+                                   : "metering proxy " + e.message);
     }
-    port_ = acceptor_.local_endpoint().port();
+    listener_ = std::move(*listener);
     return {};
   }
 
-  void Start() { asio::co_spawn(acceptor_.get_executor(), Accept(), asio::detached); }
-
   void Stop() {
     alive_ = false;
-    boost::system::error_code ec;
-    acceptor_.close(ec);
+    listener_->Stop();
     // Connections waiting for a request close now; the others after their answer.
+    boost::system::error_code ec;
     for (beast::tcp_stream* s : idle_) s->socket().close(ec);
   }
 
-  uint16_t port() const { return port_; }
+  uint16_t port() const { return listener_->port(); }
   const std::string& host() const { return options_.host; }
 
  private:
-  asio::awaitable<void> Accept() {
-    auto self = shared_from_this();
-    while (acceptor_.is_open()) {
-      auto [ec, socket] = co_await acceptor_.async_accept(kTuple);
-      if (ec) {
-        if (ec == asio::error::operation_aborted || !acceptor_.is_open()) co_return;
-        spdlog::warn("meter: accept failed: {}", ec.message());
-        asio::steady_timer pause(acceptor_.get_executor(), std::chrono::milliseconds(100));
-        co_await pause.async_wait(kTuple);
-        continue;
-      }
-      asio::co_spawn(acceptor_.get_executor(), Session(std::move(socket)), asio::detached);
-    }
-  }
-
   // While a connection waits for a tool's next request, Stop() may close it.
   struct IdleMark {
     std::unordered_set<beast::tcp_stream*>& set;
@@ -144,8 +124,6 @@ class Proxy final : public std::enable_shared_from_this<Proxy> {
 
   asio::awaitable<void> Session(tcp::socket socket) {
     auto self = shared_from_this();
-    boost::system::error_code ignored;
-    socket.set_option(tcp::no_delay(true), ignored);
     beast::tcp_stream stream(std::move(socket));
     // Beast reads as much as the buffer's free capacity (at least 512 bytes): room for
     // large requests to arrive in few reads.
@@ -178,6 +156,7 @@ class Proxy final : public std::enable_shared_from_this<Proxy> {
       Request& request = parser.get();
       if (!co_await Answer(stream, request)) break;
     }
+    boost::system::error_code ignored;
     stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
   }
 
@@ -270,14 +249,13 @@ class Proxy final : public std::enable_shared_from_this<Proxy> {
     co_return reply.reusable() && alive_;
   }
 
-  tcp::acceptor acceptor_;
   ProxyOptions options_;
   CallLedger& ledger_;
   const PriceTable& prices_;
   RateLimiter limiter_;
   std::map<std::string, Provider, std::less<>> providers_;
   std::unordered_set<beast::tcp_stream*> idle_;
-  uint16_t port_ = 0;
+  std::unique_ptr<TcpListener> listener_;
   uint64_t calls_ = 0;
   bool alive_ = true;
 };
@@ -304,10 +282,9 @@ class ProxyHandle final : public MeteringProxy {
 Result<std::unique_ptr<MeteringProxy>> StartMeteringProxy(asio::io_context& ioc,
                                                           ProxyOptions options, CallLedger& ledger,
                                                           const PriceTable& prices) {
-  auto proxy = std::make_shared<Proxy>(ioc, std::move(options), ledger, prices);
+  auto proxy = std::make_shared<Proxy>(std::move(options), ledger, prices);
   if (auto r = proxy->SetUpProviders(ioc.get_executor()); !r) return r.error();
-  if (auto r = proxy->Bind(); !r) return r.error();
-  proxy->Start();
+  if (auto r = proxy->Listen(ioc); !r) return r.error();
   return std::unique_ptr<MeteringProxy>(new ProxyHandle(std::move(proxy)));
 }
 
