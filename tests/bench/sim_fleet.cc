@@ -7,6 +7,7 @@
 #include <optional>
 
 #include "autovibe/v1/machine.pb.h"
+#include "common/bus/subjects.h"
 #include "common/core/ids.h"
 #include "common/core/time.h"
 
@@ -54,18 +55,18 @@ Result<void> SimFleet::RegisterOne(size_t index) {
   const std::string data = req.SerializeAsString();
   Error last = MakeError(ErrorCode::kInternal, "no attempt made");
   for (int attempt = 0; attempt < kRegisterAttempts; ++attempt) {
-    auto raw = bus_.Request(prefix_ + ".register", data, kRegisterTimeout);
+    auto raw = bus_.Request(Subjects(prefix_).Register(), data, kRegisterTimeout);
     if (!raw) {
       last = raw.error();
       continue;
     }
     v1::RegisterReply reply;
-    if (!reply.ParseFromString(*raw)) return MakeError("bench", "undecodable register reply");
+    if (!reply.ParseFromString(*raw)) return MakeError(ErrorCode::kInternal, "undecodable register reply");
     if (!reply.error().empty() || reply.machine_id().empty()) {
-      return MakeError("bench", req.name() + " refused: " + reply.error());
+      return MakeError(ErrorCode::kUnavailable, req.name() + " refused: " + reply.error());
     }
     machine_ids_[index] = reply.machine_id();
-    subjects_[index] = prefix_ + ".hb." + reply.machine_id();
+    subjects_[index] = Subjects(prefix_).Heartbeat(reply.machine_id());
     interval_ms_.store(reply.heartbeat_interval_ms());
     return {};
   }

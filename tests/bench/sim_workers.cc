@@ -4,6 +4,7 @@
 
 #include "autovibe/v1/command.pb.h"
 #include "autovibe/v1/event.pb.h"
+#include "common/bus/subjects.h"
 #include "common/core/ids.h"
 #include "common/core/time.h"
 
