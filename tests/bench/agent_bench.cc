@@ -180,13 +180,7 @@ struct QuickstartFleet {
 
   std::optional<json::value> Call(const std::string& method, const std::string& path,
                                   const json::value& body = nullptr) {
-    auto r = controller.Call(method, path, std::nullopt,
-                             body.is_null() ? std::string() : json::serialize(body));
-    if (!r || r->status / 100 != 2) return std::nullopt;
-    boost::system::error_code ec;
-    json::value v = json::parse(r->body, ec);
-    if (ec) return std::nullopt;
-    return v;
+    return controller.CallJson(method, path, body);
   }
 
   // The quickstart's project and budget.

@@ -49,13 +49,7 @@ MeteredFleet::MeteredFleet(testing::UsageOverride usage, uint32_t task_slots) {
 
 std::optional<json::value> MeteredFleet::Call(const std::string& method, const std::string& path,
                                               const json::value& body) {
-  auto r = controller_->Call(method, path, std::nullopt,
-                             body.is_null() ? std::string() : json::serialize(body));
-  if (!r || r->status / 100 != 2) return std::nullopt;
-  boost::system::error_code ec;
-  json::value v = json::parse(r->body, ec);
-  if (ec) return std::nullopt;
-  return v;
+  return controller_->CallJson(method, path, body);
 }
 
 bool MeteredFleet::CreateProject(const std::string& name) {

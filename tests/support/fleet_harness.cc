@@ -49,6 +49,18 @@ Result<HttpReply> ControllerProcess::Call(const std::string& method, const std::
   return SendHttp(call);
 }
 
+std::optional<boost::json::value> ControllerProcess::CallJson(const std::string& method,
+                                                              const std::string& path,
+                                                              const boost::json::value& body) {
+  auto r = Call(method, path, std::nullopt,
+                body.is_null() ? std::string() : boost::json::serialize(body));
+  if (!r || r->status / 100 != 2) return std::nullopt;
+  boost::system::error_code ec;
+  boost::json::value v = boost::json::parse(r->body, ec);
+  if (ec) return std::nullopt;
+  return v;
+}
+
 boost::json::value ControllerProcess::GetJson(const std::string& path) {
   auto r = Call("GET", path);
   if (!r) throw std::runtime_error("GET " + path + ": " + r.error().message);

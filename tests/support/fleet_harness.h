@@ -31,6 +31,10 @@ class ControllerProcess {
   Result<HttpReply> Call(const std::string& method, const std::string& path,
                          std::optional<std::string> token = std::nullopt,
                          const std::string& body = "");
+  // `method` on `path` with the admin token and `body` (none when null): the answer's JSON, or
+  // nothing unless the API answered 2xx with JSON.
+  std::optional<boost::json::value> CallJson(const std::string& method, const std::string& path,
+                                             const boost::json::value& body = nullptr);
   // GET path and parse the JSON body; throws on failure (for use inside REQUIRE).
   boost::json::value GetJson(const std::string& path);
   // POST /v1/machines with `body`; returns the new machine's id (throws unless 202).
