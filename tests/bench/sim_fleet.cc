@@ -61,7 +61,8 @@ Result<void> SimFleet::RegisterOne(size_t index) {
       continue;
     }
     v1::RegisterReply reply;
-    if (!reply.ParseFromString(*raw)) return MakeError(ErrorCode::kInternal, "undecodable register reply");
+    if (!reply.ParseFromString(*raw))
+      return MakeError(ErrorCode::kInternal, "undecodable register reply");
     if (!reply.error().empty() || reply.machine_id().empty()) {
       return MakeError(ErrorCode::kUnavailable, req.name() + " refused: " + reply.error());
     }
