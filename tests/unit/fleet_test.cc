@@ -5,17 +5,13 @@
 #include <limits>
 
 #include "tests/support/process.h"
+#include "tests/unit/manual_clock.h"
 
 using namespace autovibe;
+using autovibe::testing::ManualClock;
 using autovibe::testing::TempDir;
 
 namespace {
-
-class ManualClock final : public Clock {
- public:
-  int64_t NowMs() const override { return now; }
-  int64_t now = 1'700'000'000'000;
-};
 
 MachineRegistration Req(const std::string& name) {
   MachineRegistration r;

@@ -9,18 +9,14 @@
 #include <mutex>
 
 #include "tests/support/process.h"
+#include "tests/unit/manual_clock.h"
 
 using namespace autovibe;
 using namespace std::chrono_literals;
+using autovibe::testing::ManualClock;
 using autovibe::testing::TempDir;
 
 namespace {
-
-class ManualClock final : public Clock {
- public:
-  int64_t NowMs() const override { return now; }
-  int64_t now = 1'700'000'000'000;
-};
 
 // A backend that makes nothing, but says what it was asked (on the manager's threads).
 class TestProvisioner final : public Provisioner {

@@ -9,19 +9,15 @@
 #include "autovibe/v1/command.pb.h"
 #include "autovibe/v1/machine.pb.h"
 #include "tests/support/process.h"
+#include "tests/unit/manual_clock.h"
 #include "tests/unit/recording_bus.h"
 
 using namespace autovibe;
+using autovibe::testing::ManualClock;
 using autovibe::testing::RecordingBus;
 using autovibe::testing::TempDir;
 
 namespace {
-
-class ManualClock final : public Clock {
- public:
-  int64_t NowMs() const override { return now; }
-  int64_t now = 1'700'000'000'000;
-};
 
 // What the listener heard, one line per call: "registered m-..", "down m-.. lost: why", ...
 struct Heard final : MachineListener {

@@ -4,17 +4,13 @@
 
 #include "tests/support/catch_result.h"
 #include "tests/support/process.h"
+#include "tests/unit/manual_clock.h"
 
 using namespace autovibe;
+using autovibe::testing::ManualClock;
 using autovibe::testing::TempDir;
 
 namespace {
-
-class ManualClock final : public Clock {
- public:
-  int64_t NowMs() const override { return now; }
-  int64_t now = 1'700'000'000'000;
-};
 
 // What the book ordered and said, kept for the test to look at.
 struct Effects final : TaskCommands, TaskObserver {
