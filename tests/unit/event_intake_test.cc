@@ -127,3 +127,23 @@ TEST_CASE("an event whose handler fails is not acknowledged, so it comes again",
   CHECK(f.applied == std::vector<std::string>{"finished e-5"});
   CHECK(f.acks == 1);
 }
+
+TEST_CASE("a handler that fails after writing leaves nothing of what it wrote", "[intake]") {
+  // A poisoned event cannot leave half its effects behind: its writes are undone together,
+  // while the batch's other work keeps its own.
+  Fixture f;
+  f.intake.Route(AgentEventKind::kTaskFinished, [&](const AgentEvent& e) -> Result<void> {
+    auto wrote = f.store->MarkAgentEventApplied("written-by-" + e.event_id, 1);
+    REQUIRE(wrote);
+    REQUIRE(*wrote);
+    return MakeError(ErrorCode::kStore, "disk full");
+  });
+  f.batch.Open();
+  REQUIRE(*f.store->MarkAgentEventApplied("other-work", 1));
+  f.Deliver("av.evt.m-1", Fixture::Finished("m-1", "e-6", "t-1"));
+  CHECK(f.acks == 0);
+  // Not recorded: both would be fresh again; the batch's other write was kept.
+  CHECK(*f.store->MarkAgentEventApplied("written-by-e-6", 2));
+  CHECK(*f.store->MarkAgentEventApplied("e-6", 2));
+  CHECK_FALSE(*f.store->MarkAgentEventApplied("other-work", 2));
+}
