@@ -18,6 +18,9 @@ inline constexpr int kExitUsage = 2;        // bad command line
 inline constexpr int kExitUnreachable = 5;  // no controller at the URL
 inline constexpr int kExitUnauthorized = 3;
 inline constexpr int kExitNotFound = 4;
+// `task submit --wait`: the task was paused (a budget ran out, its project was stopped); it
+// goes on when allowed again. 75 is sysexits' EX_TEMPFAIL.
+inline constexpr int kExitPaused = 75;
 
 // Options that may stand anywhere on the command line.
 struct GlobalOptions {

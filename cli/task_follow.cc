@@ -61,7 +61,9 @@ class Follower {
     }
     if (e.event == "state") {
       observer_.OnState(*data);
-      return true;
+      if (!observer_.Done()) return true;
+      end_ = std::move(*data);
+      return false;
     }
     const auto seq = IntField(*data, "seq");
     // A chunk seen before a reconnection may come again; show it once.

@@ -24,6 +24,8 @@ class TaskObserver {
   virtual void OnState(const boost::json::object& state) {}
   // The stream broke before the task ended (`why`); the follower tries again after `delay`.
   virtual void OnReconnect(const CliError& why, std::chrono::milliseconds delay) {}
+  // Asked after each state: true ends the follow there, and the follow returns that state.
+  virtual bool Done() const { return false; }
 };
 
 // Waits `delay`; std::this_thread::sleep_for in production.
@@ -45,9 +47,10 @@ Terminal ProcessTerminal();
 std::string ReconnectNote(const CliError& why, std::chrono::milliseconds delay);
 
 // Follows the logs of task `id` until the controller sends its `end` event, and returns the
-// final task. When the stream breaks (the controller restarts, the connection drops), it
-// reconnects after a backoff, asking only for chunks after the last one seen, for as long as
-// it takes. Errors the controller answers with (401, 404, ...) and malformed events end it.
+// final task (or, when the observer is Done after a state, that state). When the stream breaks (the
+// controller restarts, the connection drops), it reconnects after a backoff, asking only for chunks
+// after the last one seen, for as long as it takes. Errors the controller answers with (401, 404,
+// ...) and malformed events end it.
 CliResult<boost::json::object> FollowTask(const Client& client, const std::string& id,
                                           TaskObserver& observer, const Sleeper& sleep = SleepFor);
 

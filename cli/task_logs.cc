@@ -60,7 +60,16 @@ class LogFollowPrinter final : public TaskObserver {
   }
   void OnState(const json::object& state) override {
     outage_ = false;
-    if (as_json_) Event("state", state);
+    if (as_json_) return Event("state", state);
+    // A pause and its end are told on stderr, so the output stays the tool's own.
+    const std::string now = StringField(state, "state");
+    if (now == "paused" && state_ != "paused") {
+      out_.flush();
+      *term_.err << "autovibe: task paused: " << OrDash(StringField(state, "reason")) << '\n';
+    } else if (state_ == "paused" && now != "paused" && !now.empty()) {
+      *term_.err << "autovibe: task resumed: " << now << '\n';
+    }
+    if (!now.empty()) state_ = now;
   }
   void OnReconnect(const CliError& why, std::chrono::milliseconds delay) override {
     if (outage_) return;  // once per outage is enough
@@ -78,6 +87,7 @@ class LogFollowPrinter final : public TaskObserver {
   const Terminal& term_;
   LogPrinter printer_;
   bool outage_ = false;
+  std::string state_;
 };
 
 }  // namespace

@@ -147,24 +147,29 @@ void AddSubmitCommand(CLI::App& task, Invocation& inv) {
       ->type_name("CP");
   submit->add_flag("--wait", f->wait,
                    "Follow the task to its end, then exit with its exit code (0 succeeded, N "
-                   "exit code N, 1 otherwise)");
+                   "exit code N, 1 otherwise); a pause ends the wait with exit code 75");
+  submit->add_flag("--wait-through-pauses", f->wait_through_pauses,
+                   "Like --wait, but keep waiting when the task is paused");
   submit->add_option("CMD", f->command, "The command and its arguments, after --");
   submit->callback([&inv, f] {
     auto request = SubmitRequest(*f);
     if (!request) throw CLI::ValidationError(request.error().message);
     inv.command = "task submit";
-    inv.action = [request = std::move(*request), wait = f->wait](CommandContext& ctx) {
+    const WaitMode wait = f->wait_through_pauses ? WaitMode::kThroughPauses
+                          : f->wait              ? WaitMode::kToEndOrPause
+                                                 : WaitMode::kNone;
+    inv.action = [request = std::move(*request), wait](CommandContext& ctx) {
       return SubmitTask(ctx, request, wait, ProcessTerminal());
     };
   });
 }
 
-CliStatus SubmitTask(CommandContext& ctx, const json::object& request, bool wait,
+CliStatus SubmitTask(CommandContext& ctx, const json::object& request, WaitMode wait,
                      const Terminal& term) {
   constexpr std::string_view kRequest = "POST /v1/tasks";
   auto body = ctx.client.Post("/v1/tasks", request);
   if (!body) return body.error();
-  if (!wait) return PrintCreated(ctx, *body, kRequest, "id");
+  if (wait == WaitMode::kNone) return PrintCreated(ctx, *body, kRequest, "id");
   auto task = ExpectObject(*body, kRequest);
   if (!task) return task.error();
   const std::string id = StringField(**task, "id");
@@ -177,7 +182,7 @@ CliStatus SubmitTask(CommandContext& ctx, const json::object& request, bool wait
     ctx.out << id << '\n';
     ctx.out.flush();
   }
-  return WaitForTask(ctx, **task, term);
+  return WaitForTask(ctx, **task, term, wait == WaitMode::kThroughPauses);
 }
 
 }  // namespace autovibe::cli

@@ -33,6 +33,14 @@ struct SubmitFlags {
   std::string max_usd;  // "0.50": the task's own spending cap
   std::string from_checkpoint;
   bool wait = false;
+  bool wait_through_pauses = false;
+};
+
+// How `task submit` waits for its task.
+enum class WaitMode {
+  kNone,           // prints the id and returns
+  kToEndOrPause,   // --wait: to its end, or its first pause (exit code kExitPaused)
+  kThroughPauses,  // --wait-through-pauses: to its end, telling each pause and resumption
 };
 
 // Adds `submit` to the `task` noun. Flags that make no valid request are usage errors (exit 2).
@@ -41,9 +49,9 @@ void AddSubmitCommand(CLI::App& task, Invocation& inv);
 // The POST /v1/tasks body the flags ask for; a usage error (exit 2) says what is wrong.
 CliResult<boost::json::object> SubmitRequest(const SubmitFlags& flags);
 
-// Submits `request`, prints the new task's id (its JSON with --json), and with `wait` follows
-// it to its end (see WaitForTask; with --json only the final task is printed).
-CliStatus SubmitTask(CommandContext& ctx, const boost::json::object& request, bool wait,
+// Submits `request`, prints the new task's id (its JSON with --json), and unless `wait` is
+// kNone follows it (see WaitForTask; with --json only the final task is printed).
+CliStatus SubmitTask(CommandContext& ctx, const boost::json::object& request, WaitMode wait,
                      const Terminal& term);
 
 }  // namespace autovibe::cli

@@ -50,7 +50,8 @@ std::string Clean(std::string_view line) {
 // Shows one follow: keeps the progress line up to date on the terminal.
 class ProgressLine final : public TaskObserver {
  public:
-  ProgressLine(const json::object& task, const Terminal& term) : term_(term) {
+  ProgressLine(const json::object& task, const Terminal& term, bool through_pauses)
+      : term_(term), through_pauses_(through_pauses) {
     progress_.id = StringField(task, "id");
     started_ms_ = term_.now_ms();
     Update(task);
@@ -77,6 +78,8 @@ class ProgressLine final : public TaskObserver {
     if (term_.is_tty) Draw();
   }
 
+  bool Done() const override { return paused_ && !through_pauses_; }
+
   // Clears the line and shows the outcome.
   void Finish(const json::object& task) {
     if (term_.is_tty) *term_.err << kClearLine;
@@ -87,9 +90,17 @@ class ProgressLine final : public TaskObserver {
  private:
   // Takes the state, machine and attempts of a task or state event.
   void Update(const json::object& obj) {
-    if (std::string state = StringField(obj, "state"); !state.empty()) progress_.state = state;
     if (std::string machine = MachineOf(obj); !machine.empty()) progress_.machine = machine;
     if (const auto n = IntField(obj, "attempts")) progress_.attempts = *n;
+    if (std::string state = StringField(obj, "state"); !state.empty()) {
+      const bool was_paused = paused_;
+      paused_ = state == "paused";
+      progress_.state = state;
+      // A pause is news a user must see at once, whatever the terminal: it may last for hours.
+      if (paused_ && !was_paused)
+        return Note(FormatPause(progress_, StringField(obj, "reason"), Elapsed(), through_pauses_));
+      if (was_paused && !paused_) Note(progress_.id + " resumed: " + state);
+    }
     if (term_.is_tty) return Draw();
     // Without a terminal, a line per change: a log file reads well.
     const std::string key =
@@ -100,6 +111,15 @@ class ProgressLine final : public TaskObserver {
     plain.elapsed_ms = Elapsed();
     plain.last_log.clear();
     *term_.err << FormatProgress(plain, std::string::npos) << '\n';
+    term_.err->flush();
+  }
+
+  // A line of its own, above the progress line.
+  void Note(const std::string& text) {
+    if (term_.is_tty) *term_.err << kClearLine;
+    *term_.err << text << '\n';
+    printed_.clear();
+    if (term_.is_tty) return Draw();
     term_.err->flush();
   }
 
@@ -121,16 +141,30 @@ class ProgressLine final : public TaskObserver {
   std::string tail_;
   std::string printed_;
   bool outage_ = false;
+  const bool through_pauses_;
+  bool paused_ = false;
 };
 
 }  // namespace
 
-CliStatus WaitForTask(CommandContext& ctx, const json::object& submitted, const Terminal& term) {
-  ProgressLine line(submitted, term);
-  auto end = FollowTask(ctx.client, StringField(submitted, "id"), line, term.sleep);
+CliStatus WaitForTask(CommandContext& ctx, const json::object& submitted, const Terminal& term,
+                      bool through_pauses) {
+  const std::string id = StringField(submitted, "id");
+  ProgressLine line(submitted, term, through_pauses);
+  auto end = FollowTask(ctx.client, id, line, term.sleep);
   if (!end) {
     if (term.is_tty) *term.err << kClearLine;
     return end.error();
+  }
+  if (line.Done()) {  // paused: the pause line has said why
+    if (term.is_tty) *term.err << kClearLine;
+    term.err->flush();
+    if (ctx.options.json) {
+      json::object state = *end;
+      state["id"] = id;
+      PrintJson(ctx.out, state);
+    }
+    return CliError{kExitPaused, ""};
   }
   line.Finish(*end);
   if (ctx.options.json) PrintJson(ctx.out, *end);
@@ -167,6 +201,19 @@ std::string LastLogLine(std::string_view output) {
     end = start;
   }
   return "";
+}
+
+std::string FormatPause(const Progress& p, const std::string& reason, int64_t elapsed_ms,
+                        bool waiting_on) {
+  std::string line = p.id + " paused after " + FormatElapsed(elapsed_ms);
+  if (!p.machine.empty()) line += " on " + p.machine;
+  line += ": " + (reason.empty() ? std::string("no reason given") : reason) + "\n";
+  line +=
+      "  it goes on when its project may spend again (autovibe budget set, autovibe project "
+      "resume) or with: autovibe task resume " +
+      p.id;
+  if (!waiting_on) line += "\n  (--wait-through-pauses keeps waiting through a pause)";
+  return line;
 }
 
 std::string FormatOutcome(const json::object& task, int64_t elapsed_ms) {

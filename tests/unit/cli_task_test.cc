@@ -58,12 +58,17 @@ std::string Chunk(int seq, std::string stream, std::string data) {
       json::object{{"seq", seq}, {"attempt", 1}, {"stream", stream}, {"data", data}});
 }
 
-std::string State(std::string state, std::string machine = "", int attempts = 1) {
+std::string State(std::string state, std::string machine = "", int attempts = 1,
+                  std::string reason = "") {
   return json::serialize(json::object{{"state", state},
                                       {"machine_id", machine.empty() ? "" : "m-1"},
                                       {"machine_name", machine},
-                                      {"attempts", attempts}});
+                                      {"attempts", attempts},
+                                      {"reason", reason}});
 }
+
+constexpr const char* kBudgetPause =
+    "paused: budget usd of project demo is used up ($1.00 of $1.00)";
 
 const std::vector<std::string> kSubmit = {"task", "submit", "--project", "demo", "--tool", "shell"};
 
@@ -476,7 +481,8 @@ struct WaitRun {
   CliStatus status;
   std::string out;
 };
-WaitRun SubmitAndWait(FakeController& ctl, FakeTerminal& term, bool tty, bool as_json = false) {
+WaitRun SubmitAndWait(FakeController& ctl, FakeTerminal& term, bool tty, bool as_json = false,
+                      WaitMode mode = WaitMode::kToEndOrPause) {
   ctl.On("POST /v1/tasks", JsonReply(201, Queued()));
   ctl.before_event = [&term] { term.now_ms += 1000; };
   Client client = ctl.MakeClient();
@@ -485,7 +491,7 @@ WaitRun SubmitAndWait(FakeController& ctl, FakeTerminal& term, bool tty, bool as
   options.json = as_json;
   CommandContext ctx{client, options, out, kNowMs};
   json::object request{{"project", "demo"}, {"tool", "shell"}};
-  WaitRun run{SubmitTask(ctx, request, true, term.Make(tty, 60)), ""};
+  WaitRun run{SubmitTask(ctx, request, mode, term.Make(tty, 60)), ""};
   run.out = out.str();
   return run;
 }
@@ -557,6 +563,99 @@ TEST_CASE("cli task submit --wait: survives the controller going away and coming
         "autovibe: lost the controller (the controller ended the stream early); reconnecting in "
         "250ms\n"
         "t-0123456789ab succeeded in 5s on agent-1\n");
+}
+
+TEST_CASE("cli task submit --wait: a pause says why at once and ends the wait with 75", "[cli]") {
+  FakeController ctl;
+  ctl.AddStream(
+      {{Event("state", State("running", "agent-1")), Event("log", Chunk(1, "stdout", "thinking\n")),
+        Event("state", State("paused", "agent-1", 1, kBudgetPause)),
+        // Never reached: the wait ended at the pause.
+        Event("end", Finished("succeeded", 0))}});
+  FakeTerminal term;
+  WaitRun run = SubmitAndWait(ctl, term, false);
+  REQUIRE_FALSE(run.status);
+  CHECK(run.status.error().exit_code == kExitPaused);
+  CHECK(run.status.error().message.empty());
+  CHECK(term.err.str() ==
+        "t-0123456789ab queued, 0s\n"
+        "t-0123456789ab running on agent-1, 1s\n"
+        "t-0123456789ab paused after 3s on agent-1: " +
+            std::string(kBudgetPause) +
+            "\n"
+            "  it goes on when its project may spend again (autovibe budget set, autovibe "
+            "project resume) or with: autovibe task resume t-0123456789ab\n"
+            "  (--wait-through-pauses keeps waiting through a pause)\n");
+}
+
+TEST_CASE("cli task submit --wait --json: a pause prints the paused state", "[cli]") {
+  FakeController ctl;
+  ctl.AddStream({{Event("state", State("paused", "agent-1", 1, kBudgetPause))}});
+  FakeTerminal term;
+  WaitRun run = SubmitAndWait(ctl, term, false, true);
+  REQUIRE_FALSE(run.status);
+  CHECK(run.status.error().exit_code == kExitPaused);
+  const json::value printed = json::parse(run.out);
+  CHECK(printed.at("id") == "t-0123456789ab");
+  CHECK(printed.at("state") == "paused");
+  CHECK(printed.at("reason") == kBudgetPause);
+}
+
+TEST_CASE("cli task submit --wait-through-pauses: tells the pause and the resumption", "[cli]") {
+  FakeController ctl;
+  ctl.AddStream(
+      {{Event("state", State("running", "agent-1")),
+        Event("state", State("paused", "agent-1", 1, kBudgetPause)),
+        Event("state", State("queued", "", 1)), Event("state", State("running", "agent-1", 2)),
+        Event("end", Finished("succeeded", 0))}});
+  FakeTerminal term;
+  WaitRun run = SubmitAndWait(ctl, term, false, false, WaitMode::kThroughPauses);
+  CHECK(run.status);
+  CHECK(term.err.str() ==
+        "t-0123456789ab queued, 0s\n"
+        "t-0123456789ab running on agent-1, 1s\n"
+        "t-0123456789ab paused after 2s on agent-1: " +
+            std::string(kBudgetPause) +
+            "\n"
+            "  it goes on when its project may spend again (autovibe budget set, autovibe "
+            "project resume) or with: autovibe task resume t-0123456789ab\n"
+            "t-0123456789ab resumed: queued\n"
+            "t-0123456789ab queued on agent-1, 3s\n"
+            "t-0123456789ab running on agent-1 (attempt 2), 4s\n"
+            "t-0123456789ab succeeded in 5s on agent-1\n");
+}
+
+TEST_CASE("cli task submit --wait: on a terminal the pause stays on the screen", "[cli]") {
+  FakeController ctl;
+  ctl.AddStream({{Event("state", State("paused", "agent-1", 1, kBudgetPause))}});
+  FakeTerminal term;
+  WaitRun run = SubmitAndWait(ctl, term, true);
+  REQUIRE_FALSE(run.status);
+  CHECK(run.status.error().exit_code == kExitPaused);
+  const std::string err = term.err.str();
+  // The progress line is cleared, the pause printed on lines of its own, and nothing redrawn
+  // over it at the end.
+  CHECK(err.find("\r\x1b[Kt-0123456789ab paused after 1s on agent-1: ") != std::string::npos);
+  CHECK(err.substr(err.size() - 4) == "\r\x1b[K");
+  CHECK(err.find("(--wait-through-pauses keeps waiting through a pause)\n") != std::string::npos);
+}
+
+TEST_CASE("cli task logs -f: a pause and its end are told on stderr", "[cli]") {
+  FakeController ctl;
+  ctl.AddStream(
+      {{Event("state", State("running", "agent-1")), Event("log", Chunk(1, "stdout", "a\n")),
+        Event("state", State("paused", "agent-1", 1, kBudgetPause)),
+        Event("state", State("running", "agent-1", 2)), Event("log", Chunk(2, "stdout", "b\n")),
+        Event("end", Finished("succeeded", 0))}});
+  FakeTerminal term;
+  Client client = ctl.MakeClient();
+  std::ostringstream out;
+  GlobalOptions options;
+  CommandContext ctx{client, options, out, kNowMs};
+  REQUIRE(ShowTaskLogs(ctx, "t-1", true, term.Make(false)));
+  CHECK(out.str() == "a\nb\n");
+  CHECK(term.err.str() == "autovibe: task paused: " + std::string(kBudgetPause) +
+                              "\nautovibe: task resumed: running\n");
 }
 
 TEST_CASE("cli task submit --wait --json: only the final task, as JSON", "[cli]") {
