@@ -176,7 +176,9 @@ TEST_CASE("a machine's own credentials cannot charge, checkpoint or lease what i
   REQUIRE(stop);
   REQUIRE(stop->status == 200);
   REQUIRE(tasks.WaitState(ta, "paused"));
+  // Each workspace is checkpointed once after its call (the next would be 30 s later).
   REQUIRE(WaitUntil([&] { return !f.CheckpointsOf(ta).empty(); }, 20s));
+  REQUIRE(WaitUntil([&] { return !f.CheckpointsOf(tb).empty(); }, 20s));
   const std::string beta_spent = f.UsdTotal("beta");
   const std::set<std::string> ta_checkpoints = f.CheckpointsOf(ta);
   const std::set<std::string> tb_checkpoints = f.CheckpointsOf(tb);
