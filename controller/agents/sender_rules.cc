@@ -40,7 +40,7 @@ std::optional<Refusal> SenderRules::CheckAttempt(const std::string& machine_id,
                                                  std::string_view task_id,
                                                  std::optional<uint32_t> attempt) const {
   auto info = d_.tasks->TaskForLease(task_id);
-  if (!info) return Refuse("unknown_task", fmt::format("unknown task {}", task_id));
+  if (!info) return Refuse("unknown_task", fmt::format("unknown task {}", task_id.substr(0, 128)));
   if (attempt && *attempt != info->attempt) {
     return Refuse("stale_attempt", fmt::format("task {} is on attempt {}, not {}", task_id,
                                                info->attempt, *attempt));
