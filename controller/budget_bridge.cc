@@ -9,7 +9,7 @@ std::optional<LeaseTaskInfo> BudgetBridge::TaskForLease(std::string_view task_id
   if (t == nullptr) return std::nullopt;
   const ProjectRecord* p = tasks_.FindProject(t->project);
   return LeaseTaskInfo{.project = t->project,
-                       .machine_id = t->machine_id,
+                       .machine_id = tasks_.AttemptMachine(task_id),
                        .attempt = t->attempts,
                        .placed = IsPlaced(t->state),
                        .max_usd_micros = t->spec.max_usd_micros,

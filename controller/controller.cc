@@ -21,6 +21,7 @@
 #include "controller/agents/lease_service.h"
 #include "controller/agents/machine_commands.h"
 #include "controller/agents/registration.h"
+#include "controller/agents/sender_rules.h"
 #include "controller/agents/task_commands.h"
 #include "controller/api/admin_token.h"
 #include "controller/api/api.h"
@@ -191,10 +192,14 @@ class ControllerImpl final : public Controller {
     registration_ = std::make_unique<Registration>(
         RegistrationDeps{&ioc_, bus_.get(), batch_.get(), fleet_.get(), &clock_, machines_.get(),
                          machine_reactions_.get()});
-    intake_ = std::make_unique<EventIntake>(
-        EventIntakeDeps{&ioc_, bus_.get(), batch_.get(), store_.get(), &blocking_, prefix});
-    leases_ = std::make_unique<LeaseService>(
-        LeaseServiceDeps{&ioc_, bus_.get(), batch_.get(), budgets_.get(), prefix});
+    // The subject says which machine sends; it speaks only for what is placed on it.
+    sender_rules_ = std::make_unique<SenderRules>(
+        SenderRulesDeps{.tasks = bridge_.get(), .leases = budgets_.get(), .clock = &clock_});
+    intake_ = std::make_unique<EventIntake>(EventIntakeDeps{&ioc_, bus_.get(), batch_.get(),
+                                                            store_.get(), &blocking_, prefix,
+                                                            sender_rules_.get(), &refusals_});
+    leases_ = std::make_unique<LeaseService>(LeaseServiceDeps{
+        &ioc_, bus_.get(), batch_.get(), budgets_.get(), prefix, sender_rules_.get(), &refusals_});
     if (auto r = registration_->Start(); !r) return r;
     if (auto r = leases_->Start(); !r) return r;
     intake_->Start();
@@ -315,7 +320,7 @@ class ControllerImpl final : public Controller {
     api_ = std::make_unique<Api>(ApiDeps{fleet_.get(), &bus_->Stats(),
                                          &registration_->heartbeat_lag(), admin_token_,
                                          tasks_api_.get(), tasks_.get(), budgets_api_.get(),
-                                         checkpoints_api_.get(), machines_api_.get()});
+                                         checkpoints_api_.get(), machines_api_.get(), &refusals_});
     HttpServerOptions ho;
     ho.host = hp->first;
     ho.port = hp->second;
@@ -341,6 +346,7 @@ class ControllerImpl final : public Controller {
       if (ticks_++ % kPinEveryTicks == 0) checkpoints_->SyncPins(*task_facts_);
       machines_->Tick();
       intake_->Start();  // retried until the stream is consumed
+      intake_->ForgetOldEvents(clock_.NowMs());
       tasks_->RequestSchedule();
       ScheduleTick();
     });
@@ -400,6 +406,8 @@ class ControllerImpl final : public Controller {
   std::unique_ptr<NatsMachineAgents> machine_agents_;
   std::unique_ptr<MachineManager> machines_;
   std::unique_ptr<Registration> registration_;
+  Refusals refusals_;  // what agents said and had no right to
+  std::unique_ptr<SenderRules> sender_rules_;
   std::unique_ptr<EventIntake> intake_;
   std::unique_ptr<LeaseService> leases_;
   std::unique_ptr<TasksApi> tasks_api_;

@@ -84,6 +84,11 @@ void LeaseService::Handle(const BusMessage& m) {
     Reply(m.reply, LeaseReply{.error = req.error().message});
     return;
   }
+  if (auto refused = deps_.rules->CheckLease(req->machine_id, *req)) {
+    deps_.refusals->Count("lease", req->machine_id, *refused);
+    Reply(m.reply, LeaseReply{.lease_id = req->lease_id.substr(0, 128), .error = refused->detail});
+    return;
+  }
   deps_.batch->Open();
   LeaseReply reply = deps_.book->Grant(req->machine_id, *req);
   if (m.reply.empty()) return;

@@ -1,6 +1,9 @@
 // Answers budget lease requests on <prefix>.lease.<m> (DESIGN.md, "Budgets"). A reply goes out
 // only after the grant it carries is committed, so an agent never spends a lease the
-// controller could forget in a crash. Owner-thread only, except that bus callbacks post here.
+// controller could forget in a crash. A machine asks only for the task attempts placed on it
+// and the leases it holds (SenderRules); any other request is answered with an error, counted
+// (Refusals, kind "lease") and changes nothing. Owner-thread only, except that bus callbacks
+// post here.
 #pragma once
 
 #include <boost/asio/io_context.hpp>
@@ -10,6 +13,7 @@
 
 #include "common/bus/bus.h"
 #include "common/core/result.h"
+#include "controller/agents/sender_rules.h"
 #include "controller/budgets/budget_book.h"
 #include "controller/model/lease.h"
 #include "controller/store/write_batch.h"
@@ -22,6 +26,8 @@ struct LeaseServiceDeps {
   WriteBatch* batch = nullptr;
   BudgetBook* book = nullptr;
   std::string subject_prefix = "av";
+  const SenderRules* rules = nullptr;
+  Refusals* refusals = nullptr;
 };
 
 // Decodes a lease message into the budget book's LeaseRequest and checks that the subject

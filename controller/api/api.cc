@@ -136,6 +136,16 @@ HttpResponse Api::Metrics() const {
     out += fmt::format(
         "autovibe_bus_messages_rejected_total{{what=\"{}\",reason=\"invalid\"}} {}\n", what, n);
   }
+  out +=
+      "# HELP autovibe_events_refused_total Agent events and lease requests refused because "
+      "the sending machine had no right to say them, by kind and reason.\n"
+      "# TYPE autovibe_events_refused_total counter\n";
+  if (deps_.refusals != nullptr) {
+    for (const auto& [key, n] : deps_.refusals->counts()) {
+      out += fmt::format("autovibe_events_refused_total{{kind=\"{}\",reason=\"{}\"}} {}\n",
+                         key.first, key.second, n);
+    }
+  }
   if (deps_.tasks != nullptr) RenderTaskMetrics(*deps_.tasks, out);
   if (deps_.heartbeat_lag != nullptr) {
     out +=

@@ -13,6 +13,7 @@
 #include "controller/api/metrics.h"
 #include "controller/api/tasks_api.h"
 #include "controller/fleet/fleet.h"
+#include "controller/model/refusals.h"
 
 namespace autovibe {
 
@@ -26,6 +27,7 @@ struct ApiDeps {
   BudgetsApi* budgets_api = nullptr;          // may be null
   CheckpointsApi* checkpoints_api = nullptr;  // may be null
   MachinesApi* machines_api = nullptr;        // null: the fleet read-only, no provisioning
+  const Refusals* refusals = nullptr;         // may be null
 };
 
 class Api {

@@ -134,7 +134,9 @@ class BudgetBook {
 
   // --- spend (a UsageRecord agent event, already deduplicated by event id). `at_ms` places
   // it in a period: pass the controller's clock, so a late record is never charged to a
-  // period that has closed. The insert is idempotent too.
+  // period that has closed. The insert is idempotent too. A record is charged only under a
+  // lease `machine_id` holds for its task attempt, to that lease's project; any other is
+  // dropped (and logged), charged to nobody.
   Result<void> ApplyUsage(const std::string& machine_id, int64_t at_ms, const UsageReport& r,
                           const std::string& event_id);
 

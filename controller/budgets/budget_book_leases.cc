@@ -233,7 +233,8 @@ LeaseReply BudgetBook::Close(const std::string& machine_id, const LeaseRequest& 
     // A close for a lease never granted: records may still be on their way, so it is kept
     // (holding what it says it spent) until they arrive.
     auto info = tasks_.TaskForLease(req.task_id);
-    if (!info || info->project != req.project || info->machine_id != machine_id) {
+    if (!info || info->project != req.project || info->machine_id != machine_id ||
+        info->attempt != req.attempt) {
       reply.error = "unknown task " + req.task_id + " on machine " + machine_id;
       return reply;
     }
@@ -265,22 +266,22 @@ Result<void> BudgetBook::ApplyUsage(const std::string& machine_id, int64_t at_ms
                                     const UsageReport& r, const std::string& event_id) {
   if (event_id.empty())
     return MakeError(ErrorCode::kBadRequest, "a usage record needs an event id");
-  // Only the machine holding a lease settles it; spend is charged to the project of the
-  // lease or the task, never to one the record merely names.
+  // Only under a lease the sending machine holds for the record's task attempt, and charged
+  // to the lease's project: never to a task or project the record merely names (the events
+  // intake refuses, and counts, a record with no such lease before it gets here).
   auto found = leases_.find(r.lease_id);
-  Lease* l = found != leases_.end() && found->second.machine_id == machine_id &&
-                     found->second.task_id == r.task_id
-                 ? &found->second
-                 : nullptr;
-  std::string project = l != nullptr ? l->project : "";
-  if (project.empty()) {
-    auto info = tasks_.TaskForLease(r.task_id);
-    project = info ? info->project : r.project;
+  if (found == leases_.end() || found->second.machine_id != machine_id ||
+      found->second.task_id != r.task_id || found->second.attempt != r.attempt) {
+    spdlog::warn("usage record {} from machine {} names no lease of its own; not charged", event_id,
+                 machine_id);
+    return {};
   }
+  Lease* l = &found->second;
+  const std::string project = l->project;
   const Amounts a = UsageAmounts(r);
   auto fresh = store_.InsertUsage(RowOf(event_id, at_ms, machine_id, project, r, a));
   if (!fresh) return fresh.error();
-  if (!*fresh || project.empty()) return {};
+  if (!*fresh) return {};
   ProjectState& p = Project(project);
   p.all_time += a;
   for (BudgetState& b : p.budgets) {
@@ -289,11 +290,9 @@ Result<void> BudgetBook::ApplyUsage(const std::string& machine_id, int64_t at_ms
   if (auto t = task_spend_.find(r.task_id); t != task_spend_.end()) {
     t->second.spent_usd += a.usd_micros;
   }
-  if (l != nullptr) {
-    const Amounts before = Reserved(*l);
-    l->settled += a;
-    if (auto s = Account(*l, before); !s) return s;
-  }
+  const Amounts before = Reserved(*l);
+  l->settled += a;
+  if (auto s = Account(*l, before); !s) return s;
   CheckThresholds(project, p);
   return {};
 }

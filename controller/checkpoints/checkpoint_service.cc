@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <boost/asio/post.hpp>
 
 #include "common/core/time.h"
@@ -31,6 +32,7 @@ Result<void> CheckpointService::Load() {
     std::string id = c.id;
     if (!c.task_id.empty()) by_task_[c.task_id].insert(id);
     for (const auto& m : c.copies) by_machine_[m].insert(id);
+    last_seq_ = std::max(last_seq_, c.received_seq);
     catalogue_.emplace(std::move(id), std::move(c));
   }
   return {};
@@ -94,6 +96,7 @@ CheckpointRecord* CheckpointService::Record(const CheckpointReport& m,
     c.bytes = m.bytes;
     c.stored_bytes = m.stored_bytes;
     c.created_at_ms = m.created_at_ms;
+    c.received_seq = ++last_seq_;
     if (!c.task_id.empty()) by_task_[c.task_id].insert(c.id);
   }
   AddCopy(c, machine_id);
@@ -253,9 +256,8 @@ std::vector<const CheckpointRecord*> CheckpointService::List(const CheckpointFil
     if (!f.task_id.empty() && c.task_id != f.task_id) continue;
     out.push_back(&c);
   }
-  std::stable_sort(out.begin(), out.end(), [](const auto* a, const auto* b) {
-    return a->created_at_ms < b->created_at_ms;
-  });
+  std::sort(out.begin(), out.end(),
+            [](const auto* a, const auto* b) { return a->received_seq < b->received_seq; });
   return out;
 }
 
@@ -293,7 +295,9 @@ const CheckpointRecord* CheckpointService::NewestReachable(std::string_view task
   for (const auto& id : ids->second) {
     const CheckpointRecord* c = Find(id);
     if (c == nullptr || c->trigger == "before_restore") continue;
-    if (newest != nullptr && c->created_at_ms < newest->created_at_ms) continue;
+    // In the order the controller heard of them: an agent's clock (or a forged date) never
+    // makes an old checkpoint the one a task resumes from.
+    if (newest != nullptr && c->received_seq < newest->received_seq) continue;
     if (!ReachableCopies(*c).empty()) newest = c;
   }
   return newest;

@@ -83,6 +83,7 @@ class CheckpointService {
   // are forgotten: its store was wiped, or lost with its disk.
   void Reconcile(const std::string& machine_id, const std::set<std::string>& held);
 
+  // In the order the controller heard of them.
   std::vector<const CheckpointRecord*> List(const CheckpointFilter& filter) const;
   const CheckpointRecord* Find(std::string_view id) const;
   std::vector<std::string> Children(std::string_view id) const;
@@ -133,8 +134,9 @@ class CheckpointService {
   bool Reachable(const std::string& machine_id) const;
   // Machines whose agents can answer now (ready, busy or draining) holding a copy.
   std::vector<std::string> ReachableCopies(const CheckpointRecord& c) const;
-  // The task's newest checkpoint (before_restore ones aside) that a reachable machine holds;
-  // null when none. Looks at that task's checkpoints only.
+  // The task's newest checkpoint (the last the controller heard of, before_restore ones
+  // aside) that a reachable machine holds; null when none. Looks at that task's checkpoints
+  // only.
   const CheckpointRecord* NewestReachable(std::string_view task_id) const;
   // Whether an unfinished task starts or would resume from the checkpoint (Needed() of one).
   bool IsNeeded(const CheckpointRecord& c, const TaskFacts& tasks) const;
@@ -174,6 +176,7 @@ class CheckpointService {
   };
   std::map<std::string, Listing> listing_;
   std::multiset<std::string, std::less<>> restoring_;  // tasks, while their restore runs
+  uint64_t last_seq_ = 0;                              // the highest received_seq given
 
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
   std::shared_ptr<std::atomic<bool>> cancelled_ = std::make_shared<std::atomic<bool>>(false);

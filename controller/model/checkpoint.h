@@ -22,7 +22,10 @@ struct CheckpointRecord {
   uint64_t files = 0;
   uint64_t bytes = 0;
   uint64_t stored_bytes = 0;
-  int64_t created_at_ms = 0;
+  int64_t created_at_ms = 0;  // by the agent's clock: shown, never used to order
+  // The order the controller first heard of it in (1, 2, ...): "newest" means the highest,
+  // whatever the agents' clocks say.
+  uint64_t received_seq = 0;
   int64_t verified_at_ms = 0;    // 0: never
   std::set<std::string> copies;  // machines whose checkpoint store holds it
 };

@@ -199,6 +199,13 @@ CREATE TABLE machine_credentials (
   created_at  INTEGER NOT NULL
 );
 )sql"},
+    {9, "checkpoints in order of receipt, applied event ids by age", R"sql(
+ALTER TABLE checkpoints ADD COLUMN received_seq INTEGER NOT NULL DEFAULT 0;
+UPDATE checkpoints SET received_seq = r.n FROM
+  (SELECT id, ROW_NUMBER() OVER (ORDER BY created_at, id) AS n FROM checkpoints) AS r
+  WHERE r.id = checkpoints.id;
+CREATE INDEX applied_agent_events_at ON applied_agent_events(applied_at);
+)sql"},
 };
 
 Error SqlError(sqlite3* db, const std::string& what) {

@@ -1,4 +1,4 @@
-// The checkpoint catalogue in SQLite (table `checkpoints`, migration 6).
+// The checkpoint catalogue in SQLite (table `checkpoints`, migrations 6, 7 and 9).
 #include <boost/json.hpp>
 
 #include "controller/store/sqlite_stmt.h"
@@ -31,11 +31,10 @@ class SqliteCheckpointStore final : public CheckpointCatalogueStore {
   explicit SqliteCheckpointStore(sqlite3* db) : db_(db) {}
 
   Result<std::vector<CheckpointRecord>> LoadCheckpoints() override {
-    Stmt st(
-        db_,
-        "SELECT id, machine_id, task_id, attempt, parent, trigger_kind, label, workspace, "
-        "files, bytes, stored_bytes, created_at, verified_at, copies_json, root FROM checkpoints "
-        "ORDER BY created_at, id");
+    Stmt st(db_,
+            "SELECT id, machine_id, task_id, attempt, parent, trigger_kind, label, workspace, "
+            "files, bytes, stored_bytes, created_at, verified_at, copies_json, root, received_seq "
+            "FROM checkpoints ORDER BY received_seq, id");
     if (!st.ok()) return Fail("load checkpoints");
     std::vector<CheckpointRecord> out;
     while (st.Step() == SQLITE_ROW) {
@@ -55,6 +54,7 @@ class SqliteCheckpointStore final : public CheckpointCatalogueStore {
       c.verified_at_ms = st.Int(12);
       c.copies = ParseCopies(st.Text(13));
       c.root = st.Text(14);
+      c.received_seq = static_cast<uint64_t>(st.Int(15));
       out.push_back(std::move(c));
     }
     return out;
@@ -66,8 +66,8 @@ class SqliteCheckpointStore final : public CheckpointCatalogueStore {
           db_,
           "INSERT OR REPLACE INTO checkpoints (id, machine_id, task_id, attempt, parent, "
           "trigger_kind, label, workspace, files, bytes, stored_bytes, created_at, verified_at, "
-          "copies_json, root) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, "
-          "?15)");
+          "copies_json, root, received_seq) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, "
+          "?12, ?13, ?14, ?15, ?16)");
     }
     Stmt& st = *save_;
     if (!st.ok()) return Fail("save checkpoint");
@@ -87,6 +87,7 @@ class SqliteCheckpointStore final : public CheckpointCatalogueStore {
     st.Bind(13, c.verified_at_ms);
     st.Bind(14, CopiesJson(c.copies));
     st.Bind(15, c.root);
+    st.Bind(16, static_cast<int64_t>(c.received_seq));
     if (st.Step() != SQLITE_DONE) return Fail("save checkpoint " + c.id);
     return {};
   }

@@ -317,6 +317,17 @@ class SqliteStore final : public Store {
     return sqlite3_changes(db_) == 1;
   }
 
+  Result<size_t> ForgetAgentEventsBefore(int64_t before_ms, size_t limit) override {
+    Stmt st(db_,
+            "DELETE FROM applied_agent_events WHERE rowid IN (SELECT rowid FROM "
+            "applied_agent_events WHERE applied_at < ?1 ORDER BY applied_at LIMIT ?2)");
+    if (!st.ok()) return Fail("forget events");
+    st.Bind(1, before_ms);
+    st.Bind(2, static_cast<int64_t>(limit));
+    if (st.Step() != SQLITE_DONE) return Fail("forget events");
+    return static_cast<size_t>(sqlite3_changes(db_));
+  }
+
   Result<int> SchemaVersion() override { return autovibe::SchemaVersion(db_); }
 
   TaskStore& tasks() override { return *tasks_; }

@@ -76,6 +76,8 @@ class Store {
 
   // Records an agent event id; false if it was recorded before (the event was applied).
   virtual Result<bool> MarkAgentEventApplied(std::string_view event_id, int64_t at_ms) = 0;
+  // Forgets up to `limit` agent event ids recorded before `before_ms`; returns how many.
+  virtual Result<size_t> ForgetAgentEventsBefore(int64_t before_ms, size_t limit) = 0;
 
   virtual Result<int> SchemaVersion() = 0;
 

@@ -55,6 +55,7 @@ Result<void> TaskBook::Load() {
   for (auto& t : *tasks) {
     auto e = std::make_unique<Entry>();
     e->record = std::move(t);
+    e->attempt_machine = e->record.machine_id;
     next_seq_ = std::max(next_seq_, e->record.seq + 1);
     by_id_[e->record.id] = e.get();
     ++counts_[e->record.project][e->record.state];
@@ -254,6 +255,11 @@ bool TaskBook::Unfinished(std::string_view id) const {
 std::string TaskBook::MachineOf(std::string_view id) const {
   auto it = by_id_.find(std::string(id));
   return it == by_id_.end() ? "" : it->second->record.machine_id;
+}
+
+std::string TaskBook::AttemptMachine(std::string_view id) const {
+  auto it = by_id_.find(std::string(id));
+  return it == by_id_.end() ? "" : it->second->attempt_machine;
 }
 
 std::vector<std::string> TaskBook::StartingPoints() const {

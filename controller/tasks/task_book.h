@@ -189,6 +189,10 @@ class TaskBook {
   bool Unfinished(std::string_view id) const;
   // The machine the task runs or last ran on; "" when unknown.
   std::string MachineOf(std::string_view id) const;
+  // The machine its current attempt was placed on: where it runs, or ran even if the task has
+  // gone back to the queue since (until it is placed again, or the controller restarts); ""
+  // when none.
+  std::string AttemptMachine(std::string_view id) const;
   // The checkpoints unfinished tasks were submitted with, and whether one is among them.
   std::vector<std::string> StartingPoints() const;
   bool IsStartingPoint(std::string_view checkpoint_id) const;

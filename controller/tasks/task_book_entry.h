@@ -10,6 +10,9 @@ namespace autovibe {
 struct TaskBook::Entry {
   TaskRecord record;
   int64_t last_log_seq = 0;  // the highest log seq stored for this task
+  // The machine the current attempt was placed on, kept when the task goes back to the queue
+  // (record.machine_id is cleared then) until it is placed again. Memory only.
+  std::string attempt_machine;
 };
 
 SchedulerTask ToSchedulerTask(const TaskRecord& t);

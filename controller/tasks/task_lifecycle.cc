@@ -119,6 +119,7 @@ size_t TaskBook::Schedule(size_t max) {
       TaskRecord& t = e->record;
       SetState(*e, TaskState::kAssigned);
       t.machine_id = p.machine_id;
+      e->attempt_machine = p.machine_id;
       ++t.attempts;
       t.assigned_at_ms = now;
       t.exit_code.reset();

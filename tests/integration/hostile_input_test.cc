@@ -195,14 +195,17 @@ TEST_CASE("garbage and forged agent events change no task") {
                                 2s));
   // The stream is consumed in order: once this one is counted, the claim above was handled.
   REQUIRE((*bus)->StreamPublish("av.evt." + honest, "\xff\x02 marker", "junk-2", 2s));
-  auto rejected = [&](const std::string& reason) {
-    return controller.Metric("autovibe_bus_messages_rejected_total{what=\"agent_event\",reason=\"" +
+  auto refused = [&](const std::string& reason) {
+    return controller.Metric("autovibe_events_refused_total{kind=\"task_finished\",reason=\"" +
                              reason + "\"}");
   };
   REQUIRE(WaitUntil(
       [&] {
-        return rejected("undecodable") == 2 && rejected("subject_mismatch") == 1 &&
-               rejected("no_event_id") == 1;
+        return controller.Metric(
+                   "autovibe_bus_messages_rejected_total{what=\"agent_event\",reason="
+                   "\"undecodable\"}") == 2 &&
+               refused("subject_mismatch") == 1 && refused("no_event_id") == 1 &&
+               refused("not_your_task") == 1;
       },
       10s));
   CHECK(tasks.State(id) == "running");

@@ -143,6 +143,8 @@ TEST_CASE("GET usage has the documented shape", "[budget]") {
   f.Spend("m1", "l1", "t1", Usd(0.42));
   UsageReport time;
   time.task_id = "t1";
+  time.attempt = 1;
+  time.lease_id = "l1";
   time.kind = "time";
   time.task_ms = 1500;
   time.machine_ms = 2250;
@@ -185,8 +187,7 @@ TEST_CASE("GET /v1/usage groups and filters the ledger", "[budget]") {
   f.Place("t9", "m9", "other");
   f.Spend("m1", "l1", "t1", Usd(0.10), "opus");
   f.Spend("m1", "l1", "t1", Usd(0.30), "haiku");
-  REQUIRE(f.book->ApplyUsage("m9", f.clock.now, BudgetFixture::Llm("l9", "t9", Usd(1), "opus"),
-                             "other-1"));
+  f.Spend("m9", "l9", "t9", Usd(1), "opus");
   auto all = f.GetJson("/v1/usage", {{"group_by", "model"}});
   CHECK(all.at("group_by") == "model");
   auto& rows = all.at("rows").as_array();

@@ -228,15 +228,25 @@ TEST_CASE("a record cannot settle another machine's lease or charge another proj
   REQUIRE(f.SetUsd(Usd(1.00)));
   f.Place("t1", "m1", "demo");
   REQUIRE(f.Ask("m1", "l1", "t1", Usd(0.50), Usd(0.50)).ok);
-  // m2 names m1's lease and claims the spend belongs to "other".
+  // m2 names m1's lease and claims the spend belongs to "other"; m1 names its lease for
+  // another attempt; m1 names a lease it never had. None is charged to anybody.
   auto forged = BudgetFixture::Llm("l1", "t1", Usd(0.40), "m", "other");
   REQUIRE(f.book->ApplyUsage("m2", f.clock.now, forged, "forged-1"));
+  auto other_attempt = BudgetFixture::Llm("l1", "t1", Usd(0.40));
+  other_attempt.attempt = 2;
+  REQUIRE(f.book->ApplyUsage("m1", f.clock.now, other_attempt, "forged-2"));
+  REQUIRE(f.book->ApplyUsage("m1", f.clock.now, BudgetFixture::Llm("l-none", "t1", Usd(0.40)),
+                             "forged-3"));
   CHECK(f.book->FindLease("l1")->settled.usd_micros == 0);
-  CHECK(f.UsdUsage().spent == Usd(0.40));  // charged to the task's project all the same
+  CHECK(f.UsdUsage().spent == 0);
   auto other = f.book->Usage("other");
   REQUIRE(other);
   CHECK(other->totals.usd_micros == 0);
-  // Negative figures count as nothing.
+  auto rows = f.book->UsageBy({});
+  REQUIRE(rows);
+  CHECK(rows->empty());
+  // Under its own lease m1's record is charged; negative figures count as nothing.
+  REQUIRE(f.book->ApplyUsage("m1", f.clock.now, BudgetFixture::Llm("l1", "t1", Usd(0.40)), "own"));
   REQUIRE(f.book->ApplyUsage("m1", f.clock.now, BudgetFixture::Llm("l1", "t1", -Usd(5)), "neg"));
   CHECK(f.UsdUsage().spent == Usd(0.40));
 }
@@ -559,6 +569,8 @@ TEST_CASE("usage queries group by model, machine, task and day", "[budget]") {
   f.Spend("m2", "l2", "t2", Usd(0.40), "opus");
   UsageReport time;
   time.task_id = "t2";
+  time.attempt = 1;
+  time.lease_id = "l2";
   time.kind = "time";
   time.task_ms = 1500;
   time.machine_ms = 2000;

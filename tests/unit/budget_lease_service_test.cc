@@ -81,7 +81,9 @@ struct ServiceFixture : BudgetFixture {
   FakeLeaseBus bus;
   // A window long enough that only Commit() below commits.
   WriteBatch batch{*store, ioc, std::chrono::hours(1)};
-  LeaseService service{LeaseServiceDeps{&ioc, &bus, &batch, book.get(), "av"}};
+  Refusals refusals;
+  SenderRules rules{{&tasks, book.get(), &clock}};
+  LeaseService service{LeaseServiceDeps{&ioc, &bus, &batch, book.get(), "av", &rules, &refusals}};
 
   ServiceFixture() {
     REQUIRE(SetUsd(Usd(1.00)));
@@ -173,12 +175,13 @@ TEST_CASE("decoding a lease request checks the subject against the machine", "[b
   CHECK(anonymous.error().code == ErrorCode::kBadRequest);
 }
 
-TEST_CASE("a bad request through the service is an error reply after the commit", "[budget]") {
+TEST_CASE("a bad request through the service is an error reply, and changes nothing", "[budget]") {
   ServiceFixture f;
   f.Deliver("av.lease.m1", Wire(BudgetFixture::Request("m1", "l1", "t-nope", 1, 1)));
-  f.batch.Commit();
-  REQUIRE(f.bus.sent.size() == 1);
+  REQUIRE(f.bus.sent.size() == 1);  // refused at once: nothing to commit
   CHECK(f.bus.LastReply().error() == "unknown task t-nope");
+  CHECK(f.refusals.Of("lease", "unknown_task") == 1);
+  CHECK(f.book->FindLease("l1") == nullptr);
   // A request nobody waits for is still applied, and answered to nobody.
   f.bus.handler(
       BusMessage{"av.lease.m1", "", Wire(BudgetFixture::Request("m1", "l2", "t1", 5, 5))});
@@ -202,4 +205,51 @@ TEST_CASE("a denial reaches the agent with the budget, the message and what to d
   CHECK(denied.message().find("budget usd (total) of project demo is exhausted") == 0);
   CHECK(denied.ttl_ms() == 30'000);
   CHECK(denied.granted_total().usd_micros() == 0);
+}
+
+TEST_CASE("a machine gets leases only for the task attempts placed on it", "[budget]") {
+  ServiceFixture f;
+  f.AddProject("beta");
+  f.Place("t2", "m2", "beta");
+  f.Deliver("av.lease.m1", Wire(BudgetFixture::Request("m1", "l1", "t1", Usd(0.10), Usd(0.20))));
+  f.batch.Commit();
+  REQUIRE(f.bus.LastReply().ok());
+  const size_t answered = f.bus.sent.size();
+  // m1 asks for m2's task; for an attempt of its own task that is not the current one; for
+  // its own task under another project; m2 for the lease m1 holds; m1 closes a lease never
+  // granted, for an attempt that is not the current one.
+  f.Deliver("av.lease.m1",
+            Wire(BudgetFixture::Request("m1", "l-x", "t2", Usd(40), Usd(40), "beta")));
+  auto stale = BudgetFixture::Request("m1", "l-y", "t1", Usd(0.10), Usd(0.10));
+  stale.attempt = 2;
+  f.Deliver("av.lease.m1", Wire(stale));
+  f.Deliver("av.lease.m1",
+            Wire(BudgetFixture::Request("m1", "l-z", "t1", Usd(0.10), Usd(0.10), "beta")));
+  auto theirs = BudgetFixture::Request("m2", "l1", "t1", Usd(0.90), Usd(0.90));
+  f.Deliver("av.lease.m2", Wire(theirs));
+  auto close = BudgetFixture::Request("m1", "l-w", "t1", 0, 0);
+  close.close = true;
+  close.attempt = 3;
+  f.Deliver("av.lease.m1", Wire(close));
+  // Each answered at once with an error, counted, and nothing granted or reserved.
+  REQUIRE(f.bus.sent.size() == answered + 5);
+  for (size_t i = answered; i < f.bus.sent.size(); ++i) {
+    v1::LeaseReply r;
+    REQUIRE(r.ParseFromString(f.bus.sent[i].data));
+    CHECK_FALSE(r.ok());
+    CHECK_FALSE(r.error().empty());
+  }
+  CHECK(f.refusals.Of("lease", "not_your_task") == 1);
+  CHECK(f.refusals.Of("lease", "stale_attempt") == 2);
+  CHECK(f.refusals.Of("lease", "wrong_project") == 1);
+  CHECK(f.refusals.Of("lease", "not_your_lease") == 1);
+  CHECK(f.book->lease_count() == 1);
+  CHECK(f.book->FindLease("l1")->granted.usd_micros == Usd(0.20));
+  CHECK(f.book->Outstanding("beta").usd_micros == 0);
+  CHECK(f.book->Outstanding("demo").usd_micros == Usd(0.20));
+  // The machine's own requests still go through: a top-up and the close of its lease.
+  f.Deliver("av.lease.m1", Wire(BudgetFixture::Request("m1", "l1", "t1", Usd(0.30), Usd(0.30))));
+  f.batch.Commit();
+  CHECK(f.bus.LastReply().ok());
+  CHECK(f.bus.LastReply().granted_total().usd_micros() == Usd(0.30));
 }

@@ -143,9 +143,16 @@ struct BudgetFixture {
             .status = "ok"};
   }
 
-  // Applies a usage record with a fresh event id; returns the id.
+  // Applies a usage record with a fresh event id, under `lease` (opened for the task, with
+  // nothing granted, if the machine holds none of that name: usage counts only under a lease);
+  // returns the id.
   std::string Spend(const std::string& machine, const std::string& lease, const std::string& task,
                     int64_t cost, const std::string& model = "claude-sonnet") {
+    if (book->FindLease(lease) == nullptr) {
+      REQUIRE(tasks.tasks.contains(task));
+      book->Grant(machine, Request(machine, lease, task, 0, 0, tasks.tasks.at(task).project));
+      REQUIRE(book->FindLease(lease) != nullptr);
+    }
     const std::string id = "ev-" + std::to_string(next_event++);
     REQUIRE(book->ApplyUsage(machine, clock.now, Llm(lease, task, cost, model), id));
     return id;

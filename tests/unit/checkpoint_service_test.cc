@@ -536,6 +536,34 @@ TEST_CASE("a requeued task starts from its newest checkpoint a reachable machine
   CHECK(f.service->StartingPoint(t) == "cp-submitted");
 }
 
+TEST_CASE("the newest checkpoint is the last one heard of, whatever the agents' clocks say") {
+  Fixture f;
+  const std::string m1 = f.Machine("alpha");
+  const std::string m2 = f.Machine("beta");
+  f.tasks.Runs("t1", m1);
+  // A clock far ahead, then one behind: the one that came last is where the task resumes.
+  f.Taken(m1, Cp("cp-ahead", m1, "t1", 9'000'000));
+  f.tasks.Runs("t1", m2);
+  f.Taken(m2, Cp("cp-behind", m2, "t1", 10, "cp-ahead"));
+  TaskRecord t;
+  t.id = "t1";
+  t.attempts = 2;
+  CHECK(f.service->StartingPoint(t) == "cp-behind");
+  auto listed = f.service->List({.task_id = "t1"});
+  REQUIRE(listed.size() == 2);
+  CHECK(listed[0]->id == "cp-ahead");
+  CHECK(listed[1]->id == "cp-behind");
+  // A copy arriving later (a branch, a reply) does not make an old checkpoint new again.
+  f.Taken(m1, Cp("cp-ahead", m1, "t1", 9'000'000));
+  CHECK(f.service->StartingPoint(t) == "cp-behind");
+  // The order survives a restart, and goes on from where it was.
+  f.batch.Commit();
+  f.service = f.MakeService(0);
+  CHECK(f.service->StartingPoint(t) == "cp-behind");
+  f.Taken(m2, Cp("cp-next", m2, "t1", 5, "cp-behind"));
+  CHECK(f.service->StartingPoint(t) == "cp-next");
+}
+
 TEST_CASE("a checkpoint taken on request is recorded as the agent reports it") {
   Fixture f;
   const std::string m1 = f.Machine("alpha");

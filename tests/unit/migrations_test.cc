@@ -54,6 +54,20 @@ TEST_CASE("an older database migrates forward keeping its rows") {
   CHECK(db.Count("SELECT COUNT(*) FROM machines WHERE name = 'a'") == 1);
 }
 
+TEST_CASE("checkpoints from before the order of receipt keep the order of their dates") {
+  TempDir dir;
+  Db db(dir / "c.db");
+  REQUIRE(*Migrate(db.db, AllMigrations().subspan(0, 8)) == 8);
+  REQUIRE(sqlite3_exec(db.db,
+                       "INSERT INTO checkpoints(id, machine_id, trigger_kind, created_at) VALUES "
+                       "('cp-b','m','auto',20), ('cp-c','m','auto',30), ('cp-a','m','auto',10)",
+                       nullptr, nullptr, nullptr) == SQLITE_OK);
+  REQUIRE(*Migrate(db.db) == AllMigrations().back().version);
+  CHECK(db.Count("SELECT received_seq FROM checkpoints WHERE id = 'cp-a'") == 1);
+  CHECK(db.Count("SELECT received_seq FROM checkpoints WHERE id = 'cp-b'") == 2);
+  CHECK(db.Count("SELECT received_seq FROM checkpoints WHERE id = 'cp-c'") == 3);
+}
+
 TEST_CASE("a database from a newer controller is refused, untouched") {
   TempDir dir;
   Db db(dir / "c.db");

@@ -132,8 +132,13 @@ TEST_CASE("a lost machine's task runs elsewhere, the stale copy is cancelled", "
   f.book->MachineUpdated(first, {"shell"}, {}, 1, false);
   f.book->MachineGone(first, "machine lost");
   CHECK(f.State(id) == TaskState::kQueued);
+  // Back in the queue it runs nowhere, but its attempt 1 ran on the first machine.
+  CHECK(f.book->Find(id)->machine_id.empty());
+  CHECK(f.book->AttemptMachine(id) == first);
+  f.book->MachineUpdated(first, {"shell"}, {}, 1, false);
   f.book->Schedule(10);
   CHECK(f.book->Find(id)->machine_id == other);
+  CHECK(f.book->AttemptMachine(id) == other);
   CHECK(f.book->Find(id)->attempts == 2);
   // The lost machine comes back still running attempt 1: it is told to stop.
   f.book->ReportedRunning(first, {id});
