@@ -20,6 +20,11 @@ Amounts Capped(Amounts a) {
   return a;
 }
 
+std::vector<Reservation> Held(std::vector<Reservation> held) {
+  for (Reservation& r : held) r.amounts = Capped(r.amounts);
+  return held;
+}
+
 UsageRow RowOf(const std::string& event_id, int64_t at_ms, const std::string& machine_id,
                const std::string& project, const UsageReport& r, const Amounts& a) {
   UsageRow u;
@@ -143,6 +148,7 @@ LeaseReply BudgetBook::Grant(const std::string& machine_id, const LeaseRequest& 
     }
     l = &NewLease(machine_id, req, **task);
   }
+  l->held = Held(req.held);
   // Past expiry the agent stops spending, but what it spent before may still be on its way:
   // an expired lease keeps its reservation until it is closed (or its machine restarts).
   l->expires_at_ms = now + options_.lease_ttl.count();
@@ -244,6 +250,8 @@ LeaseReply BudgetBook::Close(const std::string& machine_id, const LeaseRequest& 
     }
     l = &NewLease(machine_id, req, **task);
   }
+  // Calls the agent closes the lease with still in flight are charged in full (estimates).
+  if (!l->closed) ChargeUnsettled(*l, Held(req.held));
   const Amounts before = Reserved(*l);
   const Amounts consumed = Capped(req.consumed);
   if (!l->closed) {
@@ -278,9 +286,13 @@ Result<void> BudgetBook::ApplyUsage(const std::string& machine_id, int64_t at_ms
     project = info ? info->project : r.project;
   }
   const Amounts a = UsageAmounts(r);
-  auto fresh = store_.InsertUsage(RowOf(event_id, at_ms, machine_id, project, r, a));
+  const UsageRow row = RowOf(event_id, at_ms, machine_id, project, r, a);
+  auto fresh = store_.InsertUsage(row);
   if (!fresh) return fresh.error();
-  if (!*fresh || project.empty()) return {};
+  // A record whose id is taken: a redelivery, or the call's own record replacing the estimate
+  // its lease's close charged (budget_book_estimates.cc).
+  if (!*fresh) return r.estimated ? Result<void>{} : CorrectEstimate(row);
+  if (project.empty()) return {};
   ProjectState& p = Project(project);
   p.all_time += a;
   for (BudgetState& b : p.budgets) {
@@ -313,6 +325,9 @@ void BudgetBook::CloseLeasesOf(const std::string& machine_id, bool forget) {
   }
   for (const std::string& id : ids) {
     Lease& l = leases_.at(id);
+    // Its calls in flight at the agent's last word are charged in full (estimates), their own
+    // records replacing them if they come (a restarted agent sends what its outbox holds).
+    if (!l.closed) ChargeUnsettled(l, l.held);
     const Amounts before = Reserved(l);
     if (!l.closed) {
       l.closed = true;

@@ -4,10 +4,20 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "common/budget/amounts.h"
 
 namespace autovibe {
+
+// A call in flight on a lease, as the agent last listed it (v1::Reservation): `id` is the event
+// id the call's usage record will carry. Charged in full, as an estimated record under that
+// id, if the lease closes without the record (its agent restarted or is gone).
+struct Reservation {
+  std::string id;
+  Amounts amounts;
+  friend bool operator==(const Reservation&, const Reservation&) = default;
+};
 
 // One lease per task attempt, named by the agent. Figures are cumulative.
 struct Lease {
@@ -22,6 +32,7 @@ struct Lease {
   bool closed = false;
   int64_t expires_at_ms = 0;
   int64_t created_at_ms = 0;
+  std::vector<Reservation> held;  // the calls in flight at the agent's last request
 };
 
 // What an agent asks of a lease on av.lease.<m> (v1::LeaseRequest, field for field). Every
@@ -39,6 +50,8 @@ struct LeaseRequest {
   bool close = false;
   // Spent under the lease so far: the sum of the usage records sent for it.
   Amounts consumed;
+  // The calls in flight on the lease now.
+  std::vector<Reservation> held;
 };
 
 // The controller's answer (v1::LeaseReply, field for field).

@@ -199,6 +199,11 @@ CREATE TABLE machine_credentials (
   created_at  INTEGER NOT NULL
 );
 )sql"},
+    {9, "estimated charges of calls in flight and their corrections", R"sql(
+ALTER TABLE leases ADD COLUMN held_json TEXT NOT NULL DEFAULT '[]';
+ALTER TABLE usage_records ADD COLUMN corrected_at_ms INTEGER;
+ALTER TABLE usage_records ADD COLUMN estimate_cost_micros INTEGER NOT NULL DEFAULT 0;
+)sql"},
 };
 
 Error SqlError(sqlite3* db, const std::string& what) {
