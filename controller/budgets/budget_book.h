@@ -206,8 +206,8 @@ class BudgetBook {
   void CloseLeasesOf(const std::string& machine_id, bool forget);
   // Charges each reservation in `held` whose call has no record yet in full, as an estimated
   // record under its id, while the open lease `l` still has it granted
-  // (budget_book_estimates.cc).
-  void ChargeUnsettled(Lease& l, const std::vector<Reservation>& held);
+  // (budget_book_estimates.cc). Returns what it charged.
+  Amounts ChargeUnsettled(Lease& l, const std::vector<Reservation>& held);
   // `row` (a call's own record) replaces the estimate charged under its id, if there is one:
   // the difference is charged, so the call counts once, at its real figures.
   Result<void> CorrectEstimate(const UsageRow& row);

@@ -38,8 +38,9 @@ UsageReport EstimateReport(const Lease& l, const Amounts& reserved) {
 
 }  // namespace
 
-void BudgetBook::ChargeUnsettled(Lease& l, const std::vector<Reservation>& held) {
+Amounts BudgetBook::ChargeUnsettled(Lease& l, const std::vector<Reservation>& held) {
   const int64_t now = clock_.NowMs();
+  const Amounts settled_before = l.settled;
   int charged = 0;
   for (const Reservation& r : held) {
     // Never past what the lease was granted: an honest agent's calls in flight always fit.
@@ -60,6 +61,7 @@ void BudgetBook::ChargeUnsettled(Lease& l, const std::vector<Reservation>& held)
     spdlog::info("lease {} of task {} closed with {} calls unsettled: charged in full, estimated",
                  l.id, l.task_id, charged);
   }
+  return l.settled - settled_before;
 }
 
 Result<void> BudgetBook::CorrectEstimate(const UsageRow& row) {

@@ -251,9 +251,9 @@ LeaseReply BudgetBook::Close(const std::string& machine_id, const LeaseRequest& 
     l = &NewLease(machine_id, req, **task);
   }
   // Calls the agent closes the lease with still in flight are charged in full (estimates).
-  if (!l->closed) ChargeUnsettled(*l, Held(req.held));
+  const Amounts estimated = l->closed ? Amounts{} : ChargeUnsettled(*l, Held(req.held));
   const Amounts before = Reserved(*l);
-  const Amounts consumed = Capped(req.consumed);
+  const Amounts consumed = Capped(req.consumed) + estimated;
   if (!l->closed) {
     l->closed = true;
     l->final = consumed;
