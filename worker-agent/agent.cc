@@ -98,9 +98,9 @@ class AgentImpl final : public Agent {
     bus_ = std::move(*bus);
     // Usage records and task events wait there until JetStream has them: a crash of the agent
     // loses none, and what a previous run left goes out first.
-    auto outbox = EventOutbox::Open(
-        *bus_, EventOutboxOptions{.subject_prefix = config_.subject_prefix,
-                                  .dir = config_.data_dir + "/outbox"});
+    auto outbox =
+        EventOutbox::Open(*bus_, EventOutboxOptions{.subject_prefix = config_.subject_prefix,
+                                                    .dir = config_.data_dir + "/outbox"});
     if (!outbox) return outbox.error();
     outbox_ = std::move(*outbox);
     if (auto r = StartMeter(); !r) return r.error();

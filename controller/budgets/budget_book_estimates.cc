@@ -46,8 +46,7 @@ Amounts BudgetBook::ChargeUnsettled(Lease& l, const std::vector<Reservation>& he
     // Never past what the lease was granted: an honest agent's calls in flight always fit.
     const Amounts room = ClampedAtZero(l.granted - l.settled);
     if (!r.amounts.FitsIn(room)) {
-      spdlog::warn("lease {}: call {} holds more than the lease has left; not charged", l.id,
-                   r.id);
+      spdlog::warn("lease {}: call {} holds more than the lease has left; not charged", l.id, r.id);
       continue;
     }
     const Amounts before = l.settled;

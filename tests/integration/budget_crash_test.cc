@@ -33,9 +33,8 @@ constexpr int kTasks = 8;
 constexpr int64_t kInputTokens = 1234;
 constexpr int64_t kOutputTokens = 56;
 // What each task's tool sends, again and again, until a file named `stop` is in its workspace.
-const std::string kBody =
-    R"({"model":"claude-sonnet-4-5","max_tokens":300,"stream":true,)"
-    R"("messages":[{"role":"user","content":"count to ten"}]})";
+const std::string kBody = R"({"model":"claude-sonnet-4-5","max_tokens":300,"stream":true,)"
+                          R"("messages":[{"role":"user","content":"count to ten"}]})";
 
 const AnswerPacing kPaced{.answer_delay = 20ms, .event_delay = 15ms};
 
@@ -123,9 +122,9 @@ struct CrashFleet {
         std::map<std::string, std::string>{{"ANTHROPIC_API_KEY", kKey}});
     REQUIRE(AgentReady());
     tasks->CreateProject("demo");
-    auto r = controller->Call(
-        "PUT", "/v1/projects/demo/budgets", std::nullopt,
-        R"({"budgets":[{"resource":"usd","limit":"500.00","period":"total"}]})");
+    auto r =
+        controller->Call("PUT", "/v1/projects/demo/budgets", std::nullopt,
+                         R"({"budgets":[{"resource":"usd","limit":"500.00","period":"total"}]})");
     REQUIRE(r);
     REQUIRE(r->status == 200);
   }
@@ -157,7 +156,8 @@ TEST_CASE("an agent killed with -9 mid-call and after a served call leaves no to
           "[budget][crash]") {
   CrashFleet f;
   std::vector<std::string> ids;
-  for (int i = 0; i < kTasks; ++i) ids.push_back(f.tasks->SubmitShell("demo", {"sh", "-c", CallLoop()}));
+  for (int i = 0; i < kTasks; ++i)
+    ids.push_back(f.tasks->SubmitShell("demo", {"sh", "-c", CallLoop()}));
   REQUIRE(WaitUntil([&] { return f.LedgerCalls() >= 40; }, 60s));
 
   // 1. In the middle of calls: every task has a paced stream open most of the time.

@@ -28,16 +28,17 @@ std::map<std::string, Row> Ledger(BudgetFixture& f) {
   REQUIRE(sqlite3_open_v2((f.dir / "c.db").c_str(), &db, SQLITE_OPEN_READONLY, nullptr) ==
           SQLITE_OK);
   sqlite3_stmt* st = nullptr;
-  REQUIRE(sqlite3_prepare_v2(db,
-                             "SELECT event_id, cost_micros, input_tokens, estimated, status,"
-                             " corrected_at_ms IS NOT NULL, estimate_cost_micros FROM usage_records",
-                             -1, &st, nullptr) == SQLITE_OK);
+  REQUIRE(
+      sqlite3_prepare_v2(db,
+                         "SELECT event_id, cost_micros, input_tokens, estimated, status,"
+                         " corrected_at_ms IS NOT NULL, estimate_cost_micros FROM usage_records",
+                         -1, &st, nullptr) == SQLITE_OK);
   std::map<std::string, Row> out;
   while (sqlite3_step(st) == SQLITE_ROW) {
-    out[reinterpret_cast<const char*>(sqlite3_column_text(st, 0))] =
-        Row{sqlite3_column_int64(st, 1), sqlite3_column_int64(st, 2),
-            sqlite3_column_int(st, 3) != 0, reinterpret_cast<const char*>(sqlite3_column_text(st, 4)),
-            sqlite3_column_int(st, 5) != 0, sqlite3_column_int64(st, 6)};
+    out[reinterpret_cast<const char*>(sqlite3_column_text(st, 0))] = Row{
+        sqlite3_column_int64(st, 1),    sqlite3_column_int64(st, 2),
+        sqlite3_column_int(st, 3) != 0, reinterpret_cast<const char*>(sqlite3_column_text(st, 4)),
+        sqlite3_column_int(st, 5) != 0, sqlite3_column_int64(st, 6)};
   }
   sqlite3_finalize(st);
   sqlite3_close(db);
@@ -112,14 +113,14 @@ TEST_CASE("a lease closed by an agent restart charges its calls in flight in ful
     CHECK(f.UsdUsage().spent == Usd(0.52));
   }
   SECTION("the agent's own estimate of the same call changes nothing") {
-    REQUIRE(f.book->ApplyUsage("m1", f.clock.now, AgentEstimate(Call("", Usd(0.30)).amounts),
-                               "e-r2"));
+    REQUIRE(
+        f.book->ApplyUsage("m1", f.clock.now, AgentEstimate(Call("", Usd(0.30)).amounts), "e-r2"));
     CHECK(f.UsdUsage().spent == Usd(0.80));
     CHECK(Ledger(f).size() == 3);
   }
   SECTION("a call the controller never heard of is charged by the agent's estimate") {
-    REQUIRE(f.book->ApplyUsage("m1", f.clock.now, AgentEstimate(Call("", Usd(0.25)).amounts),
-                               "e-r3"));
+    REQUIRE(
+        f.book->ApplyUsage("m1", f.clock.now, AgentEstimate(Call("", Usd(0.25)).amounts), "e-r3"));
     CHECK(f.UsdUsage().spent == Usd(1.05));
     CHECK(Ledger(f)["e-r3"].estimated);
   }

@@ -3,7 +3,6 @@
 #include "worker-agent/runner/event_outbox.h"
 
 #include <catch2/catch.hpp>
-
 #include <fstream>
 #include <set>
 

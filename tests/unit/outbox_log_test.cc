@@ -142,7 +142,8 @@ TEST_CASE("a torn tail is cut at the last whole entry") {
   testing::TempDir tmp;
   const std::string dir = tmp / "outbox";
   fs::create_directories(dir);
-  const std::string whole = OutboxFrame(Kind::kEvent, "first") + OutboxFrame(Kind::kEvent, "second");
+  const std::string whole =
+      OutboxFrame(Kind::kEvent, "first") + OutboxFrame(Kind::kEvent, "second");
   const std::string torn = OutboxFrame(Kind::kEvent, "third, cut by a crash");
   for (size_t cut = 1; cut < torn.size(); cut += 7) {
     std::ofstream(dir + "/outbox-000000000001.log", std::ios::binary | std::ios::trunc)
@@ -172,12 +173,8 @@ TEST_CASE("a damaged entry is skipped and counted; the entries after it are kept
   SECTION("a flipped payload byte") {
     bytes[OutboxFrame(Kind::kEvent, "first").size() + 12] ^= 0x20;
   }
-  SECTION("a damaged length") {
-    bytes[OutboxFrame(Kind::kEvent, "first").size() + 1] = '\x7f';
-  }
-  SECTION("a damaged kind") {
-    bytes[OutboxFrame(Kind::kEvent, "first").size() + 8] = '\x09';
-  }
+  SECTION("a damaged length") { bytes[OutboxFrame(Kind::kEvent, "first").size() + 1] = '\x7f'; }
+  SECTION("a damaged kind") { bytes[OutboxFrame(Kind::kEvent, "first").size() + 8] = '\x09'; }
   OutboxSegmentRead read = ReadOutboxSegment(bytes);
   CHECK(Payloads(read.entries) == std::vector<std::string>{"first", "third"});
   CHECK(read.entries[1].kind == Kind::kAcked);

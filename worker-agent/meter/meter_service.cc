@@ -105,7 +105,8 @@ class OutboxUsageSink final : public UsageSink {
     v1::AgentEvent e;
     e.set_event_id(id);
     *e.mutable_usage() = std::move(record);
-    if (!outbox_.AddQuietly(std::move(e))) spdlog::error("meter: usage record lost: no machine id yet");
+    if (!outbox_.AddQuietly(std::move(e)))
+      spdlog::error("meter: usage record lost: no machine id yet");
     if (lingering_) return;  // the timer is set
     lingering_ = true;
     timer_.expires_after(kLinger);

@@ -21,6 +21,9 @@ size_t DroppableBytes(const v1::AgentEvent& e) {
   return e.task_log().data().size();
 }
 
+// Acknowledged events between two marks of the log (and whenever the queue empties).
+constexpr int kAckMarkEvery = 32;
+
 }  // namespace
 
 EventOutbox::EventOutbox(Bus& bus, EventOutboxOptions options)
@@ -73,7 +76,8 @@ std::optional<OutboxLog::Ref> EventOutbox::Write(OutboxEntryKind kind, const std
   auto ref = log_->Append(kind, data, live);
   if (!ref) {
     // Still sent while the agent lives; only a crash would lose it now.
-    if (!write_failed_) spdlog::error("agent outbox cannot write down events: {}", ref.error().message);
+    if (!write_failed_)
+      spdlog::error("agent outbox cannot write down events: {}", ref.error().message);
     write_failed_ = true;
     return std::nullopt;
   }
@@ -125,10 +129,10 @@ Result<void> EventOutbox::Recover(const OutboxLog::Recovered& found) {
     v1::AgentEvent event;
   };
   std::deque<Pending> pending;
-  std::unordered_set<std::string> seen;       // event ids queued or acknowledged
-  std::unordered_set<std::string> unacked;    // of those, still in `pending`
-  std::vector<Pending> fallbacks;             // in the order written
-  std::unordered_set<std::string> settled;    // fallbacks whose event came
+  std::unordered_set<std::string> seen;     // event ids queued or acknowledged
+  std::unordered_set<std::string> unacked;  // of those, still in `pending`
+  std::vector<Pending> fallbacks;           // in the order written
+  std::unordered_set<std::string> settled;  // fallbacks whose event came
   size_t undecodable = 0;
   for (const auto& e : found.entries) {
     if (e.kind == OutboxEntryKind::kAcked) {
@@ -177,9 +181,10 @@ Result<void> EventOutbox::Recover(const OutboxLog::Recovered& found) {
   }
   if (auto r = log_->DropRecovered(); !r) return r;
   if (!pending.empty()) {
-    spdlog::info("agent outbox: {} events left by the previous run go out first ({} of them "
-                 "estimated records of calls it did not settle)",
-                 pending.size(), recovered_fallbacks_);
+    spdlog::info(
+        "agent outbox: {} events left by the previous run go out first ({} of them "
+        "estimated records of calls it did not settle)",
+        pending.size(), recovered_fallbacks_);
   }
   changed_.notify_all();
   return {};
@@ -222,8 +227,13 @@ void EventOutbox::Loop() {
     if (!published) return;
     log_bytes_ -= head.log_bytes;
     if (head.ref) {
-      // After a restart, what this acknowledged is not sent again.
-      Write(OutboxEntryKind::kAcked, head.msg_id, false);
+      // After a restart, what this acknowledged (and all before it) is not sent again. Marked
+      // every few events only: a mark lost or not written means a few events sent twice, which
+      // the stream and the controller take once.
+      if (queue_.size() == 1 || ++acks_unmarked_ >= kAckMarkEvery) {
+        Write(OutboxEntryKind::kAcked, head.msg_id, false);
+        acks_unmarked_ = 0;
+      }
       log_->Release(*head.ref);
     }
     queue_.pop_front();

@@ -99,7 +99,7 @@ class EventOutbox {
     std::string subject;
     std::string msg_id;
     std::string data;
-    size_t log_bytes = 0;  // counted against the cap (droppable output only)
+    size_t log_bytes = 0;               // counted against the cap (droppable output only)
     std::optional<OutboxLog::Ref> ref;  // where it is in the log, if it is
   };
 
@@ -128,9 +128,10 @@ class EventOutbox {
   bool stream_ready_ = false;  // EnsureStream tried since the last (re)connection
   bool woken_ = false;
   bool stopping_ = false;
-  std::unique_ptr<OutboxLog> log_;                           // null: memory only
+  std::unique_ptr<OutboxLog> log_;                             // null: memory only
   std::unordered_map<std::string, OutboxLog::Ref> fallbacks_;  // by event id
-  bool write_failed_ = false;  // said once per outage
+  bool write_failed_ = false;                                  // said once per outage
+  int acks_unmarked_ = 0;  // acknowledged since the log was last told
   size_t recovered_events_ = 0;
   size_t recovered_fallbacks_ = 0;
   std::thread thread_;  // last: starts after everything above is initialised

@@ -132,8 +132,9 @@ Result<std::unique_ptr<OutboxLog>> OutboxLog::Open(OutboxLogOptions options, Rec
     OutboxSegmentRead read = ReadOutboxSegment(*bytes);
     const uint64_t cut = bytes->size() - read.good_bytes;
     if (cut > 0 || read.skipped_entries > 0) {
-      spdlog::warn("agent outbox {}: cut {} bytes of a torn tail, skipped {} damaged entries ({} bytes)",
-                   path, cut, read.skipped_entries, read.skipped_bytes);
+      spdlog::warn(
+          "agent outbox {}: cut {} bytes of a torn tail, skipped {} damaged entries ({} bytes)",
+          path, cut, read.skipped_entries, read.skipped_bytes);
     }
     found.cut_bytes += cut;
     found.skipped_entries += read.skipped_entries;
@@ -255,10 +256,8 @@ Result<void> OutboxLog::Sync() {
   // directory change (a segment created or deleted) too.
   const uint64_t need = syncs_ + (syncing_ ? 2 : 1);
   force_round_ = true;
-  if (sync_idle_) {
-    sync_idle_ = false;
-    wake_sync_.notify_one();
-  }
+  sync_idle_ = false;
+  wake_sync_.notify_one();
   synced_cv_.wait(lock, [&] { return stopping_ || syncs_ >= need; });
   if (!sync_error_.empty()) return MakeError(ErrorCode::kIo, sync_error_);
   return {};
@@ -273,6 +272,8 @@ void OutboxLog::SyncLoop() {
       sync_idle_ = true;
       wake_sync_.wait(lock, [&] { return !sync_idle_ || stopping_; });
       sync_idle_ = false;
+      // Gathers the group; Sync() and stopping cut the wait short.
+      wake_sync_.wait_for(lock, options_.group_window, [&] { return force_round_ || stopping_; });
       continue;
     }
     const uint64_t target = appended_;
@@ -286,7 +287,8 @@ void OutboxLog::SyncLoop() {
     lock.unlock();
     std::string error;
     for (const auto& f : files) {
-      if (::fdatasync(f->fd) != 0) error = std::string("cannot sync the outbox: ") + strerror(errno);
+      if (::fdatasync(f->fd) != 0)
+        error = std::string("cannot sync the outbox: ") + strerror(errno);
     }
     if (dir) {
       const int d = ::open(options_.dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);

@@ -9,8 +9,9 @@
 // Durability: Append() writes the entry (one writev(2)) before it returns, so a crash of the
 // agent (kill -9) loses nothing appended. Against a crash of the machine a sync thread makes
 // entries durable in groups: one fdatasync for everything appended since the last (a group
-// commit), never on the appender's thread, which only wakes the sync thread when it sleeps. A
-// power loss may so lose the entries of the last few milliseconds.
+// commit), never on the appender's thread, which only wakes the sync thread when it sleeps; the
+// thread then gathers appends for `group_window` first. A power loss may so lose the entries of
+// the last few milliseconds.
 //
 // Space: an entry is appended live or not; Release() says a live one is no longer needed.
 // Segments are deleted oldest first once everything in them is released and a newer segment
@@ -20,6 +21,7 @@
 // Thread-safety: every method may be called from any thread.
 #pragma once
 
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -45,6 +47,9 @@ struct OutboxLogOptions {
   std::string dir;
   uint64_t segment_bytes = 4 << 20;
   uint64_t idle_roll_bytes = 64 << 10;
+  // Woken by an append, the sync thread waits this long before it syncs, so that one
+  // fdatasync (and one wake-up) covers the appends of a busy stretch, not each one.
+  std::chrono::milliseconds group_window{5};
 };
 
 class OutboxLog {
@@ -107,15 +112,15 @@ class OutboxLog {
   mutable std::mutex mu_;
   std::condition_variable wake_sync_;
   std::condition_variable synced_cv_;
-  std::deque<Segment> segments_;         // oldest first; the last is written to
-  std::vector<std::string> recovered_;   // paths of the segments Open() read
+  std::deque<Segment> segments_;                 // oldest first; the last is written to
+  std::vector<std::string> recovered_;           // paths of the segments Open() read
   std::vector<std::shared_ptr<File>> unsynced_;  // rolled over with appends not yet synced
-  uint64_t appended_ = 0;  // entries appended, ever
-  uint64_t synced_ = 0;    // of those, durable
+  uint64_t appended_ = 0;                        // entries appended, ever
+  uint64_t synced_ = 0;                          // of those, durable
   uint64_t syncs_ = 0;
-  bool dir_dirty_ = false;  // a segment was created or deleted since the last sync
-  bool sync_idle_ = false;  // the sync thread waits for an append
-  bool syncing_ = false;    // the sync thread is in a round (outside mu_)
+  bool dir_dirty_ = false;    // a segment was created or deleted since the last sync
+  bool sync_idle_ = false;    // the sync thread waits for an append
+  bool syncing_ = false;      // the sync thread is in a round (outside mu_)
   bool force_round_ = false;  // Sync() asks for a round even with nothing appended
   bool stopping_ = false;
   std::string sync_error_;  // the last failed sync, reported by Sync()
