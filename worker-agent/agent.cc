@@ -96,8 +96,13 @@ class AgentImpl final : public Agent {
     auto bus = ConnectNats(std::move(bo));
     if (!bus) return bus.error();
     bus_ = std::move(*bus);
-    outbox_ = std::make_unique<EventOutbox>(
-        *bus_, EventOutboxOptions{.subject_prefix = config_.subject_prefix});
+    // Usage records and task events wait there until JetStream has them: a crash of the agent
+    // loses none, and what a previous run left goes out first.
+    auto outbox =
+        EventOutbox::Open(*bus_, EventOutboxOptions{.subject_prefix = config_.subject_prefix,
+                                                    .dir = config_.data_dir + "/outbox"});
+    if (!outbox) return outbox.error();
+    outbox_ = std::move(*outbox);
     if (auto r = StartMeter(); !r) return r.error();
     tasks_ = std::make_unique<TaskManager>(ioc_, *outbox_, TaskOptions());
     auto keeper = CheckpointKeeper::Open(

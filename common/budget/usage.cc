@@ -17,4 +17,11 @@ Amounts SpentBy(const UsageFigures& u) {
   return a;
 }
 
+UsageFigures EstimateFor(const Amounts& reserved) {
+  return UsageFigures{.kind = "llm",
+                      .status = kUnsettledStatus,
+                      .input_tokens = std::max<int64_t>(0, reserved.tokens),
+                      .cost_micros = std::max<int64_t>(0, reserved.usd_micros)};
+}
+
 }  // namespace autovibe

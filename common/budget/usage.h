@@ -34,4 +34,14 @@ inline constexpr int64_t kMaxUsageFigure = 1'000'000'000'000'000;
 // counts: a negative one (a broken or hostile agent) spends nothing, an absurd one is capped.
 Amounts SpentBy(const UsageFigures& u);
 
+// The status of the record that charges a call's reservation in full because the call's own
+// record never came (its agent died, or was lost, while the call was in flight).
+inline constexpr std::string_view kUnsettledStatus = "unsettled";
+
+// The figures of that record (kind "llm", status kUnsettledStatus, marked estimated): the
+// reservation's cost, all its tokens as input, so that SpentBy() gives back `reserved` (one
+// api call). The agent (after a restart) and the controller (when it closes the lease) make
+// the same one under the same id, so the ledger keeps whichever comes first, once.
+UsageFigures EstimateFor(const Amounts& reserved);
+
 }  // namespace autovibe

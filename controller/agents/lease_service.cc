@@ -13,7 +13,17 @@ namespace {
 
 constexpr size_t kMaxLeaseMessage = size_t{16} * 1024;
 
+// Calls in flight a request may list (the agent lists at most 200), and the length of an id.
+constexpr int kMaxHeld = 256;
+constexpr size_t kMaxReservationId = 64;
+
 LeaseRequest RequestFromProto(const v1::LeaseRequest& p) {
+  std::vector<Reservation> held;
+  for (const v1::Reservation& r : p.held()) {
+    if (held.size() == kMaxHeld) break;
+    if (r.id().empty() || r.id().size() > kMaxReservationId) continue;
+    held.push_back({r.id(), FromProto(r.amounts())});
+  }
   return {.machine_id = p.machine_id(),
           .lease_id = p.lease_id(),
           .task_id = p.task_id(),
@@ -22,7 +32,8 @@ LeaseRequest RequestFromProto(const v1::LeaseRequest& p) {
           .need_total = FromProto(p.need_total()),
           .want_total = FromProto(p.want_total()),
           .close = p.close(),
-          .consumed = FromProto(p.consumed())};
+          .consumed = FromProto(p.consumed()),
+          .held = std::move(held)};
 }
 
 v1::LeaseReply ReplyToProto(const LeaseReply& r) {

@@ -9,12 +9,6 @@ Refusal Refuse(std::string reason, std::string detail) {
   return Refusal{std::move(reason), std::move(detail)};
 }
 
-// A lease stands for the attempt it was granted to: held by that machine, for that attempt.
-bool HeldFor(const Lease& l, const std::string& machine_id, std::string_view task_id,
-             uint32_t attempt) {
-  return l.machine_id == machine_id && l.task_id == task_id && l.attempt == attempt;
-}
-
 }  // namespace
 
 std::optional<Refusal> SenderRules::Check(const std::string& machine_id,
@@ -61,6 +55,10 @@ std::optional<Refusal> SenderRules::CheckUsage(const std::string& machine_id,
   // after the task moved on) are still charged to it.
   const Lease* l = d_.leases->FindLease(r.lease_id);
   if (l != nullptr && HeldFor(*l, machine_id, r.task_id, r.attempt)) return std::nullopt;
+  // Closed with records still to come (the agent died): its outbox resends them.
+  const Lease* closed = l == nullptr ? d_.leases->FindClosedLease(r.lease_id) : nullptr;
+  if (closed != nullptr && HeldFor(*closed, machine_id, r.task_id, r.attempt)) return std::nullopt;
+  if (closed != nullptr) l = closed;
   if (l != nullptr && l->machine_id != machine_id) {
     return Refuse("not_your_lease",
                   fmt::format("lease {} is held by machine {}", r.lease_id, l->machine_id));

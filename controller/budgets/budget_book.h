@@ -18,6 +18,7 @@
 // into the book.
 #pragma once
 
+#include <deque>
 #include <map>
 #include <optional>
 #include <string>
@@ -151,7 +152,11 @@ class BudgetBook {
 
   Amounts Outstanding(std::string_view project) const;
   const Lease* FindLease(std::string_view id) const;
+  // A lease settled and closed lately (the newest kClosedLeasesKept, in memory): records its
+  // agent resends after a crash still count under it.
+  const Lease* FindClosedLease(std::string_view id) const;
   size_t lease_count() const { return leases_.size(); }
+  static constexpr size_t kClosedLeasesKept = 20'000;
 
  private:
   struct BudgetState {
@@ -188,6 +193,7 @@ class BudgetBook {
   // After a lease changed from reserving `before`: moves the difference into the project's
   // outstanding and the task's reservation, then saves the lease or drops it when settled.
   Result<void> Account(Lease& l, const Amounts& before);
+  void RememberClosed(Lease l);
   // Whether the lease can grow by `need` within the task's cap and the project's budgets;
   // sets `add` (between need and want) or fills in the denial.
   bool Fit(const Lease& l, const LeaseTaskInfo& info, const Amounts& need, Amounts want,
@@ -206,6 +212,13 @@ class BudgetBook {
   std::string NoRoomMessage(const std::string& project, const BudgetState& b, int64_t reserved,
                             bool exhausted, int64_t need = 0) const;
   void CloseLeasesOf(const std::string& machine_id, bool forget);
+  // Charges each reservation in `held` whose call has no record yet in full, as an estimated
+  // record under its id, while the open lease `l` still has it granted
+  // (budget_book_estimates.cc). Returns what it charged.
+  Amounts ChargeUnsettled(Lease& l, const std::vector<Reservation>& held);
+  // `row` (a call's own record) replaces the estimate charged under its id, if there is one:
+  // the difference is charged, so the call counts once, at its real figures.
+  Result<void> CorrectEstimate(const UsageRow& row);
 
   BudgetStore& store_;
   const Clock& clock_;
@@ -215,6 +228,8 @@ class BudgetBook {
   BudgetBookOptions options_;
   std::map<std::string, ProjectState, std::less<>> projects_;
   std::map<std::string, Lease, std::less<>> leases_;
+  std::map<std::string, Lease, std::less<>> closed_leases_;
+  std::deque<std::string> closed_order_;  // oldest first
   std::map<std::string, TaskSpend, std::less<>> task_spend_;
 };
 

@@ -20,6 +20,11 @@ Amounts Capped(Amounts a) {
   return a;
 }
 
+std::vector<Reservation> Held(std::vector<Reservation> held) {
+  for (Reservation& r : held) r.amounts = Capped(r.amounts);
+  return held;
+}
+
 UsageRow RowOf(const std::string& event_id, int64_t at_ms, const std::string& machine_id,
                const std::string& project, const UsageReport& r, const Amounts& a) {
   UsageRow u;
@@ -83,6 +88,7 @@ Result<void> BudgetBook::Account(Lease& l, const Amounts& before) {
   if (!FullySettled(l)) return store_.SaveLease(l);
   if (t != task_spend_.end() && --t->second.leases <= 0) task_spend_.erase(t);
   const std::string id = l.id;  // `l` goes with the erase
+  RememberClosed(std::move(l));
   leases_.erase(id);
   return store_.DeleteLease(id);
 }
@@ -143,6 +149,7 @@ LeaseReply BudgetBook::Grant(const std::string& machine_id, const LeaseRequest& 
     }
     l = &NewLease(machine_id, req, **task);
   }
+  l->held = Held(req.held);
   // Past expiry the agent stops spending, but what it spent before may still be on its way:
   // an expired lease keeps its reservation until it is closed (or its machine restarts).
   l->expires_at_ms = now + options_.lease_ttl.count();
@@ -245,8 +252,10 @@ LeaseReply BudgetBook::Close(const std::string& machine_id, const LeaseRequest& 
     }
     l = &NewLease(machine_id, req, **task);
   }
+  // Calls the agent closes the lease with still in flight are charged in full (estimates).
+  const Amounts estimated = l->closed ? Amounts{} : ChargeUnsettled(*l, Held(req.held));
   const Amounts before = Reserved(*l);
-  const Amounts consumed = Capped(req.consumed);
+  const Amounts consumed = Capped(req.consumed) + estimated;
   if (!l->closed) {
     l->closed = true;
     l->final = consumed;
@@ -270,18 +279,26 @@ Result<void> BudgetBook::ApplyUsage(const std::string& machine_id, int64_t at_ms
   // to the lease's project: never to a task or project the record merely names (the events
   // intake refuses, and counts, a record with no such lease before it gets here).
   auto found = leases_.find(r.lease_id);
-  if (found == leases_.end() || found->second.machine_id != machine_id ||
-      found->second.task_id != r.task_id || found->second.attempt != r.attempt) {
+  Lease* l = found != leases_.end() && HeldFor(found->second, machine_id, r.task_id, r.attempt)
+                 ? &found->second
+                 : nullptr;
+  // A lease closed before all its records came (its agent died, its calls were charged as
+  // estimates): the records its outbox resends still count, replacing those estimates.
+  const Lease* closed = l == nullptr ? FindClosedLease(r.lease_id) : nullptr;
+  if (closed != nullptr && !HeldFor(*closed, machine_id, r.task_id, r.attempt)) closed = nullptr;
+  if (l == nullptr && closed == nullptr) {
     spdlog::warn("usage record {} from machine {} names no lease of its own; not charged", event_id,
                  machine_id);
     return {};
   }
-  Lease* l = &found->second;
-  const std::string project = l->project;
+  const std::string project = l != nullptr ? l->project : closed->project;
   const Amounts a = UsageAmounts(r);
-  auto fresh = store_.InsertUsage(RowOf(event_id, at_ms, machine_id, project, r, a));
+  const UsageRow row = RowOf(event_id, at_ms, machine_id, project, r, a);
+  auto fresh = store_.InsertUsage(row);
   if (!fresh) return fresh.error();
-  if (!*fresh) return {};
+  // A record whose id is taken: a redelivery, or the call's own record replacing the estimate
+  // its lease's close charged (budget_book_estimates.cc).
+  if (!*fresh) return r.estimated ? Result<void>{} : CorrectEstimate(row);
   ProjectState& p = Project(project);
   p.all_time += a;
   for (BudgetState& b : p.budgets) {
@@ -290,9 +307,11 @@ Result<void> BudgetBook::ApplyUsage(const std::string& machine_id, int64_t at_ms
   if (auto t = task_spend_.find(r.task_id); t != task_spend_.end()) {
     t->second.spent_usd += a.usd_micros;
   }
-  const Amounts before = Reserved(*l);
-  l->settled += a;
-  if (auto s = Account(*l, before); !s) return s;
+  if (l != nullptr) {
+    const Amounts before = Reserved(*l);
+    l->settled += a;
+    if (auto s = Account(*l, before); !s) return s;
+  }
   CheckThresholds(project, p);
   return {};
 }
@@ -312,6 +331,9 @@ void BudgetBook::CloseLeasesOf(const std::string& machine_id, bool forget) {
   }
   for (const std::string& id : ids) {
     Lease& l = leases_.at(id);
+    // Its calls in flight at the agent's last word are charged in full (estimates), their own
+    // records replacing them if they come (a restarted agent sends what its outbox holds).
+    if (!l.closed) ChargeUnsettled(l, l.held);
     const Amounts before = Reserved(l);
     if (!l.closed) {
       l.closed = true;
@@ -327,6 +349,21 @@ void BudgetBook::CloseLeasesOf(const std::string& machine_id, bool forget) {
     spdlog::info("closed {} leases of machine {} ({})", ids.size(), machine_id,
                  forget ? "forgotten" : "agent restarted");
   }
+}
+
+void BudgetBook::RememberClosed(Lease l) {
+  const std::string id = l.id;
+  if (!closed_leases_.emplace(id, std::move(l)).second) return;
+  closed_order_.push_back(id);
+  while (closed_order_.size() > kClosedLeasesKept) {
+    closed_leases_.erase(closed_order_.front());
+    closed_order_.pop_front();
+  }
+}
+
+const Lease* BudgetBook::FindClosedLease(std::string_view id) const {
+  auto it = closed_leases_.find(id);
+  return it == closed_leases_.end() ? nullptr : &it->second;
 }
 
 }  // namespace autovibe

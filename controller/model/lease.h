@@ -4,10 +4,20 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "common/budget/amounts.h"
 
 namespace autovibe {
+
+// A call in flight on a lease, as the agent last listed it (v1::Reservation): `id` is the event
+// id the call's usage record will carry. Charged in full, as an estimated record under that
+// id, if the lease closes without the record (its agent restarted or is gone).
+struct Reservation {
+  std::string id;
+  Amounts amounts;
+  friend bool operator==(const Reservation&, const Reservation&) = default;
+};
 
 // One lease per task attempt, named by the agent. Figures are cumulative.
 struct Lease {
@@ -22,7 +32,14 @@ struct Lease {
   bool closed = false;
   int64_t expires_at_ms = 0;
   int64_t created_at_ms = 0;
+  std::vector<Reservation> held;  // the calls in flight at the agent's last request
 };
+
+// A lease stands for the attempt it was granted to: held by that machine, for that attempt.
+inline bool HeldFor(const Lease& l, std::string_view machine_id, std::string_view task_id,
+                    uint32_t attempt) {
+  return l.machine_id == machine_id && l.task_id == task_id && l.attempt == attempt;
+}
 
 // What an agent asks of a lease on av.lease.<m> (v1::LeaseRequest, field for field). Every
 // figure is cumulative, so a repeated request changes nothing.
@@ -39,6 +56,8 @@ struct LeaseRequest {
   bool close = false;
   // Spent under the lease so far: the sum of the usage records sent for it.
   Amounts consumed;
+  // The calls in flight on the lease now.
+  std::vector<Reservation> held;
 };
 
 // The controller's answer (v1::LeaseReply, field for field).

@@ -66,6 +66,10 @@ struct UsageRow {
   std::string status;
   bool estimated = false;
   int64_t api_calls = 0;  // 1 for an LLM call that reached the provider (see UsageAmounts)
+  // Set when this record replaced the estimate charged for its call before it came: when,
+  // and what the estimate had cost.
+  std::optional<int64_t> corrected_at_ms;
+  int64_t estimate_cost_micros = 0;
 };
 
 // An alert as recorded: one per (project, resource, period, period start, threshold).

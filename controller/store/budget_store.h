@@ -28,6 +28,10 @@ class BudgetStore {
 
   // Inserts the record unless one with its event id exists; true when inserted.
   virtual Result<bool> InsertUsage(const UsageRow& row) = 0;
+  // Replaces the estimated record with `row`'s event id by `row` (keeping the estimate's time
+  // and project, marking it corrected at `now_ms`); returns the estimate as it was, nullopt
+  // when no estimated record has that id.
+  virtual Result<std::optional<UsageRow>> ReplaceEstimate(const UsageRow& row, int64_t now_ms) = 0;
   // What the project's records at or after `since_ms` spent of every resource.
   virtual Result<Amounts> SumUsage(std::string_view project, int64_t since_ms) = 0;
   // Every project's spend of all time.

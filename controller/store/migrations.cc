@@ -206,6 +206,11 @@ UPDATE checkpoints SET received_seq = r.n FROM
   WHERE r.id = checkpoints.id;
 CREATE INDEX applied_agent_events_at ON applied_agent_events(applied_at);
 )sql"},
+    {10, "estimated charges of calls in flight and their corrections", R"sql(
+ALTER TABLE leases ADD COLUMN held_json TEXT NOT NULL DEFAULT '[]';
+ALTER TABLE usage_records ADD COLUMN corrected_at_ms INTEGER;
+ALTER TABLE usage_records ADD COLUMN estimate_cost_micros INTEGER NOT NULL DEFAULT 0;
+)sql"},
 };
 
 Error SqlError(sqlite3* db, const std::string& what) {

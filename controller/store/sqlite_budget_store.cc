@@ -38,6 +38,36 @@ std::vector<int> ParseThresholds(const std::string& text) {
   return out;
 }
 
+// The calls in flight of a lease: [[id, usd, tokens, api_calls, task_ms, machine_ms], ...].
+std::string HeldJson(const std::vector<Reservation>& held) {
+  json::array a;
+  for (const Reservation& r : held) {
+    json::array row{json::string(r.id)};
+    for (BudgetResource res : kAllBudgetResources) row.emplace_back(r.amounts[res]);
+    a.emplace_back(std::move(row));
+  }
+  return json::serialize(a);
+}
+
+// Written by us; a hand-damaged value reads as no calls in flight.
+std::vector<Reservation> ParseHeld(const std::string& text) {
+  boost::system::error_code ec;
+  json::value v = json::parse(text, ec);
+  std::vector<Reservation> out;
+  if (ec || !v.is_array()) return out;
+  for (const auto& item : v.as_array()) {
+    const json::array* row = item.if_array();
+    if (row == nullptr || row->size() != 6 || !(*row)[0].is_string()) continue;
+    Reservation r{std::string((*row)[0].as_string()), {}};
+    int i = 1;
+    for (BudgetResource res : kAllBudgetResources) {
+      if (const auto* n = (*row)[i++].if_int64()) r.amounts[res] = *n;
+    }
+    out.push_back(std::move(r));
+  }
+  return out;
+}
+
 constexpr const char* kSumColumns =
     "COALESCE(SUM(cost_micros),0),"
     " COALESCE(SUM(input_tokens+output_tokens+cache_write_tokens+cache_read_tokens),0),"
@@ -138,6 +168,64 @@ class SqliteBudgetStore final : public BudgetStore {
     return sqlite3_changes(db_) == 1;
   }
 
+  Result<std::optional<UsageRow>> ReplaceEstimate(const UsageRow& u, int64_t now_ms) override {
+    Stmt find(db_,
+              "SELECT at_ms, project, task_id, cost_micros, input_tokens, output_tokens,"
+              " cache_write_tokens, cache_read_tokens, api_calls, task_ms, machine_ms"
+              " FROM usage_records WHERE event_id = ?1 AND estimated = 1");
+    if (!find.ok()) return Fail("find estimate");
+    find.Bind(1, u.event_id);
+    const int rc = find.Step();
+    if (rc == SQLITE_DONE) return std::optional<UsageRow>();
+    if (rc != SQLITE_ROW) return Fail("find estimate " + u.event_id);
+    UsageRow old;
+    old.event_id = u.event_id;
+    old.at_ms = find.Int(0);
+    old.project = find.Text(1);
+    old.task_id = find.Text(2);
+    old.cost_micros = find.Int(3);
+    old.input_tokens = find.Int(4);
+    old.output_tokens = find.Int(5);
+    old.cache_write_tokens = find.Int(6);
+    old.cache_read_tokens = find.Int(7);
+    old.api_calls = find.Int(8);
+    old.task_ms = find.Int(9);
+    old.machine_ms = find.Int(10);
+    old.estimated = true;
+    Stmt st(db_,
+            "UPDATE usage_records SET task_id=?2, attempt=?3, machine_id=?4, lease_id=?5,"
+            " kind=?6, provider=?7, model=?8, route=?9, input_tokens=?10, output_tokens=?11,"
+            " cache_write_tokens=?12, cache_read_tokens=?13, cost_micros=?14, task_ms=?15,"
+            " machine_ms=?16, latency_us=?17, http_status=?18, status=?19, estimated=0,"
+            " api_calls=?20, corrected_at_ms=?21, estimate_cost_micros=?22"
+            " WHERE event_id=?1 AND estimated=1");
+    if (!st.ok()) return Fail("replace estimate");
+    st.Bind(1, u.event_id);
+    st.Bind(2, u.task_id);
+    st.Bind(3, static_cast<int64_t>(u.attempt));
+    st.Bind(4, u.machine_id);
+    st.Bind(5, u.lease_id);
+    st.Bind(6, u.kind);
+    st.Bind(7, u.provider);
+    st.Bind(8, u.model);
+    st.Bind(9, u.route);
+    st.Bind(10, u.input_tokens);
+    st.Bind(11, u.output_tokens);
+    st.Bind(12, u.cache_write_tokens);
+    st.Bind(13, u.cache_read_tokens);
+    st.Bind(14, u.cost_micros);
+    st.Bind(15, u.task_ms);
+    st.Bind(16, u.machine_ms);
+    st.Bind(17, u.latency_us);
+    st.Bind(18, static_cast<int64_t>(u.http_status));
+    st.Bind(19, u.status);
+    st.Bind(20, u.api_calls);
+    st.Bind(21, now_ms);
+    st.Bind(22, old.cost_micros);
+    if (st.Step() != SQLITE_DONE) return Fail("replace estimate " + u.event_id);
+    return std::optional<UsageRow>(std::move(old));
+  }
+
   Result<Amounts> SumUsage(std::string_view project, int64_t since_ms) override {
     Stmt& st = Cached(sum_usage_, std::string("SELECT ") + kSumColumns +
                                       " FROM usage_records WHERE project = ?1 AND at_ms >= ?2");
@@ -223,7 +311,8 @@ class SqliteBudgetStore final : public BudgetStore {
             " granted_api_calls, granted_task_ms, granted_machine_ms, settled_usd_micros,"
             " settled_tokens, settled_api_calls, settled_task_ms, settled_machine_ms,"
             " final_usd_micros, final_tokens, final_api_calls, final_task_ms, final_machine_ms,"
-            " closed, expires_at_ms, created_at_ms FROM leases ORDER BY created_at_ms, id");
+            " closed, expires_at_ms, created_at_ms, held_json FROM leases"
+            " ORDER BY created_at_ms, id");
     if (!st.ok()) return Fail("load leases");
     std::vector<Lease> out;
     int rc;
@@ -240,6 +329,7 @@ class SqliteBudgetStore final : public BudgetStore {
       l.closed = st.Int(20) != 0;
       l.expires_at_ms = st.Int(21);
       l.created_at_ms = st.Int(22);
+      l.held = ParseHeld(st.Text(23));
       out.push_back(std::move(l));
     }
     if (rc != SQLITE_DONE) return Fail("load leases");
@@ -253,8 +343,8 @@ class SqliteBudgetStore final : public BudgetStore {
                       " granted_machine_ms, settled_usd_micros, settled_tokens, settled_api_calls,"
                       " settled_task_ms, settled_machine_ms, final_usd_micros, final_tokens,"
                       " final_api_calls, final_task_ms, final_machine_ms, closed, expires_at_ms,"
-                      " created_at_ms) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,"
-                      "?16,?17,?18,?19,?20,?21,?22,?23)");
+                      " created_at_ms, held_json) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,"
+                      "?13,?14,?15,?16,?17,?18,?19,?20,?21,?22,?23,?24)");
     if (!st.ok()) return Fail("save lease");
     st.Reset();
     st.Bind(1, l.id);
@@ -268,6 +358,7 @@ class SqliteBudgetStore final : public BudgetStore {
     st.Bind(21, static_cast<int64_t>(l.closed ? 1 : 0));
     st.Bind(22, l.expires_at_ms);
     st.Bind(23, l.created_at_ms);
+    st.Bind(24, HeldJson(l.held));
     if (st.Step() != SQLITE_DONE) return Fail("save lease " + l.id);
     return {};
   }

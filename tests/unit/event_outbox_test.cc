@@ -1,8 +1,12 @@
-// The agent's event outbox against a Bus double that can refuse publishes (fake_event_bus.h).
+// The agent's event outbox against a Bus double that can refuse publishes (fake_event_bus.h),
+// in memory and durable (a log in a temporary directory).
 #include "worker-agent/runner/event_outbox.h"
 
 #include <catch2/catch.hpp>
+#include <fstream>
+#include <set>
 
+#include "tests/support/process.h"
 #include "tests/unit/fake_event_bus.h"
 
 namespace autovibe {
@@ -128,6 +132,136 @@ TEST_CASE("while the bus is down the outbox drops tool output over its cap, neve
   CHECK(outbox.Add(Log(v1::LOG_STREAM_STDOUT, std::string(900, 'd'))));
   REQUIRE(outbox.Flush(5s));
   CHECK(bus.Events().size() == 6);
+}
+
+}  // namespace autovibe
+
+namespace autovibe {
+namespace {
+
+v1::AgentEvent Usage(const std::string& id, int64_t cost, bool estimated) {
+  v1::AgentEvent e;
+  e.set_event_id(id);
+  e.mutable_usage()->set_task_id("t-1");
+  e.mutable_usage()->set_cost_micros(cost);
+  e.mutable_usage()->set_estimated(estimated);
+  return e;
+}
+
+std::unique_ptr<EventOutbox> OpenDurable(Bus& bus, const std::string& dir) {
+  EventOutboxOptions o = FastOptions();
+  o.dir = dir;
+  auto outbox = EventOutbox::Open(bus, o);
+  REQUIRE(outbox);
+  (*outbox)->SetMachineId("m-1");
+  return std::move(*outbox);
+}
+
+std::vector<std::string> Ids(const std::vector<FakeEventBus::Published>& events) {
+  std::vector<std::string> out;
+  for (const auto& p : events) out.push_back(p.event.event_id());
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("a durable outbox sends after a restart what the stream had not acknowledged") {
+  testing::TempDir tmp;
+  FakeEventBus bus;
+  std::vector<std::string> ids;
+  {
+    auto outbox = OpenDurable(bus, tmp / "outbox");
+    REQUIRE(outbox->Add(Started("t-1")));
+    REQUIRE(outbox->Flush(5s));  // acknowledged: not sent again
+    bus.SetDown(true);
+    REQUIRE(outbox->Add(Log(v1::LOG_STREAM_STDOUT, "out")));
+    REQUIRE(outbox->Add(Usage("", 42, false)));
+    REQUIRE(outbox->Add(Finished("t-1")));
+    CHECK(outbox->Pending() == 3);
+  }  // the agent is gone with three events unsent
+  ids = Ids(bus.Events());
+  REQUIRE(ids.size() == 1);
+
+  FakeEventBus after;
+  auto outbox = OpenDurable(after, tmp / "outbox");
+  CHECK(outbox->RecoveredEvents() == 3);
+  CHECK(outbox->RecoveredFallbacks() == 0);
+  REQUIRE(outbox->Flush(5s));
+  auto events = after.Events();
+  CHECK(Kinds(events) ==
+        std::vector<std::string>{"log LOG_STREAM_STDOUT 3", "other", "finished t-1"});
+  CHECK(events[1].event.usage().cost_micros() == 42);
+  for (const auto& p : events) {
+    CHECK(p.event.event_id() != ids[0]);
+    CHECK(p.msg_id == p.event.event_id());
+    CHECK(p.subject == "av.evt.m-1");
+  }
+  // Sent once more after a second restart? No: acknowledged means dropped.
+  const auto sent = Ids(events);
+  outbox.reset();
+  FakeEventBus third;
+  auto again = OpenDurable(third, tmp / "outbox");
+  CHECK(again->RecoveredEvents() == 0);
+
+  // The ids are the ones the first run gave them (the controller applies each once).
+  CHECK(std::set<std::string>(sent.begin(), sent.end()).size() == 3);
+}
+
+TEST_CASE("a fallback goes out after a restart only if its own event never came") {
+  testing::TempDir tmp;
+  FakeEventBus bus;
+  bus.SetDown(true);
+  {
+    auto outbox = OpenDurable(bus, tmp / "outbox");
+    REQUIRE(outbox->AddFallback(Usage("e-call-1", 900, true)));  // two calls reserve
+    REQUIRE(outbox->AddFallback(Usage("e-call-2", 900, true)));
+    REQUIRE(outbox->AddQuietly(Usage("e-call-1", 120, false)));  // the first one settles
+    // Fallbacks are not sent while the agent lives: only the record waits for the bus.
+    CHECK(outbox->Pending() == 1);
+  }
+  FakeEventBus after;
+  auto outbox = OpenDurable(after, tmp / "outbox");
+  CHECK(outbox->RecoveredEvents() == 2);
+  CHECK(outbox->RecoveredFallbacks() == 1);
+  REQUIRE(outbox->Flush(5s));
+  auto events = after.Events();
+  REQUIRE(events.size() == 2);
+  CHECK(events[0].event.event_id() == "e-call-1");
+  CHECK(events[0].event.usage().cost_micros() == 120);  // the real record, not its estimate
+  CHECK_FALSE(events[0].event.usage().estimated());
+  CHECK(events[1].event.event_id() == "e-call-2");  // the call in flight: its estimate
+  CHECK(events[1].event.usage().cost_micros() == 900);
+  CHECK(events[1].event.usage().estimated());
+}
+
+TEST_CASE("a settled fallback leaves nothing behind once its event is acknowledged") {
+  testing::TempDir tmp;
+  FakeEventBus bus;
+  {
+    auto outbox = OpenDurable(bus, tmp / "outbox");
+    for (int i = 0; i < 100; ++i) {
+      const std::string id = "e-call-" + std::to_string(i);
+      REQUIRE(outbox->AddFallback(Usage(id, 900, true)));
+      REQUIRE(outbox->AddQuietly(Usage(id, 100, false)));
+    }
+    outbox->Kick();
+    REQUIRE(outbox->Flush(5s));
+    CHECK(bus.Events().size() == 100);
+  }
+  FakeEventBus after;
+  auto outbox = OpenDurable(after, tmp / "outbox");
+  CHECK(outbox->RecoveredEvents() == 0);
+}
+
+TEST_CASE("a durable outbox refuses to open where it cannot write") {
+  testing::TempDir tmp;
+  std::ofstream(tmp / "file") << "not a directory";
+  FakeEventBus bus;
+  EventOutboxOptions o = FastOptions();
+  o.dir = tmp / "file/outbox";
+  auto outbox = EventOutbox::Open(bus, o);
+  REQUIRE_FALSE(outbox);
+  CHECK(outbox.error().code == ErrorCode::kIo);
 }
 
 }  // namespace autovibe

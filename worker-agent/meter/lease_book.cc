@@ -41,6 +41,9 @@ Amounts Scaled(const Amounts& a, int64_t num, int64_t den) {
   return out;
 }
 
+// The calls in flight a lease request lists (v1::LeaseRequest::held).
+constexpr int kMaxHeldListed = 200;
+
 Amounts Half(const Amounts& a) {
   Amounts out;
   for (BudgetResource r : kAllBudgetResources) out[r] = a[r] / 2;
@@ -153,7 +156,19 @@ Amounts LeaseBook::Available(const TaskLease& t) const {
 uint64_t LeaseBook::Hold(TaskLease& t, const Amounts& worst) {
   t.held += worst;
   const uint64_t id = next_reservation_++;
-  held_[id] = Held{t.lease_id, worst};
+  Held& h = held_[id] = Held{t.lease_id, worst, NewId("e")};
+  const UsageFigures f = EstimateFor(worst);
+  v1::UsageRecord estimate;
+  estimate.set_task_id(t.task.task_id);
+  estimate.set_attempt(t.task.attempt);
+  estimate.set_project(t.task.project);
+  estimate.set_lease_id(t.lease_id);
+  estimate.set_kind(std::string(f.kind));
+  estimate.set_status(std::string(f.status));
+  estimate.set_input_tokens(f.input_tokens);
+  estimate.set_cost_micros(f.cost_micros);
+  estimate.set_estimated(true);
+  sink_.Reserved(h.id, estimate);
   return id;
 }
 
@@ -201,7 +216,7 @@ void LeaseBook::Settle(uint64_t reservation, v1::UsageRecord record) {
   record.set_project(t.task.project);
   record.set_lease_id(t.lease_id);
   t.recorded += Actual(record);
-  sink_.Record(std::move(record));
+  sink_.Settled(held.id, std::move(record));
   if (t.ended) {
     MaybeClose(t);
   } else {
@@ -244,6 +259,14 @@ void LeaseBook::Ask(TaskLease& t, bool close) {
   req.set_project(t.task.project);
   *req.mutable_consumed() = ToProto(t.recorded);
   req.set_close(close);
+  int listed = 0;
+  for (const auto& [n, h] : held_) {
+    if (h.lease_id != t.lease_id) continue;
+    if (listed++ == kMaxHeldListed) break;
+    v1::Reservation* r = req.add_held();
+    r->set_id(h.id);
+    *r->mutable_amounts() = ToProto(h.amounts);
+  }
   if (!close) {
     // The lease must cover what is spent, held and waiting, and the next stretch of time.
     Amounts need = t.recorded + t.held + t.queued;

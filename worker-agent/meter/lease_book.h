@@ -41,6 +41,14 @@ class UsageSink {
  public:
   virtual ~UsageSink() = default;
   virtual void Record(v1::UsageRecord record) = 0;
+  // A call's worst case was reserved: `estimate` is the record that charges it in full, and
+  // `id` the event id the call's own record will carry (Settled). Written down before the call
+  // is forwarded, so that should the agent die first, the estimate goes out after its restart.
+  virtual void Reserved(const std::string& /*id*/, const v1::UsageRecord& /*estimate*/) {}
+  // The call of reservation `id` ended: its record.
+  virtual void Settled(const std::string& /*id*/, v1::UsageRecord record) {
+    Record(std::move(record));
+  }
 };
 
 struct LeaseBookOptions {
@@ -143,6 +151,7 @@ class LeaseBook final : public CallLedger {
   struct Held {
     std::string lease_id;
     Amounts amounts;
+    std::string id;  // the event id of the call's record (v1::Reservation)
   };
   std::unordered_map<uint64_t, Held> held_;
   uint64_t next_reservation_ = 1;

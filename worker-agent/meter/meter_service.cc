@@ -61,10 +61,11 @@ class BusLeaseChannel final : public LeaseChannel {
   std::string machine_id_;
 };
 
-// Hands usage records to the outbox a moment after the call that made them (kLinger), several
-// at a time when calls are many. Handing one over wakes the outbox's thread, and on a busy
-// machine that thread then runs ahead of the meter's: done as a call ends, it would hold back
-// the tool's next request, which typically comes at once.
+// Usage records are written to the outbox (its log) as they come, but its thread is woken to
+// send them only a moment later (kLinger), for several at a time when calls are many: woken on
+// every one, on a busy machine that thread runs ahead of the meter's and holds back the tool's
+// next request, which typically comes at once. A call's reservation is written down before the
+// call is forwarded, as the estimated record that charges it should the agent die first.
 class OutboxUsageSink final : public UsageSink {
  public:
   static constexpr std::chrono::milliseconds kLinger{2};
@@ -76,37 +77,49 @@ class OutboxUsageSink final : public UsageSink {
 
   void Hand() {
     timer_.cancel();
-    if (on_responses_ && !pending_.empty()) {
-      std::vector<std::string> tasks;
-      for (const auto& r : pending_) {
-        if (std::find(tasks.begin(), tasks.end(), r.task_id()) == tasks.end()) {
-          tasks.push_back(r.task_id());
-        }
-      }
-      on_responses_(std::move(tasks));
-    }
-    for (auto& r : pending_) {
-      v1::AgentEvent e;
-      *e.mutable_usage() = std::move(r);
-      if (!outbox_.Add(std::move(e))) spdlog::error("meter: usage record lost: no machine id yet");
-    }
-    pending_.clear();
+    if (!lingering_) return;
+    lingering_ = false;
+    outbox_.Kick();
+    if (on_responses_ && !tasks_.empty()) on_responses_(std::move(tasks_));
+    tasks_.clear();
   }
 
-  void Record(v1::UsageRecord record) override {
-    pending_.push_back(std::move(record));
-    if (pending_.size() > 1) return;  // the timer is set
+  void Reserved(const std::string& id, const v1::UsageRecord& estimate) override {
+    v1::AgentEvent e;
+    e.set_event_id(id);
+    *e.mutable_usage() = estimate;
+    if (!outbox_.AddFallback(std::move(e))) {
+      spdlog::error("meter: reservation not written down: no machine id yet");
+    }
+  }
+  void Settled(const std::string& id, v1::UsageRecord record) override {
+    Add(id, std::move(record));
+  }
+  void Record(v1::UsageRecord record) override { Add("", std::move(record)); }
+
+ private:
+  void Add(const std::string& id, v1::UsageRecord record) {
+    if (std::find(tasks_.begin(), tasks_.end(), record.task_id()) == tasks_.end()) {
+      tasks_.push_back(record.task_id());
+    }
+    v1::AgentEvent e;
+    e.set_event_id(id);
+    *e.mutable_usage() = std::move(record);
+    if (!outbox_.AddQuietly(std::move(e)))
+      spdlog::error("meter: usage record lost: no machine id yet");
+    if (lingering_) return;  // the timer is set
+    lingering_ = true;
     timer_.expires_after(kLinger);
     timer_.async_wait([this](boost::system::error_code ec) {
       if (!ec) Hand();
     });
   }
 
- private:
   asio::steady_timer timer_;
   EventOutbox& outbox_;
   std::function<void(std::vector<std::string>)> on_responses_;
-  std::vector<v1::UsageRecord> pending_;
+  std::vector<std::string> tasks_;  // whose calls were answered since the last Hand()
+  bool lingering_ = false;
 };
 
 }  // namespace

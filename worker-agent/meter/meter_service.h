@@ -43,8 +43,9 @@ class MeterService final : public TaskMeter {
   // The machine whose lease subject is used. Thread-safe.
   void SetMachineId(const std::string& machine_id);
 
-  // Hands the usage records held back for a moment (see OutboxUsageSink) to the outbox now,
-  // and returns once they are there: before the outbox is flushed at stop. Thread-safe.
+  // Wakes the outbox for the usage records written to it since it was last woken (see
+  // OutboxUsageSink), and returns once it is: before the outbox is flushed at stop.
+  // Thread-safe.
   void HandOverUsage();
 
   // TaskMeter (thread-safe)

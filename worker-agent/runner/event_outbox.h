@@ -5,6 +5,13 @@
 // backoff) until the stream acknowledges it: delivery is at-least-once and in order, and the
 // stream's duplicate window turns a retry of an acknowledged-but-unconfirmed event into a no-op.
 //
+// Durable (Open): every event is appended to a log in the agent's data dir (outbox_log.h) before
+// Add() returns, and dropped from it once the stream acknowledged it; what a previous run left
+// there is sent first after a restart, with the same event ids, so the controller applies each
+// once. A fallback (AddFallback) is written down the same way: an event to send in place of the
+// one of the same id, should the agent die before adding that. The meter writes each call's
+// reservation so, as the estimated record that charges it in full.
+//
 // Memory is bounded by dropping tool output only: when the queued stdout/stderr TaskLog bytes
 // would pass `max_log_bytes`, Add() refuses such a TaskLog (the caller counts what it lost).
 // Every other event (task started/finished, agent notes, agent started/stopping) is kept.
@@ -16,13 +23,18 @@
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
+#include <unordered_map>
 
 #include "autovibe/v1/event.pb.h"
 #include "common/bus/bus.h"
 #include "common/core/duration.h"
+#include "common/core/result.h"
+#include "worker-agent/runner/outbox_log.h"
 
 namespace autovibe {
 
@@ -32,12 +44,18 @@ struct EventOutboxOptions {
   Duration publish_timeout = std::chrono::seconds(2);
   Duration min_backoff = std::chrono::milliseconds(100);
   Duration max_backoff = std::chrono::seconds(2);
+  // Where Open() keeps the events (a directory, 0700, of 0600 files).
+  std::string dir;
 };
 
 class EventOutbox {
  public:
-  // `bus` must outlive the outbox.
+  // A memory-only outbox: a crash loses what it holds. `bus` must outlive the outbox.
   EventOutbox(Bus& bus, EventOutboxOptions options);
+  // A durable outbox in `options.dir`. What a previous run left there is queued first: its
+  // events not acknowledged, then, as events, its fallbacks whose event never came. Errors:
+  // kIo (the directory or a segment cannot be read or written).
+  static Result<std::unique_ptr<EventOutbox>> Open(Bus& bus, EventOutboxOptions options);
   // Stops the publishing thread without waiting for the queue to drain (see Flush).
   ~EventOutbox();
   EventOutbox(const EventOutbox&) = delete;
@@ -51,6 +69,13 @@ class EventOutbox {
   // when the event was not queued: a stdout/stderr TaskLog over the memory cap, or any event
   // while no machine id is known yet.
   bool Add(v1::AgentEvent event);
+  // As Add, but the publishing thread is not woken: call Kick() soon. For the meter, whose
+  // records come in bursts (waking that thread on every one would slow the calls).
+  bool AddQuietly(v1::AgentEvent event);
+  void Kick();
+  // Writes down `event` (ids filled in as Add does) to be sent only if the agent dies before an
+  // event with its id is added. Does nothing on a memory-only outbox. False as Add.
+  bool AddFallback(v1::AgentEvent event);
 
   // After a (re)connection: ensure the stream again and retry at once instead of after backoff.
   void Wake();
@@ -63,15 +88,29 @@ class EventOutbox {
   size_t Pending() const;
   // stdout/stderr TaskLog bytes refused because of the cap, since the start.
   uint64_t DroppedLogBytes() const;
+  // What Open() found: events left by the previous run, and how many of them are fallbacks.
+  size_t RecoveredEvents() const { return recovered_events_; }
+  size_t RecoveredFallbacks() const { return recovered_fallbacks_; }
+  // The log under a durable outbox (tests); null for a memory-only one.
+  OutboxLog* LogForTest() { return log_.get(); }
 
  private:
   struct Queued {
     std::string subject;
     std::string msg_id;
     std::string data;
-    size_t log_bytes = 0;  // counted against the cap (droppable output only)
+    size_t log_bytes = 0;               // counted against the cap (droppable output only)
+    std::optional<OutboxLog::Ref> ref;  // where it is in the log, if it is
   };
 
+  EventOutbox(Bus& bus, EventOutboxOptions options, std::unique_ptr<OutboxLog> log);
+  // Fills in the ids; empty when no machine id is known yet.
+  std::optional<Queued> Prepare(v1::AgentEvent& event);
+  bool Enqueue(v1::AgentEvent event, bool wake);
+  // Queues what the log's previous segments held (before the thread starts).
+  Result<void> Recover(const OutboxLog::Recovered& found);
+  // Appends to the log (mu_ held); nullopt when there is none or the write failed.
+  std::optional<OutboxLog::Ref> Write(OutboxEntryKind kind, const std::string& data, bool live);
   void Loop();
   // Publishes `q` until acknowledged or stopping; returns false when stopping.
   bool PublishOne(const Queued& q);
@@ -89,6 +128,12 @@ class EventOutbox {
   bool stream_ready_ = false;  // EnsureStream tried since the last (re)connection
   bool woken_ = false;
   bool stopping_ = false;
+  std::unique_ptr<OutboxLog> log_;                             // null: memory only
+  std::unordered_map<std::string, OutboxLog::Ref> fallbacks_;  // by event id
+  bool write_failed_ = false;                                  // said once per outage
+  int acks_unmarked_ = 0;  // acknowledged since the log was last told
+  size_t recovered_events_ = 0;
+  size_t recovered_fallbacks_ = 0;
   std::thread thread_;  // last: starts after everything above is initialised
 };
 
