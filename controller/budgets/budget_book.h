@@ -152,8 +152,10 @@ class BudgetBook {
 
   Amounts Outstanding(std::string_view project) const;
   const Lease* FindLease(std::string_view id) const;
-  // A lease settled and closed lately (the newest kClosedLeasesKept, in memory): records its
-  // agent resends after a crash still count under it.
+  // A lease closed lately with records still to come (the newest kClosedLeasesKept, in
+  // memory): its agent restarted or its machine went, or it was closed with calls in flight
+  // (charged as estimates). Their records still count under it. A lease closed with all its
+  // records in is not kept: nothing more may be charged under it.
   const Lease* FindClosedLease(std::string_view id) const;
   size_t lease_count() const { return leases_.size(); }
   static constexpr size_t kClosedLeasesKept = 20'000;

@@ -59,6 +59,7 @@ Amounts BudgetBook::ChargeUnsettled(Lease& l, const std::vector<Reservation>& he
   if (charged > 0) {
     spdlog::info("lease {} of task {} closed with {} calls unsettled: charged in full, estimated",
                  l.id, l.task_id, charged);
+    RememberClosed(l);  // their own records replace the estimates when they come
   }
   return l.settled - settled_before;
 }

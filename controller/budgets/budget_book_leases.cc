@@ -88,7 +88,6 @@ Result<void> BudgetBook::Account(Lease& l, const Amounts& before) {
   if (!FullySettled(l)) return store_.SaveLease(l);
   if (t != task_spend_.end() && --t->second.leases <= 0) task_spend_.erase(t);
   const std::string id = l.id;  // `l` goes with the erase
-  RememberClosed(std::move(l));
   leases_.erase(id);
   return store_.DeleteLease(id);
 }
@@ -341,6 +340,7 @@ void BudgetBook::CloseLeasesOf(const std::string& machine_id, bool forget) {
     }
     // A restarted agent still sends what its outbox holds; those records count as spend.
     l.final = l.settled;
+    RememberClosed(l);
     if (auto r = Account(l, before); !r) {
       spdlog::error("lease {} not saved: {}", id, r.error().message);
     }
