@@ -22,6 +22,8 @@ struct LeaseServiceDeps {
   WriteBatch* batch = nullptr;
   BudgetBook* book = nullptr;
   std::string subject_prefix = "av";
+  // Bus users are on: answers go only to the asking machine's own inboxes (_INBOX_<m>.).
+  bool own_inboxes_only = false;
 };
 
 // Decodes a lease message into the budget book's LeaseRequest and checks that the subject

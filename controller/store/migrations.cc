@@ -199,6 +199,17 @@ CREATE TABLE machine_credentials (
   created_at  INTEGER NOT NULL
 );
 )sql"},
+    {9, "one-time join tokens", R"sql(
+CREATE TABLE join_tokens (
+  id          TEXT PRIMARY KEY,
+  secret      TEXT NOT NULL,
+  pool        TEXT NOT NULL DEFAULT '',
+  created_at  INTEGER NOT NULL,
+  expires_at  INTEGER NOT NULL,
+  used_at     INTEGER NOT NULL DEFAULT 0,
+  machine_id  TEXT NOT NULL DEFAULT ''
+);
+)sql"},
 };
 
 Error SqlError(sqlite3* db, const std::string& what) {
