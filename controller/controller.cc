@@ -10,7 +10,6 @@
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/thread_pool.hpp>
-#include <cstdio>
 #include <filesystem>
 #include <optional>
 
@@ -378,16 +377,13 @@ class ControllerImpl final : public Controller {
     if (checkpoints_) checkpoints_->Stop();
   }
 
-  // Said at every start, to the log and to stderr, so nobody runs an open bus unawares.
+  // Said at every start (the log is stderr), so nobody runs an open bus unawares.
   static void WarnInsecureBus() {
     constexpr const char* kLines[] = {
         "INSECURE BUS: --insecure-bus is set; nats-server has no users.",
         "Anyone who reaches nats-server reads every command and runs tasks on every agent.",
         "Give the controller nats_auth_file and nats_pid_file to give each machine its own user."};
-    for (const char* line : kLines) {
-      spdlog::warn("{}", line);
-      std::fprintf(stderr, "autovibe-controller: WARNING: %s\n", line);
-    }
+    for (const char* line : kLines) spdlog::warn("{}", line);
   }
 
   void Shutdown() {
