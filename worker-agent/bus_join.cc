@@ -100,7 +100,12 @@ Result<BusUser> Join(const AgentConfig& c, const std::string& token) {
         code != ErrorCode::kNoResponders && !early) {
       return u.error();
     }
-    spdlog::warn("agent cannot join yet, retrying in {}ms: {}", backoff.count(), u.error().message);
+    if (early) {
+      spdlog::info("join token {} not accepted yet (a new token takes a moment), retrying", id);
+    } else {
+      spdlog::warn("agent cannot join yet, retrying in {}ms: {}", backoff.count(),
+                   u.error().message);
+    }
     std::this_thread::sleep_for(backoff);
     backoff = std::min<Duration>(backoff * 2, kMaxBackoff);
   }

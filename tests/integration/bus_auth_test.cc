@@ -209,7 +209,7 @@ TEST_CASE("an agent joins with a one-time token and keeps a bus user of its own"
 
   // The same token a second time: refused, and nothing joins.
   std::string log;
-  CHECK(AgentRefuses(dir, "second", nats.url(), token, log) == 1);
+  CHECK(AgentRefuses(dir.path(), "second", nats.url(), token, log) == 1);
   CHECK_THAT(log, Catch::Contains("refused join token " + token_id) &&
                       Catch::Contains("already used or expired"));
   CHECK_FALSE(fs::exists(dir / "second/bus-user.toml"));
@@ -220,10 +220,10 @@ TEST_CASE("an agent joins with a one-time token and keeps a bus user of its own"
   REQUIRE(WaitUntil(
       [&] { return !CheckNatsLogin(nats.url(), brief_id, brief.substr(brief.find('.') + 1), 2s); },
       10s));
-  CHECK(AgentRefuses(dir, "late", nats.url(), brief, log) == 1);
+  CHECK(AgentRefuses(dir.path(), "late", nats.url(), brief, log) == 1);
   CHECK_THAT(log, Catch::Contains("refused join token " + brief_id));
   // Nor does a token that is not one get anywhere.
-  CHECK(AgentRefuses(dir, "typo", nats.url(), "not-a-token", log) == 1);
+  CHECK(AgentRefuses(dir.path(), "typo", nats.url(), "not-a-token", log) == 1);
   CHECK_THAT(log, Catch::Contains("a join token looks like"));
   CHECK(controller.Machines().size() == 1);
 
