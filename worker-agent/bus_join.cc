@@ -209,7 +209,17 @@ Result<void> EnrolOnBus(AgentConfig& c) {
   if (kept.error().code != ErrorCode::kNotFound) return kept.error();
   auto token = TokenOf(c);
   if (!token) return token.error();
-  if (token->empty()) return {};  // an insecure bus, or credentials given some other way
+  if (token->empty()) {
+    // Fine on an insecure bus; on one with users, say what is missing rather than retry.
+    auto open = CheckNatsLogin(c.nats_url, "", "", std::chrono::seconds(2));
+    if (!open && open.error().code == ErrorCode::kUnauthorized) {
+      return MakeError(ErrorCode::kUnauthorized,
+                       "the bus at " + c.nats_url +
+                           " has users and this agent has none: start it with --join-token "
+                           "(autovibe machines join-token create) or join_token_file");
+    }
+    return {};
+  }
   if (auto r = MakeDirs(c.data_dir, 0700); !r) return r.error();
   auto joined = Join(c, *token);
   if (!joined) return joined.error();

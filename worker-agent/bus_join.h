@@ -38,9 +38,10 @@ Result<void> WriteBusUser(const std::string& path, const BusUser& user);
 // Gives `config` a bus user before the agent connects: the one in its config if named there,
 // else the one kept in the data dir, else one got with the join token (the token from
 // join_token or join_token_file), waiting for the bus while it cannot be reached. With none
-// of these the config is left as it is (an insecure bus). Blocks. Errors: unauthorized (the
-// bus refused the token: unknown, used or expired), conflict/not_found (the controller refused
-// it, saying why), bad_config, io.
+// of these the config is left as it is (an insecure bus), unless the bus refuses anonymous
+// clients. Blocks. Errors: unauthorized (the bus refused the token: unknown, used or expired;
+// or it has users and the agent none), conflict (the controller refused the token, saying
+// why), bad_config, io.
 Result<void> EnrolOnBus(AgentConfig& config);
 
 }  // namespace autovibe

@@ -90,6 +90,7 @@ TEST_CASE("the agent starts with the bus user named in its config, else the one 
   TempDir fresh;
   AgentConfig open;
   open.data_dir = fresh.path();
+  open.nats_url = "nats://127.0.0.1:1";  // no bus there yet: nothing to refuse
   REQUIRE(EnrolOnBus(open));
   CHECK(open.nats_user.empty());
   open.join_token = "not-a-token";

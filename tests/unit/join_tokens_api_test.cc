@@ -5,12 +5,10 @@
 #include <catch2/catch.hpp>
 
 #include "tests/support/catch_result.h"
-#include "tests/support/process.h"
-#include "tests/unit/manual_clock.h"
+#include "tests/unit/join_tokens_fixture.h"
 
 using namespace autovibe;
 using autovibe::testing::ManualClock;
-using autovibe::testing::TempDir;
 namespace json = boost::json;
 
 namespace {
@@ -26,15 +24,9 @@ HttpRequest Post(std::string body) {
 }  // namespace
 
 TEST_CASE("join tokens over the API: shown once, bad input makes none", "[join]") {
-  TempDir dir;
-  ManualClock clock;
-  auto store = OpenSqliteStore(dir / "controller.db").value();
-  NatsAuth auth(*store, clock,
-                {.auth_file = dir / "users.conf",
-                 .controller_user = "controller",
-                 .controller_password = "pw"});
-  JoinTokens tokens(*store, clock, auth, {});
-  REQUIRE(tokens.Load());
+  testing::JoinTokensFixture t;
+  JoinTokens& tokens = t.tokens;
+  ManualClock& clock = t.clock;
   int commits = 0;
   JoinTokensApi api({&tokens, [&] {
                        ++commits;

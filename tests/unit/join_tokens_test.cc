@@ -4,35 +4,13 @@
 
 #include <catch2/catch.hpp>
 
-#include "common/core/files.h"
-#include "controller/machines/nats_auth.h"
 #include "tests/support/catch_result.h"
-#include "tests/support/process.h"
-#include "tests/unit/manual_clock.h"
+#include "tests/unit/join_tokens_fixture.h"
 
 using namespace autovibe;
-using autovibe::testing::ManualClock;
-using autovibe::testing::TempDir;
 using namespace std::chrono_literals;
 
-namespace {
-
-struct Tokens {
-  TempDir dir;
-  ManualClock clock;
-  std::unique_ptr<Store> store = OpenSqliteStore(dir / "controller.db").value();
-  NatsAuth auth{*store, clock,
-                NatsAuthOptions{.auth_file = dir / "users.conf",
-                                .controller_user = "controller",
-                                .controller_password = "pw"}};
-  JoinTokens tokens{*store, clock, auth,
-                    JoinTokensOptions{.pool_labels = {{"kvm", {{"gpu", "none"}}}}}};
-
-  Tokens() { REQUIRE(tokens.Load()); }
-  std::string UsersFile() { return ReadFile(dir / "users.conf").value(); }
-};
-
-}  // namespace
+using Tokens = autovibe::testing::JoinTokensFixture;
 
 TEST_CASE("a join token is a bus user until it is used, once", "[join]") {
   Tokens t;
@@ -128,14 +106,8 @@ TEST_CASE("bad pool names and ttls make no token", "[join]") {
 }
 
 TEST_CASE("a machine's bus user may subscribe to its own commands and inboxes only", "[join]") {
-  TempDir dir;
-  ManualClock clock;
-  auto store = OpenSqliteStore(dir / "controller.db").value();
-  NatsAuth auth(*store, clock,
-                {.auth_file = dir / "users.conf",
-                 .controller_user = "controller",
-                 .controller_password = "pw"});
-  REQUIRE(auth.Load());
+  Tokens t;
+  NatsAuth& auth = t.auth;
   REQUIRE(auth.Mint("m-aaaaaaaaaaaa"));
   REQUIRE(auth.Mint("m-bbbbbbbbbbbb"));
   const std::string text = auth.Render();
