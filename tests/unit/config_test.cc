@@ -94,8 +94,8 @@ TEST_CASE("a ttl not longer than the interval is refused") {
 
 TEST_CASE("controller flags override the config file") {
   std::vector<std::string> args = {
-      "autovibe-controller",  "--data-dir", "/tmp/x", "--heartbeat-ttl", "3s",
-      "--heartbeat-interval", "1s"};
+      "autovibe-controller",  "--data-dir", "/tmp/x",        "--heartbeat-ttl", "3s",
+      "--heartbeat-interval", "1s",         "--insecure-bus"};
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
   auto parsed = ParseControllerArgs(static_cast<int>(argv.size()), argv.data());
