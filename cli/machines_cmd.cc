@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "cli/client.h"
+#include "cli/join_token_cmd.h"
 #include "cli/json_output.h"
 #include "common/core/duration.h"
 #include "common/core/time.h"
@@ -133,6 +134,8 @@ void AddMachineCommands(CLI::App& app, Invocation& inv) {
     inv.command = "machines pools";
     inv.action = ListPools;
   });
+
+  AddJoinTokenCommands(*machines, inv);
 }
 
 CliStatus SpawnMachine(CommandContext& ctx, const SpawnOptions& o) {

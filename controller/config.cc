@@ -13,6 +13,12 @@ namespace {
 
 constexpr int kMaxReplicas = 8;
 
+constexpr std::string_view kNoBusUsers =
+    "the bus has no users: give the controller nats_auth_file and nats_pid_file (and its own "
+    "nats_user and nats_password) so that every machine gets a bus user of its own, or pass "
+    "--insecure-bus (insecure_bus = true) to run an open bus, on which anyone who reaches "
+    "nats-server reads every command and runs tasks on every agent";
+
 // A whole number from `lo` to `hi`.
 Result<void> TomlCount(const toml::node& node, std::string_view key, int lo, int hi, int& out) {
   auto n = node.value<int64_t>();
@@ -21,6 +27,13 @@ Result<void> TomlCount(const toml::node& node, std::string_view key, int lo, int
                                                 std::to_string(lo) + " to " + std::to_string(hi));
   }
   out = static_cast<int>(*n);
+  return {};
+}
+
+Result<void> TomlBool(const toml::node& node, std::string_view key, bool& out) {
+  auto b = node.value_exact<bool>();
+  if (!b) return MakeError(ErrorCode::kBadConfig, std::string(key) + " must be true or false");
+  out = *b;
   return {};
 }
 
@@ -44,6 +57,7 @@ Result<void> LoadControllerConfigToml(std::string_view toml_text, ControllerConf
                           if (k == "agent_nats") return TomlString(node, k, c.agent_nats_url);
                           if (k == "nats_auth_file") return TomlString(node, k, c.nats_auth_file);
                           if (k == "nats_pid_file") return TomlString(node, k, c.nats_pid_file);
+                          if (k == "insecure_bus") return TomlBool(node, k, c.insecure_bus);
                           if (k == "backup_every") return TomlDuration(node, k, c.backup_every);
                           if (k == "backup_dir") return TomlString(node, k, c.backup_dir);
                           if (k == "backup_keep")
@@ -107,6 +121,13 @@ Result<void> ValidateControllerConfig(const ControllerConfig& c) {
   return {};
 }
 
+Result<void> RequireBusUsers(const ControllerConfig& c) {
+  if (c.nats_auth_file.empty() && !c.insecure_bus) {
+    return MakeError(ErrorCode::kBadConfig, std::string(kNoBusUsers));
+  }
+  return {};
+}
+
 ParsedArgs ParseControllerArgs(int argc, char** argv) {
   ParsedArgs out;
   ControllerConfig& c = out.config;
@@ -114,12 +135,22 @@ ParsedArgs ParseControllerArgs(int argc, char** argv) {
   std::string config_file, data_dir, nats, listen, interval, ttl, prefix, level, user, password,
       lease_ttl, webhook;
   std::optional<int> replicas;
+  std::string auth_file, pid_file;
+  bool insecure_bus = false;
   app.add_option("--config", config_file, "TOML config file; flags override it");
   app.add_option("--data-dir", data_dir,
                  "state directory (database, admin.token) [" + c.data_dir + "]");
   app.add_option("--nats", nats, "NATS server URL [" + c.nats_url + "]");
   app.add_option("--nats-user", user, "NATS user name");
   app.add_option("--nats-password", password, "NATS password");
+  app.add_option("--nats-auth-file", auth_file,
+                 "file of bus users the controller writes for nats-server to include: one user "
+                 "per machine and per live join token (needs --nats-pid-file)");
+  app.add_option("--nats-pid-file", pid_file,
+                 "nats-server's pid file: the controller signals it to reload its users");
+  app.add_flag("--insecure-bus", insecure_bus,
+               "run without bus users: anyone who reaches nats-server can read every command "
+               "and run tasks on every agent (warned about at every start)");
   app.add_option("--listen", listen, "HTTP API address HOST:PORT [" + c.listen + "]");
   app.add_option("--heartbeat-interval", interval, "how often agents send heartbeats [2s]");
   app.add_option("--heartbeat-ttl", ttl, "a machine without heartbeat this long is lost [10s]");
@@ -158,6 +189,9 @@ ParsedArgs ParseControllerArgs(int argc, char** argv) {
   Override(c.nats_url, nats);
   Override(c.nats_user, user);
   Override(c.nats_password, password);
+  Override(c.nats_auth_file, auth_file);
+  Override(c.nats_pid_file, pid_file);
+  if (insecure_bus) c.insecure_bus = true;
   Override(c.listen, listen);
   Override(c.subject_prefix, prefix);
   Override(c.log_level, level);
@@ -173,7 +207,11 @@ ParsedArgs ParseControllerArgs(int argc, char** argv) {
   }
   if (auto r = ValidateControllerConfig(c); !r) return fail(r.error());
   if (backup->parsed()) out.command = "backup";
+  // Backups and restores touch the database only; the controller itself needs bus users.
   if (restore->parsed()) out.command = "restore";
+  if (out.command.empty()) {
+    if (auto r = RequireBusUsers(c); !r) return fail(r.error());
+  }
   return out;
 }
 

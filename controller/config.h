@@ -32,6 +32,9 @@ struct ControllerConfig {
   // include, and the server's pid file (SIGHUP reloads it). Empty: agents get no credentials.
   std::string nats_auth_file;
   std::string nats_pid_file;
+  // Runs without bus users (no nats_auth_file): anyone who reaches nats-server reads every
+  // command and runs tasks on every agent. Refused unless set; warned about at every start.
+  bool insecure_bus = false;
   // Scheduled backups of the database (store/backup.h): every `backup_every` (0: none) into
   // `backup_dir` (default <data_dir>/backups), the newest `backup_keep` kept.
   Duration backup_every = Duration(0);
@@ -44,13 +47,19 @@ struct ControllerConfig {
 
 // Reads a TOML config. Keys: data_dir, nats, nats_user, nats_password, listen,
 // heartbeat_interval, heartbeat_ttl, subject_prefix, log_level, lease_ttl, alert_webhook,
-// agent_nats, nats_auth_file, nats_pid_file, backup_every, backup_dir, backup_keep, and the
+// agent_nats, nats_auth_file, nats_pid_file, insecure_bus, backup_every, backup_dir, backup_keep,
+// and the
 // [[pool]] array (pool_config.h). Unknown
 // keys are an error, so a typo does not silently fall back to a default.
 Result<void> LoadControllerConfigToml(std::string_view toml_text, ControllerConfig& config);
 
 // Checks values that parse but make no sense (ttl not above the interval, bad prefix, ...).
 Result<void> ValidateControllerConfig(const ControllerConfig& config);
+
+// Refuses a bus without users (no nats_auth_file) unless insecure_bus says so: on an open bus
+// anyone who reaches nats-server reads every command and runs tasks on every agent.
+// Errors: bad_config, saying both ways out.
+Result<void> RequireBusUsers(const ControllerConfig& config);
 
 // Parses argv (flags override the file given by --config). Returns the exit code when the
 // program should stop right away (--help, a usage error), after printing.

@@ -18,6 +18,7 @@
 #include "common/http/server.h"
 #include "controller/agents/checkpoint_agents.h"
 #include "controller/agents/event_intake.h"
+#include "controller/agents/join_service.h"
 #include "controller/agents/lease_service.h"
 #include "controller/agents/machine_commands.h"
 #include "controller/agents/registration.h"
@@ -27,6 +28,7 @@
 #include "controller/api/api.h"
 #include "controller/api/budgets_api.h"
 #include "controller/api/checkpoints_api.h"
+#include "controller/api/join_tokens_api.h"
 #include "controller/api/machines_api.h"
 #include "controller/api/task_followers.h"
 #include "controller/api/tasks_api.h"
@@ -36,6 +38,7 @@
 #include "controller/checkpoints/checkpoint_service.h"
 #include "controller/fleet/fleet.h"
 #include "controller/machine_reactions.h"
+#include "controller/machines/join_tokens.h"
 #include "controller/machines/machine_manager.h"
 #include "controller/machines/nats_auth.h"
 #include "controller/provisioners/factory.h"
@@ -68,6 +71,8 @@ class ControllerImpl final : public Controller {
   }
 
   Result<void> Init() {
+    if (auto r = RequireBusUsers(config_); !r) return r;
+    if (config_.insecure_bus) WarnInsecureBus();
     if (auto r = OpenState(); !r) return r;
     if (auto r = ConnectBus(); !r) return r;
     if (auto r = MakeParts(); !r) return r;
@@ -172,7 +177,10 @@ class ControllerImpl final : public Controller {
           *store_, clock_,
           NatsAuthOptions{config_.nats_auth_file, config_.nats_pid_file, config_.nats_user,
                           config_.nats_password, prefix});
-      if (auto r = nats_auth_->Load(); !r) return r.error();
+      JoinTokensOptions jo;
+      for (const PoolConfig& p : config_.pools) jo.pool_labels[p.name] = p.labels;
+      join_tokens_ = std::make_unique<JoinTokens>(*store_, clock_, *nats_auth_, std::move(jo));
+      if (auto r = join_tokens_->Load(); !r) return r.error();
     }
     machine_reactions_ = std::make_unique<MachineReactions>(
         MachineReactionsDeps{fleet_.get(), batch_.get(), tasks_.get(), budgets_.get(),
@@ -189,19 +197,27 @@ class ControllerImpl final : public Controller {
       }
     }
     if (auto r = MakeMachines(); !r) return r;
+    // With bus users on, answers go only to the asking machine's own inboxes.
+    const bool own_inboxes_only = nats_auth_ != nullptr;
     registration_ = std::make_unique<Registration>(
         RegistrationDeps{&ioc_, bus_.get(), batch_.get(), fleet_.get(), &clock_, machines_.get(),
-                         machine_reactions_.get()});
+                         machine_reactions_.get(), own_inboxes_only});
     // The subject says which machine sends; it speaks only for what is placed on it.
     sender_rules_ = std::make_unique<SenderRules>(
         SenderRulesDeps{.tasks = bridge_.get(), .leases = budgets_.get(), .clock = &clock_});
     intake_ = std::make_unique<EventIntake>(EventIntakeDeps{&ioc_, bus_.get(), batch_.get(),
                                                             store_.get(), &blocking_, prefix,
                                                             sender_rules_.get(), &refusals_});
-    leases_ = std::make_unique<LeaseService>(LeaseServiceDeps{
-        &ioc_, bus_.get(), batch_.get(), budgets_.get(), prefix, sender_rules_.get(), &refusals_});
+    leases_ = std::make_unique<LeaseService>(
+        LeaseServiceDeps{&ioc_, bus_.get(), batch_.get(), budgets_.get(), prefix,
+                         sender_rules_.get(), &refusals_, own_inboxes_only});
     if (auto r = registration_->Start(); !r) return r;
     if (auto r = leases_->Start(); !r) return r;
+    if (join_tokens_) {
+      joins_ = std::make_unique<JoinService>(
+          JoinServiceDeps{&ioc_, bus_.get(), batch_.get(), join_tokens_.get(), prefix});
+      if (auto r = joins_->Start(); !r) return r;
+    }
     intake_->Start();
     return {};
   }
@@ -317,10 +333,15 @@ class ControllerImpl final : public Controller {
         CheckpointsApiDeps{checkpoints_.get(), fleet_.get(), machines_.get(), task_facts_.get()});
     machines_api_ = std::make_unique<MachinesApi>(
         MachinesApiDeps{fleet_.get(), machines_.get(), [this] { return batch_->Commit(); }});
-    api_ = std::make_unique<Api>(ApiDeps{fleet_.get(), &bus_->Stats(),
-                                         &registration_->heartbeat_lag(), admin_token_,
-                                         tasks_api_.get(), tasks_.get(), budgets_api_.get(),
-                                         checkpoints_api_.get(), machines_api_.get(), &refusals_});
+    join_tokens_api_ = std::make_unique<JoinTokensApi>(
+        JoinTokensApiDeps{join_tokens_.get(), [this] { return batch_->Commit(); }});
+    ApiDeps ad{fleet_.get(),       &bus_->Stats(),         &registration_->heartbeat_lag(),
+               admin_token_,       tasks_api_.get(),       tasks_.get(),
+               budgets_api_.get(), checkpoints_api_.get(), machines_api_.get()};
+    ad.refusals = &refusals_;
+    ad.join_tokens_api = join_tokens_api_.get();
+    ad.insecure_bus = config_.insecure_bus;
+    api_ = std::make_unique<Api>(std::move(ad));
     HttpServerOptions ho;
     ho.host = hp->first;
     ho.port = hp->second;
@@ -345,6 +366,7 @@ class ControllerImpl final : public Controller {
       budgets_->Tick();
       if (ticks_++ % kPinEveryTicks == 0) checkpoints_->SyncPins(*task_facts_);
       machines_->Tick();
+      if (join_tokens_) join_tokens_->Tick();
       intake_->Start();  // retried until the stream is consumed
       intake_->ForgetOldEvents(clock_.NowMs());
       tasks_->RequestSchedule();
@@ -356,10 +378,20 @@ class ControllerImpl final : public Controller {
     if (registration_) registration_->Stop();
     if (machines_) machines_->Stop();
     if (leases_) leases_->Stop();
+    if (joins_) joins_->Stop();
     if (intake_) intake_->Stop();
     if (task_commands_) task_commands_->Stop();
     if (tasks_) tasks_->Stop();
     if (checkpoints_) checkpoints_->Stop();
+  }
+
+  // Said at every start (the log is stderr), so nobody runs an open bus unawares.
+  static void WarnInsecureBus() {
+    constexpr const char* kLines[] = {
+        "INSECURE BUS: --insecure-bus is set; nats-server has no users.",
+        "Anyone who reaches nats-server reads every command and runs tasks on every agent.",
+        "Give the controller nats_auth_file and nats_pid_file to give each machine its own user."};
+    for (const char* line : kLines) spdlog::warn("{}", line);
   }
 
   void Shutdown() {
@@ -402,6 +434,8 @@ class ControllerImpl final : public Controller {
   std::unique_ptr<LogAlertSink> alert_log_;
   std::unique_ptr<BudgetBook> budgets_;
   std::unique_ptr<NatsAuth> nats_auth_;
+  std::unique_ptr<JoinTokens> join_tokens_;  // null with an insecure bus
+  std::unique_ptr<JoinService> joins_;
   std::unique_ptr<MachineReactions> machine_reactions_;
   std::unique_ptr<NatsMachineAgents> machine_agents_;
   std::unique_ptr<MachineManager> machines_;
@@ -414,6 +448,7 @@ class ControllerImpl final : public Controller {
   std::unique_ptr<BudgetsApi> budgets_api_;
   std::unique_ptr<CheckpointsApi> checkpoints_api_;
   std::unique_ptr<MachinesApi> machines_api_;
+  std::unique_ptr<JoinTokensApi> join_tokens_api_;
   std::unique_ptr<Api> api_;
   std::unique_ptr<HttpServer> http_;
   uint64_t ticks_ = 0;

@@ -5,6 +5,7 @@
 #               init or validate of the fleet modules)
 #   terraform-user-data  the user data the modules render (terraform apply of the shared
 #               module, which needs no provider): cloud-init's schema, the agent config parses
+#               and carries each worker's own join token
 #   nomad       the Nomad job's HCL syntax and format (terraform fmt parses any HCL)
 #   packer      packer validate of packer/worker.pkr.hcl (placeholder secrets)
 # Exits 77 (ctest: skipped) when the tool is not installed and cannot be (terraform, which
@@ -40,8 +41,7 @@ module "ud" {
   names               = ["w-1", "w-2"]
   backend             = "libvirt"
   controller_nats_url = "nats://10.0.0.2:4222"
-  nats_user           = "fleet"
-  nats_password       = "s3cret\"quoted"
+  join_tokens         = ["j-0123456789ab.00ff", "j-ba9876543210.ff00"]
   labels              = { pool = "kvm", "gpu.kind" = "none" }
 }
 output "user_data" {
@@ -65,7 +65,9 @@ for i, doc in enumerate(docs):
     content = next(l for l in lines[at:] if l.strip().startswith("content:"))
     config = tomllib.loads(base64.b64decode(content.split()[-1]).decode())
     assert config["name"] == f"w-{i + 1}", config
-    assert config["nats_password"] == 's3cret"quoted', config
+    # Each worker its own one-time join token; no shared bus user.
+    assert config["join_token"] == ["j-0123456789ab.00ff", "j-ba9876543210.ff00"][i], config
+    assert "nats_user" not in config and "nats_password" not in config, config
     assert config["labels"] == {"pool": "kvm", "gpu.kind": "none"}, config
 PY
     for f in "$tmp"/w*.yaml; do cloud-init schema --config-file "$f"; done ;;

@@ -294,12 +294,16 @@ class AgentImpl final : public Agent {
     machine_id_ = reply.machine_id();
     UseMachineId();
     interval_ = std::chrono::milliseconds(std::max<uint32_t>(reply.heartbeat_interval_ms(), 10));
-    if (changed) {
+    // Remembered once the controller has it: a machine that knew its id before (from its
+    // config or its join) writes it at its first answer too.
+    if (changed || !id_remembered_) {
       if (auto r = WriteFileAtomic(config_.data_dir + "/machine_id", machine_id_, 0600); !r) {
         spdlog::warn("agent cannot remember machine id: {}", r.error().message);
+      } else {
+        id_remembered_ = true;
       }
-      SubscribeCommands();
     }
+    if (changed) SubscribeCommands();
     spdlog::info("agent registered machine_id={} heartbeat_interval={}ms", machine_id_,
                  interval_.count());
     ScheduleHeartbeat(std::chrono::milliseconds(0));
@@ -518,7 +522,8 @@ class AgentImpl final : public Agent {
   uint64_t sequence_ = 0;
   bool registering_ = false;
   bool register_again_ = false;
-  bool announced_ = false;  // AgentStarted sent
+  bool announced_ = false;      // AgentStarted sent
+  bool id_remembered_ = false;  // machine_id_ written to the data dir since this start
   bool stopping_ = false;
 };
 

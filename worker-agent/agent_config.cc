@@ -97,6 +97,10 @@ Result<void> LoadAgentConfigToml(std::string_view toml_text, AgentConfig& c) {
                           if (k == "nats") return TomlString(node, k, c.nats_url);
                           if (k == "nats_user") return TomlString(node, k, c.nats_user);
                           if (k == "nats_password") return TomlString(node, k, c.nats_password);
+                          if (k == "join_token") return TomlString(node, k, c.join_token);
+                          if (k == "join_token_file") {
+                            return TomlString(node, k, c.join_token_file);
+                          }
                           if (k == "name") return TomlString(node, k, c.name);
                           if (k == "data_dir") return TomlString(node, k, c.data_dir);
                           if (k == "backend") return TomlString(node, k, c.backend);
@@ -185,7 +189,8 @@ ParsedAgentArgs ParseAgentArgs(int argc, char** argv) {
   ParsedAgentArgs out;
   AgentConfig& c = out.config;
   CLI::App app{"autovibe-agent: reports this machine to the controller and runs coding tasks"};
-  std::string config_file, nats, name, data_dir, backend, prefix, level, user, password;
+  std::string config_file, nats, name, data_dir, backend, prefix, level, user, password, join_token,
+      join_token_file;
   std::vector<std::string> labels, upstreams;
   uint32_t task_slots = 0;
   std::string task_grace, proxy_listen, prices, checkpoint_every;
@@ -193,6 +198,10 @@ ParsedAgentArgs ParseAgentArgs(int argc, char** argv) {
   app.add_option("--nats", nats, "NATS server URL [" + c.nats_url + "]");
   app.add_option("--nats-user", user, "NATS user name");
   app.add_option("--nats-password", password, "NATS password");
+  app.add_option("--join-token", join_token,
+                 "one-time join token (autovibe machines join-token create): exchanged at the "
+                 "first start for a bus user of this machine's own, kept in the data dir");
+  app.add_option("--join-token-file", join_token_file, "a file holding the join token");
   app.add_option("--name", name, "machine name [host name]");
   app.add_option("--data-dir", data_dir, "state directory [" + c.data_dir + "]");
   app.add_option("--label", labels, "label k=v (repeatable)");
@@ -226,6 +235,8 @@ ParsedAgentArgs ParseAgentArgs(int argc, char** argv) {
   Override(c.nats_url, nats);
   Override(c.nats_user, user);
   Override(c.nats_password, password);
+  Override(c.join_token, join_token);
+  Override(c.join_token_file, join_token_file);
   Override(c.name, name);
   Override(c.data_dir, data_dir);
   Override(c.backend, backend);

@@ -30,6 +30,11 @@ struct AgentConfig {
   std::string nats_url = "nats://127.0.0.1:4222";
   std::string nats_user;
   std::string nats_password;
+  // A one-time join token (`autovibe machines join-token create`), or the file holding one:
+  // at its first start the agent exchanges it for a bus user of its own, kept in
+  // <data_dir>/bus-user.toml (0600) and used on every later start (bus_join.h).
+  std::string join_token;
+  std::string join_token_file;
   std::string name;  // defaults to the host name
   std::string data_dir = "/var/lib/autovibe/agent";
   std::string backend = "manual";  // set by the provisioner that started this agent
@@ -50,8 +55,8 @@ struct AgentConfig {
   CheckpointSettings checkpoints;
 };
 
-// Keys: nats, nats_user, nats_password, name, data_dir, backend, machine_id, subject_prefix,
-// log_level,
+// Keys: nats, nats_user, nats_password, join_token, join_token_file, name, data_dir, backend,
+// machine_id, subject_prefix, log_level,
 // task_slots, max_output_bytes, task_grace, [labels] table, [upstreams] table, [task_limits]
 // table (address_space_bytes, cpu_seconds, file_size_bytes, open_files, processes: integers,
 // 0 keeps the agent's own limit; core_dumps: bool), [meter] table (meter_config.h),

@@ -7,6 +7,7 @@
 #include "common/core/kernel_random.h"
 #include "common/core/log.h"
 #include "worker-agent/agent.h"
+#include "worker-agent/bus_join.h"
 
 int main(int argc, char** argv) {
   // A fixed threshold: a block above it (a checkpoint's read buffer, zstd's workspace, a large
@@ -19,6 +20,13 @@ int main(int argc, char** argv) {
   autovibe::InitLogging("agent", args.config.log_level);
   if (!autovibe::UseKernelRandomInOpenSsl()) {
     spdlog::warn("agent keeps OpenSSL's own random generator: OpenSSL refused the kernel's");
+  }
+  // A bus user of its own first (a join token is exchanged for one at the first start).
+  if (auto r = autovibe::EnrolOnBus(args.config); !r) {
+    spdlog::critical("cannot join the fleet: {}", r.error().message);
+    std::cerr << "autovibe-agent: " << r.error().message << "\n";
+    autovibe::ShutdownNatsLibrary();
+    return 1;
   }
   int code = 1;
   {

@@ -120,7 +120,8 @@ struct BusOptions {
 Result<std::unique_ptr<Bus>> ConnectNats(BusOptions options);
 
 // Connects once with these credentials and hangs up: whether the server accepts them now
-// (after a reload of its authorization, say). Errors: unavailable, and the server's refusal.
+// (after a reload of its authorization, say). Errors: unavailable, unauthorized (the server
+// refused the user or password).
 Result<void> CheckNatsLogin(const std::string& url, const std::string& user,
                             const std::string& password, Duration timeout);
 

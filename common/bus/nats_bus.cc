@@ -19,6 +19,7 @@ Error NatsError(std::string_view what, natsStatus s) {
   if (s == NATS_TIMEOUT) code = ErrorCode::kTimeout;
   if (s == NATS_NO_RESPONDERS) code = ErrorCode::kNoResponders;
   if (s == NATS_NOT_FOUND) code = ErrorCode::kNotFound;
+  if (s == NATS_CONNECTION_AUTH_FAILED) code = ErrorCode::kUnauthorized;
   return MakeError(code, std::string(what) + ": " + natsStatus_GetText(s));
 }
 

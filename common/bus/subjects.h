@@ -25,6 +25,8 @@ class Subjects {
   std::string Events(std::string_view m) const { return Of("evt", m); }
   std::string Command(std::string_view m) const { return Of("cmd", m); }
   std::string Lease(std::string_view m) const { return Of("lease", m); }
+  // A one-time join token's request subject: "<p>.join.<token id>".
+  std::string Join(std::string_view token_id) const { return Of("join", token_id); }
   std::string Inbox(std::string_view m) const {
     return std::string(kInboxPrefix) + "_" + std::string(m);
   }
@@ -33,6 +35,7 @@ class Subjects {
   std::string AnyRegisterAs() const { return Of("register", "*"); }
   std::string AnyHeartbeat() const { return Of("hb", "*"); }
   std::string AnyLease() const { return Of("lease", "*"); }
+  std::string AnyJoin() const { return Of("join", "*"); }
   std::string AllEvents() const { return p_ + ".evt.>"; }
 
   // The machine a subject of one kind names ("" when it is not of that kind, or names none):
@@ -57,5 +60,19 @@ class Subjects {
 // Whether a request's reply subject is an inbox (the controller answers nowhere else, so a
 // machine cannot make it publish into another machine's subjects).
 inline bool IsInbox(std::string_view reply) { return reply.starts_with(kInboxPrefix); }
+
+// Whether `reply` lies under the inbox prefix of `owner` (a machine id, or a join token's id):
+// "_INBOX_<owner>.". With bus users on, the controller answers a request on a subject of
+// `owner` nowhere else, so one machine cannot have answers delivered into another's inboxes.
+inline bool IsInboxOf(std::string_view reply, std::string_view owner) {
+  const std::string head = std::string(kInboxPrefix) + "_" + std::string(owner) + ".";
+  return !owner.empty() && reply.starts_with(head) && reply.size() > head.size();
+}
+
+// Whether the controller may answer a request from `owner` on `reply`: an inbox always, and
+// with bus users on (`own_inboxes_only`) the owner's own inboxes only.
+inline bool MayAnswer(std::string_view reply, std::string_view owner, bool own_inboxes_only) {
+  return own_inboxes_only ? IsInboxOf(reply, owner) : IsInbox(reply);
+}
 
 }  // namespace autovibe

@@ -84,9 +84,11 @@ void LeaseService::Stop() {
 
 void LeaseService::Handle(const BusMessage& m) {
   if (stopped_) return;
-  // Answers go to inboxes only: a machine must not make the controller write into another
-  // machine's subjects (nothing is granted to such a request).
-  if (!m.reply.empty() && !m.reply.starts_with("_INBOX")) {
+  // Answers go to inboxes only, with bus users on to the asking machine's own: a machine must
+  // not make the controller write into another machine's subjects or inboxes (nothing is
+  // granted to such a request).
+  const std::string asker = Subjects(deps_.subject_prefix).MachineIn("lease", m.subject);
+  if (!m.reply.empty() && !MayAnswer(m.reply, asker, deps_.own_inboxes_only)) {
     deps_.bus->Stats().Reject("lease", "bad_reply_subject", m.subject, m.data.size());
     return;
   }

@@ -28,6 +28,8 @@ struct LeaseServiceDeps {
   std::string subject_prefix = "av";
   const SenderRules* rules = nullptr;
   Refusals* refusals = nullptr;
+  // Bus users are on: answers go only to the asking machine's own inboxes (_INBOX_<m>.).
+  bool own_inboxes_only = false;
 };
 
 // Decodes a lease message into the budget book's LeaseRequest and checks that the subject

@@ -93,8 +93,10 @@ void Registration::OnRegister(const BusMessage& m) {
     }
   }
   // Answers go to inboxes only: the controller may publish anywhere, and a machine must not
-  // make it write into another machine's subjects.
-  if (!m.reply.empty() && !IsInbox(m.reply)) {
+  // make it write into another machine's subjects, nor, with bus users on, its inboxes.
+  const std::string asker = Subjects(prefix_).MachineIn("register", m.subject);
+  const bool own_only = d_.own_inboxes_only && !asker.empty();
+  if (!m.reply.empty() && !MayAnswer(m.reply, asker, own_only)) {
     d_.bus->Stats().Reject("register", "bad_reply_subject", m.subject, m.data.size());
   } else if (!m.reply.empty()) {
     // Answered once the registration is durable: a controller killed right after still

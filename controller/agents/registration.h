@@ -34,6 +34,8 @@ struct RegistrationDeps {
   const Clock* clock = nullptr;
   MachineManager* machines = nullptr;  // may be null (no provisioned machines)
   MachineListener* listener = nullptr;
+  // Bus users are on: a registration on <p>.register.<m> is answered only on _INBOX_<m>.
+  bool own_inboxes_only = false;
 };
 
 class Registration {

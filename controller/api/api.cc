@@ -50,7 +50,9 @@ HttpResponse Api::Route(const HttpRequest& req, std::string& route) {
   if (seg.size() == 1 && seg[0] == "healthz") {
     route = "/healthz";
     if (req.method != "GET" && req.method != "HEAD") return MethodNotAllowed("GET");
-    return JsonResponse(200, {{"status", "ok"}});
+    boost::json::object health{{"status", "ok"}};
+    if (deps_.insecure_bus) health["insecure_bus"] = true;
+    return JsonResponse(200, health);
   }
   if (seg.size() == 1 && seg[0] == "metrics") {
     route = "/metrics";
@@ -74,6 +76,9 @@ HttpResponse Api::Route(const HttpRequest& req, std::string& route) {
   if (deps_.tasks_api != nullptr && seg.size() >= 2 &&
       (seg[1] == "projects" || seg[1] == "tasks")) {
     return deps_.tasks_api->Route(req, seg, route);
+  }
+  if (deps_.join_tokens_api != nullptr && JoinTokensApi::Handles(seg)) {
+    return deps_.join_tokens_api->Route(req, route);
   }
   if (deps_.machines_api != nullptr && MachinesApi::Handles(seg)) {
     return deps_.machines_api->Route(req, seg, route);
@@ -121,6 +126,10 @@ HttpResponse Api::Metrics() const {
   out += fmt::format("autovibe_heartbeats_received_total {}\n", c.heartbeats);
   out += "# TYPE autovibe_heartbeats_unknown_total counter\n";
   out += fmt::format("autovibe_heartbeats_unknown_total {}\n", c.heartbeats_unknown);
+  out +=
+      "# HELP autovibe_insecure_bus 1 when the bus runs without users (--insecure-bus).\n"
+      "# TYPE autovibe_insecure_bus gauge\n";
+  out += fmt::format("autovibe_insecure_bus {}\n", deps_.insecure_bus ? 1 : 0);
   out += "# TYPE autovibe_registrations_total counter\n";
   out += fmt::format("autovibe_registrations_total {}\n", c.registrations);
   out +=

@@ -9,6 +9,7 @@
 #include "common/http/http.h"
 #include "controller/api/budgets_api.h"
 #include "controller/api/checkpoints_api.h"
+#include "controller/api/join_tokens_api.h"
 #include "controller/api/machines_api.h"
 #include "controller/api/metrics.h"
 #include "controller/api/tasks_api.h"
@@ -28,6 +29,9 @@ struct ApiDeps {
   CheckpointsApi* checkpoints_api = nullptr;  // may be null
   MachinesApi* machines_api = nullptr;        // null: the fleet read-only, no provisioning
   const Refusals* refusals = nullptr;         // may be null
+  JoinTokensApi* join_tokens_api = nullptr;   // may be null
+  // The bus runs without users (--insecure-bus): /healthz and /metrics say so.
+  bool insecure_bus = false;
 };
 
 class Api {

@@ -36,9 +36,10 @@ Result<void> ValidateNatsAuthOptions(const NatsAuthOptions& o) {
                      "nats_user and nats_password may not contain quotes, backslashes or "
                      "control characters when the controller writes the server's users");
   }
-  if (o.controller_user.starts_with("m-")) {
+  if (o.controller_user.starts_with("m-") || o.controller_user.starts_with("j-")) {
     return MakeError(ErrorCode::kBadConfig,
-                     "nats_user may not start with \"m-\": machines use those");
+                     "nats_user may not start with \"m-\" or \"j-\": machines and join tokens "
+                     "use those");
   }
   return {};
 }
@@ -46,11 +47,12 @@ Result<void> ValidateNatsAuthOptions(const NatsAuthOptions& o) {
 NatsAuth::NatsAuth(Store& store, const Clock& clock, NatsAuthOptions options)
     : store_(store), clock_(clock), options_(std::move(options)) {}
 
-Result<void> NatsAuth::Load() {
+Result<void> NatsAuth::Load(std::map<std::string, std::string> join_users) {
   auto loaded = store_.LoadCredentials();
   if (!loaded) return loaded.error();
   passwords_.clear();
   for (auto& [id, pw] : *loaded) passwords_[id] = std::move(pw);
+  join_users_ = std::move(join_users);
   return WriteAndReload();
 }
 
@@ -72,6 +74,18 @@ void NatsAuth::Forget(const std::string& machine_id) {
   }
 }
 
+Result<void> NatsAuth::AllowJoin(const std::string& token_id, const std::string& secret) {
+  join_users_[token_id] = secret;
+  return WriteAndReload();
+}
+
+Result<void> NatsAuth::EndJoins(const std::vector<std::string>& token_ids) {
+  size_t ended = 0;
+  for (const auto& id : token_ids) ended += join_users_.erase(id);
+  if (ended == 0) return {};
+  return WriteAndReload();
+}
+
 std::string NatsAuth::Render() const {
   const Subjects subjects(options_.subject_prefix);
   std::string out =
@@ -88,6 +102,12 @@ std::string NatsAuth::Render() const {
     out += "      subscribe: {allow: [\"" + subjects.Command(id) + "\", \"" + subjects.Inbox(id) +
            ".>\"]},\n";
     out += "      allow_responses: true\n    }}\n";
+  }
+  // A join token may ask to join, and hear the answer, and nothing else.
+  for (const auto& [id, secret] : join_users_) {
+    out += "    {user: \"" + id + "\", password: \"" + secret + "\", permissions: {\n";
+    out += "      publish: {allow: [\"" + subjects.Join(id) + "\"]},\n";
+    out += "      subscribe: {allow: [\"" + subjects.Inbox(id) + ".>\"]}\n    }}\n";
   }
   out += "  ]\n}\n";
   return out;

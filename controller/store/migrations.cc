@@ -211,6 +211,17 @@ ALTER TABLE leases ADD COLUMN held_json TEXT NOT NULL DEFAULT '[]';
 ALTER TABLE usage_records ADD COLUMN corrected_at_ms INTEGER;
 ALTER TABLE usage_records ADD COLUMN estimate_cost_micros INTEGER NOT NULL DEFAULT 0;
 )sql"},
+    {11, "one-time join tokens", R"sql(
+CREATE TABLE join_tokens (
+  id          TEXT PRIMARY KEY,
+  secret      TEXT NOT NULL,
+  pool        TEXT NOT NULL DEFAULT '',
+  created_at  INTEGER NOT NULL,
+  expires_at  INTEGER NOT NULL,
+  used_at     INTEGER NOT NULL DEFAULT 0,
+  machine_id  TEXT NOT NULL DEFAULT ''
+);
+)sql"},
 };
 
 Error SqlError(sqlite3* db, const std::string& what) {

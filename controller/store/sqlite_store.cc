@@ -55,7 +55,8 @@ class SqliteStore final : public Store {
       : db_(db),
         tasks_(NewSqliteTaskStore(db)),
         budgets_(NewSqliteBudgetStore(db)),
-        checkpoints_(NewSqliteCheckpointStore(db)) {}
+        checkpoints_(NewSqliteCheckpointStore(db)),
+        join_tokens_(NewSqliteJoinTokenStore(db)) {}
   ~SqliteStore() override {
     checkpointer_.reset();
     append_event_.reset();
@@ -63,6 +64,7 @@ class SqliteStore final : public Store {
     tasks_.reset();  // its cached statements go before the connection
     budgets_.reset();
     checkpoints_.reset();
+    join_tokens_.reset();
     sqlite3_close_v2(db_);
   }
 
@@ -333,6 +335,7 @@ class SqliteStore final : public Store {
   TaskStore& tasks() override { return *tasks_; }
   BudgetStore& budgets() override { return *budgets_; }
   CheckpointCatalogueStore& checkpoints() override { return *checkpoints_; }
+  JoinTokenStore& join_tokens() override { return *join_tokens_; }
 
   Result<void> Begin() override {
     if (in_txn_) return {};
@@ -399,6 +402,7 @@ class SqliteStore final : public Store {
   std::unique_ptr<TaskStore> tasks_;
   std::unique_ptr<BudgetStore> budgets_;
   std::unique_ptr<CheckpointCatalogueStore> checkpoints_;
+  std::unique_ptr<JoinTokenStore> join_tokens_;
   std::unique_ptr<Stmt> append_event_;
   std::unique_ptr<Stmt> mark_applied_;
   std::unique_ptr<WalCheckpointer> checkpointer_;

@@ -13,5 +13,7 @@ namespace autovibe {
 std::unique_ptr<TaskStore> NewSqliteTaskStore(sqlite3* db);
 // The checkpoint catalogue (sqlite_checkpoint_store.cc), on the same connection.
 std::unique_ptr<CheckpointCatalogueStore> NewSqliteCheckpointStore(sqlite3* db);
+// One-time join tokens (sqlite_join_token_store.cc), on the same connection.
+std::unique_ptr<JoinTokenStore> NewSqliteJoinTokenStore(sqlite3* db);
 
 }  // namespace autovibe

@@ -9,6 +9,7 @@
 #include "common/core/result.h"
 #include "controller/model/checkpoint.h"
 #include "controller/model/event.h"
+#include "controller/model/join_token.h"
 #include "controller/model/machine.h"
 #include "controller/model/task.h"
 #include "controller/store/budget_store.h"
@@ -50,6 +51,17 @@ class CheckpointCatalogueStore {
   virtual Result<void> DeleteCheckpoint(std::string_view id) = 0;
 };
 
+// One-time join tokens (sqlite_join_token_store.cc).
+class JoinTokenStore {
+ public:
+  virtual ~JoinTokenStore() = default;
+  // Oldest first.
+  virtual Result<std::vector<JoinToken>> LoadJoinTokens() = 0;
+  // Inserts or replaces the token with this id.
+  virtual Result<void> SaveJoinToken(const JoinToken& t) = 0;
+  virtual Result<void> DeleteJoinToken(std::string_view id) = 0;
+};
+
 class Store {
  public:
   virtual ~Store() = default;
@@ -84,6 +96,7 @@ class Store {
   virtual TaskStore& tasks() = 0;
   virtual BudgetStore& budgets() = 0;
   virtual CheckpointCatalogueStore& checkpoints() = 0;
+  virtual JoinTokenStore& join_tokens() = 0;
 
   // Groups the writes that follow into one transaction until Commit(). Writes outside
   // Begin/Commit commit one by one. Not nested: Begin while open does nothing.

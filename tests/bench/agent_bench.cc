@@ -45,8 +45,6 @@ namespace json = boost::json;
 
 constexpr double kTargetRssMb = 10;
 constexpr double kTargetCpuPct = 0.5;
-constexpr const char* kControllerUser = "controller";
-constexpr const char* kControllerPassword = "agent-bench-controller";
 constexpr int kTasks = 3;
 // The quickstart's shell task, and one LLM call through the agent's metering proxy (the mock
 // upstream answers) the way a coding tool makes it.
@@ -140,23 +138,16 @@ struct QuickstartFleet {
   explicit QuickstartFleet(const testing::TempDir& dir)
       : nats(Nats(dir)), controller(dir / "controller", nats.url(), {"--config", Config(dir)}) {}
 
+  // The harness's bus has users (bus_auth.h): the controller gets its own, and mints one for
+  // the pool's machine, as the quickstart's does.
   static testing::NatsServer Nats(const testing::TempDir& dir) {
-    // nats-server resolves an include beside its own config file.
-    std::filesystem::create_directories(dir / "nats");
-    std::ofstream(dir / "nats/nats-users.conf")
-        << "authorization { users = [ {user: \"" << kControllerUser << "\", password: \""
-        << kControllerPassword << "\"} ] }\n";
-    return testing::NatsServer(
-        dir / "nats", "include \"nats-users.conf\"\npid_file: \"" + (dir / "nats.pid") + "\"\n");
+    return testing::NatsServer(dir / "nats");
   }
 
   static std::string Config(const testing::TempDir& dir) {
     const std::string path = dir / "controller.toml";
     std::ofstream(path)
-        << "nats_user = \"" << kControllerUser << "\"\nnats_password = \"" << kControllerPassword
-        << "\"\nnats_auth_file = \"" << (dir / "nats/nats-users.conf") << "\"\nnats_pid_file = \""
-        << (dir / "nats.pid")
-        << "\"\n[[pool]]\nname = \"local\"\nbackend = \"local\"\nmin = 1\n"
+        << "[[pool]]\nname = \"local\"\nbackend = \"local\"\nmin = 1\n"
            "max = 1\nidle_timeout = \"30m\"\nlabels = { pool = \"local\" }\n"
            "[pool.agent]\nupstreams = { anthropic = \"mock\", openai = \"mock\" }\n";
     return path;

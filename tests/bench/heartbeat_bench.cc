@@ -138,7 +138,10 @@ class HeartbeatBench {
     }
     controller_ = std::make_unique<ControllerProcess>(
         dir_ + "/controller", nats_url_,
-        std::vector<std::string>{"--heartbeat-interval", "1s", "--heartbeat-ttl", "10s"});
+        // An open bus: the simulated agents share one anonymous connection, and this measures
+        // the controller's heartbeat path, not bus users.
+        std::vector<std::string>{"--heartbeat-interval", "1s", "--heartbeat-ttl", "10s",
+                                 "--insecure-bus"});
     Progress("nats-server pid {} at {}, controller pid {} at {}", nats_.pid(), nats_url_,
              controller_->process().pid(), controller_->base_url());
     // /healthz is answered on the owner thread that also handles heartbeats, so a slow answer

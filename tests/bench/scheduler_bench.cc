@@ -338,7 +338,10 @@ class SchedulerBench {
     if (!testing::WaitUntil([&] { return testing::PortOpen(port); }, std::chrono::seconds(10))) {
       throw std::runtime_error("nats-server did not start; log:\n" + s.nats.Log());
     }
-    s.controller = std::make_unique<ControllerProcess>(dir + "/controller", s.nats_url);
+    // An open bus: the simulated agents share one anonymous connection, and this measures
+    // the scheduler, not bus users.
+    s.controller = std::make_unique<ControllerProcess>(dir + "/controller", s.nats_url,
+                                                       std::vector<std::string>{"--insecure-bus"});
     Progress("nats-server pid {} at {}, controller pid {} at {}", s.nats.pid(), s.nats_url,
              s.controller->process().pid(), s.controller->base_url());
     return s;

@@ -17,8 +17,8 @@ using namespace std::chrono_literals;
 namespace {
 
 std::unique_ptr<Bus> Connect(const std::string& url, std::function<void()> on_connected = {}) {
-  BusOptions o;
-  o.url = url;
+  // The controller's user: these tests are of the bus itself, not of the machines' users.
+  BusOptions o = AdminBus(url);
   o.on_connected = std::move(on_connected);
   auto bus = ConnectNats(std::move(o));
   REQUIRE(bus);

@@ -66,7 +66,7 @@ TEST_CASE("garbage on av.register and av.hb.* changes nothing") {
                    std::string(controller.MachineByName("honest")->at("id").as_string()))
           .at("labels"));
 
-  auto bus = ConnectNats({.url = nats.url()});
+  auto bus = ConnectNats(AdminBus(nats.url()));
   REQUIRE(bus);
   std::mt19937 rng(42);
   int answered_with_error = 0;
@@ -173,7 +173,7 @@ TEST_CASE("garbage and forged agent events change no task") {
   REQUIRE(tasks.WaitState(id, "running"));
   REQUIRE(WaitUntil([&] { return tasks.Logs(id) == "started\n"; }, 10s));
 
-  auto bus = ConnectNats({.url = nats.url()});
+  auto bus = ConnectNats(AdminBus(nats.url()));
   REQUIRE(bus);
   auto finished = [&](const std::string& machine, const std::string& event_id) {
     v1::AgentEvent ev;
@@ -226,7 +226,7 @@ TEST_CASE("garbage and hostile commands to an agent are answered with errors and
   REQUIRE(WaitUntil([&] { return controller.MachineByName("target").has_value(); }, 15s));
   const std::string subject =
       "av.cmd." + std::string(controller.MachineByName("target")->at("id").as_string());
-  auto bus = ConnectNats({.url = nats.url()});
+  auto bus = ConnectNats(AdminBus(nats.url()));
   REQUIRE(bus);
   // The agent listens for commands once its registration is answered (after the controller
   // committed it), which may be a moment after the controller lists the machine.

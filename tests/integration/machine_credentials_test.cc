@@ -23,9 +23,6 @@ namespace json = boost::json;
 
 namespace {
 
-constexpr const char* kControllerUser = "controller";
-constexpr const char* kControllerPassword = "controller-secret-42";
-
 struct Creds {
   std::string user, password;
 };
@@ -56,18 +53,10 @@ struct Inbox {
 TEST_CASE("each machine gets bus credentials that speak only for itself", "[machines]") {
   TempDir dir;
   KillOnExit cleanup(dir.path());
-  // nats-server resolves an include beside its own config file.
-  std::filesystem::create_directories(dir / "nats");
-  const std::string auth = dir / "nats/nats-users.conf";
-  std::ofstream(auth) << "authorization { users = [ {user: \"" << kControllerUser
-                      << "\", password: \"" << kControllerPassword << "\"} ] }\n";
-  NatsServer nats(dir / "nats",
-                  "include \"nats-users.conf\"\npid_file: \"" + (dir / "nats.pid") + "\"\n");
+  // The harness's bus has users (bus_auth.h); the controller gets its own and the users file.
+  NatsServer nats(dir / "nats");
   const std::string config = dir / "controller.toml";
-  std::ofstream(config) << "nats_user = \"" << kControllerUser << "\"\nnats_password = \""
-                        << kControllerPassword << "\"\nnats_auth_file = \"" << auth
-                        << "\"\nnats_pid_file = \"" << (dir / "nats.pid")
-                        << "\"\n[[pool]]\nname = \"local\"\nbackend = \"local\"\nmax = 2\n"
+  std::ofstream(config) << "[[pool]]\nname = \"local\"\nbackend = \"local\"\nmax = 2\n"
                            "[pool.agent]\nupstreams = { anthropic = \"mock\" }\n";
   ControllerProcess controller(dir / "controller", nats.url(), {"--config", config});
 
@@ -100,8 +89,7 @@ TEST_CASE("each machine gets bus credentials that speak only for itself", "[mach
   CHECK_FALSE(CheckNatsLogin(nats.url(), a, "guess", 2s));
   CHECK(CheckNatsLogin(nats.url(), a, ca.password, 2s));
 
-  auto admin =
-      ConnectNats({.url = nats.url(), .user = kControllerUser, .password = kControllerPassword});
+  auto admin = ConnectNats(AdminBus(nats.url()));
   REQUIRE(admin);
   auto as_a = ConnectNats(
       {.url = nats.url(), .user = a, .password = ca.password, .inbox_prefix = "_INBOX_" + a});

@@ -1,10 +1,13 @@
 #include "tests/support/fleet_harness.h"
 
+#include <algorithm>
 #include <boost/json.hpp>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
+
+#include "tests/support/bus_auth.h"
 
 namespace autovibe::testing {
 
@@ -24,6 +27,13 @@ void ControllerProcess::Start() {
       BinPath("autovibe-controller"),      "--data-dir", data_dir_, "--nats", nats_url_, "--listen",
       "127.0.0.1:" + std::to_string(port_)};
   argv.insert(argv.end(), extra_args_.begin(), extra_args_.end());
+  // Bus users on, as the harness's bus has them (bus_auth.h), unless the test says otherwise.
+  const bool bus_set =
+      std::find(extra_args_.begin(), extra_args_.end(), "--insecure-bus") != extra_args_.end() ||
+      std::find(extra_args_.begin(), extra_args_.end(), "--nats-auth-file") != extra_args_.end();
+  if (!bus_set) {
+    for (auto& a : ControllerBusArgs(nats_url_)) argv.push_back(std::move(a));
+  }
   std::filesystem::create_directories(data_dir_);
   proc_ = ChildProcess(argv, data_dir_ + "/../controller-" + std::to_string(port_) + ".log");
   bool up = WaitUntil(
@@ -35,6 +45,7 @@ void ControllerProcess::Start() {
   if (!up) throw std::runtime_error("controller did not come up; log:\n" + proc_.Log());
   std::ifstream in(data_dir_ + "/admin.token");
   std::getline(in, token_);
+  RegisterController(nats_url_, base_url(), token_);
 }
 
 Result<HttpReply> ControllerProcess::Call(const std::string& method, const std::string& path,
@@ -149,6 +160,10 @@ void AgentProcess::Start() {
   argv.insert(argv.end(), {BinPath("autovibe-agent"), "--name", name_, "--data-dir", data_dir_,
                            "--nats", nats_url_});
   argv.insert(argv.end(), extra_args_.begin(), extra_args_.end());
+  // An agent with no bus user of its own yet joins with a token, as users start one.
+  if (AgentNeedsJoinToken(nats_url_, data_dir_, extra_args_)) {
+    argv.insert(argv.end(), {"--join-token", NewJoinToken(nats_url_)});
+  }
   std::filesystem::create_directories(data_dir_);
   proc_ = ChildProcess(argv, data_dir_ + ".log");
 }

@@ -10,13 +10,38 @@ namespace autovibe::testing {
 
 NatsServer::NatsServer(const std::string& dir, const std::string& extra_config)
     : dir_(dir), config_path_(dir + "/nats.conf"), port_(FreePort()) {
+  users_ = BusUsers{.controller_user = "controller",
+                    .controller_password = "controller-" + std::to_string(port_) + "-secret",
+                    .auth_file = dir + "/nats-users.conf",
+                    .pid_file = dir + "/nats.pid"};
   std::filesystem::create_directories(dir_);
+  // The controller rewrites this file with a user per machine and per join token.
+  std::ofstream(users_->auth_file)
+      << "authorization { users = [ {user: \"" << users_->controller_user << "\", password: \""
+      << users_->controller_password << "\"} ] }\n";
+  WriteConfig("include \"nats-users.conf\"\npid_file: \"" + users_->pid_file + "\"\n" +
+              extra_config);
+  RegisterBus(url(), users_);
+  Start();
+}
+
+NatsServer::NatsServer(const std::string& dir, const InsecureBus& insecure,
+                       const std::string& extra_config)
+    : dir_(dir), config_path_(dir + "/nats.conf"), port_(FreePort()) {
+  if (insecure.why.empty()) throw std::logic_error("an insecure bus needs a reason");
+  std::filesystem::create_directories(dir_);
+  WriteConfig(extra_config);
+  RegisterBus(url(), std::nullopt);
+  Start();
+}
+
+NatsServer::~NatsServer() { ForgetBus(url()); }
+
+void NatsServer::WriteConfig(const std::string& extra_config) {
   std::ofstream conf(config_path_);
   conf << "listen: 127.0.0.1:" << port_ << "\n"
        << "jetstream { store_dir: \"" << dir_ << "/js\" }\n"
        << extra_config << "\n";
-  conf.close();
-  Start();
 }
 
 void NatsServer::Stop() {

@@ -2,8 +2,10 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 
+#include "tests/support/bus_auth.h"
 #include "tests/support/process.h"
 
 namespace autovibe::testing {
@@ -11,9 +13,15 @@ namespace autovibe::testing {
 class NatsServer {
  public:
   // Starts nats-server with JetStream storing under `dir`; waits until it accepts connections.
-  // Throws if it does not come up within 10 s.
+  // Throws if it does not come up within 10 s. Authorization is on (bus_auth.h): a controller
+  // user, and the users file (`dir`/nats-users.conf) controllers started on it rewrite.
   explicit NatsServer(const std::string& dir, const std::string& extra_config = "");
-  ~NatsServer() = default;
+  // Without users: anyone may connect. `insecure.why` says what the test needs that for.
+  NatsServer(const std::string& dir, const InsecureBus& insecure,
+             const std::string& extra_config = "");
+  ~NatsServer();
+  NatsServer(const NatsServer&) = delete;
+  NatsServer& operator=(const NatsServer&) = delete;
 
   std::string url() const { return "nats://127.0.0.1:" + std::to_string(port_); }
   uint16_t port() const { return port_; }
@@ -22,11 +30,16 @@ class NatsServer {
   void Stop();
   // Same port and storage: what a restart in production looks like.
   void Start();
+  // The bus's users; nullopt for an insecure bus.
+  const std::optional<BusUsers>& users() const { return users_; }
 
  private:
+  void WriteConfig(const std::string& extra_config);
+
   std::string dir_;
   std::string config_path_;
   uint16_t port_;
+  std::optional<BusUsers> users_;
   ChildProcess proc_;
 };
 

@@ -77,7 +77,7 @@ TEST_CASE("cli app: usage errors end with exit code 2 and one message", "[cli]")
       {{"frobnicate"}, "unknown command \"frobnicate\" (one of: machines"},
       {{"machines"},
        "missing command after \"autovibe machines\" (one of: list, show, spawn, drain, terminate, "
-       "pools)"},
+       "pools, join-token)"},
       {{"machines", "lst"}, "unknown command \"lst\" after \"autovibe machines\""},
       {{"machines", "show"}, "ID is required"},
       {{"machines", "show", "a", "b"}, "not expected: b"},

@@ -94,8 +94,8 @@ TEST_CASE("a ttl not longer than the interval is refused") {
 
 TEST_CASE("controller flags override the config file") {
   std::vector<std::string> args = {
-      "autovibe-controller",  "--data-dir", "/tmp/x", "--heartbeat-ttl", "3s",
-      "--heartbeat-interval", "1s"};
+      "autovibe-controller",  "--data-dir", "/tmp/x",        "--heartbeat-ttl", "3s",
+      "--heartbeat-interval", "1s",         "--insecure-bus"};
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
   auto parsed = ParseControllerArgs(static_cast<int>(argv.size()), argv.data());
@@ -170,4 +170,41 @@ TEST_CASE("agent settings that make no sense are refused before anything starts"
     mutate(bad);
     CHECK_FALSE(ValidateAgentConfig(bad));
   }
+}
+
+TEST_CASE("the controller refuses a bus without users unless told --insecure-bus") {
+  ControllerConfig c;
+  auto refused = RequireBusUsers(c);
+  REQUIRE_FALSE(refused);
+  CHECK(refused.error().code == ErrorCode::kBadConfig);
+  CHECK_THAT(refused.error().message,
+             Catch::Contains("nats_auth_file") && Catch::Contains("--insecure-bus"));
+  c.insecure_bus = true;
+  CHECK(RequireBusUsers(c));
+  ControllerConfig with_users;
+  with_users.nats_auth_file = "/srv/nats/users.conf";
+  CHECK(RequireBusUsers(with_users));
+
+  ControllerConfig from_file;
+  REQUIRE(LoadControllerConfigToml("insecure_bus = true\n", from_file));
+  CHECK(from_file.insecure_bus);
+  CHECK_FALSE(LoadControllerConfigToml("insecure_bus = \"yes\"\n", from_file));
+
+  const auto parse = [](std::vector<std::string> args) {
+    args.insert(args.begin(), "autovibe-controller");
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    return ParseControllerArgs(static_cast<int>(argv.size()), argv.data());
+  };
+  CHECK(parse({"--data-dir", "/tmp/x"}).exit_code > 0);
+  auto insecure = parse({"--data-dir", "/tmp/x", "--insecure-bus"});
+  CHECK(insecure.exit_code == -1);
+  CHECK(insecure.config.insecure_bus);
+  auto secure = parse({"--data-dir", "/tmp/x", "--nats-user", "controller", "--nats-password", "pw",
+                       "--nats-auth-file", "/srv/users.conf", "--nats-pid-file", "/run/nats.pid"});
+  CHECK(secure.exit_code == -1);
+  CHECK(secure.config.nats_auth_file == "/srv/users.conf");
+  CHECK(secure.config.nats_pid_file == "/run/nats.pid");
+  // A backup needs only the database.
+  CHECK(parse({"backup", "--to", "/tmp/b.db", "--data-dir", "/tmp/x"}).exit_code == -1);
 }

@@ -13,10 +13,18 @@ provider "libvirt" {
   uri = "qemu:///system"
 }
 
+# One one-time join token per worker, e.g.
+#   export TF_VAR_join_tokens="[$(for i in 1 2 3; do printf '"%s",' "$(autovibe machines join-token create --ttl 2h)"; done)]"
+variable "join_tokens" {
+  type      = list(string)
+  sensitive = true
+}
+
 module "workers" {
   source              = "../../modules/libvirt-fleet"
   worker_count        = 3
   base_image          = "/var/lib/libvirt/images/debian-12-genericcloud-amd64.qcow2"
+  join_tokens         = var.join_tokens
   controller_nats_url = "nats://192.168.122.1:4222"
   agent_url           = "http://192.168.122.1:8000/autovibe-agent"
   agent_sha256        = "0000000000000000000000000000000000000000000000000000000000000000"

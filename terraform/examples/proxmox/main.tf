@@ -24,11 +24,19 @@ variable "proxmox_api_token" {
   sensitive = true
 }
 
+# One one-time join token per worker, e.g.
+#   export TF_VAR_join_tokens="[$(for i in 1 2 3; do printf '"%s",' "$(autovibe machines join-token create --ttl 2h)"; done)]"
+variable "join_tokens" {
+  type      = list(string)
+  sensitive = true
+}
+
 module "workers" {
   source              = "../../modules/proxmox-fleet"
   worker_count        = 2
   node                = "pve1"
   template_vm_id      = 9000
+  join_tokens         = var.join_tokens
   controller_nats_url = "nats://10.0.0.2:4222"
   labels              = { pool = "pve", gpu = "none" }
 }

@@ -18,15 +18,15 @@ variable "controller_nats_url" {
   type = string
 }
 
-variable "nats_user" {
-  type    = string
-  default = ""
-}
+variable "join_tokens" {
+  description = "One one-time join token per worker, in the order of names (autovibe machines join-token create): each agent exchanges its own for a bus user of its own."
+  type        = list(string)
+  sensitive   = true
 
-variable "nats_password" {
-  type      = string
-  default   = ""
-  sensitive = true
+  validation {
+    condition     = alltrue([for t in var.join_tokens : can(regex("^j-[0-9a-f]{12}\\.[0-9a-f]+$", t))])
+    error_message = "Each join token looks like j-0123456789ab.<hex>, as autovibe machines join-token create prints it."
+  }
 }
 
 variable "labels" {
@@ -56,10 +56,9 @@ variable "agent_sha256" {
 
 locals {
   unit = file("${path.module}/../../../templates/systemd/autovibe-agent.service")
-  agent_config = [for name in var.names : join("\n", compact([
+  agent_config = [for i, name in var.names : join("\n", compact([
     "nats = ${jsonencode(var.controller_nats_url)}",
-    var.nats_user == "" ? "" : "nats_user = ${jsonencode(var.nats_user)}",
-    var.nats_password == "" ? "" : "nats_password = ${jsonencode(var.nats_password)}",
+    "join_token = ${jsonencode(try(var.join_tokens[i], ""))}",
     "name = ${jsonencode(name)}",
     "backend = ${jsonencode(var.backend)}",
     "data_dir = \"/var/lib/autovibe/agent\"",
@@ -71,6 +70,10 @@ locals {
 output "user_data" {
   description = "One cloud-config document per name, in order."
   sensitive   = true
+  precondition {
+    condition     = length(var.join_tokens) == length(var.names)
+    error_message = "Give one join token per worker: no two workers share one."
+  }
   value = [for config in local.agent_config : templatefile(
     "${path.module}/../../../templates/cloud-init/agent.yaml", {
       agent_config_b64 = base64encode(config)

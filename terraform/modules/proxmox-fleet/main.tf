@@ -10,8 +10,7 @@ module "user_data" {
   names               = local.names
   backend             = "proxmox"
   controller_nats_url = var.controller_nats_url
-  nats_user           = var.nats_user
-  nats_password       = var.nats_password
+  join_tokens         = var.join_tokens
   labels              = var.labels
   task_slots          = var.task_slots
   agent_url           = var.agent_url

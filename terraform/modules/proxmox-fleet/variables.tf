@@ -63,16 +63,10 @@ variable "controller_nats_url" {
   type        = string
 }
 
-variable "nats_user" {
-  description = "Bus credentials for the fleet's agents (empty: the bus has no authorization)."
-  type        = string
-  default     = ""
-}
-
-variable "nats_password" {
-  type      = string
-  default   = ""
-  sensitive = true
+variable "join_tokens" {
+  description = "One one-time join token per worker, in worker order (autovibe machines join-token create --ttl 1h, worker_count times): each agent exchanges its own for a bus user of its own."
+  type        = list(string)
+  sensitive   = true
 }
 
 variable "labels" {
