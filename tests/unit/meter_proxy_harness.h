@@ -120,8 +120,9 @@ class FakeLedger final : public CallLedger {
 
 class ProxyUnderTest {
  public:
-  explicit ProxyUnderTest(ProxyOptions options) {
-    auto started = StartMeteringProxy(ioc_, std::move(options), ledger_, Prices());
+  // `prices` must outlive the proxy.
+  explicit ProxyUnderTest(ProxyOptions options, const PriceTable& prices = Prices()) {
+    auto started = StartMeteringProxy(ioc_, std::move(options), ledger_, prices);
     if (!started) FAIL(started.error());
     proxy_ = *std::move(started);
     thread_ = std::thread([this] { ioc_.run(); });

@@ -62,10 +62,14 @@ class ToolSide {
     if (gone_) return;
     gone_ = true;
     timer_.expires_at(std::min(deadline_, Clock::now() + drain_));
-    timer_.async_wait([&conn = conn_, live = live_](boost::system::error_code ec) {
-      if (!ec && *live) conn.Close();
+    timer_.async_wait([this, live = live_](boost::system::error_code ec) {
+      if (ec || !*live) return;
+      expired_ = true;
+      conn_.Close();
     });
   }
+  // The drain time ran out (and the connection was closed).
+  bool expired() const { return expired_; }
 
  private:
   UpstreamConnection& conn_;
@@ -73,6 +77,7 @@ class ToolSide {
   Clock::duration drain_;
   asio::steady_timer timer_;
   bool gone_ = false;
+  bool expired_ = false;
   std::shared_ptr<bool> live_ = std::make_shared<bool>(true);
 };
 
@@ -100,7 +105,9 @@ asio::awaitable<void> Exchange(Stream& stream, UpstreamConnection& conn, const R
   out.client_gone = tool.gone();
   if (hec) {
     out.error = "no answer: " + hec.message();
-    retryable = !out.client_gone && !parser.got_some();
+    // Even for a tool that has gone (the call is then made and paid for, but metered right),
+    // unless it has been waited for as long as that may take.
+    retryable = !parser.got_some() && !tool.expired();
     co_return;
   }
   auto& res = parser.get();
