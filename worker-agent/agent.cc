@@ -182,6 +182,8 @@ class AgentImpl final : public Agent {
     };
     mo.proxy.requests_per_minute = mc.requests_per_minute;
     mo.proxy.tokens_per_minute = mc.tokens_per_minute;
+    mo.proxy.pricing.allow_unpriced = mc.allow_unpriced_models;
+    mo.proxy.drain_timeout = std::chrono::duration_cast<std::chrono::seconds>(mc.drain_timeout);
     auto m = meter::MeterService::Start(*bus_, *outbox_, prices_, std::move(mo),
                                         [this](const meter::TaskOutOfBudget& e) {
                                           asio::post(ioc_, [this, e] { OnBudgetExhausted(e); });

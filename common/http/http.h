@@ -36,6 +36,9 @@ class HttpBodyStream {
   virtual bool Write(std::string data) = 0;
   // Ends the response; the connection closes once everything queued is sent.
   virtual void Close() = 0;
+  // Cuts the response off once everything queued is sent: the connection closes without the
+  // body's end, as when a server dies mid-answer (fake servers in tests play that).
+  virtual void Abort() = 0;
   virtual bool open() const = 0;
 };
 

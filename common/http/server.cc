@@ -84,12 +84,17 @@ class BodyStream final : public HttpBodyStream {
     closed_ = true;
     wake_.cancel();
   }
+  void Abort() override {
+    aborted_ = true;
+    Close();
+  }
   bool open() const override { return !closed_ && !gone_; }
 
   // Session side.
   std::deque<std::string> queue_;
   asio::steady_timer wake_;
   bool closed_ = false;
+  bool aborted_ = false;
   bool gone_ = false;
 };
 
@@ -242,7 +247,7 @@ class Server final : public HttpServer, public std::enable_shared_from_this<Serv
         stream.expires_after(std::chrono::seconds(30));
         // The last piece and the end of the body go in one write.
         if (chunked) {
-          ended = body->closed_ && body->queue_.empty();
+          ended = body->closed_ && !body->aborted_ && body->queue_.empty();
           chunk = ChunkFrame(chunk, ended);
         }
         auto [wec, wn] = co_await asio::async_write(stream, asio::buffer(chunk), kTuple);
@@ -254,7 +259,7 @@ class Server final : public HttpServer, public std::enable_shared_from_this<Serv
         continue;
       }
       if (body->closed_) {
-        if (chunked) {
+        if (chunked && !body->aborted_) {
           auto [wec, wn] = co_await asio::async_write(stream, http::make_chunk_last(), kTuple);
           ended = !wec;
         }

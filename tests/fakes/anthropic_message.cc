@@ -14,12 +14,28 @@ namespace json = boost::json;
 // Deltas of at most this many bytes, so a client must put the pieces back together.
 constexpr size_t kDeltaBytes = 16;
 
+// The usage object as the API writes it; at a stream's start the output and searches are not
+// known yet.
 json::object UsageJson(const AnthropicUsage& u, bool start) {
+  const int64_t h1 = std::min(u.cache_creation_1h_input_tokens, u.cache_creation_input_tokens);
   return {{"input_tokens", u.input_tokens},
           {"cache_creation_input_tokens", u.cache_creation_input_tokens},
           {"cache_read_input_tokens", u.cache_read_input_tokens},
+          {"cache_creation",
+           {{"ephemeral_5m_input_tokens", u.cache_creation_input_tokens - h1},
+            {"ephemeral_1h_input_tokens", h1}}},
           {"output_tokens", start ? std::min<int64_t>(u.output_tokens, 1) : u.output_tokens},
-          {"service_tier", "standard"}};
+          {"server_tool_use", {{"web_search_requests", start ? 0 : u.web_search_requests}}},
+          {"service_tier", u.service_tier}};
+}
+
+// message_delta's usage: the final output, and the searches once there were some.
+json::object DeltaUsageJson(const AnthropicUsage& u) {
+  json::object usage{{"output_tokens", u.output_tokens}};
+  if (u.web_search_requests > 0) {
+    usage["server_tool_use"] = {{"web_search_requests", u.web_search_requests}};
+  }
+  return usage;
 }
 
 json::object BlockJson(const AnthropicBlock& b, bool empty) {
@@ -98,7 +114,7 @@ std::vector<std::string> ToSseEvents(const AnthropicMessage& m) {
   }
   add("message_delta", {{"type", "message_delta"},
                         {"delta", {{"stop_reason", m.stop_reason}, {"stop_sequence", nullptr}}},
-                        {"usage", {{"output_tokens", m.usage.output_tokens}}}});
+                        {"usage", DeltaUsageJson(m.usage)}});
   add("message_stop", {{"type", "message_stop"}});
   return out;
 }

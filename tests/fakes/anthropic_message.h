@@ -15,6 +15,10 @@ struct AnthropicUsage {
   int64_t cache_creation_input_tokens = 0;
   int64_t cache_read_input_tokens = 0;
   int64_t output_tokens = 0;
+  // Of the cache writes, those to the 1-hour cache (usage.cache_creation splits them by TTL).
+  int64_t cache_creation_1h_input_tokens = 0;
+  int64_t web_search_requests = 0;  // usage.server_tool_use
+  std::string service_tier = "standard";
 };
 
 struct AnthropicBlock {
@@ -38,7 +42,7 @@ struct AnthropicMessage {
 
 // The events of a streamed answer, each "event: ...\ndata: {...}\n\n"; text and tool input
 // arrive in several deltas. message_start carries the input and cache figures with
-// output_tokens 1; message_delta the final output_tokens.
+// output_tokens 1 and no searches yet; message_delta the final figures, searches included.
 std::vector<std::string> ToSseEvents(const AnthropicMessage& message);
 // The whole SSE body of a streamed answer: the events joined.
 std::string ToSse(const AnthropicMessage& message);

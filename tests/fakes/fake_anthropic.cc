@@ -54,21 +54,26 @@ std::optional<int64_t> MaxTokens(const json::object& request) {
 
 // The script's figures over the derived ones, the output capped at max_tokens as the real API
 // caps it; written into `message` and returned.
-TokenUsage ApplyUsage(const UsageOverride& override, const json::object& request,
+TokenUsage ApplyUsage(const FakeAnthropicScript& script, const json::object& request,
                       AnthropicMessage& message) {
   AnthropicUsage& u = message.usage;
-  TokenUsage usage = override.Apply({.input = u.input_tokens,
-                                     .output = u.output_tokens,
-                                     .cache_write = u.cache_creation_input_tokens,
-                                     .cache_read = u.cache_read_input_tokens});
+  TokenUsage usage = script.usage.Apply({.input = u.input_tokens,
+                                         .output = u.output_tokens,
+                                         .cache_write = u.cache_creation_input_tokens,
+                                         .cache_read = u.cache_read_input_tokens});
   if (const auto max = MaxTokens(request); max && usage.output > *max) {
     usage.output = *max;
     message.stop_reason = "max_tokens";
   }
+  usage.cache_write_1h = std::min(script.cache_write_1h_tokens, usage.cache_write);
+  usage.web_search_requests = script.web_search_requests;
   u = {.input_tokens = usage.input,
        .cache_creation_input_tokens = usage.cache_write,
        .cache_read_input_tokens = usage.cache_read,
-       .output_tokens = usage.output};
+       .output_tokens = usage.output,
+       .cache_creation_1h_input_tokens = usage.cache_write_1h,
+       .web_search_requests = usage.web_search_requests,
+       .service_tier = script.service_tier};
   return usage;
 }
 
@@ -108,6 +113,11 @@ void FakeAnthropic::SetPacing(AnswerPacing pacing) {
   script_.pacing = pacing;
 }
 
+void FakeAnthropic::SetCut(std::optional<size_t> after_events) {
+  std::lock_guard<std::mutex> lock(mu_);
+  script_.cut_after_events = after_events;
+}
+
 void FakeAnthropic::SetSideText(std::string text) {
   std::lock_guard<std::mutex> lock(mu_);
   script_.side_text = std::move(text);
@@ -132,7 +142,13 @@ HttpResponse FakeAnthropic::Handle(const HttpRequest& req) {
   HttpResponse res = Answer(req, seq, rec);
   res.headers.emplace_back("request-id", "req_fake" + std::to_string(seq));
   std::lock_guard<std::mutex> lock(mu_);
-  if (IsMessagesAnswer(rec.answer)) tally_.Add(rec.usage);
+  if (IsMessagesAnswer(rec.answer)) {
+    if (rec.cut) {
+      tally_.AddCut();
+    } else {
+      tally_.Add(rec.usage);
+    }
+  }
   requests_.push_back(std::move(rec));
   return res;
 }
@@ -182,7 +198,7 @@ HttpResponse FakeAnthropic::Answer(const HttpRequest& req, uint64_t seq,
   ScriptedAnswer answer = AnswerMessages(script, body, req.body, seq);
   rec.answer = answer.kind;
   rec.written_path = answer.written_path;
-  rec.usage = ApplyUsage(script.usage, body, answer.message);
+  rec.usage = ApplyUsage(script, body, answer.message);
   std::function<void()> on_end;
   if (auto timing = Timing(body)) {
     on_end = [this, timing] {
@@ -190,15 +206,15 @@ HttpResponse FakeAnthropic::Answer(const HttpRequest& req, uint64_t seq,
       timing->answered = std::chrono::steady_clock::now();
     };
   }
+  std::vector<std::string> pieces =
+      rec.stream ? ToSseEvents(answer.message) : std::vector<std::string>{ToJson(answer.message)};
+  rec.cut = script.cut_after_events && *script.cut_after_events < pieces.size();
   if (rec.stream) {
     res.content_type = "text/event-stream";
     res.headers.emplace_back("cache-control", "no-cache");
-    SetPacedBody(res, ToSseEvents(answer.message), script.pacing, server_.io_context(),
-                 std::move(on_end));
-  } else {
-    SetPacedBody(res, {ToJson(answer.message)}, script.pacing, server_.io_context(),
-                 std::move(on_end));
   }
+  SetPacedBody(res, std::move(pieces), script.pacing, server_.io_context(), std::move(on_end),
+               script.cut_after_events);
   return res;
 }
 

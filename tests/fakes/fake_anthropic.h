@@ -20,6 +20,7 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -46,6 +47,15 @@ struct FakeAnthropicScript {
   // A request's max_tokens caps the output figure (stop_reason "max_tokens") either way.
   UsageOverride usage;
   AnswerPacing pacing;
+  // Usage shapes beyond the plain counts, reported by every messages answer: of the cache
+  // writes, how many went to the 1-hour cache (at most all of them); server-side web searches
+  // (message_delta's usage.server_tool_use in a stream); the tier the answer was served at.
+  int64_t cache_write_1h_tokens = 0;
+  int64_t web_search_requests = 0;
+  std::string service_tier = "standard";
+  // Set: every answer is cut off after this many pieces (SSE events; 0 for a JSON answer cuts
+  // it before its body), the connection closed mid-answer. Such answers are tallied apart.
+  std::optional<size_t> cut_after_events;
 };
 
 // One request the fake received, and what it answered.
@@ -60,6 +70,7 @@ struct FakeAnthropicRequest {
   std::string authorization;  // the Authorization header, as sent
   // "root", "tool_use", "final_text", "side_text", "count_tokens", "error", "not_found"
   std::string answer;
+  bool cut = false;          // the answer was cut off before its end
   std::string written_path;  // for "tool_use": the file_path the fake asked for
   TokenUsage usage;          // what the answer reported (messages answers only)
 };
@@ -88,11 +99,14 @@ class FakeAnthropic {
   std::vector<FakeAnthropicRequest> requests() const;
   // How many requests got the given answer ("tool_use", "final_text", ...).
   size_t CountAnswers(const std::string& answer) const;
-  // The usage of every messages answer so far (not count_tokens), and how many there were.
+  // The usage of every messages answer so far (not count_tokens), and how many there were;
+  // answers cut off are counted apart, their tokens not.
   UsageTally Tally() const;
   // How slowly the answers from now on come, and the text of unscripted ones; until called, the
   // script's.
   void SetPacing(AnswerPacing pacing);
+  // Cut the answers from now on after this many events; nullopt: no more cuts.
+  void SetCut(std::optional<size_t> after_events);
   void SetSideText(std::string text);
   // The timings of the requests that named themselves since the last call, and forgets them
   // (benchmarks subtract the fake's own time from what a client measured).
@@ -105,7 +119,7 @@ class FakeAnthropic {
   // A timing for a request that names itself (metadata.user_id), started now; else null.
   std::shared_ptr<AnswerTiming> Timing(const boost::json::object& request);
 
-  FakeAnthropicScript script_;  // pacing and side_text guarded by mu_, the rest constant
+  FakeAnthropicScript script_;  // pacing, side_text and cuts guarded by mu_, the rest constant
   uint64_t seq_ = 0;            // only touched on the server thread
   mutable std::mutex mu_;
   std::vector<FakeAnthropicRequest> requests_;          // guarded by mu_

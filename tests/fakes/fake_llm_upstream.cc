@@ -120,6 +120,7 @@ asio::awaitable<void> Serve(Stream& stream, tcp::socket& raw, int connection, Se
     auto [hec, hn] = co_await http::async_write_header(stream, sr, kTuple);
     if (hec) co_return;
     for (size_t i = 0; i < answer.pieces.size(); ++i) {
+      if (i == answer.cut_after) co_return;
       if (i == answer.hold_after) co_await HoldImpl(server, raw, shared);
       if (!co_await Write(stream, answer, answer.pieces[i])) co_return;
     }

@@ -40,6 +40,9 @@ struct FakeLlmAnswer {
   size_t hold_after = SIZE_MAX;
   // Close the connection after reading the request, answering nothing.
   bool drop = false;
+  // After writing this many pieces, close the connection without the body's end (a provider
+  // whose server dies mid-answer).
+  size_t cut_after = SIZE_MAX;
 };
 
 class FakeLlmUpstream {

@@ -66,7 +66,9 @@ struct ParsedRequest {
   bool stream = false;
   bool include_usage = false;
   std::optional<int64_t> max_output;
-  bool follow_up = false;  // the conversation already holds an answer
+  bool follow_up = false;    // the conversation already holds an answer
+  std::string service_tier;  // as asked ("" if not)
+  int64_t choices = 1;       // chat "n"
 };
 
 bool HasAnswerInIt(const json::value* items) {
@@ -170,6 +172,12 @@ std::optional<HttpResponse> ParseRequest(const std::string& text, bool chat, Par
     if (out.max_output) break;
     if (auto error = ReadMaxTokens(body, key, out.max_output)) return error;
   }
+  if (const json::value* tier = body.if_contains("service_tier"); tier && tier->is_string()) {
+    out.service_tier = tier->get_string();
+  }
+  if (const json::value* n = body.if_contains("n"); chat && n && n->is_int64()) {
+    out.choices = std::max<int64_t>(1, n->get_int64());
+  }
   const json::value* previous = body.if_contains("previous_response_id");
   out.follow_up = HasAnswerInIt(body.if_contains(chat ? "messages" : "input")) ||
                   (previous != nullptr && previous->is_string());
@@ -189,6 +197,7 @@ TokenUsage ReportedUsage(const FakeOpenAIOptions& options, const ParsedRequest& 
   u.cache_write = 0;
   truncated = req.max_output && u.output > *req.max_output;
   if (truncated) u.output = *req.max_output;
+  u.output *= req.choices;  // each choice is a whole answer
   return u;
 }
 
@@ -246,6 +255,10 @@ HttpResponse FakeOpenAI::Answer(const HttpRequest& req, uint64_t seq, FakeOpenAI
                   std::chrono::system_clock::now().time_since_epoch())
                   .count();
   a.usage = ReportedUsage(options_, parsed, req.body.size(), a.truncated);
+  a.service_tier = parsed.service_tier == "default" || parsed.service_tier == "flex" ||
+                           parsed.service_tier == "priority"
+                       ? parsed.service_tier
+                       : options_.default_service_tier;
   rec.usage = a.usage;
 
   HttpResponse res;

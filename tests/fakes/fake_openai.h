@@ -42,6 +42,10 @@ struct FakeOpenAIOptions {
   // was cut (finish_reason "length", status "incomplete").
   UsageOverride usage;
   AnswerPacing pacing;
+  // The tier an answer says it was served at when the request asks for "auto" or none (a
+  // request for "default", "flex" or "priority" gets that). A chat request's n > 1 reports the
+  // output of n answers.
+  std::string default_service_tier = "default";
 };
 
 // One request the fake received, and what it answered.

@@ -16,12 +16,13 @@ class PacedWriter : public std::enable_shared_from_this<PacedWriter> {
  public:
   PacedWriter(asio::io_context& ioc, std::shared_ptr<HttpBodyStream> out,
               std::vector<std::string> pieces, std::chrono::milliseconds event_delay,
-              std::function<void()> on_end)
+              std::function<void()> on_end, bool cut)
       : timer_(ioc),
         out_(std::move(out)),
         pieces_(std::move(pieces)),
         event_delay_(event_delay),
-        on_end_(std::move(on_end)) {}
+        on_end_(std::move(on_end)),
+        cut_(cut) {}
 
   void WriteAfter(std::chrono::milliseconds delay) {
     timer_.expires_after(delay);
@@ -37,6 +38,10 @@ class PacedWriter : public std::enable_shared_from_this<PacedWriter> {
       WriteAfter(event_delay_);
       return;
     }
+    if (cut_) {
+      out_->Abort();
+      return;
+    }
     // The end goes with the last piece, as one write.
     out_->Close();
     if (on_end_) on_end_();
@@ -47,6 +52,7 @@ class PacedWriter : public std::enable_shared_from_this<PacedWriter> {
   std::vector<std::string> pieces_;
   std::chrono::milliseconds event_delay_;
   std::function<void()> on_end_;
+  bool cut_;
   size_t next_ = 0;
 };
 
@@ -66,6 +72,8 @@ void UsageTally::Add(const TokenUsage& usage) {
   output_tokens += usage.output;
   cache_write_tokens += usage.cache_write;
   cache_read_tokens += usage.cache_read;
+  cache_write_1h_tokens += usage.cache_write_1h;
+  web_search_requests += usage.web_search_requests;
 }
 
 std::string UsageTally::ToJson() const {
@@ -73,7 +81,10 @@ std::string UsageTally::ToJson() const {
                                       {"input_tokens", input_tokens},
                                       {"output_tokens", output_tokens},
                                       {"cache_write_tokens", cache_write_tokens},
-                                      {"cache_read_tokens", cache_read_tokens}});
+                                      {"cache_read_tokens", cache_read_tokens},
+                                      {"cache_write_1h_tokens", cache_write_1h_tokens},
+                                      {"web_search_requests", web_search_requests},
+                                      {"cut_calls", cut_calls}});
 }
 
 int64_t EstimateTokens(size_t bytes) {
@@ -118,17 +129,20 @@ std::string FakeServerThread::url() const {
 }
 
 void SetPacedBody(HttpResponse& res, std::vector<std::string> pieces, const AnswerPacing& pacing,
-                  asio::io_context& ioc, std::function<void()> on_end) {
-  if (pacing.immediate()) {
+                  asio::io_context& ioc, std::function<void()> on_end,
+                  std::optional<size_t> cut_after) {
+  const bool cut = cut_after && *cut_after < pieces.size();
+  if (cut) pieces.resize(*cut_after);
+  if (pacing.immediate() && !cut) {
     res.body.clear();
     for (const std::string& piece : pieces) res.body += piece;
     if (on_end) on_end();
     return;
   }
-  res.on_stream = [&ioc, pieces = std::move(pieces), pacing,
-                   on_end = std::move(on_end)](std::shared_ptr<HttpBodyStream> out) mutable {
+  res.on_stream = [&ioc, pieces = std::move(pieces), pacing, on_end = std::move(on_end),
+                   cut](std::shared_ptr<HttpBodyStream> out) mutable {
     auto writer = std::make_shared<PacedWriter>(ioc, std::move(out), std::move(pieces),
-                                                pacing.event_delay, std::move(on_end));
+                                                pacing.event_delay, std::move(on_end), cut);
     writer->WriteAfter(pacing.answer_delay);
   };
 }

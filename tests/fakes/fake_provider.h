@@ -30,6 +30,8 @@ struct TokenUsage {
   int64_t output = 0;
   int64_t cache_write = 0;
   int64_t cache_read = 0;
+  int64_t cache_write_1h = 0;       // of cache_write, those to the 1-hour cache (Anthropic)
+  int64_t web_search_requests = 0;  // server-side web searches (Anthropic), not tokens
 
   int64_t total() const { return input + output + cache_write + cache_read; }
   friend bool operator==(const TokenUsage&, const TokenUsage&) = default;
@@ -57,17 +59,23 @@ struct AnswerPacing {
   bool immediate() const { return answer_delay.count() <= 0 && event_delay.count() <= 0; }
 };
 
-// Everything a fake has reported since it started: answered calls and their usage.
+// Everything a fake has served since it started: answered calls and the usage they reported
+// whole. An answer the fake was told to cut off before its final usage is counted apart
+// (cut_calls), its tokens not: a client can only estimate what such a call cost.
 struct UsageTally {
   int64_t calls = 0;
   int64_t input_tokens = 0;
   int64_t output_tokens = 0;
   int64_t cache_write_tokens = 0;
   int64_t cache_read_tokens = 0;
+  int64_t cache_write_1h_tokens = 0;
+  int64_t web_search_requests = 0;
+  int64_t cut_calls = 0;
 
   void Add(const TokenUsage& usage);
-  // {"calls":N,"input_tokens":N,"output_tokens":N,"cache_write_tokens":N,"cache_read_tokens":N},
-  // what GET /__tally answers.
+  void AddCut() { ++cut_calls; }
+  // {"calls":N,"input_tokens":N,"output_tokens":N,"cache_write_tokens":N,"cache_read_tokens":N,
+  // "cache_write_1h_tokens":N,"web_search_requests":N,"cut_calls":N}, what GET /__tally answers.
   std::string ToJson() const;
   friend bool operator==(const UsageTally&, const UsageTally&) = default;
 };
@@ -113,7 +121,10 @@ class FakeServerThread {
 // one on `ioc`'s thread (the server's): the first after answer_delay, each next one after
 // event_delay. Stops early when the client goes. `on_end` (if set) runs once the whole body is
 // handed to the server: at once for an immediate answer, on `ioc`'s thread for a paced one.
+// With `cut_after`, only that many pieces are written and the connection is then closed
+// without the body's end (on_end does not run), as when a provider's server dies mid-answer.
 void SetPacedBody(HttpResponse& res, std::vector<std::string> pieces, const AnswerPacing& pacing,
-                  boost::asio::io_context& ioc, std::function<void()> on_end = {});
+                  boost::asio::io_context& ioc, std::function<void()> on_end = {},
+                  std::optional<size_t> cut_after = std::nullopt);
 
 }  // namespace autovibe::testing

@@ -28,8 +28,12 @@ json::object ChatUsageJson(const TokenUsage& u) {
 }
 
 json::object ChatBase(const OpenAIAnswer& a, std::string_view object) {
-  return {{"id", a.id},       {"object", object},          {"created", a.created},
-          {"model", a.model}, {"service_tier", "default"}, {"system_fingerprint", "fp_fake"}};
+  return {{"id", a.id},
+          {"object", object},
+          {"created", a.created},
+          {"model", a.model},
+          {"service_tier", a.service_tier},
+          {"system_fingerprint", "fp_fake"}};
 }
 
 std::string FinishReason(const OpenAIAnswer& a) { return a.truncated ? "length" : "stop"; }
@@ -91,6 +95,7 @@ json::object ResponseObject(const OpenAIAnswer& a, bool done) {
           {"output", std::move(output)},
           {"parallel_tool_calls", true},
           {"previous_response_id", nullptr},
+          {"service_tier", a.service_tier},
           {"store", true},
           {"text", {{"format", {{"type", "text"}}}}},
           {"tool_choice", "auto"},

@@ -21,7 +21,8 @@ struct OpenAIAnswer {
   int64_t created = 0;  // Unix seconds
   // input excludes the cached tokens, which are cache_read; cache_write is not reported.
   TokenUsage usage;
-  bool truncated = false;  // stopped at the request's max tokens
+  bool truncated = false;                // stopped at the request's max tokens
+  std::string service_tier = "default";  // the tier the answer says it was served at
 };
 
 // Chat Completions: the JSON body, and the SSE lines of a stream. With `include_usage`

@@ -15,6 +15,7 @@ using namespace std::chrono_literals;
 const PriceTable& Prices() {
   static const PriceTable table = *PriceTable::Parse(R"(
 [models."claude-sonnet-4-5"]
+aliases = ["claude-sonnet-4-5-20250929"]
 input = 3.00
 output = 15.00
 cache_write = 3.75
@@ -48,8 +49,8 @@ TEST_CASE("request: the worst case of an Anthropic call", "[meter]") {
   CallPlan plan = Plan(Api::kMessages, body);
   CHECK(plan.model == "claude-sonnet-4-5-20250929");
   CHECK(plan.stream);
-  CHECK(plan.max_output_tokens == 1000);
-  CHECK(plan.input_bound == static_cast<int64_t>(body.size()));
+  CHECK(plan.worst_tokens.output == 1000);
+  CHECK(plan.request.input_bound == static_cast<int64_t>(body.size()));
   // Every body byte a token at the cache-write price ($3.75), 1000 output tokens at $15.
   int64_t usd =
       (static_cast<int64_t>(body.size()) * 3'750'000 + int64_t{1000} * 15'000'000 + 999'999) /
@@ -63,25 +64,24 @@ TEST_CASE("request: the worst case of an Anthropic call", "[meter]") {
 TEST_CASE("request: without an output limit the model's maximum is reserved", "[meter]") {
   CallPlan plan = Plan(Api::kMessages, R"({"model":"claude-sonnet-4-5","messages":[]})");
   CHECK_FALSE(plan.stream);
-  CHECK(plan.max_output_tokens == 64000);
-  CHECK(plan.worst.tokens == plan.input_bound + 64000);
+  CHECK(plan.worst_tokens.output == 64000);
+  CHECK(plan.worst.tokens == plan.request.input_bound + 64000);
   CHECK(plan.worst.usd_micros > 64000 * 15);
 
-  CHECK(
-      Plan(Api::kChatCompletions, R"({"model":"gpt-4o-mini","max_tokens":50})").max_output_tokens ==
-      50);
+  CHECK(Plan(Api::kChatCompletions, R"({"model":"gpt-4o-mini","max_tokens":50})")
+            .worst_tokens.output == 50);
   CHECK(Plan(Api::kChatCompletions,
              R"({"model":"gpt-4o-mini","max_tokens":50,"max_completion_tokens":70})")
-            .max_output_tokens == 70);
+            .worst_tokens.output == 70);
   CHECK(Plan(Api::kResponses, R"({"model":"gpt-4o-mini","max_output_tokens":80})")
-            .max_output_tokens == 80);
+            .worst_tokens.output == 80);
   // Another API's limit is not this one's.
-  CHECK(Plan(Api::kResponses, R"({"model":"gpt-4o-mini","max_tokens":80})").max_output_tokens ==
+  CHECK(Plan(Api::kResponses, R"({"model":"gpt-4o-mini","max_tokens":80})").worst_tokens.output ==
         16384);
   // Nested members of the same names do not count.
   CHECK(Plan(Api::kMessages, R"({"metadata":{"model":"gpt-4o-mini","max_tokens":5,"stream":true},)"
                              R"("model":"claude-sonnet-4-5"})")
-            .max_output_tokens == 64000);
+            .worst_tokens.output == 64000);
 }
 
 TEST_CASE("request: bad bodies are refused before anything is reserved", "[meter]") {

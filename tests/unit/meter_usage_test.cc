@@ -103,6 +103,37 @@ TEST_CASE("usage: an Anthropic stream takes message_start's input and message_de
   }
 }
 
+TEST_CASE("usage: an Anthropic stream's figures are final only with message_delta", "[meter]") {
+  std::string stream(kAnthropicStream);
+  std::string head = stream.substr(0, stream.find("event: message_delta"));
+  SeenUsage opening = ReadEveryWay(Api::kMessages, true, head);
+  CHECK(opening.has_usage);
+  CHECK(opening.tokens.output == 2);
+  CHECK_FALSE(opening.final);
+  CHECK(ReadEveryWay(Api::kMessages, true, stream).final);
+  CHECK(UsageFromJson(Api::kMessages, kAnthropicJson).final);
+}
+
+TEST_CASE("usage: Anthropic 1-hour cache writes, web searches and the service tier", "[meter]") {
+  constexpr std::string_view json = R"({"type":"message","model":"claude-sonnet-4-5",
+    "usage":{"input_tokens":10,"cache_creation_input_tokens":500,"cache_read_input_tokens":0,
+    "cache_creation":{"ephemeral_5m_input_tokens":200,"ephemeral_1h_input_tokens":300},
+    "output_tokens":7,"server_tool_use":{"web_search_requests":3},"service_tier":"priority"}})";
+  SeenUsage u = UsageFromJson(Api::kMessages, json);
+  CHECK(u.tokens.cache_write == 500);
+  CHECK(u.tokens.cache_write_1h == 300);
+  CHECK(u.tokens.web_search_requests == 3);
+  CHECK(u.service_tier == "priority");
+  // Searches are reported at the end of a stream, in message_delta.
+  std::string stream(kAnthropicStream);
+  size_t at = stream.find(R"("usage":{"output_tokens":15})");
+  stream.replace(at, 28,
+                 R"("usage":{"output_tokens":15,"server_tool_use":{"web_search_requests":2}})");
+  SeenUsage s = ReadEveryWay(Api::kMessages, true, stream);
+  CHECK(s.tokens.web_search_requests == 2);
+  CHECK(s.final);
+}
+
 TEST_CASE("usage: a later Anthropic message_delta updates the input figures too", "[meter]") {
   std::string stream(kAnthropicStream);
   stream +=

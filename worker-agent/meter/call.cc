@@ -142,7 +142,7 @@ asio::awaitable<void> RunCall(const CallEnv& env, Api api, Request& request, Too
         Autovibe("no upstream is set for " + std::string(provider_name) + " on this agent")));
     co_return;
   }
-  auto plan = PlanCall(api, std::move(request.body()), env.prices);
+  auto plan = PlanCall(api, std::move(request.body()), env.prices, env.options.pricing);
   if (!plan) {
     Refusal why = plan.error().code == ErrorCode::kUnknownModel ? Refusal::kUnknownModel
                                                                 : Refusal::kBadRequest;
@@ -167,12 +167,12 @@ asio::awaitable<void> RunCall(const CallEnv& env, Api api, Request& request, Too
 
   Forwarded how;
   if (env.provider->mock) {
-    how = co_await SendMock(MockReply(*plan, env.mock, env.serial), api, reply);
+    how = co_await SendMock(MockReply(*plan, env.options.mock, env.serial), api, reply);
   } else {
     auto upstream_request = UpstreamRequest(request, api, env.provider->pool->url(),
                                             env.provider->api_key, std::move(plan->body));
-    how =
-        co_await Forward(*env.provider->pool, upstream_request, api, reply, tool_socket, deadline);
+    how = co_await Forward(*env.provider->pool, upstream_request, api, reply, tool_socket, deadline,
+                           env.options.drain_timeout);
     if (how.http_status == 0 && !how.client_gone) {
       spdlog::warn("meter: {} upstream unreachable: {}", provider_name, how.error);
       if (!reply.begun()) {

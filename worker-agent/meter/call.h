@@ -31,9 +31,9 @@ struct CallEnv {
   CallLedger& ledger;
   const PriceTable& prices;
   RateLimiter& limiter;
-  const MockSettings& mock;
-  const Provider* provider;  // null: none configured for the call's API
-  uint64_t serial;           // unique per call (mock ids)
+  const ProxyOptions& options;  // the mock's answer, pricing rules, drain timeout
+  const Provider* provider;     // null: none configured for the call's API
+  uint64_t serial;              // unique per call (mock ids)
 };
 
 // The token the tool sent: x-api-key, else Authorization: Bearer. Empty if neither.

@@ -1,6 +1,7 @@
 #include "worker-agent/meter/forward.h"
 
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/http/buffer_body.hpp>
 #include <boost/beast/http/parser.hpp>
@@ -45,13 +46,48 @@ boost::system::error_code ParseReceived(beast::flat_buffer& buffer, Parser& pars
   return {};
 }
 
+// Whether the tool is still there to be written to. Once it is gone, the upstream answer is
+// read on for its usage, for at most the drain time: then the connection is closed, which ends
+// any read in progress.
+class ToolSide {
+ public:
+  ToolSide(UpstreamConnection& conn, Clock::time_point deadline, Clock::duration drain)
+      : conn_(conn), deadline_(deadline), drain_(drain), timer_(conn.tcp().get_executor()) {}
+  ~ToolSide() { *live_ = false; }
+  ToolSide(const ToolSide&) = delete;
+  ToolSide& operator=(const ToolSide&) = delete;
+
+  bool gone() const { return gone_; }
+  void Gone() {
+    if (gone_) return;
+    gone_ = true;
+    timer_.expires_at(std::min(deadline_, Clock::now() + drain_));
+    timer_.async_wait([this, live = live_](boost::system::error_code ec) {
+      if (ec || !*live) return;
+      expired_ = true;
+      conn_.Close();
+    });
+  }
+  // The drain time ran out (and the connection was closed).
+  bool expired() const { return expired_; }
+
+ private:
+  UpstreamConnection& conn_;
+  Clock::time_point deadline_;
+  Clock::duration drain_;
+  asio::steady_timer timer_;
+  bool gone_ = false;
+  bool expired_ = false;
+  std::shared_ptr<bool> live_ = std::make_shared<bool>(true);
+};
+
 // One attempt on one connection. `retryable` is set when it failed before any byte of an
 // answer came, so the request may go again on another connection.
 template <class Stream>
 asio::awaitable<void> Exchange(Stream& stream, UpstreamConnection& conn, const Request& request,
                                Api api, ToolReply& reply, asio::ip::tcp::socket& tool_socket,
-                               Clock::time_point deadline, Forwarded& out, bool& retryable,
-                               bool& keep) {
+                               Clock::time_point deadline, Clock::duration drain, Forwarded& out,
+                               bool& retryable, bool& keep) {
   conn.tcp().expires_at(deadline);
   auto [wec, wn] = co_await http::async_write(stream, request, kTuple);
   if (wec) {
@@ -62,13 +98,16 @@ asio::awaitable<void> Exchange(Stream& stream, UpstreamConnection& conn, const R
   http::response_parser<http::buffer_body> parser;
   parser.body_limit(boost::none);
   parser.header_limit(64 << 10);
-  // From here the tool may hang up: then stop at once, which closing the connection does.
-  HangupWatch watch(tool_socket, [&conn] { conn.Close(); });
+  // From here the tool may hang up: the answer is then read on, without it, for its usage.
+  ToolSide tool(conn, deadline, drain);
+  HangupWatch watch(tool_socket, [&tool] { tool.Gone(); });
   auto [hec, hn] = co_await http::async_read_header(stream, conn.buffer, parser, kTuple);
+  out.client_gone = tool.gone();
   if (hec) {
-    out.client_gone = watch.gone();
     out.error = "no answer: " + hec.message();
-    retryable = !out.client_gone && !parser.got_some();
+    // Even for a tool that has gone (the call is then made and paid for, but metered right),
+    // unless it has been waited for as long as that may take.
+    retryable = !parser.got_some() && !tool.expired();
     co_return;
   }
   auto& res = parser.get();
@@ -82,13 +121,13 @@ asio::awaitable<void> Exchange(Stream& stream, UpstreamConnection& conn, const R
   // A stream's head goes out at once, unless its first bytes are at hand to go with it; a
   // JSON answer's goes with its first piece (one write to the tool, not two: a tool can do
   // nothing with the head of a JSON answer alone).
-  if (event_stream && conn.buffer.size() == 0 && !parser.is_done() && !co_await reply.Flush()) {
-    out.client_gone = true;
-    co_return;
+  if (event_stream && conn.buffer.size() == 0 && !parser.is_done() && !tool.gone() &&
+      !co_await reply.Flush()) {
+    tool.Gone();
   }
   char piece[16 << 10];
   bool done = parser.is_done();
-  if (done && !co_await reply.End()) out.client_gone = true;  // an answer without a body
+  if (done && !tool.gone() && !co_await reply.End()) tool.Gone();  // an answer without a body
   while (!done) {
     res.body().data = piece;
     res.body().size = sizeof piece;
@@ -104,32 +143,31 @@ asio::awaitable<void> Exchange(Stream& stream, UpstreamConnection& conn, const R
     usage.Feed(bytes);
     done = !rec && parser.is_done();
     // The last piece and the end of the answer go in one write.
-    bool sent;
-    if (done) {
-      sent = co_await reply.End(bytes);
-    } else {
-      sent = co_await reply.Write(bytes);
-    }
-    if (!sent) {
-      out.client_gone = true;
-      break;
+    if (!tool.gone()) {
+      bool sent;
+      if (done) {
+        sent = co_await reply.End(bytes);
+      } else {
+        sent = co_await reply.Write(bytes);
+      }
+      if (!sent) tool.Gone();
     }
     if (rec) {
-      out.client_gone = watch.gone();
       out.error = "the answer broke off: " + rec.message();
       break;
     }
   }
   out.usage = usage.Finish();
-  out.complete = done && !out.client_gone;
-  keep = out.complete && res.keep_alive();
+  out.client_gone = tool.gone();
+  out.complete = done;
+  keep = done && res.keep_alive();
 }
 
 }  // namespace
 
 asio::awaitable<Forwarded> Forward(UpstreamPool& pool, const Request& request, Api api,
                                    ToolReply& reply, asio::ip::tcp::socket& tool_socket,
-                                   Clock::time_point deadline) {
+                                   Clock::time_point deadline, Clock::duration drain_timeout) {
   for (int attempt = 0;; ++attempt) {
     std::unique_ptr<UpstreamConnection> conn = attempt == 0 ? pool.TakeIdle() : nullptr;
     if (!conn) {
@@ -141,8 +179,8 @@ asio::awaitable<Forwarded> Forward(UpstreamPool& pool, const Request& request, A
     bool retryable = false, keep = false;
     co_await std::visit(
         [&](auto& stream) {
-          return Exchange(stream, *conn, request, api, reply, tool_socket, deadline, out, retryable,
-                          keep);
+          return Exchange(stream, *conn, request, api, reply, tool_socket, deadline, drain_timeout,
+                          out, retryable, keep);
         },
         conn->stream);
     // A pooled connection the server had closed meanwhile: that is no answer of its.

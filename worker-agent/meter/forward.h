@@ -21,19 +21,23 @@ struct Forwarded {
   int http_status = 0;  // what the upstream answered; 0: no answer
   std::string error;    // why there was no (whole) answer, for the log and the tool
   bool client_gone = false;
-  bool complete = false;  // the whole answer reached the tool
+  bool complete = false;  // the whole answer came (and reached the tool, unless it was gone)
   SeenUsage usage;
 };
 
 // Sends `request` upstream, on an idle pooled connection when there is one (a pooled
 // connection that fails before any byte of an answer is replaced by a new one, once), and
-// relays the answer to `reply`. While the answer comes, a tool hanging up (noticed on
-// `tool_socket`) ends the call at once: the upstream connection is closed. The connection goes
+// relays the answer to `reply`. A tool hanging up while the answer comes (noticed on
+// `tool_socket`, or when a write to it fails) does not end the call: the provider bills the
+// whole answer, so the proxy reads on to its end for the final usage, writing nothing and
+// keeping only what the usage reader keeps, for at most `drain_timeout` after the hang-up
+// (and never past `deadline`); then the upstream connection is closed. The connection goes
 // back to the pool after a whole answer the server keeps it open for.
 boost::asio::awaitable<Forwarded> Forward(
     UpstreamPool& pool, const boost::beast::http::request<boost::beast::http::string_body>& request,
     Api api, ToolReply& reply, boost::asio::ip::tcp::socket& tool_socket,
-    std::chrono::steady_clock::time_point deadline);
+    std::chrono::steady_clock::time_point deadline,
+    std::chrono::steady_clock::duration drain_timeout);
 
 // Writes the mock's answer to `reply` and reads it like a provider's.
 boost::asio::awaitable<Forwarded> SendMock(const MockAnswer& answer, Api api, ToolReply& reply);

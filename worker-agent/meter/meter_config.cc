@@ -76,6 +76,12 @@ Result<void> TomlMeterConfig(const toml::node& node, MeterConfig& c) {
       c.tokens_per_minute = static_cast<uint64_t>(n);
     } else if (k == "stop_delay") {
       r = TomlDuration(v, key, c.stop_delay);
+    } else if (k == "allow_unpriced_models") {
+      auto b = v.value_exact<bool>();
+      if (!b) return MakeError(ErrorCode::kBadConfig, key + " must be true or false");
+      c.allow_unpriced_models = *b;
+    } else if (k == "drain_timeout") {
+      r = TomlDuration(v, key, c.drain_timeout);
     } else if (k == "mock") {
       r = TomlMock(v, c);
     } else {
@@ -102,6 +108,9 @@ Result<void> ValidateMeterConfig(const MeterConfig& c,
   if (!SplitListen(c.listen)) {
     return MakeError(ErrorCode::kBadConfig,
                      "meter.listen must be HOST:PORT, got \"" + c.listen + "\"");
+  }
+  if (c.drain_timeout < std::chrono::seconds(1) || c.drain_timeout > std::chrono::hours(1)) {
+    return MakeError(ErrorCode::kBadConfig, "meter.drain_timeout must be from 1s to 1h");
   }
   if (c.stop_delay > std::chrono::seconds(10)) {
     return MakeError(ErrorCode::kBadConfig, "meter.stop_delay must be at most 10s");

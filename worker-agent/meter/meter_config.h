@@ -28,6 +28,11 @@ struct MeterConfig {
   // After a budget refuses a call: how long the tool has to show the error before it is
   // stopped.
   Duration stop_delay = std::chrono::milliseconds(100);
+  // A model with no price is let through, billed at the price table's highest rates (its
+  // records say unpriced); by default it is refused.
+  bool allow_unpriced_models = false;
+  // After a tool hangs up, how long its answer is still read for the usage the provider bills.
+  Duration drain_timeout = std::chrono::minutes(5);
   // What the "mock" upstream answers.
   std::string mock_text = "This is a canned reply from the autovibe mock upstream.";
   int64_t mock_input_tokens = 100;
@@ -38,8 +43,8 @@ struct MeterConfig {
 
 // Reads the [meter] table (and its [meter.mock] table). Keys: listen, prices,
 // anthropic_key_file, openai_key_file, ca_file, requests_per_minute, tokens_per_minute,
-// stop_delay; mock: text, input_tokens, output_tokens, cache_write_tokens,
-// cache_read_tokens. Unknown keys are an error.
+// stop_delay, allow_unpriced_models, drain_timeout; mock: text, input_tokens, output_tokens,
+// cache_write_tokens, cache_read_tokens. Unknown keys are an error.
 Result<void> TomlMeterConfig(const toml::node& node, MeterConfig& config);
 
 // Checks the upstreams (anthropic/openai = http(s) URL or "mock") and the meter settings.

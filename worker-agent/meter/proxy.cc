@@ -237,7 +237,7 @@ class Proxy final : public std::enable_shared_from_this<Proxy> {
     } else if (api && method == http::verb::post) {
       auto it = providers_.find(std::string(ProviderOf(*api)));
       CallEnv env{
-          ledger_, prices_, limiter_, options_.mock, it == providers_.end() ? nullptr : &it->second,
+          ledger_, prices_, limiter_, options_, it == providers_.end() ? nullptr : &it->second,
           ++calls_};
       co_await RunCall(env, *api, request, reply, stream.socket(), received, deadline);
     } else {

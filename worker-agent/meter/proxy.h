@@ -20,6 +20,7 @@
 #include "common/core/result.h"
 #include "worker-agent/meter/call_ledger.h"
 #include "worker-agent/meter/prices.h"
+#include "worker-agent/meter/request.h"
 
 namespace autovibe::meter {
 
@@ -52,6 +53,10 @@ struct ProxyOptions {
   uint64_t tokens_per_minute = 0;
   size_t max_request_bytes = 32 << 20;
   std::chrono::seconds upstream_timeout{600};  // the whole answer
+  // After a tool hangs up, how long its answer is still read for the usage the provider bills
+  // (then the call is charged its reservation, marked estimated).
+  std::chrono::seconds drain_timeout{300};
+  PricingRules pricing;  // unpriced models
 };
 
 class MeteringProxy {

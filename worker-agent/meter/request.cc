@@ -5,6 +5,7 @@
 #include <boost/json/serialize.hpp>
 #include <limits>
 #include <optional>
+#include <vector>
 
 namespace autovibe::meter {
 namespace {
@@ -12,24 +13,33 @@ namespace {
 namespace json = boost::json;
 using boost::system::error_code;
 
-// A top-level whole number, or a mark that the member was there but is not one.
+// A whole number, or a mark that the member was there but is not one.
 struct Count {
   bool present = false;
   bool valid = false;
   int64_t value = 0;
 };
 
+// One entry of the request's "tools".
+struct ToolEntry {
+  std::string type;
+  Count max_uses, max_content_tokens;
+};
+
 // The members the proxy reads, found without building the document: the body is scanned once
-// (which also checks it is JSON) and only top-level members (and stream_options' own) are
-// looked at. A tool's request is often hundreds of kilobytes of conversation.
+// (which also checks it is JSON) and only top-level members, stream_options' own and the
+// tools' own are looked at. A tool's request is often hundreds of kilobytes of conversation.
 struct TopLevel {
   bool is_object = false;
   std::optional<std::string> model;
   bool model_not_string = false;
   bool stream = false;
-  Count max_tokens, max_completion_tokens, max_output_tokens;
+  Count max_tokens, max_completion_tokens, max_output_tokens, n;
+  std::optional<std::string> service_tier;
   bool has_stream_options = false;
   bool include_usage = false;
+  std::vector<ToolEntry> tools;
+  bool mcp_servers = false;
 };
 
 class Scanner {
@@ -46,6 +56,11 @@ class Scanner {
   bool on_object_begin(error_code&) {
     if (depth_ == 0) out_.is_object = true;
     if (depth_ == 1 && key_ == "stream_options") out_.has_stream_options = true;
+    if (depth_ == 2 && in_tools_) {
+      out_.tools.emplace_back();
+      in_tool_ = true;
+      tool_key_.clear();
+    }
     Enter();
     return true;
   }
@@ -54,7 +69,10 @@ class Scanner {
     Enter();
     return true;
   }
-  bool on_array_end(std::size_t, error_code&) { return Leave(); }
+  bool on_array_end(std::size_t n, error_code&) {
+    if (depth_ == 2 && key_ == "mcp_servers" && n > 0) out_.mcp_servers = true;
+    return Leave();
+  }
   bool on_key_part(json::string_view s, std::size_t, error_code&) {
     if (Watching()) key_part_.append(s.data(), s.size());
     return true;
@@ -62,19 +80,19 @@ class Scanner {
   bool on_key(json::string_view s, std::size_t, error_code&) {
     if (Watching()) {
       key_part_.append(s.data(), s.size());
-      (depth_ == 1 ? key_ : inner_key_) = std::move(key_part_);
+      (depth_ == 1 ? key_ : depth_ == 2 ? inner_key_ : tool_key_) = std::move(key_part_);
       key_part_.clear();
     }
     return true;
   }
   bool on_string_part(json::string_view s, std::size_t, error_code&) {
-    if (AtTop("model")) value_part_.append(s.data(), s.size());
+    if (StringTarget() != nullptr) value_part_.append(s.data(), s.size());
     return true;
   }
   bool on_string(json::string_view s, std::size_t, error_code&) {
-    if (AtTop("model")) {
+    if (std::string* target = StringTarget()) {
       value_part_.append(s.data(), s.size());
-      out_.model = std::move(value_part_);
+      *target = std::move(value_part_);
       value_part_.clear();
     }
     SetCount(false, 0);
@@ -106,10 +124,22 @@ class Scanner {
   bool on_comment(json::string_view, error_code&) { return true; }
 
  private:
-  bool Watching() const { return depth_ == 1 || (depth_ == 2 && in_stream_options_); }
+  bool Watching() const {
+    return depth_ == 1 || (depth_ == 2 && in_stream_options_) || (depth_ == 3 && in_tool_);
+  }
   bool AtTop(std::string_view key) const { return depth_ == 1 && key_ == key; }
+  bool InTool(std::string_view key) const { return depth_ == 3 && in_tool_ && tool_key_ == key; }
+  std::string* StringTarget() {
+    if (AtTop("model")) return &out_.model.emplace();
+    if (AtTop("service_tier")) return &out_.service_tier.emplace();
+    if (InTool("type")) return &out_.tools.back().type;
+    return nullptr;
+  }
   void Enter() {
-    if (depth_ == 1) in_stream_options_ = key_ == "stream_options";
+    if (depth_ == 1) {
+      in_stream_options_ = key_ == "stream_options";
+      in_tools_ = key_ == "tools";
+    }
     ++depth_;
   }
   bool Leave() {
@@ -118,6 +148,11 @@ class Scanner {
       if (key_ == "model") out_.model_not_string = true;
       SetCount(false, 0);
       in_stream_options_ = false;
+      in_tools_ = false;
+    } else if (depth_ == 2) {
+      in_tool_ = false;
+    } else if (depth_ == 3) {
+      SetCount(false, 0);  // an object or array where a count belongs
     }
     return true;
   }
@@ -127,18 +162,28 @@ class Scanner {
     return true;
   }
   void SetCount(bool positive, int64_t v) {
-    if (depth_ != 1) return;
-    Count* c = key_ == "max_tokens"              ? &out_.max_tokens
-               : key_ == "max_completion_tokens" ? &out_.max_completion_tokens
-               : key_ == "max_output_tokens"     ? &out_.max_output_tokens
-                                                 : nullptr;
+    Count* c = nullptr;
+    if (depth_ == 1) {
+      c = key_ == "max_tokens"              ? &out_.max_tokens
+          : key_ == "max_completion_tokens" ? &out_.max_completion_tokens
+          : key_ == "max_output_tokens"     ? &out_.max_output_tokens
+          : key_ == "n"                     ? &out_.n
+                                            : nullptr;
+    } else if (depth_ == 3 && in_tool_) {
+      ToolEntry& t = out_.tools.back();
+      c = tool_key_ == "max_uses"             ? &t.max_uses
+          : tool_key_ == "max_content_tokens" ? &t.max_content_tokens
+                                              : nullptr;
+    }
     if (c != nullptr) *c = Count{.present = true, .valid = positive, .value = v};
   }
 
   TopLevel& out_;
   int depth_ = 0;
   bool in_stream_options_ = false;
-  std::string key_, inner_key_, key_part_, value_part_;
+  bool in_tools_ = false;
+  bool in_tool_ = false;
+  std::string key_, inner_key_, tool_key_, key_part_, value_part_;
 };
 
 Result<TopLevel> Scan(std::string_view body) {
@@ -153,6 +198,51 @@ Result<TopLevel> Scan(std::string_view body) {
   if (!top.is_object)
     return MakeError(ErrorCode::kBadRequest, "the request body must be a JSON object");
   return top;
+}
+
+Error Unbounded(const std::string& why) {
+  return MakeError(ErrorCode::kBadRequest, "the cost of this call cannot be bounded: " + why);
+}
+
+// OpenAI's hosted tools, billed per call or per container apart from the tokens the usage
+// reports.
+bool IsOpenAiHostedTool(std::string_view type) {
+  return type.starts_with("web_search") || type == "file_search" || type == "code_interpreter" ||
+         type == "image_generation" || type == "mcp";
+}
+
+// What the tools the provider runs itself add to the worst case. Sets `inject` when a web
+// search tool has no max_uses (it is then sent with kDefaultWebSearchUses).
+Result<void> ReadTools(Api api, const TopLevel& top, RequestFacts& facts, bool& inject) {
+  for (const ToolEntry& t : top.tools) {
+    if (api != Api::kMessages) {
+      if (IsOpenAiHostedTool(t.type)) {
+        return Unbounded("the hosted tool \"" + t.type +
+                         "\" is billed apart from the tokens the answer reports");
+      }
+      continue;
+    }
+    if (t.type.starts_with("web_search_")) {
+      facts.server_tools = true;
+      if (t.max_uses.present && !t.max_uses.valid) {
+        return MakeError(ErrorCode::kBadRequest,
+                         "a web search tool's max_uses must be a positive integer");
+      }
+      inject |= !t.max_uses.present;
+      facts.web_searches += t.max_uses.present ? t.max_uses.value : kDefaultWebSearchUses;
+    } else if (t.type.starts_with("web_fetch_")) {
+      facts.server_tools = true;
+      if (!t.max_uses.valid || !t.max_content_tokens.valid) {
+        return Unbounded("a web fetch tool needs max_uses and max_content_tokens");
+      }
+      facts.fetched_tokens += t.max_uses.value * std::min<int64_t>(t.max_content_tokens.value,
+                                                                   INT64_MAX / t.max_uses.value);
+    } else if (t.type.starts_with("code_execution_")) {
+      return Unbounded("the code execution tool is billed by container time");
+    }
+  }
+  if (top.mcp_servers) return Unbounded("MCP servers run tools the proxy cannot see");
+  return {};
 }
 
 // Makes a streamed chat completion end with a usage chunk. A body without stream_options
@@ -174,20 +264,31 @@ Result<void> AskForUsage(const TopLevel& top, std::string& body) {
   return {};
 }
 
-}  // namespace
-
-Amounts WorstCase(const ModelPrice& price, int64_t input_bound, int64_t max_output_tokens) {
-  ModelPrice dearest_input = price;
-  dearest_input.input = std::max(price.input, price.cache_write);
-  Amounts worst;
-  worst.usd_micros = PriceTable::Cost(
-      dearest_input, TokenCounts{.input = input_bound, .output = max_output_tokens});
-  worst.tokens = input_bound + max_output_tokens;
-  worst.api_calls = 1;
-  return worst;
+// Gives every web search tool without max_uses kDefaultWebSearchUses (the document is rebuilt:
+// rare, and Claude Code sets max_uses itself).
+Result<void> LimitWebSearches(std::string& body) {
+  error_code ec;
+  json::value doc = json::parse(body, ec);
+  const json::value* tools = ec ? nullptr : doc.as_object().if_contains("tools");
+  if (tools == nullptr || !tools->is_array()) {
+    return MakeError(ErrorCode::kBadRequest, "the request body is not valid JSON");
+  }
+  for (json::value& tool : doc.as_object()["tools"].as_array()) {
+    json::object* t = tool.if_object();
+    const json::value* type = t ? t->if_contains("type") : nullptr;
+    if (type && type->is_string() && type->get_string().starts_with("web_search_") &&
+        !t->contains("max_uses")) {
+      (*t)["max_uses"] = kDefaultWebSearchUses;
+    }
+  }
+  body = json::serialize(doc);
+  return {};
 }
 
-Result<CallPlan> PlanCall(Api api, std::string body, const PriceTable& prices) {
+}  // namespace
+
+Result<CallPlan> PlanCall(Api api, std::string body, const PriceTable& prices,
+                          const PricingRules& rules) {
   auto top = Scan(body);
   if (!top) return top.error();
   if (!top->model || top->model_not_string || top->model->empty()) {
@@ -200,20 +301,42 @@ Result<CallPlan> PlanCall(Api api, std::string body, const PriceTable& prices) {
   if (limit.present && !limit.valid) {
     return MakeError(ErrorCode::kBadRequest, "the output token limit must be a positive integer");
   }
-  auto price = prices.Find(*top->model);
-  if (!price) return price.error();
-
+  if (api == Api::kChatCompletions && top->n.present && !top->n.valid) {
+    return MakeError(ErrorCode::kBadRequest, "n must be a positive integer");
+  }
   CallPlan plan;
   plan.api = api;
-  plan.model = *std::move(top->model);
-  plan.price = *price;
+  plan.model = *top->model;
   plan.stream = top->stream;
-  plan.max_output_tokens = limit.present ? limit.value : price->max_output_tokens;
-  plan.input_bound = static_cast<int64_t>(body.size());
-  plan.worst = WorstCase(plan.price, plan.input_bound, plan.max_output_tokens);
+  RequestFacts& facts = plan.request;
+  facts.api = api;
+  facts.model = plan.model;
+  if (limit.present) facts.max_output = limit.value;
+  if (api == Api::kChatCompletions && top->n.present) facts.choices = top->n.value;
+  facts.service_tier = top->service_tier.value_or("");
+  bool limit_searches = false;
+  if (auto r = ReadTools(api, *top, facts, limit_searches); !r) return r.error();
+
+  auto price = prices.Find(plan.model);
+  if (price) {
+    plan.price = *price;
+  } else if (rules.allow_unpriced && prices.Highest().standard.output > 0) {
+    plan.price = prices.Highest();
+    plan.unpriced = true;
+  } else {
+    return price.error();
+  }
   if (api == Api::kChatCompletions && plan.stream) {
     if (auto r = AskForUsage(*top, body); !r) return r.error();
   }
+  if (limit_searches) {
+    if (auto r = LimitWebSearches(body); !r) return r.error();
+  }
+  facts.input_bound = static_cast<int64_t>(body.size());
+  auto worst = WorstCase(facts, plan.price);
+  if (!worst) return worst.error();
+  plan.worst = worst->amounts;
+  plan.worst_tokens = worst->tokens;
   plan.body = std::move(body);
   return plan;
 }

@@ -1,6 +1,6 @@
 // What a tool's request to an LLM API asks for, read before it is forwarded: the model (and
-// so the price), whether the answer streams, the most it may answer, and from that the
-// worst-case cost the proxy reserves.
+// so the price), whether the answer streams, what bears on its cost (worst_case.h), and from
+// that the worst-case cost the proxy reserves.
 #pragma once
 
 #include <cstdint>
@@ -10,31 +10,41 @@
 #include "common/core/result.h"
 #include "worker-agent/meter/api.h"
 #include "worker-agent/meter/prices.h"
+#include "worker-agent/meter/worst_case.h"
 
 namespace autovibe::meter {
+
+// How the proxy prices requests (the agent's [meter] settings).
+struct PricingRules {
+  // A model with no entry in the price table is let through and billed at the table's highest
+  // prices (its records say unpriced), instead of being refused.
+  bool allow_unpriced = false;
+};
+
+// An Anthropic web search tool without max_uses is sent with this many: the proxy can then
+// bound its cost.
+inline constexpr int64_t kDefaultWebSearchUses = 5;
 
 struct CallPlan {
   Api api = Api::kMessages;
   std::string model;
   ModelPrice price;
+  bool unpriced = false;  // the model has no entry: `price` is the table's highest
   bool stream = false;
-  // The request's max_tokens (Anthropic, chat), max_completion_tokens (chat) or
-  // max_output_tokens (responses), else the model's max_output_tokens.
-  int64_t max_output_tokens = 0;
-  // The request body's size: a bound on its input tokens.
-  int64_t input_bound = 0;
+  RequestFacts request;
   Amounts worst;
+  TokenCounts worst_tokens;
   // What is forwarded: the tool's body, except that a streamed chat completion is made to
-  // report its usage (stream_options.include_usage = true).
+  // report its usage (stream_options.include_usage = true) and a web search tool without
+  // max_uses gets kDefaultWebSearchUses.
   std::string body;
 };
 
-// Reads the request. Fails with kBadRequest (the body is not a JSON object, "model" is
-// not a string, a max-token figure is not a positive integer) or "unknown_model" (no price).
-Result<CallPlan> PlanCall(Api api, std::string body, const PriceTable& prices);
-
-// The most a call can cost: every input token at the dearer of the input and cache-write
-// prices, plus every output token; its tokens; one API call.
-Amounts WorstCase(const ModelPrice& price, int64_t input_bound, int64_t max_output_tokens);
+// Reads the request. Fails with kBadRequest (the body is not a JSON object, "model" is not a
+// string, a max-token figure, n or a tool's max_uses is not a positive integer, or the call's
+// cost cannot be bounded: see WorstCase, and tools billed by what the proxy cannot see) or
+// kUnknownModel (no price, and unpriced models are not allowed).
+Result<CallPlan> PlanCall(Api api, std::string body, const PriceTable& prices,
+                          const PricingRules& rules = {});
 
 }  // namespace autovibe::meter

@@ -3,13 +3,21 @@
 namespace autovibe::meter {
 namespace {
 
-enum class Charge { kNothing, kUsage, kUsageElseReservation, kUsageElseNothing, kReservation };
+enum class Charge { kNothing, kUsageElseReservation, kUsageElseNothing };
 
 void SetTokens(v1::UsageRecord& r, const TokenCounts& t) {
   r.set_input_tokens(t.input);
   r.set_output_tokens(t.output);
   r.set_cache_write_tokens(t.cache_write);
   r.set_cache_read_tokens(t.cache_read);
+  r.set_cache_write_1h_tokens(t.cache_write_1h);
+  r.set_web_search_requests(t.web_search_requests);
+}
+
+ModelPrice PriceOfAnswer(const CallPlan& plan, const SeenUsage& usage, const PriceTable& prices) {
+  if (plan.unpriced || usage.model.empty()) return plan.price;
+  auto answered = prices.Find(usage.model);
+  return answered ? *answered : plan.price;
 }
 
 }  // namespace
@@ -23,6 +31,7 @@ v1::UsageRecord MakeUsageRecord(const CallPlan& plan, const Forwarded& how,
   r.set_route(std::string(RouteOf(plan.api)));
   r.set_latency_us(latency_us);
   r.set_http_status(how.http_status);
+  r.set_unpriced(plan.unpriced);
 
   Charge charge;
   if (how.http_status == 0 && !how.client_gone) {
@@ -30,29 +39,28 @@ v1::UsageRecord MakeUsageRecord(const CallPlan& plan, const Forwarded& how,
     charge = Charge::kNothing;
   } else if (how.client_gone) {
     r.set_status("client_gone");
-    charge = Charge::kUsageElseReservation;
+    charge = how.http_status >= 400 ? Charge::kUsageElseNothing : Charge::kUsageElseReservation;
   } else if (how.http_status >= 400) {
     r.set_status("upstream_error");
     charge = Charge::kUsageElseNothing;
   } else if (!how.complete) {
     r.set_status("upstream_error");
     charge = Charge::kUsageElseReservation;
-  } else if (how.usage.has_usage) {
-    r.set_status("ok");
-    charge = Charge::kUsage;
   } else {
-    r.set_status("no_usage");
-    charge = Charge::kReservation;
+    r.set_status(how.usage.final ? "ok" : "no_usage");
+    charge = Charge::kUsageElseReservation;
   }
-  if (how.usage.has_usage && charge != Charge::kNothing && charge != Charge::kReservation) {
-    ModelPrice price = plan.price;
-    if (!how.usage.model.empty()) {
-      if (auto answered = prices.Find(how.usage.model)) price = *answered;
-    }
-    SetTokens(r, how.usage.tokens);
-    r.set_cost_micros(PriceTable::Cost(price, how.usage.tokens));
-  } else if (charge == Charge::kReservation || charge == Charge::kUsageElseReservation) {
-    SetTokens(r, TokenCounts{.input = plan.input_bound, .output = plan.max_output_tokens});
+  if (charge == Charge::kNothing) return r;
+  if (how.usage.final) {
+    const TokenCounts& t = how.usage.tokens;
+    ModelPrice price = PriceOfAnswer(plan, how.usage, prices);
+    Tier tier = TierNamed(how.usage.service_tier);
+    SetTokens(r, t);
+    r.set_service_tier(how.usage.service_tier);
+    r.set_long_context(price.long_context && t.prompt() > price.long_context->above_input_tokens);
+    r.set_cost_micros(PriceTable::Cost(price, t, tier));
+  } else if (charge == Charge::kUsageElseReservation) {
+    SetTokens(r, plan.worst_tokens);
     r.set_cost_micros(plan.worst.usd_micros);
     r.set_estimated(true);
   }

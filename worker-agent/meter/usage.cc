@@ -29,10 +29,11 @@ bool Count(const json::object* o, std::string_view key, int64_t& out) {
   return true;
 }
 
-void Model(const json::object* o, SeenUsage& seen) {
-  const json::value* m = o ? o->if_contains("model") : nullptr;
+// A non-empty string at `key` into `out`.
+void String(const json::object* o, std::string_view key, std::string& out) {
+  const json::value* m = o ? o->if_contains(key) : nullptr;
   if (m != nullptr && m->is_string() && !m->get_string().empty()) {
-    seen.model = std::string(m->get_string());
+    out = std::string(m->get_string());
   }
 }
 
@@ -44,6 +45,20 @@ void AnthropicUsage(const json::object* u, SeenUsage& seen) {
   any |= Count(u, "output_tokens", seen.tokens.output);
   any |= Count(u, "cache_creation_input_tokens", seen.tokens.cache_write);
   any |= Count(u, "cache_read_input_tokens", seen.tokens.cache_read);
+  // The cache writes by lifetime; their sum is cache_creation_input_tokens.
+  if (const json::object* c = Member(u, "cache_creation")) {
+    int64_t m5 = 0, h1 = 0;
+    bool split = Count(c, "ephemeral_5m_input_tokens", m5);
+    split |= Count(c, "ephemeral_1h_input_tokens", h1);
+    if (split) {
+      seen.tokens.cache_write_1h = h1;
+      if (!u->contains("cache_creation_input_tokens")) seen.tokens.cache_write = m5 + h1;
+      any = true;
+    }
+  }
+  any |=
+      Count(Member(u, "server_tool_use"), "web_search_requests", seen.tokens.web_search_requests);
+  String(u, "service_tier", seen.service_tier);
   seen.has_usage |= any;
 }
 
@@ -57,12 +72,14 @@ void OpenAiUsage(const json::object* u, std::string_view in_key, std::string_vie
   seen.tokens = TokenCounts{
       .input = prompt - cached, .output = output, .cache_write = 0, .cache_read = cached};
   seen.has_usage = true;
+  seen.final = true;  // OpenAI reports usage once, at the end
 }
 
 // The usage (and model) of an answer object: a whole message, completion or response.
 void ApplyAnswer(Api api, const json::object* answer, SeenUsage& seen) {
   if (answer == nullptr) return;
-  Model(answer, seen);
+  String(answer, "model", seen.model);
+  String(answer, "service_tier", seen.service_tier);
   const json::object* u = Member(answer, "usage");
   switch (api) {
     case Api::kMessages:
@@ -124,6 +141,7 @@ SeenUsage UsageFromJson(Api api, std::string_view body) {
   boost::system::error_code ec;
   json::value v = json::parse(body, ec);
   if (!ec) ApplyAnswer(api, v.if_object(), seen);
+  seen.final = seen.has_usage;  // a whole answer's usage is its last word
   return seen;
 }
 
@@ -134,7 +152,10 @@ void ApplyStreamEvent(Api api, std::string_view event, std::string_view data, Se
         WithParsed(data,
                    [&](const json::object* o) { ApplyAnswer(api, Member(o, "message"), seen); });
       } else if (event == "message_delta") {
-        WithParsed(data, [&](const json::object* o) { AnthropicUsage(Member(o, "usage"), seen); });
+        WithParsed(data, [&](const json::object* o) {
+          AnthropicUsage(Member(o, "usage"), seen);
+          seen.final = seen.has_usage;
+        });
       }
       break;
     case Api::kChatCompletions:

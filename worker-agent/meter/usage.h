@@ -2,13 +2,16 @@
 // answer, or of the events of a streamed (SSE) one.
 //
 // Anthropic: usage.{input_tokens, output_tokens, cache_creation_input_tokens,
-// cache_read_input_tokens}; in a stream, message_start carries the input figures and
-// message_delta the cumulative output (and perhaps updated input) figures: the last value of
-// each wins. OpenAI chat completions: usage.{prompt_tokens, completion_tokens,
-// prompt_tokens_details.cached_tokens}, in a stream on the last chunk before [DONE] when
-// stream_options.include_usage is set. OpenAI responses: usage.{input_tokens, output_tokens,
-// input_tokens_details.cached_tokens}, in a stream on response.completed (or .incomplete,
-// .failed). OpenAI counts cached tokens inside the prompt: input = prompt - cached.
+// cache_read_input_tokens, cache_creation.ephemeral_1h_input_tokens,
+// server_tool_use.web_search_requests, service_tier}; in a stream, message_start carries the
+// input figures and message_delta the cumulative output (and perhaps updated input) figures:
+// the last value of each wins, and only message_delta's are final. OpenAI chat completions:
+// usage.{prompt_tokens, completion_tokens, prompt_tokens_details.cached_tokens}, in a stream on the
+// last chunk before [DONE] when stream_options.include_usage is set. OpenAI responses:
+// usage.{input_tokens, output_tokens, input_tokens_details.cached_tokens}, in a stream on
+// response.completed (or .incomplete, .failed). OpenAI counts cached tokens inside the prompt:
+// input = prompt - cached; its answers name their service_tier at the top (chat) or in the
+// response.
 #pragma once
 
 #include <memory>
@@ -23,8 +26,12 @@ namespace autovibe::meter {
 
 struct SeenUsage {
   TokenCounts tokens;
-  std::string model;  // the model the answer names; empty if it names none
+  std::string model;         // the model the answer names; empty if it names none
+  std::string service_tier;  // the tier the answer says it was served at; empty if none
   bool has_usage = false;
+  // The figures are the answer's last word (a whole JSON answer's, a stream's final event's),
+  // not the running count a stream starts with.
+  bool final = false;
 };
 
 // The usage of a whole JSON answer; has_usage is false when the body carries none or is not
