@@ -85,9 +85,11 @@ int ServeFreshClient(const FreshClientArgs& args) {
 }
 
 std::vector<std::string> FreshClientArgv(const FreshClientArgs& args) {
-  return {"--fresh-client", args.url, "--fresh-key", args.key, "--calls",
-          std::to_string(args.calls), "--warmup", std::to_string(args.warmup), "--fresh-prefix",
-          args.id_prefix};
+  return {"--fresh-client", args.url,
+          "--fresh-key",    args.key,
+          "--calls",        std::to_string(args.calls),
+          "--warmup",       std::to_string(args.warmup),
+          "--fresh-prefix", args.id_prefix};
 }
 
 std::optional<std::vector<FreshCall>> RunFreshClient(const std::string& self,

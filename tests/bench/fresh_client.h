@@ -15,10 +15,10 @@
 namespace autovibe::bench {
 
 struct FreshClientArgs {
-  std::string url;  // http://127.0.0.1:PORT
-  std::string key;  // sent as x-api-key
-  int calls = 0;    // measured calls
-  int warmup = 0;   // calls made first and not reported
+  std::string url;        // http://127.0.0.1:PORT
+  std::string key;        // sent as x-api-key
+  int calls = 0;          // measured calls
+  int warmup = 0;         // calls made first and not reported
   std::string id_prefix;  // each call names itself "<prefix>-<n>" (metadata.user_id)
 };
 

@@ -73,9 +73,9 @@ constexpr double kLiteLlmAddedMs = 3.25;
 
 struct Options {
   int runs = 5;
-  int calls = 2000;       // per mode, per run, over all streams: single and saturating
-  int model_calls = 640;  // the same for model
-  int rate_calls = 3000;  // the same for rate1000
+  int calls = 2000;        // per mode, per run, over all streams: single and saturating
+  int model_calls = 640;   // the same for model
+  int rate_calls = 3000;   // the same for rate1000
   int fresh_calls = 1000;  // the same for fresh
   int warmup = 100;
   std::vector<std::string> scenarios = {"single", "model", "rate1000", "saturating", "fresh"};
@@ -242,8 +242,8 @@ Load Tally(testing::FakeAnthropic& upstream, const std::vector<std::vector<Timed
 
 // `calls` calls one after another from a client process of its own, each on a new connection,
 // after a warm-up.
-Load RunFreshLoad(testing::FakeAnthropic& upstream, const std::string& url,
-                  const std::string& key, int calls, int warmup, const std::string& log) {
+Load RunFreshLoad(testing::FakeAnthropic& upstream, const std::string& url, const std::string& key,
+                  int calls, int warmup, const std::string& log) {
   static int loads = 0;
   FreshClientArgs args{.url = url,
                        .key = key,
@@ -338,10 +338,10 @@ bool Measure(const Options& o, const Scenario& sc, MeteredFleet& fleet,
                               : m == kRelay ? relay_url
                                             : creds.base_url;
       const std::string key = m == kProxy ? creds.token : "sk-bench-real-key";
-      Load load = sc.fresh ? RunFreshLoad(fleet.upstream(), url, key, sc.calls, o.warmup,
-                                          dir + "/fresh-client.log")
-                           : RunLoad(fleet.upstream(), url, key, sc.streams, sc.calls, o.warmup,
-                                     stagger);
+      Load load =
+          sc.fresh ? RunFreshLoad(fleet.upstream(), url, key, sc.calls, o.warmup,
+                                  dir + "/fresh-client.log")
+                   : RunLoad(fleet.upstream(), url, key, sc.streams, sc.calls, o.warmup, stagger);
       failures += load.failures;
       if (m == kProxy) {
         // The next mode starts once the controller has applied every proxied call, so no mode
