@@ -101,15 +101,16 @@ asio::awaitable<void> Exchange(Stream& stream, UpstreamConnection& conn, const R
       if (!rec) rec = ParseReceived(conn.buffer, parser);
     }
     std::string_view bytes(piece, sizeof piece - res.body().size);
-    usage.Feed(bytes);
     done = !rec && parser.is_done();
-    // The last piece and the end of the answer go in one write.
+    // The last piece and the end of the answer go in one write. The piece is read for usage
+    // once the tool has it, not before.
     bool sent;
     if (done) {
       sent = co_await reply.End(bytes);
     } else {
       sent = co_await reply.Write(bytes);
     }
+    usage.Feed(bytes);
     if (!sent) {
       out.client_gone = true;
       break;

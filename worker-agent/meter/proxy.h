@@ -18,6 +18,7 @@
 #include <string>
 
 #include "common/core/result.h"
+#include "common/http/listener.h"
 #include "worker-agent/meter/call_ledger.h"
 #include "worker-agent/meter/prices.h"
 
@@ -52,6 +53,12 @@ struct ProxyOptions {
   uint64_t tokens_per_minute = 0;
   size_t max_request_bytes = 32 << 20;
   std::chrono::seconds upstream_timeout{600};  // the whole answer
+  // Connections open at once, overall and per client address (listener.h); over a cap a new
+  // connection is answered 503 and closed.
+  ConnectionLimits limits{.max_connections = 4096, .max_per_client = 2048};
+  // A request's head must arrive within this of its first byte (of the connection, for a
+  // connection's first request). The token is checked on the head, before the body is read.
+  std::chrono::milliseconds header_timeout{10'000};
 };
 
 class MeteringProxy {
