@@ -4,6 +4,7 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
@@ -175,7 +176,10 @@ class Proxy final : public std::enable_shared_from_this<Proxy> {
       Request& request = parser.get();
       if (!co_await Answer(stream, request)) break;
     }
-    // The socket closes with the stream: a FIN, as a shutdown would send first.
+    // Closed once the handlers already queued have run: a tool that connects anew as it
+    // hangs up (as tools calling with a new connection each time do) has its request sent
+    // upstream before the old connection's close (a FIN to deliver) is paid for.
+    asio::post(stream.get_executor(), [socket = stream.release_socket()] {});
   }
 
   // A connection's first head must come within header_timeout of the connection; a later one
