@@ -40,45 +40,55 @@ Result<void> TomlBool(const toml::node& node, std::string_view key, bool& out) {
 }  // namespace
 
 Result<void> LoadControllerConfigToml(std::string_view toml_text, ControllerConfig& c) {
-  return ForEachTomlKey(toml_text,
-                        [&c](std::string_view k, const toml::node& node) -> Result<void> {
-                          if (k == "data_dir") return TomlString(node, k, c.data_dir);
-                          if (k == "nats") return TomlString(node, k, c.nats_url);
-                          if (k == "nats_user") return TomlString(node, k, c.nats_user);
-                          if (k == "nats_password") return TomlString(node, k, c.nats_password);
-                          if (k == "listen") return TomlString(node, k, c.listen);
-                          if (k == "subject_prefix") return TomlString(node, k, c.subject_prefix);
-                          if (k == "log_level") return TomlString(node, k, c.log_level);
-                          if (k == "heartbeat_interval")
-                            return TomlDuration(node, k, c.heartbeat_interval);
-                          if (k == "heartbeat_ttl") return TomlDuration(node, k, c.heartbeat_ttl);
-                          if (k == "lease_ttl") return TomlDuration(node, k, c.lease_ttl);
-                          if (k == "alert_webhook") return TomlString(node, k, c.alert_webhook);
-                          if (k == "agent_nats") return TomlString(node, k, c.agent_nats_url);
-                          if (k == "nats_auth_file") return TomlString(node, k, c.nats_auth_file);
-                          if (k == "nats_pid_file") return TomlString(node, k, c.nats_pid_file);
-                          if (k == "insecure_bus") return TomlBool(node, k, c.insecure_bus);
-                          if (k == "backup_every") return TomlDuration(node, k, c.backup_every);
-                          if (k == "backup_dir") return TomlString(node, k, c.backup_dir);
-                          if (k == "backup_keep")
-                            return TomlCount(node, k, 1, 10000, c.backup_keep);
-                          if (k == "checkpoint_replicas") {
-                            return TomlCount(node, k, 0, kMaxReplicas, c.checkpoint_replicas);
-                          }
-                          if (k == "pool") {
-                            auto pools = ParsePools(node);
-                            if (!pools) return pools.error();
-                            c.pools = std::move(*pools);
-                            return {};
-                          }
-                          return UnknownKey(k);
-                        });
+  return ForEachTomlKey(
+      toml_text, [&c](std::string_view k, const toml::node& node) -> Result<void> {
+        if (k == "data_dir") return TomlString(node, k, c.data_dir);
+        if (k == "nats") return TomlString(node, k, c.nats_url);
+        if (k == "nats_user") return TomlString(node, k, c.nats_user);
+        if (k == "nats_password") return TomlString(node, k, c.nats_password);
+        if (k == "listen") return TomlString(node, k, c.listen);
+        if (k == "subject_prefix") return TomlString(node, k, c.subject_prefix);
+        if (k == "log_level") return TomlString(node, k, c.log_level);
+        if (k == "heartbeat_interval") return TomlDuration(node, k, c.heartbeat_interval);
+        if (k == "heartbeat_ttl") return TomlDuration(node, k, c.heartbeat_ttl);
+        if (k == "lease_ttl") return TomlDuration(node, k, c.lease_ttl);
+        if (k == "alert_webhook") return TomlString(node, k, c.alert_webhook);
+        if (k == "agent_nats") return TomlString(node, k, c.agent_nats_url);
+        if (k == "nats_auth_file") return TomlString(node, k, c.nats_auth_file);
+        if (k == "nats_pid_file") return TomlString(node, k, c.nats_pid_file);
+        if (k == "insecure_bus") return TomlBool(node, k, c.insecure_bus);
+        if (k == "backup_every") return TomlDuration(node, k, c.backup_every);
+        if (k == "backup_dir") return TomlString(node, k, c.backup_dir);
+        if (k == "backup_keep") return TomlCount(node, k, 1, 10000, c.backup_keep);
+        if (k == "checkpoint_replicas") {
+          return TomlCount(node, k, 0, kMaxReplicas, c.checkpoint_replicas);
+        }
+        if (k == "http_max_connections") {
+          return TomlCount(node, k, 1, 1 << 20, c.http_max_connections);
+        }
+        if (k == "http_max_connections_per_client") {
+          return TomlCount(node, k, 1, 1 << 20, c.http_max_connections_per_client);
+        }
+        if (k == "http_header_timeout") {
+          return TomlDuration(node, k, c.http_header_timeout);
+        }
+        if (k == "pool") {
+          auto pools = ParsePools(node);
+          if (!pools) return pools.error();
+          c.pools = std::move(*pools);
+          return {};
+        }
+        return UnknownKey(k);
+      });
 }
 
 Result<void> ValidateControllerConfig(const ControllerConfig& c) {
   if (c.data_dir.empty()) return MakeError(ErrorCode::kBadConfig, "data_dir must not be empty");
   if (c.backup_every.count() != 0 && c.backup_every < std::chrono::seconds(1)) {
     return MakeError(ErrorCode::kBadConfig, "backup_every must be at least 1s (or 0: no backups)");
+  }
+  if (c.http_header_timeout < std::chrono::milliseconds(100)) {
+    return MakeError(ErrorCode::kBadConfig, "http_header_timeout must be at least 100ms");
   }
   if (c.heartbeat_interval.count() < 10) {
     return MakeError(ErrorCode::kBadConfig, "heartbeat_interval must be at least 10ms");

@@ -43,12 +43,19 @@ struct ControllerConfig {
   // Each task checkpoint is copied onto this many other machines as it is taken (only the
   // objects they lack travel), so a task whose machine is lost resumes elsewhere. 0: none.
   int checkpoint_replicas = 1;
+  // The API's connections (common/http/listener.h): at most this many open at once (fewer if
+  // the open-files limit leaves no room: the store and the bus keep theirs), this many per
+  // client address, and a request's head must come within http_header_timeout.
+  int http_max_connections = 4096;
+  int http_max_connections_per_client = 512;
+  Duration http_header_timeout = std::chrono::seconds(10);
 };
 
 // Reads a TOML config. Keys: data_dir, nats, nats_user, nats_password, listen,
 // heartbeat_interval, heartbeat_ttl, subject_prefix, log_level, lease_ttl, alert_webhook,
-// agent_nats, nats_auth_file, nats_pid_file, insecure_bus, backup_every, backup_dir, backup_keep,
-// and the
+// agent_nats, nats_auth_file, nats_pid_file, insecure_bus, backup_every, backup_dir,
+// backup_keep, checkpoint_replicas, http_max_connections, http_max_connections_per_client,
+// http_header_timeout, and the
 // [[pool]] array (pool_config.h). Unknown
 // keys are an error, so a typo does not silently fall back to a default.
 Result<void> LoadControllerConfigToml(std::string_view toml_text, ControllerConfig& config);

@@ -15,6 +15,7 @@
 
 #include "common/bus/bus.h"
 #include "common/core/files.h"
+#include "common/core/open_files.h"
 #include "common/http/server.h"
 #include "controller/agents/checkpoint_agents.h"
 #include "controller/agents/event_intake.h"
@@ -318,6 +319,24 @@ class ControllerImpl final : public Controller {
                    [this](const AgentEvent& e) { return registration_->AgentStopping(e); });
   }
 
+  // The API's connection caps, within the open-files limit (raised to the hard limit here):
+  // the store, the bus, backups and provisioners keep kReservedFiles of it.
+  static ConnectionLimits ApiConnectionLimits(const ControllerConfig& c) {
+    constexpr uint64_t kReservedFiles = 256;
+    const uint64_t files = RaiseOpenFileLimit();
+    const uint64_t room = files > 2 * kReservedFiles ? files - kReservedFiles : files / 2;
+    ConnectionLimits limits{
+        .max_connections = static_cast<size_t>(
+            std::min<uint64_t>(static_cast<uint64_t>(c.http_max_connections), room)),
+        .max_per_client = static_cast<size_t>(c.http_max_connections_per_client)};
+    if (limits.max_connections < static_cast<size_t>(c.http_max_connections)) {
+      spdlog::warn(
+          "the open-files limit ({}) allows {} API connections, not http_max_connections = {}",
+          files, limits.max_connections, c.http_max_connections);
+    }
+    return limits;
+  }
+
   Result<void> ServeApi() {
     auto hp = ParseHostPort(config_.listen);
     if (!hp) return hp.error();
@@ -345,6 +364,9 @@ class ControllerImpl final : public Controller {
     HttpServerOptions ho;
     ho.host = hp->first;
     ho.port = hp->second;
+    ho.limits = ApiConnectionLimits(config_);
+    ho.header_timeout = config_.http_header_timeout;
+    ho.check_head = [this](const HttpRequest& head) { return api_->CheckHead(head); };
     auto server =
         StartHttpServer(ioc_, ho, [this](const HttpRequest& r) { return api_->Handle(r); });
     if (!server) return server.error();

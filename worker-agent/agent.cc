@@ -15,6 +15,7 @@
 #include "common/bus/subjects.h"
 #include "common/core/files.h"
 #include "common/core/ids.h"
+#include "common/core/open_files.h"
 #include "common/core/time.h"
 #include "common/wire/resources.h"
 #include "worker-agent/checkpoint_keeper.h"
@@ -184,6 +185,11 @@ class AgentImpl final : public Agent {
     mo.proxy.tokens_per_minute = mc.tokens_per_minute;
     mo.proxy.pricing.allow_unpriced = mc.allow_unpriced_models;
     mo.proxy.drain_timeout = std::chrono::duration_cast<std::chrono::seconds>(mc.drain_timeout);
+    // The proxy's connections fit in the open-files limit (raised to the hard limit), with
+    // room left for checkpoints, tools and the bus.
+    const uint64_t files = RaiseOpenFileLimit();
+    mo.proxy.limits.max_connections = static_cast<size_t>(
+        std::min<uint64_t>(mo.proxy.limits.max_connections, files > 512 ? files - 256 : files / 2));
     auto m = meter::MeterService::Start(*bus_, *outbox_, prices_, std::move(mo),
                                         [this](const meter::TaskOutOfBudget& e) {
                                           asio::post(ioc_, [this, e] { OnBudgetExhausted(e); });

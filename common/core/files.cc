@@ -61,6 +61,19 @@ Result<void> WriteFileAtomic(const std::string& path, const std::string& content
   return {};
 }
 
+Result<void> MakePrivateFile(const std::string& path, bool create) {
+  int fd = ::open(path.c_str(), O_RDWR | O_CLOEXEC | O_NOFOLLOW | (create ? O_CREAT : 0), 0600);
+  if (fd < 0 && errno == ENOENT && !create) return {};
+  if (fd < 0) return Errno("cannot open", path);
+  if (::fchmod(fd, 0600) != 0) {
+    Error e = Errno("cannot chmod", path);
+    ::close(fd);
+    return e;
+  }
+  ::close(fd);
+  return {};
+}
+
 Result<void> MakeDirs(const std::string& path, mode_t mode) {
   std::error_code ec;
   const bool created = std::filesystem::create_directories(path, ec);

@@ -17,6 +17,12 @@ Result<std::string> ReadFile(const std::string& path);
 Result<void> WriteFileAtomic(const std::string& path, const std::string& content, mode_t mode,
                              bool sync = true);
 
+// Makes `path` mode 0600 (owner read and write only) whatever the umask and the directory's
+// mode: creates it empty when missing and `create` is set, tightens it when it exists (its
+// contents kept). For files others must never read (databases, keys, tokens) that some other
+// code (SQLite, a tool) creates: made private before they hold anything.
+Result<void> MakePrivateFile(const std::string& path, bool create = true);
+
 // Creates `path` and its parents (like mkdir -p) with the given mode for new directories.
 Result<void> MakeDirs(const std::string& path, mode_t mode = 0755);
 

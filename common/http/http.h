@@ -60,6 +60,10 @@ struct HttpResponse {
   std::function<void(std::function<void(HttpResponse)>)> later;
 };
 
+// `r`'s status, content type, headers and body (not a stream, not later) as the bytes of an
+// HTTP/1.1 answer that closes the connection: what a connection refused unread is sent.
+std::string ClosingAnswerBytes(const HttpResponse& r);
+
 // {"error":{"code":..,"message":..}} with the given status.
 HttpResponse JsonError(int status, std::string_view code, std::string_view message);
 

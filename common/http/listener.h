@@ -1,5 +1,6 @@
 // One TCP accept loop, shared by the controller's API server and the agent's metering proxy:
-// binds, accepts, and hands each connection to its owner. It knows nothing of HTTP.
+// binds, accepts, counts connections against caps (overall and per client address), and hands
+// each connection to its owner. It knows nothing of HTTP.
 //
 // Runs on the io_context it is given; every method is called on that io_context's thread (or
 // before it runs), and the handler runs there too. Not thread-safe.
@@ -16,23 +17,69 @@
 
 namespace autovibe {
 
+// How many connections a server keeps open at once. Over either cap a new connection is
+// answered `refusal` (a canned answer, sent without waiting) and closed, except that when the
+// server is full overall, the connection that has waited longest for a request's head (an idle
+// keep-alive one, or one sending its head slowly) is closed to make room: a client holding
+// many half-sent requests open cannot starve the others.
+struct ConnectionLimits {
+  size_t max_connections = 4096;
+  size_t max_per_client = 512;  // per client IP address
+};
+
 struct ListenerOptions {
   std::string host = "127.0.0.1";  // an IP address, not a name
   uint16_t port = 0;               // 0 picks a free port; see TcpListener::port()
   // Starts the warning logged when an accept fails: "http " logs "http accept failed: ...".
   std::string log_prefix;
+  ConnectionLimits limits;
+  // The bytes sent to a connection refused over a cap (e.g. an HTTP 503 answer); empty: none.
+  std::string refusal;
+};
+
+namespace listener_detail {
+struct Tracker;
+struct Entry;
+}  // namespace listener_detail
+
+// A connection's place in its listener's count. Held by whoever serves the connection, for as
+// long as it is open: destroying it gives the place back. Move-only.
+class ConnectionSlot {
+ public:
+  ConnectionSlot() = default;
+  ConnectionSlot(std::shared_ptr<listener_detail::Tracker> tracker,
+                 std::unique_ptr<listener_detail::Entry> entry);
+  ConnectionSlot(ConnectionSlot&&) noexcept;
+  ConnectionSlot& operator=(ConnectionSlot&&) noexcept;
+  ~ConnectionSlot();
+
+  // The connection waits for a request's head on `socket` (the socket the connection was
+  // handed over as, wherever it now lives, which must outlive this call's effect: until Busy()
+  // or the slot's end). When the listener is full, the connection that has waited longest is
+  // closed (socket.close()) to make room.
+  void Waiting(boost::asio::ip::tcp::socket& socket);
+  // The connection is serving a request: it is not closed to make room.
+  void Busy();
+  // The client's address.
+  const boost::asio::ip::address& client() const;
+
+ private:
+  std::shared_ptr<listener_detail::Tracker> tracker_;
+  std::unique_ptr<listener_detail::Entry> entry_;
 };
 
 class TcpListener {
  public:
   // Takes each accepted connection, with TCP_NODELAY set (answers go out as written, not held
-  // back for the peer's ACK). Connections are not counted or capped here.
-  using OnAccept = std::function<void(boost::asio::ip::tcp::socket)>;
+  // back for the peer's ACK), and its slot in the count.
+  using OnAccept = std::function<void(boost::asio::ip::tcp::socket, ConnectionSlot)>;
 
   // Stops accepting (see Stop).
   virtual ~TcpListener() = default;
   // The port actually bound.
   virtual uint16_t port() const = 0;
+  // Connections open now (handed over and not yet given back).
+  virtual size_t open_connections() const = 0;
   // Closes the listening socket: nothing more is accepted, and the accept loop lets go of its
   // OnAccept (and whatever that holds) once the io_context has run it to its end. Connections
   // already handed over are the handler's. Idempotent.
@@ -43,8 +90,8 @@ class TcpListener {
 // descriptors, a connection reset before it was taken, ...) logs a warning and pauses 100 ms
 // instead of spinning on the io_context's thread; connections already accepted go on being
 // served. The accept loop holds `on_accept` until Stop.
-// Fails with kBadConfig when the host is not an IP address and kUnavailable when the address
-// cannot be bound ("cannot listen on HOST:PORT: reason").
+// Fails with kBadConfig when the host is not an IP address or a limit is 0, and kUnavailable
+// when the address cannot be bound ("cannot listen on HOST:PORT: reason").
 Result<std::unique_ptr<TcpListener>> StartTcpListener(boost::asio::io_context& ioc,
                                                       ListenerOptions options,
                                                       TcpListener::OnAccept on_accept);

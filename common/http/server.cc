@@ -56,6 +56,20 @@ http::response<http::string_body> ToBeast(HttpResponse r, unsigned version, bool
   return res;
 }
 
+// The request as the handler sees it, from its head (the body comes later).
+HttpRequest FromHead(const http::request_parser<http::string_body>& parser) {
+  const auto& msg = parser.get();
+  HttpRequest req;
+  req.method = std::string(msg.method_string());
+  req.target = std::string(msg.target());
+  req.authorization = std::string(msg[http::field::authorization]);
+  req.content_type = std::string(msg[http::field::content_type]);
+  for (const auto& field : msg) {
+    req.headers.emplace_back(LowerCase(field.name_string()), field.value());
+  }
+  return req;
+}
+
 // `data` as one chunk of a chunked body, followed by the body's end when `last`.
 std::string ChunkFrame(std::string_view data, bool last) {
   char size[20];
@@ -105,10 +119,18 @@ class Server final : public HttpServer, public std::enable_shared_from_this<Serv
 
   // Binds and starts accepting; each connection is a Session.
   Result<void> Listen(asio::io_context& ioc) {
+    HttpResponse busy = JsonError(503, "unavailable", "too many connections; retry later");
+    busy.headers.emplace_back("Retry-After", "1");
+    ListenerOptions lo{.host = options_.host,
+                       .port = options_.port,
+                       .log_prefix = "http ",
+                       .limits = options_.limits,
+                       .refusal = ClosingAnswerBytes(busy)};
     auto listener = StartTcpListener(
-        ioc, {options_.host, options_.port, "http "}, [self = shared_from_this()](tcp::socket s) {
+        ioc, std::move(lo), [self = shared_from_this()](tcp::socket s, ConnectionSlot slot) {
           auto ex = s.get_executor();
-          asio::co_spawn(ex, self->Session(beast::tcp_stream(std::move(s))), asio::detached);
+          asio::co_spawn(ex, self->Session(beast::tcp_stream(std::move(s)), std::move(slot)),
+                         asio::detached);
         });
     if (!listener) return listener.error();
     listener_ = std::move(*listener);
@@ -123,17 +145,47 @@ class Server final : public HttpServer, public std::enable_shared_from_this<Serv
   }
 
  private:
-  asio::awaitable<void> Session(beast::tcp_stream stream) {
+  // Reads a request's head: a connection's first within header_timeout of the connection, a
+  // later one within idle_timeout for its first byte and header_timeout from there. Meanwhile
+  // the connection is waiting (the first closed to make room when the server is full).
+  asio::awaitable<boost::system::error_code> ReadHead(
+      beast::tcp_stream& stream, beast::flat_buffer& buffer,
+      http::request_parser<http::string_body>& parser, ConnectionSlot& slot, bool first) {
+    slot.Waiting(stream.socket());
+    if (!first && buffer.size() == 0) {
+      stream.expires_after(options_.idle_timeout);
+      auto [ec, n] = co_await stream.async_read_some(buffer.prepare(4096), kTuple);
+      if (ec) co_return ec;
+      buffer.commit(n);
+    }
+    stream.expires_after(options_.header_timeout);
+    auto [ec, n] = co_await http::async_read_header(stream, buffer, parser, kTuple);
+    slot.Busy();
+    co_return ec;
+  }
+
+  asio::awaitable<void> Session(beast::tcp_stream stream, ConnectionSlot slot) {
     auto self = shared_from_this();  // the frame keeps the server alive
     beast::flat_buffer buffer;
     auto alive = alive_;
     Handler handler = handler_;
-    for (;;) {
+    for (bool first = true;; first = false) {
       http::request_parser<http::string_body> parser;
       parser.body_limit(options_.max_body_bytes);
       parser.header_limit(static_cast<uint32_t>(options_.max_header_bytes));
-      stream.expires_after(options_.idle_timeout);
-      auto [ec, n] = co_await http::async_read(stream, buffer, parser, kTuple);
+      auto ec = co_await ReadHead(stream, buffer, parser, slot, first);
+      std::optional<HttpRequest> req;
+      std::optional<HttpResponse> refused;
+      bool target_ok = false;
+      if (!ec) {
+        req = FromHead(parser);
+        target_ok = SplitTarget(*req);
+        if (target_ok && options_.check_head) refused = options_.check_head(*req);
+        if (!refused && !parser.is_done()) {
+          stream.expires_after(options_.body_timeout);
+          std::tie(ec, std::ignore) = co_await http::async_read(stream, buffer, parser, kTuple);
+        }
+      }
       if (ec == http::error::end_of_stream || ec == asio::error::eof ||
           ec == asio::error::operation_aborted || ec == beast::error::timeout ||
           ec == asio::error::connection_reset) {
@@ -143,7 +195,10 @@ class Server final : public HttpServer, public std::enable_shared_from_this<Serv
       bool keep_alive = false;
       bool head = false;
       unsigned version = 11;
-      if (ec == http::error::body_limit) {
+      if (refused) {
+        out = std::move(*refused);
+        version = parser.get().version();
+      } else if (ec == http::error::body_limit) {
         out =
             JsonError(413, "too_large",
                       "request body exceeds " + std::to_string(options_.max_body_bytes) + " bytes");
@@ -156,22 +211,14 @@ class Server final : public HttpServer, public std::enable_shared_from_this<Serv
         version = msg.version();
         keep_alive = msg.keep_alive();
         head = msg.method() == http::verb::head;
-        HttpRequest req;
-        req.method = std::string(msg.method_string());
-        req.target = std::string(msg.target());
-        req.authorization = std::string(msg[http::field::authorization]);
-        req.content_type = std::string(msg[http::field::content_type]);
-        for (const auto& field : msg) {
-          req.headers.emplace_back(LowerCase(field.name_string()), field.value());
-        }
-        req.body = std::move(msg.body());
-        if (!SplitTarget(req)) {
+        req->body = std::move(msg.body());
+        if (!target_ok) {
           out = JsonError(400, "bad_request", "malformed request target");
         } else if (!*alive) {
           out = JsonError(503, "unavailable", "server is stopping");
           keep_alive = false;
         } else {
-          out = handler(req);
+          out = handler(*req);
           if (out.later) {
             out = co_await Later(stream, std::move(out.later));
             stream.expires_after(options_.idle_timeout);  // for writing the answer
@@ -187,10 +234,26 @@ class Server final : public HttpServer, public std::enable_shared_from_this<Serv
       if (head) sr.split(true);
       auto [wec, wn] = head ? co_await http::async_write_header(stream, sr, kTuple)
                             : co_await http::async_write(stream, sr, kTuple);
+      if (refused && !wec) co_await DrainAndClose(stream);
       if (wec || !keep_alive) break;
     }
-    boost::system::error_code ignored;
-    stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
+    // The socket closes with the stream: a FIN, as a shutdown would send first.
+  }
+
+  // After an answer given without reading the request's body: what the client still sends is
+  // read and dropped for a moment (at most max_body_bytes), since closing with unread bytes
+  // would reset the connection and could lose the answer.
+  asio::awaitable<void> DrainAndClose(beast::tcp_stream& stream) {
+    boost::system::error_code ec;
+    stream.socket().shutdown(tcp::socket::shutdown_send, ec);
+    stream.expires_after(std::chrono::seconds(1));
+    char sink[4096];
+    size_t drained = 0;
+    while (!ec && drained < options_.max_body_bytes) {
+      size_t n = 0;
+      std::tie(ec, n) = co_await stream.async_read_some(asio::buffer(sink), kTuple);
+      drained += n;
+    }
   }
 
   // Waits for a response the handler gives later, at most later_timeout (then 504).

@@ -35,6 +35,23 @@ HttpResponse Api::Handle(const HttpRequest& req) {
   return res;
 }
 
+std::optional<HttpResponse> Api::CheckHead(const HttpRequest& head) {
+  std::string route;
+  auto refused = Unauthorized(head, route);
+  if (refused) ++metrics_.requests[{route, refused->status}];
+  return refused;
+}
+
+std::optional<HttpResponse> Api::Unauthorized(const HttpRequest& req, std::string& route) const {
+  auto seg = PathSegments(req.path);
+  if (seg.empty() || seg[0] != "v1" || Authorized(req)) return std::nullopt;
+  route = "unauthorized";
+  auto r = JsonError(401, "unauthorized",
+                     req.authorization.empty() ? "missing bearer token" : "invalid bearer token");
+  r.headers.emplace_back("WWW-Authenticate", "Bearer");
+  return r;
+}
+
 bool Api::Authorized(const HttpRequest& req) const {
   constexpr std::string_view kBearer = "Bearer ";
   std::string_view h = req.authorization;
@@ -60,13 +77,7 @@ HttpResponse Api::Route(const HttpRequest& req, std::string& route) {
     return Metrics();
   }
   if (seg.empty() || seg[0] != "v1") return JsonError(404, "not_found", "no such endpoint");
-  if (!Authorized(req)) {
-    route = "unauthorized";
-    auto r = JsonError(401, "unauthorized",
-                       req.authorization.empty() ? "missing bearer token" : "invalid bearer token");
-    r.headers.emplace_back("WWW-Authenticate", "Bearer");
-    return r;
-  }
+  if (auto refused = Unauthorized(req, route)) return std::move(*refused);
   if (deps_.budgets_api != nullptr && BudgetsApi::Handles(seg)) {
     return deps_.budgets_api->Route(req, seg, route);
   }

@@ -3,6 +3,7 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "common/bus/bus_stats.h"
@@ -46,12 +47,17 @@ class Api {
 
   // Never throws; every failure is a JSON error response.
   HttpResponse Handle(const HttpRequest& req);
+  // On a request's head, before its body is read: the 401 a /v1 request without a valid
+  // token gets, or nothing (the request goes on to Handle).
+  std::optional<HttpResponse> CheckHead(const HttpRequest& head);
 
   const ApiMetrics& metrics() const { return metrics_; }
 
  private:
   HttpResponse Route(const HttpRequest& req, std::string& route);
   bool Authorized(const HttpRequest& req) const;
+  // The 401 for a /v1 request without a valid token; nothing for a good one or another path.
+  std::optional<HttpResponse> Unauthorized(const HttpRequest& req, std::string& route) const;
   HttpResponse Metrics() const;
 
   ApiDeps deps_;

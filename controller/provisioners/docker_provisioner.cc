@@ -84,8 +84,8 @@ class DockerProvisioner final : public Provisioner {
     auto toml = RenderAgentToml(
         launch, {.data_dir = kDataDir, .backend = "docker", .extra_toml = options_.agent_toml});
     if (!toml) return toml.error();
-    // Read by the agent inside the container, whatever user it runs as there.
-    if (auto r = WriteFileAtomic(dir + "/agent.toml", *toml, 0644, false); !r) return r.error();
+    // It holds the machine's bus password: read by the agent inside the container, as root.
+    if (auto r = WriteFileAtomic(dir + "/agent.toml", *toml, 0600, false); !r) return r.error();
     const std::string image = launch.from_snapshot.empty() ? options_.image : launch.from_snapshot;
     json::object host{{"NetworkMode", options_.network},
                       {"Binds", json::array{dir + ":" + kConfigDir + ":ro"}},

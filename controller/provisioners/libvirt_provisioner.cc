@@ -361,14 +361,13 @@ class LibvirtProvisioner final : public Provisioner {
     const std::string meta =
         "instance-id: " + launch.machine_id + "\nlocal-hostname: " + launch.name + "\n";
     if (auto r = WriteFileAtomic(seed_dir + "/meta-data", meta, 0600, false); !r) return r;
+    // It holds the machine's bus password: private before genisoimage writes it.
+    if (auto made = MakePrivateFile(dir + "/seed.iso"); !made) return made.error();
     auto r = RunProgram({{"genisoimage", "-quiet", "-output", dir + "/seed.iso", "-volid", "cidata",
                           "-joliet", "-rock", seed_dir + "/user-data", seed_dir + "/meta-data"}});
     if (!r) return r.error();
     std::error_code ec;
     fs::remove_all(seed_dir, ec);  // the ISO holds it; the plain copy is not kept
-    // It holds the machine's bus password.
-    fs::permissions(dir + "/seed.iso", fs::perms::owner_read | fs::perms::owner_write, ec);
-    if (ec) return MakeError(ErrorCode::kUnavailable, "cannot protect the seed: " + ec.message());
     return {};
   }
 

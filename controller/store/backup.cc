@@ -12,6 +12,7 @@
 #include <filesystem>
 #include <vector>
 
+#include "common/core/files.h"
 #include "controller/store/migrations.h"
 
 namespace autovibe {
@@ -94,6 +95,9 @@ Result<BackupInfo> CopyTo(sqlite3* from, const std::string& to, int version) {
   const std::string tmp = to + ".tmp";
   std::error_code ec;
   fs::remove(tmp, ec);
+  // Private before it holds anything (SQLite would create it with the umask's mode).
+  if (auto r = MakePrivateFile(tmp); !r)
+    return MakeError(ErrorCode::kUnavailable, r.error().message);
   {
     Db out;
     if (auto r = Open(out, tmp, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE); !r) {
@@ -105,7 +109,6 @@ Result<BackupInfo> CopyTo(sqlite3* from, const std::string& to, int version) {
     }
   }
   if (auto r = SyncFile(tmp); !r) return r.error();
-  fs::permissions(tmp, fs::perms::owner_read | fs::perms::owner_write, ec);
   fs::rename(tmp, to, ec);
   if (ec) return MakeError(ErrorCode::kUnavailable, "cannot write " + to + ": " + ec.message());
   BackupInfo info{.path = to, .schema_version = version};

@@ -2,6 +2,7 @@
 
 #include <boost/json.hpp>
 
+#include "common/core/files.h"
 #include "controller/store/migrations.h"
 #include "controller/store/sqlite_budget_store.h"
 #include "controller/store/sqlite_stmt.h"
@@ -412,6 +413,12 @@ class SqliteStore final : public Store {
 }  // namespace
 
 Result<std::unique_ptr<Store>> OpenSqliteStore(const std::string& path) {
+  // SQLite creates the database with the umask's mode, and its log files with the database's:
+  // the database is made private first, and what an older controller left is tightened.
+  if (auto r = MakePrivateFile(path); !r) return r.error();
+  for (const char* suffix : {"-wal", "-shm", "-journal"}) {
+    if (auto r = MakePrivateFile(path + suffix, false); !r) return r.error();
+  }
   sqlite3* db = nullptr;
   int rc = sqlite3_open_v2(
       path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);

@@ -29,8 +29,13 @@
 // - saturating: the same 64 clients with the fake answering at once. Every core is busy, so
 //   the figure is what the proxy's extra work costs in queueing when the machine has no time
 //   to spare.
-// The target (p50 < 0.3 ms and p99 < 2 ms added) is judged on single and model; rate1000 and
-// saturating report it too. LiteLLM documents 3.25 ms added.
+// - fresh: calls as a tool inside a task makes them with many HTTP clients (curl, Python's
+//   requests without a session): from a process of its own, one after another, each on a new
+//   TCP connection closed after its answer (fresh_client.h). The connect is part of each
+//   call's time, and the direct calls connect to the fake just the same.
+// The target (p50 < 0.3 ms and p99 < 2 ms added) is judged on single, model and fresh;
+// rate1000 and saturating report it too. proxy_vs_direct_p50_x is the proxied calls' p50
+// over the direct ones'. LiteLLM documents 3.25 ms added.
 // Run it with ./scripts/bench.sh meter.
 #include <unistd.h>
 
@@ -50,6 +55,7 @@
 
 #include "common/core/log.h"
 #include "tests/bench/bench_output.h"
+#include "tests/bench/fresh_client.h"
 #include "tests/bench/metered_fleet.h"
 #include "tests/bench/tcp_relay.h"
 
@@ -67,11 +73,12 @@ constexpr double kLiteLlmAddedMs = 3.25;
 
 struct Options {
   int runs = 5;
-  int calls = 2000;       // per mode, per run, over all streams: single and saturating
-  int model_calls = 640;  // the same for model
-  int rate_calls = 3000;  // the same for rate1000
+  int calls = 2000;        // per mode, per run, over all streams: single and saturating
+  int model_calls = 640;   // the same for model
+  int rate_calls = 3000;   // the same for rate1000
+  int fresh_calls = 1000;  // the same for fresh
   int warmup = 100;
-  std::vector<std::string> scenarios = {"single", "model", "rate1000", "saturating"};
+  std::vector<std::string> scenarios = {"single", "model", "rate1000", "saturating", "fresh"};
 };
 
 struct Scenario {
@@ -81,6 +88,7 @@ struct Scenario {
   size_t answer_bytes = 0;  // the answer's text; 0: the fake's short one
   int calls = 0;
   bool judged = true;  // the bench fails when it misses the target
+  bool fresh = false;  // a new connection per call, from a client process of its own
 };
 
 std::optional<Scenario> ScenarioNamed(const std::string& name, const Options& o) {
@@ -93,6 +101,7 @@ std::optional<Scenario> ScenarioNamed(const std::string& name, const Options& o)
     return Scenario{"rate1000", 64, {milliseconds(30), milliseconds(4)}, 0, o.rate_calls, false};
   }
   if (name == "saturating") return Scenario{"saturating", 64, {}, 0, o.calls, false};
+  if (name == "fresh") return Scenario{"fresh", 1, {}, 0, o.fresh_calls, true, true};
   return std::nullopt;
 }
 
@@ -195,11 +204,67 @@ struct Load {
   double seconds = 0;  // wall time of the measured calls
 };
 
-// A streaming call that names itself, so the upstream's time on it can be matched.
-std::string CallBody(const std::string& id) {
-  return R"({"model":"claude-sonnet-4-5","max_tokens":256,"stream":true,)"
-         R"("metadata":{"user_id":")" +
-         id + R"("},"messages":[{"role":"user","content":"Say hello in one short sentence."}]})";
+// One measured call: its name, and when it was sent and its answer read.
+struct Timed {
+  std::string id;
+  SteadyClock::time_point start, end;
+};
+
+// The calls' figures, with the upstream's own time on each (its timings since the last take)
+// subtracted. `failed`: calls that got no answer.
+Load Tally(testing::FakeAnthropic& upstream, const std::vector<std::vector<Timed>>& per,
+           int failed) {
+  Load out;
+  std::unordered_map<std::string, testing::AnswerTiming> spent;
+  for (auto& t : upstream.TakeTimings()) {
+    if (t.answered == SteadyClock::time_point{}) continue;
+    spent[t.user_id] = t;
+  }
+  auto ms = [](SteadyClock::duration d) {
+    return std::chrono::duration<double, std::milli>(d).count();
+  };
+  for (auto& v : per) {
+    for (const Timed& t : v) {
+      const double call_ms = ms(t.end - t.start);
+      out.latencies.push_back(call_ms);
+      auto it = spent.find(t.id);
+      if (it == spent.end()) continue;
+      out.overheads.push_back(call_ms - ms(it->second.answered - it->second.received));
+      out.to_upstream.push_back(ms(it->second.received - t.start));
+      out.from_upstream.push_back(ms(t.end - it->second.answered));
+    }
+  }
+  out.failures = failed;
+  // A call the upstream has no time for cannot be judged: count it as failed.
+  out.failures += static_cast<int>(out.latencies.size() - out.overheads.size());
+  return out;
+}
+
+// `calls` calls one after another from a client process of its own, each on a new connection,
+// after a warm-up.
+Load RunFreshLoad(testing::FakeAnthropic& upstream, const std::string& url, const std::string& key,
+                  int calls, int warmup, const std::string& log) {
+  static int loads = 0;
+  FreshClientArgs args{.url = url,
+                       .key = key,
+                       .calls = calls,
+                       .warmup = warmup,
+                       .id_prefix = fmt::format("f{}", ++loads)};
+  upstream.TakeTimings();  // an earlier load's
+  const auto start = SteadyClock::now();
+  auto made = RunFreshClient("/proc/self/exe", args, log, std::chrono::minutes(5));
+  const double seconds = std::chrono::duration<double>(SteadyClock::now() - start).count();
+  if (!made) {
+    Progress("the fresh client failed; its output is in {}", log);
+    Load failed;
+    failed.failures = calls;
+    return failed;
+  }
+  std::vector<std::vector<Timed>> per(1);
+  for (FreshCall& c : *made) per[0].push_back({std::move(c.id), c.start, c.end});
+  Load out = Tally(upstream, per, calls - static_cast<int>(made->size()));
+  out.seconds = seconds;  // the warm-up and the process's start included
+  return out;
 }
 
 // `calls` calls over `streams` connections at once, after a warm-up. Stream s starts s times
@@ -207,10 +272,6 @@ std::string CallBody(const std::string& id) {
 // lockstep.
 Load RunLoad(testing::FakeAnthropic& upstream, const std::string& url, const std::string& key,
              int streams, int calls, int warmup, std::chrono::microseconds stagger) {
-  struct Timed {
-    std::string id;
-    Connection::Sent call;
-  };
   std::vector<std::vector<Timed>> per(streams);
   std::vector<int> failed(streams, 0);
   const int each = std::max(1, calls / streams);
@@ -230,7 +291,7 @@ Load RunLoad(testing::FakeAnthropic& upstream, const std::string& url, const std
           if (call.ms < 0) {
             ++failed[s];
           } else {
-            per[s].push_back({std::move(id), call});
+            per[s].push_back({std::move(id), call.start, call.end});
           }
         }
       });
@@ -241,36 +302,19 @@ Load RunLoad(testing::FakeAnthropic& upstream, const std::string& url, const std
   upstream.TakeTimings();  // the warm-up's
   const auto start = SteadyClock::now();
   run(each, true);
-  Load out;
-  out.seconds = std::chrono::duration<double>(SteadyClock::now() - start).count();
-  std::unordered_map<std::string, testing::AnswerTiming> spent;
-  for (auto& t : upstream.TakeTimings()) {
-    if (t.answered == SteadyClock::time_point{}) continue;
-    spent[t.user_id] = t;
-  }
-  auto ms = [](SteadyClock::duration d) {
-    return std::chrono::duration<double, std::milli>(d).count();
-  };
-  for (auto& v : per) {
-    for (const Timed& t : v) {
-      out.latencies.push_back(t.call.ms);
-      auto it = spent.find(t.id);
-      if (it == spent.end()) continue;
-      out.overheads.push_back(t.call.ms - ms(it->second.answered - it->second.received));
-      out.to_upstream.push_back(ms(it->second.received - t.call.start));
-      out.from_upstream.push_back(ms(t.call.end - it->second.answered));
-    }
-  }
-  for (int f : failed) out.failures += f;
-  // A call the upstream has no time for cannot be judged: count it as failed.
-  out.failures += static_cast<int>(out.latencies.size() - out.overheads.size());
+  const double seconds = std::chrono::duration<double>(SteadyClock::now() - start).count();
+  int failures = 0;
+  for (int f : failed) failures += f;
+  Load out = Tally(upstream, per, failures);
+  out.seconds = seconds;
   return out;
 }
 
 // One scenario: direct and proxied blocks alternating over the runs; prints its figures.
 // Returns whether it met the target (always true for a scenario not judged).
 bool Measure(const Options& o, const Scenario& sc, MeteredFleet& fleet,
-             const ToolCredentials& creds, const std::string& relay_url, int64_t& proxied) {
+             const ToolCredentials& creds, const std::string& relay_url, const std::string& dir,
+             int64_t& proxied) {
   fleet.upstream().SetPacing(sc.pacing);
   fleet.upstream().SetSideText(sc.answer_bytes > 0 ? AnswerText(sc.answer_bytes)
                                                    : testing::FakeAnthropicScript{}.side_text);
@@ -293,8 +337,11 @@ bool Measure(const Options& o, const Scenario& sc, MeteredFleet& fleet,
       const std::string url = m == kDirect  ? fleet.upstream().url()
                               : m == kRelay ? relay_url
                                             : creds.base_url;
-      Load load = RunLoad(fleet.upstream(), url, m == kProxy ? creds.token : "sk-bench-real-key",
-                          sc.streams, sc.calls, o.warmup, stagger);
+      const std::string key = m == kProxy ? creds.token : "sk-bench-real-key";
+      Load load =
+          sc.fresh ? RunFreshLoad(fleet.upstream(), url, key, sc.calls, o.warmup,
+                                  dir + "/fresh-client.log")
+                   : RunLoad(fleet.upstream(), url, key, sc.streams, sc.calls, o.warmup, stagger);
       failures += load.failures;
       if (m == kProxy) {
         // The next mode starts once the controller has applied every proxied call, so no mode
@@ -355,7 +402,9 @@ bool Measure(const Options& o, const Scenario& sc, MeteredFleet& fleet,
         .Num(n + "_outside_upstream_p99_ms", Median(fig[m].out99), 3)
         .Num(n + "_calls_per_s", Median(fig[m].rate), 0);
   }
-  line.Num("relay_added_p50_ms", added(kRelay, false), 3)
+  const double direct50 = Median(fig[kDirect].p50);
+  line.Num("proxy_vs_direct_p50_x", direct50 > 0 ? Median(fig[kProxy].p50) / direct50 : NAN, 2)
+      .Num("relay_added_p50_ms", added(kRelay, false), 3)
       .Num("relay_added_p99_ms", added(kRelay, true), 3)
       .Num("added_p50_ms", added50, 3)
       .Num("added_p99_ms", added99, 3)
@@ -375,7 +424,7 @@ int Run(const Options& o) {
   for (const std::string& name : o.scenarios) {
     auto sc = ScenarioNamed(name, o);
     if (!sc) {
-      Progress("unknown scenario {} (single, model, rate1000, saturating)", name);
+      Progress("unknown scenario {} (single, model, rate1000, saturating, fresh)", name);
       return 2;
     }
     scenarios.push_back(*sc);
@@ -396,7 +445,7 @@ int Run(const Options& o) {
   int64_t proxied = 0;  // calls sent through the proxy so far
   int status = 0;
   for (const Scenario& sc : scenarios) {
-    if (!Measure(o, sc, fleet, held->second, relay.url(), proxied)) status = 1;
+    if (!Measure(o, sc, fleet, held->second, relay.url(), dir.path(), proxied)) status = 1;
   }
   // Every proxied call is in the ledger once its record arrives: a sanity check on the run.
   const auto tally = fleet.upstream().Tally();
@@ -416,12 +465,23 @@ int main(int argc, char** argv) {
   app.add_option("--calls", o.calls, "calls per mode per run: single and saturating");
   app.add_option("--model-calls", o.model_calls, "calls per mode per run: model");
   app.add_option("--rate-calls", o.rate_calls, "calls per mode per run: rate1000");
+  app.add_option("--fresh-calls", o.fresh_calls, "calls per mode per run: fresh");
   app.add_option("--warmup", o.warmup, "warm-up calls per mode per run");
-  app.add_option("--scenarios", o.scenarios, "single, model, rate1000, saturating")->delimiter(',');
+  app.add_option("--scenarios", o.scenarios, "single, model, rate1000, saturating, fresh")
+      ->delimiter(',');
+  autovibe::bench::FreshClientArgs fresh;
+  app.add_option("--fresh-client", fresh.url, "(internal) run only the fresh client to this URL");
+  app.add_option("--fresh-key", fresh.key, "(internal) the fresh client's API key");
+  app.add_option("--fresh-prefix", fresh.id_prefix, "(internal) the fresh client's call names");
   uint16_t serve_relay = 0;
   app.add_option("--serve-relay", serve_relay, "(internal) run only the bare relay to this port");
   CLI11_PARSE(app, argc, argv);
   autovibe::InitLogging("meter_bench", "warn");  // stdout is for figures only
+  if (!fresh.url.empty()) {
+    fresh.calls = o.calls;
+    fresh.warmup = o.warmup;
+    return autovibe::bench::ServeFreshClient(fresh);
+  }
   if (serve_relay != 0) {
     autovibe::bench::TcpRelay relay(serve_relay);
     std::printf("%s\n", relay.url().c_str());

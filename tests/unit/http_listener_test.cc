@@ -75,9 +75,10 @@ TEST_CASE("listener: each connection reaches the handler, then Stop ends the loo
   std::vector<tcp::socket> accepted;
   auto held = std::make_shared<int>(0);  // stands for what a server's handler keeps alive
   std::weak_ptr<int> watch = held;
-  auto listener = StartTcpListener(ioc, {}, [&accepted, held = std::move(held)](tcp::socket s) {
-    accepted.push_back(std::move(s));
-  });
+  auto listener =
+      StartTcpListener(ioc, {}, [&accepted, held = std::move(held)](tcp::socket s, ConnectionSlot) {
+        accepted.push_back(std::move(s));
+      });
   REQUIRE(listener);
   const uint16_t port = (*listener)->port();
   REQUIRE(port != 0);
@@ -111,7 +112,8 @@ TEST_CASE("listener: dropping the listener stops it", "[http]") {
   asio::io_context ioc;
   auto held = std::make_shared<int>(0);
   std::weak_ptr<int> watch = held;
-  auto listener = StartTcpListener(ioc, {}, [held = std::move(held)](tcp::socket) {});
+  auto listener =
+      StartTcpListener(ioc, {}, [held = std::move(held)](tcp::socket, ConnectionSlot) {});
   REQUIRE(listener);
   const uint16_t port = (*listener)->port();
   listener->reset();
@@ -126,8 +128,9 @@ TEST_CASE("listener: a failed accept is logged and accepting goes on", "[http]")
   CapturedLog log;
   asio::io_context ioc;
   std::vector<tcp::socket> accepted;
-  auto listener = StartTcpListener(ioc, {.log_prefix = "test "},
-                                   [&](tcp::socket s) { accepted.push_back(std::move(s)); });
+  auto listener =
+      StartTcpListener(ioc, {.log_prefix = "test "},
+                       [&](tcp::socket s, ConnectionSlot) { accepted.push_back(std::move(s)); });
   REQUIRE(listener);
   tcp::socket client = Connect(ioc, (*listener)->port());
   {
@@ -143,7 +146,7 @@ TEST_CASE("listener: a failed accept is logged and accepting goes on", "[http]")
 
 TEST_CASE("listener: an address that cannot be bound is an error value", "[http]") {
   asio::io_context ioc;
-  auto ignore = [](tcp::socket) {};
+  auto ignore = [](tcp::socket, ConnectionSlot) {};
   auto named = StartTcpListener(ioc, {.host = "localhost"}, ignore);
   REQUIRE_FALSE(named);
   CHECK(named.error().code == ErrorCode::kBadConfig);

@@ -140,9 +140,10 @@ asio::awaitable<void> Exchange(Stream& stream, UpstreamConnection& conn, const R
       if (!rec) rec = ParseReceived(conn.buffer, parser);
     }
     std::string_view bytes(piece, sizeof piece - res.body().size);
-    usage.Feed(bytes);
     done = !rec && parser.is_done();
-    // The last piece and the end of the answer go in one write.
+    // The last piece and the end of the answer go in one write. The piece is read for usage
+    // once the tool has it, not before; after the tool hung up, the answer is still read to
+    // its usage.
     if (!tool.gone()) {
       bool sent;
       if (done) {
@@ -152,6 +153,7 @@ asio::awaitable<void> Exchange(Stream& stream, UpstreamConnection& conn, const R
       }
       if (!sent) tool.Gone();
     }
+    usage.Feed(bytes);
     if (rec) {
       out.error = "the answer broke off: " + rec.message();
       break;

@@ -4,6 +4,7 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
@@ -15,6 +16,7 @@
 #include <unordered_set>
 
 #include "common/core/awaitable.h"
+#include "common/http/http.h"
 #include "common/http/listener.h"
 #include "worker-agent/meter/call.h"
 #include "worker-agent/meter/errors.h"
@@ -30,11 +32,15 @@ using Clock = std::chrono::steady_clock;
 using Request = http::request<http::string_body>;
 
 // How long a tool's idle keep-alive connection is kept, and how long it may take to send a
-// request once it has begun.
+// request's body once its head is in.
 constexpr std::chrono::seconds kIdleTimeout{120};
 constexpr std::chrono::seconds kRequestTimeout{60};
 constexpr uint32_t kMaxHeaderBytes = 64 << 10;
-constexpr size_t kReadBuffer = 64 << 10;
+// A connection's buffer starts small (a head and a short body; a larger one would cost every
+// connection an allocation glibc's free() consolidates the heap for) and grows to the body's
+// announced length, up to the most Beast reads at once, so a large request arrives in few reads.
+constexpr size_t kFirstReadBuffer = 8 << 10;
+constexpr size_t kMaxReadBuffer = 64 << 10;
 
 // Which provider's error shape suits a request that reached no route.
 Shape GuessShape(const http::request_header<>& h) {
@@ -44,6 +50,20 @@ Shape GuessShape(const http::request_header<>& h) {
 }
 
 std::string_view PathOf(std::string_view target) { return target.substr(0, target.find('?')); }
+
+// The listener's settings. A connection over its caps is answered in Anthropic's shape (an
+// OpenAI client reads the status and retry-after all the same).
+ListenerOptions ListenerOptionsFor(const ProxyOptions& o) {
+  ErrorAnswer busy =
+      MakeErrorAnswer(Shape::kAnthropic, Refusal::kUnavailable,
+                      "autovibe: too many connections to the metering proxy; retry in a moment", 1);
+  HttpResponse answer{.status = busy.status, .body = busy.body, .headers = busy.headers};
+  return {.host = o.host,
+          .port = o.port,
+          .log_prefix = "meter: ",
+          .limits = o.limits,
+          .refusal = ClosingAnswerBytes(answer)};
+}
 
 class Proxy final : public std::enable_shared_from_this<Proxy> {
  public:
@@ -84,9 +104,9 @@ class Proxy final : public std::enable_shared_from_this<Proxy> {
   // Binds and starts accepting; each connection is a Session.
   Result<void> Listen(asio::io_context& ioc) {
     auto listener = StartTcpListener(
-        ioc, {options_.host, options_.port, "meter: "}, [self = shared_from_this()](tcp::socket s) {
+        ioc, ListenerOptionsFor(options_), [self = shared_from_this()](tcp::socket s, auto slot) {
           auto ex = s.get_executor();
-          asio::co_spawn(ex, self->Session(std::move(s)), asio::detached);
+          asio::co_spawn(ex, self->Session(std::move(s), std::move(slot)), asio::detached);
         });
     if (!listener) {
       // The proxy's own wording of the listener's errors.
@@ -122,23 +142,22 @@ class Proxy final : public std::enable_shared_from_this<Proxy> {
     ~IdleMark() { set.erase(stream); }
   };
 
-  asio::awaitable<void> Session(tcp::socket socket) {
+  asio::awaitable<void> Session(tcp::socket socket, ConnectionSlot slot) {
     auto self = shared_from_this();
     beast::tcp_stream stream(std::move(socket));
-    // Beast reads as much as the buffer's free capacity (at least 512 bytes): room for
-    // large requests to arrive in few reads.
+    // Beast reads as much as the buffer's free capacity (at least 512 bytes).
     beast::flat_buffer buffer;
-    buffer.reserve(kReadBuffer);
-    while (alive_) {
+    buffer.reserve(kFirstReadBuffer);
+    for (bool first = true; alive_; first = false) {
       http::request_parser<http::string_body> parser;
       parser.header_limit(kMaxHeaderBytes);
       parser.body_limit(options_.max_request_bytes);
       boost::system::error_code ec;
       {
         IdleMark idle(idle_, &stream);
-        stream.expires_after(kIdleTimeout);
-        std::tie(ec, std::ignore) =
-            co_await http::async_read_header(stream, buffer, parser, kTuple);
+        slot.Waiting(stream.socket());
+        ec = co_await ReadHead(stream, buffer, parser, first);
+        slot.Busy();
       }
       if (ec) {
         if (!buffer.size() && !parser.got_some()) break;  // closed, idle or stopped
@@ -152,12 +171,41 @@ class Proxy final : public std::enable_shared_from_this<Proxy> {
                         too_large ? Refusal::kTooLarge : Refusal::kBadRequest, std::move(message));
         break;
       }
+      if (!co_await CheckToken(stream, parser.get())) break;
       if (!co_await ReadBody(stream, buffer, parser)) break;
       Request& request = parser.get();
       if (!co_await Answer(stream, request)) break;
     }
-    boost::system::error_code ignored;
-    stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
+    // Closed once the handlers already queued have run: a tool that connects anew as it
+    // hangs up (as tools calling with a new connection each time do) has its request sent
+    // upstream before the old connection's close (a FIN to deliver) is paid for.
+    asio::post(stream.get_executor(), [socket = stream.release_socket()] {});
+  }
+
+  // A connection's first head must come within header_timeout of the connection; a later one
+  // may wait kIdleTimeout for its first byte, then has header_timeout for the rest.
+  asio::awaitable<boost::system::error_code> ReadHead(
+      beast::tcp_stream& stream, beast::flat_buffer& buffer,
+      http::request_parser<http::string_body>& parser, bool first) {
+    if (!first && buffer.size() == 0) {
+      stream.expires_after(kIdleTimeout);
+      auto [ec, n] = co_await stream.async_read_some(buffer.prepare(kFirstReadBuffer), kTuple);
+      if (ec) co_return ec;
+      buffer.commit(n);
+    }
+    stream.expires_after(options_.header_timeout);
+    auto [ec, n] = co_await http::async_read_header(stream, buffer, parser, kTuple);
+    co_return ec;
+  }
+
+  // A metered call must carry a task's token: checked on the head, before the body is read.
+  asio::awaitable<bool> CheckToken(beast::tcp_stream& stream, const Request& head) {
+    if (head.method() != http::verb::post || !ApiForPath(PathOf(head.target()))) co_return true;
+    std::string_view token = ProxyToken(head);
+    if (!token.empty() && ledger_.TaskForToken(token)) co_return true;
+    co_await Refuse(stream, head.version(), GuessShape(head), Refusal::kUnauthorized,
+                    "autovibe: invalid API key: use the proxy key your task was given");
+    co_return false;
   }
 
   // Reads the body after the head: refuses one too large before it is sent when its length
@@ -172,6 +220,9 @@ class Proxy final : public std::enable_shared_from_this<Proxy> {
       co_return false;
     }
     stream.expires_after(kRequestTimeout);
+    if (length && *length > buffer.capacity()) {
+      buffer.reserve(std::min<size_t>(*length, kMaxReadBuffer));
+    }
     if (beast::iequals(parser.get()[http::field::expect], "100-continue")) {
       static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
       auto [ec, n] = co_await asio::async_write(stream, asio::buffer(kContinue), kTuple);

@@ -18,6 +18,7 @@
 #include <string>
 
 #include "common/core/result.h"
+#include "common/http/listener.h"
 #include "worker-agent/meter/call_ledger.h"
 #include "worker-agent/meter/prices.h"
 #include "worker-agent/meter/request.h"
@@ -57,6 +58,12 @@ struct ProxyOptions {
   // (then the call is charged its reservation, marked estimated).
   std::chrono::seconds drain_timeout{300};
   PricingRules pricing;  // unpriced models
+  // Connections open at once, overall and per client address (listener.h); over a cap a new
+  // connection is answered 503 and closed.
+  ConnectionLimits limits{.max_connections = 4096, .max_per_client = 2048};
+  // A request's head must arrive within this of its first byte (of the connection, for a
+  // connection's first request). The token is checked on the head, before the body is read.
+  std::chrono::milliseconds header_timeout{10'000};
 };
 
 class MeteringProxy {
