@@ -28,9 +28,8 @@ box::BwrapBox SampleBox() {
   b.gid = 61003;
   b.system = {{"/usr", ""}, {"/bin", "usr/bin"}, {"/etc", ""}};
   b.workspace = "/tmp/t/agent/workspaces/t-1";
-  b.workspace_source = "/run/autovibe-box/workspace";
-  b.home = "/tmp/t/agent/homes/t-1";
-  b.home_source = "/run/autovibe-box/home";
+  b.binds = {{"/run/autovibe-box/home", "/tmp/t/agent/homes/t-1"},
+             {"/run/autovibe-box/workspace", "/tmp/t/agent/workspaces/t-1"}};
   b.hidden_files = {"/etc/autovibe/agent.toml"};
   b.passwd_fd = 7;
   b.group_fd = 8;
@@ -58,6 +57,7 @@ network = "proxy-only"
 uid_base = 70000
 bwrap = "/opt/bwrap"
 ro_paths = ["/srv/tools"]
+shared_paths = ["/srv/cache"]
 stage_dir = "/run/av-stage"
 memory_max_bytes = 1073741824
 pids_max = 256
@@ -68,6 +68,7 @@ cpu_weight = 50
   CHECK(c.box.uid_base == 70000);
   CHECK(c.box.bwrap == "/opt/bwrap");
   CHECK(c.box.ro_paths == std::vector<std::string>{"/srv/tools"});
+  CHECK(c.box.shared_paths == std::vector<std::string>{"/srv/cache"});
   CHECK(c.box.stage_dir == "/run/av-stage");
   CHECK(c.box.memory_max_bytes == 1u << 30);
   CHECK(c.box.pids_max == 256);

@@ -67,6 +67,8 @@ Result<void> TomlBox(const toml::node& node, BoxSettings& s) {
       r = TomlString(v, name, s.bwrap);
     } else if (k == "ro_paths") {
       r = TomlPaths(v, name, s.ro_paths);
+    } else if (k == "shared_paths") {
+      r = TomlPaths(v, name, s.shared_paths);
     } else if (k == "stage_dir") {
       r = TomlString(v, name, s.stage_dir);
     } else if (k == "memory_max_bytes") {
@@ -102,6 +104,7 @@ Result<void> ValidateBoxSettings(const BoxSettings& s, uint32_t task_slots) {
                ") clear of system users (below 1000), nobody (65534) and 2^31");
   }
   if (!Absolute(s.bwrap)) return Bad("box.bwrap must be an absolute path");
+  if (s.shared_paths.size() > 6) return Bad("box.shared_paths may list at most 6 directories");
   if (!Absolute(s.stage_dir) || s.stage_dir == "/") {
     return Bad("box.stage_dir must be an absolute path other than /");
   }

@@ -34,6 +34,10 @@ struct BoxSettings {
   // Read-only inside every box, at the same path, besides the system's own directories
   // (kSystemPaths): tool installs elsewhere, e.g. "/opt/node".
   std::vector<std::string> ro_paths;
+  // Read-write in every box, at the same path: shared by all of this agent's tasks (a cache,
+  // a directory the operator hands over). Tasks can reach each other's files there: list only
+  // what they may share. At most 6.
+  std::vector<std::string> shared_paths;
   // An empty directory on the host where each tool's keeper mounts, in a mount namespace of its
   // own, what the box binds (the workspace and HOME inside the agent's 0700 data dir).
   std::string stage_dir = "/run/autovibe-box";
@@ -57,7 +61,7 @@ Result<TaskNetwork> ParseTaskNetwork(std::string_view text);
 std::string_view TaskUserName(TaskUser u);
 std::string_view TaskNetworkName(TaskNetwork n);
 
-// The [box] table: uid_base, bwrap, ro_paths, stage_dir, memory_max_bytes, pids_max,
+// The [box] table: uid_base, bwrap, ro_paths, shared_paths, stage_dir, memory_max_bytes, pids_max,
 // cpu_weight, cgroup_root. Unknown keys are an error.
 Result<void> TomlBox(const toml::node& node, BoxSettings& settings);
 

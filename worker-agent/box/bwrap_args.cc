@@ -30,7 +30,7 @@ std::vector<std::string> BwrapArgs(const BwrapBox& b) {
       // The user namespace is made by the task user, so it maps only that uid: the task holds
       // no capability over anything outside its box.
       "--unshare-user", "--uid", std::to_string(b.uid), "--gid", std::to_string(b.gid),
-      "--unshare-pid", "--unshare-ipc", "--unshare-uts", "--hostname", "autovibe-task",
+      "--unshare-pid", "--unshare-ipc", "--unshare-uts", "--hostname", b.hostname,
       "--die-with-parent",
       // No terminal to push keystrokes into (TIOCSTI), and a process group of its own that the
       // keeper asks to stop (tool_keeper.cc).
@@ -51,9 +51,8 @@ std::vector<std::string> BwrapArgs(const BwrapBox& b) {
   }
   a.insert(a.end(), {"--proc", "/proc", "--dev", "/dev", "--tmpfs", "/dev/shm", "--tmpfs", "/tmp",
                      "--tmpfs", "/var/tmp"});
-  // After /tmp: a workspace under /tmp (tests) is bound over the box's own /tmp.
-  a.insert(a.end(), {"--bind", b.home_source, b.home});
-  a.insert(a.end(), {"--bind", b.workspace_source, b.workspace});
+  // After /tmp: a workspace under /tmp is bound over the box's own /tmp.
+  for (const auto& bind : b.binds) a.insert(a.end(), {"--bind", bind.source, bind.dest});
   a.insert(a.end(), {"--chdir", b.workspace, "--"});
   return a;
 }

@@ -22,11 +22,16 @@ struct BwrapBox {
   std::string bwrap;  // the binary
   uid_t uid = 0;
   gid_t gid = 0;
+  std::string hostname = "autovibe-task";  // the machine's, so the task knows where it runs
   std::vector<SystemBind> system;
-  // Bound read-write at `workspace` and `home` inside the box, from where the keeper staged
-  // them (the real paths lie in the agent's 0700 data dir, which the task user cannot walk).
-  std::string workspace, workspace_source;
-  std::string home, home_source;
+  // Bound read-write inside the box at `dest`, from where the keeper staged them (the real
+  // paths lie in the agent's 0700 data dir, which the task user cannot walk): the workspace,
+  // HOME, shared paths.
+  struct Bind {
+    std::string source, dest;
+  };
+  std::vector<Bind> binds;
+  std::string workspace;  // the working directory
   // Masked inside the box though under a system path (the agent's config and key files).
   std::vector<std::string> hidden_files;
   int passwd_fd = -1;  // read by bwrap: the box's /etc/passwd and /etc/group

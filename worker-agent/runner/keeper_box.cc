@@ -138,9 +138,11 @@ int EnterBox(const KeeperBox& box) {
   // Nothing mounted from here on reaches the host.
   if (mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) return Failed(kStageBox);
   if (mount("tmpfs", box.stage, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=0755,size=64k") !=
-          0 ||
-      !Stage(box.workspace, box.stage_workspace) || !Stage(box.home, box.stage_home)) {
+      0) {
     return Failed(kStageBox);
+  }
+  for (int i = 0; i < box.bind_count; ++i) {
+    if (!Stage(box.bind_sources[i], box.stage_targets[i])) return Failed(kStageBox);
   }
   if (box.own_network &&
       (!LoopbackUp() || !SendProxyListener(box.proxy_port, box.listener_channel))) {

@@ -121,21 +121,26 @@ Result<BoxedTask> TaskBoxes::Prepare(const std::string& task_id, const std::stri
   launch->uid = uid;
   launch->gid = gid;
   launch->stage = s.stage_dir;
-  launch->workspace = workspace;
-  launch->stage_workspace = s.stage_dir + "/workspace";
-  launch->home = home;
-  launch->stage_home = s.stage_dir + "/home";
+  box::BwrapBox b;
+  auto bind = [&](const std::string& source, const std::string& name) {
+    const std::string staged = s.stage_dir + "/" + name;
+    launch->binds.emplace_back(source, staged);
+    b.binds.push_back({staged, source});
+  };
+  bind(home, "home");
+  for (size_t i = 0; i < s.shared_paths.size(); ++i) {
+    bind(s.shared_paths[i], "shared-" + std::to_string(i));
+  }
+  bind(workspace, "workspace");  // last: it may lie under a shared path
   launch->passwd = std::move(*passwd);
   launch->group = std::move(*group);
-  box::BwrapBox b;
   b.bwrap = s.bwrap;
+  char host[256] = {};
+  if (gethostname(host, sizeof host - 1) == 0 && host[0] != '\0') b.hostname = host;
   b.uid = uid;
   b.gid = gid;
   b.system = system_;
   b.workspace = workspace;
-  b.workspace_source = launch->stage_workspace;
-  b.home = home;
-  b.home_source = launch->stage_home;
   b.hidden_files = options_.hidden_files;
   b.passwd_fd = launch->passwd.get();
   b.group_fd = launch->group.get();

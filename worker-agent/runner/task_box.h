@@ -27,7 +27,8 @@ struct BoxLaunch {
   std::vector<std::string> bwrap_args;  // up to "--": the tool's path and arguments follow
   uid_t uid = 0;
   gid_t gid = 0;
-  std::string stage, workspace, stage_workspace, home, stage_home;
+  std::string stage;
+  std::vector<std::pair<std::string, std::string>> binds;  // source -> where staged
   UniqueFd passwd, group;  // memfds bwrap reads
   std::string cgroup_procs;  // empty: no cgroup
   bool own_network = false;

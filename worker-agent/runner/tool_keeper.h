@@ -55,11 +55,12 @@ struct KeeperBox {
   bool enabled = false;
   uid_t uid = 0;
   gid_t gid = 0;
+  static constexpr int kMaxBinds = 8;
   const char* stage = nullptr;  // an empty directory on the host: the tmpfs goes there
-  const char* workspace = nullptr;
-  const char* stage_workspace = nullptr;  // inside stage
-  const char* home = nullptr;
-  const char* stage_home = nullptr;
+  // Bound at stage_targets[i] (inside stage): the workspace, HOME, shared paths.
+  const char* bind_sources[kMaxBinds] = {};
+  const char* stage_targets[kMaxBinds] = {};
+  int bind_count = 0;
   int keep_fds[2] = {-1, -1};          // inherited by bwrap (its /etc/passwd and /etc/group)
   const char* cgroup_procs = nullptr;  // the task's cgroup.procs; null: none
   // proxy-only: a network namespace of its own, with lo up and a socket listening on

@@ -108,10 +108,11 @@ void FillBox(KeeperBox& k, const BoxLaunch& b) {
   k.uid = b.uid;
   k.gid = b.gid;
   k.stage = b.stage.c_str();
-  k.workspace = b.workspace.c_str();
-  k.stage_workspace = b.stage_workspace.c_str();
-  k.home = b.home.c_str();
-  k.stage_home = b.stage_home.c_str();
+  for (const auto& [source, staged] : b.binds) {
+    if (k.bind_count == KeeperBox::kMaxBinds) break;  // settings allow fewer
+    k.bind_sources[k.bind_count] = source.c_str();
+    k.stage_targets[k.bind_count++] = staged.c_str();
+  }
   k.keep_fds[0] = b.passwd.get();
   k.keep_fds[1] = b.group.get();
   k.cgroup_procs = b.cgroup_procs.empty() ? nullptr : b.cgroup_procs.c_str();
