@@ -104,7 +104,6 @@ int Main(int argc, char** argv) {
     o.slots = 2;
     o.settings.network = network;
     o.settings.uid_base = 62000;
-    o.settings.stage_dir = dir / "stage";
     return std::make_unique<runner::TaskBoxes>(o);
   };
   auto boxed = make(box::TaskNetwork::kHost);

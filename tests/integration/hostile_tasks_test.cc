@@ -199,7 +199,7 @@ TEST_CASE("a proxy-only task reaches the metering proxy and nothing else", "[box
   // The call was metered and charged to the task's project.
   REQUIRE(WaitUntil(
       [&] {
-        auto u = f.controller.CallJson("GET", "/v1/usage?project=alpha");
+        auto u = f.controller.CallJson("GET", "/v1/usage?project=alpha&group_by=model");
         return u && json::serialize(*u).find("claude-sonnet-4-5") != std::string::npos;
       },
       10s));

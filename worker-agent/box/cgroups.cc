@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cctype>
 #include <cstring>
 #include <fstream>
 #include <sstream>
@@ -49,6 +50,9 @@ bool HasAll(const std::string& text) {
 Result<std::unique_ptr<TaskCgroups>> TaskCgroups::Open(const std::string& root, pid_t self) {
   auto controllers = ReadFile(root + "/cgroup.controllers");
   if (!controllers) return Unsupported(root + " is not a cgroup v2 directory");
+  while (!controllers->empty() && std::isspace(static_cast<unsigned char>(controllers->back()))) {
+    controllers->pop_back();
+  }
   if (!HasAll(*controllers)) {
     return Unsupported(root + " offers controllers \"" + *controllers +
                        "\", not all of memory, pids and cpu");

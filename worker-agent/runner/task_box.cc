@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstring>
@@ -71,6 +72,16 @@ TaskBoxes::TaskBoxes(TaskBoxesOptions options)
     spdlog::error("cannot make the box stage {}: {}", options_.settings.stage_dir,
                   r.error().message);
   }
+  // bwrap, run by the task user, finds what the keeper staged by walking to the stage.
+  for (std::string d = options_.settings.stage_dir; d.size() > 1; d = d.substr(0, d.rfind('/'))) {
+    struct stat st {};
+    if (stat(d.c_str(), &st) == 0 && (st.st_mode & S_IXOTH) == 0) {
+      stage_problem_ = "the box stage " + options_.settings.stage_dir + " lies under " + d +
+                       ", which task users cannot walk (mode o-x): set [box] stage_dir elsewhere";
+      spdlog::error("{}", stage_problem_);
+      break;
+    }
+  }
   std::string why;
   cgroups_ = box::DetectTaskCgroups(options_.settings.cgroup_root, why);
   if (cgroups_) {
@@ -93,6 +104,7 @@ Result<BoxedTask> TaskBoxes::Prepare(const std::string& task_id, const std::stri
                          "\"root\" in the agent's config (or the pool's) for trusted work");
   }
   have_bwrap_ = true;
+  if (!stage_problem_.empty()) return MakeError(ErrorCode::kBadTask, stage_problem_);
   auto lease = uids_.Acquire();
   if (!lease) return lease.error();
   const uid_t uid = (*lease)->uid();

@@ -78,6 +78,7 @@ class TaskBoxes {
   box::UidPool uids_;
   std::shared_ptr<box::TaskCgroups> cgroups_;
   bool have_bwrap_ = false;
+  std::string stage_problem_;  // why the stage cannot serve; empty when it can
 };
 
 // The listening socket the keeper sent over `channel` (proxy-only), or -1 when none came.
