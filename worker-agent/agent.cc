@@ -3,14 +3,13 @@
 #include <spdlog/spdlog.h>
 #include <sys/stat.h>
 
-#include <cstdio>
-#include <filesystem>
-
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/thread_pool.hpp>
+#include <cstdio>
+#include <filesystem>
 
 #include "autovibe/v1/command.pb.h"
 #include "autovibe/v1/event.pb.h"
@@ -53,8 +52,9 @@ Result<std::string> ProviderKey(const std::string& file, const std::string& from
   if (stat(file.c_str(), &st) == 0 && (st.st_mode & 077) != 0) {
     char mode[8];
     std::snprintf(mode, sizeof mode, "%04o", st.st_mode & 07777);
-    return MakeError(ErrorCode::kBadConfig, "key file " + file + " is readable by group or others (mode " +
-                                                mode + "): chmod 600 " + file);
+    return MakeError(ErrorCode::kBadConfig, "key file " + file +
+                                                " is readable by group or others (mode " + mode +
+                                                "): chmod 600 " + file);
   }
   auto text = ReadFile(file);
   if (!text) return MakeError(ErrorCode::kBadConfig, "cannot read key file " + file);
@@ -120,8 +120,9 @@ class AgentImpl final : public Agent {
     if (config_.box.task_user == box::TaskUser::kPerTask) {
       task_options.boxes = std::make_shared<runner::TaskBoxes>(BoxOptions());
     } else {
-      spdlog::warn("tasks run as the agent's own user, unboxed (task_user = \"root\"): trusted "
-                   "work only");
+      spdlog::warn(
+          "tasks run as the agent's own user, unboxed (task_user = \"root\"): trusted "
+          "work only");
     }
     tasks_ = std::make_unique<TaskManager>(ioc_, *outbox_, std::move(task_options));
     auto keeper = CheckpointKeeper::Open(

@@ -95,8 +95,8 @@ Result<std::unique_ptr<TcpListener>> AdoptTcpListener(asio::io_context& ioc, int
   acceptor->socket.assign(tcp::v4(), listening_fd, ec);
   if (ec) {
     ::close(listening_fd);
-    return MakeError(ErrorCode::kUnavailable, "cannot accept on a handed-over socket: " +
-                                                  ec.message());
+    return MakeError(ErrorCode::kUnavailable,
+                     "cannot accept on a handed-over socket: " + ec.message());
   }
   acceptor->port = acceptor->socket.local_endpoint(ec).port();
   asio::co_spawn(ioc, AcceptLoop(acceptor, std::move(log_prefix), std::move(on_accept)),

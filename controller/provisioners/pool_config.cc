@@ -50,9 +50,10 @@ Result<void> ParseOne(const toml::table& t, PoolConfig& p) {
       const bool known = k == "task_user" ? (out == "per-task" || out == "root")
                                           : (out == "host" || out == "proxy-only");
       if (r && !known) {
-        return Bad(p.name, k == "task_user"
-                               ? "task_user must be \"per-task\" or \"root\" (got \"" + out + "\")"
-                               : "network must be \"host\" or \"proxy-only\" (got \"" + out + "\")");
+        return Bad(p.name,
+                   k == "task_user"
+                       ? "task_user must be \"per-task\" or \"root\" (got \"" + out + "\")"
+                       : "network must be \"host\" or \"proxy-only\" (got \"" + out + "\")");
       }
     } else if (k == "idle_timeout") {
       r = TomlDuration(node, k, p.idle_timeout);

@@ -44,16 +44,17 @@ struct HostileFleet {
   explicit HostileFleet(std::vector<std::string> extra_args = {},
                         const std::string& extra_toml = "") {
     Write(dir / "openai.key", kFileKey, 0600);
-    Write(dir / "agent.toml",
-          std::string("# ") + kConfigSecret + "\ntask_slots = 8\n" + extra_toml +
-              "[upstreams]\nanthropic = \"mock\"\nopenai = \"mock\"\n[meter]\nopenai_key_file = \"" +
-              dir / "openai.key" + "\"\n",
-          0600);
+    Write(
+        dir / "agent.toml",
+        std::string("# ") + kConfigSecret + "\ntask_slots = 8\n" + extra_toml +
+            "[upstreams]\nanthropic = \"mock\"\nopenai = \"mock\"\n[meter]\nopenai_key_file = \"" +
+            dir / "openai.key" + "\"\n",
+        0600);
     std::vector<std::string> args = {"--config", dir / "agent.toml"};
     args.insert(args.end(), extra_args.begin(), extra_args.end());
-    agent = std::make_unique<AgentProcess>("agent-1", dir / "agent-1", nats.url(), args,
-                                           std::map<std::string, std::string>{
-                                               {"ANTHROPIC_API_KEY", kEnvKey}});
+    agent = std::make_unique<AgentProcess>(
+        "agent-1", dir / "agent-1", nats.url(), args,
+        std::map<std::string, std::string>{{"ANTHROPIC_API_KEY", kEnvKey}});
     REQUIRE(WaitUntil(
         [&] {
           auto m = controller.MachineByName("agent-1");
@@ -69,12 +70,12 @@ struct HostileFleet {
   // A beta task holding secrets in its environment, command line and workspace, running until
   // `stop` appears in its workspace.
   std::string StartVictim() {
-    const std::string id = tasks.SubmitShell(
-        "beta",
-        {"sh", "-c",
-         std::string("echo ") + kVictimFile + " > victim.txt; : " + kVictimArg +
-             "; while [ ! -e stop ]; do sleep 0.05; done; cat victim.txt"},
-        {{"env", {{"VICTIM_SECRET", kVictimEnv}}}});
+    const std::string id =
+        tasks.SubmitShell("beta",
+                          {"sh", "-c",
+                           std::string("echo ") + kVictimFile + " > victim.txt; : " + kVictimArg +
+                               "; while [ ! -e stop ]; do sleep 0.05; done; cat victim.txt"},
+                          {{"env", {{"VICTIM_SECRET", kVictimEnv}}}});
     REQUIRE(tasks.WaitState(id, "running"));
     REQUIRE(WaitUntil([&] { return fs::exists(Workspace(id) + "/victim.txt"); }, 10s));
     return id;
@@ -99,9 +100,10 @@ void CheckNoSecret(const std::string& logs, const std::vector<std::string>& secr
 
 }  // namespace
 
-TEST_CASE("hostile tasks cannot reach the agent, the controller or another task, and the "
-          "fleet goes on",
-          "[box]") {
+TEST_CASE(
+    "hostile tasks cannot reach the agent, the controller or another task, and the "
+    "fleet goes on",
+    "[box]") {
   HostileFleet f;
   const pid_t agent_pid = f.agent->process().pid();
   const std::string admin_token = f.controller.token();
@@ -111,10 +113,10 @@ TEST_CASE("hostile tasks cannot reach the agent, the controller or another task,
   const std::string pid = std::to_string(agent_pid);
 
   SECTION("the agent's environment, config and key files") {
-    const std::string logs = f.RunHostile(
-        "cat /proc/" + pid + "/environ; cat /proc/*/environ; cat " + f.dir / "agent.toml" +
-        "; cat " + f.dir / "openai.key" + "; cat " + f.dir / "agent-1/machine_id" +
-        "; ls /proc | grep -c '^[0-9]'; echo tried");
+    const std::string logs =
+        f.RunHostile("cat /proc/" + pid + "/environ; cat /proc/*/environ; cat " +
+                     f.dir / "agent.toml" + "; cat " + f.dir / "openai.key" + "; cat " +
+                     f.dir / "agent-1/machine_id" + "; ls /proc | grep -c '^[0-9]'; echo tried");
     INFO(logs);
     CHECK_THAT(logs, Catch::Contains("tried"));
     CheckNoSecret(logs, secrets);
@@ -136,8 +138,7 @@ TEST_CASE("hostile tasks cannot reach the agent, the controller or another task,
   SECTION("another task's environment, command line and workspace") {
     const std::string logs = f.RunHostile(
         "for p in /proc/[0-9]*; do cat $p/environ $p/cmdline; done 2>&1 | tr '\\0' ' '; cat " +
-        f.Workspace(victim) + "/victim.txt; ls " + f.dir / "agent-1/workspaces" +
-        "; echo tried");
+        f.Workspace(victim) + "/victim.txt; ls " + f.dir / "agent-1/workspaces" + "; echo tried");
     INFO(logs);
     CHECK_THAT(logs, Catch::Contains("tried"));
     CheckNoSecret(logs, secrets);

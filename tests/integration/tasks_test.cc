@@ -44,15 +44,15 @@ struct Fleet {
 
   explicit Fleet(int n) {
     std::filesystem::create_directories(shared);
-    std::filesystem::permissions(shared, std::filesystem::perms::all |
-                                             std::filesystem::perms::sticky_bit);
+    std::filesystem::permissions(shared,
+                                 std::filesystem::perms::all | std::filesystem::perms::sticky_bit);
     std::ofstream(dir / "agent.toml") << "[box]\nshared_paths = [\"" << shared << "\"]\n";
     std::vector<std::string> names;
     for (int i = 1; i <= n; ++i) {
       names.push_back("agent-" + std::to_string(i));
-      agents.push_back(std::make_unique<AgentProcess>(
-          names.back(), dir / names.back(), nats.url(),
-          std::vector<std::string>{"--config", dir / "agent.toml"}));
+      agents.push_back(
+          std::make_unique<AgentProcess>(names.back(), dir / names.back(), nats.url(),
+                                         std::vector<std::string>{"--config", dir / "agent.toml"}));
     }
     REQUIRE(WaitUntil([&] { return Ready(controller, names); }, 15s));
     // An agent takes commands once its registration is answered, a moment after the

@@ -125,9 +125,8 @@ TEST_CASE("box settings that make no sense are refused with the key named") {
 }
 
 TEST_CASE("the flags --task-user and --network override the file") {
-  std::vector<std::string> args = {"autovibe-agent", "--name",     "w1",
-                                   "--task-user",    "root",       "--network",
-                                   "host"};
+  std::vector<std::string> args = {"autovibe-agent", "--name",    "w1",  "--task-user",
+                                   "root",           "--network", "host"};
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
   auto parsed = ParseAgentArgs(static_cast<int>(argv.size()), argv.data());
@@ -139,15 +138,16 @@ TEST_CASE("the flags --task-user and --network override the file") {
   CHECK(ParseAgentArgs(static_cast<int>(argv.size()), argv.data()).exit_code == 2);
 }
 
-TEST_CASE("bwrap runs the tool as its task user in new user, PID, IPC, UTS and mount "
-          "namespaces") {
+TEST_CASE(
+    "bwrap runs the tool as its task user in new user, PID, IPC, UTS and mount "
+    "namespaces") {
   const Args a = box::BwrapArgs(SampleBox());
   REQUIRE(a.size() > 4);
   CHECK(a.front() == "/usr/bin/bwrap");
   CHECK(a.back() == "--");
   CHECK(Find(a, {"--unshare-user", "--uid", "61003", "--gid", "61003"}) >= 0);
-  for (const char* flag : {"--unshare-pid", "--unshare-ipc", "--unshare-uts", "--die-with-parent",
-                           "--new-session"}) {
+  for (const char* flag :
+       {"--unshare-pid", "--unshare-ipc", "--unshare-uts", "--die-with-parent", "--new-session"}) {
     CHECK(Find(a, {flag}) >= 0);
   }
   // The network namespace is the keeper's (the host's, or proxy-only): bwrap makes none.

@@ -101,8 +101,9 @@ TEST_CASE("task users: one per running task, lent again once its lease is droppe
   CHECK(pool.in_use() == 2);
 }
 
-TEST_CASE("a workspace is handed to its task user whole, however deep, without following a "
-          "symlink") {
+TEST_CASE(
+    "a workspace is handed to its task user whole, however deep, without following a "
+    "symlink") {
   TempDir dir("av-box-owner");
   const std::string ws = dir / "ws";
   const std::string outside = dir / "outside";
@@ -126,7 +127,7 @@ TEST_CASE("a workspace is handed to its task user whole, however deep, without f
   CHECK(OwnerOf(ws + "/a/b/file") == 61005);
   CHECK(OwnerOf(deep + "/bottom") == 61005);
   CHECK(OwnerOf(ws + "/a/link-out") == 61005);  // the link itself
-  CHECK(OwnerOf(outside) == 0);                  // not what it points at
+  CHECK(OwnerOf(outside) == 0);                 // not what it points at
   CHECK(OwnerOf(dir.path()) == 0);
   CHECK(box::GiveTree(dir / "missing", 61005, 61005).error().code == ErrorCode::kIo);
 }
@@ -183,9 +184,10 @@ TEST_CASE("a secret leaves the environment") {
   CHECK(TakeSecretEnv("AV_BOX_TEST_SECRET").empty());
 }
 
-TEST_CASE("a boxed tool runs as its own user, in its own namespaces, and sees none of the host's "
-          "files but its own",
-          "[box]") {
+TEST_CASE(
+    "a boxed tool runs as its own user, in its own namespaces, and sees none of the host's "
+    "files but its own",
+    "[box]") {
   if (geteuid() != 0 || access("/usr/bin/bwrap", X_OK) != 0) {
     WARN("needs root and bubblewrap");
     return;
@@ -218,8 +220,8 @@ TEST_CASE("a boxed tool runs as its own user, in its own namespaces, and sees no
   CHECK(l[0] == "61100");
   CHECK(l[1] == "autovibe-task");
   CHECK(l[2] == "HOME=" + data + "/homes/t-1");
-  CHECK(l[3] == "pid=2");          // its own PID namespace (bwrap's init is 1)
-  CHECK(std::stoi(l[4]) <= 4);     // init, sh, ls, grep: no process of the host
+  CHECK(l[3] == "pid=2");                             // its own PID namespace (bwrap's init is 1)
+  CHECK(std::stoi(l[4]) <= 4);                        // init, sh, ls, grep: no process of the host
   CHECK_THAT(l[5], Catch::Contains("No such file"));  // the data dir is not in the box
   CHECK_THAT(l[6], Catch::Contains("No such file"));  // nor the rest of the host's /tmp
   CHECK(l[7] == "0");
@@ -241,9 +243,10 @@ TEST_CASE("a boxed tool runs as its own user, in its own namespaces, and sees no
       5s));
 }
 
-TEST_CASE("a boxed fork bomb ends only itself, and without bubblewrap a boxed task says what to "
-          "do",
-          "[box]") {
+TEST_CASE(
+    "a boxed fork bomb ends only itself, and without bubblewrap a boxed task says what to "
+    "do",
+    "[box]") {
   if (geteuid() != 0 || access("/usr/bin/bwrap", X_OK) != 0) {
     WARN("needs root and bubblewrap");
     return;
@@ -282,9 +285,8 @@ TEST_CASE("a boxed fork bomb ends only itself, and without bubblewrap a boxed ta
   auto r = without.Prepare("t-3", ws, 0);
   REQUIRE_FALSE(r);
   CHECK(r.error().code == ErrorCode::kBadTask);
-  CHECK_THAT(r.error().message,
-             Catch::Contains("install it (apt-get install bubblewrap)") &&
-                 Catch::Contains("task_user = \"root\""));
+  CHECK_THAT(r.error().message, Catch::Contains("install it (apt-get install bubblewrap)") &&
+                                    Catch::Contains("task_user = \"root\""));
 }
 
 }  // namespace autovibe

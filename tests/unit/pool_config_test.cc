@@ -5,8 +5,8 @@
 #include "controller/config.h"
 #include "controller/provisioners/agent_toml.h"
 #include "controller/provisioners/factory.h"
-#include "worker-agent/agent_config.h"
 #include "tests/support/catch_result.h"
+#include "worker-agent/agent_config.h"
 
 using namespace autovibe;
 

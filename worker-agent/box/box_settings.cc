@@ -7,8 +7,7 @@ namespace {
 
 Error Bad(const std::string& message) { return MakeError(ErrorCode::kBadConfig, message); }
 
-Result<void> TomlCount(const toml::node& n, const std::string& key, uint64_t max,
-                       uint64_t& out) {
+Result<void> TomlCount(const toml::node& n, const std::string& key, uint64_t max, uint64_t& out) {
   auto v = n.value_exact<int64_t>();
   if (!v || *v < 0 || static_cast<uint64_t>(*v) > max) {
     return Bad(key + " must be a whole number from 0 to " + std::to_string(max));
@@ -17,8 +16,7 @@ Result<void> TomlCount(const toml::node& n, const std::string& key, uint64_t max
   return {};
 }
 
-Result<void> TomlPaths(const toml::node& n, const std::string& key,
-                       std::vector<std::string>& out) {
+Result<void> TomlPaths(const toml::node& n, const std::string& key, std::vector<std::string>& out) {
   const toml::array* a = n.as_array();
   if (a == nullptr) return Bad(key + " must be an array of absolute paths");
   for (const toml::node& item : *a) {
@@ -36,9 +34,10 @@ bool Absolute(const std::string& path) { return !path.empty() && path[0] == '/';
 Result<TaskUser> ParseTaskUser(std::string_view text) {
   if (text == "per-task") return TaskUser::kPerTask;
   if (text == "root") return TaskUser::kRoot;
-  return Bad("task_user must be \"per-task\" (each task its own user, boxed) or \"root\" (as the "
-             "agent, for trusted work), not \"" +
-             std::string(text) + "\"");
+  return Bad(
+      "task_user must be \"per-task\" (each task its own user, boxed) or \"root\" (as the "
+      "agent, for trusted work), not \"" +
+      std::string(text) + "\"");
 }
 
 Result<TaskNetwork> ParseTaskNetwork(std::string_view text) {
@@ -91,8 +90,9 @@ Result<void> TomlBox(const toml::node& node, BoxSettings& s) {
 Result<void> ValidateBoxSettings(const BoxSettings& s, uint32_t task_slots) {
   if (s.task_user == TaskUser::kRoot) {
     if (s.network == TaskNetwork::kProxyOnly) {
-      return Bad("network = \"proxy-only\" needs task_user = \"per-task\": a root task could "
-                 "leave its network namespace");
+      return Bad(
+          "network = \"proxy-only\" needs task_user = \"per-task\": a root task could "
+          "leave its network namespace");
     }
     return {};
   }

@@ -52,8 +52,8 @@ struct BoxSettings {
 };
 
 // The directories every box sees read-only (those the host has; a symlink stays a symlink).
-inline constexpr std::string_view kSystemPaths[] = {
-    "/usr", "/etc", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/opt"};
+inline constexpr std::string_view kSystemPaths[] = {"/usr",   "/etc",   "/bin",    "/sbin", "/lib",
+                                                    "/lib32", "/lib64", "/libx32", "/opt"};
 
 // "per-task" | "root"; "host" | "proxy-only". Errors (bad_config) name the key and the choices.
 Result<TaskUser> ParseTaskUser(std::string_view text);

@@ -25,16 +25,15 @@ std::vector<SystemBind> SystemBinds(const std::vector<std::string>& paths) {
 }
 
 std::vector<std::string> BwrapArgs(const BwrapBox& b) {
-  std::vector<std::string> a = {
-      b.bwrap,
-      // The user namespace is made by the task user, so it maps only that uid: the task holds
-      // no capability over anything outside its box.
-      "--unshare-user", "--uid", std::to_string(b.uid), "--gid", std::to_string(b.gid),
-      "--unshare-pid", "--unshare-ipc", "--unshare-uts", "--hostname", b.hostname,
-      "--die-with-parent",
-      // No terminal to push keystrokes into (TIOCSTI), and a process group of its own that the
-      // keeper asks to stop (tool_keeper.cc).
-      "--new-session"};
+  std::vector<std::string> a = {b.bwrap,
+                                // The user namespace is made by the task user, so it maps only that
+                                // uid: the task holds no capability over anything outside its box.
+                                "--unshare-user", "--uid", std::to_string(b.uid), "--gid",
+                                std::to_string(b.gid), "--unshare-pid", "--unshare-ipc",
+                                "--unshare-uts", "--hostname", b.hostname, "--die-with-parent",
+                                // No terminal to push keystrokes into (TIOCSTI), and a process
+                                // group of its own that the keeper asks to stop (tool_keeper.cc).
+                                "--new-session"};
   for (const auto& s : b.system) {
     if (s.symlink_target.empty()) {
       a.insert(a.end(), {"--ro-bind", s.path, s.path});
@@ -65,8 +64,8 @@ std::string BoxPasswd(uid_t uid, gid_t gid, const std::string& home) {
 }
 
 std::string BoxGroup(gid_t gid) {
-  return "root:x:0:\nnogroup:x:65534:\n" + std::string(kTaskUserName) + ":x:" +
-         std::to_string(gid) + ":\n";
+  return "root:x:0:\nnogroup:x:65534:\n" + std::string(kTaskUserName) +
+         ":x:" + std::to_string(gid) + ":\n";
 }
 
 }  // namespace autovibe::box

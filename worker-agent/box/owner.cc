@@ -97,7 +97,8 @@ Result<void> GiveTree(const std::string& root, uid_t uid, gid_t gid) {
       fd = parent;
       if (!same) {
         if (fd >= 0) close(fd);
-        return MakeError(ErrorCode::kIo, "the tree under " + root + " changed while it was chowned");
+        return MakeError(ErrorCode::kIo,
+                         "the tree under " + root + " changed while it was chowned");
       }
       continue;
     }

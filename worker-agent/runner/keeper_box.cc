@@ -126,7 +126,8 @@ pid_t FirstChild(pid_t pid) {
   }
   close(fd);
   pid_t child = 0;
-  for (ssize_t i = 0; i < n && buf[i] >= '0' && buf[i] <= '9'; ++i) child = child * 10 + (buf[i] - '0');
+  for (ssize_t i = 0; i < n && buf[i] >= '0' && buf[i] <= '9'; ++i)
+    child = child * 10 + (buf[i] - '0');
   return child;
 }
 

@@ -37,6 +37,26 @@ std::vector<std::string> SystemPaths(const box::BoxSettings& s) {
   return paths;
 }
 
+// Whether a user with no rights of its own can walk down to `dir` (every directory on the way,
+// `dir` included, is o+x); else `blocking` names the first that is not.
+bool WalkableByOthers(const std::string& dir, std::string* blocking = nullptr) {
+  std::string d = dir;
+  for (size_t slash = 0; slash != std::string::npos; slash = d.find('/', slash + 1)) {
+    const std::string prefix = slash == 0 ? "/" : d.substr(0, slash);
+    struct stat st {};
+    if (stat(prefix.c_str(), &st) == 0 && (st.st_mode & S_IXOTH) == 0) {
+      if (blocking != nullptr) *blocking = prefix;
+      return false;
+    }
+  }
+  struct stat st {};
+  if (stat(d.c_str(), &st) == 0 && (st.st_mode & S_IXOTH) == 0) {
+    if (blocking != nullptr) *blocking = d;
+    return false;
+  }
+  return true;
+}
+
 // What the box keeps after its tool is reaped: its uid lease and its cgroup.
 struct Hold {
   std::shared_ptr<box::UidPool::Lease> uid;
@@ -53,9 +73,10 @@ TaskBoxes::TaskBoxes(TaskBoxesOptions options)
     : options_(std::move(options)),
       system_(box::SystemBinds(SystemPaths(options_.settings))),
       uids_(options_.settings.uid_base, 2 * size_t{options_.slots}) {
-  // Only a file the box would otherwise see needs masking (and only one there can be).
+  // Only a file the box would otherwise reach needs masking (and only one bwrap, run by the
+  // task user, can reach to mask).
   std::erase_if(options_.hidden_files, [this](const std::string& f) {
-    if (access(f.c_str(), F_OK) != 0) return true;
+    if (access(f.c_str(), F_OK) != 0 || !WalkableByOthers(f.substr(0, f.rfind('/')))) return true;
     for (const auto& b : system_) {
       if (b.symlink_target.empty() && f.rfind(b.path + "/", 0) == 0) return false;
     }
@@ -63,32 +84,30 @@ TaskBoxes::TaskBoxes(TaskBoxesOptions options)
   });
   have_bwrap_ = access(options_.settings.bwrap.c_str(), X_OK) == 0;
   if (!have_bwrap_) {
-    spdlog::error("tasks are boxed (task_user = \"per-task\") but {} is missing: every task will "
-                  "fail until bubblewrap is installed (apt-get install bubblewrap) or the agent's "
-                  "config sets task_user = \"root\"",
-                  options_.settings.bwrap);
+    spdlog::error(
+        "tasks are boxed (task_user = \"per-task\") but {} is missing: every task will "
+        "fail until bubblewrap is installed (apt-get install bubblewrap) or the agent's "
+        "config sets task_user = \"root\"",
+        options_.settings.bwrap);
   }
   if (auto r = MakeDirs(options_.settings.stage_dir, 0755); !r) {
     spdlog::error("cannot make the box stage {}: {}", options_.settings.stage_dir,
                   r.error().message);
   }
   // bwrap, run by the task user, finds what the keeper staged by walking to the stage.
-  for (std::string d = options_.settings.stage_dir; d.size() > 1; d = d.substr(0, d.rfind('/'))) {
-    struct stat st {};
-    if (stat(d.c_str(), &st) == 0 && (st.st_mode & S_IXOTH) == 0) {
-      stage_problem_ = "the box stage " + options_.settings.stage_dir + " lies under " + d +
-                       ", which task users cannot walk (mode o-x): set [box] stage_dir elsewhere";
-      spdlog::error("{}", stage_problem_);
-      break;
-    }
+  if (std::string d; !WalkableByOthers(options_.settings.stage_dir, &d)) {
+    stage_problem_ = "the box stage " + options_.settings.stage_dir + " lies under " + d +
+                     ", which task users cannot walk (mode o-x): set [box] stage_dir elsewhere";
+    spdlog::error("{}", stage_problem_);
   }
   std::string why;
   cgroups_ = box::DetectTaskCgroups(options_.settings.cgroup_root, why);
   if (cgroups_) {
-    spdlog::info("task limits: per-task cgroups under {} (memory.max={} pids.max={} "
-                 "cpu.weight={}) and rlimits",
-                 cgroups_->root(), options_.settings.memory_max_bytes, options_.settings.pids_max,
-                 options_.settings.cpu_weight);
+    spdlog::info(
+        "task limits: per-task cgroups under {} (memory.max={} pids.max={} "
+        "cpu.weight={}) and rlimits",
+        cgroups_->root(), options_.settings.memory_max_bytes, options_.settings.pids_max,
+        options_.settings.cpu_weight);
   } else {
     spdlog::info("task limits: rlimits only, per task user (no per-task cgroup: {})", why);
   }
@@ -118,8 +137,8 @@ Result<BoxedTask> TaskBoxes::Prepare(const std::string& task_id, const std::stri
   hold->uid = std::move(*lease);
   auto launch = std::make_shared<BoxLaunch>();
   if (cgroups_) {
-    auto procs = cgroups_->Create(std::to_string(uid), {s.memory_max_bytes, s.pids_max,
-                                                        s.cpu_weight});
+    auto procs =
+        cgroups_->Create(std::to_string(uid), {s.memory_max_bytes, s.pids_max, s.cpu_weight});
     if (!procs) return procs.error();
     hold->cgroups = cgroups_;
     hold->cgroup_name = std::to_string(uid);

@@ -29,8 +29,8 @@ struct BoxLaunch {
   gid_t gid = 0;
   std::string stage;
   std::vector<std::pair<std::string, std::string>> binds;  // source -> where staged
-  UniqueFd passwd, group;  // memfds bwrap reads
-  std::string cgroup_procs;  // empty: no cgroup
+  UniqueFd passwd, group;                                  // memfds bwrap reads
+  std::string cgroup_procs;                                // empty: no cgroup
   bool own_network = false;
   uint16_t proxy_port = 0;
   UniqueFd listener_channel;  // the keeper's end (proxy-only)

@@ -2,13 +2,12 @@
 
 #include <signal.h>
 #include <spdlog/spdlog.h>
-
 #include <unistd.h>
 
 #include <algorithm>
-#include <cstdlib>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <cstdlib>
 
 #include "common/core/ids.h"
 #include "worker-agent/tools/adapter.h"

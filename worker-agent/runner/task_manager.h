@@ -22,8 +22,8 @@
 #include "common/core/result.h"
 #include "worker-agent/runner/event_outbox.h"
 #include "worker-agent/runner/log_batcher.h"
-#include "worker-agent/runner/task_env.h"
 #include "worker-agent/runner/task_box.h"
+#include "worker-agent/runner/task_env.h"
 #include "worker-agent/runner/task_meter.h"
 #include "worker-agent/runner/tool_process.h"
 
