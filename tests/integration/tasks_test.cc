@@ -108,19 +108,6 @@ std::vector<std::string> ReadRuns(const std::string& path) {
   return out;
 }
 
-// Whether any process on the host works in `dir` (a task's workspace): a boxed tool's pids
-// are its own namespace's, so the test finds its processes by where they run.
-bool AnyProcessIn(const std::string& dir) {
-  for (const auto& e : std::filesystem::directory_iterator("/proc")) {
-    const std::string name = e.path().filename();
-    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
-    std::error_code ec;
-    const auto cwd = std::filesystem::read_symlink(e.path() / "cwd", ec);
-    if (!ec && cwd == dir && ProcessAlive(std::stoi(name))) return true;
-  }
-  return false;
-}
-
 }  // namespace
 
 TEST_CASE("twenty shell tasks over two agents all succeed with the right output") {
