@@ -122,7 +122,7 @@ build {
     inline = [
       "sudo install -m 755 /tmp/autovibe-agent /opt/autovibe/bin/autovibe-agent",
       "sudo install -m 644 /tmp/autovibe-agent.service /etc/systemd/system/autovibe-agent.service",
-      "sudo apt-get update -q && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -q git",
+      "sudo apt-get update -q && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -q git bubblewrap",
       "sudo passwd -d debian && sudo passwd -l debian",
       "sudo cloud-init clean --logs --machine-id",
     ]

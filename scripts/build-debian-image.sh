@@ -23,7 +23,7 @@ done
 libs=$(ldd "$AGENT" | awk '/=> \// {print $3}' | while read -r lib; do
   dpkg -S "$(readlink -f "$lib")" 2>/dev/null || dpkg -S "/usr$lib" 2>/dev/null || true
 done | cut -d: -f1 | sort -u | paste -sd, -)
-packages="systemd,systemd-sysv,udev,dbus,cloud-init,curl,ca-certificates,linux-image-amd64,iproute2,isc-dhcp-client,ifupdown,netbase,e2fsprogs,git,$libs"
+packages="systemd,systemd-sysv,udev,dbus,cloud-init,curl,ca-certificates,linux-image-amd64,iproute2,isc-dhcp-client,ifupdown,netbase,e2fsprogs,git,bubblewrap,$libs"
 stamp=$(printf '%s\n%s\n' "$packages" "$(sha256sum "$0" | cut -d' ' -f1)" | sha256sum | cut -d' ' -f1)
 if [ -f "$OUT/stamp" ] && [ "$(cat "$OUT/stamp")" = "$stamp" ] && [ -f "$OUT/base.qcow2" ]; then
   echo "build-debian-image: $OUT is up to date"

@@ -14,6 +14,8 @@ PACKAGES=(
   catch2 libbenchmark-dev
   # servers the tests and the quickstart start by hand
   nats-server
+  # the agent boxes each task with it (README.md, "Security")
+  bubblewrap
   # the docker backend: dockerd started by hand (tests), busybox for the agent's image
   docker.io busybox-static
   # the libvirt backend: qcow2 overlays and cloud-init seeds; the tests' real VMs run under a

@@ -1,12 +1,15 @@
 #include "worker-agent/agent.h"
 
 #include <spdlog/spdlog.h>
+#include <sys/stat.h>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/thread_pool.hpp>
+#include <cstdio>
+#include <filesystem>
 
 #include "autovibe/v1/command.pb.h"
 #include "autovibe/v1/event.pb.h"
@@ -42,9 +45,18 @@ constexpr auto kStopFlushWait = std::chrono::seconds(2);
 constexpr const char* kDefaultUpstreams[][2] = {{"anthropic", "https://api.anthropic.com"},
                                                 {"openai", "https://api.openai.com"}};
 
-// A provider key from its file (trimmed), else from the agent's environment.
+// A provider key from its file (trimmed), else from the agent's environment. A key file others
+// could read is refused: the key would not be the agent's alone.
 Result<std::string> ProviderKey(const std::string& file, const std::string& from_env) {
   if (file.empty()) return from_env;
+  struct stat st {};
+  if (stat(file.c_str(), &st) == 0 && (st.st_mode & 077) != 0) {
+    char mode[8];
+    std::snprintf(mode, sizeof mode, "%04o", st.st_mode & 07777);
+    return MakeError(ErrorCode::kBadConfig, "key file " + file +
+                                                " is readable by group or others (mode " + mode +
+                                                "): chmod 600 " + file);
+  }
   auto text = ReadFile(file);
   if (!text) return MakeError(ErrorCode::kBadConfig, "cannot read key file " + file);
   std::string key = *text;
@@ -73,6 +85,11 @@ class AgentImpl final : public Agent {
 
   Result<void> Init() {
     if (auto r = MakeDirs(config_.data_dir, 0700); !r) return r.error();
+    // Workspaces, checkpoints and the machine's credentials: the agent's user's alone, whatever
+    // the directory was made with.
+    if (chmod(config_.data_dir.c_str(), 0700) != 0) {
+      return IoError("cannot make private (0700)", config_.data_dir);
+    }
     if (auto id = ReadFile(config_.data_dir + "/machine_id"); id && !id->empty()) {
       machine_id_ = *id;
     }
@@ -105,7 +122,15 @@ class AgentImpl final : public Agent {
     if (!outbox) return outbox.error();
     outbox_ = std::move(*outbox);
     if (auto r = StartMeter(); !r) return r.error();
-    tasks_ = std::make_unique<TaskManager>(ioc_, *outbox_, TaskOptions());
+    auto task_options = TaskOptions();
+    if (config_.box.task_user == box::TaskUser::kPerTask) {
+      task_options.boxes = std::make_shared<runner::TaskBoxes>(BoxOptions());
+    } else {
+      spdlog::warn(
+          "tasks run as the agent's own user, unboxed (task_user = \"root\"): trusted "
+          "work only");
+    }
+    tasks_ = std::make_unique<TaskManager>(ioc_, *outbox_, std::move(task_options));
     auto keeper = CheckpointKeeper::Open(
         ioc_, *outbox_, *tasks_,
         CheckpointKeeperOptions{.data_dir = config_.data_dir, .settings = config_.checkpoints});
@@ -234,6 +259,21 @@ class AgentImpl final : public Agent {
     o.on_ended = [this](const std::string& task_id, uint32_t attempt) {
       if (checkpoints_) checkpoints_->TaskEnded(task_id, attempt);
     };
+    return o;
+  }
+
+  runner::TaskBoxesOptions BoxOptions() const {
+    runner::TaskBoxesOptions o;
+    o.settings = config_.box;
+    o.data_dir = config_.data_dir;
+    o.slots = config_.task_slots;
+    for (const std::string& f :
+         {config_.config_file, config_.meter.anthropic_key_file, config_.meter.openai_key_file}) {
+      std::error_code ec;
+      if (!f.empty()) o.hidden_files.push_back(std::filesystem::absolute(f, ec).string());
+    }
+    spdlog::info("tasks are boxed: a user each from uid {}, network {}", o.settings.uid_base,
+                 box::TaskNetworkName(o.settings.network));
     return o;
   }
 

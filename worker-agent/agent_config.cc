@@ -89,7 +89,27 @@ Result<void> TomlCheckpoints(const toml::node& n, CheckpointSettings& c) {
   return {};
 }
 
+// task_user = "per-task" | "root"; network = "host" | "proxy-only".
+Result<void> TomlBoxChoice(const toml::node& n, std::string_view key, box::BoxSettings& b) {
+  std::string text;
+  if (auto r = TomlString(n, key, text); !r) return r;
+  return ApplyBoxChoice(key, text, b);
+}
+
 }  // namespace
+
+Result<void> ApplyBoxChoice(std::string_view key, const std::string& text, box::BoxSettings& b) {
+  if (key == "task_user") {
+    auto u = box::ParseTaskUser(text);
+    if (!u) return u.error();
+    b.task_user = *u;
+    return {};
+  }
+  auto n = box::ParseTaskNetwork(text);
+  if (!n) return n.error();
+  b.network = *n;
+  return {};
+}
 
 Result<void> LoadAgentConfigToml(std::string_view toml_text, AgentConfig& c) {
   return ForEachTomlKey(toml_text,
@@ -115,6 +135,10 @@ Result<void> LoadAgentConfigToml(std::string_view toml_text, AgentConfig& c) {
                           }
                           if (k == "task_grace") return TomlDuration(node, k, c.task_grace);
                           if (k == "task_limits") return TomlLimits(node, k, c.task_limits);
+                          if (k == "task_user" || k == "network") {
+                            return TomlBoxChoice(node, k, c.box);
+                          }
+                          if (k == "box") return box::TomlBox(node, c.box);
                           if (k == "meter") return meter::TomlMeterConfig(node, c.meter);
                           if (k == "checkpoints") return TomlCheckpoints(node, c.checkpoints);
                           return UnknownKey(k);
@@ -182,7 +206,7 @@ Result<void> ValidateTaskSettings(const AgentConfig& c) {
   if (l.processes != 0 && l.processes < 16) {
     return MakeError(ErrorCode::kBadConfig, "task_limits.processes must be 0 or at least 16");
   }
-  return {};
+  return box::ValidateBoxSettings(c.box, c.task_slots);
 }
 
 ParsedAgentArgs ParseAgentArgs(int argc, char** argv) {
@@ -193,7 +217,7 @@ ParsedAgentArgs ParseAgentArgs(int argc, char** argv) {
       join_token_file;
   std::vector<std::string> labels, upstreams;
   uint32_t task_slots = 0;
-  std::string task_grace, proxy_listen, prices, checkpoint_every;
+  std::string task_grace, proxy_listen, prices, checkpoint_every, task_user, network;
   app.add_option("--config", config_file, "TOML config file; flags override it");
   app.add_option("--nats", nats, "NATS server URL [" + c.nats_url + "]");
   app.add_option("--nats-user", user, "NATS user name");
@@ -220,6 +244,12 @@ ParsedAgentArgs ParseAgentArgs(int argc, char** argv) {
   app.add_option("--checkpoint-every", checkpoint_every,
                  "at most one automatic workspace checkpoint per task this often, after LLM "
                  "responses; 0 for none [30s]");
+  app.add_option("--task-user", task_user,
+                 "per-task: each task its own user and box; root: as the agent, for trusted "
+                 "work [per-task]");
+  app.add_option("--network", network,
+                 "host: tasks use the machine's network; proxy-only: they reach only the "
+                 "metering proxy [host]");
   app.set_version_flag("--version", AUTOVIBE_VERSION);
   if (auto code = ParseFlags(app, argc, argv)) {
     out.exit_code = *code;
@@ -232,6 +262,11 @@ ParsedAgentArgs ParseAgentArgs(int argc, char** argv) {
   auto loaded = LoadConfigFlag(
       config_file, [&c](std::string_view text) { return LoadAgentConfigToml(text, c); });
   if (!loaded) return fail(loaded.error());
+  c.config_file = config_file;
+  for (auto [key, flag] : {std::pair{"task_user", &task_user}, std::pair{"network", &network}}) {
+    if (flag->empty()) continue;
+    if (auto r = ApplyBoxChoice(key, *flag, c.box); !r) return fail(r.error());
+  }
   Override(c.nats_url, nats);
   Override(c.nats_user, user);
   Override(c.nats_password, password);

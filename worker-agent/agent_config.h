@@ -6,6 +6,7 @@
 
 #include "common/core/duration.h"
 #include "common/core/result.h"
+#include "worker-agent/box/box_settings.h"
 #include "worker-agent/meter/meter_config.h"
 #include "worker-agent/runner/tool_process.h"
 
@@ -50,19 +51,26 @@ struct AgentConfig {
   uint64_t max_output_bytes = 16 << 20;           // per task; output beyond is read and dropped
   Duration task_grace = std::chrono::seconds(5);  // SIGTERM -> SIGKILL unless the task says
   ResourceLimits task_limits;                     // applied to every tool (setrlimit)
+  // Each task in its own box (task_user, network and the [box] table).
+  box::BoxSettings box;
   // The metering proxy: where it listens, prices, keys, per-task rate limits, the mock.
   meter::MeterConfig meter;
   CheckpointSettings checkpoints;
+  std::string config_file;  // the --config file, if any: masked inside task boxes
 };
 
 // Keys: nats, nats_user, nats_password, join_token, join_token_file, name, data_dir, backend,
 // machine_id, subject_prefix, log_level,
-// task_slots, max_output_bytes, task_grace, [labels] table, [upstreams] table, [task_limits]
+// task_slots, max_output_bytes, task_grace, task_user ("per-task" | "root"), network ("host" |
+// "proxy-only"), [box] table (box_settings.h), [labels] table, [upstreams] table, [task_limits]
 // table (address_space_bytes, cpu_seconds, file_size_bytes, open_files, processes: integers,
 // 0 keeps the agent's own limit; core_dumps: bool), [meter] table (meter_config.h),
 // [checkpoints] table (auto_every, at_task_end, keep_auto, keep_days, prune_every). Unknown
 // keys are an error.
 Result<void> LoadAgentConfigToml(std::string_view toml_text, AgentConfig& config);
+
+// Sets box.task_user (`key` "task_user") or box.network ("network") from its text.
+Result<void> ApplyBoxChoice(std::string_view key, const std::string& text, box::BoxSettings& b);
 
 // "k=v" -> (k, v); fails on a missing '=' or an empty key.
 Result<std::pair<std::string, std::string>> ParseKeyValue(std::string_view text);

@@ -1,5 +1,6 @@
 // autovibe-agent: see DESIGN.md, "Daemons".
 #include <malloc.h>
+#include <sys/prctl.h>
 
 #include <iostream>
 
@@ -8,6 +9,7 @@
 #include "common/core/log.h"
 #include "worker-agent/agent.h"
 #include "worker-agent/bus_join.h"
+#include "worker-agent/runner/task_env.h"
 
 int main(int argc, char** argv) {
   // A fixed threshold: a block above it (a checkpoint's read buffer, zstd's workspace, a large
@@ -15,6 +17,10 @@ int main(int argc, char** argv) {
   // raises the threshold to the largest block freed so far, and keeps later such blocks in
   // the heap: an agent idle after a checkpoint held 4 MB it no longer used.
   mallopt(M_MMAP_THRESHOLD, 128 << 10);
+  // The provider keys leave the environment before anything else runs, and no process of the
+  // agent's user may read this one's memory (ptrace, /proc/<pid>/mem, core dumps).
+  autovibe::AgentEnvironment::FromProcess();
+  prctl(PR_SET_DUMPABLE, 0);
   auto args = autovibe::ParseAgentArgs(argc, argv);
   if (args.exit_code >= 0) return args.exit_code;
   autovibe::InitLogging("agent", args.config.log_level);

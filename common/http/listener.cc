@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -215,6 +216,23 @@ Result<std::unique_ptr<TcpListener>> StartTcpListener(asio::io_context& ioc,
   if (auto r = Bind(acceptor->socket, options); !r) return r.error();
   acceptor->port = acceptor->socket.local_endpoint().port();
   asio::co_spawn(ioc, AcceptLoop(acceptor, std::move(options), std::move(on_accept)),
+                 asio::detached);
+  return std::unique_ptr<TcpListener>(new Listener(std::move(acceptor)));
+}
+
+Result<std::unique_ptr<TcpListener>> AdoptTcpListener(asio::io_context& ioc, int listening_fd,
+                                                      std::string log_prefix,
+                                                      TcpListener::OnAccept on_accept) {
+  auto acceptor = std::make_shared<Acceptor>(ioc);
+  boost::system::error_code ec;
+  acceptor->socket.assign(tcp::v4(), listening_fd, ec);
+  if (ec) {
+    ::close(listening_fd);
+    return MakeError(ErrorCode::kUnavailable,
+                     "cannot accept on a handed-over socket: " + ec.message());
+  }
+  acceptor->port = acceptor->socket.local_endpoint(ec).port();
+  asio::co_spawn(ioc, AcceptLoop(acceptor, std::move(log_prefix), std::move(on_accept)),
                  asio::detached);
   return std::unique_ptr<TcpListener>(new Listener(std::move(acceptor)));
 }

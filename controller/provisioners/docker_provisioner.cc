@@ -90,6 +90,7 @@ class DockerProvisioner final : public Provisioner {
     json::object host{{"NetworkMode", options_.network},
                       {"Binds", json::array{dir + ":" + kConfigDir + ":ro"}},
                       {"Init", true}};
+    if (options_.boxed_tasks) AddDockerBoxHostConfig(host);
     json::object body{{"Image", image},
                       {"Cmd", json::array{options_.agent_path, "--config",
                                           std::string(kConfigDir) + "/agent.toml"}},
@@ -126,6 +127,13 @@ class DockerProvisioner final : public Provisioner {
 };
 
 }  // namespace
+
+void AddDockerBoxHostConfig(json::object& host) {
+  host["CapAdd"] = json::array{"SYS_ADMIN"};
+  host["SecurityOpt"] = json::array{"seccomp=unconfined", "apparmor=unconfined"};
+  host["MaskedPaths"] = json::array{};
+  host["ReadonlyPaths"] = json::array{};
+}
 
 std::unique_ptr<Provisioner> MakeDockerProvisioner(DockerBackendOptions options) {
   return std::make_unique<DockerProvisioner>(std::move(options));

@@ -5,6 +5,7 @@
 // container, so a machine checkpoint (docker commit) carries its workspaces along.
 #pragma once
 
+#include <boost/json/object.hpp>
 #include <memory>
 #include <string>
 
@@ -21,7 +22,16 @@ struct DockerBackendOptions {
   std::string agent_toml;    // extra agent settings (AgentTomlOptions::extra_toml)
   // Images of machine checkpoints are named <snapshot_repo>:<checkpoint id>.
   std::string snapshot_repo = "autovibe-machine";
+  // The agent boxes its tasks with bubblewrap (the pool's task_user is not "root"): the
+  // container gets what that needs (DockerBoxHostConfig).
+  bool boxed_tasks = true;
 };
+
+// HostConfig entries that let the agent box tasks inside a container: CAP_SYS_ADMIN for its
+// keepers' mount and network namespaces, no seccomp or AppArmor profile (Docker's default ones
+// refuse the user namespaces bubblewrap makes), and /proc unmasked (a new procfs cannot be
+// mounted over a masked one). The agent runs as root in the container; its tasks never do.
+void AddDockerBoxHostConfig(boost::json::object& host_config);
 
 std::unique_ptr<Provisioner> MakeDockerProvisioner(DockerBackendOptions options);
 

@@ -41,12 +41,13 @@ Result<void> ReadStrings(const PoolConfig& pool,
   return {};
 }
 
-std::string SlotsToml(const PoolConfig& pool) {
-  // Before the pool's own settings: a key after a [table] header would belong to the table.
-  return "task_slots = " + std::to_string(pool.task_slots) + "\n" + pool.agent_toml;
-}
-
 }  // namespace
+
+std::string PoolAgentToml(const PoolConfig& pool) {
+  // Before the pool's own settings: a key after a [table] header would belong to the table.
+  return "task_slots = " + std::to_string(pool.task_slots) + "\ntask_user = \"" + pool.task_user +
+         "\"\nnetwork = \"" + pool.network + "\"\n" + pool.agent_toml;
+}
 
 std::string DefaultTemplatesDir() {
   // A build tree (build/bin/..) next to the sources, else an installed tree.
@@ -75,7 +76,7 @@ Result<std::unique_ptr<Provisioner>> MakeProvisioner(const PoolConfig& pool,
     if (access(o.agent_binary.c_str(), X_OK) != 0) {
       return Bad(pool, "agent " + o.agent_binary + " is not an executable file");
     }
-    o.agent_toml = SlotsToml(pool);
+    o.agent_toml = PoolAgentToml(pool);
     return MakeLocalProvisioner(std::move(o));
   }
   if (pool.backend == "docker") {
@@ -90,7 +91,8 @@ Result<std::unique_ptr<Provisioner>> MakeProvisioner(const PoolConfig& pool,
         !r) {
       return r.error();
     }
-    o.agent_toml = SlotsToml(pool);
+    o.agent_toml = PoolAgentToml(pool);
+    o.boxed_tasks = pool.task_user != "root";
     return MakeDockerProvisioner(std::move(o));
   }
   if (pool.backend == "ssh") {
@@ -129,7 +131,7 @@ Result<std::unique_ptr<Provisioner>> MakeProvisioner(const PoolConfig& pool,
       return Bad(pool, "max (" + std::to_string(pool.max) + ") exceeds the " +
                            std::to_string(o.hosts.size()) + " hosts listed");
     }
-    o.agent_toml = SlotsToml(pool);
+    o.agent_toml = PoolAgentToml(pool);
     return MakeSshProvisioner(std::move(o));
   }
   if (pool.backend == "proxmox") {
@@ -179,7 +181,7 @@ Result<std::unique_ptr<Provisioner>> MakeProvisioner(const PoolConfig& pool,
     if (o.url.empty() || o.token.empty())
       return Bad(pool, "url and token (or token_file) are required");
     if (auto r = ValidateAgentDownload(o.agent_download); !r) return Bad(pool, r.error().message);
-    o.agent_toml = SlotsToml(pool);
+    o.agent_toml = PoolAgentToml(pool);
     o.templates_dir = context.templates_dir;
     return MakeProxmoxProvisioner(std::move(o));
   }
@@ -229,7 +231,7 @@ Result<std::unique_ptr<Provisioner>> MakeProvisioner(const PoolConfig& pool,
     }
     o.images_dir = std::filesystem::absolute(o.images_dir).lexically_normal().string();
     if (auto r = ValidateAgentDownload(o.agent_download); !r) return Bad(pool, r.error().message);
-    o.agent_toml = SlotsToml(pool);
+    o.agent_toml = PoolAgentToml(pool);
     o.templates_dir = context.templates_dir;
     return MakeLibvirtProvisioner(std::move(o));
   }

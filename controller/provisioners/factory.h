@@ -21,6 +21,10 @@ struct ProvisionerContext {
 Result<std::unique_ptr<Provisioner>> MakeProvisioner(const PoolConfig& pool,
                                                      const ProvisionerContext& context);
 
+// The pool's settings for its machines' agent config: task_slots, task_user, network, then
+// [pool.agent] as given.
+std::string PoolAgentToml(const PoolConfig& pool);
+
 // The directory of the running program (for its sibling binaries).
 std::string SelfDir();
 // templates/ of the source tree the running program was built in, else the installed one.

@@ -44,6 +44,17 @@ Result<void> ParseOne(const toml::table& t, PoolConfig& p) {
       auto c = Count(node, k, k == "task_slots" ? 1024 : 10'000);
       if (!c) return Bad(p.name, c.error().message);
       (k == "min" ? p.min : k == "max" ? p.max : p.task_slots) = *c;
+    } else if (k == "task_user" || k == "network") {
+      std::string& out = k == "task_user" ? p.task_user : p.network;
+      r = TomlString(node, k, out);
+      const bool known = k == "task_user" ? (out == "per-task" || out == "root")
+                                          : (out == "host" || out == "proxy-only");
+      if (r && !known) {
+        return Bad(p.name,
+                   k == "task_user"
+                       ? "task_user must be \"per-task\" or \"root\" (got \"" + out + "\")"
+                       : "network must be \"host\" or \"proxy-only\" (got \"" + out + "\")");
+      }
     } else if (k == "idle_timeout") {
       r = TomlDuration(node, k, p.idle_timeout);
     } else if (k == "boot_timeout") {
@@ -61,8 +72,10 @@ Result<void> ParseOne(const toml::table& t, PoolConfig& p) {
     } else if (k == "agent") {
       const toml::table* a = node.as_table();
       if (a == nullptr) return Bad(p.name, "agent must be a table ([pool.agent])");
-      if (a->contains("task_slots")) {
-        return Bad(p.name, "set task_slots on the pool, not in [pool.agent]");
+      for (const char* own : {"task_slots", "task_user", "network"}) {
+        if (a->contains(own)) {
+          return Bad(p.name, "set " + std::string(own) + " on the pool, not in [pool.agent]");
+        }
       }
       std::ostringstream out;
       out << *a;
@@ -92,6 +105,9 @@ Result<void> ParseOne(const toml::table& t, PoolConfig& p) {
   if (p.max == 0) return Bad(p.name, "max must be at least 1");
   if (p.min > p.max) return Bad(p.name, "min must not exceed max");
   if (p.task_slots == 0) return Bad(p.name, "task_slots must be at least 1");
+  if (p.task_user == "root" && p.network == "proxy-only") {
+    return Bad(p.name, "network = \"proxy-only\" needs task_user = \"per-task\"");
+  }
   if (p.boot_timeout < std::chrono::seconds(1)) {
     return Bad(p.name, "boot_timeout must be at least 1s");
   }

@@ -28,6 +28,11 @@ struct PoolConfig {
   // serve; empty: any tool.
   std::vector<std::string> tools;
   uint32_t task_slots = 1;  // tasks each machine runs at once (written to its agent's config)
+  // Written to each machine's agent config: "per-task" (each task boxed, its own user) or
+  // "root" (trusted work: tasks run as the agent); "host" or "proxy-only" (tasks reach only
+  // the metering proxy).
+  std::string task_user = "per-task";
+  std::string network = "host";
   // [pool.agent]: further agent settings (upstreams, meter, checkpoints, ...) as TOML.
   std::string agent_toml;
   // [pool.<backend>]: the backend's own settings, read by its provisioner.

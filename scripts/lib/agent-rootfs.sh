@@ -15,6 +15,14 @@ agent_rootfs() {
   ldd "$AGENT" | awk '/=> \// {print $3} /ld-linux/ && !/=>/ {print $1}' | while read -r lib; do
     cp -L --parents "$lib" "$rootfs"
   done
+  # bubblewrap boxes each task (README.md, "Security"), with the libraries it links.
+  local bwrap=/usr/bin/bwrap
+  [ -x "$bwrap" ] || { echo "$0: bwrap is missing (apt install bubblewrap)" >&2; return 1; }
+  mkdir -p "$rootfs/usr/bin" "$rootfs/run"
+  cp "$bwrap" "$rootfs/usr/bin/bwrap"
+  ldd "$bwrap" | awk '/=> \// {print $3} /ld-linux/ && !/=>/ {print $1}' | while read -r lib; do
+    cp -L --parents "$lib" "$rootfs"
+  done
   cp "$busybox" "$rootfs/bin/busybox"
   for applet in $("$rootfs/bin/busybox" --list); do
     [ -e "$rootfs/bin/$applet" ] || ln -s busybox "$rootfs/bin/$applet"

@@ -310,7 +310,7 @@ TEST_CASE("project stop halts every task at once and resume releases them", "[bu
   MeteredFleet f;
   std::vector<std::string> ids;
   for (int i = 0; i < 6; ++i) {  // 4 slots: 4 run, 2 wait
-    ids.push_back(f.tasks->SubmitShell("demo", {"sh", "-c", "echo $$ > pid; exec sleep 600"}));
+    ids.push_back(f.tasks->SubmitShell("demo", {"sh", "-c", "pwd > pid; exec sleep 600"}));
   }
   REQUIRE(WaitUntil(
       [&] {
@@ -319,12 +319,13 @@ TEST_CASE("project stop halts every task at once and resume releases them", "[bu
         return running == 4;
       },
       20s));
-  std::vector<pid_t> pids;
+  // Where each running tool works: a boxed tool's pid is its own namespace's.
+  std::vector<std::string> workspaces;
   for (const auto& id : ids) {
     if (f.tasks->State(id) != "running") continue;
     const std::string pidfile = f.dir / "agent-1/workspaces/" + id + "/pid";
     REQUIRE(WaitUntil([&] { return !ReadAll(pidfile).empty(); }, 5s));
-    pids.push_back(std::stoi(ReadAll(pidfile)));
+    workspaces.push_back(f.dir / "agent-1/workspaces/" + id);
   }
   auto r = f.controller->Call("POST", "/v1/projects/demo/stop");
   REQUIRE(r);
@@ -334,8 +335,8 @@ TEST_CASE("project stop halts every task at once and resume releases them", "[bu
   CHECK(stopped.at("held_tasks").as_int64() == 2);
   CHECK(WaitUntil(
       [&] {
-        for (pid_t p : pids) {
-          if (ProcessAlive(p)) return false;
+        for (const auto& w : workspaces) {
+          if (AnyProcessIn(w)) return false;
         }
         return true;
       },

@@ -63,8 +63,11 @@ struct CheckpointFleet {
     for (const std::string name : {"agent-1", "agent-2"}) {
       agents.push_back(std::make_unique<AgentProcess>(
           name, dir / name, nats.url(),
+          // Unboxed: a task here waits for its checkpoints by looking into its agent's
+          // store (WaitForCheckpoints), which a boxed task cannot see.
           std::vector<std::string>{"--label", "box=" + name, "--upstream",
-                                   "anthropic=" + anthropic.url(), "--checkpoint-every", "200ms"},
+                                   "anthropic=" + anthropic.url(), "--checkpoint-every", "200ms",
+                                   "--task-user", "root"},
           std::map<std::string, std::string>{{"ANTHROPIC_API_KEY", kKey}}));
     }
     REQUIRE(WaitUntil(

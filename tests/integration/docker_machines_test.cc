@@ -53,14 +53,16 @@ TEST_CASE("docker machines run tasks, are checkpointed as images and cloned from
   const std::string container = JsonString(ma, "instance");
   CHECK(DockerStatus(docker, "/containers/" + container + "/json") == 200);
 
-  // A task runs inside the container and leaves a file on its disk.
+  // A task runs inside the container, boxed (its own user), and leaves a file on its disk.
   TaskClient tasks(controller);
   tasks.CreateProject("demo");
   const std::string t = tasks.SubmitShell(
-      "demo", {"sh", "-c", "echo from-container-$(hostname); echo kept > /root/marker"},
+      "demo", {"sh", "-c", "echo from-container-$(hostname) as $(id -u); echo kept > marker"},
       {{"labels", {{"autovibe.machine", a}}}});
   REQUIRE(tasks.WaitState(t, "succeeded", 60s));
-  CHECK(tasks.Logs(t).find("from-container-boxes-1") != std::string::npos);
+  INFO(tasks.Logs(t));
+  CHECK(tasks.Logs(t).find("from-container-boxes-1 as 61000") != std::string::npos);
+  const std::string marker = "/var/lib/autovibe/agent/workspaces/" + t + "/marker";
 
   // A machine checkpoint is an image of the container.
   auto made = controller.Call("POST", "/v1/machines/" + a + "/checkpoints", std::nullopt,
@@ -85,10 +87,13 @@ TEST_CASE("docker machines run tasks, are checkpointed as images and cloned from
   const std::string b = controller.SpawnMachine(R"({"from_checkpoint":")" + cp_id + R"("})");
   REQUIRE(WaitUntil([&] { return JsonString(controller.Machine(b), "state") == "ready"; }, 60s));
   CHECK(JsonString(controller.Machine(b), "spawned_from") == cp_id);
-  const std::string t2 = tasks.SubmitShell("demo", {"sh", "-c", "cat /root/marker"},
+  // (A boxed task sees only its own workspace: the clone's disk is looked at from outside.)
+  const std::string cb = JsonString(controller.Machine(b), "instance");
+  CHECK(DockerStatus(docker, "/containers/" + cb + "/archive?path=" + marker) == 200);
+  const std::string t2 = tasks.SubmitShell("demo", {"sh", "-c", "echo boxed-on-the-clone"},
                                            {{"labels", {{"autovibe.machine", b}}}});
   REQUIRE(tasks.WaitState(t2, "succeeded", 60s));
-  CHECK(tasks.Logs(t2).find("kept") != std::string::npos);
+  CHECK(tasks.Logs(t2).find("boxed-on-the-clone") != std::string::npos);
 
   // Terminated machines leave no container behind; the checkpoint's image goes on delete.
   for (const auto& id : {a, b}) {

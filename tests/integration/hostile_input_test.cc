@@ -167,9 +167,10 @@ TEST_CASE("garbage and forged agent events change no task") {
   const std::string honest(controller.MachineByName("honest")->at("id").as_string());
   TaskClient tasks(controller);
   tasks.CreateProject("demo");
-  const std::string gate = dir / "gate";
+  // The task is boxed: its gate lies in its workspace (its working directory).
   const std::string id = tasks.SubmitShell(
-      "demo", {"sh", "-c", "echo started; while [ ! -e " + gate + " ]; do sleep 0.02; done"});
+      "demo", {"sh", "-c", "echo started; while [ ! -e gate ]; do sleep 0.02; done"});
+  const std::string gate = dir / "honest/workspaces/" + id + "/gate";
   REQUIRE(tasks.WaitState(id, "running"));
   REQUIRE(WaitUntil([&] { return tasks.Logs(id) == "started\n"; }, 10s));
 

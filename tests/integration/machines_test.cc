@@ -237,12 +237,22 @@ TEST_CASE("the autoscaler grows a pool for queued tasks within max and budget, t
   REQUIRE(budget->status == 200);
   const std::string starved = tasks.SubmitShell("frugal", {"true"});
   // Three tasks that each hold a slot until released; max is 2 machines of one slot.
-  const std::string gate = dir / "gate";
+  // Tasks are boxed: each one's gate lies in its workspace (its working directory), somewhere
+  // in the data dir of the machine it runs on.
   std::vector<std::string> ids;
   for (int i = 0; i < 3; ++i) {
     ids.push_back(tasks.SubmitShell(
-        "demo", {"sh", "-c", "while [ ! -e " + gate + " ]; do sleep 0.05; done; echo done"}));
+        "demo", {"sh", "-c", "while [ ! -e gate ]; do sleep 0.05; done; echo done"}));
   }
+  auto open_gates = [&] {
+    std::error_code ec;
+    for (auto it = std::filesystem::recursive_directory_iterator(dir.path(), ec);
+         !ec && it != std::filesystem::recursive_directory_iterator(); it.increment(ec)) {
+      if (it->is_directory() && it->path().parent_path().filename() == "workspaces") {
+        std::ofstream(it->path() / "gate").put('x');
+      }
+    }
+  };
   REQUIRE(WaitUntil(
       [&] {
         int running = 0;
@@ -251,8 +261,14 @@ TEST_CASE("the autoscaler grows a pool for queued tasks within max and budget, t
       },
       30s));
   CHECK(LiveMachines(controller) == 2);
-  REQUIRE(autovibe::WriteFileAtomic(gate, "", 0644));
-  for (const auto& t : ids) REQUIRE(tasks.WaitState(t, "succeeded", 30s));
+  for (const auto& t : ids) {
+    REQUIRE(WaitUntil(
+        [&] {
+          open_gates();
+          return tasks.State(t) == "succeeded";
+        },
+        30s));
+  }
   CHECK(tasks.State(starved) != "succeeded");
   CHECK(controller.Machines().size() == 2);  // never more than max, none for frugal
 

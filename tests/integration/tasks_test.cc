@@ -37,12 +37,22 @@ struct Fleet {
   std::vector<std::unique_ptr<AgentProcess>> agents;
   TaskClient tasks{controller};
 
+  // Tasks run boxed, each as a user of its own that sees only its workspace of the host's
+  // files: the files a test shares with its tasks (gates, what they record) lie in a directory
+  // every box shares ([box] shared_paths).
+  std::string shared = dir / "shared";
+
   explicit Fleet(int n) {
+    std::filesystem::create_directories(shared);
+    std::filesystem::permissions(shared,
+                                 std::filesystem::perms::all | std::filesystem::perms::sticky_bit);
+    std::ofstream(dir / "agent.toml") << "[box]\nshared_paths = [\"" << shared << "\"]\n";
     std::vector<std::string> names;
     for (int i = 1; i <= n; ++i) {
       names.push_back("agent-" + std::to_string(i));
       agents.push_back(
-          std::make_unique<AgentProcess>(names.back(), dir / names.back(), nats.url()));
+          std::make_unique<AgentProcess>(names.back(), dir / names.back(), nats.url(),
+                                         std::vector<std::string>{"--config", dir / "agent.toml"}));
     }
     REQUIRE(WaitUntil([&] { return Ready(controller, names); }, 15s));
     // An agent takes commands once its registration is answered, a moment after the
@@ -58,10 +68,13 @@ struct Fleet {
     tasks.CreateProject("demo");
   }
 
-  // A shell loop that records its pid, then waits for `gate` to exist; prints `done`.
-  std::vector<std::string> GatedTask(const std::string& gate, const std::string& pid_file) {
+  std::string Shared(const std::string& name) const { return shared + "/" + name; }
+
+  // A shell loop that records where it runs (its workspace), then waits for `gate` to exist;
+  // prints `done`.
+  std::vector<std::string> GatedTask(const std::string& gate, const std::string& runs_file) {
     return {"sh", "-c",
-            "echo $$ >> " + pid_file + "; echo started; while [ ! -e " + gate +
+            "pwd >> " + runs_file + "; echo started; while [ ! -e " + gate +
                 " ]; do sleep 0.02; done; echo done"};
   }
 
@@ -87,11 +100,11 @@ std::string ManyEnv(int n) {
   return out;
 }
 
-std::vector<pid_t> ReadPids(const std::string& path) {
+// The lines of a file tasks append to.
+std::vector<std::string> ReadRuns(const std::string& path) {
   std::ifstream in(path);
-  std::vector<pid_t> out;
-  pid_t p;
-  while (in >> p) out.push_back(p);
+  std::vector<std::string> out;
+  for (std::string line; std::getline(in, line);) out.push_back(line);
   return out;
 }
 
@@ -125,8 +138,8 @@ TEST_CASE("twenty shell tasks over two agents all succeed with the right output"
 
 TEST_CASE("higher priority runs first once a slot frees") {
   Fleet f(1);
-  const std::string gate = f.dir / "gate";
-  const std::string blocker = f.tasks.SubmitShell("demo", f.GatedTask(gate, f.dir / "pids"));
+  const std::string gate = f.Shared("gate");
+  const std::string blocker = f.tasks.SubmitShell("demo", f.GatedTask(gate, f.Shared("runs")));
   REQUIRE(f.tasks.WaitState(blocker, "running"));
   const std::string low = f.tasks.SubmitShell("demo", {"true"}, {{"priority", 1}});
   const std::string high = f.tasks.SubmitShell("demo", {"true"}, {{"priority", 10}});
@@ -141,12 +154,12 @@ TEST_CASE("higher priority runs first once a slot frees") {
 
 TEST_CASE("a dependency chain runs in order, and a failure fails what waits on it") {
   Fleet f(2);
-  const std::string a = f.tasks.SubmitShell("demo", {"sh", "-c", "echo a > " + f.dir / "a"});
+  const std::string a = f.tasks.SubmitShell("demo", {"sh", "-c", "echo a > " + f.Shared("a")});
   const std::string b = f.tasks.SubmitShell(
-      "demo", {"sh", "-c", "test -e " + f.dir / "a" + " && echo b > " + f.dir / "b"},
+      "demo", {"sh", "-c", "test -e " + f.Shared("a") + " && echo b > " + f.Shared("b")},
       {{"depends_on", json::array{a}}});
   const std::string c =
-      f.tasks.SubmitShell("demo", {"test", "-e", f.dir / "b"}, {{"depends_on", json::array{b}}});
+      f.tasks.SubmitShell("demo", {"test", "-e", f.Shared("b")}, {{"depends_on", json::array{b}}});
   REQUIRE(f.tasks.WaitState(c, "succeeded"));
   CHECK(f.tasks.State(a) == "succeeded");
   CHECK(f.tasks.State(b) == "succeeded");
@@ -165,20 +178,19 @@ TEST_CASE("a dependency chain runs in order, and a failure fails what waits on i
 
 TEST_CASE("cancel kills the whole process tree within the grace period") {
   Fleet f(1);
-  const std::string pids = f.dir / "pids";
+  const std::string runs = f.Shared("runs");
   // A tool that ignores SIGTERM and leaves a background child: only SIGKILL ends it.
   const std::string id = f.tasks.SubmitShell(
-      "demo", {"sh", "-c", "trap '' TERM; sleep 1000 & echo $$ > " + pids + "; wait"});
+      "demo", {"sh", "-c", "trap '' TERM; sleep 1000 & pwd > " + runs + "; wait"});
   REQUIRE(f.tasks.WaitState(id, "running"));
-  REQUIRE(WaitUntil([&] { return ReadPids(pids).size() == 1; }, 10s));
-  const pid_t pgid = ProcessGroupOf(ReadPids(pids)[0]);
-  REQUIRE(pgid > 0);
-  REQUIRE(GroupAlive(pgid));
+  REQUIRE(WaitUntil([&] { return ReadRuns(runs).size() == 1; }, 10s));
+  const std::string workspace = ReadRuns(runs)[0];
+  REQUIRE(AnyProcessIn(workspace));
   const auto start = std::chrono::steady_clock::now();
   CHECK(f.tasks.Cancel(id) == 200);
   CHECK(f.tasks.State(id) == "cancelled");
   // Default grace is 5 s; everything in the group is gone within it (plus a margin).
-  REQUIRE(WaitUntil([&] { return !GroupAlive(pgid); }, 8s));
+  REQUIRE(WaitUntil([&] { return !AnyProcessIn(workspace); }, 8s));
   CHECK(std::chrono::steady_clock::now() - start < 7s);
   CHECK(f.tasks.Cancel(id) == 409);
   // The agent reports the tool gone, which frees the machine for the next task.
@@ -200,16 +212,16 @@ TEST_CASE("a task over its timeout is stopped and fails with the reason") {
 // again on the other agent, on its second attempt, and succeeds there. Returns the machine
 // name it was taken from.
 std::string TaskSurvivesItsAgent(Fleet& f, const std::function<void(AgentProcess&)>& take_down,
-                                 pid_t* first_tool = nullptr) {
-  const std::string gate = f.dir / "gate";
-  const std::string pids = f.dir / "pids";
-  const std::string id = f.tasks.SubmitShell("demo", f.GatedTask(gate, pids));
+                                 std::string* first_tool = nullptr) {
+  const std::string gate = f.Shared("gate");
+  const std::string runs = f.Shared("runs");
+  const std::string id = f.tasks.SubmitShell("demo", f.GatedTask(gate, runs));
   REQUIRE(f.tasks.WaitState(id, "running"));
-  REQUIRE(WaitUntil([&] { return ReadPids(pids).size() == 1; }, 10s));
-  if (first_tool != nullptr) *first_tool = ReadPids(pids)[0];
+  REQUIRE(WaitUntil([&] { return ReadRuns(runs).size() == 1; }, 10s));
+  if (first_tool != nullptr) *first_tool = ReadRuns(runs)[0];
   const std::string victim(f.tasks.Task(id).at("machine_name").as_string());
   take_down(f.AgentNamed(victim));
-  REQUIRE(WaitUntil([&] { return ReadPids(pids).size() == 2; }, 15s));
+  REQUIRE(WaitUntil([&] { return ReadRuns(runs).size() == 2; }, 15s));
   auto t = f.tasks.Task(id);
   CHECK(t.at("machine_name").as_string() != victim);
   // No attempt wasted on the machine that went away.
@@ -222,13 +234,13 @@ std::string TaskSurvivesItsAgent(Fleet& f, const std::function<void(AgentProcess
 
 TEST_CASE("an agent killed mid-task: the task finishes elsewhere, no tool is left behind") {
   Fleet f(2);
-  pid_t first_tool = 0;
+  std::string first_tool;
   TaskSurvivesItsAgent(
       f,
       [&](AgentProcess& agent) {
         agent.Kill();
         // The agent's tools die with it.
-        REQUIRE(WaitUntil([&] { return !ProcessAlive(first_tool); }, 5s));
+        REQUIRE(WaitUntil([&] { return !AnyProcessIn(first_tool); }, 5s));
       },
       &first_tool);
 }
@@ -246,8 +258,8 @@ TEST_CASE("an agent stopped mid-task: its machine is lost at once, the task runs
 
 TEST_CASE("a controller killed mid-task: the task ends right once it is back") {
   Fleet f(1);
-  const std::string gate = f.dir / "gate";
-  const std::string id = f.tasks.SubmitShell("demo", f.GatedTask(gate, f.dir / "pids"));
+  const std::string gate = f.Shared("gate");
+  const std::string id = f.tasks.SubmitShell("demo", f.GatedTask(gate, f.Shared("runs")));
   REQUIRE(f.tasks.WaitState(id, "running"));
   f.controller.Kill();
   // The task finishes while the controller is down; its events wait in JetStream.
@@ -263,20 +275,20 @@ TEST_CASE("a controller killed mid-task: the task ends right once it is back") {
 
 TEST_CASE("a lost agent that comes back still running a task has its stale copy cancelled") {
   Fleet f(2);
-  const std::string gate = f.dir / "gate";
-  const std::string pids = f.dir / "pids";
-  const std::string id = f.tasks.SubmitShell("demo", f.GatedTask(gate, pids));
+  const std::string gate = f.Shared("gate");
+  const std::string runs = f.Shared("runs");
+  const std::string id = f.tasks.SubmitShell("demo", f.GatedTask(gate, runs));
   REQUIRE(f.tasks.WaitState(id, "running"));
-  REQUIRE(WaitUntil([&] { return ReadPids(pids).size() == 1; }, 10s));
-  const pid_t first_tool = ReadPids(pids)[0];
+  REQUIRE(WaitUntil([&] { return ReadRuns(runs).size() == 1; }, 10s));
+  const std::string first_tool = ReadRuns(runs)[0];
   const std::string frozen(f.tasks.Task(id).at("machine_name").as_string());
   // A frozen agent looks like a network partition: its tool keeps running meanwhile.
   f.AgentNamed(frozen).process().Signal(SIGSTOP);
-  REQUIRE(WaitUntil([&] { return ReadPids(pids).size() == 2; }, 15s));
-  CHECK(ProcessAlive(first_tool));
+  REQUIRE(WaitUntil([&] { return ReadRuns(runs).size() == 2; }, 15s));
+  CHECK(AnyProcessIn(first_tool));
   f.AgentNamed(frozen).process().Signal(SIGCONT);
   // Back, it reports the old copy; the controller has it stopped.
-  REQUIRE(WaitUntil([&] { return !ProcessAlive(first_tool); }, 15s));
+  REQUIRE(WaitUntil([&] { return !AnyProcessIn(first_tool); }, 15s));
   std::ofstream(gate).put('x');
   REQUIRE(f.tasks.WaitState(id, "succeeded"));
   CHECK(f.tasks.Task(id).at("machine_name").as_string() != frozen);

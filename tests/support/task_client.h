@@ -41,5 +41,8 @@ bool GroupAlive(pid_t pgid);
 pid_t ProcessGroupOf(pid_t pid);
 // Whether process `pid` exists (and is not a zombie).
 bool ProcessAlive(pid_t pid);
+// Whether any live process works in `dir` (a task's workspace). A boxed tool's pids are its
+// own namespace's; a test finds its processes on the host by where they run.
+bool AnyProcessIn(const std::string& dir);
 
 }  // namespace autovibe::testing

@@ -4,7 +4,9 @@
 
 #include "controller/config.h"
 #include "controller/provisioners/agent_toml.h"
+#include "controller/provisioners/factory.h"
 #include "tests/support/catch_result.h"
+#include "worker-agent/agent_config.h"
 
 using namespace autovibe;
 
@@ -148,4 +150,60 @@ TEST_CASE("per-machine bus users need the controller's own user and nats-server'
   CHECK(ValidateControllerConfig(c));
   c.nats_user = "m-0123456789ab";
   CHECK_FALSE(ValidateControllerConfig(c));
+}
+
+TEST_CASE("a pool's task_user and network reach its machines' agent config") {
+  auto pools = Parse(R"(
+[[pool]]
+name = "trusted"
+backend = "local"
+task_user = "root"
+[[pool]]
+name = "sealed"
+backend = "local"
+network = "proxy-only"
+[pool.agent]
+upstreams = { anthropic = "mock" }
+[[pool]]
+name = "plain"
+backend = "local"
+)");
+  REQUIRE(pools);
+  REQUIRE(pools->size() == 3);
+  CHECK((*pools)[2].task_user == "per-task");  // boxed unless a pool opts out
+  CHECK((*pools)[2].network == "host");
+  const std::string trusted = PoolAgentToml((*pools)[0]);
+  CHECK_THAT(trusted, Catch::Contains("task_user = \"root\""));
+  const std::string sealed = PoolAgentToml((*pools)[1]);
+  CHECK_THAT(sealed, Catch::Contains("task_user = \"per-task\"") &&
+                         Catch::Contains("network = \"proxy-only\""));
+  // What the provisioner writes, the agent reads as meant.
+  MachineLaunch launch;
+  launch.machine_id = "m-0123456789ab";
+  launch.name = "sealed-1";
+  auto toml = RenderAgentToml(launch, {.data_dir = "/d", .backend = "local", .extra_toml = sealed});
+  REQUIRE(toml);
+  AgentConfig agent;
+  REQUIRE(LoadAgentConfigToml(*toml, agent));
+  CHECK(agent.box.task_user == box::TaskUser::kPerTask);
+  CHECK(agent.box.network == box::TaskNetwork::kProxyOnly);
+  CHECK(agent.upstreams.at("anthropic") == "mock");
+
+  const std::pair<std::string, const char*> bad[] = {
+      {"[[pool]]\nname = \"a\"\nbackend = \"local\"\ntask_user = \"admin\"\n",
+       "task_user must be \"per-task\" or \"root\""},
+      {"[[pool]]\nname = \"a\"\nbackend = \"local\"\nnetwork = \"none\"\n",
+       "network must be \"host\" or \"proxy-only\""},
+      {"[[pool]]\nname = \"a\"\nbackend = \"local\"\ntask_user = \"root\"\nnetwork = "
+       "\"proxy-only\"\n",
+       "needs task_user = \"per-task\""},
+      {"[[pool]]\nname = \"a\"\nbackend = \"local\"\n[pool.agent]\ntask_user = \"root\"\n",
+       "task_user on the pool"},
+  };
+  for (const auto& [text, why] : bad) {
+    auto r = Parse(text);
+    INFO(text);
+    REQUIRE_FALSE(r);
+    CHECK_THAT(r.error().message, Catch::Contains(why));
+  }
 }

@@ -8,6 +8,7 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <future>
+#include <map>
 #include <thread>
 
 #include "common/bus/subjects.h"
@@ -137,6 +138,8 @@ struct MeterService::Impl {
   OutboxUsageSink sink;
   LeaseBook book;
   std::unique_ptr<MeteringProxy> proxy;  // before the thread: started, then served there
+  // Proxy-only tasks' own listening sockets, by task.
+  std::map<std::string, std::unique_ptr<TcpListener>> task_listeners;
   std::thread thread;
 };
 
@@ -184,7 +187,21 @@ void MeterService::TaskStarted(const v1::RunTask& task, const std::string& token
 }
 
 void MeterService::TaskEnded(const std::string& task_id) {
-  asio::post(impl_->ioc, [impl = impl_.get(), task_id] { impl->book.TaskEnded(task_id); });
+  asio::post(impl_->ioc, [impl = impl_.get(), task_id] {
+    impl->book.TaskEnded(task_id);
+    impl->task_listeners.erase(task_id);
+  });
+}
+
+void MeterService::TaskListener(const std::string& task_id, int listening_fd) {
+  asio::post(impl_->ioc, [impl = impl_.get(), task_id, listening_fd] {
+    auto listener = impl->proxy->AlsoAccept(listening_fd);
+    if (!listener) {
+      spdlog::error("meter: task {} gets no proxy: {}", task_id, listener.error().message);
+      return;
+    }
+    impl->task_listeners[task_id] = std::move(*listener);
+  });
 }
 
 }  // namespace autovibe::meter

@@ -52,6 +52,7 @@ class MeterService final : public TaskMeter {
   std::string url() const override { return url_; }
   void TaskStarted(const v1::RunTask& task, const std::string& token) override;
   void TaskEnded(const std::string& task_id) override;
+  void TaskListener(const std::string& task_id, int listening_fd) override;
 
  private:
   struct Impl;

@@ -119,6 +119,14 @@ class Proxy final : public std::enable_shared_from_this<Proxy> {
     return {};
   }
 
+  // Another listening socket, served like the proxy's own.
+  Result<std::unique_ptr<TcpListener>> AlsoAccept(asio::io_context& ioc, int fd) {
+    return AdoptTcpListener(ioc, fd, "meter: ", [self = shared_from_this()](tcp::socket s) {
+      auto ex = s.get_executor();
+      asio::co_spawn(ex, self->Session(std::move(s)), asio::detached);
+    });
+  }
+
   void Stop() {
     alive_ = false;
     listener_->Stop();
@@ -314,7 +322,7 @@ class Proxy final : public std::enable_shared_from_this<Proxy> {
 // Owns the proxy through a shared_ptr, so its coroutines can outlive the handle.
 class ProxyHandle final : public MeteringProxy {
  public:
-  explicit ProxyHandle(std::shared_ptr<Proxy> p) : p_(std::move(p)) {}
+  ProxyHandle(asio::io_context& ioc, std::shared_ptr<Proxy> p) : ioc_(ioc), p_(std::move(p)) {}
   ~ProxyHandle() override { p_->Stop(); }
   uint16_t port() const override { return p_->port(); }
   std::string url() const override {
@@ -323,8 +331,12 @@ class ProxyHandle final : public MeteringProxy {
     return "http://" + host + ":" + std::to_string(p_->port());
   }
   void Stop() override { p_->Stop(); }
+  Result<std::unique_ptr<TcpListener>> AlsoAccept(int fd) override {
+    return p_->AlsoAccept(ioc_, fd);
+  }
 
  private:
+  asio::io_context& ioc_;
   std::shared_ptr<Proxy> p_;
 };
 
@@ -336,7 +348,7 @@ Result<std::unique_ptr<MeteringProxy>> StartMeteringProxy(asio::io_context& ioc,
   auto proxy = std::make_shared<Proxy>(std::move(options), ledger, prices);
   if (auto r = proxy->SetUpProviders(ioc.get_executor()); !r) return r.error();
   if (auto r = proxy->Listen(ioc); !r) return r.error();
-  return std::unique_ptr<MeteringProxy>(new ProxyHandle(std::move(proxy)));
+  return std::unique_ptr<MeteringProxy>(new ProxyHandle(ioc, std::move(proxy)));
 }
 
 }  // namespace autovibe::meter

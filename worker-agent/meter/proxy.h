@@ -74,6 +74,9 @@ class MeteringProxy {
   virtual std::string url() const = 0;
   // Stops accepting; calls in flight finish.
   virtual void Stop() = 0;
+  // Also serves connections on `listening_fd` (a proxy-only task's own listening socket, in
+  // its network namespace) until the returned listener is stopped or dropped. Takes the fd.
+  virtual Result<std::unique_ptr<TcpListener>> AlsoAccept(int listening_fd) = 0;
 };
 
 // `ledger` and `prices` must outlive the proxy, and the io_context too when it still holds

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <cstring>
 
 #include "common/core/files.h"
 
@@ -18,13 +19,27 @@ std::string Env(const char* name) {
 
 }  // namespace
 
+std::string TakeSecretEnv(const char* name) {
+  char* value = std::getenv(name);
+  if (value == nullptr) return "";
+  std::string out = value;
+  // getenv points into the environment block the process was started with (unless someone
+  // set the variable since): the bytes /proc/<pid>/environ shows.
+  std::memset(value, 0, out.size());
+  unsetenv(name);
+  return out;
+}
+
 AgentEnvironment AgentEnvironment::FromProcess() {
-  AgentEnvironment e;
-  e.path = Env("PATH");
-  e.home = Env("HOME");
-  e.anthropic_api_key = Env("ANTHROPIC_API_KEY");
-  e.openai_api_key = Env("OPENAI_API_KEY");
-  return e;
+  static const AgentEnvironment taken = [] {
+    AgentEnvironment e;
+    e.path = Env("PATH");
+    e.home = Env("HOME");
+    e.anthropic_api_key = TakeSecretEnv("ANTHROPIC_API_KEY");
+    e.openai_api_key = TakeSecretEnv("OPENAI_API_KEY");
+    return e;
+  }();
+  return taken;
 }
 
 std::map<std::string, std::string> TaskEnvironment(

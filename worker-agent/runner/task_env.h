@@ -19,8 +19,17 @@ struct AgentEnvironment {
   std::string anthropic_api_key;
   std::string openai_api_key;
 
+  // The first call takes the provider keys out of the process's environment for good: unset,
+  // and their bytes overwritten where the kernel shows the environment the process started
+  // with (/proc/<pid>/environ). Later calls return what the first one read. Call it first
+  // thing in main, before any thread starts.
   static AgentEnvironment FromProcess();
 };
+
+// Reads `name` from the environment, then removes it: its value's bytes are zeroed in place
+// (in the block /proc/<pid>/environ shows, when it is there) and the variable unset. Not
+// thread-safe (no environment call may run meanwhile).
+std::string TakeSecretEnv(const char* name);
 
 // The tool's whole environment, later entries winning: a minimal base (PATH, HOME, LANG, TERM),
 // the task's env, the adapter's env (so a task cannot point its tool past the agent), then

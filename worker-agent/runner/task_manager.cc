@@ -2,10 +2,12 @@
 
 #include <signal.h>
 #include <spdlog/spdlog.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <cstdlib>
 
 #include "common/core/ids.h"
 #include "worker-agent/tools/adapter.h"
@@ -48,6 +50,13 @@ TaskManager::TaskManager(boost::asio::io_context& ioc, EventOutbox& outbox,
     : ioc_(ioc), outbox_(outbox), options_(std::move(options)) {}
 
 TaskManager::~TaskManager() = default;
+
+uint16_t TaskManager::ProxyPort() const {
+  if (options_.meter == nullptr) return 0;
+  const std::string url = options_.meter->url();
+  const size_t colon = url.rfind(':');
+  return colon == std::string::npos ? 0 : static_cast<uint16_t>(std::atoi(url.c_str() + colon + 1));
+}
 
 Result<void> TaskManager::Run(const v1::RunTask& task) {
   const std::string& id = task.task_id();
@@ -114,6 +123,21 @@ Result<void> TaskManager::Start(const v1::RunTask& task, const std::string& work
   po.max_output_bytes = options_.max_output_bytes;
   const std::string binary = po.argv.empty() ? "" : po.argv[0];
 
+  runner::UniqueFd listener_channel;
+  if (options_.boxes) {
+    auto boxed = options_.boxes->Prepare(task.task_id(), workspace, ProxyPort());
+    if (!boxed) {
+      spdlog::warn("task {} attempt {} cannot be boxed: {}", a->task_id, a->attempt,
+                   boxed.error().message);
+      return boxed.error();
+    }
+    runner::BoxEnvironment(po.env, boxed->home);
+    po.limits = options_.boxes->Limits(po.limits);
+    po.box = std::move(boxed->launch);
+    po.keep_until_reaped = std::move(boxed->hold);
+    listener_channel = std::move(boxed->listener_channel);
+  }
+
   // Known to the proxy before the tool can make its first call.
   if (options_.meter != nullptr) options_.meter->TaskStarted(task, token);
   Attempt* raw = a.get();
@@ -138,6 +162,15 @@ Result<void> TaskManager::Start(const v1::RunTask& task, const std::string& work
         "cannot start " + binary + ": " + e.message);
   }
   a->process = std::move(*process);
+  if (listener_channel.get() >= 0) {
+    // Sent by the keeper before the tool was exec'd, so already here.
+    const int listener = runner::ReceiveListener(listener_channel.get());
+    if (listener >= 0 && options_.meter != nullptr) {
+      options_.meter->TaskListener(a->task_id, listener);
+    } else if (listener >= 0) {
+      close(listener);
+    }
+  }
   spdlog::info("task {} attempt {} started tool={} pid={}", a->task_id, a->attempt, task.tool(),
                a->process->pid());
   v1::AgentEvent e;

@@ -22,6 +22,7 @@
 #include "common/core/result.h"
 #include "worker-agent/runner/event_outbox.h"
 #include "worker-agent/runner/log_batcher.h"
+#include "worker-agent/runner/task_box.h"
 #include "worker-agent/runner/task_env.h"
 #include "worker-agent/runner/task_meter.h"
 #include "worker-agent/runner/tool_process.h"
@@ -37,6 +38,9 @@ struct TaskManagerOptions {
   // Where tools' LLM calls go. Null: tools get no provider URL or key at all.
   TaskMeter* meter = nullptr;
   AgentEnvironment agent_env;
+  // Boxes each task (its own user, namespaces, limits). Null: tools run as the agent's user
+  // (task_user = "root").
+  std::shared_ptr<runner::TaskBoxes> boxes;
   LogBatcherOptions logs;
   // Runs (on the owner thread) after each attempt's TaskFinished is sent, except when the
   // agent stops: the agent checkpoints the workspace then.
@@ -106,6 +110,7 @@ class TaskManager {
   void Abort(Attempt& a, const std::string& reason);
   void Finished(Attempt& a, v1::TaskFinished finished);
   void NotifyStopped();
+  uint16_t ProxyPort() const;
   void Emit(v1::AgentEvent event);
   bool RanHere(const std::string& task_id, uint32_t attempt) const;
 

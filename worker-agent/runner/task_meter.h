@@ -3,6 +3,8 @@
 // meter (worker-agent/meter/meter_service.h); tests bring their own.
 #pragma once
 
+#include <unistd.h>
+
 #include <string>
 
 #include "autovibe/v1/command.pb.h"
@@ -19,6 +21,9 @@ class TaskMeter {
   virtual void TaskStarted(const v1::RunTask& task, const std::string& token) = 0;
   // The tool is gone: its token is refused from now on. Thread-safe.
   virtual void TaskEnded(const std::string& task_id) = 0;
+  // A proxy-only task's network namespace holds only this socket, listening on the proxy's
+  // port: serve it as the task's proxy until TaskEnded. Takes the descriptor. Thread-safe.
+  virtual void TaskListener(const std::string& task_id, int listening_fd) { close(listening_fd); }
 };
 
 }  // namespace autovibe

@@ -7,6 +7,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "worker-agent/runner/keeper_box.h"
+
 namespace autovibe::runner {
 namespace {
 
@@ -77,7 +79,16 @@ bool ApplyLimit(const KeeperLimit& limit) {
   for (int i = 0; i < plan.limit_count; ++i) {
     if (!ApplyLimit(plan.limits[i])) Fail(plan.start_fd, kStageLimits);
   }
-  if (chdir(plan.cwd) != 0) Fail(plan.start_fd, kStageChdir);
+  if (plan.box.enabled) {
+    if (const int stage = EnterBox(plan.box); stage != 0) {
+      Fail(plan.start_fd, static_cast<KeeperStage>(stage));
+    }
+    // Becoming the task user cleared the death signal: arm it again.
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() != keeper) _exit(127);
+  } else if (chdir(plan.cwd) != 0) {
+    Fail(plan.start_fd, kStageChdir);
+  }
   sigset_t none;
   sigemptyset(&none);
   sigprocmask(SIG_SETMASK, &none, nullptr);
@@ -145,7 +156,7 @@ bool ToolExited(pid_t tool) {
   }
 }
 
-[[noreturn]] void Supervise(pid_t tool, int status_fd, pid_t agent) {
+[[noreturn]] void Supervise(pid_t tool, int status_fd, pid_t agent, bool boxed) {
   sigset_t wanted;
   sigemptyset(&wanted);
   sigaddset(&wanted, SIGCHLD);
@@ -157,7 +168,7 @@ bool ToolExited(pid_t tool) {
     if (sig == SIGCHLD) {
       if (ToolExited(tool)) Finish(tool, status_fd);
     } else if (sig == kKeeperCancelSignal) {
-      kill(-tool, SIGTERM);
+      if (!boxed || !TermBox(tool)) kill(-tool, SIGTERM);
     } else if (sig == kKeeperKillSignal) {
       kill(-tool, SIGKILL);  // the SIGCHLD that follows finishes the job
     } else if (sig == kAgentDeathSignal && getppid() != agent) {
@@ -198,7 +209,7 @@ bool ToolExited(pid_t tool) {
   // held here would keep it open after the agent or the tool closed it.
   if (dup2(plan.status_fd, 0) < 0) _exit(127);
   CloseFrom(1, false);
-  Supervise(tool, 0, plan.agent);
+  Supervise(tool, 0, plan.agent, plan.box.enabled);
 }
 
 const char* KeeperStageName(int32_t stage) {
@@ -215,6 +226,14 @@ const char* KeeperStageName(int32_t stage) {
       return "changing to the working directory";
     case kStageExec:
       return "exec";
+    case kStageBox:
+      return "setting up its box (mount namespace, staging workspace and HOME)";
+    case kStageNetwork:
+      return "setting up its proxy-only network";
+    case kStageCgroup:
+      return "joining its cgroup";
+    case kStageUser:
+      return "becoming the task user";
     default:
       return "starting";
   }

@@ -36,11 +36,38 @@ enum KeeperStage : int32_t {
   kStageLimits,
   kStageChdir,
   kStageExec,
+  kStageBox,      // namespaces and mounts of a boxed tool
+  kStageNetwork,  // its proxy-only network
+  kStageCgroup,   // joining its cgroup
+  kStageUser,     // becoming the task user
 };
 
 struct KeeperLimit {
   int resource = 0;
   rlim_t value = 0;
+};
+
+// A boxed tool (worker-agent/box/): what the keeper's child does as root before it becomes
+// the task user and execs bwrap (the plan's path and argv). bwrap, run by that user, cannot
+// walk the agent's 0700 data dir: the child stages the workspace and HOME on a tmpfs of a
+// mount namespace of its own, where bwrap binds them from.
+struct KeeperBox {
+  bool enabled = false;
+  uid_t uid = 0;
+  gid_t gid = 0;
+  static constexpr int kMaxBinds = 8;
+  const char* stage = nullptr;  // an empty directory on the host: the tmpfs goes there
+  // Bound at stage_targets[i] (inside stage): the workspace, HOME, shared paths.
+  const char* bind_sources[kMaxBinds] = {};
+  const char* stage_targets[kMaxBinds] = {};
+  int bind_count = 0;
+  int keep_fds[2] = {-1, -1};          // inherited by bwrap (its /etc/passwd and /etc/group)
+  const char* cgroup_procs = nullptr;  // the task's cgroup.procs; null: none
+  // proxy-only: a network namespace of its own, with lo up and a socket listening on
+  // 127.0.0.1:proxy_port, sent (SCM_RIGHTS) over listener_channel for the metering proxy.
+  bool own_network = false;
+  uint16_t proxy_port = 0;
+  int listener_channel = -1;
 };
 
 struct KeeperPlan {
@@ -56,6 +83,7 @@ struct KeeperPlan {
   pid_t agent = 0;     // the process that must stay alive
   KeeperLimit limits[8];
   int limit_count = 0;
+  KeeperBox box;
 };
 
 // Runs in the forked child: never returns.

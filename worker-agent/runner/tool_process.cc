@@ -47,6 +47,7 @@ class ToolRun : public std::enable_shared_from_this<ToolRun> {
         keeper_(spawned.keeper),
         tool_(spawned.tool),
         started_(started),
+        keep_until_reaped_(options.keep_until_reaped),
         out_{stream_descriptor(ioc, spawned.out.Release()), OutputStream::kStdout},
         err_{stream_descriptor(ioc, spawned.err.Release()), OutputStream::kStderr},
         status_(ioc, spawned.status.Release()),
@@ -238,6 +239,7 @@ class ToolRun : public std::enable_shared_from_this<ToolRun> {
   const pid_t keeper_;
   const pid_t tool_;
   const SteadyClock::time_point started_;
+  const std::shared_ptr<void> keep_until_reaped_;
   Stream out_, err_;
   stream_descriptor status_;
   std::array<char, sizeof(int32_t)> status_buf_{};

@@ -38,6 +38,10 @@ struct ResourceLimits {
 
 enum class OutputStream { kStdout, kStderr };
 
+namespace runner {
+struct BoxLaunch;  // runner/task_box.h
+}
+
 struct ToolProcessOptions {
   std::vector<std::string> argv;             // argv[0] is looked up in env's PATH
   std::map<std::string, std::string> env;    // the whole environment; nothing is inherited
@@ -49,6 +53,11 @@ struct ToolProcessOptions {
   // Sees what is dropped past max_output_bytes (e.g. a parser that must read a transcript to
   // its end); must not keep it.
   std::function<void(OutputStream, std::string_view)> on_dropped_output;
+  // Runs the tool in a box (runner/task_box.h); null: as the agent's own user, unboxed.
+  std::shared_ptr<const runner::BoxLaunch> box;
+  // Kept until the tool's keeper is reaped, every process of the tool gone (a task user's
+  // lease, its cgroup), even when the ToolProcess is dropped before that.
+  std::shared_ptr<void> keep_until_reaped;
 };
 
 struct ToolExit {

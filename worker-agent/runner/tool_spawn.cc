@@ -13,6 +13,7 @@
 #include <utility>
 #include <vector>
 
+#include "worker-agent/runner/task_box.h"
 #include "worker-agent/runner/tool_keeper.h"
 
 namespace autovibe::runner {
@@ -100,6 +101,24 @@ void AddLimits(KeeperPlan& plan, const ResourceLimits& l) {
   AddLimit(plan, RLIMIT_NOFILE, l.open_files, l.open_files > 0);
   AddLimit(plan, RLIMIT_NPROC, l.processes, l.processes > 0);
   AddLimit(plan, RLIMIT_CORE, 0, l.no_core_dumps);
+}
+
+void FillBox(KeeperBox& k, const BoxLaunch& b) {
+  k.enabled = true;
+  k.uid = b.uid;
+  k.gid = b.gid;
+  k.stage = b.stage.c_str();
+  for (const auto& [source, staged] : b.binds) {
+    if (k.bind_count == KeeperBox::kMaxBinds) break;  // settings allow fewer
+    k.bind_sources[k.bind_count] = source.c_str();
+    k.stage_targets[k.bind_count++] = staged.c_str();
+  }
+  k.keep_fds[0] = b.passwd.get();
+  k.keep_fds[1] = b.group.get();
+  k.cgroup_procs = b.cgroup_procs.empty() ? nullptr : b.cgroup_procs.c_str();
+  k.own_network = b.own_network;
+  k.proxy_port = b.proxy_port;
+  k.listener_channel = b.listener_channel.get();
 }
 
 Error StartFailure(const std::string& binary, const StartReport& report) {
@@ -191,7 +210,17 @@ Result<SpawnedTool> SpawnTool(const ToolProcessOptions& options) {
   std::vector<std::string> env_strings;
   for (const auto& [key, value] : options.env) env_strings.push_back(key + "=" + value);
   std::vector<char*> argv, envp;
-  for (const auto& arg : options.argv) argv.push_back(const_cast<char*>(arg.c_str()));
+  const runner::BoxLaunch* box = options.box.get();
+  std::vector<std::string> boxed_argv;
+  if (box != nullptr) {
+    // bwrap runs the tool by the path found here: the box sees the same system paths.
+    boxed_argv = box->bwrap_args;
+    boxed_argv.push_back(*path);
+    boxed_argv.insert(boxed_argv.end(), options.argv.begin() + 1, options.argv.end());
+  }
+  for (const auto& arg : box != nullptr ? boxed_argv : options.argv) {
+    argv.push_back(const_cast<char*>(arg.c_str()));
+  }
   argv.push_back(nullptr);
   for (auto& entry : env_strings) envp.push_back(entry.data());
   envp.push_back(nullptr);
@@ -210,7 +239,7 @@ Result<SpawnedTool> SpawnTool(const ToolProcessOptions& options) {
   if (!dev_null) return dev_null.error();
 
   KeeperPlan plan;
-  plan.path = path->c_str();
+  plan.path = box != nullptr ? box->bwrap_args[0].c_str() : path->c_str();
   plan.argv = argv.data();
   plan.envp = envp.data();
   plan.cwd = cwd.c_str();
@@ -221,6 +250,7 @@ Result<SpawnedTool> SpawnTool(const ToolProcessOptions& options) {
   plan.status_fd = status->write.get();
   plan.agent = getpid();
   AddLimits(plan, options.limits);
+  if (box != nullptr) FillBox(plan.box, *box);
 
   // Blocked across fork so no agent signal handler can run in the child before the keeper
   // takes over its signals.

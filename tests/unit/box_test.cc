@@ -1,0 +1,292 @@
+// Boxing a task on this host: task users, handing over its files, cgroups against a fake
+// cgroup tree, and real boxed tools (bubblewrap, run as root here).
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+#include <filesystem>
+#include <fstream>
+
+#include "tests/support/catch_result.h"
+#include "tests/support/process.h"
+#include "worker-agent/box/cgroups.h"
+#include "worker-agent/box/owner.h"
+#include "worker-agent/box/uid_pool.h"
+#include "worker-agent/runner/task_box.h"
+#include "worker-agent/runner/task_env.h"
+#include "worker-agent/runner/tool_process.h"
+
+namespace autovibe {
+namespace {
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+using testing::TempDir;
+using testing::WaitUntil;
+
+std::string Slurp(const std::string& path) {
+  std::ifstream in(path);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+void Write(const std::string& path, const std::string& text) { std::ofstream(path) << text; }
+
+uid_t OwnerOf(const std::string& path) {
+  struct stat st {};
+  REQUIRE(lstat(path.c_str(), &st) == 0);
+  return st.st_uid;
+}
+
+// Runs one tool (boxed when `boxes` is given) to its end; returns stdout + stderr.
+struct BoxedRun {
+  boost::asio::io_context ioc;
+  std::string out;
+  std::optional<ToolExit> exit;
+
+  Result<void> Run(runner::TaskBoxes* boxes, const std::string& task_id, const std::string& ws,
+                   std::vector<std::string> argv) {
+    ToolProcessOptions o;
+    o.argv = std::move(argv);
+    o.env = {{"PATH", "/usr/bin:/bin"}};
+    o.cwd = ws;
+    if (boxes != nullptr) {
+      auto boxed = boxes->Prepare(task_id, ws, 0);
+      if (!boxed) return boxed.error();
+      runner::BoxEnvironment(o.env, boxed->home);
+      o.limits = boxes->Limits(o.limits);
+      o.box = boxed->launch;
+      o.keep_until_reaped = boxed->hold;
+    }
+    auto p = StartToolProcess(
+        ioc, std::move(o), [this](OutputStream, std::string_view d) { out.append(d); },
+        [this](const ToolExit& e) { exit = e; });
+    if (!p) return p.error();
+    WaitUntil(
+        [&] {
+          if (ioc.stopped()) ioc.restart();
+          ioc.run_for(5ms);
+          return exit.has_value();
+        },
+        20s, 1ms);
+    return {};
+  }
+};
+
+runner::TaskBoxesOptions BoxOptions(const std::string& data_dir, uint32_t uid_base) {
+  runner::TaskBoxesOptions o;
+  o.data_dir = data_dir;
+  o.slots = 2;
+  o.settings.uid_base = uid_base;
+  return o;
+}
+
+}  // namespace
+
+TEST_CASE("task users: one per running task, lent again once its lease is dropped") {
+  box::UidPool pool(61000, 2);
+  auto a = pool.Acquire();
+  auto b = pool.Acquire();
+  REQUIRE(a);
+  REQUIRE(b);
+  CHECK((*a)->uid() == 61000);
+  CHECK((*b)->uid() == 61001);
+  auto c = pool.Acquire();
+  REQUIRE_FALSE(c);
+  CHECK(c.error().code == ErrorCode::kBusy);
+  a->reset();
+  auto d = pool.Acquire();
+  REQUIRE(d);
+  CHECK((*d)->uid() == 61000);
+  CHECK(pool.in_use() == 2);
+}
+
+TEST_CASE(
+    "a workspace is handed to its task user whole, however deep, without following a "
+    "symlink") {
+  TempDir dir("av-box-owner");
+  const std::string ws = dir / "ws";
+  const std::string outside = dir / "outside";
+  fs::create_directories(ws + "/a/b");
+  Write(ws + "/a/b/file", "x");
+  Write(outside, "root's");
+  fs::create_symlink(outside, ws + "/a/link-out");
+  fs::create_directory_symlink(dir.path(), ws + "/a/dir-link");
+  // Deeper than any recursion would like.
+  std::string deep = ws + "/deep";
+  fs::create_directory(deep);
+  for (int i = 0; i < 2000; ++i) {
+    deep += "/d";
+    REQUIRE(mkdir(deep.c_str(), 0755) == 0);
+  }
+  Write(deep + "/bottom", "y");
+
+  REQUIRE(box::GiveTree(ws, 61005, 61005));
+  CHECK(OwnerOf(ws) == 61005);
+  CHECK((fs::status(ws).permissions() & fs::perms::all) == fs::perms::owner_all);
+  CHECK(OwnerOf(ws + "/a/b/file") == 61005);
+  CHECK(OwnerOf(deep + "/bottom") == 61005);
+  CHECK(OwnerOf(ws + "/a/link-out") == 61005);  // the link itself
+  CHECK(OwnerOf(outside) == 0);                 // not what it points at
+  CHECK(OwnerOf(dir.path()) == 0);
+  CHECK(box::GiveTree(dir / "missing", 61005, 61005).error().code == ErrorCode::kIo);
+}
+
+TEST_CASE("per-task cgroups: a delegated cgroup v2 tree gets its controllers and limits") {
+  TempDir dir("av-box-cgroup");
+  const std::string root = dir.path();
+  Write(root + "/cgroup.controllers", "cpuset cpu io memory hugetlb pids rdma misc\n");
+  Write(root + "/cgroup.subtree_control", "");
+  Write(root + "/cgroup.procs", "1\n");
+
+  auto cg = box::TaskCgroups::Open(root, 4242);
+  REQUIRE(cg);
+  // The agent moved into a leaf of its own, then the controllers were handed down.
+  CHECK(Slurp(root + "/agent/cgroup.procs") == "4242");
+  CHECK(Slurp(root + "/cgroup.subtree_control") == "+memory +pids +cpu");
+
+  auto procs = (*cg)->Create("61000", {512u << 20, 100, 50});
+  REQUIRE(procs);
+  CHECK(*procs == root + "/task-61000/cgroup.procs");
+  CHECK(Slurp(root + "/task-61000/memory.max") == std::to_string(512u << 20));
+  CHECK(Slurp(root + "/task-61000/pids.max") == "100");
+  CHECK(Slurp(root + "/task-61000/cpu.weight") == "50");
+  auto unlimited = (*cg)->Create("61001", {});
+  REQUIRE(unlimited);
+  CHECK(Slurp(root + "/task-61001/memory.max") == "max");
+
+  SECTION("a tree without the controllers is refused, and says which it has") {
+    TempDir bare("av-box-cgroup-bare");
+    Write(bare / "cgroup.controllers", "cpuset io\n");
+    Write(bare / "cgroup.subtree_control", "");
+    auto r = box::TaskCgroups::Open(bare.path(), 4242);
+    REQUIRE_FALSE(r);
+    CHECK(r.error().code == ErrorCode::kUnsupported);
+    CHECK_THAT(r.error().message, Catch::Contains("not all of memory, pids and cpu"));
+  }
+}
+
+TEST_CASE("the agent's own cgroup v2 directory is read from /proc") {
+  const std::string mountinfo =
+      "30 22 0:26 / /sys/fs/cgroup/memory rw,nosuid - cgroup cgroup rw,memory\n"
+      "35 22 0:31 / /sys/fs/cgroup/unified rw,nosuid - cgroup2 cgroup2 rw\n";
+  CHECK(box::OwnCgroupDir("4:memory:/x\n0::/\n", mountinfo) == "/sys/fs/cgroup/unified");
+  CHECK(box::OwnCgroupDir("0::/system.slice/av.service\n", mountinfo) ==
+        "/sys/fs/cgroup/unified/system.slice/av.service");
+  CHECK(box::OwnCgroupDir("4:memory:/x\n", mountinfo).empty());
+  CHECK(box::OwnCgroupDir("0::/\n", "30 22 0:26 / /sys/fs/cgroup rw - cgroup cgroup rw\n").empty());
+}
+
+TEST_CASE("a secret leaves the environment") {
+  setenv("AV_BOX_TEST_SECRET", "sk-secret", 1);
+  CHECK(TakeSecretEnv("AV_BOX_TEST_SECRET") == "sk-secret");
+  CHECK(getenv("AV_BOX_TEST_SECRET") == nullptr);
+  CHECK(TakeSecretEnv("AV_BOX_TEST_SECRET").empty());
+}
+
+TEST_CASE(
+    "a boxed tool runs as its own user, in its own namespaces, and sees none of the host's "
+    "files but its own",
+    "[box]") {
+  if (geteuid() != 0 || access("/usr/bin/bwrap", X_OK) != 0) {
+    WARN("needs root and bubblewrap");
+    return;
+  }
+  TempDir dir("av-box-run");
+  const std::string data = dir / "data";
+  fs::create_directories(data + "/workspaces/t-1");
+  Write(data + "/secret.toml", "nats_password = \"hunter2\"\n");
+  Write(dir / "host-file", "host");
+  runner::TaskBoxes boxes(BoxOptions(data, 61100));
+  const std::string ws = data + "/workspaces/t-1";
+  Write(ws + "/restored-by-root", "r");
+
+  BoxedRun run;
+  REQUIRE(run.Run(&boxes, "t-1", ws,
+                  {"sh", "-c",
+                   "id -u; id -un; echo HOME=$HOME; echo pid=$$; ls /proc | grep -c '^[0-9]'; "
+                   "cat " +
+                       data + "/secret.toml 2>&1 | head -n 1; cat " + dir / "host-file" +
+                       " 2>&1 | head -n 1; echo mine > own-file; echo $? ; "
+                       "echo more >> restored-by-root && echo appended; touch $HOME/h && "
+                       "echo home-ok; hostname"}));
+  REQUIRE(run.exit);
+  INFO(run.out);
+  CHECK(run.exit->exit_code == 0);
+  std::istringstream lines(run.out);
+  std::vector<std::string> l;
+  for (std::string s; std::getline(lines, s);) l.push_back(s);
+  REQUIRE(l.size() >= 10);
+  CHECK(l[0] == "61100");
+  CHECK(l[1] == "autovibe-task");
+  CHECK(l[2] == "HOME=" + data + "/homes/t-1");
+  CHECK(l[3] == "pid=2");                             // its own PID namespace (bwrap's init is 1)
+  CHECK(std::stoi(l[4]) <= 4);                        // init, sh, ls, grep: no process of the host
+  CHECK_THAT(l[5], Catch::Contains("No such file"));  // the data dir is not in the box
+  CHECK_THAT(l[6], Catch::Contains("No such file"));  // nor the rest of the host's /tmp
+  CHECK(l[7] == "0");
+  CHECK(l[8] == "appended");
+  CHECK(l[9] == "home-ok");
+  char host[256] = {};
+  gethostname(host, sizeof host - 1);
+  CHECK(l[10] == host);  // the machine's name, in a UTS namespace of its own
+  CHECK(OwnerOf(ws + "/own-file") == 61100);
+  CHECK(Slurp(ws + "/restored-by-root") == "rmore\n");
+  // Its uid is back once the tool is reaped.
+  CHECK(WaitUntil(
+      [&] {
+        if (run.ioc.stopped()) run.ioc.restart();
+        run.ioc.run_for(5ms);
+        auto again = boxes.Prepare("t-2", ws, 0);
+        return again && again->launch->uid == 61100;
+      },
+      5s));
+}
+
+TEST_CASE(
+    "a boxed fork bomb ends only itself, and without bubblewrap a boxed task says what to "
+    "do",
+    "[box]") {
+  if (geteuid() != 0 || access("/usr/bin/bwrap", X_OK) != 0) {
+    WARN("needs root and bubblewrap");
+    return;
+  }
+  TempDir dir("av-box-bomb");
+  const std::string data = dir / "data";
+  const std::string ws = data + "/workspaces/t-1";
+  fs::create_directories(ws);
+  auto options = BoxOptions(data, 61110);
+  options.settings.pids_max = 64;
+  runner::TaskBoxes boxes(options);
+  BoxedRun run;
+  REQUIRE(run.Run(&boxes, "t-1", ws,
+                  {"python3", "-c",
+                   "import os, signal, time\n"
+                   "kids = []\n"
+                   "for i in range(200):\n"
+                   "    try:\n"
+                   "        pid = os.fork()\n"
+                   "    except OSError as e:\n"
+                   "        print('refused:', e.strerror); break\n"
+                   "    if pid == 0:\n"
+                   "        time.sleep(5); os._exit(0)\n"
+                   "    kids.append(pid)\n"
+                   "print('forked', len(kids))\n"
+                   "for k in kids: os.kill(k, signal.SIGKILL)\n"}));
+  REQUIRE(run.exit);
+  INFO(run.out);
+  CHECK_THAT(run.out, Catch::Contains("refused: Resource temporarily unavailable"));
+  REQUIRE(run.out.find("forked ") != std::string::npos);
+  CHECK(std::stoi(run.out.substr(run.out.find("forked ") + 7)) < 64);
+
+  auto missing = BoxOptions(data, 61120);
+  missing.settings.bwrap = "/no/such/bwrap";
+  runner::TaskBoxes without(missing);
+  auto r = without.Prepare("t-3", ws, 0);
+  REQUIRE_FALSE(r);
+  CHECK(r.error().code == ErrorCode::kBadTask);
+  CHECK_THAT(r.error().message, Catch::Contains("install it (apt-get install bubblewrap)") &&
+                                    Catch::Contains("task_user = \"root\""));
+}
+
+}  // namespace autovibe
