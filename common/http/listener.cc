@@ -221,9 +221,14 @@ Result<std::unique_ptr<TcpListener>> StartTcpListener(asio::io_context& ioc,
 }
 
 Result<std::unique_ptr<TcpListener>> AdoptTcpListener(asio::io_context& ioc, int listening_fd,
-                                                      std::string log_prefix,
+                                                      ListenerOptions options,
                                                       TcpListener::OnAccept on_accept) {
+  if (options.limits.max_connections == 0 || options.limits.max_per_client == 0) {
+    ::close(listening_fd);
+    return MakeError(ErrorCode::kBadConfig, "connection limits must be at least 1");
+  }
   auto acceptor = std::make_shared<Acceptor>(ioc);
+  acceptor->tracker->limits = options.limits;
   boost::system::error_code ec;
   acceptor->socket.assign(tcp::v4(), listening_fd, ec);
   if (ec) {
@@ -232,7 +237,7 @@ Result<std::unique_ptr<TcpListener>> AdoptTcpListener(asio::io_context& ioc, int
                      "cannot accept on a handed-over socket: " + ec.message());
   }
   acceptor->port = acceptor->socket.local_endpoint(ec).port();
-  asio::co_spawn(ioc, AcceptLoop(acceptor, std::move(log_prefix), std::move(on_accept)),
+  asio::co_spawn(ioc, AcceptLoop(acceptor, std::move(options), std::move(on_accept)),
                  asio::detached);
   return std::unique_ptr<TcpListener>(new Listener(std::move(acceptor)));
 }

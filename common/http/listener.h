@@ -99,8 +99,9 @@ Result<std::unique_ptr<TcpListener>> StartTcpListener(boost::asio::io_context& i
 // Accepts on a socket already bound and listening (e.g. one made in another network namespace),
 // as StartTcpListener does after binding. Takes `listening_fd` (closed on error too). Fails with
 // kUnavailable when it is not a listening TCP socket.
+// The options' host and port are not used; its caps, refusal and log prefix are.
 Result<std::unique_ptr<TcpListener>> AdoptTcpListener(boost::asio::io_context& ioc,
-                                                      int listening_fd, std::string log_prefix,
+                                                      int listening_fd, ListenerOptions options,
                                                       TcpListener::OnAccept on_accept);
 
 }  // namespace autovibe

@@ -1,8 +1,9 @@
 // The agent's [meter] settings for pricing and hang-ups: read, defaulted and checked.
+#include "worker-agent/meter/meter_config.h"
+
 #include <catch2/catch.hpp>
 
 #include "tests/support/catch_result.h"
-#include "worker-agent/meter/meter_config.h"
 
 namespace autovibe::meter {
 namespace {
@@ -25,9 +26,9 @@ TEST_CASE("meter config: unpriced models and the drain time", "[meter]") {
   CHECK(c->allow_unpriced_models);
   CHECK(c->drain_timeout == std::chrono::seconds(90));
 
-  for (const char* bad : {"[meter]\nallow_unpriced_models = \"yes\"\n",
-                          "[meter]\ndrain_timeout = \"0s\"\n", "[meter]\ndrain_timeout = \"2h\"\n",
-                          "[meter]\ndrain_timeout = 5\n"}) {
+  for (const char* bad :
+       {"[meter]\nallow_unpriced_models = \"yes\"\n", "[meter]\ndrain_timeout = \"0s\"\n",
+        "[meter]\ndrain_timeout = \"2h\"\n", "[meter]\ndrain_timeout = 5\n"}) {
     INFO(bad);
     auto r = Read(bad);
     REQUIRE_FALSE(r);

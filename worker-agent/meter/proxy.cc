@@ -121,10 +121,12 @@ class Proxy final : public std::enable_shared_from_this<Proxy> {
 
   // Another listening socket, served like the proxy's own.
   Result<std::unique_ptr<TcpListener>> AlsoAccept(asio::io_context& ioc, int fd) {
-    return AdoptTcpListener(ioc, fd, "meter: ", [self = shared_from_this()](tcp::socket s) {
-      auto ex = s.get_executor();
-      asio::co_spawn(ex, self->Session(std::move(s)), asio::detached);
-    });
+    return AdoptTcpListener(ioc, fd, ListenerOptionsFor(options_),
+                            [self = shared_from_this()](tcp::socket s, auto slot) {
+                              auto ex = s.get_executor();
+                              asio::co_spawn(ex, self->Session(std::move(s), std::move(slot)),
+                                             asio::detached);
+                            });
   }
 
   void Stop() {
