@@ -27,9 +27,6 @@ namespace json = boost::json;
 
 namespace {
 
-constexpr const char* kAdminUser = "controller";
-constexpr const char* kAdminPassword = "controller-secret-forged";
-
 // One LLM call through the agent's metering proxy (the mock upstream answers it).
 const std::string kLlmCall =
     "curl -sS -o /dev/null \"$ANTHROPIC_BASE_URL/v1/messages\" -H \"x-api-key: "
@@ -47,18 +44,10 @@ struct AuthFleet {
   std::string a, b;  // machine ids
 
   AuthFleet() {
-    // nats-server resolves an include beside its own config file.
-    std::filesystem::create_directories(dir / "nats");
-    const std::string auth = dir / "nats/nats-users.conf";
-    std::ofstream(auth) << "authorization { users = [ {user: \"" << kAdminUser << "\", password: \""
-                        << kAdminPassword << "\"} ] }\n";
-    nats = std::make_unique<NatsServer>(
-        dir / "nats", "include \"nats-users.conf\"\npid_file: \"" + (dir / "nats.pid") + "\"\n");
+    // The harness's bus has users: the controller's own, and one per machine it mints.
+    nats = std::make_unique<NatsServer>(dir / "nats");
     const std::string config = dir / "controller.toml";
     std::ofstream out(config);
-    out << "nats_user = \"" << kAdminUser << "\"\nnats_password = \"" << kAdminPassword
-        << "\"\nnats_auth_file = \"" << auth << "\"\nnats_pid_file = \"" << (dir / "nats.pid")
-        << "\"\n";
     for (const std::string box : {"a", "b"}) {
       out << "[[pool]]\nname = \"p" << box
           << "\"\nbackend = \"local\"\nmax = 1\nlabels = { box = \"" << box

@@ -146,7 +146,7 @@ TEST_CASE("hang-up: a stream the provider cuts off is charged its whole reservat
   CHECK(Ledger(proxy.ledger().settles()) == served);
 }
 
-TEST_CASE("hang-up: reading on stops at the drain time; the call is charged its reservation",
+TEST_CASE("hang-up: reading on stops at the drain time, the call is charged its reservation",
           "[meter]") {
   // A provider that sends message_start and then nothing until released.
   testing::FakeLlmUpstream upstream([](const testing::FakeLlmRequest&) {

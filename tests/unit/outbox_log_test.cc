@@ -166,7 +166,7 @@ TEST_CASE("a torn tail is cut at the last whole entry") {
   }
 }
 
-TEST_CASE("a damaged entry is skipped and counted; the entries after it are kept") {
+TEST_CASE("a damaged entry is skipped and counted, the entries after it are kept", "[outbox]") {
   std::string bytes = OutboxFrame(Kind::kEvent, "first") +
                       OutboxFrame(Kind::kEvent, "second, damaged on disk") +
                       OutboxFrame(Kind::kAcked, "third");
