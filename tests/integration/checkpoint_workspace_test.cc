@@ -12,6 +12,7 @@
 #include <fstream>
 
 #include "tests/integration/checkpoint_fleet.h"
+#include "tests/support/catch_result.h"
 
 using namespace autovibe;
 using namespace autovibe::testing;
