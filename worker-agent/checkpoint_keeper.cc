@@ -306,16 +306,17 @@ void CheckpointKeeper::CheckpointNow(const v1::Command& cmd, Reply reply) {
         for (const auto& r : requests) out.push_back(d.store->Create(r));
         return out;
       },
-      [this, cmd, reply, attempts](std::vector<Result<snapshot::CreateResult>> results) {
+      [this, cmd, reply, requests, attempts](std::vector<Result<snapshot::CreateResult>> results) {
         // Every checkpoint taken is reported; the answer fails only when none was.
         v1::CommandReply answer;
         std::optional<Error> failed;
         for (size_t i = 0; i < results.size(); ++i) {
           if (!results[i]) {
-            spdlog::warn("checkpoint on command failed: {}", results[i].error().message);
+            Failed(requests[i].task_id, attempts[i], results[i].error());
             failed = results[i].error();
             continue;
           }
+          failures_.erase(requests[i].task_id);
           Emit(results[i]->manifest, attempts[i]);
           *answer.add_checkpoints() = results[i]->manifest;
         }
@@ -402,6 +403,10 @@ void CheckpointKeeper::RestoreWorkspace(const std::string& id, const std::string
         if (out.restored) {
           spdlog::info("restored checkpoint {} into the workspace of task {} files={}", id, task,
                        out.restored->restored.files);
+          if (!out.restored->not_kept.empty()) {
+            spdlog::warn("what checkpoint {} replaced in the workspace of task {} was not kept: {}",
+                         id, task, out.restored->not_kept);
+          }
         }
         done(std::move(out.restored));
       });
@@ -455,17 +460,32 @@ void CheckpointKeeper::TaskEnded(const std::string& task_id, uint32_t attempt) {
 
 void CheckpointKeeper::Took(const Result<snapshot::CreateResult>& r, const std::string& task_id,
                             uint32_t attempt) {
-  if (!r) {
-    spdlog::warn("checkpoint of task {} failed: {}", task_id, r.error().message);
-    return;
-  }
+  if (!r) return Failed(task_id, attempt, r.error());
+  failures_.erase(task_id);
   if (!r->skipped.empty()) {
-    spdlog::warn("checkpoint {} left out {} entries (links out of the workspace), first: {}",
+    spdlog::warn("checkpoint {} left out {} entries (sockets, devices, unreadable), first: {}",
                  r->manifest.id(), r->skipped.size(), r->skipped.front());
   }
   if (!r->created) return;
   Emit(r->manifest, attempt);
   MaybePrune();
+}
+
+// The user reads why in the task's log (once per reason, not at every LLM response); a
+// checkpoint taken on command also answers with it.
+void CheckpointKeeper::Failed(const std::string& task_id, uint32_t attempt, const Error& e) {
+  spdlog::warn("checkpoint of task {} failed: {}", task_id, e.message);
+  if (attempt == 0 || !ValidTaskId(task_id)) return;
+  auto [it, added] = failures_.try_emplace(task_id, attempt, e.message);
+  if (!added && it->second == std::pair(attempt, e.message)) return;
+  it->second = {attempt, e.message};
+  v1::AgentEvent event;
+  v1::TaskLog& note = *event.mutable_task_log();
+  note.set_task_id(task_id);
+  note.set_attempt(attempt);
+  note.set_stream(v1::LOG_STREAM_AGENT);
+  note.set_data("checkpoint failed: " + e.message + "\n");
+  outbox_.Add(std::move(event));
 }
 
 void CheckpointKeeper::MaybePrune() {

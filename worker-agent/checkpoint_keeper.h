@@ -82,6 +82,7 @@ class CheckpointKeeper {
   void OnDisk(Work work, Done done);
   void TakeAuto(const std::string& task_id);
   void Took(const Result<snapshot::CreateResult>& r, const std::string& task_id, uint32_t attempt);
+  void Failed(const std::string& task_id, uint32_t attempt, const Error& e);
   void Emit(const v1::CheckpointManifest& m, uint32_t attempt);
   void MaybePrune();
   void CheckpointNow(const v1::Command& cmd, Reply reply);
@@ -102,6 +103,8 @@ class CheckpointKeeper {
   bool pins_heard_ = false;
   const std::chrono::steady_clock::time_point opened_ = std::chrono::steady_clock::now();
   std::set<std::string> busy_;  // tasks whose workspace a restore is writing
+  // By task id: the attempt and why its last checkpoint failed (each told once).
+  std::map<std::string, std::pair<uint32_t, std::string>> failures_;
   std::chrono::steady_clock::time_point last_prune_{};
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
   std::shared_ptr<Disk> disk_ = std::make_shared<Disk>();

@@ -41,9 +41,10 @@ HttpResponse ErrorResponse(const Error& e) {
   if (e.code == ErrorCode::kUnavailable) status = 503;
   // The database refused a write (full, read-only): nothing changed; try again later.
   if (e.code == ErrorCode::kStore) status = 503;
-  // A machine's own failures (a corrupt chunk, a hostile manifest) are told as they are.
+  // A machine's own failures (a corrupt chunk, a hostile manifest, a workspace too deep or
+  // too large to checkpoint) are told as they are.
   const bool told = e.code == ErrorCode::kCorrupt || e.code == ErrorCode::kHostileManifest ||
-                    e.code == ErrorCode::kIncomplete;
+                    e.code == ErrorCode::kIncomplete || e.code == ErrorCode::kTooLarge;
   return JsonError(status, ErrorName(status == 500 && !told ? ErrorCode::kInternal : e.code),
                    e.message);
 }

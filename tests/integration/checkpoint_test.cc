@@ -9,11 +9,8 @@
 #include <fstream>
 #include <sstream>
 
-#include "tests/fakes/fake_anthropic.h"
+#include "tests/integration/checkpoint_fleet.h"
 #include "tests/support/catch_result.h"
-#include "tests/support/fleet_harness.h"
-#include "tests/support/nats_server.h"
-#include "tests/support/task_client.h"
 
 using namespace autovibe;
 using namespace autovibe::testing;
@@ -22,92 +19,6 @@ namespace json = boost::json;
 namespace fs = std::filesystem;
 
 namespace {
-
-constexpr const char* kKey = "sk-ant-checkpoint-test";
-
-std::string ReadAll(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-// One LLM call through the proxy, as any tool makes it.
-const std::string kLlmCall =
-    "curl -sS -o /dev/null \"$ANTHROPIC_BASE_URL/v1/messages\" -H \"x-api-key: "
-    "$ANTHROPIC_API_KEY\" -H 'anthropic-version: 2023-06-01' -H 'content-type: "
-    "application/json' -d '{\"model\":\"claude-sonnet-4-5\",\"max_tokens\":32,"
-    "\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}'";
-
-// Waits (at most 10 s) until this agent's store holds N checkpoints: the tool goes on only
-// once the checkpoint after its last LLM call is taken.
-std::string WaitForCheckpoints(int n) {
-  return "i=0; until [ \"$(ls ../../checkpoints/checkpoints | wc -l)\" -ge " + std::to_string(n) +
-         " ]; do i=$((i+1)); [ $i -gt 200 ] && exit 7; sleep 0.05; done";
-}
-
-struct CheckpointFleet {
-  FakeAnthropic anthropic{FakeAnthropicScript{.api_key = kKey}};
-  TempDir dir;
-  NatsServer nats{dir / "nats"};
-  std::unique_ptr<ControllerProcess> controller;
-  std::unique_ptr<TaskClient> tasks;
-  std::vector<std::unique_ptr<AgentProcess>> agents;
-  std::map<std::string, std::string> ids;  // machine name -> id
-
-  explicit CheckpointFleet(std::vector<std::string> controller_args = {}) {
-    REQUIRE(anthropic.Start());
-    controller =
-        std::make_unique<ControllerProcess>(dir / "controller", nats.url(), controller_args);
-    tasks = std::make_unique<TaskClient>(*controller);
-    for (const std::string name : {"agent-1", "agent-2"}) {
-      agents.push_back(std::make_unique<AgentProcess>(
-          name, dir / name, nats.url(),
-          // Unboxed: a task here waits for its checkpoints by looking into its agent's
-          // store (WaitForCheckpoints), which a boxed task cannot see.
-          std::vector<std::string>{"--label", "box=" + name, "--upstream",
-                                   "anthropic=" + anthropic.url(), "--checkpoint-every", "200ms",
-                                   "--task-user", "root"},
-          std::map<std::string, std::string>{{"ANTHROPIC_API_KEY", kKey}}));
-    }
-    REQUIRE(WaitUntil(
-        [&] {
-          for (const std::string name : {"agent-1", "agent-2"}) {
-            auto m = controller->MachineByName(name);
-            if (!m || m->at("state").as_string() != "ready") return false;
-            ids[name] = std::string(m->at("id").as_string());
-          }
-          return true;
-        },
-        15s));
-    tasks->CreateProject("demo");
-  }
-
-  fs::path Workspace(const std::string& agent, const std::string& task) const {
-    return fs::path(dir / agent) / "workspaces" / task;
-  }
-
-  // On `agent`, or anywhere when it is empty.
-  std::string Run(const std::string& agent, const std::string& script,
-                  std::string from_checkpoint = "") {
-    json::object extra;
-    if (!agent.empty()) extra["labels"] = json::object{{"box", agent}};
-    if (!from_checkpoint.empty()) extra["from_checkpoint"] = from_checkpoint;
-    return tasks->SubmitShell("demo", {"sh", "-c", script}, std::move(extra));
-  }
-
-  json::array CheckpointsOf(const std::string& task) {
-    return controller->GetJson("/v1/checkpoints?task=" + task).at("checkpoints").as_array();
-  }
-
-  json::object Post(const std::string& path, const std::string& body, int want) {
-    auto r = controller->Call("POST", path, std::nullopt, body);
-    REQUIRE(r);
-    INFO(path << " -> " << r->status << " " << r->body);
-    REQUIRE(r->status == want);
-    return json::parse(r->body).as_object();
-  }
-};
 
 std::string Str(const json::value& v) { return std::string(v.as_string()); }
 

@@ -16,6 +16,7 @@
 #include "tests/support/catch_result.h"
 #include "tests/support/process.h"
 #include "worker-agent/snapshot/checkpoint_store.h"
+#include "worker-agent/snapshot/transfer.h"
 
 namespace autovibe::snapshot::testing {
 
@@ -42,7 +43,8 @@ inline std::map<std::string, std::string> Describe(const std::string& root) {
   std::map<std::string, std::string> out;
   for (auto it = fs::recursive_directory_iterator(root); it != fs::recursive_directory_iterator();
        ++it) {
-    std::string rel = fs::relative(it->path(), root).string();
+    // Lexically: a link in the tree (a loop, one out of it) is never followed.
+    std::string rel = it->path().lexically_relative(root).string();
     struct stat st {};
     REQUIRE(::lstat(it->path().c_str(), &st) == 0);
     std::string d = std::to_string(st.st_mode) + " mtime=" + std::to_string(st.st_mtim.tv_sec) +
@@ -65,6 +67,7 @@ struct Fixture {
   // sets it back).
   std::chrono::nanoseconds racy_window{0};
   unsigned full_walk_every = 20;
+  uint64_t max_entries = kMaxEntries;
   std::unique_ptr<CheckpointStore> store = Open();
 
   Fixture() { fs::create_directories(ws); }
@@ -74,6 +77,7 @@ struct Fixture {
     o.store.block_bytes = 64 << 10;  // small blocks: several per test tree
     o.create.racy_window = racy_window;
     o.create.full_walk_every = full_walk_every;
+    o.create.max_entries = max_entries;
     auto s = CheckpointStore::Open(tmp / "store", o);
     REQUIRE(s);
     return std::move(*s);
@@ -86,5 +90,48 @@ struct Fixture {
     return *r;
   }
 };
+
+// Copies `id` from `from` to `to` the way the controller drives it, with small parts.
+struct Moved {
+  size_t objects = 0;
+  size_t sent = 0;
+  size_t split = 0;  // objects that went in more than one part
+};
+
+inline Moved Move(CheckpointStore& from, CheckpointStore& to, const std::string& id,
+                  size_t part_bytes = 100'000) {
+  auto m = from.Get(id);
+  REQUIRE(m);
+  auto objects = ObjectsOf(from.chunks(), m->root());
+  REQUIRE(objects);
+  auto missing = MissingFrom(to.chunks(), *objects);
+  PartSender sender;
+  PartReceiver receiver;
+  size_t next = 0;
+  uint64_t within = 0;
+  size_t split = 0;
+  while (next < missing.size()) {
+    std::span<const Hash> rest(missing.data() + next, missing.size() - next);
+    auto parts = sender.Fetch(from.chunks(), rest, within, part_bytes);
+    REQUIRE(parts);
+    REQUIRE(!parts->empty());
+    const Part last = parts->back();
+    const size_t n = parts->size();
+    for (const Part& p : *parts) {
+      if (p.offset > 0 && p.offset + p.data.size() == p.total) ++split;
+    }
+    REQUIRE(receiver.Put(to.chunks(), std::move(*parts)));
+    if (last.offset + last.data.size() == last.total) {
+      next += n;
+      within = 0;
+    } else {
+      next += n - 1;
+      within = last.offset + last.data.size();
+    }
+  }
+  CHECK(receiver.pending() == 0);
+  REQUIRE(to.Import(*m));
+  return {objects->size(), missing.size(), split};
+}
 
 }  // namespace autovibe::snapshot::testing

@@ -8,49 +8,6 @@ namespace {
 
 using namespace testing;
 
-// Copies `id` from `from` to `to` the way the controller drives it, with small parts.
-struct Moved {
-  size_t objects = 0;
-  size_t sent = 0;
-  size_t split = 0;  // objects that went in more than one part
-};
-
-Moved Move(CheckpointStore& from, CheckpointStore& to, const std::string& id,
-           size_t part_bytes = 100'000) {
-  auto m = from.Get(id);
-  REQUIRE(m);
-  auto objects = ObjectsOf(from.chunks(), m->root());
-  REQUIRE(objects);
-  auto missing = MissingFrom(to.chunks(), *objects);
-  PartSender sender;
-  PartReceiver receiver;
-  size_t next = 0;
-  uint64_t within = 0;
-  size_t split = 0;
-  while (next < missing.size()) {
-    std::span<const Hash> rest(missing.data() + next, missing.size() - next);
-    auto parts = sender.Fetch(from.chunks(), rest, within, part_bytes);
-    REQUIRE(parts);
-    REQUIRE(!parts->empty());
-    const Part last = parts->back();
-    const size_t n = parts->size();
-    for (const Part& p : *parts) {
-      if (p.offset > 0 && p.offset + p.data.size() == p.total) ++split;
-    }
-    REQUIRE(receiver.Put(to.chunks(), std::move(*parts)));
-    if (last.offset + last.data.size() == last.total) {
-      next += n;
-      within = 0;
-    } else {
-      next += n - 1;
-      within = last.offset + last.data.size();
-    }
-  }
-  CHECK(receiver.pending() == 0);
-  REQUIRE(to.Import(*m));
-  return {objects->size(), missing.size(), split};
-}
-
 TEST_CASE("checkpoint: a checkpoint moves to another store with only the objects it lacks") {
   Fixture a;
   Fixture b;

@@ -10,14 +10,9 @@ namespace autovibe::snapshot {
 
 // openat2(root, relative, flags, mode) with RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS. Returns
 // the descriptor, or -1 with errno set (ELOOP/EXDEV when the path would leave `root` or go
-// through a symbolic link).
+// through a symbolic link). A path longer than the kernel takes in one call (PATH_MAX) is
+// resolved a piece at a time, each piece beneath the directory the one before reached.
 int OpenBeneath(int root, const std::string& relative, int flags, mode_t mode = 0);
-
-// Whether `relative`, following symbolic links, stays beneath `root`. A path that resolves
-// nowhere (a dangling link, a loop) cannot lead out, and counts as beneath. Without openat2
-// (Linux before 5.6, or a seccomp profile that refuses it) nothing counts as beneath: links
-// are then refused rather than trusted.
-bool ResolvesBeneath(int root, const std::string& relative);
 
 // Whether this kernel (and the seccomp profile around us) lets us call openat2: Linux 5.6 or
 // later. Without it no workspace path can be opened safely.

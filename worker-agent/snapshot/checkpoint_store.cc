@@ -201,8 +201,12 @@ Result<RestoreResult> CheckpointStore::Restore(const RestoreRequest& request) {
                          .label = "before restoring " + id,
                          .only_if_changed = true};
     auto taken = Create(before);
-    if (!taken) return taken.error();
-    if (taken->created) {
+    if (!taken && taken.error().code != ErrorCode::kTooLarge) return taken.error();
+    // A workspace no checkpoint can hold (limits.h) cannot be kept first; a restore is then
+    // the way out of it.
+    if (!taken) {
+      out.not_kept = taken.error().message;
+    } else if (taken->created) {
       out.before = taken->manifest;
       if (request.on_before) request.on_before(*out.before);
     }

@@ -67,6 +67,7 @@ struct RestoreRequest {
 struct RestoreResult {
   Restored restored;
   std::optional<v1::CheckpointManifest> before;  // taken of what was replaced, if it changed
+  std::string not_kept;  // why what was replaced could not be kept first (too large)
 };
 
 struct Change {

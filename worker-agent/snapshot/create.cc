@@ -15,6 +15,7 @@
 
 #include "worker-agent/snapshot/beneath.h"
 #include "worker-agent/snapshot/chunk_file.h"
+#include "worker-agent/snapshot/limits.h"
 #include "worker-agent/snapshot/scan.h"
 #include "worker-agent/snapshot/tree.h"
 
@@ -140,26 +141,65 @@ class FileReaders final : public JobSink {
   std::optional<Error> error_;
 };
 
-struct TreeWriter {
-  ChunkStore::Writer& writer;
-  StatCache* next_cache;  // filled on a full walk
-  int64_t racy_after_ns;
+class TreeWriter {
+ public:
+  TreeWriter(ChunkStore::Writer& writer, StatCache* next_cache, int64_t racy_after_ns,
+             uint64_t max_entries)
+      : writer_(writer),
+        next_cache_(next_cache),
+        racy_after_ns_(racy_after_ns),
+        max_entries_(max_entries) {}
 
+  // Stores the tree of `root` and of every directory under it whose tree is not known (what
+  // changed), children before parents, on an explicit stack of the directories on the way
+  // down.
+  Result<Hash> Store(ScannedDir& root) {
+    struct Frame {
+      ScannedDir* dir;
+      size_t next = 0;
+      size_t parent_len = 0;  // path_ without this directory
+    };
+    std::vector<Frame> frames;
+    if (!root.tree) frames.push_back({&root});
+    while (!frames.empty()) {
+      Frame& top = frames.back();
+      ScannedDir* below = nullptr;
+      while (below == nullptr && top.next < top.dir->entries.size()) {
+        ScannedEntry& e = top.dir->entries[top.next++];
+        if (e.gone || !e.dir || e.dir->tree) continue;
+        below = e.dir.get();
+        const size_t len = path_.size();
+        if (len > 0) path_ += '/';
+        path_ += e.name;
+        frames.push_back({below, 0, len});  // `top` moves: not used after this
+      }
+      if (below != nullptr) continue;
+      if (auto r = StoreOne(*top.dir); !r) return r.error();
+      path_.resize(top.parent_len);
+      frames.pop_back();
+    }
+    // A walk reads at most max_entries, but walks of what changed add to the last one.
+    if (root.entries_under > max_entries_) return TooMany(max_entries_);
+    return *root.tree;
+  }
+
+ private:
   // A file changed this recently is not trusted by its stat next time.
   void MarkRacy(ScannedEntry& e) const {
-    if (e.stat.ctime_ns >= racy_after_ns || e.stat.mtime_ns >= racy_after_ns) {
+    if (e.stat.ctime_ns >= racy_after_ns_ || e.stat.mtime_ns >= racy_after_ns_) {
       e.stat.ctime_ns = -1;
     }
   }
 
-  Result<Hash> Store(ScannedDir& dir, const std::string& path) {
-    if (dir.tree) return *dir.tree;  // nothing under it changed
+  // The tree of `dir` (at path_), whose subdirectories' trees are all known.
+  Result<void> StoreOne(ScannedDir& dir) {
     v1::Tree tree;
     dir.files = 0;
     dir.bytes = 0;
+    dir.entries_under = 0;
     for (auto& e : dir.entries) {
       if (e.gone) continue;
-      std::string child = JoinPath(path, e.name);
+      ++dir.entries_under;
       auto* out = tree.add_entries();
       out->set_name(e.name);
       out->set_kind(e.kind);
@@ -168,14 +208,12 @@ struct TreeWriter {
       out->set_mode(st.mode & 07777);
       out->set_mtime_ns(st.mtime_ns);
       switch (e.kind) {
-        case v1::TreeEntry::DIRECTORY: {
-          auto sub = Store(*e.dir, child);
-          if (!sub) return sub;
-          out->set_tree(std::string(sub->view()));
+        case v1::TreeEntry::DIRECTORY:
+          out->set_tree(std::string(e.dir->tree->view()));
           dir.files += e.dir->files;
           dir.bytes += e.dir->bytes;
+          dir.entries_under += e.dir->entries_under;
           break;
-        }
         case v1::TreeEntry::SYMLINK:
           out->set_target(e.target);
           break;
@@ -188,40 +226,51 @@ struct TreeWriter {
           dir.bytes += size;
           if (size != e.stat.size) e.stat.ctime_ns = -1;  // it changed while read
           MarkRacy(e);
-          if (next_cache != nullptr && e.stat.ctime_ns >= 0) {
-            next_cache->Put(std::move(child), CachedFile{e.stat, e.chunks});
+          if (next_cache_ != nullptr && e.stat.ctime_ns >= 0) {
+            next_cache_->Put(JoinPath(path_, e.name), CachedFile{e.stat, e.chunks});
           }
           break;
         }
       }
     }
     std::string bytes = tree.SerializeAsString();
+    if (bytes.size() > kMaxTreeBytes) {
+      return MakeError(ErrorCode::kTooLarge,
+                       "directory " + ShortPath(path_) + " holds more than one checkpoint tree " +
+                           "takes (" + std::to_string(dir.entries.size()) + " entries, " +
+                           std::to_string(bytes.size() >> 20) + " MiB)");
+    }
     Hash h = Sha256(bytes);
-    auto put = writer.Put(h, {reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()});
+    auto put = writer_.Put(h, {reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()});
     if (!put) return put.error();
     dir.tree = h;
-    return h;
+    return {};
   }
+
+  ChunkStore::Writer& writer_;
+  StatCache* next_cache_;  // filled on a full walk
+  int64_t racy_after_ns_;
+  uint64_t max_entries_;
+  std::string path_;  // of the directory being stored
 };
 
 // The walk: only what changed when the last one is there and inotify kept up; else all.
-Result<Scan> Walk(int root_fd, WorkspaceState& state, const ChunkStore& store, JobSink& sink,
-                  const CreateOptions& options) {
+Scan Walk(int root_fd, WorkspaceState& state, const ChunkStore& store, JobSink& sink,
+          const CreateOptions& options) {
   const bool backstop_due =
       options.full_walk_every > 0 && state.since_full_walk >= options.full_walk_every;
   if (state.last && state.watch && !state.watch->broken() && !backstop_due) {
     auto changes = state.watch->Take();
     if (!changes.everything) {
-      auto scan =
-          RescanWorkspace(root_fd, std::move(state.last), changes, store, state.watch.get(), sink);
-      if (scan) return scan;
+      return RescanWorkspace(root_fd, std::move(state.last), changes, store, state.watch.get(),
+                             sink, options.max_entries);
     }
   }
   // The last walk knows more than the cache from disk.
   if (state.last) state.cache = StatCacheOf(*state.last);
   state.last.reset();
   state.watch = WorkspaceWatch::Start();  // a fresh one: no stale descriptors
-  return ScanWorkspace(root_fd, state.cache, store, state.watch.get(), sink);
+  return ScanWorkspace(root_fd, state.cache, store, state.watch.get(), sink, options.max_entries);
 }
 
 }  // namespace
@@ -230,36 +279,43 @@ Result<Created> CreateCheckpoint(ChunkStore& store, int root_fd, WorkspaceState&
                                  const CreateOptions& options) {
   int64_t started_ns = NowNs();
   FileReaders readers(root_fd, store, options.threads);
-  auto scan = Walk(root_fd, state, store, readers, options);
-  auto added = readers.Finish(scan ? &scan->skipped : nullptr);
-  if (!scan) return scan.error();
+  // Kept whole until the readers are done: their jobs point into it.
+  Scan scan = Walk(root_fd, state, store, readers, options);
+  auto added = readers.Finish(&scan.skipped);
+  // A walk that stopped short, or that a reader could not finish, leaves no last walk: the
+  // next checkpoint walks everything again.
+  if (scan.failed) return *scan.failed;
   if (!added) return added.error();
-  if (scan->incomplete) {
-    state.last.reset();  // the next walk is a full one
+  if (scan.incomplete) {
+    state.last.reset();  // the next walk is a full one (which is never incomplete)
     return CreateCheckpoint(store, root_fd, state, options);
   }
 
   StatCache next;
   ChunkStore::Writer writer(store);
-  TreeWriter trees{writer, scan->full ? &next : nullptr, started_ns - options.racy_window.count()};
-  auto root = trees.Store(*scan->root, "");
+  TreeWriter trees(writer, scan.full ? &next : nullptr, started_ns - options.racy_window.count(),
+                   options.max_entries);
+  auto root = trees.Store(*scan.root);
   if (!root) return root.error();
   auto last = writer.Finish();
   if (!last) return last.error();
   if (auto r = store.Sync(); !r) return r.error();
-  if (scan->full) state.cache = std::move(next);
+  if (scan.full) state.cache = std::move(next);
 
   Created out;
   out.root = *root;
-  out.root_mode = scan->root->stat.mode & 07777;
-  out.file_count = scan->root->files;
-  out.total_bytes = scan->root->bytes;
+  out.root_mode = scan.root->stat.mode & 07777;
+  out.file_count = scan.root->files;
+  out.total_bytes = scan.root->bytes;
   out.stored_bytes = *added + writer.added_bytes();
-  out.files_read = scan->files_to_read;
-  out.full_walk = scan->full;
-  state.since_full_walk = scan->full ? 0 : state.since_full_walk + 1;
-  out.skipped = std::move(scan->skipped);
-  state.last = std::move(scan->root);
+  out.files_read = scan.files_to_read;
+  out.full_walk = scan.full;
+  state.since_full_walk = scan.full ? 0 : state.since_full_walk + 1;
+  out.skipped = std::move(scan.skipped);
+  if (scan.skipped_total > kMaxSkipped) {
+    out.skipped.push_back("... and " + std::to_string(scan.skipped_total - kMaxSkipped) + " more");
+  }
+  state.last = std::move(scan.root);
   return out;
 }
 

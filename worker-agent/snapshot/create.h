@@ -8,6 +8,7 @@
 #include "common/core/result.h"
 #include "worker-agent/snapshot/chunk_store.h"
 #include "worker-agent/snapshot/hash.h"
+#include "worker-agent/snapshot/limits.h"
 #include "worker-agent/snapshot/scan.h"
 #include "worker-agent/snapshot/stat_cache.h"
 
@@ -24,6 +25,8 @@ struct CreateOptions {
   // not report, such as writes through a shared mapping or on network file systems. 0: only
   // when inotify cannot be trusted.
   unsigned full_walk_every = 20;
+  // Files, directories and links a checkpoint takes at most (limits.h; lower in tests).
+  uint64_t max_entries = kMaxEntries;
 };
 
 // What the store keeps of a workspace between its checkpoints.

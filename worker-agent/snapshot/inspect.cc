@@ -20,50 +20,76 @@ bool SameContent(const Entry& a, const Entry& b) {
   return true;
 }
 
+// Walks two trees side by side, on an explicit stack of the directories on the way down.
 class Differ {
  public:
   Differ(const ChunkStore& store, std::vector<Change>& out) : store_(store), out_(out) {}
 
   // Both trees (either may be absent: empty string).
-  Result<void> Trees(const std::string& from, const std::string& to, const std::string& path) {
-    if (from == to) return {};  // the same tree: nothing below differs
-    v1::Tree a, b;
-    if (!from.empty()) {
-      auto t = LoadTree(store_, from, path);
-      if (!t) return t.error();
-      a = std::move(*t);
-    }
-    if (!to.empty()) {
-      auto t = LoadTree(store_, to, path);
-      if (!t) return t.error();
-      b = std::move(*t);
-    }
-    // An empty directory that came or went is a change of its own; one with entries shows
-    // through them.
-    if (from.empty() && b.entries_size() == 0) out_.push_back({Change::kAdded, path + "/"});
-    if (to.empty() && a.entries_size() == 0) out_.push_back({Change::kRemoved, path + "/"});
-    int i = 0, j = 0;
-    while (i < a.entries_size() || j < b.entries_size()) {
-      const Entry* x = i < a.entries_size() ? &a.entries(i) : nullptr;
-      const Entry* y = j < b.entries_size() ? &b.entries(j) : nullptr;
-      if (x && (!y || x->name() < y->name())) {
-        if (auto r = One(x, nullptr, path); !r) return r;
-        ++i;
-      } else if (y && (!x || y->name() < x->name())) {
-        if (auto r = One(nullptr, y, path); !r) return r;
-        ++j;
-      } else {
-        if (auto r = One(x, y, path); !r) return r;
-        ++i;
-        ++j;
+  Result<void> Trees(const std::string& from, const std::string& to) {
+    if (auto r = Open(from, to, 0); !r) return r;
+    while (!frames_.empty()) {
+      Frame& top = frames_.back();
+      const Entry* x = top.i < top.a.entries_size() ? &top.a.entries(top.i) : nullptr;
+      const Entry* y = top.j < top.b.entries_size() ? &top.b.entries(top.j) : nullptr;
+      if (!x && !y) {
+        path_.resize(top.parent_len);
+        frames_.pop_back();
+        continue;
       }
+      if (x && (!y || x->name() < y->name())) {
+        y = nullptr;
+        ++top.i;
+      } else if (y && (!x || y->name() < x->name())) {
+        x = nullptr;
+        ++top.j;
+      } else {
+        ++top.i;
+        ++top.j;
+      }
+      // `x` and `y` point into `top`, which One may move (a frame pushed): used before that.
+      if (auto r = One(x, y); !r) return r;
     }
     return {};
   }
 
  private:
-  Result<void> One(const Entry* x, const Entry* y, const std::string& dir) {
-    std::string path = JoinPath(dir, (x ? x : y)->name());
+  struct Frame {
+    v1::Tree a, b;
+    int i = 0, j = 0;
+    size_t parent_len = 0;  // path_ without this directory
+  };
+
+  // Enters the directory at path_ (`depth` below the root) whose trees are `from` and `to`.
+  Result<void> Open(const std::string& from, const std::string& to, size_t parent_len) {
+    if (from == to) {  // the same tree: nothing below differs
+      path_.resize(parent_len);
+      return {};
+    }
+    if (frames_.size() > static_cast<size_t>(kMaxDepth)) return TooDeep(path_);
+    Frame f;
+    f.parent_len = parent_len;
+    if (!from.empty()) {
+      auto t = LoadTree(store_, from, path_);
+      if (!t) return t.error();
+      f.a = std::move(*t);
+    }
+    if (!to.empty()) {
+      auto t = LoadTree(store_, to, path_);
+      if (!t) return t.error();
+      f.b = std::move(*t);
+    }
+    // An empty directory that came or went is a change of its own; one with entries shows
+    // through them.
+    if (from.empty() && f.b.entries_size() == 0) out_.push_back({Change::kAdded, path_ + "/"});
+    if (to.empty() && f.a.entries_size() == 0) out_.push_back({Change::kRemoved, path_ + "/"});
+    frames_.push_back(std::move(f));
+    return {};
+  }
+
+  Result<void> One(const Entry* x, const Entry* y) {
+    const size_t parent_len = path_.size();
+    std::string path = JoinPath(path_, (x ? x : y)->name());
     bool x_dir = x && x->kind() == Entry::DIRECTORY;
     bool y_dir = y && y->kind() == Entry::DIRECTORY;
     if (x_dir || y_dir) {
@@ -74,7 +100,10 @@ class Differ {
       if (x_dir && y_dir && x->mode() != y->mode()) {
         out_.push_back({Change::kChanged, path + "/"});
       }
-      return Trees(x_dir ? x->tree() : "", y_dir ? y->tree() : "", path);
+      std::string from = x_dir ? x->tree() : "";
+      std::string to = y_dir ? y->tree() : "";
+      path_ = std::move(path);
+      return Open(from, to, parent_len);
     }
     if (!x) {
       out_.push_back({Change::kAdded, path});
@@ -88,28 +117,27 @@ class Differ {
 
   const ChunkStore& store_;
   std::vector<Change>& out_;
+  std::vector<Frame> frames_;
+  std::string path_;  // of the directory on top
 };
 
 // Every chunk of a tree, with the first file that holds it.
 Result<void> CollectChunks(const ChunkStore& store, const std::string& tree_hash,
-                           const std::string& path,
                            std::unordered_map<Hash, std::string, HashKey>& chunks,
                            std::vector<std::string>& problems) {
-  auto tree = LoadTree(store, tree_hash, path);
-  if (!tree) {
-    if (tree.error().code == ErrorCode::kHostileManifest) return tree.error();
-    problems.push_back(tree.error().message);
-    return {};
-  }
-  for (const auto& e : tree->entries()) {
-    std::string child = JoinPath(path, e.name());
-    if (e.kind() == Entry::DIRECTORY) {
-      if (auto r = CollectChunks(store, e.tree(), child, chunks, problems); !r) return r;
-    } else {
-      for (const auto& c : e.chunks()) chunks.try_emplace(*HashFromBytes(c.hash()), child);
+  TreeWalk walk;
+  walk.visit = [&](const v1::Tree& tree, const std::string& path, int) -> Result<void> {
+    for (const auto& e : tree.entries()) {
+      if (e.kind() == Entry::DIRECTORY) continue;
+      for (const auto& c : e.chunks()) {
+        auto h = *HashFromBytes(c.hash());  // checked by LoadTree
+        if (!chunks.contains(h)) chunks.emplace(h, JoinPath(path, e.name()));
+      }
     }
-  }
-  return {};
+    return {};
+  };
+  walk.unreadable = [&](const Error& e) { problems.push_back(e.message); };
+  return WalkTrees(store, tree_hash, walk);
 }
 
 }  // namespace
@@ -122,7 +150,7 @@ Result<std::vector<Change>> CheckpointStore::Diff(const std::string& from,
   if (!b) return b.error();
   std::vector<Change> out;
   Differ differ(*store_, out);
-  if (auto r = differ.Trees(a->root(), b->root(), ""); !r) return r.error();
+  if (auto r = differ.Trees(a->root(), b->root()); !r) return r.error();
   return out;
 }
 
@@ -131,7 +159,7 @@ Result<VerifyReport> CheckpointStore::Verify(const std::string& id) const {
   if (!m) return m.error();
   VerifyReport report;
   std::unordered_map<Hash, std::string, HashKey> chunks;
-  if (auto r = CollectChunks(*store_, m->root(), "", chunks, report.problems); !r) {
+  if (auto r = CollectChunks(*store_, m->root(), chunks, report.problems); !r) {
     return r.error();
   }
   // Each block is read once, however many of its chunks the checkpoint holds.

@@ -16,24 +16,18 @@ constexpr int64_t kDayMs = 86'400'000;
 // judged as a restore would judge them.
 Result<void> MarkLive(const ChunkStore& store, const std::string& tree_hash,
                       std::unordered_set<Hash, HashKey>& live) {
-  auto h = HashFromBytes(tree_hash);
-  if (!h || !live.insert(*h).second) return {};
-  auto bytes = store.Get(*h);
-  if (!bytes) return bytes.error();
-  v1::Tree tree;
-  if (!tree.ParseFromString(*bytes)) {
-    return MakeError(ErrorCode::kCorrupt, "tree " + h->hex() + " does not parse");
-  }
-  for (const auto& e : tree.entries()) {
-    if (e.kind() == v1::TreeEntry::DIRECTORY) {
-      if (auto r = MarkLive(store, e.tree(), live); !r) return r;
-    } else {
+  TreeWalk walk;
+  walk.check = TreeCheck::kParsed;
+  walk.enter = [&](const Hash& h) { return live.insert(h).second; };
+  walk.visit = [&](const v1::Tree& tree, const std::string&, int) -> Result<void> {
+    for (const auto& e : tree.entries()) {
       for (const auto& c : e.chunks()) {
         if (auto ch = HashFromBytes(c.hash())) live.insert(*ch);
       }
     }
-  }
-  return {};
+    return {};
+  };
+  return WalkTrees(store, tree_hash, walk);
 }
 
 bool Automatic(const v1::CheckpointManifest& m) { return m.trigger() != "manual"; }

@@ -72,41 +72,62 @@ struct Plan {
   std::vector<NeededChunk> chunks;
   std::unordered_map<Hash, size_t, HashKey> chunk_index;
   std::vector<std::tuple<std::string, uint32_t, int64_t>> dirs;  // in creation order
-  std::vector<std::tuple<std::string, std::string, int64_t>> links;
   Restored counts;
 };
 
-// Builds the directories and the plan of what goes where; creates files of several chunks
-// (sized) and empty ones.
+// Builds the directories, the symbolic links and the plan of what goes where, one directory
+// at a time (WalkTrees: an explicit stack, the shared depth limit); creates files of several
+// chunks (sized) and empty ones. Everything is made inside a directory opened beneath the
+// root without following a link, by one plain name: nothing is written through a link.
 class Planner {
  public:
   Planner(const ChunkStore& store, int root) : store_(store), root_(root) {}
 
-  Result<void> Dir(std::string_view tree_hash, const std::string& path) {
-    auto tree = LoadTree(store_, tree_hash, path);
-    if (!tree) return tree.error();
-    for (const auto& e : tree->entries()) {
-      std::string child = JoinPath(path, e.name());
-      Times t(e.mtime_ns());
+  Result<void> Run(const Hash& root_hash) {
+    TreeWalk walk;
+    walk.visit = [this](const v1::Tree& tree, const std::string& path, int) {
+      return Dir(tree, path);
+    };
+    return WalkTrees(store_, root_hash.view(), walk);
+  }
+
+  Plan& plan() { return plan_; }
+
+ private:
+  Result<void> Dir(const v1::Tree& tree, const std::string& path) {
+    int dir = path.empty() ? root_ : OpenBeneath(root_, path, O_PATH | O_DIRECTORY);
+    if (dir < 0) return IoError("cannot open", ShortPath(path));
+    auto r = Entries(tree, path, dir);
+    if (dir != root_) ::close(dir);
+    return r;
+  }
+
+  Result<void> Entries(const v1::Tree& tree, const std::string& path, int dir) {
+    for (const auto& e : tree.entries()) {
+      const std::string& name = e.name();
       if (e.kind() == v1::TreeEntry::DIRECTORY) {
-        if (::mkdirat(root_, child.c_str(), 0700) != 0) return IoError("cannot create", child);
-        plan_.dirs.emplace_back(child, e.mode() & kDirModes, e.mtime_ns());
+        if (::mkdirat(dir, name.c_str(), 0700) != 0) {
+          return IoError("cannot create", ShortPath(JoinPath(path, name)));
+        }
+        plan_.dirs.emplace_back(JoinPath(path, name), e.mode() & kDirModes, e.mtime_ns());
         ++plan_.counts.directories;
-        if (auto r = Dir(e.tree(), child); !r) return r;
       } else if (e.kind() == v1::TreeEntry::SYMLINK) {
-        plan_.links.emplace_back(child, e.target(), e.mtime_ns());
+        // Its target as it was stored, wherever it points: created, never followed.
+        if (::symlinkat(e.target().c_str(), dir, name.c_str()) != 0) {
+          return IoError("cannot create", ShortPath(JoinPath(path, name)));
+        }
+        Times t(e.mtime_ns());
+        ::utimensat(dir, name.c_str(), t.spec, AT_SYMLINK_NOFOLLOW);
         ++plan_.counts.symlinks;
-      } else if (auto r = File(e, std::move(child)); !r) {
+      } else if (auto r = File(e, path, dir); !r) {
         return r;
       }
     }
     return {};
   }
 
-  Plan& plan() { return plan_; }
-
- private:
-  Result<void> File(const v1::TreeEntry& e, std::string path) {
+  Result<void> File(const v1::TreeEntry& e, const std::string& dir_path, int dir) {
+    std::string path = JoinPath(dir_path, e.name());
     size_t index = plan_.files.size();
     bool whole = e.chunks_size() == 1;
     uint64_t size = 0;
@@ -116,13 +137,14 @@ class Planner {
       if (added) {
         auto at = store_.Find(h);
         if (!at) {
-          return MakeError(ErrorCode::kCorrupt,
-                           "file " + path + ": chunk " + h.hex() + " is missing from the store");
+          return MakeError(ErrorCode::kCorrupt, "file " + ShortPath(path) + ": chunk " + h.hex() +
+                                                    " is missing from the store");
         }
         plan_.chunks.push_back(NeededChunk{h, *at, {}});
       }
       if (plan_.chunks[it->second].at.size != c.size()) {
-        return MakeError(ErrorCode::kCorrupt, "file " + path + ": chunk " + h.hex() + " is " +
+        return MakeError(ErrorCode::kCorrupt, "file " + ShortPath(path) + ": chunk " + h.hex() +
+                                                  " is " +
                                                   std::to_string(plan_.chunks[it->second].at.size) +
                                                   " bytes in the store, " +
                                                   std::to_string(c.size()) + " in the checkpoint");
@@ -131,11 +153,11 @@ class Planner {
       size += c.size();
     }
     if (!whole) {
-      int fd = OpenBeneath(root_, path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0600);
-      if (fd < 0) return IoError("cannot create", path);
+      int fd = OpenBeneath(dir, e.name(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0600);
+      if (fd < 0) return IoError("cannot create", ShortPath(path));
       bool sized = ::ftruncate(fd, static_cast<off_t>(size)) == 0;
       ::close(fd);
-      if (!sized) return IoError("cannot size", path);
+      if (!sized) return IoError("cannot size", ShortPath(path));
     }
     plan_.files.push_back(FileOut{std::move(path), e.mode() & kFileModes, e.mtime_ns(), whole});
     ++plan_.counts.files;
@@ -195,14 +217,14 @@ class Writers {
   }
 
   static Error Corrupt(const FileOut& file, const NeededChunk& chunk, const std::string& why) {
-    return MakeError(ErrorCode::kCorrupt,
-                     "file " + file.path + ": chunk " + chunk.hash.hex() + " is corrupt: " + why);
+    return MakeError(ErrorCode::kCorrupt, "file " + ShortPath(file.path) + ": chunk " +
+                                              chunk.hash.hex() + " is corrupt: " + why);
   }
 
   Result<void> Write(const FileOut& f, uint64_t offset, std::string_view bytes) {
     int flags = f.whole ? O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW : O_WRONLY | O_NOFOLLOW;
     int fd = OpenBeneath(root_, f.path, flags, 0600);
-    if (fd < 0) return IoError("cannot open", f.path);
+    if (fd < 0) return IoError("cannot open", ShortPath(f.path));
     bool ok = true;
     while (ok && !bytes.empty()) {
       ssize_t w = ::pwrite(fd, bytes.data(), bytes.size(), static_cast<off_t>(offset));
@@ -220,7 +242,7 @@ class Writers {
     int saved = errno;
     ::close(fd);
     errno = saved;
-    if (!ok) return IoError("cannot write", f.path);
+    if (!ok) return IoError("cannot write", ShortPath(f.path));
     return {};
   }
 
@@ -240,36 +262,30 @@ class Writers {
   std::optional<Error> error_;
 };
 
-// Modes and times once every byte is in; symbolic links last, checked to resolve inside.
+// Sets the mode and time of what is open at `fd` (a file or directory we made), and closes it.
+Result<void> SetModeAndTime(int fd, uint32_t mode, int64_t mtime_ns, const std::string& path) {
+  if (fd < 0) return IoError("cannot open", ShortPath(path));
+  Times t(mtime_ns);
+  bool ok = ::fchmod(fd, mode) == 0 && ::futimens(fd, t.spec) == 0;
+  int saved = errno;
+  ::close(fd);
+  errno = saved;
+  if (!ok) return IoError("cannot set the mode or time of", ShortPath(path));
+  return {};
+}
+
+// Modes and times once every byte is in, each through a descriptor opened beneath the root
+// without following links; directories deepest first (a read-only one is filled by then).
 Result<void> Finish(int root, const Plan& plan, uint32_t root_mode) {
   for (const auto& f : plan.files) {
     if (f.whole) continue;
-    Times t(f.mtime_ns);
-    if (::fchmodat(root, f.path.c_str(), f.mode, 0) != 0 ||
-        ::utimensat(root, f.path.c_str(), t.spec, AT_SYMLINK_NOFOLLOW) != 0) {
-      return IoError("cannot set the mode or time of", f.path);
-    }
-  }
-  for (const auto& [path, target, mtime] : plan.links) {
-    if (::symlinkat(target.c_str(), root, path.c_str()) != 0) return IoError("cannot create", path);
-    Times t(mtime);
-    ::utimensat(root, path.c_str(), t.spec, AT_SYMLINK_NOFOLLOW);
-  }
-  // Read as a path each stays inside (tree.cc); through other links it might still not.
-  for (const auto& [path, target, mtime] : plan.links) {
-    if (!ResolvesBeneath(root, path)) {
-      return MakeError(ErrorCode::kHostileManifest, "checkpoint refused: " + path +
-                                                        ": a symbolic link that leads outside the "
-                                                        "workspace through other links");
-    }
+    int fd = OpenBeneath(root, f.path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK);
+    if (auto r = SetModeAndTime(fd, f.mode, f.mtime_ns, f.path); !r) return r;
   }
   for (auto it = plan.dirs.rbegin(); it != plan.dirs.rend(); ++it) {
     const auto& [path, mode, mtime] = *it;
-    Times t(mtime);
-    if (::fchmodat(root, path.c_str(), mode, 0) != 0 ||
-        ::utimensat(root, path.c_str(), t.spec, AT_SYMLINK_NOFOLLOW) != 0) {
-      return IoError("cannot set the mode or time of", path);
-    }
+    int fd = OpenBeneath(root, path, O_RDONLY | O_DIRECTORY);
+    if (auto r = SetModeAndTime(fd, mode, mtime, path); !r) return r;
   }
   if (::fchmod(root, root_mode & kDirModes) != 0) return IoError("cannot set the mode of", "");
   return {};
@@ -278,7 +294,7 @@ Result<void> Finish(int root, const Plan& plan, uint32_t root_mode) {
 Result<Restored> Fill(const ChunkStore& store, const Hash& root_hash, uint32_t root_mode, int root,
                       const RestoreOptions& options) {
   Planner planner(store, root);
-  if (auto r = planner.Dir(root_hash.view(), ""); !r) return r.error();
+  if (auto r = planner.Run(root_hash); !r) return r.error();
   Plan& plan = planner.plan();
   Writers writers(store, root, plan);
   if (auto r = writers.Run(options.threads); !r) return r.error();

@@ -27,8 +27,10 @@ struct Restored {
 
 // Restores the tree `root` (with the root directory's `root_mode`) at `target`. Every file is
 // checked against its chunks' hashes as it is written; a corrupt chunk is reported with the
-// file it belongs to ("corrupt"), a hostile tree refused ("hostile_manifest"). Nothing is
-// written outside the new directory, and no symbolic link is followed.
+// file it belongs to ("corrupt"), a hostile tree refused ("hostile_manifest"), one deeper than
+// kMaxDepth too ("too_large"). Symbolic links come back with their targets as stored, absolute
+// or leading out of the workspace included. Nothing is written outside the new directory, and
+// no symbolic link is followed: every file and directory is reached with openat2 beneath it.
 Result<Restored> RestoreTree(const ChunkStore& store, const Hash& root, uint32_t root_mode,
                              const std::string& target, const RestoreOptions& options);
 

@@ -12,6 +12,7 @@
 #include "autovibe/v1/checkpoint.pb.h"
 #include "common/core/result.h"
 #include "worker-agent/snapshot/chunk_store.h"
+#include "worker-agent/snapshot/limits.h"
 #include "worker-agent/snapshot/stat_cache.h"
 #include "worker-agent/snapshot/watch.h"
 
@@ -27,16 +28,23 @@ struct ScannedEntry {
   std::unique_ptr<ScannedDir> dir;   // DIRECTORY
   std::string target;                // SYMLINK
   std::vector<v1::ChunkRef> chunks;  // FILE, once known
-  bool gone = false;                 // FILE: vanished before it could be read
+  bool gone = false;                 // vanished (or could not be opened) before it could be read
 };
 
 struct ScannedDir {
+  ScannedDir() = default;
+  // Takes a deep tree apart one level at a time, never a recursion as deep as the tree.
+  ~ScannedDir();
+  ScannedDir(const ScannedDir&) = delete;
+  ScannedDir& operator=(const ScannedDir&) = delete;
+
   FileStat stat;
   std::vector<ScannedEntry> entries;  // sorted by name
   // Known while nothing under the directory changed since its tree was stored.
   std::optional<Hash> tree;
   uint64_t files = 0;  // under it, as of `tree`
   uint64_t bytes = 0;
+  uint64_t entries_under = 0;  // files, directories and links under it, as of `tree`
 };
 
 // A file to read: entry `index` of `dir`.
@@ -61,23 +69,32 @@ class JobSink {
 struct Scan {
   std::unique_ptr<ScannedDir> root;
   uint64_t files_to_read = 0;        // handed to the sink
+  uint64_t entries = 0;              // read from directories by this walk
   std::vector<std::string> skipped;  // sockets, devices, unreadable entries: "path: why"
+  uint64_t skipped_total = 0;        // `skipped` keeps the first kMaxSkipped
   bool full = true;                  // the whole tree was walked
   bool incomplete = false;           // a changed directory could not be read again
+  // Why the walk stopped short (deeper than kMaxDepth, more than kMaxEntries, a path longer
+  // than kMaxPathBytes, the workspace unreadable): no checkpoint can be made of it. `root`
+  // still holds what was found, which jobs handed to the sink point into.
+  std::optional<Error> failed;
 };
+inline constexpr size_t kMaxSkipped = 1000;
 
-// Walks the whole workspace open at `root_fd`. A file matching `cache` (same inode, size,
-// mtime and ctime) takes its chunks from there, if `store` still holds them all. Each
-// directory is added to `watch` (when given) before it is read.
-Result<Scan> ScanWorkspace(int root_fd, const StatCache& cache, const ChunkStore& store,
-                           WorkspaceWatch* watch, JobSink& sink);
+// Walks the whole workspace open at `root_fd`, depth first on an explicit stack, within the
+// limits of limits.h (more than `max_entries` read fails it too).
+// A file matching `cache` (same inode, size, mtime and ctime) takes its chunks from there, if
+// `store` still holds them all. Each directory is added to `watch` (when given) before it is
+// read.
+Scan ScanWorkspace(int root_fd, const StatCache& cache, const ChunkStore& store,
+                   WorkspaceWatch* watch, JobSink& sink, uint64_t max_entries = kMaxEntries);
 
 // Walks only what changed since `previous` was taken: the directories in `changed` (re-read;
 // their files compared with what `previous` holds) and new directories below them. The rest
 // of `previous` is taken over as it is, trees included.
-Result<Scan> RescanWorkspace(int root_fd, std::unique_ptr<ScannedDir> previous,
-                             const WorkspaceWatch::Changes& changed, const ChunkStore& store,
-                             WorkspaceWatch* watch, JobSink& sink);
+Scan RescanWorkspace(int root_fd, std::unique_ptr<ScannedDir> previous,
+                     const WorkspaceWatch::Changes& changed, const ChunkStore& store,
+                     WorkspaceWatch* watch, JobSink& sink, uint64_t max_entries = kMaxEntries);
 
 // What a walk knows of its files, as a stat cache (files changed too recently left out).
 StatCache StatCacheOf(const ScannedDir& root);

@@ -11,50 +11,31 @@ namespace {
 
 constexpr int kTransitLevel = 1;
 
-class Lister {
- public:
-  explicit Lister(const ChunkStore& store) : store_(store) {}
-
-  Result<void> Tree(std::string_view hash, const std::string& path, int depth) {
-    if (depth > kMaxDepth) {
-      return MakeError(ErrorCode::kHostileManifest,
-                       path + ": more than " + std::to_string(kMaxDepth) + " directories deep");
-    }
-    auto h = HashFromBytes(hash);
-    if (!h) return MakeError(ErrorCode::kHostileManifest, path + ": malformed tree hash");
-    if (!seen_.insert(*h).second) return {};
-    out_.push_back(*h);
-    auto tree = LoadTree(store_, hash, path.empty() ? "." : path);
-    if (!tree) return tree.error();
-    for (const auto& e : tree->entries()) {
-      if (e.kind() == v1::TreeEntry::DIRECTORY) {
-        if (auto r = Tree(e.tree(), JoinPath(path, e.name()), depth + 1); !r) return r;
-        continue;
-      }
-      for (const auto& c : e.chunks()) {
-        auto ch = HashFromBytes(c.hash());
-        if (!ch)
-          return MakeError(ErrorCode::kHostileManifest, JoinPath(path, e.name()) + ": bad chunk");
-        if (seen_.insert(*ch).second) out_.push_back(*ch);
-      }
-    }
-    return {};
-  }
-
-  std::vector<Hash> Take() { return std::move(out_); }
-
- private:
-  const ChunkStore& store_;
-  std::unordered_set<Hash, HashKey> seen_;
-  std::vector<Hash> out_;
-};
-
 }  // namespace
 
 Result<std::vector<Hash>> ObjectsOf(const ChunkStore& store, std::string_view root) {
-  Lister lister(store);
-  if (auto r = lister.Tree(root, "", 0); !r) return r.error();
-  return lister.Take();
+  std::unordered_set<Hash, HashKey> seen;
+  std::vector<Hash> out;
+  TreeWalk walk;
+  walk.enter = [&](const Hash& h) {
+    if (!seen.insert(h).second) return false;
+    out.push_back(h);
+    return true;
+  };
+  walk.visit = [&](const v1::Tree& tree, const std::string&, int) -> Result<void> {
+    for (const auto& e : tree.entries()) {
+      for (const auto& c : e.chunks()) {
+        auto h = *HashFromBytes(c.hash());  // checked by LoadTree
+        if (seen.insert(h).second) out.push_back(h);
+      }
+    }
+    return {};
+  };
+  if (!HashFromBytes(root)) {
+    return MakeError(ErrorCode::kHostileManifest, "the checkpoint names no well-formed root tree");
+  }
+  if (auto r = WalkTrees(store, root, walk); !r) return r.error();
+  return out;
 }
 
 std::vector<Hash> MissingFrom(const ChunkStore& store, std::span<const Hash> hashes) {

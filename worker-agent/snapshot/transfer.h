@@ -15,13 +15,13 @@
 #include "common/core/result.h"
 #include "worker-agent/snapshot/chunk_store.h"
 #include "worker-agent/snapshot/hash.h"
+#include "worker-agent/snapshot/limits.h"
 
 namespace autovibe::snapshot {
 
 // Every tree and chunk under the tree `root` (32 raw bytes), each once, trees before what
 // they hold. Trees are judged as a restore judges them; more than kMaxDepth directories deep
-// is refused.
-inline constexpr int kMaxDepth = 1024;
+// is refused (limits.h).
 Result<std::vector<Hash>> ObjectsOf(const ChunkStore& store, std::string_view root);
 
 // Of `hashes`, those `store` lacks, in order.
@@ -61,7 +61,8 @@ struct PutReport {
 // tried anew), and objects left unfinished longer than kAbandoned are dropped.
 class PartReceiver {
  public:
-  static constexpr uint64_t kMaxObject = 64ull << 20;    // compressed or not
+  static constexpr uint64_t kMaxObject = 64ull << 20;  // compressed or not
+  static_assert(kMaxTreeBytes <= kMaxObject, "every tree a checkpoint stores can travel");
   static constexpr uint64_t kMaxPending = 256ull << 20;  // all objects in flight
   static constexpr std::chrono::minutes kAbandoned{10};
 
