@@ -185,6 +185,21 @@ TEST_CASE("prefix book: keeps the newest requests of a task, forgets a task", "[
   CHECK(book.InputBound("t", next) == next.body_bytes);
 }
 
+TEST_CASE("prefix book: keeps the tasks learnt of most lately", "[meter]") {
+  PrefixBook book(4, 2);
+  const RequestShape s = Shape(Request(json::array{Message("user", "x")}));
+  book.Learn("a", s, 10);
+  book.Learn("b", s, 10);
+  book.Learn("c", s, 10);
+  CHECK(book.Size("a") == 0);
+  CHECK(book.Size("b") == 1);
+  CHECK(book.Size("c") == 1);
+  book.Forget("b");
+  book.Learn("d", s, 10);
+  CHECK(book.Size("c") == 1);
+  CHECK(book.Size("d") == 1);
+}
+
 TEST_CASE("prefix book: a body that is not JSON is refused", "[meter]") {
   CHECK_FALSE(ReadShape(Api::kMessages, R"({"model":"m","messages":[)").has_value());
   CHECK_FALSE(ReadShape(Api::kMessages, "not json").has_value());

@@ -82,7 +82,18 @@ class Settlement {
     env_.limiter.Correct(ticket_, record_.input_tokens() + record_.output_tokens() +
                                       record_.cache_write_tokens() + record_.cache_read_tokens());
     env_.ledger.Settle(reservation_, record_);
+    // What the provider counted for this request bounds the next ones that extend it.
+    const int64_t input =
+        record_.input_tokens() + record_.cache_write_tokens() + record_.cache_read_tokens();
+    if (shape_ != nullptr && env_.prefixes != nullptr && !record_.estimated() && input > 0) {
+      env_.prefixes->Learn(task_id_, *shape_, input);
+    }
     return record_;
+  }
+  // The request's shape, kept to learn its token count once settled.
+  void Learn(const std::string& task_id, const RequestShape* shape) {
+    task_id_ = task_id;
+    shape_ = shape;
   }
 
  private:
@@ -93,7 +104,30 @@ class Settlement {
   Clock::time_point received_;
   bool settled_ = false;
   v1::UsageRecord record_;
+  std::string task_id_;
+  const RequestShape* shape_ = nullptr;
 };
+
+// Lowers the plan's input bound to what the task's earlier calls already counted of its
+// prefix, plus the bytes after it; the plan is kept as it is when that is no tighter. Returns
+// the request's shape (to learn from once settled), or nullopt when there is no book.
+std::optional<RequestShape> Tighten(const CallEnv& env, const std::string& task_id,
+                                    CallPlan& plan) {
+  if (env.prefixes == nullptr) return std::nullopt;
+  auto shape = ReadShape(plan.api, plan.body);
+  if (!shape) return std::nullopt;
+  const int64_t bound = env.prefixes->InputBound(task_id, *shape);
+  if (bound < plan.request.input_bound) {
+    RequestFacts tighter = plan.request;
+    tighter.input_bound = bound;
+    if (auto w = WorstCase(tighter, plan.price); w) {
+      plan.request = std::move(tighter);
+      plan.worst = w->amounts;
+      plan.worst_tokens = w->tokens;
+    }
+  }
+  return std::move(*shape);
+}
 
 std::string Autovibe(std::string_view message) { return "autovibe: " + std::string(message); }
 
@@ -149,6 +183,7 @@ asio::awaitable<void> RunCall(const CallEnv& env, Api api, Request& request, Too
     co_await reply.SendError(MakeErrorAnswer(shape, why, Autovibe(plan.error().message)));
     co_return;
   }
+  const std::optional<RequestShape> request_shape = Tighten(env, task->task_id, *plan);
   auto admitted = env.limiter.Admit(task->task_id, plan->worst.tokens, Clock::now());
   if (!admitted.ticket) {
     co_await reply.SendError(
@@ -164,6 +199,7 @@ asio::awaitable<void> RunCall(const CallEnv& env, Api api, Request& request, Too
     co_return;
   }
   Settlement settlement(env, *reservation, *plan, *admitted.ticket, received);
+  if (request_shape) settlement.Learn(task->task_id, &*request_shape);
 
   Forwarded how;
   if (env.provider->mock) {

@@ -13,6 +13,7 @@
 
 #include "worker-agent/meter/api.h"
 #include "worker-agent/meter/call_ledger.h"
+#include "worker-agent/meter/prefix_book.h"
 #include "worker-agent/meter/proxy.h"
 #include "worker-agent/meter/rate_limit.h"
 #include "worker-agent/meter/tool_reply.h"
@@ -34,6 +35,8 @@ struct CallEnv {
   const ProxyOptions& options;  // the mock's answer, pricing rules, drain timeout
   const Provider* provider;     // null: none configured for the call's API
   uint64_t serial;              // unique per call (mock ids)
+  // Tightens a call's input bound with the token counts of its known prefix; may be null.
+  PrefixBook* prefixes = nullptr;
 };
 
 // The token the tool sent: x-api-key, else Authorization: Bearer. Empty if neither.

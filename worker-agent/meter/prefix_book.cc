@@ -307,6 +307,13 @@ int64_t PrefixBook::InputBound(const std::string& task, const RequestShape& shap
 
 void PrefixBook::Learn(const std::string& task, const RequestShape& shape, int64_t input_tokens) {
   if (shape.prefixes.empty() || input_tokens <= 0) return;
+  if (!tasks_.contains(task)) {
+    task_order_.push_back(task);
+    while (task_order_.size() > max_tasks_) {
+      tasks_.erase(task_order_.front());
+      task_order_.pop_front();
+    }
+  }
   auto& known = tasks_[task];
   const PrefixDigest& whole = shape.prefixes.back();
   for (Known& k : known) {
@@ -319,7 +326,10 @@ void PrefixBook::Learn(const std::string& task, const RequestShape& shape, int64
   while (known.size() > per_task_) known.pop_front();
 }
 
-void PrefixBook::Forget(const std::string& task) { tasks_.erase(task); }
+void PrefixBook::Forget(const std::string& task) {
+  if (tasks_.erase(task) == 0) return;
+  task_order_.erase(std::find(task_order_.begin(), task_order_.end(), task));
+}
 
 size_t PrefixBook::Size(const std::string& task) const {
   const auto it = tasks_.find(task);

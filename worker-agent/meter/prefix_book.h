@@ -51,7 +51,10 @@ class PrefixBook {
 
   // Keeps at most `per_task` requests per task (the newest); a conversation only grows, so
   // the newest requests are the prefixes the next ones extend.
-  explicit PrefixBook(size_t per_task = 16) : per_task_(per_task) {}
+  // Keeps at most `max_tasks` tasks (the ones learnt of most lately): a finished task's
+  // prefixes go when newer tasks need the room.
+  explicit PrefixBook(size_t per_task = 16, size_t max_tasks = 1024)
+      : per_task_(per_task), max_tasks_(max_tasks) {}
 
   // The most input tokens a request of this shape can count for `task`: the reported tokens
   // of its longest known prefix plus the bytes after it (plus kSeamTokens), or all its bytes
@@ -77,7 +80,9 @@ class PrefixBook {
   std::pair<size_t, int64_t> Longest(const std::string& task, const RequestShape& shape) const;
 
   size_t per_task_;
+  size_t max_tasks_;
   std::map<std::string, std::deque<Known>, std::less<>> tasks_;
+  std::deque<std::string> task_order_;  // oldest first
 };
 
 }  // namespace autovibe::meter

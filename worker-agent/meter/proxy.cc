@@ -298,8 +298,8 @@ class Proxy final : public std::enable_shared_from_this<Proxy> {
     } else if (api && method == http::verb::post) {
       auto it = providers_.find(std::string(ProviderOf(*api)));
       CallEnv env{
-          ledger_, prices_, limiter_, options_, it == providers_.end() ? nullptr : &it->second,
-          ++calls_};
+          ledger_,  prices_,   limiter_, options_, it == providers_.end() ? nullptr : &it->second,
+          ++calls_, &prefixes_};
       co_await RunCall(env, *api, request, reply, stream.socket(), received, deadline);
     } else {
       co_await reply.SendError(MakeErrorAnswer(
@@ -314,6 +314,7 @@ class Proxy final : public std::enable_shared_from_this<Proxy> {
   CallLedger& ledger_;
   const PriceTable& prices_;
   RateLimiter limiter_;
+  PrefixBook prefixes_;  // what each task's earlier calls already counted
   std::map<std::string, Provider, std::less<>> providers_;
   std::unordered_set<beast::tcp_stream*> idle_;
   std::unique_ptr<TcpListener> listener_;
