@@ -61,17 +61,12 @@ struct CheckpointFleet {
         std::make_unique<ControllerProcess>(dir / "controller", nats.url(), controller_args);
     tasks = std::make_unique<TaskClient>(*controller);
     for (const std::string name : {"agent-1", "agent-2"}) {
-      std::vector<std::string> args{"--label",
-                                    "box=" + name,
-                                    "--upstream",
-                                    "anthropic=" + anthropic.url(),
-                                    "--checkpoint-every",
-                                    "200ms",
+      std::vector<std::string> args{"--label", "box=" + name, "--upstream",
+                                    "anthropic=" + anthropic.url(), "--checkpoint-every", "200ms",
                                     // Unboxed: a task here waits for its checkpoints by looking
                                     // into its agent's store (WaitForCheckpoints), which a
                                     // boxed task cannot see.
-                                    "--task-user",
-                                    "root"};
+                                    "--task-user", "root"};
       args.insert(args.end(), agent_args.begin(), agent_args.end());
       agents.push_back(std::make_unique<AgentProcess>(
           name, dir / name, nats.url(), std::move(args),
