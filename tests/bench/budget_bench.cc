@@ -6,6 +6,9 @@
 //  - Stop latency: from the call that exhausts a budget (the client holding the 429), or from
 //    `POST /v1/projects/P/stop`, until every tool process of the project is gone. Target: p99
 //    under 250 ms.
+//  - Reservations: reserved/actual per call over a recorded multi-turn Claude Code session
+//    (reservation_replay.h), with request bytes and with the known prefix as the input bound.
+//    Target: a median under 1.5.
 // Real nats-server, controller and agent on loopback; the fake Anthropic API as upstream.
 // Run it with ./scripts/bench.sh budget.
 #include <CLI/CLI.hpp>
@@ -22,6 +25,7 @@
 #include "common/core/log.h"
 #include "tests/bench/bench_output.h"
 #include "tests/bench/metered_fleet.h"
+#include "tests/bench/reservation_replay.h"
 #include "worker-agent/meter/prices.h"
 
 namespace autovibe::bench {
@@ -258,7 +262,16 @@ int main(int argc, char** argv) {
   app.add_option("--streams", o.streams, "concurrent clients against the cap");
   app.add_option("--trials", o.trials, "stop-latency trials per trigger");
   app.add_option("--tasks", o.tasks, "tool processes per project in the stop trials");
+  int continuations = 3;
+  app.add_option("--continuations", continuations,
+                 "prompts continuing the recorded Claude Code session of the reservation figures");
+  bool reservations_only = false;
+  app.add_flag("--reservations-only", reservations_only, "only the reservation figures");
   CLI11_PARSE(app, argc, argv);
+  if (reservations_only) {
+    autovibe::InitLogging("budget_bench", "warn");
+    return autovibe::bench::ReservationReplay(continuations) == 1 ? 1 : 0;
+  }
   autovibe::InitLogging("budget_bench", "warn");  // stdout is for figures only
   autovibe::bench::Progress("starting nats-server, controller, agent and the fake upstream");
   autovibe::bench::MeteredFleet fleet(
@@ -266,5 +279,7 @@ int main(int argc, char** argv) {
       static_cast<uint32_t>(std::max(o.tasks, 2)) * 2);
   const int over = autovibe::bench::Overshoot(fleet, o);
   const int stop = autovibe::bench::StopLatency(fleet, o);
-  return over != 0 || stop != 0 ? 1 : 0;
+  // 2: no Claude Code CLI here, said on stderr; not a failure of the budgets.
+  const int replay = autovibe::bench::ReservationReplay(continuations);
+  return over != 0 || stop != 0 || replay == 1 ? 1 : 0;
 }
