@@ -6,6 +6,7 @@
 #include <stdexcept>
 
 #include "common/budget/amounts.h"
+#include "tests/support/process.h"
 
 namespace autovibe::bench {
 namespace {
@@ -82,6 +83,13 @@ std::optional<std::pair<std::string, ToolCredentials>> MeteredFleet::HoldTask(
       },
       deadline, 5ms);
   if (!ok) return std::nullopt;
+  // The tool wrote its pid as its box sees it: the host knows it by another.
+  const std::string workspace = agent_dir_ + "/workspaces/" + id;
+  const pid_t inner = c.pid;
+  if (!testing::WaitUntil([&] { return (c.pid = testing::HostPid(workspace, inner)) > 0; },
+                          deadline, 5ms)) {
+    return std::nullopt;
+  }
   return std::pair{id, c};
 }
 

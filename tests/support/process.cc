@@ -182,4 +182,41 @@ KillOnExit::~KillOnExit() {
   }
 }
 
+bool ProcessAlive(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string line;
+  if (!std::getline(in, line)) return false;
+  auto close = line.rfind(')');
+  return close != std::string::npos && close + 2 < line.size() && line[close + 2] != 'Z';
+}
+
+std::vector<pid_t> ProcessesIn(const std::string& dir) {
+  std::vector<pid_t> out;
+  std::error_code ec;
+  for (auto it = std::filesystem::directory_iterator("/proc", ec);
+       !ec && it != std::filesystem::directory_iterator(); it.increment(ec)) {
+    const std::string name = it->path().filename();
+    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+    std::error_code link_ec;
+    const auto cwd = std::filesystem::read_symlink(it->path() / "cwd", link_ec);
+    if (!link_ec && cwd == dir && ProcessAlive(std::stoi(name))) out.push_back(std::stoi(name));
+  }
+  return out;
+}
+
+bool AnyProcessIn(const std::string& dir) { return !ProcessesIn(dir).empty(); }
+
+pid_t HostPid(const std::string& dir, pid_t inner) {
+  for (pid_t pid : ProcessesIn(dir)) {
+    std::ifstream status("/proc/" + std::to_string(pid) + "/status");
+    for (std::string line; std::getline(status, line);) {
+      if (line.rfind("NSpid:", 0) != 0) continue;
+      // Its pid in each PID namespace it is in, outermost first: the last is its own box's.
+      const auto last = line.find_last_of(" \t");
+      if (last != std::string::npos && line.substr(last + 1) == std::to_string(inner)) return pid;
+    }
+  }
+  return 0;
+}
+
 }  // namespace autovibe::testing

@@ -78,4 +78,15 @@ class KillOnExit {
   std::string dir_;
 };
 
+// Whether process `pid` exists (and is not a zombie).
+bool ProcessAlive(pid_t pid);
+// Whether any live process works in `dir` (a task's workspace). A boxed tool's pids are its
+// own namespace's; a test finds its processes on the host by where they run.
+bool AnyProcessIn(const std::string& dir);
+// The processes whose working directory is `dir`, by their pids on the host.
+std::vector<pid_t> ProcessesIn(const std::string& dir);
+// The host pid of the process working in `dir` that its own PID namespace (a task's box) knows
+// as `inner`; 0 when there is none.
+pid_t HostPid(const std::string& dir, pid_t inner);
+
 }  // namespace autovibe::testing

@@ -98,25 +98,4 @@ pid_t ProcessGroupOf(pid_t pid) {
   return pgrp;
 }
 
-bool ProcessAlive(pid_t pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
-  std::string line;
-  if (!std::getline(in, line)) return false;
-  auto close = line.rfind(')');
-  return close != std::string::npos && close + 2 < line.size() && line[close + 2] != 'Z';
-}
-
-bool AnyProcessIn(const std::string& dir) {
-  std::error_code ec;
-  for (auto it = std::filesystem::directory_iterator("/proc", ec);
-       !ec && it != std::filesystem::directory_iterator(); it.increment(ec)) {
-    const std::string name = it->path().filename();
-    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
-    std::error_code link_ec;
-    const auto cwd = std::filesystem::read_symlink(it->path() / "cwd", link_ec);
-    if (!link_ec && cwd == dir && ProcessAlive(std::stoi(name))) return true;
-  }
-  return false;
-}
-
 }  // namespace autovibe::testing

@@ -1,12 +1,15 @@
 // Test support: submitting and watching tasks through a real controller's API.
 #pragma once
 
+#include <sys/types.h>
+
 #include <boost/json.hpp>
 #include <chrono>
 #include <string>
 #include <vector>
 
 #include "tests/support/fleet_harness.h"
+#include "tests/support/process.h"
 
 namespace autovibe::testing {
 
@@ -39,10 +42,5 @@ class TaskClient {
 bool GroupAlive(pid_t pgid);
 // The process group of `pid` from /proc, or -1.
 pid_t ProcessGroupOf(pid_t pid);
-// Whether process `pid` exists (and is not a zombie).
-bool ProcessAlive(pid_t pid);
-// Whether any live process works in `dir` (a task's workspace). A boxed tool's pids are its
-// own namespace's; a test finds its processes on the host by where they run.
-bool AnyProcessIn(const std::string& dir);
 
 }  // namespace autovibe::testing
