@@ -160,11 +160,24 @@ TEST_CASE("an agent killed with -9 mid-call and after a served call leaves no to
     ids.push_back(f.tasks->SubmitShell("demo", {"sh", "-c", CallLoop()}));
   REQUIRE(WaitUntil([&] { return f.LedgerCalls() >= 40; }, 60s));
 
+  // What the tasks are doing, for a failure's message.
+  auto states = [&] {
+    std::string out;
+    for (const auto& id : ids) {
+      const auto t = f.tasks->Task(id);
+      out += id + " " + f.tasks->State(id) + " attempts " +
+             std::to_string(t.at("attempts").as_int64()) + " (" +
+             std::string(t.at("reason").as_string()) + "); ";
+    }
+    return out;
+  };
   // 1. In the middle of calls: every task has a paced stream open most of the time.
   const int64_t before_first = f.anthropic.Tally().calls;
   f.KillAndRestartAgent();
   // The tasks went back to the queue and run again on the restarted agent.
-  REQUIRE(WaitUntil([&] { return f.anthropic.Tally().calls >= before_first + 40; }, 60s));
+  if (!WaitUntil([&] { return f.anthropic.Tally().calls >= before_first + 40; }, 60s)) {
+    FAIL("no calls after the first restart; tasks: " << states());
+  }
 
   // 2. Right after a call was served: answers come at once, and the agent dies the moment the
   // provider's tally moves, before the record can have reached the controller.
@@ -174,7 +187,9 @@ TEST_CASE("an agent killed with -9 mid-call and after a served call leaves no to
   f.KillAndRestartAgent();
   f.anthropic.SetPacing(kPaced);
   const int64_t before_last = f.anthropic.Tally().calls;
-  REQUIRE(WaitUntil([&] { return f.anthropic.Tally().calls >= before_last + 40; }, 60s));
+  if (!WaitUntil([&] { return f.anthropic.Tally().calls >= before_last + 40; }, 60s)) {
+    FAIL("no calls after the second restart; tasks: " << states());
+  }
 
   // The tools stop after their current call (no hang-up), and the tasks end.
   REQUIRE(WaitUntil(

@@ -11,6 +11,7 @@
 #include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cstring>
@@ -151,8 +152,13 @@ int EnterBox(const KeeperBox& box) {
   }
   if (chdir("/") != 0) return Failed(kStageBox);
   // For good: no supplementary groups, and real, effective and saved ids all the task's.
-  if (setgroups(0, nullptr) != 0 || setresgid(box.gid, box.gid, box.gid) != 0 ||
-      setresuid(box.uid, box.uid, box.uid) != 0) {
+  // Raw system calls, not glibc's wrappers: those make every thread of the process change ids
+  // too, walking a thread list that in a child of _Fork still names the agent's threads, and
+  // wait for them forever (a keeper hung there now and then, with its agent blocked on it).
+  // The keeper is single-threaded; the call changes exactly it.
+  if (syscall(SYS_setgroups, 0, nullptr) != 0 ||
+      syscall(SYS_setresgid, box.gid, box.gid, box.gid) != 0 ||
+      syscall(SYS_setresuid, box.uid, box.uid, box.uid) != 0) {
     return Failed(kStageUser);
   }
   for (int fd : box.keep_fds) {
