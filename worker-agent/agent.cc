@@ -210,6 +210,10 @@ class AgentImpl final : public Agent {
     mo.proxy.tokens_per_minute = mc.tokens_per_minute;
     mo.proxy.pricing.allow_unpriced = mc.allow_unpriced_models;
     mo.proxy.drain_timeout = std::chrono::duration_cast<std::chrono::seconds>(mc.drain_timeout);
+    mo.proxy.min_output_tokens = mc.min_output_tokens;
+    mo.proxy.count_tokens_above = mc.count_tokens_above;
+    mo.proxy.count_tokens_timeout =
+        std::chrono::duration_cast<std::chrono::milliseconds>(mc.count_tokens_timeout);
     // The proxy's connections fit in the open-files limit (raised to the hard limit), with
     // room left for checkpoints, tools and the bus.
     const uint64_t files = RaiseOpenFileLimit();

@@ -72,6 +72,12 @@ Amounts Amounts::Max(const Amounts& a, const Amounts& b) {
   return m;
 }
 
+Amounts Amounts::Min(const Amounts& a, const Amounts& b) {
+  Amounts m;
+  for (BudgetResource r : kAllBudgetResources) m[r] = std::min(a[r], b[r]);
+  return m;
+}
+
 Result<int64_t> ParseUsd(std::string_view text) {
   auto bad = [&] {
     return MakeError(

@@ -40,6 +40,8 @@ struct Amounts {
   bool FitsIn(const Amounts& o) const;
   // Each figure the larger of the two.
   static Amounts Max(const Amounts& a, const Amounts& b);
+  // Each figure the smaller of the two.
+  static Amounts Min(const Amounts& a, const Amounts& b);
   bool IsZero() const { return *this == Amounts{}; }
 };
 

@@ -80,11 +80,12 @@ std::string ResolvePath(const std::string& file, const json::object& request) {
   return dir.empty() ? file : dir + "/" + file;
 }
 
-AnthropicUsage Usage(std::string_view body, bool follow_up, const std::string& output) {
+AnthropicUsage Usage(const json::object& request, std::string_view body, bool follow_up,
+                     const std::string& output) {
   // A client that marks cache breakpoints gets most of its prompt from the cache, as with the
   // real API: written to it on the first turn, read from it on the next.
   AnthropicUsage u;
-  const int64_t prompt = EstimateTokens(body.size());
+  const int64_t prompt = PromptTokens(request);
   const bool caches = body.find("\"cache_control\"") != std::string_view::npos;
   u.input_tokens = caches ? std::max<int64_t>(1, prompt / 10) : prompt;
   (follow_up ? u.cache_read_input_tokens : u.cache_creation_input_tokens) =
@@ -94,6 +95,14 @@ AnthropicUsage Usage(std::string_view body, bool follow_up, const std::string& o
 }
 
 }  // namespace
+
+int64_t PromptTokens(const json::object& request) {
+  json::object counted;
+  for (std::string_view key : {"model", "system", "tools", "tool_choice", "thinking", "messages"}) {
+    if (const json::value* v = request.if_contains(key)) counted[key] = *v;
+  }
+  return EstimateTokens(json::serialize(counted).size());
+}
 
 ScriptedAnswer AnswerMessages(const FakeAnthropicScript& script, const json::object& request,
                               std::string_view body, uint64_t seq) {
@@ -121,7 +130,7 @@ ScriptedAnswer AnswerMessages(const FakeAnthropicScript& script, const json::obj
     a.message.content.push_back(AnthropicBlock::Text(script.side_text));
     output = script.side_text;
   }
-  a.message.usage = Usage(body, follow_up, output);
+  a.message.usage = Usage(request, body, follow_up, output);
   return a;
 }
 

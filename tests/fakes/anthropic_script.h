@@ -19,8 +19,13 @@ struct ScriptedAnswer {
   std::string written_path;  // for "tool_use"
 };
 
+// The input tokens of a messages (or count_tokens) request: its model, system, tools,
+// tool_choice, thinking and messages, estimated from their size (EstimateTokens). Both answers
+// count the same, as the real API does.
+int64_t PromptTokens(const boost::json::object& request);
+
 // `request` is the parsed POST /v1/messages `body` with "model" and "messages"; the usage
-// figures are estimated from the body's size (EstimateTokens) and the answer's; `seq` makes ids
+// figures are its PromptTokens and estimated from the answer's size; `seq` makes ids
 // unique. The script's usage override and the request's max_tokens are not applied here.
 ScriptedAnswer AnswerMessages(const FakeAnthropicScript& script, const boost::json::object& request,
                               std::string_view body, uint64_t seq);

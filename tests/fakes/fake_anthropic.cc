@@ -185,7 +185,7 @@ HttpResponse FakeAnthropic::Answer(const HttpRequest& req, uint64_t seq,
   HttpResponse res;
   if (count) {
     rec.answer = "count_tokens";
-    res.body = json::serialize(json::object{{"input_tokens", EstimateTokens(req.body.size())}});
+    res.body = json::serialize(json::object{{"input_tokens", PromptTokens(body)}});
     return res;
   }
   const json::value* stream = body.if_contains("stream");

@@ -59,8 +59,14 @@ Amounts AgentCounts(const v1::UsageRecord& r, v1::UsageRecord& sent) {
   const MeteredTask task{"t-1", 1, "p"};
   book.TaskStarted(task, "tok");
   std::optional<Result<uint64_t>> reservation;
-  book.Reserve(task, Amounts{.usd_micros = 1, .api_calls = 1},
-               [&](Result<uint64_t> id) { reservation = std::move(id); });
+  const Amounts worst{.usd_micros = 1, .api_calls = 1};
+  book.Reserve(task, {worst, worst}, [&](Result<Reservation> r) {
+    if (r) {
+      reservation = r->id;
+    } else {
+      reservation = r.error();
+    }
+  });
   for (int i = 0; i < 100 && !reservation; ++i) ioc.run_one();
   REQUIRE(reservation);
   REQUIRE(*reservation);

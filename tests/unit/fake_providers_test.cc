@@ -123,11 +123,17 @@ TEST_CASE("FakeAnthropic: a JSON answer carries the full usage it tallies", "[fa
   CHECK(m.at("type") == "message");
   CHECK(m.at("stop_reason") == "end_turn");
   const TokenUsage usage = AnthropicUsageOf(At(m, "usage"));
-  CHECK(usage.input == static_cast<int64_t>((kAsk.size() + 1) / 4));
+  // The input is what the token counter says of the same request (its model, system, tools
+  // and messages; not max_tokens), as with the real API: about four bytes a token.
+  const HttpReply count = Send(fake.url() + "/v1/messages/count_tokens", "POST", kAsk + "}");
+  REQUIRE(count.status == 200);
+  CHECK(usage.input == Int(Object(count.body).at("input_tokens")));
+  CHECK(usage.input > static_cast<int64_t>(kAsk.size() / 6));
+  CHECK(usage.input < static_cast<int64_t>(kAsk.size() / 4));
   CHECK(usage.output >= 1);
 
   const auto requests = fake.requests();
-  REQUIRE(requests.size() == 1);
+  REQUIRE(requests.size() == 2);
   CHECK(requests[0].usage == usage);
   CHECK(fake.Tally() == SumOf({usage}));
 }

@@ -117,15 +117,23 @@ struct Fixture {
     return done();
   }
 
-  Result<uint64_t> ReserveNow(const MeteredTask& task, int64_t usd) {
-    std::optional<Result<uint64_t>> got;
-    Amounts worst;
-    worst.usd_micros = usd;
-    worst.api_calls = 1;
-    book->Reserve(task, worst, [&](Result<uint64_t> r) { got = std::move(r); });
+  // Reserves a call whose worst case is `usd` and which may go with as little as `least_usd`
+  // (its output limit lowered).
+  Result<Reservation> ReserveRange(const MeteredTask& task, int64_t usd, int64_t least_usd) {
+    std::optional<Result<Reservation>> got;
+    const ReserveAsk ask{.worst = {.usd_micros = usd, .api_calls = 1},
+                         .least = {.usd_micros = least_usd, .api_calls = 1}};
+    book->Reserve(task, ask, [&](Result<Reservation> r) { got = std::move(r); });
     RunUntil([&] { return got.has_value(); });
     REQUIRE(got.has_value());
     return *got;
+  }
+
+  Result<uint64_t> ReserveNow(const MeteredTask& task, int64_t usd) {
+    auto r = ReserveRange(task, usd, usd);
+    if (!r) return r.error();
+    CHECK(r->held.usd_micros == usd);
+    return r->id;
   }
 
   void SettleNow(uint64_t id, int64_t cost) {
@@ -182,6 +190,39 @@ TEST_CASE("a call the budget cannot cover fails as exhausted and the task is rep
   CHECK(f.exhausted[0].pause);
 }
 
+TEST_CASE("a call the budget cannot cover in full is given what is left, down to its least",
+          "[meter]") {
+  Fixture f(1'000'000);  // $1
+  f.book->TaskStarted(kTask, "tok");
+  // Worst case $1.80 (a long output limit), $0.20 with the limit lowered as far as it goes.
+  auto a = f.ReserveRange(kTask, 1'800'000, 200'000);
+  REQUIRE(a.has_value());
+  CHECK(a->held.usd_micros <= 1'000'000);
+  CHECK(a->held.usd_micros >= 200'000);
+  CHECK(f.exhausted.empty());
+  CHECK(f.controller.max_seen <= 1'000'000);
+  f.SettleNow(a->id, 960'000);
+  // $0.04 left: not even the least of the next call fits, and the task is paused.
+  auto b = f.ReserveRange(kTask, 1'800'000, 200'000);
+  REQUIRE_FALSE(b.has_value());
+  CHECK(b.error().code == ErrorCode::kBudgetExhausted);
+  REQUIRE(f.exhausted.size() == 1);
+  CHECK(f.exhausted[0].pause);
+}
+
+TEST_CASE(
+    "a call the budget covers in full holds its worst case, even when it could go with "
+    "less",
+    "[meter]") {
+  Fixture f(10'000'000);
+  f.book->TaskStarted(kTask, "tok");
+  // Asked while the task's first lease request is still unanswered: that answer (the first
+  // chunk) does not cover it, but is not taken for all there is; the next request is.
+  auto a = f.ReserveRange(kTask, 500'000, 10'000);
+  REQUIRE(a.has_value());
+  CHECK(a->held.usd_micros == 500'000);
+}
+
 TEST_CASE("many tasks reserving at once never hold more than the limit", "[meter]") {
   const int64_t limit = 1'000'000;
   Fixture f(limit);
@@ -203,10 +244,10 @@ TEST_CASE("many tasks reserving at once never hold more than the limit", "[meter
       Amounts worst;
       worst.usd_micros = 10'000 + static_cast<int64_t>(rng() % 20'000);
       worst.api_calls = 1;
-      f.book->Reserve(t, worst, [&, worst](Result<uint64_t> r) {
+      f.book->Reserve(t, {worst, worst}, [&, worst](Result<Reservation> r) {
         --pending;
         if (r) {
-          open.push_back(*r);
+          open.push_back(r->id);
         } else {
           ++refused;
         }

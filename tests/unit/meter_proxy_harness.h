@@ -63,21 +63,31 @@ class FakeLedger final : public CallLedger {
     if (token != kToken) return std::nullopt;
     return MeteredTask{"task-1", 1, "proj"};
   }
-  void Reserve(const MeteredTask& task, const Amounts& worst,
-               std::function<void(Result<uint64_t>)> done) override {
+  void Reserve(const MeteredTask& task, const ReserveAsk& ask,
+               std::function<void(Result<Reservation>)> done) override {
     std::unique_lock lock(mu_);
-    reserves_.push_back(worst);
-    uint64_t id = reserves_.size();
+    reserves_.push_back(ask.worst);
+    asks_.push_back(ask);
+    const uint64_t id = reserves_.size();
+    Reservation r{id, ask.worst};
+    std::optional<Error> refusal = refusal_;
+    if (cap_ && !ask.worst.FitsIn(*cap_)) {
+      // Like a budget with only `cap_` left: as much as it has, if that covers the least.
+      if (ask.least.FitsIn(*cap_)) {
+        r.held = Amounts::Min(ask.worst, *cap_);
+      } else {
+        refusal = MakeError(ErrorCode::kBudgetExhausted, "budget usd of project proj is exhausted");
+      }
+    }
     if (hold_) {
-      held_ = [done, id] { done(id); };
+      held_ = [done, r] { done(r); };
       return;
     }
-    auto refusal = refusal_;
     lock.unlock();
     if (refusal) {
       done(*refusal);
     } else {
-      done(id);
+      done(r);
     }
   }
   void Settle(uint64_t reservation, v1::UsageRecord record) override {
@@ -88,6 +98,15 @@ class FakeLedger final : public CallLedger {
   void Refuse(ErrorCode code, std::string message) {
     std::lock_guard lock(mu_);
     refusal_ = MakeError(code, std::move(message));
+  }
+  // From now on at most `cap` is held for a call (a budget nearly spent).
+  void HoldAtMost(const Amounts& cap) {
+    std::lock_guard lock(mu_);
+    cap_ = cap;
+  }
+  std::vector<ReserveAsk> asks() {
+    std::lock_guard lock(mu_);
+    return asks_;
   }
   void HoldReservations() {
     std::lock_guard lock(mu_);
@@ -113,6 +132,8 @@ class FakeLedger final : public CallLedger {
   bool hold_ = false;
   std::function<void()> held_;
   std::vector<Amounts> reserves_;
+  std::vector<ReserveAsk> asks_;
+  std::optional<Amounts> cap_;
   std::vector<std::pair<uint64_t, v1::UsageRecord>> settles_;
 };
 

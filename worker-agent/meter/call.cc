@@ -9,7 +9,9 @@
 #include <optional>
 
 #include "common/core/awaitable.h"
+#include "worker-agent/meter/count_tokens.h"
 #include "worker-agent/meter/errors.h"
+#include "worker-agent/meter/fit_output.h"
 #include "worker-agent/meter/forward.h"
 #include "worker-agent/meter/request.h"
 #include "worker-agent/meter/settle.h"
@@ -27,22 +29,22 @@ using Request = http::request<http::string_body>;
 // (after a top-up from the controller).
 struct PendingReservation {
   explicit PendingReservation(const asio::any_io_executor& ex) : wake(ex) {}
-  std::optional<Result<uint64_t>> result;
+  std::optional<Result<Reservation>> result;
   asio::steady_timer wake;
   bool abandoned = false;  // the call is gone (the proxy is shutting down)
 };
 
-asio::awaitable<Result<uint64_t>> Reserve(CallLedger& ledger, const MeteredTask& task,
-                                          const Amounts& worst) {
+asio::awaitable<Result<Reservation>> Reserve(CallLedger& ledger, const MeteredTask& task,
+                                             const ReserveAsk& ask) {
   auto pending = std::make_shared<PendingReservation>(co_await asio::this_coro::executor);
-  ledger.Reserve(task, worst, [pending, &ledger](Result<uint64_t> r) {
+  ledger.Reserve(task, ask, [pending, &ledger](Result<Reservation> r) {
     if (pending->abandoned) {
       // Nobody will use it: give it back at once, charging nothing.
       if (r) {
         v1::UsageRecord record;
         record.set_kind("llm");
         record.set_status("client_gone");
-        ledger.Settle(*r, std::move(record));
+        ledger.Settle(r->id, std::move(record));
       }
       return;
     }
@@ -116,17 +118,22 @@ std::optional<RequestShape> Tighten(const CallEnv& env, const std::string& task_
   if (env.prefixes == nullptr) return std::nullopt;
   auto shape = ReadShape(plan.api, plan.body);
   if (!shape) return std::nullopt;
-  const int64_t bound = env.prefixes->InputBound(task_id, *shape);
-  if (bound < plan.request.input_bound) {
-    RequestFacts tighter = plan.request;
-    tighter.input_bound = bound;
-    if (auto w = WorstCase(tighter, plan.price); w) {
-      plan.request = std::move(tighter);
-      plan.worst = w->amounts;
-      plan.worst_tokens = w->tokens;
-    }
-  }
+  BoundInput(plan, env.prefixes->InputBound(task_id, *shape));
   return std::move(*shape);
+}
+
+// Whether to have the provider count the call's input first: a messages call to a real
+// upstream with a large part no earlier call of the task covers (count_tokens.h).
+bool WorthCounting(const CallEnv& env, Api api, const std::string& task_id,
+                   const std::optional<RequestShape>& shape, const CallPlan& plan) {
+  if (api != Api::kMessages || env.provider == nullptr || env.provider->mock ||
+      env.options.count_tokens_above <= 0) {
+    return false;
+  }
+  const int64_t unknown = shape && env.prefixes != nullptr
+                              ? env.prefixes->UnknownBytes(task_id, *shape)
+                              : plan.request.input_bound;
+  return unknown >= env.options.count_tokens_above;
 }
 
 std::string Autovibe(std::string_view message) { return "autovibe: " + std::string(message); }
@@ -184,6 +191,16 @@ asio::awaitable<void> RunCall(const CallEnv& env, Api api, Request& request, Too
     co_return;
   }
   const std::optional<RequestShape> request_shape = Tighten(env, task->task_id, *plan);
+  if (WorthCounting(env, api, task->task_id, request_shape, *plan)) {
+    auto count =
+        UpstreamRequest(request, api, env.provider->pool->url(), env.provider->api_key, plan->body);
+    const auto until = std::min(deadline, Clock::now() + env.options.count_tokens_timeout);
+    if (auto counted = co_await TightenByCount(*env.provider->pool, count, *plan, until);
+        !counted) {
+      spdlog::debug("meter: task={}: no token count ({}): bounded by bytes", task->task_id,
+                    counted.error().message);
+    }
+  }
   auto admitted = env.limiter.Admit(task->task_id, plan->worst.tokens, Clock::now());
   if (!admitted.ticket) {
     co_await reply.SendError(
@@ -193,12 +210,33 @@ asio::awaitable<void> RunCall(const CallEnv& env, Api api, Request& request, Too
                         static_cast<int>(admitted.retry_after.count())));
     co_return;
   }
-  auto reservation = co_await Reserve(env.ledger, *task, plan->worst);
+  const int64_t least_output = LeastOutput(*plan, env.options.min_output_tokens);
+  ReserveAsk ask{.worst = plan->worst, .least = plan->worst};
+  if (least_output > 0) {
+    if (auto least = WorstWithOutput(*plan, least_output)) ask.least = least->amounts;
+  }
+  auto reservation = co_await Reserve(env.ledger, *task, ask);
   if (!reservation) {
     co_await reply.SendError(ReservationRefused(shape, reservation.error()));
     co_return;
   }
-  Settlement settlement(env, *reservation, *plan, *admitted.ticket, received);
+  Settlement settlement(env, reservation->id, *plan, *admitted.ticket, received);
+  if (reservation->held != plan->worst) {
+    // The budget holds less than the call's worst case: it goes with the output limit that
+    // fits what is held.
+    const int64_t asked = plan->request.max_output.value_or(plan->price.max_output_tokens);
+    const int64_t output = FittingOutput(*plan, least_output, reservation->held);
+    if (auto lowered = LowerOutput(*plan, output); !lowered) {
+      co_await reply.SendError(
+          MakeErrorAnswer(shape, Refusal::kBadRequest, Autovibe(lowered.error().message)));
+      settlement.Settle(Forwarded{});
+      co_return;
+    }
+    spdlog::info(
+        "meter: task={} model={}: sent with an output limit of {} tokens, not {}: the "
+        "budget covers no more",
+        task->task_id, plan->model, output, asked);
+  }
   if (request_shape) settlement.Learn(task->task_id, &*request_shape);
 
   Forwarded how;

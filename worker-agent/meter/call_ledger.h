@@ -25,6 +25,20 @@ struct MeteredTask {
   std::string project;
 };
 
+// What a call asks to hold back from its task's budget.
+struct ReserveAsk {
+  Amounts worst;  // the most the call can cost, as the tool sent it
+  // The most it can cost once its output limit is lowered as far as the proxy may
+  // (fit_output.h): equal to `worst` when it may not be.
+  Amounts least;
+};
+
+// What the ledger holds back for one call: from the ask's `least` to its `worst`.
+struct Reservation {
+  uint64_t id = 0;
+  Amounts held;
+};
+
 class CallLedger {
  public:
   virtual ~CallLedger() = default;
@@ -33,16 +47,19 @@ class CallLedger {
   // answers 401).
   virtual std::optional<MeteredTask> TaskForToken(std::string_view token) = 0;
 
-  // Holds back `worst` (the most the call can cost: usd, tokens and one api call) from the
-  // task's budget before the call is forwarded. `done` gets a reservation id, or an error:
-  //  - "budget_exhausted": a budget (or the task's max_usd) cannot cover the call; the message
-  //    says which, in words a user understands. The proxy answers 429 and does not retry.
+  // Holds back the call's worst case (usd, tokens and one api call) from the task's budget
+  // before the call is forwarded; or, when the budget cannot cover it but can cover at least
+  // `ask.least`, as much of it as the budget can (the proxy then lowers the call's output limit
+  // to fit). `done` gets the reservation, or an error:
+  //  - "budget_exhausted": a budget (or the task's max_usd) cannot cover even `ask.least`; the
+  //    message says which, in words a user understands. The proxy answers 429 and does not
+  //    retry.
   //  - "unavailable": the controller could not be asked (cut off) and the lease holds too
   //    little. The proxy answers 503.
   //  - "not_found": the task ended meanwhile. The proxy answers 401.
   // `done` may run before Reserve returns (the lease held enough) or later (a top-up).
-  virtual void Reserve(const MeteredTask& task, const Amounts& worst,
-                       std::function<void(Result<uint64_t>)> done) = 0;
+  virtual void Reserve(const MeteredTask& task, const ReserveAsk& ask,
+                       std::function<void(Result<Reservation>)> done) = 0;
 
   // The call ended. `record` carries the real figures (kind "llm", tokens by kind,
   // cost_micros, status, ...); the ledger fills in the ids, sends it to the controller and

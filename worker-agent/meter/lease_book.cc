@@ -56,12 +56,13 @@ struct LeaseBook::TaskLease {
   MeteredTask task;
   std::string token;
   std::string lease_id;
-  Amounts granted;    // by the controller, in total
-  Amounts recorded;   // in usage records sent: what the controller hears as consumed
-  Amounts held;       // by calls in flight
-  Amounts queued;     // by calls waiting for a top-up
-  Amounts low_water;  // below it the lease is topped up ahead of need: half the last extra
-  Amounts pace_mark;  // `recorded` when the pace was last measured, and when
+  Amounts granted;       // by the controller, in total
+  Amounts recorded;      // in usage records sent: what the controller hears as consumed
+  Amounts held;          // by calls in flight
+  Amounts queued;        // by calls waiting for a top-up: the least each can go with
+  Amounts queued_worst;  // and their worst cases
+  Amounts low_water;     // below it the lease is topped up ahead of need: half the last extra
+  Amounts pace_mark;     // `recorded` when the pace was last measured, and when
   SteadyClock::time_point pace_since = SteadyClock::now();
   std::deque<Waiter> waiters;
   int64_t pending_time_ms = 0;        // tool time charged, not yet in a record
@@ -72,7 +73,9 @@ struct LeaseBook::TaskLease {
   SteadyClock::time_point last_record = SteadyClock::now();
   bool asking = false;
   bool ask_again = false;
-  bool ended = false;  // the tool is gone: close once nothing is held
+  uint64_t asks_sent = 0;      // lease requests sent, numbered from 1
+  uint64_t asks_answered = 0;  // the newest of them the controller answered
+  bool ended = false;          // the tool is gone: close once nothing is held
   bool exhausted = false;
   std::string exhausted_message;
 };
@@ -172,8 +175,8 @@ uint64_t LeaseBook::Hold(TaskLease& t, const Amounts& worst) {
   return id;
 }
 
-void LeaseBook::Reserve(const MeteredTask& task, const Amounts& worst,
-                        std::function<void(Result<uint64_t>)> done) {
+void LeaseBook::Reserve(const MeteredTask& task, const ReserveAsk& ask,
+                        std::function<void(Result<Reservation>)> done) {
   TaskLease* t = Find(task.task_id);
   if (t == nullptr || t->task.attempt != task.attempt) {
     done(MakeError(ErrorCode::kNotFound, "the task has ended"));
@@ -183,14 +186,16 @@ void LeaseBook::Reserve(const MeteredTask& task, const Amounts& worst,
     done(MakeError(ErrorCode::kBudgetExhausted, t->exhausted_message));
     return;
   }
-  if (t->waiters.empty() && worst.FitsIn(Available(*t))) {
-    done(Hold(*t, worst));
+  if (t->waiters.empty() && ask.worst.FitsIn(Available(*t))) {
+    done(Reservation{Hold(*t, ask.worst), ask.worst});
     // Running low: top up ahead, so the next calls find the lease full enough.
     if (!t->low_water.FitsIn(Available(*t)) && !t->asking) Ask(*t, false);
     return;
   }
-  t->waiters.push_back(Waiter{worst, std::move(done)});
-  t->queued += worst;
+  // The next lease request covers it (this one's worst case, or as much as the budget has).
+  t->waiters.push_back(Waiter{ask, t->asks_sent + 1, std::move(done)});
+  t->queued += ask.least;
+  t->queued_worst += ask.worst;
   if (t->asking) {
     t->ask_again = true;
   } else {
@@ -227,14 +232,25 @@ void LeaseBook::Settle(uint64_t reservation, v1::UsageRecord record) {
 void LeaseBook::ServeWaiters(TaskLease& t) {
   while (!t.waiters.empty()) {
     Waiter& w = t.waiters.front();
-    t.queued -= w.worst;  // Available() counts the queue; this one is being decided
-    if (!w.worst.FitsIn(Available(t))) {
-      t.queued += w.worst;
+    // Available() counts the queue; this one is being decided.
+    t.queued -= w.ask.least;
+    t.queued_worst -= w.ask.worst;
+    const Amounts room = Available(t);
+    Amounts held;
+    if (w.ask.worst.FitsIn(room)) {
+      held = w.ask.worst;
+    } else if (t.asks_answered >= w.covered_by && w.ask.least.FitsIn(room)) {
+      // The controller has answered for this call and granted less than its worst case: as
+      // much as there is, the call's output limit lowered to fit.
+      held = Amounts::Min(w.ask.worst, room);
+    } else {
+      t.queued += w.ask.least;
+      t.queued_worst += w.ask.worst;
       break;
     }
     Waiter served = std::move(w);
     t.waiters.pop_front();
-    served.done(Hold(t, served.worst));
+    served.done(Reservation{Hold(t, held), held});
   }
   if (t.waiters.empty()) return;
   if (t.asking) {
@@ -247,7 +263,7 @@ void LeaseBook::ServeWaiters(TaskLease& t) {
 void LeaseBook::FailWaiters(TaskLease& t, const Error& error) {
   auto waiters = std::move(t.waiters);
   t.waiters.clear();
-  t.queued = Amounts{};
+  t.queued = t.queued_worst = Amounts{};
   for (Waiter& w : waiters) w.done(error);
 }
 
@@ -273,17 +289,19 @@ void LeaseBook::Ask(TaskLease& t, bool close) {
     const int64_t ahead = 2 * Ms(options_.time_tick);
     need.task_ms += t.pending_time_ms + ahead;
     need.machine_ms += t.pending_time_ms + ahead;
-    Amounts want = Amounts::Max(need + Extra(t), t.granted);
+    // It may hold more: the waiting calls' worst cases, and a chunk ahead.
+    Amounts want = Amounts::Max(need + (t.queued_worst - t.queued) + Extra(t), t.granted);
     *req.mutable_need_total() = ToProto(need);
     *req.mutable_want_total() = ToProto(want);
   }
   t.asking = true;
   t.ask_again = false;
   t.last_ask = SteadyClock::now();
-  channel_.Ask(req, [this, alive = std::weak_ptr<bool>(alive_), id = t.lease_id,
-                     close](Result<v1::LeaseReply> reply) {
+  const uint64_t seq = ++t.asks_sent;
+  channel_.Ask(req, [this, alive = std::weak_ptr<bool>(alive_), id = t.lease_id, close,
+                     seq](Result<v1::LeaseReply> reply) {
     if (alive.expired()) return;
-    OnReply(id, close, reply);
+    OnReply(id, close, seq, reply);
   });
 }
 
@@ -293,7 +311,7 @@ Amounts LeaseBook::Extra(TaskLease& t) {
       std::chrono::duration_cast<std::chrono::microseconds>(now - t.pace_since).count();
   const int64_t horizon_us =
       std::chrono::duration_cast<std::chrono::microseconds>(options_.chunk_horizon).count();
-  Amounts extra = Amounts::Max(options_.chunk, t.held + t.queued);
+  Amounts extra = Amounts::Max(options_.chunk, t.held + t.queued_worst);
   // Measured over at least a tenth of the horizon, so one burst is not taken for a pace.
   // Time is not paced: it passes at one second a second and is asked for ahead by the tick
   // (its records come in 15 s lumps, which would read as a burst).
@@ -308,7 +326,7 @@ Amounts LeaseBook::Extra(TaskLease& t) {
   return extra;
 }
 
-void LeaseBook::OnReply(const std::string& lease_id, bool close,
+void LeaseBook::OnReply(const std::string& lease_id, bool close, uint64_t seq,
                         const Result<v1::LeaseReply>& reply) {
   auto it = leases_.find(lease_id);
   if (it == leases_.end()) return;
@@ -333,6 +351,7 @@ void LeaseBook::OnReply(const std::string& lease_id, bool close,
     if (reply->ttl_ms() > 0) t.ttl = std::chrono::milliseconds(reply->ttl_ms());
     t.granted = Amounts::Max(t.granted, FromProto(reply->granted_total()));
     t.expires = SteadyClock::now() + t.ttl;
+    if (!close) t.asks_answered = std::max(t.asks_answered, seq);
     if (!reply->ok() && reply->exhausted()) {
       const bool first = !t.exhausted;
       t.exhausted = true;

@@ -108,14 +108,15 @@ class LeaseBook final : public CallLedger {
 
   // CallLedger
   std::optional<MeteredTask> TaskForToken(std::string_view token) override;
-  void Reserve(const MeteredTask& task, const Amounts& worst,
-               std::function<void(Result<uint64_t>)> done) override;
+  void Reserve(const MeteredTask& task, const ReserveAsk& ask,
+               std::function<void(Result<Reservation>)> done) override;
   void Settle(uint64_t reservation, v1::UsageRecord record) override;
 
  private:
   struct Waiter {
-    Amounts worst;
-    std::function<void(Result<uint64_t>)> done;
+    ReserveAsk ask;
+    uint64_t covered_by = 0;  // the lease request that asks for it (TaskLease::asks_sent)
+    std::function<void(Result<Reservation>)> done;
   };
   struct TaskLease;
 
@@ -129,7 +130,8 @@ class LeaseBook final : public CallLedger {
   void Ask(TaskLease& t, bool close);
   // What to ask for beyond the need: the chunk, grown with the task's pace.
   Amounts Extra(TaskLease& t);
-  void OnReply(const std::string& lease_id, bool close, const Result<v1::LeaseReply>& reply);
+  void OnReply(const std::string& lease_id, bool close, uint64_t seq,
+               const Result<v1::LeaseReply>& reply);
   void FailWaiters(TaskLease& t, const Error& error);
   void ChargeTime(TaskLease& t, bool final);
   void SendTimeRecord(TaskLease& t);

@@ -82,6 +82,12 @@ Result<void> TomlMeterConfig(const toml::node& node, MeterConfig& c) {
       c.allow_unpriced_models = *b;
     } else if (k == "drain_timeout") {
       r = TomlDuration(v, key, c.drain_timeout);
+    } else if (k == "min_output_tokens") {
+      r = TomlInt(v, key, c.min_output_tokens);
+    } else if (k == "count_tokens_above") {
+      r = TomlInt(v, key, c.count_tokens_above);
+    } else if (k == "count_tokens_timeout") {
+      r = TomlDuration(v, key, c.count_tokens_timeout);
     } else if (k == "mock") {
       r = TomlMock(v, c);
     } else {
@@ -111,6 +117,9 @@ Result<void> ValidateMeterConfig(const MeterConfig& c,
   }
   if (c.drain_timeout < std::chrono::seconds(1) || c.drain_timeout > std::chrono::hours(1)) {
     return MakeError(ErrorCode::kBadConfig, "meter.drain_timeout must be from 1s to 1h");
+  }
+  if (c.count_tokens_timeout > std::chrono::seconds(60)) {
+    return MakeError(ErrorCode::kBadConfig, "meter.count_tokens_timeout must be at most 60s");
   }
   if (c.stop_delay > std::chrono::seconds(10)) {
     return MakeError(ErrorCode::kBadConfig, "meter.stop_delay must be at most 10s");

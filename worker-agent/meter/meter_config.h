@@ -33,6 +33,13 @@ struct MeterConfig {
   bool allow_unpriced_models = false;
   // After a tool hangs up, how long its answer is still read for the usage the provider bills.
   Duration drain_timeout = std::chrono::minutes(5);
+  // A call whose worst case the budget cannot cover is sent with a lower output limit, down to
+  // this many tokens, before the task is paused; 0: never lowered.
+  int64_t min_output_tokens = 4096;
+  // A messages call with at least this many bytes no earlier call of its task covers has its
+  // input counted by the provider first, waiting at most count_tokens_timeout; 0: never.
+  int64_t count_tokens_above = 32 << 10;
+  Duration count_tokens_timeout = std::chrono::seconds(3);
   // What the "mock" upstream answers.
   std::string mock_text = "This is a canned reply from the autovibe mock upstream.";
   int64_t mock_input_tokens = 100;
@@ -43,7 +50,8 @@ struct MeterConfig {
 
 // Reads the [meter] table (and its [meter.mock] table). Keys: listen, prices,
 // anthropic_key_file, openai_key_file, ca_file, requests_per_minute, tokens_per_minute,
-// stop_delay, allow_unpriced_models, drain_timeout; mock: text, input_tokens, output_tokens,
+// stop_delay, allow_unpriced_models, drain_timeout, min_output_tokens,
+// count_tokens_above, count_tokens_timeout; mock: text, input_tokens, output_tokens,
 // cache_write_tokens, cache_read_tokens. Unknown keys are an error.
 Result<void> TomlMeterConfig(const toml::node& node, MeterConfig& config);
 

@@ -58,6 +58,14 @@ struct ProxyOptions {
   // (then the call is charged its reservation, marked estimated).
   std::chrono::seconds drain_timeout{300};
   PricingRules pricing;  // unpriced models
+  // A call whose worst case the budget cannot cover is sent with a lower output limit that
+  // fits, down to this many tokens (fit_output.h); 0: never lowered (the call is refused).
+  int64_t min_output_tokens = 4096;
+  // A messages call with at least this many bytes that the task's earlier calls do not cover
+  // (a session's first call) has its input counted by the provider first (count_tokens.h),
+  // waiting at most count_tokens_timeout for the answer; 0: never.
+  int64_t count_tokens_above = 32 << 10;
+  std::chrono::milliseconds count_tokens_timeout{3000};
   // Connections open at once, overall and per client address (listener.h); over a cap a new
   // connection is answered 503 and closed.
   ConnectionLimits limits{.max_connections = 4096, .max_per_client = 2048};

@@ -35,6 +35,7 @@ struct TopLevel {
   bool model_not_string = false;
   bool stream = false;
   Count max_tokens, max_completion_tokens, max_output_tokens, n;
+  Count thinking_budget;  // thinking.budget_tokens
   std::optional<std::string> service_tier;
   bool has_stream_options = false;
   bool include_usage = false;
@@ -125,7 +126,8 @@ class Scanner {
 
  private:
   bool Watching() const {
-    return depth_ == 1 || (depth_ == 2 && in_stream_options_) || (depth_ == 3 && in_tool_);
+    return depth_ == 1 || (depth_ == 2 && (in_stream_options_ || in_thinking_)) ||
+           (depth_ == 3 && in_tool_);
   }
   bool AtTop(std::string_view key) const { return depth_ == 1 && key_ == key; }
   bool InTool(std::string_view key) const { return depth_ == 3 && in_tool_ && tool_key_ == key; }
@@ -138,6 +140,7 @@ class Scanner {
   void Enter() {
     if (depth_ == 1) {
       in_stream_options_ = key_ == "stream_options";
+      in_thinking_ = key_ == "thinking";
       in_tools_ = key_ == "tools";
     }
     ++depth_;
@@ -148,6 +151,7 @@ class Scanner {
       if (key_ == "model") out_.model_not_string = true;
       SetCount(false, 0);
       in_stream_options_ = false;
+      in_thinking_ = false;
       in_tools_ = false;
     } else if (depth_ == 2) {
       in_tool_ = false;
@@ -169,6 +173,8 @@ class Scanner {
           : key_ == "max_output_tokens"     ? &out_.max_output_tokens
           : key_ == "n"                     ? &out_.n
                                             : nullptr;
+    } else if (depth_ == 2 && in_thinking_) {
+      c = inner_key_ == "budget_tokens" ? &out_.thinking_budget : nullptr;
     } else if (depth_ == 3 && in_tool_) {
       ToolEntry& t = out_.tools.back();
       c = tool_key_ == "max_uses"             ? &t.max_uses
@@ -181,6 +187,7 @@ class Scanner {
   TopLevel& out_;
   int depth_ = 0;
   bool in_stream_options_ = false;
+  bool in_thinking_ = false;
   bool in_tools_ = false;
   bool in_tool_ = false;
   std::string key_, inner_key_, tool_key_, key_part_, value_part_;
@@ -312,6 +319,9 @@ Result<CallPlan> PlanCall(Api api, std::string body, const PriceTable& prices,
   facts.api = api;
   facts.model = plan.model;
   if (limit.present) facts.max_output = limit.value;
+  if (api == Api::kMessages && top->thinking_budget.valid) {
+    plan.thinking_budget = top->thinking_budget.value;
+  }
   if (api == Api::kChatCompletions && top->n.present) facts.choices = top->n.value;
   facts.service_tier = top->service_tier.value_or("");
   bool limit_searches = false;
@@ -339,6 +349,17 @@ Result<CallPlan> PlanCall(Api api, std::string body, const PriceTable& prices,
   plan.worst_tokens = worst->tokens;
   plan.body = std::move(body);
   return plan;
+}
+
+void BoundInput(CallPlan& plan, int64_t bound) {
+  if (bound >= plan.request.input_bound) return;
+  RequestFacts tighter = plan.request;
+  tighter.input_bound = bound;
+  if (auto w = WorstCase(tighter, plan.price); w) {
+    plan.request = std::move(tighter);
+    plan.worst = w->amounts;
+    plan.worst_tokens = w->tokens;
+  }
 }
 
 }  // namespace autovibe::meter

@@ -32,6 +32,10 @@ struct CallPlan {
   bool unpriced = false;  // the model has no entry: `price` is the table's highest
   bool stream = false;
   RequestFacts request;
+  int64_t thinking_budget = 0;  // Anthropic extended thinking's budget_tokens (0: none)
+  // The budget could not cover the request's own output limit: it is sent with this lower one
+  // (fit_output.h). 0: sent as the tool asked.
+  int64_t lowered_output = 0;
   Amounts worst;
   TokenCounts worst_tokens;
   // What is forwarded: the tool's body, except that a streamed chat completion is made to
@@ -46,5 +50,9 @@ struct CallPlan {
 // kUnknownModel (no price, and unpriced models are not allowed).
 Result<CallPlan> PlanCall(Api api, std::string body, const PriceTable& prices,
                           const PricingRules& rules = {});
+
+// Lowers the plan's input bound to `bound` (and its worst case with it) when that is tighter;
+// the plan is kept as it is otherwise.
+void BoundInput(CallPlan& plan, int64_t bound);
 
 }  // namespace autovibe::meter

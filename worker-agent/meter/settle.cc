@@ -32,6 +32,7 @@ v1::UsageRecord MakeUsageRecord(const CallPlan& plan, const Forwarded& how,
   r.set_latency_us(latency_us);
   r.set_http_status(how.http_status);
   r.set_unpriced(plan.unpriced);
+  r.set_lowered_output(plan.lowered_output);
 
   Charge charge;
   if (how.http_status == 0 && !how.client_gone) {
