@@ -209,11 +209,10 @@ check_succeeded "$SHELL_TASK"
 
 if "$BIN/autovibe" --json machines list | grep -q '"claude-code"'; then
   say "Running Claude Code through the metering proxy ($UPSTREAM_WHAT)"
-  # A call is admitted only if its worst case (request bytes as input tokens, plus max_tokens
-  # of output) fits the budget: Claude Code's first call to Opus could cost up to ~$4, so the
-  # demo runs on Haiku, whose worst case (~$0.30) leaves room in $1.00.
+  # On its default model: each call is reserved at its worst case, and a call whose output
+  # limit ($0.80 or more at Opus prices) the $1.00 budget cannot cover goes with the limit it can.
   CLAUDE_TASK=$("$BIN/autovibe" task submit --project demo --tool claude-code --max-turns 5 \
-    --model claude-haiku-4-5 --prompt "Create HELLO.md with a greeting.")
+    --prompt "Create HELLO.md with a greeting.")
   (timeout 180 "$BIN/autovibe" task logs "$CLAUDE_TASK" -f || true) | tail -n 3
   "$BIN/autovibe" task show "$CLAUDE_TASK"
   check_succeeded "$CLAUDE_TASK"

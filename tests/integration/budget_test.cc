@@ -409,6 +409,39 @@ TEST_CASE("claude-code shows the budget's 429 and pauses, then resumes its sessi
   CHECK_THAT(f.tasks->Logs(id), Catch::Contains("\"session_id\":\"" + session + "\""));
 }
 
+TEST_CASE("claude-code on its default model runs its task within a $1.00 budget",
+          "[budget][claude]") {
+  // Each of Claude Code's calls asks for tens of thousands of output tokens: at Opus prices
+  // more than the whole budget. The first call is reserved by the provider's token count, and
+  // calls go with the output limit the budget covers instead of pausing the task.
+  MeteredFleet f(FakeAnthropicScript{.write_file = "hello.txt",
+                                     .content = "hello within budget\n",
+                                     .final_text = "Created hello.txt."});
+  f.SetBudgets({{{"resource", "usd"}, {"limit", 1.00}, {"on_exhaust", "pause"}}});
+  const std::string id = f.tasks->Submit({{"project", "demo"},
+                                          {"tool", "claude-code"},
+                                          {"prompt", "Create hello.txt saying hello."},
+                                          {"options", {{"max_turns", "5"}}},
+                                          {"timeout_s", 120}});
+  REQUIRE(f.tasks->WaitState(id, "succeeded", 90s));
+  INFO(f.tasks->Logs(id));
+  CHECK(ReadAll(f.dir / "agent-1/workspaces/" + id + "/hello.txt") == "hello within budget\n");
+  CHECK(f.anthropic.CountAnswers("count_tokens") >= 1);
+  // The calls that could not have been covered in full went with a lower output limit.
+  bool lowered = false;
+  for (const FakeAnthropicRequest& r : f.anthropic.requests()) {
+    if (r.answer == "count_tokens" || r.model.empty()) continue;
+    const auto limit = json::parse(r.body).at("max_tokens").to_number<int64_t>();
+    lowered |= limit < 32'000;
+    CHECK(limit >= 4096);
+  }
+  CHECK(lowered);
+  const json::object total = f.Totals();
+  INFO(json::serialize(total));
+  CHECK(f.LedgerCalls() >= 2);
+  CHECK(*ParseUsd(std::string(total.at("usd").as_string())) <= 1'000'000);
+}
+
 TEST_CASE("with the controller killed a task spends only what its lease holds", "[budget]") {
   MeteredFleet f({}, "2s");
   const std::string id = f.tasks->SubmitShell(
