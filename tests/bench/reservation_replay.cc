@@ -3,17 +3,22 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <boost/json.hpp>
 #include <chrono>
 #include <cstdlib>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <vector>
 
 #include "autovibe/v1/command.pb.h"
+#include "common/http/client.h"
 #include "tests/bench/bench_output.h"
 #include "tests/fakes/fake_anthropic.h"
 #include "tests/support/process.h"
+#include "worker-agent/meter/count_tokens.h"
 #include "worker-agent/meter/prefix_book.h"
+#include "worker-agent/meter/proxy.h"
 #include "worker-agent/meter/request.h"
 #include "worker-agent/meter/worst_case.h"
 #include "worker-agent/tools/adapter.h"
@@ -60,6 +65,23 @@ bool RunClaude(const std::string& claude, const FakeAnthropic& fake, const std::
 
 double Ratio(double a, double b) { return b > 0 ? a / b : 0; }
 
+// What the proxy does for a call with a large new part: asks the provider's counter (here the
+// fake, on loopback) with the body it would send; the count and the round trip's time.
+std::optional<std::pair<int64_t, double>> Count(const FakeAnthropic& fake,
+                                                const std::string& body) {
+  auto count_body = meter::CountTokensBody(body);
+  if (!count_body) return std::nullopt;
+  const auto start = std::chrono::steady_clock::now();
+  auto reply = SendHttp({.method = "POST",
+                         .url = fake.url() + "/v1/messages/count_tokens",
+                         .body = *count_body,
+                         .headers = {{"anthropic-version", "2023-06-01"}}});
+  const double ms =
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+  if (!reply || reply->status != 200) return std::nullopt;
+  return std::pair{boost::json::parse(reply->body).at("input_tokens").to_number<int64_t>(), ms};
+}
+
 }  // namespace
 
 int ReservationReplay(int continuations) {
@@ -85,6 +107,8 @@ int ReservationReplay(int continuations) {
 
   meter::PrefixBook book;
   std::vector<double> input_bytes_ratio, input_prefix_ratio, usd_bytes_ratio, usd_prefix_ratio;
+  std::vector<double> count_ms;
+  const meter::ProxyOptions proxy_defaults;
   int call = 0;
   int broken = 0;
   for (const auto& r : fake.requests()) {
@@ -94,6 +118,14 @@ int ReservationReplay(int continuations) {
     if (!plan || !shape) continue;
     meter::RequestFacts tight = plan->request;
     tight.input_bound = book.InputBound("t-replay", *shape);
+    // The proxy's count for a call with a large new part (a session's first).
+    const bool counted = book.UnknownBytes("t-replay", *shape) >= proxy_defaults.count_tokens_above;
+    if (counted) {
+      auto count = Count(fake, r.body);
+      if (!count) return 1;
+      tight.input_bound = std::min(tight.input_bound, meter::CountedBound(count->first));
+      count_ms.push_back(count->second);
+    }
     auto tight_worst = meter::WorstCase(tight, plan->price);
     if (!tight_worst) continue;
     const meter::TokenCounts used{.input = r.usage.input,
@@ -117,6 +149,7 @@ int ReservationReplay(int continuations) {
         .Int("input_tokens", input)
         .Int("input_bound_bytes", plan->request.input_bound)
         .Int("input_bound_prefix", tight.input_bound)
+        .Int("counted", counted ? 1 : 0)
         .Int("max_output_tokens", plan->request.max_output.value_or(0))
         .Int("actual_micros", actual_usd)
         .Int("reserved_bytes_micros", plan->worst.usd_micros)
@@ -129,6 +162,8 @@ int ReservationReplay(int continuations) {
       .Str("scenario", "reservations_summary")
       .Int("calls", call)
       .Int("bound_broken", broken)
+      .Int("counted_calls", static_cast<int64_t>(count_ms.size()))
+      .Num("count_round_trip_ms_median", Median(count_ms), 3)
       .Num("input_reserved_vs_actual_bytes_median", Median(input_bytes_ratio), 2)
       .Num("input_reserved_vs_actual_prefix_median", Median(input_prefix_ratio), 2)
       .Num("usd_reserved_vs_actual_bytes_median", Median(usd_bytes_ratio), 2)
