@@ -73,6 +73,33 @@ constexpr const char* kSumColumns =
     " COALESCE(SUM(input_tokens+output_tokens+cache_write_tokens+cache_read_tokens),0),"
     " COALESCE(SUM(api_calls),0), COALESCE(SUM(task_ms),0), COALESCE(SUM(machine_ms),0)";
 
+// A usage row's columns, numbered as InsertUsage lists them (?1 event_id .. ?23 api_calls).
+void BindUsage(Stmt& st, const UsageRow& u) {
+  st.Bind(1, u.event_id);
+  st.Bind(2, u.at_ms);
+  st.Bind(3, u.project);
+  st.Bind(4, u.task_id);
+  st.Bind(5, static_cast<int64_t>(u.attempt));
+  st.Bind(6, u.machine_id);
+  st.Bind(7, u.lease_id);
+  st.Bind(8, u.kind);
+  st.Bind(9, u.provider);
+  st.Bind(10, u.model);
+  st.Bind(11, u.route);
+  st.Bind(12, u.input_tokens);
+  st.Bind(13, u.output_tokens);
+  st.Bind(14, u.cache_write_tokens);
+  st.Bind(15, u.cache_read_tokens);
+  st.Bind(16, u.cost_micros);
+  st.Bind(17, u.task_ms);
+  st.Bind(18, u.machine_ms);
+  st.Bind(19, u.latency_us);
+  st.Bind(20, static_cast<int64_t>(u.http_status));
+  st.Bind(21, u.status);
+  st.Bind(22, static_cast<int64_t>(u.estimated ? 1 : 0));
+  st.Bind(23, u.api_calls);
+}
+
 std::string GroupKey(UsageGroupBy g) {
   switch (g) {
     case UsageGroupBy::kNone:
@@ -141,29 +168,7 @@ class SqliteBudgetStore final : public BudgetStore {
                       "?21,?22,?23) ON CONFLICT(event_id) DO NOTHING");
     if (!st.ok()) return Fail("insert usage");
     st.Reset();
-    st.Bind(1, u.event_id);
-    st.Bind(2, u.at_ms);
-    st.Bind(3, u.project);
-    st.Bind(4, u.task_id);
-    st.Bind(5, static_cast<int64_t>(u.attempt));
-    st.Bind(6, u.machine_id);
-    st.Bind(7, u.lease_id);
-    st.Bind(8, u.kind);
-    st.Bind(9, u.provider);
-    st.Bind(10, u.model);
-    st.Bind(11, u.route);
-    st.Bind(12, u.input_tokens);
-    st.Bind(13, u.output_tokens);
-    st.Bind(14, u.cache_write_tokens);
-    st.Bind(15, u.cache_read_tokens);
-    st.Bind(16, u.cost_micros);
-    st.Bind(17, u.task_ms);
-    st.Bind(18, u.machine_ms);
-    st.Bind(19, u.latency_us);
-    st.Bind(20, static_cast<int64_t>(u.http_status));
-    st.Bind(21, u.status);
-    st.Bind(22, static_cast<int64_t>(u.estimated ? 1 : 0));
-    st.Bind(23, u.api_calls);
+    BindUsage(st, u);
     if (st.Step() != SQLITE_DONE) return Fail("insert usage " + u.event_id);
     return sqlite3_changes(db_) == 1;
   }
@@ -192,36 +197,19 @@ class SqliteBudgetStore final : public BudgetStore {
     old.task_ms = find.Int(9);
     old.machine_ms = find.Int(10);
     old.estimated = true;
+    // Numbered as in InsertUsage (BindUsage); ?2 (at_ms), ?3 (project) and the estimated flag
+    // are kept.
     Stmt st(db_,
-            "UPDATE usage_records SET task_id=?2, attempt=?3, machine_id=?4, lease_id=?5,"
-            " kind=?6, provider=?7, model=?8, route=?9, input_tokens=?10, output_tokens=?11,"
-            " cache_write_tokens=?12, cache_read_tokens=?13, cost_micros=?14, task_ms=?15,"
-            " machine_ms=?16, latency_us=?17, http_status=?18, status=?19, estimated=0,"
-            " api_calls=?20, corrected_at_ms=?21, estimate_cost_micros=?22"
+            "UPDATE usage_records SET task_id=?4, attempt=?5, machine_id=?6, lease_id=?7,"
+            " kind=?8, provider=?9, model=?10, route=?11, input_tokens=?12, output_tokens=?13,"
+            " cache_write_tokens=?14, cache_read_tokens=?15, cost_micros=?16, task_ms=?17,"
+            " machine_ms=?18, latency_us=?19, http_status=?20, status=?21, estimated=0,"
+            " api_calls=?23, corrected_at_ms=?24, estimate_cost_micros=?25"
             " WHERE event_id=?1 AND estimated=1");
     if (!st.ok()) return Fail("replace estimate");
-    st.Bind(1, u.event_id);
-    st.Bind(2, u.task_id);
-    st.Bind(3, static_cast<int64_t>(u.attempt));
-    st.Bind(4, u.machine_id);
-    st.Bind(5, u.lease_id);
-    st.Bind(6, u.kind);
-    st.Bind(7, u.provider);
-    st.Bind(8, u.model);
-    st.Bind(9, u.route);
-    st.Bind(10, u.input_tokens);
-    st.Bind(11, u.output_tokens);
-    st.Bind(12, u.cache_write_tokens);
-    st.Bind(13, u.cache_read_tokens);
-    st.Bind(14, u.cost_micros);
-    st.Bind(15, u.task_ms);
-    st.Bind(16, u.machine_ms);
-    st.Bind(17, u.latency_us);
-    st.Bind(18, static_cast<int64_t>(u.http_status));
-    st.Bind(19, u.status);
-    st.Bind(20, u.api_calls);
-    st.Bind(21, now_ms);
-    st.Bind(22, old.cost_micros);
+    BindUsage(st, u);
+    st.Bind(24, now_ms);
+    st.Bind(25, old.cost_micros);
     if (st.Step() != SQLITE_DONE) return Fail("replace estimate " + u.event_id);
     return std::optional<UsageRow>(std::move(old));
   }

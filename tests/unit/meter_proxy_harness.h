@@ -19,6 +19,7 @@
 
 #include "tests/support/catch_result.h"
 #include "tests/support/process.h"
+#include "tests/unit/meter_test_prices.h"
 #include "worker-agent/meter/proxy.h"
 #include "worker-agent/meter/request.h"
 
@@ -36,22 +37,7 @@ inline constexpr char kToken[] = "av-task-token-1";
 inline constexpr char kAnthropicKey[] = "sk-ant-real-key";
 inline constexpr char kOpenAiKey[] = "sk-openai-real-key";
 
-inline const PriceTable& Prices() {
-  static const PriceTable table = *PriceTable::Parse(R"(
-[models."claude-sonnet-4-5"]
-input = 3.00
-output = 15.00
-cache_write = 3.75
-cache_read = 0.30
-max_output_tokens = 64000
-[models."gpt-4o-mini"]
-input = 0.15
-output = 0.60
-cache_read = 0.075
-max_output_tokens = 16384
-)");
-  return table;
-}
+inline const PriceTable& Prices() { return TestPrices(); }
 
 // --- The ledger -----------------------------------------------------------------------------
 

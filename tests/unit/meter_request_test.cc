@@ -4,6 +4,7 @@
 #include <catch2/catch.hpp>
 
 #include "tests/support/catch_result.h"
+#include "tests/unit/meter_test_prices.h"
 #include "worker-agent/meter/rate_limit.h"
 #include "worker-agent/meter/request.h"
 
@@ -12,24 +13,7 @@ namespace {
 
 using namespace std::chrono_literals;
 
-const PriceTable& Prices() {
-  static const PriceTable table = *PriceTable::Parse(R"(
-[models."claude-sonnet-4-5"]
-aliases = ["claude-sonnet-4-5-20250929"]
-input = 3.00
-output = 15.00
-cache_write = 3.75
-cache_read = 0.30
-max_output_tokens = 64000
-[models."gpt-4o-mini"]
-input = 0.15
-output = 0.60
-cache_write = 0.15
-cache_read = 0.075
-max_output_tokens = 16384
-)");
-  return table;
-}
+const PriceTable& Prices() { return TestPrices(); }
 
 CallPlan Plan(Api api, std::string body) {
   auto plan = PlanCall(api, std::move(body), Prices());
