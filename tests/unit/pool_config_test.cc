@@ -164,6 +164,8 @@ backend = "local"
 network = "proxy-only"
 [pool.agent]
 upstreams = { anthropic = "mock" }
+[pool.agent.meter]
+allow_unpriced_models = true
 [[pool]]
 name = "plain"
 backend = "local"
@@ -188,6 +190,8 @@ backend = "local"
   CHECK(agent.box.task_user == box::TaskUser::kPerTask);
   CHECK(agent.box.network == box::TaskNetwork::kProxyOnly);
   CHECK(agent.upstreams.at("anthropic") == "mock");
+  // A pool that allows unpriced models says so to its agents' metering proxies.
+  CHECK(agent.meter.allow_unpriced_models);
 
   const std::pair<std::string, const char*> bad[] = {
       {"[[pool]]\nname = \"a\"\nbackend = \"local\"\ntask_user = \"admin\"\n",
