@@ -57,6 +57,7 @@ int ServeFreshClient(const FreshClientArgs& args) {
   tcp::endpoint to(asio::ip::make_address(url->host(), ec),
                    static_cast<uint16_t>(std::stoi(std::string(url->port()))));
   if (ec) return 1;
+  testing::SocketsOwnedBy as_the_task(args.uid);
   std::vector<FreshCall> measured;
   measured.reserve(args.calls);
   for (int i = 0; i < args.warmup + args.calls; ++i) {
@@ -89,7 +90,8 @@ std::vector<std::string> FreshClientArgv(const FreshClientArgs& args) {
           "--fresh-key",    args.key,
           "--calls",        std::to_string(args.calls),
           "--warmup",       std::to_string(args.warmup),
-          "--fresh-prefix", args.id_prefix};
+          "--fresh-prefix", args.id_prefix,
+          "--fresh-uid",    std::to_string(args.uid)};
 }
 
 std::optional<std::vector<FreshCall>> RunFreshClient(const std::string& self,

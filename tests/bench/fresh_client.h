@@ -7,6 +7,8 @@
 // its main, RunFreshClient starts it, waits for it and reads what it measured.
 #pragma once
 
+#include <sys/types.h>
+
 #include <chrono>
 #include <optional>
 #include <string>
@@ -20,6 +22,7 @@ struct FreshClientArgs {
   int calls = 0;          // measured calls
   int warmup = 0;         // calls made first and not reported
   std::string id_prefix;  // each call names itself "<prefix>-<n>" (metadata.user_id)
+  uid_t uid = 0;          // the user its sockets belong to: the task's, as its tool's do
 };
 
 // One measured call, timed on the machine's monotonic clock (steady_clock in every process):

@@ -3,7 +3,9 @@
 //
 // A real nats-server, controller and agent run on loopback with the fake Anthropic API
 // (tests/fakes) as the agent's upstream. A shell task holds a proxy token open; the bench
-// then sends streaming POST /v1/messages calls over keep-alive connections in three modes:
+// then sends streaming POST /v1/messages calls, from sockets of the task's user as its tool's
+// would be (the proxy looks up who owns each connection, and honours a boxed task's token only
+// from its own user), over keep-alive connections in three modes:
 // direct to the fake, through a bare TCP relay (tcp_relay.h: the least any proxy on this path
 // adds), and through the metering proxy, rotating which mode goes first in each run so machine
 // noise hits all alike. Every proxied call is authenticated, priced, reserved against the
@@ -119,7 +121,9 @@ std::string AnswerText(size_t bytes) {
 // One keep-alive connection that sends a call and reads the whole answer.
 class Connection {
  public:
-  Connection(const std::string& base_url, std::string key) : key_(std::move(key)) {
+  // Its sockets belong to `uid`, the task's user, as its tool's do.
+  Connection(const std::string& base_url, std::string key, uid_t uid)
+      : key_(std::move(key)), uid_(uid) {
     auto url = boost::urls::parse_uri(base_url);
     host_ = std::string(url->host());
     port_ = std::string(url->port());
@@ -159,7 +163,10 @@ class Connection {
     asio::ip::tcp::resolver resolver(ioc_);
     auto eps = resolver.resolve(host_, port_, ec);
     if (ec) return false;
-    stream_.connect(eps, ec);
+    {
+      testing::SocketsOwnedBy as_the_task(uid_);
+      stream_.connect(eps, ec);
+    }
     if (ec) return false;
     stream_.socket().set_option(asio::ip::tcp::no_delay(true), ec);
     return true;
@@ -171,6 +178,7 @@ class Connection {
   std::string host_;
   std::string port_;
   std::string key_;
+  uid_t uid_;
 };
 
 // The bare relay in a process of its own, as the agent's proxy is (meter_bench --serve-relay):
@@ -243,13 +251,14 @@ Load Tally(testing::FakeAnthropic& upstream, const std::vector<std::vector<Timed
 // `calls` calls one after another from a client process of its own, each on a new connection,
 // after a warm-up.
 Load RunFreshLoad(testing::FakeAnthropic& upstream, const std::string& url, const std::string& key,
-                  int calls, int warmup, const std::string& log) {
+                  uid_t uid, int calls, int warmup, const std::string& log) {
   static int loads = 0;
   FreshClientArgs args{.url = url,
                        .key = key,
                        .calls = calls,
                        .warmup = warmup,
-                       .id_prefix = fmt::format("f{}", ++loads)};
+                       .id_prefix = fmt::format("f{}", ++loads),
+                       .uid = uid};
   upstream.TakeTimings();  // an earlier load's
   const auto start = SteadyClock::now();
   auto made = RunFreshClient("/proc/self/exe", args, log, std::chrono::minutes(5));
@@ -271,13 +280,15 @@ Load RunFreshLoad(testing::FakeAnthropic& upstream, const std::string& url, cons
 // `stagger` late, so paced streams are spread over time as independent agents' are, not in
 // lockstep.
 Load RunLoad(testing::FakeAnthropic& upstream, const std::string& url, const std::string& key,
-             int streams, int calls, int warmup, std::chrono::microseconds stagger) {
+             uid_t uid, int streams, int calls, int warmup, std::chrono::microseconds stagger) {
   std::vector<std::vector<Timed>> per(streams);
   std::vector<int> failed(streams, 0);
   const int each = std::max(1, calls / streams);
   const int warm = std::max(1, warmup / streams);
   std::vector<std::unique_ptr<Connection>> connections;
-  for (int s = 0; s < streams; ++s) connections.push_back(std::make_unique<Connection>(url, key));
+  for (int s = 0; s < streams; ++s) {
+    connections.push_back(std::make_unique<Connection>(url, key, uid));
+  }
   auto run = [&](int count, bool keep) {
     std::vector<std::thread> threads;
     for (int s = 0; s < streams; ++s) {
@@ -338,10 +349,11 @@ bool Measure(const Options& o, const Scenario& sc, MeteredFleet& fleet,
                               : m == kRelay ? relay_url
                                             : creds.base_url;
       const std::string key = m == kProxy ? creds.token : "sk-bench-real-key";
-      Load load =
-          sc.fresh ? RunFreshLoad(fleet.upstream(), url, key, sc.calls, o.warmup,
-                                  dir + "/fresh-client.log")
-                   : RunLoad(fleet.upstream(), url, key, sc.streams, sc.calls, o.warmup, stagger);
+      // Every mode calls from the task's user, as its tool would.
+      Load load = sc.fresh ? RunFreshLoad(fleet.upstream(), url, key, creds.uid, sc.calls, o.warmup,
+                                          dir + "/fresh-client.log")
+                           : RunLoad(fleet.upstream(), url, key, creds.uid, sc.streams, sc.calls,
+                                     o.warmup, stagger);
       failures += load.failures;
       if (m == kProxy) {
         // The next mode starts once the controller has applied every proxied call, so no mode
@@ -473,6 +485,7 @@ int main(int argc, char** argv) {
   app.add_option("--fresh-client", fresh.url, "(internal) run only the fresh client to this URL");
   app.add_option("--fresh-key", fresh.key, "(internal) the fresh client's API key");
   app.add_option("--fresh-prefix", fresh.id_prefix, "(internal) the fresh client's call names");
+  app.add_option("--fresh-uid", fresh.uid, "(internal) the user the fresh client's sockets are");
   uint16_t serve_relay = 0;
   app.add_option("--serve-relay", serve_relay, "(internal) run only the bare relay to this port");
   CLI11_PARSE(app, argc, argv);

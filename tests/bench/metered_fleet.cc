@@ -90,6 +90,9 @@ std::optional<std::pair<std::string, ToolCredentials>> MeteredFleet::HoldTask(
                           deadline, 5ms)) {
     return std::nullopt;
   }
+  const auto uid = testing::ProcessUid(c.pid);
+  if (!uid) return std::nullopt;
+  c.uid = *uid;
   return std::pair{id, c};
 }
 

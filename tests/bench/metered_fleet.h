@@ -19,11 +19,14 @@
 
 namespace autovibe::bench {
 
-// What a task's tool got: the proxy's address, its token, and its process id.
+// What a task's tool got: the proxy's address, its token, its process id, and the user it runs
+// as (a boxed task's own): the proxy honours its token only from sockets of that user
+// (testing::SocketsOwnedBy).
 struct ToolCredentials {
   std::string base_url;
   std::string token;
   pid_t pid = 0;
+  uid_t uid = 0;
 };
 
 class MeteredFleet {

@@ -81,6 +81,30 @@ struct HostileFleet {
     return id;
   }
 
+  // What the victim's tool holds in its environment (its proxy token, the proxy's address), as
+  // root reads it from /proc; and the user it runs as. A task cannot read either.
+  std::string VictimEnv(const std::string& id, const std::string& name) {
+    for (pid_t pid : ProcessesIn(Workspace(id))) {
+      std::string value = ProcessEnv(pid, name);
+      if (!value.empty()) return value;
+    }
+    return "";
+  }
+  pid_t VictimPid(const std::string& id) {
+    const auto pids = ProcessesIn(Workspace(id));
+    return pids.empty() ? 0 : pids.front();
+  }
+
+  // LLM calls charged to `project` in the controller's ledger.
+  int64_t Calls(const std::string& project) {
+    int64_t calls = 0;
+    auto usage = controller.CallJson("GET", "/v1/usage?project=" + project);
+    if (!usage) return -1;
+    for (const auto& row : usage->at("rows").as_array())
+      calls += row.at("calls").to_number<int64_t>();
+    return calls;
+  }
+
   // Runs an alpha task to its end (any end); returns its logs.
   std::string RunHostile(const std::string& script, json::object extra = {}) {
     const std::string id = tasks.SubmitShell("alpha", {"sh", "-c", script}, std::move(extra));
@@ -96,6 +120,73 @@ struct HostileFleet {
 
 void CheckNoSecret(const std::string& logs, const std::vector<std::string>& secrets) {
   for (const auto& s : secrets) CHECK_THAT(logs, !Catch::Contains(s));
+}
+
+// A messages call to `url` with `key`, printing "<label>=<http status>", in a task's shell.
+std::string ShellCall(const std::string& label, const std::string& url, const std::string& key) {
+  return "curl -s -o /dev/null -w '" + label + "=%{http_code}\\n' -X POST \"" + url +
+         "/v1/messages\" -H \"x-api-key: " + key +
+         "\" -H 'anthropic-version: 2023-06-01' -H 'content-type: application/json' -d "
+         "'{\"model\":\"claude-sonnet-4-5\",\"max_tokens\":50,\"messages\":[{\"role\":"
+         "\"user\",\"content\":\"hi\"}]}'";
+}
+
+// The same call from the test's side, `as` (e.g. setpriv, nsenter) in front; the HTTP status.
+std::string CallFromHere(std::vector<std::string> as, const std::string& url,
+                         const std::string& key, const std::string& log) {
+  as.insert(as.end(), {"sh", "-c", ShellCall("status", url, key)});
+  ChildProcess curl(as, log);
+  REQUIRE(curl.Wait(20s) == 0);
+  return curl.Log();
+}
+
+// Setpriv's arguments that run what follows as `uid` (and its group, as a task user has).
+std::vector<std::string> AsUser(uid_t uid) {
+  const std::string id = std::to_string(uid);
+  return {"setpriv", "--reuid", id, "--regid", id, "--clear-groups"};
+}
+
+// The proxy token of `victim` (a running beta task), read from its environment as root, is
+// handed to an alpha task in its command: the proxy refuses it (401, as any unknown token), from
+// the alpha task and from root alike, and charges beta nothing. The token is live all along:
+// from the victim's own user (and, proxy-only, through its own listener) it is honoured.
+void CheckStolenTokenRefused(HostileFleet& f, const std::string& victim, bool proxy_only) {
+  const std::string token = f.VictimEnv(victim, "ANTHROPIC_API_KEY");
+  const std::string url = f.VictimEnv(victim, "ANTHROPIC_BASE_URL");
+  const pid_t victim_pid = f.VictimPid(victim);
+  REQUIRE(token.size() >= 32);
+  REQUIRE_FALSE(url.empty());
+  const auto victim_uid = ProcessUid(victim_pid);
+  REQUIRE(victim_uid);
+  REQUIRE(*victim_uid >= 61000);
+
+  // The stolen token first, then the task's own: once the own call is in alpha's ledger, a
+  // charge to beta would be too (one outbox, in order).
+  const std::string logs =
+      f.RunHostile(ShellCall("stolen", "$ANTHROPIC_BASE_URL", token) + "; " +
+                   ShellCall("own", "$ANTHROPIC_BASE_URL", "$ANTHROPIC_API_KEY"));
+  INFO(logs);
+  CHECK_THAT(logs, Catch::Contains("stolen=401"));
+  CHECK_THAT(logs, Catch::Contains("own=200"));
+  REQUIRE(WaitUntil([&] { return f.Calls("alpha") == 1; }, 10s));
+  CHECK(f.Calls("beta") == 0);
+  // The agent says whose token was refused; the task was told nothing of it.
+  CHECK_THAT(f.agent->process().Log(),
+             Catch::Contains("refused a call with the token of task " + victim));
+
+  // Root on the host is no task either.
+  CHECK_THAT(CallFromHere({}, url, token, f.dir / "root-call.log"), Catch::Contains("status=401"));
+
+  // The victim itself may: the refusals were the binding's, and beta is charged then.
+  std::vector<std::string> as_victim = AsUser(*victim_uid);
+  if (proxy_only) {
+    // Its own listener is in its own network namespace.
+    as_victim.insert(as_victim.begin(),
+                     {"nsenter", "--net=/proc/" + std::to_string(victim_pid) + "/ns/net"});
+  }
+  CHECK_THAT(CallFromHere(as_victim, url, token, f.dir / "victim-call.log"),
+             Catch::Contains("status=200"));
+  CHECK(WaitUntil([&] { return f.Calls("beta") == 1; }, 10s));
 }
 
 }  // namespace
@@ -142,6 +233,9 @@ TEST_CASE(
     INFO(logs);
     CHECK_THAT(logs, Catch::Contains("tried"));
     CheckNoSecret(logs, secrets);
+  }
+  SECTION("the metering proxy, with the other task's token") {
+    CheckStolenTokenRefused(f, victim, false);
   }
   SECTION("signalling the agent and the other task") {
     const std::string logs = f.RunHostile("kill -9 " + pid + " -1; kill -9 -1; echo tried");
@@ -204,6 +298,14 @@ TEST_CASE("a proxy-only task reaches the metering proxy and nothing else", "[box
         return u && json::serialize(*u).find("claude-sonnet-4-5") != std::string::npos;
       },
       10s));
+}
+
+TEST_CASE("a proxy-only task cannot call the metering proxy with another task's token", "[box]") {
+  HostileFleet f({"--network", "proxy-only"});
+  const std::string victim = f.StartVictim();
+  CheckStolenTokenRefused(f, victim, true);
+  std::ofstream(f.Workspace(victim) + "/stop").put('x');
+  REQUIRE(f.tasks.WaitState(victim, "succeeded"));
 }
 
 TEST_CASE("a task_user = \"root\" agent runs its tasks as root, unboxed, and says so", "[box]") {

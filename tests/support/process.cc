@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <sys/fsuid.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -218,5 +219,31 @@ pid_t HostPid(const std::string& dir, pid_t inner) {
   }
   return 0;
 }
+
+std::optional<uid_t> ProcessUid(pid_t pid) {
+  std::ifstream status("/proc/" + std::to_string(pid) + "/status");
+  for (std::string line; std::getline(status, line);) {
+    if (line.rfind("Uid:", 0) != 0) continue;
+    std::istringstream ids(line.substr(4));
+    uid_t real = 0;
+    if (ids >> real) return real;  // real, effective, saved, filesystem
+  }
+  return std::nullopt;
+}
+
+std::string ProcessEnv(pid_t pid, const std::string& name) {
+  std::ifstream environ("/proc/" + std::to_string(pid) + "/environ");
+  for (std::string entry; std::getline(environ, entry, '\0');) {
+    if (entry.size() > name.size() && entry.compare(0, name.size(), name) == 0 &&
+        entry[name.size()] == '=') {
+      return entry.substr(name.size() + 1);
+    }
+  }
+  return "";
+}
+
+// setfsuid answers the uid it had, whether or not it changed it.
+SocketsOwnedBy::SocketsOwnedBy(uid_t uid) : was_(static_cast<uid_t>(setfsuid(uid))) {}
+SocketsOwnedBy::~SocketsOwnedBy() { setfsuid(was_); }
 
 }  // namespace autovibe::testing

@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -88,5 +89,26 @@ std::vector<pid_t> ProcessesIn(const std::string& dir);
 // The host pid of the process working in `dir` that its own PID namespace (a task's box) knows
 // as `inner`; 0 when there is none.
 pid_t HostPid(const std::string& dir, pid_t inner);
+// The real user id process `pid` runs as (a boxed task's tool: its task user); nullopt when it
+// is gone.
+std::optional<uid_t> ProcessUid(pid_t pid);
+// The value of `name` in process `pid`'s environment as it started (/proc/<pid>/environ); empty
+// when unset or unreadable.
+std::string ProcessEnv(pid_t pid, const std::string& name);
+
+// While it lives, the sockets the calling thread makes belong to `uid` (a socket belongs to
+// its maker's filesystem uid, which this sets): to the metering proxy, they are a tool of the
+// task running as `uid`, whose token it honours only from that user. Only the calling thread
+// changes, but its file access is that user's meanwhile: hold it around a connect. Needs root.
+class SocketsOwnedBy {
+ public:
+  explicit SocketsOwnedBy(uid_t uid);
+  ~SocketsOwnedBy();
+  SocketsOwnedBy(const SocketsOwnedBy&) = delete;
+  SocketsOwnedBy& operator=(const SocketsOwnedBy&) = delete;
+
+ private:
+  uid_t was_;
+};
 
 }  // namespace autovibe::testing

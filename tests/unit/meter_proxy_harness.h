@@ -14,6 +14,7 @@
 #include <boost/beast/http.hpp>
 #include <boost/json/parse.hpp>
 #include <catch2/catch.hpp>
+#include <future>
 #include <mutex>
 #include <thread>
 
@@ -41,13 +42,21 @@ inline const PriceTable& Prices() { return TestPrices(); }
 
 // --- The ledger -----------------------------------------------------------------------------
 
-// Knows one task by kToken; reserves anything unless told to refuse; may hold its answer back
-// (a top-up in flight) until the test gives it. Called on the proxy's thread.
+// Knows one task by kToken (unbound unless told: anyone may use its token); reserves anything
+// unless told to refuse; may hold its answer back (a top-up in flight) until the test gives it.
+// Called on the proxy's thread.
 class FakeLedger final : public CallLedger {
  public:
   std::optional<MeteredTask> TaskForToken(std::string_view token) override {
     if (token != kToken) return std::nullopt;
-    return MeteredTask{"task-1", 1, "proj"};
+    std::lock_guard lock(mu_);
+    return MeteredTask{"task-1", 1, "proj", uid_, own_listener_};
+  }
+  // Who may use the task's token from now on (peer_owner.h).
+  void Bind(std::optional<uid_t> uid, bool own_listener) {
+    std::lock_guard lock(mu_);
+    uid_ = uid;
+    own_listener_ = own_listener;
   }
   void Reserve(const MeteredTask& task, const ReserveAsk& ask,
                std::function<void(Result<Reservation>)> done) override {
@@ -114,6 +123,8 @@ class FakeLedger final : public CallLedger {
 
  private:
   mutable std::mutex mu_;
+  std::optional<uid_t> uid_;
+  bool own_listener_ = false;
   std::optional<Error> refusal_;
   bool hold_ = false;
   std::function<void()> held_;
@@ -137,10 +148,24 @@ class ProxyUnderTest {
   ~ProxyUnderTest() {
     ioc_.stop();
     thread_.join();
+    task_listeners_.clear();
     proxy_.reset();
   }
 
   uint16_t port() const { return proxy_->port(); }
+  // A listener of its own for `task_id`, as a proxy-only task gets one (made here, on
+  // 127.0.0.1, instead of in the task's network namespace); its port.
+  uint16_t AlsoAccept(const std::string& task_id) {
+    tcp::acceptor acceptor(ioc_, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
+    const uint16_t port = acceptor.local_endpoint().port();
+    std::promise<Result<std::unique_ptr<TcpListener>>> made;
+    RunOnProxyThread(
+        [&, fd = acceptor.release()] { made.set_value(proxy_->AlsoAccept(fd, task_id)); });
+    auto listener = made.get_future().get();
+    if (!listener) FAIL(listener.error());
+    task_listeners_.push_back(*std::move(listener));
+    return port;
+  }
   FakeLedger& ledger() { return ledger_; }
   void RunOnProxyThread(std::function<void()> f) { asio::post(ioc_, std::move(f)); }
 
@@ -157,6 +182,7 @@ class ProxyUnderTest {
   asio::io_context ioc_;
   asio::executor_work_guard<asio::io_context::executor_type> work_{ioc_.get_executor()};
   std::unique_ptr<MeteringProxy> proxy_;
+  std::vector<std::unique_ptr<TcpListener>> task_listeners_;
   std::thread thread_;
 };
 

@@ -38,11 +38,14 @@ bool NoChildren() {
 class FakeMeter final : public TaskMeter {
  public:
   std::string url() const override { return "http://127.0.0.1:9"; }
-  void TaskStarted(const v1::RunTask& task, const std::string& token) override {
+  void TaskStarted(const v1::RunTask& task, const std::string& token,
+                   const TokenBinding& binding) override {
     tokens[task.task_id()] = token;
+    bindings[task.task_id()] = binding;
   }
   void TaskEnded(const std::string& task_id) override { tokens.erase(task_id); }
   std::map<std::string, std::string> tokens;  // live ones, by task
+  std::map<std::string, TokenBinding> bindings;
 };
 
 class Fixture {
@@ -185,6 +188,9 @@ TEST_CASE("a task's tool sees its workspace and a clean environment") {
   REQUIRE(fx.meter.tokens.count("t-env") == 1);
   const std::string token = fx.meter.tokens["t-env"];
   CHECK(token.size() >= 32);
+  // Unboxed (no TaskBoxes): a trusted task, whose token is bound to nobody.
+  CHECK_FALSE(fx.meter.bindings["t-env"].uid);
+  CHECK_FALSE(fx.meter.bindings["t-env"].own_listener);
   CHECK(fx.WaitFinished("t-env").outcome() == v1::TASK_OUTCOME_SUCCEEDED);
   CHECK(fx.meter.tokens.count("t-env") == 0);  // refused once the tool is gone
   ::unsetenv("AUTOVIBE_TEST_AGENT_ONLY");

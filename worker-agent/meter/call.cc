@@ -169,7 +169,7 @@ asio::awaitable<void> RunCall(const CallEnv& env, Api api, Request& request, Too
   Shape shape = api == Api::kMessages ? Shape::kAnthropic : Shape::kOpenAi;
   std::string_view token = ProxyToken(request);
   std::optional<MeteredTask> task;
-  if (!token.empty()) task = env.ledger.TaskForToken(token);
+  if (!token.empty()) task = TaskForPeer(env.ledger, token, env.peer);
   if (!task) {
     co_await reply.SendError(
         MakeErrorAnswer(shape, Refusal::kUnauthorized,

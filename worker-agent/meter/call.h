@@ -1,6 +1,6 @@
-// One metered call, from the tool's request to its settled cost: check the task's token, plan
-// the call and its worst case, apply the task's rate limits, reserve, forward (or let the
-// mock answer), settle what it really cost.
+// One metered call, from the tool's request to its settled cost: check the task's token (and
+// that the caller may use it), plan the call and its worst case, apply the task's rate limits,
+// reserve, forward (or let the mock answer), settle what it really cost.
 #pragma once
 
 #include <boost/asio/awaitable.hpp>
@@ -13,6 +13,7 @@
 
 #include "worker-agent/meter/api.h"
 #include "worker-agent/meter/call_ledger.h"
+#include "worker-agent/meter/peer_owner.h"
 #include "worker-agent/meter/prefix_book.h"
 #include "worker-agent/meter/proxy.h"
 #include "worker-agent/meter/rate_limit.h"
@@ -35,6 +36,7 @@ struct CallEnv {
   const ProxyOptions& options;  // the mock's answer, pricing rules, drain timeout
   const Provider* provider;     // null: none configured for the call's API
   uint64_t serial;              // unique per call (mock ids)
+  const Peer& peer;             // where the call comes from: who may use which token
   // Tightens a call's input bound with the token counts of its known prefix; may be null.
   PrefixBook* prefixes = nullptr;
 };

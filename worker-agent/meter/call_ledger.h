@@ -6,6 +6,8 @@
 // callback runs there too.
 #pragma once
 
+#include <sys/types.h>
+
 #include <cstdint>
 #include <functional>
 #include <optional>
@@ -23,6 +25,11 @@ struct MeteredTask {
   std::string task_id;
   uint32_t attempt = 0;
   std::string project;
+  // Who may use the token (peer_owner.h): a boxed task's tool, running as `uid`, or only
+  // through the proxy listener made for the task when it has a network of its own. Neither:
+  // anyone (task_user = "root", unboxed and trusted).
+  std::optional<uid_t> uid;
+  bool own_listener = false;
 };
 
 // What a call asks to hold back from its task's budget.

@@ -181,8 +181,9 @@ void MeterService::HandOverUsage() {
   handed.get_future().wait();
 }
 
-void MeterService::TaskStarted(const v1::RunTask& task, const std::string& token) {
-  MeteredTask t{task.task_id(), task.attempt(), task.project()};
+void MeterService::TaskStarted(const v1::RunTask& task, const std::string& token,
+                               const TokenBinding& binding) {
+  MeteredTask t{task.task_id(), task.attempt(), task.project(), binding.uid, binding.own_listener};
   asio::post(impl_->ioc, [impl = impl_.get(), t, token] { impl->book.TaskStarted(t, token); });
 }
 
@@ -195,7 +196,7 @@ void MeterService::TaskEnded(const std::string& task_id) {
 
 void MeterService::TaskListener(const std::string& task_id, int listening_fd) {
   asio::post(impl_->ioc, [impl = impl_.get(), task_id, listening_fd] {
-    auto listener = impl->proxy->AlsoAccept(listening_fd);
+    auto listener = impl->proxy->AlsoAccept(listening_fd, task_id);
     if (!listener) {
       spdlog::error("meter: task {} gets no proxy: {}", task_id, listener.error().message);
       return;

@@ -50,7 +50,8 @@ class MeterService final : public TaskMeter {
 
   // TaskMeter (thread-safe)
   std::string url() const override { return url_; }
-  void TaskStarted(const v1::RunTask& task, const std::string& token) override;
+  void TaskStarted(const v1::RunTask& task, const std::string& token,
+                   const TokenBinding& binding) override;
   void TaskEnded(const std::string& task_id) override;
   void TaskListener(const std::string& task_id, int listening_fd) override;
 

@@ -1,5 +1,7 @@
 #include "worker-agent/meter/proxy.h"
 
+#include <spdlog/spdlog.h>
+
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -103,11 +105,7 @@ class Proxy final : public std::enable_shared_from_this<Proxy> {
 
   // Binds and starts accepting; each connection is a Session.
   Result<void> Listen(asio::io_context& ioc) {
-    auto listener = StartTcpListener(
-        ioc, ListenerOptionsFor(options_), [self = shared_from_this()](tcp::socket s, auto slot) {
-          auto ex = s.get_executor();
-          asio::co_spawn(ex, self->Session(std::move(s), std::move(slot)), asio::detached);
-        });
+    auto listener = StartTcpListener(ioc, ListenerOptionsFor(options_), Accepting(""));
     if (!listener) {
       // The proxy's own wording of the listener's errors.
       const Error& e = listener.error();
@@ -119,14 +117,10 @@ class Proxy final : public std::enable_shared_from_this<Proxy> {
     return {};
   }
 
-  // Another listening socket, served like the proxy's own.
-  Result<std::unique_ptr<TcpListener>> AlsoAccept(asio::io_context& ioc, int fd) {
-    return AdoptTcpListener(ioc, fd, ListenerOptionsFor(options_),
-                            [self = shared_from_this()](tcp::socket s, auto slot) {
-                              auto ex = s.get_executor();
-                              asio::co_spawn(ex, self->Session(std::move(s), std::move(slot)),
-                                             asio::detached);
-                            });
+  // Another listening socket, made for `task_id`, served like the proxy's own.
+  Result<std::unique_ptr<TcpListener>> AlsoAccept(asio::io_context& ioc, int fd,
+                                                  const std::string& task_id) {
+    return AdoptTcpListener(ioc, fd, ListenerOptionsFor(options_), Accepting(task_id));
   }
 
   void Stop() {
@@ -152,7 +146,34 @@ class Proxy final : public std::enable_shared_from_this<Proxy> {
     ~IdleMark() { set.erase(stream); }
   };
 
-  asio::awaitable<void> Session(tcp::socket socket, ConnectionSlot slot) {
+  // Serves each connection a listener accepts (`task_listener`: the task it was made for; empty:
+  // the proxy's own), knowing where it comes from.
+  TcpListener::OnAccept Accepting(std::string task_listener) {
+    return [self = shared_from_this(), task_listener](tcp::socket s, ConnectionSlot slot) {
+      Peer peer{.task_listener = task_listener};
+      if (task_listener.empty()) peer.uid = self->OwnerOf(s);
+      auto ex = s.get_executor();
+      asio::co_spawn(ex, self->Session(std::move(s), std::move(slot), std::move(peer)),
+                     asio::detached);
+    };
+  }
+
+  // Who made the client's socket: once per connection, not per call. Without an answer the
+  // connection can use no boxed task's token; the first failure is worth a warning.
+  std::optional<uid_t> OwnerOf(const tcp::socket& s) {
+    auto uid = peer_owner_.UidOf(s);
+    if (uid) return *uid;
+    if (!warned_peer_uid_) {
+      spdlog::warn("meter: cannot tell who calls the proxy ({}); boxed tasks' calls are refused",
+                   uid.error().message);
+      warned_peer_uid_ = true;
+    } else {
+      spdlog::debug("meter: cannot tell who calls the proxy ({})", uid.error().message);
+    }
+    return std::nullopt;
+  }
+
+  asio::awaitable<void> Session(tcp::socket socket, ConnectionSlot slot, Peer peer) {
     auto self = shared_from_this();
     beast::tcp_stream stream(std::move(socket));
     // Beast reads as much as the buffer's free capacity (at least 512 bytes).
@@ -181,10 +202,10 @@ class Proxy final : public std::enable_shared_from_this<Proxy> {
                         too_large ? Refusal::kTooLarge : Refusal::kBadRequest, std::move(message));
         break;
       }
-      if (!co_await CheckToken(stream, parser.get())) break;
+      if (!co_await CheckToken(stream, parser.get(), peer)) break;
       if (!co_await ReadBody(stream, buffer, parser)) break;
       Request& request = parser.get();
-      if (!co_await Answer(stream, request)) break;
+      if (!co_await Answer(stream, request, peer)) break;
     }
     // Closed once the handlers already queued have run: a tool that connects anew as it
     // hangs up (as tools calling with a new connection each time do) has its request sent
@@ -208,11 +229,13 @@ class Proxy final : public std::enable_shared_from_this<Proxy> {
     co_return ec;
   }
 
-  // A metered call must carry a task's token: checked on the head, before the body is read.
-  asio::awaitable<bool> CheckToken(beast::tcp_stream& stream, const Request& head) {
+  // A metered call must carry a task's token, which its caller may use: checked on the head,
+  // before the body is read.
+  asio::awaitable<bool> CheckToken(beast::tcp_stream& stream, const Request& head,
+                                   const Peer& peer) {
     if (head.method() != http::verb::post || !ApiForPath(PathOf(head.target()))) co_return true;
     std::string_view token = ProxyToken(head);
-    if (!token.empty() && ledger_.TaskForToken(token)) co_return true;
+    if (!token.empty() && TaskForPeer(ledger_, token, peer)) co_return true;
     co_await Refuse(stream, head.version(), GuessShape(head), Refusal::kUnauthorized,
                     "autovibe: invalid API key: use the proxy key your task was given");
     co_return false;
@@ -283,7 +306,7 @@ class Proxy final : public std::enable_shared_from_this<Proxy> {
   }
 
   // Answers one request. Returns whether the connection can carry the next one.
-  asio::awaitable<bool> Answer(beast::tcp_stream& stream, Request& request) {
+  asio::awaitable<bool> Answer(beast::tcp_stream& stream, Request& request, const Peer& peer) {
     auto received = Clock::now();
     auto deadline = received + options_.upstream_timeout;
     http::verb method = request.method();
@@ -298,8 +321,8 @@ class Proxy final : public std::enable_shared_from_this<Proxy> {
     } else if (api && method == http::verb::post) {
       auto it = providers_.find(std::string(ProviderOf(*api)));
       CallEnv env{
-          ledger_,  prices_,   limiter_, options_, it == providers_.end() ? nullptr : &it->second,
-          ++calls_, &prefixes_};
+          ledger_,  prices_, limiter_,  options_, it == providers_.end() ? nullptr : &it->second,
+          ++calls_, peer,    &prefixes_};
       co_await RunCall(env, *api, request, reply, stream.socket(), received, deadline);
     } else {
       co_await reply.SendError(MakeErrorAnswer(
@@ -315,11 +338,13 @@ class Proxy final : public std::enable_shared_from_this<Proxy> {
   const PriceTable& prices_;
   RateLimiter limiter_;
   PrefixBook prefixes_;  // what each task's earlier calls already counted
+  PeerOwner peer_owner_;
   std::map<std::string, Provider, std::less<>> providers_;
   std::unordered_set<beast::tcp_stream*> idle_;
   std::unique_ptr<TcpListener> listener_;
   uint64_t calls_ = 0;
   bool alive_ = true;
+  bool warned_peer_uid_ = false;
 };
 
 // Owns the proxy through a shared_ptr, so its coroutines can outlive the handle.
@@ -334,8 +359,8 @@ class ProxyHandle final : public MeteringProxy {
     return "http://" + host + ":" + std::to_string(p_->port());
   }
   void Stop() override { p_->Stop(); }
-  Result<std::unique_ptr<TcpListener>> AlsoAccept(int fd) override {
-    return p_->AlsoAccept(ioc_, fd);
+  Result<std::unique_ptr<TcpListener>> AlsoAccept(int fd, const std::string& task_id) override {
+    return p_->AlsoAccept(ioc_, fd, task_id);
   }
 
  private:

@@ -1,5 +1,6 @@
 // The agent's metering proxy (DESIGN.md, "Metering proxy"): one loopback HTTP listener for
-// every task's tool. It checks the task's token, prices the request's worst case and reserves
+// every task's tool. It checks the task's token (and that the caller may use it: a boxed
+// task's token only from the task, peer_owner.h), prices the request's worst case and reserves
 // it (CallLedger), forwards to the real provider (or answers from the mock), streams the
 // answer back unbuffered while reading its usage, and settles the real cost.
 //
@@ -83,8 +84,10 @@ class MeteringProxy {
   // Stops accepting; calls in flight finish.
   virtual void Stop() = 0;
   // Also serves connections on `listening_fd` (a proxy-only task's own listening socket, in
-  // its network namespace) until the returned listener is stopped or dropped. Takes the fd.
-  virtual Result<std::unique_ptr<TcpListener>> AlsoAccept(int listening_fd) = 0;
+  // its network namespace) until the returned listener is stopped or dropped; calls there may
+  // carry the token of `task_id` (peer_owner.h). Takes the fd.
+  virtual Result<std::unique_ptr<TcpListener>> AlsoAccept(int listening_fd,
+                                                          const std::string& task_id) = 0;
 };
 
 // `ledger` and `prices` must outlive the proxy, and the io_context too when it still holds

@@ -124,6 +124,7 @@ Result<void> TaskManager::Start(const v1::RunTask& task, const std::string& work
   const std::string binary = po.argv.empty() ? "" : po.argv[0];
 
   runner::UniqueFd listener_channel;
+  TokenBinding binding;  // unboxed: anyone may use the token
   if (options_.boxes) {
     auto boxed = options_.boxes->Prepare(task.task_id(), workspace, ProxyPort());
     if (!boxed) {
@@ -133,13 +134,14 @@ Result<void> TaskManager::Start(const v1::RunTask& task, const std::string& work
     }
     runner::BoxEnvironment(po.env, boxed->home);
     po.limits = options_.boxes->Limits(po.limits);
+    binding = {.uid = boxed->launch->uid, .own_listener = boxed->launch->own_network};
     po.box = std::move(boxed->launch);
     po.keep_until_reaped = std::move(boxed->hold);
     listener_channel = std::move(boxed->listener_channel);
   }
 
   // Known to the proxy before the tool can make its first call.
-  if (options_.meter != nullptr) options_.meter->TaskStarted(task, token);
+  if (options_.meter != nullptr) options_.meter->TaskStarted(task, token, binding);
   Attempt* raw = a.get();
   // The adapter reads the whole transcript (its result line comes last), logs or not.
   po.on_dropped_output = [raw](OutputStream stream, std::string_view data) {
