@@ -85,6 +85,72 @@ TEST_CASE("request: bad bodies are refused before anything is reserved", "[meter
              Catch::Contains("claude-unknown-9") && Catch::Contains("no price in prices.toml"));
 }
 
+TEST_CASE("request: content the provider fetches or keeps cannot be bounded and is refused",
+          "[meter]") {
+  const std::pair<Api, std::string> refused[] = {
+      // Anthropic: an image or document from a URL or the Files API, also in a tool result.
+      {Api::kMessages,
+       R"({"model":"claude-sonnet-4-5","max_tokens":10,"messages":[{"role":"user","content":[)"
+       R"({"type":"document","source":{"type":"url","url":"https://x/300p.pdf"}}]}]})"},
+      {Api::kMessages,
+       R"({"model":"claude-sonnet-4-5","max_tokens":10,"messages":[{"role":"user","content":[)"
+       R"({"type":"image","source":{"type":"file","file_id":"file_1"}}]}]})"},
+      {Api::kMessages,
+       R"({"model":"claude-sonnet-4-5","max_tokens":10,"messages":[{"role":"user","content":[)"
+       R"({"type":"tool_result","tool_use_id":"t","content":[{"type":"image","source":)"
+       R"({"url":"https://x/a.png","type":"url"}}]}]}]})"},
+      // OpenAI chat: an image by http URL, a stored file.
+      {Api::kChatCompletions,
+       R"({"model":"gpt-4o-mini","messages":[{"role":"user","content":[{"type":"image_url",)"
+       R"("image_url":{"url":"https://x/a.png","detail":"high"}}]}]})"},
+      {Api::kChatCompletions,
+       R"({"model":"gpt-4o-mini","messages":[{"role":"user","content":[{"type":"file",)"
+       R"("file":{"file_id":"file-1"}}]}]})"},
+      // OpenAI responses: stored context, prompts, items, files and fetched images.
+      {Api::kResponses, R"({"model":"gpt-4o-mini","previous_response_id":"resp_1","input":"hi"})"},
+      {Api::kResponses, R"({"model":"gpt-4o-mini","conversation":{"id":"conv_1"},"input":"hi"})"},
+      {Api::kResponses, R"({"model":"gpt-4o-mini","prompt":{"id":"pmpt_1"}})"},
+      {Api::kResponses,
+       R"({"model":"gpt-4o-mini","input":[{"type":"item_reference","id":"msg_1"}]})"},
+      {Api::kResponses,
+       R"({"model":"gpt-4o-mini","input":[{"role":"user","content":[{"type":"input_file",)"
+       R"("file_url":"https://x/a.pdf"}]}]})"},
+      {Api::kResponses,
+       R"({"model":"gpt-4o-mini","input":[{"role":"user","content":[{"type":"input_image",)"
+       R"("image_url":"https://x/a.png"}]}]})"},
+  };
+  for (const auto& [api, body] : refused) {
+    INFO(body);
+    Error e = PlanError(api, body);
+    CHECK(e.code == ErrorCode::kBadRequest);
+    CHECK_THAT(e.message, Catch::Contains("cannot be bounded"));
+  }
+  // Inline content is in the bytes; a tool's own input or schema naming a url or a file_id is
+  // not content the provider fetches.
+  const std::pair<Api, std::string> bounded[] = {
+      {Api::kMessages,
+       R"({"model":"claude-sonnet-4-5","max_tokens":10,"messages":[{"role":"user","content":[)"
+       R"({"type":"image","source":{"type":"base64","media_type":"image/png","data":"iVBO"}},)"
+       R"({"type":"document","source":{"type":"text","media_type":"text/plain","data":"x"}},)"
+       R"({"type":"search_result","source":"https://x/","title":"t","content":[]}]},)"
+       R"({"role":"assistant","content":[{"type":"tool_use","id":"t","name":"fetch","input":)"
+       R"({"source":{"type":"url"},"file_id":"f","url":"https://x/"}}]}],)"
+       R"("tools":[{"name":"fetch","input_schema":{"type":"object","properties":)"
+       R"({"file_id":{"type":"string"},"image_url":{"type":"string"}}}}]})"},
+      {Api::kChatCompletions,
+       R"({"model":"gpt-4o-mini","messages":[{"role":"user","content":[{"type":"image_url",)"
+       R"("image_url":{"url":"data:image/png;base64,iVBO"}}]}]})"},
+      {Api::kResponses, R"({"model":"gpt-4o-mini","previous_response_id":null,"input":[)"
+                        R"({"role":"user","content":[{"type":"input_image","image_url":)"
+                        R"("data:image/png;base64,iVBO"},{"type":"input_file",)"
+                        R"("file_data":"data:application/pdf;base64,JVBE"}]}]})"},
+  };
+  for (const auto& [api, body] : bounded) {
+    INFO(body);
+    CHECK(PlanCall(api, body, Prices()));
+  }
+}
+
 TEST_CASE("request: a streamed chat completion is made to report its usage", "[meter]") {
   auto include_usage = [](const std::string& body) {
     auto v = boost::json::parse(body);

@@ -7,6 +7,8 @@
 #include <optional>
 #include <vector>
 
+#include "worker-agent/meter/content_scan.h"
+
 namespace autovibe::meter {
 namespace {
 
@@ -41,6 +43,7 @@ struct TopLevel {
   bool include_usage = false;
   std::vector<ToolEntry> tools;
   bool mcp_servers = false;
+  ContentScan content;  // what the conversation makes the provider fetch
 };
 
 class Scanner {
@@ -55,6 +58,7 @@ class Scanner {
   bool on_document_begin(error_code&) { return true; }
   bool on_document_end(error_code&) { return true; }
   bool on_object_begin(error_code&) {
+    out_.content.Open(false);
     if (depth_ == 0) out_.is_object = true;
     if (depth_ == 1 && key_ == "stream_options") out_.has_stream_options = true;
     if (depth_ == 2 && in_tools_) {
@@ -65,20 +69,27 @@ class Scanner {
     Enter();
     return true;
   }
-  bool on_object_end(std::size_t, error_code&) { return Leave(); }
+  bool on_object_end(std::size_t, error_code&) {
+    out_.content.Close();
+    return Leave();
+  }
   bool on_array_begin(error_code&) {
+    out_.content.Open(true);
     Enter();
     return true;
   }
   bool on_array_end(std::size_t n, error_code&) {
     if (depth_ == 2 && key_ == "mcp_servers" && n > 0) out_.mcp_servers = true;
+    out_.content.Close();
     return Leave();
   }
   bool on_key_part(json::string_view s, std::size_t, error_code&) {
+    out_.content.KeyPart(s);
     if (Watching()) key_part_.append(s.data(), s.size());
     return true;
   }
   bool on_key(json::string_view s, std::size_t, error_code&) {
+    out_.content.Key(s);
     if (Watching()) {
       key_part_.append(s.data(), s.size());
       (depth_ == 1 ? key_ : depth_ == 2 ? inner_key_ : tool_key_) = std::move(key_part_);
@@ -87,10 +98,12 @@ class Scanner {
     return true;
   }
   bool on_string_part(json::string_view s, std::size_t, error_code&) {
+    out_.content.StringPart(s);
     if (StringTarget() != nullptr) value_part_.append(s.data(), s.size());
     return true;
   }
   bool on_string(json::string_view s, std::size_t, error_code&) {
+    out_.content.String(s);
     if (std::string* target = StringTarget()) {
       value_part_.append(s.data(), s.size());
       *target = std::move(value_part_);
@@ -101,18 +114,22 @@ class Scanner {
   }
   bool on_number_part(json::string_view, error_code&) { return true; }
   bool on_int64(std::int64_t i, json::string_view, error_code&) {
+    out_.content.Scalar(false);
     SetCount(i > 0, i);
     return Scalar();
   }
   bool on_uint64(std::uint64_t u, json::string_view, error_code&) {
+    out_.content.Scalar(false);
     SetCount(true, static_cast<int64_t>(std::min<uint64_t>(u, INT64_MAX)));
     return Scalar();
   }
   bool on_double(double, json::string_view, error_code&) {
+    out_.content.Scalar(false);
     SetCount(false, 0);
     return Scalar();
   }
   bool on_bool(bool b, error_code&) {
+    out_.content.Scalar(false);
     SetCount(false, 0);
     if (AtTop("stream")) out_.stream = b;
     if (depth_ == 2 && in_stream_options_ && inner_key_ == "include_usage") {
@@ -120,7 +137,10 @@ class Scanner {
     }
     return Scalar();
   }
-  bool on_null(error_code&) { return Scalar(); }
+  bool on_null(error_code&) {
+    out_.content.Scalar(true);
+    return Scalar();
+  }
   bool on_comment_part(json::string_view, error_code&) { return true; }
   bool on_comment(json::string_view, error_code&) { return true; }
 
@@ -249,6 +269,7 @@ Result<void> ReadTools(Api api, const TopLevel& top, RequestFacts& facts, bool& 
     }
   }
   if (top.mcp_servers) return Unbounded("MCP servers run tools the proxy cannot see");
+  if (!top.content.unbounded().empty()) return Unbounded(top.content.unbounded());
   return {};
 }
 
