@@ -2,6 +2,8 @@
 // cgroup tree, and real boxed tools (bubblewrap, run as root here).
 #include <signal.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
@@ -12,6 +14,7 @@
 #include "tests/support/process.h"
 #include "worker-agent/box/cgroups.h"
 #include "worker-agent/box/owner.h"
+#include "worker-agent/box/process_uids.h"
 #include "worker-agent/box/uid_pool.h"
 #include "worker-agent/runner/task_box.h"
 #include "worker-agent/runner/task_env.h"
@@ -84,7 +87,7 @@ runner::TaskBoxesOptions BoxOptions(const std::string& data_dir, uint32_t uid_ba
 }  // namespace
 
 TEST_CASE("task users: one per running task, lent again once its lease is dropped") {
-  box::UidPool pool(61000, 2);
+  box::UidPool pool(61000, 2, [](uid_t, size_t) { return std::vector<uid_t>{}; });
   auto a = pool.Acquire();
   auto b = pool.Acquire();
   REQUIRE(a);
@@ -99,6 +102,81 @@ TEST_CASE("task users: one per running task, lent again once its lease is droppe
   REQUIRE(d);
   CHECK((*d)->uid() == 61000);
   CHECK(pool.in_use() == 2);
+}
+
+TEST_CASE(
+    "a task user that still owns a process (a task of an earlier run of the agent) is not lent "
+    "until that process is gone") {
+  if (geteuid() != 0) {
+    WARN("needs root");
+    return;
+  }
+  constexpr uid_t kBase = 61950;
+  const pid_t child = fork();
+  REQUIRE(child >= 0);
+  if (child == 0) {
+    // Raw system calls, as the keeper makes them: glibc's would wait for this test's threads.
+    if (syscall(SYS_setresgid, kBase, kBase, kBase) == 0 &&
+        syscall(SYS_setresuid, kBase, kBase, kBase) == 0) {
+      pause();
+    }
+    _exit(1);
+  }
+  struct Reap {
+    pid_t pid;
+    ~Reap() {
+      if (pid > 0 && kill(pid, SIGKILL) == 0) waitpid(pid, nullptr, 0);
+    }
+  } reap{child};
+  REQUIRE(
+      WaitUntil([&] { return box::UidsWithProcesses(kBase, 2) == std::vector<uid_t>{kBase}; }, 5s));
+
+  box::UidPool pool(kBase, 2);  // as an agent starting again would
+  CHECK(pool.held_by_others() == 1);
+  auto a = pool.Acquire();
+  REQUIRE(a);
+  CHECK((*a)->uid() == kBase + 1);
+  auto b = pool.Acquire();  // looks again, finds it still there
+  REQUIRE_FALSE(b);
+  CHECK(b.error().code == ErrorCode::kBusy);
+  CHECK_THAT(b.error().message, Catch::Contains("1 still owning processes"));
+
+  kill(child, SIGKILL);
+  REQUIRE(waitpid(child, nullptr, 0) == child);
+  reap.pid = 0;
+  auto c = pool.Acquire();  // looks again: gone
+  REQUIRE(c);
+  CHECK((*c)->uid() == kBase);
+  CHECK(pool.held_by_others() == 0);
+}
+
+TEST_CASE("the uid pool looks for processes again only when it has nothing else to lend") {
+  int looks = 0;
+  std::vector<uid_t> live = {61201};
+  box::UidPool pool(61200, 3, [&](uid_t first, size_t count) {
+    ++looks;
+    CHECK(first == 61200);
+    CHECK(count == 3);
+    return live;
+  });
+  CHECK(looks == 1);
+  auto a = pool.Acquire();
+  auto b = pool.Acquire();
+  REQUIRE(a);
+  REQUIRE(b);
+  CHECK((*a)->uid() == 61200);
+  CHECK((*b)->uid() == 61202);
+  CHECK(looks == 1);
+  live.clear();
+  a->reset();
+  auto c = pool.Acquire();  // 61200 is free again: no need to look
+  REQUIRE(c);
+  CHECK((*c)->uid() == 61200);
+  CHECK(looks == 1);
+  auto d = pool.Acquire();  // only the held one is left: looked at again, it is free
+  REQUIRE(d);
+  CHECK((*d)->uid() == 61201);
+  CHECK(looks == 2);
 }
 
 TEST_CASE(
