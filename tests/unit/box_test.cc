@@ -25,6 +25,7 @@ namespace {
 
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
+using testing::RunUntil;
 using testing::TempDir;
 using testing::WaitUntil;
 
@@ -41,7 +42,20 @@ uid_t OwnerOf(const std::string& path) {
   return st.st_uid;
 }
 
-// Runs one tool (boxed when `boxes` is given) to its end; returns stdout + stderr.
+// TaskBoxes::Prepare's answer, running `ioc` (the boxes' owner thread) until it comes.
+Result<runner::BoxedTask> PrepareNow(runner::TaskBoxes& boxes, boost::asio::io_context& ioc,
+                                     const std::string& task_id, const std::string& ws) {
+  auto answer = std::make_shared<std::optional<Result<runner::BoxedTask>>>();
+  boxes.Prepare(task_id, ws, 0, [answer](Result<runner::BoxedTask> r) { *answer = std::move(r); });
+  if (!RunUntil(
+          ioc, [&] { return answer->has_value(); }, 20s)) {
+    return MakeError(ErrorCode::kTimeout, "no answer from TaskBoxes::Prepare");
+  }
+  return std::move(**answer);
+}
+
+// Runs one tool (boxed when `boxes` is given, whose owner must be `ioc`) to its end; returns
+// stdout + stderr.
 struct BoxedRun {
   boost::asio::io_context ioc;
   std::string out;
@@ -54,7 +68,7 @@ struct BoxedRun {
     o.env = {{"PATH", "/usr/bin:/bin"}};
     o.cwd = ws;
     if (boxes != nullptr) {
-      auto boxed = boxes->Prepare(task_id, ws, 0);
+      auto boxed = PrepareNow(*boxes, ioc, task_id, ws);
       if (!boxed) return boxed.error();
       runner::BoxEnvironment(o.env, boxed->home);
       o.limits = boxes->Limits(o.limits);
@@ -65,13 +79,8 @@ struct BoxedRun {
         ioc, std::move(o), [this](OutputStream, std::string_view d) { out.append(d); },
         [this](const ToolExit& e) { exit = e; });
     if (!p) return p.error();
-    WaitUntil(
-        [&] {
-          if (ioc.stopped()) ioc.restart();
-          ioc.run_for(5ms);
-          return exit.has_value();
-        },
-        20s, 1ms);
+    RunUntil(
+        ioc, [&] { return exit.has_value(); }, 20s);
     return {};
   }
 };
@@ -275,11 +284,11 @@ TEST_CASE(
   fs::create_directories(data + "/workspaces/t-1");
   Write(data + "/secret.toml", "nats_password = \"hunter2\"\n");
   Write(dir / "host-file", "host");
-  runner::TaskBoxes boxes(BoxOptions(data, 61100));
+  BoxedRun run;
+  runner::TaskBoxes boxes(run.ioc, BoxOptions(data, 61100));
   const std::string ws = data + "/workspaces/t-1";
   Write(ws + "/restored-by-root", "r");
 
-  BoxedRun run;
   REQUIRE(run.Run(&boxes, "t-1", ws,
                   {"sh", "-c",
                    "id -u; id -un; echo HOME=$HOME; echo pid=$$; ls /proc | grep -c '^[0-9]'; "
@@ -313,9 +322,7 @@ TEST_CASE(
   // Its uid is back once the tool is reaped.
   CHECK(WaitUntil(
       [&] {
-        if (run.ioc.stopped()) run.ioc.restart();
-        run.ioc.run_for(5ms);
-        auto again = boxes.Prepare("t-2", ws, 0);
+        auto again = PrepareNow(boxes, run.ioc, "t-2", ws);
         return again && again->launch->uid == 61100;
       },
       5s));
@@ -335,8 +342,8 @@ TEST_CASE(
   fs::create_directories(ws);
   auto options = BoxOptions(data, 61110);
   options.settings.pids_max = 64;
-  runner::TaskBoxes boxes(options);
   BoxedRun run;
+  runner::TaskBoxes boxes(run.ioc, options);
   REQUIRE(run.Run(&boxes, "t-1", ws,
                   {"python3", "-c",
                    "import os, signal, time\n"
@@ -359,8 +366,8 @@ TEST_CASE(
 
   auto missing = BoxOptions(data, 61120);
   missing.settings.bwrap = "/no/such/bwrap";
-  runner::TaskBoxes without(missing);
-  auto r = without.Prepare("t-3", ws, 0);
+  runner::TaskBoxes without(run.ioc, missing);
+  auto r = PrepareNow(without, run.ioc, "t-3", ws);
   REQUIRE_FALSE(r);
   CHECK(r.error().code == ErrorCode::kBadTask);
   CHECK_THAT(r.error().message, Catch::Contains("install it (apt-get install bubblewrap)") &&
