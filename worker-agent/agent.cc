@@ -124,7 +124,7 @@ class AgentImpl final : public Agent {
     if (auto r = StartMeter(); !r) return r.error();
     auto task_options = TaskOptions();
     if (config_.box.task_user == box::TaskUser::kPerTask) {
-      task_options.boxes = std::make_shared<runner::TaskBoxes>(BoxOptions());
+      task_options.boxes = std::make_shared<runner::TaskBoxes>(ioc_, BoxOptions());
     } else {
       spdlog::warn(
           "tasks run as the agent's own user, unboxed (task_user = \"root\"): trusted "
@@ -440,8 +440,8 @@ class AgentImpl final : public Agent {
       }
       auto seed = [this, cmd = *cmd, send] {
         checkpoints_->Seed(cmd.run_task(), [this, cmd, send](Result<void> seeded) {
-          Result<void> r = seeded ? Execute(cmd) : seeded;
-          send(Reply(cmd, r));
+          if (!seeded) return send(Reply(cmd, seeded));
+          StartTask(cmd, send);
         });
       };
       if (tasks_->Running(run.task_id())) {
@@ -456,7 +456,14 @@ class AgentImpl final : public Agent {
       send(Reply(*cmd, MakeError(ErrorCode::kBusy, "the task's workspace is being restored")));
       return;
     }
+    if (cmd->has_run_task()) return StartTask(*cmd, send);
     send(Reply(*cmd, Execute(*cmd)));
+  }
+
+  // Answers once the tool started or could not: a boxed task's workspace is handed to its user
+  // first, off this thread.
+  void StartTask(const v1::Command& cmd, const CheckpointKeeper::Reply& send) {
+    tasks_->Run(cmd.run_task(), [cmd, send](Result<void> r) { send(Reply(cmd, r)); });
   }
 
   // A checkpoint a task should start from that is not here: try elsewhere or later.
@@ -473,7 +480,7 @@ class AgentImpl final : public Agent {
     return !(tasks_->Running(t.task_id()) && tasks_->AttemptOf(t.task_id()) >= t.attempt());
   }
 
-  // Runs one command; RunTask returns once the tool started or could not.
+  // Runs one command other than RunTask (StartTask).
   Result<void> Execute(const v1::Command& cmd) {
     switch (cmd.kind_case()) {
       case v1::Command::kReregister:
@@ -488,8 +495,6 @@ class AgentImpl final : public Agent {
         spdlog::info("agent draining: no new tasks, running ones go on");
         tasks_->SetDraining(true);
         return {};
-      case v1::Command::kRunTask:
-        return tasks_->Run(cmd.run_task());
       case v1::Command::kCancelTask:
         tasks_->Cancel(cmd.cancel_task().task_id(), cmd.cancel_task().reason(),
                        StopDelay(cmd.cancel_task().delay_ms()));

@@ -13,6 +13,7 @@
 #include "tests/support/fleet_harness.h"
 #include "tests/support/nats_server.h"
 #include "tests/support/task_client.h"
+#include "worker-agent/box/process_uids.h"
 
 using namespace autovibe::testing;
 using namespace std::chrono_literals;
@@ -260,6 +261,21 @@ TEST_CASE(
     CHECK_THAT(logs, Catch::Contains("MemoryError"));
     CHECK_THAT(logs, !Catch::Contains("allocated"));
     CHECK_THAT(logs, Catch::Contains("exit=1"));
+  }
+  SECTION("a daemon left behind dies with its task") {
+    // One in a session of its own, one double-forked, one that keeps the task's output open.
+    const std::string logs = f.RunHostile(
+        "id -u; setsid sleep 1000 </dev/null >/dev/null 2>&1 & (sleep 1001 &); "
+        "nohup sleep 1002 & echo left");
+    INFO(logs);
+    REQUIRE_THAT(logs, Catch::Contains("left"));
+    const uid_t uid = static_cast<uid_t>(std::stoul(logs));
+    CHECK(uid >= 61000);
+    // By the time the task is seen to end, nothing of its user runs any more...
+    CHECK(autovibe::box::UidsWithProcesses(uid, 1).empty());
+    // ...and its user is lent again.
+    const std::string next = f.RunHostile("id -u");
+    CHECK(static_cast<uid_t>(std::stoul(next)) == uid);
   }
 
   // Whatever was tried, the agent, its machine and the other task are fine.

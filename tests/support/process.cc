@@ -167,6 +167,17 @@ bool WaitUntil(const std::function<bool()>& done, std::chrono::milliseconds dead
   }
 }
 
+bool RunUntil(boost::asio::io_context& ioc, const std::function<bool()>& done,
+              std::chrono::milliseconds deadline) {
+  return WaitUntil(
+      [&] {
+        if (ioc.stopped()) ioc.restart();
+        ioc.run_for(std::chrono::milliseconds(5));
+        return done();
+      },
+      deadline, std::chrono::milliseconds(1));
+}
+
 KillOnExit::~KillOnExit() {
   std::error_code ec;
   for (const auto& entry : std::filesystem::directory_iterator("/proc", ec)) {

@@ -3,6 +3,7 @@
 
 #include <sys/types.h>
 
+#include <boost/asio/io_context.hpp>
 #include <chrono>
 #include <functional>
 #include <optional>
@@ -61,6 +62,10 @@ class TempDir {
 // this is the one place a test waits, and it always has a deadline.
 bool WaitUntil(const std::function<bool()>& done, std::chrono::milliseconds deadline,
                std::chrono::milliseconds every = std::chrono::milliseconds(20));
+// Runs `ioc` on this thread (restarting it whenever it runs out of work) until `done` holds;
+// false when `deadline` passes first.
+bool RunUntil(boost::asio::io_context& ioc, const std::function<bool()>& done,
+              std::chrono::milliseconds deadline);
 
 // True if something accepts TCP connections on 127.0.0.1:port.
 bool PortOpen(uint16_t port);

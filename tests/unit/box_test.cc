@@ -2,6 +2,8 @@
 // cgroup tree, and real boxed tools (bubblewrap, run as root here).
 #include <signal.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
@@ -12,6 +14,7 @@
 #include "tests/support/process.h"
 #include "worker-agent/box/cgroups.h"
 #include "worker-agent/box/owner.h"
+#include "worker-agent/box/process_uids.h"
 #include "worker-agent/box/uid_pool.h"
 #include "worker-agent/runner/task_box.h"
 #include "worker-agent/runner/task_env.h"
@@ -22,6 +25,7 @@ namespace {
 
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
+using testing::RunUntil;
 using testing::TempDir;
 using testing::WaitUntil;
 
@@ -38,7 +42,20 @@ uid_t OwnerOf(const std::string& path) {
   return st.st_uid;
 }
 
-// Runs one tool (boxed when `boxes` is given) to its end; returns stdout + stderr.
+// TaskBoxes::Prepare's answer, running `ioc` (the boxes' owner thread) until it comes.
+Result<runner::BoxedTask> PrepareNow(runner::TaskBoxes& boxes, boost::asio::io_context& ioc,
+                                     const std::string& task_id, const std::string& ws) {
+  auto answer = std::make_shared<std::optional<Result<runner::BoxedTask>>>();
+  boxes.Prepare(task_id, ws, 0, [answer](Result<runner::BoxedTask> r) { *answer = std::move(r); });
+  if (!RunUntil(
+          ioc, [&] { return answer->has_value(); }, 20s)) {
+    return MakeError(ErrorCode::kTimeout, "no answer from TaskBoxes::Prepare");
+  }
+  return std::move(**answer);
+}
+
+// Runs one tool (boxed when `boxes` is given, whose owner must be `ioc`) to its end; returns
+// stdout + stderr.
 struct BoxedRun {
   boost::asio::io_context ioc;
   std::string out;
@@ -51,7 +68,7 @@ struct BoxedRun {
     o.env = {{"PATH", "/usr/bin:/bin"}};
     o.cwd = ws;
     if (boxes != nullptr) {
-      auto boxed = boxes->Prepare(task_id, ws, 0);
+      auto boxed = PrepareNow(*boxes, ioc, task_id, ws);
       if (!boxed) return boxed.error();
       runner::BoxEnvironment(o.env, boxed->home);
       o.limits = boxes->Limits(o.limits);
@@ -62,13 +79,8 @@ struct BoxedRun {
         ioc, std::move(o), [this](OutputStream, std::string_view d) { out.append(d); },
         [this](const ToolExit& e) { exit = e; });
     if (!p) return p.error();
-    WaitUntil(
-        [&] {
-          if (ioc.stopped()) ioc.restart();
-          ioc.run_for(5ms);
-          return exit.has_value();
-        },
-        20s, 1ms);
+    RunUntil(
+        ioc, [&] { return exit.has_value(); }, 20s);
     return {};
   }
 };
@@ -84,7 +96,7 @@ runner::TaskBoxesOptions BoxOptions(const std::string& data_dir, uint32_t uid_ba
 }  // namespace
 
 TEST_CASE("task users: one per running task, lent again once its lease is dropped") {
-  box::UidPool pool(61000, 2);
+  box::UidPool pool(61000, 2, [](uid_t, size_t) { return std::vector<uid_t>{}; });
   auto a = pool.Acquire();
   auto b = pool.Acquire();
   REQUIRE(a);
@@ -99,6 +111,81 @@ TEST_CASE("task users: one per running task, lent again once its lease is droppe
   REQUIRE(d);
   CHECK((*d)->uid() == 61000);
   CHECK(pool.in_use() == 2);
+}
+
+TEST_CASE(
+    "a task user that still owns a process (a task of an earlier run of the agent) is not lent "
+    "until that process is gone") {
+  if (geteuid() != 0) {
+    WARN("needs root");
+    return;
+  }
+  constexpr uid_t kBase = 61950;
+  const pid_t child = fork();
+  REQUIRE(child >= 0);
+  if (child == 0) {
+    // Raw system calls, as the keeper makes them: glibc's would wait for this test's threads.
+    if (syscall(SYS_setresgid, kBase, kBase, kBase) == 0 &&
+        syscall(SYS_setresuid, kBase, kBase, kBase) == 0) {
+      pause();
+    }
+    _exit(1);
+  }
+  struct Reap {
+    pid_t pid;
+    ~Reap() {
+      if (pid > 0 && kill(pid, SIGKILL) == 0) waitpid(pid, nullptr, 0);
+    }
+  } reap{child};
+  REQUIRE(
+      WaitUntil([&] { return box::UidsWithProcesses(kBase, 2) == std::vector<uid_t>{kBase}; }, 5s));
+
+  box::UidPool pool(kBase, 2);  // as an agent starting again would
+  CHECK(pool.held_by_others() == 1);
+  auto a = pool.Acquire();
+  REQUIRE(a);
+  CHECK((*a)->uid() == kBase + 1);
+  auto b = pool.Acquire();  // looks again, finds it still there
+  REQUIRE_FALSE(b);
+  CHECK(b.error().code == ErrorCode::kBusy);
+  CHECK_THAT(b.error().message, Catch::Contains("1 still owning processes"));
+
+  kill(child, SIGKILL);
+  REQUIRE(waitpid(child, nullptr, 0) == child);
+  reap.pid = 0;
+  auto c = pool.Acquire();  // looks again: gone
+  REQUIRE(c);
+  CHECK((*c)->uid() == kBase);
+  CHECK(pool.held_by_others() == 0);
+}
+
+TEST_CASE("the uid pool looks for processes again only when it has nothing else to lend") {
+  int looks = 0;
+  std::vector<uid_t> live = {61201};
+  box::UidPool pool(61200, 3, [&](uid_t first, size_t count) {
+    ++looks;
+    CHECK(first == 61200);
+    CHECK(count == 3);
+    return live;
+  });
+  CHECK(looks == 1);
+  auto a = pool.Acquire();
+  auto b = pool.Acquire();
+  REQUIRE(a);
+  REQUIRE(b);
+  CHECK((*a)->uid() == 61200);
+  CHECK((*b)->uid() == 61202);
+  CHECK(looks == 1);
+  live.clear();
+  a->reset();
+  auto c = pool.Acquire();  // 61200 is free again: no need to look
+  REQUIRE(c);
+  CHECK((*c)->uid() == 61200);
+  CHECK(looks == 1);
+  auto d = pool.Acquire();  // only the held one is left: looked at again, it is free
+  REQUIRE(d);
+  CHECK((*d)->uid() == 61201);
+  CHECK(looks == 2);
 }
 
 TEST_CASE(
@@ -197,11 +284,11 @@ TEST_CASE(
   fs::create_directories(data + "/workspaces/t-1");
   Write(data + "/secret.toml", "nats_password = \"hunter2\"\n");
   Write(dir / "host-file", "host");
-  runner::TaskBoxes boxes(BoxOptions(data, 61100));
+  BoxedRun run;
+  runner::TaskBoxes boxes(run.ioc, BoxOptions(data, 61100));
   const std::string ws = data + "/workspaces/t-1";
   Write(ws + "/restored-by-root", "r");
 
-  BoxedRun run;
   REQUIRE(run.Run(&boxes, "t-1", ws,
                   {"sh", "-c",
                    "id -u; id -un; echo HOME=$HOME; echo pid=$$; ls /proc | grep -c '^[0-9]'; "
@@ -235,9 +322,7 @@ TEST_CASE(
   // Its uid is back once the tool is reaped.
   CHECK(WaitUntil(
       [&] {
-        if (run.ioc.stopped()) run.ioc.restart();
-        run.ioc.run_for(5ms);
-        auto again = boxes.Prepare("t-2", ws, 0);
+        auto again = PrepareNow(boxes, run.ioc, "t-2", ws);
         return again && again->launch->uid == 61100;
       },
       5s));
@@ -257,8 +342,8 @@ TEST_CASE(
   fs::create_directories(ws);
   auto options = BoxOptions(data, 61110);
   options.settings.pids_max = 64;
-  runner::TaskBoxes boxes(options);
   BoxedRun run;
+  runner::TaskBoxes boxes(run.ioc, options);
   REQUIRE(run.Run(&boxes, "t-1", ws,
                   {"python3", "-c",
                    "import os, signal, time\n"
@@ -281,8 +366,8 @@ TEST_CASE(
 
   auto missing = BoxOptions(data, 61120);
   missing.settings.bwrap = "/no/such/bwrap";
-  runner::TaskBoxes without(missing);
-  auto r = without.Prepare("t-3", ws, 0);
+  runner::TaskBoxes without(run.ioc, missing);
+  auto r = PrepareNow(without, run.ioc, "t-3", ws);
   REQUIRE_FALSE(r);
   CHECK(r.error().code == ErrorCode::kBadTask);
   CHECK_THAT(r.error().message, Catch::Contains("install it (apt-get install bubblewrap)") &&

@@ -1,145 +1,23 @@
 // The agent's task manager running real shell tools; the events it sends are captured by a Bus
-// double behind the real outbox (fake_event_bus.h).
-#include "worker-agent/runner/task_manager.h"
-
+// double behind the real outbox (task_manager_fixture.h).
 #include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <boost/asio/executor_work_guard.hpp>
 #include <catch2/catch.hpp>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
-#include <optional>
 
-#include "tests/support/catch_result.h"
-#include "tests/support/process.h"
-#include "tests/unit/fake_event_bus.h"
+#include "tests/unit/task_manager_fixture.h"
 
 namespace autovibe {
 namespace {
 
 using namespace std::chrono_literals;
-using testing::FakeEventBus;
-using testing::TempDir;
-
-constexpr const char* kAgentKey = "sk-agent-anthropic";
-
-// True when the test's main thread, which forks the keepers, has no child left (zombies
-// included). Also true where the kernel does not list children.
-bool NoChildren() {
-  std::ifstream f("/proc/self/task/" + std::to_string(getpid()) + "/children");
-  std::string pid;
-  return !(f >> pid);
-}
-
-// Stands in for the agent's metering proxy: remembers which tokens are live.
-class FakeMeter final : public TaskMeter {
- public:
-  std::string url() const override { return "http://127.0.0.1:9"; }
-  void TaskStarted(const v1::RunTask& task, const std::string& token,
-                   const TokenBinding& binding) override {
-    tokens[task.task_id()] = token;
-    bindings[task.task_id()] = binding;
-  }
-  void TaskEnded(const std::string& task_id) override { tokens.erase(task_id); }
-  std::map<std::string, std::string> tokens;  // live ones, by task
-  std::map<std::string, TokenBinding> bindings;
-};
-
-class Fixture {
- public:
-  explicit Fixture(uint32_t slots = 1, size_t max_output_bytes = 16 << 20) {
-    outbox.SetMachineId("m-1");
-    TaskManagerOptions o;
-    o.data_dir = dir.path();
-    o.slots = slots;
-    o.default_grace = 500ms;
-    o.max_output_bytes = max_output_bytes;
-    o.meter = &meter;
-    o.agent_env = {"/usr/bin:/bin", dir / "home", kAgentKey, "sk-agent-openai"};
-    o.logs.flush_delay = 20ms;
-    tasks = std::make_unique<TaskManager>(ioc, outbox, std::move(o));
-  }
-
-  // Killed tools' keepers are reaped by handlers on the io_context: run it until they are,
-  // so no zombie outlives this test (later tests count the keepers they leave).
-  ~Fixture() {
-    tasks.reset();
-    RunUntil(NoChildren, 3s);
-  }
-
-  // Runs the io_context until `done` holds; false at the deadline.
-  bool RunUntil(const std::function<bool()>& done, std::chrono::milliseconds deadline = 5s) {
-    const auto end = std::chrono::steady_clock::now() + deadline;
-    while (!done()) {
-      if (std::chrono::steady_clock::now() > end) return false;
-      ioc.run_one_for(10ms);
-    }
-    return true;
-  }
-
-  std::vector<v1::AgentEvent> EventsOf(const std::string& task) const {
-    std::vector<v1::AgentEvent> out;
-    for (const auto& p : bus.Events()) {
-      const v1::AgentEvent& e = p.event;
-      if ((e.has_task_started() && e.task_started().task_id() == task) ||
-          (e.has_task_log() && e.task_log().task_id() == task) ||
-          (e.has_task_finished() && e.task_finished().task_id() == task)) {
-        out.push_back(e);
-      }
-    }
-    return out;
-  }
-
-  std::optional<v1::TaskFinished> FinishedOf(const std::string& task, uint32_t attempt = 1) {
-    for (const auto& e : EventsOf(task)) {
-      if (e.has_task_finished() && e.task_finished().attempt() == attempt) {
-        return e.task_finished();
-      }
-    }
-    return std::nullopt;
-  }
-
-  v1::TaskFinished WaitFinished(const std::string& task, uint32_t attempt = 1) {
-    REQUIRE(RunUntil([&] { return FinishedOf(task, attempt).has_value(); }));
-    return *FinishedOf(task, attempt);
-  }
-
-  std::string Output(const std::string& task, v1::LogStream stream) const {
-    std::string out;
-    for (const auto& e : EventsOf(task)) {
-      if (e.has_task_log() && e.task_log().stream() == stream) out += e.task_log().data();
-    }
-    return out;
-  }
-
-  size_t StartedCount(const std::string& task) const {
-    size_t n = 0;
-    for (const auto& e : EventsOf(task)) n += e.has_task_started() ? 1 : 0;
-    return n;
-  }
-
-  FakeMeter meter;
-  TempDir dir{"av-task-manager"};
-  boost::asio::io_context ioc;
-  // Keeps run_one_for waiting for the outbox thread when no handler is due.
-  boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work{ioc.get_executor()};
-  FakeEventBus bus;
-  EventOutbox outbox{bus, EventOutboxOptions{.min_backoff = 5ms, .max_backoff = 20ms}};
-  std::unique_ptr<TaskManager> tasks;
-};
-
-v1::RunTask Shell(const std::string& id, std::vector<std::string> argv, uint32_t attempt = 1) {
-  v1::RunTask t;
-  t.set_task_id(id);
-  t.set_project("demo");
-  t.set_tool("shell");
-  t.set_attempt(attempt);
-  for (auto& a : argv) t.add_command(std::move(a));
-  return t;
-}
+using testing::Fixture;
+using testing::kAgentKey;
+using testing::Shell;
 
 bool ProcessGone(pid_t pid) { return kill(pid, 0) != 0 && errno == ESRCH; }
 
@@ -147,7 +25,7 @@ bool ProcessGone(pid_t pid) { return kill(pid, 0) != 0 && errno == ESRCH; }
 
 TEST_CASE("a shell task reports started, its output per stream, then how it ended") {
   Fixture fx;
-  REQUIRE(fx.tasks->Run(Shell("t-1", {"sh", "-c", "echo out; echo err >&2; exit 3"})));
+  REQUIRE(fx.Run(Shell("t-1", {"sh", "-c", "echo out; echo err >&2; exit 3"})));
   CHECK(fx.tasks->RunningTaskIds() == std::vector<std::string>{"t-1"});
   const v1::TaskFinished f = fx.WaitFinished("t-1");
   CHECK(f.outcome() == v1::TASK_OUTCOME_FAILED);
@@ -184,7 +62,7 @@ TEST_CASE("a task's tool sees its workspace and a clean environment") {
                       "$OPENAI_API_KEY|$AUTOVIBE_TEST_AGENT_ONLY\""});
   (*t.mutable_env())["FOO"] = "bar";
   (*t.mutable_env())["AUTOVIBE_TASK_ID"] = "not-mine";  // the agent's value wins
-  REQUIRE(fx.tasks->Run(t));
+  REQUIRE(fx.Run(t));
   REQUIRE(fx.meter.tokens.count("t-env") == 1);
   const std::string token = fx.meter.tokens["t-env"];
   CHECK(token.size() >= 32);
@@ -208,7 +86,7 @@ TEST_CASE("a task's tool sees its workspace and a clean environment") {
 
 TEST_CASE("cancel stops the tool's whole group and reports CANCELLED with the reason") {
   Fixture fx;
-  REQUIRE(fx.tasks->Run(Shell("t-c", {"sh", "-c", "sleep 1000 & echo $!; wait"})));
+  REQUIRE(fx.Run(Shell("t-c", {"sh", "-c", "sleep 1000 & echo $!; wait"})));
   REQUIRE(fx.RunUntil([&] { return !fx.Output("t-c", v1::LOG_STREAM_STDOUT).empty(); }));
   const pid_t sleeper = std::atoi(fx.Output("t-c", v1::LOG_STREAM_STDOUT).c_str());
   REQUIRE(sleeper > 0);
@@ -228,7 +106,7 @@ TEST_CASE("a task over its timeout is stopped and reported TIMED_OUT") {
   Fixture fx;
   v1::RunTask t = Shell("t-slow", {"sleep", "1000"});
   t.set_timeout_ms(200);
-  REQUIRE(fx.tasks->Run(t));
+  REQUIRE(fx.Run(t));
   const v1::TaskFinished f = fx.WaitFinished("t-slow");
   CHECK(f.outcome() == v1::TASK_OUTCOME_TIMED_OUT);
   CHECK(f.reason() == "timed out after 200ms");
@@ -239,7 +117,7 @@ TEST_CASE("a task over its timeout is stopped and reported TIMED_OUT") {
 
 TEST_CASE("output is sent in bounded chunks and cut at the agent's cap with a note") {
   Fixture fx(1, 40000);
-  REQUIRE(fx.tasks->Run(Shell("t-big", {"sh", "-c", "head -c 100000 /dev/zero | tr '\\0' x"})));
+  REQUIRE(fx.Run(Shell("t-big", {"sh", "-c", "head -c 100000 /dev/zero | tr '\\0' x"})));
   const v1::TaskFinished f = fx.WaitFinished("t-big");
   CHECK(f.outcome() == v1::TASK_OUTCOME_SUCCEEDED);
   CHECK(f.output_bytes_dropped() == 60000);
@@ -253,29 +131,29 @@ TEST_CASE("output is sent in bounded chunks and cut at the agent's cap with a no
 
 TEST_CASE("RunTask is idempotent, respects slots and draining, and a newer attempt wins") {
   Fixture fx;
-  REQUIRE(fx.tasks->Run(Shell("t-1", {"sleep", "1000"})));
-  CHECK(fx.tasks->Run(Shell("t-1", {"sleep", "1000"})));  // the same attempt: already runs
-  auto busy = fx.tasks->Run(Shell("t-2", {"true"}));
+  REQUIRE(fx.Run(Shell("t-1", {"sleep", "1000"})));
+  CHECK(fx.Run(Shell("t-1", {"sleep", "1000"})));  // the same attempt: already runs
+  auto busy = fx.Run(Shell("t-2", {"true"}));
   REQUIRE_FALSE(busy);
   CHECK(busy.error().code == ErrorCode::kBusy);
-  auto stale = fx.tasks->Run(Shell("t-1", {"true"}, 0));
+  auto stale = fx.Run(Shell("t-1", {"true"}, 0));
   REQUIRE_FALSE(stale);
   CHECK(stale.error().code == ErrorCode::kUnavailable);
 
   // Attempt 2 replaces attempt 1 in the same slot; attempt 1 is reported cancelled.
-  REQUIRE(fx.tasks->Run(Shell("t-1", {"sh", "-c", "echo second"}, 2)));
+  REQUIRE(fx.Run(Shell("t-1", {"sh", "-c", "echo second"}, 2)));
   const v1::TaskFinished first = fx.WaitFinished("t-1", 1);
   CHECK(first.outcome() == v1::TASK_OUTCOME_CANCELLED);
   CHECK(first.reason() == "cancelled: superseded by attempt 2");
   CHECK(fx.WaitFinished("t-1", 2).outcome() == v1::TASK_OUTCOME_SUCCEEDED);
   CHECK(fx.StartedCount("t-1") == 2);
   // A repeat of a finished attempt (its reply was lost) does not run it again.
-  CHECK(fx.tasks->Run(Shell("t-1", {"sh", "-c", "echo second"}, 2)));
+  CHECK(fx.Run(Shell("t-1", {"sh", "-c", "echo second"}, 2)));
   CHECK(fx.tasks->RunningTaskIds().empty());
   CHECK(fx.StartedCount("t-1") == 2);
 
   fx.tasks->SetDraining(true);
-  auto draining = fx.tasks->Run(Shell("t-3", {"true"}));
+  auto draining = fx.Run(Shell("t-3", {"true"}));
   REQUIRE_FALSE(draining);
   CHECK(draining.error().code == ErrorCode::kDraining);
 }
@@ -298,26 +176,26 @@ TEST_CASE("tasks that can never run are refused as bad_task and change nothing")
   };
   for (const auto& t : bad) {
     INFO(t.task_id() << " " << t.tool());
-    auto r = fx.tasks->Run(t);
+    auto r = fx.Run(t);
     REQUIRE_FALSE(r);
     CHECK(r.error().code == ErrorCode::kBadTask);
     CHECK_FALSE(r.error().message.empty());
   }
-  CHECK(fx.tasks->Run(Shell("t-vim", {"true"})));  // the slot is still free
+  CHECK(fx.Run(Shell("t-vim", {"true"})));  // the slot is still free
   fx.WaitFinished("t-vim");
   CHECK(fx.bus.Events().size() == fx.EventsOf("t-vim").size());  // nothing about the others
 }
 
 TEST_CASE("stopping cancels every task, then kills what ignores SIGTERM") {
   Fixture fx(2);
-  REQUIRE(fx.tasks->Run(Shell("t-a", {"sleep", "1000"})));
+  REQUIRE(fx.Run(Shell("t-a", {"sleep", "1000"})));
   v1::RunTask stubborn = Shell("t-b", {"sh", "-c", "trap '' TERM; echo up; while :; do :; done"});
   stubborn.set_grace_ms(60000);
-  REQUIRE(fx.tasks->Run(stubborn));
+  REQUIRE(fx.Run(stubborn));
   REQUIRE(fx.RunUntil([&] { return !fx.Output("t-b", v1::LOG_STREAM_STDOUT).empty(); }));
   bool stopped = false;
   fx.tasks->Stop("the agent is stopping", [&] { stopped = true; });
-  auto refused = fx.tasks->Run(Shell("t-c", {"true"}));
+  auto refused = fx.Run(Shell("t-c", {"true"}));
   REQUIRE_FALSE(refused);
   CHECK(refused.error().code == ErrorCode::kUnavailable);
   CHECK(fx.WaitFinished("t-a").reason() == "cancelled: the agent is stopping");
@@ -331,7 +209,7 @@ TEST_CASE("stopping cancels every task, then kills what ignores SIGTERM") {
 
 TEST_CASE("pause stops the tool, keeps the workspace and reports PAUSED") {
   Fixture fx;
-  REQUIRE(fx.tasks->Run(Shell("t-pause", {"sh", "-c", "echo work > kept.txt; exec sleep 30"})));
+  REQUIRE(fx.Run(Shell("t-pause", {"sh", "-c", "echo work > kept.txt; exec sleep 30"})));
   REQUIRE(
       fx.RunUntil([&] { return std::filesystem::exists(fx.dir / "workspaces/t-pause/kept.txt"); }));
   fx.tasks->Pause("t-pause", "budget usd (total) of project demo is exhausted");
@@ -342,7 +220,7 @@ TEST_CASE("pause stops the tool, keeps the workspace and reports PAUSED") {
   // The resumed run is a new attempt in the same workspace.
   v1::RunTask again = Shell("t-pause", {"cat", "kept.txt"}, 2);
   again.set_resume(true);
-  REQUIRE(fx.tasks->Run(again));
+  REQUIRE(fx.Run(again));
   CHECK(fx.WaitFinished("t-pause", 2).outcome() == v1::TASK_OUTCOME_SUCCEEDED);
   CHECK(fx.Output("t-pause", v1::LOG_STREAM_STDOUT).find("work") != std::string::npos);
 }
@@ -350,7 +228,7 @@ TEST_CASE("pause stops the tool, keeps the workspace and reports PAUSED") {
 TEST_CASE("a tool that exits by itself while a delayed stop is pending ends as that stop") {
   Fixture fx;
   // The tool shows the refusal and exits with an error, as Claude Code does after a 429.
-  REQUIRE(fx.tasks->Run(Shell(
+  REQUIRE(fx.Run(Shell(
       "t-quits",
       {"sh", "-c", "touch up; while [ ! -e go ]; do sleep 0.01; done; echo refused >&2; exit 1"})));
   const std::filesystem::path workspace = fx.dir / "workspaces/t-quits";
@@ -367,7 +245,7 @@ TEST_CASE("a tool that exits by itself while a delayed stop is pending ends as t
 
 TEST_CASE("a refused call restarts a delayed stop once, so the tool has its moment to show it") {
   Fixture fx;
-  REQUIRE(fx.tasks->Run(Shell(
+  REQUIRE(fx.Run(Shell(
       "t-late",
       {"sh", "-c", "touch up; while [ ! -e go ]; do sleep 0.01; done; echo refused >&2; exit 1"})));
   const std::filesystem::path workspace = fx.dir / "workspaces/t-late";
@@ -389,7 +267,7 @@ TEST_CASE("a refused call restarts a delayed stop once, so the tool has its mome
 
 TEST_CASE("a refused call with no stop on its way stops the tool after the delay") {
   Fixture fx;
-  REQUIRE(fx.tasks->Run(Shell("t-refused", {"sleep", "30"})));
+  REQUIRE(fx.Run(Shell("t-refused", {"sleep", "30"})));
   fx.tasks->StopAfterRefusal("t-refused", "budget tokens refused the call", false, 200ms);
   const v1::TaskFinished f = fx.WaitFinished("t-refused");
   CHECK(f.outcome() == v1::TASK_OUTCOME_CANCELLED);

@@ -61,13 +61,7 @@ class Fixture {
 
   // Runs the io_context until `done` holds; false at the deadline.
   bool RunUntil(const std::function<bool()>& done, std::chrono::milliseconds deadline = 5s) {
-    return WaitUntil(
-        [&] {
-          if (ioc.stopped()) ioc.restart();
-          ioc.run_for(5ms);
-          return done();
-        },
-        deadline, 1ms);
+    return testing::RunUntil(ioc, done, deadline);
   }
 
   bool RunToExit(std::chrono::milliseconds deadline = 5s) {

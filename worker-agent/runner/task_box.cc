@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <boost/asio/post.hpp>
 #include <cstring>
 
 #include "common/core/files.h"
@@ -67,10 +68,22 @@ struct Hold {
   }
 };
 
+// The task's files become its user's: the workspace (restores and checkpoints write as root)
+// and its HOME. Runs on a thread of the TaskBoxes: a workspace can be tens of thousands of
+// files.
+Result<void> GiveFiles(const std::string& data_dir, const std::string& workspace,
+                       const std::string& home, uid_t uid) {
+  const gid_t gid = static_cast<gid_t>(uid);
+  if (auto r = MakeDirs(data_dir + "/homes", 0700); !r) return r.error();
+  if (auto r = box::GiveTree(workspace, uid, gid); !r) return r.error();
+  return box::PrepareOwnedDir(home, uid, gid);
+}
+
 }  // namespace
 
-TaskBoxes::TaskBoxes(TaskBoxesOptions options)
-    : options_(std::move(options)),
+TaskBoxes::TaskBoxes(boost::asio::io_context& owner, TaskBoxesOptions options)
+    : owner_(owner),
+      options_(std::move(options)),
       system_(box::SystemBinds(SystemPaths(options_.settings))),
       uids_(options_.settings.uid_base, 2 * size_t{options_.slots}) {
   // Only a file the box would otherwise reach needs masking (and only one bwrap, run by the
@@ -113,8 +126,36 @@ TaskBoxes::TaskBoxes(TaskBoxesOptions options)
   }
 }
 
-Result<BoxedTask> TaskBoxes::Prepare(const std::string& task_id, const std::string& workspace,
-                                     uint16_t proxy_port) {
+TaskBoxes::~TaskBoxes() {
+  files_.stop();
+  files_.join();
+}
+
+void TaskBoxes::Prepare(const std::string& task_id, const std::string& workspace,
+                        uint16_t proxy_port, BoxReady done) {
+  auto box = Assemble(task_id, workspace, proxy_port);
+  if (!box) {
+    boost::asio::post(owner_, [done = std::move(done), e = box.error()] { done(e); });
+    return;
+  }
+  const uid_t uid = box->launch->uid;
+  const std::string home = box->home;
+  auto ready = std::make_shared<BoxedTask>(std::move(*box));
+  boost::asio::post(files_, [&owner = owner_, data_dir = options_.data_dir, workspace, home, uid,
+                             ready = std::move(ready), done = std::move(done)]() mutable {
+    Result<void> given = GiveFiles(data_dir, workspace, home, uid);
+    // Everything that holds the task's uid goes back to the owner thread, which alone may drop
+    // it (UidPool): nothing of it stays here.
+    boost::asio::post(owner,
+                      [given = std::move(given), ready = std::move(ready), done = std::move(done)] {
+                        if (!given) return done(given.error());
+                        done(std::move(*ready));
+                      });
+  });
+}
+
+Result<BoxedTask> TaskBoxes::Assemble(const std::string& task_id, const std::string& workspace,
+                                      uint16_t proxy_port) {
   const box::BoxSettings& s = options_.settings;
   if (!have_bwrap_ && access(s.bwrap.c_str(), X_OK) != 0) {
     return MakeError(ErrorCode::kBadTask,
@@ -129,9 +170,6 @@ Result<BoxedTask> TaskBoxes::Prepare(const std::string& task_id, const std::stri
   const uid_t uid = (*lease)->uid();
   const gid_t gid = static_cast<gid_t>(uid);
   const std::string home = options_.data_dir + "/homes/" + task_id;
-  if (auto r = MakeDirs(options_.data_dir + "/homes", 0700); !r) return r.error();
-  if (auto r = box::GiveTree(workspace, uid, gid); !r) return r.error();
-  if (auto r = box::PrepareOwnedDir(home, uid, gid); !r) return r.error();
 
   auto hold = std::make_shared<Hold>();
   hold->uid = std::move(*lease);

@@ -3,12 +3,16 @@
 // in its own PID, IPC, UTS and mount namespaces made by bubblewrap, under cgroup v2 limits
 // where the host delegates them, with a proxy-only network when asked for.
 //
-// The agent makes one TaskBoxes; TaskManager asks it for each task's BoxLaunch. Runs on the
-// agent's owner thread.
+// The agent makes one TaskBoxes; TaskManager asks it for each task's BoxLaunch. Its methods are
+// for the agent's owner thread; handing a workspace over (chown of every file) runs on threads
+// of its own, and its answer comes back to the owner thread.
 #pragma once
 
 #include <sys/types.h>
 
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -54,15 +58,26 @@ struct TaskBoxesOptions {
 
 class TaskBoxes {
  public:
-  // Reads the host once: bwrap, the system paths, cgroup v2 (logged: which limits hold).
-  explicit TaskBoxes(TaskBoxesOptions options);
+  using BoxReady = std::function<void(Result<BoxedTask>)>;
 
-  // Lends the task a uid, gives it its workspace and HOME (<data_dir>/homes/<task id>), makes
-  // its cgroup. `proxy_port`: the metering proxy's port, for a proxy-only network. Errors:
-  // "bad_task" with what to do when bwrap is missing, "busy" when every task user is lent,
-  // "io" when the workspace cannot be handed over.
-  Result<BoxedTask> Prepare(const std::string& task_id, const std::string& workspace,
-                            uint16_t proxy_port);
+  // Reads the host once: bwrap, the system paths, cgroup v2 (logged: which limits hold), and
+  // which task users still own processes (box/uid_pool.h). `owner` runs the agent's owner
+  // thread and must outlive the TaskBoxes.
+  TaskBoxes(boost::asio::io_context& owner, TaskBoxesOptions options);
+  // Waits for a workspace being handed over; those queued behind it are dropped, unanswered.
+  ~TaskBoxes();
+  TaskBoxes(const TaskBoxes&) = delete;
+  TaskBoxes& operator=(const TaskBoxes&) = delete;
+
+  // Lends the task a uid, makes its cgroup, gives it its workspace and HOME
+  // (<data_dir>/homes/<task id>). The workspace may be a restored checkpoint of tens of
+  // thousands of files: it is handed over on a thread of the TaskBoxes, and `done` runs on the
+  // owner thread once it is (never before Prepare returns). `proxy_port`: the metering proxy's
+  // port, for a proxy-only network. Errors: "bad_task" with what to do when bwrap is missing,
+  // "busy" when every task user is lent (or still owns a process of an earlier run of the
+  // agent), "io" when the workspace cannot be handed over.
+  void Prepare(const std::string& task_id, const std::string& workspace, uint16_t proxy_port,
+               BoxReady done);
 
   // The limits a boxed tool gets: `configured`, with the box's defaults where it leaves one
   // unset: processes from pids_max (RLIMIT_NPROC counts per uid, so per task) and, without a
@@ -73,12 +88,19 @@ class TaskBoxes {
   const TaskBoxesOptions& options() const { return options_; }
 
  private:
+  // Everything but the workspace and HOME, on the owner thread.
+  Result<BoxedTask> Assemble(const std::string& task_id, const std::string& workspace,
+                             uint16_t proxy_port);
+
+  boost::asio::io_context& owner_;
   TaskBoxesOptions options_;
   std::vector<box::SystemBind> system_;
   box::UidPool uids_;
   std::shared_ptr<box::TaskCgroups> cgroups_;
   bool have_bwrap_ = false;
   std::string stage_problem_;  // why the stage cannot serve; empty when it can
+  // Hands workspaces over: two, so that one huge workspace does not hold up every other start.
+  boost::asio::thread_pool files_{2};  // last, so joined first
 };
 
 // The listening socket the keeper sent over `channel` (proxy-only), or -1 when none came.

@@ -49,7 +49,7 @@ TaskManager::TaskManager(boost::asio::io_context& ioc, EventOutbox& outbox,
                          TaskManagerOptions options)
     : ioc_(ioc), outbox_(outbox), options_(std::move(options)) {}
 
-TaskManager::~TaskManager() = default;
+TaskManager::~TaskManager() { *alive_ = false; }
 
 uint16_t TaskManager::ProxyPort() const {
   if (options_.meter == nullptr) return 0;
@@ -58,30 +58,36 @@ uint16_t TaskManager::ProxyPort() const {
   return colon == std::string::npos ? 0 : static_cast<uint16_t>(std::atoi(url.c_str() + colon + 1));
 }
 
-Result<void> TaskManager::Run(const v1::RunTask& task) {
+void TaskManager::Run(const v1::RunTask& task, RunDone done) {
   const std::string& id = task.task_id();
-  if (stopping_) return MakeError(ErrorCode::kUnavailable, "the agent is stopping");
+  if (stopping_) return done(MakeError(ErrorCode::kUnavailable, "the agent is stopping"));
   if (!ValidTaskId(id)) {
-    return MakeError(ErrorCode::kBadTask, "task id \"" + id.substr(0, 80) +
-                                              "\" is not 1-64 of letters, digits, '.', '_', '-'");
+    return done(MakeError(
+        ErrorCode::kBadTask,
+        "task id \"" + id.substr(0, 80) + "\" is not 1-64 of letters, digits, '.', '_', '-'"));
+  }
+  if (auto p = preparing_.find(id); p != preparing_.end()) {
+    return RunWhilePreparing(p->second, task, std::move(done));
   }
   auto it = running_.find(id);
   Attempt* old = it != running_.end() ? it->second.get() : nullptr;
-  if (old != nullptr && old->attempt == task.attempt()) return {};
+  if (old != nullptr && old->attempt == task.attempt()) return done({});
   if (old != nullptr && old->attempt > task.attempt()) {
-    return MakeError(ErrorCode::kUnavailable, "attempt " + std::to_string(old->attempt) +
-                                                  " of task " + id + " already runs here");
+    return done(MakeError(ErrorCode::kUnavailable, "attempt " + std::to_string(old->attempt) +
+                                                       " of task " + id + " already runs here"));
   }
-  if (RanHere(id, task.attempt())) return {};
-  if (draining_)
-    return MakeError(ErrorCode::kDraining, "the machine is draining: it takes no new tasks");
-  if (old == nullptr && running_.size() >= options_.slots) {
-    return MakeError(ErrorCode::kBusy,
-                     "all " + std::to_string(options_.slots) + " task slots are in use");
+  if (RanHere(id, task.attempt())) return done({});
+  if (draining_) {
+    return done(MakeError(ErrorCode::kDraining, "the machine is draining: it takes no new tasks"));
+  }
+  if (old == nullptr && running() >= options_.slots) {
+    return done(MakeError(ErrorCode::kBusy,
+                          "all " + std::to_string(options_.slots) + " task slots are in use"));
   }
   const tools::ToolAdapter* adapter = tools::FindAdapter(task.tool());
   if (adapter == nullptr) {
-    return MakeError(ErrorCode::kBadTask, "unknown tool \"" + task.tool().substr(0, 80) + "\"");
+    return done(
+        MakeError(ErrorCode::kBadTask, "unknown tool \"" + task.tool().substr(0, 80) + "\""));
   }
   // The tool reaches the providers only through the metering proxy, with its own token.
   tools::ProviderAccess access;
@@ -91,16 +97,20 @@ Result<void> TaskManager::Run(const v1::RunTask& task) {
     access = {url, token, url + "/v1", token};
   }
   auto launch = adapter->Prepare(task, access);
-  if (!launch) return MakeError(ErrorCode::kBadTask, launch.error().message);
+  if (!launch) return done(MakeError(ErrorCode::kBadTask, launch.error().message));
   auto workspace = PrepareWorkspace(options_.data_dir, id);
-  if (!workspace) return MakeError(ErrorCode::kUnavailable, workspace.error().message);
+  if (!workspace) return done(MakeError(ErrorCode::kUnavailable, workspace.error().message));
   // One workspace, one tool: the old copy is gone before the new one starts.
   if (old != nullptr) Abort(*old, "superseded by attempt " + std::to_string(task.attempt()));
-  return Start(task, *workspace, std::move(*launch), token);
+  if (options_.boxes) {
+    return Prepare(task, *workspace, std::move(*launch), token, std::move(done));
+  }
+  done(Start(task, *workspace, std::move(*launch), token, nullptr));
 }
 
 Result<void> TaskManager::Start(const v1::RunTask& task, const std::string& workspace,
-                                tools::ToolLaunch launch, const std::string& token) {
+                                tools::ToolLaunch launch, const std::string& token,
+                                runner::BoxedTask* boxed) {
   auto a = std::make_unique<Attempt>();
   a->task_id = task.task_id();
   a->attempt = task.attempt();
@@ -125,13 +135,7 @@ Result<void> TaskManager::Start(const v1::RunTask& task, const std::string& work
 
   runner::UniqueFd listener_channel;
   TokenBinding binding;  // unboxed: anyone may use the token
-  if (options_.boxes) {
-    auto boxed = options_.boxes->Prepare(task.task_id(), workspace, ProxyPort());
-    if (!boxed) {
-      spdlog::warn("task {} attempt {} cannot be boxed: {}", a->task_id, a->attempt,
-                   boxed.error().message);
-      return boxed.error();
-    }
+  if (boxed != nullptr) {
     runner::BoxEnvironment(po.env, boxed->home);
     po.limits = options_.boxes->Limits(po.limits);
     binding = {.uid = boxed->launch->uid, .own_listener = boxed->launch->own_network};
@@ -209,6 +213,17 @@ void TaskManager::StopAfterRefusal(const std::string& task_id, const std::string
 
 void TaskManager::StopTool(const std::string& task_id, const std::string& reason, bool pause,
                            Duration delay) {
+  if (auto p = preparing_.find(task_id); p != preparing_.end()) {
+    // No tool to stop yet: the stop waits for it. The first stop stands, but an immediate one
+    // overtakes a delayed one, as below.
+    Preparing& pr = p->second;
+    if (pr.stop && !(pr.stop_delay.count() > 0 && delay.count() == 0)) return;
+    pr.stop = true;
+    pr.stop_reason = reason;
+    pr.stop_pause = pause;
+    pr.stop_delay = delay;
+    return;
+  }
   auto it = running_.find(task_id);
   if (it == running_.end()) return;
   Attempt& a = *it->second;
@@ -308,14 +323,18 @@ void TaskManager::Finished(Attempt& a, v1::TaskFinished f) {
   const uint32_t attempt = a.attempt;
   running_.erase(id);  // `a` is gone from here on
   if (!stopping_ && options_.on_ended) options_.on_ended(id, attempt);
-  auto [first, last] = when_ended_.equal_range(id);
+  Ended(id);
+}
+
+void TaskManager::Ended(const std::string& task_id) {
+  auto [first, last] = when_ended_.equal_range(task_id);
   for (auto it = first; it != last; ++it) boost::asio::post(ioc_, std::move(it->second));
   when_ended_.erase(first, last);
-  if (stopping_ && running_.empty()) NotifyStopped();
+  if (stopping_ && running() == 0) NotifyStopped();
 }
 
 void TaskManager::WhenEnded(const std::string& task_id, std::function<void()> then) {
-  if (!running_.contains(task_id)) {
+  if (!Running(task_id)) {
     boost::asio::post(ioc_, std::move(then));
     return;
   }
@@ -323,6 +342,7 @@ void TaskManager::WhenEnded(const std::string& task_id, std::function<void()> th
 }
 
 uint32_t TaskManager::AttemptOf(const std::string& task_id) const {
+  if (auto p = preparing_.find(task_id); p != preparing_.end()) return p->second.attempt;
   auto it = running_.find(task_id);
   return it == running_.end() ? 0 : it->second->attempt;
 }
@@ -335,10 +355,11 @@ void TaskManager::Stop(const std::string& reason, std::function<void()> done) {
   stopping_ = true;
   stop_reason_ = reason;
   on_stopped_ = std::move(done);
-  if (running_.empty()) {
+  if (running() == 0) {
     NotifyStopped();
     return;
   }
+  // Those being prepared are dropped once ready (Prepared).
   for (const auto& [id, a] : running_) Cancel(id, reason);
 }
 

@@ -56,13 +56,25 @@ class TaskManager {
   TaskManager(const TaskManager&) = delete;
   TaskManager& operator=(const TaskManager&) = delete;
 
-  // Starts one attempt of a task and returns once its tool runs or could not start. Ok also
-  // when this attempt already runs or ran here (the command is idempotent). A newer attempt of
-  // a task running here replaces the old copy, which is killed and reported cancelled. Error
-  // codes (CommandReply.error_code): "bad_task" (it can never run: bad id, unknown tool, what
-  // the adapter refused, a command that cannot be executed), "draining", "busy" (all slots
-  // used), "unavailable" (the agent is stopping, or cannot make the workspace or a process).
-  Result<void> Run(const v1::RunTask& task);
+  using RunDone = std::function<void(Result<void>)>;
+
+  // Starts one attempt of a task; `done` gets the answer once its tool runs or could not start.
+  // A boxed task's workspace is handed to its user first, off the owner thread
+  // (runner::TaskBoxes::Prepare): its answer comes later, and meanwhile the task is being
+  // prepared (below). Otherwise, and for a refusal, `done` runs before Run returns.
+  // Ok also when this attempt already runs or ran here (the command is idempotent); asked again
+  // while it is being prepared, both get the one answer. A newer attempt of a task running here
+  // replaces the old copy, which is killed and reported cancelled; one being prepared does not
+  // start, and the newer attempt follows once it is dropped. Error codes
+  // (CommandReply.error_code): "bad_task" (it can never run: bad id, unknown tool, what the
+  // adapter refused, a command that cannot be executed), "draining", "busy" (all slots used, or
+  // all task users), "unavailable" (the agent is stopping, or cannot make the workspace or a
+  // process), "io" (its workspace cannot be handed to its user).
+  //
+  // A task being prepared holds its slot and counts as running here for Running, AttemptOf,
+  // running() and WhenEnded; a stop asked for meanwhile (Cancel, Pause) waits for its tool and
+  // stops it as soon as it runs. It is not in RunningTaskIds until its tool runs.
+  void Run(const v1::RunTask& task, RunDone done);
 
   // SIGTERM to the task's tool (`delay` from now), SIGKILL after its grace period; it ends as
   // CANCELLED with "cancelled: <reason>". A task not running here is ignored (cancel is
@@ -92,23 +104,47 @@ class TaskManager {
 
   // Runs `then` (posted) once the task no longer runs here: at once when it does not.
   void WhenEnded(const std::string& task_id, std::function<void()> then);
-  bool Running(const std::string& task_id) const { return running_.contains(task_id); }
-  // The attempt of the task running here; 0 when none.
+  bool Running(const std::string& task_id) const {
+    return running_.contains(task_id) || preparing_.contains(task_id);
+  }
+  // The attempt of the task running (or being prepared) here; 0 when none.
   uint32_t AttemptOf(const std::string& task_id) const;
 
+  // The tasks whose tool runs here.
   std::vector<std::string> RunningTaskIds() const;
-  size_t running() const { return running_.size(); }
+  // Slots in use: tasks running or being prepared.
+  size_t running() const { return running_.size() + preparing_.size(); }
 
  private:
   struct Attempt;
+  // A boxed attempt whose workspace is being handed to its user.
+  struct Preparing {
+    uint32_t attempt = 0;
+    std::vector<RunDone> waiters;  // answered when it starts or cannot
+    uint32_t superseded_by = 0;    // a newer attempt asked to run: this one will not start
+    // A stop asked for meanwhile, applied as soon as the tool runs (see StopTool).
+    bool stop = false;
+    std::string stop_reason;
+    bool stop_pause = false;
+    Duration stop_delay{0};
+  };
 
+  // Another RunTask for a task being prepared.
+  void RunWhilePreparing(Preparing& p, const v1::RunTask& task, RunDone done);
+  void Prepare(const v1::RunTask& task, const std::string& workspace, tools::ToolLaunch launch,
+               const std::string& token, RunDone done);
+  void Prepared(const v1::RunTask& task, const std::string& workspace, tools::ToolLaunch launch,
+                const std::string& token, Result<runner::BoxedTask> boxed);
+  // `boxed`: its box, made ready; null for an unboxed task.
   Result<void> Start(const v1::RunTask& task, const std::string& workspace,
-                     tools::ToolLaunch launch, const std::string& token);
+                     tools::ToolLaunch launch, const std::string& token, runner::BoxedTask* boxed);
   void StopTool(const std::string& task_id, const std::string& reason, bool pause, Duration delay);
   void OnExit(Attempt* a, const ToolExit& exit);
   // Kills the tool at once (superseded, or the agent stops) and reports it cancelled.
   void Abort(Attempt& a, const std::string& reason);
   void Finished(Attempt& a, v1::TaskFinished finished);
+  // Runs the WhenEnded callbacks of a task that ended (or never started).
+  void Ended(const std::string& task_id);
   void NotifyStopped();
   uint16_t ProxyPort() const;
   void Emit(v1::AgentEvent event);
@@ -118,6 +154,7 @@ class TaskManager {
   EventOutbox& outbox_;
   const TaskManagerOptions options_;
   std::map<std::string, std::unique_ptr<Attempt>> running_;  // by task id
+  std::map<std::string, Preparing> preparing_;               // by task id
   // Attempts that ended here lately: a repeated RunTask for one of them must not run it again.
   std::deque<std::pair<std::string, uint32_t>> ended_;
   bool draining_ = false;
@@ -125,6 +162,8 @@ class TaskManager {
   std::string stop_reason_;
   std::function<void()> on_stopped_;
   std::multimap<std::string, std::function<void()>> when_ended_;
+  // False once the manager is gone: a box made ready after that is dropped.
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };
 
 }  // namespace autovibe
