@@ -42,16 +42,20 @@ struct HostileFleet {
   std::unique_ptr<AgentProcess> agent;
   TaskClient tasks{controller};
 
+  // The agent's config and key file live in `config_dir` (else the fleet's own directory, which
+  // no task can walk into); the config is written with `config_mode`.
   explicit HostileFleet(std::vector<std::string> extra_args = {},
-                        const std::string& extra_toml = "") {
-    Write(dir / "openai.key", kFileKey, 0600);
-    Write(
-        dir / "agent.toml",
-        std::string("# ") + kConfigSecret + "\ntask_slots = 8\n" + extra_toml +
-            "[upstreams]\nanthropic = \"mock\"\nopenai = \"mock\"\n[meter]\nopenai_key_file = \"" +
-            dir / "openai.key" + "\"\n",
-        0600);
-    std::vector<std::string> args = {"--config", dir / "agent.toml"};
+                        const std::string& extra_toml = "", std::string config_dir = "",
+                        mode_t config_mode = 0600) {
+    if (config_dir.empty()) config_dir = dir.path();
+    Write(config_dir + "/openai.key", kFileKey, 0600);
+    Write(config_dir + "/agent.toml",
+          std::string("# ") + kConfigSecret + "\ntask_slots = 8\n" + extra_toml +
+              "[upstreams]\nanthropic = \"mock\"\nopenai = \"mock\"\n[meter]\nopenai_key_file = "
+              "\"" +
+              config_dir + "/openai.key\"\n",
+          config_mode);
+    std::vector<std::string> args = {"--config", config_dir + "/agent.toml"};
     args.insert(args.end(), extra_args.begin(), extra_args.end());
     agent = std::make_unique<AgentProcess>(
         "agent-1", dir / "agent-1", nats.url(), args,
@@ -289,6 +293,33 @@ TEST_CASE(
   const std::string next = f.tasks.SubmitShell("alpha", {"sh", "-c", "id -u"});
   REQUIRE(f.tasks.WaitState(next, "succeeded"));
   CHECK(std::stoi(f.tasks.Logs(next)) >= 61000);
+}
+
+// A directory under /etc (which every box sees, read-only), removed at the end.
+struct EtcDir {
+  std::string path = "/etc/autovibe-test-" + std::to_string(getpid());
+  EtcDir() {
+    fs::remove_all(path);
+    fs::create_directory(path);
+    chmod(path.c_str(), 0755);
+  }
+  ~EtcDir() { fs::remove_all(path); }
+};
+
+TEST_CASE("the agent's config and key files are hidden where a task sees their directory",
+          "[box]") {
+  // The usual layout (/etc/autovibe), with a config file any user could read: only the box's
+  // mask keeps it from a task.
+  EtcDir etc;
+  Write(etc.path + "/visible.txt", "not a secret\n", 0644);
+  HostileFleet f({}, "", etc.path, 0644);
+  const std::string logs = f.RunHostile("cat " + etc.path + "/visible.txt; cat " + etc.path +
+                                        "/agent.toml " + etc.path + "/openai.key; echo tried");
+  INFO(logs);
+  CHECK_THAT(logs, Catch::Contains("not a secret"));  // the directory is there
+  CHECK_THAT(logs, Catch::Contains("tried"));
+  CheckNoSecret(logs, {kConfigSecret, kFileKey, kEnvKey});
+  CHECK(f.agent->process().Running());
 }
 
 TEST_CASE("a proxy-only task reaches the metering proxy and nothing else", "[box]") {
