@@ -10,7 +10,8 @@ Amounts SpentBy(const UsageFigures& u) {
   a.usd_micros = counted(u.cost_micros);
   a.tokens = counted(u.input_tokens) + counted(u.output_tokens) + counted(u.cache_write_tokens) +
              counted(u.cache_read_tokens);
-  // An unreachable upstream answered nothing: the provider counted no request.
+  // An unreachable upstream never had the request: the provider counted none. One that took it
+  // and gave no answer ("no_answer") may have billed it: it counts.
   a.api_calls = u.kind == "llm" && u.status != "unreachable" ? 1 : 0;
   a.task_ms = counted(u.task_ms);
   a.machine_ms = counted(u.machine_ms);

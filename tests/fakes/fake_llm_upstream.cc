@@ -104,6 +104,10 @@ asio::awaitable<void> Serve(Stream& stream, tcp::socket& raw, int connection, Se
       shared.requests->push_back(rec);
     }
     FakeLlmAnswer answer = (*shared.script)(rec);
+    if (answer.delay.count() > 0) {
+      asio::steady_timer working(server->ioc, answer.delay);
+      co_await working.async_wait(kTuple);
+    }
     if (answer.drop) co_return;
 
     http::response<http::empty_body> res{static_cast<http::status>(answer.status), 11};

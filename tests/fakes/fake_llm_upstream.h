@@ -1,13 +1,15 @@
 // A scriptable stand-in for an LLM provider (Anthropic or OpenAI), for the metering proxy's
 // tests: the real providers cannot be reached from here, and a test must not spend money.
 // Each request is answered as the test's script says: any status, headers and body, sent in
-// pieces that are flushed one by one (as a provider streams events), optionally holding back
-// the rest until the test releases it, or dropping the connection unanswered. Plain HTTP or
-// HTTPS with a certificate the test made. Records every request and connection.
+// pieces that are flushed one by one (as a provider streams events), after a delay if asked,
+// optionally holding back the rest until the test releases it, or dropping the connection
+// unanswered. Plain HTTP or HTTPS with a certificate the test made. Records every request and
+// connection.
 //
 // Runs on its own thread with its own io_context. Public methods are thread-safe.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -38,6 +40,9 @@ struct FakeLlmAnswer {
   bool chunked = false;
   // After writing this many pieces, wait for Release() (or the client hanging up).
   size_t hold_after = SIZE_MAX;
+  // Wait this long after reading the request before answering (or dropping the connection):
+  // a provider still working on a long call.
+  std::chrono::milliseconds delay{0};
   // Close the connection after reading the request, answering nothing.
   bool drop = false;
   // After writing this many pieces, close the connection without the body's end (a provider

@@ -441,12 +441,16 @@ TEST_CASE("proxy: provider connections are kept and a stale one is replaced", "[
     CHECK(tool.Call(Post("/v1/messages", kMessagesBody, AnthropicAuth())).result_int() == 200);
   }
   CHECK(upstream.connections() == 1);
-  // The provider drops the pooled connection on the next request: it goes again on a new one.
+  // The provider drops the pooled connection on the next request, at once, as a server that
+  // had closed it while idle: it goes again on a new one, once, and is charged what it used.
   drop_next = true;
   CHECK(tool.Call(Post("/v1/messages", kMessagesBody, AnthropicAuth())).result_int() == 200);
   CHECK(upstream.connections() == 2);
   CHECK(upstream.requests().size() == 5);
-  CHECK(proxy.SettledRecord(4).status() == "ok");
+  v1::UsageRecord r = proxy.SettledRecord(4);
+  CHECK(r.status() == "ok");
+  CHECK_FALSE(r.estimated());
+  CHECK(r.output_tokens() == 42);
 }
 
 TEST_CASE("proxy: the mock answers in each provider's shape and is metered", "[meter]") {

@@ -63,6 +63,15 @@ TEST_CASE("settle: what each way a call ends is charged", "[meter]") {
   CHECK(unreachable.input_tokens() + unreachable.output_tokens() == 0);
   CHECK(unreachable.http_status() == 0);
 
+  // The upstream took the request and gave no answer: the provider may have billed it.
+  auto no_answer =
+      MakeUsageRecord(plan, {.error = "no answer: timeout", .request_sent = true}, Prices(), 1);
+  CHECK(no_answer.status() == "no_answer");
+  CHECK(no_answer.http_status() == 0);
+  CHECK(no_answer.cost_micros() == plan.worst.usd_micros);
+  CHECK(no_answer.output_tokens() == 100);
+  CHECK(no_answer.estimated());
+
   auto gone =
       MakeUsageRecord(plan, {.http_status = 200, .client_gone = true, .usage = usage}, Prices(), 1);
   CHECK(gone.status() == "client_gone");

@@ -248,7 +248,8 @@ asio::awaitable<void> RunCall(const CallEnv& env, Api api, Request& request, Too
     how = co_await Forward(*env.provider->pool, upstream_request, api, reply, tool_socket, deadline,
                            env.options.drain_timeout);
     if (how.http_status == 0 && !how.client_gone) {
-      spdlog::warn("meter: {} upstream unreachable: {}", provider_name, how.error);
+      spdlog::warn("meter: {} upstream {}: {}", provider_name,
+                   how.request_sent ? "took the request" : "unreachable", how.error);
       if (!reply.begun()) {
         co_await reply.SendError(MakeErrorAnswer(shape, Refusal::kNoUpstream, Autovibe(how.error)));
       }

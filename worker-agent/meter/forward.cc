@@ -1,6 +1,8 @@
 #include "worker-agent/meter/forward.h"
 
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/error.hpp>
+#include <boost/asio/ssl/error.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/http/buffer_body.hpp>
@@ -26,6 +28,18 @@ bool StartsWithNoCase(std::string_view s, std::string_view prefix) {
 
 bool IsEventStream(std::string_view content_type) {
   return StartsWithNoCase(content_type, "text/event-stream");
+}
+
+// A pooled connection the server closed while it was idle fails within a round trip of the
+// request's write; a server that took the request and then failed (or a timer) takes longer.
+constexpr Clock::duration kStaleWithin = std::chrono::seconds(1);
+
+// How a read fails on a connection its server had closed: the end of the stream (with TLS,
+// without close_notify), or a reset for the request sent after the close.
+bool ClosedByServer(const boost::system::error_code& ec) {
+  return ec == http::error::end_of_stream || ec == asio::error::eof ||
+         ec == asio::error::connection_reset || ec == asio::error::broken_pipe ||
+         ec == asio::ssl::error::stream_truncated;
 }
 
 // Parses what was received and not parsed yet (a read stops after one chunk: the next one,
@@ -81,20 +95,23 @@ class ToolSide {
   std::shared_ptr<bool> live_ = std::make_shared<bool>(true);
 };
 
-// One attempt on one connection. `retryable` is set when it failed before any byte of an
-// answer came, so the request may go again on another connection.
+// One attempt on one connection. `stale` is set when the upstream cannot have taken the
+// request: it could not be written, or the connection failed at once as one its server had
+// closed does. Only then may the request go again on another connection.
 template <class Stream>
 asio::awaitable<void> Exchange(Stream& stream, UpstreamConnection& conn, const Request& request,
                                Api api, ToolReply& reply, asio::ip::tcp::socket& tool_socket,
                                Clock::time_point deadline, Clock::duration drain, Forwarded& out,
-                               bool& retryable, bool& keep) {
+                               bool& stale, bool& keep) {
   conn.tcp().expires_at(deadline);
   auto [wec, wn] = co_await http::async_write(stream, request, kTuple);
   if (wec) {
     out.error = "sending the request failed: " + wec.message();
-    retryable = true;
+    stale = true;
     co_return;
   }
+  out.request_sent = true;
+  const Clock::time_point sent = Clock::now();
   http::response_parser<http::buffer_body> parser;
   parser.body_limit(boost::none);
   parser.header_limit(64 << 10);
@@ -105,9 +122,9 @@ asio::awaitable<void> Exchange(Stream& stream, UpstreamConnection& conn, const R
   out.client_gone = tool.gone();
   if (hec) {
     out.error = "no answer: " + hec.message();
-    // Even for a tool that has gone (the call is then made and paid for, but metered right),
-    // unless it has been waited for as long as that may take.
-    retryable = !parser.got_some() && !tool.expired();
+    // Anything else (a timeout, the drain time running out, a server that failed after taking
+    // the request for a while) may have been billed: the call is charged, not sent again.
+    stale = !parser.got_some() && ClosedByServer(hec) && Clock::now() - sent < kStaleWithin;
     co_return;
   }
   auto& res = parser.get();
@@ -178,15 +195,15 @@ asio::awaitable<Forwarded> Forward(UpstreamPool& pool, const Request& request, A
       conn = std::move(*fresh);
     }
     Forwarded out;
-    bool retryable = false, keep = false;
+    bool stale = false, keep = false;
     co_await std::visit(
         [&](auto& stream) {
           return Exchange(stream, *conn, request, api, reply, tool_socket, deadline, drain_timeout,
-                          out, retryable, keep);
+                          out, stale, keep);
         },
         conn->stream);
     // A pooled connection the server had closed meanwhile: that is no answer of its.
-    if (retryable && conn->reused && attempt == 0) continue;
+    if (stale && conn->reused && attempt == 0) continue;
     if (keep) {
       conn->tcp().expires_never();
       pool.GiveBack(std::move(conn));

@@ -35,12 +35,17 @@ v1::UsageRecord MakeUsageRecord(const CallPlan& plan, const Forwarded& how,
   r.set_lowered_output(plan.lowered_output);
 
   Charge charge;
-  if (how.http_status == 0 && !how.client_gone) {
+  if (how.http_status == 0 && !how.client_gone && !how.request_sent) {
     r.set_status("unreachable");
     charge = Charge::kNothing;
   } else if (how.client_gone) {
     r.set_status("client_gone");
     charge = how.http_status >= 400 ? Charge::kUsageElseNothing : Charge::kUsageElseReservation;
+  } else if (how.http_status == 0) {
+    // The provider had the request and may have served it (a long call past the proxy's
+    // timeout, a server that failed after taking it): what it billed is unknown.
+    r.set_status("no_answer");
+    charge = Charge::kUsageElseReservation;
   } else if (how.http_status >= 400) {
     r.set_status("upstream_error");
     charge = Charge::kUsageElseNothing;

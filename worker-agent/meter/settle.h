@@ -11,7 +11,10 @@
 namespace autovibe::meter {
 
 // The record of a call that ended as `how` says (the ledger fills in the ids):
-//  - no answer from an upstream that could not be reached: "unreachable", nothing charged;
+//  - an upstream that could not be reached, or was not sent the whole request (connect, TLS or
+//    the write failed): "unreachable", nothing charged;
+//  - no answer to a request the upstream took (it timed out, or the connection ended before an
+//    answer's head): "no_answer", the reservation;
 //  - the tool hung up: "client_gone" (the proxy read on to the answer's end), its final usage,
 //    else the reservation;
 //  - an error status: "upstream_error", its final usage if it has one, else nothing;
