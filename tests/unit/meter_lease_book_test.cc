@@ -55,9 +55,11 @@ class FakeController final : public LeaseChannel {
   int closes = 0;
   bool unreachable = false;
   int64_t max_seen = 0;  // the highest spent + outstanding ever seen
+  int held_listed = 0;   // calls in flight the last request listed
 
  private:
   v1::LeaseReply Answer(const v1::LeaseRequest& req) {
+    held_listed = req.held_size();
     Lease& l = leases[req.lease_id()];
     v1::LeaseReply rep;
     rep.set_lease_id(req.lease_id());
@@ -221,6 +223,37 @@ TEST_CASE(
   auto a = f.ReserveRange(kTask, 500'000, 10'000);
   REQUIRE(a.has_value());
   CHECK(a->held.usd_micros == 500'000);
+}
+
+TEST_CASE("a call served from what the lease holds is told to the controller within a tick",
+          "[meter]") {
+  asio::io_context ioc;
+  FakeController controller(ioc, 10'000'000);
+  Records sink;
+  LeaseBookOptions options;
+  options.time_tick = 50ms;
+  LeaseBook book(ioc, controller, sink, options, nullptr);
+  book.TaskStarted(kTask, "tok");
+  std::optional<Result<Reservation>> got;
+  const ReserveAsk ask{.worst = {.usd_micros = 1'000, .api_calls = 1},
+                       .least = {.usd_micros = 1'000, .api_calls = 1}};
+  auto run_until = [&](const std::function<bool()>& done) {
+    const auto deadline = std::chrono::steady_clock::now() + 5s;
+    while (!done() && std::chrono::steady_clock::now() < deadline) {
+      ioc.restart();
+      ioc.run_for(5ms);
+    }
+    return done();
+  };
+  book.Reserve(kTask, ask, [&](Result<Reservation> r) { got = std::move(r); });
+  REQUIRE(run_until([&] { return got.has_value(); }));  // after the first grant
+  const int asks = controller.asks;
+  // A second call fits in what the lease holds: no top-up, yet the next tick lists both.
+  std::optional<Result<Reservation>> second;
+  book.Reserve(kTask, ask, [&](Result<Reservation> r) { second = std::move(r); });
+  REQUIRE(second.has_value());  // at once, from the lease
+  CHECK(controller.asks == asks);
+  REQUIRE(run_until([&] { return controller.asks > asks && controller.held_listed == 2; }));
 }
 
 TEST_CASE("many tasks reserving at once never hold more than the limit", "[meter]") {

@@ -73,9 +73,10 @@ struct LeaseBook::TaskLease {
   SteadyClock::time_point last_record = SteadyClock::now();
   bool asking = false;
   bool ask_again = false;
-  uint64_t asks_sent = 0;      // lease requests sent, numbered from 1
-  uint64_t asks_answered = 0;  // the newest of them the controller answered
-  bool ended = false;          // the tool is gone: close once nothing is held
+  bool unlisted_holds = false;  // calls held since the last request (which lists them)
+  uint64_t asks_sent = 0;       // lease requests sent, numbered from 1
+  uint64_t asks_answered = 0;   // the newest of them the controller answered
+  bool ended = false;           // the tool is gone: close once nothing is held
   bool exhausted = false;
   std::string exhausted_message;
 };
@@ -158,6 +159,7 @@ Amounts LeaseBook::Available(const TaskLease& t) const {
 
 uint64_t LeaseBook::Hold(TaskLease& t, const Amounts& worst) {
   t.held += worst;
+  t.unlisted_holds = true;
   const uint64_t id = next_reservation_++;
   Held& h = held_[id] = Held{t.lease_id, worst, NewId("e")};
   const UsageFigures f = EstimateFor(worst);
@@ -296,6 +298,7 @@ void LeaseBook::Ask(TaskLease& t, bool close) {
   }
   t.asking = true;
   t.ask_again = false;
+  t.unlisted_holds = false;
   t.last_ask = SteadyClock::now();
   const uint64_t seq = ++t.asks_sent;
   channel_.Ask(req, [this, alive = std::weak_ptr<bool>(alive_), id = t.lease_id, close,
@@ -443,7 +446,9 @@ void LeaseBook::Tick() {
     const int64_t ahead = 2 * Ms(options_.time_tick);
     const bool time_short = free.task_ms < ahead || free.machine_ms < ahead;
     const bool renew_due = Live(*t) && now >= t->expires - 2 * t->ttl / 3;
-    if (time_short || renew_due) Ask(*t, false);
+    // Calls held since the last request are told to the controller within a tick: should the
+    // machine be lost with them in flight, it charges them (LeaseRequest.held).
+    if (time_short || renew_due || t->unlisted_holds) Ask(*t, false);
   }
 }
 
