@@ -215,10 +215,14 @@ class AgentImpl final : public Agent {
     mo.proxy.count_tokens_timeout =
         std::chrono::duration_cast<std::chrono::milliseconds>(mc.count_tokens_timeout);
     // The proxy's connections fit in the open-files limit (raised to the hard limit), with
-    // room left for checkpoints, tools and the bus.
+    // room left for checkpoints, tools and the bus, and every task's user has its own share.
     const uint64_t files = RaiseOpenFileLimit();
-    mo.proxy.limits.max_connections = static_cast<size_t>(
-        std::min<uint64_t>(mo.proxy.limits.max_connections, files > 512 ? files - 256 : files / 2));
+    const bool shared_user = config_.box.task_user == box::TaskUser::kRoot;
+    mo.proxy.limits = meter::ProxyConnectionLimits(config_.task_slots, shared_user, files);
+    if (!shared_user && mo.proxy.limits.max_per_client < meter::kConnectionsPerUser) {
+      spdlog::warn("the open-files limit ({}) allows {} proxy connections: {} per task user", files,
+                   mo.proxy.limits.max_connections, mo.proxy.limits.max_per_client);
+    }
     auto m = meter::MeterService::Start(*bus_, *outbox_, prices_, std::move(mo),
                                         [this](const meter::TaskOutOfBudget& e) {
                                           asio::post(ioc_, [this, e] { OnBudgetExhausted(e); });

@@ -9,6 +9,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/intrusive/list.hpp>
 #include <map>
+#include <variant>
 
 #include "common/core/awaitable.h"
 
@@ -19,26 +20,38 @@ using tcp = asio::ip::tcp;
 
 namespace listener_detail {
 
+// Whom a connection counts against for max_per_client: its client's user when known, else its
+// client's address.
+using ClientKey = std::variant<asio::ip::address, uid_t>;
+
+ClientKey KeyOf(const asio::ip::address& client, std::optional<uid_t> user) {
+  if (user) return *user;
+  return client;
+}
+
 // One connection handed over. Lives in its slot; linked into the tracker's waiting list while
 // it waits for a request's head.
 struct Entry : boost::intrusive::list_base_hook<> {
   asio::ip::address client;
+  std::optional<uid_t> user;
   tcp::socket* socket = nullptr;  // while waiting
   bool closed_to_make_room = false;
+
+  ClientKey key() const { return KeyOf(client, user); }
 };
 
 // The count of connections, shared by the accept loop and the slots (which may outlive it).
 struct Tracker {
   ConnectionLimits limits;
   size_t open = 0;
-  std::map<asio::ip::address, size_t> per_client;
+  std::map<ClientKey, size_t> per_client;
   boost::intrusive::list<Entry> waiting;  // the longest waiting first
 
-  void Count(const asio::ip::address& client) {
+  void Count(const ClientKey& client) {
     ++open;
     ++per_client[client];
   }
-  void Uncount(const asio::ip::address& client) {
+  void Uncount(const ClientKey& client) {
     --open;
     auto it = per_client.find(client);
     if (--it->second == 0) per_client.erase(it);
@@ -54,7 +67,7 @@ struct Tracker {
     tcp::socket* socket = e.socket;
     StopWaiting(e);
     e.closed_to_make_room = true;
-    Uncount(e.client);  // its descriptor is free now; the slot goes later
+    Uncount(e.key());  // its descriptor is free now; the slot goes later
     boost::system::error_code ignored;
     socket->close(ignored);
     return true;
@@ -63,7 +76,9 @@ struct Tracker {
 
 }  // namespace listener_detail
 
+using listener_detail::ClientKey;
 using listener_detail::Entry;
+using listener_detail::KeyOf;
 using listener_detail::Tracker;
 
 ConnectionSlot::ConnectionSlot(std::shared_ptr<Tracker> tracker, std::unique_ptr<Entry> entry)
@@ -81,7 +96,7 @@ ConnectionSlot& ConnectionSlot::operator=(ConnectionSlot&& other) noexcept {
 ConnectionSlot::~ConnectionSlot() {
   if (!entry_) return;
   tracker_->StopWaiting(*entry_);
-  if (!entry_->closed_to_make_room) tracker_->Uncount(entry_->client);
+  if (!entry_->closed_to_make_room) tracker_->Uncount(entry_->key());
 }
 
 void ConnectionSlot::Waiting(tcp::socket& socket) {
@@ -98,6 +113,10 @@ void ConnectionSlot::Busy() {
 const asio::ip::address& ConnectionSlot::client() const {
   static const asio::ip::address kNone;
   return entry_ ? entry_->client : kNone;
+}
+
+std::optional<uid_t> ConnectionSlot::client_user() const {
+  return entry_ ? entry_->user : std::nullopt;
 }
 
 namespace {
@@ -144,7 +163,7 @@ void Refuse(tcp::socket& socket, const std::string& refusal) {
 }
 
 // Whether the connection from `client` may be taken, making room if the listener is full.
-bool Admit(Tracker& t, const asio::ip::address& client) {
+bool Admit(Tracker& t, const ClientKey& client) {
   auto it = t.per_client.find(client);
   if (it != t.per_client.end() && it->second >= t.limits.max_per_client) return false;
   return t.open < t.limits.max_connections || t.CloseOneWaiting();
@@ -169,7 +188,10 @@ asio::awaitable<void> AcceptLoop(std::shared_ptr<Acceptor> acceptor, ListenerOpt
       continue;
     }
     const asio::ip::address client = peer.address();
-    if (!Admit(tracker, client)) {
+    const std::optional<uid_t> user =
+        options.client_user ? options.client_user(socket) : std::nullopt;
+    const ClientKey key = KeyOf(client, user);
+    if (!Admit(tracker, key)) {
       Refuse(socket, options.refusal);
       ++refused;
       auto now = std::chrono::steady_clock::now();
@@ -181,9 +203,10 @@ asio::awaitable<void> AcceptLoop(std::shared_ptr<Acceptor> acceptor, ListenerOpt
       }
       continue;
     }
-    tracker.Count(client);
+    tracker.Count(key);
     auto entry = std::make_unique<Entry>();
     entry->client = client;
+    entry->user = user;
     on_accept(std::move(socket), ConnectionSlot(acceptor->tracker, std::move(entry)));
   }
 }

@@ -1,16 +1,19 @@
 // One TCP accept loop, shared by the controller's API server and the agent's metering proxy:
-// binds, accepts, counts connections against caps (overall and per client address), and hands
-// each connection to its owner. It knows nothing of HTTP.
+// binds, accepts, counts connections against caps (overall and per client: its user or its
+// address), and hands each connection to its owner. It knows nothing of HTTP.
 //
 // Runs on the io_context it is given; every method is called on that io_context's thread (or
 // before it runs), and the handler runs there too. Not thread-safe.
 #pragma once
+
+#include <sys/types.h>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "common/core/result.h"
@@ -24,7 +27,8 @@ namespace autovibe {
 // many half-sent requests open cannot starve the others.
 struct ConnectionLimits {
   size_t max_connections = 4096;
-  size_t max_per_client = 512;  // per client IP address
+  // Per client: its user when ListenerOptions::client_user tells it, else its IP address.
+  size_t max_per_client = 512;
 };
 
 struct ListenerOptions {
@@ -35,6 +39,12 @@ struct ListenerOptions {
   ConnectionLimits limits;
   // The bytes sent to a connection refused over a cap (e.g. an HTTP 503 answer); empty: none.
   std::string refusal;
+  // Who owns the client's socket, where the server can tell (e.g. on loopback, from the
+  // kernel): connections are then counted against max_per_client per user, from whatever
+  // address they come, and those whose user it cannot tell (nullopt) per address. Unset: all
+  // per address. Called on the io_context's thread once per accepted connection, before it is
+  // admitted or refused; the answer goes with the connection (ConnectionSlot::client_user).
+  std::function<std::optional<uid_t>(const boost::asio::ip::tcp::socket&)> client_user;
 };
 
 namespace listener_detail {
@@ -62,6 +72,8 @@ class ConnectionSlot {
   void Busy();
   // The client's address.
   const boost::asio::ip::address& client() const;
+  // The user owning the client's socket, as ListenerOptions::client_user told it.
+  std::optional<uid_t> client_user() const;
 
  private:
   std::shared_ptr<listener_detail::Tracker> tracker_;

@@ -1,8 +1,11 @@
 // Both HTTP servers held under 2,000 half-sent requests (slowloris) from several loopback
-// addresses: the controller's /healthz and the agent's metering proxy still answer within
-// 100 ms, with their connection caps and head deadlines at their defaults, and when the caps
-// are lower than the flood (the longest-waiting heads are closed to make room). A request
-// without its token is refused on its head, before its body is read.
+// addresses (and, for the metering proxy, which counts them per user, several users): the
+// controller's /healthz and the agent's metering proxy still answer within 100 ms, with their
+// connection caps and head deadlines at their defaults, and when the caps are lower than the
+// flood (the longest-waiting heads are closed to make room; one user's beyond its allowance
+// are refused). A request without its token is refused on its head, before its body is read.
+#include <unistd.h>
+
 #include <algorithm>
 #include <catch2/catch.hpp>
 #include <fstream>
@@ -11,6 +14,7 @@
 #include "tests/support/half_sent.h"
 #include "tests/support/nats_server.h"
 #include "tests/support/process.h"
+#include "worker-agent/meter/proxy.h"
 
 using namespace autovibe;
 using namespace autovibe::testing;
@@ -19,8 +23,10 @@ using namespace std::chrono_literals;
 namespace {
 
 constexpr int kFlood = 2000;
-// 8 addresses x 250: under the default per-client cap (512 on the controller).
+// 8 addresses x 250: under the default per-client cap (512 on the controller); on the proxy,
+// 8 users x 250, under its cap per user (meter::kConnectionsPerUser, 256).
 constexpr int kSources = 8;
+const std::vector<uid_t> kUsers = {61001, 61002, 61003, 61004, 61005, 61006, 61007, 61008};
 
 // The median of `n` timed GETs of `path` from 127.0.0.1; each must answer 200.
 double MedianGetMs(uint16_t port, const std::string& path, int n = 5) {
@@ -72,6 +78,10 @@ TEST_CASE("the controller answers /healthz within 100 ms under 2,000 half-sent r
 }
 
 TEST_CASE("the metering proxy answers within 100 ms under 2,000 half-sent requests", "[flood]") {
+  if (geteuid() != 0) {
+    WARN("needs root, to connect as other users");
+    return;
+  }
   TempDir dir;
   NatsServer nats(dir / "nats");
   ControllerProcess controller(dir / "controller", nats.url());
@@ -81,10 +91,18 @@ TEST_CASE("the metering proxy answers within 100 ms under 2,000 half-sent reques
   AgentProcess agent("flooded", dir / "agent", nats.url(),
                      {"--config", dir / "agent.toml", "--upstream", "anthropic=mock"});
   REQUIRE(WaitUntil([&] { return PortOpen(proxy_port); }, 20s));
-  HalfSentRequests flood(proxy_port, kFlood, kSources,
-                         "POST /v1/messages HTTP/1.1\r\nHost: 127.0.0.1\r\nx-api-key: av-");
-  CHECK(WaitUntil([&] { return flood.StillOpen() == kFlood; }, 10s));
-  CHECK(MedianGetMs(proxy_port, "/") < 100);
+  const std::string partial = "POST /v1/messages HTTP/1.1\r\nHost: 127.0.0.1\r\nx-api-key: av-";
+  SECTION("from 8 users: every half-sent request is held") {
+    HalfSentRequests flood(proxy_port, kFlood, kSources, partial, kUsers);
+    CHECK(WaitUntil([&] { return flood.StillOpen() == kFlood; }, 10s));
+    CHECK(MedianGetMs(proxy_port, "/") < 100);
+  }
+  SECTION("from one user: its allowance is held, the rest refused, other users answered") {
+    HalfSentRequests flood(proxy_port, kFlood, kSources, partial, {kUsers[0]});
+    CHECK(WaitUntil([&] { return flood.StillOpen() == int(meter::kConnectionsPerUser); }, 10s));
+    CHECK(flood.Open(0));  // the first made wait on
+    CHECK(MedianGetMs(proxy_port, "/") < 100);
+  }
   // A call with no task's token is refused on its head, in the provider's shape.
   TimedAnswer refused = TimedRequest(proxy_port,
                                      "POST /v1/messages HTTP/1.1\r\nHost: 127.0.0.1\r\n"

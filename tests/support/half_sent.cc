@@ -8,6 +8,9 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <optional>
+
+#include "tests/support/process.h"
 
 namespace autovibe::testing {
 namespace {
@@ -22,9 +25,16 @@ sockaddr_in Loopback(const std::string& address, uint16_t port) {
   return a;
 }
 
-// A blocking connection from `source` to 127.0.0.1:port; -1 on failure.
-int Connect(const std::string& source, uint16_t port) {
-  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+// A TCP socket belonging to `user`, or to this process's user; -1 on failure.
+int SocketOf(std::optional<uid_t> user) {
+  std::optional<SocketsOwnedBy> as_user;
+  if (user) as_user.emplace(*user);
+  return ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+}
+
+// A blocking connection from `source` to 127.0.0.1:port, made by `user`; -1 on failure.
+int Connect(const std::string& source, uint16_t port, std::optional<uid_t> user = std::nullopt) {
+  int fd = SocketOf(user);
   if (fd < 0) return -1;
   sockaddr_in from = Loopback(source, 0);
   sockaddr_in to = Loopback("127.0.0.1", port);
@@ -59,12 +69,14 @@ void FitOpenFiles(size_t more) {
 }  // namespace
 
 HalfSentRequests::HalfSentRequests(uint16_t port, int count, int sources,
-                                   const std::string& partial) {
+                                   const std::string& partial, const std::vector<uid_t>& users) {
   FitOpenFiles(static_cast<size_t>(count) + 64);
   fds_.reserve(count);
   for (int i = 0; i < count; ++i) {
     const std::string source = "127.0.0." + std::to_string(2 + i % std::max(sources, 1));
-    int fd = Connect(source, port);
+    std::optional<uid_t> user;
+    if (!users.empty()) user = users[static_cast<size_t>(i) % users.size()];
+    int fd = Connect(source, port, user);
     if (fd >= 0 && !SendAll(fd, partial)) {
       ::close(fd);
       fd = -1;

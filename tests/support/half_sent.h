@@ -2,6 +2,8 @@
 // timed GET on a fresh connection, for the servers' connection caps and head deadlines.
 #pragma once
 
+#include <sys/types.h>
+
 #include <chrono>
 #include <cstdint>
 #include <string>
@@ -12,12 +14,15 @@ namespace autovibe::testing {
 
 // `count` TCP connections to 127.0.0.1:`port`, each of which has sent `partial` (part of a
 // request's head) and then nothing. They come from `sources` loopback addresses, 127.0.0.2 on,
-// in turn (a server caps connections per client address). Closed when this goes.
+// in turn (a server caps connections per client address), and are made by `users` in turn
+// when some are given (the metering proxy caps them per user; making a socket as another
+// user needs root), else by this process's user. Closed when this goes.
 class HalfSentRequests {
  public:
   // Raises this process's open-files limit to fit them. A connection that cannot be made or
   // that the server closes at once still counts in `count`.
-  HalfSentRequests(uint16_t port, int count, int sources, const std::string& partial);
+  HalfSentRequests(uint16_t port, int count, int sources, const std::string& partial,
+                   const std::vector<uid_t>& users = {});
   ~HalfSentRequests();
   HalfSentRequests(const HalfSentRequests&) = delete;
   HalfSentRequests& operator=(const HalfSentRequests&) = delete;

@@ -5,6 +5,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <boost/asio/read.hpp>
 #include <catch2/catch.hpp>
 #include <chrono>
 #include <functional>
@@ -142,6 +143,71 @@ TEST_CASE("listener: a failed accept is logged and accepting goes on", "[http]")
   CHECK_THAT(log.text(), Catch::Contains("test accept failed: Too many open files"));
   REQUIRE(RunUntil(ioc, [&] { return accepted.size() == 1; }));
   CHECK(accepted[0].remote_endpoint() == client.local_endpoint());
+}
+
+// A connection from `source` (a loopback address) to 127.0.0.1:port.
+tcp::socket ConnectFrom(asio::io_context& ioc, const std::string& source, uint16_t port) {
+  tcp::socket s(ioc, tcp::v4());
+  s.bind({asio::ip::make_address(source), 0});
+  s.connect({asio::ip::make_address("127.0.0.1"), port});
+  return s;
+}
+
+TEST_CASE("listener: connections are counted per user where the client's user is known", "[http]") {
+  asio::io_context ioc;
+  // Stands in for the kernel: 127.0.0.2 and 127.0.0.3 are user 7's, 127.0.0.4 nobody knows.
+  int asked = 0;
+  auto client_user = [&asked](const tcp::socket& s) -> std::optional<uid_t> {
+    ++asked;
+    if (s.remote_endpoint().address() == asio::ip::make_address("127.0.0.4")) return std::nullopt;
+    return 7;
+  };
+  struct Accepted {
+    tcp::socket socket;
+    ConnectionSlot slot;
+  };
+  std::vector<Accepted> accepted;
+  auto listener = StartTcpListener(ioc,
+                                   {.limits = {.max_connections = 100, .max_per_client = 2},
+                                    .refusal = "busy",
+                                    .client_user = client_user},
+                                   [&](tcp::socket s, ConnectionSlot slot) {
+                                     accepted.push_back({std::move(s), std::move(slot)});
+                                   });
+  REQUIRE(listener);
+  const uint16_t port = (*listener)->port();
+  // Whether `s` was refused: it reads the refusal, then the end.
+  auto refused = [&](tcp::socket& s) {
+    boost::system::error_code ec;
+    if (!RunUntil(ioc, [&] { return s.available(ec) >= 4 || ec; })) return false;
+    std::string got(4, '\0');
+    asio::read(s, asio::buffer(got), ec);
+    return got == "busy";
+  };
+
+  std::vector<tcp::socket> clients;
+  clients.push_back(ConnectFrom(ioc, "127.0.0.2", port));
+  clients.push_back(ConnectFrom(ioc, "127.0.0.3", port));
+  REQUIRE(RunUntil(ioc, [&] { return accepted.size() == 2; }));
+  CHECK(accepted[0].slot.client_user() == 7u);
+  CHECK(accepted[1].slot.client() == asio::ip::make_address("127.0.0.3"));
+  // User 7 has both its places, from whichever address it comes next.
+  tcp::socket over = ConnectFrom(ioc, "127.0.0.3", port);
+  CHECK(refused(over));
+  // A client whose user is not known is counted by its address, apart.
+  clients.push_back(ConnectFrom(ioc, "127.0.0.4", port));
+  clients.push_back(ConnectFrom(ioc, "127.0.0.4", port));
+  REQUIRE(RunUntil(ioc, [&] { return accepted.size() == 4; }));
+  CHECK_FALSE(accepted[2].slot.client_user());
+  tcp::socket over_address = ConnectFrom(ioc, "127.0.0.4", port);
+  CHECK(refused(over_address));
+  CHECK(asked == 6);  // once per connection, refused ones too
+  // A place given back is user 7's again.
+  accepted.erase(accepted.begin());
+  tcp::socket again = ConnectFrom(ioc, "127.0.0.2", port);
+  REQUIRE(RunUntil(ioc, [&] { return accepted.size() == 4; }));
+  CHECK(accepted.back().slot.client_user() == 7u);
+  CHECK((*listener)->open_connections() == 4);
 }
 
 TEST_CASE("listener: an address that cannot be bound is an error value", "[http]") {

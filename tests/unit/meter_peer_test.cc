@@ -11,6 +11,7 @@
 
 #include <sstream>
 
+#include "tests/support/half_sent.h"
 #include "tests/unit/meter_proxy_harness.h"
 #include "worker-agent/meter/peer_owner.h"
 
@@ -20,6 +21,7 @@ namespace {
 using namespace proxy_test;
 
 constexpr uid_t kOtherUid = 61234;
+constexpr char kHalfSentCall[] = "POST /v1/messages HTTP/1.1\r\nHost: 127.0.0.1\r\nx-api-key: av-";
 constexpr char kCall[] =
     R"({"model":"claude-sonnet-4-5","max_tokens":10,"messages":[{"role":"user","content":"Hi"}]})";
 
@@ -66,13 +68,15 @@ class ChildAs {
   int out_ = -1;
 };
 
-// A connected socket to `to`, with a deadline on every read and write; -1 on failure.
-int ConnectTo(const tcp::endpoint& to) {
+// A connected socket to `to` (from `from`, if given), with a deadline on every read and write;
+// -1 on failure.
+int ConnectTo(const tcp::endpoint& to, std::optional<tcp::endpoint> from = std::nullopt) {
   const int fd = socket(to.protocol().family(), SOCK_STREAM, 0);
   timeval limit{.tv_sec = 10, .tv_usec = 0};
   setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &limit, sizeof(limit));
   setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &limit, sizeof(limit));
-  if (connect(fd, to.data(), to.size()) != 0) {
+  if ((from && bind(fd, from->data(), from->size()) != 0) ||
+      connect(fd, to.data(), to.size()) != 0) {
     close(fd);
     return -1;
   }
@@ -104,12 +108,15 @@ tcp::socket AcceptOne(tcp::acceptor& acceptor) {
   return s;
 }
 
-// A messages call with `token` from a process running as `uid`; the answer's status line.
-std::string CallAs(uid_t uid, uint16_t port, const std::string& token) {
+// A messages call with `token` from a process running as `uid`, from the address `source`;
+// the answer's status line.
+std::string CallAs(uid_t uid, uint16_t port, const std::string& token,
+                   const std::string& source = "127.0.0.1") {
   std::ostringstream raw;
   raw << Post("/v1/messages", kCall, AnthropicAuth(token));
-  ChildAs child(uid, [port, request = raw.str()] {
-    const int fd = ConnectTo(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port));
+  ChildAs child(uid, [port, source, request = raw.str()] {
+    const int fd = ConnectTo(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port),
+                             tcp::endpoint(asio::ip::make_address(source), 0));
     if (fd < 0 || write(fd, request.data(), request.size()) != ssize_t(request.size())) {
       return std::string();
     }
@@ -232,6 +239,67 @@ TEST_CASE("proxy: a proxy-only task's token is honoured only on its own listener
   proxy.ledger().Bind(std::nullopt, false);
   CHECK(CallOnce(another, call).result_int() == 200);
   CHECK(CallOnce(proxy.port(), call).result_int() == 200);
+}
+
+TEST_CASE("proxy connection caps: every task's user can hold its allowance at the same time",
+          "[meter]") {
+  // A machine of one slot: 256 per user, 4096 in all.
+  const ConnectionLimits one = ProxyConnectionLimits(1, false, 1 << 20);
+  CHECK(one.max_per_client == 256);
+  CHECK(one.max_connections == 4096);
+  // Forty slots: room for forty tasks' users and the agent's.
+  const ConnectionLimits forty = ProxyConnectionLimits(40, false, 1 << 20);
+  CHECK(forty.max_per_client == 256);
+  CHECK(forty.max_connections == 41 * 256);
+  // Where open files are short (4096, 256 kept), each user's share is cut so all still fit.
+  const ConnectionLimits short_of_files = ProxyConnectionLimits(40, false, 4096);
+  CHECK(short_of_files.max_connections == 3840);
+  CHECK(short_of_files.max_per_client == 3840 / 41);
+  const ConnectionLimits very_short = ProxyConnectionLimits(1, false, 100);
+  CHECK(very_short.max_connections == 50);
+  CHECK(very_short.max_per_client == 25);
+  // Tasks that all run as root are one user: it may use all.
+  const ConnectionLimits as_root = ProxyConnectionLimits(8, true, 1 << 20);
+  CHECK(as_root.max_connections == 4096);
+  CHECK(as_root.max_per_client == 4096);
+}
+
+TEST_CASE("proxy: a task holding all the connections it may leaves other tasks theirs", "[meter]") {
+  if (geteuid() != 0) {
+    WARN("needs root, to connect as other users");
+    return;
+  }
+  ProxyOptions options = Options("mock");  // the caps at their defaults
+  options.header_timeout = 60s;            // the held heads outlast the test
+  ProxyUnderTest proxy(options);
+  const size_t allowance = options.limits.max_per_client;
+  REQUIRE(allowance == kConnectionsPerUser);
+  // One task's user holds its whole allowance open, each connection a head never finished,
+  // from 127.0.0.2.
+  testing::HalfSentRequests held(proxy.port(), int(allowance), 1, kHalfSentCall, {kOtherUid});
+  REQUIRE(held.StillOpen() == int(allowance));
+
+  // Another task's call, from the same address, is answered.
+  proxy.ledger().Bind(kOtherUid + 1, false);
+  CHECK(CallAs(kOtherUid + 1, proxy.port(), kToken, "127.0.0.2") == "HTTP/1.1 200 OK");
+  // The first task's next connection is refused, whatever address it comes from.
+  proxy.ledger().Bind(kOtherUid, false);
+  CHECK(CallAs(kOtherUid, proxy.port(), kToken) == "HTTP/1.1 503 Service Unavailable");
+  CHECK(CallAs(kOtherUid, proxy.port(), kToken, "127.0.0.3") == "HTTP/1.1 503 Service Unavailable");
+  CHECK(held.StillOpen() == int(allowance));
+  CHECK(proxy.ledger().reserves().size() == 1);
+}
+
+TEST_CASE("proxy: a proxy-only task's own listener holds one user's allowance in all", "[meter]") {
+  ProxyUnderTest proxy(Options("mock"));
+  const uint16_t its_own = proxy.AlsoAccept("task-1");
+  const int allowance = int(kConnectionsPerUser);
+  // From 8 addresses, as a task could from its network namespace's loopback: the listener is
+  // full at the allowance, and the heads that have waited longest are closed to make room.
+  testing::HalfSentRequests held(its_own, allowance + 8, 8, kHalfSentCall);
+  REQUIRE(testing::WaitUntil([&] { return held.StillOpen() == allowance; }, 10s));
+  CHECK_FALSE(held.Open(0));
+  CHECK(held.Open(allowance + 7));
 }
 
 }  // namespace autovibe::meter

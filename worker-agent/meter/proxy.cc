@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -103,9 +104,13 @@ class Proxy final : public std::enable_shared_from_this<Proxy> {
     return {};
   }
 
-  // Binds and starts accepting; each connection is a Session.
+  // Binds and starts accepting; each connection is a Session. Every task (and the agent's own
+  // user) connects from 127.0.0.1 here, so connections are counted per user, not per address:
+  // one task holding its whole allowance leaves the others theirs.
   Result<void> Listen(asio::io_context& ioc) {
-    auto listener = StartTcpListener(ioc, ListenerOptionsFor(options_), Accepting(""));
+    ListenerOptions lo = ListenerOptionsFor(options_);
+    lo.client_user = [self = shared_from_this()](const tcp::socket& s) { return self->OwnerOf(s); };
+    auto listener = StartTcpListener(ioc, std::move(lo), Accepting(""));
     if (!listener) {
       // The proxy's own wording of the listener's errors.
       const Error& e = listener.error();
@@ -117,10 +122,14 @@ class Proxy final : public std::enable_shared_from_this<Proxy> {
     return {};
   }
 
-  // Another listening socket, made for `task_id`, served like the proxy's own.
+  // Another listening socket, made for `task_id`, served like the proxy's own. Only that task
+  // reaches it, from whatever addresses its network namespace has: it gets one user's
+  // allowance in all.
   Result<std::unique_ptr<TcpListener>> AlsoAccept(asio::io_context& ioc, int fd,
                                                   const std::string& task_id) {
-    return AdoptTcpListener(ioc, fd, ListenerOptionsFor(options_), Accepting(task_id));
+    ListenerOptions lo = ListenerOptionsFor(options_);
+    lo.limits.max_connections = options_.limits.max_per_client;
+    return AdoptTcpListener(ioc, fd, std::move(lo), Accepting(task_id));
   }
 
   void Stop() {
@@ -147,11 +156,11 @@ class Proxy final : public std::enable_shared_from_this<Proxy> {
   };
 
   // Serves each connection a listener accepts (`task_listener`: the task it was made for; empty:
-  // the proxy's own), knowing where it comes from.
+  // the proxy's own), knowing where it comes from: on the proxy's own, the listener has asked
+  // who owns the client's socket (OwnerOf), once.
   TcpListener::OnAccept Accepting(std::string task_listener) {
     return [self = shared_from_this(), task_listener](tcp::socket s, ConnectionSlot slot) {
-      Peer peer{.task_listener = task_listener};
-      if (task_listener.empty()) peer.uid = self->OwnerOf(s);
+      Peer peer{.task_listener = task_listener, .uid = slot.client_user()};
       auto ex = s.get_executor();
       asio::co_spawn(ex, self->Session(std::move(s), std::move(slot), std::move(peer)),
                      asio::detached);
@@ -369,6 +378,17 @@ class ProxyHandle final : public MeteringProxy {
 };
 
 }  // namespace
+
+ConnectionLimits ProxyConnectionLimits(uint32_t task_slots, bool shared_user, uint64_t open_files) {
+  constexpr uint64_t kAtLeast = 4096;
+  const uint64_t room = std::max<uint64_t>(open_files > 512 ? open_files - 256 : open_files / 2, 1);
+  const uint64_t users = uint64_t{task_slots} + 1;  // and the agent's own
+  const uint64_t overall = std::min(room, std::max(kAtLeast, users * kConnectionsPerUser));
+  const uint64_t per_user =
+      shared_user ? overall : std::clamp<uint64_t>(overall / users, 1, kConnectionsPerUser);
+  return {.max_connections = static_cast<size_t>(overall),
+          .max_per_client = static_cast<size_t>(per_user)};
+}
 
 Result<std::unique_ptr<MeteringProxy>> StartMeteringProxy(asio::io_context& ioc,
                                                           ProxyOptions options, CallLedger& ledger,

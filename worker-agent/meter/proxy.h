@@ -43,6 +43,19 @@ struct MockSettings {
   int64_t cache_read_tokens = 0;
 };
 
+// Connections each user may hold open to the proxy: a coding tool opens a handful, one per
+// call in flight.
+inline constexpr size_t kConnectionsPerUser = 256;
+
+// The proxy's connection caps on a machine running `task_slots` tasks at once, in an agent
+// allowed `open_files` descriptors. Each user (a boxed task's, or the agent's own) may hold
+// kConnectionsPerUser; overall there is room for every task's user and the agent's to hold
+// theirs at once, and at least 4096, so the tasks cannot crowd each other out between them.
+// All within the open-files limit less 256 kept for checkpoints, tools and the bus (half of it
+// when that is 512 or less), each user's allowance cut to fit when that cannot hold them all.
+// When every task runs as one user (task_user = "root": `shared_user`), that user may use all.
+ConnectionLimits ProxyConnectionLimits(uint32_t task_slots, bool shared_user, uint64_t open_files);
+
 struct ProxyOptions {
   std::string host = "127.0.0.1";
   uint16_t port = 0;  // 0: a free port
@@ -67,9 +80,11 @@ struct ProxyOptions {
   // waiting at most count_tokens_timeout for the answer; 0: never.
   int64_t count_tokens_above = 32 << 10;
   std::chrono::milliseconds count_tokens_timeout{3000};
-  // Connections open at once, overall and per client address (listener.h); over a cap a new
-  // connection is answered 503 and closed.
-  ConnectionLimits limits{.max_connections = 4096, .max_per_client = 2048};
+  // Connections open at once (listener.h), overall and per client: per user for a loopback
+  // client whose socket's owner the kernel tells (a boxed task's user, or root), else per
+  // address; a task's own listener (AlsoAccept) takes max_per_client in all. Over a cap a new
+  // connection is answered 503 and closed. The agent's: ProxyConnectionLimits.
+  ConnectionLimits limits{.max_connections = 4096, .max_per_client = kConnectionsPerUser};
   // A request's head must arrive within this of its first byte (of the connection, for a
   // connection's first request). The token is checked on the head, before the body is read.
   std::chrono::milliseconds header_timeout{10'000};
