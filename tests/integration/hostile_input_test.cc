@@ -229,12 +229,17 @@ TEST_CASE("garbage and hostile commands to an agent are answered with errors and
       "av.cmd." + std::string(controller.MachineByName("target")->at("id").as_string());
   auto bus = ConnectNats(AdminBus(nats.url()));
   REQUIRE(bus);
-  // The agent listens for commands once its registration is answered (after the controller
-  // committed it), which may be a moment after the controller lists the machine.
+  // The agent listens for commands early, and takes work once its registration is answered
+  // (after the controller committed it), a moment after the controller lists the machine:
+  // until then a RunTask is answered "unavailable".
   REQUIRE(WaitUntil(
       [&] {
-        auto r = (*bus)->Request(subject, "", 1s);
-        return r || r.error().code != ErrorCode::kNoResponders;
+        v1::Command probe;
+        probe.set_command_id("c-probe");
+        probe.mutable_run_task()->set_task_id("");
+        auto r = (*bus)->Request(subject, probe.SerializeAsString(), 1s);
+        v1::CommandReply reply;
+        return r && reply.ParseFromString(*r) && reply.error_code() != "unavailable";
       },
       10s));
   auto ask = [&](const std::string& data) {

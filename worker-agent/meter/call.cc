@@ -191,6 +191,16 @@ asio::awaitable<void> RunCall(const CallEnv& env, Api api, Request& request, Too
     co_return;
   }
   const std::optional<RequestShape> request_shape = Tighten(env, task->task_id, *plan);
+  auto admitted = env.limiter.Admit(task->task_id, plan->worst.tokens, Clock::now());
+  if (!admitted.ticket) {
+    co_await reply.SendError(
+        MakeErrorAnswer(shape, Refusal::kRateLimited,
+                        Autovibe("the task's rate limit is reached; retry in " +
+                                 std::to_string(admitted.retry_after.count()) + " s"),
+                        static_cast<int>(admitted.retry_after.count())));
+    co_return;
+  }
+  // Counted only once admitted: a task over its rate limit spends none of the provider's.
   if (WorthCounting(env, api, task->task_id, request_shape, *plan)) {
     auto count =
         UpstreamRequest(request, api, env.provider->pool->url(), env.provider->api_key, plan->body);
@@ -200,15 +210,6 @@ asio::awaitable<void> RunCall(const CallEnv& env, Api api, Request& request, Too
       spdlog::debug("meter: task={}: no token count ({}): bounded by bytes", task->task_id,
                     counted.error().message);
     }
-  }
-  auto admitted = env.limiter.Admit(task->task_id, plan->worst.tokens, Clock::now());
-  if (!admitted.ticket) {
-    co_await reply.SendError(
-        MakeErrorAnswer(shape, Refusal::kRateLimited,
-                        Autovibe("the task's rate limit is reached; retry in " +
-                                 std::to_string(admitted.retry_after.count()) + " s"),
-                        static_cast<int>(admitted.retry_after.count())));
-    co_return;
   }
   const int64_t least_output = LeastOutput(*plan, env.options.min_output_tokens);
   ReserveAsk ask{.worst = plan->worst, .least = plan->worst};
