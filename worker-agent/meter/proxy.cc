@@ -21,6 +21,7 @@
 #include "common/core/awaitable.h"
 #include "common/http/http.h"
 #include "common/http/listener.h"
+#include "worker-agent/meter/body_budget.h"
 #include "worker-agent/meter/call.h"
 #include "worker-agent/meter/errors.h"
 
@@ -212,7 +213,8 @@ class Proxy final : public std::enable_shared_from_this<Proxy> {
         break;
       }
       if (!co_await CheckToken(stream, parser.get(), peer)) break;
-      if (!co_await ReadBody(stream, buffer, parser)) break;
+      std::optional<BodyBudget::Ticket> body_held;  // until the call ends
+      if (!co_await ReadBody(stream, buffer, parser, peer, body_held)) break;
       Request& request = parser.get();
       if (!co_await Answer(stream, request, peer)) break;
     }
@@ -253,13 +255,25 @@ class Proxy final : public std::enable_shared_from_this<Proxy> {
   // Reads the body after the head: refuses one too large before it is sent when its length
   // is announced, and lets a client waiting on "Expect: 100-continue" go on.
   asio::awaitable<bool> ReadBody(beast::tcp_stream& stream, beast::flat_buffer& buffer,
-                                 http::request_parser<http::string_body>& parser) {
+                                 http::request_parser<http::string_body>& parser, const Peer& peer,
+                                 std::optional<BodyBudget::Ticket>& held) {
     Shape shape = GuessShape(parser.get());
     unsigned version = parser.get().version();
     auto length = parser.content_length();
     if (length && *length > options_.max_request_bytes) {
       co_await Refuse(stream, version, shape, Refusal::kTooLarge, TooLarge());
       co_return false;
+    }
+    // A body of unannounced length (chunked) may be as large as allowed.
+    const int64_t bytes = static_cast<int64_t>(length.value_or(options_.max_request_bytes));
+    if (bytes > 0 && !parser.is_done()) {
+      held = bodies_.Take(BodyClient(peer), bytes);
+      if (!held) {
+        co_await Refuse(stream, version, shape, Refusal::kUnavailable,
+                        "autovibe: too many large requests are in flight from this task; retry "
+                        "shortly");
+        co_return false;
+      }
     }
     stream.expires_after(kRequestTimeout);
     if (length && *length > buffer.capacity()) {
@@ -292,6 +306,13 @@ class Proxy final : public std::enable_shared_from_this<Proxy> {
       co_return false;
     }
     co_return true;
+  }
+
+  // Whose request bodies a connection's count against: its task's listener, its user, else
+  // everyone whose user is not known.
+  static std::string BodyClient(const Peer& peer) {
+    if (!peer.task_listener.empty()) return "listener:" + peer.task_listener;
+    return peer.uid ? "uid:" + std::to_string(*peer.uid) : "unknown";
   }
 
   std::string TooLarge() const {
@@ -348,6 +369,9 @@ class Proxy final : public std::enable_shared_from_this<Proxy> {
   RateLimiter limiter_;
   PrefixBook prefixes_;  // what each task's earlier calls already counted
   PeerOwner peer_owner_;
+  // Request bodies held at once: four of the largest per client, 32 in all.
+  BodyBudget bodies_{4 * static_cast<int64_t>(options_.max_request_bytes),
+                     32 * static_cast<int64_t>(options_.max_request_bytes)};
   std::map<std::string, Provider, std::less<>> providers_;
   std::unordered_set<beast::tcp_stream*> idle_;
   std::unique_ptr<TcpListener> listener_;
