@@ -350,13 +350,15 @@ TEST_CASE("project stop halts every task at once and resume releases them", "[bu
   REQUIRE(r);
   REQUIRE(r->status == 200);
   CHECK(json::parse(r->body).at("resumed_tasks").as_int64() == 7);
+  // The stopped tools may still be dying when the tasks are released: a task the agent turns
+  // away meanwhile (its slots still taken) makes the controller rest the machine, up to 30 s.
   CHECK(WaitUntil(
       [&] {
         int running = 0;
         for (const auto& id : ids) running += f.tasks->State(id) == "running";
         return running == 4;
       },
-      20s));
+      60s));
   CHECK(f.tasks->State(later) == "queued");  // released, waiting for a slot
   CHECK(f.tasks->Task(later).at("reason").as_string() == "");
 }
