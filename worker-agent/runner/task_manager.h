@@ -112,8 +112,13 @@ class TaskManager {
 
   // The tasks whose tool runs here.
   std::vector<std::string> RunningTaskIds() const;
-  // Slots in use: tasks running or being prepared.
-  size_t running() const { return running_.size() + preparing_.size(); }
+  // Slots in use: tasks running or being prepared, each once (a new attempt may be prepared
+  // while the one it supersedes is still dying).
+  size_t running() const {
+    size_t n = running_.size();
+    for (const auto& [id, p] : preparing_) n += running_.count(id) == 0 ? 1 : 0;
+    return n;
+  }
 
  private:
   struct Attempt;
