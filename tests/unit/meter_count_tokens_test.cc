@@ -45,9 +45,7 @@ TEST_CASE("the count body keeps what the counter reads and drops the rest", "[me
 
 TEST_CASE("a session's first call is counted by the provider and reserved by the count",
           "[meter]") {
-  testing::FakeAnthropicScript script;
-  script.write_file = "";
-  testing::FakeAnthropic anthropic(script);
+  testing::FakeAnthropic anthropic({.write_file = ""});  // text answers only
   REQUIRE(anthropic.Start());
   ProxyUnderTest proxy(Options(anthropic.url()), PriceTable::BuiltIn());
 
@@ -92,9 +90,7 @@ TEST_CASE("a session's first call is counted by the provider and reserved by the
 }
 
 TEST_CASE("a counter that fails leaves the call bounded by its bytes", "[meter]") {
-  testing::FakeAnthropicScript script;
-  script.write_file = "";
-  testing::FakeAnthropic anthropic(script);
+  testing::FakeAnthropic anthropic({.write_file = ""});  // text answers only
   REQUIRE(anthropic.Start());
   ProxyOptions options = Options(anthropic.url());
   options.upstreams["anthropic"].url = anthropic.url() + "/nowhere";  // counts answer 404 too

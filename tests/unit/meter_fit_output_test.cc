@@ -90,9 +90,7 @@ http::response<http::string_body> OpusCall(ProxyUnderTest& proxy, int64_t cents)
 
 TEST_CASE("a call near the end of its budget goes with a lower output limit, not refused",
           "[meter]") {
-  testing::FakeAnthropicScript script;
-  script.write_file = "";
-  testing::FakeAnthropic anthropic(script);
+  testing::FakeAnthropic anthropic({.write_file = ""});  // text answers only
   REQUIRE(anthropic.Start());
   ProxyUnderTest proxy(Options(anthropic.url()), PriceTable::BuiltIn());
   // 40 cents left: a 64,000-token Opus answer does not fit.

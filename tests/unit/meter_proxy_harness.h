@@ -61,9 +61,8 @@ class FakeLedger final : public CallLedger {
   void Reserve(const MeteredTask& task, const ReserveAsk& ask,
                std::function<void(Result<Reservation>)> done) override {
     std::unique_lock lock(mu_);
-    reserves_.push_back(ask.worst);
     asks_.push_back(ask);
-    const uint64_t id = reserves_.size();
+    const uint64_t id = asks_.size();
     Reservation r{id, ask.worst};
     std::optional<Error> refusal = refusal_;
     if (cap_ && !ask.worst.FitsIn(*cap_)) {
@@ -99,7 +98,7 @@ class FakeLedger final : public CallLedger {
     std::lock_guard lock(mu_);
     cap_ = cap;
   }
-  std::vector<ReserveAsk> asks() {
+  std::vector<ReserveAsk> asks() const {
     std::lock_guard lock(mu_);
     return asks_;
   }
@@ -112,9 +111,12 @@ class FakeLedger final : public CallLedger {
     std::lock_guard lock(mu_);
     return std::exchange(held_, nullptr);
   }
+  // The worst case of each call asked for, in order (reservation id - 1).
   std::vector<Amounts> reserves() const {
     std::lock_guard lock(mu_);
-    return reserves_;
+    std::vector<Amounts> out;
+    for (const ReserveAsk& a : asks_) out.push_back(a.worst);
+    return out;
   }
   std::vector<std::pair<uint64_t, v1::UsageRecord>> settles() const {
     std::lock_guard lock(mu_);
@@ -128,7 +130,6 @@ class FakeLedger final : public CallLedger {
   std::optional<Error> refusal_;
   bool hold_ = false;
   std::function<void()> held_;
-  std::vector<Amounts> reserves_;
   std::vector<ReserveAsk> asks_;
   std::optional<Amounts> cap_;
   std::vector<std::pair<uint64_t, v1::UsageRecord>> settles_;

@@ -2,23 +2,13 @@
 #include <catch2/catch.hpp>
 
 #include "tests/support/catch_result.h"
+#include "tests/unit/meter_test_prices.h"
 #include "worker-agent/meter/settle.h"
 
 namespace autovibe::meter {
 namespace {
 
-const PriceTable& Prices() {
-  static const PriceTable table = *PriceTable::Parse(R"(
-[models."claude-sonnet-4-5"]
-aliases = ["claude-sonnet-4-5-20250929"]
-input = 3.00
-output = 15.00
-cache_write = 3.75
-cache_read = 0.30
-max_output_tokens = 64000
-)");
-  return table;
-}
+const PriceTable& Prices() { return TestPrices(); }
 
 CallPlan Plan(Api api, std::string body) {
   auto plan = PlanCall(api, std::move(body), Prices());

@@ -72,7 +72,6 @@ void ContentScan::Key(std::string_view s) {
 
 void ContentScan::StringPart(std::string_view s) {
   if (!Watched()) return;
-  in_value_ = true;
   if (value_.size() < kValuePrefix) value_.append(s.substr(0, kValuePrefix - value_.size()));
 }
 
@@ -82,7 +81,6 @@ void ContentScan::String(std::string_view s) {
     Check(value_, false);
   }
   value_.clear();
-  in_value_ = false;
 }
 
 void ContentScan::Scalar(bool null) {

@@ -55,7 +55,6 @@ class ContentScan {
   std::vector<Frame> frames_;
   std::string key_, key_part_;
   std::string value_;  // the first bytes of a watched string value
-  bool in_value_ = false;
   std::string why_;
 };
 

@@ -7,6 +7,8 @@
 #include <cstring>
 #include <optional>
 
+#include "worker-agent/meter/sax_limits.h"
+
 // OpenSSL's own SHA-256 functions: the same code EVP runs, without starting its provider
 // machinery in the agent (see worker-agent/snapshot/hash.cc). Deprecated, still part of 3.0.
 #pragma GCC diagnostic ignored "-Wdeprecated-declarations"
@@ -69,13 +71,8 @@ bool IsPreamble(Api api, std::string_view key) {
 
 std::string_view ConversationKey(Api api) { return api == Api::kResponses ? "input" : "messages"; }
 
-class Shaper {
+class Shaper : public SaxNoLimits {
  public:
-  static constexpr std::size_t max_array_size = -1;
-  static constexpr std::size_t max_object_size = -1;
-  static constexpr std::size_t max_string_size = -1;
-  static constexpr std::size_t max_key_size = -1;
-
   Shaper(Api api, Parts& out) : api_(api), out_(out) {}
 
   bool on_document_begin(error_code&) { return true; }

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "worker-agent/meter/content_scan.h"
+#include "worker-agent/meter/sax_limits.h"
 
 namespace autovibe::meter {
 namespace {
@@ -46,13 +47,8 @@ struct TopLevel {
   ContentScan content;  // what the conversation makes the provider fetch
 };
 
-class Scanner {
+class Scanner : public SaxNoLimits {
  public:
-  static constexpr std::size_t max_array_size = -1;
-  static constexpr std::size_t max_object_size = -1;
-  static constexpr std::size_t max_string_size = -1;
-  static constexpr std::size_t max_key_size = -1;
-
   explicit Scanner(TopLevel& out) : out_(out) {}
 
   bool on_document_begin(error_code&) { return true; }
