@@ -72,6 +72,30 @@ Result<void> LoadControllerConfigToml(std::string_view toml_text, ControllerConf
         if (k == "http_header_timeout") {
           return TomlDuration(node, k, c.http_header_timeout);
         }
+        if (k == "repo_local_roots") {
+          const toml::array* roots = node.as_array();
+          if (roots == nullptr)
+            return MakeError(ErrorCode::kBadConfig,
+                             "repo_local_roots must be a list of absolute paths");
+          c.repo_local_roots.clear();
+          for (const toml::node& r : *roots) {
+            auto path = r.value<std::string>();
+            if (!path || !path->starts_with("/")) {
+              return MakeError(ErrorCode::kBadConfig,
+                               "repo_local_roots must be a list of absolute paths");
+            }
+            c.repo_local_roots.push_back(*path);
+          }
+          return {};
+        }
+        if (k == "max_result_bytes") {
+          auto n = node.value<int64_t>();
+          if (!n || *n < 0)
+            return MakeError(ErrorCode::kBadConfig,
+                             "max_result_bytes must be a whole number of bytes");
+          c.max_result_bytes = *n;
+          return {};
+        }
         if (k == "pool") {
           auto pools = ParsePools(node);
           if (!pools) return pools.error();

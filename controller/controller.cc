@@ -23,6 +23,7 @@
 #include "controller/agents/lease_service.h"
 #include "controller/agents/machine_commands.h"
 #include "controller/agents/registration.h"
+#include "controller/agents/result_agents.h"
 #include "controller/agents/sender_rules.h"
 #include "controller/agents/task_commands.h"
 #include "controller/api/admin_token.h"
@@ -43,6 +44,7 @@
 #include "controller/machines/machine_manager.h"
 #include "controller/machines/nats_auth.h"
 #include "controller/provisioners/factory.h"
+#include "controller/results/result_keeper.h"
 #include "controller/store/backup.h"
 #include "controller/store/scheduled_backups.h"
 #include "controller/store/store.h"
@@ -172,6 +174,16 @@ class ControllerImpl final : public Controller {
                                                      task_reactions_.get(), &ioc_, batch_.get()},
                                         TaskBookOptions{});
     task_facts_ = std::make_unique<TaskBookFacts>(*tasks_);
+    result_agents_ =
+        std::make_unique<NatsResultAgents>(ResultAgentsDeps{&ioc_, bus_.get(), prefix});
+    results_ = std::make_unique<ResultKeeper>(
+        ResultKeeperDeps{.ioc = &ioc_,
+                         .agents = result_agents_.get(),
+                         .book = tasks_.get(),
+                         .data_dir = config_.data_dir,
+                         .secret = nullptr,
+                         .max_result_bytes = static_cast<uint64_t>(config_.max_result_bytes)});
+    task_reactions_->SetResults(results_.get());
     if (auto r = MakeBudgets(); !r) return r;
     if (!config_.nats_auth_file.empty()) {
       nats_auth_ = std::make_unique<NatsAuth>(
@@ -343,7 +355,11 @@ class ControllerImpl final : public Controller {
     tasks_api_ = std::make_unique<TasksApi>(TasksApiDeps{
         tasks_.get(), fleet_.get(), followers_.get(), [this] { return batch_->Commit(); },
         [this](std::string_view id) { return checkpoints_->Find(id) != nullptr; },
-        [this](std::string_view task) { return checkpoints_->Restoring(task); }});
+        [this](std::string_view task) { return checkpoints_->Restoring(task); },
+        [this](const std::string& task, const std::string& what) {
+          return results_->FilePath(task, what);
+        },
+        config_.repo_local_roots, nullptr});
     budgets_api_ = std::make_unique<BudgetsApi>(BudgetsApiDeps{
         budgets_.get(),
         [this](std::string_view name) { return tasks_->FindProject(name) != nullptr; },
@@ -448,6 +464,8 @@ class ControllerImpl final : public Controller {
   std::unique_ptr<NatsCheckpointAgents> checkpoint_agents_;  // outlives the service's transfers
   std::unique_ptr<CheckpointService> checkpoints_;
   std::unique_ptr<NatsTaskCommands> task_commands_;
+  std::unique_ptr<NatsResultAgents> result_agents_;
+  std::unique_ptr<ResultKeeper> results_;  // outlives task_reactions_, which calls it
   std::unique_ptr<TaskReactions> task_reactions_;
   std::unique_ptr<TaskBook> tasks_;
   std::unique_ptr<TaskBookFacts> task_facts_;

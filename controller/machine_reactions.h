@@ -12,6 +12,7 @@
 #include "controller/fleet/fleet.h"
 #include "controller/fleet/machine_listener.h"
 #include "controller/machines/nats_auth.h"
+#include "controller/results/result_keeper.h"
 #include "controller/store/write_batch.h"
 #include "controller/tasks/task_book.h"
 
@@ -69,7 +70,12 @@ class TaskReactions final : public TaskObserver {
   TaskReactions(TaskFollowers& followers, Fleet& fleet) : followers_(followers), fleet_(fleet) {}
 
   // TaskObserver
-  void TaskChanged(const TaskRecord& t) override { followers_.TaskChanged(t); }
+  void TaskChanged(const TaskRecord& t) override {
+    followers_.TaskChanged(t);
+    if (results_ != nullptr) results_->TaskChanged(t);
+  }
+  // Keeps repository tasks' results from now on (made after the task book).
+  void SetResults(ResultKeeper* results) { results_ = results; }
   void TaskLogged(const TaskRecord& t, const TaskLogChunk& chunk) override {
     followers_.TaskLogged(t, chunk);
   }
@@ -80,6 +86,7 @@ class TaskReactions final : public TaskObserver {
  private:
   TaskFollowers& followers_;
   Fleet& fleet_;
+  ResultKeeper* results_ = nullptr;
 };
 
 }  // namespace autovibe

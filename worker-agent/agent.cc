@@ -26,6 +26,7 @@
 #include "worker-agent/host/resources.h"
 #include "worker-agent/host/tools.h"
 #include "worker-agent/meter/meter_service.h"
+#include "worker-agent/repo_keeper.h"
 #include "worker-agent/runner/event_outbox.h"
 #include "worker-agent/runner/task_manager.h"
 
@@ -122,6 +123,7 @@ class AgentImpl final : public Agent {
     if (!outbox) return outbox.error();
     outbox_ = std::move(*outbox);
     if (auto r = StartMeter(); !r) return r.error();
+    repos_ = std::make_unique<RepoKeeper>(ioc_, config_.data_dir);
     auto task_options = TaskOptions();
     if (config_.box.task_user == box::TaskUser::kPerTask) {
       task_options.boxes = std::make_shared<runner::TaskBoxes>(ioc_, BoxOptions());
@@ -266,6 +268,10 @@ class AgentImpl final : public Agent {
     o.meter = meter_.get();
     o.on_ended = [this](const std::string& task_id, uint32_t attempt) {
       if (checkpoints_) checkpoints_->TaskEnded(task_id, attempt);
+    };
+    o.harvest = [this](const std::string& task_id, const v1::RepoSpec& repo,
+                       TaskManagerOptions::HarvestDone done) {
+      repos_->Harvest(task_id, repo, std::move(done));
     };
     return o;
   }
@@ -461,13 +467,46 @@ class AgentImpl final : public Agent {
       return;
     }
     if (cmd->has_run_task()) return StartTask(*cmd, send);
+    if (cmd->has_fetch_result()) return send(repos_->Fetch(*cmd));
+    if (cmd->has_push_result()) return repos_->Push(*cmd, send);
     send(Reply(*cmd, Execute(*cmd)));
   }
 
   // Answers once the tool started or could not: a boxed task's workspace is handed to its user
   // first, off this thread.
+  // A repository task's workspace is fetched and checked out first (off this thread), unless
+  // this attempt already runs here.
   void StartTask(const v1::Command& cmd, const CheckpointKeeper::Reply& send) {
-    tasks_->Run(cmd.run_task(), [cmd, send](Result<void> r) { send(Reply(cmd, r)); });
+    const v1::RunTask& run = cmd.run_task();
+    auto start = [this, cmd, send] {
+      tasks_->Run(cmd.run_task(), [cmd, send](Result<void> r) { send(Reply(cmd, r)); });
+    };
+    if (!run.has_repo() || !ValidTaskId(run.task_id()) ||
+        (tasks_->Running(run.task_id()) && tasks_->AttemptOf(run.task_id()) >= run.attempt())) {
+      return start();
+    }
+    if (!tasks_->Running(run.task_id()) && tasks_->running() >= config_.task_slots) {
+      return send(Reply(
+          cmd, MakeError(ErrorCode::kBusy,
+                         "all " + std::to_string(config_.task_slots) + " task slots are in use")));
+    }
+    // What a checkpoint, a paused attempt or an earlier attempt left is the task's work: kept.
+    std::error_code ec;
+    const std::string workspace = WorkspacePath(config_.data_dir, run.task_id());
+    const bool seeded =
+        !run.from_checkpoint().empty() || run.resume() ||
+        (std::filesystem::exists(workspace, ec) && !std::filesystem::is_empty(workspace, ec));
+    repos_->Seed(run, seeded, [this, cmd, send, start](Result<void> r) {
+      if (!r) {
+        spdlog::warn("task {} attempt {}: repository not ready: {}", cmd.run_task().task_id(),
+                     cmd.run_task().attempt(), r.error().message);
+        return send(Reply(cmd, r));
+      }
+      if (stopping_) {
+        return send(Reply(cmd, MakeError(ErrorCode::kUnavailable, "the agent is stopping")));
+      }
+      start();
+    });
   }
 
   // A checkpoint a task should start from that is not here: try elsewhere or later.
@@ -503,6 +542,9 @@ class AgentImpl final : public Agent {
         tasks_->Cancel(cmd.cancel_task().task_id(), cmd.cancel_task().reason(),
                        StopDelay(cmd.cancel_task().delay_ms()));
         return {};
+      case v1::Command::kFetchResult:
+      case v1::Command::kPushResult:
+        return {};  // answered in OnCommand
       case v1::Command::kPauseTask:
         tasks_->Pause(cmd.pause_task().task_id(), cmd.pause_task().reason(),
                       StopDelay(cmd.pause_task().delay_ms()));
@@ -571,7 +613,8 @@ class AgentImpl final : public Agent {
   std::unique_ptr<Bus> bus_;
   std::unique_ptr<EventOutbox> outbox_;  // after bus_: gone before it
   meter::PriceTable prices_;
-  std::unique_ptr<meter::MeterService> meter_;     // after outbox_: gone before it
+  std::unique_ptr<meter::MeterService> meter_;  // after outbox_: gone before it
+  std::unique_ptr<RepoKeeper> repos_;
   std::unique_ptr<TaskManager> tasks_;             // after meter_: gone before it
   std::unique_ptr<CheckpointKeeper> checkpoints_;  // after tasks_: gone before it
   std::unique_ptr<Subscription> cmd_sub_;

@@ -7,7 +7,7 @@
 namespace autovibe {
 namespace {
 
-constexpr std::array<std::pair<ErrorCode, std::string_view>, 26> kNames = {{
+constexpr std::array<std::pair<ErrorCode, std::string_view>, 27> kNames = {{
     {ErrorCode::kBadRequest, "bad_request"},
     {ErrorCode::kBadConfig, "bad_config"},
     {ErrorCode::kNotFound, "not_found"},
@@ -33,6 +33,7 @@ constexpr std::array<std::pair<ErrorCode, std::string_view>, 26> kNames = {{
     {ErrorCode::kBudgetExhausted, "budget_exhausted"},
     {ErrorCode::kUnknownModel, "unknown_model"},
     {ErrorCode::kFailed, "failed"},
+    {ErrorCode::kRepoUnavailable, "repo_unavailable"},
     {ErrorCode::kInternal, "internal"},
 }};
 

@@ -39,6 +39,7 @@ enum class ErrorCode : uint8_t {
   kBudgetExhausted,   // budget_exhausted
   kUnknownModel,      // unknown_model: no price for the model
   kFailed,            // failed: a program or a peer failed without saying more
+  kRepoUnavailable,   // repo_unavailable: a task's repository cannot be fetched or checked out
   kInternal,          // internal: a broken invariant
 };
 

@@ -119,6 +119,19 @@ std::optional<AgentEvent> FromProto(const v1::AgentEvent& ev) {
           .signal = f.signal(),
           .reason = f.reason(),
           .report = {r.turns(), r.session_id(), r.reported_cost_micros(), r.result_subtype()}};
+      if (f.has_repo()) {
+        const v1::RepoResult& c = f.repo();
+        std::get<TaskFinishedEvent>(out.what).report.change =
+            TaskChange{.base = c.base(),
+                       .head = c.head(),
+                       .branch = c.branch(),
+                       .files_changed = c.files_changed(),
+                       .insertions = c.insertions(),
+                       .deletions = c.deletions(),
+                       .diff_bytes = c.diff_bytes(),
+                       .bundle_bytes = c.bundle_bytes(),
+                       .error = c.error()};
+      }
       break;
     }
     case v1::AgentEvent::kUsage:

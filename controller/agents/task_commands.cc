@@ -16,6 +16,19 @@ namespace asio = boost::asio;
 constexpr auto kAssignTimeout = std::chrono::seconds(5);
 // A task seeded from a checkpoint starts once its workspace is written.
 constexpr auto kSeedTimeout = std::chrono::seconds(120);
+// A repository task starts once its repository is fetched and checked out.
+constexpr auto kRepoTimeout = std::chrono::seconds(900);
+
+// The commit message of a task's change: its title, else its prompt's first line.
+std::string CommitMessage(const TaskRecord& t) {
+  std::string title = t.spec.title;
+  if (title.empty()) title = t.spec.prompt.substr(0, t.spec.prompt.find('\n'));
+  if (title.size() > 72) title = title.substr(0, 69) + "...";
+  if (title.empty()) title = "autovibe task " + t.id;
+  std::string message = title + "\n\nautovibe task " + t.id + " (" + t.spec.tool + ")";
+  if (t.spec.prompt.size() > title.size()) message += "\n\n" + t.spec.prompt.substr(0, 4000);
+  return message + "\n";
+}
 
 AssignAnswer ReadAnswer(const Result<std::string>& raw) {
   AssignAnswer a;
@@ -60,15 +73,30 @@ void NatsTaskCommands::RunTask(const TaskRecord& t, std::function<void(AssignAns
   const std::string from =
       d_.checkpoints != nullptr && !run->resume() ? d_.checkpoints->StartingPoint(t) : "";
   if (!from.empty()) run->set_from_checkpoint(from);
+  const bool repo = !t.spec.repo.url.empty();
+  if (repo) {
+    v1::RepoSpec* r = run->mutable_repo();
+    r->set_url(t.spec.repo.url);
+    r->set_ref(t.spec.repo.ref);
+    r->set_branch(t.spec.repo.branch);
+    r->set_author_name("autovibe");
+    r->set_author_email("autovibe@" + t.project + ".invalid");
+    r->set_message(CommitMessage(t));
+    r->set_keep_on_failure(t.spec.repo.publish_on_failure);
+    if (!t.spec.repo.secret.empty() && d_.secret) {
+      if (auto value = d_.secret(t.spec.repo.secret)) r->set_credential(*value);
+    }
+  }
   // The decision is durable before the agent hears of it: a restart never forgets a task
   // that is running somewhere.
-  d_.batch->AfterCommit([this, machine = t.machine_id, from, data = cmd.SerializeAsString(),
+  d_.batch->AfterCommit([this, machine = t.machine_id, from, repo, data = cmd.SerializeAsString(),
                          done = std::move(done)]() mutable {
-    if (from.empty()) return Send(machine, data, kAssignTimeout, std::move(done));
+    if (from.empty())
+      return Send(machine, data, repo ? kRepoTimeout : kAssignTimeout, std::move(done));
     d_.checkpoints->Branch(
-        from, machine, [this, machine, from, data, done](Result<BranchOutcome> r) {
+        from, machine, [this, machine, from, repo, data, done](Result<BranchOutcome> r) {
           if (stopped_) return;
-          if (r) return Send(machine, data, kSeedTimeout, done);
+          if (r) return Send(machine, data, repo ? kRepoTimeout : kSeedTimeout, done);
           // A checkpoint nobody has any more fails the task; one on a
           // machine that cannot answer now waits.
           done({.ok = false,

@@ -7,6 +7,8 @@
 #pragma once
 
 #include <boost/asio/io_context.hpp>
+#include <functional>
+#include <optional>
 #include <string>
 
 #include "common/bus/bus.h"
@@ -22,6 +24,9 @@ struct TaskCommandsDeps {
   WriteBatch* batch = nullptr;
   CheckpointService* checkpoints = nullptr;  // starting points of tasks; may be null
   std::string subject_prefix = "av";
+  // The value of a secret (a repository's credential) by name; nullopt when there is none.
+  // Null: no secrets.
+  std::function<std::optional<std::string>(const std::string& name)> secret;
 };
 
 class NatsTaskCommands final : public TaskCommands {

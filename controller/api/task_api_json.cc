@@ -48,6 +48,7 @@ json::object TaskToJson(const TaskRecord& t, const Fleet* fleet) {
   if (t.signal != 0) o["signal"] = t.signal;
   o["reason"] = t.reason;
   o["report"] = TaskReportToJson(t.report);
+  if (!t.spec.repo.url.empty()) o["change"] = TaskChangeToJson(t.report.change);
   o["last_log"] = t.last_log;
   o["created_at"] = FormatRfc3339(t.created_at_ms);
   o["assigned_at"] = TimeOrNull(t.assigned_at_ms);

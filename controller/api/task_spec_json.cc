@@ -7,6 +7,7 @@
 #include <charconv>
 
 #include "common/budget/amounts.h"
+#include "common/core/repo_url.h"
 #include "common/core/text.h"
 
 namespace autovibe {
@@ -76,6 +77,77 @@ Result<int64_t> Integer(const json::value& v, std::string_view field, int64_t lo
   }
   if (n < lo || n > hi) return Bad(fmt::format("\"{}\" must be between {} and {}", field, lo, hi));
   return n;
+}
+
+bool ValidSecretName(std::string_view n) {
+  if (n.empty() || n.size() > 64 || n.front() == '.') return false;
+  return std::all_of(n.begin(), n.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+           c == '_' || c == '-';
+  });
+}
+
+Result<void> CheckRepo(const TaskRepo& r) {
+  if (r.url.empty()) return Bad("\"repo.url\" is required");
+  if (auto u = ParseRepoUrl(r.url); !u) return Bad(u.error().message);
+  if (!r.ref.empty()) {
+    if (auto c = CheckRepoRef(r.ref); !c) return Bad("\"repo.ref\": " + c.error().message);
+  }
+  if (!r.branch.empty()) {
+    if (auto c = CheckBranchName(r.branch); !c) return Bad("\"repo.branch\": " + c.error().message);
+  }
+  for (const std::string* name : {&r.secret, &r.forge_secret}) {
+    if (!name->empty() && !ValidSecretName(*name)) {
+      return Bad("\"repo.secret\" is not a secret name (1-64 of letters, digits, '.', '_', '-')");
+    }
+  }
+  if (r.publish != "none" && r.publish != "push" && r.publish != "pr") {
+    return Bad("\"repo.publish\" must be none, push or pr");
+  }
+  if (!r.forge_api.empty() && !r.forge_api.starts_with("https://") &&
+      !r.forge_api.starts_with("http://")) {
+    return Bad("\"repo.forge_api\" must be an http(s) URL");
+  }
+  return {};
+}
+
+Result<TaskRepo> RepoFromJson(const json::value& v) {
+  if (!v.is_object()) return Bad("\"repo\" must be an object: {\"url\", \"ref\", ...}");
+  TaskRepo r;
+  for (const auto& [key, val] : v.as_object()) {
+    const std::string_view k = key;
+    if (k == "review") {
+      if (!val.is_bool()) return Bad("\"repo.review\" must be true or false");
+      r.review = val.as_bool();
+      continue;
+    }
+    if (!val.is_string()) return Bad(fmt::format("\"repo.{}\" must be a string", k.substr(0, 64)));
+    std::string text(val.as_string());
+    if (k == "url") {
+      r.url = std::move(text);
+    } else if (k == "ref") {
+      r.ref = std::move(text);
+    } else if (k == "secret") {
+      r.secret = std::move(text);
+    } else if (k == "branch") {
+      r.branch = std::move(text);
+    } else if (k == "publish") {
+      r.publish = std::move(text);
+    } else if (k == "publish_on") {
+      if (text != "success" && text != "failure") {
+        return Bad("\"repo.publish_on\" must be success or failure");
+      }
+      r.publish_on_failure = text == "failure";
+    } else if (k == "forge_api") {
+      r.forge_api = std::move(text);
+    } else if (k == "forge_secret") {
+      r.forge_secret = std::move(text);
+    } else {
+      return Bad(fmt::format("unknown field \"repo.{}\"", k.substr(0, 64)));
+    }
+  }
+  if (auto c = CheckRepo(r); !c) return c.error();
+  return r;
 }
 
 Result<void> CheckSpec(const TaskSpec& s) {
@@ -150,6 +222,15 @@ Result<TaskSpec> TaskSpecFromJson(const json::object& o) {
       auto n = Integer(v, k, 1, kMaxTaskAttempts);
       if (!n) return n.error();
       s.max_attempts = static_cast<uint32_t>(*n);
+    } else if (k == "repo") {
+      auto repo = RepoFromJson(v);
+      if (!repo) return repo.error();
+      s.repo = std::move(*repo);
+    } else if (k == "title") {
+      if (!v.is_string() || v.as_string().size() > 200) {
+        return Bad("\"title\" must be a string of at most 200 bytes");
+      }
+      s.title = std::string(v.as_string());
     } else if (k == "max_usd") {
       // Dollars as a string ("0.50") or a number; 0 or absent: no cap of its own.
       auto micros = v.is_string()   ? ParseUsd(v.as_string())
@@ -187,14 +268,48 @@ json::object TaskSpecToJson(const TaskSpec& s) {
   o["timeout_s"] = s.timeout_s;
   o["max_attempts"] = s.max_attempts;
   if (s.max_usd_micros > 0) o["max_usd"] = FormatUsd(s.max_usd_micros);
+  if (!s.title.empty()) o["title"] = ValidUtf8(s.title);
+  if (!s.repo.url.empty()) o["repo"] = TaskRepoToJson(s.repo);
+  return o;
+}
+
+json::object TaskRepoToJson(const TaskRepo& r) {
+  json::object o{{"url", ValidUtf8(r.url)},
+                 {"ref", r.ref},
+                 {"secret", r.secret},
+                 {"branch", r.branch},
+                 {"publish", r.publish},
+                 {"review", r.review},
+                 {"publish_on", r.publish_on_failure ? "failure" : "success"}};
+  if (!r.forge_api.empty()) o["forge_api"] = r.forge_api;
+  if (!r.forge_secret.empty()) o["forge_secret"] = r.forge_secret;
+  return o;
+}
+
+Result<TaskRepo> TaskRepoFromJson(const json::value& v) { return RepoFromJson(v); }
+
+json::object TaskChangeToJson(const TaskChange& c) {
+  json::object o{{"base", c.base},
+                 {"head", c.head},
+                 {"branch", c.branch},
+                 {"files_changed", c.files_changed},
+                 {"insertions", c.insertions},
+                 {"deletions", c.deletions},
+                 {"diff_bytes", c.diff_bytes},
+                 {"bundle_bytes", c.bundle_bytes},
+                 {"stored", c.stored},
+                 {"published", c.published}};
+  if (!c.pr_url.empty()) o["pr_url"] = c.pr_url;
+  if (!c.error.empty()) o["error"] = ValidUtf8(c.error);
   return o;
 }
 
 json::object TaskReportToJson(const TaskReport& r) {
-  return {{"turns", r.turns},
-          {"session_id", r.session_id},
-          {"reported_cost_usd", FormatUsd(r.reported_cost_micros)},
-          {"result_subtype", r.result_subtype}};
+  json::object o{{"turns", r.turns},
+                 {"session_id", r.session_id},
+                 {"reported_cost_usd", FormatUsd(r.reported_cost_micros)},
+                 {"result_subtype", r.result_subtype}};
+  return o;
 }
 
 }  // namespace autovibe

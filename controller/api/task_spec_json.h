@@ -24,4 +24,10 @@ boost::json::object TaskSpecToJson(const TaskSpec& spec);
 
 boost::json::object TaskReportToJson(const TaskReport& r);
 
+// A repository as a task or project names it: {"url", "ref", "secret", "branch", "publish",
+// "review", "publish_on", "forge_api", "forge_secret"}. Errors: bad_request, saying which field.
+Result<TaskRepo> TaskRepoFromJson(const boost::json::value& v);
+boost::json::object TaskRepoToJson(const TaskRepo& r);
+boost::json::object TaskChangeToJson(const TaskChange& c);
+
 }  // namespace autovibe

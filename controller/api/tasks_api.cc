@@ -3,6 +3,8 @@
 #include <boost/json.hpp>
 #include <charconv>
 
+#include "common/core/files.h"
+#include "common/core/repo_url.h"
 #include "controller/api/responses.h"
 #include "controller/api/task_api_json.h"
 #include "controller/api/task_spec_json.h"
@@ -109,7 +111,8 @@ HttpResponse TasksApi::Tasks(const HttpRequest& req, const std::vector<std::stri
   if (seg.size() < 3 || seg.size() > 4) return JsonError(404, "not_found", "no such endpoint");
   const std::string_view verb = seg.size() == 4 ? seg[3] : "";
   route = verb.empty() ? "/v1/tasks/{id}" : "/v1/tasks/{id}/" + std::string(verb);
-  if (verb != "" && verb != "cancel" && verb != "resume" && verb != "logs") {
+  if (verb != "" && verb != "cancel" && verb != "resume" && verb != "logs" && verb != "diff" &&
+      verb != "bundle" && verb != "approve" && verb != "reject") {
     route = "other";
     return JsonError(404, "not_found", "no such endpoint");
   }
@@ -134,8 +137,10 @@ HttpResponse TasksApi::Tasks(const HttpRequest& req, const std::vector<std::stri
     if (auto c = deps_.commit(); !c) return ErrorResponse(c.error());
     return JsonResponse(200, TaskToJson(**r, deps_.fleet));
   }
+  if (verb == "approve" || verb == "reject") return Review(req, *t, verb == "approve");
   if (req.method != "GET") return MethodNotAllowed("GET");
   if (verb == "logs") return Logs(req, *t);
+  if (verb == "diff" || verb == "bundle") return ResultFile(req, *t, verb);
   return JsonResponse(200, TaskToJson(*t, deps_.fleet));
 }
 
@@ -152,10 +157,87 @@ HttpResponse TasksApi::Submit(const HttpRequest& req) {
       !(deps_.checkpoint_known && deps_.checkpoint_known(spec->from_checkpoint))) {
     return JsonError(404, "not_found", "no checkpoint " + spec->from_checkpoint);
   }
+  if (!spec->repo.url.empty()) {
+    if (auto r = CheckRepo(spec->repo); !r) return ErrorResponse(r.error());
+  }
   auto t = deps_.tasks->Submit(std::string(project->as_string()), std::move(*spec));
   if (!t) return ErrorResponse(t.error());
   if (auto c = deps_.commit(); !c) return ErrorResponse(c.error());
   return JsonResponse(201, TaskToJson(**t, deps_.fleet));
+}
+
+Result<void> TasksApi::CheckRepo(const TaskRepo& repo) const {
+  auto url = ParseRepoUrl(repo.url);
+  if (!url) return MakeError(ErrorCode::kBadRequest, url.error().message);
+  if (auto local = CheckLocalRepo(*url, deps_.local_repo_roots); !local) {
+    return MakeError(ErrorCode::kBadRequest, local.error().message);
+  }
+  for (const std::string* name : {&repo.secret, &repo.forge_secret}) {
+    if (!name->empty() && !(deps_.secret_exists && deps_.secret_exists(*name))) {
+      return MakeError(ErrorCode::kBadRequest,
+                       "no secret named " + *name + ": store it first (autovibe secret set)");
+    }
+  }
+  if (repo.publish == "pr" && repo.forge_api.empty() && url->kind == RepoKind::kLocal) {
+    return MakeError(ErrorCode::kBadRequest,
+                     "publish pr needs a forge: a local repository has none (repo.forge_api)");
+  }
+  return {};
+}
+
+HttpResponse TasksApi::ResultFile(const HttpRequest& req, const TaskRecord& t,
+                                  std::string_view what) {
+  const TaskChange& c = t.report.change;
+  if (t.spec.repo.url.empty()) {
+    return JsonError(404, "not_found", "task " + t.id + " has no repository");
+  }
+  if (what == "diff" && QueryFlag(req, "stat")) return JsonResponse(200, TaskChangeToJson(c));
+  if (!c.error.empty()) return JsonError(404, "not_found", "task " + t.id + ": " + c.error);
+  if (c.head.empty()) {
+    return JsonError(409, "conflict", "task " + t.id + " has not ended with a change yet");
+  }
+  if (c.head == c.base) {
+    // Nothing changed: an empty diff; no bundle to give.
+    if (what == "diff") return HttpResponse{.status = 200, .content_type = "text/x-diff"};
+    return JsonError(404, "not_found", "task " + t.id + " changed nothing: no bundle");
+  }
+  const std::string path = deps_.result_file ? deps_.result_file(t.id, std::string(what)) : "";
+  if (path.empty()) {
+    return JsonError(409, "conflict",
+                     "the controller does not hold task " + t.id + "'s " + std::string(what) +
+                         " yet (it is fetched from its machine once the task ends)");
+  }
+  auto data = ReadFile(path);
+  if (!data) return ErrorResponse(data.error());
+  HttpResponse r{.status = 200,
+                 .content_type = what == "diff" ? "text/x-diff" : "application/octet-stream",
+                 .body = std::move(*data)};
+  if (what == "bundle") {
+    r.headers.emplace_back("Content-Disposition", "attachment; filename=\"" + t.id + ".bundle\"");
+  }
+  r.headers.emplace_back("X-Autovibe-Branch", c.branch);
+  r.headers.emplace_back("X-Autovibe-Base", c.base);
+  r.headers.emplace_back("X-Autovibe-Head", c.head);
+  return r;
+}
+
+HttpResponse TasksApi::Review(const HttpRequest& req, const TaskRecord& t, bool approve) {
+  if (req.method != "POST") return MethodNotAllowed("POST");
+  std::string reason;
+  if (!req.body.empty()) {
+    auto body = ParseJsonObject(req);
+    if (!body) return ErrorResponse(body.error());
+    if (const json::value* r = body->if_contains("reason")) {
+      if (!r->is_string() || r->as_string().size() > 1000) {
+        return JsonError(400, "bad_request", "\"reason\" must be a string of at most 1000 bytes");
+      }
+      reason = std::string(r->as_string());
+    }
+  }
+  auto r = deps_.tasks->Review(t.id, approve, reason);
+  if (!r) return ErrorResponse(r.error());
+  if (auto c = deps_.commit(); !c) return ErrorResponse(c.error());
+  return JsonResponse(200, TaskToJson(**r, deps_.fleet));
 }
 
 HttpResponse TasksApi::ListTasks(const HttpRequest& req) {

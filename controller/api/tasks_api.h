@@ -24,6 +24,13 @@ struct TasksApiDeps {
   std::function<bool(std::string_view)> checkpoint_known;
   // Whether a checkpoint restore is writing a task's workspace; null: never.
   std::function<bool(std::string_view)> restoring;
+  // Where the controller keeps a task's result "diff" or "bundle"; "" when it has none. Null:
+  // no results.
+  std::function<std::string(const std::string& task_id, const std::string& what)> result_file;
+  // Roots local repositories (file://, /path) may lie under; none: no local repository.
+  std::vector<std::string> local_repo_roots;
+  // Whether a secret exists (a task's repo.secret must); null: none does.
+  std::function<bool(const std::string&)> secret_exists;
 };
 
 class TasksApi {
@@ -44,6 +51,11 @@ class TasksApi {
   HttpResponse Submit(const HttpRequest& req);
   HttpResponse ListTasks(const HttpRequest& req);
   HttpResponse Logs(const HttpRequest& req, const TaskRecord& t);
+  // GET .../diff (text/x-diff; ?stat=1: the change's figures as JSON) and .../bundle.
+  HttpResponse ResultFile(const HttpRequest& req, const TaskRecord& t, std::string_view what);
+  HttpResponse Review(const HttpRequest& req, const TaskRecord& t, bool approve);
+  // A submitted repository: allowed here, its secret known. Error bad_request / bad_url.
+  Result<void> CheckRepo(const TaskRepo& repo) const;
 
   TasksApiDeps deps_;
 };

@@ -36,7 +36,7 @@ struct TaskFinishedEvent {
   int32_t exit_code = 0;  // -1 when killed by a signal
   int32_t signal = 0;
   std::string reason;
-  TaskReport report;
+  TaskReport report;  // report.change: a repository task's result, when it has one
 };
 
 // A checkpoint an agent took (or, in a command's answer, holds): its manifest's summary.

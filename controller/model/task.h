@@ -19,17 +19,34 @@ enum class TaskState {
   kSucceeded,
   kFailed,
   kCancelled,
+  kAwaitingReview,  // a repository task with a review gate ended: its change waits for a human
+  kRejected,        // ... who turned it down: nothing was published
 };
 
 inline constexpr TaskState kAllTaskStates[] = {
-    TaskState::kQueued, TaskState::kBlocked,   TaskState::kAssigned, TaskState::kRunning,
-    TaskState::kPaused, TaskState::kSucceeded, TaskState::kFailed,   TaskState::kCancelled};
+    TaskState::kQueued,         TaskState::kBlocked,   TaskState::kAssigned, TaskState::kRunning,
+    TaskState::kPaused,         TaskState::kSucceeded, TaskState::kFailed,   TaskState::kCancelled,
+    TaskState::kAwaitingReview, TaskState::kRejected};
 
 std::string_view ToString(TaskState s);
 std::optional<TaskState> ParseTaskState(std::string_view text);
 bool IsFinal(TaskState s);
 // Assigned or running: the task holds a slot on its machine.
 bool IsPlaced(TaskState s);
+
+// A task's repository (DESIGN.md, "task submit --repo"): where the workspace comes from and
+// where its change goes.
+struct TaskRepo {
+  std::string url;               // empty: no repository
+  std::string ref;               // empty: the remote's default branch
+  std::string secret;            // the name of the secret holding its credential; empty: none
+  std::string branch;            // empty: autovibe/<task id>
+  std::string publish = "none";  // none | push | pr
+  bool review = false;           // a human approves before anything is published
+  bool publish_on_failure = false;
+  std::string forge_api;     // pr: the forge's REST API base; empty: worked out from the url
+  std::string forge_secret;  // pr: the secret holding the forge token; empty: `secret`
+};
 
 // What the user asked for; never changes after submission.
 struct TaskSpec {
@@ -45,6 +62,21 @@ struct TaskSpec {
   uint32_t max_attempts = 3;
   std::string from_checkpoint;
   int64_t max_usd_micros = 0;  // the task's own spending cap; 0: only the project's budgets
+  std::string title;           // a short name (the commit message); empty: the prompt's start
+  TaskRepo repo;
+};
+
+// What a repository task changed (its agent's RepoResult), and what became of it.
+struct TaskChange {
+  std::string base, head, branch;
+  uint32_t files_changed = 0;
+  uint64_t insertions = 0, deletions = 0;
+  uint64_t diff_bytes = 0, bundle_bytes = 0;
+  std::string error;      // why there is no change to show
+  bool stored = false;    // the controller holds its diff and bundle
+  std::string published;  // "", "pushed", "pr" (then pr_url), "failed: ..."
+  std::string pr_url;
+  bool empty() const { return base.empty() && error.empty(); }
 };
 
 // What the tool said about its own run.
@@ -53,6 +85,7 @@ struct TaskReport {
   std::string session_id;
   int64_t reported_cost_micros = 0;
   std::string result_subtype;
+  TaskChange change;
 };
 
 struct TaskRecord {

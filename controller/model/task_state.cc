@@ -6,7 +6,7 @@
 namespace autovibe {
 namespace {
 
-constexpr std::array<std::pair<TaskState, std::string_view>, 8> kNames = {{
+constexpr std::array<std::pair<TaskState, std::string_view>, 10> kNames = {{
     {TaskState::kQueued, "queued"},
     {TaskState::kBlocked, "blocked"},
     {TaskState::kAssigned, "assigned"},
@@ -15,6 +15,8 @@ constexpr std::array<std::pair<TaskState, std::string_view>, 8> kNames = {{
     {TaskState::kSucceeded, "succeeded"},
     {TaskState::kFailed, "failed"},
     {TaskState::kCancelled, "cancelled"},
+    {TaskState::kAwaitingReview, "awaiting_review"},
+    {TaskState::kRejected, "rejected"},
 }};
 
 }  // namespace
@@ -34,7 +36,8 @@ std::optional<TaskState> ParseTaskState(std::string_view text) {
 }
 
 bool IsFinal(TaskState s) {
-  return s == TaskState::kSucceeded || s == TaskState::kFailed || s == TaskState::kCancelled;
+  return s == TaskState::kSucceeded || s == TaskState::kFailed || s == TaskState::kCancelled ||
+         s == TaskState::kRejected;
 }
 
 bool IsPlaced(TaskState s) { return s == TaskState::kAssigned || s == TaskState::kRunning; }

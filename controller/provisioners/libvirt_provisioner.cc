@@ -11,11 +11,11 @@
 #include <mutex>
 
 #include "common/core/files.h"
+#include "common/core/run_program.h"
 #include "controller/provisioners/agent_toml.h"
 #include "controller/provisioners/cloud_init.h"
 #include "controller/provisioners/kvm_probe.h"
 #include "controller/provisioners/libvirt_util.h"
-#include "controller/provisioners/run_program.h"
 
 namespace autovibe {
 namespace {

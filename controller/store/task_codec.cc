@@ -48,6 +48,81 @@ Result<T> DecodeNumber(const json::value& v, std::string_view key) {
   return n;
 }
 
+std::string Text(const json::object& o, std::string_view key) {
+  const json::value* v = o.if_contains(key);
+  return v != nullptr && v->is_string() ? std::string(v->as_string()) : std::string();
+}
+
+uint64_t Count(const json::object& o, std::string_view key) {
+  const json::value* v = o.if_contains(key);
+  if (v == nullptr || !v->is_number()) return 0;
+  boost::system::error_code ec;
+  const uint64_t n = v->to_number<uint64_t>(ec);
+  return ec ? 0 : n;
+}
+
+json::object EncodeRepo(const TaskRepo& r) {
+  return {{"url", ValidUtf8(r.url)},
+          {"ref", ValidUtf8(r.ref)},
+          {"secret", r.secret},
+          {"branch", ValidUtf8(r.branch)},
+          {"publish", r.publish},
+          {"review", r.review},
+          {"on_failure", r.publish_on_failure},
+          {"forge_api", ValidUtf8(r.forge_api)},
+          {"forge_secret", r.forge_secret}};
+}
+
+TaskRepo DecodeRepo(const json::object& o) {
+  TaskRepo r;
+  r.url = Text(o, "url");
+  r.ref = Text(o, "ref");
+  r.secret = Text(o, "secret");
+  r.branch = Text(o, "branch");
+  r.publish = Text(o, "publish");
+  if (r.publish.empty()) r.publish = "none";
+  r.forge_api = Text(o, "forge_api");
+  r.forge_secret = Text(o, "forge_secret");
+  const json::value* review = o.if_contains("review");
+  r.review = review != nullptr && review->is_bool() && review->as_bool();
+  const json::value* failure = o.if_contains("on_failure");
+  r.publish_on_failure = failure != nullptr && failure->is_bool() && failure->as_bool();
+  return r;
+}
+
+json::object EncodeChange(const TaskChange& c) {
+  return {{"base", c.base},
+          {"head", c.head},
+          {"branch", ValidUtf8(c.branch)},
+          {"files", c.files_changed},
+          {"ins", c.insertions},
+          {"del", c.deletions},
+          {"diff_bytes", c.diff_bytes},
+          {"bundle_bytes", c.bundle_bytes},
+          {"error", ValidUtf8(c.error)},
+          {"stored", c.stored},
+          {"published", ValidUtf8(c.published)},
+          {"pr_url", ValidUtf8(c.pr_url)}};
+}
+
+TaskChange DecodeChange(const json::object& o) {
+  TaskChange c;
+  c.base = Text(o, "base");
+  c.head = Text(o, "head");
+  c.branch = Text(o, "branch");
+  c.files_changed = static_cast<uint32_t>(Count(o, "files"));
+  c.insertions = Count(o, "ins");
+  c.deletions = Count(o, "del");
+  c.diff_bytes = Count(o, "diff_bytes");
+  c.bundle_bytes = Count(o, "bundle_bytes");
+  c.error = Text(o, "error");
+  const json::value* stored = o.if_contains("stored");
+  c.stored = stored != nullptr && stored->is_bool() && stored->as_bool();
+  c.published = Text(o, "published");
+  c.pr_url = Text(o, "pr_url");
+  return c;
+}
+
 }  // namespace
 
 std::string EncodeTaskSpec(const TaskSpec& s) {
@@ -68,6 +143,8 @@ std::string EncodeTaskSpec(const TaskSpec& s) {
   o["max_attempts"] = s.max_attempts;
   if (!s.from_checkpoint.empty()) o["from_checkpoint"] = s.from_checkpoint;
   if (s.max_usd_micros > 0) o["max_usd"] = FormatUsd(s.max_usd_micros);
+  if (!s.title.empty()) o["title"] = ValidUtf8(s.title);
+  if (!s.repo.url.empty()) o["repo"] = EncodeRepo(s.repo);
   return json::serialize(o);
 }
 
@@ -102,6 +179,11 @@ Result<TaskSpec> DecodeTaskSpec(std::string_view text) {
                                     : Result<int64_t>(Damaged("max_usd is not text"));
       if (!micros) return Damaged("max_usd is not an amount of dollars");
       s.max_usd_micros = *micros;
+    } else if (k == "title" && val.is_string()) {
+      s.title = val.as_string();
+    } else if (k == "repo") {
+      if (!val.is_object()) return Damaged("repo is not an object");
+      s.repo = DecodeRepo(val.as_object());
     }
     // Keys this version does not know are left alone: a newer controller may have written them.
   }
@@ -110,10 +192,12 @@ Result<TaskSpec> DecodeTaskSpec(std::string_view text) {
 }
 
 std::string EncodeTaskReport(const TaskReport& r) {
-  return json::serialize(json::object{{"turns", r.turns},
-                                      {"session_id", r.session_id},
-                                      {"cost_micros", r.reported_cost_micros},
-                                      {"result_subtype", r.result_subtype}});
+  json::object o{{"turns", r.turns},
+                 {"session_id", r.session_id},
+                 {"cost_micros", r.reported_cost_micros},
+                 {"result_subtype", r.result_subtype}};
+  if (!r.change.empty()) o["change"] = EncodeChange(r.change);
+  return json::serialize(o);
 }
 
 TaskReport DecodeTaskReport(std::string_view text) {
@@ -133,6 +217,8 @@ TaskReport DecodeTaskReport(std::string_view text) {
   if (auto* p = o.if_contains("result_subtype"); p && p->is_string()) {
     r.result_subtype = p->as_string();
   }
+  if (auto* p = o.if_contains("change"); p && p->is_object())
+    r.change = DecodeChange(p->as_object());
   return r;
 }
 

@@ -311,6 +311,7 @@ void TaskBook::Finish(Entry& e, TaskState to, std::string reason) {
 
 // A task ended: tasks waiting on it may run now, or fail with it.
 void TaskBook::ResolveDependents(const Entry& done) {
+  if (done.record.state == TaskState::kAwaitingReview) return;  // not ended yet: reviewed later
   auto it = dependents_.find(done.record.id);
   if (it == dependents_.end()) return;
   for (Entry* d : it->second) {

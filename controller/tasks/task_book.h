@@ -129,6 +129,13 @@ class TaskBook {
                                       size_t limit) const;
   Result<std::vector<TaskLogChunk>> Logs(std::string_view id, int64_t after_seq, size_t limit);
 
+  // --- the review gate (task_review.cc): a repository task with `review` ends awaiting_review;
+  // approving makes it succeeded (its change is then published), rejecting makes it rejected.
+  // Codes: not_found, conflict (not awaiting review).
+  Result<const TaskRecord*> Review(std::string_view id, bool approve, const std::string& reason);
+  // Changes what is known of a task's change (stored, published) and tells the observer.
+  Result<void> UpdateChange(std::string_view id, const std::function<void(TaskChange&)>& update);
+
   // --- holds: a project stopped by a user, or a budget used up (task_hold.cc). While a
   // project is held its queued and newly runnable tasks wait as "paused" instead of running.
   // Stops every running task of the project (paused: tool stopped, workspace kept) and holds

@@ -157,6 +157,11 @@ Result<void> TaskBook::AssignAnswered(const std::string& task_id, uint32_t attem
     // Cancelled while assigned: the agent never took it, so nothing will free its slot later.
     Unhold(*e);
     if (!IsPlaced(t.state)) return;
+    if (answer.error_code == ErrorCode::kRepoUnavailable) {
+      // Counts as an attempt: the machine tried, and another would fail the same way.
+      Finish(*e, TaskState::kFailed, "repo_unavailable: " + answer.error);
+      return;
+    }
     if (answer.error_code == ErrorCode::kBadTask) {
       Finish(*e, TaskState::kFailed, "machine " + machine_id + " cannot run it: " + answer.error);
       return;
@@ -263,7 +268,13 @@ Result<void> TaskBook::ApplyFinished(const std::string& machine_id, const TaskFi
         ApplyPaused(*e, f);
         break;
       case TaskOutcome::kSucceeded:
-        Finish(*e, TaskState::kSucceeded, "");
+        // A change to review waits for a human; no change, nothing to review.
+        Finish(*e,
+               t.spec.repo.review && !t.report.change.head.empty() &&
+                       t.report.change.head != t.report.change.base
+                   ? TaskState::kAwaitingReview
+                   : TaskState::kSucceeded,
+               "");
         break;
       case TaskOutcome::kCancelled:
         Finish(*e, TaskState::kCancelled, f.reason.empty() ? "cancelled on the machine" : f.reason);

@@ -8,7 +8,7 @@
 #include <fstream>
 
 #include "common/core/files.h"
-#include "controller/provisioners/run_program.h"
+#include "common/core/run_program.h"
 #include "tests/support/catch_result.h"
 #include "tests/support/fleet_harness.h"
 #include "tests/support/nats_server.h"

@@ -15,7 +15,7 @@
 #include "autovibe/v1/budget.pb.h"
 #include "autovibe/v1/machine.pb.h"
 #include "common/bus/bus.h"
-#include "controller/provisioners/run_program.h"
+#include "common/core/run_program.h"
 #include "tests/support/catch_result.h"
 #include "tests/support/fleet_harness.h"
 #include "tests/support/nats_server.h"

@@ -13,7 +13,7 @@
 #include <filesystem>
 #include <fstream>
 
-#include "controller/provisioners/run_program.h"
+#include "common/core/run_program.h"
 #include "tests/support/catch_result.h"
 #include "tests/support/fleet_harness.h"
 #include "tests/support/libvirtd.h"

@@ -8,7 +8,7 @@
 #include <filesystem>
 #include <fstream>
 
-#include "controller/provisioners/run_program.h"
+#include "common/core/run_program.h"
 #include "tests/support/fleet_harness.h"
 #include "tests/support/nats_server.h"
 #include "tests/support/process.h"

@@ -9,9 +9,9 @@
 #include <filesystem>
 
 #include "common/core/files.h"
+#include "common/core/run_program.h"
 #include "controller/provisioners/kvm_probe.h"
 #include "controller/provisioners/libvirt_provisioner.h"
-#include "controller/provisioners/run_program.h"
 #include "tests/support/catch_result.h"
 #include "tests/support/process.h"
 #include "tests/support/user_data.h"

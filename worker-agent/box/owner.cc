@@ -24,6 +24,16 @@ Error Io(const std::string& what, const std::string& where) {
   return MakeError(ErrorCode::kIo, what + " " + where + ": " + std::strerror(errno));
 }
 
+// A file of a repository's history that a checkout shares by hard link with the agent's mirror
+// (repo/workspace_repo.h): the root's, read-only, linked more than once. Given to the task, it
+// could be written through the link into every other checkout of that repository.
+bool SharedHistory(int fd, const dirent* e) {
+  if (e->d_type != DT_REG && e->d_type != DT_UNKNOWN) return false;
+  struct stat st {};
+  if (fstatat(fd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0) return false;
+  return S_ISREG(st.st_mode) && st.st_nlink > 1 && st.st_uid == 0 && (st.st_mode & 0222) == 0;
+}
+
 // Gives every entry of the directory `fd` to uid:gid and returns its subdirectories. Takes
 // ownership of nothing; `fd` stays open.
 Result<std::vector<std::string>> GiveEntries(int fd, uid_t uid, gid_t gid,
@@ -47,6 +57,8 @@ Result<std::vector<std::string>> GiveEntries(int fd, uid_t uid, gid_t gid,
     }
     if (is_dir) {
       subdirs.emplace_back(name);
+    } else if (SharedHistory(fd, e)) {
+      continue;  // stays the agent's, read-only
     } else if (fchownat(fd, e->d_name, uid, gid, AT_SYMLINK_NOFOLLOW) != 0 && errno != ENOENT) {
       const Error err = Io("cannot chown", where + "/" + std::string(name));
       closedir(dir);

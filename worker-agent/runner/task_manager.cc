@@ -8,6 +8,7 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <cstdlib>
+#include <optional>
 
 #include "common/core/ids.h"
 #include "worker-agent/tools/adapter.h"
@@ -41,6 +42,8 @@ struct TaskManager::Attempt {
   bool stop_rearmed = false;  // a refused call restarted the delayed stop (once)
   std::unique_ptr<tools::ToolRun> run;
   std::unique_ptr<LogBatcher> logs;
+  std::optional<v1::RepoSpec> repo;  // a repository task's
+  bool harvesting = false;           // its tool ended; its result is being read
   // Last, so it dies first: once it is gone no output or exit callback can reach the rest.
   std::unique_ptr<ToolProcess> process;
 };
@@ -116,6 +119,7 @@ Result<void> TaskManager::Start(const v1::RunTask& task, const std::string& work
   a->attempt = task.attempt();
   a->timeout = Duration(task.timeout_ms());
   a->run = std::move(launch.run);
+  if (task.has_repo()) a->repo = task.repo();
   a->logs = std::make_unique<LogBatcher>(ioc_, a->task_id, a->attempt, options_.logs,
                                          [this](v1::TaskLog log) {
                                            v1::AgentEvent e;
@@ -228,6 +232,7 @@ void TaskManager::StopTool(const std::string& task_id, const std::string& reason
   if (it == running_.end()) return;
   Attempt& a = *it->second;
   if (!a.cancel_reason.empty()) return;  // stopping already
+  if (a.harvesting) return;              // its tool ended; only its result is being read
   if (delay.count() > 0) {
     if (a.stop_timer) return;  // the first delayed stop stands; an immediate one overtakes it
     if (a.pending_reason.empty()) {
@@ -287,7 +292,34 @@ void TaskManager::OnExit(Attempt* a, const ToolExit& exit) {
   f.set_signal(exit.signal);
   f.set_duration_ms(static_cast<uint64_t>(exit.wall.count()));
   f.set_output_bytes_dropped(exit.output_bytes_dropped);
-  Finished(*a, std::move(f));
+  FinishWithResult(*a, std::move(f));
+}
+
+void TaskManager::FinishWithResult(Attempt& a, v1::TaskFinished f) {
+  const bool wanted =
+      f.outcome() == v1::TASK_OUTCOME_SUCCEEDED ||
+      (a.repo && a.repo->keep_on_failure() &&
+       (f.outcome() == v1::TASK_OUTCOME_FAILED || f.outcome() == v1::TASK_OUTCOME_TIMED_OUT));
+  if (!a.repo || !wanted || !options_.harvest) return Finished(a, std::move(f));
+  a.harvesting = true;
+  options_.harvest(
+      a.task_id, *a.repo,
+      [this, alive = alive_, id = a.task_id, attempt = a.attempt,
+       f = std::move(f)](v1::RepoResult result) mutable {
+        if (!*alive) return;
+        auto it = running_.find(id);
+        // Killed meanwhile (superseded, the agent stops): reported already.
+        if (it == running_.end() || it->second->attempt != attempt || !it->second->harvesting) {
+          return;
+        }
+        if (!result.error().empty() && f.outcome() == v1::TASK_OUTCOME_SUCCEEDED) {
+          // A success whose change cannot be handed back is no success.
+          f.set_outcome(v1::TASK_OUTCOME_FAILED);
+          f.set_reason("the tool's changes could not be kept: " + result.error());
+        }
+        *f.mutable_repo() = std::move(result);
+        Finished(*it->second, std::move(f));
+      });
 }
 
 void TaskManager::Abort(Attempt& a, const std::string& reason) {

@@ -45,6 +45,12 @@ struct TaskManagerOptions {
   // Runs (on the owner thread) after each attempt's TaskFinished is sent, except when the
   // agent stops: the agent checkpoints the workspace then.
   std::function<void(const std::string& task_id, uint32_t attempt)> on_ended;
+  // Reads a repository task's workspace into its result once its tool has ended (succeeded,
+  // or failed when the task asks to keep that too), before TaskFinished is sent; `done` runs on
+  // the owner thread. The task keeps its slot meanwhile. Null: no result is read.
+  using HarvestDone = std::function<void(v1::RepoResult)>;
+  std::function<void(const std::string& task_id, const v1::RepoSpec& repo, HarvestDone done)>
+      harvest;
 };
 
 class TaskManager {
@@ -145,6 +151,9 @@ class TaskManager {
                      tools::ToolLaunch launch, const std::string& token, runner::BoxedTask* boxed);
   void StopTool(const std::string& task_id, const std::string& reason, bool pause, Duration delay);
   void OnExit(Attempt* a, const ToolExit& exit);
+  // For a repository task whose tool ended as `f` says: reads its result first (harvest),
+  // then Finished.
+  void FinishWithResult(Attempt& a, v1::TaskFinished f);
   // Kills the tool at once (superseded, or the agent stops) and reports it cancelled.
   void Abort(Attempt& a, const std::string& reason);
   void Finished(Attempt& a, v1::TaskFinished finished);

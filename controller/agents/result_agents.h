@@ -1,0 +1,32 @@
+// ResultAgents over the bus: FetchResult and PushResult commands on <prefix>.cmd.<m>.
+// Owner-thread only; replies are posted back to the owner thread.
+#pragma once
+
+#include <boost/asio/io_context.hpp>
+#include <string>
+
+#include "common/bus/bus.h"
+#include "controller/results/result_agents.h"
+
+namespace autovibe {
+
+struct ResultAgentsDeps {
+  boost::asio::io_context* ioc = nullptr;
+  Bus* bus = nullptr;
+  std::string subject_prefix = "av";
+};
+
+class NatsResultAgents final : public ResultAgents {
+ public:
+  explicit NatsResultAgents(ResultAgentsDeps deps) : d_(std::move(deps)) {}
+
+  // ResultAgents
+  void Fetch(const std::string& machine_id, const std::string& task_id, const std::string& what,
+             uint64_t offset, Done<ResultPiece> done) override;
+  void Push(const std::string& machine_id, const PushOrder& order, Done<void> done) override;
+
+ private:
+  ResultAgentsDeps d_;
+};
+
+}  // namespace autovibe

@@ -1,0 +1,164 @@
+#include "controller/results/result_keeper.h"
+
+#include <spdlog/spdlog.h>
+#include <stdio.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "common/core/files.h"
+#include "controller/tasks/task_book.h"
+
+namespace autovibe {
+namespace {
+
+constexpr uint32_t kMaxFetchTries = 6;
+constexpr uint32_t kMaxPushTries = 8;
+
+bool HasChange(const TaskRecord& t) {
+  const TaskChange& c = t.report.change;
+  return !t.spec.repo.url.empty() && !c.head.empty() && c.head != c.base && c.error.empty();
+}
+
+bool Ended(TaskState s) {
+  return s == TaskState::kAwaitingReview || s == TaskState::kSucceeded || s == TaskState::kFailed;
+}
+
+// Backoff of the n-th retry: 2 s, 4 s, ... at most 5 minutes.
+std::chrono::seconds Backoff(uint32_t tries) {
+  return std::chrono::seconds(std::min<uint32_t>(300, 1u << std::min<uint32_t>(tries, 9)));
+}
+
+}  // namespace
+
+struct ResultKeeper::Fetching {
+  std::string task_id, machine_id, dir;
+  std::vector<std::string> files;  // still to fetch, the current first
+  uint64_t offset = 0;
+  std::ofstream out;
+};
+
+ResultKeeper::ResultKeeper(ResultKeeperDeps deps) : d_(std::move(deps)) {}
+
+ResultKeeper::~ResultKeeper() { *alive_ = false; }
+
+std::string ResultKeeper::FilePath(const std::string& task_id, const std::string& what) const {
+  const TaskRecord* t = d_.book->Find(task_id);
+  if (t == nullptr || !t->report.change.stored || (what != "diff" && what != "bundle")) return "";
+  return d_.data_dir + "/results/" + task_id + "/" + what;
+}
+
+void ResultKeeper::TaskChanged(const TaskRecord& t) {
+  if (!HasChange(t)) return;
+  const TaskChange& c = t.report.change;
+  if (t.state == TaskState::kRejected && c.stored) {
+    // Turned down: nothing of it is kept.
+    std::error_code ec;
+    std::filesystem::remove_all(d_.data_dir + "/results/" + t.id, ec);
+    d_.book->UpdateChange(t.id, [](TaskChange& c) { c.stored = false; });
+    return;
+  }
+  if (!c.stored && Ended(t.state) && !fetching_.contains(t.id) && !retry_.contains(t.id) &&
+      !t.machine_id.empty()) {
+    if (c.diff_bytes + c.bundle_bytes > d_.max_result_bytes) return;
+    fetching_.insert(t.id);
+    auto f = std::make_shared<Fetching>();
+    f->task_id = t.id;
+    f->machine_id = t.machine_id;
+    f->dir = d_.data_dir + "/results/" + t.id;
+    f->files = {"diff", "bundle"};
+    if (auto made = MakeDirs(f->dir, 0700); !made) {
+      fetching_.erase(t.id);
+      spdlog::error("cannot keep the result of task {}: {}", t.id, made.error().message);
+      return;
+    }
+    FetchNext(f);
+  }
+  const bool publish = t.spec.repo.publish == "push" || t.spec.repo.publish == "pr";
+  if (publish && t.state == TaskState::kSucceeded &&
+      (c.published.empty() || c.published.starts_with("retrying")) && !pushing_.contains(t.id) &&
+      !retry_.contains(t.id)) {
+    StartPush(t);
+  }
+}
+
+void ResultKeeper::FetchNext(std::shared_ptr<Fetching> f) {
+  if (f->files.empty()) return Fetched(f->task_id, {});
+  const std::string what = f->files.front();
+  if (!f->out.is_open()) {
+    f->out.open(f->dir + "/" + what + ".part", std::ios::binary | std::ios::trunc);
+    f->offset = 0;
+  }
+  d_.agents->Fetch(f->machine_id, f->task_id, what, f->offset,
+                   [this, alive = alive_, f, what](Result<ResultPiece> piece) {
+                     if (!*alive) return;
+                     if (!piece) return Fetched(f->task_id, piece.error());
+                     f->out.write(piece->data.data(),
+                                  static_cast<std::streamsize>(piece->data.size()));
+                     f->offset += piece->data.size();
+                     if (!f->out) return Fetched(f->task_id, IoError("cannot write", f->dir));
+                     if (f->offset < piece->total && !piece->data.empty()) return FetchNext(f);
+                     f->out.close();
+                     const std::string part = f->dir + "/" + what + ".part";
+                     if (rename(part.c_str(), (f->dir + "/" + what).c_str()) != 0) {
+                       return Fetched(f->task_id, IoError("cannot rename", part));
+                     }
+                     f->files.erase(f->files.begin());
+                     FetchNext(f);
+                   });
+}
+
+void ResultKeeper::Fetched(const std::string& task_id, const Result<void>& r) {
+  fetching_.erase(task_id);
+  if (r) {
+    fetch_tries_.erase(task_id);
+    spdlog::info("result of task {} kept by the controller", task_id);
+    d_.book->UpdateChange(task_id, [](TaskChange& c) { c.stored = true; });
+    return;
+  }
+  const uint32_t tries = ++fetch_tries_[task_id];
+  spdlog::warn("cannot fetch the result of task {} (try {} of {}): {}", task_id, tries,
+               kMaxFetchTries, r.error().message);
+  if (tries < kMaxFetchTries) RetryLater(task_id, tries);
+}
+
+void ResultKeeper::StartPush(const TaskRecord& t) {
+  PushOrder order{.task_id = t.id, .url = t.spec.repo.url, .branch = t.report.change.branch};
+  if (!t.spec.repo.secret.empty() && d_.secret) {
+    if (auto value = d_.secret(t.spec.repo.secret)) order.credential = *value;
+  }
+  pushing_.insert(t.id);
+  d_.agents->Push(t.machine_id, order, [this, alive = alive_, id = t.id](Result<void> r) {
+    if (*alive) Pushed(id, r);
+  });
+}
+
+void ResultKeeper::Pushed(const std::string& task_id, const Result<void>& r) {
+  pushing_.erase(task_id);
+  if (r) {
+    push_tries_.erase(task_id);
+    spdlog::info("task {} branch pushed", task_id);
+    d_.book->UpdateChange(task_id, [](TaskChange& c) { c.published = "pushed"; });
+    return;
+  }
+  const uint32_t tries = ++push_tries_[task_id];
+  const bool again = tries < kMaxPushTries && r.error().code != ErrorCode::kNotFound;
+  spdlog::warn("cannot push the branch of task {} (try {} of {}): {}", task_id, tries,
+               kMaxPushTries, r.error().message);
+  if (again) RetryLater(task_id, tries);  // first: the update below comes back to TaskChanged
+  d_.book->UpdateChange(task_id, [&](TaskChange& c) {
+    c.published = (again ? "retrying: " : "failed: ") + r.error().message;
+  });
+}
+
+void ResultKeeper::RetryLater(const std::string& task_id, uint32_t tries) {
+  auto timer = std::make_unique<boost::asio::steady_timer>(*d_.ioc, Backoff(tries));
+  timer->async_wait([this, alive = alive_, task_id](boost::system::error_code ec) {
+    if (ec || !*alive) return;
+    retry_.erase(task_id);
+    if (const TaskRecord* t = d_.book->Find(task_id)) TaskChanged(*t);
+  });
+  retry_[task_id] = std::move(timer);
+}
+
+}  // namespace autovibe

@@ -1,0 +1,63 @@
+// Repository tasks' results, kept by the controller: once a task with a change ends, its diff
+// and bundle are fetched from the agent that made them into <data_dir>/results/<task>/, so
+// they outlive the machine; once it succeeds (after approval, when it has a review gate) its
+// branch is pushed to the repository's remote when the task asks for that, retried with
+// backoff until it goes through, and the outcome is written into the task's change.
+//
+// Owner-thread only: TaskChanged is called for every task change (TaskObserver fan-out).
+#pragma once
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+
+#include "controller/model/task.h"
+#include "controller/results/result_agents.h"
+
+namespace autovibe {
+
+class TaskBook;
+
+struct ResultKeeperDeps {
+  boost::asio::io_context* ioc = nullptr;
+  ResultAgents* agents = nullptr;
+  TaskBook* book = nullptr;
+  std::string data_dir;
+  std::function<std::optional<std::string>(const std::string& name)> secret;  // may be null
+  uint64_t max_result_bytes = 512ull << 20;  // a bigger diff or bundle is not kept
+};
+
+class ResultKeeper {
+ public:
+  explicit ResultKeeper(ResultKeeperDeps deps);
+  ~ResultKeeper();
+  ResultKeeper(const ResultKeeper&) = delete;
+  ResultKeeper& operator=(const ResultKeeper&) = delete;
+
+  void TaskChanged(const TaskRecord& t);
+
+  // The stored "diff" or "bundle" of a task; "" when the controller holds none.
+  std::string FilePath(const std::string& task_id, const std::string& what) const;
+
+ private:
+  struct Fetching;
+  void FetchNext(std::shared_ptr<Fetching> f);
+  void Fetched(const std::string& task_id, const Result<void>& r);
+  void StartPush(const TaskRecord& t);
+  void Pushed(const std::string& task_id, const Result<void>& r);
+  void RetryLater(const std::string& task_id, uint32_t tries);
+
+  ResultKeeperDeps d_;
+  std::set<std::string> fetching_;
+  std::set<std::string> pushing_;
+  std::map<std::string, uint32_t> fetch_tries_, push_tries_;
+  std::map<std::string, std::unique_ptr<boost::asio::steady_timer>> retry_;
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+};
+
+}  // namespace autovibe

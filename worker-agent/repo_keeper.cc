@@ -1,0 +1,134 @@
+#include "worker-agent/repo_keeper.h"
+
+#include <fcntl.h>
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <boost/asio/post.hpp>
+#include <filesystem>
+
+#include "worker-agent/command_reply.h"
+#include "worker-agent/runner/task_env.h"
+
+namespace autovibe {
+namespace asio = boost::asio;
+
+constexpr uint32_t kMaxFetchBytes = 1 << 20;
+
+RepoKeeper::RepoKeeper(asio::io_context& owner, std::string data_dir, repo::RepoLimits limits)
+    : owner_(owner), data_dir_(std::move(data_dir)), paths_(data_dir_), limits_(limits) {}
+
+RepoKeeper::~RepoKeeper() {
+  *alive_ = false;
+  pool_.join();
+}
+
+template <class T>
+void RepoKeeper::OffThread(std::function<T()> work, std::function<void(T)> done) {
+  asio::post(pool_, [&owner = owner_, alive = alive_, work = std::move(work),
+                     done = std::move(done)]() mutable {
+    T result = work();
+    asio::post(owner, [alive, done = std::move(done), result = std::move(result)]() mutable {
+      if (*alive) done(std::move(result));
+    });
+  });
+}
+
+void RepoKeeper::Seed(const v1::RunTask& task, bool seeded,
+                      std::function<void(Result<void>)> done) {
+  const std::string key = task.task_id() + "/" + std::to_string(task.attempt());
+  auto [it, fresh] = seeding_.try_emplace(key);
+  it->second.push_back(std::move(done));
+  if (!fresh) return;
+  const std::string workspace = WorkspacePath(data_dir_, task.task_id());
+  OffThread<Result<void>>(
+      [paths = paths_, task, seeded, workspace]() -> Result<void> {
+        const auto started = std::chrono::steady_clock::now();
+        auto mirror = repo::UpdateMirror(paths, task.repo(), task.task_id());
+        Result<std::string> base =
+            mirror ? repo::CheckOut(paths, task.repo(), task.task_id(), *mirror, workspace, seeded)
+                   : Result<std::string>(mirror.error());
+        if (!base) {
+          std::error_code ec;
+          if (!seeded) std::filesystem::remove_all(workspace, ec);
+          repo::RemoveTaskRepo(paths, task.task_id());
+          return base.error();
+        }
+        spdlog::info("task {} repository {} at {} ready in {} ms{}", task.task_id(),
+                     task.repo().url(), base->substr(0, 12),
+                     std::chrono::duration_cast<std::chrono::milliseconds>(
+                         std::chrono::steady_clock::now() - started)
+                         .count(),
+                     seeded ? " (workspace kept)" : "");
+        return {};
+      },
+      [this, key](Result<void> r) {
+        auto node = seeding_.extract(key);
+        if (node.empty()) return;
+        for (auto& waiter : node.mapped()) waiter(r);
+      });
+}
+
+void RepoKeeper::Harvest(const std::string& task_id, const v1::RepoSpec& spec,
+                         std::function<void(v1::RepoResult)> done) {
+  OffThread<v1::RepoResult>(
+      [paths = paths_, limits = limits_, task_id, spec,
+       workspace = WorkspacePath(data_dir_, task_id)] {
+        v1::RepoResult r = repo::Harvest(paths, spec, task_id, workspace, limits);
+        if (r.error().empty()) {
+          spdlog::info("task {} result: branch {} base {} head {} files={} +{} -{}", task_id,
+                       r.branch(), r.base().substr(0, 12), r.head().substr(0, 12),
+                       r.files_changed(), r.insertions(), r.deletions());
+        } else {
+          spdlog::warn("task {} result not kept: {}", task_id, r.error());
+        }
+        return r;
+      },
+      std::move(done));
+}
+
+void RepoKeeper::Push(const v1::Command& cmd, std::function<void(v1::CommandReply)> done) {
+  const v1::PushResult& p = cmd.push_result();
+  if (!ValidTaskId(p.task_id())) {
+    return done(AnswerTo(cmd, MakeError(ErrorCode::kBadRequest, "push_result needs a task id")));
+  }
+  OffThread<v1::CommandReply>(
+      [paths = paths_, cmd] {
+        const v1::PushResult& p = cmd.push_result();
+        auto pushed = repo::PushResult(paths, p.repo(), p.task_id());
+        if (pushed) spdlog::info("task {} result pushed to {}", p.task_id(), p.repo().url());
+        return AnswerTo(cmd, pushed);
+      },
+      std::move(done));
+}
+
+v1::CommandReply RepoKeeper::Fetch(const v1::Command& cmd) const {
+  const v1::FetchResult& f = cmd.fetch_result();
+  if (!ValidTaskId(f.task_id()) || (f.what() != "diff" && f.what() != "bundle")) {
+    return AnswerTo(cmd, MakeError(ErrorCode::kBadRequest,
+                                   "fetch_result needs a task id and "
+                                   "\"diff\" or \"bundle\""));
+  }
+  const std::string path = paths_.Result(f.task_id()) + "/" + f.what();
+  const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+  if (fd < 0) {
+    return AnswerTo(cmd, MakeError(ErrorCode::kNotFound, "no " + f.what() + " of task " +
+                                                             f.task_id() + " on this machine"));
+  }
+  v1::CommandReply reply;
+  const off_t total = lseek(fd, 0, SEEK_END);
+  const uint32_t want =
+      std::min(f.max_bytes() == 0 ? kMaxFetchBytes : f.max_bytes(), kMaxFetchBytes);
+  std::string data;
+  if (total >= 0 && f.offset() < static_cast<uint64_t>(total)) {
+    data.resize(std::min<uint64_t>(want, static_cast<uint64_t>(total) - f.offset()));
+    const ssize_t n = pread(fd, data.data(), data.size(), static_cast<off_t>(f.offset()));
+    data.resize(n > 0 ? static_cast<size_t>(n) : 0);
+  }
+  close(fd);
+  reply.set_data(std::move(data));
+  reply.set_total(total > 0 ? static_cast<uint64_t>(total) : 0);
+  return AnswerTo(cmd, std::move(reply));
+}
+
+}  // namespace autovibe
