@@ -105,8 +105,8 @@ Result<std::string> RunProgram(const ProgramRun& run) {
     posix_spawn_file_actions_addopen(&actions, 1, run.stdout_path.c_str(),
                                      O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW, 0600);
   } else {
-    posix_spawn_file_actions_adddup2(&actions, out_pipe->write >= 0 ? out_pipe->write : err_pipe->write,
-                                     1);
+    posix_spawn_file_actions_adddup2(&actions,
+                                     out_pipe->write >= 0 ? out_pipe->write : err_pipe->write, 1);
   }
   posix_spawn_file_actions_adddup2(&actions, err_pipe->write, 2);
   if (!run.cwd.empty()) posix_spawn_file_actions_addchdir_np(&actions, run.cwd.c_str());
@@ -119,8 +119,8 @@ Result<std::string> RunProgram(const ProgramRun& run) {
     envp.push_back(nullptr);
   }
   pid_t pid = -1;
-  const int err = posix_spawnp(&pid, argv[0], &actions, nullptr, argv.data(),
-                               run.env ? envp.data() : environ);
+  const int err =
+      posix_spawnp(&pid, argv[0], &actions, nullptr, argv.data(), run.env ? envp.data() : environ);
   posix_spawn_file_actions_destroy(&actions);
   close(err_pipe->write);
   if (out_pipe->write >= 0) close(out_pipe->write);
