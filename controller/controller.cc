@@ -31,6 +31,7 @@
 #include "controller/api/checkpoints_api.h"
 #include "controller/api/join_tokens_api.h"
 #include "controller/api/machines_api.h"
+#include "controller/api/secrets_api.h"
 #include "controller/api/task_followers.h"
 #include "controller/api/tasks_api.h"
 #include "controller/budget_bridge.h"
@@ -43,6 +44,7 @@
 #include "controller/machines/machine_manager.h"
 #include "controller/machines/nats_auth.h"
 #include "controller/provisioners/factory.h"
+#include "controller/secrets/secret_store.h"
 #include "controller/store/backup.h"
 #include "controller/store/scheduled_backups.h"
 #include "controller/store/store.h"
@@ -112,6 +114,9 @@ class ControllerImpl final : public Controller {
     auto token = LoadOrCreateAdminToken(config_.data_dir);
     if (!token) return token.error();
     admin_token_ = *token;
+    auto secrets = SecretStore::Open(config_.data_dir + "/secrets", clock_);
+    if (!secrets) return secrets.error();
+    secrets_ = std::move(*secrets);
     fleet_ = std::make_unique<Fleet>(
         *store_, clock_,
         FleetOptions{config_.heartbeat_interval, config_.heartbeat_ttl, config_.subject_prefix});
@@ -359,6 +364,8 @@ class ControllerImpl final : public Controller {
                budgets_api_.get(), checkpoints_api_.get(), machines_api_.get()};
     ad.refusals = &refusals_;
     ad.join_tokens_api = join_tokens_api_.get();
+    secrets_api_ = std::make_unique<SecretsApi>(SecretsApiDeps{secrets_.get()});
+    ad.secrets_api = secrets_api_.get();
     ad.insecure_bus = config_.insecure_bus;
     api_ = std::make_unique<Api>(std::move(ad));
     HttpServerOptions ho;
@@ -471,6 +478,8 @@ class ControllerImpl final : public Controller {
   std::unique_ptr<CheckpointsApi> checkpoints_api_;
   std::unique_ptr<MachinesApi> machines_api_;
   std::unique_ptr<JoinTokensApi> join_tokens_api_;
+  std::unique_ptr<SecretStore> secrets_;  // <data-dir>/secrets
+  std::unique_ptr<SecretsApi> secrets_api_;
   std::unique_ptr<Api> api_;
   std::unique_ptr<HttpServer> http_;
   uint64_t ticks_ = 0;
