@@ -173,6 +173,8 @@ std::unique_ptr<Forge> MakeHttpForge(ForgeOptions options) {
   return std::make_unique<HttpForge>(std::move(options));
 }
 
-bool IsRetryable(const Error& e) { return e.code == ErrorCode::kUnavailable; }
+bool IsRetryable(const Error& e) {
+  return e.code == ErrorCode::kUnavailable || e.code == ErrorCode::kTimeout;
+}
 
 }  // namespace autovibe
