@@ -40,7 +40,7 @@ void PullRequestOpener::Open(PullRequestSpec spec, Done done, OnRetry on_retry) 
   Attempt(std::make_shared<Job>(Job{std::move(spec), std::move(done), std::move(on_retry)}));
 }
 
-void PullRequestOpener::Attempt(std::shared_ptr<Job> job) {
+void PullRequestOpener::Attempt(const std::shared_ptr<Job>& job) {
   ++job->attempts;
   // The spec is read on the worker while the owner holds the job: nothing writes it meanwhile.
   asio::post(work_, [this, alive = alive_, job] {

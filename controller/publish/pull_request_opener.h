@@ -49,7 +49,7 @@ class PullRequestOpener {
 
  private:
   struct Job;
-  void Attempt(std::shared_ptr<Job> job);
+  void Attempt(const std::shared_ptr<Job>& job);
   void Finish(std::shared_ptr<Job> job, Result<PullRequest> result);
 
   boost::asio::io_context& owner_;

@@ -90,7 +90,7 @@ std::string Build(const PullRequestReport& r, size_t prompt_cap, size_t summary_
   }
   if (!run.empty()) {
     out += "\n### Run\n\n| | |\n|---|---|\n";
-    for (const auto& [k, v] : run) out += "| " + k + " | " + v + " |\n";
+    for (const auto& [k, v] : run) out += fmt::format("| {} | {} |\n", k, v);
   }
   if (!r.checks.empty()) {
     out += "\n### Checks\n\n";

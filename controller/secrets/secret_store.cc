@@ -36,18 +36,18 @@ bool ParseInt(std::string_view text, int64_t& out) {
 }
 
 // The header and value of a secret's file; nullopt when it is not one.
-std::optional<SecretFile> ParseSecretFile(std::string content) {
-  if (!std::string_view(content).starts_with(kMagic)) return std::nullopt;
+std::optional<SecretFile> ParseSecretFile(std::string_view content) {
+  if (!content.starts_with(kMagic)) return std::nullopt;
   const size_t eol = content.find('\n');
   if (eol == std::string::npos) return std::nullopt;
-  std::string_view times = std::string_view(content).substr(kMagic.size(), eol - kMagic.size());
+  std::string_view times = content.substr(kMagic.size(), eol - kMagic.size());
   const size_t space = times.find(' ');
   SecretFile f;
   if (space == std::string_view::npos || !ParseInt(times.substr(0, space), f.created_at_ms) ||
       !ParseInt(times.substr(space + 1), f.updated_at_ms)) {
     return std::nullopt;
   }
-  f.value = content.substr(eol + 1);
+  f.value = std::string(content.substr(eol + 1));
   return f;
 }
 
@@ -173,7 +173,7 @@ Result<SecretPut> SecretStore::Put(std::string_view name, std::string_view value
   auto old = ReadPrivate(PathOf(name));
   const bool is_new = !old && old.error().code == ErrorCode::kNotFound;
   if (old) {
-    if (auto f = ParseSecretFile(std::move(*old))) created = f->created_at_ms;
+    if (auto f = ParseSecretFile(*old)) created = f->created_at_ms;
   } else if (!is_new && old.error().code != ErrorCode::kCorrupt) {
     return old.error();  // a file that is not a secret (a symlink, say) is replaced whole
   }
@@ -193,7 +193,7 @@ Result<std::string> SecretStore::Get(std::string_view name) const {
     }
     return content.error();
   }
-  auto f = ParseSecretFile(std::move(*content));
+  auto f = ParseSecretFile(*content);
   if (!f) return MakeError(ErrorCode::kCorrupt, PathOf(name) + " is not a secret's file");
   return std::move(f->value);
 }
@@ -215,7 +215,7 @@ Result<std::vector<SecretInfo>> SecretStore::List() const {
       if (content.error().code == ErrorCode::kCorrupt) continue;
       return content.error();
     }
-    auto f = ParseSecretFile(std::move(*content));
+    auto f = ParseSecretFile(*content);
     if (!f) continue;
     out.push_back({std::move(name), f->value.size(), f->created_at_ms, f->updated_at_ms});
   }
