@@ -8,6 +8,7 @@
 #include "cli/checkpoint_cmd.h"
 #include "cli/machines_cmd.h"
 #include "cli/project_cmd.h"
+#include "cli/secret_cmd.h"
 #include "cli/table.h"
 #include "cli/task_cmd.h"
 #include "cli/usage_cmd.h"
@@ -103,6 +104,7 @@ std::unique_ptr<CLI::App> BuildApp(Invocation& inv) {
   AddBudgetCommands(*app, inv);
   AddCheckpointCommands(*app, inv);
   AddUsageCommand(*app, inv);
+  AddSecretCommands(*app, inv);
 
   AddGlobalOptionsFooter(*app);
   return app;

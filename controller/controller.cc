@@ -32,6 +32,7 @@
 #include "controller/api/checkpoints_api.h"
 #include "controller/api/join_tokens_api.h"
 #include "controller/api/machines_api.h"
+#include "controller/api/secrets_api.h"
 #include "controller/api/task_followers.h"
 #include "controller/api/tasks_api.h"
 #include "controller/budget_bridge.h"
@@ -45,6 +46,7 @@
 #include "controller/machines/nats_auth.h"
 #include "controller/provisioners/factory.h"
 #include "controller/results/result_keeper.h"
+#include "controller/secrets/secret_store.h"
 #include "controller/store/backup.h"
 #include "controller/store/scheduled_backups.h"
 #include "controller/store/store.h"
@@ -114,6 +116,9 @@ class ControllerImpl final : public Controller {
     auto token = LoadOrCreateAdminToken(config_.data_dir);
     if (!token) return token.error();
     admin_token_ = *token;
+    auto secrets = SecretStore::Open(config_.data_dir + "/secrets", clock_);
+    if (!secrets) return secrets.error();
+    secrets_ = std::move(*secrets);
     fleet_ = std::make_unique<Fleet>(
         *store_, clock_,
         FleetOptions{config_.heartbeat_interval, config_.heartbeat_ttl, config_.subject_prefix});
@@ -158,6 +163,13 @@ class ControllerImpl final : public Controller {
     return {};
   }
 
+  // A secret's value, for the parts that hand it to an agent (repository credentials).
+  std::optional<std::string> SecretValue(const std::string& name) const {
+    auto v = secrets_->Get(name);
+    if (!v) return std::nullopt;
+    return std::move(*v);
+  }
+
   // Each part gets what it uses, made before it.
   Result<void> MakeParts() {
     const std::string& prefix = config_.subject_prefix;
@@ -168,7 +180,8 @@ class ControllerImpl final : public Controller {
                               store_.get(), config_.checkpoint_replicas});
     if (auto r = checkpoints_->Load(); !r) return r.error();
     task_commands_ = std::make_unique<NatsTaskCommands>(
-        TaskCommandsDeps{&ioc_, bus_.get(), batch_.get(), checkpoints_.get(), prefix});
+        TaskCommandsDeps{&ioc_, bus_.get(), batch_.get(), checkpoints_.get(), prefix,
+                         [this](const std::string& name) { return SecretValue(name); }});
     task_reactions_ = std::make_unique<TaskReactions>(*followers_, *fleet_);
     tasks_ = std::make_unique<TaskBook>(TaskBookDeps{store_.get(), &clock_, task_commands_.get(),
                                                      task_reactions_.get(), &ioc_, batch_.get()},
@@ -181,7 +194,7 @@ class ControllerImpl final : public Controller {
                          .agents = result_agents_.get(),
                          .book = tasks_.get(),
                          .data_dir = config_.data_dir,
-                         .secret = nullptr,
+                         .secret = [this](const std::string& name) { return SecretValue(name); },
                          .max_result_bytes = static_cast<uint64_t>(config_.max_result_bytes)});
     task_reactions_->SetResults(results_.get());
     if (auto r = MakeBudgets(); !r) return r;
@@ -359,7 +372,8 @@ class ControllerImpl final : public Controller {
         [this](const std::string& task, const std::string& what) {
           return results_->FilePath(task, what);
         },
-        config_.repo_local_roots, nullptr});
+        config_.repo_local_roots,
+        [this](const std::string& name) { return SecretValue(name).has_value(); }});
     budgets_api_ = std::make_unique<BudgetsApi>(BudgetsApiDeps{
         budgets_.get(),
         [this](std::string_view name) { return tasks_->FindProject(name) != nullptr; },
@@ -375,6 +389,8 @@ class ControllerImpl final : public Controller {
                budgets_api_.get(), checkpoints_api_.get(), machines_api_.get()};
     ad.refusals = &refusals_;
     ad.join_tokens_api = join_tokens_api_.get();
+    secrets_api_ = std::make_unique<SecretsApi>(SecretsApiDeps{secrets_.get()});
+    ad.secrets_api = secrets_api_.get();
     ad.insecure_bus = config_.insecure_bus;
     api_ = std::make_unique<Api>(std::move(ad));
     HttpServerOptions ho;
@@ -489,6 +505,8 @@ class ControllerImpl final : public Controller {
   std::unique_ptr<CheckpointsApi> checkpoints_api_;
   std::unique_ptr<MachinesApi> machines_api_;
   std::unique_ptr<JoinTokensApi> join_tokens_api_;
+  std::unique_ptr<SecretStore> secrets_;  // <data-dir>/secrets
+  std::unique_ptr<SecretsApi> secrets_api_;
   std::unique_ptr<Api> api_;
   std::unique_ptr<HttpServer> http_;
   uint64_t ticks_ = 0;

@@ -88,6 +88,9 @@ HttpResponse Api::Route(const HttpRequest& req, std::string& route) {
       (seg[1] == "projects" || seg[1] == "tasks")) {
     return deps_.tasks_api->Route(req, seg, route);
   }
+  if (deps_.secrets_api != nullptr && SecretsApi::Handles(seg)) {
+    return deps_.secrets_api->Route(req, seg, route);
+  }
   if (deps_.join_tokens_api != nullptr && JoinTokensApi::Handles(seg)) {
     return deps_.join_tokens_api->Route(req, route);
   }

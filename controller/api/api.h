@@ -13,6 +13,7 @@
 #include "controller/api/join_tokens_api.h"
 #include "controller/api/machines_api.h"
 #include "controller/api/metrics.h"
+#include "controller/api/secrets_api.h"
 #include "controller/api/tasks_api.h"
 #include "controller/fleet/fleet.h"
 #include "controller/model/refusals.h"
@@ -31,6 +32,7 @@ struct ApiDeps {
   MachinesApi* machines_api = nullptr;        // null: the fleet read-only, no provisioning
   const Refusals* refusals = nullptr;         // may be null
   JoinTokensApi* join_tokens_api = nullptr;   // may be null
+  SecretsApi* secrets_api = nullptr;          // may be null
   // The bus runs without users (--insecure-bus): /healthz and /metrics say so.
   bool insecure_bus = false;
 };

@@ -4,6 +4,8 @@
 #include <boost/url/parse.hpp>
 #include <chrono>
 
+#include "common/core/text.h"
+
 namespace autovibe::testing {
 namespace {
 
@@ -35,18 +37,6 @@ std::map<std::string, std::string> ParseForm(const std::string& text) {
   auto url = boost::urls::parse_uri_reference(ref);
   if (!url) return out;
   for (auto p : url->params()) out[std::string(p.key)] = std::string(p.value);  // decoded
-  return out;
-}
-
-std::vector<std::string> Split(std::string_view path) {
-  std::vector<std::string> out;
-  size_t start = 0;
-  while (start <= path.size()) {
-    size_t end = path.find('/', start);
-    if (end == std::string_view::npos) end = path.size();
-    if (end > start) out.emplace_back(path.substr(start, end - start));
-    start = end + 1;
-  }
   return out;
 }
 
@@ -122,7 +112,7 @@ HttpResponse FakeProxmox::Handle(const HttpRequest& req) {
 
 HttpResponse FakeProxmox::Route(const HttpRequest& req,
                                 const std::map<std::string, std::string>& form) {
-  auto seg = Split(req.path);
+  auto seg = SplitPath(req.path);
   if (seg.size() < 2 || seg[0] != "api2" || seg[1] != "json") return Fail(404, "no such path");
   seg.erase(seg.begin(), seg.begin() + 2);
   if (seg.size() == 2 && seg[0] == "cluster" && seg[1] == "nextid" && req.method == "GET") {

@@ -1,6 +1,5 @@
 // The TCP accept loop both HTTP servers stand on (common/http/listener.h), against real
 // loopback sockets; the failed accept is a real one (the process out of file descriptors).
-#include <spdlog/sinks/ostream_sink.h>
 #include <spdlog/spdlog.h>
 #include <sys/resource.h>
 #include <unistd.h>
@@ -14,6 +13,7 @@
 
 #include "common/http/listener.h"
 #include "tests/support/catch_result.h"
+#include "tests/unit/captured_log.h"
 
 namespace autovibe {
 namespace {
@@ -21,6 +21,7 @@ namespace {
 namespace asio = boost::asio;
 using tcp = asio::ip::tcp;
 using namespace std::chrono_literals;
+using testing::CapturedLog;
 
 // Runs `ioc` until `done()` holds or 5 s have passed. Returns `done()`.
 bool RunUntil(asio::io_context& ioc, const std::function<bool()>& done) {
@@ -37,21 +38,6 @@ tcp::socket Connect(asio::io_context& ioc, uint16_t port) {
   s.connect({asio::ip::make_address("127.0.0.1"), port});
   return s;
 }
-
-// Sends the default logger's lines to a string while it lives.
-class CapturedLog {
- public:
-  CapturedLog() : previous_(spdlog::default_logger()) {
-    auto sink = std::make_shared<spdlog::sinks::ostream_sink_mt>(text_);
-    spdlog::set_default_logger(std::make_shared<spdlog::logger>("captured", sink));
-  }
-  ~CapturedLog() { spdlog::set_default_logger(previous_); }
-  std::string text() const { return text_.str(); }
-
- private:
-  std::shared_ptr<spdlog::logger> previous_;
-  std::ostringstream text_;
-};
 
 // Lowers the soft limit on open files so that no new descriptor can be had; restores it.
 class OutOfDescriptors {
