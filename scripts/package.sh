@@ -2,18 +2,22 @@
 # Builds the Debian packages of autovibe (CPack, cmake/AvPackage.cmake) from the build tree, the
 # same RelWithDebInfo build the quickstart and the tests use (the packages' programs are
 # stripped), and checks them with lintian where it is installed:
-#   ./scripts/package.sh [--no-lintian]
-# Writes build/packages/autovibe-agent_VERSION_ARCH.deb, autovibe-controller_... and
-# autovibe_... (the command-line client), and prints their paths. BUILD_DIR picks the build tree.
+#   ./scripts/package.sh [--no-lintian] [--out DIR]
+# Writes autovibe-agent_VERSION_ARCH.deb, autovibe-controller_... and autovibe_... (the
+# command-line client) into DIR (default build/packages), and prints their paths. BUILD_DIR picks
+# the build tree.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 BUILD_DIR="${BUILD_DIR:-$ROOT/build}"
 LINTIAN=1
-case "${1:-}" in
-  --no-lintian) LINTIAN=0 ;;
-  "") ;;
-  *) echo "usage: $0 [--no-lintian]" >&2; exit 2 ;;
-esac
+out="$BUILD_DIR/packages"
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --no-lintian) LINTIAN=0; shift ;;
+    --out) out=$(realpath -m "$2"); shift 2 ;;
+    *) echo "usage: $0 [--no-lintian] [--out DIR]" >&2; exit 2 ;;
+  esac
+done
 for tool in help2man dpkg-shlibdeps; do
   command -v "$tool" >/dev/null ||
     { echo "package: $tool is missing (scripts/install-deps.sh)" >&2; exit 1; }
@@ -24,9 +28,8 @@ if [ ! -f "$BUILD_DIR/CMakeCache.txt" ]; then
 fi
 cmake --build "$BUILD_DIR" --target autovibe-agent autovibe-controller autovibe package_files
 
-out="$BUILD_DIR/packages"
-rm -rf "$out"
 mkdir -p "$out"
+rm -f "$out"/*.deb
 # Files keep the build's umask-independent modes (CPACK_DEBIAN_PACKAGE_CONTROL_STRICT_PERMISSION
 # covers the control files; the data files' modes come from the install rules).
 (cd "$BUILD_DIR" && umask 022 && cpack -G DEB -B "$out" >"$out/cpack.log" 2>&1) || {
