@@ -43,6 +43,7 @@ module "ud" {
   controller_nats_url = "nats://10.0.0.2:4222"
   join_tokens         = ["j-0123456789ab.00ff", "j-ba9876543210.ff00"]
   labels              = { pool = "kvm", "gpu.kind" = "none" }
+  tools               = ["git", "claude-code", "codex"]
 }
 output "user_data" {
   value     = module.ud.user_data
@@ -53,9 +54,9 @@ TF
     (cd "$tmp" && terraform init -input=false -no-color >/dev/null &&
       terraform apply -auto-approve -input=false -no-color >/dev/null &&
       terraform output -json user_data > user_data.json)
-    python3 - "$tmp" <<'PY'
+    python3 - "$tmp" "$ROOT" <<'PY'
 import base64, json, sys, tomllib
-tmp = sys.argv[1]
+tmp, root = sys.argv[1], sys.argv[2]
 docs = json.load(open(f"{tmp}/user_data.json"))
 assert len(docs) == 2, docs
 for i, doc in enumerate(docs):
@@ -69,6 +70,13 @@ for i, doc in enumerate(docs):
     assert config["join_token"] == ["j-0123456789ab.00ff", "j-ba9876543210.ff00"][i], config
     assert "nats_user" not in config and "nats_password" not in config, config
     assert config["labels"] == {"pool": "kvm", "gpu.kind": "none"}, config
+    # The tools cloud-init installs, pinned by the tree's lockfiles.
+    assert "tools='git claude-code codex'" in doc, doc
+    for tool in ("claude-code", "codex"):
+        at = lines.index(f"  - path: /usr/local/share/autovibe/tools/{tool}/package-lock.json")
+        content = next(l for l in lines[at:] if l.strip().startswith("content:"))
+        assert base64.b64decode(content.split()[-1]) == open(
+            f"{root}/templates/tools/{tool}/package-lock.json", "rb").read(), tool
 PY
     for f in "$tmp"/w*.yaml; do cloud-init schema --config-file "$f"; done ;;
   nomad)
