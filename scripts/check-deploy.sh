@@ -7,7 +7,7 @@
 #               module, which needs no provider): cloud-init's schema, the agent config parses
 #               and carries each worker's own join token
 #   nomad       the Nomad job's HCL syntax and format (terraform fmt parses any HCL)
-#   packer      packer validate of packer/worker.pkr.hcl (placeholder secrets)
+#   packer      packer validate of packer/worker.pkr.hcl (placeholder secrets and package)
 # Exits 77 (ctest: skipped) when the tool is not installed and cannot be (terraform, which
 # Debian does not package).
 set -euo pipefail
@@ -87,9 +87,15 @@ PY
     terraform fmt -check -diff "$tmp/job.tf" ;;
   packer)
     need packer
+    # packer validate wants the package it would copy to exist: a placeholder stands in when
+    # ./scripts/package.sh has not made one (the template is checked, not the package).
+    tmp=$(mktemp -d)
+    trap 'rm -rf "$tmp"' EXIT
+    touch "$tmp/autovibe-agent.deb"
     cd "$ROOT/packer"
     packer validate -var "debian_image_checksum=sha512:$(printf '0%.0s' $(seq 128))" \
-      -var proxmox_password=placeholder worker.pkr.hcl ;;
+      -var proxmox_password=placeholder -var agent_package="$tmp/autovibe-agent.deb" \
+      worker.pkr.hcl ;;
   *)
     echo "usage: $0 cloud-init|terraform|terraform-user-data|nomad|packer" >&2; exit 2 ;;
 esac
