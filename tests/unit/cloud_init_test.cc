@@ -1,11 +1,12 @@
 // The cloud-init user data the VM provisioners render (controller/provisioners/cloud_init.h):
 // the agent's package or binary, and the coding tools a pool lists with the lockfiles that pin
 // them.
+#include "controller/provisioners/cloud_init.h"
+
 #include <catch2/catch.hpp>
 #include <fstream>
 
 #include "common/core/files.h"
-#include "controller/provisioners/cloud_init.h"
 #include "tests/support/catch_result.h"
 #include "tests/support/process.h"
 #include "tests/support/user_data.h"
@@ -59,8 +60,8 @@ TEST_CASE("cloud-init takes only the tool names it knows into its shell", "[clou
 
 TEST_CASE("cloud-init installs the agent's package or its binary, each checked by its SHA-256",
           "[cloud-init]") {
-  auto deb = AgentUserData(kTemplates, "", {"http://10.0.2.2:8000/autovibe-agent_0.1.0_amd64.deb",
-                                            kSum});
+  auto deb =
+      AgentUserData(kTemplates, "", {"http://10.0.2.2:8000/autovibe-agent_0.1.0_amd64.deb", kSum});
   REQUIRE(deb);
   CHECK(ShellLine(*deb, "url") ==
         "url='http://10.0.2.2:8000/autovibe-agent_0.1.0_amd64.deb'; sum='" + kSum +
@@ -90,6 +91,5 @@ TEST_CASE("the rendered user data is valid cloud-config", "[cloud-init]") {
   TempDir dir;
   const std::string file = dir.path() + "/user-data.yaml";
   std::ofstream(file) << *ud;
-  CHECK(std::system(("cloud-init schema --config-file " + file + " >/dev/null 2>&1").c_str()) ==
-        0);
+  CHECK(std::system(("cloud-init schema --config-file " + file + " >/dev/null 2>&1").c_str()) == 0);
 }
