@@ -7,11 +7,13 @@
 #    pages, dependencies; the agent's unit runs the packaged binary, its config parses and names
 #    no machine.
 # 3. Installed with the real dpkg into a throwaway root (dpkg --root: the maintainer scripts run
-#    chrooted there, under busybox's sh), an agent that has registered (a machine id, a bus user
-#    and a checkpoint chunk in its data dir) and whose config was edited is upgraded twice: to a
+#    chrooted there, under busybox's sh) over a config written first (as cloud-init does; kept),
+#    an agent that has registered (a machine id, a bus user and a checkpoint chunk in its data
+#    dir, written by the test) and whose config was edited is upgraded twice: to a
 #    version with the same config template, then to one with a new template (as apt does with
 #    --force-confold). Its data dir, machine id and edited config stay, the new files land.
-#    Removal keeps config and data; purge removes both. The controller's and the CLI's packages
+#    Removal keeps config and data; purge removes both; a fresh install sets the config
+#    template. The controller's and the CLI's packages
 #    install and purge too (the controller's database stays).
 # Not checked here: dependency resolution (the throwaway root has no Debian in it, so
 # --force-depends) and the systemd steps of the scripts (no systemd runs in the root; their
@@ -121,7 +123,15 @@ repack() { # out, version, [--new-config]
 }
 
 version=$(dpkg-deb -f "$agent" Version)
-dpkg_root -i "$agent" >"$tmp/dpkg.log" 2>&1 || { cat "$tmp/dpkg.log" >&2; fail "dpkg -i"; }
+# As cloud-init installs it: the machine's config is written first, and apt keeps it.
+mkdir -p "$root/etc/autovibe"
+printf 'nats = "nats://10.0.0.9:4222"\njoin_token = "j-0123456789ab.00ff"\n' \
+  >"$root/etc/autovibe/agent.toml"
+chmod 600 "$root/etc/autovibe/agent.toml"
+dpkg_root --force-confdef --force-confold -i "$agent" >"$tmp/dpkg.log" 2>&1 ||
+  { cat "$tmp/dpkg.log" >&2; fail "dpkg -i"; }
+grep -qx 'join_token = "j-0123456789ab.00ff"' "$root/etc/autovibe/agent.toml" ||
+  fail "the install keeps the config cloud-init wrote"
 [ "$(state autovibe-agent)" = "install ok installed $version" ] ||
   fail "installed: $(state autovibe-agent)"
 data=$root/var/lib/autovibe/agent
@@ -168,6 +178,11 @@ dpkg_root -r autovibe-agent >"$tmp/dpkg.log" 2>&1 || { cat "$tmp/dpkg.log" >&2; 
 dpkg_root -P autovibe-agent >"$tmp/dpkg.log" 2>&1 || { cat "$tmp/dpkg.log" >&2; fail "dpkg -P"; }
 [ ! -e "$root/etc/autovibe/agent.toml" ] && [ ! -e "$data" ] ||
   fail "purge removes the config and the data dir"
+# Installed afresh, it sets its config template.
+dpkg_root -i "$agent" >"$tmp/dpkg.log" 2>&1 || { cat "$tmp/dpkg.log" >&2; fail "dpkg -i afresh"; }
+cmp -s "$root/etc/autovibe/agent.toml" "$tmp/agent.x/etc/autovibe/agent.toml" ||
+  fail "a fresh install sets the config template"
+dpkg_root -P autovibe-agent >"$tmp/dpkg.log" 2>&1 || { cat "$tmp/dpkg.log" >&2; fail "dpkg -P"; }
 
 dpkg_root -i "$controller" "$cli" >"$tmp/dpkg.log" 2>&1 ||
   { cat "$tmp/dpkg.log" >&2; fail "dpkg -i of the controller and the CLI"; }
