@@ -36,10 +36,11 @@ bool HasTool(const json::object& machine, std::string_view tool) {
 
 // The ledger's row of one task (GET /v1/usage?group_by=task); empty before its first record.
 json::object TaskUsage(ControllerProcess& controller, const std::string& task) {
-  for (const auto& row :
-       controller.GetJson("/v1/usage?project=demo&group_by=task").at("rows").as_array()) {
+  const json::value usage = controller.GetJson("/v1/usage?project=demo&group_by=task");
+  for (const auto& row : usage.at("rows").as_array()) {
     const json::object& r = row.as_object();
-    if (const auto* k = r.if_contains("key"); k != nullptr && k->is_string() && *k == task) {
+    if (const auto* k = r.if_contains("key");
+        k != nullptr && k->is_string() && k->as_string() == task) {
       return r;
     }
   }
