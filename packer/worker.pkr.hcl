@@ -1,16 +1,33 @@
-# A worker base image with the agent preinstalled (/opt/autovibe/bin/autovibe-agent and its
-# systemd unit, not enabled: cloud-init's user data from templates/cloud-init/agent.yaml writes
-# the machine's config and starts it). Two ways to build it:
+# A worker base image with the agent preinstalled from its Debian package (./scripts/package.sh:
+# /usr/bin/autovibe-agent and its systemd unit, not enabled: cloud-init's user data from
+# templates/cloud-init/agent.yaml writes the machine's config and starts it), and the coding
+# tools: git, Node, and Claude Code and Codex from npm pinned by templates/tools/*/package-lock.json
+# (templates/tools/install-tools.sh). Two ways to build it:
 #   packer build -only=qemu.worker worker.pkr.hcl           # a qcow2 for libvirt (build host
 #                                                             # needs qemu, ideally /dev/kvm)
 #   packer build -only=proxmox-clone.worker -var proxmox_url=... worker.pkr.hcl
 #                                                           # a Proxmox template from a
 #                                                             # cloud-init-ready template
-# Build the agent first (cmake --build build); packer copies build/bin/autovibe-agent in.
+# Build the package first (./scripts/package.sh); packer copies it in, and checks it against
+# -var agent_package_sha256=$(sha256sum ../build/packages/autovibe-agent_*.deb | cut -d' ' -f1)
+# when given.
 
-variable "agent_binary" {
-  type    = string
-  default = "../build/bin/autovibe-agent"
+variable "agent_package" {
+  description = "The agent's .deb, from ./scripts/package.sh."
+  type        = string
+  default     = "../build/packages/autovibe-agent_0.1.0_amd64.deb"
+}
+
+variable "agent_package_sha256" {
+  description = "The package's SHA-256, checked on the image before it is installed; empty: not checked."
+  type        = string
+  default     = ""
+}
+
+variable "tools" {
+  description = "Coding tools baked into the image (templates/tools/install-tools.sh)."
+  type        = list(string)
+  default     = ["git", "node", "claude-code", "codex"]
 }
 
 variable "debian_image_url" {
@@ -105,24 +122,30 @@ build {
   sources = ["source.qemu.worker", "source.proxmox-clone.worker"]
 
   provisioner "shell" {
-    inline = ["cloud-init status --wait || true", "sudo mkdir -p /opt/autovibe/bin /etc/autovibe"]
+    inline = ["cloud-init status --wait || true", "mkdir -p /tmp/autovibe"]
   }
 
   provisioner "file" {
-    source      = var.agent_binary
-    destination = "/tmp/autovibe-agent"
+    source      = var.agent_package
+    destination = "/tmp/autovibe/autovibe-agent.deb"
   }
 
   provisioner "file" {
-    source      = "../templates/systemd/autovibe-agent.service"
-    destination = "/tmp/autovibe-agent.service"
+    source      = "../templates/tools"
+    destination = "/tmp/autovibe"
   }
 
   provisioner "shell" {
     inline = [
-      "sudo install -m 755 /tmp/autovibe-agent /opt/autovibe/bin/autovibe-agent",
-      "sudo install -m 644 /tmp/autovibe-agent.service /etc/systemd/system/autovibe-agent.service",
-      "sudo apt-get update -q && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -q git bubblewrap",
+      # The package as copied is the package as built.
+      "[ -z '${var.agent_package_sha256}' ] || echo '${var.agent_package_sha256}  /tmp/autovibe/autovibe-agent.deb' | sha256sum -c -",
+      "sudo apt-get update -q",
+      # apt brings its dependencies (bubblewrap, git); it stays disabled until cloud-init starts it.
+      "sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -q /tmp/autovibe/autovibe-agent.deb",
+      "sudo install -d /usr/local/share/autovibe",
+      "sudo cp -r /tmp/autovibe/tools /usr/local/share/autovibe/",
+      "sudo /usr/local/share/autovibe/tools/install-tools.sh ${join(" ", var.tools)}",
+      "rm -rf /tmp/autovibe",
       "sudo passwd -d debian && sudo passwd -l debian",
       "sudo cloud-init clean --logs --machine-id",
     ]

@@ -7,7 +7,7 @@
 #               module, which needs no provider): cloud-init's schema, the agent config parses
 #               and carries each worker's own join token
 #   nomad       the Nomad job's HCL syntax and format (terraform fmt parses any HCL)
-#   packer      packer validate of packer/worker.pkr.hcl (placeholder secrets)
+#   packer      packer validate of packer/worker.pkr.hcl (placeholder secrets and package)
 # Exits 77 (ctest: skipped) when the tool is not installed and cannot be (terraform, which
 # Debian does not package).
 set -euo pipefail
@@ -43,6 +43,7 @@ module "ud" {
   controller_nats_url = "nats://10.0.0.2:4222"
   join_tokens         = ["j-0123456789ab.00ff", "j-ba9876543210.ff00"]
   labels              = { pool = "kvm", "gpu.kind" = "none" }
+  tools               = ["git", "claude-code", "codex"]
 }
 output "user_data" {
   value     = module.ud.user_data
@@ -53,9 +54,9 @@ TF
     (cd "$tmp" && terraform init -input=false -no-color >/dev/null &&
       terraform apply -auto-approve -input=false -no-color >/dev/null &&
       terraform output -json user_data > user_data.json)
-    python3 - "$tmp" <<'PY'
+    python3 - "$tmp" "$ROOT" <<'PY'
 import base64, json, sys, tomllib
-tmp = sys.argv[1]
+tmp, root = sys.argv[1], sys.argv[2]
 docs = json.load(open(f"{tmp}/user_data.json"))
 assert len(docs) == 2, docs
 for i, doc in enumerate(docs):
@@ -69,6 +70,13 @@ for i, doc in enumerate(docs):
     assert config["join_token"] == ["j-0123456789ab.00ff", "j-ba9876543210.ff00"][i], config
     assert "nats_user" not in config and "nats_password" not in config, config
     assert config["labels"] == {"pool": "kvm", "gpu.kind": "none"}, config
+    # The tools cloud-init installs, pinned by the tree's lockfiles.
+    assert "tools='git claude-code codex'" in doc, doc
+    for tool in ("claude-code", "codex"):
+        at = lines.index(f"  - path: /usr/local/share/autovibe/tools/{tool}/package-lock.json")
+        content = next(l for l in lines[at:] if l.strip().startswith("content:"))
+        assert base64.b64decode(content.split()[-1]) == open(
+            f"{root}/templates/tools/{tool}/package-lock.json", "rb").read(), tool
 PY
     for f in "$tmp"/w*.yaml; do cloud-init schema --config-file "$f"; done ;;
   nomad)
@@ -79,9 +87,15 @@ PY
     terraform fmt -check -diff "$tmp/job.tf" ;;
   packer)
     need packer
+    # packer validate wants the package it would copy to exist: a placeholder stands in when
+    # ./scripts/package.sh has not made one (the template is checked, not the package).
+    tmp=$(mktemp -d)
+    trap 'rm -rf "$tmp"' EXIT
+    touch "$tmp/autovibe-agent.deb"
     cd "$ROOT/packer"
     packer validate -var "debian_image_checksum=sha512:$(printf '0%.0s' $(seq 128))" \
-      -var proxmox_password=placeholder worker.pkr.hcl ;;
+      -var proxmox_password=placeholder -var agent_package="$tmp/autovibe-agent.deb" \
+      worker.pkr.hcl ;;
   *)
     echo "usage: $0 cloud-init|terraform|terraform-user-data|nomad|packer" >&2; exit 2 ;;
 esac

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Installs the Debian 12 packages autovibe needs to build, test and run, and the Claude Code
-# CLI from npm. Safe to run any number of times: nothing is fetched when everything is present.
+# Installs the Debian 12 packages autovibe needs to build, test, package and run, and the coding
+# tools from npm (Claude Code, Codex), pinned by the lockfiles in templates/tools/. Safe to run
+# any number of times: nothing is fetched when everything is present.
 set -euo pipefail
 
 PACKAGES=(
@@ -34,6 +35,9 @@ PACKAGES=(
   curl python3 procps clang-format openssl
   # references of ./scripts/bench.sh checkpoint
   restic
+  # ./scripts/package.sh: the .deb's dependencies (dpkg-shlibdeps, in dpkg-dev), its man pages,
+  # and Debian's checks of it
+  dpkg-dev help2man lintian
 )
 # prometheus-node-exporter, the reference in ./scripts/bench.sh agent, is installed by that
 # script: its package starts a daemon on 0.0.0.0:9100 on hosts with systemd.
@@ -105,15 +109,8 @@ if [ -d /etc/cloud ] && [ ! -e /etc/cloud/cloud-init.disabled ] && [ ! -e /var/l
   $SUDO touch /etc/cloud/cloud-init.disabled
 fi
 
-# The Claude Code CLI: the claude-code tool, and what tests/integration/claude_code_cli_test.cc
-# runs for real. The test fails without it.
-if command -v claude >/dev/null 2>&1; then
-  echo "install-deps: claude present ($(claude --version 2>/dev/null | head -n 1))"
-else
-  echo "install-deps: installing the Claude Code CLI (npm @anthropic-ai/claude-code)"
-  $SUDO npm install -g --no-fund --no-audit --loglevel=error @anthropic-ai/claude-code
-  claude --version >/dev/null || {
-    echo "install-deps: claude was installed but does not run" >&2
-    exit 1
-  }
-fi
+# The coding tools workers run: git (above), and from npm the Claude Code CLI (what
+# tests/integration/claude_code_*_test.cc run for real) and the Codex CLI, each pinned by its
+# lockfile in templates/tools/ and linked into /usr/local/bin. The same script installs them on
+# provisioned workers (cloud-init) and in the docker agent image.
+$SUDO "$(dirname "$0")/../templates/tools/install-tools.sh" git node claude-code codex

@@ -2,6 +2,8 @@
 
 #include <openssl/evp.h>
 
+#include <algorithm>
+
 #include "common/core/files.h"
 
 namespace autovibe {
@@ -58,17 +60,44 @@ Result<void> ValidateAgentDownload(const AgentDownload& d) {
   return {};
 }
 
+namespace {
+
+// What templates/tools/install-tools.sh installs. Only these names reach the user data's shell.
+constexpr std::string_view kInstallableTools[] = {"git", "node", "claude-code", "codex"};
+
+std::string InstallableTools(const std::vector<std::string>& tools) {
+  std::string out;
+  for (std::string_view known : kInstallableTools) {
+    if (std::find(tools.begin(), tools.end(), known) == tools.end()) continue;
+    if (!out.empty()) out += ' ';
+    out += known;
+  }
+  return out;
+}
+
+}  // namespace
+
 Result<std::string> AgentUserData(const std::string& templates_dir, const std::string& agent_toml,
-                                  const AgentDownload& download) {
+                                  const AgentDownload& download,
+                                  const std::vector<std::string>& tools) {
   if (auto r = ValidateAgentDownload(download); !r) return r.error();
   auto tpl = ReadFile(templates_dir + "/cloud-init/agent.yaml");
   if (!tpl) return tpl.error();
-  auto unit = ReadFile(templates_dir + "/systemd/autovibe-agent.service");
-  if (!unit) return unit.error();
-  return FillTemplate(*tpl, {{"agent_config_b64", Base64(agent_toml)},
-                             {"agent_unit_b64", Base64(*unit)},
-                             {"agent_url", download.url},
-                             {"agent_sha256", download.sha256}});
+  std::map<std::string, std::string> values = {{"agent_config_b64", Base64(agent_toml)},
+                                               {"agent_url", download.url},
+                                               {"agent_sha256", download.sha256},
+                                               {"agent_tools", InstallableTools(tools)}};
+  for (auto [key, file] : {std::pair{"agent_unit_b64", "systemd/autovibe-agent.service"},
+                           {"tools_installer_b64", "tools/install-tools.sh"},
+                           {"tools_claude_code_package_b64", "tools/claude-code/package.json"},
+                           {"tools_claude_code_lock_b64", "tools/claude-code/package-lock.json"},
+                           {"tools_codex_package_b64", "tools/codex/package.json"},
+                           {"tools_codex_lock_b64", "tools/codex/package-lock.json"}}) {
+    auto text = ReadFile(templates_dir + "/" + file);
+    if (!text) return text.error();
+    values[key] = Base64(*text);
+  }
+  return FillTemplate(*tpl, values);
 }
 
 }  // namespace autovibe

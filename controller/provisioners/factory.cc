@@ -183,6 +183,7 @@ Result<std::unique_ptr<Provisioner>> MakeProvisioner(const PoolConfig& pool,
     if (auto r = ValidateAgentDownload(o.agent_download); !r) return Bad(pool, r.error().message);
     o.agent_toml = PoolAgentToml(pool);
     o.templates_dir = context.templates_dir;
+    o.tools = pool.tools;
     return MakeProxmoxProvisioner(std::move(o));
   }
   if (pool.backend == "libvirt") {
@@ -233,6 +234,7 @@ Result<std::unique_ptr<Provisioner>> MakeProvisioner(const PoolConfig& pool,
     if (auto r = ValidateAgentDownload(o.agent_download); !r) return Bad(pool, r.error().message);
     o.agent_toml = PoolAgentToml(pool);
     o.templates_dir = context.templates_dir;
+    o.tools = pool.tools;
     return MakeLibvirtProvisioner(std::move(o));
   }
   return MakeError(ErrorCode::kUnavailable, "pool " + pool.name + ": the " + pool.backend +

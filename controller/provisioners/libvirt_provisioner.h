@@ -15,6 +15,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "controller/provisioners/cloud_init.h"
 #include "controller/provisioners/provisioner.h"
@@ -46,6 +47,8 @@ struct LibvirtBackendOptions {
   std::string templates_dir;  // cloud-init/agent.yaml and systemd/autovibe-agent.service
   // Where cloud-init fetches the agent from, for images without it (cloud_init.h).
   AgentDownload agent_download;
+  // The pool's tools: cloud-init installs those the image lacks (AgentUserData).
+  std::vector<std::string> tools;
 };
 
 std::unique_ptr<Provisioner> MakeLibvirtProvisioner(LibvirtBackendOptions options);

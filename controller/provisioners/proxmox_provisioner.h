@@ -8,6 +8,7 @@
 #include <chrono>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "controller/provisioners/cloud_init.h"
 #include "controller/provisioners/provisioner.h"
@@ -31,6 +32,8 @@ struct ProxmoxBackendOptions {
   std::string templates_dir;  // cloud-init/agent.yaml and systemd/autovibe-agent.service
   // Where cloud-init fetches the agent from, for images without it (cloud_init.h).
   AgentDownload agent_download;
+  // The pool's tools: cloud-init installs those the image lacks (AgentUserData).
+  std::vector<std::string> tools;
 };
 
 std::unique_ptr<Provisioner> MakeProxmoxProvisioner(ProxmoxBackendOptions options);

@@ -54,8 +54,20 @@ variable "agent_sha256" {
   }
 }
 
+variable "tools" {
+  description = "Coding tools cloud-init installs where the image lacks them: git, node, claude-code, codex (the npm tools pinned by templates/tools/*/package-lock.json)."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for t in var.tools : contains(["git", "node", "claude-code", "codex"], t)])
+    error_message = "Each tool is one of git, node, claude-code, codex."
+  }
+}
+
 locals {
-  unit = file("${path.module}/../../../templates/systemd/autovibe-agent.service")
+  templates = "${path.module}/../../../templates"
+  unit      = file("${local.templates}/systemd/autovibe-agent.service")
   agent_config = [for i, name in var.names : join("\n", compact([
     "nats = ${jsonencode(var.controller_nats_url)}",
     "join_token = ${jsonencode(try(var.join_tokens[i], ""))}",
@@ -75,10 +87,16 @@ output "user_data" {
     error_message = "Give one join token per worker: no two workers share one."
   }
   value = [for config in local.agent_config : templatefile(
-    "${path.module}/../../../templates/cloud-init/agent.yaml", {
-      agent_config_b64 = base64encode(config)
-      agent_unit_b64   = base64encode(local.unit)
-      agent_url        = var.agent_url
-      agent_sha256     = var.agent_sha256
+    "${local.templates}/cloud-init/agent.yaml", {
+      agent_config_b64              = base64encode(config)
+      agent_unit_b64                = base64encode(local.unit)
+      agent_url                     = var.agent_url
+      agent_sha256                  = var.agent_sha256
+      agent_tools                   = join(" ", var.tools)
+      tools_installer_b64           = filebase64("${local.templates}/tools/install-tools.sh")
+      tools_claude_code_package_b64 = filebase64("${local.templates}/tools/claude-code/package.json")
+      tools_claude_code_lock_b64    = filebase64("${local.templates}/tools/claude-code/package-lock.json")
+      tools_codex_package_b64       = filebase64("${local.templates}/tools/codex/package.json")
+      tools_codex_lock_b64          = filebase64("${local.templates}/tools/codex/package-lock.json")
   })]
 }

@@ -66,13 +66,19 @@ variable "task_slots" {
 }
 
 variable "agent_url" {
-  description = "Where cloud-init fetches the agent binary; empty when the image has it."
+  description = "Where cloud-init fetches the agent: its .deb (scripts/package.sh) or its bare binary; empty when the image has it."
   type        = string
   default     = ""
 }
 
 variable "agent_sha256" {
-  description = "The agent binary's SHA-256 (required with agent_url)."
+  description = "The agent package's or binary's SHA-256 (required with agent_url)."
   type        = string
   default     = ""
+}
+
+variable "tools" {
+  description = "Coding tools cloud-init installs where the image lacks them: git, node, claude-code, codex."
+  type        = list(string)
+  default     = []
 }

@@ -15,6 +15,7 @@ module "user_data" {
   task_slots          = var.task_slots
   agent_url           = var.agent_url
   agent_sha256        = var.agent_sha256
+  tools               = var.tools
 }
 
 resource "proxmox_virtual_environment_file" "user_data" {

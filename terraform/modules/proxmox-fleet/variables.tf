@@ -87,7 +87,13 @@ variable "agent_url" {
 }
 
 variable "agent_sha256" {
-  description = "The agent binary's SHA-256 (required with agent_url)."
+  description = "The agent package's or binary's SHA-256 (required with agent_url)."
   type        = string
   default     = ""
+}
+
+variable "tools" {
+  description = "Coding tools cloud-init installs where the image lacks them: git, node, claude-code, codex."
+  type        = list(string)
+  default     = []
 }
