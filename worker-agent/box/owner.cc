@@ -25,13 +25,13 @@ Error Io(const std::string& what, const std::string& where) {
 }
 
 // A file of a repository's history that a checkout shares by hard link with the agent's mirror
-// (repo/workspace_repo.h): the root's, read-only, linked more than once. Given to the task, it
-// could be written through the link into every other checkout of that repository.
+// (repo/workspace_repo.h): the root's, linked more than once. Given to the task, it could be
+// written through the link into the mirror and every other checkout of that repository.
 bool SharedHistory(int fd, const dirent* e) {
   if (e->d_type != DT_REG && e->d_type != DT_UNKNOWN) return false;
   struct stat st {};
   if (fstatat(fd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0) return false;
-  return S_ISREG(st.st_mode) && st.st_nlink > 1 && st.st_uid == 0 && (st.st_mode & 0222) == 0;
+  return S_ISREG(st.st_mode) && st.st_nlink > 1 && st.st_uid == 0;
 }
 
 // Gives every entry of the directory `fd` to uid:gid and returns its subdirectories. Takes

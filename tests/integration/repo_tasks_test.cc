@@ -1,0 +1,338 @@
+// Repository tasks end to end: a real nats-server, controller and boxed agents, git
+// repositories on the local disk (the controller allows their root), real git in the tools.
+#include <boost/json.hpp>
+#include <catch2/catch.hpp>
+#include <filesystem>
+#include <fstream>
+#include <map>
+
+#include "common/core/run_program.h"
+#include "tests/support/catch_result.h"
+#include "tests/support/fleet_harness.h"
+#include "tests/support/nats_server.h"
+#include "tests/support/task_client.h"
+
+using namespace autovibe;
+using namespace autovibe::testing;
+using namespace std::chrono_literals;
+namespace json = boost::json;
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr const char* kSecret = "ghp-REPO-SECRET-3b1f9c2e7a";
+
+std::string Sh(const std::string& script) {
+  auto out = RunProgram({.argv = {"sh", "-c", script}, .stdout_apart = true});
+  INFO(script);
+  REQUIRE(out);
+  std::string s = *out;
+  while (!s.empty() && s.back() == '\n') s.pop_back();
+  return s;
+}
+
+std::string Str(const json::value& v) { return std::string(v.as_string()); }
+
+std::string Slurp(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+// Whether any file under `root` (not following links) holds `needle`.
+std::string FileHolding(const fs::path& root, const std::string& needle) {
+  std::error_code ec;
+  if (!fs::exists(root, ec)) return "";
+  for (auto it = fs::recursive_directory_iterator(root, ec);
+       it != fs::recursive_directory_iterator(); it.increment(ec)) {
+    if (ec) break;
+    if (it->is_regular_file(ec) && !it->is_symlink(ec) &&
+        Slurp(it->path()).find(needle) != std::string::npos) {
+      return it->path();
+    }
+  }
+  return "";
+}
+
+struct RepoFleet {
+  TempDir dir;
+  NatsServer nats{dir / "nats"};
+  std::string git = dir / "git";  // the repositories tasks may name
+  std::string origin = git + "/origin.git";
+  std::unique_ptr<ControllerProcess> controller;
+  std::unique_ptr<TaskClient> tasks;
+  std::vector<std::unique_ptr<AgentProcess>> agents;
+
+  explicit RepoFleet(int n = 1) {
+    fs::create_directories(git);
+    // A project with a bug and a test that shows it.
+    Sh("set -e; cd " + git +
+       " && git init -q -b main work && cd work && "
+       "git config user.email dev@example.org && git config user.name Dev && "
+       "printf 'add() { echo $(($1 - $2)); }\\n' > calc.sh && "
+       "printf '. ./calc.sh; [ \"$(add 2 3)\" = 5 ] && echo PASS || { echo FAIL; exit 1; }\\n' "
+       "> test.sh && git add . && git commit -qm 'calc with a test' && "
+       "echo '# demo' > README.md && git add . && git commit -qm readme && "
+       "git clone -q --bare . " +
+       origin);
+    std::ofstream(dir / "controller.toml") << "repo_local_roots = [\"" << git << "\"]\n";
+    controller = std::make_unique<ControllerProcess>(
+        dir / "controller", nats.url(),
+        std::vector<std::string>{"--config", dir / "controller.toml", "--heartbeat-interval",
+                                 "200ms", "--heartbeat-ttl", "2s"});
+    tasks = std::make_unique<TaskClient>(*controller);
+    for (int i = 1; i <= n; ++i) {
+      const std::string name = "agent-" + std::to_string(i);
+      agents.push_back(std::make_unique<AgentProcess>(
+          name, dir / name, nats.url(), std::vector<std::string>{"--label", "box=" + name}));
+    }
+    REQUIRE(WaitUntil(
+        [&] {
+          for (auto& a : agents) {
+            auto m = controller->MachineByName(a->name());
+            if (!m || m->at("state").as_string() != "ready" || !a->HoldsMachineId()) return false;
+          }
+          return true;
+        },
+        15s));
+    tasks->CreateProject("demo");
+  }
+
+  std::string OriginHead() { return Sh("git --git-dir=" + origin + " rev-parse main"); }
+
+  std::string Submit(const std::string& script, json::object repo, std::string agent = "") {
+    json::object extra{{"repo", std::move(repo)}, {"title", "fix add"}};
+    if (!agent.empty()) extra["labels"] = json::object{{"box", agent}};
+    return tasks->SubmitShell("demo", {"sh", "-c", script}, std::move(extra));
+  }
+
+  json::object Change(const std::string& id) {
+    auto t = tasks->Task(id);
+    auto* c = t.if_contains("change");
+    return c != nullptr && c->is_object() ? c->as_object() : json::object{};
+  }
+
+  bool Stored(const std::string& id) {
+    auto c = Change(id);
+    return c.contains("stored") && c.at("stored").as_bool();
+  }
+
+  Result<HttpReply> Get(const std::string& path) { return controller->Call("GET", path); }
+};
+
+const std::string kFix = "sed -i 's/\\$1 - \\$2/$1 + $2/' calc.sh";
+
+}  // namespace
+
+TEST_CASE(
+    "a repository task's workspace is a checkout of the ref, and its change comes back "
+    "as a commit, a diff and a bundle the user can fetch") {
+  RepoFleet f;
+  const std::string base = f.OriginHead();
+  const std::string id =
+      f.Submit("set -e; test \"$(git rev-parse HEAD)\" = " + base +
+                   "; git status --porcelain | wc -l > /dev/null; git log --oneline | wc -l; " +
+                   kFix + "; sh test.sh",
+               {{"url", f.origin}, {"ref", "main"}});
+  REQUIRE(f.tasks->WaitState(id, "succeeded", 60s));
+  const std::string logs = f.tasks->Logs(id);
+  INFO(logs);
+  CHECK(logs.find("PASS") != std::string::npos);
+
+  json::object c = f.Change(id);
+  INFO(json::serialize(c));
+  CHECK(Str(c.at("base")) == base);
+  CHECK(Str(c.at("branch")) == "autovibe/" + id);
+  CHECK(c.at("files_changed").as_int64() == 1);
+  CHECK(c.at("insertions").as_int64() == 1);
+  CHECK(c.at("deletions").as_int64() == 1);
+  const std::string head = Str(c.at("head"));
+  REQUIRE(head.size() == 40);
+
+  // The controller keeps the result: the diff and the bundle.
+  REQUIRE(WaitUntil([&] { return f.Stored(id); }, 20s));
+  auto diff = f.Get("/v1/tasks/" + id + "/diff");
+  REQUIRE(diff);
+  REQUIRE(diff->status == 200);
+  CHECK(diff->body.find("+add() { echo $(($1 + $2)); }") != std::string::npos);
+  CHECK(diff->body.find("-add() { echo $(($1 - $2)); }") != std::string::npos);
+  auto bundle = f.Get("/v1/tasks/" + id + "/bundle");
+  REQUIRE(bundle);
+  REQUIRE(bundle->status == 200);
+  std::ofstream(f.dir / "change.bundle", std::ios::binary) << bundle->body;
+
+  // Fetched into a fresh clone, the branch makes the test pass there.
+  const std::string clone = f.dir / "clone";
+  Sh("git clone -q " + f.origin + " " + clone);
+  Sh("cd " + clone + " && git fetch -q " + std::string(f.dir / "change.bundle") +
+     " refs/heads/autovibe/" + id + ":refs/heads/fix && git checkout -q fix");
+  CHECK(Sh("cd " + clone + " && git rev-parse HEAD") == head);
+  CHECK(Sh("cd " + clone + " && git rev-parse HEAD^") == base);
+  CHECK(Sh("cd " + clone + " && sh test.sh") == "PASS");
+  CHECK(Sh("cd " + clone + " && git log -1 --format=%s") == "fix add");
+
+  // Nothing was published: publish defaults to none.
+  CHECK(Sh("git --git-dir=" + f.origin + " branch --list 'autovibe/*'").empty());
+  // The stat is there too.
+  auto stat = f.controller->GetJson("/v1/tasks/" + id + "/diff?stat=1");
+  CHECK(stat.at("files_changed").as_int64() == 1);
+}
+
+TEST_CASE(
+    "with a review gate nothing reaches the remote until approved; a rejected change is "
+    "never pushed") {
+  RepoFleet f;
+  json::object repo{{"url", f.origin}, {"publish", "push"}, {"review", true}};
+  const std::string a = f.Submit(kFix, repo);
+  const std::string b = f.Submit("echo more >> README.md", repo);
+  REQUIRE(f.tasks->WaitState(a, "awaiting_review", 60s));
+  REQUIRE(f.tasks->WaitState(b, "awaiting_review", 60s));
+  REQUIRE(WaitUntil([&] { return f.Stored(a) && f.Stored(b); }, 20s));
+  CHECK(Sh("git --git-dir=" + f.origin + " branch --list 'autovibe/*'").empty());
+
+  auto rejected = f.controller->Call("POST", "/v1/tasks/" + b + "/reject", std::nullopt,
+                                     R"({"reason":"not this one"})");
+  REQUIRE(rejected);
+  CHECK(rejected->status == 200);
+  CHECK(f.tasks->State(b) == "rejected");
+  auto approved = f.controller->Call("POST", "/v1/tasks/" + a + "/approve");
+  REQUIRE(approved);
+  CHECK(approved->status == 200);
+  REQUIRE(WaitUntil([&] { return Str(f.Change(a).at("published")) == "pushed"; }, 30s));
+  CHECK(f.tasks->State(a) == "succeeded");
+  CHECK(Sh("git --git-dir=" + f.origin + " rev-parse autovibe/" + a) ==
+        Str(f.Change(a).at("head")));
+  CHECK(Sh("git --git-dir=" + f.origin + " branch --list autovibe/" + b).empty());
+  // Approving twice, or a rejected task, is a conflict.
+  auto again = f.controller->Call("POST", "/v1/tasks/" + a + "/approve");
+  REQUIRE(again);
+  CHECK(again->status == 409);
+  auto late = f.controller->Call("POST", "/v1/tasks/" + b + "/approve");
+  REQUIRE(late);
+  CHECK(late->status == 409);
+}
+
+TEST_CASE(
+    "a repository that cannot be had fails its task with repo_unavailable and leaves "
+    "nothing behind; hostile addresses are refused at submission") {
+  RepoFleet f;
+  const std::string missing_ref = f.Submit("true", {{"url", f.origin}, {"ref", "no-such-branch"}});
+  const std::string missing_repo = f.Submit("true", {{"url", f.git + "/nothing-here.git"}});
+  for (const std::string& id : {missing_ref, missing_repo}) {
+    REQUIRE(f.tasks->WaitState(id, "failed", 60s));
+    auto t = f.tasks->Task(id);
+    INFO(json::serialize(t));
+    CHECK(Str(t.at("reason")).starts_with("repo_unavailable: "));
+    CHECK(t.at("attempts").as_int64() == 1);
+    CHECK_FALSE(fs::exists(fs::path(f.dir / "agent-1") / "workspaces" / id));
+  }
+  CHECK(Str(f.tasks->Task(missing_ref).at("reason")).find("no-such-branch") != std::string::npos);
+  // No half-made mirror: only the good repository's.
+  size_t mirrors = 0;
+  for (const auto& e : fs::directory_iterator(fs::path(f.dir / "agent-1") / "repos" / "mirrors")) {
+    if (e.path().extension() == ".git") ++mirrors;
+    CHECK(e.path().filename().string().find(".new-") == std::string::npos);
+  }
+  CHECK(mirrors == 1);
+  // A later task on the good repository is not poisoned by the failures.
+  const std::string ok = f.Submit("sh test.sh || true", {{"url", f.origin}});
+  CHECK(f.tasks->WaitState(ok, "succeeded", 60s));
+
+  for (const std::string url :
+       {"ext::sh -c touch% /tmp/pwned", "--upload-pack=touch /tmp/pwned", "-oProxyCommand=x",
+        "fd::17", "/etc/../root/x.git", "/root/elsewhere.git", "file:///root/elsewhere.git",
+        "https://user:pw@example.org/r.git", "ssh://-oProxyCommand=x/r", "relative/path"}) {
+    json::object body{{"project", "demo"},
+                      {"tool", "shell"},
+                      {"command", json::array{"true"}},
+                      {"repo", json::object{{"url", url}}}};
+    auto r = f.controller->Call("POST", "/v1/tasks", std::nullopt, json::serialize(body));
+    REQUIRE(r);
+    INFO(url << " -> " << r->status << " " << r->body);
+    CHECK(r->status == 400);
+  }
+  for (const std::string ref : {"--orphan", "a..b", "x y", "HEAD@{1}"}) {
+    json::object body{{"project", "demo"},
+                      {"tool", "shell"},
+                      {"command", json::array{"true"}},
+                      {"repo", json::object{{"url", f.origin}, {"ref", ref}}}};
+    auto r = f.controller->Call("POST", "/v1/tasks", std::nullopt, json::serialize(body));
+    REQUIRE(r);
+    INFO(ref << " -> " << r->body);
+    CHECK(r->status == 400);
+  }
+  CHECK_FALSE(fs::exists("/tmp/pwned"));
+}
+
+TEST_CASE(
+    "a task cannot write the history its checkout shares with the mirror, and the "
+    "repository's secret never reaches the task") {
+  RepoFleet f;
+  auto put = f.controller->Call("PUT", "/v1/secrets/origin-token", std::nullopt,
+                                json::serialize(json::object{{"value", kSecret}}));
+  REQUIRE(put);
+  REQUIRE(put->status / 100 == 2);
+  // The hostile task tries to rewrite every pack it was given and records what it sees.
+  const std::string id = f.Submit(
+      "env > env.txt; cat .git/config > config.txt; n=0; "
+      "for p in $(find .git/objects -type f ! -user $(id -u)); do n=$((n+1)); "
+      "chmod u+w \"$p\" 2>/dev/null; printf junk >> \"$p\" 2>/dev/null && echo WROTE; "
+      "done; echo \"shared=$n\"",
+      {{"url", f.origin}, {"secret", "origin-token"}});
+  REQUIRE(f.tasks->WaitState(id, "succeeded", 60s));
+  const std::string logs = f.tasks->Logs(id);
+  INFO(logs);
+  CHECK(logs.find("WROTE") == std::string::npos);
+  // It was given the history (hard links it does not own), and could write none of it.
+  CHECK(logs.find("shared=0") == std::string::npos);
+  CHECK(logs.find("shared=") != std::string::npos);
+  // The mirror is whole: the next task checks out fine.
+  const std::string next = f.Submit("sh test.sh | grep -q FAIL", {{"url", f.origin}});
+  CHECK(f.tasks->WaitState(next, "succeeded", 60s));
+  CHECK(Sh("git --git-dir=" + std::string(f.dir / "agent-1/repos/mirrors") + "/$(ls " +
+           std::string(f.dir / "agent-1/repos/mirrors") +
+           " | grep '.git$' | head -1) fsck --no-progress 2>&1; echo rc=$?")
+            .ends_with("rc=0"));
+  // The secret is nowhere the task, its logs or its result could show it.
+  const fs::path ws = fs::path(f.dir / "agent-1") / "workspaces" / id;
+  CHECK(FileHolding(ws, kSecret).empty());
+  CHECK(logs.find(kSecret) == std::string::npos);
+  CHECK(json::serialize(f.tasks->Task(id)).find(kSecret) == std::string::npos);
+  CHECK(FileHolding(fs::path(f.dir / "agent-1") / "checkpoints", kSecret).empty());
+  CHECK(FileHolding(fs::path(f.dir / "agent-1") / "repos", kSecret).empty());
+  auto listed = f.Get("/v1/secrets");
+  REQUIRE(listed);
+  CHECK(listed->body.find(kSecret) == std::string::npos);
+}
+
+TEST_CASE(
+    "a repository task's checkpoint restores as a working repository on a machine that "
+    "never saw the repository") {
+  RepoFleet f(2);
+  const std::string a =
+      f.Submit(kFix + " && git add -A && git -c user.email=t@t -c user.name=t commit -qm fix",
+               {{"url", f.origin}}, "agent-1");
+  REQUIRE(f.tasks->WaitState(a, "succeeded", 60s));
+  json::array cps;
+  REQUIRE(WaitUntil(
+      [&] {
+        cps = f.controller->GetJson("/v1/checkpoints?task=" + a).at("checkpoints").as_array();
+        return !cps.empty();
+      },
+      20s));
+  const std::string cp = Str(cps.back().at("id"));
+  json::object body{{"project", "demo"},
+                    {"tool", "shell"},
+                    {"command", json::array{"sh", "-c",
+                                            "set -e; git status --porcelain; git log --format=%s; "
+                                            "git fsck --no-progress; sh test.sh"}},
+                    {"labels", json::object{{"box", "agent-2"}}},
+                    {"from_checkpoint", cp}};
+  const std::string b = f.tasks->Submit(std::move(body));
+  REQUIRE(f.tasks->WaitState(b, "succeeded", 60s));
+  const std::string logs = f.tasks->Logs(b);
+  INFO(logs);
+  CHECK(logs.find("fix\ncalc with a test") == std::string::npos);  // newest first
+  CHECK(logs.find("fix\nreadme\ncalc with a test") != std::string::npos);
+  CHECK(logs.find("PASS") != std::string::npos);
+  CHECK_FALSE(fs::exists(fs::path(f.dir / "agent-2") / "repos" / "mirrors"));
+}
