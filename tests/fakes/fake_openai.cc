@@ -260,8 +260,7 @@ HttpResponse FakeOpenAI::Answer(const HttpRequest& req, uint64_t seq, FakeOpenAI
                   .count();
   std::string output_text = options_.text;
   if (!chat && !options_.write_file.empty()) {
-    OpenAIScripted script = ScriptResponses(options_.write_file, options_.content,
-                                            json::parse(req.body).as_object(), seq);
+    OpenAIScripted script = ScriptResponses(options_, json::parse(req.body).as_object(), seq);
     if (!script.kind.empty()) rec.answer = script.kind;
     rec.written_path = script.written_path;
     a.call = std::move(script.call);

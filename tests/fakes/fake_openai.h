@@ -53,6 +53,7 @@ struct FakeOpenAIOptions {
   // writes; empty: no script.
   std::string write_file;
   std::string content = "hello from autovibe\n";
+  std::string then_run;  // a shell command the same tool call runs once the file is written
 };
 
 // One request the fake received, and what it answered.

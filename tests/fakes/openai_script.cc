@@ -67,9 +67,10 @@ std::string Arguments(const std::string& tool, const std::string& command) {
 
 }  // namespace
 
-OpenAIScripted ScriptResponses(const std::string& write_file, const std::string& content,
-                               const json::object& request, uint64_t seq) {
+OpenAIScripted ScriptResponses(const FakeOpenAIOptions& options, const json::object& request,
+                               uint64_t seq) {
   OpenAIScripted s;
+  const std::string& write_file = options.write_file;
   if (write_file.empty()) return s;
   if (HandsBackToolOutput(request)) {
     s.kind = "final_text";
@@ -80,8 +81,9 @@ OpenAIScripted ScriptResponses(const std::string& write_file, const std::string&
   s.kind = "tool_call";
   const std::string dir = WorkingDirectory(request);
   s.written_path = write_file.front() == '/' || dir.empty() ? write_file : dir + "/" + write_file;
-  const std::string command =
-      "printf %s " + ShellQuote(content) + " > " + ShellQuote(s.written_path);
+  std::string command =
+      "printf %s " + ShellQuote(options.content) + " > " + ShellQuote(s.written_path);
+  if (!options.then_run.empty()) command += " && " + options.then_run;
   s.call = OpenAIFunctionCall{.item_id = "fc_fake" + std::to_string(seq),
                               .call_id = "call_fake" + std::to_string(seq),
                               .name = *tool,

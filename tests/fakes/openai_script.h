@@ -7,6 +7,7 @@
 #include <optional>
 #include <string>
 
+#include "tests/fakes/fake_openai.h"
 #include "tests/fakes/openai_message.h"
 
 namespace autovibe::testing {
@@ -17,12 +18,13 @@ struct OpenAIScripted {
   std::string written_path;  // for "tool_call": the file the command writes
 };
 
-// `request` is a parsed POST /v1/responses body. With a `write_file`, a request that offers a
-// shell tool (Codex's "exec_command" {cmd}, "shell_command" {command} or "shell" {command:
-// [argv]}) is answered with one call of it whose command writes `content` to that file (joined
-// to the working directory the agent states, `<cwd>...</cwd>`, when relative); a request whose
-// input hands back a tool's output (a function_call_output item) is answered with the final text.
-OpenAIScripted ScriptResponses(const std::string& write_file, const std::string& content,
-                               const boost::json::object& request, uint64_t seq);
+// `request` is a parsed POST /v1/responses body. With options.write_file set, a request that
+// offers a shell tool (Codex's "exec_command" {cmd}, "shell_command" {command} or "shell"
+// {command: [argv]}) is answered with one call of it whose command writes options.content to
+// that file (joined to the working directory the agent states, `<cwd>...</cwd>`, when relative),
+// then runs options.then_run; a request whose input hands back a tool's output (a
+// function_call_output item) is answered with the final text.
+OpenAIScripted ScriptResponses(const FakeOpenAIOptions& options, const boost::json::object& request,
+                               uint64_t seq);
 
 }  // namespace autovibe::testing
