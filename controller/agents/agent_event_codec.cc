@@ -118,7 +118,9 @@ std::optional<AgentEvent> FromProto(const v1::AgentEvent& ev) {
           .exit_code = f.exit_code(),
           .signal = f.signal(),
           .reason = f.reason(),
-          .report = {r.turns(), r.session_id(), r.reported_cost_micros(), r.result_subtype()}};
+          .report = {r.turns(), r.session_id(), r.reported_cost_micros(), r.result_subtype(),
+                     r.reported_input_tokens(), r.reported_output_tokens(),
+                     r.reported_cache_read_tokens(), r.reported_cache_write_tokens()}};
       if (f.has_repo()) {
         const v1::RepoResult& c = f.repo();
         std::get<TaskFinishedEvent>(out.what).report.change =

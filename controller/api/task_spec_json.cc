@@ -309,6 +309,15 @@ json::object TaskReportToJson(const TaskReport& r) {
                  {"session_id", r.session_id},
                  {"reported_cost_usd", FormatUsd(r.reported_cost_micros)},
                  {"result_subtype", r.result_subtype}};
+  // Only from a tool that reports its tokens (codex), in the ledger's words.
+  if (r.reported_input_tokens + r.reported_output_tokens + r.reported_cache_read_tokens +
+          r.reported_cache_write_tokens >
+      0) {
+    o["reported_tokens"] = {{"input_tokens", r.reported_input_tokens},
+                            {"output_tokens", r.reported_output_tokens},
+                            {"cache_read_tokens", r.reported_cache_read_tokens},
+                            {"cache_write_tokens", r.reported_cache_write_tokens}};
+  }
   return o;
 }
 

@@ -85,6 +85,11 @@ struct TaskReport {
   std::string session_id;
   int64_t reported_cost_micros = 0;
   std::string result_subtype;
+  // The tokens the tool says it used (codex), as the ledger counts them; 0 when it says none.
+  int64_t reported_input_tokens = 0;
+  int64_t reported_output_tokens = 0;
+  int64_t reported_cache_read_tokens = 0;
+  int64_t reported_cache_write_tokens = 0;
   TaskChange change;
 };
 

@@ -195,7 +195,11 @@ std::string EncodeTaskReport(const TaskReport& r) {
   json::object o{{"turns", r.turns},
                  {"session_id", r.session_id},
                  {"cost_micros", r.reported_cost_micros},
-                 {"result_subtype", r.result_subtype}};
+                 {"result_subtype", r.result_subtype},
+                 {"input_tokens", r.reported_input_tokens},
+                 {"output_tokens", r.reported_output_tokens},
+                 {"cache_read_tokens", r.reported_cache_read_tokens},
+                 {"cache_write_tokens", r.reported_cache_write_tokens}};
   if (!r.change.empty()) o["change"] = EncodeChange(r.change);
   return json::serialize(o);
 }
@@ -216,6 +220,12 @@ TaskReport DecodeTaskReport(std::string_view text) {
   }
   if (auto* p = o.if_contains("result_subtype"); p && p->is_string()) {
     r.result_subtype = p->as_string();
+  }
+  for (auto [key, field] : {std::pair{"input_tokens", &r.reported_input_tokens},
+                            std::pair{"output_tokens", &r.reported_output_tokens},
+                            std::pair{"cache_read_tokens", &r.reported_cache_read_tokens},
+                            std::pair{"cache_write_tokens", &r.reported_cache_write_tokens}}) {
+    if (auto* p = o.if_contains(key); p && p->is_int64()) *field = p->as_int64();
   }
   if (auto* p = o.if_contains("change"); p && p->is_object())
     r.change = DecodeChange(p->as_object());

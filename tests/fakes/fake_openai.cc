@@ -9,6 +9,7 @@
 #include <string_view>
 
 #include "tests/fakes/openai_message.h"
+#include "tests/fakes/openai_script.h"
 
 namespace autovibe::testing {
 namespace {
@@ -186,13 +187,13 @@ std::optional<HttpResponse> ParseRequest(const std::string& text, bool chat, Par
 
 // The figures derived from the request, the options' over them, the output capped.
 TokenUsage ReportedUsage(const FakeOpenAIOptions& options, const ParsedRequest& req,
-                         size_t body_bytes, bool& truncated) {
+                         size_t body_bytes, size_t output_bytes, bool& truncated) {
   TokenUsage derived;
   const int64_t prompt = EstimateTokens(body_bytes);
   // Like OpenAI's automatic prompt caching: prompts of 1024 tokens and more, in steps of 128.
   derived.cache_read = req.follow_up && prompt >= 1024 ? prompt / 2 / 128 * 128 : 0;
   derived.input = prompt - derived.cache_read;
-  derived.output = EstimateTokens(options.text.size());
+  derived.output = EstimateTokens(output_bytes);
   TokenUsage u = options.usage.Apply(derived);
   u.cache_write = 0;
   truncated = req.max_output && u.output > *req.max_output;
@@ -222,7 +223,10 @@ HttpResponse FakeOpenAI::Handle(const HttpRequest& req) {
   HttpResponse res = Answer(req, seq, rec);
   res.headers.emplace_back("x-request-id", "req_fake" + std::to_string(seq));
   std::lock_guard<std::mutex> lock(mu_);
-  if (rec.answer == "chat_completion" || rec.answer == "response") tally_.Add(rec.usage);
+  if (rec.answer == "chat_completion" || rec.answer == "response" || rec.answer == "tool_call" ||
+      rec.answer == "final_text") {
+    tally_.Add(rec.usage);
+  }
   requests_.push_back(std::move(rec));
   return res;
 }
@@ -254,7 +258,15 @@ HttpResponse FakeOpenAI::Answer(const HttpRequest& req, uint64_t seq, FakeOpenAI
   a.created = std::chrono::duration_cast<std::chrono::seconds>(
                   std::chrono::system_clock::now().time_since_epoch())
                   .count();
-  a.usage = ReportedUsage(options_, parsed, req.body.size(), a.truncated);
+  std::string output_text = options_.text;
+  if (!chat && !options_.write_file.empty()) {
+    OpenAIScripted script = ScriptResponses(options_, json::parse(req.body).as_object(), seq);
+    if (!script.kind.empty()) rec.answer = script.kind;
+    rec.written_path = script.written_path;
+    a.call = std::move(script.call);
+    if (a.call) output_text = a.call->arguments;
+  }
+  a.usage = ReportedUsage(options_, parsed, req.body.size(), output_text.size(), a.truncated);
   a.service_tier = parsed.service_tier == "default" || parsed.service_tier == "flex" ||
                            parsed.service_tier == "priority"
                        ? parsed.service_tier

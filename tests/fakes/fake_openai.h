@@ -14,7 +14,10 @@
 //    request, 404 for other paths.
 //  - `GET /__tally`: the tally of what it reported (UsageTally::ToJson), for tests in other
 //    processes; not recorded as a request.
-// Every answer is the same text; only the usage figures follow the request.
+// Every answer is the same text; only the usage figures follow the request. With a
+// `write_file`, responses requests play a coding agent's task instead (openai_script.h): one
+// call of the shell tool the request offers that writes the file, then, once the tool's output
+// comes back, the text as the final answer.
 //
 // Runs on its own thread with its own io_context. Public methods are thread-safe.
 #pragma once
@@ -46,6 +49,11 @@ struct FakeOpenAIOptions {
   // request for "default", "flex" or "priority" gets that). A chat request's n > 1 reports the
   // output of n answers.
   std::string default_service_tier = "default";
+  // The file a coding agent on the Responses API (Codex) is asked to write, and what it
+  // writes; empty: no script.
+  std::string write_file;
+  std::string content = "hello from autovibe\n";
+  std::string then_run;  // a shell command the same tool call runs once the file is written
 };
 
 // One request the fake received, and what it answered.
@@ -57,9 +65,11 @@ struct FakeOpenAIRequest {
   std::string authorization;  // the Authorization header, as sent
   std::string model;          // "" unless a valid request
   bool stream = false;
-  // "chat_completion", "response", "error" or "not_found".
+  // "chat_completion", "response", "tool_call", "final_text" (the script's responses),
+  // "error" or "not_found".
   std::string answer;
-  TokenUsage usage;  // what the answer reported (answered calls only)
+  std::string written_path;  // for "tool_call": the file its command writes
+  TokenUsage usage;          // what the answer reported (answered calls only)
 };
 
 class FakeOpenAI {

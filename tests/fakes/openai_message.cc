@@ -77,10 +77,25 @@ json::object OutputItem(const OpenAIAnswer& a, bool done) {
           {"content", std::move(content)}};
 }
 
+// The function call item; `done`: with its arguments, else as it starts.
+json::object CallItem(const OpenAIFunctionCall& c, bool done) {
+  return {{"id", c.item_id},
+          {"type", "function_call"},
+          {"status", done ? "completed" : "in_progress"},
+          {"arguments", done ? c.arguments : ""},
+          {"call_id", c.call_id},
+          {"name", c.name}};
+}
+
+// The answer's one output item: its function call or its message.
+json::object AnswerItem(const OpenAIAnswer& a, bool done) {
+  return a.call ? CallItem(*a.call, done) : OutputItem(a, done);
+}
+
 // The response object; `done`: with its output and usage, else as it starts.
 json::object ResponseObject(const OpenAIAnswer& a, bool done) {
   json::array output;
-  if (done) output.push_back(OutputItem(a, true));
+  if (done) output.push_back(AnswerItem(a, true));
   json::value incomplete = nullptr;
   if (done && a.truncated) incomplete = json::object{{"reason", "max_output_tokens"}};
   const std::string status = !done ? "in_progress" : a.truncated ? "incomplete" : "completed";
@@ -159,7 +174,22 @@ std::vector<std::string> ResponseSse(const OpenAIAnswer& a) {
   ResponseEvents events;
   events.Add("response.created", {{"response", ResponseObject(a, false)}});
   events.Add("response.in_progress", {{"response", ResponseObject(a, false)}});
-  events.Add("response.output_item.added", {{"output_index", 0}, {"item", OutputItem(a, false)}});
+  events.Add("response.output_item.added", {{"output_index", 0}, {"item", AnswerItem(a, false)}});
+  if (a.call) {
+    const json::object where{{"item_id", a.call->item_id}, {"output_index", 0}};
+    for (const std::string& piece : SplitText(a.call->arguments, kDeltaBytes)) {
+      json::object delta = where;
+      delta["delta"] = piece;
+      events.Add("response.function_call_arguments.delta", std::move(delta));
+    }
+    json::object arguments_done = where;
+    arguments_done["arguments"] = a.call->arguments;
+    events.Add("response.function_call_arguments.done", std::move(arguments_done));
+    events.Add("response.output_item.done",
+               {{"output_index", 0}, {"item", CallItem(*a.call, true)}});
+    events.Add("response.completed", {{"response", ResponseObject(a, true)}});
+    return events.Take();
+  }
   const json::object where{{"item_id", a.item_id}, {"output_index", 0}, {"content_index", 0}};
   auto at = [&](json::object more) {
     json::object data = where;

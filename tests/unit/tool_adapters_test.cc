@@ -182,15 +182,60 @@ TEST_CASE("aider runs one message, answers yes, leaves commits to the agent", "[
 TEST_CASE("codex runs exec unattended in a workspace that need not be a git checkout", "[tools]") {
   auto launch = Prepare(CodingTask("codex", "Add tests", {{"model", "gpt-5-codex"}}));
   REQUIRE(launch);
-  CHECK(launch->argv == Argv{"codex", "exec", "--skip-git-repo-check", "--sandbox",
-                             "workspace-write", "--model", "gpt-5-codex", "--", "Add tests"});
+  CHECK(launch->argv == Argv{"codex", "exec", "--json", "--color", "never", "--skip-git-repo-check",
+                             "--dangerously-bypass-approvals-and-sandbox", "--model", "gpt-5-codex",
+                             "--", "Add tests"});
   CHECK(launch->env.at("OPENAI_BASE_URL") == "http://127.0.0.1:7001/v1");
   CHECK(launch->env.at("OPENAI_API_KEY") == "task-token-o");
-  CHECK(launch->run->Finish(0, 0).outcome == v1::TASK_OUTCOME_SUCCEEDED);
+  // Its home is the task's own, which the runner places: the adapter names it relative.
+  CHECK(launch->home_dirs == Env{{"CODEX_HOME", "codex"}});
+  CHECK(launch->env.count("CODEX_HOME") == 0);
+  // A run that printed nothing never finished its turn.
+  CHECK(launch->run->Finish(0, 0).reason == "codex ended without finishing its turn (exit code 0)");
 
   CHECK_THAT(BadTaskMessage(CodingTask("codex", "")), Catch::Contains("a prompt is required"));
   CHECK_THAT(BadTaskMessage(CodingTask("codex", "p", {{"model", "--full-auto"}})),
              Catch::Contains("option model must be a model id"));
+  CHECK_THAT(BadTaskMessage(CodingTask("codex", "p", {{"max_turns", "3"}})),
+             Catch::Contains("unknown option \"max_turns\" (options: model)"));
+}
+
+TEST_CASE("codex's config points its own provider at the proxy and turns off calls elsewhere",
+          "[tools]") {
+  auto launch = Prepare(CodingTask("codex", "-rf is a prompt, not an option"));
+  REQUIRE(launch);
+  // A model the price table knows unless the task names one; the prompt stays one argument.
+  CHECK(Argv(launch->argv.end() - 4, launch->argv.end()) ==
+        Argv{"--model", "gpt-5.1-codex", "--", "-rf is a prompt, not an option"});
+  REQUIRE(launch->files.size() == 1);
+  CHECK(launch->files[0].path == "codex/config.toml");
+  const std::string& toml = launch->files[0].content;
+  for (const char* line :
+       {"model_provider = \"autovibe\"\n", "[model_providers.autovibe]\n",
+        "base_url = \"http://127.0.0.1:7001/v1\"\n", "env_key = \"OPENAI_API_KEY\"\n",
+        "wire_api = \"responses\"\n", "supports_websockets = false\n",
+        "check_for_update_on_startup = false\n", "[analytics]\nenabled = false\n",
+        "[feedback]\nenabled = false\n", "web_search = \"disabled\"\n", "plugins = false\n",
+        "remote_plugin = false\n", "apps = false\n"}) {
+    CHECK_THAT(toml, Catch::Contains(line));
+  }
+  // Only the name of the variable that holds the key, never a key.
+  CHECK_THAT(toml, !Catch::Contains("task-token"));
+
+  // A URL that would break out of its TOML string stays in it.
+  auto odd = Prepare(CodingTask("codex", "p"),
+                     {"", "", "http://h:1/v1\"\nmodel_provider = \"openai", "tok"});
+  REQUIRE(odd);
+  CHECK_THAT(odd->files[0].content,
+             Catch::Contains(R"(base_url = "http://h:1/v1\"\u000amodel_provider = \"openai")"));
+
+  // A resumed task is told it was stopped part way.
+  v1::RunTask resumed = CodingTask("codex", "Add tests");
+  resumed.set_resume(true);
+  auto again = Prepare(resumed);
+  REQUIRE(again);
+  CHECK_THAT(again->argv.back(), Catch::StartsWith("You were stopped part way") &&
+                                     Catch::EndsWith("The task was: Add tests"));
 }
 
 }  // namespace

@@ -12,6 +12,7 @@
 
 #include "common/core/files.h"
 #include "worker-agent/box/owner.h"
+#include "worker-agent/runner/task_env.h"
 
 namespace autovibe::runner {
 namespace {
@@ -169,7 +170,7 @@ Result<BoxedTask> TaskBoxes::Assemble(const std::string& task_id, const std::str
   if (!lease) return lease.error();
   const uid_t uid = (*lease)->uid();
   const gid_t gid = static_cast<gid_t>(uid);
-  const std::string home = options_.data_dir + "/homes/" + task_id;
+  const std::string home = TaskHomePath(options_.data_dir, task_id);
 
   auto hold = std::make_shared<Hold>();
   hold->uid = std::move(*lease);

@@ -75,6 +75,10 @@ std::string WorkspacePath(const std::string& data_dir, const std::string& task_i
   return WorkspacesDir(data_dir) + "/" + task_id;
 }
 
+std::string TaskHomePath(const std::string& data_dir, const std::string& task_id) {
+  return data_dir + "/homes/" + task_id;
+}
+
 Result<std::string> PrepareWorkspace(const std::string& data_dir, const std::string& task_id) {
   if (auto r = MakeDirs(WorkspacesDir(data_dir), 0700); !r) return r.error();
   const std::string dir = WorkspacePath(data_dir, task_id);

@@ -45,6 +45,10 @@ bool ValidTaskId(std::string_view id);
 std::string WorkspacesDir(const std::string& data_dir);
 std::string WorkspacePath(const std::string& data_dir, const std::string& task_id);
 
+// `<data_dir>/homes/<task_id>`: the task's own home, outside its workspace (a boxed task's
+// HOME; for every task, the settings its adapter writes there).
+std::string TaskHomePath(const std::string& data_dir, const std::string& task_id);
+
 // Creates WorkspacePath (mode 0700) if missing and returns it. The id must be valid
 // (ValidTaskId).
 Result<std::string> PrepareWorkspace(const std::string& data_dir, const std::string& task_id);

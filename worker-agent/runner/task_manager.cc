@@ -11,6 +11,7 @@
 #include <optional>
 
 #include "common/core/ids.h"
+#include "worker-agent/runner/tool_files.h"
 #include "worker-agent/tools/adapter.h"
 
 namespace autovibe {
@@ -105,6 +106,11 @@ void TaskManager::Run(const v1::RunTask& task, RunDone done) {
   if (!workspace) return done(MakeError(ErrorCode::kUnavailable, workspace.error().message));
   // One workspace, one tool: the old copy is gone before the new one starts.
   if (old != nullptr) Abort(*old, "superseded by attempt " + std::to_string(task.attempt()));
+  // The tool's settings go to the task's own home, outside the workspace.
+  if (auto placed = runner::PlaceToolFiles(TaskHomePath(options_.data_dir, id), *launch); !placed) {
+    const Error& e = placed.error();
+    return done(e.code == ErrorCode::kBadTask ? e : MakeError(ErrorCode::kUnavailable, e.message));
+  }
   if (options_.boxes) {
     return Prepare(task, *workspace, std::move(*launch), token, std::move(done));
   }

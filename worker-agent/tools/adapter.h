@@ -46,9 +46,20 @@ class ToolRun {
   virtual ToolVerdict Finish(int exit_code, int signal) = 0;
 };
 
+// A file the runner writes into the task's own home before the tool starts (settings that
+// tell the tool where its provider is). Never in the workspace, so no checkpoint carries it.
+struct ToolFile {
+  std::string path;  // relative to the task's home: "codex/config.toml"; no "..", not absolute
+  std::string content;
+};
+
 struct ToolLaunch {
   std::vector<std::string> argv;
   std::map<std::string, std::string> env;  // added to the task's environment
+  std::vector<ToolFile> files;
+  // Variables the runner sets to a directory of the task's home, by its path relative to that
+  // home ("CODEX_HOME" -> "codex"): the adapter does not know where the home is.
+  std::map<std::string, std::string> home_dirs;
   std::unique_ptr<ToolRun> run;
 };
 

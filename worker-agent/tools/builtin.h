@@ -50,6 +50,13 @@ Result<PromptTask> ReadPromptTask(std::string_view tool, const v1::RunTask& task
 Result<std::optional<uint32_t>> PositiveIntOption(std::string_view tool, const v1::RunTask& task,
                                                   const std::string& name);
 
+// The prompt of a task resumed after a pause: the task's prompt, told it was stopped part way.
+std::string ResumePrompt(std::string_view prompt);
+
+// At most 300 bytes of `text`, cut on a UTF-8 character boundary ("..." after a cut), on one
+// line: a tool's own words quoted in a task's reason.
+std::string Quote(std::string_view text);
+
 // What every tool sees of the providers (DESIGN.md, "What a task's tool sees"):
 // ANTHROPIC_BASE_URL, ANTHROPIC_API_KEY, OPENAI_BASE_URL, OPENAI_API_KEY, each only when set.
 std::map<std::string, std::string> ProviderEnv(const ProviderAccess& access);

@@ -1,7 +1,5 @@
 // "claude-code": Claude Code in print mode, unattended, with a stream-json transcript on stdout
 // from which the run is judged (result subtype, turns, session, the CLI's cost estimate).
-#include <algorithm>
-
 #include "worker-agent/tools/builtin.h"
 #include "worker-agent/tools/stream_json.h"
 
@@ -9,19 +7,6 @@ namespace autovibe::tools {
 namespace {
 
 constexpr std::string_view kTool = "claude-code";
-constexpr size_t kMaxQuotedBytes = 300;
-constexpr std::string_view kResumePrompt =
-    "You were stopped part way (your budget ran out or your project was stopped) and may go on "
-    "now. Continue the task from where you stopped. The task was: ";
-
-// At most kMaxQuotedBytes of `text`, cut on a UTF-8 character boundary, on one line.
-std::string Quote(std::string_view text) {
-  size_t n = std::min(text.size(), kMaxQuotedBytes);
-  while (n < text.size() && n > 0 && (static_cast<unsigned char>(text[n]) & 0xC0) == 0x80) --n;
-  std::string out(text.substr(0, n));
-  std::replace(out.begin(), out.end(), '\n', ' ');
-  return n < text.size() ? out + "..." : out;
-}
 
 // Why a run that printed a result line did not succeed, in words a user understands.
 std::string FailureReason(const ClaudeResult& r, std::optional<uint32_t> max_turns, int exit_code) {
@@ -114,8 +99,7 @@ class ClaudeCodeAdapterImpl final : public ToolAdapter {
     const bool resume = task.resume() && !task.resume_session().empty();
     if (resume) launch.argv.insert(launch.argv.end(), {"--resume", task.resume_session()});
     // After "--" a prompt starting with '-' stays the prompt.
-    launch.argv.insert(launch.argv.end(),
-                       {"--", resume ? std::string(kResumePrompt) + prompt : prompt});
+    launch.argv.insert(launch.argv.end(), {"--", resume ? ResumePrompt(prompt) : prompt});
 
     launch.env = ProviderEnv(access);
     // As root, claude refuses --dangerously-skip-permissions unless told it runs in a sandbox.

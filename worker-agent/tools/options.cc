@@ -8,6 +8,11 @@
 namespace autovibe::tools {
 namespace {
 
+constexpr size_t kMaxQuotedBytes = 300;
+constexpr std::string_view kResumePrompt =
+    "You were stopped part way (your budget ran out or your project was stopped) and may go on "
+    "now. Continue the task from where you stopped. The task was: ";
+
 bool IsBlank(std::string_view s) {
   return std::all_of(s.begin(), s.end(),
                      [](char c) { return c == ' ' || (c >= '\t' && c <= '\r'); });
@@ -82,6 +87,18 @@ Result<std::optional<uint32_t>> PositiveIntOption(std::string_view tool, const v
         tool, "option " + name + " must be a positive integer, got \"" + text.substr(0, 40) + "\"");
   }
   return std::optional<uint32_t>(value);
+}
+
+std::string ResumePrompt(std::string_view prompt) {
+  return std::string(kResumePrompt) + std::string(prompt);
+}
+
+std::string Quote(std::string_view text) {
+  size_t n = std::min(text.size(), kMaxQuotedBytes);
+  while (n < text.size() && n > 0 && (static_cast<unsigned char>(text[n]) & 0xC0) == 0x80) --n;
+  std::string out(text.substr(0, n));
+  std::replace(out.begin(), out.end(), '\n', ' ');
+  return n < text.size() ? out + "..." : out;
 }
 
 std::map<std::string, std::string> ProviderEnv(const ProviderAccess& access) {
