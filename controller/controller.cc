@@ -45,6 +45,8 @@
 #include "controller/machines/machine_manager.h"
 #include "controller/machines/nats_auth.h"
 #include "controller/provisioners/factory.h"
+#include "controller/publish/forge.h"
+#include "controller/publish/pull_request_opener.h"
 #include "controller/results/result_keeper.h"
 #include "controller/secrets/secret_store.h"
 #include "controller/store/backup.h"
@@ -189,13 +191,16 @@ class ControllerImpl final : public Controller {
     task_facts_ = std::make_unique<TaskBookFacts>(*tasks_);
     result_agents_ =
         std::make_unique<NatsResultAgents>(ResultAgentsDeps{&ioc_, bus_.get(), prefix});
+    forge_ = MakeHttpForge();
+    pull_requests_ = std::make_unique<PullRequestOpener>(ioc_, *forge_);
     results_ = std::make_unique<ResultKeeper>(
         ResultKeeperDeps{.ioc = &ioc_,
                          .agents = result_agents_.get(),
                          .book = tasks_.get(),
                          .data_dir = config_.data_dir,
                          .secret = [this](const std::string& name) { return SecretValue(name); },
-                         .max_result_bytes = static_cast<uint64_t>(config_.max_result_bytes)});
+                         .max_result_bytes = static_cast<uint64_t>(config_.max_result_bytes),
+                         .pull_requests = pull_requests_.get()});
     task_reactions_->SetResults(results_.get());
     if (auto r = MakeBudgets(); !r) return r;
     if (!config_.nats_auth_file.empty()) {
@@ -435,6 +440,7 @@ class ControllerImpl final : public Controller {
     if (joins_) joins_->Stop();
     if (intake_) intake_->Stop();
     if (task_commands_) task_commands_->Stop();
+    if (pull_requests_) pull_requests_->Stop();
     if (tasks_) tasks_->Stop();
     if (checkpoints_) checkpoints_->Stop();
   }
@@ -481,7 +487,9 @@ class ControllerImpl final : public Controller {
   std::unique_ptr<CheckpointService> checkpoints_;
   std::unique_ptr<NatsTaskCommands> task_commands_;
   std::unique_ptr<NatsResultAgents> result_agents_;
-  std::unique_ptr<ResultKeeper> results_;  // outlives task_reactions_, which calls it
+  std::unique_ptr<Forge> forge_;
+  std::unique_ptr<PullRequestOpener> pull_requests_;  // after forge_: gone before it
+  std::unique_ptr<ResultKeeper> results_;             // outlives task_reactions_, which calls it
   std::unique_ptr<TaskReactions> task_reactions_;
   std::unique_ptr<TaskBook> tasks_;
   std::unique_ptr<TaskBookFacts> task_facts_;

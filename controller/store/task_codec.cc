@@ -94,6 +94,7 @@ json::object EncodeChange(const TaskChange& c) {
   return {{"base", c.base},
           {"head", c.head},
           {"branch", ValidUtf8(c.branch)},
+          {"base_branch", ValidUtf8(c.base_branch)},
           {"files", c.files_changed},
           {"ins", c.insertions},
           {"del", c.deletions},
@@ -110,6 +111,7 @@ TaskChange DecodeChange(const json::object& o) {
   c.base = Text(o, "base");
   c.head = Text(o, "head");
   c.branch = Text(o, "branch");
+  c.base_branch = Text(o, "base_branch");
   c.files_changed = static_cast<uint32_t>(Count(o, "files"));
   c.insertions = Count(o, "ins");
   c.deletions = Count(o, "del");

@@ -7,6 +7,7 @@
 #include <map>
 
 #include "common/core/run_program.h"
+#include "tests/fakes/fake_forge.h"
 #include "tests/support/catch_result.h"
 #include "tests/support/fleet_harness.h"
 #include "tests/support/nats_server.h"
@@ -335,4 +336,41 @@ TEST_CASE(
   CHECK(logs.find("fix\nreadme\ncalc with a test") != std::string::npos);
   CHECK(logs.find("PASS") != std::string::npos);
   CHECK_FALSE(fs::exists(fs::path(f.dir / "agent-2") / "repos" / "mirrors"));
+}
+
+TEST_CASE(
+    "publish pr pushes the branch and opens a pull request at the forge, retrying a "
+    "forge that fails; the forge token stays out of the task") {
+  RepoFleet f;
+  FakeForge forge(FakeForgeOptions{.tokens = {"forge-tok-9d1e"}, .repos = {"git/origin"}});
+  REQUIRE(forge.Start());
+  forge.FailNext(2, 502);
+  for (auto [name, value] : {std::pair{"forge-token", "forge-tok-9d1e"}}) {
+    auto put = f.controller->Call("PUT", std::string("/v1/secrets/") + name, std::nullopt,
+                                  json::serialize(json::object{{"value", value}}));
+    REQUIRE(put);
+    REQUIRE(put->status / 100 == 2);
+  }
+  const std::string id = f.Submit("env > env.txt; " + kFix, {{"url", f.origin},
+                                                             {"ref", "main"},
+                                                             {"publish", "pr"},
+                                                             {"forge_api", forge.url()},
+                                                             {"forge_secret", "forge-token"}});
+  REQUIRE(f.tasks->WaitState(id, "succeeded", 60s));
+  REQUIRE(WaitUntil([&] { return Str(f.Change(id).at("published")) == "pr"; }, 60s));
+  json::object c = f.Change(id);
+  INFO(json::serialize(c));
+  auto prs = forge.PullRequests();
+  REQUIRE(prs.size() == 1);
+  CHECK(prs[0].head == "autovibe/" + id);
+  CHECK(prs[0].base == "main");
+  CHECK(prs[0].title.find("fix add") != std::string::npos);
+  CHECK(prs[0].body.find("sed -i") != std::string::npos);  // the prompt (here, the command)
+  CHECK(prs[0].body.find(Str(c.at("head")).substr(0, 7)) != std::string::npos);
+  CHECK(Str(c.at("pr_url")).find("/pull/" + std::to_string(prs[0].number)) != std::string::npos);
+  CHECK(Sh("git --git-dir=" + f.origin + " rev-parse autovibe/" + id) == Str(c.at("head")));
+  // The forge token was never the task's to see.
+  const fs::path ws = fs::path(f.dir / "agent-1") / "workspaces" / id;
+  CHECK(FileHolding(ws, "forge-tok-9d1e").empty());
+  CHECK(FileHolding(fs::path(f.dir / "agent-1"), "forge-tok-9d1e").empty());
 }
