@@ -120,6 +120,7 @@ struct ProjectRecord {
   std::string name;
   int64_t created_at_ms = 0;
   bool stopped = false;  // emergency stop: nothing runs until resumed
+  TaskRepo repo;         // the repository its tasks work on unless they name one
 };
 
 // One piece of a task's output as kept by the controller; `seq` runs over all attempts.

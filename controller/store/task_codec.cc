@@ -234,4 +234,15 @@ TaskReport DecodeTaskReport(std::string_view text) {
   return r;
 }
 
+std::string EncodeTaskRepo(const TaskRepo& repo) {
+  return repo.url.empty() ? "" : json::serialize(EncodeRepo(repo));
+}
+
+TaskRepo DecodeTaskRepo(std::string_view text) {
+  boost::system::error_code ec;
+  json::value v = json::parse(text, ec);
+  if (ec || !v.is_object()) return {};
+  return DecodeRepo(v.as_object());
+}
+
 }  // namespace autovibe

@@ -374,3 +374,32 @@ TEST_CASE(
   CHECK(FileHolding(ws, "forge-tok-9d1e").empty());
   CHECK(FileHolding(fs::path(f.dir / "agent-1"), "forge-tok-9d1e").empty());
 }
+
+TEST_CASE("a project's repository is the default of its tasks; a task may name its own") {
+  RepoFleet f;
+  auto set = f.controller->Call(
+      "PATCH", "/v1/projects/demo", std::nullopt,
+      json::serialize(json::object{{"repo", json::object{{"url", f.origin}, {"ref", "main"}}}}));
+  REQUIRE(set);
+  INFO(set->body);
+  REQUIRE(set->status == 200);
+  CHECK(Str(json::parse(set->body).at("repo").at("url")) == f.origin);
+  const std::string id =
+      f.tasks->SubmitShell("demo", {"sh", "-c", "test -f calc.sh && git rev-parse HEAD"});
+  REQUIRE(f.tasks->WaitState(id, "succeeded", 60s));
+  CHECK(f.tasks->Logs(id).find(f.OriginHead()) != std::string::npos);
+  CHECK(Str(f.tasks->Task(id).at("repo").at("url")) == f.origin);
+  // A bad default is refused like a bad task repository, and changes nothing.
+  auto bad = f.controller->Call(
+      "PATCH", "/v1/projects/demo", std::nullopt,
+      json::serialize(json::object{{"repo", json::object{{"url", "ext::sh -c id"}}}}));
+  REQUIRE(bad);
+  CHECK(bad->status == 400);
+  CHECK(Str(f.controller->GetJson("/v1/projects/demo").at("repo").at("url")) == f.origin);
+  // Cleared: tasks start in an empty workspace again.
+  auto cleared = f.controller->Call("PATCH", "/v1/projects/demo", std::nullopt, R"({"repo":null})");
+  REQUIRE(cleared);
+  CHECK(cleared->status == 200);
+  const std::string plain = f.tasks->SubmitShell("demo", {"sh", "-c", "test ! -e calc.sh"});
+  CHECK(f.tasks->WaitState(plain, "succeeded", 60s));
+}
