@@ -76,7 +76,8 @@ std::string ChangeShortStat(const json::object& c) {
 
 KeyValues ChangeDetails(const json::object& t) {
   KeyValues lines;
-  if (std::string title = StringField(t, "title"); !title.empty()) lines.emplace_back("title", title);
+  if (std::string title = StringField(t, "title"); !title.empty())
+    lines.emplace_back("title", title);
   const json::object& repo = ObjectField(t, "repo");
   if (repo.empty()) return lines;
   const json::object& change = ObjectField(t, "change");
@@ -97,8 +98,8 @@ std::string ChangeNextSteps(const json::object& t) {
     return "";
   }
   std::string text = "  branch " + StringField(c, "branch") + ": " + ChangeLine(c) + "\n" +
-                     "  see it: autovibe task diff " + id + "; bring it here: autovibe task fetch " +
-                     id;
+                     "  see it: autovibe task diff " + id +
+                     "; bring it here: autovibe task fetch " + id;
   if (StringField(t, "state") == "awaiting_review") {
     text += "\n  then: autovibe task approve " + id + " (or reject " + id + " --reason ...)";
   }

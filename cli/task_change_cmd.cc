@@ -38,8 +38,7 @@ void AddDiffVerb(CLI::App& task, Invocation& inv) {
 
 void AddFetchVerb(CLI::App& task, Invocation& inv) {
   CLI::App* fetch = task.add_subcommand(
-      "fetch",
-      "Fetch a repository task's branch into the git repository of the current directory");
+      "fetch", "Fetch a repository task's branch into the git repository of the current directory");
   auto id = std::make_shared<std::string>();
   auto flags = std::make_shared<FetchFlags>();
   fetch->add_option("ID", *id, "Task id")->required();
@@ -72,8 +71,8 @@ void AddReviewVerbs(CLI::App& task, Invocation& inv) {
     };
   });
 
-  CLI::App* reject = task.add_subcommand(
-      "reject", "Reject a task awaiting review: its change is never published");
+  CLI::App* reject =
+      task.add_subcommand("reject", "Reject a task awaiting review: its change is never published");
   auto reject_id = std::make_shared<std::string>();
   auto reason = std::make_shared<std::string>();
   reject->add_option("ID", *reject_id, "Task id")->required();
@@ -96,19 +95,19 @@ CliStatus PrintStat(CommandContext& ctx, const std::string& id, const json::obje
   }
   const std::string base = StringField(change, "base");
   if (StringField(change, "head") == base) {
-    ctx.out << "no change: task " << id << " left the repository at " << ShortCommit(base)
-            << '\n';
+    ctx.out << "no change: task " << id << " left the repository at " << ShortCommit(base) << '\n';
     return {};
   }
-  auto diff = ctx.client.WithTimeout(kDiffTimeout).Raw("GET", "/v1/tasks/" + PathSegment(id) +
-                                                                  "/diff");
+  auto diff =
+      ctx.client.WithTimeout(kDiffTimeout).Raw("GET", "/v1/tasks/" + PathSegment(id) + "/diff");
   if (diff) {
     PrintDiffStat(ctx.out, ParseDiffStat(diff->body));
     return {};
   }
   // 409: not fetched from its machine yet (or it could not be kept); the counts are known.
   if (diff.error().exit_code != kExitFailure) return diff.error();
-  ctx.out << ' ' << ChangeShortStat(change) << "\n (per file once the controller holds the diff: " << diff.error().message << ")\n";
+  ctx.out << ' ' << ChangeShortStat(change)
+          << "\n (per file once the controller holds the diff: " << diff.error().message << ")\n";
   return {};
 }
 
@@ -144,8 +143,7 @@ CliStatus ReviewTask(CommandContext& ctx, const std::string& id, bool approve,
                              : ctx.client.Post(path, json::object{{"reason", reason}});
   if (!body) return body.error();
   return PrintObjectAnswer(ctx, *body, "POST " + path, [&](const json::object& task) {
-    ctx.out << OrDash(StringField(task, "id")) << ' ' << OrDash(StringField(task, "state"))
-            << '\n';
+    ctx.out << OrDash(StringField(task, "id")) << ' ' << OrDash(StringField(task, "state")) << '\n';
     const std::string publish = StringField(ObjectField(task, "repo"), "publish");
     if (approve && !publish.empty() && publish != "none") {
       ctx.out << "publishing (" << publish << "): autovibe task show " << id

@@ -72,8 +72,8 @@ struct TempFile {
 // Writes `data` to a new private file in $TMPDIR (else /tmp).
 CliStatus WriteTemp(TempFile& file, const std::string& id, const std::string& data) {
   const char* tmp = std::getenv("TMPDIR");
-  std::string pattern = std::string(tmp != nullptr && *tmp != '\0' ? tmp : "/tmp") +
-                        "/autovibe-" + id + "-XXXXXX.bundle";
+  std::string pattern = std::string(tmp != nullptr && *tmp != '\0' ? tmp : "/tmp") + "/autovibe-" +
+                        id + "-XXXXXX.bundle";
   const int fd = mkstemps(pattern.data(), 7);
   if (fd < 0) return Failure("cannot make a temporary file " + pattern + ": " + strerror(errno));
   file.path = pattern;
@@ -88,7 +88,8 @@ CliStatus WriteTemp(TempFile& file, const std::string& id, const std::string& da
     }
     done += static_cast<size_t>(n);
   }
-  if (close(fd) != 0) return Failure("cannot write the bundle to " + pattern + ": " + strerror(errno));
+  if (close(fd) != 0)
+    return Failure("cannot write the bundle to " + pattern + ": " + strerror(errno));
   return {};
 }
 
@@ -132,8 +133,8 @@ CliStatus CheckRepository(const Git& git, const json::object& task, const Change
   }
   if (git.Commit(c.base).empty()) {
     const std::string ref = StringField(repo, "ref");
-    return Failure("this repository lacks the task's base commit " + ShortCommit(c.base) +
-                   " (of " + OrDash(origin) + (ref.empty() ? "" : " at " + ref) +
+    return Failure("this repository lacks the task's base commit " + ShortCommit(c.base) + " (of " +
+                   OrDash(origin) + (ref.empty() ? "" : " at " + ref) +
                    "): fetch it first (git fetch), or run this in a clone of " + OrDash(origin));
   }
   const std::string now = git.Commit("refs/heads/" + local);
@@ -188,11 +189,11 @@ CliStatus FetchTask(CommandContext& ctx, const std::string& id, const FetchFlags
   if (!bundle) return bundle.error();
   TempFile file;
   if (auto w = WriteTemp(file, id, bundle->body); !w) return w.error();
-  const std::string refspec = std::string(flags.force ? "+" : "") + "refs/heads/" +
-                              change->branch + ":refs/heads/" + local;
-  if (auto f = git.Run({"fetch", "--quiet", "--no-tags", "--no-write-fetch-head", file.path,
-                        refspec},
-                       kFetchTimeout);
+  const std::string refspec =
+      std::string(flags.force ? "+" : "") + "refs/heads/" + change->branch + ":refs/heads/" + local;
+  if (auto f =
+          git.Run({"fetch", "--quiet", "--no-tags", "--no-write-fetch-head", file.path, refspec},
+                  kFetchTimeout);
       !f) {
     return Failure("git could not fetch task " + id + "'s bundle: " + f.error().message);
   }

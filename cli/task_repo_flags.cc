@@ -43,8 +43,8 @@ CliStatus CheckUrl(const std::string& url) {
     if (!url.starts_with("/") && std::filesystem::is_directory(url, ec)) {
       std::string path = std::filesystem::absolute(url, ec).lexically_normal().string();
       if (path.size() > 1 && path.back() == '/') path.pop_back();
-      message += "; a repository on the machines' own disk is named by its absolute path (" +
-                 path + ")";
+      message +=
+          "; a repository on the machines' own disk is named by its absolute path (" + path + ")";
     }
     return RepoUsage(std::move(message));
   }
@@ -58,12 +58,13 @@ CliStatus CheckNames(const RepoFlags& f) {
   if (!f.branch.empty()) {
     if (auto r = CheckBranchName(f.branch); !r) return RepoUsage("--branch: " + r.error().message);
   }
-  for (const auto& [flag, name] : {std::pair<std::string_view, const std::string&>{
-                                       "--repo-secret", f.secret},
-                                   {"--forge-secret", f.forge_secret}}) {
+  for (const auto& [flag, name] :
+       {std::pair<std::string_view, const std::string&>{"--repo-secret", f.secret},
+        {"--forge-secret", f.forge_secret}}) {
     if (!name.empty() && !SecretName(name)) {
-      return RepoUsage(std::string(flag) + ": \"" + name +
-                   "\" is not a secret name (1-64 of A-Z a-z 0-9 . _ -, not starting with '.')");
+      return RepoUsage(
+          std::string(flag) + ": \"" + name +
+          "\" is not a secret name (1-64 of A-Z a-z 0-9 . _ -, not starting with '.')");
     }
   }
   return {};
@@ -78,8 +79,8 @@ CliStatus CheckChoices(const RepoFlags& f) {
   }
   if (!f.forge_api.empty() && !f.forge_api.starts_with("https://") &&
       !f.forge_api.starts_with("http://")) {
-    return RepoUsage("--forge-api: expected the forge's API URL (https://...), got \"" + f.forge_api +
-                 "\"");
+    return RepoUsage("--forge-api: expected the forge's API URL (https://...), got \"" +
+                     f.forge_api + "\"");
   }
   return {};
 }
@@ -142,7 +143,7 @@ CliResult<std::optional<json::object>> RepoRequest(const RepoFlags& f) {
     for (const auto& [flag, given] : RepoOnlyFlags(f)) {
       if (given) {
         return RepoUsage(std::string(flag) +
-                     " is about the task's repository: give the repository with --repo URL");
+                         " is about the task's repository: give the repository with --repo URL");
       }
     }
     return std::optional<json::object>();

@@ -155,14 +155,16 @@ void AddSubmitCommand(CLI::App& task, Invocation& inv) {
       ->type_name("DURATION");
   submit->add_option("--from-checkpoint", f->from_checkpoint, "Start from this checkpoint")
       ->type_name("CP");
-  submit->add_option("--title", f->title,
-                     "A short name for the task: the message of its commit in a repository")
+  submit
+      ->add_option("--title", f->title,
+                   "A short name for the task: the message of its commit in a repository")
       ->type_name("T");
   AddRepoFlags(*submit, f->repo);
-  submit->add_flag("--wait", f->wait,
-                   "Follow the task to its end, then exit with its exit code (0 succeeded, N "
-                   "exit code N, 1 otherwise); a pause ends the wait with exit code 75, awaiting review "
-                   "with 0");
+  submit->add_flag(
+      "--wait", f->wait,
+      "Follow the task to its end, then exit with its exit code (0 succeeded, N "
+      "exit code N, 1 otherwise); a pause ends the wait with exit code 75, awaiting review "
+      "with 0");
   submit->add_flag("--wait-through-pauses", f->wait_through_pauses,
                    "Like --wait, but keep waiting when the task is paused");
   submit->add_option("CMD", f->command, "The command and its arguments, after --");

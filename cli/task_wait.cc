@@ -4,8 +4,8 @@
 
 #include "cli/client.h"
 #include "cli/json_output.h"
-#include "cli/task_change.h"
 #include "cli/table.h"
+#include "cli/task_change.h"
 
 namespace autovibe::cli {
 namespace json = boost::json;
@@ -106,6 +106,7 @@ class ProgressLine final : public TaskObserver {
       if (paused_ && !was_paused)
         return Note(FormatPause(progress_, StringField(obj, "reason"), Elapsed(), through_pauses_));
       if (was_paused && !paused_) Note(progress_.id + " resumed: " + state);
+      if (awaiting_review_) return;  // the outcome line says it
     }
     if (term_.is_tty) return Draw();
     // Without a terminal, a line per change: a log file reads well.
@@ -243,7 +244,9 @@ std::string FormatPause(const Progress& p, const std::string& reason, int64_t el
 std::string FormatOutcome(const json::object& task, int64_t elapsed_ms) {
   const std::string state = StringField(task, "state");
   std::string line = OrDash(StringField(task, "id")) + " " + OrDash(state);
-  if (const auto code = IntField(task, "exit_code"); code && state != "succeeded") {
+  // (A task awaiting review ran to success; its exit code is no news.)
+  if (const auto code = IntField(task, "exit_code");
+      code && state != "succeeded" && state != "awaiting_review") {
     line += " with exit code " + std::to_string(*code);
   }
   line += (state == "succeeded" ? " in " : " after ") + FormatElapsed(elapsed_ms);
