@@ -151,14 +151,21 @@ CliStatus Client::Follow(std::string_view path, const SseHandler& on_event) cons
   return error;
 }
 
-CliResult<json::value> Client::Call(std::string_view method, std::string_view path,
-                                    std::string body) const {
+CliResult<HttpReply> Client::Raw(std::string_view method, std::string_view path,
+                                 std::string body) const {
   const HttpCall call = MakeCall(method, path, std::move(body));
   auto reply = transport_(call);
   if (!reply) return ErrorFromTransport(endpoint_.url, reply.error());
   if (reply->status < 200 || reply->status > 299) {
     return ErrorFromReply(*reply, call.method + " " + std::string(path));
   }
+  return std::move(*reply);
+}
+
+CliResult<json::value> Client::Call(std::string_view method, std::string_view path,
+                                    std::string body) const {
+  auto reply = Raw(method, path, std::move(body));
+  if (!reply) return reply.error();
   if (Trim(reply->body).empty()) return json::value();
 
   boost::system::error_code ec;

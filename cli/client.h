@@ -52,6 +52,10 @@ class Client {
   // unreachable (2), 401 (3), 404 (4), any other non-2xx or a body that is not JSON (1).
   CliResult<boost::json::value> Call(std::string_view method, std::string_view path,
                                      std::string body = {}) const;
+  // Calls `method path` and returns the answer as it came, whatever its content type (a diff,
+  // a git bundle): errors as for Call. The body is at most 64 MiB (the HTTP client's limit).
+  CliResult<HttpReply> Raw(std::string_view method, std::string_view path,
+                           std::string body = {}) const;
   // Call with `body` serialized as the JSON request body.
   CliResult<boost::json::value> Post(std::string_view path, const boost::json::value& body) const;
 
