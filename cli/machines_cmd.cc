@@ -305,6 +305,8 @@ KeyValues MachineDetails(const json::object& m, int64_t now_ms) {
       {"memory", Pair(Bytes(r, "mem_used_bytes"), Bytes(r, "mem_total_bytes"), " used of ")},
       {"disk", Pair(Bytes(r, "disk_free_bytes"), Bytes(r, "disk_total_bytes"), " free of ")},
       {"load", Load(r)},
+      {"workspaces", BytesOrNone(Bytes(r, "workspaces_bytes"))},
+      {"repositories", BytesOrNone(Bytes(r, "repos_bytes"))},
       {"agent version", OrNone(StringField(m, "agent_version"))},
       {"last heartbeat", Timestamp(m, "last_heartbeat_at", now_ms)},
       {"registered", Timestamp(m, "registered_at", now_ms)},
@@ -332,9 +334,9 @@ KeyValues MachineDetails(const json::object& m, int64_t now_ms) {
                                                     "last_heartbeat_at",
                                                     "registered_at",
                                                     "created_at"};
-  static const std::set<std::string_view> kKnownResources = {"cpu_cores",       "mem_total_bytes",
-                                                             "mem_used_bytes",  "disk_total_bytes",
-                                                             "disk_free_bytes", "load1"};
+  static const std::set<std::string_view> kKnownResources = {
+      "cpu_cores",       "mem_total_bytes", "mem_used_bytes",   "disk_total_bytes",
+      "disk_free_bytes", "load1",           "workspaces_bytes", "repos_bytes"};
   for (const auto& kv : r) {
     if (!kKnownResources.count(kv.key())) {
       lines.emplace_back("resources." + std::string(kv.key()), OrNone(FormatScalar(kv.value())));

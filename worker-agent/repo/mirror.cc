@@ -1,6 +1,7 @@
 // UpdateMirror: one bare mirror per repository URL, made once and fetched into for each task.
 #include <fcntl.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -19,6 +20,7 @@ class MirrorLock {
   explicit MirrorLock(const std::string& mirror)
       : fd_(open((mirror + ".lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600)) {
     if (fd_ >= 0) flock(fd_, LOCK_EX);
+    if (fd_ >= 0) futimens(fd_, nullptr);  // last used now (retention.h)
   }
   ~MirrorLock() {
     if (fd_ >= 0) close(fd_);  // releases the lock
