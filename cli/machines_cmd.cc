@@ -1,6 +1,7 @@
 #include "cli/machines_cmd.h"
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <cstdio>
 #include <memory>
 #include <optional>
@@ -305,12 +306,18 @@ KeyValues MachineDetails(const json::object& m, int64_t now_ms) {
       {"memory", Pair(Bytes(r, "mem_used_bytes"), Bytes(r, "mem_total_bytes"), " used of ")},
       {"disk", Pair(Bytes(r, "disk_free_bytes"), Bytes(r, "disk_total_bytes"), " free of ")},
       {"load", Load(r)},
-      {"workspaces", BytesOrNone(Bytes(r, "workspaces_bytes"))},
-      {"repositories", BytesOrNone(Bytes(r, "repos_bytes"))},
       {"agent version", OrNone(StringField(m, "agent_version"))},
       {"last heartbeat", Timestamp(m, "last_heartbeat_at", now_ms)},
       {"registered", Timestamp(m, "registered_at", now_ms)},
   };
+  // What the agent's workspaces and repositories take of its disk (agents that report it).
+  auto after_load =
+      std::find_if(lines.begin(), lines.end(), [](const auto& kv) { return kv.first == "load"; });
+  if (after_load != lines.end()) ++after_load;
+  for (auto [key, label] :
+       {std::pair{"repos_bytes", "repositories"}, std::pair{"workspaces_bytes", "workspaces"}}) {
+    if (r.contains(key)) after_load = lines.insert(after_load, {label, BytesOrNone(Bytes(r, key))});
+  }
   // What only machines the controller made have.
   for (auto [key, label] :
        {std::pair{"pool", "pool"}, {"instance", "instance"}, {"spawned_from", "spawned from"}}) {

@@ -62,7 +62,14 @@ void ResultKeeper::TaskChanged(const TaskRecord& t) {
   }
   if (!c.stored && Ended(t.state) && !fetching_.contains(t.id) && !retry_.contains(t.id) &&
       !t.machine_id.empty()) {
-    if (c.diff_bytes + c.bundle_bytes > d_.max_result_bytes) return;
+    if (c.diff_bytes + c.bundle_bytes > d_.max_result_bytes) {
+      const std::string why = "the change's diff and bundle (" +
+                              std::to_string(c.diff_bytes + c.bundle_bytes) +
+                              " bytes) are over the controller's max_result_bytes (" +
+                              std::to_string(d_.max_result_bytes) + ")";
+      d_.book->UpdateChange(t.id, [&](TaskChange& c) { c.error = why; });
+      return;
+    }
     fetching_.insert(t.id);
     auto f = std::make_shared<Fetching>();
     f->task_id = t.id;

@@ -30,7 +30,7 @@ struct ResultKeeperDeps {
   TaskBook* book = nullptr;
   std::string data_dir;
   std::function<std::optional<std::string>(const std::string& name)> secret;  // may be null
-  uint64_t max_result_bytes = 512ull << 20;  // a bigger diff or bundle is not kept
+  uint64_t max_result_bytes = 64ull << 20;  // a bigger diff plus bundle is not kept
   // Opens the pull requests of tasks that publish "pr"; null: none is opened (they fail).
   PullRequestOpener* pull_requests = nullptr;
 };

@@ -45,7 +45,7 @@ constexpr const char* kFixed = "add() { echo $(($1 + $2)); }\n";
 
 TEST_CASE(
     "three Claude Code tasks fix a repository's test on two machines, one killed "
-    "mid-task; approved changes reach the repository and the forge, rejected ones do not",
+    "mid-task, approved changes reach the repository and the forge, rejected ones do not",
     "[claude]") {
   TempDir dir;
   // The repository, served by git daemon on loopback (receive-pack on, for the pushes).

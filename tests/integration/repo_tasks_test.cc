@@ -179,7 +179,7 @@ TEST_CASE(
 }
 
 TEST_CASE(
-    "with a review gate nothing reaches the remote until approved; a rejected change is "
+    "with a review gate nothing reaches the remote until approved, a rejected change is "
     "never pushed") {
   RepoFleet f;
   json::object repo{{"url", f.origin}, {"publish", "push"}, {"review", true}};
@@ -214,7 +214,7 @@ TEST_CASE(
 
 TEST_CASE(
     "a repository that cannot be had fails its task with repo_unavailable and leaves "
-    "nothing behind; hostile addresses are refused at submission") {
+    "nothing behind, hostile addresses are refused at submission") {
   RepoFleet f;
   const std::string missing_ref = f.Submit("true", {{"url", f.origin}, {"ref", "no-such-branch"}});
   const std::string missing_repo = f.Submit("true", {{"url", f.git + "/nothing-here.git"}});
@@ -340,7 +340,7 @@ TEST_CASE(
 
 TEST_CASE(
     "publish pr pushes the branch and opens a pull request at the forge, retrying a "
-    "forge that fails; the forge token stays out of the task") {
+    "forge that fails, the forge token stays out of the task") {
   RepoFleet f;
   FakeForge forge(FakeForgeOptions{.tokens = {"forge-tok-9d1e"}, .repos = {"git/origin"}});
   REQUIRE(forge.Start());
@@ -375,7 +375,7 @@ TEST_CASE(
   CHECK(FileHolding(fs::path(f.dir / "agent-1"), "forge-tok-9d1e").empty());
 }
 
-TEST_CASE("a project's repository is the default of its tasks; a task may name its own") {
+TEST_CASE("a project's repository is the default of its tasks, a task may name its own") {
   RepoFleet f;
   auto set = f.controller->Call(
       "PATCH", "/v1/projects/demo", std::nullopt,

@@ -206,7 +206,7 @@ TEST_CASE("cli task show: a pull request, a failed push, no change, a change tha
   CHECK(ChangeDetails(plain).empty());
 }
 
-TEST_CASE("cli task list: review states and titles; --state awaiting_review is sent", "[cli]") {
+TEST_CASE("cli task list: review states and titles, --state awaiting_review is sent", "[cli]") {
   json::object rejected = RepoTask("rejected");
   rejected["id"] = "t-2";
   rejected.erase("title");
@@ -310,7 +310,7 @@ TEST_CASE("cli task diff --stat: no change, a running task, a task without a rep
   CHECK(o.err == "autovibe: task t-1 has no repository, so no change\n");
 }
 
-TEST_CASE("diff stat: new, deleted, renamed and binary files; hunk lines that look like headers",
+TEST_CASE("diff stat: new, deleted, renamed and binary files, hunk lines that look like headers",
           "[cli]") {
   const std::string diff =
       "diff --git a/src/new file.txt b/src/new file.txt\n"
@@ -411,7 +411,7 @@ TEST_CASE("cli task approve: prints the state and what is published", "[cli]") {
   CHECK(json::parse(j.out) == RepoTask("succeeded"));
 }
 
-TEST_CASE("cli task reject --reason: the reason is sent; a task not awaiting review is a conflict",
+TEST_CASE("cli task reject --reason: the reason is sent, a task not awaiting review is a conflict",
           "[cli]") {
   FakeController ctl;
   ctl.On("POST /v1/tasks/t-1/reject", JsonReply(200, Json(RepoTask("rejected"))));
