@@ -11,6 +11,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <filesystem>
+#include <limits>
 #include <optional>
 
 #include "common/bus/bus.h"
@@ -219,6 +220,10 @@ class ControllerImpl final : public Controller {
     // The task book learns the machines before its tasks, so placed tasks hold their slots.
     for (const MachineRecord* m : fleet_->List()) machine_reactions_->MachineChanged(*m);
     if (auto r = tasks_->Load(); !r) return r.error();
+    // Results a restart interrupted: fetched and published from where they stopped.
+    for (const TaskRecord* t : tasks_->List("", std::nullopt, std::numeric_limits<size_t>::max())) {
+      results_->TaskChanged(*t);
+    }
     // Projects whose budget ran out before a restart stay held.
     for (const ProjectRecord* p : tasks_->Projects()) {
       if (auto e = budgets_->ExhaustedBy(p->name)) {

@@ -300,6 +300,23 @@ TEST_CASE(
   CHECK(json::serialize(f.tasks->Task(id)).find(kSecret) == std::string::npos);
   CHECK(FileHolding(fs::path(f.dir / "agent-1") / "checkpoints", kSecret).empty());
   CHECK(FileHolding(fs::path(f.dir / "agent-1") / "repos", kSecret).empty());
+  // Nowhere on the agent's disk at all (its outbox, logs, homes), nor in the controller's
+  // database and events: only in its secrets.
+  CHECK(FileHolding(fs::path(f.dir / "agent-1"), kSecret).empty());
+  CHECK(Slurp(f.dir / "agent-1.log").find(kSecret) == std::string::npos);
+  for (const auto& e : fs::directory_iterator(f.dir.path())) {
+    if (e.path().filename().string().starts_with("controller-")) {
+      CHECK(Slurp(e.path()).find(kSecret) == std::string::npos);
+    }
+  }
+  const std::string held = FileHolding(fs::path(f.dir / "controller"), kSecret);
+  CHECK(held.find("/secrets/") != std::string::npos);
+  for (const auto& e : fs::directory_iterator(fs::path(f.dir / "controller"))) {
+    if (e.path().filename() != "secrets") {
+      INFO(e.path());
+      CHECK(FileHolding(e.path(), kSecret).empty());
+    }
+  }
   auto listed = f.Get("/v1/secrets");
   REQUIRE(listed);
   CHECK(listed->body.find(kSecret) == std::string::npos);
