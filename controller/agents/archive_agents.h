@@ -1,5 +1,6 @@
 // ArchiveAgents over the bus: ExportArchive commands on <prefix>.cmd.<m>.
-// Owner-thread only; replies are posted back to the owner thread.
+// Owner-thread only; replies are posted back to the owner thread. Outlives every request it
+// sent (the controller keeps it to its end, as it keeps the bus).
 #pragma once
 
 #include <boost/asio/io_context.hpp>
@@ -9,6 +10,9 @@
 #include "controller/checkpoints/archive_agents.h"
 
 namespace autovibe {
+namespace v1 {
+class Command;
+}  // namespace v1
 
 struct ArchiveAgentsDeps {
   boost::asio::io_context* ioc = nullptr;
@@ -25,6 +29,9 @@ class NatsArchiveAgents final : public ArchiveAgents {
              const std::string& export_id, uint64_t offset, Done<ArchivePiece> done) override;
 
  private:
+  // Sends `cmd`; asks again while no answer comes in time (attempt of kTries).
+  void Ask(const std::string& machine_id, v1::Command cmd, int attempt, Done<ArchivePiece> done);
+
   ArchiveAgentsDeps d_;
 };
 
