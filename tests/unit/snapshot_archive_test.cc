@@ -54,15 +54,6 @@ std::map<std::string, std::string> Shape(const std::string& root) {
   return out;
 }
 
-Hash PutTree(ChunkStore& store, const v1::Tree& tree) {
-  std::string bytes = tree.SerializeAsString();
-  Hash h = Sha256(bytes);
-  ChunkStore::Writer w(store);
-  REQUIRE(w.Put(h, {reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()}));
-  REQUIRE(w.Finish());
-  return h;
-}
-
 v1::CheckpointManifest ManifestOf(const Hash& root) {
   v1::CheckpointManifest m;
   m.set_id("cp-hostile");
