@@ -256,14 +256,17 @@ TEST_CASE("checkpoint archive export throughput and controller memory", "[.archi
   const std::string cp = LastCheckpoint(f, a);
   const uint64_t bytes =
       f.controller->GetJson("/v1/checkpoints/" + cp).at("bytes").to_number<uint64_t>();
-  const std::string status = "/proc/" + std::to_string(f.controller->process().pid()) + "/status";
-  auto field = [&](const std::string& name) {
-    std::istringstream in(ReadAll(status));
+  auto field_of = [&](pid_t pid, const std::string& name) {
+    std::istringstream in(ReadAll("/proc/" + std::to_string(pid) + "/status"));
     for (std::string line; std::getline(in, line);) {
       if (line.rfind(name + ":", 0) == 0) return std::stol(line.substr(name.size() + 1));
     }
     return -1L;
   };
+  auto field = [&](const std::string& name) {
+    return field_of(f.controller->process().pid(), name);
+  };
+  const pid_t agent = f.agents[0]->process().pid();
   // Twice: the first may meet the bus's reload after the agents joined (a lost reply is asked
   // for again after 15 s).
   for (int run = 1; run <= 2; ++run) {
@@ -281,7 +284,8 @@ TEST_CASE("checkpoint archive export throughput and controller memory", "[.archi
     WARN("run " << run << ": workspace " << bytes / 1e6 << " MB, archive " << archive / 1e6
                 << " MB, " << s << " s: " << bytes / 1e6 / s
                 << " MB/s of workspace; controller RSS before " << rss_before << " kB, peak before "
-                << hwm_before << " kB, peak after " << hwm_after << " kB");
+                << hwm_before << " kB, peak after " << hwm_after << " kB; agent peak "
+                << field_of(agent, "VmHWM") << " kB");
   }
   fs::create_directories(f.dir / "x");
   REQUIRE(Sh("tar --zstd -xf " + (f.dir / "cp.tar.zst") + " -C " + (f.dir / "x")).exit_code == 0);
