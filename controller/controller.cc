@@ -18,6 +18,7 @@
 #include "common/core/files.h"
 #include "common/core/open_files.h"
 #include "common/http/server.h"
+#include "controller/agents/archive_agents.h"
 #include "controller/agents/checkpoint_agents.h"
 #include "controller/agents/event_intake.h"
 #include "controller/agents/join_service.h"
@@ -388,8 +389,12 @@ class ControllerImpl final : public Controller {
         budgets_.get(),
         [this](std::string_view name) { return tasks_->FindProject(name) != nullptr; },
         [this] { return batch_->Commit(); }});
-    checkpoints_api_ = std::make_unique<CheckpointsApi>(
-        CheckpointsApiDeps{checkpoints_.get(), fleet_.get(), machines_.get(), task_facts_.get()});
+    archive_agents_ = std::make_unique<NatsArchiveAgents>(
+        ArchiveAgentsDeps{&ioc_, bus_.get(), config_.subject_prefix});
+    archives_ = std::make_unique<CheckpointArchives>(
+        CheckpointArchivesDeps{checkpoints_.get(), fleet_.get(), archive_agents_.get()});
+    checkpoints_api_ = std::make_unique<CheckpointsApi>(CheckpointsApiDeps{
+        checkpoints_.get(), fleet_.get(), machines_.get(), task_facts_.get(), archives_.get()});
     machines_api_ = std::make_unique<MachinesApi>(
         MachinesApiDeps{fleet_.get(), machines_.get(), [this] { return batch_->Commit(); }});
     join_tokens_api_ = std::make_unique<JoinTokensApi>(
@@ -515,6 +520,8 @@ class ControllerImpl final : public Controller {
   std::unique_ptr<LeaseService> leases_;
   std::unique_ptr<TasksApi> tasks_api_;
   std::unique_ptr<BudgetsApi> budgets_api_;
+  std::unique_ptr<NatsArchiveAgents> archive_agents_;
+  std::unique_ptr<CheckpointArchives> archives_;
   std::unique_ptr<CheckpointsApi> checkpoints_api_;
   std::unique_ptr<MachinesApi> machines_api_;
   std::unique_ptr<JoinTokensApi> join_tokens_api_;
