@@ -182,16 +182,17 @@ TEST_CASE(
   const std::string mirror = f.MirrorOf(f.secret);
   // The agent's own secrets, by content.
   const std::string shadow_line = Sh("head -c 12 /etc/shadow");
-  const std::string id = f.Submit(
-      "demo",
-      "set -e; echo change >> calc.sh; ln -s /etc/shadow shadow; ln -s " + f.agent_dir +
-          " agentdata; ln -s " + mirror + "/HEAD mirror-head; mkfifo fifo; "
-          "ln .git/objects/pack/*.pack linked.pack 2>/dev/null || true; "
-          "mkdir -p deep/.git/refs/heads deep/.git/objects; ln -s " +
-          mirror + "/HEAD deep/.git/HEAD; ln -s " + mirror +
-          "/refs/heads/main deep/.git/refs/heads/main; "
-          "printf 'ref: ../../../../etc/shadow\\n' > .git/autovibe-base",
-      f.origin);
+  const std::string id =
+      f.Submit("demo",
+               "set -e; echo change >> calc.sh; ln -s /etc/shadow shadow; ln -s " + f.agent_dir +
+                   " agentdata; ln -s " + mirror +
+                   "/HEAD mirror-head; mkfifo fifo; "
+                   "ln .git/objects/pack/*.pack linked.pack 2>/dev/null || true; "
+                   "mkdir -p deep/.git/refs/heads deep/.git/objects; ln -s " +
+                   mirror + "/HEAD deep/.git/HEAD; ln -s " + mirror +
+                   "/refs/heads/main deep/.git/refs/heads/main; "
+                   "printf 'ref: ../../../../etc/shadow\\n' > .git/autovibe-base",
+               f.origin);
   REQUIRE(f.tasks->WaitState(id, "succeeded", 60s));
   json::object c = f.Change(id);
   INFO(json::serialize(c));
@@ -218,12 +219,13 @@ TEST_CASE(
     "allowed roots",
     "[repo]") {
   HostileFleet f;
-  for (const std::string& url : std::vector<std::string>
-       {f.agent_dir + "/repos/mirrors", "file://" + f.agent_dir + "/repos/mirrors",
-        f.git + "/../agent-1/repos", "file://" + f.git + "/../agent-1", std::string("/etc"),
-        f.git + "x/origin.git"}) {
-    auto r = f.controller->Call("PATCH", "/v1/projects/demo", std::nullopt,
-                                json::serialize(json::object{{"repo", json::object{{"url", url}}}}));
+  for (const std::string& url : std::vector<std::string>{
+           f.agent_dir + "/repos/mirrors", "file://" + f.agent_dir + "/repos/mirrors",
+           f.git + "/../agent-1/repos", "file://" + f.git + "/../agent-1", std::string("/etc"),
+           f.git + "x/origin.git"}) {
+    auto r =
+        f.controller->Call("PATCH", "/v1/projects/demo", std::nullopt,
+                           json::serialize(json::object{{"repo", json::object{{"url", url}}}}));
     REQUIRE(r);
     INFO(url << " -> " << r->status << " " << r->body);
     CHECK(r->status == 400);
