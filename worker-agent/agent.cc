@@ -274,6 +274,7 @@ class AgentImpl final : public Agent {
     o.agent_env = AgentEnvironment::FromProcess();
     o.meter = meter_.get();
     o.on_ended = [this](const std::string& task_id, uint32_t attempt) {
+      repo::MarkEnded(config_.data_dir, task_id);
       if (checkpoints_) checkpoints_->TaskEnded(task_id, attempt);
     };
     o.harvest = [this](const std::string& task_id, const v1::RepoSpec& repo,

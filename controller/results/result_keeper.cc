@@ -35,7 +35,8 @@ std::chrono::seconds Backoff(uint32_t tries) {
 
 struct ResultKeeper::Fetching {
   std::string task_id, machine_id, dir;
-  std::vector<std::string> files;  // still to fetch, the current first
+  std::vector<std::string> files;            // still to fetch, the current first
+  std::map<std::string, uint64_t> declared;  // each file's size, as the agent reported it
   uint64_t offset = 0;
   std::ofstream out;
 };
@@ -76,6 +77,7 @@ void ResultKeeper::TaskChanged(const TaskRecord& t) {
     f->machine_id = t.machine_id;
     f->dir = d_.data_dir + "/results/" + t.id;
     f->files = {"diff", "bundle"};
+    f->declared = {{"diff", c.diff_bytes}, {"bundle", c.bundle_bytes}};
     if (auto made = MakeDirs(f->dir, 0700); !made) {
       fetching_.erase(t.id);
       spdlog::error("cannot keep the result of task {}: {}", t.id, made.error().message);
@@ -102,23 +104,33 @@ void ResultKeeper::FetchNext(std::shared_ptr<Fetching> f) {
     f->out.open(f->dir + "/" + what + ".part", std::ios::binary | std::ios::trunc);
     f->offset = 0;
   }
-  d_.agents->Fetch(f->machine_id, f->task_id, what, f->offset,
-                   [this, alive = alive_, f, what](Result<ResultPiece> piece) {
-                     if (!*alive) return;
-                     if (!piece) return Fetched(f->task_id, piece.error());
-                     f->out.write(piece->data.data(),
-                                  static_cast<std::streamsize>(piece->data.size()));
-                     f->offset += piece->data.size();
-                     if (!f->out) return Fetched(f->task_id, IoError("cannot write", f->dir));
-                     if (f->offset < piece->total && !piece->data.empty()) return FetchNext(f);
-                     f->out.close();
-                     const std::string part = f->dir + "/" + what + ".part";
-                     if (rename(part.c_str(), (f->dir + "/" + what).c_str()) != 0) {
-                       return Fetched(f->task_id, IoError("cannot rename", part));
-                     }
-                     f->files.erase(f->files.begin());
-                     FetchNext(f);
-                   });
+  d_.agents->Fetch(
+      f->machine_id, f->task_id, what, f->offset,
+      [this, alive = alive_, f, what](Result<ResultPiece> piece) {
+        if (!*alive) return;
+        if (!piece) return Fetched(f->task_id, piece.error());
+        // No more than the agent said when the task ended: a machine cannot fill
+        // the controller's disk by answering on and on.
+        if (piece->total != f->declared[what] ||
+            f->offset + piece->data.size() > f->declared[what]) {
+          return Fetched(f->task_id,
+                         MakeError(ErrorCode::kBadData,
+                                   "the machine sends a " + what + " of " +
+                                       std::to_string(piece->total) + " bytes, not the " +
+                                       std::to_string(f->declared[what]) + " it reported"));
+        }
+        f->out.write(piece->data.data(), static_cast<std::streamsize>(piece->data.size()));
+        f->offset += piece->data.size();
+        if (!f->out) return Fetched(f->task_id, IoError("cannot write", f->dir));
+        if (f->offset < piece->total && !piece->data.empty()) return FetchNext(f);
+        f->out.close();
+        const std::string part = f->dir + "/" + what + ".part";
+        if (rename(part.c_str(), (f->dir + "/" + what).c_str()) != 0) {
+          return Fetched(f->task_id, IoError("cannot rename", part));
+        }
+        f->files.erase(f->files.begin());
+        FetchNext(f);
+      });
 }
 
 void ResultKeeper::Fetched(const std::string& task_id, const Result<void>& r) {

@@ -2,8 +2,7 @@
 // workspace is read by the agent, as root, into the result the controller serves. Real
 // nats-server, controller and boxed agent; repositories on the local disk.
 //
-// Tests tagged [.hostile-open] show problems still open (see each test's comment); they are
-// hidden so CI stays green. Run them with `integration_tests "[.hostile-open]"`.
+// Each test is an attack a review tried; those marked "Was open" found a problem, since fixed.
 #include <boost/json.hpp>
 #include <catch2/catch.hpp>
 #include <filesystem>
@@ -119,17 +118,18 @@ struct HostileFleet {
 
 }  // namespace
 
-// OPEN. The harvest runs `git add --all` as root with the agent's git dir over the workspace.
-// A directory holding a `.git` *file* ("gitdir: <any path>") is added as a gitlink, and git
-// resolves it by reading HEAD of whatever repository that path names, on the host, as root.
-// The task thus learns (in its own diff, served by the controller) the current commit of any
-// repository on the machine: another team's mirror under <data>/repos/mirrors (its name is
-// the hash of its URL), another task's workspace. Only a commit id leaks, but across
-// tenants, and it shows the agent reading outside the workspace on the task's say-so.
+// Was open (fixed: new gitlinks are left out of the result). The harvest runs `git add --all` as
+// root with the agent's git dir over the workspace. A directory holding a `.git` *file* ("gitdir:
+// <any path>") is added as a gitlink, and git resolves it by reading HEAD of whatever repository
+// that path names, on the host, as root. The task thus learns (in its own diff, served by the
+// controller) the current commit of any repository on the machine: another team's mirror under
+// <data>/repos/mirrors (its name is the hash of its URL), another task's workspace. Only a commit
+// id leaks, but across tenants, and it shows the agent reading outside the workspace on the task's
+// say-so.
 TEST_CASE(
     "a task cannot make the agent read another repository on the machine into its result "
     "through a gitlink",
-    "[.hostile-open]") {
+    "[repo]") {
   HostileFleet f;
   // Another team's task brings its private repository into the machine's mirror.
   const std::string other = f.Submit("other", "cat plans.txt", f.secret);
@@ -150,13 +150,14 @@ TEST_CASE(
   CHECK(diff.find(secret_head) == std::string::npos);
 }
 
-// OPEN. A task ends with a sparse file of a terabyte in its workspace (instant to make, no
-// disk used). The harvest's `git add` reads and hashes all of it as root, outside the task's
-// cgroup and time limit, for up to git's 10 minute timeout, holding one of the RepoKeeper's two
-// threads (two such tasks stall every repository checkout on the machine), and nothing bills
-// that time. The agent should refuse a result with files over a size limit before hashing.
+// Was open (fixed: files are checked by size before any is read). A task ends with a sparse file of
+// a terabyte in its workspace (instant to make, no disk used). The harvest's `git add` reads and
+// hashes all of it as root, outside the task's cgroup and time limit, for up to git's 10 minute
+// timeout, holding one of the RepoKeeper's two threads (two such tasks stall every repository
+// checkout on the machine), and nothing bills that time. The agent should refuse a result with
+// files over a size limit before hashing.
 TEST_CASE("a huge sparse file in the workspace does not hold the agent's harvest for minutes",
-          "[.hostile-open]") {
+          "[repo]") {
   HostileFleet f;
   const std::string id =
       f.Submit("demo", "set -e; echo change >> calc.sh; truncate -s 1T big.bin", f.origin);
@@ -169,6 +170,11 @@ TEST_CASE("a huge sparse file in the workspace does not hold the agent's harvest
       120s));
   INFO(json::serialize(f.tasks->Task(id)));
   CHECK(std::chrono::steady_clock::now() - started < 120s);
+  // Refused with the reason, before a byte of it was read.
+  CHECK(f.tasks->State(id) == "failed");
+  CHECK(Str(f.tasks->Task(id).at("reason"))
+            .find("big.bin is 1099511627776 bytes, over the agent's "
+                  "limit") != std::string::npos);
 }
 
 TEST_CASE(

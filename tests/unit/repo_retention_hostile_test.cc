@@ -14,15 +14,15 @@ using namespace autovibe;
 using namespace autovibe::testing;
 namespace fs = std::filesystem;
 
-// OPEN. repo::Sweep dates a finished workspace by the later of its directory's and its
-// .git/index's mtime, both the task's (the task user owns them and may utimensat them to any
-// date). A task that ends with `touch -d 2099-01-01 . .git/index` is never "idle" by age, and
-// never "idle a while" when the disk runs short either, so its workspace (however big) stays
-// forever and the idle ones of honest tasks are removed in its place. The agent should date a
-// workspace by a file of its own (e.g. touched when the task's attempt ends, under
+// Was open (found by the review, fixed): repo::Sweep dated a finished workspace by the later of its
+// directory's and its .git/index's mtime, both the task's (the task user owns them and may
+// utimensat them to any date). A task that ends with `touch -d 2099-01-01 . .git/index` is never
+// "idle" by age, and never "idle a while" when the disk runs short either, so its workspace
+// (however big) stays forever and the idle ones of honest tasks are removed in its place. The agent
+// should date a workspace by a file of its own (e.g. touched when the task's attempt ends, under
 // <data>/repos/tasks or beside the workspace), or at least take a date in the future as now.
 TEST_CASE("a task that dates its workspace in the future does not keep it past retention",
-          "[.hostile-open]") {
+          "[repo]") {
   TempDir dir;
   const std::string d = dir.path();
   const auto now = std::chrono::system_clock::now();
@@ -35,7 +35,8 @@ TEST_CASE("a task that dates its workspace in the future does not keep it past r
   for (const std::string& p : {ws + "/.git/index", ws + "/big.bin", ws + "/.git", ws}) {
     REQUIRE(utimensat(AT_FDCWD, p.c_str(), future, AT_SYMLINK_NOFOLLOW) == 0);
   }
-  // 100 hours after the task ended, with a 72 hour limit.
+  // The agent saw the attempt end now (repo::MarkEnded); 100 hours later, with a 72 hour limit.
+  repo::MarkEnded(d, "t-hostile");
   repo::Sweep(d, {},
               {.workspace_max_age = std::chrono::hours(72),
                .mirror_max_age = std::chrono::hours(14 * 24),

@@ -1,9 +1,11 @@
 // Harvest: the workspace as the tool left it, read into a commit with the agent's own git dir
 // (workspace_repo.h says why never the task's), then its diff and bundle.
+#include <spdlog/spdlog.h>
 #include <sys/stat.h>
 
 #include <charconv>
 #include <filesystem>
+#include <functional>
 
 #include "common/core/files.h"
 #include "worker-agent/repo/credential.h"
@@ -36,9 +38,81 @@ void ParseShortStat(std::string_view text, v1::RepoResult& r) {
   r.set_deletions(number_before(" deletion"));
 }
 
+// NUL-separated paths from git's -z output.
+std::vector<std::string> SplitNul(const std::string& text) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  while (start < text.size()) {
+    size_t end = text.find('\0', start);
+    if (end == std::string::npos) end = text.size();
+    if (end > start) out.push_back(text.substr(start, end - start));
+    start = end + 1;
+  }
+  return out;
+}
+
+// Before anything is hashed: every file `git add` would read (new, or changed by its size and
+// times) by its size alone. A task can make a terabyte sparse file in an instant; reading it as
+// root would take the agent's time and nobody's budget.
+Result<void> CheckSizes(const std::function<Result<std::string>(std::vector<std::string>)>& run,
+                        const std::string& workspace, const RepoLimits& limits) {
+  auto untracked = run({"ls-files", "--others", "--exclude-standard", "-z"});
+  if (!untracked) return untracked.error();
+  auto changed = run({"-c", "core.trustctime=false", "diff-files", "--name-only", "-z"});
+  if (!changed) return changed.error();
+  uint64_t total = 0;
+  for (const std::string* list : {&*untracked, &*changed}) {
+    for (const std::string& path : SplitNul(*list)) {
+      struct stat st {};
+      if (lstat((workspace + "/" + path).c_str(), &st) != 0 || !S_ISREG(st.st_mode)) continue;
+      const auto size = static_cast<uint64_t>(st.st_size);
+      if (size > limits.max_file_bytes) {
+        return MakeError(ErrorCode::kTooLarge,
+                         "the file " + path.substr(0, 200) + " is " + std::to_string(size) +
+                             " bytes, over the agent's limit of " +
+                             std::to_string(limits.max_file_bytes) + " per file");
+      }
+      total += size;
+    }
+  }
+  if (total > limits.max_changed_bytes) {
+    return MakeError(ErrorCode::kTooLarge, "the changed files hold " + std::to_string(total) +
+                                               " bytes, over the agent's limit of " +
+                                               std::to_string(limits.max_changed_bytes));
+  }
+  return {};
+}
+
+// Gitlinks the task made (a `.git` file or directory in a subdirectory) name another
+// repository's commit, which git read as root wherever the link pointed: never part of the
+// result. Those the base already had stay as they were.
+Result<void> DropNewGitlinks(
+    const std::function<Result<std::string>(std::vector<std::string>)>& run,
+    const std::string& base, v1::RepoResult& r) {
+  auto raw = run({"diff-index", "--cached", "--raw", "-z", "--no-renames", base});
+  if (!raw) return raw.error();
+  // ":<src mode> <dst mode> <src> <dst> <status>\0<path>\0", one per entry.
+  const std::vector<std::string> parts = SplitNul(*raw);
+  std::string dropped;
+  for (size_t i = 0; i + 1 < parts.size(); i += 2) {
+    const std::string& head = parts[i];
+    if (head.size() < 15 || head.substr(8, 6) != "160000") continue;
+    dropped += parts[i + 1] + '\0';
+  }
+  if (dropped.empty()) return {};
+  for (const std::string& path : SplitNul(dropped)) {
+    if (auto reset = run({"--literal-pathspecs", "reset", "-q", base, "--", path}); !reset) {
+      return reset.error();
+    }
+    spdlog::warn("left out of the result: {} is a link to another repository (gitlink)", path);
+  }
+  (void)r;
+  return {};
+}
+
 Result<void> Commit(const GitEnv& env, const v1::RepoSpec& spec, const std::string& task_id,
-                    const std::string& out_dir, const RepoLimits& limits, bool have_index,
-                    v1::RepoResult& r) {
+                    const std::string& workspace, const std::string& out_dir,
+                    const RepoLimits& limits, bool have_index, v1::RepoResult& r) {
   const std::string base = r.base();
   auto run = [&](std::vector<std::string> args, std::string stdout_path = "") {
     return Git(env, {.args = std::move(args), .stdout_path = std::move(stdout_path)});
@@ -47,10 +121,12 @@ Result<void> Commit(const GitEnv& env, const v1::RepoSpec& spec, const std::stri
   if (!have_index) {
     if (auto read = run({"read-tree", base}); !read) return read.error();
   }
+  if (auto sizes = CheckSizes(run, workspace, limits); !sizes) return sizes.error();
   // What the tool left, ignored files aside; .git is never read as content.
   if (auto added = run({"-c", "core.trustctime=false", "add", "--all", "--", "."}); !added) {
     return added.error();
   }
+  if (auto links = DropNewGitlinks(run, base, r); !links) return links.error();
   auto tree = run({"write-tree"});
   if (!tree) return tree.error();
   auto base_tree = run({"rev-parse", "--verify", base + "^{tree}"});
@@ -122,7 +198,7 @@ v1::RepoResult Harvest(const RepoPaths& paths, const v1::RepoSpec& spec, const s
               "GIT_AUTHOR_EMAIL=" + email,   "GIT_COMMITTER_NAME=" + name,
               "GIT_COMMITTER_EMAIL=" + email};
   const bool have_index = FileSize(index) > 0;
-  if (auto done = Commit(env, spec, task_id, out_dir, limits, have_index, r); !done) {
+  if (auto done = Commit(env, spec, task_id, workspace, out_dir, limits, have_index, r); !done) {
     r.set_error(done.error().message);
     r.set_head("");
     std::filesystem::remove_all(out_dir, ec);

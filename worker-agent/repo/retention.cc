@@ -1,7 +1,9 @@
 #include "worker-agent/repo/retention.h"
 
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <filesystem>
@@ -43,8 +45,23 @@ uint64_t DiskBytes(const std::string& root, std::set<std::pair<dev_t, ino_t>>& s
   return total;
 }
 
+std::string EndedMark(const std::string& data_dir, const std::string& task) {
+  return data_dir + "/ended/" + task;
+}
+
+// When a workspace last had a task: when the agent saw its last attempt end, else (a workspace
+// from before the mark, or of an attempt that never ended here) its own dates, never later than
+// now (they are the task's to set).
+Clock::time_point LastUsed(const std::string& data_dir, const std::string& workspace,
+                           const std::string& task, Clock::time_point now) {
+  const Clock::time_point marked = ModifiedAt(EndedMark(data_dir, task));
+  if (marked != Clock::time_point::min()) return std::min(marked, now);
+  return std::min(std::max(ModifiedAt(workspace), ModifiedAt(workspace + "/.git/index")), now);
+}
+
 void RemoveTask(const std::string& data_dir, const RepoPaths& paths, const std::string& task) {
   std::error_code ec;
+  fs::remove(EndedMark(data_dir, task), ec);
   fs::remove_all(data_dir + "/workspaces/" + task, ec);
   fs::remove_all(data_dir + "/homes/" + task, ec);
   fs::remove_all(paths.TaskGitDir(task), ec);
@@ -77,8 +94,7 @@ DiskUse Sweep(const std::string& data_dir, const std::set<std::string>& live,
   for (const auto& e : fs::directory_iterator(workspaces, ec)) {
     const std::string task = e.path().filename().string();
     if (live.contains(task)) continue;
-    idle.emplace(std::max(ModifiedAt(e.path()), ModifiedAt(e.path().string() + "/.git/index")),
-                 task);
+    idle.emplace(LastUsed(data_dir, e.path().string(), task, now), task);
   }
   for (auto it = idle.begin(); it != idle.end();) {
     const bool old =
@@ -113,6 +129,15 @@ DiskUse Sweep(const std::string& data_dir, const std::set<std::string>& live,
   use.repos_bytes = DiskBytes(paths.root, seen);
   use.workspaces_bytes = DiskBytes(workspaces, seen);
   return use;
+}
+
+void MarkEnded(const std::string& data_dir, const std::string& task_id) {
+  if (!MakeDirs(data_dir + "/ended", 0700)) return;
+  const std::string mark = EndedMark(data_dir, task_id);
+  const int fd = open(mark.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+  if (fd < 0) return;
+  futimens(fd, nullptr);
+  close(fd);
 }
 
 }  // namespace autovibe::repo

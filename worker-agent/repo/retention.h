@@ -31,6 +31,10 @@ struct DiskUse {
   std::vector<std::string> removed;  // what went ("workspace t-1", "mirror <name>")
 };
 
+// When the agent saw a task's attempt end: the date retention goes by (a file of the agent's,
+// under <data_dir>/ended/; the workspace's own dates are the task's to set).
+void MarkEnded(const std::string& data_dir, const std::string& task_id);
+
 // Applies `policy` under `data_dir`, leaving the workspaces of `live` tasks alone, then
 // measures. `now` is the wall clock.
 DiskUse Sweep(const std::string& data_dir, const std::set<std::string>& live,

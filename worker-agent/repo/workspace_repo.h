@@ -23,6 +23,9 @@ namespace autovibe::repo {
 struct RepoLimits {
   uint64_t max_bundle_bytes = 64ull << 20;
   uint64_t max_diff_bytes = 32ull << 20;
+  // Checked by size before any file is read: one changed file, and all of them together.
+  uint64_t max_file_bytes = 100ull << 20;
+  uint64_t max_changed_bytes = 1ull << 30;
 };
 
 // Fetches the repository into its mirror (made on first use), one task at a time per mirror.
