@@ -145,6 +145,14 @@ ScriptedAnswer AnswerMessages(const FakeAnthropicScript& script, const json::obj
     if (!script.run_command.empty() && OffersTool(request, "Bash")) steps.push_back("Bash");
   }
   const size_t step = follow_up ? ToolCallsSoFar(request) : 0;
+  auto use_tool = [&](const std::string& name, json::object input, const std::string& text) {
+    a.kind = "tool_use";
+    output = json::serialize(input);
+    a.message.content.push_back(AnthropicBlock::Text(text));
+    a.message.content.push_back(
+        AnthropicBlock::ToolUse("toolu_fake" + std::to_string(seq), name, std::move(input)));
+    a.message.stop_reason = "tool_use";
+  };
   if (step < steps.size() && steps[step] != *write_tool) {
     a.kind = "tool_use";
     json::object input;
@@ -153,33 +161,16 @@ ScriptedAnswer AnswerMessages(const FakeAnthropicScript& script, const json::obj
     } else {
       input = {{"command", script.run_command}, {"description", "Run the tests"}};
     }
-    output = json::serialize(input);
-    a.message.content.push_back(AnthropicBlock::Text("Next: " + steps[step] + "."));
-    a.message.content.push_back(
-        AnthropicBlock::ToolUse("toolu_fake" + std::to_string(seq), steps[step], std::move(input)));
-    a.message.stop_reason = "tool_use";
+    use_tool(steps[step], std::move(input), "Next: " + steps[step] + ".");
   } else if (step < steps.size() && (step > 0 || !follow_up)) {
     a.kind = "tool_use";
     a.written_path = ResolvePath(script.write_file, request);
-    json::object input{{"file_path", a.written_path}, {"content", script.content}};
-    output = json::serialize(input);
-    a.message.content.push_back(AnthropicBlock::Text("I will write " + script.write_file + "."));
-    a.message.content.push_back(
-        AnthropicBlock::ToolUse("toolu_fake" + std::to_string(seq), *write_tool, std::move(input)));
-    a.message.stop_reason = "tool_use";
+    use_tool(*write_tool, {{"file_path", a.written_path}, {"content", script.content}},
+             "I will write " + script.write_file + ".");
   } else if (follow_up || (write_tool && script.write_file.empty())) {
     a.kind = "final_text";
     a.message.content.push_back(AnthropicBlock::Text(script.final_text));
     output = script.final_text;
-  } else if (write_tool) {
-    a.kind = "tool_use";
-    a.written_path = ResolvePath(script.write_file, request);
-    json::object input{{"file_path", a.written_path}, {"content", script.content}};
-    output = json::serialize(input);
-    a.message.content.push_back(AnthropicBlock::Text("I will write " + script.write_file + "."));
-    a.message.content.push_back(
-        AnthropicBlock::ToolUse("toolu_fake" + std::to_string(seq), *write_tool, std::move(input)));
-    a.message.stop_reason = "tool_use";
   } else {
     a.kind = "side_text";
     a.message.content.push_back(AnthropicBlock::Text(script.side_text));

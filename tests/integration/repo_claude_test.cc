@@ -18,6 +18,7 @@
 #include "tests/support/fleet_harness.h"
 #include "tests/support/nats_server.h"
 #include "tests/support/process.h"
+#include "tests/support/shell.h"
 #include "tests/support/task_client.h"
 
 using namespace autovibe;
@@ -27,15 +28,6 @@ namespace json = boost::json;
 namespace fs = std::filesystem;
 
 namespace {
-
-std::string Sh(const std::string& script) {
-  auto out = RunProgram({.argv = {"sh", "-c", script}, .stdout_apart = true});
-  INFO(script);
-  REQUIRE(out);
-  std::string s = *out;
-  while (!s.empty() && s.back() == '\n') s.pop_back();
-  return s;
-}
 
 std::string Str(const json::value& v) { return std::string(v.as_string()); }
 

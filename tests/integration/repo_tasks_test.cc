@@ -11,6 +11,7 @@
 #include "tests/support/catch_result.h"
 #include "tests/support/fleet_harness.h"
 #include "tests/support/nats_server.h"
+#include "tests/support/shell.h"
 #include "tests/support/task_client.h"
 
 using namespace autovibe;
@@ -22,15 +23,6 @@ namespace fs = std::filesystem;
 namespace {
 
 constexpr const char* kSecret = "ghp-REPO-SECRET-3b1f9c2e7a";
-
-std::string Sh(const std::string& script) {
-  auto out = RunProgram({.argv = {"sh", "-c", script}, .stdout_apart = true});
-  INFO(script);
-  REQUIRE(out);
-  std::string s = *out;
-  while (!s.empty() && s.back() == '\n') s.pop_back();
-  return s;
-}
 
 std::string Str(const json::value& v) { return std::string(v.as_string()); }
 
