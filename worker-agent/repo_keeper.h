@@ -60,6 +60,8 @@ class RepoKeeper {
   // Seeds under way, by "task/attempt": who waits for each.
   std::map<std::string, std::vector<std::function<void(Result<void>)>>> seeding_;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+  // Makes spare checkouts (repo/spare.h), one at a time, apart from the seeds and results.
+  boost::asio::thread_pool spares_{1};
   boost::asio::thread_pool pool_{2};  // last, so joined first
 };
 
