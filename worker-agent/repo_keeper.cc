@@ -42,6 +42,7 @@ RepoKeeper::RepoKeeper(asio::io_context& owner, std::string data_dir, repo::Repo
 
 RepoKeeper::~RepoKeeper() {
   *alive_ = false;
+  spares_.stop();  // a spare under way is finished, those not begun are dropped
   pool_.join();
 }
 

@@ -179,10 +179,11 @@ class RepoBench {
           state = task ? std::string(task->at("state").as_string()) : "";
           return state == "succeeded" || state == "failed" || state == "cancelled";
         },
-        10min, 50ms);
+        5min, 50ms);
     if (state != "succeeded") {
       auto task = controller_->CallJson("GET", "/v1/tasks/" + timing.id);
-      Progress("task {} ended {}: {}", timing.id, state, task ? json::serialize(*task) : "");
+      Progress("task {} is {}: {}\nthe agent's log:\n{}", timing.id, state,
+               task ? json::serialize(*task) : "", agent.Log());
       return std::nullopt;
     }
     auto logs = controller_->CallJson("GET", "/v1/tasks/" + timing.id + "/logs?after=0");
