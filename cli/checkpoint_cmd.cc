@@ -6,6 +6,7 @@
 #include <utility>
 #include <vector>
 
+#include "cli/checkpoint_export.h"
 #include "cli/client.h"
 #include "cli/json_output.h"
 #include "cli/verbs.h"
@@ -151,6 +152,20 @@ void AddDiffVerb(CLI::App& checkpoint, Invocation& inv) {
   diff->add_option("CP2", *to, "Checkpoint id: the new side")->required();
 }
 
+void AddExportVerb(CLI::App& checkpoint, Invocation& inv) {
+  auto id = std::make_shared<std::string>();
+  auto output = std::make_shared<std::string>();
+  CLI::App* export_verb =
+      AddVerb(checkpoint, inv, "export",
+              "Write a workspace checkpoint as a tar archive compressed with zstd (extract it with "
+              "`tar --zstd -xf FILE`), from whichever machine holds it",
+              [id, output](CommandContext& ctx) { return ExportCheckpoint(ctx, *id, *output); });
+  export_verb->add_option("CP", *id, "Checkpoint id")->required();
+  export_verb
+      ->add_option("-o,--output", *output, "Where to write it; - for standard output [CP.tar.zst]")
+      ->type_name("FILE");
+}
+
 }  // namespace
 
 void AddCheckpointCommands(CLI::App& app, Invocation& inv) {
@@ -164,6 +179,7 @@ void AddCheckpointCommands(CLI::App& app, Invocation& inv) {
   AddRestoreVerb(*checkpoint, inv);
   AddBranchVerb(*checkpoint, inv);
   AddDiffVerb(*checkpoint, inv);
+  AddExportVerb(*checkpoint, inv);
   AddVerbWithArgument(*checkpoint, inv, "verify",
                       "Re-read every chunk of a checkpoint and check its hash", "CP",
                       "Checkpoint id", VerifyCheckpoint);

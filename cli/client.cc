@@ -113,10 +113,35 @@ Result<SseReply> StreamEventsWithDefaults(const HttpCall& call, const SseHandler
   return StreamEvents(call, on_event);
 }
 
-Client::Client(Endpoint endpoint, Transport transport, EventTransport events)
+Result<HttpReply> DownloadWithDefaults(const HttpCall& call, const BodySink& sink) {
+  return DownloadBody(call, sink, std::chrono::minutes(3));
+}
+
+Client::Client(Endpoint endpoint, Transport transport, EventTransport events,
+               DownloadTransport downloads)
     : endpoint_(std::move(endpoint)),
       transport_(std::move(transport)),
-      events_(std::move(events)) {}
+      events_(std::move(events)),
+      downloads_(std::move(downloads)) {}
+
+CliStatus Client::Download(std::string_view path, const BodySink& sink) const {
+  const HttpCall call = MakeCall("GET", path, {});
+  uint64_t received = 0;
+  auto reply = downloads_(call, [&](std::string_view piece) {
+    received += piece.size();
+    return sink(piece);
+  });
+  if (!reply && received > 0) {
+    return CliError{kExitFailure, "GET " + std::string(path) + " broke off after " +
+                                      std::to_string(received) +
+                                      " bytes: " + reply.error().message};
+  }
+  if (!reply) return ErrorFromTransport(endpoint_.url, reply.error());
+  if (reply->status < 200 || reply->status > 299) {
+    return ErrorFromReply(*reply, "GET " + std::string(path));
+  }
+  return {};
+}
 
 HttpCall Client::MakeCall(std::string_view method, std::string_view path, std::string body) const {
   HttpCall call;
@@ -151,14 +176,21 @@ CliStatus Client::Follow(std::string_view path, const SseHandler& on_event) cons
   return error;
 }
 
-CliResult<json::value> Client::Call(std::string_view method, std::string_view path,
-                                    std::string body) const {
+CliResult<HttpReply> Client::Raw(std::string_view method, std::string_view path,
+                                 std::string body) const {
   const HttpCall call = MakeCall(method, path, std::move(body));
   auto reply = transport_(call);
   if (!reply) return ErrorFromTransport(endpoint_.url, reply.error());
   if (reply->status < 200 || reply->status > 299) {
     return ErrorFromReply(*reply, call.method + " " + std::string(path));
   }
+  return std::move(*reply);
+}
+
+CliResult<json::value> Client::Call(std::string_view method, std::string_view path,
+                                    std::string body) const {
+  auto reply = Raw(method, path, std::move(body));
+  if (!reply) return reply.error();
   if (Trim(reply->body).empty()) return json::value();
 
   boost::system::error_code ec;

@@ -41,17 +41,27 @@ using Transport = std::function<Result<HttpReply>(const HttpCall&)>;
 // Follows an event stream; StreamEvents in production, a fake in tests.
 using EventTransport = std::function<Result<SseReply>(const HttpCall&, const SseHandler&)>;
 Result<SseReply> StreamEventsWithDefaults(const HttpCall& call, const SseHandler& on_event);
+// Hands a body too large to hold to a sink as it arrives; DownloadBody in production (waiting
+// up to 3 minutes for each piece), a fake in tests.
+using BodySink = std::function<bool(std::string_view)>;
+using DownloadTransport = std::function<Result<HttpReply>(const HttpCall&, const BodySink&)>;
+Result<HttpReply> DownloadWithDefaults(const HttpCall& call, const BodySink& sink);
 
 class Client {
  public:
   explicit Client(Endpoint endpoint, Transport transport = SendHttp,
-                  EventTransport events = StreamEventsWithDefaults);
+                  EventTransport events = StreamEventsWithDefaults,
+                  DownloadTransport downloads = DownloadWithDefaults);
 
   // Calls `method path` (path starts with "/v1/...") and returns the parsed JSON body (null for
   // an empty 2xx body). Errors carry the exit code and message of the CLI's contract:
   // unreachable (2), 401 (3), 404 (4), any other non-2xx or a body that is not JSON (1).
   CliResult<boost::json::value> Call(std::string_view method, std::string_view path,
                                      std::string body = {}) const;
+  // Calls `method path` and returns the answer as it came, whatever its content type (a diff,
+  // a git bundle): errors as for Call. The body is at most 64 MiB (the HTTP client's limit).
+  CliResult<HttpReply> Raw(std::string_view method, std::string_view path,
+                           std::string body = {}) const;
   // Call with `body` serialized as the JSON request body.
   CliResult<boost::json::value> Post(std::string_view path, const boost::json::value& body) const;
 
@@ -60,6 +70,11 @@ class Client {
   // restarting (502, 503, 504) counts as unreachable (5), like a dropped connection, and an
   // answer that is not an event stream is an error (1).
   CliStatus Follow(std::string_view path, const SseHandler& on_event) const;
+
+  // GETs `path` and hands its body to `sink` as it arrives (a 2xx answer only), until it ends
+  // or `sink` returns false. Errors as for Call; a body cut off mid-way is exit 1, saying
+  // after how many bytes.
+  CliStatus Download(std::string_view path, const BodySink& sink) const;
 
   const Endpoint& endpoint() const { return endpoint_; }
 
@@ -77,6 +92,7 @@ class Client {
   Endpoint endpoint_;
   Transport transport_;
   EventTransport events_;
+  DownloadTransport downloads_;
   std::chrono::milliseconds timeout_ = HttpCall{}.timeout;
 };
 

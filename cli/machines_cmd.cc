@@ -1,6 +1,7 @@
 #include "cli/machines_cmd.h"
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <cstdio>
 #include <memory>
 #include <optional>
@@ -309,6 +310,14 @@ KeyValues MachineDetails(const json::object& m, int64_t now_ms) {
       {"last heartbeat", Timestamp(m, "last_heartbeat_at", now_ms)},
       {"registered", Timestamp(m, "registered_at", now_ms)},
   };
+  // What the agent's workspaces and repositories take of its disk (agents that report it).
+  auto after_load =
+      std::find_if(lines.begin(), lines.end(), [](const auto& kv) { return kv.first == "load"; });
+  if (after_load != lines.end()) ++after_load;
+  for (auto [key, label] :
+       {std::pair{"repos_bytes", "repositories"}, std::pair{"workspaces_bytes", "workspaces"}}) {
+    if (r.contains(key)) after_load = lines.insert(after_load, {label, BytesOrNone(Bytes(r, key))});
+  }
   // What only machines the controller made have.
   for (auto [key, label] :
        {std::pair{"pool", "pool"}, {"instance", "instance"}, {"spawned_from", "spawned from"}}) {
@@ -332,9 +341,9 @@ KeyValues MachineDetails(const json::object& m, int64_t now_ms) {
                                                     "last_heartbeat_at",
                                                     "registered_at",
                                                     "created_at"};
-  static const std::set<std::string_view> kKnownResources = {"cpu_cores",       "mem_total_bytes",
-                                                             "mem_used_bytes",  "disk_total_bytes",
-                                                             "disk_free_bytes", "load1"};
+  static const std::set<std::string_view> kKnownResources = {
+      "cpu_cores",       "mem_total_bytes", "mem_used_bytes",   "disk_total_bytes",
+      "disk_free_bytes", "load1",           "workspaces_bytes", "repos_bytes"};
   for (const auto& kv : r) {
     if (!kKnownResources.count(kv.key())) {
       lines.emplace_back("resources." + std::string(kv.key()), OrNone(FormatScalar(kv.value())));

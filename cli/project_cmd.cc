@@ -3,11 +3,14 @@
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <array>
+#include <boost/json/serialize.hpp>
 #include <initializer_list>
+#include <memory>
 #include <vector>
 
 #include "cli/client.h"
 #include "cli/json_output.h"
+#include "cli/task_repo_flags.h"
 #include "cli/verbs.h"
 
 namespace autovibe::cli {
@@ -64,8 +67,7 @@ CliStatus PostAndSummarize(CommandContext& ctx, const std::string& name, std::st
 void AddProjectCommands(CLI::App& app, Invocation& inv) {
   CLI::App* project = app.add_subcommand("project", "Projects: named groups of tasks");
   project->require_subcommand(1);
-  AddVerbWithArgument(*project, inv, "create", "Create a project; prints its name", "NAME",
-                      "Project name", CreateProject);
+  AddProjectRepoVerbs(*project, inv);
   AddVerb(*project, inv, "list", "List projects with their tasks by state", ListProjects);
   AddVerbWithArgument(*project, inv, "show", "Show every field of one project", "NAME",
                       "Project name", ShowProject);
@@ -79,9 +81,74 @@ void AddProjectCommands(CLI::App& app, Invocation& inv) {
 }
 
 CliStatus CreateProject(CommandContext& ctx, const std::string& name) {
-  auto body = ctx.client.Post("/v1/projects", json::object{{"name", name}});
+  return CreateProjectWith(ctx, name, std::nullopt);
+}
+
+CliStatus CreateProjectWith(CommandContext& ctx, const std::string& name,
+                            const std::optional<json::object>& repo) {
+  json::object request{{"name", name}};
+  if (repo) request["repo"] = *repo;
+  auto body = ctx.client.Post("/v1/projects", request);
   if (!body) return body.error();
   return PrintCreated(ctx, *body, "POST /v1/projects", "name");
+}
+
+CliStatus UpdateProjectRepo(CommandContext& ctx, const std::string& name,
+                            const std::optional<json::object>& repo) {
+  const std::string path = "/v1/projects/" + PathSegment(name);
+  json::object request{{"repo", repo ? json::value(*repo) : json::value(nullptr)}};
+  auto body = ctx.client.Call("PATCH", path, json::serialize(request));
+  if (!body) return body.error();
+  return PrintObjectAnswer(ctx, *body, "PATCH " + path, [&](const json::object& project) {
+    const json::value* r = project.if_contains("repo");
+    ctx.out << "project " << name << ": "
+            << (r != nullptr && r->is_object()
+                    ? "tasks work on " + StringField(r->as_object(), "url") +
+                          " unless they name "
+                          "a repository"
+                    : std::string("no default repository"))
+            << '\n';
+  });
+}
+
+void AddProjectRepoVerbs(CLI::App& project, Invocation& inv) {
+  struct Flags {
+    std::string name;
+    RepoFlags repo;
+    bool no_repo = false;
+  };
+  auto create_flags = std::make_shared<Flags>();
+  CLI::App* create = project.add_subcommand(
+      "create",
+      "Create a project; prints its name. With --repo, its tasks work on that "
+      "repository unless they name one");
+  create->add_option("NAME", create_flags->name, "Project name")->required();
+  AddRepoFlags(*create, create_flags->repo);
+  create->callback([&inv, f = create_flags] {
+    auto repo = RepoRequest(f->repo);
+    if (!repo) throw CLI::ValidationError(repo.error().message);
+    inv.command = "project create";
+    inv.action = [name = f->name, repo = std::move(*repo)](CommandContext& ctx) {
+      return CreateProjectWith(ctx, name, repo);
+    };
+  });
+  auto update_flags = std::make_shared<Flags>();
+  CLI::App* update = project.add_subcommand(
+      "update", "Change a project's default repository (--repo ...), or drop it (--no-repo)");
+  update->add_option("NAME", update_flags->name, "Project name")->required();
+  AddRepoFlags(*update, update_flags->repo);
+  update->add_flag("--no-repo", update_flags->no_repo, "Its tasks get no repository by default");
+  update->callback([&inv, f = update_flags] {
+    auto repo = RepoRequest(f->repo);
+    if (!repo) throw CLI::ValidationError(repo.error().message);
+    if (!*repo && !f->no_repo)
+      throw CLI::ValidationError("give --repo URL (and its flags) or --no-repo");
+    if (*repo && f->no_repo) throw CLI::ValidationError("--repo and --no-repo exclude each other");
+    inv.command = "project update";
+    inv.action = [name = f->name, repo = std::move(*repo)](CommandContext& ctx) {
+      return UpdateProjectRepo(ctx, name, repo);
+    };
+  });
 }
 
 CliStatus ListProjects(CommandContext& ctx) {

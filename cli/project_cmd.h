@@ -4,6 +4,7 @@
 #include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
 #include <cstdint>
+#include <optional>
 #include <ostream>
 #include <string>
 
@@ -21,6 +22,14 @@ void AddProjectCommands(CLI::App& app, Invocation& inv);
 
 // The verbs, runnable on any context.
 CliStatus CreateProject(CommandContext& ctx, const std::string& name);
+// POST /v1/projects, with the project's default repository when given.
+CliStatus CreateProjectWith(CommandContext& ctx, const std::string& name,
+                            const std::optional<boost::json::object>& repo);
+// PATCH /v1/projects/{name}: its default repository (none: dropped).
+CliStatus UpdateProjectRepo(CommandContext& ctx, const std::string& name,
+                            const std::optional<boost::json::object>& repo);
+// `project create NAME [--repo ...]` and `project update NAME (--repo ... | --no-repo)`.
+void AddProjectRepoVerbs(CLI::App& project, Invocation& inv);
 CliStatus ListProjects(CommandContext& ctx);
 CliStatus ShowProject(CommandContext& ctx, const std::string& name);
 // Emergency stop (running tasks paused, queued ones held) and its undoing.

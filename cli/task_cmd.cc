@@ -5,6 +5,8 @@
 
 #include "cli/client.h"
 #include "cli/json_output.h"
+#include "cli/task_change.h"
+#include "cli/task_change_cmd.h"
 #include "cli/task_logs.h"
 #include "cli/task_submit.h"
 #include "cli/verbs.h"
@@ -64,6 +66,12 @@ std::string Timeout(const json::object& t) {
   return secs && *secs > 0 ? FormatDuration(std::chrono::seconds(*secs)) : "-";
 }
 
+// A task's title says what it is about in fewer words than its prompt.
+std::string TitleOrWhat(const json::object& t) {
+  std::string title = StringField(t, "title");
+  return title.empty() ? TaskWhat(t) : Collapse(title);
+}
+
 std::string Formatted(const json::object& obj, std::string_view key,
                       std::string (*format)(const json::value&)) {
   const auto* v = obj.if_contains(key);
@@ -79,13 +87,14 @@ void AddListVerb(CLI::App& task, Invocation& inv) {
   list->add_option("--project", *project, "Only tasks of this project");
   list->add_option("--state", *state,
                    "Only tasks in this state: queued, blocked, assigned, running, paused, "
-                   "succeeded, failed, cancelled");
+                   "awaiting_review, succeeded, failed, cancelled, rejected");
 }
 
 }  // namespace
 
 void AddTaskCommands(CLI::App& app, Invocation& inv) {
-  CLI::App* task = app.add_subcommand("task", "Coding tasks: submit, watch, cancel, resume");
+  CLI::App* task = app.add_subcommand(
+      "task", "Coding tasks: submit, watch, cancel, resume; a repository task's diff and review");
   task->require_subcommand(1);
   AddSubmitCommand(*task, inv);
   AddListVerb(*task, inv);
@@ -94,6 +103,7 @@ void AddTaskCommands(CLI::App& app, Invocation& inv) {
   AddLogsCommand(*task, inv);
   AddVerbWithArgument(*task, inv, "cancel", "Cancel a task that has not ended", "ID", "Task id",
                       CancelTask);
+  AddChangeCommands(*task, inv);
   AddVerbWithArgument(*task, inv, "resume",
                       "Queue a paused task again (after a checkpoint restore paused it); it goes "
                       "on in its workspace",
@@ -147,7 +157,7 @@ void PrintTaskTable(std::ostream& out, const json::array& tasks, int64_t now_ms)
                   OrDash(StringField(t, "tool")), OrDash(StringField(t, "state")),
                   OrDash(machine.empty() ? StringField(t, "machine_id") : machine),
                   Attempts(t, "/"), IntOrNone(t, "exit_code"), AgeField(t, "created_at", now_ms),
-                  OrDash(Truncate(TaskWhat(t), kWhatWidth))});
+                  OrDash(Truncate(TitleOrWhat(t), kWhatWidth))});
   }
   table.Print(out);
 }
@@ -175,12 +185,14 @@ KeyValues TaskDetails(const json::object& t, int64_t now_ms) {
       {"session", OrDash(StringField(report, "session_id"))},
       {"reported cost", ReportedCost(report)},
       {"result", OrDash(StringField(report, "result_subtype"))},
-      {"created", TimestampField(t, "created_at", now_ms)},
-      {"assigned", TimestampField(t, "assigned_at", now_ms)},
-      {"started", TimestampField(t, "started_at", now_ms)},
-      {"finished", TimestampField(t, "finished_at", now_ms)},
-      {"last log", OrDash(StringField(t, "last_log"))},
   };
+  const KeyValues change = ChangeDetails(t);
+  lines.insert(lines.end(), change.begin(), change.end());
+  lines.insert(lines.end(), {{"created", TimestampField(t, "created_at", now_ms)},
+                             {"assigned", TimestampField(t, "assigned_at", now_ms)},
+                             {"started", TimestampField(t, "started_at", now_ms)},
+                             {"finished", TimestampField(t, "finished_at", now_ms)},
+                             {"last log", OrDash(StringField(t, "last_log"))}});
   AppendOtherFields(lines, report, {"turns", "session_id", "reported_cost_usd", "result_subtype"},
                     "report.");
   AppendOtherFields(
@@ -188,7 +200,8 @@ KeyValues TaskDetails(const json::object& t, int64_t now_ms) {
       {"id",        "project",    "tool",         "state",      "reason",       "prompt",
        "command",   "priority",   "depends_on",   "labels",     "env",          "options",
        "timeout_s", "attempts",   "max_attempts", "machine_id", "machine_name", "exit_code",
-       "report",    "created_at", "assigned_at",  "started_at", "finished_at",  "last_log"});
+       "report",    "created_at", "assigned_at",  "started_at", "finished_at",  "last_log",
+       "title",     "repo",       "change"});
   return lines;
 }
 

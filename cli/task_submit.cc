@@ -14,6 +14,9 @@ namespace autovibe::cli {
 namespace json = boost::json;
 namespace {
 
+// The controller's limit on a title (controller/api/task_spec_json.cc).
+constexpr size_t kMaxTitleBytes = 200;
+
 CliError Usage(std::string message) { return CliError{kExitUsage, std::move(message)}; }
 
 bool IsEnvName(std::string_view name) {
@@ -115,6 +118,13 @@ CliResult<json::object> SubmitRequest(const SubmitFlags& f) {
     body["max_usd"] = FormatUsd(*micros);
   }
   if (!f.from_checkpoint.empty()) body["from_checkpoint"] = f.from_checkpoint;
+  if (f.title.size() > kMaxTitleBytes) {
+    return Usage("--title: at most 200 bytes, got " + std::to_string(f.title.size()));
+  }
+  if (!f.title.empty()) body["title"] = f.title;
+  auto repo = RepoRequest(f.repo);
+  if (!repo) return repo.error();
+  if (*repo) body["repo"] = std::move(**repo);
   return body;
 }
 
@@ -145,9 +155,16 @@ void AddSubmitCommand(CLI::App& task, Invocation& inv) {
       ->type_name("DURATION");
   submit->add_option("--from-checkpoint", f->from_checkpoint, "Start from this checkpoint")
       ->type_name("CP");
-  submit->add_flag("--wait", f->wait,
-                   "Follow the task to its end, then exit with its exit code (0 succeeded, N "
-                   "exit code N, 1 otherwise); a pause ends the wait with exit code 75");
+  submit
+      ->add_option("--title", f->title,
+                   "A short name for the task: the message of its commit in a repository")
+      ->type_name("T");
+  AddRepoFlags(*submit, f->repo);
+  submit->add_flag(
+      "--wait", f->wait,
+      "Follow the task to its end, then exit with its exit code (0 succeeded, N "
+      "exit code N, 1 otherwise); a pause ends the wait with exit code 75, awaiting review "
+      "with 0");
   submit->add_flag("--wait-through-pauses", f->wait_through_pauses,
                    "Like --wait, but keep waiting when the task is paused");
   submit->add_option("CMD", f->command, "The command and its arguments, after --");

@@ -9,6 +9,7 @@
 
 #include "cli/command.h"
 #include "cli/task_follow.h"
+#include "cli/task_repo_flags.h"
 
 namespace CLI {
 class App;
@@ -32,6 +33,8 @@ struct SubmitFlags {
   std::string timeout;  // "30m"
   std::string max_usd;  // "0.50": the task's own spending cap
   std::string from_checkpoint;
+  std::string title;  // a short name; the commit message of a repository task's change
+  RepoFlags repo;
   bool wait = false;
   bool wait_through_pauses = false;
 };

@@ -2,8 +2,10 @@
 
 #include <algorithm>
 
+#include "cli/client.h"
 #include "cli/json_output.h"
 #include "cli/table.h"
+#include "cli/task_change.h"
 
 namespace autovibe::cli {
 namespace json = boost::json;
@@ -78,12 +80,15 @@ class ProgressLine final : public TaskObserver {
     if (term_.is_tty) Draw();
   }
 
-  bool Done() const override { return paused_ && !through_pauses_; }
+  // A task awaiting review waits on a person, maybe for days: the wait ends there.
+  bool Done() const override { return (paused_ && !through_pauses_) || awaiting_review_; }
+  bool AwaitingReview() const { return awaiting_review_; }
 
-  // Clears the line and shows the outcome.
+  // Clears the line and shows the outcome, and what to do with a change.
   void Finish(const json::object& task) {
     if (term_.is_tty) *term_.err << kClearLine;
     *term_.err << FormatOutcome(task, Elapsed()) << '\n';
+    if (std::string next = ChangeNextSteps(task); !next.empty()) *term_.err << next << '\n';
     term_.err->flush();
   }
 
@@ -95,11 +100,13 @@ class ProgressLine final : public TaskObserver {
     if (std::string state = StringField(obj, "state"); !state.empty()) {
       const bool was_paused = paused_;
       paused_ = state == "paused";
+      awaiting_review_ = state == "awaiting_review";
       progress_.state = state;
       // A pause is news a user must see at once, whatever the terminal: it may last for hours.
       if (paused_ && !was_paused)
         return Note(FormatPause(progress_, StringField(obj, "reason"), Elapsed(), through_pauses_));
       if (was_paused && !paused_) Note(progress_.id + " resumed: " + state);
+      if (awaiting_review_) return;  // the outcome line says it
     }
     if (term_.is_tty) return Draw();
     // Without a terminal, a line per change: a log file reads well.
@@ -143,7 +150,18 @@ class ProgressLine final : public TaskObserver {
   bool outage_ = false;
   const bool through_pauses_;
   bool paused_ = false;
+  bool awaiting_review_ = false;
 };
+
+// The whole task once the wait ended at a state event (which carries only the state).
+CliResult<json::object> WholeTask(const Client& client, const std::string& id) {
+  const std::string path = "/v1/tasks/" + PathSegment(id);
+  auto body = client.Call("GET", path);
+  if (!body) return body.error();
+  auto task = ExpectObject(*body, "GET " + path);
+  if (!task) return task.error();
+  return **task;
+}
 
 }  // namespace
 
@@ -155,6 +173,13 @@ CliStatus WaitForTask(CommandContext& ctx, const json::object& submitted, const 
   if (!end) {
     if (term.is_tty) *term.err << kClearLine;
     return end.error();
+  }
+  if (line.AwaitingReview()) {
+    auto task = WholeTask(ctx.client, id);
+    if (!task) return task.error();
+    line.Finish(*task);
+    if (ctx.options.json) PrintJson(ctx.out, *task);
+    return {};
   }
   if (line.Done()) {  // paused: the pause line has said why
     if (term.is_tty) *term.err << kClearLine;
@@ -219,7 +244,9 @@ std::string FormatPause(const Progress& p, const std::string& reason, int64_t el
 std::string FormatOutcome(const json::object& task, int64_t elapsed_ms) {
   const std::string state = StringField(task, "state");
   std::string line = OrDash(StringField(task, "id")) + " " + OrDash(state);
-  if (const auto code = IntField(task, "exit_code"); code && state != "succeeded") {
+  // (A task awaiting review ran to success; its exit code is no news.)
+  if (const auto code = IntField(task, "exit_code");
+      code && state != "succeeded" && state != "awaiting_review") {
     line += " with exit code " + std::to_string(*code);
   }
   line += (state == "succeeded" ? " in " : " after ") + FormatElapsed(elapsed_ms);

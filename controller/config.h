@@ -53,7 +53,7 @@ struct ControllerConfig {
   // may name no local repository (the agent's own disk is not theirs to read).
   std::vector<std::string> repo_local_roots;
   // A repository task's diff plus bundle bigger than this is not kept by the controller.
-  int64_t max_result_bytes = 512ll << 20;
+  int64_t max_result_bytes = 64ll << 20;
 };
 
 // Reads a TOML config. Keys: data_dir, nats, nats_user, nats_password, listen,

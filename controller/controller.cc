@@ -11,12 +11,14 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <filesystem>
+#include <limits>
 #include <optional>
 
 #include "common/bus/bus.h"
 #include "common/core/files.h"
 #include "common/core/open_files.h"
 #include "common/http/server.h"
+#include "controller/agents/archive_agents.h"
 #include "controller/agents/checkpoint_agents.h"
 #include "controller/agents/event_intake.h"
 #include "controller/agents/join_service.h"
@@ -45,6 +47,8 @@
 #include "controller/machines/machine_manager.h"
 #include "controller/machines/nats_auth.h"
 #include "controller/provisioners/factory.h"
+#include "controller/publish/forge.h"
+#include "controller/publish/pull_request_opener.h"
 #include "controller/results/result_keeper.h"
 #include "controller/secrets/secret_store.h"
 #include "controller/store/backup.h"
@@ -189,13 +193,16 @@ class ControllerImpl final : public Controller {
     task_facts_ = std::make_unique<TaskBookFacts>(*tasks_);
     result_agents_ =
         std::make_unique<NatsResultAgents>(ResultAgentsDeps{&ioc_, bus_.get(), prefix});
+    forge_ = MakeHttpForge();
+    pull_requests_ = std::make_unique<PullRequestOpener>(ioc_, *forge_);
     results_ = std::make_unique<ResultKeeper>(
         ResultKeeperDeps{.ioc = &ioc_,
                          .agents = result_agents_.get(),
                          .book = tasks_.get(),
                          .data_dir = config_.data_dir,
                          .secret = [this](const std::string& name) { return SecretValue(name); },
-                         .max_result_bytes = static_cast<uint64_t>(config_.max_result_bytes)});
+                         .max_result_bytes = static_cast<uint64_t>(config_.max_result_bytes),
+                         .pull_requests = pull_requests_.get()});
     task_reactions_->SetResults(results_.get());
     if (auto r = MakeBudgets(); !r) return r;
     if (!config_.nats_auth_file.empty()) {
@@ -214,6 +221,10 @@ class ControllerImpl final : public Controller {
     // The task book learns the machines before its tasks, so placed tasks hold their slots.
     for (const MachineRecord* m : fleet_->List()) machine_reactions_->MachineChanged(*m);
     if (auto r = tasks_->Load(); !r) return r.error();
+    // Results a restart interrupted: fetched and published from where they stopped.
+    for (const TaskRecord* t : tasks_->List("", std::nullopt, std::numeric_limits<size_t>::max())) {
+      results_->TaskChanged(*t);
+    }
     // Projects whose budget ran out before a restart stay held.
     for (const ProjectRecord* p : tasks_->Projects()) {
       if (auto e = budgets_->ExhaustedBy(p->name)) {
@@ -378,8 +389,12 @@ class ControllerImpl final : public Controller {
         budgets_.get(),
         [this](std::string_view name) { return tasks_->FindProject(name) != nullptr; },
         [this] { return batch_->Commit(); }});
-    checkpoints_api_ = std::make_unique<CheckpointsApi>(
-        CheckpointsApiDeps{checkpoints_.get(), fleet_.get(), machines_.get(), task_facts_.get()});
+    archive_agents_ = std::make_unique<NatsArchiveAgents>(
+        ArchiveAgentsDeps{&ioc_, bus_.get(), config_.subject_prefix});
+    archives_ = std::make_unique<CheckpointArchives>(
+        CheckpointArchivesDeps{checkpoints_.get(), fleet_.get(), archive_agents_.get()});
+    checkpoints_api_ = std::make_unique<CheckpointsApi>(CheckpointsApiDeps{
+        checkpoints_.get(), fleet_.get(), machines_.get(), task_facts_.get(), archives_.get()});
     machines_api_ = std::make_unique<MachinesApi>(
         MachinesApiDeps{fleet_.get(), machines_.get(), [this] { return batch_->Commit(); }});
     join_tokens_api_ = std::make_unique<JoinTokensApi>(
@@ -435,6 +450,7 @@ class ControllerImpl final : public Controller {
     if (joins_) joins_->Stop();
     if (intake_) intake_->Stop();
     if (task_commands_) task_commands_->Stop();
+    if (pull_requests_) pull_requests_->Stop();
     if (tasks_) tasks_->Stop();
     if (checkpoints_) checkpoints_->Stop();
   }
@@ -481,7 +497,9 @@ class ControllerImpl final : public Controller {
   std::unique_ptr<CheckpointService> checkpoints_;
   std::unique_ptr<NatsTaskCommands> task_commands_;
   std::unique_ptr<NatsResultAgents> result_agents_;
-  std::unique_ptr<ResultKeeper> results_;  // outlives task_reactions_, which calls it
+  std::unique_ptr<Forge> forge_;
+  std::unique_ptr<PullRequestOpener> pull_requests_;  // after forge_: gone before it
+  std::unique_ptr<ResultKeeper> results_;             // outlives task_reactions_, which calls it
   std::unique_ptr<TaskReactions> task_reactions_;
   std::unique_ptr<TaskBook> tasks_;
   std::unique_ptr<TaskBookFacts> task_facts_;
@@ -502,6 +520,8 @@ class ControllerImpl final : public Controller {
   std::unique_ptr<LeaseService> leases_;
   std::unique_ptr<TasksApi> tasks_api_;
   std::unique_ptr<BudgetsApi> budgets_api_;
+  std::unique_ptr<NatsArchiveAgents> archive_agents_;
+  std::unique_ptr<CheckpointArchives> archives_;
   std::unique_ptr<CheckpointsApi> checkpoints_api_;
   std::unique_ptr<MachinesApi> machines_api_;
   std::unique_ptr<JoinTokensApi> join_tokens_api_;

@@ -10,7 +10,7 @@ PACKAGES=(
   # libraries (see DESIGN.md, "Dependencies")
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
   libnats-dev libprotobuf-dev protobuf-compiler
-  libsqlite3-dev libssl-dev libzstd-dev
+  libsqlite3-dev libssl-dev libzstd-dev libarchive-dev
   libspdlog-dev libcli11-dev libtomlplusplus-dev libssh2-1-dev libvirt-dev
   catch2 libbenchmark-dev
   # servers the tests and the quickstart start by hand

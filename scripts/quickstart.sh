@@ -102,7 +102,7 @@ mkdir -p "$RUN/pids" "$RUN/logs"
 stop_fleet >/dev/null
 # Every run starts afresh: the demo project's budget and tasks from a run before would
 # otherwise still be there.
-rm -rf "$RUN/nats" "$RUN/controller" "$RUN"/agent-* "$RUN/machines"
+rm -rf "$RUN/nats" "$RUN/controller" "$RUN"/agent-* "$RUN/machines" "$RUN/git" "$RUN/calc-clone"
 
 NATS_PORT=$(free_port)
 if port_free 8080; then API_PORT=8080; else API_PORT=$(free_port); fi
@@ -147,6 +147,8 @@ nats_user = "controller"
 nats_password = "$NATS_PASSWORD"
 nats_auth_file = "$RUN/nats-users.conf"
 nats_pid_file = "$RUN/pids/nats-server.pid"
+# Tasks may name repositories on this machine only under here (the demo's).
+repo_local_roots = ["$RUN/git"]
 
 [[pool]]
 name = "local"
@@ -234,6 +236,41 @@ FROM_TASK=$("$BIN/autovibe" task submit --project demo --tool shell --from-check
 timeout 60 "$BIN/autovibe" task logs "$FROM_TASK" -f || true
 check_succeeded "$FROM_TASK"
 
+say "The git workflow: a repository in, a reviewed branch out"
+# A small repository whose test fails, as a team's would be on its git server.
+mkdir -p "$RUN/git"
+(
+  set -e
+  work=$(mktemp -d)
+  cd "$work"
+  git init -q -b main .
+  printf 'add() { echo $(($1 - $2)); }\n' > calc.sh
+  printf '. ./calc.sh\n[ "$(add 2 3)" = 5 ] && echo PASS || { echo "FAIL: add 2 3 = $(add 2 3)"; exit 1; }\n' > test.sh
+  git add . && git -c user.name=Demo -c user.email=demo@example.org commit -qm "calc, with a failing test"
+  git clone -q --bare . "$RUN/git/calc.git"
+  rm -rf "$work"
+)
+echo "Repository $RUN/git/calc.git: sh test.sh fails (add subtracts)."
+"$BIN/autovibe" project show calc >/dev/null 2>&1 ||
+  "$BIN/autovibe" project create calc --repo "$RUN/git/calc.git" --ref main --publish push --review
+"$BIN/autovibe" budget set calc --usd 1.00
+# The task works on a checkout of main; its change comes back as a branch that waits for review.
+FIX_TASK=$("$BIN/autovibe" task submit --project calc --tool shell --title "Fix add()" -- \
+  sh -c "sed -i 's/\$1 - \$2/\$1 + \$2/' calc.sh && sh test.sh")
+wait_for "task $FIX_TASK awaiting review" 60 bash -c "\"$BIN/autovibe\" --json task show $FIX_TASK | grep -q '\"state\": *\"awaiting_review\"'"
+"$BIN/autovibe" task show "$FIX_TASK"
+wait_for "its change kept by the controller" 30 bash -c "\"$BIN/autovibe\" --json task show $FIX_TASK | grep -q '\"stored\": *true'"
+say "Its diff (autovibe task diff $FIX_TASK)"
+"$BIN/autovibe" task diff "$FIX_TASK"
+say "Approving it: the branch is pushed to the repository"
+"$BIN/autovibe" task approve "$FIX_TASK"
+wait_for "branch pushed" 60 bash -c "\"$BIN/autovibe\" --json task show $FIX_TASK | grep -q '\"published\": *\"pushed\"'"
+git --git-dir="$RUN/git/calc.git" log --oneline -2 "autovibe/$FIX_TASK"
+say "Fetching it into a fresh clone, where the test now passes"
+git clone -q "$RUN/git/calc.git" "$RUN/calc-clone"
+(cd "$RUN/calc-clone" && "$BIN/autovibe" task fetch "$FIX_TASK" &&
+  git checkout -q "autovibe/$FIX_TASK" && sh test.sh)
+
 say "Tasks"
 "$BIN/autovibe" task list
 
@@ -258,6 +295,11 @@ hint "autovibe machines join-token create" "a one-time token: autovibe-agent --j
 hint "autovibe task submit --project demo --tool shell --wait -- make test" "run a command on the fleet"
 hint "autovibe task submit --project demo --tool claude-code --prompt '...' --wait" "run Claude Code"
 hint "autovibe task logs TASK_ID -f" "follow a task's output live"
+hint "autovibe task submit --project calc --tool claude-code --prompt 'make test.sh pass' --wait" "a coding task on the calc repository"
+hint "autovibe task diff TASK_ID [--stat]" "what a repository task changed"
+hint "autovibe task approve TASK_ID" "publish a reviewed change (reject: discard it)"
+hint "cd CLONE && autovibe task fetch TASK_ID" "its branch into your own clone"
+hint "autovibe secret set NAME --from-file F" "a repository credential (--repo-secret NAME)"
 hint "autovibe task cancel TASK_ID" "stop a task (its whole process tree)"
 hint "autovibe budget set demo --usd 5 --period day" "a hard daily spending cap"
 hint "autovibe usage --by task" "what each task spent"

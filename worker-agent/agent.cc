@@ -10,6 +10,7 @@
 #include <boost/asio/thread_pool.hpp>
 #include <cstdio>
 #include <filesystem>
+#include <set>
 
 #include "autovibe/v1/command.pb.h"
 #include "autovibe/v1/event.pb.h"
@@ -123,7 +124,13 @@ class AgentImpl final : public Agent {
     if (!outbox) return outbox.error();
     outbox_ = std::move(*outbox);
     if (auto r = StartMeter(); !r) return r.error();
-    repos_ = std::make_unique<RepoKeeper>(ioc_, config_.data_dir);
+    repos_ = std::make_unique<RepoKeeper>(
+        ioc_, config_.data_dir, repo::RepoLimits{},
+        repo::RetentionPolicy{.workspace_max_age = std::chrono::duration_cast<std::chrono::seconds>(
+                                  config_.repos.workspace_max_age),
+                              .mirror_max_age = std::chrono::duration_cast<std::chrono::seconds>(
+                                  config_.repos.mirror_max_age),
+                              .min_free_fraction = config_.repos.min_free_percent / 100.0});
     auto task_options = TaskOptions();
     if (config_.box.task_user == box::TaskUser::kPerTask) {
       task_options.boxes = std::make_shared<runner::TaskBoxes>(ioc_, BoxOptions());
@@ -573,12 +580,21 @@ class AgentImpl final : public Agent {
     hb.set_machine_id(machine_id_);
     hb.set_sequence(++sequence_);
     if (auto s = host::SampleResources(config_.data_dir); s) {
+      s->workspaces_bytes = repos_->disk_use().workspaces_bytes;
+      s->repos_bytes = repos_->disk_use().repos_bytes;
       ToProto(*s, *hb.mutable_resources());
     } else {
       spdlog::warn("agent cannot sample resources: {}", s.error().message);
     }
     hb.set_sent_at_unix_ns(UnixNowNs());
     for (const auto& id : tasks_->RunningTaskIds()) hb.add_running_task_ids(id);
+    // About once a minute: retention of workspaces and mirrors, and their disk use.
+    const uint64_t every =
+        std::max<int64_t>(1, std::chrono::minutes(1) / std::max(interval_, Duration(1)));
+    if (sequence_ % every == 1 || every == 1) {
+      const auto ids = tasks_->RunningTaskIds();
+      repos_->Sweep(std::set<std::string>(ids.begin(), ids.end()));
+    }
     // While disconnected NATS.c buffers; a failure here is logged and the next beat retries.
     if (auto r = bus_->Publish(subjects().Heartbeat(machine_id_), hb.SerializeAsString()); !r) {
       spdlog::debug("agent heartbeat not sent: {}", r.error().message);

@@ -89,6 +89,29 @@ Result<void> TomlCheckpoints(const toml::node& n, CheckpointSettings& c) {
   return {};
 }
 
+Result<void> TomlRepos(const toml::node& n, RepoSettings& r) {
+  const toml::table* t = n.as_table();
+  if (t == nullptr) return MakeError(ErrorCode::kBadConfig, "repos must be a table");
+  for (auto& [k, v] : *t) {
+    const std::string name = "repos." + std::string(k.str());
+    Result<void> res;
+    if (k == "workspace_max_age") {
+      res = TomlDuration(v, name, r.workspace_max_age);
+    } else if (k == "mirror_max_age") {
+      res = TomlDuration(v, name, r.mirror_max_age);
+    } else if (k == "min_free_percent") {
+      res = TomlSlots(v, name, r.min_free_percent);
+      if (res && r.min_free_percent > 90) {
+        return MakeError(ErrorCode::kBadConfig, name + " must be from 0 to 90");
+      }
+    } else {
+      return UnknownKey(name);
+    }
+    if (!res) return res;
+  }
+  return {};
+}
+
 // task_user = "per-task" | "root"; network = "host" | "proxy-only".
 Result<void> TomlBoxChoice(const toml::node& n, std::string_view key, box::BoxSettings& b) {
   std::string text;
@@ -141,6 +164,7 @@ Result<void> LoadAgentConfigToml(std::string_view toml_text, AgentConfig& c) {
                           if (k == "box") return box::TomlBox(node, c.box);
                           if (k == "meter") return meter::TomlMeterConfig(node, c.meter);
                           if (k == "checkpoints") return TomlCheckpoints(node, c.checkpoints);
+                          if (k == "repos") return TomlRepos(node, c.repos);
                           return UnknownKey(k);
                         });
 }

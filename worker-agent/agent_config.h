@@ -13,6 +13,13 @@
 namespace autovibe {
 
 // Workspace checkpoints ([checkpoints] table).
+// Retention of workspaces and repository mirrors ([repos]; worker-agent/repo/retention.h).
+struct RepoSettings {
+  Duration workspace_max_age = std::chrono::hours(72);
+  Duration mirror_max_age = std::chrono::hours(14 * 24);
+  uint32_t min_free_percent = 10;
+};
+
 struct CheckpointSettings {
   // After an LLM response, at most one checkpoint this often per task (only when the
   // workspace changed). 0: none after responses.
@@ -56,6 +63,7 @@ struct AgentConfig {
   // The metering proxy: where it listens, prices, keys, per-task rate limits, the mock.
   meter::MeterConfig meter;
   CheckpointSettings checkpoints;
+  RepoSettings repos;
   std::string config_file;  // the --config file, if any: masked inside task boxes
 };
 

@@ -56,6 +56,23 @@ v1::CheckpointChange::Kind ChangeKind(snapshot::Change::Kind k) {
   return v1::CheckpointChange::CHANGED;
 }
 
+// The next piece of a checkpoint's archive (ExportArchive in command.proto).
+Result<v1::CommandReply> ExportArchivePiece(snapshot::ArchiveExports& exports,
+                                            snapshot::CheckpointStore& store,
+                                            const v1::ExportArchive& req) {
+  const uint32_t max =
+      req.max_bytes() == 0 ? kDefaultPartBytes : std::min(req.max_bytes(), kMaxPartBytes);
+  auto piece = exports.Piece(store, {.checkpoint_id = req.checkpoint_id(),
+                                     .export_id = req.export_id(),
+                                     .offset = req.offset(),
+                                     .max_bytes = max});
+  if (!piece) return piece.error();
+  v1::CommandReply answer;
+  answer.set_data(std::move(piece->data));
+  answer.set_total(piece->total);
+  return answer;
+}
+
 }  // namespace
 
 Result<std::unique_ptr<CheckpointKeeper>> CheckpointKeeper::Open(asio::io_context& ioc,
@@ -115,6 +132,7 @@ bool CheckpointKeeper::Handles(const v1::Command& cmd) {
     case v1::Command::kPinCheckpoints:
     case v1::Command::kSyncDisks:
     case v1::Command::kListCheckpoints:
+    case v1::Command::kExportArchive:
       return true;
     default:
       return false;
@@ -207,6 +225,8 @@ Result<v1::CommandReply> CheckpointKeeper::DiskCommand(Disk& d, const v1::Comman
       for (const auto& m : all) answer.add_checkpoint_ids(m.id());
       return answer;
     }
+    case v1::Command::kExportArchive:
+      return ExportArchivePiece(d.exports, *d.store, cmd.export_archive());
     case v1::Command::kImportCheckpoint: {
       auto m = d.store->Import(cmd.import_checkpoint().manifest());
       if (!m) return m.error();
@@ -496,24 +516,27 @@ void CheckpointKeeper::MaybePrune() {
     return;
   }
   last_prune_ = now;
-  OnDisk([retention =
-              snapshot::Retention{.keep_auto = options_.settings.keep_auto,
-                                  .keep_daily_days = static_cast<int>(options_.settings.keep_days)},
-          pinned = pinned_](
-             Disk& d) { return d.store->Prune(retention, pinned, SystemClock().NowMs()); },
-         [this](Result<snapshot::PruneReport> r) {
-           if (!r) {
-             spdlog::warn("checkpoint retention failed: {}", r.error().message);
-             return;
-           }
-           if (r->removed.empty()) return;
-           spdlog::info("checkpoint retention removed {} checkpoints, freed {} bytes",
-                        r->removed.size(), r->freed_bytes);
-           v1::AgentEvent e;
-           for (const auto& id : r->removed)
-             e.mutable_checkpoints_removed()->add_checkpoint_ids(id);
-           outbox_.Add(std::move(e));
-         });
+  OnDisk(
+      [retention =
+           snapshot::Retention{.keep_auto = options_.settings.keep_auto,
+                               .keep_daily_days = static_cast<int>(options_.settings.keep_days)},
+       pinned = pinned_](Disk& d) mutable {
+        // A checkpoint being exported stays until its archive is read.
+        pinned.merge(d.exports.Checkpoints());
+        return d.store->Prune(retention, pinned, SystemClock().NowMs());
+      },
+      [this](Result<snapshot::PruneReport> r) {
+        if (!r) {
+          spdlog::warn("checkpoint retention failed: {}", r.error().message);
+          return;
+        }
+        if (r->removed.empty()) return;
+        spdlog::info("checkpoint retention removed {} checkpoints, freed {} bytes",
+                     r->removed.size(), r->freed_bytes);
+        v1::AgentEvent e;
+        for (const auto& id : r->removed) e.mutable_checkpoints_removed()->add_checkpoint_ids(id);
+        outbox_.Add(std::move(e));
+      });
 }
 
 }  // namespace autovibe

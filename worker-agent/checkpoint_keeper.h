@@ -22,6 +22,7 @@
 #include "worker-agent/agent_config.h"
 #include "worker-agent/runner/event_outbox.h"
 #include "worker-agent/runner/task_manager.h"
+#include "worker-agent/snapshot/archive_exports.h"
 #include "worker-agent/snapshot/checkpoint_store.h"
 #include "worker-agent/snapshot/transfer.h"
 
@@ -69,6 +70,7 @@ class CheckpointKeeper {
     snapshot::PartReceiver receiver;
     std::string listed_id;  // the checkpoint whose objects were listed last
     std::vector<snapshot::Hash> listed;
+    snapshot::ArchiveExports exports;  // ExportArchive
   };
   struct AutoState {
     std::chrono::steady_clock::time_point last{};

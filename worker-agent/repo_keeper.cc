@@ -37,8 +37,29 @@ void MakeSpareLater(asio::thread_pool& spares, const repo::RepoPaths& paths, con
 
 }  // namespace
 
-RepoKeeper::RepoKeeper(asio::io_context& owner, std::string data_dir, repo::RepoLimits limits)
-    : owner_(owner), data_dir_(std::move(data_dir)), paths_(data_dir_), limits_(limits) {}
+RepoKeeper::RepoKeeper(asio::io_context& owner, std::string data_dir, repo::RepoLimits limits,
+                       repo::RetentionPolicy retention)
+    : owner_(owner),
+      data_dir_(std::move(data_dir)),
+      paths_(data_dir_),
+      limits_(limits),
+      retention_(retention) {}
+
+void RepoKeeper::Sweep(std::set<std::string> live) {
+  if (sweeping_) return;
+  sweeping_ = true;
+  OffThread<repo::DiskUse>(
+      [data_dir = data_dir_, live = std::move(live), policy = retention_] {
+        repo::DiskUse use = repo::Sweep(data_dir, live, policy, std::chrono::system_clock::now());
+        for (const std::string& what : use.removed) spdlog::info("retention removed {}", what);
+        return use;
+      },
+      [this](repo::DiskUse use) {
+        sweeping_ = false;
+        use.removed.clear();
+        disk_use_ = std::move(use);
+      });
+}
 
 RepoKeeper::~RepoKeeper() {
   *alive_ = false;

@@ -12,6 +12,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -19,13 +20,15 @@
 #include "autovibe/v1/event.pb.h"
 #include "common/core/result.h"
 #include "worker-agent/repo/paths.h"
+#include "worker-agent/repo/retention.h"
 #include "worker-agent/repo/workspace_repo.h"
 
 namespace autovibe {
 
 class RepoKeeper {
  public:
-  RepoKeeper(boost::asio::io_context& owner, std::string data_dir, repo::RepoLimits limits = {});
+  RepoKeeper(boost::asio::io_context& owner, std::string data_dir, repo::RepoLimits limits = {},
+             repo::RetentionPolicy retention = {});
   // Waits for the git runs under way; their answers are dropped.
   ~RepoKeeper();
   RepoKeeper(const RepoKeeper&) = delete;
@@ -46,6 +49,12 @@ class RepoKeeper {
   // Pushes the task's result branch (repo::PushResult); `done` on the owner thread.
   void Push(const v1::Command& cmd, std::function<void(v1::CommandReply)> done);
 
+  // Applies the retention policy (repo::Sweep) off the owner thread, leaving `live` tasks'
+  // workspaces alone; the disk use it measures is disk_use() from then on. One sweep at a
+  // time: asked again meanwhile, it is skipped.
+  void Sweep(std::set<std::string> live);
+  const repo::DiskUse& disk_use() const { return disk_use_; }
+
   // A piece of a result file for the controller; at most 1 MiB.
   v1::CommandReply Fetch(const v1::Command& cmd) const;
 
@@ -59,6 +68,9 @@ class RepoKeeper {
   const repo::RepoLimits limits_;
   // Seeds under way, by "task/attempt": who waits for each.
   std::map<std::string, std::vector<std::function<void(Result<void>)>>> seeding_;
+  const repo::RetentionPolicy retention_;
+  repo::DiskUse disk_use_;
+  bool sweeping_ = false;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
   // Makes spare checkouts (repo/spare.h), one at a time, apart from the seeds and results.
   boost::asio::thread_pool spares_{1};

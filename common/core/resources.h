@@ -14,6 +14,10 @@ struct Resources {
   uint64_t disk_total_bytes = 0;  // of the file system holding the agent's data dir
   uint64_t disk_free_bytes = 0;   // what an unprivileged process may still use
   double load1 = 0;
+  // What the agent's workspaces and repositories (mirrors, results) take of that disk, as its
+  // last retention sweep measured (hard links counted once).
+  uint64_t workspaces_bytes = 0;
+  uint64_t repos_bytes = 0;
 
   friend bool operator==(const Resources&, const Resources&) = default;
 };

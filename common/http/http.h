@@ -40,6 +40,14 @@ class HttpBodyStream {
   // body's end, as when a server dies mid-answer (fake servers in tests play that).
   virtual void Abort() = 0;
   virtual bool open() const = 0;
+  // Bytes written and not yet sent. A writer that can make data faster than the client reads
+  // it (a download) writes while this is low and else waits for WhenSent: its memory stays
+  // bounded.
+  virtual size_t queued_bytes() const { return 0; }
+  // Calls `sent` once, on the server's thread and never within this call, when everything
+  // queued has been sent or the client has gone (open() is then false). Replaces a call still
+  // waiting.
+  virtual void WhenSent(std::function<void()> sent) { sent(); }
 };
 
 struct HttpResponse {

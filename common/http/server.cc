@@ -90,6 +90,7 @@ class BodyStream final : public HttpBodyStream {
 
   bool Write(std::string data) override {
     if (closed_ || gone_) return false;
+    queued_ += data.size();
     queue_.push_back(std::move(data));
     wake_.cancel();
     return true;
@@ -103,9 +104,21 @@ class BodyStream final : public HttpBodyStream {
     Close();
   }
   bool open() const override { return !closed_ && !gone_; }
+  size_t queued_bytes() const override { return queued_; }
+  void WhenSent(std::function<void()> sent) override {
+    when_sent_ = std::move(sent);
+    if (queue_.empty() || gone_) Sent();
+  }
 
   // Session side.
+  // Hands the WhenSent call, if any, to the executor.
+  void Sent() {
+    if (!when_sent_) return;
+    asio::post(wake_.get_executor(), std::exchange(when_sent_, nullptr));
+  }
   std::deque<std::string> queue_;
+  size_t queued_ = 0;  // bytes of the data in queue_
+  std::function<void()> when_sent_;
   asio::steady_timer wake_;
   bool closed_ = false;
   bool aborted_ = false;
@@ -306,6 +319,7 @@ class Server final : public HttpServer, public std::enable_shared_from_this<Serv
       if (!body->queue_.empty()) {
         std::string chunk = std::move(body->queue_.front());
         body->queue_.pop_front();
+        body->queued_ -= std::min(body->queued_, chunk.size());
         if (chunk.empty()) continue;  // an empty chunk would end a chunked body
         stream.expires_after(std::chrono::seconds(30));
         // The last piece and the end of the body go in one write.
@@ -319,6 +333,7 @@ class Server final : public HttpServer, public std::enable_shared_from_this<Serv
           break;
         }
         if (ended) break;
+        if (body->queue_.empty()) body->Sent();
         continue;
       }
       if (body->closed_) {
@@ -334,6 +349,7 @@ class Server final : public HttpServer, public std::enable_shared_from_this<Serv
       if (!tec && !out.keepalive.empty()) body->queue_.push_back(out.keepalive);
     }
     body->gone_ = true;
+    body->Sent();
     const bool reusable = chunked && keep_alive && ended && *alive_;
     co_return reusable;
   }

@@ -137,10 +137,12 @@ class EventConnection {
   }
 
   // Sends the request and reads the response headers.
-  Result<void> Request(const HttpCall& call) {
+  Result<void> Request(const HttpCall& call, bool events = true) {
     auto req = MakeClientRequest(call, target_.resource, target_.host);
-    req.set(http::field::accept, "text/event-stream");
-    req.set(http::field::cache_control, "no-cache");
+    if (events) {
+      req.set(http::field::accept, "text/event-stream");
+      req.set(http::field::cache_control, "no-cache");
+    }
     stream_.expires_after(call.timeout);
     error_code ec = Run([&](auto done) { http::async_write(stream_, req, done); });
     if (!ec) ec = Run([&](auto done) { http::async_read_header(stream_, buffer_, parser_, done); });
@@ -235,6 +237,26 @@ Result<SseReply> StreamEvents(const HttpCall& call, const SseHandler& on_event,
   SseParser parser;
   auto read = conn.ReadBody(idle_timeout,
                             [&](std::string_view piece) { return parser.Feed(piece, on_event); });
+  if (!read) return read.error();
+  return reply;
+}
+
+Result<HttpReply> DownloadBody(const HttpCall& call,
+                               const std::function<bool(std::string_view)>& sink,
+                               std::chrono::milliseconds idle_timeout) {
+  auto target = ParseTarget(call.url);
+  if (!target) return target.error();
+  EventConnection conn(std::move(*target));
+  if (auto r = conn.Connect(call.timeout); !r) return r.error();
+  if (auto r = conn.Request(call, false); !r) return r.error();
+  HttpReply reply{conn.status(), conn.content_type(), ""};
+  const bool ok = reply.status >= 200 && reply.status <= 299;
+  constexpr size_t kMaxErrorBody = 1 << 20;
+  auto read = conn.ReadBody(ok ? idle_timeout : call.timeout, [&](std::string_view piece) {
+    if (ok) return sink(piece);
+    reply.body.append(piece.substr(0, kMaxErrorBody - reply.body.size()));
+    return reply.body.size() < kMaxErrorBody;
+  });
   if (!read) return read.error();
   return reply;
 }

@@ -63,6 +63,14 @@ struct SseReply {
 Result<SseReply> StreamEvents(const HttpCall& call, const SseHandler& on_event,
                               std::chrono::milliseconds idle_timeout = std::chrono::seconds(60));
 
+// Sends `call` and hands the body of a 2xx answer to `sink` as it arrives (a download too large
+// to hold), until it ends or `sink` returns false; the reply then has an empty body. Any other
+// answer is returned with its body (at most 1 MiB) and nothing goes to `sink`. A body cut off
+// before its end (the connection closed mid-way) is an error, kIo. Timeouts as StreamEvents.
+Result<HttpReply> DownloadBody(const HttpCall& call,
+                               const std::function<bool(std::string_view)>& sink,
+                               std::chrono::milliseconds idle_timeout = std::chrono::seconds(60));
+
 // StreamEvents for callers that only care about a stream: an answer that is not a stream is an
 // error whose code is the API's error code (else "http_error") and whose message starts with
 // the status: "404: no task t-1".

@@ -127,6 +127,7 @@ std::optional<AgentEvent> FromProto(const v1::AgentEvent& ev) {
             TaskChange{.base = c.base(),
                        .head = c.head(),
                        .branch = c.branch(),
+                       .base_branch = c.base_branch(),
                        .files_changed = c.files_changed(),
                        .insertions = c.insertions(),
                        .deletions = c.deletions(),

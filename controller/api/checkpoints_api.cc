@@ -106,6 +106,16 @@ HttpResponse CheckpointsApi::Route(const HttpRequest& req, const std::vector<std
     if (req.method != "POST") return MethodNotAllowed("POST");
     return Verify(seg[2]);
   }
+  if (seg.size() == 4 && seg[3] == "archive") {
+    route = "/v1/checkpoints/{id}/archive";
+    if (req.method != "GET") return MethodNotAllowed("GET");
+    if (MachineCheckpoint(seg[2]) != nullptr) {
+      return JsonError(400, "bad_request",
+                       "a whole-machine checkpoint has no archive: only workspace checkpoints do");
+    }
+    if (deps_.archives == nullptr) return JsonError(404, "not_found", "no archives here");
+    return deps_.archives->Export(seg[2]);
+  }
   if (seg.size() == 4 && (seg[3] == "restore" || seg[3] == "branch")) {
     route = "/v1/checkpoints/{id}/" + std::string(seg[3]);
     if (req.method != "POST") return MethodNotAllowed("POST");

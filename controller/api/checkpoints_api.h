@@ -1,7 +1,7 @@
 // The checkpoint endpoints: GET /v1/checkpoints, POST /v1/machines/{id}/checkpoints,
 // GET /v1/checkpoints/{id}, GET /v1/checkpoints/{id}/diff?to=ID,
 // POST /v1/checkpoints/{id}/restore, POST /v1/checkpoints/{id}/branch,
-// POST /v1/checkpoints/{id}/verify,
+// POST /v1/checkpoints/{id}/verify, GET /v1/checkpoints/{id}/archive (checkpoint_archives.h),
 // DELETE /v1/checkpoints/{id}. What needs an agent answers later (HttpResponse::later).
 // Owner-thread only.
 #pragma once
@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "common/http/http.h"
+#include "controller/api/checkpoint_archives.h"
 #include "controller/checkpoints/checkpoint_service.h"
 #include "controller/fleet/fleet.h"
 #include "controller/machines/machine_manager.h"
@@ -20,8 +21,9 @@ namespace autovibe {
 struct CheckpointsApiDeps {
   CheckpointService* checkpoints = nullptr;
   const Fleet* fleet = nullptr;
-  MachineManager* machines = nullptr;  // may be null: no machine checkpoints
-  const TaskFacts* tasks = nullptr;    // where tasks run, which are unfinished
+  MachineManager* machines = nullptr;      // may be null: no machine checkpoints
+  const TaskFacts* tasks = nullptr;        // where tasks run, which are unfinished
+  CheckpointArchives* archives = nullptr;  // may be null: no archives
 };
 
 class CheckpointsApi {

@@ -16,7 +16,9 @@ boost::json::object MachineToJson(const MachineRecord& m) {
                                 {"mem_used_bytes", m.resources.mem_used_bytes},
                                 {"disk_total_bytes", m.resources.disk_total_bytes},
                                 {"disk_free_bytes", m.resources.disk_free_bytes},
-                                {"load1", m.resources.load1}};
+                                {"load1", m.resources.load1},
+                                {"workspaces_bytes", m.resources.workspaces_bytes},
+                                {"repos_bytes", m.resources.repos_bytes}};
   return {{"id", m.id},
           {"name", m.name},
           {"backend", m.backend},

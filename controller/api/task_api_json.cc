@@ -30,10 +30,12 @@ json::object ProjectToJson(const ProjectRecord& p, const std::map<TaskState, int
     auto it = counts.find(s);
     tasks[ToString(s)] = it == counts.end() ? 0 : it->second;
   }
-  return {{"name", p.name},
-          {"created_at", FormatRfc3339(p.created_at_ms)},
-          {"stopped", p.stopped},
-          {"tasks", tasks}};
+  json::object o{{"name", p.name},
+                 {"created_at", FormatRfc3339(p.created_at_ms)},
+                 {"stopped", p.stopped},
+                 {"tasks", tasks}};
+  if (!p.repo.url.empty()) o["repo"] = TaskRepoToJson(p.repo);
+  return o;
 }
 
 json::object TaskToJson(const TaskRecord& t, const Fleet* fleet) {

@@ -292,6 +292,7 @@ json::object TaskChangeToJson(const TaskChange& c) {
   json::object o{{"base", c.base},
                  {"head", c.head},
                  {"branch", c.branch},
+                 {"base_branch", c.base_branch},
                  {"files_changed", c.files_changed},
                  {"insertions", c.insertions},
                  {"deletions", c.deletions},

@@ -64,14 +64,22 @@ HttpResponse TasksApi::Projects(const HttpRequest& req, const std::vector<std::s
     if (name == nullptr || !name->is_string()) {
       return JsonError(400, "bad_request", "\"name\" (a string) is required");
     }
-    auto p = book.CreateProject(std::string(name->as_string()));
+    TaskRepo repo;
+    if (const json::value* r = body->if_contains("repo"); r != nullptr && !r->is_null()) {
+      auto parsed = TaskRepoFromJson(*r);
+      if (!parsed) return ErrorResponse(parsed.error());
+      if (auto ok = CheckRepo(*parsed); !ok) return ErrorResponse(ok.error());
+      repo = std::move(*parsed);
+    }
+    auto p = book.CreateProject(std::string(name->as_string()), std::move(repo));
     if (!p) return ErrorResponse(p.error());
     if (auto c = deps_.commit(); !c) return ErrorResponse(c.error());
     return JsonResponse(201, ProjectJson(**p));
   }
   if (seg.size() == 3) {
     route = "/v1/projects/{name}";
-    if (req.method != "GET") return MethodNotAllowed("GET");
+    if (req.method == "PATCH") return UpdateProject(req, seg[2]);
+    if (req.method != "GET") return MethodNotAllowed("GET, PATCH");
     const ProjectRecord* p = book.FindProject(seg[2]);
     if (p == nullptr) return JsonError(404, "not_found", "no project named " + Short(seg[2]));
     return JsonResponse(200, ProjectJson(*p));
@@ -164,6 +172,27 @@ HttpResponse TasksApi::Submit(const HttpRequest& req) {
   if (!t) return ErrorResponse(t.error());
   if (auto c = deps_.commit(); !c) return ErrorResponse(c.error());
   return JsonResponse(201, TaskToJson(**t, deps_.fleet));
+}
+
+HttpResponse TasksApi::UpdateProject(const HttpRequest& req, std::string_view name) {
+  auto body = ParseJsonObject(req);
+  if (!body) return ErrorResponse(body.error());
+  for (const auto& [key, v] : *body) {
+    if (key != "repo") return JsonError(400, "bad_request", "unknown field \"" + Short(key) + "\"");
+  }
+  const json::value* r = body->if_contains("repo");
+  if (r == nullptr) return JsonError(400, "bad_request", "nothing to change: give \"repo\"");
+  TaskRepo repo;  // null: the project has no repository any more
+  if (!r->is_null()) {
+    auto parsed = TaskRepoFromJson(*r);
+    if (!parsed) return ErrorResponse(parsed.error());
+    if (auto ok = CheckRepo(*parsed); !ok) return ErrorResponse(ok.error());
+    repo = std::move(*parsed);
+  }
+  auto p = deps_.tasks->SetProjectRepo(name, std::move(repo));
+  if (!p) return ErrorResponse(p.error());
+  if (auto c = deps_.commit(); !c) return ErrorResponse(c.error());
+  return JsonResponse(200, ProjectJson(**p));
 }
 
 Result<void> TasksApi::CheckRepo(const TaskRepo& repo) const {

@@ -49,6 +49,8 @@ class TasksApi {
                      std::string& route);
   boost::json::object ProjectJson(const ProjectRecord& p) const;
   HttpResponse Submit(const HttpRequest& req);
+  // PATCH /v1/projects/{name} {"repo": {...} | null}.
+  HttpResponse UpdateProject(const HttpRequest& req, std::string_view name);
   HttpResponse ListTasks(const HttpRequest& req);
   HttpResponse Logs(const HttpRequest& req, const TaskRecord& t);
   // GET .../diff (text/x-diff; ?stat=1: the change's figures as JSON) and .../bundle.

@@ -69,6 +69,7 @@ struct TaskSpec {
 // What a repository task changed (its agent's RepoResult), and what became of it.
 struct TaskChange {
   std::string base, head, branch;
+  std::string base_branch;  // what `base` was taken from; a pull request merges into it
   uint32_t files_changed = 0;
   uint64_t insertions = 0, deletions = 0;
   uint64_t diff_bytes = 0, bundle_bytes = 0;
@@ -119,6 +120,7 @@ struct ProjectRecord {
   std::string name;
   int64_t created_at_ms = 0;
   bool stopped = false;  // emergency stop: nothing runs until resumed
+  TaskRepo repo;         // the repository its tasks work on unless they name one
 };
 
 // One piece of a task's output as kept by the controller; `seq` runs over all attempts.

@@ -7,6 +7,8 @@
 #include <fstream>
 
 #include "common/core/files.h"
+#include "controller/publish/forge_repo.h"
+#include "controller/publish/pull_request_text.h"
 #include "controller/tasks/task_book.h"
 
 namespace autovibe {
@@ -60,7 +62,14 @@ void ResultKeeper::TaskChanged(const TaskRecord& t) {
   }
   if (!c.stored && Ended(t.state) && !fetching_.contains(t.id) && !retry_.contains(t.id) &&
       !t.machine_id.empty()) {
-    if (c.diff_bytes + c.bundle_bytes > d_.max_result_bytes) return;
+    if (c.diff_bytes + c.bundle_bytes > d_.max_result_bytes) {
+      const std::string why = "the change's diff and bundle (" +
+                              std::to_string(c.diff_bytes + c.bundle_bytes) +
+                              " bytes) are over the controller's max_result_bytes (" +
+                              std::to_string(d_.max_result_bytes) + ")";
+      d_.book->UpdateChange(t.id, [&](TaskChange& c) { c.error = why; });
+      return;
+    }
     fetching_.insert(t.id);
     auto f = std::make_shared<Fetching>();
     f->task_id = t.id;
@@ -75,6 +84,10 @@ void ResultKeeper::TaskChanged(const TaskRecord& t) {
     FetchNext(f);
   }
   const bool publish = t.spec.repo.publish == "push" || t.spec.repo.publish == "pr";
+  if (t.spec.repo.publish == "pr" && t.state == TaskState::kSucceeded && c.published == "pushed" &&
+      !opening_.contains(t.id)) {
+    OpenPullRequest(t);
+  }
   if (publish && t.state == TaskState::kSucceeded &&
       (c.published.empty() || c.published.starts_with("retrying")) && !pushing_.contains(t.id) &&
       !retry_.contains(t.id)) {
@@ -149,6 +162,72 @@ void ResultKeeper::Pushed(const std::string& task_id, const Result<void>& r) {
   d_.book->UpdateChange(task_id, [&](TaskChange& c) {
     c.published = (again ? "retrying: " : "failed: ") + r.error().message;
   });
+}
+
+void ResultKeeper::OpenPullRequest(const TaskRecord& t) {
+  const TaskRepo& repo = t.spec.repo;
+  const TaskChange& c = t.report.change;
+  auto fail = [&](const std::string& why) {
+    spdlog::warn("task {}: no pull request: {}", t.id, why);
+    d_.book->UpdateChange(t.id,
+                          [&](TaskChange& c) { c.published = "failed: pull request: " + why; });
+  };
+  if (d_.pull_requests == nullptr) return fail("this controller opens no pull requests");
+  auto where = ResolveForgeRepo(repo.url, repo.forge_api);
+  if (!where) return fail(where.error().message);
+  const std::string& secret = repo.forge_secret.empty() ? repo.secret : repo.forge_secret;
+  std::optional<std::string> token =
+      secret.empty() || !d_.secret ? std::nullopt : d_.secret(secret);
+  if (!token) return fail("no forge token (repo.forge_secret, or repo.secret)");
+  if (c.base_branch.empty())
+    return fail("the task started from a commit, not a branch to merge into");
+  PullRequestReport report{.task_id = t.id,
+                           .project = t.project,
+                           .tool = t.spec.tool,
+                           .title = t.spec.title,
+                           .prompt = t.spec.prompt,
+                           .summary = t.last_log,
+                           .base_commit = c.base,
+                           .head_commit = c.head};
+  if (report.prompt.empty()) {
+    for (const auto& a : t.spec.command) report.prompt += (report.prompt.empty() ? "" : " ") + a;
+  }
+  if (t.report.turns > 0) report.turns = t.report.turns;
+  if (t.report.reported_cost_micros > 0) report.cost_micros = t.report.reported_cost_micros;
+  report.files_changed = c.files_changed;
+  report.insertions = static_cast<int64_t>(c.insertions);
+  report.deletions = static_cast<int64_t>(c.deletions);
+  opening_.insert(t.id);
+  d_.pull_requests->Open(
+      PullRequestSpec{.api_base = where->api_base,
+                      .owner = where->owner,
+                      .repo = where->repo,
+                      .token = *token,
+                      .head = c.branch,
+                      .base = c.base_branch,
+                      .title = PullRequestTitle(report),
+                      .body = PullRequestBody(report)},
+      [this, alive = alive_, id = t.id](PullRequestOutcome o) {
+        if (!*alive) return;
+        opening_.erase(id);
+        if (!o.result) {
+          spdlog::warn("task {}: pull request not opened after {} tries: {}", id, o.attempts,
+                       o.result.error().message);
+          d_.book->UpdateChange(id, [&](TaskChange& c) {
+            c.published = "failed: pull request: " + o.result.error().message;
+          });
+          return;
+        }
+        spdlog::info("task {}: pull request #{} {}", id, o.result->number, o.result->url);
+        d_.book->UpdateChange(id, [&](TaskChange& c) {
+          c.published = "pr";
+          c.pr_url = o.result->url;
+        });
+      },
+      [this, alive = alive_, id = t.id](int failed, const Error& e, std::chrono::milliseconds) {
+        if (!*alive) return;
+        spdlog::info("task {}: pull request try {} failed, retrying: {}", id, failed, e.message);
+      });
 }
 
 void ResultKeeper::RetryLater(const std::string& task_id, uint32_t tries) {

@@ -17,6 +17,7 @@
 #include <string>
 
 #include "controller/model/task.h"
+#include "controller/publish/pull_request_opener.h"
 #include "controller/results/result_agents.h"
 
 namespace autovibe {
@@ -29,7 +30,9 @@ struct ResultKeeperDeps {
   TaskBook* book = nullptr;
   std::string data_dir;
   std::function<std::optional<std::string>(const std::string& name)> secret;  // may be null
-  uint64_t max_result_bytes = 512ull << 20;  // a bigger diff or bundle is not kept
+  uint64_t max_result_bytes = 64ull << 20;  // a bigger diff plus bundle is not kept
+  // Opens the pull requests of tasks that publish "pr"; null: none is opened (they fail).
+  PullRequestOpener* pull_requests = nullptr;
 };
 
 class ResultKeeper {
@@ -50,11 +53,14 @@ class ResultKeeper {
   void Fetched(const std::string& task_id, const Result<void>& r);
   void StartPush(const TaskRecord& t);
   void Pushed(const std::string& task_id, const Result<void>& r);
+  // After the push, for publish "pr": opens the pull request (retried by the opener).
+  void OpenPullRequest(const TaskRecord& t);
   void RetryLater(const std::string& task_id, uint32_t tries);
 
   ResultKeeperDeps d_;
   std::set<std::string> fetching_;
   std::set<std::string> pushing_;
+  std::set<std::string> opening_;  // pull requests being opened
   std::map<std::string, uint32_t> fetch_tries_, push_tries_;
   std::map<std::string, std::unique_ptr<boost::asio::steady_timer>> retry_;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);

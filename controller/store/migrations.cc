@@ -222,6 +222,9 @@ CREATE TABLE join_tokens (
   machine_id  TEXT NOT NULL DEFAULT ''
 );
 )sql"},
+    {12, "the default repository of a project", R"sql(
+ALTER TABLE projects ADD COLUMN repo_json TEXT NOT NULL DEFAULT '';
+)sql"},
 };
 
 Error SqlError(sqlite3* db, const std::string& what) {

@@ -37,11 +37,23 @@ class SqliteTaskStore final : public TaskStore {
 
   // TaskStore
   Result<std::vector<ProjectRecord>> LoadProjects() override {
-    Stmt st(db_, "SELECT name, created_at, stopped FROM projects ORDER BY created_at, name");
+    Stmt st(db_,
+            "SELECT name, created_at, stopped, repo_json FROM projects ORDER BY created_at, name");
     if (!st.ok()) return Fail("load projects");
     std::vector<ProjectRecord> out;
-    while (st.Step() == SQLITE_ROW) out.push_back({st.Text(0), st.Int(1), st.Int(2) != 0});
+    while (st.Step() == SQLITE_ROW) {
+      out.push_back({st.Text(0), st.Int(1), st.Int(2) != 0, DecodeTaskRepo(st.Text(3))});
+    }
     return out;
+  }
+
+  Result<void> SetProjectRepo(std::string_view name, const TaskRepo& repo) override {
+    Stmt st(db_, "UPDATE projects SET repo_json = ?2 WHERE name = ?1");
+    if (!st.ok()) return Fail("set project repository");
+    st.Bind(1, name);
+    st.Bind(2, EncodeTaskRepo(repo));
+    if (st.Step() != SQLITE_DONE) return Fail("set the repository of project " + std::string(name));
+    return {};
   }
 
   Result<void> SetProjectStopped(std::string_view name, bool stopped) override {
@@ -54,10 +66,11 @@ class SqliteTaskStore final : public TaskStore {
   }
 
   Result<void> InsertProject(const ProjectRecord& p) override {
-    Stmt st(db_, "INSERT INTO projects(name, created_at) VALUES (?1, ?2)");
+    Stmt st(db_, "INSERT INTO projects(name, created_at, repo_json) VALUES (?1, ?2, ?3)");
     if (!st.ok()) return Fail("insert project");
     st.Bind(1, p.name);
     st.Bind(2, p.created_at_ms);
+    st.Bind(3, EncodeTaskRepo(p.repo));
     int rc = st.Step();
     if (rc == SQLITE_CONSTRAINT) {
       return MakeError(ErrorCode::kConflict, "a project named " + p.name + " exists");

@@ -25,6 +25,7 @@ class TaskStore {
   // Fails with code "conflict" when a project of that name exists.
   virtual Result<void> InsertProject(const ProjectRecord& p) = 0;
   virtual Result<void> SetProjectStopped(std::string_view name, bool stopped) = 0;
+  virtual Result<void> SetProjectRepo(std::string_view name, const TaskRepo& repo) = 0;
 
   // Every task, in submission order.
   virtual Result<std::vector<TaskRecord>> LoadTasks() = 0;

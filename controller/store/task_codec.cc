@@ -94,6 +94,7 @@ json::object EncodeChange(const TaskChange& c) {
   return {{"base", c.base},
           {"head", c.head},
           {"branch", ValidUtf8(c.branch)},
+          {"base_branch", ValidUtf8(c.base_branch)},
           {"files", c.files_changed},
           {"ins", c.insertions},
           {"del", c.deletions},
@@ -110,6 +111,7 @@ TaskChange DecodeChange(const json::object& o) {
   c.base = Text(o, "base");
   c.head = Text(o, "head");
   c.branch = Text(o, "branch");
+  c.base_branch = Text(o, "base_branch");
   c.files_changed = static_cast<uint32_t>(Count(o, "files"));
   c.insertions = Count(o, "ins");
   c.deletions = Count(o, "del");
@@ -230,6 +232,17 @@ TaskReport DecodeTaskReport(std::string_view text) {
   if (auto* p = o.if_contains("change"); p && p->is_object())
     r.change = DecodeChange(p->as_object());
   return r;
+}
+
+std::string EncodeTaskRepo(const TaskRepo& repo) {
+  return repo.url.empty() ? "" : json::serialize(EncodeRepo(repo));
+}
+
+TaskRepo DecodeTaskRepo(std::string_view text) {
+  boost::system::error_code ec;
+  json::value v = json::parse(text, ec);
+  if (ec || !v.is_object()) return {};
+  return DecodeRepo(v.as_object());
 }
 
 }  // namespace autovibe

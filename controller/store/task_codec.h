@@ -19,4 +19,8 @@ std::string EncodeTaskReport(const TaskReport& report);
 // What can be read of it; a damaged report reads as empty.
 TaskReport DecodeTaskReport(std::string_view text);
 
+// A project's repository default; "" for none (and back).
+std::string EncodeTaskRepo(const TaskRepo& repo);
+TaskRepo DecodeTaskRepo(std::string_view text);
+
 }  // namespace autovibe

@@ -82,7 +82,7 @@ Result<void> TaskBook::Load() {
   return {};
 }
 
-Result<const ProjectRecord*> TaskBook::CreateProject(const std::string& name) {
+Result<const ProjectRecord*> TaskBook::CreateProject(const std::string& name, TaskRepo repo) {
   return Guarded([&]() -> Result<const ProjectRecord*> {
     if (!ValidProjectName(name)) {
       return MakeError(ErrorCode::kBadRequest, "invalid project name \"" + name.substr(0, 80) +
@@ -91,7 +91,7 @@ Result<const ProjectRecord*> TaskBook::CreateProject(const std::string& name) {
     if (projects_by_name_.count(name)) {
       return MakeError(ErrorCode::kConflict, "a project named " + name + " exists");
     }
-    ProjectRecord p{name, clock_.NowMs()};
+    ProjectRecord p{name, clock_.NowMs(), false, std::move(repo)};
     if (auto r = store_.tasks().InsertProject(p); !r) {
       Fail(r.error());
       return r.error();
@@ -105,6 +105,29 @@ Result<const ProjectRecord*> TaskBook::CreateProject(const std::string& name) {
         ""};
     if (auto r = store_.AppendEvent(ev); !r) Fail(r.error());
     return out;
+  });
+}
+
+Result<const ProjectRecord*> TaskBook::SetProjectRepo(std::string_view name, TaskRepo repo) {
+  return Guarded([&]() -> Result<const ProjectRecord*> {
+    auto it = projects_by_name_.find(std::string(name));
+    if (it == projects_by_name_.end()) {
+      return MakeError(ErrorCode::kNotFound, "no project named " + std::string(name).substr(0, 80));
+    }
+    ProjectRecord& p = *it->second;
+    if (auto r = store_.tasks().SetProjectRepo(p.name, repo); !r) {
+      Fail(r.error());
+      return r.error();
+    }
+    p.repo = std::move(repo);
+    StoredEvent ev{0,
+                   clock_.NowMs(),
+                   "project.repo",
+                   "",
+                   json::serialize(json::object{{"project", p.name}, {"url", p.repo.url}}),
+                   ""};
+    if (auto r = store_.AppendEvent(ev); !r) Fail(r.error());
+    return &p;
   });
 }
 
@@ -138,6 +161,8 @@ Result<const TaskRecord*> TaskBook::Submit(const std::string& project, TaskSpec 
       deps.push_back(dep);
     }
     if (spec.timeout_s == 0) spec.timeout_s = options_.default_timeout_s;
+    // A task that names no repository works on its project's, as the project says then.
+    if (spec.repo.url.empty()) spec.repo = FindProject(project)->repo;
     auto owned = std::make_unique<Entry>();
     Entry& e = *owned;
     TaskRecord& t = e.record;

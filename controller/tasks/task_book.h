@@ -112,7 +112,10 @@ class TaskBook {
 
   // --- projects
   // Names: 1-63 of [a-z0-9._-], starting with a letter or digit. Codes: bad_request, conflict.
-  Result<const ProjectRecord*> CreateProject(const std::string& name);
+  Result<const ProjectRecord*> CreateProject(const std::string& name, TaskRepo repo = {});
+  // Sets (or, with an empty url, clears) the repository the project's tasks work on unless
+  // they name one. Codes: not_found.
+  Result<const ProjectRecord*> SetProjectRepo(std::string_view name, TaskRepo repo);
   const ProjectRecord* FindProject(std::string_view name) const;
   std::vector<const ProjectRecord*> Projects() const;
   std::map<TaskState, int> Counts(std::string_view project) const;

@@ -34,6 +34,31 @@ bool EndsWithToolResult(const json::object& request) {
   return false;
 }
 
+// How many tool calls the conversation so far holds (the assistant's tool_use blocks).
+size_t ToolCallsSoFar(const json::object& request) {
+  const json::array* messages = ArrayField(request, "messages");
+  if (messages == nullptr) return 0;
+  size_t n = 0;
+  for (const json::value& m : *messages) {
+    if (!m.is_object() || StringField(m.get_object(), "role") != "assistant") continue;
+    const json::array* content = ArrayField(m.get_object(), "content");
+    if (content == nullptr) continue;
+    for (const json::value& block : *content) {
+      if (block.is_object() && StringField(block.get_object(), "type") == "tool_use") ++n;
+    }
+  }
+  return n;
+}
+
+bool OffersTool(const json::object& request, std::string_view name) {
+  const json::array* tools = ArrayField(request, "tools");
+  if (tools == nullptr) return false;
+  for (const json::value& t : *tools) {
+    if (t.is_object() && StringField(t.get_object(), "name") == name) return true;
+  }
+  return false;
+}
+
 // The name of the offered tool that writes a file: "Write" (Claude Code's), else any tool whose
 // input schema has file_path and content.
 std::optional<std::string> FindWriteTool(const json::object& request) {
@@ -112,7 +137,37 @@ ScriptedAnswer AnswerMessages(const FakeAnthropicScript& script, const json::obj
   const std::optional<std::string> write_tool = FindWriteTool(request);
   const bool follow_up = EndsWithToolResult(request);
   std::string output;
-  if (follow_up || (write_tool && script.write_file.empty())) {
+  // The scripted calls, in order: [Read] Write [Bash]; `step` is the one due now.
+  std::vector<std::string> steps;
+  if (write_tool && !script.write_file.empty()) {
+    if (script.read_first && OffersTool(request, "Read")) steps.push_back("Read");
+    steps.push_back(*write_tool);
+    if (!script.run_command.empty() && OffersTool(request, "Bash")) steps.push_back("Bash");
+  }
+  const size_t step = follow_up ? ToolCallsSoFar(request) : 0;
+  if (step < steps.size() && steps[step] != *write_tool) {
+    a.kind = "tool_use";
+    json::object input;
+    if (steps[step] == "Read") {
+      input = {{"file_path", ResolvePath(script.write_file, request)}};
+    } else {
+      input = {{"command", script.run_command}, {"description", "Run the tests"}};
+    }
+    output = json::serialize(input);
+    a.message.content.push_back(AnthropicBlock::Text("Next: " + steps[step] + "."));
+    a.message.content.push_back(
+        AnthropicBlock::ToolUse("toolu_fake" + std::to_string(seq), steps[step], std::move(input)));
+    a.message.stop_reason = "tool_use";
+  } else if (step < steps.size() && (step > 0 || !follow_up)) {
+    a.kind = "tool_use";
+    a.written_path = ResolvePath(script.write_file, request);
+    json::object input{{"file_path", a.written_path}, {"content", script.content}};
+    output = json::serialize(input);
+    a.message.content.push_back(AnthropicBlock::Text("I will write " + script.write_file + "."));
+    a.message.content.push_back(
+        AnthropicBlock::ToolUse("toolu_fake" + std::to_string(seq), *write_tool, std::move(input)));
+    a.message.stop_reason = "tool_use";
+  } else if (follow_up || (write_tool && script.write_file.empty())) {
     a.kind = "final_text";
     a.message.content.push_back(AnthropicBlock::Text(script.final_text));
     output = script.final_text;

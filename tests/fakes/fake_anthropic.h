@@ -37,6 +37,11 @@ struct FakeAnthropicScript {
   std::string content = "hello from autovibe\n";
   std::string final_text = "I wrote the file.";
   std::string side_text = "OK";  // the answer to unscripted requests
+  // Read the file first (Claude Code's Write refuses a file that exists and was not read), and
+  // run this command with the Bash tool after writing (empty: none), as an agent fixing a
+  // test does. Each is one more tool call before the final text.
+  bool read_first = false;
+  std::string run_command;
 
   // Non-empty: the only key accepted (x-api-key, or Authorization: Bearer); else 401. Empty:
   // any key or none (Claude Code and the quickstart send a made-up one).

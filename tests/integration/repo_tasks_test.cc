@@ -9,6 +9,7 @@
 #include <map>
 
 #include "common/core/run_program.h"
+#include "tests/fakes/fake_forge.h"
 #include "tests/support/catch_result.h"
 #include "tests/support/fleet_harness.h"
 #include "tests/support/nats_server.h"
@@ -180,7 +181,7 @@ TEST_CASE(
 }
 
 TEST_CASE(
-    "with a review gate nothing reaches the remote until approved; a rejected change is "
+    "with a review gate nothing reaches the remote until approved, a rejected change is "
     "never pushed") {
   RepoFleet f;
   json::object repo{{"url", f.origin}, {"publish", "push"}, {"review", true}};
@@ -215,7 +216,7 @@ TEST_CASE(
 
 TEST_CASE(
     "a repository that cannot be had fails its task with repo_unavailable and leaves "
-    "nothing behind; hostile addresses are refused at submission") {
+    "nothing behind, hostile addresses are refused at submission") {
   RepoFleet f;
   const std::string missing_ref = f.Submit("true", {{"url", f.origin}, {"ref", "no-such-branch"}});
   const std::string missing_repo = f.Submit("true", {{"url", f.git + "/nothing-here.git"}});
@@ -301,6 +302,23 @@ TEST_CASE(
   CHECK(json::serialize(f.tasks->Task(id)).find(kSecret) == std::string::npos);
   CHECK(FileHolding(fs::path(f.dir / "agent-1") / "checkpoints", kSecret).empty());
   CHECK(FileHolding(fs::path(f.dir / "agent-1") / "repos", kSecret).empty());
+  // Nowhere on the agent's disk at all (its outbox, logs, homes), nor in the controller's
+  // database and events: only in its secrets.
+  CHECK(FileHolding(fs::path(f.dir / "agent-1"), kSecret).empty());
+  CHECK(Slurp(f.dir / "agent-1.log").find(kSecret) == std::string::npos);
+  for (const auto& e : fs::directory_iterator(f.dir.path())) {
+    if (e.path().filename().string().starts_with("controller-")) {
+      CHECK(Slurp(e.path()).find(kSecret) == std::string::npos);
+    }
+  }
+  const std::string held = FileHolding(fs::path(f.dir / "controller"), kSecret);
+  CHECK(held.find("/secrets/") != std::string::npos);
+  for (const auto& e : fs::directory_iterator(fs::path(f.dir / "controller"))) {
+    if (e.path().filename() != "secrets") {
+      INFO(e.path());
+      CHECK(FileHolding(e.path(), kSecret).empty());
+    }
+  }
   auto listed = f.Get("/v1/secrets");
   REQUIRE(listed);
   CHECK(listed->body.find(kSecret) == std::string::npos);
@@ -387,4 +405,70 @@ TEST_CASE(
            std::string(agent / "repos/mirrors") + " | grep '.git$' | head -1) fsck --no-progress " +
            "2>&1; echo rc=$?")
             .ends_with("rc=0"));
+}
+
+TEST_CASE(
+    "publish pr pushes the branch and opens a pull request at the forge, retrying a "
+    "forge that fails, the forge token stays out of the task") {
+  RepoFleet f;
+  FakeForge forge(FakeForgeOptions{.tokens = {"forge-tok-9d1e"}, .repos = {"git/origin"}});
+  REQUIRE(forge.Start());
+  forge.FailNext(2, 502);
+  for (auto [name, value] : {std::pair{"forge-token", "forge-tok-9d1e"}}) {
+    auto put = f.controller->Call("PUT", std::string("/v1/secrets/") + name, std::nullopt,
+                                  json::serialize(json::object{{"value", value}}));
+    REQUIRE(put);
+    REQUIRE(put->status / 100 == 2);
+  }
+  const std::string id = f.Submit("env > env.txt; " + kFix, {{"url", f.origin},
+                                                             {"ref", "main"},
+                                                             {"publish", "pr"},
+                                                             {"forge_api", forge.url()},
+                                                             {"forge_secret", "forge-token"}});
+  REQUIRE(f.tasks->WaitState(id, "succeeded", 60s));
+  REQUIRE(WaitUntil([&] { return Str(f.Change(id).at("published")) == "pr"; }, 60s));
+  json::object c = f.Change(id);
+  INFO(json::serialize(c));
+  auto prs = forge.PullRequests();
+  REQUIRE(prs.size() == 1);
+  CHECK(prs[0].head == "autovibe/" + id);
+  CHECK(prs[0].base == "main");
+  CHECK(prs[0].title.find("fix add") != std::string::npos);
+  CHECK(prs[0].body.find("sed -i") != std::string::npos);  // the prompt (here, the command)
+  CHECK(prs[0].body.find(Str(c.at("head")).substr(0, 7)) != std::string::npos);
+  CHECK(Str(c.at("pr_url")).find("/pull/" + std::to_string(prs[0].number)) != std::string::npos);
+  CHECK(Sh("git --git-dir=" + f.origin + " rev-parse autovibe/" + id) == Str(c.at("head")));
+  // The forge token was never the task's to see.
+  const fs::path ws = fs::path(f.dir / "agent-1") / "workspaces" / id;
+  CHECK(FileHolding(ws, "forge-tok-9d1e").empty());
+  CHECK(FileHolding(fs::path(f.dir / "agent-1"), "forge-tok-9d1e").empty());
+}
+
+TEST_CASE("a project's repository is the default of its tasks, a task may name its own") {
+  RepoFleet f;
+  auto set = f.controller->Call(
+      "PATCH", "/v1/projects/demo", std::nullopt,
+      json::serialize(json::object{{"repo", json::object{{"url", f.origin}, {"ref", "main"}}}}));
+  REQUIRE(set);
+  INFO(set->body);
+  REQUIRE(set->status == 200);
+  CHECK(Str(json::parse(set->body).at("repo").at("url")) == f.origin);
+  const std::string id =
+      f.tasks->SubmitShell("demo", {"sh", "-c", "test -f calc.sh && git rev-parse HEAD"});
+  REQUIRE(f.tasks->WaitState(id, "succeeded", 60s));
+  CHECK(f.tasks->Logs(id).find(f.OriginHead()) != std::string::npos);
+  CHECK(Str(f.tasks->Task(id).at("repo").at("url")) == f.origin);
+  // A bad default is refused like a bad task repository, and changes nothing.
+  auto bad = f.controller->Call(
+      "PATCH", "/v1/projects/demo", std::nullopt,
+      json::serialize(json::object{{"repo", json::object{{"url", "ext::sh -c id"}}}}));
+  REQUIRE(bad);
+  CHECK(bad->status == 400);
+  CHECK(Str(f.controller->GetJson("/v1/projects/demo").at("repo").at("url")) == f.origin);
+  // Cleared: tasks start in an empty workspace again.
+  auto cleared = f.controller->Call("PATCH", "/v1/projects/demo", std::nullopt, R"({"repo":null})");
+  REQUIRE(cleared);
+  CHECK(cleared->status == 200);
+  const std::string plain = f.tasks->SubmitShell("demo", {"sh", "-c", "test ! -e calc.sh"});
+  CHECK(f.tasks->WaitState(plain, "succeeded", 60s));
 }

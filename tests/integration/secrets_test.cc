@@ -57,7 +57,7 @@ std::vector<std::string> FilesHolding(const std::string& dir, const std::string&
 
 }  // namespace
 
-TEST_CASE("autovibe secret set, list and delete against the controller; the value stays private",
+TEST_CASE("autovibe secret set, list and delete against the controller, the value stays private",
           "[secrets]") {
   TempDir dir;
   NatsServer nats(dir / "nats");

@@ -315,8 +315,9 @@ TEST_CASE("cli checkpoint: usage errors exit 2 and name the choices", "[cli]") {
   FakeController ctl;
   Outcome o = RunCli(ctl, {"checkpoint"});
   CHECK(o.exit_code == 2);
-  CHECK_THAT(o.err, Catch::Contains(
-                        "(one of: list, create, show, restore, branch, diff, verify, delete)"));
+  CHECK_THAT(o.err,
+             Catch::Contains(
+                 "(one of: list, create, show, restore, branch, diff, export, verify, delete)"));
   o = RunCli(ctl, {"checkpoint", "create"});
   CHECK(o.exit_code == 2);
   CHECK_THAT(o.err, Catch::Contains("MACHINE is required"));

@@ -100,11 +100,51 @@ TEST_CASE("cli project: usage errors exit 2 and name the choices", "[cli]") {
   FakeController ctl;
   Outcome o = RunCli(ctl, {"project"});
   CHECK(o.exit_code == 2);
-  CHECK_THAT(o.err, Catch::Contains("(one of: create, list, show, stop, resume)"));
+  CHECK_THAT(o.err, Catch::Contains("(one of: create, update, list, show, stop, resume)"));
   o = RunCli(ctl, {"project", "create"});
   CHECK(o.exit_code == 2);
   CHECK_THAT(o.err, Catch::Contains("NAME is required"));
   CHECK(ctl.requests().empty());
+}
+
+}  // namespace autovibe::cli
+
+namespace autovibe::cli {
+
+TEST_CASE("cli project create --repo: the project's default repository goes with it", "[cli]") {
+  FakeController ctl;
+  ctl.On("POST /v1/projects", JsonReply(201, kDemo));
+  Outcome o = RunCli(ctl, {"project", "create", "demo", "--repo", "https://example.org/o/r.git",
+                           "--ref", "main", "--publish", "pr", "--review"});
+  CHECK(o.exit_code == 0);
+  REQUIRE(ctl.bodies().size() == 1);
+  const auto sent = boost::json::parse(ctl.bodies()[0]).as_object();
+  CHECK(sent.at("repo").at("url").as_string() == "https://example.org/o/r.git");
+  CHECK(sent.at("repo").at("ref").as_string() == "main");
+  CHECK(sent.at("repo").at("publish").as_string() == "pr");
+  CHECK(sent.at("repo").at("review").as_bool());
+  // A hostile address never leaves the CLI.
+  FakeController quiet;
+  Outcome bad = RunCli(quiet, {"project", "create", "demo", "--repo", "ext::sh -c id"});
+  CHECK(bad.exit_code == 2);
+  CHECK(quiet.bodies().empty());
+}
+
+TEST_CASE("cli project update: sets or drops the default repository with PATCH", "[cli]") {
+  FakeController ctl;
+  ctl.On("PATCH /v1/projects/demo",
+         JsonReply(200, R"({"name":"demo","repo":{"url":"/srv/git/r.git"}})"));
+  Outcome o = RunCli(ctl, {"project", "update", "demo", "--repo", "/srv/git/r.git"});
+  CHECK(o.exit_code == 0);
+  CHECK(o.out == "project demo: tasks work on /srv/git/r.git unless they name a repository\n");
+  Outcome off = RunCli(ctl, {"project", "update", "demo", "--no-repo"});
+  CHECK(off.exit_code == 0);
+  REQUIRE(ctl.bodies().size() == 2);
+  CHECK(boost::json::parse(ctl.bodies()[1]) == boost::json::parse(R"({"repo":null})"));
+  FakeController quiet;
+  CHECK(RunCli(quiet, {"project", "update", "demo"}).exit_code == 2);
+  CHECK(RunCli(quiet, {"project", "update", "demo", "--repo", "/x", "--no-repo"}).exit_code == 2);
+  CHECK(quiet.bodies().empty());
 }
 
 }  // namespace autovibe::cli

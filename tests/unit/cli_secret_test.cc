@@ -100,7 +100,7 @@ TEST_CASE("cli secret set: the controller's refusal is told", "[cli]") {
   CHECK_THAT(o.err, Catch::StartsWith("autovibe: 400 bad_request: a secret name is"));
 }
 
-TEST_CASE("cli secret list: names, sizes and ages; --json is the API's", "[cli]") {
+TEST_CASE("cli secret list: names, sizes and ages, --json is the API's", "[cli]") {
   FakeController ctl;
   const std::string list = std::string(R"({"secrets":[)") + kMade +
                            R"(,{"name":"deploy-key","size":2048,)"
@@ -121,7 +121,7 @@ TEST_CASE("cli secret list: names, sizes and ages; --json is the API's", "[cli]"
   CHECK(RunCli(empty, {"secret", "list"}).out == "no secrets\n");
 }
 
-TEST_CASE("cli secret delete: says what it deleted; an unknown name exits 4", "[cli]") {
+TEST_CASE("cli secret delete: says what it deleted, an unknown name exits 4", "[cli]") {
   FakeController ctl;
   ctl.On("DELETE /v1/secrets/gh", JsonReply(200, R"({"deleted":"gh"})"));
   Outcome o = RunCli(ctl, {"secret", "delete", "gh"});

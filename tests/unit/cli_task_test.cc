@@ -9,6 +9,7 @@
 #include "cli/task_submit.h"
 #include "cli/task_wait.h"
 #include "tests/unit/cli_fake_controller.h"
+#include "tests/unit/cli_task_fixture.h"
 
 namespace autovibe::cli {
 namespace {
@@ -70,13 +71,7 @@ std::string State(std::string state, std::string machine = "", int attempts = 1,
 constexpr const char* kBudgetPause =
     "paused: budget usd of project demo is used up ($1.00 of $1.00)";
 
-const std::vector<std::string> kSubmit = {"task", "submit", "--project", "demo", "--tool", "shell"};
-
-std::vector<std::string> Submit(std::vector<std::string> more) {
-  std::vector<std::string> args = kSubmit;
-  args.insert(args.end(), more.begin(), more.end());
-  return args;
-}
+std::vector<std::string> Submit(std::vector<std::string> more) { return SubmitArgs(more); }
 
 }  // namespace
 
@@ -151,11 +146,7 @@ TEST_CASE("cli task submit --json: the whole task, wherever --json stands", "[cl
 }
 
 TEST_CASE("cli task submit: flags that make no valid task are usage errors", "[cli]") {
-  struct Case {
-    std::vector<std::string> args;
-    std::string says;
-  };
-  const std::vector<Case> cases = {
+  CheckUsageErrors({
       {Submit({}), "say what the task does: --prompt TEXT, or a command after --"},
       {Submit({"--prompt", "x", "--", "ls"}), "either --prompt or a command after --, not both"},
       {Submit({"--label", "team", "--", "ls"}), "--label: expected KEY=VALUE, got \"team\""},
@@ -171,15 +162,7 @@ TEST_CASE("cli task submit: flags that make no valid task are usage errors", "[c
       {Submit({"--max-usd", "0", "--", "ls"}), "--max-usd: expected a positive amount"},
       {Submit({"--max-usd", "1.2345678", "--", "ls"}), "--max-usd: expected a positive amount"},
       {{"task", "submit", "--tool", "shell", "--", "ls"}, "--project is required"},
-  };
-  for (const auto& c : cases) {
-    INFO("argv: " << Catch::Detail::stringify(c.args));
-    FakeController ctl;
-    Outcome o = RunCli(ctl, c.args);
-    CHECK(o.exit_code == 2);
-    CHECK_THAT(o.err, Catch::StartsWith("autovibe: ") && Catch::Contains(c.says));
-    CHECK(ctl.requests().empty());
-  }
+  });
 }
 
 TEST_CASE("cli task submit: a timeout rounds up to whole seconds", "[cli]") {
@@ -477,23 +460,9 @@ TEST_CASE("cli task wait: the outcome line", "[cli]") {
 namespace {
 
 // Submits with --wait against `ctl`, on a fake terminal; every event takes a second.
-struct WaitRun {
-  CliStatus status;
-  std::string out;
-};
 WaitRun SubmitAndWait(FakeController& ctl, FakeTerminal& term, bool tty, bool as_json = false,
                       WaitMode mode = WaitMode::kToEndOrPause) {
-  ctl.On("POST /v1/tasks", JsonReply(201, Queued()));
-  ctl.before_event = [&term] { term.now_ms += 1000; };
-  Client client = ctl.MakeClient();
-  std::ostringstream out;
-  GlobalOptions options;
-  options.json = as_json;
-  CommandContext ctx{client, options, out, kNowMs};
-  json::object request{{"project", "demo"}, {"tool", "shell"}};
-  WaitRun run{SubmitTask(ctx, request, mode, term.Make(tty, 60)), ""};
-  run.out = out.str();
-  return run;
+  return testing::SubmitAndWait(ctl, term, Queued(), tty, as_json, mode);
 }
 
 }  // namespace

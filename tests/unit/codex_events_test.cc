@@ -88,7 +88,7 @@ TEST_CASE("a codex run's failed turn fails with the provider's own words", "[too
         "errors.");
 }
 
-TEST_CASE("a codex run stopped mid-turn fails and says how; its progress shows before it ends",
+TEST_CASE("a codex run stopped mid-turn fails and says how, its progress shows before it ends",
           "[tools][codex]") {
   auto run = CodexRun();
   const std::string text = kSucceeded;

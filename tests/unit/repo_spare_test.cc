@@ -1,6 +1,7 @@
 // Spare checkouts (worker-agent/repo/spare.h) with real git on the local disk: the workspace a
 // task gets from a spare is the repository a fresh checkout gives it, also when the remote
 // moved after the spare was made, and a spare that cannot be used changes nothing.
+#include <fcntl.h>
 #include <sys/stat.h>
 
 #include <catch2/catch.hpp>
@@ -10,6 +11,7 @@
 #include "common/core/run_program.h"
 #include "tests/support/catch_result.h"
 #include "tests/support/process.h"
+#include "worker-agent/repo/retention.h"
 #include "worker-agent/repo/spare.h"
 #include "worker-agent/repo/workspace_repo.h"
 
@@ -51,7 +53,7 @@ struct SpareFixture {
     return Sh("git --git-dir=" + origin + " rev-parse main");
   }
 
-  std::string Workspace(const std::string& task) { return dir / ("workspaces/" + task); }
+  std::string Workspace(const std::string& task) { return dir / ("data/workspaces/" + task); }
 
   // The task's checkout at `ref` (empty: the remote's HEAD), fetched as a task does.
   std::string CheckOut(const std::string& task, const std::string& ref = "") {
@@ -69,6 +71,17 @@ struct SpareFixture {
   static ino_t FileId(const std::string& dir) {
     struct stat st {};
     return stat((dir + "/b.txt").c_str(), &st) == 0 ? st.st_ino : 0;
+  }
+  // Sets the mtime of `path` `age` ago.
+  static void Age(const std::string& path, std::chrono::seconds age) {
+    const timespec when{.tv_sec = time(nullptr) - age.count(), .tv_nsec = 0};
+    const timespec times[2] = {when, when};
+    REQUIRE(utimensat(AT_FDCWD, path.c_str(), times, 0) == 0);
+  }
+  static std::chrono::seconds AgeOf(const std::string& path) {
+    struct stat st {};
+    REQUIRE(stat(path.c_str(), &st) == 0);
+    return std::chrono::seconds(time(nullptr) - st.st_mtim.tv_sec);
   }
   bool HasSpare() { return fs::exists(paths.Spare(Mirror())); }
 
@@ -102,10 +115,12 @@ TEST_CASE("the next task on a repository gets the spare checkout: the repository
   REQUIRE(f.HasSpare());
   const ino_t spare = f.FileId(f.paths.Spare(f.Mirror()));
   REQUIRE(spare != 0);
+  f.Age(f.paths.Spare(f.Mirror()), std::chrono::hours(24 * 30));  // made long ago
 
   CHECK(f.CheckOut("t-2") == base);
   CHECK_FALSE(f.HasSpare());  // it became t-2's workspace
   CHECK(f.FileId(f.Workspace("t-2")) == spare);
+  CHECK(f.AgeOf(f.Workspace("t-2")) < std::chrono::minutes(5));  // new to retention
   CHECK(f.In("t-2", "git rev-parse HEAD") == base);
   CHECK(f.In("t-2", "git symbolic-ref HEAD") == "refs/heads/autovibe/t-2");
   CHECK(f.In("t-2", "git status --porcelain").empty());
@@ -166,4 +181,27 @@ TEST_CASE("a spare that cannot be used is put aside and the task checks out as b
   REQUIRE(repo::MakeSpare(f.paths, f.Mirror(), base));
   CHECK(fs::is_empty(f.paths.Trash()));
   CHECK(f.HasSpare());
+}
+
+TEST_CASE("a spare goes with its mirror, and before any workspace when the disk runs short") {
+  using namespace std::chrono_literals;
+  SpareFixture f;
+  const std::string base = f.CheckOut("t-1");
+  REQUIRE(repo::MakeSpare(f.paths, f.Mirror(), base));
+  // Short of space: the spare goes; a workspace finished moments ago stays.
+  repo::Sweep(f.dir / "data", {},
+              {.workspace_max_age = 0s, .mirror_max_age = 0s, .min_free_fraction = 1.0},
+              std::chrono::system_clock::now());
+  CHECK_FALSE(f.HasSpare());
+  CHECK(fs::exists(f.Workspace("t-1")));
+  // A mirror nobody used for long goes with its spare.
+  REQUIRE(repo::MakeSpare(f.paths, f.Mirror(), base));
+  REQUIRE(f.HasSpare());
+  repo::RemoveTaskRepo(f.paths, "t-1");  // no kept task reads the mirror's history any more
+  f.Age(f.Mirror() + ".lock", 24h * 30);
+  repo::Sweep(f.dir / "data", {},
+              {.workspace_max_age = 0s, .mirror_max_age = 24h * 14, .min_free_fraction = 0},
+              std::chrono::system_clock::now());
+  CHECK_FALSE(fs::exists(f.Mirror()));
+  CHECK_FALSE(f.HasSpare());
 }

@@ -154,7 +154,7 @@ TEST_CASE("secret store: a value over 64 KiB is refused and the old one stays", 
   CHECK(Entries(t.dir) == std::set<std::string>{"big", "kept"});
 }
 
-TEST_CASE("secret store: list gives names, sizes and times in name order; delete", "[secrets]") {
+TEST_CASE("secret store: list gives names, sizes and times in name order, delete", "[secrets]") {
   StoreFixture t;
   REQUIRE(t.store->Put("zeta", "1"));
   t.clock.now += 1000;

@@ -66,7 +66,7 @@ std::string CodeOf(const HttpResponse& r) {
 
 }  // namespace
 
-TEST_CASE("secrets API: set, replace, list and delete; no answer holds a value", "[secrets]") {
+TEST_CASE("secrets API: set, replace, list and delete, no answer holds a value", "[secrets]") {
   CapturedLog log;
   Fixture f;
   HttpResponse made = f.Put("gh", kValue);

@@ -59,6 +59,16 @@ inline std::map<std::string, std::string> Describe(const std::string& root) {
   return out;
 }
 
+// A tree put straight into the store, as an imported manifest from another machine could hold.
+inline Hash PutTree(ChunkStore& store, const v1::Tree& tree) {
+  std::string bytes = tree.SerializeAsString();
+  Hash h = Sha256(bytes);
+  ChunkStore::Writer w(store);
+  REQUIRE(w.Put(h, {reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()}));
+  REQUIRE(w.Finish());
+  return h;
+}
+
 // A checkpoint store in a temp dir, with a workspace beside it.
 struct Fixture {
   autovibe::testing::TempDir tmp{"av-snap"};

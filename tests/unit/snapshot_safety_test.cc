@@ -64,16 +64,6 @@ TEST_CASE("checkpoint: a sound checkpoint verifies clean") {
   CHECK(report->bytes == (100 << 10) + 5);
 }
 
-// A tree put straight into the store, as an imported manifest from another machine could hold.
-Hash PutTree(ChunkStore& store, const v1::Tree& tree) {
-  std::string bytes = tree.SerializeAsString();
-  Hash h = Sha256(bytes);
-  ChunkStore::Writer w(store);
-  REQUIRE(w.Put(h, {reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()}));
-  REQUIRE(w.Finish());
-  return h;
-}
-
 v1::Tree OneEntry(const std::string& name, v1::TreeEntry::Kind kind,
                   const std::string& target = "") {
   v1::Tree t;

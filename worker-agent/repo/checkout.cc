@@ -78,6 +78,17 @@ Result<std::string> CheckOut(const RepoPaths& paths, const v1::RepoSpec& spec,
     base = *resolved;
   }
   if (auto w = WriteFileAtomic(git_dir + "/autovibe-base", base, 0600, false); !w) return w.error();
+  // The branch the change is to be merged into: the ref when it names a branch of the
+  // repository, else its default branch (for a pull request).
+  std::string base_branch;
+  if (spec.ref().empty()) {
+    auto head = Git(env, {.args = {"--git-dir=" + mirror, "symbolic-ref", "--quiet", "HEAD"}});
+    if (head && head->starts_with("refs/heads/")) base_branch = head->substr(11);
+  } else if (Git(env, {.args = {"--git-dir=" + mirror, "show-ref", "--verify", "--quiet",
+                                "refs/heads/" + spec.ref()}})) {
+    base_branch = spec.ref();
+  }
+  (void)WriteFileAtomic(git_dir + "/autovibe-base-branch", base_branch, 0600, false);
   if (seeded) return base;
 
   // The workspace: its history hard-linked from the mirror, the task's branch at the base.

@@ -104,6 +104,7 @@ v1::RepoResult Harvest(const RepoPaths& paths, const v1::RepoSpec& spec, const s
     return r;
   }
   r.set_base(*base);
+  if (auto branch = ReadFile(git_dir + "/autovibe-base-branch")) r.set_base_branch(*branch);
   const std::string out_dir = paths.Result(task_id);
   std::error_code ec;
   std::filesystem::remove_all(out_dir, ec);

@@ -1,6 +1,7 @@
 // MakeSpare and ClaimSpare: a checkout made ahead of the next task on a repository.
 #include "worker-agent/repo/spare.h"
 
+#include <fcntl.h>
 #include <stdio.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -93,6 +94,28 @@ void EmptyTrash(const RepoPaths& paths) {
 
 }  // namespace
 
+void RemoveSpare(const RepoPaths& paths, const std::string& mirror) {
+  const std::string spare = paths.Spare(mirror);
+  std::error_code ec;
+  if (!fs::exists(spare, ec)) return;
+  PathLock lock(spare);
+  fs::remove_all(spare, ec);
+}
+
+void RemoveSpares(const RepoPaths& paths) {
+  std::error_code ec;
+  for (auto it = fs::directory_iterator(paths.Spares(), ec); !ec && it != fs::directory_iterator();
+       it.increment(ec)) {
+    const std::string path = it->path().string();
+    std::error_code is_dir_ec;
+    if (!it->is_directory(is_dir_ec) || path == paths.Trash() || path.ends_with(".new")) continue;
+    PathLock lock(path);
+    std::error_code ignored;
+    fs::remove_all(path, ignored);
+  }
+  EmptyTrash(paths);
+}
+
 void Trash(const RepoPaths& paths, const std::string& dir) {
   std::error_code ec;
   if (MakeDirs(paths.Trash(), 0700) &&
@@ -142,6 +165,7 @@ std::optional<std::string> ClaimSpare(const RepoPaths& paths, const std::string&
     if (rename(spare.c_str(), workspace.c_str()) != 0) return {};
   }
   unlink((workspace + kStateFile).c_str());
+  utimensat(AT_FDCWD, workspace.c_str(), nullptr, 0);  // the workspace is new (retention.h)
   const GitEnv env = PlainGitEnv(paths);
   const std::string now = MirrorState(env, mirror);
   if (now == noted) return commit;

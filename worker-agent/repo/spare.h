@@ -34,6 +34,12 @@ Result<bool> MakeSpare(const RepoPaths& paths, const std::string& mirror,
 std::optional<std::string> ClaimSpare(const RepoPaths& paths, const std::string& mirror,
                                       const std::string& workspace);
 
+// Removes the spare of `mirror` (its mirror went), waiting for one in the making.
+void RemoveSpare(const RepoPaths& paths, const std::string& mirror);
+// Removes every spare and empties the trash (the disk runs short: a spare is the cheapest
+// thing to lose, the next task on its repository makes another).
+void RemoveSpares(const RepoPaths& paths);
+
 // Moves `dir` to the trash, which the next MakeSpare empties: removing tens of thousands of
 // files takes longer than a task should wait. Removes it at once when it cannot be moved.
 void Trash(const RepoPaths& paths, const std::string& dir);

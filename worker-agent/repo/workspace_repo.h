@@ -21,8 +21,8 @@
 namespace autovibe::repo {
 
 struct RepoLimits {
-  uint64_t max_bundle_bytes = 512ull << 20;
-  uint64_t max_diff_bytes = 64ull << 20;
+  uint64_t max_bundle_bytes = 64ull << 20;
+  uint64_t max_diff_bytes = 32ull << 20;
 };
 
 // Fetches the repository into its mirror (made on first use), one task at a time per mirror.
