@@ -8,9 +8,9 @@
 #include <filesystem>
 #include <fstream>
 
-#include "common/core/run_program.h"
 #include "tests/support/catch_result.h"
 #include "tests/support/process.h"
+#include "tests/support/shell.h"
 #include "worker-agent/repo/retention.h"
 #include "worker-agent/repo/spare.h"
 #include "worker-agent/repo/workspace_repo.h"
@@ -20,14 +20,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-std::string Sh(const std::string& script) {
-  auto out = RunProgram({.argv = {"sh", "-c", script}, .stdout_apart = true});
-  INFO(script);
-  REQUIRE(out);
-  std::string s = *out;
-  while (!s.empty() && s.back() == '\n') s.pop_back();
-  return s;
-}
+using testing::Sh;
 
 struct SpareFixture {
   testing::TempDir dir{"av-spare"};
