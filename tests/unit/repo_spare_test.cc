@@ -1,6 +1,7 @@
 // Spare checkouts (worker-agent/repo/spare.h) with real git on the local disk: the workspace a
 // task gets from a spare is the repository a fresh checkout gives it, also when the remote
-// moved after the spare was made, and a spare that cannot be used changes nothing.
+// moved after the spare was made; a spare that cannot be used changes nothing; retention
+// removes spares with their mirror, and first when the disk runs short.
 #include <fcntl.h>
 #include <sys/stat.h>
 
