@@ -8,12 +8,34 @@
 #include <filesystem>
 
 #include "worker-agent/command_reply.h"
+#include "worker-agent/repo/spare.h"
 #include "worker-agent/runner/task_env.h"
 
 namespace autovibe {
 namespace asio = boost::asio;
 
 constexpr uint32_t kMaxFetchBytes = 1 << 20;
+
+namespace {
+
+// The next task on the repository finds its files written (repo/spare.h).
+void MakeSpareLater(asio::thread_pool& spares, const repo::RepoPaths& paths, const std::string& url,
+                    const std::string& mirror, const std::string& base) {
+  asio::post(spares, [paths, url, mirror, base] {
+    const auto started = std::chrono::steady_clock::now();
+    auto made = repo::MakeSpare(paths, mirror, base);
+    if (!made)
+      return spdlog::warn("repository {}: no spare checkout: {}", url, made.error().message);
+    if (*made) {
+      spdlog::info("repository {}: spare checkout at {} ready in {} ms", url, base.substr(0, 12),
+                   std::chrono::duration_cast<std::chrono::milliseconds>(
+                       std::chrono::steady_clock::now() - started)
+                       .count());
+    }
+  });
+}
+
+}  // namespace
 
 RepoKeeper::RepoKeeper(asio::io_context& owner, std::string data_dir, repo::RepoLimits limits,
                        repo::RetentionPolicy retention)
@@ -41,6 +63,7 @@ void RepoKeeper::Sweep(std::set<std::string> live) {
 
 RepoKeeper::~RepoKeeper() {
   *alive_ = false;
+  spares_.stop();  // a spare under way is finished, those not begun are dropped
   pool_.join();
 }
 
@@ -63,7 +86,7 @@ void RepoKeeper::Seed(const v1::RunTask& task, bool seeded,
   if (!fresh) return;
   const std::string workspace = WorkspacePath(data_dir_, task.task_id());
   OffThread<Result<void>>(
-      [paths = paths_, task, seeded, workspace]() -> Result<void> {
+      [paths = paths_, task, seeded, workspace, spares = &spares_]() -> Result<void> {
         const auto started = std::chrono::steady_clock::now();
         auto mirror = repo::UpdateMirror(paths, task.repo(), task.task_id());
         Result<std::string> base =
@@ -81,6 +104,7 @@ void RepoKeeper::Seed(const v1::RunTask& task, bool seeded,
                          std::chrono::steady_clock::now() - started)
                          .count(),
                      seeded ? " (workspace kept)" : "");
+        if (!seeded) MakeSpareLater(*spares, paths, task.repo().url(), *mirror, *base);
         return {};
       },
       [this, key](Result<void> r) {

@@ -72,6 +72,8 @@ class RepoKeeper {
   repo::DiskUse disk_use_;
   bool sweeping_ = false;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+  // Makes spare checkouts (repo/spare.h), one at a time, apart from the seeds and results.
+  boost::asio::thread_pool spares_{1};
   boost::asio::thread_pool pool_{2};  // last, so joined first
 };
 

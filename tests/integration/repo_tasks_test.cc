@@ -1,5 +1,7 @@
 // Repository tasks end to end: a real nats-server, controller and boxed agents, git
 // repositories on the local disk (the controller allows their root), real git in the tools.
+#include <sys/stat.h>
+
 #include <boost/json.hpp>
 #include <catch2/catch.hpp>
 #include <filesystem>
@@ -345,6 +347,56 @@ TEST_CASE(
   CHECK(logs.find("fix\nreadme\ncalc with a test") != std::string::npos);
   CHECK(logs.find("PASS") != std::string::npos);
   CHECK_FALSE(fs::exists(fs::path(f.dir / "agent-2") / "repos" / "mirrors"));
+}
+
+TEST_CASE(
+    "the next task on a repository starts from a spare checkout made ahead: a clean checkout "
+    "of its base whatever the task before did, its shared history still out of reach") {
+  RepoFleet f;
+  const std::string base = f.OriginHead();
+  // The first task spoils what it can: its files, its index, its history.
+  const std::string a = f.Submit(
+      "echo junk >> calc.sh; echo new > new.txt; git add -A; rm -f .git/index; "
+      "for p in $(find .git/objects -type f); do printf junk >> \"$p\" 2>/dev/null; done; true",
+      {{"url", f.origin}});
+  REQUIRE(f.tasks->WaitState(a, "succeeded", 60s));
+  const fs::path agent = f.dir / "agent-1";
+  REQUIRE(WaitUntil(
+      [&] { return f.agents[0]->process().Log().find("spare checkout at") != std::string::npos; },
+      60s));
+  std::string spare;
+  for (const auto& e : fs::directory_iterator(agent / "repos" / "spares")) {
+    if (fs::is_directory(e.path()) && e.path().filename() != "trash") spare = e.path();
+  }
+  REQUIRE_FALSE(spare.empty());
+  struct stat before {};
+  REQUIRE(stat((spare + "/test.sh").c_str(), &before) == 0);
+
+  const std::string b = f.Submit(
+      "set -e; test \"$(git rev-parse HEAD)\" = " + base +
+          "; echo branch=$(git symbolic-ref --short HEAD); echo dirty=$(git status --porcelain | "
+          "wc -l); echo origin=$(git remote get-url origin); n=0; "
+          "for p in $(find .git/objects -type f ! -user $(id -u)); do n=$((n+1)); "
+          "printf junk >> \"$p\" 2>/dev/null && echo WROTE; done; echo shared=$n; "
+          "sh test.sh || true",
+      {{"url", f.origin}});
+  REQUIRE(f.tasks->WaitState(b, "succeeded", 60s));
+  const std::string logs = f.tasks->Logs(b);
+  INFO(logs);
+  CHECK(logs.find("branch=autovibe/" + b + "\n") != std::string::npos);
+  CHECK(logs.find("dirty=0\n") != std::string::npos);
+  CHECK(logs.find("origin=" + f.origin + "\n") != std::string::npos);
+  CHECK(logs.find("WROTE") == std::string::npos);
+  CHECK(logs.find("shared=0") == std::string::npos);
+  CHECK(logs.find("FAIL") != std::string::npos);  // the repository's own test, unspoilt
+  // It was the spare: its files, moved in, not written again.
+  struct stat after {};
+  REQUIRE(stat((agent / "workspaces" / b / "test.sh").c_str(), &after) == 0);
+  CHECK(after.st_ino == before.st_ino);
+  CHECK(Sh("git --git-dir=" + std::string(agent / "repos/mirrors") + "/$(ls " +
+           std::string(agent / "repos/mirrors") + " | grep '.git$' | head -1) fsck --no-progress " +
+           "2>&1; echo rc=$?")
+            .ends_with("rc=0"));
 }
 
 TEST_CASE(

@@ -6,6 +6,7 @@
 #include "common/core/files.h"
 #include "common/core/repo_url.h"
 #include "worker-agent/repo/credential.h"
+#include "worker-agent/repo/spare.h"
 #include "worker-agent/repo/workspace_repo.h"
 
 namespace autovibe::repo {
@@ -91,15 +92,36 @@ Result<std::string> CheckOut(const RepoPaths& paths, const v1::RepoSpec& spec,
   if (seeded) return base;
 
   // The workspace: its history hard-linked from the mirror, the task's branch at the base.
+  // The mirror's spare checkout, made ahead (spare.h), spares writing every file now; with
+  // none, a clone of the mirror whose files the checkout below writes.
   std::filesystem::remove(workspace, ec);  // an empty directory made earlier; else clone refuses
-  auto cloned =
-      Git(env, {.args = {"clone", "--quiet", "--local", "--no-checkout", "--", mirror, workspace}});
-  if (!cloned) return cloned.error();
   const std::string ws_git = "--git-dir=" + workspace + "/.git";
-  for (const std::vector<std::string>& args :
-       {std::vector<std::string>{ws_git, "remote", "set-url", "origin", spec.url()},
-        std::vector<std::string>{ws_git, "--work-tree=" + workspace, "-c", "checkout.workers=0",
-                                 "checkout", "--quiet", "-B", branch, base}}) {
+  std::optional<std::string> spare = ClaimSpare(paths, mirror, workspace);
+  if (spare && *spare != base &&
+      !Git(env, {.args = {ws_git, "cat-file", "-e", base + "^{commit}"}})) {
+    Trash(paths, workspace);  // a commit the mirror's refs do not reach
+    spare.reset();
+  }
+  if (!spare) {
+    auto cloned = Git(
+        env, {.args = {"clone", "--quiet", "--local", "--no-checkout", "--", mirror, workspace}});
+    if (!cloned) return cloned.error();
+  }
+  std::vector<std::vector<std::string>> steps = {
+      {ws_git, "remote", "set-url", "origin", spec.url()}};
+  if (spare && *spare == base) {
+    // The files, the index and HEAD are at the base already: only the branch is new.
+    steps.push_back(
+        {ws_git, "update-ref", "-m", "branch: Created from " + base, "refs/heads/" + branch, base});
+    steps.push_back({ws_git, "symbolic-ref", "-m",
+                     "checkout: moving from " + base + " to " + branch, "HEAD",
+                     "refs/heads/" + branch});
+  } else {
+    // Writes every file after a clone; after a spare at another commit, those that differ.
+    steps.push_back({ws_git, "--work-tree=" + workspace, "-c", "checkout.workers=0", "checkout",
+                     "--quiet", "-B", branch, base});
+  }
+  for (const auto& args : steps) {
     if (auto r = Git(env, {.args = args, .cwd = workspace}); !r) return r.error();
   }
   if (auto w = WriteFileAtomic(workspace + kBaseFile, base + "\n", 0644, false); !w) {

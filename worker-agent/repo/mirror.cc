@@ -1,37 +1,16 @@
 // UpdateMirror: one bare mirror per repository URL, made once and fetched into for each task.
-#include <fcntl.h>
-#include <sys/file.h>
-#include <sys/stat.h>
-#include <unistd.h>
+#include <stdio.h>
 
 #include <filesystem>
 
 #include "common/core/files.h"
 #include "common/core/ids.h"
 #include "worker-agent/repo/credential.h"
+#include "worker-agent/repo/mirror_lock.h"
 #include "worker-agent/repo/workspace_repo.h"
 
 namespace autovibe::repo {
 namespace {
-
-// flock on "<mirror>.lock": one git at a time per mirror, across the agent's threads.
-class MirrorLock {
- public:
-  explicit MirrorLock(const std::string& mirror)
-      : fd_(open((mirror + ".lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600)) {
-    if (fd_ >= 0) flock(fd_, LOCK_EX);
-    if (fd_ >= 0) futimens(fd_, nullptr);  // last used now (retention.h)
-  }
-  ~MirrorLock() {
-    if (fd_ >= 0) close(fd_);  // releases the lock
-  }
-  MirrorLock(const MirrorLock&) = delete;
-  MirrorLock& operator=(const MirrorLock&) = delete;
-  bool ok() const { return fd_ >= 0; }
-
- private:
-  int fd_;
-};
 
 Error Unavailable(const std::string& url, const Error& e) {
   return MakeError(ErrorCode::kRepoUnavailable, "cannot fetch " + url + ": " + e.message);
@@ -46,7 +25,7 @@ Result<std::string> UpdateMirror(const RepoPaths& paths, const v1::RepoSpec& spe
   if (auto made = MakeDirs(paths.Mirrors(), 0700); !made) return made.error();
   const std::string& url = cred->url().url;
   const std::string mirror = paths.Mirror(url);
-  MirrorLock lock(mirror);
+  PathLock lock(mirror);
   if (!lock.ok()) return IoError("cannot lock", mirror + ".lock");
   std::error_code ec;
   if (std::filesystem::exists(mirror + "/HEAD", ec)) {

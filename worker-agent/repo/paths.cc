@@ -17,4 +17,10 @@ std::string RepoPaths::Mirror(const std::string& url) const {
   return Mirrors() + "/" + name + ".git";
 }
 
+std::string RepoPaths::Spare(const std::string& mirror) const {
+  std::string name = mirror.substr(mirror.rfind('/') + 1);
+  if (name.ends_with(".git")) name.resize(name.size() - 4);
+  return Spares() + "/" + name;
+}
+
 }  // namespace autovibe::repo

@@ -4,6 +4,8 @@
 //                         started from and its index, for reading its result out of the
 //                         workspace without running git in the task's own .git
 //   results/<task>/       the result's diff and bundle until the controller fetched them
+//   spares/<hash>/        a mirror's spare checkout, made ahead of the next task (spare.h)
+//   spares/trash/         spares no task will use, removed off any task's path
 //   home/                 git's empty $HOME; known_hosts for ssh
 //   keys/<task>           a task's ssh key while git uses it
 #pragma once
@@ -18,6 +20,10 @@ struct RepoPaths {
   explicit RepoPaths(const std::string& data_dir) : root(data_dir + "/repos") {}
   std::string Mirrors() const { return root + "/mirrors"; }
   std::string Mirror(const std::string& url) const;
+  std::string Spares() const { return root + "/spares"; }
+  // The spare checkout of the mirror at `mirror` (a path Mirror() gave).
+  std::string Spare(const std::string& mirror) const;
+  std::string Trash() const { return Spares() + "/trash"; }
   std::string Tasks() const { return root + "/tasks"; }
   std::string TaskGitDir(const std::string& task_id) const {
     return Tasks() + "/" + task_id + ".git";

@@ -11,6 +11,7 @@
 
 #include "common/core/files.h"
 #include "worker-agent/repo/paths.h"
+#include "worker-agent/repo/spare.h"
 
 namespace autovibe::repo {
 namespace {
@@ -88,6 +89,9 @@ DiskUse Sweep(const std::string& data_dir, const std::set<std::string>& live,
   DiskUse use;
   const RepoPaths paths(data_dir);
   const std::string workspaces = data_dir + "/workspaces";
+  if (policy.min_free_fraction > 0 && FreeFraction(data_dir) < policy.min_free_fraction) {
+    RemoveSpares(paths);  // before any workspace (spare.h)
+  }
   // Finished workspaces, by when they last changed.
   std::multimap<Clock::time_point, std::string> idle;
   std::error_code ec;
@@ -123,6 +127,7 @@ DiskUse Sweep(const std::string& data_dir, const std::set<std::string>& live,
     std::error_code rm;
     fs::remove_all(mirror, rm);
     fs::remove(mirror + ".lock", rm);
+    RemoveSpare(paths, mirror);
     use.removed.push_back("mirror " + e.path().filename().string());
   }
   std::set<std::pair<dev_t, ino_t>> seen;
