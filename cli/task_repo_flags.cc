@@ -32,7 +32,8 @@ std::vector<std::pair<std::string_view, bool>> RepoOnlyFlags(const RepoFlags& f)
           {"--publish-on", !f.publish_on.empty()},
           {"--review", f.review},
           {"--forge-api", !f.forge_api.empty()},
-          {"--forge-secret", !f.forge_secret.empty()}};
+          {"--forge-secret", !f.forge_secret.empty()},
+          {"--author", !f.author.empty()}};
 }
 
 CliStatus CheckUrl(const std::string& url) {
@@ -132,6 +133,12 @@ void AddRepoFlags(CLI::App& submit, RepoFlags& f) {
       ->type_name("URL")
       ->group(group);
   submit
+      .add_option("--author", f.author,
+                  "Author and committer of the change's commit, \"Name <email>\" (default: "
+                  "autovibe)")
+      ->type_name("\"NAME <EMAIL>\"")
+      ->group(group);
+  submit
       .add_option("--forge-secret", f.forge_secret,
                   "Secret holding the forge token for --publish pr (default: --repo-secret)")
       ->type_name("NAME")
@@ -151,6 +158,9 @@ CliResult<std::optional<json::object>> RepoRequest(const RepoFlags& f) {
   if (auto r = CheckUrl(f.url); !r) return r.error();
   if (auto r = CheckNames(f); !r) return r.error();
   if (auto r = CheckChoices(f); !r) return r.error();
+  if (!f.author.empty() && !ParseAuthor(f.author)) {
+    return RepoUsage("--author must read \"Name <email>\"");
+  }
   json::object repo{{"url", f.url}};
   auto put = [&](std::string_view key, const std::string& value) {
     if (!value.empty()) repo[key] = value;
@@ -163,6 +173,7 @@ CliResult<std::optional<json::object>> RepoRequest(const RepoFlags& f) {
   if (f.review) repo["review"] = true;
   put("forge_api", f.forge_api);
   put("forge_secret", f.forge_secret);
+  put("author", f.author);
   return std::optional<json::object>(std::move(repo));
 }
 

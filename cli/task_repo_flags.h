@@ -25,6 +25,7 @@ struct RepoFlags {
   bool review = false;       // --review
   std::string forge_api;     // --forge-api
   std::string forge_secret;  // --forge-secret
+  std::string author;        // --author "Name <email>"
 };
 
 // Adds the flags to `submit`, filling `flags`.

@@ -144,4 +144,21 @@ Result<void> CheckLocalRepo(const RepoUrl& url, const std::vector<std::string>& 
 Result<void> CheckRepoRef(std::string_view ref) { return CheckRefText(ref, "ref"); }
 Result<void> CheckBranchName(std::string_view branch) { return CheckRefText(branch, "branch"); }
 
+std::optional<GitAuthor> ParseAuthor(std::string_view text) {
+  if (text.empty() || text.size() > 200) return std::nullopt;
+  for (char c : text) {
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) return std::nullopt;
+  }
+  const size_t open = text.find('<');
+  if (open == std::string_view::npos || open == 0 || !text.ends_with(">")) return std::nullopt;
+  std::string_view name = text.substr(0, open);
+  while (!name.empty() && name.back() == ' ') name.remove_suffix(1);
+  const std::string_view email = text.substr(open + 1, text.size() - open - 2);
+  if (name.empty() || email.empty() || email.find_first_of("<> ") != std::string_view::npos ||
+      name.find_first_of("<>") != std::string_view::npos) {
+    return std::nullopt;
+  }
+  return GitAuthor{std::string(name), std::string(email)};
+}
+
 }  // namespace autovibe

@@ -7,6 +7,7 @@
 //   file:///abs/path, /abs/path           (a repository on the agent's own machine)
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -34,6 +35,13 @@ Result<void> CheckLocalRepo(const RepoUrl& url, const std::vector<std::string>& 
 // A ref a task may name: a branch, tag or commit (1-255 bytes, no leading '-', no spaces,
 // control characters or "..", as `git check-ref-format` allows). Error bad_request.
 Result<void> CheckRepoRef(std::string_view ref);
+// "Name <email>" as git writes an author: the name and the address apart. Nothing for text that
+// is not one line of at most 200 bytes in that shape.
+struct GitAuthor {
+  std::string name, email;
+};
+std::optional<GitAuthor> ParseAuthor(std::string_view text);
+
 // A branch the change is left on (the same rules; "autovibe/<task>" by default).
 Result<void> CheckBranchName(std::string_view branch);
 

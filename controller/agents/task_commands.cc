@@ -7,6 +7,7 @@
 #include "autovibe/v1/command.pb.h"
 #include "common/bus/subjects.h"
 #include "common/core/ids.h"
+#include "common/core/repo_url.h"
 
 namespace autovibe {
 namespace {
@@ -79,8 +80,9 @@ void NatsTaskCommands::RunTask(const TaskRecord& t, std::function<void(AssignAns
     r->set_url(t.spec.repo.url);
     r->set_ref(t.spec.repo.ref);
     r->set_branch(t.spec.repo.branch);
-    r->set_author_name("autovibe");
-    r->set_author_email("autovibe@" + t.project + ".invalid");
+    const auto author = ParseAuthor(t.spec.repo.author);
+    r->set_author_name(author ? author->name : "autovibe");
+    r->set_author_email(author ? author->email : "autovibe@" + t.project + ".invalid");
     r->set_message(CommitMessage(t));
     r->set_keep_on_failure(t.spec.repo.publish_on_failure);
     if (!t.spec.repo.secret.empty() && d_.secret) {

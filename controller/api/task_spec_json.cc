@@ -101,6 +101,9 @@ Result<void> CheckRepo(const TaskRepo& r) {
       return Bad("\"repo.secret\" is not a secret name (1-64 of letters, digits, '.', '_', '-')");
     }
   }
+  if (!r.author.empty() && !ParseAuthor(r.author)) {
+    return Bad("\"repo.author\" must read \"Name <email>\" (at most 200 bytes, one line)");
+  }
   if (r.publish != "none" && r.publish != "push" && r.publish != "pr") {
     return Bad("\"repo.publish\" must be none, push or pr");
   }
@@ -142,6 +145,8 @@ Result<TaskRepo> RepoFromJson(const json::value& v) {
       r.forge_api = std::move(text);
     } else if (k == "forge_secret") {
       r.forge_secret = std::move(text);
+    } else if (k == "author") {
+      r.author = std::move(text);
     } else {
       return Bad(fmt::format("unknown field \"repo.{}\"", k.substr(0, 64)));
     }
@@ -283,6 +288,7 @@ json::object TaskRepoToJson(const TaskRepo& r) {
                  {"publish_on", r.publish_on_failure ? "failure" : "success"}};
   if (!r.forge_api.empty()) o["forge_api"] = r.forge_api;
   if (!r.forge_secret.empty()) o["forge_secret"] = r.forge_secret;
+  if (!r.author.empty()) o["author"] = ValidUtf8(r.author);
   return o;
 }
 

@@ -46,6 +46,8 @@ struct TaskRepo {
   bool publish_on_failure = false;
   std::string forge_api;     // pr: the forge's REST API base; empty: worked out from the url
   std::string forge_secret;  // pr: the secret holding the forge token; empty: `secret`
+  // Author and committer of the change's commit, "Name <email>"; empty: autovibe's own.
+  std::string author;
 };
 
 // What the user asked for; never changes after submission.

@@ -70,7 +70,8 @@ json::object EncodeRepo(const TaskRepo& r) {
           {"review", r.review},
           {"on_failure", r.publish_on_failure},
           {"forge_api", ValidUtf8(r.forge_api)},
-          {"forge_secret", r.forge_secret}};
+          {"forge_secret", r.forge_secret},
+          {"author", ValidUtf8(r.author)}};
 }
 
 TaskRepo DecodeRepo(const json::object& o) {
@@ -83,6 +84,7 @@ TaskRepo DecodeRepo(const json::object& o) {
   if (r.publish.empty()) r.publish = "none";
   r.forge_api = Text(o, "forge_api");
   r.forge_secret = Text(o, "forge_secret");
+  r.author = Text(o, "author");
   const json::value* review = o.if_contains("review");
   r.review = review != nullptr && review->is_bool() && review->as_bool();
   const json::value* failure = o.if_contains("on_failure");

@@ -127,7 +127,7 @@ TEST_CASE(
       f.Submit("set -e; test \"$(git rev-parse HEAD)\" = " + base +
                    "; git status --porcelain | wc -l > /dev/null; git log --oneline | wc -l; " +
                    kFix + "; sh test.sh",
-               {{"url", f.origin}, {"ref", "main"}});
+               {{"url", f.origin}, {"ref", "main"}, {"author", "Ada Lovelace <ada@example.org>"}});
   REQUIRE(f.tasks->WaitState(id, "succeeded", 60s));
   const std::string logs = f.tasks->Logs(id);
   INFO(logs);
@@ -164,6 +164,8 @@ TEST_CASE(
   CHECK(Sh("cd " + clone + " && git rev-parse HEAD^") == base);
   CHECK(Sh("cd " + clone + " && sh test.sh") == "PASS");
   CHECK(Sh("cd " + clone + " && git log -1 --format=%s") == "fix add");
+  CHECK(Sh("cd " + clone + " && git log -1 --format='%an <%ae>|%cn <%ce>'") ==
+        "Ada Lovelace <ada@example.org>|Ada Lovelace <ada@example.org>");
 
   // Nothing was published: publish defaults to none.
   CHECK(Sh("git --git-dir=" + f.origin + " branch --list 'autovibe/*'").empty());
@@ -212,7 +214,10 @@ TEST_CASE(
   RepoFleet f;
   const std::string missing_ref = f.Submit("true", {{"url", f.origin}, {"ref", "no-such-branch"}});
   const std::string missing_repo = f.Submit("true", {{"url", f.git + "/nothing-here.git"}});
-  for (const std::string& id : {missing_ref, missing_repo}) {
+  // Nobody listens there.
+  const std::string unreachable =
+      f.Submit("true", {{"url", "git://127.0.0.1:" + std::to_string(FreePort()) + "/r.git"}});
+  for (const std::string& id : {missing_ref, missing_repo, unreachable}) {
     REQUIRE(f.tasks->WaitState(id, "failed", 60s));
     auto t = f.tasks->Task(id);
     INFO(json::serialize(t));
@@ -221,6 +226,7 @@ TEST_CASE(
     CHECK_FALSE(fs::exists(fs::path(f.dir / "agent-1") / "workspaces" / id));
   }
   CHECK(Str(f.tasks->Task(missing_ref).at("reason")).find("no-such-branch") != std::string::npos);
+  CHECK(Str(f.tasks->Task(unreachable).at("reason")).find("127.0.0.1") != std::string::npos);
   // No half-made mirror: only the good repository's.
   size_t mirrors = 0;
   for (const auto& e : fs::directory_iterator(fs::path(f.dir / "agent-1") / "repos" / "mirrors")) {

@@ -64,3 +64,15 @@ TEST_CASE("refs and branch names: what git check-ref-format allows, no options",
     CHECK_FALSE(CheckBranchName(bad));
   }
 }
+
+TEST_CASE("a change's author reads Name <email>, one line", "[repo]") {
+  auto a = ParseAuthor("Ada Lovelace <ada@example.org>");
+  REQUIRE(a);
+  CHECK(a->name == "Ada Lovelace");
+  CHECK(a->email == "ada@example.org");
+  for (const char* bad : {"", "Ada", "<ada@example.org>", "Ada <>", "Ada <a b@x>",
+                          "Ada <ada@x>\nGIT_DIR=/etc", "Ada <ada@x> trailing", "A<b> <c@d>"}) {
+    INFO(bad);
+    CHECK_FALSE(ParseAuthor(bad));
+  }
+}
