@@ -88,6 +88,7 @@ Result<void> LoadControllerConfigToml(std::string_view toml_text, ControllerConf
           }
           return {};
         }
+        if (k == "result_retention") return TomlDuration(node, k, c.result_retention);
         if (k == "max_result_bytes") {
           auto n = node.value<int64_t>();
           if (!n || *n < 0)

@@ -195,14 +195,17 @@ class ControllerImpl final : public Controller {
         std::make_unique<NatsResultAgents>(ResultAgentsDeps{&ioc_, bus_.get(), prefix});
     forge_ = MakeHttpForge();
     pull_requests_ = std::make_unique<PullRequestOpener>(ioc_, *forge_);
-    results_ = std::make_unique<ResultKeeper>(
-        ResultKeeperDeps{.ioc = &ioc_,
-                         .agents = result_agents_.get(),
-                         .book = tasks_.get(),
-                         .data_dir = config_.data_dir,
-                         .secret = [this](const std::string& name) { return SecretValue(name); },
-                         .max_result_bytes = static_cast<uint64_t>(config_.max_result_bytes),
-                         .pull_requests = pull_requests_.get()});
+    results_ = std::make_unique<ResultKeeper>(ResultKeeperDeps{
+        .ioc = &ioc_,
+        .agents = result_agents_.get(),
+        .book = tasks_.get(),
+        .data_dir = config_.data_dir,
+        .secret = [this](const std::string& name) { return SecretValue(name); },
+        .max_result_bytes = static_cast<uint64_t>(config_.max_result_bytes),
+        .pull_requests = pull_requests_.get(),
+        .retention =
+            std::chrono::duration_cast<std::chrono::milliseconds>(config_.result_retention),
+        .now_ms = [this] { return clock_.NowMs(); }});
     task_reactions_->SetResults(results_.get());
     if (auto r = MakeBudgets(); !r) return r;
     if (!config_.nats_auth_file.empty()) {
@@ -221,6 +224,7 @@ class ControllerImpl final : public Controller {
     // The task book learns the machines before its tasks, so placed tasks hold their slots.
     for (const MachineRecord* m : fleet_->List()) machine_reactions_->MachineChanged(*m);
     if (auto r = tasks_->Load(); !r) return r.error();
+    results_->Start();
     // Results a restart interrupted: fetched and published from where they stopped.
     for (const TaskRecord* t : tasks_->List("", std::nullopt, std::numeric_limits<size_t>::max())) {
       results_->TaskChanged(*t);

@@ -3,8 +3,10 @@
 #include <spdlog/spdlog.h>
 #include <stdio.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 
 #include "common/core/files.h"
 #include "controller/publish/forge_repo.h"
@@ -240,6 +242,39 @@ void ResultKeeper::OpenPullRequest(const TaskRecord& t) {
         if (!*alive) return;
         spdlog::info("task {}: pull request try {} failed, retrying: {}", id, failed, e.message);
       });
+}
+
+size_t ResultKeeper::Expire() {
+  if (d_.retention.count() <= 0 || !d_.now_ms) return 0;
+  const int64_t cutoff = d_.now_ms() - d_.retention.count();
+  std::vector<std::string> old;
+  for (const TaskRecord* t : d_.book->List("", std::nullopt, std::numeric_limits<size_t>::max())) {
+    if (t->report.change.stored && IsFinal(t->state) && t->finished_at_ms > 0 &&
+        t->finished_at_ms < cutoff) {
+      old.push_back(t->id);
+    }
+  }
+  for (const std::string& id : old) {
+    std::error_code ec;
+    std::filesystem::remove_all(d_.data_dir + "/results/" + id, ec);
+    d_.book->UpdateChange(id, [](TaskChange& c) {
+      c.stored = false;
+      c.error = "expired: the controller keeps results for its result_retention";
+    });
+  }
+  if (!old.empty()) spdlog::info("results of {} tasks expired", old.size());
+  return old.size();
+}
+
+void ResultKeeper::Start() {
+  Expire();
+  // Checked a few times within the retention, at most hourly.
+  const auto every = std::clamp<std::chrono::milliseconds>(
+      d_.retention / 4, std::chrono::seconds(1), std::chrono::hours(1));
+  expiry_ = std::make_unique<boost::asio::steady_timer>(*d_.ioc, every);
+  expiry_->async_wait([this, alive = alive_](boost::system::error_code ec) {
+    if (!ec && *alive) Start();
+  });
 }
 
 void ResultKeeper::RetryLater(const std::string& task_id, uint32_t tries) {

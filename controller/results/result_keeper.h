@@ -9,6 +9,7 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <chrono>
 #include <functional>
 #include <map>
 #include <memory>
@@ -33,6 +34,11 @@ struct ResultKeeperDeps {
   uint64_t max_result_bytes = 64ull << 20;  // a bigger diff plus bundle is not kept
   // Opens the pull requests of tasks that publish "pr"; null: none is opened (they fail).
   PullRequestOpener* pull_requests = nullptr;
+  // A result the controller keeps goes this long after its task ended (not while it awaits
+  // review). 0: kept for ever.
+  std::chrono::milliseconds retention = std::chrono::hours(30 * 24);
+  // Wall-clock milliseconds (the tasks' finished_at).
+  std::function<int64_t()> now_ms;
 };
 
 class ResultKeeper {
@@ -43,6 +49,12 @@ class ResultKeeper {
   ResultKeeper& operator=(const ResultKeeper&) = delete;
 
   void TaskChanged(const TaskRecord& t);
+
+  // Removes the results past retention (their change says so: stored false, error "expired").
+  // Returns how many went. Called now and then (Start).
+  size_t Expire();
+  // Expires results now, and from then on a few times within the retention (at most hourly).
+  void Start();
 
   // The stored "diff" or "bundle" of a task; "" when the controller holds none.
   std::string FilePath(const std::string& task_id, const std::string& what) const;
@@ -63,6 +75,7 @@ class ResultKeeper {
   std::set<std::string> opening_;  // pull requests being opened
   std::map<std::string, uint32_t> fetch_tries_, push_tries_;
   std::map<std::string, std::unique_ptr<boost::asio::steady_timer>> retry_;
+  std::unique_ptr<boost::asio::steady_timer> expiry_;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };
 

@@ -57,7 +57,7 @@ struct RepoFleet {
   std::unique_ptr<TaskClient> tasks;
   std::vector<std::unique_ptr<AgentProcess>> agents;
 
-  explicit RepoFleet(int n = 1) {
+  explicit RepoFleet(int n = 1, const std::string& controller_config = "") {
     fs::create_directories(git);
     // A project with a bug and a test that shows it.
     Sh("set -e; cd " + git +
@@ -69,7 +69,8 @@ struct RepoFleet {
        "echo '# demo' > README.md && git add . && git commit -qm readme && "
        "git clone -q --bare . " +
        origin);
-    std::ofstream(dir / "controller.toml") << "repo_local_roots = [\"" << git << "\"]\n";
+    std::ofstream(dir / "controller.toml") << "repo_local_roots = [\"" << git << "\"]\n"
+                                           << controller_config;
     controller = std::make_unique<ControllerProcess>(
         dir / "controller", nats.url(),
         std::vector<std::string>{"--config", dir / "controller.toml", "--heartbeat-interval",
@@ -469,4 +470,21 @@ TEST_CASE("a project's repository is the default of its tasks, a task may name i
   CHECK(cleared->status == 200);
   const std::string plain = f.tasks->SubmitShell("demo", {"sh", "-c", "test ! -e calc.sh"});
   CHECK(f.tasks->WaitState(plain, "succeeded", 60s));
+}
+
+TEST_CASE(
+    "the controller keeps a finished task's result for its result_retention, then lets "
+    "it go and says so") {
+  RepoFleet f(1, "result_retention = \"2s\"\n");
+  const std::string id = f.Submit(kFix, {{"url", f.origin}});
+  REQUIRE(f.tasks->WaitState(id, "succeeded", 60s));
+  REQUIRE(WaitUntil([&] { return f.Stored(id); }, 20s));
+  REQUIRE(f.Get("/v1/tasks/" + id + "/diff")->status == 200);
+  REQUIRE(WaitUntil([&] { return !f.Stored(id); }, 20s));
+  CHECK(Str(f.Change(id).at("error")).starts_with("expired"));
+  auto diff = f.Get("/v1/tasks/" + id + "/diff");
+  REQUIRE(diff);
+  CHECK(diff->status == 404);
+  CHECK(diff->body.find("expired") != std::string::npos);
+  CHECK_FALSE(fs::exists(fs::path(f.dir / "controller") / "results" / id));
 }
