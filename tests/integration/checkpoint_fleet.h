@@ -81,7 +81,7 @@ struct CheckpointFleet {
           }
           return true;
         },
-        15s));
+        60s));
     tasks->CreateProject("demo");
   }
 

@@ -40,7 +40,7 @@ TEST_CASE("two agents become ready with their real resources") {
                  {"--label", "pool=local", "--label", "gpu=no"});
   AgentProcess b("beta", dir / "beta", nats.url());
 
-  REQUIRE(WaitUntil([&] { return AllReady(controller, {"alpha", "beta"}); }, 15s));
+  REQUIRE(WaitUntil([&] { return AllReady(controller, {"alpha", "beta"}); }, 60s));
 
   auto alpha = *controller.MachineByName("alpha");
   const auto& res = alpha.at("resources").as_object();
@@ -76,7 +76,7 @@ TEST_CASE("an agent killed with SIGKILL is lost within the ttl plus one second")
   ControllerProcess controller(dir / "controller", nats.url(), kFastHeartbeats);
   AgentProcess a("victim", dir / "victim", nats.url());
   AgentProcess b("survivor", dir / "survivor", nats.url());
-  REQUIRE(WaitUntil([&] { return AllReady(controller, {"victim", "survivor"}); }, 15s));
+  REQUIRE(WaitUntil([&] { return AllReady(controller, {"victim", "survivor"}); }, 60s));
 
   a.process().Signal(SIGKILL);
   auto killed_at = std::chrono::steady_clock::now();
@@ -100,7 +100,7 @@ TEST_CASE("a controller killed and restarted keeps every machine and ids") {
   const uint16_t port = controller->port();
   AgentProcess live("live", dir / "live", nats.url());
   AgentProcess gone("gone", dir / "gone", nats.url());
-  REQUIRE(WaitUntil([&] { return AllReady(*controller, {"live", "gone"}); }, 15s));
+  REQUIRE(WaitUntil([&] { return AllReady(*controller, {"live", "gone"}); }, 60s));
   std::string live_id(controller->MachineByName("live")->at("id").as_string());
   std::string gone_id(controller->MachineByName("gone")->at("id").as_string());
   REQUIRE(WaitUntil([&] { return live.HoldsMachineId() && gone.HoldsMachineId(); }, 5s));
@@ -127,7 +127,7 @@ TEST_CASE("agents and controller survive a nats-server restart") {
   NatsServer nats(dir / "nats");
   ControllerProcess controller(dir / "controller", nats.url(), kFastHeartbeats);
   AgentProcess a("steady", dir / "steady", nats.url());
-  REQUIRE(WaitUntil([&] { return AllReady(controller, {"steady"}); }, 15s));
+  REQUIRE(WaitUntil([&] { return AllReady(controller, {"steady"}); }, 60s));
   std::string id(controller.MachineByName("steady")->at("id").as_string());
 
   // Down longer than the ttl: the controller heard nothing, but neither did it hear silence,
@@ -151,7 +151,7 @@ TEST_CASE("a controller that lost its database gets its agents back by itself") 
   auto controller =
       std::make_unique<ControllerProcess>(dir / "controller", nats.url(), kFastHeartbeats);
   AgentProcess a("phoenix", dir / "phoenix", nats.url());
-  REQUIRE(WaitUntil([&] { return AllReady(*controller, {"phoenix"}); }, 15s));
+  REQUIRE(WaitUntil([&] { return AllReady(*controller, {"phoenix"}); }, 60s));
   const std::string phoenix_id(controller->MachineByName("phoenix")->at("id").as_string());
   REQUIRE(WaitUntil([&] { return a.HoldsMachineId(); }, 5s));
   controller->process().Signal(SIGKILL);
@@ -169,7 +169,7 @@ TEST_CASE("the controller writes a private admin token and both daemons stop cle
   NatsServer nats(dir / "nats");
   ControllerProcess controller(dir / "controller", nats.url(), kFastHeartbeats);
   AgentProcess a("polite", dir / "polite", nats.url());
-  REQUIRE(WaitUntil([&] { return AllReady(controller, {"polite"}); }, 15s));
+  REQUIRE(WaitUntil([&] { return AllReady(controller, {"polite"}); }, 60s));
 
   struct stat st {};
   REQUIRE(stat((dir / "controller/admin.token").c_str(), &st) == 0);

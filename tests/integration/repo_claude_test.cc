@@ -95,7 +95,7 @@ TEST_CASE(
         }
         return true;
       },
-      15s));
+      60s));
   REQUIRE(
       controller.CallJson("PUT", "/v1/secrets/forge", json::object{{"value", "forge-tok-e2e"}}));
   tasks.CreateProject("demo");

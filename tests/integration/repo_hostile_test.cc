@@ -58,7 +58,7 @@ struct HostileFleet {
           auto m = controller->MachineByName("agent-1");
           return m && m->at("state").as_string() == "ready" && agent->HoldsMachineId();
         },
-        15s));
+        60s));
     tasks->CreateProject("demo");
     tasks->CreateProject("other");
   }

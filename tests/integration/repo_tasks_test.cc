@@ -89,7 +89,7 @@ struct RepoFleet {
           }
           return true;
         },
-        15s));
+        60s));
     tasks->CreateProject("demo");
   }
 

@@ -54,7 +54,7 @@ struct Fleet {
           std::make_unique<AgentProcess>(names.back(), dir / names.back(), nats.url(),
                                          std::vector<std::string>{"--config", dir / "agent.toml"}));
     }
-    REQUIRE(WaitUntil([&] { return Ready(controller, names); }, 15s));
+    REQUIRE(WaitUntil([&] { return Ready(controller, names); }, 60s));
     // An agent takes commands once its registration is answered, a moment after the
     // controller lists it ready: before that a task placed on it goes elsewhere.
     REQUIRE(WaitUntil(
