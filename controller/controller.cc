@@ -167,6 +167,15 @@ class ControllerImpl final : public Controller {
     return {};
   }
 
+  // Machines that take work now, by id.
+  std::vector<std::string> ReadyMachines() const {
+    std::vector<std::string> ids;
+    for (const MachineRecord* m : fleet_->List()) {
+      if (m->state == MachineState::kReady || m->state == MachineState::kBusy) ids.push_back(m->id);
+    }
+    return ids;
+  }
+
   // A secret's value, for the parts that hand it to an agent (repository credentials).
   std::optional<std::string> SecretValue(const std::string& name) const {
     auto v = secrets_->Get(name);
@@ -205,7 +214,8 @@ class ControllerImpl final : public Controller {
         .pull_requests = pull_requests_.get(),
         .retention =
             std::chrono::duration_cast<std::chrono::milliseconds>(config_.result_retention),
-        .now_ms = [this] { return clock_.NowMs(); }});
+        .now_ms = [this] { return clock_.NowMs(); },
+        .ready_machines = [this] { return ReadyMachines(); }});
     task_reactions_->SetResults(results_.get());
     if (auto r = MakeBudgets(); !r) return r;
     if (!config_.nats_auth_file.empty()) {

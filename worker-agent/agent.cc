@@ -482,6 +482,7 @@ class AgentImpl final : public Agent {
     if (cmd->has_run_task()) return StartTask(*cmd, send);
     if (cmd->has_fetch_result()) return send(repos_->Fetch(*cmd));
     if (cmd->has_push_result()) return repos_->Push(*cmd, send);
+    if (cmd->has_put_result()) return send(repos_->Put(*cmd));
     send(Reply(*cmd, Execute(*cmd)));
   }
 
@@ -557,6 +558,7 @@ class AgentImpl final : public Agent {
         return {};
       case v1::Command::kFetchResult:
       case v1::Command::kPushResult:
+      case v1::Command::kPutResult:
         return {};  // answered in OnCommand
       case v1::Command::kPauseTask:
         tasks_->Pause(cmd.pause_task().task_id(), cmd.pause_task().reason(),

@@ -147,6 +147,38 @@ void RepoKeeper::Push(const v1::Command& cmd, std::function<void(v1::CommandRepl
       std::move(done));
 }
 
+v1::CommandReply RepoKeeper::Put(const v1::Command& cmd) const {
+  const v1::PutResult& p = cmd.put_result();
+  if (!ValidTaskId(p.task_id()) || p.total() > limits_.max_bundle_bytes ||
+      p.offset() + p.data().size() > p.total()) {
+    return AnswerTo(cmd, MakeError(ErrorCode::kBadRequest,
+                                   "put_result needs a task id and a piece within its total "
+                                   "(at most the agent's bundle limit)"));
+  }
+  const std::string dir = paths_.Result(p.task_id());
+  if (auto made = MakeDirs(dir, 0700); !made) return AnswerTo(cmd, made.error());
+  const std::string part = dir + "/bundle.part";
+  const int flags = O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW | (p.offset() == 0 ? O_TRUNC : 0);
+  const int fd = open(part.c_str(), flags, 0600);
+  if (fd < 0) return AnswerTo(cmd, IoError("cannot write", part));
+  const off_t size = lseek(fd, 0, SEEK_END);
+  bool ok = size >= 0 && static_cast<uint64_t>(size) == p.offset();
+  if (ok) {
+    ok = write(fd, p.data().data(), p.data().size()) == static_cast<ssize_t>(p.data().size());
+  }
+  close(fd);
+  if (!ok) {
+    return AnswerTo(cmd, MakeError(ErrorCode::kConflict,
+                                   "the piece at " + std::to_string(p.offset()) +
+                                       " does not follow what is here; send from 0 again"));
+  }
+  if (p.offset() + p.data().size() == p.total() &&
+      rename(part.c_str(), (dir + "/bundle").c_str()) != 0) {
+    return AnswerTo(cmd, IoError("cannot rename", part));
+  }
+  return AnswerTo(cmd, Result<void>{});
+}
+
 v1::CommandReply RepoKeeper::Fetch(const v1::Command& cmd) const {
   const v1::FetchResult& f = cmd.fetch_result();
   if (!ValidTaskId(f.task_id()) || (f.what() != "diff" && f.what() != "bundle")) {

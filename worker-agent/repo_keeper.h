@@ -55,6 +55,9 @@ class RepoKeeper {
   void Sweep(std::set<std::string> live);
   const repo::DiskUse& disk_use() const { return disk_use_; }
 
+  // Writes a piece of a task's bundle the controller kept (PutResult), for a push from here.
+  v1::CommandReply Put(const v1::Command& cmd) const;
+
   // A piece of a result file for the controller; at most 1 MiB.
   v1::CommandReply Fetch(const v1::Command& cmd) const;
 

@@ -58,4 +58,24 @@ void NatsResultAgents::Push(const std::string& machine_id, const PushOrder& orde
                        });
 }
 
+void NatsResultAgents::Put(const std::string& machine_id, const std::string& task_id,
+                           uint64_t offset, std::string data, uint64_t total, Done<void> done) {
+  v1::Command cmd;
+  cmd.set_command_id(NewId("c"));
+  auto* p = cmd.mutable_put_result();
+  p->set_task_id(task_id);
+  p->set_offset(offset);
+  p->set_data(std::move(data));
+  p->set_total(total);
+  d_.bus->RequestAsync(Subjects(d_.subject_prefix).Command(machine_id), cmd.SerializeAsString(),
+                       kFetchTimeout,
+                       [ioc = d_.ioc, machine_id, done = std::move(done)](Result<std::string> raw) {
+                         asio::post(*ioc, [machine_id, done, raw = std::move(raw)] {
+                           auto reply = ReadCommandReply(machine_id, raw);
+                           if (!reply) return done(reply.error());
+                           done(Result<void>{});
+                         });
+                       });
+}
+
 }  // namespace autovibe

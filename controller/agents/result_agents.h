@@ -24,6 +24,8 @@ class NatsResultAgents final : public ResultAgents {
   void Fetch(const std::string& machine_id, const std::string& task_id, const std::string& what,
              uint64_t offset, Done<ResultPiece> done) override;
   void Push(const std::string& machine_id, const PushOrder& order, Done<void> done) override;
+  void Put(const std::string& machine_id, const std::string& task_id, uint64_t offset,
+           std::string data, uint64_t total, Done<void> done) override;
 
  private:
   ResultAgentsDeps d_;

@@ -31,8 +31,11 @@ class ResultAgents {
   // Up to 1 MiB of the task's "diff" or "bundle" from `offset`.
   virtual void Fetch(const std::string& machine_id, const std::string& task_id,
                      const std::string& what, uint64_t offset, Done<ResultPiece> done) = 0;
-  // Pushes the task's result branch from the machine that holds it.
+  // Pushes the task's result branch from the machine that holds it (or holds its bundle, Put).
   virtual void Push(const std::string& machine_id, const PushOrder& order, Done<void> done) = 0;
+  // Gives a machine a piece of the task's bundle (at `offset` of `total` bytes).
+  virtual void Put(const std::string& machine_id, const std::string& task_id, uint64_t offset,
+                   std::string data, uint64_t total, Done<void> done) = 0;
 };
 
 }  // namespace autovibe

@@ -155,9 +155,59 @@ void ResultKeeper::StartPush(const TaskRecord& t) {
     if (auto value = d_.secret(t.spec.repo.secret)) order.credential = *value;
   }
   pushing_.insert(t.id);
-  d_.agents->Push(t.machine_id, order, [this, alive = alive_, id = t.id](Result<void> r) {
-    if (*alive) Pushed(id, r);
-  });
+  PushFrom(t.machine_id, std::move(order), false, false);
+}
+
+void ResultKeeper::PushFrom(const std::string& machine, PushOrder order, bool upload,
+                            bool last_try) {
+  auto push = [this, alive = alive_, machine, order, last_try](Result<void> ready) {
+    if (!*alive) return;
+    if (!ready) return Pushed(order.task_id, ready.error());
+    d_.agents->Push(machine, order, [this, alive, machine, order, last_try](Result<void> r) {
+      if (!*alive) return;
+      // The machine that made the result is gone (or lost it): another pushes from the
+      // bundle the controller kept.
+      const bool elsewhere =
+          !r && !last_try && d_.ready_machines &&
+          (r.error().code == ErrorCode::kNotFound || r.error().code == ErrorCode::kNoResponders ||
+           r.error().code == ErrorCode::kTimeout || r.error().code == ErrorCode::kUnavailable);
+      const TaskRecord* t = elsewhere ? d_.book->Find(order.task_id) : nullptr;
+      if (t != nullptr && t->report.change.stored) {
+        for (const std::string& other : d_.ready_machines()) {
+          if (other == machine) continue;
+          spdlog::info(
+              "task {}: its machine {} cannot push ({}); pushing from {} with the kept "
+              "bundle",
+              order.task_id, machine, r.error().message, other);
+          return PushFrom(other, order, true, true);
+        }
+      }
+      Pushed(order.task_id, r);
+    });
+  };
+  if (!upload) return push({});
+  Upload(machine, order.task_id, 0, std::move(push));
+}
+
+void ResultKeeper::Upload(const std::string& machine, const std::string& task_id, uint64_t offset,
+                          std::function<void(Result<void>)> then) {
+  const std::string path = d_.data_dir + "/results/" + task_id + "/bundle";
+  std::ifstream in(path, std::ios::binary);
+  in.seekg(0, std::ios::end);
+  const auto total = static_cast<uint64_t>(std::max<std::streamoff>(0, in.tellg()));
+  if (!in || total == 0) return then(IoError("cannot read", path));
+  std::string piece(std::min<uint64_t>(1 << 20, total - offset), '\0');
+  in.seekg(static_cast<std::streamoff>(offset));
+  in.read(piece.data(), static_cast<std::streamsize>(piece.size()));
+  if (!in) return then(IoError("cannot read", path));
+  const uint64_t next = offset + piece.size();
+  d_.agents->Put(machine, task_id, offset, std::move(piece), total,
+                 [this, alive = alive_, machine, task_id, next, total,
+                  then = std::move(then)](Result<void> r) {
+                   if (!*alive) return;
+                   if (!r || next >= total) return then(r);
+                   Upload(machine, task_id, next, then);
+                 });
 }
 
 void ResultKeeper::Pushed(const std::string& task_id, const Result<void>& r) {

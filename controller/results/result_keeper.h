@@ -16,6 +16,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <vector>
 
 #include "controller/model/task.h"
 #include "controller/publish/pull_request_opener.h"
@@ -39,6 +40,8 @@ struct ResultKeeperDeps {
   std::chrono::milliseconds retention = std::chrono::hours(30 * 24);
   // Wall-clock milliseconds (the tasks' finished_at).
   std::function<int64_t()> now_ms;
+  // Machines that take work now, to push from when the one that made a result is gone.
+  std::function<std::vector<std::string>()> ready_machines;
 };
 
 class ResultKeeper {
@@ -64,6 +67,11 @@ class ResultKeeper {
   void FetchNext(std::shared_ptr<Fetching> f);
   void Fetched(const std::string& task_id, const Result<void>& r);
   void StartPush(const TaskRecord& t);
+  // Pushes from `machine`, giving it the kept bundle first when `upload`.
+  void PushFrom(const std::string& machine, PushOrder order, bool upload, bool last_try);
+  // Sends the kept bundle to `machine` from `offset`, then `then`.
+  void Upload(const std::string& machine, const std::string& task_id, uint64_t offset,
+              std::function<void(Result<void>)> then);
   void Pushed(const std::string& task_id, const Result<void>& r);
   // After the push, for publish "pr": opens the pull request (retried by the opener).
   void OpenPullRequest(const TaskRecord& t);

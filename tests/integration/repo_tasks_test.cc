@@ -1,5 +1,6 @@
 // Repository tasks end to end: a real nats-server, controller and boxed agents, git
 // repositories on the local disk (the controller allows their root), real git in the tools.
+#include <signal.h>
 #include <sys/stat.h>
 
 #include <boost/json.hpp>
@@ -487,4 +488,26 @@ TEST_CASE(
   CHECK(diff->status == 404);
   CHECK(diff->body.find("expired") != std::string::npos);
   CHECK_FALSE(fs::exists(fs::path(f.dir / "controller") / "results" / id));
+}
+
+TEST_CASE(
+    "a change approved after its machine is gone is pushed by another machine from the "
+    "bundle the controller kept") {
+  RepoFleet f(2);
+  const std::string id =
+      f.Submit(kFix, {{"url", f.origin}, {"publish", "push"}, {"review", true}}, "agent-1");
+  REQUIRE(f.tasks->WaitState(id, "awaiting_review", 60s));
+  REQUIRE(WaitUntil([&] { return f.Stored(id); }, 20s));
+  // The machine that made it goes (a pool retires idle machines long before a review).
+  f.agents[0]->process().Signal(SIGKILL);
+  REQUIRE(WaitUntil([&] { return f.controller->MachineState("agent-1") == "lost"; }, 30s));
+  auto approved = f.controller->Call("POST", "/v1/tasks/" + id + "/approve");
+  REQUIRE(approved);
+  REQUIRE(approved->status == 200);
+  const bool pushed = WaitUntil([&] { return Str(f.Change(id).at("published")) == "pushed"; }, 60s);
+  INFO(json::serialize(f.Change(id)));
+  REQUIRE(pushed);
+  CHECK(Sh("git --git-dir=" + f.origin + " rev-parse autovibe/" + id) ==
+        Str(f.Change(id).at("head")));
+  CHECK(Sh("git --git-dir=" + f.origin + " log -1 --format=%s autovibe/" + id) == "fix add");
 }

@@ -210,6 +210,45 @@ v1::RepoResult Harvest(const RepoPaths& paths, const v1::RepoSpec& spec, const s
 
 namespace autovibe::repo {
 
+namespace {
+
+// A result made on another machine, whose bundle the controller sent (PutResult): its branch in
+// a git dir of this agent's, over this machine's mirror of the repository (fetched first: the
+// bundle needs its base).
+Result<std::string> AdoptBundle(const RepoPaths& paths, const v1::RepoSpec& spec,
+                                const std::string& task_id, const std::string& branch) {
+  const std::string bundle = paths.Result(task_id) + "/bundle";
+  struct stat st {};
+  if (lstat(bundle.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) {
+    return MakeError(ErrorCode::kNotFound, "no result of task " + task_id + " here");
+  }
+  auto mirror = UpdateMirror(paths, spec, task_id);
+  if (!mirror) return mirror.error();
+  const std::string git_dir = paths.TaskGitDir(task_id);
+  std::error_code ec;
+  std::filesystem::remove_all(git_dir, ec);
+  if (auto made = MakeDirs(paths.Tasks(), 0700); !made) return made.error();
+  const GitEnv env = PlainGitEnv(paths);
+  if (auto init = Git(env, {.args = {"init", "--quiet", "--bare", git_dir}}); !init) {
+    return init.error();
+  }
+  if (auto w = WriteFileAtomic(git_dir + "/objects/info/alternates", *mirror + "/objects\n", 0600,
+                               false);
+      !w) {
+    return w.error();
+  }
+  const std::string ref = "refs/heads/" + branch;
+  if (auto f = Git(env, {.args = {"--git-dir=" + git_dir, "fetch", "--quiet", "--", bundle,
+                                  ref + ":" + ref}});
+      !f) {
+    return MakeError(ErrorCode::kRepoUnavailable, "the kept result of task " + task_id +
+                                                      " does not apply: " + f.error().message);
+  }
+  return Git(env, {.args = {"--git-dir=" + git_dir, "rev-parse", "--verify", ref}});
+}
+
+}  // namespace
+
 Result<void> PushResult(const RepoPaths& paths, const v1::RepoSpec& spec,
                         const std::string& task_id) {
   const std::string git_dir = paths.TaskGitDir(task_id);
@@ -218,6 +257,7 @@ Result<void> PushResult(const RepoPaths& paths, const v1::RepoSpec& spec,
   GitEnv plain = PlainGitEnv(paths);
   auto head = Git(plain, {.args = {"--git-dir=" + git_dir, "rev-parse", "--verify", "--quiet",
                                    "refs/heads/" + branch}});
+  if (!head) head = AdoptBundle(paths, spec, task_id, branch);
   if (!head) {
     return MakeError(ErrorCode::kNotFound,
                      "no result of task " + task_id + " on this machine to push");
