@@ -15,6 +15,7 @@
 #include "tests/support/fleet_harness.h"
 #include "tests/support/nats_server.h"
 #include "tests/support/shell.h"
+#include "tests/support/sshd.h"
 #include "tests/support/task_client.h"
 
 using namespace autovibe;
@@ -510,4 +511,42 @@ TEST_CASE(
   CHECK(Sh("git --git-dir=" + f.origin + " rev-parse autovibe/" + id) ==
         Str(f.Change(id).at("head")));
   CHECK(Sh("git --git-dir=" + f.origin + " log -1 --format=%s autovibe/" + id) == "fix add");
+}
+
+TEST_CASE(
+    "an ssh repository is fetched and pushed with the key its secret holds, and a wrong "
+    "key fails the task as repo_unavailable") {
+  if (!SshdAvailable()) {
+    FAIL(
+        "sshd and ssh-keygen are needed (openssh-server, openssh-client): "
+        "./scripts/install-deps.sh installs them");
+  }
+  RepoFleet f;
+  Sshd sshd(f.dir / "sshd");
+  const std::string url = "ssh://root@127.0.0.1:" + std::to_string(sshd.port()) + f.origin;
+  auto put = [&](const std::string& name, const std::string& value) {
+    auto r = f.controller->Call("PUT", "/v1/secrets/" + name, std::nullopt,
+                                json::serialize(json::object{{"value", value}}));
+    REQUIRE(r);
+    REQUIRE(r->status / 100 == 2);
+  };
+  put("deploy-key", Slurp(sshd.private_key()));
+  Sh("ssh-keygen -q -t ed25519 -N '' -f " + std::string(f.dir / "wrong_key"));
+  put("wrong-key", Slurp(f.dir / "wrong_key"));
+
+  const std::string refused = f.Submit("true", {{"url", url}, {"secret", "wrong-key"}});
+  REQUIRE(f.tasks->WaitState(refused, "failed", 60s));
+  const std::string reason = Str(f.tasks->Task(refused).at("reason"));
+  INFO(reason);
+  CHECK(reason.starts_with("repo_unavailable: "));
+  CHECK_FALSE(fs::exists(fs::path(f.dir / "agent-1") / "workspaces" / refused));
+
+  const std::string id =
+      f.Submit(kFix, {{"url", url}, {"secret", "deploy-key"}, {"publish", "push"}});
+  REQUIRE(f.tasks->WaitState(id, "succeeded", 60s));
+  REQUIRE(WaitUntil([&] { return Str(f.Change(id).at("published")) == "pushed"; }, 60s));
+  CHECK(Sh("git --git-dir=" + f.origin + " rev-parse autovibe/" + id) ==
+        Str(f.Change(id).at("head")));
+  // The key was a file of the agent's only while git used it.
+  CHECK(FileHolding(fs::path(f.dir / "agent-1"), "PRIVATE KEY").empty());
 }
