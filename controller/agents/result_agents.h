@@ -5,7 +5,9 @@
 #include <boost/asio/io_context.hpp>
 #include <string>
 
+#include "autovibe/v1/command.pb.h"
 #include "common/bus/bus.h"
+#include "common/core/duration.h"
 #include "controller/results/result_agents.h"
 
 namespace autovibe {
@@ -28,6 +30,11 @@ class NatsResultAgents final : public ResultAgents {
            std::string data, uint64_t total, Done<void> done) override;
 
  private:
+  // Sends `cmd` to the machine; `done` gets, on the owner thread, the reply when it says ok,
+  // else its error.
+  void Ask(const std::string& machine_id, v1::Command cmd, Duration timeout,
+           Done<v1::CommandReply> done);
+
   ResultAgentsDeps d_;
 };
 

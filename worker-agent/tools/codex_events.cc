@@ -67,22 +67,7 @@ void AddUsage(CodexUsage& total, const json::object& usage) {
 
 }  // namespace
 
-void CodexTranscript::OnStdout(std::string_view data) {
-  lines_.Feed(data, [this](std::string_view line) { OnLine(line); });
-}
-
-void CodexTranscript::Finish() {
-  lines_.Flush([this](std::string_view line) { OnLine(line); });
-}
-
-void CodexTranscript::OnLine(std::string_view line) {
-  boost::system::error_code ec;
-  json::value parsed = json::parse(line, ec);
-  if (ec || !parsed.is_object()) {
-    ++unparsed_lines_;
-    return;
-  }
-  const json::object& o = parsed.get_object();
+void CodexTranscript::OnObject(const json::object& o) {
   const std::string_view type = Str(o, "type");
   if (type == "thread.started") {
     thread_id_ = Str(o, "thread_id");
@@ -104,7 +89,7 @@ void CodexTranscript::OnLine(std::string_view line) {
   } else if (type == "error") {
     error_ = ErrorMessage(Str(o, "message"));
   } else if (type.empty()) {
-    ++unparsed_lines_;
+    CountUnparsed();
   }
 }
 

@@ -32,14 +32,8 @@ struct CodexUsage {
 
 // What a `codex exec --json` transcript says about a run. Not thread-safe; feed it from one
 // thread.
-class CodexTranscript {
+class CodexTranscript final : public JsonLines {
  public:
-  static constexpr size_t kMaxLineBytes = 4 << 20;
-
-  void OnStdout(std::string_view data);
-  // At the end of the output; reads a last line without a newline.
-  void Finish();
-
   const std::string& thread_id() const { return thread_id_; }
   // The agent's steps: messages and tool calls (commands, file changes, MCP calls, web
   // searches) it completed, as Claude Code counts an answer and each tool round trip.
@@ -53,13 +47,10 @@ class CodexTranscript {
   const CodexUsage& usage() const { return usage_; }
   // The last agent message: the tool's own summary of what it did.
   const std::string& last_message() const { return last_message_; }
-  uint64_t unparsed_lines() const { return unparsed_lines_; }
-  uint64_t skipped_lines() const { return lines_.skipped_lines(); }
 
  private:
-  void OnLine(std::string_view line);
+  void OnObject(const boost::json::object& o) override;
 
-  LineSplitter lines_{kMaxLineBytes};
   std::string thread_id_;
   uint32_t steps_ = 0;
   uint32_t turns_completed_ = 0;
@@ -67,7 +58,6 @@ class CodexTranscript {
   std::string error_;
   CodexUsage usage_;
   std::string last_message_;
-  uint64_t unparsed_lines_ = 0;
 };
 
 }  // namespace autovibe::tools

@@ -81,22 +81,25 @@ void LineSplitter::Emit(std::string_view line, const LineHandler& on_line) {
   if (!line.empty()) on_line(line);
 }
 
-void ClaudeTranscript::OnStdout(std::string_view data) {
+void JsonLines::OnStdout(std::string_view data) {
   lines_.Feed(data, [this](std::string_view line) { OnLine(line); });
 }
 
-void ClaudeTranscript::Finish() {
+void JsonLines::Finish() {
   lines_.Flush([this](std::string_view line) { OnLine(line); });
 }
 
-void ClaudeTranscript::OnLine(std::string_view line) {
+void JsonLines::OnLine(std::string_view line) {
   boost::system::error_code ec;
   json::value parsed = json::parse(line, ec);
   if (ec || !parsed.is_object()) {
     ++unparsed_lines_;
     return;
   }
-  const json::object& o = parsed.get_object();
+  OnObject(parsed.get_object());
+}
+
+void ClaudeTranscript::OnObject(const json::object& o) {
   if (std::string_view id = StringField(o, "session_id"); !id.empty()) session_id_ = id;
   const std::string_view type = StringField(o, "type");
   if (type == "result") {

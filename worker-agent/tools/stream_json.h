@@ -2,6 +2,7 @@
 // line ("system" init, "assistant" and "user" messages, and a last "result").
 #pragma once
 
+#include <boost/json/object.hpp>
 #include <cstdint>
 #include <functional>
 #include <optional>
@@ -43,33 +44,49 @@ struct ClaudeResult {
   std::vector<std::string> errors;  // "errors", which newer versions add to error subtypes
 };
 
-// What a stream-json transcript says about a run. Not thread-safe; feed it from one thread.
-class ClaudeTranscript {
+// A tool's output as JSON objects, one a line (Claude Code's stream-json, Codex's --json):
+// split into lines, parsed, each object handed to OnObject. Not thread-safe; feed it from one
+// thread.
+class JsonLines {
  public:
   static constexpr size_t kMaxLineBytes = 4 << 20;
+  virtual ~JsonLines() = default;
 
   void OnStdout(std::string_view data);
   // At the end of the output; reads a last line without a newline.
   void Finish();
-
-  // Assistant messages of the main conversation (not of subagents), each counted once
-  // although --verbose prints one line per content block.
-  uint32_t assistant_turns() const { return assistant_turns_; }
-  const std::string& session_id() const { return session_id_; }
-  const std::optional<ClaudeResult>& result() const { return result_; }
   // Lines that were not JSON objects (warnings on stdout, ...), and over-long lines skipped.
   uint64_t unparsed_lines() const { return unparsed_lines_; }
   uint64_t skipped_lines() const { return lines_.skipped_lines(); }
+
+ protected:
+  virtual void OnObject(const boost::json::object& o) = 0;
+  // An object that is not one of the tool's events counts with the lines that were not JSON.
+  void CountUnparsed() { ++unparsed_lines_; }
 
  private:
   void OnLine(std::string_view line);
 
   LineSplitter lines_{kMaxLineBytes};
+  uint64_t unparsed_lines_ = 0;
+};
+
+// What a stream-json transcript says about a run.
+class ClaudeTranscript final : public JsonLines {
+ public:
+  // Assistant messages of the main conversation (not of subagents), each counted once
+  // although --verbose prints one line per content block.
+  uint32_t assistant_turns() const { return assistant_turns_; }
+  const std::string& session_id() const { return session_id_; }
+  const std::optional<ClaudeResult>& result() const { return result_; }
+
+ private:
+  void OnObject(const boost::json::object& o) override;
+
   uint32_t assistant_turns_ = 0;
   std::string last_message_id_;
   std::string session_id_;
   std::optional<ClaudeResult> result_;
-  uint64_t unparsed_lines_ = 0;
 };
 
 // total_cost_usd as micro-dollars, rounded to the nearest; 0 for a negative, absurd (a million
