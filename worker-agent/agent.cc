@@ -591,9 +591,10 @@ class AgentImpl final : public Agent {
     }
     hb.set_sent_at_unix_ns(UnixNowNs());
     for (const auto& id : tasks_->RunningTaskIds()) hb.add_running_task_ids(id);
-    // About once a minute: retention of workspaces and mirrors, and their disk use.
+    // Every five minutes (and at start): retention of workspaces and mirrors, and their disk
+    // use. It walks every file of the data dir, so not with every heartbeat.
     const uint64_t every =
-        std::max<int64_t>(1, std::chrono::minutes(1) / std::max(interval_, Duration(1)));
+        std::max<int64_t>(1, std::chrono::minutes(5) / std::max(interval_, Duration(1)));
     if (sequence_ % every == 1 || every == 1) {
       const auto ids = tasks_->RunningTaskIds();
       repos_->Sweep(std::set<std::string>(ids.begin(), ids.end()));
