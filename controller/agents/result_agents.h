@@ -5,12 +5,15 @@
 #include <boost/asio/io_context.hpp>
 #include <string>
 
-#include "autovibe/v1/command.pb.h"
 #include "common/bus/bus.h"
 #include "common/core/duration.h"
 #include "controller/results/result_agents.h"
 
 namespace autovibe {
+namespace v1 {
+class Command;
+class CommandReply;
+}  // namespace v1
 
 struct ResultAgentsDeps {
   boost::asio::io_context* ioc = nullptr;
