@@ -225,6 +225,7 @@ class ControllerImpl final : public Controller {
                           config_.nats_password, prefix});
       JoinTokensOptions jo;
       for (const PoolConfig& p : config_.pools) jo.pool_labels[p.name] = p.labels;
+      jo.registered = [this](const std::string& id) { return fleet_->Find(id) != nullptr; };
       join_tokens_ = std::make_unique<JoinTokens>(*store_, clock_, *nats_auth_, std::move(jo));
       if (auto r = join_tokens_->Load(); !r) return r.error();
     }

@@ -18,7 +18,7 @@ namespace {
 
 constexpr auto kJoinTimeout = std::chrono::seconds(10);
 constexpr auto kMaxBackoff = std::chrono::seconds(5);
-constexpr auto kNewTokenGrace = std::chrono::seconds(3);
+constexpr auto kNewTokenGrace = std::chrono::seconds(10);
 // How long the new user may take to be accepted (the controller reloads nats-server first).
 constexpr auto kLoginWait = std::chrono::seconds(15);
 

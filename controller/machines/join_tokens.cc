@@ -57,6 +57,14 @@ Result<JoinGrant> JoinTokens::Claim(const std::string& token_id) {
   JoinToken& t = it->second;
   const int64_t now = clock_.NowMs();
   if (t.used()) {
+    const bool in_grace = now - t.used_at_ms < options_.used_grace.count();
+    if (in_grace && options_.registered && !options_.registered(t.machine_id)) {
+      if (const std::string* password = auth_.PasswordOf(t.machine_id)) {
+        spdlog::info("join token {} asked again before machine {} registered: same answer", t.id,
+                     t.machine_id);
+        return GrantOf(t, t.machine_id, *password);
+      }
+    }
     return MakeError(ErrorCode::kConflict, "join token " + t.id + " was already used (by machine " +
                                                t.machine_id + " at " + FormatRfc3339(t.used_at_ms) +
                                                "); create a new one");
@@ -76,15 +84,20 @@ Result<JoinGrant> JoinTokens::Claim(const std::string& token_id) {
     return r.error();
   }
   t = used;
-  JoinGrant g{
-      .machine_id = t.machine_id, .nats_user = creds->first, .nats_password = creds->second};
+  spdlog::info("join token used id={} machine_id={}", t.id, t.machine_id);
+  return GrantOf(t, creds->first, creds->second);
+}
+
+JoinGrant JoinTokens::GrantOf(const JoinToken& t, std::string user, std::string password) const {
+  JoinGrant g{.machine_id = t.machine_id,
+              .nats_user = std::move(user),
+              .nats_password = std::move(password)};
   if (!t.pool.empty()) {
     if (auto p = options_.pool_labels.find(t.pool); p != options_.pool_labels.end()) {
       g.labels = p->second;
     }
     g.labels["pool"] = t.pool;
   }
-  spdlog::info("join token used id={} machine_id={}", t.id, t.machine_id);
   return g;
 }
 
@@ -92,7 +105,9 @@ size_t JoinTokens::Tick() {
   const int64_t now = clock_.NowMs();
   std::vector<std::string> end, forget;
   for (const auto& [id, t] : tokens_) {
-    const bool used_long_enough = t.used() && now - t.used_at_ms >= options_.used_grace.count();
+    const bool used_long_enough =
+        t.used() && (now - t.used_at_ms >= options_.used_grace.count() ||
+                     (options_.registered && options_.registered(t.machine_id)));
     if ((used_long_enough || t.expired(now)) && auth_.JoinAllowed(id)) end.push_back(id);
     const int64_t ended_at = t.used() ? t.used_at_ms : t.expires_at_ms;
     if ((t.used() || t.expired(now)) && now - ended_at >= options_.keep_ended.count()) {

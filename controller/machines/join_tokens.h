@@ -7,6 +7,7 @@
 // Owner-thread only.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
@@ -26,9 +27,14 @@ struct JoinTokensOptions {
   std::map<std::string, std::map<std::string, std::string>> pool_labels;
   Duration default_ttl = std::chrono::hours(1);
   Duration max_ttl = std::chrono::hours(24 * 30);
-  // How long a used token's bus user stays, so the answer to its join request is delivered
-  // before the server drops the connection that asked.
-  Duration used_grace = std::chrono::seconds(2);
+  // How long a used token's bus user stays: the answer to its join request is delivered
+  // before the server drops the connection that asked, and an agent whose answer was lost
+  // (a reload of nats-server, a cut connection) may ask again and hear the same one.
+  Duration used_grace = std::chrono::seconds(60);
+  // Whether a machine has registered. Until its machine has, within the grace, a used token
+  // asked again gives the same answer (its first was lost); once it has, the token's bus user
+  // goes at the next Tick. Unset: no second answer, and the user goes after the grace.
+  std::function<bool(const std::string&)> registered;
   // Used and expired tokens are forgotten this long after they ended.
   Duration keep_ended = std::chrono::hours(24 * 7);
 };
@@ -61,11 +67,14 @@ class JoinTokens {
   // server reloads a few milliseconds later). Errors: bad_request (pool name, ttl), store.
   Result<CreatedJoinToken> Create(const std::string& pool, Duration ttl);
 
-  // Uses the token up: a new machine id and its bus user. Errors: not_found (no such token),
-  // conflict (already used, or expired), store, unavailable (the server's users file).
+  // Uses the token up: a new machine id and its bus user. Asked again within the grace, while
+  // that machine has not registered, the same answer is given again: only the token's holder
+  // can ask, and its first answer was lost. Errors: not_found (no such token), conflict
+  // (already used, or expired), store, unavailable (the server's users file).
   Result<JoinGrant> Claim(const std::string& token_id);
 
-  // Removes the bus users of tokens used (after the grace) or expired, and forgets tokens that
+  // Removes the bus users of tokens used (once their machine registered, or after the grace)
+  // or expired, and forgets tokens that
   // ended long ago. Returns how many bus users went.
   size_t Tick();
 
@@ -76,6 +85,8 @@ class JoinTokens {
   Store& store_;
   const Clock& clock_;
   NatsAuth& auth_;
+  JoinGrant GrantOf(const JoinToken& t, std::string user, std::string password) const;
+
   JoinTokensOptions options_;
   std::map<std::string, JoinToken> tokens_;
 };

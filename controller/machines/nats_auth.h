@@ -40,6 +40,11 @@ class NatsAuth {
   // A new user for the machine: (user, password). The server has been told to reload when this
   // returns; CheckNatsLogin tells when it has.
   Result<std::pair<std::string, std::string>> Mint(const std::string& machine_id);
+  // The machine's bus password, or null when it has no user.
+  const std::string* PasswordOf(const std::string& machine_id) const {
+    auto it = passwords_.find(machine_id);
+    return it == passwords_.end() ? nullptr : &it->second;
+  }
   // The machine is gone: its user is removed.
   void Forget(const std::string& machine_id);
 

@@ -72,7 +72,7 @@ struct CheckpointFleet {
           name, dir / name, nats.url(), std::move(args),
           std::map<std::string, std::string>{{"ANTHROPIC_API_KEY", kCheckpointTestKey}}));
     }
-    REQUIRE(WaitUntil(
+    const bool ready = WaitUntil(
         [&] {
           for (const std::string name : {"agent-1", "agent-2"}) {
             auto m = controller->MachineByName(name);
@@ -81,7 +81,8 @@ struct CheckpointFleet {
           }
           return true;
         },
-        60s));
+        60s);
+    if (!ready) FAIL("the agents are not ready after 60 s; logs:\n" << LogTails(dir.path()));
     tasks->CreateProject("demo");
   }
 

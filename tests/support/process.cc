@@ -11,12 +11,14 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
 #include <thread>
+#include <vector>
 
 namespace autovibe::testing {
 
@@ -103,6 +105,25 @@ std::string ChildProcess::Log() const {
   std::stringstream ss;
   ss << in.rdbuf();
   return ss.str();
+}
+
+std::string LogTails(const std::string& dir, size_t max_bytes) {
+  std::vector<std::filesystem::path> logs;
+  std::error_code ec;
+  for (const auto& e : std::filesystem::directory_iterator(dir, ec)) {
+    if (e.path().extension() == ".log") logs.push_back(e.path());
+  }
+  std::sort(logs.begin(), logs.end());
+  std::string out;
+  for (const auto& path : logs) {
+    std::ifstream in(path, std::ios::binary);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    std::string text = ss.str();
+    if (text.size() > max_bytes) text = "[...]" + text.substr(text.size() - max_bytes);
+    out += "==== " + path.filename().string() + " ====\n" + text + "\n";
+  }
+  return out;
 }
 
 bool SocketAnswers(const std::string& path) {

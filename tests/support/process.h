@@ -67,6 +67,10 @@ bool WaitUntil(const std::function<bool()>& done, std::chrono::milliseconds dead
 bool RunUntil(boost::asio::io_context& ioc, const std::function<bool()>& done,
               std::chrono::milliseconds deadline);
 
+// The last `max_bytes` of every *.log file directly in `dir`, each under its name: what a test
+// prints when processes it started did not do what it waited for.
+std::string LogTails(const std::string& dir, size_t max_bytes = 6000);
+
 // True if something accepts TCP connections on 127.0.0.1:port.
 bool PortOpen(uint16_t port);
 

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <catch2/catch.hpp>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -22,10 +23,15 @@ struct JoinTokensFixture {
                 NatsAuthOptions{.auth_file = dir / "users.conf",
                                 .controller_user = "controller",
                                 .controller_password = "pw"}};
-  JoinTokens tokens{*store, clock, auth,
-                    JoinTokensOptions{.pool_labels = {{"kvm", {{"gpu", "none"}}}}}};
+  JoinTokens tokens;
 
-  JoinTokensFixture() { REQUIRE(tokens.Load()); }
+  // `registered`: whether a machine has registered (JoinTokensOptions::registered).
+  explicit JoinTokensFixture(std::function<bool(const std::string&)> registered = {})
+      : tokens(*store, clock, auth,
+               JoinTokensOptions{.pool_labels = {{"kvm", {{"gpu", "none"}}}},
+                                 .registered = std::move(registered)}) {
+    REQUIRE(tokens.Load());
+  }
   std::string UsersFile() { return ReadFile(dir / "users.conf").value(); }
 };
 

@@ -48,10 +48,45 @@ TEST_CASE("a join token is a bus user until it is used, once", "[join]") {
   // The used token's user stays for the answer to go out, then goes.
   CHECK(t.tokens.Tick() == 0);
   CHECK_THAT(t.UsersFile(), Catch::Contains(made->id));
-  t.clock.now += 2'000;
+  t.clock.now += 60'000;
   CHECK(t.tokens.Tick() == 1);
   CHECK_THAT(t.UsersFile(), !Catch::Contains(made->id));
   CHECK_THAT(t.UsersFile(), Catch::Contains(grant->machine_id));
+}
+
+TEST_CASE("an agent whose join answer was lost hears the same answer until it registers",
+          "[join]") {
+  bool registered = false;
+  Tokens t{[&](const std::string&) { return registered; }};
+  auto made = t.tokens.Create("kvm", 0ms);
+  REQUIRE(made);
+  auto first = t.tokens.Claim(made->id);
+  REQUIRE(first);
+  // Asked again (the answer was lost to a reload of nats-server): the same machine and user,
+  // not a second machine.
+  t.clock.now += 10'000;
+  auto again = t.tokens.Claim(made->id);
+  REQUIRE(again);
+  CHECK(again->machine_id == first->machine_id);
+  CHECK(again->nats_user == first->nats_user);
+  CHECK(again->nats_password == first->nats_password);
+  CHECK(again->labels == first->labels);
+  CHECK(t.tokens.Tick() == 0);
+  CHECK_THAT(t.UsersFile(), Catch::Contains(made->id));
+  // Once the machine has registered, the answer is not given again, and the token's own bus
+  // user goes at once.
+  registered = true;
+  auto after = t.tokens.Claim(made->id);
+  REQUIRE_FALSE(after);
+  CHECK(after.error().code == ErrorCode::kConflict);
+  CHECK(t.tokens.Tick() == 1);
+  CHECK_THAT(t.UsersFile(), !Catch::Contains(made->id));
+  // Nor after the grace, registered or not.
+  registered = false;
+  t.clock.now += 60'000;
+  auto late = t.tokens.Claim(made->id);
+  REQUIRE_FALSE(late);
+  CHECK(late.error().code == ErrorCode::kConflict);
 }
 
 TEST_CASE("an expired join token is refused and loses its bus user", "[join]") {
