@@ -17,7 +17,8 @@ struct HttpRequest {
   std::string target;  // as sent: "/v1/machines?x=1"
   std::string path;    // decoded path without the query: "/v1/machines"
   std::map<std::string, std::string> query;
-  std::string authorization;  // the Authorization header, if any
+  std::string authorization;   // the Authorization header, if any
+  std::string remote_address;  // the client's address as the server saw it: "127.0.0.1"
   std::string content_type;
   std::string body;
   // Every header as sent, names in lower case ("x-api-key"), in order.

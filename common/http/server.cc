@@ -182,6 +182,9 @@ class Server final : public HttpServer, public std::enable_shared_from_this<Serv
     beast::flat_buffer buffer;
     auto alive = alive_;
     Handler handler = handler_;
+    boost::system::error_code peer_ec;
+    const auto peer = stream.socket().remote_endpoint(peer_ec);
+    const std::string remote_address = peer_ec ? std::string() : peer.address().to_string();
     for (bool first = true;; first = false) {
       http::request_parser<http::string_body> parser;
       parser.body_limit(options_.max_body_bytes);
@@ -192,6 +195,7 @@ class Server final : public HttpServer, public std::enable_shared_from_this<Serv
       bool target_ok = false;
       if (!ec) {
         req = FromHead(parser);
+        req->remote_address = remote_address;
         target_ok = SplitTarget(*req);
         if (target_ok && options_.check_head) refused = options_.check_head(*req);
         if (!refused && !parser.is_done()) {

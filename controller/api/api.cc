@@ -44,7 +44,7 @@ std::optional<HttpResponse> Api::CheckHead(const HttpRequest& head) {
 
 std::optional<HttpResponse> Api::Unauthorized(const HttpRequest& req, std::string& route) const {
   auto seg = PathSegments(req.path);
-  if (seg.empty() || seg[0] != "v1" || Authorized(req)) return std::nullopt;
+  if (seg.empty() || seg[0] != "v1" || Authenticate(req)) return std::nullopt;
   route = "unauthorized";
   auto r = JsonError(401, "unauthorized",
                      req.authorization.empty() ? "missing bearer token" : "invalid bearer token");
@@ -52,14 +52,17 @@ std::optional<HttpResponse> Api::Unauthorized(const HttpRequest& req, std::strin
   return r;
 }
 
-bool Api::Authorized(const HttpRequest& req) const {
+std::optional<Caller> Api::Authenticate(const HttpRequest& req) const {
   constexpr std::string_view kBearer = "Bearer ";
   std::string_view h = req.authorization;
-  if (!h.starts_with(kBearer)) return false;
+  if (!h.starts_with(kBearer)) return std::nullopt;
   std::string_view token = h.substr(kBearer.size());
   const std::string& want = deps_.admin_token;
-  return !want.empty() && token.size() == want.size() &&
-         CRYPTO_memcmp(token.data(), want.data(), want.size()) == 0;
+  if (want.empty() || token.size() != want.size() ||
+      CRYPTO_memcmp(token.data(), want.data(), want.size()) != 0) {
+    return std::nullopt;
+  }
+  return Caller{.name = "admin", .role = Role::kAdmin};
 }
 
 HttpResponse Api::Route(const HttpRequest& req, std::string& route) {

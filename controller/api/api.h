@@ -9,6 +9,7 @@
 #include "common/bus/bus_stats.h"
 #include "common/http/http.h"
 #include "controller/api/budgets_api.h"
+#include "controller/api/caller.h"
 #include "controller/api/checkpoints_api.h"
 #include "controller/api/join_tokens_api.h"
 #include "controller/api/machines_api.h"
@@ -57,7 +58,8 @@ class Api {
 
  private:
   HttpResponse Route(const HttpRequest& req, std::string& route);
-  bool Authorized(const HttpRequest& req) const;
+  // Who sent the request, from its bearer token; nothing when the token is missing or unknown.
+  std::optional<Caller> Authenticate(const HttpRequest& req) const;
   // The 401 for a /v1 request without a valid token; nothing for a good one or another path.
   std::optional<HttpResponse> Unauthorized(const HttpRequest& req, std::string& route) const;
   HttpResponse Metrics() const;
