@@ -6,12 +6,11 @@
 
 #include <boost/json.hpp>
 #include <catch2/catch.hpp>
-#include <fstream>
 #include <map>
 #include <memory>
-#include <sstream>
 #include <string>
 
+#include "common/core/files.h"
 #include "tests/support/catch_result.h"
 #include "tests/support/fleet_harness.h"
 #include "tests/support/nats_server.h"
@@ -119,10 +118,8 @@ struct TokenRolesFleet {
   }
 
   std::string ControllerLog() const {
-    std::ifstream in(dir / ("controller-" + std::to_string(controller->port()) + ".log"));
-    std::stringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
+    auto log = ReadFile(dir / ("controller-" + std::to_string(controller->port()) + ".log"));
+    return log ? *log : "";
   }
 };
 

@@ -7,6 +7,7 @@
 #include <set>
 #include <tuple>
 
+#include "common/core/files.h"
 #include "tests/integration/token_roles_fleet.h"
 
 using namespace autovibe;
@@ -25,13 +26,6 @@ std::set<std::string> Field(const json::array& list, const std::string& key) {
   std::set<std::string> out;
   for (const auto& item : list) out.insert(std::string(item.at(key).as_string()));
   return out;
-}
-
-std::string FileBytes(const std::filesystem::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
 }
 
 }  // namespace
@@ -151,7 +145,11 @@ TEST_CASE("revoked and expired tokens get 401, and no secret is kept or said any
   REQUIRE(log.find("api token created") != std::string::npos);
   std::string db;
   for (const auto& e : std::filesystem::directory_iterator(data)) {
-    if (e.path().filename().string().starts_with("controller.db")) db += FileBytes(e.path());
+    if (e.path().filename().string().starts_with("controller.db")) {
+      auto bytes = ReadFile(e.path());
+      REQUIRE(bytes);
+      db += *bytes;
+    }
   }
   REQUIRE(!db.empty());
   for (const auto& [name, secret] : f.secrets) {
