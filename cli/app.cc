@@ -11,6 +11,7 @@
 #include "cli/secret_cmd.h"
 #include "cli/table.h"
 #include "cli/task_cmd.h"
+#include "cli/token_cmd.h"
 #include "cli/usage_cmd.h"
 #include "common/core/time.h"
 
@@ -105,6 +106,7 @@ std::unique_ptr<CLI::App> BuildApp(Invocation& inv) {
   AddCheckpointCommands(*app, inv);
   AddUsageCommand(*app, inv);
   AddSecretCommands(*app, inv);
+  AddTokenCommands(*app, inv);
 
   AddGlobalOptionsFooter(*app);
   return app;
@@ -137,7 +139,7 @@ int RunCommand(const Invocation& inv, const Client& client, int64_t now_ms, std:
     PrintError(err, CliError{kExitUsage, "no command given; see autovibe --help"});
     return kExitUsage;
   }
-  CommandContext ctx{client, inv.options, out, now_ms};
+  CommandContext ctx{client, inv.options, out, now_ms, &err};
   CliStatus status = inv.action(ctx);
   out.flush();
   if (!status) {

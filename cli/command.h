@@ -52,7 +52,8 @@ struct CommandContext {
   const Client& client;
   const GlobalOptions& options;
   std::ostream& out;
-  int64_t now_ms = 0;  // wall time in Unix milliseconds, for ages like "3s ago"
+  int64_t now_ms = 0;           // wall time in Unix milliseconds, for ages like "3s ago"
+  std::ostream* err = nullptr;  // notes for people beside the answer (hints); may be null
 };
 
 using Action = std::function<CliStatus(CommandContext&)>;

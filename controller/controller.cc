@@ -37,6 +37,8 @@
 #include "controller/api/secrets_api.h"
 #include "controller/api/task_followers.h"
 #include "controller/api/tasks_api.h"
+#include "controller/api/tokens_api.h"
+#include "controller/auth/token_book.h"
 #include "controller/budget_bridge.h"
 #include "controller/budgets/alerts.h"
 #include "controller/budgets/budget_book.h"
@@ -120,6 +122,10 @@ class ControllerImpl final : public Controller {
     auto token = LoadOrCreateAdminToken(config_.data_dir);
     if (!token) return token.error();
     admin_token_ = *token;
+    tokens_ = std::make_unique<TokenBook>(TokenBookDeps{
+        &store_->api_tokens(), &clock_,
+        [this](std::string_view p) { return tasks_ && tasks_->FindProject(p) != nullptr; }});
+    if (auto r = tokens_->Load(); !r) return r.error();
     auto secrets = SecretStore::Open(config_.data_dir + "/secrets", clock_);
     if (!secrets) return secrets.error();
     secrets_ = std::move(*secrets);
@@ -422,6 +428,12 @@ class ControllerImpl final : public Controller {
     secrets_api_ = std::make_unique<SecretsApi>(SecretsApiDeps{secrets_.get()});
     ad.secrets_api = secrets_api_.get();
     ad.insecure_bus = config_.insecure_bus;
+    tokens_api_ = std::make_unique<TokensApi>(
+        TokensApiDeps{tokens_.get(), &clock_, [this] { return batch_->Commit(); }});
+    ad.tokens = tokens_.get();
+    ad.tokens_api = tokens_api_.get();
+    ad.checkpoints = checkpoints_.get();
+    ad.machines = machines_.get();
     api_ = std::make_unique<Api>(std::move(ad));
     HttpServerOptions ho;
     ho.host = hp->first;
@@ -503,6 +515,7 @@ class ControllerImpl final : public Controller {
   SystemClock clock_;
   std::string admin_token_;
   std::unique_ptr<Store> store_;
+  std::unique_ptr<TokenBook> tokens_;  // API tokens beside the bootstrap admin token
   std::unique_ptr<Fleet> fleet_;
   std::unique_ptr<WriteBatch> batch_;
   std::unique_ptr<TaskFollowers> followers_;
@@ -542,6 +555,7 @@ class ControllerImpl final : public Controller {
   std::unique_ptr<JoinTokensApi> join_tokens_api_;
   std::unique_ptr<SecretStore> secrets_;  // <data-dir>/secrets
   std::unique_ptr<SecretsApi> secrets_api_;
+  std::unique_ptr<TokensApi> tokens_api_;
   std::unique_ptr<Api> api_;
   std::unique_ptr<HttpServer> http_;
   uint64_t ticks_ = 0;

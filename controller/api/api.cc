@@ -6,10 +6,20 @@
 
 #include <boost/json.hpp>
 
+#include "controller/api/authorize.h"
 #include "controller/api/machine_json.h"
 #include "controller/api/responses.h"
 
 namespace autovibe {
+namespace {
+
+HttpResponse NoCaller(const Error& why) {
+  auto r = JsonError(401, "unauthorized", why.message);
+  r.headers.emplace_back("WWW-Authenticate", "Bearer");
+  return r;
+}
+
+}  // namespace
 
 HttpResponse Api::Handle(const HttpRequest& req) {
   std::string route = "other";
@@ -44,25 +54,35 @@ std::optional<HttpResponse> Api::CheckHead(const HttpRequest& head) {
 
 std::optional<HttpResponse> Api::Unauthorized(const HttpRequest& req, std::string& route) const {
   auto seg = PathSegments(req.path);
-  if (seg.empty() || seg[0] != "v1" || Authenticate(req)) return std::nullopt;
+  if (seg.empty() || seg[0] != "v1") return std::nullopt;
+  auto caller = Identify(req);
+  if (caller) return std::nullopt;
   route = "unauthorized";
-  auto r = JsonError(401, "unauthorized",
-                     req.authorization.empty() ? "missing bearer token" : "invalid bearer token");
-  r.headers.emplace_back("WWW-Authenticate", "Bearer");
-  return r;
+  return NoCaller(caller.error());
 }
 
 std::optional<Caller> Api::Authenticate(const HttpRequest& req) const {
+  auto caller = Identify(req);
+  if (!caller) return std::nullopt;
+  return std::move(*caller);
+}
+
+Result<Caller> Api::Identify(const HttpRequest& req) const {
   constexpr std::string_view kBearer = "Bearer ";
   std::string_view h = req.authorization;
-  if (!h.starts_with(kBearer)) return std::nullopt;
+  if (h.empty()) return MakeError(ErrorCode::kUnauthorized, "missing bearer token");
+  const Error invalid(ErrorCode::kUnauthorized, "invalid bearer token");
+  if (!h.starts_with(kBearer)) return invalid;
   std::string_view token = h.substr(kBearer.size());
   const std::string& want = deps_.admin_token;
-  if (want.empty() || token.size() != want.size() ||
-      CRYPTO_memcmp(token.data(), want.data(), want.size()) != 0) {
-    return std::nullopt;
+  if (!want.empty() && token.size() == want.size() &&
+      CRYPTO_memcmp(token.data(), want.data(), want.size()) == 0) {
+    return Caller{.name = std::string(kBootstrapTokenName), .role = Role::kAdmin};
   }
-  return Caller{.name = "admin", .role = Role::kAdmin};
+  if (deps_.tokens == nullptr) return invalid;
+  auto t = deps_.tokens->Authenticate(token);
+  if (!t) return t.error();
+  return Caller{.name = (*t)->name, .role = (*t)->role, .projects = (*t)->projects};
 }
 
 HttpResponse Api::Route(const HttpRequest& req, std::string& route) {
@@ -80,19 +100,37 @@ HttpResponse Api::Route(const HttpRequest& req, std::string& route) {
     return Metrics();
   }
   if (seg.empty() || seg[0] != "v1") return JsonError(404, "not_found", "no such endpoint");
-  if (auto refused = Unauthorized(req, route)) return std::move(*refused);
+  auto caller = Identify(req);
+  if (!caller) {
+    route = "unauthorized";
+    return NoCaller(caller.error());
+  }
+  return RouteV1(req, seg, *caller, route);
+}
+
+HttpResponse Api::RouteV1(const HttpRequest& req, const std::vector<std::string_view>& seg,
+                          const Caller& caller, std::string& route) {
+  // Every route has its rule; a path none matches is served to nobody.
+  auto rule = FindRouteRule(req.method, seg);
+  if (!rule) return JsonError(404, "not_found", "no such endpoint");
+  route = std::string(rule->pattern);
+  const ProjectScope scope(caller, lookup_);
+  if (auto refused = Refusal(req, seg, *rule, scope)) return std::move(*refused);
   if (deps_.budgets_api != nullptr && BudgetsApi::Handles(seg)) {
-    return deps_.budgets_api->Route(req, seg, route);
+    return deps_.budgets_api->Route(req, seg, route, scope);
   }
   if (deps_.checkpoints_api != nullptr && CheckpointsApi::Handles(seg)) {
-    return deps_.checkpoints_api->Route(req, seg, route);
+    return deps_.checkpoints_api->Route(req, seg, route, scope);
   }
   if (deps_.tasks_api != nullptr && seg.size() >= 2 &&
       (seg[1] == "projects" || seg[1] == "tasks")) {
-    return deps_.tasks_api->Route(req, seg, route);
+    return deps_.tasks_api->Route(req, seg, route, scope);
   }
   if (deps_.secrets_api != nullptr && SecretsApi::Handles(seg)) {
     return deps_.secrets_api->Route(req, seg, route);
+  }
+  if (deps_.tokens_api != nullptr && TokensApi::Handles(seg)) {
+    return deps_.tokens_api->Route(req, seg, route);
   }
   if (deps_.join_tokens_api != nullptr && JoinTokensApi::Handles(seg)) {
     return deps_.join_tokens_api->Route(req, route);

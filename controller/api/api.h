@@ -14,8 +14,11 @@
 #include "controller/api/join_tokens_api.h"
 #include "controller/api/machines_api.h"
 #include "controller/api/metrics.h"
+#include "controller/api/project_scope.h"
 #include "controller/api/secrets_api.h"
 #include "controller/api/tasks_api.h"
+#include "controller/api/tokens_api.h"
+#include "controller/auth/token_book.h"
 #include "controller/fleet/fleet.h"
 #include "controller/model/refusals.h"
 
@@ -36,11 +39,19 @@ struct ApiDeps {
   SecretsApi* secrets_api = nullptr;          // may be null
   // The bus runs without users (--insecure-bus): /healthz and /metrics say so.
   bool insecure_bus = false;
+  // Tokens beside the bootstrap admin token; null: that token alone.
+  TokenBook* tokens = nullptr;
+  TokensApi* tokens_api = nullptr;  // may be null
+  // Where checkpoints' projects are found, for project-scoped tokens; may be null (with
+  // `tasks`, the lookup ProjectScope uses).
+  const CheckpointService* checkpoints = nullptr;
+  const MachineManager* machines = nullptr;
 };
 
 class Api {
  public:
-  explicit Api(ApiDeps deps) : deps_(std::move(deps)) {
+  explicit Api(ApiDeps deps)
+      : deps_(std::move(deps)), lookup_{deps_.tasks, deps_.checkpoints, deps_.machines} {
     if (deps_.machines_api == nullptr) {
       own_machines_ = std::make_unique<MachinesApi>(
           MachinesApiDeps{deps_.fleet, nullptr, [] { return Result<void>(); }});
@@ -56,15 +67,23 @@ class Api {
 
   const ApiMetrics& metrics() const { return metrics_; }
 
+  // Who sent the request, from its bearer token (the bootstrap admin token, or one of the
+  // token book's); nothing when the token is missing, unknown or expired.
+  std::optional<Caller> Authenticate(const HttpRequest& req) const;
+
  private:
   HttpResponse Route(const HttpRequest& req, std::string& route);
-  // Who sent the request, from its bearer token; nothing when the token is missing or unknown.
-  std::optional<Caller> Authenticate(const HttpRequest& req) const;
+  // The caller, or why the request has none (unauthorized: missing, invalid, expired).
+  Result<Caller> Identify(const HttpRequest& req) const;
+  // A /v1 request from `caller`, checked against its route's permission, then routed.
+  HttpResponse RouteV1(const HttpRequest& req, const std::vector<std::string_view>& seg,
+                       const Caller& caller, std::string& route);
   // The 401 for a /v1 request without a valid token; nothing for a good one or another path.
   std::optional<HttpResponse> Unauthorized(const HttpRequest& req, std::string& route) const;
   HttpResponse Metrics() const;
 
   ApiDeps deps_;
+  ProjectLookup lookup_;
   std::unique_ptr<MachinesApi> own_machines_;
   ApiMetrics metrics_;
 };

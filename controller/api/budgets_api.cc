@@ -5,6 +5,7 @@
 #include "common/core/time.h"
 #include "controller/api/budget_json.h"
 #include "controller/api/responses.h"
+#include "controller/api/scoped_usage.h"
 #include "controller/budgets/periods.h"
 
 namespace autovibe {
@@ -33,11 +34,11 @@ bool BudgetsApi::Handles(const std::vector<std::string_view>& seg) {
 }
 
 HttpResponse BudgetsApi::Route(const HttpRequest& req, const std::vector<std::string_view>& seg,
-                               std::string& route) {
+                               std::string& route, const ProjectScope& scope) {
   if (seg.size() == 2) {
     route = "/v1/" + std::string(seg[1]);
     if (req.method != "GET") return MethodNotAllowed("GET");
-    return seg[1] == "usage" ? UsageBy(req) : Alerts(req);
+    return seg[1] == "usage" ? UsageBy(req, scope) : Alerts(req, scope);
   }
   route = "/v1/projects/{name}/" + std::string(seg[3]);
   const std::string project(seg[2]);
@@ -69,7 +70,7 @@ HttpResponse BudgetsApi::Usage(const std::string& project) {
   return JsonResponse(200, UsageToJson(*usage));
 }
 
-HttpResponse BudgetsApi::UsageBy(const HttpRequest& req) {
+HttpResponse BudgetsApi::UsageBy(const HttpRequest& req, const ProjectScope& scope) {
   UsageQuery q;
   const std::string group_by = Query(req, "group_by");
   if (!group_by.empty()) {
@@ -82,7 +83,9 @@ HttpResponse BudgetsApi::UsageBy(const HttpRequest& req) {
     q.group_by = *g;
   }
   q.project = Query(req, "project");
-  if (!q.project.empty() && !deps_.project_exists(q.project)) return NoProject(q.project);
+  if (!q.project.empty() && (!scope.Sees(q.project) || !deps_.project_exists(q.project))) {
+    return NoProject(q.project);
+  }
   if (const std::string since = Query(req, "since"); !since.empty()) {
     auto ms = ParseRfc3339Ms(since, DateAlone::kMidnightUtc);
     if (!ms) {
@@ -92,17 +95,19 @@ HttpResponse BudgetsApi::UsageBy(const HttpRequest& req) {
     }
     q.since_ms = *ms;
   }
-  auto rows = deps_.book->UsageBy(q);
+  auto rows = ScopedUsage(*deps_.book, q, scope);
   if (!rows) return ErrorResponse(rows.error());
   json::array list;
   for (const UsageGroupRow& r : *rows) list.push_back(UsageRowToJson(r));
   return JsonResponse(200, {{"group_by", ToString(q.group_by)}, {"rows", std::move(list)}});
 }
 
-HttpResponse BudgetsApi::Alerts(const HttpRequest& req) {
+HttpResponse BudgetsApi::Alerts(const HttpRequest& req, const ProjectScope& scope) {
   const std::string project = Query(req, "project");
-  if (!project.empty() && !deps_.project_exists(project)) return NoProject(project);
-  auto alerts = deps_.book->Alerts(project, kMaxAlerts);
+  if (!project.empty() && (!scope.Sees(project) || !deps_.project_exists(project))) {
+    return NoProject(project);
+  }
+  auto alerts = ScopedAlerts(*deps_.book, project, kMaxAlerts, scope);
   if (!alerts) return ErrorResponse(alerts.error());
   json::array list;
   for (const BudgetAlert& a : *alerts) list.push_back(AlertToJson(a));

@@ -9,6 +9,7 @@
 
 #include "common/core/time.h"
 #include "common/http/http.h"
+#include "controller/api/project_scope.h"
 #include "controller/budgets/budget_book.h"
 
 namespace autovibe {
@@ -27,15 +28,16 @@ class BudgetsApi {
 
   // Whether the path (PathSegments, seg[0] == "v1") is one of ours.
   static bool Handles(const std::vector<std::string_view>& seg);
-  // Handles one of our paths, setting `route` for metrics.
+  // Handles one of our paths, setting `route` for metrics. /v1/usage and /v1/alerts hold only
+  // the projects `scope` sees.
   HttpResponse Route(const HttpRequest& req, const std::vector<std::string_view>& seg,
-                     std::string& route);
+                     std::string& route, const ProjectScope& scope);
 
  private:
   HttpResponse Budgets(const HttpRequest& req, const std::string& project);
   HttpResponse Usage(const std::string& project);
-  HttpResponse UsageBy(const HttpRequest& req);
-  HttpResponse Alerts(const HttpRequest& req);
+  HttpResponse UsageBy(const HttpRequest& req, const ProjectScope& scope);
+  HttpResponse Alerts(const HttpRequest& req, const ProjectScope& scope);
 
   BudgetsApiDeps deps_;
 };

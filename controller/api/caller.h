@@ -7,9 +7,9 @@
 #include <string_view>
 #include <vector>
 
-namespace autovibe {
+#include "controller/model/api_token.h"  // Role
 
-enum class Role { kViewer = 0, kOperator = 1, kAdmin = 2 };
+namespace autovibe {
 
 struct Caller {
   std::string name;  // the token's name; "admin" for the bootstrap token

@@ -79,7 +79,7 @@ const MachineRecord* CheckpointsApi::Machine(std::string_view id_or_name) const 
 }
 
 HttpResponse CheckpointsApi::Route(const HttpRequest& req, const std::vector<std::string_view>& seg,
-                                   std::string& route) {
+                                   std::string& route, const ProjectScope& scope) {
   if (seg[1] == "machines") {
     route = "/v1/machines/{id}/checkpoints";
     if (req.method != "POST") return MethodNotAllowed("POST");
@@ -88,7 +88,7 @@ HttpResponse CheckpointsApi::Route(const HttpRequest& req, const std::vector<std
   if (seg.size() == 2) {
     route = "/v1/checkpoints";
     if (req.method != "GET") return MethodNotAllowed("GET");
-    return List(req);
+    return List(req, scope);
   }
   if (seg.size() == 3) {
     route = "/v1/checkpoints/{id}";
@@ -99,7 +99,7 @@ HttpResponse CheckpointsApi::Route(const HttpRequest& req, const std::vector<std
   if (seg.size() == 4 && seg[3] == "diff") {
     route = "/v1/checkpoints/{id}/diff";
     if (req.method != "GET") return MethodNotAllowed("GET");
-    return Diff(req, seg[2]);
+    return Diff(req, seg[2], scope);
   }
   if (seg.size() == 4 && seg[3] == "verify") {
     route = "/v1/checkpoints/{id}/verify";
@@ -119,12 +119,12 @@ HttpResponse CheckpointsApi::Route(const HttpRequest& req, const std::vector<std
   if (seg.size() == 4 && (seg[3] == "restore" || seg[3] == "branch")) {
     route = "/v1/checkpoints/{id}/" + std::string(seg[3]);
     if (req.method != "POST") return MethodNotAllowed("POST");
-    return seg[3] == "restore" ? Restore(req, seg[2]) : Branch(req, seg[2]);
+    return seg[3] == "restore" ? Restore(req, seg[2], scope) : Branch(req, seg[2]);
   }
   return JsonError(404, "not_found", "no such endpoint");
 }
 
-HttpResponse CheckpointsApi::List(const HttpRequest& req) {
+HttpResponse CheckpointsApi::List(const HttpRequest& req, const ProjectScope& scope) {
   CheckpointFilter f;
   if (auto it = req.query.find("machine"); it != req.query.end() && !it->second.empty()) {
     const MachineRecord* m = Machine(it->second);
@@ -134,10 +134,10 @@ HttpResponse CheckpointsApi::List(const HttpRequest& req) {
   if (auto it = req.query.find("task"); it != req.query.end()) f.task_id = it->second;
   json::array list;
   for (const CheckpointRecord* c : deps_.checkpoints->List(f)) {
-    list.push_back(CheckpointToJson(*c, *deps_.fleet));
+    if (scope.SeesCheckpoint(c->id)) list.push_back(CheckpointToJson(*c, *deps_.fleet));
   }
-  // Machine checkpoints belong to no task.
-  if (deps_.machines != nullptr && f.task_id.empty()) {
+  // Machine checkpoints belong to no task, nor to any project.
+  if (deps_.machines != nullptr && f.task_id.empty() && scope.Everything()) {
     for (const MachineCheckpointRecord* c : deps_.machines->Checkpoints(f.machine_id)) {
       list.push_back(MachineCheckpointToJson(*c, *deps_.fleet));
     }
@@ -215,10 +215,14 @@ HttpResponse CheckpointsApi::Create(const HttpRequest& req, std::string_view mac
   return r;
 }
 
-HttpResponse CheckpointsApi::Diff(const HttpRequest& req, std::string_view id) {
+HttpResponse CheckpointsApi::Diff(const HttpRequest& req, std::string_view id,
+                                  const ProjectScope& scope) {
   auto to = req.query.find("to");
   if (to == req.query.end() || to->second.empty()) {
     return JsonError(400, "bad_request", "say which checkpoint to compare with: ?to=ID");
+  }
+  if (!scope.SeesCheckpoint(to->second)) {
+    return JsonError(404, "not_found", "no checkpoint " + Clipped(to->second));
   }
   HttpResponse r;
   r.later = [this, from = std::string(id), to = to->second](auto respond) {
@@ -239,7 +243,8 @@ HttpResponse CheckpointsApi::Diff(const HttpRequest& req, std::string_view id) {
   return r;
 }
 
-HttpResponse CheckpointsApi::Restore(const HttpRequest& req, std::string_view id) {
+HttpResponse CheckpointsApi::Restore(const HttpRequest& req, std::string_view id,
+                                     const ProjectScope& scope) {
   if (MachineCheckpoint(id) != nullptr) return RevertMachine(req, id);
   if (deps_.checkpoints->Find(id) == nullptr) {
     return JsonError(404, "not_found", "no checkpoint " + Clipped(id));
@@ -248,6 +253,9 @@ HttpResponse CheckpointsApi::Restore(const HttpRequest& req, std::string_view id
   if (!body) return ErrorResponse(body.error());
   auto task = OptionalText(*body, "task");
   if (!task) return ErrorResponse(task.error());
+  if (!task->empty() && !scope.SeesTask(*task)) {
+    return JsonError(404, "not_found", "no task with id " + Clipped(*task));
+  }
   HttpResponse r;
   r.later = [this, id = std::string(id), task = *task](auto respond) {
     deps_.checkpoints->Restore(id, task, *deps_.tasks,

@@ -12,6 +12,7 @@
 
 #include "common/http/http.h"
 #include "controller/api/checkpoint_archives.h"
+#include "controller/api/project_scope.h"
 #include "controller/checkpoints/checkpoint_service.h"
 #include "controller/fleet/fleet.h"
 #include "controller/machines/machine_manager.h"
@@ -31,15 +32,17 @@ class CheckpointsApi {
   explicit CheckpointsApi(CheckpointsApiDeps deps) : deps_(deps) {}
 
   static bool Handles(const std::vector<std::string_view>& seg);
+  // The list holds only what `scope` sees; a diff's other checkpoint and a restore's task must
+  // be ones it sees (Api has checked the request's own checkpoint).
   HttpResponse Route(const HttpRequest& req, const std::vector<std::string_view>& seg,
-                     std::string& route);
+                     std::string& route, const ProjectScope& scope);
 
  private:
-  HttpResponse List(const HttpRequest& req);
+  HttpResponse List(const HttpRequest& req, const ProjectScope& scope);
   HttpResponse Create(const HttpRequest& req, std::string_view machine);
   HttpResponse Show(std::string_view id);
-  HttpResponse Diff(const HttpRequest& req, std::string_view id);
-  HttpResponse Restore(const HttpRequest& req, std::string_view id);
+  HttpResponse Diff(const HttpRequest& req, std::string_view id, const ProjectScope& scope);
+  HttpResponse Restore(const HttpRequest& req, std::string_view id, const ProjectScope& scope);
   HttpResponse RevertMachine(const HttpRequest& req, std::string_view id);
   HttpResponse Branch(const HttpRequest& req, std::string_view id);
   HttpResponse Delete(std::string_view id);

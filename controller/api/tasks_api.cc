@@ -1,5 +1,6 @@
 #include "controller/api/tasks_api.h"
 
+#include <algorithm>
 #include <boost/json.hpp>
 #include <charconv>
 
@@ -41,19 +42,19 @@ bool QueryFlag(const HttpRequest& req, const std::string& key) {
 }  // namespace
 
 HttpResponse TasksApi::Route(const HttpRequest& req, const std::vector<std::string_view>& seg,
-                             std::string& route) {
-  return seg[1] == "projects" ? Projects(req, seg, route) : Tasks(req, seg, route);
+                             std::string& route, const ProjectScope& scope) {
+  return seg[1] == "projects" ? Projects(req, seg, route, scope) : Tasks(req, seg, route, scope);
 }
 
 HttpResponse TasksApi::Projects(const HttpRequest& req, const std::vector<std::string_view>& seg,
-                                std::string& route) {
+                                std::string& route, const ProjectScope& scope) {
   TaskBook& book = *deps_.tasks;
   if (seg.size() == 2) {
     route = "/v1/projects";
     if (req.method == "GET") {
       json::array list;
       for (const ProjectRecord* p : book.Projects()) {
-        list.push_back(ProjectJson(*p));
+        if (scope.Sees(p->name)) list.push_back(ProjectJson(*p));
       }
       return JsonResponse(200, {{"projects", std::move(list)}});
     }
@@ -109,11 +110,11 @@ json::object TasksApi::ProjectJson(const ProjectRecord& p) const {
 }
 
 HttpResponse TasksApi::Tasks(const HttpRequest& req, const std::vector<std::string_view>& seg,
-                             std::string& route) {
+                             std::string& route, const ProjectScope& scope) {
   if (seg.size() == 2) {
     route = "/v1/tasks";
-    if (req.method == "GET") return ListTasks(req);
-    if (req.method == "POST") return Submit(req);
+    if (req.method == "GET") return ListTasks(req, scope);
+    if (req.method == "POST") return Submit(req, scope);
     return MethodNotAllowed("GET, POST");
   }
   if (seg.size() < 3 || seg.size() > 4) return JsonError(404, "not_found", "no such endpoint");
@@ -152,7 +153,7 @@ HttpResponse TasksApi::Tasks(const HttpRequest& req, const std::vector<std::stri
   return JsonResponse(200, TaskToJson(*t, deps_.fleet));
 }
 
-HttpResponse TasksApi::Submit(const HttpRequest& req) {
+HttpResponse TasksApi::Submit(const HttpRequest& req, const ProjectScope& scope) {
   auto body = ParseJsonObject(req);
   if (!body) return ErrorResponse(body.error());
   const json::value* project = body->if_contains("project");
@@ -161,8 +162,15 @@ HttpResponse TasksApi::Submit(const HttpRequest& req) {
   }
   auto spec = TaskSpecFromJson(*body);
   if (!spec) return ErrorResponse(spec.error());
+  // What lies outside the caller's projects answers as what does not exist.
+  for (const std::string& d : spec->depends_on) {
+    if (!scope.SeesTask(d)) {
+      return JsonError(400, "bad_request", "depends_on names unknown task " + Short(d));
+    }
+  }
   if (!spec->from_checkpoint.empty() &&
-      !(deps_.checkpoint_known && deps_.checkpoint_known(spec->from_checkpoint))) {
+      (!(deps_.checkpoint_known && deps_.checkpoint_known(spec->from_checkpoint)) ||
+       !scope.SeesCheckpoint(spec->from_checkpoint))) {
     return JsonError(404, "not_found", "no checkpoint " + spec->from_checkpoint);
   }
   if (!spec->repo.url.empty()) {
@@ -269,7 +277,7 @@ HttpResponse TasksApi::Review(const HttpRequest& req, const TaskRecord& t, bool 
   return JsonResponse(200, TaskToJson(**r, deps_.fleet));
 }
 
-HttpResponse TasksApi::ListTasks(const HttpRequest& req) {
+HttpResponse TasksApi::ListTasks(const HttpRequest& req, const ProjectScope& scope) {
   std::optional<TaskState> state;
   if (auto it = req.query.find("state"); it != req.query.end() && !it->second.empty()) {
     state = ParseTaskState(it->second);
@@ -279,11 +287,21 @@ HttpResponse TasksApi::ListTasks(const HttpRequest& req) {
   if (auto it = req.query.find("project"); it != req.query.end()) project = it->second;
   auto limit = QueryInt(req, "limit", kDefaultListLimit);
   if (!limit) return ErrorResponse(limit.error());
-  json::array list;
   const size_t n = std::min<size_t>(static_cast<size_t>(*limit), kMaxListLimit);
-  for (const TaskRecord* t : deps_.tasks->List(project, state, n)) {
-    list.push_back(TaskToJson(*t, deps_.fleet));
+  std::vector<const TaskRecord*> tasks;
+  if (!project.empty() || scope.Everything()) {
+    if (scope.Sees(project)) tasks = deps_.tasks->List(project, state, n);
+  } else {
+    // The last n of the caller's projects' tasks, in submission order.
+    for (const std::string& p : scope.caller().projects) {
+      auto some = deps_.tasks->List(p, state, n);
+      tasks.insert(tasks.end(), some.begin(), some.end());
+    }
+    std::sort(tasks.begin(), tasks.end(), [](auto* a, auto* b) { return a->seq < b->seq; });
+    if (tasks.size() > n) tasks.erase(tasks.begin(), tasks.end() - static_cast<ptrdiff_t>(n));
   }
+  json::array list;
+  for (const TaskRecord* t : tasks) list.push_back(TaskToJson(*t, deps_.fleet));
   return JsonResponse(200, {{"tasks", std::move(list)}});
 }
 

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "common/http/http.h"
+#include "controller/api/project_scope.h"
 #include "controller/api/task_followers.h"
 #include "controller/fleet/fleet.h"
 #include "controller/tasks/task_book.h"
@@ -38,20 +39,21 @@ class TasksApi {
   explicit TasksApi(TasksApiDeps deps) : deps_(std::move(deps)) {}
 
   // Handles the request if its path is one of ours (seg[1] is "projects" or "tasks"), setting
-  // `route` for metrics.
+  // `route` for metrics. Lists hold only what `scope` sees; a task submitted may name only
+  // tasks and checkpoints it sees (Api has checked the request's own object).
   HttpResponse Route(const HttpRequest& req, const std::vector<std::string_view>& seg,
-                     std::string& route);
+                     std::string& route, const ProjectScope& scope);
 
  private:
   HttpResponse Projects(const HttpRequest& req, const std::vector<std::string_view>& seg,
-                        std::string& route);
+                        std::string& route, const ProjectScope& scope);
   HttpResponse Tasks(const HttpRequest& req, const std::vector<std::string_view>& seg,
-                     std::string& route);
+                     std::string& route, const ProjectScope& scope);
   boost::json::object ProjectJson(const ProjectRecord& p) const;
-  HttpResponse Submit(const HttpRequest& req);
+  HttpResponse Submit(const HttpRequest& req, const ProjectScope& scope);
   // PATCH /v1/projects/{name} {"repo": {...} | null}.
   HttpResponse UpdateProject(const HttpRequest& req, std::string_view name);
-  HttpResponse ListTasks(const HttpRequest& req);
+  HttpResponse ListTasks(const HttpRequest& req, const ProjectScope& scope);
   HttpResponse Logs(const HttpRequest& req, const TaskRecord& t);
   // GET .../diff (text/x-diff; ?stat=1: the change's figures as JSON) and .../bundle.
   HttpResponse ResultFile(const HttpRequest& req, const TaskRecord& t, std::string_view what);

@@ -225,6 +225,17 @@ CREATE TABLE join_tokens (
     {12, "the default repository of a project", R"sql(
 ALTER TABLE projects ADD COLUMN repo_json TEXT NOT NULL DEFAULT '';
 )sql"},
+    {13, "API tokens with roles and project scopes", R"sql(
+CREATE TABLE api_tokens (
+  name          TEXT PRIMARY KEY,
+  role          TEXT NOT NULL,
+  projects_json TEXT NOT NULL DEFAULT '[]',
+  hash          TEXT NOT NULL UNIQUE,
+  created_at    INTEGER NOT NULL,
+  expires_at    INTEGER NOT NULL DEFAULT 0,
+  last_used_at  INTEGER NOT NULL DEFAULT 0
+);
+)sql"},
 };
 
 Error SqlError(sqlite3* db, const std::string& what) {

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "common/core/result.h"
+#include "controller/model/api_token.h"
 #include "controller/model/checkpoint.h"
 #include "controller/model/event.h"
 #include "controller/model/join_token.h"
@@ -63,6 +64,18 @@ class JoinTokenStore {
   virtual Result<void> DeleteJoinToken(std::string_view id) = 0;
 };
 
+// API tokens (sqlite_api_token_store.cc): their hashes, never their secrets.
+class ApiTokenStore {
+ public:
+  virtual ~ApiTokenStore() = default;
+  // Oldest first.
+  virtual Result<std::vector<ApiToken>> LoadApiTokens() = 0;
+  // Fails with code "conflict" when a token of that name exists.
+  virtual Result<void> InsertApiToken(const ApiToken& t) = 0;
+  virtual Result<void> SetApiTokenLastUsed(std::string_view name, int64_t at_ms) = 0;
+  virtual Result<void> DeleteApiToken(std::string_view name) = 0;
+};
+
 class Store {
  public:
   virtual ~Store() = default;
@@ -98,6 +111,7 @@ class Store {
   virtual BudgetStore& budgets() = 0;
   virtual CheckpointCatalogueStore& checkpoints() = 0;
   virtual JoinTokenStore& join_tokens() = 0;
+  virtual ApiTokenStore& api_tokens() = 0;
 
   // Groups the writes that follow into one transaction until Commit(). Writes outside
   // Begin/Commit commit one by one. Not nested: Begin while open does nothing.
