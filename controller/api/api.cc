@@ -94,6 +94,9 @@ HttpResponse Api::Route(const HttpRequest& req, std::string& route) {
   if (deps_.secrets_api != nullptr && SecretsApi::Handles(seg)) {
     return deps_.secrets_api->Route(req, seg, route);
   }
+  if (deps_.webhooks_api != nullptr && WebhooksApi::Handles(seg)) {
+    return deps_.webhooks_api->Route(req, seg, route);
+  }
   if (deps_.join_tokens_api != nullptr && JoinTokensApi::Handles(seg)) {
     return deps_.join_tokens_api->Route(req, route);
   }

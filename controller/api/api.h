@@ -16,6 +16,7 @@
 #include "controller/api/metrics.h"
 #include "controller/api/secrets_api.h"
 #include "controller/api/tasks_api.h"
+#include "controller/api/webhooks_api.h"
 #include "controller/fleet/fleet.h"
 #include "controller/model/refusals.h"
 
@@ -34,6 +35,7 @@ struct ApiDeps {
   const Refusals* refusals = nullptr;         // may be null
   JoinTokensApi* join_tokens_api = nullptr;   // may be null
   SecretsApi* secrets_api = nullptr;          // may be null
+  WebhooksApi* webhooks_api = nullptr;        // may be null
   // The bus runs without users (--insecure-bus): /healthz and /metrics say so.
   bool insecure_bus = false;
 };

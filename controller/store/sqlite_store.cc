@@ -7,6 +7,7 @@
 #include "controller/store/sqlite_budget_store.h"
 #include "controller/store/sqlite_stmt.h"
 #include "controller/store/sqlite_task_store.h"
+#include "controller/store/sqlite_webhook_store.h"
 #include "controller/store/store.h"
 #include "controller/store/wal_checkpointer.h"
 
@@ -57,7 +58,8 @@ class SqliteStore final : public Store {
         tasks_(NewSqliteTaskStore(db)),
         budgets_(NewSqliteBudgetStore(db)),
         checkpoints_(NewSqliteCheckpointStore(db)),
-        join_tokens_(NewSqliteJoinTokenStore(db)) {}
+        join_tokens_(NewSqliteJoinTokenStore(db)),
+        webhooks_(NewSqliteWebhookStore(db)) {}
   ~SqliteStore() override {
     checkpointer_.reset();
     append_event_.reset();
@@ -337,6 +339,7 @@ class SqliteStore final : public Store {
   BudgetStore& budgets() override { return *budgets_; }
   CheckpointCatalogueStore& checkpoints() override { return *checkpoints_; }
   JoinTokenStore& join_tokens() override { return *join_tokens_; }
+  WebhookStore& webhooks() override { return *webhooks_; }
 
   Result<void> Begin() override {
     if (in_txn_) return {};
@@ -404,6 +407,7 @@ class SqliteStore final : public Store {
   std::unique_ptr<BudgetStore> budgets_;
   std::unique_ptr<CheckpointCatalogueStore> checkpoints_;
   std::unique_ptr<JoinTokenStore> join_tokens_;
+  std::unique_ptr<WebhookStore> webhooks_;
   std::unique_ptr<Stmt> append_event_;
   std::unique_ptr<Stmt> mark_applied_;
   std::unique_ptr<WalCheckpointer> checkpointer_;
