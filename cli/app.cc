@@ -12,6 +12,7 @@
 #include "cli/table.h"
 #include "cli/task_cmd.h"
 #include "cli/usage_cmd.h"
+#include "cli/webhook_cmd.h"
 #include "common/core/time.h"
 
 #ifndef AUTOVIBE_VERSION
@@ -105,6 +106,7 @@ std::unique_ptr<CLI::App> BuildApp(Invocation& inv) {
   AddCheckpointCommands(*app, inv);
   AddUsageCommand(*app, inv);
   AddSecretCommands(*app, inv);
+  AddWebhookCommands(*app, inv);
 
   AddGlobalOptionsFooter(*app);
   return app;
