@@ -172,9 +172,9 @@ TEST_CASE("webhooks hear budget alerts, task ends and a lost machine, signed, ov
   for (const ReceivedHook& h : everything.Accepted()) {
     json::object body = CheckSigned(h, secret);
     delivery_ids.insert(h.delivery);
-    if (h.event == "task_succeeded") CHECK(body.at("object").at("id") == ok);
+    if (h.event == "task_succeeded") CHECK(body.at("object").at("id").as_string() == ok);
     if (h.event == "task_failed") {
-      CHECK(body.at("object").at("id") == bad);
+      CHECK(body.at("object").at("id").as_string() == bad);
       CHECK(body.at("details").at("exit_code") == 3);
     }
     if (h.event == "budget_alert") CHECK(body.at("details").at("threshold") == 50);
@@ -188,7 +188,7 @@ TEST_CASE("webhooks hear budget alerts, task ends and a lost machine, signed, ov
 
   // The Slack subscription heard the failure only, in Slack's shape, signed with its secret.
   REQUIRE(WaitUntil([&] { return failures.Accepted().size() == 1; }, 10s));
-  const ReceivedHook& f1 = failures.Accepted().front();
+  const ReceivedHook f1 = failures.Accepted().front();
   CHECK(f1.event == "task_failed");
   CHECK(VerifyWebhookSignature(f1.signature, "a-secret-of-my-own-1234", f1.body,
                                SystemClock().NowMs() / 1000));
@@ -247,7 +247,7 @@ TEST_CASE("a receiver that fails twice gets the delivery on the third attempt, o
   receiver.AnswerFirst({503, 429});
   const std::string delivery = f.Test(id);
   const json::object d = f.Settled(id);
-  CHECK(d.at("id") == delivery);
+  CHECK(d.at("id").as_string() == delivery);
   CHECK(d.at("state") == "delivered");
   CHECK(d.at("attempts") == 3);
   const json::array& log = d.at("log").as_array();
@@ -289,7 +289,7 @@ TEST_CASE("deliveries pending when the controller dies are sent after it restart
   receiver.AnswerFirst({});
   f.controller->Start();
   const json::object d = f.Settled(id);
-  CHECK(d.at("id") == delivery);
+  CHECK(d.at("id").as_string() == delivery);
   CHECK(d.at("state") == "delivered");
   REQUIRE(receiver.Accepted().size() == 1);
   CHECK(receiver.Accepted().front().delivery == delivery);
@@ -363,6 +363,55 @@ TEST_CASE("a machine that never boots is told as spawn_failed", "[webhooks]") {
   REQUIRE(WaitUntil([&] { return receiver.Accepted().size() == 1; }, 20s));
   const json::object body = CheckSigned(receiver.Accepted().front(), secret);
   CHECK(body.at("kind") == "spawn_failed");
-  CHECK(body.at("object").at("id") == id);
+  CHECK(body.at("object").at("id").as_string() == id);
   CHECK_THAT(std::string(body.at("text").as_string()), Catch::Contains("did not register"));
+}
+
+TEST_CASE("the CLI adds, lists, tests and removes webhooks", "[webhooks]") {
+  HookFleet f(false);
+  TlsWebhookReceiver receiver(f.cert);
+  auto cli = [&](std::vector<std::string> args) {
+    static int n = 0;
+    args.insert(args.begin(), {BinPath("autovibe"), "--controller", f.controller->base_url(),
+                               "--token", f.controller->token()});
+    ChildProcess p(args, f.dir / ("cli-" + std::to_string(++n) + ".out"));
+    const int code = p.Wait(15s);
+    return std::pair{code, p.Log()};
+  };
+  auto [code, added] = cli({"webhook", "add", receiver.url(), "--kind", "task_failed,machine_lost",
+                            "--kind", "spawn_failed", "--ca", f.cert.cert, "--format", "slack"});
+  INFO(added);
+  REQUIRE(code == 0);
+  const std::string id = added.substr(0, added.find('\n'));
+  CHECK(id.starts_with("wh-"));
+  const std::string marker = "signing secret (shown once): ";
+  REQUIRE(added.find(marker) != std::string::npos);
+  const std::string secret = added.substr(added.find(marker) + marker.size(), 70);
+
+  auto [list_code, list] = cli({"webhook", "list"});
+  CHECK(list_code == 0);
+  CHECK_THAT(list, Catch::Contains(id) &&
+                       Catch::Contains("task_failed,machine_lost,spawn_failed") &&
+                       Catch::Contains("custom") && Catch::Contains("slack"));
+  CHECK(list.find(secret) == std::string::npos);
+
+  auto [test_code, test] = cli({"webhook", "test", id});
+  CHECK(test_code == 0);
+  CHECK(test.starts_with("dl-"));
+  REQUIRE(WaitUntil([&] { return receiver.Accepted().size() == 1; }, 10s));
+  CHECK(VerifyWebhookSignature(receiver.Accepted().front().signature, secret,
+                               receiver.Accepted().front().body, SystemClock().NowMs() / 1000));
+  REQUIRE(WaitUntil(
+      [&] {
+        return cli({"webhook", "deliveries", id}).second.find("delivered") != std::string::npos;
+      },
+      10s));
+  auto [bad_code, bad] = cli({"webhook", "add", "ftp://x/y", "--kind", "task_failed"});
+  CHECK(bad_code == 1);
+  CHECK_THAT(bad, Catch::Contains("https://"));
+  auto [rm_code, rm] = cli({"webhook", "remove", id});
+  CHECK(rm_code == 0);
+  CHECK_THAT(rm, Catch::Contains("removed webhook " + id));
+  CHECK(cli({"webhook", "remove", id}).first == 4);
+  CHECK(cli({"webhook", "list"}).second == "no webhooks\n");
 }
