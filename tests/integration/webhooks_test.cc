@@ -68,6 +68,11 @@ struct HookFleet {
     REQUIRE(r->status == 201);
     return json::parse(r->body).as_object();
   }
+  // A task_failed subscription of a receiver with this fleet's certificate.
+  json::object AddTrusted(const std::string& url) {
+    return Add(
+        {{"url", url}, {"kinds", json::array{"task_failed"}}, {"ca_pem", ReadAll(cert.cert)}});
+  }
   json::array Deliveries(const std::string& id) {
     return controller->GetJson("/v1/webhooks/" + id + "/deliveries").at("deliveries").as_array();
   }
@@ -240,9 +245,7 @@ TEST_CASE("a receiver that fails twice gets the delivery on the third attempt, o
           "[webhooks]") {
   HookFleet f(false);
   TlsWebhookReceiver receiver(f.cert);
-  const json::object w = f.Add({{"url", receiver.url()},
-                                {"kinds", json::array{"task_failed"}},
-                                {"ca_pem", ReadAll(f.cert.cert)}});
+  const json::object w = f.AddTrusted(receiver.url());
   const std::string id(w.at("id").as_string());
   receiver.AnswerFirst({503, 429});
   const std::string delivery = f.Test(id);
@@ -264,9 +267,7 @@ TEST_CASE("a receiver that fails twice gets the delivery on the third attempt, o
 
   // A refusal (400) is not retried.
   receiver.AnswerFirst({400});
-  const json::object refused = f.Add({{"url", receiver.url("/refuse")},
-                                      {"kinds", json::array{"task_failed"}},
-                                      {"ca_pem", ReadAll(f.cert.cert)}});
+  const json::object refused = f.AddTrusted(receiver.url("/refuse"));
   f.Test(std::string(refused.at("id").as_string()));
   const json::object r = f.Settled(std::string(refused.at("id").as_string()));
   CHECK(r.at("state") == "failed");
@@ -277,9 +278,7 @@ TEST_CASE("a receiver that fails twice gets the delivery on the third attempt, o
 TEST_CASE("deliveries pending when the controller dies are sent after it restarts", "[webhooks]") {
   HookFleet f(false);
   TlsWebhookReceiver receiver(f.cert);
-  const json::object w = f.Add({{"url", receiver.url()},
-                                {"kinds", json::array{"task_failed"}},
-                                {"ca_pem", ReadAll(f.cert.cert)}});
+  const json::object w = f.AddTrusted(receiver.url());
   const std::string id(w.at("id").as_string());
   receiver.AnswerFirst({503, 503, 503, 503, 503, 503});
   const std::string delivery = f.Test(id);

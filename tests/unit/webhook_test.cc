@@ -7,6 +7,7 @@
 #include <mutex>
 
 #include "common/core/time.h"
+#include "controller/config.h"
 #include "controller/notify/payload.h"
 #include "controller/notify/retry_policy.h"
 #include "controller/notify/signature.h"
@@ -253,4 +254,22 @@ TEST_CASE("a webhook's delivery log keeps only the newest deliveries", "[webhook
   REQUIRE(rig.notifier->Remove(id));
   CHECK(rig.notifier->Deliveries(id, 10).error().code == ErrorCode::kNotFound);
   CHECK(rig.notifier->Find(id) == nullptr);
+}
+
+TEST_CASE("webhook settings are read from the controller config and checked", "[webhooks]") {
+  ControllerConfig c;
+  CHECK(c.webhook_attempts == 6);
+  CHECK(c.webhook_first_retry == 20s);
+  CHECK_FALSE(c.webhook_allow_http);
+  REQUIRE(LoadControllerConfigToml(
+      "webhook_attempts = 3\nwebhook_first_retry = \"2s\"\nwebhook_allow_http = true\n", c));
+  CHECK(c.webhook_attempts == 3);
+  CHECK(c.webhook_first_retry == 2s);
+  CHECK(c.webhook_allow_http);
+  CHECK(ValidateControllerConfig(c));
+  CHECK_FALSE(LoadControllerConfigToml("webhook_attempts = 0\n", c));
+  CHECK_FALSE(LoadControllerConfigToml("webhook_attempts = 21\n", c));
+  CHECK_FALSE(LoadControllerConfigToml("webhook_allow_http = \"yes\"\n", c));
+  c.webhook_first_retry = 1ms;
+  CHECK_FALSE(ValidateControllerConfig(c));
 }
