@@ -10,6 +10,13 @@
 #include "controller/notify/payload.h"
 
 namespace autovibe {
+namespace {
+
+// Keys of events told in this process, so that a record that changes again after its delivery
+// left the log (a task's result published minutes later) is not told twice.
+constexpr size_t kRememberKeys = 20'000;
+
+}  // namespace
 
 WebhookNotifier::WebhookNotifier(WebhookNotifierDeps deps)
     : d_(std::move(deps)),
@@ -54,6 +61,7 @@ Result<void> WebhookNotifier::WriteCa(const Webhook& w) {
 }
 
 Result<void> WebhookNotifier::Load() {
+  loaded_at_ms_ = d_.clock->NowMs();
   auto hooks = d_.store->LoadWebhooks();
   if (!hooks) return hooks.error();
   for (Webhook& w : *hooks) {
@@ -92,8 +100,18 @@ Result<void> WebhookNotifier::KeepConfigWebhook(const std::string& url) {
   return {};
 }
 
+bool WebhookNotifier::Told(const std::string& key) {
+  if (!told_.insert(key).second) return true;
+  told_order_.push_back(key);
+  if (told_order_.size() > kRememberKeys) {
+    told_.erase(told_order_.front());
+    told_order_.pop_front();
+  }
+  return false;
+}
+
 void WebhookNotifier::Notify(const Notification& n) {
-  if (stopped_) return;
+  if (stopped_ || (n.at_ms != 0 && n.at_ms < loaded_at_ms_) || Told(n.key)) return;
   for (const auto& w : webhooks_) {
     if (!w->Wants(n.kind)) continue;
     // A subscription to one project hears nothing of others, nor of machines (no project).

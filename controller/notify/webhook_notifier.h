@@ -10,10 +10,12 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <chrono>
+#include <deque>
 #include <map>
 #include <memory>
 #include <string>
 #include <string_view>
+#include <unordered_set>
 #include <vector>
 
 #include "common/core/time.h"
@@ -56,7 +58,9 @@ class WebhookNotifier final : public Notifier {
   // URL changed, removed when the config no longer names one.
   Result<void> KeepConfigWebhook(const std::string& url);
 
-  // Notifier
+  // Notifier. An event dated before Load() is not sent: it was recorded, with the decision,
+  // by the controller that made it (a task that ended before a restart and changes again
+  // after it, say).
   void Notify(const Notification& n) override;
 
   // Checks (webhook_rules.h) and stores a subscription. The record returned holds the secret,
@@ -90,6 +94,8 @@ class WebhookNotifier final : public Notifier {
   void Pump();
   void Attempted(int64_t seq, DeliveryAttempt attempt, AttemptVerdict verdict);
   void Forget(std::string_view delivery_id);
+  // Whether `key` was notified before in this process; remembers it (the newest kRememberKeys).
+  bool Told(const std::string& key);
   std::string CaFile(const Webhook& w) const;
   Result<void> WriteCa(const Webhook& w);
   void OpenBatch();
@@ -101,6 +107,9 @@ class WebhookNotifier final : public Notifier {
   std::vector<std::unique_ptr<Webhook>> webhooks_;
   std::map<int64_t, Pending> pending_;  // by seq: oldest first
   size_t in_flight_ = 0;
+  int64_t loaded_at_ms_ = 0;
+  std::unordered_set<std::string> told_;
+  std::deque<std::string> told_order_;
   bool stopped_ = false;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);  // owner thread only
 };

@@ -245,6 +245,13 @@ TEST_CASE("a webhook's delivery log keeps only the newest deliveries", "[webhook
   REQUIRE(list->size() == 3);
   CHECK(list->front().event_key == "task_failed:t-4:1");
   CHECK(list->back().event_key == "task_failed:t-2:1");
+  // A task told before, whose delivery left the log, changes again: not told twice. Nor is a
+  // task that ended before this notifier started (its delivery was recorded then).
+  rig.notifier->Notify(Failed("t-0"));
+  Notification old = Failed("t-5");
+  old.at_ms = rig.clock.NowMs() - 60'000;
+  rig.notifier->Notify(old);
+  CHECK(rig.notifier->Deliveries((*w)->id, 10)->front().event_key == "task_failed:t-4:1");
   // A subscription to other kinds hears nothing.
   auto other = rig.notifier->Add({.url = receiver.url() + "/other", .kinds = {"machine_lost"}});
   REQUIRE(other);
