@@ -13,6 +13,7 @@
 #include "cli/task_cmd.h"
 #include "cli/token_cmd.h"
 #include "cli/usage_cmd.h"
+#include "cli/webhook_cmd.h"
 #include "common/core/time.h"
 
 #ifndef AUTOVIBE_VERSION
@@ -107,6 +108,7 @@ std::unique_ptr<CLI::App> BuildApp(Invocation& inv) {
   AddUsageCommand(*app, inv);
   AddSecretCommands(*app, inv);
   AddTokenCommands(*app, inv);
+  AddWebhookCommands(*app, inv);
 
   AddGlobalOptionsFooter(*app);
   return app;

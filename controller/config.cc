@@ -53,6 +53,9 @@ Result<void> LoadControllerConfigToml(std::string_view toml_text, ControllerConf
         if (k == "heartbeat_ttl") return TomlDuration(node, k, c.heartbeat_ttl);
         if (k == "lease_ttl") return TomlDuration(node, k, c.lease_ttl);
         if (k == "alert_webhook") return TomlString(node, k, c.alert_webhook);
+        if (k == "webhook_attempts") return TomlCount(node, k, 1, 20, c.webhook_attempts);
+        if (k == "webhook_first_retry") return TomlDuration(node, k, c.webhook_first_retry);
+        if (k == "webhook_allow_http") return TomlBool(node, k, c.webhook_allow_http);
         if (k == "agent_nats") return TomlString(node, k, c.agent_nats_url);
         if (k == "nats_auth_file") return TomlString(node, k, c.nats_auth_file);
         if (k == "nats_pid_file") return TomlString(node, k, c.nats_pid_file);
@@ -138,6 +141,10 @@ Result<void> ValidateControllerConfig(const ControllerConfig& c) {
           "alert_webhook must be an http:// (or https://) URL, got \"" + c.alert_webhook + "\"");
     }
   }
+  if (c.webhook_first_retry < std::chrono::milliseconds(10) ||
+      c.webhook_first_retry > std::chrono::hours(1)) {
+    return MakeError(ErrorCode::kBadConfig, "webhook_first_retry must be between 10ms and 1h");
+  }
   if (!c.nats_auth_file.empty()) {
     if (c.nats_pid_file.empty()) {
       return MakeError(ErrorCode::kBadConfig,
@@ -194,8 +201,8 @@ ParsedArgs ParseControllerArgs(int argc, char** argv) {
   app.add_option("--lease-ttl", lease_ttl,
                  "how long a budget lease lets an agent spend before it renews [30s]");
   app.add_option("--alert-webhook", webhook,
-                 "URL that budget alerts are POSTed to as Slack-compatible JSON (http:// only "
-                 "for now) [none]");
+                 "URL that budget alerts are POSTed to as JSON with a Slack-compatible \"text\" "
+                 "(a webhook subscription of its own; see autovibe webhook) [none]");
   app.add_option("--checkpoint-replicas", replicas,
                  "copies of each task checkpoint kept on other machines, so a task whose "
                  "machine is lost resumes elsewhere [1]")

@@ -22,8 +22,15 @@ struct ControllerConfig {
   std::string log_level = "info";
   // How long a budget lease reply lets an agent spend before it must renew.
   Duration lease_ttl = std::chrono::seconds(30);
-  // Budget alerts are posted here (Slack-compatible JSON) when set; http:// only for now.
+  // Budget alerts are posted here when set: shorthand for a webhook subscription
+  // (wh-alert-webhook) to budget_alert and budget_exhausted in generic JSON, whose "text" is
+  // what Slack shows.
   std::string alert_webhook;
+  // Webhook deliveries (controller/notify): attempts in all, the wait before the first retry
+  // (doubling after each), and whether plain http:// may go to hosts other than loopback.
+  int webhook_attempts = 6;
+  Duration webhook_first_retry = std::chrono::seconds(20);
+  bool webhook_allow_http = false;
   // Machines the controller provisions itself ([[pool]] tables).
   std::vector<PoolConfig> pools;
   // The NATS URL the agents of provisioned machines connect to; empty: the controller's own.
@@ -60,6 +67,7 @@ struct ControllerConfig {
 
 // Reads a TOML config. Keys: data_dir, nats, nats_user, nats_password, listen,
 // heartbeat_interval, heartbeat_ttl, subject_prefix, log_level, lease_ttl, alert_webhook,
+// webhook_attempts, webhook_first_retry, webhook_allow_http,
 // agent_nats, nats_auth_file, nats_pid_file, insecure_bus, backup_every, backup_dir,
 // backup_keep, checkpoint_replicas, http_max_connections, http_max_connections_per_client,
 // http_header_timeout, repo_local_roots, max_result_bytes, result_retention, and the

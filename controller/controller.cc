@@ -39,6 +39,7 @@
 #include "controller/api/tasks_api.h"
 #include "controller/api/tokens_api.h"
 #include "controller/auth/token_book.h"
+#include "controller/api/webhooks_api.h"
 #include "controller/budget_bridge.h"
 #include "controller/budgets/alerts.h"
 #include "controller/budgets/budget_book.h"
@@ -48,6 +49,7 @@
 #include "controller/machines/join_tokens.h"
 #include "controller/machines/machine_manager.h"
 #include "controller/machines/nats_auth.h"
+#include "controller/notify/webhook_notifier.h"
 #include "controller/provisioners/factory.h"
 #include "controller/publish/forge.h"
 #include "controller/publish/pull_request_opener.h"
@@ -224,6 +226,7 @@ class ControllerImpl final : public Controller {
         .ready_machines = [this] { return ReadyMachines(); }});
     task_reactions_->SetResults(results_.get());
     if (auto r = MakeBudgets(); !r) return r;
+    task_reactions_->SetNotifier(notifier_.get());
     if (!config_.nats_auth_file.empty()) {
       nats_auth_ = std::make_unique<NatsAuth>(
           *store_, clock_,
@@ -235,9 +238,9 @@ class ControllerImpl final : public Controller {
       join_tokens_ = std::make_unique<JoinTokens>(*store_, clock_, *nats_auth_, std::move(jo));
       if (auto r = join_tokens_->Load(); !r) return r.error();
     }
-    machine_reactions_ = std::make_unique<MachineReactions>(
-        MachineReactionsDeps{fleet_.get(), batch_.get(), tasks_.get(), budgets_.get(),
-                             checkpoints_.get(), task_facts_.get(), nats_auth_.get()});
+    machine_reactions_ = std::make_unique<MachineReactions>(MachineReactionsDeps{
+        fleet_.get(), batch_.get(), tasks_.get(), budgets_.get(), checkpoints_.get(),
+        task_facts_.get(), nats_auth_.get(), notifier_.get()});
     // The task book learns the machines before its tasks, so placed tasks hold their slots.
     for (const MachineRecord* m : fleet_->List()) machine_reactions_->MachineChanged(*m);
     if (auto r = tasks_->Load(); !r) return r.error();
@@ -280,16 +283,31 @@ class ControllerImpl final : public Controller {
     return {};
   }
 
-  // Budgets, leases and the usage ledger; alerts to the log and, when set, a webhook.
+  // Signed notifications: webhook subscriptions, and deliveries a restart left pending.
+  Result<void> MakeNotifier() {
+    WebhookRules rules{
+        .allow_http = config_.webhook_allow_http,
+        .project_exists = [this](std::string_view p) { return tasks_->FindProject(p) != nullptr; }};
+    notifier_ = std::make_unique<WebhookNotifier>(WebhookNotifierDeps{
+        .ioc = &ioc_,
+        .store = &store_->webhooks(),
+        .batch = batch_.get(),
+        .clock = &clock_,
+        .ca_dir = config_.data_dir + "/webhook-cas",
+        .rules = std::move(rules),
+        .retry = {.attempts = config_.webhook_attempts,
+                  .first_retry = std::chrono::duration_cast<std::chrono::milliseconds>(
+                      config_.webhook_first_retry)}});
+    if (auto r = notifier_->Load(); !r) return r.error();
+    return notifier_->KeepConfigWebhook(config_.alert_webhook);
+  }
+
+  // Budgets, leases and the usage ledger; alerts to the log and to webhooks.
   Result<void> MakeBudgets() {
     bridge_ = std::make_unique<BudgetBridge>(*tasks_);
-    if (!config_.alert_webhook.empty()) {
-      webhook_ = std::make_unique<WebhookAlertSink>(WebhookOptions{
-          .url = config_.alert_webhook, .after_commit = [this](std::function<void()> send) {
-            batch_->AfterCommit(std::move(send));
-          }});
-    }
-    alert_log_ = std::make_unique<LogAlertSink>(webhook_.get());
+    if (auto r = MakeNotifier(); !r) return r;
+    alert_notifier_ = std::make_unique<NotifyingAlertSink>(*notifier_);
+    alert_log_ = std::make_unique<LogAlertSink>(alert_notifier_.get());
     budgets_ =
         std::make_unique<BudgetBook>(store_->budgets(), clock_, *bridge_, *bridge_, *alert_log_,
                                      BudgetBookOptions{.lease_ttl = config_.lease_ttl});
@@ -427,6 +445,9 @@ class ControllerImpl final : public Controller {
     ad.join_tokens_api = join_tokens_api_.get();
     secrets_api_ = std::make_unique<SecretsApi>(SecretsApiDeps{secrets_.get()});
     ad.secrets_api = secrets_api_.get();
+    webhooks_api_ = std::make_unique<WebhooksApi>(
+        WebhooksApiDeps{notifier_.get(), [this] { return batch_->Commit(); }});
+    ad.webhooks_api = webhooks_api_.get();
     ad.insecure_bus = config_.insecure_bus;
     tokens_api_ = std::make_unique<TokensApi>(
         TokensApiDeps{tokens_.get(), &clock_, [this] { return batch_->Commit(); }});
@@ -480,6 +501,7 @@ class ControllerImpl final : public Controller {
     if (pull_requests_) pull_requests_->Stop();
     if (tasks_) tasks_->Stop();
     if (checkpoints_) checkpoints_->Stop();
+    if (notifier_) notifier_->Stop();
   }
 
   // Said at every start (the log is stderr), so nobody runs an open bus unawares.
@@ -532,7 +554,8 @@ class ControllerImpl final : public Controller {
   std::unique_ptr<TaskBook> tasks_;
   std::unique_ptr<TaskBookFacts> task_facts_;
   std::unique_ptr<BudgetBridge> bridge_;
-  std::unique_ptr<WebhookAlertSink> webhook_;
+  std::unique_ptr<WebhookNotifier> notifier_;
+  std::unique_ptr<NotifyingAlertSink> alert_notifier_;
   std::unique_ptr<LogAlertSink> alert_log_;
   std::unique_ptr<BudgetBook> budgets_;
   std::unique_ptr<NatsAuth> nats_auth_;
@@ -556,6 +579,7 @@ class ControllerImpl final : public Controller {
   std::unique_ptr<SecretStore> secrets_;  // <data-dir>/secrets
   std::unique_ptr<SecretsApi> secrets_api_;
   std::unique_ptr<TokensApi> tokens_api_;
+  std::unique_ptr<WebhooksApi> webhooks_api_;
   std::unique_ptr<Api> api_;
   std::unique_ptr<HttpServer> http_;
   uint64_t ticks_ = 0;

@@ -42,6 +42,12 @@ void MachineReactions::MachineDown(const MachineRecord& m, MachineDownCause caus
   // No new task lands there; what it ran is retried elsewhere (or resumes from a checkpoint).
   if (d_.fleet->Find(m.id) != nullptr) Sync(m);
   Report(d_.tasks->MachineGone(m.id, why));
+  if (d_.notifier != nullptr && cause == MachineDownCause::kLost) {
+    d_.notifier->Notify(MachineLostNotification(m, why));
+  }
+  if (d_.notifier != nullptr && cause == MachineDownCause::kFailed) {
+    d_.notifier->Notify(SpawnFailedNotification(m, why));
+  }
   switch (cause) {
     case MachineDownCause::kLost:
     case MachineDownCause::kAgentStopped:

@@ -12,6 +12,7 @@
 #include "controller/fleet/fleet.h"
 #include "controller/fleet/machine_listener.h"
 #include "controller/machines/nats_auth.h"
+#include "controller/notify/notifier.h"
 #include "controller/results/result_keeper.h"
 #include "controller/store/write_batch.h"
 #include "controller/tasks/task_book.h"
@@ -44,6 +45,7 @@ struct MachineReactionsDeps {
   CheckpointService* checkpoints = nullptr;
   const TaskFacts* task_facts = nullptr;
   NatsAuth* nats_auth = nullptr;  // null: the bus has no per-machine users
+  Notifier* notifier = nullptr;   // null: nobody is told
 };
 
 class MachineReactions final : public MachineListener {
@@ -73,9 +75,12 @@ class TaskReactions final : public TaskObserver {
   void TaskChanged(const TaskRecord& t) override {
     followers_.TaskChanged(t);
     if (results_ != nullptr) results_->TaskChanged(t);
+    if (auto n = TaskNotification(t); n && notifier_ != nullptr) notifier_->Notify(*n);
   }
   // Keeps repository tasks' results from now on (made after the task book).
   void SetResults(ResultKeeper* results) { results_ = results; }
+  // Tells webhooks of tasks that end (made after the task book).
+  void SetNotifier(Notifier* notifier) { notifier_ = notifier; }
   void TaskLogged(const TaskRecord& t, const TaskLogChunk& chunk) override {
     followers_.TaskLogged(t, chunk);
   }
@@ -87,6 +92,7 @@ class TaskReactions final : public TaskObserver {
   TaskFollowers& followers_;
   Fleet& fleet_;
   ResultKeeper* results_ = nullptr;
+  Notifier* notifier_ = nullptr;
 };
 
 }  // namespace autovibe

@@ -132,6 +132,9 @@ HttpResponse Api::RouteV1(const HttpRequest& req, const std::vector<std::string_
   if (deps_.tokens_api != nullptr && TokensApi::Handles(seg)) {
     return deps_.tokens_api->Route(req, seg, route);
   }
+  if (deps_.webhooks_api != nullptr && WebhooksApi::Handles(seg)) {
+    return deps_.webhooks_api->Route(req, seg, route, &caller);
+  }
   if (deps_.join_tokens_api != nullptr && JoinTokensApi::Handles(seg)) {
     return deps_.join_tokens_api->Route(req, route);
   }

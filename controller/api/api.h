@@ -19,6 +19,7 @@
 #include "controller/api/tasks_api.h"
 #include "controller/api/tokens_api.h"
 #include "controller/auth/token_book.h"
+#include "controller/api/webhooks_api.h"
 #include "controller/fleet/fleet.h"
 #include "controller/model/refusals.h"
 
@@ -37,6 +38,7 @@ struct ApiDeps {
   const Refusals* refusals = nullptr;         // may be null
   JoinTokensApi* join_tokens_api = nullptr;   // may be null
   SecretsApi* secrets_api = nullptr;          // may be null
+  WebhooksApi* webhooks_api = nullptr;        // may be null
   // The bus runs without users (--insecure-bus): /healthz and /metrics say so.
   bool insecure_bus = false;
   // Tokens beside the bootstrap admin token; null: that token alone.

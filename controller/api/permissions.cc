@@ -57,6 +57,14 @@ constexpr RouteRule kRouteRules[] = {
     {"GET", "/v1/tokens", P::kAdmin, F::kFleet},
     {"POST", "/v1/tokens", P::kAdmin, F::kFleet},
     {"DELETE", "/v1/tokens/{name}", P::kAdmin, F::kFleet},
+    // Webhooks: managed by admins; read by anyone, a scoped caller seeing only its projects'
+    // (the route filters, and answers 404 for others).
+    {"GET", "/v1/webhooks", P::kRead, F::kList},
+    {"POST", "/v1/webhooks", P::kAdmin, F::kFleet},
+    {"GET", "/v1/webhooks/{id}", P::kRead, F::kList},
+    {"DELETE", "/v1/webhooks/{id}", P::kAdmin, F::kFleet},
+    {"GET", "/v1/webhooks/{id}/deliveries", P::kRead, F::kList},
+    {"POST", "/v1/webhooks/{id}/test", P::kAdmin, F::kFleet},
 };
 
 bool IsPlaceholder(std::string_view s) {

@@ -236,6 +236,33 @@ CREATE TABLE api_tokens (
   last_used_at  INTEGER NOT NULL DEFAULT 0
 );
 )sql"},
+    {14, "webhook subscriptions and their deliveries", R"sql(
+CREATE TABLE webhooks (
+  id          TEXT PRIMARY KEY,
+  url         TEXT NOT NULL,
+  kinds_json  TEXT NOT NULL,
+  project     TEXT NOT NULL DEFAULT '',
+  format      TEXT NOT NULL DEFAULT 'json',
+  secret      TEXT NOT NULL,
+  ca_pem      TEXT NOT NULL DEFAULT '',
+  created_at  INTEGER NOT NULL
+);
+CREATE TABLE webhook_deliveries (
+  seq             INTEGER PRIMARY KEY AUTOINCREMENT,
+  id              TEXT NOT NULL UNIQUE,
+  webhook_id      TEXT NOT NULL REFERENCES webhooks(id) ON DELETE CASCADE,
+  event_key       TEXT NOT NULL,
+  kind            TEXT NOT NULL,
+  body            TEXT NOT NULL,
+  state           TEXT NOT NULL,
+  next_attempt_at INTEGER NOT NULL DEFAULT 0,
+  attempts_json   TEXT NOT NULL DEFAULT '[]',
+  created_at      INTEGER NOT NULL,
+  UNIQUE (webhook_id, event_key)
+);
+CREATE INDEX webhook_deliveries_of ON webhook_deliveries(webhook_id, seq);
+CREATE INDEX webhook_deliveries_pending ON webhook_deliveries(state) WHERE state = 'pending';
+)sql"},
 };
 
 Error SqlError(sqlite3* db, const std::string& what) {

@@ -7,6 +7,7 @@
 #include "controller/store/sqlite_budget_store.h"
 #include "controller/store/sqlite_stmt.h"
 #include "controller/store/sqlite_task_store.h"
+#include "controller/store/sqlite_webhook_store.h"
 #include "controller/store/store.h"
 #include "controller/store/wal_checkpointer.h"
 
@@ -58,7 +59,8 @@ class SqliteStore final : public Store {
         budgets_(NewSqliteBudgetStore(db)),
         checkpoints_(NewSqliteCheckpointStore(db)),
         join_tokens_(NewSqliteJoinTokenStore(db)),
-        api_tokens_(NewSqliteApiTokenStore(db)) {}
+        api_tokens_(NewSqliteApiTokenStore(db)),
+        webhooks_(NewSqliteWebhookStore(db)) {}
   ~SqliteStore() override {
     checkpointer_.reset();
     append_event_.reset();
@@ -340,6 +342,7 @@ class SqliteStore final : public Store {
   CheckpointCatalogueStore& checkpoints() override { return *checkpoints_; }
   JoinTokenStore& join_tokens() override { return *join_tokens_; }
   ApiTokenStore& api_tokens() override { return *api_tokens_; }
+  WebhookStore& webhooks() override { return *webhooks_; }
 
   Result<void> Begin() override {
     if (in_txn_) return {};
@@ -408,6 +411,7 @@ class SqliteStore final : public Store {
   std::unique_ptr<CheckpointCatalogueStore> checkpoints_;
   std::unique_ptr<JoinTokenStore> join_tokens_;
   std::unique_ptr<ApiTokenStore> api_tokens_;
+  std::unique_ptr<WebhookStore> webhooks_;
   std::unique_ptr<Stmt> append_event_;
   std::unique_ptr<Stmt> mark_applied_;
   std::unique_ptr<WalCheckpointer> checkpointer_;

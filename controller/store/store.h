@@ -14,6 +14,7 @@
 #include "controller/model/machine.h"
 #include "controller/model/task.h"
 #include "controller/store/budget_store.h"
+#include "controller/store/webhook_store.h"
 
 namespace autovibe {
 
@@ -112,6 +113,7 @@ class Store {
   virtual CheckpointCatalogueStore& checkpoints() = 0;
   virtual JoinTokenStore& join_tokens() = 0;
   virtual ApiTokenStore& api_tokens() = 0;
+  virtual WebhookStore& webhooks() = 0;
 
   // Groups the writes that follow into one transaction until Commit(). Writes outside
   // Begin/Commit commit one by one. Not nested: Begin while open does nothing.

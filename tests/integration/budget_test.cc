@@ -297,7 +297,7 @@ TEST_CASE("each budget alert fires once and reaches the webhook", "[budget]") {
   REQUIRE(WaitUntil([&] { return f.webhook.Posts().size() >= 3; }, 10s));
   std::vector<int64_t> thresholds;
   for (const auto& p : f.webhook.Posts()) {
-    thresholds.push_back(p.at("threshold").to_number<int64_t>());
+    thresholds.push_back(p.at("details").at("threshold").to_number<int64_t>());
     CHECK_THAT(std::string(p.at("text").as_string()), Catch::Contains("demo"));
   }
   std::sort(thresholds.begin(), thresholds.end());
