@@ -18,8 +18,8 @@
 #include "controller/api/secrets_api.h"
 #include "controller/api/tasks_api.h"
 #include "controller/api/tokens_api.h"
-#include "controller/auth/token_book.h"
 #include "controller/api/webhooks_api.h"
+#include "controller/auth/token_book.h"
 #include "controller/fleet/fleet.h"
 #include "controller/model/refusals.h"
 
