@@ -217,12 +217,9 @@ class NatsBus final : public Bus {
     // background retry, which then handles any failure by trying again.
     s = natsConnection_Connect(&nc_, opts);
     if (s != NATS_OK) {
-      Error e =
-          ConnectError("connect to " + st_->options.url, s, LastNatsError(), st_->options.tls);
-      if (RefusedByServer(e) ||
-          (e.code != ErrorCode::kUnavailable && e.code != ErrorCode::kTimeout)) {
-        return e;
-      }
+      Error e = ConnectError("connect to " + st_->options.url, st_->options.url, s, LastNatsError(),
+                             st_->options.tls);
+      if (s != NATS_NO_SERVER) return e;  // reached, and refused or broken off
       spdlog::warn("bus not connected yet, retrying in the background url={}: {}", st_->options.url,
                    e.message);
       st_->last_reason = e.message;
@@ -232,7 +229,8 @@ class NatsBus final : public Bus {
     if (s == NATS_OK) {
       OnConnected(nc_, st_);
     } else if (s != NATS_NOT_YET_CONNECTED) {
-      return ConnectError("connect to " + st_->options.url, s, LastNatsError(), st_->options.tls);
+      return ConnectError("connect to " + st_->options.url, st_->options.url, s, LastNatsError(),
+                          st_->options.tls);
     }
     jsOptions jo;
     jsOptions_Init(&jo);
@@ -380,7 +378,8 @@ class NatsBus final : public Bus {
     std::string detail = LastNatsError();
     if (detail.empty()) detail = "not reachable";
     const std::string reason =
-        ConnectError("connect to " + st.options.url, s, detail, st.options.tls).message;
+        ConnectError("connect to " + st.options.url, st.options.url, s, detail, st.options.tls)
+            .message;
     std::lock_guard lock(st.mu);
     if (reason == st.last_reason && ++st.tries_since_logged < 30) return;
     st.last_reason = reason;
@@ -460,7 +459,7 @@ Result<void> CheckNatsLogin(const std::string& url, const std::string& user,
   s = natsConnection_Connect(&nc, opts);
   if (nc != nullptr) natsConnection_Destroy(nc);
   if (s != NATS_OK) {
-    return ConnectError("log in to " + url + (user.empty() ? "" : " as " + user), s,
+    return ConnectError("log in to " + url + (user.empty() ? "" : " as " + user), url, s,
                         LastNatsError(), tls);
   }
   return {};

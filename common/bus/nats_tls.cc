@@ -94,8 +94,8 @@ Result<void> ApplyTls(natsOptions* opts, std::string_view url, const BusTls& tls
   return {};
 }
 
-Error ConnectError(std::string_view what, natsStatus s, std::string_view detail,
-                   const BusTls& tls) {
+Error ConnectError(std::string_view what, std::string_view url, natsStatus s,
+                   std::string_view detail, const BusTls& tls) {
   const std::string head(what);
   const std::string tail = detail.empty() ? natsStatus_GetText(s) : std::string(detail);
   switch (s) {
@@ -104,6 +104,18 @@ Error ConnectError(std::string_view what, natsStatus s, std::string_view detail,
       if (why.empty()) why = "the TLS handshake failed";
       return MakeError(ErrorCode::kTls, head + ": " + why + " (" + tail + ")");
     }
+    case NATS_PROTOCOL_ERROR:
+      // TLS 1.3 tells a client its certificate was refused after the handshake: the server
+      // just hangs up.
+      if (WantsTls(url, tls) && Contains(detail, "got ''")) {
+        return MakeError(ErrorCode::kTls,
+                         head +
+                             ": the server hung up after the TLS handshake: it wants a client "
+                             "certificate this client does not have or it does not accept "
+                             "(nats_cert, nats_key) (" +
+                             tail + ")");
+      }
+      return MakeError(ErrorCode::kUnavailable, head + ": " + tail);
     case NATS_SECURE_CONNECTION_WANTED:
       return MakeError(ErrorCode::kTls,
                        head +
@@ -133,10 +145,6 @@ std::string LastNatsError() {
     if (auto end = t.find("): "); end != std::string_view::npos) t.remove_prefix(end + 3);
   }
   return std::string(t);
-}
-
-bool RefusedByServer(const Error& e) {
-  return e.code == ErrorCode::kTls || e.code == ErrorCode::kUnauthorized;
 }
 
 }  // namespace autovibe

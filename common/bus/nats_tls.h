@@ -22,15 +22,13 @@ Result<void> ApplyTls(natsOptions* opts, std::string_view url, const BusTls& tls
 
 // The error of a failed connect to `url` (`what` says which: "connect to ...", "log in to
 // ..."): tls for a handshake refused, in words (not signed by the CA given, expired, another
-// host's, TLS not offered or required), unauthorized for a refused login, timeout, else
-// unavailable. `detail` is NATS.c's last error text for the failure (nats_GetLastError).
-Error ConnectError(std::string_view what, natsStatus s, std::string_view detail, const BusTls& tls);
+// host's, TLS not offered or required, a client certificate wanted), unauthorized for a refused
+// login, timeout, else unavailable. `detail` is NATS.c's last error text for the failure
+// (nats_GetLastError).
+Error ConnectError(std::string_view what, std::string_view url, natsStatus s,
+                   std::string_view detail, const BusTls& tls);
 
 // NATS.c's last error text on this thread, without its "(file.c:123): " prefix; "" if none.
 std::string LastNatsError();
-
-// Whether `e` (from ConnectError) means the server was reached and refused this client, rather
-// than not reached at all.
-bool RefusedByServer(const Error& e);
 
 }  // namespace autovibe
