@@ -97,8 +97,8 @@ class Bus {
 };
 
 // TLS to nats-server. Used when the URL is tls:// or any field is set; the server's certificate
-// must then chain to the given CA (for a tls:// URL with none, to the system's CAs) and name the
-// URL's host. A nats:// URL to a server that requires TLS is verified the same way.
+// must then chain to the given CA or one of the system's (NATS.c 3.4 always trusts those too)
+// and name the URL's host. A nats:// URL to a server that requires TLS is verified the same way.
 struct BusTls {
   std::string ca_file;  // PEM: the CA(s) the server's certificate must chain to
   std::string ca_pem;   // the same, inline (what provisioners write into an agent's config)

@@ -8,9 +8,6 @@
 namespace autovibe {
 namespace {
 
-// Debian's bundle of the system's trusted CAs (package ca-certificates).
-constexpr const char* kSystemCas = "/etc/ssl/certs/ca-certificates.crt";
-
 bool Contains(std::string_view text, std::string_view part) {
   return text.find(part) != std::string_view::npos;
 }
@@ -63,6 +60,9 @@ bool WantsTls(std::string_view url, const BusTls& tls) {
   return url.starts_with("tls://") || !tls.empty();
 }
 
+// NATS.c 3.4 makes each SSL context trust OpenSSL's default CAs (the system's bundle, read
+// anew for every connection's options: tens of milliseconds of CPU); the CA given is added to
+// them. It offers no way to trust the given CA alone.
 Result<void> ApplyTls(natsOptions* opts, std::string_view url, const BusTls& tls) {
   if (!WantsTls(url, tls)) return {};
   if (tls.cert_file.empty() != tls.key_file.empty()) {
@@ -80,10 +80,6 @@ Result<void> ApplyTls(natsOptions* opts, std::string_view url, const BusTls& tls
   if (!tls.ca_pem.empty() &&
       (s = natsOptions_SetCATrustedCertificates(opts, tls.ca_pem.c_str())) != NATS_OK) {
     return Refused("nats_ca_pem", "(inline)", s);
-  }
-  if (tls.ca_file.empty() && tls.ca_pem.empty() && access(kSystemCas, R_OK) == 0 &&
-      (s = natsOptions_LoadCATrustedCertificates(opts, kSystemCas)) != NATS_OK) {
-    return Refused("system CAs", kSystemCas, s);
   }
   if (!tls.cert_file.empty()) {
     if (auto r = Readable(tls.cert_file, "nats_cert"); !r) return r;

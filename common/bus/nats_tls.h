@@ -15,8 +15,8 @@ namespace autovibe {
 bool WantsTls(std::string_view url, const BusTls& tls);
 
 // Sets up TLS on `opts` when WantsTls: secure mode, the CA the server's certificate must chain
-// to (the file or PEM given; for a tls:// URL with neither, the system's CAs), and the client
-// certificate for mutual TLS. Errors: bad_config (a file that cannot be read or holds no
+// to (the file or PEM given, besides the system's CAs, which NATS.c always trusts), and the
+// client certificate for mutual TLS. Errors: bad_config (a file that cannot be read or holds no
 // certificate or key; a certificate without its key or a key without its certificate).
 Result<void> ApplyTls(natsOptions* opts, std::string_view url, const BusTls& tls);
 
