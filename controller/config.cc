@@ -3,7 +3,9 @@
 #include <boost/url/parse.hpp>
 #include <optional>
 
+#include "common/bus/bus_tls_config.h"
 #include "common/core/config_file.h"
+#include "common/core/files.h"
 #include "common/core/flags.h"
 #include "common/core/names.h"
 #include "controller/machines/nats_auth.h"
@@ -46,6 +48,10 @@ Result<void> LoadControllerConfigToml(std::string_view toml_text, ControllerConf
         if (k == "nats") return TomlString(node, k, c.nats_url);
         if (k == "nats_user") return TomlString(node, k, c.nats_user);
         if (k == "nats_password") return TomlString(node, k, c.nats_password);
+        if (k != "nats_ca_pem") {
+          if (auto r = TomlBusTls(k, node, c.nats_tls)) return *r;
+        }
+        if (k == "agent_nats_ca") return TomlString(node, k, c.agent_nats_ca);
         if (k == "listen") return TomlString(node, k, c.listen);
         if (k == "subject_prefix") return TomlString(node, k, c.subject_prefix);
         if (k == "log_level") return TomlString(node, k, c.log_level);
@@ -170,6 +176,19 @@ Result<void> RequireBusUsers(const ControllerConfig& c) {
   return {};
 }
 
+Result<std::string> AgentNatsCa(const ControllerConfig& c) {
+  const std::string& path = c.agent_nats_ca.empty() ? c.nats_tls.ca_file : c.agent_nats_ca;
+  if (path.empty()) return std::string();
+  auto pem = ReadFile(path);
+  if (!pem || pem->find("-----BEGIN CERTIFICATE-----") == std::string::npos) {
+    return MakeError(
+        ErrorCode::kBadConfig,
+        "the agents' NATS CA " + path + " (agent_nats_ca, else nats_ca) " +
+            (pem ? "holds no PEM certificate" : "cannot be read: " + pem.error().message));
+  }
+  return *pem;
+}
+
 ParsedArgs ParseControllerArgs(int argc, char** argv) {
   ParsedArgs out;
   ControllerConfig& c = out.config;
@@ -185,6 +204,11 @@ ParsedArgs ParseControllerArgs(int argc, char** argv) {
   app.add_option("--nats", nats, "NATS server URL [" + c.nats_url + "]");
   app.add_option("--nats-user", user, "NATS user name");
   app.add_option("--nats-password", password, "NATS password");
+  BusTls tls_flags;
+  AddBusTlsFlags(app, tls_flags);
+  std::string agent_ca;
+  app.add_option("--agent-nats-ca", agent_ca,
+                 "CA file the agents of provisioned machines verify nats-server with [--nats-ca]");
   app.add_option("--nats-auth-file", auth_file,
                  "file of bus users the controller writes for nats-server to include: one user "
                  "per machine and per live join token (needs --nats-pid-file)");
@@ -231,6 +255,8 @@ ParsedArgs ParseControllerArgs(int argc, char** argv) {
   Override(c.nats_url, nats);
   Override(c.nats_user, user);
   Override(c.nats_password, password);
+  ApplyBusTlsFlags(tls_flags, c.nats_tls);
+  Override(c.agent_nats_ca, agent_ca);
   Override(c.nats_auth_file, auth_file);
   Override(c.nats_pid_file, pid_file);
   if (insecure_bus) c.insecure_bus = true;

@@ -4,6 +4,7 @@
 #include <string>
 #include <vector>
 
+#include "common/bus/bus.h"
 #include "common/core/duration.h"
 #include "common/core/result.h"
 #include "controller/provisioners/pool_config.h"
@@ -15,6 +16,11 @@ struct ControllerConfig {
   std::string nats_url = "nats://127.0.0.1:4222";
   std::string nats_user;
   std::string nats_password;
+  // TLS to nats-server (nats_ca, nats_cert, nats_key; common/bus/bus_tls_config.h).
+  BusTls nats_tls;
+  // The CA file the agents of provisioned machines verify nats-server with (written into their
+  // config); empty: nats_ca's.
+  std::string agent_nats_ca;
   std::string listen = "127.0.0.1:8080";
   Duration heartbeat_interval = std::chrono::seconds(2);
   Duration heartbeat_ttl = std::chrono::seconds(10);
@@ -65,7 +71,8 @@ struct ControllerConfig {
   Duration result_retention = std::chrono::hours(30 * 24);
 };
 
-// Reads a TOML config. Keys: data_dir, nats, nats_user, nats_password, listen,
+// Reads a TOML config. Keys: data_dir, nats, nats_user, nats_password, nats_ca, nats_cert,
+// nats_key, agent_nats_ca, listen,
 // heartbeat_interval, heartbeat_ttl, subject_prefix, log_level, lease_ttl, alert_webhook,
 // webhook_attempts, webhook_first_retry, webhook_allow_http,
 // agent_nats, nats_auth_file, nats_pid_file, insecure_bus, backup_every, backup_dir,
@@ -82,6 +89,10 @@ Result<void> ValidateControllerConfig(const ControllerConfig& config);
 // anyone who reaches nats-server reads every command and runs tasks on every agent.
 // Errors: bad_config, saying both ways out.
 Result<void> RequireBusUsers(const ControllerConfig& config);
+
+// The CA (PEM) provisioned machines' agents verify nats-server with: agent_nats_ca's file, else
+// nats_ca's; "" when neither is set. Errors: bad_config (cannot be read, holds no certificate).
+Result<std::string> AgentNatsCa(const ControllerConfig& config);
 
 // Parses argv (flags override the file given by --config). Returns the exit code when the
 // program should stop right away (--help, a usage error), after printing.

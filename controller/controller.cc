@@ -161,6 +161,7 @@ class ControllerImpl final : public Controller {
     bo.name = "autovibe-controller";
     bo.user = config_.nats_user;
     bo.password = config_.nats_password;
+    bo.tls = config_.nats_tls;
     // The controller publishes thousands of commands and acks a second from its owner thread.
     bo.write_at_once = false;
     // The events stream is set up (or found) and consumed at every (re)connection.
@@ -337,6 +338,9 @@ class ControllerImpl final : public Controller {
     d.clock = &clock_;
     d.subject_prefix = config_.subject_prefix;
     d.nats_url = config_.agent_nats_url.empty() ? config_.nats_url : config_.agent_nats_url;
+    auto agent_ca = AgentNatsCa(config_);
+    if (!agent_ca) return agent_ca.error();
+    d.nats_ca_pem = *agent_ca;
     d.open_batch = [this] { batch_->Open(); };
     d.listener = machine_reactions_.get();
     d.tasks_on = [this](const std::string& id) { return tasks_->scheduler().Held(id).size(); };
@@ -355,7 +359,8 @@ class ControllerImpl final : public Controller {
     if (nats_auth_) {
       d.credentials = [this](const MachineRecord& m) { return nats_auth_->Mint(m.id); };
       d.await_login = [](const AgentSettings& a) {
-        return NatsAuth::AwaitLogin(a.nats_url, a.nats_user, a.nats_password);
+        return NatsAuth::AwaitLogin(a.nats_url, a.nats_user, a.nats_password,
+                                    BusTls{.ca_pem = a.nats_ca_pem});
       };
     }
     machines_ =

@@ -8,6 +8,9 @@
 #   packer build -only=proxmox-clone.worker -var proxmox_url=... worker.pkr.hcl
 #                                                           # a Proxmox template from a
 #                                                             # cloud-init-ready template
+# The image holds no machine's settings: cloud-init's user data brings the agent's config and,
+# for a bus over TLS, the CA it verifies nats-server with (/etc/autovibe/nats-ca.pem, named by
+# nats_ca; the package's /etc/autovibe/agent.toml documents the keys).
 # Build the package first (./scripts/package.sh); packer copies it in, and checks it against
 # -var agent_package_sha256=$(sha256sum ../build/packages/autovibe-agent_*.deb | cut -d' ' -f1)
 # when given.

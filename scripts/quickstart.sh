@@ -106,7 +106,7 @@ rm -rf "$RUN/nats" "$RUN/controller" "$RUN"/agent-* "$RUN/machines" "$RUN/git" "
 
 NATS_PORT=$(free_port)
 if port_free 8080; then API_PORT=8080; else API_PORT=$(free_port); fi
-NATS_URL=nats://127.0.0.1:$NATS_PORT
+NATS_URL=tls://127.0.0.1:$NATS_PORT
 API_URL=http://127.0.0.1:$API_PORT
 
 # The bus runs with authorization on: the controller has its own user, and writes a user
@@ -117,14 +117,34 @@ cat > "$RUN/nats-users.conf" <<CONF
 authorization { users = [ {user: "controller", password: "$NATS_PASSWORD"} ] }
 CONF
 chmod 600 "$RUN/nats-users.conf"
+# The bus speaks TLS only. A CA of this quickstart's own, made at the first start and kept in
+# $RUN/tls (keys 0600), signs nats-server's certificate; the controller and the agents it
+# spawns verify the bus with the CA (nats_ca).
+TLS=$RUN/tls
+mkdir -p "$TLS" && chmod 700 "$TLS"
+if [ ! -s "$TLS/nats-ca.pem" ]; then
+  (umask 077 && openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 3650 \
+    -subj "/CN=autovibe quickstart bus CA" -keyout "$TLS/nats-ca.key" -out "$TLS/nats-ca.pem" 2>/dev/null)
+  rm -f "$TLS/nats-server.pem"
+fi
+if ! openssl x509 -checkend 86400 -noout -in "$TLS/nats-server.pem" >/dev/null 2>&1; then
+  (umask 077 && openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+    -subj "/CN=127.0.0.1" -keyout "$TLS/nats-server.key" -out "$TLS/nats-server.csr" 2>/dev/null &&
+    printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n' > "$TLS/nats-server.ext" &&
+    openssl x509 -req -in "$TLS/nats-server.csr" -CA "$TLS/nats-ca.pem" -CAkey "$TLS/nats-ca.key" \
+      -CAcreateserial -days 825 -extfile "$TLS/nats-server.ext" -out "$TLS/nats-server.pem" 2>/dev/null)
+fi
+chmod 644 "$TLS/nats-ca.pem" "$TLS/nats-server.pem"
+chmod 600 "$TLS/nats-ca.key" "$TLS/nats-server.key"
 cat > "$RUN/nats.conf" <<CONF
 listen: 127.0.0.1:$NATS_PORT
+tls { cert_file: "$TLS/nats-server.pem", key_file: "$TLS/nats-server.key", timeout: 2 }
 jetstream { store_dir: "$RUN/nats" }
 pid_file: "$RUN/pids/nats-server.pid"
 include "nats-users.conf"
 CONF
 
-say "Starting nats-server on $NATS_URL"
+say "Starting nats-server on $NATS_URL (TLS; its CA: $TLS/nats-ca.pem)"
 start nats nats-server -c "$RUN/nats.conf"
 wait_for "nats-server start" 10 bash -c "exec 3<>/dev/tcp/127.0.0.1/$NATS_PORT"
 
@@ -146,6 +166,8 @@ cat > "$RUN/controller.toml" <<CONF
 nats_user = "controller"
 nats_password = "$NATS_PASSWORD"
 nats_auth_file = "$RUN/nats-users.conf"
+# The bus's CA: the controller verifies nats-server with it and gives it to the agents it spawns.
+nats_ca = "$TLS/nats-ca.pem"
 nats_pid_file = "$RUN/pids/nats-server.pid"
 # Tasks may name repositories on this machine only under here (the demo's).
 repo_local_roots = ["$RUN/git"]

@@ -102,6 +102,7 @@ class AgentImpl final : public Agent {
     bo.name = "autovibe-agent " + config_.name;
     bo.user = config_.nats_user;
     bo.password = config_.nats_password;
+    bo.tls = config_.nats_tls;
     // A machine a provisioner made (its config names its id) reads replies on inboxes of its
     // own, the only ones its bus credentials may let it read.
     if (!config_.machine_id.empty()) bo.inbox_prefix = "_INBOX_" + config_.machine_id;

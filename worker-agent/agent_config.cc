@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <climits>
 
+#include "common/bus/bus_tls_config.h"
 #include "common/core/config_file.h"
 #include "common/core/flags.h"
 #include "common/core/names.h"
@@ -140,6 +141,7 @@ Result<void> LoadAgentConfigToml(std::string_view toml_text, AgentConfig& c) {
                           if (k == "nats") return TomlString(node, k, c.nats_url);
                           if (k == "nats_user") return TomlString(node, k, c.nats_user);
                           if (k == "nats_password") return TomlString(node, k, c.nats_password);
+                          if (auto r = TomlBusTls(k, node, c.nats_tls)) return *r;
                           if (k == "join_token") return TomlString(node, k, c.join_token);
                           if (k == "join_token_file") {
                             return TomlString(node, k, c.join_token_file);
@@ -246,6 +248,8 @@ ParsedAgentArgs ParseAgentArgs(int argc, char** argv) {
   app.add_option("--nats", nats, "NATS server URL [" + c.nats_url + "]");
   app.add_option("--nats-user", user, "NATS user name");
   app.add_option("--nats-password", password, "NATS password");
+  BusTls tls_flags;
+  AddBusTlsFlags(app, tls_flags);
   app.add_option("--join-token", join_token,
                  "one-time join token (autovibe machines join-token create): exchanged at the "
                  "first start for a bus user of this machine's own, kept in the data dir");
@@ -294,6 +298,7 @@ ParsedAgentArgs ParseAgentArgs(int argc, char** argv) {
   Override(c.nats_url, nats);
   Override(c.nats_user, user);
   Override(c.nats_password, password);
+  ApplyBusTlsFlags(tls_flags, c.nats_tls);
   Override(c.join_token, join_token);
   Override(c.join_token_file, join_token_file);
   Override(c.name, name);

@@ -4,6 +4,7 @@
 #include <map>
 #include <string>
 
+#include "common/bus/bus.h"
 #include "common/core/duration.h"
 #include "common/core/result.h"
 #include "worker-agent/box/box_settings.h"
@@ -38,6 +39,8 @@ struct AgentConfig {
   std::string nats_url = "nats://127.0.0.1:4222";
   std::string nats_user;
   std::string nats_password;
+  // TLS to nats-server (nats_ca, nats_ca_pem, nats_cert, nats_key; common/bus/bus_tls_config.h).
+  BusTls nats_tls;
   // A one-time join token (`autovibe machines join-token create`), or the file holding one:
   // at its first start the agent exchanges it for a bus user of its own, kept in
   // <data_dir>/bus-user.toml (0600) and used on every later start (bus_join.h).
@@ -67,8 +70,8 @@ struct AgentConfig {
   std::string config_file;  // the --config file, if any: masked inside task boxes
 };
 
-// Keys: nats, nats_user, nats_password, join_token, join_token_file, name, data_dir, backend,
-// machine_id, subject_prefix, log_level,
+// Keys: nats, nats_user, nats_password, nats_ca, nats_ca_pem, nats_cert, nats_key, join_token,
+// join_token_file, name, data_dir, backend, machine_id, subject_prefix, log_level,
 // task_slots, max_output_bytes, task_grace, task_user ("per-task" | "root"), network ("host" |
 // "proxy-only"), [box] table (box_settings.h), [labels] table, [upstreams] table, [task_limits]
 // table (address_space_bytes, cpu_seconds, file_size_bytes, open_files, processes: integers,

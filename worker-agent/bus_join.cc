@@ -49,7 +49,7 @@ Error Refused(const std::string& token_id, const Error& e) {
 // One join request under the token's own user. Errors: unauthorized, the controller's
 // refusal, and unavailable/timeout/no_responders (worth trying again).
 Result<BusUser> AskToJoin(const AgentConfig& c, const std::string& id, const std::string& secret) {
-  if (auto r = CheckNatsLogin(c.nats_url, id, secret, std::chrono::seconds(5)); !r) {
+  if (auto r = CheckNatsLogin(c.nats_url, id, secret, std::chrono::seconds(5), c.nats_tls); !r) {
     if (r.error().code == ErrorCode::kUnauthorized) return Refused(id, r.error());
     return r.error();
   }
@@ -57,7 +57,8 @@ Result<BusUser> AskToJoin(const AgentConfig& c, const std::string& id, const std
                           .name = "autovibe-agent " + c.name + " (joining)",
                           .user = id,
                           .password = secret,
-                          .inbox_prefix = std::string(kInboxPrefix) + "_" + id});
+                          .inbox_prefix = std::string(kInboxPrefix) + "_" + id,
+                          .tls = c.nats_tls});
   if (!bus) return bus.error();
   v1::JoinRequest req;
   req.set_name(c.name);
@@ -96,8 +97,9 @@ Result<BusUser> Join(const AgentConfig& c, const std::string& token) {
     const ErrorCode code = u.error().code;
     const bool early =
         code == ErrorCode::kUnauthorized && std::chrono::steady_clock::now() < refusals_until;
+    // A server whose certificate this agent does not trust may be fixed while it waits.
     if (code != ErrorCode::kUnavailable && code != ErrorCode::kTimeout &&
-        code != ErrorCode::kNoResponders && !early) {
+        code != ErrorCode::kNoResponders && code != ErrorCode::kTls && !early) {
       return u.error();
     }
     if (early) {
@@ -114,7 +116,8 @@ Result<BusUser> Join(const AgentConfig& c, const std::string& token) {
 Result<void> AwaitLogin(const AgentConfig& c, const BusUser& u) {
   const auto deadline = std::chrono::steady_clock::now() + kLoginWait;
   for (;;) {
-    auto r = CheckNatsLogin(c.nats_url, u.nats_user, u.nats_password, std::chrono::seconds(2));
+    auto r = CheckNatsLogin(c.nats_url, u.nats_user, u.nats_password, std::chrono::seconds(2),
+                            c.nats_tls);
     if (r || std::chrono::steady_clock::now() >= deadline) return r;
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
@@ -211,7 +214,7 @@ Result<void> EnrolOnBus(AgentConfig& c) {
   if (!token) return token.error();
   if (token->empty()) {
     // Fine on an insecure bus; on one with users, say what is missing rather than retry.
-    auto open = CheckNatsLogin(c.nats_url, "", "", std::chrono::seconds(2));
+    auto open = CheckNatsLogin(c.nats_url, "", "", std::chrono::seconds(2), c.nats_tls);
     if (!open && open.error().code == ErrorCode::kUnauthorized) {
       return MakeError(ErrorCode::kUnauthorized,
                        "the bus at " + c.nats_url +

@@ -34,6 +34,12 @@ int main(int argc, char** argv) {
     autovibe::ShutdownNatsLibrary();
     return 1;
   }
+  // A bus whose certificate the agent does not trust is waited out here, where a SIGTERM still
+  // ends the process: the agent's own signal handling starts with it.
+  autovibe::AwaitTrustedBus({.url = args.config.nats_url,
+                             .user = args.config.nats_user,
+                             .password = args.config.nats_password,
+                             .tls = args.config.nats_tls});
   int code = 1;
   {
     auto agent = autovibe::CreateAgent(args.config);

@@ -96,6 +96,20 @@ class Bus {
   virtual BusStats& Stats() = 0;
 };
 
+// TLS to nats-server. Used when the URL is tls:// or any field is set; the server's certificate
+// must then chain to the given CA or one of the system's (NATS.c 3.4 always trusts those too)
+// and name the URL's host. A nats:// URL to a server that requires TLS is verified the same way.
+struct BusTls {
+  std::string ca_file;  // PEM: the CA(s) the server's certificate must chain to
+  std::string ca_pem;   // the same, inline (what provisioners write into an agent's config)
+  // A client certificate and its key (PEM files), for a server that verifies its clients.
+  std::string cert_file;
+  std::string key_file;
+  bool empty() const {
+    return ca_file.empty() && ca_pem.empty() && cert_file.empty() && key_file.empty();
+  }
+};
+
 struct BusOptions {
   std::string url = "nats://127.0.0.1:4222";
   std::string name;  // connection name shown by the server
@@ -112,18 +126,31 @@ struct BusOptions {
   // Replaces "_INBOX" in reply subjects, so bus permissions can give a machine its own
   // inboxes only ("_INBOX_<machine id>"). Empty: the default.
   std::string inbox_prefix;
+  BusTls tls;
 };
 
 // Connects to NATS. If the server is not reachable yet the bus keeps trying in the
-// background (exponential backoff up to 2 s, with jitter) and this still succeeds; it fails
-// only on bad options. Requests and publishes fail fast while disconnected.
+// background (exponential backoff up to 2 s, with jitter; each failure's reason is logged when
+// it changes, and once a minute while it lasts) and this still succeeds. Requests and
+// publishes fail fast while disconnected. Errors: bad_config (bad options, a CA or client
+// certificate that cannot be read), and, when the server is reachable but refuses this client
+// at the first contact: tls (its certificate is not signed by the CA given, has expired or
+// names another host; the server wants TLS and no CA was given), unauthorized (the user or
+// password).
 Result<std::unique_ptr<Bus>> ConnectNats(BusOptions options);
 
 // Connects once with these credentials and hangs up: whether the server accepts them now
-// (after a reload of its authorization, say). Errors: unavailable, unauthorized (the server
-// refused the user or password).
+// (after a reload of its authorization, say). Errors: unavailable or timeout (not reachable),
+// unauthorized (the server refused the user or password), tls (see ConnectNats), bad_config.
 Result<void> CheckNatsLogin(const std::string& url, const std::string& user,
-                            const std::string& password, Duration timeout);
+                            const std::string& password, Duration timeout, const BusTls& tls = {});
+
+// Blocks while the server at `options.url` refuses this client's TLS handshake (ConnectNats
+// would fail with tls), logging why (when the reason changes, and once a minute) and trying
+// again with backoff up to 5 s. Returns once the server accepts the handshake, refuses for
+// another reason, or cannot be reached (ConnectNats then keeps trying in the background).
+// For a daemon's start, before its signal handlers: a SIGTERM meanwhile ends the process.
+void AwaitTrustedBus(const BusOptions& options);
 
 // Waits for NATS.c's library threads to end; call once at process exit, after every Bus is gone.
 void ShutdownNatsLibrary();

@@ -10,6 +10,7 @@
 
 #include "common/bus/bus.h"
 #include "common/bus/nats_replies.h"
+#include "common/bus/nats_tls.h"
 
 namespace autovibe {
 namespace {
@@ -156,6 +157,10 @@ struct ConnState {
   std::mutex mu;       // held while a user callback runs, so none runs after the bus is gone
   bool active = true;  // guarded by mu
   std::atomic<bool> connected{false};
+  std::atomic<bool> ever_connected{false};
+  // Why a try failed, as last logged, and tries since (guarded by mu).
+  std::string last_reason;
+  int tries_since_logged = 0;
 };
 
 class NatsBus final : public Bus {
@@ -186,6 +191,7 @@ class NatsBus final : public Bus {
       return MakeError(ErrorCode::kBadConfig,
                        "bad NATS url \"" + st_->options.url + "\": " + natsStatus_GetText(s));
     }
+    if (auto r = ApplyTls(opts, st_->options.url, st_->options.tls); !r) return r;
     if (!st_->options.name.empty()) natsOptions_SetName(opts, st_->options.name.c_str());
     if (!st_->options.user.empty()) {
       natsOptions_SetUserInfo(opts, st_->options.user.c_str(), st_->options.password.c_str());
@@ -198,20 +204,33 @@ class NatsBus final : public Bus {
     }
     natsOptions_SetSendAsap(opts, st_->options.write_at_once);
     natsOptions_SetMaxReconnect(opts, -1);
-    natsOptions_SetCustomReconnectDelay(opts, &NatsBus::ReconnectDelay, nullptr);
+    natsOptions_SetCustomReconnectDelay(opts, &NatsBus::ReconnectDelay, st_);
     natsOptions_SetReconnectBufSize(opts, 8 * 1024 * 1024);
-    natsOptions_SetRetryOnFailedConnect(opts, true, &NatsBus::OnConnected, st_);
     natsOptions_SetReconnectedCB(opts, &NatsBus::OnConnected, st_);
     natsOptions_SetDisconnectedCB(opts, &NatsBus::OnDisconnected, st_);
     natsOptions_SetClosedCB(opts, &NatsBus::OnClosed, st_);
     natsOptions_SetErrorHandler(opts, &NatsBus::OnAsyncError, nullptr);
+    // The first contact is tried once in the foreground. NATS.c 3.4 gives up for good when
+    // the first contact of its background retry fails after the TCP connect (a certificate it
+    // does not trust, a refused login): that retry is left no server to try. So a server that
+    // answers and refuses is an error now; only one that cannot be reached yet is left to the
+    // background retry, which then handles any failure by trying again.
     s = natsConnection_Connect(&nc_, opts);
+    if (s != NATS_OK) {
+      Error e = ConnectError("connect to " + st_->options.url, st_->options.url, s, LastNatsError(),
+                             st_->options.tls);
+      if (s != NATS_NO_SERVER) return e;  // reached, and refused or broken off
+      spdlog::warn("bus not connected yet, retrying in the background url={}: {}", st_->options.url,
+                   e.message);
+      st_->last_reason = e.message;
+      natsOptions_SetRetryOnFailedConnect(opts, true, &NatsBus::OnConnected, st_);
+      s = natsConnection_Connect(&nc_, opts);
+    }
     if (s == NATS_OK) {
       OnConnected(nc_, st_);
-    } else if (s == NATS_NOT_YET_CONNECTED) {
-      spdlog::warn("bus not connected yet, retrying in the background url={}", st_->options.url);
-    } else {
-      return NatsError("connect to " + st_->options.url, s);
+    } else if (s != NATS_NOT_YET_CONNECTED) {
+      return ConnectError("connect to " + st_->options.url, st_->options.url, s, LastNatsError(),
+                          st_->options.tls);
     }
     jsOptions jo;
     jsOptions_Init(&jo);
@@ -339,11 +358,33 @@ class NatsBus final : public Bus {
   BusStats& Stats() override { return stats_; }
 
  private:
-  static int64_t ReconnectDelay(natsConnection*, int attempts, void*) {
+  // Runs on NATS.c's reconnect thread before each try; NATS.c joins that thread before the
+  // closed callback deletes `closure`.
+  static int64_t ReconnectDelay(natsConnection*, int attempts, void* closure) {
+    LogWhyNotConnected(*static_cast<ConnState*>(closure), attempts);
     // 100 ms doubling to a 2 s cap, plus up to 25% jitter so a fleet does not reconnect in step.
     int64_t base = std::min<int64_t>(2000, int64_t{100} << std::min(attempts, 5));
     thread_local std::minstd_rand rng(std::random_device{}());
     return base + static_cast<int64_t>(rng() % (base / 4 + 1));
+  }
+
+  // The previous try's failure is NATS.c's last error on this (the reconnect) thread. Logged
+  // when it changes and every 30th try (about a minute at the 2 s cap): a server that refuses
+  // this client's certificate check says so, and keeps saying so, without a line per try.
+  static void LogWhyNotConnected(ConnState& st, int attempts) {
+    if (attempts <= 1) return;  // nothing tried yet on this thread
+    natsStatus s = NATS_OK;
+    nats_GetLastError(&s);
+    std::string detail = LastNatsError();
+    if (detail.empty()) detail = "not reachable";
+    const std::string reason =
+        ConnectError("connect to " + st.options.url, st.options.url, s, detail, st.options.tls)
+            .message;
+    std::lock_guard lock(st.mu);
+    if (reason == st.last_reason && ++st.tries_since_logged < 30) return;
+    st.last_reason = reason;
+    st.tries_since_logged = 0;
+    spdlog::warn("bus not connected, retrying: {}", reason);
   }
 
   static void OnConnected(natsConnection*, void* closure) {
@@ -351,6 +392,8 @@ class NatsBus final : public Bus {
     std::lock_guard lock(st->mu);
     if (!st->active) return;
     st->connected = true;
+    st->ever_connected = true;
+    st->last_reason.clear();
     spdlog::info("bus connected url={}", st->options.url);
     if (st->options.on_connected) st->options.on_connected();
   }
@@ -363,7 +406,21 @@ class NatsBus final : public Bus {
     if (st->options.on_disconnected) st->options.on_disconnected();
   }
 
-  static void OnClosed(natsConnection*, void* closure) { delete static_cast<ConnState*>(closure); }
+  static void OnClosed(natsConnection*, void* closure) {
+    auto* st = static_cast<ConnState*>(closure);
+    {
+      std::lock_guard lock(st->mu);
+      // NATS.c's first background try was refused (the server came up between our first
+      // contact and it): it gives up for good. Say so; a restart tries again.
+      if (st->active && !st->ever_connected) {
+        spdlog::error(
+            "bus gave up: the server refused this client at its first contact url={}; "
+            "restart to try again",
+            st->options.url);
+      }
+    }
+    delete st;
+  }
 
   static void OnAsyncError(natsConnection*, natsSubscription*, natsStatus err, void*) {
     spdlog::warn("bus async error: {}", natsStatus_GetText(err));
@@ -385,20 +442,46 @@ Result<std::unique_ptr<Bus>> ConnectNats(BusOptions options) {
 }
 
 Result<void> CheckNatsLogin(const std::string& url, const std::string& user,
-                            const std::string& password, Duration timeout) {
+                            const std::string& password, Duration timeout, const BusTls& tls) {
   natsOptions* opts = nullptr;
   natsStatus s = natsOptions_Create(&opts);
   if (s != NATS_OK) return NatsError("nats options", s);
   std::unique_ptr<natsOptions, decltype(&natsOptions_Destroy)> guard(opts, natsOptions_Destroy);
-  natsOptions_SetURL(opts, url.c_str());
+  if ((s = natsOptions_SetURL(opts, url.c_str())) != NATS_OK) {
+    return MakeError(ErrorCode::kBadConfig,
+                     "bad NATS url \"" + url + "\": " + natsStatus_GetText(s));
+  }
+  if (auto r = ApplyTls(opts, url, tls); !r) return r;
   natsOptions_SetUserInfo(opts, user.c_str(), password.c_str());
   natsOptions_SetAllowReconnect(opts, false);
   natsOptions_SetTimeout(opts, static_cast<int64_t>(timeout.count()));
   natsConnection* nc = nullptr;
   s = natsConnection_Connect(&nc, opts);
   if (nc != nullptr) natsConnection_Destroy(nc);
-  if (s != NATS_OK) return NatsError("log in to " + url + " as " + user, s);
+  if (s != NATS_OK) {
+    return ConnectError("log in to " + url + (user.empty() ? "" : " as " + user), url, s,
+                        LastNatsError(), tls);
+  }
   return {};
+}
+
+void AwaitTrustedBus(const BusOptions& options) {
+  std::string said;
+  auto said_at = std::chrono::steady_clock::now();
+  Duration backoff = std::chrono::milliseconds(250);
+  for (;;) {
+    auto r = CheckNatsLogin(options.url, options.user, options.password, std::chrono::seconds(5),
+                            options.tls);
+    if (r || r.error().code != ErrorCode::kTls) return;
+    const auto now = std::chrono::steady_clock::now();
+    if (r.error().message != said || now - said_at >= std::chrono::minutes(1)) {
+      spdlog::error("the bus refuses this client's TLS check, retrying: {}", r.error().message);
+      said = r.error().message;
+      said_at = now;
+    }
+    std::this_thread::sleep_for(backoff);
+    backoff = std::min<Duration>(backoff * 2, std::chrono::seconds(5));
+  }
 }
 
 void ShutdownNatsLibrary() { nats_CloseAndWait(2000); }

@@ -203,6 +203,7 @@ Result<const MachineRecord*> MachineManager::Spawn(const SpawnRequest& req) {
   launch.pool = rec.pool;
   if (from != nullptr) launch.from_snapshot = from->ref;
   launch.agent.nats_url = d_.nats_url;
+  launch.agent.nats_ca_pem = d_.nats_ca_pem;
   launch.agent.subject_prefix = d_.subject_prefix;
   launch.agent.labels = p->config.labels;
   if (d_.credentials) {

@@ -33,6 +33,7 @@ struct MachineManagerDeps {
   MachineAgents* agents = nullptr;  // drain, shutdown and disk syncs, sent to the agents
   const Clock* clock = nullptr;
   std::string nats_url;               // what new agents connect to
+  std::string nats_ca_pem;            // the CA they verify it with (PEM); empty: none
   std::string subject_prefix = "av";  // what new agents are told
   // Opens the controller's write batch before the fleet is changed.
   std::function<void()> open_batch;

@@ -141,11 +141,11 @@ Result<void> NatsAuth::WriteAndReload() {
 }
 
 Result<void> NatsAuth::AwaitLogin(const std::string& url, const std::string& user,
-                                  const std::string& password, Duration within) {
+                                  const std::string& password, const BusTls& tls, Duration within) {
   Result<void> r;
   const auto deadline = std::chrono::steady_clock::now() + within;
   do {
-    r = CheckNatsLogin(url, user, password, std::chrono::milliseconds(500));
+    r = CheckNatsLogin(url, user, password, std::chrono::milliseconds(500), tls);
     if (r) return r;
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   } while (std::chrono::steady_clock::now() < deadline);

@@ -13,6 +13,7 @@
 #include <utility>
 #include <vector>
 
+#include "common/bus/bus.h"
 #include "common/bus/subjects.h"
 #include "common/core/duration.h"
 #include "common/core/result.h"
@@ -60,7 +61,7 @@ class NatsAuth {
   // Blocks (on a provisioning thread) until nats-server accepts `user` at `url`, which it does
   // a few milliseconds after a reload; gives up after `within`. Errors: unavailable.
   static Result<void> AwaitLogin(const std::string& url, const std::string& user,
-                                 const std::string& password,
+                                 const std::string& password, const BusTls& tls = {},
                                  Duration within = std::chrono::seconds(5));
 
  private:

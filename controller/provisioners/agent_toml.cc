@@ -7,9 +7,9 @@
 namespace autovibe {
 namespace {
 
-constexpr std::string_view kOwnedKeys[] = {"nats",   "nats_user",  "nats_password",
-                                           "name",   "data_dir",   "backend",
-                                           "labels", "machine_id", "subject_prefix"};
+constexpr std::string_view kOwnedKeys[] = {
+    "nats",     "nats_user", "nats_password", "nats_ca_pem", "name",
+    "data_dir", "backend",   "labels",        "machine_id",  "subject_prefix"};
 
 }  // namespace
 
@@ -34,6 +34,7 @@ Result<std::string> RenderAgentToml(const MachineLaunch& launch, const AgentToml
     t.insert("nats_user", launch.agent.nats_user);
     t.insert("nats_password", launch.agent.nats_password);
   }
+  if (!launch.agent.nats_ca_pem.empty()) t.insert("nats_ca_pem", launch.agent.nats_ca_pem);
   t.insert("name", launch.name);
   t.insert("machine_id", launch.machine_id);
   t.insert("data_dir", options.data_dir);

@@ -79,14 +79,16 @@ std::string InstallableTools(const std::vector<std::string>& tools) {
 
 Result<std::string> AgentUserData(const std::string& templates_dir, const std::string& agent_toml,
                                   const AgentDownload& download,
-                                  const std::vector<std::string>& tools) {
+                                  const std::vector<std::string>& tools,
+                                  const std::string& nats_ca_pem) {
   if (auto r = ValidateAgentDownload(download); !r) return r.error();
   auto tpl = ReadFile(templates_dir + "/cloud-init/agent.yaml");
   if (!tpl) return tpl.error();
   std::map<std::string, std::string> values = {{"agent_config_b64", Base64(agent_toml)},
                                                {"agent_url", download.url},
                                                {"agent_sha256", download.sha256},
-                                               {"agent_tools", InstallableTools(tools)}};
+                                               {"agent_tools", InstallableTools(tools)},
+                                               {"nats_ca_b64", Base64(nats_ca_pem)}};
   for (auto [key, file] : {std::pair{"agent_unit_b64", "systemd/autovibe-agent.service"},
                            {"tools_installer_b64", "tools/install-tools.sh"},
                            {"tools_claude_code_package_b64", "tools/claude-code/package.json"},

@@ -30,10 +30,13 @@ struct AgentDownload {
 // coding tools to install where the image lacks them: those of `tools` (a pool's tools, as tasks
 // name them) that templates_dir/tools/install-tools.sh installs (git, node, claude-code, codex;
 // others, such as shell, need nothing or cannot be installed), with that script and the tools'
-// lockfiles. Errors: not_found or unavailable (a template cannot be read), bad_config.
+// lockfiles, and the CA the agent verifies nats-server with (/etc/autovibe/nats-ca.pem; empty
+// when `nats_ca_pem` is). Errors: not_found or unavailable (a template cannot be read),
+// bad_config.
 Result<std::string> AgentUserData(const std::string& templates_dir, const std::string& agent_toml,
                                   const AgentDownload& download = {},
-                                  const std::vector<std::string>& tools = {});
+                                  const std::vector<std::string>& tools = {},
+                                  const std::string& nats_ca_pem = "");
 
 // Checks a download's url (http or https, no quotes or spaces) and sha256. Errors: bad_config.
 Result<void> ValidateAgentDownload(const AgentDownload& download);

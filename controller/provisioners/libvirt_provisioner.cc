@@ -355,7 +355,8 @@ class LibvirtProvisioner final : public Provisioner {
     if (!toml) return toml.error();
     const std::string seed_dir = dir + "/seed";
     if (auto r = MakeDirs(seed_dir, 0700); !r) return r;
-    auto user_data = AgentUserData(o_.templates_dir, *toml, o_.agent_download, o_.tools);
+    auto user_data = AgentUserData(o_.templates_dir, *toml, o_.agent_download, o_.tools,
+                                   launch.agent.nats_ca_pem);
     if (!user_data) return user_data.error();
     if (auto r = WriteFileAtomic(seed_dir + "/user-data", *user_data, 0600, false); !r) return r;
     const std::string meta =

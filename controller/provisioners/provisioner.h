@@ -20,6 +20,8 @@ struct AgentSettings {
   std::string nats_url;
   std::string nats_user;  // the machine's own bus credentials; empty when the bus has none
   std::string nats_password;
+  // The CA (PEM) the agent verifies nats-server's certificate with; empty: none given.
+  std::string nats_ca_pem;
   std::string subject_prefix = "av";
   std::map<std::string, std::string> labels;  // the pool's labels
 };

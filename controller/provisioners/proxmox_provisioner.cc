@@ -191,7 +191,8 @@ class ProxmoxProvisioner final : public Provisioner {
         launch,
         {.data_dir = "/var/lib/autovibe/agent", .backend = "proxmox", .extra_toml = o_.agent_toml});
     if (!toml) return toml.error();
-    auto user_data = AgentUserData(o_.templates_dir, *toml, o_.agent_download, o_.tools);
+    auto user_data = AgentUserData(o_.templates_dir, *toml, o_.agent_download, o_.tools,
+                                   launch.agent.nats_ca_pem);
     if (!user_data) return user_data.error();
     if (auto r = WriteFileAtomic(SnippetPath(launch.name), *user_data, 0600); !r) return r;
     auto set = Task("POST", Vm(o_.node, vmid) + "/config",

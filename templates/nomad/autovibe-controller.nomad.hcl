@@ -1,8 +1,13 @@
 # The autovibe controller as a Nomad service job: one instance, its SQLite state on a host
 # volume, its secrets from Nomad variables, health from /healthz. nats-server runs beside it
-# in the same group, as the controller's bus.
-#   nomad var put nomad/jobs/autovibe-controller nats_password=... alert_webhook=https://...
+# in the same group, as the controller's bus. Nothing listens in the clear beyond loopback:
+# nats-server speaks TLS only (agents verify it with its CA, nats_ca), and so does the API.
+#   nomad var put nomad/jobs/autovibe-controller nats_password=... alert_webhook=https://... \
+#     nats_ca_pem=@ca.pem nats_cert_pem=@nats.pem nats_key_pem=@nats.key \
+#     api_cert_pem=@api.pem api_key_pem=@api.key
 #   nomad job run templates/nomad/autovibe-controller.nomad.hcl
+# nats.pem must name the host agents reach the bus at and 127.0.0.1 (the controller's way in),
+# e.g. subjectAltName=DNS:bus.example.org,IP:127.0.0.1; README.md, "NATS over TLS", makes them.
 variable "version" {
   type    = string
   default = "0.1.0"
@@ -75,9 +80,12 @@ job "autovibe-controller" {
 
       check {
         type     = "http"
+        protocol = "https"
         path     = "/healthz"
         interval = "10s"
         timeout  = "2s"
+        # The API's certificate names the host clients use, not the address Nomad checks.
+        tls_skip_verify = true
       }
     }
 
@@ -111,10 +119,33 @@ job "autovibe-controller" {
         EOT
       }
 
+      # The bus's certificate and key (TLS only: agents on other hosts reach it encrypted).
+      # nats-server reloads them on SIGHUP when the variables change.
+      template {
+        destination   = "${NOMAD_SECRETS_DIR}/nats-server.pem"
+        perms         = "0644"
+        change_mode   = "signal"
+        change_signal = "SIGHUP"
+        data          = "{{ with nomadVar \"nomad/jobs/autovibe-controller\" }}{{ .nats_cert_pem }}{{ end }}"
+      }
+
+      template {
+        destination   = "${NOMAD_SECRETS_DIR}/nats-server.key"
+        perms         = "0600"
+        change_mode   = "signal"
+        change_signal = "SIGHUP"
+        data          = "{{ with nomadVar \"nomad/jobs/autovibe-controller\" }}{{ .nats_key_pem }}{{ end }}"
+      }
+
       template {
         destination = "${NOMAD_TASK_DIR}/nats.conf"
         data        = <<-EOT
           listen: 0.0.0.0:{{ env "NOMAD_PORT_nats" }}
+          tls {
+            cert_file: "{{ env "NOMAD_SECRETS_DIR" }}/nats-server.pem"
+            key_file: "{{ env "NOMAD_SECRETS_DIR" }}/nats-server.key"
+            timeout: 2
+          }
           jetstream { store_dir: "/srv/autovibe/nats" }
           include "/srv/autovibe/nats-users.conf"
           pid_file: "/srv/autovibe/nats.pid"
@@ -145,7 +176,33 @@ job "autovibe-controller" {
 
       config {
         command = "local/autovibe/bin/autovibe-controller"
-        args    = ["--config", "${NOMAD_SECRETS_DIR}/controller.toml"]
+        args = ["--config", "${NOMAD_SECRETS_DIR}/controller.toml",
+          "--tls-cert", "${NOMAD_SECRETS_DIR}/api.pem",
+        "--tls-key", "${NOMAD_SECRETS_DIR}/api.key"]
+      }
+
+      # The CA that signed nats-server's certificate: the controller verifies the bus with it,
+      # and hands it to the agents of the machines it provisions.
+      template {
+        destination = "${NOMAD_SECRETS_DIR}/nats-ca.pem"
+        perms       = "0644"
+        change_mode = "restart"
+        data        = "{{ with nomadVar \"nomad/jobs/autovibe-controller\" }}{{ .nats_ca_pem }}{{ end }}"
+      }
+
+      # The API's certificate and key: it serves https only.
+      template {
+        destination = "${NOMAD_SECRETS_DIR}/api.pem"
+        perms       = "0644"
+        change_mode = "restart"
+        data        = "{{ with nomadVar \"nomad/jobs/autovibe-controller\" }}{{ .api_cert_pem }}{{ end }}"
+      }
+
+      template {
+        destination = "${NOMAD_SECRETS_DIR}/api.key"
+        perms       = "0600"
+        change_mode = "restart"
+        data        = "{{ with nomadVar \"nomad/jobs/autovibe-controller\" }}{{ .api_key_pem }}{{ end }}"
       }
 
       # Secrets come from Nomad variables and stay in the secrets dir.
@@ -156,7 +213,8 @@ job "autovibe-controller" {
         data        = <<-EOT
           data_dir = "/srv/autovibe/controller"
           listen = "0.0.0.0:{{ env "NOMAD_PORT_api" }}"
-          nats = "nats://127.0.0.1:{{ env "NOMAD_PORT_nats" }}"
+          nats = "tls://127.0.0.1:{{ env "NOMAD_PORT_nats" }}"
+          nats_ca = "{{ env "NOMAD_SECRETS_DIR" }}/nats-ca.pem"
           nats_auth_file = "/srv/autovibe/nats-users.conf"
           nats_pid_file = "/srv/autovibe/nats.pid"
           nats_user = "controller"

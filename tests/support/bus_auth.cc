@@ -15,6 +15,7 @@ namespace {
 struct Registry {
   std::mutex mu;
   std::map<std::string, std::optional<BusUsers>> buses;
+  std::map<std::string, BusTls> tls;  // url -> what its clients verify it with
   std::map<std::string, std::pair<std::string, std::string>> controllers;  // url -> (api, token)
 };
 
@@ -37,6 +38,7 @@ void RegisterBus(const std::string& url, std::optional<BusUsers> users) {
 void ForgetBus(const std::string& url) {
   std::lock_guard lock(Reg().mu);
   Reg().buses.erase(url);
+  Reg().tls.erase(url);
   Reg().controllers.erase(url);
 }
 
@@ -46,19 +48,44 @@ std::optional<BusUsers> BusUsersOf(const std::string& url) {
   return it == Reg().buses.end() ? std::nullopt : it->second;
 }
 
+void RegisterBusTls(const std::string& url, BusTls tls) {
+  std::lock_guard lock(Reg().mu);
+  Reg().tls[url] = std::move(tls);
+}
+
+BusTls BusTlsOf(const std::string& url) {
+  std::lock_guard lock(Reg().mu);
+  auto it = Reg().tls.find(url);
+  return it == Reg().tls.end() ? BusTls{} : it->second;
+}
+
 std::vector<std::string> ControllerBusArgs(const std::string& url) {
+  std::vector<std::string> args = AgentBusArgs(url, {});
   std::lock_guard lock(Reg().mu);
   auto it = Reg().buses.find(url);
-  if (it == Reg().buses.end()) return {};
-  if (!it->second) return {"--insecure-bus"};
+  if (it == Reg().buses.end()) return args;
+  if (!it->second) {
+    args.push_back("--insecure-bus");
+    return args;
+  }
   const BusUsers& u = *it->second;
-  return {"--nats-user",      u.controller_user, "--nats-password", u.controller_password,
-          "--nats-auth-file", u.auth_file,       "--nats-pid-file", u.pid_file};
+  args.insert(args.end(),
+              {"--nats-user", u.controller_user, "--nats-password", u.controller_password,
+               "--nats-auth-file", u.auth_file, "--nats-pid-file", u.pid_file});
+  return args;
+}
+
+std::vector<std::string> AgentBusArgs(const std::string& url,
+                                      const std::vector<std::string>& args) {
+  const BusTls tls = BusTlsOf(url);
+  if (tls.ca_file.empty() || Has(args, "--nats-ca")) return {};
+  return {"--nats-ca", tls.ca_file};
 }
 
 BusOptions AdminBus(const std::string& url) {
   BusOptions o;
   o.url = url;
+  o.tls = BusTlsOf(url);
   if (auto u = BusUsersOf(url)) {
     o.user = u->controller_user;
     o.password = u->controller_password;

@@ -34,9 +34,18 @@ void ForgetBus(const std::string& url);
 // The users of the bus at `url`; nullopt for an insecure bus or one the harness did not start.
 std::optional<BusUsers> BusUsersOf(const std::string& url);
 
+// Set by a NatsServer speaking TLS: the CA its clients verify it with.
+void RegisterBusTls(const std::string& url, BusTls tls);
+// The TLS settings a client of the bus at `url` needs; empty for a bus without TLS.
+BusTls BusTlsOf(const std::string& url);
+
 // The flags a controller on the bus at `url` starts with: its user and the users file, or
-// --insecure-bus for a bus made insecure; nothing for a bus the harness did not start.
+// --insecure-bus for a bus made insecure; nothing for a bus the harness did not start; and
+// --nats-ca on a bus with TLS.
 std::vector<std::string> ControllerBusArgs(const std::string& url);
+
+// --nats-ca for an agent on a bus with TLS, unless `args` names a CA already.
+std::vector<std::string> AgentBusArgs(const std::string& url, const std::vector<std::string>& args);
 
 // Options for a client logged in as the controller (allowed every subject): for tests that
 // publish what no machine may, to see the controller refuse it. Anonymous on an insecure bus.

@@ -160,6 +160,7 @@ void AgentProcess::Start() {
   argv.insert(argv.end(), {BinPath("autovibe-agent"), "--name", name_, "--data-dir", data_dir_,
                            "--nats", nats_url_});
   argv.insert(argv.end(), extra_args_.begin(), extra_args_.end());
+  for (auto& a : AgentBusArgs(nats_url_, extra_args_)) argv.push_back(std::move(a));
   // An agent with no bus user of its own yet joins with a token, as users start one.
   if (AgentNeedsJoinToken(nats_url_, data_dir_, extra_args_)) {
     argv.insert(argv.end(), {"--join-token", NewJoinToken(nats_url_)});

@@ -10,6 +10,16 @@
 
 namespace autovibe::testing {
 
+// nats-server's tls block: the server's certificate and key, and the CA its clients verify it
+// with (the harness gives it to the controllers and agents it starts on this bus). With
+// verify_clients the server asks clients for a certificate signed by that CA (mutual TLS).
+struct NatsTls {
+  std::string cert_file;
+  std::string key_file;
+  std::string ca_file;
+  bool verify_clients = false;
+};
+
 class NatsServer {
  public:
   // Starts nats-server with JetStream storing under `dir`; waits until it accepts connections.
@@ -19,11 +29,16 @@ class NatsServer {
   // Without users: anyone may connect. `insecure.why` says what the test needs that for.
   NatsServer(const std::string& dir, const InsecureBus& insecure,
              const std::string& extra_config = "");
+  // With users, speaking TLS only: url() is tls://, and the harness's controllers, agents and
+  // AdminBus verify the server with `tls.ca_file`.
+  NatsServer(const std::string& dir, const NatsTls& tls, const std::string& extra_config = "");
   ~NatsServer();
   NatsServer(const NatsServer&) = delete;
   NatsServer& operator=(const NatsServer&) = delete;
 
-  std::string url() const { return "nats://127.0.0.1:" + std::to_string(port_); }
+  std::string url() const {
+    return (tls_ ? "tls://127.0.0.1:" : "nats://127.0.0.1:") + std::to_string(port_);
+  }
   uint16_t port() const { return port_; }
   void Kill() { proc_.Kill(); }
   // SIGTERM and wait: a clean shutdown that flushes JetStream state.
@@ -35,11 +50,13 @@ class NatsServer {
 
  private:
   void WriteConfig(const std::string& extra_config);
+  void WriteUsers();
 
   std::string dir_;
   std::string config_path_;
   uint16_t port_;
   std::optional<BusUsers> users_;
+  std::optional<NatsTls> tls_;
   ChildProcess proc_;
 };
 

@@ -16,7 +16,9 @@ inline std::string WrittenFile(const std::string& user_data, const std::string& 
   const size_t at = user_data.find(key, entry);
   if (at == std::string::npos) return "";
   const size_t start = at + key.size();
-  const std::string b64 = user_data.substr(start, user_data.find('\n', start) - start);
+  std::string b64 = user_data.substr(start, user_data.find('\n', start) - start);
+  if (b64.size() >= 2 && b64.front() == '\'' && b64.back() == '\'')
+    b64 = b64.substr(1, b64.size() - 2);
   std::string out(b64.size() / 4 * 3 + 3, '\0');
   const int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
                                 reinterpret_cast<const unsigned char*>(b64.data()),

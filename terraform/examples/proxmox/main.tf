@@ -24,6 +24,8 @@ variable "proxmox_api_token" {
   sensitive = true
 }
 
+# The bus speaks TLS: nats-ca.pem beside this file is the CA that signed nats-server's
+# certificate (README.md, "NATS over TLS"); the agents verify the bus with it.
 # One one-time join token per worker, e.g.
 #   export TF_VAR_join_tokens="[$(for i in 1 2 3; do printf '"%s",' "$(autovibe machines join-token create --ttl 2h)"; done)]"
 variable "join_tokens" {
@@ -37,7 +39,8 @@ module "workers" {
   node                = "pve1"
   template_vm_id      = 9000
   join_tokens         = var.join_tokens
-  controller_nats_url = "nats://10.0.0.2:4222"
+  controller_nats_url = "tls://10.0.0.2:4222"
+  nats_ca_pem         = file("${path.module}/nats-ca.pem")
   labels              = { pool = "pve", gpu = "none" }
 }
 

@@ -18,6 +18,17 @@ variable "controller_nats_url" {
   type = string
 }
 
+variable "nats_ca_pem" {
+  description = "The CA (PEM) that signed nats-server's certificate: cloud-init writes it to /etc/autovibe/nats-ca.pem and the agent verifies the bus with it (nats_ca). Empty: a bus without TLS."
+  type        = string
+  default     = ""
+
+  validation {
+    condition     = var.nats_ca_pem == "" || can(regex("-----BEGIN CERTIFICATE-----", var.nats_ca_pem))
+    error_message = "nats_ca_pem is a PEM certificate (-----BEGIN CERTIFICATE-----), e.g. file(\"ca.pem\")."
+  }
+}
+
 variable "join_tokens" {
   description = "One one-time join token per worker, in the order of names (autovibe machines join-token create): each agent exchanges its own for a bus user of its own."
   type        = list(string)
@@ -70,6 +81,7 @@ locals {
   unit      = file("${local.templates}/systemd/autovibe-agent.service")
   agent_config = [for i, name in var.names : join("\n", compact([
     "nats = ${jsonencode(var.controller_nats_url)}",
+    var.nats_ca_pem == "" ? "" : "nats_ca = \"/etc/autovibe/nats-ca.pem\"",
     "join_token = ${jsonencode(try(var.join_tokens[i], ""))}",
     "name = ${jsonencode(name)}",
     "backend = ${jsonencode(var.backend)}",
@@ -89,6 +101,7 @@ output "user_data" {
   value = [for config in local.agent_config : templatefile(
     "${local.templates}/cloud-init/agent.yaml", {
       agent_config_b64              = base64encode(config)
+      nats_ca_b64                   = base64encode(var.nats_ca_pem)
       agent_unit_b64                = base64encode(local.unit)
       agent_url                     = var.agent_url
       agent_sha256                  = var.agent_sha256

@@ -10,6 +10,7 @@ module "user_data" {
   names               = local.names
   backend             = "libvirt"
   controller_nats_url = var.controller_nats_url
+  nats_ca_pem         = var.nats_ca_pem
   join_tokens         = var.join_tokens
   labels              = var.labels
   task_slots          = var.task_slots

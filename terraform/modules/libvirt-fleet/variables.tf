@@ -48,6 +48,12 @@ variable "controller_nats_url" {
   type        = string
 }
 
+variable "nats_ca_pem" {
+  description = "The CA (PEM) that signed nats-server's certificate, which the agents verify the bus with (a tls:// controller_nats_url); empty: a bus without TLS."
+  type        = string
+  default     = ""
+}
+
 variable "join_tokens" {
   description = "One one-time join token per worker, in worker order (autovibe machines join-token create --ttl 1h, worker_count times): each agent exchanges its own for a bus user of its own."
   type        = list(string)
