@@ -98,6 +98,13 @@ Result<CertificateInfo> InspectCertificate(std::string_view pem) {
   return Inspect(cert->get());
 }
 
+Result<CertificateInfo> InspectCertificateDer(std::string_view der) {
+  const auto* p = reinterpret_cast<const unsigned char*>(der.data());
+  tls_detail::X509Ptr cert(d2i_X509(nullptr, &p, static_cast<long>(der.size())));
+  if (!cert) return tls_detail::OpenSslError(ErrorCode::kBadData, "not a DER certificate");
+  return Inspect(cert.get());
+}
+
 std::string FingerprintOfDer(std::string_view der) {
   unsigned char md[EVP_MAX_MD_SIZE];
   unsigned int n = 0;

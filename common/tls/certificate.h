@@ -28,6 +28,9 @@ struct CertificateInfo {
 // The first certificate of `pem`. Errors: kBadData when it holds none.
 Result<CertificateInfo> InspectCertificate(std::string_view pem);
 
+// A DER-encoded certificate (what a TLS peer sends). Errors: kBadData.
+Result<CertificateInfo> InspectCertificateDer(std::string_view der);
+
 // The fingerprint of a DER-encoded certificate, as CertificateInfo::fingerprint.
 std::string FingerprintOfDer(std::string_view der);
 
