@@ -25,11 +25,11 @@ std::string Der(X509* cert) {
   return out;
 }
 
-// "CN=ctl, issued by CN=autovibe CA, SHA-256 AB:..., valid until 2030-01-01T00:00:00.000Z".
-std::string Describe(const CertificateInfo& c) {
-  return c.subject + (c.self_signed ? ", self-signed" : ", issued by " + c.issuer) + ", SHA-256 " +
-         c.fingerprint + ", valid " + FormatRfc3339(c.not_before_ms) + " to " +
-         FormatRfc3339(c.not_after_ms);
+// "CN=ctl, issued by CN=autovibe CA, SHA-256 AB:..., valid 2026-... to 2030-...".
+std::string Describe(const CertificateInfo& c, bool fingerprint = true) {
+  return c.subject + (c.self_signed ? ", self-signed" : ", issued by " + c.issuer) +
+         (fingerprint ? ", SHA-256 " + c.fingerprint : "") + ", valid " +
+         FormatRfc3339(c.not_before_ms) + " to " + FormatRfc3339(c.not_after_ms);
 }
 
 std::string NameList(const std::vector<std::string>& names) {
@@ -140,7 +140,7 @@ Result<void> ClientTls::Check(const boost::system::error_code& handshake, SSL* s
   if (info->fingerprint != pin_) {
     return MakeError(ErrorCode::kTls, "the certificate of " + where + " has SHA-256 fingerprint " +
                                           info->fingerprint + ", not the pinned " + pin_ + " (" +
-                                          Describe(*info) + ")");
+                                          Describe(*info, false) + ")");
   }
   if (auto r = CheckValidity(*info, SystemClock().NowMs()); !r) {
     return MakeError(ErrorCode::kTls, "the pinned certificate of " + where +
