@@ -33,8 +33,8 @@ void PrintError(std::ostream& err, const CliError& error) {
 void AddGlobalOptionsFooter(CLI::App& app) {
   for (CLI::App* sub : app.get_subcommands({})) {
     sub->footer(
-        "Global options (anywhere on the line): --controller URL, --token T, --json; "
-        "see autovibe --help");
+        "Global options (anywhere on the line): --controller URL, --token T, --ca FILE, "
+        "--pin SHA256, --json; see autovibe --help");
     AddGlobalOptionsFooter(*sub);
   }
 }
@@ -98,6 +98,16 @@ std::unique_ptr<CLI::App> BuildApp(Invocation& inv) {
                   "$AUTOVIBE_TOKEN_FILE, else of " +
                       std::string(kDefaultTokenFile) + " if readable")
       ->type_name("T");
+  app->add_option("--ca", o.ca,
+                  "https: the CA certificate (PEM) the controller's certificate must be signed "
+                  "by; else $AUTOVIBE_CA, else for a controller on this host (a loopback URL) "
+                  "the self-signed certificate beside its token file (" +
+                      std::string(kLocalCertFile) + " in its data dir), else the system's CAs")
+      ->type_name("FILE");
+  app->add_option("--pin", o.pin,
+                  "https: the SHA-256 fingerprint the controller's certificate must have (a "
+                  "self-signed one; the controller logs it); else $AUTOVIBE_PIN. Replaces --ca")
+      ->type_name("SHA256");
   app->add_flag("--json", o.json, "Print the API's JSON instead of a table");
 
   AddMachineCommands(*app, inv);

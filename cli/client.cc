@@ -3,12 +3,15 @@
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <boost/url/encode.hpp>
+#include <boost/url/parse.hpp>
 #include <boost/url/rfc/unreserved_chars.hpp>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <stdexcept>
+
+#include "common/tls/certificate.h"
 
 namespace autovibe::cli {
 namespace json = boost::json;
@@ -70,6 +73,40 @@ std::optional<ApiError> ParseApiError(std::string_view body) {
   return out;
 }
 
+// Whether `url` names this host: a controller whose data dir may be at hand.
+bool LoopbackUrl(const std::string& url) {
+  auto parsed = boost::urls::parse_uri(url);
+  if (!parsed) return false;
+  const std::string host(parsed->host());
+  return host == "127.0.0.1" || host == "localhost" || host == "[::1]" || host == "::1";
+}
+
+// How the controller's certificate is checked: the pin, else a CA file (see ResolveEndpoint).
+CliStatus ResolveTrust(const GlobalOptions& options, const EnvLookup& env, const std::string& url,
+                       const std::string& token_file, Endpoint& out) {
+  std::string pin = options.pin;
+  const char* pin_from = "--pin";
+  if (pin.empty()) {
+    pin = NonEmpty(env("AUTOVIBE_PIN"));
+    pin_from = "AUTOVIBE_PIN";
+  }
+  if (!pin.empty()) {
+    auto normal = NormalizeFingerprint(pin);
+    if (!normal) return CliError{kExitUsage, std::string(pin_from) + ": " + normal.error().message};
+    out.pin = std::move(*normal);
+    return {};
+  }
+  out.ca_file = options.ca;
+  if (out.ca_file.empty()) out.ca_file = NonEmpty(env("AUTOVIBE_CA"));
+  if (!out.ca_file.empty() || !LoopbackUrl(url)) return {};
+  const auto slash = token_file.rfind('/');
+  const std::string local =
+      (slash == std::string::npos ? std::string(".") : token_file.substr(0, slash)) + "/" +
+      std::string(kLocalCertFile);
+  if (std::ifstream(local)) out.ca_file = local;
+  return {};
+}
+
 }  // namespace
 
 void throw_exception_from_error(const CliError& e, const boost::source_location&) {
@@ -90,12 +127,19 @@ CliResult<Endpoint> ResolveEndpoint(const GlobalOptions& options, const EnvLooku
   if (out.url.empty()) out.url = kDefaultControllerUrl;
   while (out.url.size() > 1 && out.url.back() == '/') out.url.pop_back();
 
+  const std::string token_file = NonEmpty(env("AUTOVIBE_TOKEN_FILE"));
+  if (auto trust = ResolveTrust(options, env, out.url,
+                                token_file.empty() ? default_token_file : token_file, out);
+      !trust) {
+    return trust.error();
+  }
+
   out.token = options.token;
   if (out.token.empty()) out.token = NonEmpty(env("AUTOVIBE_TOKEN"));
   if (!out.token.empty()) return out;
 
   std::string why;
-  if (std::string file = NonEmpty(env("AUTOVIBE_TOKEN_FILE")); !file.empty()) {
+  if (const std::string& file = token_file; !file.empty()) {
     auto token = ReadTokenFile(file, why);
     if (!token) {
       return CliError{kExitUsage,
@@ -150,6 +194,8 @@ HttpCall Client::MakeCall(std::string_view method, std::string_view path, std::s
   call.bearer_token = endpoint_.token;
   call.body = std::move(body);
   call.timeout = timeout_;
+  call.ca_file = endpoint_.ca_file;
+  call.pin_sha256 = endpoint_.pin;
   return call;
 }
 
@@ -207,8 +253,14 @@ CliResult<json::value> Client::Call(std::string_view method, std::string_view pa
 CliError ErrorFromTransport(const std::string& url, const Error& error) {
   if (error.code == ErrorCode::kBadUrl) {
     return CliError{kExitUsage, "the controller URL \"" + url +
-                                    "\" is not an http:// URL; set --controller or "
+                                    "\" is not an https:// or http:// URL; set --controller or "
                                     "AUTOVIBE_CONTROLLER"};
+  }
+  if (error.code == ErrorCode::kTls) {
+    // Reached, but not the controller we were told to trust: retrying will not help.
+    return CliError{kExitFailure, "refusing the controller at " + url + ": " + error.message +
+                                      " (trust it with --ca FILE or AUTOVIBE_CA, or with --pin "
+                                      "SHA256 or AUTOVIBE_PIN for a self-signed one)"};
   }
   // kUnavailable (refused, DNS, timeout) and kIo (the connection broke) look the same to a
   // user: there is no working controller at that URL.

@@ -15,23 +15,33 @@
 
 namespace autovibe::cli {
 
-inline constexpr std::string_view kDefaultControllerUrl = "http://127.0.0.1:8080";
+inline constexpr std::string_view kDefaultControllerUrl = "https://127.0.0.1:8080";
 inline constexpr std::string_view kDefaultTokenFile = "/var/lib/autovibe/controller/admin.token";
+// The self-signed certificate a controller makes in its data dir, beside its token file.
+inline constexpr std::string_view kLocalCertFile = "tls-cert.pem";
 
 // Looks up an environment variable; nullopt when unset. Production uses std::getenv.
 using EnvLookup = std::function<std::optional<std::string>(const char* name)>;
 std::optional<std::string> ProcessEnv(const char* name);
 
-// Where the controller is and how to authenticate to it.
+// Where the controller is, how to authenticate to it, and how to know it is the one.
 struct Endpoint {
   std::string url;    // without a trailing '/'
   std::string token;  // empty: send no Authorization header
+  // https: the CA file its certificate must be signed by (empty: the system's CAs), or the
+  // SHA-256 fingerprint it must have (normalized; then any issuer).
+  std::string ca_file;
+  std::string pin;
 };
 
 // URL: --controller, else $AUTOVIBE_CONTROLLER, else kDefaultControllerUrl.
 // Token: --token, else $AUTOVIBE_TOKEN, else the first line of the file named by
 // $AUTOVIBE_TOKEN_FILE (an error if it cannot be read), else of `default_token_file` if it can
 // be read, else none. Empty values count as unset.
+// Trust (https): --pin, else $AUTOVIBE_PIN (a usage error when not a SHA-256 fingerprint);
+// else --ca, else $AUTOVIBE_CA; else, for a controller on this host (the URL's host is
+// 127.0.0.1, ::1 or localhost), the self-signed certificate it keeps beside its token file
+// (kLocalCertFile in the directory of the token file, when readable); else the system's CAs.
 CliResult<Endpoint> ResolveEndpoint(
     const GlobalOptions& options, const EnvLookup& env,
     const std::string& default_token_file = std::string(kDefaultTokenFile));

@@ -26,6 +26,8 @@ inline constexpr int kExitPaused = 75;
 struct GlobalOptions {
   std::string controller;  // empty: AUTOVIBE_CONTROLLER, else the default URL
   std::string token;       // empty: AUTOVIBE_TOKEN, else a token file
+  std::string ca;          // empty: AUTOVIBE_CA, else (a local controller) its certificate
+  std::string pin;         // empty: AUTOVIBE_PIN
   bool json = false;
 };
 

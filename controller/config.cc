@@ -1,5 +1,6 @@
 #include "controller/config.h"
 
+#include <boost/asio/ip/address.hpp>
 #include <boost/url/parse.hpp>
 #include <optional>
 
@@ -8,6 +9,8 @@
 #include "common/core/files.h"
 #include "common/core/flags.h"
 #include "common/core/names.h"
+#include "common/http/server.h"
+#include "common/tls/issue.h"
 #include "controller/machines/nats_auth.h"
 
 namespace autovibe {
@@ -20,6 +23,29 @@ constexpr std::string_view kNoBusUsers =
     "nats_user and nats_password) so that every machine gets a bus user of its own, or pass "
     "--insecure-bus (insecure_bus = true) to run an open bus, on which anyone who reaches "
     "nats-server reads every command and runs tasks on every agent";
+
+constexpr std::string_view kPlainHttpAbroad =
+    " is not a loopback address: tokens would cross the network readable. Pass "
+    "--insecure-http (insecure_http = true) to serve plain http there anyway, or drop "
+    "--plain-http to serve https (--tls-cert and --tls-key, or a self-signed certificate made "
+    "in the data dir)";
+
+// A list of strings.
+Result<void> TomlStrings(const toml::node& node, std::string_view key,
+                         std::vector<std::string>& out) {
+  const toml::array* items = node.as_array();
+  auto bad = [&] {
+    return MakeError(ErrorCode::kBadConfig, std::string(key) + " must be a list of strings");
+  };
+  if (items == nullptr) return bad();
+  out.clear();
+  for (const toml::node& item : *items) {
+    auto text = item.value<std::string>();
+    if (!text) return bad();
+    out.push_back(*text);
+  }
+  return {};
+}
 
 // A whole number from `lo` to `hi`.
 Result<void> TomlCount(const toml::node& node, std::string_view key, int lo, int hi, int& out) {
@@ -98,6 +124,11 @@ Result<void> LoadControllerConfigToml(std::string_view toml_text, ControllerConf
           return {};
         }
         if (k == "result_retention") return TomlDuration(node, k, c.result_retention);
+        if (k == "tls_cert") return TomlString(node, k, c.tls_cert);
+        if (k == "tls_key") return TomlString(node, k, c.tls_key);
+        if (k == "tls_san") return TomlStrings(node, k, c.tls_san);
+        if (k == "plain_http") return TomlBool(node, k, c.plain_http);
+        if (k == "insecure_http") return TomlBool(node, k, c.insecure_http);
         if (k == "max_result_bytes") {
           auto n = node.value<int64_t>();
           if (!n || *n < 0)
@@ -162,6 +193,22 @@ Result<void> ValidateControllerConfig(const ControllerConfig& c) {
                       .controller_password = c.nats_password};
     if (auto r = ValidateNatsAuthOptions(o); !r) return r;
   }
+  if (c.tls_cert.empty() != c.tls_key.empty()) {
+    return MakeError(ErrorCode::kBadConfig,
+                     "tls_cert and tls_key go together: the certificate and its private key");
+  }
+  if (!c.tls_cert.empty() && ServesPlainHttp(c)) {
+    return MakeError(ErrorCode::kBadConfig,
+                     "tls_cert serves https; it cannot go with plain_http or insecure_http");
+  }
+  if (!c.tls_san.empty() && !c.tls_cert.empty()) {
+    return MakeError(ErrorCode::kBadConfig,
+                     "tls_san names the self-signed certificate's hosts; a certificate given "
+                     "with tls_cert carries its own");
+  }
+  if (auto r = CheckCertificateNames(c.tls_san); !r) {
+    return MakeError(ErrorCode::kBadConfig, "tls_san: " + r.error().message);
+  }
   if (!ValidLogLevel(c.log_level)) {
     return MakeError(ErrorCode::kBadConfig,
                      "log_level must be one of trace, debug, info, warn, error");
@@ -189,6 +236,19 @@ Result<std::string> AgentNatsCa(const ControllerConfig& c) {
   return *pem;
 }
 
+bool ServesPlainHttp(const ControllerConfig& c) { return c.plain_http || c.insecure_http; }
+
+Result<void> RequireSafeApi(const ControllerConfig& c) {
+  if (!ServesPlainHttp(c) || c.insecure_http) return {};
+  auto hp = ParseHostPort(c.listen);
+  if (!hp) return hp.error();
+  boost::system::error_code ec;
+  const auto address = boost::asio::ip::make_address(hp->first, ec);
+  if (!ec && address.is_loopback()) return {};
+  return MakeError(ErrorCode::kBadConfig, "plain http on " + c.listen + " refused: " + hp->first +
+                                              std::string(kPlainHttpAbroad));
+}
+
 ParsedArgs ParseControllerArgs(int argc, char** argv) {
   ParsedArgs out;
   ControllerConfig& c = out.config;
@@ -196,8 +256,9 @@ ParsedArgs ParseControllerArgs(int argc, char** argv) {
   std::string config_file, data_dir, nats, listen, interval, ttl, prefix, level, user, password,
       lease_ttl, webhook;
   std::optional<int> replicas;
-  std::string auth_file, pid_file;
-  bool insecure_bus = false;
+  std::string auth_file, pid_file, tls_cert, tls_key;
+  std::vector<std::string> tls_san;
+  bool insecure_bus = false, plain_http = false, insecure_http = false;
   app.add_option("--config", config_file, "TOML config file; flags override it");
   app.add_option("--data-dir", data_dir,
                  "state directory (database, admin.token) [" + c.data_dir + "]");
@@ -218,6 +279,20 @@ ParsedArgs ParseControllerArgs(int argc, char** argv) {
                "run without bus users: anyone who reaches nats-server can read every command "
                "and run tasks on every agent (warned about at every start)");
   app.add_option("--listen", listen, "HTTP API address HOST:PORT [" + c.listen + "]");
+  app.add_option("--tls-cert", tls_cert,
+                 "the API's certificate (PEM; the server's first, then any intermediates); "
+                 "without it the API serves https with a self-signed certificate made on first "
+                 "start as DATA_DIR/tls-cert.pem, whose SHA-256 fingerprint it logs [none]");
+  app.add_option("--tls-key", tls_key, "the private key of --tls-cert (PEM, mode 0600)");
+  app.add_option("--tls-san", tls_san,
+                 "a host name or IP address the self-signed certificate is also made for "
+                 "(besides 127.0.0.1, ::1, localhost and this host's name); repeatable");
+  app.add_flag("--plain-http", plain_http,
+               "serve the API over plain http instead of https: only on a loopback --listen "
+               "address (tests, a local proxy that terminates TLS)");
+  app.add_flag("--insecure-http", insecure_http,
+               "serve the API over plain http on any address: anyone on the network path reads "
+               "every token (warned about at every start)");
   app.add_option("--heartbeat-interval", interval, "how often agents send heartbeats [2s]");
   app.add_option("--heartbeat-ttl", ttl, "a machine without heartbeat this long is lost [10s]");
   app.add_option("--subject-prefix", prefix, "bus subject prefix [av]");
@@ -238,10 +313,30 @@ ParsedArgs ParseControllerArgs(int argc, char** argv) {
   CLI::App* restore = app.add_subcommand(
       "restore", "Put a backup in place of the database (the controller must be stopped)");
   restore->add_option("--from", out.file, "the backup file to read")->required();
+  CLI::App* tls = app.add_subcommand("tls", "Certificates for the API and NATS");
+  CLI::App* tls_init = tls->add_subcommand(
+      "init",
+      "Make a small CA in DIR (ca.pem, ca-key.pem; kept and reused) and a server certificate "
+      "it signs (NAME.pem, NAME-key.pem), all 0600; clients verify the server with ca.pem");
+  tls->require_subcommand(1);
+  CertificateDirRequest& ti = out.tls_init;
+  tls_init->add_option("--dir", ti.dir, "directory of the CA and certificates")->required();
+  tls_init->add_option("--name", ti.name, "the certificate's file name [server]");
+  tls_init->add_option("--san", ti.names,
+                       "a host name or IP address the certificate is for (besides 127.0.0.1, "
+                       "::1, localhost and this host's name); repeatable");
+  tls_init->add_option("--days", ti.days, "the certificate's validity in days [825]")
+      ->check(CLI::Range(1, 3650));
   for (CLI::App* sub : {backup, restore}) sub->fallthrough();
   app.require_subcommand(0, 1);
   if (auto code = ParseFlags(app, argc, argv)) {
     out.exit_code = *code;
+    return out;
+  }
+  if (tls_init->parsed()) {
+    // Needs no config: it only writes files.
+    out.command = "tls-init";
+    ti.names = DefaultServerNames(ti.names);
     return out;
   }
   auto fail = [&](const Error& e) {
@@ -260,6 +355,11 @@ ParsedArgs ParseControllerArgs(int argc, char** argv) {
   Override(c.nats_auth_file, auth_file);
   Override(c.nats_pid_file, pid_file);
   if (insecure_bus) c.insecure_bus = true;
+  Override(c.tls_cert, tls_cert);
+  Override(c.tls_key, tls_key);
+  if (!tls_san.empty()) c.tls_san = tls_san;
+  if (plain_http) c.plain_http = true;
+  if (insecure_http) c.insecure_http = true;
   Override(c.listen, listen);
   Override(c.subject_prefix, prefix);
   Override(c.log_level, level);
@@ -279,6 +379,7 @@ ParsedArgs ParseControllerArgs(int argc, char** argv) {
   if (restore->parsed()) out.command = "restore";
   if (out.command.empty()) {
     if (auto r = RequireBusUsers(c); !r) return fail(r.error());
+    if (auto r = RequireSafeApi(c); !r) return fail(r.error());
   }
   return out;
 }

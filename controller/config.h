@@ -7,6 +7,7 @@
 #include "common/bus/bus.h"
 #include "common/core/duration.h"
 #include "common/core/result.h"
+#include "common/tls/certificate_dir.h"
 #include "controller/provisioners/pool_config.h"
 
 namespace autovibe {
@@ -65,6 +66,18 @@ struct ControllerConfig {
   // Local repositories (file://, /path) tasks may name lie under one of these; none: tasks
   // may name no local repository (the agent's own disk is not theirs to read).
   std::vector<std::string> repo_local_roots;
+  // The API's TLS. It serves https with tls_cert and tls_key (PEM files) when given, else with
+  // a self-signed certificate made on first start as <data_dir>/tls-cert.pem and
+  // <data_dir>/tls-key.pem (0600, kept and reused: clients pin it) for 127.0.0.1, ::1,
+  // localhost, this host's name and tls_san.
+  std::string tls_cert;
+  std::string tls_key;
+  std::vector<std::string> tls_san;
+  // Serve plain http instead: refused unless `listen` is a loopback address, or
+  // insecure_http is set (then anyone on the network path reads every token; warned about at
+  // every start). insecure_http alone also means plain http.
+  bool plain_http = false;
+  bool insecure_http = false;
   // A repository task's diff plus bundle bigger than this is not kept by the controller.
   int64_t max_result_bytes = 64ll << 20;
   // How long the controller keeps a finished task's result (diff, bundle). 0: for ever.
@@ -77,8 +90,8 @@ struct ControllerConfig {
 // webhook_attempts, webhook_first_retry, webhook_allow_http,
 // agent_nats, nats_auth_file, nats_pid_file, insecure_bus, backup_every, backup_dir,
 // backup_keep, checkpoint_replicas, http_max_connections, http_max_connections_per_client,
-// http_header_timeout, repo_local_roots, max_result_bytes, result_retention, and the
-// [[pool]] array (pool_config.h). Unknown
+// http_header_timeout, repo_local_roots, max_result_bytes, result_retention, tls_cert,
+// tls_key, tls_san, plain_http, insecure_http, and the [[pool]] array (pool_config.h). Unknown
 // keys are an error, so a typo does not silently fall back to a default.
 Result<void> LoadControllerConfigToml(std::string_view toml_text, ControllerConfig& config);
 
@@ -94,14 +107,23 @@ Result<void> RequireBusUsers(const ControllerConfig& config);
 // nats_ca's; "" when neither is set. Errors: bad_config (cannot be read, holds no certificate).
 Result<std::string> AgentNatsCa(const ControllerConfig& config);
 
+// Whether the API serves plain http (plain_http or insecure_http).
+bool ServesPlainHttp(const ControllerConfig& config);
+
+// Refuses plain http on an address other than loopback unless insecure_http says so: tokens
+// and prompts would cross the network readable. Errors: bad_config, saying both ways out.
+Result<void> RequireSafeApi(const ControllerConfig& config);
+
 // Parses argv (flags override the file given by --config). Returns the exit code when the
 // program should stop right away (--help, a usage error), after printing.
 struct ParsedArgs {
   ControllerConfig config;
   int exit_code = -1;  // -1: run
-  // "" (run the controller), "backup" or "restore", with the file to write or read.
+  // "" (run the controller), "backup" or "restore", with the file to write or read, or
+  // "tls-init" (make a CA and a certificate it signs: `tls init`).
   std::string command;
   std::string file;
+  CertificateDirRequest tls_init;
 };
 ParsedArgs ParseControllerArgs(int argc, char** argv);
 

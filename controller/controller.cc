@@ -40,6 +40,7 @@
 #include "controller/api/tokens_api.h"
 #include "controller/api/webhooks_api.h"
 #include "controller/auth/token_book.h"
+#include "controller/api_tls.h"
 #include "controller/budget_bridge.h"
 #include "controller/budgets/alerts.h"
 #include "controller/budgets/budget_book.h"
@@ -467,12 +468,16 @@ class ControllerImpl final : public Controller {
     ho.limits = ApiConnectionLimits(config_);
     ho.header_timeout = config_.http_header_timeout;
     ho.check_head = [this](const HttpRequest& head) { return api_->CheckHead(head); };
+    auto tls = ApiTlsContext(config_, clock_.NowMs());
+    if (!tls) return tls.error();
+    ho.tls = *tls;
     auto server =
         StartHttpServer(ioc_, ho, [this](const HttpRequest& r) { return api_->Handle(r); });
     if (!server) return server.error();
     http_ = std::move(*server);
-    spdlog::info("controller listening api=http://{}:{} nats={} data_dir={}", ho.host,
-                 http_->port(), config_.nats_url, config_.data_dir);
+    spdlog::info("controller listening api={}://{}:{} nats={} data_dir={}",
+                 ho.tls ? "https" : "http", ho.host, http_->port(), config_.nats_url,
+                 config_.data_dir);
     return {};
   }
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs the benchmarks: ./scripts/bench.sh [heartbeats|agent|scheduler|meter|budget|checkpoint|spawn|isolation|repo|bus_tls]...
+# Runs the benchmarks: ./scripts/bench.sh [heartbeats|agent|scheduler|meter|budget|checkpoint|spawn|isolation|repo|bus_tls|tls]...
 # (no name: all).
 # Figures go to stdout as JSON lines (one object per line); progress goes to stderr.
 # Extra options for one bench: HEARTBEAT_BENCH_ARGS="--steps 1000,5000",
@@ -7,7 +7,8 @@
 # METER_BENCH_ARGS="--runs 3 --scenarios single,model", BUDGET_BENCH_ARGS="--trials 50",
 # CHECKPOINT_BENCH_ARGS="--runs 5 --source /usr/include", SPAWN_BENCH_ARGS="--spawns 50",
 # ISOLATION_BENCH_ARGS="--runs 5 --starts 30", REPO_BENCH_ARGS="--runs 5 --files 20000" or
-# BUS_TLS_BENCH_ARGS="--runs 5 --requests 5000 --messages 200000".
+# BUS_TLS_BENCH_ARGS="--runs 5 --requests 5000 --messages 200000" or
+# TLS_BENCH_ARGS="--runs 5 --calls 40".
 # BUILD_DIR picks the build tree (default: build). Each bench's headline figures are then
 # compared with tests/bench/baseline.json: one more than 20% worse prints a REGRESSION line and
 # the script exits 1.
@@ -17,12 +18,12 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 BUILD_DIR="${BUILD_DIR:-$ROOT/build}"
 
 usage() {
-  echo "usage: $0 [heartbeats|agent|scheduler|meter|budget|checkpoint|spawn|isolation|repo|bus_tls]..." >&2
+  echo "usage: $0 [heartbeats|agent|scheduler|meter|budget|checkpoint|spawn|isolation|repo|bus_tls|tls]..." >&2
   exit 2
 }
 
 benches=("$@")
-if [ "${#benches[@]}" -eq 0 ]; then benches=(heartbeats agent scheduler meter budget checkpoint spawn isolation repo bus_tls); fi
+if [ "${#benches[@]}" -eq 0 ]; then benches=(heartbeats agent scheduler meter budget checkpoint spawn isolation repo bus_tls tls); fi
 targets=()
 for b in "${benches[@]}"; do
   case "$b" in
@@ -36,6 +37,7 @@ for b in "${benches[@]}"; do
     isolation) targets+=(isolation_bench) ;;
     repo) targets+=(repo_bench) ;;
     bus_tls) targets+=(bus_tls_bench) ;;
+    tls) targets+=(api_tls_bench) ;;
     -h | --help) usage ;;
     *) echo "bench: unknown benchmark '$b'" >&2; usage ;;
   esac
@@ -80,6 +82,7 @@ for b in "${benches[@]}"; do
     isolation) bin=isolation_bench args=${ISOLATION_BENCH_ARGS:-} ;;
     repo) bin=repo_bench args=${REPO_BENCH_ARGS:-} ;;
     bus_tls) bin=bus_tls_bench args=${BUS_TLS_BENCH_ARGS:-} ;;
+    tls) bin=api_tls_bench args=${TLS_BENCH_ARGS:-} ;;
   esac
   # shellcheck disable=SC2086  # word splitting of the extra options is intended
   "$BUILD_DIR/bin/$bin" $args | tee "$figures" || status=1

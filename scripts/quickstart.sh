@@ -107,7 +107,11 @@ rm -rf "$RUN/nats" "$RUN/controller" "$RUN"/agent-* "$RUN/machines" "$RUN/git" "
 NATS_PORT=$(free_port)
 if port_free 8080; then API_PORT=8080; else API_PORT=$(free_port); fi
 NATS_URL=tls://127.0.0.1:$NATS_PORT
-API_URL=http://127.0.0.1:$API_PORT
+API_URL=https://127.0.0.1:$API_PORT
+# The API serves https from its first start, with a self-signed certificate the controller
+# makes in its data dir (kept 0600 and reused); the CLI trusts exactly that certificate by its
+# SHA-256 fingerprint (AUTOVIBE_PIN).
+API_CERT=$RUN/controller/tls-cert.pem
 
 # The bus runs with authorization on: the controller has its own user, and writes a user
 # for every machine it spawns into nats-users.conf (allowed only that machine's subjects),
@@ -189,16 +193,22 @@ chmod 600 "$RUN/controller.toml"
 say "Starting the controller on $API_URL"
 start controller "$BIN/autovibe-controller" --config "$RUN/controller.toml" \
   --data-dir "$RUN/controller" --nats "$NATS_URL" --listen "127.0.0.1:$API_PORT"
-wait_for "controller start" 15 curl -sf "$API_URL/healthz"
+wait_for "controller start" 15 curl -sf --cacert "$API_CERT" "$API_URL/healthz"
+API_PIN=$(openssl x509 -in "$API_CERT" -noout -fingerprint -sha256 | cut -d= -f2)
+echo "The API's certificate: $API_CERT (self-signed), SHA-256 $API_PIN"
 
 say "The controller spawns two local machines (pool \"local\", min 2)"
 cat > "$RUN/env.sh" <<ENV
 # source this file to point the autovibe CLI at the quickstart fleet
 export AUTOVIBE_CONTROLLER=$API_URL
 export AUTOVIBE_TOKEN_FILE=$RUN/controller/admin.token
+# The CLI talks to the controller only if its certificate has this SHA-256 fingerprint
+# (or, instead: export AUTOVIBE_CA=$API_CERT).
+export AUTOVIBE_PIN=$API_PIN
 export PATH=$BIN:\$PATH
 ENV
 export AUTOVIBE_CONTROLLER=$API_URL AUTOVIBE_TOKEN_FILE=$RUN/controller/admin.token
+export AUTOVIBE_PIN=$API_PIN
 
 ready_count() {
   "$BIN/autovibe" --json machines list | python3 -c \
@@ -305,6 +315,10 @@ say "Its budget"
 
 echo
 echo "The fleet is running (state and logs in $RUN)."
+echo "Its API serves https at $API_URL with a self-signed certificate, SHA-256"
+echo "  $API_PIN"
+echo "The CLI verifies it: AUTOVIBE_PIN=$API_PIN (env.sh sets it), or --pin,"
+echo "or AUTOVIBE_CA=$API_CERT (--ca); a mismatch is refused."
 hint() { printf '  %-44s # %s\n' "$1" "$2"; }
 hint "source $RUN/env.sh" "CLI on PATH, pointed at this controller"
 hint "autovibe machines list" "the table above; add --json for scripts"
@@ -331,6 +345,6 @@ hint "autovibe checkpoint diff CP1 CP2" "what changed between two checkpoints"
 hint "autovibe checkpoint restore CP" "put a task's workspace back as it was (its tool is paused)"
 hint "autovibe task resume TASK_ID" "let a task a restore paused go on"
 hint "autovibe checkpoint branch CP [--to MACHINE]" "copy a checkpoint to another machine"
-hint "curl $API_URL/metrics" "Prometheus metrics"
+hint "curl --cacert $API_CERT $API_URL/metrics" "Prometheus metrics (over https)"
 hint "tail -f $RUN/logs/*.log" "what the daemons say"
 hint "./scripts/quickstart.sh --stop" "stop the fleet"

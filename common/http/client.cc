@@ -10,6 +10,7 @@
 #include <boost/url/parse.hpp>
 
 #include "common/http/client_request.h"
+#include "common/http/client_tls.h"
 
 namespace autovibe {
 
@@ -88,29 +89,16 @@ Result<HttpReply> SendHttp(const HttpCall& call) {
     stream.socket().shutdown(tcp::socket::shutdown_both, ec);
     return out;
   }
-  asio::ssl::context ctx(asio::ssl::context::tls_client);
-  if (call.verify_tls) {
-    ctx.set_verify_mode(asio::ssl::verify_peer);
-    if (call.ca_file.empty()) {
-      ctx.set_default_verify_paths(ec);
-    } else {
-      ctx.load_verify_file(call.ca_file, ec);
-    }
-    if (ec) return MakeError(ErrorCode::kTls, "cannot load CA certificates: " + ec.message());
-    ctx.set_verify_callback(asio::ssl::host_name_verification(host));
-  } else {
-    ctx.set_verify_mode(asio::ssl::verify_none);
-  }
-  beast::ssl_stream<beast::tcp_stream> stream(ioc, ctx);
-  if (!SSL_set_tlsext_host_name(stream.native_handle(), host.c_str())) {
-    return MakeError(ErrorCode::kTls, "cannot set the TLS server name " + host);
-  }
+  auto tls_check = ClientTls::Make(call, host);
+  if (!tls_check) return tls_check.error();
+  beast::ssl_stream<beast::tcp_stream> stream(ioc, (*tls_check)->context());
+  if (auto r = (*tls_check)->Prepare(stream.native_handle()); !r) return r.error();
   if (auto r = connect(beast::get_lowest_layer(stream)); !r) return r.error();
   ioc.restart();
   stream.async_handshake(asio::ssl::stream_base::client,
                          [&](boost::system::error_code e) { ec = e; });
   ioc.run();
-  if (ec) return MakeError(ErrorCode::kTls, "TLS with " + where + " failed: " + ec.message());
+  if (auto r = (*tls_check)->Check(ec, stream.native_handle(), where); !r) return r.error();
   return Exchange(ioc, stream, call, target, host, where);
 }
 

@@ -29,10 +29,15 @@ struct HttpCall {
   // set; `verify_tls` false skips the check (a self-signed Proxmox, say).
   std::string ca_file;
   bool verify_tls = true;
+  // https: the server's certificate must have this SHA-256 fingerprint (hex, pairs joined by
+  // ':' or not); it is then trusted whoever issued it (a self-signed server), if in date.
+  // Replaces the CA check. Nothing is sent before it is checked.
+  std::string pin_sha256;
 };
 
 // Error codes: kBadUrl, kUnavailable (connection refused, DNS, timeout), kTls (the
-// handshake or the certificate failed), "io".
+// handshake or the certificate failed: the message says what was expected and what the
+// server showed), kBadRequest (a pin that is not a fingerprint), kIo.
 Result<HttpReply> SendHttp(const HttpCall& call);
 
 }  // namespace autovibe

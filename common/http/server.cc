@@ -4,11 +4,13 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
 #include <boost/url/parse.hpp>
 #include <cctype>
 #include <charconv>
@@ -25,6 +27,37 @@ namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
 using tcp = asio::ip::tcp;
+using TlsStream = beast::ssl_stream<beast::tcp_stream>;
+
+// The TCP socket under a plain or TLS stream.
+template <class Stream>
+tcp::socket& Socket(Stream& stream) {
+  return beast::get_lowest_layer(stream).socket();
+}
+
+template <class Stream>
+void ExpiresAfter(Stream& stream, std::chrono::steady_clock::duration d) {
+  beast::get_lowest_layer(stream).expires_after(d);
+}
+
+// Ends our side of the connection once an answer is out: a FIN for plain TCP. Over TLS the
+// connection simply closes after the drain (a close_notify would need the peer's reply).
+void CloseWrite(beast::tcp_stream& stream) {
+  boost::system::error_code ignored;
+  stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+}
+void CloseWrite(TlsStream&) {}
+
+// Ends a connection that is still sound: over TLS with a close_notify (so a client reading to
+// the end of the connection knows the answer was not cut), waiting a moment for the peer's.
+asio::awaitable<void> Finish(beast::tcp_stream&) { co_return; }
+asio::awaitable<void> Finish(TlsStream& stream) {
+  ExpiresAfter(stream, std::chrono::seconds(1));
+  co_await stream.async_shutdown(kTuple);
+}
+
+// The first byte of a TLS connection: a handshake record.
+constexpr unsigned char kTlsHandshakeRecord = 0x16;
 
 // Fills the path and query of `req` from its target. Returns false on a malformed target.
 bool SplitTarget(HttpRequest& req) {
@@ -138,15 +171,23 @@ class Server final : public HttpServer, public std::enable_shared_from_this<Serv
                        .port = options_.port,
                        .log_prefix = "http ",
                        .limits = options_.limits,
-                       .refusal = ClosingAnswerBytes(busy)};
+                       // A TLS client could not read an answer sent before the handshake.
+                       .refusal = options_.tls ? std::string() : ClosingAnswerBytes(busy)};
     auto listener = StartTcpListener(
         ioc, std::move(lo), [self = shared_from_this()](tcp::socket s, ConnectionSlot slot) {
           auto ex = s.get_executor();
-          asio::co_spawn(ex, self->Session(beast::tcp_stream(std::move(s)), std::move(slot)),
-                         asio::detached);
+          if (self->options_.tls) {
+            asio::co_spawn(ex, self->TlsSession(beast::tcp_stream(std::move(s)), std::move(slot)),
+                           asio::detached);
+          } else {
+            asio::co_spawn(ex, self->Session(beast::tcp_stream(std::move(s)), std::move(slot)),
+                           asio::detached);
+          }
         });
     if (!listener) return listener.error();
     listener_ = std::move(*listener);
+    not_tls_ = ClosingAnswerBytes(
+        JsonError(400, "bad_request", "this server speaks https only: use an https:// URL"));
     return {};
   }
 
@@ -161,30 +202,56 @@ class Server final : public HttpServer, public std::enable_shared_from_this<Serv
   // Reads a request's head: a connection's first within header_timeout of the connection, a
   // later one within idle_timeout for its first byte and header_timeout from there. Meanwhile
   // the connection is waiting (the first closed to make room when the server is full).
+  template <class AnyStream>
   asio::awaitable<boost::system::error_code> ReadHead(
-      beast::tcp_stream& stream, beast::flat_buffer& buffer,
+      AnyStream& stream, beast::flat_buffer& buffer,
       http::request_parser<http::string_body>& parser, ConnectionSlot& slot, bool first) {
-    slot.Waiting(stream.socket());
+    slot.Waiting(Socket(stream));
     if (!first && buffer.size() == 0) {
-      stream.expires_after(options_.idle_timeout);
+      ExpiresAfter(stream, options_.idle_timeout);
       auto [ec, n] = co_await stream.async_read_some(buffer.prepare(4096), kTuple);
       if (ec) co_return ec;
       buffer.commit(n);
     }
-    stream.expires_after(options_.header_timeout);
+    ExpiresAfter(stream, options_.header_timeout);
     auto [ec, n] = co_await http::async_read_header(stream, buffer, parser, kTuple);
     slot.Busy();
     co_return ec;
   }
 
-  asio::awaitable<void> Session(beast::tcp_stream stream, ConnectionSlot slot) {
+  // Reads the first bytes: a TLS handshake goes on to a Session over TLS; anything else (plain
+  // http sent to the https port) is answered 400 in the clear and closed.
+  asio::awaitable<void> TlsSession(beast::tcp_stream tcp, ConnectionSlot slot) {
+    auto self = shared_from_this();
+    slot.Waiting(tcp.socket());
+    tcp.expires_after(options_.header_timeout);
+    beast::flat_buffer first;
+    auto [ec, n] = co_await tcp.async_read_some(first.prepare(4096), kTuple);
+    if (ec) co_return;
+    first.commit(n);
+    if (*static_cast<const unsigned char*>(first.data().data()) != kTlsHandshakeRecord) {
+      co_await asio::async_write(tcp, asio::buffer(not_tls_), kTuple);
+      CloseWrite(tcp);
+      co_return;
+    }
+    TlsStream stream(std::move(tcp), *options_.tls);
+    slot.Waiting(Socket(stream));  // the socket lives in `stream` now
+    auto [hec, used] =
+        co_await stream.async_handshake(asio::ssl::stream_base::server, first.data(), kTuple);
+    if (hec) co_return;
+    co_await Session(std::move(stream), std::move(slot));
+  }
+
+  template <class AnyStream>
+  asio::awaitable<void> Session(AnyStream stream, ConnectionSlot slot) {
     auto self = shared_from_this();  // the frame keeps the server alive
     beast::flat_buffer buffer;
     auto alive = alive_;
     Handler handler = handler_;
     boost::system::error_code peer_ec;
-    const auto peer = stream.socket().remote_endpoint(peer_ec);
+    const auto peer = Socket(stream).remote_endpoint(peer_ec);
     const std::string remote_address = peer_ec ? std::string() : peer.address().to_string();
+    bool clean = false;  // ended after a whole answer, not by an error or timeout
     for (bool first = true;; first = false) {
       http::request_parser<http::string_body> parser;
       parser.body_limit(options_.max_body_bytes);
@@ -199,13 +266,13 @@ class Server final : public HttpServer, public std::enable_shared_from_this<Serv
         target_ok = SplitTarget(*req);
         if (target_ok && options_.check_head) refused = options_.check_head(*req);
         if (!refused && !parser.is_done()) {
-          stream.expires_after(options_.body_timeout);
+          ExpiresAfter(stream, options_.body_timeout);
           std::tie(ec, std::ignore) = co_await http::async_read(stream, buffer, parser, kTuple);
         }
       }
       if (ec == http::error::end_of_stream || ec == asio::error::eof ||
           ec == asio::error::operation_aborted || ec == beast::error::timeout ||
-          ec == asio::error::connection_reset) {
+          ec == asio::error::connection_reset || ec == asio::ssl::error::stream_truncated) {
         break;
       }
       HttpResponse out;
@@ -238,12 +305,15 @@ class Server final : public HttpServer, public std::enable_shared_from_this<Serv
           out = handler(*req);
           if (out.later) {
             out = co_await Later(stream, std::move(out.later));
-            stream.expires_after(options_.idle_timeout);  // for writing the answer
+            ExpiresAfter(stream, options_.idle_timeout);  // for writing the answer
           }
         }
       }
       if (out.on_stream && !head) {
-        if (!co_await Stream(stream, std::move(out), version, keep_alive)) break;
+        if (!co_await Stream(stream, std::move(out), version, keep_alive)) {
+          clean = false;
+          break;
+        }
         continue;
       }
       auto res = ToBeast(std::move(out), version, keep_alive, head);
@@ -252,18 +322,23 @@ class Server final : public HttpServer, public std::enable_shared_from_this<Serv
       auto [wec, wn] = head ? co_await http::async_write_header(stream, sr, kTuple)
                             : co_await http::async_write(stream, sr, kTuple);
       if (refused && !wec) co_await DrainAndClose(stream);
-      if (wec || !keep_alive) break;
+      if (wec || !keep_alive) {
+        clean = !wec && !refused;
+        break;
+      }
     }
+    if (clean) co_await Finish(stream);
     // The socket closes with the stream: a FIN, as a shutdown would send first.
   }
 
   // After an answer given without reading the request's body: what the client still sends is
   // read and dropped for a moment (at most max_body_bytes), since closing with unread bytes
   // would reset the connection and could lose the answer.
-  asio::awaitable<void> DrainAndClose(beast::tcp_stream& stream) {
+  template <class AnyStream>
+  asio::awaitable<void> DrainAndClose(AnyStream& stream) {
     boost::system::error_code ec;
-    stream.socket().shutdown(tcp::socket::shutdown_send, ec);
-    stream.expires_after(std::chrono::seconds(1));
+    CloseWrite(stream);
+    ExpiresAfter(stream, std::chrono::seconds(1));
     char sink[4096];
     size_t drained = 0;
     while (!ec && drained < options_.max_body_bytes) {
@@ -274,8 +349,9 @@ class Server final : public HttpServer, public std::enable_shared_from_this<Serv
   }
 
   // Waits for a response the handler gives later, at most later_timeout (then 504).
+  template <class AnyStream>
   asio::awaitable<HttpResponse> Later(
-      beast::tcp_stream& stream, std::function<void(std::function<void(HttpResponse)>)> later) {
+      AnyStream& stream, std::function<void(std::function<void(HttpResponse)>)> later) {
     struct Pending {
       explicit Pending(const asio::any_io_executor& ex) : wake(ex) {}
       asio::steady_timer wake;
@@ -302,7 +378,8 @@ class Server final : public HttpServer, public std::enable_shared_from_this<Serv
   // queues until it closes or the client goes. HTTP/1.1 bodies are chunked, so the connection
   // can carry the next request (as real SSE APIs do); an HTTP/1.0 body ends with the
   // connection. Returns whether the connection can carry the next request.
-  asio::awaitable<bool> Stream(beast::tcp_stream& stream, HttpResponse out, unsigned version,
+  template <class AnyStream>
+  asio::awaitable<bool> Stream(AnyStream& stream, HttpResponse out, unsigned version,
                                bool keep_alive) {
     const bool chunked = version >= 11;
     http::response<http::empty_body> head{static_cast<http::status>(out.status), version};
@@ -312,7 +389,7 @@ class Server final : public HttpServer, public std::enable_shared_from_this<Serv
     for (auto& [k, v] : out.headers) head.set(k, v);
     head.chunked(chunked);
     head.keep_alive(chunked && keep_alive);
-    stream.expires_after(std::chrono::seconds(30));
+    ExpiresAfter(stream, std::chrono::seconds(30));
     http::response_serializer<http::empty_body> sr{head};
     auto [hec, hn] = co_await http::async_write_header(stream, sr, kTuple);
     if (hec) co_return false;
@@ -325,7 +402,7 @@ class Server final : public HttpServer, public std::enable_shared_from_this<Serv
         body->queue_.pop_front();
         body->queued_ -= std::min(body->queued_, chunk.size());
         if (chunk.empty()) continue;  // an empty chunk would end a chunked body
-        stream.expires_after(std::chrono::seconds(30));
+        ExpiresAfter(stream, std::chrono::seconds(30));
         // The last piece and the end of the body go in one write.
         if (chunked) {
           ended = body->closed_ && !body->aborted_ && body->queue_.empty();
@@ -361,6 +438,7 @@ class Server final : public HttpServer, public std::enable_shared_from_this<Serv
   HttpServerOptions options_;
   Handler handler_;
   std::unique_ptr<TcpListener> listener_;
+  std::string not_tls_;  // the answer to plain http on the https port
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };
 

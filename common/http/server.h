@@ -2,7 +2,8 @@
 //
 // Handlers run on that io_context's thread, so they may touch state owned by it. Requests
 // over the limits get 413/431 and malformed ones 400, without reaching the handler; a request
-// whose head or body is too slow in coming is dropped.
+// whose head or body is too slow in coming is dropped. Over TLS (HttpServerOptions::tls) the
+// same holds; the handshake is bounded by header_timeout too.
 #pragma once
 
 #include <boost/asio/io_context.hpp>
@@ -15,6 +16,10 @@
 #include "common/core/result.h"
 #include "common/http/http.h"
 #include "common/http/listener.h"
+
+namespace boost::asio::ssl {
+class context;
+}
 
 namespace autovibe {
 
@@ -39,6 +44,11 @@ struct HttpServerOptions {
   // response it returns (a 401 for a missing token, say) is sent instead of reading the body
   // and calling the handler, and the connection then closes.
   std::function<std::optional<HttpResponse>(const HttpRequest& head)> check_head;
+  // Serve https with this context (tls_context.h: MakeServerTlsContext); null: plain http.
+  // A connection's handshake must end within header_timeout; one that starts with anything
+  // but a TLS handshake (plain http sent to this port) is answered 400 in the clear and
+  // closed at once, without the request being read.
+  std::shared_ptr<boost::asio::ssl::context> tls;
 };
 
 class HttpServer {

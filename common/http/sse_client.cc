@@ -5,11 +5,14 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
 #include <boost/json/parse.hpp>
 #include <boost/url/parse.hpp>
 #include <cctype>
+#include <optional>
 
 #include "common/http/client_request.h"
+#include "common/http/client_tls.h"
 
 namespace autovibe {
 
@@ -93,47 +96,64 @@ struct Target {
   std::string host;
   std::string port;
   std::string resource;
+  bool tls = false;
 };
 
 Result<Target> ParseTarget(const std::string& url_text) {
   auto url = boost::urls::parse_uri(url_text);
-  if (!url || url->scheme() != "http" || url->host().empty()) {
-    return MakeError(ErrorCode::kBadUrl, "not an http:// URL: \"" + url_text + "\"");
+  const bool tls = url && url->scheme() == "https";
+  if (!url || (url->scheme() != "http" && !tls) || url->host().empty()) {
+    return MakeError(ErrorCode::kBadUrl, "not an http:// or https:// URL: \"" + url_text + "\"");
   }
-  Target t{std::string(url->host()), url->has_port() ? std::string(url->port()) : "80",
-           std::string(url->encoded_resource())};
+  Target t{std::string(url->host()),
+           url->has_port() ? std::string(url->port()) : (tls ? "443" : "80"),
+           std::string(url->encoded_resource()), tls};
   if (t.resource.empty()) t.resource = "/";
   return t;
 }
 
-// One connection that reads a response body piece by piece as it arrives. Beast's timeouts
-// only apply to async operations, so each operation is run to completion on a private
-// io_context.
+// One connection (plain or TLS) that reads a response body piece by piece as it arrives.
+// Beast's timeouts only apply to async operations, so each operation is run to completion on
+// a private io_context.
 class EventConnection {
  public:
   explicit EventConnection(Target target)
-      : target_(std::move(target)), where_(target_.host + ":" + target_.port), stream_(ioc_) {
+      : target_(std::move(target)), where_(target_.host + ":" + target_.port) {
     parser_.body_limit(boost::none);  // a stream has no end we could know of
   }
 
   ~EventConnection() {
+    if (!plain_ && !tls_stream_) return;
     error_code ignored;
-    stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
+    Lowest().socket().shutdown(tcp::socket::shutdown_both, ignored);
   }
 
-  Result<void> Connect(std::chrono::milliseconds timeout) {
+  // Connects, and over TLS shakes hands and checks the server as `call` says.
+  Result<void> Connect(const HttpCall& call) {
     tcp::resolver resolver(ioc_);
     error_code ec;
     auto endpoints = resolver.resolve(target_.host, target_.port, ec);
     if (ec)
       return MakeError(ErrorCode::kUnavailable,
                        "cannot resolve " + target_.host + ": " + ec.message());
-    stream_.expires_after(timeout);
-    ec = Run([&](auto done) { stream_.async_connect(endpoints, done); });
+    if (target_.tls) {
+      auto tls = ClientTls::Make(call, target_.host);
+      if (!tls) return tls.error();
+      tls_ = std::move(*tls);
+      tls_stream_.emplace(ioc_, tls_->context());
+      if (auto r = tls_->Prepare(tls_stream_->native_handle()); !r) return r.error();
+    } else {
+      plain_.emplace(ioc_);
+    }
+    Lowest().expires_after(call.timeout);
+    ec = Run([&](auto done) { Lowest().async_connect(endpoints, done); });
     if (ec)
       return MakeError(ErrorCode::kUnavailable,
                        "cannot connect to " + where_ + ": " + ec.message());
-    return {};
+    if (!tls_stream_) return {};
+    ec =
+        Run([&](auto done) { tls_stream_->async_handshake(asio::ssl::stream_base::client, done); });
+    return tls_->Check(ec, tls_stream_->native_handle(), where_);
   }
 
   // Sends the request and reads the response headers.
@@ -143,9 +163,11 @@ class EventConnection {
       req.set(http::field::accept, "text/event-stream");
       req.set(http::field::cache_control, "no-cache");
     }
-    stream_.expires_after(call.timeout);
-    error_code ec = Run([&](auto done) { http::async_write(stream_, req, done); });
-    if (!ec) ec = Run([&](auto done) { http::async_read_header(stream_, buffer_, parser_, done); });
+    Lowest().expires_after(call.timeout);
+    error_code ec = RunOn([&](auto& s, auto done) { http::async_write(s, req, done); });
+    if (!ec) {
+      ec = RunOn([&](auto& s, auto done) { http::async_read_header(s, buffer_, parser_, done); });
+    }
     if (ec == beast::error::timeout) {
       return MakeError(ErrorCode::kUnavailable, "no answer from " + where_ + " within " +
                                                     std::to_string(call.timeout.count()) + " ms");
@@ -164,9 +186,9 @@ class EventConnection {
     while (!parser_.is_done()) {
       parser_.get().body().data = piece;
       parser_.get().body().size = sizeof piece;
-      stream_.expires_after(idle_timeout);
+      Lowest().expires_after(idle_timeout);
       error_code ec =
-          Run([&](auto done) { http::async_read_some(stream_, buffer_, parser_, done); });
+          RunOn([&](auto& s, auto done) { http::async_read_some(s, buffer_, parser_, done); });
       if (ec == http::error::need_buffer) ec = {};
       const size_t n = sizeof piece - parser_.get().body().size;
       if (n > 0 && !sink(std::string_view(piece, n))) return {};
@@ -189,10 +211,23 @@ class EventConnection {
     return result;
   }
 
+  // Run with the stream in use, plain or TLS, as `op`'s first argument.
+  template <class Op>
+  error_code RunOn(Op op) {
+    if (tls_stream_) return Run([&](auto done) { op(*tls_stream_, done); });
+    return Run([&](auto done) { op(*plain_, done); });
+  }
+
+  beast::tcp_stream& Lowest() {
+    return tls_stream_ ? beast::get_lowest_layer(*tls_stream_) : *plain_;
+  }
+
   Target target_;
   std::string where_;
   asio::io_context ioc_;
-  beast::tcp_stream stream_;
+  std::unique_ptr<ClientTls> tls_;
+  std::optional<beast::tcp_stream> plain_;
+  std::optional<beast::ssl_stream<beast::tcp_stream>> tls_stream_;
   beast::flat_buffer buffer_;
   http::response_parser<http::buffer_body> parser_;
 };
@@ -220,7 +255,7 @@ Result<SseReply> StreamEvents(const HttpCall& call, const SseHandler& on_event,
   auto target = ParseTarget(call.url);
   if (!target) return target.error();
   EventConnection conn(std::move(*target));
-  if (auto r = conn.Connect(call.timeout); !r) return r.error();
+  if (auto r = conn.Connect(call); !r) return r.error();
   if (auto r = conn.Request(call); !r) return r.error();
 
   SseReply reply{conn.status(), conn.content_type(), ""};
@@ -247,7 +282,7 @@ Result<HttpReply> DownloadBody(const HttpCall& call,
   auto target = ParseTarget(call.url);
   if (!target) return target.error();
   EventConnection conn(std::move(*target));
-  if (auto r = conn.Connect(call.timeout); !r) return r.error();
+  if (auto r = conn.Connect(call); !r) return r.error();
   if (auto r = conn.Request(call, false); !r) return r.error();
   HttpReply reply{conn.status(), conn.content_type(), ""};
   const bool ok = reply.status >= 200 && reply.status <= 299;

@@ -1,4 +1,5 @@
-// A blocking client for Server-Sent Events (text/event-stream) over http:// URLs.
+// A blocking client for Server-Sent Events (text/event-stream) over http:// and https:// URLs
+// (the server checked as for SendHttp: HttpCall's ca_file, verify_tls and pin_sha256).
 #pragma once
 
 #include <chrono>
@@ -59,7 +60,8 @@ struct SseReply {
 // and no event is delivered.
 // `call.timeout` bounds connecting and the response headers; `idle_timeout` bounds each wait
 // for more of the body, so it must exceed the server's keep-alive interval.
-// Error codes: kBadUrl, kUnavailable (refused, DNS, timeout), kIo (the stream broke).
+// Error codes: kBadUrl, kUnavailable (refused, DNS, timeout), kTls (as SendHttp), kIo (the
+// stream broke).
 Result<SseReply> StreamEvents(const HttpCall& call, const SseHandler& on_event,
                               std::chrono::milliseconds idle_timeout = std::chrono::seconds(60));
 

@@ -14,12 +14,18 @@ namespace autovibe::testing {
 std::string BinPath(const std::string& name) { return std::string(AV_BIN_DIR) + "/" + name; }
 
 ControllerProcess::ControllerProcess(const std::string& data_dir, const std::string& nats_url,
-                                     std::vector<std::string> extra_args, uint16_t port)
+                                     std::vector<std::string> extra_args, uint16_t port,
+                                     ApiScheme scheme)
     : data_dir_(data_dir),
       nats_url_(nats_url),
       extra_args_(std::move(extra_args)),
-      port_(port ? port : FreePort()) {
+      port_(port ? port : FreePort()),
+      scheme_(scheme) {
   Start();
+}
+
+std::string ControllerProcess::ca_file() const {
+  return ca_file_.empty() ? data_dir_ + "/tls-cert.pem" : ca_file_;
 }
 
 void ControllerProcess::Start() {
@@ -34,11 +40,15 @@ void ControllerProcess::Start() {
   if (!bus_set) {
     for (auto& a : ControllerBusArgs(nats_url_)) argv.push_back(std::move(a));
   }
+  if (scheme_ == ApiScheme::kHttp) argv.push_back("--plain-http");
   std::filesystem::create_directories(data_dir_);
   proc_ = ChildProcess(argv, data_dir_ + "/../controller-" + std::to_string(port_) + ".log");
   bool up = WaitUntil(
       [this] {
-        auto r = SendHttp({.url = base_url() + "/healthz", .timeout = std::chrono::seconds(1)});
+        // Whether it is up, not whom to trust: that is Call's.
+        auto r = SendHttp({.url = base_url() + "/healthz",
+                           .timeout = std::chrono::seconds(1),
+                           .verify_tls = false});
         return r && r->status == 200;
       },
       std::chrono::seconds(15));
@@ -57,6 +67,7 @@ Result<HttpReply> ControllerProcess::Call(const std::string& method, const std::
   call.bearer_token = token.value_or(token_);
   call.body = body;
   call.timeout = std::chrono::seconds(5);
+  if (scheme_ == ApiScheme::kHttps) call.ca_file = ca_file();
   return SendHttp(call);
 }
 

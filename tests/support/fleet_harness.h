@@ -14,16 +14,28 @@ namespace autovibe::testing {
 
 std::string BinPath(const std::string& name);  // build/bin/<name>
 
+// How the harness's controller serves its API: plain http on loopback (--plain-http; what
+// most tests use), or https as users run it (the self-signed certificate it makes in its data
+// dir, or the one `extra_args` gives with --tls-cert: then set_ca_file).
+enum class ApiScheme { kHttp, kHttps };
+
 class ControllerProcess {
  public:
   // Starts autovibe-controller on a free port (or `port` when given) and waits for /healthz.
   ControllerProcess(const std::string& data_dir, const std::string& nats_url,
-                    std::vector<std::string> extra_args = {}, uint16_t port = 0);
+                    std::vector<std::string> extra_args = {}, uint16_t port = 0,
+                    ApiScheme scheme = ApiScheme::kHttp);
   void Start();
   void Kill() { proc_.Kill(); }
   ChildProcess& process() { return proc_; }
 
-  std::string base_url() const { return "http://127.0.0.1:" + std::to_string(port_); }
+  std::string base_url() const {
+    return (scheme_ == ApiScheme::kHttps ? "https://127.0.0.1:" : "http://127.0.0.1:") +
+           std::to_string(port_);
+  }
+  // https: what Call trusts, the controller's self-signed certificate by default.
+  std::string ca_file() const;
+  void set_ca_file(std::string path) { ca_file_ = std::move(path); }
   uint16_t port() const { return port_; }
   const std::string& token() const { return token_; }
 
@@ -55,6 +67,8 @@ class ControllerProcess {
   std::string nats_url_;
   std::vector<std::string> extra_args_;
   uint16_t port_;
+  ApiScheme scheme_;
+  std::string ca_file_;
   std::string token_;
   ChildProcess proc_;
 };

@@ -108,7 +108,8 @@ TEST_CASE("cli app: --help of a verb shows its arguments and points to the globa
   Parsed p = Parse({"machines", "show", "--help"});
   CHECK(p.exit_code == 0);
   CHECK_THAT(p.out, Catch::Contains("ID"));
-  CHECK_THAT(p.out, Catch::Contains("--controller URL, --token T, --json"));
+  CHECK_THAT(p.out, Catch::Contains("--controller URL, --token T, --ca") &&
+                        Catch::Contains("--pin SHA256, --json"));
 }
 
 }  // namespace autovibe::cli

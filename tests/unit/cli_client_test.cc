@@ -7,6 +7,7 @@
 #include <map>
 
 #include "cli/client.h"
+#include "common/tls/certificate.h"
 
 namespace autovibe::cli {
 namespace {
@@ -59,9 +60,9 @@ TEST_CASE("cli client: the controller URL comes from the flag, else the env, els
           "[cli]") {
   const std::string no_file = "/nonexistent/admin.token";
   GlobalOptions flags;
-  CHECK(ResolveEndpoint(flags, FakeEnv({}), no_file)->url == "http://127.0.0.1:8080");
+  CHECK(ResolveEndpoint(flags, FakeEnv({}), no_file)->url == "https://127.0.0.1:8080");
   CHECK(ResolveEndpoint(flags, FakeEnv({{"AUTOVIBE_CONTROLLER", ""}}), no_file)->url ==
-        "http://127.0.0.1:8080");
+        "https://127.0.0.1:8080");
   CHECK(ResolveEndpoint(flags, FakeEnv({{"AUTOVIBE_CONTROLLER", "http://env:1"}}), no_file)->url ==
         "http://env:1");
   flags.controller = "http://flag:2/";
@@ -124,7 +125,14 @@ TEST_CASE("cli client: failures map to the documented exit codes and messages", 
        "it running? set --controller or AUTOVIBE_CONTROLLER)"},
       {MakeError(ErrorCode::kIo, "talking to c:9: end of stream"), 5,
        "cannot reach the controller at http://c:9: talking to c:9: end of stream"},
-      {MakeError(ErrorCode::kBadUrl, "not an http:// URL"), 2, "is not an http:// URL"},
+      {MakeError(ErrorCode::kBadUrl, "not an http:// URL"), 2, "is not an https:// or http:// URL"},
+      {MakeError(ErrorCode::kTls,
+                 "the certificate of c:9 has SHA-256 fingerprint AA, not the "
+                 "pinned BB"),
+       1,
+       "refusing the controller at http://c:9: the certificate of c:9 has SHA-256 fingerprint AA, "
+       "not the pinned BB (trust it with --ca FILE or AUTOVIBE_CA, or with --pin SHA256 or "
+       "AUTOVIBE_PIN for a self-signed one)"},
       {Reply(401, R"({"error":{"code":"unauthorized","message":"bad token"}})"), 3,
        "the controller refused the token (401): bad token; set --token or AUTOVIBE_TOKEN"},
       {Reply(404, R"({"error":{"code":"not_found","message":"no machine m-9"}})"), 4,
@@ -158,4 +166,47 @@ TEST_CASE("cli client: path segments are percent-encoded", "[cli]") {
   CHECK(PathSegment("a b/c?d") == "a%20b%2Fc%3Fd");
 }
 
+}  // namespace autovibe::cli
+
+namespace autovibe::cli {
+namespace {
+
+TEST_CASE("cli client: the controller is trusted by pin, else CA file, else a local one's own",
+          "[cli]") {
+  TempDir dir;
+  const std::string token_file = dir.Write("admin.token", "t0k3n-of-the-local-controller\n");
+  const std::string local_cert = dir.Write("tls-cert.pem", "PEM");
+  const std::string pin(64, 'a');
+  const std::string canonical = NormalizeFingerprint(pin).value();
+  GlobalOptions flags;
+  auto resolve = [&](std::map<std::string, std::string> env) {
+    return ResolveEndpoint(flags, FakeEnv(std::move(env)), token_file);
+  };
+  // A controller on this host: its own certificate beside its token.
+  CHECK(resolve({})->ca_file == local_cert);
+  CHECK(resolve({{"AUTOVIBE_CONTROLLER", "https://localhost:9"}})->ca_file == local_cert);
+  // Another host: the system's CAs.
+  CHECK(resolve({{"AUTOVIBE_CONTROLLER", "https://ctl.example.com"}})->ca_file.empty());
+  CHECK(resolve({{"AUTOVIBE_CA", "/etc/ca.pem"}})->ca_file == "/etc/ca.pem");
+  auto pinned = resolve({{"AUTOVIBE_CA", "/etc/ca.pem"}, {"AUTOVIBE_PIN", pin}});
+  CHECK(pinned->pin == canonical);
+  CHECK(pinned->ca_file.empty());
+  flags.ca = "/flag/ca.pem";
+  CHECK(resolve({{"AUTOVIBE_CA", "/etc/ca.pem"}})->ca_file == "/flag/ca.pem");
+  flags.pin = "12:34";
+  auto bad = resolve({});
+  REQUIRE_FALSE(bad.has_value());
+  CHECK(bad.error().exit_code == kExitUsage);
+  CHECK_THAT(bad.error().message, Catch::Contains("--pin") && Catch::Contains("64 hex digits"));
+
+  // What was resolved goes with every call.
+  FakeTransport fake;
+  fake.reply = Reply(200, "{}");
+  Client client(Endpoint{"https://c:9", "", "/x/ca.pem", canonical}, fake.AsTransport());
+  REQUIRE(client.Call("GET", "/v1/machines").has_value());
+  CHECK(fake.calls[0].ca_file == "/x/ca.pem");
+  CHECK(fake.calls[0].pin_sha256 == canonical);
+}
+
+}  // namespace
 }  // namespace autovibe::cli

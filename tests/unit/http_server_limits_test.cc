@@ -8,49 +8,18 @@
 #include "common/http/server.h"
 #include "tests/support/half_sent.h"
 #include "tests/support/process.h"
+#include "tests/unit/http_server_fixture.h"
 
 namespace autovibe {
 namespace {
 
 using namespace std::chrono_literals;
 using testing::HalfSentRequests;
+using testing::ServerUnderTest;
 using testing::TimedGet;
 using testing::TimedRequest;
 
 constexpr char kPartialHead[] = "POST /v1/tasks HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Le";
-
-class ServerUnderTest {
- public:
-  explicit ServerUnderTest(HttpServerOptions options) {
-    options.check_head = [this](const HttpRequest& head) -> std::optional<HttpResponse> {
-      if (head.path.starts_with("/v1/") && head.authorization != "Bearer good") {
-        return JsonError(401, "unauthorized", "missing bearer token");
-      }
-      return std::nullopt;
-    };
-    auto started = StartHttpServer(ioc_, std::move(options), [this](const HttpRequest& r) {
-      ++handled_;
-      return HttpResponse{.body = "{\"path\":\"" + r.path + "\"}"};
-    });
-    REQUIRE(started);
-    server_ = std::move(*started);
-    thread_ = std::thread([this] { ioc_.run(); });
-  }
-  ~ServerUnderTest() {
-    ioc_.stop();
-    thread_.join();
-  }
-  uint16_t port() const { return server_->port(); }
-  int handled() const { return handled_; }
-
- private:
-  boost::asio::io_context ioc_;
-  boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_{
-      ioc_.get_executor()};
-  std::unique_ptr<HttpServer> server_;
-  std::thread thread_;
-  std::atomic<int> handled_{0};
-};
 
 TEST_CASE("http server: a client over its connection cap is answered 503, others are served",
           "[http]") {

@@ -274,7 +274,7 @@ TEST_CASE("sse client: no server is unreachable, a bad URL is bad_url", "[sse]")
                         [](const SseEvent&) { return true; });
   REQUIRE_FALSE(r);
   CHECK(r.error().code == ErrorCode::kUnavailable);
-  auto bad = FollowEvents(Get("https://x/"), [](const SseEvent&) { return true; });
+  auto bad = FollowEvents(Get("ftp://x/"), [](const SseEvent&) { return true; });
   REQUIRE_FALSE(bad);
   CHECK(bad.error().code == ErrorCode::kBadUrl);
 }
