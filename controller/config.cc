@@ -89,6 +89,7 @@ Result<void> LoadControllerConfigToml(std::string_view toml_text, ControllerConf
           return {};
         }
         if (k == "result_retention") return TomlDuration(node, k, c.result_retention);
+        if (k == "audit_retention") return TomlDuration(node, k, c.audit_retention);
         if (k == "max_result_bytes") {
           auto n = node.value<int64_t>();
           if (!n || *n < 0)

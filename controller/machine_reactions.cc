@@ -41,7 +41,9 @@ void MachineReactions::MachineDown(const MachineRecord& m, MachineDownCause caus
                                    const std::string& why) {
   // No new task lands there; what it ran is retried elsewhere (or resumes from a checkpoint).
   if (d_.fleet->Find(m.id) != nullptr) Sync(m);
+  const auto held = d_.tasks->scheduler().Held(m.id);
   Report(d_.tasks->MachineGone(m.id, why));
+  AuditDown(m, cause, why, held);
   switch (cause) {
     case MachineDownCause::kLost:
     case MachineDownCause::kAgentStopped:
@@ -57,6 +59,28 @@ void MachineReactions::MachineDown(const MachineRecord& m, MachineDownCause caus
       d_.budgets->MachineForgotten(m.id);
       if (d_.nats_auth != nullptr) d_.nats_auth->Forget(m.id);
       break;
+  }
+}
+
+void MachineReactions::AuditDown(const MachineRecord& m, MachineDownCause cause,
+                                 const std::string& why, const std::vector<std::string>& held) {
+  if (d_.audit == nullptr) return;
+  const std::string rule =
+      cause == MachineDownCause::kLost ? "machine_lost" : "machine_" + std::string(ToString(cause));
+  if (cause == MachineDownCause::kLost) {
+    AuditRecord r = Decision(rule, "machine.lost", "machine", m.id);
+    r.details = DetailsJson({{"name", m.name}, {"why", why}});
+    d_.audit->Record(std::move(r));
+  }
+  for (const std::string& id : held) {
+    const TaskRecord* t = d_.tasks->Find(id);
+    if (t == nullptr || IsPlaced(t->state)) continue;
+    const std::string action = t->state == TaskState::kQueued
+                                   ? std::string("task.requeue")
+                                   : "task." + std::string(ToString(t->state));
+    AuditRecord r = Decision(rule, action, "task", id, t->project);
+    r.details = DetailsJson({{"machine", m.id}, {"reason", t->reason}});
+    d_.audit->Record(std::move(r));
   }
 }
 

@@ -21,6 +21,9 @@ HttpResponse Api::Handle(const HttpRequest& req) {
     spdlog::error("api handler failed route={} error={}", route, e.what());
     res = JsonError(500, "internal", "internal error");
   }
+  if (deps_.request_audit != nullptr && RequestAudit::Audited(req)) {
+    res = deps_.request_audit->Answered(req, route, Authenticate(req), std::move(res));
+  }
   if (res.later) {
     // Counted once answered.
     res.later = [this, route, later = std::move(res.later)](auto respond) {
@@ -39,6 +42,9 @@ std::optional<HttpResponse> Api::CheckHead(const HttpRequest& head) {
   std::string route;
   auto refused = Unauthorized(head, route);
   if (refused) ++metrics_.requests[{route, refused->status}];
+  if (refused && deps_.request_audit != nullptr && RequestAudit::Audited(head)) {
+    deps_.request_audit->Refused(head, route, *refused);
+  }
   return refused;
 }
 
@@ -93,6 +99,9 @@ HttpResponse Api::Route(const HttpRequest& req, std::string& route) {
   }
   if (deps_.secrets_api != nullptr && SecretsApi::Handles(seg)) {
     return deps_.secrets_api->Route(req, seg, route);
+  }
+  if (deps_.audit_api != nullptr && AuditApi::Handles(seg)) {
+    return deps_.audit_api->Route(req, seg, route);
   }
   if (deps_.join_tokens_api != nullptr && JoinTokensApi::Handles(seg)) {
     return deps_.join_tokens_api->Route(req, route);

@@ -8,12 +8,14 @@
 
 #include "common/bus/bus_stats.h"
 #include "common/http/http.h"
+#include "controller/api/audit_api.h"
 #include "controller/api/budgets_api.h"
 #include "controller/api/caller.h"
 #include "controller/api/checkpoints_api.h"
 #include "controller/api/join_tokens_api.h"
 #include "controller/api/machines_api.h"
 #include "controller/api/metrics.h"
+#include "controller/api/request_audit.h"
 #include "controller/api/secrets_api.h"
 #include "controller/api/tasks_api.h"
 #include "controller/fleet/fleet.h"
@@ -34,6 +36,8 @@ struct ApiDeps {
   const Refusals* refusals = nullptr;         // may be null
   JoinTokensApi* join_tokens_api = nullptr;   // may be null
   SecretsApi* secrets_api = nullptr;          // may be null
+  RequestAudit* request_audit = nullptr;      // null: requests are not audited
+  AuditApi* audit_api = nullptr;              // may be null
   // The bus runs without users (--insecure-bus): /healthz and /metrics say so.
   bool insecure_bus = false;
 };

@@ -57,7 +57,8 @@ class SqliteStore final : public Store {
         tasks_(NewSqliteTaskStore(db)),
         budgets_(NewSqliteBudgetStore(db)),
         checkpoints_(NewSqliteCheckpointStore(db)),
-        join_tokens_(NewSqliteJoinTokenStore(db)) {}
+        join_tokens_(NewSqliteJoinTokenStore(db)),
+        audit_(NewSqliteAuditStore(db)) {}
   ~SqliteStore() override {
     checkpointer_.reset();
     append_event_.reset();
@@ -66,6 +67,7 @@ class SqliteStore final : public Store {
     budgets_.reset();
     checkpoints_.reset();
     join_tokens_.reset();
+    audit_.reset();
     sqlite3_close_v2(db_);
   }
 
@@ -337,6 +339,7 @@ class SqliteStore final : public Store {
   BudgetStore& budgets() override { return *budgets_; }
   CheckpointCatalogueStore& checkpoints() override { return *checkpoints_; }
   JoinTokenStore& join_tokens() override { return *join_tokens_; }
+  AuditStore& audit() override { return *audit_; }
 
   Result<void> Begin() override {
     if (in_txn_) return {};
@@ -404,6 +407,7 @@ class SqliteStore final : public Store {
   std::unique_ptr<BudgetStore> budgets_;
   std::unique_ptr<CheckpointCatalogueStore> checkpoints_;
   std::unique_ptr<JoinTokenStore> join_tokens_;
+  std::unique_ptr<AuditStore> audit_;
   std::unique_ptr<Stmt> append_event_;
   std::unique_ptr<Stmt> mark_applied_;
   std::unique_ptr<WalCheckpointer> checkpointer_;

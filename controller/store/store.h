@@ -12,6 +12,7 @@
 #include "controller/model/join_token.h"
 #include "controller/model/machine.h"
 #include "controller/model/task.h"
+#include "controller/store/audit_store.h"
 #include "controller/store/budget_store.h"
 
 namespace autovibe {
@@ -98,6 +99,7 @@ class Store {
   virtual BudgetStore& budgets() = 0;
   virtual CheckpointCatalogueStore& checkpoints() = 0;
   virtual JoinTokenStore& join_tokens() = 0;
+  virtual AuditStore& audit() = 0;
 
   // Groups the writes that follow into one transaction until Commit(). Writes outside
   // Begin/Commit commit one by one. Not nested: Begin while open does nothing.
