@@ -41,7 +41,11 @@ void MachineReactions::MachineDown(const MachineRecord& m, MachineDownCause caus
                                    const std::string& why) {
   // No new task lands there; what it ran is retried elsewhere (or resumes from a checkpoint).
   if (d_.fleet->Find(m.id) != nullptr) Sync(m);
-  const auto held = d_.tasks->scheduler().Held(m.id);
+  // The tasks it held, as they were: those that changed are audited below.
+  std::vector<std::pair<std::string, TaskState>> held;
+  for (const std::string& id : d_.tasks->scheduler().Held(m.id)) {
+    if (const TaskRecord* t = d_.tasks->Find(id)) held.emplace_back(id, t->state);
+  }
   Report(d_.tasks->MachineGone(m.id, why));
   AuditDown(m, cause, why, held);
   switch (cause) {
@@ -63,7 +67,8 @@ void MachineReactions::MachineDown(const MachineRecord& m, MachineDownCause caus
 }
 
 void MachineReactions::AuditDown(const MachineRecord& m, MachineDownCause cause,
-                                 const std::string& why, const std::vector<std::string>& held) {
+                                 const std::string& why,
+                                 const std::vector<std::pair<std::string, TaskState>>& held) {
   if (d_.audit == nullptr) return;
   const std::string rule =
       cause == MachineDownCause::kLost ? "machine_lost" : "machine_" + std::string(ToString(cause));
@@ -72,9 +77,9 @@ void MachineReactions::AuditDown(const MachineRecord& m, MachineDownCause cause,
     r.details = DetailsJson({{"name", m.name}, {"why", why}});
     d_.audit->Record(std::move(r));
   }
-  for (const std::string& id : held) {
+  for (const auto& [id, before] : held) {
     const TaskRecord* t = d_.tasks->Find(id);
-    if (t == nullptr || IsPlaced(t->state)) continue;
+    if (t == nullptr || t->state == before) continue;
     const std::string action = t->state == TaskState::kQueued
                                    ? std::string("task.requeue")
                                    : "task." + std::string(ToString(t->state));

@@ -65,7 +65,7 @@ class MachineReactions final : public MachineListener {
   void Sync(const MachineRecord& m);
   // Audit records of a machine going down and of what became of the tasks it held.
   void AuditDown(const MachineRecord& m, MachineDownCause cause, const std::string& why,
-                 const std::vector<std::string>& held);
+                 const std::vector<std::pair<std::string, TaskState>>& held);
 
   MachineReactionsDeps d_;
 };
