@@ -51,20 +51,6 @@ void PrintAuditTable(std::ostream& out, const json::array& records) {
   table.Print(out);
 }
 
-// What a verification found, in the shape of GET /v1/audit/verify.
-json::object VerifyJson(const AuditAnchor& anchor, const AuditChainCheck& c) {
-  json::object out{{"ok", !c.broken()},
-                   {"checked", c.checked()},
-                   {"first_seq", c.checked() > 0 ? anchor.seq + 1 : 0},
-                   {"last_seq", c.last_seq()},
-                   {"head_hash", c.head_hash()},
-                   {"anchor", AuditAnchorJson(anchor)}};
-  if (c.broken()) {
-    out["broken"] = json::object{{"seq", c.broken()->seq}, {"problem", c.broken()->problem}};
-  }
-  return out;
-}
-
 // Fetches every record, oldest first, and checks the chain from the anchor of the first page.
 CliResult<json::object> VerifyHere(CommandContext& ctx) {
   std::optional<AuditAnchor> anchor;
@@ -88,16 +74,16 @@ CliResult<json::object> VerifyHere(CommandContext& ctx) {
       if (!r) {
         // A record that cannot be read back is one that was tampered with.
         const auto seq = item.is_object() ? IntField(item.get_object(), "seq") : std::nullopt;
-        json::object out = VerifyJson(*anchor, *check);
+        json::object out = AuditVerifyJson(*anchor, *check);
         out["ok"] = false;
         out["broken"] = json::object{{"seq", seq.value_or(check->last_seq() + 1)},
                                      {"problem", "record cannot be read: " + r.error().message}};
         return out;
       }
-      if (check->Next(*r)) return VerifyJson(*anchor, *check);
+      if (check->Next(*r)) return AuditVerifyJson(*anchor, *check);
     }
     cursor = StringField(body->get_object(), "next_cursor");
-    if (cursor.empty()) return VerifyJson(*anchor, *check);
+    if (cursor.empty()) return AuditVerifyJson(*anchor, *check);
   }
 }
 

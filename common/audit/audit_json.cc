@@ -110,4 +110,17 @@ Result<AuditAnchor> AuditAnchorFromJson(const json::value& v) {
   return a;
 }
 
+json::object AuditVerifyJson(const AuditAnchor& anchor, const AuditChainCheck& c) {
+  json::object out{{"ok", !c.broken()},
+                   {"checked", c.checked()},
+                   {"first_seq", c.checked() > 0 ? anchor.seq + 1 : 0},
+                   {"last_seq", c.last_seq()},
+                   {"head_hash", c.head_hash()},
+                   {"anchor", AuditAnchorJson(anchor)}};
+  if (c.broken()) {
+    out["broken"] = json::object{{"seq", c.broken()->seq}, {"problem", c.broken()->problem}};
+  }
+  return out;
+}
+
 }  // namespace autovibe

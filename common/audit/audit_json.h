@@ -6,6 +6,7 @@
 #include <boost/json/object.hpp>
 #include <boost/json/value.hpp>
 
+#include "common/audit/audit_chain.h"
 #include "common/audit/audit_record.h"
 #include "common/core/result.h"
 
@@ -20,5 +21,9 @@ Result<AuditRecord> AuditRecordFromJson(const boost::json::value& v);
 // {"seq","hash","at"}.
 boost::json::object AuditAnchorJson(const AuditAnchor& a);
 Result<AuditAnchor> AuditAnchorFromJson(const boost::json::value& v);
+
+// What a check from `anchor` found: {"ok","checked","first_seq","last_seq","head_hash",
+// "anchor", "broken":{"seq","problem"} when not ok}: GET /v1/audit/verify, and the CLI's.
+boost::json::object AuditVerifyJson(const AuditAnchor& anchor, const AuditChainCheck& check);
 
 }  // namespace autovibe

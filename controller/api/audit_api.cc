@@ -129,26 +129,12 @@ HttpResponse AuditApi::List(const HttpRequest& req) {
 
 namespace {
 
-json::object VerifyJson(const AuditVerification& v) {
-  const AuditChainCheck& c = v.check();
-  json::object out{{"ok", !c.broken()},
-                   {"checked", c.checked()},
-                   {"first_seq", c.checked() > 0 ? v.anchor().seq + 1 : 0},
-                   {"last_seq", c.last_seq()},
-                   {"head_hash", c.head_hash()},
-                   {"anchor", AuditAnchorJson(v.anchor())}};
-  if (c.broken()) {
-    out["broken"] = json::object{{"seq", c.broken()->seq}, {"problem", c.broken()->problem}};
-  }
-  return out;
-}
-
 // One page per turn of the owner thread, so a long log never holds up the controller.
 void VerifyPages(boost::asio::io_context& ioc, std::shared_ptr<AuditVerification> v,
                  std::function<void(HttpResponse)> respond) {
   auto done = v->Step();
   if (!done) return respond(ErrorResponse(done.error()));
-  if (*done) return respond(JsonResponse(200, VerifyJson(*v)));
+  if (*done) return respond(JsonResponse(200, AuditVerifyJson(v->anchor(), v->check())));
   boost::asio::post(ioc, [&ioc, v = std::move(v), respond = std::move(respond)]() mutable {
     VerifyPages(ioc, std::move(v), std::move(respond));
   });
