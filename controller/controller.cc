@@ -385,8 +385,9 @@ class ControllerImpl final : public Controller {
   // The agent stopped a task at the timeout the controller gave it.
   void AuditTimedOut(const TaskFinishedEvent& f) {
     const TaskRecord* t = tasks_->Find(f.task_id);
-    AuditRecord r =
-        Decision("task_timeout", "task.stop", "task", f.task_id, t != nullptr ? t->project : "");
+    // A stale report (an earlier attempt's) changed nothing.
+    if (t == nullptr || t->attempts != f.attempt || t->state != TaskState::kFailed) return;
+    AuditRecord r = Decision("task_timeout", "task.stop", "task", f.task_id, t->project);
     r.details = DetailsJson({{"reason", f.reason}});
     audit_->Record(std::move(r));
   }

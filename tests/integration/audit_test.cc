@@ -174,6 +174,9 @@ TEST_CASE(
   REQUIRE(tasks.Cancel(sleeper) == 200);
   REQUIRE(tasks.WaitState(sleeper, "cancelled"));
   CHECK(tasks.Cancel(sleeper) == 409);  // refused: already final
+  const std::string slow =
+      tasks.SubmitShell("demo", {"sleep", "30"}, json::object{{"timeout_s", 1}});
+  REQUIRE(tasks.WaitState(slow, "failed"));
   auto anonymous = c.Call("POST", "/v1/projects", std::string("not-a-token"), R"({"name":"x"})");
   REQUIRE(anonymous);
   CHECK(anonymous->status == 401);
@@ -232,6 +235,10 @@ TEST_CASE(
   REQUIRE(stop.size() == 1);
   CHECK(Str(stop[0].at("actor")) == "controller:budget_exhausted");
   CHECK(stop[0].at("details").at("cancelled").as_int64() == 1);
+  auto timed_out = Find(all, "task.stop", "task", slow);
+  REQUIRE(timed_out.size() == 1);
+  CHECK(Str(timed_out[0].at("actor")) == "controller:task_timeout");
+  CHECK(Str(timed_out[0].at("project")) == "demo");
   auto lost = Find(all, "machine.lost", "machine", machine);
   REQUIRE(lost.size() == 1);
   CHECK(Str(lost[0].at("actor")) == "controller:machine_lost");
