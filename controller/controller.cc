@@ -444,8 +444,7 @@ class ControllerImpl final : public Controller {
     secrets_api_ = std::make_unique<SecretsApi>(SecretsApiDeps{secrets_.get()});
     ad.secrets_api = secrets_api_.get();
     ad.insecure_bus = config_.insecure_bus;
-    request_audit_ = std::make_unique<RequestAudit>(
-        *audit_, [this](std::function<void()> fn) { batch_->AfterCommit(std::move(fn)); });
+    request_audit_ = std::make_unique<RequestAudit>(*audit_, [this] { return batch_->Commit(); });
     ad.request_audit = request_audit_.get();
     audit_api_ = std::make_unique<AuditApi>(AuditApiDeps{audit_.get(), &ioc_, &clock_});
     ad.audit_api = audit_api_.get();

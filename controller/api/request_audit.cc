@@ -124,26 +124,21 @@ void AnswerRecord(AuditRecord& r, const HttpResponse& res) {
 HttpResponse RequestAudit::Answered(const HttpRequest& req, const std::string& route,
                                     const std::optional<Caller>& caller, HttpResponse res) {
   AuditRecord r = RequestRecord(req, route, caller);
-  if (res.later) {
-    res.later = [this, r = std::move(r), later = std::move(res.later)](auto respond) mutable {
-      later([this, r = std::move(r), respond](HttpResponse answer) mutable {
-        Finish(r, answer);
-        after_commit_([respond, answer = std::move(answer)] { respond(answer); });
-      });
-    };
-    return res;
-  }
-  Finish(std::move(r), res);
-  HttpResponse out;
-  out.later = [this, res = std::move(res)](auto respond) {
-    after_commit_([respond, res] { respond(res); });
+  if (!res.later) return Finish(std::move(r), std::move(res));
+  res.later = [this, r = std::move(r), later = std::move(res.later)](auto respond) {
+    later([this, r, respond](HttpResponse answer) { respond(Finish(r, std::move(answer))); });
   };
-  return out;
+  return res;
 }
 
-void RequestAudit::Finish(AuditRecord r, const HttpResponse& res) {
+HttpResponse RequestAudit::Finish(AuditRecord r, HttpResponse res) {
   AnswerRecord(r, res);
   log_.Record(std::move(r));
+  if (auto c = commit_(); !c) {
+    return JsonError(503, "unavailable",
+                     "the audit record could not be written: " + c.error().message);
+  }
+  return res;
 }
 
 }  // namespace autovibe

@@ -9,6 +9,7 @@
 #include <optional>
 #include <string>
 
+#include "common/core/result.h"
 #include "common/http/http.h"
 #include "controller/api/caller.h"
 #include "controller/model/audit_log.h"
@@ -23,27 +24,32 @@ void AnswerRecord(AuditRecord& r, const HttpResponse& res);
 
 class RequestAudit {
  public:
-  // `after_commit` runs its function once what was written is durable (WriteBatch).
-  RequestAudit(AuditLog& log, std::function<void(std::function<void()>)> after_commit)
-      : log_(log), after_commit_(std::move(after_commit)) {}
+  // `commit` makes what was written durable now (WriteBatch::Commit): most routes commit
+  // their own change the same way, and a request waits for no group commit.
+  RequestAudit(AuditLog& log, std::function<Result<void>()> commit)
+      : log_(log), commit_(std::move(commit)) {}
 
   // Whether `req` is recorded.
   static bool Audited(const HttpRequest& req);
 
   // Records `req`, answered with `res` (now or later), and returns the response to send: the
-  // same, given to the client once the record is durable.
+  // same once the record is durable; a 503 if it could not be written (the controller then
+  // stops, as on any failed commit).
   HttpResponse Answered(const HttpRequest& req, const std::string& route,
                         const std::optional<Caller>& caller, HttpResponse res);
   // Records a request refused on its head (no valid token), whose answer cannot wait.
   void Refused(const HttpRequest& head, const std::string& route, const HttpResponse& res) {
-    Finish(RequestRecord(head, route, std::nullopt), res);
+    AuditRecord r = RequestRecord(head, route, std::nullopt);
+    AnswerRecord(r, res);
+    log_.Record(std::move(r));  // committed with the batch: nothing waits for it
   }
 
  private:
-  void Finish(AuditRecord r, const HttpResponse& res);
+  // Records the answered request and commits; the response to send.
+  HttpResponse Finish(AuditRecord r, HttpResponse res);
 
   AuditLog& log_;
-  std::function<void(std::function<void()>)> after_commit_;
+  std::function<Result<void>()> commit_;
 };
 
 }  // namespace autovibe

@@ -17,8 +17,8 @@ namespace autovibe {
 
 // Which records a query wants; empty strings match anything.
 struct AuditFilter {
-  // A token's name, or "controller" for every decision of the controller (any rule), or
-  // "controller:<rule>" for one rule.
+  // A token's name, "controller:<rule>" for one rule of the controller, or "controller" for
+  // every decision of the controller (any rule).
   std::string actor;
   std::string project;
   std::string object_kind;

@@ -250,6 +250,9 @@ CREATE TABLE audit_anchor (
   removed INTEGER NOT NULL
 );
 INSERT INTO audit_anchor(id, seq, hash, at_ms, removed) VALUES (1, 0, '', 0, 0);
+CREATE INDEX audit_log_actor ON audit_log(actor, seq);
+CREATE INDEX audit_log_project ON audit_log(project, seq);
+CREATE INDEX audit_log_object ON audit_log(object_id, seq);
 CREATE TRIGGER audit_log_append_only BEFORE INSERT ON audit_log
   WHEN NEW.seq <= COALESCE((SELECT MAX(seq) FROM audit_log), (SELECT seq FROM audit_anchor))
   BEGIN SELECT RAISE(ABORT, 'audit records are appended after the last one'); END;

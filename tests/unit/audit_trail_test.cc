@@ -118,3 +118,42 @@ TEST_CASE("the audit store refuses records out of order", "[audit]") {
   again.seq = 0;
   CHECK(!t.store->audit().Append(again));
 }
+
+TEST_CASE("audit records are found by actor, project, object and time, newest or oldest first",
+          "[audit]") {
+  Trail t;
+  auto add = [&](std::string actor, std::string kind, std::string id, std::string project) {
+    AuditRecord r;
+    r.actor = std::move(actor);
+    r.action = "x";
+    r.object_kind = std::move(kind);
+    r.object_id = std::move(id);
+    r.project = std::move(project);
+    t.trail.Record(std::move(r));
+    t.clock.now += 1000;
+  };
+  add("controller:machine_lost", "machine", "m-1", "");
+  add("controller-bot", "task", "t-1", "demo");  // a token's name, not the controller
+  add("admin", "task", "t-1", "demo");
+  add("controller:autoscaler", "machine", "m-2", "");
+  add("admin", "project", "other", "other");
+  REQUIRE(t.batch.Commit());
+  auto seqs = [&](AuditFilter f) {
+    std::vector<int64_t> out;
+    for (const auto& r : t.store->audit().Find(f).value()) out.push_back(r.seq);
+    return out;
+  };
+  using V = std::vector<int64_t>;
+  CHECK(seqs({.actor = "controller"}) == V{4, 1});
+  CHECK(seqs({.actor = "controller:autoscaler"}) == V{4});
+  CHECK(seqs({.actor = "controller-bot"}) == V{2});
+  CHECK(seqs({.project = "demo"}) == V{3, 2});
+  CHECK(seqs({.object_kind = "task", .object_id = "t-1"}) == V{3, 2});
+  CHECK(seqs({.object_kind = "machine"}) == V{4, 1});
+  CHECK(seqs({.object_id = "other"}) == V{5});
+  const int64_t first = t.All()[0].at_ms;
+  CHECK(seqs({.since_ms = first + 2000}) == V{5, 4, 3});
+  CHECK(seqs({.since_ms = first + 1000, .until_ms = first + 3000}) == V{3, 2});
+  CHECK(seqs({.before_seq = 4, .limit = 2}) == V{3, 2});
+  CHECK(seqs({.oldest_first = true, .after_seq = 3}) == V{4, 5});
+}
