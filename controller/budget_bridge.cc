@@ -20,6 +20,12 @@ std::optional<LeaseTaskInfo> BudgetBridge::TaskForLease(std::string_view task_id
 
 void BudgetBridge::BudgetExhausted(const std::string& project, const std::string& resource,
                                    const std::string& message, bool pause) {
+  // The tasks it stops: every placed task of the project.
+  std::vector<std::string> placed;
+  for (const TaskRecord* t : tasks_.List(project, std::nullopt, SIZE_MAX)) {
+    if (IsPlaced(t->state)) placed.push_back(t->id);
+  }
+  const TaskChanges stopped(tasks_, placed);
   auto c = tasks_.BudgetExhausted(project, message, pause);
   AuditRecord r = Decision("budget_exhausted", pause ? "project.pause" : "project.stop", "project",
                            project, project);
@@ -34,6 +40,7 @@ void BudgetBridge::BudgetExhausted(const std::string& project, const std::string
     r.error = c.error().message;
   }
   Audit(audit_, std::move(r));
+  stopped.Audit(audit_, "budget_exhausted", "");
   if (!c) {
     // The hold stands (leases are refused all the same); the tasks stay as the store has them.
     spdlog::error("project {} budget {} exhausted, but its tasks could not be held: {}", project,

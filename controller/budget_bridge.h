@@ -10,6 +10,7 @@
 #include "controller/budgets/alerts.h"
 #include "controller/budgets/budget_book.h"
 #include "controller/model/audit_log.h"
+#include "controller/task_audit.h"
 #include "controller/tasks/task_book.h"
 
 namespace autovibe {

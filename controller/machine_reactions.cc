@@ -41,11 +41,7 @@ void MachineReactions::MachineDown(const MachineRecord& m, MachineDownCause caus
                                    const std::string& why) {
   // No new task lands there; what it ran is retried elsewhere (or resumes from a checkpoint).
   if (d_.fleet->Find(m.id) != nullptr) Sync(m);
-  // The tasks it held, as they were: those that changed are audited below.
-  std::vector<std::pair<std::string, TaskState>> held;
-  for (const std::string& id : d_.tasks->scheduler().Held(m.id)) {
-    if (const TaskRecord* t = d_.tasks->Find(id)) held.emplace_back(id, t->state);
-  }
+  const TaskChanges held(*d_.tasks, d_.tasks->scheduler().Held(m.id));
   Report(d_.tasks->MachineGone(m.id, why));
   AuditDown(m, cause, why, held);
   switch (cause) {
@@ -67,26 +63,15 @@ void MachineReactions::MachineDown(const MachineRecord& m, MachineDownCause caus
 }
 
 void MachineReactions::AuditDown(const MachineRecord& m, MachineDownCause cause,
-                                 const std::string& why,
-                                 const std::vector<std::pair<std::string, TaskState>>& held) {
-  if (d_.audit == nullptr) return;
+                                 const std::string& why, const TaskChanges& held) {
   const std::string rule =
       cause == MachineDownCause::kLost ? "machine_lost" : "machine_" + std::string(ToString(cause));
   if (cause == MachineDownCause::kLost) {
     AuditRecord r = Decision(rule, "machine.lost", "machine", m.id);
     r.details = DetailsJson({{"name", m.name}, {"why", why}});
-    d_.audit->Record(std::move(r));
+    Audit(d_.audit, std::move(r));
   }
-  for (const auto& [id, before] : held) {
-    const TaskRecord* t = d_.tasks->Find(id);
-    if (t == nullptr || t->state == before) continue;
-    const std::string action = t->state == TaskState::kQueued
-                                   ? std::string("task.requeue")
-                                   : "task." + std::string(ToString(t->state));
-    AuditRecord r = Decision(rule, action, "task", id, t->project);
-    r.details = DetailsJson({{"machine", m.id}, {"reason", t->reason}});
-    d_.audit->Record(std::move(r));
-  }
+  held.Audit(d_.audit, rule, m.id);
 }
 
 void MachineReactions::ReportedRunning(const std::string& machine_id,

@@ -15,6 +15,7 @@
 #include "controller/model/audit_log.h"
 #include "controller/results/result_keeper.h"
 #include "controller/store/write_batch.h"
+#include "controller/task_audit.h"
 #include "controller/tasks/task_book.h"
 
 namespace autovibe {
@@ -65,7 +66,7 @@ class MachineReactions final : public MachineListener {
   void Sync(const MachineRecord& m);
   // Audit records of a machine going down and of what became of the tasks it held.
   void AuditDown(const MachineRecord& m, MachineDownCause cause, const std::string& why,
-                 const std::vector<std::pair<std::string, TaskState>>& held);
+                 const TaskChanges& held);
 
   MachineReactionsDeps d_;
 };

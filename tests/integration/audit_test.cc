@@ -235,6 +235,10 @@ TEST_CASE(
   REQUIRE(stop.size() == 1);
   CHECK(Str(stop[0].at("actor")) == "controller:budget_exhausted");
   CHECK(stop[0].at("details").at("cancelled").as_int64() == 1);
+  auto stopped = Find(all, "task.cancelled", "task", burning);
+  REQUIRE(stopped.size() == 1);
+  CHECK(Str(stopped[0].at("actor")) == "controller:budget_exhausted");
+  CHECK(Str(stopped[0].at("project")) == "burn");
   auto timed_out = Find(all, "task.stop", "task", slow);
   REQUIRE(timed_out.size() == 1);
   CHECK(Str(timed_out[0].at("actor")) == "controller:task_timeout");
