@@ -4,6 +4,7 @@
 
 #include <catch2/catch.hpp>
 
+#include "controller/config.h"
 #include "tests/support/catch_result.h"
 #include "tests/support/process.h"
 
@@ -156,4 +157,16 @@ TEST_CASE("audit records are found by actor, project, object and time, newest or
   CHECK(seqs({.since_ms = first + 1000, .until_ms = first + 3000}) == V{3, 2});
   CHECK(seqs({.before_seq = 4, .limit = 2}) == V{3, 2});
   CHECK(seqs({.oldest_first = true, .after_seq = 3}) == V{4, 5});
+}
+
+TEST_CASE("audit_retention is a duration in the controller's config, a year by default",
+          "[audit]") {
+  ControllerConfig c;
+  CHECK(c.audit_retention == std::chrono::hours(365 * 24));
+  REQUIRE(LoadControllerConfigToml("audit_retention = \"30d\"", c));
+  CHECK(c.audit_retention == std::chrono::hours(30 * 24));
+  REQUIRE(LoadControllerConfigToml("audit_retention = \"0s\"", c));  // kept for ever
+  CHECK(c.audit_retention.count() == 0);
+  CHECK_FALSE(LoadControllerConfigToml("audit_retention = 30", c));
+  CHECK_FALSE(LoadControllerConfigToml("audit_retention = \"a year\"", c));
 }
