@@ -4,6 +4,7 @@
 #include <string>
 #include <vector>
 
+#include "cli/audit_cmd.h"
 #include "cli/budget_cmd.h"
 #include "cli/checkpoint_cmd.h"
 #include "cli/machines_cmd.h"
@@ -119,6 +120,7 @@ std::unique_ptr<CLI::App> BuildApp(Invocation& inv) {
   AddSecretCommands(*app, inv);
   AddTokenCommands(*app, inv);
   AddWebhookCommands(*app, inv);
+  AddAuditCommands(*app, inv);
 
   AddGlobalOptionsFooter(*app);
   return app;

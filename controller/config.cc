@@ -129,6 +129,7 @@ Result<void> LoadControllerConfigToml(std::string_view toml_text, ControllerConf
         if (k == "tls_san") return TomlStrings(node, k, c.tls_san);
         if (k == "plain_http") return TomlBool(node, k, c.plain_http);
         if (k == "insecure_http") return TomlBool(node, k, c.insecure_http);
+        if (k == "audit_retention") return TomlDuration(node, k, c.audit_retention);
         if (k == "max_result_bytes") {
           auto n = node.value<int64_t>();
           if (!n || *n < 0)

@@ -30,17 +30,20 @@
 #include "controller/agents/task_commands.h"
 #include "controller/api/admin_token.h"
 #include "controller/api/api.h"
+#include "controller/api/audit_api.h"
 #include "controller/api/budgets_api.h"
 #include "controller/api/checkpoints_api.h"
 #include "controller/api/join_tokens_api.h"
 #include "controller/api/machines_api.h"
+#include "controller/api/request_audit.h"
 #include "controller/api/secrets_api.h"
 #include "controller/api/task_followers.h"
 #include "controller/api/tasks_api.h"
 #include "controller/api/tokens_api.h"
 #include "controller/api/webhooks_api.h"
-#include "controller/auth/token_book.h"
 #include "controller/api_tls.h"
+#include "controller/audit/audit_trail.h"
+#include "controller/auth/token_book.h"
 #include "controller/budget_bridge.h"
 #include "controller/budgets/alerts.h"
 #include "controller/budgets/budget_book.h"
@@ -145,6 +148,8 @@ class ControllerImpl final : public Controller {
           exit_code_ = 1;
           asio::post(ioc_, [this] { Shutdown(); });
         });
+    audit_ = std::make_unique<AuditTrail>(*store_, *batch_, clock_,
+                                          AuditTrailOptions{.retention = config_.audit_retention});
     followers_ = std::make_unique<TaskFollowers>(fleet_.get());
     backups_ = std::make_unique<ScheduledBackups>(
         ioc_, blocking_, clock_,
@@ -200,7 +205,7 @@ class ControllerImpl final : public Controller {
         std::make_unique<NatsCheckpointAgents>(CheckpointAgentsDeps{&ioc_, bus_.get(), prefix});
     checkpoints_ = std::make_unique<CheckpointService>(
         CheckpointServiceDeps{&ioc_, checkpoint_agents_.get(), batch_.get(), fleet_.get(),
-                              store_.get(), config_.checkpoint_replicas});
+                              store_.get(), config_.checkpoint_replicas, audit_.get()});
     if (auto r = checkpoints_->Load(); !r) return r.error();
     task_commands_ = std::make_unique<NatsTaskCommands>(
         TaskCommandsDeps{&ioc_, bus_.get(), batch_.get(), checkpoints_.get(), prefix,
@@ -225,7 +230,8 @@ class ControllerImpl final : public Controller {
         .retention =
             std::chrono::duration_cast<std::chrono::milliseconds>(config_.result_retention),
         .now_ms = [this] { return clock_.NowMs(); },
-        .ready_machines = [this] { return ReadyMachines(); }});
+        .ready_machines = [this] { return ReadyMachines(); },
+        .audit = audit_.get()});
     task_reactions_->SetResults(results_.get());
     if (auto r = MakeBudgets(); !r) return r;
     task_reactions_->SetNotifier(notifier_.get());
@@ -237,12 +243,13 @@ class ControllerImpl final : public Controller {
       JoinTokensOptions jo;
       for (const PoolConfig& p : config_.pools) jo.pool_labels[p.name] = p.labels;
       jo.registered = [this](const std::string& id) { return fleet_->Find(id) != nullptr; };
+      jo.audit = audit_.get();
       join_tokens_ = std::make_unique<JoinTokens>(*store_, clock_, *nats_auth_, std::move(jo));
       if (auto r = join_tokens_->Load(); !r) return r.error();
     }
     machine_reactions_ = std::make_unique<MachineReactions>(MachineReactionsDeps{
         fleet_.get(), batch_.get(), tasks_.get(), budgets_.get(), checkpoints_.get(),
-        task_facts_.get(), nats_auth_.get(), notifier_.get()});
+        task_facts_.get(), nats_auth_.get(), notifier_.get(), audit_.get()});
     // The task book learns the machines before its tasks, so placed tasks hold their slots.
     for (const MachineRecord* m : fleet_->List()) machine_reactions_->MachineChanged(*m);
     if (auto r = tasks_->Load(); !r) return r.error();
@@ -306,12 +313,13 @@ class ControllerImpl final : public Controller {
 
   // Budgets, leases and the usage ledger; alerts to the log and to webhooks.
   Result<void> MakeBudgets() {
-    bridge_ = std::make_unique<BudgetBridge>(*tasks_);
+    bridge_ = std::make_unique<BudgetBridge>(*tasks_, audit_.get());
     if (auto r = MakeNotifier(); !r) return r;
     alert_notifier_ = std::make_unique<NotifyingAlertSink>(*notifier_);
     alert_log_ = std::make_unique<LogAlertSink>(alert_notifier_.get());
+    audit_alerts_ = std::make_unique<AuditAlertSink>(*audit_, *alert_log_);
     budgets_ =
-        std::make_unique<BudgetBook>(store_->budgets(), clock_, *bridge_, *bridge_, *alert_log_,
+        std::make_unique<BudgetBook>(store_->budgets(), clock_, *bridge_, *bridge_, *audit_alerts_,
                                      BudgetBookOptions{.lease_ttl = config_.lease_ttl});
     if (auto r = budgets_->Load(); !r) return r.error();
     return {};
@@ -343,6 +351,7 @@ class ControllerImpl final : public Controller {
     if (!agent_ca) return agent_ca.error();
     d.nats_ca_pem = *agent_ca;
     d.open_batch = [this] { batch_->Open(); };
+    d.audit = audit_.get();
     d.listener = machine_reactions_.get();
     d.tasks_on = [this](const std::string& id) { return tasks_->scheduler().Held(id).size(); };
     d.waiting_tasks = [this] {
@@ -379,7 +388,10 @@ class ControllerImpl final : public Controller {
       return tasks_->ApplyLog(e.machine_id, e.at_ms, std::get<TaskLogEvent>(e.what));
     });
     intake_->Route(AgentEventKind::kTaskFinished, [this](const AgentEvent& e) {
-      return tasks_->ApplyFinished(e.machine_id, std::get<TaskFinishedEvent>(e.what));
+      const auto& f = std::get<TaskFinishedEvent>(e.what);
+      auto r = tasks_->ApplyFinished(e.machine_id, f);
+      if (r && f.outcome == TaskOutcome::kTimedOut) AuditTimedOut(f);
+      return r;
     });
     // Charged at the controller's clock, so a late record never lands in a closed period.
     intake_->Route(AgentEventKind::kUsage, [this](const AgentEvent& e) {
@@ -398,6 +410,16 @@ class ControllerImpl final : public Controller {
         });
     intake_->Route(AgentEventKind::kAgentStopping,
                    [this](const AgentEvent& e) { return registration_->AgentStopping(e); });
+  }
+
+  // The agent stopped a task at the timeout the controller gave it.
+  void AuditTimedOut(const TaskFinishedEvent& f) {
+    const TaskRecord* t = tasks_->Find(f.task_id);
+    // A stale report (an earlier attempt's) changed nothing.
+    if (t == nullptr || t->attempts != f.attempt || t->state != TaskState::kFailed) return;
+    AuditRecord r = Decision("task_timeout", "task.stop", "task", f.task_id, t->project);
+    r.details = DetailsJson({{"reason", f.reason}});
+    audit_->Record(std::move(r));
   }
 
   // The API's connection caps, within the open-files limit (raised to the hard limit here):
@@ -461,6 +483,10 @@ class ControllerImpl final : public Controller {
     ad.tokens_api = tokens_api_.get();
     ad.checkpoints = checkpoints_.get();
     ad.machines = machines_.get();
+    request_audit_ = std::make_unique<RequestAudit>(*audit_, [this] { return batch_->Commit(); });
+    ad.request_audit = request_audit_.get();
+    audit_api_ = std::make_unique<AuditApi>(AuditApiDeps{audit_.get(), &ioc_, &clock_});
+    ad.audit_api = audit_api_.get();
     api_ = std::make_unique<Api>(std::move(ad));
     HttpServerOptions ho;
     ho.host = hp->first;
@@ -494,6 +520,7 @@ class ControllerImpl final : public Controller {
       if (ticks_++ % kPinEveryTicks == 0) checkpoints_->SyncPins(*task_facts_);
       machines_->Tick();
       if (join_tokens_) join_tokens_->Tick();
+      audit_->Tick();
       intake_->Start();  // retried until the stream is consumed
       intake_->ForgetOldEvents(clock_.NowMs());
       tasks_->RequestSchedule();
@@ -550,6 +577,7 @@ class ControllerImpl final : public Controller {
   std::unique_ptr<TokenBook> tokens_;  // API tokens beside the bootstrap admin token
   std::unique_ptr<Fleet> fleet_;
   std::unique_ptr<WriteBatch> batch_;
+  std::unique_ptr<AuditTrail> audit_;  // every part that decides or changes writes here
   std::unique_ptr<TaskFollowers> followers_;
   std::unique_ptr<ScheduledBackups> backups_;
   std::unique_ptr<Bus> bus_;
@@ -567,6 +595,7 @@ class ControllerImpl final : public Controller {
   std::unique_ptr<WebhookNotifier> notifier_;
   std::unique_ptr<NotifyingAlertSink> alert_notifier_;
   std::unique_ptr<LogAlertSink> alert_log_;
+  std::unique_ptr<AuditAlertSink> audit_alerts_;
   std::unique_ptr<BudgetBook> budgets_;
   std::unique_ptr<NatsAuth> nats_auth_;
   std::unique_ptr<JoinTokens> join_tokens_;  // null with an insecure bus
@@ -590,6 +619,8 @@ class ControllerImpl final : public Controller {
   std::unique_ptr<SecretsApi> secrets_api_;
   std::unique_ptr<TokensApi> tokens_api_;
   std::unique_ptr<WebhooksApi> webhooks_api_;
+  std::unique_ptr<RequestAudit> request_audit_;
+  std::unique_ptr<AuditApi> audit_api_;
   std::unique_ptr<Api> api_;
   std::unique_ptr<HttpServer> http_;
   uint64_t ticks_ = 0;

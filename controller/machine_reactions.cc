@@ -41,6 +41,7 @@ void MachineReactions::MachineDown(const MachineRecord& m, MachineDownCause caus
                                    const std::string& why) {
   // No new task lands there; what it ran is retried elsewhere (or resumes from a checkpoint).
   if (d_.fleet->Find(m.id) != nullptr) Sync(m);
+  const TaskChanges held(*d_.tasks, d_.tasks->scheduler().Held(m.id));
   Report(d_.tasks->MachineGone(m.id, why));
   if (d_.notifier != nullptr && cause == MachineDownCause::kLost) {
     d_.notifier->Notify(MachineLostNotification(m, why));
@@ -48,6 +49,7 @@ void MachineReactions::MachineDown(const MachineRecord& m, MachineDownCause caus
   if (d_.notifier != nullptr && cause == MachineDownCause::kFailed) {
     d_.notifier->Notify(SpawnFailedNotification(m, why));
   }
+  AuditDown(m, cause, why, held);
   switch (cause) {
     case MachineDownCause::kLost:
     case MachineDownCause::kAgentStopped:
@@ -64,6 +66,18 @@ void MachineReactions::MachineDown(const MachineRecord& m, MachineDownCause caus
       if (d_.nats_auth != nullptr) d_.nats_auth->Forget(m.id);
       break;
   }
+}
+
+void MachineReactions::AuditDown(const MachineRecord& m, MachineDownCause cause,
+                                 const std::string& why, const TaskChanges& held) {
+  const std::string rule =
+      cause == MachineDownCause::kLost ? "machine_lost" : "machine_" + std::string(ToString(cause));
+  if (cause == MachineDownCause::kLost) {
+    AuditRecord r = Decision(rule, "machine.lost", "machine", m.id);
+    r.details = DetailsJson({{"name", m.name}, {"why", why}});
+    Audit(d_.audit, std::move(r));
+  }
+  held.Audit(d_.audit, rule, m.id);
 }
 
 void MachineReactions::ReportedRunning(const std::string& machine_id,

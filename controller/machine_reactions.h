@@ -13,8 +13,10 @@
 #include "controller/fleet/machine_listener.h"
 #include "controller/machines/nats_auth.h"
 #include "controller/notify/notifier.h"
+#include "controller/model/audit_log.h"
 #include "controller/results/result_keeper.h"
 #include "controller/store/write_batch.h"
+#include "controller/task_audit.h"
 #include "controller/tasks/task_book.h"
 
 namespace autovibe {
@@ -46,6 +48,7 @@ struct MachineReactionsDeps {
   const TaskFacts* task_facts = nullptr;
   NatsAuth* nats_auth = nullptr;  // null: the bus has no per-machine users
   Notifier* notifier = nullptr;   // null: nobody is told
+  AuditLog* audit = nullptr;      // machines lost and their tasks requeued are written here
 };
 
 class MachineReactions final : public MachineListener {
@@ -63,6 +66,9 @@ class MachineReactions final : public MachineListener {
   // Tells the task book what the fleet says of a machine (tools, labels, slots, whether it
   // takes work).
   void Sync(const MachineRecord& m);
+  // Audit records of a machine going down and of what became of the tasks it held.
+  void AuditDown(const MachineRecord& m, MachineDownCause cause, const std::string& why,
+                 const TaskChanges& held);
 
   MachineReactionsDeps d_;
 };

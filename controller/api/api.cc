@@ -31,6 +31,9 @@ HttpResponse Api::Handle(const HttpRequest& req) {
     spdlog::error("api handler failed route={} error={}", route, e.what());
     res = JsonError(500, "internal", "internal error");
   }
+  if (deps_.request_audit != nullptr && RequestAudit::Audited(req)) {
+    res = deps_.request_audit->Answered(req, route, Authenticate(req), std::move(res));
+  }
   if (res.later) {
     // Counted once answered.
     res.later = [this, route, later = std::move(res.later)](auto respond) {
@@ -49,6 +52,9 @@ std::optional<HttpResponse> Api::CheckHead(const HttpRequest& head) {
   std::string route;
   auto refused = Unauthorized(head, route);
   if (refused) ++metrics_.requests[{route, refused->status}];
+  if (refused && deps_.request_audit != nullptr && RequestAudit::Audited(head)) {
+    deps_.request_audit->Refused(head, route, *refused);
+  }
   return refused;
 }
 
@@ -134,6 +140,9 @@ HttpResponse Api::RouteV1(const HttpRequest& req, const std::vector<std::string_
   }
   if (deps_.webhooks_api != nullptr && WebhooksApi::Handles(seg)) {
     return deps_.webhooks_api->Route(req, seg, route, &caller);
+  }
+  if (deps_.audit_api != nullptr && AuditApi::Handles(seg)) {
+    return deps_.audit_api->Route(req, seg, route);
   }
   if (deps_.join_tokens_api != nullptr && JoinTokensApi::Handles(seg)) {
     return deps_.join_tokens_api->Route(req, route);

@@ -8,6 +8,7 @@
 
 #include "common/bus/bus_stats.h"
 #include "common/http/http.h"
+#include "controller/api/audit_api.h"
 #include "controller/api/budgets_api.h"
 #include "controller/api/caller.h"
 #include "controller/api/checkpoints_api.h"
@@ -15,6 +16,7 @@
 #include "controller/api/machines_api.h"
 #include "controller/api/metrics.h"
 #include "controller/api/project_scope.h"
+#include "controller/api/request_audit.h"
 #include "controller/api/secrets_api.h"
 #include "controller/api/tasks_api.h"
 #include "controller/api/tokens_api.h"
@@ -39,6 +41,8 @@ struct ApiDeps {
   JoinTokensApi* join_tokens_api = nullptr;   // may be null
   SecretsApi* secrets_api = nullptr;          // may be null
   WebhooksApi* webhooks_api = nullptr;        // may be null
+  RequestAudit* request_audit = nullptr;      // null: requests are not audited
+  AuditApi* audit_api = nullptr;              // may be null
   // The bus runs without users (--insecure-bus): /healthz and /metrics say so.
   bool insecure_bus = false;
   // Tokens beside the bootstrap admin token; null: that token alone.

@@ -57,6 +57,9 @@ constexpr RouteRule kRouteRules[] = {
     {"GET", "/v1/tokens", P::kAdmin, F::kFleet},
     {"POST", "/v1/tokens", P::kAdmin, F::kFleet},
     {"DELETE", "/v1/tokens/{name}", P::kAdmin, F::kFleet},
+    // The audit log: admins only (it names every caller and object of the fleet).
+    {"GET", "/v1/audit", P::kAdmin, F::kFleet},
+    {"GET", "/v1/audit/verify", P::kAdmin, F::kFleet},
     // Webhooks: managed by admins; read by anyone, a scoped caller seeing only its projects'
     // (the route filters, and answers 404 for others).
     {"GET", "/v1/webhooks", P::kRead, F::kList},

@@ -70,6 +70,12 @@ Result<void> ValidateApiTokenName(std::string_view name) {
     return MakeError(ErrorCode::kBadRequest,
                      "\"admin\" is the bootstrap token's name (admin.token); choose another");
   }
+  // The audit log's own actors: a token of that name could pass for them.
+  if (name == "controller" || name == "anonymous") {
+    return MakeError(ErrorCode::kBadRequest, "\"" + std::string(name) +
+                                                 "\" names the audit log's own actors; choose "
+                                                 "another");
+  }
   return {};
 }
 

@@ -117,7 +117,13 @@ void CheckpointService::ApplyRemoved(const std::string& machine_id,
     auto it = catalogue_.find(id);
     if (it == catalogue_.end()) continue;
     RemoveCopy(it->second, machine_id);
-    if (!it->second.copies.empty()) {
+    const bool last = it->second.copies.empty();
+    AuditRecord r =
+        Decision("checkpoint_retention", last ? "checkpoint.remove" : "checkpoint.remove_copy",
+                 "checkpoint", id);
+    r.details = DetailsJson({{"machine", machine_id}, {"task", it->second.task_id}});
+    Audit(d_.audit, std::move(r));
+    if (!last) {
       Save(it->second);
       continue;
     }

@@ -23,6 +23,7 @@
 #include "controller/checkpoints/task_facts.h"
 #include "controller/fleet/fleet.h"
 #include "controller/model/agent_event.h"
+#include "controller/model/audit_log.h"
 #include "controller/model/checkpoint.h"
 #include "controller/model/task.h"
 #include "controller/store/store.h"
@@ -39,6 +40,7 @@ struct CheckpointServiceDeps {
   Store* store = nullptr;
   // Copies of each task checkpoint made on other machines as it is taken (Replicate).
   int replicas = 0;
+  AuditLog* audit = nullptr;  // checkpoints agents' retention removed are written here
 };
 
 struct CheckpointFilter {

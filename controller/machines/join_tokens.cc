@@ -55,6 +55,22 @@ Result<JoinGrant> JoinTokens::Claim(const std::string& token_id) {
     return MakeError(ErrorCode::kNotFound, "join token " + token_id.substr(0, 40) + " is unknown");
   }
   JoinToken& t = it->second;
+  const bool was_used = t.used();
+  auto granted = ClaimKnown(t);
+  // The same answer asked again (the first was lost) enrolls nobody new.
+  if (granted && was_used) return granted;
+  AuditRecord r =
+      Decision("join_token", "machine.enroll", "machine", granted ? granted->machine_id : "");
+  r.details = DetailsJson({{"join_token", t.id}, {"pool", t.pool}});
+  if (!granted) {
+    r.result = "error";
+    r.error = granted.error().message;
+  }
+  Audit(options_.audit, std::move(r));
+  return granted;
+}
+
+Result<JoinGrant> JoinTokens::ClaimKnown(JoinToken& t) {
   const int64_t now = clock_.NowMs();
   if (t.used()) {
     const bool in_grace = now - t.used_at_ms < options_.used_grace.count();

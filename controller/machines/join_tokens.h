@@ -16,6 +16,7 @@
 #include "common/core/result.h"
 #include "common/core/time.h"
 #include "controller/machines/nats_auth.h"
+#include "controller/model/audit_log.h"
 #include "controller/model/join_token.h"
 #include "controller/store/store.h"
 
@@ -37,6 +38,8 @@ struct JoinTokensOptions {
   std::function<bool(const std::string&)> registered;
   // Used and expired tokens are forgotten this long after they ended.
   Duration keep_ended = std::chrono::hours(24 * 7);
+  // Machines enrolled with a token, and tokens refused, are written here; may be null.
+  AuditLog* audit = nullptr;
 };
 
 // What a token's creator gets, once.
@@ -86,6 +89,8 @@ class JoinTokens {
   const Clock& clock_;
   NatsAuth& auth_;
   JoinGrant GrantOf(const JoinToken& t, std::string user, std::string password) const;
+  // Claim of a token that exists.
+  Result<JoinGrant> ClaimKnown(JoinToken& t);
 
   JoinTokensOptions options_;
   std::map<std::string, JoinToken> tokens_;

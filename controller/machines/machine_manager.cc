@@ -22,6 +22,18 @@ bool Starting(MachineState s) {
   return s == MachineState::kProvisioning || s == MachineState::kBooting;
 }
 
+// An audit record of what the manager decided about machine `id` by itself under `rule`.
+void AuditMachine(AuditLog* log, std::string_view rule, std::string action, const std::string& id,
+                  const std::string& pool, const std::string& why, std::string error = "") {
+  AuditRecord r = Decision(rule, std::move(action), "machine", id);
+  r.details = DetailsJson({{"pool", pool}, {"why", why}});
+  if (!error.empty()) {
+    r.result = "error";
+    r.error = std::move(error);
+  }
+  Audit(log, std::move(r));
+}
+
 }  // namespace
 
 MachineManager::MachineManager(MachineManagerDeps deps, std::vector<PoolConfig> pools,
@@ -241,6 +253,7 @@ void MachineManager::Created(const std::string& id, Result<std::string> instance
     const std::string why =
         "the " + m->backend + " backend could not create it: " + instance.error().message;
     if (p != nullptr) SpawnFailed(*p, instance.error().message);
+    AuditMachine(d_.audit, "spawn_failed", "machine.failed", id, m->pool, why);
     terminating_.erase(id);
     boot_deadline_.erase(id);
     if (!Gone(m->state)) {
@@ -294,6 +307,7 @@ void MachineManager::Fail(const MachineRecord& m, const std::string& why) {
     spdlog::error("machines: {}", r.error().message);
   }
   const MachineRecord& now = *d_.fleet->Find(id);
+  AuditMachine(d_.audit, "spawn_failed", "machine.failed", id, now.pool, why);
   d_.listener->MachineDown(now, MachineDownCause::kFailed, why);
   boot_deadline_.erase(id);
   if (PoolState* p = Pool(now.pool)) SpawnFailed(*p, why);
@@ -610,7 +624,12 @@ void MachineManager::Tick() {
     Fail(m, "its agent did not register within " +
                 FormatDuration(p != nullptr ? p->config.boot_timeout : Duration(0)));
   }
-  for (const std::string& id : drained) Terminate(id, "drained");
+  for (const std::string& id : drained) {
+    const std::string pool = d_.fleet->Find(id)->pool;
+    auto r = Terminate(id, "drained");
+    AuditMachine(d_.audit, "drained", "machine.terminate", id, pool, "drained",
+                 r ? "" : r.error().message);
+  }
   for (auto it = destroy_retry_at_.begin(); it != destroy_retry_at_.end();) {
     const MachineRecord* m = d_.fleet->Find(it->first);
     if (m == nullptr) {
@@ -625,7 +644,11 @@ void MachineManager::Tick() {
   }
   for (const std::string& id : abandoned) {
     lost_since_.erase(id);
-    Terminate(id, "lost for longer than its pool's boot_timeout");
+    const std::string why = "lost for longer than its pool's boot_timeout";
+    const std::string pool = d_.fleet->Find(id)->pool;
+    auto r = Terminate(id, why);
+    AuditMachine(d_.audit, "lost_too_long", "machine.terminate", id, pool, why,
+                 r ? "" : r.error().message);
   }
   Autoscale(now);
 }
@@ -658,7 +681,10 @@ void MachineManager::Autoscale(int64_t now) {
   ScaleDecision d = DecideScaling(views, waiting, d_.may_spend, now);
   for (const auto& [pool, n] : d.spawn) {
     for (uint32_t i = 0; i < n; ++i) {
-      auto r = Spawn({.pool = pool, .why = "autoscaler: tasks waiting or below min"});
+      const std::string why = "tasks waiting or below min";
+      auto r = Spawn({.pool = pool, .why = "autoscaler: " + why});
+      AuditMachine(d_.audit, "autoscaler", "machine.spawn", r ? (*r)->id : "", pool, why,
+                   r ? "" : r.error().message);
       if (!r) {
         spdlog::warn("machines: autoscaler cannot grow pool {}: {}", pool, r.error().message);
         break;
@@ -669,7 +695,10 @@ void MachineManager::Autoscale(int64_t now) {
     const MachineRecord* m = d_.fleet->Find(id);
     const PoolState* p = m == nullptr ? nullptr : Pool(m->pool);
     if (p == nullptr) continue;
-    Terminate(id, "idle for " + FormatDuration(p->config.idle_timeout));
+    const std::string why = "idle for " + FormatDuration(p->config.idle_timeout);
+    auto r = Terminate(id, why);
+    AuditMachine(d_.audit, "autoscaler", "machine.retire", id, p->config.name, why,
+                 r ? "" : r.error().message);
   }
 }
 

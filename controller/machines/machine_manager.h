@@ -21,6 +21,7 @@
 #include "controller/fleet/machine_listener.h"
 #include "controller/machines/autoscaler.h"
 #include "controller/machines/machine_agents.h"
+#include "controller/model/audit_log.h"
 #include "controller/provisioners/pool_config.h"
 #include "controller/provisioners/provisioner.h"
 
@@ -51,6 +52,9 @@ struct MachineManagerDeps {
   // Called on a provisioning thread before the machine is created: returns once the bus
   // accepts the machine's new credentials.
   std::function<Result<void>(const AgentSettings&)> await_login;
+  // Where the manager's own decisions (pools grown and shrunk, spawns that failed, machines
+  // retired) are written; may be null.
+  AuditLog* audit = nullptr;
 };
 
 struct SpawnRequest {

@@ -307,10 +307,18 @@ size_t ResultKeeper::Expire() {
   for (const std::string& id : old) {
     std::error_code ec;
     std::filesystem::remove_all(d_.data_dir + "/results/" + id, ec);
-    d_.book->UpdateChange(id, [](TaskChange& c) {
+    auto r = d_.book->UpdateChange(id, [](TaskChange& c) {
       c.stored = false;
       c.error = "expired: the controller keeps results for its result_retention";
     });
+    const TaskRecord* t = d_.book->Find(id);
+    AuditRecord record = Decision("result_retention", "task.result_expired", "task", id,
+                                  t != nullptr ? t->project : "");
+    if (!r) {
+      record.result = "error";
+      record.error = r.error().message;
+    }
+    Audit(d_.audit, std::move(record));
   }
   if (!old.empty()) spdlog::info("results of {} tasks expired", old.size());
   return old.size();

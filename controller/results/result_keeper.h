@@ -18,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "controller/model/audit_log.h"
 #include "controller/model/task.h"
 #include "controller/publish/pull_request_opener.h"
 #include "controller/results/result_agents.h"
@@ -42,6 +43,7 @@ struct ResultKeeperDeps {
   std::function<int64_t()> now_ms;
   // Machines that take work now, to push from when the one that made a result is gone.
   std::function<std::vector<std::string>()> ready_machines;
+  AuditLog* audit = nullptr;  // results removed past retention are written here
 };
 
 class ResultKeeper {

@@ -263,6 +263,48 @@ CREATE TABLE webhook_deliveries (
 CREATE INDEX webhook_deliveries_of ON webhook_deliveries(webhook_id, seq);
 CREATE INDEX webhook_deliveries_pending ON webhook_deliveries(state) WHERE state = 'pending';
 )sql"},
+    {15, "the audit log: hash-chained, append-only, pruned only behind its anchor", R"sql(
+CREATE TABLE audit_log (
+  seq            INTEGER PRIMARY KEY,
+  at_ms          INTEGER NOT NULL,
+  actor          TEXT NOT NULL,
+  action         TEXT NOT NULL,
+  object_kind    TEXT NOT NULL DEFAULT '',
+  object_id      TEXT NOT NULL DEFAULT '',
+  project        TEXT NOT NULL DEFAULT '',
+  remote_address TEXT NOT NULL DEFAULT '',
+  status         INTEGER NOT NULL DEFAULT 0,
+  result         TEXT NOT NULL,
+  error          TEXT NOT NULL DEFAULT '',
+  details        TEXT NOT NULL DEFAULT '{}',
+  prev_hash      TEXT NOT NULL,
+  hash           TEXT NOT NULL
+);
+CREATE TABLE audit_anchor (
+  id      INTEGER PRIMARY KEY CHECK (id = 1),
+  seq     INTEGER NOT NULL,
+  hash    TEXT NOT NULL,
+  at_ms   INTEGER NOT NULL,
+  removed INTEGER NOT NULL
+);
+INSERT INTO audit_anchor(id, seq, hash, at_ms, removed) VALUES (1, 0, '', 0, 0);
+CREATE INDEX audit_log_actor ON audit_log(actor, seq);
+CREATE INDEX audit_log_project ON audit_log(project, seq);
+CREATE INDEX audit_log_object ON audit_log(object_id, seq);
+CREATE TRIGGER audit_log_append_only BEFORE INSERT ON audit_log
+  WHEN NEW.seq <= COALESCE((SELECT MAX(seq) FROM audit_log), (SELECT seq FROM audit_anchor))
+  BEGIN SELECT RAISE(ABORT, 'audit records are appended after the last one'); END;
+CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log
+  BEGIN SELECT RAISE(ABORT, 'audit records are never changed'); END;
+CREATE TRIGGER audit_log_retention_only BEFORE DELETE ON audit_log
+  WHEN OLD.seq > (SELECT seq FROM audit_anchor)
+  BEGIN SELECT RAISE(ABORT, 'audit records are removed only by retention'); END;
+CREATE TRIGGER audit_anchor_forward BEFORE UPDATE ON audit_anchor
+  WHEN NEW.seq < OLD.seq OR NEW.id != OLD.id
+  BEGIN SELECT RAISE(ABORT, 'the audit anchor only moves forward'); END;
+CREATE TRIGGER audit_anchor_kept BEFORE DELETE ON audit_anchor
+  BEGIN SELECT RAISE(ABORT, 'the audit anchor is never removed'); END;
+)sql"},
 };
 
 Error SqlError(sqlite3* db, const std::string& what) {

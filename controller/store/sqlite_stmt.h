@@ -26,6 +26,11 @@ class Stmt {
   void Bind(int i, int64_t v) { sqlite3_bind_int64(st_, i, v); }
   void Bind(int i, double v) { sqlite3_bind_double(st_, i, v); }
   void BindNull(int i) { sqlite3_bind_null(st_, i); }
+  // By name (":name"); a name the statement does not hold is left alone.
+  template <class T>
+  void Bind(const char* name, T v) {
+    if (int i = sqlite3_bind_parameter_index(st_, name); i > 0) Bind(i, v);
+  }
   int Step() { return sqlite3_step(st_); }
   void Reset() {
     sqlite3_reset(st_);

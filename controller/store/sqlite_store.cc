@@ -60,7 +60,8 @@ class SqliteStore final : public Store {
         checkpoints_(NewSqliteCheckpointStore(db)),
         join_tokens_(NewSqliteJoinTokenStore(db)),
         api_tokens_(NewSqliteApiTokenStore(db)),
-        webhooks_(NewSqliteWebhookStore(db)) {}
+        webhooks_(NewSqliteWebhookStore(db)),
+        audit_(NewSqliteAuditStore(db)) {}
   ~SqliteStore() override {
     checkpointer_.reset();
     append_event_.reset();
@@ -70,6 +71,7 @@ class SqliteStore final : public Store {
     checkpoints_.reset();
     join_tokens_.reset();
     api_tokens_.reset();
+    audit_.reset();
     sqlite3_close_v2(db_);
   }
 
@@ -343,6 +345,7 @@ class SqliteStore final : public Store {
   JoinTokenStore& join_tokens() override { return *join_tokens_; }
   ApiTokenStore& api_tokens() override { return *api_tokens_; }
   WebhookStore& webhooks() override { return *webhooks_; }
+  AuditStore& audit() override { return *audit_; }
 
   Result<void> Begin() override {
     if (in_txn_) return {};
@@ -412,6 +415,7 @@ class SqliteStore final : public Store {
   std::unique_ptr<JoinTokenStore> join_tokens_;
   std::unique_ptr<ApiTokenStore> api_tokens_;
   std::unique_ptr<WebhookStore> webhooks_;
+  std::unique_ptr<AuditStore> audit_;
   std::unique_ptr<Stmt> append_event_;
   std::unique_ptr<Stmt> mark_applied_;
   std::unique_ptr<WalCheckpointer> checkpointer_;

@@ -17,5 +17,7 @@ std::unique_ptr<CheckpointCatalogueStore> NewSqliteCheckpointStore(sqlite3* db);
 std::unique_ptr<JoinTokenStore> NewSqliteJoinTokenStore(sqlite3* db);
 // API tokens (sqlite_api_token_store.cc), on the same connection.
 std::unique_ptr<ApiTokenStore> NewSqliteApiTokenStore(sqlite3* db);
+// The audit log (sqlite_audit_store.cc), on the same connection.
+std::unique_ptr<AuditStore> NewSqliteAuditStore(sqlite3* db);
 
 }  // namespace autovibe

@@ -13,6 +13,7 @@
 #include "controller/model/join_token.h"
 #include "controller/model/machine.h"
 #include "controller/model/task.h"
+#include "controller/store/audit_store.h"
 #include "controller/store/budget_store.h"
 #include "controller/store/webhook_store.h"
 
@@ -114,6 +115,7 @@ class Store {
   virtual JoinTokenStore& join_tokens() = 0;
   virtual ApiTokenStore& api_tokens() = 0;
   virtual WebhookStore& webhooks() = 0;
+  virtual AuditStore& audit() = 0;
 
   // Groups the writes that follow into one transaction until Commit(). Writes outside
   // Begin/Commit commit one by one. Not nested: Begin while open does nothing.

@@ -69,6 +69,20 @@ struct Orders final : MachineAgents {
   }
 };
 
+// The audit records the manager writes of its own decisions.
+struct Audited final : AuditLog {
+  std::vector<AuditRecord> records;
+  void Record(AuditRecord r) override { records.push_back(std::move(r)); }
+  // "controller:rule machine.action pool" of each record.
+  std::vector<std::string> Lines() const {
+    std::vector<std::string> out;
+    for (const auto& r : records) {
+      out.push_back(r.actor + " " + r.action + (r.result == "ok" ? "" : " " + r.result));
+    }
+    return out;
+  }
+};
+
 struct Fixture {
   TempDir dir;
   std::unique_ptr<Store> store = *OpenSqliteStore(dir / "c.db");
@@ -79,6 +93,8 @@ struct Fixture {
   Orders orders;
   TestProvisioner* prov = nullptr;
   size_t tasks_on = 0;
+  std::vector<WaitingTask> waiting;
+  Audited audit;
   std::unique_ptr<MachineManager> manager;
 
   Fixture() {
@@ -97,7 +113,8 @@ struct Fixture {
     d.open_batch = [] {};
     d.listener = &heard;
     d.tasks_on = [this](const std::string&) { return tasks_on; };
-    d.waiting_tasks = [] { return std::vector<WaitingTask>{}; };
+    d.waiting_tasks = [this] { return waiting; };
+    d.audit = &audit;
     d.may_spend = [](const std::string&) { return true; };
     manager = std::make_unique<MachineManager>(std::move(d), std::vector<PoolConfig>{pool},
                                                std::move(provs));
@@ -157,6 +174,8 @@ TEST_CASE("a machine whose agent never registers fails, is removed, and its task
   CHECK(std::count(f.heard.lines.begin(), f.heard.lines.end(),
                    "down " + f.fleet.Find(id)->name + " failed") == 1);
   REQUIRE(f.RunUntil([&] { return f.prov->Destroyed().size() == 1; }));
+  CHECK(f.audit.Lines() == std::vector<std::string>{"controller:spawn_failed machine.failed"});
+  CHECK(f.audit.records[0].object_id == id);
 }
 
 TEST_CASE("a backend that cannot make the machine fails it and the pool backs off", "[machines]") {
@@ -169,6 +188,29 @@ TEST_CASE("a backend that cannot make the machine fails it and the pool backs of
   REQUIRE(pools.size() == 1);
   CHECK_THAT(pools[0].last_error, Catch::Contains("no room on the host"));
   CHECK(pools[0].spawn_paused_until_ms > f.clock.now);
+  CHECK(f.audit.Lines() == std::vector<std::string>{"controller:spawn_failed machine.failed"});
+  CHECK_THAT(f.audit.records[0].details, Catch::Contains("no room on the host"));
+}
+
+TEST_CASE("the autoscaler's spawns and retirements are audited as its own decisions",
+          "[machines]") {
+  Fixture f;
+  f.waiting.push_back({.id = "t-1", .project = "demo", .tool = "shell"});
+  f.manager->Tick();  // a task must wait through one pass before the pool grows
+  f.manager->Tick();
+  REQUIRE(f.audit.records.size() == 1);
+  CHECK(f.audit.Lines()[0] == "controller:autoscaler machine.spawn");
+  const std::string id = f.audit.records[0].object_id;
+  CHECK_THAT(f.audit.records[0].details, Catch::Contains("\"pool\":\"local\""));
+  REQUIRE(f.RunUntil([&] { return f.State(id) == MachineState::kBooting; }));
+  f.AgentRegisters(id);
+  f.waiting.clear();
+  f.manager->Tick();
+  f.clock.now += 11 * 60'000;  // past the pool's idle_timeout (10m)
+  f.manager->Tick();
+  REQUIRE(f.audit.records.size() == 2);
+  CHECK(f.audit.Lines()[1] == "controller:autoscaler machine.retire");
+  CHECK(f.audit.records[1].object_id == id);
 }
 
 TEST_CASE("terminate removes the instance and tells everyone the machine is gone", "[machines]") {
@@ -201,4 +243,5 @@ TEST_CASE("a drained machine takes no task and is terminated once its tasks are 
   f.tasks_on = 0;
   f.manager->Tick();
   REQUIRE(f.RunUntil([&] { return f.State(id) == MachineState::kTerminated; }));
+  CHECK(f.audit.Lines() == std::vector<std::string>{"controller:drained machine.terminate"});
 }

@@ -175,6 +175,7 @@ TEST_CASE("bad token requests get a clear 400, 409 or 413 and change nothing", "
       {R"({"name":"-dash","role":"viewer"})", 400, "token name"},
       {R"({"name":")" + std::string(65, 'x') + R"(","role":"viewer"})", 400, "token name"},
       {R"({"name":"admin","role":"viewer"})", 400, "bootstrap"},
+      {R"({"name":"controller","role":"viewer"})", 400, "audit log"},
       {R"({"name":"x","role":"root"})", 400, "admin, operator or viewer"},
       {R"({"name":"x"})", 400, "\"role\""},
       {R"({"name":"x","role":"viewer","expires":"30"})", 400, "duration"},
