@@ -7,7 +7,10 @@
 // manager. The agent's own commands (run a task: it would run the input as a program;
 // register again, drain, shut down, push a result) are left out.
 //
-// The data dir holds a workspace for task t-1 and a manual checkpoint of it.
+// The data dir holds a workspace for task t-1 and a manual checkpoint of it, whose id and root
+// the fuzzer cannot know (they are made at random): in the input, kSomeCheckpoint stands for
+// that id and kSomeHash for its root hash (each replaced by a string of the same length, so
+// the message's lengths stay right).
 //
 // Input: the command's bytes.
 #include <filesystem>
@@ -24,6 +27,15 @@
 using namespace autovibe;
 
 namespace {
+
+constexpr std::string_view kSomeCheckpoint = "cp-0123456789ab";
+constexpr std::string_view kSomeHash = "0123456789abcdef0123456789abcdef";
+
+void ReplaceAll(std::string& s, std::string_view from, std::string_view to) {
+  for (size_t at = s.find(from); at != std::string::npos; at = s.find(from, at + to.size())) {
+    s.replace(at, from.size(), to);
+  }
+}
 
 // Takes every event at once, from any thread; keeps nothing but its counters.
 class AckingBus final : public Bus {
@@ -78,21 +90,42 @@ struct Agent {
     if (!opened) std::abort();
     checkpoints = std::move(*opened);
     checkpoints->SetMachineId("m-1");
+    TakeOwn();
+  }
+
+  // A checkpoint of t-1's workspace, which kSomeCheckpoint names from then on.
+  void TakeOwn() {
     v1::Command take;
     take.set_command_id("c-0");
     take.mutable_checkpoint_now()->set_task_id("t-1");
-    if (Run(take.SerializeAsString()) != Answered::kYes) std::abort();
+    own_id.clear();
+    if (Run(take.SerializeAsString()) != Answered::kYes ||
+        own_id.size() != kSomeCheckpoint.size() || own_root.size() != kSomeHash.size()) {
+      std::abort();
+    }
   }
+
+  std::string own_id, own_root;  // the checkpoint made at start
 
   enum class Answered { kYes, kNo, kNotRouted };
 
   // Handles one message as the agent does and runs its io_context until the answer.
-  Answered Run(const std::string& data) {
+  Answered Run(std::string data) {
+    if (!own_id.empty()) {
+      ReplaceAll(data, kSomeCheckpoint, own_id);
+      ReplaceAll(data, kSomeHash, own_root);
+    }
     auto cmd = DecodeOrReject<v1::Command>(bus, {"av.cmd.m-1", "_INBOX_m-1.r", data}, "command");
     if (!cmd) return Answered::kNo;
     bool answered = false;
-    auto send = [&answered](const v1::CommandReply& reply) {
-      (void)reply.SerializeAsString();
+    bool own_removed = false;
+    auto send = [&](const v1::CommandReply& reply) {
+      fuzz::Show(reply.ok() ? "ok" : reply.error_code() + ": " + reply.error());
+      if (own_id.empty() && reply.checkpoints_size() == 1) {
+        own_id = reply.checkpoints(0).id();
+        own_root = reply.checkpoints(0).root();
+      }
+      for (const auto& id : reply.removed()) own_removed |= id == own_id;
       answered = true;
     };
     if (CheckpointKeeper::Handles(*cmd)) {
@@ -119,6 +152,7 @@ struct Agent {
       std::fprintf(stderr, "agent_command: no answer within 10 s\n");
       std::abort();
     }
+    if (own_removed) TakeOwn();
     return Answered::kYes;
   }
 };

@@ -63,6 +63,12 @@ class ControllerFixture {
     }
     ioc.restart();
     (void)batch->Commit();
+    if (Showing()) {
+      for (const auto& s : bus.sent) Show("published on " + s.subject);
+      for (const auto& [key, n] : bus.Stats().Rejected()) {
+        Show("rejected so far: " + key.first + " " + key.second + " " + std::to_string(n));
+      }
+    }
     bus.sent.clear();
   }
 

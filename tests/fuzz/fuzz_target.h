@@ -24,8 +24,8 @@ namespace autovibe::fuzz {
 using TargetFn = int (*)(const uint8_t* data, size_t size);
 
 // Replay build: a target known by name (replay_main.cc).
-struct Registration {
-  Registration(const char* name, TargetFn fn);
+struct TargetEntry {
+  TargetEntry(const char* name, TargetFn fn);
 };
 
 // Reads a fuzz input front to back: small choices from its first bytes, the rest as a payload.
@@ -59,6 +59,16 @@ class Input {
   std::string_view rest_;
 };
 
+// With AV_FUZZ_SHOW=1 in the environment, targets say what became of each input on stderr
+// (to check that seeds reach what they are meant to).
+inline bool Showing() {
+  static const bool show = std::getenv("AV_FUZZ_SHOW") != nullptr;
+  return show;
+}
+inline void Show(std::string_view what) {
+  if (Showing()) std::fprintf(stderr, "  -> %.*s\n", static_cast<int>(what.size()), what.data());
+}
+
 // A directory of the process's own, in memory when /dev/shm is there (the stores write and
 // sync at every input), removed at exit.
 inline const std::string& ScratchDir() {
@@ -87,7 +97,7 @@ inline const std::string& ScratchDir() {
 #ifdef AV_FUZZ_REPLAY
 #define AV_FUZZ_TARGET(name)                                                     \
   static int AV_FUZZ_CONCAT(FuzzOne_, name)(const uint8_t* data, size_t size);   \
-  static const ::autovibe::fuzz::Registration AV_FUZZ_CONCAT(registered_, name){ \
+  static const ::autovibe::fuzz::TargetEntry AV_FUZZ_CONCAT(registered_, name){  \
       #name, &AV_FUZZ_CONCAT(FuzzOne_, name)};                                   \
   static void AV_FUZZ_CONCAT(FuzzBody_, name)(const uint8_t* data, size_t size); \
   static int AV_FUZZ_CONCAT(FuzzOne_, name)(const uint8_t* data, size_t size) {  \

@@ -18,6 +18,8 @@
 #include <string>
 #include <string_view>
 
+#include "tests/fuzz/fuzz_target.h"
+
 namespace autovibe::fuzz {
 
 struct Exchanged {
@@ -79,6 +81,13 @@ inline Exchanged Exchange(boost::asio::io_context& ioc, uint16_t port, std::stri
     if (!progress) ioc.run_one_for(std::chrono::milliseconds(1));
   }
   ::close(fd);
+  if (Showing()) {
+    std::string shown = out.answer.substr(0, out.answer.find("\r\n"));
+    if (const size_t body = out.answer.find("\r\n\r\n"); body != std::string::npos) {
+      shown += " | " + out.answer.substr(body + 4, 160);
+    }
+    Show(shown);
+  }
   // Whatever the close sets off on the server's side.
   for (int i = 0; i < 16 && ioc.poll() > 0; ++i) {
   }

@@ -100,19 +100,19 @@ pb agent_command list '' Command <<'EOF'
 command_id: "c-2" list_checkpoints {}
 EOF
 pb agent_command restore '' Command <<'EOF'
-command_id: "c-3" restore_checkpoint { checkpoint_id: "cp-0123456789abcdef" task_id: "t-1" }
+command_id: "c-3" restore_checkpoint { checkpoint_id: "cp-0123456789ab" task_id: "t-1" }
 EOF
 pb agent_command restore-escape '' Command <<'EOF'
-command_id: "c-4" restore_checkpoint { checkpoint_id: "cp-0123456789abcdef" task_id: "../../etc" }
+command_id: "c-4" restore_checkpoint { checkpoint_id: "cp-0123456789ab" task_id: "../../etc" }
 EOF
 pb agent_command diff '' Command <<'EOF'
-command_id: "c-5" diff_checkpoints { from: "cp-0123456789abcdef" to: "cp-fedcba9876543210" }
+command_id: "c-5" diff_checkpoints { from: "cp-0123456789ab" to: "cp-0123456789ab" }
 EOF
 pb agent_command delete '' Command <<'EOF'
-command_id: "c-6" delete_checkpoint { checkpoint_id: "cp-0123456789abcdef" }
+command_id: "c-6" delete_checkpoint { checkpoint_id: "cp-0123456789ab" }
 EOF
 pb agent_command list-objects '' Command <<'EOF'
-command_id: "c-7" list_objects { checkpoint_id: "cp-0123456789abcdef" offset: 0 limit: 100 }
+command_id: "c-7" list_objects { checkpoint_id: "cp-0123456789ab" offset: 0 limit: 100 }
 EOF
 pb agent_command missing '' Command <<'EOF'
 command_id: "c-8" missing_objects { hashes: "0123456789abcdef0123456789abcdef" hashes: "short" }
@@ -127,10 +127,10 @@ pb agent_command import '' Command <<'EOF'
 command_id: "c-11" import_checkpoint { manifest { id: "cp-1111111111111111" root: "0123456789abcdef0123456789abcdef" trigger: "import" } }
 EOF
 pb agent_command verify '' Command <<'EOF'
-command_id: "c-12" verify_checkpoint { checkpoint_id: "cp-0123456789abcdef" }
+command_id: "c-12" verify_checkpoint { checkpoint_id: "cp-0123456789ab" }
 EOF
 pb agent_command pin '' Command <<'EOF'
-command_id: "c-13" pin_checkpoints { checkpoint_ids: "cp-0123456789abcdef" }
+command_id: "c-13" pin_checkpoints { checkpoint_ids: "cp-0123456789ab" }
 EOF
 pb agent_command fetch-result '' Command <<'EOF'
 command_id: "c-14" fetch_result { task_id: "t-1" what: "diff" offset: 0 max_bytes: 1024 }
@@ -142,7 +142,7 @@ pb agent_command cancel '' Command <<'EOF'
 command_id: "c-16" cancel_task { task_id: "t-1" reason: "user" delay_ms: 10 }
 EOF
 pb agent_command export '' Command <<'EOF'
-command_id: "c-17" export_archive { checkpoint_id: "cp-0123456789abcdef" export_id: "x-1" offset: 0 max_bytes: 65536 }
+command_id: "c-17" export_archive { checkpoint_id: "cp-0123456789ab" export_id: "x-1" offset: 0 max_bytes: 65536 }
 EOF
 
 # --- snapshot_checkpoint: [len][manifest]([len][object])... (snapshot_checkpoint.cc) -------
@@ -274,7 +274,7 @@ http api_http project-stop POST /v1/projects/demo/stop '{}' "$auth"
 http api_http project-resume POST /v1/projects/demo/resume '{}' "$auth"
 http api_http bad-json POST /v1/tasks '{"project":' "$auth"
 printf 'GET /v1/machines HTTP/1.1\r\n%s\r\n\r\nGET /v1/projects HTTP/1.1\r\n%s\r\nConnection: close\r\n\r\n' "$auth" "$auth" | raw api_http pipelined
-printf 'POST /v1/projects HTTP/1.1\r\n%s\r\nTransfer-Encoding: chunked\r\n\r\n5\r\n{"nam\r\n9\r\ne":"p2"}\r\n0\r\n\r\n' "$auth" | raw api_http chunked
+printf 'POST /v1/projects HTTP/1.1\r\n%s\r\nTransfer-Encoding: chunked\r\n\r\n5\r\n{"nam\r\n8\r\ne":"p2"}\r\n0\r\n\r\n' "$auth" | raw api_http chunked
 printf 'GET /v1/%%zz HTTP/1.1\r\n\r\n' | raw api_http bad-target
 printf 'GET http://x/v1/machines HTTP/1.0\r\n\r\n' | raw api_http absolute-target
 

@@ -21,7 +21,7 @@ static std::map<std::string, TargetFn>& Targets() {
   return targets;
 }
 
-Registration::Registration(const char* name, TargetFn fn) { Targets()[name] = fn; }
+TargetEntry::TargetEntry(const char* name, TargetFn fn) { Targets()[name] = fn; }
 
 }  // namespace autovibe::fuzz
 

@@ -130,12 +130,15 @@ AV_FUZZ_TARGET(snapshot_checkpoint) {
   (void)WalkTrees(
       f.store->chunks(), manifest.root(),
       {.visit = [](const v1::Tree&, const std::string&, int) -> Result<void> { return {}; }});
-  if (auto imported = f.store->Import(manifest)) {
+  auto imported = f.store->Import(manifest);
+  fuzz::Show(imported ? "imported" : imported.error().message);
+  if (imported) {
     const std::string id = imported->id();
     (void)f.store->Diff(f.own_id, id);
     (void)f.store->Verify(id);
     const std::string target = f.dir + "/restored";
-    (void)f.store->Restore(id, target, false);
+    auto restored = f.store->Restore(id, target, false);
+    fuzz::Show(restored ? "restored" : restored.error().message);
     std::error_code ec;
     fs::remove_all(target, ec);
     if (id != f.own_id) (void)f.store->Delete(id, {});
