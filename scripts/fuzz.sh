@@ -5,8 +5,8 @@
 #
 # Builds the fuzzing configuration (clang 14, AddressSanitizer and UndefinedBehaviorSanitizer,
 # in build-fuzz/) and runs TARGET (all targets in turn when none or "all" is given) for SECONDS
-# each (default 60), nice'd, one process at a time. FUZZ_RUNS=N runs N inputs instead of a
-# time. Each target starts from its seeds (tests/fuzz/corpus/<target>/) and what earlier runs
+# each (default 60), nice'd, one process at a time. FUZZ_RUNS=N also stops a target after N
+# inputs (whichever comes first; SECONDS 0: no time limit). Each target starts from its seeds (tests/fuzz/corpus/<target>/) and what earlier runs
 # found (build-fuzz/corpus/<target>/). One JSON line per target on stdout: executions, their
 # rate, coverage (libFuzzer's cov: edges and ft: features), the corpus and the result.
 # A crash, leak, timeout or sanitizer report is saved under tests/fuzz/crashes/ and named on
@@ -35,7 +35,10 @@ if [ ! -f "$build/build.ninja" ]; then
   CC=clang-14 CXX=clang++-14 cmake -S "$root" -B "$build" -G Ninja -DAUTOVIBE_FUZZ=ON \
     -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 fi
-nice cmake --build "$build" -j2 --target "${targets[@]/#/fuzz_}" >&2
+# AV_FUZZ_NO_BUILD=1: run what is built (while another build of build-fuzz is under way).
+if [ -z "${AV_FUZZ_NO_BUILD:-}" ]; then
+  nice cmake --build "$build" -j2 --target "${targets[@]/#/fuzz_}" >&2
+fi
 
 crashes="$root/tests/fuzz/crashes"
 mkdir -p "$crashes"
@@ -45,14 +48,16 @@ for t in "${targets[@]}"; do
   mkdir -p "$work"
   log="$build/fuzz-$t.log"
   limit=("-max_total_time=$seconds")
-  if [ -n "${FUZZ_RUNS:-}" ]; then limit=("-runs=$FUZZ_RUNS"); fi
+  if [ -n "${FUZZ_RUNS:-}" ]; then limit+=("-runs=$FUZZ_RUNS"); fi
   # New inputs go to the first directory (build-fuzz/corpus/<target>), not to the seeds.
+  started=$SECONDS
   set +e
   nice -n 10 "$build/bin/fuzz_$t" "$work" "$root/tests/fuzz/corpus/$t" "${limit[@]}" \
     -timeout=30 -rss_limit_mb=4096 -max_len=65536 -print_final_stats=1 \
     -artifact_prefix="$crashes/$t-" >"$log" 2>&1
   rc=$?
   set -e
+  elapsed=$((SECONDS - started))
   execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
   rate=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log" | tail -1)
   cov=$(grep -o 'cov: [0-9]*' "$log" | tail -1 | grep -o '[0-9]*' || true)
@@ -72,7 +77,7 @@ for t in "${targets[@]}"; do
     fi
   fi
   printf '{"target":"%s","result":"%s","seconds":%s,"execs":%s,"execs_per_s":%s,"cov":%s,"ft":%s,"corpus_files":%s,"corpus_bytes":%s,"artifact":"%s"}\n' \
-    "$t" "$result" "$seconds" "${execs:-0}" "${rate:-0}" "${cov:-0}" "${ft:-0}" "$files" "$bytes" \
+    "$t" "$result" "$elapsed" "${execs:-0}" "${rate:-0}" "${cov:-0}" "${ft:-0}" "$files" "$bytes" \
     "${artifact#"$root"/}"
 done
 exit "$status"
