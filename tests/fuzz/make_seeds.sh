@@ -180,6 +180,31 @@ EOF
 { printf '\x00'; cat "$here/../../templates/config/agent.toml" 2>/dev/null || true; } | raw config_toml agent-template
 { printf '\x01'; cat "$here/../../templates/config/controller.toml" 2>/dev/null || true; } | raw config_toml controller-template
 { printf '\x02'; cat "$here/../../templates/prices.toml"; } | raw config_toml prices
+{ printf '\x02'; cat <<'EOF'; } | raw config_toml prices-small
+[models."claude-sonnet-4-5"]
+aliases = ["claude-sonnet-4-5-20250929"]
+input = 3.00
+output = 15.00
+cache_write = 3.75
+cache_write_1h = 6.00
+cache_read = 0.30
+web_search_per_1000 = 10.00
+max_output_tokens = 64000
+[models."claude-sonnet-4-5".long_context]
+above_input_tokens = 200000
+input = 6.00
+output = 22.50
+[models."gpt-5"]
+input = 1.25
+output = 10.00
+cache_read = 0.125
+[models."gpt-5".priority]
+input = 2.50
+output = 20.00
+[models."gpt-5".flex]
+input = 0.625
+output = 5.00
+EOF
 { printf '\x00'; cat <<'EOF'; } | raw config_toml agent
 nats = "nats://127.0.0.1:4222"
 name = "worker-1"
