@@ -9,6 +9,7 @@
 // corpus through it, so ctest fails on any input that once crashed.
 #pragma once
 
+#include <spdlog/spdlog.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -68,6 +69,13 @@ inline bool Showing() {
 inline void Show(std::string_view what) {
   if (Showing()) std::fprintf(stderr, "  -> %.*s\n", static_cast<int>(what.size()), what.data());
 }
+
+// The programs log what they make of hostile input: millions of lines, and time, for nothing.
+// Shown with AV_FUZZ_SHOW.
+inline const bool kQuiet = [] {
+  if (!Showing()) spdlog::set_level(spdlog::level::off);
+  return true;
+}();
 
 // A directory of the process's own, in memory when /dev/shm is there (the stores write and
 // sync at every input), removed at exit.

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
@@ -48,6 +49,11 @@ inline Exchanged Exchange(boost::asio::io_context& ioc, uint16_t port, std::stri
     std::perror("connect");
     std::abort();
   }
+  // The client's socket waits on the server's io_context too, so that running it returns as
+  // soon as either side has something to do.
+  boost::asio::ip::tcp::socket waiter(ioc);
+  waiter.assign(boost::asio::ip::tcp::v4(), fd);
+  bool waiting = false;
   const auto start = Clock::now();
   auto last_answer = start;
   bool shut = false;
@@ -78,9 +84,19 @@ inline Exchanged Exchange(boost::asio::io_context& ioc, uint16_t port, std::stri
       break;
     }
     if (!out.answer.empty() && Clock::now() - last_answer > streaming_for) break;
-    if (!progress) ioc.run_one_for(std::chrono::milliseconds(1));
+    if (!progress) {
+      if (!waiting) {
+        waiting = true;
+        waiter.async_wait(boost::asio::socket_base::wait_read,
+                          [&waiting](boost::system::error_code) { waiting = false; });
+      }
+      ioc.run_one_for(std::chrono::milliseconds(5));
+    }
   }
-  ::close(fd);
+  boost::system::error_code ignored;
+  waiter.close(ignored);  // closes fd; a wait still pending ends, aborted
+  while (waiting && ioc.run_one_for(std::chrono::milliseconds(5)) > 0) {
+  }
   if (Showing()) {
     std::string shown = out.answer.substr(0, out.answer.find("\r\n"));
     if (const size_t body = out.answer.find("\r\n\r\n"); body != std::string::npos) {

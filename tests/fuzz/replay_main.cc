@@ -1,8 +1,6 @@
 // The replay program of the normal build: `fuzz_replay TARGET DIR` runs every file under DIR
 // (the target's corpus: seeds and the minimized inputs of past findings) through the target
 // once. A crash, a sanitizer report or an abort fails it, and with it ctest.
-#include <spdlog/spdlog.h>
-
 #include <algorithm>
 #include <cstdio>
 #include <filesystem>
@@ -38,8 +36,6 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "fuzz_replay: no target %s\n", argv[1]);
     return 2;
   }
-  // The targets feed hostile input on purpose: what the programs log about it is noise here.
-  spdlog::set_level(spdlog::level::off);
   std::vector<std::filesystem::path> files;
   std::error_code ec;
   for (const auto& e : std::filesystem::recursive_directory_iterator(argv[2], ec)) {
