@@ -33,6 +33,8 @@ PACKAGES=(
   openssh-server
   # tools the tests and scripts use
   curl python3 procps clang-format openssl
+  # ./scripts/fuzz.sh: libFuzzer with clang 14's sanitizers (tests/fuzz/)
+  clang-14 libclang-rt-14-dev libfuzzer-14-dev
   # references of ./scripts/bench.sh checkpoint
   restic
   # ./scripts/package.sh: the .deb's dependencies (dpkg-shlibdeps, in dpkg-dev), its man pages,
