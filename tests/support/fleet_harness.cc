@@ -66,7 +66,9 @@ Result<HttpReply> ControllerProcess::Call(const std::string& method, const std::
   call.url = base_url() + path;
   call.bearer_token = token.value_or(token_);
   call.body = body;
-  call.timeout = std::chrono::seconds(5);
+  // Some answers wait on an agent (a checkpoint asked for walks a workspace): a loaded CI
+  // machine may take seconds, which is slow but not wrong.
+  call.timeout = std::chrono::seconds(30);
   if (scheme_ == ApiScheme::kHttps) call.ca_file = ca_file();
   return SendHttp(call);
 }
