@@ -98,7 +98,11 @@ std::string NatsAuth::Render() const {
     out += "    {user: \"" + id + "\", password: \"" + pw + "\", permissions: {\n";
     out += "      publish: {allow: [\"" + subjects.RegisterAs(id) + "\", \"" +
            subjects.Heartbeat(id) + "\", \"" + subjects.Events(id) + "\", \"" + subjects.Lease(id) +
-           "\", \"$JS.API.STREAM.INFO." + options_.events_stream + "\"]},\n";
+           "\", \"$JS.API.STREAM.INFO." + options_.events_stream +
+           // Answers to the controller's requests, on its inboxes (random, unguessable
+           // subjects): allow_responses alone loses them when nats-server reloads its users
+           // while a request is in flight.
+           "\", \"" + std::string(kInboxPrefix) + ".>\"]},\n";
     out += "      subscribe: {allow: [\"" + subjects.Command(id) + "\", \"" + subjects.Inbox(id) +
            ".>\"]},\n";
     out += "      allow_responses: true\n    }}\n";

@@ -167,7 +167,7 @@ TEST_CASE("a path the permission table does not hold is served to no one", "[tok
   for (const std::string who : {"", "admin-all", "viewer-alpha"}) {
     for (const auto& [method, path] :
          std::vector<std::pair<std::string, std::string>>{{"GET", "/v1/nothing"},
-                                                          {"GET", "/v1/audit"},
+                                                          {"GET", "/v1/audit/x"},
                                                           {"POST", "/v1/tasks/x/y/z"},
                                                           {"DELETE", "/v1/projects/alpha/x"},
                                                           {"GET", "/v1"}}) {

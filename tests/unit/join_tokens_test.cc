@@ -157,7 +157,7 @@ TEST_CASE("a machine's bus user may subscribe to its own commands and inboxes on
   CHECK_THAT(a,
              Catch::Contains("publish: {allow: [\"av.register.m-aaaaaaaaaaaa\", "
                              "\"av.hb.m-aaaaaaaaaaaa\", \"av.evt.m-aaaaaaaaaaaa\", "
-                             "\"av.lease.m-aaaaaaaaaaaa\", \"$JS.API.STREAM.INFO.AV_EVENTS\"]}"));
+                             "\"av.lease.m-aaaaaaaaaaaa\", \"$JS.API.STREAM.INFO.AV_EVENTS\", \"_INBOX.>\"]}"));
   // Nothing of the other machine's, no wildcard over machines, not the shared inboxes.
   CHECK_THAT(a, !Catch::Contains("bbbbbbbbbbbb") && !Catch::Contains("av.cmd.*") &&
                     !Catch::Contains("av.cmd.>") && !Catch::Contains("\"_INBOX.>\"") &&
