@@ -9,6 +9,7 @@
 // corpus through it, so ctest fails on any input that once crashed.
 #pragma once
 
+#include <google/protobuf/stubs/logging.h>
 #include <spdlog/spdlog.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -70,10 +71,13 @@ inline void Show(std::string_view what) {
   if (Showing()) std::fprintf(stderr, "  -> %.*s\n", static_cast<int>(what.size()), what.data());
 }
 
-// The programs log what they make of hostile input: millions of lines, and time, for nothing.
-// Shown with AV_FUZZ_SHOW.
+// The programs (and protobuf, of strings that are not UTF-8) log what they make of hostile
+// input: millions of lines, and time, for nothing. Shown with AV_FUZZ_SHOW.
 inline const bool kQuiet = [] {
-  if (!Showing()) spdlog::set_level(spdlog::level::off);
+  if (!Showing()) {
+    spdlog::set_level(spdlog::level::off);
+    google::protobuf::SetLogHandler(nullptr);
+  }
   return true;
 }();
 
