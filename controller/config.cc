@@ -49,7 +49,7 @@ Result<void> TomlStrings(const toml::node& node, std::string_view key,
 
 // A whole number from `lo` to `hi`.
 Result<void> TomlCount(const toml::node& node, std::string_view key, int lo, int hi, int& out) {
-  auto n = node.value<int64_t>();
+  auto n = TomlWholeNumber(node);
   if (!n || *n < lo || *n > hi) {
     return MakeError(ErrorCode::kBadConfig, std::string(key) + " must be a whole number from " +
                                                 std::to_string(lo) + " to " + std::to_string(hi));
@@ -131,7 +131,7 @@ Result<void> LoadControllerConfigToml(std::string_view toml_text, ControllerConf
         if (k == "insecure_http") return TomlBool(node, k, c.insecure_http);
         if (k == "audit_retention") return TomlDuration(node, k, c.audit_retention);
         if (k == "max_result_bytes") {
-          auto n = node.value<int64_t>();
+          auto n = TomlWholeNumber(node);
           if (!n || *n < 0)
             return MakeError(ErrorCode::kBadConfig,
                              "max_result_bytes must be a whole number of bytes");

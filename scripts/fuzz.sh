@@ -21,7 +21,7 @@ mapfile -t all < <(sed -n 's/^AV_FUZZ_TARGET(\([a-z_]*\)).*/\1/p' "$root"/tests/
 
 if [ "$target" = all ]; then
   targets=("${all[@]}")
-elif printf '%s\n' "${all[@]}" | grep -qx "$target"; then
+elif [[ " ${all[*]} " == *" $target "* ]]; then
   targets=("$target")
 else
   echo "fuzz.sh: no target '$target'; targets: ${all[*]}" >&2

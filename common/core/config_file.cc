@@ -1,5 +1,6 @@
 #include "common/core/config_file.h"
 
+#include <cmath>
 #include <iostream>
 
 #include "common/core/files.h"
@@ -31,6 +32,17 @@ Result<void> LoadConfigFile(const std::string& path,
   if (auto r = load(*text); !r)
     return MakeError(ErrorCode::kBadConfig, path + ": " + r.error().message);
   return {};
+}
+
+std::optional<int64_t> TomlWholeNumber(const toml::node& n) {
+  if (auto i = n.value_exact<int64_t>()) return *i;
+  auto d = n.value_exact<double>();
+  // -2^63 and 2^63 are exact doubles: anything from the first up to (not including) the
+  // second converts.
+  if (!d || !std::isfinite(*d) || std::trunc(*d) != *d || *d < -0x1p63 || *d >= 0x1p63) {
+    return std::nullopt;
+  }
+  return static_cast<int64_t>(*d);
 }
 
 Result<void> TomlString(const toml::node& n, std::string_view key, std::string& out) {

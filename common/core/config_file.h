@@ -5,6 +5,7 @@
 
 #include <functional>
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -24,6 +25,10 @@ Result<void> LoadConfigFile(const std::string& path,
                             const std::function<Result<void>(std::string_view text)>& load);
 
 Result<void> TomlString(const toml::node& n, std::string_view key, std::string& out);
+// A whole number: an integer, or a float that is one (5.0). Nothing for anything else,
+// a float beyond int64's range included (toml++'s value<int64_t>() casts those unchecked,
+// which is undefined behaviour).
+std::optional<int64_t> TomlWholeNumber(const toml::node& n);
 Result<void> TomlDuration(const toml::node& n, std::string_view key, Duration& out);
 // A table of string values, e.g. [labels].
 Result<void> TomlStringTable(const toml::node& n, std::string_view key,

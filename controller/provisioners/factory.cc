@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <tuple>
 
+#include "common/core/config_file.h"
 #include "common/core/duration.h"
 #include "common/core/files.h"
 #include "controller/provisioners/docker_provisioner.h"
@@ -154,8 +155,8 @@ Result<std::unique_ptr<Provisioner>> MakeProvisioner(const PoolConfig& pool,
       return r.error();
     }
     const toml::node* tpl = pool.backend_settings.get("template");
-    if (tpl != nullptr && tpl->value<int64_t>()) {
-      o.template_vmid = std::to_string(*tpl->value<int64_t>());
+    if (tpl != nullptr && TomlWholeNumber(*tpl)) {
+      o.template_vmid = std::to_string(*TomlWholeNumber(*tpl));
     } else if (tpl != nullptr && tpl->value<std::string>()) {
       o.template_vmid = *tpl->value<std::string>();
     }
@@ -211,7 +212,7 @@ Result<std::unique_ptr<Provisioner>> MakeProvisioner(const PoolConfig& pool,
     for (auto [key, out, most] :
          {std::tuple{"memory_mib", &o.memory_mib, 1 << 20}, std::tuple{"vcpus", &o.vcpus, 256}}) {
       if (const toml::node* n = pool.backend_settings.get(key)) {
-        auto v = n->value<int64_t>();
+        auto v = TomlWholeNumber(*n);
         if (!v || *v < 1 || *v > most) {
           return Bad(
               pool, std::string(key) + " must be a whole number from 1 to " + std::to_string(most));

@@ -18,7 +18,7 @@ Error Bad(const std::string& pool, const std::string& message) {
 }
 
 Result<uint32_t> Count(const toml::node& n, std::string_view key, uint32_t max) {
-  auto v = n.value<int64_t>();
+  auto v = TomlWholeNumber(n);
   if (!v || *v < 0 || *v > max) {
     return MakeError(ErrorCode::kBadConfig,
                      std::string(key) + " must be a whole number from 0 to " + std::to_string(max));

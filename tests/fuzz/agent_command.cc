@@ -15,6 +15,8 @@
 // Input: the command's bytes.
 #include <filesystem>
 #include <fstream>
+#include <functional>
+#include <vector>
 
 #include "autovibe/v1/command.pb.h"
 #include "common/bus/bus.h"
@@ -107,6 +109,41 @@ struct Agent {
 
   std::string own_id, own_root;  // the checkpoint made at start
 
+  // Deletes checkpoints (other than own_id) until at most `keep` are left, as the controller
+  // would: ListCheckpoints, then DeleteCheckpoint.
+  void Trim(size_t keep) {
+    v1::Command list;
+    list.set_command_id("c-list");
+    list.mutable_list_checkpoints();
+    std::vector<std::string> ids;
+    bool listed = false;
+    checkpoints->Execute(list, [&](const v1::CommandReply& reply) {
+      for (const auto& m : reply.checkpoints()) ids.push_back(m.id());
+      listed = true;
+    });
+    RunUntil([&] { return listed; });
+    for (size_t i = 0; i + keep < ids.size(); ++i) {
+      if (ids[i] == own_id) continue;
+      v1::Command del;
+      del.set_command_id("c-trim");
+      del.mutable_delete_checkpoint()->set_checkpoint_id(ids[i]);
+      (void)Run(del.SerializeAsString());
+    }
+  }
+
+  // Runs the io_context until `done`; aborts after 10 s (a hang).
+  void RunUntil(const std::function<bool()>& done) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (!done() && std::chrono::steady_clock::now() < deadline) {
+      if (ioc.stopped()) ioc.restart();
+      ioc.run_one_for(std::chrono::milliseconds(5));
+    }
+    if (!done()) {
+      std::fprintf(stderr, "agent_command: no answer within 10 s\n");
+      std::abort();
+    }
+  }
+
   enum class Answered { kYes, kNo, kNotRouted };
 
   // Handles one message as the agent does and runs its io_context until the answer.
@@ -143,15 +180,7 @@ struct Agent {
     } else {
       return Answered::kNotRouted;
     }
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-    while (!answered && std::chrono::steady_clock::now() < deadline) {
-      if (ioc.stopped()) ioc.restart();
-      ioc.run_one_for(std::chrono::milliseconds(5));
-    }
-    if (!answered) {
-      std::fprintf(stderr, "agent_command: no answer within 10 s\n");
-      std::abort();
-    }
+    RunUntil([&] { return answered; });
     if (own_removed) TakeOwn();
     return Answered::kYes;
   }
@@ -162,4 +191,9 @@ struct Agent {
 AV_FUZZ_TARGET(agent_command) {
   static Agent* agent = new Agent();  // never destroyed: its disk thread may be at work
   (void)agent->Run(std::string(reinterpret_cast<const char*>(data), size));
+  // Inputs take checkpoints and none goes by itself (manual ones are kept): now and then the
+  // store is brought back to a few, with the agent's own commands, so each input's cost stays
+  // what it was at the start.
+  static uint64_t runs = 0;
+  if (++runs % 1024 == 0) agent->Trim(32);
 }

@@ -60,6 +60,25 @@ TEST_CASE("scheduled backups: every, dir and keep, within reason") {
   CHECK_FALSE(ValidateControllerConfig(c));
 }
 
+TEST_CASE("a whole number given as a float is taken only when it is one and fits") {
+  // Found by fuzzing (tests/fuzz/corpus/config_toml/backup-keep-huge-float): toml++ converted
+  // 99e99 to an integer unchecked, which is undefined behaviour.
+  ControllerConfig c;
+  REQUIRE(LoadControllerConfigToml("backup_keep = 7.0\nmax_result_bytes = 1e6\n", c));
+  CHECK(c.backup_keep == 7);
+  CHECK(c.max_result_bytes == 1'000'000);
+  for (const char* bad :
+       {"backup_keep = 99e99", "max_result_bytes = 9.3e18", "backup_keep = 7.5",
+        "max_result_bytes = inf", "max_result_bytes = nan", "checkpoint_replicas = -1e300",
+        "[[pool]]\nname = \"p\"\nbackend = \"local\"\nmax = 1e300\n"}) {
+    INFO(bad);
+    ControllerConfig d;
+    auto r = LoadControllerConfigToml(bad, d);
+    REQUIRE_FALSE(r);
+    CHECK(r.error().code == ErrorCode::kBadConfig);
+  }
+}
+
 TEST_CASE("checkpoint replicas: one by default, none to eight") {
   ControllerConfig c;
   CHECK(c.checkpoint_replicas == 1);
