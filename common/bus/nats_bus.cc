@@ -15,6 +15,9 @@
 namespace autovibe {
 namespace {
 
+// How long a first contact that the server broke off is tried again before it counts.
+constexpr Duration kFirstContactRetry = std::chrono::seconds(5);
+
 Error NatsError(std::string_view what, natsStatus s) {
   ErrorCode code = ErrorCode::kUnavailable;
   if (s == NATS_TIMEOUT) code = ErrorCode::kTimeout;
@@ -215,11 +218,28 @@ class NatsBus final : public Bus {
     // does not trust, a refused login): that retry is left no server to try. So a server that
     // answers and refuses is an error now; only one that cannot be reached yet is left to the
     // background retry, which then handles any failure by trying again.
-    s = natsConnection_Connect(&nc_, opts);
+    // A server that broke off mid-handshake (it was reloading its users, say) is tried again
+    // in the foreground for a while: only a refusal is final.
+    const auto give_up = std::chrono::steady_clock::now() + kFirstContactRetry;
+    Duration pause = std::chrono::milliseconds(50);
+    for (;;) {
+      s = natsConnection_Connect(&nc_, opts);
+      if (s == NATS_OK || s == NATS_NO_SERVER) break;
+      Error e = ConnectError("connect to " + st_->options.url, st_->options.url, s, LastNatsError(),
+                             st_->options.tls);
+      // Over TLS a server that hangs up after the handshake may be refusing a client
+      // certificate, or just reloading: both are tried again, a refusal stays one.
+      const bool broken_off = e.code == ErrorCode::kUnavailable || e.code == ErrorCode::kTimeout ||
+                              (e.code == ErrorCode::kTls && s == NATS_PROTOCOL_ERROR);
+      if (!broken_off || std::chrono::steady_clock::now() >= give_up) return e;
+      spdlog::warn("bus broke off the first contact, trying again url={}: {}", st_->options.url,
+                   e.message);
+      std::this_thread::sleep_for(pause);
+      pause = std::min<Duration>(pause * 2, std::chrono::seconds(1));
+    }
     if (s != NATS_OK) {
       Error e = ConnectError("connect to " + st_->options.url, st_->options.url, s, LastNatsError(),
                              st_->options.tls);
-      if (s != NATS_NO_SERVER) return e;  // reached, and refused or broken off
       spdlog::warn("bus not connected yet, retrying in the background url={}: {}", st_->options.url,
                    e.message);
       st_->last_reason = e.message;
