@@ -189,7 +189,7 @@ void WebhookNotifier::Pump() {
                     .secret = w->secret,
                     .ca_file = CaFile(*w),
                     .timeout = d_.timeout},
-        [this, seq](DeliveryAttempt a, AttemptVerdict v) { Attempted(seq, std::move(a), v); });
+        [this, seq = seq](DeliveryAttempt a, AttemptVerdict v) { Attempted(seq, std::move(a), v); });
   }
   // A slot that frees up pumps again; otherwise wake when the next delivery is due.
   if (next_due == INT64_MAX || in_flight_ >= std::max<size_t>(d_.senders, 1)) return;

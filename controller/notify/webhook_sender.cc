@@ -53,7 +53,7 @@ void WebhookSender::Send(WebhookPost post, Done done) {
   asio::post(pool_, [this, post = std::move(post), done = std::move(done), alive = alive_] {
     if (!*alive) return;
     auto [attempt, verdict] = Attempt(post, clock_);
-    asio::post(owner_, [alive, done, attempt = std::move(attempt), verdict] {
+    asio::post(owner_, [alive, done, attempt = std::move(attempt), verdict = verdict] {
       if (*alive) done(attempt, verdict);
     });
   });
