@@ -33,6 +33,7 @@
 #include "controller/api/audit_api.h"
 #include "controller/api/budgets_api.h"
 #include "controller/api/checkpoints_api.h"
+#include "controller/api/events_api.h"
 #include "controller/api/join_tokens_api.h"
 #include "controller/api/machines_api.h"
 #include "controller/api/request_audit.h"
@@ -47,6 +48,8 @@
 #include "controller/budget_bridge.h"
 #include "controller/budgets/alerts.h"
 #include "controller/budgets/budget_book.h"
+#include "controller/events/audit_events.h"
+#include "controller/events/event_feed.h"
 #include "controller/checkpoints/checkpoint_service.h"
 #include "controller/fleet/fleet.h"
 #include "controller/machine_reactions.h"
@@ -150,6 +153,9 @@ class ControllerImpl final : public Controller {
         });
     audit_ = std::make_unique<AuditTrail>(*store_, *batch_, clock_,
                                           AuditTrailOptions{.retention = config_.audit_retention});
+    events_ = std::make_unique<EventFeed>(*store_, *batch_);
+    if (auto r = events_->Start(); !r) return r.error();
+    audit_->Observe([this](const AuditRecord& r) { RecordAuditEvent(r); });
     followers_ = std::make_unique<TaskFollowers>(fleet_.get());
     backups_ = std::make_unique<ScheduledBackups>(
         ioc_, blocking_, clock_,
@@ -399,8 +405,10 @@ class ControllerImpl final : public Controller {
                                   e.event_id);
     });
     intake_->Route(AgentEventKind::kCheckpointCreated, [this](const AgentEvent& e) -> Result<void> {
-      checkpoints_->ApplyCreated(e.machine_id, std::get<CheckpointCreatedEvent>(e.what),
-                                 *task_facts_);
+      const auto& created = std::get<CheckpointCreatedEvent>(e.what);
+      const bool known = checkpoints_->Find(created.checkpoint.id) != nullptr;
+      checkpoints_->ApplyCreated(e.machine_id, created, *task_facts_);
+      if (!known) RecordCheckpointTaken(created.checkpoint.id);
       return {};
     });
     intake_->Route(
@@ -410,6 +418,42 @@ class ControllerImpl final : public Controller {
         });
     intake_->Route(AgentEventKind::kAgentStopping,
                    [this](const AgentEvent& e) { return registration_->AgentStopping(e); });
+  }
+
+  // An audit record that is also a state change goes to the events stream too; a
+  // checkpoint's names its task's project, for the stream's scopes.
+  void RecordAuditEvent(const AuditRecord& r) {
+    auto e = EventOfAudit(r);
+    if (!e) return;
+    if (e->project.empty() && r.object_kind == "checkpoint" && checkpoints_) {
+      if (const CheckpointRecord* c = checkpoints_->Find(r.object_id)) {
+        e->project = ProjectOfTask(c->task_id);
+      }
+    }
+    if (auto a = store_->AppendEvent(*e); !a) {
+      spdlog::error("event {} not recorded: {}", e->kind, a.error().message);
+    }
+  }
+
+  std::string ProjectOfTask(const std::string& task_id) const {
+    const TaskRecord* t = tasks_ ? tasks_->Find(task_id) : nullptr;
+    return t != nullptr ? t->project : "";
+  }
+
+  void RecordCheckpointTaken(const std::string& id) {
+    const CheckpointRecord* c = checkpoints_->Find(id);
+    if (c == nullptr) return;  // refused: the catalogue did not take it
+    boost::json::object detail{{"object", c->id},          {"checkpoint", c->id},
+                               {"parent", c->parent},      {"trigger", c->trigger},
+                               {"label", c->label},        {"workspace", c->workspace},
+                               {"files", c->files},        {"bytes", c->bytes},
+                               {"stored_bytes", c->stored_bytes}};
+    StoredEvent e{0, clock_.NowMs(), "checkpoint.taken", c->machine_id,
+                  boost::json::serialize(detail), c->task_id, ProjectOfTask(c->task_id)};
+    batch_->Open();
+    if (auto a = store_->AppendEvent(e); !a) {
+      spdlog::error("event checkpoint.taken not recorded: {}", a.error().message);
+    }
   }
 
   // The agent stopped a task at the timeout the controller gave it.
@@ -487,6 +531,8 @@ class ControllerImpl final : public Controller {
     ad.request_audit = request_audit_.get();
     audit_api_ = std::make_unique<AuditApi>(AuditApiDeps{audit_.get(), &ioc_, &clock_});
     ad.audit_api = audit_api_.get();
+    events_api_ = std::make_unique<EventsApi>(events_.get());
+    ad.events_api = events_api_.get();
     api_ = std::make_unique<Api>(std::move(ad));
     HttpServerOptions ho;
     ho.host = hp->first;
@@ -578,6 +624,7 @@ class ControllerImpl final : public Controller {
   std::unique_ptr<Fleet> fleet_;
   std::unique_ptr<WriteBatch> batch_;
   std::unique_ptr<AuditTrail> audit_;  // every part that decides or changes writes here
+  std::unique_ptr<EventFeed> events_;  // GET /v1/events
   std::unique_ptr<TaskFollowers> followers_;
   std::unique_ptr<ScheduledBackups> backups_;
   std::unique_ptr<Bus> bus_;
@@ -621,6 +668,7 @@ class ControllerImpl final : public Controller {
   std::unique_ptr<WebhooksApi> webhooks_api_;
   std::unique_ptr<RequestAudit> request_audit_;
   std::unique_ptr<AuditApi> audit_api_;
+  std::unique_ptr<EventsApi> events_api_;
   std::unique_ptr<Api> api_;
   std::unique_ptr<HttpServer> http_;
   uint64_t ticks_ = 0;

@@ -141,6 +141,9 @@ HttpResponse Api::RouteV1(const HttpRequest& req, const std::vector<std::string_
   if (deps_.webhooks_api != nullptr && WebhooksApi::Handles(seg)) {
     return deps_.webhooks_api->Route(req, seg, route, &caller);
   }
+  if (deps_.events_api != nullptr && EventsApi::Handles(seg)) {
+    return deps_.events_api->Route(req, seg, caller);
+  }
   if (deps_.audit_api != nullptr && AuditApi::Handles(seg)) {
     return deps_.audit_api->Route(req, seg, route);
   }

@@ -12,6 +12,7 @@
 #include "controller/api/budgets_api.h"
 #include "controller/api/caller.h"
 #include "controller/api/checkpoints_api.h"
+#include "controller/api/events_api.h"
 #include "controller/api/join_tokens_api.h"
 #include "controller/api/machines_api.h"
 #include "controller/api/metrics.h"
@@ -43,6 +44,7 @@ struct ApiDeps {
   WebhooksApi* webhooks_api = nullptr;        // may be null
   RequestAudit* request_audit = nullptr;      // null: requests are not audited
   AuditApi* audit_api = nullptr;              // may be null
+  EventsApi* events_api = nullptr;            // may be null
   // The bus runs without users (--insecure-bus): /healthz and /metrics say so.
   bool insecure_bus = false;
   // Tokens beside the bootstrap admin token; null: that token alone.

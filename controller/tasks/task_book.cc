@@ -102,7 +102,8 @@ Result<const ProjectRecord*> TaskBook::CreateProject(const std::string& name, Ta
     projects_.push_back(std::move(owned));
     StoredEvent ev{
         0, p.created_at_ms, "project.created", "", json::serialize(json::object{{"project", name}}),
-        ""};
+        "",
+                     name};
     if (auto r = store_.AppendEvent(ev); !r) Fail(r.error());
     return out;
   });
@@ -125,7 +126,8 @@ Result<const ProjectRecord*> TaskBook::SetProjectRepo(std::string_view name, Tas
                    "project.repo",
                    "",
                    json::serialize(json::object{{"project", p.name}, {"url", p.repo.url}}),
-                   ""};
+                   "",
+                     p.name};
     if (auto r = store_.AppendEvent(ev); !r) Fail(r.error());
     return &p;
   });
@@ -298,7 +300,8 @@ bool TaskBook::IsStartingPoint(std::string_view checkpoint_id) const {
 }
 
 void TaskBook::Record(const Entry& e, std::string_view kind, const std::string& detail_json) {
-  StoredEvent ev{0, clock_.NowMs(), std::string(kind), "", detail_json, e.record.id};
+  StoredEvent ev{0, clock_.NowMs(), std::string(kind), "", detail_json, e.record.id,
+                 e.record.project};
   if (auto r = store_.AppendEvent(ev); !r) {
     spdlog::error("tasks cannot record {}: {}", kind, r.error().message);
     Fail(r.error());
