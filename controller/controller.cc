@@ -153,7 +153,9 @@ class ControllerImpl final : public Controller {
         });
     audit_ = std::make_unique<AuditTrail>(*store_, *batch_, clock_,
                                           AuditTrailOptions{.retention = config_.audit_retention});
-    events_ = std::make_unique<EventFeed>(*store_, *batch_);
+    events_ = std::make_unique<EventFeed>(
+        *store_, *batch_,
+        EventFeedOptions{.max_unsent_bytes = static_cast<size_t>(config_.events_reader_buffer)});
     if (auto r = events_->Start(); !r) return r.error();
     audit_->Observe([this](const AuditRecord& r) { RecordAuditEvent(r); });
     followers_ = std::make_unique<TaskFollowers>(fleet_.get());

@@ -14,13 +14,15 @@ json::object EventJson(const StoredEvent& e) {
   if (json::value parsed = json::parse(e.detail_json, ec); !ec && parsed.is_object()) {
     data = std::move(parsed.as_object());
   }
-  std::string object = !e.task_id.empty() ? e.task_id : e.machine_id;
-  if (object.empty()) {
-    if (const json::value* o = data.if_contains("object"); o != nullptr && o->is_string()) {
-      object = o->as_string();
-    }
+  // What the event is about: named by its data (a checkpoint), else its task, its machine,
+  // its project.
+  std::string object;
+  if (const json::value* o = data.if_contains("object"); o != nullptr && o->is_string()) {
+    object = o->as_string();
   }
-  if (object.empty()) object = e.project;
+  for (const std::string* next : {&e.task_id, &e.machine_id, &e.project}) {
+    if (object.empty()) object = *next;
+  }
   return {{"id", e.seq},          {"at", FormatRfc3339(e.at_ms)}, {"kind", e.kind},
           {"project", e.project}, {"object", object},             {"machine", e.machine_id},
           {"task", e.task_id},    {"data", std::move(data)}};

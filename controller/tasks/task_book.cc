@@ -272,6 +272,12 @@ void TaskBook::SetState(Entry& e, TaskState to) {
     if (it != starting_points_.end() && --it->second <= 0) starting_points_.erase(it);
   }
   e.record.state = to;
+  // The other states are recorded where they are reached, with what led there.
+  if (to == TaskState::kQueued || to == TaskState::kRunning) {
+    json::object detail;
+    if (to == TaskState::kRunning) detail["machine_id"] = e.record.machine_id;
+    Record(e, "task." + std::string(ToString(to)), json::serialize(detail));
+  }
 }
 
 bool TaskBook::Unfinished(std::string_view id) const {

@@ -160,6 +160,7 @@ bool TaskBook::HoldIfProjectHeld(Entry& e) {
   t.resume_machine.clear();
   t.reason = "held: " + why;
   Save(e);
+  Record(e, "task.paused", json::serialize(json::object{{"reason", t.reason}}));
   TellChanged(t);
   return true;
 }
