@@ -105,18 +105,20 @@ function App() {
   const [who, setWho] = useState(null);
   const [checking, setChecking] = useState(Boolean(session.token()));
   const [reason, setReason] = useState('');
+  // The store knows who signed in before the views first draw.
+  const signedIn = (w) => {
+    store.start(w);
+    setWho(w);
+  };
   useEffect(() => {
     if (!session.token()) return;
-    whoami(session.token()).then(setWho, (e) => {
+    whoami(session.token()).then(signedIn, (e) => {
       session.signOut();
       setReason(e.status === 401 ? 'Your token is no longer accepted; sign in again.' : e.message);
     }).finally(() => setChecking(false));
   }, []);
-  useEffect(() => {
-    if (who) store.start(who);
-  }, [who]);
   if (checking) return html`<p class="loading">Loading…</p>`;
-  if (!who) return html`<${SignIn} onSignedIn=${setWho} reason=${reason} />`;
+  if (!who) return html`<${SignIn} onSignedIn=${signedIn} reason=${reason} />`;
   return html`<${Shell} onSignOut=${() => {
     session.signOut();
     location.hash = '';
