@@ -58,7 +58,8 @@ std::optional<HttpResponse> ServeDashboard(const HttpRequest& req) {
   const bool page = path == "/" || path == "/index.html";
   if (!page && !path.starts_with("/assets/")) return std::nullopt;
   if (req.method != "GET" && req.method != "HEAD") {
-    HttpResponse r = JsonError(405, "method_not_allowed", "the dashboard's files are read with GET");
+    HttpResponse r =
+        JsonError(405, "method_not_allowed", "the dashboard's files are read with GET");
     r.headers.emplace_back("Allow", "GET, HEAD");
     return r;
   }
