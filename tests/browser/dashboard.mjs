@@ -40,7 +40,8 @@ const scenarios = {
     await shot(page, 'task_log');
   },
 
-  // The emergency stop of a project, confirmed in its dialog: every task of it ends cancelled.
+  // The emergency stop of a project, confirmed in its dialog: every task of it is stopped
+  // (paused: tools killed, workspaces kept) and none runs.
   async emergency_stop({ page }) {
     const project = process.env.AV_PROJECT;
     await signIn(page);
@@ -48,7 +49,7 @@ const scenarios = {
     const card = page.locator('section.project', { has: page.getByRole('heading', { name: project }) });
     await card.getByRole('button', { name: 'Emergency stop' }).click();
     const dialog = page.getByRole('dialog');
-    await dialog.getByText(`Every task of ${project} is cancelled`).waitFor();
+    await dialog.getByText(`Every running task of ${project} is stopped now`).waitFor();
     await shot(page, 'emergency_stop-confirm');
     await dialog.getByRole('button', { name: 'Emergency stop' }).click();
     await card.getByText('stopped', { exact: true }).waitFor();
@@ -56,8 +57,8 @@ const scenarios = {
     await page.getByLabel('Project').last().selectOption(project);
     await page.getByLabel('State').selectOption('running');
     await page.getByText('Nothing to show.').waitFor();
-    await page.getByLabel('State').selectOption('cancelled');
-    await page.getByRole('row').filter({ hasText: 'cancelled' }).first().waitFor();
+    await page.getByLabel('State').selectOption('paused');
+    await page.getByRole('row').filter({ hasText: 'paused' }).first().waitFor();
     await shot(page, 'emergency_stop');
   },
 

@@ -118,7 +118,7 @@ TEST_CASE("dashboard: a task submitted in the browser streams its log in", "[das
   CHECK(f.tasks->Logs(id).find("line-6") != std::string::npos);
 }
 
-TEST_CASE("dashboard: the emergency stop cancels every task of the project and ends its tools",
+TEST_CASE("dashboard: the emergency stop stops every task of the project and ends its tools",
           "[dashboard][browser]") {
   DashboardFleet f;
   f.tasks->CreateProject("burn");
@@ -134,7 +134,7 @@ TEST_CASE("dashboard: the emergency stop cancels every task of the project and e
 
   f.Browse("emergency_stop", {{"AV_PROJECT", "burn"}});
 
-  for (const auto& id : burning) CHECK(f.tasks->WaitState(id, "cancelled", 20s));
+  for (const auto& id : burning) CHECK(f.tasks->WaitState(id, "paused", 20s));
   CHECK(WaitUntil([&] { return ProcessesWith(marker) == 0; }, 20s));
   // The other project runs on.
   CHECK(f.tasks->State(calm) == "running");

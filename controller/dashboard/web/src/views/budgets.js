@@ -83,11 +83,11 @@ function Project({ project, version }) {
     ${act ? html`<div class="actions">
       ${project.stopped
         ? html`<${ActionButton} label="Resume project" danger=${false}
-            title=${`Resume ${name}?`} text="New tasks of this project may run again."
+            title=${`Resume ${name}?`} text="Its paused and queued tasks may run again."
             onError=${setError} run=${() => post(`/v1/projects/${enc(name)}/resume`).then(() => store.loadProjects())} />`
         : html`<${ActionButton} label="Emergency stop" className="danger big"
             title=${`Stop everything in ${name}?`}
-            text=${`Every task of ${name} is cancelled now and its tools are killed; queued tasks do not start. This cannot be undone (resume lets new tasks run).`}
+            text=${`Every running task of ${name} is stopped now: its tool is killed, its workspace kept, and it waits as paused with every queued task until the project is resumed.`}
             onError=${setError} run=${() => post(`/v1/projects/${enc(name)}/stop`).then(() => {
               store.loadProjects();
               store.loadTasks();

@@ -47,10 +47,11 @@ function useLiveLog(id, onState) {
 
 function History({ task, seen }) {
   const steps = [['submitted', task.created_at], ['assigned', task.assigned_at],
-    ['started', task.started_at], ['finished', task.finished_at]].filter(([, at]) => at);
+    ['started', task.started_at], ['finished', task.finished_at]]
+    .filter(([, at]) => at).map(([state, at]) => ({ state, at }))
+    .concat(seen).sort((a, b) => (a.at < b.at ? -1 : a.at > b.at ? 1 : 0));
   return html`<ol class="history" aria-label="State history">
-    ${steps.map(([what, at]) => html`<li>${what} <time>${time(at)}</time></li>`)}
-    ${seen.map((s) => html`<li>${s.state} <time>${time(s.at)}</time>
+    ${steps.map((s) => html`<li>${s.state} <time>${time(s.at)}</time>
       ${s.reason ? html` — ${s.reason}` : null}</li>`)}
   </ol>`;
 }
@@ -121,8 +122,8 @@ export function Task({ id }) {
     store.refreshOne('task', id);
   };
   return html`<h1>Task <code>${task.id}</code> <${StateBadge} state=${task.state} /></h1>
-    <p><a href="#/tasks">← all tasks</a> · project ${task.project} · machine
-      ${task.machine_name || '–'} · attempts ${task.attempts}
+    <p><a href="#/tasks">← all tasks</a> · project ${task.project}
+      ${` · machine ${task.machine_name || '–'} · attempts ${task.attempts}`}
       ${task.exit_code !== null ? ` · exit ${task.exit_code}` : ''}
       ${task.reason ? ` · ${task.reason}` : ''}</p>
     ${act ? html`<div class="actions" role="group" aria-label="Task actions">
