@@ -123,14 +123,16 @@ TEST_CASE("dashboard: the emergency stop stops every task of the project and end
   DashboardFleet f;
   f.tasks->CreateProject("burn");
   f.tasks->CreateProject("calm");
-  // A sleep long and odd enough to be found by its command line alone.
+  // Sleeps long and odd enough to be found by their command lines alone. The other project's
+  // task takes one machine, the first of "burn" the other; the second of "burn" waits queued.
   const std::string marker = "sleep 3187";
-  std::vector<std::string> burning;
-  for (int i = 0; i < 2; ++i) burning.push_back(f.tasks->SubmitShell("burn", {"sh", "-c", marker}));
   const std::string calm = f.tasks->SubmitShell("calm", {"sh", "-c", "sleep 3188"});
-  for (const auto& id : burning) REQUIRE(f.tasks->WaitState(id, "running", 30s));
   REQUIRE(f.tasks->WaitState(calm, "running", 30s));
-  REQUIRE(ProcessesWith(marker) >= 2);
+  std::vector<std::string> burning{f.tasks->SubmitShell("burn", {"sh", "-c", marker})};
+  REQUIRE(f.tasks->WaitState(burning[0], "running", 30s));
+  burning.push_back(f.tasks->SubmitShell("burn", {"sh", "-c", marker}));
+  REQUIRE(f.tasks->State(burning[1]) == "queued");
+  REQUIRE(ProcessesWith(marker) >= 1);
 
   f.Browse("emergency_stop", {{"AV_PROJECT", "burn"}});
 
@@ -162,8 +164,8 @@ TEST_CASE("dashboard: a checkpoint tree shows parent to child, and a node is res
   std::string child;
   REQUIRE(WaitUntil(
       [&] {
-        for (const auto& c :
-             f.controller->GetJson("/v1/checkpoints?task=" + second).at("checkpoints").as_array()) {
+        const auto list = f.controller->GetJson("/v1/checkpoints?task=" + second);
+        for (const auto& c : list.at("checkpoints").as_array()) {
           if (JsonString(c.as_object(), "parent") == parent) {
             child = JsonString(c.as_object(), "id");
             return true;

@@ -5,11 +5,9 @@
 #include <catch2/catch.hpp>
 #include <regex>
 
-#include "common/core/clock.h"
+#include "common/core/time.h"
 #include "controller/api/api.h"
 #include "controller/dashboard/dashboard_files.h"
-#include "controller/fleet/fleet.h"
-#include "controller/store/sqlite_store.h"
 #include "tests/support/process.h"
 
 using namespace autovibe;
