@@ -9,6 +9,7 @@
 #include "controller/api/authorize.h"
 #include "controller/api/machine_json.h"
 #include "controller/api/responses.h"
+#include "controller/dashboard/dashboard.h"
 
 namespace autovibe {
 namespace {
@@ -105,7 +106,14 @@ HttpResponse Api::Route(const HttpRequest& req, std::string& route) {
     if (req.method != "GET") return MethodNotAllowed("GET");
     return Metrics();
   }
-  if (seg.empty() || seg[0] != "v1") return JsonError(404, "not_found", "no such endpoint");
+  if (seg.empty() || seg[0] != "v1") {
+    // The dashboard's files need no token: its sign-in page must load.
+    if (auto file = ServeDashboard(req)) {
+      route = "/ (dashboard)";
+      return std::move(*file);
+    }
+    return JsonError(404, "not_found", "no such endpoint");
+  }
   auto caller = Identify(req);
   if (!caller) {
     route = "unauthorized";
