@@ -44,6 +44,11 @@ Result<EventsQuery> ParseQuery(const HttpRequest& req) {
         return bad("project must be 1-200 characters");
       }
       q.filter.project = value;
+    } else if (key == "task") {
+      if (value.empty() || value.size() > kMaxProjectBytes) {
+        return bad("task must be 1-200 characters");
+      }
+      q.filter.task = value;
     } else if (key == "follow") {
       if (value != "true" && value != "false" && value != "1" && value != "0") {
         return bad("follow must be true or false");
@@ -51,7 +56,7 @@ Result<EventsQuery> ParseQuery(const HttpRequest& req) {
       q.follow = value == "true" || value == "1";
     } else {
       return bad("unknown query parameter \"" + key.substr(0, 40) +
-                 "\" (since, kind, project, follow)");
+                 "\" (since, kind, project, task, follow)");
     }
   }
   if (!q.since) {
@@ -90,7 +95,9 @@ HttpResponse EventsApi::Events(const HttpRequest& req, const Caller& caller) {
   }
   std::vector<StoredEvent> recent;
   if (!q->since && !q->follow) {
-    auto last = feed_->Last(q->filter, kRecentWithoutSince);
+    // A task's whole history, else the last events.
+    auto last = q->filter.task.empty() ? feed_->Last(q->filter, kRecentWithoutSince)
+                                       : feed_->TaskHistory(q->filter);
     if (!last) return JsonError(503, "unavailable", last.error().message);
     recent = std::move(*last);
   }

@@ -20,8 +20,9 @@ class EventsApi {
   static bool Handles(const std::vector<std::string_view>& seg) {
     return seg.size() == 2 && (seg[1] == "events" || seg[1] == "whoami");
   }
-  // GET /v1/events?since=ID&kind=K[,K]&project=P&follow=false (Last-Event-ID as since).
-  //   Without since: new events only; with follow=false and no since: the last 100. Each
+  // GET /v1/events?since=ID&kind=K[,K]&project=P&task=T&follow=false (Last-Event-ID as since).
+  //   Without since: new events only; with follow=false and no since: the last 100 (a task's
+  //   whole history with task=T). Each
   //   event: "id: N\nevent: KIND\ndata: {...}\n\n". A bad query: 400, nothing streamed.
   // GET /v1/whoami: {"name","role","projects"} (projects empty: every project).
   HttpResponse Route(const HttpRequest& req, const std::vector<std::string_view>& seg,

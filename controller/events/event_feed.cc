@@ -114,6 +114,13 @@ void EventFeed::Drop(Follower& f, const std::string& reason) {
   f.stream->Close();
 }
 
+Result<std::vector<StoredEvent>> EventFeed::TaskHistory(const EventFilter& filter) {
+  auto all = store_.tasks().TaskEvents(filter.task);
+  if (!all) return all.error();
+  std::erase_if(*all, [&](const StoredEvent& e) { return e.seq > committed_ || !filter.Passes(e); });
+  return all;
+}
+
 Result<std::vector<StoredEvent>> EventFeed::Last(const EventFilter& filter, size_t n) {
   // Newest first, a page at a time, until `n` pass or the store has no more.
   std::vector<StoredEvent> out;

@@ -39,6 +39,8 @@ class EventFeed {
   void Follow(EventFilter filter, std::optional<int64_t> since, bool follow,
               std::shared_ptr<HttpBodyStream> stream);
 
+  // Every event of `filter.task` that passes `filter`, oldest first: its history.
+  Result<std::vector<StoredEvent>> TaskHistory(const EventFilter& filter);
   // The last `n` committed events that pass `filter`, oldest first.
   Result<std::vector<StoredEvent>> Last(const EventFilter& filter, size_t n);
 

@@ -28,6 +28,7 @@ bool EventFilter::Passes(const StoredEvent& e) const {
     return false;
   }
   if (!project.empty() && e.project != project) return false;
+  if (!task.empty() && e.task_id != task) return false;
   if (kinds.empty()) return true;
   return std::any_of(kinds.begin(), kinds.end(),
                      [&](const std::string& k) { return KindMatches(k, e.kind); });

@@ -16,6 +16,7 @@ struct EventFilter {
   // empty: every kind.
   std::vector<std::string> kinds;
   std::string project;  // "": every project the token sees
+  std::string task;     // "": every task's and none
   // The token's projects; empty: every project and the fleet's own events (a machine's),
   // which a scoped token never gets.
   std::vector<std::string> scope;

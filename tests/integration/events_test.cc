@@ -194,6 +194,16 @@ TEST_CASE("a token sees only its projects' events, and bad event queries are ref
     const std::string kind = Str(e.at("kind"));
     CHECK((kind.starts_with("task.") || kind.starts_with("checkpoint.")));
   }
+  // A task's whole history, in order; another project's task has none to show.
+  std::vector<std::string> history;
+  for (const auto& e : events("viewer-alpha", "task=" + f.alpha.task + "&follow=false")) {
+    history.push_back(Str(e.at("kind")));
+  }
+  REQUIRE(history.size() >= 4);
+  CHECK(history.front() == "task.submitted");
+  CHECK(history.back() == "checkpoint.taken");
+  CHECK(std::find(history.begin(), history.end(), "task.running") != history.end());
+  CHECK(events("viewer-alpha", "task=" + f.beta.task + "&follow=false").empty());
   // Another project's stream answers as one that does not exist.
   CHECK(f.Call("viewer-alpha", "GET", "/v1/events?project=beta&follow=false").status == 404);
   CHECK(f.Call("viewer-alpha", "GET", "/v1/events?project=ghost&follow=false").status == 404);

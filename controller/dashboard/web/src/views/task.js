@@ -45,11 +45,25 @@ function useLiveLog(id, onState) {
   return [log, status];
 }
 
-function History({ task, seen }) {
-  const steps = [['submitted', task.created_at], ['assigned', task.assigned_at],
-    ['started', task.started_at], ['finished', task.finished_at]]
-    .filter(([, at]) => at).map(([state, at]) => ({ state, at }))
-    .concat(seen).sort((a, b) => (a.at < b.at ? -1 : a.at > b.at ? 1 : 0));
+// The task's recorded state changes (GET /v1/events?task=ID&follow=false), read again whenever
+// the task changes.
+function useHistory(id, version) {
+  const [steps, setSteps] = useState([]);
+  useEffect(() => {
+    get(`/v1/events?task=${enc(id)}&follow=false`).then((text) => {
+      const out = [];
+      for (const line of String(text || '').split('\n')) {
+        if (!line.startsWith('data: ')) continue;
+        const e = JSON.parse(line.slice(6));
+        out.push({ state: e.kind.replace(/^task\./, ''), at: e.at, reason: e.data.reason });
+      }
+      setSteps(out);
+    }, () => {});
+  }, [id, version]);
+  return steps;
+}
+
+function History({ steps }) {
   return html`<ol class="history" aria-label="State history">
     ${steps.map((s) => html`<li>${s.state} <time>${time(s.at)}</time>
       ${s.reason ? html` — ${s.reason}` : null}</li>`)}
@@ -95,19 +109,15 @@ export function Task({ id }) {
   const s = useStore();
   const [task, setTask] = useState(s.tasks.get(id) || null);
   const [error, setError] = useState(null);
-  const [seen, setSeen] = useState([]);
   const reload = () => get(`/v1/tasks/${enc(id)}`).then(setTask, setError);
   useEffect(() => {
-    setSeen([]);
     reload();
   }, [id]);
   const [log, status] = useLiveLog(id, (data, end) => {
     if (end) setTask(data);
-    else {
-      setSeen((l) => [...l, { ...data, at: new Date().toISOString() }]);
-      reload();
-    }
+    else reload();
   });
+  const steps = useHistory(id, task ? `${task.state}/${task.attempts}` : '');
   const logBox = useRef(null);
   useEffect(() => {
     const el = logBox.current;
@@ -146,7 +156,7 @@ export function Task({ id }) {
       </section>
       <aside>
         <h2>Cost</h2><${Cost} task=${task} />
-        <h2>History</h2><${History} task=${task} seen=${seen} />
+        <h2>History</h2><${History} steps=${steps} />
         <h2>Checkpoints</h2><${Checkpoints} id=${id} version=${s.topics.checkpoint} />
         ${task.change ? html`<h2>Diff</h2><${Diff} id=${id} />` : null}
       </aside>
