@@ -66,6 +66,18 @@ class EventsReader {
       return false;
     }
     const json::object& o = v.get_object();
+    if (e.event == "open") {
+      // Where the stream starts: a follow without --since resumes from here. A reset: the
+      // controller's database is older than what this reader saw (a backup restored).
+      const auto id = IntField(o, "last_id");
+      const bool reset = o.contains("reset");
+      if (id && (last_ < 0 || reset)) last_ = *id;
+      if (reset && ctx_.err != nullptr) {
+        *ctx_.err << "the controller's events start over at " << *id
+                  << " (its database is older than what was shown)\n";
+      }
+      return true;
+    }
     if (e.event == "dropped") {
       // Too slow for the controller: go on from the last event it had queued for us.
       if (auto id = IntField(o, "last_id")) last_ = std::max(last_, *id);

@@ -25,6 +25,9 @@ HttpResponse NoCaller(const Error& why) {
 HttpResponse Api::Handle(const HttpRequest& req) {
   std::string route = "other";
   HttpResponse res;
+  // Before the request runs: it may delete what it names.
+  const bool audited = deps_.request_audit != nullptr && RequestAudit::Audited(req);
+  std::optional<std::string> owner = audited ? OwnerOf(req) : std::nullopt;
   try {
     res = Route(req, route);
   } catch (const std::exception& e) {
@@ -32,8 +35,9 @@ HttpResponse Api::Handle(const HttpRequest& req) {
     spdlog::error("api handler failed route={} error={}", route, e.what());
     res = JsonError(500, "internal", "internal error");
   }
-  if (deps_.request_audit != nullptr && RequestAudit::Audited(req)) {
-    res = deps_.request_audit->Answered(req, route, Authenticate(req), std::move(res));
+  if (audited) {
+    res = deps_.request_audit->Answered(req, route, Authenticate(req), std::move(res),
+                                        std::move(owner));
   }
   if (res.later) {
     // Counted once answered.
@@ -47,6 +51,16 @@ HttpResponse Api::Handle(const HttpRequest& req) {
   }
   ++metrics_.requests[{route, res.status}];
   return res;
+}
+
+std::optional<std::string> Api::OwnerOf(const HttpRequest& req) const {
+  const auto seg = PathSegments(req.path);
+  if (seg.size() < 3 || seg[0] != "v1") return std::nullopt;
+  if (seg[1] == "projects") return std::string(seg[2]);
+  // One that does not exist has none (and the body does not get to name one).
+  if (seg[1] == "tasks") return lookup_.OfTask(seg[2]).value_or("");
+  if (seg[1] == "checkpoints") return lookup_.OfCheckpoint(seg[2]).value_or("");
+  return std::nullopt;
 }
 
 std::optional<HttpResponse> Api::CheckHead(const HttpRequest& head) {

@@ -89,6 +89,9 @@ class Api {
   // The 401 for a /v1 request without a valid token; nothing for a good one or another path.
   std::optional<HttpResponse> Unauthorized(const HttpRequest& req, std::string& route) const;
   HttpResponse Metrics() const;
+  // The project of the object `req`'s path names, as it stands before the request runs: what
+  // its audit record says, whatever the body claims.
+  std::optional<std::string> OwnerOf(const HttpRequest& req) const;
 
   ApiDeps deps_;
   ProjectLookup lookup_;

@@ -93,6 +93,9 @@ HttpResponse EventsApi::Events(const HttpRequest& req, const Caller& caller) {
   if (!q->filter.project.empty() && !caller.Sees(q->filter.project)) {
     return JsonError(404, "not_found", "no project named " + q->filter.project);
   }
+  if (q->follow && feed_->full()) {
+    return JsonError(503, "unavailable", "too many event streams are open; try again later");
+  }
   std::vector<StoredEvent> recent;
   if (!q->since && !q->follow) {
     // A task's whole history, else the last events.

@@ -20,9 +20,13 @@ bool AcceptsGzip(const HttpRequest& req) {
   const size_t at = accept.find("gzip");
   if (at == std::string_view::npos) return false;
   std::string_view rest = accept.substr(at + 4);
-  const size_t comma = rest.find(',');
-  rest = rest.substr(0, comma);
-  return rest.find("q=0") == std::string_view::npos || rest.find("q=0.") != std::string_view::npos;
+  rest = rest.substr(0, rest.find(','));
+  const size_t q = rest.find("q=");
+  if (q == std::string_view::npos) return true;
+  // q=0, q=0.0, q=0.000: refused; any other weight accepts it.
+  std::string_view weight = rest.substr(q + 2);
+  weight = weight.substr(0, weight.find_first_of(" ;"));
+  return weight.find_first_not_of("0.") != std::string_view::npos;
 }
 
 const DashboardFile* Find(std::string_view path) {

@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <boost/json.hpp>
+
 #include <algorithm>
 #include <limits>
 
@@ -52,9 +54,14 @@ void EventFeed::Committed() {
                  std::make_move_iterator(page->end()));
     if (!more) break;
   }
+  if (fresh.empty()) return;
+  // Made once, whatever the number of readers.
+  std::vector<std::string> texts;
+  texts.reserve(fresh.size());
+  for (const StoredEvent& e : fresh) texts.push_back(SseEvent(e));
   for (auto& f : followers_) {
     if (!f->live || !f->stream->open()) continue;
-    for (const StoredEvent& e : fresh) Send(*f, e);
+    for (size_t i = 0; i < fresh.size(); ++i) Send(*f, fresh[i], &texts[i]);
     if (f->stream->queued_bytes() > options_.max_unsent_bytes) {
       Drop(*f, "this reader fell behind by more than " +
                    std::to_string(options_.max_unsent_bytes) +
@@ -71,6 +78,11 @@ void EventFeed::Follow(EventFilter filter, std::optional<int64_t> since, bool fo
   f->stream = std::move(stream);
   f->follow = follow;
   f->sent = since ? std::clamp<int64_t>(*since, 0, committed_) : committed_;
+  if (follow) {
+    boost::json::object open{{"last_id", committed_}};
+    if (since && *since > committed_) open["reset"] = true;
+    f->stream->Write("event: open\ndata: " + boost::json::serialize(open) + "\n\n");
+  }
   followers_.push_back(f);
   CatchUp(f);
 }
@@ -101,10 +113,10 @@ void EventFeed::CatchUp(const std::shared_ptr<Follower>& f) {
   f->live = true;
 }
 
-void EventFeed::Send(Follower& f, const StoredEvent& e) {
+void EventFeed::Send(Follower& f, const StoredEvent& e, const std::string* text) {
   if (e.seq <= f.sent) return;
   f.sent = e.seq;
-  if (f.filter.Passes(e)) f.stream->Write(SseEvent(e));
+  if (f.filter.Passes(e)) f.stream->Write(text != nullptr ? *text : SseEvent(e));
 }
 
 void EventFeed::Drop(Follower& f, const std::string& reason) {
@@ -118,17 +130,29 @@ Result<std::vector<StoredEvent>> EventFeed::TaskHistory(const EventFilter& filte
   auto all = store_.tasks().TaskEvents(filter.task);
   if (!all) return all.error();
   std::erase_if(*all, [&](const StoredEvent& e) { return e.seq > committed_ || !filter.Passes(e); });
+  if (all->size() > options_.max_history) {
+    all->erase(all->begin(), all->end() - static_cast<ptrdiff_t>(options_.max_history));
+  }
   return all;
 }
 
 Result<std::vector<StoredEvent>> EventFeed::Last(const EventFilter& filter, size_t n) {
   // Newest first, a page at a time, until `n` pass or the store has no more.
   std::vector<StoredEvent> out;
+  // One project to look in: the one asked for, or the only one the token sees.
+  std::optional<std::string> project;
+  if (!filter.project.empty()) {
+    project = filter.project;
+  } else if (filter.scope.size() == 1) {
+    project = filter.scope.front();
+  }
   int64_t upto = committed_;
-  while (out.size() < n && upto > 0) {
-    auto page = store_.LastEvents(upto, options_.page);
+  size_t scanned = 0;
+  while (out.size() < n && upto > 0 && scanned < options_.max_scan) {
+    auto page = store_.LastEvents(upto, options_.page, project);
     if (!page) return page.error();
     if (page->empty()) break;
+    scanned += page->size();
     upto = page->front().seq - 1;
     for (auto it = page->rbegin(); it != page->rend() && out.size() < n; ++it) {
       if (filter.Passes(*it)) out.push_back(std::move(*it));

@@ -22,6 +22,9 @@ namespace autovibe {
 struct EventFeedOptions {
   size_t max_unsent_bytes = 1 << 20;  // a live follower with more unsent is dropped
   size_t page = 256;                  // events read from the store at once
+  size_t max_followers = 1024;        // streams at once; more are refused
+  size_t max_scan = 10'000;           // events a listing looks through at most
+  size_t max_history = 2'000;         // a task's last events a history holds
 };
 
 class EventFeed {
@@ -35,16 +38,21 @@ class EventFeed {
   Result<void> Start();
 
   // Sends `stream` the events after `since` that pass `filter` (none before now when unset),
-  // then, when `follow`, each new one as it commits; else it ends once caught up.
+  // then, when `follow`, each new one as it commits; else it ends once caught up. A follow
+  // starts with "event: open" naming the last event id (`last_id`), to resume from whatever
+  // comes; `reset` is true there when `since` is past it (the database is older than what the
+  // reader saw: a backup restored).
   void Follow(EventFilter filter, std::optional<int64_t> since, bool follow,
               std::shared_ptr<HttpBodyStream> stream);
 
-  // Every event of `filter.task` that passes `filter`, oldest first: its history.
+  // The last max_history events of `filter.task` that pass `filter`, oldest first.
   Result<std::vector<StoredEvent>> TaskHistory(const EventFilter& filter);
-  // The last `n` committed events that pass `filter`, oldest first.
+  // The last `n` committed events that pass `filter`, oldest first, among the last max_scan
+  // (of the one project the filter names or its token sees, when one).
   Result<std::vector<StoredEvent>> Last(const EventFilter& filter, size_t n);
 
   size_t followers() const { return followers_.size(); }
+  bool full() const { return followers_.size() >= options_.max_followers; }
   int64_t last_seq() const { return committed_; }
   uint64_t dropped() const { return dropped_; }
 
@@ -60,7 +68,8 @@ class EventFeed {
   void Appended();
   void Committed();
   void CatchUp(const std::shared_ptr<Follower>& f);
-  void Send(Follower& f, const StoredEvent& e);
+  // `text`: the event as SSE, when made already.
+  void Send(Follower& f, const StoredEvent& e, const std::string* text = nullptr);
   void Drop(Follower& f, const std::string& reason);
 
   Store& store_;

@@ -307,6 +307,7 @@ CREATE TRIGGER audit_anchor_kept BEFORE DELETE ON audit_anchor
 )sql"},
     {16, "events name their project, for the filters and scopes of the live events stream", R"sql(
 ALTER TABLE events ADD COLUMN project TEXT NOT NULL DEFAULT '';
+CREATE INDEX events_project ON events(project, seq);
 UPDATE events SET project = COALESCE((SELECT tasks.project FROM tasks
                                       WHERE tasks.id = events.task_id), '')
   WHERE task_id IS NOT NULL;

@@ -323,14 +323,20 @@ class SqliteStore final : public Store {
     return ReadEvents(st);
   }
 
-  Result<std::vector<StoredEvent>> LastEvents(int64_t upto, size_t limit) override {
+  Result<std::vector<StoredEvent>> LastEvents(int64_t upto, size_t limit,
+                                              std::optional<std::string> project) override {
+    // By project through the events_project index.
     Stmt st(db_,
-            "SELECT * FROM (SELECT seq, at, kind, COALESCE(machine_id, ''), detail, "
-            "COALESCE(task_id, ''), project FROM events WHERE seq <= ?1 ORDER BY seq DESC "
-            "LIMIT ?2) ORDER BY seq");
+            project ? "SELECT * FROM (SELECT seq, at, kind, COALESCE(machine_id, ''), detail, "
+                      "COALESCE(task_id, ''), project FROM events WHERE project = ?3 AND "
+                      "seq <= ?1 ORDER BY seq DESC LIMIT ?2) ORDER BY seq"
+                    : "SELECT * FROM (SELECT seq, at, kind, COALESCE(machine_id, ''), detail, "
+                      "COALESCE(task_id, ''), project FROM events WHERE seq <= ?1 ORDER BY seq "
+                      "DESC LIMIT ?2) ORDER BY seq");
     if (!st.ok()) return Fail("last events");
     st.Bind(1, upto);
     st.Bind(2, static_cast<int64_t>(limit));
+    if (project) st.Bind(3, *project);
     return ReadEvents(st);
   }
 

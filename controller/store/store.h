@@ -3,6 +3,7 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -106,8 +107,9 @@ class Store {
   // Up to `limit` events after seq `after`, up to seq `upto`, oldest first.
   virtual Result<std::vector<StoredEvent>> EventsAfter(int64_t after, int64_t upto,
                                                        size_t limit) = 0;
-  // The last `limit` events up to seq `upto`, oldest first.
-  virtual Result<std::vector<StoredEvent>> LastEvents(int64_t upto, size_t limit) = 0;
+  // The last `limit` events up to seq `upto` (of `project` only, when given), oldest first.
+  virtual Result<std::vector<StoredEvent>> LastEvents(int64_t upto, size_t limit,
+                                                      std::optional<std::string> project) = 0;
   virtual Result<int64_t> LastEventSeq() = 0;
   // Told that an event was appended (the live events feed reads it once committed). Owner
   // thread.

@@ -146,7 +146,7 @@ TEST_CASE("a follower of the events sees each state change in order, and resumes
       CHECK(Str(e.at("object")).starts_with("cp-"));
       CHECK(e.at("data").at("trigger").is_string());
     }
-    if (kind == "budget.limit_changed") CHECK(Str(e.at("data").at("by")) == "admin");
+    if (kind == "budget.limit_changed") CHECK(Str(e.at("data").at("by")) == "user");
   }
 
   // Resuming after an id gives what came after it, and nothing before.

@@ -73,6 +73,9 @@ TEST_CASE("the dashboard is sent compressed when the browser accepts gzip") {
   CHECK(static_cast<unsigned char>(zipped.body[1]) == 0x8b);
   CHECK(Header(zipped, "Vary") == "Accept-Encoding");
   CHECK(Header(f.Get("/", "gzip;q=0"), "Content-Encoding").empty());
+  CHECK(Header(f.Get("/", "gzip;q=0.0"), "Content-Encoding").empty());
+  CHECK(Header(f.Get("/", "br, gzip;q=0.000"), "Content-Encoding").empty());
+  CHECK(Header(f.Get("/", "gzip;q=0.5"), "Content-Encoding") == "gzip");
 }
 
 TEST_CASE("the dashboard's files carry a strict CSP, nosniff, and cache headers by name") {

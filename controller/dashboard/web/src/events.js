@@ -1,6 +1,7 @@
 // The controller's event stream (GET /v1/events), followed for as long as the page is open:
 // resumed after the last event id when it ends, drops or fails, with a growing pause between
 // tries. Listeners get each event's JSON ({id, at, kind, project, object, machine, data}).
+import { session } from './api.js';
 import { readSse } from './sse.js';
 
 export class EventStream {
@@ -58,7 +59,12 @@ export class EventStream {
         if (this.stopped) return;
         this.setStatus('down', e.status === 404 ? 'this controller has no event stream'
                                                 : e.message || String(e));
-        if (e.status === 401) return;
+        if (e.status === 401) {
+          // The token was revoked or expired: back to the sign-in page.
+          session.signOut();
+          window.location.reload();
+          return;
+        }
       }
       await new Promise((r) => setTimeout(r, pause));
       pause = Math.min(pause * 2, 10000);
@@ -70,6 +76,13 @@ export class EventStream {
     try {
       body = JSON.parse(ev.data);
     } catch (_) {
+      return;
+    }
+    if (ev.event === 'open') {
+      // Where the stream starts: resume from here when it breaks. A reset (the controller's
+      // database is older than what this page saw) reloads everything.
+      if (this.lastId === null || body.reset) this.lastId = String(body.last_id);
+      if (body.reset) for (const fn of this.listeners) fn({ kind: 'reset' });
       return;
     }
     if (ev.event === 'dropped') {

@@ -3,20 +3,43 @@
 // stream ends, rejects with an ApiError when the answer is not 2xx.
 import { answerError, authHeaders } from './api.js';
 
+// A stream silent this long (the controller writes a keepalive every 15 s) is taken as gone:
+// a connection half-open after a network drop would otherwise look live for ever.
+const kSilentMs = 45000;
+
 export async function readSse(path, { signal, onEvent, onOpen }) {
-  const r = await fetch(path, {
-    headers: { ...authHeaders(), Accept: 'text/event-stream' },
-    cache: 'no-store',
-    signal,
-  });
-  if (!r.ok) throw await answerError(r);
-  if (onOpen) onOpen();
+  const inner = new AbortController();
+  const follow = () => inner.abort();
+  if (signal) signal.addEventListener('abort', follow);
+  let silent = null;
+  const watch = () => {
+    clearTimeout(silent);
+    silent = setTimeout(() => inner.abort(), kSilentMs);
+  };
+  try {
+    watch();
+    const r = await fetch(path, {
+      headers: { ...authHeaders(), Accept: 'text/event-stream' },
+      cache: 'no-store',
+      signal: inner.signal,
+    });
+    if (!r.ok) throw await answerError(r);
+    if (onOpen) onOpen();
+    await readEvents(r, watch, onEvent);
+  } finally {
+    clearTimeout(silent);
+    if (signal) signal.removeEventListener('abort', follow);
+  }
+}
+
+async function readEvents(r, watch, onEvent) {
   const reader = r.body.getReader();
   const decoder = new TextDecoder();
   let buffer = '';
   for (;;) {
     const { value, done } = await reader.read();
     if (done) break;
+    watch();
     buffer += decoder.decode(value, { stream: true }).replace(/\r\n?/g, '\n');
     let end;
     while ((end = buffer.indexOf('\n\n')) >= 0) {

@@ -28,6 +28,7 @@ class Store {
     this.listeners = new Set();
     this.pendingMachines = new Set();
     this.pendingTasks = new Set();
+    this.pendingTopics = new Set();
     this.flushTimer = null;
     this.notifyQueued = false;
     this.pollTimer = null;
@@ -122,11 +123,15 @@ class Store {
     this.recent.push(ev);
     if (this.recent.length > kRecentEvents) this.recent.splice(0, this.recent.length - kRecentEvents);
     const kind = ev.kind || '';
+    if (kind === 'reset') {
+      this.reloadAll();
+      return;
+    }
     if (kind.startsWith('machine.') && ev.object) this.pendingMachines.add(ev.object);
     if (kind.startsWith('task.') && ev.object) this.pendingTasks.add(ev.object);
-    if (kind.startsWith('budget.')) this.topics.budget++;
-    if (kind.startsWith('checkpoint.')) this.topics.checkpoint++;
-    if (kind === 'task.submitted' || kind.startsWith('budget.')) this.topics.budget++;
+    // Views that reload on a topic do so once per flush, however many events came.
+    if (kind === 'task.submitted' || kind.startsWith('budget.')) this.pendingTopics.add('budget');
+    if (kind.startsWith('checkpoint.')) this.pendingTopics.add('checkpoint');
     if (!this.flushTimer) this.flushTimer = setTimeout(() => this.flush(), kFlushMs);
     this.changed();
   }
@@ -137,6 +142,8 @@ class Store {
     const tasks = [...this.pendingTasks];
     this.pendingMachines.clear();
     this.pendingTasks.clear();
+    for (const topic of this.pendingTopics) this.topics[topic]++;
+    this.pendingTopics.clear();
     const work = [];
     if (machines.length > kReloadOver) work.push(this.loadMachines());
     else for (const id of machines) work.push(this.refreshOne('machine', id));
