@@ -22,6 +22,7 @@ HttpResponse NoCaller(const Error& why) {
 }  // namespace
 
 HttpResponse Api::Handle(const HttpRequest& req) {
+  const auto read = std::chrono::steady_clock::now();
   std::string route = "other";
   HttpResponse res;
   try {
@@ -36,16 +37,23 @@ HttpResponse Api::Handle(const HttpRequest& req) {
   }
   if (res.later) {
     // Counted once answered.
-    res.later = [this, route, later = std::move(res.later)](auto respond) {
-      later([this, route, respond](HttpResponse r) {
-        ++metrics_.requests[{route, r.status}];
+    res.later = [this, route, read, later = std::move(res.later)](auto respond) {
+      later([this, route, respond, read](HttpResponse r) {
+        Answered(route, r.status, read);
         respond(std::move(r));
       });
     };
     return res;
   }
-  ++metrics_.requests[{route, res.status}];
+  Answered(route, res.status, read);
   return res;
+}
+
+void Api::Answered(const std::string& route, int status,
+                   std::chrono::steady_clock::time_point since) {
+  ++metrics_.requests[{route, status}];
+  metrics_.latency[route].Observe(
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - since).count());
 }
 
 std::optional<HttpResponse> Api::CheckHead(const HttpRequest& head) {
@@ -236,6 +244,14 @@ HttpResponse Api::Metrics() const {
     out += fmt::format("autovibe_api_requests_total{{route=\"{}\",status=\"{}\"}} {}\n", key.first,
                        key.second, n);
   }
+  MetricsText more;
+  more.Family("autovibe_api_request_duration_seconds", "histogram",
+              "From a request read to its answer given, by route (for a stream: its head).");
+  for (const auto& [route, h] : metrics_.latency) {
+    more.Histogram("autovibe_api_request_duration_seconds", {{"route", route}}, h);
+  }
+  RenderControllerMetrics(deps_.more_metrics, more);
+  out += more.text();
   HttpResponse r;
   r.content_type = "text/plain; version=0.0.4";
   r.body = std::move(out);

@@ -1,6 +1,7 @@
 // The controller's HTTP API: routing, authentication, JSON. Owner-thread only.
 #pragma once
 
+#include <chrono>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -23,6 +24,7 @@
 #include "controller/api/webhooks_api.h"
 #include "controller/auth/token_book.h"
 #include "controller/fleet/fleet.h"
+#include "controller/metrics/controller_metrics.h"
 #include "controller/model/refusals.h"
 
 namespace autovibe {
@@ -52,6 +54,8 @@ struct ApiDeps {
   // `tasks`, the lookup ProjectScope uses).
   const CheckpointService* checkpoints = nullptr;
   const MachineManager* machines = nullptr;
+  // The rest of /metrics (controller/metrics/): spend, leases, timings, pools, machines.
+  ControllerMetricsSources more_metrics;
 };
 
 class Api {
@@ -87,6 +91,8 @@ class Api {
   // The 401 for a /v1 request without a valid token; nothing for a good one or another path.
   std::optional<HttpResponse> Unauthorized(const HttpRequest& req, std::string& route) const;
   HttpResponse Metrics() const;
+  // Counts an answer of `route` given `since` its request was read.
+  void Answered(const std::string& route, int status, std::chrono::steady_clock::time_point since);
 
   ApiDeps deps_;
   ProjectLookup lookup_;
