@@ -6,6 +6,7 @@
 
 #include <boost/json.hpp>
 
+#include "common/core/time.h"
 #include "controller/api/authorize.h"
 #include "controller/api/machine_json.h"
 #include "controller/api/responses.h"
@@ -52,8 +53,7 @@ HttpResponse Api::Handle(const HttpRequest& req) {
 void Api::Answered(const std::string& route, int status,
                    std::chrono::steady_clock::time_point since) {
   ++metrics_.requests[{route, status}];
-  metrics_.latency[route].Observe(
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - since).count());
+  metrics_.latency[route].Observe(SecondsSince(since));
 }
 
 std::optional<HttpResponse> Api::CheckHead(const HttpRequest& head) {

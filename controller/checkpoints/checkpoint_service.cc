@@ -12,10 +12,6 @@ namespace {
 
 namespace asio = boost::asio;
 
-double SecondsSince(std::chrono::steady_clock::time_point start) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-}
-
 void CountTransfer(CheckpointCounters& c, const Result<TransferReport>& report, double seconds) {
   if (!report) {
     ++c.transfer_failures;
