@@ -176,10 +176,15 @@ void RenderTaskMetrics(const TaskBook& book, std::string& out) {
   out += "# HELP autovibe_task_placements_total Tasks placed on machines.\n";
   out += "# TYPE autovibe_task_placements_total counter\n";
   out += fmt::format("autovibe_task_placements_total {}\n", c.placements);
+  out += "# HELP autovibe_tasks_submitted_total Tasks submitted.\n";
   out += "# TYPE autovibe_tasks_submitted_total counter\n";
   out += fmt::format("autovibe_tasks_submitted_total {}\n", c.submitted);
+  out += "# HELP autovibe_tasks_requeued_total Tasks sent back to the queue for another attempt.\n";
   out += "# TYPE autovibe_tasks_requeued_total counter\n";
   out += fmt::format("autovibe_tasks_requeued_total {}\n", c.requeued);
+  out +=
+      "# HELP autovibe_task_stale_cancels_total Copies of tasks cancelled where they should "
+      "not run.\n";
   out += "# TYPE autovibe_task_stale_cancels_total counter\n";
   out += fmt::format("autovibe_task_stale_cancels_total {}\n", c.stale_cancels);
 }
@@ -199,12 +204,16 @@ HttpResponse Api::Metrics() const {
       "# HELP autovibe_heartbeats_received_total Heartbeats applied.\n"
       "# TYPE autovibe_heartbeats_received_total counter\n";
   out += fmt::format("autovibe_heartbeats_received_total {}\n", c.heartbeats);
+  out +=
+      "# HELP autovibe_heartbeats_unknown_total Heartbeats from machines the fleet does not "
+      "know.\n";
   out += "# TYPE autovibe_heartbeats_unknown_total counter\n";
   out += fmt::format("autovibe_heartbeats_unknown_total {}\n", c.heartbeats_unknown);
   out +=
       "# HELP autovibe_insecure_bus 1 when the bus runs without users (--insecure-bus).\n"
       "# TYPE autovibe_insecure_bus gauge\n";
   out += fmt::format("autovibe_insecure_bus {}\n", deps_.insecure_bus ? 1 : 0);
+  out += "# HELP autovibe_registrations_total Agent registrations accepted.\n";
   out += "# TYPE autovibe_registrations_total counter\n";
   out += fmt::format("autovibe_registrations_total {}\n", c.registrations);
   out +=
