@@ -6,24 +6,10 @@
 
 namespace autovibe {
 
-std::string EscapeLabelValue(std::string_view value) {
-  std::string out;
-  out.reserve(value.size());
-  for (char c : value) {
-    if (c == '\\') {
-      out += "\\\\";
-    } else if (c == '"') {
-      out += "\\\"";
-    } else if (c == '\n') {
-      out += "\\n";
-    } else {
-      out += c;
-    }
-  }
-  return out;
-}
+namespace {
 
-std::string EscapeHelp(std::string_view text) {
+// \ -> \\, newline -> \n, and " -> \" when `quotes`.
+std::string Escape(std::string_view text, bool quotes) {
   std::string out;
   out.reserve(text.size());
   for (char c : text) {
@@ -31,12 +17,20 @@ std::string EscapeHelp(std::string_view text) {
       out += "\\\\";
     } else if (c == '\n') {
       out += "\\n";
+    } else if (c == '"' && quotes) {
+      out += "\\\"";
     } else {
       out += c;
     }
   }
   return out;
 }
+
+}  // namespace
+
+std::string EscapeLabelValue(std::string_view value) { return Escape(value, true); }
+
+std::string EscapeHelp(std::string_view text) { return Escape(text, false); }
 
 std::string RenderLabels(MetricLabels labels) {
   std::string out;

@@ -28,13 +28,7 @@ struct PromText {
   std::optional<double> Value(const std::string& name,
                               const std::map<std::string, std::string>& labels = {}) const {
     for (const PromSample& s : samples) {
-      if (s.name != name) continue;
-      bool all = true;
-      for (const auto& [k, v] : labels) {
-        auto it = s.labels.find(k);
-        all = all && it != s.labels.end() && it->second == v;
-      }
-      if (all) return s.value;
+      if (Matches(s, name, labels)) return s.value;
     }
     return std::nullopt;
   }
@@ -42,15 +36,18 @@ struct PromText {
   double Sum(const std::string& name, const std::map<std::string, std::string>& labels = {}) const {
     double sum = 0;
     for (const PromSample& s : samples) {
-      if (s.name != name) continue;
-      bool all = true;
-      for (const auto& [k, v] : labels) {
-        auto it = s.labels.find(k);
-        all = all && it != s.labels.end() && it->second == v;
-      }
-      if (all) sum += s.value;
+      if (Matches(s, name, labels)) sum += s.value;
     }
     return sum;
+  }
+  static bool Matches(const PromSample& s, const std::string& name,
+                      const std::map<std::string, std::string>& labels) {
+    if (s.name != name) return false;
+    for (const auto& [k, v] : labels) {
+      auto it = s.labels.find(k);
+      if (it == s.labels.end() || it->second != v) return false;
+    }
+    return true;
   }
   // Every name a query may use: each family, and a histogram's _bucket, _sum and _count.
   std::set<std::string> Names() const {
