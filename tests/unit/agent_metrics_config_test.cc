@@ -26,7 +26,7 @@ TEST_CASE("the agent serves no metrics unless asked") {
   CHECK(!p.config.metrics_allow_remote);
 }
 
-TEST_CASE("--metrics-listen takes a loopback address") {
+TEST_CASE("the agent's --metrics-listen takes a loopback address") {
   for (const char* listen : {"127.0.0.1:9464", "127.0.0.2:0", "[::1]:9464"}) {
     INFO(listen);
     auto p = Parse({"--metrics-listen", listen});
