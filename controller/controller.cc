@@ -56,6 +56,8 @@
 #include "controller/machines/join_tokens.h"
 #include "controller/machines/machine_manager.h"
 #include "controller/machines/nats_auth.h"
+#include "controller/metrics/alert_counter.h"
+#include "controller/metrics/task_timings.h"
 #include "controller/notify/webhook_notifier.h"
 #include "controller/provisioners/factory.h"
 #include "controller/publish/forge.h"
@@ -219,8 +221,9 @@ class ControllerImpl final : public Controller {
         TaskCommandsDeps{&ioc_, bus_.get(), batch_.get(), checkpoints_.get(), prefix,
                          [this](const std::string& name) { return SecretValue(name); }});
     task_reactions_ = std::make_unique<TaskReactions>(*followers_, *fleet_);
+    task_timings_ = std::make_unique<TaskTimings>(*task_reactions_);
     tasks_ = std::make_unique<TaskBook>(TaskBookDeps{store_.get(), &clock_, task_commands_.get(),
-                                                     task_reactions_.get(), &ioc_, batch_.get()},
+                                                     task_timings_.get(), &ioc_, batch_.get()},
                                         TaskBookOptions{});
     task_facts_ = std::make_unique<TaskBookFacts>(*tasks_);
     result_agents_ =
@@ -265,6 +268,7 @@ class ControllerImpl final : public Controller {
     // Results a restart interrupted: fetched and published from where they stopped.
     for (const TaskRecord* t : tasks_->List("", std::nullopt, std::numeric_limits<size_t>::max())) {
       results_->TaskChanged(*t);
+      task_timings_->Loaded(*t);
     }
     // Projects whose budget ran out before a restart stay held.
     for (const ProjectRecord* p : tasks_->Projects()) {
@@ -326,8 +330,9 @@ class ControllerImpl final : public Controller {
     alert_notifier_ = std::make_unique<NotifyingAlertSink>(*notifier_);
     alert_log_ = std::make_unique<LogAlertSink>(alert_notifier_.get());
     audit_alerts_ = std::make_unique<AuditAlertSink>(*audit_, *alert_log_);
+    alert_counter_ = std::make_unique<AlertCounter>(*audit_alerts_);
     budgets_ =
-        std::make_unique<BudgetBook>(store_->budgets(), clock_, *bridge_, *bridge_, *audit_alerts_,
+        std::make_unique<BudgetBook>(store_->budgets(), clock_, *bridge_, *bridge_, *alert_counter_,
                                      BudgetBookOptions{.lease_ttl = config_.lease_ttl});
     if (auto r = budgets_->Load(); !r) return r.error();
     return {};
@@ -535,6 +540,12 @@ class ControllerImpl final : public Controller {
     ad.audit_api = audit_api_.get();
     events_api_ = std::make_unique<EventsApi>(events_.get());
     ad.events_api = events_api_.get();
+    ad.more_metrics = {.fleet = fleet_.get(),
+                       .budgets = budgets_.get(),
+                       .alerts = alert_counter_.get(),
+                       .task_timings = task_timings_.get(),
+                       .checkpoints = checkpoints_.get(),
+                       .machines = machines_.get()};
     api_ = std::make_unique<Api>(std::move(ad));
     HttpServerOptions ho;
     ho.host = hp->first;
@@ -638,6 +649,7 @@ class ControllerImpl final : public Controller {
   std::unique_ptr<PullRequestOpener> pull_requests_;  // after forge_: gone before it
   std::unique_ptr<ResultKeeper> results_;             // outlives task_reactions_, which calls it
   std::unique_ptr<TaskReactions> task_reactions_;
+  std::unique_ptr<TaskTimings> task_timings_;  // between the task book and its reactions
   std::unique_ptr<TaskBook> tasks_;
   std::unique_ptr<TaskBookFacts> task_facts_;
   std::unique_ptr<BudgetBridge> bridge_;
@@ -645,6 +657,7 @@ class ControllerImpl final : public Controller {
   std::unique_ptr<NotifyingAlertSink> alert_notifier_;
   std::unique_ptr<LogAlertSink> alert_log_;
   std::unique_ptr<AuditAlertSink> audit_alerts_;
+  std::unique_ptr<AlertCounter> alert_counter_;  // counts alerts, then audit_alerts_
   std::unique_ptr<BudgetBook> budgets_;
   std::unique_ptr<NatsAuth> nats_auth_;
   std::unique_ptr<JoinTokens> join_tokens_;  // null with an insecure bus

@@ -29,6 +29,9 @@ PACKAGES=(
   # checks of the deployment files: cloud-init's schema (it is disabled on this host below),
   # packer validate
   cloud-init packer
+  # promtool checks templates/prometheus/ (apt starts no daemon here: policy-rc.d below; on a
+  # host with systemd, `systemctl disable --now prometheus` if you run none)
+  prometheus
   # the ssh backend's tests adopt this machine through an sshd on a loopback port
   openssh-server
   # tools the tests and scripts use

@@ -6,6 +6,7 @@
 
 #include <boost/json.hpp>
 
+#include "common/core/time.h"
 #include "controller/api/authorize.h"
 #include "controller/api/machine_json.h"
 #include "controller/api/responses.h"
@@ -23,6 +24,7 @@ HttpResponse NoCaller(const Error& why) {
 }  // namespace
 
 HttpResponse Api::Handle(const HttpRequest& req) {
+  const auto read = std::chrono::steady_clock::now();
   std::string route = "other";
   HttpResponse res;
   // Before the request runs: it may delete what it names.
@@ -41,15 +43,15 @@ HttpResponse Api::Handle(const HttpRequest& req) {
   }
   if (res.later) {
     // Counted once answered.
-    res.later = [this, route, later = std::move(res.later)](auto respond) {
-      later([this, route, respond](HttpResponse r) {
-        ++metrics_.requests[{route, r.status}];
+    res.later = [this, route, read, later = std::move(res.later)](auto respond) {
+      later([this, route, respond, read](HttpResponse r) {
+        Answered(route, r.status, read);
         respond(std::move(r));
       });
     };
     return res;
   }
-  ++metrics_.requests[{route, res.status}];
+  Answered(route, res.status, read);
   return res;
 }
 
@@ -61,6 +63,12 @@ std::optional<std::string> Api::OwnerOf(const HttpRequest& req) const {
   if (seg[1] == "tasks") return lookup_.OfTask(seg[2]).value_or("");
   if (seg[1] == "checkpoints") return lookup_.OfCheckpoint(seg[2]).value_or("");
   return std::nullopt;
+}
+
+void Api::Answered(const std::string& route, int status,
+                   std::chrono::steady_clock::time_point since) {
+  ++metrics_.requests[{route, status}];
+  metrics_.latency[route].Observe(SecondsSince(since));
 }
 
 std::optional<HttpResponse> Api::CheckHead(const HttpRequest& head) {
@@ -193,10 +201,15 @@ void RenderTaskMetrics(const TaskBook& book, std::string& out) {
   out += "# HELP autovibe_task_placements_total Tasks placed on machines.\n";
   out += "# TYPE autovibe_task_placements_total counter\n";
   out += fmt::format("autovibe_task_placements_total {}\n", c.placements);
+  out += "# HELP autovibe_tasks_submitted_total Tasks submitted.\n";
   out += "# TYPE autovibe_tasks_submitted_total counter\n";
   out += fmt::format("autovibe_tasks_submitted_total {}\n", c.submitted);
+  out += "# HELP autovibe_tasks_requeued_total Tasks sent back to the queue for another attempt.\n";
   out += "# TYPE autovibe_tasks_requeued_total counter\n";
   out += fmt::format("autovibe_tasks_requeued_total {}\n", c.requeued);
+  out +=
+      "# HELP autovibe_task_stale_cancels_total Copies of tasks cancelled where they should "
+      "not run.\n";
   out += "# TYPE autovibe_task_stale_cancels_total counter\n";
   out += fmt::format("autovibe_task_stale_cancels_total {}\n", c.stale_cancels);
 }
@@ -216,12 +229,16 @@ HttpResponse Api::Metrics() const {
       "# HELP autovibe_heartbeats_received_total Heartbeats applied.\n"
       "# TYPE autovibe_heartbeats_received_total counter\n";
   out += fmt::format("autovibe_heartbeats_received_total {}\n", c.heartbeats);
+  out +=
+      "# HELP autovibe_heartbeats_unknown_total Heartbeats from machines the fleet does not "
+      "know.\n";
   out += "# TYPE autovibe_heartbeats_unknown_total counter\n";
   out += fmt::format("autovibe_heartbeats_unknown_total {}\n", c.heartbeats_unknown);
   out +=
       "# HELP autovibe_insecure_bus 1 when the bus runs without users (--insecure-bus).\n"
       "# TYPE autovibe_insecure_bus gauge\n";
   out += fmt::format("autovibe_insecure_bus {}\n", deps_.insecure_bus ? 1 : 0);
+  out += "# HELP autovibe_registrations_total Agent registrations accepted.\n";
   out += "# TYPE autovibe_registrations_total counter\n";
   out += fmt::format("autovibe_registrations_total {}\n", c.registrations);
   out +=
@@ -261,6 +278,14 @@ HttpResponse Api::Metrics() const {
     out += fmt::format("autovibe_api_requests_total{{route=\"{}\",status=\"{}\"}} {}\n", key.first,
                        key.second, n);
   }
+  MetricsText more;
+  more.Family("autovibe_api_request_duration_seconds", "histogram",
+              "From a request read to its answer given, by route (for a stream: its head).");
+  for (const auto& [route, h] : metrics_.latency) {
+    more.Histogram("autovibe_api_request_duration_seconds", {{"route", route}}, h);
+  }
+  RenderControllerMetrics(deps_.more_metrics, more);
+  out += more.text();
   HttpResponse r;
   r.content_type = "text/plain; version=0.0.4";
   r.body = std::move(out);

@@ -1,6 +1,7 @@
 // The controller's HTTP API: routing, authentication, JSON. Owner-thread only.
 #pragma once
 
+#include <chrono>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -24,6 +25,7 @@
 #include "controller/api/webhooks_api.h"
 #include "controller/auth/token_book.h"
 #include "controller/fleet/fleet.h"
+#include "controller/metrics/controller_metrics.h"
 #include "controller/model/refusals.h"
 
 namespace autovibe {
@@ -54,6 +56,8 @@ struct ApiDeps {
   // `tasks`, the lookup ProjectScope uses).
   const CheckpointService* checkpoints = nullptr;
   const MachineManager* machines = nullptr;
+  // The rest of /metrics (controller/metrics/): spend, leases, timings, pools, machines.
+  ControllerMetricsSources more_metrics;
 };
 
 class Api {
@@ -92,6 +96,8 @@ class Api {
   // The project of the object `req`'s path names, as it stands before the request runs: what
   // its audit record says, whatever the body claims.
   std::optional<std::string> OwnerOf(const HttpRequest& req) const;
+  // Counts an answer of `route` given `since` its request was read.
+  void Answered(const std::string& route, int status, std::chrono::steady_clock::time_point since);
 
   ApiDeps deps_;
   ProjectLookup lookup_;
