@@ -5,9 +5,9 @@
 #include <vector>
 
 #include "cli/audit_cmd.h"
-#include "cli/events_cmd.h"
 #include "cli/budget_cmd.h"
 #include "cli/checkpoint_cmd.h"
+#include "cli/events_cmd.h"
 #include "cli/machines_cmd.h"
 #include "cli/project_cmd.h"
 #include "cli/secret_cmd.h"

@@ -46,10 +46,10 @@ class EventsReader {
       if (!status && status.error().exit_code != kExitUnreachable) return status;
       delay = heard_ ? std::chrono::milliseconds(0) : NextBackoff(delay);
       if (ctx_.err != nullptr && !heard_) {
-        *ctx_.err << ReconnectNote(status ? CliError{kExitUnreachable,
-                                                     "the controller ended the stream"}
-                                          : status.error(),
-                                   delay)
+        *ctx_.err << ReconnectNote(
+                         status ? CliError{kExitUnreachable, "the controller ended the stream"}
+                                : status.error(),
+                         delay)
                   << "\n";
       }
       if (delay.count() > 0) sleep(delay);
@@ -81,8 +81,8 @@ class EventsReader {
     if (e.event == "dropped") {
       // Too slow for the controller: go on from the last event it had queued for us.
       if (auto id = IntField(o, "last_id")) last_ = std::max(last_, *id);
-      if (ctx_.err != nullptr) *ctx_.err << "the controller dropped this reader: "
-                                         << StringField(o, "reason") << "\n";
+      if (ctx_.err != nullptr)
+        *ctx_.err << "the controller dropped this reader: " << StringField(o, "reason") << "\n";
       return false;
     }
     heard_ = true;
@@ -128,9 +128,10 @@ void AddEventsCommand(CLI::App& app, Invocation& inv) {
       "Show what changed: machines, tasks, budgets, checkpoints, approvals. The last 100, or "
       "with -f new ones as they happen");
   events->add_flag("-f,--follow", f->follow, "Keep printing new events until interrupted");
-  events->add_option("--kind", f->kinds,
-                     "Only events of this kind: task, task.failed, budget, checkpoint.taken ... "
-                     "(repeatable)")
+  events
+      ->add_option("--kind", f->kinds,
+                   "Only events of this kind: task, task.failed, budget, checkpoint.taken ... "
+                   "(repeatable)")
       ->type_name("K");
   events->add_option("--project", f->project, "Only events of this project")->type_name("P");
   events->add_option("--since", f->since, "Only events after this id (resume where you were)")

@@ -48,9 +48,9 @@
 #include "controller/budget_bridge.h"
 #include "controller/budgets/alerts.h"
 #include "controller/budgets/budget_book.h"
+#include "controller/checkpoints/checkpoint_service.h"
 #include "controller/events/audit_events.h"
 #include "controller/events/event_feed.h"
-#include "controller/checkpoints/checkpoint_service.h"
 #include "controller/fleet/fleet.h"
 #include "controller/machine_reactions.h"
 #include "controller/machines/join_tokens.h"
@@ -450,13 +450,17 @@ class ControllerImpl final : public Controller {
   void RecordCheckpointTaken(const std::string& id) {
     const CheckpointRecord* c = checkpoints_->Find(id);
     if (c == nullptr) return;  // refused: the catalogue did not take it
-    boost::json::object detail{{"object", c->id},          {"checkpoint", c->id},
-                               {"parent", c->parent},      {"trigger", c->trigger},
-                               {"label", c->label},        {"workspace", c->workspace},
-                               {"files", c->files},        {"bytes", c->bytes},
-                               {"stored_bytes", c->stored_bytes}};
-    StoredEvent e{0, clock_.NowMs(), "checkpoint.taken", c->machine_id,
-                  boost::json::serialize(detail), c->task_id, ProjectOfTask(c->task_id)};
+    boost::json::object detail{
+        {"object", c->id},       {"checkpoint", c->id}, {"parent", c->parent},
+        {"trigger", c->trigger}, {"label", c->label},   {"workspace", c->workspace},
+        {"files", c->files},     {"bytes", c->bytes},   {"stored_bytes", c->stored_bytes}};
+    StoredEvent e{0,
+                  clock_.NowMs(),
+                  "checkpoint.taken",
+                  c->machine_id,
+                  boost::json::serialize(detail),
+                  c->task_id,
+                  ProjectOfTask(c->task_id)};
     batch_->Open();
     if (auto a = store_->AppendEvent(e); !a) {
       spdlog::error("event checkpoint.taken not recorded: {}", a.error().message);

@@ -2,9 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
-#include <boost/json.hpp>
-
 #include <algorithm>
+#include <boost/json.hpp>
 #include <limits>
 
 #include "controller/events/event_json.h"
@@ -63,8 +62,7 @@ void EventFeed::Committed() {
     if (!f->live || !f->stream->open()) continue;
     for (size_t i = 0; i < fresh.size(); ++i) Send(*f, fresh[i], &texts[i]);
     if (f->stream->queued_bytes() > options_.max_unsent_bytes) {
-      Drop(*f, "this reader fell behind by more than " +
-                   std::to_string(options_.max_unsent_bytes) +
+      Drop(*f, "this reader fell behind by more than " + std::to_string(options_.max_unsent_bytes) +
                    " bytes; resume with since=last_id");
     }
   }
@@ -129,7 +127,8 @@ void EventFeed::Drop(Follower& f, const std::string& reason) {
 Result<std::vector<StoredEvent>> EventFeed::TaskHistory(const EventFilter& filter) {
   auto all = store_.tasks().TaskEvents(filter.task);
   if (!all) return all.error();
-  std::erase_if(*all, [&](const StoredEvent& e) { return e.seq > committed_ || !filter.Passes(e); });
+  std::erase_if(*all,
+                [&](const StoredEvent& e) { return e.seq > committed_ || !filter.Passes(e); });
   if (all->size() > options_.max_history) {
     all->erase(all->begin(), all->end() - static_cast<ptrdiff_t>(options_.max_history));
   }

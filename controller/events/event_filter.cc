@@ -2,7 +2,6 @@
 
 #include <algorithm>
 
-
 namespace autovibe {
 namespace {
 
@@ -10,8 +9,8 @@ constexpr size_t kMaxKinds = 16;
 constexpr size_t kMaxKindBytes = 64;
 
 bool KindMatches(std::string_view want, std::string_view kind) {
-  return kind == want || (kind.size() > want.size() && kind.starts_with(want) &&
-                          kind[want.size()] == '.');
+  return kind == want ||
+         (kind.size() > want.size() && kind.starts_with(want) && kind[want.size()] == '.');
 }
 
 bool ValidKind(std::string_view k) {

@@ -23,9 +23,10 @@ json::object EventJson(const StoredEvent& e) {
   for (const std::string* next : {&e.task_id, &e.machine_id, &e.project}) {
     if (object.empty()) object = *next;
   }
-  return {{"id", e.seq},          {"at", FormatRfc3339(e.at_ms)}, {"kind", e.kind},
-          {"project", e.project}, {"object", object},             {"machine", e.machine_id},
-          {"task", e.task_id},    {"data", std::move(data)}};
+  return {{"id", e.seq},       {"at", FormatRfc3339(e.at_ms)},
+          {"kind", e.kind},    {"project", e.project},
+          {"object", object},  {"machine", e.machine_id},
+          {"task", e.task_id}, {"data", std::move(data)}};
 }
 
 std::string SseEvent(const StoredEvent& e) {

@@ -18,8 +18,8 @@ namespace {
 std::vector<StoredEvent> ReadEvents(Stmt& st) {
   std::vector<StoredEvent> out;
   while (st.Step() == SQLITE_ROW) {
-    out.push_back({st.Int(0), st.Int(1), st.Text(2), st.Text(3), st.Text(4), st.Text(5),
-                   st.Text(6)});
+    out.push_back(
+        {st.Int(0), st.Int(1), st.Text(2), st.Text(3), st.Text(4), st.Text(5), st.Text(6)});
   }
   return out;
 }
@@ -311,8 +311,7 @@ class SqliteStore final : public Store {
     return {};
   }
 
-  Result<std::vector<StoredEvent>> EventsAfter(int64_t after, int64_t upto,
-                                               size_t limit) override {
+  Result<std::vector<StoredEvent>> EventsAfter(int64_t after, int64_t upto, size_t limit) override {
     Stmt st(db_,
             "SELECT seq, at, kind, COALESCE(machine_id, ''), detail, COALESCE(task_id, ''), "
             "project FROM events WHERE seq > ?1 AND seq <= ?2 ORDER BY seq LIMIT ?3");
@@ -326,13 +325,13 @@ class SqliteStore final : public Store {
   Result<std::vector<StoredEvent>> LastEvents(int64_t upto, size_t limit,
                                               std::optional<std::string> project) override {
     // By project through the events_project index.
-    Stmt st(db_,
-            project ? "SELECT * FROM (SELECT seq, at, kind, COALESCE(machine_id, ''), detail, "
-                      "COALESCE(task_id, ''), project FROM events WHERE project = ?3 AND "
-                      "seq <= ?1 ORDER BY seq DESC LIMIT ?2) ORDER BY seq"
-                    : "SELECT * FROM (SELECT seq, at, kind, COALESCE(machine_id, ''), detail, "
-                      "COALESCE(task_id, ''), project FROM events WHERE seq <= ?1 ORDER BY seq "
-                      "DESC LIMIT ?2) ORDER BY seq");
+    Stmt st(db_, project
+                     ? "SELECT * FROM (SELECT seq, at, kind, COALESCE(machine_id, ''), detail, "
+                       "COALESCE(task_id, ''), project FROM events WHERE project = ?3 AND "
+                       "seq <= ?1 ORDER BY seq DESC LIMIT ?2) ORDER BY seq"
+                     : "SELECT * FROM (SELECT seq, at, kind, COALESCE(machine_id, ''), detail, "
+                       "COALESCE(task_id, ''), project FROM events WHERE seq <= ?1 ORDER BY seq "
+                       "DESC LIMIT ?2) ORDER BY seq");
     if (!st.ok()) return Fail("last events");
     st.Bind(1, upto);
     st.Bind(2, static_cast<int64_t>(limit));

@@ -100,10 +100,13 @@ Result<const ProjectRecord*> TaskBook::CreateProject(const std::string& name, Ta
     ProjectRecord* out = owned.get();
     projects_by_name_[name] = out;
     projects_.push_back(std::move(owned));
-    StoredEvent ev{
-        0, p.created_at_ms, "project.created", "", json::serialize(json::object{{"project", name}}),
-        "",
-                     name};
+    StoredEvent ev{0,
+                   p.created_at_ms,
+                   "project.created",
+                   "",
+                   json::serialize(json::object{{"project", name}}),
+                   "",
+                   name};
     if (auto r = store_.AppendEvent(ev); !r) Fail(r.error());
     return out;
   });
@@ -127,7 +130,7 @@ Result<const ProjectRecord*> TaskBook::SetProjectRepo(std::string_view name, Tas
                    "",
                    json::serialize(json::object{{"project", p.name}, {"url", p.repo.url}}),
                    "",
-                     p.name};
+                   p.name};
     if (auto r = store_.AppendEvent(ev); !r) Fail(r.error());
     return &p;
   });
@@ -306,8 +309,8 @@ bool TaskBook::IsStartingPoint(std::string_view checkpoint_id) const {
 }
 
 void TaskBook::Record(const Entry& e, std::string_view kind, const std::string& detail_json) {
-  StoredEvent ev{0, clock_.NowMs(), std::string(kind), "", detail_json, e.record.id,
-                 e.record.project};
+  StoredEvent ev{0,           clock_.NowMs(), std::string(kind), "",
+                 detail_json, e.record.id,    e.record.project};
   if (auto r = store_.AppendEvent(ev); !r) {
     spdlog::error("tasks cannot record {}: {}", kind, r.error().message);
     Fail(r.error());

@@ -7,9 +7,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <boost/json.hpp>
 #include <catch2/catch.hpp>
-#include <atomic>
 #include <fstream>
 #include <sstream>
 #include <thread>
@@ -62,7 +62,8 @@ std::vector<json::object> JsonLines(const std::string& text) {
   return out;
 }
 
-std::vector<std::string> KindsOf(const std::vector<json::object>& events, const std::string& object) {
+std::vector<std::string> KindsOf(const std::vector<json::object>& events,
+                                 const std::string& object) {
   std::vector<std::string> out;
   for (const auto& e : events) {
     if (Str(e.at("object")) == object) out.push_back(Str(e.at("kind")));
@@ -112,9 +113,10 @@ TEST_CASE("a follower of the events sees each state change in order, and resumes
   const bool all_seen = WaitUntil(
       [&] {
         seen = JsonLines(follower.Log());
-        return std::any_of(seen.begin(), seen.end(), [](const json::object& e) {
-          return Str(e.at("kind")) == "checkpoint.taken";
-        }) && !KindsOf(seen, task).empty() && KindsOf(seen, task).back() == "task.succeeded";
+        return std::any_of(
+                   seen.begin(), seen.end(),
+                   [](const json::object& e) { return Str(e.at("kind")) == "checkpoint.taken"; }) &&
+               !KindsOf(seen, task).empty() && KindsOf(seen, task).back() == "task.succeeded";
       },
       20s);
   INFO(follower.Log());

@@ -29,8 +29,8 @@ struct Feed {
 
   void Add(std::string kind, std::string project = "") {
     batch.Open();
-    REQUIRE(store->AppendEvent({0, 1'700'000'000'000, std::move(kind), "", "{\"n\":1}", "",
-                                std::move(project)}));
+    REQUIRE(store->AppendEvent(
+        {0, 1'700'000'000'000, std::move(kind), "", "{\"n\":1}", "", std::move(project)}));
   }
   void Commit() { REQUIRE(batch.Commit()); }
 };
@@ -64,8 +64,7 @@ TEST_CASE("events feed: an event reaches a follower once its batch commits, not 
   CHECK_FALSE(client->closed);
 }
 
-TEST_CASE("events feed: a follower resumes after an id, catching up a page at a time",
-          "[events]") {
+TEST_CASE("events feed: a follower resumes after an id, catching up a page at a time", "[events]") {
   Feed f;
   for (int i = 0; i < 10; ++i) f.Add("task.running", "demo");
   f.Commit();
@@ -101,11 +100,11 @@ TEST_CASE("events feed: kinds, project and a token's scope filter what a followe
   f.feed.Follow({}, std::nullopt, true, all);
   f.feed.Follow({.kinds = {"task"}}, std::nullopt, true, tasks);
   f.feed.Follow({.scope = {"a"}}, std::nullopt, true, scoped);
-  f.Add("task.queued", "a");     // 1
-  f.Add("task.queued", "b");     // 2
-  f.Add("machine.ready");        // 3: the fleet's, no project
-  f.Add("budget.alert", "a");    // 4
-  f.Add("taskish.thing", "a");   // 5: "task" is not a prefix of "taskish"
+  f.Add("task.queued", "a");    // 1
+  f.Add("task.queued", "b");    // 2
+  f.Add("machine.ready");       // 3: the fleet's, no project
+  f.Add("budget.alert", "a");   // 4
+  f.Add("taskish.thing", "a");  // 5: "task" is not a prefix of "taskish"
   f.Commit();
   for (auto* c : {all.get(), tasks.get(), scoped.get()}) c->Read();
   CHECK(Ids(all->received) == std::vector<int64_t>{1, 2, 3, 4, 5});
@@ -116,9 +115,10 @@ TEST_CASE("events feed: kinds, project and a token's scope filter what a followe
   CHECK(last[0].seq == 2);
 }
 
-TEST_CASE("events feed: a reader that falls behind is dropped with where to resume, the others "
-          "go on",
-          "[events]") {
+TEST_CASE(
+    "events feed: a reader that falls behind is dropped with where to resume, the others "
+    "go on",
+    "[events]") {
   Feed f;
   auto stuck = std::make_shared<SlowClient>();
   auto reader = std::make_shared<SlowClient>();
@@ -149,8 +149,7 @@ TEST_CASE("events feed: a reader that falls behind is dropped with where to resu
   CHECK(f.feed.followers() == 1);
 }
 
-TEST_CASE("events feed: a change undone with its operation never reaches a follower",
-          "[events]") {
+TEST_CASE("events feed: a change undone with its operation never reaches a follower", "[events]") {
   Feed f;
   auto client = std::make_shared<SlowClient>();
   f.feed.Follow({}, std::nullopt, true, client);
@@ -181,9 +180,10 @@ TEST_CASE("events feed: a reader that saw ids past the database's is told to sta
   CHECK(Ids(client->received) == std::vector<int64_t>{4});
 }
 
-TEST_CASE("events feed: a listing looks through a bounded number of events, by project when "
-          "it can",
-          "[events]") {
+TEST_CASE(
+    "events feed: a listing looks through a bounded number of events, by project when "
+    "it can",
+    "[events]") {
   Feed f;
   f.Add("task.failed", "quiet");  // 1
   for (int i = 0; i < 40; ++i) f.Add("task.running", "busy");
