@@ -7,6 +7,7 @@
 #include "cli/audit_cmd.h"
 #include "cli/budget_cmd.h"
 #include "cli/checkpoint_cmd.h"
+#include "cli/events_cmd.h"
 #include "cli/machines_cmd.h"
 #include "cli/project_cmd.h"
 #include "cli/secret_cmd.h"
@@ -121,6 +122,7 @@ std::unique_ptr<CLI::App> BuildApp(Invocation& inv) {
   AddTokenCommands(*app, inv);
   AddWebhookCommands(*app, inv);
   AddAuditCommands(*app, inv);
+  AddEventsCommand(*app, inv);
 
   AddGlobalOptionsFooter(*app);
   return app;

@@ -130,6 +130,9 @@ Result<void> LoadControllerConfigToml(std::string_view toml_text, ControllerConf
         if (k == "plain_http") return TomlBool(node, k, c.plain_http);
         if (k == "insecure_http") return TomlBool(node, k, c.insecure_http);
         if (k == "audit_retention") return TomlDuration(node, k, c.audit_retention);
+        if (k == "events_reader_buffer") {
+          return TomlCount(node, k, 4096, 1 << 30, c.events_reader_buffer);
+        }
         if (k == "max_result_bytes") {
           auto n = TomlWholeNumber(node);
           if (!n || *n < 0)

@@ -84,6 +84,8 @@ struct ControllerConfig {
   Duration result_retention = std::chrono::hours(30 * 24);
   // How long the audit log keeps a record. 0: for ever.
   Duration audit_retention = std::chrono::hours(365 * 24);
+  // A reader of GET /v1/events with more than this written and not yet taken is dropped.
+  int events_reader_buffer = 1 << 20;
 };
 
 // Reads a TOML config. Keys: data_dir, nats, nats_user, nats_password, nats_ca, nats_cert,
@@ -93,7 +95,8 @@ struct ControllerConfig {
 // agent_nats, nats_auth_file, nats_pid_file, insecure_bus, backup_every, backup_dir,
 // backup_keep, checkpoint_replicas, http_max_connections, http_max_connections_per_client,
 // http_header_timeout, repo_local_roots, max_result_bytes, result_retention, tls_cert,
-// tls_key, tls_san, plain_http, insecure_http, audit_retention, and the [[pool]] array
+// tls_key, tls_san, plain_http, insecure_http, audit_retention, events_reader_buffer, and
+// the [[pool]] array
 // (pool_config.h). Unknown
 // keys are an error, so a typo does not silently fall back to a default.
 Result<void> LoadControllerConfigToml(std::string_view toml_text, ControllerConfig& config);

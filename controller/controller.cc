@@ -33,6 +33,7 @@
 #include "controller/api/audit_api.h"
 #include "controller/api/budgets_api.h"
 #include "controller/api/checkpoints_api.h"
+#include "controller/api/events_api.h"
 #include "controller/api/join_tokens_api.h"
 #include "controller/api/machines_api.h"
 #include "controller/api/request_audit.h"
@@ -48,11 +49,15 @@
 #include "controller/budgets/alerts.h"
 #include "controller/budgets/budget_book.h"
 #include "controller/checkpoints/checkpoint_service.h"
+#include "controller/events/audit_events.h"
+#include "controller/events/event_feed.h"
 #include "controller/fleet/fleet.h"
 #include "controller/machine_reactions.h"
 #include "controller/machines/join_tokens.h"
 #include "controller/machines/machine_manager.h"
 #include "controller/machines/nats_auth.h"
+#include "controller/metrics/alert_counter.h"
+#include "controller/metrics/task_timings.h"
 #include "controller/notify/webhook_notifier.h"
 #include "controller/provisioners/factory.h"
 #include "controller/publish/forge.h"
@@ -150,6 +155,11 @@ class ControllerImpl final : public Controller {
         });
     audit_ = std::make_unique<AuditTrail>(*store_, *batch_, clock_,
                                           AuditTrailOptions{.retention = config_.audit_retention});
+    events_ = std::make_unique<EventFeed>(
+        *store_, *batch_,
+        EventFeedOptions{.max_unsent_bytes = static_cast<size_t>(config_.events_reader_buffer)});
+    if (auto r = events_->Start(); !r) return r.error();
+    audit_->Observe([this](const AuditRecord& r) { RecordAuditEvent(r); });
     followers_ = std::make_unique<TaskFollowers>(fleet_.get());
     backups_ = std::make_unique<ScheduledBackups>(
         ioc_, blocking_, clock_,
@@ -211,8 +221,9 @@ class ControllerImpl final : public Controller {
         TaskCommandsDeps{&ioc_, bus_.get(), batch_.get(), checkpoints_.get(), prefix,
                          [this](const std::string& name) { return SecretValue(name); }});
     task_reactions_ = std::make_unique<TaskReactions>(*followers_, *fleet_);
+    task_timings_ = std::make_unique<TaskTimings>(*task_reactions_);
     tasks_ = std::make_unique<TaskBook>(TaskBookDeps{store_.get(), &clock_, task_commands_.get(),
-                                                     task_reactions_.get(), &ioc_, batch_.get()},
+                                                     task_timings_.get(), &ioc_, batch_.get()},
                                         TaskBookOptions{});
     task_facts_ = std::make_unique<TaskBookFacts>(*tasks_);
     result_agents_ =
@@ -257,6 +268,7 @@ class ControllerImpl final : public Controller {
     // Results a restart interrupted: fetched and published from where they stopped.
     for (const TaskRecord* t : tasks_->List("", std::nullopt, std::numeric_limits<size_t>::max())) {
       results_->TaskChanged(*t);
+      task_timings_->Loaded(*t);
     }
     // Projects whose budget ran out before a restart stay held.
     for (const ProjectRecord* p : tasks_->Projects()) {
@@ -318,8 +330,9 @@ class ControllerImpl final : public Controller {
     alert_notifier_ = std::make_unique<NotifyingAlertSink>(*notifier_);
     alert_log_ = std::make_unique<LogAlertSink>(alert_notifier_.get());
     audit_alerts_ = std::make_unique<AuditAlertSink>(*audit_, *alert_log_);
+    alert_counter_ = std::make_unique<AlertCounter>(*audit_alerts_);
     budgets_ =
-        std::make_unique<BudgetBook>(store_->budgets(), clock_, *bridge_, *bridge_, *audit_alerts_,
+        std::make_unique<BudgetBook>(store_->budgets(), clock_, *bridge_, *bridge_, *alert_counter_,
                                      BudgetBookOptions{.lease_ttl = config_.lease_ttl});
     if (auto r = budgets_->Load(); !r) return r.error();
     return {};
@@ -399,8 +412,10 @@ class ControllerImpl final : public Controller {
                                   e.event_id);
     });
     intake_->Route(AgentEventKind::kCheckpointCreated, [this](const AgentEvent& e) -> Result<void> {
-      checkpoints_->ApplyCreated(e.machine_id, std::get<CheckpointCreatedEvent>(e.what),
-                                 *task_facts_);
+      const auto& created = std::get<CheckpointCreatedEvent>(e.what);
+      const bool known = checkpoints_->Find(created.checkpoint.id) != nullptr;
+      checkpoints_->ApplyCreated(e.machine_id, created, *task_facts_);
+      if (!known) RecordCheckpointTaken(created.checkpoint.id);
       return {};
     });
     intake_->Route(
@@ -410,6 +425,46 @@ class ControllerImpl final : public Controller {
         });
     intake_->Route(AgentEventKind::kAgentStopping,
                    [this](const AgentEvent& e) { return registration_->AgentStopping(e); });
+  }
+
+  // An audit record that is also a state change goes to the events stream too; a
+  // checkpoint's names its task's project, for the stream's scopes.
+  void RecordAuditEvent(const AuditRecord& r) {
+    auto e = EventOfAudit(r);
+    if (!e) return;
+    if (e->project.empty() && r.object_kind == "checkpoint" && checkpoints_) {
+      if (const CheckpointRecord* c = checkpoints_->Find(r.object_id)) {
+        e->project = ProjectOfTask(c->task_id);
+      }
+    }
+    if (auto a = store_->AppendEvent(*e); !a) {
+      spdlog::error("event {} not recorded: {}", e->kind, a.error().message);
+    }
+  }
+
+  std::string ProjectOfTask(const std::string& task_id) const {
+    const TaskRecord* t = tasks_ ? tasks_->Find(task_id) : nullptr;
+    return t != nullptr ? t->project : "";
+  }
+
+  void RecordCheckpointTaken(const std::string& id) {
+    const CheckpointRecord* c = checkpoints_->Find(id);
+    if (c == nullptr) return;  // refused: the catalogue did not take it
+    boost::json::object detail{
+        {"object", c->id},       {"checkpoint", c->id}, {"parent", c->parent},
+        {"trigger", c->trigger}, {"label", c->label},   {"workspace", c->workspace},
+        {"files", c->files},     {"bytes", c->bytes},   {"stored_bytes", c->stored_bytes}};
+    StoredEvent e{0,
+                  clock_.NowMs(),
+                  "checkpoint.taken",
+                  c->machine_id,
+                  boost::json::serialize(detail),
+                  c->task_id,
+                  ProjectOfTask(c->task_id)};
+    batch_->Open();
+    if (auto a = store_->AppendEvent(e); !a) {
+      spdlog::error("event checkpoint.taken not recorded: {}", a.error().message);
+    }
   }
 
   // The agent stopped a task at the timeout the controller gave it.
@@ -487,6 +542,14 @@ class ControllerImpl final : public Controller {
     ad.request_audit = request_audit_.get();
     audit_api_ = std::make_unique<AuditApi>(AuditApiDeps{audit_.get(), &ioc_, &clock_});
     ad.audit_api = audit_api_.get();
+    events_api_ = std::make_unique<EventsApi>(events_.get());
+    ad.events_api = events_api_.get();
+    ad.more_metrics = {.fleet = fleet_.get(),
+                       .budgets = budgets_.get(),
+                       .alerts = alert_counter_.get(),
+                       .task_timings = task_timings_.get(),
+                       .checkpoints = checkpoints_.get(),
+                       .machines = machines_.get()};
     api_ = std::make_unique<Api>(std::move(ad));
     HttpServerOptions ho;
     ho.host = hp->first;
@@ -578,6 +641,7 @@ class ControllerImpl final : public Controller {
   std::unique_ptr<Fleet> fleet_;
   std::unique_ptr<WriteBatch> batch_;
   std::unique_ptr<AuditTrail> audit_;  // every part that decides or changes writes here
+  std::unique_ptr<EventFeed> events_;  // GET /v1/events
   std::unique_ptr<TaskFollowers> followers_;
   std::unique_ptr<ScheduledBackups> backups_;
   std::unique_ptr<Bus> bus_;
@@ -589,6 +653,7 @@ class ControllerImpl final : public Controller {
   std::unique_ptr<PullRequestOpener> pull_requests_;  // after forge_: gone before it
   std::unique_ptr<ResultKeeper> results_;             // outlives task_reactions_, which calls it
   std::unique_ptr<TaskReactions> task_reactions_;
+  std::unique_ptr<TaskTimings> task_timings_;  // between the task book and its reactions
   std::unique_ptr<TaskBook> tasks_;
   std::unique_ptr<TaskBookFacts> task_facts_;
   std::unique_ptr<BudgetBridge> bridge_;
@@ -596,6 +661,7 @@ class ControllerImpl final : public Controller {
   std::unique_ptr<NotifyingAlertSink> alert_notifier_;
   std::unique_ptr<LogAlertSink> alert_log_;
   std::unique_ptr<AuditAlertSink> audit_alerts_;
+  std::unique_ptr<AlertCounter> alert_counter_;  // counts alerts, then audit_alerts_
   std::unique_ptr<BudgetBook> budgets_;
   std::unique_ptr<NatsAuth> nats_auth_;
   std::unique_ptr<JoinTokens> join_tokens_;  // null with an insecure bus
@@ -621,6 +687,7 @@ class ControllerImpl final : public Controller {
   std::unique_ptr<WebhooksApi> webhooks_api_;
   std::unique_ptr<RequestAudit> request_audit_;
   std::unique_ptr<AuditApi> audit_api_;
+  std::unique_ptr<EventsApi> events_api_;
   std::unique_ptr<Api> api_;
   std::unique_ptr<HttpServer> http_;
   uint64_t ticks_ = 0;

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs the benchmarks: ./scripts/bench.sh [heartbeats|agent|scheduler|meter|budget|checkpoint|spawn|isolation|repo|bus_tls|tls]...
+# Runs the benchmarks: ./scripts/bench.sh [heartbeats|agent|scheduler|meter|budget|checkpoint|spawn|isolation|repo|bus_tls|tls|dashboard]...
 # (no name: all).
 # Figures go to stdout as JSON lines (one object per line); progress goes to stderr.
 # Extra options for one bench: HEARTBEAT_BENCH_ARGS="--steps 1000,5000",
@@ -8,7 +8,8 @@
 # CHECKPOINT_BENCH_ARGS="--runs 5 --source /usr/include", SPAWN_BENCH_ARGS="--spawns 50",
 # ISOLATION_BENCH_ARGS="--runs 5 --starts 30", REPO_BENCH_ARGS="--runs 5 --files 20000" or
 # BUS_TLS_BENCH_ARGS="--runs 5 --requests 5000 --messages 200000" or
-# TLS_BENCH_ARGS="--runs 5 --calls 40".
+# TLS_BENCH_ARGS="--runs 5 --calls 40" or DASHBOARD_BENCH_ARGS="--runs 5 --machines 1000 --tasks 10000"
+# (dashboard: headless Chromium, installed by scripts/install-deps.sh).
 # BUILD_DIR picks the build tree (default: build). Each bench's headline figures are then
 # compared with tests/bench/baseline.json: one more than 20% worse prints a REGRESSION line and
 # the script exits 1.
@@ -18,7 +19,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 BUILD_DIR="${BUILD_DIR:-$ROOT/build}"
 
 usage() {
-  echo "usage: $0 [heartbeats|agent|scheduler|meter|budget|checkpoint|spawn|isolation|repo|bus_tls|tls]..." >&2
+  echo "usage: $0 [heartbeats|agent|scheduler|meter|budget|checkpoint|spawn|isolation|repo|bus_tls|tls|dashboard]..." >&2
   exit 2
 }
 
@@ -38,6 +39,7 @@ for b in "${benches[@]}"; do
     repo) targets+=(repo_bench) ;;
     bus_tls) targets+=(bus_tls_bench) ;;
     tls) targets+=(api_tls_bench) ;;
+    dashboard) targets+=(dashboard_bench) ;;
     -h | --help) usage ;;
     *) echo "bench: unknown benchmark '$b'" >&2; usage ;;
   esac
@@ -83,6 +85,7 @@ for b in "${benches[@]}"; do
     repo) bin=repo_bench args=${REPO_BENCH_ARGS:-} ;;
     bus_tls) bin=bus_tls_bench args=${BUS_TLS_BENCH_ARGS:-} ;;
     tls) bin=api_tls_bench args=${TLS_BENCH_ARGS:-} ;;
+    dashboard) bin=dashboard_bench args=${DASHBOARD_BENCH_ARGS:-} ;;
   esac
   # shellcheck disable=SC2086  # word splitting of the extra options is intended
   "$BUILD_DIR/bin/$bin" $args | tee "$figures" || status=1

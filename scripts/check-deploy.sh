@@ -10,8 +10,10 @@
 #               it listens in the clear on loopback only (nats-server's tls block, the API's
 #               certificate)
 #   packer      packer validate of packer/worker.pkr.hcl (placeholder secrets and package)
+#   prometheus  promtool check rules and promtool test rules of templates/prometheus/ (the
+#               alert rules, and their unit tests), and that the Grafana dashboard is JSON
 # Exits 77 (ctest: skipped) when the tool is not installed and cannot be (terraform, which
-# Debian does not package).
+# Debian does not package), or is not installed (promtool, from Debian's prometheus).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 # No user CLI config: nothing here needs one, and terraform warns when it is missing.
@@ -23,6 +25,12 @@ terraform_or_skip() {
   command -v terraform >/dev/null || { echo "check-deploy: no terraform here; skipped" >&2; exit 77; }
 }
 case "${1:-}" in
+  prometheus)
+    command -v promtool >/dev/null ||
+      { echo "check-deploy: no promtool here (Debian package prometheus; scripts/install-deps.sh); skipped" >&2; exit 77; }
+    promtool check rules "$ROOT/templates/prometheus/alerts.yml"
+    (cd "$ROOT/templates/prometheus" && promtool test rules alerts_test.yml)
+    python3 -m json.tool "$ROOT/templates/grafana/autovibe.json" >/dev/null ;;
   cloud-init)
     need cloud-init
     cloud-init schema --config-file "$ROOT/templates/cloud-init/agent.yaml"
@@ -129,5 +137,5 @@ PY
       -var proxmox_password=placeholder -var agent_package="$tmp/autovibe-agent.deb" \
       worker.pkr.hcl ;;
   *)
-    echo "usage: $0 cloud-init|terraform|terraform-user-data|nomad|packer" >&2; exit 2 ;;
+    echo "usage: $0 cloud-init|terraform|terraform-user-data|nomad|packer|prometheus" >&2; exit 2 ;;
 esac

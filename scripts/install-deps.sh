@@ -29,10 +29,16 @@ PACKAGES=(
   # checks of the deployment files: cloud-init's schema (it is disabled on this host below),
   # packer validate
   cloud-init packer
+  # promtool checks templates/prometheus/ (apt starts no daemon here: policy-rc.d below; on a
+  # host with systemd, `systemctl disable --now prometheus` if you run none)
+  prometheus
   # the ssh backend's tests adopt this machine through an sshd on a loopback port
   openssh-server
   # tools the tests and scripts use
   curl python3 procps clang-format openssl
+  # the dashboard's browser tests and ./scripts/bench.sh dashboard (headless, with
+  # playwright-core from npm below)
+  chromium
   # ./scripts/fuzz.sh: libFuzzer with clang 14's sanitizers (tests/fuzz/)
   clang-14 libclang-rt-14-dev libfuzzer-14-dev
   # references of ./scripts/bench.sh checkpoint
@@ -116,3 +122,16 @@ fi
 # lockfile in templates/tools/ and linked into /usr/local/bin. The same script installs them on
 # provisioned workers (cloud-init) and in the docker agent image.
 $SUDO "$(dirname "$0")/../templates/tools/install-tools.sh" git node claude-code codex
+
+# The dashboard's libraries and build tool (Preact, htm, uPlot, esbuild) and playwright-core for
+# its browser tests, pinned by controller/dashboard/web/package-lock.json: `npm ci` into
+# controller/dashboard/web/node_modules, where the build (controller/dashboard/dashboard.cmake)
+# and the tests find them. Skipped when that lockfile is the one installed.
+web="$(cd "$(dirname "$0")/../controller/dashboard/web" && pwd)"
+if cmp -s "$web/package-lock.json" "$web/node_modules/.autovibe-installed-lock.json"; then
+  echo "install-deps: dashboard packages present"
+else
+  echo "install-deps: installing the dashboard's packages (npm ci of $web/package-lock.json)"
+  (cd "$web" && npm ci --prefer-offline --no-fund --no-audit --loglevel=error)
+  cp "$web/package-lock.json" "$web/node_modules/.autovibe-installed-lock.json"
+fi

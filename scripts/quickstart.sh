@@ -319,6 +319,8 @@ echo "Its API serves https at $API_URL with a self-signed certificate, SHA-256"
 echo "  $API_PIN"
 echo "The CLI verifies it: AUTOVIBE_PIN=$API_PIN (env.sh sets it), or --pin,"
 echo "or AUTOVIBE_CA=$API_CERT (--ca); a mismatch is refused."
+echo "The dashboard: $API_URL/ (accept the self-signed certificate above in the browser),"
+echo "  sign in with the admin token: $(cat "$RUN/controller/admin.token")"
 hint() { printf '  %-44s # %s\n' "$1" "$2"; }
 hint "source $RUN/env.sh" "CLI on PATH, pointed at this controller"
 hint "autovibe machines list" "the table above; add --json for scripts"

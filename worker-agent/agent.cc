@@ -22,6 +22,7 @@
 #include "common/core/open_files.h"
 #include "common/core/time.h"
 #include "common/wire/resources.h"
+#include "worker-agent/agent_metrics.h"
 #include "worker-agent/checkpoint_keeper.h"
 #include "worker-agent/command_reply.h"
 #include "worker-agent/host/resources.h"
@@ -76,6 +77,7 @@ class AgentImpl final : public Agent {
         stop_timer_(ioc_) {}
 
   ~AgentImpl() override {
+    metrics_.reset();
     cmd_sub_.reset();
     checkpoints_.reset();  // waits for the disk thread's current work
     tasks_.reset();        // kills any tool still running
@@ -146,6 +148,7 @@ class AgentImpl final : public Agent {
         CheckpointKeeperOptions{.data_dir = config_.data_dir, .settings = config_.checkpoints});
     if (!keeper) return keeper.error();
     checkpoints_ = std::move(*keeper);
+    if (auto r = ServeMetrics(); !r) return r.error();
     spdlog::info("agent starting name={} data_dir={} tools={}", config_.name, config_.data_dir,
                  fmt::join(tools_, ","));
     return {};
@@ -244,6 +247,22 @@ class AgentImpl final : public Agent {
                                                       : kDefaultUpstreams[0][1],
                  config_.upstreams.count("openai") ? config_.upstreams.at("openai")
                                                    : kDefaultUpstreams[1][1]);
+    return {};
+  }
+
+  // The agent's own /metrics, when asked for (agent_metrics.h).
+  Result<void> ServeMetrics() {
+    if (config_.metrics_listen.empty()) return {};
+    auto m = StartAgentMetrics(ioc_, config_.metrics_listen, config_.metrics_allow_remote,
+                               {.name = &config_.name,
+                                .machine_id = &machine_id_,
+                                .outbox = outbox_.get(),
+                                .checkpoints = checkpoints_.get(),
+                                .tasks = tasks_.get(),
+                                .meter = meter_.get()});
+    if (!m) return m.error();
+    metrics_ = std::move(*m);
+    spdlog::info("agent metrics listening url={}", metrics_->url());
     return {};
   }
 
@@ -614,6 +633,7 @@ class AgentImpl final : public Agent {
     heartbeat_timer_.cancel();
     retry_timer_.cancel();
     signals_.cancel();
+    if (metrics_) metrics_->Stop();
     cmd_sub_.reset();
     if (!machine_id_.empty()) {
       v1::AgentEvent e;
@@ -644,6 +664,7 @@ class AgentImpl final : public Agent {
   std::unique_ptr<TaskManager> tasks_;             // after meter_: gone before it
   std::unique_ptr<CheckpointKeeper> checkpoints_;  // after tasks_: gone before it
   std::unique_ptr<Subscription> cmd_sub_;
+  std::unique_ptr<AgentMetricsServer> metrics_;  // null unless metrics_listen is set
   std::vector<std::string> tools_;
   std::string machine_id_;
   const std::string instance_id_ = NewId("i");  // tells the controller this process restarted

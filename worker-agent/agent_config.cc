@@ -136,39 +136,47 @@ Result<void> ApplyBoxChoice(std::string_view key, const std::string& text, box::
 }
 
 Result<void> LoadAgentConfigToml(std::string_view toml_text, AgentConfig& c) {
-  return ForEachTomlKey(toml_text,
-                        [&c](std::string_view k, const toml::node& node) -> Result<void> {
-                          if (k == "nats") return TomlString(node, k, c.nats_url);
-                          if (k == "nats_user") return TomlString(node, k, c.nats_user);
-                          if (k == "nats_password") return TomlString(node, k, c.nats_password);
-                          if (auto r = TomlBusTls(k, node, c.nats_tls)) return *r;
-                          if (k == "join_token") return TomlString(node, k, c.join_token);
-                          if (k == "join_token_file") {
-                            return TomlString(node, k, c.join_token_file);
-                          }
-                          if (k == "name") return TomlString(node, k, c.name);
-                          if (k == "data_dir") return TomlString(node, k, c.data_dir);
-                          if (k == "backend") return TomlString(node, k, c.backend);
-                          if (k == "machine_id") return TomlString(node, k, c.machine_id);
-                          if (k == "subject_prefix") return TomlString(node, k, c.subject_prefix);
-                          if (k == "log_level") return TomlString(node, k, c.log_level);
-                          if (k == "labels") return TomlStringTable(node, k, c.labels);
-                          if (k == "upstreams") return TomlStringTable(node, k, c.upstreams);
-                          if (k == "task_slots") return TomlSlots(node, k, c.task_slots);
-                          if (k == "max_output_bytes") {
-                            return TomlCount(node, k, c.max_output_bytes);
-                          }
-                          if (k == "task_grace") return TomlDuration(node, k, c.task_grace);
-                          if (k == "task_limits") return TomlLimits(node, k, c.task_limits);
-                          if (k == "task_user" || k == "network") {
-                            return TomlBoxChoice(node, k, c.box);
-                          }
-                          if (k == "box") return box::TomlBox(node, c.box);
-                          if (k == "meter") return meter::TomlMeterConfig(node, c.meter);
-                          if (k == "checkpoints") return TomlCheckpoints(node, c.checkpoints);
-                          if (k == "repos") return TomlRepos(node, c.repos);
-                          return UnknownKey(k);
-                        });
+  return ForEachTomlKey(
+      toml_text, [&c](std::string_view k, const toml::node& node) -> Result<void> {
+        if (k == "nats") return TomlString(node, k, c.nats_url);
+        if (k == "nats_user") return TomlString(node, k, c.nats_user);
+        if (k == "nats_password") return TomlString(node, k, c.nats_password);
+        if (auto r = TomlBusTls(k, node, c.nats_tls)) return *r;
+        if (k == "join_token") return TomlString(node, k, c.join_token);
+        if (k == "join_token_file") {
+          return TomlString(node, k, c.join_token_file);
+        }
+        if (k == "name") return TomlString(node, k, c.name);
+        if (k == "data_dir") return TomlString(node, k, c.data_dir);
+        if (k == "backend") return TomlString(node, k, c.backend);
+        if (k == "machine_id") return TomlString(node, k, c.machine_id);
+        if (k == "subject_prefix") return TomlString(node, k, c.subject_prefix);
+        if (k == "log_level") return TomlString(node, k, c.log_level);
+        if (k == "labels") return TomlStringTable(node, k, c.labels);
+        if (k == "upstreams") return TomlStringTable(node, k, c.upstreams);
+        if (k == "task_slots") return TomlSlots(node, k, c.task_slots);
+        if (k == "max_output_bytes") {
+          return TomlCount(node, k, c.max_output_bytes);
+        }
+        if (k == "task_grace") return TomlDuration(node, k, c.task_grace);
+        if (k == "task_limits") return TomlLimits(node, k, c.task_limits);
+        if (k == "task_user" || k == "network") {
+          return TomlBoxChoice(node, k, c.box);
+        }
+        if (k == "box") return box::TomlBox(node, c.box);
+        if (k == "meter") return meter::TomlMeterConfig(node, c.meter);
+        if (k == "checkpoints") return TomlCheckpoints(node, c.checkpoints);
+        if (k == "repos") return TomlRepos(node, c.repos);
+        if (k == "metrics_listen") return TomlString(node, k, c.metrics_listen);
+        if (k == "metrics_allow_remote") {
+          auto b = node.value_exact<bool>();
+          if (!b)
+            return MakeError(ErrorCode::kBadConfig, std::string(k) + " must be true or false");
+          c.metrics_allow_remote = *b;
+          return {};
+        }
+        return UnknownKey(k);
+      });
 }
 
 Result<std::pair<std::string, std::string>> ParseKeyValue(std::string_view text) {
@@ -201,6 +209,7 @@ Result<void> ValidateAgentConfig(const AgentConfig& c) {
   }
   if (c.data_dir.empty()) return MakeError(ErrorCode::kBadConfig, "data_dir must not be empty");
   if (auto r = meter::ValidateMeterConfig(c.meter, c.upstreams); !r) return r;
+  if (auto r = CheckMetricsListen(c.metrics_listen, c.metrics_allow_remote); !r) return r;
   return ValidateTaskSettings(c);
 }
 
@@ -243,7 +252,9 @@ ParsedAgentArgs ParseAgentArgs(int argc, char** argv) {
       join_token_file;
   std::vector<std::string> labels, upstreams;
   uint32_t task_slots = 0;
-  std::string task_grace, proxy_listen, prices, checkpoint_every, task_user, network;
+  std::string task_grace, proxy_listen, prices, checkpoint_every, task_user, network,
+      metrics_listen;
+  bool metrics_allow_remote = false;
   app.add_option("--config", config_file, "TOML config file; flags override it");
   app.add_option("--nats", nats, "NATS server URL [" + c.nats_url + "]");
   app.add_option("--nats-user", user, "NATS user name");
@@ -262,6 +273,11 @@ ParsedAgentArgs ParseAgentArgs(int argc, char** argv) {
   app.add_option("--proxy-listen", proxy_listen,
                  "metering proxy address HOST:PORT [" + c.meter.listen + "]");
   app.add_option("--prices", prices, "model price table (TOML) [built in]");
+  app.add_option("--metrics-listen", metrics_listen,
+                 "serve the agent's metrics (Prometheus text, GET /metrics) on HOST:PORT, a "
+                 "loopback address [off]");
+  app.add_flag("--metrics-allow-remote", metrics_allow_remote,
+               "let --metrics-listen be an address other than loopback");
   app.add_option("--backend", backend, "how this machine was made (set by provisioners) [manual]");
   app.add_option("--subject-prefix", prefix, "bus subject prefix [av]");
   app.add_option("--log-level", level, "trace|debug|info|warn|error [info]");
@@ -308,6 +324,8 @@ ParsedAgentArgs ParseAgentArgs(int argc, char** argv) {
   Override(c.log_level, level);
   Override(c.meter.listen, proxy_listen);
   Override(c.meter.prices_file, prices);
+  Override(c.metrics_listen, metrics_listen);
+  if (metrics_allow_remote) c.metrics_allow_remote = true;
   if (slots_flag->count() > 0) c.task_slots = task_slots;
   if (!task_grace.empty()) {
     auto d = ParseDuration(task_grace);

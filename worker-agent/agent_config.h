@@ -67,17 +67,21 @@ struct AgentConfig {
   meter::MeterConfig meter;
   CheckpointSettings checkpoints;
   RepoSettings repos;
+  // The agent's own GET /metrics (agent_metrics.h): HOST:PORT, "" for none (the default);
+  // on loopback only unless metrics_allow_remote.
+  std::string metrics_listen;
+  bool metrics_allow_remote = false;
   std::string config_file;  // the --config file, if any: masked inside task boxes
 };
 
 // Keys: nats, nats_user, nats_password, nats_ca, nats_ca_pem, nats_cert, nats_key, join_token,
 // join_token_file, name, data_dir, backend, machine_id, subject_prefix, log_level,
-// task_slots, max_output_bytes, task_grace, task_user ("per-task" | "root"), network ("host" |
-// "proxy-only"), [box] table (box_settings.h), [labels] table, [upstreams] table, [task_limits]
-// table (address_space_bytes, cpu_seconds, file_size_bytes, open_files, processes: integers,
-// 0 keeps the agent's own limit; core_dumps: bool), [meter] table (meter_config.h),
-// [checkpoints] table (auto_every, at_task_end, keep_auto, keep_days, prune_every). Unknown
-// keys are an error.
+// task_slots, max_output_bytes, task_grace, metrics_listen, metrics_allow_remote, task_user
+// ("per-task" | "root"), network ("host" | "proxy-only"), [box] table (box_settings.h), [labels]
+// table, [upstreams] table, [task_limits] table (address_space_bytes, cpu_seconds, file_size_bytes,
+// open_files, processes: integers, 0 keeps the agent's own limit; core_dumps: bool), [meter] table
+// (meter_config.h), [checkpoints] table (auto_every, at_task_end, keep_auto, keep_days,
+// prune_every). Unknown keys are an error.
 Result<void> LoadAgentConfigToml(std::string_view toml_text, AgentConfig& config);
 
 // Sets box.task_user (`key` "task_user") or box.network ("network") from its text.

@@ -322,23 +322,25 @@ void CheckpointKeeper::CheckpointNow(const v1::Command& cmd, Reply reply) {
   }
   OnDisk(
       [requests](Disk& d) {
-        std::vector<Result<snapshot::CreateResult>> out;
-        for (const auto& r : requests) out.push_back(d.store->Create(r));
+        std::vector<Taken> out;
+        for (const auto& r : requests) out.push_back(Take(d, r));
         return out;
       },
-      [this, cmd, reply, requests, attempts](std::vector<Result<snapshot::CreateResult>> results) {
+      [this, cmd, reply, requests, attempts](std::vector<Taken> results) {
         // Every checkpoint taken is reported; the answer fails only when none was.
         v1::CommandReply answer;
         std::optional<Error> failed;
         for (size_t i = 0; i < results.size(); ++i) {
-          if (!results[i]) {
-            Failed(requests[i].task_id, attempts[i], results[i].error());
-            failed = results[i].error();
+          const auto& r = results[i].result;
+          if (!r) {
+            Failed(requests[i].task_id, attempts[i], r.error());
+            failed = r.error();
             continue;
           }
           failures_.erase(requests[i].task_id);
-          Emit(results[i]->manifest, attempts[i]);
-          *answer.add_checkpoints() = results[i]->manifest;
+          timings_.take["manual"].Observe(results[i].seconds);
+          Emit(r->manifest, attempts[i]);
+          *answer.add_checkpoints() = r->manifest;
         }
         if (failed && answer.checkpoints_size() == 0) return reply(AnswerTo(cmd, *failed));
         reply(AnswerTo(cmd, std::move(answer)));
@@ -404,6 +406,7 @@ void CheckpointKeeper::RestoreWorkspace(const std::string& id, const std::string
   struct Outcome {
     std::optional<v1::CheckpointManifest> before;
     Result<snapshot::RestoreResult> restored;
+    double seconds = 0;
   };
   OnDisk(
       [r, data_dir = options_.data_dir](Disk& d) mutable {
@@ -414,13 +417,15 @@ void CheckpointKeeper::RestoreWorkspace(const std::string& id, const std::string
         r.replace = std::filesystem::exists(r.target, ec);
         std::optional<v1::CheckpointManifest> before;
         r.on_before = [&before](const v1::CheckpointManifest& m) { before = m; };
+        const auto start = SteadyClock::now();
         auto restored = d.store->Restore(r);
-        return Outcome{std::move(before), std::move(restored)};
+        return Outcome{std::move(before), std::move(restored), SecondsSince(start)};
       },
       [this, id, task, attempt, done = std::move(done)](Outcome out) {
         busy_.erase(task);
         if (out.before) Emit(*out.before, attempt);
         if (out.restored) {
+          timings_.restore.Observe(out.seconds);
           spdlog::info("restored checkpoint {} into the workspace of task {} files={}", id, task,
                        out.restored->restored.files);
           if (!out.restored->not_kept.empty()) {
@@ -458,9 +463,8 @@ void CheckpointKeeper::TakeAuto(const std::string& task_id) {
                             .task_id = task_id,
                             .machine_id = machine_id_,
                             .only_if_changed = true};
-  OnDisk([r](Disk& d) { return d.store->Create(r); },
-         [this, task_id, attempt = tasks_.AttemptOf(task_id)](
-             Result<snapshot::CreateResult> created) { Took(created, task_id, attempt); });
+  OnDisk([r](Disk& d) { return Take(d, r); }, [this, task_id, attempt = tasks_.AttemptOf(task_id)](
+                                                  Taken taken) { Took(taken, task_id, attempt); });
 }
 
 void CheckpointKeeper::TaskEnded(const std::string& task_id, uint32_t attempt) {
@@ -472,14 +476,18 @@ void CheckpointKeeper::TaskEnded(const std::string& task_id, uint32_t attempt) {
                             .task_id = task_id,
                             .machine_id = machine_id_,
                             .only_if_changed = true};
-  OnDisk([r](Disk& d) { return d.store->Create(r); },
-         [this, task_id, attempt](Result<snapshot::CreateResult> created) {
-           Took(created, task_id, attempt);
-         });
+  OnDisk([r](Disk& d) { return Take(d, r); },
+         [this, task_id, attempt](Taken taken) { Took(taken, task_id, attempt); });
 }
 
-void CheckpointKeeper::Took(const Result<snapshot::CreateResult>& r, const std::string& task_id,
-                            uint32_t attempt) {
+CheckpointKeeper::Taken CheckpointKeeper::Take(Disk& d, const snapshot::CreateRequest& r) {
+  const auto start = SteadyClock::now();
+  auto result = d.store->Create(r);
+  return Taken{std::move(result), SecondsSince(start)};
+}
+
+void CheckpointKeeper::Took(const Taken& t, const std::string& task_id, uint32_t attempt) {
+  const Result<snapshot::CreateResult>& r = t.result;
   if (!r) return Failed(task_id, attempt, r.error());
   failures_.erase(task_id);
   if (!r->skipped.empty()) {
@@ -487,6 +495,7 @@ void CheckpointKeeper::Took(const Result<snapshot::CreateResult>& r, const std::
                  r->manifest.id(), r->skipped.size(), r->skipped.front());
   }
   if (!r->created) return;
+  timings_.take[r->manifest.trigger()].Observe(t.seconds);
   Emit(r->manifest, attempt);
   MaybePrune();
 }
@@ -495,6 +504,7 @@ void CheckpointKeeper::Took(const Result<snapshot::CreateResult>& r, const std::
 // checkpoint taken on command also answers with it.
 void CheckpointKeeper::Failed(const std::string& task_id, uint32_t attempt, const Error& e) {
   spdlog::warn("checkpoint of task {} failed: {}", task_id, e.message);
+  ++timings_.failures;
   if (attempt == 0 || !ValidTaskId(task_id)) return;
   auto [it, added] = failures_.try_emplace(task_id, attempt, e.message);
   if (!added && it->second == std::pair(attempt, e.message)) return;

@@ -18,6 +18,7 @@
 
 #include "autovibe/v1/command.pb.h"
 #include "common/core/duration.h"
+#include "common/core/histogram.h"
 #include "common/core/result.h"
 #include "worker-agent/agent_config.h"
 #include "worker-agent/runner/event_outbox.h"
@@ -32,6 +33,13 @@ struct CheckpointKeeperOptions {
   std::string data_dir;  // store in <data_dir>/checkpoints; workspaces/<task id>
   CheckpointSettings settings;
   snapshot::CheckpointOptions store;
+};
+
+// How long the store took, since the agent started (for the agent's /metrics).
+struct CheckpointTimings {
+  std::map<std::string, DurationHistogram> take;  // checkpoints taken, by trigger
+  DurationHistogram restore;                      // restores and seeds that succeeded
+  uint64_t failures = 0;                          // checkpoints that could not be taken
 };
 
 class CheckpointKeeper {
@@ -62,6 +70,8 @@ class CheckpointKeeper {
   // An attempt ended (TaskFinished sent).
   void TaskEnded(const std::string& task_id, uint32_t attempt);
 
+  const CheckpointTimings& timings() const { return timings_; }
+
  private:
   // What only the disk thread touches.
   struct Disk {
@@ -72,6 +82,12 @@ class CheckpointKeeper {
     std::vector<snapshot::Hash> listed;
     snapshot::ArchiveExports exports;  // ExportArchive
   };
+  // A checkpoint taken on the disk thread, and how long it took.
+  struct Taken {
+    Result<snapshot::CreateResult> result;
+    double seconds = 0;
+  };
+  static Taken Take(Disk& d, const snapshot::CreateRequest& r);
   struct AutoState {
     std::chrono::steady_clock::time_point last{};
     std::unique_ptr<boost::asio::steady_timer> timer;
@@ -83,7 +99,7 @@ class CheckpointKeeper {
   template <class Work, class Done>
   void OnDisk(Work work, Done done);
   void TakeAuto(const std::string& task_id);
-  void Took(const Result<snapshot::CreateResult>& r, const std::string& task_id, uint32_t attempt);
+  void Took(const Taken& t, const std::string& task_id, uint32_t attempt);
   void Failed(const std::string& task_id, uint32_t attempt, const Error& e);
   void Emit(const v1::CheckpointManifest& m, uint32_t attempt);
   void MaybePrune();
@@ -108,6 +124,7 @@ class CheckpointKeeper {
   // By task id: the attempt and why its last checkpoint failed (each told once).
   std::map<std::string, std::pair<uint32_t, std::string>> failures_;
   std::chrono::steady_clock::time_point last_prune_{};
+  CheckpointTimings timings_;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
   std::shared_ptr<Disk> disk_ = std::make_shared<Disk>();
   boost::asio::thread_pool pool_{1};  // the disk thread; last, so joined first

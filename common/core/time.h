@@ -24,6 +24,11 @@ class SystemClock final : public Clock {
 
 int64_t UnixNowNs();
 
+// Seconds on the steady clock since `start` (what a duration histogram observes).
+inline double SecondsSince(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
 // RFC 3339 UTC with milliseconds: "2026-11-22T01:39:42.123Z". 0 gives "".
 std::string FormatRfc3339(int64_t unix_ms);
 

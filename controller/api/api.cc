@@ -6,9 +6,11 @@
 
 #include <boost/json.hpp>
 
+#include "common/core/time.h"
 #include "controller/api/authorize.h"
 #include "controller/api/machine_json.h"
 #include "controller/api/responses.h"
+#include "controller/dashboard/dashboard.h"
 
 namespace autovibe {
 namespace {
@@ -22,8 +24,12 @@ HttpResponse NoCaller(const Error& why) {
 }  // namespace
 
 HttpResponse Api::Handle(const HttpRequest& req) {
+  const auto read = std::chrono::steady_clock::now();
   std::string route = "other";
   HttpResponse res;
+  // Before the request runs: it may delete what it names.
+  const bool audited = deps_.request_audit != nullptr && RequestAudit::Audited(req);
+  std::optional<std::string> owner = audited ? OwnerOf(req) : std::nullopt;
   try {
     res = Route(req, route);
   } catch (const std::exception& e) {
@@ -31,21 +37,38 @@ HttpResponse Api::Handle(const HttpRequest& req) {
     spdlog::error("api handler failed route={} error={}", route, e.what());
     res = JsonError(500, "internal", "internal error");
   }
-  if (deps_.request_audit != nullptr && RequestAudit::Audited(req)) {
-    res = deps_.request_audit->Answered(req, route, Authenticate(req), std::move(res));
+  if (audited) {
+    res = deps_.request_audit->Answered(req, route, Authenticate(req), std::move(res),
+                                        std::move(owner));
   }
   if (res.later) {
     // Counted once answered.
-    res.later = [this, route, later = std::move(res.later)](auto respond) {
-      later([this, route, respond](HttpResponse r) {
-        ++metrics_.requests[{route, r.status}];
+    res.later = [this, route, read, later = std::move(res.later)](auto respond) {
+      later([this, route, respond, read](HttpResponse r) {
+        Answered(route, r.status, read);
         respond(std::move(r));
       });
     };
     return res;
   }
-  ++metrics_.requests[{route, res.status}];
+  Answered(route, res.status, read);
   return res;
+}
+
+std::optional<std::string> Api::OwnerOf(const HttpRequest& req) const {
+  const auto seg = PathSegments(req.path);
+  if (seg.size() < 3 || seg[0] != "v1") return std::nullopt;
+  if (seg[1] == "projects") return std::string(seg[2]);
+  // One that does not exist has none (and the body does not get to name one).
+  if (seg[1] == "tasks") return lookup_.OfTask(seg[2]).value_or("");
+  if (seg[1] == "checkpoints") return lookup_.OfCheckpoint(seg[2]).value_or("");
+  return std::nullopt;
+}
+
+void Api::Answered(const std::string& route, int status,
+                   std::chrono::steady_clock::time_point since) {
+  ++metrics_.requests[{route, status}];
+  metrics_.latency[route].Observe(SecondsSince(since));
 }
 
 std::optional<HttpResponse> Api::CheckHead(const HttpRequest& head) {
@@ -105,7 +128,14 @@ HttpResponse Api::Route(const HttpRequest& req, std::string& route) {
     if (req.method != "GET") return MethodNotAllowed("GET");
     return Metrics();
   }
-  if (seg.empty() || seg[0] != "v1") return JsonError(404, "not_found", "no such endpoint");
+  if (seg.empty() || seg[0] != "v1") {
+    // The dashboard's files need no token: its sign-in page must load.
+    if (auto file = ServeDashboard(req)) {
+      route = "/ (dashboard)";
+      return std::move(*file);
+    }
+    return JsonError(404, "not_found", "no such endpoint");
+  }
   auto caller = Identify(req);
   if (!caller) {
     route = "unauthorized";
@@ -141,6 +171,9 @@ HttpResponse Api::RouteV1(const HttpRequest& req, const std::vector<std::string_
   if (deps_.webhooks_api != nullptr && WebhooksApi::Handles(seg)) {
     return deps_.webhooks_api->Route(req, seg, route, &caller);
   }
+  if (deps_.events_api != nullptr && EventsApi::Handles(seg)) {
+    return deps_.events_api->Route(req, seg, caller);
+  }
   if (deps_.audit_api != nullptr && AuditApi::Handles(seg)) {
     return deps_.audit_api->Route(req, seg, route);
   }
@@ -168,10 +201,15 @@ void RenderTaskMetrics(const TaskBook& book, std::string& out) {
   out += "# HELP autovibe_task_placements_total Tasks placed on machines.\n";
   out += "# TYPE autovibe_task_placements_total counter\n";
   out += fmt::format("autovibe_task_placements_total {}\n", c.placements);
+  out += "# HELP autovibe_tasks_submitted_total Tasks submitted.\n";
   out += "# TYPE autovibe_tasks_submitted_total counter\n";
   out += fmt::format("autovibe_tasks_submitted_total {}\n", c.submitted);
+  out += "# HELP autovibe_tasks_requeued_total Tasks sent back to the queue for another attempt.\n";
   out += "# TYPE autovibe_tasks_requeued_total counter\n";
   out += fmt::format("autovibe_tasks_requeued_total {}\n", c.requeued);
+  out +=
+      "# HELP autovibe_task_stale_cancels_total Copies of tasks cancelled where they should "
+      "not run.\n";
   out += "# TYPE autovibe_task_stale_cancels_total counter\n";
   out += fmt::format("autovibe_task_stale_cancels_total {}\n", c.stale_cancels);
 }
@@ -191,12 +229,16 @@ HttpResponse Api::Metrics() const {
       "# HELP autovibe_heartbeats_received_total Heartbeats applied.\n"
       "# TYPE autovibe_heartbeats_received_total counter\n";
   out += fmt::format("autovibe_heartbeats_received_total {}\n", c.heartbeats);
+  out +=
+      "# HELP autovibe_heartbeats_unknown_total Heartbeats from machines the fleet does not "
+      "know.\n";
   out += "# TYPE autovibe_heartbeats_unknown_total counter\n";
   out += fmt::format("autovibe_heartbeats_unknown_total {}\n", c.heartbeats_unknown);
   out +=
       "# HELP autovibe_insecure_bus 1 when the bus runs without users (--insecure-bus).\n"
       "# TYPE autovibe_insecure_bus gauge\n";
   out += fmt::format("autovibe_insecure_bus {}\n", deps_.insecure_bus ? 1 : 0);
+  out += "# HELP autovibe_registrations_total Agent registrations accepted.\n";
   out += "# TYPE autovibe_registrations_total counter\n";
   out += fmt::format("autovibe_registrations_total {}\n", c.registrations);
   out +=
@@ -236,6 +278,14 @@ HttpResponse Api::Metrics() const {
     out += fmt::format("autovibe_api_requests_total{{route=\"{}\",status=\"{}\"}} {}\n", key.first,
                        key.second, n);
   }
+  MetricsText more;
+  more.Family("autovibe_api_request_duration_seconds", "histogram",
+              "From a request read to its answer given, by route (for a stream: its head).");
+  for (const auto& [route, h] : metrics_.latency) {
+    more.Histogram("autovibe_api_request_duration_seconds", {{"route", route}}, h);
+  }
+  RenderControllerMetrics(deps_.more_metrics, more);
+  out += more.text();
   HttpResponse r;
   r.content_type = "text/plain; version=0.0.4";
   r.body = std::move(out);

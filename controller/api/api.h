@@ -1,6 +1,7 @@
 // The controller's HTTP API: routing, authentication, JSON. Owner-thread only.
 #pragma once
 
+#include <chrono>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -12,6 +13,7 @@
 #include "controller/api/budgets_api.h"
 #include "controller/api/caller.h"
 #include "controller/api/checkpoints_api.h"
+#include "controller/api/events_api.h"
 #include "controller/api/join_tokens_api.h"
 #include "controller/api/machines_api.h"
 #include "controller/api/metrics.h"
@@ -23,6 +25,7 @@
 #include "controller/api/webhooks_api.h"
 #include "controller/auth/token_book.h"
 #include "controller/fleet/fleet.h"
+#include "controller/metrics/controller_metrics.h"
 #include "controller/model/refusals.h"
 
 namespace autovibe {
@@ -43,6 +46,7 @@ struct ApiDeps {
   WebhooksApi* webhooks_api = nullptr;        // may be null
   RequestAudit* request_audit = nullptr;      // null: requests are not audited
   AuditApi* audit_api = nullptr;              // may be null
+  EventsApi* events_api = nullptr;            // may be null
   // The bus runs without users (--insecure-bus): /healthz and /metrics say so.
   bool insecure_bus = false;
   // Tokens beside the bootstrap admin token; null: that token alone.
@@ -52,6 +56,8 @@ struct ApiDeps {
   // `tasks`, the lookup ProjectScope uses).
   const CheckpointService* checkpoints = nullptr;
   const MachineManager* machines = nullptr;
+  // The rest of /metrics (controller/metrics/): spend, leases, timings, pools, machines.
+  ControllerMetricsSources more_metrics;
 };
 
 class Api {
@@ -87,6 +93,11 @@ class Api {
   // The 401 for a /v1 request without a valid token; nothing for a good one or another path.
   std::optional<HttpResponse> Unauthorized(const HttpRequest& req, std::string& route) const;
   HttpResponse Metrics() const;
+  // The project of the object `req`'s path names, as it stands before the request runs: what
+  // its audit record says, whatever the body claims.
+  std::optional<std::string> OwnerOf(const HttpRequest& req) const;
+  // Counts an answer of `route` given `since` its request was read.
+  void Answered(const std::string& route, int status, std::chrono::steady_clock::time_point since);
 
   ApiDeps deps_;
   ProjectLookup lookup_;

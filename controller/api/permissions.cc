@@ -58,6 +58,8 @@ constexpr RouteRule kRouteRules[] = {
     {"POST", "/v1/tokens", P::kAdmin, F::kFleet},
     {"DELETE", "/v1/tokens/{name}", P::kAdmin, F::kFleet},
     // The audit log: admins only (it names every caller and object of the fleet).
+    {"GET", "/v1/events", P::kRead, F::kList},
+    {"GET", "/v1/whoami", P::kRead, F::kList},
     {"GET", "/v1/audit", P::kAdmin, F::kFleet},
     {"GET", "/v1/audit/verify", P::kAdmin, F::kFleet},
     // Webhooks: managed by admins; read by anyone, a scoped caller seeing only its projects'

@@ -122,17 +122,23 @@ void AnswerRecord(AuditRecord& r, const HttpResponse& res) {
 }
 
 HttpResponse RequestAudit::Answered(const HttpRequest& req, const std::string& route,
-                                    const std::optional<Caller>& caller, HttpResponse res) {
+                                    const std::optional<Caller>& caller, HttpResponse res,
+                                    std::optional<std::string> owner) {
   AuditRecord r = RequestRecord(req, route, caller);
-  if (!res.later) return Finish(std::move(r), std::move(res));
-  res.later = [this, r = std::move(r), later = std::move(res.later)](auto respond) {
-    later([this, r, respond](HttpResponse answer) { respond(Finish(r, std::move(answer))); });
+  if (!res.later) return Finish(std::move(r), std::move(res), owner);
+  res.later = [this, r = std::move(r), owner = std::move(owner),
+               later = std::move(res.later)](auto respond) {
+    later([this, r, owner, respond](HttpResponse answer) {
+      respond(Finish(r, std::move(answer), owner));
+    });
   };
   return res;
 }
 
-HttpResponse RequestAudit::Finish(AuditRecord r, HttpResponse res) {
+HttpResponse RequestAudit::Finish(AuditRecord r, HttpResponse res,
+                                  const std::optional<std::string>& owner) {
   AnswerRecord(r, res);
+  if (owner) r.project = *owner;
   log_.Record(std::move(r));
   if (auto c = commit_(); !c) {
     return JsonError(503, "unavailable",

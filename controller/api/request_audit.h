@@ -35,8 +35,11 @@ class RequestAudit {
   // Records `req`, answered with `res` (now or later), and returns the response to send: the
   // same once the record is durable; a 503 if it could not be written (the controller then
   // stops, as on any failed commit).
+  // `owner`: the project of the object the request names, as the controller knew it before
+  // the request ran; it wins over what the body says.
   HttpResponse Answered(const HttpRequest& req, const std::string& route,
-                        const std::optional<Caller>& caller, HttpResponse res);
+                        const std::optional<Caller>& caller, HttpResponse res,
+                        std::optional<std::string> owner = std::nullopt);
   // Records a request refused on its head (no valid token), whose answer cannot wait.
   void Refused(const HttpRequest& head, const std::string& route, const HttpResponse& res) {
     AuditRecord r = RequestRecord(head, route, std::nullopt);
@@ -46,7 +49,7 @@ class RequestAudit {
 
  private:
   // Records the answered request and commits; the response to send.
-  HttpResponse Finish(AuditRecord r, HttpResponse res);
+  HttpResponse Finish(AuditRecord r, HttpResponse res, const std::optional<std::string>& owner);
 
   AuditLog& log_;
   std::function<Result<void>()> commit_;

@@ -43,6 +43,7 @@ void AuditTrail::Record(AuditRecord r) {
   }
   spdlog::debug("audit seq={} actor={} action={} object={}/{} result={}", r.seq, r.actor, r.action,
                 r.object_kind, r.object_id, r.result);
+  if (observer_) observer_(r);
 }
 
 size_t AuditTrail::Tick() {

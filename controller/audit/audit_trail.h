@@ -3,6 +3,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <memory>
 
 #include "common/audit/audit_chain.h"
@@ -42,6 +43,11 @@ class AuditTrail final : public AuditLog {
 
   AuditStore& records() { return store_.audit(); }
 
+  // Told of each record once it is written, in the same batch (the events stream's share).
+  void Observe(std::function<void(const AuditRecord&)> observer) {
+    observer_ = std::move(observer);
+  }
+
  private:
   friend class AuditVerification;
 
@@ -50,6 +56,7 @@ class AuditTrail final : public AuditLog {
   const Clock& clock_;
   AuditTrailOptions options_;
   int64_t next_prune_ms_ = 0;
+  std::function<void(const AuditRecord&)> observer_;
   // Verifications alive; shared, as one may outlive the trail in a handler the io_context
   // drops at shutdown.
   std::shared_ptr<int> verifying_ = std::make_shared<int>(0);

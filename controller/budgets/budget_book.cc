@@ -335,6 +335,19 @@ Amounts BudgetBook::Outstanding(std::string_view project) const {
   return p == nullptr ? Amounts{} : p->outstanding;
 }
 
+std::vector<ProjectGauges> BudgetBook::Gauges() const {
+  std::vector<ProjectGauges> out;
+  out.reserve(projects_.size());
+  for (const auto& [name, p] : projects_) {
+    ProjectGauges g{.project = name, .all_time = p.all_time, .outstanding = p.outstanding};
+    for (const BudgetState& b : p.budgets) {
+      g.budgets.push_back({.budget = b.budget, .spent = b.spent, .exhausted = b.exhausted});
+    }
+    out.push_back(std::move(g));
+  }
+  return out;
+}
+
 const Lease* BudgetBook::FindLease(std::string_view id) const {
   auto it = leases_.find(id);
   return it == leases_.end() ? nullptr : &it->second;

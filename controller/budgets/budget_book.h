@@ -94,6 +94,19 @@ struct ProjectUsage {
   Amounts totals;  // all time
 };
 
+// A project's budgets and spend as they stand, from memory (for /metrics).
+struct BudgetGauge {
+  Budget budget;
+  int64_t spent = 0;  // settled spend in the period
+  bool exhausted = false;
+};
+struct ProjectGauges {
+  std::string project;
+  std::vector<BudgetGauge> budgets;
+  Amounts all_time;     // every record ever charged to the project
+  Amounts outstanding;  // what its leases hold back now
+};
+
 // A budget of a project that ran out, and what becomes of the project's tasks.
 struct ExhaustedBudget {
   BudgetResource resource = BudgetResource::kUsd;
@@ -151,6 +164,8 @@ class BudgetBook {
   Result<std::vector<BudgetAlert>> Alerts(std::string_view project, size_t limit = 1000);
 
   Amounts Outstanding(std::string_view project) const;
+  // Every project the book knows (one with spend or budgets), by name. No store read.
+  std::vector<ProjectGauges> Gauges() const;
   const Lease* FindLease(std::string_view id) const;
   // A lease closed lately with records still to come (the newest kClosedLeasesKept, in
   // memory): its agent restarted or its machine went, or it was closed with calls in flight

@@ -12,6 +12,16 @@ namespace {
 
 namespace asio = boost::asio;
 
+void CountTransfer(CheckpointCounters& c, const Result<TransferReport>& report, double seconds) {
+  if (!report) {
+    ++c.transfer_failures;
+    return;
+  }
+  ++c.transfers;
+  c.transferred_bytes += report->sent_bytes;
+  c.branch_seconds.Observe(seconds);
+}
+
 }  // namespace
 
 CheckpointService::CheckpointService(CheckpointServiceDeps deps) : d_(std::move(deps)) {}
@@ -98,6 +108,10 @@ CheckpointRecord* CheckpointService::Record(const CheckpointReport& m,
     c.created_at_ms = m.created_at_ms;
     c.received_seq = ++last_seq_;
     if (!c.task_id.empty()) by_task_[c.task_id].insert(c.id);
+    if (taken) {
+      ++counters_.taken[c.trigger];
+      counters_.stored_bytes += c.stored_bytes;
+    }
   }
   AddCopy(c, machine_id);
   if (auto l = listing_.find(machine_id); l != listing_.end()) l->second.recorded.insert(c.id);
@@ -405,10 +419,12 @@ void CheckpointService::Restore(const std::string& id, const std::string& task_i
                                                     "there first"));
   }
   if (auto e = Unreachable(machine)) return done(*e);
-  auto restored = [this, id, task, machine, tasks = &tasks,
-                   done](Result<std::vector<CheckpointReport>> r) {
+  auto restored = [this, id, task, machine, tasks = &tasks, done,
+                   asked =
+                       std::chrono::steady_clock::now()](Result<std::vector<CheckpointReport>> r) {
     restoring_.erase(restoring_.find(task));
     if (!r) return done(r.error());
+    counters_.restore_seconds.Observe(SecondsSince(asked));
     RestoreOutcome out{.checkpoint_id = id, .task_id = task, .machine_id = machine};
     for (const auto& m : *r) {
       if (const CheckpointRecord* c = Record(m, machine, 0, tasks)) out.before = *c;
@@ -542,11 +558,14 @@ void CheckpointService::Branch(const std::string& id, const std::string& machine
                     .cancelled = cancelled_};
   spdlog::info("checkpoint {} branching from machine {} onto {}", id, r.from_machine, machine_id);
   asio::post(transfers_, [this, r, key, agents = d_.agents, ioc = d_.ioc, alive = alive_] {
+    const auto started = std::chrono::steady_clock::now();
     auto report = agents->Transfer(r);
-    asio::post(*ioc, [this, r, key, alive, report = std::move(report)]() {
+    const double seconds = SecondsSince(started);
+    asio::post(*ioc, [this, r, key, alive, seconds, report = std::move(report)]() {
       if (!*alive) return;
       auto waiting = std::move(branching_[key]);
       branching_.erase(key);
+      CountTransfer(counters_, report, seconds);
       if (!report) {
         spdlog::warn("checkpoint {} could not branch onto {}: {}", r.checkpoint_id, r.to_machine,
                      report.error().message);

@@ -19,6 +19,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "common/core/histogram.h"
 #include "controller/checkpoints/checkpoint_agents.h"
 #include "controller/checkpoints/task_facts.h"
 #include "controller/fleet/fleet.h"
@@ -61,6 +62,19 @@ struct BranchOutcome {
   TransferReport transfer;
 };
 
+// What the service saw and did since the controller started (for /metrics).
+struct CheckpointCounters {
+  std::map<std::string, uint64_t> taken;  // checkpoints machines took, by trigger
+  uint64_t stored_bytes = 0;              // compressed bytes those added to their stores
+  // Copies between machines (branches and replicas): those that arrived, those that failed,
+  // and the compressed bytes sent.
+  uint64_t transfers = 0;
+  uint64_t transfer_failures = 0;
+  uint64_t transferred_bytes = 0;
+  DurationHistogram restore_seconds;  // asked to answered, of restores that succeeded
+  DurationHistogram branch_seconds;   // of copies that arrived
+};
+
 class CheckpointService {
  public:
   template <class T>
@@ -89,6 +103,7 @@ class CheckpointService {
   std::vector<const CheckpointRecord*> List(const CheckpointFilter& filter) const;
   const CheckpointRecord* Find(std::string_view id) const;
   std::vector<std::string> Children(std::string_view id) const;
+  const CheckpointCounters& counters() const { return counters_; }
 
   // `tasks` is asked now and when the answer comes, so it must outlive the call.
   void Create(const std::string& machine_id, const std::string& task_id, const std::string& label,
@@ -179,6 +194,7 @@ class CheckpointService {
   std::map<std::string, Listing> listing_;
   std::multiset<std::string, std::less<>> restoring_;  // tasks, while their restore runs
   uint64_t last_seq_ = 0;                              // the highest received_seq given
+  CheckpointCounters counters_;
 
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
   std::shared_ptr<std::atomic<bool>> cancelled_ = std::make_shared<std::atomic<bool>>(false);

@@ -299,7 +299,7 @@ Result<const MachineRecord*> Fleet::AddProvisioned(MachineRecord m) {
   boost::json::object detail{
       {"name", e->record.name}, {"pool", e->record.pool}, {"backend", e->record.backend}};
   if (!e->record.spawned_from.empty()) detail["from_checkpoint"] = e->record.spawned_from;
-  Record("machine.provisioning", e->record.id, boost::json::serialize(detail));
+  Record("machine.spawned", e->record.id, boost::json::serialize(detail));
   spdlog::info("fleet machine provisioning id={} name={} pool={} backend={}", e->record.id,
                e->record.name, e->record.pool, e->record.backend);
   return &e->record;

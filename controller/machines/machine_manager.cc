@@ -229,6 +229,7 @@ Result<const MachineRecord*> MachineManager::Spawn(const SpawnRequest& req) {
   if (!added) return added.error();
   const MachineRecord* m = *added;
   boot_deadline_[m->id] = d_.clock->NowMs() + Ms(p->config.boot_timeout);
+  ++spawns_.started[{m->pool, m->backend}];
   spdlog::info("machines spawning {} ({}) in pool {}: {}", m->name, m->id, m->pool, req.why);
   Provisioner* prov = p->provisioner;
   asio::post(work_, [this, prov, launch = std::move(launch)] {
@@ -253,6 +254,7 @@ void MachineManager::Created(const std::string& id, Result<std::string> instance
     const std::string why =
         "the " + m->backend + " backend could not create it: " + instance.error().message;
     if (p != nullptr) SpawnFailed(*p, instance.error().message);
+    ++spawns_.failed[{m->pool, m->backend}];
     AuditMachine(d_.audit, "spawn_failed", "machine.failed", id, m->pool, why);
     terminating_.erase(id);
     boot_deadline_.erase(id);
@@ -290,7 +292,11 @@ void MachineManager::SpawnFailed(PoolState& p, const std::string& error) {
 }
 
 void MachineManager::Registered(const MachineRecord& m) {
-  boot_deadline_.erase(m.id);
+  // A machine coming up for the first time (not one registering again).
+  if (boot_deadline_.erase(m.id) > 0 && m.created_at_ms > 0) {
+    spawns_.seconds[m.backend].Observe(
+        static_cast<double>(std::max<int64_t>(0, d_.clock->NowMs() - m.created_at_ms)) / 1000);
+  }
   idle_since_[m.id] = d_.clock->NowMs();
   if (PoolState* p = Pool(m.pool)) {
     p->backoff_ms = 0;
@@ -311,6 +317,7 @@ void MachineManager::Fail(const MachineRecord& m, const std::string& why) {
   d_.listener->MachineDown(now, MachineDownCause::kFailed, why);
   boot_deadline_.erase(id);
   if (PoolState* p = Pool(now.pool)) SpawnFailed(*p, why);
+  ++spawns_.failed[{now.pool, now.backend}];
   Destroy(now, why, false);
 }
 

@@ -16,6 +16,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "common/core/histogram.h"
 #include "common/core/time.h"
 #include "controller/fleet/fleet.h"
 #include "controller/fleet/machine_listener.h"
@@ -72,6 +73,15 @@ struct PoolStatus {
   std::string last_error;
 };
 
+// Spawns since the controller started (for /metrics), by (pool, backend).
+struct SpawnCounters {
+  std::map<std::pair<std::string, std::string>, uint64_t> started;
+  // The backend could not create the machine, or its agent never registered.
+  std::map<std::pair<std::string, std::string>, uint64_t> failed;
+  // By backend: from the spawn to its agent's registration.
+  std::map<std::string, DurationHistogram> seconds;
+};
+
 class MachineManager {
  public:
   MachineManager(MachineManagerDeps deps, std::vector<PoolConfig> pools,
@@ -124,6 +134,7 @@ class MachineManager {
   const PoolConfig* FindPool(const std::string& name) const;
   std::vector<PoolStatus> Pools() const;
   bool Terminating(const std::string& id) const { return terminating_.count(id) > 0; }
+  const SpawnCounters& spawn_counters() const { return spawns_; }
 
  private:
   struct PoolState {
@@ -170,6 +181,7 @@ class MachineManager {
   // Tasks that were waiting at the last tick: only those that outlived a scheduling pass
   // call for new machines.
   std::set<std::string> waiting_before_;
+  SpawnCounters spawns_;
   bool stopped_ = false;
   // Cleared by Stop: answers from the bus that arrive later are dropped.
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);

@@ -1,5 +1,6 @@
-// A decision the controller wrote down (machine registered, task requeued, ...): the event log
-// the API and the CLI show.
+// A state change the controller wrote down (machine registered, task requeued, a budget alert,
+// a checkpoint taken, ...): the history `machines show` and `task show` print, and the live
+// stream of GET /v1/events.
 #pragma once
 
 #include <cstdint>
@@ -14,6 +15,7 @@ struct StoredEvent {
   std::string machine_id;
   std::string detail_json;
   std::string task_id;
+  std::string project;  // "" for the fleet's own events (a machine's)
 };
 
 }  // namespace autovibe

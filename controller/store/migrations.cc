@@ -305,6 +305,15 @@ CREATE TRIGGER audit_anchor_forward BEFORE UPDATE ON audit_anchor
 CREATE TRIGGER audit_anchor_kept BEFORE DELETE ON audit_anchor
   BEGIN SELECT RAISE(ABORT, 'the audit anchor is never removed'); END;
 )sql"},
+    {16, "events name their project, for the filters and scopes of the live events stream", R"sql(
+ALTER TABLE events ADD COLUMN project TEXT NOT NULL DEFAULT '';
+CREATE INDEX events_project ON events(project, seq);
+UPDATE events SET project = COALESCE((SELECT tasks.project FROM tasks
+                                      WHERE tasks.id = events.task_id), '')
+  WHERE task_id IS NOT NULL;
+UPDATE events SET project = COALESCE(json_extract(detail, '$.project'), '')
+  WHERE kind LIKE 'project.%' AND json_valid(detail);
+)sql"},
 };
 
 Error SqlError(sqlite3* db, const std::string& what) {

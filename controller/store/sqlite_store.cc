@@ -14,6 +14,16 @@
 namespace autovibe {
 namespace {
 
+// Rows of seq, at, kind, machine, detail, task, project.
+std::vector<StoredEvent> ReadEvents(Stmt& st) {
+  std::vector<StoredEvent> out;
+  while (st.Step() == SQLITE_ROW) {
+    out.push_back(
+        {st.Int(0), st.Int(1), st.Text(2), st.Text(3), st.Text(4), st.Text(5), st.Text(6)});
+  }
+  return out;
+}
+
 namespace json = boost::json;
 
 std::string LabelsJson(const std::map<std::string, std::string>& labels) {
@@ -275,7 +285,9 @@ class SqliteStore final : public Store {
   Result<void> AppendEvent(const StoredEvent& e) override {
     if (!append_event_) {
       append_event_ = std::make_unique<Stmt>(
-          db_, "INSERT INTO events(at, kind, machine_id, detail, task_id) VALUES (?1,?2,?3,?4,?5)");
+          db_,
+          "INSERT INTO events(at, kind, machine_id, detail, task_id, project) "
+          "VALUES (?1,?2,?3,?4,?5,?6)");
     }
     Stmt& st = *append_event_;
     if (!st.ok()) return Fail("append event");
@@ -293,8 +305,44 @@ class SqliteStore final : public Store {
     } else {
       st.Bind(5, e.task_id);
     }
+    st.Bind(6, e.project);
     if (st.Step() != SQLITE_DONE) return Fail("append event " + e.kind);
+    EventAppended();
     return {};
+  }
+
+  Result<std::vector<StoredEvent>> EventsAfter(int64_t after, int64_t upto, size_t limit) override {
+    Stmt st(db_,
+            "SELECT seq, at, kind, COALESCE(machine_id, ''), detail, COALESCE(task_id, ''), "
+            "project FROM events WHERE seq > ?1 AND seq <= ?2 ORDER BY seq LIMIT ?3");
+    if (!st.ok()) return Fail("events after");
+    st.Bind(1, after);
+    st.Bind(2, upto);
+    st.Bind(3, static_cast<int64_t>(limit));
+    return ReadEvents(st);
+  }
+
+  Result<std::vector<StoredEvent>> LastEvents(int64_t upto, size_t limit,
+                                              std::optional<std::string> project) override {
+    // By project through the events_project index.
+    Stmt st(db_, project
+                     ? "SELECT * FROM (SELECT seq, at, kind, COALESCE(machine_id, ''), detail, "
+                       "COALESCE(task_id, ''), project FROM events WHERE project = ?3 AND "
+                       "seq <= ?1 ORDER BY seq DESC LIMIT ?2) ORDER BY seq"
+                     : "SELECT * FROM (SELECT seq, at, kind, COALESCE(machine_id, ''), detail, "
+                       "COALESCE(task_id, ''), project FROM events WHERE seq <= ?1 ORDER BY seq "
+                       "DESC LIMIT ?2) ORDER BY seq");
+    if (!st.ok()) return Fail("last events");
+    st.Bind(1, upto);
+    st.Bind(2, static_cast<int64_t>(limit));
+    if (project) st.Bind(3, *project);
+    return ReadEvents(st);
+  }
+
+  Result<int64_t> LastEventSeq() override {
+    Stmt st(db_, "SELECT COALESCE(MAX(seq), 0) FROM events");
+    if (!st.ok() || st.Step() != SQLITE_ROW) return Fail("last event");
+    return st.Int(0);
   }
 
   Result<std::vector<StoredEvent>> MachineEvents(std::string_view machine_id) override {

@@ -168,13 +168,14 @@ class SqliteTaskStore final : public TaskStore {
 
   Result<std::vector<StoredEvent>> TaskEvents(std::string_view task_id) override {
     Stmt st(db_,
-            "SELECT seq, at, kind, COALESCE(machine_id, ''), detail, task_id FROM events"
+            "SELECT seq, at, kind, COALESCE(machine_id, ''), detail, task_id, project FROM events"
             " WHERE task_id = ?1 ORDER BY seq");
     if (!st.ok()) return Fail("task events");
     st.Bind(1, task_id);
     std::vector<StoredEvent> out;
     while (st.Step() == SQLITE_ROW) {
-      out.push_back({st.Int(0), st.Int(1), st.Text(2), st.Text(3), st.Text(4), st.Text(5)});
+      out.push_back(
+          {st.Int(0), st.Int(1), st.Text(2), st.Text(3), st.Text(4), st.Text(5), st.Text(6)});
     }
     return out;
   }

@@ -1,7 +1,9 @@
 // The controller's durable state. Not thread-safe: the owner thread calls it.
 #pragma once
 
+#include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -99,8 +101,19 @@ class Store {
   virtual Result<void> SaveMachineCheckpoint(const MachineCheckpointRecord& c) = 0;
   virtual Result<void> DeleteMachineCheckpoint(std::string_view id) = 0;
 
+  // Appends `e` (its seq is given by the store) and tells the events observer.
   virtual Result<void> AppendEvent(const StoredEvent& e) = 0;
   virtual Result<std::vector<StoredEvent>> MachineEvents(std::string_view machine_id) = 0;
+  // Up to `limit` events after seq `after`, up to seq `upto`, oldest first.
+  virtual Result<std::vector<StoredEvent>> EventsAfter(int64_t after, int64_t upto,
+                                                       size_t limit) = 0;
+  // The last `limit` events up to seq `upto` (of `project` only, when given), oldest first.
+  virtual Result<std::vector<StoredEvent>> LastEvents(int64_t upto, size_t limit,
+                                                      std::optional<std::string> project) = 0;
+  virtual Result<int64_t> LastEventSeq() = 0;
+  // Told that an event was appended (the live events feed reads it once committed). Owner
+  // thread.
+  void ObserveEvents(std::function<void()> observer) { event_observer_ = std::move(observer); }
 
   // Records an agent event id; false if it was recorded before (the event was applied).
   virtual Result<bool> MarkAgentEventApplied(std::string_view event_id, int64_t at_ms) = 0;
@@ -133,6 +146,14 @@ class Store {
   // From now on every write is refused (SQLite's query_only), as a full or read-only database
   // would: for tests of what a failed write does.
   virtual Result<void> RefuseWritesForTest(bool refuse) = 0;
+
+ protected:
+  void EventAppended() const {
+    if (event_observer_) event_observer_();
+  }
+
+ private:
+  std::function<void()> event_observer_;
 };
 
 // Opens (creating if needed) the SQLite database at `path`: WAL, foreign keys on, migrated to

@@ -100,9 +100,13 @@ Result<const ProjectRecord*> TaskBook::CreateProject(const std::string& name, Ta
     ProjectRecord* out = owned.get();
     projects_by_name_[name] = out;
     projects_.push_back(std::move(owned));
-    StoredEvent ev{
-        0, p.created_at_ms, "project.created", "", json::serialize(json::object{{"project", name}}),
-        ""};
+    StoredEvent ev{0,
+                   p.created_at_ms,
+                   "project.created",
+                   "",
+                   json::serialize(json::object{{"project", name}}),
+                   "",
+                   name};
     if (auto r = store_.AppendEvent(ev); !r) Fail(r.error());
     return out;
   });
@@ -125,7 +129,8 @@ Result<const ProjectRecord*> TaskBook::SetProjectRepo(std::string_view name, Tas
                    "project.repo",
                    "",
                    json::serialize(json::object{{"project", p.name}, {"url", p.repo.url}}),
-                   ""};
+                   "",
+                   p.name};
     if (auto r = store_.AppendEvent(ev); !r) Fail(r.error());
     return &p;
   });
@@ -270,6 +275,12 @@ void TaskBook::SetState(Entry& e, TaskState to) {
     if (it != starting_points_.end() && --it->second <= 0) starting_points_.erase(it);
   }
   e.record.state = to;
+  // The other states are recorded where they are reached, with what led there.
+  if (to == TaskState::kQueued || to == TaskState::kRunning) {
+    json::object detail;
+    if (to == TaskState::kRunning) detail["machine_id"] = e.record.machine_id;
+    Record(e, "task." + std::string(ToString(to)), json::serialize(detail));
+  }
 }
 
 bool TaskBook::Unfinished(std::string_view id) const {
@@ -298,7 +309,8 @@ bool TaskBook::IsStartingPoint(std::string_view checkpoint_id) const {
 }
 
 void TaskBook::Record(const Entry& e, std::string_view kind, const std::string& detail_json) {
-  StoredEvent ev{0, clock_.NowMs(), std::string(kind), "", detail_json, e.record.id};
+  StoredEvent ev{0,           clock_.NowMs(), std::string(kind), "",
+                 detail_json, e.record.id,    e.record.project};
   if (auto r = store_.AppendEvent(ev); !r) {
     spdlog::error("tasks cannot record {}: {}", kind, r.error().message);
     Fail(r.error());

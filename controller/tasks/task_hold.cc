@@ -56,7 +56,8 @@ Result<HoldCounts> TaskBook::StopProject(std::string_view name, const std::strin
                      "project.stopped",
                      "",
                      json::serialize(json::object{{"project", p.name}, {"reason", reason}}),
-                     ""};
+                     "",
+                     p.name};
       if (auto r = store_.AppendEvent(ev); !r) Fail(r.error());
       spdlog::warn("project {} stopped: {}", p.name, reason);
     }
@@ -83,7 +84,8 @@ Result<HoldCounts> TaskBook::ResumeProject(std::string_view name) {
                      "project.resumed",
                      "",
                      json::serialize(json::object{{"project", p.name}}),
-                     ""};
+                     "",
+                     p.name};
       if (auto r = store_.AppendEvent(ev); !r) Fail(r.error());
       spdlog::info("project {} resumed", p.name);
     }
@@ -158,6 +160,7 @@ bool TaskBook::HoldIfProjectHeld(Entry& e) {
   t.resume_machine.clear();
   t.reason = "held: " + why;
   Save(e);
+  Record(e, "task.paused", json::serialize(json::object{{"reason", t.reason}}));
   TellChanged(t);
   return true;
 }

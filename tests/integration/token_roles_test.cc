@@ -57,6 +57,7 @@ Probe ProbeFor(const RouteRule& r, const Objects& o, const std::string& machine)
   }
   std::string path = std::regex_replace(std::string(r.pattern), std::regex("\\{[a-z]+\\}"), object);
   if (r.pattern == "/v1/checkpoints/{id}/diff") path += "?to=" + o.checkpoint;
+  if (r.pattern == "/v1/events") path += "?follow=false";  // the last events, not a follow
   static const std::map<std::string, std::string> kBodies = {
       {"POST /v1/machines", R"({"pool":"no-such-pool"})"},
       {"POST /v1/machines/join-tokens", R"({"ttl":"never"})"},

@@ -13,8 +13,10 @@
 
 #include "tests/support/catch_result.h"
 #include "tests/support/process.h"
+#include "tests/unit/slow_client.h"
 
 using namespace autovibe;
+using namespace autovibe::testing;
 
 namespace {
 
@@ -51,36 +53,6 @@ class FakeArchives final : public ArchiveAgents {
 
  private:
   asio::io_context& ioc_;
-};
-
-// A client that reads only when told to.
-class SlowClient final : public HttpBodyStream {
- public:
-  std::string received;  // sent to the client
-  std::string queued;    // written, not yet sent
-  bool closed = false;
-  bool aborted = false;
-  std::function<void()> when_sent;
-
-  bool Write(std::string data) override {
-    queued += data;
-    return true;
-  }
-  void Close() override { closed = true; }
-  void Abort() override {
-    aborted = true;
-    closed = true;
-  }
-  bool open() const override { return !closed; }
-  size_t queued_bytes() const override { return queued.size(); }
-  void WhenSent(std::function<void()> sent) override { when_sent = std::move(sent); }
-
-  // The client reads everything queued.
-  void Read() {
-    received += queued;
-    queued.clear();
-    if (when_sent) std::exchange(when_sent, nullptr)();
-  }
 };
 
 struct NoAgents final : CheckpointAgents {

@@ -96,7 +96,8 @@ TEST_CASE("a task runs, succeeds, and survives a restart", "[task_book]") {
   REQUIRE(events);
   std::vector<std::string> kinds;
   for (const auto& e : *events) kinds.push_back(e.kind);
-  CHECK(kinds == std::vector<std::string>{"task.submitted", "task.assigned", "task.succeeded"});
+  CHECK(kinds == std::vector<std::string>{"task.submitted", "task.queued", "task.assigned",
+                                          "task.running", "task.succeeded"});
 }
 
 TEST_CASE("dependencies block, release and fail", "[task_book]") {

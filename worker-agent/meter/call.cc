@@ -9,6 +9,7 @@
 #include <optional>
 
 #include "common/core/awaitable.h"
+#include "common/core/time.h"
 #include "worker-agent/meter/count_tokens.h"
 #include "worker-agent/meter/errors.h"
 #include "worker-agent/meter/fit_output.h"
@@ -138,15 +139,41 @@ bool WorthCounting(const CallEnv& env, Api api, const std::string& task_id,
 
 std::string Autovibe(std::string_view message) { return "autovibe: " + std::string(message); }
 
+// What a refused reservation is refused as.
+Refusal ReservationRefusal(const Error& e) {
+  if (e.code == ErrorCode::kBudgetExhausted) return Refusal::kBudgetExhausted;
+  if (e.code == ErrorCode::kNotFound) return Refusal::kUnauthorized;
+  return Refusal::kUnavailable;
+}
+
 // The answer to a refused reservation.
 ErrorAnswer ReservationRefused(Shape shape, const Error& e) {
-  if (e.code == ErrorCode::kBudgetExhausted) {
-    return MakeErrorAnswer(shape, Refusal::kBudgetExhausted, Autovibe(e.message));
+  switch (ReservationRefusal(e)) {
+    case Refusal::kBudgetExhausted:
+      return MakeErrorAnswer(shape, Refusal::kBudgetExhausted, Autovibe(e.message));
+    case Refusal::kUnauthorized:
+      return MakeErrorAnswer(shape, Refusal::kUnauthorized, Autovibe("the task has ended"));
+    default:
+      return MakeErrorAnswer(shape, Refusal::kUnavailable, Autovibe(e.message), 1);
   }
-  if (e.code == ErrorCode::kNotFound) {
-    return MakeErrorAnswer(shape, Refusal::kUnauthorized, Autovibe("the task has ended"));
+}
+
+// A call the proxy refused, counted under why.
+void CountRefused(const CallEnv& env, std::string_view provider, Refusal why) {
+  if (env.stats == nullptr) return;
+  static constexpr std::pair<Refusal, std::string_view> kNames[] = {
+      {Refusal::kBadRequest, "bad_request"},
+      {Refusal::kUnknownModel, "unknown_model"},
+      {Refusal::kUnauthorized, "unauthorized"},
+      {Refusal::kNotFound, "not_found"},
+      {Refusal::kTooLarge, "too_large"},
+      {Refusal::kRateLimited, "rate_limited"},
+      {Refusal::kBudgetExhausted, "budget_exhausted"},
+      {Refusal::kNoUpstream, "no_upstream"},
+      {Refusal::kUnavailable, "unavailable"}};
+  for (const auto& [r, name] : kNames) {
+    if (r == why) env.stats->Call(provider, name);
   }
-  return MakeErrorAnswer(shape, Refusal::kUnavailable, Autovibe(e.message), 1);
 }
 
 }  // namespace
@@ -169,15 +196,17 @@ asio::awaitable<void> RunCall(const CallEnv& env, Api api, Request& request, Too
   Shape shape = api == Api::kMessages ? Shape::kAnthropic : Shape::kOpenAi;
   std::string_view token = ProxyToken(request);
   std::optional<MeteredTask> task;
+  std::string_view provider_name = ProviderOf(api);
   if (!token.empty()) task = TaskForPeer(env.ledger, token, env.peer);
   if (!task) {
+    CountRefused(env, provider_name, Refusal::kUnauthorized);
     co_await reply.SendError(
         MakeErrorAnswer(shape, Refusal::kUnauthorized,
                         Autovibe("invalid API key: use the proxy key your task was given")));
     co_return;
   }
-  std::string_view provider_name = ProviderOf(api);
   if (env.provider == nullptr) {
+    CountRefused(env, provider_name, Refusal::kNoUpstream);
     co_await reply.SendError(MakeErrorAnswer(
         shape, Refusal::kNoUpstream,
         Autovibe("no upstream is set for " + std::string(provider_name) + " on this agent")));
@@ -187,12 +216,14 @@ asio::awaitable<void> RunCall(const CallEnv& env, Api api, Request& request, Too
   if (!plan) {
     Refusal why = plan.error().code == ErrorCode::kUnknownModel ? Refusal::kUnknownModel
                                                                 : Refusal::kBadRequest;
+    CountRefused(env, provider_name, why);
     co_await reply.SendError(MakeErrorAnswer(shape, why, Autovibe(plan.error().message)));
     co_return;
   }
   const std::optional<RequestShape> request_shape = Tighten(env, task->task_id, *plan);
   auto admitted = env.limiter.Admit(task->task_id, plan->worst.tokens, Clock::now());
   if (!admitted.ticket) {
+    CountRefused(env, provider_name, Refusal::kRateLimited);
     co_await reply.SendError(
         MakeErrorAnswer(shape, Refusal::kRateLimited,
                         Autovibe("the task's rate limit is reached; retry in " +
@@ -218,6 +249,7 @@ asio::awaitable<void> RunCall(const CallEnv& env, Api api, Request& request, Too
   }
   auto reservation = co_await Reserve(env.ledger, *task, ask);
   if (!reservation) {
+    CountRefused(env, provider_name, ReservationRefusal(reservation.error()));
     co_await reply.SendError(ReservationRefused(shape, reservation.error()));
     co_return;
   }
@@ -228,6 +260,7 @@ asio::awaitable<void> RunCall(const CallEnv& env, Api api, Request& request, Too
     const int64_t asked = plan->request.max_output.value_or(plan->price.max_output_tokens);
     const int64_t output = FittingOutput(*plan, least_output, reservation->held);
     if (auto lowered = LowerOutput(*plan, output); !lowered) {
+      CountRefused(env, provider_name, Refusal::kBadRequest);
       co_await reply.SendError(
           MakeErrorAnswer(shape, Refusal::kBadRequest, Autovibe(lowered.error().message)));
       settlement.Settle(Forwarded{});
@@ -240,6 +273,7 @@ asio::awaitable<void> RunCall(const CallEnv& env, Api api, Request& request, Too
   }
   if (request_shape) settlement.Learn(task->task_id, &*request_shape);
 
+  if (env.stats != nullptr) env.stats->added_latency.Observe(SecondsSince(received));
   Forwarded how;
   if (env.provider->mock) {
     how = co_await SendMock(MockReply(*plan, env.options.mock, env.serial), api, reply);
@@ -257,6 +291,7 @@ asio::awaitable<void> RunCall(const CallEnv& env, Api api, Request& request, Too
     }
   }
   const v1::UsageRecord& r = settlement.Settle(how);
+  if (env.stats != nullptr) env.stats->Call(provider_name, r.status());
   spdlog::debug("meter: task={} model={} status={} http={} cost_micros={} latency_us={}",
                 task->task_id, r.model(), r.status(), r.http_status(), r.cost_micros(),
                 r.latency_us());

@@ -39,6 +39,8 @@ struct CallEnv {
   const Peer& peer;             // where the call comes from: who may use which token
   // Tightens a call's input bound with the token counts of its known prefix; may be null.
   PrefixBook* prefixes = nullptr;
+  // Counts the call and its added latency; may be null.
+  ProxyStats* stats = nullptr;
 };
 
 // The token the tool sent: x-api-key, else Authorization: Bearer. Empty if neither.

@@ -329,6 +329,20 @@ Amounts LeaseBook::Extra(TaskLease& t) {
   return extra;
 }
 
+void LeaseBook::Count(const Result<v1::LeaseReply>& reply) {
+  if (!reply) {
+    ++counters_.unreachable;
+  } else if (!reply->error().empty()) {
+    ++counters_.refused;
+  } else if (reply->ok()) {
+    ++counters_.granted;
+  } else if (reply->exhausted()) {
+    ++counters_.exhausted;
+  } else {
+    ++counters_.held;
+  }
+}
+
 void LeaseBook::OnReply(const std::string& lease_id, bool close, uint64_t seq,
                         const Result<v1::LeaseReply>& reply) {
   auto it = leases_.find(lease_id);
@@ -341,6 +355,7 @@ void LeaseBook::OnReply(const std::string& lease_id, bool close, uint64_t seq,
     if (reply) Forget(lease_id);
     return;
   }
+  Count(reply);
   if (!reply) {
     FailWaiters(
         t, MakeError(ErrorCode::kUnavailable,

@@ -24,6 +24,7 @@
 #include "common/budget/amounts.h"
 #include "common/core/duration.h"
 #include "worker-agent/meter/call_ledger.h"
+#include "worker-agent/meter/proxy_stats.h"
 
 namespace autovibe::meter {
 
@@ -105,6 +106,9 @@ class LeaseBook final : public CallLedger {
   // What the task's lease holds now (tests, diagnostics); zero for an unknown task.
   Amounts Granted(const std::string& task_id) const;
   Amounts Consumed(const std::string& task_id) const;
+  // The controller's answers so far, and the leases open now (for /metrics).
+  const LeaseCounters& counters() const { return counters_; }
+  size_t open_leases() const { return leases_.size(); }
 
   // CallLedger
   std::optional<MeteredTask> TaskForToken(std::string_view token) override;
@@ -132,6 +136,7 @@ class LeaseBook final : public CallLedger {
   Amounts Extra(TaskLease& t);
   void OnReply(const std::string& lease_id, bool close, uint64_t seq,
                const Result<v1::LeaseReply>& reply);
+  void Count(const Result<v1::LeaseReply>& reply);
   void FailWaiters(TaskLease& t, const Error& error);
   void ChargeTime(TaskLease& t, bool final);
   void SendTimeRecord(TaskLease& t);
@@ -157,6 +162,7 @@ class LeaseBook final : public CallLedger {
   };
   std::unordered_map<uint64_t, Held> held_;
   uint64_t next_reservation_ = 1;
+  LeaseCounters counters_;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };
 

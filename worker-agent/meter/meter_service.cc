@@ -137,6 +137,7 @@ struct MeterService::Impl {
   BusLeaseChannel channel;
   OutboxUsageSink sink;
   LeaseBook book;
+  ProxyStats stats;
   std::unique_ptr<MeteringProxy> proxy;  // before the thread: started, then served there
   // Proxy-only tasks' own listening sockets, by task.
   std::map<std::string, std::unique_ptr<TcpListener>> task_listeners;
@@ -148,6 +149,7 @@ Result<std::unique_ptr<MeterService>> MeterService::Start(Bus& bus, EventOutbox&
                                                           MeterServiceOptions options,
                                                           LeaseBook::OnExhausted on_exhausted) {
   auto impl = std::make_unique<Impl>(bus, outbox, options, std::move(on_exhausted));
+  options.proxy.stats = &impl->stats;
   auto proxy = StartMeteringProxy(impl->ioc, options.proxy, impl->book, prices);
   if (!proxy) return proxy.error();
   impl->proxy = std::move(*proxy);
@@ -179,6 +181,14 @@ void MeterService::HandOverUsage() {
     handed.set_value();
   });
   handed.get_future().wait();
+}
+
+void MeterService::RenderMetrics(std::function<void(std::string)> done) {
+  asio::post(impl_->ioc, [impl = impl_.get(), done = std::move(done)] {
+    MetricsText out;
+    RenderMeterMetrics(impl->stats, impl->book.counters(), impl->book.open_leases(), out);
+    done(std::move(out.text()));
+  });
 }
 
 void MeterService::TaskStarted(const v1::RunTask& task, const std::string& token,

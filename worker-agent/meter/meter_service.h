@@ -48,6 +48,10 @@ class MeterService final : public TaskMeter {
   // Thread-safe.
   void HandOverUsage();
 
+  // Renders the meter's metrics (meter_metrics.cc) on the meter's thread and gives them to
+  // `done` there: hand them over to the caller's own thread. Thread-safe.
+  void RenderMetrics(std::function<void(std::string)> done);
+
   // TaskMeter (thread-safe)
   std::string url() const override { return url_; }
   void TaskStarted(const v1::RunTask& task, const std::string& token,

@@ -247,6 +247,9 @@ class Proxy final : public std::enable_shared_from_this<Proxy> {
     if (head.method() != http::verb::post || !ApiForPath(PathOf(head.target()))) co_return true;
     std::string_view token = ProxyToken(head);
     if (!token.empty() && TaskForPeer(ledger_, token, peer)) co_return true;
+    if (options_.stats != nullptr) {
+      options_.stats->Call(ProviderOf(*ApiForPath(PathOf(head.target()))), "unauthorized");
+    }
     co_await Refuse(stream, head.version(), GuessShape(head), Refusal::kUnauthorized,
                     "autovibe: invalid API key: use the proxy key your task was given");
     co_return false;
@@ -350,9 +353,15 @@ class Proxy final : public std::enable_shared_from_this<Proxy> {
       co_await reply.Send(200, fields, "{}");
     } else if (api && method == http::verb::post) {
       auto it = providers_.find(std::string(ProviderOf(*api)));
-      CallEnv env{
-          ledger_,  prices_, limiter_,  options_, it == providers_.end() ? nullptr : &it->second,
-          ++calls_, peer,    &prefixes_};
+      CallEnv env{ledger_,
+                  prices_,
+                  limiter_,
+                  options_,
+                  it == providers_.end() ? nullptr : &it->second,
+                  ++calls_,
+                  peer,
+                  &prefixes_,
+                  options_.stats};
       co_await RunCall(env, *api, request, reply, stream.socket(), received, deadline);
     } else {
       co_await reply.SendError(MakeErrorAnswer(

@@ -22,6 +22,7 @@
 #include "common/http/listener.h"
 #include "worker-agent/meter/call_ledger.h"
 #include "worker-agent/meter/prices.h"
+#include "worker-agent/meter/proxy_stats.h"
 #include "worker-agent/meter/request.h"
 
 namespace autovibe::meter {
@@ -88,6 +89,8 @@ struct ProxyOptions {
   // A request's head must arrive within this of its first byte (of the connection, for a
   // connection's first request). The token is checked on the head, before the body is read.
   std::chrono::milliseconds header_timeout{10'000};
+  // Where the proxy counts its calls and added latency (on its thread); null: nowhere.
+  ProxyStats* stats = nullptr;
 };
 
 class MeteringProxy {

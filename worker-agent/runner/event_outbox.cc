@@ -214,6 +214,14 @@ uint64_t EventOutbox::DroppedLogBytes() const {
   return dropped_log_bytes_;
 }
 
+OutboxStats EventOutbox::Stats() const {
+  std::lock_guard lock(mu_);
+  return {.pending = queue_.size(),
+          .published = published_,
+          .publish_failures = publish_failures_,
+          .dropped_log_bytes = dropped_log_bytes_};
+}
+
 void EventOutbox::Loop() {
   std::unique_lock lock(mu_);
   while (true) {
@@ -237,6 +245,7 @@ void EventOutbox::Loop() {
       log_->Release(*head.ref);
     }
     queue_.pop_front();
+    ++published_;
     changed_.notify_all();  // Flush() waits for an empty queue
   }
 }
@@ -268,6 +277,10 @@ bool EventOutbox::PublishOne(const Queued& q) {
       std::lock_guard lock(mu_);
       stream_ready_ = true;
       return true;
+    }
+    {
+      std::lock_guard lock(mu_);
+      ++publish_failures_;
     }
     // One line per outage, not one per retry.
     if (failures++ == 0) {

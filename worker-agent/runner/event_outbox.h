@@ -48,6 +48,14 @@ struct EventOutboxOptions {
   std::string dir;
 };
 
+// What the outbox holds and has done since the agent started (for the agent's /metrics).
+struct OutboxStats {
+  size_t pending = 0;              // events queued or in flight
+  uint64_t published = 0;          // acknowledged by the stream
+  uint64_t publish_failures = 0;   // tries the stream did not acknowledge (each retried)
+  uint64_t dropped_log_bytes = 0;  // tool output refused over the cap
+};
+
 class EventOutbox {
  public:
   // A memory-only outbox: a crash loses what it holds. `bus` must outlive the outbox.
@@ -88,6 +96,7 @@ class EventOutbox {
   size_t Pending() const;
   // stdout/stderr TaskLog bytes refused because of the cap, since the start.
   uint64_t DroppedLogBytes() const;
+  OutboxStats Stats() const;
   // What Open() found: events left by the previous run, and how many of them are fallbacks.
   size_t RecoveredEvents() const { return recovered_events_; }
   size_t RecoveredFallbacks() const { return recovered_fallbacks_; }
@@ -125,6 +134,8 @@ class EventOutbox {
   std::string machine_id_;
   size_t log_bytes_ = 0;
   uint64_t dropped_log_bytes_ = 0;
+  uint64_t published_ = 0;
+  uint64_t publish_failures_ = 0;
   bool stream_ready_ = false;  // EnsureStream tried since the last (re)connection
   bool woken_ = false;
   bool stopping_ = false;
