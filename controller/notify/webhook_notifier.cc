@@ -181,15 +181,16 @@ void WebhookNotifier::Pump() {
     if (w == nullptr) continue;
     p.in_flight = true;
     ++in_flight_;
-    sender_.Send(
-        WebhookPost{.delivery_id = p.delivery.id,
-                    .kind = p.delivery.kind,
-                    .url = w->url,
-                    .body = p.delivery.body,
-                    .secret = w->secret,
-                    .ca_file = CaFile(*w),
-                    .timeout = d_.timeout},
-        [this, seq = seq](DeliveryAttempt a, AttemptVerdict v) { Attempted(seq, std::move(a), v); });
+    sender_.Send(WebhookPost{.delivery_id = p.delivery.id,
+                             .kind = p.delivery.kind,
+                             .url = w->url,
+                             .body = p.delivery.body,
+                             .secret = w->secret,
+                             .ca_file = CaFile(*w),
+                             .timeout = d_.timeout},
+                 [this, seq = seq](DeliveryAttempt a, AttemptVerdict v) {
+                   Attempted(seq, std::move(a), v);
+                 });
   }
   // A slot that frees up pumps again; otherwise wake when the next delivery is due.
   if (next_due == INT64_MAX || in_flight_ >= std::max<size_t>(d_.senders, 1)) return;
