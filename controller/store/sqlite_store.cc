@@ -5,6 +5,7 @@
 #include "common/core/files.h"
 #include "controller/store/migrations.h"
 #include "controller/store/sqlite_budget_store.h"
+#include "controller/store/sqlite_events.h"
 #include "controller/store/sqlite_stmt.h"
 #include "controller/store/sqlite_task_store.h"
 #include "controller/store/sqlite_webhook_store.h"
@@ -13,16 +14,6 @@
 
 namespace autovibe {
 namespace {
-
-// Rows of seq, at, kind, machine, detail, task, project.
-std::vector<StoredEvent> ReadEvents(Stmt& st) {
-  std::vector<StoredEvent> out;
-  while (st.Step() == SQLITE_ROW) {
-    out.push_back(
-        {st.Int(0), st.Int(1), st.Text(2), st.Text(3), st.Text(4), st.Text(5), st.Text(6)});
-  }
-  return out;
-}
 
 namespace json = boost::json;
 
@@ -312,9 +303,9 @@ class SqliteStore final : public Store {
   }
 
   Result<std::vector<StoredEvent>> EventsAfter(int64_t after, int64_t upto, size_t limit) override {
-    Stmt st(db_,
-            "SELECT seq, at, kind, COALESCE(machine_id, ''), detail, COALESCE(task_id, ''), "
-            "project FROM events WHERE seq > ?1 AND seq <= ?2 ORDER BY seq LIMIT ?3");
+    const std::string sql = "SELECT " + kEventColumns +
+                            " FROM events WHERE seq > ?1 AND seq <= ?2 ORDER BY seq LIMIT ?3";
+    Stmt st(db_, sql.c_str());
     if (!st.ok()) return Fail("events after");
     st.Bind(1, after);
     st.Bind(2, upto);
@@ -325,13 +316,10 @@ class SqliteStore final : public Store {
   Result<std::vector<StoredEvent>> LastEvents(int64_t upto, size_t limit,
                                               std::optional<std::string> project) override {
     // By project through the events_project index.
-    Stmt st(db_, project
-                     ? "SELECT * FROM (SELECT seq, at, kind, COALESCE(machine_id, ''), detail, "
-                       "COALESCE(task_id, ''), project FROM events WHERE project = ?3 AND "
-                       "seq <= ?1 ORDER BY seq DESC LIMIT ?2) ORDER BY seq"
-                     : "SELECT * FROM (SELECT seq, at, kind, COALESCE(machine_id, ''), detail, "
-                       "COALESCE(task_id, ''), project FROM events WHERE seq <= ?1 ORDER BY seq "
-                       "DESC LIMIT ?2) ORDER BY seq");
+    const std::string sql = "SELECT * FROM (SELECT " + kEventColumns + " FROM events WHERE " +
+                            (project ? "project = ?3 AND " : "") +
+                            "seq <= ?1 ORDER BY seq DESC LIMIT ?2) ORDER BY seq";
+    Stmt st(db_, sql.c_str());
     if (!st.ok()) return Fail("last events");
     st.Bind(1, upto);
     st.Bind(2, static_cast<int64_t>(limit));

@@ -2,6 +2,7 @@
 
 #include <boost/json.hpp>
 
+#include "controller/store/sqlite_events.h"
 #include "controller/store/sqlite_stmt.h"
 #include "controller/store/task_codec.h"
 
@@ -167,17 +168,12 @@ class SqliteTaskStore final : public TaskStore {
   }
 
   Result<std::vector<StoredEvent>> TaskEvents(std::string_view task_id) override {
-    Stmt st(db_,
-            "SELECT seq, at, kind, COALESCE(machine_id, ''), detail, task_id, project FROM events"
-            " WHERE task_id = ?1 ORDER BY seq");
+    const std::string sql =
+        "SELECT " + kEventColumns + " FROM events WHERE task_id = ?1 ORDER BY seq";
+    Stmt st(db_, sql.c_str());
     if (!st.ok()) return Fail("task events");
     st.Bind(1, task_id);
-    std::vector<StoredEvent> out;
-    while (st.Step() == SQLITE_ROW) {
-      out.push_back(
-          {st.Int(0), st.Int(1), st.Text(2), st.Text(3), st.Text(4), st.Text(5), st.Text(6)});
-    }
-    return out;
+    return ReadEvents(st);
   }
 
  private:
