@@ -53,7 +53,6 @@ class EventFeed {
 
   size_t followers() const { return followers_.size(); }
   bool full() const { return followers_.size() >= options_.max_followers; }
-  int64_t last_seq() const { return committed_; }
   uint64_t dropped() const { return dropped_; }
 
  private:
