@@ -96,8 +96,15 @@ TEST_CASE("a follower of the events sees each state change in order, and resumes
   TaskClient tasks(c);
   AgentProcess agent("agent-1", dir / "agent-1", nats.url());
   REQUIRE(WaitUntil([&] { return c.MachineState("agent-1") == "ready"; }, 30s));
-  const int64_t before = LastId(c);
-  CHECK(before > 0);  // the machine's registration is one
+  // The machine's registration is one, once its write has committed (the fleet shows the
+  // machine a moment before).
+  int64_t before = 0;
+  REQUIRE(WaitUntil(
+      [&] {
+        before = LastId(c);
+        return before > 0;
+      },
+      10s));
 
   ChildProcess follower(CliArgs(c, {"--json", "events", "-f", "--since", std::to_string(before)}),
                         dir / "follower.out");
