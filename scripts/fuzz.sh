@@ -6,8 +6,12 @@
 # Builds the fuzzing configuration (clang 14, AddressSanitizer and UndefinedBehaviorSanitizer,
 # in build-fuzz/) and runs TARGET (all targets in turn when none or "all" is given) for SECONDS
 # each (default 60), nice'd, one process at a time. FUZZ_RUNS=N also stops a target after N
-# inputs (whichever comes first; SECONDS 0: no time limit). Each target starts from its seeds (tests/fuzz/corpus/<target>/) and what earlier runs
-# found (build-fuzz/corpus/<target>/). One JSON line per target on stdout: executions, their
+# inputs (whichever comes first; SECONDS 0: no time limit). FUZZ_CHUNK=N runs a fresh process
+# every N inputs, from the corpus so far: the targets that keep a controller's or an agent's
+# state across inputs (its store fills with what the inputs made) slow down as it grows, and a
+# long campaign then spends its time on a store no real one would reach. Each target starts
+# from its seeds (tests/fuzz/corpus/<target>/) and what earlier runs found
+# (build-fuzz/corpus/<target>/). One JSON line per target on stdout: executions, their
 # rate, coverage (libFuzzer's cov: edges and ft: features), the corpus and the result.
 # A crash, leak, timeout or sanitizer report is saved under tests/fuzz/crashes/ and named on
 # stderr; once fixed, add the (minimized) input to the target's corpus so ctest replays it.
@@ -60,21 +64,47 @@ for t in "${targets[@]}"; do
     config_toml | api_json | meter_stream) leaks=1 ;;
     *) leaks=0 ;;
   esac
-  limit=("-max_total_time=$seconds")
-  if [ -n "${FUZZ_RUNS:-}" ]; then limit+=("-runs=$FUZZ_RUNS"); fi
   # New inputs go to the first directory (build-fuzz/corpus/<target>), not to the seeds.
+  # FUZZ_CHUNK=N: a fresh process every N inputs (see the file comment); the figures add up.
   started=$SECONDS
-  set +e
-  nice -n 10 "$build/bin/fuzz_$t" "$work" "$root/tests/fuzz/corpus/$t" "${limit[@]}" \
-    -timeout=30 -rss_limit_mb=4096 -max_len=$max_len -detect_leaks=$leaks -print_final_stats=1 \
-    -artifact_prefix="$crashes/$t-" >"$log" 2>&1
-  rc=$?
-  set -e
+  execs=0 chunks=0 rc=0
+  : >"$log"
+  while :; do
+    limit=()
+    if [ "$seconds" -gt 0 ]; then
+      left=$((seconds - (SECONDS - started)))
+      [ "$left" -gt 0 ] || break
+      limit+=("-max_total_time=$left")
+    fi
+    runs="${FUZZ_RUNS:-}"
+    if [ -n "$runs" ]; then
+      runs=$((runs - execs))
+      [ "$runs" -gt 0 ] || break
+    fi
+    if [ -n "${FUZZ_CHUNK:-}" ] && { [ -z "$runs" ] || [ "$runs" -gt "$FUZZ_CHUNK" ]; }; then
+      runs=$FUZZ_CHUNK
+    fi
+    if [ -n "$runs" ]; then limit+=("-runs=$runs"); fi
+    chunks=$((chunks + 1))
+    set +e
+    nice -n 10 "$build/bin/fuzz_$t" "$work" "$root/tests/fuzz/corpus/$t" "${limit[@]}" \
+      -timeout=30 -rss_limit_mb=4096 -max_len=$max_len -detect_leaks=$leaks -print_final_stats=1 \
+      -artifact_prefix="$crashes/$t-" >"$log.part" 2>&1
+    rc=$?
+    set -e
+    cat "$log.part" >>"$log"
+    done_now=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log.part" | tail -1)
+    execs=$((execs + ${done_now:-0}))
+    # One process, or one that stopped (a finding, or its time up): no further chunk.
+    if [ "$rc" -ne 0 ] || [ -z "${FUZZ_CHUNK:-}" ] || [ "${done_now:-0}" -lt "${runs:-0}" ]; then
+      break
+    fi
+  done
+  rm -f "$log.part"
   elapsed=$((SECONDS - started))
-  execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
-  rate=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log" | tail -1)
-  cov=$(grep -ao 'cov: [0-9]*' "$log" | tail -1 | grep -ao '[0-9]*' || true)
-  ft=$(grep -ao 'ft: [0-9]*' "$log" | tail -1 | grep -ao '[0-9]*' || true)
+  rate=$((execs / (elapsed > 0 ? elapsed : 1)))
+  cov=$(grep -ao 'cov: [0-9]*' "$log" | grep -ao '[0-9]*' | sort -n | tail -1 || true)
+  ft=$(grep -ao 'ft: [0-9]*' "$log" | grep -ao '[0-9]*' | sort -n | tail -1 || true)
   files=$(find "$work" -type f | wc -l)
   bytes=$(du -sb "$work" | cut -f1)
   artifact=$(grep -ao "Test unit written to [^ ]*" "$log" | tail -1 | sed 's/Test unit written to //' || true)
@@ -89,8 +119,8 @@ for t in "${targets[@]}"; do
         "tests/fuzz/corpus/$t/ with the fix" >&2
     fi
   fi
-  printf '{"target":"%s","result":"%s","seconds":%s,"execs":%s,"execs_per_s":%s,"cov":%s,"ft":%s,"corpus_files":%s,"corpus_bytes":%s,"artifact":"%s"}\n' \
-    "$t" "$result" "$elapsed" "${execs:-0}" "${rate:-0}" "${cov:-0}" "${ft:-0}" "$files" "$bytes" \
+  printf '{"target":"%s","result":"%s","seconds":%s,"execs":%s,"execs_per_s":%s,"processes":%s,"cov":%s,"ft":%s,"corpus_files":%s,"corpus_bytes":%s,"artifact":"%s"}\n' \
+    "$t" "$result" "$elapsed" "$execs" "$rate" "$chunks" "${cov:-0}" "${ft:-0}" "$files" "$bytes" \
     "${artifact#"$root"/}"
 done
 exit "$status"
