@@ -39,6 +39,18 @@ void EventFeed::Committed() {
   flush_queued_ = false;
   // Another batch opened before this ran: what it appends is read once it commits.
   if (store_.InTransaction()) return Appended();
+  std::erase_if(followers_, [](const auto& f) { return !f->stream->open(); });
+  // Nobody follows live (the usual case): nothing to read or format, only the mark to move.
+  // Readers still catching up read up to it from the store themselves.
+  if (std::none_of(followers_.begin(), followers_.end(), [](const auto& f) { return f->live; })) {
+    auto last = store_.LastEventSeq();
+    if (!last) {
+      spdlog::error("events feed cannot read the last event: {}", last.error().message);
+      return;
+    }
+    committed_ = *last;
+    return;
+  }
   std::vector<StoredEvent> fresh;
   for (;;) {
     auto page = store_.EventsAfter(committed_, std::numeric_limits<int64_t>::max(), options_.page);

@@ -80,6 +80,33 @@ TEST_CASE("events feed: a follower resumes after an id, catching up a page at a 
   CHECK(Ids(client->received) == std::vector<int64_t>{4, 5, 6, 7, 8, 9, 10, 11});
 }
 
+TEST_CASE("events feed: with nobody following live, a commit only moves where readers start",
+          "[events]") {
+  Feed f;
+  for (int i = 0; i < 6; ++i) f.Add("task.running", "demo");
+  f.Commit();
+  // A reader still catching up (a page unread) does not follow live yet: what commits meanwhile
+  // reaches it from the store when it reads on.
+  auto behind = std::make_shared<SlowClient>();
+  f.feed.Follow({}, 0, true, behind);
+  CHECK(Ids(behind->queued) == std::vector<int64_t>{1, 2, 3, 4});
+  f.Add("task.succeeded", "demo");
+  f.Commit();
+  auto late = std::make_shared<SlowClient>();
+  f.feed.Follow({}, std::nullopt, true, late);
+  late->Read();
+  CHECK(late->received == "event: open\ndata: {\"last_id\":7}\n\n");
+  behind->Read();
+  behind->Read();
+  CHECK(Ids(behind->received) == std::vector<int64_t>{1, 2, 3, 4, 5, 6, 7});
+  f.Add("task.succeeded", "demo");
+  f.Commit();
+  behind->Read();
+  late->Read();
+  CHECK(Ids(behind->received) == std::vector<int64_t>{1, 2, 3, 4, 5, 6, 7, 8});
+  CHECK(Ids(late->received) == std::vector<int64_t>{8});
+}
+
 TEST_CASE("events feed: without follow, the backlog is sent and the stream ends", "[events]") {
   Feed f;
   for (int i = 0; i < 3; ++i) f.Add("machine.ready");
