@@ -9,7 +9,8 @@
 # inputs (whichever comes first; SECONDS 0: no time limit). FUZZ_CHUNK=N runs a fresh process
 # every N inputs, from the corpus so far: the targets that keep a controller's or an agent's
 # state across inputs (its store fills with what the inputs made) slow down as it grows, and a
-# long campaign then spends its time on a store no real one would reach. Each target starts
+# long campaign then spends its time on a store no real one would reach. FUZZ_JOBS=N runs N such
+# lines of processes at once (one per core), FUZZ_RUNS shared between them. Each target starts
 # from its seeds (tests/fuzz/corpus/<target>/) and what earlier runs found
 # (build-fuzz/corpus/<target>/). One JSON line per target on stdout: executions, their
 # rate, coverage (libFuzzer's cov: edges and ft: features), the corpus and the result.
@@ -46,28 +47,12 @@ fi
 
 crashes="$root/tests/fuzz/crashes"
 mkdir -p "$crashes"
-status=0
-for t in "${targets[@]}"; do
-  work="$build/corpus/$t"
-  mkdir -p "$work"
-  log="$build/fuzz-$t.log"
-  # Longer inputs only where a request or a stream needs them: short ones run faster.
-  case "$t" in
-    api_http | meter_http) max_len=65536 ;;
-    config_toml | api_json) max_len=4096 ;;
-    *) max_len=16384 ;;
-  esac
-  # The targets that keep a program's state across inputs (a store, a server) hold on to
-  # memory on purpose: a leak check after each input would scan it all, every time. Theirs
-  # runs once, at exit (LeakSanitizer); the others are checked after every input.
-  case "$t" in
-    config_toml | api_json | meter_stream) leaks=1 ;;
-    *) leaks=0 ;;
-  esac
-  # New inputs go to the first directory (build-fuzz/corpus/<target>), not to the seeds.
-  # FUZZ_CHUNK=N: a fresh process every N inputs (see the file comment); the figures add up.
-  started=$SECONDS
-  execs=0 chunks=0 rc=0
+
+# One line of processes for target $1, writing its libFuzzer output to $2 and, when done,
+# "<executions> <processes> <exit status>" to $2.result: a fresh process every FUZZ_CHUNK
+# inputs (see the file comment) until $3 inputs (none: no count) or SECONDS are used.
+fuzz_line() {
+  local t=$1 log=$2 want=$3 execs=0 chunks=0 rc=0 runs left done_now limit
   : >"$log"
   while :; do
     limit=()
@@ -76,9 +61,9 @@ for t in "${targets[@]}"; do
       [ "$left" -gt 0 ] || break
       limit+=("-max_total_time=$left")
     fi
-    runs="${FUZZ_RUNS:-}"
-    if [ -n "$runs" ]; then
-      runs=$((runs - execs))
+    runs=""
+    if [ -n "$want" ]; then
+      runs=$((want - execs))
       [ "$runs" -gt 0 ] || break
     fi
     if [ -n "${FUZZ_CHUNK:-}" ] && { [ -z "$runs" ] || [ "$runs" -gt "$FUZZ_CHUNK" ]; }; then
@@ -86,6 +71,7 @@ for t in "${targets[@]}"; do
     fi
     if [ -n "$runs" ]; then limit+=("-runs=$runs"); fi
     chunks=$((chunks + 1))
+    # New inputs go to the first directory (build-fuzz/corpus/<target>), not to the seeds.
     set +e
     nice -n 10 "$build/bin/fuzz_$t" "$work" "$root/tests/fuzz/corpus/$t" "${limit[@]}" \
       -timeout=30 -rss_limit_mb=4096 -max_len=$max_len -detect_leaks=$leaks -print_final_stats=1 \
@@ -101,26 +87,70 @@ for t in "${targets[@]}"; do
     fi
   done
   rm -f "$log.part"
+  echo "$execs $chunks $rc" >"$log.result"
+}
+
+status=0
+jobs="${FUZZ_JOBS:-1}"
+for t in "${targets[@]}"; do
+  work="$build/corpus/$t"
+  mkdir -p "$work"
+  # Longer inputs only where a request or a stream needs them: short ones run faster.
+  case "$t" in
+    api_http | meter_http) max_len=65536 ;;
+    config_toml | api_json) max_len=4096 ;;
+    *) max_len=16384 ;;
+  esac
+  # The targets that keep a program's state across inputs (a store, a server) hold on to
+  # memory on purpose: a leak check after each input would scan it all, every time. Theirs
+  # runs once, at exit (LeakSanitizer); the others are checked after every input.
+  case "$t" in
+    config_toml | api_json | meter_stream) leaks=1 ;;
+    *) leaks=0 ;;
+  esac
+  # FUZZ_JOBS=N: N lines of processes at once over the same corpus (each picks up what the
+  # others add), FUZZ_RUNS shared out between them; the figures add up.
+  started=$SECONDS
+  logs=()
+  for ((j = 1; j <= jobs; j++)); do
+    if [ "$jobs" -eq 1 ]; then log="$build/fuzz-$t.log"; else log="$build/fuzz-$t-$j.log"; fi
+    logs+=("$log")
+    want=""
+    if [ -n "${FUZZ_RUNS:-}" ]; then
+      want=$((FUZZ_RUNS / jobs + (j <= FUZZ_RUNS % jobs ? 1 : 0)))
+    fi
+    fuzz_line "$t" "$log" "$want" &
+  done
+  wait
+  execs=0 chunks=0 rc=0
+  for log in "${logs[@]}"; do
+    [ -f "$log.result" ] || echo "0 0 1" >"$log.result"  # the line itself broke off
+    read -r e c r <"$log.result"
+    rm -f "$log.result"
+    execs=$((execs + e)) chunks=$((chunks + c))
+    if [ "$r" -ne 0 ]; then rc=$r; fi
+  done
   elapsed=$((SECONDS - started))
   rate=$((execs / (elapsed > 0 ? elapsed : 1)))
-  cov=$(grep -ao 'cov: [0-9]*' "$log" | grep -ao '[0-9]*' | sort -n | tail -1 || true)
-  ft=$(grep -ao 'ft: [0-9]*' "$log" | grep -ao '[0-9]*' | sort -n | tail -1 || true)
+  cov=$(cat "${logs[@]}" | grep -ao 'cov: [0-9]*' | grep -ao '[0-9]*' | sort -n | tail -1 || true)
+  ft=$(cat "${logs[@]}" | grep -ao 'ft: [0-9]*' | grep -ao '[0-9]*' | sort -n | tail -1 || true)
   files=$(find "$work" -type f | wc -l)
   bytes=$(du -sb "$work" | cut -f1)
-  artifact=$(grep -ao "Test unit written to [^ ]*" "$log" | tail -1 | sed 's/Test unit written to //' || true)
+  artifact=$(cat "${logs[@]}" | grep -ao "Test unit written to [^ ]*" | tail -1 |
+    sed 's/Test unit written to //' || true)
   result=ok
   if [ "$rc" -ne 0 ]; then
     result=failed
     status=1
-    echo "fuzz.sh: $t failed (exit $rc); see $log" >&2
+    echo "fuzz.sh: $t failed (exit $rc); see ${logs[*]}" >&2
     if [ -n "$artifact" ]; then
       echo "fuzz.sh: the input is saved in ${artifact#"$root"/}; reproduce with" \
         "$build/bin/fuzz_$t $artifact, minimize with -minimize_crash=1, and add it to" \
         "tests/fuzz/corpus/$t/ with the fix" >&2
     fi
   fi
-  printf '{"target":"%s","result":"%s","seconds":%s,"execs":%s,"execs_per_s":%s,"processes":%s,"cov":%s,"ft":%s,"corpus_files":%s,"corpus_bytes":%s,"artifact":"%s"}\n' \
-    "$t" "$result" "$elapsed" "$execs" "$rate" "$chunks" "${cov:-0}" "${ft:-0}" "$files" "$bytes" \
+  printf '{"target":"%s","result":"%s","seconds":%s,"execs":%s,"execs_per_s":%s,"jobs":%s,"processes":%s,"cov":%s,"ft":%s,"corpus_files":%s,"corpus_bytes":%s,"artifact":"%s"}\n' \
+    "$t" "$result" "$elapsed" "$execs" "$rate" "$jobs" "$chunks" "${cov:-0}" "${ft:-0}" "$files" "$bytes" \
     "${artifact#"$root"/}"
 done
 exit "$status"
