@@ -48,7 +48,7 @@ void EventFeed::Committed() {
       spdlog::error("events feed cannot read the last event: {}", last.error().message);
       return;
     }
-    committed_ = *last;
+    committed_ = std::max(committed_, *last);
     return;
   }
   std::vector<StoredEvent> fresh;

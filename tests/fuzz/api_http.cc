@@ -29,7 +29,9 @@ HttpServer& Server(fuzz::ControllerFixture& f) {
     o.check_head = [&f](const HttpRequest& head) { return f.api->CheckHead(head); };
     auto started = StartHttpServer(f.ioc, o, [&f](const HttpRequest& r) {
       const auto seg = PathSegments(r.path);
-      if (seg.size() == 1 && seg[0] == "metrics") return HttpResponse{.status = 404};
+      if (seg.size() == 1 && seg[0] == "metrics" && r.method == "GET") {
+        return HttpResponse{.status = 404};
+      }
       return f.api->Handle(r);
     });
     if (!started) std::abort();
