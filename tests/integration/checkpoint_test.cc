@@ -162,9 +162,13 @@ TEST_CASE("a checkpoint taken on command, restore pausing a running tool, and ba
   CHECK(nowhere->body.find("already holds checkpoint") != std::string::npos);
 
   // The paused task goes on, in the restored workspace, on its machine.
-  auto not_paused = f.controller->Call("POST", "/v1/tasks/" + f.Run("agent-2", "true") + "/resume");
+  const std::string done = f.Run("agent-2", "true");
+  auto not_paused = f.controller->Call("POST", "/v1/tasks/" + done + "/resume");
   REQUIRE(not_paused);
   CHECK(not_paused->status == 409);
+  // Its end is checkpointed too; that must be in the catalogue before the count below.
+  REQUIRE(f.tasks->WaitState(done, "succeeded", 15s));
+  REQUIRE(WaitUntil([&] { return f.CheckpointsOf(done).size() == 1; }, 10s));
   // A file put in by hand after the restore stays: the tool goes on in that workspace
   // rather than one written afresh from a checkpoint.
   std::ofstream(f.Workspace("agent-1", a) / "by-hand.txt") << "kept\n";
