@@ -109,7 +109,9 @@ fuzz_line() {
     if [ "$inited" -gt "$done_now" ]; then inited=$done_now; fi
     replayed=$((replayed + inited)) execs=$((execs + done_now - inited))
     if [ "$rc" -ne 0 ]; then
-      touch "$stop"  # a finding: the other lines stop too
+      # A finding: the other lines stop too. libFuzzer's -stop_file only stops on a file that
+      # holds something (it reads a byte); an empty one is not noticed.
+      echo stop >"$stop"
       break
     fi
     # One process unless in chunks; a chunk that made nothing (the stop file) ends the line.
