@@ -61,7 +61,8 @@ if [ -z "${AV_FUZZ_NO_BUILD:-}" ]; then
   nice cmake --build "$build" -j2 --target "${targets[@]/#/fuzz_}" >&2
 fi
 
-crashes="$root/tests/fuzz/crashes"
+# AV_FUZZ_CRASHES: where findings go (tests of this script keep them out of the tree).
+crashes="${AV_FUZZ_CRASHES:-$root/tests/fuzz/crashes}"
 mkdir -p "$crashes"
 
 # One line of processes for target $1, writing its libFuzzer output to $2 and, when done,
